@@ -4,106 +4,110 @@ var it=(function(e){return`${e.pathname}${e.search}${e.hash}`.includes("@")}),z=
 null)return!1;const t=fn(e);return t==="[object Object]"||t==="[object Module]"}),Qi=(function(e){if(typeof e!="object"&&
 typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}),fn=(function(e){try{return Object.
 prototype.toString.call(e)}catch{return}}),Ee=(function(e,t){const n=Object.keys(e).find(o=>!Object.hasOwn(t,o));if(n===
-void 0)return;const r=Object.keys(t),i=is(n,r);return`'${n}' is not an option (${i?`did you mean '${i}'?`:`the options: ${r.
-join(", ")}`})`}),mn=(function(e,t,n){if(t.length===0)return e+n;const r=t.slice();return r[0]=e+r[0],r[r.length-1]+=n,r.
-join(",")}),pn=(function(e){const t=/^SigIgn:\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(t===void 0)return[];const n=r=>BigInt(
-he[r]-129);return Fe.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),S=(function(e){try{return e()}catch{return}}),vn=(function(e){
-const t=(a,c,u="not_owner")=>{if(e.uid!==void 0&&c.uid!==void 0&&c.uid!==e.uid&&c.uid!==0)throw new M(a,u)},n=(a,c)=>{if(a!==
-0||c===void 0)return!1;const u=e.allowed(c,"read")?e.realPath(c):void 0,l=u!==void 0&&e.allowed(u,"read")?e.lstat(u)?.uid:
-void 0;return l!==void 0&&l!==0},r=(a,c)=>{if(!(e.uid!==void 0||!e.allowed(a,"read"))&&n(e.lstat(a)?.uid,W(a)))throw c(a),
-new M(a,"ancestor_not_owner")},i=(a,c)=>{if(c.kind!=="file")throw new M(a,c.kind==="symlink"?"symlink":"not_a_regular_fi\
-le");t(a,c)},o=(a,c)=>u=>{i(a,u);const{mode:l}=u,h=()=>e.gid===void 0||u.gid!==e.gid||u.uid!==e.uid;if(l!==void 0&&((l&2)!==
-0||(l&16)!==0&&h()))throw new M(a,"writable_by_others");if(u.size>c)throw new M(a,"too_large")},s=a=>c=>{if(e.uid!==void 0&&
-c.uid!==e.uid)throw new M(a,"not_owner");o(a,1/0)(c)},d=(a,c)=>{try{if(!e.allowed(a,"read"))return;const u=e.lstat(a);return u?
-((c?s(a):o(a,1/0))(u),u):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.permissionsFollowLinks,
-uid:e.uid,realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){const l=a.length>1?a.replace(/(?<=[^\\/:])[\\/]+$/,
-""):a,h=[];let f=e.lstat(l);for(let v=l;f===void 0;){h.unshift(v);const y=W(v);if(y===void 0||h.length>br)throw new M(l,
-"no_parent");if(!e.allowed(y,"read"))break;f=e.lstat(v=y)}if(!u&&h.length>0)throw new M(l,"missing");if(n(e.uid,h.length>
-0?W(h[0]):l))throw new M(l,h.length>0?"ancestor_not_owner":"not_owner");c&&h.length>0&&Ae(e,h[0]);for(const v of h)try{e.
-mkdir(v),v===h[0]&&r(v,e.removeDir)}catch(y){if(y instanceof M)throw y;const x=e.lstat(v);if(x===void 0)throw y;if(x.kind!==
-"directory")throw new M(l,x.kind==="symlink"?"symlink":"not_a_directory");t(l,x,v===l?"not_owner":"ancestor_not_owner")}
-if(h.length>0&&(f=e.lstat(l)),f?.kind==="symlink")throw new M(l,"symlink");if(f?.kind!=="directory")throw new M(l,"not_a\
-_directory");if(!c)return!0;if(e.uid!==void 0&&f.uid!==e.uid)throw new M(l,"not_owner");if(f.mode!==void 0&&(f.mode&18)!==
-0)throw new M(l,"writable_by_others");if(!(e.usableDir(l)??(e.uid===0||f.mode===void 0||(f.mode&448)===448)))throw new M(
-l,"not_writable");return Ae(e,l)},list:a=>e.list(a),checkPlace:a=>{Ae(e,a)},read:(a,c)=>e.read(a,c,o(a,c)),sizeOf:(a,c=!1)=>d(
-a,c)?.size,modifiedAt:a=>d(a,!0)?.modified,isPrivate(a){const c=d(a,!0)?.mode;return c!==void 0&&(c&18)===0},touch(a,c){
-if(!e.allowed(a,"write")||!e.allowed(a,"read"))throw new M(a,"not_allowed");e.touch(a,c,s(a))},create(a,c){e.create(a,c),
-r(a,e.remove)},append:(a,c,u)=>e.append(a,c,o(a,u)),rename(a,c){const u=e.allowed(c,"read")?e.lstat(c):void 0;u!==void 0&&
-i(c,u),e.rename(a,c)},remove(a){if(!e.allowed(a,"write"))throw new M(a,"not_allowed");e.remove(a)}}}),Ae=(function(e,t,n=W(
-t),r=0){for(let i=n;i!==void 0;i=W(i),r++){if(r>=br||!e.allowed(i,"read"))return!1;const o=e.lstat(i);if(o===void 0||e.uid===
-void 0&&o.mode!==void 0)return!1;if(e.uid!==void 0&&o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new M(t,"ancestor_not\
-_owner");if(o.kind==="symlink"&&o.mode!==void 0){const s=fs(e,i);if(s===void 0)throw new M(t,"ancestor_link");if(!Ae(e,t,
-s))return!1;continue}if(!(o.mode===void 0||(o.mode&512)!==0)){if((o.mode&2)!==0)throw new M(t,"ancestor_writable_by_othe\
-rs");if((o.mode&16)!==0){if(e.gid===void 0)return!1;if(o.uid!==e.uid||o.gid!==e.gid)throw new M(t,"ancestor_writable_by_\
-group")}}}return!0}),yn=(function(e,t,n){let r=new Uint8Array(Math.min(n,t||4096)+1),i=0;for(;;){if(i===r.length){if(i>n)
-break;const s=new Uint8Array(Math.min(n+1,r.length*2));s.set(r),r=s}const o=e(r,i);if(!o)break;i+=o}return r.subarray(0,
-i)}),F=(function(e,t){return`${e.replace(/[\\/]+$/,"")}/${t}`}),K=(function(e,t){return t==="win32"?/^([A-Za-z]:)?[\\/]/.
-test(e):e.startsWith("/")}),W=(function(e){const t=e.length>1?e.replace(/[\\/]+$/,""):e,n=Math.max(t.lastIndexOf("/"),t.
-lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\/]?$/.test(t)))return n===0?t.slice(0,1):/^[A-Za-z]:$/.test(t.slice(
-0,n))?t.slice(0,n+1):t.slice(0,n)}),eo=(function(e,t,n){const r=e.build.os==="windows",i=a=>({kind:a.isSymlink?"symlink":
-a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===null?void 0:a.uid,gid:r||a.gid===null?void 0:a.gid,mode:r||
-a.mode===null?void 0:a.mode&4095,size:a.size,modified:a.mtime?.getTime()}),o=a=>{try{return e.lstatSync(a)}catch(c){if(c instanceof
-e.errors.NotFound||c.name==="NotADirectory")return;throw c}},s=(a,c,u)=>{const l=e.openSync(a,u),h=l.statSync();if(h.dev!==
-c.dev||h.ino!==c.ino||!h.isFile)throw l.close(),new Error(`${a} changed while it was opened`);return l},d=(a,c)=>{let u=new TextEncoder().
-encode(c);for(;u.length>0;)u=u.subarray(a.writeSync(u))};return{uid:t.uid,gid:t.gid,allowed:n,permissionsFollowLinks:!0,
+void 0)return;const r=Object.keys(t),i=ss(n,r);return`'${n}' is not an option (${i?`did you mean '${i}'?`:`the options: ${r.
+join(", ")}`})`}),F=(function(e){let t;try{t=new URL(e)}catch{}const n=e.split("@").length-1,r=n===0||n===1&&(t?.username!==
+""||t?.password!=="");if(t===void 0||t.host===""||!r)return e.replace(/^([a-z][a-z\d+.-]*:\/\/)?[\s\S]*@/i,"$1***@").replace(
+/\?[\s\S]*$/,"?***");if(t.username===""&&t.password===""&&t.search==="")return e;if(t.username!==""&&(t.username="***"),
+t.password!==""&&(t.password="***"),t.search!==""){const i=[...t.searchParams].map(([o,s])=>s===""?"***":`${encodeURIComponent(
+o)}=***`);t.search=i.join("&")}return t.href}),mn=(function(e,t,n){if(t.length===0)return e+n;const r=t.slice();return r[0]=
+e+r[0],r[r.length-1]+=n,r.join(",")}),pn=(function(e){const t=/^SigIgn:\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(t===void 0)
+return[];const n=r=>BigInt(he[r]-129);return Ue.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),S=(function(e){try{return e()}catch{
+return}}),vn=(function(e){const t=(a,c,u="not_owner")=>{if(e.uid!==void 0&&c.uid!==void 0&&c.uid!==e.uid&&c.uid!==0)throw new M(
+a,u)},n=(a,c)=>{if(a!==0||c===void 0)return!1;const u=e.allowed(c,"read")?e.realPath(c):void 0,l=u!==void 0&&e.allowed(u,
+"read")?e.lstat(u)?.uid:void 0;return l!==void 0&&l!==0},r=(a,c)=>{if(!(e.uid!==void 0||!e.allowed(a,"read"))&&n(e.lstat(
+a)?.uid,W(a)))throw c(a),new M(a,"ancestor_not_owner")},i=(a,c)=>{if(c.kind!=="file")throw new M(a,c.kind==="symlink"?"s\
+ymlink":"not_a_regular_file");t(a,c)},o=(a,c)=>u=>{i(a,u);const{mode:l}=u,h=()=>e.gid===void 0||u.gid!==e.gid||u.uid!==e.
+uid;if(l!==void 0&&((l&2)!==0||(l&16)!==0&&h()))throw new M(a,"writable_by_others");if(u.size>c)throw new M(a,"too_large")},
+s=a=>c=>{if(e.uid!==void 0&&c.uid!==e.uid)throw new M(a,"not_owner");o(a,1/0)(c)},d=(a,c)=>{try{if(!e.allowed(a,"read"))
+return;const u=e.lstat(a);return u?((c?s(a):o(a,1/0))(u),u):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.
+permissionsFollowLinks,uid:e.uid,realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){const l=a.length>
+1?a.replace(/(?<=[^\\/:])[\\/]+$/,""):a,h=[];let f=e.lstat(l);for(let v=l;f===void 0;){h.unshift(v);const y=W(v);if(y===
+void 0||h.length>$r)throw new M(l,"no_parent");if(!e.allowed(y,"read"))break;f=e.lstat(v=y)}if(!u&&h.length>0)throw new M(
+l,"missing");if(n(e.uid,h.length>0?W(h[0]):l))throw new M(l,h.length>0?"ancestor_not_owner":"not_owner");c&&h.length>0&&
+Ae(e,h[0]);for(const v of h)try{e.mkdir(v),v===h[0]&&r(v,e.removeDir)}catch(y){if(y instanceof M)throw y;const x=e.lstat(
+v);if(x===void 0)throw y;if(x.kind!=="directory")throw new M(l,x.kind==="symlink"?"symlink":"not_a_directory");t(l,x,v===
+l?"not_owner":"ancestor_not_owner")}if(h.length>0&&(f=e.lstat(l)),f?.kind==="symlink")throw new M(l,"symlink");if(f?.kind!==
+"directory")throw new M(l,"not_a_directory");if(!c)return!0;if(e.uid!==void 0&&f.uid!==e.uid)throw new M(l,"not_owner");
+if(f.mode!==void 0&&(f.mode&18)!==0)throw new M(l,"writable_by_others");if(!(e.usableDir(l)??(e.uid===0||f.mode===void 0||
+(f.mode&448)===448)))throw new M(l,"not_writable");return Ae(e,l)},list:a=>e.list(a),checkPlace:a=>{Ae(e,a)},read:(a,c)=>e.
+read(a,c,o(a,c)),sizeOf:(a,c=!1)=>d(a,c)?.size,modifiedAt:a=>d(a,!0)?.modified,isPrivate(a){const c=d(a,!0)?.mode;return c!==
+void 0&&(c&18)===0},touch(a,c){if(!e.allowed(a,"write")||!e.allowed(a,"read"))throw new M(a,"not_allowed");e.touch(a,c,s(
+a))},create(a,c){e.create(a,c),r(a,e.remove)},append:(a,c,u)=>e.append(a,c,o(a,u)),rename(a,c){const u=e.allowed(c,"read")?
+e.lstat(c):void 0;u!==void 0&&i(c,u),e.rename(a,c)},remove(a){if(!e.allowed(a,"write"))throw new M(a,"not_allowed");e.remove(
+a)}}}),Ae=(function(e,t,n=W(t),r=0){for(let i=n;i!==void 0;i=W(i),r++){if(r>=$r||!e.allowed(i,"read"))return!1;const o=e.
+lstat(i);if(o===void 0||e.uid===void 0&&o.mode!==void 0)return!1;if(e.uid!==void 0&&o.uid!==void 0&&o.uid!==e.uid&&o.uid!==
+0)throw new M(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==void 0){const s=ps(e,i);if(s===void 0)throw new M(
+t,"ancestor_link");if(!Ae(e,t,s))return!1;continue}if(!(o.mode===void 0||(o.mode&512)!==0)){if((o.mode&2)!==0)throw new M(
+t,"ancestor_writable_by_others");if((o.mode&16)!==0){if(e.gid===void 0)return!1;if(o.uid!==e.uid||o.gid!==e.gid)throw new M(
+t,"ancestor_writable_by_group")}}}return!0}),yn=(function(e,t,n){let r=new Uint8Array(Math.min(n,t||4096)+1),i=0;for(;;){
+if(i===r.length){if(i>n)break;const s=new Uint8Array(Math.min(n+1,r.length*2));s.set(r),r=s}const o=e(r,i);if(!o)break;i+=
+o}return r.subarray(0,i)}),U=(function(e,t){return`${e.replace(/[\\/]+$/,"")}/${t}`}),K=(function(e,t){return t==="win32"?
+/^([A-Za-z]:)?[\\/]/.test(e):e.startsWith("/")}),W=(function(e){const t=e.length>1?e.replace(/[\\/]+$/,""):e,n=Math.max(
+t.lastIndexOf("/"),t.lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\/]?$/.test(t)))return n===0?t.slice(0,1):/^[A-Za-z]:$/.
+test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}),eo=(function(e,t,n){const r=e.build.os==="windows",i=a=>({kind:a.isSymlink?
+"symlink":a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===null?void 0:a.uid,gid:r||a.gid===null?void 0:
+a.gid,mode:r||a.mode===null?void 0:a.mode&4095,size:a.size,modified:a.mtime?.getTime()}),o=a=>{try{return e.lstatSync(a)}catch(c){
+if(c instanceof e.errors.NotFound||c.name==="NotADirectory")return;throw c}},s=(a,c,u)=>{const l=e.openSync(a,u),h=l.statSync();
+if(h.dev!==c.dev||h.ino!==c.ino||!h.isFile)throw l.close(),new Error(`${a} changed while it was opened`);return l},d=(a,c)=>{
+let u=new TextEncoder().encode(c);for(;u.length>0;)u=u.subarray(a.writeSync(u))};return{uid:t.uid,gid:t.gid,allowed:n,permissionsFollowLinks:!0,
 lstat(a){const c=o(a);return c&&i(c)},realPath:a=>S(()=>e.realPathSync(a)),readLink:a=>S(()=>e.readLinkSync(a)),usableDir:()=>{},
 mkdir:a=>e.mkdirSync(a,{mode:448}),list:a=>[...e.readDirSync(a)].map(c=>c.name),read(a,c,u){const l=o(a);if(l===void 0)return;
 u(i(l));const h=s(a,l,{read:!0});try{const f=yn((p,v)=>h.readSync(p.subarray(v)),l.size,c);u({...i(l),size:f.length});try{
 return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(f)}catch{throw new M(a,"not_utf8")}}finally{h.close()}},create(a,c){
 const u=e.openSync(a,{write:!0,createNew:!0,mode:384});try{d(u,c)}catch(l){throw u.close(),e.removeSync(a),l}u.close()},
 append(a,c,u){const l=()=>{const f=o(a);return f?(u(i(f)),s(a,f,{append:!0})):e.openSync(a,{write:!0,append:!0,createNew:!0,
-mode:384})};let h;for(let f=1;h===void 0;f++)try{h=l()}catch(p){if(p instanceof M||f===ps)throw p}try{d(h,c)}finally{h.close()}},
+mode:384})};let h;for(let f=1;h===void 0;f++)try{h=l()}catch(p){if(p instanceof M||f===ys)throw p}try{d(h,c)}finally{h.close()}},
 touch(a,c,u){const l=o(a);if(l===void 0)throw new Error(`cannot date ${a}: nothing is there`);u(i(l));const h=s(a,l,{read:!0});
 try{h.utimeSync(new Date(c),new Date(c))}finally{h.close()}},rename:(a,c)=>e.renameSync(a,c),remove:a=>e.removeSync(a),removeDir:a=>e.
-removeSync(a)}}),gn=(function(e,t,n){const r={},i=s=>En(s,n),o=e("REQUEST_METHOD")!==void 0;for(const s of vs){const d=e(
-s);if(!(d===void 0||o&&s==="HTTP_PROXY"))if(!Nt.includes(s))r[s]=d;else if(s!=="SSL_CERT_DIR")r[s]=i(d);else{const a=/^(?:[A-Za-z]:|\\\\)/.
-test(n??"")?";":":";r[s]=d.split(a).map(i).join(a)}}for(const[s,d]of Object.entries(t))r[s]=Nt.includes(s)?i(d):d;return r}),
-En=(function(e,t){return t===void 0||e===""||/^(?:[A-Za-z]:|[\\/])/.test(e)?e:F(t,e)}),I=(function(){return _s??=to()}),
+removeSync(a)}}),gn=(function(e,t,n){const r={},i=s=>En(s,n),o=e("REQUEST_METHOD")!==void 0;for(const s of gs){const d=e(
+s);if(!(d===void 0||o&&s==="HTTP_PROXY"))if(!Mt.includes(s))r[s]=d;else if(s!=="SSL_CERT_DIR")r[s]=i(d);else{const a=/^(?:[A-Za-z]:|\\\\)/.
+test(n??"")?";":":";r[s]=d.split(a).map(i).join(a)}}for(const[s,d]of Object.entries(t))r[s]=Mt.includes(s)?i(d):d;return r}),
+En=(function(e,t){return t===void 0||e===""||/^(?:[A-Za-z]:|[\\/])/.test(e)?e:U(t,e)}),I=(function(){return Ss??=to()}),
 to=(function(){if(typeof te.Deno?.version?.deno=="string"){const t=te.Deno.build.os==="windows"?"win32":te.Deno.build.os;
 return{name:"deno",version:te.Deno.version.deno,machine:wn(t,te.Deno.build.arch),os:t}}const e=te.process?.versions;if(typeof e?.
 node=="string"){const t=typeof e.bun=="string"?"bun":"node",{platform:n,arch:r}=te.process;return{name:t,version:e[t],machine:wn(
-n,r),os:n}}return{name:"unknown",version:"",machine:"undefined",os:""}}),wn=(function(e,t){const n=$s[t]??t;return(e==="\
-win32"||e==="windows"?ks:e==="darwin"?Os:e.endsWith("bsd")?xs:Ss)[n]??n}),bn=(function(e){if(e.os!=="win32"){if(e.pidNamespace!==
-void 0&&e.pidNamespace!==As)return"it runs in a PID namespace of its own (a container): what it starts ends with the con\
+n,r),os:n}}return{name:"unknown",version:"",machine:"undefined",os:""}}),wn=(function(e,t){const n=Os[t]??t;return(e==="\
+win32"||e==="windows"?As:e==="darwin"?ks:e.endsWith("bsd")?Ns:xs)[n]??n}),bn=(function(e){if(e.os!=="win32"){if(e.pidNamespace!==
+void 0&&e.pidNamespace!==Ms)return"it runs in a PID namespace of its own (a container): what it starts ends with the con\
 tainer's first process";if(e.pid===1)return"this process is PID 1 of its PID namespace (a container's main process): wha\
 t it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container init, or a service manager running it as\
  a service): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){const t=e.read("/proc/self/c\
 group")?.split(`
 `),n=t?.find(i=>i.startsWith("0::"))??t?.find(i=>i.includes("name=systemd:"));if((t===void 0?".service":n?.trim().split(
 "/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),Tn=(function(e){
-return Object.defineProperty(e,kr,{value:!0}),e}),no=(function(e,t){const n=m=>{try{return e.permissions.querySync?.(m).
+return Object.defineProperty(e,Rr,{value:!0}),e}),no=(function(e,t){const n=m=>{try{return e.permissions.querySync?.(m).
 state}catch{return}},r=m=>n(m)==="granted",i=()=>{const m=S(()=>e.permissions.querySync?.({name:"net"}));return m?.state===
 "granted"&&m.partial!==!0},o=(m,w)=>r({name:w,path:m}),s=m=>r({name:"sys",kind:m})?S(()=>e[m]())??void 0:void 0,d=vn(eo(
 e,{uid:s("uid"),gid:s("gid")},o)),a=(m,w)=>{try{let O=new TextEncoder().encode(w);for(;O.length>0;)O=O.subarray(m.writeSync(
-O))}catch{}},c=e===Ye&&Pr?Pr:$n(e),u=m=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,m),!0))===!0,l=m=>{
+O))}catch{}},c=e===Ve&&Fr?Fr:$n(e),u=m=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,m),!0))===!0,l=m=>{
 u(m)||e.exit(he[m]),setTimeout(()=>e.exit(he[m]),100)},h=()=>globalThis.process?.stdin,f=()=>S(()=>e.stdin.readable.locked||
-xr(h()))!==!1,p=new Ue(m=>{const w=T=>{ne(m,A=>A.beforeExit())&&T.preventDefault()},O=()=>{ne(m,T=>T.exit(e.exitCode))},
+Ar(h()))!==!1,p=new He(m=>{const w=T=>{ne(m,A=>A.beforeExit())&&T.preventDefault()},O=()=>{ne(m,T=>T.exit(e.exitCode))},
 N=T=>{T.defaultPrevented||ne(m,A=>A.exit(1))},_=[["beforeunload",w],["error",N],["unhandledrejection",N]];for(const[T,A]of _)
-globalThis.addEventListener(T,A);return Rt.add(O),()=>{for(const[T,A]of _)globalThis.removeEventListener(T,A);Rt.delete(
-O)}}),v=new Ue(m=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const w=e.build.os==="linux"&&r({name:"read",
-path:xt})?S(()=>d.read(xt,65536)):void 0,O=pn(w),N=Fe.filter(_=>!O.includes(_)).map(_=>{const T=Tn(()=>{c.programListens(
+globalThis.addEventListener(T,A);return It.add(O),()=>{for(const[T,A]of _)globalThis.removeEventListener(T,A);It.delete(
+O)}}),v=new He(m=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const w=e.build.os==="linux"&&r({name:"read",
+path:At})?S(()=>d.read(At,65536)):void 0,O=pn(w),N=Ue.filter(_=>!O.includes(_)).map(_=>{const T=Tn(()=>{c.programListens(
 _)||(ne(m,A=>A(_)),v.clear(),l(_))});return S(()=>c.add(_,T)),[_,T]});return()=>{for(const[_,T]of N)S(()=>c.remove(_,T))}}),
 y=m=>{try{return e.env.get(m),!1}catch{return!0}},x=m=>r({name:"env",variable:m})&&y(m),k=m=>!r({name:"env",variable:m})||
 y(m),$=m=>{try{return r({name:"env",variable:m})?e.env.get(m):void 0}catch{return}},g=m=>{const w=io(e,r,d,$);if(w)return{
-refused:w};const O=Is.find(k);if(O!==void 0){const R=kt(x(O),"--allow-env");return{refused:`the program may not read ${O}\
+refused:w};const O=Ds.find(k);if(O!==void 0){const R=Rt(x(O),"--allow-env");return{refused:`the program may not read ${O}\
  (${R}), which its requests honour: a sender would not`}}const N=S(()=>e.execPath());if(!N||!r({name:"run",command:N}))return{
 refused:"the program may not run Deno itself (--allow-run)"};const _=r({name:"read",path:"."})?S(()=>e.cwd()):void 0,T=[
 m.dir,...m.reads].map(R=>En(R,_)),A=[...T,N].find(R=>R.includes(","));if(A!==void 0)return{refused:`Deno's permission fl\
-ags cannot name a path with a comma: ${A}`};if(e.build.os==="windows")return{executable:N,paths:T,cwd:_};const C=Ls.find(
+ags cannot name a path with a comma: ${A}`};if(e.build.os==="windows")return{executable:N,paths:T,cwd:_};const C=Cs.find(
 ([R,L])=>r({name:"run",command:R})&&(!L||d.sizeOf(R)!==void 0));return C?{executable:N,closer:C,paths:T,cwd:_}:{refused:`\
-Deno passes inherited descriptors on; closing them needs --allow-run=${Mr}`}};return{env:$,envHidden:k,envNotUnicode:x,writeStderr:m=>a(
+Deno passes inherited descriptors on; closing them needs --allow-run=${Cr}`}};return{env:$,envHidden:k,envNotUnicode:x,writeStderr:m=>a(
 e.stderr,m),writeStdout:m=>a(e.stdout,m),stdoutIsTerminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(m){
 e.exitCode=m},exitCode:()=>e.exitCode||void 0,serve(m,w,O,N){const _=new Set;let T=0;const A=async R=>{if(Number(R.headers.
-get("content-length")??0)>N.maxBodyBytes)return Lr(R);let L;const X=new Promise(rt=>L=setTimeout(()=>rt(Ir),N.requestTimeoutMs)),
-ae=Cs(R,N.maxBodyBytes).catch(()=>Cr),V=await Promise.race([ae,X]).finally(()=>clearTimeout(L));if(V===Cr)return He(400,
-"the request was cut short");if(V===Ir)return He(408,"the request did not arrive in time");if(V===void 0)return Lr(R);const ye=new URL(
-R.url);let ge;try{ge=await O({method:R.method,path:ye.pathname+ye.search,body:V})}catch{return He(500,"internal")}return ge?
+get("content-length")??0)>N.maxBodyBytes)return Dr(R);let L;const X=new Promise(rt=>L=setTimeout(()=>rt(Pr),N.requestTimeoutMs)),
+ae=Ps(R,N.maxBodyBytes).catch(()=>Br),V=await Promise.race([ae,X]).finally(()=>clearTimeout(L));if(V===Br)return Ye(400,
+"the request was cut short");if(V===Pr)return Ye(408,"the request did not arrive in time");if(V===void 0)return Dr(R);const ye=new URL(
+R.url);let ge;try{ge=await O({method:R.method,path:ye.pathname+ye.search,body:V})}catch{return Ye(500,"internal")}return ge?
 new Response(ge.body??null,{status:ge.status,headers:ge.headers}):(await new Promise(rt=>_.add(rt)),new Response(null,{status:503}))},
 C=e.serve({hostname:m,port:w,onListen(){}},async R=>{if(T>=N.maxConnections)return new Response(null,{status:503,headers:{
 connection:"close"}});T++;try{return await A(R)}finally{T--}});return Promise.resolve({port:C.addr.port,async close(){for(const R of _)
 R();await C.shutdown()}})},unrefTimer(m){try{typeof m=="number"?e.unrefTimer(m):m?.unref?.()}catch{}},monotonicMs:()=>performance.
 now(),canConnect(m){try{return r({name:"net",host:_n(m)})}catch{return!1}},sendsProxyCredentials(m){try{return $e.some(k)||
-ys(new URL(m),$)}catch{return!0}},async fetch(m,w){const O=_r(new URL(m),$,x);if(O!==void 0)throw new fe(O);return await(t??
+Es(new URL(m),$)}catch{return!0}},async fetch(m,w){const O=Or(new URL(m),$,x);if(O!==void 0)throw new fe(O);return await(t??
 globalThis.fetch)(m,w)},senderRefusal(m){const w=g(m);return"refused"in w?w.refused:void 0},senderCommand(m,w){const O=g(
 w);if("refused"in O)return O;const{executable:N,closer:_,paths:T,cwd:A}=O,C=_&&ro(e,n),R=_?[...C?[C]:[],_[0],N]:[N],L=i()?
 "--allow-net":`--allow-net=${_n(w.endpoint)}`,X=[N,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
@@ -113,24 +117,24 @@ $,{...w.set,...ae},A);if(!_)return{argv:X,env:V,cwd:w.dir};const ye=[_[0],"-c",_
 {argv:[C,...ye],env:V,cwd:w.dir,leavesSession:!0}:{argv:ye,env:V,cwd:w.dir}},spawnDetached(m){try{const[w,...O]=m.argv,_={
 stdin:"null",stdout:"null",stderr:"null",detached:m.leavesSession!==!0,clearEnv:!0};return new e.Command(w,{args:O,env:m.
 env,cwd:m.cwd,..._}).spawn().unref(),"started"}catch{return"failed"}},exit:m=>e.exit(m),signalSelf:u,terminal(){try{if(!e.
-stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Or(d,I().os))return{async readRaw(m){
-const w=S(()=>h()?.isRaw)===!0;e.stdin.setRaw(!0);const O=()=>{for(const[_,T]of N)S(()=>c.remove(_,T))},N=Fe.map(_=>{const T=()=>{
+stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Nr(d,I().os))return{async readRaw(m){
+const w=S(()=>h()?.isRaw)===!0;e.stdin.setRaw(!0);const O=()=>{for(const[_,T]of N)S(()=>c.remove(_,T))},N=Ue.map(_=>{const T=()=>{
 S(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&(O(),l(_))};return S(()=>c.add(_,T)),[_,T]});try{const _=new Uint8Array(
 64);for(;;){const T=await e.stdin.read(_);if(T===null)throw new Error("the terminal went away");if(m(_.slice(0,T))!==void 0)
-return}}finally{e.stdin.setRaw(w),O()}}}},files:d,exiting:()=>Dr,onExit:m=>p.add(m),onInterrupt:m=>v.add(m)}}),_n=(function(e){
-const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),ro=(function(e,t){const n=Rr.map(
-r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return Rr.find((r,i)=>{if(n[i].some(
+return}}finally{e.stdin.setRaw(w),O()}}}},files:d,exiting:()=>jr,onExit:m=>p.add(m),onInterrupt:m=>v.add(m)}}),_n=(function(e){
+const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),ro=(function(e,t){const n=Ir.map(
+r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return Ir.find((r,i)=>{if(n[i].some(
 s=>s!=="granted"))return!1;const o=S(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&
 18)===0})}),io=(function(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its program":bn({pid:e.
 pid,ppid:S(()=>e.ppid),os:I().os,env:r,read:i=>t({name:"read",path:i})?S(()=>n.read(i,65536)):void 0,pidNamespace:I().os===
-"linux"&&t({name:"read",path:Ar})?S(()=>e.readLinkSync(Ar)):void 0})}),$n=(function(e){const t=e.addSignalListener.bind(
-e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(i,o)=>{t(i,o),Nr(o)||r.set(i,(r.get(i)??new Set).
+"linux"&&t({name:"read",path:Lr})?S(()=>e.readLinkSync(Lr)):void 0})}),$n=(function(e){const t=e.addSignalListener.bind(
+e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(i,o)=>{t(i,o),Mr(o)||r.set(i,(r.get(i)??new Set).
 add(o))},e.removeSignalListener=(i,o)=>{n(i,o),r.get(i)?.delete(o)}}catch{return{programListens:()=>!0,add:t,remove:n}}return{
 programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),oo=(function(e,t){const{Buffer:n}=globalThis;return(r,i)=>new Promise(
-(o,s)=>{const d=new URL(r),a=je(d,t);if(a.kind==="unusable")return s(new fe(a.reason));const c=d.protocol==="https:",u=Fs(
+(o,s)=>{const d=new URL(r),a=Fe(d,t);if(a.kind==="unusable")return s(new fe(a.reason));const c=d.protocol==="https:",u=Hs(
 e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-length":n.byteLength(i.body),"accept-encoding":"identity"},
 signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:f}=a,p=i.signal;l.createConnection=(v,y)=>{
-(c?Xs(e,u,f,d,p):jr(e,u,f,p)).then(k=>y(null,k),k=>y(k))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
+(c?Gs(e,u,f,d,p):Hr(e,u,f,p)).then(k=>y(null,k),k=>y(k))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
 f.authorization&&(l.headers["proxy-authorization"]=f.authorization))}const h=e(c?"node:https":"node:http").request(d,l);
 h.on("error",s),h.on("response",f=>{const p=v=>f.headers[v.toLowerCase()];o({status:f.statusCode??0,headers:{get:v=>{const y=p(
 v);return y===void 0?null:Array.isArray(y)?y.join(", "):y}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e(
@@ -139,12 +143,12 @@ v);return y===void 0?null:Array.isArray(y)?y.join(", "):y}},body:{cancel:()=>(f.
 her",uid:n?void 0:f.uid,gid:n?void 0:f.gid,mode:n?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs}),d=(f,p,v,y)=>{try{
 return e.openSync(f,p|o,y)}catch(x){const k=x.code;if(k==="ENOENT"||k==="ENOTDIR")return;const $=k==="ELOOP"||k==="ENXIO"?
 e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw $&&v(s($)),x}},a=(f,p)=>{for(let v=0;v<p.length;)v+=e.writeSync(f,p,v,p.
-length-v)},{Buffer:c,process:u}=globalThis;let l;const h=(f,p)=>{if(l??=u?.getBuiltinModule?.("node:buffer")?.isUtf8??Gs,
+length-v)},{Buffer:c,process:u}=globalThis;let l;const h=(f,p)=>{if(l??=u?.getBuiltinModule?.("node:buffer")?.isUtf8??Js,
 !l(p))throw new M(f,"not_utf8");return c.from(p).toString("utf8")};return{uid:n?void 0:t.uid,get gid(){return n?void 0:t.
 gid},permissionsFollowLinks:!1,allowed:(f,p)=>r===void 0||S(()=>r.has(p==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){
 try{const p=e.lstatSync(f,{throwIfNoEntry:!1});return p&&s(p)}catch(p){if(p.code==="ENOTDIR")return;throw p}},realPath:f=>S(
 ()=>(e.realpathSync.native??e.realpathSync)(f)),readLink:f=>S(()=>e.readlinkSync(f)),usableDir(f){try{return e.accessSync(
-f,Ws),!0}catch(p){return["EACCES","EPERM","EROFS"].includes(p.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{mode:448})},
+f,qs),!0}catch(p){return["EACCES","EPERM","EROFS"].includes(p.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{mode:448})},
 list:f=>e.readdirSync(f),read(f,p,v){const y=d(f,i("O_RDONLY"),v);if(y!==void 0)try{const x=s(e.fstatSync(y));v(x);const k=yn(
 ($,g)=>e.readSync(y,$,g,$.length-g,null),x.size,p);return v({...x,size:k.length}),h(f,k)}finally{e.closeSync(y)}},create(f,p){
 const v=d(f,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},384);if(v===void 0)throw new Error(`cannot create ${f}: no suc\
@@ -157,11 +161,11 @@ const r=()=>{if(t!==0)try{n??=new MessageChannel().port1,n.ref()}catch{}};return
 return()=>{}}t++;let i=!1;return()=>{if(!i&&(i=!0,!(--t>0))){n?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}),
 co=(function(e,t){let n;const r=()=>n??=lo(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:
 /\\/)?.[0];if(u!==void 0)return`${I().name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:h}=r();
-return fo(e,l,h)};let o=!1;const s=new Ue(c=>Sn(e,[["beforeExit",()=>{ne(c,h=>h.beforeExit())}],["exit",h=>{o=!0,ne(c,f=>f.
-exit(h))}]])),d=c=>e.platform!=="win32"&&S(()=>(e.kill(e.pid,c),!0))===!0,a=new Ue(c=>{if(e.pid===1)return()=>{};const u=e.
-versions.bun&&e.platform==="linux"?r().files:void 0,l=pn(S(()=>u?.read(xt,65536)));return Sn(e,Fe.filter(h=>!l.includes(
-h)).map(h=>{const f=Tn(()=>{Rs(e,h)||(ne(c,p=>p(h)),a.clear(),d(h)||e.exit(he[h]))});return[h,f]}))});return{env(c){try{
-return e.env[c]}catch{return}},writeStderr:c=>Vr(e.stderr,c),writeStdout:c=>Vr(e.stdout,c),stdoutIsTerminal:()=>e.stdout.
+return fo(e,l,h)};let o=!1;const s=new He(c=>Sn(e,[["beforeExit",()=>{ne(c,h=>h.beforeExit())}],["exit",h=>{o=!0,ne(c,f=>f.
+exit(h))}]])),d=c=>e.platform!=="win32"&&S(()=>(e.kill(e.pid,c),!0))===!0,a=new He(c=>{if(e.pid===1)return()=>{};const u=e.
+versions.bun&&e.platform==="linux"?r().files:void 0,l=pn(S(()=>u?.read(At,65536)));return Sn(e,Ue.filter(h=>!l.includes(
+h)).map(h=>{const f=Tn(()=>{Ls(e,h)||(ne(c,p=>p(h)),a.clear(),d(h)||e.exit(he[h]))});return[h,f]}))});return{env(c){try{
+return e.env[c]}catch{return}},writeStderr:c=>Wr(e.stderr,c),writeStdout:c=>Wr(e.stdout,c),stdoutIsTerminal:()=>e.stdout.
 isTTY===!0,args:()=>e.argv.slice(2),setExitCode(c){e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.
 isInteger(c)?c:void 0},async serve(c,u,l,h){const f=e.getBuiltinModule?.("node:http");if(!f)throw new Error("no HTTP ser\
 ver in this runtime");const p={requestTimeout:h.requestTimeoutMs,headersTimeout:h.requestTimeoutMs,connectionsCheckingInterval:1e3},
@@ -174,16 +178,16 @@ _),N)return;let T;try{T=await l({method:x.method??"GET",path:x.url??"/",body:w})
 ype":"application/json"},body:'{"error":"internal"}'}}T&&(k.writeHead(T.status,T.headers??{}),k.end(T.body))})});v.maxConnections=
 h.maxConnections,await new Promise((x,k)=>{v.once("error",k),v.listen(u,c,x)});const y=v.address();return{port:typeof y==
 "object"&&y?y.port:u,close:()=>new Promise(x=>{v.close(()=>x()),v.closeAllConnections?.()})}},unrefTimer(c){c?.unref?.()},
-holdOpen:e.versions.bun?void 0:ao(e),watchTick:e.versions.bun?void 0:qs,monotonicMs(){const[c,u]=e.hrtime();return c*1e3+
+holdOpen:e.versions.bun?void 0:ao(e),watchTick:e.versions.bun?void 0:Zs,monotonicMs(){const[c,u]=e.hrtime();return c*1e3+
 u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:c}=r(),u=h=>S(()=>c?.fstatSync(h).isCharacterDevice())===
 !1;if(e.platform!=="win32"&&[1,2,0].some(u)||e.execArgv?.includes("--test"))return;const{stdin:l}=e;if(!(!l.isTTY||!e.stdout.
-isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>xr(l))===!1&&Or(r().files,I().os))return{readRaw:h=>new Promise((f,p)=>{const v=l.
+isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>Ar(l))===!1&&Nr(r().files,I().os))return{readRaw:h=>new Promise((f,p)=>{const v=l.
 isRaw===!0,y=l.readableFlowing,x=g=>{l.removeListener("data",k),l.removeListener("end",$),l.removeListener("error",$),S(
 ()=>l.setRawMode?.(v)),l.pause(),g!==void 0&&g.length>0&&S(()=>l.unshift(g)),y===!0?l.resume():y===null&&S(()=>l.readableFlowing=
 null)},k=g=>{const m=new Uint8Array(g??[]);let w;try{w=h(m)}catch{w=m.length}w!==void 0&&(x(m.subarray(w)),e.nextTick(f))},
 $=()=>{x(),p(new Error("the terminal went away"))};l.setRawMode?.(!0),l.on("data",k),l.on("end",$),l.on("error",$),l.resume()})}},
-fetch:t.lightFetch&&e.getBuiltinModule?oo(c=>e.getBuiltinModule(c),c=>e.env[c]):oa(t.fetchAtLoad,c=>e.env[c],e.versions.
-bun!==void 0),senderCommand(c,u){const l=i(u);if(l)return{refused:l};const h=e.versions.bun?Js:{},f=gn(v=>e.env[v],{...u.
+fetch:t.lightFetch&&e.getBuiltinModule?oo(c=>e.getBuiltinModule(c),c=>e.env[c]):aa(t.fetchAtLoad,c=>e.env[c],e.versions.
+bun!==void 0),senderCommand(c,u){const l=i(u);if(l)return{refused:l};const h=e.versions.bun?Ks:{},f=gn(v=>e.env[v],{...u.
 set,...h},S(()=>e.cwd?.())),p=e.versions.bun?[]:uo(e);return{argv:[e.execPath,...p,c],env:f,cwd:u.dir}},senderRefusal:i,
 spawnDetached(c){try{const{argv:u,env:l,cwd:h}=c;if(t.bunSpawn){const x=["ignore","ignore","ignore"];try{const k=t.bunSpawn(
 [...u],{detached:!0,stdio:x,windowsHide:!0,env:{...l},cwd:h});return k.unref(),k.pid!==void 0?"started":"failed"}catch(k){
@@ -192,71 +196,71 @@ d";const[p,...v]=u,y=f.spawn(p,v,{detached:!0,stdio:"ignore",windowsHide:!0,env:
 unref(),y.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:c=>e.exit(c),signalSelf:d,get files(){return r().files},
 exiting:()=>o||e._exiting===!0,onExit:c=>s.add(c),onInterrupt:c=>a.add(c)}}),lo=(function(e){let t;try{t=e.getBuiltinModule?.(
 "node:fs")}catch{t=void 0}let n;const r={uid:e.getuid?.(),get gid(){return n??={gid:o()},n.gid}},i=t&&so(t,r,e.platform===
-"win32",e.permission),o=()=>e.versions.bun?Qs(S(()=>i?.read(Hr,Zs,Ks)),r.uid):S(()=>e.getBuiltinModule?.("node:os")?.userInfo().
+"win32",e.permission),o=()=>e.versions.bun?ta(S(()=>i?.read(zr,Qs,ea)),r.uid):S(()=>e.getBuiltinModule?.("node:os")?.userInfo().
 gid)??e.getgid?.();return{fs:t,files:i&&vn(i)}}),uo=(function(e){const t=[...ho(e.env.NODE_OPTIONS??""),...e.execArgv??[]],
 n=new Map;for(let r=0;r<t.length;r++){const[,i,o,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(t[r])??[],d=o?.replaceAll("_",
-"-");d!==void 0&&(ea.test(d)?n.set(d,!i):ta.test(d)&&!i&&n.set(d,s??t[++r]??""))}return[...n].map(([r,i])=>i===!0?`--${r}`:
+"-");d!==void 0&&(na.test(d)?n.set(d,!i):ra.test(d)&&!i&&n.set(d,s??t[++r]??""))}return[...n].map(([r,i])=>i===!0?`--${r}`:
 i===!1?`--no-${r}`:`--${r}=${i}`)}),ho=(function(e){const t=[];let n=!1,r=!0;for(let i=0;i<e.length;i++){let o=e[i];if(o===
 "\\"&&n)o=e[++i]??"";else if(o===" "&&!n){r=!0;continue}else if(o==='"'){n=!n;continue}r&&t.push(""),r=!1,t[t.length-1]+=
 o}return t}),fo=(function(e,t,n){const r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its executabl\
 e runs only the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs only the program":S(()=>r("node:sea")?.
 isSea?.())?"a Node.js single executable application: its executable runs only the program":S(()=>e.permission?.has("chil\
-d"))===!1?"Node.js runs with --permission and without --allow-child-process":e.permission&&!ia(e.execArgv??[],e.env.NODE_OPTIONS,
+d"))===!1?"Node.js runs with --permission and without --allow-child-process":e.permission&&!sa(e.execArgv??[],e.env.NODE_OPTIONS,
 e.platform)?"Node.js runs with --permission flags its sender would not get as they are (given in NODE_OPTIONS or a confi\
 guration file, or spelled with _, which Node.js does not pass on, or granting a path Node.js passes on unquoted that the\
  sender, started in the spool, would read otherwise: relative, or with a space, quote or backslash)":bn({pid:e.pid,ppid:e.
 ppid,os:e.platform,env:i=>e.env[i],read:i=>S(()=>t?.read(i,65536)),pidNamespace:e.platform==="linux"?S(()=>n?.readlinkSync(
 "/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}),Sn=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)
-e.removeListener(i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),E=(function(){if(ze)
-return ze;const e=I().name;return ze=e==="deno"?no(me.Deno,Xr):e==="unknown"?aa:co(me.process,{lightFetch:e==="node",fetchAtLoad:Xr,
-bunSpawn:e==="bun"?me.Bun?.spawn:void 0}),ze}),mo=(function(e,t){const n={};for(const[r,i]of(e??"").split(",").entries()){
+e.removeListener(i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),E=(function(){if(Xe)
+return Xe;const e=I().name;return Xe=e==="deno"?no(me.Deno,qr):e==="unknown"?ca:co(me.process,{lightFetch:e==="node",fetchAtLoad:qr,
+bunSpawn:e==="bun"?me.Bun?.spawn:void 0}),Xe}),mo=(function(e,t){const n={};for(const[r,i]of(e??"").split(",").entries()){
 if(i.trim()==="")continue;const o=i.indexOf("="),s=d=>t?.(`entry ${r+1} ${d}`);if(o<0||i.slice(0,o).trim()===""){s("is n\
 ot key=value");continue}try{const d=decodeURIComponent(i.slice(0,o).trim()),a=decodeURIComponent(i.slice(o+1).trim());d!==
-""?n[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return n}),po=(function(e,t=()=>!1){for(const n of Zr){
+""?n[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return n}),po=(function(e,t=()=>!1){for(const n of ei){
 if(t(n))return{hidden:!0};const r=e(n);if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(
 /\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}),Re=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().
 toLowerCase())}),On=(function(){return ot(E().env("CI"))||E().envNotUnicode?.("CI")===!0}),ot=(function(e){return!["","0",
 "false"].includes(e?.trim().toLowerCase()??"")}),vo=(function(e){return at(e)===void 0}),st=(function(e){let t;try{t=new URL(
-e)}catch{return It}if(t.protocol!=="http:"&&t.protocol!=="https:")return It;if(it(t))return`${Qr}: a key with a '/', '?'\
+e)}catch{return Pt}if(t.protocol!=="http:"&&t.protocol!=="https:")return Pt;if(it(t))return`${ni}: a key with a '/', '?'\
  or '#' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the host`}),at=(function(e){if(e===""||e==="\
-stdout")return;const t=st(e);return t===It?`${t}, "" or "stdout"`:t}),dt=(function(e){const t=e.trim().toLowerCase();return t===
+stdout")return;const t=st(e);return t===Pt?`${t}, "" or "stdout"`:t}),dt=(function(e){const t=e.trim().toLowerCase();return t===
 "nat"||t==="otlp"?t:void 0}),xn=(function(){const e=E().env,t=[],n=($,g)=>{const m=e($),w=kn($,m);return w!==void 0&&t.push(
 `${w}, ${g}`),Re(m)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),n("NAT_TELEMETRY_DEBUG","so n\
-o debug trail is written");const r=[],i=On();for(const $ of pa)E().envHidden?.($)===!0&&!($==="CI"&&i)&&r.push($);const o=n(
+o debug trail is written");const r=[],i=On();for(const $ of ya)E().envHidden?.($)===!0&&!($==="CI"&&i)&&r.push($);const o=n(
 "NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),d=s===void 0?
-void 0:at(s);d&&t.push(`NAT_TELEMETRY_ENDPOINT=${b(H(s))} ${d}: nothing is sent`);const a=e("NAT_TELEMETRY_FORMAT");a!==
+void 0:at(s);d&&t.push(`NAT_TELEMETRY_ENDPOINT=${b(F(s))} ${d}: nothing is sent`);const a=e("NAT_TELEMETRY_FORMAT");a!==
 void 0&&a.trim()!==""&&dt(a)===void 0&&t.push(`NAT_TELEMETRY_FORMAT=${b(a)} is not a format (nat, otlp): the nat envelop\
 e is sent`);const c=n("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",u=e("NAT_TELEMETRY_C\
 ONSENT_FILE");u&&!K(u,I().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${b(u)} is not an absolute path: it is read in the dir\
 ectory each run starts in, so each directory may hold another decision`);let l;const h=yo(e,I().os,t,$=>l=$),f=e("NAT_TE\
 LEMETRY_SPOOL_DIR"),p=I().os==="win32"?"LOCALAPPDATA":"HOME";h===void 0&&f===void 0&&E().envHidden?.(p)===!0&&(l=`the pr\
 ogram may not read ${p} (${re(p)})`,t.push(`${p} may not be read (${re(p)}): the spool cannot be kept in the home direct\
-ory`));for(const $ of r)t.push(`${$} may not be read (${re($)}): ${ei[$]}`);for(const $ of Zr){const g=e($),m=g?st(g):void 0;
-m&&t.push(`${$}=${b(H(g))} ${m}: OTLP events are not sent`)}const v=po(e,$=>r.includes($)),y=$=>mo(e($),g=>t.push(`${$}:\
+ory`));for(const $ of r)t.push(`${$} may not be read (${re($)}): ${ri[$]}`);for(const $ of ei){const g=e($),m=g?st(g):void 0;
+m&&t.push(`${$}=${b(F(g))} ${m}: OTLP events are not sent`)}const v=po(e,$=>r.includes($)),y=$=>mo(e($),g=>t.push(`${$}:\
  ${g}: skipped`)),x={...Nn("OTEL_EXPORTER_OTLP_HEADERS",y("OTEL_EXPORTER_OTLP_HEADERS"),t),...Nn("OTEL_EXPORTER_OTLP_LOG\
 S_HEADERS",y("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},k={...y("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"serv\
 ice.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:v.
 hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:h,noSpool:l,spoolFallback:f===void 0,handOff:c,ci:i,format:a,
 otlpEndpoint:v.endpoint,otlpHeaders:x,otlpResource:k,problems:t}}),kn=(function(e,t){if(t===void 0)return;const n=t.trim().
-toLowerCase();if(!(Re(n)===!0||ma.includes(n)))return`${e}=${b(t)} is not a yes/no value (1, true, yes / 0, false, no): \
-read as no`}),Nn=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))gr(i)?yr(i)?n.push(`${e}: ${b(i)} is the\
- HTTP client's to set: skipped, not sent`):Er(o)?r[i]=o:n.push(`${e}: the value of ${b(i)} is not a header value (RFC 91\
+toLowerCase();if(!(Re(n)===!0||va.includes(n)))return`${e}=${b(t)} is not a yes/no value (1, true, yes / 0, false, no): \
+read as no`}),Nn=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))br(i)?wr(i)?n.push(`${e}: ${b(i)} is the\
+ HTTP client's to set: skipped, not sent`):Tr(o)?r[i]=o:n.push(`${e}: the value of ${b(i)} is not a header value (RFC 91\
 10, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):n.push(`${e}: an entry's na\
 me is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \`Name: value\` rat\
 her than \`Name=value\`): skipped, not sent`);return r}),yo=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_\
 DIR");if(i!==void 0)return i===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):K(i,t)?i:(n.push(`NAT_TELEMETRY_SPOOL_DIR=${b(
 i)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));const o=e("XD\
 G_STATE_HOME");if(o&&!K(o,t))n.push(`XDG_STATE_HOME=${b(o)} is not an absolute path: ignored, as the XDG specification s\
-ays`);else if(o)return F(o,"nat/telemetry");let s;if(t==="win32"){const d=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("US\
-ERPROFILE")}\\AppData\\Local`);s=d?`${d}\\nat\\telemetry`:void 0}else{const d=e("HOME");s=d?F(d,`${t==="darwin"?"Library\
+ays`);else if(o)return U(o,"nat/telemetry");let s;if(t==="win32"){const d=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("US\
+ERPROFILE")}\\AppData\\Local`);s=d?`${d}\\nat\\telemetry`:void 0}else{const d=e("HOME");s=d?U(d,`${t==="darwin"?"Library\
 /Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):K(s,
 t)?s:(n.push("the home directory is not an absolute path: no spool is kept there"),void r("the home directory is not an \
 absolute path"))}),de=(function(){const e=E();if(Re(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetr\
 y] ${t}
-`)}),An=(function(e,t){if(!(e===void 0||Ct.has(e))){Ct.add(e);try{Promise.resolve(e(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}finally{
-Ct.delete(e)}}}),Rn=(function(e){let t;return()=>t??=new RegExp(e,"u")}),go=(function(e){return e.length<=64&&ya.test(e)&&
-(/^[ -~]*$/.test(e)||!ga().test(e))}),Mn=(function(e){return e==="undefined"||go(e)}),Ln=(function(e){return e.length<=64&&
-(/^[ -~]*$/.test(e)?Ea:wa()).test(e)}),ct=(function(e,t){if(typeof t=="string"&&Mn(t))return t;const n=typeof t=="string"?
+`)}),An=(function(e,t){if(!(e===void 0||Bt.has(e))){Bt.add(e);try{Promise.resolve(e(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}finally{
+Bt.delete(e)}}}),Rn=(function(e){let t;return()=>t??=new RegExp(e,"u")}),go=(function(e){return e.length<=64&&Ea.test(e)&&
+(/^[ -~]*$/.test(e)||!wa().test(e))}),Mn=(function(e){return e==="undefined"||go(e)}),Ln=(function(e){return e.length<=64&&
+(/^[ -~]*$/.test(e)?ba:Ta()).test(e)}),ct=(function(e,t){if(typeof t=="string"&&Mn(t))return t;const n=typeof t=="string"?
 `(${t.length} characters)`:`(${typeof t}, not a string)`;return de()?.(`'${e}' ${n} is not a command's fixed name (1-64 \
 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),"undefin\
 ed"}),Eo=(function(e){return Ln(e)?e:(de()?.(`'errorClass' (${e.length} characters) is not a class's name (1-64 characte\
@@ -265,18 +269,18 @@ return e===Se}),bo=(function(){const{name:e,version:t}=I();return t?`${e}/${t}`:
 "number"?"undefined":e}),Cn=(function(e){const t=typeof e=="string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.
 isSafeInteger(t)?t:void 0}),Me=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create event: '${e}' mus\
 t be a string, got ${b(t)}`);return t}),Dn=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(`C\
-annot create event: '${e}' must be one of ${pr(Object.values(n))}, got ${b(t)}`)}),U=(function(e){const t=JSON.stringify(
-e);return typeof t=="string"&&/[\r\n]/.test(t)?Ta(t):t}),B=(function(e){const t=e.search(_a);if(t===-1)return e.length;let n=e.
+annot create event: '${e}' must be one of ${gr(Object.values(n))}, got ${b(t)}`)}),H=(function(e){const t=JSON.stringify(
+e);return typeof t=="string"&&/[\r\n]/.test(t)?$a(t):t}),B=(function(e){const t=e.search(Sa);if(t===-1)return e.length;let n=e.
 length;for(let r=t;r<e.length;r++){const i=e.charCodeAt(r);i<128||(i<2048?n+=1:i>=55296&&i<56320&&(e.charCodeAt(r+1)&64512)===
-56320?(n+=2,r++):n+=2)}return n}),Q=(function(e){const t=D(e);if(!(t>=-Pt&&t<=Pt))throw new RangeError("Invalid time val\
-ue");const n=D(t/1e3);if(n!==Dt.second){const r=D(n/ri),i=n-r*ri,o=`${J(D(i/3600),2)}:${J(D(i/60)%60,2)}:${J(i%60,2)}`;Dt=
-{second:n,text:`${To(r)}T${o}.`}}return`${Dt.text}${J(t-n*1e3,3)}Z`}),To=(function(e){const t=D((e+719468)/146097),n=e+719468-
+56320?(n+=2,r++):n+=2)}return n}),Q=(function(e){const t=D(e);if(!(t>=-Ft&&t<=Ft))throw new RangeError("Invalid time val\
+ue");const n=D(t/1e3);if(n!==jt.second){const r=D(n/si),i=n-r*si,o=`${J(D(i/3600),2)}:${J(D(i/60)%60,2)}:${J(i%60,2)}`;jt=
+{second:n,text:`${To(r)}T${o}.`}}return`${jt.text}${J(t-n*1e3,3)}Z`}),To=(function(e){const t=D((e+719468)/146097),n=e+719468-
 t*146097,r=D((n-D(n/1460)+D(n/36524)-D(n/146096))/365),i=n-(365*r+D(r/4)-D(r/100)),o=D((5*i+2)/153),s=i-D((153*o+2)/5)+1,
 d=o<10?o+3:o-9,a=r+t*400+(d<=2?1:0);return`${a>=0&&a<=9999?J(a,4):`${a<0?"-":"+"}${J(a<0?-a:a,6)}`}-${J(d,2)}-${J(s,2)}`}),
 _o=(function(e){let t;try{t=e.name}catch(i){throw new TypeError(`Event name cannot be read: ${q(i)}`)}if(typeof t!="stri\
-ng"||t==="")throw new TypeError("Event name is not a non-empty string");const n=U(Pn(e));if(t!==Ge.name){const i=U(t);Ge=
-{name:t,json:i,bytes:B(i)}}const r=Q(e.timestamp);return{json:`{"ts":"${r}","parameters":${n},"name":${Ge.json}}`,bytes:Oa+
-r.length+B(n)+Ge.bytes}}),Pn=(function(e){const t=(s,d)=>new TypeError(`Event '${e.name}' ${s} cannot be read: ${q(d)}`);
+ng"||t==="")throw new TypeError("Event name is not a non-empty string");const n=H(Pn(e));if(t!==qe.name){const i=H(t);qe=
+{name:t,json:i,bytes:B(i)}}const r=Q(e.timestamp);return{json:`{"ts":"${r}","parameters":${n},"name":${qe.json}}`,bytes:ka+
+r.length+B(n)+qe.bytes}}),Pn=(function(e){const t=(s,d)=>new TypeError(`Event '${e.name}' ${s} cannot be read: ${q(d)}`);
 let n;try{n=e.parameters()}catch(s){throw t("parameters",s)}try{n?.then}catch(s){throw t("parameters() returned an objec\
 t that",s)}if(Qi(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(`Event '${e.name}' has \
 no parameters object: parameters() returned a thenable`)}if(!z(n))throw new TypeError(`Event '${e.name}' has no paramete\
@@ -285,33 +289,33 @@ let d;try{d=n[s]}catch(a){throw t(`parameter '${s}'`,a)}s in i?i={...i,[s]:d}:i[
 `Event '${e.name}' ${o}`);return i}),lt=(function(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no par\
 ameters object";for(const t of Object.keys(e)){const n=e[t];if(!(typeof n=="string"||typeof n=="boolean"||typeof n=="num\
 ber"&&Number.isFinite(n)))return`parameter '${t}' is not a string, finite number or boolean`}}),Bn=(function(e,t){return{
-browserType:"undefined",clientId:$a,clientType:"Native",clientVariant:"Release",clientVer:t.sourceClientVersion,cpuArchitecture:t.
+browserType:"undefined",clientId:Oa,clientType:"Native",clientVariant:"Release",clientVer:t.sourceClientVersion,cpuArchitecture:t.
 cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"u\
 ndefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"un\
 defined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"N\
 one",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"\
 undefined",sentTs:Q(+(t.sentAt??Date.now())),sessionId:t.sessionId??"undefined",userId:"undefined"}}),jn=(function(e,t){
-return mn(`${U(e).slice(0,-1)},"events":[`,t,"]}")}),Le=(function(e,t,n,r,i,o=ut(t,i)){e.create(o,r);try{e.rename(o,`${t===
+return mn(`${H(e).slice(0,-1)},"events":[`,t,"]}")}),Le=(function(e,t,n,r,i,o=ut(t,i)){e.create(o,r);try{e.rename(o,`${t===
 "/"?"":t}/${n}`)}catch(s){try{e.remove(o)}catch{}throw s}}),ut=(function(e,t){return`${e==="/"?"":e}/t-${we(t)}-${be()}.\
-tmp`}),we=(function(e){return String(Math.floor(e)).padStart(13,"0")}),Ie=(function(){let e;try{e=Na()}catch{}return typeof e==
+tmp`}),we=(function(e){return String(Math.floor(e)).padStart(13,"0")}),Ie=(function(){let e;try{e=Ra()}catch{}return typeof e==
 "number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/4294967296}),be=(function(e=12){let t="";
-for(;t.length<e;)t+=Math.floor(Ie()*4294967296).toString(16).padStart(8,"0");return t.slice(0,e)}),$o=(function(e){return new La(
+for(;t.length<e;)t+=Math.floor(Ie()*4294967296).toString(16).padStart(8,"0");return t.slice(0,e)}),$o=(function(e){return new Ca(
 e).document()}),ht=(function(e,t){return Object.hasOwn(e,t)?e[t]:void 0}),Ce=(function(e,t,n){Object.defineProperty(e,t,
 {value:n,writable:!0,enumerable:!0,configurable:!0})}),De=(function(e){const t=e.charCodeAt(0);return t<32||t===127}),ee=(function(){
-if(ft())return;const{env:e,files:t}=E(),n=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(n?F(n,".config\
-/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\/])/.test(r))return r;if(Ft?.given!==r){const i=t?.realPath(
-".");Ft={given:r,path:i===void 0?r:F(i,r)}}return Ft.path}),So=(function(){return(Y?ie?.path:void 0)??ee()}),ft=(function(){
+if(ft())return;const{env:e,files:t}=E(),n=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(n?U(n,".config\
+/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\/])/.test(r))return r;if(Yt?.given!==r){const i=t?.realPath(
+".");Yt={given:r,path:i===void 0?r:U(i,r)}}return Yt.path}),So=(function(){return(Y?ie?.path:void 0)??ee()}),ft=(function(){
 const{env:e,envHidden:t}=E();if(t)return t("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_\
 CONSENT_FILE")&&t("HOME")?"HOME":void 0}),ce=(function(e,t=!1){const n=E().files;if(!n)return{state:"never_asked"};if(!n.
-allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program's permissions)"};let r;try{r=n.read(e,Da)}catch(i){
-return Ut(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python's tomllib rejects it)"}:Pa(i)?{state:"di\
+allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program's permissions)"};let r;try{r=n.read(e,Ba)}catch(i){
+return Vt(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python's tomllib rejects it)"}:ja(i)?{state:"di\
 sabled",problem:"may not be read where it leads (the program's permissions)"}:{state:"disabled",problem:`cannot be read \
-safely (${Ut(i).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(t)return{...Fn(r),text:r};try{n.checkPlace(
-e)}catch(i){return{state:"disabled",problem:`is where another user could replace it (${Ut(i).replaceAll("_"," ")})`}}return{
+safely (${Vt(i).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(t)return{...Fn(r),text:r};try{n.checkPlace(
+e)}catch(i){return{state:"disabled",problem:`is where another user could replace it (${Vt(i).replaceAll("_"," ")})`}}return{
 ...Fn(r),text:r}}),Fn=(function(e){let t;try{t=$o(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}const n=t.
 telemetry;if(n===void 0)return{state:"never_asked"};if(typeof n!="object"||Array.isArray(n))return{state:"disabled",problem:"\
 has a 'telemetry' that is not a table"};const{consent:r,prompt_version:i}=n;return r===void 0?{state:"never_asked"}:r===
-"disabled"?{state:"disabled"}:r==="enabled"?i===jt?{state:"enabled"}:{state:"never_asked",outdatedYes:i===void 0?"":String(
+"disabled"?{state:"disabled"}:r==="enabled"?i===Ht?{state:"enabled"}:{state:"never_asked",outdatedYes:i===void 0?"":String(
 i)}:{state:"disabled",problem:"has a consent value this tool does not know"}}),mt=(function(){const e=pt();if(e)return e;
 const{state:t,text:n,problem:r}=Un(ee());return{...vt(t),text:n,...r?{problem:r}:{}}}),Un=(function(e){if(e!==void 0)return ce(
 e);const t=ft();return t?{state:"disabled",problem:`cannot be found: the program may not read ${t} (${re(t)})`}:{state:"\
@@ -320,437 +324,454 @@ T_TELEMETRY_ENABLED"};const n=Re(e("NAT_TELEMETRY_ENABLED"));if(n!==void 0)retur
 D"};if(t?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};const r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!==
 "0")return{enabled:!1,source:"DO_NOT_TRACK"}}),vt=(function(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e===
 "enabled",source:"file"}}),yt=(function(e,t=ce(e,!0).text){return{path:e,text:t,modified:E().files?.modifiedAt(e)}}),Hn=(function(e,t=ce(
-e.path,!0).text){return t!==e.text||E().files?.modifiedAt(e.path)!==e.modified}),Yn=(function(){try{const e=Je[qe];if(e===
+e.path,!0).text){return t!==e.text||E().files?.modifiedAt(e.path)!==e.modified}),Yn=(function(){try{const e=Ze[Je];if(e===
 void 0)return;const{serial:t}=e;return Number.isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),
-gt=(function(){const e=Yn();e===void 0||e===Ze||(Ze=e,[P,Y,Oe]=[!1,!1,!0])}),Te=(function(){if(di)return P=di();gt();const e=Oe&&
-!Y;if(!e&&(oe===ci||pt()?.enabled===!1))return oe=ci,P=!1;if(e&&(oe===li||ui()))return oe=li,P=!1;if(!Y||ie===void 0)return!0;
+gt=(function(){const e=Yn();e===void 0||e===Ke||(Ke=e,[P,Y,Oe]=[!1,!1,!0])}),Te=(function(){if(ui)return P=ui();gt();const e=Oe&&
+!Y;if(!e&&(oe===hi||pt()?.enabled===!1))return oe=hi,P=!1;if(e&&(oe===fi||mi()))return oe=fi,P=!1;if(!Y||ie===void 0)return!0;
 let t=ce(ie.path,!0);return t.problem!==void 0&&(t=ce(ie.path,!0)),P=t.problem===void 0&&!Hn(ie,t.text)&&vt(t.state).enabled,
 P||(oe??="the consent file, written again during the run"),P}),G=(function(){return gt(),P===void 0&&Vn(mt()),P===!0}),Oo=(function(){
 const e=mt();return P===void 0&&Vn(e),{enabled:e.enabled,source:e.source}}),Vn=(function(e){[P,Y]=[e.enabled,e.source===
-"file"];const t=Y?ee():void 0;ie=t===void 0?void 0:yt(t,e.text)}),Pe=(function(){if(!Oe||Y||P!==!0||ui())return;const e=Ht(),
+"file"];const t=Y?ee():void 0;ie=t===void 0?void 0:yt(t,e.text)}),Pe=(function(){if(!Oe||Y||P!==!0||mi())return;const e=zt(),
 t=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||t?void 0:e.source}),xo=(function(){return G()&&
 Y}),ko=(function(e,t=I()){const n=({schemaVersion:r,sessionId:i,clientVersion:o=e},s)=>Bn(r,{sourceClientVersion:o,sessionId:i,
 cpuArchitecture:t.machine,sentAt:s});return{name:"nat",encode:(r,i)=>jn(n(r[0],i),r.map(o=>o.json)),emptyBytes:r=>B(jn(n(
 r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}),_e=(function(e){let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(
 t^e.charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,"0")}),j=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),zn=(function(e,t="\
-nat",n=""){return _e(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),Xn=(function(e,t){const n=Ke.exec(e);return n?Ga(n,t)?le(n[3]):
-void 0:le(e)}),le=(function(e){const t=Va.exec(e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/
-wi));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),Et=(function(e,t,n){const r=[...e.keys()].filter(s=>e[s].
+nat",n=""){return _e(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),Xn=(function(e,t){const n=Qe.exec(e);return n?Ja(n,t)?le(n[3]):
+void 0:le(e)}),le=(function(e){const t=Xa.exec(e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/
+_i));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),Et=(function(e,t,n){const r=[...e.keys()].filter(s=>e[s].
 bytes<n);let i=Math.max(0,r.length-t),o=r.slice(i).reduce((s,d)=>s+e[d].bytes+1,0);for(;i<r.length&&o>n;)o-=e[r[i++]].bytes+
 1;return{kept:r.slice(i),bytes:o}}),Wn=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${we(t)}-${e.length}\
 -${r}-${n===void 0?"":`${n}-`}${be()}.jsonl`}),Gn=(function(e){return e.map(t=>`${t.text}
 `).join("")}),No=(function(e,t){const{maxEvents:n,maxBytes:r}=t;let i=0;for(const{bytes:o,schemaVersion:s,sessionId:d,clientVersion:a=""}of e)
-i+=o+6*(s.length+d.length+a.length)+Xa;return e.length<=n&&i<=r?0:e.length-Et(e.map(ue),n,r).kept.length}),ue=(function(e){
-const t=`{"retries":${e.retries},"schemaVersion":${U(e.schemaVersion)},"sessionId":${U(e.sessionId)},${e.clientVersion===
-void 0?"":`"clientVersion":${U(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)}\
-,"event":${e.json}}`;return{text:t,bytes:B(t)}}),qn=(function(e={}){if(!z(e))throw new TypeError(`Cannot create handler:\
- options must be an object, got ${b(e)}`);const t=Ee(e,Za);if(t)throw new TypeError(`Cannot create handler: ${t}`);const n=(A,C,R)=>{
-const L=e[A]===void 0?C:e[A],X=R.integer?`${R.sign} integer`:`${R.sign} number`,ae=`Cannot create handler: '${A}' must b\
-e a ${X}`;if(typeof L!="number"||Number.isNaN(L))throw new TypeError(`${ae}, got ${b(L)}`);if(!((R.sign==="positive"?L>0:
-L>=0)&&(R.integer?Number.isSafeInteger(L):Number.isFinite(L))))throw new RangeError(`${ae}, got ${L}`);if(R.timer&&L*1e3>
-pi)throw new RangeError(`Cannot create handler: '${A}' must be at most ${pi/1e3} seconds (the longest a timer can wait),\
- got ${L}`);return L},r=(A,C,R)=>{const L=e[A];if(L===void 0)return R;if(typeof L!==C)throw new TypeError(`Cannot create\
- handler: '${A}' must be a ${C}, got ${b(L)}`);return L},i={sign:"positive",timer:!0},o={sign:"non-negative",timer:!0},s={
-sign:"positive",integer:!0},d=n("requestTimeoutSeconds",$i,i),a=n("backoffInitialSeconds",1,o),c=n("backoffMaxSeconds",60,
-o);if(c<a)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffInitialSeconds' (${a}\
-), got ${c}`);const u=xn(),l=r("sourceClientVersion","string",Be),h=Zn("resource",e.resource),f=r("sessionId","string","\
-undefined"),p=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,y=Io(v,p),x=dt(u.format??""),k=v!==void 0?
-y:x??"nat",$=bt(k,l,{...u.otlpResource,...h}),g=wt($,u.sessionPrefix+f),m=wt(bt(y,l,h,Si),f),w=n("maxEventBytes",32768,s);
-if(w<m.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventBytes' must be at least ${m.eventBytes} (the sma\
-llest event), got ${w}`);const O=n("maxBatchBytes",5e5,s);if(O<m.batchBytes){const A=`one ${y} envelope holding the smal\
-lest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersion', 'sessionId' or \
-'resource' make ${A} ${m.batchBytes} bytes, more than 'maxBatchBytes' (${O} by default)`:`Cannot create handler: 'maxBat\
-chBytes' must be at least ${m.batchBytes} (${A}), got ${O}`)}const N=Co(e.headers);N.problem&&p.push(N.problem);const _=Mo(
-e.endpoint,u.endpointHidden?Zt:u.endpoint??(k==="otlp"?u.otlpEndpointHidden?Zt:u.otlpEndpoint??Ja:void 0),u.dryRun,p),T=Lo(
-e.spoolDir,u,p);return{flushIntervalMs:n("flushIntervalSeconds",bi,i)*1e3,maxQueueSize:n("maxQueueSize",Ti,s),maxRetries:n(
-"maxRetries",_i,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:n("exitTimeoutSeconds",d,o)*1e3,backoff:{
-initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(w,O-g.envelopeBytes-Xe),
+i+=o+6*(s.length+d.length+a.length)+Ga;return e.length<=n&&i<=r?0:e.length-Et(e.map(ue),n,r).kept.length}),ue=(function(e){
+const t=`{"retries":${e.retries},"schemaVersion":${H(e.schemaVersion)},"sessionId":${H(e.sessionId)},${e.clientVersion===
+void 0?"":`"clientVersion":${H(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)}\
+,"event":${e.json}}`;return{text:t,bytes:B(t)}}),Ao=(function(e){try{const{retries:t,schemaVersion:n,sessionId:r,clientVersion:i,
+cuts:o,timestamp:s,event:d}=JSON.parse(e);if(!(Number.isSafeInteger(t)&&t>=0&&typeof n=="string"&&typeof r=="string"&&(i===
+void 0||typeof i=="string")&&Number.isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&lt(d.parameters)===
+void 0))return;const c=Number.isSafeInteger(o)&&o>0,u={json:H(d),schemaVersion:n,sessionId:r,retries:t,timestamp:s,...c&&
+{cuts:o}};return i===void 0?u:{...u,clientVersion:i}}catch{return}}),qn=(function(e={}){if(!z(e))throw new TypeError(`Ca\
+nnot create handler: options must be an object, got ${b(e)}`);const t=Ee(e,Ka);if(t)throw new TypeError(`Cannot create h\
+andler: ${t}`);const n=(A,C,R)=>{const L=e[A]===void 0?C:e[A],X=R.integer?`${R.sign} integer`:`${R.sign} number`,ae=`Can\
+not create handler: '${A}' must be a ${X}`;if(typeof L!="number"||Number.isNaN(L))throw new TypeError(`${ae}, got ${b(L)}`);
+if(!((R.sign==="positive"?L>0:L>=0)&&(R.integer?Number.isSafeInteger(L):Number.isFinite(L))))throw new RangeError(`${ae}\
+, got ${L}`);if(R.timer&&L*1e3>gi)throw new RangeError(`Cannot create handler: '${A}' must be at most ${gi/1e3} seconds \
+(the longest a timer can wait), got ${L}`);return L},r=(A,C,R)=>{const L=e[A];if(L===void 0)return R;if(typeof L!==C)throw new TypeError(
+`Cannot create handler: '${A}' must be a ${C}, got ${b(L)}`);return L},i={sign:"positive",timer:!0},o={sign:"non-negativ\
+e",timer:!0},s={sign:"positive",integer:!0},d=n("requestTimeoutSeconds",xi,i),a=n("backoffInitialSeconds",1,o),c=n("back\
+offMaxSeconds",60,o);if(c<a)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffIn\
+itialSeconds' (${a}), got ${c}`);const u=xn(),l=r("sourceClientVersion","string",je),h=Zn("resource",e.resource),f=r("se\
+ssionId","string","undefined"),p=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,y=Co(v,p),x=dt(u.format??
+""),k=v!==void 0?y:x??"nat",$=bt(k,l,{...u.otlpResource,...h}),g=wt($,u.sessionPrefix+f),m=wt(bt(y,l,h,ki),f),w=n("maxEv\
+entBytes",32768,s);if(w<m.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventBytes' must be at least ${m.eventBytes}\
+ (the smallest event), got ${w}`);const O=n("maxBatchBytes",5e5,s);if(O<m.batchBytes){const A=`one ${y} envelope holding\
+ the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersion', 'sessi\
+onId' or 'resource' make ${A} ${m.batchBytes} bytes, more than 'maxBatchBytes' (${O} by default)`:`Cannot create handler\
+: 'maxBatchBytes' must be at least ${m.batchBytes} (${A}), got ${O}`)}const N=Do(e.headers);N.problem&&p.push(N.problem);
+const _=Lo(e.endpoint,u.endpointHidden?en:u.endpoint??(k==="otlp"?u.otlpEndpointHidden?en:u.otlpEndpoint??Za:void 0),u.dryRun,
+p),T=Io(e.spoolDir,u,p);return{flushIntervalMs:n("flushIntervalSeconds",$i,i)*1e3,maxQueueSize:n("maxQueueSize",Si,s),maxRetries:n(
+"maxRetries",Oi,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:n("exitTimeoutSeconds",d,o)*1e3,backoff:{
+initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(w,O-g.envelopeBytes-We),
 maxEventBytesOption:w,maxBatchBytes:O,sourceClientVersion:l,sessionId:u.sessionPrefix+f,sink:_.kind==="http"&&N.problem?
 {kind:"none",reason:"invalid_headers",detail:N.problem}:_,spoolDir:T.path,noSpool:T.none,problems:p,spoolFallback:e.spoolDir===
-void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEvents",se.maxEvents,s),maxBytes:Ao(n("spoolMaxBytes",se.maxBytes,
-s)),maxAgeMs:n("spoolMaxAgeDays",se.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Po(e.captureInterrupts),handOff:Do(
+void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEvents",se.maxEvents,s),maxBytes:Ro(n("spoolMaxBytes",se.maxBytes,
+s)),maxAgeMs:n("spoolMaxAgeDays",se.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Bo(e.captureInterrupts),handOff:Po(
 r("handOff","boolean",void 0),u),customFetch:e.fetch!==void 0,format:$,formatSetBy:v!==void 0?"the program's options":x!==
 void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?u.otlpHeaders:{},...N.record},fetch:r("fetch","functi\
 on",E().fetch??((A,C)=>globalThis.fetch(A,C))),logger:r("logger","function",void 0),clock:Jn("clock",r("clock","function",
-Date.now),Date.now,{valid:Ka,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrig\
+Date.now),Date.now,{valid:Qa,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrig\
 in + performance.now())"}),random:Jn("random",r("random","function",Ie),Ie,{valid:A=>typeof A=="number"&&A>=0&&A<1,expected:"\
 a number in [0, 1)"})}}),Jn=(function(e,t,n,{valid:r,expected:i,hint:o=""}){if(t===n)return t;let s;try{s=t()}catch(d){throw new TypeError(
 `Cannot create handler: '${e}' failed: ${q(d)}${o}`)}if(!r(s))throw new RangeError(`Cannot create handler: '${e}' must r\
-eturn ${i}, got ${b(s)}`);return()=>{try{const d=t();return r(d)?d:n()}catch{return n()}}}),wt=(function(e,t){const n={json:Jt,
-bytes:B(Jt),schemaVersion:pe,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(
-n);return{eventBytes:n.bytes,batchBytes:i+Xe+r,envelopeBytes:i}}),Ao=(function(e){if(e>=se.maxBytes)return e;const t=Wa(
-{json:Jt,schemaVersion:pe,sessionId:"",retries:0,timestamp:1e12});if(e<t)throw new RangeError(`Cannot create handler: 's\
+eturn ${i}, got ${b(s)}`);return()=>{try{const d=t();return r(d)?d:n()}catch{return n()}}}),wt=(function(e,t){const n={json:Qt,
+bytes:B(Qt),schemaVersion:pe,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(
+n);return{eventBytes:n.bytes,batchBytes:i+We+r,envelopeBytes:i}}),Ro=(function(e){if(e>=se.maxBytes)return e;const t=qa(
+{json:Qt,schemaVersion:pe,sessionId:"",retries:0,timestamp:1e12});if(e<t)throw new RangeError(`Cannot create handler: 's\
 poolMaxBytes' must be at least ${t} (one spooled event, the smallest), got ${e}`);return e}),bt=(function(e,t,n,r){return e===
-"otlp"?Ha({serviceName:n["service.name"]??da,serviceVersion:t,resourceAttributes:n},r):ko(t,r)}),Ro=(function(e){const{format:t,
-sourceClientVersion:n}=e,r=t.resource??{},i=wt(bt(t.name,n,r,Si),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,
-i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),Mo=(function(e,t,n,r){if(e!==void 0&&typeof e!=
+"otlp"?Va({serviceName:n["service.name"]??la,serviceVersion:t,resourceAttributes:n},r):ko(t,r)}),Mo=(function(e){const{format:t,
+sourceClientVersion:n}=e,r=t.resource??{},i=wt(bt(t.name,n,r,ki),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,
+i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),Lo=(function(e,t,n,r){if(e!==void 0&&typeof e!=
 "string")throw new TypeError(`Cannot create handler: 'endpoint' must be a string (an http(s) URL, "" or "stdout"), got ${b(
-e)}`);const i=e===void 0?void 0:at(e);if(i){const s=`the program's 'endpoint' ${b(H(e))} ${i}: nothing is sent`;return r.
-push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&t===Zt)return{kind:"none",reason:"endpoint_hidde\
-n"};const o=e??t??Kr;return e===void 0&&!vo(o)?{kind:"none",reason:"invalid_endpoint"}:o==="stdout"?{kind:"stderr"}:n||o===
-""?{kind:"none",reason:"dry_run"}:{kind:"http",url:o}}),Lo=(function(e,t,n){if(e===!1)return{path:void 0,none:"the progr\
+e)}`);const i=e===void 0?void 0:at(e);if(i){const s=`the program's 'endpoint' ${b(F(e))} ${i}: nothing is sent`;return r.
+push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&t===en)return{kind:"none",reason:"endpoint_hidde\
+n"};const o=e??t??ti;return e===void 0&&!vo(o)?{kind:"none",reason:"invalid_endpoint"}:o==="stdout"?{kind:"stderr"}:n||o===
+""?{kind:"none",reason:"dry_run"}:{kind:"http",url:o}}),Io=(function(e,t,n){if(e===!1)return{path:void 0,none:"the progr\
 am's options keep none (spoolDir: false)"};if(e===void 0)return{path:t.spoolDir,none:t.noSpool};if(typeof e!="string")throw new TypeError(
 `Cannot create handler: 'spoolDir' must be a string (an absolute path) or false, got ${b(e)}`);return K(e,I().os)?{path:e,
 none:void 0}:(n.push(`the program's 'spoolDir' ${b(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"th\
-e program's 'spoolDir' is not an absolute path"})}),Io=(function(e,t){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(
+e program's 'spoolDir' is not an absolute path"})}),Co=(function(e,t){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(
 `Cannot create handler: 'format' must be a string ("nat" or "otlp"), got ${b(e)}`);const n=dt(e);return n||(t.push(`the \
 program's 'format' ${b(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}),Zn=(function(e,t){if(t===void 0)
 return{};if(!z(t))throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${b(t)}`);const n={};
 for(const[r,i]of Object.entries(t))if(i!==void 0){if(typeof i!="string")throw new TypeError(`Cannot create handler: '${e}\
 ' must be an object of strings, got ${typeof i=="object"||typeof i=="function"?b(i):`a ${typeof i}`} for ${b(r)}`);n[r]=
-i}return n}),Co=(function(e){const t=Zn("headers",e);for(const[o,s]of Object.entries(t)){if(!gr(o))throw new TypeError(`\
-Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${b(o)}`);if(yr(o))throw new TypeError(`C\
-annot create handler: 'headers' must not set ${b(o)}: the HTTP client frames the request itself`);t[o]=hs(s)}const n=Object.
-keys(t).find(o=>!Er(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+d.length+4,0),i=n!==void 0?`the program's 'h\
+i}return n}),Do=(function(e){const t=Zn("headers",e);for(const[o,s]of Object.entries(t)){if(!br(o))throw new TypeError(`\
+Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${b(o)}`);if(wr(o))throw new TypeError(`C\
+annot create handler: 'headers' must not set ${b(o)}: the HTTP client frames the request itself`);t[o]=ms(s)}const n=Object.
+keys(t).find(o=>!Tr(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+d.length+4,0),i=n!==void 0?`the program's 'h\
 eaders' has a value for ${b(n)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>
-Oi?`the program's 'headers' add ${r} bytes to a request, more than ${Oi} (servers refuse a larger head): nothing is sent`:
-void 0;return i?{record:{},problem:i}:{record:t}}),Do=(function(e,t){return e!==void 0?{enabled:e,source:"handOff option"}:
+Ni?`the program's 'headers' add ${r} bytes to a request, more than ${Ni} (servers refuse a larger head): nothing is sent`:
+void 0;return i?{record:{},problem:i}:{record:t}}),Po=(function(e,t){return e!==void 0?{enabled:e,source:"handOff option"}:
 t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"\
-default"}}),Po=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(
-`Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${b(e)}`)}),Tt=(function(e,t){return t??
-_e(e)}),Kn=(function(e,t,n){try{const r=e.read(t,ki);if(r===void 0)return;const{failures:i,notBefore:o,endpoint:s,endpointHash:d,
-handedOffAt:a}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+xi,l=Number.isFinite(a)&&a<=
-n?{failures:i,notBefore:o,handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof s=="string"?s:void 0,
-endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}),Qn=(function(e,t){
-return e.spoolFallback?va(E().env,I().os,t?.uid):void 0}),er=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,
-s=tr(e);let d=e.noSpool??"there is no spool directory";const a=i===void 0?void 0:Qe.open(i,t,o,s,l=>d=l,r),c=Qn(e,t);if(a&&
-c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:Qe.open(c,t,o,s);l&&l.dir!==a.dir&&a.
-adopt(l,e.clock())}if(a||c===void 0)return!a&&i!==void 0&&n(d),a;const u=Qe.open(c,t,o,s,l=>d+=`; nor in ${c}: ${l}`,r);
-return n(d,u?.dir),u}),tr=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,s={version:o&&
-r!==Be?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&Object.entries(n.resource).
-sort(),fetch:o?"own":void 0},d=U(s);return zn(t.kind==="http"?t.url:"",n.name,d==="{}"?"":d)}),Bo=(function(e,t){const{sessionId:n,
-sourceClientVersion:r,maxEventBytes:i,maxBatchBytes:o,format:s}=t;try{if(!(e instanceof Se))return{reason:"not_an_event",
-detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{const{schemaVersion:d,
-timestamp:a}=e;if(typeof d!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(B(JSON.stringify(
-d))>rd)return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Xe} bytes beyond "${pe}" that maxBatchBy\
-tes keeps for it`};if(!Number.isFinite(a))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(a<
-0||a>Mi)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};const{
-json:c,bytes:u}=_o(e);if(u>i)return{reason:"event_too_large",detail:`${u} bytes serialized, more than ${Math.max(i,0)} (\
-maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and \
-NAT_TELEMETRY_FORMAT make larger)`};const l={json:c,bytes:u,schemaVersion:d,sessionId:n,clientVersion:r,timestamp:a,retries:0,
-notBefore:0},h=s.eventBytes(l);return h>u&&s.emptyBytes(l)+h>o?{reason:"event_too_large",detail:`${h} bytes as the ${s.name}\
- format carries it, more than maxBatchBytes leaves beside the envelope`}:l}catch(d){return{reason:"invalid_event",detail:q(
-d)}}}),jo=(function(e,t){return{...e,[Ii]:JSON.stringify(t)}}),_t=(function(e,t,n,r){const i=new RegExp(`^sender-${n}-(\\\
-d{13})-[0-9a-f]{12}\\.(lock|start)$`),o={locks:[],marks:[]};for(const s of e.list(t)){const d=i.exec(s);if(!d)continue;const a=Number(
-d[1]),c=d[2]==="lock"?ke:Ed;a+c>r&&a<=r+c?(d[2]==="lock"?o.locks:o.marks).push(s):en(e,`${t}/${s}`)}return o.locks.sort(),
-o.marks.sort(),o}),Fo=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=_t(e,t,n,Date.now());if(i.locks.length>0||i.marks.
-length>0)return"at work";const o=Date.now();r=`sender-${n}-${we(o)}-${be()}.start`,e.create(`${t}/${r}`,"");const s=_t(e,
-t,n,o);return s.locks.length===0&&s.marks[0]===r?r:(en(e,`${t}/${r}`),"at work")}catch{return r}}),nr=(function(e,t,n){const r=Uo(
-e,t,n);return r.handOff?r:{...r,outcome:Ci(e,t)}}),rr=(function(e){return e.sink.kind!=="http"||E().canConnect(e.sink.url)}),
-Uo=(function(e,t,n){try{const r=or(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};
-const{spool:i,health:o}=t,s=ir(e.sink.url,i.dir);if(o.isOpen()){const h=E().senderRefusal(s);return h===void 0?{handOff:!0,
-command:void 0,backlog:t}:{handOff:!1,reason:h}}const d=E().senderCommand(`${i.dir}/${Ne}`,s);if("refused"in d)return{handOff:!1,
-reason:d.refused};const{cwd:a,...c}=d,u={...Xo(e,i.dir),successor:c,onByConsentFile:xo()};return{handOff:!0,command:{...d,
-env:jo(d.env,u)},backlog:t}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}),Ho=(function(e,t){return t.
-handOff&&t.command&&!Go(t.backlog)?{handOff:!1,reason:"the sender's script is not in the spool directory and cannot be w\
-ritten",outcome:Ci(e,t.backlog)}:t}),Yo=(function(e){try{const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||
-n.isOpen())return"endpoint down";const i=Fo(r,t.dir,t.key);if(i==="at work")return"at work";const o=E().spawnDetached(e.
-command);return o==="started"?n.noteHandOff():bd(r,t.dir,i),o}catch{return"failed"}}),Vo=(function(e,t){if(t===null||t.health.
-isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;return or(e,t,!0)!==void 0||n.kind==="http"&&
-E().senderRefusal(ir(n.url,t.spool.dir))!==void 0}),ir=(function(e,t){const n=So(),r=n===void 0?void 0:zo(n);return{endpoint:e,
-dir:t,reads:r===void 0?[]:[r],variables:[...kd,...$e,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),
-zo=(function(e){const t=W(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=E().files,i=t===void 0||["",".","\
-.."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:F(i,n);return o!==void 0&&r?.allowed(o,"read")?
-o:e}),or=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!==
-"http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch,\
- which a sender process cannot call";if(e.requestTimeoutMs>ke-xd)return`a request may take longer (requestTimeoutSeconds\
-) than a sender lives (${ke/1e3} s)`;if(!n)return"telemetry was turned off during the run";const o=Pe();if(o!==void 0)return`\
-the program turned telemetry on over ${o==="file"?"the consent file":o}'s no, which a sender, reading the user's decisio\
-n again, would follow`;if(!t)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!t.
-spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-read,\
- or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender's sc\
-ript there";if(!rr(e))return"the program may not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())
-return;const c=e.clock(),u=s.waitingSince(c);if(u===void 0)return;const{state:l}=a,h=l===void 0?u:l.handedOffAt===void 0?
-void 0:Math.max(u,l.handedOffAt);if(h!==void 0&&c-h>Od&&!wd(d,s.dir,s.key,c))return"spooled events have waited a minute \
-with no sender at work"}),Xo=(function(e,t){const{sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="h\
-ttp"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.
-initialMs/1e3,backoffMaxSeconds:o.maxMs/1e3,...Ro(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.
-maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),Wo=(function({
-files:e,spool:t}){return e.sizeOf(`${t.dir}/${Ne}`,!0)===Sd}),Go=(function(e){if(Wo(e))return!0;const{files:t,spool:n}=e,
-r=()=>Le(t,n.dir,Ne,$d(),Date.now());try{r()}catch(i){if(!(i instanceof M))return!1;try{t.remove(`${n.dir}/${Ne}`),r()}catch{
-return!1}}return Di(t,n.dir,Nd),!0}),qo=(function(e){const t=E().monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(
-i=>{n=yi(Math.max(0,t-E().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),$t=(function(e,t){if(t!==void 0&&(typeof t!="st\
+default"}}),Bo=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(
+`Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${b(e)}`)}),Be=(function(e,t,n,r){let i;
+try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const s=n.exec(o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?
+[]:[d]})}),Tt=(function(e,t){return t??_e(e)}),Kn=(function(e,t,n){try{const r=e.read(t,Ri);if(r===void 0)return;const{failures:i,
+notBefore:o,endpoint:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=
+0&&o<=n+Ai,l=Number.isFinite(a)&&a<=n?{failures:i,notBefore:o,handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,
+endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{
+return"invalid"}}),Qn=(function(e,t){return e.spoolFallback?ga(E().env,I().os,t?.uid):void 0}),er=(function(e,t,n=()=>{},r="\
+work"){const{spoolDir:i,spoolLimits:o}=e,s=tr(e);let d=e.noSpool??"there is no spool directory";const a=i===void 0?void 0:
+et.open(i,t,o,s,l=>d=l,r),c=Qn(e,t);if(a&&c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:
+et.open(c,t,o,s);l&&l.dir!==a.dir&&a.adopt(l,e.clock())}if(a||c===void 0)return!a&&i!==void 0&&n(d),a;const u=et.open(c,
+t,o,s,l=>d+=`; nor in ${c}: ${l}`,r);return n(d,u?.dir),u}),tr=(function(e){const{sink:t,format:n,sourceClientVersion:r,
+headers:i,customFetch:o}=e,s={version:o&&r!==je?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,
+resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},d=H(s);return zn(t.kind==="http"?t.url:"",n.
+name,d==="{}"?"":d)}),jo=(function(e,t){const{sessionId:n,sourceClientVersion:r,maxEventBytes:i,maxBatchBytes:o,format:s}=t;
+try{if(!(e instanceof Se))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",
+detail:"a proxy that cannot be inspected"}}try{const{schemaVersion:d,timestamp:a}=e;if(typeof d!="string")return{reason:"\
+invalid_event",detail:"schemaVersion is not a string"};if(B(JSON.stringify(d))>id)return{reason:"invalid_event",detail:`\
+schemaVersion is longer than the ${We} bytes beyond "${pe}" that maxBatchBytes keeps for it`};if(!Number.isFinite(a))return{
+reason:"invalid_event",detail:"timestamp is not a finite number"};if(a<0||a>Ci)return{reason:"invalid_event",detail:"tim\
+estamp outside the years 1970-9999 that both wire formats carry"};const{json:c,bytes:u}=_o(e);if(u>i)return{reason:"even\
+t_too_large",detail:`${u} bytes serialized, more than ${Math.max(i,0)} (maxEventBytes, or what maxBatchBytes leaves besi\
+de the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`};const l={json:c,
+bytes:u,schemaVersion:d,sessionId:n,clientVersion:r,timestamp:a,retries:0,notBefore:0},h=s.eventBytes(l);return h>u&&s.emptyBytes(
+l)+h>o?{reason:"event_too_large",detail:`${h} bytes as the ${s.name} format carries it, more than maxBatchBytes leaves b\
+eside the envelope`}:l}catch(d){return{reason:"invalid_event",detail:q(d)}}}),Fo=(function(e,t){return{...e,[Pi]:JSON.stringify(
+t)}}),_t=(function(e,t,n,r){const i=new RegExp(`^sender-${n}-(\\d{13})-[0-9a-f]{12}\\.(lock|start)$`),o={locks:[],marks:[]};
+for(const s of e.list(t)){const d=i.exec(s);if(!d)continue;const a=Number(d[1]),c=d[2]==="lock"?ke:wd;a+c>r&&a<=r+c?(d[2]===
+"lock"?o.locks:o.marks).push(s):rn(e,`${t}/${s}`)}return o.locks.sort(),o.marks.sort(),o}),Uo=(function(e,t,n){let r;try{
+e.ensureDir(t,!0);const i=_t(e,t,n,Date.now());if(i.locks.length>0||i.marks.length>0)return"at work";const o=Date.now();
+r=`sender-${n}-${we(o)}-${be()}.start`,e.create(`${t}/${r}`,"");const s=_t(e,t,n,o);return s.locks.length===0&&s.marks[0]===
+r?r:(rn(e,`${t}/${r}`),"at work")}catch{return r}}),nr=(function(e,t,n){const r=Ho(e,t,n);return r.handOff?r:{...r,outcome:Bi(
+e,t)}}),rr=(function(e){return e.sink.kind!=="http"||E().canConnect(e.sink.url)}),Ho=(function(e,t,n){try{const r=or(e,t,
+n);if(r!==void 0||!t||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,s=ir(e.sink.
+url,i.dir);if(o.isOpen()){const h=E().senderRefusal(s);return h===void 0?{handOff:!0,command:void 0,backlog:t}:{handOff:!1,
+reason:h}}const d=E().senderCommand(`${i.dir}/${Ne}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};const{cwd:a,
+...c}=d,u={...Wo(e,i.dir),successor:c,onByConsentFile:xo()};return{handOff:!0,command:{...d,env:Fo(d.env,u)},backlog:t}}catch(r){
+return{handOff:!1,reason:`the hand-off failed (${r})`}}}),Yo=(function(e,t){return t.handOff&&t.command&&!qo(t.backlog)?
+{handOff:!1,reason:"the sender's script is not in the spool directory and cannot be written",outcome:Bi(e,t.backlog)}:t}),
+Vo=(function(e){try{const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const i=Uo(
+r,t.dir,t.key);if(i==="at work")return"at work";const o=E().spawnDetached(e.command);return o==="started"?n.noteHandOff():
+Td(r,t.dir,i),o}catch{return"failed"}}),zo=(function(e,t){if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===
+void 0)return!1;const{sink:n}=e;return or(e,t,!0)!==void 0||n.kind==="http"&&E().senderRefusal(ir(n.url,t.spool.dir))!==
+void 0}),ir=(function(e,t){const n=So(),r=n===void 0?void 0:Xo(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[
+...Nd,...$e,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),Xo=(function(e){const t=W(e),n=t===
+void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=E().files,i=t===void 0||["",".",".."].includes(n)||/[\\/]/.test(n)?void 0:
+r?.realPath(t),o=i===void 0?void 0:U(i,n);return o!==void 0&&r?.allowed(o,"read")?o:e}),or=(function(e,t,n){const{handOff:r,
+sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!=="http")return"the events do not go to an H\
+TTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.
+requestTimeoutMs>ke-kd)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${ke/1e3} s)`;if(!n)
+return"telemetry was turned off during the run";const o=Pe();if(o!==void 0)return`the program turned telemetry on over ${o===
+"file"?"the consent file":o}'s no, which a sender, reading the user's decision again, would follow`;if(!t)return e.noSpool?
+`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!t.spool.ancestorsSeen)return"who may change t\
+he directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permissi\
+on without --allow-fs-read for them): another user could swap the sender's script there";if(!rr(e))return"the program ma\
+y not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())return;const c=e.clock(),u=s.waitingSince(
+c);if(u===void 0)return;const{state:l}=a,h=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(h!==void 0&&
+c-h>xd&&!bd(d,s.dir,s.key,c))return"spooled events have waited a minute with no sender at work"}),Wo=(function(e,t){const{
+sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="http"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.
+maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.initialMs/1e3,backoffMaxSeconds:o.maxMs/
+1e3,...Mo(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.maxAgeMs/864e5,sourceClientVersion:e.
+sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),Go=(function({files:e,spool:t}){return e.sizeOf(`${t.
+dir}/${Ne}`,!0)===Od}),qo=(function(e){if(Go(e))return!0;const{files:t,spool:n}=e,r=()=>Le(t,n.dir,Ne,Sd(),Date.now());try{
+r()}catch(i){if(!(i instanceof M))return!1;try{t.remove(`${n.dir}/${Ne}`),r()}catch{return!1}}return ji(t,n.dir,Ad),!0}),
+Jo=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([h,f])=>Yi.test(h)&&Number.isSafeInteger(f)&&f>0);if(d.
+length===0||!St(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(d.slice(0,an))},endpointHash:_e(r)},u=F(
+r)===r?{...c,endpoint:r}:c,l=Ot(t,n);try{const h=ar(e,t,n,o).filter(p=>p.quiet).map(p=>Vi(e,p,t,n)),f=$t([...h.flatMap(p=>p.
+lines),u],s,o)??u;sr(e,t,n,h,()=>{const p=dr(e,l);p==="invalid"&&e.remove(l);const v=`${H(f)}
+`;typeof p!="object"||p.bytes+v.length<=Ui?e.append(l,typeof p=="object"&&!p.ended?`
+${v}`:v,Hi):Bd(e,t,n,f,s,o)});for(const{path:p}of h)p!==void 0&&S(()=>e.remove(p))}catch{}}),sr=(function(e,t,n,r,i){try{
+i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&ln(e,s,cn(t,n,d));throw o}}),ar=(function(e,t,n,r){return Be(e,t,
+dn,(i,o)=>{const[,,s,d]=dn.exec(o)??[],a=Math.abs(r-Number(s))>=Cd;return i===n?{path:U(t,o),summed:d===void 0?void 0:Number(
+d),quiet:a}:void 0})}),$t=(function(e,t,n){const r=e.map(d=>({...d,since:Math.min(d.since,n),last:Math.min(d.last,n)})).
+filter(d=>d.last>=t);if(r.length===0)return;const i={};for(const d of r)for(const[a,c]of Object.entries(d.dropped))(a in
+i||Object.keys(i).length<an)&&j(i,a,c);for(const d of Object.keys(i))i[d]=Math.min(i[d],Number.MAX_SAFE_INTEGER);const{endpoint:o,
+endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:i,...s===
+void 0?{}:{endpointHash:s},...o===void 0?{}:{endpoint:o}}}),dr=(function(e,t){try{const n=e.read(t,sn);return n===void 0?
+void 0:{lines:Xi(n),bytes:n.length,ended:n===""||n.endsWith(`
+`)}}catch(n){return n instanceof M?"invalid":void 0}}),St=(function(e){return Number.isSafeInteger(e)&&e>=0&&e<=Ft}),Ot=(function(e,t){
+return U(e,`drops-${t}.json`)}),Zo=(function(e){const t=E().monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(
+i=>{n=wi(Math.max(0,t-E().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),xt=(function(e,t){if(t!==void 0&&(typeof t!="st\
 ring"||t.trim()===""||Ji.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got\
- ${b(t)}`}),sr=(async function(e={}){const t=z(e)?Ee(e,{optOut:!0})??$t("optOut",e.optOut):`options must be an object su\
+ ${b(t)}`}),cr=(async function(e={}){const t=z(e)?Ee(e,{optOut:!0})??xt("optOut",e.optOut):`options must be an object su\
 ch as { optOut: "mycli telemetry disable" }, got ${b(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=Oo();
-if(n.source!=="default")return n.enabled?"enabled":"disabled";if(nt)return await nt;if(ja()||On()||fa())return"never_ask\
-ed";const r=E().terminal();return r?(nt=Jd(r,e.optOut),await nt):"never_asked"}),Jo=(function({subcommand:e,subcommands:t}){
+if(n.source!=="default")return n.enabled?"enabled":"disabled";if(nt)return await nt;if(Ua()||On()||pa())return"never_ask\
+ed";const r=E().terminal();return r?(nt=Jd(r,e.optOut),await nt):"never_asked"}),Ko=(function({subcommand:e,subcommands:t}){
 return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&de()?.(`'subcommand' is given without 'subcommands', the na\
-mes that may be reported: reported as "undefined"`),"undefined")}),Zo=(async function(e,t){if(Ko(e),typeof t!="function")
-throw new TypeError(`Cannot track command: 'main' must be a function, got ${b(t)}`);const n=Date.now(),r=Jo(e),i=ct("com\
-mand",e.command);let o=!1;const s=(l,h,f="undefined")=>{if(!o){o=!0;try{a.enqueue(new ni({nemoSource:e.nemoSource,command:i,
-subcommand:r,taskStatus:l,durationMs:Date.now()-n,exitCode:h,errorClass:f}))}catch{}}},d=l=>{const h=Qo(l);s(h===0?"succ\
+mes that may be reported: reported as "undefined"`),"undefined")}),Qo=(async function(e,t){if(es(e),typeof t!="function")
+throw new TypeError(`Cannot track command: 'main' must be a function, got ${b(t)}`);const n=Date.now(),r=Ko(e),i=ct("com\
+mand",e.command);let o=!1;const s=(l,h,f="undefined")=>{if(!o){o=!0;try{a.enqueue(new oi({nemoSource:e.nemoSource,command:i,
+subcommand:r,taskStatus:l,durationMs:Date.now()-n,exitCode:h,errorClass:f}))}catch{}}},d=l=>{const h=ts(l);s(h===0?"succ\
 ess":"failure",h)},a=new Gi({...e.handler,sessionId:e.handler?.sessionId===void 0?be(32):e.handler.sessionId,captureInterrupts:l=>s(
-"interrupted",he[l],l==="SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await sr({optOut:e.optOutCommand});
+"interrupted",he[l],l==="SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await cr({optOut:e.optOutCommand});
 const c=l=>l===void 0?E().exitCode():l;if(!G()){const l=de(),h=e.handler?.logger;if(l||h){const f=`telemetry off (decide\
-d by ${Vt().decidedBy}): the command is not recorded`;l?.(f),An(h,f)}return c(await t())}let u=()=>{};try{u=E().onExit({
+d by ${Wt().decidedBy}): the command is not recorded`;l?.(f),An(h,f)}return c(await t())}let u=()=>{};try{u=E().onExit({
 beforeExit:()=>!1,exit:d})}catch{}try{a.start()}catch{}try{const l=await t(),h=Cn(l);return h===void 0&&l!==void 0&&de()?.(
 `main returned ${b(l)}, which is not an exit code: the program's is recorded`),d(h??E().exitCode()??0),c(l)}catch(l){throw s(
-"failure",1,Qd(l,e.errorClasses??[])),l}finally{u(),await a.stop().catch(()=>{})}}),Ko=(function(e){const t=p=>{throw new TypeError(
+"failure",1,Qd(l,e.errorClasses??[])),l}finally{u(),await a.stop().catch(()=>{})}}),es=(function(e){const t=p=>{throw new TypeError(
 `Cannot track command: ${p}`)};z(e)||t(`options must be an object, got ${b(e)}`);const n=Ee(e,Zd);n&&t(n);const{subcommands:r,
 nemoSource:i,errorClasses:o,askConsent:s,optOutCommand:d,handler:a}=e;Object.hasOwn(e,"command")||t(`'command' must be g\
 iven: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(r)&&r.every(p=>typeof p=="string"))&&t(`'subcom\
 mands' must be an array of strings, got ${b(r)}`);const c=r?.find(p=>!Mn(p));c!==void 0&&t(`'subcommands' holds ${b(c)},\
  which would be reported as "undefined": a subcommand's name is 1-64 characters, with no flag, path, URL, address, run o\
-f 4 digits or invisible character`);const u=Object.values(We);i!==void 0&&!u.includes(i)&&t(`'nemoSource' must be one of\
- ${pr(u)}, got ${b(i)}`);const l=Array.isArray(o)||z(o)?o:void 0;o!==void 0&&!(l&&Object.values(l).every(p=>typeof p=="f\
+f 4 digits or invisible character`);const u=Object.values(Ge);i!==void 0&&!u.includes(i)&&t(`'nemoSource' must be one of\
+ ${gr(u)}, got ${b(i)}`);const l=Array.isArray(o)||z(o)?o:void 0;o!==void 0&&!(l&&Object.values(l).every(p=>typeof p=="f\
 unction"))&&t(`'errorClasses' must be an array of classes or an object naming them, got ${b(o)}`);const h=l&&!Array.isArray(
 l)?Object.keys(l).find(p=>!Ln(p)):void 0;h!==void 0&&t(`'errorClasses' names a class ${b(h)}, which would be reported as\
  "undefined": a class's name is a letter, \`_\` or \`$\`, then letters and digits, \`.\` or \`::\` between parts`),s!==void 0&&
-typeof s!="boolean"&&t(`'askConsent' must be a boolean, got ${b(s)}`);const f=$t("optOutCommand",d);f&&t(f),a!==void 0&&
+typeof s!="boolean"&&t(`'askConsent' must be a boolean, got ${b(s)}`);const f=xt("optOutCommand",d);f&&t(f),a!==void 0&&
 !z(a)&&t(`'handler' must be an object of handler options, got ${b(a)}`),a!==void 0&&typeof a.enqueue=="function"&&t("'ha\
 ndler' takes a handler's options ({ endpoint, spoolDir, ... }), not a NATTelemetryHandler: trackCommand makes its own"),
 a!==void 0&&Object.hasOwn(a,"captureInterrupts")&&t("'handler.captureInterrupts' is trackCommand's own: it records Ctrl-\
-C and SIGTERM as the command's outcome")}),Qo=(function(e){return I().os==="win32"?e>>>0:e&255}),Be="0.1.0";function je(e,t){
-const n=es(e,t);if(n===void 0)return{kind:"direct"};const r=hr(t,["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:ns(e,t(r));return r!==
-void 0&&i!==void 0?{kind:"direct",exemptBy:{list:r,entry:i}}:{...ts(t(n)),setBy:n}}function es(e,t){const n=e.protocol===
+C and SIGTERM as the command's outcome")}),ts=(function(e){return I().os==="win32"?e>>>0:e&255}),je="0.1.0";function Fe(e,t){
+const n=ns(e,t);if(n===void 0)return{kind:"direct"};const r=pr(t,["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:is(e,t(r));return r!==
+void 0&&i!==void 0?{kind:"direct",exemptBy:{list:r,entry:i}}:{...rs(t(n)),setBy:n}}function ns(e,t){const n=e.protocol===
 "https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?t("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","H\
-TTP_PROXY"]:void 0;return n&&hr(t,[...n,"all_proxy","ALL_PROXY"])}function ar(e,t,n){const r=n.filter(i=>t(i));if(!(e.protocol!==
+TTP_PROXY"]:void 0;return n&&pr(t,[...n,"all_proxy","ALL_PROXY"])}function lr(e,t,n){const r=n.filter(i=>t(i));if(!(e.protocol!==
 "http:"||t("REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD \
-is set)`}function ts(e){const t=cr(e);if(!t)return{kind:"unusable",reason:"the proxy URL cannot be parsed"};const{protocol:n}=t;
+is set)`}function rs(e){const t=hr(e);if(!t)return{kind:"unusable",reason:"the proxy URL cannot be parsed"};const{protocol:n}=t;
 if(n!=="http:"&&n!=="https:")return{kind:"unusable",reason:`${n} proxies are not supported`};if(t.hostname==="")return{kind:"\
-unusable",reason:"the proxy URL names no host"};if(it(t))return{kind:"unusable",reason:dr};const r=t.username||t.password?
-`Basic ${mr(`${fr(t.username)}:${fr(t.password)}`)}`:void 0,i=t.port?Number(t.port):n==="https:"?443:80;return{kind:"pro\
-xy",proxy:{protocol:n,hostname:Ot(t.hostname),port:i,authorization:r}}}var dr="an '@' past its host: a password with a '\
-/', '?' or '#' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the proxy's host";function cr(e){const t=e.
-trim();try{return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(t)?t:`http://${t}`)}catch{return}}function ns(e,t){const n=Ot(
-e.hostname.toLowerCase()).replace(/\.$/,""),r=St(n),i=Number(e.port||(e.protocol==="https:"?443:80));return t.split(",").
-map(o=>o.trim()).filter(o=>{const s=lr(o.toLowerCase());return s===void 0||s.port!==void 0&&s.port!==i?!1:s.kind==="all"?
-!0:s.kind==="domain"?r===void 0&&(n===s.name||n.endsWith(`.${s.name}`)):r!==void 0&&ur(r,s.address,s.prefix)})}function rs(e,t){
-const n=St(e),r=/^[\d.a-f:/]+$/i.test(t)?lr(t.toLowerCase()):void 0;return n!==void 0&&r?.kind==="ip"&&r.port===void 0&&
-ur(n,r.address,r.prefix)}function lr(e){let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.exec(e);if(r)t=r[1],n=r[2]===void 0?
+unusable",reason:"the proxy URL names no host"};if(it(t))return{kind:"unusable",reason:ur};const r=t.username||t.password?
+`Basic ${yr(`${vr(t.username)}:${vr(t.password)}`)}`:void 0,i=t.port?Number(t.port):n==="https:"?443:80;return{kind:"pro\
+xy",proxy:{protocol:n,hostname:Nt(t.hostname),port:i,authorization:r}}}var ur="an '@' past its host: a password with a '\
+/', '?' or '#' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the proxy's host";function hr(e){const t=e.
+trim();try{return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(t)?t:`http://${t}`)}catch{return}}function is(e,t){const n=Nt(
+e.hostname.toLowerCase()).replace(/\.$/,""),r=kt(n),i=Number(e.port||(e.protocol==="https:"?443:80));return t.split(",").
+map(o=>o.trim()).filter(o=>{const s=fr(o.toLowerCase());return s===void 0||s.port!==void 0&&s.port!==i?!1:s.kind==="all"?
+!0:s.kind==="domain"?r===void 0&&(n===s.name||n.endsWith(`.${s.name}`)):r!==void 0&&mr(r,s.address,s.prefix)})}function os(e,t){
+const n=kt(e),r=/^[\d.a-f:/]+$/i.test(t)?fr(t.toLowerCase()):void 0;return n!==void 0&&r?.kind==="ip"&&r.port===void 0&&
+mr(n,r.address,r.prefix)}function fr(e){let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.exec(e);if(r)t=r[1],n=r[2]===void 0?
 void 0:Number(r[2]);else if(e.indexOf(":")===e.lastIndexOf(":")){const d=/^(.*):(\d+)$/.exec(e);d&&([t,n]=[d[1],Number(d[2])])}
-if(t==="*")return{kind:"all",port:n};const i=/^(.*)\/(\d{1,3})$/.exec(t),o=St(i?i[1]:t);if(o!==void 0){const d=i?Number(
+if(t==="*")return{kind:"all",port:n};const i=/^(.*)\/(\d{1,3})$/.exec(t),o=kt(i?i[1]:t);if(o!==void 0){const d=i?Number(
 i[2]):o.length*8;return d<=o.length*8?{kind:"ip",address:o,prefix:d,port:n}:void 0}if(i)return;const s=t.replace(/^\*?\./,
-"").replace(/\.$/,"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:n}}function ur(e,t,n){if(e.length!==
+"").replace(/\.$/,"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:n}}function mr(e,t,n){if(e.length!==
 t.length)return!1;for(let r=0;r<n;r+=8){const i=n-r>=8?255:255<<8-(n-r)&255;if((e[r/8]&i)!==(t[r/8]&i))return!1}return!0}
-function St(e){const t=/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(e);if(t){const c=t.slice(1).map(Number);return c.
-every(u=>u<=255)?c:void 0}if(!e.includes(":"))return;let n;try{n=Ot(new URL(`http://[${e}]/`).hostname)}catch{return}const[
+function kt(e){const t=/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(e);if(t){const c=t.slice(1).map(Number);return c.
+every(u=>u<=255)?c:void 0}if(!e.includes(":"))return;let n;try{n=Nt(new URL(`http://[${e}]/`).hostname)}catch{return}const[
 r,i]=n.split("::"),o=c=>c?c.split(":").map(u=>parseInt(u,16)):[],s=o(r),d=o(i);return(i===void 0?s:[...s,...Array(8-s.length-
-d.length).fill(0),...d]).flatMap(c=>[c>>8,c&255])}function hr(e,t){return t.find(n=>e(n)?.trim())}function Ot(e){return e.
-startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function fr(e){try{return decodeURIComponent(e)}catch{return e}}function mr(e){
+d.length).fill(0),...d]).flatMap(c=>[c>>8,c&255])}function pr(e,t){return t.find(n=>e(n)?.trim())}function Nt(e){return e.
+startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function vr(e){try{return decodeURIComponent(e)}catch{return e}}function yr(e){
 let t="";for(const n of new TextEncoder().encode(e))t+=String.fromCharCode(n);return btoa(t)}function q(e){try{return e instanceof
-Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function pr(e){return e.map(
+Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function gr(e){return e.map(
 t=>JSON.stringify(t)).join(", ")}function b(e){switch(typeof e){case"string":return JSON.stringify(e.length>40?`${e.slice(
 0,40)}\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"bigint":return`${e}n`;case"object":{if(e===
 null)return"null";const t=fn(e)?.slice(8,-1);return t===void 0?"an object that cannot be read":t==="Object"?"an object":
-t==="Array"?"an array":`a ${t}`}default:return`a ${typeof e}`}}function is(e,t){const n=s=>s.toLowerCase().replace(/[_-]/g,
-""),r=t.filter(s=>n(e).length>=4&&n(s).startsWith(n(e)));if(r.length===1)return r[0];let i,o=1/0;for(const s of t){const d=os(
-n(e),n(s));d<o&&([i,o]=[s,d])}return o<=Math.max(3,Math.floor(n(e).length/3))?i:void 0}function os(e,t){const n=Array.from(
+t==="Array"?"an array":`a ${t}`}default:return`a ${typeof e}`}}function ss(e,t){const n=s=>s.toLowerCase().replace(/[_-]/g,
+""),r=t.filter(s=>n(e).length>=4&&n(s).startsWith(n(e)));if(r.length===1)return r[0];let i,o=1/0;for(const s of t){const d=as(
+n(e),n(s));d<o&&([i,o]=[s,d])}return o<=Math.max(3,Math.floor(n(e).length/3))?i:void 0}function as(e,t){const n=Array.from(
 {length:e.length+1},(r,i)=>[i,...new Array(t.length).fill(0)]);for(let r=1;r<=t.length;r++)n[0][r]=r;for(let r=1;r<=e.length;r++)
 for(let i=1;i<=t.length;i++){const o=e[r-1]===t[i-1]?0:1;n[r][i]=Math.min(n[r-1][i]+1,n[r][i-1]+1,n[r-1][i-1]+o),r>1&&i>
-1&&e[r-1]===t[i-2]&&e[r-2]===t[i-1]&&(n[r][i]=Math.min(n[r][i],n[r-2][i-2]+1))}return n[e.length][t.length]}function H(e){
-let t;try{t=new URL(e)}catch{}const n=e.split("@").length-1,r=n===0||n===1&&(t?.username!==""||t?.password!=="");if(t===
-void 0||t.host===""||!r)return e.replace(/^([a-z][a-z\d+.-]*:\/\/)?[\s\S]*@/i,"$1***@").replace(/\?[\s\S]*$/,"?***");if(t.
-username===""&&t.password===""&&t.search==="")return e;if(t.username!==""&&(t.username="***"),t.password!==""&&(t.password=
-"***"),t.search!==""){const i=[...t.searchParams].map(([o,s])=>s===""?"***":`${encodeURIComponent(o)}=***`);t.search=i.join(
-"&")}return t.href}function ss(e,t,n={}){let r=e.replace(/(?<![a-z\d+.-])[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,o=>H(
-o.replaceAll("\\/","/")));const i=[...t===void 0?[]:ds(t),...as(n)];for(const o of[...new Set(i)].sort((s,d)=>d.length-s.
-length)){const s=o.replace(/[.*+?^${}()|[\]\\]/g,"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${vr(a)}${vr(c)}`);
-r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function as(e){const t=Object.values(e).
-flatMap(n=>[n,...n.split(/[\t ]+/).filter(r=>r.length>=8)]).filter(n=>n.length>=4);return[...t,...t.map(n=>JSON.stringify(
-n).slice(1,-1))]}function vr(e){return/\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function ds(e){try{const{username:t,
-password:n,search:r}=new URL(e),i=c=>{try{return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].flatMap(
-c=>[c,i(c)]).filter(c=>c.length>=4),s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(
-c=>c.length>=8),d=t||n?[mr(`${i(t)}:${i(n)}`)]:[],a=[...o,...s].map(c=>JSON.stringify(c).slice(1,-1));return[...o,...s,...a,
-...d]}catch{return[]}}var cs=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,ls=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,us=new Set(["connectio\
-n","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function yr(e){return us.has(e.toLowerCase())}
-function gr(e){return cs.test(e)}function Er(e){return ls.test(e)}var wr=e=>e===9||e===10||e===13||e===32;function hs(e){
-let t=0,n=e.length;for(;t<n&&wr(e.charCodeAt(t));)t++;for(;n>t&&wr(e.charCodeAt(n-1));)n--;return e.slice(t,n)}var Fe=["\
-SIGINT","SIGTERM"],he={SIGINT:130,SIGTERM:143},xt="/proc/self/status",fe=class extends TypeError{constructor(e){super(`f\
-etch failed: ${e}`),this.name="RequestNotBuilt"}};function kt(e,t){return e?"its value is not valid Unicode":t}var M=class extends Error{reason;constructor(e,t){
-super(`refused ${e}: ${t}`),this.name="RefusedPath",this.reason=t}},br=64;function fs(e,t){const n=W(t);if(n===void 0||!e.
-allowed(n,"read"))return;const r=e.readLink(t),i=e.realPath(n),o=e.realPath(t);if(!(r===void 0||i===void 0||o===void 0))
-return ms(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}function ms(e){const t=[];for(const n of e.split("/"))n===".."?t.
-pop():n!==""&&n!=="."&&t.push(n);return`/${t.join("/")}`}var ps=4,Nt=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALA\
-PPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONS\
-ENT_FILE"],Tr=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],$e=[...Tr,"NO_PROXY","no_p\
-roxy","REQUEST_METHOD"],vs=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUT\
-HORIZED",...$e,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Nt];function ys(e,t){const n=At(e,t);return e.protocol==="https\
-:"&&n.kind==="proxy"&&n.credentials&&n.url.startsWith("http:")}function _r(e,t,n=()=>!1){const r=Tr.find(n);if(r!==void 0)
-return`${r} is not valid Unicode, which Deno's fetch skips: it would go around the proxy named there`;const i=At(e,t),o=i.
-kind==="proxy"?cr(t(i.variable)??""):void 0;if(i.kind==="proxy"&&o&&it(o))return`${i.variable} has ${dr}`;if(!(i.kind!==
-"direct"||i.skipped===void 0||je(e,t).kind==="direct"))return`Deno's fetch cannot parse ${i.skipped}, which it skips: it\
- would go around the proxy named there`}function At(e,t){const n=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&n.push(
-["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&t("REQUEST_METHOD")===void 0&&n.push(["HTTP_PROXY","http_proxy"]);const[
-r,i]=n.flat().map(a=>[a,Es(t(a))]).find(([,a])=>a!==void 0)??[];if(r===void 0||i===void 0){const a=n.flat().find(u=>t(u));
-return a!==void 0?{kind:"direct",because:"no proxy variable Deno's fetch can read is set",skipped:a}:{kind:"direct",because:ar(
-e,t,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${e.protocol} URLs`}}const o=t("NO_PROXY")!==void 0?"NO_\
-PROXY":"no_proxy",s=e.hostname.replace(/^\[(.*)\]$/,"$1"),d=(t(o)||void 0)?.split(",").map(a=>a.replace(Ts,"")).find(a=>gs(
-s,a));return d!==void 0?{kind:"direct",because:`${o} names the host: ${d}`}:{kind:"proxy",variable:r,...i}}function gs(e,t){
-return/^[\d.]+$|:/.test(e)?(t.includes("/")?!/\/0\d\d/.test(t):!/(?:^|\.)0\d/.test(t))&&rs(e,t):t==="*"||`.${e}`.endsWith(
-t.startsWith(".")?t:`.${t}`)}function Es(e){if(e===void 0||e.length>65534||[...e].some(c=>c<=" "||c==="\x7F"))return;const t=/^([a-z][a-z\d+.-]*):\/\/(.*)$/is.
-exec(e),n=(t?.[1]??"http").replace(/^https?$/i,c=>c.toLowerCase()),r=t?t[2].split(/[/?#]/)[0]:e,[,i,o,s=""]=bs.exec(r)??
-[];if(!["http","https","socks5","socks5h"].includes(n)||o===void 0||i!==void 0&&!i.includes(":"))return;const d=/^\+?\d+$/.
-test(s)&&Number(s)<=65535?Number(s):void 0,a=`${ws(o)}:${d??{http:80,https:443}[n]??1080}`;return{url:`${n}://${a}`,credentials:i!==
-void 0}}function ws(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var $r="(?:[\\w.~!$&'()*+\
-,;=:%-]|\\[[\\w.~!$&'()*+,;=:%-]*\\])*",bs=new RegExp(`^(?:(${$r})@(?:${$r}@)*)?([\\w.~!$&'()*+,;=-]+|\\[[\\da-f:.]+\\])(?::\
-(\\+?\\d*))?$`,"i"),Sr="[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",Ts=new RegExp(
-`^${Sr}+|${Sr}+$`,"g"),te=globalThis,_s,$s={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Ss={x64:"x86_64",arm64:"aa\
-rch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"\
-mips64"},Os={x64:"x86_64",arm64:"arm64"},xs={x64:"amd64",arm64:"arm64",ia32:"i386"},ks={x64:"AMD64",arm64:"ARM64",ia32:"\
-x86"},Ns=4096;function Or(e,t){if(t==="win32")return!0;if(t!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{
-const n=e.read("/proc/self/stat",Ns)??"",[,,r,,,i]=n.slice(n.lastIndexOf(")")+2).split(" ").map(Number);return Number.isInteger(
-r)&&r>0&&r===i}catch{return!1}}function xr(e){if(e===void 0)return!1;const t=r=>e.listenerCount?.(r)??0;if(e.readableFlowing===
+1&&e[r-1]===t[i-2]&&e[r-2]===t[i-1]&&(n[r][i]=Math.min(n[r][i],n[r-2][i-2]+1))}return n[e.length][t.length]}function ds(e,t,n={}){
+let r=e.replace(/(?<![a-z\d+.-])[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,o=>F(o.replaceAll("\\/","/")));const i=[...t===
+void 0?[]:ls(t),...cs(n)];for(const o of[...new Set(i)].sort((s,d)=>d.length-s.length)){const s=o.replace(/[.*+?^${}()|[\]\\]/g,
+"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${Er(a)}${Er(c)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(\
+?![A-Za-z0-9])`,"g"),"***")}return r}function cs(e){const t=Object.values(e).flatMap(n=>[n,...n.split(/[\t ]+/).filter(r=>r.
+length>=8)]).filter(n=>n.length>=4);return[...t,...t.map(n=>JSON.stringify(n).slice(1,-1))]}function Er(e){return/\d/.test(
+e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function ls(e){try{const{username:t,password:n,search:r}=new URL(e),i=c=>{
+try{return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].flatMap(c=>[c,i(c)]).filter(c=>c.length>=4),
+s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=8),d=t||n?[yr(`${i(t)}\
+:${i(n)}`)]:[],a=[...o,...s].map(c=>JSON.stringify(c).slice(1,-1));return[...o,...s,...a,...d]}catch{return[]}}var us=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,
+hs=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,fs=new Set(["connection","content-length","host","keep-alive","te","trailer","transf\
+er-encoding","upgrade"]);function wr(e){return fs.has(e.toLowerCase())}function br(e){return us.test(e)}function Tr(e){return hs.
+test(e)}var _r=e=>e===9||e===10||e===13||e===32;function ms(e){let t=0,n=e.length;for(;t<n&&_r(e.charCodeAt(t));)t++;for(;n>
+t&&_r(e.charCodeAt(n-1));)n--;return e.slice(t,n)}var Ue=["SIGINT","SIGTERM"],he={SIGINT:130,SIGTERM:143},At="/proc/self\
+/status",fe=class extends TypeError{constructor(e){super(`fetch failed: ${e}`),this.name="RequestNotBuilt"}};function Rt(e,t){
+return e?"its value is not valid Unicode":t}var M=class extends Error{reason;constructor(e,t){super(`refused ${e}: ${t}`),
+this.name="RefusedPath",this.reason=t}},$r=64;function ps(e,t){const n=W(t);if(n===void 0||!e.allowed(n,"read"))return;const r=e.
+readLink(t),i=e.realPath(n),o=e.realPath(t);if(!(r===void 0||i===void 0||o===void 0))return vs(r.startsWith("/")?r:`${i}\
+/${r}`)===o?o:void 0}function vs(e){const t=[];for(const n of e.split("/"))n===".."?t.pop():n!==""&&n!=="."&&t.push(n);return`\
+/${t.join("/")}`}var ys=4,Mt=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DEN\
+O_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],Sr=["HTTP_PROXY","http_proxy",
+"HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],$e=[...Sr,"NO_PROXY","no_proxy","REQUEST_METHOD"],gs=["PATH","SYSTE\
+MROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...$e,"NAT_TELEMETRY_ENABLED","D\
+O_NOT_TRACK",...Mt];function Es(e,t){const n=Lt(e,t);return e.protocol==="https:"&&n.kind==="proxy"&&n.credentials&&n.url.
+startsWith("http:")}function Or(e,t,n=()=>!1){const r=Sr.find(n);if(r!==void 0)return`${r} is not valid Unicode, which D\
+eno's fetch skips: it would go around the proxy named there`;const i=Lt(e,t),o=i.kind==="proxy"?hr(t(i.variable)??""):void 0;
+if(i.kind==="proxy"&&o&&it(o))return`${i.variable} has ${ur}`;if(!(i.kind!=="direct"||i.skipped===void 0||Fe(e,t).kind===
+"direct"))return`Deno's fetch cannot parse ${i.skipped}, which it skips: it would go around the proxy named there`}function Lt(e,t){
+const n=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&n.push(["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&t(
+"REQUEST_METHOD")===void 0&&n.push(["HTTP_PROXY","http_proxy"]);const[r,i]=n.flat().map(a=>[a,bs(t(a))]).find(([,a])=>a!==
+void 0)??[];if(r===void 0||i===void 0){const a=n.flat().find(u=>t(u));return a!==void 0?{kind:"direct",because:"no proxy\
+ variable Deno's fetch can read is set",skipped:a}:{kind:"direct",because:lr(e,t,["HTTP_PROXY","http_proxy"])??`no proxy\
+ variable is set for ${e.protocol} URLs`}}const o=t("NO_PROXY")!==void 0?"NO_PROXY":"no_proxy",s=e.hostname.replace(/^\[(.*)\]$/,
+"$1"),d=(t(o)||void 0)?.split(",").map(a=>a.replace($s,"")).find(a=>ws(s,a));return d!==void 0?{kind:"direct",because:`${o}\
+ names the host: ${d}`}:{kind:"proxy",variable:r,...i}}function ws(e,t){return/^[\d.]+$|:/.test(e)?(t.includes("/")?!/\/0\d\d/.
+test(t):!/(?:^|\.)0\d/.test(t))&&os(e,t):t==="*"||`.${e}`.endsWith(t.startsWith(".")?t:`.${t}`)}function bs(e){if(e===void 0||
+e.length>65534||[...e].some(c=>c<=" "||c==="\x7F"))return;const t=/^([a-z][a-z\d+.-]*):\/\/(.*)$/is.exec(e),n=(t?.[1]??"\
+http").replace(/^https?$/i,c=>c.toLowerCase()),r=t?t[2].split(/[/?#]/)[0]:e,[,i,o,s=""]=_s.exec(r)??[];if(!["http","http\
+s","socks5","socks5h"].includes(n)||o===void 0||i!==void 0&&!i.includes(":"))return;const d=/^\+?\d+$/.test(s)&&Number(s)<=
+65535?Number(s):void 0,a=`${Ts(o)}:${d??{http:80,https:443}[n]??1080}`;return{url:`${n}://${a}`,credentials:i!==void 0}}
+function Ts(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var xr="(?:[\\w.~!$&'()*+,;=:%-]|\
+\\[[\\w.~!$&'()*+,;=:%-]*\\])*",_s=new RegExp(`^(?:(${xr})@(?:${xr}@)*)?([\\w.~!$&'()*+,;=-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*)\
+)?$`,"i"),kr="[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",$s=new RegExp(`\
+^${kr}+|${kr}+$`,"g"),te=globalThis,Ss,Os={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},xs={x64:"x86_64",arm64:"aar\
+ch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"\
+mips64"},ks={x64:"x86_64",arm64:"arm64"},Ns={x64:"amd64",arm64:"arm64",ia32:"i386"},As={x64:"AMD64",arm64:"ARM64",ia32:"\
+x86"},Rs=4096;function Nr(e,t){if(t==="win32")return!0;if(t!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{
+const n=e.read("/proc/self/stat",Rs)??"",[,,r,,,i]=n.slice(n.lastIndexOf(")")+2).split(" ").map(Number);return Number.isInteger(
+r)&&r>0&&r===i}catch{return!1}}function Ar(e){if(e===void 0)return!1;const t=r=>e.listenerCount?.(r)??0;if(e.readableFlowing===
 !0||t("keypress")>0||t("readable")>0)return!0;const n=Object.getOwnPropertySymbols(e).some(r=>r.description==="keypress-\
-decoder");return t("data")>(n?1:0)}var Ue=class{#e=new Set;#t;#i;constructor(e){this.#t=e}add(e){this.#e.add(e);try{this.#i??=
+decoder");return t("data")>(n?1:0)}var He=class{#e=new Set;#t;#i;constructor(e){this.#t=e}add(e){this.#e.add(e);try{this.#i??=
 this.#t(this.#e)}catch(t){throw this.#e.delete(e),t}return()=>{!this.#e.delete(e)||this.#e.size>0||(this.#i?.(),this.#i=
 void 0)}}clear(){this.#e.clear(),this.#i?.(),this.#i=void 0}};function ne(e,t){let n=!1;for(const r of e)try{t(r)===!0&&
-(n=!0)}catch{}return n}var As="pid:[4026531836]",kr=Symbol.for("@nat/telemetry: a signal listener that stands aside");function Nr(e){
-return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[kr]===!0}function Rs(e,t){try{return e.listeners(t).filter(
-r=>!Nr(r)).length>Ms(e)}catch{return!0}}function Ms(e){const t=i=>{const o=typeof i=="object"&&i!==null?i.count:void 0;return typeof o==
+(n=!0)}catch{}return n}var Ms="pid:[4026531836]",Rr=Symbol.for("@nat/telemetry: a signal listener that stands aside");function Mr(e){
+return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[Rr]===!0}function Ls(e,t){try{return e.listeners(t).filter(
+r=>!Mr(r)).length>Is(e)}catch{return!0}}function Is(e){const t=i=>{const o=typeof i=="object"&&i!==null?i.count:void 0;return typeof o==
 "number"&&Number.isSafeInteger(o)&&o>0?o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;
-return t(n)+t(r)}var Ar="/proc/self/ns/pid",Rr=["/usr/bin/setsid","/bin/setsid"],Mr="/bin/sh",Ls=[["/bin/bash",!0,'for f\
- in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'],[Mr,!1,'ex\
-ec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],Is=[...$e,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_\
-DIR","NODE_EXTRA_CA_CERTS"];function Lr(e){return e.body?.cancel().catch(()=>{}),He(413,"the body is too large")}function He(e,t){
+return t(n)+t(r)}var Lr="/proc/self/ns/pid",Ir=["/usr/bin/setsid","/bin/setsid"],Cr="/bin/sh",Cs=[["/bin/bash",!0,'for f\
+ in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'],[Cr,!1,'ex\
+ec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],Ds=[...$e,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_\
+DIR","NODE_EXTRA_CA_CERTS"];function Dr(e){return e.body?.cancel().catch(()=>{}),Ye(413,"the body is too large")}function Ye(e,t){
 return new Response(JSON.stringify({error:t}),{status:e,headers:{"content-type":"application/json",connection:"close"}})}
-var Ir=Symbol("late"),Cr=Symbol("cut");async function Cs(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.
-body){if(i+=o.length,i>t)return;r+=n.decode(o,{stream:!0})}return r+n.decode()}var Ye=globalThis.Deno,Dr=!1,Rt=new Set;Ye&&
-globalThis.addEventListener("unload",()=>{Dr=!0;for(const e of Rt)e()});var Pr=typeof Ye?.addSignalListener=="function"?
-$n(Ye):void 0,Ds="/etc/hosts",Ps=16<<20,Bs=5e3,js=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Fs(e,t,n){const r=e(
-"node:dns");return(i,o,s)=>{const d=i.toLowerCase().replace(/\.$/,"");if(d==="localhost"||d.endsWith(".localhost")||Vs(e,
-d))return r.lookup(i,o,s);const a=new r.Resolver({timeout:Bs,tries:1}),c=()=>a.cancel();n.addEventListener("abort",c,{once:!0});
-const u=(l,h)=>new Promise(f=>l.call(a,h,p=>f(p?.code)));(async()=>{for(const l of Ys(e,t,i)){const h=await Promise.all(
-[u(a.resolve4,l),u(a.resolve6,l)]);if(h.some(f=>js.has(f??"")))return!1;if(h.includes(void 0))return!0}return!0})().then(
+var Pr=Symbol("late"),Br=Symbol("cut");async function Ps(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.
+body){if(i+=o.length,i>t)return;r+=n.decode(o,{stream:!0})}return r+n.decode()}var Ve=globalThis.Deno,jr=!1,It=new Set;Ve&&
+globalThis.addEventListener("unload",()=>{jr=!0;for(const e of It)e()});var Fr=typeof Ve?.addSignalListener=="function"?
+$n(Ve):void 0,Bs="/etc/hosts",js=16<<20,Fs=5e3,Us=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Hs(e,t,n){const r=e(
+"node:dns");return(i,o,s)=>{const d=i.toLowerCase().replace(/\.$/,"");if(d==="localhost"||d.endsWith(".localhost")||Xs(e,
+d))return r.lookup(i,o,s);const a=new r.Resolver({timeout:Fs,tries:1}),c=()=>a.cancel();n.addEventListener("abort",c,{once:!0});
+const u=(l,h)=>new Promise(f=>l.call(a,h,p=>f(p?.code)));(async()=>{for(const l of zs(e,t,i)){const h=await Promise.all(
+[u(a.resolve4,l),u(a.resolve6,l)]);if(h.some(f=>Us.has(f??"")))return!1;if(h.includes(void 0))return!0}return!0})().then(
 l=>{if(n.removeEventListener("abort",c),l&&!n.aborted)return r.lookup(i,o,s);s(Object.assign(new Error(`DNS did not answ\
-er for ${i}`),{code:"ETIMEOUT"}))})}}var Us="/etc/resolv.conf",Hs=65536;function Ys(e,t,n){if(n.endsWith("."))return[n.slice(
+er for ${i}`),{code:"ETIMEOUT"}))})}}var Ys="/etc/resolv.conf",Vs=65536;function zs(e,t,n){if(n.endsWith("."))return[n.slice(
 0,-1)];let r,i=1;const o=c=>{const u=c.find(l=>l.startsWith("ndots:"));u!==void 0&&(i=Math.min(15,Number.parseInt(u.slice(
-6),10)||0))},s=e("node:fs");for(const c of(S(()=>Br(s,Us,Hs))??"").split(`
+6),10)||0))},s=e("node:fs");for(const c of(S(()=>Ur(s,Ys,Vs))??"").split(`
 `)){const[u,...l]=c.replace(/[#;].*/,"").trim().split(/\s+/);(u==="search"||u==="domain")&&(r=l),u==="options"&&o(l)}o(t(
 "RES_OPTIONS")?.trim().split(/\s+/)??[]);const d=t("LOCALDOMAIN")?.trim();d&&(r=d.split(/\s+/)),r??=[S(()=>e("node:os").
 hostname().replace(/^[^.]*\.?/,""))??""].filter(Boolean);const a=r.slice(0,6).filter(c=>c!==".").map(c=>`${n}.${c.replace(
-/\.$/,"")}`);return n.split(".").length-1>=i?[n,...a]:[...a,n]}function Br(e,t,n){const r=e.statSync(t);return r.isFile()&&
-r.size<=n?e.readFileSync(t,"latin1"):""}function Vs(e,t){const n=S(()=>Br(e("node:fs"),Ds,Ps))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
+/\.$/,"")}`);return n.split(".").length-1>=i?[n,...a]:[...a,n]}function Ur(e,t,n){const r=e.statSync(t);return r.isFile()&&
+r.size<=n?e.readFileSync(t,"latin1"):""}function Xs(e,t){const n=S(()=>Ur(e("node:fs"),Bs,js))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
 "\\$&");for(const i of n.matchAll(new RegExp(`(?<=[ \\t])${r}(?=[ \\t#\\r]|$)`,"gim"))){const o=n.slice(n.lastIndexOf(`
-`,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}var zs=16384;function jr(e,t,n,r){const i=e("n\
-ode:net"),{hostname:o,port:s}=n;return Mt(r,d=>{const a=n.protocol==="https:"?e("node:tls").connect({host:o,port:s,servername:i.
+`,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}var Ws=16384;function Hr(e,t,n,r){const i=e("n\
+ode:net"),{hostname:o,port:s}=n;return Ct(r,d=>{const a=n.protocol==="https:"?e("node:tls").connect({host:o,port:s,servername:i.
 isIP(o)?"":o,lookup:t}):i.connect({host:o,port:s,lookup:t});return a.once(n.protocol==="https:"?"secureConnect":"connect",
-()=>d(a)),a})}async function Xs(e,t,n,r,i){const o=await jr(e,t,n,i),s=`${r.hostname}:${r.port||443}`;await Mt(i,(c,u)=>{
+()=>d(a)),a})}async function Gs(e,t,n,r,i){const o=await Hr(e,t,n,i),s=`${r.hostname}:${r.port||443}`;await Ct(i,(c,u)=>{
 let l="";const h=f=>{l+=f.toString("latin1");const p=l.indexOf(`\r
 \r
-`);if(p<0){l.length>zs&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",h),o.pause();
+`);if(p<0){l.length>Ws&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",h),o.pause();
 const v=Number(/^HTTP\/1\.[01] (\d{3})/.exec(l)?.[1]??0);if(v<200||v>299)return u(new Error(`the proxy answered CONNECT \
 with ${v||"garbage"}`));const y=f.subarray(f.length-(l.length-p-4));y.length>0&&o.unshift(y),c(void 0)};return o.on("dat\
 a",h),o.write(`CONNECT ${s} HTTP/1.1\r
 Host: ${s}\r
 `+(n.authorization?`Proxy-Authorization: ${n.authorization}\r
 `:"")+`\r
-`),o});const d=e("node:net"),a=r.hostname.replace(/^\[(.*)\]$/,"$1");return Mt(i,c=>{const u=d.isIP(a)?"":a,l=e("node:tl\
-s").connect({socket:o,host:a,servername:u});return l.on("close",()=>o.destroy()),l.once("secureConnect",()=>c(l)),l})}function Mt(e,t){
+`),o});const d=e("node:net"),a=r.hostname.replace(/^\[(.*)\]$/,"$1");return Ct(i,c=>{const u=d.isIP(a)?"":a,l=e("node:tl\
+s").connect({socket:o,host:a,servername:u});return l.on("close",()=>o.destroy()),l.once("secureConnect",()=>c(l)),l})}function Ct(e,t){
 return new Promise((n,r)=>{let i;const o={outcome:"pending"},s=()=>{e.removeEventListener("abort",c),i?.removeListener("\
 error",a),i?.removeListener("close",u)},d=l=>{o.outcome==="pending"&&(o.outcome="settled",s(),n(l))};function a(l){o.outcome===
 "pending"&&(o.outcome="failed",s(),i?.destroy(),r(l))}const c=()=>a(new Error("aborted")),u=()=>a(new Error("the connect\
 ion closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",c,{once:!0});try{i=t(d,a)}catch(l){
 return a(l instanceof Error?l:new Error(String(l)))}if(i.on("error",()=>{}),o.outcome==="failed")return void i.destroy();
-o.outcome==="pending"&&(i.on("error",a),i.on("close",u))})}var Ws=7;function Gs(e){try{return new TextDecoder("utf-8",{fatal:!0}).
-decode(e),!0}catch{return!1}}var Fr,Ur=!1;function qs(e,t){if(Ur)return!1;try{return Fr??=new Int32Array(new SharedArrayBuffer(
-4)),Promise.resolve(Atomics.waitAsync(Fr,0,0,e).value).then(()=>t(),()=>{Ur=!0,t()}),!0}catch{return!1}}var Js={BUN_BE_BUN:"\
-1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"},Hr="/etc/passwd",Zs=16*1024*1024;function Ks(e){if(e.kind!=="file"||e.uid!==0||
-((e.mode??0)&18)!==0)throw new Error(`${Hr} is not root's alone`)}function Qs(e,t){if(!(e===void 0||t===void 0))for(const n of e.
+o.outcome==="pending"&&(i.on("error",a),i.on("close",u))})}var qs=7;function Js(e){try{return new TextDecoder("utf-8",{fatal:!0}).
+decode(e),!0}catch{return!1}}var Yr,Vr=!1;function Zs(e,t){if(Vr)return!1;try{return Yr??=new Int32Array(new SharedArrayBuffer(
+4)),Promise.resolve(Atomics.waitAsync(Yr,0,0,e).value).then(()=>t(),()=>{Vr=!0,t()}),!0}catch{return!1}}var Ks={BUN_BE_BUN:"\
+1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"},zr="/etc/passwd",Qs=16*1024*1024;function ea(e){if(e.kind!=="file"||e.uid!==0||
+((e.mode??0)&18)!==0)throw new Error(`${zr} is not root's alone`)}function ta(e,t){if(!(e===void 0||t===void 0))for(const n of e.
 split(`
 `)){if(n.startsWith("#"))continue;const[,,r,i]=n.split(":");if(/^\d+$/.test(r??"")&&Number(r)===t&&/^\d+$/.test(i??""))return Number(
-i)}}var ea=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/,
-ta=/^(openssl-config|tls-cipher-list)$/,na=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Yr=/--(?:experimental[-_])?permission|--allow[-_]/,
-ra=/^--experimental[-_](?:default[-_])?config[-_]file/;function ia(e,t,n){return t!==void 0&&Yr.test(t)||!e.some(r=>r===
-"--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Yr.test(r)&&/^[^=]*_/.test(r)||ra.test(r))return!1;const i=na.
-exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&K(o,n)})}function oa(e,t,n){const r=e??
-((i,o)=>globalThis.fetch(i,o));return async(i,o)=>{const s=je(new URL(i),t);if(s.kind==="unusable")throw new fe(s.reason);
+i)}}var na=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/,
+ra=/^(openssl-config|tls-cipher-list)$/,ia=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Xr=/--(?:experimental[-_])?permission|--allow[-_]/,
+oa=/^--experimental[-_](?:default[-_])?config[-_]file/;function sa(e,t,n){return t!==void 0&&Xr.test(t)||!e.some(r=>r===
+"--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Xr.test(r)&&/^[^=]*_/.test(r)||oa.test(r))return!1;const i=ia.
+exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&K(o,n)})}function aa(e,t,n){const r=e??
+((i,o)=>globalThis.fetch(i,o));return async(i,o)=>{const s=Fe(new URL(i),t);if(s.kind==="unusable")throw new fe(s.reason);
 if(s.kind==="proxy"&&!n)throw new fe("this runtime's fetch cannot use a proxy");try{return await r(i,{...o,proxy:s.kind===
-"proxy"?sa(s.proxy):!1})}catch(d){throw S(()=>d?.code)==="UnsupportedProxyProtocol"?new fe("the proxy setting's scheme i\
-s not supported"):d}}}function sa({protocol:e,hostname:t,port:n,authorization:r}){const i=t.includes(":")?`[${t}]`:t,o=r===
-void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}function Vr(e,t){const n=Ve.
-get(e)??0;n===0&&e.on("error",zr),Ve.set(e,n+1);const r=()=>{const o=(Ve.get(e)??1)-1;Ve.set(e,o),o===0&&e.removeListener(
-"error",zr)},i=()=>{try{setTimeout(r,0)}catch{}};try{e.write(t,i)}catch{i()}}var Ve=new WeakMap;function zr(){}var me=globalThis,
-aa={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,
+"proxy"?da(s.proxy):!1})}catch(d){throw S(()=>d?.code)==="UnsupportedProxyProtocol"?new fe("the proxy setting's scheme i\
+s not supported"):d}}}function da({protocol:e,hostname:t,port:n,authorization:r}){const i=t.includes(":")?`[${t}]`:t,o=r===
+void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}function Wr(e,t){const n=ze.
+get(e)??0;n===0&&e.on("error",Gr),ze.set(e,n+1);const r=()=>{const o=(ze.get(e)??1)-1;ze.set(e,o),o===0&&e.removeListener(
+"error",Gr)},i=()=>{try{setTimeout(r,0)}catch{}};try{e.write(t,i)}catch{i()}}var ze=new WeakMap;function Gr(){}var me=globalThis,
+ca={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,
 fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"\
 no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error(
 "no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},
-exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},ze,Xr=[S(()=>me.Bun?.fetch),me.Deno?S(()=>me.fetch):void 0].find(
-e=>typeof e=="function"),da="nat-cli",Lt={name:"@nat/telemetry",version:Be};function Wr(e){return typeof e=="string"?{stringValue:e}:
-typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Gr=e=>Object.entries(
-e).map(([t,n])=>({key:t,value:Wr(n)}));function qr(e){const t=Math.floor(e);return t===0?"0":`${t}000000`}function ca(e){
+exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Xe,qr=[S(()=>me.Bun?.fetch),me.Deno?S(()=>me.fetch):void 0].find(
+e=>typeof e=="function"),la="nat-cli",Dt={name:"@nat/telemetry",version:je};function Jr(e){return typeof e=="string"?{stringValue:e}:
+typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Zr=e=>Object.entries(
+e).map(([t,n])=>({key:t,value:Jr(n)}));function Kr(e){const t=Math.floor(e);return t===0?"0":`${t}000000`}function ua(e){
 return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"\
-arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function la(e){const{name:t,parameters:n}=JSON.parse(e.json);return{timeUnixNano:qr(
-e.timestamp),observedTimeUnixNano:qr(e.timestamp),eventName:t,attributes:[...Gr(n),{key:"nat.event.schema_version",value:Wr(
-e.schemaVersion)}]}}function Jr(e,t,n,r=I()){const i=Gr({...n.resourceAttributes,"service.name":n.serviceName,"service.v\
-ersion":n.serviceVersion,"session.id":t,"host.arch":ca(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.
-version,"telemetry.sdk.name":Lt.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Lt.
-version}),o=JSON.stringify({resource:{attributes:i},scopeLogs:[{scope:Lt,logRecords:[]}]});return mn(`{"resourceLogs":[${o.
-slice(0,-4)}`,e,"]}]}]}")}function ua(e,t,n,r){if(e>=200&&e<300){const i=Math.min(r,ha(n));return i>0?{kind:"delivered",
+arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function ha(e){const{name:t,parameters:n}=JSON.parse(e.json);return{timeUnixNano:Kr(
+e.timestamp),observedTimeUnixNano:Kr(e.timestamp),eventName:t,attributes:[...Zr(n),{key:"nat.event.schema_version",value:Jr(
+e.schemaVersion)}]}}function Qr(e,t,n,r=I()){const i=Zr({...n.resourceAttributes,"service.name":n.serviceName,"service.v\
+ersion":n.serviceVersion,"session.id":t,"host.arch":ua(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.
+version,"telemetry.sdk.name":Dt.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Dt.
+version}),o=JSON.stringify({resource:{attributes:i},scopeLogs:[{scope:Dt,logRecords:[]}]});return mn(`{"resourceLogs":[${o.
+slice(0,-4)}`,e,"]}]}]}")}function fa(e,t,n,r){if(e>=200&&e<300){const i=Math.min(r,ma(n));return i>0?{kind:"delivered",
 rejected:i}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?t===void 0?{kind:"ret\
-ry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:{kind:"rejected",reason:`http_${e}`}}function ha(e){
+ry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:{kind:"rejected",reason:`http_${e}`}}function ma(e){
 try{const t=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(t)&&t>0?t:0}catch{
-return 0}}var Zr=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],Kr="https://events.telemetry.data.nv\
-idia.com/v1.1/events/json";function fa(){const{env:e}=E();return e("NODE_ENV")==="test"||ot(e("JEST_WORKER_ID"))||ot(e("\
-VITEST"))}function re(e){return kt(E().envNotUnicode?.(e)===!0,"its permissions")}var ma=["","0","false","no","off"],It="\
-is not an http(s) URL",Qr="has an '@' past its host",ei={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so noth\
+return 0}}var ei=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],ti="https://events.telemetry.data.nv\
+idia.com/v1.1/events/json";function pa(){const{env:e}=E();return e("NODE_ENV")==="test"||ot(e("JEST_WORKER_ID"))||ot(e("\
+VITEST"))}function re(e){return Rt(E().envNotUnicode?.(e)===!0,"its permissions")}var va=["","0","false","no","off"],Pt="\
+is not an http(s) URL",ni="has an '@' past its host",ri={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so noth\
 ing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing i\
 s sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"\
 a value set there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI mach\
 ine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent t\
 here unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_E\
 XPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector'\
-s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},pa=Object.keys(ei);function va(e,t,n){if(t==="win32"||n===
-void 0)return;const r=e("TMPDIR");return F(r&&K(r,t)?r:"/tmp",`nat-telemetry-${n}`)}var Ct=new Set,ya=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
-ga=Rn(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),Ea=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
-wa=Rn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),pe="1.5",Xe=64,ti=Object.freeze({SUCCESS:"\
+s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},ya=Object.keys(ri);function ga(e,t,n){if(t==="win32"||n===
+void 0)return;const r=e("TMPDIR");return U(r&&K(r,t)?r:"/tmp",`nat-telemetry-${n}`)}var Bt=new Set,Ea=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
+wa=Rn(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),ba=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
+Ta=Rn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),pe="1.5",We=64,ii=Object.freeze({SUCCESS:"\
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
-undefined"}),We=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
+undefined"}),Ge=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
 GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
 undefined"}),Se=class{name;schemaVersion;timestamp;constructor(e,t={}){if(wo(new.target))throw new TypeError("Cannot cre\
 ate event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(`Cannot creat\
 e event: an event type must declare a name (pass it to super()), got ${b(e)}`);const n=t.schemaVersion??pe;if(typeof n!=
 "string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string, got ${b(n)}`);
 const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot create event: 't\
-imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},ba={nemoSource:!0,
-command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},ni=class extends Se{fields;constructor(e){
-const t=z(e)?Ee(e,ba)?.replace("is not an option","is not a field"):`its fields must be an object, got ${b(e)}`;if(t)throw new TypeError(
+imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},_a={nemoSource:!0,
+command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},oi=class extends Se{fields;constructor(e){
+const t=z(e)?Ee(e,_a)?.replace("is not an option","is not a field"):`its fields must be an object, got ${b(e)}`;if(t)throw new TypeError(
 `Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.timestamp});const n=e.durationMs??-1;if(typeof n!="num\
 ber"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${b(n)}`);if(!Number.
 isFinite(n))throw new RangeError(`Cannot create event: 'durationMs' must be finite, got ${n}`);const r=Math.max(n,-1),i=Cn(
 e.exitCode??-1);if(i===void 0)throw new TypeError(`Cannot create event: 'exitCode' must be an integer, got ${b(e.exitCode)}`);
-this.fields=Object.freeze({nemoSource:Dn("nemoSource",e.nemoSource??We.AGENT_TOOLKIT,We),command:ct("command",Me("comman\
+this.fields=Object.freeze({nemoSource:Dn("nemoSource",e.nemoSource??Ge.AGENT_TOOLKIT,Ge),command:ct("command",Me("comman\
 d",Object.hasOwn(e,"command")?In(e.command):void 0)),subcommand:ct("subcommand",Me("subcommand",In(e.subcommand))),taskStatus:Dn(
-"taskStatus",e.taskStatus,ti),durationMs:Math.trunc(r),exitCode:i,errorClass:Eo(Me("errorClass",e.errorClass??"undefined")),
-pythonVersion:Me("pythonVersion",e.pythonVersion??bo())})}parameters(){return{...this.fields}}};function Ta(e){let t="",
+"taskStatus",e.taskStatus,ii),durationMs:Math.trunc(r),exitCode:i,errorClass:Eo(Me("errorClass",e.errorClass??"undefined")),
+pythonVersion:Me("pythonVersion",e.pythonVersion??bo())})}parameters(){return{...this.fields}}};function $a(e){let t="",
 n=!1;for(let r=0;r<e.length;r++){const i=e[r];n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
-`.includes(i)||(t+=i)}return t}var _a=/[^\x00-\x7f]/,$a="184482118588404",Dt={second:NaN,text:""},D=e=>{const t=e-e%1;return t>
-e?t-1:t},J=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},ri=86400,Pt=864e13;function Sa(e){const t=Pn(e);return{
-ts:Q(e.timestamp),parameters:t,name:e.name}}var Ge={name:"",json:"",bytes:0},Oa=31;function xa(e,t){const n=i=>{throw new TypeError(
+`.includes(i)||(t+=i)}return t}var Sa=/[^\x00-\x7f]/,Oa="184482118588404",jt={second:NaN,text:""},D=e=>{const t=e-e%1;return t>
+e?t-1:t},J=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},si=86400,Ft=864e13;function xa(e){const t=Pn(e);return{
+ts:Q(e.timestamp),parameters:t,name:e.name}}var qe={name:"",json:"",bytes:0},ka=31;function Na(e,t){const n=i=>{throw new TypeError(
 `Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events' must be an array of events, got ${b(e)}`);const r=e.findIndex(
 i=>!(i instanceof Se));r>=0&&n(`'events' must hold events (TelemetryEvent), got ${b(e[r])} at ${r}`),z(t)||n(`'options' \
 must be an object, got ${b(t)}`),typeof t.sourceClientVersion!="string"&&n(`'sourceClientVersion' must be a string, got ${b(
 t.sourceClientVersion)}`);for(const i of["sessionId","cpuArchitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' \
 must be a string, got ${b(t[i])}`);if(e.length===0)throw new RangeError("Cannot build a payload: the event list is empty");
-return{...Bn(e[0].schemaVersion,t),events:e.map(Sa)}}var ka=/^t-(\d{13})-[0-9a-f]+\.tmp$/,Na=Math.random,ii=/[A-Za-z0-9_-]/,
-Aa=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y,
-Ra=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y,
-oi=4300,Ma=100,La=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#k(),
+return{...Bn(e[0].schemaVersion,t),events:e.map(xa)}}var Aa=/^t-(\d{13})-[0-9a-f]+\.tmp$/,Ra=Math.random,ai=/[A-Za-z0-9_-]/,
+Ma=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y,
+La=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y,
+di=4300,Ia=100,Ca=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#k(),
 this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#c(e):this.#s(t),this.#E()}}#c(e){const t=this.#e.startsWith("[[",
 this.#t);this.#t+=t?2:1;const n=this.#p();this.#m(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const s=i===n.length-
 1;if(s&&t){const a=ht(r,o)??this.#_([],"array");(!Array.isArray(a)||this.#n.get(a)!=="array")&&this.#o(`'${o}' is not an\
  array of tables`);const c=this.#_({},"header");return a.push(c),Ce(r,o,a),c}let d=ht(r,o);d===void 0?Ce(r,o,d=this.#_({},
-s?"header":"implicit")):Array.isArray(d)&&this.#n.get(d)==="array"&&!s?d=d[d.length-1]:Bt(d)?s?(this.#n.get(d)!=="implic\
+s?"header":"implicit")):Array.isArray(d)&&this.#n.get(d)==="array"&&!s?d=d[d.length-1]:Ut(d)?s?(this.#n.get(d)!=="implic\
 it"&&this.#o(`table '${n.join(".")}' is defined twice`),this.#n.set(d,"header")):this.#n.get(d)==="inline"&&this.#o(`'${o}\
 ' is an inline table`):this.#o(`'${o}' is not a table`),r=d}return r}#s(e){const t=this.#p();this.#y(),this.#m("="),this.#y();
-const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let s=ht(r,o);s===void 0?Ce(r,o,s=this.#_({},"dotted")):(!Bt(s)||
+const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let s=ht(r,o);s===void 0?Ce(r,o,s=this.#_({},"dotted")):(!Ut(s)||
 !["dotted","implicit"].includes(this.#n.get(s)??""))&&this.#o(`'${o}' is already defined`),this.#n.get(s)==="implicit"&&
 this.#n.set(s,"dotted"),r=s}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),Ce(r,i,n)}#p(){
 const e=[];for(;;){this.#y();const t=this.#a();if(t==='"')e.push(this.#T());else if(t==="'")e.push(this.#u());else{const n=this.#t;
-for(;this.#t<this.#e.length&&ii.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
+for(;this.#t<this.#e.length&&ai.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
 return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#O();if(e==='"')return this.#T();if(e==="'")return this.#u();
-if(e==="["||e==="{"){++this.#i>Ma&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
-r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!ii.test(this.#e[this.#t+r.length]??""))return this.#t+=
-r.length,i;const t=this.#d(Aa,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!Ia(Number(i),Number(o),Number(s))&&
-this.#o("a date is not in the calendar"),r}const n=this.#d(Ra,/[\w.+-]/);return n?(/^[+-]?\d[\d_]*$/.test(n[0])&&n[0].replace(
-/\D/g,"").length>oi&&this.#o(`an integer has more than ${oi} digits`),Ca(n[0])):this.#o("a value is malformed")}#d(e,t){
+if(e==="["||e==="{"){++this.#i>Ia&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
+r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!ai.test(this.#e[this.#t+r.length]??""))return this.#t+=
+r.length,i;const t=this.#d(Ma,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!Da(Number(i),Number(o),Number(s))&&
+this.#o("a date is not in the calendar"),r}const n=this.#d(La,/[\w.+-]/);return n?(/^[+-]?\d[\d_]*$/.test(n[0])&&n[0].replace(
+/\D/g,"").length>di&&this.#o(`an integer has more than ${di} digits`),Pa(n[0])):this.#o("a value is malformed")}#d(e,t){
 e.lastIndex=this.#t;const n=e.exec(this.#e);if(!(!n||t.test(this.#e[e.lastIndex]??"")))return this.#t=e.lastIndex,n}#v(){
 this.#t++;const e=[];for(;this.#k(),this.#a()!=="]";)e.push(this.#r()),this.#k(),this.#a()===","?this.#t++:this.#a()!=="\
 ]"&&this.#o("an array is malformed");return this.#t++,e}#f(){this.#t++;const e=this.#_({},"inline");if(this.#y(),this.#a()===
 "}")return this.#t++,e;for(;;){this.#s(e),this.#y();const t=this.#e[this.#t++];if(t==="}")break;t!==","&&this.#o("an inl\
-ine table is malformed")}return this.#l(e),e}#l(e){this.#n.set(e,"inline");for(const t of Object.values(e))Bt(t)&&this.#l(
+ine table is malformed")}return this.#l(e),e}#l(e){this.#n.set(e,"inline");for(const t of Object.values(e))Ut(t)&&this.#l(
 t)}#T(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
 `)return this.#o("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#x():De(t)&&t!=="	"?this.#o("a string ho\
 lds a control character"):e+=t}}#u(){this.#t++;const e=this.#e.indexOf("'",this.#t),t=e<0?"":this.#e.slice(this.#t,e);return(e<
@@ -779,51 +800,51 @@ i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?th
 `?this.#t++:this.#t<this.#e.length&&this.#o("a line has more than one statement")}#m(e){this.#e.startsWith(e,this.#t)||this.#o(
 `'${e}' is missing`),this.#t+=e.length}#a(){return this.#e[this.#t]}#_(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
 slice(0,this.#t).split(`
-`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}};function Bt(e){return typeof e=="object"&&e!==null&&
-!Array.isArray(e)}function Ia(e,t,n){const r=e%4===0&&(e%100!==0||e%400===0),i=t===2?r?29:28:[4,6,9,11].includes(t)?30:31;
-return e>=1&&n<=i}function Ca(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.
-test(t)?NaN:Number(t)}var jt="1.0",Ft,Da=65536;function Pa(e){const{name:t,code:n}=e??{};return t==="NotCapable"||n==="E\
-RR_ACCESS_DENIED"}function Ut(e){return e?.reason??"unreadable"}function Ba(e,t){return["# NeMo Agent Toolkit telemetry \
+`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}};function Ut(e){return typeof e=="object"&&e!==null&&
+!Array.isArray(e)}function Da(e,t,n){const r=e%4===0&&(e%100!==0||e%400===0),i=t===2?r?29:28:[4,6,9,11].includes(t)?30:31;
+return e>=1&&n<=i}function Pa(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.
+test(t)?NaN:Number(t)}var Ht="1.0",Yt,Ba=65536;function ja(e){const{name:t,code:n}=e??{};return t==="NotCapable"||n==="E\
+RR_ACCESS_DENIED"}function Vt(e){return e?.reason??"unreadable"}function Fa(e,t){return["# NeMo Agent Toolkit telemetry \
 consent.","# To change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,","# or s\
 et the NAT_TELEMETRY_ENABLED environment variable.",`# Saved ${Q(t)}.`,"[telemetry]",`consent = "${e}"`,`consented_at = \
-"${Q(t).replace(/\.\d{3}Z$/,"Z")}"`,`prompt_version = "${jt}"`,""].join(`
-`)}function si(e,t=ee()){if(e!=="enabled"&&e!=="disabled")throw new TypeError(`Cannot record consent: the decision must \
+"${Q(t).replace(/\.\d{3}Z$/,"Z")}"`,`prompt_version = "${Ht}"`,""].join(`
+`)}function ci(e,t=ee()){if(e!=="enabled"&&e!=="disabled")throw new TypeError(`Cannot record consent: the decision must \
 be "enabled" or "disabled", got ${b(e)}`);if(t!==void 0&&(typeof t!="string"||t===""))throw new TypeError(`Cannot record\
- consent: the path must be a non-empty string, got ${b(t)}`);return ai(e,t,()=>{})}function ai(e,t,n){const r=E().files;
+ consent: the path must be a non-empty string, got ${b(t)}`);return li(e,t,()=>{})}function li(e,t,n){const r=E().files;
 if(t===void 0||!r){const l=ft();return n(t!==void 0?"no file access":l?`where it is cannot be known: the program may not\
  read ${l} (${re(l)})`:"no home directory"),!1}const i=W(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"))+
 1),s=Date.now(),d=ut(i,s);if(![i,d,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program may not \
 read and write ${i} (its permissions)`),!1;const c=ce(t);if(c.problem!==void 0||c.state!==e||!r.isPrivate(t))try{r.ensureDir(
-i,!1),r.checkPlace(t),Le(r,i,o,Ba(e,s),s,d)}catch(l){return n(q(l)),!1}const u=Ht();return u.source==="file"&&([P,Y]=[e===
-"enabled",!0],ie=u.path===void 0?void 0:yt(u.path)),!0}function Ht(){const e=ee(),{state:t,problem:n,outdatedYes:r}=Un(e),
+i,!1),r.checkPlace(t),Le(r,i,o,Fa(e,s),s,d)}catch(l){return n(q(l)),!1}const u=zt();return u.source==="file"&&([P,Y]=[e===
+"enabled",!0],ie=u.path===void 0?void 0:yt(u.path)),!0}function zt(){const e=ee(),{state:t,problem:n,outdatedYes:r}=Un(e),
 i={fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...pt()??vt(t),...i}}var P,Y=!1,
-ie,di,Oe=!1,Yt,oe,ci="an opt-out set in the environment during the run",li="the consent file, written since the program \
-turned telemetry on";function ui(){return Yt!==void 0&&Hn(Yt)}var qe=Symbol.for("@nat/telemetry: the program's opt-out"),
-Je=globalThis;try{Je[qe]===void 0&&Object.defineProperty(Je,qe,{value:{serial:0}})}catch{}var Ze=0;function ja(){return gt(),
-Oe}function Vt(){const e=G(),{enabled:t,source:n,problem:r}=mt(),i=n!=="file"&&n!=="default"&&E().envHidden?.(n)===!0,o=n===
+ie,ui,Oe=!1,Xt,oe,hi="an opt-out set in the environment during the run",fi="the consent file, written since the program \
+turned telemetry on";function mi(){return Xt!==void 0&&Hn(Xt)}var Je=Symbol.for("@nat/telemetry: the program's opt-out"),
+Ze=globalThis;try{Ze[Je]===void 0&&Object.defineProperty(Ze,Je,{value:{serial:0}})}catch{}var Ke=0;function Ua(){return gt(),
+Oe}function Wt(){const e=G(),{enabled:t,source:n,problem:r}=mt(),i=n!=="file"&&n!=="default"&&E().envHidden?.(n)===!0,o=n===
 "NAT_TELEMETRY_ENABLED"&&!i?kn(n,E().env(n)):void 0,s=i?`${n}, which the program may not read (${re(n)})`:o!==void 0?o:r?
 `${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,decidedBy:e===t?s:oe??"the program (setTelem\
-etryEnabled)"}}function hi(e){if(typeof e!="boolean")throw new TypeError(`Cannot set telemetry enabled: the value must b\
-e a boolean, got ${typeof e}`);[P,Y,Oe,oe]=[e,!1,!0,void 0];const t=e?S(ee):void 0;Yt=t===void 0?void 0:S(()=>yt(t));const n=Yn()??
-0;if(Ze=e?n:n+1,!e)try{Je[qe].serial=Ze}catch{}}function fi(e){const t=e.replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(
+etryEnabled)"}}function pi(e){if(typeof e!="boolean")throw new TypeError(`Cannot set telemetry enabled: the value must b\
+e a boolean, got ${typeof e}`);[P,Y,Oe,oe]=[e,!1,!0,void 0];const t=e?S(ee):void 0;Xt=t===void 0?void 0:S(()=>yt(t));const n=Yn()??
+0;if(Ke=e?n:n+1,!e)try{Ze[Je].serial=Ke}catch{}}function vi(e){const t=e.replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(
 /^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.
-test(t)}function mi(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.url)}catch{return}if(n.protocol!=="http:"||fi(n.
+test(t)}function yi(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.url)}catch{return}if(n.protocol!=="http:"||vi(n.
 hostname))return;const r=[...n.username||n.password?["the URL's credentials"]:[],...Object.keys(t).length>0?[`the header\
 s ${Object.keys(t).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${n.hostname}`}
-var pi=2**31-1,Fa=25,zt={min:50,max:250},vi=4,Xt=1e3,Ua=(vi+1)*zt.max,ve={guarded:new Set,signal:void 0,ticking:!1,guard(e){
+var gi=2**31-1,Ha=25,Gt={min:50,max:250},Ei=4,qt=1e3,Ya=(Ei+1)*Gt.max,ve={guarded:new Set,signal:void 0,ticking:!1,guard(e){
 this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.
 delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;const e=()=>{
-this.ticking=!1,this.look()};if(E().watchTick?.(Xt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.
-signal=AbortSignal.timeout(Xt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of ve.guarded)
---e.looks<=0&&e.end();ve.guarded.size>0&&ve.listen()}};function yi(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
-ve.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+Ua)/Xt),end:d},c=(u,l)=>{const h=E().monotonicMs()+u;try{
-r=setTimeout(()=>{ve.release(a);const f=E().monotonicMs()-h;if(f<=Fa||l===0)return d();c(Math.min(Math.max(f,zt.min),zt.
-max),l-1)},u),n?.(r)}catch{}};return ve.guard(a),c(e,vi),n||(o=S(()=>E().holdOpen?.())),s}function Ha(e,t=I()){const n=({
+this.ticking=!1,this.look()};if(E().watchTick?.(qt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.
+signal=AbortSignal.timeout(qt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of ve.guarded)
+--e.looks<=0&&e.end();ve.guarded.size>0&&ve.listen()}};function wi(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
+ve.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+Ya)/qt),end:d},c=(u,l)=>{const h=E().monotonicMs()+u;try{
+r=setTimeout(()=>{ve.release(a);const f=E().monotonicMs()-h;if(f<=Ha||l===0)return d();c(Math.min(Math.max(f,Gt.min),Gt.
+max),l-1)},u),n?.(r)}catch{}};return ve.guard(a),c(e,Ei),n||(o=S(()=>E().holdOpen?.())),s}function Va(e,t=I()){const n=({
 clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,i=o=>{let s=r.get(o);return s===
-void 0&&r.set(o,s=JSON.stringify(la(o))),s};return{name:"otlp",encode:o=>Jr(o.map(i),o[0].sessionId,n(o[0]),t),emptyBytes:o=>B(
-Jr([],o.sessionId,n(o),t)),eventBytes:o=>B(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},
-classify:ua}}var gi=36e5,xe=64,se={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Wt=6e4,Ya=864e5,Ei=6e4,wi=64,Va=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
-Ke=/^([lc])-(\d{13})-(e-.+)$/,za=36e5,Qe=class hn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){this.dir=t,this.#e=
+void 0&&r.set(o,s=JSON.stringify(ha(o))),s};return{name:"otlp",encode:o=>Qr(o.map(i),o[0].sessionId,n(o[0]),t),emptyBytes:o=>B(
+Qr([],o.sessionId,n(o),t)),eventBytes:o=>B(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},
+classify:fa}}var bi=36e5,xe=64,se={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Jt=6e4,za=864e5,Ti=6e4,_i=64,Xa=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
+Qe=/^([lc])-(\d{13})-(e-.+)$/,Wa=36e5,et=class hn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){this.dir=t,this.#e=
 n,this.#t=r,this.#i={maxAgeMs:Math.max(r.maxAgeMs,se.maxAgeMs),maxEvents:Math.max(r.maxEvents,se.maxEvents),maxBytes:Math.
 max(r.maxBytes,se.maxBytes)},this.key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},s="work"){const d=l=>{o(l)},a=s===
 "work",c=a?"read and write":"read",u=l=>!n.allowed(l,"read")||a&&!n.allowed(l,"write");if(u(t))return d(`the program may\
@@ -840,62 +861,57 @@ c.length};try{this.#c(c.slice(h.length).map(ue),s.time,this.key)}catch{this.give
 j(o,"spool_expired",l);for(const p of h)i.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:i,dropped:o}}renew(t,n){
 const r=this.#p(t.name,n);try{this.#e.rename(t.path,r)}catch{return!1}return t.path=r,t.until=n,!0}holds(t){return this.#e.
 sizeOf(t.path)!==void 0}waitingSince(t){return this.#d(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.dir}\
-/${t.name}`)}catch{}}release(t){try{this.#e.remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=Ke.exec(t),
+/${t.name}`)}catch{}}release(t){try{this.#e.remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=Qe.exec(t),
 r=le(n?n[3]:t);if(!r)return[];const{valid:i,corrupt:o}=this.#s(`${this.dir}/${t}`,r),s={time:r.time,claimed:n!==null,ours:r.
-key===this.key,key:r.key,events:i,corrupt:o};return[n?{...s,until:qt(n)}:s]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){
+key===this.key,key:r.key,events:i,corrupt:o};return[n?{...s,until:Kt(n)}:s]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){
 const r=[];let i=0;for(const o of t.#r()){if(r.length>=xe)break;const s=Xn(o,n);if(s===void 0)continue;const d=t.#p(s.name,
-n+gi);try{t.#e.rename(`${t.dir}/${o}`,d)}catch{continue}const{valid:a}=t.#s(d,s,n);try{const c=this.#c(a.map(ue),s.time,
+n+bi);try{t.#e.rename(`${t.dir}/${o}`,d)}catch{continue}const{valid:a}=t.#s(d,s,n);try{const c=this.#c(a.map(ue),s.time,
 s.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(d,`${t.dir}/${s.name}`)}catch{}break}t.#u(d.slice(t.dir.length+1)),i+=
-a.length}return r.length>0&&this.#v(n,r),i}clear(){let t=0;for(const n of this.#r()){const r=Ke.exec(n),i=le(r?r[3]:n);i&&
+a.length}return r.length>0&&this.#v(n,r),i}clear(){let t=0;for(const n of this.#r()){const r=Qe.exec(n),i=le(r?r[3]:n);i&&
 this.#u(n)&&(t+=i.events)}return t}entries(){return this.#n().sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(
 n=>le(n)??[])}#c(t,n,r){if(t.length===0)return;const i=Wn(t,n,r);return Le(this.#e,this.dir,i,Gn(t),n),i}#s(t,n,r=-1/0){
 const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(t,this.#i.maxBytes)}catch{const s=this.#e.sizeOf(t)??0;i.
-corrupt=Math.max(1,Math.min(n.events,Math.floor(s/wi)))}for(const s of o?.split(`
-`)??[]){if(s==="")continue;const d=qa(s);d===void 0?i.corrupt++:r-d.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
-d)}return i}#p(t,n){return`${this.dir}/${Gt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
-let r=0;for(const i of this.#r()){const o=ka.exec(i),s=Xn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
-o&&t-Number(o[1])>gi&&r<xe&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#v(t,n){const r={},[i,o]=[this.#t,
+corrupt=Math.max(1,Math.min(n.events,Math.floor(s/_i)))}for(const s of o?.split(`
+`)??[]){if(s==="")continue;const d=Ao(s);d===void 0?i.corrupt++:r-d.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
+d)}return i}#p(t,n){return`${this.dir}/${Zt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
+let r=0;for(const i of this.#r()){const o=Aa.exec(i),s=Xn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
+o&&t-Number(o[1])>bi&&r<xe&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#v(t,n){const r={},[i,o]=[this.#t,
 this.#i],s=g=>g.key===this.key||g.key===void 0,d=g=>t-g.time>(s(g)?i.maxAgeMs:o.maxAgeMs),a=this.#r();this.#l(a,t,d,r);const c=this.#n(
 a),u={events:0,bytes:0},l={events:0,bytes:0},h=(g,m,w)=>{s(g)&&([u.events,u.bytes]=[u.events+m,u.bytes+w]),[l.events,l.bytes]=
 [l.events+m,l.bytes+w]};for(const g of c)h(g,g.events,g.bytes);const f=(g,m)=>g.events>m.maxEvents||g.bytes>m.maxBytes;if(!f(
 u,i)&&!f(l,o)&&!c.some(d))return r;const p=c.filter(g=>n.includes(g.name)),v=Math.min(...p.map(g=>g.time)),y=g=>this.#e.
 modifiedAt(`${this.dir}/${g}`),x=Math.max(...p.map(g=>y(g.name)??-1/0)),k=g=>{if(g.time<v)return!1;const m=y(g.name);return m===
-void 0||!Number.isFinite(x)?g.time-v<=Ei:Math.abs(m-x)<=Ei},$=c.filter(g=>!n.includes(g.name)).sort((g,m)=>g.time-m.time);
+void 0||!Number.isFinite(x)?g.time-v<=Ti:Math.abs(m-x)<=Ti},$=c.filter(g=>!n.includes(g.name)).sort((g,m)=>g.time-m.time);
 for(let g=0;g<xe;){const m=$.find(d),w=m===void 0&&f(u,i),O=m??(w?$.find(s):f(l,o)?$[0]:void 0);if(O===void 0)break;$.splice(
 $.indexOf(O),1);const N=d(O);if(!N&&k(O))continue;g++,h(O,-O.events,-O.bytes);const _=w?{events:i.maxEvents-u.events,bytes:i.
 maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!N&&_.events>0&&_.bytes>0){const T=this.#T(O,
 _.events,_.bytes,t);if(T===void 0)continue;h(O,T.kept.events,T.kept.bytes),j(r,"spool_corrupt",T.corrupt),j(r,"spool_ful\
 l",T.cut);continue}this.#f(O.name,O,N?"spool_expired":"spool_full",r)}return r}#f(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
 n);this.#u(t)&&(j(i,"spool_corrupt",o.corrupt),j(i,r,o.valid.length+o.expired))}#l(t,n,r,i){let o=0;for(const s of t){if(o===
-xe)break;const d=Ke.exec(s);if(d===null||n-qt(d)<=Ya)continue;const a=le(d[3]);if(a===void 0||!r(a))continue;o++;const c=Gt(
-d[3],n+Wt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${c}`)}catch{continue}this.#f(c,a,"spool_expired",i)}}#T(t,n,r,i){
-const o=Gt(t.name,i+Wt),s=E().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
+xe)break;const d=Qe.exec(s);if(d===null||n-Kt(d)<=za)continue;const a=le(d[3]);if(a===void 0||!r(a))continue;o++;const c=Zt(
+d[3],n+Jt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${c}`)}catch{continue}this.#f(c,a,"spool_expired",i)}}#T(t,n,r,i){
+const o=Zt(t.name,i+Jt),s=E().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
 const{valid:d,corrupt:a}=this.#s(`${this.dir}/${o}`,t),c=d.map(ue),u=Et(c,n,r),l=u.kept.map(v=>c[v]),h={kept:{events:l.length,
 bytes:u.bytes},cut:c.length-l.length,corrupt:a};if(l.length===0)return this.#u(o)?h:void 0;const f=ut(this.dir,i),p=()=>{
 try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Gn(l))}catch{if(p(),!this.#u(o))return;try{this.#c(l,t.time,t.key)}catch{
-return{kept:{events:0,bytes:0},cut:c.length,corrupt:a}}return h}if(E().monotonicMs()-s>Wt/2)return void p();try{this.#e.
+return{kept:{events:0,bytes:0},cut:c.length,corrupt:a}}return h}if(E().monotonicMs()-s>Jt/2)return void p();try{this.#e.
 rename(f,`${this.dir}/${o}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${Wn(l,t.time,t.key)}`)}catch{}
-return h}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},Xa=200;function Wa(e){return ue(e).bytes+
-1}function Gt(e,t){return`l-${we(t)}-${e}`}function qt([,e,t]){return e==="l"?Number(t):Number(t)+za}function Ga(e,t){return t>
-qt(e)}function qa(e){try{const{retries:t,schemaVersion:n,sessionId:r,clientVersion:i,cuts:o,timestamp:s,event:d}=JSON.parse(
-e);if(!(Number.isSafeInteger(t)&&t>=0&&typeof n=="string"&&typeof r=="string"&&(i===void 0||typeof i=="string")&&Number.
-isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&lt(d.parameters)===void 0))return;const c=Number.
-isSafeInteger(o)&&o>0,u={json:U(d),schemaVersion:n,sessionId:r,retries:t,timestamp:s,...c&&{cuts:o}};return i===void 0?u:
-{...u,clientVersion:i}}catch{return}}var Ja="http://localhost:4318/v1/logs",bi=120,Ti=50,_i=3,$i=2,Jt='{"ts":"2026-01-01\
-T00:00:00.000Z","parameters":{},"name":"x"}',Za={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,
-sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,
-maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,
-captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},Ka=e=>typeof e=="number"&&
-e>=0&&e<1e13,Si={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},Zt=Symbol("hidden"),Oi=8192,xi=36e5;
-function Qa(e,t){if(e===null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:
-NaN;if(!Number.isNaN(i))return Math.min(Math.max(i,0),xi)}function et(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**
-Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.max(o,r)}function tt(e,t,n,r){let i;try{i=e.list(t)}catch{return[]}return i.
-flatMap(o=>{const s=n.exec(o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?[]:[d]})}var ed={initialMs:3e4,maxMs:36e5},
-ki=4096,td=/^health-([0-9a-f]{8})\.json$/;function nd(e,t,n){return tt(e,t,td,(r,i)=>{const o=Kn(e,`${t}/${i}`,n);if(typeof o!=
-"object")return;const s=o.endpointHash??(o.endpoint===void 0?r:Tt(o.endpoint));return{hash:r,...o,endpointHash:s}})}var Ni=class{path;#e;#t;#i;#n;#c;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){
+return h}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},Ga=200;function qa(e){return ue(e).bytes+
+1}function Zt(e,t){return`l-${we(t)}-${e}`}function Kt([,e,t]){return e==="l"?Number(t):Number(t)+Wa}function Ja(e,t){return t>
+Kt(e)}var Za="http://localhost:4318/v1/logs",$i=120,Si=50,Oi=3,xi=2,Qt='{"ts":"2026-01-01T00:00:00.000Z","parameters":{}\
+,"name":"x"}',Ka={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,
+sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,
+maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,
+handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},Qa=e=>typeof e=="number"&&e>=0&&e<1e13,ki={name:"\
+node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},en=Symbol("hidden"),Ni=8192,Ai=36e5;function ed(e,t){if(e===
+null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:NaN;if(!Number.isNaN(i))
+return Math.min(Math.max(i,0),Ai)}function tt(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),o=i/2+
+n()*(i/2);return Math.max(o,r)}var td={initialMs:3e4,maxMs:36e5},Ri=4096,nd=/^health-([0-9a-f]{8})\.json$/;function rd(e,t,n){
+return Be(e,t,nd,(r,i)=>{const o=Kn(e,`${t}/${i}`,n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===
+void 0?r:Tt(o.endpoint));return{hash:r,...o,endpointHash:s}})}var Mi=class{path;#e;#t;#i;#n;#c;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){
 this.#e=t,this.#n=n,this.#t=`health-${Tt(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#c=e,this.#s=r,
 this.#p=i,this.#r=this.#v()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){
-this.#d=!1;const t=this.#v(),n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+et(n,ed,this.#p,e),i=(t?.notBefore??
+this.#d=!1;const t=this.#v(),n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+tt(n,td,this.#p,e),i=(t?.notBefore??
 0)>r;return this.#l({failures:n,notBefore:i?t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#v();
 if(n&&n.notBefore>=t){this.#r=n;return}this.#l({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#l({failures:this.#r.
 failures,notBefore:this.#s()+e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#v(),this.#r&&
@@ -903,12 +919,12 @@ this.#r.handedOffAt===void 0&&this.#r.notBefore<=e&&this.#l({...this.#r,handedOf
 void 0;return this.forget(),e}refresh(){this.#d||(this.#r=this.#v())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=
 !1,this.#f())}#v(){const e=Kn(this.#c,this.path,this.#s());return e==="invalid"&&this.#f(),typeof e=="object"?e.state:void 0}#f(){
 try{this.#c.remove(this.path)}catch{}}#l(e){this.#r=e;try{const t=this.#i?{endpointHash:_e(this.#n)}:{},n=JSON.stringify(
-{...e,...t,endpoint:this.#n}),r=B(n)<=ki&&H(this.#n)===this.#n?n:JSON.stringify({...e,...t});Le(this.#c,this.#e,this.#t,
-r,this.#s())}catch{}}};function Ai(e){const{failures:t=0,notBefore:n=0}=e.state??{};return`the endpoint is down (${t} fa\
-ilure(s) in a row): not tried before ${Q(n)}`}var Ri=class Ki{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){this.
+{...e,...t,endpoint:this.#n}),r=B(n)<=Ri&&F(this.#n)===this.#n?n:JSON.stringify({...e,...t});Le(this.#c,this.#e,this.#t,
+r,this.#s())}catch{}}};function Li(e){const{failures:t=0,notBefore:n=0}=e.state??{};return`the endpoint is down (${t} fa\
+ilure(s) in a row): not tried before ${Q(n)}`}var Ii=class Ki{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){this.
 spool=t,this.health=n,this.files=r,this.#e=i}static open(t,n){const{sink:r,clock:i,random:o}=t;if(r.kind!=="http"||t.spoolDir===
 void 0&&!t.spoolFallback)return null;const s=E().files;if(!s)return null;const d=er(t,s,n);if(!d)return null;const a=t.customFetch?
-d.key:void 0,c=new Ni(s,d.dir,r.url,i,o,a);return new Ki(d,c,s,t)}replay(t,n){this.renewClaims(n);const{events:r,dropped:i}=this.
+d.key:void 0,c=new Mi(s,d.dir,r.url,i,o,a);return new Ki(d,c,s,t)}replay(t,n){this.renewClaims(n);const{events:r,dropped:i}=this.
 spool.claim(t,this.#e.clock(),n);for(const d of r)this.#t.add(d.claim);const o=r.map(d=>({...d,bytes:B(d.json),notBefore:0})),
 s=o.filter(({bytes:d})=>d>this.#e.maxEventBytes);return s.length===0?{events:o,dropped:i}:(this.settle(s),j(i,"event_too\
 _large",s.length),{events:o.filter(({bytes:d})=>d<=this.#e.maxEventBytes),dropped:i})}write(t){const{written:n,older:r}=this.
@@ -916,40 +932,40 @@ spool.write(t,this.#e.clock()),i=Object.values(n).reduce((o,s)=>o+s,0);return{sp
 for(const{claim:n}of t)n&&--n.remaining===0&&(this.#t.delete(n),this.spool.release(n))}giveBackUnsettled(){let t=0;for(const n of this.#t)
 !n.exact||n.remaining!==n.taken||(this.spool.giveBack(n),this.#t.delete(n),t+=n.remaining);return t}releaseAll(){for(const t of this.#t)
 this.spool.release(t);this.#t.clear()}renewClaims(t,n=t*.75){const r=this.#e.clock();for(const i of this.#t)i.until-r<n&&
-this.spool.renew(i,r+t)}},Mi=0xe677d21fdbff,rd=JSON.stringify(pe).length+Xe;function id(e,t,n,r=i=>i.bytes){const i=[];let o=[],
+this.spool.renew(i,r+t)}},Ci=0xe677d21fdbff,id=JSON.stringify(pe).length+We;function od(e,t,n,r=i=>i.bytes){const i=[];let o=[],
 s=0;for(const d of e){const a=r(d);o.length>0&&d.schemaVersion===o[0].schemaVersion&&d.sessionId===o[0].sessionId&&d.clientVersion===
-o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var od=3,sd=!1,ad=new Set([407,408,429,
-500,502,503,504]),dd=new Set([501,505]);function cd(e,t){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_larg\
-e"}:ad.has(e)||e>=500&&e<600&&!dd.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:
-e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function ld(e){
-if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;let n=!1;const r=yi(e.timeoutMs,()=>{n=!0,t.
+o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var sd=3,ad=!1,dd=new Set([407,408,429,
+500,502,503,504]),cd=new Set([501,505]);function ld(e,t){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_larg\
+e"}:dd.has(e)||e>=500&&e<600&&!cd.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:
+e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function ud(e){
+if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;let n=!1;const r=wi(e.timeoutMs,()=>{n=!0,t.
 abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,{once:!0});const o=new Promise((d,a)=>{t.signal.
 addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(()=>{});let s=0;try{let d=e.url;const a=new URL(
-d).origin,c=e.classify??cd;for(;;s++){const u=new URL(d).origin===a?e.headers:void 0,l=await Promise.race([e.fetch(d,{method:"\
-POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"manual",signal:t.signal}),o]),h=ud(l);if(h===
-void 0)return Qt(Kt(l)),{kind:"rejected",reason:"bad_response"};const f=Li(l,"location"),p=Qa(Li(l,"retry-after"),e.now());
-if(e.readAnswer&&h>=200&&h<300){e.onAccepted?.();const y=await Promise.race([hd(l,t.signal),o]).catch(()=>{});return c(h,
-p,y)}if(Qt(Kt(l)),h!==307&&h!==308)return c(h,p,void 0);if(s===od)return{kind:"rejected",reason:"too_many_redirects"};const v=yd(
+d).origin,c=e.classify??ld;for(;;s++){const u=new URL(d).origin===a?e.headers:void 0,l=await Promise.race([e.fetch(d,{method:"\
+POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"manual",signal:t.signal}),o]),h=hd(l);if(h===
+void 0)return nn(tn(l)),{kind:"rejected",reason:"bad_response"};const f=Di(l,"location"),p=ed(Di(l,"retry-after"),e.now());
+if(e.readAnswer&&h>=200&&h<300){e.onAccepted?.();const y=await Promise.race([fd(l,t.signal),o]).catch(()=>{});return c(h,
+p,y)}if(nn(tn(l)),h!==307&&h!==308)return c(h,p,void 0);if(s===sd)return{kind:"rejected",reason:"too_many_redirects"};const v=gd(
 f,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.startsWith("http:")&&d.startsWith("https:"))return{
-kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return sd?{kind:"not_sent",reason:"a redirect beyond\
+kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return ad?{kind:"not_sent",reason:"a redirect beyond\
  the sender's permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(v).origin!==a&&e.
 sendsProxyCredentials?.(v))return{kind:"rejected",reason:"unsafe_redirect"};d=v}}catch(d){return e.signal?.aborted&&!n?{
 kind:"interrupted"}:d instanceof fe&&s===0?{kind:"not_sent",reason:d.message}:n?{kind:"retry",reason:"timeout"}:{kind:"r\
-etry",reason:"network_error",thrown:q(d)}}finally{r(),e.signal?.removeEventListener("abort",i)}}function ud(e){try{const t=e?.
+etry",reason:"network_error",thrown:q(d)}}finally{r(),e.signal?.removeEventListener("abort",i)}}function hd(e){try{const t=e?.
 status;return typeof t=="number"&&Number.isInteger(t)&&t>=100&&t<=599&&typeof e.headers?.get=="function"?t:void 0}catch{
-return}}function Li(e,t){try{const n=e.headers.get(t);return typeof n=="string"?n:null}catch{return null}}function Kt(e){
-try{return e.body}catch{return}}function Qt(e){try{const{cancel:t,destroy:n}=e??{};typeof t=="function"?Promise.resolve(
-t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function hd(e,t){const n=Kt(e),r=fd(n),i=r??n,o=()=>Qt(
+return}}function Di(e,t){try{const n=e.headers.get(t);return typeof n=="string"?n:null}catch{return null}}function tn(e){
+try{return e.body}catch{return}}function nn(e){try{const{cancel:t,destroy:n}=e??{};typeof t=="function"?Promise.resolve(
+t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function fd(e,t){const n=tn(e),r=md(n),i=r??n,o=()=>nn(
 i);t.addEventListener("abort",o,{once:!0});const s=new TextDecoder;let d="",a=0;try{if(t.aborted)return"";for await(const c of r?
-md(r):pd(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c=="string"?B(c):c.length,a>vd))return"";d+=typeof c==
-"string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener("abort",o),o()}}function fd(e){try{
-const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*md(e){for(let t=await e.
-read();!t.done;t=await e.read())yield t.value}function pd(e){const t=e;return typeof t?.[Symbol.asyncIterator]=="functio\
-n"?t:[]}var vd=65536;function yd(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol==="ht\
-tps:"?n.href:void 0}catch{return}}var gd=/^sender-[0-9a-f]{8}\.mjs$/,Ii="NAT_TELEMETRY_SENDER",ke=15e3,Ed=250;function wd(e,t,n,r){
-try{return _t(e,t,n,r).locks.length>0}catch{return!1}}function bd(e,t,n){n!==void 0&&Td(e,t,()=>[n])}function Td(e,t,n){
-try{e.ensureDir(t,!0,!1),_d(e,t,n())}catch{}}function _d(e,t,n){for(const r of n)en(e,`${t}/${r}`)}function en(e,t){try{
-e.remove(t)}catch{}}function $d(){return'var he=["SIGINT","SIGTERM"],se={SIGINT:130,SIGTERM:143},Pe="/proc/self/status";\
+pd(r):vd(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c=="string"?B(c):c.length,a>yd))return"";d+=typeof c==
+"string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener("abort",o),o()}}function md(e){try{
+const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*pd(e){for(let t=await e.
+read();!t.done;t=await e.read())yield t.value}function vd(e){const t=e;return typeof t?.[Symbol.asyncIterator]=="functio\
+n"?t:[]}var yd=65536;function gd(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol==="ht\
+tps:"?n.href:void 0}catch{return}}var Ed=/^sender-[0-9a-f]{8}\.mjs$/,Pi="NAT_TELEMETRY_SENDER",ke=15e3,wd=250;function bd(e,t,n,r){
+try{return _t(e,t,n,r).locks.length>0}catch{return!1}}function Td(e,t,n){n!==void 0&&_d(e,t,()=>[n])}function _d(e,t,n){
+try{e.ensureDir(t,!0,!1),$d(e,t,n())}catch{}}function $d(e,t,n){for(const r of n)rn(e,`${t}/${r}`)}function rn(e,t){try{
+e.remove(t)}catch{}}function Sd(){return'var he=["SIGINT","SIGTERM"],se={SIGINT:130,SIGTERM:143},Pe="/proc/self/status";\
 function Ye(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===void 0)return[];let t=r=>BigInt(se[r]-129);retur\
 n he.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var j=class extends TypeError{constructor(n){super(`fetch failed: ${n}`\
 ),this.name="RequestNotBuilt"}};function De(e,n){return e?"its value is not valid Unicode":n}function v(e){try{return e(\
@@ -1984,58 +2000,42 @@ f,p);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=le(++d,o,i);if(n-y().mon
 p=>setTimeout(p,f))}}return t}function dd(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||Sn(t,e.spoolDir,n\
 ,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};retur\
 n oe.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var ci=Po(y().env(je));ci&&await ui(ci);\n'}var Ne="sende\
-r-a3d66f81.mjs",Sd=124143,Od=6e4,xd=1e3,kd=[Ii,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_\
-TELEMETRY_DRY_RUN"];function Ci(e,t){return e.sink.kind==="none"?"dropped":rr(e)&&t?.health.isOpen()!==!0?"delivered":t&&
-Pe()===void 0?"spooled":"dropped"}var Nd=3;function Di(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>gd.test(d))}catch{
+r-a3d66f81.mjs",Od=124143,xd=6e4,kd=1e3,Nd=[Pi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_\
+TELEMETRY_DRY_RUN"];function Bi(e,t){return e.sink.kind==="none"?"dropped":rr(e)&&t?.health.isOpen()!==!0?"delivered":t&&
+Pe()===void 0?"spooled":"dropped"}var Ad=3;function ji(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Ed.test(d))}catch{
 return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+ke?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Ne).
 map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>ke).map(({name:d})=>d);
-for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Ad=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.
+for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Rd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.
 add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){
-this.#e.clear(),this.#t=0}};function tn(e){return e===null?"null":typeof e=="string"?Pi(e):typeof e=="number"?Rd(e):typeof e==
-"boolean"?String(e):Array.isArray(e)?`[${e.map(tn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
-void 0).map(([n,r])=>`${Pi(n)}: ${tn(r)}`).join(", ")}}`:"null"}function Pi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
-t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Rd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
+this.#e.clear(),this.#t=0}};function on(e){return e===null?"null":typeof e=="string"?Fi(e):typeof e=="number"?Md(e):typeof e==
+"boolean"?String(e):Array.isArray(e)?`[${e.map(on).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
+void 0).map(([n,r])=>`${Fi(n)}: ${on(r)}`).join(", ")}}`:"null"}function Fi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
+t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Md(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
 e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
 split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
-Math.abs(r)).padStart(2,"0")}`}var Bi=16384,nn=2*Bi,ji=nn-4096,rn=32,Fi=/^[a-z0-9_]{1,40}$/,Md=/^[0-9a-f]{8}$/,Ld=/^drops-([0-9a-f]{8})\.json$/,
-on=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Id=6e4;function Cd(e,t,n,r=-1/0){const i=Date.now(),
-o=zi(e,ln(t,n)),d=Yi(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>Vi(e,a).lines);return dn([...typeof o=="o\
-bject"?o.lines:[],...d],r,i)}function Dd(e,t,n=-1/0){return[...new Set([...tt(e,t,Ld,i=>i),...tt(e,t,on,i=>i)])].flatMap(
-i=>{const o=Cd(e,t,i,n);return o?[{key:i,...o}]:[]})}function Pd(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([
-h,f])=>Fi.test(h)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!cn(o))return;const c={...{since:o,last:o,dropped:Object.
-fromEntries(d.slice(0,rn))},endpointHash:_e(r)},u=H(r)===r?{...c,endpoint:r}:c,l=ln(t,n);try{const h=Yi(e,t,n,o).filter(
-p=>p.quiet).map(p=>Ui(e,p,t,n)),f=dn([...h.flatMap(p=>p.lines),u],s,o)??u;Hi(e,t,n,h,()=>{const p=zi(e,l);p==="invalid"&&
-e.remove(l);const v=`${U(f)}
-`;typeof p!="object"||p.bytes+v.length<=Bi?e.append(l,typeof p=="object"&&!p.ended?`
-${v}`:v,ji):Bd(e,t,n,f,s,o)});for(const{path:p}of h)p!==void 0&&S(()=>e.remove(p))}catch{}}function Bd(e,t,n,r,i,o){const s=ln(
-t,n),d={path:sn(t,n),quiet:!1},a=an(e,s,d.path)?Ui(e,d,t,n):{lines:[]};Hi(e,t,n,[a],()=>{e.append(s,`${U(dn([...a.lines,
-r],i,o)??r)}
-`,ji)})}function Ui(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
-lines:i,upTo:o}=Vi(e,t),s=sn(n,r,o);return an(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function Hi(e,t,n,r,i){
-try{i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&an(e,s,sn(t,n,d));throw o}}function sn(e,t,n){const r=n===void 0?
-"":`-${n}`;return F(e,`drops-${t}-${we(Date.now())}-${be()}${r}.aside`)}function Yi(e,t,n,r){return tt(e,t,on,(i,o)=>{const[
-,,s,d]=on.exec(o)??[],a=Math.abs(r-Number(s))>=Id;return i===n?{path:F(t,o),summed:d===void 0?void 0:Number(d),quiet:a}:
-void 0})}function Vi(e,t){try{const n=t.summed??0,r=e.read(t.path,nn)?.slice(n)??"",i=t.quiet?r.length:r.lastIndexOf(`
-`)+1;return{lines:Xi(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}function an(e,t,n){return S(()=>(e.
-rename(t,n),!0))??!1}function dn(e,t,n){const r=e.map(d=>({...d,since:Math.min(d.since,n),last:Math.min(d.last,n)})).filter(
-d=>d.last>=t);if(r.length===0)return;const i={};for(const d of r)for(const[a,c]of Object.entries(d.dropped))(a in i||Object.
-keys(i).length<rn)&&j(i,a,c);for(const d of Object.keys(i))i[d]=Math.min(i[d],Number.MAX_SAFE_INTEGER);const{endpoint:o,
-endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:i,...s===
-void 0?{}:{endpointHash:s},...o===void 0?{}:{endpoint:o}}}function zi(e,t){try{const n=e.read(t,nn);return n===void 0?void 0:
-{lines:Xi(n),bytes:n.length,ended:n===""||n.endsWith(`
-`)}}catch(n){return n instanceof M?"invalid":void 0}}function Xi(e){return e.split(`
+Math.abs(r)).padStart(2,"0")}`}var Ui=16384,sn=2*Ui,Hi=sn-4096,an=32,Yi=/^[a-z0-9_]{1,40}$/,Ld=/^[0-9a-f]{8}$/,Id=/^drops-([0-9a-f]{8})\.json$/,
+dn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Cd=6e4;function Dd(e,t,n,r=-1/0){const i=Date.now(),
+o=dr(e,Ot(t,n)),d=ar(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>zi(e,a).lines);return $t([...typeof o=="o\
+bject"?o.lines:[],...d],r,i)}function Pd(e,t,n=-1/0){return[...new Set([...Be(e,t,Id,i=>i),...Be(e,t,dn,i=>i)])].flatMap(
+i=>{const o=Dd(e,t,i,n);return o?[{key:i,...o}]:[]})}function Bd(e,t,n,r,i,o){const s=Ot(t,n),d={path:cn(t,n),quiet:!1},
+a=ln(e,s,d.path)?Vi(e,d,t,n):{lines:[]};sr(e,t,n,[a],()=>{e.append(s,`${H($t([...a.lines,r],i,o)??r)}
+`,Hi)})}function Vi(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
+lines:i,upTo:o}=zi(e,t),s=cn(n,r,o);return ln(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function cn(e,t,n){
+const r=n===void 0?"":`-${n}`;return U(e,`drops-${t}-${we(Date.now())}-${be()}${r}.aside`)}function zi(e,t){try{const n=t.
+summed??0,r=e.read(t.path,sn)?.slice(n)??"",i=t.quiet?r.length:r.lastIndexOf(`
+`)+1;return{lines:Xi(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}function ln(e,t,n){return S(()=>(e.
+rename(t,n),!0))??!1}function Xi(e){return e.split(`
 `).flatMap(t=>jd(t)??[])}function jd(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),s=typeof r==
-"object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(cn(t)&&cn(n)&&t<=n&&s.length>0&&s.length<=rn&&s.every(([
-c,u])=>Fi.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
-"string"&&Md.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&H(i)===i?{...a,endpoint:i}:a}catch{return}}function cn(e){
-return Number.isSafeInteger(e)&&e>=0&&e<=Pt}function ln(e,t){return F(e,`drops-${t}.json`)}var Z={working:1,periodic:2,asked:1/0},
-Wi=.9,Fd=1e3,Ud=3e5,Hd=36e5,Yd=4,Gi=class{#e;#t=[];#i=[];#n=new Ad;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.resolve();#u;#$=Z.
-working;#O=0;#x;#y=new Set;#k;#A=!1;#E;#m=de();#a=!1;#_=!1;#o=!1;#j=!1;#ce=!1;#F=0;#C;#D;#w;#z;#U=!1;#P;constructor(e={}){
+"object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(St(t)&&St(n)&&t<=n&&s.length>0&&s.length<=an&&s.every(([
+c,u])=>Yi.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
+"string"&&Ld.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&F(i)===i?{...a,endpoint:i}:a}catch{return}}var Z={working:1,
+periodic:2,asked:1/0},Wi=.9,Fd=1e3,Ud=3e5,Hd=36e5,Yd=4,Gi=class{#e;#t=[];#i=[];#n=new Rd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
+resolve();#u;#$=Z.working;#O=0;#x;#y=new Set;#k;#A=!1;#E;#m=de();#a=!1;#_=!1;#o=!1;#j=!1;#ce=!1;#F=0;#C;#D;#w;#z;#U=!1;#P;constructor(e={}){
 this.#e=qn(e)}enqueue(e){try{if(!G())return this.#be();const t=E().exiting();t?(this.#ne(),this.#j=this.#o,this.#o=!0):this.#W(),
-this.#c++;const n=Bo(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
+this.#c++;const n=jo(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
 return this.#g(1,"buffer_full");if(this.#t.push(n),t)return void(this.#B(!0)||this.#Y());this.#f&&this.#l===void 0&&queueMicrotask(
 ()=>this.#H()),this.#t.length>=this.#e.maxQueueSize&&this.#R(Z.working)}catch{}finally{this.#j=!1}}start(){this.#f||this.#C||
-(this.#f=!0,this.#W(),this.#b()>0?this.#H():G()&&!this.#N()&&Vo(this.#e,this.#S())&&this.#R(Z.working))}flush(){return this.#R(
+(this.#f=!0,this.#W(),this.#b()>0?this.#H():G()&&!this.#N()&&zo(this.#e,this.#S())&&this.#R(Z.working))}flush(){return this.#R(
 Z.asked)}#R(e,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#C);if(this.#$=Math.max(this.#$,e),this.#u)
 return this.#u;const n=this.#O,r=this.#T.then(()=>{if(n!==this.#O)return;const i=this.#$;return[this.#u,this.#$]=[void 0,
 Z.working],this.#pe(i)});return this.#u=r,this.#T=r,r}stop(){return this.#C??=this.#le()}[Symbol.asyncDispose](){return this.
@@ -2046,7 +2046,7 @@ t hook could not be installed: what is recorded waits for stop()");return}},n=t(
 void 0;return this.stop(),o},exit:()=>{this.#B(!0)||this.#Y(),this.#V()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(
 o=>{r(o),this.#B(!0)||this.#Y(),this.#V()})):void 0;this.#D=()=>{n?.(),i?.()}}#H(){this.#f&&this.#l===void 0&&this.#G()}#G(){
 this.#l=setTimeout(()=>{this.#R(Z.periodic).then(()=>{this.#f&&this.#G()})},this.#e.flushIntervalMs),E().unrefTimer(this.#l)}async#le(){
-this.#f=!1,this.#l!==void 0&&clearTimeout(this.#l);const e=this.#E=qo(this.#e.exitTimeoutMs),t=this.#c;let n=!1;try{if(this.#n.
+this.#f=!1,this.#l!==void 0&&clearTimeout(this.#l);const e=this.#E=Zo(this.#e.exitTimeoutMs),t=this.#c;let n=!1;try{if(this.#n.
 size>0&&!await Promise.race([this.#T.then(()=>!0),e.over()])&&this.#q(),this.#b()>0&&this.#B())return;this.#se(),this.#b()>
 0&&this.#N()&&this.#I(!0),this.#b()>0&&!this.#N()&&await this.#ue(e),this.#I()}catch(r){this.#h(`stop failed unexpectedl\
 y: ${r}`),n=!0}finally{this.#V(),e.clear(),this.#E=void 0;const r=this.#c>t&&this.#b()>0;!n&&!r&&(this.#D?.(),this.#D=void 0)}}async#ue(e){
@@ -2063,7 +2063,7 @@ e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#S()?.health.
 void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&E().
 canConnect(e.url)}#me(e){const t=this.#w?.health;if(e.delivered){this.#P=void 0,t?.recordSuccess()&&(this.#U=!1);return}
 if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.
-retryAfterMs);const r=(this.#P?.failures??0)+1,{backoff:i,random:o,clock:s}=this.#e,d=s()+et(r,i,o,e.retryAfterMs);this.#P=
+retryAfterMs);const r=(this.#P?.failures??0)+1,{backoff:i,random:o,clock:s}=this.#e,d=s()+tt(r,i,o,e.retryAfterMs);this.#P=
 n||!t?.state?void 0:{state:t.state,failures:r,probeAt:d}}async#pe(e){try{this.#oe();const t=this.#e.sink.kind==="http"?this.#w?.
 health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#se();const n=this.#N();if(n&&!this.#fe())return;const r=this.#e.
 clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,s=this.#i.filter(i).concat(this.#t);if(s.length===0)return;this.#i=this.#i.filter(
@@ -2081,27 +2081,27 @@ _sent":this.#i.unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterM
 r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#ee(e,t=0){const n=Math.min(t,e.length);this.#p+=e.length-n,n>
 0&&this.#g(n,"otlp_rejected"),this.#L(e)}async#ge(e,t){const n={started:E().monotonicMs(),events:e,accepted:!1};this.#y.
 add(n);try{return await this.#Ee(e,t,()=>n.accepted=!0)}finally{this.#y.delete(n);const r=E().monotonicMs();this.#k={ms:r-
-n.started,endedAt:r}}}#te(e){const{format:t,maxBatchBytes:n}=this.#e;return id(e,n,t.emptyBytes,t.eventBytes)}#M(){this.#i=
+n.started,endedAt:r}}}#te(e){const{format:t,maxBatchBytes:n}=this.#e;return od(e,n,t.emptyBytes,t.eventBytes)}#M(){this.#i=
 [],this.#n.clear(),this.#t=[]}async#Ee(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason,
 detail:r.detail};const{format:i,headers:o}=this.#e,s=i.encode(e,this.#e.clock());if(this.#m?.(`sending ${e.length} event\
-(s)${r.kind==="http"?` to ${H(r.url)}`:""}: ${s}`),r.kind==="stderr")return qi(s),{kind:"delivered"};const d=i.classify;
-return await ld({url:r.url,body:s,headers:o,classify:d&&((a,c,u)=>d(a,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,
+(s)${r.kind==="http"?` to ${F(r.url)}`:""}: ${s}`),r.kind==="stderr")return qi(s),{kind:"delivered"};const d=i.classify;
+return await ud({url:r.url,body:s,headers:o,classify:d&&((a,c,u)=>d(a,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,
 fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:E().unrefTimer,mayConnect:E().
 canConnect,sendsProxyCredentials:E().sendsProxyCredentials})}#we(e,t){if(!this.#m)return;const n=e.kind==="retry"&&e.retryAfterMs!==
 void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
- failed: ${ss(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=e.kind==="rejected"||e.
+ failed: ${ds(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=e.kind==="rejected"||e.
 kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#m(`answer for ${t} event(s): ${e.kind}${i}`)}#ne(){
-if(this.#_)return;this.#_=!0;const{sink:e,format:t,spoolDir:n,handOff:r}=this.#e;if(this.#m){const{enabled:o,decidedBy:s}=Vt();
-this.#m(`telemetry ${o?"on":"off"} (decided by ${s})`);const d=e.kind==="http"?H(e.url):e.kind==="stderr"?"standard erro\
+if(this.#_)return;this.#_=!0;const{sink:e,format:t,spoolDir:n,handOff:r}=this.#e;if(this.#m){const{enabled:o,decidedBy:s}=Wt();
+this.#m(`telemetry ${o?"on":"off"} (decided by ${s})`);const d=e.kind==="http"?F(e.url):e.kind==="stderr"?"standard erro\
 r":e.reason==="dry_run"&&E().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEME\
 TRY_DRY_RUN, which could ask for one)":`nowhere (${e.reason})`;this.#m(`endpoint: ${d}; format: ${t.name}; spool: ${n??"\
-none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)return;const i=mi(e,this.#e.headers);i&&this.#m(
+none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)return;const i=yi(e,this.#e.headers);i&&this.#m(
 `warning: ${i}`),this.#m(`at exit: ${r.enabled?"hand off where a sender can be started":"in process"} (${r.source})`)}#be(){
-this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry off (decided by ${Vt().decidedBy}): events are not re\
-corded`))}#Te(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,s=i(),d=this.#re(e,t);for(const a of d)a.notBefore=s+et(a.
+this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry off (decided by ${Wt().decidedBy}): events are not re\
+corded`))}#Te(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,s=i(),d=this.#re(e,t);for(const a of d)a.notBefore=s+tt(a.
 retries,r,o,n);this.#i.push(...d)}#re(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?r:n).push(
 i);return n.length>0&&this.#h(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#g(r.length,
-"retries_exhausted",`last failure: ${t}`),this.#L(r),n}#L(e){this.#w?.settle(e)}#S(){return this.#w??=Ri.open(this.#e,(e,t)=>{
+"retries_exhausted",`last failure: ${t}`),this.#L(r),n}#L(e){this.#w?.settle(e)}#S(){return this.#w??=Ii.open(this.#e,(e,t)=>{
 const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#z&&this.#h(n),this.#z=
 n}),this.#w}#ie(){const e=this.#E;if(e)return Math.max(0,e.end-E().monotonicMs())+Fd;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;
 return Math.max(Ud,Math.min(Hd,2*t),2*n)}#oe(){const e=this.#ie();this.#w?.renewClaims(e,this.#E?e:e*.75)}#se(){if(this.#U||
@@ -2120,22 +2120,22 @@ const s=i?.giveBackUnsettled()??0;this.#r+=s,this.#g(r.length-s,"spool_unavailab
 const t=this.#w?.spool;if(!t)return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||
 r.add(o));if(r.size===0)return e;const i=e.filter(({claim:o})=>o&&r.has(o));return this.#g(i.length,"claim_lost"),this.#L(
 i),e.filter(({claim:o})=>!o||!r.has(o))}#de(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#B(e=!1){if(this.#b()===
-0)return!0;const t=this.#S(),n=nr(this.#e,t,G()),r=n.handOff?Te():void 0;if(r===!1)return this.#I(!0,r);const i=Ho(this.#e,
+0)return!0;const t=this.#S(),n=nr(this.#e,t,G()),r=n.handOff?Te():void 0;if(r===!1)return this.#I(!0,r);const i=Yo(this.#e,
 n);if(!i.handOff){const a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},
-c=i.outcome!=="delivered"&&t?.health.isOpen()?Ai(t.health):void 0,u=i.outcome==="delivered"?`; the exit waits at most ${this.#e.
+c=i.outcome!=="delivered"&&t?.health.isOpen()?Li(t.health):void 0,u=i.outcome==="delivered"?`; the exit waits at most ${this.#e.
 exitTimeoutMs/1e3} s`:"";return this.#h(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.reason}`:i.reason}${u}`),
 !1}const o=e||this.#N()?0:No(this.#X(),this.#e.spoolLimits);if(o>0){const{maxEvents:a,maxBytes:c}=this.#e.spoolLimits;return this.#h(
 `at exit: delivering in process: the spool would leave out ${o} of the ${this.#b()} event(s) (spoolMaxEvents ${a}, spool\
-MaxBytes ${c})`),!1}if(!this.#I(!0,r))return this.#h("at exit: delivering in process: the spool cannot be written"),!1;const s=Yo(
+MaxBytes ${c})`),!1}if(!this.#I(!0,r))return this.#h("at exit: delivering in process: the spool cannot be written"),!1;const s=Vo(
 i);if(s==="failed")return this.#h("at exit: delivering in process: no sender could be started"),!1;this.#O++,[this.#u,this.#$]=
 [void 0,Z.working];const d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)",
 "no processes":"the spool (the system has no processes left to start a sender)"};return this.#h(`at exit: handed off to ${d[s]}`),
 !0}#Y(){const e=this.#r,t=this.#I(),n=this.#r-e;return n>0&&this.#h(`at exit: the process ends at once: ${n} event(s) sp\
 ooled for a later run`),t}#V(){const e={};for(const[o,s]of Object.entries(this.#d)){const d=this.#v[o]??0;s>d&&o!=="opte\
 d_out"&&o!=="claim_lost"&&(e[o]=s-d)}const{sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.kind!=="http")return;
-const r=this.#S();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();Pd(r.files,r.spool.
+const r=this.#S();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();Jo(r.files,r.spool.
 dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(j(this.#d,t,e),this.#h(`dropped ${e} event(s): ${t}${n?` (${n}\
-)`:""}`))}#h(e){this.#m?.(e),this.#j||An(this.#e.logger,e)}};function qi(e){E().writeStderr(`${tn(JSON.parse(e))}
+)`:""}`))}#h(e){this.#m?.(e),this.#j||An(this.#e.logger,e)}};function qi(e){E().writeStderr(`${on(JSON.parse(e))}
 `)}var Vd=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
 re or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; never its message)","\
 how long it took","the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture","the to\
@@ -2158,7 +2158,7 @@ o=0,s=!1;try{const a=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(Gd(i,c.subar
 return s=!0,u;if(r=i.result===null?"disabled":qd(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${Zi}`),
 i={text:""}}});n(`${Xd(t,Wd())}
 ${Zi}`),await a}catch{return"never_asked"}if(s){const a=E();return a.signalSelf("SIGINT")||a.exit(he.SIGINT),await new Promise(
-c=>setTimeout(c,50)),"never_asked"}r??="disabled",hi(r==="enabled");const d=si(r);return n(`${r==="enabled"?"Thank you. \
+c=>setTimeout(c,50)),"never_asked"}r??="disabled",pi(r==="enabled");const d=ci(r);return n(`${r==="enabled"?"Thank you. \
 Usage data will be shared.":"Usage data will not be shared."}${d?"":" (Your choice could not be saved; you will be asked\
  again.)"}
 
@@ -2166,28 +2166,28 @@ Usage data will be shared.":"Usage data will not be shared."}${d?"":" (Your choi
 Kd=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,URIError,AggregateError,...typeof DOMException=="fun\
 ction"?[DOMException]:[]];function Qd(e,t){try{const n=e?.constructor;if(!n)return"Error";if(!Array.isArray(t)){const r=Object.
 entries(t).find(([,i])=>i===n);if(r)return r[0]}if(Kd.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}
-return"Error"}export{Qr as AT_PAST_HOST,Ri as Backlog,Be as CLIENT_VERSION,ni as CliCommandEvent,Kr as DEFAULT_ENDPOINT,bi as DEFAULT_FLUSH_INTERVAL_SECONDS,
-Ti as DEFAULT_MAX_QUEUE_SIZE,_i as DEFAULT_MAX_RETRIES,$i as DEFAULT_REQUEST_TIMEOUT_SECONDS,pe as DEFAULT_SCHEMA_VERSION,
-Ni as EndpointHealth,Mi as LATEST_WIRE_TIME_MS,Gi as NATTelemetryHandler,We as NemoSource,jt as PROMPT_VERSION,$e as PROXY_VARIABLES,
-Qe as Spool,ti as TaskStatus,Se as TelemetryEvent,j as addCount,sr as askForConsent,tr as backlogKey,xa as buildPayload,
-ar as cgiIgnores,mi as clearTextSecrets,ee as consentFilePath,Te as consentHolds,_r as denoGoesAround,At as denoProxyRoute,
-b as describe,q as describeError,Ai as downUntil,Dd as dropsRecords,Ht as effectiveConsent,xn as environmentSettings,nr as exitDecision,
-Q as formatTimestamp,Tt as healthHash,kt as hiddenBecause,E as host,st as httpUrlProblem,fi as isLoopback,G as isTelemetryEnabled,
-er as openSpool,$t as optOutProblem,lt as parametersProblem,je as proxyRoute,Ie as randomFraction,si as recordConsent,nd as recordedHealth,
-H as redact,Di as removeSenderScripts,qn as resolveOptions,et as retryDelay,I as runtimeInfo,ai as saveConsent,hi as setTelemetryEnabled,
-_e as shortHash,Qn as spoolFallbackOf,zn as spoolKey,Zo as trackCommand,Ee as unknownOption,B as utf8Length,re as whyHidden};
+return"Error"}export{ni as AT_PAST_HOST,Ii as Backlog,je as CLIENT_VERSION,oi as CliCommandEvent,ti as DEFAULT_ENDPOINT,$i as DEFAULT_FLUSH_INTERVAL_SECONDS,
+Si as DEFAULT_MAX_QUEUE_SIZE,Oi as DEFAULT_MAX_RETRIES,xi as DEFAULT_REQUEST_TIMEOUT_SECONDS,pe as DEFAULT_SCHEMA_VERSION,
+Mi as EndpointHealth,Ci as LATEST_WIRE_TIME_MS,Gi as NATTelemetryHandler,Ge as NemoSource,Ht as PROMPT_VERSION,$e as PROXY_VARIABLES,
+et as Spool,ii as TaskStatus,Se as TelemetryEvent,j as addCount,cr as askForConsent,tr as backlogKey,Na as buildPayload,
+lr as cgiIgnores,yi as clearTextSecrets,ee as consentFilePath,Te as consentHolds,Or as denoGoesAround,Lt as denoProxyRoute,
+b as describe,q as describeError,Li as downUntil,Pd as dropsRecords,zt as effectiveConsent,xn as environmentSettings,nr as exitDecision,
+Q as formatTimestamp,Tt as healthHash,Rt as hiddenBecause,E as host,st as httpUrlProblem,vi as isLoopback,G as isTelemetryEnabled,
+er as openSpool,xt as optOutProblem,lt as parametersProblem,Fe as proxyRoute,Ie as randomFraction,ci as recordConsent,rd as recordedHealth,
+F as redact,ji as removeSenderScripts,qn as resolveOptions,tt as retryDelay,I as runtimeInfo,li as saveConsent,pi as setTelemetryEnabled,
+_e as shortHash,Qn as spoolFallbackOf,zn as spoolKey,Qo as trackCommand,Ee as unknownOption,B as utf8Length,re as whyHidden};
 try{
-Object.defineProperty(ni,"name",{value:"CliCommandEvent"});
+Object.defineProperty(oi,"name",{value:"CliCommandEvent"});
 Object.defineProperty(Gi,"name",{value:"NATTelemetryHandler"});
 Object.defineProperty(Se,"name",{value:"TelemetryEvent"});
-Object.defineProperty(sr,"name",{value:"askForConsent"});
-Object.defineProperty(xa,"name",{value:"buildPayload"});
+Object.defineProperty(cr,"name",{value:"askForConsent"});
+Object.defineProperty(Na,"name",{value:"buildPayload"});
 Object.defineProperty(ee,"name",{value:"consentFilePath"});
-Object.defineProperty(Ht,"name",{value:"effectiveConsent"});
+Object.defineProperty(zt,"name",{value:"effectiveConsent"});
 Object.defineProperty(Q,"name",{value:"formatTimestamp"});
 Object.defineProperty(G,"name",{value:"isTelemetryEnabled"});
-Object.defineProperty(si,"name",{value:"recordConsent"});
-Object.defineProperty(hi,"name",{value:"setTelemetryEnabled"});
-Object.defineProperty(Zo,"name",{value:"trackCommand"});
-Object.defineProperty(fi,"name",{value:"isLoopback"});
+Object.defineProperty(ci,"name",{value:"recordConsent"});
+Object.defineProperty(pi,"name",{value:"setTelemetryEnabled"});
+Object.defineProperty(Qo,"name",{value:"trackCommand"});
+Object.defineProperty(vi,"name",{value:"isLoopback"});
 }catch{}
