@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { PendingEvent } from "./batch.ts";
+import { type PendingEvent, sizeProblem } from "./batch.ts";
 import { fallbackSpoolDir } from "./config.ts";
 import { EndpointHealth } from "./health.ts";
 import { jsonLine } from "./json_line.ts";
@@ -161,13 +161,13 @@ export class Backlog {
     const { events, dropped } = this.spool.claim(room, this.#options.clock(), leaseMs);
     for (const event of events) this.#claims.add(event.claim);
     const pending = events.map((event) => ({ ...event, bytes: utf8Length(event.json), notBefore: 0 }));
-    // A spooled event is held to this handler's bound as a new one is (a file written by hand, or by a program with a
-    // larger bound): one larger would make a request larger than any batch may be.
-    const tooLarge = pending.filter(({ bytes }) => bytes > this.#options.maxEventBytes);
+    // A spooled event is held to this handler's bounds as a new one is (a file written by hand, or by a program with
+    // larger bounds, a longer session or another format): one larger would make a request larger than any batch may be.
+    const tooLarge = pending.filter((event) => sizeProblem(event, this.#options) !== undefined);
     if (tooLarge.length === 0) return { events: pending, dropped };
     this.settle(tooLarge);
     addCount(dropped, "event_too_large", tooLarge.length);
-    return { events: pending.filter(({ bytes }) => bytes <= this.#options.maxEventBytes), dropped };
+    return { events: pending.filter((event) => !tooLarge.includes(event)), dropped };
   }
 
   /**

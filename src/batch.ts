@@ -88,7 +88,7 @@ export function toPending(
   event: unknown,
   run: Pick<ResolvedOptions, "sessionId" | "sourceClientVersion" | "maxEventBytes" | "maxBatchBytes" | "format">,
 ): PendingEvent | Refusal {
-  const { sessionId, sourceClientVersion: clientVersion, maxEventBytes, maxBatchBytes, format } = run;
+  const { sessionId, sourceClientVersion: clientVersion } = run;
   try {
     if (!(event instanceof TelemetryEvent)) return { reason: "not_an_event", detail: "not a TelemetryEvent" };
   } catch {
@@ -110,29 +110,53 @@ export function toPending(
       return { reason: "invalid_event", detail: "timestamp outside the years 1970-9999 that both wire formats carry" };
     }
     const { json, bytes } = wireEventJson(event);
-    if (bytes > maxEventBytes) {
-      return {
-        reason: "event_too_large",
-        detail: `${bytes} bytes serialized, more than ${Math.max(maxEventBytes, 0)} (maxEventBytes, or what ` +
-          "maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and " +
-          "NAT_TELEMETRY_FORMAT make larger)",
-      };
-    }
     const pending = { json, bytes, schemaVersion, sessionId, clientVersion, timestamp, retries: 0, notBefore: 0 };
-    // A format whose records wrap the event (an OTLP log record, by the parameter) needs more than its JSON: the
-    // body of a batch of this event alone must still be within maxBatchBytes.
-    const inBatch = format.eventBytes(pending);
-    if (inBatch > bytes && format.emptyBytes(pending) + inBatch > maxBatchBytes) {
-      return {
-        reason: "event_too_large",
-        detail: `${inBatch} bytes as the ${format.name} format carries it, more than maxBatchBytes leaves beside ` +
-          "the envelope",
-      };
-    }
-    return pending;
+    const tooLarge = sizeProblem(pending, run);
+    return tooLarge === undefined ? pending : { reason: "event_too_large", detail: tooLarge };
   } catch (error) {
     return { reason: "invalid_event", detail: describeError(error) };
   }
+}
+
+/**
+ * Why an event could never be sent within a handler's bounds (`event_too_large`), or `undefined` where it fits: its
+ * JSON past `maxEventBytes`, or, alone in a batch, a body past `maxBatchBytes`, which happens where its record is
+ * larger than its JSON (an OTLP log record grows by the parameter) or its envelope is not the handler's own (an event
+ * an earlier run or another program spooled: its session, client version and schema version).
+ *
+ * @param event The event.
+ * @param run The handler's bounds, session, client version and wire format.
+ * @returns What makes it too large, in words.
+ * @example
+ * ```ts
+ * import { sizeProblem } from "./batch.ts";
+ * import { natFormat } from "./wire_format.ts";
+ * const format = natFormat("1.0.0");
+ * const run = { sessionId: "s", sourceClientVersion: "1.0.0", maxEventBytes: 32768, maxBatchBytes: 500_000, format };
+ * const event = { json: "{}", bytes: 2, schemaVersion: "1.5", sessionId: "s", timestamp: 0, retries: 0, notBefore: 0 };
+ * sizeProblem(event, run); // undefined
+ * ```
+ */
+export function sizeProblem(
+  event: PendingEvent,
+  run: Pick<ResolvedOptions, "sessionId" | "sourceClientVersion" | "maxEventBytes" | "maxBatchBytes" | "format">,
+): string | undefined {
+  const { maxEventBytes, maxBatchBytes, format } = run;
+  if (event.bytes > maxEventBytes) {
+    return `${event.bytes} bytes serialized, more than ${Math.max(maxEventBytes, 0)} (maxEventBytes, or what ` +
+      "maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and " +
+      "NAT_TELEMETRY_FORMAT make larger)";
+  }
+  // maxEventBytes keeps room for the handler's own envelope, and a schema version up to the slack: measured only
+  // where the event needs more than that.
+  const inBatch = format.eventBytes(event);
+  const ownEnvelope = event.sessionId === run.sessionId && event.clientVersion === run.sourceClientVersion &&
+    utf8Length(JSON.stringify(event.schemaVersion)) <= MAX_SCHEMA_VERSION_JSON_BYTES;
+  if ((inBatch > event.bytes || !ownEnvelope) && format.emptyBytes(event) + inBatch > maxBatchBytes) {
+    return `${inBatch} bytes as the ${format.name} format carries it, more than maxBatchBytes leaves beside its ` +
+      "envelope";
+  }
+  return undefined;
 }
 
 /**

@@ -675,6 +675,40 @@ test("a spooled event larger than the handler's bound (written by hand) is dropp
   }
 });
 
+test("spooled events are held to the replaying handler's maxBatchBytes, their envelope and format included", async () => {
+  for (const format of ["nat", "otlp"] as const) {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      const maxBatchBytes = 1_500;
+      const options = { maxBatchBytes, format };
+      const key = backlogKey(resolveOptions({ ...options, endpoint: server.url(), spoolDir: dir.path }));
+      /** A line as another program (larger bounds, a longer session) spooled it. */
+      const plant = (n: number, sessionId: string, parameters: Record<string, unknown>) => {
+        const timestamp = Date.now() - 1000 - n;
+        const event = { ts: new Date(timestamp).toISOString(), parameters, name: "nat_cli_command" };
+        const line = `${JSON.stringify({ retries: 0, schemaVersion: "1.5", sessionId, timestamp, event })}\n`;
+        writeFileSync(`${dir.path}/e-${timestamp}-1-${line.length}-${key}-${String(n).padStart(12, "0")}.jsonl`, line);
+      };
+      plant(1, "s", { command: "fits" });
+      plant(2, "x".repeat(1_200), { command: "long session" }); // its envelope alone nearly fills the bound
+      plant(3, "s", Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`p${i}`, i]))); // an OTLP record 4x its JSON
+      const replayer = handler(dir.path, server.url(), options);
+      replayer.start();
+      await replayer.stop();
+      const { dropped, sent } = replayer.stats();
+      assert.equal(sent + (dropped.event_too_large ?? 0), 3, `${format}: ${JSON.stringify(replayer.stats())}`);
+      assert.ok(sent >= 1, `${format}: the event that fits is sent`);
+      assert.ok(dropped.event_too_large >= 1, `${format}: the long session's event at least`);
+      const largest = Math.max(...server.requests.map(({ body }) => new TextEncoder().encode(body).length));
+      assert.ok(largest <= maxBatchBytes, `${format}: a body of ${largest} bytes`);
+      assert.deepEqual(spooled(dir.path), [], `${format}: every file settled`);
+    } finally {
+      await server.close();
+    }
+  }
+});
+
 test("replay takes only what fits in memory; the rest waits in the spool", async () => {
   using dir = tempDir();
   const endpoint = await refusedUrl();
