@@ -157,6 +157,17 @@ export function spoolKey(url: string, format = "nat", sender = ""): string {
 }
 
 /**
+ * How a spool directory only looked at (`inspect`) that is not there yet is told: a run would make it.
+ *
+ * @example
+ * ```ts
+ * import { NOT_YET } from "./spool.ts";
+ * "/home/u/.local/state/nat/telemetry does not exist yet".endsWith(NOT_YET); // true
+ * ```
+ */
+export const NOT_YET = " does not exist yet";
+
+/**
  * The spool in one directory, for one endpoint.
  *
  * @example
@@ -243,7 +254,7 @@ export class Spool {
       return new Spool(real, files, limits, key, seen);
     } catch (error) {
       const missing = (error as { reason?: unknown } | null)?.reason === "missing";
-      return none(missing ? `${dir} does not exist yet` : describeError(error));
+      return none(missing ? `${dir}${NOT_YET}` : describeError(error));
     }
   }
 

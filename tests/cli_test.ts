@@ -931,6 +931,24 @@ test("a spool's place runs cannot use: status names the one they keep instead, i
   assert.deepEqual(spooled(fallback), []);
 });
 
+test(
+  "inspect where the spool's place is not there yet, beside an old fallback: no note, as a run would make the place",
+  {
+    skip: process.platform === "win32" && "POSIX user ids",
+  },
+  async () => {
+    using dir = tempDir();
+    const fallback = `${dir.path}/nat-telemetry-${process.getuid!()}`;
+    mkdirSync(fallback, { mode: 0o700 }); // left by runs while the place could not be used
+    mkdirSync(`${dir.path}/state`, { mode: 0o700 });
+    const env = { NAT_TELEMETRY_SPOOL_DIR: undefined, XDG_STATE_HOME: `${dir.path}/state`, TMPDIR: dir.path };
+    const inspected = await cli(dir.path, ["inspect"], env);
+    assert.equal(inspected.code, 0, inspected.stderr);
+    assert.doesNotMatch(inspected.stdout, /^Note: runs keep the spool here/m);
+    assert.equal(JSON.parse((await cli(dir.path, ["inspect", "--json"], env)).stdout).placeRefused, null);
+  },
+);
+
 test("disable where no spool was ever made (a first run, its parent missing) makes none, and says nothing of it", async () => {
   using dir = tempDir();
   const spool = `${dir.path}/state/nat/telemetry`; // as ~/.local/state/nat/telemetry on a fresh machine

@@ -210,7 +210,8 @@ export function guardedFiles(raw: RawFiles): HostFiles {
         if (!raw.allowed(parent, "read")) break;
         facts = raw.lstat(dir = parent);
       }
-      if (!make && missing.length > 0) throw new RefusedPath(path, "missing");
+      // Only looked at: missing, where a run would make it; not, where what is there in its way is no directory.
+      if (!make && missing.length > 0) throw new RefusedPath(path, facts?.kind === "file" ? "no_parent" : "missing");
       // What a file will be created in (the consent file's directory), or what a directory will be made in.
       if (rootInOthers(raw.uid, missing.length > 0 ? parentOf(missing[0]) : path)) {
         throw new RefusedPath(path, missing.length > 0 ? "ancestor_not_owner" : "not_owner");
@@ -242,10 +243,10 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       // One the program may not list, write or go into (0500 after a restore or a `chmod -R a-w`, a read-only
       // mount): nothing could be kept there, so runs keep it elsewhere, and that is where to look. Where the system
       // cannot be asked (Deno), its mode tells: no one else may write it (above), so its owner must be able to, but
-      // for root, who may whatever the mode (a user whose id is not known, Deno without --allow-sys, is taken as not
-      // root: one who is would keep the spool in the fallback).
-      const usable = raw.usableDir(path) ??
-        (raw.uid === 0 || facts.mode === undefined || (facts.mode & 0o700) === 0o700);
+      // for root, who may whatever the mode. Where the user's id is not known (Deno without --allow-sys), one of
+      // root's may be the program's own: not judged.
+      const rootMay = raw.uid === 0 || (raw.uid === undefined && facts.uid === 0);
+      const usable = raw.usableDir(path) ?? (rootMay || facts.mode === undefined || (facts.mode & 0o700) === 0o700);
       if (!usable) throw new RefusedPath(path, "not_writable");
       return checkAncestors(raw, path);
     },
