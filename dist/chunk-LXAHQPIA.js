@@ -22,7 +22,7 @@ s=a=>c=>{if(e.uid!==void 0&&c.uid!==e.uid)throw new M(a,"not_owner");o(a,1/0)(c)
 return;const u=e.lstat(a);return u?((c?s(a):o(a,1/0))(u),u):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.
 permissionsFollowLinks,uid:e.uid,realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){const l=a.length>
 1?a.replace(/(?<=[^\\/:])[\\/]+$/,""):a,f=[];let h=e.lstat(l);for(let y=l;h===void 0;){f.unshift(y);const k=W(y);if(k===
-void 0||f.length>$r)throw new M(l,"no_parent");if(!e.allowed(k,"read"))break;h=e.lstat(y=k)}if(!u&&f.length>0)throw new M(
+void 0||f.length>Sr)throw new M(l,"no_parent");if(!e.allowed(k,"read"))break;h=e.lstat(y=k)}if(!u&&f.length>0)throw new M(
 l,h?.kind==="file"?"no_parent":"missing");if(n(e.uid,f.length>0?W(f[0]):l))throw new M(l,f.length>0?"ancestor_not_owner":
 "not_owner");c&&f.length>0&&Ae(e,f[0]);for(const y of f)try{e.mkdir(y),y===f[0]&&r(y,e.removeDir)}catch(k){if(k instanceof
 M)throw k;const x=e.lstat(y);if(x===void 0)throw k;if(x.kind!=="directory")throw new M(l,x.kind==="symlink"?"symlink":"n\
@@ -35,7 +35,7 @@ isPrivate(a){const c=d(a,!0)?.mode;return c!==void 0&&(c&18)===0},touch(a,c){if(
 d"))throw new M(a,"not_allowed");e.touch(a,c,s(a))},create(a,c){e.create(a,c),r(a,e.remove)},append:(a,c,u)=>e.append(a,
 c,o(a,u)),rename(a,c){const u=e.allowed(c,"read")?e.lstat(c):void 0;u!==void 0&&i(c,u),e.rename(a,c)},remove(a){if(!e.allowed(
 a,"write"))throw new M(a,"not_allowed");e.remove(a)}}}),Ae=(function(e,t,n=W(t),r=0){for(let i=n;i!==void 0;i=W(i),r++){
-if(r>=$r||!e.allowed(i,"read"))return!1;const o=e.lstat(i);if(o===void 0||e.uid===void 0&&o.mode!==void 0)return!1;if(e.
+if(r>=Sr||!e.allowed(i,"read"))return!1;const o=e.lstat(i);if(o===void 0||e.uid===void 0&&o.mode!==void 0)return!1;if(e.
 uid!==void 0&&o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new M(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==
 void 0){const s=gs(e,i);if(s===void 0)throw new M(t,"ancestor_link");if(!Ae(e,t,s))return!1;continue}if(!(o.mode===void 0||
 (o.mode&512)!==0)){if((o.mode&2)!==0)throw new M(t,"ancestor_writable_by_others");if((o.mode&16)!==0){if(e.gid===void 0)
@@ -76,13 +76,13 @@ t it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container 
 group")?.split(`
 `),n=t?.find(i=>i.startsWith("0::"))??t?.find(i=>i.includes("name=systemd:"));if((t===void 0?".service":n?.trim().split(
 "/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),Tn=(function(e){
-return Object.defineProperty(e,Rr,{value:!0}),e}),oo=(function(e,t){const n=p=>{try{return e.permissions.querySync?.(p).
+return Object.defineProperty(e,Mr,{value:!0}),e}),oo=(function(e,t){const n=p=>{try{return e.permissions.querySync?.(p).
 state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=S(()=>e.permissions.querySync?.({name:"net"}));return p?.state===
 "granted"&&p.partial!==!0},o=(p,w)=>r({name:w,path:p}),s=p=>r({name:"sys",kind:p})?S(()=>e[p]())??void 0:void 0,d=vn(ro(
 e,{uid:s("uid"),gid:s("gid")},o)),a=(p,w)=>{try{let O=new TextEncoder().encode(w);for(;O.length>0;)O=O.subarray(p.writeSync(
-O))}catch{}},c=e===Ve&&Fr?Fr:$n(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
+O))}catch{}},c=e===Ve&&Ur?Ur:$n(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
 u(p)||e.exit(he[p]),setTimeout(()=>e.exit(he[p]),100)},f=()=>globalThis.process?.stdin,h=()=>S(()=>e.stdin.readable.locked||
-Ar(f()))!==!1,m=new He(p=>{const w=T=>{ne(p,A=>A.beforeExit())&&T.preventDefault()},O=()=>{ne(p,T=>T.exit(e.exitCode))},
+Rr(f()))!==!1,m=new He(p=>{const w=T=>{ne(p,A=>A.beforeExit())&&T.preventDefault()},O=()=>{ne(p,T=>T.exit(e.exitCode))},
 N=T=>{T.defaultPrevented||ne(p,A=>A.exit(1))},_=[["beforeunload",w],["error",N],["unhandledrejection",N]];for(const[T,A]of _)
 globalThis.addEventListener(T,A);return It.add(O),()=>{for(const[T,A]of _)globalThis.removeEventListener(T,A);It.delete(
 O)}}),v=new He(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const w=e.build.os==="linux"&&r({name:"read",
@@ -96,19 +96,19 @@ refused:"the program may not run Deno itself (--allow-run)"};const _=r({name:"re
 p.dir,...p.reads].map(R=>En(R,_)),A=[...T,N].find(R=>R.includes(","));if(A!==void 0)return{refused:`Deno's permission fl\
 ags cannot name a path with a comma: ${A}`};if(e.build.os==="windows")return{executable:N,paths:T,cwd:_};const C=Bs.find(
 ([R,L])=>r({name:"run",command:R})&&(!L||d.sizeOf(R)!==void 0));return C?{executable:N,closer:C,paths:T,cwd:_}:{refused:`\
-Deno passes inherited descriptors on; closing them needs --allow-run=${Cr}`}};return{env:$,envHidden:x,envNotUnicode:k,writeStderr:p=>a(
+Deno passes inherited descriptors on; closing them needs --allow-run=${Dr}`}};return{env:$,envHidden:x,envNotUnicode:k,writeStderr:p=>a(
 e.stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
 e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,w,O,N){const _=new Set;let T=0;const A=async R=>{if(Number(R.headers.
-get("content-length")??0)>N.maxBodyBytes)return Dr(R);let L;const X=new Promise(rt=>L=setTimeout(()=>rt(Pr),N.requestTimeoutMs)),
-ae=Fs(R,N.maxBodyBytes).catch(()=>Br),V=await Promise.race([ae,X]).finally(()=>clearTimeout(L));if(V===Br)return Ye(400,
-"the request was cut short");if(V===Pr)return Ye(408,"the request did not arrive in time");if(V===void 0)return Dr(R);const ye=new URL(
+get("content-length")??0)>N.maxBodyBytes)return Pr(R);let L;const X=new Promise(rt=>L=setTimeout(()=>rt(Br),N.requestTimeoutMs)),
+ae=Fs(R,N.maxBodyBytes).catch(()=>jr),V=await Promise.race([ae,X]).finally(()=>clearTimeout(L));if(V===jr)return Ye(400,
+"the request was cut short");if(V===Br)return Ye(408,"the request did not arrive in time");if(V===void 0)return Pr(R);const ye=new URL(
 R.url);let ge;try{ge=await O({method:R.method,path:ye.pathname+ye.search,body:V})}catch{return Ye(500,"internal")}return ge?
 new Response(ge.body??null,{status:ge.status,headers:ge.headers}):(await new Promise(rt=>_.add(rt)),new Response(null,{status:503}))},
 C=e.serve({hostname:p,port:w,onListen(){}},async R=>{if(T>=N.maxConnections)return new Response(null,{status:503,headers:{
 connection:"close"}});T++;try{return await A(R)}finally{T--}});return Promise.resolve({port:C.addr.port,async close(){for(const R of _)
 R();await C.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.
 now(),canConnect(p){try{return r({name:"net",host:_n(p)})}catch{return!1}},sendsProxyCredentials(p){try{return $e.some(x)||
-Ts(new URL(p),$)}catch{return!0}},async fetch(p,w){const O=Or(new URL(p),$,k);if(O!==void 0)throw new fe(O);return await(t??
+Ts(new URL(p),$)}catch{return!0}},async fetch(p,w){const O=kr(new URL(p),$,k);if(O!==void 0)throw new fe(O);return await(t??
 globalThis.fetch)(p,w)},senderRefusal(p){const w=g(p);return"refused"in w?w.refused:void 0},senderCommand(p,w){const O=g(
 w);if("refused"in O)return O;const{executable:N,closer:_,paths:T,cwd:A}=O,C=_&&so(e,n),R=_?[...C?[C]:[],_[0],N]:[N],L=i()?
 "--allow-net":`--allow-net=${_n(w.endpoint)}`,X=[N,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
@@ -118,24 +118,24 @@ $,{...w.set,...ae},A);if(!_)return{argv:X,env:V,cwd:w.dir};const ye=[_[0],"-c",_
 {argv:[C,...ye],env:V,cwd:w.dir,leavesSession:!0}:{argv:ye,env:V,cwd:w.dir}},spawnDetached(p){try{const[w,...O]=p.argv,_={
 stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(w,{args:O,env:p.
 env,cwd:p.cwd,..._}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,terminal(){try{if(!e.
-stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&Nr(d,I().os))return{async readRaw(p){
+stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&Ar(d,I().os))return{async readRaw(p){
 const w=S(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const O=()=>{for(const[_,T]of N)S(()=>c.remove(_,T))},N=Ue.map(_=>{const T=()=>{
 S(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&(O(),l(_))};return S(()=>c.add(_,T)),[_,T]});try{const _=new Uint8Array(
 64);for(;;){const T=await e.stdin.read(_);if(T===null)throw new Error("the terminal went away");if(p(_.slice(0,T))!==void 0)
-return}}finally{e.stdin.setRaw(w),O()}}}},files:d,exiting:()=>jr,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),_n=(function(e){
-const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),so=(function(e,t){const n=Ir.map(
-r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return Ir.find((r,i)=>{if(n[i].some(
+return}}finally{e.stdin.setRaw(w),O()}}}},files:d,exiting:()=>Fr,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),_n=(function(e){
+const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),so=(function(e,t){const n=Cr.map(
+r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return Cr.find((r,i)=>{if(n[i].some(
 s=>s!=="granted"))return!1;const o=S(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&
 18)===0})}),ao=(function(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its program":bn({pid:e.
 pid,ppid:S(()=>e.ppid),os:I().os,env:r,read:i=>t({name:"read",path:i})?S(()=>n.read(i,65536)):void 0,pidNamespace:I().os===
-"linux"&&t({name:"read",path:Lr})?S(()=>e.readLinkSync(Lr)):void 0})}),$n=(function(e){const t=e.addSignalListener.bind(
-e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(i,o)=>{t(i,o),Mr(o)||r.set(i,(r.get(i)??new Set).
+"linux"&&t({name:"read",path:Ir})?S(()=>e.readLinkSync(Ir)):void 0})}),$n=(function(e){const t=e.addSignalListener.bind(
+e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(i,o)=>{t(i,o),Lr(o)||r.set(i,(r.get(i)??new Set).
 add(o))},e.removeSignalListener=(i,o)=>{n(i,o),r.get(i)?.delete(o)}}catch{return{programListens:()=>!0,add:t,remove:n}}return{
 programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),co=(function(e,t){const{Buffer:n}=globalThis;return(r,i)=>new Promise(
 (o,s)=>{const d=new URL(r),a=Fe(d,t);if(a.kind==="unusable")return s(new fe(a.reason));const c=d.protocol==="https:",u=zs(
 e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-length":n.byteLength(i.body),"accept-encoding":"identity"},
 signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:h}=a,m=i.signal;l.createConnection=(v,y)=>{
-(c?Zs(e,u,h,d,m):Hr(e,u,h,m)).then(x=>y(null,x),x=>y(x))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
+(c?Zs(e,u,h,d,m):Yr(e,u,h,m)).then(x=>y(null,x),x=>y(x))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
 h.authorization&&(l.headers["proxy-authorization"]=h.authorization))}const f=e(c?"node:https":"node:http").request(d,l);
 f.on("error",s),f.on("response",h=>{const m=v=>h.headers[v.toLowerCase()];o({status:h.statusCode??0,headers:{get:v=>{const y=m(
 v);return y===void 0?null:Array.isArray(y)?y.join(", "):y}},body:{cancel:()=>(h.destroy(),Promise.resolve()),getReader:()=>e(
@@ -166,7 +166,7 @@ return vo(e,l,f)};let o=!1;const s=new He(c=>Sn(e,[["beforeExit",()=>{ne(c,f=>f.
 exit(f))}]])),d=c=>e.platform!=="win32"&&S(()=>(e.kill(e.pid,c),!0))===!0,a=new He(c=>{if(e.pid===1)return()=>{};const u=e.
 versions.bun&&e.platform==="linux"?r().files:void 0,l=pn(S(()=>u?.read(At,65536)));return Sn(e,Ue.filter(f=>!l.includes(
 f)).map(f=>{const h=Tn(()=>{Ds(e,f)||(ne(c,m=>m(f)),a.clear(),d(f)||e.exit(he[f]))});return[f,h]}))});return{env(c){try{
-return e.env[c]}catch{return}},writeStderr:c=>Wr(e.stderr,c),writeStdout:c=>Wr(e.stdout,c),stdoutIsTerminal:()=>e.stdout.
+return e.env[c]}catch{return}},writeStderr:c=>Gr(e.stderr,c),writeStdout:c=>Gr(e.stdout,c),stdoutIsTerminal:()=>e.stdout.
 isTTY===!0,args:()=>e.argv.slice(2),setExitCode(c){e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.
 isInteger(c)?c:void 0},async serve(c,u,l,f){const h=e.getBuiltinModule?.("node:http");if(!h)throw new Error("no HTTP ser\
 ver in this runtime");const m={requestTimeout:f.requestTimeoutMs,headersTimeout:f.requestTimeoutMs,connectionsCheckingInterval:1e3},
@@ -182,7 +182,7 @@ f.maxConnections,await new Promise((k,x)=>{v.once("error",x),v.listen(u,c,k)});c
 holdOpen:e.versions.bun?void 0:uo(e),watchTick:e.versions.bun?void 0:ea,monotonicMs(){const[c,u]=e.hrtime();return c*1e3+
 u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:c}=r(),u=f=>S(()=>c?.fstatSync(f).isCharacterDevice())===
 !1;if(e.platform!=="win32"&&[1,2,0].some(u)||e.execArgv?.includes("--test"))return;const{stdin:l}=e;if(!(!l.isTTY||!e.stdout.
-isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>Ar(l))===!1&&Nr(r().files,I().os))return{readRaw:f=>new Promise((h,m)=>{const v=l.
+isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>Rr(l))===!1&&Ar(r().files,I().os))return{readRaw:f=>new Promise((h,m)=>{const v=l.
 isRaw===!0,y=l.readableFlowing,k=g=>{l.removeListener("data",x),l.removeListener("end",$),l.removeListener("error",$),S(
 ()=>l.setRawMode?.(v)),l.pause(),g!==void 0&&g.length>0&&S(()=>l.unshift(g)),y===!0?l.resume():y===null&&S(()=>l.readableFlowing=
 null)},x=g=>{const p=new Uint8Array(g??[]);let w;try{w=f(p)}catch{w=p.length}w!==void 0&&(k(p.subarray(w)),e.nextTick(h))},
@@ -197,7 +197,7 @@ d";const[m,...v]=u,y=h.spawn(m,v,{detached:!0,stdio:"ignore",windowsHide:!0,env:
 unref(),y.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:c=>e.exit(c),signalSelf:d,get files(){return r().files},
 exiting:()=>o||e._exiting===!0,onExit:c=>s.add(c),onInterrupt:c=>a.add(c)}}),fo=(function(e){let t;try{t=e.getBuiltinModule?.(
 "node:fs")}catch{t=void 0}let n;const r={uid:e.getuid?.(),get gid(){return n??={gid:o()},n.gid}},i=t&&lo(t,r,e.platform===
-"win32",e.permission),o=()=>e.versions.bun?ia(S(()=>i?.read(zr,na,ra)),r.uid):S(()=>e.getBuiltinModule?.("node:os")?.userInfo().
+"win32",e.permission),o=()=>e.versions.bun?ia(S(()=>i?.read(Xr,na,ra)),r.uid):S(()=>e.getBuiltinModule?.("node:os")?.userInfo().
 gid)??e.getgid?.();return{fs:t,files:i&&vn(i)}}),mo=(function(e){const t=[...po(e.env.NODE_OPTIONS??""),...e.execArgv??[]],
 n=new Map;for(let r=0;r<t.length;r++){const[,i,o,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(t[r])??[],d=o?.replaceAll("_",
 "-");d!==void 0&&(oa.test(d)?n.set(d,!i):sa.test(d)&&!i&&n.set(d,s??t[++r]??""))}return[...n].map(([r,i])=>i===!0?`--${r}`:
@@ -213,16 +213,16 @@ guration file, or spelled with _, which Node.js does not pass on, or granting a 
 ppid,os:e.platform,env:i=>e.env[i],read:i=>S(()=>t?.read(i,65536)),pidNamespace:e.platform==="linux"?S(()=>n?.readlinkSync(
 "/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}),Sn=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)
 e.removeListener(i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),E=(function(){if(Xe)
-return Xe;const e=I().name;return Xe=e==="deno"?oo(me.Deno,qr):e==="unknown"?ha:ho(me.process,{lightFetch:e==="node",fetchAtLoad:qr,
+return Xe;const e=I().name;return Xe=e==="deno"?oo(me.Deno,Jr):e==="unknown"?ha:ho(me.process,{lightFetch:e==="node",fetchAtLoad:Jr,
 bunSpawn:e==="bun"?me.Bun?.spawn:void 0}),Xe}),yo=(function(e,t){const n={};for(const[r,i]of(e??"").split(",").entries()){
 if(i.trim()==="")continue;const o=i.indexOf("="),s=d=>t?.(`entry ${r+1} ${d}`);if(o<0||i.slice(0,o).trim()===""){s("is n\
 ot key=value");continue}try{const d=decodeURIComponent(i.slice(0,o).trim()),a=decodeURIComponent(i.slice(o+1).trim());d!==
-""?n[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return n}),go=(function(e,t=()=>!1){for(const n of ei){
+""?n[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return n}),go=(function(e,t=()=>!1){for(const n of ti){
 if(t(n))return{hidden:!0};const r=e(n);if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(
 /\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}),Re=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().
 toLowerCase())}),On=(function(){return ot(E().env("CI"))||E().envNotUnicode?.("CI")===!0}),ot=(function(e){return!["","0",
 "false"].includes(e?.trim().toLowerCase()??"")}),Eo=(function(e){return at(e)===void 0}),st=(function(e){let t;try{t=new URL(
-e)}catch{return Pt}if(t.protocol!=="http:"&&t.protocol!=="https:")return Pt;if(it(t))return`${ni}: a key with a '/', '?'\
+e)}catch{return Pt}if(t.protocol!=="http:"&&t.protocol!=="https:")return Pt;if(it(t))return`${ri}: a key with a '/', '?'\
  or '#' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the host`}),at=(function(e){if(e===""||e==="\
 stdout")return;const t=st(e);return t===Pt?`${t}, "" or "stdout"`:t}),dt=(function(e){const t=e.trim().toLowerCase();return t===
 "nat"||t==="otlp"?t:void 0}),kn=(function(){const e=E().env,t=[],n=($,g)=>{const p=e($),w=xn($,p);return w!==void 0&&t.push(
@@ -236,7 +236,7 @@ ONSENT_FILE");u&&!K(u,I().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${b(u)} is not
 ectory each run starts in, so each directory may hold another decision`);let l;const f=wo(e,I().os,t,$=>l=$),h=e("NAT_TE\
 LEMETRY_SPOOL_DIR"),m=I().os==="win32"?"LOCALAPPDATA":"HOME";f===void 0&&h===void 0&&E().envHidden?.(m)===!0&&(l=`the pr\
 ogram may not read ${m} (${re(m)})`,t.push(`${m} may not be read (${re(m)}): the spool cannot be kept in the home direct\
-ory`));for(const $ of r)t.push(`${$} may not be read (${re($)}): ${ri[$]}`);for(const $ of ei){const g=e($),p=g?st(g):void 0;
+ory`));for(const $ of r)t.push(`${$} may not be read (${re($)}): ${ii[$]}`);for(const $ of ti){const g=e($),p=g?st(g):void 0;
 p&&t.push(`${$}=${b(F(g))} ${p}: OTLP events are not sent`)}const v=go(e,$=>r.includes($)),y=$=>yo(e($),g=>t.push(`${$}:\
  ${g}: skipped`)),k={...Nn("OTEL_EXPORTER_OTLP_HEADERS",y("OTEL_EXPORTER_OTLP_HEADERS"),t),...Nn("OTEL_EXPORTER_OTLP_LOG\
 S_HEADERS",y("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},x={...y("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"serv\
@@ -244,8 +244,8 @@ ice.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.include
 hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:f,noSpool:l,spoolFallback:h===void 0,handOff:c,ci:i,format:a,
 otlpEndpoint:v.endpoint,otlpHeaders:k,otlpResource:x,problems:t}}),xn=(function(e,t){if(t===void 0)return;const n=t.trim().
 toLowerCase();if(!(Re(n)===!0||Ea.includes(n)))return`${e}=${b(t)} is not a yes/no value (1, true, yes / 0, false, no): \
-read as no`}),Nn=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))br(i)?wr(i)?n.push(`${e}: ${b(i)} is the\
- HTTP client's to set: skipped, not sent`):Tr(o)?r[i]=o:n.push(`${e}: the value of ${b(i)} is not a header value (RFC 91\
+read as no`}),Nn=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))Tr(i)?br(i)?n.push(`${e}: ${b(i)} is the\
+ HTTP client's to set: skipped, not sent`):_r(o)?r[i]=o:n.push(`${e}: the value of ${b(i)} is not a header value (RFC 91\
 10, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):n.push(`${e}: an entry's na\
 me is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \`Name: value\` rat\
 her than \`Name=value\`): skipped, not sent`);return r}),wo=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_\
@@ -270,11 +270,11 @@ return e===Se}),$o=(function(){const{name:e,version:t}=I();return t?`${e}/${t}`:
 "number"?"undefined":e}),Cn=(function(e){const t=typeof e=="string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.
 isSafeInteger(t)?t:void 0}),Me=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create event: '${e}' mus\
 t be a string, got ${b(t)}`);return t}),Dn=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(`C\
-annot create event: '${e}' must be one of ${gr(Object.values(n))}, got ${b(t)}`)}),H=(function(e){const t=JSON.stringify(
+annot create event: '${e}' must be one of ${Er(Object.values(n))}, got ${b(t)}`)}),H=(function(e){const t=JSON.stringify(
 e);return typeof t=="string"&&/[\r\n]/.test(t)?ka(t):t}),B=(function(e){const t=e.search(xa);if(t===-1)return e.length;let n=e.
 length;for(let r=t;r<e.length;r++){const i=e.charCodeAt(r);i<128||(i<2048?n+=1:i>=55296&&i<56320&&(e.charCodeAt(r+1)&64512)===
 56320?(n+=2,r++):n+=2)}return n}),Q=(function(e){const t=D(e);if(!(t>=-Ft&&t<=Ft))throw new RangeError("Invalid time val\
-ue");const n=D(t/1e3);if(n!==jt.second){const r=D(n/si),i=n-r*si,o=`${J(D(i/3600),2)}:${J(D(i/60)%60,2)}:${J(i%60,2)}`;jt=
+ue");const n=D(t/1e3);if(n!==jt.second){const r=D(n/ai),i=n-r*ai,o=`${J(D(i/3600),2)}:${J(D(i/60)%60,2)}:${J(i%60,2)}`;jt=
 {second:n,text:`${So(r)}T${o}.`}}return`${jt.text}${J(t-n*1e3,3)}Z`}),So=(function(e){const t=D((e+719468)/146097),n=e+719468-
 t*146097,r=D((n-D(n/1460)+D(n/36524)-D(n/146096))/365),i=n-(365*r+D(r/4)-D(r/100)),o=D((5*i+2)/153),s=i-D((153*o+2)/5)+1,
 d=o<10?o+3:o-9,a=r+t*400+(d<=2?1:0);return`${a>=0&&a<=9999?J(a,4):`${a<0?"-":"+"}${J(a<0?-a:a,6)}`}-${J(d,2)}-${J(s,2)}`}),
@@ -327,12 +327,12 @@ D"};if(t?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};const r=e("D
 "enabled",source:"file"}}),yt=(function(e,t=ce(e,!0).text){return{path:e,text:t,modified:E().files?.modifiedAt(e)}}),Hn=(function(e,t=ce(
 e.path,!0).text){return t!==e.text||E().files?.modifiedAt(e.path)!==e.modified}),Yn=(function(){try{const e=Ze[Je];if(e===
 void 0)return;const{serial:t}=e;return Number.isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),
-gt=(function(){const e=Yn();e===void 0||e===Ke||(Ke=e,[P,Y,Oe]=[!1,!1,!0])}),Te=(function(){if(ui)return P=ui();gt();const e=Oe&&
-!Y;if(!e&&(oe===hi||pt()?.enabled===!1))return oe=hi,P=!1;if(e&&(oe===fi||mi()))return oe=fi,P=!1;if(!Y||ie===void 0)return!0;
+gt=(function(){const e=Yn();e===void 0||e===Ke||(Ke=e,[P,Y,Oe]=[!1,!1,!0])}),Te=(function(){if(hi)return P=hi();gt();const e=Oe&&
+!Y;if(!e&&(oe===fi||pt()?.enabled===!1))return oe=fi,P=!1;if(e&&(oe===mi||pi()))return oe=mi,P=!1;if(!Y||ie===void 0)return!0;
 let t=ce(ie.path,!0);return t.problem!==void 0&&(t=ce(ie.path,!0)),P=t.problem===void 0&&!Hn(ie,t.text)&&vt(t.state).enabled,
 P||(oe??="the consent file, written again during the run"),P}),G=(function(){return gt(),P===void 0&&Vn(mt()),P===!0}),No=(function(){
 const e=mt();return P===void 0&&Vn(e),{enabled:e.enabled,source:e.source}}),Vn=(function(e){[P,Y]=[e.enabled,e.source===
-"file"];const t=Y?ee():void 0;ie=t===void 0?void 0:yt(t,e.text)}),Pe=(function(){if(!Oe||Y||P!==!0||mi())return;const e=zt(),
+"file"];const t=Y?ee():void 0;ie=t===void 0?void 0:yt(t,e.text)}),Pe=(function(){if(!Oe||Y||P!==!0||pi())return;const e=zt(),
 t=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||t?void 0:e.source}),Ao=(function(){return G()&&
 Y}),Ro=(function(e,t=I()){const n=({schemaVersion:r,sessionId:i,clientVersion:o=e},s)=>Bn(r,{sourceClientVersion:o,sessionId:i,
 cpuArchitecture:t.machine,sentAt:s});return{name:"nat",encode:(r,i)=>jn(n(r[0],i),r.map(o=>o.json)),emptyBytes:r=>B(jn(n(
@@ -340,7 +340,7 @@ r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}),_e=(function(e){let t=21661362
 t^e.charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,"0")}),j=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),zn=(function(e,t="\
 nat",n=""){return _e(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),Xn=(function(e,t){const n=Qe.exec(e);return n?Qa(n,t)?le(n[3]):
 void 0:le(e)}),le=(function(e){const t=qa.exec(e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/
-_i));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),Et=(function(e,t,n){const r=[...e.keys()].filter(s=>e[s].
+$i));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),Et=(function(e,t,n){const r=[...e.keys()].filter(s=>e[s].
 bytes<n);let i=Math.max(0,r.length-t),o=r.slice(i).reduce((s,d)=>s+e[d].bytes+1,0);for(;i<r.length&&o>n;)o-=e[r[i++]].bytes+
 1;return{kept:r.slice(i),bytes:o}}),Wn=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${we(t)}-${e.length}\
 -${r}-${n===void 0?"":`${n}-`}${be()}.jsonl`}),Gn=(function(e){return e.map(t=>`${t.text}
@@ -357,22 +357,22 @@ nnot create handler: options must be an object, got ${b(e)}`);const t=Ee(e,td);i
 andler: ${t}`);const n=(A,C,R)=>{const L=e[A]===void 0?C:e[A],X=R.integer?`${R.sign} integer`:`${R.sign} number`,ae=`Can\
 not create handler: '${A}' must be a ${X}`;if(typeof L!="number"||Number.isNaN(L))throw new TypeError(`${ae}, got ${b(L)}`);
 if(!((R.sign==="positive"?L>0:L>=0)&&(R.integer?Number.isSafeInteger(L):Number.isFinite(L))))throw new RangeError(`${ae}\
-, got ${L}`);if(R.timer&&L*1e3>gi)throw new RangeError(`Cannot create handler: '${A}' must be at most ${gi/1e3} seconds \
+, got ${L}`);if(R.timer&&L*1e3>Ei)throw new RangeError(`Cannot create handler: '${A}' must be at most ${Ei/1e3} seconds \
 (the longest a timer can wait), got ${L}`);return L},r=(A,C,R)=>{const L=e[A];if(L===void 0)return R;if(typeof L!==C)throw new TypeError(
 `Cannot create handler: '${A}' must be a ${C}, got ${b(L)}`);return L},i={sign:"positive",timer:!0},o={sign:"non-negativ\
-e",timer:!0},s={sign:"positive",integer:!0},d=n("requestTimeoutSeconds",xi,i),a=n("backoffInitialSeconds",1,o),c=n("back\
+e",timer:!0},s={sign:"positive",integer:!0},d=n("requestTimeoutSeconds",Ni,i),a=n("backoffInitialSeconds",1,o),c=n("back\
 offMaxSeconds",60,o);if(c<a)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffIn\
 itialSeconds' (${a}), got ${c}`);const u=kn(),l=r("sourceClientVersion","string",je),f=Zn("resource",e.resource),h=r("se\
 ssionId","string","undefined"),m=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,y=Bo(v,m),k=dt(u.format??
-""),x=v!==void 0?y:k??"nat",$=bt(x,l,{...u.otlpResource,...f}),g=wt($,u.sessionPrefix+h),p=wt(bt(y,l,f,Ni),h),w=n("maxEv\
+""),x=v!==void 0?y:k??"nat",$=bt(x,l,{...u.otlpResource,...f}),g=wt($,u.sessionPrefix+h),p=wt(bt(y,l,f,Ai),h),w=n("maxEv\
 entBytes",32768,s);if(w<p.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventBytes' must be at least ${p.eventBytes}\
  (the smallest event), got ${w}`);const O=n("maxBatchBytes",5e5,s);if(O<p.batchBytes){const A=`one ${y} envelope holding\
  the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersion', 'sessi\
 onId' or 'resource' make ${A} ${p.batchBytes} bytes, more than 'maxBatchBytes' (${O} by default)`:`Cannot create handler\
 : 'maxBatchBytes' must be at least ${p.batchBytes} (${A}), got ${O}`)}const N=jo(e.headers);N.problem&&m.push(N.problem);
 const _=Do(e.endpoint,u.endpointHidden?en:u.endpoint??(x==="otlp"?u.otlpEndpointHidden?en:u.otlpEndpoint??ed:void 0),u.dryRun,
-m),T=Po(e.spoolDir,u,m);return{flushIntervalMs:n("flushIntervalSeconds",Si,i)*1e3,maxQueueSize:n("maxQueueSize",Oi,s),maxRetries:n(
-"maxRetries",ki,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:n("exitTimeoutSeconds",d,o)*1e3,backoff:{
+m),T=Po(e.spoolDir,u,m);return{flushIntervalMs:n("flushIntervalSeconds",Oi,i)*1e3,maxQueueSize:n("maxQueueSize",ki,s),maxRetries:n(
+"maxRetries",xi,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:n("exitTimeoutSeconds",d,o)*1e3,backoff:{
 initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(w,O-g.envelopeBytes-We),
 maxEventBytesOption:w,maxBatchBytes:O,sourceClientVersion:l,sessionId:u.sessionPrefix+h,sink:_.kind==="http"&&N.problem?
 {kind:"none",reason:"invalid_headers",detail:N.problem}:_,spoolDir:T.path,noSpool:T.none,problems:m,spoolFallback:e.spoolDir===
@@ -391,12 +391,12 @@ n);return{eventBytes:n.bytes,batchBytes:i+We+r,envelopeBytes:i}}),Io=(function(e
 {json:Qt,schemaVersion:pe,sessionId:"",retries:0,timestamp:1e12});if(e<t)throw new RangeError(`Cannot create handler: 's\
 poolMaxBytes' must be at least ${t} (one spooled event, the smallest), got ${e}`);return e}),bt=(function(e,t,n,r){return e===
 "otlp"?Wa({serviceName:n["service.name"]??fa,serviceVersion:t,resourceAttributes:n},r):Ro(t,r)}),Co=(function(e){const{format:t,
-sourceClientVersion:n}=e,r=t.resource??{},i=wt(bt(t.name,n,r,Ni),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,
+sourceClientVersion:n}=e,r=t.resource??{},i=wt(bt(t.name,n,r,Ai),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,
 i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),Do=(function(e,t,n,r){if(e!==void 0&&typeof e!=
 "string")throw new TypeError(`Cannot create handler: 'endpoint' must be a string (an http(s) URL, "" or "stdout"), got ${b(
 e)}`);const i=e===void 0?void 0:at(e);if(i){const s=`the program's 'endpoint' ${b(F(e))} ${i}: nothing is sent`;return r.
 push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&t===en)return{kind:"none",reason:"endpoint_hidde\
-n"};const o=e??t??ti;return e===void 0&&!Eo(o)?{kind:"none",reason:"invalid_endpoint"}:o==="stdout"?{kind:"stderr"}:n||o===
+n"};const o=e??t??ni;return e===void 0&&!Eo(o)?{kind:"none",reason:"invalid_endpoint"}:o==="stdout"?{kind:"stderr"}:n||o===
 ""?{kind:"none",reason:"dry_run"}:{kind:"http",url:o}}),Po=(function(e,t,n){if(e===!1)return{path:void 0,none:"the progr\
 am's options keep none (spoolDir: false)"};if(e===void 0)return{path:t.spoolDir,none:t.noSpool};if(typeof e!="string")throw new TypeError(
 `Cannot create handler: 'spoolDir' must be a string (an absolute path) or false, got ${b(e)}`);return K(e,I().os)?{path:e,
@@ -407,34 +407,39 @@ program's 'format' ${b(e)} is not a format (nat, otlp): the nat envelope is sent
 return{};if(!z(t))throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${b(t)}`);const n={};
 for(const[r,i]of Object.entries(t))if(i!==void 0){if(typeof i!="string")throw new TypeError(`Cannot create handler: '${e}\
 ' must be an object of strings, got ${typeof i=="object"||typeof i=="function"?b(i):`a ${typeof i}`} for ${b(r)}`);n[r]=
-i}return n}),jo=(function(e){const t=Zn("headers",e);for(const[o,s]of Object.entries(t)){if(!br(o))throw new TypeError(`\
-Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${b(o)}`);if(wr(o))throw new TypeError(`C\
+i}return n}),jo=(function(e){const t=Zn("headers",e);for(const[o,s]of Object.entries(t)){if(!Tr(o))throw new TypeError(`\
+Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${b(o)}`);if(br(o))throw new TypeError(`C\
 annot create handler: 'headers' must not set ${b(o)}: the HTTP client frames the request itself`);t[o]=ys(s)}const n=Object.
-keys(t).find(o=>!Tr(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+d.length+4,0),i=n!==void 0?`the program's 'h\
+keys(t).find(o=>!_r(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+d.length+4,0),i=n!==void 0?`the program's 'h\
 eaders' has a value for ${b(n)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>
-Ai?`the program's 'headers' add ${r} bytes to a request, more than ${Ai} (servers refuse a larger head): nothing is sent`:
+Ri?`the program's 'headers' add ${r} bytes to a request, more than ${Ri} (servers refuse a larger head): nothing is sent`:
 void 0;return i?{record:{},problem:i}:{record:t}}),Fo=(function(e,t){return e!==void 0?{enabled:e,source:"handOff option"}:
 t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"\
 default"}}),Uo=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(
 `Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${b(e)}`)}),Ho=(function(e,t){const{sessionId:n,
 sourceClientVersion:r}=t;try{if(!(e instanceof Se))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{
 reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{const{schemaVersion:i,timestamp:o}=e;if(typeof i!="\
-string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(B(JSON.stringify(i))>Li)return{reason:"\
+string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(B(JSON.stringify(i))>Ii)return{reason:"\
 invalid_event",detail:`schemaVersion is longer than the ${We} bytes beyond "${pe}" that maxBatchBytes keeps for it`};if(!Number.
-isFinite(o))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(o<0||o>Mi)return{reason:"invalid\
+isFinite(o))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(o<0||o>Li)return{reason:"invalid\
 _event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};const{json:s,bytes:d}=Oo(e),a={json:s,
-bytes:d,schemaVersion:i,sessionId:n,clientVersion:r,timestamp:o,retries:0,notBefore:0},c=Ii(a,t);return c===void 0?a:{reason:"\
-event_too_large",detail:c}}catch(i){return{reason:"invalid_event",detail:q(i)}}}),Be=(function(e,t,n,r){let i;try{i=e.list(
-t)}catch{return[]}return i.flatMap(o=>{const s=n.exec(o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?[]:[d]})}),Tt=(function(e,t){
-return t??_e(e)}),Kn=(function(e,t,n){try{const r=e.read(t,Ci);if(r===void 0)return;const{failures:i,notBefore:o,endpoint:s,
-endpointHash:d,handedOffAt:a}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+Ri,l=Number.isFinite(
-a)&&a<=n?{failures:i,notBefore:o,handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof s=="string"?s:
-void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}),Qn=(function(e,t){
-return e.spoolFallback?ba(E().env,I().os,t?.uid):void 0}),er=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,
-s=tr(e);let d=e.noSpool??"there is no spool directory";const a=i===void 0?void 0:et.open(i,t,o,s,l=>d=l,r),c=Qn(e,t);if(a&&
+bytes:d,schemaVersion:i,sessionId:n,clientVersion:r,timestamp:o,retries:0,notBefore:0},c=Kn(a,t);return c===void 0?a:{reason:"\
+event_too_large",detail:c}}catch(i){return{reason:"invalid_event",detail:q(i)}}}),Kn=(function(e,t){const{maxEventBytes:n,
+maxBatchBytes:r,format:i}=t;if(e.bytes>n)return`${e.bytes} bytes serialized, more than ${Math.max(n,0)} (maxEventBytes, \
+or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_F\
+ORMAT make larger)`;const o=i.eventBytes(e),s=e.sessionId===t.sessionId&&e.clientVersion===t.sourceClientVersion&&B(JSON.
+stringify(e.schemaVersion))<=Ii;if((o>e.bytes||!s)&&i.emptyBytes(e)+o>r)return`${o} bytes as the ${i.name} format carrie\
+s it, more than maxBatchBytes leaves beside its envelope`}),Be=(function(e,t,n,r){let i;try{i=e.list(t)}catch{return[]}return i.
+flatMap(o=>{const s=n.exec(o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?[]:[d]})}),Tt=(function(e,t){return t??_e(
+e)}),Qn=(function(e,t,n){try{const r=e.read(t,Ci);if(r===void 0)return;const{failures:i,notBefore:o,endpoint:s,endpointHash:d,
+handedOffAt:a}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+Mi,l=Number.isFinite(a)&&a<=
+n?{failures:i,notBefore:o,handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof s=="string"?s:void 0,
+endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}),er=(function(e,t){
+return e.spoolFallback?ba(E().env,I().os,t?.uid):void 0}),tr=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,
+s=nr(e);let d=e.noSpool??"there is no spool directory";const a=i===void 0?void 0:et.open(i,t,o,s,l=>d=l,r),c=er(e,t);if(a&&
 c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:et.open(c,t,o,s);l&&l.dir!==a.dir&&a.
 adopt(l,e.clock())}if(a||c===void 0)return!a&&i!==void 0&&n(d),a;const u=et.open(c,t,o,s,l=>d+=`; nor in ${c}: ${l}`,r);
-return n(d,u?.dir),u}),tr=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,s={version:o&&
+return n(d,u?.dir),u}),nr=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,s={version:o&&
 r!==je?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&Object.entries(n.resource).
 sort(),fetch:o?"own":void 0},d=H(s);return zn(t.kind==="http"?t.url:"",n.name,d==="{}"?"":d)}),Yo=(function(e,t){return{
 ...e,[Fi]:JSON.stringify(t)}}),_t=(function(e,t,n,r){const i=new RegExp(`^sender-${n}-(\\d{13})-[0-9a-f]{12}\\.(lock|start\
@@ -442,10 +447,10 @@ sort(),fetch:o?"own":void 0},d=H(s);return zn(t.kind==="http"?t.url:"",n.name,d=
 k"?xe:Td;a+c>r&&a<=r+c?(d[2]==="lock"?o.locks:o.marks).push(s):rn(e,`${t}/${s}`)}return o.locks.sort(),o.marks.sort(),o}),
 Vo=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=_t(e,t,n,Date.now());if(i.locks.length>0||i.marks.length>0)return"\
 at work";const o=Date.now();r=`sender-${n}-${we(o)}-${be()}.start`,e.create(`${t}/${r}`,"");const s=_t(e,t,n,o);return s.
-locks.length===0&&s.marks[0]===r?r:(rn(e,`${t}/${r}`),"at work")}catch{return r}}),nr=(function(e,t,n){const r=zo(e,t,n);
-return r.handOff?r:{...r,outcome:Ui(e,t)}}),rr=(function(e){return e.sink.kind!=="http"||E().canConnect(e.sink.url)}),zo=(function(e,t,n){
-try{const r=or(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,
-s=ir(e.sink.url,i.dir);if(o.isOpen()){const f=E().senderRefusal(s);return f===void 0?{handOff:!0,command:void 0,backlog:t}:
+locks.length===0&&s.marks[0]===r?r:(rn(e,`${t}/${r}`),"at work")}catch{return r}}),rr=(function(e,t,n){const r=zo(e,t,n);
+return r.handOff?r:{...r,outcome:Ui(e,t)}}),ir=(function(e){return e.sink.kind!=="http"||E().canConnect(e.sink.url)}),zo=(function(e,t,n){
+try{const r=sr(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,
+s=or(e.sink.url,i.dir);if(o.isOpen()){const f=E().senderRefusal(s);return f===void 0?{handOff:!0,command:void 0,backlog:t}:
 {handOff:!1,reason:f}}const d=E().senderCommand(`${i.dir}/${Ne}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};
 const{cwd:a,...c}=d,u={...Jo(e,i.dir),successor:c,onByConsentFile:Ao()};return{handOff:!0,command:{...d,env:Yo(d.env,u)},
 backlog:t}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}),Xo=(function(e,t){return t.handOff&&t.command&&
@@ -453,11 +458,11 @@ backlog:t}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}),Xo
 t.backlog)}:t}),Wo=(function(e){try{const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||n.isOpen())return"e\
 ndpoint down";const i=Vo(r,t.dir,t.key);if(i==="at work")return"at work";const o=E().spawnDetached(e.command);return o===
 "started"?n.noteHandOff():$d(r,t.dir,i),o}catch{return"failed"}}),Go=(function(e,t){if(t===null||t.health.isOpen()||t.spool.
-waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;return or(e,t,!0)!==void 0||n.kind==="http"&&E().senderRefusal(
-ir(n.url,t.spool.dir))!==void 0}),ir=(function(e,t){const n=xo(),r=n===void 0?void 0:qo(n);return{endpoint:e,dir:t,reads:r===
+waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;return sr(e,t,!0)!==void 0||n.kind==="http"&&E().senderRefusal(
+or(n.url,t.spool.dir))!==void 0}),or=(function(e,t){const n=xo(),r=n===void 0?void 0:qo(n);return{endpoint:e,dir:t,reads:r===
 void 0?[]:[r],variables:[...Rd,...$e,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),qo=(function(e){
 const t=W(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=E().files,i=t===void 0||["",".",".."].includes(n)||
-/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:U(i,n);return o!==void 0&&r?.allowed(o,"read")?o:e}),or=(function(e,t,n){
+/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:U(i,n);return o!==void 0&&r?.allowed(o,"read")?o:e}),sr=(function(e,t,n){
 const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!=="http")return"the events d\
 o not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process ca\
 nnot call";if(e.requestTimeoutMs>xe-Ad)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${xe/
@@ -465,7 +470,7 @@ nnot call";if(e.requestTimeoutMs>xe-Ad)return`a request may take longer (request
 metry on over ${o==="file"?"the consent file":o}'s no, which a sender, reading the user's decision again, would follow`;
 if(!t)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!t.spool.ancestorsSeen)
 return"who may change the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,\
-gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender's script there";if(!rr(e))
+gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender's script there";if(!ir(e))
 return"the program may not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())return;const c=e.clock(),
 u=s.waitingSince(c);if(u===void 0)return;const{state:l}=a,f=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);
 if(f!==void 0&&c-f>Nd&&!_d(d,s.dir,s.key,c))return"spooled events have waited a minute with no sender at work"}),Jo=(function(e,t){
@@ -477,33 +482,33 @@ dir}/${Ne}`,!0)===xd}),Ko=(function(e){if(Zo(e))return!0;const{files:t,spool:n}=
 r()}catch(i){if(!(i instanceof M))return!1;try{t.remove(`${n.dir}/${Ne}`),r()}catch{return!1}}return Hi(t,n.dir,Md),!0}),
 Qo=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([f,h])=>Xi.test(f)&&Number.isSafeInteger(h)&&h>0);if(d.
 length===0||!St(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(d.slice(0,an))},endpointHash:_e(r)},u=F(
-r)===r?{...c,endpoint:r}:c,l=Ot(t,n);try{const f=ar(e,t,n,o).filter(m=>m.quiet).map(m=>Wi(e,m,t,n)),h=$t([...f.flatMap(m=>m.
-lines),u],s,o)??u;sr(e,t,n,f,()=>{const m=dr(e,l);m==="invalid"&&e.remove(l);const v=`${H(h)}
+r)===r?{...c,endpoint:r}:c,l=Ot(t,n);try{const f=dr(e,t,n,o).filter(m=>m.quiet).map(m=>Wi(e,m,t,n)),h=$t([...f.flatMap(m=>m.
+lines),u],s,o)??u;ar(e,t,n,f,()=>{const m=cr(e,l);m==="invalid"&&e.remove(l);const v=`${H(h)}
 `;typeof m!="object"||m.bytes+v.length<=Vi?e.append(l,typeof m=="object"&&!m.ended?`
-${v}`:v,zi):Fd(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&S(()=>e.remove(m))}catch{}}),sr=(function(e,t,n,r,i){try{
-i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&ln(e,s,cn(t,n,d));throw o}}),ar=(function(e,t,n,r){return Be(e,t,
+${v}`:v,zi):Fd(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&S(()=>e.remove(m))}catch{}}),ar=(function(e,t,n,r,i){try{
+i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&ln(e,s,cn(t,n,d));throw o}}),dr=(function(e,t,n,r){return Be(e,t,
 dn,(i,o)=>{const[,,s,d]=dn.exec(o)??[],a=Math.abs(r-Number(s))>=Pd;return i===n?{path:U(t,o),summed:d===void 0?void 0:Number(
 d),quiet:a}:void 0})}),$t=(function(e,t,n){const r=e.map(d=>({...d,since:Math.min(d.since,n),last:Math.min(d.last,n)})).
 filter(d=>d.last>=t);if(r.length===0)return;const i={};for(const d of r)for(const[a,c]of Object.entries(d.dropped))(a in
 i||Object.keys(i).length<an)&&j(i,a,c);for(const d of Object.keys(i))i[d]=Math.min(i[d],Number.MAX_SAFE_INTEGER);const{endpoint:o,
 endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:i,...s===
-void 0?{}:{endpointHash:s},...o===void 0?{}:{endpoint:o}}}),dr=(function(e,t){try{const n=e.read(t,sn);return n===void 0?
+void 0?{}:{endpointHash:s},...o===void 0?{}:{endpoint:o}}}),cr=(function(e,t){try{const n=e.read(t,sn);return n===void 0?
 void 0:{lines:qi(n),bytes:n.length,ended:n===""||n.endsWith(`
 `)}}catch(n){return n instanceof M?"invalid":void 0}}),St=(function(e){return Number.isSafeInteger(e)&&e>=0&&e<=Ft}),Ot=(function(e,t){
 return U(e,`drops-${t}.json`)}),es=(function(e){const t=E().monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(
-i=>{n=wi(Math.max(0,t-E().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),kt=(function(e,t){if(t!==void 0&&(typeof t!="st\
+i=>{n=bi(Math.max(0,t-E().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),kt=(function(e,t){if(t!==void 0&&(typeof t!="st\
 ring"||t.trim()===""||Qi.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got\
- ${b(t)}`}),cr=(async function(e={}){const t=z(e)?Ee(e,{optOut:!0})??kt("optOut",e.optOut):`options must be an object su\
+ ${b(t)}`}),lr=(async function(e={}){const t=z(e)?Ee(e,{optOut:!0})??kt("optOut",e.optOut):`options must be an object su\
 ch as { optOut: "mycli telemetry disable" }, got ${b(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=No();
 if(n.source!=="default")return n.enabled?"enabled":"disabled";if(nt)return await nt;if(Va()||On()||ga())return"never_ask\
 ed";const r=E().terminal();return r?(nt=Kd(r,e.optOut),await nt):"never_asked"}),ts=(function({subcommand:e,subcommands:t}){
 return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&de()?.(`'subcommand' is given without 'subcommands', the na\
 mes that may be reported: reported as "undefined"`),"undefined")}),ns=(async function(e,t){if(rs(e),typeof t!="function")
 throw new TypeError(`Cannot track command: 'main' must be a function, got ${b(t)}`);const n=Date.now(),r=ts(e),i=ct("com\
-mand",e.command);let o=!1;const s=(l,f,h="undefined")=>{if(!o){o=!0;try{a.enqueue(new oi({nemoSource:e.nemoSource,command:i,
+mand",e.command);let o=!1;const s=(l,f,h="undefined")=>{if(!o){o=!0;try{a.enqueue(new si({nemoSource:e.nemoSource,command:i,
 subcommand:r,taskStatus:l,durationMs:Date.now()-n,exitCode:f,errorClass:h}))}catch{}}},d=l=>{const f=is(l);s(f===0?"succ\
 ess":"failure",f)},a=new Zi({...e.handler,sessionId:e.handler?.sessionId===void 0?be(32):e.handler.sessionId,captureInterrupts:l=>s(
-"interrupted",he[l],l==="SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await cr({optOut:e.optOutCommand});
+"interrupted",he[l],l==="SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await lr({optOut:e.optOutCommand});
 const c=l=>l===void 0?E().exitCode():l;if(!G()){const l=de(),f=e.handler?.logger;if(l||f){const h=`telemetry off (decide\
 d by ${Wt().decidedBy}): the command is not recorded`;l?.(h),An(f,h)}return c(await t())}let u=()=>{};try{u=E().onExit({
 beforeExit:()=>!1,exit:d})}catch{}try{a.start()}catch{}try{const l=await t(),f=Cn(l);return f===void 0&&l!==void 0&&de()?.(
@@ -515,7 +520,7 @@ iven: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(r)&&r.e
 mands' must be an array of strings, got ${b(r)}`);const c=r?.find(m=>!Mn(m));c!==void 0&&t(`'subcommands' holds ${b(c)},\
  which would be reported as "undefined": a subcommand's name is 1-64 characters, with no flag, path, URL, address, run o\
 f 4 digits or invisible character`);const u=Object.values(Ge);i!==void 0&&!u.includes(i)&&t(`'nemoSource' must be one of\
- ${gr(u)}, got ${b(i)}`);const l=Array.isArray(o)||z(o)?o:void 0;o!==void 0&&!(l&&Object.values(l).every(m=>typeof m=="f\
+ ${Er(u)}, got ${b(i)}`);const l=Array.isArray(o)||z(o)?o:void 0;o!==void 0&&!(l&&Object.values(l).every(m=>typeof m=="f\
 unction"))&&t(`'errorClasses' must be an array of classes or an object naming them, got ${b(o)}`);const f=l&&!Array.isArray(
 l)?Object.keys(l).find(m=>!Ln(m)):void 0;f!==void 0&&t(`'errorClasses' names a class ${b(f)}, which would be reported as\
  "undefined": a class's name is a letter, \`_\` or \`$\`, then letters and digits, \`.\` or \`::\` between parts`),s!==void 0&&
@@ -524,35 +529,35 @@ typeof s!="boolean"&&t(`'askConsent' must be a boolean, got ${b(s)}`);const h=kt
 ndler' takes a handler's options ({ endpoint, spoolDir, ... }), not a NATTelemetryHandler: trackCommand makes its own"),
 a!==void 0&&Object.hasOwn(a,"captureInterrupts")&&t("'handler.captureInterrupts' is trackCommand's own: it records Ctrl-\
 C and SIGTERM as the command's outcome")}),is=(function(e){return I().os==="win32"?e>>>0:e&255}),je="0.1.0";function Fe(e,t){
-const n=os(e,t);if(n===void 0)return{kind:"direct"};const r=pr(t,["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:as(e,t(r));return r!==
+const n=os(e,t);if(n===void 0)return{kind:"direct"};const r=vr(t,["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:as(e,t(r));return r!==
 void 0&&i!==void 0?{kind:"direct",exemptBy:{list:r,entry:i}}:{...ss(t(n)),setBy:n}}function os(e,t){const n=e.protocol===
 "https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?t("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","H\
-TTP_PROXY"]:void 0;return n&&pr(t,[...n,"all_proxy","ALL_PROXY"])}function lr(e,t,n){const r=n.filter(i=>t(i));if(!(e.protocol!==
+TTP_PROXY"]:void 0;return n&&vr(t,[...n,"all_proxy","ALL_PROXY"])}function ur(e,t,n){const r=n.filter(i=>t(i));if(!(e.protocol!==
 "http:"||t("REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD \
-is set)`}function ss(e){const t=hr(e);if(!t)return{kind:"unusable",reason:"the proxy URL cannot be parsed"};const{protocol:n}=t;
+is set)`}function ss(e){const t=fr(e);if(!t)return{kind:"unusable",reason:"the proxy URL cannot be parsed"};const{protocol:n}=t;
 if(n!=="http:"&&n!=="https:")return{kind:"unusable",reason:`${n} proxies are not supported`};if(t.hostname==="")return{kind:"\
-unusable",reason:"the proxy URL names no host"};if(it(t))return{kind:"unusable",reason:ur};const r=t.username||t.password?
-`Basic ${yr(`${vr(t.username)}:${vr(t.password)}`)}`:void 0,i=t.port?Number(t.port):n==="https:"?443:80;return{kind:"pro\
-xy",proxy:{protocol:n,hostname:Nt(t.hostname),port:i,authorization:r}}}var ur="an '@' past its host: a password with a '\
-/', '?' or '#' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the proxy's host";function hr(e){const t=e.
+unusable",reason:"the proxy URL names no host"};if(it(t))return{kind:"unusable",reason:hr};const r=t.username||t.password?
+`Basic ${gr(`${yr(t.username)}:${yr(t.password)}`)}`:void 0,i=t.port?Number(t.port):n==="https:"?443:80;return{kind:"pro\
+xy",proxy:{protocol:n,hostname:Nt(t.hostname),port:i,authorization:r}}}var hr="an '@' past its host: a password with a '\
+/', '?' or '#' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the proxy's host";function fr(e){const t=e.
 trim();try{return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(t)?t:`http://${t}`)}catch{return}}function as(e,t){const n=Nt(
 e.hostname.toLowerCase()).replace(/\.$/,""),r=xt(n),i=Number(e.port||(e.protocol==="https:"?443:80));return t.split(",").
-map(o=>o.trim()).filter(o=>{const s=fr(o.toLowerCase());return s===void 0||s.port!==void 0&&s.port!==i?!1:s.kind==="all"?
-!0:s.kind==="domain"?r===void 0&&(n===s.name||n.endsWith(`.${s.name}`)):r!==void 0&&mr(r,s.address,s.prefix)})}function ds(e,t){
-const n=xt(e),r=/^[\d.a-f:/]+$/i.test(t)?fr(t.toLowerCase()):void 0;return n!==void 0&&r?.kind==="ip"&&r.port===void 0&&
-mr(n,r.address,r.prefix)}function fr(e){let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.exec(e);if(r)t=r[1],n=r[2]===void 0?
+map(o=>o.trim()).filter(o=>{const s=mr(o.toLowerCase());return s===void 0||s.port!==void 0&&s.port!==i?!1:s.kind==="all"?
+!0:s.kind==="domain"?r===void 0&&(n===s.name||n.endsWith(`.${s.name}`)):r!==void 0&&pr(r,s.address,s.prefix)})}function ds(e,t){
+const n=xt(e),r=/^[\d.a-f:/]+$/i.test(t)?mr(t.toLowerCase()):void 0;return n!==void 0&&r?.kind==="ip"&&r.port===void 0&&
+pr(n,r.address,r.prefix)}function mr(e){let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.exec(e);if(r)t=r[1],n=r[2]===void 0?
 void 0:Number(r[2]);else if(e.indexOf(":")===e.lastIndexOf(":")){const d=/^(.*):(\d+)$/.exec(e);d&&([t,n]=[d[1],Number(d[2])])}
 if(t==="*")return{kind:"all",port:n};const i=/^(.*)\/(\d{1,3})$/.exec(t),o=xt(i?i[1]:t);if(o!==void 0){const d=i?Number(
 i[2]):o.length*8;return d<=o.length*8?{kind:"ip",address:o,prefix:d,port:n}:void 0}if(i)return;const s=t.replace(/^\*?\./,
-"").replace(/\.$/,"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:n}}function mr(e,t,n){if(e.length!==
+"").replace(/\.$/,"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:n}}function pr(e,t,n){if(e.length!==
 t.length)return!1;for(let r=0;r<n;r+=8){const i=n-r>=8?255:255<<8-(n-r)&255;if((e[r/8]&i)!==(t[r/8]&i))return!1}return!0}
 function xt(e){const t=/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(e);if(t){const c=t.slice(1).map(Number);return c.
 every(u=>u<=255)?c:void 0}if(!e.includes(":"))return;let n;try{n=Nt(new URL(`http://[${e}]/`).hostname)}catch{return}const[
 r,i]=n.split("::"),o=c=>c?c.split(":").map(u=>parseInt(u,16)):[],s=o(r),d=o(i);return(i===void 0?s:[...s,...Array(8-s.length-
-d.length).fill(0),...d]).flatMap(c=>[c>>8,c&255])}function pr(e,t){return t.find(n=>e(n)?.trim())}function Nt(e){return e.
-startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function vr(e){try{return decodeURIComponent(e)}catch{return e}}function yr(e){
+d.length).fill(0),...d]).flatMap(c=>[c>>8,c&255])}function vr(e,t){return t.find(n=>e(n)?.trim())}function Nt(e){return e.
+startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function yr(e){try{return decodeURIComponent(e)}catch{return e}}function gr(e){
 let t="";for(const n of new TextEncoder().encode(e))t+=String.fromCharCode(n);return btoa(t)}function q(e){try{return e instanceof
-Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function gr(e){return e.map(
+Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function Er(e){return e.map(
 t=>JSON.stringify(t)).join(", ")}function b(e){switch(typeof e){case"string":return JSON.stringify(e.length>40?`${e.slice(
 0,40)}\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"bigint":return`${e}n`;case"object":{if(e===
 null)return"null";const t=fn(e)?.slice(8,-1);return t===void 0?"an object that cannot be read":t==="Object"?"an object":
@@ -564,35 +569,35 @@ for(let i=1;i<=t.length;i++){const o=e[r-1]===t[i-1]?0:1;n[r][i]=Math.min(n[r-1]
 1&&e[r-1]===t[i-2]&&e[r-2]===t[i-1]&&(n[r][i]=Math.min(n[r][i],n[r-2][i-2]+1))}return n[e.length][t.length]}function us(e,t,n={}){
 let r=e.replace(/(?<![a-z\d+.-])[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,o=>F(o.replaceAll("\\/","/")));const i=[...t===
 void 0?[]:fs(t),...hs(n)];for(const o of[...new Set(i)].sort((s,d)=>d.length-s.length)){const s=o.replace(/[.*+?^${}()|[\]\\]/g,
-"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${Er(a)}${Er(c)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(\
+"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${wr(a)}${wr(c)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(\
 ?![A-Za-z0-9])`,"g"),"***")}return r}function hs(e){const t=Object.values(e).flatMap(n=>[n,...n.split(/[\t ]+/).filter(r=>r.
-length>=8)]).filter(n=>n.length>=4);return[...t,...t.map(n=>JSON.stringify(n).slice(1,-1))]}function Er(e){return/\d/.test(
+length>=8)]).filter(n=>n.length>=4);return[...t,...t.map(n=>JSON.stringify(n).slice(1,-1))]}function wr(e){return/\d/.test(
 e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function fs(e){try{const{username:t,password:n,search:r}=new URL(e),i=c=>{
 try{return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].flatMap(c=>[c,i(c)]).filter(c=>c.length>=4),
-s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=8),d=t||n?[yr(`${i(t)}\
+s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=8),d=t||n?[gr(`${i(t)}\
 :${i(n)}`)]:[],a=[...o,...s].map(c=>JSON.stringify(c).slice(1,-1));return[...o,...s,...a,...d]}catch{return[]}}var ms=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,
 ps=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,vs=new Set(["connection","content-length","host","keep-alive","te","trailer","transf\
-er-encoding","upgrade"]);function wr(e){return vs.has(e.toLowerCase())}function br(e){return ms.test(e)}function Tr(e){return ps.
-test(e)}var _r=e=>e===9||e===10||e===13||e===32;function ys(e){let t=0,n=e.length;for(;t<n&&_r(e.charCodeAt(t));)t++;for(;n>
-t&&_r(e.charCodeAt(n-1));)n--;return e.slice(t,n)}var Ue=["SIGINT","SIGTERM"],he={SIGINT:130,SIGTERM:143},At="/proc/self\
+er-encoding","upgrade"]);function br(e){return vs.has(e.toLowerCase())}function Tr(e){return ms.test(e)}function _r(e){return ps.
+test(e)}var $r=e=>e===9||e===10||e===13||e===32;function ys(e){let t=0,n=e.length;for(;t<n&&$r(e.charCodeAt(t));)t++;for(;n>
+t&&$r(e.charCodeAt(n-1));)n--;return e.slice(t,n)}var Ue=["SIGINT","SIGTERM"],he={SIGINT:130,SIGTERM:143},At="/proc/self\
 /status",fe=class extends TypeError{constructor(e){super(`fetch failed: ${e}`),this.name="RequestNotBuilt"}};function Rt(e,t){
 return e?"its value is not valid Unicode":t}var M=class extends Error{reason;constructor(e,t){super(`refused ${e}: ${t}`),
-this.name="RefusedPath",this.reason=t}},$r=64;function gs(e,t){const n=W(t);if(n===void 0||!e.allowed(n,"read"))return;const r=e.
+this.name="RefusedPath",this.reason=t}},Sr=64;function gs(e,t){const n=W(t);if(n===void 0||!e.allowed(n,"read"))return;const r=e.
 readLink(t),i=e.realPath(n),o=e.realPath(t);if(!(r===void 0||i===void 0||o===void 0))return Es(r.startsWith("/")?r:`${i}\
 /${r}`)===o?o:void 0}function Es(e){const t=[];for(const n of e.split("/"))n===".."?t.pop():n!==""&&n!=="."&&t.push(n);return`\
 /${t.join("/")}`}var ws=4,Mt=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DEN\
-O_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],Sr=["HTTP_PROXY","http_proxy",
-"HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],$e=[...Sr,"NO_PROXY","no_proxy","REQUEST_METHOD"],bs=["PATH","SYSTE\
+O_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],Or=["HTTP_PROXY","http_proxy",
+"HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],$e=[...Or,"NO_PROXY","no_proxy","REQUEST_METHOD"],bs=["PATH","SYSTE\
 MROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...$e,"NAT_TELEMETRY_ENABLED","D\
 O_NOT_TRACK",...Mt];function Ts(e,t){const n=Lt(e,t);return e.protocol==="https:"&&n.kind==="proxy"&&n.credentials&&n.url.
-startsWith("http:")}function Or(e,t,n=()=>!1){const r=Sr.find(n);if(r!==void 0)return`${r} is not valid Unicode, which D\
-eno's fetch skips: it would go around the proxy named there`;const i=Lt(e,t),o=i.kind==="proxy"?hr(t(i.variable)??""):void 0;
-if(i.kind==="proxy"&&o&&it(o))return`${i.variable} has ${ur}`;if(!(i.kind!=="direct"||i.skipped===void 0||Fe(e,t).kind===
+startsWith("http:")}function kr(e,t,n=()=>!1){const r=Or.find(n);if(r!==void 0)return`${r} is not valid Unicode, which D\
+eno's fetch skips: it would go around the proxy named there`;const i=Lt(e,t),o=i.kind==="proxy"?fr(t(i.variable)??""):void 0;
+if(i.kind==="proxy"&&o&&it(o))return`${i.variable} has ${hr}`;if(!(i.kind!=="direct"||i.skipped===void 0||Fe(e,t).kind===
 "direct"))return`Deno's fetch cannot parse ${i.skipped}, which it skips: it would go around the proxy named there`}function Lt(e,t){
 const n=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&n.push(["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&t(
 "REQUEST_METHOD")===void 0&&n.push(["HTTP_PROXY","http_proxy"]);const[r,i]=n.flat().map(a=>[a,$s(t(a))]).find(([,a])=>a!==
 void 0)??[];if(r===void 0||i===void 0){const a=n.flat().find(u=>t(u));return a!==void 0?{kind:"direct",because:"no proxy\
- variable Deno's fetch can read is set",skipped:a}:{kind:"direct",because:lr(e,t,["HTTP_PROXY","http_proxy"])??`no proxy\
+ variable Deno's fetch can read is set",skipped:a}:{kind:"direct",because:ur(e,t,["HTTP_PROXY","http_proxy"])??`no proxy\
  variable is set for ${e.protocol} URLs`}}const o=t("NO_PROXY")!==void 0?"NO_PROXY":"no_proxy",s=e.hostname.replace(/^\[(.*)\]$/,
 "$1"),d=(t(o)||void 0)?.split(",").map(a=>a.replace(ks,"")).find(a=>_s(s,a));return d!==void 0?{kind:"direct",because:`${o}\
  names the host: ${d}`}:{kind:"proxy",variable:r,...i}}function _s(e,t){return/^[\d.]+$|:/.test(e)?(t.includes("/")?!/\/0\d\d/.
@@ -601,31 +606,31 @@ e.length>65534||[...e].some(c=>c<=" "||c==="\x7F"))return;const t=/^([a-z][a-z\d
 http").replace(/^https?$/i,c=>c.toLowerCase()),r=t?t[2].split(/[/?#]/)[0]:e,[,i,o,s=""]=Os.exec(r)??[];if(!["http","http\
 s","socks5","socks5h"].includes(n)||o===void 0||i!==void 0&&!i.includes(":"))return;const d=/^\+?\d+$/.test(s)&&Number(s)<=
 65535?Number(s):void 0,a=`${Ss(o)}:${d??{http:80,https:443}[n]??1080}`;return{url:`${n}://${a}`,credentials:i!==void 0}}
-function Ss(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var kr="(?:[\\w.~!$&'()*+,;=:%-]|\
-\\[[\\w.~!$&'()*+,;=:%-]*\\])*",Os=new RegExp(`^(?:(${kr})@(?:${kr}@)*)?([\\w.~!$&'()*+,;=-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*)\
-)?$`,"i"),xr="[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",ks=new RegExp(`\
-^${xr}+|${xr}+$`,"g"),te=globalThis,xs,Ns={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},As={x64:"x86_64",arm64:"aar\
+function Ss(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var xr="(?:[\\w.~!$&'()*+,;=:%-]|\
+\\[[\\w.~!$&'()*+,;=:%-]*\\])*",Os=new RegExp(`^(?:(${xr})@(?:${xr}@)*)?([\\w.~!$&'()*+,;=-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*)\
+)?$`,"i"),Nr="[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",ks=new RegExp(`\
+^${Nr}+|${Nr}+$`,"g"),te=globalThis,xs,Ns={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},As={x64:"x86_64",arm64:"aar\
 ch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"\
 mips64"},Rs={x64:"x86_64",arm64:"arm64"},Ms={x64:"amd64",arm64:"arm64",ia32:"i386"},Ls={x64:"AMD64",arm64:"ARM64",ia32:"\
-x86"},Is=4096;function Nr(e,t){if(t==="win32")return!0;if(t!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{
+x86"},Is=4096;function Ar(e,t){if(t==="win32")return!0;if(t!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{
 const n=e.read("/proc/self/stat",Is)??"",[,,r,,,i]=n.slice(n.lastIndexOf(")")+2).split(" ").map(Number);return Number.isInteger(
-r)&&r>0&&r===i}catch{return!1}}function Ar(e){if(e===void 0)return!1;const t=r=>e.listenerCount?.(r)??0;if(e.readableFlowing===
+r)&&r>0&&r===i}catch{return!1}}function Rr(e){if(e===void 0)return!1;const t=r=>e.listenerCount?.(r)??0;if(e.readableFlowing===
 !0||t("keypress")>0||t("readable")>0)return!0;const n=Object.getOwnPropertySymbols(e).some(r=>r.description==="keypress-\
 decoder");return t("data")>(n?1:0)}var He=class{#e=new Set;#t;#i;constructor(e){this.#t=e}add(e){this.#e.add(e);try{this.#i??=
 this.#t(this.#e)}catch(t){throw this.#e.delete(e),t}return()=>{!this.#e.delete(e)||this.#e.size>0||(this.#i?.(),this.#i=
 void 0)}}clear(){this.#e.clear(),this.#i?.(),this.#i=void 0}};function ne(e,t){let n=!1;for(const r of e)try{t(r)===!0&&
-(n=!0)}catch{}return n}var Cs="pid:[4026531836]",Rr=Symbol.for("@nat/telemetry: a signal listener that stands aside");function Mr(e){
-return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[Rr]===!0}function Ds(e,t){try{return e.listeners(t).filter(
-r=>!Mr(r)).length>Ps(e)}catch{return!0}}function Ps(e){const t=i=>{const o=typeof i=="object"&&i!==null?i.count:void 0;return typeof o==
+(n=!0)}catch{}return n}var Cs="pid:[4026531836]",Mr=Symbol.for("@nat/telemetry: a signal listener that stands aside");function Lr(e){
+return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[Mr]===!0}function Ds(e,t){try{return e.listeners(t).filter(
+r=>!Lr(r)).length>Ps(e)}catch{return!0}}function Ps(e){const t=i=>{const o=typeof i=="object"&&i!==null?i.count:void 0;return typeof o==
 "number"&&Number.isSafeInteger(o)&&o>0?o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;
-return t(n)+t(r)}var Lr="/proc/self/ns/pid",Ir=["/usr/bin/setsid","/bin/setsid"],Cr="/bin/sh",Bs=[["/bin/bash",!0,'for f\
- in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'],[Cr,!1,'ex\
+return t(n)+t(r)}var Ir="/proc/self/ns/pid",Cr=["/usr/bin/setsid","/bin/setsid"],Dr="/bin/sh",Bs=[["/bin/bash",!0,'for f\
+ in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'],[Dr,!1,'ex\
 ec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],js=[...$e,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_\
-DIR","NODE_EXTRA_CA_CERTS"];function Dr(e){return e.body?.cancel().catch(()=>{}),Ye(413,"the body is too large")}function Ye(e,t){
+DIR","NODE_EXTRA_CA_CERTS"];function Pr(e){return e.body?.cancel().catch(()=>{}),Ye(413,"the body is too large")}function Ye(e,t){
 return new Response(JSON.stringify({error:t}),{status:e,headers:{"content-type":"application/json",connection:"close"}})}
-var Pr=Symbol("late"),Br=Symbol("cut");async function Fs(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.
-body){if(i+=o.length,i>t)return;r+=n.decode(o,{stream:!0})}return r+n.decode()}var Ve=globalThis.Deno,jr=!1,It=new Set;Ve&&
-globalThis.addEventListener("unload",()=>{jr=!0;for(const e of It)e()});var Fr=typeof Ve?.addSignalListener=="function"?
+var Br=Symbol("late"),jr=Symbol("cut");async function Fs(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.
+body){if(i+=o.length,i>t)return;r+=n.decode(o,{stream:!0})}return r+n.decode()}var Ve=globalThis.Deno,Fr=!1,It=new Set;Ve&&
+globalThis.addEventListener("unload",()=>{Fr=!0;for(const e of It)e()});var Ur=typeof Ve?.addSignalListener=="function"?
 $n(Ve):void 0,Us="/etc/hosts",Hs=16<<20,Ys=5e3,Vs=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function zs(e,t,n){const r=e(
 "node:dns");return(i,o,s)=>{const d=i.toLowerCase().replace(/\.$/,"");if(d==="localhost"||d.endsWith(".localhost")||qs(e,
 d))return r.lookup(i,o,s);const a=new r.Resolver({timeout:Ys,tries:1}),c=()=>a.cancel();n.addEventListener("abort",c,{once:!0});
@@ -634,17 +639,17 @@ const u=(l,f)=>new Promise(h=>l.call(a,f,m=>h(m?.code)));(async()=>{for(const l 
 l=>{if(n.removeEventListener("abort",c),l&&!n.aborted)return r.lookup(i,o,s);s(Object.assign(new Error(`DNS did not answ\
 er for ${i}`),{code:"ETIMEOUT"}))})}}var Xs="/etc/resolv.conf",Ws=65536;function Gs(e,t,n){if(n.endsWith("."))return[n.slice(
 0,-1)];let r,i=1;const o=c=>{const u=c.find(l=>l.startsWith("ndots:"));u!==void 0&&(i=Math.min(15,Number.parseInt(u.slice(
-6),10)||0))},s=e("node:fs");for(const c of(S(()=>Ur(s,Xs,Ws))??"").split(`
+6),10)||0))},s=e("node:fs");for(const c of(S(()=>Hr(s,Xs,Ws))??"").split(`
 `)){const[u,...l]=c.replace(/[#;].*/,"").trim().split(/\s+/);(u==="search"||u==="domain")&&(r=l),u==="options"&&o(l)}o(t(
 "RES_OPTIONS")?.trim().split(/\s+/)??[]);const d=t("LOCALDOMAIN")?.trim();d&&(r=d.split(/\s+/)),r??=[S(()=>e("node:os").
 hostname().replace(/^[^.]*\.?/,""))??""].filter(Boolean);const a=r.slice(0,6).filter(c=>c!==".").map(c=>`${n}.${c.replace(
-/\.$/,"")}`);return n.split(".").length-1>=i?[n,...a]:[...a,n]}function Ur(e,t,n){const r=e.statSync(t);return r.isFile()&&
-r.size<=n?e.readFileSync(t,"latin1"):""}function qs(e,t){const n=S(()=>Ur(e("node:fs"),Us,Hs))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
+/\.$/,"")}`);return n.split(".").length-1>=i?[n,...a]:[...a,n]}function Hr(e,t,n){const r=e.statSync(t);return r.isFile()&&
+r.size<=n?e.readFileSync(t,"latin1"):""}function qs(e,t){const n=S(()=>Hr(e("node:fs"),Us,Hs))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
 "\\$&");for(const i of n.matchAll(new RegExp(`(?<=[ \\t])${r}(?=[ \\t#\\r]|$)`,"gim"))){const o=n.slice(n.lastIndexOf(`
-`,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}var Js=16384;function Hr(e,t,n,r){const i=e("n\
+`,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}var Js=16384;function Yr(e,t,n,r){const i=e("n\
 ode:net"),{hostname:o,port:s}=n;return Ct(r,d=>{const a=n.protocol==="https:"?e("node:tls").connect({host:o,port:s,servername:i.
 isIP(o)?"":o,lookup:t}):i.connect({host:o,port:s,lookup:t});return a.once(n.protocol==="https:"?"secureConnect":"connect",
-()=>d(a)),a})}async function Zs(e,t,n,r,i){const o=await Hr(e,t,n,i),s=`${r.hostname}:${r.port||443}`;await Ct(i,(c,u)=>{
+()=>d(a)),a})}async function Zs(e,t,n,r,i){const o=await Yr(e,t,n,i),s=`${r.hostname}:${r.port||443}`;await Ct(i,(c,u)=>{
 let l="";const f=h=>{l+=h.toString("latin1");const m=l.indexOf(`\r
 \r
 `);if(m<0){l.length>Js&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",f),o.pause();
@@ -662,36 +667,36 @@ error",a),i?.removeListener("close",u)},d=l=>{o.outcome==="pending"&&(o.outcome=
 ion closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",c,{once:!0});try{i=t(d,a)}catch(l){
 return a(l instanceof Error?l:new Error(String(l)))}if(i.on("error",()=>{}),o.outcome==="failed")return void i.destroy();
 o.outcome==="pending"&&(i.on("error",a),i.on("close",u))})}var Ks=7;function Qs(e){try{return new TextDecoder("utf-8",{fatal:!0}).
-decode(e),!0}catch{return!1}}var Yr,Vr=!1;function ea(e,t){if(Vr)return!1;try{return Yr??=new Int32Array(new SharedArrayBuffer(
-4)),Promise.resolve(Atomics.waitAsync(Yr,0,0,e).value).then(()=>t(),()=>{Vr=!0,t()}),!0}catch{return!1}}var ta={BUN_BE_BUN:"\
-1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"},zr="/etc/passwd",na=16*1024*1024;function ra(e){if(e.kind!=="file"||e.uid!==0||
-((e.mode??0)&18)!==0)throw new Error(`${zr} is not root's alone`)}function ia(e,t){if(!(e===void 0||t===void 0))for(const n of e.
+decode(e),!0}catch{return!1}}var Vr,zr=!1;function ea(e,t){if(zr)return!1;try{return Vr??=new Int32Array(new SharedArrayBuffer(
+4)),Promise.resolve(Atomics.waitAsync(Vr,0,0,e).value).then(()=>t(),()=>{zr=!0,t()}),!0}catch{return!1}}var ta={BUN_BE_BUN:"\
+1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"},Xr="/etc/passwd",na=16*1024*1024;function ra(e){if(e.kind!=="file"||e.uid!==0||
+((e.mode??0)&18)!==0)throw new Error(`${Xr} is not root's alone`)}function ia(e,t){if(!(e===void 0||t===void 0))for(const n of e.
 split(`
 `)){if(n.startsWith("#"))continue;const[,,r,i]=n.split(":");if(/^\d+$/.test(r??"")&&Number(r)===t&&/^\d+$/.test(i??""))return Number(
 i)}}var oa=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/,
-sa=/^(openssl-config|tls-cipher-list)$/,aa=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Xr=/--(?:experimental[-_])?permission|--allow[-_]/,
-da=/^--experimental[-_](?:default[-_])?config[-_]file/;function ca(e,t,n){return t!==void 0&&Xr.test(t)||!e.some(r=>r===
-"--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Xr.test(r)&&/^[^=]*_/.test(r)||da.test(r))return!1;const i=aa.
+sa=/^(openssl-config|tls-cipher-list)$/,aa=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Wr=/--(?:experimental[-_])?permission|--allow[-_]/,
+da=/^--experimental[-_](?:default[-_])?config[-_]file/;function ca(e,t,n){return t!==void 0&&Wr.test(t)||!e.some(r=>r===
+"--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Wr.test(r)&&/^[^=]*_/.test(r)||da.test(r))return!1;const i=aa.
 exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&K(o,n)})}function la(e,t,n){const r=e??
 ((i,o)=>globalThis.fetch(i,o));return async(i,o)=>{const s=Fe(new URL(i),t);if(s.kind==="unusable")throw new fe(s.reason);
 if(s.kind==="proxy"&&!n)throw new fe("this runtime's fetch cannot use a proxy");try{return await r(i,{...o,proxy:s.kind===
 "proxy"?ua(s.proxy):!1})}catch(d){throw S(()=>d?.code)==="UnsupportedProxyProtocol"?new fe("the proxy setting's scheme i\
 s not supported"):d}}}function ua({protocol:e,hostname:t,port:n,authorization:r}){const i=t.includes(":")?`[${t}]`:t,o=r===
-void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}function Wr(e,t){const n=ze.
-get(e)??0;n===0&&e.on("error",Gr),ze.set(e,n+1);const r=()=>{const o=(ze.get(e)??1)-1;ze.set(e,o),o===0&&e.removeListener(
-"error",Gr)},i=()=>{try{setTimeout(r,0)}catch{}};try{e.write(t,i)}catch{i()}}var ze=new WeakMap;function Gr(){}var me=globalThis,
+void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}function Gr(e,t){const n=ze.
+get(e)??0;n===0&&e.on("error",qr),ze.set(e,n+1);const r=()=>{const o=(ze.get(e)??1)-1;ze.set(e,o),o===0&&e.removeListener(
+"error",qr)},i=()=>{try{setTimeout(r,0)}catch{}};try{e.write(t,i)}catch{i()}}var ze=new WeakMap;function qr(){}var me=globalThis,
 ha={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,
 fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"\
 no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error(
 "no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},
-exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Xe,qr=[S(()=>me.Bun?.fetch),me.Deno?S(()=>me.fetch):void 0].find(
-e=>typeof e=="function"),fa="nat-cli",Dt={name:"@nat/telemetry",version:je};function Jr(e){return typeof e=="string"?{stringValue:e}:
-typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Zr=e=>Object.entries(
-e).map(([t,n])=>({key:t,value:Jr(n)}));function Kr(e){const t=Math.floor(e);return t===0?"0":`${t}000000`}function ma(e){
+exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Xe,Jr=[S(()=>me.Bun?.fetch),me.Deno?S(()=>me.fetch):void 0].find(
+e=>typeof e=="function"),fa="nat-cli",Dt={name:"@nat/telemetry",version:je};function Zr(e){return typeof e=="string"?{stringValue:e}:
+typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Kr=e=>Object.entries(
+e).map(([t,n])=>({key:t,value:Zr(n)}));function Qr(e){const t=Math.floor(e);return t===0?"0":`${t}000000`}function ma(e){
 return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"\
-arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function pa(e){const{name:t,parameters:n}=JSON.parse(e.json);return{timeUnixNano:Kr(
-e.timestamp),observedTimeUnixNano:Kr(e.timestamp),eventName:t,attributes:[...Zr(n),{key:"nat.event.schema_version",value:Jr(
-e.schemaVersion)}]}}function Qr(e,t,n,r=I()){const i=Zr({...n.resourceAttributes,"service.name":n.serviceName,"service.v\
+arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function pa(e){const{name:t,parameters:n}=JSON.parse(e.json);return{timeUnixNano:Qr(
+e.timestamp),observedTimeUnixNano:Qr(e.timestamp),eventName:t,attributes:[...Kr(n),{key:"nat.event.schema_version",value:Zr(
+e.schemaVersion)}]}}function ei(e,t,n,r=I()){const i=Kr({...n.resourceAttributes,"service.name":n.serviceName,"service.v\
 ersion":n.serviceVersion,"session.id":t,"host.arch":ma(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.
 version,"telemetry.sdk.name":Dt.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Dt.
 version}),o=JSON.stringify({resource:{attributes:i},scopeLogs:[{scope:Dt,logRecords:[]}]});return mn(`{"resourceLogs":[${o.
@@ -699,20 +704,20 @@ slice(0,-4)}`,e,"]}]}]}")}function va(e,t,n,r){if(e>=200&&e<300){const i=Math.mi
 rejected:i}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?t===void 0?{kind:"ret\
 ry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:{kind:"rejected",reason:`http_${e}`}}function ya(e){
 try{const t=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(t)&&t>0?t:0}catch{
-return 0}}var ei=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],ti="https://events.telemetry.data.nv\
+return 0}}var ti=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],ni="https://events.telemetry.data.nv\
 idia.com/v1.1/events/json";function ga(){const{env:e}=E();return e("NODE_ENV")==="test"||ot(e("JEST_WORKER_ID"))||ot(e("\
 VITEST"))}function re(e){return Rt(E().envNotUnicode?.(e)===!0,"its permissions")}var Ea=["","0","false","no","off"],Pt="\
-is not an http(s) URL",ni="has an '@' past its host",ri={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so noth\
+is not an http(s) URL",ri="has an '@' past its host",ii={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so noth\
 ing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing i\
 s sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"\
 a value set there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI mach\
 ine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent t\
 here unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_E\
 XPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector'\
-s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},wa=Object.keys(ri);function ba(e,t,n){if(t==="win32"||n===
+s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},wa=Object.keys(ii);function ba(e,t,n){if(t==="win32"||n===
 void 0)return;const r=e("TMPDIR");return U(r&&K(r,t)?r:"/tmp",`nat-telemetry-${n}`)}var Bt=new Set,Ta=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
 _a=Rn(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),$a=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
-Sa=Rn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),pe="1.5",We=64,ii=Object.freeze({SUCCESS:"\
+Sa=Rn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),pe="1.5",We=64,oi=Object.freeze({SUCCESS:"\
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
 undefined"}),Ge=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
 GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
@@ -722,7 +727,7 @@ e event: an event type must declare a name (pass it to super()), got ${b(e)}`);c
 "string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string, got ${b(n)}`);
 const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot create event: 't\
 imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},Oa={nemoSource:!0,
-command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},oi=class extends Se{fields;constructor(e){
+command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},si=class extends Se{fields;constructor(e){
 const t=z(e)?Ee(e,Oa)?.replace("is not an option","is not a field"):`its fields must be an object, got ${b(e)}`;if(t)throw new TypeError(
 `Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.timestamp});const n=e.durationMs??-1;if(typeof n!="num\
 ber"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${b(n)}`);if(!Number.
@@ -730,21 +735,21 @@ isFinite(n))throw new RangeError(`Cannot create event: 'durationMs' must be fini
 e.exitCode??-1);if(i===void 0)throw new TypeError(`Cannot create event: 'exitCode' must be an integer, got ${b(e.exitCode)}`);
 this.fields=Object.freeze({nemoSource:Dn("nemoSource",e.nemoSource??Ge.AGENT_TOOLKIT,Ge),command:ct("command",Me("comman\
 d",Object.hasOwn(e,"command")?In(e.command):void 0)),subcommand:ct("subcommand",Me("subcommand",In(e.subcommand))),taskStatus:Dn(
-"taskStatus",e.taskStatus,ii),durationMs:Math.trunc(r),exitCode:i,errorClass:To(Me("errorClass",e.errorClass??"undefined")),
+"taskStatus",e.taskStatus,oi),durationMs:Math.trunc(r),exitCode:i,errorClass:To(Me("errorClass",e.errorClass??"undefined")),
 pythonVersion:Me("pythonVersion",e.pythonVersion??$o())})}parameters(){return{...this.fields}}};function ka(e){let t="",
 n=!1;for(let r=0;r<e.length;r++){const i=e[r];n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
 `.includes(i)||(t+=i)}return t}var xa=/[^\x00-\x7f]/,Na="184482118588404",jt={second:NaN,text:""},D=e=>{const t=e-e%1;return t>
-e?t-1:t},J=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},si=86400,Ft=864e13;function Aa(e){const t=Pn(e);return{
+e?t-1:t},J=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},ai=86400,Ft=864e13;function Aa(e){const t=Pn(e);return{
 ts:Q(e.timestamp),parameters:t,name:e.name}}var qe={name:"",json:"",bytes:0},Ra=31;function Ma(e,t){const n=i=>{throw new TypeError(
 `Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events' must be an array of events, got ${b(e)}`);const r=e.findIndex(
 i=>!(i instanceof Se));r>=0&&n(`'events' must hold events (TelemetryEvent), got ${b(e[r])} at ${r}`),z(t)||n(`'options' \
 must be an object, got ${b(t)}`),typeof t.sourceClientVersion!="string"&&n(`'sourceClientVersion' must be a string, got ${b(
 t.sourceClientVersion)}`);for(const i of["sessionId","cpuArchitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' \
 must be a string, got ${b(t[i])}`);if(e.length===0)throw new RangeError("Cannot build a payload: the event list is empty");
-return{...Bn(e[0].schemaVersion,t),events:e.map(Aa)}}var La=/^t-(\d{13})-[0-9a-f]+\.tmp$/,Ia=Math.random,ai=/[A-Za-z0-9_-]/,
+return{...Bn(e[0].schemaVersion,t),events:e.map(Aa)}}var La=/^t-(\d{13})-[0-9a-f]+\.tmp$/,Ia=Math.random,di=/[A-Za-z0-9_-]/,
 Ca=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y,
 Da=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y,
-di=4300,Pa=100,Ba=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
+ci=4300,Pa=100,Ba=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
 this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#c(e):this.#s(t),this.#E()}}#c(e){const t=this.#e.startsWith("[[",
 this.#t);this.#t+=t?2:1;const n=this.#p();this.#m(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const s=i===n.length-
 1;if(s&&t){const a=ht(r,o)??this.#_([],"array");(!Array.isArray(a)||this.#n.get(a)!=="array")&&this.#o(`'${o}' is not an\
@@ -756,14 +761,14 @@ const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let s=ht(r,o);s===void 0
 !["dotted","implicit"].includes(this.#n.get(s)??""))&&this.#o(`'${o}' is already defined`),this.#n.get(s)==="implicit"&&
 this.#n.set(s,"dotted"),r=s}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),Ce(r,i,n)}#p(){
 const e=[];for(;;){this.#y();const t=this.#a();if(t==='"')e.push(this.#T());else if(t==="'")e.push(this.#u());else{const n=this.#t;
-for(;this.#t<this.#e.length&&ai.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
+for(;this.#t<this.#e.length&&di.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
 return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#O();if(e==='"')return this.#T();if(e==="'")return this.#u();
 if(e==="["||e==="{"){++this.#i>Pa&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
-r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!ai.test(this.#e[this.#t+r.length]??""))return this.#t+=
+r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!di.test(this.#e[this.#t+r.length]??""))return this.#t+=
 r.length,i;const t=this.#d(Ca,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!ja(Number(i),Number(o),Number(s))&&
 this.#o("a date is not in the calendar"),r}const n=this.#d(Da,/[\w.+-]/);return n?(/^[+-]?\d[\d_]*$/.test(n[0])&&n[0].replace(
-/\D/g,"").length>di&&this.#o(`an integer has more than ${di} digits`),Fa(n[0])):this.#o("a value is malformed")}#d(e,t){
+/\D/g,"").length>ci&&this.#o(`an integer has more than ${ci} digits`),Fa(n[0])):this.#o("a value is malformed")}#d(e,t){
 e.lastIndex=this.#t;const n=e.exec(this.#e);if(!(!n||t.test(this.#e[e.lastIndex]??"")))return this.#t=e.lastIndex,n}#v(){
 this.#t++;const e=[];for(;this.#x(),this.#a()!=="]";)e.push(this.#r()),this.#x(),this.#a()===","?this.#t++:this.#a()!=="\
 ]"&&this.#o("an array is malformed");return this.#t++,e}#f(){this.#t++;const e=this.#_({},"inline");if(this.#y(),this.#a()===
@@ -805,9 +810,9 @@ RR_ACCESS_DENIED"}function Vt(e){return e?.reason??"unreadable"}function Ya(e,t)
 consent.","# To change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,","# or s\
 et the NAT_TELEMETRY_ENABLED environment variable.",`# Saved ${Q(t)}.`,"[telemetry]",`consent = "${e}"`,`consented_at = \
 "${Q(t).replace(/\.\d{3}Z$/,"Z")}"`,`prompt_version = "${Ht}"`,""].join(`
-`)}function ci(e,t=ee()){if(e!=="enabled"&&e!=="disabled")throw new TypeError(`Cannot record consent: the decision must \
+`)}function li(e,t=ee()){if(e!=="enabled"&&e!=="disabled")throw new TypeError(`Cannot record consent: the decision must \
 be "enabled" or "disabled", got ${b(e)}`);if(t!==void 0&&(typeof t!="string"||t===""))throw new TypeError(`Cannot record\
- consent: the path must be a non-empty string, got ${b(t)}`);return li(e,t,()=>{})}function li(e,t,n){const r=E().files;
+ consent: the path must be a non-empty string, got ${b(t)}`);return ui(e,t,()=>{})}function ui(e,t,n){const r=E().files;
 if(t===void 0||!r){const l=ft();return n(t!==void 0?"no file access":l?`where it is cannot be known: the program may not\
  read ${l} (${re(l)})`:"no home directory"),!1}const i=W(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"))+
 1),s=Date.now(),d=ut(i,s);if(![i,d,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program may not \
@@ -815,40 +820,40 @@ read and write ${i} (its permissions)`),!1;const c=ce(t);if(c.problem!==void 0||
 i,!1),r.checkPlace(t),Le(r,i,o,Ya(e,s),s,d)}catch(l){return n(q(l)),!1}const u=zt();return u.source==="file"&&([P,Y]=[e===
 "enabled",!0],ie=u.path===void 0?void 0:yt(u.path)),!0}function zt(){const e=ee(),{state:t,problem:n,outdatedYes:r}=Un(e),
 i={fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...pt()??vt(t),...i}}var P,Y=!1,
-ie,ui,Oe=!1,Xt,oe,hi="an opt-out set in the environment during the run",fi="the consent file, written since the program \
-turned telemetry on";function mi(){return Xt!==void 0&&Hn(Xt)}var Je=Symbol.for("@nat/telemetry: the program's opt-out"),
+ie,hi,Oe=!1,Xt,oe,fi="an opt-out set in the environment during the run",mi="the consent file, written since the program \
+turned telemetry on";function pi(){return Xt!==void 0&&Hn(Xt)}var Je=Symbol.for("@nat/telemetry: the program's opt-out"),
 Ze=globalThis;try{Ze[Je]===void 0&&Object.defineProperty(Ze,Je,{value:{serial:0}})}catch{}var Ke=0;function Va(){return gt(),
 Oe}function Wt(){const e=G(),{enabled:t,source:n,problem:r}=mt(),i=n!=="file"&&n!=="default"&&E().envHidden?.(n)===!0,o=n===
 "NAT_TELEMETRY_ENABLED"&&!i?xn(n,E().env(n)):void 0,s=i?`${n}, which the program may not read (${re(n)})`:o!==void 0?o:r?
 `${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,decidedBy:e===t?s:oe??"the program (setTelem\
-etryEnabled)"}}function pi(e){if(typeof e!="boolean")throw new TypeError(`Cannot set telemetry enabled: the value must b\
+etryEnabled)"}}function vi(e){if(typeof e!="boolean")throw new TypeError(`Cannot set telemetry enabled: the value must b\
 e a boolean, got ${typeof e}`);[P,Y,Oe,oe]=[e,!1,!0,void 0];const t=e?S(ee):void 0;Xt=t===void 0?void 0:S(()=>yt(t));const n=Yn()??
-0;if(Ke=e?n:n+1,!e)try{Ze[Je].serial=Ke}catch{}}function vi(e){const t=e.replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(
+0;if(Ke=e?n:n+1,!e)try{Ze[Je].serial=Ke}catch{}}function yi(e){const t=e.replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(
 /^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.
-test(t)}function yi(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.url)}catch{return}if(n.protocol!=="http:"||vi(n.
+test(t)}function gi(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.url)}catch{return}if(n.protocol!=="http:"||yi(n.
 hostname))return;const r=[...n.username||n.password?["the URL's credentials"]:[],...Object.keys(t).length>0?[`the header\
 s ${Object.keys(t).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${n.hostname}`}
-var gi=2**31-1,za=25,Gt={min:50,max:250},Ei=4,qt=1e3,Xa=(Ei+1)*Gt.max,ve={guarded:new Set,signal:void 0,ticking:!1,guard(e){
+var Ei=2**31-1,za=25,Gt={min:50,max:250},wi=4,qt=1e3,Xa=(wi+1)*Gt.max,ve={guarded:new Set,signal:void 0,ticking:!1,guard(e){
 this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.
 delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;const e=()=>{
 this.ticking=!1,this.look()};if(E().watchTick?.(qt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.
 signal=AbortSignal.timeout(qt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of ve.guarded)
---e.looks<=0&&e.end();ve.guarded.size>0&&ve.listen()}};function wi(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
+--e.looks<=0&&e.end();ve.guarded.size>0&&ve.listen()}};function bi(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
 ve.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+Xa)/qt),end:d},c=(u,l)=>{const f=E().monotonicMs()+u;try{
 r=setTimeout(()=>{ve.release(a);const h=E().monotonicMs()-f;if(h<=za||l===0)return d();c(Math.min(Math.max(h,Gt.min),Gt.
-max),l-1)},u),n?.(r)}catch{}};return ve.guard(a),c(e,Ei),n||(o=S(()=>E().holdOpen?.())),s}function Wa(e,t=I()){const n=({
+max),l-1)},u),n?.(r)}catch{}};return ve.guard(a),c(e,wi),n||(o=S(()=>E().holdOpen?.())),s}function Wa(e,t=I()){const n=({
 clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,i=o=>{let s=r.get(o);return s===
-void 0&&r.set(o,s=JSON.stringify(pa(o))),s};return{name:"otlp",encode:o=>Qr(o.map(i),o[0].sessionId,n(o[0]),t),emptyBytes:o=>B(
-Qr([],o.sessionId,n(o),t)),eventBytes:o=>B(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},
-classify:va}}var bi=36e5,ke=64,se={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Jt=6e4,Ga=864e5,Ti=6e4,_i=64,qa=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
-Qe=/^([lc])-(\d{13})-(e-.+)$/,Ja=36e5,$i=" does not exist yet",et=class hn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){
+void 0&&r.set(o,s=JSON.stringify(pa(o))),s};return{name:"otlp",encode:o=>ei(o.map(i),o[0].sessionId,n(o[0]),t),emptyBytes:o=>B(
+ei([],o.sessionId,n(o),t)),eventBytes:o=>B(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},
+classify:va}}var Ti=36e5,ke=64,se={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Jt=6e4,Ga=864e5,_i=6e4,$i=64,qa=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
+Qe=/^([lc])-(\d{13})-(e-.+)$/,Ja=36e5,Si=" does not exist yet",et=class hn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){
 this.dir=t,this.#e=n,this.#t=r,this.#i={maxAgeMs:Math.max(r.maxAgeMs,se.maxAgeMs),maxEvents:Math.max(r.maxEvents,se.maxEvents),
 maxBytes:Math.max(r.maxBytes,se.maxBytes)},this.key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},s="work"){const d=l=>{
 o(l)},a=s==="work",c=a?"read and write":"read",u=l=>!n.allowed(l,"read")||a&&!n.allowed(l,"write");if(u(t))return d(`the\
  program may not ${c} ${t} (its permissions)`);try{let l=n.ensureDir(t,!0,a);const f=n.realPath(t);return f===void 0?d(`\
 where ${t} leads cannot be told`):f!==t&&u(f)?n.permissionsFollowLinks?d(`the program may not ${c} ${f}, where ${t} lead\
 s (its permissions)`):new hn(t,n,r,i,l):(f!==t&&(l=n.ensureDir(f,!0,a)),new hn(f,n,r,i,l))}catch(l){const f=l?.reason===
-"missing";return d(f?`${t}${$i}`:q(l))}}write(t,n){const r={},i=t.map(ue),{kept:o}=Et(i,this.#t.maxEvents,this.#t.maxBytes);
+"missing";return d(f?`${t}${Si}`:q(l))}}write(t,n){const r={},i=t.map(ue),{kept:o}=Et(i,this.#t.maxEvents,this.#t.maxBytes);
 j(r,"spool_full",i.length-o.length);const s=new Map;for(const a of o){const c=s.get(t[a].sessionId)??[];c.push(i[a]),s.set(
 t[a].sessionId,c)}const d=[];try{for(const a of s.values())d.push(this.#c(a,n,this.key))}catch(a){for(const c of d)this.#u(
 c);throw a}return{written:r,older:this.#v(n,d)}}claim(t,n,r){const i=[],o={};for(const{entry:s,path:d}of this.#d(n).slice(
@@ -862,23 +867,23 @@ sizeOf(t.path)!==void 0}waitingSince(t){return this.#d(t)[0]?.entry.time}giveBac
 r=le(n?n[3]:t);if(!r)return[];const{valid:i,corrupt:o}=this.#s(`${this.dir}/${t}`,r),s={time:r.time,claimed:n!==null,ours:r.
 key===this.key,key:r.key,events:i,corrupt:o};return[n?{...s,until:Kt(n)}:s]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){
 const r=[];let i=0;for(const o of t.#r()){if(r.length>=ke)break;const s=Xn(o,n);if(s===void 0)continue;const d=t.#p(s.name,
-n+bi);try{t.#e.rename(`${t.dir}/${o}`,d)}catch{continue}const{valid:a}=t.#s(d,s,n);try{const c=this.#c(a.map(ue),s.time,
+n+Ti);try{t.#e.rename(`${t.dir}/${o}`,d)}catch{continue}const{valid:a}=t.#s(d,s,n);try{const c=this.#c(a.map(ue),s.time,
 s.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(d,`${t.dir}/${s.name}`)}catch{}break}t.#u(d.slice(t.dir.length+1)),i+=
 a.length}return r.length>0&&this.#v(n,r),i}clear(){let t=0;for(const n of this.#r()){const r=Qe.exec(n),i=le(r?r[3]:n);i&&
 this.#u(n)&&(t+=i.events)}return t}entries(){return this.#n().sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(
 n=>le(n)??[])}#c(t,n,r){if(t.length===0)return;const i=Wn(t,n,r);return Le(this.#e,this.dir,i,Gn(t),n),i}#s(t,n,r=-1/0){
 const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(t,this.#i.maxBytes)}catch{const s=this.#e.sizeOf(t)??0;i.
-corrupt=Math.max(1,Math.min(n.events,Math.floor(s/_i)))}for(const s of o?.split(`
+corrupt=Math.max(1,Math.min(n.events,Math.floor(s/$i)))}for(const s of o?.split(`
 `)??[]){if(s==="")continue;const d=Lo(s);d===void 0?i.corrupt++:r-d.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
 d)}return i}#p(t,n){return`${this.dir}/${Zt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
 let r=0;for(const i of this.#r()){const o=La.exec(i),s=Xn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
-o&&t-Number(o[1])>bi&&r<ke&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#v(t,n){const r={},[i,o]=[this.#t,
+o&&t-Number(o[1])>Ti&&r<ke&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#v(t,n){const r={},[i,o]=[this.#t,
 this.#i],s=g=>g.key===this.key||g.key===void 0,d=g=>t-g.time>(s(g)?i.maxAgeMs:o.maxAgeMs),a=this.#r();this.#l(a,t,d,r);const c=this.#n(
 a),u={events:0,bytes:0},l={events:0,bytes:0},f=(g,p,w)=>{s(g)&&([u.events,u.bytes]=[u.events+p,u.bytes+w]),[l.events,l.bytes]=
 [l.events+p,l.bytes+w]};for(const g of c)f(g,g.events,g.bytes);const h=(g,p)=>g.events>p.maxEvents||g.bytes>p.maxBytes;if(!h(
 u,i)&&!h(l,o)&&!c.some(d))return r;const m=c.filter(g=>n.includes(g.name)),v=Math.min(...m.map(g=>g.time)),y=g=>this.#e.
 modifiedAt(`${this.dir}/${g}`),k=Math.max(...m.map(g=>y(g.name)??-1/0)),x=g=>{if(g.time<v)return!1;const p=y(g.name);return p===
-void 0||!Number.isFinite(k)?g.time-v<=Ti:Math.abs(p-k)<=Ti},$=c.filter(g=>!n.includes(g.name)).sort((g,p)=>g.time-p.time);
+void 0||!Number.isFinite(k)?g.time-v<=_i:Math.abs(p-k)<=_i},$=c.filter(g=>!n.includes(g.name)).sort((g,p)=>g.time-p.time);
 for(let g=0;g<ke;){const p=$.find(d),w=p===void 0&&h(u,i),O=p??(w?$.find(s):h(l,o)?$[0]:void 0);if(O===void 0)break;$.splice(
 $.indexOf(O),1);const N=d(O);if(!N&&x(O))continue;g++,f(O,-O.events,-O.bytes);const _=w?{events:i.maxEvents-u.events,bytes:i.
 maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!N&&_.events>0&&_.bytes>0){const T=this.#T(O,
@@ -895,52 +900,48 @@ return{kept:{events:0,bytes:0},cut:c.length,corrupt:a}}return f}if(E().monotonic
 rename(h,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${Wn(l,t.time,t.key)}`)}catch{}
 return f}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},Za=200;function Ka(e){return ue(e).bytes+
 1}function Zt(e,t){return`l-${we(t)}-${e}`}function Kt([,e,t]){return e==="l"?Number(t):Number(t)+Ja}function Qa(e,t){return t>
-Kt(e)}var ed="http://localhost:4318/v1/logs",Si=120,Oi=50,ki=3,xi=2,Qt='{"ts":"2026-01-01T00:00:00.000Z","parameters":{}\
+Kt(e)}var ed="http://localhost:4318/v1/logs",Oi=120,ki=50,xi=3,Ni=2,Qt='{"ts":"2026-01-01T00:00:00.000Z","parameters":{}\
 ,"name":"x"}',td={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,
 sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,
 maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,
-handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},nd=e=>typeof e=="number"&&e>=0&&e<1e13,Ni={name:"\
-node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},en=Symbol("hidden"),Ai=8192,Ri=36e5;function rd(e,t){if(e===
+handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},nd=e=>typeof e=="number"&&e>=0&&e<1e13,Ai={name:"\
+node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},en=Symbol("hidden"),Ri=8192,Mi=36e5;function rd(e,t){if(e===
 null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:NaN;if(!Number.isNaN(i))
-return Math.min(Math.max(i,0),Ri)}function tt(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),o=i/2+
-n()*(i/2);return Math.max(o,r)}var Mi=0xe677d21fdbff,Li=JSON.stringify(pe).length+We;function Ii(e,t){const{maxEventBytes:n,
-maxBatchBytes:r,format:i}=t;if(e.bytes>n)return`${e.bytes} bytes serialized, more than ${Math.max(n,0)} (maxEventBytes, \
-or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_F\
-ORMAT make larger)`;const o=i.eventBytes(e),s=e.sessionId===t.sessionId&&e.clientVersion===t.sourceClientVersion&&B(JSON.
-stringify(e.schemaVersion))<=Li;if((o>e.bytes||!s)&&i.emptyBytes(e)+o>r)return`${o} bytes as the ${i.name} format carrie\
-s it, more than maxBatchBytes leaves beside its envelope`}function id(e,t,n,r=i=>i.bytes){const i=[];let o=[],s=0;for(const d of e){
-const a=r(d);o.length>0&&d.schemaVersion===o[0].schemaVersion&&d.sessionId===o[0].sessionId&&d.clientVersion===o[0].clientVersion&&
-s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var od={initialMs:3e4,maxMs:36e5},Ci=4096,sd=/^health-([0-9a-f]{8})\.json$/;
-function ad(e,t,n){return Be(e,t,sd,(r,i)=>{const o=Kn(e,`${t}/${i}`,n);if(typeof o!="object")return;const s=o.endpointHash??
-(o.endpoint===void 0?r:Tt(o.endpoint));return{hash:r,...o,endpointHash:s}})}var Di=class{path;#e;#t;#i;#n;#c;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){
-this.#e=t,this.#n=n,this.#t=`health-${Tt(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#c=e,this.#s=r,
-this.#p=i,this.#r=this.#v()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){
-this.#d=!1;const t=this.#v(),n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+tt(n,od,this.#p,e),i=(t?.notBefore??
-0)>r;return this.#l({failures:n,notBefore:i?t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#v();
-if(n&&n.notBefore>=t){this.#r=n;return}this.#l({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#l({failures:this.#r.
-failures,notBefore:this.#s()+e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#v(),this.#r&&
-this.#r.handedOffAt===void 0&&this.#r.notBefore<=e&&this.#l({...this.#r,handedOffAt:e})}recordSuccess(){const e=this.#r!==
-void 0;return this.forget(),e}refresh(){this.#d||(this.#r=this.#v())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=
-!1,this.#f())}#v(){const e=Kn(this.#c,this.path,this.#s());return e==="invalid"&&this.#f(),typeof e=="object"?e.state:void 0}#f(){
-try{this.#c.remove(this.path)}catch{}}#l(e){this.#r=e;try{const t=this.#i?{endpointHash:_e(this.#n)}:{},n=JSON.stringify(
-{...e,...t,endpoint:this.#n}),r=B(n)<=Ci&&F(this.#n)===this.#n?n:JSON.stringify({...e,...t});Le(this.#c,this.#e,this.#t,
-r,this.#s())}catch{}}};function Pi(e){const{failures:t=0,notBefore:n=0}=e.state??{};return`the endpoint is down (${t} fa\
-ilure(s) in a row): not tried before ${Q(n)}`}var Bi=class to{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){this.
-spool=t,this.health=n,this.files=r,this.#e=i}static open(t,n){const{sink:r,clock:i,random:o}=t;if(r.kind!=="http"||t.spoolDir===
-void 0&&!t.spoolFallback)return null;const s=E().files;if(!s)return null;const d=er(t,s,n);if(!d)return null;const a=t.customFetch?
-d.key:void 0,c=new Di(s,d.dir,r.url,i,o,a);return new to(d,c,s,t)}replay(t,n){this.renewClaims(n);const{events:r,dropped:i}=this.
-spool.claim(t,this.#e.clock(),n);for(const d of r)this.#t.add(d.claim);const o=r.map(d=>({...d,bytes:B(d.json),notBefore:0})),
-s=o.filter(d=>Ii(d,this.#e)!==void 0);return s.length===0?{events:o,dropped:i}:(this.settle(s),j(i,"event_too_large",s.length),
-{events:o.filter(d=>!s.includes(d)),dropped:i})}write(t){const{written:n,older:r}=this.spool.write(t,this.#e.clock()),i=Object.
-values(n).reduce((o,s)=>o+s,0);return{spooled:t.length-i,dropped:n,olderDropped:r}}settle(t){for(const{claim:n}of t)n&&--n.
-remaining===0&&(this.#t.delete(n),this.spool.release(n))}giveBackUnsettled(){let t=0;for(const n of this.#t)!n.exact||n.
-remaining!==n.taken||(this.spool.giveBack(n),this.#t.delete(n),t+=n.remaining);return t}releaseAll(){for(const t of this.#t)
-this.spool.release(t);this.#t.clear()}renewClaims(t,n=t*.75){const r=this.#e.clock();for(const i of this.#t)i.until-r<n&&
-this.spool.renew(i,r+t)}},dd=3,cd=!1,ld=new Set([407,408,429,500,502,503,504]),ud=new Set([501,505]);function hd(e,t){return e>=
-200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:ld.has(e)||e>=500&&e<600&&!ud.has(e)?t===void 0?{kind:"retry",reason:`\
+return Math.min(Math.max(i,0),Mi)}function tt(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),o=i/2+
+n()*(i/2);return Math.max(o,r)}var Li=0xe677d21fdbff,Ii=JSON.stringify(pe).length+We;function id(e,t,n,r=i=>i.bytes){const i=[];
+let o=[],s=0;for(const d of e){const a=r(d);o.length>0&&d.schemaVersion===o[0].schemaVersion&&d.sessionId===o[0].sessionId&&
+d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var od={initialMs:3e4,
+maxMs:36e5},Ci=4096,sd=/^health-([0-9a-f]{8})\.json$/;function ad(e,t,n){return Be(e,t,sd,(r,i)=>{const o=Qn(e,`${t}/${i}`,
+n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:Tt(o.endpoint));return{hash:r,...o,endpointHash:s}})}
+var Di=class{path;#e;#t;#i;#n;#c;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=`health-${Tt(n,o)}.\
+json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#c=e,this.#s=r,this.#p=i,this.#r=this.#v()}get state(){return this.#r}isOpen(){
+return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){this.#d=!1;const t=this.#v(),n=Math.max((this.#r?.
+failures??0)+1,t?.failures??0),r=this.#s()+tt(n,od,this.#p,e),i=(t?.notBefore??0)>r;return this.#l({failures:n,notBefore:i?
+t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#v();if(n&&n.notBefore>=t){this.#r=n;return}
+this.#l({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#l({failures:this.#r.failures,notBefore:this.#s()+
+e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#v(),this.#r&&this.#r.handedOffAt===void 0&&
+this.#r.notBefore<=e&&this.#l({...this.#r,handedOffAt:e})}recordSuccess(){const e=this.#r!==void 0;return this.forget(),
+e}refresh(){this.#d||(this.#r=this.#v())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#f())}#v(){const e=Qn(
+this.#c,this.path,this.#s());return e==="invalid"&&this.#f(),typeof e=="object"?e.state:void 0}#f(){try{this.#c.remove(this.
+path)}catch{}}#l(e){this.#r=e;try{const t=this.#i?{endpointHash:_e(this.#n)}:{},n=JSON.stringify({...e,...t,endpoint:this.#n}),
+r=B(n)<=Ci&&F(this.#n)===this.#n?n:JSON.stringify({...e,...t});Le(this.#c,this.#e,this.#t,r,this.#s())}catch{}}};function Pi(e){
+const{failures:t=0,notBefore:n=0}=e.state??{};return`the endpoint is down (${t} failure(s) in a row): not tried before ${Q(
+n)}`}var Bi=class to{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){this.spool=t,this.health=n,this.files=r,this.#e=
+i}static open(t,n){const{sink:r,clock:i,random:o}=t;if(r.kind!=="http"||t.spoolDir===void 0&&!t.spoolFallback)return null;
+const s=E().files;if(!s)return null;const d=tr(t,s,n);if(!d)return null;const a=t.customFetch?d.key:void 0,c=new Di(s,d.
+dir,r.url,i,o,a);return new to(d,c,s,t)}replay(t,n){this.renewClaims(n);const{events:r,dropped:i}=this.spool.claim(t,this.#e.
+clock(),n);for(const d of r)this.#t.add(d.claim);const o=r.map(d=>({...d,bytes:B(d.json),notBefore:0})),s=o.filter(d=>Kn(
+d,this.#e)!==void 0);return s.length===0?{events:o,dropped:i}:(this.settle(s),j(i,"event_too_large",s.length),{events:o.
+filter(d=>!s.includes(d)),dropped:i})}write(t){const{written:n,older:r}=this.spool.write(t,this.#e.clock()),i=Object.values(
+n).reduce((o,s)=>o+s,0);return{spooled:t.length-i,dropped:n,olderDropped:r}}settle(t){for(const{claim:n}of t)n&&--n.remaining===
+0&&(this.#t.delete(n),this.spool.release(n))}giveBackUnsettled(){let t=0;for(const n of this.#t)!n.exact||n.remaining!==
+n.taken||(this.spool.giveBack(n),this.#t.delete(n),t+=n.remaining);return t}releaseAll(){for(const t of this.#t)this.spool.
+release(t);this.#t.clear()}renewClaims(t,n=t*.75){const r=this.#e.clock();for(const i of this.#t)i.until-r<n&&this.spool.
+renew(i,r+t)}},dd=3,cd=!1,ld=new Set([407,408,429,500,502,503,504]),ud=new Set([501,505]);function hd(e,t){return e>=200&&
+e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:ld.has(e)||e>=500&&e<600&&!ud.has(e)?t===void 0?{kind:"retry",reason:`\
 http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_r\
 edirect"}:{kind:"rejected",reason:`http_${e}`}}async function fd(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;
-let n=!1;const r=wi(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,
+let n=!1;const r=bi(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,
 {once:!0});const o=new Promise((d,a)=>{t.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(
 ()=>{});let s=0;try{let d=e.url;const a=new URL(d).origin,c=e.classify??hd;for(;;s++){const u=new URL(d).origin===a?e.headers:
 void 0,l=await Promise.race([e.fetch(d,{method:"POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"\
@@ -2004,7 +2005,7 @@ cMs()>r){let f=le(++d,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p
 spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return oe.open(e.spoolDir,t,r,n)?.waitingSince\
 (Date.now())!==void 0}var fi=Co(y().env(je));fi&&await li(fi);\n'}var Ne="sender-02f1420a.mjs",xd=124342,Nd=6e4,Ad=1e3,Rd=[
 Fi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ui(e,t){return e.
-sink.kind==="none"?"dropped":rr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Pe()===void 0?"spooled":"dropped"}var Md=3;function Hi(e,t,n,r=Date.
+sink.kind==="none"?"dropped":ir(e)&&t?.health.isOpen()!==!0?"delivered":t&&Pe()===void 0?"spooled":"dropped"}var Md=3;function Hi(e,t,n,r=Date.
 now()){let i;try{i=e.list(t).filter(d=>bd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===
 void 0||a>r+xe?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Ne).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).
 slice(n).filter(({written:d})=>r-d>xe).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Ld=class{#e=new Set;#t=0;get size(){
@@ -2017,10 +2018,10 @@ if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-In
 e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
 isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Vi=16384,sn=2*Vi,zi=sn-4096,
 an=32,Xi=/^[a-z0-9_]{1,40}$/,Cd=/^[0-9a-f]{8}$/,Dd=/^drops-([0-9a-f]{8})\.json$/,dn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-Pd=6e4;function Bd(e,t,n,r=-1/0){const i=Date.now(),o=dr(e,Ot(t,n)),d=ar(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).
+Pd=6e4;function Bd(e,t,n,r=-1/0){const i=Date.now(),o=cr(e,Ot(t,n)),d=dr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).
 flatMap(a=>Gi(e,a).lines);return $t([...typeof o=="object"?o.lines:[],...d],r,i)}function jd(e,t,n=-1/0){return[...new Set(
 [...Be(e,t,Dd,i=>i),...Be(e,t,dn,i=>i)])].flatMap(i=>{const o=Bd(e,t,i,n);return o?[{key:i,...o}]:[]})}function Fd(e,t,n,r,i,o){
-const s=Ot(t,n),d={path:cn(t,n),quiet:!1},a=ln(e,s,d.path)?Wi(e,d,t,n):{lines:[]};sr(e,t,n,[a],()=>{e.append(s,`${H($t([
+const s=Ot(t,n),d={path:cn(t,n),quiet:!1},a=ln(e,s,d.path)?Wi(e,d,t,n):{lines:[]};ar(e,t,n,[a],()=>{e.append(s,`${H($t([
 ...a.lines,r],i,o)??r)}
 `,zi)})}function Wi(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=Gi(e,t),s=cn(n,r,o);return ln(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function cn(e,t,n){
@@ -2098,7 +2099,7 @@ if(this.#_)return;this.#_=!0;const{sink:e,format:t,spoolDir:n,handOff:r}=this.#e
 this.#m(`telemetry ${o?"on":"off"} (decided by ${s})`);const d=e.kind==="http"?F(e.url):e.kind==="stderr"?"standard erro\
 r":e.reason==="dry_run"&&E().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEME\
 TRY_DRY_RUN, which could ask for one)":`nowhere (${e.reason})`;this.#m(`endpoint: ${d}; format: ${t.name}; spool: ${n??"\
-none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)return;const i=yi(e,this.#e.headers);i&&this.#m(
+none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)return;const i=gi(e,this.#e.headers);i&&this.#m(
 `warning: ${i}`),this.#m(`at exit: ${r.enabled?"hand off where a sender can be started":"in process"} (${r.source})`)}#be(){
 this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry off (decided by ${Wt().decidedBy}): events are not re\
 corded`))}#Te(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,s=i(),d=this.#re(e,t);for(const a of d)a.notBefore=s+tt(a.
@@ -2123,7 +2124,7 @@ const s=i?.giveBackUnsettled()??0;this.#r+=s,this.#g(r.length-s,"spool_unavailab
 const t=this.#w?.spool;if(!t)return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||
 r.add(o));if(r.size===0)return e;const i=e.filter(({claim:o})=>o&&r.has(o));return this.#g(i.length,"claim_lost"),this.#L(
 i),e.filter(({claim:o})=>!o||!r.has(o))}#de(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#B(e=!1){if(this.#b()===
-0)return!0;const t=this.#S(),n=nr(this.#e,t,G()),r=n.handOff?Te():void 0;if(r===!1)return this.#I(!0,r);const i=Xo(this.#e,
+0)return!0;const t=this.#S(),n=rr(this.#e,t,G()),r=n.handOff?Te():void 0;if(r===!1)return this.#I(!0,r);const i=Xo(this.#e,
 n);if(!i.handOff){const a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},
 c=i.outcome!=="delivered"&&t?.health.isOpen()?Pi(t.health):void 0,u=i.outcome==="delivered"?`; the exit waits at most ${this.#e.
 exitTimeoutMs/1e3} s`:"";return this.#h(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.reason}`:i.reason}${u}`),
@@ -2161,7 +2162,7 @@ o=0,s=!1;try{const a=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(Jd(i,c.subar
 return s=!0,u;if(r=i.result===null?"disabled":Zd(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${eo}`),
 i={text:""}}});n(`${Gd(t,qd())}
 ${eo}`),await a}catch{return"never_asked"}if(s){const a=E();return a.signalSelf("SIGINT")||a.exit(he.SIGINT),await new Promise(
-c=>setTimeout(c,50)),"never_asked"}r??="disabled",pi(r==="enabled");const d=ci(r);return n(`${r==="enabled"?"Thank you. \
+c=>setTimeout(c,50)),"never_asked"}r??="disabled",vi(r==="enabled");const d=li(r);return n(`${r==="enabled"?"Thank you. \
 Usage data will be shared.":"Usage data will not be shared."}${d?"":" (Your choice could not be saved; you will be asked\
  again.)"}
 
@@ -2169,29 +2170,29 @@ Usage data will be shared.":"Usage data will not be shared."}${d?"":" (Your choi
 ec=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,URIError,AggregateError,...typeof DOMException=="fun\
 ction"?[DOMException]:[]];function tc(e,t){try{const n=e?.constructor;if(!n)return"Error";if(!Array.isArray(t)){const r=Object.
 entries(t).find(([,i])=>i===n);if(r)return r[0]}if(ec.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}
-return"Error"}export{ni as AT_PAST_HOST,Bi as Backlog,je as CLIENT_VERSION,oi as CliCommandEvent,ti as DEFAULT_ENDPOINT,Si as DEFAULT_FLUSH_INTERVAL_SECONDS,
-Oi as DEFAULT_MAX_QUEUE_SIZE,ki as DEFAULT_MAX_RETRIES,xi as DEFAULT_REQUEST_TIMEOUT_SECONDS,pe as DEFAULT_SCHEMA_VERSION,
-Di as EndpointHealth,Mi as LATEST_WIRE_TIME_MS,Zi as NATTelemetryHandler,$i as NOT_YET,Ge as NemoSource,Ht as PROMPT_VERSION,
-$e as PROXY_VARIABLES,et as Spool,ii as TaskStatus,Se as TelemetryEvent,j as addCount,cr as askForConsent,tr as backlogKey,
-Ma as buildPayload,lr as cgiIgnores,yi as clearTextSecrets,ee as consentFilePath,Te as consentHolds,Or as denoGoesAround,
+return"Error"}export{ri as AT_PAST_HOST,Bi as Backlog,je as CLIENT_VERSION,si as CliCommandEvent,ni as DEFAULT_ENDPOINT,Oi as DEFAULT_FLUSH_INTERVAL_SECONDS,
+ki as DEFAULT_MAX_QUEUE_SIZE,xi as DEFAULT_MAX_RETRIES,Ni as DEFAULT_REQUEST_TIMEOUT_SECONDS,pe as DEFAULT_SCHEMA_VERSION,
+Di as EndpointHealth,Li as LATEST_WIRE_TIME_MS,Zi as NATTelemetryHandler,Si as NOT_YET,Ge as NemoSource,Ht as PROMPT_VERSION,
+$e as PROXY_VARIABLES,et as Spool,oi as TaskStatus,Se as TelemetryEvent,j as addCount,lr as askForConsent,nr as backlogKey,
+Ma as buildPayload,ur as cgiIgnores,gi as clearTextSecrets,ee as consentFilePath,Te as consentHolds,kr as denoGoesAround,
 Lt as denoProxyRoute,b as describe,q as describeError,Pi as downUntil,jd as dropsRecords,zt as effectiveConsent,kn as environmentSettings,
-nr as exitDecision,Q as formatTimestamp,Tt as healthHash,Rt as hiddenBecause,E as host,st as httpUrlProblem,vi as isLoopback,
-G as isTelemetryEnabled,er as openSpool,kt as optOutProblem,lt as parametersProblem,Fe as proxyRoute,Ie as randomFraction,
-ci as recordConsent,ad as recordedHealth,F as redact,Hi as removeSenderScripts,qn as resolveOptions,tt as retryDelay,I as runtimeInfo,
-li as saveConsent,pi as setTelemetryEnabled,_e as shortHash,Qn as spoolFallbackOf,zn as spoolKey,ns as trackCommand,Ee as unknownOption,
+rr as exitDecision,Q as formatTimestamp,Tt as healthHash,Rt as hiddenBecause,E as host,st as httpUrlProblem,yi as isLoopback,
+G as isTelemetryEnabled,tr as openSpool,kt as optOutProblem,lt as parametersProblem,Fe as proxyRoute,Ie as randomFraction,
+li as recordConsent,ad as recordedHealth,F as redact,Hi as removeSenderScripts,qn as resolveOptions,tt as retryDelay,I as runtimeInfo,
+ui as saveConsent,vi as setTelemetryEnabled,_e as shortHash,er as spoolFallbackOf,zn as spoolKey,ns as trackCommand,Ee as unknownOption,
 B as utf8Length,re as whyHidden};
 try{
-Object.defineProperty(oi,"name",{value:"CliCommandEvent"});
+Object.defineProperty(si,"name",{value:"CliCommandEvent"});
 Object.defineProperty(Zi,"name",{value:"NATTelemetryHandler"});
 Object.defineProperty(Se,"name",{value:"TelemetryEvent"});
-Object.defineProperty(cr,"name",{value:"askForConsent"});
+Object.defineProperty(lr,"name",{value:"askForConsent"});
 Object.defineProperty(Ma,"name",{value:"buildPayload"});
 Object.defineProperty(ee,"name",{value:"consentFilePath"});
 Object.defineProperty(zt,"name",{value:"effectiveConsent"});
 Object.defineProperty(Q,"name",{value:"formatTimestamp"});
 Object.defineProperty(G,"name",{value:"isTelemetryEnabled"});
-Object.defineProperty(ci,"name",{value:"recordConsent"});
-Object.defineProperty(pi,"name",{value:"setTelemetryEnabled"});
+Object.defineProperty(li,"name",{value:"recordConsent"});
+Object.defineProperty(vi,"name",{value:"setTelemetryEnabled"});
 Object.defineProperty(ns,"name",{value:"trackCommand"});
-Object.defineProperty(vi,"name",{value:"isLoopback"});
+Object.defineProperty(yi,"name",{value:"isLoopback"});
 }catch{}
