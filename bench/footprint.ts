@@ -57,6 +57,7 @@ import {
   timed,
 } from "./common.ts";
 import { type Emptied, emptyUnreached } from "./unreached.ts";
+import { fillAsAnOutage, markDown, sendersDone } from "../scripts/spool_states.ts";
 
 const { values } = parseArgs({
   args: benchArgs(),
@@ -298,30 +299,13 @@ const server = Deno.serve(
 const healthy = `http://127.0.0.1:${server.addr.port}/v1.1/events/json`;
 const down = `http://127.0.0.1:${server.addr.port}/down/v1.1/events/json`;
 
-/** Marks `down` as down in a spool directory, for an hour (the longest a health file may say). */
-function markDown(spool: string): void {
-  Deno.mkdirSync(spool, { recursive: true, mode: 0o700 });
-  const state = { failures: 9, notBefore: Date.now() + 3_000_000 };
-  Deno.writeTextFileSync(
-    `${spool}/health-${shortHash(down)}.json`,
-    JSON.stringify(state),
-  );
-}
-
 /**
- * A spool after a long outage: `down` marked down, and {@link OUTAGE_FILES} one-event files waiting for it, the
- * oldest an hour old (what as many runs leave). Returns the names there, so that the files a run adds can be removed.
+ * A spool after a long outage: `down` marked down, and {@link OUTAGE_FILES} one-event files waiting for it (what as
+ * many runs leave). Returns the names there, so that the files a run adds can be removed.
  */
 function outageSpool(spool: string): Set<string> {
-  markDown(spool);
-  const now = Date.now();
-  for (let i = 0; i < OUTAGE_FILES; i++) {
-    const time = now - 3_600_000 + i * 1000;
-    const event = `{"ts":"x","parameters":{"command":"bench"},"name":"nat_cli_command"}`;
-    const line = `{"retries":0,"schemaVersion":"1.5","sessionId":"s","timestamp":${time},"event":${event}}\n`;
-    const name = `e-${time}-1-${line.length}-${spoolKey(down)}-${String(i).padStart(12, "0")}.jsonl`;
-    Deno.writeTextFileSync(`${spool}/${name}`, line, { mode: 0o600 });
-  }
+  markDown(spool, down);
+  fillAsAnOutage(spool, down, OUTAGE_FILES);
   return new Set(Deno.readDirSync(spool).map(({ name }) => name));
 }
 
@@ -331,21 +315,6 @@ function restore(spool: string, names: Set<string>): void {
     if (name.startsWith("e-") && !names.has(name)) {
       Deno.removeSync(`${spool}/${name}`);
     }
-  }
-}
-
-/** Waits until no sender works on the spool, so that none competes with the next run for the CPU. */
-async function sendersDone(spool: string): Promise<void> {
-  const locked = () => {
-    try {
-      return [...Deno.readDirSync(spool)].some(({ name }) => /^sender-.*\.lock$/.test(name));
-    } catch {
-      return false;
-    }
-  };
-  await new Promise((resolve) => setTimeout(resolve, 30));
-  for (let waited = 0; waited < 15_000 && locked(); waited += 10) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
@@ -458,7 +427,7 @@ const phaseRows: string[] = [];
 const summaryRows: string[] = [];
 for (const form of forms) {
   const spool = `${work}/spool-${rows.length}`;
-  markDown(spool);
+  markDown(spool, down);
   const outage = `${spool}-outage`;
   const outageFiles = outageSpool(outage);
   const floor = form.module && form.module !== esm ? floorFor(form.module) : undefined;

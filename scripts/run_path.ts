@@ -14,8 +14,8 @@ import { ensureDevDependencies } from "./dev_deps.ts";
 import { calledByRange } from "./coverage.ts";
 import { topLevelFunctions } from "./eager_compile.ts";
 import { PROMPT_VERSION } from "../src/consent.ts";
-import { shortHash } from "../src/hash.ts";
-import { DEFAULT_SPOOL_LIMITS, spoolKey } from "../src/spool.ts";
+import { DEFAULT_SPOOL_LIMITS } from "../src/spool.ts";
+import { fillAsAnOutage, markDown, sendersDone } from "./spool_states.ts";
 
 const root = `${Deno.realPathSync(decodeURIComponent(new URL("..", import.meta.url).pathname))}/`;
 const OUT = `${root}scripts/run_path.json`;
@@ -66,12 +66,10 @@ try {
   ];
   for (const { command: [program, ...args], variable } of runtimes) {
     const spool = Deno.makeTempDirSync({ dir: work, prefix: "spool-" });
-    Deno.writeTextFileSync(
-      `${spool}/health-${shortHash(down)}.json`,
-      JSON.stringify({ failures: 9, notBefore: Date.now() + 3_000_000 }),
-    );
+    markDown(spool, down);
     for (const [order, { variant, env }] of [RUNS[0], ...RUNS].entries()) {
-      if (env === "down") leftByAnOutage(spool, down);
+      // As many files as the spool holds: the run lists them all and makes room for its own.
+      if (env === "down") fillAsAnOutage(spool, down, DEFAULT_SPOOL_LIMITS.maxEvents);
       const run = await new Deno.Command(program, {
         args: [...args, `${work}/cli.mjs`, ...(variant ? [variant] : [])],
         cwd: work,
@@ -90,7 +88,7 @@ try {
       if (!run.success) {
         throw new Error(`${program} ${variant ?? ""} (${env}): ${new TextDecoder().decode(run.stderr)}`);
       }
-      await senderDone(spool); // the next run then finds no sender at work, as most runs do: the list is the same each time
+      await sendersDone(spool); // the next run then finds no sender at work, as most runs do: the list is the same each time
     }
   }
   const functions: string[] = [];
@@ -121,30 +119,4 @@ try {
 } finally {
   await server.shutdown();
   Deno.removeSync(work, { recursive: true });
-}
-
-/**
- * Fills a spool as a long outage leaves it: a one-event file per run for `endpoint`, as many as the spool holds
- * (its default bound), so that the next run lists them all and makes room for its own.
- */
-function leftByAnOutage(spool: string, endpoint: string): void {
-  const now = Date.now();
-  for (let i = 0; i < DEFAULT_SPOOL_LIMITS.maxEvents; i++) {
-    const time = now - 3_600_000 + i * 1000;
-    const event = '{"ts":"2026-01-01T00:00:00.000Z","parameters":{"command":"run"},"name":"nat_cli_command"}';
-    const line = `{"retries":0,"schemaVersion":"1.5","sessionId":"s","timestamp":${time},"event":${event}}\n`;
-    const name = `e-${time}-1-${line.length}-${spoolKey(endpoint)}-${String(i).padStart(12, "0")}.jsonl`;
-    Deno.writeTextFileSync(`${spool}/${name}`, line, { mode: 0o600 });
-  }
-}
-
-/** Waits (up to 10 s) until no sender is starting or at work in a spool directory, and none holds a claim there. */
-async function senderDone(spool: string): Promise<void> {
-  for (
-    let i = 0;
-    i < 50 && [...Deno.readDirSync(spool)].some(({ name }) => /^sender-.*\.(lock|start)$|^l-/.test(name));
-    i++
-  ) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
