@@ -163,11 +163,13 @@ export class Backlog {
     const pending = events.map((event) => ({ ...event, bytes: utf8Length(event.json), notBefore: 0 }));
     // A spooled event is held to this handler's bounds as a new one is (a file written by hand, or by a program with
     // larger bounds, a longer session or another format): one larger would make a request larger than any batch may be.
-    const tooLarge = pending.filter((event) => sizeProblem(event, this.#options) !== undefined);
-    if (tooLarge.length === 0) return { events: pending, dropped };
-    this.settle(tooLarge);
-    addCount(dropped, "event_too_large", tooLarge.length);
-    return { events: pending.filter((event) => !tooLarge.includes(event)), dropped };
+    const [fits, tooLarge]: PendingEvent[][] = [[], []];
+    for (const event of pending) (sizeProblem(event, this.#options) === undefined ? fits : tooLarge).push(event);
+    if (tooLarge.length > 0) {
+      this.settle(tooLarge);
+      addCount(dropped, "event_too_large", tooLarge.length);
+    }
+    return { events: fits, dropped };
   }
 
   /**

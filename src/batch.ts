@@ -64,6 +64,11 @@ export interface Refusal {
 /** The most bytes an event's schema version may take in an envelope (JSON-encoded): the default's, and the slack. */
 const MAX_SCHEMA_VERSION_JSON_BYTES = JSON.stringify(DEFAULT_SCHEMA_VERSION).length + SCHEMA_VERSION_SLACK_BYTES;
 
+/** Whether a schema version fits the room `maxBatchBytes` keeps for it beside the envelope. */
+function schemaVersionFits(schemaVersion: string): boolean {
+  return utf8Length(JSON.stringify(schemaVersion)) <= MAX_SCHEMA_VERSION_JSON_BYTES;
+}
+
 /**
  * Serializes an event once, for a handler to hold, or says why it cannot be
  * kept: `not_an_event`, `invalid_event` (a parameter the wire cannot carry, a
@@ -97,7 +102,7 @@ export function toPending(
   try {
     const { schemaVersion, timestamp } = event;
     if (typeof schemaVersion !== "string") return { reason: "invalid_event", detail: "schemaVersion is not a string" };
-    if (utf8Length(JSON.stringify(schemaVersion)) > MAX_SCHEMA_VERSION_JSON_BYTES) {
+    if (!schemaVersionFits(schemaVersion)) {
       return {
         reason: "invalid_event",
         detail:
@@ -151,7 +156,7 @@ export function sizeProblem(
   // where the event needs more than that.
   const inBatch = format.eventBytes(event);
   const ownEnvelope = event.sessionId === run.sessionId && event.clientVersion === run.sourceClientVersion &&
-    utf8Length(JSON.stringify(event.schemaVersion)) <= MAX_SCHEMA_VERSION_JSON_BYTES;
+    schemaVersionFits(event.schemaVersion);
   if ((inBatch > event.bytes || !ownEnvelope) && format.emptyBytes(event) + inBatch > maxBatchBytes) {
     return `${inBatch} bytes as the ${format.name} format carries it, more than maxBatchBytes leaves beside its ` +
       "envelope";
