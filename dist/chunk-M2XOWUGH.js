@@ -15,15 +15,15 @@ return[];const n=r=>BigInt(he[r]-129);return Ue.filter(r=>(BigInt(`0x${t}`)>>n(r
 return}}),vn=(function(e){const t=(a,c,u="not_owner")=>{if(e.uid!==void 0&&c.uid!==void 0&&c.uid!==e.uid&&c.uid!==0)throw new M(
 a,u)},n=(a,c)=>{if(a!==0||c===void 0)return!1;const u=e.allowed(c,"read")?e.realPath(c):void 0,l=u!==void 0&&e.allowed(u,
 "read")?e.lstat(u)?.uid:void 0;return l!==void 0&&l!==0},r=(a,c)=>{if(!(e.uid!==void 0||!e.allowed(a,"read"))&&n(e.lstat(
-a)?.uid,W(a)))throw c(a),new M(a,"ancestor_not_owner")},i=(a,c)=>{if(c.kind!=="file")throw new M(a,c.kind==="symlink"?"s\
+a)?.uid,X(a)))throw c(a),new M(a,"ancestor_not_owner")},i=(a,c)=>{if(c.kind!=="file")throw new M(a,c.kind==="symlink"?"s\
 ymlink":"not_a_regular_file");t(a,c)},o=(a,c)=>u=>{i(a,u);const{mode:l}=u,f=()=>e.gid===void 0||u.gid!==e.gid||u.uid!==e.
 uid;if(l!==void 0&&((l&2)!==0||(l&16)!==0&&f()))throw new M(a,"writable_by_others");if(u.size>c)throw new M(a,"too_large")},
 s=a=>c=>{if(e.uid!==void 0&&c.uid!==e.uid)throw new M(a,"not_owner");o(a,1/0)(c)},d=(a,c)=>{try{if(!e.allowed(a,"read"))
 return;const u=e.lstat(a);return u?((c?s(a):o(a,1/0))(u),u):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.
 permissionsFollowLinks,uid:e.uid,realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){const l=a.length>
-1?a.replace(/(?<=[^\\/:])[\\/]+$/,""):a,f=[];let h=e.lstat(l);for(let y=l;h===void 0;){f.unshift(y);const k=W(y);if(k===
-void 0||f.length>Sr)throw new M(l,"no_parent");if(!e.allowed(k,"read"))break;h=e.lstat(y=k)}if(!u&&f.length>0)throw new M(
-l,h?.kind==="file"?"no_parent":"missing");if(n(e.uid,f.length>0?W(f[0]):l))throw new M(l,f.length>0?"ancestor_not_owner":
+1?a.replace(/(?<=[^\\/:])[\\/]+$/,""):a,f=[];let h=e.lstat(l);for(let y=l;h===void 0;){f.unshift(y);const k=X(y);if(k===
+void 0||f.length>Or)throw new M(l,"no_parent");if(!e.allowed(k,"read"))break;h=e.lstat(y=k)}if(!u&&f.length>0)throw new M(
+l,h?.kind==="file"?"no_parent":"missing");if(n(e.uid,f.length>0?X(f[0]):l))throw new M(l,f.length>0?"ancestor_not_owner":
 "not_owner");c&&f.length>0&&Ae(e,f[0]);for(const y of f)try{e.mkdir(y),y===f[0]&&r(y,e.removeDir)}catch(k){if(k instanceof
 M)throw k;const x=e.lstat(y);if(x===void 0)throw k;if(x.kind!=="directory")throw new M(l,x.kind==="symlink"?"symlink":"n\
 ot_a_directory");t(l,x,y===l?"not_owner":"ancestor_not_owner")}if(f.length>0&&(h=e.lstat(l)),h?.kind==="symlink")throw new M(
@@ -34,15 +34,15 @@ list(a),checkPlace:a=>{Ae(e,a)},read:(a,c)=>e.read(a,c,o(a,c)),sizeOf:(a,c=!1)=>
 isPrivate(a){const c=d(a,!0)?.mode;return c!==void 0&&(c&18)===0},touch(a,c){if(!e.allowed(a,"write")||!e.allowed(a,"rea\
 d"))throw new M(a,"not_allowed");e.touch(a,c,s(a))},create(a,c){e.create(a,c),r(a,e.remove)},append:(a,c,u)=>e.append(a,
 c,o(a,u)),rename(a,c){const u=e.allowed(c,"read")?e.lstat(c):void 0;u!==void 0&&i(c,u),e.rename(a,c)},remove(a){if(!e.allowed(
-a,"write"))throw new M(a,"not_allowed");e.remove(a)}}}),Ae=(function(e,t,n=W(t),r=0){for(let i=n;i!==void 0;i=W(i),r++){
-if(r>=Sr||!e.allowed(i,"read"))return!1;const o=e.lstat(i);if(o===void 0||e.uid===void 0&&o.mode!==void 0)return!1;if(e.
+a,"write"))throw new M(a,"not_allowed");e.remove(a)}}}),Ae=(function(e,t,n=X(t),r=0){for(let i=n;i!==void 0;i=X(i),r++){
+if(r>=Or||!e.allowed(i,"read"))return!1;const o=e.lstat(i);if(o===void 0||e.uid===void 0&&o.mode!==void 0)return!1;if(e.
 uid!==void 0&&o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new M(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==
 void 0){const s=gs(e,i);if(s===void 0)throw new M(t,"ancestor_link");if(!Ae(e,t,s))return!1;continue}if(!(o.mode===void 0||
 (o.mode&512)!==0)){if((o.mode&2)!==0)throw new M(t,"ancestor_writable_by_others");if((o.mode&16)!==0){if(e.gid===void 0)
 return!1;if(o.uid!==e.uid||o.gid!==e.gid)throw new M(t,"ancestor_writable_by_group")}}}return!0}),yn=(function(e,t,n){let r=new Uint8Array(
 Math.min(n,t||4096)+1),i=0;for(;;){if(i===r.length){if(i>n)break;const s=new Uint8Array(Math.min(n+1,r.length*2));s.set(
 r),r=s}const o=e(r,i);if(!o)break;i+=o}return r.subarray(0,i)}),U=(function(e,t){return`${e.replace(/[\\/]+$/,"")}/${t}`}),
-K=(function(e,t){return t==="win32"?/^([A-Za-z]:)?[\\/]/.test(e):e.startsWith("/")}),W=(function(e){const t=e.length>1?e.
+K=(function(e,t){return t==="win32"?/^([A-Za-z]:)?[\\/]/.test(e):e.startsWith("/")}),X=(function(e){const t=e.length>1?e.
 replace(/[\\/]+$/,""):e,n=Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\/]?$/.test(
 t)))return n===0?t.slice(0,1):/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}),ro=(function(e,t,n){const r=e.
 build.os==="windows",i=a=>({kind:a.isSymlink?"symlink":a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===
@@ -76,13 +76,13 @@ t it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container 
 group")?.split(`
 `),n=t?.find(i=>i.startsWith("0::"))??t?.find(i=>i.includes("name=systemd:"));if((t===void 0?".service":n?.trim().split(
 "/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),Tn=(function(e){
-return Object.defineProperty(e,Mr,{value:!0}),e}),oo=(function(e,t){const n=p=>{try{return e.permissions.querySync?.(p).
+return Object.defineProperty(e,Lr,{value:!0}),e}),oo=(function(e,t){const n=p=>{try{return e.permissions.querySync?.(p).
 state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=S(()=>e.permissions.querySync?.({name:"net"}));return p?.state===
 "granted"&&p.partial!==!0},o=(p,w)=>r({name:w,path:p}),s=p=>r({name:"sys",kind:p})?S(()=>e[p]())??void 0:void 0,d=vn(ro(
 e,{uid:s("uid"),gid:s("gid")},o)),a=(p,w)=>{try{let O=new TextEncoder().encode(w);for(;O.length>0;)O=O.subarray(p.writeSync(
-O))}catch{}},c=e===Ve&&Ur?Ur:$n(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
+O))}catch{}},c=e===Ve&&Hr?Hr:$n(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
 u(p)||e.exit(he[p]),setTimeout(()=>e.exit(he[p]),100)},f=()=>globalThis.process?.stdin,h=()=>S(()=>e.stdin.readable.locked||
-Rr(f()))!==!1,m=new He(p=>{const w=T=>{ne(p,A=>A.beforeExit())&&T.preventDefault()},O=()=>{ne(p,T=>T.exit(e.exitCode))},
+Mr(f()))!==!1,m=new He(p=>{const w=T=>{ne(p,A=>A.beforeExit())&&T.preventDefault()},O=()=>{ne(p,T=>T.exit(e.exitCode))},
 N=T=>{T.defaultPrevented||ne(p,A=>A.exit(1))},_=[["beforeunload",w],["error",N],["unhandledrejection",N]];for(const[T,A]of _)
 globalThis.addEventListener(T,A);return It.add(O),()=>{for(const[T,A]of _)globalThis.removeEventListener(T,A);It.delete(
 O)}}),v=new He(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const w=e.build.os==="linux"&&r({name:"read",
@@ -96,46 +96,46 @@ refused:"the program may not run Deno itself (--allow-run)"};const _=r({name:"re
 p.dir,...p.reads].map(R=>En(R,_)),A=[...T,N].find(R=>R.includes(","));if(A!==void 0)return{refused:`Deno's permission fl\
 ags cannot name a path with a comma: ${A}`};if(e.build.os==="windows")return{executable:N,paths:T,cwd:_};const C=Bs.find(
 ([R,L])=>r({name:"run",command:R})&&(!L||d.sizeOf(R)!==void 0));return C?{executable:N,closer:C,paths:T,cwd:_}:{refused:`\
-Deno passes inherited descriptors on; closing them needs --allow-run=${Dr}`}};return{env:$,envHidden:x,envNotUnicode:k,writeStderr:p=>a(
+Deno passes inherited descriptors on; closing them needs --allow-run=${Pr}`}};return{env:$,envHidden:x,envNotUnicode:k,writeStderr:p=>a(
 e.stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
 e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,w,O,N){const _=new Set;let T=0;const A=async R=>{if(Number(R.headers.
-get("content-length")??0)>N.maxBodyBytes)return Pr(R);let L;const X=new Promise(rt=>L=setTimeout(()=>rt(Br),N.requestTimeoutMs)),
-ae=Fs(R,N.maxBodyBytes).catch(()=>jr),V=await Promise.race([ae,X]).finally(()=>clearTimeout(L));if(V===jr)return Ye(400,
-"the request was cut short");if(V===Br)return Ye(408,"the request did not arrive in time");if(V===void 0)return Pr(R);const ye=new URL(
+get("content-length")??0)>N.maxBodyBytes)return Br(R);let L;const W=new Promise(rt=>L=setTimeout(()=>rt(jr),N.requestTimeoutMs)),
+ae=Fs(R,N.maxBodyBytes).catch(()=>Fr),V=await Promise.race([ae,W]).finally(()=>clearTimeout(L));if(V===Fr)return Ye(400,
+"the request was cut short");if(V===jr)return Ye(408,"the request did not arrive in time");if(V===void 0)return Br(R);const ye=new URL(
 R.url);let ge;try{ge=await O({method:R.method,path:ye.pathname+ye.search,body:V})}catch{return Ye(500,"internal")}return ge?
 new Response(ge.body??null,{status:ge.status,headers:ge.headers}):(await new Promise(rt=>_.add(rt)),new Response(null,{status:503}))},
 C=e.serve({hostname:p,port:w,onListen(){}},async R=>{if(T>=N.maxConnections)return new Response(null,{status:503,headers:{
 connection:"close"}});T++;try{return await A(R)}finally{T--}});return Promise.resolve({port:C.addr.port,async close(){for(const R of _)
 R();await C.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.
 now(),canConnect(p){try{return r({name:"net",host:_n(p)})}catch{return!1}},sendsProxyCredentials(p){try{return $e.some(x)||
-Ts(new URL(p),$)}catch{return!0}},async fetch(p,w){const O=kr(new URL(p),$,k);if(O!==void 0)throw new fe(O);return await(t??
+Ts(new URL(p),$)}catch{return!0}},async fetch(p,w){const O=xr(new URL(p),$,k);if(O!==void 0)throw new fe(O);return await(t??
 globalThis.fetch)(p,w)},senderRefusal(p){const w=g(p);return"refused"in w?w.refused:void 0},senderCommand(p,w){const O=g(
 w);if("refused"in O)return O;const{executable:N,closer:_,paths:T,cwd:A}=O,C=_&&so(e,n),R=_?[...C?[C]:[],_[0],N]:[N],L=i()?
-"--allow-net":`--allow-net=${_n(w.endpoint)}`,X=[N,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
--no-remote"];X.push("--allow-sys=uid,gid",`--allow-env=${w.variables.join(",")}`,L,`--allow-run=${R.join(",")}`),X.push(
+"--allow-net":`--allow-net=${_n(w.endpoint)}`,W=[N,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
+-no-remote"];W.push("--allow-sys=uid,gid",`--allow-env=${w.variables.join(",")}`,L,`--allow-run=${R.join(",")}`),W.push(
 `--allow-read=${T.join(",")}`,`--allow-write=${w.dir}`,p);const ae={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},V=gn(
-$,{...w.set,...ae},A);if(!_)return{argv:X,env:V,cwd:w.dir};const ye=[_[0],"-c",_[2],"nat-telemetry-sender",...X];return C?
+$,{...w.set,...ae},A);if(!_)return{argv:W,env:V,cwd:w.dir};const ye=[_[0],"-c",_[2],"nat-telemetry-sender",...W];return C?
 {argv:[C,...ye],env:V,cwd:w.dir,leavesSession:!0}:{argv:ye,env:V,cwd:w.dir}},spawnDetached(p){try{const[w,...O]=p.argv,_={
 stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(w,{args:O,env:p.
 env,cwd:p.cwd,..._}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,terminal(){try{if(!e.
-stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&Ar(d,I().os))return{async readRaw(p){
+stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&Rr(d,I().os))return{async readRaw(p){
 const w=S(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const O=()=>{for(const[_,T]of N)S(()=>c.remove(_,T))},N=Ue.map(_=>{const T=()=>{
 S(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&(O(),l(_))};return S(()=>c.add(_,T)),[_,T]});try{const _=new Uint8Array(
 64);for(;;){const T=await e.stdin.read(_);if(T===null)throw new Error("the terminal went away");if(p(_.slice(0,T))!==void 0)
-return}}finally{e.stdin.setRaw(w),O()}}}},files:d,exiting:()=>Fr,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),_n=(function(e){
-const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),so=(function(e,t){const n=Cr.map(
-r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return Cr.find((r,i)=>{if(n[i].some(
+return}}finally{e.stdin.setRaw(w),O()}}}},files:d,exiting:()=>Ur,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),_n=(function(e){
+const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),so=(function(e,t){const n=Dr.map(
+r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return Dr.find((r,i)=>{if(n[i].some(
 s=>s!=="granted"))return!1;const o=S(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&
 18)===0})}),ao=(function(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its program":bn({pid:e.
 pid,ppid:S(()=>e.ppid),os:I().os,env:r,read:i=>t({name:"read",path:i})?S(()=>n.read(i,65536)):void 0,pidNamespace:I().os===
-"linux"&&t({name:"read",path:Ir})?S(()=>e.readLinkSync(Ir)):void 0})}),$n=(function(e){const t=e.addSignalListener.bind(
-e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(i,o)=>{t(i,o),Lr(o)||r.set(i,(r.get(i)??new Set).
+"linux"&&t({name:"read",path:Cr})?S(()=>e.readLinkSync(Cr)):void 0})}),$n=(function(e){const t=e.addSignalListener.bind(
+e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(i,o)=>{t(i,o),Ir(o)||r.set(i,(r.get(i)??new Set).
 add(o))},e.removeSignalListener=(i,o)=>{n(i,o),r.get(i)?.delete(o)}}catch{return{programListens:()=>!0,add:t,remove:n}}return{
 programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),co=(function(e,t){const{Buffer:n}=globalThis;return(r,i)=>new Promise(
 (o,s)=>{const d=new URL(r),a=Fe(d,t);if(a.kind==="unusable")return s(new fe(a.reason));const c=d.protocol==="https:",u=zs(
 e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-length":n.byteLength(i.body),"accept-encoding":"identity"},
 signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:h}=a,m=i.signal;l.createConnection=(v,y)=>{
-(c?Zs(e,u,h,d,m):Yr(e,u,h,m)).then(x=>y(null,x),x=>y(x))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
+(c?Zs(e,u,h,d,m):Vr(e,u,h,m)).then(x=>y(null,x),x=>y(x))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
 h.authorization&&(l.headers["proxy-authorization"]=h.authorization))}const f=e(c?"node:https":"node:http").request(d,l);
 f.on("error",s),f.on("response",h=>{const m=v=>h.headers[v.toLowerCase()];o({status:h.statusCode??0,headers:{get:v=>{const y=m(
 v);return y===void 0?null:Array.isArray(y)?y.join(", "):y}},body:{cancel:()=>(h.destroy(),Promise.resolve()),getReader:()=>e(
@@ -166,7 +166,7 @@ return vo(e,l,f)};let o=!1;const s=new He(c=>Sn(e,[["beforeExit",()=>{ne(c,f=>f.
 exit(f))}]])),d=c=>e.platform!=="win32"&&S(()=>(e.kill(e.pid,c),!0))===!0,a=new He(c=>{if(e.pid===1)return()=>{};const u=e.
 versions.bun&&e.platform==="linux"?r().files:void 0,l=pn(S(()=>u?.read(At,65536)));return Sn(e,Ue.filter(f=>!l.includes(
 f)).map(f=>{const h=Tn(()=>{Ds(e,f)||(ne(c,m=>m(f)),a.clear(),d(f)||e.exit(he[f]))});return[f,h]}))});return{env(c){try{
-return e.env[c]}catch{return}},writeStderr:c=>Gr(e.stderr,c),writeStdout:c=>Gr(e.stdout,c),stdoutIsTerminal:()=>e.stdout.
+return e.env[c]}catch{return}},writeStderr:c=>qr(e.stderr,c),writeStdout:c=>qr(e.stdout,c),stdoutIsTerminal:()=>e.stdout.
 isTTY===!0,args:()=>e.argv.slice(2),setExitCode(c){e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.
 isInteger(c)?c:void 0},async serve(c,u,l,f){const h=e.getBuiltinModule?.("node:http");if(!h)throw new Error("no HTTP ser\
 ver in this runtime");const m={requestTimeout:f.requestTimeoutMs,headersTimeout:f.requestTimeoutMs,connectionsCheckingInterval:1e3},
@@ -182,7 +182,7 @@ f.maxConnections,await new Promise((k,x)=>{v.once("error",x),v.listen(u,c,k)});c
 holdOpen:e.versions.bun?void 0:uo(e),watchTick:e.versions.bun?void 0:ea,monotonicMs(){const[c,u]=e.hrtime();return c*1e3+
 u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:c}=r(),u=f=>S(()=>c?.fstatSync(f).isCharacterDevice())===
 !1;if(e.platform!=="win32"&&[1,2,0].some(u)||e.execArgv?.includes("--test"))return;const{stdin:l}=e;if(!(!l.isTTY||!e.stdout.
-isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>Rr(l))===!1&&Ar(r().files,I().os))return{readRaw:f=>new Promise((h,m)=>{const v=l.
+isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>Mr(l))===!1&&Rr(r().files,I().os))return{readRaw:f=>new Promise((h,m)=>{const v=l.
 isRaw===!0,y=l.readableFlowing,k=g=>{l.removeListener("data",x),l.removeListener("end",$),l.removeListener("error",$),S(
 ()=>l.setRawMode?.(v)),l.pause(),g!==void 0&&g.length>0&&S(()=>l.unshift(g)),y===!0?l.resume():y===null&&S(()=>l.readableFlowing=
 null)},x=g=>{const p=new Uint8Array(g??[]);let w;try{w=f(p)}catch{w=p.length}w!==void 0&&(k(p.subarray(w)),e.nextTick(h))},
@@ -212,17 +212,17 @@ guration file, or spelled with _, which Node.js does not pass on, or granting a 
  sender, started in the spool, would read otherwise: relative, or with a space, quote or backslash)":bn({pid:e.pid,ppid:e.
 ppid,os:e.platform,env:i=>e.env[i],read:i=>S(()=>t?.read(i,65536)),pidNamespace:e.platform==="linux"?S(()=>n?.readlinkSync(
 "/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}),Sn=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)
-e.removeListener(i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),E=(function(){if(Xe)
-return Xe;const e=I().name;return Xe=e==="deno"?oo(me.Deno,Jr):e==="unknown"?ha:ho(me.process,{lightFetch:e==="node",fetchAtLoad:Jr,
-bunSpawn:e==="bun"?me.Bun?.spawn:void 0}),Xe}),yo=(function(e,t){const n={};for(const[r,i]of(e??"").split(",").entries()){
+e.removeListener(i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),E=(function(){if(We)
+return We;const e=I().name;return We=e==="deno"?oo(me.Deno,Zr):e==="unknown"?ha:ho(me.process,{lightFetch:e==="node",fetchAtLoad:Zr,
+bunSpawn:e==="bun"?me.Bun?.spawn:void 0}),We}),yo=(function(e,t){const n={};for(const[r,i]of(e??"").split(",").entries()){
 if(i.trim()==="")continue;const o=i.indexOf("="),s=d=>t?.(`entry ${r+1} ${d}`);if(o<0||i.slice(0,o).trim()===""){s("is n\
 ot key=value");continue}try{const d=decodeURIComponent(i.slice(0,o).trim()),a=decodeURIComponent(i.slice(o+1).trim());d!==
-""?n[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return n}),go=(function(e,t=()=>!1){for(const n of ti){
+""?n[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return n}),go=(function(e,t=()=>!1){for(const n of ni){
 if(t(n))return{hidden:!0};const r=e(n);if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(
 /\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}),Re=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().
 toLowerCase())}),On=(function(){return ot(E().env("CI"))||E().envNotUnicode?.("CI")===!0}),ot=(function(e){return!["","0",
 "false"].includes(e?.trim().toLowerCase()??"")}),Eo=(function(e){return at(e)===void 0}),st=(function(e){let t;try{t=new URL(
-e)}catch{return Pt}if(t.protocol!=="http:"&&t.protocol!=="https:")return Pt;if(it(t))return`${ri}: a key with a '/', '?'\
+e)}catch{return Pt}if(t.protocol!=="http:"&&t.protocol!=="https:")return Pt;if(it(t))return`${ii}: a key with a '/', '?'\
  or '#' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the host`}),at=(function(e){if(e===""||e==="\
 stdout")return;const t=st(e);return t===Pt?`${t}, "" or "stdout"`:t}),dt=(function(e){const t=e.trim().toLowerCase();return t===
 "nat"||t==="otlp"?t:void 0}),kn=(function(){const e=E().env,t=[],n=($,g)=>{const p=e($),w=xn($,p);return w!==void 0&&t.push(
@@ -236,7 +236,7 @@ ONSENT_FILE");u&&!K(u,I().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${b(u)} is not
 ectory each run starts in, so each directory may hold another decision`);let l;const f=wo(e,I().os,t,$=>l=$),h=e("NAT_TE\
 LEMETRY_SPOOL_DIR"),m=I().os==="win32"?"LOCALAPPDATA":"HOME";f===void 0&&h===void 0&&E().envHidden?.(m)===!0&&(l=`the pr\
 ogram may not read ${m} (${re(m)})`,t.push(`${m} may not be read (${re(m)}): the spool cannot be kept in the home direct\
-ory`));for(const $ of r)t.push(`${$} may not be read (${re($)}): ${ii[$]}`);for(const $ of ti){const g=e($),p=g?st(g):void 0;
+ory`));for(const $ of r)t.push(`${$} may not be read (${re($)}): ${oi[$]}`);for(const $ of ni){const g=e($),p=g?st(g):void 0;
 p&&t.push(`${$}=${b(F(g))} ${p}: OTLP events are not sent`)}const v=go(e,$=>r.includes($)),y=$=>yo(e($),g=>t.push(`${$}:\
  ${g}: skipped`)),k={...Nn("OTEL_EXPORTER_OTLP_HEADERS",y("OTEL_EXPORTER_OTLP_HEADERS"),t),...Nn("OTEL_EXPORTER_OTLP_LOG\
 S_HEADERS",y("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},x={...y("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"serv\
@@ -244,8 +244,8 @@ ice.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.include
 hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:f,noSpool:l,spoolFallback:h===void 0,handOff:c,ci:i,format:a,
 otlpEndpoint:v.endpoint,otlpHeaders:k,otlpResource:x,problems:t}}),xn=(function(e,t){if(t===void 0)return;const n=t.trim().
 toLowerCase();if(!(Re(n)===!0||Ea.includes(n)))return`${e}=${b(t)} is not a yes/no value (1, true, yes / 0, false, no): \
-read as no`}),Nn=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))Tr(i)?br(i)?n.push(`${e}: ${b(i)} is the\
- HTTP client's to set: skipped, not sent`):_r(o)?r[i]=o:n.push(`${e}: the value of ${b(i)} is not a header value (RFC 91\
+read as no`}),Nn=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))_r(i)?Tr(i)?n.push(`${e}: ${b(i)} is the\
+ HTTP client's to set: skipped, not sent`):$r(o)?r[i]=o:n.push(`${e}: the value of ${b(i)} is not a header value (RFC 91\
 10, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):n.push(`${e}: an entry's na\
 me is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \`Name: value\` rat\
 her than \`Name=value\`): skipped, not sent`);return r}),wo=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_\
@@ -270,11 +270,11 @@ return e===Se}),$o=(function(){const{name:e,version:t}=I();return t?`${e}/${t}`:
 "number"?"undefined":e}),Cn=(function(e){const t=typeof e=="string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.
 isSafeInteger(t)?t:void 0}),Me=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create event: '${e}' mus\
 t be a string, got ${b(t)}`);return t}),Dn=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(`C\
-annot create event: '${e}' must be one of ${Er(Object.values(n))}, got ${b(t)}`)}),H=(function(e){const t=JSON.stringify(
+annot create event: '${e}' must be one of ${wr(Object.values(n))}, got ${b(t)}`)}),H=(function(e){const t=JSON.stringify(
 e);return typeof t=="string"&&/[\r\n]/.test(t)?ka(t):t}),B=(function(e){const t=e.search(xa);if(t===-1)return e.length;let n=e.
 length;for(let r=t;r<e.length;r++){const i=e.charCodeAt(r);i<128||(i<2048?n+=1:i>=55296&&i<56320&&(e.charCodeAt(r+1)&64512)===
 56320?(n+=2,r++):n+=2)}return n}),Q=(function(e){const t=D(e);if(!(t>=-Ft&&t<=Ft))throw new RangeError("Invalid time val\
-ue");const n=D(t/1e3);if(n!==jt.second){const r=D(n/ai),i=n-r*ai,o=`${J(D(i/3600),2)}:${J(D(i/60)%60,2)}:${J(i%60,2)}`;jt=
+ue");const n=D(t/1e3);if(n!==jt.second){const r=D(n/di),i=n-r*di,o=`${J(D(i/3600),2)}:${J(D(i/60)%60,2)}:${J(i%60,2)}`;jt=
 {second:n,text:`${So(r)}T${o}.`}}return`${jt.text}${J(t-n*1e3,3)}Z`}),So=(function(e){const t=D((e+719468)/146097),n=e+719468-
 t*146097,r=D((n-D(n/1460)+D(n/36524)-D(n/146096))/365),i=n-(365*r+D(r/4)-D(r/100)),o=D((5*i+2)/153),s=i-D((153*o+2)/5)+1,
 d=o<10?o+3:o-9,a=r+t*400+(d<=2?1:0);return`${a>=0&&a<=9999?J(a,4):`${a<0?"-":"+"}${J(a<0?-a:a,6)}`}-${J(d,2)}-${J(s,2)}`}),
@@ -327,22 +327,22 @@ D"};if(t?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};const r=e("D
 "enabled",source:"file"}}),yt=(function(e,t=ce(e,!0).text){return{path:e,text:t,modified:E().files?.modifiedAt(e)}}),Hn=(function(e,t=ce(
 e.path,!0).text){return t!==e.text||E().files?.modifiedAt(e.path)!==e.modified}),Yn=(function(){try{const e=Ze[Je];if(e===
 void 0)return;const{serial:t}=e;return Number.isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),
-gt=(function(){const e=Yn();e===void 0||e===Ke||(Ke=e,[P,Y,Oe]=[!1,!1,!0])}),Te=(function(){if(hi)return P=hi();gt();const e=Oe&&
-!Y;if(!e&&(oe===fi||pt()?.enabled===!1))return oe=fi,P=!1;if(e&&(oe===mi||pi()))return oe=mi,P=!1;if(!Y||ie===void 0)return!0;
+gt=(function(){const e=Yn();e===void 0||e===Ke||(Ke=e,[P,Y,Oe]=[!1,!1,!0])}),Te=(function(){if(fi)return P=fi();gt();const e=Oe&&
+!Y;if(!e&&(oe===mi||pt()?.enabled===!1))return oe=mi,P=!1;if(e&&(oe===pi||vi()))return oe=pi,P=!1;if(!Y||ie===void 0)return!0;
 let t=ce(ie.path,!0);return t.problem!==void 0&&(t=ce(ie.path,!0)),P=t.problem===void 0&&!Hn(ie,t.text)&&vt(t.state).enabled,
 P||(oe??="the consent file, written again during the run"),P}),G=(function(){return gt(),P===void 0&&Vn(mt()),P===!0}),No=(function(){
 const e=mt();return P===void 0&&Vn(e),{enabled:e.enabled,source:e.source}}),Vn=(function(e){[P,Y]=[e.enabled,e.source===
-"file"];const t=Y?ee():void 0;ie=t===void 0?void 0:yt(t,e.text)}),Pe=(function(){if(!Oe||Y||P!==!0||pi())return;const e=zt(),
+"file"];const t=Y?ee():void 0;ie=t===void 0?void 0:yt(t,e.text)}),Pe=(function(){if(!Oe||Y||P!==!0||vi())return;const e=zt(),
 t=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||t?void 0:e.source}),Ao=(function(){return G()&&
 Y}),Ro=(function(e,t=I()){const n=({schemaVersion:r,sessionId:i,clientVersion:o=e},s)=>Bn(r,{sourceClientVersion:o,sessionId:i,
 cpuArchitecture:t.machine,sentAt:s});return{name:"nat",encode:(r,i)=>jn(n(r[0],i),r.map(o=>o.json)),emptyBytes:r=>B(jn(n(
 r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}),_e=(function(e){let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(
 t^e.charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,"0")}),j=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),zn=(function(e,t="\
-nat",n=""){return _e(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),Xn=(function(e,t){const n=Qe.exec(e);return n?Qa(n,t)?le(n[3]):
+nat",n=""){return _e(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),Wn=(function(e,t){const n=Qe.exec(e);return n?Qa(n,t)?le(n[3]):
 void 0:le(e)}),le=(function(e){const t=qa.exec(e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/
-$i));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),Et=(function(e,t,n){const r=[...e.keys()].filter(s=>e[s].
+Si));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),Et=(function(e,t,n){const r=[...e.keys()].filter(s=>e[s].
 bytes<n);let i=Math.max(0,r.length-t),o=r.slice(i).reduce((s,d)=>s+e[d].bytes+1,0);for(;i<r.length&&o>n;)o-=e[r[i++]].bytes+
-1;return{kept:r.slice(i),bytes:o}}),Wn=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${we(t)}-${e.length}\
+1;return{kept:r.slice(i),bytes:o}}),Xn=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${we(t)}-${e.length}\
 -${r}-${n===void 0?"":`${n}-`}${be()}.jsonl`}),Gn=(function(e){return e.map(t=>`${t.text}
 `).join("")}),Mo=(function(e,t){const{maxEvents:n,maxBytes:r}=t;let i=0;for(const{bytes:o,schemaVersion:s,sessionId:d,clientVersion:a=""}of e)
 i+=o+6*(s.length+d.length+a.length)+Za;return e.length<=n&&i<=r?0:e.length-Et(e.map(ue),n,r).kept.length}),ue=(function(e){
@@ -354,26 +354,26 @@ void 0||typeof i=="string")&&Number.isFinite(s)&&typeof d?.name=="string"&&d.nam
 void 0))return;const c=Number.isSafeInteger(o)&&o>0,u={json:H(d),schemaVersion:n,sessionId:r,retries:t,timestamp:s,...c&&
 {cuts:o}};return i===void 0?u:{...u,clientVersion:i}}catch{return}}),qn=(function(e={}){if(!z(e))throw new TypeError(`Ca\
 nnot create handler: options must be an object, got ${b(e)}`);const t=Ee(e,td);if(t)throw new TypeError(`Cannot create h\
-andler: ${t}`);const n=(A,C,R)=>{const L=e[A]===void 0?C:e[A],X=R.integer?`${R.sign} integer`:`${R.sign} number`,ae=`Can\
-not create handler: '${A}' must be a ${X}`;if(typeof L!="number"||Number.isNaN(L))throw new TypeError(`${ae}, got ${b(L)}`);
+andler: ${t}`);const n=(A,C,R)=>{const L=e[A]===void 0?C:e[A],W=R.integer?`${R.sign} integer`:`${R.sign} number`,ae=`Can\
+not create handler: '${A}' must be a ${W}`;if(typeof L!="number"||Number.isNaN(L))throw new TypeError(`${ae}, got ${b(L)}`);
 if(!((R.sign==="positive"?L>0:L>=0)&&(R.integer?Number.isSafeInteger(L):Number.isFinite(L))))throw new RangeError(`${ae}\
-, got ${L}`);if(R.timer&&L*1e3>Ei)throw new RangeError(`Cannot create handler: '${A}' must be at most ${Ei/1e3} seconds \
+, got ${L}`);if(R.timer&&L*1e3>wi)throw new RangeError(`Cannot create handler: '${A}' must be at most ${wi/1e3} seconds \
 (the longest a timer can wait), got ${L}`);return L},r=(A,C,R)=>{const L=e[A];if(L===void 0)return R;if(typeof L!==C)throw new TypeError(
 `Cannot create handler: '${A}' must be a ${C}, got ${b(L)}`);return L},i={sign:"positive",timer:!0},o={sign:"non-negativ\
-e",timer:!0},s={sign:"positive",integer:!0},d=n("requestTimeoutSeconds",Ni,i),a=n("backoffInitialSeconds",1,o),c=n("back\
+e",timer:!0},s={sign:"positive",integer:!0},d=n("requestTimeoutSeconds",Ai,i),a=n("backoffInitialSeconds",1,o),c=n("back\
 offMaxSeconds",60,o);if(c<a)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffIn\
 itialSeconds' (${a}), got ${c}`);const u=kn(),l=r("sourceClientVersion","string",je),f=Zn("resource",e.resource),h=r("se\
 ssionId","string","undefined"),m=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,y=Bo(v,m),k=dt(u.format??
-""),x=v!==void 0?y:k??"nat",$=bt(x,l,{...u.otlpResource,...f}),g=wt($,u.sessionPrefix+h),p=wt(bt(y,l,f,Ai),h),w=n("maxEv\
+""),x=v!==void 0?y:k??"nat",$=bt(x,l,{...u.otlpResource,...f}),g=wt($,u.sessionPrefix+h),p=wt(bt(y,l,f,Ri),h),w=n("maxEv\
 entBytes",32768,s);if(w<p.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventBytes' must be at least ${p.eventBytes}\
  (the smallest event), got ${w}`);const O=n("maxBatchBytes",5e5,s);if(O<p.batchBytes){const A=`one ${y} envelope holding\
  the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersion', 'sessi\
 onId' or 'resource' make ${A} ${p.batchBytes} bytes, more than 'maxBatchBytes' (${O} by default)`:`Cannot create handler\
 : 'maxBatchBytes' must be at least ${p.batchBytes} (${A}), got ${O}`)}const N=jo(e.headers);N.problem&&m.push(N.problem);
 const _=Do(e.endpoint,u.endpointHidden?en:u.endpoint??(x==="otlp"?u.otlpEndpointHidden?en:u.otlpEndpoint??ed:void 0),u.dryRun,
-m),T=Po(e.spoolDir,u,m);return{flushIntervalMs:n("flushIntervalSeconds",Oi,i)*1e3,maxQueueSize:n("maxQueueSize",ki,s),maxRetries:n(
-"maxRetries",xi,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:n("exitTimeoutSeconds",d,o)*1e3,backoff:{
-initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(w,O-g.envelopeBytes-We),
+m),T=Po(e.spoolDir,u,m);return{flushIntervalMs:n("flushIntervalSeconds",ki,i)*1e3,maxQueueSize:n("maxQueueSize",xi,s),maxRetries:n(
+"maxRetries",Ni,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:n("exitTimeoutSeconds",d,o)*1e3,backoff:{
+initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(w,O-g.envelopeBytes-Xe),
 maxEventBytesOption:w,maxBatchBytes:O,sourceClientVersion:l,sessionId:u.sessionPrefix+h,sink:_.kind==="http"&&N.problem?
 {kind:"none",reason:"invalid_headers",detail:N.problem}:_,spoolDir:T.path,noSpool:T.none,problems:m,spoolFallback:e.spoolDir===
 void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEvents",se.maxEvents,s),maxBytes:Io(n("spoolMaxBytes",se.maxBytes,
@@ -387,16 +387,16 @@ a number in [0, 1)"})}}),Jn=(function(e,t,n,{valid:r,expected:i,hint:o=""}){if(t
 `Cannot create handler: '${e}' failed: ${q(d)}${o}`)}if(!r(s))throw new RangeError(`Cannot create handler: '${e}' must r\
 eturn ${i}, got ${b(s)}`);return()=>{try{const d=t();return r(d)?d:n()}catch{return n()}}}),wt=(function(e,t){const n={json:Qt,
 bytes:B(Qt),schemaVersion:pe,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(
-n);return{eventBytes:n.bytes,batchBytes:i+We+r,envelopeBytes:i}}),Io=(function(e){if(e>=se.maxBytes)return e;const t=Ka(
+n);return{eventBytes:n.bytes,batchBytes:i+Xe+r,envelopeBytes:i}}),Io=(function(e){if(e>=se.maxBytes)return e;const t=Ka(
 {json:Qt,schemaVersion:pe,sessionId:"",retries:0,timestamp:1e12});if(e<t)throw new RangeError(`Cannot create handler: 's\
 poolMaxBytes' must be at least ${t} (one spooled event, the smallest), got ${e}`);return e}),bt=(function(e,t,n,r){return e===
-"otlp"?Wa({serviceName:n["service.name"]??fa,serviceVersion:t,resourceAttributes:n},r):Ro(t,r)}),Co=(function(e){const{format:t,
-sourceClientVersion:n}=e,r=t.resource??{},i=wt(bt(t.name,n,r,Ai),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,
+"otlp"?Xa({serviceName:n["service.name"]??fa,serviceVersion:t,resourceAttributes:n},r):Ro(t,r)}),Co=(function(e){const{format:t,
+sourceClientVersion:n}=e,r=t.resource??{},i=wt(bt(t.name,n,r,Ri),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,
 i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),Do=(function(e,t,n,r){if(e!==void 0&&typeof e!=
 "string")throw new TypeError(`Cannot create handler: 'endpoint' must be a string (an http(s) URL, "" or "stdout"), got ${b(
 e)}`);const i=e===void 0?void 0:at(e);if(i){const s=`the program's 'endpoint' ${b(F(e))} ${i}: nothing is sent`;return r.
 push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&t===en)return{kind:"none",reason:"endpoint_hidde\
-n"};const o=e??t??ni;return e===void 0&&!Eo(o)?{kind:"none",reason:"invalid_endpoint"}:o==="stdout"?{kind:"stderr"}:n||o===
+n"};const o=e??t??ri;return e===void 0&&!Eo(o)?{kind:"none",reason:"invalid_endpoint"}:o==="stdout"?{kind:"stderr"}:n||o===
 ""?{kind:"none",reason:"dry_run"}:{kind:"http",url:o}}),Po=(function(e,t,n){if(e===!1)return{path:void 0,none:"the progr\
 am's options keep none (spoolDir: false)"};if(e===void 0)return{path:t.spoolDir,none:t.noSpool};if(typeof e!="string")throw new TypeError(
 `Cannot create handler: 'spoolDir' must be a string (an absolute path) or false, got ${b(e)}`);return K(e,I().os)?{path:e,
@@ -407,120 +407,121 @@ program's 'format' ${b(e)} is not a format (nat, otlp): the nat envelope is sent
 return{};if(!z(t))throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${b(t)}`);const n={};
 for(const[r,i]of Object.entries(t))if(i!==void 0){if(typeof i!="string")throw new TypeError(`Cannot create handler: '${e}\
 ' must be an object of strings, got ${typeof i=="object"||typeof i=="function"?b(i):`a ${typeof i}`} for ${b(r)}`);n[r]=
-i}return n}),jo=(function(e){const t=Zn("headers",e);for(const[o,s]of Object.entries(t)){if(!Tr(o))throw new TypeError(`\
-Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${b(o)}`);if(br(o))throw new TypeError(`C\
+i}return n}),jo=(function(e){const t=Zn("headers",e);for(const[o,s]of Object.entries(t)){if(!_r(o))throw new TypeError(`\
+Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${b(o)}`);if(Tr(o))throw new TypeError(`C\
 annot create handler: 'headers' must not set ${b(o)}: the HTTP client frames the request itself`);t[o]=ys(s)}const n=Object.
-keys(t).find(o=>!_r(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+d.length+4,0),i=n!==void 0?`the program's 'h\
+keys(t).find(o=>!$r(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+d.length+4,0),i=n!==void 0?`the program's 'h\
 eaders' has a value for ${b(n)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>
-Ri?`the program's 'headers' add ${r} bytes to a request, more than ${Ri} (servers refuse a larger head): nothing is sent`:
+Mi?`the program's 'headers' add ${r} bytes to a request, more than ${Mi} (servers refuse a larger head): nothing is sent`:
 void 0;return i?{record:{},problem:i}:{record:t}}),Fo=(function(e,t){return e!==void 0?{enabled:e,source:"handOff option"}:
 t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"\
 default"}}),Uo=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(
-`Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${b(e)}`)}),Ho=(function(e,t){const{sessionId:n,
-sourceClientVersion:r}=t;try{if(!(e instanceof Se))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{
-reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{const{schemaVersion:i,timestamp:o}=e;if(typeof i!="\
-string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(B(JSON.stringify(i))>Ii)return{reason:"\
-invalid_event",detail:`schemaVersion is longer than the ${We} bytes beyond "${pe}" that maxBatchBytes keeps for it`};if(!Number.
-isFinite(o))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(o<0||o>Li)return{reason:"invalid\
-_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};const{json:s,bytes:d}=Oo(e),a={json:s,
-bytes:d,schemaVersion:i,sessionId:n,clientVersion:r,timestamp:o,retries:0,notBefore:0},c=Kn(a,t);return c===void 0?a:{reason:"\
-event_too_large",detail:c}}catch(i){return{reason:"invalid_event",detail:q(i)}}}),Kn=(function(e,t){const{maxEventBytes:n,
-maxBatchBytes:r,format:i}=t;if(e.bytes>n)return`${e.bytes} bytes serialized, more than ${Math.max(n,0)} (maxEventBytes, \
-or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_F\
-ORMAT make larger)`;const o=i.eventBytes(e),s=e.sessionId===t.sessionId&&e.clientVersion===t.sourceClientVersion&&B(JSON.
-stringify(e.schemaVersion))<=Ii;if((o>e.bytes||!s)&&i.emptyBytes(e)+o>r)return`${o} bytes as the ${i.name} format carrie\
-s it, more than maxBatchBytes leaves beside its envelope`}),Be=(function(e,t,n,r){let i;try{i=e.list(t)}catch{return[]}return i.
-flatMap(o=>{const s=n.exec(o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?[]:[d]})}),Tt=(function(e,t){return t??_e(
-e)}),Qn=(function(e,t,n){try{const r=e.read(t,Ci);if(r===void 0)return;const{failures:i,notBefore:o,endpoint:s,endpointHash:d,
-handedOffAt:a}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+Mi,l=Number.isFinite(a)&&a<=
-n?{failures:i,notBefore:o,handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof s=="string"?s:void 0,
-endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}),er=(function(e,t){
-return e.spoolFallback?ba(E().env,I().os,t?.uid):void 0}),tr=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,
-s=nr(e);let d=e.noSpool??"there is no spool directory";const a=i===void 0?void 0:et.open(i,t,o,s,l=>d=l,r),c=er(e,t);if(a&&
-c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:et.open(c,t,o,s);l&&l.dir!==a.dir&&a.
-adopt(l,e.clock())}if(a||c===void 0)return!a&&i!==void 0&&n(d),a;const u=et.open(c,t,o,s,l=>d+=`; nor in ${c}: ${l}`,r);
-return n(d,u?.dir),u}),nr=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,s={version:o&&
-r!==je?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&Object.entries(n.resource).
-sort(),fetch:o?"own":void 0},d=H(s);return zn(t.kind==="http"?t.url:"",n.name,d==="{}"?"":d)}),Yo=(function(e,t){return{
-...e,[Fi]:JSON.stringify(t)}}),_t=(function(e,t,n,r){const i=new RegExp(`^sender-${n}-(\\d{13})-[0-9a-f]{12}\\.(lock|start\
-)$`),o={locks:[],marks:[]};for(const s of e.list(t)){const d=i.exec(s);if(!d)continue;const a=Number(d[1]),c=d[2]==="loc\
-k"?xe:Td;a+c>r&&a<=r+c?(d[2]==="lock"?o.locks:o.marks).push(s):rn(e,`${t}/${s}`)}return o.locks.sort(),o.marks.sort(),o}),
-Vo=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=_t(e,t,n,Date.now());if(i.locks.length>0||i.marks.length>0)return"\
-at work";const o=Date.now();r=`sender-${n}-${we(o)}-${be()}.start`,e.create(`${t}/${r}`,"");const s=_t(e,t,n,o);return s.
-locks.length===0&&s.marks[0]===r?r:(rn(e,`${t}/${r}`),"at work")}catch{return r}}),rr=(function(e,t,n){const r=zo(e,t,n);
-return r.handOff?r:{...r,outcome:Ui(e,t)}}),ir=(function(e){return e.sink.kind!=="http"||E().canConnect(e.sink.url)}),zo=(function(e,t,n){
-try{const r=sr(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,
-s=or(e.sink.url,i.dir);if(o.isOpen()){const f=E().senderRefusal(s);return f===void 0?{handOff:!0,command:void 0,backlog:t}:
-{handOff:!1,reason:f}}const d=E().senderCommand(`${i.dir}/${Ne}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};
-const{cwd:a,...c}=d,u={...Jo(e,i.dir),successor:c,onByConsentFile:Ao()};return{handOff:!0,command:{...d,env:Yo(d.env,u)},
-backlog:t}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}),Xo=(function(e,t){return t.handOff&&t.command&&
-!Ko(t.backlog)?{handOff:!1,reason:"the sender's script is not in the spool directory and cannot be written",outcome:Ui(e,
-t.backlog)}:t}),Wo=(function(e){try{const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||n.isOpen())return"e\
-ndpoint down";const i=Vo(r,t.dir,t.key);if(i==="at work")return"at work";const o=E().spawnDetached(e.command);return o===
-"started"?n.noteHandOff():$d(r,t.dir,i),o}catch{return"failed"}}),Go=(function(e,t){if(t===null||t.health.isOpen()||t.spool.
-waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;return sr(e,t,!0)!==void 0||n.kind==="http"&&E().senderRefusal(
-or(n.url,t.spool.dir))!==void 0}),or=(function(e,t){const n=xo(),r=n===void 0?void 0:qo(n);return{endpoint:e,dir:t,reads:r===
-void 0?[]:[r],variables:[...Rd,...$e,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),qo=(function(e){
-const t=W(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=E().files,i=t===void 0||["",".",".."].includes(n)||
-/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:U(i,n);return o!==void 0&&r?.allowed(o,"read")?o:e}),sr=(function(e,t,n){
-const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!=="http")return"the events d\
-o not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process ca\
-nnot call";if(e.requestTimeoutMs>xe-Ad)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${xe/
-1e3} s)`;if(!n)return"telemetry was turned off during the run";const o=Pe();if(o!==void 0)return`the program turned tele\
-metry on over ${o==="file"?"the consent file":o}'s no, which a sender, reading the user's decision again, would follow`;
-if(!t)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!t.spool.ancestorsSeen)
-return"who may change the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,\
-gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender's script there";if(!ir(e))
-return"the program may not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())return;const c=e.clock(),
-u=s.waitingSince(c);if(u===void 0)return;const{state:l}=a,f=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);
-if(f!==void 0&&c-f>Nd&&!_d(d,s.dir,s.key,c))return"spooled events have waited a minute with no sender at work"}),Jo=(function(e,t){
-const{sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="http"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.
-maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.initialMs/1e3,backoffMaxSeconds:o.maxMs/
-1e3,...Co(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.maxAgeMs/864e5,sourceClientVersion:e.
-sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),Zo=(function({files:e,spool:t}){return e.sizeOf(`${t.
-dir}/${Ne}`,!0)===xd}),Ko=(function(e){if(Zo(e))return!0;const{files:t,spool:n}=e,r=()=>Le(t,n.dir,Ne,kd(),Date.now());try{
-r()}catch(i){if(!(i instanceof M))return!1;try{t.remove(`${n.dir}/${Ne}`),r()}catch{return!1}}return Hi(t,n.dir,Md),!0}),
-Qo=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([f,h])=>Xi.test(f)&&Number.isSafeInteger(h)&&h>0);if(d.
-length===0||!St(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(d.slice(0,an))},endpointHash:_e(r)},u=F(
-r)===r?{...c,endpoint:r}:c,l=Ot(t,n);try{const f=dr(e,t,n,o).filter(m=>m.quiet).map(m=>Wi(e,m,t,n)),h=$t([...f.flatMap(m=>m.
-lines),u],s,o)??u;ar(e,t,n,f,()=>{const m=cr(e,l);m==="invalid"&&e.remove(l);const v=`${H(h)}
+`Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${b(e)}`)}),Kn=(function(e){return B(JSON.
+stringify(e))<=id}),Ho=(function(e,t){const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof Se))return{reason:"\
+not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}
+try{const{schemaVersion:i,timestamp:o}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"schemaVersion is no\
+t a string"};if(!Kn(i))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Xe} bytes beyond "${pe}"\
+ that maxBatchBytes keeps for it`};if(!Number.isFinite(o))return{reason:"invalid_event",detail:"timestamp is not a finit\
+e number"};if(o<0||o>Ii)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire forma\
+ts carry"};const{json:s,bytes:d}=Oo(e),a={json:s,bytes:d,schemaVersion:i,sessionId:n,clientVersion:r,timestamp:o,retries:0,
+notBefore:0},c=Qn(a,t);return c===void 0?a:{reason:"event_too_large",detail:c}}catch(i){return{reason:"invalid_event",detail:q(
+i)}}}),Qn=(function(e,t){const{maxEventBytes:n,maxBatchBytes:r,format:i}=t;if(e.bytes>n)return`${e.bytes} bytes serializ\
+ed, more than ${Math.max(n,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFI\
+X, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;const o=i.eventBytes(e),s=e.sessionId===t.sessionId&&
+e.clientVersion===t.sourceClientVersion&&Kn(e.schemaVersion);if((o>e.bytes||!s)&&i.emptyBytes(e)+o>r)return`${o} bytes a\
+s the ${i.name} format carries it, more than maxBatchBytes leaves beside its envelope`}),Be=(function(e,t,n,r){let i;try{
+i=e.list(t)}catch{return[]}return i.flatMap(o=>{const s=n.exec(o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?[]:[
+d]})}),Tt=(function(e,t){return t??_e(e)}),er=(function(e,t,n){try{const r=e.read(t,Ci);if(r===void 0)return;const{failures:i,
+notBefore:o,endpoint:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=
+0&&o<=n+Li,l=Number.isFinite(a)&&a<=n?{failures:i,notBefore:o,handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,
+endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{
+return"invalid"}}),tr=(function(e,t){return e.spoolFallback?ba(E().env,I().os,t?.uid):void 0}),nr=(function(e,t,n=()=>{},r="\
+work"){const{spoolDir:i,spoolLimits:o}=e,s=rr(e);let d=e.noSpool??"there is no spool directory";const a=i===void 0?void 0:
+et.open(i,t,o,s,l=>d=l,r),c=tr(e,t);if(a&&c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:
+et.open(c,t,o,s);l&&l.dir!==a.dir&&a.adopt(l,e.clock())}if(a||c===void 0)return!a&&i!==void 0&&n(d),a;const u=et.open(c,
+t,o,s,l=>d+=`; nor in ${c}: ${l}`,r);return n(d,u?.dir),u}),rr=(function(e){const{sink:t,format:n,sourceClientVersion:r,
+headers:i,customFetch:o}=e,s={version:o&&r!==je?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,
+resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},d=H(s);return zn(t.kind==="http"?t.url:"",n.
+name,d==="{}"?"":d)}),Yo=(function(e,t){return{...e,[Fi]:JSON.stringify(t)}}),_t=(function(e,t,n,r){const i=new RegExp(`\
+^sender-${n}-(\\d{13})-[0-9a-f]{12}\\.(lock|start)$`),o={locks:[],marks:[]};for(const s of e.list(t)){const d=i.exec(s);
+if(!d)continue;const a=Number(d[1]),c=d[2]==="lock"?xe:_d;a+c>r&&a<=r+c?(d[2]==="lock"?o.locks:o.marks).push(s):rn(e,`${t}\
+/${s}`)}return o.locks.sort(),o.marks.sort(),o}),Vo=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=_t(e,t,n,Date.now());
+if(i.locks.length>0||i.marks.length>0)return"at work";const o=Date.now();r=`sender-${n}-${we(o)}-${be()}.start`,e.create(
+`${t}/${r}`,"");const s=_t(e,t,n,o);return s.locks.length===0&&s.marks[0]===r?r:(rn(e,`${t}/${r}`),"at work")}catch{return r}}),
+ir=(function(e,t,n){const r=zo(e,t,n);return r.handOff?r:{...r,outcome:Ui(e,t)}}),or=(function(e){return e.sink.kind!=="\
+http"||E().canConnect(e.sink.url)}),zo=(function(e,t,n){try{const r=ar(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{
+handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,s=sr(e.sink.url,i.dir);if(o.isOpen()){const f=E().senderRefusal(
+s);return f===void 0?{handOff:!0,command:void 0,backlog:t}:{handOff:!1,reason:f}}const d=E().senderCommand(`${i.dir}/${Ne}`,
+s);if("refused"in d)return{handOff:!1,reason:d.refused};const{cwd:a,...c}=d,u={...Jo(e,i.dir),successor:c,onByConsentFile:Ao()};
+return{handOff:!0,command:{...d,env:Yo(d.env,u)},backlog:t}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r}\
+)`}}}),Wo=(function(e,t){return t.handOff&&t.command&&!Ko(t.backlog)?{handOff:!1,reason:"the sender's script is not in t\
+he spool directory and cannot be written",outcome:Ui(e,t.backlog)}:t}),Xo=(function(e){try{const{spool:t,health:n,files:r}=e.
+backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const i=Vo(r,t.dir,t.key);if(i==="at work")return"at wor\
+k";const o=E().spawnDetached(e.command);return o==="started"?n.noteHandOff():Sd(r,t.dir,i),o}catch{return"failed"}}),Go=(function(e,t){
+if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;return ar(e,t,!0)!==void 0||
+n.kind==="http"&&E().senderRefusal(sr(n.url,t.spool.dir))!==void 0}),sr=(function(e,t){const n=xo(),r=n===void 0?void 0:
+qo(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...Md,...$e,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),
+qo=(function(e){const t=X(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=E().files,i=t===void 0||["",".","\
+.."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:U(i,n);return o!==void 0&&r?.allowed(o,"read")?
+o:e}),ar=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!==
+"http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch,\
+ which a sender process cannot call";if(e.requestTimeoutMs>xe-Rd)return`a request may take longer (requestTimeoutSeconds\
+) than a sender lives (${xe/1e3} s)`;if(!n)return"telemetry was turned off during the run";const o=Pe();if(o!==void 0)return`\
+the program turned telemetry on over ${o==="file"?"the consent file":o}'s no, which a sender, reading the user's decisio\
+n again, would follow`;if(!t)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!t.
+spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-read,\
+ or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender's sc\
+ript there";if(!or(e))return"the program may not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())
+return;const c=e.clock(),u=s.waitingSince(c);if(u===void 0)return;const{state:l}=a,f=l===void 0?u:l.handedOffAt===void 0?
+void 0:Math.max(u,l.handedOffAt);if(f!==void 0&&c-f>Ad&&!$d(d,s.dir,s.key,c))return"spooled events have waited a minute \
+with no sender at work"}),Jo=(function(e,t){const{sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="h\
+ttp"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.
+initialMs/1e3,backoffMaxSeconds:o.maxMs/1e3,...Co(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.
+maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),Zo=(function({
+files:e,spool:t}){return e.sizeOf(`${t.dir}/${Ne}`,!0)===Nd}),Ko=(function(e){if(Zo(e))return!0;const{files:t,spool:n}=e,
+r=()=>Le(t,n.dir,Ne,xd(),Date.now());try{r()}catch(i){if(!(i instanceof M))return!1;try{t.remove(`${n.dir}/${Ne}`),r()}catch{
+return!1}}return Hi(t,n.dir,Ld),!0}),Qo=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([f,h])=>Wi.test(
+f)&&Number.isSafeInteger(h)&&h>0);if(d.length===0||!St(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(
+d.slice(0,an))},endpointHash:_e(r)},u=F(r)===r?{...c,endpoint:r}:c,l=Ot(t,n);try{const f=cr(e,t,n,o).filter(m=>m.quiet).
+map(m=>Xi(e,m,t,n)),h=$t([...f.flatMap(m=>m.lines),u],s,o)??u;dr(e,t,n,f,()=>{const m=lr(e,l);m==="invalid"&&e.remove(l);
+const v=`${H(h)}
 `;typeof m!="object"||m.bytes+v.length<=Vi?e.append(l,typeof m=="object"&&!m.ended?`
-${v}`:v,zi):Fd(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&S(()=>e.remove(m))}catch{}}),ar=(function(e,t,n,r,i){try{
-i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&ln(e,s,cn(t,n,d));throw o}}),dr=(function(e,t,n,r){return Be(e,t,
-dn,(i,o)=>{const[,,s,d]=dn.exec(o)??[],a=Math.abs(r-Number(s))>=Pd;return i===n?{path:U(t,o),summed:d===void 0?void 0:Number(
+${v}`:v,zi):Ud(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&S(()=>e.remove(m))}catch{}}),dr=(function(e,t,n,r,i){try{
+i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&ln(e,s,cn(t,n,d));throw o}}),cr=(function(e,t,n,r){return Be(e,t,
+dn,(i,o)=>{const[,,s,d]=dn.exec(o)??[],a=Math.abs(r-Number(s))>=Bd;return i===n?{path:U(t,o),summed:d===void 0?void 0:Number(
 d),quiet:a}:void 0})}),$t=(function(e,t,n){const r=e.map(d=>({...d,since:Math.min(d.since,n),last:Math.min(d.last,n)})).
 filter(d=>d.last>=t);if(r.length===0)return;const i={};for(const d of r)for(const[a,c]of Object.entries(d.dropped))(a in
 i||Object.keys(i).length<an)&&j(i,a,c);for(const d of Object.keys(i))i[d]=Math.min(i[d],Number.MAX_SAFE_INTEGER);const{endpoint:o,
 endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:i,...s===
-void 0?{}:{endpointHash:s},...o===void 0?{}:{endpoint:o}}}),cr=(function(e,t){try{const n=e.read(t,sn);return n===void 0?
+void 0?{}:{endpointHash:s},...o===void 0?{}:{endpoint:o}}}),lr=(function(e,t){try{const n=e.read(t,sn);return n===void 0?
 void 0:{lines:qi(n),bytes:n.length,ended:n===""||n.endsWith(`
 `)}}catch(n){return n instanceof M?"invalid":void 0}}),St=(function(e){return Number.isSafeInteger(e)&&e>=0&&e<=Ft}),Ot=(function(e,t){
 return U(e,`drops-${t}.json`)}),es=(function(e){const t=E().monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(
-i=>{n=bi(Math.max(0,t-E().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),kt=(function(e,t){if(t!==void 0&&(typeof t!="st\
+i=>{n=Ti(Math.max(0,t-E().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),kt=(function(e,t){if(t!==void 0&&(typeof t!="st\
 ring"||t.trim()===""||Qi.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got\
- ${b(t)}`}),lr=(async function(e={}){const t=z(e)?Ee(e,{optOut:!0})??kt("optOut",e.optOut):`options must be an object su\
+ ${b(t)}`}),ur=(async function(e={}){const t=z(e)?Ee(e,{optOut:!0})??kt("optOut",e.optOut):`options must be an object su\
 ch as { optOut: "mycli telemetry disable" }, got ${b(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=No();
 if(n.source!=="default")return n.enabled?"enabled":"disabled";if(nt)return await nt;if(Va()||On()||ga())return"never_ask\
-ed";const r=E().terminal();return r?(nt=Kd(r,e.optOut),await nt):"never_asked"}),ts=(function({subcommand:e,subcommands:t}){
+ed";const r=E().terminal();return r?(nt=Qd(r,e.optOut),await nt):"never_asked"}),ts=(function({subcommand:e,subcommands:t}){
 return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&de()?.(`'subcommand' is given without 'subcommands', the na\
 mes that may be reported: reported as "undefined"`),"undefined")}),ns=(async function(e,t){if(rs(e),typeof t!="function")
 throw new TypeError(`Cannot track command: 'main' must be a function, got ${b(t)}`);const n=Date.now(),r=ts(e),i=ct("com\
-mand",e.command);let o=!1;const s=(l,f,h="undefined")=>{if(!o){o=!0;try{a.enqueue(new si({nemoSource:e.nemoSource,command:i,
+mand",e.command);let o=!1;const s=(l,f,h="undefined")=>{if(!o){o=!0;try{a.enqueue(new ai({nemoSource:e.nemoSource,command:i,
 subcommand:r,taskStatus:l,durationMs:Date.now()-n,exitCode:f,errorClass:h}))}catch{}}},d=l=>{const f=is(l);s(f===0?"succ\
 ess":"failure",f)},a=new Zi({...e.handler,sessionId:e.handler?.sessionId===void 0?be(32):e.handler.sessionId,captureInterrupts:l=>s(
-"interrupted",he[l],l==="SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await lr({optOut:e.optOutCommand});
+"interrupted",he[l],l==="SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await ur({optOut:e.optOutCommand});
 const c=l=>l===void 0?E().exitCode():l;if(!G()){const l=de(),f=e.handler?.logger;if(l||f){const h=`telemetry off (decide\
-d by ${Wt().decidedBy}): the command is not recorded`;l?.(h),An(f,h)}return c(await t())}let u=()=>{};try{u=E().onExit({
+d by ${Xt().decidedBy}): the command is not recorded`;l?.(h),An(f,h)}return c(await t())}let u=()=>{};try{u=E().onExit({
 beforeExit:()=>!1,exit:d})}catch{}try{a.start()}catch{}try{const l=await t(),f=Cn(l);return f===void 0&&l!==void 0&&de()?.(
 `main returned ${b(l)}, which is not an exit code: the program's is recorded`),d(f??E().exitCode()??0),c(l)}catch(l){throw s(
-"failure",1,tc(l,e.errorClasses??[])),l}finally{u(),await a.stop().catch(()=>{})}}),rs=(function(e){const t=m=>{throw new TypeError(
-`Cannot track command: ${m}`)};z(e)||t(`options must be an object, got ${b(e)}`);const n=Ee(e,Qd);n&&t(n);const{subcommands:r,
+"failure",1,nc(l,e.errorClasses??[])),l}finally{u(),await a.stop().catch(()=>{})}}),rs=(function(e){const t=m=>{throw new TypeError(
+`Cannot track command: ${m}`)};z(e)||t(`options must be an object, got ${b(e)}`);const n=Ee(e,ec);n&&t(n);const{subcommands:r,
 nemoSource:i,errorClasses:o,askConsent:s,optOutCommand:d,handler:a}=e;Object.hasOwn(e,"command")||t(`'command' must be g\
 iven: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(r)&&r.every(m=>typeof m=="string"))&&t(`'subcom\
 mands' must be an array of strings, got ${b(r)}`);const c=r?.find(m=>!Mn(m));c!==void 0&&t(`'subcommands' holds ${b(c)},\
  which would be reported as "undefined": a subcommand's name is 1-64 characters, with no flag, path, URL, address, run o\
 f 4 digits or invisible character`);const u=Object.values(Ge);i!==void 0&&!u.includes(i)&&t(`'nemoSource' must be one of\
- ${Er(u)}, got ${b(i)}`);const l=Array.isArray(o)||z(o)?o:void 0;o!==void 0&&!(l&&Object.values(l).every(m=>typeof m=="f\
+ ${wr(u)}, got ${b(i)}`);const l=Array.isArray(o)||z(o)?o:void 0;o!==void 0&&!(l&&Object.values(l).every(m=>typeof m=="f\
 unction"))&&t(`'errorClasses' must be an array of classes or an object naming them, got ${b(o)}`);const f=l&&!Array.isArray(
 l)?Object.keys(l).find(m=>!Ln(m)):void 0;f!==void 0&&t(`'errorClasses' names a class ${b(f)}, which would be reported as\
  "undefined": a class's name is a letter, \`_\` or \`$\`, then letters and digits, \`.\` or \`::\` between parts`),s!==void 0&&
@@ -529,35 +530,35 @@ typeof s!="boolean"&&t(`'askConsent' must be a boolean, got ${b(s)}`);const h=kt
 ndler' takes a handler's options ({ endpoint, spoolDir, ... }), not a NATTelemetryHandler: trackCommand makes its own"),
 a!==void 0&&Object.hasOwn(a,"captureInterrupts")&&t("'handler.captureInterrupts' is trackCommand's own: it records Ctrl-\
 C and SIGTERM as the command's outcome")}),is=(function(e){return I().os==="win32"?e>>>0:e&255}),je="0.1.0";function Fe(e,t){
-const n=os(e,t);if(n===void 0)return{kind:"direct"};const r=vr(t,["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:as(e,t(r));return r!==
+const n=os(e,t);if(n===void 0)return{kind:"direct"};const r=yr(t,["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:as(e,t(r));return r!==
 void 0&&i!==void 0?{kind:"direct",exemptBy:{list:r,entry:i}}:{...ss(t(n)),setBy:n}}function os(e,t){const n=e.protocol===
 "https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?t("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","H\
-TTP_PROXY"]:void 0;return n&&vr(t,[...n,"all_proxy","ALL_PROXY"])}function ur(e,t,n){const r=n.filter(i=>t(i));if(!(e.protocol!==
+TTP_PROXY"]:void 0;return n&&yr(t,[...n,"all_proxy","ALL_PROXY"])}function hr(e,t,n){const r=n.filter(i=>t(i));if(!(e.protocol!==
 "http:"||t("REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD \
-is set)`}function ss(e){const t=fr(e);if(!t)return{kind:"unusable",reason:"the proxy URL cannot be parsed"};const{protocol:n}=t;
+is set)`}function ss(e){const t=mr(e);if(!t)return{kind:"unusable",reason:"the proxy URL cannot be parsed"};const{protocol:n}=t;
 if(n!=="http:"&&n!=="https:")return{kind:"unusable",reason:`${n} proxies are not supported`};if(t.hostname==="")return{kind:"\
-unusable",reason:"the proxy URL names no host"};if(it(t))return{kind:"unusable",reason:hr};const r=t.username||t.password?
-`Basic ${gr(`${yr(t.username)}:${yr(t.password)}`)}`:void 0,i=t.port?Number(t.port):n==="https:"?443:80;return{kind:"pro\
-xy",proxy:{protocol:n,hostname:Nt(t.hostname),port:i,authorization:r}}}var hr="an '@' past its host: a password with a '\
-/', '?' or '#' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the proxy's host";function fr(e){const t=e.
+unusable",reason:"the proxy URL names no host"};if(it(t))return{kind:"unusable",reason:fr};const r=t.username||t.password?
+`Basic ${Er(`${gr(t.username)}:${gr(t.password)}`)}`:void 0,i=t.port?Number(t.port):n==="https:"?443:80;return{kind:"pro\
+xy",proxy:{protocol:n,hostname:Nt(t.hostname),port:i,authorization:r}}}var fr="an '@' past its host: a password with a '\
+/', '?' or '#' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the proxy's host";function mr(e){const t=e.
 trim();try{return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(t)?t:`http://${t}`)}catch{return}}function as(e,t){const n=Nt(
 e.hostname.toLowerCase()).replace(/\.$/,""),r=xt(n),i=Number(e.port||(e.protocol==="https:"?443:80));return t.split(",").
-map(o=>o.trim()).filter(o=>{const s=mr(o.toLowerCase());return s===void 0||s.port!==void 0&&s.port!==i?!1:s.kind==="all"?
-!0:s.kind==="domain"?r===void 0&&(n===s.name||n.endsWith(`.${s.name}`)):r!==void 0&&pr(r,s.address,s.prefix)})}function ds(e,t){
-const n=xt(e),r=/^[\d.a-f:/]+$/i.test(t)?mr(t.toLowerCase()):void 0;return n!==void 0&&r?.kind==="ip"&&r.port===void 0&&
-pr(n,r.address,r.prefix)}function mr(e){let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.exec(e);if(r)t=r[1],n=r[2]===void 0?
+map(o=>o.trim()).filter(o=>{const s=pr(o.toLowerCase());return s===void 0||s.port!==void 0&&s.port!==i?!1:s.kind==="all"?
+!0:s.kind==="domain"?r===void 0&&(n===s.name||n.endsWith(`.${s.name}`)):r!==void 0&&vr(r,s.address,s.prefix)})}function ds(e,t){
+const n=xt(e),r=/^[\d.a-f:/]+$/i.test(t)?pr(t.toLowerCase()):void 0;return n!==void 0&&r?.kind==="ip"&&r.port===void 0&&
+vr(n,r.address,r.prefix)}function pr(e){let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.exec(e);if(r)t=r[1],n=r[2]===void 0?
 void 0:Number(r[2]);else if(e.indexOf(":")===e.lastIndexOf(":")){const d=/^(.*):(\d+)$/.exec(e);d&&([t,n]=[d[1],Number(d[2])])}
 if(t==="*")return{kind:"all",port:n};const i=/^(.*)\/(\d{1,3})$/.exec(t),o=xt(i?i[1]:t);if(o!==void 0){const d=i?Number(
 i[2]):o.length*8;return d<=o.length*8?{kind:"ip",address:o,prefix:d,port:n}:void 0}if(i)return;const s=t.replace(/^\*?\./,
-"").replace(/\.$/,"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:n}}function pr(e,t,n){if(e.length!==
+"").replace(/\.$/,"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:n}}function vr(e,t,n){if(e.length!==
 t.length)return!1;for(let r=0;r<n;r+=8){const i=n-r>=8?255:255<<8-(n-r)&255;if((e[r/8]&i)!==(t[r/8]&i))return!1}return!0}
 function xt(e){const t=/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(e);if(t){const c=t.slice(1).map(Number);return c.
 every(u=>u<=255)?c:void 0}if(!e.includes(":"))return;let n;try{n=Nt(new URL(`http://[${e}]/`).hostname)}catch{return}const[
 r,i]=n.split("::"),o=c=>c?c.split(":").map(u=>parseInt(u,16)):[],s=o(r),d=o(i);return(i===void 0?s:[...s,...Array(8-s.length-
-d.length).fill(0),...d]).flatMap(c=>[c>>8,c&255])}function vr(e,t){return t.find(n=>e(n)?.trim())}function Nt(e){return e.
-startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function yr(e){try{return decodeURIComponent(e)}catch{return e}}function gr(e){
+d.length).fill(0),...d]).flatMap(c=>[c>>8,c&255])}function yr(e,t){return t.find(n=>e(n)?.trim())}function Nt(e){return e.
+startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function gr(e){try{return decodeURIComponent(e)}catch{return e}}function Er(e){
 let t="";for(const n of new TextEncoder().encode(e))t+=String.fromCharCode(n);return btoa(t)}function q(e){try{return e instanceof
-Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function Er(e){return e.map(
+Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function wr(e){return e.map(
 t=>JSON.stringify(t)).join(", ")}function b(e){switch(typeof e){case"string":return JSON.stringify(e.length>40?`${e.slice(
 0,40)}\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"bigint":return`${e}n`;case"object":{if(e===
 null)return"null";const t=fn(e)?.slice(8,-1);return t===void 0?"an object that cannot be read":t==="Object"?"an object":
@@ -569,35 +570,35 @@ for(let i=1;i<=t.length;i++){const o=e[r-1]===t[i-1]?0:1;n[r][i]=Math.min(n[r-1]
 1&&e[r-1]===t[i-2]&&e[r-2]===t[i-1]&&(n[r][i]=Math.min(n[r][i],n[r-2][i-2]+1))}return n[e.length][t.length]}function us(e,t,n={}){
 let r=e.replace(/(?<![a-z\d+.-])[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,o=>F(o.replaceAll("\\/","/")));const i=[...t===
 void 0?[]:fs(t),...hs(n)];for(const o of[...new Set(i)].sort((s,d)=>d.length-s.length)){const s=o.replace(/[.*+?^${}()|[\]\\]/g,
-"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${wr(a)}${wr(c)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(\
+"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${br(a)}${br(c)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(\
 ?![A-Za-z0-9])`,"g"),"***")}return r}function hs(e){const t=Object.values(e).flatMap(n=>[n,...n.split(/[\t ]+/).filter(r=>r.
-length>=8)]).filter(n=>n.length>=4);return[...t,...t.map(n=>JSON.stringify(n).slice(1,-1))]}function wr(e){return/\d/.test(
+length>=8)]).filter(n=>n.length>=4);return[...t,...t.map(n=>JSON.stringify(n).slice(1,-1))]}function br(e){return/\d/.test(
 e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function fs(e){try{const{username:t,password:n,search:r}=new URL(e),i=c=>{
 try{return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].flatMap(c=>[c,i(c)]).filter(c=>c.length>=4),
-s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=8),d=t||n?[gr(`${i(t)}\
+s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=8),d=t||n?[Er(`${i(t)}\
 :${i(n)}`)]:[],a=[...o,...s].map(c=>JSON.stringify(c).slice(1,-1));return[...o,...s,...a,...d]}catch{return[]}}var ms=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,
 ps=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,vs=new Set(["connection","content-length","host","keep-alive","te","trailer","transf\
-er-encoding","upgrade"]);function br(e){return vs.has(e.toLowerCase())}function Tr(e){return ms.test(e)}function _r(e){return ps.
-test(e)}var $r=e=>e===9||e===10||e===13||e===32;function ys(e){let t=0,n=e.length;for(;t<n&&$r(e.charCodeAt(t));)t++;for(;n>
-t&&$r(e.charCodeAt(n-1));)n--;return e.slice(t,n)}var Ue=["SIGINT","SIGTERM"],he={SIGINT:130,SIGTERM:143},At="/proc/self\
+er-encoding","upgrade"]);function Tr(e){return vs.has(e.toLowerCase())}function _r(e){return ms.test(e)}function $r(e){return ps.
+test(e)}var Sr=e=>e===9||e===10||e===13||e===32;function ys(e){let t=0,n=e.length;for(;t<n&&Sr(e.charCodeAt(t));)t++;for(;n>
+t&&Sr(e.charCodeAt(n-1));)n--;return e.slice(t,n)}var Ue=["SIGINT","SIGTERM"],he={SIGINT:130,SIGTERM:143},At="/proc/self\
 /status",fe=class extends TypeError{constructor(e){super(`fetch failed: ${e}`),this.name="RequestNotBuilt"}};function Rt(e,t){
 return e?"its value is not valid Unicode":t}var M=class extends Error{reason;constructor(e,t){super(`refused ${e}: ${t}`),
-this.name="RefusedPath",this.reason=t}},Sr=64;function gs(e,t){const n=W(t);if(n===void 0||!e.allowed(n,"read"))return;const r=e.
+this.name="RefusedPath",this.reason=t}},Or=64;function gs(e,t){const n=X(t);if(n===void 0||!e.allowed(n,"read"))return;const r=e.
 readLink(t),i=e.realPath(n),o=e.realPath(t);if(!(r===void 0||i===void 0||o===void 0))return Es(r.startsWith("/")?r:`${i}\
 /${r}`)===o?o:void 0}function Es(e){const t=[];for(const n of e.split("/"))n===".."?t.pop():n!==""&&n!=="."&&t.push(n);return`\
 /${t.join("/")}`}var ws=4,Mt=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DEN\
-O_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],Or=["HTTP_PROXY","http_proxy",
-"HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],$e=[...Or,"NO_PROXY","no_proxy","REQUEST_METHOD"],bs=["PATH","SYSTE\
+O_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],kr=["HTTP_PROXY","http_proxy",
+"HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],$e=[...kr,"NO_PROXY","no_proxy","REQUEST_METHOD"],bs=["PATH","SYSTE\
 MROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...$e,"NAT_TELEMETRY_ENABLED","D\
 O_NOT_TRACK",...Mt];function Ts(e,t){const n=Lt(e,t);return e.protocol==="https:"&&n.kind==="proxy"&&n.credentials&&n.url.
-startsWith("http:")}function kr(e,t,n=()=>!1){const r=Or.find(n);if(r!==void 0)return`${r} is not valid Unicode, which D\
-eno's fetch skips: it would go around the proxy named there`;const i=Lt(e,t),o=i.kind==="proxy"?fr(t(i.variable)??""):void 0;
-if(i.kind==="proxy"&&o&&it(o))return`${i.variable} has ${hr}`;if(!(i.kind!=="direct"||i.skipped===void 0||Fe(e,t).kind===
+startsWith("http:")}function xr(e,t,n=()=>!1){const r=kr.find(n);if(r!==void 0)return`${r} is not valid Unicode, which D\
+eno's fetch skips: it would go around the proxy named there`;const i=Lt(e,t),o=i.kind==="proxy"?mr(t(i.variable)??""):void 0;
+if(i.kind==="proxy"&&o&&it(o))return`${i.variable} has ${fr}`;if(!(i.kind!=="direct"||i.skipped===void 0||Fe(e,t).kind===
 "direct"))return`Deno's fetch cannot parse ${i.skipped}, which it skips: it would go around the proxy named there`}function Lt(e,t){
 const n=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&n.push(["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&t(
 "REQUEST_METHOD")===void 0&&n.push(["HTTP_PROXY","http_proxy"]);const[r,i]=n.flat().map(a=>[a,$s(t(a))]).find(([,a])=>a!==
 void 0)??[];if(r===void 0||i===void 0){const a=n.flat().find(u=>t(u));return a!==void 0?{kind:"direct",because:"no proxy\
- variable Deno's fetch can read is set",skipped:a}:{kind:"direct",because:ur(e,t,["HTTP_PROXY","http_proxy"])??`no proxy\
+ variable Deno's fetch can read is set",skipped:a}:{kind:"direct",because:hr(e,t,["HTTP_PROXY","http_proxy"])??`no proxy\
  variable is set for ${e.protocol} URLs`}}const o=t("NO_PROXY")!==void 0?"NO_PROXY":"no_proxy",s=e.hostname.replace(/^\[(.*)\]$/,
 "$1"),d=(t(o)||void 0)?.split(",").map(a=>a.replace(ks,"")).find(a=>_s(s,a));return d!==void 0?{kind:"direct",because:`${o}\
  names the host: ${d}`}:{kind:"proxy",variable:r,...i}}function _s(e,t){return/^[\d.]+$|:/.test(e)?(t.includes("/")?!/\/0\d\d/.
@@ -606,50 +607,50 @@ e.length>65534||[...e].some(c=>c<=" "||c==="\x7F"))return;const t=/^([a-z][a-z\d
 http").replace(/^https?$/i,c=>c.toLowerCase()),r=t?t[2].split(/[/?#]/)[0]:e,[,i,o,s=""]=Os.exec(r)??[];if(!["http","http\
 s","socks5","socks5h"].includes(n)||o===void 0||i!==void 0&&!i.includes(":"))return;const d=/^\+?\d+$/.test(s)&&Number(s)<=
 65535?Number(s):void 0,a=`${Ss(o)}:${d??{http:80,https:443}[n]??1080}`;return{url:`${n}://${a}`,credentials:i!==void 0}}
-function Ss(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var xr="(?:[\\w.~!$&'()*+,;=:%-]|\
-\\[[\\w.~!$&'()*+,;=:%-]*\\])*",Os=new RegExp(`^(?:(${xr})@(?:${xr}@)*)?([\\w.~!$&'()*+,;=-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*)\
-)?$`,"i"),Nr="[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",ks=new RegExp(`\
-^${Nr}+|${Nr}+$`,"g"),te=globalThis,xs,Ns={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},As={x64:"x86_64",arm64:"aar\
+function Ss(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var Nr="(?:[\\w.~!$&'()*+,;=:%-]|\
+\\[[\\w.~!$&'()*+,;=:%-]*\\])*",Os=new RegExp(`^(?:(${Nr})@(?:${Nr}@)*)?([\\w.~!$&'()*+,;=-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*)\
+)?$`,"i"),Ar="[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",ks=new RegExp(`\
+^${Ar}+|${Ar}+$`,"g"),te=globalThis,xs,Ns={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},As={x64:"x86_64",arm64:"aar\
 ch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"\
 mips64"},Rs={x64:"x86_64",arm64:"arm64"},Ms={x64:"amd64",arm64:"arm64",ia32:"i386"},Ls={x64:"AMD64",arm64:"ARM64",ia32:"\
-x86"},Is=4096;function Ar(e,t){if(t==="win32")return!0;if(t!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{
+x86"},Is=4096;function Rr(e,t){if(t==="win32")return!0;if(t!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{
 const n=e.read("/proc/self/stat",Is)??"",[,,r,,,i]=n.slice(n.lastIndexOf(")")+2).split(" ").map(Number);return Number.isInteger(
-r)&&r>0&&r===i}catch{return!1}}function Rr(e){if(e===void 0)return!1;const t=r=>e.listenerCount?.(r)??0;if(e.readableFlowing===
+r)&&r>0&&r===i}catch{return!1}}function Mr(e){if(e===void 0)return!1;const t=r=>e.listenerCount?.(r)??0;if(e.readableFlowing===
 !0||t("keypress")>0||t("readable")>0)return!0;const n=Object.getOwnPropertySymbols(e).some(r=>r.description==="keypress-\
 decoder");return t("data")>(n?1:0)}var He=class{#e=new Set;#t;#i;constructor(e){this.#t=e}add(e){this.#e.add(e);try{this.#i??=
 this.#t(this.#e)}catch(t){throw this.#e.delete(e),t}return()=>{!this.#e.delete(e)||this.#e.size>0||(this.#i?.(),this.#i=
 void 0)}}clear(){this.#e.clear(),this.#i?.(),this.#i=void 0}};function ne(e,t){let n=!1;for(const r of e)try{t(r)===!0&&
-(n=!0)}catch{}return n}var Cs="pid:[4026531836]",Mr=Symbol.for("@nat/telemetry: a signal listener that stands aside");function Lr(e){
-return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[Mr]===!0}function Ds(e,t){try{return e.listeners(t).filter(
-r=>!Lr(r)).length>Ps(e)}catch{return!0}}function Ps(e){const t=i=>{const o=typeof i=="object"&&i!==null?i.count:void 0;return typeof o==
+(n=!0)}catch{}return n}var Cs="pid:[4026531836]",Lr=Symbol.for("@nat/telemetry: a signal listener that stands aside");function Ir(e){
+return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[Lr]===!0}function Ds(e,t){try{return e.listeners(t).filter(
+r=>!Ir(r)).length>Ps(e)}catch{return!0}}function Ps(e){const t=i=>{const o=typeof i=="object"&&i!==null?i.count:void 0;return typeof o==
 "number"&&Number.isSafeInteger(o)&&o>0?o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;
-return t(n)+t(r)}var Ir="/proc/self/ns/pid",Cr=["/usr/bin/setsid","/bin/setsid"],Dr="/bin/sh",Bs=[["/bin/bash",!0,'for f\
- in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'],[Dr,!1,'ex\
+return t(n)+t(r)}var Cr="/proc/self/ns/pid",Dr=["/usr/bin/setsid","/bin/setsid"],Pr="/bin/sh",Bs=[["/bin/bash",!0,'for f\
+ in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'],[Pr,!1,'ex\
 ec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],js=[...$e,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_\
-DIR","NODE_EXTRA_CA_CERTS"];function Pr(e){return e.body?.cancel().catch(()=>{}),Ye(413,"the body is too large")}function Ye(e,t){
+DIR","NODE_EXTRA_CA_CERTS"];function Br(e){return e.body?.cancel().catch(()=>{}),Ye(413,"the body is too large")}function Ye(e,t){
 return new Response(JSON.stringify({error:t}),{status:e,headers:{"content-type":"application/json",connection:"close"}})}
-var Br=Symbol("late"),jr=Symbol("cut");async function Fs(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.
-body){if(i+=o.length,i>t)return;r+=n.decode(o,{stream:!0})}return r+n.decode()}var Ve=globalThis.Deno,Fr=!1,It=new Set;Ve&&
-globalThis.addEventListener("unload",()=>{Fr=!0;for(const e of It)e()});var Ur=typeof Ve?.addSignalListener=="function"?
+var jr=Symbol("late"),Fr=Symbol("cut");async function Fs(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.
+body){if(i+=o.length,i>t)return;r+=n.decode(o,{stream:!0})}return r+n.decode()}var Ve=globalThis.Deno,Ur=!1,It=new Set;Ve&&
+globalThis.addEventListener("unload",()=>{Ur=!0;for(const e of It)e()});var Hr=typeof Ve?.addSignalListener=="function"?
 $n(Ve):void 0,Us="/etc/hosts",Hs=16<<20,Ys=5e3,Vs=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function zs(e,t,n){const r=e(
 "node:dns");return(i,o,s)=>{const d=i.toLowerCase().replace(/\.$/,"");if(d==="localhost"||d.endsWith(".localhost")||qs(e,
 d))return r.lookup(i,o,s);const a=new r.Resolver({timeout:Ys,tries:1}),c=()=>a.cancel();n.addEventListener("abort",c,{once:!0});
 const u=(l,f)=>new Promise(h=>l.call(a,f,m=>h(m?.code)));(async()=>{for(const l of Gs(e,t,i)){const f=await Promise.all(
 [u(a.resolve4,l),u(a.resolve6,l)]);if(f.some(h=>Vs.has(h??"")))return!1;if(f.includes(void 0))return!0}return!0})().then(
 l=>{if(n.removeEventListener("abort",c),l&&!n.aborted)return r.lookup(i,o,s);s(Object.assign(new Error(`DNS did not answ\
-er for ${i}`),{code:"ETIMEOUT"}))})}}var Xs="/etc/resolv.conf",Ws=65536;function Gs(e,t,n){if(n.endsWith("."))return[n.slice(
+er for ${i}`),{code:"ETIMEOUT"}))})}}var Ws="/etc/resolv.conf",Xs=65536;function Gs(e,t,n){if(n.endsWith("."))return[n.slice(
 0,-1)];let r,i=1;const o=c=>{const u=c.find(l=>l.startsWith("ndots:"));u!==void 0&&(i=Math.min(15,Number.parseInt(u.slice(
-6),10)||0))},s=e("node:fs");for(const c of(S(()=>Hr(s,Xs,Ws))??"").split(`
+6),10)||0))},s=e("node:fs");for(const c of(S(()=>Yr(s,Ws,Xs))??"").split(`
 `)){const[u,...l]=c.replace(/[#;].*/,"").trim().split(/\s+/);(u==="search"||u==="domain")&&(r=l),u==="options"&&o(l)}o(t(
 "RES_OPTIONS")?.trim().split(/\s+/)??[]);const d=t("LOCALDOMAIN")?.trim();d&&(r=d.split(/\s+/)),r??=[S(()=>e("node:os").
 hostname().replace(/^[^.]*\.?/,""))??""].filter(Boolean);const a=r.slice(0,6).filter(c=>c!==".").map(c=>`${n}.${c.replace(
-/\.$/,"")}`);return n.split(".").length-1>=i?[n,...a]:[...a,n]}function Hr(e,t,n){const r=e.statSync(t);return r.isFile()&&
-r.size<=n?e.readFileSync(t,"latin1"):""}function qs(e,t){const n=S(()=>Hr(e("node:fs"),Us,Hs))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
+/\.$/,"")}`);return n.split(".").length-1>=i?[n,...a]:[...a,n]}function Yr(e,t,n){const r=e.statSync(t);return r.isFile()&&
+r.size<=n?e.readFileSync(t,"latin1"):""}function qs(e,t){const n=S(()=>Yr(e("node:fs"),Us,Hs))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
 "\\$&");for(const i of n.matchAll(new RegExp(`(?<=[ \\t])${r}(?=[ \\t#\\r]|$)`,"gim"))){const o=n.slice(n.lastIndexOf(`
-`,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}var Js=16384;function Yr(e,t,n,r){const i=e("n\
+`,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}var Js=16384;function Vr(e,t,n,r){const i=e("n\
 ode:net"),{hostname:o,port:s}=n;return Ct(r,d=>{const a=n.protocol==="https:"?e("node:tls").connect({host:o,port:s,servername:i.
 isIP(o)?"":o,lookup:t}):i.connect({host:o,port:s,lookup:t});return a.once(n.protocol==="https:"?"secureConnect":"connect",
-()=>d(a)),a})}async function Zs(e,t,n,r,i){const o=await Yr(e,t,n,i),s=`${r.hostname}:${r.port||443}`;await Ct(i,(c,u)=>{
+()=>d(a)),a})}async function Zs(e,t,n,r,i){const o=await Vr(e,t,n,i),s=`${r.hostname}:${r.port||443}`;await Ct(i,(c,u)=>{
 let l="";const f=h=>{l+=h.toString("latin1");const m=l.indexOf(`\r
 \r
 `);if(m<0){l.length>Js&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",f),o.pause();
@@ -667,36 +668,36 @@ error",a),i?.removeListener("close",u)},d=l=>{o.outcome==="pending"&&(o.outcome=
 ion closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",c,{once:!0});try{i=t(d,a)}catch(l){
 return a(l instanceof Error?l:new Error(String(l)))}if(i.on("error",()=>{}),o.outcome==="failed")return void i.destroy();
 o.outcome==="pending"&&(i.on("error",a),i.on("close",u))})}var Ks=7;function Qs(e){try{return new TextDecoder("utf-8",{fatal:!0}).
-decode(e),!0}catch{return!1}}var Vr,zr=!1;function ea(e,t){if(zr)return!1;try{return Vr??=new Int32Array(new SharedArrayBuffer(
-4)),Promise.resolve(Atomics.waitAsync(Vr,0,0,e).value).then(()=>t(),()=>{zr=!0,t()}),!0}catch{return!1}}var ta={BUN_BE_BUN:"\
+decode(e),!0}catch{return!1}}var zr,Wr=!1;function ea(e,t){if(Wr)return!1;try{return zr??=new Int32Array(new SharedArrayBuffer(
+4)),Promise.resolve(Atomics.waitAsync(zr,0,0,e).value).then(()=>t(),()=>{Wr=!0,t()}),!0}catch{return!1}}var ta={BUN_BE_BUN:"\
 1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"},Xr="/etc/passwd",na=16*1024*1024;function ra(e){if(e.kind!=="file"||e.uid!==0||
 ((e.mode??0)&18)!==0)throw new Error(`${Xr} is not root's alone`)}function ia(e,t){if(!(e===void 0||t===void 0))for(const n of e.
 split(`
 `)){if(n.startsWith("#"))continue;const[,,r,i]=n.split(":");if(/^\d+$/.test(r??"")&&Number(r)===t&&/^\d+$/.test(i??""))return Number(
 i)}}var oa=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/,
-sa=/^(openssl-config|tls-cipher-list)$/,aa=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Wr=/--(?:experimental[-_])?permission|--allow[-_]/,
-da=/^--experimental[-_](?:default[-_])?config[-_]file/;function ca(e,t,n){return t!==void 0&&Wr.test(t)||!e.some(r=>r===
-"--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Wr.test(r)&&/^[^=]*_/.test(r)||da.test(r))return!1;const i=aa.
+sa=/^(openssl-config|tls-cipher-list)$/,aa=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Gr=/--(?:experimental[-_])?permission|--allow[-_]/,
+da=/^--experimental[-_](?:default[-_])?config[-_]file/;function ca(e,t,n){return t!==void 0&&Gr.test(t)||!e.some(r=>r===
+"--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Gr.test(r)&&/^[^=]*_/.test(r)||da.test(r))return!1;const i=aa.
 exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&K(o,n)})}function la(e,t,n){const r=e??
 ((i,o)=>globalThis.fetch(i,o));return async(i,o)=>{const s=Fe(new URL(i),t);if(s.kind==="unusable")throw new fe(s.reason);
 if(s.kind==="proxy"&&!n)throw new fe("this runtime's fetch cannot use a proxy");try{return await r(i,{...o,proxy:s.kind===
 "proxy"?ua(s.proxy):!1})}catch(d){throw S(()=>d?.code)==="UnsupportedProxyProtocol"?new fe("the proxy setting's scheme i\
 s not supported"):d}}}function ua({protocol:e,hostname:t,port:n,authorization:r}){const i=t.includes(":")?`[${t}]`:t,o=r===
-void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}function Gr(e,t){const n=ze.
-get(e)??0;n===0&&e.on("error",qr),ze.set(e,n+1);const r=()=>{const o=(ze.get(e)??1)-1;ze.set(e,o),o===0&&e.removeListener(
-"error",qr)},i=()=>{try{setTimeout(r,0)}catch{}};try{e.write(t,i)}catch{i()}}var ze=new WeakMap;function qr(){}var me=globalThis,
+void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}function qr(e,t){const n=ze.
+get(e)??0;n===0&&e.on("error",Jr),ze.set(e,n+1);const r=()=>{const o=(ze.get(e)??1)-1;ze.set(e,o),o===0&&e.removeListener(
+"error",Jr)},i=()=>{try{setTimeout(r,0)}catch{}};try{e.write(t,i)}catch{i()}}var ze=new WeakMap;function Jr(){}var me=globalThis,
 ha={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,
 fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"\
 no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error(
 "no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},
-exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Xe,Jr=[S(()=>me.Bun?.fetch),me.Deno?S(()=>me.fetch):void 0].find(
-e=>typeof e=="function"),fa="nat-cli",Dt={name:"@nat/telemetry",version:je};function Zr(e){return typeof e=="string"?{stringValue:e}:
-typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Kr=e=>Object.entries(
-e).map(([t,n])=>({key:t,value:Zr(n)}));function Qr(e){const t=Math.floor(e);return t===0?"0":`${t}000000`}function ma(e){
+exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},We,Zr=[S(()=>me.Bun?.fetch),me.Deno?S(()=>me.fetch):void 0].find(
+e=>typeof e=="function"),fa="nat-cli",Dt={name:"@nat/telemetry",version:je};function Kr(e){return typeof e=="string"?{stringValue:e}:
+typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Qr=e=>Object.entries(
+e).map(([t,n])=>({key:t,value:Kr(n)}));function ei(e){const t=Math.floor(e);return t===0?"0":`${t}000000`}function ma(e){
 return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"\
-arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function pa(e){const{name:t,parameters:n}=JSON.parse(e.json);return{timeUnixNano:Qr(
-e.timestamp),observedTimeUnixNano:Qr(e.timestamp),eventName:t,attributes:[...Kr(n),{key:"nat.event.schema_version",value:Zr(
-e.schemaVersion)}]}}function ei(e,t,n,r=I()){const i=Kr({...n.resourceAttributes,"service.name":n.serviceName,"service.v\
+arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function pa(e){const{name:t,parameters:n}=JSON.parse(e.json);return{timeUnixNano:ei(
+e.timestamp),observedTimeUnixNano:ei(e.timestamp),eventName:t,attributes:[...Qr(n),{key:"nat.event.schema_version",value:Kr(
+e.schemaVersion)}]}}function ti(e,t,n,r=I()){const i=Qr({...n.resourceAttributes,"service.name":n.serviceName,"service.v\
 ersion":n.serviceVersion,"session.id":t,"host.arch":ma(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.
 version,"telemetry.sdk.name":Dt.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Dt.
 version}),o=JSON.stringify({resource:{attributes:i},scopeLogs:[{scope:Dt,logRecords:[]}]});return mn(`{"resourceLogs":[${o.
@@ -704,20 +705,20 @@ slice(0,-4)}`,e,"]}]}]}")}function va(e,t,n,r){if(e>=200&&e<300){const i=Math.mi
 rejected:i}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?t===void 0?{kind:"ret\
 ry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:{kind:"rejected",reason:`http_${e}`}}function ya(e){
 try{const t=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(t)&&t>0?t:0}catch{
-return 0}}var ti=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],ni="https://events.telemetry.data.nv\
+return 0}}var ni=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],ri="https://events.telemetry.data.nv\
 idia.com/v1.1/events/json";function ga(){const{env:e}=E();return e("NODE_ENV")==="test"||ot(e("JEST_WORKER_ID"))||ot(e("\
 VITEST"))}function re(e){return Rt(E().envNotUnicode?.(e)===!0,"its permissions")}var Ea=["","0","false","no","off"],Pt="\
-is not an http(s) URL",ri="has an '@' past its host",ii={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so noth\
+is not an http(s) URL",ii="has an '@' past its host",oi={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so noth\
 ing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing i\
 s sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"\
 a value set there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI mach\
 ine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent t\
 here unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_E\
 XPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector'\
-s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},wa=Object.keys(ii);function ba(e,t,n){if(t==="win32"||n===
+s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},wa=Object.keys(oi);function ba(e,t,n){if(t==="win32"||n===
 void 0)return;const r=e("TMPDIR");return U(r&&K(r,t)?r:"/tmp",`nat-telemetry-${n}`)}var Bt=new Set,Ta=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
 _a=Rn(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),$a=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
-Sa=Rn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),pe="1.5",We=64,oi=Object.freeze({SUCCESS:"\
+Sa=Rn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),pe="1.5",Xe=64,si=Object.freeze({SUCCESS:"\
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
 undefined"}),Ge=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
 GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
@@ -727,7 +728,7 @@ e event: an event type must declare a name (pass it to super()), got ${b(e)}`);c
 "string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string, got ${b(n)}`);
 const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot create event: 't\
 imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},Oa={nemoSource:!0,
-command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},si=class extends Se{fields;constructor(e){
+command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},ai=class extends Se{fields;constructor(e){
 const t=z(e)?Ee(e,Oa)?.replace("is not an option","is not a field"):`its fields must be an object, got ${b(e)}`;if(t)throw new TypeError(
 `Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.timestamp});const n=e.durationMs??-1;if(typeof n!="num\
 ber"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${b(n)}`);if(!Number.
@@ -735,21 +736,21 @@ isFinite(n))throw new RangeError(`Cannot create event: 'durationMs' must be fini
 e.exitCode??-1);if(i===void 0)throw new TypeError(`Cannot create event: 'exitCode' must be an integer, got ${b(e.exitCode)}`);
 this.fields=Object.freeze({nemoSource:Dn("nemoSource",e.nemoSource??Ge.AGENT_TOOLKIT,Ge),command:ct("command",Me("comman\
 d",Object.hasOwn(e,"command")?In(e.command):void 0)),subcommand:ct("subcommand",Me("subcommand",In(e.subcommand))),taskStatus:Dn(
-"taskStatus",e.taskStatus,oi),durationMs:Math.trunc(r),exitCode:i,errorClass:To(Me("errorClass",e.errorClass??"undefined")),
+"taskStatus",e.taskStatus,si),durationMs:Math.trunc(r),exitCode:i,errorClass:To(Me("errorClass",e.errorClass??"undefined")),
 pythonVersion:Me("pythonVersion",e.pythonVersion??$o())})}parameters(){return{...this.fields}}};function ka(e){let t="",
 n=!1;for(let r=0;r<e.length;r++){const i=e[r];n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
 `.includes(i)||(t+=i)}return t}var xa=/[^\x00-\x7f]/,Na="184482118588404",jt={second:NaN,text:""},D=e=>{const t=e-e%1;return t>
-e?t-1:t},J=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},ai=86400,Ft=864e13;function Aa(e){const t=Pn(e);return{
+e?t-1:t},J=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},di=86400,Ft=864e13;function Aa(e){const t=Pn(e);return{
 ts:Q(e.timestamp),parameters:t,name:e.name}}var qe={name:"",json:"",bytes:0},Ra=31;function Ma(e,t){const n=i=>{throw new TypeError(
 `Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events' must be an array of events, got ${b(e)}`);const r=e.findIndex(
 i=>!(i instanceof Se));r>=0&&n(`'events' must hold events (TelemetryEvent), got ${b(e[r])} at ${r}`),z(t)||n(`'options' \
 must be an object, got ${b(t)}`),typeof t.sourceClientVersion!="string"&&n(`'sourceClientVersion' must be a string, got ${b(
 t.sourceClientVersion)}`);for(const i of["sessionId","cpuArchitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' \
 must be a string, got ${b(t[i])}`);if(e.length===0)throw new RangeError("Cannot build a payload: the event list is empty");
-return{...Bn(e[0].schemaVersion,t),events:e.map(Aa)}}var La=/^t-(\d{13})-[0-9a-f]+\.tmp$/,Ia=Math.random,di=/[A-Za-z0-9_-]/,
+return{...Bn(e[0].schemaVersion,t),events:e.map(Aa)}}var La=/^t-(\d{13})-[0-9a-f]+\.tmp$/,Ia=Math.random,ci=/[A-Za-z0-9_-]/,
 Ca=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y,
 Da=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y,
-ci=4300,Pa=100,Ba=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
+li=4300,Pa=100,Ba=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
 this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#c(e):this.#s(t),this.#E()}}#c(e){const t=this.#e.startsWith("[[",
 this.#t);this.#t+=t?2:1;const n=this.#p();this.#m(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const s=i===n.length-
 1;if(s&&t){const a=ht(r,o)??this.#_([],"array");(!Array.isArray(a)||this.#n.get(a)!=="array")&&this.#o(`'${o}' is not an\
@@ -761,14 +762,14 @@ const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let s=ht(r,o);s===void 0
 !["dotted","implicit"].includes(this.#n.get(s)??""))&&this.#o(`'${o}' is already defined`),this.#n.get(s)==="implicit"&&
 this.#n.set(s,"dotted"),r=s}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),Ce(r,i,n)}#p(){
 const e=[];for(;;){this.#y();const t=this.#a();if(t==='"')e.push(this.#T());else if(t==="'")e.push(this.#u());else{const n=this.#t;
-for(;this.#t<this.#e.length&&di.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
+for(;this.#t<this.#e.length&&ci.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
 return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#O();if(e==='"')return this.#T();if(e==="'")return this.#u();
 if(e==="["||e==="{"){++this.#i>Pa&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
-r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!di.test(this.#e[this.#t+r.length]??""))return this.#t+=
+r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!ci.test(this.#e[this.#t+r.length]??""))return this.#t+=
 r.length,i;const t=this.#d(Ca,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!ja(Number(i),Number(o),Number(s))&&
 this.#o("a date is not in the calendar"),r}const n=this.#d(Da,/[\w.+-]/);return n?(/^[+-]?\d[\d_]*$/.test(n[0])&&n[0].replace(
-/\D/g,"").length>ci&&this.#o(`an integer has more than ${ci} digits`),Fa(n[0])):this.#o("a value is malformed")}#d(e,t){
+/\D/g,"").length>li&&this.#o(`an integer has more than ${li} digits`),Fa(n[0])):this.#o("a value is malformed")}#d(e,t){
 e.lastIndex=this.#t;const n=e.exec(this.#e);if(!(!n||t.test(this.#e[e.lastIndex]??"")))return this.#t=e.lastIndex,n}#v(){
 this.#t++;const e=[];for(;this.#x(),this.#a()!=="]";)e.push(this.#r()),this.#x(),this.#a()===","?this.#t++:this.#a()!=="\
 ]"&&this.#o("an array is malformed");return this.#t++,e}#f(){this.#t++;const e=this.#_({},"inline");if(this.#y(),this.#a()===
@@ -810,50 +811,50 @@ RR_ACCESS_DENIED"}function Vt(e){return e?.reason??"unreadable"}function Ya(e,t)
 consent.","# To change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,","# or s\
 et the NAT_TELEMETRY_ENABLED environment variable.",`# Saved ${Q(t)}.`,"[telemetry]",`consent = "${e}"`,`consented_at = \
 "${Q(t).replace(/\.\d{3}Z$/,"Z")}"`,`prompt_version = "${Ht}"`,""].join(`
-`)}function li(e,t=ee()){if(e!=="enabled"&&e!=="disabled")throw new TypeError(`Cannot record consent: the decision must \
+`)}function ui(e,t=ee()){if(e!=="enabled"&&e!=="disabled")throw new TypeError(`Cannot record consent: the decision must \
 be "enabled" or "disabled", got ${b(e)}`);if(t!==void 0&&(typeof t!="string"||t===""))throw new TypeError(`Cannot record\
- consent: the path must be a non-empty string, got ${b(t)}`);return ui(e,t,()=>{})}function ui(e,t,n){const r=E().files;
+ consent: the path must be a non-empty string, got ${b(t)}`);return hi(e,t,()=>{})}function hi(e,t,n){const r=E().files;
 if(t===void 0||!r){const l=ft();return n(t!==void 0?"no file access":l?`where it is cannot be known: the program may not\
- read ${l} (${re(l)})`:"no home directory"),!1}const i=W(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"))+
+ read ${l} (${re(l)})`:"no home directory"),!1}const i=X(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"))+
 1),s=Date.now(),d=ut(i,s);if(![i,d,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program may not \
 read and write ${i} (its permissions)`),!1;const c=ce(t);if(c.problem!==void 0||c.state!==e||!r.isPrivate(t))try{r.ensureDir(
 i,!1),r.checkPlace(t),Le(r,i,o,Ya(e,s),s,d)}catch(l){return n(q(l)),!1}const u=zt();return u.source==="file"&&([P,Y]=[e===
 "enabled",!0],ie=u.path===void 0?void 0:yt(u.path)),!0}function zt(){const e=ee(),{state:t,problem:n,outdatedYes:r}=Un(e),
 i={fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...pt()??vt(t),...i}}var P,Y=!1,
-ie,hi,Oe=!1,Xt,oe,fi="an opt-out set in the environment during the run",mi="the consent file, written since the program \
-turned telemetry on";function pi(){return Xt!==void 0&&Hn(Xt)}var Je=Symbol.for("@nat/telemetry: the program's opt-out"),
+ie,fi,Oe=!1,Wt,oe,mi="an opt-out set in the environment during the run",pi="the consent file, written since the program \
+turned telemetry on";function vi(){return Wt!==void 0&&Hn(Wt)}var Je=Symbol.for("@nat/telemetry: the program's opt-out"),
 Ze=globalThis;try{Ze[Je]===void 0&&Object.defineProperty(Ze,Je,{value:{serial:0}})}catch{}var Ke=0;function Va(){return gt(),
-Oe}function Wt(){const e=G(),{enabled:t,source:n,problem:r}=mt(),i=n!=="file"&&n!=="default"&&E().envHidden?.(n)===!0,o=n===
+Oe}function Xt(){const e=G(),{enabled:t,source:n,problem:r}=mt(),i=n!=="file"&&n!=="default"&&E().envHidden?.(n)===!0,o=n===
 "NAT_TELEMETRY_ENABLED"&&!i?xn(n,E().env(n)):void 0,s=i?`${n}, which the program may not read (${re(n)})`:o!==void 0?o:r?
 `${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,decidedBy:e===t?s:oe??"the program (setTelem\
-etryEnabled)"}}function vi(e){if(typeof e!="boolean")throw new TypeError(`Cannot set telemetry enabled: the value must b\
-e a boolean, got ${typeof e}`);[P,Y,Oe,oe]=[e,!1,!0,void 0];const t=e?S(ee):void 0;Xt=t===void 0?void 0:S(()=>yt(t));const n=Yn()??
-0;if(Ke=e?n:n+1,!e)try{Ze[Je].serial=Ke}catch{}}function yi(e){const t=e.replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(
+etryEnabled)"}}function yi(e){if(typeof e!="boolean")throw new TypeError(`Cannot set telemetry enabled: the value must b\
+e a boolean, got ${typeof e}`);[P,Y,Oe,oe]=[e,!1,!0,void 0];const t=e?S(ee):void 0;Wt=t===void 0?void 0:S(()=>yt(t));const n=Yn()??
+0;if(Ke=e?n:n+1,!e)try{Ze[Je].serial=Ke}catch{}}function gi(e){const t=e.replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(
 /^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.
-test(t)}function gi(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.url)}catch{return}if(n.protocol!=="http:"||yi(n.
+test(t)}function Ei(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.url)}catch{return}if(n.protocol!=="http:"||gi(n.
 hostname))return;const r=[...n.username||n.password?["the URL's credentials"]:[],...Object.keys(t).length>0?[`the header\
 s ${Object.keys(t).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${n.hostname}`}
-var Ei=2**31-1,za=25,Gt={min:50,max:250},wi=4,qt=1e3,Xa=(wi+1)*Gt.max,ve={guarded:new Set,signal:void 0,ticking:!1,guard(e){
+var wi=2**31-1,za=25,Gt={min:50,max:250},bi=4,qt=1e3,Wa=(bi+1)*Gt.max,ve={guarded:new Set,signal:void 0,ticking:!1,guard(e){
 this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.
 delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;const e=()=>{
 this.ticking=!1,this.look()};if(E().watchTick?.(qt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.
 signal=AbortSignal.timeout(qt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of ve.guarded)
---e.looks<=0&&e.end();ve.guarded.size>0&&ve.listen()}};function bi(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
-ve.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+Xa)/qt),end:d},c=(u,l)=>{const f=E().monotonicMs()+u;try{
+--e.looks<=0&&e.end();ve.guarded.size>0&&ve.listen()}};function Ti(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
+ve.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+Wa)/qt),end:d},c=(u,l)=>{const f=E().monotonicMs()+u;try{
 r=setTimeout(()=>{ve.release(a);const h=E().monotonicMs()-f;if(h<=za||l===0)return d();c(Math.min(Math.max(h,Gt.min),Gt.
-max),l-1)},u),n?.(r)}catch{}};return ve.guard(a),c(e,wi),n||(o=S(()=>E().holdOpen?.())),s}function Wa(e,t=I()){const n=({
+max),l-1)},u),n?.(r)}catch{}};return ve.guard(a),c(e,bi),n||(o=S(()=>E().holdOpen?.())),s}function Xa(e,t=I()){const n=({
 clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,i=o=>{let s=r.get(o);return s===
-void 0&&r.set(o,s=JSON.stringify(pa(o))),s};return{name:"otlp",encode:o=>ei(o.map(i),o[0].sessionId,n(o[0]),t),emptyBytes:o=>B(
-ei([],o.sessionId,n(o),t)),eventBytes:o=>B(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},
-classify:va}}var Ti=36e5,ke=64,se={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Jt=6e4,Ga=864e5,_i=6e4,$i=64,qa=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
-Qe=/^([lc])-(\d{13})-(e-.+)$/,Ja=36e5,Si=" does not exist yet",et=class hn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){
+void 0&&r.set(o,s=JSON.stringify(pa(o))),s};return{name:"otlp",encode:o=>ti(o.map(i),o[0].sessionId,n(o[0]),t),emptyBytes:o=>B(
+ti([],o.sessionId,n(o),t)),eventBytes:o=>B(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},
+classify:va}}var _i=36e5,ke=64,se={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Jt=6e4,Ga=864e5,$i=6e4,Si=64,qa=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
+Qe=/^([lc])-(\d{13})-(e-.+)$/,Ja=36e5,Oi=" does not exist yet",et=class hn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){
 this.dir=t,this.#e=n,this.#t=r,this.#i={maxAgeMs:Math.max(r.maxAgeMs,se.maxAgeMs),maxEvents:Math.max(r.maxEvents,se.maxEvents),
 maxBytes:Math.max(r.maxBytes,se.maxBytes)},this.key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},s="work"){const d=l=>{
 o(l)},a=s==="work",c=a?"read and write":"read",u=l=>!n.allowed(l,"read")||a&&!n.allowed(l,"write");if(u(t))return d(`the\
  program may not ${c} ${t} (its permissions)`);try{let l=n.ensureDir(t,!0,a);const f=n.realPath(t);return f===void 0?d(`\
 where ${t} leads cannot be told`):f!==t&&u(f)?n.permissionsFollowLinks?d(`the program may not ${c} ${f}, where ${t} lead\
 s (its permissions)`):new hn(t,n,r,i,l):(f!==t&&(l=n.ensureDir(f,!0,a)),new hn(f,n,r,i,l))}catch(l){const f=l?.reason===
-"missing";return d(f?`${t}${Si}`:q(l))}}write(t,n){const r={},i=t.map(ue),{kept:o}=Et(i,this.#t.maxEvents,this.#t.maxBytes);
+"missing";return d(f?`${t}${Oi}`:q(l))}}write(t,n){const r={},i=t.map(ue),{kept:o}=Et(i,this.#t.maxEvents,this.#t.maxBytes);
 j(r,"spool_full",i.length-o.length);const s=new Map;for(const a of o){const c=s.get(t[a].sessionId)??[];c.push(i[a]),s.set(
 t[a].sessionId,c)}const d=[];try{for(const a of s.values())d.push(this.#c(a,n,this.key))}catch(a){for(const c of d)this.#u(
 c);throw a}return{written:r,older:this.#v(n,d)}}claim(t,n,r){const i=[],o={};for(const{entry:s,path:d}of this.#d(n).slice(
@@ -866,24 +867,24 @@ sizeOf(t.path)!==void 0}waitingSince(t){return this.#d(t)[0]?.entry.time}giveBac
 /${t.name}`)}catch{}}release(t){try{this.#e.remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=Qe.exec(t),
 r=le(n?n[3]:t);if(!r)return[];const{valid:i,corrupt:o}=this.#s(`${this.dir}/${t}`,r),s={time:r.time,claimed:n!==null,ours:r.
 key===this.key,key:r.key,events:i,corrupt:o};return[n?{...s,until:Kt(n)}:s]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){
-const r=[];let i=0;for(const o of t.#r()){if(r.length>=ke)break;const s=Xn(o,n);if(s===void 0)continue;const d=t.#p(s.name,
-n+Ti);try{t.#e.rename(`${t.dir}/${o}`,d)}catch{continue}const{valid:a}=t.#s(d,s,n);try{const c=this.#c(a.map(ue),s.time,
+const r=[];let i=0;for(const o of t.#r()){if(r.length>=ke)break;const s=Wn(o,n);if(s===void 0)continue;const d=t.#p(s.name,
+n+_i);try{t.#e.rename(`${t.dir}/${o}`,d)}catch{continue}const{valid:a}=t.#s(d,s,n);try{const c=this.#c(a.map(ue),s.time,
 s.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(d,`${t.dir}/${s.name}`)}catch{}break}t.#u(d.slice(t.dir.length+1)),i+=
 a.length}return r.length>0&&this.#v(n,r),i}clear(){let t=0;for(const n of this.#r()){const r=Qe.exec(n),i=le(r?r[3]:n);i&&
 this.#u(n)&&(t+=i.events)}return t}entries(){return this.#n().sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(
-n=>le(n)??[])}#c(t,n,r){if(t.length===0)return;const i=Wn(t,n,r);return Le(this.#e,this.dir,i,Gn(t),n),i}#s(t,n,r=-1/0){
+n=>le(n)??[])}#c(t,n,r){if(t.length===0)return;const i=Xn(t,n,r);return Le(this.#e,this.dir,i,Gn(t),n),i}#s(t,n,r=-1/0){
 const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(t,this.#i.maxBytes)}catch{const s=this.#e.sizeOf(t)??0;i.
-corrupt=Math.max(1,Math.min(n.events,Math.floor(s/$i)))}for(const s of o?.split(`
+corrupt=Math.max(1,Math.min(n.events,Math.floor(s/Si)))}for(const s of o?.split(`
 `)??[]){if(s==="")continue;const d=Lo(s);d===void 0?i.corrupt++:r-d.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
 d)}return i}#p(t,n){return`${this.dir}/${Zt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
-let r=0;for(const i of this.#r()){const o=La.exec(i),s=Xn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
-o&&t-Number(o[1])>Ti&&r<ke&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#v(t,n){const r={},[i,o]=[this.#t,
+let r=0;for(const i of this.#r()){const o=La.exec(i),s=Wn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
+o&&t-Number(o[1])>_i&&r<ke&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#v(t,n){const r={},[i,o]=[this.#t,
 this.#i],s=g=>g.key===this.key||g.key===void 0,d=g=>t-g.time>(s(g)?i.maxAgeMs:o.maxAgeMs),a=this.#r();this.#l(a,t,d,r);const c=this.#n(
 a),u={events:0,bytes:0},l={events:0,bytes:0},f=(g,p,w)=>{s(g)&&([u.events,u.bytes]=[u.events+p,u.bytes+w]),[l.events,l.bytes]=
 [l.events+p,l.bytes+w]};for(const g of c)f(g,g.events,g.bytes);const h=(g,p)=>g.events>p.maxEvents||g.bytes>p.maxBytes;if(!h(
 u,i)&&!h(l,o)&&!c.some(d))return r;const m=c.filter(g=>n.includes(g.name)),v=Math.min(...m.map(g=>g.time)),y=g=>this.#e.
 modifiedAt(`${this.dir}/${g}`),k=Math.max(...m.map(g=>y(g.name)??-1/0)),x=g=>{if(g.time<v)return!1;const p=y(g.name);return p===
-void 0||!Number.isFinite(k)?g.time-v<=_i:Math.abs(p-k)<=_i},$=c.filter(g=>!n.includes(g.name)).sort((g,p)=>g.time-p.time);
+void 0||!Number.isFinite(k)?g.time-v<=$i:Math.abs(p-k)<=$i},$=c.filter(g=>!n.includes(g.name)).sort((g,p)=>g.time-p.time);
 for(let g=0;g<ke;){const p=$.find(d),w=p===void 0&&h(u,i),O=p??(w?$.find(s):h(l,o)?$[0]:void 0);if(O===void 0)break;$.splice(
 $.indexOf(O),1);const N=d(O);if(!N&&x(O))continue;g++,f(O,-O.events,-O.bytes);const _=w?{events:i.maxEvents-u.events,bytes:i.
 maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!N&&_.events>0&&_.bytes>0){const T=this.#T(O,
@@ -897,77 +898,77 @@ const{valid:d,corrupt:a}=this.#s(`${this.dir}/${o}`,t),c=d.map(ue),u=Et(c,n,r),l
 bytes:u.bytes},cut:c.length-l.length,corrupt:a};if(l.length===0)return this.#u(o)?f:void 0;const h=ut(this.dir,i),m=()=>{
 try{this.#e.remove(h)}catch{}};try{this.#e.create(h,Gn(l))}catch{if(m(),!this.#u(o))return;try{this.#c(l,t.time,t.key)}catch{
 return{kept:{events:0,bytes:0},cut:c.length,corrupt:a}}return f}if(E().monotonicMs()-s>Jt/2)return void m();try{this.#e.
-rename(h,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${Wn(l,t.time,t.key)}`)}catch{}
+rename(h,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${Xn(l,t.time,t.key)}`)}catch{}
 return f}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},Za=200;function Ka(e){return ue(e).bytes+
 1}function Zt(e,t){return`l-${we(t)}-${e}`}function Kt([,e,t]){return e==="l"?Number(t):Number(t)+Ja}function Qa(e,t){return t>
-Kt(e)}var ed="http://localhost:4318/v1/logs",Oi=120,ki=50,xi=3,Ni=2,Qt='{"ts":"2026-01-01T00:00:00.000Z","parameters":{}\
+Kt(e)}var ed="http://localhost:4318/v1/logs",ki=120,xi=50,Ni=3,Ai=2,Qt='{"ts":"2026-01-01T00:00:00.000Z","parameters":{}\
 ,"name":"x"}',td={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,
 sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,
 maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,
-handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},nd=e=>typeof e=="number"&&e>=0&&e<1e13,Ai={name:"\
-node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},en=Symbol("hidden"),Ri=8192,Mi=36e5;function rd(e,t){if(e===
+handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},nd=e=>typeof e=="number"&&e>=0&&e<1e13,Ri={name:"\
+node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},en=Symbol("hidden"),Mi=8192,Li=36e5;function rd(e,t){if(e===
 null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:NaN;if(!Number.isNaN(i))
-return Math.min(Math.max(i,0),Mi)}function tt(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),o=i/2+
-n()*(i/2);return Math.max(o,r)}var Li=0xe677d21fdbff,Ii=JSON.stringify(pe).length+We;function id(e,t,n,r=i=>i.bytes){const i=[];
+return Math.min(Math.max(i,0),Li)}function tt(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),o=i/2+
+n()*(i/2);return Math.max(o,r)}var Ii=0xe677d21fdbff,id=JSON.stringify(pe).length+Xe;function od(e,t,n,r=i=>i.bytes){const i=[];
 let o=[],s=0;for(const d of e){const a=r(d);o.length>0&&d.schemaVersion===o[0].schemaVersion&&d.sessionId===o[0].sessionId&&
-d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var od={initialMs:3e4,
-maxMs:36e5},Ci=4096,sd=/^health-([0-9a-f]{8})\.json$/;function ad(e,t,n){return Be(e,t,sd,(r,i)=>{const o=Qn(e,`${t}/${i}`,
+d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var sd={initialMs:3e4,
+maxMs:36e5},Ci=4096,ad=/^health-([0-9a-f]{8})\.json$/;function dd(e,t,n){return Be(e,t,ad,(r,i)=>{const o=er(e,`${t}/${i}`,
 n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:Tt(o.endpoint));return{hash:r,...o,endpointHash:s}})}
 var Di=class{path;#e;#t;#i;#n;#c;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=`health-${Tt(n,o)}.\
 json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#c=e,this.#s=r,this.#p=i,this.#r=this.#v()}get state(){return this.#r}isOpen(){
 return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){this.#d=!1;const t=this.#v(),n=Math.max((this.#r?.
-failures??0)+1,t?.failures??0),r=this.#s()+tt(n,od,this.#p,e),i=(t?.notBefore??0)>r;return this.#l({failures:n,notBefore:i?
+failures??0)+1,t?.failures??0),r=this.#s()+tt(n,sd,this.#p,e),i=(t?.notBefore??0)>r;return this.#l({failures:n,notBefore:i?
 t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#v();if(n&&n.notBefore>=t){this.#r=n;return}
 this.#l({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#l({failures:this.#r.failures,notBefore:this.#s()+
 e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#v(),this.#r&&this.#r.handedOffAt===void 0&&
 this.#r.notBefore<=e&&this.#l({...this.#r,handedOffAt:e})}recordSuccess(){const e=this.#r!==void 0;return this.forget(),
-e}refresh(){this.#d||(this.#r=this.#v())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#f())}#v(){const e=Qn(
+e}refresh(){this.#d||(this.#r=this.#v())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#f())}#v(){const e=er(
 this.#c,this.path,this.#s());return e==="invalid"&&this.#f(),typeof e=="object"?e.state:void 0}#f(){try{this.#c.remove(this.
 path)}catch{}}#l(e){this.#r=e;try{const t=this.#i?{endpointHash:_e(this.#n)}:{},n=JSON.stringify({...e,...t,endpoint:this.#n}),
 r=B(n)<=Ci&&F(this.#n)===this.#n?n:JSON.stringify({...e,...t});Le(this.#c,this.#e,this.#t,r,this.#s())}catch{}}};function Pi(e){
 const{failures:t=0,notBefore:n=0}=e.state??{};return`the endpoint is down (${t} failure(s) in a row): not tried before ${Q(
 n)}`}var Bi=class to{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){this.spool=t,this.health=n,this.files=r,this.#e=
 i}static open(t,n){const{sink:r,clock:i,random:o}=t;if(r.kind!=="http"||t.spoolDir===void 0&&!t.spoolFallback)return null;
-const s=E().files;if(!s)return null;const d=tr(t,s,n);if(!d)return null;const a=t.customFetch?d.key:void 0,c=new Di(s,d.
+const s=E().files;if(!s)return null;const d=nr(t,s,n);if(!d)return null;const a=t.customFetch?d.key:void 0,c=new Di(s,d.
 dir,r.url,i,o,a);return new to(d,c,s,t)}replay(t,n){this.renewClaims(n);const{events:r,dropped:i}=this.spool.claim(t,this.#e.
-clock(),n);for(const d of r)this.#t.add(d.claim);const o=r.map(d=>({...d,bytes:B(d.json),notBefore:0})),s=o.filter(d=>Kn(
-d,this.#e)!==void 0);return s.length===0?{events:o,dropped:i}:(this.settle(s),j(i,"event_too_large",s.length),{events:o.
-filter(d=>!s.includes(d)),dropped:i})}write(t){const{written:n,older:r}=this.spool.write(t,this.#e.clock()),i=Object.values(
-n).reduce((o,s)=>o+s,0);return{spooled:t.length-i,dropped:n,olderDropped:r}}settle(t){for(const{claim:n}of t)n&&--n.remaining===
-0&&(this.#t.delete(n),this.spool.release(n))}giveBackUnsettled(){let t=0;for(const n of this.#t)!n.exact||n.remaining!==
-n.taken||(this.spool.giveBack(n),this.#t.delete(n),t+=n.remaining);return t}releaseAll(){for(const t of this.#t)this.spool.
-release(t);this.#t.clear()}renewClaims(t,n=t*.75){const r=this.#e.clock();for(const i of this.#t)i.until-r<n&&this.spool.
-renew(i,r+t)}},dd=3,cd=!1,ld=new Set([407,408,429,500,502,503,504]),ud=new Set([501,505]);function hd(e,t){return e>=200&&
-e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:ld.has(e)||e>=500&&e<600&&!ud.has(e)?t===void 0?{kind:"retry",reason:`\
-http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_r\
-edirect"}:{kind:"rejected",reason:`http_${e}`}}async function fd(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;
-let n=!1;const r=bi(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,
-{once:!0});const o=new Promise((d,a)=>{t.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(
-()=>{});let s=0;try{let d=e.url;const a=new URL(d).origin,c=e.classify??hd;for(;;s++){const u=new URL(d).origin===a?e.headers:
-void 0,l=await Promise.race([e.fetch(d,{method:"POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"\
-manual",signal:t.signal}),o]),f=md(l);if(f===void 0)return nn(tn(l)),{kind:"rejected",reason:"bad_response"};const h=ji(
-l,"location"),m=rd(ji(l,"retry-after"),e.now());if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();const y=await Promise.race(
-[pd(l,t.signal),o]).catch(()=>{});return c(f,m,y)}if(nn(tn(l)),f!==307&&f!==308)return c(f,m,void 0);if(s===dd)return{kind:"\
-rejected",reason:"too_many_redirects"};const v=wd(h,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.
-startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return cd?
-{kind:"not_sent",reason:"a redirect beyond the sender's permissions, left for the program"}:{kind:"rejected",reason:"uns\
-afe_redirect"};if(new URL(v).origin!==a&&e.sendsProxyCredentials?.(v))return{kind:"rejected",reason:"unsafe_redirect"};d=
-v}}catch(d){return e.signal?.aborted&&!n?{kind:"interrupted"}:d instanceof fe&&s===0?{kind:"not_sent",reason:d.message}:
-n?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:q(d)}}finally{r(),e.signal?.removeEventListener(
-"abort",i)}}function md(e){try{const t=e?.status;return typeof t=="number"&&Number.isInteger(t)&&t>=100&&t<=599&&typeof e.
-headers?.get=="function"?t:void 0}catch{return}}function ji(e,t){try{const n=e.headers.get(t);return typeof n=="string"?
-n:null}catch{return null}}function tn(e){try{return e.body}catch{return}}function nn(e){try{const{cancel:t,destroy:n}=e??
-{};typeof t=="function"?Promise.resolve(t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function pd(e,t){
-const n=tn(e),r=vd(n),i=r??n,o=()=>nn(i);t.addEventListener("abort",o,{once:!0});const s=new TextDecoder;let d="",a=0;try{
-if(t.aborted)return"";for await(const c of r?yd(r):gd(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c==
-"string"?B(c):c.length,a>Ed))return"";d+=typeof c=="string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener(
-"abort",o),o()}}function vd(e){try{const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*yd(e){
-for(let t=await e.read();!t.done;t=await e.read())yield t.value}function gd(e){const t=e;return typeof t?.[Symbol.asyncIterator]==
-"function"?t:[]}var Ed=65536;function wd(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol===
-"https:"?n.href:void 0}catch{return}}var bd=/^sender-[0-9a-f]{8}\.mjs$/,Fi="NAT_TELEMETRY_SENDER",xe=15e3,Td=250;function _d(e,t,n,r){
-try{return _t(e,t,n,r).locks.length>0}catch{return!1}}function $d(e,t,n){n!==void 0&&Sd(e,t,()=>[n])}function Sd(e,t,n){
-try{e.ensureDir(t,!0,!1),Od(e,t,n())}catch{}}function Od(e,t,n){for(const r of n)rn(e,`${t}/${r}`)}function rn(e,t){try{
-e.remove(t)}catch{}}function kd(){return'var he=["SIGINT","SIGTERM"],se={SIGINT:130,SIGTERM:143},Pe="/proc/self/status";\
+clock(),n);for(const a of r)this.#t.add(a.claim);const o=r.map(a=>({...a,bytes:B(a.json),notBefore:0})),[s,d]=[[],[]];for(const a of o)
+(Qn(a,this.#e)===void 0?s:d).push(a);return d.length>0&&(this.settle(d),j(i,"event_too_large",d.length)),{events:s,dropped:i}}write(t){
+const{written:n,older:r}=this.spool.write(t,this.#e.clock()),i=Object.values(n).reduce((o,s)=>o+s,0);return{spooled:t.length-
+i,dropped:n,olderDropped:r}}settle(t){for(const{claim:n}of t)n&&--n.remaining===0&&(this.#t.delete(n),this.spool.release(
+n))}giveBackUnsettled(){let t=0;for(const n of this.#t)!n.exact||n.remaining!==n.taken||(this.spool.giveBack(n),this.#t.
+delete(n),t+=n.remaining);return t}releaseAll(){for(const t of this.#t)this.spool.release(t);this.#t.clear()}renewClaims(t,n=t*
+.75){const r=this.#e.clock();for(const i of this.#t)i.until-r<n&&this.spool.renew(i,r+t)}},cd=3,ld=!1,ud=new Set([407,408,
+429,500,502,503,504]),hd=new Set([501,505]);function fd(e,t){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_\
+large"}:ud.has(e)||e>=500&&e<600&&!hd.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,
+retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}
+async function md(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;let n=!1;const r=Ti(e.timeoutMs,
+()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,{once:!0});const o=new Promise((d,a)=>{
+t.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(()=>{});let s=0;try{let d=e.url;const a=new URL(
+d).origin,c=e.classify??fd;for(;;s++){const u=new URL(d).origin===a?e.headers:void 0,l=await Promise.race([e.fetch(d,{method:"\
+POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"manual",signal:t.signal}),o]),f=pd(l);if(f===
+void 0)return nn(tn(l)),{kind:"rejected",reason:"bad_response"};const h=ji(l,"location"),m=rd(ji(l,"retry-after"),e.now());
+if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();const y=await Promise.race([vd(l,t.signal),o]).catch(()=>{});return c(f,
+m,y)}if(nn(tn(l)),f!==307&&f!==308)return c(f,m,void 0);if(s===cd)return{kind:"rejected",reason:"too_many_redirects"};const v=bd(
+h,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.startsWith("http:")&&d.startsWith("https:"))return{
+kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return ld?{kind:"not_sent",reason:"a redirect beyond\
+ the sender's permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(v).origin!==a&&e.
+sendsProxyCredentials?.(v))return{kind:"rejected",reason:"unsafe_redirect"};d=v}}catch(d){return e.signal?.aborted&&!n?{
+kind:"interrupted"}:d instanceof fe&&s===0?{kind:"not_sent",reason:d.message}:n?{kind:"retry",reason:"timeout"}:{kind:"r\
+etry",reason:"network_error",thrown:q(d)}}finally{r(),e.signal?.removeEventListener("abort",i)}}function pd(e){try{const t=e?.
+status;return typeof t=="number"&&Number.isInteger(t)&&t>=100&&t<=599&&typeof e.headers?.get=="function"?t:void 0}catch{
+return}}function ji(e,t){try{const n=e.headers.get(t);return typeof n=="string"?n:null}catch{return null}}function tn(e){
+try{return e.body}catch{return}}function nn(e){try{const{cancel:t,destroy:n}=e??{};typeof t=="function"?Promise.resolve(
+t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function vd(e,t){const n=tn(e),r=yd(n),i=r??n,o=()=>nn(
+i);t.addEventListener("abort",o,{once:!0});const s=new TextDecoder;let d="",a=0;try{if(t.aborted)return"";for await(const c of r?
+gd(r):Ed(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c=="string"?B(c):c.length,a>wd))return"";d+=typeof c==
+"string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener("abort",o),o()}}function yd(e){try{
+const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*gd(e){for(let t=await e.
+read();!t.done;t=await e.read())yield t.value}function Ed(e){const t=e;return typeof t?.[Symbol.asyncIterator]=="functio\
+n"?t:[]}var wd=65536;function bd(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol==="ht\
+tps:"?n.href:void 0}catch{return}}var Td=/^sender-[0-9a-f]{8}\.mjs$/,Fi="NAT_TELEMETRY_SENDER",xe=15e3,_d=250;function $d(e,t,n,r){
+try{return _t(e,t,n,r).locks.length>0}catch{return!1}}function Sd(e,t,n){n!==void 0&&Od(e,t,()=>[n])}function Od(e,t,n){
+try{e.ensureDir(t,!0,!1),kd(e,t,n())}catch{}}function kd(e,t,n){for(const r of n)rn(e,`${t}/${r}`)}function rn(e,t){try{
+e.remove(t)}catch{}}function xd(){return'var he=["SIGINT","SIGTERM"],se={SIGINT:130,SIGTERM:143},Pe="/proc/self/status";\
 function Ye(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===void 0)return[];let t=r=>BigInt(se[r]-129);retur\
 n he.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var j=class extends TypeError{constructor(n){super(`fetch failed: ${n}`\
 ),this.name="RequestNotBuilt"}};function De(e,n){return e?"its value is not valid Unicode":n}function v(e){try{return e(\
@@ -1416,10 +1417,10 @@ t an absolute path: no spool is kept there"),void r("the home directory is not a
 (n==="win32"||t===void 0)return;let r=e("TMPDIR");return F(r&&G(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Yn(){let e=\
 y();if(we(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var Vn=new Set;function Ur(e,n)\
 {if(!(e===void 0||Vn.has(e))){Vn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{Vn.d\
-elete(e)}}}function jr(e){let n;return()=>n??=new RegExp(e,"u")}var Pu=jr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M\
-}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var Du=jr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$\
-`);var ue="1.5",xe=64,Yu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED\
-:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),Gu=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",\
+elete(e)}}}function jr(e){let n;return()=>n??=new RegExp(e,"u")}var Du=jr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M\
+}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var Cu=jr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$\
+`);var ue="1.5",xe=64,Gu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED\
+:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),Wu=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",\
 DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER\
 :"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Te=class{name;schemaVersion;timestamp;constructor(n,\
 t={}){if(Ns(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="\
@@ -1589,463 +1590,463 @@ string"?P(u):u.length,a>ra))return"";d+=typeof u=="string"?u:s.decode(u,{stream:
 eEventListener("abort",i),i()}}function ea(e){try{let{getReader:n}=e??{};return typeof n=="function"?n.call(e):void 0}ca\
 tch{return}}async function*na(e){for(let n=await e.read();!n.done;n=await e.read())yield n.value}function ta(e){let n=e;\
 return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var ra=65536;function oa(e,n){if(e!==null)try{let t=new URL(e,n\
-);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var ia=0xe677d21fdbff,po=JSON.stringify\
-(ue).length+xe;function go(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof Te))return{reason:"not_an\
-_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try\
-{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not a s\
-tring"};if(P(JSON.stringify(o))>po)return{reason:"invalid_event",detail:`schemaVersion is longer than the ${xe} bytes be\
-yond "${ue}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is\
- not a finite number"};if(i<0||i>ia)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that bot\
-h wire formats carry"};let{json:s,bytes:d}=Yr(e),a={json:s,bytes:d,schemaVersion:o,sessionId:t,clientVersion:r,timestamp\
-:i,retries:0,notBefore:0},u=ft(a,n);return u===void 0?a:{reason:"event_too_large",detail:u}}catch(o){return{reason:"inva\
-lid_event",detail:V(o)}}}function ft(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes}\
- bytes serialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NA\
-T_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===\
-n.sessionId&&e.clientVersion===n.sourceClientVersion&&P(JSON.stringify(e.schemaVersion))<=po;if((i>e.bytes||!s)&&o.empty\
-Bytes(e)+i>r)return`${i} bytes as the ${o.name} format carries it, more than maxBatchBytes leaves beside its envelope`}f\
-unction yo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let d of e){let a=r(d);i.length>0&&d.schemaVersion===i[0].schemaVer\
-sion&&d.sessionId===i[0].sessionId&&d.clientVersion===i[0].clientVersion&&s+1+a<=n||(i=[],o.push(i),s=t(d)-1),s+=1+a,i.p\
-ush(d)}return o}function fe(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;r\
-eturn n.toString(16).padStart(8,"0")}function mt(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let \
-s=t.exec(i)?.[1],d=s===void 0?void 0:r(s,i);return d===void 0?[]:[d]})}var aa={initialMs:3e4,maxMs:36e5},bo=4096;functio\
-n da(e,n){return n??fe(e)}function ua(e,n,t){try{let r=e.read(n,bo);if(r===void 0)return;let{failures:o,notBefore:i,endp\
-oint:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c\
-=Number.isFinite(a)&&a<=t?{failures:o,notBefore:i,handedOffAt:a}:{failures:o,notBefore:i};return u?{state:c,endpoint:typ\
-eof s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"inval\
-id"}}var gn=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#d=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${da(r\
-,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){re\
-turn this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=th\
-is.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+le(r,aa,this.#p,n),i=(t?.notBefore??0)>o;return \
-this.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#g();if(r&&r.not\
-Before>=t){this.#r=r;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.\
-failures,notBefore:this.#s()+n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&\
-&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!=\
-=void 0;return this.forget(),n}refresh(){this.#d||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d\
-=!1,this.#m())}#g(){let n=ua(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:voi\
-d 0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:fe(this.#t)}:{},r=JSON.st\
-ringify({...n,...t,endpoint:this.#t}),o=P(r)<=bo&&B(this.#t)===this.#t?r:JSON.stringify({...n,...t});de(this.#u,this.#e,\
-this.#n,o,this.#s())}catch{}}};function Eo(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down ($\
-{n} failure(s) in a row): not tried before ${Fe(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var vo=36e5,He=64,re={max\
-Events:1e3,maxBytes:1048576,maxAgeMs:7*864e5},ht=6e4,ca=864e5,So=6e4,_o=64,la=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-\
-)?[0-9a-f]{12}\\.jsonl$/,yn=/^([lc])-(\\d{13})-(e-.+)$/,fa=36e5;function Ro(e,n="nat",t=""){return fe(t===""?`${n} ${e}`:`\
-${n} ${e} ${t}`)}var ma=" does not exist yet",oe=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=\
-n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,re.maxAgeMs),maxEvents:Math.max(r.maxEvents,re.maxEvents),ma\
-xBytes:Math.max(r.maxBytes,re.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let d=c=\
->{i(c)},a=s==="work",u=a?"read and write":"read",l=c=>!t.allowed(c,"read")||a&&!t.allowed(c,"write");if(l(n))return d(`t\
-he program may not ${u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,a),m=t.realPath(n);return m===void 0?d(`wher\
-e ${n} leads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks?d(`the program may not ${u} ${m}, where ${n} leads (i\
-ts permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,a)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing\
-";return d(m?`${n}${ma}`:V(c))}}write(n,t){let r={},o=n.map($e),{kept:i}=gt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"s\
-pool_full",o.length-i.length);let s=new Map;for(let a of i){let u=s.get(n[a].sessionId)??[];u.push(o[a]),s.set(n[a].sess\
-ionId,u)}let d=[];try{for(let a of s.values())d.push(this.#u(a,t,this.key))}catch(a){for(let u of d)this.#l(u);throw a}r\
-eturn{written:r,older:this.#g(t,d)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:d}of this.#d(t).slice(0,He)){if(o.le\
-ngth>=n)break;let a=this.#p(s.name,t+r);try{this.#e.rename(d,a)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(\
-a,s,t),m=u.slice(0,n-o.length),f={path:a,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.l\
-ength===u.length};try{this.#u(u.slice(m.length).map($e),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spool_corr\
-upt",l),C(i,"spool_expired",c);for(let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dr\
-opped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}hol\
-ds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.re\
-name(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatM\
-ap(n=>{let t=yn.exec(n),r=Ae(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.tim\
-e,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:yt(t)}:s]}).sort((n,t)=>n.ti\
-me-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=He)break;let s=wo(i,t);if(s\
-===void 0)continue;let d=n.#p(s.name,t+vo);try{n.#e.rename(`${n.dir}/${i}`,d)}catch{continue}let{valid:a}=n.#s(d,s,t);tr\
-y{let u=this.#u(a.map($e),s.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(d,`${n.dir}/${s.name}`)}catch{}break\
-}n.#l(d.slice(n.dir.length+1)),o+=a.length}return r.length>0&&this.#g(t,r),o}clear(){let n=0;for(let t of this.#r()){let\
- r=yn.exec(t),o=Ae(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)\
-}#t(n=this.#r()){return n.flatMap(t=>Ae(t)??[])}#u(n,t,r){if(n.length===0)return;let o=To(n,t,r);return de(this.#e,this.\
-dir,o,xo(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let \
-s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/_o)))}for(let s of i?.split(`\n`)??[]){if(s===\
-"")continue;let d=ga(s);d===void 0?o.corrupt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,\
-t){return`${this.dir}/${pt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of\
- this.#r()){let i=Er.exec(o),s=wo(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>vo&\
-&r<He&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=E=>E.k\
-ey===this.key||E.key===void 0,d=E=>n-E.time>(s(E)?o.maxAgeMs:i.maxAgeMs),a=this.#r();this.#c(a,n,d,r);let u=this.#t(a),l\
-={events:0,bytes:0},c={events:0,bytes:0},m=(E,h,S)=>{s(E)&&([l.events,l.bytes]=[l.events+h,l.bytes+S]),[c.events,c.bytes\
-]=[c.events+h,c.bytes+S]};for(let E of u)m(E,E.events,E.bytes);let f=(E,h)=>E.events>h.maxEvents||E.bytes>h.maxBytes;if(\
-!f(l,o)&&!f(c,i)&&!u.some(d))return r;let p=u.filter(E=>t.includes(E.name)),g=Math.min(...p.map(E=>E.time)),b=E=>this.#e\
-.modifiedAt(`${this.dir}/${E}`),R=Math.max(...p.map(E=>b(E.name)??-1/0)),k=E=>{if(E.time<g)return!1;let h=b(E.name);retu\
-rn h===void 0||!Number.isFinite(R)?E.time-g<=So:Math.abs(h-R)<=So},x=u.filter(E=>!t.includes(E.name)).sort((E,h)=>E.time\
--h.time);for(let E=0;E<He;){let h=x.find(d),S=h===void 0&&f(l,o),_=h??(S?x.find(s):f(c,i)?x[0]:void 0);if(_===void 0)bre\
-ak;x.splice(x.indexOf(_),1);let O=d(_);if(!O&&k(_))continue;E++,m(_,-_.events,-_.bytes);let T=S?{events:o.maxEvents-l.ev\
-ents,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!O&&T.events>0&&T.bytes>0){let \
-w=this.#w(_,T.events,T.bytes,n);if(w===void 0)continue;m(_,w.kept.events,w.kept.bytes),C(r,"spool_corrupt",w.corrupt),C(\
-r,"spool_full",w.cut);continue}this.#m(_.name,_,O?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${\
-this.dir}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(\
-let s of n){if(i===He)break;let d=yn.exec(s);if(d===null||t-yt(d)<=ca)continue;let a=Ae(d[3]);if(a===void 0||!r(a))conti\
-nue;i++;let u=pt(d[3],t+ht);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,a,"spool_\
-expired",o)}}#w(n,t,r,o){let i=pt(n.name,o+ht),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.di\
-r}/${i}`)}catch{return}let{valid:d,corrupt:a}=this.#s(`${this.dir}/${i}`,n),u=d.map($e),l=gt(u,t,r),c=l.kept.map(g=>u[g]\
-),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:a};if(c.length===0)return this.#l(i)?m:void 0;le\
-t f=rn(this.dir,o),p=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,xo(c))}catch{if(p(),!this.#l(i))return;try\
-{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:a}}return m}if(y().monotonicMs()-s>ht\
-/2)return void p();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${i}`,`${th\
-is.dir}/${To(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}}\
-;function wo(e,n){let t=yn.exec(e);return t?pa(t,n)?Ae(t[3]):void 0:Ae(e)}function Ae(e){let n=la.exec(e);if(!n)return;l\
-et t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/_o));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}f\
-unction gt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d]\
-.bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function To(e,n,t){let r=e.reduce\
-((o,i)=>o+i.bytes+1,0);return`e-${q(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${ee()}.jsonl`}function xo(e){return e.\
-map(n=>`${n.text}\n`).join("")}function ko(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,session\
-Id:d,clientVersion:a=""}of e)o+=i+6*(s.length+d.length+a.length)+ha;return e.length<=t&&o<=r?0:e.length-gt(e.map($e),t,r\
-).kept.length}var ha=200;function Oo(e){return $e(e).bytes+1}function $e(e){let n=`{"retries":${e.retries},"schemaVersio\
-n":${H(e.schemaVersion)},"sessionId":${H(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${H(e.clientVersio\
-n)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:P(n\
-)}}function pt(e,n){return`l-${q(n)}-${e}`}function yt([,e,n]){return e==="l"?Number(n):Number(n)+fa}function pa(e,n){re\
-turn n>yt(e)}function ga(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JS\
-ON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")\
-&&Number.isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&Wn(d.parameters)===void 0))return;le\
-t u=Number.isSafeInteger(i)&&i>0,l={json:H(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o\
-===void 0?l:{...l,clientVersion:o}}catch{return}}function ya(e,n){return e.spoolFallback?Hr(y().env,L().os,n?.uid):void \
-0}function ba(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=bt(e),d=e.noSpool??"there is no spool directory",\
-a=o===void 0?void 0:oe.open(o,n,i,s,c=>d=c,r),u=ya(e,n);if(a&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let c=n.realP\
-ath(u)===void 0?void 0:oe.open(u,n,i,s);c&&c.dir!==a.dir&&a.adopt(c,e.clock())}if(a||u===void 0)return!a&&o!==void 0&&t(\
-d),a;let l=oe.open(u,n,i,s,c=>d+=`; nor in ${u}: ${c}`,r);return t(d,l?.dir),l}var bn=class e{spool;health;files;#e;#n=n\
-ew Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random\
-:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let d=ba(n\
-,s,t);if(!d)return null;let a=n.customFetch?d.key:void 0,u=new gn(s,d.dir,r.url,o,i,a);return new e(d,u,s,n)}replay(n,t)\
-{this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.claim);l\
-et i=r.map(d=>({...d,bytes:P(d.json),notBefore:0})),s=i.filter(d=>ft(d,this.#e)!==void 0);return s.length===0?{events:i,\
-dropped:o}:(this.settle(s),C(o,"event_too_large",s.length),{events:i.filter(d=>!s.includes(d)),dropped:o})}write(n){let{\
-written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o\
-,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t)\
-)}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.dele\
-te(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n\
-*.75){let r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function bt(e){let{sink:n,format\
-:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==ve?r:void 0,headers:Object.keys(o).length>0?Object\
-.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},d=H(s);return Ro(\
-n.kind==="http"?n.url:"",t.name,d==="{}"?"":d)}function Ea(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/\
-^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-\
-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function No(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t\
-.protocol!=="http:"||Ea(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(\
-n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypt\
-ed (http:) to ${t.hostname}`}function Ao(e,n=L()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Gr(r,{sourc\
-eClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>zn(t(r[0],o),r.map(i=>\
-i.json)),emptyBytes:r=>P(zn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function $o(e,n=L()){let t=({clientVersion\
-:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);return s===void\
- 0&&r.set(i,s=JSON.stringify(Ar(i))),s};return{name:"otlp",encode:i=>Bn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=\
->P(Bn([],i.sessionId,t(i),n)),eventBytes:i=>P(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.se\
-rviceName},classify:$r}}var va="http://localhost:4318/v1/logs",Sa=120,wa=50,Ta=3,xa=2,Et=\'{"ts":"2026-01-01T00:00:00.000\
-Z","parameters":{},"name":"x"}\',_a={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourc\
-eClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,\
-maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0\
-,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ue(e={}){if(!Ee\
-(e))throw new TypeError(`Cannot create handler: options must be an object, got ${A(e)}`);let n=Cn(e,_a);if(n)throw new T\
-ypeError(`Cannot create handler: ${n}`);let t=(N,D,I)=>{let M=e[N]===void 0?D:e[N],Z=I.integer?`${I.sign} integer`:`${I.\
-sign} number`,me=`Cannot create handler: \'${N}\' must be a ${Z}`;if(typeof M!="number"||Number.isNaN(M))throw new TypeErr\
-or(`${me}, got ${A(M)}`);if(!((I.sign==="positive"?M>0:M>=0)&&(I.integer?Number.isSafeInteger(M):Number.isFinite(M))))th\
-row new RangeError(`${me}, got ${M}`);if(I.timer&&M*1e3>ut)throw new RangeError(`Cannot create handler: \'${N}\' must be a\
-t most ${ut/1e3} seconds (the longest a timer can wait), got ${M}`);return M},r=(N,D,I)=>{let M=e[N];if(M===void 0)retur\
-n I;if(typeof M!==D)throw new TypeError(`Cannot create handler: \'${N}\' must be a ${D}, got ${A(M)}`);return M},o={sign:"\
-positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},d=t("requestTimeoutSeconds",xa,o),a=\
-t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<a)throw new RangeError(`Cannot create handler: \'backof\
-fMaxSeconds\' must be at least \'backoffInitialSeconds\' (${a}), got ${u}`);let l=Fr(),c=r("sourceClientVersion","string",v\
-e),m=Do("resource",e.resource),f=r("sessionId","string","undefined"),p=[],g=typeof e.format=="string"&&e.format.trim()==\
-=""?void 0:e.format,b=Aa(g,p),R=cn(l.format??""),k=g!==void 0?b:R??"nat",x=St(k,c,{...l.otlpResource,...m}),E=vt(x,l.ses\
-sionPrefix+f),h=vt(St(b,c,m,Mo),f),S=t("maxEventBytes",32768,s);if(S<h.eventBytes)throw new RangeError(`Cannot create ha\
-ndler: \'maxEventBytes\' must be at least ${h.eventBytes} (the smallest event), got ${S}`);let _=t("maxBatchBytes",5e5,s);\
-if(_<h.batchBytes){let N=`one ${b} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`C\
-annot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${N} ${h.batchBytes} bytes, more than \'maxBa\
-tchBytes\' (${_} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${h.batchBytes} (${N}), got ${_}`)\
-}let O=$a(e.headers);O.problem&&p.push(O.problem);let T=Oa(e.endpoint,l.endpointHidden?wt:l.endpoint??(k==="otlp"?l.otlp\
-EndpointHidden?wt:l.otlpEndpoint??va:void 0),l.dryRun,p),w=Na(e.spoolDir,l,p);return{flushIntervalMs:t("flushIntervalSec\
-onds",Sa,o)*1e3,maxQueueSize:t("maxQueueSize",wa,s),maxRetries:t("maxRetries",Ta,{sign:"non-negative",integer:!0}),reque\
-stTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initialMs:a*1e3,maxMs:u*1e3},maxBufferedEvents:\
-t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,_-E.envelopeBytes-xe),maxEventBytesOption:S,maxBatchBytes:_,source\
-ClientVersion:c,sessionId:l.sessionPrefix+f,sink:T.kind==="http"&&O.problem?{kind:"none",reason:"invalid_headers",detail\
-:O.problem}:T,spoolDir:w.path,noSpool:w.none,problems:p,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{\
-maxEvents:t("spoolMaxEvents",re.maxEvents,s),maxBytes:ka(t("spoolMaxBytes",re.maxBytes,s)),maxAgeMs:t("spoolMaxAgeDays",\
-re.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:La(e.captureInterrupts),handOff:Ia(r("handOff","boolean",v\
-oid 0),l),customFetch:e.fetch!==void 0,format:x,formatSetBy:g!==void 0?"the program\'s options":R!==void 0?"NAT_TELEMETRY\
-_FORMAT":"the default",headers:{...k==="otlp"?l.otlpHeaders:{},...O.record},fetch:r("fetch","function",y().fetch??((N,D)\
-=>globalThis.fetch(N,D))),logger:r("logger","function",void 0),clock:Io("clock",r("clock","function",Date.now),Date.now,\
-{valid:Ra,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrigin + performance.no\
-w())"}),random:Io("random",r("random","function",be),be,{valid:N=>typeof N=="number"&&N>=0&&N<1,expected:"a number in [0\
-, 1)"})}}function Io(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(d){throw new TypeErro\
-r(`Cannot create handler: \'${e}\' failed: ${V(d)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must\
- return ${o}, got ${A(s)}`);return()=>{try{let d=n();return r(d)?d:t()}catch{return t()}}}var Ra=e=>typeof e=="number"&&\
-e>=0&&e<1e13;function vt(e,n){let t={json:Et,bytes:P(Et),schemaVersion:ue,sessionId:n,timestamp:0,retries:0,notBefore:0}\
-,r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+xe+r,envelopeBytes:o}}func\
-tion ka(e){if(e>=re.maxBytes)return e;let n=Oo({json:Et,schemaVersion:ue,sessionId:"",retries:0,timestamp:1e12});if(e<n)\
-throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${n} (one spooled event, the smallest), go\
-t ${e}`);return e}function St(e,n,t,r){return e==="otlp"?$o({serviceName:t["service.name"]??kr,serviceVersion:n,resource\
-Attributes:t},r):Ao(n,r)}var Mo={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Po(e){le\
-t{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=vt(St(n.name,t,r,Mo),"undefined");return{maxBatchBytes:Math.max(e\
-.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var wt=Symbol("hidden");functio\
-n Oa(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string \
-(an http(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:un(e);if(o){let s=`the program\'s \'endpoint\' ${A(\
-B(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===wt)re\
-turn{kind:"none",reason:"endpoint_hidden"};let i=e??n??Pr;return e===void 0&&!Dr(i)?{kind:"none",reason:"invalid_endpoin\
-t"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function Na(e,n,t){if(e===\
-!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,non\
-e:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute \
-path) or false, got ${A(e)}`);return G(e,L().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not a\
-n absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function Aa(e\
-,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create handler: \'format\' must be a strin\
-g ("nat" or "otlp"), got ${A(e)}`);let t=cn(e);return t||(n.push(`the program\'s \'format\' ${A(e)} is not a format (nat, o\
-tlp): the nat envelope is sent`),"nat")}function Do(e,n){if(n===void 0)return{};if(!Ee(n))throw new TypeError(`Cannot cr\
-eate handler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0\
-){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=\
-="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var Lo=8192;function $a(e){let n=Do(\
-"headers",e);for(let[i,s]of Object.entries(n)){if(!sn(i))throw new TypeError(`Cannot create handler: \'headers\' must have\
- header names (RFC 9110 tokens), got ${A(i)}`);if(on(i))throw new TypeError(`Cannot create handler: \'headers\' must not s\
-et ${A(i)}: the HTTP client frames the request itself`);n[i]=_r(s)}let t=Object.keys(n).find(i=>!an(n[i])),r=Object.entr\
-ies(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${A(t)} that can\
-not be sent (a control character or a character past ASCII): nothing is sent`:r>Lo?`the program\'s \'headers\' add ${r} byt\
-es to a request, more than ${Lo} (servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:\
-{record:n}}function Ia(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,\
-source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function La(e){if(e===void 0\
-||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'c\
-aptureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var En=/^sender-[0-9a-f]{8}\\.mjs$/,je="NAT_TELEMETRY_SE\
-NDER";function vn(e,n){return{...e,[je]:JSON.stringify(n)}}function Co(e){if(e)try{let n=JSON.parse(e);return typeof n==\
-"object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var K=15e3,Ma=250;fu\
-nction Ie(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let\
- s of e.list(n)){let d=o.exec(s);if(!d)continue;let a=Number(d[1]),u=d[2]==="lock"?K:Ma;a+u>r&&a<=r+u?(d[2]==="lock"?i.l\
-ocks:i.marks).push(s):wn(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}function Sn(e,n,t,r){try{return Ie(e,n,t,\
-r).locks.length>0}catch{return!1}}function Fo(e,n,t){let r;try{e.ensureDir(n,!0);let o=Ie(e,n,t,Date.now());if(o.locks.l\
-ength>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${q(i)}-${ee()}.start`,e.create(`${n}/${r}`,""\
-);let s=Ie(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(wn(e,`${n}/${r}`),"at work")}catch{return r}}function B\
-o(e,n,t){t!==void 0&&xt(e,n,()=>[t])}function Ho(e,n,t){xt(e,n,()=>Ie(e,n,t,Date.now()).marks)}async function Uo(e,n,t){\
-for(let r=0;r<Pa;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Ie(e,n,t,o);if(i.locks.length>0){Tt(e,n,i.marks);r\
-eturn}let s=`sender-${t}-${q(o)}-${ee()}.lock`;e.create(`${n}/${s}`,"");let{locks:d,marks:a}=Ie(e,n,t,o);if(d.join()===s\
-)return Tt(e,n,a),s;wn(e,`${n}/${s}`)}catch{return}await new Promise(i=>setTimeout(i,10+be()*50))}}var Pa=5;function jo(\
-e,n,t){xt(e,n,()=>[t])}function xt(e,n,t){try{e.ensureDir(n,!0,!1),Tt(e,n,t())}catch{}}function Tt(e,n,t){for(let r of t\
-)wn(e,`${n}/${r}`)}function wn(e,n){try{e.remove(n)}catch{}}function Vo(){return""}var Ca=6e4,Fa=1e3,Ba=[je,"NAT_TELEMET\
-RY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Yo(e,n,t){let r=Ha(e,n,t);retu\
-rn r.handOff?r:{...r,outcome:Go(e,n)}}function Go(e,n){return e.sink.kind==="none"?"dropped":Wo(e)&&n?.health.isOpen()!=\
-=!0?"delivered":n&&ke()===void 0?"spooled":"dropped"}function Wo(e){return e.sink.kind!=="http"||y().canConnect(e.sink.u\
-rl)}function Ha(e,n,t){try{let r=Ko(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool\
-"};let{spool:o,health:i}=n,s=Jo(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return m===void 0?{handOff:!\
-0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let d=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in d)return{ha\
-ndOff:!1,reason:d.refused};let{cwd:a,...u}=d,l={...ja(e,o.dir),successor:u,onByConsentFile:ao()};return{handOff:!0,comma\
-nd:{...d,env:vn(d.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function zo(e,n){r\
-eturn n.handOff&&n.command&&!Ya(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and can\
-not be written",outcome:Go(e,n.backlog)}:n}function Xo(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===voi\
-d 0||t.isOpen())return"endpoint down";let o=Fo(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e\
-.command);return i==="started"?t.noteHandOff():Bo(r,n.dir,o),i}catch{return"failed"}}function qo(e,n){if(n===null||n.hea\
-lth.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return Ko(e,n,!0)!==void 0||t.kind==="http\
-"&&y().senderRefusal(Jo(t.url,n.spool.dir))!==void 0}function Jo(e,n){let t=Qr(),r=t===void 0?void 0:Ua(t);return{endpoi\
-nt:e,dir:n,reads:r===void 0?[]:[r],variables:[...Ba,...pe,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT\
-_FILE:r}}}function Ua(e){let n=z(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["\
-",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:F(o,t);return i!==void 0&&r?.allowed(\
-i,"read")?i:e}function Ko(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.ki\
-nd!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own f\
-etch, which a sender process cannot call";if(e.requestTimeoutMs>K-Fa)return`a request may take longer (requestTimeoutSec\
-onds) than a sender lives (${K/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=ke();if(i!==void 0)r\
-eturn`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s d\
-ecision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool director\
-y";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --al\
-low-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the se\
-nder\'s script there";if(!Wo(e))return"the program may not connect to the endpoint";let{spool:s,files:d,health:a}=n;if(a.\
-isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=a,m=c===void 0?l:c.handedOffAt===v\
-oid 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>Ca&&!Sn(d,s.dir,s.key,u))return"spooled events have waited a m\
-inute with no sender at work"}function ja(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="\
-http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInit\
-ialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Po(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,sp\
-oolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}\
-}}function Va({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Ya(e){if(Va(e))return!0;let{files:n,s\
-pool:t}=e,r=()=>de(n,t.dir,"",Vo(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${"\
-"}`),r()}catch{return!1}}return Wa(n,t.dir,Ga),!0}var Ga=3;function Wa(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(\
-d=>En.test(d))}catch{return}let i=d=>{let a=e.modifiedAt(`${n}/${d}`);return a===void 0||a>r+K?-1/0:a},s=t==="none"?o:o.\
-filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,a)=>a.written-d.written).slice(t).filter(({written:d})=>r-d>K)\
-.map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var Tn=class{#e=new Set;#n=0;get size(){return this\
-.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return\
-[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Zo(){throw new Error("a sender prints nothing")}var ei=\
-16384,Rt=2*ei,ni=Rt-4096,kt=32,ti=/^[a-z0-9_]{1,40}$/,za=/^[0-9a-f]{8}$/;var Qo=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+\
-(?:-(\\d{1,6}))?\\.aside$/,Xa=6e4;function ri(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).filter(([m,f])=>ti.test(m)&&Numb\
-er.isSafeInteger(f)&&f>0);if(d.length===0||!_t(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(d.slice(0,\
-kt))},endpointHash:fe(r)},l=B(r)===r?{...u,endpoint:r}:u,c=di(n,t);try{let m=Ja(e,n,t,i).filter(p=>p.quiet).map(p=>oi(e,\
-p,n,t)),f=si([...m.flatMap(p=>p.lines),l],s,i)??l;ii(e,n,t,m,()=>{let p=Za(e,c);p==="invalid"&&e.remove(c);let g=`${H(f)\
-}\n`;typeof p!="object"||p.bytes+g.length<=ei?e.append(c,typeof p=="object"&&!p.ended?`\n${g}`:g,ni):qa(e,n,t,f,s,i)});for\
-(let{path:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function qa(e,n,t,r,o,i){let s=di(n,t),d={path:Ot(n,t),quiet:!1}\
-,a=Nt(e,s,d.path)?oi(e,d,n,t):{lines:[]};ii(e,n,t,[a],()=>{e.append(s,`${H(si([...a.lines,r],o,i)??r)}\n`,ni)})}function \
-oi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=K\
-a(e,n),s=Ot(t,r,i);return Nt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function ii(e,n,t,r\
-,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&Nt(e,s,Ot(n,t,d));throw i}}function Ot(e,n,t){let r=t===vo\
-id 0?"":`-${t}`;return F(e,`drops-${n}-${q(Date.now())}-${ee()}${r}.aside`)}function Ja(e,n,t,r){return mt(e,n,Qo,(o,i)=\
->{let[,,s,d]=Qo.exec(i)??[],a=Math.abs(r-Number(s))>=Xa;return o===t?{path:F(n,i),summed:d===void 0?void 0:Number(d),qui\
-et:a}:void 0})}function Ka(e,n){try{let t=n.summed??0,r=e.read(n.path,Rt)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf\
-(`\n`)+1;return{lines:ai(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Nt(e,n,t){return v(()=\
->(e.rename(n,t),!0))??!1}function si(e,n,t){let r=e.map(d=>({...d,since:Math.min(d.since,t),last:Math.min(d.last,t)})).f\
-ilter(d=>d.last>=n);if(r.length===0)return;let o={};for(let d of r)for(let[a,u]of Object.entries(d.dropped))(a in o||Obj\
-ect.keys(o).length<kt)&&C(o,a,u);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,\
-endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:o,.\
-..s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function Za(e,n){try{let t=e.read(n,Rt);return t===void \
-0?void 0:{lines:ai(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}fun\
-ction ai(e){return e.split(`\n`).flatMap(n=>Qa(n)??[])}function Qa(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpoin\
-tHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(_t(n)&&_t(t)&&n<=t&&s\
-.length>0&&s.length<=kt&&s.every(([u,l])=>ti.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let a={since:n,last:t,droppe\
-d:Object.fromEntries(s),...typeof i=="string"&&za.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&B(o)===o?{...a\
-,endpoint:o}:a}catch{return}}function _t(e){return Number.isSafeInteger(e)&&e>=0&&e<=fn}function di(e,n){return F(e,`dro\
-ps-${n}.json`)}var ie={working:1,periodic:2,asked:1/0},ui=.9,ed=1e3,nd=3e5,td=36e5,rd=4,xn=class{#e;#n=[];#o=[];#t=new T\
-n;#u=0;#s=0;#p=0;#r=0;#d={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ie.working;#R=0;#k;#y=new Set;#O;#A=!1;#E;#h=Yn();\
-#a=!1;#T=!1;#i=!1;#B=!1;#ue=!1;#H=0;#P;#D;#v;#G;#U=!1;#C;constructor(n={}){this.#e=Ue(n)}enqueue(n){try{if(!ce())return \
-this.#Se();let t=y().exiting();t?(this.#te(),this.#B=this.#i,this.#i=!0):this.#z(),this.#u++;let r=go(n,this.#e);if("rea\
-son"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(\
-this.#n.push(r),t)return void(this.#F(!0)||this.#V());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#j()),this.#n.l\
-ength>=this.#e.maxQueueSize&&this.#$(ie.working)}catch{}finally{this.#B=!1}}start(){this.#m||this.#P||(this.#m=!0,this.#\
-z(),this.#S()>0?this.#j():ce()&&!this.#N()&&qo(this.#e,this.#_())&&this.#$(ie.working))}flush(){return this.#$(ie.asked)\
-}#$(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#P);if(this.#x=Math.max(this.#x,n),this.#l)re\
-turn this.#l;let r=this.#R,o=this.#w.then(()=>{if(r!==this.#R)return;let i=this.#x;return[this.#l,this.#x]=[void 0,ie.wo\
-rking],this.#pe(i)});return this.#l=o,this.#w=o,o}stop(){return this.#P??=this.#ce()}[Symbol.asyncDispose](){return this\
-.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#n.length,dlq:thi\
-s.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#W(){return[..\
-.this.#o,...this.#t.events(),...this.#n]}#z(){if(this.#D)return;this.#te();let n=y(),t=s=>{try{return s()}catch{this.#f(\
-"an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let\
- s=this.#P===void 0;return this.stop(),s},exit:()=>{this.#F(!0)||this.#V(),this.#Y()}})),o=this.#e.captureInterrupts,i=o\
-?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)||this.#V(),this.#Y()})):void 0;this.#D=()=>{r?.(),i?.()}}#j(){this.#m&&this.#c\
-===void 0&&this.#X()}#X(){this.#c=setTimeout(()=>{this.#$(ie.periodic).then(()=>{this.#m&&this.#X()})},this.#e.flushInte\
-rvalMs),y().unrefTimer(this.#c)}async#ce(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=od(this.#e.e\
-xitTimeoutMs),t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#q(),this\
-.#S()>0&&this.#F())return;this.#se(),this.#S()>0&&this.#N()&&this.#M(!0),this.#S()>0&&!this.#N()&&await this.#le(n),this\
-.#M()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#Y(),n.clear(),this.#E=void 0;let o=this.#u>t\
-&&this.#S()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#le(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTi\
-meoutMs+1e3);let r=this.#$(ie.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#q()}#q(){let{requestTimeout\
-Ms:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*ui,i=[...this.#y].some(({started:s,accepted:d})=>!d\
-&&r-s>=n*ui);this.#J(({started:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t.events()),this.#t\
-.clear(),i&&this.#v?.health.recordFailure()}#J(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.set\
-tle(r)){if(o){this.#ee(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#re(r,"the exit budg\
-et ended before the answer"):r)}}}#fe(){return this.#k??=new AbortController}#K(n){if(n.aborted||!J())return!1;let{reque\
-stTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let d\
-=this.#O,a=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*a>s)}#Z(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{\
-sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#me(){le\
-t{sink:n,clock:t}=this.#e,r=this.#C,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures=\
-==r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n){let t\
-=this.#v?.health;if(n.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#U=!1);return}if(!n.failed)return;let r=!n.pro\
-bing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#C?.fai\
-lures??0)+1,{backoff:i,random:s,clock:d}=this.#e,a=d()+le(o,i,s,n.retryAfterMs);this.#C=r||!t?.state?void 0:{state:t.sta\
-te,failures:o,probeAt:a}}async#pe(n){try{this.#ie();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state|\
-|this.#E===void 0)&&t.refresh(),this.#se();let r=this.#N();if(r&&!this.#me())return;let o=this.#e.clock(),i=l=>l.notBefo\
-re<=o&&(l.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n\
-=[];let a=this.#ne(d);for(let l of a)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ge(a,u),this.#h\
-e(u),u.delivered&&u.retryAfterMs&&(this.#H=Math.max(this.#H,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush fai\
-led unexpectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#K(r);\
-)await this.#Q(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(rd,n.length)},i));for(let s of n.slice(o))this\
-.#Z(s)}async#Q(n,t,r){this.#ie();let o=this.#ae(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o\
-}let i=await this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.\
-floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let a of d)this.#t.add(a);for(let a of d)this.#K(t)?await this.#Q(a,t,\
-r):this.#Z(a);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#ee(n,i.rejected);case"too_large":return \
-this.#b(1,"http_413"),this.#L(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#L(n);case"interrupted":\
-case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.r\
-etryAfterMs??0),r.probing?this.#ye(n,i.retryAfterMs):this.#we(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.cloc\
-k()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#ee(n,t=0){let r=Math.min(t,n.length);thi\
-s.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#L(n)}async#be(n,t){let r={started:y().monotonicMs(),events:n,acce\
-pted:!1};this.#y.add(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=y().monotonicMs\
-();this.#O={ms:o-r.started,endedAt:o}}}#ne(n){let{format:t,maxBatchBytes:r}=this.#e;return yo(n,r,t.emptyBytes,t.eventBy\
-tes)}#I(){this.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"reje\
-cted",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.encode(n,this.#e.clock());if(this.#h?.(`sendi\
-ng ${n.length} event(s)${o.kind==="http"?` to ${B(o.url)}`:""}: ${d}`),o.kind==="stderr")return ci(d),{kind:"delivered"}\
-;let a=i.classify;return await ho({url:o.url,body:d,headers:s,classify:a&&((u,l,c)=>a(u,l,c,n.length)),readAnswer:i.read\
-sAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().un\
-refTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#ve(n,t){if(!this.#h)return;let r=n\
-.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0\
-&&this.#e.customFetch?`: its fetch failed: ${Tr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.head\
-ers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for $\
-{t} event(s): ${n.kind}${i}`)}#te(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(th\
-is.#h){let{enabled:s,decidedBy:d}=st();this.#h(`telemetry ${s?"on":"off"} (decided by ${d})`);let a=n.kind==="http"?B(n.\
-url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run\
-: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: $\
-{a}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;\
-let i=No(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can be st\
-arted":"in process"} (${o.source})`)}#Se(){this.#a||!this.#h&&!this.#e.logger||(this.#a=!0,this.#f(`telemetry off (decid\
-ed by ${st().decidedBy}): events are not recorded`))}#we(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,d=i(),a=this.#re\
-(n,t);for(let u of a)u.notBefore=d+le(u.retries,o,s,r);this.#o.push(...a)}#re(n,t){let[r,o]=[[],[]];for(let i of n)(++i.\
-retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) kept fo\
-r retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#L(o),r}#L(n){this.#v?.settle(n)}#\
-_(){return this.#v??=bn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot \
-be used: ${n}`;r!==this.#G&&this.#f(r),this.#G=r}),this.#v}#oe(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotoni\
-cMs())+ed;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(nd,Math.min(td,2*t),2*r)}#ie(){let n=this.#o\
-e();this.#v?.renewClaims(n,this.#E?n:n*.75)}#se(){if(this.#U||this.#R>0||!ce()||this.#N()||!J())return;let n=this.#_();i\
-f(n&&ke()!==void 0)return;this.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1))\
-,o=n?.replay(t-r,this.#oe());o&&(this.#de(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>\
-0&&this.#j())}#M(n=!1,t){this.#J();let r=this.#W(),o=this.#ae(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.leng\
-th===0)return!0;if(!(t??J()))return this.#ue=!0,this.#I(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stder\
-r"){this.#I();for(let d of this.#ne(o))ci(this.#e.format.encode(d,this.#e.clock())),this.#p+=d.length;return!0}if(this.#\
-e.sink.kind==="none")return this.#I(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i\
-&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not delivered are kept in memory only, and go with the \
-process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(ke()!==void 0)return this.#I(),this.#b(o.length,"\
-opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}\
-if(s||(this.#A=!0),!s&&n)return!1;if(this.#I(),s){let d=this.#H-this.#e.clock();d>0&&i?.health.recordWait(d),this.#r+=s.\
-spooled;for(let[a,u]of Object.entries(s.dropped))this.#b(u,a);this.#de(s.olderDropped)}else{let d=i?.giveBackUnsettled()\
-??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#ae(n){let t=this.#v?.spool;if(\
-!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)ret\
-urn n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#L(i),n.filter(({claim:s})=>!s\
-||!o.has(s))}#de(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#F(n=!1){if(this.#S()===0)return!0;let t=th\
-is.#_(),r=Yo(this.#e,t,ce()),o=r.handOff?J():void 0;if(o===!1)return this.#M(!0,o);let i=zo(this.#e,r);if(!i.handOff){le\
-t u={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="deliver\
-ed"&&t?.health.isOpen()?Eo(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/\
-1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||\
-this.#N()?0:ko(this.#W(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at\
- exit: delivering in process: the spool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMax\
-Bytes ${l})`),!1}if(!this.#M(!0,o))return this.#f("at exit: delivering in process: the spool cannot be written"),!1;let \
-d=Xo(i);if(d==="failed")return this.#f("at exit: delivering in process: no sender could be started"),!1;this.#R++,[this.\
-#l,this.#x]=[void 0,ie.working];let a={started:"a sender","at work":"the sender at work","endpoint down":"the spool (end\
-point down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#f(`at exit: h\
-anded off to ${a[d]}`),!0}#V(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at o\
-nce: ${r} event(s) spooled for a later run`),t}#Y(){let n={};for(let[s,d]of Object.entries(this.#d)){let a=this.#g[s]??0\
-;d>a&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-a)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.ki\
-nd!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#d[s];let i=Date.now();ri(o.\
-files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#d,t,n),this.#f(`dropped ${n} event(s): $\
-{t}${r?` (${r})`:""}`))}#f(n){this.#h?.(n),this.#B||Ur(this.#e.logger,n)}};function od(e){let n=y().monotonicMs()+e,t,r;\
-return{end:n,over:()=>r??=new Promise(o=>{t=Ne(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function ci\
-(e){y().writeStderr(`${Zo(JSON.parse(e))}\n`)}var id=250;async function li(e){let n=y();Ne(K,()=>n.exit(0)),mo(),so(()=>s\
-d(e));try{await ad(e,y().monotonicMs()+K)}catch{}n.exit(0)}function sd(e){let{enabled:n,source:t}=tt();return n||t==="de\
-fault"&&e.onByConsentFile!==!0}async function ad(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByCons\
-entFile:i,...s}=e,d=Ue(s),a=bt(d);if(!J())return Ho(t,r,a);for(let u=0;;u++){let l=await Uo(t,r,a);if(!l)return;let{repl\
-ayed:c,spooled:m,sent:f,timeUp:p}=await ud(s,n-id);if(jo(t,r,l),!cd(e,a))return;if(p&&f>0&&J())return dd(e);if(c>0&&m>0|\
-|u>0&&c===0)return}}function dd(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=\
-`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&En.test(d.slice(i.length)));o&&s!==void 0&&v(()=>o.touch(s,Date.now())),y(\
-).spawnDetached({argv:n,env:vn(t,e),cwd:e.spoolDir,leavesSession:r})}async function ud(e,n){let t={replayed:0,spooled:0,\
-sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ue(e),d=0;for(;;){if(n-y().monotonicMs()\
-<=r){t.timeUp=!0;break}if(!J()||s!==void 0&&y().files?.realPath(s)===void 0)break;let a=new xn({...e,handOff:!1,exitTime\
-outSeconds:(n-y().monotonicMs())/1e3});a.start(),await a.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=a.stats();t.r\
-eplayed+=u,t.spooled+=l,t.sent+=c;for(let[f,p]of Object.entries(m))C(t.dropped,f,p);if(u<=l)break;if(l>0&&n-y().monotoni\
-cMs()>r){let f=le(++d,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function cd\
-(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||Sn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.\
-spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return oe.open(e.spoolDir,t,r,n)?.waitingSince\
-(Date.now())!==void 0}var fi=Co(y().env(je));fi&&await li(fi);\n'}var Ne="sender-02f1420a.mjs",xd=124342,Nd=6e4,Ad=1e3,Rd=[
-Fi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ui(e,t){return e.
-sink.kind==="none"?"dropped":ir(e)&&t?.health.isOpen()!==!0?"delivered":t&&Pe()===void 0?"spooled":"dropped"}var Md=3;function Hi(e,t,n,r=Date.
-now()){let i;try{i=e.list(t).filter(d=>bd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===
+);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var ia=0xe677d21fdbff,sa=JSON.stringify\
+(ue).length+xe;function po(e){return P(JSON.stringify(e))<=sa}function go(e,n){let{sessionId:t,sourceClientVersion:r}=n;\
+try{if(!(e instanceof Te))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event"\
+,detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"\
+invalid_event",detail:"schemaVersion is not a string"};if(!po(o))return{reason:"invalid_event",detail:`schemaVersion is \
+longer than the ${xe} bytes beyond "${ue}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"inval\
+id_event",detail:"timestamp is not a finite number"};if(i<0||i>ia)return{reason:"invalid_event",detail:"timestamp outsid\
+e the years 1970-9999 that both wire formats carry"};let{json:s,bytes:d}=Yr(e),a={json:s,bytes:d,schemaVersion:o,session\
+Id:t,clientVersion:r,timestamp:i,retries:0,notBefore:0},u=ft(a,n);return u===void 0?a:{reason:"event_too_large",detail:u\
+}}catch(o){return{reason:"invalid_event",detail:V(o)}}}function ft(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;\
+if(e.bytes>t)return`${e.bytes} bytes serialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves\
+ beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.\
+eventBytes(e),s=e.sessionId===n.sessionId&&e.clientVersion===n.sourceClientVersion&&po(e.schemaVersion);if((i>e.bytes||!\
+s)&&o.emptyBytes(e)+i>r)return`${i} bytes as the ${o.name} format carries it, more than maxBatchBytes leaves beside its \
+envelope`}function yo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let d of e){let a=r(d);i.length>0&&d.schemaVersion===i[0\
+].schemaVersion&&d.sessionId===i[0].sessionId&&d.clientVersion===i[0].clientVersion&&s+1+a<=n||(i=[],o.push(i),s=t(d)-1)\
+,s+=1+a,i.push(d)}return o}function fe(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),1677\
+7619)>>>0;return n.toString(16).padStart(8,"0")}function mt(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatM\
+ap(i=>{let s=t.exec(i)?.[1],d=s===void 0?void 0:r(s,i);return d===void 0?[]:[d]})}var da={initialMs:3e4,maxMs:36e5},bo=4\
+096;function ua(e,n){return n??fe(e)}function ca(e,n,t){try{let r=e.read(n,bo);if(r===void 0)return;let{failures:o,notBe\
+fore:i,endpoint:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&\
+i<=t+36e5,c=Number.isFinite(a)&&a<=t?{failures:o,notBefore:i,handedOffAt:a}:{failures:o,notBefore:i};return u?{state:c,e\
+ndpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{r\
+eturn"invalid"}}var gn=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#d=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`he\
+alth-${ua(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get\
+ state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=\
+!1;let t=this.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+le(r,da,this.#p,n),i=(t?.notBefore??0\
+)>o;return this.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#g();\
+if(r&&r.notBefore>=t){this.#r=r;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failur\
+es:this.#r.failures,notBefore:this.#s()+n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g\
+(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let \
+n=this.#r!==void 0;return this.forget(),n}refresh(){this.#d||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=voi\
+d 0,this.#d=!1,this.#m())}#g(){let n=ca(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?\
+n.state:void 0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:fe(this.#t)}:{\
+},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=P(r)<=bo&&B(this.#t)===this.#t?r:JSON.stringify({...n,...t});de(this.\
+#u,this.#e,this.#n,o,this.#s())}catch{}}};function Eo(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint\
+ is down (${n} failure(s) in a row): not tried before ${Fe(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var vo=36e5,He\
+=64,re={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},ht=6e4,la=864e5,So=6e4,_o=64,fa=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0\
+-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,yn=/^([lc])-(\\d{13})-(e-.+)$/,ma=36e5;function Ro(e,n="nat",t=""){return fe(t===""?`$\
+{n} ${e}`:`${n} ${e} ${t}`)}var ha=" does not exist yet",oe=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i\
+){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,re.maxAgeMs),maxEvents:Math.max(r.maxEvents,re.ma\
+xEvents),maxBytes:Math.max(r.maxBytes,re.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work\
+"){let d=c=>{i(c)},a=s==="work",u=a?"read and write":"read",l=c=>!t.allowed(c,"read")||a&&!t.allowed(c,"write");if(l(n))\
+return d(`the program may not ${u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,a),m=t.realPath(n);return m===voi\
+d 0?d(`where ${n} leads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks?d(`the program may not ${u} ${m}, where ${\
+n} leads (its permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,a)),new e(m,t,r,o,c))}catch(c){let m=c?.reason\
+==="missing";return d(m?`${n}${ha}`:V(c))}}write(n,t){let r={},o=n.map($e),{kept:i}=gt(o,this.#n.maxEvents,this.#n.maxBy\
+tes);C(r,"spool_full",o.length-i.length);let s=new Map;for(let a of i){let u=s.get(n[a].sessionId)??[];u.push(o[a]),s.se\
+t(n[a].sessionId,u)}let d=[];try{for(let a of s.values())d.push(this.#u(a,t,this.key))}catch(a){for(let u of d)this.#l(u\
+);throw a}return{written:r,older:this.#g(t,d)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:d}of this.#d(t).slice(0,H\
+e)){if(o.length>=n)break;let a=this.#p(s.name,t+r);try{this.#e.rename(d,a)}catch{continue}let{valid:u,corrupt:l,expired:\
+c}=this.#s(a,s,t),m=u.slice(0,n-o.length),f={path:a,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&\
+&c===0&&m.length===u.length};try{this.#u(u.slice(m.length).map($e),s.time,this.key)}catch{this.giveBack(f);continue}C(i,\
+"spool_corrupt",l),C(i,"spool_expired",c);for(let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{\
+events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.unt\
+il=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try\
+{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this\
+.#r().flatMap(n=>{let t=yn.exec(n),r=Ae(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s=\
+{time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:yt(t)}:s]}).sort(\
+(n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=He)break;let s=w\
+o(i,t);if(s===void 0)continue;let d=n.#p(s.name,t+vo);try{n.#e.rename(`${n.dir}/${i}`,d)}catch{continue}let{valid:a}=n.#\
+s(d,s,t);try{let u=this.#u(a.map($e),s.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(d,`${n.dir}/${s.name}`)}c\
+atch{}break}n.#l(d.slice(n.dir.length+1)),o+=a.length}return r.length>0&&this.#g(t,r),o}clear(){let n=0;for(let t of thi\
+s.#r()){let r=yn.exec(t),o=Ae(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.t\
+ime-t.time)}#t(n=this.#r()){return n.flatMap(t=>Ae(t)??[])}#u(n,t,r){if(n.length===0)return;let o=To(n,t,r);return de(th\
+is.#e,this.dir,o,xo(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)\
+}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/_o)))}for(let s of i?.split(`\n`)??\
+[]){if(s==="")continue;let d=ya(s);d===void 0?o.corrupt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}ret\
+urn o}#p(n,t){return`${this.dir}/${pt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;f\
+or(let o of this.#r()){let i=Er.exec(o),s=wo(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Numbe\
+r(i[1])>vo&&r<He&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#\
+o],s=E=>E.key===this.key||E.key===void 0,d=E=>n-E.time>(s(E)?o.maxAgeMs:i.maxAgeMs),a=this.#r();this.#c(a,n,d,r);let u=t\
+his.#t(a),l={events:0,bytes:0},c={events:0,bytes:0},m=(E,h,S)=>{s(E)&&([l.events,l.bytes]=[l.events+h,l.bytes+S]),[c.eve\
+nts,c.bytes]=[c.events+h,c.bytes+S]};for(let E of u)m(E,E.events,E.bytes);let f=(E,h)=>E.events>h.maxEvents||E.bytes>h.m\
+axBytes;if(!f(l,o)&&!f(c,i)&&!u.some(d))return r;let p=u.filter(E=>t.includes(E.name)),g=Math.min(...p.map(E=>E.time)),b\
+=E=>this.#e.modifiedAt(`${this.dir}/${E}`),R=Math.max(...p.map(E=>b(E.name)??-1/0)),k=E=>{if(E.time<g)return!1;let h=b(E\
+.name);return h===void 0||!Number.isFinite(R)?E.time-g<=So:Math.abs(h-R)<=So},x=u.filter(E=>!t.includes(E.name)).sort((E\
+,h)=>E.time-h.time);for(let E=0;E<He;){let h=x.find(d),S=h===void 0&&f(l,o),_=h??(S?x.find(s):f(c,i)?x[0]:void 0);if(_==\
+=void 0)break;x.splice(x.indexOf(_),1);let O=d(_);if(!O&&k(_))continue;E++,m(_,-_.events,-_.bytes);let T=S?{events:o.max\
+Events-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!O&&T.events>0&&T.by\
+tes>0){let w=this.#w(_,T.events,T.bytes,n);if(w===void 0)continue;m(_,w.kept.events,w.kept.bytes),C(r,"spool_corrupt",w.\
+corrupt),C(r,"spool_full",w.cut);continue}this.#m(_.name,_,O?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=\
+this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){l\
+et i=0;for(let s of n){if(i===He)break;let d=yn.exec(s);if(d===null||t-yt(d)<=la)continue;let a=Ae(d[3]);if(a===void 0||\
+!r(a))continue;i++;let u=pt(d[3],t+ht);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(\
+u,a,"spool_expired",o)}}#w(n,t,r,o){let i=pt(n.name,o+ht),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`\
+,`${this.dir}/${i}`)}catch{return}let{valid:d,corrupt:a}=this.#s(`${this.dir}/${i}`,n),u=d.map($e),l=gt(u,t,r),c=l.kept.\
+map(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:a};if(c.length===0)return this.#l(i)?\
+m:void 0;let f=rn(this.dir,o),p=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,xo(c))}catch{if(p(),!this.#l(i)\
+)return;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:a}}return m}if(y().monoton\
+icMs()-s>ht/2)return void p();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{p();return}try{this.#e.rename(`${this.dir}/\
+${i}`,`${this.dir}/${To(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{\
+return!1}}};function wo(e,n){let t=yn.exec(e);return t?ga(t,n)?Ae(t[3]):void 0:Ae(e)}function Ae(e){let n=fa.exec(e);if(\
+!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/_o));return{name:e,time:Number(n[1]),events:r,bytes:t,\
+key:n[4]}}function gt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s\
+,d)=>s+e[d].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function To(e,n,t){let\
+ r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${q(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${ee()}.jsonl`}function xo(e\
+){return e.map(n=>`${n.text}\n`).join("")}function ko(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersio\
+n:s,sessionId:d,clientVersion:a=""}of e)o+=i+6*(s.length+d.length+a.length)+pa;return e.length<=t&&o<=r?0:e.length-gt(e.\
+map($e),t,r).kept.length}var pa=200;function Oo(e){return $e(e).bytes+1}function $e(e){let n=`{"retries":${e.retries},"s\
+chemaVersion":${H(e.schemaVersion)},"sessionId":${H(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${H(e.c\
+lientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:\
+n,bytes:P(n)}}function pt(e,n){return`l-${q(n)}-${e}`}function yt([,e,n]){return e==="l"?Number(n):Number(n)+ma}function\
+ ga(e,n){return n>yt(e)}function ya(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,\
+event:d}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o\
+=="string")&&Number.isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&Wn(d.parameters)===void 0\
+))return;let u=Number.isSafeInteger(i)&&i>0,l={json:H(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i\
+}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function ba(e,n){return e.spoolFallback?Hr(y().env,L().os,n?\
+.uid):void 0}function Ea(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=bt(e),d=e.noSpool??"there is no spool \
+directory",a=o===void 0?void 0:oe.open(o,n,i,s,c=>d=c,r),u=ba(e,n);if(a&&u!==void 0&&r==="work"&&n.allowed(u,"read")){le\
+t c=n.realPath(u)===void 0?void 0:oe.open(u,n,i,s);c&&c.dir!==a.dir&&a.adopt(c,e.clock())}if(a||u===void 0)return!a&&o!=\
+=void 0&&t(d),a;let l=oe.open(u,n,i,s,c=>d+=`; nor in ${u}: ${c}`,r);return t(d,l?.dir),l}var bn=class e{spool;health;fi\
+les;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clo\
+ck:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null\
+;let d=Ea(n,s,t);if(!d)return null;let a=n.customFetch?d.key:void 0,u=new gn(s,d.dir,r.url,o,i,a);return new e(d,u,s,n)}\
+replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let a of r)this.#n.add\
+(a.claim);let i=r.map(a=>({...a,bytes:P(a.json),notBefore:0})),[s,d]=[[],[]];for(let a of i)(ft(a,this.#e)===void 0?s:d)\
+.push(a);return d.length>0&&(this.settle(d),C(o,"event_too_large",d.length)),{events:s,dropped:o}}write(n){let{written:t\
+,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:\
+t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBac\
+kUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=\
+t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let\
+ r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function bt(e){let{sink:n,format:t,source\
+ClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==ve?r:void 0,headers:Object.keys(o).length>0?Object.entries(\
+o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},d=H(s);return Ro(n.kind===\
+"http"?n.url:"",t.name,d==="{}"?"":d)}function va(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhos\
+t\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:\
+[0-9a-f]{1,4}$/.test(n)}function No(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol\
+!=="http:"||va(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length\
+>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:\
+) to ${t.hostname}`}function Ao(e,n=L()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Gr(r,{sourceClientVe\
+rsion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>zn(t(r[0],o),r.map(i=>i.json)),\
+emptyBytes:r=>P(zn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function $o(e,n=L()){let t=({clientVersion:i=e.serv\
+iceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);return s===void 0&&r.set\
+(i,s=JSON.stringify(Ar(i))),s};return{name:"otlp",encode:i=>Bn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>P(Bn([],\
+i.sessionId,t(i),n)),eventBytes:i=>P(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName\
+},classify:$r}}var Sa="http://localhost:4318/v1/logs",wa=120,Ta=50,xa=3,_a=2,Et=\'{"ts":"2026-01-01T00:00:00.000Z","param\
+eters":{},"name":"x"}\',Ra={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVe\
+rsion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBuffer\
+edEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureI\
+nterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ue(e={}){if(!Ee(e))throw\
+ new TypeError(`Cannot create handler: options must be an object, got ${A(e)}`);let n=Cn(e,Ra);if(n)throw new TypeError(\
+`Cannot create handler: ${n}`);let t=(N,D,I)=>{let M=e[N]===void 0?D:e[N],Z=I.integer?`${I.sign} integer`:`${I.sign} num\
+ber`,me=`Cannot create handler: \'${N}\' must be a ${Z}`;if(typeof M!="number"||Number.isNaN(M))throw new TypeError(`${me}\
+, got ${A(M)}`);if(!((I.sign==="positive"?M>0:M>=0)&&(I.integer?Number.isSafeInteger(M):Number.isFinite(M))))throw new R\
+angeError(`${me}, got ${M}`);if(I.timer&&M*1e3>ut)throw new RangeError(`Cannot create handler: \'${N}\' must be at most ${\
+ut/1e3} seconds (the longest a timer can wait), got ${M}`);return M},r=(N,D,I)=>{let M=e[N];if(M===void 0)return I;if(ty\
+peof M!==D)throw new TypeError(`Cannot create handler: \'${N}\' must be a ${D}, got ${A(M)}`);return M},o={sign:"positive"\
+,timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},d=t("requestTimeoutSeconds",_a,o),a=t("backof\
+fInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<a)throw new RangeError(`Cannot create handler: \'backoffMaxSecon\
+ds\' must be at least \'backoffInitialSeconds\' (${a}), got ${u}`);let l=Fr(),c=r("sourceClientVersion","string",ve),m=Do("\
+resource",e.resource),f=r("sessionId","string","undefined"),p=[],g=typeof e.format=="string"&&e.format.trim()===""?void \
+0:e.format,b=$a(g,p),R=cn(l.format??""),k=g!==void 0?b:R??"nat",x=St(k,c,{...l.otlpResource,...m}),E=vt(x,l.sessionPrefi\
+x+f),h=vt(St(b,c,m,Mo),f),S=t("maxEventBytes",32768,s);if(S<h.eventBytes)throw new RangeError(`Cannot create handler: \'m\
+axEventBytes\' must be at least ${h.eventBytes} (the smallest event), got ${S}`);let _=t("maxBatchBytes",5e5,s);if(_<h.ba\
+tchBytes){let N=`one ${b} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot cre\
+ate handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${N} ${h.batchBytes} bytes, more than \'maxBatchBytes\'\
+ (${_} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${h.batchBytes} (${N}), got ${_}`)}let O=Ia\
+(e.headers);O.problem&&p.push(O.problem);let T=Na(e.endpoint,l.endpointHidden?wt:l.endpoint??(k==="otlp"?l.otlpEndpointH\
+idden?wt:l.otlpEndpoint??Sa:void 0),l.dryRun,p),w=Aa(e.spoolDir,l,p);return{flushIntervalMs:t("flushIntervalSeconds",wa,\
+o)*1e3,maxQueueSize:t("maxQueueSize",Ta,s),maxRetries:t("maxRetries",xa,{sign:"non-negative",integer:!0}),requestTimeout\
+Ms:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initialMs:a*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBuf\
+feredEvents",1e3,s),maxEventBytes:Math.min(S,_-E.envelopeBytes-xe),maxEventBytesOption:S,maxBatchBytes:_,sourceClientVer\
+sion:c,sessionId:l.sessionPrefix+f,sink:T.kind==="http"&&O.problem?{kind:"none",reason:"invalid_headers",detail:O.proble\
+m}:T,spoolDir:w.path,noSpool:w.none,problems:p,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents\
+:t("spoolMaxEvents",re.maxEvents,s),maxBytes:Oa(t("spoolMaxBytes",re.maxBytes,s)),maxAgeMs:t("spoolMaxAgeDays",re.maxAge\
+Ms/864e5,{sign:"positive"})*864e5},captureInterrupts:Ma(e.captureInterrupts),handOff:La(r("handOff","boolean",void 0),l)\
+,customFetch:e.fetch!==void 0,format:x,formatSetBy:g!==void 0?"the program\'s options":R!==void 0?"NAT_TELEMETRY_FORMAT":\
+"the default",headers:{...k==="otlp"?l.otlpHeaders:{},...O.record},fetch:r("fetch","function",y().fetch??((N,D)=>globalT\
+his.fetch(N,D))),logger:r("logger","function",void 0),clock:Io("clock",r("clock","function",Date.now),Date.now,{valid:ka\
+,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrigin + performance.now())"}),r\
+andom:Io("random",r("random","function",be),be,{valid:N=>typeof N=="number"&&N>=0&&N<1,expected:"a number in [0, 1)"})}}\
+function Io(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(d){throw new TypeError(`Cannot\
+ create handler: \'${e}\' failed: ${V(d)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return $\
+{o}, got ${A(s)}`);return()=>{try{let d=n();return r(d)?d:t()}catch{return t()}}}var ka=e=>typeof e=="number"&&e>=0&&e<1\
+e13;function vt(e,n){let t={json:Et,bytes:P(Et),schemaVersion:ue,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.m\
+ax(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+xe+r,envelopeBytes:o}}function Oa(e\
+){if(e>=re.maxBytes)return e;let n=Oo({json:Et,schemaVersion:ue,sessionId:"",retries:0,timestamp:1e12});if(e<n)throw new\
+ RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${n} (one spooled event, the smallest), got ${e}`);\
+return e}function St(e,n,t,r){return e==="otlp"?$o({serviceName:t["service.name"]??kr,serviceVersion:n,resourceAttribute\
+s:t},r):Ao(n,r)}var Mo={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Po(e){let{format:\
+n,sourceClientVersion:t}=e,r=n.resource??{},o=vt(St(n.name,t,r,Mo),"undefined");return{maxBatchBytes:Math.max(e.maxBatch\
+Bytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var wt=Symbol("hidden");function Na(e,n,\
+t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(\
+s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:un(e);if(o){let s=`the program\'s \'endpoint\' ${A(B(e))} ${\
+o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===wt)return{kind\
+:"none",reason:"endpoint_hidden"};let i=e??n??Pr;return e===void 0&&!Dr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="\
+stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function Aa(e,n,t){if(e===!1)return\
+{path:void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpo\
+ol};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or \
+false, got ${A(e)}`);return G(e,L().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absolut\
+e path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function $a(e,n){if(e=\
+==void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" \
+or "otlp"), got ${A(e)}`);let t=cn(e);return t||(n.push(`the program\'s \'format\' ${A(e)} is not a format (nat, otlp): the\
+ nat envelope is sent`),"nat")}function Do(e,n){if(n===void 0)return{};if(!Ee(n))throw new TypeError(`Cannot create hand\
+ler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(type\
+of o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"\
+||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var Lo=8192;function Ia(e){let n=Do("headers"\
+,e);for(let[i,s]of Object.entries(n)){if(!sn(i))throw new TypeError(`Cannot create handler: \'headers\' must have header n\
+ames (RFC 9110 tokens), got ${A(i)}`);if(on(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(i)\
+}: the HTTP client frames the request itself`);n[i]=_r(s)}let t=Object.keys(n).find(i=>!an(n[i])),r=Object.entries(n).re\
+duce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${A(t)} that cannot be se\
+nt (a control character or a character past ASCII): nothing is sent`:r>Lo?`the program\'s \'headers\' add ${r} bytes to a r\
+equest, more than ${Lo} (servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n\
+}}function La(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"N\
+AT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Ma(e){if(e===void 0||e===!1)\
+return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInt\
+errupts\' must be a boolean or a function, got ${A(e)}`)}var En=/^sender-[0-9a-f]{8}\\.mjs$/,je="NAT_TELEMETRY_SENDER";fun\
+ction vn(e,n){return{...e,[je]:JSON.stringify(n)}}function Co(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&\
+&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var K=15e3,Pa=250;function Ie\
+(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.l\
+ist(n)){let d=o.exec(s);if(!d)continue;let a=Number(d[1]),u=d[2]==="lock"?K:Pa;a+u>r&&a<=r+u?(d[2]==="lock"?i.locks:i.ma\
+rks).push(s):wn(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}function Sn(e,n,t,r){try{return Ie(e,n,t,r).locks.\
+length>0}catch{return!1}}function Fo(e,n,t){let r;try{e.ensureDir(n,!0);let o=Ie(e,n,t,Date.now());if(o.locks.length>0||\
+o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${q(i)}-${ee()}.start`,e.create(`${n}/${r}`,"");let s=I\
+e(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(wn(e,`${n}/${r}`),"at work")}catch{return r}}function Bo(e,n,t){\
+t!==void 0&&xt(e,n,()=>[t])}function Ho(e,n,t){xt(e,n,()=>Ie(e,n,t,Date.now()).marks)}async function Uo(e,n,t){for(let r\
+=0;r<Da;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Ie(e,n,t,o);if(i.locks.length>0){Tt(e,n,i.marks);return}let\
+ s=`sender-${t}-${q(o)}-${ee()}.lock`;e.create(`${n}/${s}`,"");let{locks:d,marks:a}=Ie(e,n,t,o);if(d.join()===s)return T\
+t(e,n,a),s;wn(e,`${n}/${s}`)}catch{return}await new Promise(i=>setTimeout(i,10+be()*50))}}var Da=5;function jo(e,n,t){xt\
+(e,n,()=>[t])}function xt(e,n,t){try{e.ensureDir(n,!0,!1),Tt(e,n,t())}catch{}}function Tt(e,n,t){for(let r of t)wn(e,`${\
+n}/${r}`)}function wn(e,n){try{e.remove(n)}catch{}}function Vo(){return""}var Fa=6e4,Ba=1e3,Ha=[je,"NAT_TELEMETRY_ENABLE\
+D","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Yo(e,n,t){let r=Ua(e,n,t);return r.hand\
+Off?r:{...r,outcome:Go(e,n)}}function Go(e,n){return e.sink.kind==="none"?"dropped":Wo(e)&&n?.health.isOpen()!==!0?"deli\
+vered":n&&ke()===void 0?"spooled":"dropped"}function Wo(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}funct\
+ion Ua(e,n,t){try{let r=Ko(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{sp\
+ool:o,health:i}=n,s=Jo(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return m===void 0?{handOff:!0,command\
+:void 0,backlog:n}:{handOff:!1,reason:m}}let d=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in d)return{handOff:!1,\
+reason:d.refused};let{cwd:a,...u}=d,l={...Va(e,o.dir),successor:u,onByConsentFile:ao()};return{handOff:!0,command:{...d,\
+env:vn(d.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function zo(e,n){return n.h\
+andOff&&n.command&&!Ga(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be wr\
+itten",outcome:Go(e,n.backlog)}:n}function Xo(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.is\
+Open())return"endpoint down";let o=Fo(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.command)\
+;return i==="started"?t.noteHandOff():Bo(r,n.dir,o),i}catch{return"failed"}}function qo(e,n){if(n===null||n.health.isOpe\
+n()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return Ko(e,n,!0)!==void 0||t.kind==="http"&&y().se\
+nderRefusal(Jo(t.url,n.spool.dir))!==void 0}function Jo(e,n){let t=Qr(),r=t===void 0?void 0:ja(t);return{endpoint:e,dir:\
+n,reads:r===void 0?[]:[r],variables:[...Ha,...pe,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}\
+}function ja(e){let n=z(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".","..\
+"].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:F(o,t);return i!==void 0&&r?.allowed(i,"read")\
+?i:e}function Ko(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="htt\
+p")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, whi\
+ch a sender process cannot call";if(e.requestTimeoutMs>K-Ba)return`a request may take longer (requestTimeoutSeconds) tha\
+n a sender lives (${K/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=ke();if(i!==void 0)return`the\
+ program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision a\
+gain, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!n.\
+spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-read,\
+ or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s sc\
+ript there";if(!Wo(e))return"the program may not connect to the endpoint";let{spool:s,files:d,health:a}=n;if(a.isOpen())\
+return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=a,m=c===void 0?l:c.handedOffAt===void 0?voi\
+d 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>Fa&&!Sn(d,s.dir,s.key,u))return"spooled events have waited a minute wit\
+h no sender at work"}function Va(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.u\
+rl:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSecond\
+s:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Po(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAge\
+Days:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}functio\
+n Ya({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Ga(e){if(Ya(e))return!0;let{files:n,spool:t}=e\
+,r=()=>de(n,t.dir,"",Vo(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}\
+catch{return!1}}return za(n,t.dir,Wa),!0}var Wa=3;function za(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(d=>En.tes\
+t(d))}catch{return}let i=d=>{let a=e.modifiedAt(`${n}/${d}`);return a===void 0||a>r+K?-1/0:a},s=t==="none"?o:o.filter(d=\
+>d!=="").map(d=>({name:d,written:i(d)})).sort((d,a)=>a.written-d.written).slice(t).filter(({written:d})=>r-d>K).map(({na\
+me:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var Tn=class{#e=new Set;#n=0;get size(){return this.#n}add(n\
+){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.\
+#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Zo(){throw new Error("a sender prints nothing")}var ei=16384,Rt=\
+2*ei,ni=Rt-4096,kt=32,ti=/^[a-z0-9_]{1,40}$/,Xa=/^[0-9a-f]{8}$/;var Qo=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1\
+,6}))?\\.aside$/,qa=6e4;function ri(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).filter(([m,f])=>ti.test(m)&&Number.isSafe\
+Integer(f)&&f>0);if(d.length===0||!_t(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(d.slice(0,kt))},end\
+pointHash:fe(r)},l=B(r)===r?{...u,endpoint:r}:u,c=di(n,t);try{let m=Ka(e,n,t,i).filter(p=>p.quiet).map(p=>oi(e,p,n,t)),f\
+=si([...m.flatMap(p=>p.lines),l],s,i)??l;ii(e,n,t,m,()=>{let p=Qa(e,c);p==="invalid"&&e.remove(c);let g=`${H(f)}\n`;typeo\
+f p!="object"||p.bytes+g.length<=ei?e.append(c,typeof p=="object"&&!p.ended?`\n${g}`:g,ni):Ja(e,n,t,f,s,i)});for(let{path\
+:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function Ja(e,n,t,r,o,i){let s=di(n,t),d={path:Ot(n,t),quiet:!1},a=Nt(e,s\
+,d.path)?oi(e,d,n,t):{lines:[]};ii(e,n,t,[a],()=>{e.append(s,`${H(si([...a.lines,r],o,i)??r)}\n`,ni)})}function oi(e,n,t,\
+r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Za(e,n),s=\
+Ot(t,r,i);return Nt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function ii(e,n,t,r,o){try{o\
+()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&Nt(e,s,Ot(n,t,d));throw i}}function Ot(e,n,t){let r=t===void 0?"":`\
+-${t}`;return F(e,`drops-${n}-${q(Date.now())}-${ee()}${r}.aside`)}function Ka(e,n,t,r){return mt(e,n,Qo,(o,i)=>{let[,,s\
+,d]=Qo.exec(i)??[],a=Math.abs(r-Number(s))>=qa;return o===t?{path:F(n,i),summed:d===void 0?void 0:Number(d),quiet:a}:voi\
+d 0})}function Za(e,n){try{let t=n.summed??0,r=e.read(n.path,Rt)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;r\
+eturn{lines:ai(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Nt(e,n,t){return v(()=>(e.renam\
+e(n,t),!0))??!1}function si(e,n,t){let r=e.map(d=>({...d,since:Math.min(d.since,t),last:Math.min(d.last,t)})).filter(d=>\
+d.last>=n);if(r.length===0)return;let o={};for(let d of r)for(let[a,u]of Object.entries(d.dropped))(a in o||Object.keys(\
+o).length<kt)&&C(o,a,u);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointH\
+ash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:o,...s===voi\
+d 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function Qa(e,n){try{let t=e.read(n,Rt);return t===void 0?void 0:\
+{lines:ai(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}function ai(\
+e){return e.split(`\n`).flatMap(n=>ed(n)??[])}function ed(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=\
+JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(_t(n)&&_t(t)&&n<=t&&s.length>0\
+&&s.length<=kt&&s.every(([u,l])=>ti.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let a={since:n,last:t,dropped:Object.\
+fromEntries(s),...typeof i=="string"&&Xa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&B(o)===o?{...a,endpoint\
+:o}:a}catch{return}}function _t(e){return Number.isSafeInteger(e)&&e>=0&&e<=fn}function di(e,n){return F(e,`drops-${n}.j\
+son`)}var ie={working:1,periodic:2,asked:1/0},ui=.9,nd=1e3,td=3e5,rd=36e5,od=4,xn=class{#e;#n=[];#o=[];#t=new Tn;#u=0;#s\
+=0;#p=0;#r=0;#d={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ie.working;#R=0;#k;#y=new Set;#O;#A=!1;#E;#h=Yn();#a=!1;#T=\
+!1;#i=!1;#B=!1;#ue=!1;#H=0;#P;#D;#v;#G;#U=!1;#C;constructor(n={}){this.#e=Ue(n)}enqueue(n){try{if(!ce())return this.#Se(\
+);let t=y().exiting();t?(this.#te(),this.#B=this.#i,this.#i=!0):this.#z(),this.#u++;let r=go(n,this.#e);if("reason"in r)\
+return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(this.#n.p\
+ush(r),t)return void(this.#F(!0)||this.#V());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#j()),this.#n.length>=th\
+is.#e.maxQueueSize&&this.#$(ie.working)}catch{}finally{this.#B=!1}}start(){this.#m||this.#P||(this.#m=!0,this.#z(),this.\
+#S()>0?this.#j():ce()&&!this.#N()&&qo(this.#e,this.#_())&&this.#$(ie.working))}flush(){return this.#$(ie.asked)}#$(n,t=!\
+1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#P);if(this.#x=Math.max(this.#x,n),this.#l)return this\
+.#l;let r=this.#R,o=this.#w.then(()=>{if(r!==this.#R)return;let i=this.#x;return[this.#l,this.#x]=[void 0,ie.working],th\
+is.#pe(i)});return this.#l=o,this.#w=o,o}stop(){return this.#P??=this.#ce()}[Symbol.asyncDispose](){return this.stop()}s\
+tats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.leng\
+th,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#W(){return[...this.#o,\
+...this.#t.events(),...this.#n]}#z(){if(this.#D)return;this.#te();let n=y(),t=s=>{try{return s()}catch{this.#f("an exit \
+hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#\
+P===void 0;return this.stop(),s},exit:()=>{this.#F(!0)||this.#V(),this.#Y()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.\
+onInterrupt(s=>{o(s),this.#F(!0)||this.#V(),this.#Y()})):void 0;this.#D=()=>{r?.(),i?.()}}#j(){this.#m&&this.#c===void 0\
+&&this.#X()}#X(){this.#c=setTimeout(()=>{this.#$(ie.periodic).then(()=>{this.#m&&this.#X()})},this.#e.flushIntervalMs),y\
+().unrefTimer(this.#c)}async#ce(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=id(this.#e.exitTimeou\
+tMs),t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#q(),this.#S()>0&&\
+this.#F())return;this.#se(),this.#S()>0&&this.#N()&&this.#M(!0),this.#S()>0&&!this.#N()&&await this.#le(n),this.#M()}cat\
+ch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#Y(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S\
+()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#le(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1\
+e3);let r=this.#$(ie.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#q()}#q(){let{requestTimeoutMs:n,exit\
+TimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*ui,i=[...this.#y].some(({started:s,accepted:d})=>!d&&r-s>=n*\
+ui);this.#J(({started:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),\
+i&&this.#v?.health.recordFailure()}#J(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){i\
+f(o){this.#ee(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#re(r,"the exit budget ended \
+before the answer"):r)}}}#fe(){return this.#k??=new AbortController}#K(n){if(n.aborted||!J())return!1;let{requestTimeout\
+Ms:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,\
+a=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*a>s)}#Z(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=t\
+his.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,\
+clock:t}=this.#e,r=this.#C,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state\
+.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n){let t=this.#v?\
+.health;if(n.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#U=!1);return}if(!n.failed)return;let r=!n.probing&&t?.\
+recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#C?.failures??0)\
++1,{backoff:i,random:s,clock:d}=this.#e,a=d()+le(o,i,s,n.retryAfterMs);this.#C=r||!t?.state?void 0:{state:t.state,failur\
+es:o,probeAt:a}}async#pe(n){try{this.#ie();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E=\
+==void 0)&&t.refresh(),this.#se();let r=this.#N();if(r&&!this.#me())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l\
+.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let a\
+=this.#ne(d);for(let l of a)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ge(a,u),this.#he(u),u.de\
+livered&&u.retryAfterMs&&(this.#H=Math.max(this.#H,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexp\
+ectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#K(r);)await th\
+is.#Q(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(od,n.length)},i));for(let s of n.slice(o))this.#Z(s)}as\
+ync#Q(n,t,r){this.#ie();let o=this.#ae(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=aw\
+ait this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.l\
+ength/2),d=[n.slice(0,s),n.slice(s)];for(let a of d)this.#t.add(a);for(let a of d)this.#K(t)?await this.#Q(a,t,r):this.#\
+Z(a);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#ee(n,i.rejected);case"too_large":return this.#b(1\
+,"http_413"),this.#L(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#L(n);case"interrupted":case"not_\
+sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfter\
+Ms??0),r.probing?this.#ye(n,i.retryAfterMs):this.#we(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for\
+(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#ee(n,t=0){let r=Math.min(t,n.length);this.#p+=n.l\
+ength-r,r>0&&this.#b(r,"otlp_rejected"),this.#L(n)}async#be(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};\
+this.#y.add(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=y().monotonicMs();this.#\
+O={ms:o-r.started,endedAt:o}}}#ne(n){let{format:t,maxBatchBytes:r}=this.#e;return yo(n,r,t.emptyBytes,t.eventBytes)}#I()\
+{this.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",rea\
+son:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.le\
+ngth} event(s)${o.kind==="http"?` to ${B(o.url)}`:""}: ${d}`),o.kind==="stderr")return ci(d),{kind:"delivered"};let a=i.\
+classify;return await ho({url:o.url,body:d,headers:s,classify:a&&((u,l,c)=>a(u,l,c,n.length)),readAnswer:i.readsAnswer,o\
+nAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,\
+mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#ve(n,t){if(!this.#h)return;let r=n.kind==="\
+retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e\
+.customFetch?`: its fetch failed: ${Tr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:""\
+,i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event\
+(s): ${n.kind}${i}`)}#te(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){le\
+t{enabled:s,decidedBy:d}=st();this.#h(`telemetry ${s?"on":"off"} (decided by ${d})`);let a=n.kind==="http"?B(n.url):n.ki\
+nd==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the pro\
+gram may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${a}; form\
+at: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=No(\
+n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can be started":"i\
+n process"} (${o.source})`)}#Se(){this.#a||!this.#h&&!this.#e.logger||(this.#a=!0,this.#f(`telemetry off (decided by ${s\
+t().decidedBy}): events are not recorded`))}#we(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,d=i(),a=this.#re(n,t);for\
+(let u of a)u.notBefore=d+le(u.retries,o,s,r);this.#o.push(...a)}#re(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>t\
+his.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) kept for retry`)\
+,o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){retur\
+n this.#v??=bn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: \
+${n}`;r!==this.#G&&this.#f(r),this.#G=r}),this.#v}#oe(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+nd\
+;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(td,Math.min(rd,2*t),2*r)}#ie(){let n=this.#oe();this.\
+#v?.renewClaims(n,this.#E?n:n*.75)}#se(){if(this.#U||this.#R>0||!ce()||this.#N()||!J())return;let n=this.#_();if(n&&ke()\
+!==void 0)return;this.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.rep\
+lay(t-r,this.#oe());o&&(this.#de(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#\
+j())}#M(n=!1,t){this.#J();let r=this.#W(),o=this.#ae(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)re\
+turn!0;if(!(t??J()))return this.#ue=!0,this.#I(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.\
+#I();for(let d of this.#ne(o))ci(this.#e.format.encode(d,this.#e.clock())),this.#p+=d.length;return!0}if(this.#e.sink.ki\
+nd==="none")return this.#I(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e\
+.spoolDir===void 0)return this.#f(`${o.length} event(s) not delivered are kept in memory only, and go with the process: \
+no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(ke()!==void 0)return this.#I(),this.#b(o.length,"opted_out\
+","not spooled: the program turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(th\
+is.#A=!0),!s&&n)return!1;if(this.#I(),s){let d=this.#H-this.#e.clock();d>0&&i?.health.recordWait(d),this.#r+=s.spooled;f\
+or(let[a,u]of Object.entries(s.dropped))this.#b(u,a);this.#de(s.olderDropped)}else{let d=i?.giveBackUnsettled()??0;this.\
+#r+=d,this.#b(o.length-d,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#ae(n){let t=this.#v?.spool;if(!t)return\
+ n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let\
+ i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#L(i),n.filter(({claim:s})=>!s||!o.has(\
+s))}#de(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#F(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r\
+=Yo(this.#e,t,ce()),o=r.handOff?J():void 0;if(o===!1)return this.#M(!0,o);let i=zo(this.#e,r);if(!i.handOff){let u={deli\
+vered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.h\
+ealth.isOpen()?Eo(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"\
+";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()\
+?0:ko(this.#W(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: de\
+livering in process: the spool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l\
+})`),!1}if(!this.#M(!0,o))return this.#f("at exit: delivering in process: the spool cannot be written"),!1;let d=Xo(i);i\
+f(d==="failed")return this.#f("at exit: delivering in process: no sender could be started"),!1;this.#R++,[this.#l,this.#\
+x]=[void 0,ie.working];let a={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint dow\
+n)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#f(`at exit: handed off\
+ to ${a[d]}`),!0}#V(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r}\
+ event(s) spooled for a later run`),t}#Y(){let n={};for(let[s,d]of Object.entries(this.#d)){let a=this.#g[s]??0;d>a&&s!=\
+="opted_out"&&s!=="claim_lost"&&(n[s]=d-a)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="htt\
+p")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#d[s];let i=Date.now();ri(o.files,o.s\
+pool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#d,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` \
+(${r})`:""}`))}#f(n){this.#h?.(n),this.#B||Ur(this.#e.logger,n)}};function id(e){let n=y().monotonicMs()+e,t,r;return{en\
+d:n,over:()=>r??=new Promise(o=>{t=Ne(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function ci(e){y().w\
+riteStderr(`${Zo(JSON.parse(e))}\n`)}var sd=250;async function li(e){let n=y();Ne(K,()=>n.exit(0)),mo(),so(()=>ad(e));try\
+{await dd(e,y().monotonicMs()+K)}catch{}n.exit(0)}function ad(e){let{enabled:n,source:t}=tt();return n||t==="default"&&e\
+.onByConsentFile!==!0}async function dd(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i\
+,...s}=e,d=Ue(s),a=bt(d);if(!J())return Ho(t,r,a);for(let u=0;;u++){let l=await Uo(t,r,a);if(!l)return;let{replayed:c,sp\
+ooled:m,sent:f,timeUp:p}=await cd(s,n-sd);if(jo(t,r,l),!ld(e,a))return;if(p&&f>0&&J())return ud(e);if(c>0&&m>0||u>0&&c==\
+=0)return}}function ud(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoo\
+lDir}/`,s=n.find(d=>d.startsWith(i)&&En.test(d.slice(i.length)));o&&s!==void 0&&v(()=>o.touch(s,Date.now())),y().spawnDe\
+tached({argv:n,env:vn(t,e),cwd:e.spoolDir,leavesSession:r})}async function cd(e,n){let t={replayed:0,spooled:0,sent:0,dr\
+opped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ue(e),d=0;for(;;){if(n-y().monotonicMs()<=r){t.ti\
+meUp=!0;break}if(!J()||s!==void 0&&y().files?.realPath(s)===void 0)break;let a=new xn({...e,handOff:!1,exitTimeoutSecond\
+s:(n-y().monotonicMs())/1e3});a.start(),await a.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=a.stats();t.replayed+=\
+u,t.spooled+=l,t.sent+=c;for(let[f,p]of Object.entries(m))C(t.dropped,f,p);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){\
+let f=le(++d,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function ld(e,n){let\
+ t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||Sn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxE\
+vents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return oe.open(e.spoolDir,t,r,n)?.waitingSince(Date.now\
+())!==void 0}var fi=Co(y().env(je));fi&&await li(fi);\n'}var Ne="sender-d3dd3e0f.mjs",Nd=124333,Ad=6e4,Rd=1e3,Md=[Fi,"NA\
+T_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ui(e,t){return e.sink.
+kind==="none"?"dropped":or(e)&&t?.health.isOpen()!==!0?"delivered":t&&Pe()===void 0?"spooled":"dropped"}var Ld=3;function Hi(e,t,n,r=Date.
+now()){let i;try{i=e.list(t).filter(d=>Td.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===
 void 0||a>r+xe?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Ne).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).
-slice(n).filter(({written:d})=>r-d>xe).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Ld=class{#e=new Set;#t=0;get size(){
+slice(n).filter(({written:d})=>r-d>xe).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Id=class{#e=new Set;#t=0;get size(){
 return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
 return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function on(e){return e===null?"null":typeof e=="string"?Yi(
-e):typeof e=="number"?Id(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(on).join(", ")}]`:typeof e=="object"?
+e):typeof e=="number"?Cd(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(on).join(", ")}]`:typeof e=="object"?
 `{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Yi(n)}: ${on(r)}`).join(", ")}}`:"null"}function Yi(e){
-return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Id(e){
+return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Cd(e){
 if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
 e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
 isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Vi=16384,sn=2*Vi,zi=sn-4096,
-an=32,Xi=/^[a-z0-9_]{1,40}$/,Cd=/^[0-9a-f]{8}$/,Dd=/^drops-([0-9a-f]{8})\.json$/,dn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-Pd=6e4;function Bd(e,t,n,r=-1/0){const i=Date.now(),o=cr(e,Ot(t,n)),d=dr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).
-flatMap(a=>Gi(e,a).lines);return $t([...typeof o=="object"?o.lines:[],...d],r,i)}function jd(e,t,n=-1/0){return[...new Set(
-[...Be(e,t,Dd,i=>i),...Be(e,t,dn,i=>i)])].flatMap(i=>{const o=Bd(e,t,i,n);return o?[{key:i,...o}]:[]})}function Fd(e,t,n,r,i,o){
-const s=Ot(t,n),d={path:cn(t,n),quiet:!1},a=ln(e,s,d.path)?Wi(e,d,t,n):{lines:[]};ar(e,t,n,[a],()=>{e.append(s,`${H($t([
+an=32,Wi=/^[a-z0-9_]{1,40}$/,Dd=/^[0-9a-f]{8}$/,Pd=/^drops-([0-9a-f]{8})\.json$/,dn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+Bd=6e4;function jd(e,t,n,r=-1/0){const i=Date.now(),o=lr(e,Ot(t,n)),d=cr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).
+flatMap(a=>Gi(e,a).lines);return $t([...typeof o=="object"?o.lines:[],...d],r,i)}function Fd(e,t,n=-1/0){return[...new Set(
+[...Be(e,t,Pd,i=>i),...Be(e,t,dn,i=>i)])].flatMap(i=>{const o=jd(e,t,i,n);return o?[{key:i,...o}]:[]})}function Ud(e,t,n,r,i,o){
+const s=Ot(t,n),d={path:cn(t,n),quiet:!1},a=ln(e,s,d.path)?Xi(e,d,t,n):{lines:[]};dr(e,t,n,[a],()=>{e.append(s,`${H($t([
 ...a.lines,r],i,o)??r)}
-`,zi)})}function Wi(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
+`,zi)})}function Xi(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=Gi(e,t),s=cn(n,r,o);return ln(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function cn(e,t,n){
 const r=n===void 0?"":`-${n}`;return U(e,`drops-${t}-${we(Date.now())}-${be()}${r}.aside`)}function Gi(e,t){try{const n=t.
 summed??0,r=e.read(t.path,sn)?.slice(n)??"",i=t.quiet?r.length:r.lastIndexOf(`
 `)+1;return{lines:qi(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}function ln(e,t,n){return S(()=>(e.
 rename(t,n),!0))??!1}function qi(e){return e.split(`
-`).flatMap(t=>Ud(t)??[])}function Ud(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),s=typeof r==
+`).flatMap(t=>Hd(t)??[])}function Hd(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),s=typeof r==
 "object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(St(t)&&St(n)&&t<=n&&s.length>0&&s.length<=an&&s.every(([
-c,u])=>Xi.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
-"string"&&Cd.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&F(i)===i?{...a,endpoint:i}:a}catch{return}}var Z={working:1,
-periodic:2,asked:1/0},Ji=.9,Hd=1e3,Yd=3e5,Vd=36e5,zd=4,Zi=class{#e;#t=[];#i=[];#n=new Ld;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
+c,u])=>Wi.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
+"string"&&Dd.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&F(i)===i?{...a,endpoint:i}:a}catch{return}}var Z={working:1,
+periodic:2,asked:1/0},Ji=.9,Yd=1e3,Vd=3e5,zd=36e5,Wd=4,Zi=class{#e;#t=[];#i=[];#n=new Id;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
 resolve();#u;#$=Z.working;#O=0;#k;#y=new Set;#x;#A=!1;#E;#m=de();#a=!1;#_=!1;#o=!1;#j=!1;#ce=!1;#F=0;#C;#D;#w;#z;#U=!1;#P;constructor(e={}){
-this.#e=qn(e)}enqueue(e){try{if(!G())return this.#be();const t=E().exiting();t?(this.#ne(),this.#j=this.#o,this.#o=!0):this.#W(),
+this.#e=qn(e)}enqueue(e){try{if(!G())return this.#be();const t=E().exiting();t?(this.#ne(),this.#j=this.#o,this.#o=!0):this.#X(),
 this.#c++;const n=Ho(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
 return this.#g(1,"buffer_full");if(this.#t.push(n),t)return void(this.#B(!0)||this.#Y());this.#f&&this.#l===void 0&&queueMicrotask(
 ()=>this.#H()),this.#t.length>=this.#e.maxQueueSize&&this.#R(Z.working)}catch{}finally{this.#j=!1}}start(){this.#f||this.#C||
-(this.#f=!0,this.#W(),this.#b()>0?this.#H():G()&&!this.#N()&&Go(this.#e,this.#S())&&this.#R(Z.working))}flush(){return this.#R(
+(this.#f=!0,this.#X(),this.#b()>0?this.#H():G()&&!this.#N()&&Go(this.#e,this.#S())&&this.#R(Z.working))}flush(){return this.#R(
 Z.asked)}#R(e,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#C);if(this.#$=Math.max(this.#$,e),this.#u)
 return this.#u;const n=this.#O,r=this.#T.then(()=>{if(n!==this.#O)return;const i=this.#$;return[this.#u,this.#$]=[void 0,
 Z.working],this.#pe(i)});return this.#u=r,this.#T=r,r}stop(){return this.#C??=this.#le()}[Symbol.asyncDispose](){return this.
 stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
-length,inFlight:this.#n.size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#X(){return[...this.#i,
-...this.#n.events(),...this.#t]}#W(){if(this.#D)return;this.#ne();const e=E(),t=o=>{try{return o()}catch{this.#h("an exi\
+length,inFlight:this.#n.size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#W(){return[...this.#i,
+...this.#n.events(),...this.#t]}#X(){if(this.#D)return;this.#ne();const e=E(),t=o=>{try{return o()}catch{this.#h("an exi\
 t hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#C===
 void 0;return this.stop(),o},exit:()=>{this.#B(!0)||this.#Y(),this.#V()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(
 o=>{r(o),this.#B(!0)||this.#Y(),this.#V()})):void 0;this.#D=()=>{n?.(),i?.()}}#H(){this.#f&&this.#l===void 0&&this.#G()}#G(){
@@ -2074,7 +2075,7 @@ clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,s=this.#i.filter(i).concat(this.#t);i
 c=>!i(c)),this.#t=[];const d=this.#te(s);for(const c of d)this.#n.add(c);const a={delivered:!1,failed:!1,probing:n};await this.#ve(
 d,a),this.#me(a),a.delivered&&a.retryAfterMs&&(this.#F=Math.max(this.#F,this.#e.clock()+a.retryAfterMs))}catch(t){this.#h(
 `flush failed unexpectedly: ${t}`)}}async#ve(e,t){const{signal:n}=this.#he();let r=0;const i=async()=>{for(;r<e.length&&
-!t.failed&&this.#Z(n);)await this.#Q(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(zd,e.length)},i));for(const o of e.
+!t.failed&&this.#Z(n);)await this.#Q(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(Wd,e.length)},i));for(const o of e.
 slice(r))this.#K(o)}async#Q(e,t,n){this.#oe();const r=this.#ae(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.
 add(r),e=r}const i=await this.#ge(e,t);if(this.#we(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){
 const o=Math.floor(e.length/2),s=[e.slice(0,o),e.slice(o)];for(const d of s)this.#n.add(d);for(const d of s)this.#Z(t)?await this.#Q(
@@ -2085,33 +2086,33 @@ _sent":this.#i.unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterM
 r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#ee(e,t=0){const n=Math.min(t,e.length);this.#p+=e.length-n,n>
 0&&this.#g(n,"otlp_rejected"),this.#L(e)}async#ge(e,t){const n={started:E().monotonicMs(),events:e,accepted:!1};this.#y.
 add(n);try{return await this.#Ee(e,t,()=>n.accepted=!0)}finally{this.#y.delete(n);const r=E().monotonicMs();this.#x={ms:r-
-n.started,endedAt:r}}}#te(e){const{format:t,maxBatchBytes:n}=this.#e;return id(e,n,t.emptyBytes,t.eventBytes)}#M(){this.#i=
+n.started,endedAt:r}}}#te(e){const{format:t,maxBatchBytes:n}=this.#e;return od(e,n,t.emptyBytes,t.eventBytes)}#M(){this.#i=
 [],this.#n.clear(),this.#t=[]}async#Ee(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason,
 detail:r.detail};const{format:i,headers:o}=this.#e,s=i.encode(e,this.#e.clock());if(this.#m?.(`sending ${e.length} event\
 (s)${r.kind==="http"?` to ${F(r.url)}`:""}: ${s}`),r.kind==="stderr")return Ki(s),{kind:"delivered"};const d=i.classify;
-return await fd({url:r.url,body:s,headers:o,classify:d&&((a,c,u)=>d(a,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,
+return await md({url:r.url,body:s,headers:o,classify:d&&((a,c,u)=>d(a,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,
 fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:E().unrefTimer,mayConnect:E().
 canConnect,sendsProxyCredentials:E().sendsProxyCredentials})}#we(e,t){if(!this.#m)return;const n=e.kind==="retry"&&e.retryAfterMs!==
 void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
  failed: ${us(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=e.kind==="rejected"||e.
 kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#m(`answer for ${t} event(s): ${e.kind}${i}`)}#ne(){
-if(this.#_)return;this.#_=!0;const{sink:e,format:t,spoolDir:n,handOff:r}=this.#e;if(this.#m){const{enabled:o,decidedBy:s}=Wt();
+if(this.#_)return;this.#_=!0;const{sink:e,format:t,spoolDir:n,handOff:r}=this.#e;if(this.#m){const{enabled:o,decidedBy:s}=Xt();
 this.#m(`telemetry ${o?"on":"off"} (decided by ${s})`);const d=e.kind==="http"?F(e.url):e.kind==="stderr"?"standard erro\
 r":e.reason==="dry_run"&&E().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEME\
 TRY_DRY_RUN, which could ask for one)":`nowhere (${e.reason})`;this.#m(`endpoint: ${d}; format: ${t.name}; spool: ${n??"\
-none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)return;const i=gi(e,this.#e.headers);i&&this.#m(
+none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)return;const i=Ei(e,this.#e.headers);i&&this.#m(
 `warning: ${i}`),this.#m(`at exit: ${r.enabled?"hand off where a sender can be started":"in process"} (${r.source})`)}#be(){
-this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry off (decided by ${Wt().decidedBy}): events are not re\
+this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry off (decided by ${Xt().decidedBy}): events are not re\
 corded`))}#Te(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,s=i(),d=this.#re(e,t);for(const a of d)a.notBefore=s+tt(a.
 retries,r,o,n);this.#i.push(...d)}#re(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?r:n).push(
 i);return n.length>0&&this.#h(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#g(r.length,
 "retries_exhausted",`last failure: ${t}`),this.#L(r),n}#L(e){this.#w?.settle(e)}#S(){return this.#w??=Bi.open(this.#e,(e,t)=>{
 const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#z&&this.#h(n),this.#z=
-n}),this.#w}#ie(){const e=this.#E;if(e)return Math.max(0,e.end-E().monotonicMs())+Hd;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;
-return Math.max(Yd,Math.min(Vd,2*t),2*n)}#oe(){const e=this.#ie();this.#w?.renewClaims(e,this.#E?e:e*.75)}#se(){if(this.#U||
+n}),this.#w}#ie(){const e=this.#E;if(e)return Math.max(0,e.end-E().monotonicMs())+Yd;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;
+return Math.max(Vd,Math.min(zd,2*t),2*n)}#oe(){const e=this.#ie();this.#w?.renewClaims(e,this.#E?e:e*.75)}#se(){if(this.#U||
 this.#O>0||!G()||this.#N()||!Te())return;const e=this.#S();if(e&&Pe()!==void 0)return;this.#U=!0;const t=this.#e.maxBufferedEvents,
 n=Math.max(this.#b(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#ie());r&&(this.#de(r.dropped),this.#s+=r.events.
-length,this.#i.push(...r.events),r.events.length>0&&this.#H())}#I(e=!1,t){this.#J();const n=this.#X(),r=this.#ae(n);if(r!==
+length,this.#i.push(...r.events),r.events.length>0&&this.#H())}#I(e=!1,t){this.#J();const n=this.#W(),r=this.#ae(n);if(r!==
 n&&(this.#i=r,this.#n.clear(),this.#t=[]),r.length===0)return!0;if(!(t??Te()))return this.#ce=!0,this.#M(),this.#g(r.length,
 "opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#M();for(const s of this.#te(r))Ki(this.#e.format.encode(s,this.#e.
 clock())),this.#p+=s.length;return!0}if(this.#e.sink.kind==="none")return this.#M(),this.#g(r.length,this.#e.sink.reason,
@@ -2124,13 +2125,13 @@ const s=i?.giveBackUnsettled()??0;this.#r+=s,this.#g(r.length-s,"spool_unavailab
 const t=this.#w?.spool;if(!t)return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||
 r.add(o));if(r.size===0)return e;const i=e.filter(({claim:o})=>o&&r.has(o));return this.#g(i.length,"claim_lost"),this.#L(
 i),e.filter(({claim:o})=>!o||!r.has(o))}#de(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#B(e=!1){if(this.#b()===
-0)return!0;const t=this.#S(),n=rr(this.#e,t,G()),r=n.handOff?Te():void 0;if(r===!1)return this.#I(!0,r);const i=Xo(this.#e,
+0)return!0;const t=this.#S(),n=ir(this.#e,t,G()),r=n.handOff?Te():void 0;if(r===!1)return this.#I(!0,r);const i=Wo(this.#e,
 n);if(!i.handOff){const a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},
 c=i.outcome!=="delivered"&&t?.health.isOpen()?Pi(t.health):void 0,u=i.outcome==="delivered"?`; the exit waits at most ${this.#e.
 exitTimeoutMs/1e3} s`:"";return this.#h(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.reason}`:i.reason}${u}`),
-!1}const o=e||this.#N()?0:Mo(this.#X(),this.#e.spoolLimits);if(o>0){const{maxEvents:a,maxBytes:c}=this.#e.spoolLimits;return this.#h(
+!1}const o=e||this.#N()?0:Mo(this.#W(),this.#e.spoolLimits);if(o>0){const{maxEvents:a,maxBytes:c}=this.#e.spoolLimits;return this.#h(
 `at exit: delivering in process: the spool would leave out ${o} of the ${this.#b()} event(s) (spoolMaxEvents ${a}, spool\
-MaxBytes ${c})`),!1}if(!this.#I(!0,r))return this.#h("at exit: delivering in process: the spool cannot be written"),!1;const s=Wo(
+MaxBytes ${c})`),!1}if(!this.#I(!0,r))return this.#h("at exit: delivering in process: the spool cannot be written"),!1;const s=Xo(
 i);if(s==="failed")return this.#h("at exit: delivering in process: no sender could be started"),!1;this.#O++,[this.#u,this.#$]=
 [void 0,Z.working];const d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)",
 "no processes":"the spool (the system has no processes left to start a sender)"};return this.#h(`at exit: handed off to ${d[s]}`),
@@ -2143,56 +2144,56 @@ dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(j(this.#d,t,e),this.#h
 `)}var Xd=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
 re or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; never its message)","\
 how long it took","the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture","the to\
-ol's version, a random id for the run, and when the events happened and were sent"],Wd=["arguments, file paths or file c\
+ol's version, a random id for the run, and when the events happened and were sent"],Gd=["arguments, file paths or file c\
 ontents","error messages or stack traces","user or host names, IP-based or device identifiers, or any other personal inf\
-ormation"];function Gd(e,t=un){return["","NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
-...Xd.map(n=>`  - ${n},`),"It never collects:",...Wd.map(n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool t\
+ormation"];function qd(e,t=un){return["","NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
+...Xd.map(n=>`  - ${n},`),"It never collects:",...Gd.map(n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool t\
 oo (they share ${t}).`,e?`Change your mind any time: \`${e}\` (or NAT_TELEMETRY_ENABLED=0).`:"Change your mind any time:\
  NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",""].join(`
-`)}var Qi=/[\u0000-\u001f\u007f-\u009f]/,un="~/.config/nat/telemetry.toml";function qd(){try{const e=E().env("NAT_TELEME\
-TRY_CONSENT_FILE");return e&&!Qi.test(e)?e:un}catch{return un}}var eo="Share anonymous usage data? [Y/n] ";function Jd(e,t){
+`)}var Qi=/[\u0000-\u001f\u007f-\u009f]/,un="~/.config/nat/telemetry.toml";function Jd(){try{const e=E().env("NAT_TELEME\
+TRY_CONSENT_FILE");return e&&!Qi.test(e)?e:un}catch{return un}}var eo="Share anonymous usage data? [Y/n] ";function Zd(e,t){
 let n="";for(const r of t){if(e.result!==void 0)break;r===3||r===4?(e.result=null,r===3&&(e.interrupted=!0),n+=r===3?`^C\
 
 `:`
 `):r===13||r===10?(e.result=e.text,n+=`
 `):(r===127||r===8)&&e.text.length>0?(e.text=e.text.slice(0,-1),n+="\b \b"):r>=32&&r<127&&e.text.length<64&&(e.text+=String.
-fromCharCode(r),n+=String.fromCharCode(r))}return n}function Zd(e){const t=e.trim().toLowerCase();if(t===""||t==="y"||t===
-"yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function Kd(e,t){const{writeStderr:n}=E();let r,i={text:""},
-o=0,s=!1;try{const a=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(Jd(i,c.subarray(u-1,u))),i.result!==void 0){if(i.interrupted)
-return s=!0,u;if(r=i.result===null?"disabled":Zd(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${eo}`),
-i={text:""}}});n(`${Gd(t,qd())}
+fromCharCode(r),n+=String.fromCharCode(r))}return n}function Kd(e){const t=e.trim().toLowerCase();if(t===""||t==="y"||t===
+"yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function Qd(e,t){const{writeStderr:n}=E();let r,i={text:""},
+o=0,s=!1;try{const a=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(Zd(i,c.subarray(u-1,u))),i.result!==void 0){if(i.interrupted)
+return s=!0,u;if(r=i.result===null?"disabled":Kd(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${eo}`),
+i={text:""}}});n(`${qd(t,Jd())}
 ${eo}`),await a}catch{return"never_asked"}if(s){const a=E();return a.signalSelf("SIGINT")||a.exit(he.SIGINT),await new Promise(
-c=>setTimeout(c,50)),"never_asked"}r??="disabled",vi(r==="enabled");const d=li(r);return n(`${r==="enabled"?"Thank you. \
+c=>setTimeout(c,50)),"never_asked"}r??="disabled",yi(r==="enabled");const d=ui(r);return n(`${r==="enabled"?"Thank you. \
 Usage data will be shared.":"Usage data will not be shared."}${d?"":" (Your choice could not be saved; you will be asked\
  again.)"}
 
-`),r}var nt,Qd={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},
-ec=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,URIError,AggregateError,...typeof DOMException=="fun\
-ction"?[DOMException]:[]];function tc(e,t){try{const n=e?.constructor;if(!n)return"Error";if(!Array.isArray(t)){const r=Object.
-entries(t).find(([,i])=>i===n);if(r)return r[0]}if(ec.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}
-return"Error"}export{ri as AT_PAST_HOST,Bi as Backlog,je as CLIENT_VERSION,si as CliCommandEvent,ni as DEFAULT_ENDPOINT,Oi as DEFAULT_FLUSH_INTERVAL_SECONDS,
-ki as DEFAULT_MAX_QUEUE_SIZE,xi as DEFAULT_MAX_RETRIES,Ni as DEFAULT_REQUEST_TIMEOUT_SECONDS,pe as DEFAULT_SCHEMA_VERSION,
-Di as EndpointHealth,Li as LATEST_WIRE_TIME_MS,Zi as NATTelemetryHandler,Si as NOT_YET,Ge as NemoSource,Ht as PROMPT_VERSION,
-$e as PROXY_VARIABLES,et as Spool,oi as TaskStatus,Se as TelemetryEvent,j as addCount,lr as askForConsent,nr as backlogKey,
-Ma as buildPayload,ur as cgiIgnores,gi as clearTextSecrets,ee as consentFilePath,Te as consentHolds,kr as denoGoesAround,
-Lt as denoProxyRoute,b as describe,q as describeError,Pi as downUntil,jd as dropsRecords,zt as effectiveConsent,kn as environmentSettings,
-rr as exitDecision,Q as formatTimestamp,Tt as healthHash,Rt as hiddenBecause,E as host,st as httpUrlProblem,yi as isLoopback,
-G as isTelemetryEnabled,tr as openSpool,kt as optOutProblem,lt as parametersProblem,Fe as proxyRoute,Ie as randomFraction,
-li as recordConsent,ad as recordedHealth,F as redact,Hi as removeSenderScripts,qn as resolveOptions,tt as retryDelay,I as runtimeInfo,
-ui as saveConsent,vi as setTelemetryEnabled,_e as shortHash,er as spoolFallbackOf,zn as spoolKey,ns as trackCommand,Ee as unknownOption,
+`),r}var nt,ec={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},
+tc=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,URIError,AggregateError,...typeof DOMException=="fun\
+ction"?[DOMException]:[]];function nc(e,t){try{const n=e?.constructor;if(!n)return"Error";if(!Array.isArray(t)){const r=Object.
+entries(t).find(([,i])=>i===n);if(r)return r[0]}if(tc.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}
+return"Error"}export{ii as AT_PAST_HOST,Bi as Backlog,je as CLIENT_VERSION,ai as CliCommandEvent,ri as DEFAULT_ENDPOINT,ki as DEFAULT_FLUSH_INTERVAL_SECONDS,
+xi as DEFAULT_MAX_QUEUE_SIZE,Ni as DEFAULT_MAX_RETRIES,Ai as DEFAULT_REQUEST_TIMEOUT_SECONDS,pe as DEFAULT_SCHEMA_VERSION,
+Di as EndpointHealth,Ii as LATEST_WIRE_TIME_MS,Zi as NATTelemetryHandler,Oi as NOT_YET,Ge as NemoSource,Ht as PROMPT_VERSION,
+$e as PROXY_VARIABLES,et as Spool,si as TaskStatus,Se as TelemetryEvent,j as addCount,ur as askForConsent,rr as backlogKey,
+Ma as buildPayload,hr as cgiIgnores,Ei as clearTextSecrets,ee as consentFilePath,Te as consentHolds,xr as denoGoesAround,
+Lt as denoProxyRoute,b as describe,q as describeError,Pi as downUntil,Fd as dropsRecords,zt as effectiveConsent,kn as environmentSettings,
+ir as exitDecision,Q as formatTimestamp,Tt as healthHash,Rt as hiddenBecause,E as host,st as httpUrlProblem,gi as isLoopback,
+G as isTelemetryEnabled,nr as openSpool,kt as optOutProblem,lt as parametersProblem,Fe as proxyRoute,Ie as randomFraction,
+ui as recordConsent,dd as recordedHealth,F as redact,Hi as removeSenderScripts,qn as resolveOptions,tt as retryDelay,I as runtimeInfo,
+hi as saveConsent,yi as setTelemetryEnabled,_e as shortHash,tr as spoolFallbackOf,zn as spoolKey,ns as trackCommand,Ee as unknownOption,
 B as utf8Length,re as whyHidden};
 try{
-Object.defineProperty(si,"name",{value:"CliCommandEvent"});
+Object.defineProperty(ai,"name",{value:"CliCommandEvent"});
 Object.defineProperty(Zi,"name",{value:"NATTelemetryHandler"});
 Object.defineProperty(Se,"name",{value:"TelemetryEvent"});
-Object.defineProperty(lr,"name",{value:"askForConsent"});
+Object.defineProperty(ur,"name",{value:"askForConsent"});
 Object.defineProperty(Ma,"name",{value:"buildPayload"});
 Object.defineProperty(ee,"name",{value:"consentFilePath"});
 Object.defineProperty(zt,"name",{value:"effectiveConsent"});
 Object.defineProperty(Q,"name",{value:"formatTimestamp"});
 Object.defineProperty(G,"name",{value:"isTelemetryEnabled"});
-Object.defineProperty(li,"name",{value:"recordConsent"});
-Object.defineProperty(vi,"name",{value:"setTelemetryEnabled"});
+Object.defineProperty(ui,"name",{value:"recordConsent"});
+Object.defineProperty(yi,"name",{value:"setTelemetryEnabled"});
 Object.defineProperty(ns,"name",{value:"trackCommand"});
-Object.defineProperty(yi,"name",{value:"isLoopback"});
+Object.defineProperty(gi,"name",{value:"isLoopback"});
 }catch{}
