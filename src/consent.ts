@@ -474,8 +474,12 @@ function seen(path: string, text: string | undefined = readDecision(path, true).
  * tells apart a decision written again to the same text (`consented_at` counts seconds); its text, a decision written
  * within the same second on a file system that dates files by the second.
  */
-function writtenSince(before: Seen, text: string | undefined = readDecision(before.path, true).text): boolean {
-  return text !== before.text || host().files?.modifiedAt(before.path) !== before.modified;
+function writtenSince(before: Seen, text?: string): boolean {
+  const modified = host().files?.modifiedAt(before.path);
+  if (modified !== before.modified) return true;
+  // No file then, and none now (what is there is no regular file): nothing to read, before each request of a run.
+  if (modified === undefined && before.text === undefined && text === undefined) return false;
+  return (text ?? readDecision(before.path, true).text) !== before.text;
 }
 
 /** Whether the consent file was written (or made, or removed) since the program turned telemetry on. */

@@ -536,6 +536,24 @@ test("a decision the user writes to the consent file after the program turned te
   assert.equal(decidedBy, "file", "the user's newer word");
 });
 
+test("with no consent file when the program turned telemetry on, one the user writes since stops it; none written, it holds", () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const saved = process.env.NAT_TELEMETRY_CONSENT_FILE;
+  process.env.NAT_TELEMETRY_CONSENT_FILE = file;
+  try {
+    setTelemetryEnabled(true);
+    assert.equal(consentHolds(), true);
+    assert.equal(consentHolds(), true, "still no file: looked at again, before each request");
+    writeFileSync(file, formatConsentToml("disabled", Date.now())); // `mycli telemetry disable` in another shell
+    assert.equal(consentHolds(), false, "the user's word, written since");
+  } finally {
+    setTelemetryEnabled(false);
+    if (saved === undefined) delete process.env.NAT_TELEMETRY_CONSENT_FILE;
+    else process.env.NAT_TELEMETRY_CONSENT_FILE = saved;
+  }
+});
+
 test("on a file system that dates files by the second, a decision written in the second the program turned telemetry on stops it", async () => {
   const outcome = await heldThroughRewrite((file, original) => {
     const { mtime } = statSync(file); // a whole second (heldThroughRewrite)
