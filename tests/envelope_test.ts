@@ -176,6 +176,8 @@ test("an event's JSON carries what was checked: each parameter read once, no inh
   assert.equal(reads, 1);
   const withToJson = Object.assign(Object.create({ toJSON: () => ({ nested: { x: 1 } }) }), { command: "run" });
   assert.deepEqual(JSON.parse(wireEventJson(new FlexibleEvent(withToJson)).json).parameters, { command: "run" });
+  const withSymbol = { command: "run", [Symbol("internal")]: { nested: true } }; // no key on the wire: not checked
+  assert.deepEqual(JSON.parse(wireEventJson(new FlexibleEvent(withSymbol)).json).parameters, { command: "run" });
   for (const name of [undefined, Symbol("s"), { toJSON: () => "x" }, 7]) {
     // The constructor checks the name; an instance can still be changed after it (it is not frozen).
     const event = Object.defineProperty(new FlexibleEvent({ command: "run" }), "name", { value: name });
