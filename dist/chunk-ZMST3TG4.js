@@ -15,15 +15,15 @@ return[];const n=r=>BigInt(he[r]-129);return Ue.filter(r=>(BigInt(`0x${t}`)>>n(r
 return}}),vn=(function(e){const t=(a,c,u="not_owner")=>{if(e.uid!==void 0&&c.uid!==void 0&&c.uid!==e.uid&&c.uid!==0)throw new M(
 a,u)},n=(a,c)=>{if(a!==0||c===void 0)return!1;const u=e.allowed(c,"read")?e.realPath(c):void 0,l=u!==void 0&&e.allowed(u,
 "read")?e.lstat(u)?.uid:void 0;return l!==void 0&&l!==0},r=(a,c)=>{if(!(e.uid!==void 0||!e.allowed(a,"read"))&&n(e.lstat(
-a)?.uid,X(a)))throw c(a),new M(a,"ancestor_not_owner")},i=(a,c)=>{if(c.kind!=="file")throw new M(a,c.kind==="symlink"?"s\
+a)?.uid,W(a)))throw c(a),new M(a,"ancestor_not_owner")},i=(a,c)=>{if(c.kind!=="file")throw new M(a,c.kind==="symlink"?"s\
 ymlink":"not_a_regular_file");t(a,c)},o=(a,c)=>u=>{i(a,u);const{mode:l}=u,f=()=>e.gid===void 0||u.gid!==e.gid||u.uid!==e.
 uid;if(l!==void 0&&((l&2)!==0||(l&16)!==0&&f()))throw new M(a,"writable_by_others");if(u.size>c)throw new M(a,"too_large")},
 s=a=>c=>{if(e.uid!==void 0&&c.uid!==e.uid)throw new M(a,"not_owner");o(a,1/0)(c)},d=(a,c)=>{try{if(!e.allowed(a,"read"))
 return;const u=e.lstat(a);return u?((c?s(a):o(a,1/0))(u),u):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.
 permissionsFollowLinks,uid:e.uid,realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){const l=a.length>
-1?a.replace(/(?<=[^\\/:])[\\/]+$/,""):a,f=[];let h=e.lstat(l);for(let y=l;h===void 0;){f.unshift(y);const k=X(y);if(k===
+1?a.replace(/(?<=[^\\/:])[\\/]+$/,""):a,f=[];let h=e.lstat(l);for(let y=l;h===void 0;){f.unshift(y);const k=W(y);if(k===
 void 0||f.length>Or)throw new M(l,"no_parent");if(!e.allowed(k,"read"))break;h=e.lstat(y=k)}if(!u&&f.length>0)throw new M(
-l,h?.kind==="file"?"no_parent":"missing");if(n(e.uid,f.length>0?X(f[0]):l))throw new M(l,f.length>0?"ancestor_not_owner":
+l,h?.kind==="file"?"no_parent":"missing");if(n(e.uid,f.length>0?W(f[0]):l))throw new M(l,f.length>0?"ancestor_not_owner":
 "not_owner");c&&f.length>0&&Ae(e,f[0]);for(const y of f)try{e.mkdir(y),y===f[0]&&r(y,e.removeDir)}catch(k){if(k instanceof
 M)throw k;const x=e.lstat(y);if(x===void 0)throw k;if(x.kind!=="directory")throw new M(l,x.kind==="symlink"?"symlink":"n\
 ot_a_directory");t(l,x,y===l?"not_owner":"ancestor_not_owner")}if(f.length>0&&(h=e.lstat(l)),h?.kind==="symlink")throw new M(
@@ -34,7 +34,7 @@ list(a),checkPlace:a=>{Ae(e,a)},read:(a,c)=>e.read(a,c,o(a,c)),sizeOf:(a,c=!1)=>
 isPrivate(a){const c=d(a,!0)?.mode;return c!==void 0&&(c&18)===0},touch(a,c){if(!e.allowed(a,"write")||!e.allowed(a,"rea\
 d"))throw new M(a,"not_allowed");e.touch(a,c,s(a))},create(a,c){e.create(a,c),r(a,e.remove)},append:(a,c,u)=>e.append(a,
 c,o(a,u)),rename(a,c){const u=e.allowed(c,"read")?e.lstat(c):void 0;u!==void 0&&i(c,u),e.rename(a,c)},remove(a){if(!e.allowed(
-a,"write"))throw new M(a,"not_allowed");e.remove(a)}}}),Ae=(function(e,t,n=X(t),r=0){for(let i=n;i!==void 0;i=X(i),r++){
+a,"write"))throw new M(a,"not_allowed");e.remove(a)}}}),Ae=(function(e,t,n=W(t),r=0){for(let i=n;i!==void 0;i=W(i),r++){
 if(r>=Or||!e.allowed(i,"read"))return!1;const o=e.lstat(i);if(o===void 0||e.uid===void 0&&o.mode!==void 0)return!1;if(e.
 uid!==void 0&&o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new M(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==
 void 0){const s=Es(e,i);if(s===void 0)throw new M(t,"ancestor_link");if(!Ae(e,t,s))return!1;continue}if(!(o.mode===void 0||
@@ -42,7 +42,7 @@ void 0){const s=Es(e,i);if(s===void 0)throw new M(t,"ancestor_link");if(!Ae(e,t,
 return!1;if(o.uid!==e.uid||o.gid!==e.gid)throw new M(t,"ancestor_writable_by_group")}}}return!0}),yn=(function(e,t,n){let r=new Uint8Array(
 Math.min(n,t||4096)+1),i=0;for(;;){if(i===r.length){if(i>n)break;const s=new Uint8Array(Math.min(n+1,r.length*2));s.set(
 r),r=s}const o=e(r,i);if(!o)break;i+=o}return r.subarray(0,i)}),U=(function(e,t){return`${e.replace(/[\\/]+$/,"")}/${t}`}),
-K=(function(e,t){return t==="win32"?/^([A-Za-z]:)?[\\/]/.test(e):e.startsWith("/")}),X=(function(e){const t=e.length>1?e.
+K=(function(e,t){return t==="win32"?/^([A-Za-z]:)?[\\/]/.test(e):e.startsWith("/")}),W=(function(e){const t=e.length>1?e.
 replace(/[\\/]+$/,""):e,n=Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\/]?$/.test(
 t)))return n===0?t.slice(0,1):/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}),io=(function(e,t,n){const r=e.
 build.os==="windows",i=a=>({kind:a.isSymlink?"symlink":a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===
@@ -99,8 +99,8 @@ ags cannot name a path with a comma: ${A}`};if(e.build.os==="windows")return{exe
 Deno passes inherited descriptors on; closing them needs --allow-run=${Pr}`}};return{env:$,envHidden:x,envNotUnicode:k,writeStderr:p=>a(
 e.stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
 e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,w,O,N){const _=new Set;let T=0;const A=async R=>{if(Number(R.headers.
-get("content-length")??0)>N.maxBodyBytes)return Br(R);let L;const W=new Promise(rt=>L=setTimeout(()=>rt(jr),N.requestTimeoutMs)),
-ae=Us(R,N.maxBodyBytes).catch(()=>Fr),V=await Promise.race([ae,W]).finally(()=>clearTimeout(L));if(V===Fr)return Ye(400,
+get("content-length")??0)>N.maxBodyBytes)return Br(R);let L;const X=new Promise(rt=>L=setTimeout(()=>rt(jr),N.requestTimeoutMs)),
+ae=Us(R,N.maxBodyBytes).catch(()=>Fr),V=await Promise.race([ae,X]).finally(()=>clearTimeout(L));if(V===Fr)return Ye(400,
 "the request was cut short");if(V===jr)return Ye(408,"the request did not arrive in time");if(V===void 0)return Br(R);const ye=new URL(
 R.url);let ge;try{ge=await O({method:R.method,path:ye.pathname+ye.search,body:V})}catch{return Ye(500,"internal")}return ge?
 new Response(ge.body??null,{status:ge.status,headers:ge.headers}):(await new Promise(rt=>_.add(rt)),new Response(null,{status:503}))},
@@ -111,10 +111,10 @@ now(),canConnect(p){try{return r({name:"net",host:_n(p)})}catch{return!1}},sends
 _s(new URL(p),$)}catch{return!0}},async fetch(p,w){const O=xr(new URL(p),$,k);if(O!==void 0)throw new fe(O);return await(t??
 globalThis.fetch)(p,w)},senderRefusal(p){const w=g(p);return"refused"in w?w.refused:void 0},senderCommand(p,w){const O=g(
 w);if("refused"in O)return O;const{executable:N,closer:_,paths:T,cwd:A}=O,C=_&&ao(e,n),R=_?[...C?[C]:[],_[0],N]:[N],L=i()?
-"--allow-net":`--allow-net=${_n(w.endpoint)}`,W=[N,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
--no-remote"];W.push("--allow-sys=uid,gid",`--allow-env=${w.variables.join(",")}`,L,`--allow-run=${R.join(",")}`),W.push(
+"--allow-net":`--allow-net=${_n(w.endpoint)}`,X=[N,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
+-no-remote"];X.push("--allow-sys=uid,gid",`--allow-env=${w.variables.join(",")}`,L,`--allow-run=${R.join(",")}`),X.push(
 `--allow-read=${T.join(",")}`,`--allow-write=${w.dir}`,p);const ae={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},V=gn(
-$,{...w.set,...ae},A);if(!_)return{argv:W,env:V,cwd:w.dir};const ye=[_[0],"-c",_[2],"nat-telemetry-sender",...W];return C?
+$,{...w.set,...ae},A);if(!_)return{argv:X,env:V,cwd:w.dir};const ye=[_[0],"-c",_[2],"nat-telemetry-sender",...X];return C?
 {argv:[C,...ye],env:V,cwd:w.dir,leavesSession:!0}:{argv:ye,env:V,cwd:w.dir}},spawnDetached(p){try{const[w,...O]=p.argv,_={
 stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(w,{args:O,env:p.
 env,cwd:p.cwd,..._}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,terminal(){try{if(!e.
@@ -132,7 +132,7 @@ pid,ppid:S(()=>e.ppid),os:I().os,env:r,read:i=>t({name:"read",path:i})?S(()=>n.r
 e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(i,o)=>{t(i,o),Ir(o)||r.set(i,(r.get(i)??new Set).
 add(o))},e.removeSignalListener=(i,o)=>{n(i,o),r.get(i)?.delete(o)}}catch{return{programListens:()=>!0,add:t,remove:n}}return{
 programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),lo=(function(e,t){const{Buffer:n}=globalThis;return(r,i)=>new Promise(
-(o,s)=>{const d=new URL(r),a=Fe(d,t);if(a.kind==="unusable")return s(new fe(a.reason));const c=d.protocol==="https:",u=Ws(
+(o,s)=>{const d=new URL(r),a=Fe(d,t);if(a.kind==="unusable")return s(new fe(a.reason));const c=d.protocol==="https:",u=Xs(
 e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-length":n.byteLength(i.body),"accept-encoding":"identity"},
 signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:h}=a,m=i.signal;l.createConnection=(v,y)=>{
 (c?Ks(e,u,h,d,m):Vr(e,u,h,m)).then(x=>y(null,x),x=>y(x))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
@@ -197,7 +197,7 @@ d";const[m,...v]=u,y=h.spawn(m,v,{detached:!0,stdio:"ignore",windowsHide:!0,env:
 unref(),y.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:c=>e.exit(c),signalSelf:d,get files(){return r().files},
 exiting:()=>o||e._exiting===!0,onExit:c=>s.add(c),onInterrupt:c=>a.add(c)}}),mo=(function(e){let t;try{t=e.getBuiltinModule?.(
 "node:fs")}catch{t=void 0}let n;const r={uid:e.getuid?.(),get gid(){return n??={gid:o()},n.gid}},i=t&&uo(t,r,e.platform===
-"win32",e.permission),o=()=>e.versions.bun?oa(S(()=>i?.read(Xr,ra,ia)),r.uid):S(()=>e.getBuiltinModule?.("node:os")?.userInfo().
+"win32",e.permission),o=()=>e.versions.bun?oa(S(()=>i?.read(Wr,ra,ia)),r.uid):S(()=>e.getBuiltinModule?.("node:os")?.userInfo().
 gid)??e.getgid?.();return{fs:t,files:i&&vn(i)}}),po=(function(e){const t=[...vo(e.env.NODE_OPTIONS??""),...e.execArgv??[]],
 n=new Map;for(let r=0;r<t.length;r++){const[,i,o,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(t[r])??[],d=o?.replaceAll("_",
 "-");d!==void 0&&(sa.test(d)?n.set(d,!i):aa.test(d)&&!i&&n.set(d,s??t[++r]??""))}return[...n].map(([r,i])=>i===!0?`--${r}`:
@@ -212,9 +212,9 @@ guration file, or spelled with _, which Node.js does not pass on, or granting a 
  sender, started in the spool, would read otherwise: relative, or with a space, quote or backslash)":bn({pid:e.pid,ppid:e.
 ppid,os:e.platform,env:i=>e.env[i],read:i=>S(()=>t?.read(i,65536)),pidNamespace:e.platform==="linux"?S(()=>n?.readlinkSync(
 "/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}),Sn=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)
-e.removeListener(i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),E=(function(){if(We)
-return We;const e=I().name;return We=e==="deno"?so(me.Deno,Zr):e==="unknown"?fa:fo(me.process,{lightFetch:e==="node",fetchAtLoad:Zr,
-bunSpawn:e==="bun"?me.Bun?.spawn:void 0}),We}),go=(function(e,t){const n={};for(const[r,i]of(e??"").split(",").entries()){
+e.removeListener(i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),E=(function(){if(Xe)
+return Xe;const e=I().name;return Xe=e==="deno"?so(me.Deno,Zr):e==="unknown"?fa:fo(me.process,{lightFetch:e==="node",fetchAtLoad:Zr,
+bunSpawn:e==="bun"?me.Bun?.spawn:void 0}),Xe}),go=(function(e,t){const n={};for(const[r,i]of(e??"").split(",").entries()){
 if(i.trim()==="")continue;const o=i.indexOf("="),s=d=>t?.(`entry ${r+1} ${d}`);if(o<0||i.slice(0,o).trim()===""){s("is n\
 ot key=value");continue}try{const d=decodeURIComponent(i.slice(0,o).trim()),a=decodeURIComponent(i.slice(o+1).trim());d!==
 ""?n[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return n}),Eo=(function(e,t=()=>!1){for(const n of ni){
@@ -281,72 +281,71 @@ d=o<10?o+3:o-9,a=r+t*400+(d<=2?1:0);return`${a>=0&&a<=9999?J(a,4):`${a<0?"-":"+"
 ko=(function(e){let t;try{t=e.name}catch(i){throw new TypeError(`Event name cannot be read: ${q(i)}`)}if(typeof t!="stri\
 ng"||t==="")throw new TypeError("Event name is not a non-empty string");const n=H(Pn(e));if(t!==qe.name){const i=H(t);qe=
 {name:t,json:i,bytes:B(i)}}const r=Q(e.timestamp);return{json:`{"ts":"${r}","parameters":${n},"name":${qe.json}}`,bytes:Ma+
-r.length+B(n)+qe.bytes}}),Pn=(function(e){const t=(s,d)=>new TypeError(`Event '${e.name}' ${s} cannot be read: ${q(d)}`);
-let n;try{n=e.parameters()}catch(s){throw t("parameters",s)}try{n?.then}catch(s){throw t("parameters() returned an objec\
-t that",s)}if(ro(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(`Event '${e.name}' has \
+r.length+B(n)+qe.bytes}}),Pn=(function(e){const t=(o,s)=>new TypeError(`Event '${e.name}' ${o} cannot be read: ${q(s)}`);
+let n;try{n=e.parameters()}catch(o){throw t("parameters",o)}try{n?.then}catch(o){throw t("parameters() returned an objec\
+t that",o)}if(ro(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(`Event '${e.name}' has \
 no parameters object: parameters() returned a thenable`)}if(!z(n))throw new TypeError(`Event '${e.name}' has no paramete\
-rs object: parameters() returned ${b(n)}`);let r;try{r=Object.keys(n)}catch(s){throw t("parameters",s)}let i={};for(const s of r){
-let d;try{d=n[s]}catch(a){throw t(`parameter '${s}'`,a)}s in i?i={...i,[s]:d}:i[s]=d}const o=lt(i);if(o)throw new TypeError(
-`Event '${e.name}' ${o}`);return i}),lt=(function(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no par\
-ameters object";for(const t of Object.keys(e)){const n=e[t];if(!(typeof n=="string"||typeof n=="boolean"||typeof n=="num\
-ber"&&Number.isFinite(n)))return`parameter '${t}' is not a string, finite number or boolean`}}),Bn=(function(e,t){return{
-browserType:"undefined",clientId:Aa,clientType:"Native",clientVariant:"Release",clientVer:t.sourceClientVersion,cpuArchitecture:t.
-cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"u\
-ndefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"un\
-defined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"N\
-one",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"\
-undefined",sentTs:Q(+(t.sentAt??Date.now())),sessionId:t.sessionId??"undefined",userId:"undefined"}}),jn=(function(e,t){
-return mn(`${H(e).slice(0,-1)},"events":[`,t,"]}")}),Le=(function(e,t,n,r,i,o=ut(t,i)){e.create(o,r);try{e.rename(o,`${t===
-"/"?"":t}/${n}`)}catch(s){try{e.remove(o)}catch{}throw s}}),ut=(function(e,t){return`${e==="/"?"":e}/t-${we(t)}-${be()}.\
-tmp`}),we=(function(e){return String(Math.floor(e)).padStart(13,"0")}),Ie=(function(){let e;try{e=Ca()}catch{}return typeof e==
-"number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/4294967296}),be=(function(e=12){let t="";
-for(;t.length<e;)t+=Math.floor(Ie()*4294967296).toString(16).padStart(8,"0");return t.slice(0,e)}),xo=(function(e){return new ja(
-e).document()}),ht=(function(e,t){return Object.hasOwn(e,t)?e[t]:void 0}),Ce=(function(e,t,n){Object.defineProperty(e,t,
-{value:n,writable:!0,enumerable:!0,configurable:!0})}),De=(function(e){const t=e.charCodeAt(0);return t<32||t===127}),ee=(function(){
-if(ft())return;const{env:e,files:t}=E(),n=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(n?U(n,".config\
-/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\/])/.test(r))return r;if(Yt?.given!==r){const i=t?.realPath(
-".");Yt={given:r,path:i===void 0?r:U(i,r)}}return Yt.path}),No=(function(){return(Y?ie?.path:void 0)??ee()}),ft=(function(){
-const{env:e,envHidden:t}=E();if(t)return t("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_\
-CONSENT_FILE")&&t("HOME")?"HOME":void 0}),ce=(function(e,t=!1){const n=E().files;if(!n)return{state:"never_asked"};if(!n.
-allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program's permissions)"};let r;try{r=n.read(e,Ha)}catch(i){
-return Vt(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python's tomllib rejects it)"}:Ya(i)?{state:"di\
-sabled",problem:"may not be read where it leads (the program's permissions)"}:{state:"disabled",problem:`cannot be read \
-safely (${Vt(i).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(t)return{...Fn(r),text:r};try{n.checkPlace(
-e)}catch(i){return{state:"disabled",problem:`is where another user could replace it (${Vt(i).replaceAll("_"," ")})`}}return{
-...Fn(r),text:r}}),Fn=(function(e){let t;try{t=xo(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}const n=t.
-telemetry;if(n===void 0)return{state:"never_asked"};if(typeof n!="object"||Array.isArray(n))return{state:"disabled",problem:"\
-has a 'telemetry' that is not a table"};const{consent:r,prompt_version:i}=n;return r===void 0?{state:"never_asked"}:r===
-"disabled"?{state:"disabled"}:r==="enabled"?i===Ht?{state:"enabled"}:{state:"never_asked",outdatedYes:i===void 0?"":String(
-i)}:{state:"disabled",problem:"has a consent value this tool does not know"}}),mt=(function(){const e=pt();if(e)return e;
-const{state:t,text:n,problem:r}=Un(ee());return{...vt(t),text:n,...r?{problem:r}:{}}}),Un=(function(e){if(e!==void 0)return ce(
-e);const t=ft();return t?{state:"disabled",problem:`cannot be found: the program may not read ${t} (${re(t)})`}:{state:"\
-never_asked"}}),pt=(function(){const{env:e,envHidden:t}=E();if(t?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NA\
-T_TELEMETRY_ENABLED"};const n=Re(e("NAT_TELEMETRY_ENABLED"));if(n!==void 0)return{enabled:n,source:"NAT_TELEMETRY_ENABLE\
-D"};if(t?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};const r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!==
-"0")return{enabled:!1,source:"DO_NOT_TRACK"}}),vt=(function(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e===
-"enabled",source:"file"}}),yt=(function(e,t=ce(e,!0).text){return{path:e,text:t,modified:E().files?.modifiedAt(e)}}),Hn=(function(e,t){
-const n=E().files?.modifiedAt(e.path);return n!==e.modified?!0:n===void 0&&e.text===void 0&&t===void 0?!1:(t??ce(e.path,
-!0).text)!==e.text}),Yn=(function(){try{const e=Ze[Je];if(e===void 0)return;const{serial:t}=e;return Number.isSafeInteger(
-t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),gt=(function(){const e=Yn();e===void 0||e===Ke||(Ke=e,[P,Y,
-Oe]=[!1,!1,!0])}),Te=(function(){if(fi)return P=fi();gt();const e=Oe&&!Y;if(!e&&(oe===mi||pt()?.enabled===!1))return oe=
-mi,P=!1;if(e&&(oe===pi||vi()))return oe=pi,P=!1;if(!Y||ie===void 0)return!0;let t=ce(ie.path,!0);return t.problem!==void 0&&
-(t=ce(ie.path,!0)),P=t.problem===void 0&&!Hn(ie,t.text)&&vt(t.state).enabled,P||(oe??="the consent file, written again d\
-uring the run"),P}),G=(function(){return gt(),P===void 0&&Vn(mt()),P===!0}),Ao=(function(){const e=mt();return P===void 0&&
-Vn(e),{enabled:e.enabled,source:e.source}}),Vn=(function(e){[P,Y]=[e.enabled,e.source==="file"];const t=Y?ee():void 0;ie=
-t===void 0?void 0:yt(t,e.text)}),Pe=(function(){if(!Oe||Y||P!==!0||vi())return;const e=zt(),t=e.source==="file"&&e.fileProblem!==
-void 0;return e.enabled||e.source==="default"||t?void 0:e.source}),Ro=(function(){return G()&&Y}),Mo=(function(e,t=I()){
-const n=({schemaVersion:r,sessionId:i,clientVersion:o=e},s)=>Bn(r,{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,
-sentAt:s});return{name:"nat",encode:(r,i)=>jn(n(r[0],i),r.map(o=>o.json)),emptyBytes:r=>B(jn(n(r,0),[])),eventBytes:r=>r.
-bytes,readsAnswer:!1}}),_e=(function(e){let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>
-0;return t.toString(16).padStart(8,"0")}),j=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),zn=(function(e,t="nat",n=""){return _e(
-n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),Wn=(function(e,t){const n=Qe.exec(e);return n?ed(n,t)?le(n[3]):void 0:le(e)}),le=(function(e){
-const t=Ja.exec(e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/Si));return{name:e,time:Number(
-t[1]),events:r,bytes:n,key:t[4]}}),Et=(function(e,t,n){const r=[...e.keys()].filter(s=>e[s].bytes<n);let i=Math.max(0,r.
-length-t),o=r.slice(i).reduce((s,d)=>s+e[d].bytes+1,0);for(;i<r.length&&o>n;)o-=e[r[i++]].bytes+1;return{kept:r.slice(i),
-bytes:o}}),Xn=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${we(t)}-${e.length}-${r}-${n===void 0?"":
-`${n}-`}${be()}.jsonl`}),Gn=(function(e){return e.map(t=>`${t.text}
+rs object: parameters() returned ${b(n)}`);let r;try{r={...n}}catch{r=La(n,t)}const i=lt(r);if(i)throw new TypeError(`Ev\
+ent '${e.name}' ${i}`);return r}),lt=(function(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parame\
+ters object";for(const t of Object.keys(e)){const n=e[t];if(!(typeof n=="string"||typeof n=="boolean"||typeof n=="number"&&
+Number.isFinite(n)))return`parameter '${t}' is not a string, finite number or boolean`}}),Bn=(function(e,t){return{browserType:"\
+undefined",clientId:Aa,clientType:"Native",clientVariant:"Release",clientVer:t.sourceClientVersion,cpuArchitecture:t.cpuArchitecture??
+I().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"\
+undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"\
+1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",
+gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Q(
++(t.sentAt??Date.now())),sessionId:t.sessionId??"undefined",userId:"undefined"}}),jn=(function(e,t){return mn(`${H(e).slice(
+0,-1)},"events":[`,t,"]}")}),Le=(function(e,t,n,r,i,o=ut(t,i)){e.create(o,r);try{e.rename(o,`${t==="/"?"":t}/${n}`)}catch(s){
+try{e.remove(o)}catch{}throw s}}),ut=(function(e,t){return`${e==="/"?"":e}/t-${we(t)}-${be()}.tmp`}),we=(function(e){return String(
+Math.floor(e)).padStart(13,"0")}),Ie=(function(){let e;try{e=Da()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.
+crypto.getRandomValues(new Uint32Array(1))[0]/4294967296}),be=(function(e=12){let t="";for(;t.length<e;)t+=Math.floor(Ie()*
+4294967296).toString(16).padStart(8,"0");return t.slice(0,e)}),xo=(function(e){return new Fa(e).document()}),ht=(function(e,t){
+return Object.hasOwn(e,t)?e[t]:void 0}),Ce=(function(e,t,n){Object.defineProperty(e,t,{value:n,writable:!0,enumerable:!0,
+configurable:!0})}),De=(function(e){const t=e.charCodeAt(0);return t<32||t===127}),ee=(function(){if(ft())return;const{env:e,
+files:t}=E(),n=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(n?U(n,".config/nat/telemetry.toml"):void 0);
+if(r===void 0||/^(?:[A-Za-z]:|[\\/])/.test(r))return r;if(Yt?.given!==r){const i=t?.realPath(".");Yt={given:r,path:i===void 0?
+r:U(i,r)}}return Yt.path}),No=(function(){return(Y?ie?.path:void 0)??ee()}),ft=(function(){const{env:e,envHidden:t}=E();
+if(t)return t("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&t("HOME")?"HO\
+ME":void 0}),ce=(function(e,t=!1){const n=E().files;if(!n)return{state:"never_asked"};if(!n.allowed(e,"read"))return{state:"\
+disabled",problem:"may not be read (the program's permissions)"};let r;try{r=n.read(e,Ya)}catch(i){return Vt(i)==="not_u\
+tf8"?{state:"disabled",problem:"is not valid UTF-8 (Python's tomllib rejects it)"}:Va(i)?{state:"disabled",problem:"may \
+not be read where it leads (the program's permissions)"}:{state:"disabled",problem:`cannot be read safely (${Vt(i).replaceAll(
+"_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(t)return{...Fn(r),text:r};try{n.checkPlace(e)}catch(i){return{
+state:"disabled",problem:`is where another user could replace it (${Vt(i).replaceAll("_"," ")})`}}return{...Fn(r),text:r}}),
+Fn=(function(e){let t;try{t=xo(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}const n=t.telemetry;if(n===
+void 0)return{state:"never_asked"};if(typeof n!="object"||Array.isArray(n))return{state:"disabled",problem:"has a 'telem\
+etry' that is not a table"};const{consent:r,prompt_version:i}=n;return r===void 0?{state:"never_asked"}:r==="disabled"?{
+state:"disabled"}:r==="enabled"?i===Ht?{state:"enabled"}:{state:"never_asked",outdatedYes:i===void 0?"":String(i)}:{state:"\
+disabled",problem:"has a consent value this tool does not know"}}),mt=(function(){const e=pt();if(e)return e;const{state:t,
+text:n,problem:r}=Un(ee());return{...vt(t),text:n,...r?{problem:r}:{}}}),Un=(function(e){if(e!==void 0)return ce(e);const t=ft();
+return t?{state:"disabled",problem:`cannot be found: the program may not read ${t} (${re(t)})`}:{state:"never_asked"}}),
+pt=(function(){const{env:e,envHidden:t}=E();if(t?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENAB\
+LED"};const n=Re(e("NAT_TELEMETRY_ENABLED"));if(n!==void 0)return{enabled:n,source:"NAT_TELEMETRY_ENABLED"};if(t?.("DO_N\
+OT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};const r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,
+source:"DO_NOT_TRACK"}}),vt=(function(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"\
+file"}}),yt=(function(e,t=ce(e,!0).text){return{path:e,text:t,modified:E().files?.modifiedAt(e)}}),Hn=(function(e,t){const n=E().
+files?.modifiedAt(e.path);return n!==e.modified?!0:n===void 0&&e.text===void 0&&t===void 0?!1:(t??ce(e.path,!0).text)!==
+e.text}),Yn=(function(){try{const e=Ze[Je];if(e===void 0)return;const{serial:t}=e;return Number.isSafeInteger(t)&&t>=0&&
+t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),gt=(function(){const e=Yn();e===void 0||e===Ke||(Ke=e,[P,Y,Oe]=[!1,!1,
+!0])}),Te=(function(){if(fi)return P=fi();gt();const e=Oe&&!Y;if(!e&&(oe===mi||pt()?.enabled===!1))return oe=mi,P=!1;if(e&&
+(oe===pi||vi()))return oe=pi,P=!1;if(!Y||ie===void 0)return!0;let t=ce(ie.path,!0);return t.problem!==void 0&&(t=ce(ie.path,
+!0)),P=t.problem===void 0&&!Hn(ie,t.text)&&vt(t.state).enabled,P||(oe??="the consent file, written again during the run"),
+P}),G=(function(){return gt(),P===void 0&&Vn(mt()),P===!0}),Ao=(function(){const e=mt();return P===void 0&&Vn(e),{enabled:e.
+enabled,source:e.source}}),Vn=(function(e){[P,Y]=[e.enabled,e.source==="file"];const t=Y?ee():void 0;ie=t===void 0?void 0:
+yt(t,e.text)}),Pe=(function(){if(!Oe||Y||P!==!0||vi())return;const e=zt(),t=e.source==="file"&&e.fileProblem!==void 0;return e.
+enabled||e.source==="default"||t?void 0:e.source}),Ro=(function(){return G()&&Y}),Mo=(function(e,t=I()){const n=({schemaVersion:r,
+sessionId:i,clientVersion:o=e},s)=>Bn(r,{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,sentAt:s});return{name:"\
+nat",encode:(r,i)=>jn(n(r[0],i),r.map(o=>o.json)),emptyBytes:r=>B(jn(n(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}),
+_e=(function(e){let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.toString(
+16).padStart(8,"0")}),j=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),zn=(function(e,t="nat",n=""){return _e(n===""?`${t} ${e}`:
+`${t} ${e} ${n}`)}),Xn=(function(e,t){const n=Qe.exec(e);return n?td(n,t)?le(n[3]):void 0:le(e)}),le=(function(e){const t=Za.
+exec(e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/Si));return{name:e,time:Number(t[1]),events:r,
+bytes:n,key:t[4]}}),Et=(function(e,t,n){const r=[...e.keys()].filter(s=>e[s].bytes<n);let i=Math.max(0,r.length-t),o=r.slice(
+i).reduce((s,d)=>s+e[d].bytes+1,0);for(;i<r.length&&o>n;)o-=e[r[i++]].bytes+1;return{kept:r.slice(i),bytes:o}}),Wn=(function(e,t,n){
+const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${we(t)}-${e.length}-${r}-${n===void 0?"":`${n}-`}${be()}.jsonl`}),Gn=(function(e){
+return e.map(t=>`${t.text}
 `).join("")}),Lo=(function(e,t){const{maxEvents:n,maxBytes:r}=t;let i=0;for(const{bytes:o,schemaVersion:s,sessionId:d,clientVersion:a=""}of e)
-i+=o+6*(s.length+d.length+a.length)+Ka;return e.length<=n&&i<=r?0:e.length-Et(e.map(ue),n,r).kept.length}),ue=(function(e){
+i+=o+6*(s.length+d.length+a.length)+Qa;return e.length<=n&&i<=r?0:e.length-Et(e.map(ue),n,r).kept.length}),ue=(function(e){
 const t=`{"retries":${e.retries},"schemaVersion":${H(e.schemaVersion)},"sessionId":${H(e.sessionId)},${e.clientVersion===
 void 0?"":`"clientVersion":${H(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)}\
 ,"event":${e.json}}`;return{text:t,bytes:B(t)}}),Io=(function(e){try{const{retries:t,schemaVersion:n,sessionId:r,clientVersion:i,
@@ -354,9 +353,9 @@ cuts:o,timestamp:s,event:d}=JSON.parse(e);if(!(Number.isSafeInteger(t)&&t>=0&&ty
 void 0||typeof i=="string")&&Number.isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&lt(d.parameters)===
 void 0))return;const c=Number.isSafeInteger(o)&&o>0,u={json:H(d),schemaVersion:n,sessionId:r,retries:t,timestamp:s,...c&&
 {cuts:o}};return i===void 0?u:{...u,clientVersion:i}}catch{return}}),qn=(function(e={}){if(!z(e))throw new TypeError(`Ca\
-nnot create handler: options must be an object, got ${b(e)}`);const t=Ee(e,nd);if(t)throw new TypeError(`Cannot create h\
-andler: ${t}`);const n=(A,C,R)=>{const L=e[A]===void 0?C:e[A],W=R.integer?`${R.sign} integer`:`${R.sign} number`,ae=`Can\
-not create handler: '${A}' must be a ${W}`;if(typeof L!="number"||Number.isNaN(L))throw new TypeError(`${ae}, got ${b(L)}`);
+nnot create handler: options must be an object, got ${b(e)}`);const t=Ee(e,rd);if(t)throw new TypeError(`Cannot create h\
+andler: ${t}`);const n=(A,C,R)=>{const L=e[A]===void 0?C:e[A],X=R.integer?`${R.sign} integer`:`${R.sign} number`,ae=`Can\
+not create handler: '${A}' must be a ${X}`;if(typeof L!="number"||Number.isNaN(L))throw new TypeError(`${ae}, got ${b(L)}`);
 if(!((R.sign==="positive"?L>0:L>=0)&&(R.integer?Number.isSafeInteger(L):Number.isFinite(L))))throw new RangeError(`${ae}\
 , got ${L}`);if(R.timer&&L*1e3>wi)throw new RangeError(`Cannot create handler: '${A}' must be at most ${wi/1e3} seconds \
 (the longest a timer can wait), got ${L}`);return L},r=(A,C,R)=>{const L=e[A];if(L===void 0)return R;if(typeof L!==C)throw new TypeError(
@@ -371,10 +370,10 @@ entBytes",32768,s);if(w<p.eventBytes)throw new RangeError(`Cannot create handler
  the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersion', 'sessi\
 onId' or 'resource' make ${A} ${p.batchBytes} bytes, more than 'maxBatchBytes' (${O} by default)`:`Cannot create handler\
 : 'maxBatchBytes' must be at least ${p.batchBytes} (${A}), got ${O}`)}const N=Fo(e.headers);N.problem&&m.push(N.problem);
-const _=Po(e.endpoint,u.endpointHidden?en:u.endpoint??(x==="otlp"?u.otlpEndpointHidden?en:u.otlpEndpoint??td:void 0),u.dryRun,
+const _=Po(e.endpoint,u.endpointHidden?en:u.endpoint??(x==="otlp"?u.otlpEndpointHidden?en:u.otlpEndpoint??nd:void 0),u.dryRun,
 m),T=Bo(e.spoolDir,u,m);return{flushIntervalMs:n("flushIntervalSeconds",ki,i)*1e3,maxQueueSize:n("maxQueueSize",xi,s),maxRetries:n(
 "maxRetries",Ni,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:n("exitTimeoutSeconds",d,o)*1e3,backoff:{
-initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(w,O-g.envelopeBytes-Xe),
+initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(w,O-g.envelopeBytes-We),
 maxEventBytesOption:w,maxBatchBytes:O,sourceClientVersion:l,sessionId:u.sessionPrefix+h,sink:_.kind==="http"&&N.problem?
 {kind:"none",reason:"invalid_headers",detail:N.problem}:_,spoolDir:T.path,noSpool:T.none,problems:m,spoolFallback:e.spoolDir===
 void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEvents",se.maxEvents,s),maxBytes:Co(n("spoolMaxBytes",se.maxBytes,
@@ -382,16 +381,16 @@ s)),maxAgeMs:n("spoolMaxAgeDays",se.maxAgeMs/864e5,{sign:"positive"})*864e5},cap
 r("handOff","boolean",void 0),u),customFetch:e.fetch!==void 0,format:$,formatSetBy:v!==void 0?"the program's options":k!==
 void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...x==="otlp"?u.otlpHeaders:{},...N.record},fetch:r("fetch","functi\
 on",E().fetch??((A,C)=>globalThis.fetch(A,C))),logger:r("logger","function",void 0),clock:Jn("clock",r("clock","function",
-Date.now),Date.now,{valid:rd,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrig\
+Date.now),Date.now,{valid:id,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrig\
 in + performance.now())"}),random:Jn("random",r("random","function",Ie),Ie,{valid:A=>typeof A=="number"&&A>=0&&A<1,expected:"\
 a number in [0, 1)"})}}),Jn=(function(e,t,n,{valid:r,expected:i,hint:o=""}){if(t===n)return t;let s;try{s=t()}catch(d){throw new TypeError(
 `Cannot create handler: '${e}' failed: ${q(d)}${o}`)}if(!r(s))throw new RangeError(`Cannot create handler: '${e}' must r\
 eturn ${i}, got ${b(s)}`);return()=>{try{const d=t();return r(d)?d:n()}catch{return n()}}}),wt=(function(e,t){const n={json:Qt,
 bytes:B(Qt),schemaVersion:pe,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(
-n);return{eventBytes:n.bytes,batchBytes:i+Xe+r,envelopeBytes:i}}),Co=(function(e){if(e>=se.maxBytes)return e;const t=Qa(
+n);return{eventBytes:n.bytes,batchBytes:i+We+r,envelopeBytes:i}}),Co=(function(e){if(e>=se.maxBytes)return e;const t=ed(
 {json:Qt,schemaVersion:pe,sessionId:"",retries:0,timestamp:1e12});if(e<t)throw new RangeError(`Cannot create handler: 's\
 poolMaxBytes' must be at least ${t} (one spooled event, the smallest), got ${e}`);return e}),bt=(function(e,t,n,r){return e===
-"otlp"?Ga({serviceName:n["service.name"]??ma,serviceVersion:t,resourceAttributes:n},r):Mo(t,r)}),Do=(function(e){const{format:t,
+"otlp"?qa({serviceName:n["service.name"]??ma,serviceVersion:t,resourceAttributes:n},r):Mo(t,r)}),Do=(function(e){const{format:t,
 sourceClientVersion:n}=e,r=t.resource??{},i=wt(bt(t.name,n,r,Ri),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,
 i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),Po=(function(e,t,n,r){if(e!==void 0&&typeof e!=
 "string")throw new TypeError(`Cannot create handler: 'endpoint' must be a string (an http(s) URL, "" or "stdout"), got ${b(
@@ -418,10 +417,10 @@ void 0;return i?{record:{},problem:i}:{record:t}}),Uo=(function(e,t){return e!==
 t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"\
 default"}}),Ho=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(
 `Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${b(e)}`)}),Kn=(function(e){if(e===Ci)return!0;
-const t=B(JSON.stringify(e))<=od;return t&&(Ci=e),t}),Yo=(function(e,t){const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof
+const t=B(JSON.stringify(e))<=sd;return t&&(Ci=e),t}),Yo=(function(e,t){const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof
 Se))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that \
 cannot be inspected"}}try{const{schemaVersion:i,timestamp:o}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"\
-schemaVersion is not a string"};if(!Kn(i))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Xe} b\
+schemaVersion is not a string"};if(!Kn(i))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${We} b\
 ytes beyond "${pe}" that maxBatchBytes keeps for it`};if(!Number.isFinite(o))return{reason:"invalid_event",detail:"times\
 tamp is not a finite number"};if(o<0||o>Ii)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 t\
 hat both wire formats carry"};const{json:s,bytes:d}=ko(e),a={json:s,bytes:d,schemaVersion:i,sessionId:n,clientVersion:r,
@@ -445,28 +444,28 @@ headers:i,customFetch:o}=e,s={version:o&&r!==je?r:void 0,headers:Object.keys(i).
 resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},d=H(s);return zn(t.kind==="http"?t.url:"",n.
 name,d==="{}"?"":d)}),Vo=(function(e,t){return{...e,[Ui]:JSON.stringify(t)}}),_t=(function(e,t,n,r){const i=new RegExp(`\
 ^sender-${n}-(\\d{13})-[0-9a-f]{12}\\.(lock|start)$`),o={locks:[],marks:[]};for(const s of e.list(t)){const d=i.exec(s);
-if(!d)continue;const a=Number(d[1]),c=d[2]==="lock"?xe:$d;a+c>r&&a<=r+c?(d[2]==="lock"?o.locks:o.marks).push(s):rn(e,`${t}\
+if(!d)continue;const a=Number(d[1]),c=d[2]==="lock"?xe:Sd;a+c>r&&a<=r+c?(d[2]==="lock"?o.locks:o.marks).push(s):rn(e,`${t}\
 /${s}`)}return o.locks.sort(),o.marks.sort(),o}),zo=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=_t(e,t,n,Date.now());
 if(i.locks.length>0||i.marks.length>0)return"at work";const o=Date.now();r=`sender-${n}-${we(o)}-${be()}.start`,e.create(
 `${t}/${r}`,"");const s=_t(e,t,n,o);return s.locks.length===0&&s.marks[0]===r?r:(rn(e,`${t}/${r}`),"at work")}catch{return r}}),
-ir=(function(e,t,n){const r=Wo(e,t,n);return r.handOff?r:{...r,outcome:Hi(e,t)}}),or=(function(e){return e.sink.kind!=="\
-http"||E().canConnect(e.sink.url)}),Wo=(function(e,t,n){try{const r=ar(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{
+ir=(function(e,t,n){const r=Xo(e,t,n);return r.handOff?r:{...r,outcome:Hi(e,t)}}),or=(function(e){return e.sink.kind!=="\
+http"||E().canConnect(e.sink.url)}),Xo=(function(e,t,n){try{const r=ar(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{
 handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,s=sr(e.sink.url,i.dir);if(o.isOpen()){const f=E().senderRefusal(
 s);return f===void 0?{handOff:!0,command:void 0,backlog:t}:{handOff:!1,reason:f}}const d=E().senderCommand(`${i.dir}/${Ne}`,
 s);if("refused"in d)return{handOff:!1,reason:d.refused};const{cwd:a,...c}=d,u={...Zo(e,i.dir),successor:c,onByConsentFile:Ro()};
 return{handOff:!0,command:{...d,env:Vo(d.env,u)},backlog:t}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r}\
-)`}}}),Xo=(function(e,t){return t.handOff&&t.command&&!Qo(t.backlog)?{handOff:!1,reason:"the sender's script is not in t\
+)`}}}),Wo=(function(e,t){return t.handOff&&t.command&&!Qo(t.backlog)?{handOff:!1,reason:"the sender's script is not in t\
 he spool directory and cannot be written",outcome:Hi(e,t.backlog)}:t}),Go=(function(e){try{const{spool:t,health:n,files:r}=e.
 backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const i=zo(r,t.dir,t.key);if(i==="at work")return"at wor\
-k";const o=E().spawnDetached(e.command);return o==="started"?n.noteHandOff():Od(r,t.dir,i),o}catch{return"failed"}}),qo=(function(e,t){
+k";const o=E().spawnDetached(e.command);return o==="started"?n.noteHandOff():kd(r,t.dir,i),o}catch{return"failed"}}),qo=(function(e,t){
 if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;return ar(e,t,!0)!==void 0||
 n.kind==="http"&&E().senderRefusal(sr(n.url,t.spool.dir))!==void 0}),sr=(function(e,t){const n=No(),r=n===void 0?void 0:
-Jo(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...Ld,...$e,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),
-Jo=(function(e){const t=X(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=E().files,i=t===void 0||["",".","\
+Jo(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...Id,...$e,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),
+Jo=(function(e){const t=W(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=E().files,i=t===void 0||["",".","\
 .."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:U(i,n);return o!==void 0&&r?.allowed(o,"read")?
 o:e}),ar=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!==
 "http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch,\
- which a sender process cannot call";if(e.requestTimeoutMs>xe-Md)return`a request may take longer (requestTimeoutSeconds\
+ which a sender process cannot call";if(e.requestTimeoutMs>xe-Ld)return`a request may take longer (requestTimeoutSeconds\
 ) than a sender lives (${xe/1e3} s)`;if(!n)return"telemetry was turned off during the run";const o=Pe();if(o!==void 0)return`\
 the program turned telemetry on over ${o==="file"?"the consent file":o}'s no, which a sender, reading the user's decisio\
 n again, would follow`;if(!t)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!t.
@@ -474,22 +473,22 @@ spool.ancestorsSeen)return"who may change the directories above the spool cannot
  or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender's sc\
 ript there";if(!or(e))return"the program may not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())
 return;const c=e.clock(),u=s.waitingSince(c);if(u===void 0)return;const{state:l}=a,f=l===void 0?u:l.handedOffAt===void 0?
-void 0:Math.max(u,l.handedOffAt);if(f!==void 0&&c-f>Rd&&!Sd(d,s.dir,s.key,c))return"spooled events have waited a minute \
+void 0:Math.max(u,l.handedOffAt);if(f!==void 0&&c-f>Md&&!Od(d,s.dir,s.key,c))return"spooled events have waited a minute \
 with no sender at work"}),Zo=(function(e,t){const{sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="h\
 ttp"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.
 initialMs/1e3,backoffMaxSeconds:o.maxMs/1e3,...Do(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.
 maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),Ko=(function({
-files:e,spool:t}){return e.sizeOf(`${t.dir}/${Ne}`,!0)===Ad}),Qo=(function(e){if(Ko(e))return!0;const{files:t,spool:n}=e,
-r=()=>Le(t,n.dir,Ne,Nd(),Date.now());try{r()}catch(i){if(!(i instanceof M))return!1;try{t.remove(`${n.dir}/${Ne}`),r()}catch{
-return!1}}return Yi(t,n.dir,Id),!0}),es=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([f,h])=>Xi.test(
+files:e,spool:t}){return e.sizeOf(`${t.dir}/${Ne}`,!0)===Rd}),Qo=(function(e){if(Ko(e))return!0;const{files:t,spool:n}=e,
+r=()=>Le(t,n.dir,Ne,Ad(),Date.now());try{r()}catch(i){if(!(i instanceof M))return!1;try{t.remove(`${n.dir}/${Ne}`),r()}catch{
+return!1}}return Yi(t,n.dir,Cd),!0}),es=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([f,h])=>Wi.test(
 f)&&Number.isSafeInteger(h)&&h>0);if(d.length===0||!St(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(
 d.slice(0,an))},endpointHash:_e(r)},u=F(r)===r?{...c,endpoint:r}:c,l=Ot(t,n);try{const f=cr(e,t,n,o).filter(m=>m.quiet).
 map(m=>Gi(e,m,t,n)),h=$t([...f.flatMap(m=>m.lines),u],s,o)??u;dr(e,t,n,f,()=>{const m=lr(e,l);m==="invalid"&&e.remove(l);
 const v=`${H(h)}
 `;typeof m!="object"||m.bytes+v.length<=zi?e.append(l,typeof m=="object"&&!m.ended?`
-${v}`:v,Wi):Hd(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&S(()=>e.remove(m))}catch{}}),dr=(function(e,t,n,r,i){try{
+${v}`:v,Xi):Yd(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&S(()=>e.remove(m))}catch{}}),dr=(function(e,t,n,r,i){try{
 i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&ln(e,s,cn(t,n,d));throw o}}),cr=(function(e,t,n,r){return Be(e,t,
-dn,(i,o)=>{const[,,s,d]=dn.exec(o)??[],a=Math.abs(r-Number(s))>=jd;return i===n?{path:U(t,o),summed:d===void 0?void 0:Number(
+dn,(i,o)=>{const[,,s,d]=dn.exec(o)??[],a=Math.abs(r-Number(s))>=Fd;return i===n?{path:U(t,o),summed:d===void 0?void 0:Number(
 d),quiet:a}:void 0})}),$t=(function(e,t,n){const r=e.map(d=>({...d,since:Math.min(d.since,n),last:Math.min(d.last,n)})).
 filter(d=>d.last>=t);if(r.length===0)return;const i={};for(const d of r)for(const[a,c]of Object.entries(d.dropped))(a in
 i||Object.keys(i).length<an)&&j(i,a,c);for(const d of Object.keys(i))i[d]=Math.min(i[d],Number.MAX_SAFE_INTEGER);const{endpoint:o,
@@ -502,8 +501,8 @@ i=>{n=Ti(Math.max(0,t-E().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),kt=(fun
 ring"||t.trim()===""||eo.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got\
  ${b(t)}`}),ur=(async function(e={}){const t=z(e)?Ee(e,{optOut:!0})??kt("optOut",e.optOut):`options must be an object su\
 ch as { optOut: "mycli telemetry disable" }, got ${b(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=Ao();
-if(n.source!=="default")return n.enabled?"enabled":"disabled";if(nt)return await nt;if(za()||On()||Ea())return"never_ask\
-ed";const r=E().terminal();return r?(nt=ec(r,e.optOut),await nt):"never_asked"}),ns=(function({subcommand:e,subcommands:t}){
+if(n.source!=="default")return n.enabled?"enabled":"disabled";if(nt)return await nt;if(Xa()||On()||Ea())return"never_ask\
+ed";const r=E().terminal();return r?(nt=tc(r,e.optOut),await nt):"never_asked"}),ns=(function({subcommand:e,subcommands:t}){
 return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&de()?.(`'subcommand' is given without 'subcommands', the na\
 mes that may be reported: reported as "undefined"`),"undefined")}),rs=(async function(e,t){if(is(e),typeof t!="function")
 throw new TypeError(`Cannot track command: 'main' must be a function, got ${b(t)}`);const n=Date.now(),r=ns(e),i=ct("com\
@@ -512,11 +511,11 @@ subcommand:r,taskStatus:l,durationMs:Date.now()-n,exitCode:f,errorClass:h}))}cat
 ess":"failure",f)},a=new Ki({...e.handler,sessionId:e.handler?.sessionId===void 0?be(32):e.handler.sessionId,captureInterrupts:l=>s(
 "interrupted",he[l],l==="SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await ur({optOut:e.optOutCommand});
 const c=l=>l===void 0?E().exitCode():l;if(!G()){const l=de(),f=e.handler?.logger;if(l||f){const h=`telemetry off (decide\
-d by ${Xt().decidedBy}): the command is not recorded`;l?.(h),An(f,h)}return c(await t())}let u=()=>{};try{u=E().onExit({
+d by ${Wt().decidedBy}): the command is not recorded`;l?.(h),An(f,h)}return c(await t())}let u=()=>{};try{u=E().onExit({
 beforeExit:()=>!1,exit:d})}catch{}try{a.start()}catch{}try{const l=await t(),f=Cn(l);return f===void 0&&l!==void 0&&de()?.(
 `main returned ${b(l)}, which is not an exit code: the program's is recorded`),d(f??E().exitCode()??0),c(l)}catch(l){throw s(
-"failure",1,rc(l,e.errorClasses??[])),l}finally{u(),await a.stop().catch(()=>{})}}),is=(function(e){const t=m=>{throw new TypeError(
-`Cannot track command: ${m}`)};z(e)||t(`options must be an object, got ${b(e)}`);const n=Ee(e,tc);n&&t(n);const{subcommands:r,
+"failure",1,ic(l,e.errorClasses??[])),l}finally{u(),await a.stop().catch(()=>{})}}),is=(function(e){const t=m=>{throw new TypeError(
+`Cannot track command: ${m}`)};z(e)||t(`options must be an object, got ${b(e)}`);const n=Ee(e,nc);n&&t(n);const{subcommands:r,
 nemoSource:i,errorClasses:o,askConsent:s,optOutCommand:d,handler:a}=e;Object.hasOwn(e,"command")||t(`'command' must be g\
 iven: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(r)&&r.every(m=>typeof m=="string"))&&t(`'subcom\
 mands' must be an array of strings, got ${b(r)}`);const c=r?.find(m=>!Mn(m));c!==void 0&&t(`'subcommands' holds ${b(c)},\
@@ -584,7 +583,7 @@ test(e)}var Sr=e=>e===9||e===10||e===13||e===32;function gs(e){let t=0,n=e.lengt
 t&&Sr(e.charCodeAt(n-1));)n--;return e.slice(t,n)}var Ue=["SIGINT","SIGTERM"],he={SIGINT:130,SIGTERM:143},At="/proc/self\
 /status",fe=class extends TypeError{constructor(e){super(`fetch failed: ${e}`),this.name="RequestNotBuilt"}};function Rt(e,t){
 return e?"its value is not valid Unicode":t}var M=class extends Error{reason;constructor(e,t){super(`refused ${e}: ${t}`),
-this.name="RefusedPath",this.reason=t}},Or=64;function Es(e,t){const n=X(t);if(n===void 0||!e.allowed(n,"read"))return;const r=e.
+this.name="RefusedPath",this.reason=t}},Or=64;function Es(e,t){const n=W(t);if(n===void 0||!e.allowed(n,"read"))return;const r=e.
 readLink(t),i=e.realPath(n),o=e.realPath(t);if(!(r===void 0||i===void 0||o===void 0))return ws(r.startsWith("/")?r:`${i}\
 /${r}`)===o?o:void 0}function ws(e){const t=[];for(const n of e.split("/"))n===".."?t.pop():n!==""&&n!=="."&&t.push(n);return`\
 /${t.join("/")}`}var bs=4,Mt=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DEN\
@@ -633,15 +632,15 @@ return new Response(JSON.stringify({error:t}),{status:e,headers:{"content-type":
 var jr=Symbol("late"),Fr=Symbol("cut");async function Us(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.
 body){if(i+=o.length,i>t)return;r+=n.decode(o,{stream:!0})}return r+n.decode()}var Ve=globalThis.Deno,Ur=!1,It=new Set;Ve&&
 globalThis.addEventListener("unload",()=>{Ur=!0;for(const e of It)e()});var Hr=typeof Ve?.addSignalListener=="function"?
-$n(Ve):void 0,Hs="/etc/hosts",Ys=16<<20,Vs=5e3,zs=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Ws(e,t,n){const r=e(
+$n(Ve):void 0,Hs="/etc/hosts",Ys=16<<20,Vs=5e3,zs=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Xs(e,t,n){const r=e(
 "node:dns");return(i,o,s)=>{const d=i.toLowerCase().replace(/\.$/,"");if(d==="localhost"||d.endsWith(".localhost")||Js(e,
 d))return r.lookup(i,o,s);const a=new r.Resolver({timeout:Vs,tries:1}),c=()=>a.cancel();n.addEventListener("abort",c,{once:!0});
 const u=(l,f)=>new Promise(h=>l.call(a,f,m=>h(m?.code)));(async()=>{for(const l of qs(e,t,i)){const f=await Promise.all(
 [u(a.resolve4,l),u(a.resolve6,l)]);if(f.some(h=>zs.has(h??"")))return!1;if(f.includes(void 0))return!0}return!0})().then(
 l=>{if(n.removeEventListener("abort",c),l&&!n.aborted)return r.lookup(i,o,s);s(Object.assign(new Error(`DNS did not answ\
-er for ${i}`),{code:"ETIMEOUT"}))})}}var Xs="/etc/resolv.conf",Gs=65536;function qs(e,t,n){if(n.endsWith("."))return[n.slice(
+er for ${i}`),{code:"ETIMEOUT"}))})}}var Ws="/etc/resolv.conf",Gs=65536;function qs(e,t,n){if(n.endsWith("."))return[n.slice(
 0,-1)];let r,i=1;const o=c=>{const u=c.find(l=>l.startsWith("ndots:"));u!==void 0&&(i=Math.min(15,Number.parseInt(u.slice(
-6),10)||0))},s=e("node:fs");for(const c of(S(()=>Yr(s,Xs,Gs))??"").split(`
+6),10)||0))},s=e("node:fs");for(const c of(S(()=>Yr(s,Ws,Gs))??"").split(`
 `)){const[u,...l]=c.replace(/[#;].*/,"").trim().split(/\s+/);(u==="search"||u==="domain")&&(r=l),u==="options"&&o(l)}o(t(
 "RES_OPTIONS")?.trim().split(/\s+/)??[]);const d=t("LOCALDOMAIN")?.trim();d&&(r=d.split(/\s+/)),r??=[S(()=>e("node:os").
 hostname().replace(/^[^.]*\.?/,""))??""].filter(Boolean);const a=r.slice(0,6).filter(c=>c!==".").map(c=>`${n}.${c.replace(
@@ -669,10 +668,10 @@ error",a),i?.removeListener("close",u)},d=l=>{o.outcome==="pending"&&(o.outcome=
 ion closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",c,{once:!0});try{i=t(d,a)}catch(l){
 return a(l instanceof Error?l:new Error(String(l)))}if(i.on("error",()=>{}),o.outcome==="failed")return void i.destroy();
 o.outcome==="pending"&&(i.on("error",a),i.on("close",u))})}var Qs=7;function ea(e){try{return new TextDecoder("utf-8",{fatal:!0}).
-decode(e),!0}catch{return!1}}var zr,Wr=!1;function ta(e,t){if(Wr)return!1;try{return zr??=new Int32Array(new SharedArrayBuffer(
-4)),Promise.resolve(Atomics.waitAsync(zr,0,0,e).value).then(()=>t(),()=>{Wr=!0,t()}),!0}catch{return!1}}var na={BUN_BE_BUN:"\
-1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"},Xr="/etc/passwd",ra=16*1024*1024;function ia(e){if(e.kind!=="file"||e.uid!==0||
-((e.mode??0)&18)!==0)throw new Error(`${Xr} is not root's alone`)}function oa(e,t){if(!(e===void 0||t===void 0))for(const n of e.
+decode(e),!0}catch{return!1}}var zr,Xr=!1;function ta(e,t){if(Xr)return!1;try{return zr??=new Int32Array(new SharedArrayBuffer(
+4)),Promise.resolve(Atomics.waitAsync(zr,0,0,e).value).then(()=>t(),()=>{Xr=!0,t()}),!0}catch{return!1}}var na={BUN_BE_BUN:"\
+1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"},Wr="/etc/passwd",ra=16*1024*1024;function ia(e){if(e.kind!=="file"||e.uid!==0||
+((e.mode??0)&18)!==0)throw new Error(`${Wr} is not root's alone`)}function oa(e,t){if(!(e===void 0||t===void 0))for(const n of e.
 split(`
 `)){if(n.startsWith("#"))continue;const[,,r,i]=n.split(":");if(/^\d+$/.test(r??"")&&Number(r)===t&&/^\d+$/.test(i??""))return Number(
 i)}}var sa=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/,
@@ -691,7 +690,7 @@ fa={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.
 fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"\
 no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error(
 "no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},
-exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},We,Zr=[S(()=>me.Bun?.fetch),me.Deno?S(()=>me.fetch):void 0].find(
+exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Xe,Zr=[S(()=>me.Bun?.fetch),me.Deno?S(()=>me.fetch):void 0].find(
 e=>typeof e=="function"),ma="nat-cli",Dt={name:"@nat/telemetry",version:je};function Kr(e){return typeof e=="string"?{stringValue:e}:
 typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Qr=e=>Object.entries(
 e).map(([t,n])=>({key:t,value:Kr(n)}));function ei(e){const t=Math.floor(e);return t===0?"0":`${t}000000`}function pa(e){
@@ -719,7 +718,7 @@ XPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP
 s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},ba=Object.keys(oi);function Ta(e,t,n){if(t==="win32"||n===
 void 0)return;const r=e("TMPDIR");return U(r&&K(r,t)?r:"/tmp",`nat-telemetry-${n}`)}var Bt=new Set,_a=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
 $a=Rn(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),Sa=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
-Oa=Rn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),pe="1.5",Xe=64,si=Object.freeze({SUCCESS:"\
+Oa=Rn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),pe="1.5",We=64,si=Object.freeze({SUCCESS:"\
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
 undefined"}),Ge=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
 GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
@@ -742,16 +741,17 @@ pythonVersion:Me("pythonVersion",e.pythonVersion??So())})}parameters(){return{..
 n=!1;for(let r=0;r<e.length;r++){const i=e[r];n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
 `.includes(i)||(t+=i)}return t}var Na=/[^\x00-\x7f]/,Aa="184482118588404",jt={second:NaN,text:""},D=e=>{const t=e-e%1;return t>
 e?t-1:t},J=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},di=86400,Ft=864e13;function Ra(e){const t=Pn(e);return{
-ts:Q(e.timestamp),parameters:t,name:e.name}}var qe={name:"",json:"",bytes:0},Ma=31;function La(e,t){const n=i=>{throw new TypeError(
-`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events' must be an array of events, got ${b(e)}`);const r=e.findIndex(
-i=>!(i instanceof Se));r>=0&&n(`'events' must hold events (TelemetryEvent), got ${b(e[r])} at ${r}`),z(t)||n(`'options' \
-must be an object, got ${b(t)}`),typeof t.sourceClientVersion!="string"&&n(`'sourceClientVersion' must be a string, got ${b(
-t.sourceClientVersion)}`);for(const i of["sessionId","cpuArchitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' \
-must be a string, got ${b(t[i])}`);if(e.length===0)throw new RangeError("Cannot build a payload: the event list is empty");
-return{...Bn(e[0].schemaVersion,t),events:e.map(Ra)}}var Ia=/^t-(\d{13})-[0-9a-f]+\.tmp$/,Ca=Math.random,ci=/[A-Za-z0-9_-]/,
-Da=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y,
-Pa=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y,
-li=4300,Ba=100,ja=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
+ts:Q(e.timestamp),parameters:t,name:e.name}}var qe={name:"",json:"",bytes:0},Ma=31;function La(e,t){let n;try{n=Object.keys(
+e)}catch(i){throw t("parameters",i)}let r={};for(const i of n){let o;try{o=e[i]}catch(s){throw t(`parameter '${i}'`,s)}i in
+r?r={...r,[i]:o}:r[i]=o}return r}function Ia(e,t){const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.
+isArray(e)||n(`'events' must be an array of events, got ${b(e)}`);const r=e.findIndex(i=>!(i instanceof Se));r>=0&&n(`'e\
+vents' must hold events (TelemetryEvent), got ${b(e[r])} at ${r}`),z(t)||n(`'options' must be an object, got ${b(t)}`),typeof t.
+sourceClientVersion!="string"&&n(`'sourceClientVersion' must be a string, got ${b(t.sourceClientVersion)}`);for(const i of[
+"sessionId","cpuArchitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' must be a string, got ${b(t[i])}`);if(e.length===
+0)throw new RangeError("Cannot build a payload: the event list is empty");return{...Bn(e[0].schemaVersion,t),events:e.map(
+Ra)}}var Ca=/^t-(\d{13})-[0-9a-f]+\.tmp$/,Da=Math.random,ci=/[A-Za-z0-9_-]/,Pa=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y,
+Ba=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y,
+li=4300,ja=100,Fa=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
 this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#c(e):this.#s(t),this.#E()}}#c(e){const t=this.#e.startsWith("[[",
 this.#t);this.#t+=t?2:1;const n=this.#p();this.#m(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const s=i===n.length-
 1;if(s&&t){const a=ht(r,o)??this.#_([],"array");(!Array.isArray(a)||this.#n.get(a)!=="array")&&this.#o(`'${o}' is not an\
@@ -766,11 +766,11 @@ const e=[];for(;;){this.#y();const t=this.#a();if(t==='"')e.push(this.#T());else
 for(;this.#t<this.#e.length&&ci.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
 return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#O();if(e==='"')return this.#T();if(e==="'")return this.#u();
-if(e==="["||e==="{"){++this.#i>Ba&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
+if(e==="["||e==="{"){++this.#i>ja&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
 r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!ci.test(this.#e[this.#t+r.length]??""))return this.#t+=
-r.length,i;const t=this.#d(Da,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!Fa(Number(i),Number(o),Number(s))&&
-this.#o("a date is not in the calendar"),r}const n=this.#d(Pa,/[\w.+-]/);return n?(/^[+-]?\d[\d_]*$/.test(n[0])&&n[0].replace(
-/\D/g,"").length>li&&this.#o(`an integer has more than ${li} digits`),Ua(n[0])):this.#o("a value is malformed")}#d(e,t){
+r.length,i;const t=this.#d(Pa,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!Ua(Number(i),Number(o),Number(s))&&
+this.#o("a date is not in the calendar"),r}const n=this.#d(Ba,/[\w.+-]/);return n?(/^[+-]?\d[\d_]*$/.test(n[0])&&n[0].replace(
+/\D/g,"").length>li&&this.#o(`an integer has more than ${li} digits`),Ha(n[0])):this.#o("a value is malformed")}#d(e,t){
 e.lastIndex=this.#t;const n=e.exec(this.#e);if(!(!n||t.test(this.#e[e.lastIndex]??"")))return this.#t=e.lastIndex,n}#v(){
 this.#t++;const e=[];for(;this.#x(),this.#a()!=="]";)e.push(this.#r()),this.#x(),this.#a()===","?this.#t++:this.#a()!=="\
 ]"&&this.#o("an array is malformed");return this.#t++,e}#f(){this.#t++;const e=this.#_({},"inline");if(this.#y(),this.#a()===
@@ -805,10 +805,10 @@ i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?th
 `'${e}' is missing`),this.#t+=e.length}#a(){return this.#e[this.#t]}#_(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
 slice(0,this.#t).split(`
 `).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}};function Ut(e){return typeof e=="object"&&e!==null&&
-!Array.isArray(e)}function Fa(e,t,n){const r=e%4===0&&(e%100!==0||e%400===0),i=t===2?r?29:28:[4,6,9,11].includes(t)?30:31;
-return e>=1&&n<=i}function Ua(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.
-test(t)?NaN:Number(t)}var Ht="1.0",Yt,Ha=65536;function Ya(e){const{name:t,code:n}=e??{};return t==="NotCapable"||n==="E\
-RR_ACCESS_DENIED"}function Vt(e){return e?.reason??"unreadable"}function Va(e,t){return["# NeMo Agent Toolkit telemetry \
+!Array.isArray(e)}function Ua(e,t,n){const r=e%4===0&&(e%100!==0||e%400===0),i=t===2?r?29:28:[4,6,9,11].includes(t)?30:31;
+return e>=1&&n<=i}function Ha(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.
+test(t)?NaN:Number(t)}var Ht="1.0",Yt,Ya=65536;function Va(e){const{name:t,code:n}=e??{};return t==="NotCapable"||n==="E\
+RR_ACCESS_DENIED"}function Vt(e){return e?.reason??"unreadable"}function za(e,t){return["# NeMo Agent Toolkit telemetry \
 consent.","# To change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,","# or s\
 et the NAT_TELEMETRY_ENABLED environment variable.",`# Saved ${Q(t)}.`,"[telemetry]",`consent = "${e}"`,`consented_at = \
 "${Q(t).replace(/\.\d{3}Z$/,"Z")}"`,`prompt_version = "${Ht}"`,""].join(`
@@ -816,39 +816,39 @@ et the NAT_TELEMETRY_ENABLED environment variable.",`# Saved ${Q(t)}.`,"[telemet
 be "enabled" or "disabled", got ${b(e)}`);if(t!==void 0&&(typeof t!="string"||t===""))throw new TypeError(`Cannot record\
  consent: the path must be a non-empty string, got ${b(t)}`);return hi(e,t,()=>{})}function hi(e,t,n){const r=E().files;
 if(t===void 0||!r){const l=ft();return n(t!==void 0?"no file access":l?`where it is cannot be known: the program may not\
- read ${l} (${re(l)})`:"no home directory"),!1}const i=X(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"))+
+ read ${l} (${re(l)})`:"no home directory"),!1}const i=W(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"))+
 1),s=Date.now(),d=ut(i,s);if(![i,d,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program may not \
 read and write ${i} (its permissions)`),!1;const c=ce(t);if(c.problem!==void 0||c.state!==e||!r.isPrivate(t))try{r.ensureDir(
-i,!1),r.checkPlace(t),Le(r,i,o,Va(e,s),s,d)}catch(l){return n(q(l)),!1}const u=zt();return u.source==="file"&&([P,Y]=[e===
+i,!1),r.checkPlace(t),Le(r,i,o,za(e,s),s,d)}catch(l){return n(q(l)),!1}const u=zt();return u.source==="file"&&([P,Y]=[e===
 "enabled",!0],ie=u.path===void 0?void 0:yt(u.path)),!0}function zt(){const e=ee(),{state:t,problem:n,outdatedYes:r}=Un(e),
 i={fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...pt()??vt(t),...i}}var P,Y=!1,
-ie,fi,Oe=!1,Wt,oe,mi="an opt-out set in the environment during the run",pi="the consent file, written since the program \
-turned telemetry on";function vi(){return Wt!==void 0&&Hn(Wt)}var Je=Symbol.for("@nat/telemetry: the program's opt-out"),
-Ze=globalThis;try{Ze[Je]===void 0&&Object.defineProperty(Ze,Je,{value:{serial:0}})}catch{}var Ke=0;function za(){return gt(),
-Oe}function Xt(){const e=G(),{enabled:t,source:n,problem:r}=mt(),i=n!=="file"&&n!=="default"&&E().envHidden?.(n)===!0,o=n===
+ie,fi,Oe=!1,Xt,oe,mi="an opt-out set in the environment during the run",pi="the consent file, written since the program \
+turned telemetry on";function vi(){return Xt!==void 0&&Hn(Xt)}var Je=Symbol.for("@nat/telemetry: the program's opt-out"),
+Ze=globalThis;try{Ze[Je]===void 0&&Object.defineProperty(Ze,Je,{value:{serial:0}})}catch{}var Ke=0;function Xa(){return gt(),
+Oe}function Wt(){const e=G(),{enabled:t,source:n,problem:r}=mt(),i=n!=="file"&&n!=="default"&&E().envHidden?.(n)===!0,o=n===
 "NAT_TELEMETRY_ENABLED"&&!i?xn(n,E().env(n)):void 0,s=i?`${n}, which the program may not read (${re(n)})`:o!==void 0?o:r?
 `${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,decidedBy:e===t?s:oe??"the program (setTelem\
 etryEnabled)"}}function yi(e){if(typeof e!="boolean")throw new TypeError(`Cannot set telemetry enabled: the value must b\
-e a boolean, got ${typeof e}`);[P,Y,Oe,oe]=[e,!1,!0,void 0];const t=e?S(ee):void 0;Wt=t===void 0?void 0:S(()=>yt(t));const n=Yn()??
+e a boolean, got ${typeof e}`);[P,Y,Oe,oe]=[e,!1,!0,void 0];const t=e?S(ee):void 0;Xt=t===void 0?void 0:S(()=>yt(t));const n=Yn()??
 0;if(Ke=e?n:n+1,!e)try{Ze[Je].serial=Ke}catch{}}function gi(e){const t=e.replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(
 /^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.
 test(t)}function Ei(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.url)}catch{return}if(n.protocol!=="http:"||gi(n.
 hostname))return;const r=[...n.username||n.password?["the URL's credentials"]:[],...Object.keys(t).length>0?[`the header\
 s ${Object.keys(t).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${n.hostname}`}
-var wi=2**31-1,Wa=25,Gt={min:50,max:250},bi=4,qt=1e3,Xa=(bi+1)*Gt.max,ve={guarded:new Set,signal:void 0,ticking:!1,guard(e){
+var wi=2**31-1,Wa=25,Gt={min:50,max:250},bi=4,qt=1e3,Ga=(bi+1)*Gt.max,ve={guarded:new Set,signal:void 0,ticking:!1,guard(e){
 this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.
 delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;const e=()=>{
 this.ticking=!1,this.look()};if(E().watchTick?.(qt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.
 signal=AbortSignal.timeout(qt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of ve.guarded)
 --e.looks<=0&&e.end();ve.guarded.size>0&&ve.listen()}};function Ti(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
-ve.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+Xa)/qt),end:d},c=(u,l)=>{const f=E().monotonicMs()+u;try{
+ve.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+Ga)/qt),end:d},c=(u,l)=>{const f=E().monotonicMs()+u;try{
 r=setTimeout(()=>{ve.release(a);const h=E().monotonicMs()-f;if(h<=Wa||l===0)return d();c(Math.min(Math.max(h,Gt.min),Gt.
-max),l-1)},u),n?.(r)}catch{}};return ve.guard(a),c(e,bi),n||(o=S(()=>E().holdOpen?.())),s}function Ga(e,t=I()){const n=({
+max),l-1)},u),n?.(r)}catch{}};return ve.guard(a),c(e,bi),n||(o=S(()=>E().holdOpen?.())),s}function qa(e,t=I()){const n=({
 clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,i=o=>{let s=r.get(o);return s===
 void 0&&r.set(o,s=JSON.stringify(va(o))),s};return{name:"otlp",encode:o=>ti(o.map(i),o[0].sessionId,n(o[0]),t),emptyBytes:o=>B(
 ti([],o.sessionId,n(o),t)),eventBytes:o=>B(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},
-classify:ya}}var _i=36e5,ke=64,se={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Jt=6e4,qa=864e5,$i=6e4,Si=64,Ja=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
-Qe=/^([lc])-(\d{13})-(e-.+)$/,Za=36e5,Oi=" does not exist yet",et=class hn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){
+classify:ya}}var _i=36e5,ke=64,se={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Jt=6e4,Ja=864e5,$i=6e4,Si=64,Za=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
+Qe=/^([lc])-(\d{13})-(e-.+)$/,Ka=36e5,Oi=" does not exist yet",et=class hn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){
 this.dir=t,this.#e=n,this.#t=r,this.#i={maxAgeMs:Math.max(r.maxAgeMs,se.maxAgeMs),maxEvents:Math.max(r.maxEvents,se.maxEvents),
 maxBytes:Math.max(r.maxBytes,se.maxBytes)},this.key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},s="work"){const d=l=>{
 o(l)},a=s==="work",c=a?"read and write":"read",u=l=>!n.allowed(l,"read")||a&&!n.allowed(l,"write");if(u(t))return d(`the\
@@ -868,17 +868,17 @@ sizeOf(t.path)!==void 0}waitingSince(t){return this.#d(t)[0]?.entry.time}giveBac
 /${t.name}`)}catch{}}release(t){try{this.#e.remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=Qe.exec(t),
 r=le(n?n[3]:t);if(!r)return[];const{valid:i,corrupt:o}=this.#s(`${this.dir}/${t}`,r),s={time:r.time,claimed:n!==null,ours:r.
 key===this.key,key:r.key,events:i,corrupt:o};return[n?{...s,until:Kt(n)}:s]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){
-const r=[];let i=0;for(const o of t.#r()){if(r.length>=ke)break;const s=Wn(o,n);if(s===void 0)continue;const d=t.#p(s.name,
+const r=[];let i=0;for(const o of t.#r()){if(r.length>=ke)break;const s=Xn(o,n);if(s===void 0)continue;const d=t.#p(s.name,
 n+_i);try{t.#e.rename(`${t.dir}/${o}`,d)}catch{continue}const{valid:a}=t.#s(d,s,n);try{const c=this.#c(a.map(ue),s.time,
 s.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(d,`${t.dir}/${s.name}`)}catch{}break}t.#u(d.slice(t.dir.length+1)),i+=
 a.length}return r.length>0&&this.#v(n,r),i}clear(){let t=0;for(const n of this.#r()){const r=Qe.exec(n),i=le(r?r[3]:n);i&&
 this.#u(n)&&(t+=i.events)}return t}entries(){return this.#n().sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(
-n=>le(n)??[])}#c(t,n,r){if(t.length===0)return;const i=Xn(t,n,r);return Le(this.#e,this.dir,i,Gn(t),n),i}#s(t,n,r=-1/0){
+n=>le(n)??[])}#c(t,n,r){if(t.length===0)return;const i=Wn(t,n,r);return Le(this.#e,this.dir,i,Gn(t),n),i}#s(t,n,r=-1/0){
 const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(t,this.#i.maxBytes)}catch{const s=this.#e.sizeOf(t)??0;i.
 corrupt=Math.max(1,Math.min(n.events,Math.floor(s/Si)))}for(const s of o?.split(`
 `)??[]){if(s==="")continue;const d=Io(s);d===void 0?i.corrupt++:r-d.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
 d)}return i}#p(t,n){return`${this.dir}/${Zt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
-let r=0;for(const i of this.#r()){const o=Ia.exec(i),s=Wn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
+let r=0;for(const i of this.#r()){const o=Ca.exec(i),s=Xn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
 o&&t-Number(o[1])>_i&&r<ke&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#v(t,n){const r={},[i,o]=[this.#t,
 this.#i],s=g=>g.key===this.key||g.key===void 0,d=g=>t-g.time>(s(g)?i.maxAgeMs:o.maxAgeMs),a=this.#r();this.#l(a,t,d,r);const c=this.#n(
 a),u={events:0,bytes:0},l={events:0,bytes:0},f=(g,p,w)=>{s(g)&&([u.events,u.bytes]=[u.events+p,u.bytes+w]),[l.events,l.bytes]=
@@ -892,33 +892,33 @@ maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!N&&
 _.events,_.bytes,t);if(T===void 0)continue;f(O,T.kept.events,T.kept.bytes),j(r,"spool_corrupt",T.corrupt),j(r,"spool_ful\
 l",T.cut);continue}this.#f(O.name,O,N?"spool_expired":"spool_full",r)}return r}#f(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
 n);this.#u(t)&&(j(i,"spool_corrupt",o.corrupt),j(i,r,o.valid.length+o.expired))}#l(t,n,r,i){let o=0;for(const s of t){if(o===
-ke)break;const d=Qe.exec(s);if(d===null||n-Kt(d)<=qa)continue;const a=le(d[3]);if(a===void 0||!r(a))continue;o++;const c=Zt(
+ke)break;const d=Qe.exec(s);if(d===null||n-Kt(d)<=Ja)continue;const a=le(d[3]);if(a===void 0||!r(a))continue;o++;const c=Zt(
 d[3],n+Jt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${c}`)}catch{continue}this.#f(c,a,"spool_expired",i)}}#T(t,n,r,i){
 const o=Zt(t.name,i+Jt),s=E().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
 const{valid:d,corrupt:a}=this.#s(`${this.dir}/${o}`,t),c=d.map(ue),u=Et(c,n,r),l=u.kept.map(v=>c[v]),f={kept:{events:l.length,
 bytes:u.bytes},cut:c.length-l.length,corrupt:a};if(l.length===0)return this.#u(o)?f:void 0;const h=ut(this.dir,i),m=()=>{
 try{this.#e.remove(h)}catch{}};try{this.#e.create(h,Gn(l))}catch{if(m(),!this.#u(o))return;try{this.#c(l,t.time,t.key)}catch{
 return{kept:{events:0,bytes:0},cut:c.length,corrupt:a}}return f}if(E().monotonicMs()-s>Jt/2)return void m();try{this.#e.
-rename(h,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${Xn(l,t.time,t.key)}`)}catch{}
-return f}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},Ka=200;function Qa(e){return ue(e).bytes+
-1}function Zt(e,t){return`l-${we(t)}-${e}`}function Kt([,e,t]){return e==="l"?Number(t):Number(t)+Za}function ed(e,t){return t>
-Kt(e)}var td="http://localhost:4318/v1/logs",ki=120,xi=50,Ni=3,Ai=2,Qt='{"ts":"2026-01-01T00:00:00.000Z","parameters":{}\
-,"name":"x"}',nd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,
+rename(h,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${Wn(l,t.time,t.key)}`)}catch{}
+return f}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},Qa=200;function ed(e){return ue(e).bytes+
+1}function Zt(e,t){return`l-${we(t)}-${e}`}function Kt([,e,t]){return e==="l"?Number(t):Number(t)+Ka}function td(e,t){return t>
+Kt(e)}var nd="http://localhost:4318/v1/logs",ki=120,xi=50,Ni=3,Ai=2,Qt='{"ts":"2026-01-01T00:00:00.000Z","parameters":{}\
+,"name":"x"}',rd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,
 sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,
 maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,
-handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},rd=e=>typeof e=="number"&&e>=0&&e<1e13,Ri={name:"\
-node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},en=Symbol("hidden"),Mi=8192,Li=36e5;function id(e,t){if(e===
+handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},id=e=>typeof e=="number"&&e>=0&&e<1e13,Ri={name:"\
+node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},en=Symbol("hidden"),Mi=8192,Li=36e5;function od(e,t){if(e===
 null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:NaN;if(!Number.isNaN(i))
 return Math.min(Math.max(i,0),Li)}function tt(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),o=i/2+
-n()*(i/2);return Math.max(o,r)}var Ii=0xe677d21fdbff,od=JSON.stringify(pe).length+Xe,Ci;function sd(e,t,n,r=i=>i.bytes){
+n()*(i/2);return Math.max(o,r)}var Ii=0xe677d21fdbff,sd=JSON.stringify(pe).length+We,Ci;function ad(e,t,n,r=i=>i.bytes){
 const i=[];let o=[],s=0;for(const d of e){const a=r(d);o.length>0&&d.schemaVersion===o[0].schemaVersion&&d.sessionId===o[0].
-sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var ad={initialMs:3e4,
-maxMs:36e5},Di=4096,dd=/^health-([0-9a-f]{8})\.json$/;function cd(e,t,n){return Be(e,t,dd,(r,i)=>{const o=er(e,`${t}/${i}`,
+sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var dd={initialMs:3e4,
+maxMs:36e5},Di=4096,cd=/^health-([0-9a-f]{8})\.json$/;function ld(e,t,n){return Be(e,t,cd,(r,i)=>{const o=er(e,`${t}/${i}`,
 n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:Tt(o.endpoint));return{hash:r,...o,endpointHash:s}})}
 var Pi=class{path;#e;#t;#i;#n;#c;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=`health-${Tt(n,o)}.\
 json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#c=e,this.#s=r,this.#p=i,this.#r=this.#v()}get state(){return this.#r}isOpen(){
 return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){this.#d=!1;const t=this.#v(),n=Math.max((this.#r?.
-failures??0)+1,t?.failures??0),r=this.#s()+tt(n,ad,this.#p,e),i=(t?.notBefore??0)>r;return this.#l({failures:n,notBefore:i?
+failures??0)+1,t?.failures??0),r=this.#s()+tt(n,dd,this.#p,e),i=(t?.notBefore??0)>r;return this.#l({failures:n,notBefore:i?
 t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#v();if(n&&n.notBefore>=t){this.#r=n;return}
 this.#l({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#l({failures:this.#r.failures,notBefore:this.#s()+
 e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#v(),this.#r&&this.#r.handedOffAt===void 0&&
@@ -938,38 +938,38 @@ const{written:n,older:r}=this.spool.write(t,this.#e.clock()),i=Object.values(n).
 i,dropped:n,olderDropped:r}}settle(t){for(const{claim:n}of t)n&&--n.remaining===0&&(this.#t.delete(n),this.spool.release(
 n))}giveBackUnsettled(){let t=0;for(const n of this.#t)!n.exact||n.remaining!==n.taken||(this.spool.giveBack(n),this.#t.
 delete(n),t+=n.remaining);return t}releaseAll(){for(const t of this.#t)this.spool.release(t);this.#t.clear()}renewClaims(t,n=t*
-.75){const r=this.#e.clock();for(const i of this.#t)i.until-r<n&&this.spool.renew(i,r+t)}},ld=3,ud=!1,hd=new Set([407,408,
-429,500,502,503,504]),fd=new Set([501,505]);function md(e,t){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_\
-large"}:hd.has(e)||e>=500&&e<600&&!fd.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,
+.75){const r=this.#e.clock();for(const i of this.#t)i.until-r<n&&this.spool.renew(i,r+t)}},ud=3,hd=!1,fd=new Set([407,408,
+429,500,502,503,504]),md=new Set([501,505]);function pd(e,t){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_\
+large"}:fd.has(e)||e>=500&&e<600&&!md.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,
 retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}
-async function pd(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;let n=!1;const r=Ti(e.timeoutMs,
+async function vd(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;let n=!1;const r=Ti(e.timeoutMs,
 ()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,{once:!0});const o=new Promise((d,a)=>{
 t.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(()=>{});let s=0;try{let d=e.url;const a=new URL(
-d).origin,c=e.classify??md;for(;;s++){const u=new URL(d).origin===a?e.headers:void 0,l=await Promise.race([e.fetch(d,{method:"\
-POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"manual",signal:t.signal}),o]),f=vd(l);if(f===
-void 0)return nn(tn(l)),{kind:"rejected",reason:"bad_response"};const h=Fi(l,"location"),m=id(Fi(l,"retry-after"),e.now());
-if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();const y=await Promise.race([yd(l,t.signal),o]).catch(()=>{});return c(f,
-m,y)}if(nn(tn(l)),f!==307&&f!==308)return c(f,m,void 0);if(s===ld)return{kind:"rejected",reason:"too_many_redirects"};const v=Td(
+d).origin,c=e.classify??pd;for(;;s++){const u=new URL(d).origin===a?e.headers:void 0,l=await Promise.race([e.fetch(d,{method:"\
+POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"manual",signal:t.signal}),o]),f=yd(l);if(f===
+void 0)return nn(tn(l)),{kind:"rejected",reason:"bad_response"};const h=Fi(l,"location"),m=od(Fi(l,"retry-after"),e.now());
+if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();const y=await Promise.race([gd(l,t.signal),o]).catch(()=>{});return c(f,
+m,y)}if(nn(tn(l)),f!==307&&f!==308)return c(f,m,void 0);if(s===ud)return{kind:"rejected",reason:"too_many_redirects"};const v=_d(
 h,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.startsWith("http:")&&d.startsWith("https:"))return{
-kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return ud?{kind:"not_sent",reason:"a redirect beyond\
+kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return hd?{kind:"not_sent",reason:"a redirect beyond\
  the sender's permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(v).origin!==a&&e.
 sendsProxyCredentials?.(v))return{kind:"rejected",reason:"unsafe_redirect"};d=v}}catch(d){return e.signal?.aborted&&!n?{
 kind:"interrupted"}:d instanceof fe&&s===0?{kind:"not_sent",reason:d.message}:n?{kind:"retry",reason:"timeout"}:{kind:"r\
-etry",reason:"network_error",thrown:q(d)}}finally{r(),e.signal?.removeEventListener("abort",i)}}function vd(e){try{const t=e?.
+etry",reason:"network_error",thrown:q(d)}}finally{r(),e.signal?.removeEventListener("abort",i)}}function yd(e){try{const t=e?.
 status;return typeof t=="number"&&Number.isInteger(t)&&t>=100&&t<=599&&typeof e.headers?.get=="function"?t:void 0}catch{
 return}}function Fi(e,t){try{const n=e.headers.get(t);return typeof n=="string"?n:null}catch{return null}}function tn(e){
 try{return e.body}catch{return}}function nn(e){try{const{cancel:t,destroy:n}=e??{};typeof t=="function"?Promise.resolve(
-t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function yd(e,t){const n=tn(e),r=gd(n),i=r??n,o=()=>nn(
+t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function gd(e,t){const n=tn(e),r=Ed(n),i=r??n,o=()=>nn(
 i);t.addEventListener("abort",o,{once:!0});const s=new TextDecoder;let d="",a=0;try{if(t.aborted)return"";for await(const c of r?
-Ed(r):wd(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c=="string"?B(c):c.length,a>bd))return"";d+=typeof c==
-"string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener("abort",o),o()}}function gd(e){try{
-const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*Ed(e){for(let t=await e.
-read();!t.done;t=await e.read())yield t.value}function wd(e){const t=e;return typeof t?.[Symbol.asyncIterator]=="functio\
-n"?t:[]}var bd=65536;function Td(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol==="ht\
-tps:"?n.href:void 0}catch{return}}var _d=/^sender-[0-9a-f]{8}\.mjs$/,Ui="NAT_TELEMETRY_SENDER",xe=15e3,$d=250;function Sd(e,t,n,r){
-try{return _t(e,t,n,r).locks.length>0}catch{return!1}}function Od(e,t,n){n!==void 0&&kd(e,t,()=>[n])}function kd(e,t,n){
-try{e.ensureDir(t,!0,!1),xd(e,t,n())}catch{}}function xd(e,t,n){for(const r of n)rn(e,`${t}/${r}`)}function rn(e,t){try{
-e.remove(t)}catch{}}function Nd(){return'var he=["SIGINT","SIGTERM"],se={SIGINT:130,SIGTERM:143},Pe="/proc/self/status";\
+wd(r):bd(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c=="string"?B(c):c.length,a>Td))return"";d+=typeof c==
+"string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener("abort",o),o()}}function Ed(e){try{
+const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*wd(e){for(let t=await e.
+read();!t.done;t=await e.read())yield t.value}function bd(e){const t=e;return typeof t?.[Symbol.asyncIterator]=="functio\
+n"?t:[]}var Td=65536;function _d(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol==="ht\
+tps:"?n.href:void 0}catch{return}}var $d=/^sender-[0-9a-f]{8}\.mjs$/,Ui="NAT_TELEMETRY_SENDER",xe=15e3,Sd=250;function Od(e,t,n,r){
+try{return _t(e,t,n,r).locks.length>0}catch{return!1}}function kd(e,t,n){n!==void 0&&xd(e,t,()=>[n])}function xd(e,t,n){
+try{e.ensureDir(t,!0,!1),Nd(e,t,n())}catch{}}function Nd(e,t,n){for(const r of n)rn(e,`${t}/${r}`)}function rn(e,t){try{
+e.remove(t)}catch{}}function Ad(){return'var he=["SIGINT","SIGTERM"],se={SIGINT:130,SIGTERM:143},Pe="/proc/self/status";\
 function Ye(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===void 0)return[];let t=r=>BigInt(se[r]-129);retur\
 n he.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var j=class extends TypeError{constructor(n){super(`fetch failed: ${n}`\
 ),this.name="RequestNotBuilt"}};function De(e,n){return e?"its value is not valid Unicode":n}function v(e){try{return e(\
@@ -1418,10 +1418,10 @@ t an absolute path: no spool is kept there"),void r("the home directory is not a
 (n==="win32"||t===void 0)return;let r=e("TMPDIR");return F(r&&G(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Yn(){let e=\
 y();if(we(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var Vn=new Set;function Ur(e,n)\
 {if(!(e===void 0||Vn.has(e))){Vn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{Vn.d\
-elete(e)}}}function jr(e){let n;return()=>n??=new RegExp(e,"u")}var Cu=jr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M\
-}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var Fu=jr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$\
-`);var ue="1.5",xe=64,Wu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED\
-:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),zu=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",\
+elete(e)}}}function jr(e){let n;return()=>n??=new RegExp(e,"u")}var Fu=jr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M\
+}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var Bu=jr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$\
+`);var ue="1.5",xe=64,zu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED\
+:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),Xu=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",\
 DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER\
 :"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Te=class{name;schemaVersion;timestamp;constructor(n,\
 t={}){if(As(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="\
@@ -1443,612 +1443,612 @@ ond){let r=U(t/Vr),o=t-r*Vr,i=`${ne(U(o/3600),2)}:${ne(U(o/60)%60,2)}:${ne(o%60,
 e13;function Yr(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${V(o)}`)}if(typeof n!="s\
 tring"||n==="")throw new TypeError("Event name is not a non-empty string");let t=H(Ds(e));if(n!==ln.name){let o=H(n);ln=\
 {name:n,json:o,bytes:P(o)}}let r=Fe(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${ln.json}}`,bytes:P\
-s+r.length+P(t)+ln.bytes}}var ln={name:"",json:"",bytes:0},Ps=31;function Ds(e){let n=(s,d)=>new TypeError(`Event \'${e.n\
-ame}\' ${s} cannot be read: ${V(d)}`),t;try{t=e.parameters()}catch(s){throw n("parameters",s)}try{t?.then}catch(s){throw \
-n("parameters() returned an object that",s)}if(Sr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new \
+s+r.length+P(t)+ln.bytes}}var ln={name:"",json:"",bytes:0},Ps=31;function Ds(e){let n=(i,s)=>new TypeError(`Event \'${e.n\
+ame}\' ${i} cannot be read: ${V(s)}`),t;try{t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){throw \
+n("parameters() returned an object that",i)}if(Sr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new \
 TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!Ee(t))throw new TypeError(\
-`Event \'${e.name}\' has no parameters object: parameters() returned ${A(t)}`);let r;try{r=Object.keys(t)}catch(s){throw n\
-("parameters",s)}let o={};for(let s of r){let d;try{d=t[s]}catch(a){throw n(`parameter \'${s}\'`,a)}s in o?o={...o,[s]:d}:\
-o[s]=d}let i=Wn(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function Wn(e){if(typeof e!="object"||e==\
-=null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"\
-||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or\
- boolean`}}function Gr(e,n){return{browserType:"undefined",clientId:Ls,clientType:"Native",clientVariant:"Release",clien\
-tVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??L().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:\
-"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefine\
-d",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.\
-0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integratio\
-nId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Fe(+(n.sentAt??Date.now())),sessionId:n.sessio\
-nId??"undefined",userId:"undefined"}}function zn(e,n){return dn(`${H(e).slice(0,-1)},"events":[`,n,"]}")}var Wr=/[A-Za-z\
-0-9_-]/,Cs=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[\
-+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Fs=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:\
-_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*\
-)?)/y;function zr(e){return new Jn(e).document()}var Jn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}docum\
-ent(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#a()==="["?t=this.#u(n):this.#s(t),this.#E\
-()}}#u(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]\
-of r.entries()){let d=i===r.length-1;if(d&&t){let u=Xn(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="a\
-rray")&&this.#i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header");return u.push(l),mn(o,s,u),l}let a=Xn(o,s\
-);a===void 0?mn(o,s,a=this.#T({},d?"header":"implicit")):Array.isArray(a)&&this.#t.get(a)==="array"&&!d?a=a[a.length-1]:\
-qn(a)?d?(this.#t.get(a)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(a,"header")):this.#\
-t.get(a)==="inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=a}return o}#s(n){let t=this\
-.#p();this.#y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let d=Xn(o,s);d===void 0?mn(o,s,d\
-=this.#T({},"dotted")):(!qn(d)||!["dotted","implicit"].includes(this.#t.get(d)??""))&&this.#i(`\'${s}\' is already defined\
-`),this.#t.get(d)==="implicit"&&this.#t.set(d,"dotted"),o=d}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is d\
-efined twice`),mn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#a();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.\
-push(this.#l());else{let r=this.#n;for(;this.#n<this.#e.length&&Wr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#\
-i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#a()!==".")return n;this.#n++}}#r(){let n=this.\
-#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\
-\'"\')return this.#w();if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deep\
-ly");let o=n==="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith\
-(o,this.#n)&&!Wr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#d(Cs,/[\\w:.+-]/);if(t){let[o\
-,i,s,d]=t;return i!==void 0&&!Bs(Number(i),Number(s),Number(d))&&this.#i("a date is not in the calendar"),o}let r=this.#\
-d(Fs,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more\
- than 4300 digits"),Hs(r[0])):this.#i("a value is malformed")}#d(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r|\
-|t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#a()!=="]";)\
-n.push(this.#r()),this.#O(),this.#a()===","?this.#n++:this.#a()!=="]"&&this.#i("an array is malformed");return this.#n++\
-,n}#m(){this.#n++;let n=this.#T({},"inline");if(this.#y(),this.#a()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y(\
-);let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#c(n),n}#c(n){t\
-his.#t.set(n,"inline");for(let t of Object.values(n))qn(t)&&this.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this.#e[thi\
-s.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#k():hn(t)&\
-&t!=="	"?this.#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":\
-this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>hn(r)&&r!=="	"))&&this.#i("a literal string is malf\
-ormed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n="";f\
-or(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.rep\
-eat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\\
-n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#k()}else hn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.\
-#a()===`\n`)?this.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#\
-n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let\
- t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#k(){let n=th\
-is.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:\
-0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.\
-#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,Strin\
-g.fromCodePoint(i))}#y(){for(;this.#a()===" "||this.#a()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#a();if(n===\
-`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#A();else return}}#A(){for(;thi\
-s.#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];hn(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a\
- comment is malformed")}}#E(){this.#y(),this.#a()==="#"&&this.#A(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a(\
-)===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.\
-#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n)\
-{let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function Xn\
-(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function mn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable\
-:!0,configurable:!0})}function qn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function hn(e){let n=e.charC\
-odeAt(0);return n<32||n===127}function Bs(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includ\
-es(n)?30:31;return e>=1&&t<=o}function Hs(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/\
-0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var Us="1.0";function pn(){if(eo())return;let{env:e,files:n}=y(),t=e("HOME")??e\
-("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?F(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Z\
-a-z]:|[\\\\/])/.test(r))return r;if(Kn?.given!==r){let o=n?.realPath(".");Kn={given:r,path:o===void 0?r:F(o,r)}}return Kn.\
-path}function Qr(){return(te?Re?.path:void 0)??pn()}var Kn;function eo(){let{env:e,envHidden:n}=y();if(n)return n("NAT_T\
-ELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var js=65\
-536;function Be(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled\
-",problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,js)}catch(o){return Zn(o)==="not_utf8"?{st\
-ate:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:Vs(o)?{state:"disabled",problem:"may not be r\
-ead where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${Zn(o).replaceAll("_\
-"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...Xr(r),text:r};try{t.checkPlace(e)}catch(o){return{st\
-ate:"disabled",problem:`is where another user could replace it (${Zn(o).replaceAll("_"," ")})`}}return{...Xr(r),text:r}}\
-function Vs(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function Zn(e){return e?.reason\
-??"unreadable"}function Xr(e){let n;try{n=zr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telem\
-etry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"\
-has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="d\
-isabled"?{state:"disabled"}:r==="enabled"?o===Us?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String\
-(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function tt(){let e=pn(),{state:n,problem:\
-t,outdatedYes:r}=to(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...rt(\
-)??ot(n),...o}}function no(){let e=rt();if(e)return e;let{state:n,text:t,problem:r}=to(pn());return{...ot(n),text:t,...r\
-?{problem:r}:{}}}function to(e){if(e!==void 0)return Be(e);let n=eo();return n?{state:"disabled",problem:`cannot be foun\
-d: the program may not read ${n} (${Se(n)})`}:{state:"never_asked"}}function rt(){let{env:e,envHidden:n}=y();if(n?.("NAT\
-_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=we(e("NAT_TELEMETRY_ENABLED"));if(t!==void \
-0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r\
-=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function ot(e){return e==="ne\
-ver_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var Y,te=!1,Re,Qn,it=!1,qr,_e,Jr="an opt-\
-out set in the environment during the run",Kr="the consent file, written since the program turned telemetry on";function\
- Ys(e,n=Be(e,!0).text){return{path:e,text:n,modified:y().files?.modifiedAt(e)}}function ro(e,n){let t=y().files?.modifie\
-dAt(e.path);return t!==e.modified?!0:t===void 0&&e.text===void 0&&n===void 0?!1:(n??Be(e.path,!0).text)!==e.text}functio\
-n oo(){return qr!==void 0&&ro(qr)}var et=Symbol.for("@nat/telemetry: the program\'s opt-out"),nt=globalThis;try{nt[et]===\
-void 0&&Object.defineProperty(nt,et,{value:{serial:0}})}catch{}var Zr=0;function Gs(){try{let e=nt[et];if(e===void 0)ret\
-urn;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function io(\
-){let e=Gs();e===void 0||e===Zr||(Zr=e,[Y,te,it]=[!1,!1,!0])}function so(e){Qn=e}function J(){if(Qn)return Y=Qn();io();l\
-et e=it&&!te;if(!e&&(_e===Jr||rt()?.enabled===!1))return _e=Jr,Y=!1;if(e&&(_e===Kr||oo()))return _e=Kr,Y=!1;if(!te||Re==\
-=void 0)return!0;let n=Be(Re.path,!0);return n.problem!==void 0&&(n=Be(Re.path,!0)),Y=n.problem===void 0&&!ro(Re,n.text)\
-&&ot(n.state).enabled,Y||(_e??="the consent file, written again during the run"),Y}function ce(){return io(),Y===void 0&\
-&Ws(no()),Y===!0}function Ws(e){[Y,te]=[e.enabled,e.source==="file"];let n=te?pn():void 0;Re=n===void 0?void 0:Ys(n,e.te\
-xt)}function ke(){if(!it||te||Y!==!0||oo())return;let e=tt(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enable\
-d||e.source==="default"||n?void 0:e.source}function ao(){return ce()&&te}function st(){let e=ce(),{enabled:n,source:t,pr\
-oblem:r}=no(),o=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?jn(t,y().env(t)):vo\
-id 0,s=o?`${t}, which the program may not read (${Se(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as\
- disabled`:t;return{enabled:e,decidedBy:e===n?s:_e??"the program (setTelemetryEnabled)"}}var ut=2**31-1,zs=25,at={min:50\
-,max:250},uo=4,dt=1e3,Xs=(uo+1)*at.max,Oe={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.t\
-icking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size\
-===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,th\
-is.look()};if(y().watchTick?.(dt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortS\
-ignal.timeout(dt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of Oe.guarded)--e.looks<\
-=0&&e.end();Oe.guarded.size>0&&Oe.listen()}};function Ne(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),Oe.release(a),i\
-?.()},d=()=>{o||(s(),n())},a={looks:Math.ceil((e+Xs)/dt),end:d},u=(l,c)=>{let m=y().monotonicMs()+l;try{r=setTimeout(()=\
->{Oe.release(a);let f=y().monotonicMs()-m;if(f<=zs||c===0)return d();u(Math.min(Math.max(f,at.min),at.max),c-1)},l),t?.(\
-r)}catch{}};return Oe.guard(a),u(e,uo),t||(i=v(()=>y().holdOpen?.())),s}function co(e,n){if(e===null)return;let t=e.trim\
-(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(\
-o,0),36e5)}function le(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max\
-(i,r)}var qs=3,fo=!1;function mo(){fo=!0}var Js=new Set([407,408,429,500,502,503,504]),Ks=new Set([501,505]);function Zs\
-(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:Js.has(e)||e>=500&&e<600&&!Ks.has(e)?n===void 0\
-?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rej\
-ected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function ho(e){if(e.signal?.aborted)return{k\
-ind:"interrupted"};let n=new AbortController,t=!1,r=Ne(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.\
-signal?.addEventListener("abort",o,{once:!0});let i=new Promise((d,a)=>{n.signal.addEventListener("abort",()=>a(new Erro\
-r("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let d=e.url,a=new URL(d).origin,u=e.classify??Zs;for(;;s++){let l\
-=new URL(d).origin===a?e.headers:void 0,c=await Promise.race([e.fetch(d,{method:"POST",headers:{...l,"content-type":"app\
-lication/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=Qs(c);if(m===void 0)return lt(ct(c)),{kind:"reject\
-ed",reason:"bad_response"};let f=lo(c,"location"),p=co(lo(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.on\
-Accepted?.();let b=await Promise.race([ea(c,n.signal),i]).catch(()=>{});return u(m,p,b)}if(lt(ct(c)),m!==307&&m!==308)re\
-turn u(m,p,void 0);if(s===qs)return{kind:"rejected",reason:"too_many_redirects"};let g=ia(f,d);if(g===void 0)return{kind\
-:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsaf\
-e_redirect"};if(e.mayConnect?.(g)===!1)return fo?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, le\
-ft for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==a&&e.sendsProxyCredentials?.(g))r\
-eturn{kind:"rejected",reason:"unsafe_redirect"};d=g}}catch(d){return e.signal?.aborted&&!t?{kind:"interrupted"}:d instan\
-ceof j&&s===0?{kind:"not_sent",reason:d.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",\
-thrown:V(d)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function Qs(e){try{let n=e?.status;return typeof n=="\
-number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function lo(e,n){\
-try{let t=e.headers.get(n);return typeof t=="string"?t:null}catch{return null}}function ct(e){try{return e.body}catch{re\
-turn}}function lt(e){try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typ\
-eof t=="function"&&t.call(e)}catch{}}async function ea(e,n){let t=ct(e),r=na(t),o=r??t,i=()=>lt(o);n.addEventListener("a\
-bort",i,{once:!0});let s=new TextDecoder,d="",a=0;try{if(n.aborted)return"";for await(let u of r?ta(r):ra(t)){if(typeof \
-u!="string"&&!(u instanceof Uint8Array)||(a+=typeof u=="string"?P(u):u.length,a>oa))return"";d+=typeof u=="string"?u:s.d\
-ecode(u,{stream:!0})}return d+s.decode()}finally{n.removeEventListener("abort",i),i()}}function na(e){try{let{getReader:\
-n}=e??{};return typeof n=="function"?n.call(e):void 0}catch{return}}async function*ta(e){for(let n=await e.read();!n.don\
-e;n=await e.read())yield n.value}function ra(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var oa=\
-65536;function ia(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void\
- 0}catch{return}}var sa=0xe677d21fdbff,aa=JSON.stringify(ue).length+xe;function go(e){if(e===po)return!0;let n=P(JSON.st\
-ringify(e))<=aa;return n&&(po=e),n}var po;function yo(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceo\
-f Te))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy tha\
-t cannot be inspected"}}try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detai\
-l:"schemaVersion is not a string"};if(!go(o))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${xe\
-} bytes beyond "${ue}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"ti\
-mestamp is not a finite number"};if(i<0||i>sa)return{reason:"invalid_event",detail:"timestamp outside the years 1970-999\
-9 that both wire formats carry"};let{json:s,bytes:d}=Yr(e),a={json:s,bytes:d,schemaVersion:o,sessionId:t,clientVersion:r\
-,timestamp:i,retries:0,notBefore:0},u=ft(a,n);return u===void 0?a:{reason:"event_too_large",detail:u}}catch(o){return{re\
-ason:"invalid_event",detail:V(o)}}}function ft(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`\
-${e.bytes} bytes serialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope\
-, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.se\
-ssionId===n.sessionId&&e.clientVersion===n.sourceClientVersion&&go(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+\
-i>r)return`${i} bytes as the ${o.name} format carries it, more than maxBatchBytes leaves beside its envelope`}function b\
-o(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let d of e){let a=r(d);i.length>0&&d.schemaVersion===i[0].schemaVersion&&d.s\
-essionId===i[0].sessionId&&d.clientVersion===i[0].clientVersion&&s+1+a<=n||(i=[],o.push(i),s=t(d)-1),s+=1+a,i.push(d)}re\
-turn o}function fe(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.t\
-oString(16).padStart(8,"0")}function mt(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(\
-i)?.[1],d=s===void 0?void 0:r(s,i);return d===void 0?[]:[d]})}var ua={initialMs:3e4,maxMs:36e5},Eo=4096;function ca(e,n)\
-{return n??fe(e)}function la(e,n,t){try{let r=e.read(n,Eo);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,en\
-dpointHash:d,handedOffAt:a}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.i\
-sFinite(a)&&a<=t?{failures:o,notBefore:i,handedOffAt:a}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="s\
-tring"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}var \
-gn=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#d=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${ca(r,s)}.json\
-`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this\
-.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#g(),r\
-=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+le(r,ua,this.#p,n),i=(t?.notBefore??0)>o;return this.#c({\
-failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#g();if(r&&r.notBefore>=t\
-){this.#r=r;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,\
-notBefore:this.#s()+n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.\
-handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;r\
-eturn this.forget(),n}refresh(){this.#d||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.\
-#m())}#g(){let n=la(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){\
-try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:fe(this.#t)}:{},r=JSON.stringify({\
-...n,...t,endpoint:this.#t}),o=P(r)<=Eo&&B(this.#t)===this.#t?r:JSON.stringify({...n,...t});de(this.#u,this.#e,this.#n,o\
-,this.#s())}catch{}}};function vo(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failu\
-re(s) in a row): not tried before ${Fe(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var So=36e5,He=64,re={maxEvents:1e\
-3,maxBytes:1048576,maxAgeMs:7*864e5},ht=6e4,fa=864e5,wo=6e4,Ro=64,ma=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f\
-]{12}\\.jsonl$/,yn=/^([lc])-(\\d{13})-(e-.+)$/,ha=36e5;function ko(e,n="nat",t=""){return fe(t===""?`${n} ${e}`:`${n} ${e}\
- ${t}`)}var pa=" does not exist yet",oe=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e\
-=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,re.maxAgeMs),maxEvents:Math.max(r.maxEvents,re.maxEvents),maxBytes:Ma\
-th.max(r.maxBytes,re.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let d=c=>{i(c)},a\
-=s==="work",u=a?"read and write":"read",l=c=>!t.allowed(c,"read")||a&&!t.allowed(c,"write");if(l(n))return d(`the progra\
-m may not ${u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,a),m=t.realPath(n);return m===void 0?d(`where ${n} le\
-ads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks?d(`the program may not ${u} ${m}, where ${n} leads (its permis\
-sions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,a)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return \
-d(m?`${n}${pa}`:V(c))}}write(n,t){let r={},o=n.map($e),{kept:i}=gt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full\
-",o.length-i.length);let s=new Map;for(let a of i){let u=s.get(n[a].sessionId)??[];u.push(o[a]),s.set(n[a].sessionId,u)}\
-let d=[];try{for(let a of s.values())d.push(this.#u(a,t,this.key))}catch(a){for(let u of d)this.#l(u);throw a}return{wri\
-tten:r,older:this.#g(t,d)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:d}of this.#d(t).slice(0,He)){if(o.length>=n)b\
-reak;let a=this.#p(s.name,t+r);try{this.#e.rename(d,a)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(a,s,t),m=\
-u.slice(0,n-o.length),f={path:a,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u\
-.length};try{this.#u(u.slice(m.length).map($e),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C\
-(i,"spool_expired",c);for(let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}\
-renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){ret\
-urn this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.pa\
-th,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{le\
-t t=yn.exec(n),r=Ae(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed\
-:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:yt(t)}:s]}).sort((n,t)=>n.time-t.time\
-).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=He)break;let s=To(i,t);if(s===void 0\
-)continue;let d=n.#p(s.name,t+So);try{n.#e.rename(`${n.dir}/${i}`,d)}catch{continue}let{valid:a}=n.#s(d,s,t);try{let u=t\
-his.#u(a.map($e),s.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(d,`${n.dir}/${s.name}`)}catch{}break}n.#l(d.s\
-lice(n.dir.length+1)),o+=a.length}return r.length>0&&this.#g(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=yn.exe\
-c(t),o=Ae(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=thi\
-s.#r()){return n.flatMap(t=>Ae(t)??[])}#u(n,t,r){if(n.length===0)return;let o=xo(n,t,r);return de(this.#e,this.dir,o,_o(\
-n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e\
-.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/Ro)))}for(let s of i?.split(`\n`)??[]){if(s==="")contin\
-ue;let d=ba(s);d===void 0?o.corrupt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,t){return\
-`${this.dir}/${pt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r(\
-)){let i=Er.exec(o),s=To(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>So&&r<He&&th\
-is.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=E=>E.key===this\
-.key||E.key===void 0,d=E=>n-E.time>(s(E)?o.maxAgeMs:i.maxAgeMs),a=this.#r();this.#c(a,n,d,r);let u=this.#t(a),l={events:\
-0,bytes:0},c={events:0,bytes:0},m=(E,h,S)=>{s(E)&&([l.events,l.bytes]=[l.events+h,l.bytes+S]),[c.events,c.bytes]=[c.even\
-ts+h,c.bytes+S]};for(let E of u)m(E,E.events,E.bytes);let f=(E,h)=>E.events>h.maxEvents||E.bytes>h.maxBytes;if(!f(l,o)&&\
-!f(c,i)&&!u.some(d))return r;let p=u.filter(E=>t.includes(E.name)),g=Math.min(...p.map(E=>E.time)),b=E=>this.#e.modified\
-At(`${this.dir}/${E}`),R=Math.max(...p.map(E=>b(E.name)??-1/0)),k=E=>{if(E.time<g)return!1;let h=b(E.name);return h===vo\
-id 0||!Number.isFinite(R)?E.time-g<=wo:Math.abs(h-R)<=wo},x=u.filter(E=>!t.includes(E.name)).sort((E,h)=>E.time-h.time);\
-for(let E=0;E<He;){let h=x.find(d),S=h===void 0&&f(l,o),_=h??(S?x.find(s):f(c,i)?x[0]:void 0);if(_===void 0)break;x.spli\
-ce(x.indexOf(_),1);let O=d(_);if(!O&&k(_))continue;E++,m(_,-_.events,-_.bytes);let T=S?{events:o.maxEvents-l.events,byte\
-s:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!O&&T.events>0&&T.bytes>0){let w=this.#w\
-(_,T.events,T.bytes,n);if(w===void 0)continue;m(_,w.kept.events,w.kept.bytes),C(r,"spool_corrupt",w.corrupt),C(r,"spool_\
-full",w.cut);continue}this.#m(_.name,_,O?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}\
-/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let s of \
-n){if(i===He)break;let d=yn.exec(s);if(d===null||t-yt(d)<=fa)continue;let a=Ae(d[3]);if(a===void 0||!r(a))continue;i++;l\
-et u=pt(d[3],t+ht);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,a,"spool_expired",\
-o)}}#w(n,t,r,o){let i=pt(n.name,o+ht),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)\
-}catch{return}let{valid:d,corrupt:a}=this.#s(`${this.dir}/${i}`,n),u=d.map($e),l=gt(u,t,r),c=l.kept.map(g=>u[g]),m={kept\
-:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:a};if(c.length===0)return this.#l(i)?m:void 0;let f=rn(th\
-is.dir,o),p=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,_o(c))}catch{if(p(),!this.#l(i))return;try{this.#u(\
-c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:a}}return m}if(y().monotonicMs()-s>ht/2)return\
- void p();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/$\
-{xo(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function\
- To(e,n){let t=yn.exec(e);return t?ya(t,n)?Ae(t[3]):void 0:Ae(e)}function Ae(e){let n=ma.exec(e);if(!n)return;let t=Numb\
-er(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Ro));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function g\
-t(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].bytes+1,\
-0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function xo(e,n,t){let r=e.reduce((o,i)=>o\
-+i.bytes+1,0);return`e-${q(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${ee()}.jsonl`}function _o(e){return e.map(n=>`$\
-{n.text}\n`).join("")}function Oo(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:d,clie\
-ntVersion:a=""}of e)o+=i+6*(s.length+d.length+a.length)+ga;return e.length<=t&&o<=r?0:e.length-gt(e.map($e),t,r).kept.le\
-ngth}var ga=200;function No(e){return $e(e).bytes+1}function $e(e){let n=`{"retries":${e.retries},"schemaVersion":${H(e.\
-schemaVersion)},"sessionId":${H(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${H(e.clientVersion)},`}${e\
-.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:P(n)}}functi\
-on pt(e,n){return`l-${q(n)}-${e}`}function yt([,e,n]){return e==="l"?Number(n):Number(n)+ha}function ya(e,n){return n>yt\
-(e)}function ba(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.parse(\
-e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.\
-isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&Wn(d.parameters)===void 0))return;let u=Numbe\
-r.isSafeInteger(i)&&i>0,l={json:H(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0\
-?l:{...l,clientVersion:o}}catch{return}}function Ea(e,n){return e.spoolFallback?Hr(y().env,L().os,n?.uid):void 0}functio\
-n va(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=bt(e),d=e.noSpool??"there is no spool directory",a=o===voi\
-d 0?void 0:oe.open(o,n,i,s,c=>d=c,r),u=Ea(e,n);if(a&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let c=n.realPath(u)===\
-void 0?void 0:oe.open(u,n,i,s);c&&c.dir!==a.dir&&a.adopt(c,e.clock())}if(a||u===void 0)return!a&&o!==void 0&&t(d),a;let \
-l=oe.open(u,n,i,s,c=>d+=`; nor in ${u}: ${c}`,r);return t(d,l?.dir),l}var bn=class e{spool;health;files;#e;#n=new Set;co\
-nstructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(\
-r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let d=va(n,s,t);if(\
-!d)return null;let a=n.customFetch?d.key:void 0,u=new gn(s,d.dir,r.url,o,i,a);return new e(d,u,s,n)}replay(n,t){this.ren\
-ewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let a of r)this.#n.add(a.claim);let i=r.ma\
-p(a=>({...a,bytes:P(a.json),notBefore:0})),[s,d]=[[],[]];for(let a of i)(ft(a,this.#e)===void 0?s:d).push(a);return d.le\
-ngth>0&&(this.settle(d),C(o,"event_too_large",d.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}=this.spool\
-.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}se\
-ttle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0\
-;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return \
-n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clock();f\
-or(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function bt(e){let{sink:n,format:t,sourceClientVersion:r,head\
-ers:o,customFetch:i}=e,s={version:i&&r!==ve?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,res\
-ource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},d=H(s);return ko(n.kind==="http"?n.url:"",t.na\
-me,d==="{}"?"":d)}function Sa(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");r\
-eturn n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test\
-(n)}function Ao(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Sa(t.hos\
-tname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${O\
-bject.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}\
-function $o(e,n=L()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Gr(r,{sourceClientVersion:i,sessionId:o,\
-cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>zn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>P(zn(t\
-(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function Io(e,n=L()){let t=({clientVersion:i=e.serviceVersion})=>i===e.\
-serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);return s===void 0&&r.set(i,s=JSON.stringify(\
-Ar(i))),s};return{name:"otlp",encode:i=>Bn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>P(Bn([],i.sessionId,t(i),n))\
-,eventBytes:i=>P(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:$r}}var w\
-a="http://localhost:4318/v1/logs",Ta=120,xa=50,_a=3,Ra=2,Et=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"\
-}\',ka={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!\
-0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEvent\
-Bytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff\
-:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ue(e={}){if(!Ee(e))throw new TypeError(`Cann\
-ot create handler: options must be an object, got ${A(e)}`);let n=Cn(e,ka);if(n)throw new TypeError(`Cannot create handl\
-er: ${n}`);let t=(N,D,I)=>{let M=e[N]===void 0?D:e[N],Z=I.integer?`${I.sign} integer`:`${I.sign} number`,me=`Cannot crea\
-te handler: \'${N}\' must be a ${Z}`;if(typeof M!="number"||Number.isNaN(M))throw new TypeError(`${me}, got ${A(M)}`);if(!\
-((I.sign==="positive"?M>0:M>=0)&&(I.integer?Number.isSafeInteger(M):Number.isFinite(M))))throw new RangeError(`${me}, go\
-t ${M}`);if(I.timer&&M*1e3>ut)throw new RangeError(`Cannot create handler: \'${N}\' must be at most ${ut/1e3} seconds (the\
- longest a timer can wait), got ${M}`);return M},r=(N,D,I)=>{let M=e[N];if(M===void 0)return I;if(typeof M!==D)throw new\
- TypeError(`Cannot create handler: \'${N}\' must be a ${D}, got ${A(M)}`);return M},o={sign:"positive",timer:!0},i={sign:"\
-non-negative",timer:!0},s={sign:"positive",integer:!0},d=t("requestTimeoutSeconds",Ra,o),a=t("backoffInitialSeconds",1,i\
-),u=t("backoffMaxSeconds",60,i);if(u<a)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least\
- \'backoffInitialSeconds\' (${a}), got ${u}`);let l=Fr(),c=r("sourceClientVersion","string",ve),m=Co("resource",e.resource\
-),f=r("sessionId","string","undefined"),p=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,b=Ia(g,p)\
-,R=cn(l.format??""),k=g!==void 0?b:R??"nat",x=St(k,c,{...l.otlpResource,...m}),E=vt(x,l.sessionPrefix+f),h=vt(St(b,c,m,P\
-o),f),S=t("maxEventBytes",32768,s);if(S<h.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must b\
-e at least ${h.eventBytes} (the smallest event), got ${S}`);let _=t("maxBatchBytes",5e5,s);if(_<h.batchBytes){let N=`one\
- ${b} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'source\
-ClientVersion\', \'sessionId\' or \'resource\' make ${N} ${h.batchBytes} bytes, more than \'maxBatchBytes\' (${_} by default)`:\
-`Cannot create handler: \'maxBatchBytes\' must be at least ${h.batchBytes} (${N}), got ${_}`)}let O=La(e.headers);O.proble\
-m&&p.push(O.problem);let T=Aa(e.endpoint,l.endpointHidden?wt:l.endpoint??(k==="otlp"?l.otlpEndpointHidden?wt:l.otlpEndpo\
-int??wa:void 0),l.dryRun,p),w=$a(e.spoolDir,l,p);return{flushIntervalMs:t("flushIntervalSeconds",Ta,o)*1e3,maxQueueSize:\
-t("maxQueueSize",xa,s),maxRetries:t("maxRetries",_a,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeout\
-Ms:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initialMs:a*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),\
-maxEventBytes:Math.min(S,_-E.envelopeBytes-xe),maxEventBytesOption:S,maxBatchBytes:_,sourceClientVersion:c,sessionId:l.s\
-essionPrefix+f,sink:T.kind==="http"&&O.problem?{kind:"none",reason:"invalid_headers",detail:O.problem}:T,spoolDir:w.path\
-,noSpool:w.none,problems:p,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",\
-re.maxEvents,s),maxBytes:Na(t("spoolMaxBytes",re.maxBytes,s)),maxAgeMs:t("spoolMaxAgeDays",re.maxAgeMs/864e5,{sign:"posi\
-tive"})*864e5},captureInterrupts:Pa(e.captureInterrupts),handOff:Ma(r("handOff","boolean",void 0),l),customFetch:e.fetch\
-!==void 0,format:x,formatSetBy:g!==void 0?"the program\'s options":R!==void 0?"NAT_TELEMETRY_FORMAT":"the default",header\
-s:{...k==="otlp"?l.otlpHeaders:{},...O.record},fetch:r("fetch","function",y().fetch??((N,D)=>globalThis.fetch(N,D))),log\
-ger:r("logger","function",void 0),clock:Lo("clock",r("clock","function",Date.now),Date.now,{valid:Oa,expected:"epoch mil\
-liseconds",hint:" (a method needs its object: () => performance.timeOrigin + performance.now())"}),random:Lo("random",r(\
-"random","function",be),be,{valid:N=>typeof N=="number"&&N>=0&&N<1,expected:"a number in [0, 1)"})}}function Lo(e,n,t,{v\
-alid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(d){throw new TypeError(`Cannot create handler: \'${\
-e}\' failed: ${V(d)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);r\
-eturn()=>{try{let d=n();return r(d)?d:t()}catch{return t()}}}var Oa=e=>typeof e=="number"&&e>=0&&e<1e13;function vt(e,n)\
-{let t={json:Et,bytes:P(Et),schemaVersion:ue,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBy\
-tes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+xe+r,envelopeBytes:o}}function Na(e){if(e>=re.maxBytes)\
-return e;let n=No({json:Et,schemaVersion:ue,sessionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot \
-create handler: \'spoolMaxBytes\' must be at least ${n} (one spooled event, the smallest), got ${e}`);return e}function St\
-(e,n,t,r){return e==="otlp"?Io({serviceName:t["service.name"]??kr,serviceVersion:n,resourceAttributes:t},r):$o(n,r)}var \
-Po={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Do(e){let{format:n,sourceClientVersio\
-n:t}=e,r=n.resource??{},o=vt(St(n.name,t,r,Po),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),\
-maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var wt=Symbol("hidden");function Aa(e,n,t,r){if(e!==void 0&&\
-typeof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdou\
-t"), got ${A(e)}`);let o=e===void 0?void 0:un(e);if(o){let s=`the program\'s \'endpoint\' ${A(B(e))} ${o}: nothing is sent`\
-;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===wt)return{kind:"none",reason:"endp\
-oint_hidden"};let i=e??n??Pr;return e===void 0&&!Dr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stder\
-r"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function $a(e,n,t){if(e===!1)return{path:void 0,none:"t\
-he program\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="st\
-ring")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`)\
-;return G(e,L().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is \
-kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function Ia(e,n){if(e===void 0)return"nat"\
-;if(typeof e!="string")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(\
-e)}`);let t=cn(e);return t||(n.push(`the program\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sen\
-t`),"nat")}function Co(e,n){if(n===void 0)return{};if(!Ee(n))throw new TypeError(`Cannot create handler: \'${e}\' must be \
-an object of strings, got ${A(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw\
- new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="functio\
-n"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var Mo=8192;function La(e){let n=Co("headers",e);for(let[i,s]of O\
-bject.entries(n)){if(!sn(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 token\
-s), got ${A(i)}`);if(on(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client f\
-rames the request itself`);n[i]=_r(s)}let t=Object.keys(n).find(i=>!an(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.\
-length+d.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${A(t)} that cannot be sent (a control charac\
-ter or a character past ASCII): nothing is sent`:r>Mo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${\
-Mo} (servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Ma(e,n){r\
-eturn e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF\
-"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Pa(e){if(e===void 0||e===!1)return!1;if(e===!0)r\
-eturn()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a b\
-oolean or a function, got ${A(e)}`)}var En=/^sender-[0-9a-f]{8}\\.mjs$/,je="NAT_TELEMETRY_SENDER";function vn(e,n){return\
-{...e,[je]:JSON.stringify(n)}}function Fo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.\
-spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var K=15e3,Da=250;function Ie(e,n,t,r){let o=new \
-RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let d=o.exec\
-(s);if(!d)continue;let a=Number(d[1]),u=d[2]==="lock"?K:Da;a+u>r&&a<=r+u?(d[2]==="lock"?i.locks:i.marks).push(s):wn(e,`$\
-{n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}function Sn(e,n,t,r){try{return Ie(e,n,t,r).locks.length>0}catch{retur\
-n!1}}function Bo(e,n,t){let r;try{e.ensureDir(n,!0);let o=Ie(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)ret\
-urn"at work";let i=Date.now();r=`sender-${t}-${q(i)}-${ee()}.start`,e.create(`${n}/${r}`,"");let s=Ie(e,n,t,i);return s.\
-locks.length===0&&s.marks[0]===r?r:(wn(e,`${n}/${r}`),"at work")}catch{return r}}function Ho(e,n,t){t!==void 0&&xt(e,n,(\
-)=>[t])}function Uo(e,n,t){xt(e,n,()=>Ie(e,n,t,Date.now()).marks)}async function jo(e,n,t){for(let r=0;r<Ca;r++){let o=D\
-ate.now();try{e.ensureDir(n,!0,!1);let i=Ie(e,n,t,o);if(i.locks.length>0){Tt(e,n,i.marks);return}let s=`sender-${t}-${q(\
-o)}-${ee()}.lock`;e.create(`${n}/${s}`,"");let{locks:d,marks:a}=Ie(e,n,t,o);if(d.join()===s)return Tt(e,n,a),s;wn(e,`${n\
-}/${s}`)}catch{return}await new Promise(i=>setTimeout(i,10+be()*50))}}var Ca=5;function Vo(e,n,t){xt(e,n,()=>[t])}functi\
-on xt(e,n,t){try{e.ensureDir(n,!0,!1),Tt(e,n,t())}catch{}}function Tt(e,n,t){for(let r of t)wn(e,`${n}/${r}`)}function w\
-n(e,n){try{e.remove(n)}catch{}}function Yo(){return""}var Ba=6e4,Ha=1e3,Ua=[je,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","N\
-AT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Go(e,n,t){let r=ja(e,n,t);return r.handOff?r:{...r,outcome:\
-Wo(e,n)}}function Wo(e,n){return e.sink.kind==="none"?"dropped":zo(e)&&n?.health.isOpen()!==!0?"delivered":n&&ke()===voi\
-d 0?"spooled":"dropped"}function zo(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function ja(e,n,t){try{le\
-t r=Zo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=\
-Ko(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{\
-handOff:!1,reason:m}}let d=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};le\
-t{cwd:a,...u}=d,l={...Ya(e,o.dir),successor:u,onByConsentFile:ao()};return{handOff:!0,command:{...d,env:vn(d.env,l)},bac\
-klog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function Xo(e,n){return n.handOff&&n.command&&!\
-Wa(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outcome:Wo(e,\
-n.backlog)}:n}function qo(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoi\
-nt down";let o=Bo(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.command);return i==="started\
-"?t.noteHandOff():Ho(r,n.dir,o),i}catch{return"failed"}}function Jo(e,n){if(n===null||n.health.isOpen()||n.spool.waiting\
-Since(e.clock())===void 0)return!1;let{sink:t}=e;return Zo(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(Ko(t.url\
-,n.spool.dir))!==void 0}function Ko(e,n){let t=Qr(),r=t===void 0?void 0:Va(t);return{endpoint:e,dir:n,reads:r===void 0?[\
-]:[r],variables:[...Ua,...pe,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Va(e){let \
-n=z(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\\
-/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:F(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function Zo(e,n\
-,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events\
- do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process \
-cannot call";if(e.requestTimeoutMs>K-Ha)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${\
-K/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=ke();if(i!==void 0)return`the program turned tele\
-metry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;\
-if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)\
-return"who may change the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,\
-gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s script there";if(!zo(e\
-))return"the program may not connect to the endpoint";let{spool:s,files:d,health:a}=n;if(a.isOpen())return;let u=e.clock\
-(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=a,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.han\
-dedOffAt);if(m!==void 0&&u-m>Ba&&!Sn(d,s.dir,s.key,u))return"spooled events have waited a minute with no sender at work"\
-}function Ya(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,\
-spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,ba\
-ckoffMaxSeconds:i.maxMs/1e3,...Do(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e\
-5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function Ga({files:e,spool:\
-n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Wa(e){if(Ga(e))return!0;let{files:n,spool:t}=e,r=()=>de(n,t.dir,""\
-,Yo(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}retu\
-rn Xa(n,t.dir,za),!0}var za=3;function Xa(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(d=>En.test(d))}catch{return}l\
-et i=d=>{let a=e.modifiedAt(`${n}/${d}`);return a===void 0||a>r+K?-1/0:a},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({na\
-me:d,written:i(d)})).sort((d,a)=>a.written-d.written).slice(t).filter(({written:d})=>r-d>K).map(({name:d})=>d);for(let d\
- of s)try{e.remove(`${n}/${d}`)}catch{}}var Tn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),thi\
-s.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){t\
-his.#e.clear(),this.#n=0}};function Qo(){throw new Error("a sender prints nothing")}var ni=16384,Rt=2*ni,ti=Rt-4096,kt=3\
-2,ri=/^[a-z0-9_]{1,40}$/,qa=/^[0-9a-f]{8}$/;var ei=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Ja=6\
-e4;function oi(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).filter(([m,f])=>ri.test(m)&&Number.isSafeInteger(f)&&f>0);if(\
-d.length===0||!_t(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(d.slice(0,kt))},endpointHash:fe(r)},l=B\
-(r)===r?{...u,endpoint:r}:u,c=ui(n,t);try{let m=Za(e,n,t,i).filter(p=>p.quiet).map(p=>ii(e,p,n,t)),f=ai([...m.flatMap(p=\
->p.lines),l],s,i)??l;si(e,n,t,m,()=>{let p=ed(e,c);p==="invalid"&&e.remove(c);let g=`${H(f)}\n`;typeof p!="object"||p.byt\
-es+g.length<=ni?e.append(c,typeof p=="object"&&!p.ended?`\n${g}`:g,ti):Ka(e,n,t,f,s,i)});for(let{path:p}of m)p!==void 0&&\
-v(()=>e.remove(p))}catch{}}function Ka(e,n,t,r,o,i){let s=ui(n,t),d={path:Ot(n,t),quiet:!1},a=Nt(e,s,d.path)?ii(e,d,n,t)\
-:{lines:[]};si(e,n,t,[a],()=>{e.append(s,`${H(ai([...a.lines,r],o,i)??r)}\n`,ti)})}function ii(e,n,t,r){if(e.sizeOf(n.pat\
-h)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Qa(e,n),s=Ot(t,r,i);return Nt(\
-e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function si(e,n,t,r,o){try{o()}catch(i){for(let{\
-path:s,summed:d}of r)s!==void 0&&Nt(e,s,Ot(n,t,d));throw i}}function Ot(e,n,t){let r=t===void 0?"":`-${t}`;return F(e,`d\
-rops-${n}-${q(Date.now())}-${ee()}${r}.aside`)}function Za(e,n,t,r){return mt(e,n,ei,(o,i)=>{let[,,s,d]=ei.exec(i)??[],a\
-=Math.abs(r-Number(s))>=Ja;return o===t?{path:F(n,i),summed:d===void 0?void 0:Number(d),quiet:a}:void 0})}function Qa(e,\
-n){try{let t=n.summed??0,r=e.read(n.path,Rt)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:di(r.sli\
-ce(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Nt(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}func\
-tion ai(e,n,t){let r=e.map(d=>({...d,since:Math.min(d.since,t),last:Math.min(d.last,t)})).filter(d=>d.last>=n);if(r.leng\
-th===0)return;let o={};for(let d of r)for(let[a,u]of Object.entries(d.dropped))(a in o||Object.keys(o).length<kt)&&C(o,a\
-,u);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1]\
-;return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash\
-:s},...i===void 0?{}:{endpoint:i}}}function ed(e,n){try{let t=e.read(n,Rt);return t===void 0?void 0:{lines:di(t),bytes:t\
-.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}function di(e){return e.split(`\n\
-`).flatMap(n=>nd(n)??[])}function nd(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=type\
-of r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(_t(n)&&_t(t)&&n<=t&&s.length>0&&s.length<=kt&&s.ev\
-ery(([u,l])=>ri.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let a={since:n,last:t,dropped:Object.fromEntries(s),...ty\
-peof i=="string"&&qa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&B(o)===o?{...a,endpoint:o}:a}catch{return}}\
-function _t(e){return Number.isSafeInteger(e)&&e>=0&&e<=fn}function ui(e,n){return F(e,`drops-${n}.json`)}var ie={workin\
-g:1,periodic:2,asked:1/0},ci=.9,td=1e3,rd=3e5,od=36e5,id=4,xn=class{#e;#n=[];#o=[];#t=new Tn;#u=0;#s=0;#p=0;#r=0;#d={};#\
-g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ie.working;#R=0;#k;#y=new Set;#O;#A=!1;#E;#h=Yn();#a=!1;#T=!1;#i=!1;#B=!1;#ue=!\
-1;#H=0;#P;#D;#v;#G;#U=!1;#C;constructor(n={}){this.#e=Ue(n)}enqueue(n){try{if(!ce())return this.#Se();let t=y().exiting(\
-);t?(this.#te(),this.#B=this.#i,this.#i=!0):this.#z(),this.#u++;let r=yo(n,this.#e);if("reason"in r)return this.#b(1,r.r\
-eason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(this.#n.push(r),t)return void\
-(this.#F(!0)||this.#V());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#j()),this.#n.length>=this.#e.maxQueueSize&&\
-this.#$(ie.working)}catch{}finally{this.#B=!1}}start(){this.#m||this.#P||(this.#m=!0,this.#z(),this.#S()>0?this.#j():ce(\
-)&&!this.#N()&&Jo(this.#e,this.#_())&&this.#$(ie.working))}flush(){return this.#$(ie.asked)}#$(n,t=!1){if(this.#E!==void\
- 0&&!t)return Promise.resolve().then(()=>this.#P);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#R,o=\
-this.#w.then(()=>{if(r!==this.#R)return;let i=this.#x;return[this.#l,this.#x]=[void 0,ie.working],this.#pe(i)});return t\
-his.#l=o,this.#w=o,o}stop(){return this.#P??=this.#ce()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueu\
-ed:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.\
-size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#W(){return[...this.#o,...this.#t.events(),\
-...this.#n]}#z(){if(this.#D)return;this.#te();let n=y(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be in\
-stalled: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#P===void 0;return th\
-is.stop(),s},exit:()=>{this.#F(!0)||this.#V(),this.#Y()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s)\
-,this.#F(!0)||this.#V(),this.#Y()})):void 0;this.#D=()=>{r?.(),i?.()}}#j(){this.#m&&this.#c===void 0&&this.#X()}#X(){thi\
-s.#c=setTimeout(()=>{this.#$(ie.periodic).then(()=>{this.#m&&this.#X()})},this.#e.flushIntervalMs),y().unrefTimer(this.#\
-c)}async#ce(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=sd(this.#e.exitTimeoutMs),t=this.#u,r=!1;\
-try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#q(),this.#S()>0&&this.#F())return;thi\
-s.#se(),this.#S()>0&&this.#N()&&this.#M(!0),this.#S()>0&&!this.#N()&&await this.#le(n),this.#M()}catch(o){this.#f(`stop \
-failed unexpectedly: ${o}`),r=!0}finally{this.#Y(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#\
-D?.(),this.#D=void 0)}}async#le(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#$(ie\
-.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#q()}#q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e\
-,r=y().monotonicMs(),o=Math.min(n,t||n)*ci,i=[...this.#y].some(({started:s,accepted:d})=>!d&&r-s>=n*ci);this.#J(({starte\
-d:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.r\
-ecordFailure()}#J(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#ee(r);con\
-tinue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#re(r,"the exit budget ended before the answer"):\
-r)}}}#fe(){return this.#k??=new AbortController}#K(n){if(n.aborted||!J())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r\
-}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,a=d!==void 0&&i-d.en\
-dedAt<=t?d.ms:0;return r<=t&&!(2*a>s)}#Z(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&t\
-his.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,clock:t}=this.#e,r=t\
-his.#C,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefo\
-re===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n){let t=this.#v?.health;if(n.deliver\
-ed){this.#C=void 0,t?.recordSuccess()&&(this.#U=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retr\
-yAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random\
-:s,clock:d}=this.#e,a=d()+le(o,i,s,n.retryAfterMs);this.#C=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:a}}asyn\
-c#pe(n){try{this.#ie();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh\
-(),this.#se();let r=this.#N();if(r&&!this.#me())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,d=this.#\
-o.filter(i).concat(this.#n);if(d.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let a=this.#ne(d);for(let\
- l of a)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ge(a,u),this.#he(u),u.delivered&&u.retryAfte\
-rMs&&(this.#H=Math.max(this.#H,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}asy\
-nc#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#K(r);)await this.#Q(n[o++],r,t)};a\
-wait Promise.all(Array.from({length:Math.min(id,n.length)},i));for(let s of n.slice(o))this.#Z(s)}async#Q(n,t,r){this.#i\
-e();let o=this.#ae(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#be(n,t);if\
-(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice(\
-0,s),n.slice(s)];for(let a of d)this.#t.add(a);for(let a of d)this.#K(t)?await this.#Q(a,t,r):this.#Z(a);return}switch(i\
-.kind){case"delivered":return r.delivered=!0,this.#ee(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#L\
-(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#L(n);case"interrupted":case"not_sent":this.#o.unshif\
-t(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?thi\
-s.#ye(n,i.retryAfterMs):this.#we(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBef\
-ore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#ee(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b\
-(r,"otlp_rejected"),this.#L(n)}async#be(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{r\
-eturn await this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,en\
-dedAt:o}}}#ne(n){let{format:t,maxBatchBytes:r}=this.#e;return bo(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.\
-clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:\
-o.detail};let{format:i,headers:s}=this.#e,d=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.ki\
-nd==="http"?` to ${B(o.url)}`:""}: ${d}`),o.kind==="stderr")return li(d),{kind:"delivered"};let a=i.classify;return awai\
-t ho({url:o.url,body:d,headers:s,classify:a&&((u,l,c)=>a(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:th\
-is.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canCo\
-nnect,sendsProxyCredentials:y().sendsProxyCredentials})}#ve(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfter\
-Ms!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its \
-fetch failed: ${Tr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejecte\
-d"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)\
-}#te(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedB\
-y:d}=st();this.#h(`telemetry ${s?"on":"off"} (decided by ${d})`);let a=n.kind==="http"?B(n.url):n.kind==="stderr"?"stand\
-ard error":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NA\
-T_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${a}; format: ${t.name}; spool\
-: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=Ao(n,this.#e.headers);i\
-&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"} (${o.sou\
-rce})`)}#Se(){this.#a||!this.#h&&!this.#e.logger||(this.#a=!0,this.#f(`telemetry off (decided by ${st().decidedBy}): eve\
-nts are not recorded`))}#we(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,d=i(),a=this.#re(n,t);for(let u of a)u.notBef\
-ore=d+le(u.retries,o,s,r);this.#o.push(...a)}#re(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:\
-r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b\
-(o.length,"retries_exhausted",`last failure: ${t}`),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=bn.open(\
-this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#G&&t\
-his.#f(r),this.#G=r}),this.#v}#oe(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+td;let{flushIntervalMs\
-:t,requestTimeoutMs:r}=this.#e;return Math.max(rd,Math.min(od,2*t),2*r)}#ie(){let n=this.#oe();this.#v?.renewClaims(n,th\
-is.#E?n:n*.75)}#se(){if(this.#U||this.#R>0||!ce()||this.#N()||!J())return;let n=this.#_();if(n&&ke()!==void 0)return;thi\
-s.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#oe());\
-o&&(this.#de(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#j())}#M(n=!1,t){this\
-.#J();let r=this.#W(),o=this.#ae(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??J()))\
-return this.#ue=!0,this.#I(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#I();for(let d of th\
-is.#ne(o))li(this.#e.format.encode(d,this.#e.clock())),this.#p+=d.length;return!0}if(this.#e.sink.kind==="none")return t\
-his.#I(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)r\
-eturn this.#f(`${o.length} event(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.n\
-oSpool?` (${this.#e.noSpool})`:"")),!1;if(ke()!==void 0)return this.#I(),this.#b(o.length,"opted_out","not spooled: the \
-program turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)retu\
-rn!1;if(this.#I(),s){let d=this.#H-this.#e.clock();d>0&&i?.health.recordWait(d),this.#r+=s.spooled;for(let[a,u]of Object\
-.entries(s.dropped))this.#b(u,a);this.#de(s.olderDropped)}else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.leng\
-th-d,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#ae(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=n\
-ew Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:\
-s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#L(i),n.filter(({claim:s})=>!s||!o.has(s))}#de(n){for(let[t\
-,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#F(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=Go(this.#e,t,ce()),\
-o=r.handOff?J():void 0;if(o===!1)return this.#M(!0,o);let i=Xo(this.#e,r);if(!i.handOff){let u={delivered:"delivering in\
- process",spooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?vo(t.\
-health):void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at\
- exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:Oo(this.#W(),this\
-.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process:\
- the spool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#M(\
-!0,o))return this.#f("at exit: delivering in process: the spool cannot be written"),!1;let d=qo(i);if(d==="failed")retur\
-n this.#f("at exit: delivering in process: no sender could be started"),!1;this.#R++,[this.#l,this.#x]=[void 0,ie.workin\
-g];let a={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"\
-the spool (the system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${a[d]}`),!0}#V(\
-){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled fo\
-r a later run`),t}#Y(){let n={};for(let[s,d]of Object.entries(this.#d)){let a=this.#g[s]??0;d>a&&s!=="opted_out"&&s!=="c\
-laim_lost"&&(n[s]=d-a)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this\
-.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#d[s];let i=Date.now();oi(o.files,o.spool.dir,o.spool.key\
-,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#d,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#f(n)\
-{this.#h?.(n),this.#B||Ur(this.#e.logger,n)}};function sd(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new\
- Promise(o=>{t=Ne(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function li(e){y().writeStderr(`${Qo(JSO\
-N.parse(e))}\n`)}var ad=250;async function fi(e){let n=y();Ne(K,()=>n.exit(0)),mo(),so(()=>dd(e));try{await ud(e,y().mono\
-tonicMs()+K)}catch{}n.exit(0)}function dd(e){let{enabled:n,source:t}=tt();return n||t==="default"&&e.onByConsentFile!==!\
-0}async function ud(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,d=Ue(s),a=b\
-t(d);if(!J())return Uo(t,r,a);for(let u=0;;u++){let l=await jo(t,r,a);if(!l)return;let{replayed:c,spooled:m,sent:f,timeU\
-p:p}=await ld(s,n-ad);if(Vo(t,r,l),!fd(e,a))return;if(p&&f>0&&J())return cd(e);if(c>0&&m>0||u>0&&c===0)return}}function \
-cd(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(d=>\
-d.startsWith(i)&&En.test(d.slice(i.length)));o&&s!==void 0&&v(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:v\
-n(t,e),cwd:e.spoolDir,leavesSession:r})}async function ld(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},\
-{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ue(e),d=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!J(\
-)||s!==void 0&&y().files?.realPath(s)===void 0)break;let a=new xn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs\
-())/1e3});a.start(),await a.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=a.stats();t.replayed+=u,t.spooled+=l,t.sen\
-t+=c;for(let[f,p]of Object.entries(m))C(t.dropped,f,p);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=le(++d,o,i);if\
-(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function fd(e,n){let t=y().files;if(!t||\
-t.realPath(e.spoolDir)===void 0||Sn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spo\
-olMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return oe.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var mi=\
-Fo(y().env(je));mi&&await fi(mi);\n'}var Ne="sender-9a6ed6c4.mjs",Ad=124433,Rd=6e4,Md=1e3,Ld=[Ui,"NAT_TELEMETRY_ENABLED",
-"DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Hi(e,t){return e.sink.kind==="none"?"dropp\
-ed":or(e)&&t?.health.isOpen()!==!0?"delivered":t&&Pe()===void 0?"spooled":"dropped"}var Id=3;function Yi(e,t,n,r=Date.now()){
-let i;try{i=e.list(t).filter(d=>_d.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||
-a>r+xe?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Ne).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(
-n).filter(({written:d})=>r-d>xe).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Cd=class{#e=new Set;#t=0;get size(){
-return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
-return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function on(e){return e===null?"null":typeof e=="string"?Vi(
-e):typeof e=="number"?Dd(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(on).join(", ")}]`:typeof e=="object"?
-`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Vi(n)}: ${on(r)}`).join(", ")}}`:"null"}function Vi(e){
-return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Dd(e){
-if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
-e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
-isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var zi=16384,sn=2*zi,Wi=sn-4096,
-an=32,Xi=/^[a-z0-9_]{1,40}$/,Pd=/^[0-9a-f]{8}$/,Bd=/^drops-([0-9a-f]{8})\.json$/,dn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-jd=6e4;function Fd(e,t,n,r=-1/0){const i=Date.now(),o=lr(e,Ot(t,n)),d=cr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).
-flatMap(a=>qi(e,a).lines);return $t([...typeof o=="object"?o.lines:[],...d],r,i)}function Ud(e,t,n=-1/0){return[...new Set(
-[...Be(e,t,Bd,i=>i),...Be(e,t,dn,i=>i)])].flatMap(i=>{const o=Fd(e,t,i,n);return o?[{key:i,...o}]:[]})}function Hd(e,t,n,r,i,o){
-const s=Ot(t,n),d={path:cn(t,n),quiet:!1},a=ln(e,s,d.path)?Gi(e,d,t,n):{lines:[]};dr(e,t,n,[a],()=>{e.append(s,`${H($t([
-...a.lines,r],i,o)??r)}
-`,Wi)})}function Gi(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
+`Event \'${e.name}\' has no parameters object: parameters() returned ${A(t)}`);let r;try{r={...t}}catch{r=Cs(t,n)}let o=Wn\
+(r);if(o)throw new TypeError(`Event \'${e.name}\' ${o}`);return r}function Cs(e,n){let t;try{t=Object.keys(e)}catch(o){thr\
+ow n("parameters",o)}let r={};for(let o of t){let i;try{i=e[o]}catch(s){throw n(`parameter \'${o}\'`,s)}o in r?r={...r,[o]\
+:i}:r[o]=i}return r}function Wn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";fo\
+r(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(\
+t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function Gr(e,n){return{browserType:"undefined",\
+clientId:Ls,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitectur\
+e??L().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",devi\
+ceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",event\
+Protocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncO\
+ptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"und\
+efined",sentTs:Fe(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function zn(e,n){retur\
+n dn(`${H(e).slice(0,-1)},"events":[`,n,"]}")}var Wr=/[A-Za-z0-9_-]/,Fs=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01]\
+)(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:\
+[0-5]\\d(?:\\.\\d+)?)/y,Bs=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?\
+(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function zr(e){return new Jn(e).document()}var Jn=cla\
+ss{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.le\
+ngth)return n;this.#a()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t\
+?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let d=i===r.length-1;if(d&&t){let u=Xn(o,s)\
+??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of tables`);let l=t\
+his.#T({},"header");return u.push(l),mn(o,s,u),l}let a=Xn(o,s);a===void 0?mn(o,s,a=this.#T({},d?"header":"implicit")):Ar\
+ray.isArray(a)&&this.#t.get(a)==="array"&&!d?a=a[a.length-1]:qn(a)?d?(this.#t.get(a)!=="implicit"&&this.#i(`table \'${r.j\
+oin(".")}\' is defined twice`),this.#t.set(a,"header")):this.#t.get(a)==="inline"&&this.#i(`\'${s}\' is an inline table`):t\
+his.#i(`\'${s}\' is not a table`),o=a}return o}#s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();let r=this.#r(),o=n;\
+for(let s of t.slice(0,-1)){let d=Xn(o,s);d===void 0?mn(o,s,d=this.#T({},"dotted")):(!qn(d)||!["dotted","implicit"].incl\
+udes(this.#t.get(d)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(d)==="implicit"&&this.#t.set(d,"dotted"),o=d\
+}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),mn(o,i,r)}#p(){let n=[];for(;;){this.#y();le\
+t t=this.#a();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.push(this.#l());else{let r=this.#n;for(;this.#n<this.#e.len\
+gth&&Wr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(t\
+his.#y(),this.#a()!==".")return n;this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();\
+if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\')return this.#w();if(n==="\'")return this.#l();if(n==="["\
+||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n==="["?this.#g():this.#m();return this.#o--,o}f\
+or(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!Wr.test(this.#e[this.#n+o.length]??""))return\
+ this.#n+=o.length,i;let t=this.#d(Fs,/[\\w:.+-]/);if(t){let[o,i,s,d]=t;return i!==void 0&&!Hs(Number(i),Number(s),Number\
+(d))&&this.#i("a date is not in the calendar"),o}let r=this.#d(Bs,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0\
+].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),Us(r[0])):this.#i("a value is malformed\
+")}#d(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastInd\
+ex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#a()!=="]";)n.push(this.#r()),this.#O(),this.#a()===","?this.#n++:this.\
+#a()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this.#n++;let n=this.#T({},"inline");if(this.#y(),t\
+his.#a()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#\
+i("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))qn(t)&\
+&this.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is \
+not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#k():hn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t\
+}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t\
+].some(r=>hn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\\
+r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r\
+<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this\
+.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length\
+:n+=this.#k()}else hn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control character"):n\
++=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'"\
+,this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(\
+this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#k(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\
+\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);retur\
+n!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&\
+&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#a()===" "||this.#a()===\
+"	";)this.#n++}#O(){for(;;){this.#y();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)th\
+is.#n+=2;else if(n==="#")this.#A();else return}}#A(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#\
+n++];hn(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.#a()==="#"&&th\
+is.#A(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line h\
+as more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){re\
+turn this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new\
+ SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function Xn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function mn(e,n\
+,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function qn(e){return typeof e=="obje\
+ct"&&e!==null&&!Array.isArray(e)}function hn(e){let n=e.charCodeAt(0);return n<32||n===127}function Hs(e,n,t){let r=e%4=\
+==0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function Us(e){let n=e.replac\
+eAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var js="1.0";funct\
+ion pn(){if(eo())return;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?F(t,"\
+.config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Kn?.given!==r){let o=n?.r\
+ealPath(".");Kn={given:r,path:o===void 0?r:F(o,r)}}return Kn.path}function Qr(){return(te?Re?.path:void 0)??pn()}var Kn;\
+function eo(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NA\
+T_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var Vs=65536;function Be(e,n=!1){let t=y().files;if(!t)return{state:\
+"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permissions)"};le\
+t r;try{r=t.read(e,Vs)}catch(o){return Zn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomlli\
+b rejects it)"}:Ys(o)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"di\
+sabled",problem:`cannot be read safely (${Zn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)r\
+eturn{...Xr(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another user could replace\
+ it (${Zn(o).replaceAll("_"," ")})`}}return{...Xr(r),text:r}}function Ys(e){let{name:n,code:t}=e??{};return n==="NotCapa\
+ble"||t==="ERR_ACCESS_DENIED"}function Zn(e){return e?.reason??"unreadable"}function Xr(e){let n;try{n=zr(e)}catch{retur\
+n{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!\
+="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,promp\
+t_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===js?{state:"en\
+abled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this to\
+ol does not know"}}function tt(){let e=pn(),{state:n,problem:t,outdatedYes:r}=to(e),o={fileState:n,path:e,...t?{fileProb\
+lem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...rt()??ot(n),...o}}function no(){let e=rt();if(e)return e;let{s\
+tate:n,text:t,problem:r}=to(pn());return{...ot(n),text:t,...r?{problem:r}:{}}}function to(e){if(e!==void 0)return Be(e);\
+let n=eo();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${Se(n)})`}:{state:"never\
+_asked"}}function rt(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETR\
+Y_ENABLED"};let t=we(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("\
+DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{en\
+abled:!1,source:"DO_NOT_TRACK"}}function ot(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enab\
+led",source:"file"}}var Y,te=!1,Re,Qn,it=!1,qr,_e,Jr="an opt-out set in the environment during the run",Kr="the consent \
+file, written since the program turned telemetry on";function Gs(e,n=Be(e,!0).text){return{path:e,text:n,modified:y().fi\
+les?.modifiedAt(e)}}function ro(e,n){let t=y().files?.modifiedAt(e.path);return t!==e.modified?!0:t===void 0&&e.text===v\
+oid 0&&n===void 0?!1:(n??Be(e.path,!0).text)!==e.text}function oo(){return qr!==void 0&&ro(qr)}var et=Symbol.for("@nat/t\
+elemetry: the program\'s opt-out"),nt=globalThis;try{nt[et]===void 0&&Object.defineProperty(nt,et,{value:{serial:0}})}cat\
+ch{}var Zr=0;function Ws(){try{let e=nt[et];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n\
+<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function io(){let e=Ws();e===void 0||e===Zr||(Zr=e,[Y,te,it]=[!1,!1,!0]\
+)}function so(e){Qn=e}function J(){if(Qn)return Y=Qn();io();let e=it&&!te;if(!e&&(_e===Jr||rt()?.enabled===!1))return _e\
+=Jr,Y=!1;if(e&&(_e===Kr||oo()))return _e=Kr,Y=!1;if(!te||Re===void 0)return!0;let n=Be(Re.path,!0);return n.problem!==vo\
+id 0&&(n=Be(Re.path,!0)),Y=n.problem===void 0&&!ro(Re,n.text)&&ot(n.state).enabled,Y||(_e??="the consent file, written a\
+gain during the run"),Y}function ce(){return io(),Y===void 0&&zs(no()),Y===!0}function zs(e){[Y,te]=[e.enabled,e.source=\
+=="file"];let n=te?pn():void 0;Re=n===void 0?void 0:Gs(n,e.text)}function ke(){if(!it||te||Y!==!0||oo())return;let e=tt(\
+),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||n?void 0:e.source}function ao(){re\
+turn ce()&&te}function st(){let e=ce(),{enabled:n,source:t,problem:r}=no(),o=t!=="file"&&t!=="default"&&y().envHidden?.(\
+t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?jn(t,y().env(t)):void 0,s=o?`${t}, which the program may not read (${Se(t)})`:\
+i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?s:_e??"the pr\
+ogram (setTelemetryEnabled)"}}var ut=2**31-1,Xs=25,at={min:50,max:250},uo=4,dt=1e3,qs=(uo+1)*at.max,Oe={guarded:new Set,\
+signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.\
+listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},\
+listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(dt,e)){this.ticking=!0;return\
+}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(dt)),this.signal.addEventListener("abort",thi\
+s.look)}catch{}},look:()=>{for(let e of Oe.guarded)--e.looks<=0&&e.end();Oe.guarded.size>0&&Oe.listen()}};function Ne(e,\
+n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),Oe.release(a),i?.()},d=()=>{o||(s(),n())},a={looks:Math.ceil((e+qs)/dt),en\
+d:d},u=(l,c)=>{let m=y().monotonicMs()+l;try{r=setTimeout(()=>{Oe.release(a);let f=y().monotonicMs()-m;if(f<=Xs||c===0)r\
+eturn d();u(Math.min(Math.max(f,at.min),at.max),c-1)},l),t?.(r)}catch{}};return Oe.guard(a),u(e,uo),t||(i=v(()=>y().hold\
+Open?.())),s}function co(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date\
+.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function le(e,n,t,r=0){let o=Math.min(n.maxMs,n.\
+initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Js=3,fo=!1;function mo(){fo=!0}var Ks=new Set([40\
+7,408,429,500,502,503,504]),Zs=new Set([501,505]);function Qs(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind\
+:"too_large"}:Ks.has(e)||e>=500&&e<600&&!Zs.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`ht\
+tp_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`h\
+ttp_${e}`}}async function ho(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=Ne(e.ti\
+meoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Pro\
+mise((d,a)=>{n.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let \
+d=e.url,a=new URL(d).origin,u=e.classify??Qs;for(;;s++){let l=new URL(d).origin===a?e.headers:void 0,c=await Promise.rac\
+e([e.fetch(d,{method:"POST",headers:{...l,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.sign\
+al}),i]),m=ea(c);if(m===void 0)return lt(ct(c)),{kind:"rejected",reason:"bad_response"};let f=lo(c,"location"),p=co(lo(c\
+,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let b=await Promise.race([na(c,n.signal),i]).c\
+atch(()=>{});return u(m,p,b)}if(lt(ct(c)),m!==307&&m!==308)return u(m,p,void 0);if(s===Js)return{kind:"rejected",reason:\
+"too_many_redirects"};let g=sa(f,d);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")\
+&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return fo?{kind:"not\
+_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redire\
+ct"};if(new URL(g).origin!==a&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};d=g}}catch(\
+d){return e.signal?.aborted&&!t?{kind:"interrupted"}:d instanceof j&&s===0?{kind:"not_sent",reason:d.message}:t?{kind:"r\
+etry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:V(d)}}finally{r(),e.signal?.removeEventListener("abo\
+rt",o)}}function ea(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.head\
+ers?.get=="function"?n:void 0}catch{return}}function lo(e,n){try{let t=e.headers.get(n);return typeof t=="string"?t:null\
+}catch{return null}}function ct(e){try{return e.body}catch{return}}function lt(e){try{let{cancel:n,destroy:t}=e??{};type\
+of n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)}catch{}}async function na(e,n)\
+{let t=ct(e),r=ta(t),o=r??t,i=()=>lt(o);n.addEventListener("abort",i,{once:!0});let s=new TextDecoder,d="",a=0;try{if(n.\
+aborted)return"";for await(let u of r?ra(r):oa(t)){if(typeof u!="string"&&!(u instanceof Uint8Array)||(a+=typeof u=="str\
+ing"?P(u):u.length,a>ia))return"";d+=typeof u=="string"?u:s.decode(u,{stream:!0})}return d+s.decode()}finally{n.removeEv\
+entListener("abort",i),i()}}function ta(e){try{let{getReader:n}=e??{};return typeof n=="function"?n.call(e):void 0}catch\
+{return}}async function*ra(e){for(let n=await e.read();!n.done;n=await e.read())yield n.value}function oa(e){let n=e;ret\
+urn typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var ia=65536;function sa(e,n){if(e!==null)try{let t=new URL(e,n);r\
+eturn t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var aa=0xe677d21fdbff,da=JSON.stringify(ue\
+).length+xe;function go(e){if(e===po)return!0;let n=P(JSON.stringify(e))<=da;return n&&(po=e),n}var po;function yo(e,n){\
+let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof Te))return{reason:"not_an_event",detail:"not a TelemetryE\
+vent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:o,timestamp:i\
+}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!go(o))return{reason:\
+"invalid_event",detail:`schemaVersion is longer than the ${xe} bytes beyond "${ue}" that maxBatchBytes keeps for it`};if\
+(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(i<0||i>aa)return{reason\
+:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let{json:s,bytes:d}=Yr(e),\
+a={json:s,bytes:d,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries:0,notBefore:0},u=ft(a,n);return u===vo\
+id 0?a:{reason:"event_too_large",detail:u}}catch(o){return{reason:"invalid_event",detail:V(o)}}}function ft(e,n){let{max\
+EventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes serialized, more than ${Math.max(t,0)} (ma\
+xEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NA\
+T_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n.sessionId&&e.clientVersion===n.sourceClientVers\
+ion&&go(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`${i} bytes as the ${o.name} format carries it, m\
+ore than maxBatchBytes leaves beside its envelope`}function bo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let d of e){let\
+ a=r(d);i.length>0&&d.schemaVersion===i[0].schemaVersion&&d.sessionId===i[0].sessionId&&d.clientVersion===i[0].clientVer\
+sion&&s+1+a<=n||(i=[],o.push(i),s=t(d)-1),s+=1+a,i.push(d)}return o}function fe(e){let n=2166136261;for(let t=0;t<e.leng\
+th;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function mt(e,n,t,r){let o;try{\
+o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],d=s===void 0?void 0:r(s,i);return d===void 0?[]:[d]\
+})}var ca={initialMs:3e4,maxMs:36e5},Eo=4096;function la(e,n){return n??fe(e)}function fa(e,n,t){try{let r=e.read(n,Eo);\
+if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),u=Number.isSafeIn\
+teger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(a)&&a<=t?{failures:o,notBefore:i,handedOffAt:a}:{fa\
+ilures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]\
+{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}var gn=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#d=!1;constructor(n,t\
+,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${la(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,\
+this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<th\
+is.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#\
+s()+le(r,ca,this.#p,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let \
+t=this.#s()+n;this.#d=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#c({failures:r?.failures??1,notBefo\
+re:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.#s()+n}),this.#d=!0)}noteHandOff(){if(!this.\
+#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...thi\
+s.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#d||(this.#r=this.#g()\
+)}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#m())}#g(){let n=fa(this.#u,this.path,this.#s());return n==\
+="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{l\
+et t=this.#o?{endpointHash:fe(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=P(r)<=Eo&&B(this.#t)===this.\
+#t?r:JSON.stringify({...n,...t});de(this.#u,this.#e,this.#n,o,this.#s())}catch{}}};function vo(e){let{failures:n=0,notBe\
+fore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Fe(t)}`}function C(e,n,\
+t){t>0&&(e[n]=(e[n]??0)+t)}var So=36e5,He=64,re={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},ht=6e4,ma=864e5,wo=6e4\
+,Ro=64,ha=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,yn=/^([lc])-(\\d{13})-(e-.+)$/,pa=36e5;functi\
+on ko(e,n="nat",t=""){return fe(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ga=" does not exist yet",oe=class e{dir;key;anc\
+estorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,re.maxAg\
+eMs),maxEvents:Math.max(r.maxEvents,re.maxEvents),maxBytes:Math.max(r.maxBytes,re.maxBytes)},this.key=o,this.ancestorsSe\
+en=i}static open(n,t,r,o,i=()=>{},s="work"){let d=c=>{i(c)},a=s==="work",u=a?"read and write":"read",l=c=>!t.allowed(c,"\
+read")||a&&!t.allowed(c,"write");if(l(n))return d(`the program may not ${u} ${n} (its permissions)`);try{let c=t.ensureD\
+ir(n,!0,a),m=t.realPath(n);return m===void 0?d(`where ${n} leads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks?d\
+(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,a)),n\
+ew e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return d(m?`${n}${ga}`:V(c))}}write(n,t){let r={},o=n.map($e),{kep\
+t:i}=gt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.length-i.length);let s=new Map;for(let a of i){let u=s.\
+get(n[a].sessionId)??[];u.push(o[a]),s.set(n[a].sessionId,u)}let d=[];try{for(let a of s.values())d.push(this.#u(a,t,thi\
+s.key))}catch(a){for(let u of d)this.#l(u);throw a}return{written:r,older:this.#g(t,d)}}claim(n,t,r){let o=[],i={};for(l\
+et{entry:s,path:d}of this.#d(t).slice(0,He)){if(o.length>=n)break;let a=this.#p(s.name,t+r);try{this.#e.rename(d,a)}catc\
+h{continue}let{valid:u,corrupt:l,expired:c}=this.#s(a,s,t),m=u.slice(0,n-o.length),f={path:a,name:s.name,until:t+r,remai\
+ning:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};try{this.#u(u.slice(m.length).map($e),s.time,this.\
+key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C(i,"spool_expired",c);for(let p of m)o.push({...p,claim:f})\
+;f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.pat\
+h,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return \
+this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.\
+remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=yn.exec(n),r=Ae(t?t[3]:n);if(!r)return[];let{valid:o,co\
+rrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:\
+i};return[t?{...s,until:yt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i\
+ of n.#r()){if(r.length>=He)break;let s=To(i,t);if(s===void 0)continue;let d=n.#p(s.name,t+So);try{n.#e.rename(`${n.dir}\
+/${i}`,d)}catch{continue}let{valid:a}=n.#s(d,s,t);try{let u=this.#u(a.map($e),s.time,s.key);u!==void 0&&r.push(u)}catch{\
+try{n.#e.rename(d,`${n.dir}/${s.name}`)}catch{}break}n.#l(d.slice(n.dir.length+1)),o+=a.length}return r.length>0&&this.#\
+g(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=yn.exec(t),o=Ae(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}e\
+ntries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Ae(t)??[])}#u(n,t,r){if(n.lengt\
+h===0)return;let o=xo(n,t,r);return de(this.#e,this.dir,o,_o(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0}\
+,i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.f\
+loor(s/Ro)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let d=Ea(s);d===void 0?o.corrupt++:r-d.timestamp>this.#n\
+.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,t){return`${this.dir}/${pt(n,t)}`}#r(){try{return this.#e.list(this.\
+dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=Er.exec(o),s=To(o,n);s?.key===this.key?t.push({ent\
+ry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>So&&r<He&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.tim\
+e)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=E=>E.key===this.key||E.key===void 0,d=E=>n-E.time>(s(E)?o.maxAgeMs:i.maxAg\
+eMs),a=this.#r();this.#c(a,n,d,r);let u=this.#t(a),l={events:0,bytes:0},c={events:0,bytes:0},m=(E,h,S)=>{s(E)&&([l.event\
+s,l.bytes]=[l.events+h,l.bytes+S]),[c.events,c.bytes]=[c.events+h,c.bytes+S]};for(let E of u)m(E,E.events,E.bytes);let f\
+=(E,h)=>E.events>h.maxEvents||E.bytes>h.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(d))return r;let p=u.filter(E=>t.includes(E\
+.name)),g=Math.min(...p.map(E=>E.time)),b=E=>this.#e.modifiedAt(`${this.dir}/${E}`),R=Math.max(...p.map(E=>b(E.name)??-1\
+/0)),k=E=>{if(E.time<g)return!1;let h=b(E.name);return h===void 0||!Number.isFinite(R)?E.time-g<=wo:Math.abs(h-R)<=wo},x\
+=u.filter(E=>!t.includes(E.name)).sort((E,h)=>E.time-h.time);for(let E=0;E<He;){let h=x.find(d),S=h===void 0&&f(l,o),_=h\
+??(S?x.find(s):f(c,i)?x[0]:void 0);if(_===void 0)break;x.splice(x.indexOf(_),1);let O=d(_);if(!O&&k(_))continue;E++,m(_,\
+-_.events,-_.bytes);let T=S?{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.\
+maxBytes-c.bytes};if(!O&&T.events>0&&T.bytes>0){let w=this.#w(_,T.events,T.bytes,n);if(w===void 0)continue;m(_,w.kept.ev\
+ents,w.kept.bytes),C(r,"spool_corrupt",w.corrupt),C(r,"spool_full",w.cut);continue}this.#m(_.name,_,O?"spool_expired":"s\
+pool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r\
+,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===He)break;let d=yn.exec(s);if(d===null||t-yt(d)<=m\
+a)continue;let a=Ae(d[3]);if(a===void 0||!r(a))continue;i++;let u=pt(d[3],t+ht);try{this.#e.rename(`${this.dir}/${s}`,`$\
+{this.dir}/${u}`)}catch{continue}this.#m(u,a,"spool_expired",o)}}#w(n,t,r,o){let i=pt(n.name,o+ht),s=y().monotonicMs();t\
+ry{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:d,corrupt:a}=this.#s(`${this.dir}/$\
+{i}`,n),u=d.map($e),l=gt(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corr\
+upt:a};if(c.length===0)return this.#l(i)?m:void 0;let f=rn(this.dir,o),p=()=>{try{this.#e.remove(f)}catch{}};try{this.#e\
+.create(f,_o(c))}catch{if(p(),!this.#l(i))return;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.\
+length,corrupt:a}}return m}if(y().monotonicMs()-s>ht/2)return void p();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{p(\
+);return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${xo(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return thi\
+s.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function To(e,n){let t=yn.exec(e);return t?ba(t,n)?Ae(t[3]):void 0:\
+Ae(e)}function Ae(e){let n=ha.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Ro));return{n\
+ame:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function gt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math\
+.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r\
+.slice(o),bytes:i}}function xo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${q(n)}-${e.length}-${r}-${t===void \
+0?"":`${t}-`}${ee()}.jsonl`}function _o(e){return e.map(n=>`${n.text}\n`).join("")}function Oo(e,n){let{maxEvents:t,maxBy\
+tes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:d,clientVersion:a=""}of e)o+=i+6*(s.length+d.length+a.length)+ya;\
+return e.length<=t&&o<=r?0:e.length-gt(e.map($e),t,r).kept.length}var ya=200;function No(e){return $e(e).bytes+1}functio\
+n $e(e){let n=`{"retries":${e.retries},"schemaVersion":${H(e.schemaVersion)},"sessionId":${H(e.sessionId)},${e.clientVer\
+sion===void 0?"":`"clientVersion":${H(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.tim\
+estamp)},"event":${e.json}}`;return{text:n,bytes:P(n)}}function pt(e,n){return`l-${q(n)}-${e}`}function yt([,e,n]){retur\
+n e==="l"?Number(n):Number(n)+pa}function ba(e,n){return n>yt(e)}function Ea(e){try{let{retries:n,schemaVersion:t,sessio\
+nId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&\
+typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof \
+d.ts=="string"&&Wn(d.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:H(d),schemaVersion:t,sessio\
+nId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function va(e,n){re\
+turn e.spoolFallback?Hr(y().env,L().os,n?.uid):void 0}function Sa(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e\
+,s=bt(e),d=e.noSpool??"there is no spool directory",a=o===void 0?void 0:oe.open(o,n,i,s,c=>d=c,r),u=va(e,n);if(a&&u!==vo\
+id 0&&r==="work"&&n.allowed(u,"read")){let c=n.realPath(u)===void 0?void 0:oe.open(u,n,i,s);c&&c.dir!==a.dir&&a.adopt(c,\
+e.clock())}if(a||u===void 0)return!a&&o!==void 0&&t(d),a;let l=oe.open(u,n,i,s,c=>d+=`; nor in ${u}: ${c}`,r);return t(d\
+,l?.dir),l}var bn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,\
+this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)retu\
+rn null;let s=y().files;if(!s)return null;let d=Sa(n,s,t);if(!d)return null;let a=n.customFetch?d.key:void 0,u=new gn(s,\
+d.dir,r.url,o,i,a);return new e(d,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this\
+.#e.clock(),t);for(let a of r)this.#n.add(a.claim);let i=r.map(a=>({...a,bytes:P(a.json),notBefore:0})),[s,d]=[[],[]];fo\
+r(let a of i)(ft(a,this.#e)===void 0?s:d).push(a);return d.length>0&&(this.settle(d),C(o,"event_too_large",d.length)),{e\
+vents:s,dropped:o}}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>\
+i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n\
+.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(thi\
+s.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);t\
+his.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};\
+function bt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==ve?r:void 0,header\
+s:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i\
+?"own":void 0},d=H(s);return ko(n.kind==="http"?n.url:"",t.name,d==="{}"?"":d)}function wa(e){let n=e.replace(/^\\[(.*)\\]\
+$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,\
+3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Ao(e,n){if(e.kind!=="http")return;let t;try{t=\
+new URL(e.url)}catch{return}if(t.protocol!=="http:"||wa(t.hostname))return;let r=[...t.username||t.password?["the URL\'s \
+credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:\
+`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function $o(e,n=L()){let t=({schemaVersion:r,sessionId:o,cl\
+ientVersion:i=e},s)=>Gr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",enco\
+de:(r,o)=>zn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>P(zn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function I\
+o(e,n=L()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=\
+>{let s=r.get(i);return s===void 0&&r.set(i,s=JSON.stringify(Ar(i))),s};return{name:"otlp",encode:i=>Bn(i.map(o),i[0].se\
+ssionId,t(i[0]),n),emptyBytes:i=>P(Bn([],i.sessionId,t(i),n)),eventBytes:i=>P(o(i)),readsAnswer:!0,resource:{...e.resour\
+ceAttributes,"service.name":e.serviceName},classify:$r}}var Ta="http://localhost:4318/v1/logs",xa=120,_a=50,Ra=3,ka=2,Et\
+=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Oa={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!\
+0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitial\
+Seconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spo\
+olMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,ran\
+dom:!0};function Ue(e={}){if(!Ee(e))throw new TypeError(`Cannot create handler: options must be an object, got ${A(e)}`)\
+;let n=Cn(e,Oa);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(N,D,I)=>{let M=e[N]===void 0?D:e[N],Z=I.i\
+nteger?`${I.sign} integer`:`${I.sign} number`,me=`Cannot create handler: \'${N}\' must be a ${Z}`;if(typeof M!="number"||N\
+umber.isNaN(M))throw new TypeError(`${me}, got ${A(M)}`);if(!((I.sign==="positive"?M>0:M>=0)&&(I.integer?Number.isSafeIn\
+teger(M):Number.isFinite(M))))throw new RangeError(`${me}, got ${M}`);if(I.timer&&M*1e3>ut)throw new RangeError(`Cannot \
+create handler: \'${N}\' must be at most ${ut/1e3} seconds (the longest a timer can wait), got ${M}`);return M},r=(N,D,I)=\
+>{let M=e[N];if(M===void 0)return I;if(typeof M!==D)throw new TypeError(`Cannot create handler: \'${N}\' must be a ${D}, g\
+ot ${A(M)}`);return M},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},d=t(\
+"requestTimeoutSeconds",ka,o),a=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<a)throw new RangeError\
+(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${a}), got ${u}`);let l=Fr(),c=r(\
+"sourceClientVersion","string",ve),m=Co("resource",e.resource),f=r("sessionId","string","undefined"),p=[],g=typeof e.for\
+mat=="string"&&e.format.trim()===""?void 0:e.format,b=La(g,p),R=cn(l.format??""),k=g!==void 0?b:R??"nat",x=St(k,c,{...l.\
+otlpResource,...m}),E=vt(x,l.sessionPrefix+f),h=vt(St(b,c,m,Po),f),S=t("maxEventBytes",32768,s);if(S<h.eventBytes)throw \
+new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${h.eventBytes} (the smallest event), got ${S}`)\
+;let _=t("maxBatchBytes",5e5,s);if(_<h.batchBytes){let N=`one ${b} envelope holding the smallest event`;throw new RangeE\
+rror(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${N} ${h.bat\
+chBytes} bytes, more than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${\
+h.batchBytes} (${N}), got ${_}`)}let O=Ma(e.headers);O.problem&&p.push(O.problem);let T=$a(e.endpoint,l.endpointHidden?w\
+t:l.endpoint??(k==="otlp"?l.otlpEndpointHidden?wt:l.otlpEndpoint??Ta:void 0),l.dryRun,p),w=Ia(e.spoolDir,l,p);return{flu\
+shIntervalMs:t("flushIntervalSeconds",xa,o)*1e3,maxQueueSize:t("maxQueueSize",_a,s),maxRetries:t("maxRetries",Ra,{sign:"\
+non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initialMs:a*1e3\
+,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,_-E.envelopeBytes-xe),maxEventByte\
+sOption:S,maxBatchBytes:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:T.kind==="http"&&O.problem?{kind:"none"\
+,reason:"invalid_headers",detail:O.problem}:T,spoolDir:w.path,noSpool:w.none,problems:p,spoolFallback:e.spoolDir===void \
+0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",re.maxEvents,s),maxBytes:Aa(t("spoolMaxBytes",re.maxBytes,s\
+)),maxAgeMs:t("spoolMaxAgeDays",re.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Da(e.captureInterrupts),ha\
+ndOff:Pa(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:x,formatSetBy:g!==void 0?"the program\'s op\
+tions":R!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?l.otlpHeaders:{},...O.record},fetch:r("fet\
+ch","function",y().fetch??((N,D)=>globalThis.fetch(N,D))),logger:r("logger","function",void 0),clock:Lo("clock",r("clock\
+","function",Date.now),Date.now,{valid:Na,expected:"epoch milliseconds",hint:" (a method needs its object: () => perform\
+ance.timeOrigin + performance.now())"}),random:Lo("random",r("random","function",be),be,{valid:N=>typeof N=="number"&&N>\
+=0&&N<1,expected:"a number in [0, 1)"})}}function Lo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s\
+=n()}catch(d){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${V(d)}${i}`)}if(!r(s))throw new RangeError(`Ca\
+nnot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let d=n();return r(d)?d:t()}catch{return t()}\
+}}var Na=e=>typeof e=="number"&&e>=0&&e<1e13;function vt(e,n){let t={json:Et,bytes:P(Et),schemaVersion:ue,sessionId:n,ti\
+mestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBy\
+tes:o+xe+r,envelopeBytes:o}}function Aa(e){if(e>=re.maxBytes)return e;let n=No({json:Et,schemaVersion:ue,sessionId:"",re\
+tries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${n} (one \
+spooled event, the smallest), got ${e}`);return e}function St(e,n,t,r){return e==="otlp"?Io({serviceName:t["service.name\
+"]??kr,serviceVersion:n,resourceAttributes:t},r):$o(n,r)}var Po={name:"node",version:"x".repeat(12),machine:"x".repeat(1\
+1),os:"linux"};function Do(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=vt(St(n.name,t,r,Po),"undefined")\
+;return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}\
+}var wt=Symbol("hidden");function $a(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handl\
+er: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:un(e);if(o){let \
+s=`the program\'s \'endpoint\' ${A(B(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",de\
+tail:s}}if(e===void 0&&n===wt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Pr;return e===void 0&&!Dr(i)?{kin\
+d:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",u\
+rl:i}}function Ia(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===v\
+oid 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDir\
+\' must be a string (an absolute path) or false, got ${A(e)}`);return G(e,L().os)?{path:e,none:void 0}:(t.push(`the progr\
+am\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not a\
+n absolute path"})}function La(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create h\
+andler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=cn(e);return t||(n.push(`the program\'s \'format\'\
+ ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Co(e,n){if(n===void 0)return{};if(!Ee(n\
+))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};for(let[r,o]of\
+ Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an ob\
+ject of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var \
+Mo=8192;function Ma(e){let n=Co("headers",e);for(let[i,s]of Object.entries(n)){if(!sn(i))throw new TypeError(`Cannot cre\
+ate handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(on(i))throw new TypeError(`Cannot crea\
+te handler: \'headers\' must not set ${A(i)}: the HTTP client frames the request itself`);n[i]=_r(s)}let t=Object.keys(n).\
+find(i=>!an(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void 0?`the program\'s \'headers\' \
+has a value for ${A(t)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>Mo?`the \
+program\'s \'headers\' add ${r} bytes to a request, more than ${Mo} (servers refuse a larger head): nothing is sent`:void 0\
+;return o?{record:{},problem:o}:{record:n}}function Pa(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.hand\
+Off!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"defaul\
+t"}}function Da(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new Type\
+Error(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var En=/^sender-[0-9a-f\
+]{8}\\.mjs$/,je="NAT_TELEMETRY_SENDER";function vn(e,n){return{...e,[je]:JSON.stringify(n)}}function Fo(e){if(e)try{let n\
+=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}ca\
+tch{return}}var K=15e3,Ca=250;function Ie(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$\
+`),i={locks:[],marks:[]};for(let s of e.list(n)){let d=o.exec(s);if(!d)continue;let a=Number(d[1]),u=d[2]==="lock"?K:Ca;\
+a+u>r&&a<=r+u?(d[2]==="lock"?i.locks:i.marks).push(s):wn(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}function \
+Sn(e,n,t,r){try{return Ie(e,n,t,r).locks.length>0}catch{return!1}}function Bo(e,n,t){let r;try{e.ensureDir(n,!0);let o=I\
+e(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${q(i)}-${ee()\
+}.start`,e.create(`${n}/${r}`,"");let s=Ie(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(wn(e,`${n}/${r}`),"at w\
+ork")}catch{return r}}function Ho(e,n,t){t!==void 0&&xt(e,n,()=>[t])}function Uo(e,n,t){xt(e,n,()=>Ie(e,n,t,Date.now()).\
+marks)}async function jo(e,n,t){for(let r=0;r<Fa;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Ie(e,n,t,o);if(i.l\
+ocks.length>0){Tt(e,n,i.marks);return}let s=`sender-${t}-${q(o)}-${ee()}.lock`;e.create(`${n}/${s}`,"");let{locks:d,mark\
+s:a}=Ie(e,n,t,o);if(d.join()===s)return Tt(e,n,a),s;wn(e,`${n}/${s}`)}catch{return}await new Promise(i=>setTimeout(i,10+\
+be()*50))}}var Fa=5;function Vo(e,n,t){xt(e,n,()=>[t])}function xt(e,n,t){try{e.ensureDir(n,!0,!1),Tt(e,n,t())}catch{}}f\
+unction Tt(e,n,t){for(let r of t)wn(e,`${n}/${r}`)}function wn(e,n){try{e.remove(n)}catch{}}function Yo(){return""}var H\
+a=6e4,Ua=1e3,ja=[je,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];functio\
+n Go(e,n,t){let r=Va(e,n,t);return r.handOff?r:{...r,outcome:Wo(e,n)}}function Wo(e,n){return e.sink.kind==="none"?"drop\
+ped":zo(e)&&n?.health.isOpen()!==!0?"delivered":n&&ke()===void 0?"spooled":"dropped"}function zo(e){return e.sink.kind!=\
+="http"||y().canConnect(e.sink.url)}function Va(e,n,t){try{let r=Zo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")retur\
+n{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=Ko(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal\
+(s);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let d=y().senderCommand(`${o.dir}/${""\
+}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};let{cwd:a,...u}=d,l={...Ga(e,o.dir),successor:u,onByConsentFi\
+le:ao()};return{handOff:!0,command:{...d,env:vn(d.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off fai\
+led (${r})`}}}function Xo(e,n){return n.handOff&&n.command&&!za(n.backlog)?{handOff:!1,reason:"the sender\'s script is no\
+t in the spool directory and cannot be written",outcome:Wo(e,n.backlog)}:n}function qo(e){try{let{spool:n,health:t,files\
+:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Bo(r,n.dir,n.key);if(o==="at work")return"at\
+ work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():Ho(r,n.dir,o),i}catch{return"failed"}}fun\
+ction Jo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return Zo(\
+e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(Ko(t.url,n.spool.dir))!==void 0}function Ko(e,n){let t=Qr(),r=t===v\
+oid 0?void 0:Ya(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ja,...pe,"HOME","USERPROFILE"],set:r===\
+void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Ya(e){let n=z(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,\
+""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:F(o,t\
+);return i!==void 0&&r?.allowed(i,"read")?i:e}function Zo(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-o\
+ff is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the\
+ program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>K-Ua)return`a request ma\
+y take longer (requestTimeoutSeconds) than a sender lives (${K/1e3} s)`;if(!t)return"telemetry was turned off during the\
+ run";let i=ke();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, whic\
+h a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"t\
+here is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool canno\
+t all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them)\
+: another user could swap the sender\'s script there";if(!zo(e))return"the program may not connect to the endpoint";let{s\
+pool:s,files:d,health:a}=n;if(a.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=a,\
+m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>Ha&&!Sn(d,s.dir,s.key,u))retur\
+n"spooled events have waited a minute with no sender at work"}function Ga(e,n){let{sink:t,format:r,spoolLimits:o,backoff\
+:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.\
+requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Do(e),spoolMaxEvents:o.maxEv\
+ents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.h\
+eaders},resource:{...r.resource}}}function Wa({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function za(e)\
+{if(Wa(e))return!0;let{files:n,spool:t}=e,r=()=>de(n,t.dir,"",Yo(),Date.now());try{r()}catch(o){if(!(o instanceof $))ret\
+urn!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return qa(n,t.dir,Xa),!0}var Xa=3;function qa(e,n,t,r=Date.now(\
+)){let o;try{o=e.list(n).filter(d=>En.test(d))}catch{return}let i=d=>{let a=e.modifiedAt(`${n}/${d}`);return a===void 0|\
+|a>r+K?-1/0:a},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,a)=>a.written-d.written).slice\
+(t).filter(({written:d})=>r-d>K).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var Tn=class{#e=new\
+ Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-\
+=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Qo(){throw new Error("a\
+ sender prints nothing")}var ni=16384,Rt=2*ni,ti=Rt-4096,kt=32,ri=/^[a-z0-9_]{1,40}$/,Ja=/^[0-9a-f]{8}$/;var ei=/^drops-\
+([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Ka=6e4;function oi(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).\
+filter(([m,f])=>ri.test(m)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!_t(i))return;let u={...{since:i,last:i,dropp\
+ed:Object.fromEntries(d.slice(0,kt))},endpointHash:fe(r)},l=B(r)===r?{...u,endpoint:r}:u,c=ui(n,t);try{let m=Qa(e,n,t,i)\
+.filter(p=>p.quiet).map(p=>ii(e,p,n,t)),f=ai([...m.flatMap(p=>p.lines),l],s,i)??l;si(e,n,t,m,()=>{let p=nd(e,c);p==="inv\
+alid"&&e.remove(c);let g=`${H(f)}\n`;typeof p!="object"||p.bytes+g.length<=ni?e.append(c,typeof p=="object"&&!p.ended?`\n$\
+{g}`:g,ti):Za(e,n,t,f,s,i)});for(let{path:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function Za(e,n,t,r,o,i){let s=u\
+i(n,t),d={path:Ot(n,t),quiet:!1},a=Nt(e,s,d.path)?ii(e,d,n,t):{lines:[]};si(e,n,t,[a],()=>{e.append(s,`${H(ai([...a.line\
+s,r],o,i)??r)}\n`,ti)})}function ii(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed\
+:n.summed};let{lines:o,upTo:i}=ed(e,n),s=Ot(t,r,i);return Nt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summ\
+ed:n.summed}}function si(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&Nt(e,s,Ot(n,t,d));throw i}\
+}function Ot(e,n,t){let r=t===void 0?"":`-${t}`;return F(e,`drops-${n}-${q(Date.now())}-${ee()}${r}.aside`)}function Qa(\
+e,n,t,r){return mt(e,n,ei,(o,i)=>{let[,,s,d]=ei.exec(i)??[],a=Math.abs(r-Number(s))>=Ka;return o===t?{path:F(n,i),summed\
+:d===void 0?void 0:Number(d),quiet:a}:void 0})}function ed(e,n){try{let t=n.summed??0,r=e.read(n.path,Rt)?.slice(t)??"",\
+o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:di(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}\
+}function Nt(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function ai(e,n,t){let r=e.map(d=>({...d,since:Math.min(d.since\
+,t),last:Math.min(d.last,t)})).filter(d=>d.last>=n);if(r.length===0)return;let o={};for(let d of r)for(let[a,u]of Object\
+.entries(d.dropped))(a in o||Object.keys(o).length<kt)&&C(o,a,u);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.M\
+AX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(\
+...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function nd(e,n){try{let\
+ t=e.read(n,Rt);return t===void 0?void 0:{lines:di(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t in\
+stanceof $?"invalid":void 0}}function di(e){return e.split(`\n`).flatMap(n=>td(n)??[])}function td(e){try{let{since:n,las\
+t:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(\
+r):[];if(!(_t(n)&&_t(t)&&n<=t&&s.length>0&&s.length<=kt&&s.every(([u,l])=>ri.test(u)&&Number.isSafeInteger(l)&&l>0)))ret\
+urn;let a={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&Ja.test(i)?{endpointHash:i}:{}};return ty\
+peof o=="string"&&B(o)===o?{...a,endpoint:o}:a}catch{return}}function _t(e){return Number.isSafeInteger(e)&&e>=0&&e<=fn}\
+function ui(e,n){return F(e,`drops-${n}.json`)}var ie={working:1,periodic:2,asked:1/0},ci=.9,rd=1e3,od=3e5,id=36e5,sd=4,\
+xn=class{#e;#n=[];#o=[];#t=new Tn;#u=0;#s=0;#p=0;#r=0;#d={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ie.working;#R=0;#k\
+;#y=new Set;#O;#A=!1;#E;#h=Yn();#a=!1;#T=!1;#i=!1;#B=!1;#ue=!1;#H=0;#P;#D;#v;#G;#U=!1;#C;constructor(n={}){this.#e=Ue(n)\
+}enqueue(n){try{if(!ce())return this.#Se();let t=y().exiting();t?(this.#te(),this.#B=this.#i,this.#i=!0):this.#z(),this.\
+#u++;let r=yo(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)ret\
+urn this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#F(!0)||this.#V());this.#m&&this.#c===void 0&&queueMi\
+crotask(()=>this.#j()),this.#n.length>=this.#e.maxQueueSize&&this.#$(ie.working)}catch{}finally{this.#B=!1}}start(){this\
+.#m||this.#P||(this.#m=!0,this.#z(),this.#S()>0?this.#j():ce()&&!this.#N()&&Jo(this.#e,this.#_())&&this.#$(ie.working))}\
+flush(){return this.#$(ie.asked)}#$(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#P);if(this.#\
+x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#R,o=this.#w.then(()=>{if(r!==this.#R)return;let i=this.#x;retur\
+n[this.#l,this.#x]=[void 0,ie.working],this.#pe(i)});return this.#l=o,this.#w=o,o}stop(){return this.#P??=this.#ce()}[Sy\
+mbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#\
+d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.le\
+ngth+this.#t.size}#W(){return[...this.#o,...this.#t.events(),...this.#n]}#z(){if(this.#D)return;this.#te();let n=y(),t=s\
+=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t((\
+)=>n.onExit({beforeExit:()=>{let s=this.#P===void 0;return this.stop(),s},exit:()=>{this.#F(!0)||this.#V(),this.#Y()}}))\
+,o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)||this.#V(),this.#Y()})):void 0;this.#D=()=>{r?\
+.(),i?.()}}#j(){this.#m&&this.#c===void 0&&this.#X()}#X(){this.#c=setTimeout(()=>{this.#$(ie.periodic).then(()=>{this.#m\
+&&this.#X()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#ce(){this.#m=!1,this.#c!==void 0&&clearTimeout(thi\
+s.#c);let n=this.#E=ad(this.#e.exitTimeoutMs),t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()\
+=>!0),n.over()])&&this.#q(),this.#S()>0&&this.#F())return;this.#se(),this.#S()>0&&this.#N()&&this.#M(!0),this.#S()>0&&!t\
+his.#N()&&await this.#le(n),this.#M()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#Y(),n.clear(\
+),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#le(n){let t=this.#_()?.health;\
+t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#$(ie.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||t\
+his.#q()}#q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*ci,i=[...this.#y].s\
+ome(({started:s,accepted:d})=>!d&&r-s>=n*ci);this.#J(({started:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,this.#o.unsh\
+ift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#J(n=()=>!1){for(let t of this.#y){let{event\
+s:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#ee(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(.\
+..n(t)?this.#re(r,"the exit budget ended before the answer"):r)}}}#fe(){return this.#k??=new AbortController}#K(n){if(n.\
+aborted||!J())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),\
+s=o.end-i;if(s>=t)return!0;let d=this.#O,a=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*a>s)}#Z(n){this.#t.settle(\
+n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||\
+!y().canConnect(n.url))}#me(){let{sink:n,clock:t}=this.#e,r=this.#C,o=this.#v?.health.state;return this.#E===void 0&&r!=\
+=void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y(\
+).canConnect(n.url)}#he(n){let t=this.#v?.health;if(n.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#U=!1);return}\
+if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.r\
+etryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random:s,clock:d}=this.#e,a=d()+le(o,i,s,n.retryAfterMs);this.#C=\
+r||!t?.state?void 0:{state:t.state,failures:o,probeAt:a}}async#pe(n){try{this.#ie();let t=this.#e.sink.kind==="http"?thi\
+s.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#se();let r=this.#N();if(r&&!this.#me())return;let \
+o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return;this.#o=\
+this.#o.filter(l=>!i(l)),this.#n=[];let a=this.#ne(d);for(let l of a)this.#t.add(l);let u={delivered:!1,failed:!1,probin\
+g:r};await this.#ge(a,u),this.#he(u),u.delivered&&u.retryAfterMs&&(this.#H=Math.max(this.#H,this.#e.clock()+u.retryAfter\
+Ms))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<\
+n.length&&!t.failed&&this.#K(r);)await this.#Q(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(sd,n.length)},\
+i));for(let s of n.slice(o))this.#Z(s)}async#Q(n,t,r){this.#ie();let o=this.#ae(n);if(o!==n){if(this.#t.settle(n),o.leng\
+th===0)return;this.#t.add(o),n=o}let i=await this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too\
+_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let a of d)this.#t.add(a);for(let a of\
+ d)this.#K(t)?await this.#Q(a,t,r):this.#Z(a);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#ee(n,i.r\
+ejected);case"too_large":return this.#b(1,"http_413"),this.#L(n);case"rejected":return this.#b(n.length,i.reason,i.detai\
+l),this.#L(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterM\
+s=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ye(n,i.retryAfterMs):this.#we(n,i.reason,i.retryAfterMs)\
+}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#ee(n,t=0\
+){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#L(n)}async#be(n,t){let r={started\
+:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#y\
+.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ne(n){let{format:t,maxBatchBytes:r}=this.#e;retu\
+rn bo(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o\
+.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.encode(n,this\
+.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${B(o.url)}`:""}: ${d}`),o.kind==="stderr"\
+)return li(d),{kind:"delivered"};let a=i.classify;return await ho({url:o.url,body:d,headers:s,classify:a&&((u,l,c)=>a(u,\
+l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now\
+:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#ve\
+(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.k\
+ind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Tr(n.thrown,this.#e.sink.kind==="http"?this\
+.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r\
+}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#te(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spo\
+olDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:d}=st();this.#h(`telemetry ${s?"on":"off"} (decided by ${\
+d})`);let a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEM\
+ETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${\
+n.reason})`;this.#h(`endpoint: ${a}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`pro\
+blem: ${s}`);if(!this.#h)return;let i=Ao(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"h\
+and off where a sender can be started":"in process"} (${o.source})`)}#Se(){this.#a||!this.#h&&!this.#e.logger||(this.#a=\
+!0,this.#f(`telemetry off (decided by ${st().decidedBy}): events are not recorded`))}#we(n,t,r){let{backoff:o,clock:i,ra\
+ndom:s}=this.#e,d=i(),a=this.#re(n,t);for(let u of a)u.notBefore=d+le(u.retries,o,s,r);this.#o.push(...a)}#re(n,t){let[r\
+,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t\
+}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#L\
+(o),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=bn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool ke\
+pt in ${t}, as its place cannot be used: ${n}`;r!==this.#G&&this.#f(r),this.#G=r}),this.#v}#oe(){let n=this.#E;if(n)retu\
+rn Math.max(0,n.end-y().monotonicMs())+rd;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(od,Math.min(\
+id,2*t),2*r)}#ie(){let n=this.#oe();this.#v?.renewClaims(n,this.#E?n:n*.75)}#se(){if(this.#U||this.#R>0||!ce()||this.#N(\
+)||!J())return;let n=this.#_();if(n&&ke()!==void 0)return;this.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(\
+),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#oe());o&&(this.#de(o.dropped),this.#s+=o.events.length,this.#o.pu\
+sh(...o.events),o.events.length>0&&this.#j())}#M(n=!1,t){this.#J();let r=this.#W(),o=this.#ae(r);if(o!==r&&(this.#o=o,th\
+is.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??J()))return this.#ue=!0,this.#I(),this.#b(o.length,"opted_out"),\
+!0;if(this.#e.sink.kind==="stderr"){this.#I();for(let d of this.#ne(o))li(this.#e.format.encode(d,this.#e.clock())),this\
+.#p+=d.length;return!0}if(this.#e.sink.kind==="none")return this.#I(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.\
+detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not delivered are kept \
+in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(ke()!==void 0)ret\
+urn this.#I(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let s;t\
+ry{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#I(),s){let d=this.#H-this.#e.clock();d>0&&i?.\
+health.recordWait(d),this.#r+=s.spooled;for(let[a,u]of Object.entries(s.dropped))this.#b(u,a);this.#de(s.olderDropped)}e\
+lse{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i?.releaseAll(),s!==void 0\
+}#ae(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds\
+(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),thi\
+s.#L(i),n.filter(({claim:s})=>!s||!o.has(s))}#de(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#F(n=!1){if\
+(this.#S()===0)return!0;let t=this.#_(),r=Go(this.#e,t,ce()),o=r.handOff?J():void 0;if(o===!1)return this.#M(!0,o);let i\
+=Xo(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not de\
+livered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?vo(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits \
+at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reaso\
+n}`:i.reason}${c}`),!1}let s=n||this.#N()?0:Oo(this.#W(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#\
+e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#S()} event(s\
+) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#M(!0,o))return this.#f("at exit: delivering in process: the s\
+pool cannot be written"),!1;let d=qo(i);if(d==="failed")return this.#f("at exit: delivering in process: no sender could \
+be started"),!1;this.#R++,[this.#l,this.#x]=[void 0,ie.working];let a={started:"a sender","at work":"the sender at work"\
+,"endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to start a send\
+er)"};return this.#f(`at exit: handed off to ${a[d]}`),!0}#V(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#f\
+(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#Y(){let n={};for(let[s,d]of Object.entri\
+es(this.#d)){let a=this.#g[s]??0;d>a&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-a)}let{sink:t,spoolLimits:r}=this.#e;if\
+(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=t\
+his.#d[s];let i=Date.now();oi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#d,t,n),t\
+his.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#f(n){this.#h?.(n),this.#B||Ur(this.#e.logger,n)}};function ad(e\
+){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ne(Math.max(0,n-y().monotonicMs()),()=>o(!1)\
+)}),clear:()=>t?.()}}function li(e){y().writeStderr(`${Qo(JSON.parse(e))}\n`)}var dd=250;async function fi(e){let n=y();N\
+e(K,()=>n.exit(0)),mo(),so(()=>ud(e));try{await cd(e,y().monotonicMs()+K)}catch{}n.exit(0)}function ud(e){let{enabled:n,\
+source:t}=tt();return n||t==="default"&&e.onByConsentFile!==!0}async function cd(e,n){let t=y().files,r=e.spoolDir;if(!t\
+)return;let{successor:o,onByConsentFile:i,...s}=e,d=Ue(s),a=bt(d);if(!J())return Uo(t,r,a);for(let u=0;;u++){let l=await\
+ jo(t,r,a);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:p}=await fd(s,n-dd);if(Vo(t,r,l),!md(e,a))return;if(p&&f>\
+0&&J())return ld(e);if(c>0&&m>0||u>0&&c===0)return}}function ld(e){if(!e.successor)return;let{argv:n,env:t,leavesSession\
+:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&En.test(d.slice(i.length)));o&&s!==void 0&\
+&v(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:vn(t,e),cwd:e.spoolDir,leavesSession:r})}async function fd(e\
+,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ue(e),d=\
+0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!J()||s!==void 0&&y().files?.realPath(s)===void 0)break;let a=\
+new xn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});a.start(),await a.stop();let{replayed:u,spooled:l\
+,sent:c,dropped:m}=a.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,p]of Object.entries(m))C(t.dropped,f,p);if(u\
+<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=le(++d,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTim\
+eout(p,f))}}return t}function md(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||Sn(t,e.spoolDir,n,Date.now\
+()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return oe.open\
+(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var mi=Fo(y().env(je));mi&&await fi(mi);\n'}var Ne="sender-11b371b\
+c.mjs",Rd=124494,Md=6e4,Ld=1e3,Id=[Ui,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY\
+_DRY_RUN"];function Hi(e,t){return e.sink.kind==="none"?"dropped":or(e)&&t?.health.isOpen()!==!0?"delivered":t&&Pe()===void 0?
+"spooled":"dropped"}var Cd=3;function Yi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>$d.test(d))}catch{return}const o=d=>{
+const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+xe?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Ne).map(d=>({name:d,written:o(
+d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>xe).map(({name:d})=>d);for(const d of s)try{e.
+remove(`${t}/${d}`)}catch{}}var Dd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
+return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
+function on(e){return e===null?"null":typeof e=="string"?Vi(e):typeof e=="number"?Pd(e):typeof e=="boolean"?String(e):Array.
+isArray(e)?`[${e.map(on).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Vi(
+n)}: ${on(r)}`).join(", ")}}`:"null"}function Vi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
+0).toString(16).padStart(4,"0")}`)}function Pd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
+nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
+n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
+padStart(2,"0")}`}var zi=16384,sn=2*zi,Xi=sn-4096,an=32,Wi=/^[a-z0-9_]{1,40}$/,Bd=/^[0-9a-f]{8}$/,jd=/^drops-([0-9a-f]{8})\.json$/,
+dn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Fd=6e4;function Ud(e,t,n,r=-1/0){const i=Date.now(),
+o=lr(e,Ot(t,n)),d=cr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>qi(e,a).lines);return $t([...typeof o=="o\
+bject"?o.lines:[],...d],r,i)}function Hd(e,t,n=-1/0){return[...new Set([...Be(e,t,jd,i=>i),...Be(e,t,dn,i=>i)])].flatMap(
+i=>{const o=Ud(e,t,i,n);return o?[{key:i,...o}]:[]})}function Yd(e,t,n,r,i,o){const s=Ot(t,n),d={path:cn(t,n),quiet:!1},
+a=ln(e,s,d.path)?Gi(e,d,t,n):{lines:[]};dr(e,t,n,[a],()=>{e.append(s,`${H($t([...a.lines,r],i,o)??r)}
+`,Xi)})}function Gi(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=qi(e,t),s=cn(n,r,o);return ln(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function cn(e,t,n){
 const r=n===void 0?"":`-${n}`;return U(e,`drops-${t}-${we(Date.now())}-${be()}${r}.aside`)}function qi(e,t){try{const n=t.
 summed??0,r=e.read(t.path,sn)?.slice(n)??"",i=t.quiet?r.length:r.lastIndexOf(`
 `)+1;return{lines:Ji(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}function ln(e,t,n){return S(()=>(e.
 rename(t,n),!0))??!1}function Ji(e){return e.split(`
-`).flatMap(t=>Yd(t)??[])}function Yd(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),s=typeof r==
+`).flatMap(t=>Vd(t)??[])}function Vd(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),s=typeof r==
 "object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(St(t)&&St(n)&&t<=n&&s.length>0&&s.length<=an&&s.every(([
-c,u])=>Xi.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
-"string"&&Pd.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&F(i)===i?{...a,endpoint:i}:a}catch{return}}var Z={working:1,
-periodic:2,asked:1/0},Zi=.9,Vd=1e3,zd=3e5,Wd=36e5,Xd=4,Ki=class{#e;#t=[];#i=[];#n=new Cd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
+c,u])=>Wi.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
+"string"&&Bd.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&F(i)===i?{...a,endpoint:i}:a}catch{return}}var Z={working:1,
+periodic:2,asked:1/0},Zi=.9,zd=1e3,Xd=3e5,Wd=36e5,Gd=4,Ki=class{#e;#t=[];#i=[];#n=new Dd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
 resolve();#u;#$=Z.working;#O=0;#k;#y=new Set;#x;#A=!1;#E;#m=de();#a=!1;#_=!1;#o=!1;#j=!1;#ce=!1;#F=0;#C;#D;#w;#z;#U=!1;#P;constructor(e={}){
-this.#e=qn(e)}enqueue(e){try{if(!G())return this.#be();const t=E().exiting();t?(this.#ne(),this.#j=this.#o,this.#o=!0):this.#X(),
+this.#e=qn(e)}enqueue(e){try{if(!G())return this.#be();const t=E().exiting();t?(this.#ne(),this.#j=this.#o,this.#o=!0):this.#W(),
 this.#c++;const n=Yo(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
 return this.#g(1,"buffer_full");if(this.#t.push(n),t)return void(this.#B(!0)||this.#Y());this.#f&&this.#l===void 0&&queueMicrotask(
 ()=>this.#H()),this.#t.length>=this.#e.maxQueueSize&&this.#R(Z.working)}catch{}finally{this.#j=!1}}start(){this.#f||this.#C||
-(this.#f=!0,this.#X(),this.#b()>0?this.#H():G()&&!this.#N()&&qo(this.#e,this.#S())&&this.#R(Z.working))}flush(){return this.#R(
+(this.#f=!0,this.#W(),this.#b()>0?this.#H():G()&&!this.#N()&&qo(this.#e,this.#S())&&this.#R(Z.working))}flush(){return this.#R(
 Z.asked)}#R(e,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#C);if(this.#$=Math.max(this.#$,e),this.#u)
 return this.#u;const n=this.#O,r=this.#T.then(()=>{if(n!==this.#O)return;const i=this.#$;return[this.#u,this.#$]=[void 0,
 Z.working],this.#pe(i)});return this.#u=r,this.#T=r,r}stop(){return this.#C??=this.#le()}[Symbol.asyncDispose](){return this.
 stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
-length,inFlight:this.#n.size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#W(){return[...this.#i,
-...this.#n.events(),...this.#t]}#X(){if(this.#D)return;this.#ne();const e=E(),t=o=>{try{return o()}catch{this.#h("an exi\
+length,inFlight:this.#n.size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#X(){return[...this.#i,
+...this.#n.events(),...this.#t]}#W(){if(this.#D)return;this.#ne();const e=E(),t=o=>{try{return o()}catch{this.#h("an exi\
 t hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#C===
 void 0;return this.stop(),o},exit:()=>{this.#B(!0)||this.#Y(),this.#V()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(
 o=>{r(o),this.#B(!0)||this.#Y(),this.#V()})):void 0;this.#D=()=>{n?.(),i?.()}}#H(){this.#f&&this.#l===void 0&&this.#G()}#G(){
@@ -2077,7 +2077,7 @@ clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,s=this.#i.filter(i).concat(this.#t);i
 c=>!i(c)),this.#t=[];const d=this.#te(s);for(const c of d)this.#n.add(c);const a={delivered:!1,failed:!1,probing:n};await this.#ve(
 d,a),this.#me(a),a.delivered&&a.retryAfterMs&&(this.#F=Math.max(this.#F,this.#e.clock()+a.retryAfterMs))}catch(t){this.#h(
 `flush failed unexpectedly: ${t}`)}}async#ve(e,t){const{signal:n}=this.#he();let r=0;const i=async()=>{for(;r<e.length&&
-!t.failed&&this.#Z(n);)await this.#Q(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(Xd,e.length)},i));for(const o of e.
+!t.failed&&this.#Z(n);)await this.#Q(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(Gd,e.length)},i));for(const o of e.
 slice(r))this.#K(o)}async#Q(e,t,n){this.#oe();const r=this.#ae(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.
 add(r),e=r}const i=await this.#ge(e,t);if(this.#we(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){
 const o=Math.floor(e.length/2),s=[e.slice(0,o),e.slice(o)];for(const d of s)this.#n.add(d);for(const d of s)this.#Z(t)?await this.#Q(
@@ -2088,33 +2088,33 @@ _sent":this.#i.unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterM
 r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#ee(e,t=0){const n=Math.min(t,e.length);this.#p+=e.length-n,n>
 0&&this.#g(n,"otlp_rejected"),this.#L(e)}async#ge(e,t){const n={started:E().monotonicMs(),events:e,accepted:!1};this.#y.
 add(n);try{return await this.#Ee(e,t,()=>n.accepted=!0)}finally{this.#y.delete(n);const r=E().monotonicMs();this.#x={ms:r-
-n.started,endedAt:r}}}#te(e){const{format:t,maxBatchBytes:n}=this.#e;return sd(e,n,t.emptyBytes,t.eventBytes)}#M(){this.#i=
+n.started,endedAt:r}}}#te(e){const{format:t,maxBatchBytes:n}=this.#e;return ad(e,n,t.emptyBytes,t.eventBytes)}#M(){this.#i=
 [],this.#n.clear(),this.#t=[]}async#Ee(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason,
 detail:r.detail};const{format:i,headers:o}=this.#e,s=i.encode(e,this.#e.clock());if(this.#m?.(`sending ${e.length} event\
 (s)${r.kind==="http"?` to ${F(r.url)}`:""}: ${s}`),r.kind==="stderr")return Qi(s),{kind:"delivered"};const d=i.classify;
-return await pd({url:r.url,body:s,headers:o,classify:d&&((a,c,u)=>d(a,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,
+return await vd({url:r.url,body:s,headers:o,classify:d&&((a,c,u)=>d(a,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,
 fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:E().unrefTimer,mayConnect:E().
 canConnect,sendsProxyCredentials:E().sendsProxyCredentials})}#we(e,t){if(!this.#m)return;const n=e.kind==="retry"&&e.retryAfterMs!==
 void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
  failed: ${hs(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=e.kind==="rejected"||e.
 kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#m(`answer for ${t} event(s): ${e.kind}${i}`)}#ne(){
-if(this.#_)return;this.#_=!0;const{sink:e,format:t,spoolDir:n,handOff:r}=this.#e;if(this.#m){const{enabled:o,decidedBy:s}=Xt();
+if(this.#_)return;this.#_=!0;const{sink:e,format:t,spoolDir:n,handOff:r}=this.#e;if(this.#m){const{enabled:o,decidedBy:s}=Wt();
 this.#m(`telemetry ${o?"on":"off"} (decided by ${s})`);const d=e.kind==="http"?F(e.url):e.kind==="stderr"?"standard erro\
 r":e.reason==="dry_run"&&E().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEME\
 TRY_DRY_RUN, which could ask for one)":`nowhere (${e.reason})`;this.#m(`endpoint: ${d}; format: ${t.name}; spool: ${n??"\
 none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)return;const i=Ei(e,this.#e.headers);i&&this.#m(
 `warning: ${i}`),this.#m(`at exit: ${r.enabled?"hand off where a sender can be started":"in process"} (${r.source})`)}#be(){
-this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry off (decided by ${Xt().decidedBy}): events are not re\
+this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry off (decided by ${Wt().decidedBy}): events are not re\
 corded`))}#Te(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,s=i(),d=this.#re(e,t);for(const a of d)a.notBefore=s+tt(a.
 retries,r,o,n);this.#i.push(...d)}#re(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?r:n).push(
 i);return n.length>0&&this.#h(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#g(r.length,
 "retries_exhausted",`last failure: ${t}`),this.#L(r),n}#L(e){this.#w?.settle(e)}#S(){return this.#w??=ji.open(this.#e,(e,t)=>{
 const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#z&&this.#h(n),this.#z=
-n}),this.#w}#ie(){const e=this.#E;if(e)return Math.max(0,e.end-E().monotonicMs())+Vd;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;
-return Math.max(zd,Math.min(Wd,2*t),2*n)}#oe(){const e=this.#ie();this.#w?.renewClaims(e,this.#E?e:e*.75)}#se(){if(this.#U||
+n}),this.#w}#ie(){const e=this.#E;if(e)return Math.max(0,e.end-E().monotonicMs())+zd;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;
+return Math.max(Xd,Math.min(Wd,2*t),2*n)}#oe(){const e=this.#ie();this.#w?.renewClaims(e,this.#E?e:e*.75)}#se(){if(this.#U||
 this.#O>0||!G()||this.#N()||!Te())return;const e=this.#S();if(e&&Pe()!==void 0)return;this.#U=!0;const t=this.#e.maxBufferedEvents,
 n=Math.max(this.#b(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#ie());r&&(this.#de(r.dropped),this.#s+=r.events.
-length,this.#i.push(...r.events),r.events.length>0&&this.#H())}#I(e=!1,t){this.#J();const n=this.#W(),r=this.#ae(n);if(r!==
+length,this.#i.push(...r.events),r.events.length>0&&this.#H())}#I(e=!1,t){this.#J();const n=this.#X(),r=this.#ae(n);if(r!==
 n&&(this.#i=r,this.#n.clear(),this.#t=[]),r.length===0)return!0;if(!(t??Te()))return this.#ce=!0,this.#M(),this.#g(r.length,
 "opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#M();for(const s of this.#te(r))Qi(this.#e.format.encode(s,this.#e.
 clock())),this.#p+=s.length;return!0}if(this.#e.sink.kind==="none")return this.#M(),this.#g(r.length,this.#e.sink.reason,
@@ -2127,11 +2127,11 @@ const s=i?.giveBackUnsettled()??0;this.#r+=s,this.#g(r.length-s,"spool_unavailab
 const t=this.#w?.spool;if(!t)return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||
 r.add(o));if(r.size===0)return e;const i=e.filter(({claim:o})=>o&&r.has(o));return this.#g(i.length,"claim_lost"),this.#L(
 i),e.filter(({claim:o})=>!o||!r.has(o))}#de(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#B(e=!1){if(this.#b()===
-0)return!0;const t=this.#S(),n=ir(this.#e,t,G()),r=n.handOff?Te():void 0;if(r===!1)return this.#I(!0,r);const i=Xo(this.#e,
+0)return!0;const t=this.#S(),n=ir(this.#e,t,G()),r=n.handOff?Te():void 0;if(r===!1)return this.#I(!0,r);const i=Wo(this.#e,
 n);if(!i.handOff){const a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},
 c=i.outcome!=="delivered"&&t?.health.isOpen()?Bi(t.health):void 0,u=i.outcome==="delivered"?`; the exit waits at most ${this.#e.
 exitTimeoutMs/1e3} s`:"";return this.#h(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.reason}`:i.reason}${u}`),
-!1}const o=e||this.#N()?0:Lo(this.#W(),this.#e.spoolLimits);if(o>0){const{maxEvents:a,maxBytes:c}=this.#e.spoolLimits;return this.#h(
+!1}const o=e||this.#N()?0:Lo(this.#X(),this.#e.spoolLimits);if(o>0){const{maxEvents:a,maxBytes:c}=this.#e.spoolLimits;return this.#h(
 `at exit: delivering in process: the spool would leave out ${o} of the ${this.#b()} event(s) (spoolMaxEvents ${a}, spool\
 MaxBytes ${c})`),!1}if(!this.#I(!0,r))return this.#h("at exit: delivering in process: the spool cannot be written"),!1;const s=Go(
 i);if(s==="failed")return this.#h("at exit: delivering in process: no sender could be started"),!1;this.#O++,[this.#u,this.#$]=
@@ -2143,45 +2143,45 @@ d_out"&&o!=="claim_lost"&&(e[o]=s-d)}const{sink:t,spoolLimits:n}=this.#e;if(Obje
 const r=this.#S();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();es(r.files,r.spool.
 dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(j(this.#d,t,e),this.#h(`dropped ${e} event(s): ${t}${n?` (${n}\
 )`:""}`))}#h(e){this.#m?.(e),this.#j||An(this.#e.logger,e)}};function Qi(e){E().writeStderr(`${on(JSON.parse(e))}
-`)}var Gd=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
+`)}var qd=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
 re or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; never its message)","\
 how long it took","the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture","the to\
-ol's version, a random id for the run, and when the events happened and were sent"],qd=["arguments, file paths or file c\
+ol's version, a random id for the run, and when the events happened and were sent"],Jd=["arguments, file paths or file c\
 ontents","error messages or stack traces","user or host names, IP-based or device identifiers, or any other personal inf\
-ormation"];function Jd(e,t=un){return["","NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
-...Gd.map(n=>`  - ${n},`),"It never collects:",...qd.map(n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool t\
+ormation"];function Zd(e,t=un){return["","NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
+...qd.map(n=>`  - ${n},`),"It never collects:",...Jd.map(n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool t\
 oo (they share ${t}).`,e?`Change your mind any time: \`${e}\` (or NAT_TELEMETRY_ENABLED=0).`:"Change your mind any time:\
  NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",""].join(`
-`)}var eo=/[\u0000-\u001f\u007f-\u009f]/,un="~/.config/nat/telemetry.toml";function Zd(){try{const e=E().env("NAT_TELEME\
-TRY_CONSENT_FILE");return e&&!eo.test(e)?e:un}catch{return un}}var to="Share anonymous usage data? [Y/n] ";function Kd(e,t){
+`)}var eo=/[\u0000-\u001f\u007f-\u009f]/,un="~/.config/nat/telemetry.toml";function Kd(){try{const e=E().env("NAT_TELEME\
+TRY_CONSENT_FILE");return e&&!eo.test(e)?e:un}catch{return un}}var to="Share anonymous usage data? [Y/n] ";function Qd(e,t){
 let n="";for(const r of t){if(e.result!==void 0)break;r===3||r===4?(e.result=null,r===3&&(e.interrupted=!0),n+=r===3?`^C\
 
 `:`
 `):r===13||r===10?(e.result=e.text,n+=`
 `):(r===127||r===8)&&e.text.length>0?(e.text=e.text.slice(0,-1),n+="\b \b"):r>=32&&r<127&&e.text.length<64&&(e.text+=String.
-fromCharCode(r),n+=String.fromCharCode(r))}return n}function Qd(e){const t=e.trim().toLowerCase();if(t===""||t==="y"||t===
-"yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function ec(e,t){const{writeStderr:n}=E();let r,i={text:""},
-o=0,s=!1;try{const a=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(Kd(i,c.subarray(u-1,u))),i.result!==void 0){if(i.interrupted)
-return s=!0,u;if(r=i.result===null?"disabled":Qd(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${to}`),
-i={text:""}}});n(`${Jd(t,Zd())}
+fromCharCode(r),n+=String.fromCharCode(r))}return n}function ec(e){const t=e.trim().toLowerCase();if(t===""||t==="y"||t===
+"yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function tc(e,t){const{writeStderr:n}=E();let r,i={text:""},
+o=0,s=!1;try{const a=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(Qd(i,c.subarray(u-1,u))),i.result!==void 0){if(i.interrupted)
+return s=!0,u;if(r=i.result===null?"disabled":ec(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${to}`),
+i={text:""}}});n(`${Zd(t,Kd())}
 ${to}`),await a}catch{return"never_asked"}if(s){const a=E();return a.signalSelf("SIGINT")||a.exit(he.SIGINT),await new Promise(
 c=>setTimeout(c,50)),"never_asked"}r??="disabled",yi(r==="enabled");const d=ui(r);return n(`${r==="enabled"?"Thank you. \
 Usage data will be shared.":"Usage data will not be shared."}${d?"":" (Your choice could not be saved; you will be asked\
  again.)"}
 
-`),r}var nt,tc={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},
-nc=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,URIError,AggregateError,...typeof DOMException=="fun\
-ction"?[DOMException]:[]];function rc(e,t){try{const n=e?.constructor;if(!n)return"Error";if(!Array.isArray(t)){const r=Object.
-entries(t).find(([,i])=>i===n);if(r)return r[0]}if(nc.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}
+`),r}var nt,nc={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},
+rc=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,URIError,AggregateError,...typeof DOMException=="fun\
+ction"?[DOMException]:[]];function ic(e,t){try{const n=e?.constructor;if(!n)return"Error";if(!Array.isArray(t)){const r=Object.
+entries(t).find(([,i])=>i===n);if(r)return r[0]}if(rc.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}
 return"Error"}export{ii as AT_PAST_HOST,ji as Backlog,je as CLIENT_VERSION,ai as CliCommandEvent,ri as DEFAULT_ENDPOINT,ki as DEFAULT_FLUSH_INTERVAL_SECONDS,
 xi as DEFAULT_MAX_QUEUE_SIZE,Ni as DEFAULT_MAX_RETRIES,Ai as DEFAULT_REQUEST_TIMEOUT_SECONDS,pe as DEFAULT_SCHEMA_VERSION,
 Pi as EndpointHealth,Ii as LATEST_WIRE_TIME_MS,Ki as NATTelemetryHandler,Oi as NOT_YET,Ge as NemoSource,Ht as PROMPT_VERSION,
 $e as PROXY_VARIABLES,et as Spool,si as TaskStatus,Se as TelemetryEvent,j as addCount,ur as askForConsent,rr as backlogKey,
-La as buildPayload,hr as cgiIgnores,Ei as clearTextSecrets,ee as consentFilePath,Te as consentHolds,xr as denoGoesAround,
-Lt as denoProxyRoute,b as describe,q as describeError,Bi as downUntil,Ud as dropsRecords,zt as effectiveConsent,kn as environmentSettings,
+Ia as buildPayload,hr as cgiIgnores,Ei as clearTextSecrets,ee as consentFilePath,Te as consentHolds,xr as denoGoesAround,
+Lt as denoProxyRoute,b as describe,q as describeError,Bi as downUntil,Hd as dropsRecords,zt as effectiveConsent,kn as environmentSettings,
 ir as exitDecision,Q as formatTimestamp,Tt as healthHash,Rt as hiddenBecause,E as host,st as httpUrlProblem,gi as isLoopback,
 G as isTelemetryEnabled,nr as openSpool,kt as optOutProblem,lt as parametersProblem,Fe as proxyRoute,Ie as randomFraction,
-ui as recordConsent,cd as recordedHealth,F as redact,Yi as removeSenderScripts,qn as resolveOptions,tt as retryDelay,I as runtimeInfo,
+ui as recordConsent,ld as recordedHealth,F as redact,Yi as removeSenderScripts,qn as resolveOptions,tt as retryDelay,I as runtimeInfo,
 hi as saveConsent,yi as setTelemetryEnabled,_e as shortHash,tr as spoolFallbackOf,zn as spoolKey,rs as trackCommand,Ee as unknownOption,
 B as utf8Length,re as whyHidden};
 try{
@@ -2189,7 +2189,7 @@ Object.defineProperty(ai,"name",{value:"CliCommandEvent"});
 Object.defineProperty(Ki,"name",{value:"NATTelemetryHandler"});
 Object.defineProperty(Se,"name",{value:"TelemetryEvent"});
 Object.defineProperty(ur,"name",{value:"askForConsent"});
-Object.defineProperty(La,"name",{value:"buildPayload"});
+Object.defineProperty(Ia,"name",{value:"buildPayload"});
 Object.defineProperty(ee,"name",{value:"consentFilePath"});
 Object.defineProperty(zt,"name",{value:"effectiveConsent"});
 Object.defineProperty(Q,"name",{value:"formatTimestamp"});
