@@ -161,9 +161,18 @@ function calendarDate(days: number): string {
   return `${yyyy}-${digits(month, 2)}-${digits(day, 2)}`;
 }
 
-/** `Math.floor`, by operators: what is left of a number after its fraction is exact, and so is their difference. */
+/** 2^52: from there on, doubles are whole numbers. */
+const TWO_TO_52 = 4_503_599_627_370_496;
+
+/**
+ * `Math.floor`, by operators: a number below 2^52 in size is rounded to a whole one by adding 2^52 to it (or taking it
+ * away) and back, where doubles are a whole number apart, then stepped down where it rounded up; from 2^52 on, every
+ * double is whole. (`value % 1`, which this replaced, is a library call under V8: a third of the time a handler
+ * spent on an event's time, once per event.)
+ */
 const floor = (value: number) => {
-  const whole = value - (value % 1);
+  if (!(value < TWO_TO_52 && value > -TWO_TO_52)) return value;
+  const whole = value >= 0 ? value + TWO_TO_52 - TWO_TO_52 : value - TWO_TO_52 + TWO_TO_52;
   return whole > value ? whole - 1 : whole;
 };
 
