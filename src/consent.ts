@@ -457,29 +457,39 @@ const ENVIRONMENT_OPT_OUT = "an opt-out set in the environment during the run";
 /** {@link stoppedBy} for a decision written to the consent file after the program turned telemetry on. */
 const WRITTEN_SINCE_PROGRAM = "the consent file, written since the program turned telemetry on";
 
-/** A consent file as a run saw it: its text and when it was written (each `undefined`: not there, or not read). */
+/**
+ * A consent file as a run saw it: whether anything was there, its text, why it could not be read with certainty (a
+ * link, a FIFO, another user's file: an opt-out at the start of a run), and when it was written (each `undefined`: not
+ * there, or not read).
+ */
 interface Seen {
   path: string;
+  there: boolean;
   text?: string;
+  problem?: string;
   modified?: number;
 }
 
-/** The consent file at a path as it is now (`text`: as just read there). */
-function seen(path: string, text: string | undefined = readDecision(path, true).text): Seen {
-  return { path, text, modified: host().files?.modifiedAt(path) };
+/** The consent file at a path as it is now (`read`: as just read there). */
+function seen(path: string, read: Pick<FileDecision, "text" | "problem"> = readDecision(path, true)): Seen {
+  const files = host().files;
+  const { text, problem } = read;
+  return { path, there: files?.present(path) ?? true, text, problem, modified: files?.modifiedAt(path) };
 }
 
 /**
- * Whether a consent file was written (or made, or removed) since a run saw it (`text`: as just read there). Its time
- * tells apart a decision written again to the same text (`consented_at` counts seconds); its text, a decision written
- * within the same second on a file system that dates files by the second.
+ * Whether a consent file was written (or made, or removed, or replaced by what cannot be read with certainty) since a
+ * run saw it (`read`: as just read there). Its time tells apart a decision written again to the same text
+ * (`consented_at` counts seconds); its text, a decision written within the same second on a file system that dates
+ * files by the second. A file made and removed again between two looks is not seen.
  */
-function writtenSince(before: Seen, text?: string): boolean {
-  const modified = host().files?.modifiedAt(before.path);
-  if (modified !== before.modified) return true;
-  // No file then, and none now (what is there is no regular file): nothing to read, before each request of a run.
-  if (modified === undefined && before.text === undefined && text === undefined) return false;
-  return (text ?? readDecision(before.path, true).text) !== before.text;
+function writtenSince(before: Seen, read?: FileDecision): boolean {
+  const files = host().files;
+  // Nothing there then, and nothing now: a look, not a read, before each request of a run.
+  if (read === undefined && !before.there && files?.present(before.path) === false) return false;
+  const now = read ?? readDecision(before.path, true);
+  return now.text !== before.text || now.problem !== before.problem ||
+    files?.modifiedAt(before.path) !== before.modified;
 }
 
 /** Whether the consent file was written (or made, or removed) since the program turned telemetry on. */
@@ -606,7 +616,7 @@ export function consentHolds(): boolean {
   // A decision written since the run's own, even a yes again (`disable`, then `enable`, between two looks), may have
   // followed an opt-out that what is pending must honour: the run sends, spools and records nothing more (a later run
   // follows the new decision).
-  enabled = read.problem === undefined && !writtenSince(decided, read.text) && fileDecision(read.state).enabled;
+  enabled = read.problem === undefined && !writtenSince(decided, read) && fileDecision(read.state).enabled;
   if (!enabled) stoppedBy ??= "the consent file, written again during the run";
   return enabled;
 }
@@ -650,7 +660,7 @@ export function settledDecision(): { enabled: boolean; source: ConsentSource } {
 function settle(current: { enabled: boolean; source: ConsentSource; text?: string }): void {
   [enabled, fromFile] = [current.enabled, current.source === "file"];
   const path = fromFile ? consentFilePath() : undefined;
-  decided = path === undefined ? undefined : seen(path, current.text);
+  decided = path === undefined ? undefined : seen(path, { text: current.text });
 }
 
 /**

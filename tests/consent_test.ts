@@ -10,6 +10,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   symlinkSync,
   utimesSync,
@@ -536,23 +537,44 @@ test("a decision the user writes to the consent file after the program turned te
   assert.equal(decidedBy, "file", "the user's newer word");
 });
 
-test("with no consent file when the program turned telemetry on, one the user writes since stops it; none written, it holds", () => {
-  using dir = tempDir();
-  const file = `${dir.path}/telemetry.toml`;
-  const saved = process.env.NAT_TELEMETRY_CONSENT_FILE;
-  process.env.NAT_TELEMETRY_CONSENT_FILE = file;
-  try {
-    setTelemetryEnabled(true);
-    assert.equal(consentHolds(), true);
-    assert.equal(consentHolds(), true, "still no file: looked at again, before each request");
-    writeFileSync(file, formatConsentToml("disabled", Date.now())); // `mycli telemetry disable` in another shell
-    assert.equal(consentHolds(), false, "the user's word, written since");
-  } finally {
-    setTelemetryEnabled(false);
-    if (saved === undefined) delete process.env.NAT_TELEMETRY_CONSENT_FILE;
-    else process.env.NAT_TELEMETRY_CONSENT_FILE = saved;
-  }
-});
+test(
+  "with no consent file when the program turned telemetry on, whatever is put there since stops it; nothing put there, it holds",
+  {
+    skip: !canRun("mkfifo", "--version") && "needs mkfifo",
+  },
+  () => {
+    using dir = tempDir();
+    const file = `${dir.path}/telemetry.toml`;
+    const disabled = `${dir.path}/disabled.toml`;
+    writeFileSync(disabled, formatConsentToml("disabled", Date.now()));
+    // Each read as "no" at the start of a run: the user's word, or what cannot be read with certainty (a FIFO, a
+    // directory, a file others may write), or what a dotfile manager links in.
+    const puts: Record<string, () => void> = {
+      "the user's file": () => writeFileSync(file, formatConsentToml("disabled", Date.now())),
+      "a link to it": () => symlinkSync(disabled, file),
+      "a FIFO": () => execFileSync("mkfifo", [file]),
+      "a directory": () => mkdirSync(file),
+      "a file others may write":
+        () => (writeFileSync(file, formatConsentToml("enabled", Date.now())), chmodSync(file, 0o666)),
+    };
+    const saved = process.env.NAT_TELEMETRY_CONSENT_FILE;
+    process.env.NAT_TELEMETRY_CONSENT_FILE = file;
+    try {
+      for (const [what, put] of Object.entries(puts)) {
+        rmSync(file, { recursive: true, force: true });
+        setTelemetryEnabled(true);
+        assert.equal(consentHolds(), true, what);
+        assert.equal(consentHolds(), true, `${what}: still nothing there, looked at again before each request`);
+        put();
+        assert.equal(consentHolds(), false, `${what}, put there since`);
+      }
+    } finally {
+      setTelemetryEnabled(false);
+      if (saved === undefined) delete process.env.NAT_TELEMETRY_CONSENT_FILE;
+      else process.env.NAT_TELEMETRY_CONSENT_FILE = saved;
+    }
+  },
+);
 
 test("on a file system that dates files by the second, a decision written in the second the program turned telemetry on stops it", async () => {
   const outcome = await heldThroughRewrite((file, original) => {

@@ -319,6 +319,18 @@ test("sizeOf, modifiedAt: a regular file of the user's, never a link, a FIFO or 
   const times = names.map((name) => files.modifiedAt(`${dir.path}/${name}`));
   assert.deepEqual(times.slice(1), [undefined, undefined, undefined, undefined]);
   assert.ok(Math.abs(times[0]! - written.getTime()) < 1, `${times[0]}: to the millisecond (Node.js gives a fraction)`);
+  // Anything at all is there, but where nothing is: what a run looks for before each request (the consent file).
+  assert.deepEqual(names.map((name) => files.present(`${dir.path}/${name}`)), [true, true, true, true, false]);
+});
+
+test("present: root's file, which is not the user's own to date, is there all the same", { skip: noRoot }, () => {
+  using dir = tempDir();
+  chmodSync(dir.path, 0o755);
+  writeFileSync(`${dir.path}/root-owned`, "x");
+  const asUser = guardedFiles(nodeFiles(nodeFs, { uid: 65534, gid: 65534 }, false));
+  assert.equal(asUser.modifiedAt(`${dir.path}/root-owned`), undefined);
+  assert.equal(asUser.present(`${dir.path}/root-owned`), true);
+  assert.equal(asUser.present(`${dir.path}/missing`), false);
 });
 
 test("touch dates a regular file of the user's anew; never a link's target, a FIFO, a directory, root's file", {

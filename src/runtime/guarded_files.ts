@@ -255,6 +255,13 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     read: (path, maxBytes) => raw.read(path, maxBytes, regular(path, maxBytes)),
     sizeOf: (path, usersOwn = false) => regularFacts(path, usersOwn)?.size,
     modifiedAt: (path) => regularFacts(path, true)?.modified,
+    present(path) {
+      try {
+        return !raw.allowed(path, "read") || raw.lstat(path) !== undefined;
+      } catch {
+        return true;
+      }
+    },
     isPrivate(path) {
       const mode = regularFacts(path, true)?.mode;
       return mode !== undefined && (mode & 0o022) === 0;

@@ -119,6 +119,15 @@ export interface HostFiles {
    */
   modifiedAt(path: string): number | undefined;
   /**
+   * Whether anything is at a path, of any kind and anyone's (a link is not followed), without opening it. Never
+   * throws.
+   *
+   * @param path The path.
+   * @returns `false` only where nothing is there; `true` also where it cannot be told (Deno, where looking would
+   *   prompt; an error other than no such entry).
+   */
+  present(path: string): boolean;
+  /**
    * Whether the regular file of the current user's own at a path is one no one else may write (no group or other
    * write bit), without opening it. Never throws.
    *
