@@ -185,6 +185,34 @@ test("an event's JSON carries what was checked: each parameter read once, no inh
   }
 });
 
+test("a parameter that cannot be read refuses the event, read once: never read again for a second answer", () => {
+  let reads = 0;
+  const once = Object.defineProperty({ command: "run" }, "mood", {
+    enumerable: true,
+    get: () => {
+      if (reads++ === 0) throw new Error("not yet");
+      return "calm";
+    },
+  });
+  assert.throws(() => wireEventJson(new FlexibleEvent(once)), /parameter 'mood' cannot be read: not yet$/);
+  assert.equal(reads, 1);
+  const getter = (text: string) => ({ enumerable: true, get: () => text });
+  const two = Object.defineProperties({}, {
+    a: getter("a"),
+    b: {
+      enumerable: true,
+      get: () => {
+        throw new Error("b exploded");
+      },
+    },
+  });
+  assert.throws(
+    () => wireEventJson(new FlexibleEvent(two)),
+    /'flexible' parameters cannot be read: b exploded$/,
+    "two getters: which one, not told",
+  );
+});
+
 test("parameters named as Object.prototype's members are the event's own: __proto__, toString, constructor", () => {
   const parameters = JSON.parse('{"__proto__":"a","toString":"b","constructor":1,"hasOwnProperty":true,"command":"x"}');
   const wire = toWireEvent(new FlexibleEvent(parameters)).parameters;
