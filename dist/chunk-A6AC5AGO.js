@@ -22,7 +22,7 @@ s=a=>c=>{if(e.uid!==void 0&&c.uid!==e.uid)throw new M(a,"not_owner");o(a,1/0)(c)
 return;const u=e.lstat(a);return u?((c?s(a):o(a,1/0))(u),u):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.
 permissionsFollowLinks,uid:e.uid,realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){const l=a.length>
 1?a.replace(/(?<=[^\\/:])[\\/]+$/,""):a,f=[];let h=e.lstat(l);for(let y=l;h===void 0;){f.unshift(y);const k=X(y);if(k===
-void 0||f.length>kr)throw new M(l,"no_parent");if(!e.allowed(k,"read"))break;h=e.lstat(y=k)}if(!u&&f.length>0)throw new M(
+void 0||f.length>xr)throw new M(l,"no_parent");if(!e.allowed(k,"read"))break;h=e.lstat(y=k)}if(!u&&f.length>0)throw new M(
 l,h?.kind==="file"?"no_parent":"missing");if(n(e.uid,f.length>0?X(f[0]):l))throw new M(l,f.length>0?"ancestor_not_owner":
 "not_owner");c&&f.length>0&&Re(e,f[0]);for(const y of f)try{e.mkdir(y),y===f[0]&&r(y,e.removeDir)}catch(k){if(k instanceof
 M)throw k;const x=e.lstat(y);if(x===void 0)throw k;if(x.kind!=="directory")throw new M(l,x.kind==="symlink"?"symlink":"n\
@@ -35,7 +35,7 @@ present(a){try{return!e.allowed(a,"read")||e.lstat(a)!==void 0}catch{return!0}},
 void 0&&(c&18)===0},touch(a,c){if(!e.allowed(a,"write")||!e.allowed(a,"read"))throw new M(a,"not_allowed");e.touch(a,c,s(
 a))},create(a,c){e.create(a,c),r(a,e.remove)},append:(a,c,u)=>e.append(a,c,o(a,u)),rename(a,c){const u=e.allowed(c,"read")?
 e.lstat(c):void 0;u!==void 0&&i(c,u),e.rename(a,c)},remove(a){if(!e.allowed(a,"write"))throw new M(a,"not_allowed");e.remove(
-a)}}}),Re=(function(e,t,n=X(t),r=0){for(let i=n;i!==void 0;i=X(i),r++){if(r>=kr||!e.allowed(i,"read"))return!1;const o=e.
+a)}}}),Re=(function(e,t,n=X(t),r=0){for(let i=n;i!==void 0;i=X(i),r++){if(r>=xr||!e.allowed(i,"read"))return!1;const o=e.
 lstat(i);if(o===void 0||e.uid===void 0&&o.mode!==void 0)return!1;if(e.uid!==void 0&&o.uid!==void 0&&o.uid!==e.uid&&o.uid!==
 0)throw new M(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==void 0){const s=bs(e,i);if(s===void 0)throw new M(
 t,"ancestor_link");if(!Re(e,t,s))return!1;continue}if(!(o.mode===void 0||(o.mode&512)!==0)){if((o.mode&2)!==0)throw new M(
@@ -76,13 +76,13 @@ t it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container 
 group")?.split(`
 `),n=t?.find(i=>i.startsWith("0::"))??t?.find(i=>i.includes("name=systemd:"));if((t===void 0?".service":n?.trim().split(
 "/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),_n=(function(e){
-return Object.defineProperty(e,Ir,{value:!0}),e}),co=(function(e,t){const n=p=>{try{return e.permissions.querySync?.(p).
+return Object.defineProperty(e,Cr,{value:!0}),e}),co=(function(e,t){const n=p=>{try{return e.permissions.querySync?.(p).
 state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=S(()=>e.permissions.querySync?.({name:"net"}));return p?.state===
 "granted"&&p.partial!==!0},o=(p,w)=>r({name:w,path:p}),s=p=>r({name:"sys",kind:p})?S(()=>e[p]())??void 0:void 0,d=yn(so(
 e,{uid:s("uid"),gid:s("gid")},o)),a=(p,w)=>{try{let O=new TextEncoder().encode(w);for(;O.length>0;)O=O.subarray(p.writeSync(
-O))}catch{}},c=e===ze&&Yr?Yr:Sn(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
+O))}catch{}},c=e===ze&&Vr?Vr:Sn(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
 u(p)||e.exit(he[p]),setTimeout(()=>e.exit(he[p]),100)},f=()=>globalThis.process?.stdin,h=()=>S(()=>e.stdin.readable.locked||
-Lr(f()))!==!1,m=new Ye(p=>{const w=T=>{ne(p,A=>A.beforeExit())&&T.preventDefault()},O=()=>{ne(p,T=>T.exit(e.exitCode))},
+Ir(f()))!==!1,m=new Ye(p=>{const w=T=>{ne(p,A=>A.beforeExit())&&T.preventDefault()},O=()=>{ne(p,T=>T.exit(e.exitCode))},
 N=T=>{T.defaultPrevented||ne(p,A=>A.exit(1))},_=[["beforeunload",w],["error",N],["unhandledrejection",N]];for(const[T,A]of _)
 globalThis.addEventListener(T,A);return Ct.add(O),()=>{for(const[T,A]of _)globalThis.removeEventListener(T,A);Ct.delete(
 O)}}),v=new Ye(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const w=e.build.os==="linux"&&r({name:"read",
@@ -96,19 +96,19 @@ refused:"the program may not run Deno itself (--allow-run)"};const _=r({name:"re
 p.dir,...p.reads].map(R=>wn(R,_)),A=[...T,N].find(R=>R.includes(","));if(A!==void 0)return{refused:`Deno's permission fl\
 ags cannot name a path with a comma: ${A}`};if(e.build.os==="windows")return{executable:N,paths:T,cwd:_};const C=Us.find(
 ([R,L])=>r({name:"run",command:R})&&(!L||d.sizeOf(R)!==void 0));return C?{executable:N,closer:C,paths:T,cwd:_}:{refused:`\
-Deno passes inherited descriptors on; closing them needs --allow-run=${Br}`}};return{env:$,envHidden:x,envNotUnicode:k,writeStderr:p=>a(
+Deno passes inherited descriptors on; closing them needs --allow-run=${jr}`}};return{env:$,envHidden:x,envNotUnicode:k,writeStderr:p=>a(
 e.stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
 e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,w,O,N){const _=new Set;let T=0;const A=async R=>{if(Number(R.headers.
-get("content-length")??0)>N.maxBodyBytes)return jr(R);let L;const W=new Promise(it=>L=setTimeout(()=>it(Fr),N.requestTimeoutMs)),
-ae=Ys(R,N.maxBodyBytes).catch(()=>Ur),V=await Promise.race([ae,W]).finally(()=>clearTimeout(L));if(V===Ur)return Ve(400,
-"the request was cut short");if(V===Fr)return Ve(408,"the request did not arrive in time");if(V===void 0)return jr(R);const ge=new URL(
+get("content-length")??0)>N.maxBodyBytes)return Fr(R);let L;const W=new Promise(it=>L=setTimeout(()=>it(Ur),N.requestTimeoutMs)),
+ae=Ys(R,N.maxBodyBytes).catch(()=>Hr),V=await Promise.race([ae,W]).finally(()=>clearTimeout(L));if(V===Hr)return Ve(400,
+"the request was cut short");if(V===Ur)return Ve(408,"the request did not arrive in time");if(V===void 0)return Fr(R);const ge=new URL(
 R.url);let Ee;try{Ee=await O({method:R.method,path:ge.pathname+ge.search,body:V})}catch{return Ve(500,"internal")}return Ee?
 new Response(Ee.body??null,{status:Ee.status,headers:Ee.headers}):(await new Promise(it=>_.add(it)),new Response(null,{status:503}))},
 C=e.serve({hostname:p,port:w,onListen(){}},async R=>{if(T>=N.maxConnections)return new Response(null,{status:503,headers:{
 connection:"close"}});T++;try{return await A(R)}finally{T--}});return Promise.resolve({port:C.addr.port,async close(){for(const R of _)
 R();await C.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.
 now(),canConnect(p){try{return r({name:"net",host:$n(p)})}catch{return!1}},sendsProxyCredentials(p){try{return Se.some(x)||
-Ss(new URL(p),$)}catch{return!0}},async fetch(p,w){const O=Nr(new URL(p),$,k);if(O!==void 0)throw new fe(O);return await(t??
+Ss(new URL(p),$)}catch{return!0}},async fetch(p,w){const O=Ar(new URL(p),$,k);if(O!==void 0)throw new fe(O);return await(t??
 globalThis.fetch)(p,w)},senderRefusal(p){const w=g(p);return"refused"in w?w.refused:void 0},senderCommand(p,w){const O=g(
 w);if("refused"in O)return O;const{executable:N,closer:_,paths:T,cwd:A}=O,C=_&&lo(e,n),R=_?[...C?[C]:[],_[0],N]:[N],L=i()?
 "--allow-net":`--allow-net=${$n(w.endpoint)}`,W=[N,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
@@ -118,24 +118,24 @@ $,{...w.set,...ae},A);if(!_)return{argv:W,env:V,cwd:w.dir};const ge=[_[0],"-c",_
 {argv:[C,...ge],env:V,cwd:w.dir,leavesSession:!0}:{argv:ge,env:V,cwd:w.dir}},spawnDetached(p){try{const[w,...O]=p.argv,_={
 stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(w,{args:O,env:p.
 env,cwd:p.cwd,..._}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,terminal(){try{if(!e.
-stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&Mr(d,I().os))return{async readRaw(p){
+stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&Lr(d,I().os))return{async readRaw(p){
 const w=S(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const O=()=>{for(const[_,T]of N)S(()=>c.remove(_,T))},N=He.map(_=>{const T=()=>{
 S(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&(O(),l(_))};return S(()=>c.add(_,T)),[_,T]});try{const _=new Uint8Array(
 64);for(;;){const T=await e.stdin.read(_);if(T===null)throw new Error("the terminal went away");if(p(_.slice(0,T))!==void 0)
-return}}finally{e.stdin.setRaw(w),O()}}}},files:d,exiting:()=>Hr,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),$n=(function(e){
-const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),lo=(function(e,t){const n=Pr.map(
-r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return Pr.find((r,i)=>{if(n[i].some(
+return}}finally{e.stdin.setRaw(w),O()}}}},files:d,exiting:()=>Yr,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),$n=(function(e){
+const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),lo=(function(e,t){const n=Br.map(
+r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return Br.find((r,i)=>{if(n[i].some(
 s=>s!=="granted"))return!1;const o=S(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&
 18)===0})}),uo=(function(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its program":Tn({pid:e.
 pid,ppid:S(()=>e.ppid),os:I().os,env:r,read:i=>t({name:"read",path:i})?S(()=>n.read(i,65536)):void 0,pidNamespace:I().os===
-"linux"&&t({name:"read",path:Dr})?S(()=>e.readLinkSync(Dr)):void 0})}),Sn=(function(e){const t=e.addSignalListener.bind(
-e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(i,o)=>{t(i,o),Cr(o)||r.set(i,(r.get(i)??new Set).
+"linux"&&t({name:"read",path:Pr})?S(()=>e.readLinkSync(Pr)):void 0})}),Sn=(function(e){const t=e.addSignalListener.bind(
+e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(i,o)=>{t(i,o),Dr(o)||r.set(i,(r.get(i)??new Set).
 add(o))},e.removeSignalListener=(i,o)=>{n(i,o),r.get(i)?.delete(o)}}catch{return{programListens:()=>!0,add:t,remove:n}}return{
 programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),ho=(function(e,t){const{Buffer:n}=globalThis;return(r,i)=>new Promise(
 (o,s)=>{const d=new URL(r),a=Ue(d,t);if(a.kind==="unusable")return s(new fe(a.reason));const c=d.protocol==="https:",u=Gs(
 e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-length":n.byteLength(i.body),"accept-encoding":"identity"},
 signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:h}=a,m=i.signal;l.createConnection=(v,y)=>{
-(c?ea(e,u,h,d,m):zr(e,u,h,m)).then(x=>y(null,x),x=>y(x))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
+(c?ea(e,u,h,d,m):Wr(e,u,h,m)).then(x=>y(null,x),x=>y(x))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
 h.authorization&&(l.headers["proxy-authorization"]=h.authorization))}const f=e(c?"node:https":"node:http").request(d,l);
 f.on("error",s),f.on("response",h=>{const m=v=>h.headers[v.toLowerCase()];o({status:h.statusCode??0,headers:{get:v=>{const y=m(
 v);return y===void 0?null:Array.isArray(y)?y.join(", "):y}},body:{cancel:()=>(h.destroy(),Promise.resolve()),getReader:()=>e(
@@ -166,7 +166,7 @@ return Eo(e,l,f)};let o=!1;const s=new Ye(c=>On(e,[["beforeExit",()=>{ne(c,f=>f.
 exit(f))}]])),d=c=>e.platform!=="win32"&&S(()=>(e.kill(e.pid,c),!0))===!0,a=new Ye(c=>{if(e.pid===1)return()=>{};const u=e.
 versions.bun&&e.platform==="linux"?r().files:void 0,l=vn(S(()=>u?.read(Rt,65536)));return On(e,He.filter(f=>!l.includes(
 f)).map(f=>{const h=_n(()=>{js(e,f)||(ne(c,m=>m(f)),a.clear(),d(f)||e.exit(he[f]))});return[f,h]}))});return{env(c){try{
-return e.env[c]}catch{return}},writeStderr:c=>Jr(e.stderr,c),writeStdout:c=>Jr(e.stdout,c),stdoutIsTerminal:()=>e.stdout.
+return e.env[c]}catch{return}},writeStderr:c=>Zr(e.stderr,c),writeStdout:c=>Zr(e.stdout,c),stdoutIsTerminal:()=>e.stdout.
 isTTY===!0,args:()=>e.argv.slice(2),setExitCode(c){e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.
 isInteger(c)?c:void 0},async serve(c,u,l,f){const h=e.getBuiltinModule?.("node:http");if(!h)throw new Error("no HTTP ser\
 ver in this runtime");const m={requestTimeout:f.requestTimeoutMs,headersTimeout:f.requestTimeoutMs,connectionsCheckingInterval:1e3},
@@ -182,7 +182,7 @@ f.maxConnections,await new Promise((k,x)=>{v.once("error",x),v.listen(u,c,k)});c
 holdOpen:e.versions.bun?void 0:mo(e),watchTick:e.versions.bun?void 0:ra,monotonicMs(){const[c,u]=e.hrtime();return c*1e3+
 u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:c}=r(),u=f=>S(()=>c?.fstatSync(f).isCharacterDevice())===
 !1;if(e.platform!=="win32"&&[1,2,0].some(u)||e.execArgv?.includes("--test"))return;const{stdin:l}=e;if(!(!l.isTTY||!e.stdout.
-isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>Lr(l))===!1&&Mr(r().files,I().os))return{readRaw:f=>new Promise((h,m)=>{const v=l.
+isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>Ir(l))===!1&&Lr(r().files,I().os))return{readRaw:f=>new Promise((h,m)=>{const v=l.
 isRaw===!0,y=l.readableFlowing,k=g=>{l.removeListener("data",x),l.removeListener("end",$),l.removeListener("error",$),S(
 ()=>l.setRawMode?.(v)),l.pause(),g!==void 0&&g.length>0&&S(()=>l.unshift(g)),y===!0?l.resume():y===null&&S(()=>l.readableFlowing=
 null)},x=g=>{const p=new Uint8Array(g??[]);let w;try{w=f(p)}catch{w=p.length}w!==void 0&&(k(p.subarray(w)),e.nextTick(h))},
@@ -197,7 +197,7 @@ d";const[m,...v]=u,y=h.spawn(m,v,{detached:!0,stdio:"ignore",windowsHide:!0,env:
 unref(),y.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:c=>e.exit(c),signalSelf:d,get files(){return r().files},
 exiting:()=>o||e._exiting===!0,onExit:c=>s.add(c),onInterrupt:c=>a.add(c)}}),vo=(function(e){let t;try{t=e.getBuiltinModule?.(
 "node:fs")}catch{t=void 0}let n;const r={uid:e.getuid?.(),get gid(){return n??={gid:o()},n.gid}},i=t&&fo(t,r,e.platform===
-"win32",e.permission),o=()=>e.versions.bun?aa(S(()=>i?.read(Gr,oa,sa)),r.uid):S(()=>e.getBuiltinModule?.("node:os")?.userInfo().
+"win32",e.permission),o=()=>e.versions.bun?aa(S(()=>i?.read(qr,oa,sa)),r.uid):S(()=>e.getBuiltinModule?.("node:os")?.userInfo().
 gid)??e.getgid?.();return{fs:t,files:i&&yn(i)}}),yo=(function(e){const t=[...go(e.env.NODE_OPTIONS??""),...e.execArgv??[]],
 n=new Map;for(let r=0;r<t.length;r++){const[,i,o,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(t[r])??[],d=o?.replaceAll("_",
 "-");d!==void 0&&(da.test(d)?n.set(d,!i):ca.test(d)&&!i&&n.set(d,s??t[++r]??""))}return[...n].map(([r,i])=>i===!0?`--${r}`:
@@ -213,16 +213,16 @@ guration file, or spelled with _, which Node.js does not pass on, or granting a 
 ppid,os:e.platform,env:i=>e.env[i],read:i=>S(()=>t?.read(i,65536)),pidNamespace:e.platform==="linux"?S(()=>n?.readlinkSync(
 "/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}),On=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)
 e.removeListener(i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),E=(function(){if(Xe)
-return Xe;const e=I().name;return Xe=e==="deno"?co(me.Deno,Kr):e==="unknown"?pa:po(me.process,{lightFetch:e==="node",fetchAtLoad:Kr,
+return Xe;const e=I().name;return Xe=e==="deno"?co(me.Deno,Qr):e==="unknown"?pa:po(me.process,{lightFetch:e==="node",fetchAtLoad:Qr,
 bunSpawn:e==="bun"?me.Bun?.spawn:void 0}),Xe}),wo=(function(e,t){const n={};for(const[r,i]of(e??"").split(",").entries()){
 if(i.trim()==="")continue;const o=i.indexOf("="),s=d=>t?.(`entry ${r+1} ${d}`);if(o<0||i.slice(0,o).trim()===""){s("is n\
 ot key=value");continue}try{const d=decodeURIComponent(i.slice(0,o).trim()),a=decodeURIComponent(i.slice(o+1).trim());d!==
-""?n[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return n}),bo=(function(e,t=()=>!1){for(const n of ri){
+""?n[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return n}),bo=(function(e,t=()=>!1){for(const n of ii){
 if(t(n))return{hidden:!0};const r=e(n);if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(
 /\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}),Me=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().
 toLowerCase())}),kn=(function(){return st(E().env("CI"))||E().envNotUnicode?.("CI")===!0}),st=(function(e){return!["","0",
 "false"].includes(e?.trim().toLowerCase()??"")}),To=(function(e){return dt(e)===void 0}),at=(function(e){let t;try{t=new URL(
-e)}catch{return Bt}if(t.protocol!=="http:"&&t.protocol!=="https:")return Bt;if(ot(t))return`${oi}: a key with a '/', '?'\
+e)}catch{return Bt}if(t.protocol!=="http:"&&t.protocol!=="https:")return Bt;if(ot(t))return`${si}: a key with a '/', '?'\
  or '#' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the host`}),dt=(function(e){if(e===""||e==="\
 stdout")return;const t=at(e);return t===Bt?`${t}, "" or "stdout"`:t}),ct=(function(e){const t=e.trim().toLowerCase();return t===
 "nat"||t==="otlp"?t:void 0}),xn=(function(){const e=E().env,t=[],n=($,g)=>{const p=e($),w=Nn($,p);return w!==void 0&&t.push(
@@ -236,7 +236,7 @@ ONSENT_FILE");u&&!K(u,I().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${b(u)} is not
 ectory each run starts in, so each directory may hold another decision`);let l;const f=_o(e,I().os,t,$=>l=$),h=e("NAT_TE\
 LEMETRY_SPOOL_DIR"),m=I().os==="win32"?"LOCALAPPDATA":"HOME";f===void 0&&h===void 0&&E().envHidden?.(m)===!0&&(l=`the pr\
 ogram may not read ${m} (${re(m)})`,t.push(`${m} may not be read (${re(m)}): the spool cannot be kept in the home direct\
-ory`));for(const $ of r)t.push(`${$} may not be read (${re($)}): ${si[$]}`);for(const $ of ri){const g=e($),p=g?at(g):void 0;
+ory`));for(const $ of r)t.push(`${$} may not be read (${re($)}): ${ai[$]}`);for(const $ of ii){const g=e($),p=g?at(g):void 0;
 p&&t.push(`${$}=${b(F(g))} ${p}: OTLP events are not sent`)}const v=bo(e,$=>r.includes($)),y=$=>wo(e($),g=>t.push(`${$}:\
  ${g}: skipped`)),k={...An("OTEL_EXPORTER_OTLP_HEADERS",y("OTEL_EXPORTER_OTLP_HEADERS"),t),...An("OTEL_EXPORTER_OTLP_LOG\
 S_HEADERS",y("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},x={...y("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"serv\
@@ -244,8 +244,8 @@ ice.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.include
 hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:f,noSpool:l,spoolFallback:h===void 0,handOff:c,ci:i,format:a,
 otlpEndpoint:v.endpoint,otlpHeaders:k,otlpResource:x,problems:t}}),Nn=(function(e,t){if(t===void 0)return;const n=t.trim().
 toLowerCase();if(!(Me(n)===!0||Ta.includes(n)))return`${e}=${b(t)} is not a yes/no value (1, true, yes / 0, false, no): \
-read as no`}),An=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))$r(i)?_r(i)?n.push(`${e}: ${b(i)} is the\
- HTTP client's to set: skipped, not sent`):Sr(o)?r[i]=o:n.push(`${e}: the value of ${b(i)} is not a header value (RFC 91\
+read as no`}),An=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))Sr(i)?$r(i)?n.push(`${e}: ${b(i)} is the\
+ HTTP client's to set: skipped, not sent`):Or(o)?r[i]=o:n.push(`${e}: the value of ${b(i)} is not a header value (RFC 91\
 10, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):n.push(`${e}: an entry's na\
 me is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \`Name: value\` rat\
 her than \`Name=value\`): skipped, not sent`);return r}),_o=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_\
@@ -270,11 +270,11 @@ return e===Oe}),ko=(function(){const{name:e,version:t}=I();return t?`${e}/${t}`:
 "number"?"undefined":e}),Dn=(function(e){const t=typeof e=="string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.
 isSafeInteger(t)?t:void 0}),Le=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create event: '${e}' mus\
 t be a string, got ${b(t)}`);return t}),Pn=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(`C\
-annot create event: '${e}' must be one of ${br(Object.values(n))}, got ${b(t)}`)}),H=(function(e){const t=JSON.stringify(
+annot create event: '${e}' must be one of ${Tr(Object.values(n))}, got ${b(t)}`)}),H=(function(e){const t=JSON.stringify(
 e);return typeof t=="string"&&/[\r\n]/.test(t)?Aa(t):t}),B=(function(e){const t=e.search(Ra);if(t===-1)return e.length;let n=e.
 length;for(let r=t;r<e.length;r++){const i=e.charCodeAt(r);i<128||(i<2048?n+=1:i>=55296&&i<56320&&(e.charCodeAt(r+1)&64512)===
 56320?(n+=2,r++):n+=2)}return n}),Q=(function(e){const t=D(e);if(!(t>=-Ut&&t<=Ut))throw new RangeError("Invalid time val\
-ue");const n=D(t/1e3);if(n!==Ft.second){const r=D(n/ci),i=n-r*ci,o=`${J(D(i/3600),2)}:${J(D(i/60)%60,2)}:${J(i%60,2)}`;Ft=
+ue");const n=D(t/1e3);if(n!==Ft.second){const r=D(n/li),i=n-r*li,o=`${J(D(i/3600),2)}:${J(D(i/60)%60,2)}:${J(i%60,2)}`;Ft=
 {second:n,text:`${xo(r)}T${o}.`}}return`${Ft.text}${J(t-n*1e3,3)}Z`}),xo=(function(e){const t=D((e+719468)/146097),n=e+719468-
 t*146097,r=D((n-D(n/1460)+D(n/36524)-D(n/146096))/365),i=n-(365*r+D(r/4)-D(r/100)),o=D((5*i+2)/153),s=i-D((153*o+2)/5)+1,
 d=o<10?o+3:o-9,a=r+t*400+(d<=2?1:0);return`${a>=0&&a<=9999?J(a,4):`${a<0?"-":"+"}${J(a<0?-a:a,6)}`}-${J(d,2)}-${J(s,2)}`}),
@@ -328,24 +328,25 @@ e)??!0,text:r,problem:i,modified:n?.modifiedAt(e)}}),Yn=(function(e,t){const n=E
 e.path)===!1)return!1;const r=t??ce(e.path,!0);return r.text!==e.text||r.problem!==e.problem||n?.modifiedAt(e.path)!==e.
 modified}),Vn=(function(){try{const e=Ke[Ze];if(e===void 0)return;const{serial:t}=e;return Number.isSafeInteger(t)&&t>=0&&
 t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),Et=(function(){const e=Vn();e===void 0||e===Qe||(Qe=e,[P,Y,ke]=[!1,!1,
-!0])}),_e=(function(){if(mi)return P=mi();Et();const e=ke&&!Y;if(!e&&(oe===pi||vt()?.enabled===!1))return oe=pi,P=!1;if(e&&
-(oe===vi||yi()))return oe=vi,P=!1;if(!Y||ie===void 0)return!0;let t=ce(ie.path,!0);return t.problem!==void 0&&(t=ce(ie.path,
+!0])}),_e=(function(){if(pi)return P=pi();Et();const e=ke&&!Y;if(!e&&(oe===vi||vt()?.enabled===!1))return oe=vi,P=!1;if(e&&
+(oe===yi||gi()))return oe=yi,P=!1;if(!Y||ie===void 0)return!0;let t=ce(ie.path,!0);return t.problem!==void 0&&(t=ce(ie.path,
 !0)),P=t.problem===void 0&&!Yn(ie,t)&&yt(t.state).enabled,P||(oe??="the consent file, written again during the run"),P}),
 G=(function(){return Et(),P===void 0&&zn(pt()),P===!0}),Mo=(function(){const e=pt();return P===void 0&&zn(e),{enabled:e.
 enabled,source:e.source}}),zn=(function(e){[P,Y]=[e.enabled,e.source==="file"];const t=Y?ee():void 0;ie=t===void 0?void 0:
-gt(t,{text:e.text})}),Be=(function(){if(!ke||Y||P!==!0||yi())return;const e=Wt(),t=e.source==="file"&&e.fileProblem!==void 0;
+gt(t,{text:e.text})}),Be=(function(){if(!ke||Y||P!==!0||gi())return;const e=Wt(),t=e.source==="file"&&e.fileProblem!==void 0;
 return e.enabled||e.source==="default"||t?void 0:e.source}),Lo=(function(){return G()&&Y}),Io=(function(e,t=I()){const n=({
 schemaVersion:r,sessionId:i,clientVersion:o=e},s)=>jn(r,{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,sentAt:s});
-return{name:"nat",encode:(r,i)=>Fn(n(r[0],i),r.map(o=>o.json)),emptyBytes:$i(({schemaVersion:r,sessionId:i,clientVersion:o})=>[
-r,i,o],r=>B(Fn(n(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}),$e=(function(e){let t=2166136261;for(let n=0;n<e.length;n++)
-t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,"0")}),j=(function(e,t,n){n>0&&(e[t]=(e[t]??
-0)+n)}),Wn=(function(e,t="nat",n=""){return $e(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),Xn=(function(e,t){const n=et.exec(
-e);return n?rd(n,t)?le(n[3]):void 0:le(e)}),le=(function(e){const t=Qa.exec(e);if(!t)return;const n=Number(t[3]),r=Math.
-min(Number(t[2]),Math.floor(n/ki));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),wt=(function(e,t,n){const r=[
-...e.keys()].filter(s=>e[s].bytes<n);let i=Math.max(0,r.length-t),o=r.slice(i).reduce((s,d)=>s+e[d].bytes+1,0);for(;i<r.
-length&&o>n;)o-=e[r[i++]].bytes+1;return{kept:r.slice(i),bytes:o}}),Gn=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+
-1,0);return`e-${be(t)}-${e.length}-${r}-${n===void 0?"":`${n}-`}${Te()}.jsonl`}),qn=(function(e){return e.map(t=>`${t.text}\
-
+return{name:"nat",encode:(r,i)=>Fn(n(r[0],i),r.map(o=>o.json)),emptyBytes:Wn(({schemaVersion:r,sessionId:i,clientVersion:o})=>[
+r,i,o],r=>B(Fn(n(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}),Wn=(function(e,t){let n;return r=>{const i=e(r);return(n===
+void 0||i.length!==n.fields.length||i.some((o,s)=>o!==n.fields[s]))&&(n={fields:i,bytes:t(r)}),n.bytes}}),$e=(function(e){
+let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,
+"0")}),j=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),Xn=(function(e,t="nat",n=""){return $e(n===""?`${t} ${e}`:`${t} ${e}\
+ ${n}`)}),Gn=(function(e,t){const n=et.exec(e);return n?rd(n,t)?le(n[3]):void 0:le(e)}),le=(function(e){const t=Qa.exec(
+e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/ki));return{name:e,time:Number(t[1]),events:r,
+bytes:n,key:t[4]}}),wt=(function(e,t,n){const r=[...e.keys()].filter(s=>e[s].bytes<n);let i=Math.max(0,r.length-t),o=r.slice(
+i).reduce((s,d)=>s+e[d].bytes+1,0);for(;i<r.length&&o>n;)o-=e[r[i++]].bytes+1;return{kept:r.slice(i),bytes:o}}),qn=(function(e,t,n){
+const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${be(t)}-${e.length}-${r}-${n===void 0?"":`${n}-`}${Te()}.jsonl`}),Jn=(function(e){
+return e.map(t=>`${t.text}
 `).join("")}),Co=(function(e,t){const{maxEvents:n,maxBytes:r}=t;let i=0;for(const{bytes:o,schemaVersion:s,sessionId:d,clientVersion:a=""}of e)
 i+=o+6*(s.length+d.length+a.length)+td;return e.length<=n&&i<=r?0:e.length-wt(e.map(ue),n,r).kept.length}),ue=(function(e){
 const t=`{"retries":${e.retries},"schemaVersion":${H(e.schemaVersion)},"sessionId":${H(e.sessionId)},${e.clientVersion===
@@ -354,17 +355,17 @@ void 0?"":`"clientVersion":${H(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:
 cuts:o,timestamp:s,event:d}=JSON.parse(e);if(!(Number.isSafeInteger(t)&&t>=0&&typeof n=="string"&&typeof r=="string"&&(i===
 void 0||typeof i=="string")&&Number.isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&ut(d.parameters)===
 void 0))return;const c=Number.isSafeInteger(o)&&o>0,u={json:H(d),schemaVersion:n,sessionId:r,retries:t,timestamp:s,...c&&
-{cuts:o}};return i===void 0?u:{...u,clientVersion:i}}catch{return}}),Jn=(function(e={}){if(!z(e))throw new TypeError(`Ca\
+{cuts:o}};return i===void 0?u:{...u,clientVersion:i}}catch{return}}),Zn=(function(e={}){if(!z(e))throw new TypeError(`Ca\
 nnot create handler: options must be an object, got ${b(e)}`);const t=we(e,od);if(t)throw new TypeError(`Cannot create h\
 andler: ${t}`);const n=(A,C,R)=>{const L=e[A]===void 0?C:e[A],W=R.integer?`${R.sign} integer`:`${R.sign} number`,ae=`Can\
 not create handler: '${A}' must be a ${W}`;if(typeof L!="number"||Number.isNaN(L))throw new TypeError(`${ae}, got ${b(L)}`);
 if(!((R.sign==="positive"?L>0:L>=0)&&(R.integer?Number.isSafeInteger(L):Number.isFinite(L))))throw new RangeError(`${ae}\
-, got ${L}`);if(R.timer&&L*1e3>bi)throw new RangeError(`Cannot create handler: '${A}' must be at most ${bi/1e3} seconds \
+, got ${L}`);if(R.timer&&L*1e3>Ti)throw new RangeError(`Cannot create handler: '${A}' must be at most ${Ti/1e3} seconds \
 (the longest a timer can wait), got ${L}`);return L},r=(A,C,R)=>{const L=e[A];if(L===void 0)return R;if(typeof L!==C)throw new TypeError(
 `Cannot create handler: '${A}' must be a ${C}, got ${b(L)}`);return L},i={sign:"positive",timer:!0},o={sign:"non-negativ\
 e",timer:!0},s={sign:"positive",integer:!0},d=n("requestTimeoutSeconds",Mi,i),a=n("backoffInitialSeconds",1,o),c=n("back\
 offMaxSeconds",60,o);if(c<a)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffIn\
-itialSeconds' (${a}), got ${c}`);const u=xn(),l=r("sourceClientVersion","string",Fe),f=Kn("resource",e.resource),h=r("se\
+itialSeconds' (${a}), got ${c}`);const u=xn(),l=r("sourceClientVersion","string",Fe),f=Qn("resource",e.resource),h=r("se\
 ssionId","string","undefined"),m=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,y=Uo(v,m),k=ct(u.format??
 ""),x=v!==void 0?y:k??"nat",$=Tt(x,l,{...u.otlpResource,...f}),g=bt($,u.sessionPrefix+h),p=bt(Tt(y,l,f,Li),h),w=n("maxEv\
 entBytes",32768,s);if(w<p.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventBytes' must be at least ${p.eventBytes}\
@@ -382,10 +383,10 @@ void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEvents",se.maxEvents,s
 s)),maxAgeMs:n("spoolMaxAgeDays",se.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Vo(e.captureInterrupts),handOff:Yo(
 r("handOff","boolean",void 0),u),customFetch:e.fetch!==void 0,format:$,formatSetBy:v!==void 0?"the program's options":k!==
 void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...x==="otlp"?u.otlpHeaders:{},...N.record},fetch:r("fetch","functi\
-on",E().fetch??((A,C)=>globalThis.fetch(A,C))),logger:r("logger","function",void 0),clock:Zn("clock",r("clock","function",
+on",E().fetch??((A,C)=>globalThis.fetch(A,C))),logger:r("logger","function",void 0),clock:Kn("clock",r("clock","function",
 Date.now),Date.now,{valid:sd,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrig\
-in + performance.now())"}),random:Zn("random",r("random","function",Ce),Ce,{valid:A=>typeof A=="number"&&A>=0&&A<1,expected:"\
-a number in [0, 1)"})}}),Zn=(function(e,t,n,{valid:r,expected:i,hint:o=""}){if(t===n)return t;let s;try{s=t()}catch(d){throw new TypeError(
+in + performance.now())"}),random:Kn("random",r("random","function",Ce),Ce,{valid:A=>typeof A=="number"&&A>=0&&A<1,expected:"\
+a number in [0, 1)"})}}),Kn=(function(e,t,n,{valid:r,expected:i,hint:o=""}){if(t===n)return t;let s;try{s=t()}catch(d){throw new TypeError(
 `Cannot create handler: '${e}' failed: ${q(d)}${o}`)}if(!r(s))throw new RangeError(`Cannot create handler: '${e}' must r\
 eturn ${i}, got ${b(s)}`);return()=>{try{const d=t();return r(d)?d:n()}catch{return n()}}}),bt=(function(e,t){const n={json:en,
 bytes:B(en),schemaVersion:pe,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(
@@ -398,61 +399,61 @@ i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),jo=(
 "string")throw new TypeError(`Cannot create handler: 'endpoint' must be a string (an http(s) URL, "" or "stdout"), got ${b(
 e)}`);const i=e===void 0?void 0:dt(e);if(i){const s=`the program's 'endpoint' ${b(F(e))} ${i}: nothing is sent`;return r.
 push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&t===tn)return{kind:"none",reason:"endpoint_hidde\
-n"};const o=e??t??ii;return e===void 0&&!To(o)?{kind:"none",reason:"invalid_endpoint"}:o==="stdout"?{kind:"stderr"}:n||o===
+n"};const o=e??t??oi;return e===void 0&&!To(o)?{kind:"none",reason:"invalid_endpoint"}:o==="stdout"?{kind:"stderr"}:n||o===
 ""?{kind:"none",reason:"dry_run"}:{kind:"http",url:o}}),Fo=(function(e,t,n){if(e===!1)return{path:void 0,none:"the progr\
 am's options keep none (spoolDir: false)"};if(e===void 0)return{path:t.spoolDir,none:t.noSpool};if(typeof e!="string")throw new TypeError(
 `Cannot create handler: 'spoolDir' must be a string (an absolute path) or false, got ${b(e)}`);return K(e,I().os)?{path:e,
 none:void 0}:(n.push(`the program's 'spoolDir' ${b(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"th\
 e program's 'spoolDir' is not an absolute path"})}),Uo=(function(e,t){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(
 `Cannot create handler: 'format' must be a string ("nat" or "otlp"), got ${b(e)}`);const n=ct(e);return n||(t.push(`the \
-program's 'format' ${b(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}),Kn=(function(e,t){if(t===void 0)
+program's 'format' ${b(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}),Qn=(function(e,t){if(t===void 0)
 return{};if(!z(t))throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${b(t)}`);const n={};
 for(const[r,i]of Object.entries(t))if(i!==void 0){if(typeof i!="string")throw new TypeError(`Cannot create handler: '${e}\
 ' must be an object of strings, got ${typeof i=="object"||typeof i=="function"?b(i):`a ${typeof i}`} for ${b(r)}`);n[r]=
-i}return n}),Ho=(function(e){const t=Kn("headers",e);for(const[o,s]of Object.entries(t)){if(!$r(o))throw new TypeError(`\
-Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${b(o)}`);if(_r(o))throw new TypeError(`C\
+i}return n}),Ho=(function(e){const t=Qn("headers",e);for(const[o,s]of Object.entries(t)){if(!Sr(o))throw new TypeError(`\
+Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${b(o)}`);if($r(o))throw new TypeError(`C\
 annot create handler: 'headers' must not set ${b(o)}: the HTTP client frames the request itself`);t[o]=ws(s)}const n=Object.
-keys(t).find(o=>!Sr(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+d.length+4,0),i=n!==void 0?`the program's 'h\
+keys(t).find(o=>!Or(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+d.length+4,0),i=n!==void 0?`the program's 'h\
 eaders' has a value for ${b(n)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>
 Ii?`the program's 'headers' add ${r} bytes to a request, more than ${Ii} (servers refuse a larger head): nothing is sent`:
 void 0;return i?{record:{},problem:i}:{record:t}}),Yo=(function(e,t){return e!==void 0?{enabled:e,source:"handOff option"}:
 t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"\
 default"}}),Vo=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(
-`Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${b(e)}`)}),Qn=(function(e){if(e===Pi)return!0;
+`Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${b(e)}`)}),er=(function(e){if(e===Pi)return!0;
 const t=B(JSON.stringify(e))<=dd;return t&&(Pi=e),t}),zo=(function(e,t){const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof
 Oe))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that \
 cannot be inspected"}}try{const{schemaVersion:i,timestamp:o}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"\
-schemaVersion is not a string"};if(!Qn(i))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Ge} b\
+schemaVersion is not a string"};if(!er(i))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Ge} b\
 ytes beyond "${pe}" that maxBatchBytes keeps for it`};if(!Number.isFinite(o))return{reason:"invalid_event",detail:"times\
 tamp is not a finite number"};if(o<0||o>Di)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 t\
 hat both wire formats carry"};const{json:s,bytes:d}=No(e),a={json:s,bytes:d,schemaVersion:i,sessionId:n,clientVersion:r,
-timestamp:o,retries:0,notBefore:0},c=er(a,t);return c===void 0?a:{reason:"event_too_large",detail:c}}catch(i){return{reason:"\
-invalid_event",detail:q(i)}}}),er=(function(e,t){const{maxEventBytes:n,maxBatchBytes:r,format:i}=t;if(e.bytes>n)return`${e.
+timestamp:o,retries:0,notBefore:0},c=tr(a,t);return c===void 0?a:{reason:"event_too_large",detail:c}}catch(i){return{reason:"\
+invalid_event",detail:q(i)}}}),tr=(function(e,t){const{maxEventBytes:n,maxBatchBytes:r,format:i}=t;if(e.bytes>n)return`${e.
 bytes} bytes serialized, more than ${Math.max(n,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, wh\
 ich NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;const o=i.eventBytes(e),s=e.sessionId===
-t.sessionId&&e.clientVersion===t.sourceClientVersion&&Qn(e.schemaVersion);if((o>e.bytes||!s)&&i.emptyBytes(e)+o>r)return`${o}\
+t.sessionId&&e.clientVersion===t.sourceClientVersion&&er(e.schemaVersion);if((o>e.bytes||!s)&&i.emptyBytes(e)+o>r)return`${o}\
  bytes as the ${i.name} format carries it, more than maxBatchBytes leaves beside its envelope`}),je=(function(e,t,n,r){let i;
 try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const s=n.exec(o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?
-[]:[d]})}),_t=(function(e,t){return t??$e(e)}),tr=(function(e,t,n){try{const r=e.read(t,Bi);if(r===void 0)return;const{failures:i,
+[]:[d]})}),_t=(function(e,t){return t??$e(e)}),nr=(function(e,t,n){try{const r=e.read(t,Bi);if(r===void 0)return;const{failures:i,
 notBefore:o,endpoint:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=
 0&&o<=n+Ci,l=Number.isFinite(a)&&a<=n?{failures:i,notBefore:o,handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,
 endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{
-return"invalid"}}),nr=(function(e,t){return e.spoolFallback?$a(E().env,I().os,t?.uid):void 0}),rr=(function(e,t,n=()=>{},r="\
-work"){const{spoolDir:i,spoolLimits:o}=e,s=ir(e);let d=e.noSpool??"there is no spool directory";const a=i===void 0?void 0:
-tt.open(i,t,o,s,l=>d=l,r),c=nr(e,t);if(a&&c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:
+return"invalid"}}),rr=(function(e,t){return e.spoolFallback?$a(E().env,I().os,t?.uid):void 0}),ir=(function(e,t,n=()=>{},r="\
+work"){const{spoolDir:i,spoolLimits:o}=e,s=or(e);let d=e.noSpool??"there is no spool directory";const a=i===void 0?void 0:
+tt.open(i,t,o,s,l=>d=l,r),c=rr(e,t);if(a&&c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:
 tt.open(c,t,o,s);l&&l.dir!==a.dir&&a.adopt(l,e.clock())}if(a||c===void 0)return!a&&i!==void 0&&n(d),a;const u=tt.open(c,
-t,o,s,l=>d+=`; nor in ${c}: ${l}`,r);return n(d,u?.dir),u}),ir=(function(e){const{sink:t,format:n,sourceClientVersion:r,
+t,o,s,l=>d+=`; nor in ${c}: ${l}`,r);return n(d,u?.dir),u}),or=(function(e){const{sink:t,format:n,sourceClientVersion:r,
 headers:i,customFetch:o}=e,s={version:o&&r!==Fe?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,
-resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},d=H(s);return Wn(t.kind==="http"?t.url:"",n.
+resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},d=H(s);return Xn(t.kind==="http"?t.url:"",n.
 name,d==="{}"?"":d)}),Wo=(function(e,t){return{...e,[Yi]:JSON.stringify(t)}}),$t=(function(e,t,n,r){const i=new RegExp(`\
 ^sender-${n}-(\\d{13})-[0-9a-f]{12}\\.(lock|start)$`),o={locks:[],marks:[]};for(const s of e.list(t)){const d=i.exec(s);
 if(!d)continue;const a=Number(d[1]),c=d[2]==="lock"?Ne:kd;a+c>r&&a<=r+c?(d[2]==="lock"?o.locks:o.marks).push(s):on(e,`${t}\
 /${s}`)}return o.locks.sort(),o.marks.sort(),o}),Xo=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=$t(e,t,n,Date.now());
 if(i.locks.length>0||i.marks.length>0)return"at work";const o=Date.now();r=`sender-${n}-${be(o)}-${Te()}.start`,e.create(
 `${t}/${r}`,"");const s=$t(e,t,n,o);return s.locks.length===0&&s.marks[0]===r?r:(on(e,`${t}/${r}`),"at work")}catch{return r}}),
-or=(function(e,t,n){const r=Go(e,t,n);return r.handOff?r:{...r,outcome:Vi(e,t)}}),sr=(function(e){return e.sink.kind!=="\
-http"||E().canConnect(e.sink.url)}),Go=(function(e,t,n){try{const r=dr(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{
-handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,s=ar(e.sink.url,i.dir);if(o.isOpen()){const f=E().senderRefusal(
+sr=(function(e,t,n){const r=Go(e,t,n);return r.handOff?r:{...r,outcome:Vi(e,t)}}),ar=(function(e){return e.sink.kind!=="\
+http"||E().canConnect(e.sink.url)}),Go=(function(e,t,n){try{const r=cr(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{
+handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,s=dr(e.sink.url,i.dir);if(o.isOpen()){const f=E().senderRefusal(
 s);return f===void 0?{handOff:!0,command:void 0,backlog:t}:{handOff:!1,reason:f}}const d=E().senderCommand(`${i.dir}/${Ae}`,
 s);if("refused"in d)return{handOff:!1,reason:d.refused};const{cwd:a,...c}=d,u={...Qo(e,i.dir),successor:c,onByConsentFile:Lo()};
 return{handOff:!0,command:{...d,env:Wo(d.env,u)},backlog:t}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r}\
@@ -460,12 +461,12 @@ return{handOff:!0,command:{...d,env:Wo(d.env,u)},backlog:t}}catch(r){return{hand
 he spool directory and cannot be written",outcome:Vi(e,t.backlog)}:t}),Jo=(function(e){try{const{spool:t,health:n,files:r}=e.
 backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const i=Xo(r,t.dir,t.key);if(i==="at work")return"at wor\
 k";const o=E().spawnDetached(e.command);return o==="started"?n.noteHandOff():Nd(r,t.dir,i),o}catch{return"failed"}}),Zo=(function(e,t){
-if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;return dr(e,t,!0)!==void 0||
-n.kind==="http"&&E().senderRefusal(ar(n.url,t.spool.dir))!==void 0}),ar=(function(e,t){const n=Ro(),r=n===void 0?void 0:
+if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;return cr(e,t,!0)!==void 0||
+n.kind==="http"&&E().senderRefusal(dr(n.url,t.spool.dir))!==void 0}),dr=(function(e,t){const n=Ro(),r=n===void 0?void 0:
 Ko(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...Dd,...Se,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),
 Ko=(function(e){const t=X(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=E().files,i=t===void 0||["",".","\
 .."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:U(i,n);return o!==void 0&&r?.allowed(o,"read")?
-o:e}),dr=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!==
+o:e}),cr=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!==
 "http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch,\
  which a sender process cannot call";if(e.requestTimeoutMs>Ne-Cd)return`a request may take longer (requestTimeoutSeconds\
 ) than a sender lives (${Ne/1e3} s)`;if(!n)return"telemetry was turned off during the run";const o=Be();if(o!==void 0)return`\
@@ -473,7 +474,7 @@ the program turned telemetry on over ${o==="file"?"the consent file":o}'s no, wh
 n again, would follow`;if(!t)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!t.
 spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-read,\
  or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender's sc\
-ript there";if(!sr(e))return"the program may not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())
+ript there";if(!ar(e))return"the program may not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())
 return;const c=e.clock(),u=s.waitingSince(c);if(u===void 0)return;const{state:l}=a,f=l===void 0?u:l.handedOffAt===void 0?
 void 0:Math.max(u,l.handedOffAt);if(f!==void 0&&c-f>Id&&!xd(d,s.dir,s.key,c))return"spooled events have waited a minute \
 with no sender at work"}),Qo=(function(e,t){const{sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="h\
@@ -484,34 +485,34 @@ files:e,spool:t}){return e.sizeOf(`${t.dir}/${Ae}`,!0)===Ld}),ts=(function(e){if
 r=()=>Ie(t,n.dir,Ae,Md(),Date.now());try{r()}catch(i){if(!(i instanceof M))return!1;try{t.remove(`${n.dir}/${Ae}`),r()}catch{
 return!1}}return zi(t,n.dir,Pd),!0}),ns=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([f,h])=>qi.test(
 f)&&Number.isSafeInteger(h)&&h>0);if(d.length===0||!Ot(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(
-d.slice(0,dn))},endpointHash:$e(r)},u=F(r)===r?{...c,endpoint:r}:c,l=kt(t,n);try{const f=lr(e,t,n,o).filter(m=>m.quiet).
-map(m=>Ji(e,m,t,n)),h=St([...f.flatMap(m=>m.lines),u],s,o)??u;cr(e,t,n,f,()=>{const m=ur(e,l);m==="invalid"&&e.remove(l);
+d.slice(0,dn))},endpointHash:$e(r)},u=F(r)===r?{...c,endpoint:r}:c,l=kt(t,n);try{const f=ur(e,t,n,o).filter(m=>m.quiet).
+map(m=>Ji(e,m,t,n)),h=St([...f.flatMap(m=>m.lines),u],s,o)??u;lr(e,t,n,f,()=>{const m=hr(e,l);m==="invalid"&&e.remove(l);
 const v=`${H(h)}
 `;typeof m!="object"||m.bytes+v.length<=Xi?e.append(l,typeof m=="object"&&!m.ended?`
-${v}`:v,Gi):zd(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&S(()=>e.remove(m))}catch{}}),cr=(function(e,t,n,r,i){try{
-i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&un(e,s,ln(t,n,d));throw o}}),lr=(function(e,t,n,r){return je(e,t,
+${v}`:v,Gi):zd(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&S(()=>e.remove(m))}catch{}}),lr=(function(e,t,n,r,i){try{
+i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&un(e,s,ln(t,n,d));throw o}}),ur=(function(e,t,n,r){return je(e,t,
 cn,(i,o)=>{const[,,s,d]=cn.exec(o)??[],a=Math.abs(r-Number(s))>=Hd;return i===n?{path:U(t,o),summed:d===void 0?void 0:Number(
 d),quiet:a}:void 0})}),St=(function(e,t,n){const r=e.map(d=>({...d,since:Math.min(d.since,n),last:Math.min(d.last,n)})).
 filter(d=>d.last>=t);if(r.length===0)return;const i={};for(const d of r)for(const[a,c]of Object.entries(d.dropped))(a in
 i||Object.keys(i).length<dn)&&j(i,a,c);for(const d of Object.keys(i))i[d]=Math.min(i[d],Number.MAX_SAFE_INTEGER);const{endpoint:o,
 endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:i,...s===
-void 0?{}:{endpointHash:s},...o===void 0?{}:{endpoint:o}}}),ur=(function(e,t){try{const n=e.read(t,an);return n===void 0?
+void 0?{}:{endpointHash:s},...o===void 0?{}:{endpoint:o}}}),hr=(function(e,t){try{const n=e.read(t,an);return n===void 0?
 void 0:{lines:Ki(n),bytes:n.length,ended:n===""||n.endsWith(`
 `)}}catch(n){return n instanceof M?"invalid":void 0}}),Ot=(function(e){return Number.isSafeInteger(e)&&e>=0&&e<=Ut}),kt=(function(e,t){
 return U(e,`drops-${t}.json`)}),rs=(function(e){const t=E().monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(
-i=>{n=_i(Math.max(0,t-E().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),xt=(function(e,t){if(t!==void 0&&(typeof t!="st\
+i=>{n=$i(Math.max(0,t-E().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),xt=(function(e,t){if(t!==void 0&&(typeof t!="st\
 ring"||t.trim()===""||no.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got\
- ${b(t)}`}),hr=(async function(e={}){const t=z(e)?we(e,{optOut:!0})??xt("optOut",e.optOut):`options must be an object su\
+ ${b(t)}`}),fr=(async function(e={}){const t=z(e)?we(e,{optOut:!0})??xt("optOut",e.optOut):`options must be an object su\
 ch as { optOut: "mycli telemetry disable" }, got ${b(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=Mo();
 if(n.source!=="default")return n.enabled?"enabled":"disabled";if(rt)return await rt;if(Ga()||kn()||ba())return"never_ask\
 ed";const r=E().terminal();return r?(rt=rc(r,e.optOut),await rt):"never_asked"}),is=(function({subcommand:e,subcommands:t}){
 return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&de()?.(`'subcommand' is given without 'subcommands', the na\
 mes that may be reported: reported as "undefined"`),"undefined")}),os=(async function(e,t){if(ss(e),typeof t!="function")
 throw new TypeError(`Cannot track command: 'main' must be a function, got ${b(t)}`);const n=Date.now(),r=is(e),i=lt("com\
-mand",e.command);let o=!1;const s=(l,f,h="undefined")=>{if(!o){o=!0;try{a.enqueue(new di({nemoSource:e.nemoSource,command:i,
+mand",e.command);let o=!1;const s=(l,f,h="undefined")=>{if(!o){o=!0;try{a.enqueue(new ci({nemoSource:e.nemoSource,command:i,
 subcommand:r,taskStatus:l,durationMs:Date.now()-n,exitCode:f,errorClass:h}))}catch{}}},d=l=>{const f=as(l);s(f===0?"succ\
 ess":"failure",f)},a=new eo({...e.handler,sessionId:e.handler?.sessionId===void 0?Te(32):e.handler.sessionId,captureInterrupts:l=>s(
-"interrupted",he[l],l==="SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await hr({optOut:e.optOutCommand});
+"interrupted",he[l],l==="SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await fr({optOut:e.optOutCommand});
 const c=l=>l===void 0?E().exitCode():l;if(!G()){const l=de(),f=e.handler?.logger;if(l||f){const h=`telemetry off (decide\
 d by ${Gt().decidedBy}): the command is not recorded`;l?.(h),Rn(f,h)}return c(await t())}let u=()=>{};try{u=E().onExit({
 beforeExit:()=>!1,exit:d})}catch{}try{a.start()}catch{}try{const l=await t(),f=Dn(l);return f===void 0&&l!==void 0&&de()?.(
@@ -523,7 +524,7 @@ iven: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(r)&&r.e
 mands' must be an array of strings, got ${b(r)}`);const c=r?.find(m=>!Ln(m));c!==void 0&&t(`'subcommands' holds ${b(c)},\
  which would be reported as "undefined": a subcommand's name is 1-64 characters, with no flag, path, URL, address, run o\
 f 4 digits or invisible character`);const u=Object.values(qe);i!==void 0&&!u.includes(i)&&t(`'nemoSource' must be one of\
- ${br(u)}, got ${b(i)}`);const l=Array.isArray(o)||z(o)?o:void 0;o!==void 0&&!(l&&Object.values(l).every(m=>typeof m=="f\
+ ${Tr(u)}, got ${b(i)}`);const l=Array.isArray(o)||z(o)?o:void 0;o!==void 0&&!(l&&Object.values(l).every(m=>typeof m=="f\
 unction"))&&t(`'errorClasses' must be an array of classes or an object naming them, got ${b(o)}`);const f=l&&!Array.isArray(
 l)?Object.keys(l).find(m=>!In(m)):void 0;f!==void 0&&t(`'errorClasses' names a class ${b(f)}, which would be reported as\
  "undefined": a class's name is a letter, \`_\` or \`$\`, then letters and digits, \`.\` or \`::\` between parts`),s!==void 0&&
@@ -532,35 +533,35 @@ typeof s!="boolean"&&t(`'askConsent' must be a boolean, got ${b(s)}`);const h=xt
 ndler' takes a handler's options ({ endpoint, spoolDir, ... }), not a NATTelemetryHandler: trackCommand makes its own"),
 a!==void 0&&Object.hasOwn(a,"captureInterrupts")&&t("'handler.captureInterrupts' is trackCommand's own: it records Ctrl-\
 C and SIGTERM as the command's outcome")}),as=(function(e){return I().os==="win32"?e>>>0:e&255}),Fe="0.1.0";function Ue(e,t){
-const n=ds(e,t);if(n===void 0)return{kind:"direct"};const r=gr(t,["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:ls(e,t(r));return r!==
+const n=ds(e,t);if(n===void 0)return{kind:"direct"};const r=Er(t,["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:ls(e,t(r));return r!==
 void 0&&i!==void 0?{kind:"direct",exemptBy:{list:r,entry:i}}:{...cs(t(n)),setBy:n}}function ds(e,t){const n=e.protocol===
 "https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?t("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","H\
-TTP_PROXY"]:void 0;return n&&gr(t,[...n,"all_proxy","ALL_PROXY"])}function fr(e,t,n){const r=n.filter(i=>t(i));if(!(e.protocol!==
+TTP_PROXY"]:void 0;return n&&Er(t,[...n,"all_proxy","ALL_PROXY"])}function mr(e,t,n){const r=n.filter(i=>t(i));if(!(e.protocol!==
 "http:"||t("REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD \
-is set)`}function cs(e){const t=pr(e);if(!t)return{kind:"unusable",reason:"the proxy URL cannot be parsed"};const{protocol:n}=t;
+is set)`}function cs(e){const t=vr(e);if(!t)return{kind:"unusable",reason:"the proxy URL cannot be parsed"};const{protocol:n}=t;
 if(n!=="http:"&&n!=="https:")return{kind:"unusable",reason:`${n} proxies are not supported`};if(t.hostname==="")return{kind:"\
-unusable",reason:"the proxy URL names no host"};if(ot(t))return{kind:"unusable",reason:mr};const r=t.username||t.password?
-`Basic ${wr(`${Er(t.username)}:${Er(t.password)}`)}`:void 0,i=t.port?Number(t.port):n==="https:"?443:80;return{kind:"pro\
-xy",proxy:{protocol:n,hostname:At(t.hostname),port:i,authorization:r}}}var mr="an '@' past its host: a password with a '\
-/', '?' or '#' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the proxy's host";function pr(e){const t=e.
+unusable",reason:"the proxy URL names no host"};if(ot(t))return{kind:"unusable",reason:pr};const r=t.username||t.password?
+`Basic ${br(`${wr(t.username)}:${wr(t.password)}`)}`:void 0,i=t.port?Number(t.port):n==="https:"?443:80;return{kind:"pro\
+xy",proxy:{protocol:n,hostname:At(t.hostname),port:i,authorization:r}}}var pr="an '@' past its host: a password with a '\
+/', '?' or '#' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the proxy's host";function vr(e){const t=e.
 trim();try{return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(t)?t:`http://${t}`)}catch{return}}function ls(e,t){const n=At(
 e.hostname.toLowerCase()).replace(/\.$/,""),r=Nt(n),i=Number(e.port||(e.protocol==="https:"?443:80));return t.split(",").
-map(o=>o.trim()).filter(o=>{const s=vr(o.toLowerCase());return s===void 0||s.port!==void 0&&s.port!==i?!1:s.kind==="all"?
-!0:s.kind==="domain"?r===void 0&&(n===s.name||n.endsWith(`.${s.name}`)):r!==void 0&&yr(r,s.address,s.prefix)})}function us(e,t){
-const n=Nt(e),r=/^[\d.a-f:/]+$/i.test(t)?vr(t.toLowerCase()):void 0;return n!==void 0&&r?.kind==="ip"&&r.port===void 0&&
-yr(n,r.address,r.prefix)}function vr(e){let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.exec(e);if(r)t=r[1],n=r[2]===void 0?
+map(o=>o.trim()).filter(o=>{const s=yr(o.toLowerCase());return s===void 0||s.port!==void 0&&s.port!==i?!1:s.kind==="all"?
+!0:s.kind==="domain"?r===void 0&&(n===s.name||n.endsWith(`.${s.name}`)):r!==void 0&&gr(r,s.address,s.prefix)})}function us(e,t){
+const n=Nt(e),r=/^[\d.a-f:/]+$/i.test(t)?yr(t.toLowerCase()):void 0;return n!==void 0&&r?.kind==="ip"&&r.port===void 0&&
+gr(n,r.address,r.prefix)}function yr(e){let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.exec(e);if(r)t=r[1],n=r[2]===void 0?
 void 0:Number(r[2]);else if(e.indexOf(":")===e.lastIndexOf(":")){const d=/^(.*):(\d+)$/.exec(e);d&&([t,n]=[d[1],Number(d[2])])}
 if(t==="*")return{kind:"all",port:n};const i=/^(.*)\/(\d{1,3})$/.exec(t),o=Nt(i?i[1]:t);if(o!==void 0){const d=i?Number(
 i[2]):o.length*8;return d<=o.length*8?{kind:"ip",address:o,prefix:d,port:n}:void 0}if(i)return;const s=t.replace(/^\*?\./,
-"").replace(/\.$/,"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:n}}function yr(e,t,n){if(e.length!==
+"").replace(/\.$/,"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:n}}function gr(e,t,n){if(e.length!==
 t.length)return!1;for(let r=0;r<n;r+=8){const i=n-r>=8?255:255<<8-(n-r)&255;if((e[r/8]&i)!==(t[r/8]&i))return!1}return!0}
 function Nt(e){const t=/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(e);if(t){const c=t.slice(1).map(Number);return c.
 every(u=>u<=255)?c:void 0}if(!e.includes(":"))return;let n;try{n=At(new URL(`http://[${e}]/`).hostname)}catch{return}const[
 r,i]=n.split("::"),o=c=>c?c.split(":").map(u=>parseInt(u,16)):[],s=o(r),d=o(i);return(i===void 0?s:[...s,...Array(8-s.length-
-d.length).fill(0),...d]).flatMap(c=>[c>>8,c&255])}function gr(e,t){return t.find(n=>e(n)?.trim())}function At(e){return e.
-startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function Er(e){try{return decodeURIComponent(e)}catch{return e}}function wr(e){
+d.length).fill(0),...d]).flatMap(c=>[c>>8,c&255])}function Er(e,t){return t.find(n=>e(n)?.trim())}function At(e){return e.
+startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function wr(e){try{return decodeURIComponent(e)}catch{return e}}function br(e){
 let t="";for(const n of new TextEncoder().encode(e))t+=String.fromCharCode(n);return btoa(t)}function q(e){try{return e instanceof
-Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function br(e){return e.map(
+Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function Tr(e){return e.map(
 t=>JSON.stringify(t)).join(", ")}function b(e){switch(typeof e){case"string":return JSON.stringify(e.length>40?`${e.slice(
 0,40)}\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"bigint":return`${e}n`;case"object":{if(e===
 null)return"null";const t=mn(e)?.slice(8,-1);return t===void 0?"an object that cannot be read":t==="Object"?"an object":
@@ -572,35 +573,35 @@ for(let i=1;i<=t.length;i++){const o=e[r-1]===t[i-1]?0:1;n[r][i]=Math.min(n[r-1]
 1&&e[r-1]===t[i-2]&&e[r-2]===t[i-1]&&(n[r][i]=Math.min(n[r][i],n[r-2][i-2]+1))}return n[e.length][t.length]}function ms(e,t,n={}){
 let r=e.replace(/(?<![a-z\d+.-])[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,o=>F(o.replaceAll("\\/","/")));const i=[...t===
 void 0?[]:vs(t),...ps(n)];for(const o of[...new Set(i)].sort((s,d)=>d.length-s.length)){const s=o.replace(/[.*+?^${}()|[\]\\]/g,
-"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${Tr(a)}${Tr(c)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(\
+"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${_r(a)}${_r(c)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(\
 ?![A-Za-z0-9])`,"g"),"***")}return r}function ps(e){const t=Object.values(e).flatMap(n=>[n,...n.split(/[\t ]+/).filter(r=>r.
-length>=8)]).filter(n=>n.length>=4);return[...t,...t.map(n=>JSON.stringify(n).slice(1,-1))]}function Tr(e){return/\d/.test(
+length>=8)]).filter(n=>n.length>=4);return[...t,...t.map(n=>JSON.stringify(n).slice(1,-1))]}function _r(e){return/\d/.test(
 e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function vs(e){try{const{username:t,password:n,search:r}=new URL(e),i=c=>{
 try{return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].flatMap(c=>[c,i(c)]).filter(c=>c.length>=4),
-s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=8),d=t||n?[wr(`${i(t)}\
+s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=8),d=t||n?[br(`${i(t)}\
 :${i(n)}`)]:[],a=[...o,...s].map(c=>JSON.stringify(c).slice(1,-1));return[...o,...s,...a,...d]}catch{return[]}}var ys=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,
 gs=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,Es=new Set(["connection","content-length","host","keep-alive","te","trailer","transf\
-er-encoding","upgrade"]);function _r(e){return Es.has(e.toLowerCase())}function $r(e){return ys.test(e)}function Sr(e){return gs.
-test(e)}var Or=e=>e===9||e===10||e===13||e===32;function ws(e){let t=0,n=e.length;for(;t<n&&Or(e.charCodeAt(t));)t++;for(;n>
-t&&Or(e.charCodeAt(n-1));)n--;return e.slice(t,n)}var He=["SIGINT","SIGTERM"],he={SIGINT:130,SIGTERM:143},Rt="/proc/self\
+er-encoding","upgrade"]);function $r(e){return Es.has(e.toLowerCase())}function Sr(e){return ys.test(e)}function Or(e){return gs.
+test(e)}var kr=e=>e===9||e===10||e===13||e===32;function ws(e){let t=0,n=e.length;for(;t<n&&kr(e.charCodeAt(t));)t++;for(;n>
+t&&kr(e.charCodeAt(n-1));)n--;return e.slice(t,n)}var He=["SIGINT","SIGTERM"],he={SIGINT:130,SIGTERM:143},Rt="/proc/self\
 /status",fe=class extends TypeError{constructor(e){super(`fetch failed: ${e}`),this.name="RequestNotBuilt"}};function Mt(e,t){
 return e?"its value is not valid Unicode":t}var M=class extends Error{reason;constructor(e,t){super(`refused ${e}: ${t}`),
-this.name="RefusedPath",this.reason=t}},kr=64;function bs(e,t){const n=X(t);if(n===void 0||!e.allowed(n,"read"))return;const r=e.
+this.name="RefusedPath",this.reason=t}},xr=64;function bs(e,t){const n=X(t);if(n===void 0||!e.allowed(n,"read"))return;const r=e.
 readLink(t),i=e.realPath(n),o=e.realPath(t);if(!(r===void 0||i===void 0||o===void 0))return Ts(r.startsWith("/")?r:`${i}\
 /${r}`)===o?o:void 0}function Ts(e){const t=[];for(const n of e.split("/"))n===".."?t.pop():n!==""&&n!=="."&&t.push(n);return`\
 /${t.join("/")}`}var _s=4,Lt=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DEN\
-O_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],xr=["HTTP_PROXY","http_proxy",
-"HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],Se=[...xr,"NO_PROXY","no_proxy","REQUEST_METHOD"],$s=["PATH","SYSTE\
+O_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],Nr=["HTTP_PROXY","http_proxy",
+"HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],Se=[...Nr,"NO_PROXY","no_proxy","REQUEST_METHOD"],$s=["PATH","SYSTE\
 MROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...Se,"NAT_TELEMETRY_ENABLED","D\
 O_NOT_TRACK",...Lt];function Ss(e,t){const n=It(e,t);return e.protocol==="https:"&&n.kind==="proxy"&&n.credentials&&n.url.
-startsWith("http:")}function Nr(e,t,n=()=>!1){const r=xr.find(n);if(r!==void 0)return`${r} is not valid Unicode, which D\
-eno's fetch skips: it would go around the proxy named there`;const i=It(e,t),o=i.kind==="proxy"?pr(t(i.variable)??""):void 0;
-if(i.kind==="proxy"&&o&&ot(o))return`${i.variable} has ${mr}`;if(!(i.kind!=="direct"||i.skipped===void 0||Ue(e,t).kind===
+startsWith("http:")}function Ar(e,t,n=()=>!1){const r=Nr.find(n);if(r!==void 0)return`${r} is not valid Unicode, which D\
+eno's fetch skips: it would go around the proxy named there`;const i=It(e,t),o=i.kind==="proxy"?vr(t(i.variable)??""):void 0;
+if(i.kind==="proxy"&&o&&ot(o))return`${i.variable} has ${pr}`;if(!(i.kind!=="direct"||i.skipped===void 0||Ue(e,t).kind===
 "direct"))return`Deno's fetch cannot parse ${i.skipped}, which it skips: it would go around the proxy named there`}function It(e,t){
 const n=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&n.push(["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&t(
 "REQUEST_METHOD")===void 0&&n.push(["HTTP_PROXY","http_proxy"]);const[r,i]=n.flat().map(a=>[a,ks(t(a))]).find(([,a])=>a!==
 void 0)??[];if(r===void 0||i===void 0){const a=n.flat().find(u=>t(u));return a!==void 0?{kind:"direct",because:"no proxy\
- variable Deno's fetch can read is set",skipped:a}:{kind:"direct",because:fr(e,t,["HTTP_PROXY","http_proxy"])??`no proxy\
+ variable Deno's fetch can read is set",skipped:a}:{kind:"direct",because:mr(e,t,["HTTP_PROXY","http_proxy"])??`no proxy\
  variable is set for ${e.protocol} URLs`}}const o=t("NO_PROXY")!==void 0?"NO_PROXY":"no_proxy",s=e.hostname.replace(/^\[(.*)\]$/,
 "$1"),d=(t(o)||void 0)?.split(",").map(a=>a.replace(As,"")).find(a=>Os(s,a));return d!==void 0?{kind:"direct",because:`${o}\
  names the host: ${d}`}:{kind:"proxy",variable:r,...i}}function Os(e,t){return/^[\d.]+$|:/.test(e)?(t.includes("/")?!/\/0\d\d/.
@@ -609,31 +610,31 @@ e.length>65534||[...e].some(c=>c<=" "||c==="\x7F"))return;const t=/^([a-z][a-z\d
 http").replace(/^https?$/i,c=>c.toLowerCase()),r=t?t[2].split(/[/?#]/)[0]:e,[,i,o,s=""]=Ns.exec(r)??[];if(!["http","http\
 s","socks5","socks5h"].includes(n)||o===void 0||i!==void 0&&!i.includes(":"))return;const d=/^\+?\d+$/.test(s)&&Number(s)<=
 65535?Number(s):void 0,a=`${xs(o)}:${d??{http:80,https:443}[n]??1080}`;return{url:`${n}://${a}`,credentials:i!==void 0}}
-function xs(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var Ar="(?:[\\w.~!$&'()*+,;=:%-]|\
-\\[[\\w.~!$&'()*+,;=:%-]*\\])*",Ns=new RegExp(`^(?:(${Ar})@(?:${Ar}@)*)?([\\w.~!$&'()*+,;=-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*)\
-)?$`,"i"),Rr="[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",As=new RegExp(`\
-^${Rr}+|${Rr}+$`,"g"),te=globalThis,Rs,Ms={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Ls={x64:"x86_64",arm64:"aar\
+function xs(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var Rr="(?:[\\w.~!$&'()*+,;=:%-]|\
+\\[[\\w.~!$&'()*+,;=:%-]*\\])*",Ns=new RegExp(`^(?:(${Rr})@(?:${Rr}@)*)?([\\w.~!$&'()*+,;=-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*)\
+)?$`,"i"),Mr="[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",As=new RegExp(`\
+^${Mr}+|${Mr}+$`,"g"),te=globalThis,Rs,Ms={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Ls={x64:"x86_64",arm64:"aar\
 ch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"\
 mips64"},Is={x64:"x86_64",arm64:"arm64"},Cs={x64:"amd64",arm64:"arm64",ia32:"i386"},Ds={x64:"AMD64",arm64:"ARM64",ia32:"\
-x86"},Ps=4096;function Mr(e,t){if(t==="win32")return!0;if(t!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{
+x86"},Ps=4096;function Lr(e,t){if(t==="win32")return!0;if(t!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{
 const n=e.read("/proc/self/stat",Ps)??"",[,,r,,,i]=n.slice(n.lastIndexOf(")")+2).split(" ").map(Number);return Number.isInteger(
-r)&&r>0&&r===i}catch{return!1}}function Lr(e){if(e===void 0)return!1;const t=r=>e.listenerCount?.(r)??0;if(e.readableFlowing===
+r)&&r>0&&r===i}catch{return!1}}function Ir(e){if(e===void 0)return!1;const t=r=>e.listenerCount?.(r)??0;if(e.readableFlowing===
 !0||t("keypress")>0||t("readable")>0)return!0;const n=Object.getOwnPropertySymbols(e).some(r=>r.description==="keypress-\
 decoder");return t("data")>(n?1:0)}var Ye=class{#e=new Set;#t;#i;constructor(e){this.#t=e}add(e){this.#e.add(e);try{this.#i??=
 this.#t(this.#e)}catch(t){throw this.#e.delete(e),t}return()=>{!this.#e.delete(e)||this.#e.size>0||(this.#i?.(),this.#i=
 void 0)}}clear(){this.#e.clear(),this.#i?.(),this.#i=void 0}};function ne(e,t){let n=!1;for(const r of e)try{t(r)===!0&&
-(n=!0)}catch{}return n}var Bs="pid:[4026531836]",Ir=Symbol.for("@nat/telemetry: a signal listener that stands aside");function Cr(e){
-return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[Ir]===!0}function js(e,t){try{return e.listeners(t).filter(
-r=>!Cr(r)).length>Fs(e)}catch{return!0}}function Fs(e){const t=i=>{const o=typeof i=="object"&&i!==null?i.count:void 0;return typeof o==
+(n=!0)}catch{}return n}var Bs="pid:[4026531836]",Cr=Symbol.for("@nat/telemetry: a signal listener that stands aside");function Dr(e){
+return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[Cr]===!0}function js(e,t){try{return e.listeners(t).filter(
+r=>!Dr(r)).length>Fs(e)}catch{return!0}}function Fs(e){const t=i=>{const o=typeof i=="object"&&i!==null?i.count:void 0;return typeof o==
 "number"&&Number.isSafeInteger(o)&&o>0?o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;
-return t(n)+t(r)}var Dr="/proc/self/ns/pid",Pr=["/usr/bin/setsid","/bin/setsid"],Br="/bin/sh",Us=[["/bin/bash",!0,'for f\
- in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'],[Br,!1,'ex\
+return t(n)+t(r)}var Pr="/proc/self/ns/pid",Br=["/usr/bin/setsid","/bin/setsid"],jr="/bin/sh",Us=[["/bin/bash",!0,'for f\
+ in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'],[jr,!1,'ex\
 ec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],Hs=[...Se,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_\
-DIR","NODE_EXTRA_CA_CERTS"];function jr(e){return e.body?.cancel().catch(()=>{}),Ve(413,"the body is too large")}function Ve(e,t){
+DIR","NODE_EXTRA_CA_CERTS"];function Fr(e){return e.body?.cancel().catch(()=>{}),Ve(413,"the body is too large")}function Ve(e,t){
 return new Response(JSON.stringify({error:t}),{status:e,headers:{"content-type":"application/json",connection:"close"}})}
-var Fr=Symbol("late"),Ur=Symbol("cut");async function Ys(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.
-body){if(i+=o.length,i>t)return;r+=n.decode(o,{stream:!0})}return r+n.decode()}var ze=globalThis.Deno,Hr=!1,Ct=new Set;ze&&
-globalThis.addEventListener("unload",()=>{Hr=!0;for(const e of Ct)e()});var Yr=typeof ze?.addSignalListener=="function"?
+var Ur=Symbol("late"),Hr=Symbol("cut");async function Ys(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.
+body){if(i+=o.length,i>t)return;r+=n.decode(o,{stream:!0})}return r+n.decode()}var ze=globalThis.Deno,Yr=!1,Ct=new Set;ze&&
+globalThis.addEventListener("unload",()=>{Yr=!0;for(const e of Ct)e()});var Vr=typeof ze?.addSignalListener=="function"?
 Sn(ze):void 0,Vs="/etc/hosts",zs=16<<20,Ws=5e3,Xs=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Gs(e,t,n){const r=e(
 "node:dns");return(i,o,s)=>{const d=i.toLowerCase().replace(/\.$/,"");if(d==="localhost"||d.endsWith(".localhost")||Ks(e,
 d))return r.lookup(i,o,s);const a=new r.Resolver({timeout:Ws,tries:1}),c=()=>a.cancel();n.addEventListener("abort",c,{once:!0});
@@ -642,17 +643,17 @@ const u=(l,f)=>new Promise(h=>l.call(a,f,m=>h(m?.code)));(async()=>{for(const l 
 l=>{if(n.removeEventListener("abort",c),l&&!n.aborted)return r.lookup(i,o,s);s(Object.assign(new Error(`DNS did not answ\
 er for ${i}`),{code:"ETIMEOUT"}))})}}var qs="/etc/resolv.conf",Js=65536;function Zs(e,t,n){if(n.endsWith("."))return[n.slice(
 0,-1)];let r,i=1;const o=c=>{const u=c.find(l=>l.startsWith("ndots:"));u!==void 0&&(i=Math.min(15,Number.parseInt(u.slice(
-6),10)||0))},s=e("node:fs");for(const c of(S(()=>Vr(s,qs,Js))??"").split(`
+6),10)||0))},s=e("node:fs");for(const c of(S(()=>zr(s,qs,Js))??"").split(`
 `)){const[u,...l]=c.replace(/[#;].*/,"").trim().split(/\s+/);(u==="search"||u==="domain")&&(r=l),u==="options"&&o(l)}o(t(
 "RES_OPTIONS")?.trim().split(/\s+/)??[]);const d=t("LOCALDOMAIN")?.trim();d&&(r=d.split(/\s+/)),r??=[S(()=>e("node:os").
 hostname().replace(/^[^.]*\.?/,""))??""].filter(Boolean);const a=r.slice(0,6).filter(c=>c!==".").map(c=>`${n}.${c.replace(
-/\.$/,"")}`);return n.split(".").length-1>=i?[n,...a]:[...a,n]}function Vr(e,t,n){const r=e.statSync(t);return r.isFile()&&
-r.size<=n?e.readFileSync(t,"latin1"):""}function Ks(e,t){const n=S(()=>Vr(e("node:fs"),Vs,zs))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
+/\.$/,"")}`);return n.split(".").length-1>=i?[n,...a]:[...a,n]}function zr(e,t,n){const r=e.statSync(t);return r.isFile()&&
+r.size<=n?e.readFileSync(t,"latin1"):""}function Ks(e,t){const n=S(()=>zr(e("node:fs"),Vs,zs))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
 "\\$&");for(const i of n.matchAll(new RegExp(`(?<=[ \\t])${r}(?=[ \\t#\\r]|$)`,"gim"))){const o=n.slice(n.lastIndexOf(`
-`,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}var Qs=16384;function zr(e,t,n,r){const i=e("n\
+`,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}var Qs=16384;function Wr(e,t,n,r){const i=e("n\
 ode:net"),{hostname:o,port:s}=n;return Dt(r,d=>{const a=n.protocol==="https:"?e("node:tls").connect({host:o,port:s,servername:i.
 isIP(o)?"":o,lookup:t}):i.connect({host:o,port:s,lookup:t});return a.once(n.protocol==="https:"?"secureConnect":"connect",
-()=>d(a)),a})}async function ea(e,t,n,r,i){const o=await zr(e,t,n,i),s=`${r.hostname}:${r.port||443}`;await Dt(i,(c,u)=>{
+()=>d(a)),a})}async function ea(e,t,n,r,i){const o=await Wr(e,t,n,i),s=`${r.hostname}:${r.port||443}`;await Dt(i,(c,u)=>{
 let l="";const f=h=>{l+=h.toString("latin1");const m=l.indexOf(`\r
 \r
 `);if(m<0){l.length>Qs&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",f),o.pause();
@@ -670,36 +671,36 @@ error",a),i?.removeListener("close",u)},d=l=>{o.outcome==="pending"&&(o.outcome=
 ion closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",c,{once:!0});try{i=t(d,a)}catch(l){
 return a(l instanceof Error?l:new Error(String(l)))}if(i.on("error",()=>{}),o.outcome==="failed")return void i.destroy();
 o.outcome==="pending"&&(i.on("error",a),i.on("close",u))})}var ta=7;function na(e){try{return new TextDecoder("utf-8",{fatal:!0}).
-decode(e),!0}catch{return!1}}var Wr,Xr=!1;function ra(e,t){if(Xr)return!1;try{return Wr??=new Int32Array(new SharedArrayBuffer(
-4)),Promise.resolve(Atomics.waitAsync(Wr,0,0,e).value).then(()=>t(),()=>{Xr=!0,t()}),!0}catch{return!1}}var ia={BUN_BE_BUN:"\
-1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"},Gr="/etc/passwd",oa=16*1024*1024;function sa(e){if(e.kind!=="file"||e.uid!==0||
-((e.mode??0)&18)!==0)throw new Error(`${Gr} is not root's alone`)}function aa(e,t){if(!(e===void 0||t===void 0))for(const n of e.
+decode(e),!0}catch{return!1}}var Xr,Gr=!1;function ra(e,t){if(Gr)return!1;try{return Xr??=new Int32Array(new SharedArrayBuffer(
+4)),Promise.resolve(Atomics.waitAsync(Xr,0,0,e).value).then(()=>t(),()=>{Gr=!0,t()}),!0}catch{return!1}}var ia={BUN_BE_BUN:"\
+1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"},qr="/etc/passwd",oa=16*1024*1024;function sa(e){if(e.kind!=="file"||e.uid!==0||
+((e.mode??0)&18)!==0)throw new Error(`${qr} is not root's alone`)}function aa(e,t){if(!(e===void 0||t===void 0))for(const n of e.
 split(`
 `)){if(n.startsWith("#"))continue;const[,,r,i]=n.split(":");if(/^\d+$/.test(r??"")&&Number(r)===t&&/^\d+$/.test(i??""))return Number(
 i)}}var da=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/,
-ca=/^(openssl-config|tls-cipher-list)$/,la=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,qr=/--(?:experimental[-_])?permission|--allow[-_]/,
-ua=/^--experimental[-_](?:default[-_])?config[-_]file/;function ha(e,t,n){return t!==void 0&&qr.test(t)||!e.some(r=>r===
-"--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(qr.test(r)&&/^[^=]*_/.test(r)||ua.test(r))return!1;const i=la.
+ca=/^(openssl-config|tls-cipher-list)$/,la=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Jr=/--(?:experimental[-_])?permission|--allow[-_]/,
+ua=/^--experimental[-_](?:default[-_])?config[-_]file/;function ha(e,t,n){return t!==void 0&&Jr.test(t)||!e.some(r=>r===
+"--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Jr.test(r)&&/^[^=]*_/.test(r)||ua.test(r))return!1;const i=la.
 exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&K(o,n)})}function fa(e,t,n){const r=e??
 ((i,o)=>globalThis.fetch(i,o));return async(i,o)=>{const s=Ue(new URL(i),t);if(s.kind==="unusable")throw new fe(s.reason);
 if(s.kind==="proxy"&&!n)throw new fe("this runtime's fetch cannot use a proxy");try{return await r(i,{...o,proxy:s.kind===
 "proxy"?ma(s.proxy):!1})}catch(d){throw S(()=>d?.code)==="UnsupportedProxyProtocol"?new fe("the proxy setting's scheme i\
 s not supported"):d}}}function ma({protocol:e,hostname:t,port:n,authorization:r}){const i=t.includes(":")?`[${t}]`:t,o=r===
-void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}function Jr(e,t){const n=We.
-get(e)??0;n===0&&e.on("error",Zr),We.set(e,n+1);const r=()=>{const o=(We.get(e)??1)-1;We.set(e,o),o===0&&e.removeListener(
-"error",Zr)},i=()=>{try{setTimeout(r,0)}catch{}};try{e.write(t,i)}catch{i()}}var We=new WeakMap;function Zr(){}var me=globalThis,
+void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}function Zr(e,t){const n=We.
+get(e)??0;n===0&&e.on("error",Kr),We.set(e,n+1);const r=()=>{const o=(We.get(e)??1)-1;We.set(e,o),o===0&&e.removeListener(
+"error",Kr)},i=()=>{try{setTimeout(r,0)}catch{}};try{e.write(t,i)}catch{i()}}var We=new WeakMap;function Kr(){}var me=globalThis,
 pa={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,
 fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"\
 no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error(
 "no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},
-exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Xe,Kr=[S(()=>me.Bun?.fetch),me.Deno?S(()=>me.fetch):void 0].find(
-e=>typeof e=="function"),va="nat-cli",Pt={name:"@nat/telemetry",version:Fe};function Qr(e){return typeof e=="string"?{stringValue:e}:
-typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var ei=e=>Object.entries(
-e).map(([t,n])=>({key:t,value:Qr(n)}));function ti(e){const t=Math.floor(e);return t===0?"0":`${t}000000`}function ya(e){
+exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Xe,Qr=[S(()=>me.Bun?.fetch),me.Deno?S(()=>me.fetch):void 0].find(
+e=>typeof e=="function"),va="nat-cli",Pt={name:"@nat/telemetry",version:Fe};function ei(e){return typeof e=="string"?{stringValue:e}:
+typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var ti=e=>Object.entries(
+e).map(([t,n])=>({key:t,value:ei(n)}));function ni(e){const t=Math.floor(e);return t===0?"0":`${t}000000`}function ya(e){
 return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"\
-arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function ga(e){const{name:t,parameters:n}=JSON.parse(e.json);return{timeUnixNano:ti(
-e.timestamp),observedTimeUnixNano:ti(e.timestamp),eventName:t,attributes:[...ei(n),{key:"nat.event.schema_version",value:Qr(
-e.schemaVersion)}]}}function ni(e,t,n,r=I()){const i=ei({...n.resourceAttributes,"service.name":n.serviceName,"service.v\
+arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function ga(e){const{name:t,parameters:n}=JSON.parse(e.json);return{timeUnixNano:ni(
+e.timestamp),observedTimeUnixNano:ni(e.timestamp),eventName:t,attributes:[...ti(n),{key:"nat.event.schema_version",value:ei(
+e.schemaVersion)}]}}function ri(e,t,n,r=I()){const i=ti({...n.resourceAttributes,"service.name":n.serviceName,"service.v\
 ersion":n.serviceVersion,"session.id":t,"host.arch":ya(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.
 version,"telemetry.sdk.name":Pt.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Pt.
 version}),o=JSON.stringify({resource:{attributes:i},scopeLogs:[{scope:Pt,logRecords:[]}]});return pn(`{"resourceLogs":[${o.
@@ -707,20 +708,20 @@ slice(0,-4)}`,e,"]}]}]}")}function Ea(e,t,n,r){if(e>=200&&e<300){const i=Math.mi
 rejected:i}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?t===void 0?{kind:"ret\
 ry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:{kind:"rejected",reason:`http_${e}`}}function wa(e){
 try{const t=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(t)&&t>0?t:0}catch{
-return 0}}var ri=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],ii="https://events.telemetry.data.nv\
+return 0}}var ii=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],oi="https://events.telemetry.data.nv\
 idia.com/v1.1/events/json";function ba(){const{env:e}=E();return e("NODE_ENV")==="test"||st(e("JEST_WORKER_ID"))||st(e("\
 VITEST"))}function re(e){return Mt(E().envNotUnicode?.(e)===!0,"its permissions")}var Ta=["","0","false","no","off"],Bt="\
-is not an http(s) URL",oi="has an '@' past its host",si={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so noth\
+is not an http(s) URL",si="has an '@' past its host",ai={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so noth\
 ing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing i\
 s sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"\
 a value set there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI mach\
 ine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent t\
 here unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_E\
 XPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector'\
-s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},_a=Object.keys(si);function $a(e,t,n){if(t==="win32"||n===
+s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},_a=Object.keys(ai);function $a(e,t,n){if(t==="win32"||n===
 void 0)return;const r=e("TMPDIR");return U(r&&K(r,t)?r:"/tmp",`nat-telemetry-${n}`)}var jt=new Set,Sa=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
 Oa=Mn(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),ka=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
-xa=Mn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),pe="1.5",Ge=64,ai=Object.freeze({SUCCESS:"\
+xa=Mn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),pe="1.5",Ge=64,di=Object.freeze({SUCCESS:"\
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
 undefined"}),qe=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
 GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
@@ -730,7 +731,7 @@ e event: an event type must declare a name (pass it to super()), got ${b(e)}`);c
 "string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string, got ${b(n)}`);
 const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot create event: 't\
 imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},Na={nemoSource:!0,
-command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},di=class extends Oe{fields;constructor(e){
+command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},ci=class extends Oe{fields;constructor(e){
 const t=z(e)?we(e,Na)?.replace("is not an option","is not a field"):`its fields must be an object, got ${b(e)}`;if(t)throw new TypeError(
 `Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.timestamp});const n=e.durationMs??-1;if(typeof n!="num\
 ber"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${b(n)}`);if(!Number.
@@ -738,12 +739,12 @@ isFinite(n))throw new RangeError(`Cannot create event: 'durationMs' must be fini
 e.exitCode??-1);if(i===void 0)throw new TypeError(`Cannot create event: 'exitCode' must be an integer, got ${b(e.exitCode)}`);
 this.fields=Object.freeze({nemoSource:Pn("nemoSource",e.nemoSource??qe.AGENT_TOOLKIT,qe),command:lt("command",Le("comman\
 d",Object.hasOwn(e,"command")?Cn(e.command):void 0)),subcommand:lt("subcommand",Le("subcommand",Cn(e.subcommand))),taskStatus:Pn(
-"taskStatus",e.taskStatus,ai),durationMs:Math.trunc(r),exitCode:i,errorClass:So(Le("errorClass",e.errorClass??"undefined")),
+"taskStatus",e.taskStatus,di),durationMs:Math.trunc(r),exitCode:i,errorClass:So(Le("errorClass",e.errorClass??"undefined")),
 pythonVersion:Le("pythonVersion",e.pythonVersion??ko())})}parameters(){return{...this.fields}}};function Aa(e){let t="",
 n=!1;for(let r=0;r<e.length;r++){const i=e[r];n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
 `.includes(i)||(t+=i)}return t}var Ra=/[^\x00-\x7f]/,Ma="184482118588404",Ft={second:NaN,text:""},ve=4503599627370496,D=e=>{
 if(!(e<ve&&e>-ve))return e;const t=e>=0?e+ve-ve:e-ve+ve;return t>e?t-1:t},J=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;
-return n},ci=86400,Ut=864e13;function La(e){const t=Bn(e);return{ts:Q(e.timestamp),parameters:t,name:e.name}}var Je={name:"",
+return n},li=86400,Ut=864e13;function La(e){const t=Bn(e);return{ts:Q(e.timestamp),parameters:t,name:e.name}}var Je={name:"",
 json:"",bytes:0},Ia=31;function Ca(e){try{let t;for(const n of Object.keys(e))if(Object.getOwnPropertyDescriptor(e,n)?.get!==
 void 0){if(t!==void 0)return"parameters";t=n}return t===void 0?"parameters":`parameter '${t}'`}catch{return"parameters"}}
 function Da(e,t){const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events' must be \
@@ -752,9 +753,9 @@ ryEvent), got ${b(e[r])} at ${r}`),z(t)||n(`'options' must be an object, got ${b
 ring"&&n(`'sourceClientVersion' must be a string, got ${b(t.sourceClientVersion)}`);for(const i of["sessionId","cpuArchi\
 tecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' must be a string, got ${b(t[i])}`);if(e.length===0)throw new RangeError(
 "Cannot build a payload: the event list is empty");return{...jn(e[0].schemaVersion,t),events:e.map(La)}}var Pa=/^t-(\d{13})-[0-9a-f]+\.tmp$/,
-Ba=Math.random,li=/[A-Za-z0-9_-]/,ja=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y,
+Ba=Math.random,ui=/[A-Za-z0-9_-]/,ja=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y,
 Fa=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y,
-ui=4300,Ua=100,Ha=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
+hi=4300,Ua=100,Ha=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
 this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#c(e):this.#s(t),this.#E()}}#c(e){const t=this.#e.startsWith("[[",
 this.#t);this.#t+=t?2:1;const n=this.#p();this.#m(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const s=i===n.length-
 1;if(s&&t){const a=ft(r,o)??this.#_([],"array");(!Array.isArray(a)||this.#n.get(a)!=="array")&&this.#o(`'${o}' is not an\
@@ -766,14 +767,14 @@ const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let s=ft(r,o);s===void 0
 !["dotted","implicit"].includes(this.#n.get(s)??""))&&this.#o(`'${o}' is already defined`),this.#n.get(s)==="implicit"&&
 this.#n.set(s,"dotted"),r=s}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),De(r,i,n)}#p(){
 const e=[];for(;;){this.#y();const t=this.#a();if(t==='"')e.push(this.#T());else if(t==="'")e.push(this.#u());else{const n=this.#t;
-for(;this.#t<this.#e.length&&li.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
+for(;this.#t<this.#e.length&&ui.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
 return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#O();if(e==='"')return this.#T();if(e==="'")return this.#u();
 if(e==="["||e==="{"){++this.#i>Ua&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
-r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!li.test(this.#e[this.#t+r.length]??""))return this.#t+=
+r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!ui.test(this.#e[this.#t+r.length]??""))return this.#t+=
 r.length,i;const t=this.#d(ja,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!Ya(Number(i),Number(o),Number(s))&&
 this.#o("a date is not in the calendar"),r}const n=this.#d(Fa,/[\w.+-]/);return n?(/^[+-]?\d[\d_]*$/.test(n[0])&&n[0].replace(
-/\D/g,"").length>ui&&this.#o(`an integer has more than ${ui} digits`),Va(n[0])):this.#o("a value is malformed")}#d(e,t){
+/\D/g,"").length>hi&&this.#o(`an integer has more than ${hi} digits`),Va(n[0])):this.#o("a value is malformed")}#d(e,t){
 e.lastIndex=this.#t;const n=e.exec(this.#e);if(!(!n||t.test(this.#e[e.lastIndex]??"")))return this.#t=e.lastIndex,n}#v(){
 this.#t++;const e=[];for(;this.#x(),this.#a()!=="]";)e.push(this.#r()),this.#x(),this.#a()===","?this.#t++:this.#a()!=="\
 ]"&&this.#o("an array is malformed");return this.#t++,e}#f(){this.#t++;const e=this.#_({},"inline");if(this.#y(),this.#a()===
@@ -815,9 +816,9 @@ RR_ACCESS_DENIED"}function zt(e){return e?.reason??"unreadable"}function Xa(e,t)
 consent.","# To change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,","# or s\
 et the NAT_TELEMETRY_ENABLED environment variable.",`# Saved ${Q(t)}.`,"[telemetry]",`consent = "${e}"`,`consented_at = \
 "${Q(t).replace(/\.\d{3}Z$/,"Z")}"`,`prompt_version = "${Yt}"`,""].join(`
-`)}function hi(e,t=ee()){if(e!=="enabled"&&e!=="disabled")throw new TypeError(`Cannot record consent: the decision must \
+`)}function fi(e,t=ee()){if(e!=="enabled"&&e!=="disabled")throw new TypeError(`Cannot record consent: the decision must \
 be "enabled" or "disabled", got ${b(e)}`);if(t!==void 0&&(typeof t!="string"||t===""))throw new TypeError(`Cannot record\
- consent: the path must be a non-empty string, got ${b(t)}`);return fi(e,t,()=>{})}function fi(e,t,n){const r=E().files;
+ consent: the path must be a non-empty string, got ${b(t)}`);return mi(e,t,()=>{})}function mi(e,t,n){const r=E().files;
 if(t===void 0||!r){const l=mt();return n(t!==void 0?"no file access":l?`where it is cannot be known: the program may not\
  read ${l} (${re(l)})`:"no home directory"),!1}const i=X(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"))+
 1),s=Date.now(),d=ht(i,s);if(![i,d,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program may not \
@@ -825,66 +826,64 @@ read and write ${i} (its permissions)`),!1;const c=ce(t);if(c.problem!==void 0||
 i,!1),r.checkPlace(t),Ie(r,i,o,Xa(e,s),s,d)}catch(l){return n(q(l)),!1}const u=Wt();return u.source==="file"&&([P,Y]=[e===
 "enabled",!0],ie=u.path===void 0?void 0:gt(u.path)),!0}function Wt(){const e=ee(),{state:t,problem:n,outdatedYes:r}=Hn(e),
 i={fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...vt()??yt(t),...i}}var P,Y=!1,
-ie,mi,ke=!1,Xt,oe,pi="an opt-out set in the environment during the run",vi="the consent file, written since the program \
-turned telemetry on";function yi(){return Xt!==void 0&&Yn(Xt)}var Ze=Symbol.for("@nat/telemetry: the program's opt-out"),
+ie,pi,ke=!1,Xt,oe,vi="an opt-out set in the environment during the run",yi="the consent file, written since the program \
+turned telemetry on";function gi(){return Xt!==void 0&&Yn(Xt)}var Ze=Symbol.for("@nat/telemetry: the program's opt-out"),
 Ke=globalThis;try{Ke[Ze]===void 0&&Object.defineProperty(Ke,Ze,{value:{serial:0}})}catch{}var Qe=0;function Ga(){return Et(),
 ke}function Gt(){const e=G(),{enabled:t,source:n,problem:r}=pt(),i=n!=="file"&&n!=="default"&&E().envHidden?.(n)===!0,o=n===
 "NAT_TELEMETRY_ENABLED"&&!i?Nn(n,E().env(n)):void 0,s=i?`${n}, which the program may not read (${re(n)})`:o!==void 0?o:r?
 `${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,decidedBy:e===t?s:oe??"the program (setTelem\
-etryEnabled)"}}function gi(e){if(typeof e!="boolean")throw new TypeError(`Cannot set telemetry enabled: the value must b\
+etryEnabled)"}}function Ei(e){if(typeof e!="boolean")throw new TypeError(`Cannot set telemetry enabled: the value must b\
 e a boolean, got ${typeof e}`);[P,Y,ke,oe]=[e,!1,!0,void 0];const t=e?S(ee):void 0;Xt=t===void 0?void 0:S(()=>gt(t));const n=Vn()??
-0;if(Qe=e?n:n+1,!e)try{Ke[Ze].serial=Qe}catch{}}function Ei(e){const t=e.replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(
+0;if(Qe=e?n:n+1,!e)try{Ke[Ze].serial=Qe}catch{}}function wi(e){const t=e.replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(
 /^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.
-test(t)}function wi(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.url)}catch{return}if(n.protocol!=="http:"||Ei(n.
+test(t)}function bi(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.url)}catch{return}if(n.protocol!=="http:"||wi(n.
 hostname))return;const r=[...n.username||n.password?["the URL's credentials"]:[],...Object.keys(t).length>0?[`the header\
 s ${Object.keys(t).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${n.hostname}`}
-var bi=2**31-1,qa=25,qt={min:50,max:250},Ti=4,Jt=1e3,Ja=(Ti+1)*qt.max,ye={guarded:new Set,signal:void 0,ticking:!1,guard(e){
+var Ti=2**31-1,qa=25,qt={min:50,max:250},_i=4,Jt=1e3,Ja=(_i+1)*qt.max,ye={guarded:new Set,signal:void 0,ticking:!1,guard(e){
 this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.
 delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;const e=()=>{
 this.ticking=!1,this.look()};if(E().watchTick?.(Jt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.
 signal=AbortSignal.timeout(Jt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of ye.guarded)
---e.looks<=0&&e.end();ye.guarded.size>0&&ye.listen()}};function _i(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
+--e.looks<=0&&e.end();ye.guarded.size>0&&ye.listen()}};function $i(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
 ye.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+Ja)/Jt),end:d},c=(u,l)=>{const f=E().monotonicMs()+u;try{
 r=setTimeout(()=>{ye.release(a);const h=E().monotonicMs()-f;if(h<=qa||l===0)return d();c(Math.min(Math.max(h,qt.min),qt.
-max),l-1)},u),n?.(r)}catch{}};return ye.guard(a),c(e,Ti),n||(o=S(()=>E().holdOpen?.())),s}function Za(e,t=I()){const n=({
+max),l-1)},u),n?.(r)}catch{}};return ye.guard(a),c(e,_i),n||(o=S(()=>E().holdOpen?.())),s}function Za(e,t=I()){const n=({
 clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,i=o=>{let s=r.get(o);if(s===
-void 0){const d=JSON.stringify(ga(o));r.set(o,s={json:d,bytes:B(d)})}return s};return{name:"otlp",encode:o=>ni(o.map(s=>i(
-s).json),o[0].sessionId,n(o[0]),t),emptyBytes:$i(({sessionId:o,clientVersion:s})=>[o,s],o=>B(ni([],o.sessionId,n(o),t))),
-eventBytes:o=>i(o).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Ea}}function $i(e,t){
-let n;return r=>{const i=e(r);return(n===void 0||i.length!==n.fields.length||i.some((o,s)=>o!==n.fields[s]))&&(n={fields:i,
-bytes:t(r)}),n.bytes}}var Si=36e5,xe=64,se={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Zt=6e4,Ka=864e5,Oi=6e4,ki=64,
-Qa=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,et=/^([lc])-(\d{13})-(e-.+)$/,ed=36e5,xi=" does not\
- exist yet",tt=class fn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){this.dir=t,this.#e=n,this.#t=r,this.#i={maxAgeMs:Math.
-max(r.maxAgeMs,se.maxAgeMs),maxEvents:Math.max(r.maxEvents,se.maxEvents),maxBytes:Math.max(r.maxBytes,se.maxBytes)},this.
-key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},s="work"){const d=l=>{o(l)},a=s==="work",c=a?"read and write":"r\
-ead",u=l=>!n.allowed(l,"read")||a&&!n.allowed(l,"write");if(u(t))return d(`the program may not ${c} ${t} (its permission\
-s)`);try{let l=n.ensureDir(t,!0,a);const f=n.realPath(t);return f===void 0?d(`where ${t} leads cannot be told`):f!==t&&u(
-f)?n.permissionsFollowLinks?d(`the program may not ${c} ${f}, where ${t} leads (its permissions)`):new fn(t,n,r,i,l):(f!==
-t&&(l=n.ensureDir(f,!0,a)),new fn(f,n,r,i,l))}catch(l){const f=l?.reason==="missing";return d(f?`${t}${xi}`:q(l))}}write(t,n){
-const r={},i=t.map(ue),{kept:o}=wt(i,this.#t.maxEvents,this.#t.maxBytes);j(r,"spool_full",i.length-o.length);const s=new Map;
-for(const a of o){const c=s.get(t[a].sessionId)??[];c.push(i[a]),s.set(t[a].sessionId,c)}const d=[];try{for(const a of s.
-values())d.push(this.#c(a,n,this.key))}catch(a){for(const c of d)this.#u(c);throw a}return{written:r,older:this.#v(n,d)}}claim(t,n,r){
-const i=[],o={};for(const{entry:s,path:d}of this.#d(n).slice(0,xe)){if(i.length>=t)break;const a=this.#p(s.name,n+r);try{
-this.#e.rename(d,a)}catch{continue}const{valid:c,corrupt:u,expired:l}=this.#s(a,s,n),f=c.slice(0,t-i.length),h={path:a,name:s.
-name,until:n+r,remaining:f.length,taken:f.length,exact:u===0&&l===0&&f.length===c.length};try{this.#c(c.slice(f.length).
-map(ue),s.time,this.key)}catch{this.giveBack(h);continue}j(o,"spool_corrupt",u),j(o,"spool_expired",l);for(const m of f)
-i.push({...m,claim:h});h.remaining===0&&this.release(h)}return{events:i,dropped:o}}renew(t,n){const r=this.#p(t.name,n);
-try{this.#e.rename(t.path,r)}catch{return!1}return t.path=r,t.until=n,!0}holds(t){return this.#e.sizeOf(t.path)!==void 0}waitingSince(t){
-return this.#d(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.dir}/${t.name}`)}catch{}}release(t){try{this.#e.
-remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=et.exec(t),r=le(n?n[3]:t);if(!r)return[];const{valid:i,
-corrupt:o}=this.#s(`${this.dir}/${t}`,r),s={time:r.time,claimed:n!==null,ours:r.key===this.key,key:r.key,events:i,corrupt:o};
-return[n?{...s,until:Qt(n)}:s]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){const r=[];let i=0;for(const o of t.#r()){
-if(r.length>=xe)break;const s=Xn(o,n);if(s===void 0)continue;const d=t.#p(s.name,n+Si);try{t.#e.rename(`${t.dir}/${o}`,d)}catch{
-continue}const{valid:a}=t.#s(d,s,n);try{const c=this.#c(a.map(ue),s.time,s.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(
-d,`${t.dir}/${s.name}`)}catch{}break}t.#u(d.slice(t.dir.length+1)),i+=a.length}return r.length>0&&this.#v(n,r),i}clear(){
-let t=0;for(const n of this.#r()){const r=et.exec(n),i=le(r?r[3]:n);i&&this.#u(n)&&(t+=i.events)}return t}entries(){return this.#n().
-sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(n=>le(n)??[])}#c(t,n,r){if(t.length===0)return;const i=Gn(t,
-n,r);return Ie(this.#e,this.dir,i,qn(t),n),i}#s(t,n,r=-1/0){const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(
-t,this.#i.maxBytes)}catch{const s=this.#e.sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(n.events,Math.floor(s/ki)))}for(const s of o?.
-split(`
+void 0){const d=JSON.stringify(ga(o));r.set(o,s={json:d,bytes:B(d)})}return s};return{name:"otlp",encode:o=>ri(o.map(s=>i(
+s).json),o[0].sessionId,n(o[0]),t),emptyBytes:Wn(({sessionId:o,clientVersion:s})=>[o,s],o=>B(ri([],o.sessionId,n(o),t))),
+eventBytes:o=>i(o).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Ea}}var Si=36e5,
+xe=64,se={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Zt=6e4,Ka=864e5,Oi=6e4,ki=64,Qa=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
+et=/^([lc])-(\d{13})-(e-.+)$/,ed=36e5,xi=" does not exist yet",tt=class fn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){
+this.dir=t,this.#e=n,this.#t=r,this.#i={maxAgeMs:Math.max(r.maxAgeMs,se.maxAgeMs),maxEvents:Math.max(r.maxEvents,se.maxEvents),
+maxBytes:Math.max(r.maxBytes,se.maxBytes)},this.key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},s="work"){const d=l=>{
+o(l)},a=s==="work",c=a?"read and write":"read",u=l=>!n.allowed(l,"read")||a&&!n.allowed(l,"write");if(u(t))return d(`the\
+ program may not ${c} ${t} (its permissions)`);try{let l=n.ensureDir(t,!0,a);const f=n.realPath(t);return f===void 0?d(`\
+where ${t} leads cannot be told`):f!==t&&u(f)?n.permissionsFollowLinks?d(`the program may not ${c} ${f}, where ${t} lead\
+s (its permissions)`):new fn(t,n,r,i,l):(f!==t&&(l=n.ensureDir(f,!0,a)),new fn(f,n,r,i,l))}catch(l){const f=l?.reason===
+"missing";return d(f?`${t}${xi}`:q(l))}}write(t,n){const r={},i=t.map(ue),{kept:o}=wt(i,this.#t.maxEvents,this.#t.maxBytes);
+j(r,"spool_full",i.length-o.length);const s=new Map;for(const a of o){const c=s.get(t[a].sessionId)??[];c.push(i[a]),s.set(
+t[a].sessionId,c)}const d=[];try{for(const a of s.values())d.push(this.#c(a,n,this.key))}catch(a){for(const c of d)this.#u(
+c);throw a}return{written:r,older:this.#v(n,d)}}claim(t,n,r){const i=[],o={};for(const{entry:s,path:d}of this.#d(n).slice(
+0,xe)){if(i.length>=t)break;const a=this.#p(s.name,n+r);try{this.#e.rename(d,a)}catch{continue}const{valid:c,corrupt:u,expired:l}=this.#s(
+a,s,n),f=c.slice(0,t-i.length),h={path:a,name:s.name,until:n+r,remaining:f.length,taken:f.length,exact:u===0&&l===0&&f.length===
+c.length};try{this.#c(c.slice(f.length).map(ue),s.time,this.key)}catch{this.giveBack(h);continue}j(o,"spool_corrupt",u),
+j(o,"spool_expired",l);for(const m of f)i.push({...m,claim:h});h.remaining===0&&this.release(h)}return{events:i,dropped:o}}renew(t,n){
+const r=this.#p(t.name,n);try{this.#e.rename(t.path,r)}catch{return!1}return t.path=r,t.until=n,!0}holds(t){return this.#e.
+sizeOf(t.path)!==void 0}waitingSince(t){return this.#d(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.dir}\
+/${t.name}`)}catch{}}release(t){try{this.#e.remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=et.exec(t),
+r=le(n?n[3]:t);if(!r)return[];const{valid:i,corrupt:o}=this.#s(`${this.dir}/${t}`,r),s={time:r.time,claimed:n!==null,ours:r.
+key===this.key,key:r.key,events:i,corrupt:o};return[n?{...s,until:Qt(n)}:s]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){
+const r=[];let i=0;for(const o of t.#r()){if(r.length>=xe)break;const s=Gn(o,n);if(s===void 0)continue;const d=t.#p(s.name,
+n+Si);try{t.#e.rename(`${t.dir}/${o}`,d)}catch{continue}const{valid:a}=t.#s(d,s,n);try{const c=this.#c(a.map(ue),s.time,
+s.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(d,`${t.dir}/${s.name}`)}catch{}break}t.#u(d.slice(t.dir.length+1)),i+=
+a.length}return r.length>0&&this.#v(n,r),i}clear(){let t=0;for(const n of this.#r()){const r=et.exec(n),i=le(r?r[3]:n);i&&
+this.#u(n)&&(t+=i.events)}return t}entries(){return this.#n().sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(
+n=>le(n)??[])}#c(t,n,r){if(t.length===0)return;const i=qn(t,n,r);return Ie(this.#e,this.dir,i,Jn(t),n),i}#s(t,n,r=-1/0){
+const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(t,this.#i.maxBytes)}catch{const s=this.#e.sizeOf(t)??0;i.
+corrupt=Math.max(1,Math.min(n.events,Math.floor(s/ki)))}for(const s of o?.split(`
 `)??[]){if(s==="")continue;const d=Do(s);d===void 0?i.corrupt++:r-d.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
 d)}return i}#p(t,n){return`${this.dir}/${Kt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
-let r=0;for(const i of this.#r()){const o=Pa.exec(i),s=Xn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
+let r=0;for(const i of this.#r()){const o=Pa.exec(i),s=Gn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
 o&&t-Number(o[1])>Si&&r<xe&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#v(t,n){const r={},[i,o]=[this.#t,
 this.#i],s=g=>g.key===this.key||g.key===void 0,d=g=>t-g.time>(s(g)?i.maxAgeMs:o.maxAgeMs),a=this.#r();this.#l(a,t,d,r);const c=this.#n(
 a),u={events:0,bytes:0},l={events:0,bytes:0},f=(g,p,w)=>{s(g)&&([u.events,u.bytes]=[u.events+p,u.bytes+w]),[l.events,l.bytes]=
@@ -903,9 +902,9 @@ d[3],n+Zt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${c}`)}catch{conti
 const o=Kt(t.name,i+Zt),s=E().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
 const{valid:d,corrupt:a}=this.#s(`${this.dir}/${o}`,t),c=d.map(ue),u=wt(c,n,r),l=u.kept.map(v=>c[v]),f={kept:{events:l.length,
 bytes:u.bytes},cut:c.length-l.length,corrupt:a};if(l.length===0)return this.#u(o)?f:void 0;const h=ht(this.dir,i),m=()=>{
-try{this.#e.remove(h)}catch{}};try{this.#e.create(h,qn(l))}catch{if(m(),!this.#u(o))return;try{this.#c(l,t.time,t.key)}catch{
+try{this.#e.remove(h)}catch{}};try{this.#e.create(h,Jn(l))}catch{if(m(),!this.#u(o))return;try{this.#c(l,t.time,t.key)}catch{
 return{kept:{events:0,bytes:0},cut:c.length,corrupt:a}}return f}if(E().monotonicMs()-s>Zt/2)return void m();try{this.#e.
-rename(h,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${Gn(l,t.time,t.key)}`)}catch{}
+rename(h,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${qn(l,t.time,t.key)}`)}catch{}
 return f}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},td=200;function nd(e){return ue(e).bytes+
 1}function Kt(e,t){return`l-${be(t)}-${e}`}function Qt([,e,t]){return e==="l"?Number(t):Number(t)+ed}function rd(e,t){return t>
 Qt(e)}var id="http://localhost:4318/v1/logs",Ni=120,Ai=50,Ri=3,Mi=2,en='{"ts":"2026-01-01T00:00:00.000Z","parameters":{}\
@@ -919,7 +918,7 @@ return Math.min(Math.max(i,0),Ci)}function nt(e,t,n,r=0){const i=Math.min(t.maxM
 n()*(i/2);return Math.max(o,r)}var Di=0xe677d21fdbff,dd=JSON.stringify(pe).length+Ge,Pi;function cd(e,t,n,r=i=>i.bytes){
 const i=[];let o=[],s=0;for(const d of e){const a=r(d);o.length>0&&d.schemaVersion===o[0].schemaVersion&&d.sessionId===o[0].
 sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var ld={initialMs:3e4,
-maxMs:36e5},Bi=4096,ud=/^health-([0-9a-f]{8})\.json$/;function hd(e,t,n){return je(e,t,ud,(r,i)=>{const o=tr(e,`${t}/${i}`,
+maxMs:36e5},Bi=4096,ud=/^health-([0-9a-f]{8})\.json$/;function hd(e,t,n){return je(e,t,ud,(r,i)=>{const o=nr(e,`${t}/${i}`,
 n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:_t(o.endpoint));return{hash:r,...o,endpointHash:s}})}
 var ji=class{path;#e;#t;#i;#n;#c;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=`health-${_t(n,o)}.\
 json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#c=e,this.#s=r,this.#p=i,this.#r=this.#v()}get state(){return this.#r}isOpen(){
@@ -929,17 +928,17 @@ t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#v()
 this.#l({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#l({failures:this.#r.failures,notBefore:this.#s()+
 e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#v(),this.#r&&this.#r.handedOffAt===void 0&&
 this.#r.notBefore<=e&&this.#l({...this.#r,handedOffAt:e})}recordSuccess(){const e=this.#r!==void 0;return this.forget(),
-e}refresh(){this.#d||(this.#r=this.#v())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#f())}#v(){const e=tr(
+e}refresh(){this.#d||(this.#r=this.#v())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#f())}#v(){const e=nr(
 this.#c,this.path,this.#s());return e==="invalid"&&this.#f(),typeof e=="object"?e.state:void 0}#f(){try{this.#c.remove(this.
 path)}catch{}}#l(e){this.#r=e;try{const t=this.#i?{endpointHash:$e(this.#n)}:{},n=JSON.stringify({...e,...t,endpoint:this.#n}),
 r=B(n)<=Bi&&F(this.#n)===this.#n?n:JSON.stringify({...e,...t});Ie(this.#c,this.#e,this.#t,r,this.#s())}catch{}}};function Fi(e){
 const{failures:t=0,notBefore:n=0}=e.state??{};return`the endpoint is down (${t} failure(s) in a row): not tried before ${Q(
 n)}`}var Ui=class io{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){this.spool=t,this.health=n,this.files=r,this.#e=
 i}static open(t,n){const{sink:r,clock:i,random:o}=t;if(r.kind!=="http"||t.spoolDir===void 0&&!t.spoolFallback)return null;
-const s=E().files;if(!s)return null;const d=rr(t,s,n);if(!d)return null;const a=t.customFetch?d.key:void 0,c=new ji(s,d.
+const s=E().files;if(!s)return null;const d=ir(t,s,n);if(!d)return null;const a=t.customFetch?d.key:void 0,c=new ji(s,d.
 dir,r.url,i,o,a);return new io(d,c,s,t)}replay(t,n){this.renewClaims(n);const{events:r,dropped:i}=this.spool.claim(t,this.#e.
 clock(),n);for(const a of r)this.#t.add(a.claim);const o=r.map(a=>({...a,bytes:B(a.json),notBefore:0})),[s,d]=[[],[]];for(const a of o)
-(er(a,this.#e)===void 0?s:d).push(a);return d.length>0&&(this.settle(d),j(i,"event_too_large",d.length)),{events:s,dropped:i}}write(t){
+(tr(a,this.#e)===void 0?s:d).push(a);return d.length>0&&(this.settle(d),j(i,"event_too_large",d.length)),{events:s,dropped:i}}write(t){
 const{written:n,older:r}=this.spool.write(t,this.#e.clock()),i=Object.values(n).reduce((o,s)=>o+s,0);return{spooled:t.length-
 i,dropped:n,olderDropped:r}}settle(t){for(const{claim:n}of t)n&&--n.remaining===0&&(this.#t.delete(n),this.spool.release(
 n))}giveBackUnsettled(){let t=0;for(const n of this.#t)!n.exact||n.remaining!==n.taken||(this.spool.giveBack(n),this.#t.
@@ -948,7 +947,7 @@ delete(n),t+=n.remaining);return t}releaseAll(){for(const t of this.#t)this.spoo
 429,500,502,503,504]),vd=new Set([501,505]);function yd(e,t){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_\
 large"}:pd.has(e)||e>=500&&e<600&&!vd.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,
 retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}
-async function gd(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;let n=!1;const r=_i(e.timeoutMs,
+async function gd(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;let n=!1;const r=$i(e.timeoutMs,
 ()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,{once:!0});const o=new Promise((d,a)=>{
 t.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(()=>{});let s=0;try{let d=e.url;const a=new URL(
 d).origin,c=e.classify??yd;for(;;s++){const u=new URL(d).origin===a?e.headers:void 0,l=await Promise.race([e.fetch(d,{method:"\
@@ -2019,7 +2018,7 @@ turn t}function pd(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||
 et r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return oe.open(e.spoolDir,t,\
 r,n)?.waitingSince(Date.now())!==void 0}var pi=Ho(y().env(Ve));pi&&await hi(pi);\n'}var Ae="sender-5c5b00a0.mjs",Ld=125080,
 Id=6e4,Cd=1e3,Dd=[Yi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Vi(e,t){
-return e.sink.kind==="none"?"dropped":sr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Be()===void 0?"spooled":"dropped"}var Pd=3;
+return e.sink.kind==="none"?"dropped":ar(e)&&t?.health.isOpen()!==!0?"delivered":t&&Be()===void 0?"spooled":"dropped"}var Pd=3;
 function zi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Od.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(
 `${t}/${d}`);return a===void 0||a>r+Ne?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Ae).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.
 written-d.written).slice(n).filter(({written:d})=>r-d>Ne).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}
@@ -2033,10 +2032,10 @@ nity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toE
 -4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(
 2,"0")}`}var Xi=16384,an=2*Xi,Gi=an-4096,dn=32,qi=/^[a-z0-9_]{1,40}$/,Fd=/^[0-9a-f]{8}$/,Ud=/^drops-([0-9a-f]{8})\.json$/,
 cn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Hd=6e4;function Yd(e,t,n,r=-1/0){const i=Date.now(),
-o=ur(e,kt(t,n)),d=lr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>Zi(e,a).lines);return St([...typeof o=="o\
+o=hr(e,kt(t,n)),d=ur(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>Zi(e,a).lines);return St([...typeof o=="o\
 bject"?o.lines:[],...d],r,i)}function Vd(e,t,n=-1/0){return[...new Set([...je(e,t,Ud,i=>i),...je(e,t,cn,i=>i)])].flatMap(
 i=>{const o=Yd(e,t,i,n);return o?[{key:i,...o}]:[]})}function zd(e,t,n,r,i,o){const s=kt(t,n),d={path:ln(t,n),quiet:!1},
-a=un(e,s,d.path)?Ji(e,d,t,n):{lines:[]};cr(e,t,n,[a],()=>{e.append(s,`${H(St([...a.lines,r],i,o)??r)}
+a=un(e,s,d.path)?Ji(e,d,t,n):{lines:[]};lr(e,t,n,[a],()=>{e.append(s,`${H(St([...a.lines,r],i,o)??r)}
 `,Gi)})}function Ji(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=Zi(e,t),s=ln(n,r,o);return un(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function ln(e,t,n){
 const r=n===void 0?"":`-${n}`;return U(e,`drops-${t}-${be(Date.now())}-${Te()}${r}.aside`)}function Zi(e,t){try{const n=t.
@@ -2049,7 +2048,7 @@ c,u])=>qi.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n
 "string"&&Fd.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&F(i)===i?{...a,endpoint:i}:a}catch{return}}var Z={working:1,
 periodic:2,asked:1/0},Qi=.9,Xd=1e3,Gd=3e5,qd=36e5,Jd=4,eo=class{#e;#t=[];#i=[];#n=new Bd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
 resolve();#u;#$=Z.working;#O=0;#k;#y=new Set;#x;#A=!1;#E;#m=de();#a=!1;#_=!1;#o=!1;#j=!1;#ce=!1;#F=0;#C;#D;#w;#z;#U=!1;#P;constructor(e={}){
-this.#e=Jn(e)}enqueue(e){try{if(!G())return this.#be();const t=E().exiting();t?(this.#ne(),this.#j=this.#o,this.#o=!0):this.#X(),
+this.#e=Zn(e)}enqueue(e){try{if(!G())return this.#be();const t=E().exiting();t?(this.#ne(),this.#j=this.#o,this.#o=!0):this.#X(),
 this.#c++;const n=zo(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
 return this.#g(1,"buffer_full");if(this.#t.push(n),t)return void(this.#B(!0)||this.#Y());this.#f&&this.#l===void 0&&queueMicrotask(
 ()=>this.#H()),this.#t.length>=this.#e.maxQueueSize&&this.#R(Z.working)}catch{}finally{this.#j=!1}}start(){this.#f||this.#C||
@@ -2113,7 +2112,7 @@ if(this.#_)return;this.#_=!0;const{sink:e,format:t,spoolDir:n,handOff:r}=this.#e
 this.#m(`telemetry ${o?"on":"off"} (decided by ${s})`);const d=e.kind==="http"?F(e.url):e.kind==="stderr"?"standard erro\
 r":e.reason==="dry_run"&&E().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEME\
 TRY_DRY_RUN, which could ask for one)":`nowhere (${e.reason})`;this.#m(`endpoint: ${d}; format: ${t.name}; spool: ${n??"\
-none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)return;const i=wi(e,this.#e.headers);i&&this.#m(
+none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)return;const i=bi(e,this.#e.headers);i&&this.#m(
 `warning: ${i}`),this.#m(`at exit: ${r.enabled?"hand off where a sender can be started":"in process"} (${r.source})`)}#be(){
 this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry off (decided by ${Gt().decidedBy}): events are not re\
 corded`))}#Te(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,s=i(),d=this.#re(e,t);for(const a of d)a.notBefore=s+nt(a.
@@ -2138,7 +2137,7 @@ const s=i?.giveBackUnsettled()??0;this.#r+=s,this.#g(r.length-s,"spool_unavailab
 const t=this.#w?.spool;if(!t)return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||
 r.add(o));if(r.size===0)return e;const i=e.filter(({claim:o})=>o&&r.has(o));return this.#g(i.length,"claim_lost"),this.#L(
 i),e.filter(({claim:o})=>!o||!r.has(o))}#de(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#B(e=!1){if(this.#b()===
-0)return!0;const t=this.#S(),n=or(this.#e,t,G()),r=n.handOff?_e():void 0;if(r===!1)return this.#I(!0,r);const i=qo(this.#e,
+0)return!0;const t=this.#S(),n=sr(this.#e,t,G()),r=n.handOff?_e():void 0;if(r===!1)return this.#I(!0,r);const i=qo(this.#e,
 n);if(!i.handOff){const a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},
 c=i.outcome!=="delivered"&&t?.health.isOpen()?Fi(t.health):void 0,u=i.outcome==="delivered"?`; the exit waits at most ${this.#e.
 exitTimeoutMs/1e3} s`:"";return this.#h(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.reason}`:i.reason}${u}`),
@@ -2176,7 +2175,7 @@ o=0,s=!1;try{const a=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(tc(i,c.subar
 return s=!0,u;if(r=i.result===null?"disabled":nc(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${ro}`),
 i={text:""}}});n(`${Qd(t,ec())}
 ${ro}`),await a}catch{return"never_asked"}if(s){const a=E();return a.signalSelf("SIGINT")||a.exit(he.SIGINT),await new Promise(
-c=>setTimeout(c,50)),"never_asked"}r??="disabled",gi(r==="enabled");const d=hi(r);return n(`${r==="enabled"?"Thank you. \
+c=>setTimeout(c,50)),"never_asked"}r??="disabled",Ei(r==="enabled");const d=fi(r);return n(`${r==="enabled"?"Thank you. \
 Usage data will be shared.":"Usage data will not be shared."}${d?"":" (Your choice could not be saved; you will be asked\
  again.)"}
 
@@ -2184,29 +2183,29 @@ Usage data will be shared.":"Usage data will not be shared."}${d?"":" (Your choi
 oc=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,URIError,AggregateError,...typeof DOMException=="fun\
 ction"?[DOMException]:[]];function sc(e,t){try{const n=e?.constructor;if(!n)return"Error";if(!Array.isArray(t)){const r=Object.
 entries(t).find(([,i])=>i===n);if(r)return r[0]}if(oc.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}
-return"Error"}export{oi as AT_PAST_HOST,Ui as Backlog,Fe as CLIENT_VERSION,di as CliCommandEvent,ii as DEFAULT_ENDPOINT,Ni as DEFAULT_FLUSH_INTERVAL_SECONDS,
+return"Error"}export{si as AT_PAST_HOST,Ui as Backlog,Fe as CLIENT_VERSION,ci as CliCommandEvent,oi as DEFAULT_ENDPOINT,Ni as DEFAULT_FLUSH_INTERVAL_SECONDS,
 Ai as DEFAULT_MAX_QUEUE_SIZE,Ri as DEFAULT_MAX_RETRIES,Mi as DEFAULT_REQUEST_TIMEOUT_SECONDS,pe as DEFAULT_SCHEMA_VERSION,
 ji as EndpointHealth,Di as LATEST_WIRE_TIME_MS,eo as NATTelemetryHandler,xi as NOT_YET,qe as NemoSource,Yt as PROMPT_VERSION,
-Se as PROXY_VARIABLES,tt as Spool,ai as TaskStatus,Oe as TelemetryEvent,j as addCount,hr as askForConsent,ir as backlogKey,
-Da as buildPayload,fr as cgiIgnores,wi as clearTextSecrets,ee as consentFilePath,_e as consentHolds,Nr as denoGoesAround,
+Se as PROXY_VARIABLES,tt as Spool,di as TaskStatus,Oe as TelemetryEvent,j as addCount,fr as askForConsent,or as backlogKey,
+Da as buildPayload,mr as cgiIgnores,bi as clearTextSecrets,ee as consentFilePath,_e as consentHolds,Ar as denoGoesAround,
 It as denoProxyRoute,b as describe,q as describeError,Fi as downUntil,Vd as dropsRecords,Wt as effectiveConsent,xn as environmentSettings,
-or as exitDecision,Q as formatTimestamp,_t as healthHash,Mt as hiddenBecause,E as host,at as httpUrlProblem,Ei as isLoopback,
-G as isTelemetryEnabled,rr as openSpool,xt as optOutProblem,ut as parametersProblem,Ue as proxyRoute,Ce as randomFraction,
-hi as recordConsent,hd as recordedHealth,F as redact,zi as removeSenderScripts,Jn as resolveOptions,nt as retryDelay,I as runtimeInfo,
-fi as saveConsent,gi as setTelemetryEnabled,$e as shortHash,nr as spoolFallbackOf,Wn as spoolKey,os as trackCommand,we as unknownOption,
+sr as exitDecision,Q as formatTimestamp,_t as healthHash,Mt as hiddenBecause,E as host,at as httpUrlProblem,wi as isLoopback,
+G as isTelemetryEnabled,ir as openSpool,xt as optOutProblem,ut as parametersProblem,Ue as proxyRoute,Ce as randomFraction,
+fi as recordConsent,hd as recordedHealth,F as redact,zi as removeSenderScripts,Zn as resolveOptions,nt as retryDelay,I as runtimeInfo,
+mi as saveConsent,Ei as setTelemetryEnabled,$e as shortHash,rr as spoolFallbackOf,Xn as spoolKey,os as trackCommand,we as unknownOption,
 B as utf8Length,re as whyHidden};
 try{
-Object.defineProperty(di,"name",{value:"CliCommandEvent"});
+Object.defineProperty(ci,"name",{value:"CliCommandEvent"});
 Object.defineProperty(eo,"name",{value:"NATTelemetryHandler"});
 Object.defineProperty(Oe,"name",{value:"TelemetryEvent"});
-Object.defineProperty(hr,"name",{value:"askForConsent"});
+Object.defineProperty(fr,"name",{value:"askForConsent"});
 Object.defineProperty(Da,"name",{value:"buildPayload"});
 Object.defineProperty(ee,"name",{value:"consentFilePath"});
 Object.defineProperty(Wt,"name",{value:"effectiveConsent"});
 Object.defineProperty(Q,"name",{value:"formatTimestamp"});
 Object.defineProperty(G,"name",{value:"isTelemetryEnabled"});
-Object.defineProperty(hi,"name",{value:"recordConsent"});
-Object.defineProperty(gi,"name",{value:"setTelemetryEnabled"});
+Object.defineProperty(fi,"name",{value:"recordConsent"});
+Object.defineProperty(Ei,"name",{value:"setTelemetryEnabled"});
 Object.defineProperty(os,"name",{value:"trackCommand"});
-Object.defineProperty(Ei,"name",{value:"isLoopback"});
+Object.defineProperty(wi,"name",{value:"isLoopback"});
 }catch{}
