@@ -296,30 +296,13 @@ function checkedParameters(event: TelemetryEvent): EventParameters {
     // type's objects, which share a shape. Symbol keys come along, which JSON and the checks ignore.
     plain = { ...parameters };
   } catch (error) {
-    // Not read again: a getter may answer otherwise a second time, or do something each time it is read.
-    throw unreadable(unreadablePart(parameters), error);
+    // Not read again, not even to name the one that failed: a getter may answer otherwise a second time, or do
+    // something each time it is read; and which one threw cannot be told without (a symbol's, a Proxy's trap).
+    throw unreadable("parameters", error);
   }
   const problem = parametersProblem(plain);
   if (problem) throw new TypeError(`Event '${event.name}' ${problem}`);
   return plain as EventParameters;
-}
-
-/**
- * Which of an event's parameters could not be read, as far as can be told without reading them again: the one read
- * through a getter, where there is one; otherwise the parameters (a Proxy's traps, several getters).
- */
-function unreadablePart(parameters: object): string {
-  try {
-    let getter: string | undefined;
-    for (const key of Object.keys(parameters)) {
-      if (Object.getOwnPropertyDescriptor(parameters, key)?.get === undefined) continue;
-      if (getter !== undefined) return "parameters";
-      getter = key;
-    }
-    return getter === undefined ? "parameters" : `parameter '${getter}'`;
-  } catch {
-    return "parameters";
-  }
 }
 
 /**
