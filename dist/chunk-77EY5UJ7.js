@@ -285,7 +285,7 @@ r.length+B(n)+Je.bytes}}),Bn=(function(e){const t=(o,s)=>new TypeError(`Event '$
 let n;try{n=e.parameters()}catch(o){throw t("parameters",o)}try{n?.then}catch(o){throw t("parameters() returned an objec\
 t that",o)}if(oo(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(`Event '${e.name}' has \
 no parameters object: parameters() returned a thenable`)}if(!z(n))throw new TypeError(`Event '${e.name}' has no paramete\
-rs object: parameters() returned ${b(n)}`);let r;try{r={...n}}catch(o){throw t(Ca(n),o)}const i=ut(r);if(i)throw new TypeError(
+rs object: parameters() returned ${b(n)}`);let r;try{r={...n}}catch(o){throw t("parameters",o)}const i=ut(r);if(i)throw new TypeError(
 `Event '${e.name}' ${i}`);return r}),ut=(function(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no par\
 ameters object";for(const t of Object.keys(e)){const n=e[t];if(!(typeof n=="string"||typeof n=="boolean"||typeof n=="num\
 ber"&&Number.isFinite(n)))return`parameter '${t}' is not a string, finite number or boolean`}}),jn=(function(e,t){return{
@@ -297,9 +297,9 @@ one",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"
 undefined",sentTs:Q(+(t.sentAt??Date.now())),sessionId:t.sessionId??"undefined",userId:"undefined"}}),Fn=(function(e,t){
 return pn(`${H(e).slice(0,-1)},"events":[`,t,"]}")}),Ie=(function(e,t,n,r,i,o=ht(t,i)){e.create(o,r);try{e.rename(o,`${t===
 "/"?"":t}/${n}`)}catch(s){try{e.remove(o)}catch{}throw s}}),ht=(function(e,t){return`${e==="/"?"":e}/t-${be(t)}-${Te()}.\
-tmp`}),be=(function(e){return String(Math.floor(e)).padStart(13,"0")}),Ce=(function(){let e;try{e=Ba()}catch{}return typeof e==
+tmp`}),be=(function(e){return String(Math.floor(e)).padStart(13,"0")}),Ce=(function(){let e;try{e=Pa()}catch{}return typeof e==
 "number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/4294967296}),Te=(function(e=12){let t="";
-for(;t.length<e;)t+=Math.floor(Ce()*4294967296).toString(16).padStart(8,"0");return t.slice(0,e)}),Ao=(function(e){return new Ha(
+for(;t.length<e;)t+=Math.floor(Ce()*4294967296).toString(16).padStart(8,"0");return t.slice(0,e)}),Ao=(function(e){return new Ua(
 e).document()}),ft=(function(e,t){return Object.hasOwn(e,t)?e[t]:void 0}),De=(function(e,t,n){Object.defineProperty(e,t,
 {value:n,writable:!0,enumerable:!0,configurable:!0})}),Pe=(function(e){const t=e.charCodeAt(0);return t<32||t===127}),ee=(function(){
 if(mt())return;const{env:e,files:t}=E(),n=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(n?U(n,".config\
@@ -307,8 +307,8 @@ if(mt())return;const{env:e,files:t}=E(),n=e("HOME")??e("USERPROFILE"),r=e("NAT_T
 ".");Vt={given:r,path:i===void 0?r:U(i,r)}}return Vt.path}),Ro=(function(){return(Y?ie?.path:void 0)??ee()}),mt=(function(){
 const{env:e,envHidden:t}=E();if(t)return t("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_\
 CONSENT_FILE")&&t("HOME")?"HOME":void 0}),ce=(function(e,t=!1){const n=E().files;if(!n)return{state:"never_asked"};if(!n.
-allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program's permissions)"};let r;try{r=n.read(e,za)}catch(i){
-return zt(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python's tomllib rejects it)"}:Wa(i)?{state:"di\
+allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program's permissions)"};let r;try{r=n.read(e,Va)}catch(i){
+return zt(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python's tomllib rejects it)"}:za(i)?{state:"di\
 sabled",problem:"may not be read where it leads (the program's permissions)"}:{state:"disabled",problem:`cannot be read \
 safely (${zt(i).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(t)return{...Un(r),text:r};try{n.checkPlace(
 e)}catch(i){return{state:"disabled",problem:`is where another user could replace it (${zt(i).replaceAll("_"," ")})`}}return{
@@ -341,14 +341,14 @@ r,i,o],r=>B(Fn(n(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}),Wn=(function
 void 0||i.length!==n.fields.length||i.some((o,s)=>o!==n.fields[s]))&&(n={fields:i,bytes:t(r)}),n.bytes}}),$e=(function(e){
 let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,
 "0")}),j=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),Xn=(function(e,t="nat",n=""){return $e(n===""?`${t} ${e}`:`${t} ${e}\
- ${n}`)}),Gn=(function(e,t){const n=et.exec(e);return n?rd(n,t)?le(n[3]):void 0:le(e)}),le=(function(e){const t=Qa.exec(
+ ${n}`)}),Gn=(function(e,t){const n=et.exec(e);return n?nd(n,t)?le(n[3]):void 0:le(e)}),le=(function(e){const t=Ka.exec(
 e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/ki));return{name:e,time:Number(t[1]),events:r,
 bytes:n,key:t[4]}}),wt=(function(e,t,n){const r=[...e.keys()].filter(s=>e[s].bytes<n);let i=Math.max(0,r.length-t),o=r.slice(
 i).reduce((s,d)=>s+e[d].bytes+1,0);for(;i<r.length&&o>n;)o-=e[r[i++]].bytes+1;return{kept:r.slice(i),bytes:o}}),qn=(function(e,t,n){
 const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${be(t)}-${e.length}-${r}-${n===void 0?"":`${n}-`}${Te()}.jsonl`}),Jn=(function(e){
 return e.map(t=>`${t.text}
 `).join("")}),Co=(function(e,t){const{maxEvents:n,maxBytes:r}=t;let i=0;for(const{bytes:o,schemaVersion:s,sessionId:d,clientVersion:a=""}of e)
-i+=o+6*(s.length+d.length+a.length)+td;return e.length<=n&&i<=r?0:e.length-wt(e.map(ue),n,r).kept.length}),ue=(function(e){
+i+=o+6*(s.length+d.length+a.length)+ed;return e.length<=n&&i<=r?0:e.length-wt(e.map(ue),n,r).kept.length}),ue=(function(e){
 const t=`{"retries":${e.retries},"schemaVersion":${H(e.schemaVersion)},"sessionId":${H(e.sessionId)},${e.clientVersion===
 void 0?"":`"clientVersion":${H(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)}\
 ,"event":${e.json}}`;return{text:t,bytes:B(t)}}),Do=(function(e){try{const{retries:t,schemaVersion:n,sessionId:r,clientVersion:i,
@@ -356,7 +356,7 @@ cuts:o,timestamp:s,event:d}=JSON.parse(e);if(!(Number.isSafeInteger(t)&&t>=0&&ty
 void 0||typeof i=="string")&&Number.isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&ut(d.parameters)===
 void 0))return;const c=Number.isSafeInteger(o)&&o>0,u={json:H(d),schemaVersion:n,sessionId:r,retries:t,timestamp:s,...c&&
 {cuts:o}};return i===void 0?u:{...u,clientVersion:i}}catch{return}}),Zn=(function(e={}){if(!z(e))throw new TypeError(`Ca\
-nnot create handler: options must be an object, got ${b(e)}`);const t=we(e,od);if(t)throw new TypeError(`Cannot create h\
+nnot create handler: options must be an object, got ${b(e)}`);const t=we(e,id);if(t)throw new TypeError(`Cannot create h\
 andler: ${t}`);const n=(A,C,R)=>{const L=e[A]===void 0?C:e[A],W=R.integer?`${R.sign} integer`:`${R.sign} number`,ae=`Can\
 not create handler: '${A}' must be a ${W}`;if(typeof L!="number"||Number.isNaN(L))throw new TypeError(`${ae}, got ${b(L)}`);
 if(!((R.sign==="positive"?L>0:L>=0)&&(R.integer?Number.isSafeInteger(L):Number.isFinite(L))))throw new RangeError(`${ae}\
@@ -373,7 +373,7 @@ entBytes",32768,s);if(w<p.eventBytes)throw new RangeError(`Cannot create handler
  the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersion', 'sessi\
 onId' or 'resource' make ${A} ${p.batchBytes} bytes, more than 'maxBatchBytes' (${O} by default)`:`Cannot create handler\
 : 'maxBatchBytes' must be at least ${p.batchBytes} (${A}), got ${O}`)}const N=Ho(e.headers);N.problem&&m.push(N.problem);
-const _=jo(e.endpoint,u.endpointHidden?tn:u.endpoint??(x==="otlp"?u.otlpEndpointHidden?tn:u.otlpEndpoint??id:void 0),u.dryRun,
+const _=jo(e.endpoint,u.endpointHidden?tn:u.endpoint??(x==="otlp"?u.otlpEndpointHidden?tn:u.otlpEndpoint??rd:void 0),u.dryRun,
 m),T=Fo(e.spoolDir,u,m);return{flushIntervalMs:n("flushIntervalSeconds",Ni,i)*1e3,maxQueueSize:n("maxQueueSize",Ai,s),maxRetries:n(
 "maxRetries",Ri,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:n("exitTimeoutSeconds",d,o)*1e3,backoff:{
 initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(w,O-g.envelopeBytes-Ge),
@@ -384,16 +384,16 @@ s)),maxAgeMs:n("spoolMaxAgeDays",se.maxAgeMs/864e5,{sign:"positive"})*864e5},cap
 r("handOff","boolean",void 0),u),customFetch:e.fetch!==void 0,format:$,formatSetBy:v!==void 0?"the program's options":k!==
 void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...x==="otlp"?u.otlpHeaders:{},...N.record},fetch:r("fetch","functi\
 on",E().fetch??((A,C)=>globalThis.fetch(A,C))),logger:r("logger","function",void 0),clock:Kn("clock",r("clock","function",
-Date.now),Date.now,{valid:sd,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrig\
+Date.now),Date.now,{valid:od,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrig\
 in + performance.now())"}),random:Kn("random",r("random","function",Ce),Ce,{valid:A=>typeof A=="number"&&A>=0&&A<1,expected:"\
 a number in [0, 1)"})}}),Kn=(function(e,t,n,{valid:r,expected:i,hint:o=""}){if(t===n)return t;let s;try{s=t()}catch(d){throw new TypeError(
 `Cannot create handler: '${e}' failed: ${q(d)}${o}`)}if(!r(s))throw new RangeError(`Cannot create handler: '${e}' must r\
 eturn ${i}, got ${b(s)}`);return()=>{try{const d=t();return r(d)?d:n()}catch{return n()}}}),bt=(function(e,t){const n={json:en,
 bytes:B(en),schemaVersion:pe,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(
-n);return{eventBytes:n.bytes,batchBytes:i+Ge+r,envelopeBytes:i}}),Po=(function(e){if(e>=se.maxBytes)return e;const t=nd(
+n);return{eventBytes:n.bytes,batchBytes:i+Ge+r,envelopeBytes:i}}),Po=(function(e){if(e>=se.maxBytes)return e;const t=td(
 {json:en,schemaVersion:pe,sessionId:"",retries:0,timestamp:1e12});if(e<t)throw new RangeError(`Cannot create handler: 's\
 poolMaxBytes' must be at least ${t} (one spooled event, the smallest), got ${e}`);return e}),Tt=(function(e,t,n,r){return e===
-"otlp"?Za({serviceName:n["service.name"]??va,serviceVersion:t,resourceAttributes:n},r):Io(t,r)}),Bo=(function(e){const{format:t,
+"otlp"?Ja({serviceName:n["service.name"]??va,serviceVersion:t,resourceAttributes:n},r):Io(t,r)}),Bo=(function(e){const{format:t,
 sourceClientVersion:n}=e,r=t.resource??{},i=bt(Tt(t.name,n,r,Li),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,
 i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),jo=(function(e,t,n,r){if(e!==void 0&&typeof e!=
 "string")throw new TypeError(`Cannot create handler: 'endpoint' must be a string (an http(s) URL, "" or "stdout"), got ${b(
@@ -420,7 +420,7 @@ void 0;return i?{record:{},problem:i}:{record:t}}),Yo=(function(e,t){return e!==
 t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"\
 default"}}),Vo=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(
 `Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${b(e)}`)}),er=(function(e){if(e===Pi)return!0;
-const t=B(JSON.stringify(e))<=dd;return t&&(Pi=e),t}),zo=(function(e,t){const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof
+const t=B(JSON.stringify(e))<=ad;return t&&(Pi=e),t}),zo=(function(e,t){const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof
 Oe))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that \
 cannot be inspected"}}try{const{schemaVersion:i,timestamp:o}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"\
 schemaVersion is not a string"};if(!er(i))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Ge} b\
@@ -447,7 +447,7 @@ headers:i,customFetch:o}=e,s={version:o&&r!==Fe?r:void 0,headers:Object.keys(i).
 resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},d=H(s);return Xn(t.kind==="http"?t.url:"",n.
 name,d==="{}"?"":d)}),Wo=(function(e,t){return{...e,[Yi]:JSON.stringify(t)}}),$t=(function(e,t,n,r){const i=new RegExp(`\
 ^sender-${n}-(\\d{13})-[0-9a-f]{12}\\.(lock|start)$`),o={locks:[],marks:[]};for(const s of e.list(t)){const d=i.exec(s);
-if(!d)continue;const a=Number(d[1]),c=d[2]==="lock"?Ne:kd;a+c>r&&a<=r+c?(d[2]==="lock"?o.locks:o.marks).push(s):on(e,`${t}\
+if(!d)continue;const a=Number(d[1]),c=d[2]==="lock"?Ne:Od;a+c>r&&a<=r+c?(d[2]==="lock"?o.locks:o.marks).push(s):on(e,`${t}\
 /${s}`)}return o.locks.sort(),o.marks.sort(),o}),Xo=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=$t(e,t,n,Date.now());
 if(i.locks.length>0||i.marks.length>0)return"at work";const o=Date.now();r=`sender-${n}-${be(o)}-${Te()}.start`,e.create(
 `${t}/${r}`,"");const s=$t(e,t,n,o);return s.locks.length===0&&s.marks[0]===r?r:(on(e,`${t}/${r}`),"at work")}catch{return r}}),
@@ -460,15 +460,15 @@ return{handOff:!0,command:{...d,env:Wo(d.env,u)},backlog:t}}catch(r){return{hand
 )`}}}),qo=(function(e,t){return t.handOff&&t.command&&!ts(t.backlog)?{handOff:!1,reason:"the sender's script is not in t\
 he spool directory and cannot be written",outcome:Vi(e,t.backlog)}:t}),Jo=(function(e){try{const{spool:t,health:n,files:r}=e.
 backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const i=Xo(r,t.dir,t.key);if(i==="at work")return"at wor\
-k";const o=E().spawnDetached(e.command);return o==="started"?n.noteHandOff():Nd(r,t.dir,i),o}catch{return"failed"}}),Zo=(function(e,t){
+k";const o=E().spawnDetached(e.command);return o==="started"?n.noteHandOff():xd(r,t.dir,i),o}catch{return"failed"}}),Zo=(function(e,t){
 if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;return cr(e,t,!0)!==void 0||
 n.kind==="http"&&E().senderRefusal(dr(n.url,t.spool.dir))!==void 0}),dr=(function(e,t){const n=Ro(),r=n===void 0?void 0:
-Ko(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...Dd,...Se,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),
+Ko(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...Cd,...Se,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),
 Ko=(function(e){const t=X(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=E().files,i=t===void 0||["",".","\
 .."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:U(i,n);return o!==void 0&&r?.allowed(o,"read")?
 o:e}),cr=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!==
 "http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch,\
- which a sender process cannot call";if(e.requestTimeoutMs>Ne-Cd)return`a request may take longer (requestTimeoutSeconds\
+ which a sender process cannot call";if(e.requestTimeoutMs>Ne-Id)return`a request may take longer (requestTimeoutSeconds\
 ) than a sender lives (${Ne/1e3} s)`;if(!n)return"telemetry was turned off during the run";const o=Be();if(o!==void 0)return`\
 the program turned telemetry on over ${o==="file"?"the consent file":o}'s no, which a sender, reading the user's decisio\
 n again, would follow`;if(!t)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!t.
@@ -476,22 +476,22 @@ spool.ancestorsSeen)return"who may change the directories above the spool cannot
  or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender's sc\
 ript there";if(!ar(e))return"the program may not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())
 return;const c=e.clock(),u=s.waitingSince(c);if(u===void 0)return;const{state:l}=a,f=l===void 0?u:l.handedOffAt===void 0?
-void 0:Math.max(u,l.handedOffAt);if(f!==void 0&&c-f>Id&&!xd(d,s.dir,s.key,c))return"spooled events have waited a minute \
+void 0:Math.max(u,l.handedOffAt);if(f!==void 0&&c-f>Ld&&!kd(d,s.dir,s.key,c))return"spooled events have waited a minute \
 with no sender at work"}),Qo=(function(e,t){const{sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="h\
 ttp"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.
 initialMs/1e3,backoffMaxSeconds:o.maxMs/1e3,...Bo(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.
 maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),es=(function({
-files:e,spool:t}){return e.sizeOf(`${t.dir}/${Ae}`,!0)===Ld}),ts=(function(e){if(es(e))return!0;const{files:t,spool:n}=e,
-r=()=>Ie(t,n.dir,Ae,Md(),Date.now());try{r()}catch(i){if(!(i instanceof M))return!1;try{t.remove(`${n.dir}/${Ae}`),r()}catch{
-return!1}}return zi(t,n.dir,Pd),!0}),ns=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([f,h])=>qi.test(
+files:e,spool:t}){return e.sizeOf(`${t.dir}/${Ae}`,!0)===Md}),ts=(function(e){if(es(e))return!0;const{files:t,spool:n}=e,
+r=()=>Ie(t,n.dir,Ae,Rd(),Date.now());try{r()}catch(i){if(!(i instanceof M))return!1;try{t.remove(`${n.dir}/${Ae}`),r()}catch{
+return!1}}return zi(t,n.dir,Dd),!0}),ns=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([f,h])=>qi.test(
 f)&&Number.isSafeInteger(h)&&h>0);if(d.length===0||!Ot(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(
 d.slice(0,dn))},endpointHash:$e(r)},u=F(r)===r?{...c,endpoint:r}:c,l=kt(t,n);try{const f=ur(e,t,n,o).filter(m=>m.quiet).
 map(m=>Ji(e,m,t,n)),h=St([...f.flatMap(m=>m.lines),u],s,o)??u;lr(e,t,n,f,()=>{const m=hr(e,l);m==="invalid"&&e.remove(l);
 const v=`${H(h)}
 `;typeof m!="object"||m.bytes+v.length<=Xi?e.append(l,typeof m=="object"&&!m.ended?`
-${v}`:v,Gi):zd(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&S(()=>e.remove(m))}catch{}}),lr=(function(e,t,n,r,i){try{
+${v}`:v,Gi):Vd(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&S(()=>e.remove(m))}catch{}}),lr=(function(e,t,n,r,i){try{
 i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&un(e,s,ln(t,n,d));throw o}}),ur=(function(e,t,n,r){return je(e,t,
-cn,(i,o)=>{const[,,s,d]=cn.exec(o)??[],a=Math.abs(r-Number(s))>=Hd;return i===n?{path:U(t,o),summed:d===void 0?void 0:Number(
+cn,(i,o)=>{const[,,s,d]=cn.exec(o)??[],a=Math.abs(r-Number(s))>=Ud;return i===n?{path:U(t,o),summed:d===void 0?void 0:Number(
 d),quiet:a}:void 0})}),St=(function(e,t,n){const r=e.map(d=>({...d,since:Math.min(d.since,n),last:Math.min(d.last,n)})).
 filter(d=>d.last>=t);if(r.length===0)return;const i={};for(const d of r)for(const[a,c]of Object.entries(d.dropped))(a in
 i||Object.keys(i).length<dn)&&j(i,a,c);for(const d of Object.keys(i))i[d]=Math.min(i[d],Number.MAX_SAFE_INTEGER);const{endpoint:o,
@@ -504,8 +504,8 @@ i=>{n=$i(Math.max(0,t-E().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),xt=(fun
 ring"||t.trim()===""||no.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got\
  ${b(t)}`}),fr=(async function(e={}){const t=z(e)?we(e,{optOut:!0})??xt("optOut",e.optOut):`options must be an object su\
 ch as { optOut: "mycli telemetry disable" }, got ${b(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=Mo();
-if(n.source!=="default")return n.enabled?"enabled":"disabled";if(rt)return await rt;if(Ga()||kn()||ba())return"never_ask\
-ed";const r=E().terminal();return r?(rt=rc(r,e.optOut),await rt):"never_asked"}),is=(function({subcommand:e,subcommands:t}){
+if(n.source!=="default")return n.enabled?"enabled":"disabled";if(rt)return await rt;if(Xa()||kn()||ba())return"never_ask\
+ed";const r=E().terminal();return r?(rt=nc(r,e.optOut),await rt):"never_asked"}),is=(function({subcommand:e,subcommands:t}){
 return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&de()?.(`'subcommand' is given without 'subcommands', the na\
 mes that may be reported: reported as "undefined"`),"undefined")}),os=(async function(e,t){if(ss(e),typeof t!="function")
 throw new TypeError(`Cannot track command: 'main' must be a function, got ${b(t)}`);const n=Date.now(),r=is(e),i=lt("com\
@@ -517,8 +517,8 @@ const c=l=>l===void 0?E().exitCode():l;if(!G()){const l=de(),f=e.handler?.logger
 d by ${Gt().decidedBy}): the command is not recorded`;l?.(h),Rn(f,h)}return c(await t())}let u=()=>{};try{u=E().onExit({
 beforeExit:()=>!1,exit:d})}catch{}try{a.start()}catch{}try{const l=await t(),f=Dn(l);return f===void 0&&l!==void 0&&de()?.(
 `main returned ${b(l)}, which is not an exit code: the program's is recorded`),d(f??E().exitCode()??0),c(l)}catch(l){throw s(
-"failure",1,sc(l,e.errorClasses??[])),l}finally{u(),await a.stop().catch(()=>{})}}),ss=(function(e){const t=m=>{throw new TypeError(
-`Cannot track command: ${m}`)};z(e)||t(`options must be an object, got ${b(e)}`);const n=we(e,ic);n&&t(n);const{subcommands:r,
+"failure",1,oc(l,e.errorClasses??[])),l}finally{u(),await a.stop().catch(()=>{})}}),ss=(function(e){const t=m=>{throw new TypeError(
+`Cannot track command: ${m}`)};z(e)||t(`options must be an object, got ${b(e)}`);const n=we(e,rc);n&&t(n);const{subcommands:r,
 nemoSource:i,errorClasses:o,askConsent:s,optOutCommand:d,handler:a}=e;Object.hasOwn(e,"command")||t(`'command' must be g\
 iven: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(r)&&r.every(m=>typeof m=="string"))&&t(`'subcom\
 mands' must be an array of strings, got ${b(r)}`);const c=r?.find(m=>!Ln(m));c!==void 0&&t(`'subcommands' holds ${b(c)},\
@@ -745,17 +745,15 @@ n=!1;for(let r=0;r<e.length;r++){const i=e[r];n?(t+=i,i==="\\"?t+=e[++r]??"":i==
 `.includes(i)||(t+=i)}return t}var Ra=/[^\x00-\x7f]/,Ma="184482118588404",Ft={second:NaN,text:""},ve=4503599627370496,D=e=>{
 if(!(e<ve&&e>-ve))return e;const t=e>=0?e+ve-ve:e-ve+ve;return t>e?t-1:t},J=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;
 return n},li=86400,Ut=864e13;function La(e){const t=Bn(e);return{ts:Q(e.timestamp),parameters:t,name:e.name}}var Je={name:"",
-json:"",bytes:0},Ia=31;function Ca(e){try{let t;for(const n of Object.keys(e))if(Object.getOwnPropertyDescriptor(e,n)?.get!==
-void 0){if(t!==void 0)return"parameters";t=n}return t===void 0?"parameters":`parameter '${t}'`}catch{return"parameters"}}
-function Da(e,t){const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events' must be \
-an array of events, got ${b(e)}`);const r=e.findIndex(i=>!(i instanceof Oe));r>=0&&n(`'events' must hold events (Telemet\
-ryEvent), got ${b(e[r])} at ${r}`),z(t)||n(`'options' must be an object, got ${b(t)}`),typeof t.sourceClientVersion!="st\
-ring"&&n(`'sourceClientVersion' must be a string, got ${b(t.sourceClientVersion)}`);for(const i of["sessionId","cpuArchi\
-tecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' must be a string, got ${b(t[i])}`);if(e.length===0)throw new RangeError(
-"Cannot build a payload: the event list is empty");return{...jn(e[0].schemaVersion,t),events:e.map(La)}}var Pa=/^t-(\d{13})-[0-9a-f]+\.tmp$/,
-Ba=Math.random,ui=/[A-Za-z0-9_-]/,ja=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y,
-Fa=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y,
-hi=4300,Ua=100,Ha=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
+json:"",bytes:0},Ia=31;function Ca(e,t){const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||
+n(`'events' must be an array of events, got ${b(e)}`);const r=e.findIndex(i=>!(i instanceof Oe));r>=0&&n(`'events' must \
+hold events (TelemetryEvent), got ${b(e[r])} at ${r}`),z(t)||n(`'options' must be an object, got ${b(t)}`),typeof t.sourceClientVersion!=
+"string"&&n(`'sourceClientVersion' must be a string, got ${b(t.sourceClientVersion)}`);for(const i of["sessionId","cpuAr\
+chitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' must be a string, got ${b(t[i])}`);if(e.length===0)throw new RangeError(
+"Cannot build a payload: the event list is empty");return{...jn(e[0].schemaVersion,t),events:e.map(La)}}var Da=/^t-(\d{13})-[0-9a-f]+\.tmp$/,
+Pa=Math.random,ui=/[A-Za-z0-9_-]/,Ba=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y,
+ja=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y,
+hi=4300,Fa=100,Ua=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
 this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#c(e):this.#s(t),this.#E()}}#c(e){const t=this.#e.startsWith("[[",
 this.#t);this.#t+=t?2:1;const n=this.#p();this.#m(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const s=i===n.length-
 1;if(s&&t){const a=ft(r,o)??this.#_([],"array");(!Array.isArray(a)||this.#n.get(a)!=="array")&&this.#o(`'${o}' is not an\
@@ -770,11 +768,11 @@ const e=[];for(;;){this.#y();const t=this.#a();if(t==='"')e.push(this.#T());else
 for(;this.#t<this.#e.length&&ui.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
 return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#O();if(e==='"')return this.#T();if(e==="'")return this.#u();
-if(e==="["||e==="{"){++this.#i>Ua&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
+if(e==="["||e==="{"){++this.#i>Fa&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
 r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!ui.test(this.#e[this.#t+r.length]??""))return this.#t+=
-r.length,i;const t=this.#d(ja,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!Ya(Number(i),Number(o),Number(s))&&
-this.#o("a date is not in the calendar"),r}const n=this.#d(Fa,/[\w.+-]/);return n?(/^[+-]?\d[\d_]*$/.test(n[0])&&n[0].replace(
-/\D/g,"").length>hi&&this.#o(`an integer has more than ${hi} digits`),Va(n[0])):this.#o("a value is malformed")}#d(e,t){
+r.length,i;const t=this.#d(Ba,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!Ha(Number(i),Number(o),Number(s))&&
+this.#o("a date is not in the calendar"),r}const n=this.#d(ja,/[\w.+-]/);return n?(/^[+-]?\d[\d_]*$/.test(n[0])&&n[0].replace(
+/\D/g,"").length>hi&&this.#o(`an integer has more than ${hi} digits`),Ya(n[0])):this.#o("a value is malformed")}#d(e,t){
 e.lastIndex=this.#t;const n=e.exec(this.#e);if(!(!n||t.test(this.#e[e.lastIndex]??"")))return this.#t=e.lastIndex,n}#v(){
 this.#t++;const e=[];for(;this.#x(),this.#a()!=="]";)e.push(this.#r()),this.#x(),this.#a()===","?this.#t++:this.#a()!=="\
 ]"&&this.#o("an array is malformed");return this.#t++,e}#f(){this.#t++;const e=this.#_({},"inline");if(this.#y(),this.#a()===
@@ -809,10 +807,10 @@ i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?th
 `'${e}' is missing`),this.#t+=e.length}#a(){return this.#e[this.#t]}#_(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
 slice(0,this.#t).split(`
 `).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}};function Ht(e){return typeof e=="object"&&e!==null&&
-!Array.isArray(e)}function Ya(e,t,n){const r=e%4===0&&(e%100!==0||e%400===0),i=t===2?r?29:28:[4,6,9,11].includes(t)?30:31;
-return e>=1&&n<=i}function Va(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.
-test(t)?NaN:Number(t)}var Yt="1.0",Vt,za=65536;function Wa(e){const{name:t,code:n}=e??{};return t==="NotCapable"||n==="E\
-RR_ACCESS_DENIED"}function zt(e){return e?.reason??"unreadable"}function Xa(e,t){return["# NeMo Agent Toolkit telemetry \
+!Array.isArray(e)}function Ha(e,t,n){const r=e%4===0&&(e%100!==0||e%400===0),i=t===2?r?29:28:[4,6,9,11].includes(t)?30:31;
+return e>=1&&n<=i}function Ya(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.
+test(t)?NaN:Number(t)}var Yt="1.0",Vt,Va=65536;function za(e){const{name:t,code:n}=e??{};return t==="NotCapable"||n==="E\
+RR_ACCESS_DENIED"}function zt(e){return e?.reason??"unreadable"}function Wa(e,t){return["# NeMo Agent Toolkit telemetry \
 consent.","# To change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,","# or s\
 et the NAT_TELEMETRY_ENABLED environment variable.",`# Saved ${Q(t)}.`,"[telemetry]",`consent = "${e}"`,`consented_at = \
 "${Q(t).replace(/\.\d{3}Z$/,"Z")}"`,`prompt_version = "${Yt}"`,""].join(`
@@ -823,12 +821,12 @@ if(t===void 0||!r){const l=mt();return n(t!==void 0?"no file access":l?`where it
  read ${l} (${re(l)})`:"no home directory"),!1}const i=X(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"))+
 1),s=Date.now(),d=ht(i,s);if(![i,d,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program may not \
 read and write ${i} (its permissions)`),!1;const c=ce(t);if(c.problem!==void 0||c.state!==e||!r.isPrivate(t))try{r.ensureDir(
-i,!1),r.checkPlace(t),Ie(r,i,o,Xa(e,s),s,d)}catch(l){return n(q(l)),!1}const u=Wt();return u.source==="file"&&([P,Y]=[e===
+i,!1),r.checkPlace(t),Ie(r,i,o,Wa(e,s),s,d)}catch(l){return n(q(l)),!1}const u=Wt();return u.source==="file"&&([P,Y]=[e===
 "enabled",!0],ie=u.path===void 0?void 0:gt(u.path)),!0}function Wt(){const e=ee(),{state:t,problem:n,outdatedYes:r}=Hn(e),
 i={fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...vt()??yt(t),...i}}var P,Y=!1,
 ie,pi,ke=!1,Xt,oe,vi="an opt-out set in the environment during the run",yi="the consent file, written since the program \
 turned telemetry on";function gi(){return Xt!==void 0&&Yn(Xt)}var Ze=Symbol.for("@nat/telemetry: the program's opt-out"),
-Ke=globalThis;try{Ke[Ze]===void 0&&Object.defineProperty(Ke,Ze,{value:{serial:0}})}catch{}var Qe=0;function Ga(){return Et(),
+Ke=globalThis;try{Ke[Ze]===void 0&&Object.defineProperty(Ke,Ze,{value:{serial:0}})}catch{}var Qe=0;function Xa(){return Et(),
 ke}function Gt(){const e=G(),{enabled:t,source:n,problem:r}=pt(),i=n!=="file"&&n!=="default"&&E().envHidden?.(n)===!0,o=n===
 "NAT_TELEMETRY_ENABLED"&&!i?Nn(n,E().env(n)):void 0,s=i?`${n}, which the program may not read (${re(n)})`:o!==void 0?o:r?
 `${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,decidedBy:e===t?s:oe??"the program (setTelem\
@@ -839,21 +837,21 @@ e a boolean, got ${typeof e}`);[P,Y,ke,oe]=[e,!1,!0,void 0];const t=e?S(ee):void
 test(t)}function bi(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.url)}catch{return}if(n.protocol!=="http:"||wi(n.
 hostname))return;const r=[...n.username||n.password?["the URL's credentials"]:[],...Object.keys(t).length>0?[`the header\
 s ${Object.keys(t).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${n.hostname}`}
-var Ti=2**31-1,qa=25,qt={min:50,max:250},_i=4,Jt=1e3,Ja=(_i+1)*qt.max,ye={guarded:new Set,signal:void 0,ticking:!1,guard(e){
+var Ti=2**31-1,Ga=25,qt={min:50,max:250},_i=4,Jt=1e3,qa=(_i+1)*qt.max,ye={guarded:new Set,signal:void 0,ticking:!1,guard(e){
 this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.
 delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;const e=()=>{
 this.ticking=!1,this.look()};if(E().watchTick?.(Jt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.
 signal=AbortSignal.timeout(Jt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of ye.guarded)
 --e.looks<=0&&e.end();ye.guarded.size>0&&ye.listen()}};function $i(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
-ye.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+Ja)/Jt),end:d},c=(u,l)=>{const f=E().monotonicMs()+u;try{
-r=setTimeout(()=>{ye.release(a);const h=E().monotonicMs()-f;if(h<=qa||l===0)return d();c(Math.min(Math.max(h,qt.min),qt.
-max),l-1)},u),n?.(r)}catch{}};return ye.guard(a),c(e,_i),n||(o=S(()=>E().holdOpen?.())),s}function Za(e,t=I()){const n=({
+ye.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+qa)/Jt),end:d},c=(u,l)=>{const f=E().monotonicMs()+u;try{
+r=setTimeout(()=>{ye.release(a);const h=E().monotonicMs()-f;if(h<=Ga||l===0)return d();c(Math.min(Math.max(h,qt.min),qt.
+max),l-1)},u),n?.(r)}catch{}};return ye.guard(a),c(e,_i),n||(o=S(()=>E().holdOpen?.())),s}function Ja(e,t=I()){const n=({
 clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,i=o=>{let s=r.get(o);if(s===
 void 0){const d=JSON.stringify(ga(o));r.set(o,s={json:d,bytes:B(d)})}return s};return{name:"otlp",encode:o=>ri(o.map(s=>i(
 s).json),o[0].sessionId,n(o[0]),t),emptyBytes:Wn(({sessionId:o,clientVersion:s})=>[o,s],o=>B(ri([],o.sessionId,n(o),t))),
 eventBytes:o=>i(o).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Ea}}var Si=36e5,
-xe=64,se={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Zt=6e4,Ka=864e5,Oi=6e4,ki=64,Qa=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
-et=/^([lc])-(\d{13})-(e-.+)$/,ed=36e5,xi=" does not exist yet",tt=class fn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){
+xe=64,se={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Zt=6e4,Za=864e5,Oi=6e4,ki=64,Ka=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
+et=/^([lc])-(\d{13})-(e-.+)$/,Qa=36e5,xi=" does not exist yet",tt=class fn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){
 this.dir=t,this.#e=n,this.#t=r,this.#i={maxAgeMs:Math.max(r.maxAgeMs,se.maxAgeMs),maxEvents:Math.max(r.maxEvents,se.maxEvents),
 maxBytes:Math.max(r.maxBytes,se.maxBytes)},this.key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},s="work"){const d=l=>{
 o(l)},a=s==="work",c=a?"read and write":"read",u=l=>!n.allowed(l,"read")||a&&!n.allowed(l,"write");if(u(t))return d(`the\
@@ -883,7 +881,7 @@ const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(t,this.#i.maxByt
 corrupt=Math.max(1,Math.min(n.events,Math.floor(s/ki)))}for(const s of o?.split(`
 `)??[]){if(s==="")continue;const d=Do(s);d===void 0?i.corrupt++:r-d.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
 d)}return i}#p(t,n){return`${this.dir}/${Kt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
-let r=0;for(const i of this.#r()){const o=Pa.exec(i),s=Gn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
+let r=0;for(const i of this.#r()){const o=Da.exec(i),s=Gn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
 o&&t-Number(o[1])>Si&&r<xe&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#v(t,n){const r={},[i,o]=[this.#t,
 this.#i],s=g=>g.key===this.key||g.key===void 0,d=g=>t-g.time>(s(g)?i.maxAgeMs:o.maxAgeMs),a=this.#r();this.#l(a,t,d,r);const c=this.#n(
 a),u={events:0,bytes:0},l={events:0,bytes:0},f=(g,p,w)=>{s(g)&&([u.events,u.bytes]=[u.events+p,u.bytes+w]),[l.events,l.bytes]=
@@ -897,7 +895,7 @@ maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!N&&
 _.events,_.bytes,t);if(T===void 0)continue;f(O,T.kept.events,T.kept.bytes),j(r,"spool_corrupt",T.corrupt),j(r,"spool_ful\
 l",T.cut);continue}this.#f(O.name,O,N?"spool_expired":"spool_full",r)}return r}#f(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
 n);this.#u(t)&&(j(i,"spool_corrupt",o.corrupt),j(i,r,o.valid.length+o.expired))}#l(t,n,r,i){let o=0;for(const s of t){if(o===
-xe)break;const d=et.exec(s);if(d===null||n-Qt(d)<=Ka)continue;const a=le(d[3]);if(a===void 0||!r(a))continue;o++;const c=Kt(
+xe)break;const d=et.exec(s);if(d===null||n-Qt(d)<=Za)continue;const a=le(d[3]);if(a===void 0||!r(a))continue;o++;const c=Kt(
 d[3],n+Zt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${c}`)}catch{continue}this.#f(c,a,"spool_expired",i)}}#T(t,n,r,i){
 const o=Kt(t.name,i+Zt),s=E().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
 const{valid:d,corrupt:a}=this.#s(`${this.dir}/${o}`,t),c=d.map(ue),u=wt(c,n,r),l=u.kept.map(v=>c[v]),f={kept:{events:l.length,
@@ -905,25 +903,25 @@ bytes:u.bytes},cut:c.length-l.length,corrupt:a};if(l.length===0)return this.#u(o
 try{this.#e.remove(h)}catch{}};try{this.#e.create(h,Jn(l))}catch{if(m(),!this.#u(o))return;try{this.#c(l,t.time,t.key)}catch{
 return{kept:{events:0,bytes:0},cut:c.length,corrupt:a}}return f}if(E().monotonicMs()-s>Zt/2)return void m();try{this.#e.
 rename(h,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${qn(l,t.time,t.key)}`)}catch{}
-return f}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},td=200;function nd(e){return ue(e).bytes+
-1}function Kt(e,t){return`l-${be(t)}-${e}`}function Qt([,e,t]){return e==="l"?Number(t):Number(t)+ed}function rd(e,t){return t>
-Qt(e)}var id="http://localhost:4318/v1/logs",Ni=120,Ai=50,Ri=3,Mi=2,en='{"ts":"2026-01-01T00:00:00.000Z","parameters":{}\
-,"name":"x"}',od={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,
+return f}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},ed=200;function td(e){return ue(e).bytes+
+1}function Kt(e,t){return`l-${be(t)}-${e}`}function Qt([,e,t]){return e==="l"?Number(t):Number(t)+Qa}function nd(e,t){return t>
+Qt(e)}var rd="http://localhost:4318/v1/logs",Ni=120,Ai=50,Ri=3,Mi=2,en='{"ts":"2026-01-01T00:00:00.000Z","parameters":{}\
+,"name":"x"}',id={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,
 sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,
 maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,
-handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},sd=e=>typeof e=="number"&&e>=0&&e<1e13,Li={name:"\
-node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},tn=Symbol("hidden"),Ii=8192,Ci=36e5;function ad(e,t){if(e===
+handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},od=e=>typeof e=="number"&&e>=0&&e<1e13,Li={name:"\
+node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},tn=Symbol("hidden"),Ii=8192,Ci=36e5;function sd(e,t){if(e===
 null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:NaN;if(!Number.isNaN(i))
 return Math.min(Math.max(i,0),Ci)}function nt(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),o=i/2+
-n()*(i/2);return Math.max(o,r)}var Di=0xe677d21fdbff,dd=JSON.stringify(pe).length+Ge,Pi;function cd(e,t,n,r=i=>i.bytes){
+n()*(i/2);return Math.max(o,r)}var Di=0xe677d21fdbff,ad=JSON.stringify(pe).length+Ge,Pi;function dd(e,t,n,r=i=>i.bytes){
 const i=[];let o=[],s=0;for(const d of e){const a=r(d);o.length>0&&d.schemaVersion===o[0].schemaVersion&&d.sessionId===o[0].
-sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var ld={initialMs:3e4,
-maxMs:36e5},Bi=4096,ud=/^health-([0-9a-f]{8})\.json$/;function hd(e,t,n){return je(e,t,ud,(r,i)=>{const o=nr(e,`${t}/${i}`,
+sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var cd={initialMs:3e4,
+maxMs:36e5},Bi=4096,ld=/^health-([0-9a-f]{8})\.json$/;function ud(e,t,n){return je(e,t,ld,(r,i)=>{const o=nr(e,`${t}/${i}`,
 n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:_t(o.endpoint));return{hash:r,...o,endpointHash:s}})}
 var ji=class{path;#e;#t;#i;#n;#c;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=`health-${_t(n,o)}.\
 json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#c=e,this.#s=r,this.#p=i,this.#r=this.#v()}get state(){return this.#r}isOpen(){
 return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){this.#d=!1;const t=this.#v(),n=Math.max((this.#r?.
-failures??0)+1,t?.failures??0),r=this.#s()+nt(n,ld,this.#p,e),i=(t?.notBefore??0)>r;return this.#l({failures:n,notBefore:i?
+failures??0)+1,t?.failures??0),r=this.#s()+nt(n,cd,this.#p,e),i=(t?.notBefore??0)>r;return this.#l({failures:n,notBefore:i?
 t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#v();if(n&&n.notBefore>=t){this.#r=n;return}
 this.#l({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#l({failures:this.#r.failures,notBefore:this.#s()+
 e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#v(),this.#r&&this.#r.handedOffAt===void 0&&
@@ -943,38 +941,38 @@ const{written:n,older:r}=this.spool.write(t,this.#e.clock()),i=Object.values(n).
 i,dropped:n,olderDropped:r}}settle(t){for(const{claim:n}of t)n&&--n.remaining===0&&(this.#t.delete(n),this.spool.release(
 n))}giveBackUnsettled(){let t=0;for(const n of this.#t)!n.exact||n.remaining!==n.taken||(this.spool.giveBack(n),this.#t.
 delete(n),t+=n.remaining);return t}releaseAll(){for(const t of this.#t)this.spool.release(t);this.#t.clear()}renewClaims(t,n=t*
-.75){const r=this.#e.clock();for(const i of this.#t)i.until-r<n&&this.spool.renew(i,r+t)}},fd=3,md=!1,pd=new Set([407,408,
-429,500,502,503,504]),vd=new Set([501,505]);function yd(e,t){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_\
-large"}:pd.has(e)||e>=500&&e<600&&!vd.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,
+.75){const r=this.#e.clock();for(const i of this.#t)i.until-r<n&&this.spool.renew(i,r+t)}},hd=3,fd=!1,md=new Set([407,408,
+429,500,502,503,504]),pd=new Set([501,505]);function vd(e,t){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_\
+large"}:md.has(e)||e>=500&&e<600&&!pd.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,
 retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}
-async function gd(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;let n=!1;const r=$i(e.timeoutMs,
+async function yd(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;let n=!1;const r=$i(e.timeoutMs,
 ()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,{once:!0});const o=new Promise((d,a)=>{
 t.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(()=>{});let s=0;try{let d=e.url;const a=new URL(
-d).origin,c=e.classify??yd;for(;;s++){const u=new URL(d).origin===a?e.headers:void 0,l=await Promise.race([e.fetch(d,{method:"\
-POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"manual",signal:t.signal}),o]),f=Ed(l);if(f===
-void 0)return rn(nn(l)),{kind:"rejected",reason:"bad_response"};const h=Hi(l,"location"),m=ad(Hi(l,"retry-after"),e.now());
-if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();const y=await Promise.race([wd(l,t.signal),o]).catch(()=>{});return c(f,
-m,y)}if(rn(nn(l)),f!==307&&f!==308)return c(f,m,void 0);if(s===fd)return{kind:"rejected",reason:"too_many_redirects"};const v=Sd(
+d).origin,c=e.classify??vd;for(;;s++){const u=new URL(d).origin===a?e.headers:void 0,l=await Promise.race([e.fetch(d,{method:"\
+POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"manual",signal:t.signal}),o]),f=gd(l);if(f===
+void 0)return rn(nn(l)),{kind:"rejected",reason:"bad_response"};const h=Hi(l,"location"),m=sd(Hi(l,"retry-after"),e.now());
+if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();const y=await Promise.race([Ed(l,t.signal),o]).catch(()=>{});return c(f,
+m,y)}if(rn(nn(l)),f!==307&&f!==308)return c(f,m,void 0);if(s===hd)return{kind:"rejected",reason:"too_many_redirects"};const v=$d(
 h,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.startsWith("http:")&&d.startsWith("https:"))return{
-kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return md?{kind:"not_sent",reason:"a redirect beyond\
+kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return fd?{kind:"not_sent",reason:"a redirect beyond\
  the sender's permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(v).origin!==a&&e.
 sendsProxyCredentials?.(v))return{kind:"rejected",reason:"unsafe_redirect"};d=v}}catch(d){return e.signal?.aborted&&!n?{
 kind:"interrupted"}:d instanceof fe&&s===0?{kind:"not_sent",reason:d.message}:n?{kind:"retry",reason:"timeout"}:{kind:"r\
-etry",reason:"network_error",thrown:q(d)}}finally{r(),e.signal?.removeEventListener("abort",i)}}function Ed(e){try{const t=e?.
+etry",reason:"network_error",thrown:q(d)}}finally{r(),e.signal?.removeEventListener("abort",i)}}function gd(e){try{const t=e?.
 status;return typeof t=="number"&&Number.isInteger(t)&&t>=100&&t<=599&&typeof e.headers?.get=="function"?t:void 0}catch{
 return}}function Hi(e,t){try{const n=e.headers.get(t);return typeof n=="string"?n:null}catch{return null}}function nn(e){
 try{return e.body}catch{return}}function rn(e){try{const{cancel:t,destroy:n}=e??{};typeof t=="function"?Promise.resolve(
-t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function wd(e,t){const n=nn(e),r=bd(n),i=r??n,o=()=>rn(
+t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function Ed(e,t){const n=nn(e),r=wd(n),i=r??n,o=()=>rn(
 i);t.addEventListener("abort",o,{once:!0});const s=new TextDecoder;let d="",a=0;try{if(t.aborted)return"";for await(const c of r?
-Td(r):_d(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c=="string"?B(c):c.length,a>$d))return"";d+=typeof c==
-"string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener("abort",o),o()}}function bd(e){try{
-const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*Td(e){for(let t=await e.
-read();!t.done;t=await e.read())yield t.value}function _d(e){const t=e;return typeof t?.[Symbol.asyncIterator]=="functio\
-n"?t:[]}var $d=65536;function Sd(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol==="ht\
-tps:"?n.href:void 0}catch{return}}var Od=/^sender-[0-9a-f]{8}\.mjs$/,Yi="NAT_TELEMETRY_SENDER",Ne=15e3,kd=250;function xd(e,t,n,r){
-try{return $t(e,t,n,r).locks.length>0}catch{return!1}}function Nd(e,t,n){n!==void 0&&Ad(e,t,()=>[n])}function Ad(e,t,n){
-try{e.ensureDir(t,!0,!1),Rd(e,t,n())}catch{}}function Rd(e,t,n){for(const r of n)on(e,`${t}/${r}`)}function on(e,t){try{
-e.remove(t)}catch{}}function Md(){return'var he=["SIGINT","SIGTERM"],se={SIGINT:130,SIGTERM:143},De="/proc/self/status";\
+bd(r):Td(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c=="string"?B(c):c.length,a>_d))return"";d+=typeof c==
+"string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener("abort",o),o()}}function wd(e){try{
+const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*bd(e){for(let t=await e.
+read();!t.done;t=await e.read())yield t.value}function Td(e){const t=e;return typeof t?.[Symbol.asyncIterator]=="functio\
+n"?t:[]}var _d=65536;function $d(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol==="ht\
+tps:"?n.href:void 0}catch{return}}var Sd=/^sender-[0-9a-f]{8}\.mjs$/,Yi="NAT_TELEMETRY_SENDER",Ne=15e3,Od=250;function kd(e,t,n,r){
+try{return $t(e,t,n,r).locks.length>0}catch{return!1}}function xd(e,t,n){n!==void 0&&Nd(e,t,()=>[n])}function Nd(e,t,n){
+try{e.ensureDir(t,!0,!1),Ad(e,t,n())}catch{}}function Ad(e,t,n){for(const r of n)on(e,`${t}/${r}`)}function on(e,t){try{
+e.remove(t)}catch{}}function Rd(){return'var he=["SIGINT","SIGTERM"],se={SIGINT:130,SIGTERM:143},De="/proc/self/status";\
 function Ge(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===void 0)return[];let t=r=>BigInt(se[r]-129);retur\
 n he.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var j=class extends TypeError{constructor(n){super(`fetch failed: ${n}`\
 ),this.name="RequestNotBuilt"}};function Ce(e,n){return e?"its value is not valid Unicode":n}function v(e){try{return e(\
@@ -1424,10 +1422,10 @@ re"),void r("the home directory is not an absolute path"))}function Ur(e,n,t){if
 "TMPDIR");return F(r&&G(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Gn(){let e=y();if(we(e.env("NAT_TELEMETRY_DEBUG")))\
 return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var Yn=new Set;function jr(e,n){if(!(e===void 0||Yn.has(e))){Yn.add(e);\
 try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{Yn.delete(e)}}}function Vr(e){let n;return()\
-=>n??=new RegExp(e,"u")}var Hu=Vr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var U\
-u=Vr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var ue="1.5",xe=64,qu=Object.freeze({\
+=>n??=new RegExp(e,"u")}var Bu=Vr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var H\
+u=Vr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var ue="1.5",xe=64,Xu=Object.freeze({\
 SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UN\
-DEFINED:"undefined"}),Ju=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"e\
+DEFINED:"undefined"}),qu=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"e\
 valuator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolk\
 it",UNDEFINED:"undefined"}),Te=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Is(new.target))throw new TypeEr\
 ror("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeErro\
@@ -1454,587 +1452,585 @@ ypeError(`Event \'${e.name}\' ${i} cannot be read: ${V(s)}`),t;try{t=e.parameter
 ?.then}catch(i){throw n("parameters() returned an object that",i)}if(wr(t)){try{Promise.prototype.then.call(t,void 0,()=\
 >{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!Ee(t\
 ))throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned ${A(t)}`);let r;try{r={...t}}ca\
-tch(i){throw n(Bs(t),i)}let o=zn(r);if(o)throw new TypeError(`Event \'${e.name}\' ${o}`);return r}function Bs(e){try{let n\
-;for(let t of Object.keys(e))if(Object.getOwnPropertyDescriptor(e,t)?.get!==void 0){if(n!==void 0)return"parameters";n=t\
-}return n===void 0?"parameters":`parameter \'${n}\'`}catch{return"parameters"}}function zn(e){if(typeof e!="object"||e===n\
-ull||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||\
-typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or b\
-oolean`}}function Wr(e,n){return{browserType:"undefined",clientId:Ms,clientType:"Native",clientVariant:"Release",clientV\
-er:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??L().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"N\
-one",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined"\
-,deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0"\
-,externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationI\
-d:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Be(+(n.sentAt??Date.now())),sessionId:n.sessionI\
-d??"undefined",userId:"undefined"}}function Xn(e,n){return un(`${H(e).slice(0,-1)},"events":[`,n,"]}")}var zr=/[A-Za-z0-\
-9_-]/,Hs=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-\
-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Us=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?\
-[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?\
-)/y;function Xr(e){return new Kn(e).document()}var Kn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}documen\
-t(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#a()==="["?t=this.#u(n):this.#s(t),this.#E()\
-}}#u(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of\
- r.entries()){let d=i===r.length-1;if(d&&t){let u=qn(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="arr\
-ay")&&this.#i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header");return u.push(l),hn(o,s,u),l}let a=qn(o,s);\
-a===void 0?hn(o,s,a=this.#T({},d?"header":"implicit")):Array.isArray(a)&&this.#t.get(a)==="array"&&!d?a=a[a.length-1]:Jn\
-(a)?d?(this.#t.get(a)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(a,"header")):this.#t.\
-get(a)==="inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=a}return o}#s(n){let t=this.#\
-p();this.#y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let d=qn(o,s);d===void 0?hn(o,s,d=t\
-his.#T({},"dotted")):(!Jn(d)||!["dotted","implicit"].includes(this.#t.get(d)??""))&&this.#i(`\'${s}\' is already defined`)\
-,this.#t.get(d)==="implicit"&&this.#t.set(d,"dotted"),o=d}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is def\
-ined twice`),hn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#a();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.pu\
-sh(this.#l());else{let r=this.#n;for(;this.#n<this.#e.length&&zr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i(\
-"a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#a()!==".")return n;this.#n++}}#r(){let n=this.#a\
-();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\
-\')return this.#w();if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply\
-");let o=n==="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o\
-,this.#n)&&!zr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#d(Hs,/[\\w:.+-]/);if(t){let[o,i\
-,s,d]=t;return i!==void 0&&!js(Number(i),Number(s),Number(d))&&this.#i("a date is not in the calendar"),o}let r=this.#d(\
-Us,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more t\
-han 4300 digits"),Vs(r[0])):this.#i("a value is malformed")}#d(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t\
-.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#a()!=="]";)n.\
-push(this.#r()),this.#O(),this.#a()===","?this.#n++:this.#a()!=="]"&&this.#i("an array is malformed");return this.#n++,n\
-}#m(){this.#n++;let n=this.#T({},"inline");if(this.#y(),this.#a()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();\
-let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#c(n),n}#c(n){thi\
-s.#t.set(n,"inline");for(let t of Object.values(n))Jn(t)&&this.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this.#e[this.\
-#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#k():pn(t)&&t\
-!=="	"?this.#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":th\
-is.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>pn(r)&&r!=="	"))&&this.#i("a literal string is malfor\
-med"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n="";for\
-(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repea\
-t(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\
-\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#k()}else pn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a\
-()===`\n`)?this.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+\
-=2:this.#a()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t\
-=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#k(){let n=this\
-.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,\
-o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i\
-("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.\
-fromCodePoint(i))}#y(){for(;this.#a()===" "||this.#a()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#a();if(n===`\n\
-`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#A();else return}}#A(){for(;this.\
-#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];pn(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a c\
-omment is malformed")}}#E(){this.#y(),this.#a()==="#"&&this.#A(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()=\
-==`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.#n\
-)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){l\
-et t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function qn(e\
-,n){return Object.hasOwn(e,n)?e[n]:void 0}function hn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!\
-0,configurable:!0})}function Jn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function pn(e){let n=e.charCod\
-eAt(0);return n<32||n===127}function js(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes\
-(n)?30:31;return e>=1&&t<=o}function Vs(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:\
-1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var Ys="1.0";function gn(){if(no())return;let{env:e,files:n}=y(),t=e("HOME")??e("\
-USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?F(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-\
-z]:|[\\\\/])/.test(r))return r;if(Zn?.given!==r){let o=n?.realPath(".");Zn={given:r,path:o===void 0?r:F(o,r)}}return Zn.pa\
-th}function eo(){return(te?ke?.path:void 0)??gn()}var Zn;function no(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TEL\
-EMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var Gs=6553\
-6;function He(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",\
-problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,Gs)}catch(o){return Qn(o)==="not_utf8"?{stat\
-e:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:Ws(o)?{state:"disabled",problem:"may not be rea\
-d where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${Qn(o).replaceAll("_",\
-" ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...qr(r),text:r};try{t.checkPlace(e)}catch(o){return{stat\
-e:"disabled",problem:`is where another user could replace it (${Qn(o).replaceAll("_"," ")})`}}return{...qr(r),text:r}}fu\
-nction Ws(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function Qn(e){return e?.reason??\
-"unreadable"}function qr(e){let n;try{n=Xr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemet\
-ry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"ha\
-s a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="dis\
-abled"?{state:"disabled"}:r==="enabled"?o===Ys?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o\
-)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function rt(){let e=gn(),{state:n,problem:t,\
-outdatedYes:r}=ro(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...ot()?\
-?it(n),...o}}function to(){let e=ot();if(e)return e;let{state:n,text:t,problem:r}=ro(gn());return{...it(n),text:t,...r?{\
-problem:r}:{}}}function ro(e){if(e!==void 0)return He(e);let n=no();return n?{state:"disabled",problem:`cannot be found:\
- the program may not read ${n} (${Se(n)})`}:{state:"never_asked"}}function ot(){let{env:e,envHidden:n}=y();if(n?.("NAT_T\
-ELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=we(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)\
-return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e\
-("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function it(e){return e==="neve\
-r_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var Y,te=!1,ke,et,st=!1,Jr,Re,Kr="an opt-ou\
-t set in the environment during the run",Zr="the consent file, written since the program turned telemetry on";function z\
-s(e,n=He(e,!0)){let t=y().files,{text:r,problem:o}=n;return{path:e,there:t?.present(e)??!0,text:r,problem:o,modified:t?.\
-modifiedAt(e)}}function oo(e,n){let t=y().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;let r=n??He(e.\
-path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.path)!==e.modified}function io(){return Jr!==voi\
-d 0&&oo(Jr)}var nt=Symbol.for("@nat/telemetry: the program\'s opt-out"),tt=globalThis;try{tt[nt]===void 0&&Object.defineP\
-roperty(tt,nt,{value:{serial:0}})}catch{}var Qr=0;function Xs(){try{let e=tt[nt];if(e===void 0)return;let{serial:n}=e;re\
-turn Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function so(){let e=Xs();e===void \
-0||e===Qr||(Qr=e,[Y,te,st]=[!1,!1,!0])}function ao(e){et=e}function J(){if(et)return Y=et();so();let e=st&&!te;if(!e&&(R\
-e===Kr||ot()?.enabled===!1))return Re=Kr,Y=!1;if(e&&(Re===Zr||io()))return Re=Zr,Y=!1;if(!te||ke===void 0)return!0;let n\
-=He(ke.path,!0);return n.problem!==void 0&&(n=He(ke.path,!0)),Y=n.problem===void 0&&!oo(ke,n)&&it(n.state).enabled,Y||(R\
-e??="the consent file, written again during the run"),Y}function ce(){return so(),Y===void 0&&qs(to()),Y===!0}function q\
-s(e){[Y,te]=[e.enabled,e.source==="file"];let n=te?gn():void 0;ke=n===void 0?void 0:zs(n,{text:e.text})}function Oe(){if\
-(!st||te||Y!==!0||io())return;let e=rt(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="defau\
-lt"||n?void 0:e.source}function uo(){return ce()&&te}function at(){let e=ce(),{enabled:n,source:t,problem:r}=to(),o=t!==\
-"file"&&t!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Vn(t,y().env(t)):void 0,s=o?`${t}, whic\
-h the program may not read (${Se(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{\
-enabled:e,decidedBy:e===n?s:Re??"the program (setTelemetryEnabled)"}}var ct=2**31-1,Js=25,dt={min:50,max:250},co=4,ut=1e\
-3,Ks=(co+1)*dt.max,Ne={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&\
-&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.r\
-emoveEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().wa\
-tchTick?.(ut,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(ut)),t\
-his.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of Ne.guarded)--e.looks<=0&&e.end();Ne.guard\
-ed.size>0&&Ne.listen()}};function Ae(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),Ne.release(a),i?.()},d=()=>{o||(s()\
-,n())},a={looks:Math.ceil((e+Ks)/ut),end:d},u=(l,c)=>{let m=y().monotonicMs()+l;try{r=setTimeout(()=>{Ne.release(a);let \
-f=y().monotonicMs()-m;if(f<=Js||c===0)return d();u(Math.min(Math.max(f,dt.min),dt.max),c-1)},l),t?.(r)}catch{}};return N\
-e.guard(a),u(e,co),t||(i=v(()=>y().holdOpen?.())),s}function lo(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)\
-?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function \
-le(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Zs=3,mo=!1\
-;function ho(){mo=!0}var Qs=new Set([407,408,429,500,502,503,504]),ea=new Set([501,505]);function na(e,n){return e>=200&\
-&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:Qs.has(e)||e>=500&&e<600&&!ea.has(e)?n===void 0?{kind:"retry",reaso\
-n:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsaf\
-e_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function po(e){if(e.signal?.aborted)return{kind:"interrupted"};l\
-et n=new AbortController,t=!1,r=Ae(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventList\
-ener("abort",o,{once:!0});let i=new Promise((d,a)=>{n.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:\
-!0})});i.catch(()=>{});let s=0;try{let d=e.url,a=new URL(d).origin,u=e.classify??na;for(;;s++){let l=new URL(d).origin==\
-=a?e.headers:void 0,c=await Promise.race([e.fetch(d,{method:"POST",headers:{...l,"content-type":"application/json"},body\
-:e.body,redirect:"manual",signal:n.signal}),i]),m=ta(c);if(m===void 0)return ft(lt(c)),{kind:"rejected",reason:"bad_resp\
-onse"};let f=fo(c,"location"),p=lo(fo(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let b=a\
-wait Promise.race([ra(c,n.signal),i]).catch(()=>{});return u(m,p,b)}if(ft(lt(c)),m!==307&&m!==308)return u(m,p,void 0);i\
-f(s===Zs)return{kind:"rejected",reason:"too_many_redirects"};let g=da(f,d);if(g===void 0)return{kind:"rejected",reason:"\
-bad_redirect"};if(g.startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.ma\
-yConnect?.(g)===!1)return mo?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}\
-:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==a&&e.sendsProxyCredentials?.(g))return{kind:"rejected\
-",reason:"unsafe_redirect"};d=g}}catch(d){return e.signal?.aborted&&!t?{kind:"interrupted"}:d instanceof j&&s===0?{kind:\
-"not_sent",reason:d.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:V(d)}}finally\
-{r(),e.signal?.removeEventListener("abort",o)}}function ta(e){try{let n=e?.status;return typeof n=="number"&&Number.isIn\
-teger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function fo(e,n){try{let t=e.headers.\
-get(n);return typeof t=="string"?t:null}catch{return null}}function lt(e){try{return e.body}catch{return}}function ft(e)\
-{try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t\
-.call(e)}catch{}}async function ra(e,n){let t=lt(e),r=oa(t),o=r??t,i=()=>ft(o);n.addEventListener("abort",i,{once:!0});l\
-et s=new TextDecoder,d="",a=0;try{if(n.aborted)return"";for await(let u of r?ia(r):sa(t)){if(typeof u!="string"&&!(u ins\
-tanceof Uint8Array)||(a+=typeof u=="string"?M(u):u.length,a>aa))return"";d+=typeof u=="string"?u:s.decode(u,{stream:!0})\
-}return d+s.decode()}finally{n.removeEventListener("abort",i),i()}}function oa(e){try{let{getReader:n}=e??{};return type\
-of n=="function"?n.call(e):void 0}catch{return}}async function*ia(e){for(let n=await e.read();!n.done;n=await e.read())y\
-ield n.value}function sa(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var aa=65536;function da(e,\
-n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var\
- ua=0xe677d21fdbff,ca=JSON.stringify(ue).length+xe;function yo(e){if(e===go)return!0;let n=M(JSON.stringify(e))<=ca;retu\
-rn n&&(go=e),n}var go;function bo(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof Te))return{reason:\
-"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspecte\
-d"}}try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is \
-not a string"};if(!yo(o))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${xe} bytes beyond "${ue\
-}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a fin\
-ite number"};if(i<0||i>ua)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire for\
-mats carry"};let{json:s,bytes:d}=Gr(e),a={json:s,bytes:d,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries\
-:0,notBefore:0},u=mt(a,n);return u===void 0?a:{reason:"event_too_large",detail:u}}catch(o){return{reason:"invalid_event"\
-,detail:V(o)}}}function mt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes ser\
-ialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_\
-PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n.sessionI\
-d&&e.clientVersion===n.sourceClientVersion&&yo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`${i} byte\
-s as the ${o.name} format carries it, more than maxBatchBytes leaves beside its envelope`}function Eo(e,n,t,r=o=>o.bytes\
-){let o=[],i=[],s=0;for(let d of e){let a=r(d);i.length>0&&d.schemaVersion===i[0].schemaVersion&&d.sessionId===i[0].sess\
-ionId&&d.clientVersion===i[0].clientVersion&&s+1+a<=n||(i=[],o.push(i),s=t(d)-1),s+=1+a,i.push(d)}return o}function fe(e\
-){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart\
-(8,"0")}function ht(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],d=s===void 0\
-?void 0:r(s,i);return d===void 0?[]:[d]})}var fa={initialMs:3e4,maxMs:36e5},vo=4096;function ma(e,n){return n??fe(e)}fun\
-ction ha(e,n,t){try{let r=e.read(n,vo);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:d,handedO\
-ffAt:a}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(a)&&a<=t?{fa\
-ilures:o,notBefore:i,handedOffAt:a}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,endp\
-ointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}var yn=class{path;#e;#n;\
-#o;#t;#u;#s;#p;#r;#d=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${ma(r,s)}.json`,this.#o=s!==void 0\
-,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!\
-this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#g(),r=Math.max((this.#r?.\
-failures??0)+1,t?.failures??0),o=this.#s()+le(r,fa,this.#p,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notBefore\
-:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}t\
-his.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.#s()+\
-n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0\
-&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),\
-n}refresh(){this.#d||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#m())}#g(){let n=ha(\
-this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#u.remove(t\
-his.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:fe(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:t\
-his.#t}),o=M(r)<=vo&&B(this.#t)===this.#t?r:JSON.stringify({...n,...t});de(this.#u,this.#e,this.#n,o,this.#s())}catch{}}\
-};function So(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not\
- tried before ${Be(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var wo=36e5,Ue=64,re={maxEvents:1e3,maxBytes:1048576,m\
-axAgeMs:7*864e5},pt=6e4,pa=864e5,To=6e4,ko=64,ga=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,bn=/^\
-([lc])-(\\d{13})-(e-.+)$/,ya=36e5;function Oo(e,n="nat",t=""){return fe(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ba=" doe\
-s not exist yet",oe=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o\
-={maxAgeMs:Math.max(r.maxAgeMs,re.maxAgeMs),maxEvents:Math.max(r.maxEvents,re.maxEvents),maxBytes:Math.max(r.maxBytes,re\
-.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let d=c=>{i(c)},a=s==="work",u=a?"rea\
-d and write":"read",l=c=>!t.allowed(c,"read")||a&&!t.allowed(c,"write");if(l(n))return d(`the program may not ${u} ${n} \
-(its permissions)`);try{let c=t.ensureDir(n,!0,a),m=t.realPath(n);return m===void 0?d(`where ${n} leads cannot be told`)\
-:m!==n&&l(m)?t.permissionsFollowLinks?d(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r\
-,o,c):(m!==n&&(c=t.ensureDir(m,!0,a)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return d(m?`${n}${ba}`:V(c)\
-)}}write(n,t){let r={},o=n.map(Ie),{kept:i}=yt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.length-i.length)\
-;let s=new Map;for(let a of i){let u=s.get(n[a].sessionId)??[];u.push(o[a]),s.set(n[a].sessionId,u)}let d=[];try{for(let\
- a of s.values())d.push(this.#u(a,t,this.key))}catch(a){for(let u of d)this.#l(u);throw a}return{written:r,older:this.#g\
-(t,d)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:d}of this.#d(t).slice(0,Ue)){if(o.length>=n)break;let a=this.#p(s\
-.name,t+r);try{this.#e.rename(d,a)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(a,s,t),m=u.slice(0,n-o.length\
-),f={path:a,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};try{this.#u\
-(u.slice(m.length).map(Ie),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C(i,"spool_expired",c\
-);for(let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=thi\
-s.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n\
-.path)!==void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.\
-name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=bn.exec(n),r=$e(\
-t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key\
-===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:bt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t}\
-)=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=Ue)break;let s=xo(i,t);if(s===void 0)continue;let d=n.#p\
-(s.name,t+wo);try{n.#e.rename(`${n.dir}/${i}`,d)}catch{continue}let{valid:a}=n.#s(d,s,t);try{let u=this.#u(a.map(Ie),s.t\
-ime,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(d,`${n.dir}/${s.name}`)}catch{}break}n.#l(d.slice(n.dir.length+1)\
-),o+=a.length}return r.length>0&&this.#g(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=bn.exec(t),o=$e(r?r[3]:t);\
-o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.fla\
-tMap(t=>$e(t)??[])}#u(n,t,r){if(n.length===0)return;let o=_o(n,t,r);return de(this.#e,this.dir,o,Ro(n),t),o}#s(n,t,r=-1/\
-0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corr\
-upt=Math.max(1,Math.min(t.events,Math.floor(s/ko)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let d=Sa(s);d===v\
-oid 0?o.corrupt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,t){return`${this.dir}/${gt(n,\
-t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=vr.exec(o),\
-s=xo(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>wo&&r<Ue&&this.#l(o)&&r++}return\
- t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=E=>E.key===this.key||E.key===void 0\
-,d=E=>n-E.time>(s(E)?o.maxAgeMs:i.maxAgeMs),a=this.#r();this.#c(a,n,d,r);let u=this.#t(a),l={events:0,bytes:0},c={events\
-:0,bytes:0},m=(E,h,S)=>{s(E)&&([l.events,l.bytes]=[l.events+h,l.bytes+S]),[c.events,c.bytes]=[c.events+h,c.bytes+S]};for\
-(let E of u)m(E,E.events,E.bytes);let f=(E,h)=>E.events>h.maxEvents||E.bytes>h.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(d))\
-return r;let p=u.filter(E=>t.includes(E.name)),g=Math.min(...p.map(E=>E.time)),b=E=>this.#e.modifiedAt(`${this.dir}/${E}\
-`),R=Math.max(...p.map(E=>b(E.name)??-1/0)),k=E=>{if(E.time<g)return!1;let h=b(E.name);return h===void 0||!Number.isFini\
-te(R)?E.time-g<=To:Math.abs(h-R)<=To},x=u.filter(E=>!t.includes(E.name)).sort((E,h)=>E.time-h.time);for(let E=0;E<Ue;){l\
-et h=x.find(d),S=h===void 0&&f(l,o),_=h??(S?x.find(s):f(c,i)?x[0]:void 0);if(_===void 0)break;x.splice(x.indexOf(_),1);l\
-et O=d(_);if(!O&&k(_))continue;E++,m(_,-_.events,-_.bytes);let T=S?{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes\
-}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!O&&T.events>0&&T.bytes>0){let w=this.#w(_,T.events,T.bytes,\
-n);if(w===void 0)continue;m(_,w.kept.events,w.kept.bytes),C(r,"spool_corrupt",w.corrupt),C(r,"spool_full",w.cut);continu\
-e}this.#m(_.name,_,O?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)\
-&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===Ue)break;l\
-et d=bn.exec(s);if(d===null||t-bt(d)<=pa)continue;let a=$e(d[3]);if(a===void 0||!r(a))continue;i++;let u=gt(d[3],t+pt);t\
-ry{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,a,"spool_expired",o)}}#w(n,t,r,o){let \
-i=gt(n.name,o+pt),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{va\
-lid:d,corrupt:a}=this.#s(`${this.dir}/${i}`,n),u=d.map(Ie),l=yt(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{events:c.length,by\
-tes:l.bytes},cut:u.length-c.length,corrupt:a};if(c.length===0)return this.#l(i)?m:void 0;let f=on(this.dir,o),p=()=>{try\
-{this.#e.remove(f)}catch{}};try{this.#e.create(f,Ro(c))}catch{if(p(),!this.#l(i))return;try{this.#u(c,n.time,n.key)}catc\
-h{return{kept:{events:0,bytes:0},cut:u.length,corrupt:a}}return m}if(y().monotonicMs()-s>pt/2)return void p();try{this.#\
-e.rename(f,`${this.dir}/${i}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${_o(c,n.time,n.key)}\
-`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function xo(e,n){let t=bn.ex\
-ec(e);return t?va(t,n)?$e(t[3]):void 0:$e(e)}function $e(e){let n=ga.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(\
-Number(n[2]),Math.floor(t/ko));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function yt(e,n,t){let r=[...e\
-.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].bytes+1,0);for(;o<r.length&&\
-i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function _o(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return\
-`e-${q(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${ee()}.jsonl`}function Ro(e){return e.map(n=>`${n.text}\n`).join("")\
-}function No(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:d,clientVersion:a=""}of e)\
-o+=i+6*(s.length+d.length+a.length)+Ea;return e.length<=t&&o<=r?0:e.length-yt(e.map(Ie),t,r).kept.length}var Ea=200;func\
-tion Ao(e){return Ie(e).bytes+1}function Ie(e){let n=`{"retries":${e.retries},"schemaVersion":${H(e.schemaVersion)},"ses\
-sionId":${H(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${H(e.clientVersion)},`}${e.cuts?`"cuts":${e.cu\
-ts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:M(n)}}function gt(e,n){return`l-\
-${q(n)}-${e}`}function bt([,e,n]){return e==="l"?Number(n):Number(n)+ya}function va(e,n){return n>bt(e)}function Sa(e){t\
-ry{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.parse(e);if(!(Number.isSaf\
-eInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof \
-d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&zn(d.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&\
-i>0,l={json:H(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,clientVersi\
-on:o}}catch{return}}function wa(e,n){return e.spoolFallback?Ur(y().env,L().os,n?.uid):void 0}function Ta(e,n,t=()=>{},r=\
-"work"){let{spoolDir:o,spoolLimits:i}=e,s=Et(e),d=e.noSpool??"there is no spool directory",a=o===void 0?void 0:oe.open(o\
-,n,i,s,c=>d=c,r),u=wa(e,n);if(a&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let c=n.realPath(u)===void 0?void 0:oe.ope\
-n(u,n,i,s);c&&c.dir!==a.dir&&a.adopt(c,e.clock())}if(a||u===void 0)return!a&&o!==void 0&&t(d),a;let l=oe.open(u,n,i,s,c=\
->d+=`; nor in ${u}: ${c}`,r);return t(d,l?.dir),l}var En=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){t\
-his.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.s\
-poolDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let d=Ta(n,s,t);if(!d)return null;let a\
-=n.customFetch?d.key:void 0,u=new yn(s,d.dir,r.url,o,i,a);return new e(d,u,s,n)}replay(n,t){this.renewClaims(t);let{even\
-ts:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let a of r)this.#n.add(a.claim);let i=r.map(a=>({...a,bytes:M(\
-a.json),notBefore:0})),[s,d]=[[],[]];for(let a of i)(mt(a,this.#e)===void 0?s:d).push(a);return d.length>0&&(this.settle\
-(d),C(o,"event_too_large",d.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clo\
-ck()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{clai\
-m:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#\
-n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(l\
-et n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clock();for(let o of this.#n)\
-o.until-r<t&&this.spool.renew(o,r+n)}};function Et(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}\
-=e,s={version:i&&r!==ve?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Ob\
-ject.entries(t.resource).sort(),fetch:i?"own":void 0},d=H(s);return Oo(n.kind==="http"?n.url:"",t.name,d==="{}"?"":d)}fu\
-nction xa(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost\
-"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function $o(e,n)\
-{if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||xa(t.hostname))return;let r=\
-[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join("\
-, ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Io(e,n=L())\
-{let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Wr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.ma\
-chine,sentAt:s});return{name:"nat",encode:(r,o)=>Xn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Po(({schemaVersion:r,sessionI\
-d:o,clientVersion:i})=>[r,o,i],r=>M(Xn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Lo(e,n=L()){let t=({c\
-lientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(\
-s===void 0){let d=JSON.stringify($r(i));r.set(i,s={json:d,bytes:M(d)})}return s};return{name:"otlp",encode:i=>Hn(i.map(s\
-=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Po(({sessionId:i,clientVersion:s})=>[i,s],i=>M(Hn([],i.sessionId,t(i),\
-n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Ir\
-}}function Po(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields\
-[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var _a="http://localhost:4318/v1/logs",Ra=120,ka=50,Oa=3,Na=2,vt=\'{"ts":"2026-\
-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Aa={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeo\
-utSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,bac\
-koffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,\
-spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};functi\
-on je(e={}){if(!Ee(e))throw new TypeError(`Cannot create handler: options must be an object, got ${A(e)}`);let n=Fn(e,Aa\
-);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(N,D,I)=>{let P=e[N]===void 0?D:e[N],Z=I.integer?`${I.si\
-gn} integer`:`${I.sign} number`,me=`Cannot create handler: \'${N}\' must be a ${Z}`;if(typeof P!="number"||Number.isNaN(P)\
-)throw new TypeError(`${me}, got ${A(P)}`);if(!((I.sign==="positive"?P>0:P>=0)&&(I.integer?Number.isSafeInteger(P):Numbe\
-r.isFinite(P))))throw new RangeError(`${me}, got ${P}`);if(I.timer&&P*1e3>ct)throw new RangeError(`Cannot create handler\
-: \'${N}\' must be at most ${ct/1e3} seconds (the longest a timer can wait), got ${P}`);return P},r=(N,D,I)=>{let P=e[N];i\
-f(P===void 0)return I;if(typeof P!==D)throw new TypeError(`Cannot create handler: \'${N}\' must be a ${D}, got ${A(P)}`);r\
-eturn P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},d=t("requestTimeou\
-tSeconds",Na,o),a=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<a)throw new RangeError(`Cannot creat\
-e handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${a}), got ${u}`);let l=Br(),c=r("sourceClientV\
-ersion","string",ve),m=Bo("resource",e.resource),f=r("sessionId","string","undefined"),p=[],g=typeof e.format=="string"&\
-&e.format.trim()===""?void 0:e.format,b=Ma(g,p),R=ln(l.format??""),k=g!==void 0?b:R??"nat",x=wt(k,c,{...l.otlpResource,.\
-..m}),E=St(x,l.sessionPrefix+f),h=St(wt(b,c,m,Co),f),S=t("maxEventBytes",32768,s);if(S<h.eventBytes)throw new RangeError\
-(`Cannot create handler: \'maxEventBytes\' must be at least ${h.eventBytes} (the smallest event), got ${S}`);let _=t("maxB\
-atchBytes",5e5,s);if(_<h.batchBytes){let N=`one ${b} envelope holding the smallest event`;throw new RangeError(e.maxBatc\
-hBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${N} ${h.batchBytes} bytes\
-, more than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${h.batchBytes} \
-(${N}), got ${_}`)}let O=Da(e.headers);O.problem&&p.push(O.problem);let T=La(e.endpoint,l.endpointHidden?Tt:l.endpoint??\
-(k==="otlp"?l.otlpEndpointHidden?Tt:l.otlpEndpoint??_a:void 0),l.dryRun,p),w=Pa(e.spoolDir,l,p);return{flushIntervalMs:t\
-("flushIntervalSeconds",Ra,o)*1e3,maxQueueSize:t("maxQueueSize",ka,s),maxRetries:t("maxRetries",Oa,{sign:"non-negative",\
-integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initialMs:a*1e3,maxMs:u*1e3},\
-maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,_-E.envelopeBytes-xe),maxEventBytesOption:S,maxB\
-atchBytes:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:T.kind==="http"&&O.problem?{kind:"none",reason:"inval\
-id_headers",detail:O.problem}:T,spoolDir:w.path,noSpool:w.none,problems:p,spoolFallback:e.spoolDir===void 0&&l.spoolFall\
-back,spoolLimits:{maxEvents:t("spoolMaxEvents",re.maxEvents,s),maxBytes:Ia(t("spoolMaxBytes",re.maxBytes,s)),maxAgeMs:t(\
-"spoolMaxAgeDays",re.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Fa(e.captureInterrupts),handOff:Ca(r("ha\
-ndOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:x,formatSetBy:g!==void 0?"the program\'s options":R!==voi\
-d 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?l.otlpHeaders:{},...O.record},fetch:r("fetch","function"\
-,y().fetch??((N,D)=>globalThis.fetch(N,D))),logger:r("logger","function",void 0),clock:Mo("clock",r("clock","function",D\
-ate.now),Date.now,{valid:$a,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrigi\
-n + performance.now())"}),random:Mo("random",r("random","function",be),be,{valid:N=>typeof N=="number"&&N>=0&&N<1,expect\
-ed:"a number in [0, 1)"})}}function Mo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(d){\
-throw new TypeError(`Cannot create handler: \'${e}\' failed: ${V(d)}${i}`)}if(!r(s))throw new RangeError(`Cannot create ha\
-ndler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let d=n();return r(d)?d:t()}catch{return t()}}}var $a=e=>ty\
-peof e=="number"&&e>=0&&e<1e13;function St(e,n){let t={json:vt,bytes:M(vt),schemaVersion:ue,sessionId:n,timestamp:0,retr\
-ies:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+xe+r,env\
-elopeBytes:o}}function Ia(e){if(e>=re.maxBytes)return e;let n=Ao({json:vt,schemaVersion:ue,sessionId:"",retries:0,timest\
-amp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${n} (one spooled event,\
- the smallest), got ${e}`);return e}function wt(e,n,t,r){return e==="otlp"?Lo({serviceName:t["service.name"]??Or,service\
-Version:n,resourceAttributes:t},r):Io(n,r)}var Co={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"}\
-;function Fo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=St(wt(n.name,t,r,Co),"undefined");return{maxBat\
-chBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var Tt=Symbol\
-("hidden");function La(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\'\
- must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:cn(e);if(o){let s=`the program\
-\'s \'endpoint\' ${A(B(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e==\
-=void 0&&n===Tt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Dr;return e===void 0&&!Cr(i)?{kind:"none",reaso\
-n:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function\
- Pa(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===void 0)return{p\
-ath:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a st\
-ring (an absolute path) or false, got ${A(e)}`);return G(e,L().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\
-\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute pat\
-h"})}function Ma(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create handler: \'forma\
-t\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=ln(e);return t||(n.push(`the program\'s \'format\' ${A(e)} is no\
-t a format (nat, otlp): the nat envelope is sent`),"nat")}function Bo(e,n){if(n===void 0)return{};if(!Ee(n))throw new Ty\
-peError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};for(let[r,o]of Object.entrie\
-s(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of string\
-s, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var Do=8192;functi\
-on Da(e){let n=Bo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new TypeError(`Cannot create handler: \'\
-headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(sn(i))throw new TypeError(`Cannot create handler: \'h\
-eaders\' must not set ${A(i)}: the HTTP client frames the request itself`);n[i]=Rr(s)}let t=Object.keys(n).find(i=>!dn(n[\
-i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value fo\
-r ${A(t)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>Do?`the program\'s \'hea\
-ders\' add ${r} bytes to a request, more than ${Do} (servers refuse a larger head): nothing is sent`:void 0;return o?{rec\
-ord:{},problem:o}:{record:n}}function Ca(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{\
-enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function F\
-a(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot \
-create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var vn=/^sender-[0-9a-f]{8}\\.mjs$/,Ve\
-="NAT_TELEMETRY_SENDER";function Sn(e,n){return{...e,[Ve]:JSON.stringify(n)}}function Ho(e){if(e)try{let n=JSON.parse(e)\
-;return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}va\
-r K=15e3,Ba=250;function Le(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[]\
-,marks:[]};for(let s of e.list(n)){let d=o.exec(s);if(!d)continue;let a=Number(d[1]),u=d[2]==="lock"?K:Ba;a+u>r&&a<=r+u?\
-(d[2]==="lock"?i.locks:i.marks).push(s):Tn(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}function wn(e,n,t,r){tr\
-y{return Le(e,n,t,r).locks.length>0}catch{return!1}}function Uo(e,n,t){let r;try{e.ensureDir(n,!0);let o=Le(e,n,t,Date.n\
-ow());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${q(i)}-${ee()}.start`,e.cre\
-ate(`${n}/${r}`,"");let s=Le(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(Tn(e,`${n}/${r}`),"at work")}catch{re\
-turn r}}function jo(e,n,t){t!==void 0&&_t(e,n,()=>[t])}function Vo(e,n,t){_t(e,n,()=>Le(e,n,t,Date.now()).marks)}async f\
-unction Yo(e,n,t){for(let r=0;r<Ha;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Le(e,n,t,o);if(i.locks.length>0)\
-{xt(e,n,i.marks);return}let s=`sender-${t}-${q(o)}-${ee()}.lock`;e.create(`${n}/${s}`,"");let{locks:d,marks:a}=Le(e,n,t,\
-o);if(d.join()===s)return xt(e,n,a),s;Tn(e,`${n}/${s}`)}catch{return}await new Promise(i=>setTimeout(i,10+be()*50))}}var\
- Ha=5;function Go(e,n,t){_t(e,n,()=>[t])}function _t(e,n,t){try{e.ensureDir(n,!0,!1),xt(e,n,t())}catch{}}function xt(e,n\
-,t){for(let r of t)Tn(e,`${n}/${r}`)}function Tn(e,n){try{e.remove(n)}catch{}}function Wo(){return""}var ja=6e4,Va=1e3,Y\
-a=[Ve,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function zo(e,n,t){le\
-t r=Ga(e,n,t);return r.handOff?r:{...r,outcome:Xo(e,n)}}function Xo(e,n){return e.sink.kind==="none"?"dropped":qo(e)&&n?\
-.health.isOpen()!==!0?"delivered":n&&Oe()===void 0?"spooled":"dropped"}function qo(e){return e.sink.kind!=="http"||y().c\
-anConnect(e.sink.url)}function Ga(e,n,t){try{let r=ei(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,r\
-eason:r??"no spool"};let{spool:o,health:i}=n,s=Qo(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return m==\
-=void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let d=y().senderCommand(`${o.dir}/${""}`,s);if("refu\
-sed"in d)return{handOff:!1,reason:d.refused};let{cwd:a,...u}=d,l={...za(e,o.dir),successor:u,onByConsentFile:uo()};retur\
-n{handOff:!0,command:{...d,env:Sn(d.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}\
-function Jo(e,n){return n.handOff&&n.command&&!qa(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool\
- directory and cannot be written",outcome:Xo(e,n.backlog)}:n}function Ko(e){try{let{spool:n,health:t,files:r}=e.backlog;\
-if(e.command===void 0||t.isOpen())return"endpoint down";let o=Uo(r,n.dir,n.key);if(o==="at work")return"at work";let i=y\
-().spawnDetached(e.command);return i==="started"?t.noteHandOff():jo(r,n.dir,o),i}catch{return"failed"}}function Zo(e,n){\
-if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return ei(e,n,!0)!==void\
- 0||t.kind==="http"&&y().senderRefusal(Qo(t.url,n.spool.dir))!==void 0}function Qo(e,n){let t=eo(),r=t===void 0?void 0:W\
-a(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Ya,...pe,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT\
-_TELEMETRY_CONSENT_FILE:r}}}function Wa(e){let n=z(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().file\
-s,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:F(o,t);return i!==v\
-oid 0&&r?.allowed(i,"read")?i:e}function ei(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r\
-.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program deliv\
-ers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>K-Va)return`a request may take longer \
-(requestTimeoutSeconds) than a sender lives (${K/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=Oe\
-();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, re\
-ading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usa\
-ble spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told \
-(Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user\
- could swap the sender\'s script there";if(!qo(e))return"the program may not connect to the endpoint";let{spool:s,files:d\
-,health:a}=n;if(a.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=a,m=c===void 0?l\
-:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>ja&&!wn(d,s.dir,s.key,u))return"spooled even\
-ts have waited a minute with no sender at work"}function za(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{e\
-ndpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeout\
-Ms/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Fo(e),spoolMaxEvents:o.maxEvents,spoolMaxB\
-ytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resour\
-ce:{...r.resource}}}function Xa({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function qa(e){if(Xa(e))retu\
-rn!0;let{files:n,spool:t}=e,r=()=>de(n,t.dir,"",Wo(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.re\
-move(`${t.dir}/${""}`),r()}catch{return!1}}return Ka(n,t.dir,Ja),!0}var Ja=3;function Ka(e,n,t,r=Date.now()){let o;try{o\
-=e.list(n).filter(d=>vn.test(d))}catch{return}let i=d=>{let a=e.modifiedAt(`${n}/${d}`);return a===void 0||a>r+K?-1/0:a}\
-,s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,a)=>a.written-d.written).slice(t).filter(({w\
-ritten:d})=>r-d>K).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var xn=class{#e=new Set;#n=0;get \
-size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):\
-!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ni(){throw new Error("a sender prints\
- nothing")}var ri=16384,kt=2*ri,oi=kt-4096,Ot=32,ii=/^[a-z0-9_]{1,40}$/,Za=/^[0-9a-f]{8}$/;var ti=/^drops-([0-9a-f]{8})-\
-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Qa=6e4;function si(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).filter(([m,f])\
-=>ii.test(m)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!Rt(i))return;let u={...{since:i,last:i,dropped:Object.from\
-Entries(d.slice(0,Ot))},endpointHash:fe(r)},l=B(r)===r?{...u,endpoint:r}:u,c=li(n,t);try{let m=nd(e,n,t,i).filter(p=>p.q\
-uiet).map(p=>ai(e,p,n,t)),f=ui([...m.flatMap(p=>p.lines),l],s,i)??l;di(e,n,t,m,()=>{let p=rd(e,c);p==="invalid"&&e.remov\
-e(c);let g=`${H(f)}\n`;typeof p!="object"||p.bytes+g.length<=ri?e.append(c,typeof p=="object"&&!p.ended?`\n${g}`:g,oi):ed(\
-e,n,t,f,s,i)});for(let{path:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function ed(e,n,t,r,o,i){let s=li(n,t),d={path\
-:Nt(n,t),quiet:!1},a=At(e,s,d.path)?ai(e,d,n,t):{lines:[]};di(e,n,t,[a],()=>{e.append(s,`${H(ui([...a.lines,r],o,i)??r)}\
-\n`,oi)})}function ai(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let\
-{lines:o,upTo:i}=td(e,n),s=Nt(t,r,i);return At(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}f\
-unction di(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&At(e,s,Nt(n,t,d));throw i}}function Nt(e\
-,n,t){let r=t===void 0?"":`-${t}`;return F(e,`drops-${n}-${q(Date.now())}-${ee()}${r}.aside`)}function nd(e,n,t,r){retur\
-n ht(e,n,ti,(o,i)=>{let[,,s,d]=ti.exec(i)??[],a=Math.abs(r-Number(s))>=Qa;return o===t?{path:F(n,i),summed:d===void 0?vo\
-id 0:Number(d),quiet:a}:void 0})}function td(e,n){try{let t=n.summed??0,r=e.read(n.path,kt)?.slice(t)??"",o=n.quiet?r.le\
-ngth:r.lastIndexOf(`\n`)+1;return{lines:ci(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function At(e\
-,n,t){return v(()=>(e.rename(n,t),!0))??!1}function ui(e,n,t){let r=e.map(d=>({...d,since:Math.min(d.since,t),last:Math.\
-min(d.last,t)})).filter(d=>d.last>=n);if(r.length===0)return;let o={};for(let d of r)for(let[a,u]of Object.entries(d.dro\
-pped))(a in o||Object.keys(o).length<Ot)&&C(o,a,u);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGE\
-R);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.\
-last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function rd(e,n){try{let t=e.read(n,kt\
-);return t===void 0?void 0:{lines:ci(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"in\
-valid":void 0}}function ci(e){return e.split(`\n`).flatMap(n=>od(n)??[])}function od(e){try{let{since:n,last:t,dropped:r,\
-endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Rt(\
-n)&&Rt(t)&&n<=t&&s.length>0&&s.length<=Ot&&s.every(([u,l])=>ii.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let a={sin\
-ce:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&Za.test(i)?{endpointHash:i}:{}};return typeof o=="strin\
-g"&&B(o)===o?{...a,endpoint:o}:a}catch{return}}function Rt(e){return Number.isSafeInteger(e)&&e>=0&&e<=mn}function li(e,\
-n){return F(e,`drops-${n}.json`)}var ie={working:1,periodic:2,asked:1/0},fi=.9,id=1e3,sd=3e5,ad=36e5,dd=4,_n=class{#e;#n\
-=[];#o=[];#t=new xn;#u=0;#s=0;#p=0;#r=0;#d={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ie.working;#R=0;#k;#y=new Set;#O\
-;#A=!1;#E;#h=Gn();#a=!1;#T=!1;#i=!1;#B=!1;#ue=!1;#H=0;#M;#D;#v;#G;#U=!1;#C;constructor(n={}){this.#e=je(n)}enqueue(n){tr\
-y{if(!ce())return this.#Se();let t=y().exiting();t?(this.#te(),this.#B=this.#i,this.#i=!0):this.#z(),this.#u++;let r=bo(\
-n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#b(1,\
-"buffer_full");if(this.#n.push(r),t)return void(this.#F(!0)||this.#V());this.#m&&this.#c===void 0&&queueMicrotask(()=>th\
-is.#j()),this.#n.length>=this.#e.maxQueueSize&&this.#$(ie.working)}catch{}finally{this.#B=!1}}start(){this.#m||this.#M||\
-(this.#m=!0,this.#z(),this.#S()>0?this.#j():ce()&&!this.#N()&&Zo(this.#e,this.#_())&&this.#$(ie.working))}flush(){return\
- this.#$(ie.asked)}#$(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#M);if(this.#x=Math.max(thi\
-s.#x,n),this.#l)return this.#l;let r=this.#R,o=this.#w.then(()=>{if(r!==this.#R)return;let i=this.#x;return[this.#l,this\
-.#x]=[void 0,ie.working],this.#pe(i)});return this.#l=o,this.#w=o,o}stop(){return this.#M??=this.#ce()}[Symbol.asyncDisp\
-ose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this\
-.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.s\
-ize}#W(){return[...this.#o,...this.#t.events(),...this.#n]}#z(){if(this.#D)return;this.#te();let n=y(),t=s=>{try{return \
-s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({b\
-eforeExit:()=>{let s=this.#M===void 0;return this.stop(),s},exit:()=>{this.#F(!0)||this.#V(),this.#Y()}})),o=this.#e.cap\
-tureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)||this.#V(),this.#Y()})):void 0;this.#D=()=>{r?.(),i?.()}}#j(\
-){this.#m&&this.#c===void 0&&this.#X()}#X(){this.#c=setTimeout(()=>{this.#$(ie.periodic).then(()=>{this.#m&&this.#X()})}\
-,this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#ce(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=th\
-is.#E=ud(this.#e.exitTimeoutMs),t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()\
-])&&this.#q(),this.#S()>0&&this.#F())return;this.#se(),this.#S()>0&&this.#N()&&this.#P(!0),this.#S()>0&&!this.#N()&&awai\
-t this.#le(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#Y(),n.clear(),this.#E=void\
- 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#le(n){let t=this.#_()?.health;t?.state&&t.le\
-ase(this.#e.exitTimeoutMs+1e3);let r=this.#$(ie.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#q()}#q(){\
-let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*fi,i=[...this.#y].some(({started:\
-s,accepted:d})=>!d&&r-s>=n*fi);this.#J(({started:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t\
-.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#J(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o\
-}=t;if(this.#t.settle(r)){if(o){this.#ee(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#r\
-e(r,"the exit budget ended before the answer"):r)}}}#fe(){return this.#k??=new AbortController}#K(n){if(n.aborted||!J())\
-return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s\
->=t)return!0;let d=this.#O,a=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*a>s)}#Z(n){this.#t.settle(n)&&this.#o.pu\
-sh(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnec\
-t(n.url))}#me(){let{sink:n,clock:t}=this.#e,r=this.#C,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==v\
-oid 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n\
-.url)}#he(n){let t=this.#v?.health;if(n.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#U=!1);return}if(!n.failed)r\
-eturn;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);l\
-et o=(this.#C?.failures??0)+1,{backoff:i,random:s,clock:d}=this.#e,a=d()+le(o,i,s,n.retryAfterMs);this.#C=r||!t?.state?v\
-oid 0:{state:t.state,failures:o,probeAt:a}}async#pe(n){try{this.#ie();let t=this.#e.sink.kind==="http"?this.#v?.health:v\
-oid 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#se();let r=this.#N();if(r&&!this.#me())return;let o=this.#e.cloc\
-k(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return;this.#o=this.#o.filter\
-(l=>!i(l)),this.#n=[];let a=this.#ne(d);for(let l of a)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await thi\
-s.#ge(a,u),this.#he(u),u.delivered&&u.retryAfterMs&&(this.#H=Math.max(this.#H,this.#e.clock()+u.retryAfterMs))}catch(t){\
-this.#f(`flush failed unexpectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.f\
-ailed&&this.#K(r);)await this.#Q(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(dd,n.length)},i));for(let s \
-of n.slice(o))this.#Z(s)}async#Q(n,t,r){this.#ie();let o=this.#ae(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;\
-this.#t.add(o),n=o}let i=await this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.len\
-gth>1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let a of d)this.#t.add(a);for(let a of d)this.#K(t)?\
-await this.#Q(a,t,r):this.#Z(a);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#ee(n,i.rejected);case"\
-too_large":return this.#b(1,"http_413"),this.#L(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#L(n);\
-case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.r\
-etryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ye(n,i.retryAfterMs):this.#we(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){\
-let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#ee(n,t=0){let r=Math.m\
-in(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#L(n)}async#be(n,t){let r={started:y().monotonic\
-Ms(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let\
- o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ne(n){let{format:t,maxBatchBytes:r}=this.#e;return Eo(n,r,t.em\
-ptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none"\
-)return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.encode(n,this.#e.clock());i\
-f(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${B(o.url)}`:""}: ${d}`),o.kind==="stderr")return mi(d),\
-{kind:"delivered"};let a=i.classify;return await po({url:o.url,body:d,headers:s,classify:a&&((u,l,c)=>a(u,l,c,n.length))\
-,readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock\
-,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#ve(n,t){if(!this\
-.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&\
-&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${xr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:v\
-oid 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";thi\
-s.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#te(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOf\
-f:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:d}=at();this.#h(`telemetry ${s?"on":"off"} (decided by ${d})`);let a=n.\
-kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")\
-?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;th\
-is.#h(`endpoint: ${a}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);i\
-f(!this.#h)return;let i=$o(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where \
-a sender can be started":"in process"} (${o.source})`)}#Se(){this.#a||!this.#h&&!this.#e.logger||(this.#a=!0,this.#f(`te\
-lemetry off (decided by ${at().decidedBy}): events are not recorded`))}#we(n,t,r){let{backoff:o,clock:i,random:s}=this.#\
-e,d=i(),a=this.#re(n,t);for(let u of a)u.notBefore=d+le(u.retries,o,s,r);this.#o.push(...a)}#re(n,t){let[r,o]=[[],[]];fo\
-r(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length\
-} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#L(o),r}#L(n){th\
-is.#v?.settle(n)}#_(){return this.#v??=En.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as\
- its place cannot be used: ${n}`;r!==this.#G&&this.#f(r),this.#G=r}),this.#v}#oe(){let n=this.#E;if(n)return Math.max(0,\
-n.end-y().monotonicMs())+id;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(sd,Math.min(ad,2*t),2*r)}#\
-ie(){let n=this.#oe();this.#v?.renewClaims(n,this.#E?n:n*.75)}#se(){if(this.#U||this.#R>0||!ce()||this.#N()||!J())return\
-;let n=this.#_();if(n&&Oe()!==void 0)return;this.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Mat\
-h.ceil(t/10),t-1)),o=n?.replay(t-r,this.#oe());o&&(this.#de(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events\
-),o.events.length>0&&this.#j())}#P(n=!1,t){this.#J();let r=this.#W(),o=this.#ae(r);if(o!==r&&(this.#o=o,this.#t.clear(),\
-this.#n=[]),o.length===0)return!0;if(!(t??J()))return this.#ue=!0,this.#I(),this.#b(o.length,"opted_out"),!0;if(this.#e.\
-sink.kind==="stderr"){this.#I();for(let d of this.#ne(o))mi(this.#e.format.encode(d,this.#e.clock())),this.#p+=d.length;\
-return!0}if(this.#e.sink.kind==="none")return this.#I(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let\
- i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not delivered are kept in memory only\
-, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Oe()!==void 0)return this.#I(),\
-this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(\
-o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#I(),s){let d=this.#H-this.#e.clock();d>0&&i?.health.recordW\
-ait(d),this.#r+=s.spooled;for(let[a,u]of Object.entries(s.dropped))this.#b(u,a);this.#de(s.olderDropped)}else{let d=i?.g\
-iveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#ae(n){let t=\
-this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s))\
-;if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#L(i),n.filt\
-er(({claim:s})=>!s||!o.has(s))}#de(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#F(n=!1){if(this.#S()===0\
-)return!0;let t=this.#_(),r=zo(this.#e,t,ce()),o=r.handOff?J():void 0;if(o===!1)return this.#P(!0,o);let i=Jo(this.#e,r)\
-;if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},l=i.\
-outcome!=="delivered"&&t?.health.isOpen()?So(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this\
-.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}$\
-{c}`),!1}let s=n||this.#N()?0:No(this.#W(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;\
-return this.#f(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEve\
-nts ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit: delivering in process: the spool cannot be\
- written"),!1;let d=Ko(i);if(d==="failed")return this.#f("at exit: delivering in process: no sender could be started"),!\
-1;this.#R++,[this.#l,this.#x]=[void 0,ie.working];let a={started:"a sender","at work":"the sender at work","endpoint dow\
-n":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return t\
-his.#f(`at exit: handed off to ${a[d]}`),!0}#V(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the\
- process ends at once: ${r} event(s) spooled for a later run`),t}#Y(){let n={};for(let[s,d]of Object.entries(this.#d)){l\
-et a=this.#g[s]??0;d>a&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-a)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n\
-).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#d[s];let \
-i=Date.now();si(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#d,t,n),this.#f(`droppe\
-d ${n} event(s): ${t}${r?` (${r})`:""}`))}#f(n){this.#h?.(n),this.#B||jr(this.#e.logger,n)}};function ud(e){let n=y().mo\
-notonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ae(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>\
-t?.()}}function mi(e){y().writeStderr(`${ni(JSON.parse(e))}\n`)}var cd=250;async function hi(e){let n=y();Ae(K,()=>n.exit\
-(0)),ho(),ao(()=>ld(e));try{await fd(e,y().monotonicMs()+K)}catch{}n.exit(0)}function ld(e){let{enabled:n,source:t}=rt()\
-;return n||t==="default"&&e.onByConsentFile!==!0}async function fd(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{su\
-ccessor:o,onByConsentFile:i,...s}=e,d=je(s),a=Et(d);if(!J())return Vo(t,r,a);for(let u=0;;u++){let l=await Yo(t,r,a);if(\
-!l)return;let{replayed:c,spooled:m,sent:f,timeUp:p}=await hd(s,n-cd);if(Go(t,r,l),!pd(e,a))return;if(p&&f>0&&J())return \
-md(e);if(c>0&&m>0||u>0&&c===0)return}}function md(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successo\
-r,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&vn.test(d.slice(i.length)));o&&s!==void 0&&v(()=>o.touch\
-(s,Date.now())),y().spawnDetached({argv:n,env:Sn(t,e),cwd:e.spoolDir,leavesSession:r})}async function hd(e,n){let t={rep\
-layed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=je(e),d=0;for(;;){if(n\
--y().monotonicMs()<=r){t.timeUp=!0;break}if(!J()||s!==void 0&&y().files?.realPath(s)===void 0)break;let a=new _n({...e,h\
-andOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});a.start(),await a.stop();let{replayed:u,spooled:l,sent:c,droppe\
-d:m}=a.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,p]of Object.entries(m))C(t.dropped,f,p);if(u<=l)break;if(l\
->0&&n-y().monotonicMs()>r){let f=le(++d,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}re\
-turn t}function pd(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||wn(t,e.spoolDir,n,Date.now()))return!1;l\
-et r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return oe.open(e.spoolDir,t,\
-r,n)?.waitingSince(Date.now())!==void 0}var pi=Ho(y().env(Ve));pi&&await hi(pi);\n'}var Ae="sender-5c5b00a0.mjs",Ld=125080,
-Id=6e4,Cd=1e3,Dd=[Yi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Vi(e,t){
-return e.sink.kind==="none"?"dropped":ar(e)&&t?.health.isOpen()!==!0?"delivered":t&&Be()===void 0?"spooled":"dropped"}var Pd=3;
-function zi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Od.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(
-`${t}/${d}`);return a===void 0||a>r+Ne?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Ae).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.
-written-d.written).slice(n).filter(({written:d})=>r-d>Ne).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}
-var Bd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.
-delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function sn(e){
-return e===null?"null":typeof e=="string"?Wi(e):typeof e=="number"?jd(e):typeof e=="boolean"?String(e):Array.isArray(e)?
-`[${e.map(sn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Wi(n)}: ${sn(
-r)}`).join(", ")}}`:"null"}function Wi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(
-16).padStart(4,"0")}`)}function jd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infi\
-nity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=
--4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(
-2,"0")}`}var Xi=16384,an=2*Xi,Gi=an-4096,dn=32,qi=/^[a-z0-9_]{1,40}$/,Fd=/^[0-9a-f]{8}$/,Ud=/^drops-([0-9a-f]{8})\.json$/,
-cn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Hd=6e4;function Yd(e,t,n,r=-1/0){const i=Date.now(),
+tch(i){throw n("parameters",i)}let o=zn(r);if(o)throw new TypeError(`Event \'${e.name}\' ${o}`);return r}function zn(e){if\
+(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n]\
+;if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a \
+string, finite number or boolean`}}function Wr(e,n){return{browserType:"undefined",clientId:Ms,clientType:"Native",clien\
+tVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??L().machine,deviceGdprBehOptIn:"No\
+ne",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undef\
+ined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,event\
+SysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpI\
+d:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Be(+(n.sentAt??Date.no\
+w())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Xn(e,n){return un(`${H(e).slice(0,-1)},"events":[`\
+,n,"]}")}var zr=/[A-Za-z0-9_-]/,Bs=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0\
+-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Hs=/(?:[+-]?(?:i\
+nf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)\
+?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function Xr(e){return new Kn(e).document()}var Kn=class{#e;#n=0;#o=0;#t=new WeakMap;constr\
+uctor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#a()==="["?t=this.\
+#u(n):this.#s(t),this.#E()}}#u(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"\
+]");let o=n;for(let[i,s]of r.entries()){let d=i===r.length-1;if(d&&t){let u=qn(o,s)??this.#T([],"array");(!Array.isArray\
+(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header");return u.push(l),\
+hn(o,s,u),l}let a=qn(o,s);a===void 0?hn(o,s,a=this.#T({},d?"header":"implicit")):Array.isArray(a)&&this.#t.get(a)==="arr\
+ay"&&!d?a=a[a.length-1]:Jn(a)?d?(this.#t.get(a)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t\
+.set(a,"header")):this.#t.get(a)==="inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=a}r\
+eturn o}#s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let d=qn(\
+o,s);d===void 0?hn(o,s,d=this.#T({},"dotted")):(!Jn(d)||!["dotted","implicit"].includes(this.#t.get(d)??""))&&this.#i(`\'\
+${s}\' is already defined`),this.#t.get(d)==="implicit"&&this.#t.set(d,"dotted"),o=d}let i=t[t.length-1];Object.hasOwn(o,\
+i)&&this.#i(`\'${i}\' is defined twice`),hn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#a();if(t===\'"\')n.push(this.\
+#w());else if(t==="\'")n.push(this.#l());else{let r=this.#n;for(;this.#n<this.#e.length&&zr.test(this.#e[this.#n]);)this.\
+#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#a()!==".")return n;thi\
+s.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))\
+return this.#R();if(n===\'"\')return this.#w();if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i("va\
+lues are nested too deeply");let o=n==="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1\
+]])if(this.#e.startsWith(o,this.#n)&&!zr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#d(Bs\
+,/[\\w:.+-]/);if(t){let[o,i,s,d]=t;return i!==void 0&&!Us(Number(i),Number(s),Number(d))&&this.#i("a date is not in the c\
+alendar"),o}let r=this.#d(Hs,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this\
+.#i("an integer has more than 4300 digits"),js(r[0])):this.#i("a value is malformed")}#d(n,t){n.lastIndex=this.#n;let r=\
+n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;thi\
+s.#O(),this.#a()!=="]";)n.push(this.#r()),this.#O(),this.#a()===","?this.#n++:this.#a()!=="]"&&this.#i("an array is malf\
+ormed");return this.#n++,n}#m(){this.#n++;let n=this.#T({},"inline");if(this.#y(),this.#a()==="}")return this.#n++,n;for\
+(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}ret\
+urn this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))Jn(t)&&this.#c(t)}#w(){this.#n++;let n="";f\
+or(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t===\
+"\\\\"?n+=this.#k():pn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.indexO\
+f("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>pn(r)&&r!=="	"))&&this.#i("\
+a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\
+\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;ret\
+urn this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t===\
+"\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#k()}else pn(t)&&t!==`\n`&&t!\
+=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWi\
+th(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a st\
+ring is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return thi\
+s.#n=n+t,r}#k(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];le\
+t r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.len\
+gth!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid e\
+scape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#a()===" "||this.#a()==="	";)this.#n++}#O(){for(;;){this.#y()\
+;let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#A();el\
+se return}}#A(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];pn(n)&&n!=="	"&&!(n==="\\r"&&this\
+.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.#a()==="#"&&this.#A(),this.#e.startsWith(`\\r\n`,this\
+.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n){th\
+is.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return this.#e[this.#n]}#T(n,t){return \
+this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${\
+t}: ${n}`)}};function qn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function hn(e,n,t){Object.defineProperty(e,n,{value:\
+t,writable:!0,enumerable:!0,configurable:!0})}function Jn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}func\
+tion pn(e){let n=e.charCodeAt(0);return n<32||n===127}function Us(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r\
+?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function js(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(\
+n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var Vs="1.0";function gn(){if(no())return;let{env:e,fil\
+es:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?F(t,".config/nat/telemetry.toml"):void 0);\
+if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Zn?.given!==r){let o=n?.realPath(".");Zn={given:r,path:o===voi\
+d 0?r:F(o,r)}}return Zn.path}function eo(){return(te?ke?.path:void 0)??gn()}var Zn;function no(){let{env:e,envHidden:n}=\
+y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")\
+?"HOME":void 0}var Ys=65536;function He(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"\
+))return{state:"disabled",problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,Ys)}catch(o){retur\
+n Qn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:Gs(o)?{state:"disable\
+d",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safel\
+y (${Qn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...qr(r),text:r};try{t.checkPla\
+ce(e)}catch(o){return{state:"disabled",problem:`is where another user could replace it (${Qn(o).replaceAll("_"," ")})`}}\
+return{...qr(r),text:r}}function Gs(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}functio\
+n Qn(e){return e?.reason??"unreadable"}function qr(e){let n;try{n=Xr(e)}catch{return{state:"disabled",problem:"is not va\
+lid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{st\
+ate:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{sta\
+te:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===Vs?{state:"enabled"}:{state:"never_asked",outdated\
+Yes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function rt(){let \
+e=gn(),{state:n,problem:t,outdatedYes:r}=ro(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutda\
+tedYes:r}};return{...ot()??it(n),...o}}function to(){let e=ot();if(e)return e;let{state:n,text:t,problem:r}=ro(gn());ret\
+urn{...it(n),text:t,...r?{problem:r}:{}}}function ro(e){if(e!==void 0)return He(e);let n=no();return n?{state:"disabled"\
+,problem:`cannot be found: the program may not read ${n} (${Se(n)})`}:{state:"never_asked"}}function ot(){let{env:e,envH\
+idden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=we(e("NAT_TELEMETRY\
+_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,sour\
+ce:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}funct\
+ion it(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var Y,te=!1,ke,et\
+,st=!1,Jr,Re,Kr="an opt-out set in the environment during the run",Zr="the consent file, written since the program turne\
+d telemetry on";function Ws(e,n=He(e,!0)){let t=y().files,{text:r,problem:o}=n;return{path:e,there:t?.present(e)??!0,tex\
+t:r,problem:o,modified:t?.modifiedAt(e)}}function oo(e,n){let t=y().files;if(n===void 0&&!e.there&&t?.present(e.path)===\
+!1)return!1;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.path)!==e.modified}fun\
+ction io(){return Jr!==void 0&&oo(Jr)}var nt=Symbol.for("@nat/telemetry: the program\'s opt-out"),tt=globalThis;try{tt[nt\
+]===void 0&&Object.defineProperty(tt,nt,{value:{serial:0}})}catch{}var Qr=0;function zs(){try{let e=tt[nt];if(e===void 0\
+)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function\
+ so(){let e=zs();e===void 0||e===Qr||(Qr=e,[Y,te,st]=[!1,!1,!0])}function ao(e){et=e}function J(){if(et)return Y=et();so\
+();let e=st&&!te;if(!e&&(Re===Kr||ot()?.enabled===!1))return Re=Kr,Y=!1;if(e&&(Re===Zr||io()))return Re=Zr,Y=!1;if(!te||\
+ke===void 0)return!0;let n=He(ke.path,!0);return n.problem!==void 0&&(n=He(ke.path,!0)),Y=n.problem===void 0&&!oo(ke,n)&\
+&it(n.state).enabled,Y||(Re??="the consent file, written again during the run"),Y}function ce(){return so(),Y===void 0&&\
+Xs(to()),Y===!0}function Xs(e){[Y,te]=[e.enabled,e.source==="file"];let n=te?gn():void 0;ke=n===void 0?void 0:Ws(n,{text\
+:e.text})}function Oe(){if(!st||te||Y!==!0||io())return;let e=rt(),n=e.source==="file"&&e.fileProblem!==void 0;return e.\
+enabled||e.source==="default"||n?void 0:e.source}function uo(){return ce()&&te}function at(){let e=ce(),{enabled:n,sourc\
+e:t,problem:r}=to(),o=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Vn(t,y().env(\
+t)):void 0,s=o?`${t}, which the program may not read (${Se(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is r\
+ead as disabled`:t;return{enabled:e,decidedBy:e===n?s:Re??"the program (setTelemetryEnabled)"}}var ct=2**31-1,qs=25,dt={\
+min:50,max:250},co=4,ut=1e3,Js=(co+1)*dt.max,Ne={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(\
+this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarde\
+d.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking\
+=!1,this.look()};if(y().watchTick?.(ut,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=\
+AbortSignal.timeout(ut)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of Ne.guarded)--e.\
+looks<=0&&e.end();Ne.guarded.size>0&&Ne.listen()}};function Ae(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),Ne.releas\
+e(a),i?.()},d=()=>{o||(s(),n())},a={looks:Math.ceil((e+Js)/ut),end:d},u=(l,c)=>{let m=y().monotonicMs()+l;try{r=setTimeo\
+ut(()=>{Ne.release(a);let f=y().monotonicMs()-m;if(f<=qs||c===0)return d();u(Math.min(Math.max(f,dt.min),dt.max),c-1)},l\
+),t?.(r)}catch{}};return Ne.guard(a),u(e,co),t||(i=v(()=>y().holdOpen?.())),s}function lo(e,n){if(e===null)return;let t=\
+e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Mat\
+h.max(o,0),36e5)}function le(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Ma\
+th.max(i,r)}var Ks=3,mo=!1;function ho(){mo=!0}var Zs=new Set([407,408,429,500,502,503,504]),Qs=new Set([501,505]);funct\
+ion ea(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:Zs.has(e)||e>=500&&e<600&&!Qs.has(e)?n===\
+void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kin\
+d:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function po(e){if(e.signal?.aborted)re\
+turn{kind:"interrupted"};let n=new AbortController,t=!1,r=Ae(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abor\
+t();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((d,a)=>{n.signal.addEventListener("abort",()=>a(ne\
+w Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let d=e.url,a=new URL(d).origin,u=e.classify??ea;for(;;s++)\
+{let l=new URL(d).origin===a?e.headers:void 0,c=await Promise.race([e.fetch(d,{method:"POST",headers:{...l,"content-type\
+":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=na(c);if(m===void 0)return ft(lt(c)),{kind:"\
+rejected",reason:"bad_response"};let f=fo(c,"location"),p=lo(fo(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300\
+){e.onAccepted?.();let b=await Promise.race([ta(c,n.signal),i]).catch(()=>{});return u(m,p,b)}if(ft(lt(c)),m!==307&&m!==\
+308)return u(m,p,void 0);if(s===Ks)return{kind:"rejected",reason:"too_many_redirects"};let g=aa(f,d);if(g===void 0)retur\
+n{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:\
+"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return mo?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissio\
+ns, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==a&&e.sendsProxyCredentials?\
+.(g))return{kind:"rejected",reason:"unsafe_redirect"};d=g}}catch(d){return e.signal?.aborted&&!t?{kind:"interrupted"}:d \
+instanceof j&&s===0?{kind:"not_sent",reason:d.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_e\
+rror",thrown:V(d)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function na(e){try{let n=e?.status;return typeo\
+f n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function fo\
+(e,n){try{let t=e.headers.get(n);return typeof t=="string"?t:null}catch{return null}}function lt(e){try{return e.body}ca\
+tch{return}}function ft(e){try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{\
+}):typeof t=="function"&&t.call(e)}catch{}}async function ta(e,n){let t=lt(e),r=ra(t),o=r??t,i=()=>ft(o);n.addEventListe\
+ner("abort",i,{once:!0});let s=new TextDecoder,d="",a=0;try{if(n.aborted)return"";for await(let u of r?oa(r):ia(t)){if(t\
+ypeof u!="string"&&!(u instanceof Uint8Array)||(a+=typeof u=="string"?M(u):u.length,a>sa))return"";d+=typeof u=="string"\
+?u:s.decode(u,{stream:!0})}return d+s.decode()}finally{n.removeEventListener("abort",i),i()}}function ra(e){try{let{getR\
+eader:n}=e??{};return typeof n=="function"?n.call(e):void 0}catch{return}}async function*oa(e){for(let n=await e.read();\
+!n.done;n=await e.read())yield n.value}function ia(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}v\
+ar sa=65536;function aa(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.hre\
+f:void 0}catch{return}}var da=0xe677d21fdbff,ua=JSON.stringify(ue).length+xe;function yo(e){if(e===go)return!0;let n=M(J\
+SON.stringify(e))<=ua;return n&&(go=e),n}var go;function bo(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e ins\
+tanceof Te))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a pro\
+xy that cannot be inspected"}}try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event"\
+,detail:"schemaVersion is not a string"};if(!yo(o))return{reason:"invalid_event",detail:`schemaVersion is longer than th\
+e ${xe} bytes beyond "${ue}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",deta\
+il:"timestamp is not a finite number"};if(i<0||i>da)return{reason:"invalid_event",detail:"timestamp outside the years 19\
+70-9999 that both wire formats carry"};let{json:s,bytes:d}=Gr(e),a={json:s,bytes:d,schemaVersion:o,sessionId:t,clientVer\
+sion:r,timestamp:i,retries:0,notBefore:0},u=mt(a,n);return u===void 0?a:{reason:"event_too_large",detail:u}}catch(o){ret\
+urn{reason:"invalid_event",detail:V(o)}}}function mt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)r\
+eturn`${e.bytes} bytes serialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the en\
+velope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),\
+s=e.sessionId===n.sessionId&&e.clientVersion===n.sourceClientVersion&&yo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyByt\
+es(e)+i>r)return`${i} bytes as the ${o.name} format carries it, more than maxBatchBytes leaves beside its envelope`}func\
+tion Eo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let d of e){let a=r(d);i.length>0&&d.schemaVersion===i[0].schemaVersio\
+n&&d.sessionId===i[0].sessionId&&d.clientVersion===i[0].clientVersion&&s+1+a<=n||(i=[],o.push(i),s=t(d)-1),s+=1+a,i.push\
+(d)}return o}function fe(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;retu\
+rn n.toString(16).padStart(8,"0")}function ht(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t\
+.exec(i)?.[1],d=s===void 0?void 0:r(s,i);return d===void 0?[]:[d]})}var la={initialMs:3e4,maxMs:36e5},vo=4096;function f\
+a(e,n){return n??fe(e)}function ma(e,n,t){try{let r=e.read(n,vo);if(r===void 0)return;let{failures:o,notBefore:i,endpoin\
+t:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Nu\
+mber.isFinite(a)&&a<=t?{failures:o,notBefore:i,handedOffAt:a}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof\
+ s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"\
+}}var yn=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#d=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${fa(r,s)\
+}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){retur\
+n this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.\
+#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+le(r,la,this.#p,n),i=(t?.notBefore??0)>o;return thi\
+s.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#g();if(r&&r.notBef\
+ore>=t){this.#r=r;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.fai\
+lures,notBefore:this.#s()+n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&th\
+is.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==vo\
+id 0;return this.forget(),n}refresh(){this.#d||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1\
+,this.#m())}#g(){let n=ma(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0\
+}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:fe(this.#t)}:{},r=JSON.strin\
+gify({...n,...t,endpoint:this.#t}),o=M(r)<=vo&&B(this.#t)===this.#t?r:JSON.stringify({...n,...t});de(this.#u,this.#e,thi\
+s.#n,o,this.#s())}catch{}}};function So(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n}\
+ failure(s) in a row): not tried before ${Be(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var wo=36e5,Ue=64,re={maxEve\
+nts:1e3,maxBytes:1048576,maxAgeMs:7*864e5},pt=6e4,ha=864e5,To=6e4,ko=64,pa=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[\
+0-9a-f]{12}\\.jsonl$/,bn=/^([lc])-(\\d{13})-(e-.+)$/,ga=36e5;function Oo(e,n="nat",t=""){return fe(t===""?`${n} ${e}`:`${n\
+} ${e} ${t}`)}var ya=" does not exist yet",oe=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,t\
+his.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,re.maxAgeMs),maxEvents:Math.max(r.maxEvents,re.maxEvents),maxBy\
+tes:Math.max(r.maxBytes,re.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let d=c=>{i\
+(c)},a=s==="work",u=a?"read and write":"read",l=c=>!t.allowed(c,"read")||a&&!t.allowed(c,"write");if(l(n))return d(`the \
+program may not ${u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,a),m=t.realPath(n);return m===void 0?d(`where $\
+{n} leads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks?d(`the program may not ${u} ${m}, where ${n} leads (its \
+permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,a)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";r\
+eturn d(m?`${n}${ya}`:V(c))}}write(n,t){let r={},o=n.map(Ie),{kept:i}=yt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spoo\
+l_full",o.length-i.length);let s=new Map;for(let a of i){let u=s.get(n[a].sessionId)??[];u.push(o[a]),s.set(n[a].session\
+Id,u)}let d=[];try{for(let a of s.values())d.push(this.#u(a,t,this.key))}catch(a){for(let u of d)this.#l(u);throw a}retu\
+rn{written:r,older:this.#g(t,d)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:d}of this.#d(t).slice(0,Ue)){if(o.lengt\
+h>=n)break;let a=this.#p(s.name,t+r);try{this.#e.rename(d,a)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(a,s\
+,t),m=u.slice(0,n-o.length),f={path:a,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.leng\
+th===u.length};try{this.#u(u.slice(m.length).map(Ie),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt\
+",l),C(i,"spool_expired",c);for(let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropp\
+ed:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(\
+n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.renam\
+e(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(\
+n=>{let t=bn.exec(n),r=$e(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,c\
+laimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:bt(t)}:s]}).sort((n,t)=>n.time-\
+t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=Ue)break;let s=xo(i,t);if(s===\
+void 0)continue;let d=n.#p(s.name,t+wo);try{n.#e.rename(`${n.dir}/${i}`,d)}catch{continue}let{valid:a}=n.#s(d,s,t);try{l\
+et u=this.#u(a.map(Ie),s.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(d,`${n.dir}/${s.name}`)}catch{}break}n.\
+#l(d.slice(n.dir.length+1)),o+=a.length}return r.length>0&&this.#g(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=\
+bn.exec(t),o=$e(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t\
+(n=this.#r()){return n.flatMap(t=>$e(t)??[])}#u(n,t,r){if(n.length===0)return;let o=_o(n,t,r);return de(this.#e,this.dir\
+,o,Ro(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=t\
+his.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/ko)))}for(let s of i?.split(`\n`)??[]){if(s==="")\
+continue;let d=va(s);d===void 0?o.corrupt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,t){\
+return`${this.dir}/${gt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of th\
+is.#r()){let i=vr.exec(o),s=xo(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>wo&&r<\
+Ue&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=E=>E.key=\
+==this.key||E.key===void 0,d=E=>n-E.time>(s(E)?o.maxAgeMs:i.maxAgeMs),a=this.#r();this.#c(a,n,d,r);let u=this.#t(a),l={e\
+vents:0,bytes:0},c={events:0,bytes:0},m=(E,h,S)=>{s(E)&&([l.events,l.bytes]=[l.events+h,l.bytes+S]),[c.events,c.bytes]=[\
+c.events+h,c.bytes+S]};for(let E of u)m(E,E.events,E.bytes);let f=(E,h)=>E.events>h.maxEvents||E.bytes>h.maxBytes;if(!f(\
+l,o)&&!f(c,i)&&!u.some(d))return r;let p=u.filter(E=>t.includes(E.name)),g=Math.min(...p.map(E=>E.time)),b=E=>this.#e.mo\
+difiedAt(`${this.dir}/${E}`),R=Math.max(...p.map(E=>b(E.name)??-1/0)),k=E=>{if(E.time<g)return!1;let h=b(E.name);return \
+h===void 0||!Number.isFinite(R)?E.time-g<=To:Math.abs(h-R)<=To},x=u.filter(E=>!t.includes(E.name)).sort((E,h)=>E.time-h.\
+time);for(let E=0;E<Ue;){let h=x.find(d),S=h===void 0&&f(l,o),_=h??(S?x.find(s):f(c,i)?x[0]:void 0);if(_===void 0)break;\
+x.splice(x.indexOf(_),1);let O=d(_);if(!O&&k(_))continue;E++,m(_,-_.events,-_.bytes);let T=S?{events:o.maxEvents-l.event\
+s,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!O&&T.events>0&&T.bytes>0){let w=t\
+his.#w(_,T.events,T.bytes,n);if(w===void 0)continue;m(_,w.kept.events,w.kept.bytes),C(r,"spool_corrupt",w.corrupt),C(r,"\
+spool_full",w.cut);continue}this.#m(_.name,_,O?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${thi\
+s.dir}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let\
+ s of n){if(i===Ue)break;let d=bn.exec(s);if(d===null||t-bt(d)<=ha)continue;let a=$e(d[3]);if(a===void 0||!r(a))continue\
+;i++;let u=gt(d[3],t+pt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,a,"spool_exp\
+ired",o)}}#w(n,t,r,o){let i=gt(n.name,o+pt),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/\
+${i}`)}catch{return}let{valid:d,corrupt:a}=this.#s(`${this.dir}/${i}`,n),u=d.map(Ie),l=yt(u,t,r),c=l.kept.map(g=>u[g]),m\
+={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:a};if(c.length===0)return this.#l(i)?m:void 0;let f\
+=on(this.dir,o),p=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Ro(c))}catch{if(p(),!this.#l(i))return;try{th\
+is.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:a}}return m}if(y().monotonicMs()-s>pt/2)\
+return void p();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.\
+dir}/${_o(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};fu\
+nction xo(e,n){let t=bn.exec(e);return t?Ea(t,n)?$e(t[3]):void 0:$e(e)}function $e(e){let n=pa.exec(e);if(!n)return;let \
+t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/ko));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}func\
+tion yt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].by\
+tes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function _o(e,n,t){let r=e.reduce((o\
+,i)=>o+i.bytes+1,0);return`e-${q(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${ee()}.jsonl`}function Ro(e){return e.map\
+(n=>`${n.text}\n`).join("")}function No(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:\
+d,clientVersion:a=""}of e)o+=i+6*(s.length+d.length+a.length)+ba;return e.length<=t&&o<=r?0:e.length-yt(e.map(Ie),t,r).k\
+ept.length}var ba=200;function Ao(e){return Ie(e).bytes+1}function Ie(e){let n=`{"retries":${e.retries},"schemaVersion":\
+${H(e.schemaVersion)},"sessionId":${H(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${H(e.clientVersion)}\
+,`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:M(n)}}\
+function gt(e,n){return`l-${q(n)}-${e}`}function bt([,e,n]){return e==="l"?Number(n):Number(n)+ga}function Ea(e,n){retur\
+n n>bt(e)}function va(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.\
+parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&N\
+umber.isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&zn(d.parameters)===void 0))return;let u\
+=Number.isSafeInteger(i)&&i>0,l={json:H(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===\
+void 0?l:{...l,clientVersion:o}}catch{return}}function Sa(e,n){return e.spoolFallback?Ur(y().env,L().os,n?.uid):void 0}f\
+unction wa(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=Et(e),d=e.noSpool??"there is no spool directory",a=o\
+===void 0?void 0:oe.open(o,n,i,s,c=>d=c,r),u=Sa(e,n);if(a&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let c=n.realPath\
+(u)===void 0?void 0:oe.open(u,n,i,s);c&&c.dir!==a.dir&&a.adopt(c,e.clock())}if(a||u===void 0)return!a&&o!==void 0&&t(d),\
+a;let l=oe.open(u,n,i,s,c=>d+=`; nor in ${u}: ${c}`,r);return t(d,l?.dir),l}var En=class e{spool;health;files;#e;#n=new \
+Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}\
+=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let d=wa(n,s,\
+t);if(!d)return null;let a=n.customFetch?d.key:void 0,u=new yn(s,d.dir,r.url,o,i,a);return new e(d,u,s,n)}replay(n,t){th\
+is.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let a of r)this.#n.add(a.claim);let \
+i=r.map(a=>({...a,bytes:M(a.json),notBefore:0})),[s,d]=[[],[]];for(let a of i)(mt(a,this.#e)===void 0?s:d).push(a);retur\
+n d.length>0&&(this.settle(d),C(o,"event_too_large",d.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}=this\
+.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped\
+:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){l\
+et n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);r\
+eturn n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clo\
+ck();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function Et(e){let{sink:n,format:t,sourceClientVersion:\
+r,headers:o,customFetch:i}=e,s={version:i&&r!==ve?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void\
+ 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},d=H(s);return Oo(n.kind==="http"?n.url:"\
+",t.name,d==="{}"?"":d)}function Ta(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localho\
+st");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$\
+/.test(n)}function $o(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Ta\
+(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the heade\
+rs ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostn\
+ame}`}function Io(e,n=L()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Wr(r,{sourceClientVersion:i,sessio\
+nId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Xn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Po(\
+({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>M(Xn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}func\
+tion Lo(e,n=L()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMa\
+p,o=i=>{let s=r.get(i);if(s===void 0){let d=JSON.stringify($r(i));r.set(i,s={json:d,bytes:M(d)})}return s};return{name:"\
+otlp",encode:i=>Hn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Po(({sessionId:i,clientVersion:s})=>[i,s],i=\
+>M(Hn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":\
+e.serviceName},classify:Ir}}function Po(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||\
+o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var xa="http://localhost:4318/v1/logs",_a=120,Ra=50,\
+ka=3,Oa=2,vt=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Na={flushIntervalSeconds:!0,maxQueueSize:!0,\
+maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,ba\
+ckoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxE\
+vents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,\
+clock:!0,random:!0};function je(e={}){if(!Ee(e))throw new TypeError(`Cannot create handler: options must be an object, g\
+ot ${A(e)}`);let n=Fn(e,Na);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(N,D,I)=>{let P=e[N]===void 0?\
+D:e[N],Z=I.integer?`${I.sign} integer`:`${I.sign} number`,me=`Cannot create handler: \'${N}\' must be a ${Z}`;if(typeof P!\
+="number"||Number.isNaN(P))throw new TypeError(`${me}, got ${A(P)}`);if(!((I.sign==="positive"?P>0:P>=0)&&(I.integer?Num\
+ber.isSafeInteger(P):Number.isFinite(P))))throw new RangeError(`${me}, got ${P}`);if(I.timer&&P*1e3>ct)throw new RangeEr\
+ror(`Cannot create handler: \'${N}\' must be at most ${ct/1e3} seconds (the longest a timer can wait), got ${P}`);return P\
+},r=(N,D,I)=>{let P=e[N];if(P===void 0)return I;if(typeof P!==D)throw new TypeError(`Cannot create handler: \'${N}\' must \
+be a ${D}, got ${A(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",inte\
+ger:!0},d=t("requestTimeoutSeconds",Oa,o),a=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<a)throw ne\
+w RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${a}), got ${u}`);let\
+ l=Br(),c=r("sourceClientVersion","string",ve),m=Bo("resource",e.resource),f=r("sessionId","string","undefined"),p=[],g=\
+typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,b=Pa(g,p),R=ln(l.format??""),k=g!==void 0?b:R??"nat",x=w\
+t(k,c,{...l.otlpResource,...m}),E=St(x,l.sessionPrefix+f),h=St(wt(b,c,m,Co),f),S=t("maxEventBytes",32768,s);if(S<h.event\
+Bytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${h.eventBytes} (the smallest event)\
+, got ${S}`);let _=t("maxBatchBytes",5e5,s);if(_<h.batchBytes){let N=`one ${b} envelope holding the smallest event`;thro\
+w new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make \
+${N} ${h.batchBytes} bytes, more than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler: \'maxBatchBytes\' must be\
+ at least ${h.batchBytes} (${N}), got ${_}`)}let O=Ma(e.headers);O.problem&&p.push(O.problem);let T=Ia(e.endpoint,l.endp\
+ointHidden?Tt:l.endpoint??(k==="otlp"?l.otlpEndpointHidden?Tt:l.otlpEndpoint??xa:void 0),l.dryRun,p),w=La(e.spoolDir,l,p\
+);return{flushIntervalMs:t("flushIntervalSeconds",_a,o)*1e3,maxQueueSize:t("maxQueueSize",Ra,s),maxRetries:t("maxRetries\
+",ka,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{ini\
+tialMs:a*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,_-E.envelopeBytes-xe),\
+maxEventBytesOption:S,maxBatchBytes:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:T.kind==="http"&&O.problem?\
+{kind:"none",reason:"invalid_headers",detail:O.problem}:T,spoolDir:w.path,noSpool:w.none,problems:p,spoolFallback:e.spoo\
+lDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",re.maxEvents,s),maxBytes:$a(t("spoolMaxBytes",r\
+e.maxBytes,s)),maxAgeMs:t("spoolMaxAgeDays",re.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Ca(e.captureIn\
+terrupts),handOff:Da(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:x,formatSetBy:g!==void 0?"the \
+program\'s options":R!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?l.otlpHeaders:{},...O.record},\
+fetch:r("fetch","function",y().fetch??((N,D)=>globalThis.fetch(N,D))),logger:r("logger","function",void 0),clock:Mo("clo\
+ck",r("clock","function",Date.now),Date.now,{valid:Aa,expected:"epoch milliseconds",hint:" (a method needs its object: (\
+) => performance.timeOrigin + performance.now())"}),random:Mo("random",r("random","function",be),be,{valid:N=>typeof N==\
+"number"&&N>=0&&N<1,expected:"a number in [0, 1)"})}}function Mo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n\
+;let s;try{s=n()}catch(d){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${V(d)}${i}`)}if(!r(s))throw new Ra\
+ngeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let d=n();return r(d)?d:t()}catch\
+{return t()}}}var Aa=e=>typeof e=="number"&&e>=0&&e<1e13;function St(e,n){let t={json:vt,bytes:M(vt),schemaVersion:ue,se\
+ssionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.b\
+ytes,batchBytes:o+xe+r,envelopeBytes:o}}function $a(e){if(e>=re.maxBytes)return e;let n=Ao({json:vt,schemaVersion:ue,ses\
+sionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at leas\
+t ${n} (one spooled event, the smallest), got ${e}`);return e}function wt(e,n,t,r){return e==="otlp"?Lo({serviceName:t["\
+service.name"]??Or,serviceVersion:n,resourceAttributes:t},r):Io(n,r)}var Co={name:"node",version:"x".repeat(12),machine:\
+"x".repeat(11),os:"linux"};function Fo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=St(wt(n.name,t,r,Co),\
+"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.\
+eventBytes)}}var Tt=Symbol("hidden");function Ia(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot \
+create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:cn(e\
+);if(o){let s=`the program\'s \'endpoint\' ${A(B(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_\
+endpoint",detail:s}}if(e===void 0&&n===Tt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Dr;return e===void 0&\
+&!Cr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{k\
+ind:"http",url:i}}function La(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false\
+)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handle\
+r: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);return G(e,L().os)?{path:e,none:void 0}:(t.pus\
+h(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolD\
+ir\' is not an absolute path"})}function Pa(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Can\
+not create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=ln(e);return t||(n.push(`the progra\
+m\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Bo(e,n){if(n===void 0)retur\
+n{};if(!Ee(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};fo\
+r(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' m\
+ust be an object of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}r\
+eturn t}var Do=8192;function Ma(e){let n=Bo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new TypeError\
+(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(sn(i))throw new TypeError(\
+`Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client frames the request itself`);n[i]=Rr(s)}let t=Obj\
+ect.keys(n).find(i=>!dn(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void 0?`the program\'\
+s \'headers\' has a value for ${A(t)} that cannot be sent (a control character or a character past ASCII): nothing is sent\
+`:r>Do?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Do} (servers refuse a larger head): nothing is \
+sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Da(e,n){return e!==void 0?{enabled:e,source:"handOff opt\
+ion"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,so\
+urce:"default"}}function Ca(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;th\
+row new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var vn=/^se\
+nder-[0-9a-f]{8}\\.mjs$/,Ve="NAT_TELEMETRY_SENDER";function Sn(e,n){return{...e,[Ve]:JSON.stringify(n)}}function Ho(e){if\
+(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"\
+?n:void 0}catch{return}}var K=15e3,Fa=250;function Le(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(\
+lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let d=o.exec(s);if(!d)continue;let a=Number(d[1]),u=d[2]===\
+"lock"?K:Fa;a+u>r&&a<=r+u?(d[2]==="lock"?i.locks:i.marks).push(s):Tn(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort()\
+,i}function wn(e,n,t,r){try{return Le(e,n,t,r).locks.length>0}catch{return!1}}function Uo(e,n,t){let r;try{e.ensureDir(n\
+,!0);let o=Le(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${\
+q(i)}-${ee()}.start`,e.create(`${n}/${r}`,"");let s=Le(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(Tn(e,`${n}/\
+${r}`),"at work")}catch{return r}}function jo(e,n,t){t!==void 0&&_t(e,n,()=>[t])}function Vo(e,n,t){_t(e,n,()=>Le(e,n,t,\
+Date.now()).marks)}async function Yo(e,n,t){for(let r=0;r<Ba;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Le(e,n\
+,t,o);if(i.locks.length>0){xt(e,n,i.marks);return}let s=`sender-${t}-${q(o)}-${ee()}.lock`;e.create(`${n}/${s}`,"");let{\
+locks:d,marks:a}=Le(e,n,t,o);if(d.join()===s)return xt(e,n,a),s;Tn(e,`${n}/${s}`)}catch{return}await new Promise(i=>setT\
+imeout(i,10+be()*50))}}var Ba=5;function Go(e,n,t){_t(e,n,()=>[t])}function _t(e,n,t){try{e.ensureDir(n,!0,!1),xt(e,n,t(\
+))}catch{}}function xt(e,n,t){for(let r of t)Tn(e,`${n}/${r}`)}function Tn(e,n){try{e.remove(n)}catch{}}function Wo(){re\
+turn""}var Ua=6e4,ja=1e3,Va=[Ve,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_R\
+UN"];function zo(e,n,t){let r=Ya(e,n,t);return r.handOff?r:{...r,outcome:Xo(e,n)}}function Xo(e,n){return e.sink.kind===\
+"none"?"dropped":qo(e)&&n?.health.isOpen()!==!0?"delivered":n&&Oe()===void 0?"spooled":"dropped"}function qo(e){return e\
+.sink.kind!=="http"||y().canConnect(e.sink.url)}function Ya(e,n,t){try{let r=ei(e,n,t);if(r!==void 0||!n||e.sink.kind!==\
+"http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=Qo(e.sink.url,o.dir);if(i.isOpen()){let m=y().s\
+enderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let d=y().senderCommand(`$\
+{o.dir}/${""}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};let{cwd:a,...u}=d,l={...Wa(e,o.dir),successor:u,o\
+nByConsentFile:uo()};return{handOff:!0,command:{...d,env:Sn(d.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the \
+hand-off failed (${r})`}}}function Jo(e,n){return n.handOff&&n.command&&!Xa(n.backlog)?{handOff:!1,reason:"the sender\'s \
+script is not in the spool directory and cannot be written",outcome:Xo(e,n.backlog)}:n}function Ko(e){try{let{spool:n,he\
+alth:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Uo(r,n.dir,n.key);if(o==="at wor\
+k")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():jo(r,n.dir,o),i}catch{return"\
+failed"}}function Zo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=\
+e;return ei(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(Qo(t.url,n.spool.dir))!==void 0}function Qo(e,n){let t=\
+eo(),r=t===void 0?void 0:Ga(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Va,...pe,"HOME","USERPROFIL\
+E"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Ga(e){let n=z(e),t=n===void 0?"":e.slice(n.length).replac\
+e(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?\
+void 0:F(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function ei(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)retur\
+n`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetc\
+h)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>K-ja)return`\
+a request may take longer (requestTimeoutSeconds) than a sender lives (${K/1e3} s)`;if(!t)return"telemetry was turned of\
+f during the run";let i=Oe();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i\
+}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.\
+noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the\
+ spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-re\
+ad for them): another user could swap the sender\'s script there";if(!qo(e))return"the program may not connect to the end\
+point";let{spool:s,files:d,health:a}=n;if(a.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let\
+{state:c}=a,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>Ua&&!wn(d,s.dir,s.\
+key,u))return"spooled events have waited a minute with no sender at work"}function Wa(e,n){let{sink:t,format:r,spoolLimi\
+ts:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeo\
+utSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Fo(e),spoolMaxEv\
+ents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,hea\
+ders:{...e.headers},resource:{...r.resource}}}function za({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}fu\
+nction Xa(e){if(za(e))return!0;let{files:n,spool:t}=e,r=()=>de(n,t.dir,"",Wo(),Date.now());try{r()}catch(o){if(!(o insta\
+nceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Ja(n,t.dir,qa),!0}var qa=3;function Ja(e,n,t\
+,r=Date.now()){let o;try{o=e.list(n).filter(d=>vn.test(d))}catch{return}let i=d=>{let a=e.modifiedAt(`${n}/${d}`);return\
+ a===void 0||a>r+K?-1/0:a},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,a)=>a.written-d.wr\
+itten).slice(t).filter(({written:d})=>r-d>K).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var xn=\
+class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(\
+n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ni(){throw \
+new Error("a sender prints nothing")}var ri=16384,kt=2*ri,oi=kt-4096,Ot=32,ii=/^[a-z0-9_]{1,40}$/,Ka=/^[0-9a-f]{8}$/;var\
+ ti=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Za=6e4;function si(e,n,t,r,o,i,s=-1/0){let d=Object\
+.entries(o).filter(([m,f])=>ii.test(m)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!Rt(i))return;let u={...{since:i,\
+last:i,dropped:Object.fromEntries(d.slice(0,Ot))},endpointHash:fe(r)},l=B(r)===r?{...u,endpoint:r}:u,c=li(n,t);try{let m\
+=ed(e,n,t,i).filter(p=>p.quiet).map(p=>ai(e,p,n,t)),f=ui([...m.flatMap(p=>p.lines),l],s,i)??l;di(e,n,t,m,()=>{let p=td(e\
+,c);p==="invalid"&&e.remove(c);let g=`${H(f)}\n`;typeof p!="object"||p.bytes+g.length<=ri?e.append(c,typeof p=="object"&&\
+!p.ended?`\n${g}`:g,oi):Qa(e,n,t,f,s,i)});for(let{path:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function Qa(e,n,t,r,\
+o,i){let s=li(n,t),d={path:Nt(n,t),quiet:!1},a=At(e,s,d.path)?ai(e,d,n,t):{lines:[]};di(e,n,t,[a],()=>{e.append(s,`${H(u\
+i([...a.lines,r],o,i)??r)}\n`,oi)})}function ai(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lin\
+es:[],summed:n.summed};let{lines:o,upTo:i}=nd(e,n),s=Nt(t,r,i);return At(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{l\
+ines:[],summed:n.summed}}function di(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&At(e,s,Nt(n,t,\
+d));throw i}}function Nt(e,n,t){let r=t===void 0?"":`-${t}`;return F(e,`drops-${n}-${q(Date.now())}-${ee()}${r}.aside`)}\
+function ed(e,n,t,r){return ht(e,n,ti,(o,i)=>{let[,,s,d]=ti.exec(i)??[],a=Math.abs(r-Number(s))>=Za;return o===t?{path:F\
+(n,i),summed:d===void 0?void 0:Number(d),quiet:a}:void 0})}function nd(e,n){try{let t=n.summed??0,r=e.read(n.path,kt)?.s\
+lice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:ci(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n\
+.summed??0}}}function At(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function ui(e,n,t){let r=e.map(d=>({...d,since:Math\
+.min(d.since,t),last:Math.min(d.last,t)})).filter(d=>d.last>=n);if(r.length===0)return;let o={};for(let d of r)for(let[a\
+,u]of Object.entries(d.dropped))(a in o||Object.keys(o).length<Ot)&&C(o,a,u);for(let d of Object.keys(o))o[d]=Math.min(o\
+[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),la\
+st:Math.max(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function td(\
+e,n){try{let t=e.read(n,kt);return t===void 0?void 0:{lines:ci(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t)\
+{return t instanceof $?"invalid":void 0}}function ci(e){return e.split(`\n`).flatMap(n=>rd(n)??[])}function rd(e){try{let\
+{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Obj\
+ect.entries(r):[];if(!(Rt(n)&&Rt(t)&&n<=t&&s.length>0&&s.length<=Ot&&s.every(([u,l])=>ii.test(u)&&Number.isSafeInteger(l\
+)&&l>0)))return;let a={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&Ka.test(i)?{endpointHash:i}:{\
+}};return typeof o=="string"&&B(o)===o?{...a,endpoint:o}:a}catch{return}}function Rt(e){return Number.isSafeInteger(e)&&\
+e>=0&&e<=mn}function li(e,n){return F(e,`drops-${n}.json`)}var ie={working:1,periodic:2,asked:1/0},fi=.9,od=1e3,id=3e5,s\
+d=36e5,ad=4,_n=class{#e;#n=[];#o=[];#t=new xn;#u=0;#s=0;#p=0;#r=0;#d={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ie.wor\
+king;#R=0;#k;#y=new Set;#O;#A=!1;#E;#h=Gn();#a=!1;#T=!1;#i=!1;#B=!1;#ue=!1;#H=0;#M;#D;#v;#G;#U=!1;#C;constructor(n={}){t\
+his.#e=je(n)}enqueue(n){try{if(!ce())return this.#Se();let t=y().exiting();t?(this.#te(),this.#B=this.#i,this.#i=!0):thi\
+s.#z(),this.#u++;let r=bo(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBuffer\
+edEvents)return this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#F(!0)||this.#V());this.#m&&this.#c===voi\
+d 0&&queueMicrotask(()=>this.#j()),this.#n.length>=this.#e.maxQueueSize&&this.#$(ie.working)}catch{}finally{this.#B=!1}}\
+start(){this.#m||this.#M||(this.#m=!0,this.#z(),this.#S()>0?this.#j():ce()&&!this.#N()&&Zo(this.#e,this.#_())&&this.#$(i\
+e.working))}flush(){return this.#$(ie.asked)}#$(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#\
+M);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#R,o=this.#w.then(()=>{if(r!==this.#R)return;let i=t\
+his.#x;return[this.#l,this.#x]=[void 0,ie.working],this.#pe(i)});return this.#l=o,this.#w=o,o}stop(){return this.#M??=th\
+is.#ce()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,droppe\
+d:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.lengt\
+h+this.#o.length+this.#t.size}#W(){return[...this.#o,...this.#t.events(),...this.#n]}#z(){if(this.#D)return;this.#te();l\
+et n=y(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");re\
+turn}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#M===void 0;return this.stop(),s},exit:()=>{this.#F(!0)||this.#V(),t\
+his.#Y()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)||this.#V(),this.#Y()})):void 0;thi\
+s.#D=()=>{r?.(),i?.()}}#j(){this.#m&&this.#c===void 0&&this.#X()}#X(){this.#c=setTimeout(()=>{this.#$(ie.periodic).then(\
+()=>{this.#m&&this.#X()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#ce(){this.#m=!1,this.#c!==void 0&&clea\
+rTimeout(this.#c);let n=this.#E=dd(this.#e.exitTimeoutMs),t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([thi\
+s.#w.then(()=>!0),n.over()])&&this.#q(),this.#S()>0&&this.#F())return;this.#se(),this.#S()>0&&this.#N()&&this.#P(!0),thi\
+s.#S()>0&&!this.#N()&&await this.#le(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#\
+Y(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#le(n){let t=this.#\
+_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#$(ie.asked,!0).then(()=>!0);await Promise.race([r,n\
+.over()])||this.#q()}#q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*fi,i=[.\
+..this.#y].some(({started:s,accepted:d})=>!d&&r-s>=n*fi);this.#J(({started:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,\
+this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#J(n=()=>!1){for(let t of this.#\
+y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#ee(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.\
+#o.unshift(...n(t)?this.#re(r,"the exit budget ended before the answer"):r)}}}#fe(){return this.#k??=new AbortController\
+}#K(n){if(n.aborted||!J())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().mo\
+notonicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,a=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*a>s)}#Z(n){thi\
+s.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind===\
+"http"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,clock:t}=this.#e,r=this.#C,o=this.#v?.health.state;return this.#E==\
+=void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind=\
+=="http"&&y().canConnect(n.url)}#he(n){let t=this.#v?.health;if(n.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#U\
+=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.re\
+cordWait(n.retryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random:s,clock:d}=this.#e,a=d()+le(o,i,s,n.retryAfter\
+Ms);this.#C=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:a}}async#pe(n){try{this.#ie();let t=this.#e.sink.kind=\
+=="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#se();let r=this.#N();if(r&&!this.#me()\
+)return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)ret\
+urn;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let a=this.#ne(d);for(let l of a)this.#t.add(l);let u={delivered:!1,fail\
+ed:!1,probing:r};await this.#ge(a,u),this.#he(u),u.delivered&&u.retryAfterMs&&(this.#H=Math.max(this.#H,this.#e.clock()+\
+u.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async\
+()=>{for(;o<n.length&&!t.failed&&this.#K(r);)await this.#Q(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(ad\
+,n.length)},i));for(let s of n.slice(o))this.#Z(s)}async#Q(n,t,r){this.#ie();let o=this.#ae(n);if(o!==n){if(this.#t.sett\
+le(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i\
+.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let a of d)this.#t.add(a);\
+for(let a of d)this.#K(t)?await this.#Q(a,t,r):this.#Z(a);return}switch(i.kind){case"delivered":return r.delivered=!0,th\
+is.#ee(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#L(n);case"rejected":return this.#b(n.length,i.re\
+ason,i.detail),this.#L(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r\
+.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ye(n,i.retryAfterMs):this.#we(n,i.reason,i.r\
+etryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...\
+n)}#ee(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#L(n)}async#be(n,t){le\
+t r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}fin\
+ally{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ne(n){let{format:t,maxBatchBytes:r}=\
+this.#e;return Eo(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=\
+this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.e\
+ncode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${B(o.url)}`:""}: ${d}`),o.kin\
+d==="stderr")return mi(d),{kind:"delivered"};let a=i.classify;return await po({url:o.url,body:d,headers:s,classify:a&&((\
+u,l,c)=>a(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,\
+signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCrede\
+ntials})}#ve(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3}\
+ s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${xr(n.thrown,this.#e.sink.kind==\
+="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${\
+n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#te(){if(this.#T)return;this.#T=!0;let{sink:n,\
+format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:d}=at();this.#h(`telemetry ${s?"on":"off"} (d\
+ecided by ${d})`);let a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?\
+.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":\
+`nowhere (${n.reason})`;this.#h(`endpoint: ${a}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)\
+this.#f(`problem: ${s}`);if(!this.#h)return;let i=$o(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${\
+o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)}#Se(){this.#a||!this.#h&&!this.#e.logge\
+r||(this.#a=!0,this.#f(`telemetry off (decided by ${at().decidedBy}): events are not recorded`))}#we(n,t,r){let{backoff:\
+o,clock:i,random:s}=this.#e,d=i(),a=this.#re(n,t);for(let u of a)u.notBefore=d+le(u.retries,o,s,r);this.#o.push(...a)}#r\
+e(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery\
+ failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${\
+t}`),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=En.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n\
+}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#G&&this.#f(r),this.#G=r}),this.#v}#oe(){let n=this.\
+#E;if(n)return Math.max(0,n.end-y().monotonicMs())+od;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(\
+id,Math.min(sd,2*t),2*r)}#ie(){let n=this.#oe();this.#v?.renewClaims(n,this.#E?n:n*.75)}#se(){if(this.#U||this.#R>0||!ce\
+()||this.#N()||!J())return;let n=this.#_();if(n&&Oe()!==void 0)return;this.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.\
+max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#oe());o&&(this.#de(o.dropped),this.#s+=o.events.lengt\
+h,this.#o.push(...o.events),o.events.length>0&&this.#j())}#P(n=!1,t){this.#J();let r=this.#W(),o=this.#ae(r);if(o!==r&&(\
+this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??J()))return this.#ue=!0,this.#I(),this.#b(o.length,"\
+opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#I();for(let d of this.#ne(o))mi(this.#e.format.encode(d,this.#e.cl\
+ock())),this.#p+=d.length;return!0}if(this.#e.sink.kind==="none")return this.#I(),this.#b(o.length,this.#e.sink.reason,t\
+his.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not deliver\
+ed are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Oe()!\
+==void 0)return this.#I(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"\
+),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#I(),s){let d=this.#H-this.#e.cloc\
+k();d>0&&i?.health.recordWait(d),this.#r+=s.spooled;for(let[a,u]of Object.entries(s.dropped))this.#b(u,a);this.#de(s.old\
+erDropped)}else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i?.releaseAll(\
+),s!==void 0}#ae(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.ad\
+d(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"clai\
+m_lost"),this.#L(i),n.filter(({claim:s})=>!s||!o.has(s))}#de(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)\
+}#F(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=zo(this.#e,t,ce()),o=r.handOff?J():void 0;if(o===!1)return this.#P\
+(!0,o);let i=Jo(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dro\
+pped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?So(t.health):void 0,c=i.outcome==="delivered"?`; the\
+ exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, \
+as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:No(this.#W(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxByt\
+es:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#\
+S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit: delivering in pr\
+ocess: the spool cannot be written"),!1;let d=Ko(i);if(d==="failed")return this.#f("at exit: delivering in process: no s\
+ender could be started"),!1;this.#R++,[this.#l,this.#x]=[void 0,ie.working];let a={started:"a sender","at work":"the sen\
+der at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to \
+start a sender)"};return this.#f(`at exit: handed off to ${a[d]}`),!0}#V(){let n=this.#r,t=this.#P(),r=this.#r-n;return \
+r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#Y(){let n={};for(let[s,d]of \
+Object.entries(this.#d)){let a=this.#g[s]??0;d>a&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-a)}let{sink:t,spoolLimits:r\
+}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))\
+this.#g[s]=this.#d[s];let i=Date.now();si(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(th\
+is.#d,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#f(n){this.#h?.(n),this.#B||jr(this.#e.logger,n)}};f\
+unction dd(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ae(Math.max(0,n-y().monotonicMs(\
+)),()=>o(!1))}),clear:()=>t?.()}}function mi(e){y().writeStderr(`${ni(JSON.parse(e))}\n`)}var ud=250;async function hi(e)\
+{let n=y();Ae(K,()=>n.exit(0)),ho(),ao(()=>cd(e));try{await ld(e,y().monotonicMs()+K)}catch{}n.exit(0)}function cd(e){le\
+t{enabled:n,source:t}=rt();return n||t==="default"&&e.onByConsentFile!==!0}async function ld(e,n){let t=y().files,r=e.sp\
+oolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,d=je(s),a=Et(d);if(!J())return Vo(t,r,a);for(let u=0;;u++)\
+{let l=await Yo(t,r,a);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:p}=await md(s,n-ud);if(Go(t,r,l),!hd(e,a))ret\
+urn;if(p&&f>0&&J())return fd(e);if(c>0&&m>0||u>0&&c===0)return}}function fd(e){if(!e.successor)return;let{argv:n,env:t,l\
+eavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&vn.test(d.slice(i.length)));o&\
+&s!==void 0&&v(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:Sn(t,e),cwd:e.spoolDir,leavesSession:r})}async f\
+unction md(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir\
+:s}=je(e),d=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!J()||s!==void 0&&y().files?.realPath(s)===void 0)\
+break;let a=new _n({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});a.start(),await a.stop();let{replayed\
+:u,spooled:l,sent:c,dropped:m}=a.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,p]of Object.entries(m))C(t.dropp\
+ed,f,p);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=le(++d,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promi\
+se(p=>setTimeout(p,f))}}return t}function hd(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||wn(t,e.spoolDi\
+r,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};re\
+turn oe.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var pi=Ho(y().env(Ve));pi&&await hi(pi);\n'}var Ae="se\
+nder-2c638e92.mjs",Md=124866,Ld=6e4,Id=1e3,Cd=[Yi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","N\
+AT_TELEMETRY_DRY_RUN"];function Vi(e,t){return e.sink.kind==="none"?"dropped":ar(e)&&t?.health.isOpen()!==!0?"delivered":
+t&&Be()===void 0?"spooled":"dropped"}var Dd=3;function zi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Sd.test(d))}catch{
+return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ne?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Ae).
+map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>Ne).map(({name:d})=>d);
+for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Pd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.
+add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){
+this.#e.clear(),this.#t=0}};function sn(e){return e===null?"null":typeof e=="string"?Wi(e):typeof e=="number"?Bd(e):typeof e==
+"boolean"?String(e):Array.isArray(e)?`[${e.map(sn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
+void 0).map(([n,r])=>`${Wi(n)}: ${sn(r)}`).join(", ")}}`:"null"}function Wi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
+t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Bd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
+e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
+split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
+Math.abs(r)).padStart(2,"0")}`}var Xi=16384,an=2*Xi,Gi=an-4096,dn=32,qi=/^[a-z0-9_]{1,40}$/,jd=/^[0-9a-f]{8}$/,Fd=/^drops-([0-9a-f]{8})\.json$/,
+cn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Ud=6e4;function Hd(e,t,n,r=-1/0){const i=Date.now(),
 o=hr(e,kt(t,n)),d=ur(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>Zi(e,a).lines);return St([...typeof o=="o\
-bject"?o.lines:[],...d],r,i)}function Vd(e,t,n=-1/0){return[...new Set([...je(e,t,Ud,i=>i),...je(e,t,cn,i=>i)])].flatMap(
-i=>{const o=Yd(e,t,i,n);return o?[{key:i,...o}]:[]})}function zd(e,t,n,r,i,o){const s=kt(t,n),d={path:ln(t,n),quiet:!1},
+bject"?o.lines:[],...d],r,i)}function Yd(e,t,n=-1/0){return[...new Set([...je(e,t,Fd,i=>i),...je(e,t,cn,i=>i)])].flatMap(
+i=>{const o=Hd(e,t,i,n);return o?[{key:i,...o}]:[]})}function Vd(e,t,n,r,i,o){const s=kt(t,n),d={path:ln(t,n),quiet:!1},
 a=un(e,s,d.path)?Ji(e,d,t,n):{lines:[]};lr(e,t,n,[a],()=>{e.append(s,`${H(St([...a.lines,r],i,o)??r)}
 `,Gi)})}function Ji(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=Zi(e,t),s=ln(n,r,o);return un(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function ln(e,t,n){
@@ -2042,11 +2038,11 @@ const r=n===void 0?"":`-${n}`;return U(e,`drops-${t}-${be(Date.now())}-${Te()}${
 summed??0,r=e.read(t.path,an)?.slice(n)??"",i=t.quiet?r.length:r.lastIndexOf(`
 `)+1;return{lines:Ki(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}function un(e,t,n){return S(()=>(e.
 rename(t,n),!0))??!1}function Ki(e){return e.split(`
-`).flatMap(t=>Wd(t)??[])}function Wd(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),s=typeof r==
+`).flatMap(t=>zd(t)??[])}function zd(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),s=typeof r==
 "object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Ot(t)&&Ot(n)&&t<=n&&s.length>0&&s.length<=dn&&s.every(([
 c,u])=>qi.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
-"string"&&Fd.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&F(i)===i?{...a,endpoint:i}:a}catch{return}}var Z={working:1,
-periodic:2,asked:1/0},Qi=.9,Xd=1e3,Gd=3e5,qd=36e5,Jd=4,eo=class{#e;#t=[];#i=[];#n=new Bd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
+"string"&&jd.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&F(i)===i?{...a,endpoint:i}:a}catch{return}}var Z={working:1,
+periodic:2,asked:1/0},Qi=.9,Wd=1e3,Xd=3e5,Gd=36e5,qd=4,eo=class{#e;#t=[];#i=[];#n=new Pd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
 resolve();#u;#$=Z.working;#O=0;#k;#y=new Set;#x;#A=!1;#E;#m=de();#a=!1;#_=!1;#o=!1;#j=!1;#ce=!1;#F=0;#C;#D;#w;#z;#U=!1;#P;constructor(e={}){
 this.#e=Zn(e)}enqueue(e){try{if(!G())return this.#be();const t=E().exiting();t?(this.#ne(),this.#j=this.#o,this.#o=!0):this.#X(),
 this.#c++;const n=zo(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
@@ -2087,7 +2083,7 @@ clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,s=this.#i.filter(i).concat(this.#t);i
 c=>!i(c)),this.#t=[];const d=this.#te(s);for(const c of d)this.#n.add(c);const a={delivered:!1,failed:!1,probing:n};await this.#ve(
 d,a),this.#me(a),a.delivered&&a.retryAfterMs&&(this.#F=Math.max(this.#F,this.#e.clock()+a.retryAfterMs))}catch(t){this.#h(
 `flush failed unexpectedly: ${t}`)}}async#ve(e,t){const{signal:n}=this.#he();let r=0;const i=async()=>{for(;r<e.length&&
-!t.failed&&this.#Z(n);)await this.#Q(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(Jd,e.length)},i));for(const o of e.
+!t.failed&&this.#Z(n);)await this.#Q(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(qd,e.length)},i));for(const o of e.
 slice(r))this.#K(o)}async#Q(e,t,n){this.#oe();const r=this.#ae(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.
 add(r),e=r}const i=await this.#ge(e,t);if(this.#we(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){
 const o=Math.floor(e.length/2),s=[e.slice(0,o),e.slice(o)];for(const d of s)this.#n.add(d);for(const d of s)this.#Z(t)?await this.#Q(
@@ -2098,11 +2094,11 @@ _sent":this.#i.unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterM
 r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#ee(e,t=0){const n=Math.min(t,e.length);this.#p+=e.length-n,n>
 0&&this.#g(n,"otlp_rejected"),this.#L(e)}async#ge(e,t){const n={started:E().monotonicMs(),events:e,accepted:!1};this.#y.
 add(n);try{return await this.#Ee(e,t,()=>n.accepted=!0)}finally{this.#y.delete(n);const r=E().monotonicMs();this.#x={ms:r-
-n.started,endedAt:r}}}#te(e){const{format:t,maxBatchBytes:n}=this.#e;return cd(e,n,t.emptyBytes,t.eventBytes)}#M(){this.#i=
+n.started,endedAt:r}}}#te(e){const{format:t,maxBatchBytes:n}=this.#e;return dd(e,n,t.emptyBytes,t.eventBytes)}#M(){this.#i=
 [],this.#n.clear(),this.#t=[]}async#Ee(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason,
 detail:r.detail};const{format:i,headers:o}=this.#e,s=i.encode(e,this.#e.clock());if(this.#m?.(`sending ${e.length} event\
 (s)${r.kind==="http"?` to ${F(r.url)}`:""}: ${s}`),r.kind==="stderr")return to(s),{kind:"delivered"};const d=i.classify;
-return await gd({url:r.url,body:s,headers:o,classify:d&&((a,c,u)=>d(a,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,
+return await yd({url:r.url,body:s,headers:o,classify:d&&((a,c,u)=>d(a,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,
 fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:E().unrefTimer,mayConnect:E().
 canConnect,sendsProxyCredentials:E().sendsProxyCredentials})}#we(e,t){if(!this.#m)return;const n=e.kind==="retry"&&e.retryAfterMs!==
 void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
@@ -2120,8 +2116,8 @@ retries,r,o,n);this.#i.push(...d)}#re(e,t){const[n,r]=[[],[]];for(const i of e)(
 i);return n.length>0&&this.#h(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#g(r.length,
 "retries_exhausted",`last failure: ${t}`),this.#L(r),n}#L(e){this.#w?.settle(e)}#S(){return this.#w??=Ui.open(this.#e,(e,t)=>{
 const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#z&&this.#h(n),this.#z=
-n}),this.#w}#ie(){const e=this.#E;if(e)return Math.max(0,e.end-E().monotonicMs())+Xd;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;
-return Math.max(Gd,Math.min(qd,2*t),2*n)}#oe(){const e=this.#ie();this.#w?.renewClaims(e,this.#E?e:e*.75)}#se(){if(this.#U||
+n}),this.#w}#ie(){const e=this.#E;if(e)return Math.max(0,e.end-E().monotonicMs())+Wd;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;
+return Math.max(Xd,Math.min(Gd,2*t),2*n)}#oe(){const e=this.#ie();this.#w?.renewClaims(e,this.#E?e:e*.75)}#se(){if(this.#U||
 this.#O>0||!G()||this.#N()||!_e())return;const e=this.#S();if(e&&Be()!==void 0)return;this.#U=!0;const t=this.#e.maxBufferedEvents,
 n=Math.max(this.#b(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#ie());r&&(this.#de(r.dropped),this.#s+=r.events.
 length,this.#i.push(...r.events),r.events.length>0&&this.#H())}#I(e=!1,t){this.#J();const n=this.#W(),r=this.#ae(n);if(r!==
@@ -2153,45 +2149,45 @@ d_out"&&o!=="claim_lost"&&(e[o]=s-d)}const{sink:t,spoolLimits:n}=this.#e;if(Obje
 const r=this.#S();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();ns(r.files,r.spool.
 dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(j(this.#d,t,e),this.#h(`dropped ${e} event(s): ${t}${n?` (${n}\
 )`:""}`))}#h(e){this.#m?.(e),this.#j||Rn(this.#e.logger,e)}};function to(e){E().writeStderr(`${sn(JSON.parse(e))}
-`)}var Zd=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
+`)}var Jd=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
 re or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; never its message)","\
 how long it took","the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture","the to\
-ol's version, a random id for the run, and when the events happened and were sent"],Kd=["arguments, file paths or file c\
+ol's version, a random id for the run, and when the events happened and were sent"],Zd=["arguments, file paths or file c\
 ontents","error messages or stack traces","user or host names, IP-based or device identifiers, or any other personal inf\
-ormation"];function Qd(e,t=hn){return["","NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
-...Zd.map(n=>`  - ${n},`),"It never collects:",...Kd.map(n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool t\
+ormation"];function Kd(e,t=hn){return["","NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
+...Jd.map(n=>`  - ${n},`),"It never collects:",...Zd.map(n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool t\
 oo (they share ${t}).`,e?`Change your mind any time: \`${e}\` (or NAT_TELEMETRY_ENABLED=0).`:"Change your mind any time:\
  NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",""].join(`
-`)}var no=/[\u0000-\u001f\u007f-\u009f]/,hn="~/.config/nat/telemetry.toml";function ec(){try{const e=E().env("NAT_TELEME\
-TRY_CONSENT_FILE");return e&&!no.test(e)?e:hn}catch{return hn}}var ro="Share anonymous usage data? [Y/n] ";function tc(e,t){
+`)}var no=/[\u0000-\u001f\u007f-\u009f]/,hn="~/.config/nat/telemetry.toml";function Qd(){try{const e=E().env("NAT_TELEME\
+TRY_CONSENT_FILE");return e&&!no.test(e)?e:hn}catch{return hn}}var ro="Share anonymous usage data? [Y/n] ";function ec(e,t){
 let n="";for(const r of t){if(e.result!==void 0)break;r===3||r===4?(e.result=null,r===3&&(e.interrupted=!0),n+=r===3?`^C\
 
 `:`
 `):r===13||r===10?(e.result=e.text,n+=`
 `):(r===127||r===8)&&e.text.length>0?(e.text=e.text.slice(0,-1),n+="\b \b"):r>=32&&r<127&&e.text.length<64&&(e.text+=String.
-fromCharCode(r),n+=String.fromCharCode(r))}return n}function nc(e){const t=e.trim().toLowerCase();if(t===""||t==="y"||t===
-"yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function rc(e,t){const{writeStderr:n}=E();let r,i={text:""},
-o=0,s=!1;try{const a=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(tc(i,c.subarray(u-1,u))),i.result!==void 0){if(i.interrupted)
-return s=!0,u;if(r=i.result===null?"disabled":nc(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${ro}`),
-i={text:""}}});n(`${Qd(t,ec())}
+fromCharCode(r),n+=String.fromCharCode(r))}return n}function tc(e){const t=e.trim().toLowerCase();if(t===""||t==="y"||t===
+"yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function nc(e,t){const{writeStderr:n}=E();let r,i={text:""},
+o=0,s=!1;try{const a=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(ec(i,c.subarray(u-1,u))),i.result!==void 0){if(i.interrupted)
+return s=!0,u;if(r=i.result===null?"disabled":tc(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${ro}`),
+i={text:""}}});n(`${Kd(t,Qd())}
 ${ro}`),await a}catch{return"never_asked"}if(s){const a=E();return a.signalSelf("SIGINT")||a.exit(he.SIGINT),await new Promise(
 c=>setTimeout(c,50)),"never_asked"}r??="disabled",Ei(r==="enabled");const d=fi(r);return n(`${r==="enabled"?"Thank you. \
 Usage data will be shared.":"Usage data will not be shared."}${d?"":" (Your choice could not be saved; you will be asked\
  again.)"}
 
-`),r}var rt,ic={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},
-oc=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,URIError,AggregateError,...typeof DOMException=="fun\
-ction"?[DOMException]:[]];function sc(e,t){try{const n=e?.constructor;if(!n)return"Error";if(!Array.isArray(t)){const r=Object.
-entries(t).find(([,i])=>i===n);if(r)return r[0]}if(oc.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}
+`),r}var rt,rc={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},
+ic=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,URIError,AggregateError,...typeof DOMException=="fun\
+ction"?[DOMException]:[]];function oc(e,t){try{const n=e?.constructor;if(!n)return"Error";if(!Array.isArray(t)){const r=Object.
+entries(t).find(([,i])=>i===n);if(r)return r[0]}if(ic.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}
 return"Error"}export{si as AT_PAST_HOST,Ui as Backlog,Fe as CLIENT_VERSION,ci as CliCommandEvent,oi as DEFAULT_ENDPOINT,Ni as DEFAULT_FLUSH_INTERVAL_SECONDS,
 Ai as DEFAULT_MAX_QUEUE_SIZE,Ri as DEFAULT_MAX_RETRIES,Mi as DEFAULT_REQUEST_TIMEOUT_SECONDS,pe as DEFAULT_SCHEMA_VERSION,
 ji as EndpointHealth,Di as LATEST_WIRE_TIME_MS,eo as NATTelemetryHandler,xi as NOT_YET,qe as NemoSource,Yt as PROMPT_VERSION,
 Se as PROXY_VARIABLES,tt as Spool,di as TaskStatus,Oe as TelemetryEvent,j as addCount,fr as askForConsent,or as backlogKey,
-Da as buildPayload,mr as cgiIgnores,bi as clearTextSecrets,ee as consentFilePath,_e as consentHolds,Ar as denoGoesAround,
-It as denoProxyRoute,b as describe,q as describeError,Fi as downUntil,Vd as dropsRecords,Wt as effectiveConsent,xn as environmentSettings,
+Ca as buildPayload,mr as cgiIgnores,bi as clearTextSecrets,ee as consentFilePath,_e as consentHolds,Ar as denoGoesAround,
+It as denoProxyRoute,b as describe,q as describeError,Fi as downUntil,Yd as dropsRecords,Wt as effectiveConsent,xn as environmentSettings,
 sr as exitDecision,Q as formatTimestamp,_t as healthHash,Mt as hiddenBecause,E as host,at as httpUrlProblem,wi as isLoopback,
 G as isTelemetryEnabled,ir as openSpool,xt as optOutProblem,ut as parametersProblem,Ue as proxyRoute,Ce as randomFraction,
-fi as recordConsent,hd as recordedHealth,F as redact,zi as removeSenderScripts,Zn as resolveOptions,nt as retryDelay,I as runtimeInfo,
+fi as recordConsent,ud as recordedHealth,F as redact,zi as removeSenderScripts,Zn as resolveOptions,nt as retryDelay,I as runtimeInfo,
 mi as saveConsent,Ei as setTelemetryEnabled,$e as shortHash,rr as spoolFallbackOf,Xn as spoolKey,os as trackCommand,we as unknownOption,
 B as utf8Length,re as whyHidden};
 try{
@@ -2199,7 +2195,7 @@ Object.defineProperty(ci,"name",{value:"CliCommandEvent"});
 Object.defineProperty(eo,"name",{value:"NATTelemetryHandler"});
 Object.defineProperty(Oe,"name",{value:"TelemetryEvent"});
 Object.defineProperty(fr,"name",{value:"askForConsent"});
-Object.defineProperty(Da,"name",{value:"buildPayload"});
+Object.defineProperty(Ca,"name",{value:"buildPayload"});
 Object.defineProperty(ee,"name",{value:"consentFilePath"});
 Object.defineProperty(Wt,"name",{value:"effectiveConsent"});
 Object.defineProperty(Q,"name",{value:"formatTimestamp"});
