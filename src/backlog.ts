@@ -225,14 +225,19 @@ export class Backlog {
 
   /**
    * Renews the leases of the claims held that end too soon, so no other run takes them over while this one still
-   * retries their events.
+   * retries their events; a run that is ending also cuts those that end later than the new lease.
    *
    * @param leaseMs The new lease.
    * @param renewBelowMs A claim with less than this left is renewed. @default {a quarter of the lease passed}
+   * @param ending Whether the run is ending: a claim taken with a running one's lease (minutes) is cut to this one, so
+   *   that what a run killed at its exit holds waits seconds. @default {false}
    */
-  renewClaims(leaseMs: number, renewBelowMs = leaseMs * 0.75): void {
+  renewClaims(leaseMs: number, renewBelowMs = leaseMs * 0.75, ending = false): void {
     const now = this.#options.clock();
-    for (const claim of this.#claims) if (claim.until - now < renewBelowMs) this.spool.renew(claim, now + leaseMs);
+    for (const claim of this.#claims) {
+      const left = claim.until - now;
+      if (left < renewBelowMs || (ending && left > leaseMs)) this.spool.renew(claim, now + leaseMs);
+    }
   }
 }
 

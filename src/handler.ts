@@ -409,6 +409,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
     // Only when set: under Deno the first timer call of a process loads its timer module (~5 ms).
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const budget = this.#budget = startBudget(this.#options.exitTimeoutMs);
+    // What it claimed while it ran, killed in its exit, waits for others as long as its exit would, not minutes.
+    this.#renewClaims();
     const enqueuedBefore = this.#enqueued;
     let failed = false;
     try {
@@ -860,11 +862,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /**
    * Renews what this handler holds from the spool, so that no request it starts outlasts its claims: a running one's
    * once a quarter of their lease has passed; a stopping one's whenever they end before its budget does (its lease
-   * ends with its budget, which bounds its requests).
+   * ends with its budget, which bounds its requests), and those taken while it ran are cut to that lease.
    */
   #renewClaims(): void {
     const lease = this.#claimLease();
-    this.#disk?.renewClaims(lease, this.#budget ? lease : lease * 0.75);
+    const ending = this.#budget !== undefined;
+    this.#disk?.renewClaims(lease, ending ? lease : lease * 0.75, ending);
   }
 
   /**

@@ -1248,6 +1248,31 @@ test("a stopping handler leases what it claims only for what is left of its budg
   }
 });
 
+test("what a handler claimed while it ran is cut to its exit's lease when it stops: killed there, it waits seconds", async () => {
+  using dir = tempDir();
+  let hang = false;
+  const server = await TestServer.start(() => hang ? { hang: true } : { status: 503 });
+  try {
+    const first = handler(dir.path, server.url(), { handOff: false });
+    first.enqueue(commandEvent("waiting"));
+    await first.stop(); // refused: spooled
+    forgetHealth(dir.path);
+    hang = true;
+    const running = handler(dir.path, server.url(), { exitTimeoutSeconds: 2, requestTimeoutSeconds: 10 });
+    const flushing = running.flush(); // takes the backlog with a running handler's lease (five minutes)
+    await waitFor(() => server.requests.length === 2, "the running handler's request");
+    const lease = () =>
+      files(dir.path).filter((name) => name.startsWith("l-")).map((name) => Number(name.split("-")[1]));
+    assert.ok(lease()[0] - Date.now() > 60_000, "a running handler's lease: minutes");
+    const stopping = running.stop(); // a CI job's exit, cancelled while that request is still in flight
+    const left = lease()[0] - Date.now();
+    await Promise.all([flushing, stopping]);
+    assert.ok(left > 0 && left < 10_000, `a lease of seconds (the 2 s budget + 1 s), not five minutes: ${left} ms`);
+  } finally {
+    await server.close();
+  }
+});
+
 test("what a run drops is recorded beside the spool for status, once each", async () => {
   using dir = tempDir();
   const server = await TestServer.start(() => ({ status: 400 }));
