@@ -941,35 +941,35 @@ const{written:n,older:r}=this.spool.write(t,this.#e.clock()),i=Object.values(n).
 i,dropped:n,olderDropped:r}}settle(t){for(const{claim:n}of t)n&&--n.remaining===0&&(this.#t.delete(n),this.spool.release(
 n))}giveBackUnsettled(){let t=0;for(const n of this.#t)!n.exact||n.remaining!==n.taken||(this.spool.giveBack(n),this.#t.
 delete(n),t+=n.remaining);return t}releaseAll(){for(const t of this.#t)this.spool.release(t);this.#t.clear()}renewClaims(t,n=t*
-.75){const r=this.#e.clock();for(const i of this.#t)i.until-r<n&&this.spool.renew(i,r+t)}},hd=3,fd=!1,md=new Set([407,408,
-429,500,502,503,504]),pd=new Set([501,505]);function vd(e,t){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_\
-large"}:md.has(e)||e>=500&&e<600&&!pd.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,
-retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}
-async function yd(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;let n=!1;const r=$i(e.timeoutMs,
-()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,{once:!0});const o=new Promise((d,a)=>{
-t.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(()=>{});let s=0;try{let d=e.url;const a=new URL(
-d).origin,c=e.classify??vd;for(;;s++){const u=new URL(d).origin===a?e.headers:void 0,l=await Promise.race([e.fetch(d,{method:"\
-POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"manual",signal:t.signal}),o]),f=gd(l);if(f===
-void 0)return rn(nn(l)),{kind:"rejected",reason:"bad_response"};const h=Hi(l,"location"),m=sd(Hi(l,"retry-after"),e.now());
-if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();const y=await Promise.race([Ed(l,t.signal),o]).catch(()=>{});return c(f,
-m,y)}if(rn(nn(l)),f!==307&&f!==308)return c(f,m,void 0);if(s===hd)return{kind:"rejected",reason:"too_many_redirects"};const v=$d(
-h,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.startsWith("http:")&&d.startsWith("https:"))return{
-kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return fd?{kind:"not_sent",reason:"a redirect beyond\
- the sender's permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(v).origin!==a&&e.
-sendsProxyCredentials?.(v))return{kind:"rejected",reason:"unsafe_redirect"};d=v}}catch(d){return e.signal?.aborted&&!n?{
-kind:"interrupted"}:d instanceof fe&&s===0?{kind:"not_sent",reason:d.message}:n?{kind:"retry",reason:"timeout"}:{kind:"r\
-etry",reason:"network_error",thrown:q(d)}}finally{r(),e.signal?.removeEventListener("abort",i)}}function gd(e){try{const t=e?.
-status;return typeof t=="number"&&Number.isInteger(t)&&t>=100&&t<=599&&typeof e.headers?.get=="function"?t:void 0}catch{
-return}}function Hi(e,t){try{const n=e.headers.get(t);return typeof n=="string"?n:null}catch{return null}}function nn(e){
-try{return e.body}catch{return}}function rn(e){try{const{cancel:t,destroy:n}=e??{};typeof t=="function"?Promise.resolve(
-t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function Ed(e,t){const n=nn(e),r=wd(n),i=r??n,o=()=>rn(
-i);t.addEventListener("abort",o,{once:!0});const s=new TextDecoder;let d="",a=0;try{if(t.aborted)return"";for await(const c of r?
-bd(r):Td(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c=="string"?B(c):c.length,a>_d))return"";d+=typeof c==
-"string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener("abort",o),o()}}function wd(e){try{
-const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*bd(e){for(let t=await e.
-read();!t.done;t=await e.read())yield t.value}function Td(e){const t=e;return typeof t?.[Symbol.asyncIterator]=="functio\
-n"?t:[]}var _d=65536;function $d(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol==="ht\
-tps:"?n.href:void 0}catch{return}}var Sd=/^sender-[0-9a-f]{8}\.mjs$/,Yi="NAT_TELEMETRY_SENDER",Ne=15e3,Od=250;function kd(e,t,n,r){
+.75,r=!1){const i=this.#e.clock();for(const o of this.#t){const s=o.until-i;(s<n||r&&s>t)&&this.spool.renew(o,i+t)}}},hd=3,
+fd=!1,md=new Set([407,408,429,500,502,503,504]),pd=new Set([501,505]);function vd(e,t){return e>=200&&e<300?{kind:"deliv\
+ered"}:e===413?{kind:"too_large"}:md.has(e)||e>=500&&e<600&&!pd.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"\
+retry",reason:`http_${e}`,retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"re\
+jected",reason:`http_${e}`}}async function yd(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;
+let n=!1;const r=$i(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,
+{once:!0});const o=new Promise((d,a)=>{t.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(
+()=>{});let s=0;try{let d=e.url;const a=new URL(d).origin,c=e.classify??vd;for(;;s++){const u=new URL(d).origin===a?e.headers:
+void 0,l=await Promise.race([e.fetch(d,{method:"POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"\
+manual",signal:t.signal}),o]),f=gd(l);if(f===void 0)return rn(nn(l)),{kind:"rejected",reason:"bad_response"};const h=Hi(
+l,"location"),m=sd(Hi(l,"retry-after"),e.now());if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();const y=await Promise.race(
+[Ed(l,t.signal),o]).catch(()=>{});return c(f,m,y)}if(rn(nn(l)),f!==307&&f!==308)return c(f,m,void 0);if(s===hd)return{kind:"\
+rejected",reason:"too_many_redirects"};const v=$d(h,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.
+startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return fd?
+{kind:"not_sent",reason:"a redirect beyond the sender's permissions, left for the program"}:{kind:"rejected",reason:"uns\
+afe_redirect"};if(new URL(v).origin!==a&&e.sendsProxyCredentials?.(v))return{kind:"rejected",reason:"unsafe_redirect"};d=
+v}}catch(d){return e.signal?.aborted&&!n?{kind:"interrupted"}:d instanceof fe&&s===0?{kind:"not_sent",reason:d.message}:
+n?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:q(d)}}finally{r(),e.signal?.removeEventListener(
+"abort",i)}}function gd(e){try{const t=e?.status;return typeof t=="number"&&Number.isInteger(t)&&t>=100&&t<=599&&typeof e.
+headers?.get=="function"?t:void 0}catch{return}}function Hi(e,t){try{const n=e.headers.get(t);return typeof n=="string"?
+n:null}catch{return null}}function nn(e){try{return e.body}catch{return}}function rn(e){try{const{cancel:t,destroy:n}=e??
+{};typeof t=="function"?Promise.resolve(t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function Ed(e,t){
+const n=nn(e),r=wd(n),i=r??n,o=()=>rn(i);t.addEventListener("abort",o,{once:!0});const s=new TextDecoder;let d="",a=0;try{
+if(t.aborted)return"";for await(const c of r?bd(r):Td(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c==
+"string"?B(c):c.length,a>_d))return"";d+=typeof c=="string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener(
+"abort",o),o()}}function wd(e){try{const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*bd(e){
+for(let t=await e.read();!t.done;t=await e.read())yield t.value}function Td(e){const t=e;return typeof t?.[Symbol.asyncIterator]==
+"function"?t:[]}var _d=65536;function $d(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol===
+"https:"?n.href:void 0}catch{return}}var Sd=/^sender-[0-9a-f]{8}\.mjs$/,Yi="NAT_TELEMETRY_SENDER",Ne=15e3,Od=250;function kd(e,t,n,r){
 try{return $t(e,t,n,r).locks.length>0}catch{return!1}}function xd(e,t,n){n!==void 0&&Nd(e,t,()=>[n])}function Nd(e,t,n){
 try{e.ensureDir(t,!0,!1),Ad(e,t,n())}catch{}}function Ad(e,t,n){for(const r of n)on(e,`${t}/${r}`)}function on(e,t){try{
 e.remove(t)}catch{}}function Rd(){return'var he=["SIGINT","SIGTERM"],se={SIGINT:130,SIGTERM:143},De="/proc/self/status";\
@@ -1717,321 +1717,322 @@ n d.length>0&&(this.settle(d),C(o,"event_too_large",d.length)),{events:s,dropped
 .spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped\
 :r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){l\
 et n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);r\
-eturn n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clo\
-ck();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function Et(e){let{sink:n,format:t,sourceClientVersion:\
-r,headers:o,customFetch:i}=e,s={version:i&&r!==ve?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void\
- 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},d=H(s);return Oo(n.kind==="http"?n.url:"\
-",t.name,d==="{}"?"":d)}function Ta(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localho\
-st");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$\
-/.test(n)}function $o(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Ta\
-(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the heade\
-rs ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostn\
-ame}`}function Io(e,n=L()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Wr(r,{sourceClientVersion:i,sessio\
-nId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Xn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Po(\
-({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>M(Xn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}func\
-tion Lo(e,n=L()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMa\
-p,o=i=>{let s=r.get(i);if(s===void 0){let d=JSON.stringify($r(i));r.set(i,s={json:d,bytes:M(d)})}return s};return{name:"\
-otlp",encode:i=>Hn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Po(({sessionId:i,clientVersion:s})=>[i,s],i=\
->M(Hn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":\
-e.serviceName},classify:Ir}}function Po(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||\
-o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var xa="http://localhost:4318/v1/logs",_a=120,Ra=50,\
-ka=3,Oa=2,vt=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Na={flushIntervalSeconds:!0,maxQueueSize:!0,\
-maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,ba\
-ckoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxE\
-vents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,\
-clock:!0,random:!0};function je(e={}){if(!Ee(e))throw new TypeError(`Cannot create handler: options must be an object, g\
-ot ${A(e)}`);let n=Fn(e,Na);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(N,D,I)=>{let P=e[N]===void 0?\
-D:e[N],Z=I.integer?`${I.sign} integer`:`${I.sign} number`,me=`Cannot create handler: \'${N}\' must be a ${Z}`;if(typeof P!\
-="number"||Number.isNaN(P))throw new TypeError(`${me}, got ${A(P)}`);if(!((I.sign==="positive"?P>0:P>=0)&&(I.integer?Num\
-ber.isSafeInteger(P):Number.isFinite(P))))throw new RangeError(`${me}, got ${P}`);if(I.timer&&P*1e3>ct)throw new RangeEr\
-ror(`Cannot create handler: \'${N}\' must be at most ${ct/1e3} seconds (the longest a timer can wait), got ${P}`);return P\
-},r=(N,D,I)=>{let P=e[N];if(P===void 0)return I;if(typeof P!==D)throw new TypeError(`Cannot create handler: \'${N}\' must \
-be a ${D}, got ${A(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",inte\
-ger:!0},d=t("requestTimeoutSeconds",Oa,o),a=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<a)throw ne\
-w RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${a}), got ${u}`);let\
- l=Br(),c=r("sourceClientVersion","string",ve),m=Bo("resource",e.resource),f=r("sessionId","string","undefined"),p=[],g=\
-typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,b=Pa(g,p),R=ln(l.format??""),k=g!==void 0?b:R??"nat",x=w\
-t(k,c,{...l.otlpResource,...m}),E=St(x,l.sessionPrefix+f),h=St(wt(b,c,m,Co),f),S=t("maxEventBytes",32768,s);if(S<h.event\
-Bytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${h.eventBytes} (the smallest event)\
-, got ${S}`);let _=t("maxBatchBytes",5e5,s);if(_<h.batchBytes){let N=`one ${b} envelope holding the smallest event`;thro\
-w new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make \
-${N} ${h.batchBytes} bytes, more than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler: \'maxBatchBytes\' must be\
- at least ${h.batchBytes} (${N}), got ${_}`)}let O=Ma(e.headers);O.problem&&p.push(O.problem);let T=Ia(e.endpoint,l.endp\
-ointHidden?Tt:l.endpoint??(k==="otlp"?l.otlpEndpointHidden?Tt:l.otlpEndpoint??xa:void 0),l.dryRun,p),w=La(e.spoolDir,l,p\
-);return{flushIntervalMs:t("flushIntervalSeconds",_a,o)*1e3,maxQueueSize:t("maxQueueSize",Ra,s),maxRetries:t("maxRetries\
-",ka,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{ini\
-tialMs:a*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,_-E.envelopeBytes-xe),\
-maxEventBytesOption:S,maxBatchBytes:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:T.kind==="http"&&O.problem?\
-{kind:"none",reason:"invalid_headers",detail:O.problem}:T,spoolDir:w.path,noSpool:w.none,problems:p,spoolFallback:e.spoo\
-lDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",re.maxEvents,s),maxBytes:$a(t("spoolMaxBytes",r\
-e.maxBytes,s)),maxAgeMs:t("spoolMaxAgeDays",re.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Ca(e.captureIn\
-terrupts),handOff:Da(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:x,formatSetBy:g!==void 0?"the \
-program\'s options":R!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?l.otlpHeaders:{},...O.record},\
-fetch:r("fetch","function",y().fetch??((N,D)=>globalThis.fetch(N,D))),logger:r("logger","function",void 0),clock:Mo("clo\
-ck",r("clock","function",Date.now),Date.now,{valid:Aa,expected:"epoch milliseconds",hint:" (a method needs its object: (\
-) => performance.timeOrigin + performance.now())"}),random:Mo("random",r("random","function",be),be,{valid:N=>typeof N==\
-"number"&&N>=0&&N<1,expected:"a number in [0, 1)"})}}function Mo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n\
-;let s;try{s=n()}catch(d){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${V(d)}${i}`)}if(!r(s))throw new Ra\
-ngeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let d=n();return r(d)?d:t()}catch\
-{return t()}}}var Aa=e=>typeof e=="number"&&e>=0&&e<1e13;function St(e,n){let t={json:vt,bytes:M(vt),schemaVersion:ue,se\
-ssionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.b\
-ytes,batchBytes:o+xe+r,envelopeBytes:o}}function $a(e){if(e>=re.maxBytes)return e;let n=Ao({json:vt,schemaVersion:ue,ses\
-sionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at leas\
-t ${n} (one spooled event, the smallest), got ${e}`);return e}function wt(e,n,t,r){return e==="otlp"?Lo({serviceName:t["\
-service.name"]??Or,serviceVersion:n,resourceAttributes:t},r):Io(n,r)}var Co={name:"node",version:"x".repeat(12),machine:\
-"x".repeat(11),os:"linux"};function Fo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=St(wt(n.name,t,r,Co),\
-"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.\
-eventBytes)}}var Tt=Symbol("hidden");function Ia(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot \
-create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:cn(e\
-);if(o){let s=`the program\'s \'endpoint\' ${A(B(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_\
-endpoint",detail:s}}if(e===void 0&&n===Tt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Dr;return e===void 0&\
-&!Cr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{k\
-ind:"http",url:i}}function La(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false\
-)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handle\
-r: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);return G(e,L().os)?{path:e,none:void 0}:(t.pus\
-h(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolD\
-ir\' is not an absolute path"})}function Pa(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Can\
-not create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=ln(e);return t||(n.push(`the progra\
-m\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Bo(e,n){if(n===void 0)retur\
-n{};if(!Ee(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};fo\
-r(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' m\
-ust be an object of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}r\
-eturn t}var Do=8192;function Ma(e){let n=Bo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new TypeError\
-(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(sn(i))throw new TypeError(\
-`Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client frames the request itself`);n[i]=Rr(s)}let t=Obj\
-ect.keys(n).find(i=>!dn(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void 0?`the program\'\
-s \'headers\' has a value for ${A(t)} that cannot be sent (a control character or a character past ASCII): nothing is sent\
-`:r>Do?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Do} (servers refuse a larger head): nothing is \
-sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Da(e,n){return e!==void 0?{enabled:e,source:"handOff opt\
-ion"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,so\
-urce:"default"}}function Ca(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;th\
-row new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var vn=/^se\
-nder-[0-9a-f]{8}\\.mjs$/,Ve="NAT_TELEMETRY_SENDER";function Sn(e,n){return{...e,[Ve]:JSON.stringify(n)}}function Ho(e){if\
-(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"\
-?n:void 0}catch{return}}var K=15e3,Fa=250;function Le(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(\
-lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let d=o.exec(s);if(!d)continue;let a=Number(d[1]),u=d[2]===\
-"lock"?K:Fa;a+u>r&&a<=r+u?(d[2]==="lock"?i.locks:i.marks).push(s):Tn(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort()\
-,i}function wn(e,n,t,r){try{return Le(e,n,t,r).locks.length>0}catch{return!1}}function Uo(e,n,t){let r;try{e.ensureDir(n\
-,!0);let o=Le(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${\
-q(i)}-${ee()}.start`,e.create(`${n}/${r}`,"");let s=Le(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(Tn(e,`${n}/\
-${r}`),"at work")}catch{return r}}function jo(e,n,t){t!==void 0&&_t(e,n,()=>[t])}function Vo(e,n,t){_t(e,n,()=>Le(e,n,t,\
-Date.now()).marks)}async function Yo(e,n,t){for(let r=0;r<Ba;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Le(e,n\
-,t,o);if(i.locks.length>0){xt(e,n,i.marks);return}let s=`sender-${t}-${q(o)}-${ee()}.lock`;e.create(`${n}/${s}`,"");let{\
-locks:d,marks:a}=Le(e,n,t,o);if(d.join()===s)return xt(e,n,a),s;Tn(e,`${n}/${s}`)}catch{return}await new Promise(i=>setT\
-imeout(i,10+be()*50))}}var Ba=5;function Go(e,n,t){_t(e,n,()=>[t])}function _t(e,n,t){try{e.ensureDir(n,!0,!1),xt(e,n,t(\
-))}catch{}}function xt(e,n,t){for(let r of t)Tn(e,`${n}/${r}`)}function Tn(e,n){try{e.remove(n)}catch{}}function Wo(){re\
-turn""}var Ua=6e4,ja=1e3,Va=[Ve,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_R\
-UN"];function zo(e,n,t){let r=Ya(e,n,t);return r.handOff?r:{...r,outcome:Xo(e,n)}}function Xo(e,n){return e.sink.kind===\
-"none"?"dropped":qo(e)&&n?.health.isOpen()!==!0?"delivered":n&&Oe()===void 0?"spooled":"dropped"}function qo(e){return e\
-.sink.kind!=="http"||y().canConnect(e.sink.url)}function Ya(e,n,t){try{let r=ei(e,n,t);if(r!==void 0||!n||e.sink.kind!==\
-"http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=Qo(e.sink.url,o.dir);if(i.isOpen()){let m=y().s\
-enderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let d=y().senderCommand(`$\
-{o.dir}/${""}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};let{cwd:a,...u}=d,l={...Wa(e,o.dir),successor:u,o\
-nByConsentFile:uo()};return{handOff:!0,command:{...d,env:Sn(d.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the \
-hand-off failed (${r})`}}}function Jo(e,n){return n.handOff&&n.command&&!Xa(n.backlog)?{handOff:!1,reason:"the sender\'s \
-script is not in the spool directory and cannot be written",outcome:Xo(e,n.backlog)}:n}function Ko(e){try{let{spool:n,he\
-alth:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Uo(r,n.dir,n.key);if(o==="at wor\
-k")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():jo(r,n.dir,o),i}catch{return"\
-failed"}}function Zo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=\
-e;return ei(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(Qo(t.url,n.spool.dir))!==void 0}function Qo(e,n){let t=\
-eo(),r=t===void 0?void 0:Ga(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Va,...pe,"HOME","USERPROFIL\
-E"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Ga(e){let n=z(e),t=n===void 0?"":e.slice(n.length).replac\
-e(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?\
-void 0:F(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function ei(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)retur\
-n`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetc\
-h)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>K-ja)return`\
-a request may take longer (requestTimeoutSeconds) than a sender lives (${K/1e3} s)`;if(!t)return"telemetry was turned of\
-f during the run";let i=Oe();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i\
-}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.\
-noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the\
- spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-re\
-ad for them): another user could swap the sender\'s script there";if(!qo(e))return"the program may not connect to the end\
-point";let{spool:s,files:d,health:a}=n;if(a.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let\
-{state:c}=a,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>Ua&&!wn(d,s.dir,s.\
-key,u))return"spooled events have waited a minute with no sender at work"}function Wa(e,n){let{sink:t,format:r,spoolLimi\
-ts:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeo\
-utSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Fo(e),spoolMaxEv\
-ents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,hea\
-ders:{...e.headers},resource:{...r.resource}}}function za({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}fu\
-nction Xa(e){if(za(e))return!0;let{files:n,spool:t}=e,r=()=>de(n,t.dir,"",Wo(),Date.now());try{r()}catch(o){if(!(o insta\
-nceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Ja(n,t.dir,qa),!0}var qa=3;function Ja(e,n,t\
-,r=Date.now()){let o;try{o=e.list(n).filter(d=>vn.test(d))}catch{return}let i=d=>{let a=e.modifiedAt(`${n}/${d}`);return\
- a===void 0||a>r+K?-1/0:a},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,a)=>a.written-d.wr\
-itten).slice(t).filter(({written:d})=>r-d>K).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var xn=\
-class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(\
-n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ni(){throw \
-new Error("a sender prints nothing")}var ri=16384,kt=2*ri,oi=kt-4096,Ot=32,ii=/^[a-z0-9_]{1,40}$/,Ka=/^[0-9a-f]{8}$/;var\
- ti=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Za=6e4;function si(e,n,t,r,o,i,s=-1/0){let d=Object\
-.entries(o).filter(([m,f])=>ii.test(m)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!Rt(i))return;let u={...{since:i,\
-last:i,dropped:Object.fromEntries(d.slice(0,Ot))},endpointHash:fe(r)},l=B(r)===r?{...u,endpoint:r}:u,c=li(n,t);try{let m\
-=ed(e,n,t,i).filter(p=>p.quiet).map(p=>ai(e,p,n,t)),f=ui([...m.flatMap(p=>p.lines),l],s,i)??l;di(e,n,t,m,()=>{let p=td(e\
-,c);p==="invalid"&&e.remove(c);let g=`${H(f)}\n`;typeof p!="object"||p.bytes+g.length<=ri?e.append(c,typeof p=="object"&&\
-!p.ended?`\n${g}`:g,oi):Qa(e,n,t,f,s,i)});for(let{path:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function Qa(e,n,t,r,\
-o,i){let s=li(n,t),d={path:Nt(n,t),quiet:!1},a=At(e,s,d.path)?ai(e,d,n,t):{lines:[]};di(e,n,t,[a],()=>{e.append(s,`${H(u\
-i([...a.lines,r],o,i)??r)}\n`,oi)})}function ai(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lin\
-es:[],summed:n.summed};let{lines:o,upTo:i}=nd(e,n),s=Nt(t,r,i);return At(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{l\
-ines:[],summed:n.summed}}function di(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&At(e,s,Nt(n,t,\
-d));throw i}}function Nt(e,n,t){let r=t===void 0?"":`-${t}`;return F(e,`drops-${n}-${q(Date.now())}-${ee()}${r}.aside`)}\
-function ed(e,n,t,r){return ht(e,n,ti,(o,i)=>{let[,,s,d]=ti.exec(i)??[],a=Math.abs(r-Number(s))>=Za;return o===t?{path:F\
-(n,i),summed:d===void 0?void 0:Number(d),quiet:a}:void 0})}function nd(e,n){try{let t=n.summed??0,r=e.read(n.path,kt)?.s\
-lice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:ci(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n\
-.summed??0}}}function At(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function ui(e,n,t){let r=e.map(d=>({...d,since:Math\
-.min(d.since,t),last:Math.min(d.last,t)})).filter(d=>d.last>=n);if(r.length===0)return;let o={};for(let d of r)for(let[a\
-,u]of Object.entries(d.dropped))(a in o||Object.keys(o).length<Ot)&&C(o,a,u);for(let d of Object.keys(o))o[d]=Math.min(o\
-[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),la\
-st:Math.max(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function td(\
-e,n){try{let t=e.read(n,kt);return t===void 0?void 0:{lines:ci(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t)\
-{return t instanceof $?"invalid":void 0}}function ci(e){return e.split(`\n`).flatMap(n=>rd(n)??[])}function rd(e){try{let\
-{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Obj\
-ect.entries(r):[];if(!(Rt(n)&&Rt(t)&&n<=t&&s.length>0&&s.length<=Ot&&s.every(([u,l])=>ii.test(u)&&Number.isSafeInteger(l\
-)&&l>0)))return;let a={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&Ka.test(i)?{endpointHash:i}:{\
-}};return typeof o=="string"&&B(o)===o?{...a,endpoint:o}:a}catch{return}}function Rt(e){return Number.isSafeInteger(e)&&\
-e>=0&&e<=mn}function li(e,n){return F(e,`drops-${n}.json`)}var ie={working:1,periodic:2,asked:1/0},fi=.9,od=1e3,id=3e5,s\
-d=36e5,ad=4,_n=class{#e;#n=[];#o=[];#t=new xn;#u=0;#s=0;#p=0;#r=0;#d={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ie.wor\
-king;#R=0;#k;#y=new Set;#O;#A=!1;#E;#h=Gn();#a=!1;#T=!1;#i=!1;#B=!1;#ue=!1;#H=0;#M;#D;#v;#G;#U=!1;#C;constructor(n={}){t\
-his.#e=je(n)}enqueue(n){try{if(!ce())return this.#Se();let t=y().exiting();t?(this.#te(),this.#B=this.#i,this.#i=!0):thi\
-s.#z(),this.#u++;let r=bo(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBuffer\
-edEvents)return this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#F(!0)||this.#V());this.#m&&this.#c===voi\
-d 0&&queueMicrotask(()=>this.#j()),this.#n.length>=this.#e.maxQueueSize&&this.#$(ie.working)}catch{}finally{this.#B=!1}}\
-start(){this.#m||this.#M||(this.#m=!0,this.#z(),this.#S()>0?this.#j():ce()&&!this.#N()&&Zo(this.#e,this.#_())&&this.#$(i\
-e.working))}flush(){return this.#$(ie.asked)}#$(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#\
-M);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#R,o=this.#w.then(()=>{if(r!==this.#R)return;let i=t\
-his.#x;return[this.#l,this.#x]=[void 0,ie.working],this.#pe(i)});return this.#l=o,this.#w=o,o}stop(){return this.#M??=th\
-is.#ce()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,droppe\
-d:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.lengt\
-h+this.#o.length+this.#t.size}#W(){return[...this.#o,...this.#t.events(),...this.#n]}#z(){if(this.#D)return;this.#te();l\
-et n=y(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");re\
-turn}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#M===void 0;return this.stop(),s},exit:()=>{this.#F(!0)||this.#V(),t\
-his.#Y()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)||this.#V(),this.#Y()})):void 0;thi\
-s.#D=()=>{r?.(),i?.()}}#j(){this.#m&&this.#c===void 0&&this.#X()}#X(){this.#c=setTimeout(()=>{this.#$(ie.periodic).then(\
-()=>{this.#m&&this.#X()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#ce(){this.#m=!1,this.#c!==void 0&&clea\
-rTimeout(this.#c);let n=this.#E=dd(this.#e.exitTimeoutMs),t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([thi\
-s.#w.then(()=>!0),n.over()])&&this.#q(),this.#S()>0&&this.#F())return;this.#se(),this.#S()>0&&this.#N()&&this.#P(!0),thi\
-s.#S()>0&&!this.#N()&&await this.#le(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#\
-Y(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#le(n){let t=this.#\
-_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#$(ie.asked,!0).then(()=>!0);await Promise.race([r,n\
-.over()])||this.#q()}#q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*fi,i=[.\
-..this.#y].some(({started:s,accepted:d})=>!d&&r-s>=n*fi);this.#J(({started:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,\
-this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#J(n=()=>!1){for(let t of this.#\
-y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#ee(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.\
-#o.unshift(...n(t)?this.#re(r,"the exit budget ended before the answer"):r)}}}#fe(){return this.#k??=new AbortController\
-}#K(n){if(n.aborted||!J())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().mo\
-notonicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,a=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*a>s)}#Z(n){thi\
-s.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind===\
-"http"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,clock:t}=this.#e,r=this.#C,o=this.#v?.health.state;return this.#E==\
-=void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind=\
-=="http"&&y().canConnect(n.url)}#he(n){let t=this.#v?.health;if(n.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#U\
-=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.re\
-cordWait(n.retryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random:s,clock:d}=this.#e,a=d()+le(o,i,s,n.retryAfter\
-Ms);this.#C=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:a}}async#pe(n){try{this.#ie();let t=this.#e.sink.kind=\
-=="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#se();let r=this.#N();if(r&&!this.#me()\
-)return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)ret\
-urn;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let a=this.#ne(d);for(let l of a)this.#t.add(l);let u={delivered:!1,fail\
-ed:!1,probing:r};await this.#ge(a,u),this.#he(u),u.delivered&&u.retryAfterMs&&(this.#H=Math.max(this.#H,this.#e.clock()+\
-u.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async\
-()=>{for(;o<n.length&&!t.failed&&this.#K(r);)await this.#Q(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(ad\
-,n.length)},i));for(let s of n.slice(o))this.#Z(s)}async#Q(n,t,r){this.#ie();let o=this.#ae(n);if(o!==n){if(this.#t.sett\
-le(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i\
-.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let a of d)this.#t.add(a);\
-for(let a of d)this.#K(t)?await this.#Q(a,t,r):this.#Z(a);return}switch(i.kind){case"delivered":return r.delivered=!0,th\
-is.#ee(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#L(n);case"rejected":return this.#b(n.length,i.re\
-ason,i.detail),this.#L(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r\
-.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ye(n,i.retryAfterMs):this.#we(n,i.reason,i.r\
-etryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...\
-n)}#ee(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#L(n)}async#be(n,t){le\
-t r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}fin\
-ally{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ne(n){let{format:t,maxBatchBytes:r}=\
-this.#e;return Eo(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=\
-this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.e\
-ncode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${B(o.url)}`:""}: ${d}`),o.kin\
-d==="stderr")return mi(d),{kind:"delivered"};let a=i.classify;return await po({url:o.url,body:d,headers:s,classify:a&&((\
-u,l,c)=>a(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,\
-signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCrede\
-ntials})}#ve(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3}\
- s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${xr(n.thrown,this.#e.sink.kind==\
-="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${\
-n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#te(){if(this.#T)return;this.#T=!0;let{sink:n,\
-format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:d}=at();this.#h(`telemetry ${s?"on":"off"} (d\
-ecided by ${d})`);let a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?\
-.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":\
-`nowhere (${n.reason})`;this.#h(`endpoint: ${a}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)\
-this.#f(`problem: ${s}`);if(!this.#h)return;let i=$o(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${\
-o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)}#Se(){this.#a||!this.#h&&!this.#e.logge\
-r||(this.#a=!0,this.#f(`telemetry off (decided by ${at().decidedBy}): events are not recorded`))}#we(n,t,r){let{backoff:\
-o,clock:i,random:s}=this.#e,d=i(),a=this.#re(n,t);for(let u of a)u.notBefore=d+le(u.retries,o,s,r);this.#o.push(...a)}#r\
-e(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery\
- failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${\
-t}`),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=En.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n\
-}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#G&&this.#f(r),this.#G=r}),this.#v}#oe(){let n=this.\
-#E;if(n)return Math.max(0,n.end-y().monotonicMs())+od;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(\
-id,Math.min(sd,2*t),2*r)}#ie(){let n=this.#oe();this.#v?.renewClaims(n,this.#E?n:n*.75)}#se(){if(this.#U||this.#R>0||!ce\
-()||this.#N()||!J())return;let n=this.#_();if(n&&Oe()!==void 0)return;this.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.\
-max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#oe());o&&(this.#de(o.dropped),this.#s+=o.events.lengt\
-h,this.#o.push(...o.events),o.events.length>0&&this.#j())}#P(n=!1,t){this.#J();let r=this.#W(),o=this.#ae(r);if(o!==r&&(\
-this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??J()))return this.#ue=!0,this.#I(),this.#b(o.length,"\
-opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#I();for(let d of this.#ne(o))mi(this.#e.format.encode(d,this.#e.cl\
-ock())),this.#p+=d.length;return!0}if(this.#e.sink.kind==="none")return this.#I(),this.#b(o.length,this.#e.sink.reason,t\
-his.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not deliver\
-ed are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Oe()!\
-==void 0)return this.#I(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"\
-),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#I(),s){let d=this.#H-this.#e.cloc\
-k();d>0&&i?.health.recordWait(d),this.#r+=s.spooled;for(let[a,u]of Object.entries(s.dropped))this.#b(u,a);this.#de(s.old\
-erDropped)}else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i?.releaseAll(\
-),s!==void 0}#ae(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.ad\
-d(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"clai\
-m_lost"),this.#L(i),n.filter(({claim:s})=>!s||!o.has(s))}#de(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)\
-}#F(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=zo(this.#e,t,ce()),o=r.handOff?J():void 0;if(o===!1)return this.#P\
-(!0,o);let i=Jo(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dro\
-pped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?So(t.health):void 0,c=i.outcome==="delivered"?`; the\
- exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, \
-as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:No(this.#W(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxByt\
-es:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#\
-S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit: delivering in pr\
-ocess: the spool cannot be written"),!1;let d=Ko(i);if(d==="failed")return this.#f("at exit: delivering in process: no s\
-ender could be started"),!1;this.#R++,[this.#l,this.#x]=[void 0,ie.working];let a={started:"a sender","at work":"the sen\
-der at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to \
-start a sender)"};return this.#f(`at exit: handed off to ${a[d]}`),!0}#V(){let n=this.#r,t=this.#P(),r=this.#r-n;return \
-r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#Y(){let n={};for(let[s,d]of \
-Object.entries(this.#d)){let a=this.#g[s]??0;d>a&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-a)}let{sink:t,spoolLimits:r\
-}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))\
-this.#g[s]=this.#d[s];let i=Date.now();si(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(th\
-is.#d,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#f(n){this.#h?.(n),this.#B||jr(this.#e.logger,n)}};f\
-unction dd(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ae(Math.max(0,n-y().monotonicMs(\
-)),()=>o(!1))}),clear:()=>t?.()}}function mi(e){y().writeStderr(`${ni(JSON.parse(e))}\n`)}var ud=250;async function hi(e)\
-{let n=y();Ae(K,()=>n.exit(0)),ho(),ao(()=>cd(e));try{await ld(e,y().monotonicMs()+K)}catch{}n.exit(0)}function cd(e){le\
-t{enabled:n,source:t}=rt();return n||t==="default"&&e.onByConsentFile!==!0}async function ld(e,n){let t=y().files,r=e.sp\
-oolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,d=je(s),a=Et(d);if(!J())return Vo(t,r,a);for(let u=0;;u++)\
-{let l=await Yo(t,r,a);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:p}=await md(s,n-ud);if(Go(t,r,l),!hd(e,a))ret\
-urn;if(p&&f>0&&J())return fd(e);if(c>0&&m>0||u>0&&c===0)return}}function fd(e){if(!e.successor)return;let{argv:n,env:t,l\
-eavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&vn.test(d.slice(i.length)));o&\
-&s!==void 0&&v(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:Sn(t,e),cwd:e.spoolDir,leavesSession:r})}async f\
-unction md(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir\
-:s}=je(e),d=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!J()||s!==void 0&&y().files?.realPath(s)===void 0)\
-break;let a=new _n({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});a.start(),await a.stop();let{replayed\
-:u,spooled:l,sent:c,dropped:m}=a.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,p]of Object.entries(m))C(t.dropp\
-ed,f,p);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=le(++d,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promi\
-se(p=>setTimeout(p,f))}}return t}function hd(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||wn(t,e.spoolDi\
-r,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};re\
-turn oe.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var pi=Ho(y().env(Ve));pi&&await hi(pi);\n'}var Ae="se\
-nder-2c638e92.mjs",Md=124866,Ld=6e4,Id=1e3,Cd=[Yi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","N\
-AT_TELEMETRY_DRY_RUN"];function Vi(e,t){return e.sink.kind==="none"?"dropped":ar(e)&&t?.health.isOpen()!==!0?"delivered":
-t&&Be()===void 0?"spooled":"dropped"}var Dd=3;function zi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Sd.test(d))}catch{
-return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ne?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Ae).
-map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>Ne).map(({name:d})=>d);
-for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Pd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.
-add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){
-this.#e.clear(),this.#t=0}};function sn(e){return e===null?"null":typeof e=="string"?Wi(e):typeof e=="number"?Bd(e):typeof e==
-"boolean"?String(e):Array.isArray(e)?`[${e.map(sn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
-void 0).map(([n,r])=>`${Wi(n)}: ${sn(r)}`).join(", ")}}`:"null"}function Wi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
-t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Bd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
-e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
-split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
-Math.abs(r)).padStart(2,"0")}`}var Xi=16384,an=2*Xi,Gi=an-4096,dn=32,qi=/^[a-z0-9_]{1,40}$/,jd=/^[0-9a-f]{8}$/,Fd=/^drops-([0-9a-f]{8})\.json$/,
-cn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Ud=6e4;function Hd(e,t,n,r=-1/0){const i=Date.now(),
-o=hr(e,kt(t,n)),d=ur(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>Zi(e,a).lines);return St([...typeof o=="o\
-bject"?o.lines:[],...d],r,i)}function Yd(e,t,n=-1/0){return[...new Set([...je(e,t,Fd,i=>i),...je(e,t,cn,i=>i)])].flatMap(
-i=>{const o=Hd(e,t,i,n);return o?[{key:i,...o}]:[]})}function Vd(e,t,n,r,i,o){const s=kt(t,n),d={path:ln(t,n),quiet:!1},
-a=un(e,s,d.path)?Ji(e,d,t,n):{lines:[]};lr(e,t,n,[a],()=>{e.append(s,`${H(St([...a.lines,r],i,o)??r)}
+eturn n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#\
+e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function Et(e){let{sink:n,form\
+at:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==ve?r:void 0,headers:Object.keys(o).length>0?Obje\
+ct.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},d=H(s);return O\
+o(n.kind==="http"?n.url:"",t.name,d==="{}"?"":d)}function Ta(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace\
+(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[\
+0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function $o(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if\
+(t.protocol!=="http:"||Ta(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.key\
+s(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencry\
+pted (http:) to ${t.hostname}`}function Io(e,n=L()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Wr(r,{sou\
+rceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Xn(t(r[0],o),r.map(i\
+=>i.json)),emptyBytes:Po(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>M(Xn(t(r,0),[]))),eventBytes:r=>r.b\
+ytes,readsAnswer:!1}}function Lo(e,n=L()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,servi\
+ceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let d=JSON.stringify($r(i));r.set(i,s={json:d,bytes:M(d)}\
+)}return s};return{name:"otlp",encode:i=>Hn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Po(({sessionId:i,cl\
+ientVersion:s})=>[i,s],i=>M(Hn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceA\
+ttributes,"service.name":e.serviceName},classify:Ir}}function Po(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.l\
+ength!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var xa="http://localhost:43\
+18/v1/logs",_a=120,Ra=50,ka=3,Oa=2,vt=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Na={flushIntervalSe\
+conds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTime\
+outSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes\
+:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:\
+!0,resource:!0,logger:!0,clock:!0,random:!0};function je(e={}){if(!Ee(e))throw new TypeError(`Cannot create handler: opt\
+ions must be an object, got ${A(e)}`);let n=Fn(e,Na);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(N,D,\
+I)=>{let P=e[N]===void 0?D:e[N],Z=I.integer?`${I.sign} integer`:`${I.sign} number`,me=`Cannot create handler: \'${N}\' mus\
+t be a ${Z}`;if(typeof P!="number"||Number.isNaN(P))throw new TypeError(`${me}, got ${A(P)}`);if(!((I.sign==="positive"?\
+P>0:P>=0)&&(I.integer?Number.isSafeInteger(P):Number.isFinite(P))))throw new RangeError(`${me}, got ${P}`);if(I.timer&&P\
+*1e3>ct)throw new RangeError(`Cannot create handler: \'${N}\' must be at most ${ct/1e3} seconds (the longest a timer can w\
+ait), got ${P}`);return P},r=(N,D,I)=>{let P=e[N];if(P===void 0)return I;if(typeof P!==D)throw new TypeError(`Cannot cre\
+ate handler: \'${N}\' must be a ${D}, got ${A(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0\
+},s={sign:"positive",integer:!0},d=t("requestTimeoutSeconds",Oa,o),a=t("backoffInitialSeconds",1,i),u=t("backoffMaxSecon\
+ds",60,i);if(u<a)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSecond\
+s\' (${a}), got ${u}`);let l=Br(),c=r("sourceClientVersion","string",ve),m=Bo("resource",e.resource),f=r("sessionId","str\
+ing","undefined"),p=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,b=Pa(g,p),R=ln(l.format??""),k=\
+g!==void 0?b:R??"nat",x=wt(k,c,{...l.otlpResource,...m}),E=St(x,l.sessionPrefix+f),h=St(wt(b,c,m,Co),f),S=t("maxEventByt\
+es",32768,s);if(S<h.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${h.eventBy\
+tes} (the smallest event), got ${S}`);let _=t("maxBatchBytes",5e5,s);if(_<h.batchBytes){let N=`one ${b} envelope holding\
+ the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessi\
+onId\' or \'resource\' make ${N} ${h.batchBytes} bytes, more than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler\
+: \'maxBatchBytes\' must be at least ${h.batchBytes} (${N}), got ${_}`)}let O=Ma(e.headers);O.problem&&p.push(O.problem);l\
+et T=Ia(e.endpoint,l.endpointHidden?Tt:l.endpoint??(k==="otlp"?l.otlpEndpointHidden?Tt:l.otlpEndpoint??xa:void 0),l.dryR\
+un,p),w=La(e.spoolDir,l,p);return{flushIntervalMs:t("flushIntervalSeconds",_a,o)*1e3,maxQueueSize:t("maxQueueSize",Ra,s)\
+,maxRetries:t("maxRetries",ka,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSecon\
+ds",d,i)*1e3,backoff:{initialMs:a*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min\
+(S,_-E.envelopeBytes-xe),maxEventBytesOption:S,maxBatchBytes:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:T.\
+kind==="http"&&O.problem?{kind:"none",reason:"invalid_headers",detail:O.problem}:T,spoolDir:w.path,noSpool:w.none,proble\
+ms:p,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",re.maxEvents,s),maxByt\
+es:$a(t("spoolMaxBytes",re.maxBytes,s)),maxAgeMs:t("spoolMaxAgeDays",re.maxAgeMs/864e5,{sign:"positive"})*864e5},capture\
+Interrupts:Ca(e.captureInterrupts),handOff:Da(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:x,for\
+matSetBy:g!==void 0?"the program\'s options":R!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?l.otl\
+pHeaders:{},...O.record},fetch:r("fetch","function",y().fetch??((N,D)=>globalThis.fetch(N,D))),logger:r("logger","functi\
+on",void 0),clock:Mo("clock",r("clock","function",Date.now),Date.now,{valid:Aa,expected:"epoch milliseconds",hint:" (a m\
+ethod needs its object: () => performance.timeOrigin + performance.now())"}),random:Mo("random",r("random","function",be\
+),be,{valid:N=>typeof N=="number"&&N>=0&&N<1,expected:"a number in [0, 1)"})}}function Mo(e,n,t,{valid:r,expected:o,hint\
+:i=""}){if(n===t)return n;let s;try{s=n()}catch(d){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${V(d)}${i\
+}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let d=n(\
+);return r(d)?d:t()}catch{return t()}}}var Aa=e=>typeof e=="number"&&e>=0&&e<1e13;function St(e,n){let t={json:vt,bytes:\
+M(vt),schemaVersion:ue,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes\
+(t);return{eventBytes:t.bytes,batchBytes:o+xe+r,envelopeBytes:o}}function $a(e){if(e>=re.maxBytes)return e;let n=Ao({jso\
+n:vt,schemaVersion:ue,sessionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spool\
+MaxBytes\' must be at least ${n} (one spooled event, the smallest), got ${e}`);return e}function wt(e,n,t,r){return e==="\
+otlp"?Lo({serviceName:t["service.name"]??Or,serviceVersion:n,resourceAttributes:t},r):Io(n,r)}var Co={name:"node",versio\
+n:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Fo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{\
+},o=St(wt(n.name,t,r,Co),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max\
+(e.maxEventBytesOption,o.eventBytes)}}var Tt=Symbol("hidden");function Ia(e,n,t,r){if(e!==void 0&&typeof e!="string")thr\
+ow new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let\
+ o=e===void 0?void 0:cn(e);if(o){let s=`the program\'s \'endpoint\' ${A(B(e))} ${o}: nothing is sent`;return r.push(s),{kin\
+d:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===Tt)return{kind:"none",reason:"endpoint_hidden"};let i=e?\
+?n??Dr;return e===void 0&&!Cr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"n\
+one",reason:"dry_run"}:{kind:"http",url:i}}function La(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options k\
+eep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeEr\
+ror(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);return G(e,L().os)?{p\
+ath:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,no\
+ne:"the program\'s \'spoolDir\' is not an absolute path"})}function Pa(e,n){if(e===void 0)return"nat";if(typeof e!="string"\
+)throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=ln(e);retu\
+rn t||(n.push(`the program\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Bo\
+(e,n){if(n===void 0)return{};if(!Ee(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, \
+got ${A(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot\
+ create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}\
+`} for ${A(r)}`);t[r]=o}return t}var Do=8192;function Ma(e){let n=Bo("headers",e);for(let[i,s]of Object.entries(n)){if(!\
+an(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(s\
+n(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client frames the request itse\
+lf`);n[i]=Rr(s)}let t=Object.keys(n).find(i=>!dn(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o\
+=t!==void 0?`the program\'s \'headers\' has a value for ${A(t)} that cannot be sent (a control character or a character pas\
+t ASCII): nothing is sent`:r>Do?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Do} (servers refuse a \
+larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Da(e,n){return e!==void 0?{enab\
+led:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,so\
+urce:"CI"}:{enabled:!0,source:"default"}}function Ca(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof \
+e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, \
+got ${A(e)}`)}var vn=/^sender-[0-9a-f]{8}\\.mjs$/,Ve="NAT_TELEMETRY_SENDER";function Sn(e,n){return{...e,[Ve]:JSON.string\
+ify(n)}}function Ho(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&ty\
+peof n.endpoint=="string"?n:void 0}catch{return}}var K=15e3,Fa=250;function Le(e,n,t,r){let o=new RegExp(`^sender-${t}-(\
+\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let d=o.exec(s);if(!d)continue;let\
+ a=Number(d[1]),u=d[2]==="lock"?K:Fa;a+u>r&&a<=r+u?(d[2]==="lock"?i.locks:i.marks).push(s):Tn(e,`${n}/${s}`)}return i.lo\
+cks.sort(),i.marks.sort(),i}function wn(e,n,t,r){try{return Le(e,n,t,r).locks.length>0}catch{return!1}}function Uo(e,n,t\
+){let r;try{e.ensureDir(n,!0);let o=Le(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Dat\
+e.now();r=`sender-${t}-${q(i)}-${ee()}.start`,e.create(`${n}/${r}`,"");let s=Le(e,n,t,i);return s.locks.length===0&&s.ma\
+rks[0]===r?r:(Tn(e,`${n}/${r}`),"at work")}catch{return r}}function jo(e,n,t){t!==void 0&&_t(e,n,()=>[t])}function Vo(e,\
+n,t){_t(e,n,()=>Le(e,n,t,Date.now()).marks)}async function Yo(e,n,t){for(let r=0;r<Ba;r++){let o=Date.now();try{e.ensure\
+Dir(n,!0,!1);let i=Le(e,n,t,o);if(i.locks.length>0){xt(e,n,i.marks);return}let s=`sender-${t}-${q(o)}-${ee()}.lock`;e.cr\
+eate(`${n}/${s}`,"");let{locks:d,marks:a}=Le(e,n,t,o);if(d.join()===s)return xt(e,n,a),s;Tn(e,`${n}/${s}`)}catch{return}\
+await new Promise(i=>setTimeout(i,10+be()*50))}}var Ba=5;function Go(e,n,t){_t(e,n,()=>[t])}function _t(e,n,t){try{e.ens\
+ureDir(n,!0,!1),xt(e,n,t())}catch{}}function xt(e,n,t){for(let r of t)Tn(e,`${n}/${r}`)}function Tn(e,n){try{e.remove(n)\
+}catch{}}function Wo(){return""}var Ua=6e4,ja=1e3,Va=[Ve,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_F\
+ILE","NAT_TELEMETRY_DRY_RUN"];function zo(e,n,t){let r=Ya(e,n,t);return r.handOff?r:{...r,outcome:Xo(e,n)}}function Xo(e\
+,n){return e.sink.kind==="none"?"dropped":qo(e)&&n?.health.isOpen()!==!0?"delivered":n&&Oe()===void 0?"spooled":"dropped\
+"}function qo(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function Ya(e,n,t){try{let r=ei(e,n,t);if(r!==v\
+oid 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=Qo(e.sink.url,o.dir);i\
+f(i.isOpen()){let m=y().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}l\
+et d=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};let{cwd:a,...u}=d,l={...\
+Wa(e,o.dir),successor:u,onByConsentFile:uo()};return{handOff:!0,command:{...d,env:Sn(d.env,l)},backlog:n}}catch(r){retur\
+n{handOff:!1,reason:`the hand-off failed (${r})`}}}function Jo(e,n){return n.handOff&&n.command&&!Xa(n.backlog)?{handOff\
+:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outcome:Xo(e,n.backlog)}:n}function\
+ Ko(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Uo(r,n.\
+dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():jo(r\
+,n.dir,o),i}catch{return"failed"}}function Zo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===voi\
+d 0)return!1;let{sink:t}=e;return ei(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(Qo(t.url,n.spool.dir))!==void \
+0}function Qo(e,n){let t=eo(),r=t===void 0?void 0:Ga(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Va\
+,...pe,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Ga(e){let n=z(e),t=n===void 0?""\
+:e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.\
+realPath(n),i=o===void 0?void 0:F(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function ei(e,n,t){let{handOff:r,sink\
+:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP \
+endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requ\
+estTimeoutMs>K-ja)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${K/1e3} s)`;if(!t)retur\
+n"telemetry was turned off during the run";let i=Oe();if(i!==void 0)return`the program turned telemetry on over ${i==="f\
+ile"?"the consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool\
+?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change \
+the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permiss\
+ion without --allow-fs-read for them): another user could swap the sender\'s script there";if(!qo(e))return"the program m\
+ay not connect to the endpoint";let{spool:s,files:d,health:a}=n;if(a.isOpen())return;let u=e.clock(),l=s.waitingSince(u)\
+;if(l===void 0)return;let{state:c}=a,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void \
+0&&u-m>Ua&&!wn(d,s.dir,s.key,u))return"spooled events have waited a minute with no sender at work"}function Wa(e,n){let{\
+sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:\
+e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxM\
+s/1e3,...Fo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:\
+e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function za({files:e,spool:n}){return e.sizeOf(`$\
+{n.dir}/${""}`,!0)===0}function Xa(e){if(za(e))return!0;let{files:n,spool:t}=e,r=()=>de(n,t.dir,"",Wo(),Date.now());try{\
+r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Ja(n,t.dir,qa),!0}v\
+ar qa=3;function Ja(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(d=>vn.test(d))}catch{return}let i=d=>{let a=e.modif\
+iedAt(`${n}/${d}`);return a===void 0||a>r+K?-1/0:a},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).s\
+ort((d,a)=>a.written-d.written).slice(t).filter(({written:d})=>r-d>K).map(({name:d})=>d);for(let d of s)try{e.remove(`${\
+n}/${d}`)}catch{}}var xn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(\
+n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n\
+=0}};function ni(){throw new Error("a sender prints nothing")}var ri=16384,kt=2*ri,oi=kt-4096,Ot=32,ii=/^[a-z0-9_]{1,40}\
+$/,Ka=/^[0-9a-f]{8}$/;var ti=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Za=6e4;function si(e,n,t,r\
+,o,i,s=-1/0){let d=Object.entries(o).filter(([m,f])=>ii.test(m)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!Rt(i))r\
+eturn;let u={...{since:i,last:i,dropped:Object.fromEntries(d.slice(0,Ot))},endpointHash:fe(r)},l=B(r)===r?{...u,endpoint\
+:r}:u,c=li(n,t);try{let m=ed(e,n,t,i).filter(p=>p.quiet).map(p=>ai(e,p,n,t)),f=ui([...m.flatMap(p=>p.lines),l],s,i)??l;d\
+i(e,n,t,m,()=>{let p=td(e,c);p==="invalid"&&e.remove(c);let g=`${H(f)}\n`;typeof p!="object"||p.bytes+g.length<=ri?e.appe\
+nd(c,typeof p=="object"&&!p.ended?`\n${g}`:g,oi):Qa(e,n,t,f,s,i)});for(let{path:p}of m)p!==void 0&&v(()=>e.remove(p))}cat\
+ch{}}function Qa(e,n,t,r,o,i){let s=li(n,t),d={path:Nt(n,t),quiet:!1},a=At(e,s,d.path)?ai(e,d,n,t):{lines:[]};di(e,n,t,[\
+a],()=>{e.append(s,`${H(ui([...a.lines,r],o,i)??r)}\n`,oi)})}function ai(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v((\
+)=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=nd(e,n),s=Nt(t,r,i);return At(e,n.path,s)?{lines:o,p\
+ath:s,summed:n.summed}:{lines:[],summed:n.summed}}function di(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s\
+!==void 0&&At(e,s,Nt(n,t,d));throw i}}function Nt(e,n,t){let r=t===void 0?"":`-${t}`;return F(e,`drops-${n}-${q(Date.now\
+())}-${ee()}${r}.aside`)}function ed(e,n,t,r){return ht(e,n,ti,(o,i)=>{let[,,s,d]=ti.exec(i)??[],a=Math.abs(r-Number(s))\
+>=Za;return o===t?{path:F(n,i),summed:d===void 0?void 0:Number(d),quiet:a}:void 0})}function nd(e,n){try{let t=n.summed?\
+?0,r=e.read(n.path,kt)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:ci(r.slice(0,o)),upTo:t+o}}cat\
+ch{return{lines:[],upTo:n.summed??0}}}function At(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function ui(e,n,t){let r=e\
+.map(d=>({...d,since:Math.min(d.since,t),last:Math.min(d.last,t)})).filter(d=>d.last>=n);if(r.length===0)return;let o={}\
+;for(let d of r)for(let[a,u]of Object.entries(d.dropped))(a in o||Object.keys(o).length<Ot)&&C(o,a,u);for(let d of Objec\
+t.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min\
+(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{\
+endpoint:i}}}function td(e,n){try{let t=e.read(n,kt);return t===void 0?void 0:{lines:ci(t),bytes:t.length,ended:t===""||\
+t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}function ci(e){return e.split(`\n`).flatMap(n=>rd(n)??[\
+])}function rd(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==nu\
+ll&&!Array.isArray(r)?Object.entries(r):[];if(!(Rt(n)&&Rt(t)&&n<=t&&s.length>0&&s.length<=Ot&&s.every(([u,l])=>ii.test(u\
+)&&Number.isSafeInteger(l)&&l>0)))return;let a={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&Ka.t\
+est(i)?{endpointHash:i}:{}};return typeof o=="string"&&B(o)===o?{...a,endpoint:o}:a}catch{return}}function Rt(e){return \
+Number.isSafeInteger(e)&&e>=0&&e<=mn}function li(e,n){return F(e,`drops-${n}.json`)}var ie={working:1,periodic:2,asked:1\
+/0},fi=.9,od=1e3,id=3e5,sd=36e5,ad=4,_n=class{#e;#n=[];#o=[];#t=new xn;#u=0;#s=0;#p=0;#r=0;#d={};#g={};#m=!1;#c;#w=Promi\
+se.resolve();#l;#x=ie.working;#R=0;#k;#y=new Set;#O;#A=!1;#E;#h=Gn();#a=!1;#T=!1;#i=!1;#B=!1;#ue=!1;#H=0;#M;#D;#v;#W;#U=\
+!1;#C;constructor(n={}){this.#e=je(n)}enqueue(n){try{if(!ce())return this.#Se();let t=y().exiting();t?(this.#re(),this.#\
+B=this.#i,this.#i=!0):this.#X(),this.#u++;let r=bo(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(thi\
+s.#S()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#F(!0)||this.#Y(\
+));this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#j()),this.#n.length>=this.#e.maxQueueSize&&this.#$(ie.working)}ca\
+tch{}finally{this.#B=!1}}start(){this.#m||this.#M||(this.#m=!0,this.#X(),this.#S()>0?this.#j():ce()&&!this.#N()&&Zo(this\
+.#e,this.#_())&&this.#$(ie.working))}flush(){return this.#$(ie.asked)}#$(n,t=!1){if(this.#E!==void 0&&!t)return Promise.\
+resolve().then(()=>this.#M);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#R,o=this.#w.then(()=>{if(r\
+!==this.#R)return;let i=this.#x;return[this.#l,this.#x]=[void 0,ie.working],this.#pe(i)});return this.#l=o,this.#w=o,o}s\
+top(){return this.#M??=this.#ce()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:th\
+is.#s,sent:this.#p,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}\
+#S(){return this.#n.length+this.#o.length+this.#t.size}#z(){return[...this.#o,...this.#t.events(),...this.#n]}#X(){if(th\
+is.#D)return;this.#re();let n=y(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recor\
+ded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#M===void 0;return this.stop(),s},exit:()=>\
+{this.#F(!0)||this.#Y(),this.#G()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)||this.#Y(\
+),this.#G()})):void 0;this.#D=()=>{r?.(),i?.()}}#j(){this.#m&&this.#c===void 0&&this.#q()}#q(){this.#c=setTimeout(()=>{t\
+his.#$(ie.periodic).then(()=>{this.#m&&this.#q()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#ce(){this.#m=\
+!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=dd(this.#e.exitTimeoutMs);this.#V();let t=this.#u,r=!1;try{if(t\
+his.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#J(),this.#S()>0&&this.#F())return;this.#se(),\
+this.#S()>0&&this.#N()&&this.#P(!0),this.#S()>0&&!this.#N()&&await this.#le(n),this.#P()}catch(o){this.#f(`stop failed u\
+nexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#D?.(),th\
+is.#D=void 0)}}async#le(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#$(ie.asked,!\
+0).then(()=>!0);await Promise.race([r,n.over()])||this.#J()}#J(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().m\
+onotonicMs(),o=Math.min(n,t||n)*fi,i=[...this.#y].some(({started:s,accepted:d})=>!d&&r-s>=n*fi);this.#K(({started:s})=>r\
+-s>=o),this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFai\
+lure()}#K(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#ne(r);continue}fo\
+r(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#oe(r,"the exit budget ended before the answer"):r)}}}#fe\
+(){return this.#k??=new AbortController}#Z(n){if(n.aborted||!J())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#\
+e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,a=d!==void 0&&i-d.endedAt<=t\
+?d.ms:0;return r<=t&&!(2*a>s)}#Q(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()\
+?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,clock:t}=this.#e,r=this.#C,o\
+=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.s\
+tate.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n){let t=this.#v?.health;if(n.delivered){this\
+.#C=void 0,t?.recordSuccess()&&(this.#U=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs\
+)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random:s,clock\
+:d}=this.#e,a=d()+le(o,i,s,n.retryAfterMs);this.#C=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:a}}async#pe(n){\
+try{this.#V();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#\
+se();let r=this.#N();if(r&&!this.#me())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,d=this.#o.filter(\
+i).concat(this.#n);if(d.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let a=this.#te(d);for(let l of a)t\
+his.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ge(a,u),this.#he(u),u.delivered&&u.retryAfterMs&&(thi\
+s.#H=Math.max(this.#H,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ge(n,t\
+){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Z(r);)await this.#ee(n[o++],r,t)};await Pro\
+mise.all(Array.from({length:Math.min(ad,n.length)},i));for(let s of n.slice(o))this.#Q(s)}async#ee(n,t,r){this.#V();let \
+o=this.#ae(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#be(n,t);if(this.#v\
+e(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.s\
+lice(s)];for(let a of d)this.#t.add(a);for(let a of d)this.#Z(t)?await this.#ee(a,t,r):this.#Q(a);return}switch(i.kind){\
+case"delivered":return r.delivered=!0,this.#ne(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#L(n);cas\
+e"rejected":return this.#b(n.length,i.reason,i.detail),this.#L(n);case"interrupted":case"not_sent":this.#o.unshift(...n)\
+;return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ye(n\
+,i.retryAfterMs):this.#we(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Mat\
+h.max(o.notBefore,r);this.#o.unshift(...n)}#ne(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otl\
+p_rejected"),this.#L(n)}async#be(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return a\
+wait this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o\
+}}}#te(n){let{format:t,maxBatchBytes:r}=this.#e;return Eo(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear()\
+,this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detai\
+l};let{format:i,headers:s}=this.#e,d=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="h\
+ttp"?` to ${B(o.url)}`:""}: ${d}`),o.kind==="stderr")return mi(d),{kind:"delivered"};let a=i.classify;return await po({u\
+rl:o.url,body:d,headers:s,classify:a&&((u,l,c)=>a(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.f\
+etch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,s\
+endsProxyCredentials:y().sendsProxyCredentials})}#ve(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==vo\
+id 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch f\
+ailed: ${xr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.k\
+ind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#re(){\
+if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:d}=at\
+();this.#h(`telemetry ${s?"on":"off"} (decided by ${d})`);let a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard err\
+or":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEM\
+ETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${a}; format: ${t.name}; spool: ${r??\
+"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=$o(n,this.#e.headers);i&&this.\
+#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)\
+}#Se(){this.#a||!this.#h&&!this.#e.logger||(this.#a=!0,this.#f(`telemetry off (decided by ${at().decidedBy}): events are\
+ not recorded`))}#we(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,d=i(),a=this.#oe(n,t);for(let u of a)u.notBefore=d+l\
+e(u.retries,o,s,r);this.#o.push(...a)}#oe(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push\
+(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.leng\
+th,"retries_exhausted",`last failure: ${t}`),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=En.open(this.#e\
+,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#W&&this.#f(\
+r),this.#W=r}),this.#v}#ie(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+od;let{flushIntervalMs:t,requ\
+estTimeoutMs:r}=this.#e;return Math.max(id,Math.min(sd,2*t),2*r)}#V(){let n=this.#ie(),t=this.#E!==void 0;this.#v?.renew\
+Claims(n,t?n:n*.75,t)}#se(){if(this.#U||this.#R>0||!ce()||this.#N()||!J())return;let n=this.#_();if(n&&Oe()!==void 0)ret\
+urn;this.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.\
+#ie());o&&(this.#de(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#j())}#P(n=!1,\
+t){this.#K();let r=this.#z(),o=this.#ae(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t\
+??J()))return this.#ue=!0,this.#I(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#I();for(let \
+d of this.#te(o))mi(this.#e.format.encode(d,this.#e.clock())),this.#p+=d.length;return!0}if(this.#e.sink.kind==="none")r\
+eturn this.#I(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===v\
+oid 0)return this.#f(`${o.length} event(s) not delivered are kept in memory only, and go with the process: no spool`+(th\
+is.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Oe()!==void 0)return this.#I(),this.#b(o.length,"opted_out","not spoole\
+d: the program turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&\
+&n)return!1;if(this.#I(),s){let d=this.#H-this.#e.clock();d>0&&i?.health.recordWait(d),this.#r+=s.spooled;for(let[a,u]of\
+ Object.entries(s.dropped))this.#b(u,a);this.#de(s.olderDropped)}else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b\
+(o.length-d,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#ae(n){let t=this.#v?.spool;if(!t)return n;let r=new \
+Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter((\
+{claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#L(i),n.filter(({claim:s})=>!s||!o.has(s))}#de(n){fo\
+r(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#F(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=zo(this.#e,t\
+,ce()),o=r.handOff?J():void 0;if(o===!1)return this.#P(!0,o);let i=Jo(this.#e,r);if(!i.handOff){let u={delivered:"delive\
+ring in process",spooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen(\
+)?So(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this\
+.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:No(this.#z\
+(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in p\
+rocess: the spool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!t\
+his.#P(!0,o))return this.#f("at exit: delivering in process: the spool cannot be written"),!1;let d=Ko(i);if(d==="failed\
+")return this.#f("at exit: delivering in process: no sender could be started"),!1;this.#R++,[this.#l,this.#x]=[void 0,ie\
+.working];let a={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no proce\
+sses":"the spool (the system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${a[d]}`)\
+,!0}#Y(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spo\
+oled for a later run`),t}#G(){let n={};for(let[s,d]of Object.entries(this.#d)){let a=this.#g[s]??0;d>a&&s!=="opted_out"&\
+&s!=="claim_lost"&&(n[s]=d-a)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let\
+ o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#d[s];let i=Date.now();si(o.files,o.spool.dir,o.sp\
+ool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#d,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`)\
+)}#f(n){this.#h?.(n),this.#B||jr(this.#e.logger,n)}};function dd(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>\
+r??=new Promise(o=>{t=Ae(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function mi(e){y().writeStderr(`$\
+{ni(JSON.parse(e))}\n`)}var ud=250;async function hi(e){let n=y();Ae(K,()=>n.exit(0)),ho(),ao(()=>cd(e));try{await ld(e,y\
+().monotonicMs()+K)}catch{}n.exit(0)}function cd(e){let{enabled:n,source:t}=rt();return n||t==="default"&&e.onByConsentF\
+ile!==!0}async function ld(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,d=je\
+(s),a=Et(d);if(!J())return Vo(t,r,a);for(let u=0;;u++){let l=await Yo(t,r,a);if(!l)return;let{replayed:c,spooled:m,sent:\
+f,timeUp:p}=await md(s,n-ud);if(Go(t,r,l),!hd(e,a))return;if(p&&f>0&&J())return fd(e);if(c>0&&m>0||u>0&&c===0)return}}fu\
+nction fd(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.f\
+ind(d=>d.startsWith(i)&&vn.test(d.slice(i.length)));o&&s!==void 0&&v(()=>o.touch(s,Date.now())),y().spawnDetached({argv:\
+n,env:Sn(t,e),cwd:e.spoolDir,leavesSession:r})}async function md(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},time\
+Up:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=je(e),d=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break\
+}if(!J()||s!==void 0&&y().files?.realPath(s)===void 0)break;let a=new _n({...e,handOff:!1,exitTimeoutSeconds:(n-y().mono\
+tonicMs())/1e3});a.start(),await a.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=a.stats();t.replayed+=u,t.spooled+=\
+l,t.sent+=c;for(let[f,p]of Object.entries(m))C(t.dropped,f,p);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=le(++d,\
+o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function hd(e,n){let t=y().files;\
+if(!t||t.realPath(e.spoolDir)===void 0||wn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxByte\
+s:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return oe.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}\
+var pi=Ho(y().env(Ve));pi&&await hi(pi);\n'}var Ae="sender-90328999.mjs",Md=124920,Ld=6e4,Id=1e3,Cd=[Yi,"NAT_TELEMETRY_E\
+NABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Vi(e,t){return e.sink.kind==="none"?
+"dropped":ar(e)&&t?.health.isOpen()!==!0?"delivered":t&&Be()===void 0?"spooled":"dropped"}var Dd=3;function zi(e,t,n,r=Date.
+now()){let i;try{i=e.list(t).filter(d=>Sd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===
+void 0||a>r+Ne?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Ae).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).
+slice(n).filter(({written:d})=>r-d>Ne).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Pd=class{#e=new Set;#t=0;get size(){
+return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
+return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function sn(e){return e===null?"null":typeof e=="string"?Wi(
+e):typeof e=="number"?Bd(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(sn).join(", ")}]`:typeof e=="object"?
+`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Wi(n)}: ${sn(r)}`).join(", ")}}`:"null"}function Wi(e){
+return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Bd(e){
+if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
+e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
+isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Xi=16384,an=2*Xi,Gi=an-4096,
+dn=32,qi=/^[a-z0-9_]{1,40}$/,jd=/^[0-9a-f]{8}$/,Fd=/^drops-([0-9a-f]{8})\.json$/,cn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+Ud=6e4;function Hd(e,t,n,r=-1/0){const i=Date.now(),o=hr(e,kt(t,n)),d=ur(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).
+flatMap(a=>Zi(e,a).lines);return St([...typeof o=="object"?o.lines:[],...d],r,i)}function Yd(e,t,n=-1/0){return[...new Set(
+[...je(e,t,Fd,i=>i),...je(e,t,cn,i=>i)])].flatMap(i=>{const o=Hd(e,t,i,n);return o?[{key:i,...o}]:[]})}function Vd(e,t,n,r,i,o){
+const s=kt(t,n),d={path:ln(t,n),quiet:!1},a=un(e,s,d.path)?Ji(e,d,t,n):{lines:[]};lr(e,t,n,[a],()=>{e.append(s,`${H(St([
+...a.lines,r],i,o)??r)}
 `,Gi)})}function Ji(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=Zi(e,t),s=ln(n,r,o);return un(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function ln(e,t,n){
 const r=n===void 0?"":`-${n}`;return U(e,`drops-${t}-${be(Date.now())}-${Te()}${r}.aside`)}function Zi(e,t){try{const n=t.
@@ -2043,67 +2044,67 @@ rename(t,n),!0))??!1}function Ki(e){return e.split(`
 c,u])=>qi.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
 "string"&&jd.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&F(i)===i?{...a,endpoint:i}:a}catch{return}}var Z={working:1,
 periodic:2,asked:1/0},Qi=.9,Wd=1e3,Xd=3e5,Gd=36e5,qd=4,eo=class{#e;#t=[];#i=[];#n=new Pd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
-resolve();#u;#$=Z.working;#O=0;#k;#y=new Set;#x;#A=!1;#E;#m=de();#a=!1;#_=!1;#o=!1;#j=!1;#ce=!1;#F=0;#C;#D;#w;#z;#U=!1;#P;constructor(e={}){
-this.#e=Zn(e)}enqueue(e){try{if(!G())return this.#be();const t=E().exiting();t?(this.#ne(),this.#j=this.#o,this.#o=!0):this.#X(),
+resolve();#u;#$=Z.working;#O=0;#k;#y=new Set;#x;#A=!1;#E;#m=de();#a=!1;#_=!1;#o=!1;#j=!1;#ce=!1;#F=0;#C;#D;#w;#W;#U=!1;#P;constructor(e={}){
+this.#e=Zn(e)}enqueue(e){try{if(!G())return this.#be();const t=E().exiting();t?(this.#re(),this.#j=this.#o,this.#o=!0):this.#G(),
 this.#c++;const n=zo(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
-return this.#g(1,"buffer_full");if(this.#t.push(n),t)return void(this.#B(!0)||this.#Y());this.#f&&this.#l===void 0&&queueMicrotask(
+return this.#g(1,"buffer_full");if(this.#t.push(n),t)return void(this.#B(!0)||this.#V());this.#f&&this.#l===void 0&&queueMicrotask(
 ()=>this.#H()),this.#t.length>=this.#e.maxQueueSize&&this.#R(Z.working)}catch{}finally{this.#j=!1}}start(){this.#f||this.#C||
-(this.#f=!0,this.#X(),this.#b()>0?this.#H():G()&&!this.#N()&&Zo(this.#e,this.#S())&&this.#R(Z.working))}flush(){return this.#R(
+(this.#f=!0,this.#G(),this.#b()>0?this.#H():G()&&!this.#N()&&Zo(this.#e,this.#S())&&this.#R(Z.working))}flush(){return this.#R(
 Z.asked)}#R(e,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#C);if(this.#$=Math.max(this.#$,e),this.#u)
 return this.#u;const n=this.#O,r=this.#T.then(()=>{if(n!==this.#O)return;const i=this.#$;return[this.#u,this.#$]=[void 0,
 Z.working],this.#pe(i)});return this.#u=r,this.#T=r,r}stop(){return this.#C??=this.#le()}[Symbol.asyncDispose](){return this.
 stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
-length,inFlight:this.#n.size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#W(){return[...this.#i,
-...this.#n.events(),...this.#t]}#X(){if(this.#D)return;this.#ne();const e=E(),t=o=>{try{return o()}catch{this.#h("an exi\
+length,inFlight:this.#n.size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#X(){return[...this.#i,
+...this.#n.events(),...this.#t]}#G(){if(this.#D)return;this.#re();const e=E(),t=o=>{try{return o()}catch{this.#h("an exi\
 t hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#C===
-void 0;return this.stop(),o},exit:()=>{this.#B(!0)||this.#Y(),this.#V()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(
-o=>{r(o),this.#B(!0)||this.#Y(),this.#V()})):void 0;this.#D=()=>{n?.(),i?.()}}#H(){this.#f&&this.#l===void 0&&this.#G()}#G(){
-this.#l=setTimeout(()=>{this.#R(Z.periodic).then(()=>{this.#f&&this.#G()})},this.#e.flushIntervalMs),E().unrefTimer(this.#l)}async#le(){
-this.#f=!1,this.#l!==void 0&&clearTimeout(this.#l);const e=this.#E=rs(this.#e.exitTimeoutMs),t=this.#c;let n=!1;try{if(this.#n.
-size>0&&!await Promise.race([this.#T.then(()=>!0),e.over()])&&this.#q(),this.#b()>0&&this.#B())return;this.#se(),this.#b()>
-0&&this.#N()&&this.#I(!0),this.#b()>0&&!this.#N()&&await this.#ue(e),this.#I()}catch(r){this.#h(`stop failed unexpectedl\
-y: ${r}`),n=!0}finally{this.#V(),e.clear(),this.#E=void 0;const r=this.#c>t&&this.#b()>0;!n&&!r&&(this.#D?.(),this.#D=void 0)}}async#ue(e){
-const t=this.#S()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#R(Z.asked,!0).then(()=>!0);await Promise.
-race([n,e.over()])||this.#q()}#q(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=E().monotonicMs(),r=Math.min(e,t||
-e)*Qi,i=[...this.#y].some(({started:o,accepted:s})=>!s&&n-o>=e*Qi);this.#J(({started:o})=>n-o>=r),this.#k?.abort(),this.#k=
-void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#w?.health.recordFailure()}#J(e=()=>!1){for(const t of this.#y){
-const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#ee(n);continue}for(const i of n)i.cuts=(i.cuts??0)+1;this.#i.
-unshift(...e(t)?this.#re(n,"the exit budget ended before the answer"):n)}}}#he(){return this.#k??=new AbortController}#Z(e){
-if(e.aborted||!_e())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#E;if(!r)return!0;const i=E().monotonicMs(),
-o=r.end-i;if(o>=t)return!0;const s=this.#x,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return n<=t&&!(2*d>o)}#K(e){this.#n.settle(
-e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#S()?.health.isOpen()===!0;return e.kind==="http"&&(t||
-!E().canConnect(e.url))}#fe(){const{sink:e,clock:t}=this.#e,n=this.#P,r=this.#w?.health.state;return this.#E===void 0&&n!==
-void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&E().
-canConnect(e.url)}#me(e){const t=this.#w?.health;if(e.delivered){this.#P=void 0,t?.recordSuccess()&&(this.#U=!1);return}
-if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.
-retryAfterMs);const r=(this.#P?.failures??0)+1,{backoff:i,random:o,clock:s}=this.#e,d=s()+nt(r,i,o,e.retryAfterMs);this.#P=
-n||!t?.state?void 0:{state:t.state,failures:r,probeAt:d}}async#pe(e){try{this.#oe();const t=this.#e.sink.kind==="http"?this.#w?.
-health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#se();const n=this.#N();if(n&&!this.#fe())return;const r=this.#e.
-clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,s=this.#i.filter(i).concat(this.#t);if(s.length===0)return;this.#i=this.#i.filter(
-c=>!i(c)),this.#t=[];const d=this.#te(s);for(const c of d)this.#n.add(c);const a={delivered:!1,failed:!1,probing:n};await this.#ve(
-d,a),this.#me(a),a.delivered&&a.retryAfterMs&&(this.#F=Math.max(this.#F,this.#e.clock()+a.retryAfterMs))}catch(t){this.#h(
-`flush failed unexpectedly: ${t}`)}}async#ve(e,t){const{signal:n}=this.#he();let r=0;const i=async()=>{for(;r<e.length&&
-!t.failed&&this.#Z(n);)await this.#Q(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(qd,e.length)},i));for(const o of e.
-slice(r))this.#K(o)}async#Q(e,t,n){this.#oe();const r=this.#ae(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.
-add(r),e=r}const i=await this.#ge(e,t);if(this.#we(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){
-const o=Math.floor(e.length/2),s=[e.slice(0,o),e.slice(o)];for(const d of s)this.#n.add(d);for(const d of s)this.#Z(t)?await this.#Q(
-d,t,n):this.#K(d);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#ee(e,i.rejected);case"too_large":return this.#g(
-1,"http_413"),this.#L(e);case"rejected":return this.#g(e.length,i.reason,i.detail),this.#L(e);case"interrupted":case"not\
-_sent":this.#i.unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??
-0),n.probing?this.#ye(e,i.retryAfterMs):this.#Te(e,i.reason,i.retryAfterMs)}}}#ye(e,t=0){const n=this.#e.clock()+t;for(const r of e)
-r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#ee(e,t=0){const n=Math.min(t,e.length);this.#p+=e.length-n,n>
-0&&this.#g(n,"otlp_rejected"),this.#L(e)}async#ge(e,t){const n={started:E().monotonicMs(),events:e,accepted:!1};this.#y.
-add(n);try{return await this.#Ee(e,t,()=>n.accepted=!0)}finally{this.#y.delete(n);const r=E().monotonicMs();this.#x={ms:r-
-n.started,endedAt:r}}}#te(e){const{format:t,maxBatchBytes:n}=this.#e;return dd(e,n,t.emptyBytes,t.eventBytes)}#M(){this.#i=
-[],this.#n.clear(),this.#t=[]}async#Ee(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason,
-detail:r.detail};const{format:i,headers:o}=this.#e,s=i.encode(e,this.#e.clock());if(this.#m?.(`sending ${e.length} event\
-(s)${r.kind==="http"?` to ${F(r.url)}`:""}: ${s}`),r.kind==="stderr")return to(s),{kind:"delivered"};const d=i.classify;
+void 0;return this.stop(),o},exit:()=>{this.#B(!0)||this.#V(),this.#z()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(
+o=>{r(o),this.#B(!0)||this.#V(),this.#z()})):void 0;this.#D=()=>{n?.(),i?.()}}#H(){this.#f&&this.#l===void 0&&this.#q()}#q(){
+this.#l=setTimeout(()=>{this.#R(Z.periodic).then(()=>{this.#f&&this.#q()})},this.#e.flushIntervalMs),E().unrefTimer(this.#l)}async#le(){
+this.#f=!1,this.#l!==void 0&&clearTimeout(this.#l);const e=this.#E=rs(this.#e.exitTimeoutMs);this.#Y();const t=this.#c;let n=!1;
+try{if(this.#n.size>0&&!await Promise.race([this.#T.then(()=>!0),e.over()])&&this.#J(),this.#b()>0&&this.#B())return;this.#se(),
+this.#b()>0&&this.#N()&&this.#I(!0),this.#b()>0&&!this.#N()&&await this.#ue(e),this.#I()}catch(r){this.#h(`stop failed u\
+nexpectedly: ${r}`),n=!0}finally{this.#z(),e.clear(),this.#E=void 0;const r=this.#c>t&&this.#b()>0;!n&&!r&&(this.#D?.(),
+this.#D=void 0)}}async#ue(e){const t=this.#S()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#R(Z.asked,
+!0).then(()=>!0);await Promise.race([n,e.over()])||this.#J()}#J(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=E().
+monotonicMs(),r=Math.min(e,t||e)*Qi,i=[...this.#y].some(({started:o,accepted:s})=>!s&&n-o>=e*Qi);this.#Z(({started:o})=>n-
+o>=r),this.#k?.abort(),this.#k=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#w?.health.recordFailure()}#Z(e=()=>!1){
+for(const t of this.#y){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#te(n);continue}for(const i of n)i.
+cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#ie(n,"the exit budget ended before the answer"):n)}}}#he(){return this.#k??=
+new AbortController}#K(e){if(e.aborted||!_e())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#E;if(!r)
+return!0;const i=E().monotonicMs(),o=r.end-i;if(o>=t)return!0;const s=this.#x,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return n<=
+t&&!(2*d>o)}#Q(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#S()?.health.isOpen()===
+!0;return e.kind==="http"&&(t||!E().canConnect(e.url))}#fe(){const{sink:e,clock:t}=this.#e,n=this.#P,r=this.#w?.health.state;
+return this.#E===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.
+probeAt&&e.kind==="http"&&E().canConnect(e.url)}#me(e){const t=this.#w?.health;if(e.delivered){this.#P=void 0,t?.recordSuccess()&&
+(this.#U=!1);return}if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&
+t?.recordWait(e.retryAfterMs);const r=(this.#P?.failures??0)+1,{backoff:i,random:o,clock:s}=this.#e,d=s()+nt(r,i,o,e.retryAfterMs);
+this.#P=n||!t?.state?void 0:{state:t.state,failures:r,probeAt:d}}async#pe(e){try{this.#Y();const t=this.#e.sink.kind==="\
+http"?this.#w?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#se();const n=this.#N();if(n&&!this.#fe())
+return;const r=this.#e.clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,s=this.#i.filter(i).concat(this.#t);if(s.length===0)return;
+this.#i=this.#i.filter(c=>!i(c)),this.#t=[];const d=this.#ne(s);for(const c of d)this.#n.add(c);const a={delivered:!1,failed:!1,
+probing:n};await this.#ve(d,a),this.#me(a),a.delivered&&a.retryAfterMs&&(this.#F=Math.max(this.#F,this.#e.clock()+a.retryAfterMs))}catch(t){
+this.#h(`flush failed unexpectedly: ${t}`)}}async#ve(e,t){const{signal:n}=this.#he();let r=0;const i=async()=>{for(;r<e.
+length&&!t.failed&&this.#K(n);)await this.#ee(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(qd,e.length)},i));
+for(const o of e.slice(r))this.#Q(o)}async#ee(e,t,n){this.#Y();const r=this.#ae(e);if(r!==e){if(this.#n.settle(e),r.length===
+0)return;this.#n.add(r),e=r}const i=await this.#ge(e,t);if(this.#we(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_la\
+rge"&&e.length>1){const o=Math.floor(e.length/2),s=[e.slice(0,o),e.slice(o)];for(const d of s)this.#n.add(d);for(const d of s)
+this.#K(t)?await this.#ee(d,t,n):this.#Q(d);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#te(e,i.rejected);case"\
+too_large":return this.#g(1,"http_413"),this.#L(e);case"rejected":return this.#g(e.length,i.reason,i.detail),this.#L(e);case"\
+interrupted":case"not_sent":this.#i.unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??
+0,i.retryAfterMs??0),n.probing?this.#ye(e,i.retryAfterMs):this.#Te(e,i.reason,i.retryAfterMs)}}}#ye(e,t=0){const n=this.#e.
+clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#te(e,t=0){const n=Math.min(t,e.length);
+this.#p+=e.length-n,n>0&&this.#g(n,"otlp_rejected"),this.#L(e)}async#ge(e,t){const n={started:E().monotonicMs(),events:e,
+accepted:!1};this.#y.add(n);try{return await this.#Ee(e,t,()=>n.accepted=!0)}finally{this.#y.delete(n);const r=E().monotonicMs();
+this.#x={ms:r-n.started,endedAt:r}}}#ne(e){const{format:t,maxBatchBytes:n}=this.#e;return dd(e,n,t.emptyBytes,t.eventBytes)}#M(){
+this.#i=[],this.#n.clear(),this.#t=[]}async#Ee(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.
+reason,detail:r.detail};const{format:i,headers:o}=this.#e,s=i.encode(e,this.#e.clock());if(this.#m?.(`sending ${e.length}\
+ event(s)${r.kind==="http"?` to ${F(r.url)}`:""}: ${s}`),r.kind==="stderr")return to(s),{kind:"delivered"};const d=i.classify;
 return await yd({url:r.url,body:s,headers:o,classify:d&&((a,c,u)=>d(a,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,
 fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:E().unrefTimer,mayConnect:E().
 canConnect,sendsProxyCredentials:E().sendsProxyCredentials})}#we(e,t){if(!this.#m)return;const n=e.kind==="retry"&&e.retryAfterMs!==
 void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
  failed: ${ms(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=e.kind==="rejected"||e.
-kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#m(`answer for ${t} event(s): ${e.kind}${i}`)}#ne(){
+kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#m(`answer for ${t} event(s): ${e.kind}${i}`)}#re(){
 if(this.#_)return;this.#_=!0;const{sink:e,format:t,spoolDir:n,handOff:r}=this.#e;if(this.#m){const{enabled:o,decidedBy:s}=Gt();
 this.#m(`telemetry ${o?"on":"off"} (decided by ${s})`);const d=e.kind==="http"?F(e.url):e.kind==="stderr"?"standard erro\
 r":e.reason==="dry_run"&&E().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEME\
@@ -2111,44 +2112,45 @@ TRY_DRY_RUN, which could ask for one)":`nowhere (${e.reason})`;this.#m(`endpoint
 none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)return;const i=bi(e,this.#e.headers);i&&this.#m(
 `warning: ${i}`),this.#m(`at exit: ${r.enabled?"hand off where a sender can be started":"in process"} (${r.source})`)}#be(){
 this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry off (decided by ${Gt().decidedBy}): events are not re\
-corded`))}#Te(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,s=i(),d=this.#re(e,t);for(const a of d)a.notBefore=s+nt(a.
-retries,r,o,n);this.#i.push(...d)}#re(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?r:n).push(
+corded`))}#Te(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,s=i(),d=this.#ie(e,t);for(const a of d)a.notBefore=s+nt(a.
+retries,r,o,n);this.#i.push(...d)}#ie(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?r:n).push(
 i);return n.length>0&&this.#h(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#g(r.length,
 "retries_exhausted",`last failure: ${t}`),this.#L(r),n}#L(e){this.#w?.settle(e)}#S(){return this.#w??=Ui.open(this.#e,(e,t)=>{
-const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#z&&this.#h(n),this.#z=
-n}),this.#w}#ie(){const e=this.#E;if(e)return Math.max(0,e.end-E().monotonicMs())+Wd;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;
-return Math.max(Xd,Math.min(Gd,2*t),2*n)}#oe(){const e=this.#ie();this.#w?.renewClaims(e,this.#E?e:e*.75)}#se(){if(this.#U||
-this.#O>0||!G()||this.#N()||!_e())return;const e=this.#S();if(e&&Be()!==void 0)return;this.#U=!0;const t=this.#e.maxBufferedEvents,
-n=Math.max(this.#b(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#ie());r&&(this.#de(r.dropped),this.#s+=r.events.
-length,this.#i.push(...r.events),r.events.length>0&&this.#H())}#I(e=!1,t){this.#J();const n=this.#W(),r=this.#ae(n);if(r!==
-n&&(this.#i=r,this.#n.clear(),this.#t=[]),r.length===0)return!0;if(!(t??_e()))return this.#ce=!0,this.#M(),this.#g(r.length,
-"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#M();for(const s of this.#te(r))to(this.#e.format.encode(s,this.#e.
-clock())),this.#p+=s.length;return!0}if(this.#e.sink.kind==="none")return this.#M(),this.#g(r.length,this.#e.sink.reason,
-this.#e.sink.detail),!0;const i=this.#S();if(!i&&this.#e.spoolDir===void 0)return this.#h(`${r.length} event(s) not deli\
-vered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Be()!==
-void 0)return this.#M(),this.#g(r.length,"opted_out","not spooled: the program turned telemetry on over the user's no"),
-!0;let o;try{o=i?.write(r)}catch{o=void 0}if(o||(this.#A=!0),!o&&e)return!1;if(this.#M(),o){const s=this.#F-this.#e.clock();
-s>0&&i?.health.recordWait(s),this.#r+=o.spooled;for(const[d,a]of Object.entries(o.dropped))this.#g(a,d);this.#de(o.olderDropped)}else{
-const s=i?.giveBackUnsettled()??0;this.#r+=s,this.#g(r.length-s,"spool_unavailable")}return i?.releaseAll(),o!==void 0}#ae(e){
-const t=this.#w?.spool;if(!t)return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||
-r.add(o));if(r.size===0)return e;const i=e.filter(({claim:o})=>o&&r.has(o));return this.#g(i.length,"claim_lost"),this.#L(
-i),e.filter(({claim:o})=>!o||!r.has(o))}#de(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#B(e=!1){if(this.#b()===
-0)return!0;const t=this.#S(),n=sr(this.#e,t,G()),r=n.handOff?_e():void 0;if(r===!1)return this.#I(!0,r);const i=qo(this.#e,
-n);if(!i.handOff){const a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},
-c=i.outcome!=="delivered"&&t?.health.isOpen()?Fi(t.health):void 0,u=i.outcome==="delivered"?`; the exit waits at most ${this.#e.
-exitTimeoutMs/1e3} s`:"";return this.#h(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.reason}`:i.reason}${u}`),
-!1}const o=e||this.#N()?0:Co(this.#W(),this.#e.spoolLimits);if(o>0){const{maxEvents:a,maxBytes:c}=this.#e.spoolLimits;return this.#h(
-`at exit: delivering in process: the spool would leave out ${o} of the ${this.#b()} event(s) (spoolMaxEvents ${a}, spool\
-MaxBytes ${c})`),!1}if(!this.#I(!0,r))return this.#h("at exit: delivering in process: the spool cannot be written"),!1;const s=Jo(
-i);if(s==="failed")return this.#h("at exit: delivering in process: no sender could be started"),!1;this.#O++,[this.#u,this.#$]=
-[void 0,Z.working];const d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)",
-"no processes":"the spool (the system has no processes left to start a sender)"};return this.#h(`at exit: handed off to ${d[s]}`),
-!0}#Y(){const e=this.#r,t=this.#I(),n=this.#r-e;return n>0&&this.#h(`at exit: the process ends at once: ${n} event(s) sp\
-ooled for a later run`),t}#V(){const e={};for(const[o,s]of Object.entries(this.#d)){const d=this.#v[o]??0;s>d&&o!=="opte\
-d_out"&&o!=="claim_lost"&&(e[o]=s-d)}const{sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.kind!=="http")return;
-const r=this.#S();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();ns(r.files,r.spool.
-dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(j(this.#d,t,e),this.#h(`dropped ${e} event(s): ${t}${n?` (${n}\
-)`:""}`))}#h(e){this.#m?.(e),this.#j||Rn(this.#e.logger,e)}};function to(e){E().writeStderr(`${sn(JSON.parse(e))}
+const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#W&&this.#h(n),this.#W=
+n}),this.#w}#oe(){const e=this.#E;if(e)return Math.max(0,e.end-E().monotonicMs())+Wd;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;
+return Math.max(Xd,Math.min(Gd,2*t),2*n)}#Y(){const e=this.#oe(),t=this.#E!==void 0;this.#w?.renewClaims(e,t?e:e*.75,t)}#se(){
+if(this.#U||this.#O>0||!G()||this.#N()||!_e())return;const e=this.#S();if(e&&Be()!==void 0)return;this.#U=!0;const t=this.#e.
+maxBufferedEvents,n=Math.max(this.#b(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#oe());r&&(this.#de(r.dropped),
+this.#s+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#H())}#I(e=!1,t){this.#Z();const n=this.#X(),
+r=this.#ae(n);if(r!==n&&(this.#i=r,this.#n.clear(),this.#t=[]),r.length===0)return!0;if(!(t??_e()))return this.#ce=!0,this.#M(),
+this.#g(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#M();for(const s of this.#ne(r))to(this.#e.format.
+encode(s,this.#e.clock())),this.#p+=s.length;return!0}if(this.#e.sink.kind==="none")return this.#M(),this.#g(r.length,this.#e.
+sink.reason,this.#e.sink.detail),!0;const i=this.#S();if(!i&&this.#e.spoolDir===void 0)return this.#h(`${r.length} event\
+(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),
+!1;if(Be()!==void 0)return this.#M(),this.#g(r.length,"opted_out","not spooled: the program turned telemetry on over the\
+ user's no"),!0;let o;try{o=i?.write(r)}catch{o=void 0}if(o||(this.#A=!0),!o&&e)return!1;if(this.#M(),o){const s=this.#F-
+this.#e.clock();s>0&&i?.health.recordWait(s),this.#r+=o.spooled;for(const[d,a]of Object.entries(o.dropped))this.#g(a,d);
+this.#de(o.olderDropped)}else{const s=i?.giveBackUnsettled()??0;this.#r+=s,this.#g(r.length-s,"spool_unavailable")}return i?.
+releaseAll(),o!==void 0}#ae(e){const t=this.#w?.spool;if(!t)return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||
+n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;const i=e.filter(({claim:o})=>o&&r.has(o));return this.#g(
+i.length,"claim_lost"),this.#L(i),e.filter(({claim:o})=>!o||!r.has(o))}#de(e){for(const[t,n]of Object.entries(e))this.#s+=
+n,this.#g(n,t)}#B(e=!1){if(this.#b()===0)return!0;const t=this.#S(),n=sr(this.#e,t,G()),r=n.handOff?_e():void 0;if(r===!1)
+return this.#I(!0,r);const i=qo(this.#e,n);if(!i.handOff){const a={delivered:"delivering in process",spooled:"spooled fo\
+r a later run",dropped:"not delivered"},c=i.outcome!=="delivered"&&t?.health.isOpen()?Fi(t.health):void 0,u=i.outcome===
+"delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#h(`at exit: ${a[i.outcome]}: ${c?`${c}\
+; in process, as ${i.reason}`:i.reason}${u}`),!1}const o=e||this.#N()?0:Co(this.#X(),this.#e.spoolLimits);if(o>0){const{
+maxEvents:a,maxBytes:c}=this.#e.spoolLimits;return this.#h(`at exit: delivering in process: the spool would leave out ${o}\
+ of the ${this.#b()} event(s) (spoolMaxEvents ${a}, spoolMaxBytes ${c})`),!1}if(!this.#I(!0,r))return this.#h("at exit: \
+delivering in process: the spool cannot be written"),!1;const s=Jo(i);if(s==="failed")return this.#h("at exit: deliverin\
+g in process: no sender could be started"),!1;this.#O++,[this.#u,this.#$]=[void 0,Z.working];const d={started:"a sender",
+"at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no \
+processes left to start a sender)"};return this.#h(`at exit: handed off to ${d[s]}`),!0}#V(){const e=this.#r,t=this.#I(),
+n=this.#r-e;return n>0&&this.#h(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#z(){const e={};
+for(const[o,s]of Object.entries(this.#d)){const d=this.#v[o]??0;s>d&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=s-d)}const{
+sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#S();if(!r)return;for(const o of Object.
+keys(e))this.#v[o]=this.#d[o];const i=Date.now();ns(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==
+0&&(j(this.#d,t,e),this.#h(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#h(e){this.#m?.(e),this.#j||Rn(this.#e.logger,
+e)}};function to(e){E().writeStderr(`${sn(JSON.parse(e))}
 `)}var Jd=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
 re or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; never its message)","\
 how long it took","the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture","the to\
