@@ -128,14 +128,28 @@ export interface FileDecision {
  * or Node.js's permissions: an opt-out there cannot be seen), is `disabled`:
  * it never leads to a question or to sending.
  *
- * @param placeChecked The directories above it were checked by an earlier read (a run reading again whether the
- *   user opted out since, which only a clean read of a decision other than yes may stop): not walked again.
+ * @param placeChecked The directories above it were judged by an earlier look, which found that no other user may
+ *   replace what is there (a run reading again whether the user opted out since): not walked again. Never where
+ *   they may: what is there is opened.
  */
 function readDecision(path: string, placeChecked = false): FileDecision {
   const files = host().files;
   if (!files) return { state: "never_asked" };
   if (!files.allowed(path, "read")) {
     return { state: "disabled", problem: "may not be read (the program's permissions)" };
+  }
+  if (!placeChecked) {
+    if (!files.present(path)) return { state: "never_asked" };
+    try {
+      // A file of the user's where another user may rename files could be an old decision put back, or, swapped in
+      // between the look and the open, a FIFO that blocks Deno's open: judged before it is opened.
+      files.checkPlace(path);
+    } catch (error) {
+      return {
+        state: "disabled",
+        problem: `is where another user could replace it (${refusal(error).replaceAll("_", " ")})`,
+      };
+    }
   }
   let text: string | undefined;
   try {
@@ -150,18 +164,7 @@ function readDecision(path: string, placeChecked = false): FileDecision {
     }
     return { state: "disabled", problem: `cannot be read safely (${refusal(error).replaceAll("_", " ")})` };
   }
-  if (text === undefined) return { state: "never_asked" };
-  if (placeChecked) return { ...decisionOf(text), text };
-  try {
-    // A file of the user's where another user may rename files could be an old decision put back.
-    files.checkPlace(path);
-  } catch (error) {
-    return {
-      state: "disabled",
-      problem: `is where another user could replace it (${refusal(error).replaceAll("_", " ")})`,
-    };
-  }
-  return { ...decisionOf(text), text };
+  return text === undefined ? { state: "never_asked" } : { ...decisionOf(text), text };
 }
 
 /** Whether the program's permissions refused the access (Deno's `NotCapable`, Node.js's `ERR_ACCESS_DENIED`). */
@@ -459,8 +462,10 @@ const WRITTEN_SINCE_PROGRAM = "the consent file, written since the program turne
 
 /**
  * A consent file as a run saw it: whether anything was there, its text, why it could not be read with certainty (a
- * link, a FIFO, another user's file: an opt-out at the start of a run), and when it was written (each `undefined`: not
- * there, or not read).
+ * link, a FIFO, another user's file, a place where another user could replace it: an opt-out at the start of a run),
+ * and when it was written (each `undefined`: not there, or not read). `reread`: it was read cleanly, or nothing was
+ * there, where no other user may replace what is there: it may be opened at each later look (elsewhere, another user
+ * could swap in a FIFO between the look and the open, which blocks Deno's open).
  */
 interface Seen {
   path: string;
@@ -468,13 +473,25 @@ interface Seen {
   text?: string;
   problem?: string;
   modified?: number;
+  reread: boolean;
 }
 
-/** The consent file at a path as it is now (`read`: as just read there). */
-function seen(path: string, read: Pick<FileDecision, "text" | "problem"> = readDecision(path, true)): Seen {
+/** The consent file at a path as it is now (`read`: as just read there, its place judged first). */
+function seen(path: string, read: Pick<FileDecision, "text" | "problem"> = readDecision(path)): Seen {
   const files = host().files;
   const { text, problem } = read;
-  return { path, there: files?.present(path) ?? true, text, problem, modified: files?.modifiedAt(path) };
+  const reread = problem === undefined && (text !== undefined || placeIsSafe(path));
+  return { path, there: files?.present(path) ?? true, text, problem, modified: files?.modifiedAt(path), reread };
+}
+
+/** Whether no other user may replace what is at a path (its directories judged), or that cannot be told. */
+function placeIsSafe(path: string): boolean {
+  try {
+    host().files?.checkPlace(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -487,6 +504,10 @@ function writtenSince(before: Seen, read?: FileDecision): boolean {
   const files = host().files;
   // Nothing there then, and nothing now: a look, not a read, before each request of a run.
   if (read === undefined && !before.there && files?.present(before.path) === false) return false;
+  // Where it may not be opened again, what a look tells: anything there, or gone, or written since, is a change.
+  if (read === undefined && !before.reread) {
+    return files?.present(before.path) !== before.there || files?.modifiedAt(before.path) !== before.modified;
+  }
   const now = read ?? readDecision(before.path, true);
   return now.text !== before.text || now.problem !== before.problem ||
     files?.modifiedAt(before.path) !== before.modified;
@@ -609,14 +630,16 @@ export function consentHolds(): boolean {
   // taken meanwhile (`mycli telemetry disable` in another shell, or recorded by the program) stops what it has not
   // sent, or spooled, yet. Where the environment or the program decided, the decision cannot change under it.
   if (!fromFile || decided === undefined) return true;
-  let read = readDecision(decided.path, true);
-  // A file replaced by an atomic rewrite as it was read (Deno: changed while it was opened) is read once more; one
-  // that still cannot be read with certainty (a link, not TOML...) is disabled, as at the start of a run.
-  if (read.problem !== undefined) read = readDecision(decided.path, true);
+  // What could not be read with certainty at the start (or where another user could replace it) stays a no: it is not
+  // opened again. A file replaced by an atomic rewrite as it was read (Deno: changed while it was opened) is read
+  // once more; one that still cannot be read with certainty (a link, not TOML...) is disabled, as at the start.
+  let read = decided.reread ? readDecision(decided.path, true) : undefined;
+  if (read?.problem !== undefined) read = readDecision(decided.path, true);
   // A decision written since the run's own, even a yes again (`disable`, then `enable`, between two looks), may have
   // followed an opt-out that what is pending must honour: the run sends, spools and records nothing more (a later run
   // follows the new decision).
-  enabled = read.problem === undefined && !writtenSince(decided, read) && fileDecision(read.state).enabled;
+  enabled = read !== undefined && read.problem === undefined && !writtenSince(decided, read) &&
+    fileDecision(read.state).enabled;
   if (!enabled) stoppedBy ??= "the consent file, written again during the run";
   return enabled;
 }
@@ -660,7 +683,7 @@ export function settledDecision(): { enabled: boolean; source: ConsentSource } {
 function settle(current: { enabled: boolean; source: ConsentSource; text?: string }): void {
   [enabled, fromFile] = [current.enabled, current.source === "file"];
   const path = fromFile ? consentFilePath() : undefined;
-  decided = path === undefined ? undefined : seen(path, { text: current.text });
+  decided = path === undefined ? undefined : seen(path, current);
 }
 
 /**

@@ -576,6 +576,60 @@ test(
   },
 );
 
+/** Whether reading a file moves its access time here (not a `noatime` mount): a file's reads can then be told. */
+function readsAreDated(file: string): boolean {
+  utimesSync(file, new Date(1_000_000_000_000), statSync(file).mtime);
+  readFileSync(file);
+  return statSync(file).atimeMs !== 1_000_000_000_000;
+}
+
+test(
+  "a consent file in a directory where another user may rename files is never opened (a FIFO swapped in would block the open)",
+  { skip: process.platform === "win32" && "POSIX modes" },
+  () => {
+    using dir = tempDir();
+    const open = `${dir.path}/open`; // as a shared directory others may write: a FIFO could be renamed in at any time
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const file = `${open}/telemetry.toml`;
+    writeFileSync(file, formatConsentToml("enabled", Date.now()), { mode: 0o600 });
+    if (!readsAreDated(file)) return; // a `noatime` mount: nothing tells a read
+    const unread = () => (utimesSync(file, new Date(1_000_000_000_000), statSync(file).mtime), file);
+    const read = (what: string) => assert.equal(statSync(file).atimeMs, 1_000_000_000_000, `${what}: not opened`);
+    assert.equal(readConsentFile(unread()), "disabled");
+    read("the start of a run");
+    const saved = process.env.NAT_TELEMETRY_CONSENT_FILE;
+    process.env.NAT_TELEMETRY_CONSENT_FILE = file;
+    try {
+      assert.match(
+        effectiveConsent().fileProblem ?? "",
+        /another user could replace it \(ancestor writable by others\)/,
+      );
+      // A program that turned telemetry on with nothing there looks before each request, and opens nothing.
+      rmSync(file);
+      setTelemetryEnabled(true);
+      assert.equal(consentHolds(), true);
+      writeFileSync(file, formatConsentToml("enabled", Date.now()), { mode: 0o600 });
+      unread();
+      assert.equal(consentHolds(), false, "something put there since stops it");
+      read("a look before a request");
+      // And with a file there when it did: its writing since is told by a look too.
+      setTelemetryEnabled(true);
+      unread();
+      assert.equal(consentHolds(), true);
+      read("a look before a request, with a file there");
+      const later = new Date(Date.now() + 2_000);
+      utimesSync(file, new Date(1_000_000_000_000), later);
+      assert.equal(consentHolds(), false, "written since");
+      read("a look at a file written since");
+    } finally {
+      setTelemetryEnabled(false);
+      if (saved === undefined) delete process.env.NAT_TELEMETRY_CONSENT_FILE;
+      else process.env.NAT_TELEMETRY_CONSENT_FILE = saved;
+    }
+  },
+);
+
 test("on a file system that dates files by the second, a decision written in the second the program turned telemetry on stops it", async () => {
   const outcome = await heldThroughRewrite((file, original) => {
     const { mtime } = statSync(file); // a whole second (heldThroughRewrite)
