@@ -11,6 +11,7 @@ import { type BackoffPolicy, MAX_RETRY_AFTER_MS, retryDelay } from "./backoff.ts
 import { redact } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { shortHash } from "./hash.ts";
+import { jsonLine } from "./json_line.ts";
 import { readNamed } from "./named_files.ts";
 import type { HostFiles } from "./runtime/mod.ts";
 import { utf8Length } from "./utf8.ts";
@@ -320,10 +321,10 @@ export class EndpointHealth {
       // A program's own file (named by its spool key) says which endpoint it is about by its URL's hash too, which
       // is no secret, for `nat-telemetry flush` and `inspect` to find it where the URL is not written.
       const own = this.#ownFetch ? { endpointHash: shortHash(this.#endpoint) } : {};
-      const named = JSON.stringify({ ...state, ...own, endpoint: this.#endpoint });
+      const named = jsonLine({ ...state, ...own, endpoint: this.#endpoint });
       const text = utf8Length(named) <= MAX_HEALTH_FILE_BYTES && redact(this.#endpoint) === this.#endpoint
         ? named
-        : JSON.stringify({ ...state, ...own });
+        : jsonLine({ ...state, ...own });
       writeAtomically(this.#files, this.#dir, this.#name, text, this.#clock());
     } catch {
       // Without a writable directory the state lives in memory only.

@@ -3,7 +3,9 @@
  * replaced with a version that indents (a debugging aid) breaks a value over lines, where the files read line by
  * line (the spool, the record of drops) would read each piece as a corrupt event, and changes the spool's key, which a
  * sender, in a process of its own, computes without it. In JSON whitespace outside strings is only between tokens
- * (within a string a line break is escaped), so taking it out leaves the same value.
+ * (within a string a line break is escaped), so taking it out leaves the same value. Nor does a `toJSON` a program
+ * put on `Object.prototype` (or `Array.prototype`) count: `JSON.stringify` would write its answer for every object
+ * (a body that is no JSON), or throw a RangeError where it recurses.
  *
  * @module
  */
@@ -20,7 +22,7 @@
  * ```
  */
 export function jsonLine(value: unknown): string {
-  const text = JSON.stringify(value);
+  const text = toJsonInherited() ? plainJson(value) : JSON.stringify(value);
   // Indenting always breaks lines: text without a line break is what JSON.stringify writes.
   return typeof text === "string" && /[\r\n]/.test(text) ? compact(text) : text;
 }
@@ -43,4 +45,28 @@ function compact(text: string): string {
     }
   }
   return out;
+}
+
+/** Whether objects and arrays inherit a `toJSON` (a program's, on `Object.prototype` or `Array.prototype`). */
+function toJsonInherited(): boolean {
+  try {
+    return "toJSON" in Array.prototype; // Array.prototype inherits from Object.prototype
+  } catch {
+    return true; // a prototype made a Proxy, whose trap threw
+  }
+}
+
+/**
+ * The JSON text of data (objects, arrays, strings, numbers, booleans, null, as the package builds them) written as
+ * `JSON.stringify` writes it, without calling any `toJSON`; `undefined` where it writes nothing.
+ */
+function plainJson(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return JSON.stringify(value); // no `toJSON` asked of a primitive
+  if (Array.isArray(value)) return `[${value.map((item) => plainJson(item) ?? "null").join(",")}]`;
+  const members: string[] = [];
+  for (const key of Object.keys(value)) {
+    const json = plainJson((value as Record<string, unknown>)[key]);
+    if (json !== undefined) members.push(`${JSON.stringify(key)}:${json}`);
+  }
+  return `{${members.join(",")}}`;
 }

@@ -13,6 +13,7 @@
 import type { PendingEvent } from "./batch.ts";
 import type { DeliveryOutcome } from "./delivery.ts";
 import { joinBetween } from "./join.ts";
+import { jsonLine } from "./json_line.ts";
 import { type RuntimeInfo, runtimeInfo } from "./runtime/mod.ts";
 import { CLIENT_VERSION } from "./version.ts";
 
@@ -145,7 +146,7 @@ export function encodeOtlpLogs(
     "telemetry.sdk.language": runtime.name === "deno" ? "deno" : "nodejs",
     "telemetry.sdk.version": SCOPE.version,
   });
-  const head = JSON.stringify({ resource: { attributes: resource }, scopeLogs: [{ scope: SCOPE, logRecords: [] }] });
+  const head = jsonLine({ resource: { attributes: resource }, scopeLogs: [{ scope: SCOPE, logRecords: [] }] });
   // The records are spliced in, already serialized: `...,"logRecords":[]}]}` → `...,"logRecords":[r1,r2]}]}`.
   return joinBetween(`{"resourceLogs":[${head.slice(0, -4)}`, records, "]}]}]}");
 }

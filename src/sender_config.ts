@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { jsonLine } from "./json_line.ts";
 import type { NATTelemetryHandlerOptions } from "./options.ts";
 import type { SpawnCommand } from "./runtime/host.ts";
 
@@ -69,7 +70,7 @@ export function withSenderConfig(
   env: Readonly<Record<string, string>>,
   config: SenderConfig,
 ): Record<string, string> {
-  return { ...env, [SENDER_CONFIG_ENV]: JSON.stringify(config) };
+  return { ...env, [SENDER_CONFIG_ENV]: jsonLine(config) };
 }
 
 /**

@@ -10,6 +10,7 @@
 import type { PendingEvent } from "./batch.ts";
 import type { DeliveryOutcome } from "./delivery.ts";
 import { encodeEnvelope, envelopeHeader } from "./envelope.ts";
+import { jsonLine } from "./json_line.ts";
 import { classifyOtlp, encodeOtlpLogs, otlpRecord, type OtlpSender } from "./otlp.ts";
 import { type RuntimeInfo, runtimeInfo } from "./runtime/mod.ts";
 import { utf8Length } from "./utf8.ts";
@@ -115,7 +116,7 @@ export function otlpFormat(sender: OtlpSender, runtime: RuntimeInfo = runtimeInf
   const record = (event: PendingEvent) => {
     let made = encoded.get(event);
     if (made === undefined) {
-      const json = JSON.stringify(otlpRecord(event));
+      const json = jsonLine(otlpRecord(event));
       encoded.set(event, made = { json, bytes: utf8Length(json) });
     }
     return made;

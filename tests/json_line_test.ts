@@ -27,3 +27,25 @@ test("jsonLine writes what JSON.stringify writes without indenting, whatever the
   }
   assert.deepEqual(values.map((value) => jsonLine(value)), expected, "unpatched");
 });
+
+test("jsonLine writes the value, not what a toJSON a program put on Object.prototype or Array.prototype answers", () => {
+  const expected = values.map((value) => JSON.stringify(value));
+  const pollutions: Record<string, [object, () => unknown]> = {
+    "Object.prototype, an answer": [Object.prototype, () => "a program's own"],
+    "Object.prototype, recursing": [Object.prototype, function (this: unknown) {
+      return { self: this };
+    }],
+    "Array.prototype": [Array.prototype, () => []],
+  };
+  for (const [name, [prototype, toJSON]] of Object.entries(pollutions)) {
+    Object.defineProperty(prototype, "toJSON", { value: toJSON, configurable: true, writable: true });
+    let written: string[];
+    try {
+      written = values.map((value) => jsonLine(value));
+    } finally {
+      delete (prototype as { toJSON?: unknown }).toJSON;
+    }
+    assert.deepEqual(written, expected, name);
+  }
+  assert.deepEqual(values.map((value) => jsonLine(value)), expected, "unpolluted");
+});

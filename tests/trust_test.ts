@@ -427,6 +427,30 @@ test("a program that broke built-ins the handler relies on: its command runs, no
   assert.equal(stats.enqueued, 1, "counted, though it could not be sent");
 });
 
+test("a program that put a toJSON on Object.prototype: its events go as JSON, nothing is thrown into it", async () => {
+  for (const kind of ["answers", "recurses"]) {
+    using dir = tempDir();
+    await withServer(async (server) => {
+      const run = await runChild("to_json_child.ts", {
+        args: [kind, server.url()],
+        env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_HANDOFF: "0", NAT_TELEMETRY_SPOOL_DIR: `${dir.path}/spool` },
+        limitMs: 20_000,
+      });
+      assert.equal(run.code, 0, run.stderr);
+      const [nat, otlp, refused] = JSON.parse(run.stdout);
+      assert.deepEqual([nat.sent, otlp.sent, refused.spooled], [1, 1, 1], `${kind}: ${run.stdout}`);
+      const [natBody, otlpBody] = server.requests.map((request) => JSON.parse(request.body));
+      assert.equal(natBody.events[0].parameters.command, "to-json-nat", kind);
+      const [record] = otlpBody.resourceLogs[0].scopeLogs[0].logRecords;
+      assert.ok(JSON.stringify(record).includes("to-json-otlp"), kind);
+      assert.equal(spooled(`${dir.path}/spool`)[0].event.parameters.command, "to-json-nat", kind);
+      const health = readdirSync(`${dir.path}/spool`).filter((name) => name.startsWith("health-"));
+      assert.equal(health.length, 1, kind);
+      assert.equal(typeof JSON.parse(readFileSync(`${dir.path}/spool/${health[0]}`, "utf8")).failures, "number");
+    });
+  }
+});
+
 test("a stop() that a broken built-in makes fail keeps the exit hooks: what it held is spooled at the exit", async () => {
   using dir = tempDir();
   const run = await runHostile("broken_stop_child.ts", `${dir.path}/spool`);
