@@ -22,7 +22,8 @@
  * ```
  */
 export function jsonLine(value: unknown): string {
-  const text = toJsonInherited() ? plainJson(value) : JSON.stringify(value);
+  // Where a value writes nothing (undefined, a function): what JSON.stringify answers for it, as its type says.
+  const text = (toJsonInherited() ? plainJson(value) : undefined) ?? JSON.stringify(value);
   // Indenting always breaks lines: text without a line break is what JSON.stringify writes.
   return typeof text === "string" && /[\r\n]/.test(text) ? compact(text) : text;
 }
