@@ -10,71 +10,72 @@ join(", ")}`})`}),U=(function(e){let t;try{t=new URL(e)}catch{}const n=e.split("
 /\?[\s\S]*$/,"?***");if(t.username===""&&t.password===""&&t.search==="")return e;if(t.username!==""&&(t.username="***"),
 t.password!==""&&(t.password="***"),t.search!==""){const i=[...t.searchParams].map(([o,s])=>s===""?"***":`${encodeURIComponent(
 o)}=***`);t.search=i.join("&")}return t.href}),vn=(function(e,t,n){if(t.length===0)return e+n;const r=t.slice();return r[0]=
-e+r[0],r[r.length-1]+=n,r.join(",")}),D=(function(e){const t=so()?Rt(e):JSON.stringify(e);return typeof t=="string"&&/[\r\n]/.
-test(t)?_s(t):t}),so=(function(){try{return"toJSON"in Array.prototype}catch{return!0}}),yn=(function(e){const t=/^SigIgn:\s*([0-9a-f]+)$/m.
-exec(e??"")?.[1];if(t===void 0)return[];const n=r=>BigInt(he[r]-129);return He.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),
-S=(function(e){try{return e()}catch{return}}),gn=(function(e){const t=(a,c,u="not_owner")=>{if(e.uid!==void 0&&c.uid!==void 0&&
-c.uid!==e.uid&&c.uid!==0)throw new M(a,u)},n=(a,c)=>{if(a!==0||c===void 0)return!1;const u=e.allowed(c,"read")?e.realPath(
-c):void 0,l=u!==void 0&&e.allowed(u,"read")?e.lstat(u)?.uid:void 0;return l!==void 0&&l!==0},r=(a,c)=>{if(!(e.uid!==void 0||
-!e.allowed(a,"read"))&&n(e.lstat(a)?.uid,W(a)))throw c(a),new M(a,"ancestor_not_owner")},i=(a,c)=>{if(c.kind!=="file")throw new M(
-a,c.kind==="symlink"?"symlink":"not_a_regular_file");t(a,c)},o=(a,c)=>u=>{i(a,u);const{mode:l}=u,f=()=>e.gid===void 0||u.
-gid!==e.gid||u.uid!==e.uid;if(l!==void 0&&((l&2)!==0||(l&16)!==0&&f()))throw new M(a,"writable_by_others");if(u.size>c)throw new M(
-a,"too_large")},s=a=>c=>{if(e.uid!==void 0&&c.uid!==e.uid)throw new M(a,"not_owner");o(a,1/0)(c)},d=(a,c)=>{try{if(!e.allowed(
-a,"read"))return;const u=e.lstat(a);return u?((c?s(a):o(a,1/0))(u),u):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(
-a,c),permissionsFollowLinks:e.permissionsFollowLinks,uid:e.uid,realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){
-const l=a.length>1?a.replace(/(?<=[^\\/:])[\\/]+$/,""):a,f=[];let h=e.lstat(l);for(let y=l;h===void 0;){f.unshift(y);const k=W(
-y);if(k===void 0||f.length>xr)throw new M(l,"no_parent");if(!e.allowed(k,"read"))break;h=e.lstat(y=k)}if(!u&&f.length>0)
-throw new M(l,h?.kind==="file"?"no_parent":"missing");if(n(e.uid,f.length>0?W(f[0]):l))throw new M(l,f.length>0?"ancesto\
-r_not_owner":"not_owner");c&&f.length>0&&Re(e,f[0]);for(const y of f)try{e.mkdir(y),y===f[0]&&r(y,e.removeDir)}catch(k){
-if(k instanceof M)throw k;const x=e.lstat(y);if(x===void 0)throw k;if(x.kind!=="directory")throw new M(l,x.kind==="symli\
-nk"?"symlink":"not_a_directory");t(l,x,y===l?"not_owner":"ancestor_not_owner")}if(f.length>0&&(h=e.lstat(l)),h?.kind==="\
-symlink")throw new M(l,"symlink");if(h?.kind!=="directory")throw new M(l,"not_a_directory");if(!c)return!0;if(e.uid!==void 0&&
-h.uid!==e.uid)throw new M(l,"not_owner");if(h.mode!==void 0&&(h.mode&18)!==0)throw new M(l,"writable_by_others");const m=e.
-uid===0||e.uid===void 0&&h.uid===0;if(!(e.usableDir(l)??(m||h.mode===void 0||(h.mode&448)===448)))throw new M(l,"not_wri\
-table");return Re(e,l)},list:a=>e.list(a),checkPlace:a=>{Re(e,a)},read:(a,c)=>e.read(a,c,o(a,c)),sizeOf:(a,c=!1)=>d(a,c)?.
-size,modifiedAt:a=>d(a,!0)?.modified,present(a){try{return!e.allowed(a,"read")||e.lstat(a)!==void 0}catch{return!0}},isPrivate(a){
-const c=d(a,!0)?.mode;return c!==void 0&&(c&18)===0},touch(a,c){if(!e.allowed(a,"write")||!e.allowed(a,"read"))throw new M(
-a,"not_allowed");e.touch(a,c,s(a))},create(a,c){e.create(a,c),r(a,e.remove)},append:(a,c,u)=>e.append(a,c,o(a,u)),rename(a,c){
-const u=e.allowed(c,"read")?e.lstat(c):void 0;u!==void 0&&i(c,u),e.rename(a,c)},remove(a){if(!e.allowed(a,"write"))throw new M(
-a,"not_allowed");e.remove(a)}}}),Re=(function(e,t,n=W(t),r=0){for(let i=n;i!==void 0;i=W(i),r++){if(r>=xr||!e.allowed(i,
-"read"))return!1;const o=e.lstat(i);if(o===void 0||e.uid===void 0&&o.mode!==void 0)return!1;if(e.uid!==void 0&&o.uid!==void 0&&
-o.uid!==e.uid&&o.uid!==0)throw new M(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==void 0){const s=$s(e,i);if(s===
-void 0)throw new M(t,"ancestor_link");if(!Re(e,t,s))return!1;continue}if(!(o.mode===void 0||(o.mode&512)!==0)){if((o.mode&
-2)!==0)throw new M(t,"ancestor_writable_by_others");if((o.mode&16)!==0){if(e.gid===void 0)return!1;if(o.uid!==e.uid||o.gid!==
-e.gid)throw new M(t,"ancestor_writable_by_group")}}}return!0}),En=(function(e,t,n){let r=new Uint8Array(Math.min(n,t||4096)+
-1),i=0;for(;;){if(i===r.length){if(i>n)break;const s=new Uint8Array(Math.min(n+1,r.length*2));s.set(r),r=s}const o=e(r,i);
-if(!o)break;i+=o}return r.subarray(0,i)}),H=(function(e,t){return`${e.replace(/[\\/]+$/,"")}/${t}`}),Q=(function(e,t){return t===
-"win32"?/^([A-Za-z]:)?[\\/]/.test(e):e.startsWith("/")}),W=(function(e){const t=e.length>1?e.replace(/[\\/]+$/,""):e,n=Math.
-max(t.lastIndexOf("/"),t.lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\/]?$/.test(t)))return n===0?t.slice(0,1):
-/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}),ao=(function(e,t,n){const r=e.build.os==="windows",i=a=>({
-kind:a.isSymlink?"symlink":a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===null?void 0:a.uid,gid:r||a.gid===
-null?void 0:a.gid,mode:r||a.mode===null?void 0:a.mode&4095,size:a.size,modified:a.mtime?.getTime()}),o=a=>{try{return e.
-lstatSync(a)}catch(c){if(c instanceof e.errors.NotFound||c.name==="NotADirectory")return;throw c}},s=(a,c,u)=>{const l=e.
-openSync(a,u),f=l.statSync();if(f.dev!==c.dev||f.ino!==c.ino||!f.isFile)throw l.close(),new Error(`${a} changed while it\
- was opened`);return l},d=(a,c)=>{let u=new TextEncoder().encode(c);for(;u.length>0;)u=u.subarray(a.writeSync(u))};return{
-uid:t.uid,gid:t.gid,allowed:n,permissionsFollowLinks:!0,lstat(a){const c=o(a);return c&&i(c)},realPath:a=>S(()=>e.realPathSync(
-a)),readLink:a=>S(()=>e.readLinkSync(a)),usableDir:()=>{},mkdir:a=>e.mkdirSync(a,{mode:448}),list:a=>[...e.readDirSync(a)].
-map(c=>c.name),read(a,c,u){const l=o(a);if(l===void 0)return;u(i(l));const f=s(a,l,{read:!0});try{const h=En((m,v)=>f.readSync(
-m.subarray(v)),l.size,c);u({...i(l),size:h.length});try{return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(h)}catch{
-throw new M(a,"not_utf8")}}finally{f.close()}},create(a,c){const u=e.openSync(a,{write:!0,createNew:!0,mode:384});try{d(
-u,c)}catch(l){throw u.close(),e.removeSync(a),l}u.close()},append(a,c,u){const l=()=>{const h=o(a);return h?(u(i(h)),s(a,
-h,{append:!0})):e.openSync(a,{write:!0,append:!0,createNew:!0,mode:384})};let f;for(let h=1;f===void 0;h++)try{f=l()}catch(m){
-if(m instanceof M||h===Os)throw m}try{d(f,c)}finally{f.close()}},touch(a,c,u){const l=o(a);if(l===void 0)throw new Error(
-`cannot date ${a}: nothing is there`);u(i(l));const f=s(a,l,{read:!0});try{f.utimeSync(new Date(c),new Date(c))}finally{
-f.close()}},rename:(a,c)=>e.renameSync(a,c),remove:a=>e.removeSync(a),removeDir:a=>e.removeSync(a)}}),wn=(function(e,t,n){
-const r={},i=s=>bn(s,n),o=e("REQUEST_METHOD")!==void 0;for(const s of ks){const d=e(s);if(!(d===void 0||o&&s==="HTTP_PRO\
-XY"))if(!It.includes(s))r[s]=d;else if(s!=="SSL_CERT_DIR")r[s]=i(d);else{const a=/^(?:[A-Za-z]:|\\\\)/.test(n??"")?";":"\
-:";r[s]=d.split(a).map(i).join(a)}}for(const[s,d]of Object.entries(t))r[s]=It.includes(s)?i(d):d;return r}),bn=(function(e,t){
-return t===void 0||e===""||/^(?:[A-Za-z]:|[\\/])/.test(e)?e:H(t,e)}),I=(function(){return Is??=co()}),co=(function(){if(typeof ne.
-Deno?.version?.deno=="string"){const t=ne.Deno.build.os==="windows"?"win32":ne.Deno.build.os;return{name:"deno",version:ne.
-Deno.version.deno,machine:Tn(t,ne.Deno.build.arch),os:t}}const e=ne.process?.versions;if(typeof e?.node=="string"){const t=typeof e.
-bun=="string"?"bun":"node",{platform:n,arch:r}=ne.process;return{name:t,version:e[t],machine:Tn(n,r),os:n}}return{name:"\
-unknown",version:"",machine:"undefined",os:""}}),Tn=(function(e,t){const n=Cs[t]??t;return(e==="win32"||e==="windows"?js:
-e==="darwin"?Ps:e.endsWith("bsd")?Bs:Ds)[n]??n}),_n=(function(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==
-Us)return"it runs in a PID namespace of its own (a container): what it starts ends with the container's first process";if(e.
-pid===1)return"this process is PID 1 of its PID namespace (a container's main process): what it starts ends with it";if(e.
-ppid===1)return"its parent is PID 1 (a container init, or a service manager running it as a service): what it leaves beh\
-ind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){const t=e.read("/proc/self/cgroup")?.split(`
+e+r[0],r[r.length-1]+=n,r.join(",")}),D=(function(e){const t=(so()?Rt(e):void 0)??JSON.stringify(e);return typeof t=="st\
+ring"&&/[\r\n]/.test(t)?_s(t):t}),so=(function(){try{return"toJSON"in Array.prototype}catch{return!0}}),yn=(function(e){
+const t=/^SigIgn:\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(t===void 0)return[];const n=r=>BigInt(he[r]-129);return He.filter(
+r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),S=(function(e){try{return e()}catch{return}}),gn=(function(e){const t=(a,c,u="not\
+_owner")=>{if(e.uid!==void 0&&c.uid!==void 0&&c.uid!==e.uid&&c.uid!==0)throw new M(a,u)},n=(a,c)=>{if(a!==0||c===void 0)
+return!1;const u=e.allowed(c,"read")?e.realPath(c):void 0,l=u!==void 0&&e.allowed(u,"read")?e.lstat(u)?.uid:void 0;return l!==
+void 0&&l!==0},r=(a,c)=>{if(!(e.uid!==void 0||!e.allowed(a,"read"))&&n(e.lstat(a)?.uid,W(a)))throw c(a),new M(a,"ancesto\
+r_not_owner")},i=(a,c)=>{if(c.kind!=="file")throw new M(a,c.kind==="symlink"?"symlink":"not_a_regular_file");t(a,c)},o=(a,c)=>u=>{
+i(a,u);const{mode:l}=u,f=()=>e.gid===void 0||u.gid!==e.gid||u.uid!==e.uid;if(l!==void 0&&((l&2)!==0||(l&16)!==0&&f()))throw new M(
+a,"writable_by_others");if(u.size>c)throw new M(a,"too_large")},s=a=>c=>{if(e.uid!==void 0&&c.uid!==e.uid)throw new M(a,
+"not_owner");o(a,1/0)(c)},d=(a,c)=>{try{if(!e.allowed(a,"read"))return;const u=e.lstat(a);return u?((c?s(a):o(a,1/0))(u),
+u):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.permissionsFollowLinks,uid:e.uid,
+realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){const l=a.length>1?a.replace(/(?<=[^\\/:])[\\/]+$/,
+""):a,f=[];let h=e.lstat(l);for(let y=l;h===void 0;){f.unshift(y);const k=W(y);if(k===void 0||f.length>xr)throw new M(l,
+"no_parent");if(!e.allowed(k,"read"))break;h=e.lstat(y=k)}if(!u&&f.length>0)throw new M(l,h?.kind==="file"?"no_parent":"\
+missing");if(n(e.uid,f.length>0?W(f[0]):l))throw new M(l,f.length>0?"ancestor_not_owner":"not_owner");c&&f.length>0&&Re(
+e,f[0]);for(const y of f)try{e.mkdir(y),y===f[0]&&r(y,e.removeDir)}catch(k){if(k instanceof M)throw k;const x=e.lstat(y);
+if(x===void 0)throw k;if(x.kind!=="directory")throw new M(l,x.kind==="symlink"?"symlink":"not_a_directory");t(l,x,y===l?
+"not_owner":"ancestor_not_owner")}if(f.length>0&&(h=e.lstat(l)),h?.kind==="symlink")throw new M(l,"symlink");if(h?.kind!==
+"directory")throw new M(l,"not_a_directory");if(!c)return!0;if(e.uid!==void 0&&h.uid!==e.uid)throw new M(l,"not_owner");
+if(h.mode!==void 0&&(h.mode&18)!==0)throw new M(l,"writable_by_others");const m=e.uid===0||e.uid===void 0&&h.uid===0;if(!(e.
+usableDir(l)??(m||h.mode===void 0||(h.mode&448)===448)))throw new M(l,"not_writable");return Re(e,l)},list:a=>e.list(a),
+checkPlace:a=>{Re(e,a)},read:(a,c)=>e.read(a,c,o(a,c)),sizeOf:(a,c=!1)=>d(a,c)?.size,modifiedAt:a=>d(a,!0)?.modified,present(a){
+try{return!e.allowed(a,"read")||e.lstat(a)!==void 0}catch{return!0}},isPrivate(a){const c=d(a,!0)?.mode;return c!==void 0&&
+(c&18)===0},touch(a,c){if(!e.allowed(a,"write")||!e.allowed(a,"read"))throw new M(a,"not_allowed");e.touch(a,c,s(a))},create(a,c){
+e.create(a,c),r(a,e.remove)},append:(a,c,u)=>e.append(a,c,o(a,u)),rename(a,c){const u=e.allowed(c,"read")?e.lstat(c):void 0;
+u!==void 0&&i(c,u),e.rename(a,c)},remove(a){if(!e.allowed(a,"write"))throw new M(a,"not_allowed");e.remove(a)}}}),Re=(function(e,t,n=W(
+t),r=0){for(let i=n;i!==void 0;i=W(i),r++){if(r>=xr||!e.allowed(i,"read"))return!1;const o=e.lstat(i);if(o===void 0||e.uid===
+void 0&&o.mode!==void 0)return!1;if(e.uid!==void 0&&o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new M(t,"ancestor_not\
+_owner");if(o.kind==="symlink"&&o.mode!==void 0){const s=$s(e,i);if(s===void 0)throw new M(t,"ancestor_link");if(!Re(e,t,
+s))return!1;continue}if(!(o.mode===void 0||(o.mode&512)!==0)){if((o.mode&2)!==0)throw new M(t,"ancestor_writable_by_othe\
+rs");if((o.mode&16)!==0){if(e.gid===void 0)return!1;if(o.uid!==e.uid||o.gid!==e.gid)throw new M(t,"ancestor_writable_by_\
+group")}}}return!0}),En=(function(e,t,n){let r=new Uint8Array(Math.min(n,t||4096)+1),i=0;for(;;){if(i===r.length){if(i>n)
+break;const s=new Uint8Array(Math.min(n+1,r.length*2));s.set(r),r=s}const o=e(r,i);if(!o)break;i+=o}return r.subarray(0,
+i)}),H=(function(e,t){return`${e.replace(/[\\/]+$/,"")}/${t}`}),Q=(function(e,t){return t==="win32"?/^([A-Za-z]:)?[\\/]/.
+test(e):e.startsWith("/")}),W=(function(e){const t=e.length>1?e.replace(/[\\/]+$/,""):e,n=Math.max(t.lastIndexOf("/"),t.
+lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\/]?$/.test(t)))return n===0?t.slice(0,1):/^[A-Za-z]:$/.test(t.slice(
+0,n))?t.slice(0,n+1):t.slice(0,n)}),ao=(function(e,t,n){const r=e.build.os==="windows",i=a=>({kind:a.isSymlink?"symlink":
+a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===null?void 0:a.uid,gid:r||a.gid===null?void 0:a.gid,mode:r||
+a.mode===null?void 0:a.mode&4095,size:a.size,modified:a.mtime?.getTime()}),o=a=>{try{return e.lstatSync(a)}catch(c){if(c instanceof
+e.errors.NotFound||c.name==="NotADirectory")return;throw c}},s=(a,c,u)=>{const l=e.openSync(a,u),f=l.statSync();if(f.dev!==
+c.dev||f.ino!==c.ino||!f.isFile)throw l.close(),new Error(`${a} changed while it was opened`);return l},d=(a,c)=>{let u=new TextEncoder().
+encode(c);for(;u.length>0;)u=u.subarray(a.writeSync(u))};return{uid:t.uid,gid:t.gid,allowed:n,permissionsFollowLinks:!0,
+lstat(a){const c=o(a);return c&&i(c)},realPath:a=>S(()=>e.realPathSync(a)),readLink:a=>S(()=>e.readLinkSync(a)),usableDir:()=>{},
+mkdir:a=>e.mkdirSync(a,{mode:448}),list:a=>[...e.readDirSync(a)].map(c=>c.name),read(a,c,u){const l=o(a);if(l===void 0)return;
+u(i(l));const f=s(a,l,{read:!0});try{const h=En((m,v)=>f.readSync(m.subarray(v)),l.size,c);u({...i(l),size:h.length});try{
+return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(h)}catch{throw new M(a,"not_utf8")}}finally{f.close()}},create(a,c){
+const u=e.openSync(a,{write:!0,createNew:!0,mode:384});try{d(u,c)}catch(l){throw u.close(),e.removeSync(a),l}u.close()},
+append(a,c,u){const l=()=>{const h=o(a);return h?(u(i(h)),s(a,h,{append:!0})):e.openSync(a,{write:!0,append:!0,createNew:!0,
+mode:384})};let f;for(let h=1;f===void 0;h++)try{f=l()}catch(m){if(m instanceof M||h===Os)throw m}try{d(f,c)}finally{f.close()}},
+touch(a,c,u){const l=o(a);if(l===void 0)throw new Error(`cannot date ${a}: nothing is there`);u(i(l));const f=s(a,l,{read:!0});
+try{f.utimeSync(new Date(c),new Date(c))}finally{f.close()}},rename:(a,c)=>e.renameSync(a,c),remove:a=>e.removeSync(a),removeDir:a=>e.
+removeSync(a)}}),wn=(function(e,t,n){const r={},i=s=>bn(s,n),o=e("REQUEST_METHOD")!==void 0;for(const s of ks){const d=e(
+s);if(!(d===void 0||o&&s==="HTTP_PROXY"))if(!It.includes(s))r[s]=d;else if(s!=="SSL_CERT_DIR")r[s]=i(d);else{const a=/^(?:[A-Za-z]:|\\\\)/.
+test(n??"")?";":":";r[s]=d.split(a).map(i).join(a)}}for(const[s,d]of Object.entries(t))r[s]=It.includes(s)?i(d):d;return r}),
+bn=(function(e,t){return t===void 0||e===""||/^(?:[A-Za-z]:|[\\/])/.test(e)?e:H(t,e)}),I=(function(){return Is??=co()}),
+co=(function(){if(typeof ne.Deno?.version?.deno=="string"){const t=ne.Deno.build.os==="windows"?"win32":ne.Deno.build.os;
+return{name:"deno",version:ne.Deno.version.deno,machine:Tn(t,ne.Deno.build.arch),os:t}}const e=ne.process?.versions;if(typeof e?.
+node=="string"){const t=typeof e.bun=="string"?"bun":"node",{platform:n,arch:r}=ne.process;return{name:t,version:e[t],machine:Tn(
+n,r),os:n}}return{name:"unknown",version:"",machine:"undefined",os:""}}),Tn=(function(e,t){const n=Cs[t]??t;return(e==="\
+win32"||e==="windows"?js:e==="darwin"?Ps:e.endsWith("bsd")?Bs:Ds)[n]??n}),_n=(function(e){if(e.os!=="win32"){if(e.pidNamespace!==
+void 0&&e.pidNamespace!==Us)return"it runs in a PID namespace of its own (a container): what it starts ends with the con\
+tainer's first process";if(e.pid===1)return"this process is PID 1 of its PID namespace (a container's main process): wha\
+t it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container init, or a service manager running it as\
+ a service): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){const t=e.read("/proc/self/c\
+group")?.split(`
 `),n=t?.find(i=>i.startsWith("0::"))??t?.find(i=>i.includes("name=systemd:"));if((t===void 0?".service":n?.trim().split(
 "/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),$n=(function(e){
 return Object.defineProperty(e,Cr,{value:!0}),e}),lo=(function(e,t){const n=p=>{try{return e.permissions.querySync?.(p).
@@ -1357,677 +1358,677 @@ gth","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function
 nction an(e){return Ss.test(e)}function dn(e){return ws.test(e)}var Rr=e=>e===9||e===10||e===13||e===32;function kr(e){l\
 et n=0,t=e.length;for(;n<t&&Rr(e.charCodeAt(n));)n++;for(;t>n&&Rr(e.charCodeAt(t-1));)t--;return e.slice(n,t)}function u\
 n(e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}function M(e){let n=\
-_s()?Bn(e):JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?xs(n):n}function xs(e){let n="",t=!1;for(let r=\
-0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n\
-+=o)}return n}function _s(){try{return"toJSON"in Array.prototype}catch{return!0}}function Bn(e){if(typeof e!="object"||e\
-===null)return JSON.stringify(e);if(Array.isArray(e))return`[${e.map(t=>Bn(t)??"null").join(",")}]`;let n=[];for(let t o\
-f Object.keys(e)){let r=Bn(e[t]);r!==void 0&&n.push(`${JSON.stringify(t)}:${r}`)}return`{${n.join(",")}}`}var Se="0.1.0"\
-;var Nr="nat-cli",Hn={name:"@nat/telemetry",version:Se};function Ar(e){return typeof e=="string"?{stringValue:e}:typeof \
-e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var $r=e=>Object.entries(e).map(\
-([n,t])=>({key:n,value:Ar(t)}));function Or(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Rs(e){return{x\
-86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32\
-",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Ir(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:Or\
-(e.timestamp),observedTimeUnixNano:Or(e.timestamp),eventName:n,attributes:[...$r(t),{key:"nat.event.schema_version",valu\
-e:Ar(e.schemaVersion)}]}}function Un(e,n,t,r=L()){let o=$r({...t.resourceAttributes,"service.name":t.serviceName,"servic\
-e.version":t.serviceVersion,"session.id":n,"host.arch":Rs(r.machine),"process.runtime.name":r.name,"process.runtime.vers\
-ion":r.version,"telemetry.sdk.name":Hn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.vers\
-ion":Hn.version}),i=M({resource:{attributes:o},scopeLogs:[{scope:Hn,logRecords:[]}]});return un(`{"resourceLogs":[${i.sl\
-ice(0,-4)}`,e,"]}]}]}")}function Lr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,ks(t));return o>0?{kind:"delivered",reje\
-cted:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",\
-reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function ks(e)\
-{try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}ca\
-tch{return 0}}function Pr(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.in\
-dexOf("="),s=d=>n?.(`entry ${r+1} ${d}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let d=deco\
-deURIComponent(o.slice(0,i).trim()),a=decodeURIComponent(o.slice(i+1).trim());d!==""?t[d]=a:s("has an empty key")}catch{\
-s("has a bad percent-encoding")}}return t}var jn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];func\
-tion Mr(e,n=()=>!1){for(let t of jn){if(n(t))return{hidden:!0};let r=e(t);if(!r)continue;return{endpoint:t==="OTEL_EXPOR\
-TER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(/\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var Cr="https://events.telemetr\
-y.data.nvidia.com/v1.1/events/json";function Te(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase(\
-))}function Os(){return Ns(y().env("CI"))||y().envNotUnicode?.("CI")===!0}function we(e){return Ce(y().envNotUnicode?.(e\
-)===!0,"its permissions")}function Ns(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var As=["","0","f\
-alse","no","off"];function Fr(e){return cn(e)===void 0}var Vn="is not an http(s) URL",$s="has an \'@\' past its host";func\
-tion Br(e){let n;try{n=new URL(e)}catch{return Vn}if(n.protocol!=="http:"&&n.protocol!=="https:")return Vn;if(Fe(n))retu\
-rn`${$s}: a key with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the host`}fun\
-ction cn(e){if(e===""||e==="stdout")return;let n=Br(e);return n===Vn?`${n}, "" or "stdout"`:n}function ln(e){let n=e.tri\
-m().toLowerCase();return n==="nat"||n==="otlp"?n:void 0}function Hr(){let e=y().env,n=[],t=(x,E)=>{let h=e(x),S=Yn(x,h);\
-return S!==void 0&&n.push(`${S}, ${E}`),Te(h)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("\
-NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=Os();for(let x of Is)y().envHidden?.(x)===!0&&!(x==="CI"\
-&&o)&&r.push(x);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELE\
-METRY_ENDPOINT"),d=s===void 0?void 0:cn(s);d&&n.push(`NAT_TELEMETRY_ENDPOINT=${A(H(s))} ${d}: nothing is sent`);let a=e(\
-"NAT_TELEMETRY_FORMAT");a!==void 0&&a.trim()!==""&&ln(a)===void 0&&n.push(`NAT_TELEMETRY_FORMAT=${A(a)} is not a format \
-(nat, otlp): the nat envelope is sent`);let u=t("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"\
-auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!G(l,L().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${A(l)} is not an absolute p\
-ath: it is read in the directory each run starts in, so each directory may hold another decision`);let c,m=Ls(e,L().os,n\
-,x=>c=x),f=e("NAT_TELEMETRY_SPOOL_DIR"),p=L().os==="win32"?"LOCALAPPDATA":"HOME";m===void 0&&f===void 0&&y().envHidden?.\
-(p)===!0&&(c=`the program may not read ${p} (${we(p)})`,n.push(`${p} may not be read (${we(p)}): the spool cannot be kep\
-t in the home directory`));for(let x of r)n.push(`${x} may not be read (${we(x)}): ${Ur[x]}`);for(let x of jn){let E=e(x\
-),h=E?Br(E):void 0;h&&n.push(`${x}=${A(H(E))} ${h}: OTLP events are not sent`)}let g=Mr(e,x=>r.includes(x)),b=x=>Pr(e(x)\
-,E=>n.push(`${x}: ${E}: skipped`)),R={...Dr("OTEL_EXPORTER_OTLP_HEADERS",b("OTEL_EXPORTER_OTLP_HEADERS"),n),...Dr("OTEL_\
-EXPORTER_OTLP_LOGS_HEADERS",b("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},k={...b("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERV\
-ICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOI\
-NT"),otlpEndpointHidden:g.hidden,dryRun:i,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpool:c,spoolFallback:f\
-===void 0,handOff:u,ci:o,format:a,otlpEndpoint:g.endpoint,otlpHeaders:R,otlpResource:k,problems:n}}var Ur={NAT_TELEMETRY\
-_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RU\
-N:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEM\
-ETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is not seen",CI:"a value set the\
-re is not seen, so in CI the exit may hand off to a sender the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"\
-with the OTLP format it could name the collector, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the program \
-sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORT\
-ER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADE\
-RS:"the same"},Is=Object.keys(Ur);function Yn(e,n){if(n===void 0)return;let t=n.trim().toLowerCase();if(!(Te(t)===!0||As\
-.includes(t)))return`${e}=${A(n)} is not a yes/no value (1, true, yes / 0, false, no): read as no`}function Dr(e,n,t){le\
-t r={};for(let[o,i]of Object.entries(n))an(o)?sn(o)?t.push(`${e}: ${A(o)} is the HTTP client\'s to set: skipped, not sent\
-`):dn(i)?r[o]=i:t.push(`${e}: the value of ${A(o)} is not a header value (RFC 9110, visible ASCII: no control characters\
-, no leading or trailing space): skipped, not sent`):t.push(`${e}: an entry\'s name is not a header name (an RFC 9110 tok\
-en; not shown, as it may hold a key, where an entry is written \\`Name: value\\` rather than \\`Name=value\\`): skipped, not\
- sent`);return r}function Ls(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("N\
-AT_TELEMETRY_SPOOL_DIR is empty"):G(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${A(o)} is not an absolute path: no spool is\
- kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!G(i,n))t.push(`XDG_S\
-TATE_HOME=${A(i)} is not an absolute path: ignored, as the XDG specification says`);else if(i)return B(i,"nat/telemetry"\
-);let s;if(n==="win32"){let d=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=d?`${d}\\\\na\
-t\\\\telemetry`:void 0}else{let d=e("HOME");s=d?B(d,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/tele\
-metry`):void 0}return s===void 0?void r("there is no home directory"):G(s,n)?s:(t.push("the home directory is not an abs\
-olute path: no spool is kept there"),void r("the home directory is not an absolute path"))}function jr(e,n,t){if(n==="wi\
-n32"||t===void 0)return;let r=e("TMPDIR");return B(r&&G(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Wn(){let e=y();if(T\
-e(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var Gn=new Set;function Vr(e,n){if(!(e=\
-==void 0||Gn.has(e))){Gn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{Gn.delete(e)\
-}}}function Yr(e){let n;return()=>n??=new RegExp(e,"u")}var Yu=Yr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\\
-u1160\\u2800\\u3164\\uffa0]`);var Gu=Yr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var u\
-e="1.5",_e=64,Qu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"cancel\
-ed",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),ec=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESI\
-GNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonym\
-izer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),xe=class{name;schemaVersion;timestamp;constructor(n,t={}){if\
-(Ps(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"|\
-|n.length===0)throw new TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got ${A(\
-n)}`);let r=t.schemaVersion??ue;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVer\
-sion\' must be a non-empty string, got ${A(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o\
-))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.sc\
-hemaVersion=r,this.timestamp=o}};function Ps(e){return e===xe}function D(e){let n=e.search(Ms);if(n===-1)return e.length\
-;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r\
-+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Ms=/[^\\x00-\\x7f]/;var Ds="184482118588404";function Be(e){let n=U(e);if\
-(!(n>=-mn&&n<=mn))throw new RangeError("Invalid time value");let t=U(n/1e3);if(t!==zn.second){let r=U(t/Gr),o=t-r*Gr,i=`\
-${ne(U(o/3600),2)}:${ne(U(o/60)%60,2)}:${ne(o%60,2)}`;zn={second:t,text:`${Cs(r)}T${i}.`}}return`${zn.text}${ne(n-t*1e3,\
-3)}Z`}var zn={second:NaN,text:""};function Cs(e){let n=U((e+719468)/146097),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/365\
-24)-U(t/146096))/365),o=t-(365*r+U(r/4)-U(r/100)),i=U((5*o+2)/153),s=o-U((153*i+2)/5)+1,d=i<10?i+3:i-9,a=r+n*400+(d<=2?1\
-:0);return`${a>=0&&a<=9999?ne(a,4):`${a<0?"-":"+"}${ne(a<0?-a:a,6)}`}-${ne(d,2)}-${ne(s,2)}`}var Re=4503599627370496,U=e\
-=>{if(!(e<Re&&e>-Re))return e;let n=e>=0?e+Re-Re:e-Re+Re;return n>e?n-1:n},ne=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0\
-${t}`;return t},Gr=86400,mn=864e13;function Wr(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be \
-read: ${V(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");let t=M(Bs(e))\
-;if(n!==fn.name){let o=M(n);fn={name:n,json:o,bytes:D(o)}}let r=Be(e.timestamp);return{json:`{"ts":"${r}","parameters":$\
-{t},"name":${fn.json}}`,bytes:Fs+r.length+D(t)+fn.bytes}}var fn={name:"",json:"",bytes:0},Fs=31;function Bs(e){let n=(i,\
-s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be read: ${V(s)}`),t;try{t=e.parameters()}catch(i){throw n("parameters"\
-,i)}try{t?.then}catch(i){throw n("parameters() returned an object that",i)}if(Tr(t)){try{Promise.prototype.then.call(t,v\
-oid 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)\
-}if(!ve(t))throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned ${A(t)}`);let r;try{r=\
-{...t}}catch(i){throw n("parameters",i)}let o=Xn(r);if(o)throw new TypeError(`Event \'${e.name}\' ${o}`);return r}function\
- Xn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){l\
-et t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' \
-is not a string, finite number or boolean`}}function zr(e,n){return{browserType:"undefined",clientId:Ds,clientType:"Nati\
-ve",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??L().machine,deviceGdprBeh\
-OptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceMod\
-el:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVe\
-r:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"N\
-one",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Be(+(n.sentAt\
-??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function qn(e,n){return un(`${M(e).slice(0,-1)},"e\
-vents":[`,n,"]}")}var Xr=/[A-Za-z0-9_-]/,Hs=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[\
-0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Us=/(?:\
-[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(\
-?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function qr(e){return new Zn(e).document()}var Zn=class{#e;#n=0;#o=0;#t=new WeakM\
-ap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#a()==="[\
-"?t=this.#u(n):this.#s(t),this.#E()}}#u(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h\
-(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let d=i===r.length-1;if(d&&t){let u=Jn(o,s)??this.#T([],"array");(!Arra\
-y.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header");return u\
-.push(l),hn(o,s,u),l}let a=Jn(o,s);a===void 0?hn(o,s,a=this.#T({},d?"header":"implicit")):Array.isArray(a)&&this.#t.get(\
-a)==="array"&&!d?a=a[a.length-1]:Kn(a)?d?(this.#t.get(a)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`\
-),this.#t.set(a,"header")):this.#t.get(a)==="inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a tabl\
-e`),o=a}return o}#s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){\
-let d=Jn(o,s);d===void 0?hn(o,s,d=this.#T({},"dotted")):(!Kn(d)||!["dotted","implicit"].includes(this.#t.get(d)??""))&&t\
-his.#i(`\'${s}\' is already defined`),this.#t.get(d)==="implicit"&&this.#t.set(d,"dotted"),o=d}let i=t[t.length-1];Object.\
-hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),hn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#a();if(t===\'"\')n.p\
-ush(this.#w());else if(t==="\'")n.push(this.#l());else{let r=this.#n;for(;this.#n<this.#e.length&&Xr.test(this.#e[this.#n\
-]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#a()!==".")ret\
-urn n;this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",\
-this.#n))return this.#R();if(n===\'"\')return this.#w();if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&th\
-is.#i("values are nested too deeply");let o=n==="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["\
-false",!1]])if(this.#e.startsWith(o,this.#n)&&!Xr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=t\
-his.#d(Hs,/[\\w:.+-]/);if(t){let[o,i,s,d]=t;return i!==void 0&&!js(Number(i),Number(s),Number(d))&&this.#i("a date is not\
- in the calendar"),o}let r=this.#d(Us,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4\
-300&&this.#i("an integer has more than 4300 digits"),Vs(r[0])):this.#i("a value is malformed")}#d(n,t){n.lastIndex=this.\
-#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[]\
-;for(;this.#O(),this.#a()!=="]";)n.push(this.#r()),this.#O(),this.#a()===","?this.#n++:this.#a()!=="]"&&this.#i("an arra\
-y is malformed");return this.#n++,n}#m(){this.#n++;let n=this.#T({},"inline");if(this.#y(),this.#a()==="}")return this.#\
-n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malfor\
-med")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))Kn(t)&&this.#c(t)}#w(){this.#n++;l\
-et n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')retu\
-rn n;t==="\\\\"?n+=this.#k():pn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.\
-#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>pn(r)&&r!=="	"))&&\
-this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this\
-.#a()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\'\
-;)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed"\
-);if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#k()}else pn(t)&&t!\
-==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e\
-.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this\
-.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);r\
-eturn this.#n=n+t,r}#k(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)retur\
-n t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(\
-o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an \
-invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#a()===" "||this.#a()==="	";)this.#n++}#O(){for(;;){\
-this.#y();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")thi\
-s.#A();else return}}#A(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];pn(n)&&n!=="	"&&!(n==="\
-\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.#a()==="#"&&this.#A(),this.#e.startsWith(`\
-\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")\
-}#h(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return this.#e[this.#n]}#T(n,t\
-){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML a\
-t line ${t}: ${n}`)}};function Jn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function hn(e,n,t){Object.defineProperty(e,\
-n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function Kn(e){return typeof e=="object"&&e!==null&&!Array.isArra\
-y(e)}function pn(e){let n=e.charCodeAt(0);return n<32||n===127}function js(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),\
-o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function Vs(e){let n=e.replaceAll("_","");return/^[+-]?in\
-f$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var Ys="1.0";function gn(){if(no())return;let{\
-env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?B(t,".config/nat/telemetry.toml")\
-:void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Qn?.given!==r){let o=n?.realPath(".");Qn={given:r,pat\
-h:o===void 0?r:B(o,r)}}return Qn.path}function eo(){return(te?ce?.path:void 0)??gn()}var Qn;function no(){let{env:e,envH\
-idden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&\
-n("HOME")?"HOME":void 0}var Gs=65536;function He(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed\
-(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permissions)"};if(!n){if(!t.present(e))return\
-{state:"never_asked"};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another user could replace \
-it (${et(o).replaceAll("_"," ")})`}}}let r;try{r=t.read(e,Gs)}catch(o){return et(o)==="not_utf8"?{state:"disabled",probl\
-em:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:Ws(o)?{state:"disabled",problem:"may not be read where it leads (\
-the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${et(o).replaceAll("_"," ")})`}}return r=\
-==void 0?{state:"never_asked"}:{...zs(r),text:r}}function Ws(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="E\
-RR_ACCESS_DENIED"}function et(e){return e?.reason??"unreadable"}function zs(e){let n;try{n=qr(e)}catch{return{state:"dis\
-abled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||A\
-rray.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}\
-=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===Ys?{state:"enabled"}:{sta\
-te:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not \
-know"}}function ot(){let e=gn(),{state:n,problem:t,outdatedYes:r}=ro(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},..\
-.r===void 0?{}:{fileOutdatedYes:r}};return{...it()??st(n),...o}}function to(){let e=it();if(e)return e;let{state:n,text:\
-t,problem:r}=ro(gn());return{...st(n),text:t,...r?{problem:r}:{}}}function ro(e){if(e!==void 0)return He(e);let n=no();r\
-eturn n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${we(n)})`}:{state:"never_asked"}}fun\
-ction it(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};\
-let t=Te(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK\
-"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,sou\
-rce:"DO_NOT_TRACK"}}function st(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:\
-"file"}}var Y,te=!1,ce,nt,at=!1,Jr,ke,Kr="an opt-out set in the environment during the run",Zr="the consent file, writte\
-n since the program turned telemetry on";function Xs(e,n=He(e)){let t=y().files,{text:r,problem:o}=n,i=o===void 0&&(r!==\
-void 0||qs(e));return{path:e,there:t?.present(e)??!0,text:r,problem:o,modified:t?.modifiedAt(e),reread:i}}function qs(e)\
-{try{return y().files?.checkPlace(e),!0}catch{return!1}}function oo(e,n){let t=y().files;if(n===void 0&&!e.there&&t?.pre\
-sent(e.path)===!1)return!1;if(n===void 0&&!e.reread)return t?.present(e.path)!==e.there||t?.modifiedAt(e.path)!==e.modif\
-ied;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.path)!==e.modified}function io\
-(){return Jr!==void 0&&oo(Jr)}var tt=Symbol.for("@nat/telemetry: the program\'s opt-out"),rt=globalThis;try{rt[tt]===void\
- 0&&Object.defineProperty(rt,tt,{value:{serial:0}})}catch{}var Qr=0;function Js(){try{let e=rt[tt];if(e===void 0)return;\
-let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function so(){le\
-t e=Js();e===void 0||e===Qr||(Qr=e,[Y,te,at]=[!1,!1,!0])}function ao(e){nt=e}function J(){if(nt)return Y=nt();so();let e\
-=at&&!te;if(!e&&(ke===Kr||it()?.enabled===!1))return ke=Kr,Y=!1;if(e&&(ke===Zr||io()))return ke=Zr,Y=!1;if(!te||ce===voi\
-d 0)return!0;let n=ce.reread?He(ce.path,!0):void 0;return n?.problem!==void 0&&(n=He(ce.path,!0)),Y=n!==void 0&&n.proble\
-m===void 0&&!oo(ce,n)&&st(n.state).enabled,Y||(ke??="the consent file, written again during the run"),Y}function le(){re\
-turn so(),Y===void 0&&Ks(to()),Y===!0}function Ks(e){[Y,te]=[e.enabled,e.source==="file"];let n=te?gn():void 0;ce=n===vo\
-id 0?void 0:Xs(n,e)}function Oe(){if(!at||te||Y!==!0||io())return;let e=ot(),n=e.source==="file"&&e.fileProblem!==void 0\
-;return e.enabled||e.source==="default"||n?void 0:e.source}function uo(){return le()&&te}function dt(){let e=le(),{enabl\
-ed:n,source:t,problem:r}=to(),o=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Yn(\
-t,y().env(t)):void 0,s=o?`${t}, which the program may not read (${we(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, \
-so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?s:ke??"the program (setTelemetryEnabled)"}}var lt=2**31-1,\
-Zs=25,ut={min:50,max:250},co=4,ct=1e3,Qs=(co+1)*ut.max,Ne={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarde\
-d.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),t\
-his.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{th\
-is.ticking=!1,this.look()};if(y().watchTick?.(ct,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(th\
-is.signal=AbortSignal.timeout(ct)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of Ne.gu\
-arded)--e.looks<=0&&e.end();Ne.guarded.size>0&&Ne.listen()}};function Ae(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r)\
-,Ne.release(a),i?.()},d=()=>{o||(s(),n())},a={looks:Math.ceil((e+Qs)/ct),end:d},u=(l,c)=>{let m=y().monotonicMs()+l;try{\
-r=setTimeout(()=>{Ne.release(a);let f=y().monotonicMs()-m;if(f<=Zs||c===0)return d();u(Math.min(Math.max(f,ut.min),ut.ma\
-x),c-1)},l),t?.(r)}catch{}};return Ne.guard(a),u(e,co),t||(i=v(()=>y().holdOpen?.())),s}function lo(e,n){if(e===null)ret\
-urn;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Ma\
-th.min(Math.max(o,0),36e5)}function fe(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2)\
-;return Math.max(i,r)}var ea=3,mo=!1;function ho(){mo=!0}var na=new Set([407,408,429,500,502,503,504]),ta=new Set([501,5\
-05]);function ra(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:na.has(e)||e>=500&&e<600&&!ta.h\
-as(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e=\
-==303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function po(e){if(e.signal?.\
-aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=Ae(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=\
-()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((d,a)=>{n.signal.addEventListener("abort\
-",()=>a(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let d=e.url,a=new URL(d).origin,u=e.classify??ra;\
-for(;;s++){let l=new URL(d).origin===a?e.headers:void 0,c=await Promise.race([e.fetch(d,{method:"POST",headers:{...l,"co\
-ntent-type":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=oa(c);if(m===void 0)return mt(ft(c\
-)),{kind:"rejected",reason:"bad_response"};let f=fo(c,"location"),p=lo(fo(c,"retry-after"),e.now());if(e.readAnswer&&m>=\
-200&&m<300){e.onAccepted?.();let b=await Promise.race([ia(c,n.signal),i]).catch(()=>{});return u(m,p,b)}if(mt(ft(c)),m!=\
-=307&&m!==308)return u(m,p,void 0);if(s===ea)return{kind:"rejected",reason:"too_many_redirects"};let g=ca(f,d);if(g===vo\
-id 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&d.startsWith("https:"))return{kind:"rejecte\
-d",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return mo?{kind:"not_sent",reason:"a redirect beyond the sender\'s\
- permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==a&&e.sendsProxyCr\
-edentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};d=g}}catch(d){return e.signal?.aborted&&!t?{kind:"interr\
-upted"}:d instanceof j&&s===0?{kind:"not_sent",reason:d.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:\
-"network_error",thrown:V(d)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function oa(e){try{let n=e?.status;re\
-turn typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}f\
-unction fo(e,n){try{let t=e.headers.get(n);return typeof t=="string"?t:null}catch{return null}}function ft(e){try{return\
- e.body}catch{return}}function mt(e){try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).c\
-atch(()=>{}):typeof t=="function"&&t.call(e)}catch{}}async function ia(e,n){let t=ft(e),r=sa(t),o=r??t,i=()=>mt(o);n.add\
-EventListener("abort",i,{once:!0});let s=new TextDecoder,d="",a=0;try{if(n.aborted)return"";for await(let u of r?aa(r):d\
-a(t)){if(typeof u!="string"&&!(u instanceof Uint8Array)||(a+=typeof u=="string"?D(u):u.length,a>ua))return"";d+=typeof u\
-=="string"?u:s.decode(u,{stream:!0})}return d+s.decode()}finally{n.removeEventListener("abort",i),i()}}function sa(e){tr\
-y{let{getReader:n}=e??{};return typeof n=="function"?n.call(e):void 0}catch{return}}async function*aa(e){for(let n=await\
- e.read();!n.done;n=await e.read())yield n.value}function da(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="functi\
-on"?n:[]}var ua=65536;function ca(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="htt\
-ps:"?t.href:void 0}catch{return}}var la=0xe677d21fdbff,fa=JSON.stringify(ue).length+_e;function yo(e){if(e===go)return!0\
-;let n=D(JSON.stringify(e))<=fa;return n&&(go=e),n}var go;function bo(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{\
-if(!(e instanceof xe))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",det\
-ail:"a proxy that cannot be inspected"}}try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"inva\
-lid_event",detail:"schemaVersion is not a string"};if(!yo(o))return{reason:"invalid_event",detail:`schemaVersion is long\
-er than the ${_e} bytes beyond "${ue}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_e\
-vent",detail:"timestamp is not a finite number"};if(i<0||i>la)return{reason:"invalid_event",detail:"timestamp outside th\
-e years 1970-9999 that both wire formats carry"};let{json:s,bytes:d}=Wr(e),a={json:s,bytes:d,schemaVersion:o,sessionId:t\
-,clientVersion:r,timestamp:i,retries:0,notBefore:0},u=ht(a,n);return u===void 0?a:{reason:"event_too_large",detail:u}}ca\
-tch(o){return{reason:"invalid_event",detail:V(o)}}}function ht(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e\
-.bytes>t)return`${e.bytes} bytes serialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves bes\
-ide the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.even\
-tBytes(e),s=e.sessionId===n.sessionId&&e.clientVersion===n.sourceClientVersion&&yo(e.schemaVersion);if((i>e.bytes||!s)&&\
-o.emptyBytes(e)+i>r)return`${i} bytes as the ${o.name} format carries it, more than maxBatchBytes leaves beside its enve\
-lope`}function Eo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let d of e){let a=r(d);i.length>0&&d.schemaVersion===i[0].sc\
-hemaVersion&&d.sessionId===i[0].sessionId&&d.clientVersion===i[0].clientVersion&&s+1+a<=n||(i=[],o.push(i),s=t(d)-1),s+=\
-1+a,i.push(d)}return o}function me(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619\
-)>>>0;return n.toString(16).padStart(8,"0")}function pt(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i\
-=>{let s=t.exec(i)?.[1],d=s===void 0?void 0:r(s,i);return d===void 0?[]:[d]})}var ha={initialMs:3e4,maxMs:36e5},vo=4096;\
-function pa(e,n){return n??me(e)}function ga(e,n,t){try{let r=e.read(n,vo);if(r===void 0)return;let{failures:o,notBefore\
-:i,endpoint:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t\
-+36e5,c=Number.isFinite(a)&&a<=t?{failures:o,notBefore:i,handedOffAt:a}:{failures:o,notBefore:i};return u?{state:c,endpo\
-int:typeof s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{retur\
-n"invalid"}}var yn=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#d=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health\
--${pa(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get sta\
-te(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;l\
-et t=this.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+fe(r,ha,this.#p,n),i=(t?.notBefore??0)>o;\
-return this.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#g();if(r\
-&&r.notBefore>=t){this.#r=r;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:t\
-his.#r.failures,notBefore:this.#s()+n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),t\
-his.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=th\
-is.#r!==void 0;return this.forget(),n}refresh(){this.#d||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,\
-this.#d=!1,this.#m())}#g(){let n=ga(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.st\
-ate:void 0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:me(this.#t)}:{},r=\
-M({...n,...t,endpoint:this.#t}),o=D(r)<=vo&&H(this.#t)===this.#t?r:M({...n,...t});de(this.#u,this.#e,this.#n,o,this.#s()\
-)}catch{}}};function So(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a\
- row): not tried before ${Be(t)}`}function F(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var wo=36e5,Ue=64,re={maxEvents:1e3,maxBytes\
-:1048576,maxAgeMs:7*864e5},gt=6e4,ya=864e5,To=6e4,ko=64,ba=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jso\
-nl$/,bn=/^([lc])-(\\d{13})-(e-.+)$/,Ea=36e5;function Oo(e,n="nat",t=""){return me(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}va\
-r va=" does not exist yet",oe=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n\
-=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,re.maxAgeMs),maxEvents:Math.max(r.maxEvents,re.maxEvents),maxBytes:Math.max(r.m\
-axBytes,re.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let d=c=>{i(c)},a=s==="work\
-",u=a?"read and write":"read",l=c=>!t.allowed(c,"read")||a&&!t.allowed(c,"write");if(l(n))return d(`the program may not \
-${u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,a),m=t.realPath(n);return m===void 0?d(`where ${n} leads cannot\
- be told`):m!==n&&l(m)?t.permissionsFollowLinks?d(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):n\
-ew e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,a)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return d(m?`${n}$\
-{va}`:V(c))}}write(n,t){let r={},o=n.map(Ie),{kept:i}=bt(o,this.#n.maxEvents,this.#n.maxBytes);F(r,"spool_full",o.length\
--i.length);let s=new Map;for(let a of i){let u=s.get(n[a].sessionId)??[];u.push(o[a]),s.set(n[a].sessionId,u)}let d=[];t\
-ry{for(let a of s.values())d.push(this.#u(a,t,this.key))}catch(a){for(let u of d)this.#l(u);throw a}return{written:r,old\
-er:this.#g(t,d)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:d}of this.#d(t).slice(0,Ue)){if(o.length>=n)break;let a\
-=this.#p(s.name,t+r);try{this.#e.rename(d,a)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(a,s,t),m=u.slice(0,\
-n-o.length),f={path:a,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};t\
-ry{this.#u(u.slice(m.length).map(Ie),s.time,this.key)}catch{this.giveBack(f);continue}F(i,"spool_corrupt",l),F(i,"spool_\
-expired",c);for(let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t)\
-{let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#\
-e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this\
-.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=bn.exe\
-c(n),r=$e(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,\
-ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:Et(t)}:s]}).sort((n,t)=>n.time-t.time).map(({ti\
-me:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=Ue)break;let s=xo(i,t);if(s===void 0)continue;\
-let d=n.#p(s.name,t+wo);try{n.#e.rename(`${n.dir}/${i}`,d)}catch{continue}let{valid:a}=n.#s(d,s,t);try{let u=this.#u(a.m\
-ap(Ie),s.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(d,`${n.dir}/${s.name}`)}catch{}break}n.#l(d.slice(n.dir\
-.length+1)),o+=a.length}return r.length>0&&this.#g(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=bn.exec(t),o=$e(\
-r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){re\
-turn n.flatMap(t=>$e(t)??[])}#u(n,t,r){if(n.length===0)return;let o=_o(n,t,r);return de(this.#e,this.dir,o,Ro(n),t),o}#s\
-(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)\
-??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/ko)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let d=T\
-a(s);d===void 0?o.corrupt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,t){return`${this.di\
-r}/${yt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=S\
-r.exec(o),s=xo(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>wo&&r<Ue&&this.#l(o)&&\
-r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=E=>E.key===this.key||E.ke\
-y===void 0,d=E=>n-E.time>(s(E)?o.maxAgeMs:i.maxAgeMs),a=this.#r();this.#c(a,n,d,r);let u=this.#t(a),l={events:0,bytes:0}\
-,c={events:0,bytes:0},m=(E,h,S)=>{s(E)&&([l.events,l.bytes]=[l.events+h,l.bytes+S]),[c.events,c.bytes]=[c.events+h,c.byt\
-es+S]};for(let E of u)m(E,E.events,E.bytes);let f=(E,h)=>E.events>h.maxEvents||E.bytes>h.maxBytes;if(!f(l,o)&&!f(c,i)&&!\
-u.some(d))return r;let p=u.filter(E=>t.includes(E.name)),g=Math.min(...p.map(E=>E.time)),b=E=>this.#e.modifiedAt(`${this\
-.dir}/${E}`),R=Math.max(...p.map(E=>b(E.name)??-1/0)),k=E=>{if(E.time<g)return!1;let h=b(E.name);return h===void 0||!Num\
-ber.isFinite(R)?E.time-g<=To:Math.abs(h-R)<=To},x=u.filter(E=>!t.includes(E.name)).sort((E,h)=>E.time-h.time);for(let E=\
-0;E<Ue;){let h=x.find(d),S=h===void 0&&f(l,o),_=h??(S?x.find(s):f(c,i)?x[0]:void 0);if(_===void 0)break;x.splice(x.index\
-Of(_),1);let O=d(_);if(!O&&k(_))continue;E++,m(_,-_.events,-_.bytes);let T=S?{events:o.maxEvents-l.events,bytes:o.maxByt\
-es-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!O&&T.events>0&&T.bytes>0){let w=this.#w(_,T.event\
-s,T.bytes,n);if(w===void 0)continue;m(_,w.kept.events,w.kept.bytes),F(r,"spool_corrupt",w.corrupt),F(r,"spool_full",w.cu\
-t);continue}this.#m(_.name,_,O?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);\
-this.#l(n)&&(F(o,"spool_corrupt",i.corrupt),F(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===\
-Ue)break;let d=bn.exec(s);if(d===null||t-Et(d)<=ya)continue;let a=$e(d[3]);if(a===void 0||!r(a))continue;i++;let u=yt(d[\
-3],t+gt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,a,"spool_expired",o)}}#w(n,t\
-,r,o){let i=yt(n.name,o+gt),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{ret\
-urn}let{valid:d,corrupt:a}=this.#s(`${this.dir}/${i}`,n),u=d.map(Ie),l=bt(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{events:c\
-.length,bytes:l.bytes},cut:u.length-c.length,corrupt:a};if(c.length===0)return this.#l(i)?m:void 0;let f=on(this.dir,o),\
-p=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Ro(c))}catch{if(p(),!this.#l(i))return;try{this.#u(c,n.time,n\
-.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:a}}return m}if(y().monotonicMs()-s>gt/2)return void p();\
-try{this.#e.rename(f,`${this.dir}/${i}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${_o(c,n.ti\
-me,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function xo(e,n){l\
-et t=bn.exec(e);return t?wa(t,n)?$e(t[3]):void 0:$e(e)}function $e(e){let n=ba.exec(e);if(!n)return;let t=Number(n[3]),r\
-=Math.min(Number(n[2]),Math.floor(t/ko));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function bt(e,n,t){l\
-et r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].bytes+1,0);for(;o<\
-r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function _o(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1\
-,0);return`e-${q(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${ee()}.jsonl`}function Ro(e){return e.map(n=>`${n.text}\n`\
-).join("")}function No(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:d,clientVersion:\
-a=""}of e)o+=i+6*(s.length+d.length+a.length)+Sa;return e.length<=t&&o<=r?0:e.length-bt(e.map(Ie),t,r).kept.length}var S\
-a=200;function Ao(e){return Ie(e).bytes+1}function Ie(e){let n=`{"retries":${e.retries},"schemaVersion":${M(e.schemaVers\
-ion)},"sessionId":${M(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${M(e.clientVersion)},`}${e.cuts?`"cu\
-ts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function yt(e,n)\
-{return`l-${q(n)}-${e}`}function Et([,e,n]){return e==="l"?Number(n):Number(n)+Ea}function wa(e,n){return n>Et(e)}functi\
-on Ta(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.parse(e);if(!(Nu\
-mber.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(s\
-)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&Xn(d.parameters)===void 0))return;let u=Number.isSafeIn\
-teger(i)&&i>0,l={json:M(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,c\
-lientVersion:o}}catch{return}}function xa(e,n){return e.spoolFallback?jr(y().env,L().os,n?.uid):void 0}function _a(e,n,t\
-=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=vt(e),d=e.noSpool??"there is no spool directory",a=o===void 0?void 0\
-:oe.open(o,n,i,s,c=>d=c,r),u=xa(e,n);if(a&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let c=n.realPath(u)===void 0?voi\
-d 0:oe.open(u,n,i,s);c&&c.dir!==a.dir&&a.adopt(c,e.clock())}if(a||u===void 0)return!a&&o!==void 0&&t(d),a;let l=oe.open(\
-u,n,i,s,c=>d+=`; nor in ${u}: ${c}`,r);return t(d,l?.dir),l}var En=class e{spool;health;files;#e;#n=new Set;constructor(\
-n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="\
-http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let d=_a(n,s,t);if(!d)return \
-null;let a=n.customFetch?d.key:void 0,u=new yn(s,d.dir,r.url,o,i,a);return new e(d,u,s,n)}replay(n,t){this.renewClaims(t\
-);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let a of r)this.#n.add(a.claim);let i=r.map(a=>({...\
-a,bytes:D(a.json),notBefore:0})),[s,d]=[[],[]];for(let a of i)(ht(a,this.#e)===void 0?s:d).push(a);return d.length>0&&(t\
-his.settle(d),F(o,"event_too_large",d.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}=this.spool.write(n,t\
-his.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){fo\
-r(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t\
- of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseA\
-ll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(le\
-t i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function vt(e){let{sink:n,format:t,sourceClien\
-tVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Se?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).so\
-rt():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},d=M(s);return Oo(n.kind==="http\
-"?n.url:"",t.name,d==="{}"?"":d)}function Ra(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/\
-,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a\
--f]{1,4}$/.test(n)}function $o(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="h\
-ttp:"||Ra(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`\
-the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to \
-${t.hostname}`}function Io(e,n=L()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>zr(r,{sourceClientVersion\
-:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>qn(t(r[0],o),r.map(i=>i.json)),empty\
-Bytes:Po(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>D(qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer\
-:!1}}function Lo(e,n=L()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=n\
-ew WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let d=M(Ir(i));r.set(i,s={json:d,bytes:D(d)})}return s};return{name:"otlp\
-",encode:i=>Un(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Po(({sessionId:i,clientVersion:s})=>[i,s],i=>D(U\
-n([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.se\
-rviceName},classify:Lr}}function Po(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.so\
-me((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var ka="http://localhost:4318/v1/logs",Oa=120,Na=50,Aa=3\
-,$a=2,St=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Ia={flushIntervalSeconds:!0,maxQueueSize:!0,maxR\
-etries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backof\
-fInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvent\
-s:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,cloc\
-k:!0,random:!0};function je(e={}){if(!ve(e))throw new TypeError(`Cannot create handler: options must be an object, got $\
-{A(e)}`);let n=Fn(e,Ia);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(N,C,I)=>{let P=e[N]===void 0?C:e[\
-N],Z=I.integer?`${I.sign} integer`:`${I.sign} number`,he=`Cannot create handler: \'${N}\' must be a ${Z}`;if(typeof P!="nu\
-mber"||Number.isNaN(P))throw new TypeError(`${he}, got ${A(P)}`);if(!((I.sign==="positive"?P>0:P>=0)&&(I.integer?Number.\
-isSafeInteger(P):Number.isFinite(P))))throw new RangeError(`${he}, got ${P}`);if(I.timer&&P*1e3>lt)throw new RangeError(\
-`Cannot create handler: \'${N}\' must be at most ${lt/1e3} seconds (the longest a timer can wait), got ${P}`);return P},r=\
-(N,C,I)=>{let P=e[N];if(P===void 0)return I;if(typeof P!==C)throw new TypeError(`Cannot create handler: \'${N}\' must be a\
- ${C}, got ${A(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:\
-!0},d=t("requestTimeoutSeconds",$a,o),a=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<a)throw new Ra\
-ngeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${a}), got ${u}`);let l=H\
-r(),c=r("sourceClientVersion","string",Se),m=Bo("resource",e.resource),f=r("sessionId","string","undefined"),p=[],g=type\
-of e.format=="string"&&e.format.trim()===""?void 0:e.format,b=Ca(g,p),R=ln(l.format??""),k=g!==void 0?b:R??"nat",x=Tt(k,\
-c,{...l.otlpResource,...m}),E=wt(x,l.sessionPrefix+f),h=wt(Tt(b,c,m,Co),f),S=t("maxEventBytes",32768,s);if(S<h.eventByte\
-s)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${h.eventBytes} (the smallest event), go\
-t ${S}`);let _=t("maxBatchBytes",5e5,s);if(_<h.batchBytes){let N=`one ${b} envelope holding the smallest event`;throw ne\
-w RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${N}\
- ${h.batchBytes} bytes, more than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at \
-least ${h.batchBytes} (${N}), got ${_}`)}let O=Fa(e.headers);O.problem&&p.push(O.problem);let T=Ma(e.endpoint,l.endpoint\
-Hidden?xt:l.endpoint??(k==="otlp"?l.otlpEndpointHidden?xt:l.otlpEndpoint??ka:void 0),l.dryRun,p),w=Da(e.spoolDir,l,p);re\
-turn{flushIntervalMs:t("flushIntervalSeconds",Oa,o)*1e3,maxQueueSize:t("maxQueueSize",Na,s),maxRetries:t("maxRetries",Aa\
-,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initial\
-Ms:a*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,_-E.envelopeBytes-_e),maxE\
-ventBytesOption:S,maxBatchBytes:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:T.kind==="http"&&O.problem?{kin\
-d:"none",reason:"invalid_headers",detail:O.problem}:T,spoolDir:w.path,noSpool:w.none,problems:p,spoolFallback:e.spoolDir\
-===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",re.maxEvents,s),maxBytes:Pa(t("spoolMaxBytes",re.ma\
-xBytes,s)),maxAgeMs:t("spoolMaxAgeDays",re.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Ha(e.captureInterr\
-upts),handOff:Ba(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:x,formatSetBy:g!==void 0?"the prog\
-ram\'s options":R!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?l.otlpHeaders:{},...O.record},fetc\
-h:r("fetch","function",y().fetch??((N,C)=>globalThis.fetch(N,C))),logger:r("logger","function",void 0),clock:Mo("clock",\
-r("clock","function",Date.now),Date.now,{valid:La,expected:"epoch milliseconds",hint:" (a method needs its object: () =>\
- performance.timeOrigin + performance.now())"}),random:Mo("random",r("random","function",Ee),Ee,{valid:N=>typeof N=="num\
-ber"&&N>=0&&N<1,expected:"a number in [0, 1)"})}}function Mo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let\
- s;try{s=n()}catch(d){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${V(d)}${i}`)}if(!r(s))throw new RangeE\
-rror(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let d=n();return r(d)?d:t()}catch{ret\
-urn t()}}}var La=e=>typeof e=="number"&&e>=0&&e<1e13;function wt(e,n){let t={json:St,bytes:D(St),schemaVersion:ue,sessio\
-nId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes\
-,batchBytes:o+_e+r,envelopeBytes:o}}function Pa(e){if(e>=re.maxBytes)return e;let n=Ao({json:St,schemaVersion:ue,session\
-Id:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${\
-n} (one spooled event, the smallest), got ${e}`);return e}function Tt(e,n,t,r){return e==="otlp"?Lo({serviceName:t["serv\
-ice.name"]??Nr,serviceVersion:n,resourceAttributes:t},r):Io(n,r)}var Co={name:"node",version:"x".repeat(12),machine:"x".\
-repeat(11),os:"linux"};function Fo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=wt(Tt(n.name,t,r,Co),"und\
-efined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.even\
-tBytes)}}var xt=Symbol("hidden");function Ma(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot crea\
-te handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:cn(e);if\
-(o){let s=`the program\'s \'endpoint\' ${A(H(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endp\
-oint",detail:s}}if(e===void 0&&n===xt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Cr;return e===void 0&&!Fr\
-(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:\
-"http",url:i}}function Da(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false)"};\
-if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'\
-spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);return G(e,L().os)?{path:e,none:void 0}:(t.push(`t\
-he program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' \
-is not an absolute path"})}function Ca(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot \
-create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=ln(e);return t||(n.push(`the program\'s \
-\'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Bo(e,n){if(n===void 0)return{};\
-if(!ve(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};for(le\
-t[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must \
-be an object of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}retur\
-n t}var Do=8192;function Fa(e){let n=Bo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new TypeError(`Ca\
-nnot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(sn(i))throw new TypeError(`Can\
-not create handler: \'headers\' must not set ${A(i)}: the HTTP client frames the request itself`);n[i]=kr(s)}let t=Object.\
-keys(n).find(i=>!dn(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void 0?`the program\'s \'h\
-eaders\' has a value for ${A(t)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>\
-Do?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Do} (servers refuse a larger head): nothing is sent\
-`:void 0;return o?{record:{},problem:o}:{record:n}}function Ba(e,n){return e!==void 0?{enabled:e,source:"handOff option"\
-}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source\
-:"default"}}function Ha(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw \
-new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var vn=/^sender\
--[0-9a-f]{8}\\.mjs$/,Ve="NAT_TELEMETRY_SENDER";function Sn(e,n){return{...e,[Ve]:M(n)}}function Ho(e){if(e)try{let n=JSON\
-.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{r\
-eturn}}var K=15e3,Ua=250;function Le(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i=\
-{locks:[],marks:[]};for(let s of e.list(n)){let d=o.exec(s);if(!d)continue;let a=Number(d[1]),u=d[2]==="lock"?K:Ua;a+u>r\
-&&a<=r+u?(d[2]==="lock"?i.locks:i.marks).push(s):Tn(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}function wn(e,\
-n,t,r){try{return Le(e,n,t,r).locks.length>0}catch{return!1}}function Uo(e,n,t){let r;try{e.ensureDir(n,!0);let o=Le(e,n\
-,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${q(i)}-${ee()}.sta\
-rt`,e.create(`${n}/${r}`,"");let s=Le(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(Tn(e,`${n}/${r}`),"at work")\
-}catch{return r}}function jo(e,n,t){t!==void 0&&Rt(e,n,()=>[t])}function Vo(e,n,t){Rt(e,n,()=>Le(e,n,t,Date.now()).marks\
-)}async function Yo(e,n,t){for(let r=0;r<ja;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Le(e,n,t,o);if(i.locks.\
-length>0){_t(e,n,i.marks);return}let s=`sender-${t}-${q(o)}-${ee()}.lock`;e.create(`${n}/${s}`,"");let{locks:d,marks:a}=\
-Le(e,n,t,o);if(d.join()===s)return _t(e,n,a),s;Tn(e,`${n}/${s}`)}catch{return}await new Promise(i=>setTimeout(i,10+Ee()*\
-50))}}var ja=5;function Go(e,n,t){Rt(e,n,()=>[t])}function Rt(e,n,t){try{e.ensureDir(n,!0,!1),_t(e,n,t())}catch{}}functi\
-on _t(e,n,t){for(let r of t)Tn(e,`${n}/${r}`)}function Tn(e,n){try{e.remove(n)}catch{}}function Wo(){return""}var Ya=6e4\
-,Ga=1e3,Wa=[Ve,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function zo(\
-e,n,t){let r=za(e,n,t);return r.handOff?r:{...r,outcome:Xo(e,n)}}function Xo(e,n){return e.sink.kind==="none"?"dropped":\
-qo(e)&&n?.health.isOpen()!==!0?"delivered":n&&Oe()===void 0?"spooled":"dropped"}function qo(e){return e.sink.kind!=="htt\
-p"||y().canConnect(e.sink.url)}function za(e,n,t){try{let r=ei(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{han\
-dOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=Qo(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);r\
-eturn m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let d=y().senderCommand(`${o.dir}/${""}`,s)\
-;if("refused"in d)return{handOff:!1,reason:d.refused};let{cwd:a,...u}=d,l={...qa(e,o.dir),successor:u,onByConsentFile:uo\
-()};return{handOff:!0,command:{...d,env:Sn(d.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (\
-${r})`}}}function Jo(e,n){return n.handOff&&n.command&&!Ka(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in \
-the spool directory and cannot be written",outcome:Xo(e,n.backlog)}:n}function Ko(e){try{let{spool:n,health:t,files:r}=e\
-.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Uo(r,n.dir,n.key);if(o==="at work")return"at work\
-";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():jo(r,n.dir,o),i}catch{return"failed"}}function\
- Zo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return ei(e,n,!\
-0)!==void 0||t.kind==="http"&&y().senderRefusal(Qo(t.url,n.spool.dir))!==void 0}function Qo(e,n){let t=eo(),r=t===void 0\
-?void 0:Xa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Wa,...ge,"HOME","USERPROFILE"],set:r===void \
-0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Xa(e){let n=z(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r\
-=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);ret\
-urn i!==void 0&&r?.allowed(i,"read")?i:e}function ei(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is\
- off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the prog\
-ram delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>K-Ga)return`a request may tak\
-e longer (requestTimeoutSeconds) than a sender lives (${K/1e3} s)`;if(!t)return"telemetry was turned off during the run"\
-;let i=Oe();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a s\
-ender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there \
-is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all\
- be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): ano\
-ther user could swap the sender\'s script there";if(!qo(e))return"the program may not connect to the endpoint";let{spool:\
-s,files:d,health:a}=n;if(a.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=a,m=c==\
-=void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>Ya&&!wn(d,s.dir,s.key,u))return"spo\
-oled events have waited a minute with no sender at work"}function qa(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e\
-;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.reque\
-stTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Fo(e),spoolMaxEvents:o.maxEvents,\
-spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.header\
-s},resource:{...r.resource}}}function Ja({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Ka(e){if(J\
-a(e))return!0;let{files:n,spool:t}=e,r=()=>de(n,t.dir,"",Wo(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1\
-;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Qa(n,t.dir,Za),!0}var Za=3;function Qa(e,n,t,r=Date.now()){le\
-t o;try{o=e.list(n).filter(d=>vn.test(d))}catch{return}let i=d=>{let a=e.modifiedAt(`${n}/${d}`);return a===void 0||a>r+\
-K?-1/0:a},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,a)=>a.written-d.written).slice(t).f\
-ilter(({written:d})=>r-d>K).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var xn=class{#e=new Set;\
-#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.le\
-ngth,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ni(){throw new Error("a send\
-er prints nothing")}var ri=16384,Ot=2*ri,oi=Ot-4096,Nt=32,ii=/^[a-z0-9_]{1,40}$/,ed=/^[0-9a-f]{8}$/;var ti=/^drops-([0-9\
-a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,nd=6e4;function si(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).filte\
-r(([m,f])=>ii.test(m)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!kt(i))return;let u={...{since:i,last:i,dropped:Ob\
-ject.fromEntries(d.slice(0,Nt))},endpointHash:me(r)},l=H(r)===r?{...u,endpoint:r}:u,c=li(n,t);try{let m=rd(e,n,t,i).filt\
-er(p=>p.quiet).map(p=>ai(e,p,n,t)),f=ui([...m.flatMap(p=>p.lines),l],s,i)??l;di(e,n,t,m,()=>{let p=id(e,c);p==="invalid"\
-&&e.remove(c);let g=`${M(f)}\n`;typeof p!="object"||p.bytes+g.length<=ri?e.append(c,typeof p=="object"&&!p.ended?`\n${g}`:\
-g,oi):td(e,n,t,f,s,i)});for(let{path:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function td(e,n,t,r,o,i){let s=li(n,t\
-),d={path:At(n,t),quiet:!1},a=$t(e,s,d.path)?ai(e,d,n,t):{lines:[]};di(e,n,t,[a],()=>{e.append(s,`${M(ui([...a.lines,r],\
-o,i)??r)}\n`,oi)})}function ai(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.su\
-mmed};let{lines:o,upTo:i}=od(e,n),s=At(t,r,i);return $t(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.\
-summed}}function di(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&$t(e,s,At(n,t,d));throw i}}func\
-tion At(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${q(Date.now())}-${ee()}${r}.aside`)}function rd(e,n,t\
-,r){return pt(e,n,ti,(o,i)=>{let[,,s,d]=ti.exec(i)??[],a=Math.abs(r-Number(s))>=nd;return o===t?{path:B(n,i),summed:d===\
-void 0?void 0:Number(d),quiet:a}:void 0})}function od(e,n){try{let t=n.summed??0,r=e.read(n.path,Ot)?.slice(t)??"",o=n.q\
-uiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:ci(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}func\
-tion $t(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function ui(e,n,t){let r=e.map(d=>({...d,since:Math.min(d.since,t),l\
-ast:Math.min(d.last,t)})).filter(d=>d.last>=n);if(r.length===0)return;let o={};for(let d of r)for(let[a,u]of Object.entr\
-ies(d.dropped))(a in o||Object.keys(o).length<Nt)&&F(o,a,u);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX_SA\
-FE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.\
-map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function id(e,n){try{let t=e.\
-read(n,Ot);return t===void 0?void 0:{lines:ci(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanc\
-eof $?"invalid":void 0}}function ci(e){return e.split(`\n`).flatMap(n=>sd(n)??[])}function sd(e){try{let{since:n,last:t,d\
-ropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[]\
-;if(!(kt(n)&&kt(t)&&n<=t&&s.length>0&&s.length<=Nt&&s.every(([u,l])=>ii.test(u)&&Number.isSafeInteger(l)&&l>0)))return;l\
-et a={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ed.test(i)?{endpointHash:i}:{}};return typeof \
-o=="string"&&H(o)===o?{...a,endpoint:o}:a}catch{return}}function kt(e){return Number.isSafeInteger(e)&&e>=0&&e<=mn}funct\
-ion li(e,n){return B(e,`drops-${n}.json`)}var ie={working:1,periodic:2,asked:1/0},fi=.9,ad=1e3,dd=3e5,ud=36e5,cd=4,_n=cl\
-ass{#e;#n=[];#o=[];#t=new xn;#u=0;#s=0;#p=0;#r=0;#d={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ie.working;#R=0;#k;#y=n\
-ew Set;#O;#A=!1;#E;#h=Wn();#a=!1;#T=!1;#i=!1;#B=!1;#ue=!1;#H=0;#M;#D;#v;#W;#U=!1;#C;constructor(n={}){this.#e=je(n)}enqu\
-eue(n){try{if(!le())return this.#Se();let t=y().exiting();t?(this.#re(),this.#B=this.#i,this.#i=!0):this.#X(),this.#u++;\
-let r=bo(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return t\
-his.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#F(!0)||this.#Y());this.#m&&this.#c===void 0&&queueMicrota\
-sk(()=>this.#j()),this.#n.length>=this.#e.maxQueueSize&&this.#$(ie.working)}catch{}finally{this.#B=!1}}start(){this.#m||\
-this.#M||(this.#m=!0,this.#X(),this.#S()>0?this.#j():le()&&!this.#N()&&Zo(this.#e,this.#_())&&this.#$(ie.working))}flush\
-(){return this.#$(ie.asked)}#$(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#M);if(this.#x=Mat\
-h.max(this.#x,n),this.#l)return this.#l;let r=this.#R,o=this.#w.then(()=>{if(r!==this.#R)return;let i=this.#x;return[thi\
-s.#l,this.#x]=[void 0,ie.working],this.#pe(i)});return this.#l=o,this.#w=o,o}stop(){return this.#M??=this.#ce()}[Symbol.\
-asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#d},qu\
-eued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+\
-this.#t.size}#z(){return[...this.#o,...this.#t.events(),...this.#n]}#X(){if(this.#D)return;this.#re();let n=y(),t=s=>{tr\
-y{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.\
-onExit({beforeExit:()=>{let s=this.#M===void 0;return this.stop(),s},exit:()=>{this.#F(!0)||this.#Y(),this.#G()}})),o=th\
-is.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)||this.#Y(),this.#G()})):void 0;this.#D=()=>{r?.(),i\
-?.()}}#j(){this.#m&&this.#c===void 0&&this.#q()}#q(){this.#c=setTimeout(()=>{this.#$(ie.periodic).then(()=>{this.#m&&thi\
-s.#q()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#ce(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c)\
-;let n=this.#E=ld(this.#e.exitTimeoutMs);this.#V();let t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#\
-w.then(()=>!0),n.over()])&&this.#J(),this.#S()>0&&this.#F())return;this.#se(),this.#S()>0&&this.#N()&&this.#P(!0),this.#\
-S()>0&&!this.#N()&&await this.#le(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G()\
-,n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#le(n){let t=this.#_()\
-?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#$(ie.asked,!0).then(()=>!0);await Promise.race([r,n.ov\
-er()])||this.#J()}#J(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*fi,i=[...t\
-his.#y].some(({started:s,accepted:d})=>!d&&r-s>=n*fi);this.#K(({started:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,thi\
-s.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#K(n=()=>!1){for(let t of this.#y){\
-let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#ne(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.\
-unshift(...n(t)?this.#oe(r,"the exit budget ended before the answer"):r)}}}#fe(){return this.#k??=new AbortController}#Z\
-(n){if(n.aborted||!J())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monot\
-onicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,a=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*a>s)}#Q(n){this.#\
-t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind==="ht\
-tp"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,clock:t}=this.#e,r=this.#C,o=this.#v?.health.state;return this.#E===vo\
-id 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="\
-http"&&y().canConnect(n.url)}#he(n){let t=this.#v?.health;if(n.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#U=!1\
-);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recor\
-dWait(n.retryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random:s,clock:d}=this.#e,a=d()+fe(o,i,s,n.retryAfterMs)\
-;this.#C=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:a}}async#pe(n){try{this.#V();let t=this.#e.sink.kind==="h\
-ttp"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#se();let r=this.#N();if(r&&!this.#me())ret\
-urn;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return;\
-this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let a=this.#te(d);for(let l of a)this.#t.add(l);let u={delivered:!1,failed:!\
-1,probing:r};await this.#ge(a,u),this.#he(u),u.delivered&&u.retryAfterMs&&(this.#H=Math.max(this.#H,this.#e.clock()+u.re\
-tryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>\
-{for(;o<n.length&&!t.failed&&this.#Z(r);)await this.#ee(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(cd,n.\
-length)},i));for(let s of n.slice(o))this.#Q(s)}async#ee(n,t,r){this.#V();let o=this.#ae(n);if(o!==n){if(this.#t.settle(\
-n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.ki\
-nd==="too_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let a of d)this.#t.add(a);for\
-(let a of d)this.#Z(t)?await this.#ee(a,t,r):this.#Q(a);return}switch(i.kind){case"delivered":return r.delivered=!0,this\
-.#ne(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#L(n);case"rejected":return this.#b(n.length,i.reas\
-on,i.detail),this.#L(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.r\
-etryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ye(n,i.retryAfterMs):this.#we(n,i.reason,i.ret\
-ryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)\
-}#ne(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#L(n)}async#be(n,t){let \
-r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}final\
-ly{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#te(n){let{format:t,maxBatchBytes:r}=th\
-is.#e;return Eo(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=th\
-is.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.enc\
-ode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${d}`),o.kind=\
-=="stderr")return mi(d),{kind:"delivered"};let a=i.classify;return await po({url:o.url,body:d,headers:s,classify:a&&((u,\
-l,c)=>a(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,si\
-gnal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredent\
-ials})}#ve(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s\
-`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${_r(n.thrown,this.#e.sink.kind==="\
-http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.\
-reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#re(){if(this.#T)return;this.#T=!0;let{sink:n,fo\
-rmat:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:d}=dt();this.#h(`telemetry ${s?"on":"off"} (dec\
-ided by ${d})`);let a=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?.(\
-"NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`n\
-owhere (${n.reason})`;this.#h(`endpoint: ${a}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)th\
-is.#f(`problem: ${s}`);if(!this.#h)return;let i=$o(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.\
-enabled?"hand off where a sender can be started":"in process"} (${o.source})`)}#Se(){this.#a||!this.#h&&!this.#e.logger|\
-|(this.#a=!0,this.#f(`telemetry off (decided by ${dt().decidedBy}): events are not recorded`))}#we(n,t,r){let{backoff:o,\
-clock:i,random:s}=this.#e,d=i(),a=this.#oe(n,t);for(let u of a)u.notBefore=d+fe(u.retries,o,s,r);this.#o.push(...a)}#oe(\
-n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery f\
-ailed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}\
-`),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=En.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`\
-:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#W&&this.#f(r),this.#W=r}),this.#v}#ie(){let n=this.#E\
-;if(n)return Math.max(0,n.end-y().monotonicMs())+ad;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(dd\
-,Math.min(ud,2*t),2*r)}#V(){let n=this.#ie(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#se(){if(this.#U||th\
-is.#R>0||!le()||this.#N()||!J())return;let n=this.#_();if(n&&Oe()!==void 0)return;this.#U=!0;let t=this.#e.maxBufferedEv\
-ents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ie());o&&(this.#de(o.dropped),this.#s+=o.\
-events.length,this.#o.push(...o.events),o.events.length>0&&this.#j())}#P(n=!1,t){this.#K();let r=this.#z(),o=this.#ae(r)\
-;if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??J()))return this.#ue=!0,this.#I(),this.#\
-b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#I();for(let d of this.#te(o))mi(this.#e.format.encode(\
-d,this.#e.clock())),this.#p+=d.length;return!0}if(this.#e.sink.kind==="none")return this.#I(),this.#b(o.length,this.#e.s\
-ink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s)\
- not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:""))\
-,!1;if(Oe()!==void 0)return this.#I(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over th\
-e user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#I(),s){let d=this.#H-\
-this.#e.clock();d>0&&i?.health.recordWait(d),this.#r+=s.spooled;for(let[a,u]of Object.entries(s.dropped))this.#b(u,a);th\
-is.#de(s.olderDropped)}else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i?\
-.releaseAll(),s!==void 0}#ae(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.h\
-as(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.\
-length,"claim_lost"),this.#L(i),n.filter(({claim:s})=>!s||!o.has(s))}#de(n){for(let[t,r]of Object.entries(n))this.#s+=r,\
-this.#b(r,t)}#F(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=zo(this.#e,t,le()),o=r.handOff?J():void 0;if(o===!1)re\
-turn this.#P(!0,o);let i=Jo(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a la\
-ter run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?So(t.health):void 0,c=i.outcome==="deliv\
-ered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; \
-in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:No(this.#z(),this.#e.spoolLimits);if(s>0){let{maxEve\
-nts:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of \
-the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit: deli\
-vering in process: the spool cannot be written"),!1;let d=Ko(i);if(d==="failed")return this.#f("at exit: delivering in p\
-rocess: no sender could be started"),!1;this.#R++,[this.#l,this.#x]=[void 0,ie.working];let a={started:"a sender","at wo\
-rk":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no proces\
-ses left to start a sender)"};return this.#f(`at exit: handed off to ${a[d]}`),!0}#Y(){let n=this.#r,t=this.#P(),r=this.\
-#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#G(){let n={};for\
-(let[s,d]of Object.entries(this.#d)){let a=this.#g[s]??0;d>a&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-a)}let{sink:t,s\
-poolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Obj\
-ect.keys(n))this.#g[s]=this.#d[s];let i=Date.now();si(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){\
-n!==0&&(F(this.#d,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#f(n){this.#h?.(n),this.#B||Vr(this.#e.l\
-ogger,n)}};function ld(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ae(Math.max(0,n-y().\
-monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function mi(e){y().writeStderr(`${ni(JSON.parse(e))}\n`)}var fd=250;async fu\
-nction hi(e){let n=y();Ae(K,()=>n.exit(0)),ho(),ao(()=>md(e));try{await hd(e,y().monotonicMs()+K)}catch{}n.exit(0)}funct\
-ion md(e){let{enabled:n,source:t}=ot();return n||t==="default"&&e.onByConsentFile!==!0}async function hd(e,n){let t=y().\
-files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,d=je(s),a=vt(d);if(!J())return Vo(t,r,a);for(l\
-et u=0;;u++){let l=await Yo(t,r,a);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:p}=await gd(s,n-fd);if(Go(t,r,l),\
-!yd(e,a))return;if(p&&f>0&&J())return pd(e);if(c>0&&m>0||u>0&&c===0)return}}function pd(e){if(!e.successor)return;let{ar\
-gv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&vn.test(d.slice(i.\
-length)));o&&s!==void 0&&v(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:Sn(t,e),cwd:e.spoolDir,leavesSession\
-:r})}async function gd(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,rando\
-m:i,spoolDir:s}=je(e),d=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!J()||s!==void 0&&y().files?.realPath(\
-s)===void 0)break;let a=new _n({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});a.start(),await a.stop();\
-let{replayed:u,spooled:l,sent:c,dropped:m}=a.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,p]of Object.entries(\
-m))F(t.dropped,f,p);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=fe(++d,o,i);if(n-y().monotonicMs()-f<=r)break;awa\
-it new Promise(p=>setTimeout(p,f))}}return t}function yd(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||wn\
-(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDa\
-ys*864e5};return oe.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var pi=Ho(y().env(Ve));pi&&await hi(pi);\n'}
-var Ae="sender-46210c8b.mjs",Cd=125439,Dd=6e4,Pd=1e3,Bd=[Yi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSEN\
-T_FILE","NAT_TELEMETRY_DRY_RUN"];function Vi(e,t){return e.sink.kind==="none"?"dropped":ar(e)&&t?.health.isOpen()!==!0?"\
-delivered":t&&Be()===void 0?"spooled":"dropped"}var jd=3;function zi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>xd.
-test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ne?-1/0:a},s=n==="none"?i:i.filter(
-d=>d!==Ae).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>Ne).map(({
-name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Fd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
+(_s()?Bn(e):void 0)??JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?xs(n):n}function xs(e){let n="",t=!1;\
+for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.inclu\
+des(o)||(n+=o)}return n}function _s(){try{return"toJSON"in Array.prototype}catch{return!0}}function Bn(e){if(typeof e!="\
+object"||e===null)return JSON.stringify(e);if(Array.isArray(e))return`[${e.map(t=>Bn(t)??"null").join(",")}]`;let n=[];f\
+or(let t of Object.keys(e)){let r=Bn(e[t]);r!==void 0&&n.push(`${JSON.stringify(t)}:${r}`)}return`{${n.join(",")}}`}var \
+Se="0.1.0";var Nr="nat-cli",Hn={name:"@nat/telemetry",version:Se};function Ar(e){return typeof e=="string"?{stringValue:\
+e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var $r=e=>Object.entri\
+es(e).map(([n,t])=>({key:n,value:Ar(t)}));function Or(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Rs(e\
+){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",arm\
+v7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Ir(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeU\
+nixNano:Or(e.timestamp),observedTimeUnixNano:Or(e.timestamp),eventName:n,attributes:[...$r(t),{key:"nat.event.schema_ver\
+sion",value:Ar(e.schemaVersion)}]}}function Un(e,n,t,r=L()){let o=$r({...t.resourceAttributes,"service.name":t.serviceNa\
+me,"service.version":t.serviceVersion,"session.id":n,"host.arch":Rs(r.machine),"process.runtime.name":r.name,"process.ru\
+ntime.version":r.version,"telemetry.sdk.name":Hn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetr\
+y.sdk.version":Hn.version}),i=M({resource:{attributes:o},scopeLogs:[{scope:Hn,logRecords:[]}]});return un(`{"resourceLog\
+s":[${i.slice(0,-4)}`,e,"]}]}]}")}function Lr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,ks(t));return o>0?{kind:"deliv\
+ered",rejected:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kin\
+d:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}func\
+tion ks(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&\
+n>0?n:0}catch{return 0}}function Pr(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;\
+let i=o.indexOf("="),s=d=>n?.(`entry ${r+1} ${d}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{\
+let d=decodeURIComponent(o.slice(0,i).trim()),a=decodeURIComponent(o.slice(i+1).trim());d!==""?t[d]=a:s("has an empty ke\
+y")}catch{s("has a bad percent-encoding")}}return t}var jn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPO\
+INT"];function Mr(e,n=()=>!1){for(let t of jn){if(n(t))return{hidden:!0};let r=e(t);if(!r)continue;return{endpoint:t==="\
+OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(/\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var Cr="https://event\
+s.telemetry.data.nvidia.com/v1.1/events/json";function Te(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().to\
+LowerCase())}function Os(){return Ns(y().env("CI"))||y().envNotUnicode?.("CI")===!0}function we(e){return Ce(y().envNotU\
+nicode?.(e)===!0,"its permissions")}function Ns(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var As=\
+["","0","false","no","off"];function Fr(e){return cn(e)===void 0}var Vn="is not an http(s) URL",$s="has an \'@\' past its \
+host";function Br(e){let n;try{n=new URL(e)}catch{return Vn}if(n.protocol!=="http:"&&n.protocol!=="https:")return Vn;if(\
+Fe(n))return`${$s}: a key with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the\
+ host`}function cn(e){if(e===""||e==="stdout")return;let n=Br(e);return n===Vn?`${n}, "" or "stdout"`:n}function ln(e){l\
+et n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n:void 0}function Hr(){let e=y().env,n=[],t=(x,E)=>{let h=e(x),\
+S=Yn(x,h);return S!==void 0&&n.push(`${S}, ${E}`),Te(h)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is a\
+sked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=Os();for(let x of Is)y().envHidden?.(x)===!0&&\
+!(x==="CI"&&o)&&r.push(x);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e\
+("NAT_TELEMETRY_ENDPOINT"),d=s===void 0?void 0:cn(s);d&&n.push(`NAT_TELEMETRY_ENDPOINT=${A(H(s))} ${d}: nothing is sent`\
+);let a=e("NAT_TELEMETRY_FORMAT");a!==void 0&&a.trim()!==""&&ln(a)===void 0&&n.push(`NAT_TELEMETRY_FORMAT=${A(a)} is not\
+ a format (nat, otlp): the nat envelope is sent`);let u=t("NAT_TELEMETRY_HANDOFF","so events are delivered in process at\
+ exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!G(l,L().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${A(l)} is not an \
+absolute path: it is read in the directory each run starts in, so each directory may hold another decision`);let c,m=Ls(\
+e,L().os,n,x=>c=x),f=e("NAT_TELEMETRY_SPOOL_DIR"),p=L().os==="win32"?"LOCALAPPDATA":"HOME";m===void 0&&f===void 0&&y().e\
+nvHidden?.(p)===!0&&(c=`the program may not read ${p} (${we(p)})`,n.push(`${p} may not be read (${we(p)}): the spool can\
+not be kept in the home directory`));for(let x of r)n.push(`${x} may not be read (${we(x)}): ${Ur[x]}`);for(let x of jn)\
+{let E=e(x),h=E?Br(E):void 0;h&&n.push(`${x}=${A(H(E))} ${h}: OTLP events are not sent`)}let g=Mr(e,x=>r.includes(x)),b=\
+x=>Pr(e(x),E=>n.push(`${x}: ${E}: skipped`)),R={...Dr("OTEL_EXPORTER_OTLP_HEADERS",b("OTEL_EXPORTER_OTLP_HEADERS"),n),..\
+.Dr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",b("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},k={...b("OTEL_RESOURCE_ATTRIBUTES"),...e(\
+"OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEME\
+TRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpool:c,spool\
+Fallback:f===void 0,handOff:u,ci:o,format:a,otlpEndpoint:g.endpoint,otlpHeaders:R,otlpResource:k,problems:n}}var Ur={NAT\
+_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program sets its endpoint",NAT_TELEME\
+TRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen"\
+,NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is not seen",CI:"a val\
+ue set there is not seen, so in CI the exit may hand off to a sender the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_\
+ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or th\
+e program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",O\
+TEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_\
+LOGS_HEADERS:"the same"},Is=Object.keys(Ur);function Yn(e,n){if(n===void 0)return;let t=n.trim().toLowerCase();if(!(Te(t\
+)===!0||As.includes(t)))return`${e}=${A(n)} is not a yes/no value (1, true, yes / 0, false, no): read as no`}function Dr\
+(e,n,t){let r={};for(let[o,i]of Object.entries(n))an(o)?sn(o)?t.push(`${e}: ${A(o)} is the HTTP client\'s to set: skipped\
+, not sent`):dn(i)?r[o]=i:t.push(`${e}: the value of ${A(o)} is not a header value (RFC 9110, visible ASCII: no control \
+characters, no leading or trailing space): skipped, not sent`):t.push(`${e}: an entry\'s name is not a header name (an RF\
+C 9110 token; not shown, as it may hold a key, where an entry is written \\`Name: value\\` rather than \\`Name=value\\`): sk\
+ipped, not sent`);return r}function Ls(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""\
+?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):G(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${A(o)} is not an absolute path: n\
+o spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!G(i,n))t.p\
+ush(`XDG_STATE_HOME=${A(i)} is not an absolute path: ignored, as the XDG specification says`);else if(i)return B(i,"nat/\
+telemetry");let s;if(n==="win32"){let d=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=d\
+?`${d}\\\\nat\\\\telemetry`:void 0}else{let d=e("HOME");s=d?B(d,`${n==="darwin"?"Library/Application Support":".local/state"\
+}/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):G(s,n)?s:(t.push("the home directory is \
+not an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}function jr(e,n,t){\
+if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return B(r&&G(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Wn(){let \
+e=y();if(Te(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var Gn=new Set;function Vr(e,\
+n){if(!(e===void 0||Gn.has(e))){Gn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{Gn\
+.delete(e)}}}function Yr(e){let n;return()=>n??=new RegExp(e,"u")}var Yu=Yr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p\
+{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var Gu=Yr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)\
+*$`);var ue="1.5",_e=64,Qu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCEL\
+ED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),ec=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor\
+",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZ\
+ER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),xe=class{name;schemaVersion;timestamp;constructor(\
+n,t={}){if(Ps(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!\
+="string"||n.length===0)throw new TypeError(`Cannot create event: an event type must declare a name (pass it to super())\
+, got ${A(n)}`);let r=t.schemaVersion??ue;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \
+\'schemaVersion\' must be a non-empty string, got ${A(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.\
+isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name\
+=n,this.schemaVersion=r,this.timestamp=o}};function Ps(e){return e===xe}function D(e){let n=e.search(Ms);if(n===-1)retur\
+n e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.ch\
+arCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Ms=/[^\\x00-\\x7f]/;var Ds="184482118588404";function Be(e){let\
+ n=U(e);if(!(n>=-mn&&n<=mn))throw new RangeError("Invalid time value");let t=U(n/1e3);if(t!==zn.second){let r=U(t/Gr),o=\
+t-r*Gr,i=`${ne(U(o/3600),2)}:${ne(U(o/60)%60,2)}:${ne(o%60,2)}`;zn={second:t,text:`${Cs(r)}T${i}.`}}return`${zn.text}${n\
+e(n-t*1e3,3)}Z`}var zn={second:NaN,text:""};function Cs(e){let n=U((e+719468)/146097),t=e+719468-n*146097,r=U((t-U(t/146\
+0)+U(t/36524)-U(t/146096))/365),o=t-(365*r+U(r/4)-U(r/100)),i=U((5*o+2)/153),s=o-U((153*i+2)/5)+1,d=i<10?i+3:i-9,a=r+n*4\
+00+(d<=2?1:0);return`${a>=0&&a<=9999?ne(a,4):`${a<0?"-":"+"}${ne(a<0?-a:a,6)}`}-${ne(d,2)}-${ne(s,2)}`}var Re=4503599627\
+370496,U=e=>{if(!(e<Re&&e>-Re))return e;let n=e>=0?e+Re-Re:e-Re+Re;return n>e?n-1:n},ne=(e,n)=>{let t=`${e}`;for(;t.leng\
+th<n;)t=`0${t}`;return t},Gr=86400,mn=864e13;function Wr(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name \
+cannot be read: ${V(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");let \
+t=M(Bs(e));if(n!==fn.name){let o=M(n);fn={name:n,json:o,bytes:D(o)}}let r=Be(e.timestamp);return{json:`{"ts":"${r}","par\
+ameters":${t},"name":${fn.json}}`,bytes:Fs+r.length+D(t)+fn.bytes}}var fn={name:"",json:"",bytes:0},Fs=31;function Bs(e)\
+{let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be read: ${V(s)}`),t;try{t=e.parameters()}catch(i){throw n("p\
+arameters",i)}try{t?.then}catch(i){throw n("parameters() returned an object that",i)}if(Tr(t)){try{Promise.prototype.the\
+n.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a \
+thenable`)}if(!ve(t))throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned ${A(t)}`);le\
+t r;try{r={...t}}catch(i){throw n("parameters",i)}let o=Xn(r);if(o)throw new TypeError(`Event \'${e.name}\' ${o}`);return \
+r}function Xn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.\
+keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`paramet\
+er \'${n}\' is not a string, finite number or boolean`}}function zr(e,n){return{browserType:"undefined",clientId:Ds,client\
+Type:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??L().machine,dev\
+iceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined"\
+,deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eve\
+ntSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTe\
+chOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Be(\
++(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function qn(e,n){return un(`${M(e).slice\
+(0,-1)},"events":[`,n,"]}")}var Xr=/[A-Za-z0-9_-]/,Hs=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d\
+|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)\
+/y,Us=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)\
+*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function qr(e){return new Zn(e).document()}var Zn=class{#e;#n=0;#o=0;#t\
+=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this\
+.#a()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p\
+();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let d=i===r.length-1;if(d&&t){let u=Jn(o,s)??this.#T([],"arra\
+y");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header"\
+);return u.push(l),hn(o,s,u),l}let a=Jn(o,s);a===void 0?hn(o,s,a=this.#T({},d?"header":"implicit")):Array.isArray(a)&&th\
+is.#t.get(a)==="array"&&!d?a=a[a.length-1]:Kn(a)?d?(this.#t.get(a)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defi\
+ned twice`),this.#t.set(a,"header")):this.#t.get(a)==="inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is \
+not a table`),o=a}return o}#s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.sli\
+ce(0,-1)){let d=Jn(o,s);d===void 0?hn(o,s,d=this.#T({},"dotted")):(!Kn(d)||!["dotted","implicit"].includes(this.#t.get(d\
+)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(d)==="implicit"&&this.#t.set(d,"dotted"),o=d}let i=t[t.length-\
+1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),hn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#a();if(t\
+===\'"\')n.push(this.#w());else if(t==="\'")n.push(this.#l());else{let r=this.#n;for(;this.#n<this.#e.length&&Xr.test(this.\
+#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#a()\
+!==".")return n;this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsW\
+ith("\'\'\'",this.#n))return this.#R();if(n===\'"\')return this.#w();if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.\
+#o>100&&this.#i("values are nested too deeply");let o=n==="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["tr\
+ue",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!Xr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length\
+,i;let t=this.#d(Hs,/[\\w:.+-]/);if(t){let[o,i,s,d]=t;return i!==void 0&&!js(Number(i),Number(s),Number(d))&&this.#i("a d\
+ate is not in the calendar"),o}let r=this.#d(Us,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,""\
+).length>4300&&this.#i("an integer has more than 4300 digits"),Vs(r[0])):this.#i("a value is malformed")}#d(n,t){n.lastI\
+ndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n+\
++;let n=[];for(;this.#O(),this.#a()!=="]";)n.push(this.#r()),this.#O(),this.#a()===","?this.#n++:this.#a()!=="]"&&this.#\
+i("an array is malformed");return this.#n++,n}#m(){this.#n++;let n=this.#T({},"inline");if(this.#y(),this.#a()==="}")ret\
+urn this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table\
+ is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))Kn(t)&&this.#c(t)}#w(){t\
+his.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t=\
+==\'"\')return n;t==="\\\\"?n+=this.#k():pn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#l(){this.#n++;l\
+et n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>pn(r)&&r\
+!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.\
+#n+=2:this.#a()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#\
+n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is n\
+ot closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#k()}else\
+ pn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control character"):n+=t}}#R(){this.#n+\
+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)r\
+eturn this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".rep\
+eat(t-3);return this.#n=n+t,r}#k(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n \
+in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f\
+]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string\
+ holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#a()===" "||this.#a()==="	";)this.#n++}#O(\
+){for(;;){this.#y();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n\
+==="#")this.#A();else return}}#A(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];pn(n)&&n!=="	\
+"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.#a()==="#"&&this.#A(),this.#e.st\
+artsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one s\
+tatement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return this.#e[this.\
+#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Inva\
+lid TOML at line ${t}: ${n}`)}};function Jn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function hn(e,n,t){Object.defineP\
+roperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function Kn(e){return typeof e=="object"&&e!==null&&!Ar\
+ray.isArray(e)}function pn(e){let n=e.charCodeAt(0);return n<32||n===127}function js(e,n,t){let r=e%4===0&&(e%100!==0||e\
+%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function Vs(e){let n=e.replaceAll("_","");retur\
+n/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var Ys="1.0";function gn(){if(no())r\
+eturn;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?B(t,".config/nat/teleme\
+try.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Qn?.given!==r){let o=n?.realPath(".");Qn={g\
+iven:r,path:o===void 0?r:B(o,r)}}return Qn.path}function eo(){return(te?ce?.path:void 0)??gn()}var Qn;function no(){let{\
+env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSEN\
+T_FILE")&&n("HOME")?"HOME":void 0}var Gs=65536;function He(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(\
+!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permissions)"};if(!n){if(!t.present\
+(e))return{state:"never_asked"};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another user coul\
+d replace it (${et(o).replaceAll("_"," ")})`}}}let r;try{r=t.read(e,Gs)}catch(o){return et(o)==="not_utf8"?{state:"disab\
+led",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:Ws(o)?{state:"disabled",problem:"may not be read where \
+it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${et(o).replaceAll("_"," ")})`}\
+}return r===void 0?{state:"never_asked"}:{...zs(r),text:r}}function Ws(e){let{name:n,code:t}=e??{};return n==="NotCapabl\
+e"||t==="ERR_ACCESS_DENIED"}function et(e){return e?.reason??"unreadable"}function zs(e){let n;try{n=qr(e)}catch{return{\
+state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="\
+object"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_\
+version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===Ys?{state:"enab\
+led"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool\
+ does not know"}}function ot(){let e=gn(),{state:n,problem:t,outdatedYes:r}=ro(e),o={fileState:n,path:e,...t?{fileProble\
+m:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...it()??st(n),...o}}function to(){let e=it();if(e)return e;let{sta\
+te:n,text:t,problem:r}=ro(gn());return{...st(n),text:t,...r?{problem:r}:{}}}function ro(e){if(e!==void 0)return He(e);le\
+t n=no();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${we(n)})`}:{state:"never_a\
+sked"}}function it(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_\
+ENABLED"};let t=Te(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO\
+_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enab\
+led:!1,source:"DO_NOT_TRACK"}}function st(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enable\
+d",source:"file"}}var Y,te=!1,ce,nt,at=!1,Jr,ke,Kr="an opt-out set in the environment during the run",Zr="the consent fi\
+le, written since the program turned telemetry on";function Xs(e,n=He(e)){let t=y().files,{text:r,problem:o}=n,i=o===voi\
+d 0&&(r!==void 0||qs(e));return{path:e,there:t?.present(e)??!0,text:r,problem:o,modified:t?.modifiedAt(e),reread:i}}func\
+tion qs(e){try{return y().files?.checkPlace(e),!0}catch{return!1}}function oo(e,n){let t=y().files;if(n===void 0&&!e.the\
+re&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e.reread)return t?.present(e.path)!==e.there||t?.modifiedAt(e.path)\
+!==e.modified;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.path)!==e.modified}f\
+unction io(){return Jr!==void 0&&oo(Jr)}var tt=Symbol.for("@nat/telemetry: the program\'s opt-out"),rt=globalThis;try{rt[\
+tt]===void 0&&Object.defineProperty(rt,tt,{value:{serial:0}})}catch{}var Qr=0;function Js(){try{let e=rt[tt];if(e===void\
+ 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}functi\
+on so(){let e=Js();e===void 0||e===Qr||(Qr=e,[Y,te,at]=[!1,!1,!0])}function ao(e){nt=e}function J(){if(nt)return Y=nt();\
+so();let e=at&&!te;if(!e&&(ke===Kr||it()?.enabled===!1))return ke=Kr,Y=!1;if(e&&(ke===Zr||io()))return ke=Zr,Y=!1;if(!te\
+||ce===void 0)return!0;let n=ce.reread?He(ce.path,!0):void 0;return n?.problem!==void 0&&(n=He(ce.path,!0)),Y=n!==void 0\
+&&n.problem===void 0&&!oo(ce,n)&&st(n.state).enabled,Y||(ke??="the consent file, written again during the run"),Y}functi\
+on le(){return so(),Y===void 0&&Ks(to()),Y===!0}function Ks(e){[Y,te]=[e.enabled,e.source==="file"];let n=te?gn():void 0\
+;ce=n===void 0?void 0:Xs(n,e)}function Oe(){if(!at||te||Y!==!0||io())return;let e=ot(),n=e.source==="file"&&e.fileProble\
+m!==void 0;return e.enabled||e.source==="default"||n?void 0:e.source}function uo(){return le()&&te}function dt(){let e=l\
+e(),{enabled:n,source:t,problem:r}=to(),o=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLE\
+D"&&!o?Yn(t,y().env(t)):void 0,s=o?`${t}, which the program may not read (${we(t)})`:i!==void 0?i:r?`${t}: the consent f\
+ile ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?s:ke??"the program (setTelemetryEnabled)"}}var l\
+t=2**31-1,Zs=25,ut={min:50,max:250},co=4,ct=1e3,Qs=(co+1)*ut.max,Ne={guarded:new Set,signal:void 0,ticking:!1,guard(e){t\
+his.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.d\
+elete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let\
+ e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(ct,e)){this.ticking=!0;return}try{(!this.signal||this.signal.abo\
+rted)&&(this.signal=AbortSignal.timeout(ct)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let \
+e of Ne.guarded)--e.looks<=0&&e.end();Ne.guarded.size>0&&Ne.listen()}};function Ae(e,n,t){let r,o=!1,i,s=()=>{o=!0,clear\
+Timeout(r),Ne.release(a),i?.()},d=()=>{o||(s(),n())},a={looks:Math.ceil((e+Qs)/ct),end:d},u=(l,c)=>{let m=y().monotonicM\
+s()+l;try{r=setTimeout(()=>{Ne.release(a);let f=y().monotonicMs()-m;if(f<=Zs||c===0)return d();u(Math.min(Math.max(f,ut.\
+min),ut.max),c-1)},l),t?.(r)}catch{}};return Ne.guard(a),u(e,co),t||(i=v(()=>y().holdOpen?.())),s}function lo(e,n){if(e=\
+==null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o)\
+)return Math.min(Math.max(o,0),36e5)}function fe(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2\
++t()*(o/2);return Math.max(i,r)}var ea=3,mo=!1;function ho(){mo=!0}var na=new Set([407,408,429,500,502,503,504]),ta=new \
+Set([501,505]);function ra(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:na.has(e)||e>=500&&e<\
+600&&!ta.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e\
+===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function po(e){if(\
+e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=Ae(e.timeoutMs,()=>{t=!0,n.abort()},e.unre\
+fTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((d,a)=>{n.signal.addEventListe\
+ner("abort",()=>a(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let d=e.url,a=new URL(d).origin,u=e.cla\
+ssify??ra;for(;;s++){let l=new URL(d).origin===a?e.headers:void 0,c=await Promise.race([e.fetch(d,{method:"POST",headers\
+:{...l,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=oa(c);if(m===void 0)retu\
+rn mt(ft(c)),{kind:"rejected",reason:"bad_response"};let f=fo(c,"location"),p=lo(fo(c,"retry-after"),e.now());if(e.readA\
+nswer&&m>=200&&m<300){e.onAccepted?.();let b=await Promise.race([ia(c,n.signal),i]).catch(()=>{});return u(m,p,b)}if(mt(\
+ft(c)),m!==307&&m!==308)return u(m,p,void 0);if(s===ea)return{kind:"rejected",reason:"too_many_redirects"};let g=ca(f,d)\
+;if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&d.startsWith("https:"))return{kin\
+d:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return mo?{kind:"not_sent",reason:"a redirect beyond th\
+e sender\'s permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==a&&e.se\
+ndsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};d=g}}catch(d){return e.signal?.aborted&&!t?{ki\
+nd:"interrupted"}:d instanceof j&&s===0?{kind:"not_sent",reason:d.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retr\
+y",reason:"network_error",thrown:V(d)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function oa(e){try{let n=e?\
+.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch\
+{return}}function fo(e,n){try{let t=e.headers.get(n);return typeof t=="string"?t:null}catch{return null}}function ft(e){\
+try{return e.body}catch{return}}function mt(e){try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.\
+call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)}catch{}}async function ia(e,n){let t=ft(e),r=sa(t),o=r??t,i=()=>m\
+t(o);n.addEventListener("abort",i,{once:!0});let s=new TextDecoder,d="",a=0;try{if(n.aborted)return"";for await(let u of\
+ r?aa(r):da(t)){if(typeof u!="string"&&!(u instanceof Uint8Array)||(a+=typeof u=="string"?D(u):u.length,a>ua))return"";d\
++=typeof u=="string"?u:s.decode(u,{stream:!0})}return d+s.decode()}finally{n.removeEventListener("abort",i),i()}}functio\
+n sa(e){try{let{getReader:n}=e??{};return typeof n=="function"?n.call(e):void 0}catch{return}}async function*aa(e){for(l\
+et n=await e.read();!n.done;n=await e.read())yield n.value}function da(e){let n=e;return typeof n?.[Symbol.asyncIterator\
+]=="function"?n:[]}var ua=65536;function ca(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.proto\
+col==="https:"?t.href:void 0}catch{return}}var la=0xe677d21fdbff,fa=JSON.stringify(ue).length+_e;function yo(e){if(e===g\
+o)return!0;let n=D(JSON.stringify(e))<=fa;return n&&(go=e),n}var go;function bo(e,n){let{sessionId:t,sourceClientVersion\
+:r}=n;try{if(!(e instanceof xe))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_\
+event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{re\
+ason:"invalid_event",detail:"schemaVersion is not a string"};if(!yo(o))return{reason:"invalid_event",detail:`schemaVersi\
+on is longer than the ${_e} bytes beyond "${ue}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:\
+"invalid_event",detail:"timestamp is not a finite number"};if(i<0||i>la)return{reason:"invalid_event",detail:"timestamp \
+outside the years 1970-9999 that both wire formats carry"};let{json:s,bytes:d}=Wr(e),a={json:s,bytes:d,schemaVersion:o,s\
+essionId:t,clientVersion:r,timestamp:i,retries:0,notBefore:0},u=ht(a,n);return u===void 0?a:{reason:"event_too_large",de\
+tail:u}}catch(o){return{reason:"invalid_event",detail:V(o)}}}function ht(e,n){let{maxEventBytes:t,maxBatchBytes:r,format\
+:o}=n;if(e.bytes>t)return`${e.bytes} bytes serialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes \
+leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;le\
+t i=o.eventBytes(e),s=e.sessionId===n.sessionId&&e.clientVersion===n.sourceClientVersion&&yo(e.schemaVersion);if((i>e.by\
+tes||!s)&&o.emptyBytes(e)+i>r)return`${i} bytes as the ${o.name} format carries it, more than maxBatchBytes leaves besid\
+e its envelope`}function Eo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let d of e){let a=r(d);i.length>0&&d.schemaVersion\
+===i[0].schemaVersion&&d.sessionId===i[0].sessionId&&d.clientVersion===i[0].clientVersion&&s+1+a<=n||(i=[],o.push(i),s=t\
+(d)-1),s+=1+a,i.push(d)}return o}function me(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t\
+),16777619)>>>0;return n.toString(16).padStart(8,"0")}function pt(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o\
+.flatMap(i=>{let s=t.exec(i)?.[1],d=s===void 0?void 0:r(s,i);return d===void 0?[]:[d]})}var ha={initialMs:3e4,maxMs:36e5\
+},vo=4096;function pa(e,n){return n??me(e)}function ga(e,n,t){try{let r=e.read(n,vo);if(r===void 0)return;let{failures:o\
+,notBefore:i,endpoint:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&\
+i>=0&&i<=t+36e5,c=Number.isFinite(a)&&a<=t?{failures:o,notBefore:i,handedOffAt:a}:{failures:o,notBefore:i};return u?{sta\
+te:c,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}c\
+atch{return"invalid"}}var yn=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#d=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.\
+#n=`health-${pa(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g\
+()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){th\
+is.#d=!1;let t=this.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+fe(r,ha,this.#p,n),i=(t?.notBef\
+ore??0)>o;return this.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this\
+.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({\
+failures:this.#r.failures,notBefore:this.#s()+n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=t\
+his.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(\
+){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#d||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.\
+#r=void 0,this.#d=!1,this.#m())}#g(){let n=ga(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="ob\
+ject"?n.state:void 0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:me(this.\
+#t)}:{},r=M({...n,...t,endpoint:this.#t}),o=D(r)<=vo&&H(this.#t)===this.#t?r:M({...n,...t});de(this.#u,this.#e,this.#n,o\
+,this.#s())}catch{}}};function So(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failu\
+re(s) in a row): not tried before ${Be(t)}`}function F(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var wo=36e5,Ue=64,re={maxEvents:1e\
+3,maxBytes:1048576,maxAgeMs:7*864e5},gt=6e4,ya=864e5,To=6e4,ko=64,ba=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f\
+]{12}\\.jsonl$/,bn=/^([lc])-(\\d{13})-(e-.+)$/,Ea=36e5;function Oo(e,n="nat",t=""){return me(t===""?`${n} ${e}`:`${n} ${e}\
+ ${t}`)}var va=" does not exist yet",oe=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e\
+=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,re.maxAgeMs),maxEvents:Math.max(r.maxEvents,re.maxEvents),maxBytes:Ma\
+th.max(r.maxBytes,re.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let d=c=>{i(c)},a\
+=s==="work",u=a?"read and write":"read",l=c=>!t.allowed(c,"read")||a&&!t.allowed(c,"write");if(l(n))return d(`the progra\
+m may not ${u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,a),m=t.realPath(n);return m===void 0?d(`where ${n} le\
+ads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks?d(`the program may not ${u} ${m}, where ${n} leads (its permis\
+sions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,a)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return \
+d(m?`${n}${va}`:V(c))}}write(n,t){let r={},o=n.map(Ie),{kept:i}=bt(o,this.#n.maxEvents,this.#n.maxBytes);F(r,"spool_full\
+",o.length-i.length);let s=new Map;for(let a of i){let u=s.get(n[a].sessionId)??[];u.push(o[a]),s.set(n[a].sessionId,u)}\
+let d=[];try{for(let a of s.values())d.push(this.#u(a,t,this.key))}catch(a){for(let u of d)this.#l(u);throw a}return{wri\
+tten:r,older:this.#g(t,d)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:d}of this.#d(t).slice(0,Ue)){if(o.length>=n)b\
+reak;let a=this.#p(s.name,t+r);try{this.#e.rename(d,a)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(a,s,t),m=\
+u.slice(0,n-o.length),f={path:a,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u\
+.length};try{this.#u(u.slice(m.length).map(Ie),s.time,this.key)}catch{this.giveBack(f);continue}F(i,"spool_corrupt",l),F\
+(i,"spool_expired",c);for(let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}\
+renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){ret\
+urn this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.pa\
+th,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{le\
+t t=bn.exec(n),r=$e(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed\
+:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:Et(t)}:s]}).sort((n,t)=>n.time-t.time\
+).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=Ue)break;let s=xo(i,t);if(s===void 0\
+)continue;let d=n.#p(s.name,t+wo);try{n.#e.rename(`${n.dir}/${i}`,d)}catch{continue}let{valid:a}=n.#s(d,s,t);try{let u=t\
+his.#u(a.map(Ie),s.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(d,`${n.dir}/${s.name}`)}catch{}break}n.#l(d.s\
+lice(n.dir.length+1)),o+=a.length}return r.length>0&&this.#g(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=bn.exe\
+c(t),o=$e(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=thi\
+s.#r()){return n.flatMap(t=>$e(t)??[])}#u(n,t,r){if(n.length===0)return;let o=_o(n,t,r);return de(this.#e,this.dir,o,Ro(\
+n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e\
+.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/ko)))}for(let s of i?.split(`\n`)??[]){if(s==="")contin\
+ue;let d=Ta(s);d===void 0?o.corrupt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,t){return\
+`${this.dir}/${yt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r(\
+)){let i=Sr.exec(o),s=xo(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>wo&&r<Ue&&th\
+is.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=E=>E.key===this\
+.key||E.key===void 0,d=E=>n-E.time>(s(E)?o.maxAgeMs:i.maxAgeMs),a=this.#r();this.#c(a,n,d,r);let u=this.#t(a),l={events:\
+0,bytes:0},c={events:0,bytes:0},m=(E,h,S)=>{s(E)&&([l.events,l.bytes]=[l.events+h,l.bytes+S]),[c.events,c.bytes]=[c.even\
+ts+h,c.bytes+S]};for(let E of u)m(E,E.events,E.bytes);let f=(E,h)=>E.events>h.maxEvents||E.bytes>h.maxBytes;if(!f(l,o)&&\
+!f(c,i)&&!u.some(d))return r;let p=u.filter(E=>t.includes(E.name)),g=Math.min(...p.map(E=>E.time)),b=E=>this.#e.modified\
+At(`${this.dir}/${E}`),R=Math.max(...p.map(E=>b(E.name)??-1/0)),k=E=>{if(E.time<g)return!1;let h=b(E.name);return h===vo\
+id 0||!Number.isFinite(R)?E.time-g<=To:Math.abs(h-R)<=To},x=u.filter(E=>!t.includes(E.name)).sort((E,h)=>E.time-h.time);\
+for(let E=0;E<Ue;){let h=x.find(d),S=h===void 0&&f(l,o),_=h??(S?x.find(s):f(c,i)?x[0]:void 0);if(_===void 0)break;x.spli\
+ce(x.indexOf(_),1);let O=d(_);if(!O&&k(_))continue;E++,m(_,-_.events,-_.bytes);let T=S?{events:o.maxEvents-l.events,byte\
+s:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!O&&T.events>0&&T.bytes>0){let w=this.#w\
+(_,T.events,T.bytes,n);if(w===void 0)continue;m(_,w.kept.events,w.kept.bytes),F(r,"spool_corrupt",w.corrupt),F(r,"spool_\
+full",w.cut);continue}this.#m(_.name,_,O?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}\
+/${n}`,t);this.#l(n)&&(F(o,"spool_corrupt",i.corrupt),F(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let s of \
+n){if(i===Ue)break;let d=bn.exec(s);if(d===null||t-Et(d)<=ya)continue;let a=$e(d[3]);if(a===void 0||!r(a))continue;i++;l\
+et u=yt(d[3],t+gt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,a,"spool_expired",\
+o)}}#w(n,t,r,o){let i=yt(n.name,o+gt),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)\
+}catch{return}let{valid:d,corrupt:a}=this.#s(`${this.dir}/${i}`,n),u=d.map(Ie),l=bt(u,t,r),c=l.kept.map(g=>u[g]),m={kept\
+:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:a};if(c.length===0)return this.#l(i)?m:void 0;let f=on(th\
+is.dir,o),p=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Ro(c))}catch{if(p(),!this.#l(i))return;try{this.#u(\
+c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:a}}return m}if(y().monotonicMs()-s>gt/2)return\
+ void p();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/$\
+{_o(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function\
+ xo(e,n){let t=bn.exec(e);return t?wa(t,n)?$e(t[3]):void 0:$e(e)}function $e(e){let n=ba.exec(e);if(!n)return;let t=Numb\
+er(n[3]),r=Math.min(Number(n[2]),Math.floor(t/ko));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function b\
+t(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].bytes+1,\
+0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function _o(e,n,t){let r=e.reduce((o,i)=>o\
++i.bytes+1,0);return`e-${q(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${ee()}.jsonl`}function Ro(e){return e.map(n=>`$\
+{n.text}\n`).join("")}function No(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:d,clie\
+ntVersion:a=""}of e)o+=i+6*(s.length+d.length+a.length)+Sa;return e.length<=t&&o<=r?0:e.length-bt(e.map(Ie),t,r).kept.le\
+ngth}var Sa=200;function Ao(e){return Ie(e).bytes+1}function Ie(e){let n=`{"retries":${e.retries},"schemaVersion":${M(e.\
+schemaVersion)},"sessionId":${M(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${M(e.clientVersion)},`}${e\
+.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}functi\
+on yt(e,n){return`l-${q(n)}-${e}`}function Et([,e,n]){return e==="l"?Number(n):Number(n)+Ea}function wa(e,n){return n>Et\
+(e)}function Ta(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.parse(\
+e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.\
+isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&Xn(d.parameters)===void 0))return;let u=Numbe\
+r.isSafeInteger(i)&&i>0,l={json:M(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0\
+?l:{...l,clientVersion:o}}catch{return}}function xa(e,n){return e.spoolFallback?jr(y().env,L().os,n?.uid):void 0}functio\
+n _a(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=vt(e),d=e.noSpool??"there is no spool directory",a=o===voi\
+d 0?void 0:oe.open(o,n,i,s,c=>d=c,r),u=xa(e,n);if(a&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let c=n.realPath(u)===\
+void 0?void 0:oe.open(u,n,i,s);c&&c.dir!==a.dir&&a.adopt(c,e.clock())}if(a||u===void 0)return!a&&o!==void 0&&t(d),a;let \
+l=oe.open(u,n,i,s,c=>d+=`; nor in ${u}: ${c}`,r);return t(d,l?.dir),l}var En=class e{spool;health;files;#e;#n=new Set;co\
+nstructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(\
+r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let d=_a(n,s,t);if(\
+!d)return null;let a=n.customFetch?d.key:void 0,u=new yn(s,d.dir,r.url,o,i,a);return new e(d,u,s,n)}replay(n,t){this.ren\
+ewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let a of r)this.#n.add(a.claim);let i=r.ma\
+p(a=>({...a,bytes:D(a.json),notBefore:0})),[s,d]=[[],[]];for(let a of i)(ht(a,this.#e)===void 0?s:d).push(a);return d.le\
+ngth>0&&(this.settle(d),F(o,"event_too_large",d.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}=this.spool\
+.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}se\
+ttle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0\
+;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return \
+n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.cloc\
+k();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function vt(e){let{sink:n,format:t,s\
+ourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Se?r:void 0,headers:Object.keys(o).length>0?Object.ent\
+ries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},d=M(s);return Oo(n.ki\
+nd==="http"?n.url:"",t.name,d==="{}"?"":d)}function Ra(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^loc\
+alhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f\
+]{2}:[0-9a-f]{1,4}$/.test(n)}function $o(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.pro\
+tocol!=="http:"||Ra(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).l\
+ength>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (\
+http:) to ${t.hostname}`}function Io(e,n=L()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>zr(r,{sourceCli\
+entVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>qn(t(r[0],o),r.map(i=>i.js\
+on)),emptyBytes:Po(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>D(qn(t(r,0),[]))),eventBytes:r=>r.bytes,r\
+eadsAnswer:!1}}function Lo(e,n=L()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVers\
+ion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let d=M(Ir(i));r.set(i,s={json:d,bytes:D(d)})}return s};return{\
+name:"otlp",encode:i=>Un(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Po(({sessionId:i,clientVersion:s})=>[i\
+,s],i=>D(Un([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.\
+name":e.serviceName},classify:Lr}}function Po(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.le\
+ngth||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var ka="http://localhost:4318/v1/logs",Oa=120,\
+Na=50,Aa=3,$a=2,St=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Ia={flushIntervalSeconds:!0,maxQueueSi\
+ze:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch\
+:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spo\
+olMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logg\
+er:!0,clock:!0,random:!0};function je(e={}){if(!ve(e))throw new TypeError(`Cannot create handler: options must be an obj\
+ect, got ${A(e)}`);let n=Fn(e,Ia);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(N,C,I)=>{let P=e[N]===v\
+oid 0?C:e[N],Z=I.integer?`${I.sign} integer`:`${I.sign} number`,he=`Cannot create handler: \'${N}\' must be a ${Z}`;if(typ\
+eof P!="number"||Number.isNaN(P))throw new TypeError(`${he}, got ${A(P)}`);if(!((I.sign==="positive"?P>0:P>=0)&&(I.integ\
+er?Number.isSafeInteger(P):Number.isFinite(P))))throw new RangeError(`${he}, got ${P}`);if(I.timer&&P*1e3>lt)throw new R\
+angeError(`Cannot create handler: \'${N}\' must be at most ${lt/1e3} seconds (the longest a timer can wait), got ${P}`);re\
+turn P},r=(N,C,I)=>{let P=e[N];if(P===void 0)return I;if(typeof P!==C)throw new TypeError(`Cannot create handler: \'${N}\'\
+ must be a ${C}, got ${A(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive\
+",integer:!0},d=t("requestTimeoutSeconds",$a,o),a=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<a)th\
+row new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${a}), got ${u}\
+`);let l=Hr(),c=r("sourceClientVersion","string",Se),m=Bo("resource",e.resource),f=r("sessionId","string","undefined"),p\
+=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,b=Ca(g,p),R=ln(l.format??""),k=g!==void 0?b:R??"na\
+t",x=Tt(k,c,{...l.otlpResource,...m}),E=wt(x,l.sessionPrefix+f),h=wt(Tt(b,c,m,Co),f),S=t("maxEventBytes",32768,s);if(S<h\
+.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${h.eventBytes} (the smallest \
+event), got ${S}`);let _=t("maxBatchBytes",5e5,s);if(_<h.batchBytes){let N=`one ${b} envelope holding the smallest event\
+`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\'\
+ make ${N} ${h.batchBytes} bytes, more than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler: \'maxBatchBytes\' m\
+ust be at least ${h.batchBytes} (${N}), got ${_}`)}let O=Fa(e.headers);O.problem&&p.push(O.problem);let T=Ma(e.endpoint,\
+l.endpointHidden?xt:l.endpoint??(k==="otlp"?l.otlpEndpointHidden?xt:l.otlpEndpoint??ka:void 0),l.dryRun,p),w=Da(e.spoolD\
+ir,l,p);return{flushIntervalMs:t("flushIntervalSeconds",Oa,o)*1e3,maxQueueSize:t("maxQueueSize",Na,s),maxRetries:t("maxR\
+etries",Aa,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backof\
+f:{initialMs:a*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,_-E.envelopeByte\
+s-_e),maxEventBytesOption:S,maxBatchBytes:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:T.kind==="http"&&O.pr\
+oblem?{kind:"none",reason:"invalid_headers",detail:O.problem}:T,spoolDir:w.path,noSpool:w.none,problems:p,spoolFallback:\
+e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",re.maxEvents,s),maxBytes:Pa(t("spoolMaxBy\
+tes",re.maxBytes,s)),maxAgeMs:t("spoolMaxAgeDays",re.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Ha(e.cap\
+tureInterrupts),handOff:Ba(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:x,formatSetBy:g!==void 0\
+?"the program\'s options":R!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?l.otlpHeaders:{},...O.re\
+cord},fetch:r("fetch","function",y().fetch??((N,C)=>globalThis.fetch(N,C))),logger:r("logger","function",void 0),clock:M\
+o("clock",r("clock","function",Date.now),Date.now,{valid:La,expected:"epoch milliseconds",hint:" (a method needs its obj\
+ect: () => performance.timeOrigin + performance.now())"}),random:Mo("random",r("random","function",Ee),Ee,{valid:N=>type\
+of N=="number"&&N>=0&&N<1,expected:"a number in [0, 1)"})}}function Mo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)re\
+turn n;let s;try{s=n()}catch(d){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${V(d)}${i}`)}if(!r(s))throw \
+new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let d=n();return r(d)?d:t()\
+}catch{return t()}}}var La=e=>typeof e=="number"&&e>=0&&e<1e13;function wt(e,n){let t={json:St,bytes:D(St),schemaVersion\
+:ue,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventByt\
+es:t.bytes,batchBytes:o+_e+r,envelopeBytes:o}}function Pa(e){if(e>=re.maxBytes)return e;let n=Ao({json:St,schemaVersion:\
+ue,sessionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be a\
+t least ${n} (one spooled event, the smallest), got ${e}`);return e}function Tt(e,n,t,r){return e==="otlp"?Lo({serviceNa\
+me:t["service.name"]??Nr,serviceVersion:n,resourceAttributes:t},r):Io(n,r)}var Co={name:"node",version:"x".repeat(12),ma\
+chine:"x".repeat(11),os:"linux"};function Fo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=wt(Tt(n.name,t,\
+r,Co),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOpt\
+ion,o.eventBytes)}}var xt=Symbol("hidden");function Ma(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`C\
+annot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void \
+0:cn(e);if(o){let s=`the program\'s \'endpoint\' ${A(H(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"in\
+valid_endpoint",detail:s}}if(e===void 0&&n===xt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Cr;return e===v\
+oid 0&&!Fr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_ru\
+n"}:{kind:"http",url:i}}function Da(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir:\
+ false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create \
+handler: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);return G(e,L().os)?{path:e,none:void 0}:\
+(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'\
+spoolDir\' is not an absolute path"})}function Ca(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeErro\
+r(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=ln(e);return t||(n.push(`the \
+program\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Bo(e,n){if(n===void 0\
+)return{};if(!ve(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);let t\
+={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'$\
+{e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[\
+r]=o}return t}var Do=8192;function Fa(e){let n=Bo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new Typ\
+eError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(sn(i))throw new Type\
+Error(`Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client frames the request itself`);n[i]=kr(s)}let\
+ t=Object.keys(n).find(i=>!dn(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void 0?`the pr\
+ogram\'s \'headers\' has a value for ${A(t)} that cannot be sent (a control character or a character past ASCII): nothing i\
+s sent`:r>Do?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Do} (servers refuse a larger head): nothi\
+ng is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Ba(e,n){return e!==void 0?{enabled:e,source:"handO\
+ff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled\
+:!0,source:"default"}}function Ha(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")retur\
+n e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var v\
+n=/^sender-[0-9a-f]{8}\\.mjs$/,Ve="NAT_TELEMETRY_SENDER";function Sn(e,n){return{...e,[Ve]:M(n)}}function Ho(e){if(e)try{\
+let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void\
+ 0}catch{return}}var K=15e3,Ua=250;function Le(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|st\
+art)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let d=o.exec(s);if(!d)continue;let a=Number(d[1]),u=d[2]==="lock"?\
+K:Ua;a+u>r&&a<=r+u?(d[2]==="lock"?i.locks:i.marks).push(s):Tn(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}func\
+tion wn(e,n,t,r){try{return Le(e,n,t,r).locks.length>0}catch{return!1}}function Uo(e,n,t){let r;try{e.ensureDir(n,!0);le\
+t o=Le(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${q(i)}-$\
+{ee()}.start`,e.create(`${n}/${r}`,"");let s=Le(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(Tn(e,`${n}/${r}`),\
+"at work")}catch{return r}}function jo(e,n,t){t!==void 0&&Rt(e,n,()=>[t])}function Vo(e,n,t){Rt(e,n,()=>Le(e,n,t,Date.no\
+w()).marks)}async function Yo(e,n,t){for(let r=0;r<ja;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Le(e,n,t,o);i\
+f(i.locks.length>0){_t(e,n,i.marks);return}let s=`sender-${t}-${q(o)}-${ee()}.lock`;e.create(`${n}/${s}`,"");let{locks:d\
+,marks:a}=Le(e,n,t,o);if(d.join()===s)return _t(e,n,a),s;Tn(e,`${n}/${s}`)}catch{return}await new Promise(i=>setTimeout(\
+i,10+Ee()*50))}}var ja=5;function Go(e,n,t){Rt(e,n,()=>[t])}function Rt(e,n,t){try{e.ensureDir(n,!0,!1),_t(e,n,t())}catc\
+h{}}function _t(e,n,t){for(let r of t)Tn(e,`${n}/${r}`)}function Tn(e,n){try{e.remove(n)}catch{}}function Wo(){return""}\
+var Ya=6e4,Ga=1e3,Wa=[Ve,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];fu\
+nction zo(e,n,t){let r=za(e,n,t);return r.handOff?r:{...r,outcome:Xo(e,n)}}function Xo(e,n){return e.sink.kind==="none"?\
+"dropped":qo(e)&&n?.health.isOpen()!==!0?"delivered":n&&Oe()===void 0?"spooled":"dropped"}function qo(e){return e.sink.k\
+ind!=="http"||y().canConnect(e.sink.url)}function za(e,n,t){try{let r=ei(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")\
+return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=Qo(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRe\
+fusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let d=y().senderCommand(`${o.dir}\
+/${""}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};let{cwd:a,...u}=d,l={...qa(e,o.dir),successor:u,onByCons\
+entFile:uo()};return{handOff:!0,command:{...d,env:Sn(d.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-of\
+f failed (${r})`}}}function Jo(e,n){return n.handOff&&n.command&&!Ka(n.backlog)?{handOff:!1,reason:"the sender\'s script \
+is not in the spool directory and cannot be written",outcome:Xo(e,n.backlog)}:n}function Ko(e){try{let{spool:n,health:t,\
+files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Uo(r,n.dir,n.key);if(o==="at work")retu\
+rn"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():jo(r,n.dir,o),i}catch{return"failed"\
+}}function Zo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;retur\
+n ei(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(Qo(t.url,n.spool.dir))!==void 0}function Qo(e,n){let t=eo(),r=\
+t===void 0?void 0:Xa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Wa,...ge,"HOME","USERPROFILE"],set\
+:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Xa(e){let n=z(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\\
+/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:\
+B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function ei(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the h\
+and-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)retur\
+n"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>K-Ga)return`a reque\
+st may take longer (requestTimeoutSeconds) than a sender lives (${K/1e3} s)`;if(!t)return"telemetry was turned off durin\
+g the run";let i=Oe();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no,\
+ which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool\
+}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool \
+cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for \
+them): another user could swap the sender\'s script there";if(!qo(e))return"the program may not connect to the endpoint";\
+let{spool:s,files:d,health:a}=n;if(a.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:\
+c}=a,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>Ya&&!wn(d,s.dir,s.key,u))\
+return"spooled events have waited a minute with no sender at work"}function qa(e,n){let{sink:t,format:r,spoolLimits:o,ba\
+ckoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSecon\
+ds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Fo(e),spoolMaxEvents:o.\
+maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{.\
+..e.headers},resource:{...r.resource}}}function Ja({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function \
+Ka(e){if(Ja(e))return!0;let{files:n,spool:t}=e,r=()=>de(n,t.dir,"",Wo(),Date.now());try{r()}catch(o){if(!(o instanceof $\
+))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Qa(n,t.dir,Za),!0}var Za=3;function Qa(e,n,t,r=Date\
+.now()){let o;try{o=e.list(n).filter(d=>vn.test(d))}catch{return}let i=d=>{let a=e.modifiedAt(`${n}/${d}`);return a===vo\
+id 0||a>r+K?-1/0:a},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,a)=>a.written-d.written).\
+slice(t).filter(({written:d})=>r-d>K).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var xn=class{#\
+e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(thi\
+s.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ni(){throw new Err\
+or("a sender prints nothing")}var ri=16384,Ot=2*ri,oi=Ot-4096,Nt=32,ii=/^[a-z0-9_]{1,40}$/,ed=/^[0-9a-f]{8}$/;var ti=/^d\
+rops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,nd=6e4;function si(e,n,t,r,o,i,s=-1/0){let d=Object.entrie\
+s(o).filter(([m,f])=>ii.test(m)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!kt(i))return;let u={...{since:i,last:i,\
+dropped:Object.fromEntries(d.slice(0,Nt))},endpointHash:me(r)},l=H(r)===r?{...u,endpoint:r}:u,c=li(n,t);try{let m=rd(e,n\
+,t,i).filter(p=>p.quiet).map(p=>ai(e,p,n,t)),f=ui([...m.flatMap(p=>p.lines),l],s,i)??l;di(e,n,t,m,()=>{let p=id(e,c);p==\
+="invalid"&&e.remove(c);let g=`${M(f)}\n`;typeof p!="object"||p.bytes+g.length<=ri?e.append(c,typeof p=="object"&&!p.ende\
+d?`\n${g}`:g,oi):td(e,n,t,f,s,i)});for(let{path:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function td(e,n,t,r,o,i){le\
+t s=li(n,t),d={path:At(n,t),quiet:!1},a=$t(e,s,d.path)?ai(e,d,n,t):{lines:[]};di(e,n,t,[a],()=>{e.append(s,`${M(ui([...a\
+.lines,r],o,i)??r)}\n`,oi)})}function ai(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],s\
+ummed:n.summed};let{lines:o,upTo:i}=od(e,n),s=At(t,r,i);return $t(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[]\
+,summed:n.summed}}function di(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&$t(e,s,At(n,t,d));thr\
+ow i}}function At(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${q(Date.now())}-${ee()}${r}.aside`)}functio\
+n rd(e,n,t,r){return pt(e,n,ti,(o,i)=>{let[,,s,d]=ti.exec(i)??[],a=Math.abs(r-Number(s))>=nd;return o===t?{path:B(n,i),s\
+ummed:d===void 0?void 0:Number(d),quiet:a}:void 0})}function od(e,n){try{let t=n.summed??0,r=e.read(n.path,Ot)?.slice(t)\
+??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:ci(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed\
+??0}}}function $t(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function ui(e,n,t){let r=e.map(d=>({...d,since:Math.min(d.\
+since,t),last:Math.min(d.last,t)})).filter(d=>d.last>=n);if(r.length===0)return;let o={};for(let d of r)for(let[a,u]of O\
+bject.entries(d.dropped))(a in o||Object.keys(o).length<Nt)&&F(o,a,u);for(let d of Object.keys(o))o[d]=Math.min(o[d],Num\
+ber.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math\
+.max(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function id(e,n){tr\
+y{let t=e.read(n,Ot);return t===void 0?void 0:{lines:ci(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return\
+ t instanceof $?"invalid":void 0}}function ci(e){return e.split(`\n`).flatMap(n=>sd(n)??[])}function sd(e){try{let{since:\
+n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.ent\
+ries(r):[];if(!(kt(n)&&kt(t)&&n<=t&&s.length>0&&s.length<=Nt&&s.every(([u,l])=>ii.test(u)&&Number.isSafeInteger(l)&&l>0)\
+))return;let a={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ed.test(i)?{endpointHash:i}:{}};retu\
+rn typeof o=="string"&&H(o)===o?{...a,endpoint:o}:a}catch{return}}function kt(e){return Number.isSafeInteger(e)&&e>=0&&e\
+<=mn}function li(e,n){return B(e,`drops-${n}.json`)}var ie={working:1,periodic:2,asked:1/0},fi=.9,ad=1e3,dd=3e5,ud=36e5,\
+cd=4,_n=class{#e;#n=[];#o=[];#t=new xn;#u=0;#s=0;#p=0;#r=0;#d={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ie.working;#R\
+=0;#k;#y=new Set;#O;#A=!1;#E;#h=Wn();#a=!1;#T=!1;#i=!1;#B=!1;#ue=!1;#H=0;#M;#D;#v;#W;#U=!1;#C;constructor(n={}){this.#e=\
+je(n)}enqueue(n){try{if(!le())return this.#Se();let t=y().exiting();t?(this.#re(),this.#B=this.#i,this.#i=!0):this.#X(),\
+this.#u++;let r=bo(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvent\
+s)return this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#F(!0)||this.#Y());this.#m&&this.#c===void 0&&qu\
+eueMicrotask(()=>this.#j()),this.#n.length>=this.#e.maxQueueSize&&this.#$(ie.working)}catch{}finally{this.#B=!1}}start()\
+{this.#m||this.#M||(this.#m=!0,this.#X(),this.#S()>0?this.#j():le()&&!this.#N()&&Zo(this.#e,this.#_())&&this.#$(ie.worki\
+ng))}flush(){return this.#$(ie.asked)}#$(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#M);if(t\
+his.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#R,o=this.#w.then(()=>{if(r!==this.#R)return;let i=this.#x;\
+return[this.#l,this.#x]=[void 0,ie.working],this.#pe(i)});return this.#l=o,this.#w=o,o}stop(){return this.#M??=this.#ce(\
+)}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...t\
+his.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.\
+#o.length+this.#t.size}#z(){return[...this.#o,...this.#t.events(),...this.#n]}#X(){if(this.#D)return;this.#re();let n=y(\
+),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},\
+r=t(()=>n.onExit({beforeExit:()=>{let s=this.#M===void 0;return this.stop(),s},exit:()=>{this.#F(!0)||this.#Y(),this.#G(\
+)}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)||this.#Y(),this.#G()})):void 0;this.#D=()\
+=>{r?.(),i?.()}}#j(){this.#m&&this.#c===void 0&&this.#q()}#q(){this.#c=setTimeout(()=>{this.#$(ie.periodic).then(()=>{th\
+is.#m&&this.#q()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#ce(){this.#m=!1,this.#c!==void 0&&clearTimeou\
+t(this.#c);let n=this.#E=ld(this.#e.exitTimeoutMs);this.#V();let t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.ra\
+ce([this.#w.then(()=>!0),n.over()])&&this.#J(),this.#S()>0&&this.#F())return;this.#se(),this.#S()>0&&this.#N()&&this.#P(\
+!0),this.#S()>0&&!this.#N()&&await this.#le(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally\
+{this.#G(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#le(n){let t\
+=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#$(ie.asked,!0).then(()=>!0);await Promise.ra\
+ce([r,n.over()])||this.#J()}#J(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*\
+fi,i=[...this.#y].some(({started:s,accepted:d})=>!d&&r-s>=n*fi);this.#K(({started:s})=>r-s>=o),this.#k?.abort(),this.#k=\
+void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#K(n=()=>!1){for(let t of\
+ this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#ne(r);continue}for(let i of r)i.cuts=(i.cuts??0)+\
+1;this.#o.unshift(...n(t)?this.#oe(r,"the exit budget ended before the answer"):r)}}}#fe(){return this.#k??=new AbortCon\
+troller}#Z(n){if(n.aborted||!J())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i\
+=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,a=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*a>s)}#Q\
+(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.\
+kind==="http"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,clock:t}=this.#e,r=this.#C,o=this.#v?.health.state;return th\
+is.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&\
+n.kind==="http"&&y().canConnect(n.url)}#he(n){let t=this.#v?.health;if(n.delivered){this.#C=void 0,t?.recordSuccess()&&(\
+this.#U=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs\
+&&t?.recordWait(n.retryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random:s,clock:d}=this.#e,a=d()+fe(o,i,s,n.ret\
+ryAfterMs);this.#C=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:a}}async#pe(n){try{this.#V();let t=this.#e.sink\
+.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#se();let r=this.#N();if(r&&!this\
+.#me())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length==\
+=0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let a=this.#te(d);for(let l of a)this.#t.add(l);let u={delivered:!\
+1,failed:!1,probing:r};await this.#ge(a,u),this.#he(u),u.delivered&&u.retryAfterMs&&(this.#H=Math.max(this.#H,this.#e.cl\
+ock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i\
+=async()=>{for(;o<n.length&&!t.failed&&this.#Z(r);)await this.#ee(n[o++],r,t)};await Promise.all(Array.from({length:Math\
+.min(cd,n.length)},i));for(let s of n.slice(o))this.#Q(s)}async#ee(n,t,r){this.#V();let o=this.#ae(n);if(o!==n){if(this.\
+#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n\
+)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let a of d)this.#t.\
+add(a);for(let a of d)this.#Z(t)?await this.#ee(a,t,r):this.#Q(a);return}switch(i.kind){case"delivered":return r.deliver\
+ed=!0,this.#ne(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#L(n);case"rejected":return this.#b(n.len\
+gth,i.reason,i.detail),this.#L(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.fai\
+led=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ye(n,i.retryAfterMs):this.#we(n,i.re\
+ason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.uns\
+hift(...n)}#ne(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#L(n)}async#be\
+(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Ee(n,t,()=>r.accepted\
+=!0)}finally{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#te(n){let{format:t,maxBatchB\
+ytes:r}=this.#e;return Eo(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{\
+sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.\
+#e,d=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${d}\
+`),o.kind==="stderr")return mi(d),{kind:"delivered"};let a=i.classify;return await po({url:o.url,body:d,headers:s,classi\
+fy:a&&((u,l,c)=>a(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTi\
+meoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsPr\
+oxyCredentials})}#ve(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfte\
+rMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${_r(n.thrown,this.#e.sin\
+k.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sen\
+t"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#re(){if(this.#T)return;this.#T=!0;let\
+{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:d}=dt();this.#h(`telemetry ${s?"on":"\
+off"} (decided by ${d})`);let a=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().en\
+vHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask fo\
+r one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${a}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.p\
+roblems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=$o(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at \
+exit: ${o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)}#Se(){this.#a||!this.#h&&!this.\
+#e.logger||(this.#a=!0,this.#f(`telemetry off (decided by ${dt().decidedBy}): events are not recorded`))}#we(n,t,r){let{\
+backoff:o,clock:i,random:s}=this.#e,d=i(),a=this.#oe(n,t);for(let u of a)u.notBefore=d+fe(u.retries,o,s,r);this.#o.push(\
+...a)}#oe(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`\
+delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last fai\
+lure: ${t}`),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=En.open(this.#e,(n,t)=>{let r=t===void 0?`no sp\
+ool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#W&&this.#f(r),this.#W=r}),this.#v}#ie(){let\
+ n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+ad;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return M\
+ath.max(dd,Math.min(ud,2*t),2*r)}#V(){let n=this.#ie(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#se(){if(t\
+his.#U||this.#R>0||!le()||this.#N()||!J())return;let n=this.#_();if(n&&Oe()!==void 0)return;this.#U=!0;let t=this.#e.max\
+BufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ie());o&&(this.#de(o.dropped),t\
+his.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#j())}#P(n=!1,t){this.#K();let r=this.#z(),o=t\
+his.#ae(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??J()))return this.#ue=!0,this.#\
+I(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#I();for(let d of this.#te(o))mi(this.#e.form\
+at.encode(d,this.#e.clock())),this.#p+=d.length;return!0}if(this.#e.sink.kind==="none")return this.#I(),this.#b(o.length\
+,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length\
+} event(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpo\
+ol})`:"")),!1;if(Oe()!==void 0)return this.#I(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry \
+on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#I(),s){let \
+d=this.#H-this.#e.clock();d>0&&i?.health.recordWait(d),this.#r+=s.spooled;for(let[a,u]of Object.entries(s.dropped))this.\
+#b(u,a);this.#de(s.olderDropped)}else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")\
+}return i?.releaseAll(),s!==void 0}#ae(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of\
+ n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return \
+this.#b(i.length,"claim_lost"),this.#L(i),n.filter(({claim:s})=>!s||!o.has(s))}#de(n){for(let[t,r]of Object.entries(n))t\
+his.#s+=r,this.#b(r,t)}#F(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=zo(this.#e,t,le()),o=r.handOff?J():void 0;if\
+(o===!1)return this.#P(!0,o);let i=Jo(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spoole\
+d for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?So(t.health):void 0,c=i.outcom\
+e==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: $\
+{l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:No(this.#z(),this.#e.spoolLimits);if(s>0){\
+let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave ou\
+t ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at \
+exit: delivering in process: the spool cannot be written"),!1;let d=Ko(i);if(d==="failed")return this.#f("at exit: deliv\
+ering in process: no sender could be started"),!1;this.#R++,[this.#l,this.#x]=[void 0,ie.working];let a={started:"a send\
+er","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has\
+ no processes left to start a sender)"};return this.#f(`at exit: handed off to ${a[d]}`),!0}#Y(){let n=this.#r,t=this.#P\
+(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#G(){le\
+t n={};for(let[s,d]of Object.entries(this.#d)){let a=this.#g[s]??0;d>a&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-a)}le\
+t{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(le\
+t s of Object.keys(n))this.#g[s]=this.#d[s];let i=Date.now();si(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}\
+#b(n,t,r){n!==0&&(F(this.#d,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#f(n){this.#h?.(n),this.#B||Vr\
+(this.#e.logger,n)}};function ld(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ae(Math.ma\
+x(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function mi(e){y().writeStderr(`${ni(JSON.parse(e))}\n`)}var fd=25\
+0;async function hi(e){let n=y();Ae(K,()=>n.exit(0)),ho(),ao(()=>md(e));try{await hd(e,y().monotonicMs()+K)}catch{}n.exi\
+t(0)}function md(e){let{enabled:n,source:t}=ot();return n||t==="default"&&e.onByConsentFile!==!0}async function hd(e,n){\
+let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,d=je(s),a=vt(d);if(!J())return Vo(t,\
+r,a);for(let u=0;;u++){let l=await Yo(t,r,a);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:p}=await gd(s,n-fd);if(\
+Go(t,r,l),!yd(e,a))return;if(p&&f>0&&J())return pd(e);if(c>0&&m>0||u>0&&c===0)return}}function pd(e){if(!e.successor)ret\
+urn;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&vn.test(\
+d.slice(i.length)));o&&s!==void 0&&v(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:Sn(t,e),cwd:e.spoolDir,lea\
+vesSession:r})}async function gd(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backo\
+ff:o,random:i,spoolDir:s}=je(e),d=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!J()||s!==void 0&&y().files?\
+.realPath(s)===void 0)break;let a=new _n({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});a.start(),await\
+ a.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=a.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,p]of Objec\
+t.entries(m))F(t.dropped,f,p);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=fe(++d,o,i);if(n-y().monotonicMs()-f<=r\
+)break;await new Promise(p=>setTimeout(p,f))}}return t}function yd(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===\
+void 0||wn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spo\
+olMaxAgeDays*864e5};return oe.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var pi=Ho(y().env(Ve));pi&&await\
+ hi(pi);\n'}var Ae="sender-bb8afbcc.mjs",Cd=125449,Dd=6e4,Pd=1e3,Bd=[Yi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELE\
+METRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Vi(e,t){return e.sink.kind==="none"?"dropped":ar(e)&&t?.health.isOpen()!==
+!0?"delivered":t&&Be()===void 0?"spooled":"dropped"}var jd=3;function zi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(
+d=>xd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ne?-1/0:a},s=n==="none"?
+i:i.filter(d=>d!==Ae).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-
+d>Ne).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Fd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
 this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].
 flat()}clear(){this.#e.clear(),this.#t=0}};function an(e){return e===null?"null":typeof e=="string"?Xi(e):typeof e=="num\
 ber"?Ud(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(an).join(", ")}]`:typeof e=="object"?`{${Object.entries(
