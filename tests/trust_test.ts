@@ -13,6 +13,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -321,6 +322,58 @@ test("sizeOf, modifiedAt: a regular file of the user's, never a link, a FIFO or 
   assert.ok(Math.abs(times[0]! - written.getTime()) < 1, `${times[0]}: to the millisecond (Node.js gives a fraction)`);
   // Anything at all is there, but where nothing is: what a run looks for before each request (the consent file).
   assert.deepEqual(names.map((name) => files.present(`${dir.path}/${name}`)), [true, true, true, true, false]);
+});
+
+test(
+  "stamp: a look tells a file written in place within the second, a link's target written, a file put in its place",
+  {
+    skip: process.platform === "win32" && "POSIX links",
+  },
+  () => {
+    using dir = tempDir();
+    const files = host().files!;
+    const [file, target, link] = ["file", "target", "link"].map((name) => `${dir.path}/${name}`);
+    writeFileSync(file, "consent = 'enabled'");
+    writeFileSync(target, "consent = 'enabled'");
+    symlinkSync(target, link);
+    const before = [file, link].map((path) => files.stamp(path));
+    assert.deepEqual([file, link].map((path) => files.stamp(path)), before, "nothing written: the same");
+    for (
+      const [what, path, write] of [
+        ["a file written in place, its time set back", file, () => writeFileSync(file, "consent = 'disabled'")],
+        ["a link's target written, its time set back", link, () => writeFileSync(target, "consent = 'disabled'")],
+      ] as const
+    ) {
+      const { mtime } = statSync(path);
+      write();
+      utimesSync(path, mtime, mtime);
+      assert.notEqual(files.stamp(path), before[path === file ? 0 : 1], what);
+    }
+    const stamp = files.stamp(file);
+    writeFileSync(`${dir.path}/new`, readFileSync(file));
+    const { mtime } = statSync(file);
+    utimesSync(`${dir.path}/new`, mtime, mtime);
+    renameSync(`${dir.path}/new`, file);
+    assert.notEqual(files.stamp(file), stamp, "the same text and time, put in its place by a rename");
+    assert.equal(files.stamp(`${dir.path}/missing`), undefined);
+  },
+);
+
+test("checkPlace: a directory above that anyone may write, not sticky, is refused even where owners cannot be told", {
+  skip: process.platform === "win32" && "POSIX modes",
+}, () => {
+  using dir = tempDir();
+  mkdirSync(`${dir.path}/open`);
+  chmodSync(`${dir.path}/open`, 0o777);
+  mkdirSync(`${dir.path}/sticky`);
+  chmodSync(`${dir.path}/sticky`, 0o1777);
+  const user = guardedFiles(nodeFiles(nodeFs, { uid: process.getuid?.(), gid: process.getgid?.() }, false));
+  const noId = guardedFiles(nodeFiles(nodeFs, {}, false)); // Deno without --allow-sys
+  for (const files of [user, noId]) {
+    assert.throws(() => files.checkPlace(`${dir.path}/open/telemetry.toml`), /ancestor_writable_by_others/);
+  }
+  assert.equal(user.checkPlace(`${dir.path}/sticky/telemetry.toml`), true, "judged");
+  assert.equal(noId.checkPlace(`${dir.path}/sticky/telemetry.toml`), false, "cannot be told whose it is");
 });
 
 test("present: root's file, which is not the user's own to date, is there all the same", { skip: noRoot }, () => {

@@ -23,6 +23,7 @@ interface DenoFileInfo {
   mode: number | null;
   size: number;
   mtime: Date | null;
+  ctime?: Date | null;
   dev: number;
   ino: number | null;
 }
@@ -78,6 +79,8 @@ export function denoFiles(
     mode: windows || info.mode === null ? undefined : info.mode & 0o7777,
     size: info.size,
     modified: info.mtime?.getTime(),
+    changed: info.ctime?.getTime(),
+    inode: info.ino ?? undefined,
   });
   const lstat = (path: string): DenoFileInfo | undefined => {
     try {

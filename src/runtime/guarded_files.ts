@@ -33,6 +33,10 @@ export interface FileFacts {
   readonly size: number;
   /** When it was last modified, in epoch milliseconds; `undefined` where the runtime does not say. */
   readonly modified?: number;
+  /** When its contents, mode or name last changed (ctime), in epoch milliseconds, which no one can set back. */
+  readonly changed?: number;
+  /** Its inode number: a file put in its place by a rename has another. */
+  readonly inode?: number;
 }
 
 /** The primitives a runtime supplies; each throws the runtime's own error on failure. */
@@ -251,7 +255,7 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       return checkAncestors(raw, path);
     },
     list: (path) => raw.list(path),
-    checkPlace: (path) => void checkAncestors(raw, path),
+    checkPlace: (path) => checkAncestors(raw, path),
     read: (path, maxBytes) => raw.read(path, maxBytes, regular(path, maxBytes)),
     sizeOf: (path, usersOwn = false) => regularFacts(path, usersOwn)?.size,
     modifiedAt: (path) => regularFacts(path, true)?.modified,
@@ -260,6 +264,19 @@ export function guardedFiles(raw: RawFiles): HostFiles {
         return !raw.allowed(path, "read") || raw.lstat(path) !== undefined;
       } catch {
         return true;
+      }
+    },
+    stamp(path) {
+      try {
+        if (!raw.allowed(path, "read")) return undefined; // looking would prompt (Deno)
+        const facts = raw.lstat(path);
+        if (facts === undefined) return undefined;
+        // A link (a dotfile manager's) is as written as what it leads to.
+        const target = facts.kind === "symlink" ? raw.realPath(path) : undefined;
+        const led = target !== undefined && raw.allowed(target, "read") ? raw.lstat(target) : undefined;
+        return led === undefined ? factsText(facts) : `${factsText(facts)} -> ${factsText(led)}`;
+      } catch {
+        return "cannot be looked at";
       }
     },
     isPrivate(path) {
@@ -293,6 +310,11 @@ export function guardedFiles(raw: RawFiles): HostFiles {
   };
 }
 
+/** The facts of an entry as one line of text, each of them told apart (for {@link HostFiles.stamp}). */
+function factsText({ kind, uid, gid, mode, size, modified, changed, inode }: FileFacts): string {
+  return `${kind} ${uid}:${gid} ${mode} ${size} ${inode} ${modified} ${changed}`;
+}
+
 /**
  * A private directory is only as private as the directories above it: whoever may rename an entry of one of
  * them may swap the directory for a link to one of their choosing between two of our steps. So each ancestor
@@ -300,8 +322,8 @@ export function guardedFiles(raw: RawFiles): HostFiles {
  * is sticky (as `/tmp` is: there, no one renames another user's entries). One writable by its group must be
  * the user's own, in the user's own group (a user private group, as `umask 002` leaves `~/.cache`): a group
  * of others (`root:staff 2775`, a shared project directory) could swap it. Where the owner cannot be told
- * (Deno without `--allow-sys=uid`), no ancestor is seen; where the group cannot (without `--allow-sys=gid`), one
- * its group may write is not. Write access an ACL grants shows only as the group's bits (its mask), and the
+ * (Deno without `--allow-sys=uid`), only an ancestor anyone may write (not sticky) is seen; where the group cannot
+ * (without `--allow-sys=gid`), one its group may write is not. `false` where not every ancestor could be judged. Write access an ACL grants shows only as the group's bits (its mask), and the
  * user's own group is trusted to hold the user alone, as OpenSSH's `StrictModes` trusts them: whom the user lets
  * write their own directories is trusted as the user.
  */
@@ -312,6 +334,10 @@ function checkAncestors(raw: RawFiles, path: string, from = parentOf(path), dept
     if (depth >= MAX_DEPTH || !raw.allowed(dir, "read")) return false;
     const facts = raw.lstat(dir);
     if (facts === undefined) return false;
+    // Writable by others, not sticky: anyone may swap what is in it, whoever owns it (a link's mode says nothing).
+    if (facts.kind !== "symlink" && facts.mode !== undefined && (facts.mode & 0o1002) === 0o002) {
+      throw new RefusedPath(path, "ancestor_writable_by_others");
+    }
     // Owners the program may not compare (Deno without `--allow-sys=uid`): another user's directory, sticky or
     // not, cannot be told from the user's own.
     if (raw.uid === undefined && facts.mode !== undefined) return false;
@@ -327,7 +353,6 @@ function checkAncestors(raw: RawFiles, path: string, from = parentOf(path), dept
       continue;
     }
     if (facts.mode === undefined || (facts.mode & 0o1000) !== 0) continue;
-    if ((facts.mode & 0o002) !== 0) throw new RefusedPath(path, "ancestor_writable_by_others");
     if ((facts.mode & 0o020) === 0) continue;
     if (raw.gid === undefined) return false;
     if (facts.uid !== raw.uid || facts.gid !== raw.gid) throw new RefusedPath(path, "ancestor_writable_by_group");

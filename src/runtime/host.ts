@@ -128,6 +128,15 @@ export interface HostFiles {
    */
   present(path: string): boolean;
   /**
+   * What a look (`lstat`, never an open) tells of what is at a path, as text that changes whenever it is written,
+   * replaced, moved or its mode changes (its change time, which no one can set back, among them); of a link, of
+   * where it leads too. Never throws.
+   *
+   * @param path The path.
+   * @returns The text; `undefined` where nothing is there, or where looking would prompt (Deno).
+   */
+  stamp(path: string): string | undefined;
+  /**
    * Whether the regular file of the current user's own at a path is one no one else may write (no group or other
    * write bit), without opening it. Never throws.
    *
@@ -169,10 +178,11 @@ export interface HostFiles {
    * belong to the user or root, and none is writable by others (unless sticky) or by a group not the user's own.
    *
    * @param path The file.
-   * @throws {RefusedPath} When one fails (`ancestor_not_owner`, `ancestor_writable_by_group`...); nothing when
-   *   that cannot be told (Deno without the permission to look).
+   * @returns `true` when every directory above it was judged; `false` when that cannot be told (Deno without the
+   *   permission to look at one, or to compare owners).
+   * @throws {RefusedPath} When one fails (`ancestor_not_owner`, `ancestor_writable_by_group`...).
    */
-  checkPlace(path: string): void;
+  checkPlace(path: string): boolean;
 }
 
 /**

@@ -20,6 +20,8 @@ interface NodeStats {
   mode: number;
   size: number;
   mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
 }
 
 /** The part of `node:fs` we use. */
@@ -77,6 +79,8 @@ export function nodeFiles(fs: NodeFs, user: User, windows: boolean, permission?:
     mode: windows ? undefined : stats.mode & 0o7777,
     size: stats.size,
     modified: stats.mtimeMs,
+    changed: stats.ctimeMs,
+    inode: stats.ino,
   });
   /** Opens with the guard flags; when the kernel refuses a link (ELOOP) or a socket (ENXIO), `check` says why. */
   const open = (path: string, flags: number, check: (facts: FileFacts) => void, mode?: number) => {
