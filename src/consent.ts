@@ -118,6 +118,8 @@ export interface FileDecision {
   outdatedYes?: string;
   /** The file's text, where it was read. */
   text?: string;
+  /** Whether every directory above it was judged safe, where the read judged them first. */
+  placeJudged?: boolean;
 }
 
 /**
@@ -138,12 +140,13 @@ function readDecision(path: string, placeChecked = false): FileDecision {
   if (!files.allowed(path, "read")) {
     return { state: "disabled", problem: "may not be read (the program's permissions)" };
   }
+  let placeJudged: boolean | undefined;
   if (!placeChecked) {
     if (!files.present(path)) return { state: "never_asked" };
     try {
       // A file of the user's where another user may rename files could be an old decision put back, or, swapped in
       // between the look and the open, a FIFO that blocks Deno's open: judged before it is opened.
-      files.checkPlace(path);
+      placeJudged = files.checkPlace(path);
     } catch (error) {
       return {
         state: "disabled",
@@ -164,7 +167,7 @@ function readDecision(path: string, placeChecked = false): FileDecision {
     }
     return { state: "disabled", problem: `cannot be read safely (${refusal(error).replaceAll("_", " ")})` };
   }
-  return text === undefined ? { state: "never_asked" } : { ...decisionOf(text), text };
+  return text === undefined ? { state: "never_asked" } : { ...decisionOf(text), text, placeJudged };
 }
 
 /** Whether the program's permissions refused the access (Deno's `NotCapable`, Node.js's `ERR_ACCESS_DENIED`). */
@@ -392,11 +395,17 @@ export function effectiveConsent(): EffectiveConsent {
  * The decision, and what made it; the consent file is read only when the environment does not decide, and then its
  * text is given too.
  */
-function decision(): { enabled: boolean; source: ConsentSource; text?: string; problem?: string } {
+function decision(): {
+  enabled: boolean;
+  source: ConsentSource;
+  text?: string;
+  problem?: string;
+  placeJudged?: boolean;
+} {
   const environment = environmentDecision();
   if (environment) return environment;
-  const { state, text, problem } = fileDecisionAt(consentFilePath());
-  return { ...fileDecision(state), text, ...(problem ? { problem } : {}) };
+  const { state, text, problem, placeJudged } = fileDecisionAt(consentFilePath());
+  return { ...fileDecision(state), text, placeJudged, ...(problem ? { problem } : {}) };
 }
 
 /**
@@ -463,32 +472,35 @@ const WRITTEN_SINCE_PROGRAM = "the consent file, written since the program turne
 /**
  * A consent file as a run saw it: whether anything was there, its text, why it could not be read with certainty (a
  * link, a FIFO, another user's file, a place where another user could replace it: an opt-out at the start of a run),
- * and when it was written (each `undefined`: not there, or not read). `reread`: it was read cleanly, or nothing was
- * there, where no other user may replace what is there: it may be opened at each later look (elsewhere, another user
- * could swap in a FIFO between the look and the open, which blocks Deno's open).
+ * and what a look told of it (`files.stamp`; each `undefined`: not there, or not read). `reread`: it was read
+ * cleanly, or nothing was there, where no other user may be able to replace what is there: it may be opened at each
+ * later look (elsewhere, another user could swap in a FIFO between the look and the open, which blocks Deno's open).
  */
 interface Seen {
   path: string;
   there: boolean;
   text?: string;
   problem?: string;
-  modified?: number;
+  stamp?: string;
   reread: boolean;
 }
 
 /** The consent file at a path as it is now (`read`: as just read there, its place judged first). */
-function seen(path: string, read: Pick<FileDecision, "text" | "problem"> = readDecision(path)): Seen {
+function seen(
+  path: string,
+  read: Pick<FileDecision, "text" | "problem" | "placeJudged"> = readDecision(path),
+): Seen {
   const files = host().files;
   const { text, problem } = read;
-  const reread = problem === undefined && (text !== undefined || placeIsSafe(path));
-  return { path, there: files?.present(path) ?? true, text, problem, modified: files?.modifiedAt(path), reread };
+  // Nothing there to read: its place judged now, for what may be put there.
+  const reread = problem === undefined && (read.placeJudged ?? placeJudgedSafe(path));
+  return { path, there: files?.present(path) ?? true, text, problem, stamp: files?.stamp(path), reread };
 }
 
-/** Whether no other user may replace what is at a path (its directories judged), or that cannot be told. */
-function placeIsSafe(path: string): boolean {
+/** Whether no other user may replace what is at a path: every directory above it judged so. */
+function placeJudgedSafe(path: string): boolean {
   try {
-    host().files?.checkPlace(path);
-    return true;
+    return host().files?.checkPlace(path) === true;
   } catch {
     return false;
   }
@@ -496,21 +508,19 @@ function placeIsSafe(path: string): boolean {
 
 /**
  * Whether a consent file was written (or made, or removed, or replaced by what cannot be read with certainty) since a
- * run saw it (`read`: as just read there). Its time tells apart a decision written again to the same text
- * (`consented_at` counts seconds); its text, a decision written within the same second on a file system that dates
- * files by the second. A file made and removed again between two looks is not seen.
+ * run saw it (`read`: as just read there). A look tells a decision written again to the same text (`consented_at`
+ * counts seconds) by its change time; its text, one written within the same second on a file system that dates files
+ * by the second. Where it may not be opened again, the look alone tells. A file made and removed again between two
+ * looks is not seen.
  */
 function writtenSince(before: Seen, read?: FileDecision): boolean {
   const files = host().files;
   // Nothing there then, and nothing now: a look, not a read, before each request of a run.
   if (read === undefined && !before.there && files?.present(before.path) === false) return false;
-  // Where it may not be opened again, what a look tells: anything there, or gone, or written since, is a change.
-  if (read === undefined && !before.reread) {
-    return files?.present(before.path) !== before.there || files?.modifiedAt(before.path) !== before.modified;
-  }
+  const stamp = files?.stamp(before.path);
+  if (read === undefined && !before.reread) return stamp !== before.stamp;
   const now = read ?? readDecision(before.path, true);
-  return now.text !== before.text || now.problem !== before.problem ||
-    files?.modifiedAt(before.path) !== before.modified;
+  return now.text !== before.text || now.problem !== before.problem || stamp !== before.stamp;
 }
 
 /** Whether the consent file was written (or made, or removed) since the program turned telemetry on. */
@@ -630,16 +640,19 @@ export function consentHolds(): boolean {
   // taken meanwhile (`mycli telemetry disable` in another shell, or recorded by the program) stops what it has not
   // sent, or spooled, yet. Where the environment or the program decided, the decision cannot change under it.
   if (!fromFile || decided === undefined) return true;
-  // What could not be read with certainty at the start (or where another user could replace it) stays a no: it is not
-  // opened again. A file replaced by an atomic rewrite as it was read (Deno: changed while it was opened) is read
-  // once more; one that still cannot be read with certainty (a link, not TOML...) is disabled, as at the start.
-  let read = decided.reread ? readDecision(decided.path, true) : undefined;
+  // What could not be read with certainty at the start stays a no. Where another user may be able to replace it, it is
+  // not opened again: a look tells whether it was written since. A file replaced by an atomic rewrite as it was read
+  // (Deno: changed while it was opened) is read once more; one that still cannot be read with certainty (a link, not
+  // TOML...) is disabled, as at the start.
+  let read = decided.problem === undefined && decided.reread ? readDecision(decided.path, true) : undefined;
   if (read?.problem !== undefined) read = readDecision(decided.path, true);
   // A decision written since the run's own, even a yes again (`disable`, then `enable`, between two looks), may have
   // followed an opt-out that what is pending must honour: the run sends, spools and records nothing more (a later run
   // follows the new decision).
-  enabled = read !== undefined && read.problem === undefined && !writtenSince(decided, read) &&
-    fileDecision(read.state).enabled;
+  enabled = decided.problem === undefined &&
+    (read === undefined
+      ? enabled === true && !writtenSince(decided)
+      : read.problem === undefined && !writtenSince(decided, read) && fileDecision(read.state).enabled);
   if (!enabled) stoppedBy ??= "the consent file, written again during the run";
   return enabled;
 }
@@ -680,7 +693,9 @@ export function settledDecision(): { enabled: boolean; source: ConsentSource } {
 }
 
 /** Sets the live flag from the decision in force, and keeps the consent file's text where it decided. */
-function settle(current: { enabled: boolean; source: ConsentSource; text?: string }): void {
+function settle(
+  current: { enabled: boolean; source: ConsentSource } & Pick<FileDecision, "text" | "placeJudged">,
+): void {
   [enabled, fromFile] = [current.enabled, current.source === "file"];
   const path = fromFile ? consentFilePath() : undefined;
   decided = path === undefined ? undefined : seen(path, current);

@@ -41,7 +41,7 @@ import fc from "fast-check";
 import { canRun, runChild } from "./helpers/child.ts";
 import { commandEvent } from "./helpers/events.ts";
 import { TestServer, withServer } from "./helpers/server.ts";
-import { files, tempDir } from "./helpers/spool_dir.ts";
+import { files, LONG_AGO, readsAreDated, tempDir } from "./helpers/spool_dir.ts";
 
 const pythonVector = new URL("./vectors/consent-written-by-python-reference.toml", import.meta.url).pathname;
 
@@ -576,13 +576,6 @@ test(
   },
 );
 
-/** Whether reading a file moves its access time here (not a `noatime` mount): a file's reads can then be told. */
-function readsAreDated(file: string): boolean {
-  utimesSync(file, new Date(1_000_000_000_000), statSync(file).mtime);
-  readFileSync(file);
-  return statSync(file).atimeMs !== 1_000_000_000_000;
-}
-
 test(
   "a consent file in a directory where another user may rename files is never opened (a FIFO swapped in would block the open)",
   { skip: process.platform === "win32" && "POSIX modes" },
@@ -594,8 +587,8 @@ test(
     const file = `${open}/telemetry.toml`;
     writeFileSync(file, formatConsentToml("enabled", Date.now()), { mode: 0o600 });
     if (!readsAreDated(file)) return; // a `noatime` mount: nothing tells a read
-    const unread = () => (utimesSync(file, new Date(1_000_000_000_000), statSync(file).mtime), file);
-    const read = (what: string) => assert.equal(statSync(file).atimeMs, 1_000_000_000_000, `${what}: not opened`);
+    const unread = () => (utimesSync(file, LONG_AGO, statSync(file).mtime), file);
+    const read = (what: string) => assert.equal(statSync(file).atimeMs, LONG_AGO.getTime(), `${what}: not opened`);
     assert.equal(readConsentFile(unread()), "disabled");
     read("the start of a run");
     const saved = process.env.NAT_TELEMETRY_CONSENT_FILE;
@@ -614,14 +607,60 @@ test(
       assert.equal(consentHolds(), false, "something put there since stops it");
       read("a look before a request");
       // And with a file there when it did: its writing since is told by a look too.
+      unread(); // a change of its own: before the program's decision
       setTelemetryEnabled(true);
-      unread();
       assert.equal(consentHolds(), true);
       read("a look before a request, with a file there");
-      const later = new Date(Date.now() + 2_000);
-      utimesSync(file, new Date(1_000_000_000_000), later);
+      // An opt-out written in place, in the same second on a file system that dates files by the second: its time
+      // as before.
+      const { mtime } = statSync(file);
+      writeFileSync(file, formatConsentToml("disabled", Date.now()));
+      utimesSync(file, LONG_AGO, mtime);
       assert.equal(consentHolds(), false, "written since");
       read("a look at a file written since");
+    } finally {
+      setTelemetryEnabled(false);
+      if (saved === undefined) delete process.env.NAT_TELEMETRY_CONSENT_FILE;
+      else process.env.NAT_TELEMETRY_CONSENT_FILE = saved;
+    }
+  },
+);
+
+test(
+  "a program that turned telemetry on over a consent file read as no (others may write it; a dotfile link): an opt-out written into it since stops it",
+  {
+    skip: process.platform === "win32" && "POSIX modes and links",
+  },
+  () => {
+    using dir = tempDir();
+    const file = `${dir.path}/telemetry.toml`;
+    const dotfile = `${dir.path}/dotfiles/telemetry.toml`;
+    mkdirSync(`${dir.path}/dotfiles`);
+    const places: Record<string, { put: () => void; written: string }> = {
+      "a file others may write": {
+        put: () => (writeFileSync(file, formatConsentToml("enabled", Date.now())), chmodSync(file, 0o666)),
+        written: file,
+      },
+      "a link to a dotfile": {
+        put: () => (writeFileSync(dotfile, formatConsentToml("enabled", Date.now())), symlinkSync(dotfile, file)),
+        written: dotfile,
+      },
+    };
+    const saved = process.env.NAT_TELEMETRY_CONSENT_FILE;
+    process.env.NAT_TELEMETRY_CONSENT_FILE = file;
+    try {
+      for (const [what, { put, written }] of Object.entries(places)) {
+        rmSync(file, { force: true });
+        put();
+        assert.notEqual(effectiveConsent().fileProblem, undefined, `${what}: read as no at the start`);
+        setTelemetryEnabled(true);
+        assert.equal(consentHolds(), true, what);
+        // The user's opt-out, written in place by hand (`disable` does not write through a link), within the second.
+        const { mtime } = statSync(written);
+        writeFileSync(written, formatConsentToml("disabled", Date.now()));
+        utimesSync(written, mtime, mtime);
+        assert.equal(consentHolds(), false, `${what}: written since`);
+      }
     } finally {
       setTelemetryEnabled(false);
       if (saved === undefined) delete process.env.NAT_TELEMETRY_CONSENT_FILE;

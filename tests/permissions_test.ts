@@ -6,15 +6,16 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
+import { formatConsentToml } from "../src/consent.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import { canRun, fixturePath, runChild } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { sendersGone } from "./helpers/handoff.ts";
 import { TestServer } from "./helpers/server.ts";
-import { senderLocks, spooled, tempDir } from "./helpers/spool_dir.ts";
+import { readsAreDated, senderLocks, spooled, tempDir } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const skip = runtimeInfo().name !== "deno"
@@ -205,6 +206,26 @@ test(
     }
   },
 );
+
+test("Deno that may read the consent file but not the directories above it: it is read once, then only looked at", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  const open = `${dir.path}/open`; // others may write it: a FIFO renamed in as it is opened would block Deno's open
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  const file = `${open}/telemetry.toml`;
+  writeFileSync(file, formatConsentToml("enabled", Date.now()), { mode: 0o600 });
+  if (!readsAreDated(file)) return; // a `noatime` mount: nothing tells a read
+  const result = await onTerminal(
+    ["--allow-env", "--allow-sys=uid,gid", `--allow-read=${file}`, `--allow-write=${file}`],
+    { NAT_TELEMETRY_CONSENT_FILE: file },
+    ["consent-looks", file],
+  );
+  const { decided, readAgain } = JSON.parse(result.stdout.split("\n").find((line) => line.startsWith("{")) ?? "{}");
+  assert.deepEqual(decided, [true, true, true, false], "the opt-out written since stops it");
+  assert.equal(readAgain, false, "looked at before each request, not opened");
+});
 
 test("Deno that may read only the spool: who may swap it cannot be told, so no sender is run from it", {
   skip,

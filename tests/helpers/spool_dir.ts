@@ -3,7 +3,16 @@
  *
  * @module
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import process from "node:process";
 import { spoolKey } from "../../src/spool.ts";
@@ -30,6 +39,24 @@ export function tempDirForTheProcess(prefix = "nat-telemetry-test-"): string {
   process.once("exit", remove);
   globalThis.addEventListener?.("unload", remove);
   return path;
+}
+
+/** An access time long past, which a read of the file moves (see {@link readsAreDated}). */
+export const LONG_AGO = new Date(1_000_000_000_000);
+
+/**
+ * Whether reading a file moves its access time here (not a `noatime` mount), its access time set to
+ * {@link LONG_AGO} before and after: whether a file was read can then be told.
+ *
+ * @param file A file to read.
+ */
+export function readsAreDated(file: string): boolean {
+  const unread = () => utimesSync(file, LONG_AGO, statSync(file).mtime);
+  unread();
+  readFileSync(file);
+  const dated = statSync(file).atimeMs !== LONG_AGO.getTime();
+  unread();
+  return dated;
 }
 
 /** The names of a directory's files, sorted. */
