@@ -48,14 +48,21 @@ function compact(text: string): string {
   return out;
 }
 
-/** Whether objects and arrays inherit a `toJSON` (a program's, on `Object.prototype` or `Array.prototype`). */
+/**
+ * Whether objects and arrays may inherit a `toJSON` (a program's, on `Object.prototype` or `Array.prototype`), or
+ * something stands between the two (a Proxy made `Array.prototype`'s prototype could answer `in` otherwise than
+ * `JSON.stringify`'s reads).
+ */
 function toJsonInherited(): boolean {
   try {
-    return "toJSON" in Array.prototype; // Array.prototype inherits from Object.prototype
+    return prototypeOf(Array.prototype) !== Object.prototype || "toJSON" in Array.prototype;
   } catch {
-    return true; // a prototype made a Proxy, whose trap threw
+    return true;
   }
 }
+
+/** `Object.getPrototypeOf` as the package loaded: a program's own, put there later, is not asked. */
+const prototypeOf = Object.getPrototypeOf;
 
 /**
  * The JSON text of data (objects, arrays, strings, numbers, booleans, null, as the package builds them) written as

@@ -49,3 +49,19 @@ test("jsonLine writes the value, not what a toJSON a program put on Object.proto
   }
   assert.deepEqual(values.map((value) => jsonLine(value)), expected, "unpolluted");
 });
+
+test("jsonLine writes the value where a Proxy made Array.prototype's prototype hides a toJSON from `in`", () => {
+  const expected = values.map((value) => JSON.stringify(value));
+  const lying = new Proxy(Object.prototype, {
+    has: (target, key) => key !== "toJSON" && key in target,
+    get: (target, key, receiver) => key === "toJSON" ? () => "a program's own" : Reflect.get(target, key, receiver),
+  });
+  Object.setPrototypeOf(Array.prototype, lying);
+  let written: string[];
+  try {
+    written = values.map((value) => jsonLine(value));
+  } finally {
+    Object.setPrototypeOf(Array.prototype, Object.prototype);
+  }
+  assert.deepEqual(written, expected);
+});
