@@ -200,6 +200,19 @@ export class Backlog {
   }
 
   /**
+   * Whether events taken from the spool are still held (not yet sent or dropped).
+   *
+   * @returns `true` while a claim is held.
+   * @example
+   * ```ts ignore
+   * if (!backlog.holdsClaims()) backlog.replay(100, 60_000); // what it took is done with: take more
+   * ```
+   */
+  holdsClaims(): boolean {
+    return this.#claims.size > 0;
+  }
+
+  /**
    * Keeps on disk the claimed events that could not be spooled again: each claimed file that holds only events
    * taken from it, none of them settled, goes back as it was. The other claims stay held, for
    * {@link Backlog.releaseAll}.

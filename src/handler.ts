@@ -184,8 +184,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #disk: Backlog | null | undefined;
   /** Why the spool could not be used when last looked at, as told to the logger. */
   #spoolRefusal: string | undefined;
-  /** Whether the spool has been read since the endpoint was last known healthy. */
+  /**
+   * Whether the spool has been read since the endpoint was last known healthy, and the last read found nothing to take
+   * or what it took is not delivered yet (a read takes a bounded part of a backlog: it is read again once that is).
+   */
   #replayDone = false;
+  /** Whether the last read of the spool took events: a backlog of more may wait there. */
+  #replayTook = false;
   /**
    * The endpoint's health as this handler's own failed flush left it on record; this handler's failed flushes in a
    * row; and when its own backoff lets it probe the endpoint again (epoch ms).
@@ -563,7 +568,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const health = this.#disk?.health;
     if (result.delivered) {
       this.#ownPause = undefined;
-      if (health?.recordSuccess()) this.#replayDone = false;
+      // Back up, or, while it runs, what the last read of the spool took is delivered and more may wait (a long-lived
+      // host's backlog, 64 files a read): the spool is read again at the next flush.
+      const more = this.#replayTook && this.#budget === undefined && !this.#disk?.holdsClaims();
+      if (health?.recordSuccess() || more) this.#replayDone = false;
       return;
     }
     if (!result.failed) return;
@@ -871,8 +879,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   /**
-   * Takes events that earlier runs left in the spool into the DLQ, once per healthy period; never once this handler
-   * has handed off: the spool is its sender's.
+   * Takes events that earlier runs left in the spool into the DLQ, once per healthy period, and again at each flush
+   * after what it took is delivered, while it takes any; never once this handler has handed off: the spool is its
+   * sender's.
    */
   #replay(): void {
     // Events spooled before the user opted out stay unsent: their decision now is what counts. So do they where the
@@ -889,6 +898,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const max = this.#options.maxBufferedEvents;
     const kept = Math.max(this.#held(), Math.min(Math.ceil(max / 10), max - 1));
     const replayed = disk?.replay(max - kept, this.#claimLease());
+    this.#replayTook = (replayed?.events.length ?? 0) > 0;
     if (!replayed) return;
     this.#countFromDisk(replayed.dropped);
     this.#replayed += replayed.events.length;

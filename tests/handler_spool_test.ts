@@ -1291,3 +1291,23 @@ test("what a run drops is recorded beside the spool for status, once each", asyn
     await server.close();
   }
 });
+
+test("a long-lived handler gets a backlog of more files than one read of the spool takes out while it works", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    // An outage's backlog: a file for each run, more than the 64 one read takes.
+    const names = Array.from({ length: 150 }, (_, i) => `backlog-${i}`);
+    const at = Date.now() - 600_000;
+    names.forEach((name, i) => spoolSession(dir.path, server.url(), [name], at + i));
+    const service = handler(dir.path, server.url(), { handOff: false, flushIntervalSeconds: 0.05 });
+    service.start();
+    await waitFor(() => server.events().length >= names.length, "the whole backlog, while it works");
+    await service.stop();
+    assert.deepEqual(commands(server.events()).sort(), [...names].sort());
+    assert.deepEqual(spooled(dir.path), [], "nothing left on disk");
+    assert.equal(service.stats().replayed, names.length);
+  } finally {
+    await server.close();
+  }
+});
