@@ -471,18 +471,20 @@ const WRITTEN_SINCE_PROGRAM = "the consent file, written since the program turne
 
 /**
  * A consent file as a run saw it: whether anything was there, its text, why it could not be read with certainty (a
- * link, a FIFO, another user's file, a place where another user could replace it: an opt-out at the start of a run),
- * and what a look told of it (`files.stamp`; each `undefined`: not there, or not read). `reread`: it was read
- * cleanly, or nothing was there, where no other user may be able to replace what is there: it may be opened at each
- * later look (elsewhere, another user could swap in a FIFO between the look and the open, which blocks Deno's open).
+ * link, a FIFO, another user's file, a place where another user could replace it: an opt-out at the start of a run)
+ * (each `undefined`: not there, or not read). `reread`: it was read cleanly, or nothing was there, where no other user
+ * may be able to replace what is there: it is opened again at each later look, and when it was written (`modified`)
+ * tells a decision written again to the same text. Elsewhere (another user could swap in a FIFO between the look and
+ * the open, which blocks Deno's open), what a look told of it (`stamp`: `files.stamp`) is all there is to compare.
  */
 interface Seen {
   path: string;
   there: boolean;
   text?: string;
   problem?: string;
-  stamp?: string;
   reread: boolean;
+  modified?: number;
+  stamp?: string;
 }
 
 /** The consent file at a path as it is now (`read`: as just read there, its place judged first). */
@@ -494,7 +496,10 @@ function seen(
   const { text, problem } = read;
   // Nothing there to read: its place judged now, for what may be put there.
   const reread = problem === undefined && (read.placeJudged ?? placeJudgedSafe(path));
-  return { path, there: files?.present(path) ?? true, text, problem, stamp: files?.stamp(path), reread };
+  const there = files?.present(path) ?? true;
+  return reread
+    ? { path, there, text, problem, reread, modified: files?.modifiedAt(path) }
+    : { path, there, text, problem, reread, stamp: files?.stamp(path) };
 }
 
 /** Whether no other user may replace what is at a path: every directory above it judged so. */
@@ -508,19 +513,20 @@ function placeJudgedSafe(path: string): boolean {
 
 /**
  * Whether a consent file was written (or made, or removed, or replaced by what cannot be read with certainty) since a
- * run saw it (`read`: as just read there). A look tells a decision written again to the same text (`consented_at`
- * counts seconds) by its change time; its text, one written within the same second on a file system that dates files
- * by the second. Where it may not be opened again, the look alone tells. A file made and removed again between two
- * looks is not seen.
+ * run saw it (`read`: as just read there). Its time tells a decision written again to the same text (`consented_at`
+ * counts seconds); its text, one written within the same second on a file system that dates files by the second.
+ * Where it may not be opened again, a look alone tells: any change of what it shows (its mode and owner too), and it
+ * cannot tell a write of the same size within the same second as the last (Deno dates changes by the second). A file
+ * made and removed again between two looks is not seen.
  */
 function writtenSince(before: Seen, read?: FileDecision): boolean {
   const files = host().files;
   // Nothing there then, and nothing now: a look, not a read, before each request of a run.
   if (read === undefined && !before.there && files?.present(before.path) === false) return false;
-  const stamp = files?.stamp(before.path);
-  if (read === undefined && !before.reread) return stamp !== before.stamp;
+  if (read === undefined && !before.reread) return files?.stamp(before.path) !== before.stamp;
   const now = read ?? readDecision(before.path, true);
-  return now.text !== before.text || now.problem !== before.problem || stamp !== before.stamp;
+  return now.text !== before.text || now.problem !== before.problem ||
+    files?.modifiedAt(before.path) !== before.modified;
 }
 
 /** Whether the consent file was written (or made, or removed) since the program turned telemetry on. */
@@ -716,11 +722,14 @@ function settle(
 export function optOutOverridden(): ConsentSource | undefined {
   // A no written since the program decided is the user's newer word, which stops the run: nothing is overridden.
   if (!programDecided || fromFile || enabled !== true || writtenSinceProgram()) return undefined;
-  const user = effectiveConsent();
-  // A consent file that cannot be read with certainty (Deno without --allow-read for it, a link) reads as a no, for
-  // what a run collects; but it is no decision the program saw: what it records goes as any run's.
-  const unread = user.source === "file" && user.fileProblem !== undefined;
-  return user.enabled || user.source === "default" || unread ? undefined : user.source;
+  const environment = environmentDecision();
+  if (environment) return environment.enabled ? undefined : environment.source;
+  // The consent file as the program found it, not written since: not read again. One that could not be read with
+  // certainty (Deno without --allow-read for it, a link) reads as a no, for what a run collects; but it is no
+  // decision the program saw: what it records goes as any run's.
+  if (programFile?.text === undefined || programFile.problem !== undefined) return undefined;
+  const { state, problem } = decisionOf(programFile.text);
+  return state === "disabled" && problem === undefined ? "file" : undefined;
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   chownSync,
   cpSync,
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -461,6 +462,21 @@ async function heldThroughRewrite(
     );
   }
 }
+
+test(
+  "what changes a consent file's metadata alone (its mode set again, a hard link, a backup's atime) does not stop a run it turned on",
+  {
+    skip: process.platform === "win32" && "POSIX modes and links",
+  },
+  async () => {
+    const outcome = await heldThroughRewrite((file) => {
+      chmodSync(file, statSync(file).mode & 0o777);
+      linkSync(file, `${file}.snapshot`); // as `cp -al` makes a snapshot
+      utimesSync(file, new Date(Date.now() - 86_400_000), statSync(file).mtime);
+    });
+    assert.deepEqual(outcome, { received: 1, dropped: {}, spooled: [], on: true });
+  },
+);
 
 test("a decision written during a run, even a yes again (disable, then enable, between two looks), stops what it holds", async () => {
   const outcome = await heldThroughRewrite((file) => {
