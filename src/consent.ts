@@ -724,11 +724,17 @@ export function optOutOverridden(): ConsentSource | undefined {
   if (!programDecided || fromFile || enabled !== true || writtenSinceProgram()) return undefined;
   const environment = environmentDecision();
   if (environment) return environment.enabled ? undefined : environment.source;
-  // The consent file as the program found it, not written since: not read again. One that could not be read with
-  // certainty (Deno without --allow-read for it, a link) reads as a no, for what a run collects; but it is no
-  // decision the program saw: what it records goes as any run's.
-  if (programFile?.text === undefined || programFile.problem !== undefined) return undefined;
-  const { state, problem } = decisionOf(programFile.text);
+  // The consent file as the program found it, not written since, is not read again; the one the consent path names
+  // since (the program changed HOME) is. One that could not be read with certainty (Deno without --allow-read for it,
+  // a link) reads as a no, for what a run collects; but it is no decision the program saw: what it records goes as
+  // any run's.
+  const path = consentFilePath();
+  const seenFile = programFile?.path === path ? programFile : undefined;
+  const { state, problem } = seenFile === undefined
+    ? fileDecisionAt(path)
+    : seenFile.problem !== undefined || seenFile.text === undefined
+    ? { state: "never_asked", problem: seenFile.problem }
+    : decisionOf(seenFile.text);
   return state === "disabled" && problem === undefined ? "file" : undefined;
 }
 

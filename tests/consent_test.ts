@@ -538,6 +538,30 @@ test("an opt-out put in the environment during a run does not undo the program's
   assert.deepEqual(outcome, { received: 1, dropped: {}, spooled: [], on: true });
 });
 
+test("a no the program overrides is the consent file's in force: one it moved to since (HOME changed) counts, not the one it left", () => {
+  using dir = tempDir();
+  const [none, no, yes] = ["none", "no", "yes"].map((name) => `${dir.path}/${name}/telemetry.toml`);
+  for (const [path, state] of [[no, "disabled"], [yes, "enabled"]] as const) {
+    mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    writeFileSync(path, formatConsentToml(state, Date.now()), { mode: 0o600 });
+  }
+  const overridden = (from: string, to: string) => {
+    let source: string | undefined;
+    withEnv({ NAT_TELEMETRY_CONSENT_FILE: from, NAT_TELEMETRY_ENABLED: undefined, DO_NOT_TRACK: undefined }, () => {
+      setTelemetryEnabled(true);
+      process.env.NAT_TELEMETRY_CONSENT_FILE = to;
+      source = optOutOverridden();
+    });
+    setTelemetryEnabled(false);
+    return source;
+  };
+  assert.equal(overridden(no, no), "file", "the no it found");
+  assert.equal(overridden(none, no), "file", "a no where the consent file is now: its events are not spooled");
+  assert.equal(overridden(yes, no), "file");
+  assert.equal(overridden(no, none), undefined, "no decision where it is now");
+  assert.equal(overridden(no, yes), undefined);
+});
+
 test("a decision the user writes to the consent file after the program turned telemetry on stops what it holds", async () => {
   let decidedBy = "";
   const outcome = await heldThroughRewrite((file) => {
