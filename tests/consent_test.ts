@@ -315,6 +315,17 @@ test("a decision saved over a consent file others may write mends it: written ag
   assert.deepEqual(readdirSync(dir.path), ["telemetry.toml"], "no temporary file left");
 });
 
+/** Runs `fn` with the consent file at `file` (NAT_TELEMETRY_CONSENT_FILE), then restores it, telemetry off. */
+function withConsentFileAt(file: string, fn: () => void) {
+  withEnv({ NAT_TELEMETRY_CONSENT_FILE: file }, () => {
+    try {
+      fn();
+    } finally {
+      setTelemetryEnabled(false);
+    }
+  });
+}
+
 /** The consent in force with environment variables set (or unset). */
 function withEnvResult(vars: Record<string, string | undefined>) {
   let result: ReturnType<typeof effectiveConsent> | undefined;
@@ -597,9 +608,7 @@ test(
       "a file others may write":
         () => (writeFileSync(file, formatConsentToml("enabled", Date.now())), chmodSync(file, 0o666)),
     };
-    const saved = process.env.NAT_TELEMETRY_CONSENT_FILE;
-    process.env.NAT_TELEMETRY_CONSENT_FILE = file;
-    try {
+    withConsentFileAt(file, () => {
       for (const [what, put] of Object.entries(puts)) {
         rmSync(file, { recursive: true, force: true });
         setTelemetryEnabled(true);
@@ -608,11 +617,7 @@ test(
         put();
         assert.equal(consentHolds(), false, `${what}, put there since`);
       }
-    } finally {
-      setTelemetryEnabled(false);
-      if (saved === undefined) delete process.env.NAT_TELEMETRY_CONSENT_FILE;
-      else process.env.NAT_TELEMETRY_CONSENT_FILE = saved;
-    }
+    });
   },
 );
 
@@ -631,9 +636,7 @@ test(
     const read = (what: string) => assert.equal(statSync(file).atimeMs, LONG_AGO.getTime(), `${what}: not opened`);
     assert.equal(readConsentFile(unread()), "disabled");
     read("the start of a run");
-    const saved = process.env.NAT_TELEMETRY_CONSENT_FILE;
-    process.env.NAT_TELEMETRY_CONSENT_FILE = file;
-    try {
+    withConsentFileAt(file, () => {
       assert.match(
         effectiveConsent().fileProblem ?? "",
         /another user could replace it \(ancestor writable by others\)/,
@@ -658,11 +661,7 @@ test(
       utimesSync(file, LONG_AGO, mtime);
       assert.equal(consentHolds(), false, "written since");
       read("a look at a file written since");
-    } finally {
-      setTelemetryEnabled(false);
-      if (saved === undefined) delete process.env.NAT_TELEMETRY_CONSENT_FILE;
-      else process.env.NAT_TELEMETRY_CONSENT_FILE = saved;
-    }
+    });
   },
 );
 
@@ -686,9 +685,7 @@ test(
         written: dotfile,
       },
     };
-    const saved = process.env.NAT_TELEMETRY_CONSENT_FILE;
-    process.env.NAT_TELEMETRY_CONSENT_FILE = file;
-    try {
+    withConsentFileAt(file, () => {
       for (const [what, { put, written }] of Object.entries(places)) {
         rmSync(file, { force: true });
         put();
@@ -701,11 +698,7 @@ test(
         utimesSync(written, mtime, mtime);
         assert.equal(consentHolds(), false, `${what}: written since`);
       }
-    } finally {
-      setTelemetryEnabled(false);
-      if (saved === undefined) delete process.env.NAT_TELEMETRY_CONSENT_FILE;
-      else process.env.NAT_TELEMETRY_CONSENT_FILE = saved;
-    }
+    });
   },
 );
 
