@@ -323,9 +323,10 @@ function factsText({ kind, uid, gid, mode, size, modified, changed, inode }: Fil
  * the user's own, in the user's own group (a user private group, as `umask 002` leaves `~/.cache`): a group
  * of others (`root:staff 2775`, a shared project directory) could swap it. Where the owner cannot be told
  * (Deno without `--allow-sys=uid`), only an ancestor anyone may write (not sticky) is seen; where the group cannot
- * (without `--allow-sys=gid`), one its group may write is not. `false` where not every ancestor could be judged. Write access an ACL grants shows only as the group's bits (its mask), and the
- * user's own group is trusted to hold the user alone, as OpenSSH's `StrictModes` trusts them: whom the user lets
- * write their own directories is trusted as the user.
+ * (without `--allow-sys=gid`), one its group may write is not. Write access an ACL grants shows only as the group's
+ * bits (its mask), and the user's own group is trusted to hold the user alone, as OpenSSH's `StrictModes` trusts
+ * them: whom the user lets write their own directories is trusted as the user. `false` where not every ancestor
+ * could be judged.
  */
 function checkAncestors(raw: RawFiles, path: string, from = parentOf(path), depth = 0): boolean {
   for (let dir = from; dir !== undefined; dir = parentOf(dir), depth++) {
