@@ -100,6 +100,12 @@ const STALE_TEMP_MS = 3_600_000;
 export const FILES_PER_CALL = 64;
 
 /**
+ * How long a file waits in another spool of the user's before {@link Spool.adopt} moves it: one younger may be a
+ * hand-off's, whose sender is starting there (runs of another HOME, a service without one, keep that spool still).
+ */
+const ADOPT_AFTER_MS = 60_000;
+
+/**
  * The spool's bounds unless a program sets its own (`spoolMaxEvents`, `spoolMaxBytes`, `spoolMaxAgeDays`): the least
  * the spool keeps for every endpoint, whatever bounds another program sharing it has.
  */
@@ -447,8 +453,9 @@ export class Spool {
    * Moves the waiting files of another spool of the user's here, whatever endpoint their events are for: runs kept
    * that spool while this one could not be used, and no run looks there once this one can. Each file is claimed there
    * first (another run moving it at the same moment finds it gone), its valid events written here under its time and
-   * key, then removed there; at most {@link FILES_PER_CALL} files a call, those another run holds left where they are.
-   * The bounds are kept afterwards, as after a write.
+   * key, then removed there; at most {@link FILES_PER_CALL} files a call, those another run holds left where they are,
+   * and those written there within the last minute (runs that still keep that spool, with another HOME or none, hand
+   * their events off to senders that start there). The bounds are kept afterwards, as after a write.
    *
    * @param other The other spool.
    * @param now The current time, in epoch milliseconds.
@@ -460,7 +467,7 @@ export class Spool {
     for (const name of other.#list()) {
       if (names.length >= FILES_PER_CALL) break;
       const entry = claimableEntry(name, now); // a run that died while it moved it leaves a claim that runs out
-      if (entry === undefined) continue;
+      if (entry === undefined || !(now - entry.time >= ADOPT_AFTER_MS)) continue;
       const claimed = other.#claimPath(entry.name, now + STALE_TEMP_MS);
       try {
         other.#files.rename(`${other.dir}/${name}`, claimed);

@@ -634,7 +634,7 @@ test(
       assert.deepEqual(commands(server.events()).sort(), ["first", "second", "third"]);
       await sendersGone(dir.path);
       // The state directory can be made again: what waits in the fallback moves there, and is delivered.
-      spoolEvent(fallback, server.url(), "waiting", "s", 1);
+      spoolEvent(fallback, server.url(), "waiting", "s", 1, 120_000); // waiting there for minutes, no sender at work
       rmSync(`${dir.path}/home`);
       const later = await runChild("exit_child.ts", { args: ["natural"], env: env(server.url(), "fourth") });
       assert.equal(later.code, 0, later.stderr);

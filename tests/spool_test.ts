@@ -46,12 +46,15 @@ test("spooled events come back unchanged: wire JSON, original timestamp, retry c
   assert.deepEqual(events.map(({ claim: _, ...rest }) => rest), written);
 });
 
-test("adopt moves another spool's files here, every endpoint's, not those another run holds; each event once", () => {
+test("adopt moves another spool's files here, every endpoint's, not those another run holds nor those just written; each event once", () => {
   using dir = tempDir();
   const other = spoolKey("https://other.example/events");
-  open(`${dir.path}/fallback`).write([event("a"), event("b", 1, now - 5000)], now);
-  open(`${dir.path}/fallback`, limits, other).write([event("c")], now);
-  open(`${dir.path}/fallback`).write([event("held")], now - 10_000); // the oldest file: claimed first
+  const waited = now - 120_000; // written there minutes ago
+  open(`${dir.path}/fallback`).write([event("a"), event("b", 1, now - 5000)], waited);
+  open(`${dir.path}/fallback`, limits, other).write([event("c")], waited);
+  open(`${dir.path}/fallback`).write([event("held")], waited - 10_000); // the oldest file: claimed first
+  // Just handed off by a run that still keeps that spool (another HOME, none): its sender is starting there.
+  open(`${dir.path}/fallback`, limits, other).write([event("young")], now - 1_000);
   const held = open(`${dir.path}/fallback`).claim(1, now, LEASE_MS); // another run at work on it
   assert.deepEqual(held.events.map((e) => JSON.parse(e.json).parameters.command), ["held"]);
   const here = open(`${dir.path}/spool`);
@@ -67,7 +70,11 @@ test("adopt moves another spool's files here, every endpoint's, not those anothe
     "c",
   ]);
   assert.ok(ours.some((e) => e.retries === 1 && e.timestamp === now - 5000), "retries and time kept");
-  assert.equal(files(`${dir.path}/fallback`).length, 1, "the held file stays with its run");
+  assert.equal(
+    files(`${dir.path}/fallback`).length,
+    2,
+    "the held file stays with its run, the young one for its sender",
+  );
 });
 
 test("the spool directory is owner-only (0700) and its files 0600; no temporary file is left", () => {
