@@ -450,12 +450,13 @@ export class Spool {
   }
 
   /**
-   * Moves the waiting files of another spool of the user's here, whatever endpoint their events are for: runs kept
-   * that spool while this one could not be used, and no run looks there once this one can. Each file is claimed there
-   * first (another run moving it at the same moment finds it gone), its valid events written here under its time and
-   * key, then removed there; at most {@link FILES_PER_CALL} files a call, those another run holds left where they are,
-   * and those written there within the last minute (runs that still keep that spool, with another HOME or none, hand
-   * their events off to senders that start there). The bounds are kept afterwards, as after a write.
+   * Moves this endpoint's waiting files of another spool of the user's here: runs kept that spool while this one could
+   * not be used, and no run looks there once this one can. Each file is claimed there first (another run moving it at
+   * the same moment finds it gone), its valid events written here under its time and key, then removed there; at most
+   * {@link FILES_PER_CALL} files a call. Left where they are: those another run holds; those written there within the
+   * last minute (runs that still keep that spool, with another HOME or none, hand their events off to senders that
+   * start there); other endpoints' (only their runs deliver them: here, runs of theirs that keep that spool still
+   * would never find them). The bounds are kept afterwards, as after a write.
    *
    * @param other The other spool.
    * @param now The current time, in epoch milliseconds.
@@ -467,7 +468,8 @@ export class Spool {
     for (const name of other.#list()) {
       if (names.length >= FILES_PER_CALL) break;
       const entry = claimableEntry(name, now); // a run that died while it moved it leaves a claim that runs out
-      if (entry === undefined || !(now - entry.time >= ADOPT_AFTER_MS)) continue;
+      const ours = entry !== undefined && (entry.key === this.key || entry.key === undefined);
+      if (!ours || !(now - entry.time >= ADOPT_AFTER_MS)) continue;
       const claimed = other.#claimPath(entry.name, now + STALE_TEMP_MS);
       try {
         other.#files.rename(`${other.dir}/${name}`, claimed);
