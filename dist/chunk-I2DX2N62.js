@@ -23,11 +23,11 @@ le");t(a,c)},o=(a,c)=>u=>{i(a,u);const{mode:l}=u,f=()=>e.gid===void 0||u.gid!==e
 c.uid!==e.uid)throw new M(a,"not_owner");o(a,1/0)(c)},d=(a,c)=>{try{if(!e.allowed(a,"read"))return;const u=e.lstat(a);return u?
 ((c?s(a):o(a,1/0))(u),u):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.permissionsFollowLinks,
 uid:e.uid,realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){const l=a.length>1?a.replace(/(?<=[^\\/:])[\\/]+$/,
-""):a,f=[];let h=e.lstat(l);for(let y=l;h===void 0;){f.unshift(y);const k=G(y);if(k===void 0||f.length>Nr)throw new M(l,
-"no_parent");if(!e.allowed(k,"read"))break;h=e.lstat(y=k)}if(!u&&f.length>0)throw new M(l,h?.kind==="file"?"no_parent":"\
+""):a,f=[];let h=e.lstat(l);for(let y=l;h===void 0;){f.unshift(y);const O=G(y);if(O===void 0||f.length>Nr)throw new M(l,
+"no_parent");if(!e.allowed(O,"read"))break;h=e.lstat(y=O)}if(!u&&f.length>0)throw new M(l,h?.kind==="file"?"no_parent":"\
 missing");if(n(e.uid,f.length>0?G(f[0]):l))throw new M(l,f.length>0?"ancestor_not_owner":"not_owner");c&&f.length>0&&Me(
-e,f[0]);for(const y of f)try{e.mkdir(y),y===f[0]&&r(y,e.removeDir)}catch(k){if(k instanceof M)throw k;const x=e.lstat(y);
-if(x===void 0)throw k;if(x.kind!=="directory")throw new M(l,x.kind==="symlink"?"symlink":"not_a_directory");t(l,x,y===l?
+e,f[0]);for(const y of f)try{e.mkdir(y),y===f[0]&&r(y,e.removeDir)}catch(O){if(O instanceof M)throw O;const x=e.lstat(y);
+if(x===void 0)throw O;if(x.kind!=="directory")throw new M(l,x.kind==="symlink"?"symlink":"not_a_directory");t(l,x,y===l?
 "not_owner":"ancestor_not_owner")}if(f.length>0&&(h=e.lstat(l)),h?.kind==="symlink")throw new M(l,"symlink");if(h?.kind!==
 "directory")throw new M(l,"not_a_directory");if(!c)return!0;if(e.uid!==void 0&&h.uid!==e.uid)throw new M(l,"not_owner");
 if(h.mode!==void 0&&(h.mode&18)!==0)throw new M(l,"writable_by_others");const m=e.uid===0||e.uid===void 0&&h.uid===0;if(!(e.
@@ -42,7 +42,7 @@ c,"read")?e.lstat(c):void 0;u!==void 0&&i(c,u),e.rename(a,c)},remove(a){if(!e.al
 wed");e.remove(a)}}}),Me=(function(e,t,n=G(t),r=0){for(let i=n;i!==void 0;i=G(i),r++){if(r>=Nr||!e.allowed(i,"read"))return!1;
 const o=e.lstat(i);if(o===void 0)return!1;if(o.kind!=="symlink"&&o.mode!==void 0&&(o.mode&514)===2)throw new M(t,"ancest\
 or_writable_by_others");if(e.uid===void 0&&o.mode!==void 0)return!1;if(e.uid!==void 0&&o.uid!==void 0&&o.uid!==e.uid&&o.
-uid!==0)throw new M(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==void 0){const s=Os(e,i);if(s===void 0)throw new M(
+uid!==0)throw new M(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==void 0){const s=ks(e,i);if(s===void 0)throw new M(
 t,"ancestor_link");if(!Me(e,t,s))return!1;continue}if(!(o.mode===void 0||(o.mode&512)!==0)&&(o.mode&16)!==0){if(e.gid===
 void 0)return!1;if(o.uid!==e.uid||o.gid!==e.gid)throw new M(t,"ancestor_writable_by_group")}}return!0}),bn=(function(e,t,n){
 let r=new Uint8Array(Math.min(n,t||4096)+1),i=0;for(;;){if(i===r.length){if(i>n)break;const s=new Uint8Array(Math.min(n+
@@ -80,54 +80,54 @@ t it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container 
  a service): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){const t=e.read("/proc/self/c\
 group")?.split(`
 `),n=t?.find(i=>i.startsWith("0::"))??t?.find(i=>i.includes("name=systemd:"));if((t===void 0?".service":n?.trim().split(
-"/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),On=(function(e){
+"/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),kn=(function(e){
 return Object.defineProperty(e,Dr,{value:!0}),e}),ho=(function(e,t){const n=p=>{try{return e.permissions.querySync?.(p).
 state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=S(()=>e.permissions.querySync?.({name:"net"}));return p?.state===
 "granted"&&p.partial!==!0},o=(p,w)=>r({name:w,path:p}),s=p=>r({name:"sys",kind:p})?S(()=>e[p]())??void 0:void 0,d=wn(lo(
-e,{uid:s("uid"),gid:s("gid")},o)),a=(p,w)=>{try{let O=new TextEncoder().encode(w);for(;O.length>0;)O=O.subarray(p.writeSync(
-O))}catch{}},c=e===We&&zr?zr:xn(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
+e,{uid:s("uid"),gid:s("gid")},o)),a=(p,w)=>{try{let k=new TextEncoder().encode(w);for(;k.length>0;)k=k.subarray(p.writeSync(
+k))}catch{}},c=e===We&&zr?zr:xn(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
 u(p)||e.exit(he[p]),setTimeout(()=>e.exit(he[p]),100)},f=()=>globalThis.process?.stdin,h=()=>S(()=>e.stdin.readable.locked||
-Cr(f()))!==!1,m=new ze(p=>{const w=T=>{re(p,A=>A.beforeExit())&&T.preventDefault()},O=()=>{re(p,T=>T.exit(e.exitCode))},
+Cr(f()))!==!1,m=new ze(p=>{const w=T=>{re(p,A=>A.beforeExit())&&T.preventDefault()},k=()=>{re(p,T=>T.exit(e.exitCode))},
 N=T=>{T.defaultPrevented||re(p,A=>A.exit(1))},_=[["beforeunload",w],["error",N],["unhandledrejection",N]];for(const[T,A]of _)
-globalThis.addEventListener(T,A);return Ft.add(O),()=>{for(const[T,A]of _)globalThis.removeEventListener(T,A);Ft.delete(
-O)}}),v=new ze(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const w=e.build.os==="linux"&&r({name:"read",
-path:Ct})?S(()=>d.read(Ct,65536)):void 0,O=En(w),N=Ve.filter(_=>!O.includes(_)).map(_=>{const T=On(()=>{c.programListens(
+globalThis.addEventListener(T,A);return Ft.add(k),()=>{for(const[T,A]of _)globalThis.removeEventListener(T,A);Ft.delete(
+k)}}),v=new ze(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const w=e.build.os==="linux"&&r({name:"read",
+path:Ct})?S(()=>d.read(Ct,65536)):void 0,k=En(w),N=Ve.filter(_=>!k.includes(_)).map(_=>{const T=kn(()=>{c.programListens(
 _)||(re(p,A=>A(_)),v.clear(),l(_))});return S(()=>c.add(_,T)),[_,T]});return()=>{for(const[_,T]of N)S(()=>c.remove(_,T))}}),
-y=p=>{try{return e.env.get(p),!1}catch{return!0}},k=p=>r({name:"env",variable:p})&&y(p),x=p=>!r({name:"env",variable:p})||
+y=p=>{try{return e.env.get(p),!1}catch{return!0}},O=p=>r({name:"env",variable:p})&&y(p),x=p=>!r({name:"env",variable:p})||
 y(p),$=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},g=p=>{const w=mo(e,r,d,$);if(w)return{
-refused:w};const O=Ws.find(x);if(O!==void 0){const R=Dt(k(O),"--allow-env");return{refused:`the program may not read ${O}\
+refused:w};const k=Ws.find(x);if(k!==void 0){const R=Dt(O(k),"--allow-env");return{refused:`the program may not read ${k}\
  (${R}), which its requests honour: a sender would not`}}const N=S(()=>e.execPath());if(!N||!r({name:"run",command:N}))return{
 refused:"the program may not run Deno itself (--allow-run)"};const _=r({name:"read",path:"."})?S(()=>e.cwd()):void 0,T=[
 p.dir,...p.reads].map(R=>_n(R,_)),A=[...T,N].find(R=>R.includes(","));if(A!==void 0)return{refused:`Deno's permission fl\
 ags cannot name a path with a comma: ${A}`};if(e.build.os==="windows")return{executable:N,paths:T,cwd:_};const C=Xs.find(
 ([R,L])=>r({name:"run",command:R})&&(!L||d.sizeOf(R)!==void 0));return C?{executable:N,closer:C,paths:T,cwd:_}:{refused:`\
-Deno passes inherited descriptors on; closing them needs --allow-run=${Fr}`}};return{env:$,envHidden:x,envNotUnicode:k,writeStderr:p=>a(
+Deno passes inherited descriptors on; closing them needs --allow-run=${Fr}`}};return{env:$,envHidden:x,envNotUnicode:O,writeStderr:p=>a(
 e.stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
-e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,w,O,N){const _=new Set;let T=0;const A=async R=>{if(Number(R.headers.
+e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,w,k,N){const _=new Set;let T=0;const A=async R=>{if(Number(R.headers.
 get("content-length")??0)>N.maxBodyBytes)return Ur(R);let L;const W=new Promise(st=>L=setTimeout(()=>st(Hr),N.requestTimeoutMs)),
 ae=Gs(R,N.maxBodyBytes).catch(()=>Yr),z=await Promise.race([ae,W]).finally(()=>clearTimeout(L));if(z===Yr)return Xe(400,
 "the request was cut short");if(z===Hr)return Xe(408,"the request did not arrive in time");if(z===void 0)return Ur(R);const ge=new URL(
-R.url);let Ee;try{Ee=await O({method:R.method,path:ge.pathname+ge.search,body:z})}catch{return Xe(500,"internal")}return Ee?
+R.url);let Ee;try{Ee=await k({method:R.method,path:ge.pathname+ge.search,body:z})}catch{return Xe(500,"internal")}return Ee?
 new Response(Ee.body??null,{status:Ee.status,headers:Ee.headers}):(await new Promise(st=>_.add(st)),new Response(null,{status:503}))},
 C=e.serve({hostname:p,port:w,onListen(){}},async R=>{if(T>=N.maxConnections)return new Response(null,{status:503,headers:{
 connection:"close"}});T++;try{return await A(R)}finally{T--}});return Promise.resolve({port:C.addr.port,async close(){for(const R of _)
 R();await C.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.
-now(),canConnect(p){try{return r({name:"net",host:kn(p)})}catch{return!1}},sendsProxyCredentials(p){try{return Se.some(x)||
-As(new URL(p),$)}catch{return!0}},async fetch(p,w){const O=Rr(new URL(p),$,k);if(O!==void 0)throw new fe(O);return await(t??
-globalThis.fetch)(p,w)},senderRefusal(p){const w=g(p);return"refused"in w?w.refused:void 0},senderCommand(p,w){const O=g(
-w);if("refused"in O)return O;const{executable:N,closer:_,paths:T,cwd:A}=O,C=_&&fo(e,n),R=_?[...C?[C]:[],_[0],N]:[N],L=i()?
-"--allow-net":`--allow-net=${kn(w.endpoint)}`,W=[N,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
+now(),canConnect(p){try{return r({name:"net",host:On(p)})}catch{return!1}},sendsProxyCredentials(p){try{return Se.some(x)||
+As(new URL(p),$)}catch{return!0}},async fetch(p,w){const k=Rr(new URL(p),$,O);if(k!==void 0)throw new fe(k);return await(t??
+globalThis.fetch)(p,w)},senderRefusal(p){const w=g(p);return"refused"in w?w.refused:void 0},senderCommand(p,w){const k=g(
+w);if("refused"in k)return k;const{executable:N,closer:_,paths:T,cwd:A}=k,C=_&&fo(e,n),R=_?[...C?[C]:[],_[0],N]:[N],L=i()?
+"--allow-net":`--allow-net=${On(w.endpoint)}`,W=[N,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
 -no-remote"];W.push("--allow-sys=uid,gid",`--allow-env=${w.variables.join(",")}`,L,`--allow-run=${R.join(",")}`),W.push(
 `--allow-read=${T.join(",")}`,`--allow-write=${w.dir}`,p);const ae={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},z=Tn(
 $,{...w.set,...ae},A);if(!_)return{argv:W,env:z,cwd:w.dir};const ge=[_[0],"-c",_[2],"nat-telemetry-sender",...W];return C?
-{argv:[C,...ge],env:z,cwd:w.dir,leavesSession:!0}:{argv:ge,env:z,cwd:w.dir}},spawnDetached(p){try{const[w,...O]=p.argv,_={
-stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(w,{args:O,env:p.
+{argv:[C,...ge],env:z,cwd:w.dir,leavesSession:!0}:{argv:ge,env:z,cwd:w.dir}},spawnDetached(p){try{const[w,...k]=p.argv,_={
+stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(w,{args:k,env:p.
 env,cwd:p.cwd,..._}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,terminal(){try{if(!e.
 stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&Ir(d,I().os))return{async readRaw(p){
-const w=S(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const O=()=>{for(const[_,T]of N)S(()=>c.remove(_,T))},N=Ve.map(_=>{const T=()=>{
-S(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&(O(),l(_))};return S(()=>c.add(_,T)),[_,T]});try{const _=new Uint8Array(
+const w=S(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const k=()=>{for(const[_,T]of N)S(()=>c.remove(_,T))},N=Ve.map(_=>{const T=()=>{
+S(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&(k(),l(_))};return S(()=>c.add(_,T)),[_,T]});try{const _=new Uint8Array(
 64);for(;;){const T=await e.stdin.read(_);if(T===null)throw new Error("the terminal went away");if(p(_.slice(0,T))!==void 0)
-return}}finally{e.stdin.setRaw(w),O()}}}},files:d,exiting:()=>Vr,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),kn=(function(e){
+return}}finally{e.stdin.setRaw(w),k()}}}},files:d,exiting:()=>Vr,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),On=(function(e){
 const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),fo=(function(e,t){const n=jr.map(
 r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return jr.find((r,i)=>{if(n[i].some(
 s=>s!=="granted"))return!1;const o=S(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&
@@ -147,16 +147,16 @@ v);return y===void 0?null:Array.isArray(y)?y.join(", "):y}},body:{cancel:()=>(h.
 "node:stream").Readable.toWeb(h).getReader()}})}),f.end(i.body)})}),vo=(function(e,t,n,r){const i=h=>e.constants[h]??0,o=i(
 "O_NOFOLLOW")|i("O_NONBLOCK"),s=h=>({kind:h.isSymbolicLink()?"symlink":h.isFile()?"file":h.isDirectory()?"directory":"ot\
 her",uid:n?void 0:h.uid,gid:n?void 0:h.gid,mode:n?void 0:h.mode&4095,size:h.size,modified:h.mtimeMs,changed:h.ctimeMs,inode:h.
-ino}),d=(h,m,v,y)=>{try{return e.openSync(h,m|o,y)}catch(k){const x=k.code;if(x==="ENOENT"||x==="ENOTDIR")return;const $=x===
-"ELOOP"||x==="ENXIO"?e.lstatSync(h,{throwIfNoEntry:!1}):void 0;throw $&&v(s($)),k}},a=(h,m)=>{for(let v=0;v<m.length;)v+=
+ino}),d=(h,m,v,y)=>{try{return e.openSync(h,m|o,y)}catch(O){const x=O.code;if(x==="ENOENT"||x==="ENOTDIR")return;const $=x===
+"ELOOP"||x==="ENXIO"?e.lstatSync(h,{throwIfNoEntry:!1}):void 0;throw $&&v(s($)),O}},a=(h,m)=>{for(let v=0;v<m.length;)v+=
 e.writeSync(h,m,v,m.length-v)},{Buffer:c,process:u}=globalThis;let l;const f=(h,m)=>{if(l??=u?.getBuiltinModule?.("node:\
 buffer")?.isUtf8??aa,!l(m))throw new M(h,"not_utf8");return c.from(m).toString("utf8")};return{uid:n?void 0:t.uid,get gid(){
 return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(h,m)=>r===void 0||S(()=>r.has(m==="read"?"fs.read":"fs.write",
 h))!==!1,lstat(h){try{const m=e.lstatSync(h,{throwIfNoEntry:!1});return m&&s(m)}catch(m){if(m.code==="ENOTDIR")return;throw m}},
 realPath:h=>S(()=>(e.realpathSync.native??e.realpathSync)(h)),readLink:h=>S(()=>e.readlinkSync(h)),usableDir(h){try{return e.
 accessSync(h,sa),!0}catch(m){return["EACCES","EPERM","EROFS"].includes(m.code??"")?!1:void 0}},mkdir:h=>{e.mkdirSync(h,{
-mode:448})},list:h=>e.readdirSync(h),read(h,m,v){const y=d(h,i("O_RDONLY"),v);if(y!==void 0)try{const k=s(e.fstatSync(y));
-v(k);const x=bn(($,g)=>e.readSync(y,$,g,$.length-g,null),k.size,m);return v({...k,size:x.length}),f(h,x)}finally{e.closeSync(
+mode:448})},list:h=>e.readdirSync(h),read(h,m,v){const y=d(h,i("O_RDONLY"),v);if(y!==void 0)try{const O=s(e.fstatSync(y));
+v(O);const x=bn(($,g)=>e.readSync(y,$,g,$.length-g,null),O.size,m);return v({...O,size:x.length}),f(h,x)}finally{e.closeSync(
 y)}},create(h,m){const v=d(h,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},384);if(v===void 0)throw new Error(`cannot cr\
 eate ${h}: no such directory`);try{a(v,c.from(m))}catch(y){throw e.closeSync(v),e.unlinkSync(h),y}e.closeSync(v)},append(h,m,v){
 const y=d(h,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(y===void 0)throw new Error(`cannot append to ${h}: no suc\
@@ -170,33 +170,33 @@ go=(function(e,t){let n;const r=()=>n??=Eo(e),i=({dir:c})=>{const u=e.platform==
 return To(e,l,f)};let o=!1;const s=new ze(c=>Nn(e,[["beforeExit",()=>{re(c,f=>f.beforeExit())}],["exit",f=>{o=!0,re(c,h=>h.
 exit(f))}]])),d=c=>e.platform!=="win32"&&S(()=>(e.kill(e.pid,c),!0))===!0,a=new ze(c=>{if(e.pid===1)return()=>{};const u=e.
 versions.bun&&e.platform==="linux"?r().files:void 0,l=En(S(()=>u?.read(Ct,65536)));return Nn(e,Ve.filter(f=>!l.includes(
-f)).map(f=>{const h=On(()=>{Vs(e,f)||(re(c,m=>m(f)),a.clear(),d(f)||e.exit(he[f]))});return[f,h]}))});return{env(c){try{
+f)).map(f=>{const h=kn(()=>{Vs(e,f)||(re(c,m=>m(f)),a.clear(),d(f)||e.exit(he[f]))});return[f,h]}))});return{env(c){try{
 return e.env[c]}catch{return}},writeStderr:c=>Kr(e.stderr,c),writeStdout:c=>Kr(e.stdout,c),stdoutIsTerminal:()=>e.stdout.
 isTTY===!0,args:()=>e.argv.slice(2),setExitCode(c){e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.
 isInteger(c)?c:void 0},async serve(c,u,l,f){const h=e.getBuiltinModule?.("node:http");if(!h)throw new Error("no HTTP ser\
 ver in this runtime");const m={requestTimeout:f.requestTimeoutMs,headersTimeout:f.requestTimeoutMs,connectionsCheckingInterval:1e3},
-v=h.createServer(m,(k,x)=>{const $=(T,A)=>{x.writeHead(T,{"content-type":"application/json",connection:"close"}),x.end(JSON.
-stringify({error:A}),()=>k.socket.destroy())},g=()=>$(413,"the body is too large");if(Number(k.headers["content-length"]??
-0)>f.maxBodyBytes)return g();const p=new TextDecoder;let w="",O=0,N=!1;const _=setTimeout(()=>{N=!0,w="",$(408,"the requ\
-est did not arrive in time")},f.requestTimeoutMs);k.on("close",()=>clearTimeout(_)),k.on("data",T=>{if(!N){if(O+=T.length,
-O>f.maxBodyBytes)return N=!0,w="",clearTimeout(_),k.pause(),g();w+=p.decode(T,{stream:!0})}}),k.on("end",async()=>{if(clearTimeout(
-_),N)return;let T;try{T=await l({method:k.method??"GET",path:k.url??"/",body:w})}catch{T={status:500,headers:{"content-t\
+v=h.createServer(m,(O,x)=>{const $=(T,A)=>{x.writeHead(T,{"content-type":"application/json",connection:"close"}),x.end(JSON.
+stringify({error:A}),()=>O.socket.destroy())},g=()=>$(413,"the body is too large");if(Number(O.headers["content-length"]??
+0)>f.maxBodyBytes)return g();const p=new TextDecoder;let w="",k=0,N=!1;const _=setTimeout(()=>{N=!0,w="",$(408,"the requ\
+est did not arrive in time")},f.requestTimeoutMs);O.on("close",()=>clearTimeout(_)),O.on("data",T=>{if(!N){if(k+=T.length,
+k>f.maxBodyBytes)return N=!0,w="",clearTimeout(_),O.pause(),g();w+=p.decode(T,{stream:!0})}}),O.on("end",async()=>{if(clearTimeout(
+_),N)return;let T;try{T=await l({method:O.method??"GET",path:O.url??"/",body:w})}catch{T={status:500,headers:{"content-t\
 ype":"application/json"},body:'{"error":"internal"}'}}T&&(x.writeHead(T.status,T.headers??{}),x.end(T.body))})});v.maxConnections=
-f.maxConnections,await new Promise((k,x)=>{v.once("error",x),v.listen(u,c,k)});const y=v.address();return{port:typeof y==
-"object"&&y?y.port:u,close:()=>new Promise(k=>{v.close(()=>k()),v.closeAllConnections?.()})}},unrefTimer(c){c?.unref?.()},
+f.maxConnections,await new Promise((O,x)=>{v.once("error",x),v.listen(u,c,O)});const y=v.address();return{port:typeof y==
+"object"&&y?y.port:u,close:()=>new Promise(O=>{v.close(()=>O()),v.closeAllConnections?.()})}},unrefTimer(c){c?.unref?.()},
 holdOpen:e.versions.bun?void 0:yo(e),watchTick:e.versions.bun?void 0:da,monotonicMs(){const[c,u]=e.hrtime();return c*1e3+
 u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:c}=r(),u=f=>S(()=>c?.fstatSync(f).isCharacterDevice())===
 !1;if(e.platform!=="win32"&&[1,2,0].some(u)||e.execArgv?.includes("--test"))return;const{stdin:l}=e;if(!(!l.isTTY||!e.stdout.
 isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>Cr(l))===!1&&Ir(r().files,I().os))return{readRaw:f=>new Promise((h,m)=>{const v=l.
-isRaw===!0,y=l.readableFlowing,k=g=>{l.removeListener("data",x),l.removeListener("end",$),l.removeListener("error",$),S(
+isRaw===!0,y=l.readableFlowing,O=g=>{l.removeListener("data",x),l.removeListener("end",$),l.removeListener("error",$),S(
 ()=>l.setRawMode?.(v)),l.pause(),g!==void 0&&g.length>0&&S(()=>l.unshift(g)),y===!0?l.resume():y===null&&S(()=>l.readableFlowing=
-null)},x=g=>{const p=new Uint8Array(g??[]);let w;try{w=f(p)}catch{w=p.length}w!==void 0&&(k(p.subarray(w)),e.nextTick(h))},
-$=()=>{k(),m(new Error("the terminal went away"))};l.setRawMode?.(!0),l.on("data",x),l.on("end",$),l.on("error",$),l.resume()})}},
+null)},x=g=>{const p=new Uint8Array(g??[]);let w;try{w=f(p)}catch{w=p.length}w!==void 0&&(O(p.subarray(w)),e.nextTick(h))},
+$=()=>{O(),m(new Error("the terminal went away"))};l.setRawMode?.(!0),l.on("data",x),l.on("end",$),l.on("error",$),l.resume()})}},
 fetch:t.lightFetch&&e.getBuiltinModule?po(c=>e.getBuiltinModule(c),c=>e.env[c]):ga(t.fetchAtLoad,c=>e.env[c],e.versions.
 bun!==void 0),senderCommand(c,u){const l=i(u);if(l)return{refused:l};const f=e.versions.bun?ca:{},h=Tn(v=>e.env[v],{...u.
 set,...f},S(()=>e.cwd?.())),m=e.versions.bun?[]:wo(e);return{argv:[e.execPath,...m,c],env:h,cwd:u.dir}},senderRefusal:i,
-spawnDetached(c){try{const{argv:u,env:l,cwd:f}=c;if(t.bunSpawn){const k=["ignore","ignore","ignore"];try{const x=t.bunSpawn(
-[...u],{detached:!0,stdio:k,windowsHide:!0,env:{...l},cwd:f});return x.unref(),x.pid!==void 0?"started":"failed"}catch(x){
+spawnDetached(c){try{const{argv:u,env:l,cwd:f}=c;if(t.bunSpawn){const O=["ignore","ignore","ignore"];try{const x=t.bunSpawn(
+[...u],{detached:!0,stdio:O,windowsHide:!0,env:{...l},cwd:f});return x.unref(),x.pid!==void 0?"started":"failed"}catch(x){
 return x?.code==="EAGAIN"?"no processes":"failed"}}const h=e.getBuiltinModule?.("node:child_process");if(!h)return"faile\
 d";const[m,...v]=u,y=h.spawn(m,v,{detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:f});return y.on("error",()=>{}),y.
 unref(),y.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:c=>e.exit(c),signalSelf:d,get files(){return r().files},
@@ -238,22 +238,22 @@ void 0:lt(s);d&&t.push(`NAT_TELEMETRY_ENDPOINT=${b(H(s))} ${d}: nothing is sent`
 void 0&&a.trim()!==""&&ut(a)===void 0&&t.push(`NAT_TELEMETRY_FORMAT=${b(a)} is not a format (nat, otlp): the nat envelop\
 e is sent`);const c=n("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",u=e("NAT_TELEMETRY_C\
 ONSENT_FILE");u&&!ee(u,I().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${b(u)} is not an absolute path: it is read in the di\
-rectory each run starts in, so each directory may hold another decision`);let l;const f=Oo(e,I().os,t,$=>l=$),h=e("NAT_T\
+rectory each run starts in, so each directory may hold another decision`);let l;const f=ko(e,I().os,t,$=>l=$),h=e("NAT_T\
 ELEMETRY_SPOOL_DIR"),m=I().os==="win32"?"LOCALAPPDATA":"HOME";f===void 0&&h===void 0&&E().envHidden?.(m)===!0&&(l=`the p\
 rogram may not read ${m} (${ie(m)})`,t.push(`${m} may not be read (${ie(m)}): the spool cannot be kept in the home direc\
 tory`));for(const $ of r)t.push(`${$} may not be read (${ie($)}): ${di[$]}`);for(const $ of oi){const g=e($),p=g?ct(g):void 0;
 p&&t.push(`${$}=${b(H(g))} ${p}: OTLP events are not sent`)}const v=$o(e,$=>r.includes($)),y=$=>_o(e($),g=>t.push(`${$}:\
- ${g}: skipped`)),k={...Ln("OTEL_EXPORTER_OTLP_HEADERS",y("OTEL_EXPORTER_OTLP_HEADERS"),t),...Ln("OTEL_EXPORTER_OTLP_LOG\
+ ${g}: skipped`)),O={...Ln("OTEL_EXPORTER_OTLP_HEADERS",y("OTEL_EXPORTER_OTLP_HEADERS"),t),...Ln("OTEL_EXPORTER_OTLP_LOG\
 S_HEADERS",y("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},x={...y("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"serv\
 ice.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:v.
 hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:f,noSpool:l,spoolFallback:h===void 0,handOff:c,ci:i,format:a,
-otlpEndpoint:v.endpoint,otlpHeaders:k,otlpResource:x,problems:t}}),Mn=(function(e,t){if(t===void 0)return;const n=t.trim().
-toLowerCase();if(!(Le(n)===!0||ka.includes(n)))return`${e}=${b(t)} is not a yes/no value (1, true, yes / 0, false, no): \
-read as no`}),Ln=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))Or(i)?Sr(i)?n.push(`${e}: ${b(i)} is the\
- HTTP client's to set: skipped, not sent`):kr(o)?r[i]=o:n.push(`${e}: the value of ${b(i)} is not a header value (RFC 91\
+otlpEndpoint:v.endpoint,otlpHeaders:O,otlpResource:x,problems:t}}),Mn=(function(e,t){if(t===void 0)return;const n=t.trim().
+toLowerCase();if(!(Le(n)===!0||Oa.includes(n)))return`${e}=${b(t)} is not a yes/no value (1, true, yes / 0, false, no): \
+read as no`}),Ln=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))kr(i)?Sr(i)?n.push(`${e}: ${b(i)} is the\
+ HTTP client's to set: skipped, not sent`):Or(o)?r[i]=o:n.push(`${e}: the value of ${b(i)} is not a header value (RFC 91\
 10, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):n.push(`${e}: an entry's na\
 me is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \`Name: value\` rat\
-her than \`Name=value\`): skipped, not sent`);return r}),Oo=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_\
+her than \`Name=value\`): skipped, not sent`);return r}),ko=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_\
 DIR");if(i!==void 0)return i===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):ee(i,t)?i:(n.push(`NAT_TELEMETRY_SPOOL_DIR=${b(
 i)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));const o=e("XD\
 G_STATE_HOME");if(o&&!ee(o,t))n.push(`XDG_STATE_HOME=${b(o)} is not an absolute path: ignored, as the XDG specification \
@@ -264,14 +264,14 @@ s,t)?s:(n.push("the home directory is not an absolute path: no spool is kept the
 n absolute path"))}),de=(function(){const e=E();if(Le(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-teleme\
 try] ${t}
 `)}),In=(function(e,t){if(!(e===void 0||Vt.has(e))){Vt.add(e);try{Promise.resolve(e(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}finally{
-Vt.delete(e)}}}),Cn=(function(e){let t;return()=>t??=new RegExp(e,"u")}),ko=(function(e){return e.length<=64&&Aa.test(e)&&
-(/^[ -~]*$/.test(e)||!Ra().test(e))}),Dn=(function(e){return e==="undefined"||ko(e)}),Pn=(function(e){return e.length<=64&&
+Vt.delete(e)}}}),Cn=(function(e){let t;return()=>t??=new RegExp(e,"u")}),Oo=(function(e){return e.length<=64&&Aa.test(e)&&
+(/^[ -~]*$/.test(e)||!Ra().test(e))}),Dn=(function(e){return e==="undefined"||Oo(e)}),Pn=(function(e){return e.length<=64&&
 (/^[ -~]*$/.test(e)?Ma:La()).test(e)}),ht=(function(e,t){if(typeof t=="string"&&Dn(t))return t;const n=typeof t=="string"?
 `(${t.length} characters)`:`(${typeof t}, not a string)`;return de()?.(`'${e}' ${n} is not a command's fixed name (1-64 \
 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),"undefin\
 ed"}),xo=(function(e){return Pn(e)?e:(de()?.(`'errorClass' (${e.length} characters) is not a class's name (1-64 characte\
 rs, a letter, then letters and digits; never the error's message): reported as "undefined"`),"undefined")}),No=(function(e){
-return e===Oe}),Ao=(function(){const{name:e,version:t}=I();return t?`${e}/${t}`:e}),Bn=(function(e){return e===void 0||typeof e==
+return e===ke}),Ao=(function(){const{name:e,version:t}=I();return t?`${e}/${t}`:e}),Bn=(function(e){return e===void 0||typeof e==
 "number"?"undefined":e}),jn=(function(e){const t=typeof e=="string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.
 isSafeInteger(t)?t:void 0}),Ie=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create event: '${e}' mus\
 t be a string, got ${b(t)}`);return t}),Fn=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(`C\
@@ -334,13 +334,13 @@ text:r,problem:i,reread:o,stamp:n?.stamp(e)}}),bt=(function(e,t){const n=E().fil
 path)===!1)return!1;if(t===void 0&&!e.reread)return n?.stamp(e.path)!==e.stamp;const r=t??ce(e.path,!0);return r.text!==
 e.text||r.problem!==e.problem||n?.modifiedAt(e.path)!==e.modified}),zn=(function(){try{const e=et[Qe];if(e===void 0)return;
 const{serial:t}=e;return Number.isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),Tt=(function(){
-const e=zn();e===void 0||e===tt||(tt=e,[P,V,ke]=[!1,!1,!0])}),_e=(function(){if(yi)return P=yi();Tt();const e=ke&&!V;if(!e&&
+const e=zn();e===void 0||e===tt||(tt=e,[P,V,Oe]=[!1,!1,!0])}),_e=(function(){if(yi)return P=yi();Tt();const e=Oe&&!V;if(!e&&
 (oe===gi||je()?.enabled===!1))return oe=gi,P=!1;if(e&&(oe===Ei||wi()))return oe=Ei,P=!1;if(!V||U===void 0)return!0;let t=U.
 problem===void 0&&U.reread?ce(U.path,!0):void 0;return t?.problem!==void 0&&(t=ce(U.path,!0)),P=U.problem===void 0&&(t===
 void 0?P===!0&&!bt(U):t.problem===void 0&&!bt(U,t)&&Et(t.state).enabled),P||(oe??="the consent file, written again durin\
 g the run"),P}),J=(function(){return Tt(),P===void 0&&Xn(yt()),P===!0}),Co=(function(){const e=yt();return P===void 0&&Xn(
 e),{enabled:e.enabled,source:e.source}}),Xn=(function(e){[P,V]=[e.enabled,e.source==="file"];const t=V?q():void 0;U=t===
-void 0?void 0:wt(t,e)}),Fe=(function(){if(!ke||V||P!==!0||wi())return;const e=je();if(e)return e.enabled?void 0:e.source;
+void 0?void 0:wt(t,e)}),Fe=(function(){if(!Oe||V||P!==!0||wi())return;const e=je();if(e)return e.enabled?void 0:e.source;
 const t=q(),n=xe?.path===t?xe:void 0,{state:r,problem:i}=n===void 0?gt(t):n.problem!==void 0||n.text===void 0?{state:"ne\
 ver_asked",problem:n.problem}:Vn(n.text);return r==="disabled"&&i===void 0?"file":void 0}),Do=(function(){return J()&&V}),
 Po=(function(e,t=I()){const n=({schemaVersion:r,sessionId:i,clientVersion:o=e},s)=>Hn(r,{sourceClientVersion:o,sessionId:i,
@@ -374,22 +374,22 @@ if(!((R.sign==="positive"?L>0:L>=0)&&(R.integer?Number.isSafeInteger(L):Number.i
 e",timer:!0},s={sign:"positive",integer:!0},d=n("requestTimeoutSeconds",Ii,i),a=n("backoffInitialSeconds",1,o),c=n("back\
 offMaxSeconds",60,o);if(c<a)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffIn\
 itialSeconds' (${a}), got ${c}`);const u=Rn(),l=r("sourceClientVersion","string",He),f=er("resource",e.resource),h=r("se\
-ssionId","string","undefined"),m=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,y=Vo(v,m),k=ut(u.format??
-""),x=v!==void 0?y:k??"nat",$=St(x,l,{...u.otlpResource,...f}),g=$t($,u.sessionPrefix+h),p=$t(St(y,l,f,Ci),h),w=n("maxEv\
+ssionId","string","undefined"),m=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,y=Vo(v,m),O=ut(u.format??
+""),x=v!==void 0?y:O??"nat",$=St(x,l,{...u.otlpResource,...f}),g=$t($,u.sessionPrefix+h),p=$t(St(y,l,f,Ci),h),w=n("maxEv\
 entBytes",32768,s);if(w<p.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventBytes' must be at least ${p.eventBytes}\
- (the smallest event), got ${w}`);const O=n("maxBatchBytes",5e5,s);if(O<p.batchBytes){const A=`one ${y} envelope holding\
+ (the smallest event), got ${w}`);const k=n("maxBatchBytes",5e5,s);if(k<p.batchBytes){const A=`one ${y} envelope holding\
  the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersion', 'sessi\
-onId' or 'resource' make ${A} ${p.batchBytes} bytes, more than 'maxBatchBytes' (${O} by default)`:`Cannot create handler\
-: 'maxBatchBytes' must be at least ${p.batchBytes} (${A}), got ${O}`)}const N=zo(e.headers);N.problem&&m.push(N.problem);
+onId' or 'resource' make ${A} ${p.batchBytes} bytes, more than 'maxBatchBytes' (${k} by default)`:`Cannot create handler\
+: 'maxBatchBytes' must be at least ${p.batchBytes} (${A}), got ${k}`)}const N=zo(e.headers);N.problem&&m.push(N.problem);
 const _=Ho(e.endpoint,u.endpointHidden?on:u.endpoint??(x==="otlp"?u.otlpEndpointHidden?on:u.otlpEndpoint??cd:void 0),u.dryRun,
 m),T=Yo(e.spoolDir,u,m);return{flushIntervalMs:n("flushIntervalSeconds",Ri,i)*1e3,maxQueueSize:n("maxQueueSize",Mi,s),maxRetries:n(
 "maxRetries",Li,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:n("exitTimeoutSeconds",d,o)*1e3,backoff:{
-initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(w,O-g.envelopeBytes-Je),
-maxEventBytesOption:w,maxBatchBytes:O,sourceClientVersion:l,sessionId:u.sessionPrefix+h,sink:_.kind==="http"&&N.problem?
+initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(w,k-g.envelopeBytes-Je),
+maxEventBytesOption:w,maxBatchBytes:k,sourceClientVersion:l,sessionId:u.sessionPrefix+h,sink:_.kind==="http"&&N.problem?
 {kind:"none",reason:"invalid_headers",detail:N.problem}:_,spoolDir:T.path,noSpool:T.none,problems:m,spoolFallback:e.spoolDir===
 void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEvents",se.maxEvents,s),maxBytes:Fo(n("spoolMaxBytes",se.maxBytes,
 s)),maxAgeMs:n("spoolMaxAgeDays",se.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Wo(e.captureInterrupts),handOff:Xo(
-r("handOff","boolean",void 0),u),customFetch:e.fetch!==void 0,format:$,formatSetBy:v!==void 0?"the program's options":k!==
+r("handOff","boolean",void 0),u),customFetch:e.fetch!==void 0,format:$,formatSetBy:v!==void 0?"the program's options":O!==
 void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...x==="otlp"?u.otlpHeaders:{},...N.record},fetch:r("fetch","functi\
 on",E().fetch??((A,C)=>globalThis.fetch(A,C))),logger:r("logger","function",void 0),clock:Qn("clock",r("clock","function",
 Date.now),Date.now,{valid:ud,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrig\
@@ -418,10 +418,10 @@ program's 'format' ${b(e)} is not a format (nat, otlp): the nat envelope is sent
 return{};if(!X(t))throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${b(t)}`);const n={};
 for(const[r,i]of Object.entries(t))if(i!==void 0){if(typeof i!="string")throw new TypeError(`Cannot create handler: '${e}\
 ' must be an object of strings, got ${typeof i=="object"||typeof i=="function"?b(i):`a ${typeof i}`} for ${b(r)}`);n[r]=
-i}return n}),zo=(function(e){const t=er("headers",e);for(const[o,s]of Object.entries(t)){if(!Or(o))throw new TypeError(`\
+i}return n}),zo=(function(e){const t=er("headers",e);for(const[o,s]of Object.entries(t)){if(!kr(o))throw new TypeError(`\
 Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${b(o)}`);if(Sr(o))throw new TypeError(`C\
 annot create handler: 'headers' must not set ${b(o)}: the HTTP client frames the request itself`);t[o]=_s(s)}const n=Object.
-keys(t).find(o=>!kr(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+d.length+4,0),i=n!==void 0?`the program's 'h\
+keys(t).find(o=>!Or(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+d.length+4,0),i=n!==void 0?`the program's 'h\
 eaders' has a value for ${b(n)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>
 Di?`the program's 'headers' add ${r} bytes to a request, more than ${Di} (servers refuse a larger head): nothing is sent`:
 void 0;return i?{record:{},problem:i}:{record:t}}),Xo=(function(e,t){return e!==void 0?{enabled:e,source:"handOff option"}:
@@ -429,7 +429,7 @@ t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enab
 default"}}),Wo=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(
 `Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${b(e)}`)}),tr=(function(e){if(e===ji)return!0;
 const t=j(JSON.stringify(e))<=fd;return t&&(ji=e),t}),Go=(function(e,t){const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof
-Oe))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that \
+ke))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that \
 cannot be inspected"}}try{const{schemaVersion:i,timestamp:o}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"\
 schemaVersion is not a string"};if(!tr(i))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Je} b\
 ytes beyond "${pe}" that maxBatchBytes keeps for it`};if(!Number.isFinite(o))return{reason:"invalid_event",detail:"times\
@@ -442,7 +442,7 @@ ich NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make l
 t.sessionId&&e.clientVersion===t.sourceClientVersion&&tr(e.schemaVersion);if((o>e.bytes||!s)&&i.emptyBytes(e)+o>r)return`${o}\
  bytes as the ${i.name} format carries it, more than maxBatchBytes leaves beside its envelope`}),Ue=(function(e,t,n,r){let i;
 try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const s=n.exec(o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?
-[]:[d]})}),Ot=(function(e,t){return t??$e(e)}),rr=(function(e,t,n){try{const r=e.read(t,Fi);if(r===void 0)return;const{failures:i,
+[]:[d]})}),kt=(function(e,t){return t??$e(e)}),rr=(function(e,t,n){try{const r=e.read(t,Fi);if(r===void 0)return;const{failures:i,
 notBefore:o,endpoint:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=
 0&&o<=n+Pi,l=Number.isFinite(a)&&a<=n?{failures:i,notBefore:o,handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,
 endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{
@@ -453,12 +453,12 @@ rt.open(c,t,o,s);l&&l.dir!==a.dir&&a.adopt(l,e.clock())}if(a||c===void 0)return!
 t,o,s,l=>d+=`; nor in ${c}: ${l}`,r);return n(d,u?.dir),u}),sr=(function(e){const{sink:t,format:n,sourceClientVersion:r,
 headers:i,customFetch:o}=e,s={version:o&&r!==He?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,
 resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},d=D(s);return Gn(t.kind==="http"?t.url:"",n.
-name,d==="{}"?"":d)}),qo=(function(e,t){return{...e,[zi]:D(t)}}),kt=(function(e,t,n,r){const i=new RegExp(`^sender-${n}-\
+name,d==="{}"?"":d)}),qo=(function(e,t){return{...e,[zi]:D(t)}}),Ot=(function(e,t,n,r){const i=new RegExp(`^sender-${n}-\
 (\\d{13})-[0-9a-f]{12}\\.(lock|start)$`),o={locks:[],marks:[]};for(const s of e.list(t)){const d=i.exec(s);if(!d)continue;
 const a=Number(d[1]),c=d[2]==="lock"?Ae:Md;a+c>r&&a<=r+c?(d[2]==="lock"?o.locks:o.marks).push(s):dn(e,`${t}/${s}`)}return o.
-locks.sort(),o.marks.sort(),o}),Jo=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=kt(e,t,n,Date.now());if(i.locks.
+locks.sort(),o.marks.sort(),o}),Jo=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=Ot(e,t,n,Date.now());if(i.locks.
 length>0||i.marks.length>0)return"at work";const o=Date.now();r=`sender-${n}-${be(o)}-${Te()}.start`,e.create(`${t}/${r}`,
-"");const s=kt(e,t,n,o);return s.locks.length===0&&s.marks[0]===r?r:(dn(e,`${t}/${r}`),"at work")}catch{return r}}),ar=(function(e,t,n){
+"");const s=Ot(e,t,n,o);return s.locks.length===0&&s.marks[0]===r?r:(dn(e,`${t}/${r}`),"at work")}catch{return r}}),ar=(function(e,t,n){
 const r=Zo(e,t,n);return r.handOff?r:{...r,outcome:Xi(e,t)}}),dr=(function(e){return e.sink.kind!=="http"||E().canConnect(
 e.sink.url)}),Zo=(function(e,t,n){try{const r=lr(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{handOff:!1,reason:r??
 "no spool"};const{spool:i,health:o}=t,s=cr(e.sink.url,i.dir);if(o.isOpen()){const f=E().senderRefusal(s);return f===void 0?
@@ -508,11 +508,11 @@ void 0?{}:{endpointHash:s},...o===void 0?{}:{endpoint:o}}}),fr=(function(e,t){tr
 void 0:{lines:eo(n),bytes:n.length,ended:n===""||n.endsWith(`
 `)}}catch(n){return n instanceof M?"invalid":void 0}}),Nt=(function(e){return Number.isSafeInteger(e)&&e>=0&&e<=Xt}),At=(function(e,t){
 return Y(e,`drops-${t}.json`)}),ss=(function(e){const t=E().monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(
-i=>{n=Oi(Math.max(0,t-E().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),Rt=(function(e,t){if(t!==void 0&&(typeof t!="st\
+i=>{n=ki(Math.max(0,t-E().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),Rt=(function(e,t){if(t!==void 0&&(typeof t!="st\
 ring"||t.trim()===""||io.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got\
  ${b(t)}`}),mr=(async function(e={}){const t=X(e)?we(e,{optOut:!0})??Rt("optOut",e.optOut):`options must be an object su\
 ch as { optOut: "mycli telemetry disable" }, got ${b(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=Co();
-if(n.source!=="default")return n.enabled?"enabled":"disabled";if(ot)return await ot;if(Ka()||An()||Oa())return"never_ask\
+if(n.source!=="default")return n.enabled?"enabled":"disabled";if(ot)return await ot;if(Ka()||An()||ka())return"never_ask\
 ed";const r=E().terminal();return r?(ot=dc(r,e.optOut),await ot):"never_asked"}),as=(function({subcommand:e,subcommands:t}){
 return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&de()?.(`'subcommand' is given without 'subcommands', the na\
 mes that may be reported: reported as "undefined"`),"undefined")}),ds=(async function(e,t){if(cs(e),typeof t!="function")
@@ -589,7 +589,7 @@ try{return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].fl
 s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=8),d=t||n?[Tr(`${i(t)}\
 :${i(n)}`)]:[],a=[...o,...s].map(c=>JSON.stringify(c).slice(1,-1));return[...o,...s,...a,...d]}catch{return[]}}var ws=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,
 bs=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,Ts=new Set(["connection","content-length","host","keep-alive","te","trailer","transf\
-er-encoding","upgrade"]);function Sr(e){return Ts.has(e.toLowerCase())}function Or(e){return ws.test(e)}function kr(e){return bs.
+er-encoding","upgrade"]);function Sr(e){return Ts.has(e.toLowerCase())}function kr(e){return ws.test(e)}function Or(e){return bs.
 test(e)}var xr=e=>e===9||e===10||e===13||e===32;function _s(e){let t=0,n=e.length;for(;t<n&&xr(e.charCodeAt(t));)t++;for(;n>
 t&&xr(e.charCodeAt(n-1));)n--;return e.slice(t,n)}function $s(e){let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];
 n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
@@ -599,9 +599,9 @@ e[n]);r!==void 0&&t.push(`${JSON.stringify(n)}:${r}`)}return`{${t.join(",")}}`}v
 SIGTERM:143},Ct="/proc/self/status",fe=class extends TypeError{constructor(e){super(`fetch failed: ${e}`),this.name="Req\
 uestNotBuilt"}};function Dt(e,t){return e?"its value is not valid Unicode":t}var M=class extends Error{reason;constructor(e,t){
 super(`refused ${e}: ${t}`),this.name="RefusedPath",this.reason=t}},Nr=64;function Pt({kind:e,uid:t,gid:n,mode:r,size:i,
-modified:o,changed:s,inode:d}){return`${e} ${t}:${n} ${r} ${i} ${d} ${o} ${s}`}function Os(e,t){const n=G(t);if(n===void 0||
+modified:o,changed:s,inode:d}){return`${e} ${t}:${n} ${r} ${i} ${d} ${o} ${s}`}function ks(e,t){const n=G(t);if(n===void 0||
 !e.allowed(n,"read"))return;const r=e.readLink(t),i=e.realPath(n),o=e.realPath(t);if(!(r===void 0||i===void 0||o===void 0))
-return ks(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}function ks(e){const t=[];for(const n of e.split("/"))n===".."?t.
+return Os(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}function Os(e){const t=[];for(const n of e.split("/"))n===".."?t.
 pop():n!==""&&n!=="."&&t.push(n);return`/${t.join("/")}`}var xs=4,Bt=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALA\
 PPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONS\
 ENT_FILE"],Ar=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],Se=[...Ar,"NO_PROXY","no_p\
@@ -722,8 +722,8 @@ delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?
 {kind:"retry",reason:`http_${e}`,retryAfterMs:t}:{kind:"rejected",reason:`http_${e}`}}function Sa(e){try{const t=Number(
 JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(t)&&t>0?t:0}catch{return 0}}var oi=[
 "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],si="https://events.telemetry.data.nvidia.com/v1.1/even\
-ts/json";function Oa(){const{env:e}=E();return e("NODE_ENV")==="test"||dt(e("JEST_WORKER_ID"))||dt(e("VITEST"))}function ie(e){
-return Dt(E().envNotUnicode?.(e)===!0,"its permissions")}var ka=["","0","false","no","off"],Yt="is not an http(s) URL",ai="\
+ts/json";function ka(){const{env:e}=E();return e("NODE_ENV")==="test"||dt(e("JEST_WORKER_ID"))||dt(e("VITEST"))}function ie(e){
+return Dt(E().envNotUnicode?.(e)===!0,"its permissions")}var Oa=["","0","false","no","off"],Yt="is not an http(s) URL",ai="\
 has an '@' past its host",di={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the prog\
 ram sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"\
 a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value se\
@@ -738,13 +738,13 @@ La=Cn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
 undefined"}),Ze=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
 GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
-undefined"}),Oe=class{name;schemaVersion;timestamp;constructor(e,t={}){if(No(new.target))throw new TypeError("Cannot cre\
+undefined"}),ke=class{name;schemaVersion;timestamp;constructor(e,t={}){if(No(new.target))throw new TypeError("Cannot cre\
 ate event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(`Cannot creat\
 e event: an event type must declare a name (pass it to super()), got ${b(e)}`);const n=t.schemaVersion??pe;if(typeof n!=
 "string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string, got ${b(n)}`);
 const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot create event: 't\
 imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},Ia={nemoSource:!0,
-command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},li=class extends Oe{fields;constructor(e){
+command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},li=class extends ke{fields;constructor(e){
 const t=X(e)?we(e,Ia)?.replace("is not an option","is not a field"):`its fields must be an object, got ${b(e)}`;if(t)throw new TypeError(
 `Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.timestamp});const n=e.durationMs??-1;if(typeof n!="num\
 ber"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${b(n)}`);if(!Number.
@@ -758,7 +758,7 @@ pythonVersion:Ie("pythonVersion",e.pythonVersion??Ao())})}parameters(){return{..
 return t>e?t-1:t},K=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},ui=86400,Xt=864e13;function Pa(e){const t=Un(
 e);return{ts:te(e.timestamp),parameters:t,name:e.name}}var Ke={name:"",json:"",bytes:0},Ba=31;function ja(e,t){const n=i=>{
 throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events' must be an array of events, got ${b(e)}`);
-const r=e.findIndex(i=>!(i instanceof Oe));r>=0&&n(`'events' must hold events (TelemetryEvent), got ${b(e[r])} at ${r}`),
+const r=e.findIndex(i=>!(i instanceof ke));r>=0&&n(`'events' must hold events (TelemetryEvent), got ${b(e[r])} at ${r}`),
 X(t)||n(`'options' must be an object, got ${b(t)}`),typeof t.sourceClientVersion!="string"&&n(`'sourceClientVersion' mus\
 t be a string, got ${b(t.sourceClientVersion)}`);for(const i of["sessionId","cpuArchitecture"])t[i]!==void 0&&typeof t[i]!=
 "string"&&n(`'${i}' must be a string, got ${b(t[i])}`);if(e.length===0)throw new RangeError("Cannot build a payload: the\
@@ -779,7 +779,7 @@ this.#n.set(s,"dotted"),r=s}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'
 const e=[];for(;;){this.#y();const t=this.#a();if(t==='"')e.push(this.#T());else if(t==="'")e.push(this.#u());else{const n=this.#t;
 for(;this.#t<this.#e.length&&hi.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
-return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#O();if(e==='"')return this.#T();if(e==="'")return this.#u();
+return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#k();if(e==='"')return this.#T();if(e==="'")return this.#u();
 if(e==="["||e==="{"){++this.#i>Va&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
 r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!hi.test(this.#e[this.#t+r.length]??""))return this.#t+=
 r.length,i;const t=this.#d(Ha,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!Xa(Number(i),Number(o),Number(s))&&
@@ -791,7 +791,7 @@ this.#t++;const e=[];for(;this.#x(),this.#a()!=="]";)e.push(this.#r()),this.#x()
 "}")return this.#t++,e;for(;;){this.#s(e),this.#y();const t=this.#e[this.#t++];if(t==="}")break;t!==","&&this.#o("an inl\
 ine table is malformed")}return this.#l(e),e}#l(e){this.#n.set(e,"inline");for(const t of Object.values(e))Wt(t)&&this.#l(
 t)}#T(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
-`)return this.#o("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#k():Be(t)&&t!=="	"?this.#o("a string ho\
+`)return this.#o("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#O():Be(t)&&t!=="	"?this.#o("a string ho\
 lds a control character"):e+=t}}#u(){this.#t++;const e=this.#e.indexOf("'",this.#t),t=e<0?"":this.#e.slice(this.#t,e);return(e<
 0||t.includes(`
 `)||[...t].some(n=>Be(n)&&n!=="	"))&&this.#o("a literal string is malformed"),this.#t=e+1,t}#$(){this.#t+=3,this.#e.startsWith(
@@ -799,12 +799,12 @@ lds a control character"):e+=t}}#u(){this.#t++;const e=this.#e.indexOf("'",this.
 `,this.#t)?this.#t+=2:this.#a()===`
 `&&this.#t++;let e="";for(;;){if(this.#e.startsWith('"""',this.#t)){let n=3;for(;n<5&&this.#e[this.#t+n]==='"';)n++;return this.#t+=
 n,e+'"'.repeat(n-3)}const t=this.#e[this.#t++];if(t===void 0)return this.#o("a string is not closed");if(t==="\\"){const n=/^[ \t]*\r?\n[\s]*/.
-exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#k()}else Be(t)&&t!==`
+exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#O()}else Be(t)&&t!==`
 `&&t!=="	"&&!(t==="\r"&&this.#a()===`
-`)?this.#o("a string holds a control character"):e+=t}}#O(){this.#t+=3,this.#e.startsWith(`\r
+`)?this.#o("a string holds a control character"):e+=t}}#k(){this.#t+=3,this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#a()===`
 `&&this.#t++;const e=this.#e.indexOf("'''",this.#t);if(e<0)return this.#o("a string is not closed");let t=3;for(;t<5&&this.#e[e+
-t]==="'";)t++;const n=this.#e.slice(this.#t,e)+"'".repeat(t-3);return this.#t=e+t,n}#k(){const e=this.#e[this.#t++],t={b:"\
+t]==="'";)t++;const n=this.#e.slice(this.#t,e)+"'".repeat(t-3);return this.#t=e+t,n}#O(){const e=this.#e[this.#t++],t={b:"\
 \b",t:"	",n:`
 `,f:"\f",r:"\r",'"':'"',"\\":"\\"};if(e in t)return t[e];const n=e==="u"?4:e==="U"?8:0,r=this.#e.slice(this.#t,this.#t+n),
 i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?this.#o("a string holds an invalid escape"):
@@ -835,15 +835,15 @@ now(),d=mt(i,s);if(![i,d,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))
 rite ${i} (its permissions)`),!1;const c=ce(t);if(c.problem!==void 0||c.state!==e||!r.isPrivate(t))try{r.ensureDir(i,!1),
 r.checkPlace(t),Ce(r,i,o,Ja(e,s),s,d)}catch(l){return n(Z(l)),!1}const u=vi();return u.source==="file"&&([P,V]=[e==="ena\
 bled",!0],U=u.path===void 0?void 0:wt(u.path)),!0}function vi(){const e=q(),{state:t,problem:n,outdatedYes:r}=gt(e),i={fileState:t,
-path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...je()??Et(t),...i}}var P,V=!1,U,yi,ke=!1,xe,
+path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...je()??Et(t),...i}}var P,V=!1,U,yi,Oe=!1,xe,
 oe,gi="an opt-out set in the environment during the run",Ei="the consent file, written since the program turned telemetr\
 y on";function Za(e){try{return E().files?.checkPlace(e)===!0}catch{return!1}}function wi(){return xe!==void 0&&bt(xe)}var Qe=Symbol.
 for("@nat/telemetry: the program's opt-out"),et=globalThis;try{et[Qe]===void 0&&Object.defineProperty(et,Qe,{value:{serial:0}})}catch{}
-var tt=0;function Ka(){return Tt(),ke}function Zt(){const e=J(),{enabled:t,source:n,problem:r}=yt(),i=n!=="file"&&n!=="d\
+var tt=0;function Ka(){return Tt(),Oe}function Zt(){const e=J(),{enabled:t,source:n,problem:r}=yt(),i=n!=="file"&&n!=="d\
 efault"&&E().envHidden?.(n)===!0,o=n==="NAT_TELEMETRY_ENABLED"&&!i?Mn(n,E().env(n)):void 0,s=i?`${n}, which the program \
 may not read (${ie(n)})`:o!==void 0?o:r?`${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,decidedBy:e===
 t?s:oe??"the program (setTelemetryEnabled)"}}function bi(e){if(typeof e!="boolean")throw new TypeError(`Cannot set telem\
-etry enabled: the value must be a boolean, got ${typeof e}`);[P,V,ke,oe]=[e,!1,!0,void 0];const t=e?S(q):void 0;xe=t===void 0?
+etry enabled: the value must be a boolean, got ${typeof e}`);[P,V,Oe,oe]=[e,!1,!0,void 0];const t=e?S(q):void 0;xe=t===void 0?
 void 0:S(()=>wt(t));const n=zn()??0;if(tt=e?n:n+1,!e)try{et[Qe].serial=tt}catch{}}function Ti(e){const t=e.replace(/^\[(.*)\]$/,
 "$1").toLowerCase().replace(/^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.
 test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(t)}function _i(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.
@@ -854,7 +854,7 @@ ye={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.
 e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abor\
 t",this.look)},listen(){if(this.ticking)return;const e=()=>{this.ticking=!1,this.look()};if(E().watchTick?.(Qt,e)){this.
 ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Qt)),this.signal.addEventListener(
-"abort",this.look)}catch{}},look:()=>{for(const e of ye.guarded)--e.looks<=0&&e.end();ye.guarded.size>0&&ye.listen()}};function Oi(e,t,n){
+"abort",this.look)}catch{}},look:()=>{for(const e of ye.guarded)--e.looks<=0&&e.end();ye.guarded.size>0&&ye.listen()}};function ki(e,t,n){
 let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),ye.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+ed)/Qt),end:d},
 c=(u,l)=>{const f=E().monotonicMs()+u;try{r=setTimeout(()=>{ye.release(a);const h=E().monotonicMs()-f;if(h<=Qa||l===0)return d();
 c(Math.min(Math.max(h,Kt.min),Kt.max),l-1)},u),n?.(r)}catch{}};return ye.guard(a),c(e,Si),n||(o=S(()=>E().holdOpen?.())),
@@ -862,7 +862,7 @@ s}function td(e,t=I()){const n=({clientVersion:o=e.serviceVersion})=>o===e.servi
 i=o=>{let s=r.get(o);if(s===void 0){const d=D(_a(o));r.set(o,s={json:d,bytes:j(d)})}return s};return{name:"otlp",encode:o=>ii(
 o.map(s=>i(s).json),o[0].sessionId,n(o[0]),t),emptyBytes:Wn(({sessionId:o,clientVersion:s})=>[o,s],o=>j(ii([],o.sessionId,
 n(o),t))),eventBytes:o=>i(o).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:$a}}
-var ki=36e5,Ne=64,nd=6e4,se={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},en=6e4,rd=864e5,xi=6e4,Ni=64,id=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
+var Oi=36e5,Ne=64,nd=6e4,se={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},en=6e4,rd=864e5,xi=6e4,Ni=64,id=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
 nt=/^([lc])-(\d{13})-(e-.+)$/,od=36e5,Ai=" does not exist yet",rt=class vn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){
 this.dir=t,this.#e=n,this.#t=r,this.#i={maxAgeMs:Math.max(r.maxAgeMs,se.maxAgeMs),maxEvents:Math.max(r.maxEvents,se.maxEvents),
 maxBytes:Math.max(r.maxBytes,se.maxBytes)},this.key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},s="work"){const d=l=>{
@@ -883,29 +883,29 @@ sizeOf(t.path)!==void 0}waitingSince(t){return this.#d(t)[0]?.entry.time}giveBac
 /${t.name}`)}catch{}}release(t){try{this.#e.remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=nt.exec(t),
 r=le(n?n[3]:t);if(!r)return[];const{valid:i,corrupt:o}=this.#s(`${this.dir}/${t}`,r),s={time:r.time,claimed:n!==null,ours:r.
 key===this.key,key:r.key,events:i,corrupt:o};return[n?{...s,until:nn(n)}:s]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){
-const r=[];let i=0;for(const o of t.#r()){if(r.length>=Ne)break;const s=qn(o,n);if(s===void 0||!(n-s.time>=nd))continue;
-const d=t.#p(s.name,n+ki);try{t.#e.rename(`${t.dir}/${o}`,d)}catch{continue}const{valid:a}=t.#s(d,s,n);try{const c=this.#c(
-a.map(ue),s.time,s.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(d,`${t.dir}/${s.name}`)}catch{}break}t.#u(d.slice(t.
-dir.length+1)),i+=a.length}return r.length>0&&this.#v(n,r),i}clear(){let t=0;for(const n of this.#r()){const r=nt.exec(n),
-i=le(r?r[3]:n);i&&this.#u(n)&&(t+=i.events)}return t}entries(){return this.#n().sort((t,n)=>t.time-n.time)}#n(t=this.#r()){
-return t.flatMap(n=>le(n)??[])}#c(t,n,r){if(t.length===0)return;const i=Jn(t,n,r);return Ce(this.#e,this.dir,i,Zn(t),n),
-i}#s(t,n,r=-1/0){const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(t,this.#i.maxBytes)}catch{const s=this.#e.
-sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(n.events,Math.floor(s/Ni)))}for(const s of o?.split(`
+const r=[];let i=0;for(const o of t.#r()){if(r.length>=Ne)break;const s=qn(o,n);if(!(s!==void 0&&(s.key===this.key||s.key===
+void 0))||!(n-s.time>=nd))continue;const a=t.#p(s.name,n+Oi);try{t.#e.rename(`${t.dir}/${o}`,a)}catch{continue}const{valid:c}=t.#s(
+a,s,n);try{const u=this.#c(c.map(ue),s.time,s.key);u!==void 0&&r.push(u)}catch{try{t.#e.rename(a,`${t.dir}/${s.name}`)}catch{}
+break}t.#u(a.slice(t.dir.length+1)),i+=c.length}return r.length>0&&this.#v(n,r),i}clear(){let t=0;for(const n of this.#r()){
+const r=nt.exec(n),i=le(r?r[3]:n);i&&this.#u(n)&&(t+=i.events)}return t}entries(){return this.#n().sort((t,n)=>t.time-n.
+time)}#n(t=this.#r()){return t.flatMap(n=>le(n)??[])}#c(t,n,r){if(t.length===0)return;const i=Jn(t,n,r);return Ce(this.#e,
+this.dir,i,Zn(t),n),i}#s(t,n,r=-1/0){const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(t,this.#i.maxBytes)}catch{
+const s=this.#e.sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(n.events,Math.floor(s/Ni)))}for(const s of o?.split(`
 `)??[]){if(s==="")continue;const d=jo(s);d===void 0?i.corrupt++:r-d.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
 d)}return i}#p(t,n){return`${this.dir}/${tn(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
 let r=0;for(const i of this.#r()){const o=Fa.exec(i),s=qn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
-o&&t-Number(o[1])>ki&&r<Ne&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#v(t,n){const r={},[i,o]=[this.#t,
+o&&t-Number(o[1])>Oi&&r<Ne&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#v(t,n){const r={},[i,o]=[this.#t,
 this.#i],s=g=>g.key===this.key||g.key===void 0,d=g=>t-g.time>(s(g)?i.maxAgeMs:o.maxAgeMs),a=this.#r();this.#l(a,t,d,r);const c=this.#n(
 a),u={events:0,bytes:0},l={events:0,bytes:0},f=(g,p,w)=>{s(g)&&([u.events,u.bytes]=[u.events+p,u.bytes+w]),[l.events,l.bytes]=
 [l.events+p,l.bytes+w]};for(const g of c)f(g,g.events,g.bytes);const h=(g,p)=>g.events>p.maxEvents||g.bytes>p.maxBytes;if(!h(
 u,i)&&!h(l,o)&&!c.some(d))return r;const m=c.filter(g=>n.includes(g.name)),v=Math.min(...m.map(g=>g.time)),y=g=>this.#e.
-modifiedAt(`${this.dir}/${g}`),k=Math.max(...m.map(g=>y(g.name)??-1/0)),x=g=>{if(g.time<v)return!1;const p=y(g.name);return p===
-void 0||!Number.isFinite(k)?g.time-v<=xi:Math.abs(p-k)<=xi},$=c.filter(g=>!n.includes(g.name)).sort((g,p)=>g.time-p.time);
-for(let g=0;g<Ne;){const p=$.find(d),w=p===void 0&&h(u,i),O=p??(w?$.find(s):h(l,o)?$[0]:void 0);if(O===void 0)break;$.splice(
-$.indexOf(O),1);const N=d(O);if(!N&&x(O))continue;g++,f(O,-O.events,-O.bytes);const _=w?{events:i.maxEvents-u.events,bytes:i.
-maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!N&&_.events>0&&_.bytes>0){const T=this.#T(O,
-_.events,_.bytes,t);if(T===void 0)continue;f(O,T.kept.events,T.kept.bytes),F(r,"spool_corrupt",T.corrupt),F(r,"spool_ful\
-l",T.cut);continue}this.#f(O.name,O,N?"spool_expired":"spool_full",r)}return r}#f(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
+modifiedAt(`${this.dir}/${g}`),O=Math.max(...m.map(g=>y(g.name)??-1/0)),x=g=>{if(g.time<v)return!1;const p=y(g.name);return p===
+void 0||!Number.isFinite(O)?g.time-v<=xi:Math.abs(p-O)<=xi},$=c.filter(g=>!n.includes(g.name)).sort((g,p)=>g.time-p.time);
+for(let g=0;g<Ne;){const p=$.find(d),w=p===void 0&&h(u,i),k=p??(w?$.find(s):h(l,o)?$[0]:void 0);if(k===void 0)break;$.splice(
+$.indexOf(k),1);const N=d(k);if(!N&&x(k))continue;g++,f(k,-k.events,-k.bytes);const _=w?{events:i.maxEvents-u.events,bytes:i.
+maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!N&&_.events>0&&_.bytes>0){const T=this.#T(k,
+_.events,_.bytes,t);if(T===void 0)continue;f(k,T.kept.events,T.kept.bytes),F(r,"spool_corrupt",T.corrupt),F(r,"spool_ful\
+l",T.cut);continue}this.#f(k.name,k,N?"spool_expired":"spool_full",r)}return r}#f(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
 n);this.#u(t)&&(F(i,"spool_corrupt",o.corrupt),F(i,r,o.valid.length+o.expired))}#l(t,n,r,i){let o=0;for(const s of t){if(o===
 Ne)break;const d=nt.exec(s);if(d===null||n-nn(d)<=rd)continue;const a=le(d[3]);if(a===void 0||!r(a))continue;o++;const c=tn(
 d[3],n+en);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${c}`)}catch{continue}this.#f(c,a,"spool_expired",i)}}#T(t,n,r,i){
@@ -929,8 +929,8 @@ n()*(i/2);return Math.max(o,r)}var Bi=0xe677d21fdbff,fd=JSON.stringify(pe).lengt
 const i=[];let o=[],s=0;for(const d of e){const a=r(d);o.length>0&&d.schemaVersion===o[0].schemaVersion&&d.sessionId===o[0].
 sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var pd={initialMs:3e4,
 maxMs:36e5},Fi=4096,vd=/^health-([0-9a-f]{8})\.json$/;function yd(e,t,n){return Ue(e,t,vd,(r,i)=>{const o=rr(e,`${t}/${i}`,
-n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:Ot(o.endpoint));return{hash:r,...o,endpointHash:s}})}
-var Ui=class{path;#e;#t;#i;#n;#c;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=`health-${Ot(n,o)}.\
+n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:kt(o.endpoint));return{hash:r,...o,endpointHash:s}})}
+var Ui=class{path;#e;#t;#i;#n;#c;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=`health-${kt(n,o)}.\
 json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#c=e,this.#s=r,this.#p=i,this.#r=this.#v()}get state(){return this.#r}isOpen(){
 return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){this.#d=!1;const t=this.#v(),n=Math.max((this.#r?.
 failures??0)+1,t?.failures??0),r=this.#s()+it(n,pd,this.#p,e),i=(t?.notBefore??0)>r;return this.#l({failures:n,notBefore:i?
@@ -958,7 +958,7 @@ Ed=!1,wd=new Set([407,408,429,500,502,503,504]),bd=new Set([501,505]);function T
 ered"}:e===413?{kind:"too_large"}:wd.has(e)||e>=500&&e<600&&!bd.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"\
 retry",reason:`http_${e}`,retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"re\
 jected",reason:`http_${e}`}}async function _d(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;
-let n=!1;const r=Oi(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,
+let n=!1;const r=ki(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,
 {once:!0});const o=new Promise((d,a)=>{t.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(
 ()=>{});let s=0;try{let d=e.url;const a=new URL(d).origin,c=e.classify??Td;for(;;s++){const u=new URL(d).origin===a?e.headers:
 void 0,l=await Promise.race([e.fetch(d,{method:"POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"\
@@ -975,30 +975,30 @@ n?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:Z(
 headers?.get=="function"?t:void 0}catch{return}}function Vi(e,t){try{const n=e.headers.get(t);return typeof n=="string"?
 n:null}catch{return null}}function sn(e){try{return e.body}catch{return}}function an(e){try{const{cancel:t,destroy:n}=e??
 {};typeof t=="function"?Promise.resolve(t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function Sd(e,t){
-const n=sn(e),r=Od(n),i=r??n,o=()=>an(i);t.addEventListener("abort",o,{once:!0});const s=new TextDecoder;let d="",a=0;try{
-if(t.aborted)return"";for await(const c of r?kd(r):xd(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c==
+const n=sn(e),r=kd(n),i=r??n,o=()=>an(i);t.addEventListener("abort",o,{once:!0});const s=new TextDecoder;let d="",a=0;try{
+if(t.aborted)return"";for await(const c of r?Od(r):xd(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c==
 "string"?j(c):c.length,a>Nd))return"";d+=typeof c=="string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener(
-"abort",o),o()}}function Od(e){try{const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*kd(e){
+"abort",o),o()}}function kd(e){try{const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*Od(e){
 for(let t=await e.read();!t.done;t=await e.read())yield t.value}function xd(e){const t=e;return typeof t?.[Symbol.asyncIterator]==
 "function"?t:[]}var Nd=65536;function Ad(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol===
 "https:"?n.href:void 0}catch{return}}var Rd=/^sender-[0-9a-f]{8}\.mjs$/,zi="NAT_TELEMETRY_SENDER",Ae=15e3,Md=250;function Ld(e,t,n,r){
-try{return kt(e,t,n,r).locks.length>0}catch{return!1}}function Id(e,t,n){n!==void 0&&Cd(e,t,()=>[n])}function Cd(e,t,n){
+try{return Ot(e,t,n,r).locks.length>0}catch{return!1}}function Id(e,t,n){n!==void 0&&Cd(e,t,()=>[n])}function Cd(e,t,n){
 try{e.ensureDir(t,!0,!1),Dd(e,t,n())}catch{}}function Dd(e,t,n){for(const r of n)dn(e,`${t}/${r}`)}function dn(e,t){try{
-e.remove(t)}catch{}}function Pd(){return'var pe=["SIGINT","SIGTERM"],ae={SIGINT:130,SIGTERM:143},De="/proc/self/status";\
-function We(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===void 0)return[];let t=r=>BigInt(ae[r]-129);retur\
+e.remove(t)}catch{}}function Pd(){return'var pe=["SIGINT","SIGTERM"],de={SIGINT:130,SIGTERM:143},De="/proc/self/status";\
+function We(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===void 0)return[];let t=r=>BigInt(de[r]-129);retur\
 n pe.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var j=class extends TypeError{constructor(n){super(`fetch failed: ${n}`\
 ),this.name="RequestNotBuilt"}};function Ce(e,n){return e?"its value is not valid Unicode":n}function v(e){try{return e(\
 )}catch{return}}var $=class extends Error{reason;constructor(n,t){super(`refused ${n}: ${t}`),this.name="RefusedPath",th\
-is.reason=t}},Mt=64;function Xe(e){let n=(a,u,l="not_owner")=>{if(e.uid!==void 0&&u.uid!==void 0&&u.uid!==e.uid&&u.uid!=\
-=0)throw new $(a,l)},t=(a,u)=>{if(a!==0||u===void 0)return!1;let l=e.allowed(u,"read")?e.realPath(u):void 0,c=l!==void 0\
-&&e.allowed(l,"read")?e.lstat(l)?.uid:void 0;return c!==void 0&&c!==0},r=(a,u)=>{if(!(e.uid!==void 0||!e.allowed(a,"read\
-"))&&t(e.lstat(a)?.uid,X(a)))throw u(a),new $(a,"ancestor_not_owner")},o=(a,u)=>{if(u.kind!=="file")throw new $(a,u.kind\
-==="symlink"?"symlink":"not_a_regular_file");n(a,u)},i=(a,u)=>l=>{o(a,l);let{mode:c}=l,m=()=>e.gid===void 0||l.gid!==e.g\
-id||l.uid!==e.uid;if(c!==void 0&&((c&2)!==0||(c&16)!==0&&m()))throw new $(a,"writable_by_others");if(l.size>u)throw new \
-$(a,"too_large")},s=a=>u=>{if(e.uid!==void 0&&u.uid!==e.uid)throw new $(a,"not_owner");i(a,1/0)(u)},d=(a,u)=>{try{if(!e.\
-allowed(a,"read"))return;let l=e.lstat(a);return l?((u?s(a):i(a,1/0))(l),l):void 0}catch{return}};return{allowed:(a,u)=>\
-e.allowed(a,u),permissionsFollowLinks:e.permissionsFollowLinks,uid:e.uid,realPath:a=>e.allowed(a,"read")?e.realPath(a):v\
-oid 0,ensureDir(a,u,l=!0){let c=a.length>1?a.replace(/(?<=[^\\\\/:])[\\\\/]+$/,""):a,m=[],f=e.lstat(c);for(let b=c;f===void \
+is.reason=t}},Mt=64;function Xe(e){let n=(d,u,l="not_owner")=>{if(e.uid!==void 0&&u.uid!==void 0&&u.uid!==e.uid&&u.uid!=\
+=0)throw new $(d,l)},t=(d,u)=>{if(d!==0||u===void 0)return!1;let l=e.allowed(u,"read")?e.realPath(u):void 0,c=l!==void 0\
+&&e.allowed(l,"read")?e.lstat(l)?.uid:void 0;return c!==void 0&&c!==0},r=(d,u)=>{if(!(e.uid!==void 0||!e.allowed(d,"read\
+"))&&t(e.lstat(d)?.uid,X(d)))throw u(d),new $(d,"ancestor_not_owner")},o=(d,u)=>{if(u.kind!=="file")throw new $(d,u.kind\
+==="symlink"?"symlink":"not_a_regular_file");n(d,u)},i=(d,u)=>l=>{o(d,l);let{mode:c}=l,m=()=>e.gid===void 0||l.gid!==e.g\
+id||l.uid!==e.uid;if(c!==void 0&&((c&2)!==0||(c&16)!==0&&m()))throw new $(d,"writable_by_others");if(l.size>u)throw new \
+$(d,"too_large")},s=d=>u=>{if(e.uid!==void 0&&u.uid!==e.uid)throw new $(d,"not_owner");i(d,1/0)(u)},a=(d,u)=>{try{if(!e.\
+allowed(d,"read"))return;let l=e.lstat(d);return l?((u?s(d):i(d,1/0))(l),l):void 0}catch{return}};return{allowed:(d,u)=>\
+e.allowed(d,u),permissionsFollowLinks:e.permissionsFollowLinks,uid:e.uid,realPath:d=>e.allowed(d,"read")?e.realPath(d):v\
+oid 0,ensureDir(d,u,l=!0){let c=d.length>1?d.replace(/(?<=[^\\\\/:])[\\\\/]+$/,""):d,m=[],f=e.lstat(c);for(let b=c;f===void \
 0;){m.unshift(b);let R=X(b);if(R===void 0||m.length>Mt)throw new $(c,"no_parent");if(!e.allowed(R,"read"))break;f=e.lsta\
 t(b=R)}if(!l&&m.length>0)throw new $(c,f?.kind==="file"?"no_parent":"missing");if(t(e.uid,m.length>0?X(m[0]):c))throw ne\
 w $(c,m.length>0?"ancestor_not_owner":"not_owner");u&&m.length>0&&ze(e,m[0]);for(let b of m)try{e.mkdir(b),b===m[0]&&r(b\
@@ -1007,15 +1007,15 @@ w $(c,k.kind==="symlink"?"symlink":"not_a_directory");n(c,k,b===c?"not_owner":"a
 lstat(c)),f?.kind==="symlink")throw new $(c,"symlink");if(f?.kind!=="directory")throw new $(c,"not_a_directory");if(!u)r\
 eturn!0;if(e.uid!==void 0&&f.uid!==e.uid)throw new $(c,"not_owner");if(f.mode!==void 0&&(f.mode&18)!==0)throw new $(c,"w\
 ritable_by_others");let p=e.uid===0||e.uid===void 0&&f.uid===0;if(!(e.usableDir(c)??(p||f.mode===void 0||(f.mode&448)===\
-448)))throw new $(c,"not_writable");return ze(e,c)},list:a=>e.list(a),checkPlace:a=>ze(e,a),read:(a,u)=>e.read(a,u,i(a,u\
-)),sizeOf:(a,u=!1)=>d(a,u)?.size,modifiedAt:a=>d(a,!0)?.modified,present(a){try{return!e.allowed(a,"read")||e.lstat(a)!=\
-=void 0}catch{return!0}},stamp(a){try{if(!e.allowed(a,"read"))return;let u=e.lstat(a);if(u===void 0)return;let l=u.kind=\
-=="symlink"?e.realPath(a):void 0,c=l!==void 0&&e.allowed(l,"read")?e.lstat(l):void 0;return c===void 0?An(u):`${An(u)} -\
-> ${An(c)}`}catch{return"cannot be looked at"}},isPrivate(a){let u=d(a,!0)?.mode;return u!==void 0&&(u&18)===0},touch(a,\
-u){if(!e.allowed(a,"write")||!e.allowed(a,"read"))throw new $(a,"not_allowed");e.touch(a,u,s(a))},create(a,u){e.create(a\
-,u),r(a,e.remove)},append:(a,u,l)=>e.append(a,u,i(a,l)),rename(a,u){let l=e.allowed(u,"read")?e.lstat(u):void 0;l!==void\
- 0&&o(u,l),e.rename(a,u)},remove(a){if(!e.allowed(a,"write"))throw new $(a,"not_allowed");e.remove(a)}}}function An({kin\
-d:e,uid:n,gid:t,mode:r,size:o,modified:i,changed:s,inode:d}){return`${e} ${n}:${t} ${r} ${o} ${d} ${i} ${s}`}function ze\
+448)))throw new $(c,"not_writable");return ze(e,c)},list:d=>e.list(d),checkPlace:d=>ze(e,d),read:(d,u)=>e.read(d,u,i(d,u\
+)),sizeOf:(d,u=!1)=>a(d,u)?.size,modifiedAt:d=>a(d,!0)?.modified,present(d){try{return!e.allowed(d,"read")||e.lstat(d)!=\
+=void 0}catch{return!0}},stamp(d){try{if(!e.allowed(d,"read"))return;let u=e.lstat(d);if(u===void 0)return;let l=u.kind=\
+=="symlink"?e.realPath(d):void 0,c=l!==void 0&&e.allowed(l,"read")?e.lstat(l):void 0;return c===void 0?An(u):`${An(u)} -\
+> ${An(c)}`}catch{return"cannot be looked at"}},isPrivate(d){let u=a(d,!0)?.mode;return u!==void 0&&(u&18)===0},touch(d,\
+u){if(!e.allowed(d,"write")||!e.allowed(d,"read"))throw new $(d,"not_allowed");e.touch(d,u,s(d))},create(d,u){e.create(d\
+,u),r(d,e.remove)},append:(d,u,l)=>e.append(d,u,i(d,l)),rename(d,u){let l=e.allowed(u,"read")?e.lstat(u):void 0;l!==void\
+ 0&&o(u,l),e.rename(d,u)},remove(d){if(!e.allowed(d,"write"))throw new $(d,"not_allowed");e.remove(d)}}}function An({kin\
+d:e,uid:n,gid:t,mode:r,size:o,modified:i,changed:s,inode:a}){return`${e} ${n}:${t} ${r} ${o} ${a} ${i} ${s}`}function ze\
 (e,n,t=X(n),r=0){for(let o=t;o!==void 0;o=X(o),r++){if(r>=Mt||!e.allowed(o,"read"))return!1;let i=e.lstat(o);if(i===void\
  0)return!1;if(i.kind!=="symlink"&&i.mode!==void 0&&(i.mode&514)===2)throw new $(n,"ancestor_writable_by_others");if(e.u\
 id===void 0&&i.mode!==void 0)return!1;if(e.uid!==void 0&&i.uid!==void 0&&i.uid!==e.uid&&i.uid!==0)throw new $(n,"ancesto\
@@ -1029,30 +1029,30 @@ return Ei(r.startsWith("/")?r:`${o}/${r}`)===i?i:void 0}function Ei(e){let n=[];
 eak;o+=i}return r.subarray(0,o)}function B(e,n){return`${e.replace(/[\\\\/]+$/,"")}/${n}`}function G(e,n){return n==="win3\
 2"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWith("/")}function X(e){let n=e.length>1?e.replace(/[\\\\/]+$/,""):e,t=Math.max(n.\
 lastIndexOf("/"),n.lastIndexOf("\\\\"));if(!(t<0||n.length<=1||/^[A-Za-z]:[\\\\/]?$/.test(n)))return t===0?n.slice(0,1):/^[A\
--Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n.slice(0,t)}var vi=4;function Dt(e,n,t){let r=e.build.os==="windows",o=a=>(\
-{kind:a.isSymlink?"symlink":a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===null?void 0:a.uid,gid:r||a.\
-gid===null?void 0:a.gid,mode:r||a.mode===null?void 0:a.mode&4095,size:a.size,modified:a.mtime?.getTime(),changed:a.ctime\
-?.getTime(),inode:a.ino??void 0}),i=a=>{try{return e.lstatSync(a)}catch(u){if(u instanceof e.errors.NotFound||u.name==="\
-NotADirectory")return;throw u}},s=(a,u,l)=>{let c=e.openSync(a,l),m=c.statSync();if(m.dev!==u.dev||m.ino!==u.ino||!m.isF\
-ile)throw c.close(),new Error(`${a} changed while it was opened`);return c},d=(a,u)=>{let l=new TextEncoder().encode(u);\
-for(;l.length>0;)l=l.subarray(a.writeSync(l))};return{uid:n.uid,gid:n.gid,allowed:t,permissionsFollowLinks:!0,lstat(a){l\
-et u=i(a);return u&&o(u)},realPath:a=>v(()=>e.realPathSync(a)),readLink:a=>v(()=>e.readLinkSync(a)),usableDir:()=>{},mkd\
-ir:a=>e.mkdirSync(a,{mode:448}),list:a=>[...e.readDirSync(a)].map(u=>u.name),read(a,u,l){let c=i(a);if(c===void 0)return\
-;l(o(c));let m=s(a,c,{read:!0});try{let f=qe((p,g)=>m.readSync(p.subarray(g)),c.size,u);l({...o(c),size:f.length});try{r\
-eturn new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(f)}catch{throw new $(a,"not_utf8")}}finally{m.close()}},cr\
-eate(a,u){let l=e.openSync(a,{write:!0,createNew:!0,mode:384});try{d(l,u)}catch(c){throw l.close(),e.removeSync(a),c}l.c\
-lose()},append(a,u,l){let c=()=>{let f=i(a);return f?(l(o(f)),s(a,f,{append:!0})):e.openSync(a,{write:!0,append:!0,creat\
-eNew:!0,mode:384})},m;for(let f=1;m===void 0;f++)try{m=c()}catch(p){if(p instanceof $||f===vi)throw p}try{d(m,u)}finally\
-{m.close()}},touch(a,u,l){let c=i(a);if(c===void 0)throw new Error(`cannot date ${a}: nothing is there`);l(o(c));let m=s\
-(a,c,{read:!0});try{m.utimeSync(new Date(u),new Date(u))}finally{m.close()}},rename:(a,u)=>e.renameSync(a,u),remove:a=>e\
-.removeSync(a),removeDir:a=>e.removeSync(a)}}var Nn=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACH\
+-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n.slice(0,t)}var vi=4;function Dt(e,n,t){let r=e.build.os==="windows",o=d=>(\
+{kind:d.isSymlink?"symlink":d.isFile?"file":d.isDirectory?"directory":"other",uid:r||d.uid===null?void 0:d.uid,gid:r||d.\
+gid===null?void 0:d.gid,mode:r||d.mode===null?void 0:d.mode&4095,size:d.size,modified:d.mtime?.getTime(),changed:d.ctime\
+?.getTime(),inode:d.ino??void 0}),i=d=>{try{return e.lstatSync(d)}catch(u){if(u instanceof e.errors.NotFound||u.name==="\
+NotADirectory")return;throw u}},s=(d,u,l)=>{let c=e.openSync(d,l),m=c.statSync();if(m.dev!==u.dev||m.ino!==u.ino||!m.isF\
+ile)throw c.close(),new Error(`${d} changed while it was opened`);return c},a=(d,u)=>{let l=new TextEncoder().encode(u);\
+for(;l.length>0;)l=l.subarray(d.writeSync(l))};return{uid:n.uid,gid:n.gid,allowed:t,permissionsFollowLinks:!0,lstat(d){l\
+et u=i(d);return u&&o(u)},realPath:d=>v(()=>e.realPathSync(d)),readLink:d=>v(()=>e.readLinkSync(d)),usableDir:()=>{},mkd\
+ir:d=>e.mkdirSync(d,{mode:448}),list:d=>[...e.readDirSync(d)].map(u=>u.name),read(d,u,l){let c=i(d);if(c===void 0)return\
+;l(o(c));let m=s(d,c,{read:!0});try{let f=qe((p,g)=>m.readSync(p.subarray(g)),c.size,u);l({...o(c),size:f.length});try{r\
+eturn new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(f)}catch{throw new $(d,"not_utf8")}}finally{m.close()}},cr\
+eate(d,u){let l=e.openSync(d,{write:!0,createNew:!0,mode:384});try{a(l,u)}catch(c){throw l.close(),e.removeSync(d),c}l.c\
+lose()},append(d,u,l){let c=()=>{let f=i(d);return f?(l(o(f)),s(d,f,{append:!0})):e.openSync(d,{write:!0,append:!0,creat\
+eNew:!0,mode:384})},m;for(let f=1;m===void 0;f++)try{m=c()}catch(p){if(p instanceof $||f===vi)throw p}try{a(m,u)}finally\
+{m.close()}},touch(d,u,l){let c=i(d);if(c===void 0)throw new Error(`cannot date ${d}: nothing is there`);l(o(c));let m=s\
+(d,c,{read:!0});try{m.utimeSync(new Date(u),new Date(u))}finally{m.close()}},rename:(d,u)=>e.renameSync(d,u),remove:d=>e\
+.removeSync(d),removeDir:d=>e.removeSync(d)}}var Nn=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACH\
 E_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],$n=["H\
 TTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],ge=[...$n,"NO_PROXY","no_proxy","REQUEST_ME\
 THOD"],Si=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...ge,"N\
 AT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Nn];function Je(e,n,t){let r={},o=s=>In(s,t),i=e("REQUEST_METHOD")!==void 0;for(\
-let s of Si){let d=e(s);if(!(d===void 0||i&&s==="HTTP_PROXY"))if(!Nn.includes(s))r[s]=d;else if(s!=="SSL_CERT_DIR")r[s]=\
-o(d);else{let a=/^(?:[A-Za-z]:|\\\\\\\\)/.test(t??"")?";":":";r[s]=d.split(a).map(o).join(a)}}for(let[s,d]of Object.entries(\
-n))r[s]=Nn.includes(s)?o(d):d;return r}function In(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.test(e)?e:B(n,\
+let s of Si){let a=e(s);if(!(a===void 0||i&&s==="HTTP_PROXY"))if(!Nn.includes(s))r[s]=a;else if(s!=="SSL_CERT_DIR")r[s]=\
+o(a);else{let d=/^(?:[A-Za-z]:|\\\\\\\\)/.test(t??"")?";":":";r[s]=a.split(d).map(o).join(d)}}for(let[s,a]of Object.entries(\
+n))r[s]=Nn.includes(s)?o(a):a;return r}function In(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.test(e)?e:B(n,\
 e)}function ye(e,n){let t=wi(e,n);if(t===void 0)return{kind:"direct"};let r=jt(n,["no_proxy","NO_PROXY"]),[o]=r===void 0\
 ?[]:xi(e,n(r));return r!==void 0&&o!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:{...Ti(n(t)),setBy:t}}function wi\
 (e,n){let t=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?n("REQUEST_METHOD")!==void 0?["http\
@@ -1071,15 +1071,15 @@ name.toLowerCase()).replace(/\\.$/,""),r=Mn(t),o=Number(e.port||(e.protocol==="h
 ind==="domain"?r===void 0&&(t===s.name||t.endsWith(`.${s.name}`)):r!==void 0&&Ut(r,s.address,s.prefix)})}function Bt(e,n\
 ){let t=Mn(e),r=/^[\\d.a-f:/]+$/i.test(n)?Ht(n.toLowerCase()):void 0;return t!==void 0&&r?.kind==="ip"&&r.port===void 0&&\
 Ut(t,r.address,r.prefix)}function Ht(e){let n=e,t,r=/^\\[([^\\]]*)\\](?::(\\d+))?$/.exec(e);if(r)n=r[1],t=r[2]===void 0?void\
- 0:Number(r[2]);else if(e.indexOf(":")===e.lastIndexOf(":")){let d=/^(.*):(\\d+)$/.exec(e);d&&([n,t]=[d[1],Number(d[2])])\
-}if(n==="*")return{kind:"all",port:t};let o=/^(.*)\\/(\\d{1,3})$/.exec(n),i=Mn(o?o[1]:n);if(i!==void 0){let d=o?Number(o[2\
-]):i.length*8;return d<=i.length*8?{kind:"ip",address:i,prefix:d,port:t}:void 0}if(o)return;let s=n.replace(/^\\*?\\./,"")\
+ 0:Number(r[2]);else if(e.indexOf(":")===e.lastIndexOf(":")){let a=/^(.*):(\\d+)$/.exec(e);a&&([n,t]=[a[1],Number(a[2])])\
+}if(n==="*")return{kind:"all",port:t};let o=/^(.*)\\/(\\d{1,3})$/.exec(n),i=Mn(o?o[1]:n);if(i!==void 0){let a=o?Number(o[2\
+]):i.length*8;return a<=i.length*8?{kind:"ip",address:i,prefix:a,port:t}:void 0}if(o)return;let s=n.replace(/^\\*?\\./,"")\
 .replace(/\\.$/,"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:t}}function Ut(e,n,t){if(e.length!==\
 n.length)return!1;for(let r=0;r<t;r+=8){let o=t-r>=8?255:255<<8-(t-r)&255;if((e[r/8]&o)!==(n[r/8]&o))return!1}return!0}f\
 unction Mn(e){let n=/^(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})$/.exec(e);if(n){let u=n.slice(1).map(Number);return u.e\
 very(l=>l<=255)?u:void 0}if(!e.includes(":"))return;let t;try{t=Dn(new URL(`http://[${e}]/`).hostname)}catch{return}let[\
-r,o]=t.split("::"),i=u=>u?u.split(":").map(l=>parseInt(l,16)):[],s=i(r),d=i(o);return(o===void 0?s:[...s,...Array(8-s.le\
-ngth-d.length).fill(0),...d]).flatMap(u=>[u>>8,u&255])}function jt(e,n){return n.find(t=>e(t)?.trim())}function Dn(e){re\
+r,o]=t.split("::"),i=u=>u?u.split(":").map(l=>parseInt(l,16)):[],s=i(r),a=i(o);return(o===void 0?s:[...s,...Array(8-s.le\
+ngth-a.length).fill(0),...a]).flatMap(u=>[u>>8,u&255])}function jt(e,n){return n.find(t=>e(t)?.trim())}function Dn(e){re\
 turn e.startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function Ct(e){try{return decodeURIComponent(e)}catch{return e}}\
 function Cn(e){let n="";for(let t of new TextEncoder().encode(e))n+=String.fromCharCode(t);return btoa(n)}function Gt(e,\
 n){let t=zt(e,n);return e.protocol==="https:"&&t.kind==="proxy"&&t.credentials&&t.url.startsWith("http:")}function Wt(e,\
@@ -1088,24 +1088,24 @@ d the proxy named there`;let o=zt(e,n),i=o.kind==="proxy"?Pn(n(o.variable)??""):
 urn`${o.variable} has ${Ln}`;if(!(o.kind!=="direct"||o.skipped===void 0||ye(e,n).kind==="direct"))return`Deno\'s fetch ca\
 nnot parse ${o.skipped}, which it skips: it would go around the proxy named there`}function zt(e,n){let t=[["ALL_PROXY",\
 "all_proxy"]];e.protocol==="https:"&&t.push(["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&n("REQUEST_METHOD")===v\
-oid 0&&t.push(["HTTP_PROXY","http_proxy"]);let[r,o]=t.flat().map(a=>[a,Ri(n(a))]).find(([,a])=>a!==void 0)??[];if(r===vo\
-id 0||o===void 0){let a=t.flat().find(l=>n(l));return a!==void 0?{kind:"direct",because:"no proxy variable Deno\'s fetch \
-can read is set",skipped:a}:{kind:"direct",because:Ft(e,n,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${\
-e.protocol} URLs`}}let i=n("NO_PROXY")!==void 0?"NO_PROXY":"no_proxy",s=e.hostname.replace(/^\\[(.*)\\]$/,"$1"),d=(n(i)||v\
-oid 0)?.split(",").map(a=>a.replace(Ai,"")).find(a=>_i(s,a));return d!==void 0?{kind:"direct",because:`${i} names the ho\
-st: ${d}`}:{kind:"proxy",variable:r,...o}}function _i(e,n){return/^[\\d.]+$|:/.test(e)?(n.includes("/")?!/\\/0\\d\\d/.test(n\
+oid 0&&t.push(["HTTP_PROXY","http_proxy"]);let[r,o]=t.flat().map(d=>[d,Ri(n(d))]).find(([,d])=>d!==void 0)??[];if(r===vo\
+id 0||o===void 0){let d=t.flat().find(l=>n(l));return d!==void 0?{kind:"direct",because:"no proxy variable Deno\'s fetch \
+can read is set",skipped:d}:{kind:"direct",because:Ft(e,n,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${\
+e.protocol} URLs`}}let i=n("NO_PROXY")!==void 0?"NO_PROXY":"no_proxy",s=e.hostname.replace(/^\\[(.*)\\]$/,"$1"),a=(n(i)||v\
+oid 0)?.split(",").map(d=>d.replace(Ai,"")).find(d=>_i(s,d));return a!==void 0?{kind:"direct",because:`${i} names the ho\
+st: ${a}`}:{kind:"proxy",variable:r,...o}}function _i(e,n){return/^[\\d.]+$|:/.test(e)?(n.includes("/")?!/\\/0\\d\\d/.test(n\
 ):!/(?:^|\\.)0\\d/.test(n))&&Bt(e,n):n==="*"||`.${e}`.endsWith(n.startsWith(".")?n:`.${n}`)}function Ri(e){if(e===void 0||\
 e.length>65534||[...e].some(u=>u<=" "||u==="\\x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\\/(.*)$/is.exec(e),t=(n?.[1]??"ht\
 tp").replace(/^https?$/i,u=>u.toLowerCase()),r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,s=""]=Oi.exec(r)??[];if(!["http","https"\
-,"socks5","socks5h"].includes(t)||i===void 0||o!==void 0&&!o.includes(":"))return;let d=/^\\+?\\d+$/.test(s)&&Number(s)<=6\
-5535?Number(s):void 0,a=`${ki(i)}:${d??{http:80,https:443}[t]??1080}`;return{url:`${t}://${a}`,credentials:o!==void 0}}f\
+,"socks5","socks5h"].includes(t)||i===void 0||o!==void 0&&!o.includes(":"))return;let a=/^\\+?\\d+$/.test(s)&&Number(s)<=6\
+5535?Number(s):void 0,d=`${ki(i)}:${a??{http:80,https:443}[t]??1080}`;return{url:`${t}://${d}`,credentials:o!==void 0}}f\
 unction ki(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var Vt="(?:[\\\\w.~!$&\'()*+,;=:%-]|\
 \\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",Oi=new RegExp(`^(?:(${Vt})@(?:${Vt}@)*)?([\\\\w.~!$&\'()*+,;=-]+|\\\\[[\\\\da-f:.]+\\\\])(?::(\\\\+\
 ?\\\\d*))?$`,"i"),Yt="[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u2028\\\\u2029\\\\u202f\\\\u205f\\\\u3000]",Ai=new Re\
-gExp(`^${Yt}+|${Yt}+$`,"g");var de=globalThis;function L(){return Ni??=$i()}var Ni;function $i(){if(typeof de.Deno?.vers\
-ion?.deno=="string"){let n=de.Deno.build.os==="windows"?"win32":de.Deno.build.os;return{name:"deno",version:de.Deno.vers\
-ion.deno,machine:Xt(n,de.Deno.build.arch),os:n}}let e=de.process?.versions;if(typeof e?.node=="string"){let n=typeof e.b\
-un=="string"?"bun":"node",{platform:t,arch:r}=de.process;return{name:n,version:e[n],machine:Xt(t,r),os:t}}return{name:"u\
+gExp(`^${Yt}+|${Yt}+$`,"g");var ae=globalThis;function L(){return Ni??=$i()}var Ni;function $i(){if(typeof ae.Deno?.vers\
+ion?.deno=="string"){let n=ae.Deno.build.os==="windows"?"win32":ae.Deno.build.os;return{name:"deno",version:ae.Deno.vers\
+ion.deno,machine:Xt(n,ae.Deno.build.arch),os:n}}let e=ae.process?.versions;if(typeof e?.node=="string"){let n=typeof e.b\
+un=="string"?"bun":"node",{platform:t,arch:r}=ae.process;return{name:n,version:e[n],machine:Xt(t,r),os:t}}return{name:"u\
 nknown",version:"",machine:"undefined",os:""}}function Xt(e,n){let t=Ii[n]??n;return(e==="win32"||e==="windows"?Di:e==="\
 darwin"?Pi:e.endsWith("bsd")?Mi:Li)[t]??t}var Ii={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Li={x64:"x86_64",arm\
 64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips\
@@ -1131,25 +1131,25 @@ o=="object"&&o!==null?o.count:void 0;return typeof i=="number"&&Number.isSafeInt
 r("signal-exit emitter")],r=e.__signal_exit_emitter__;return n(t)+n(r)}function or(e,n){let t=h=>{try{return e.permissio\
 ns.querySync?.(h).state}catch{return}},r=h=>t(h)==="granted",o=()=>{let h=v(()=>e.permissions.querySync?.({name:"net"}))\
 ;return h?.state==="granted"&&h.partial!==!0},i=(h,S)=>r({name:S,path:h}),s=h=>r({name:"sys",kind:h})?v(()=>e[h]())??voi\
-d 0:void 0,d=Xe(Dt(e,{uid:s("uid"),gid:s("gid")},i)),a=(h,S)=>{try{let _=new TextEncoder().encode(S);for(;_.length>0;)_=\
+d 0:void 0,a=Xe(Dt(e,{uid:s("uid"),gid:s("gid")},i)),d=(h,S)=>{try{let _=new TextEncoder().encode(S);for(;_.length>0;)_=\
 _.subarray(h.writeSync(_))}catch{}},u=e===tn&&rr?rr:sr(e),l=h=>e.build.os!=="windows"&&r({name:"run"})&&v(()=>(e.kill(e.\
-pid,h),!0))===!0,c=h=>{l(h)||e.exit(ae[h]),setTimeout(()=>e.exit(ae[h]),100)},m=()=>globalThis.process?.stdin,f=()=>v(()\
+pid,h),!0))===!0,c=h=>{l(h)||e.exit(de[h]),setTimeout(()=>e.exit(de[h]),100)},m=()=>globalThis.process?.stdin,f=()=>v(()\
 =>e.stdin.readable.locked||Ze(m()))!==!1,p=new ee(h=>{let S=w=>{q(h,A=>A.beforeExit())&&w.preventDefault()},_=()=>{q(h,w\
 =>w.exit(e.exitCode))},O=w=>{w.defaultPrevented||q(h,A=>A.exit(1))},T=[["beforeunload",S],["error",O],["unhandledrejecti\
 on",O]];for(let[w,A]of T)globalThis.addEventListener(w,A);return Bn.add(_),()=>{for(let[w,A]of T)globalThis.removeEventL\
 istener(w,A);Bn.delete(_)}}),g=new ee(h=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};let S=e.build.os==="l\
-inux"&&r({name:"read",path:De})?v(()=>d.read(De,65536)):void 0,_=We(S),O=pe.filter(T=>!_.includes(T)).map(T=>{let w=en((\
+inux"&&r({name:"read",path:De})?v(()=>a.read(De,65536)):void 0,_=We(S),O=pe.filter(T=>!_.includes(T)).map(T=>{let w=en((\
 )=>{u.programListens(T)||(q(h,A=>A(T)),g.clear(),c(T))});return v(()=>u.add(T,w)),[T,w]});return()=>{for(let[T,w]of O)v(\
 ()=>u.remove(T,w))}}),b=h=>{try{return e.env.get(h),!1}catch{return!0}},R=h=>r({name:"env",variable:h})&&b(h),k=h=>!r({n\
 ame:"env",variable:h})||b(h),x=h=>{try{return r({name:"env",variable:h})?e.env.get(h):void 0}catch{return}},E=h=>{let S=\
-ji(e,r,d,x);if(S)return{refused:S};let _=Ui.find(k);if(_!==void 0){let I=Ce(R(_),"--allow-env");return{refused:`the prog\
+ji(e,r,a,x);if(S)return{refused:S};let _=Ui.find(k);if(_!==void 0){let I=Ce(R(_),"--allow-env");return{refused:`the prog\
 ram may not read ${_} (${I}), which its requests honour: a sender would not`}}let O=v(()=>e.execPath());if(!O||!r({name:\
 "run",command:O}))return{refused:"the program may not run Deno itself (--allow-run)"};let T=r({name:"read",path:"."})?v(\
 ()=>e.cwd()):void 0,w=[h.dir,...h.reads].map(I=>In(I,T)),A=[...w,O].find(I=>I.includes(","));if(A!==void 0)return{refuse\
 d:`Deno\'s permission flags cannot name a path with a comma: ${A}`};if(e.build.os==="windows")return{executable:O,paths:w\
-,cwd:T};let C=Hi.find(([I,P])=>r({name:"run",command:I})&&(!P||d.sizeOf(I)!==void 0));return C?{executable:O,closer:C,pa\
+,cwd:T};let C=Hi.find(([I,P])=>r({name:"run",command:I})&&(!P||a.sizeOf(I)!==void 0));return C?{executable:O,closer:C,pa\
 ths:w,cwd:T}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${ir}`}};return{env:x,envHid\
-den:k,envNotUnicode:R,writeStderr:h=>a(e.stderr,h),writeStdout:h=>a(e.stdout,h),stdoutIsTerminal:()=>v(()=>e.stdout.isTe\
+den:k,envNotUnicode:R,writeStderr:h=>d(e.stderr,h),writeStdout:h=>d(e.stdout,h),stdoutIsTerminal:()=>v(()=>e.stdout.isTe\
 rminal())??!1,args:()=>[...e.args],setExitCode(h){e.exitCode=h},exitCode:()=>e.exitCode||void 0,serve(h,S,_,O){let T=new\
  Set,w=0,A=async I=>{if(Number(I.headers.get("content-length")??0)>O.maxBodyBytes)return er(I);let P,Q=new Promise(On=>P\
 =setTimeout(()=>On(nr),O.requestTimeoutMs)),he=Vi(I,O.maxBodyBytes).catch(()=>tr),z=await Promise.race([he,Q]).finally((\
@@ -1171,11 +1171,11 @@ allow-sys=uid,gid",`--allow-env=${S.variables.join(",")}`,P,`--allow-run=${I.joi
 ,cwd:S.dir,leavesSession:!0}:{argv:Pe,env:z,cwd:S.dir}},spawnDetached(h){try{let[S,..._]=h.argv,T={stdin:"null",stdout:"\
 null",stderr:"null",detached:h.leavesSession!==!0,clearEnv:!0};return new e.Command(S,{args:_,env:h.env,cwd:h.cwd,...T})\
 .spawn().unref(),"started"}catch{return"failed"}},exit:h=>e.exit(h),signalSelf:l,terminal(){try{if(!e.stdin.isTerminal()\
-||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Ke(d,L().os))return{async readRaw(h){let S\
+||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Ke(a,L().os))return{async readRaw(h){let S\
 =v(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let _=()=>{for(let[T,w]of O)v(()=>u.remove(T,w))},O=pe.map(T=>{let w=()=>{v((\
 )=>e.stdin.setRaw(!1)),!u.programListens(T)&&(_(),c(T))};return v(()=>u.add(T,w)),[T,w]});try{let T=new Uint8Array(64);f\
 or(;;){let w=await e.stdin.read(T);if(w===null)throw new Error("the terminal went away");if(h(T.slice(0,w))!==void 0)ret\
-urn}}finally{e.stdin.setRaw(S),_()}}}},files:d,exiting:()=>ar,onExit:h=>p.add(h),onInterrupt:h=>g.add(h)}}var Kt="/proc/\
+urn}}finally{e.stdin.setRaw(S),_()}}}},files:a,exiting:()=>dr,onExit:h=>p.add(h),onInterrupt:h=>g.add(h)}}var Kt="/proc/\
 self/ns/pid";function Zt(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="https:"?443:80)}`}var Qt\
 =["/usr/bin/setsid","/bin/setsid"];function Bi(e,n){let t=Qt.map(r=>[n({name:"read",path:r}),n({name:"run",command:r})])\
 ;if(!t.flat().includes("denied"))return Qt.find((r,o)=>{if(t[o].some(s=>s!=="granted"))return!1;let i=v(()=>e.lstatSync(\
@@ -1191,64 +1191,64 @@ nc function Vi(e,n){if(!e.body)return"";let t=new TextDecoder,r="",o=0;for await
 urn;r+=t.decode(i,{stream:!0})}return r+t.decode()}function sr(e){let n=e.addSignalListener.bind(e),t=e.removeSignalList\
 ener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,i),Fn(i)||r.set(o,(r.get(o)??new Set).add(i))},e.removeSignal\
 Listener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}catch{return{programListens:()=>!0,add:n,remove:t}}return{programListens:o=\
->(r.get(o)?.size??0)>0,add:n,remove:t}}var tn=globalThis.Deno,ar=!1,Bn=new Set;tn&&globalThis.addEventListener("unload",\
-()=>{ar=!0;for(let e of Bn)e()});var rr=typeof tn?.addSignalListener=="function"?sr(tn):void 0;var Yi="/etc/hosts",Gi=16\
-<<20,Wi=5e3,zi=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function dr(e,n,t){let r=e("node:dns");return(o,i,s)=>{\
-let d=o.toLowerCase().replace(/\\.$/,"");if(d==="localhost"||d.endsWith(".localhost")||Ki(e,d))return r.lookup(o,i,s);let\
- a=new r.Resolver({timeout:Wi,tries:1}),u=()=>a.cancel();t.addEventListener("abort",u,{once:!0});let l=(c,m)=>new Promis\
-e(f=>c.call(a,m,p=>f(p?.code)));(async()=>{for(let c of Ji(e,n,o)){let m=await Promise.all([l(a.resolve4,c),l(a.resolve6\
+>(r.get(o)?.size??0)>0,add:n,remove:t}}var tn=globalThis.Deno,dr=!1,Bn=new Set;tn&&globalThis.addEventListener("unload",\
+()=>{dr=!0;for(let e of Bn)e()});var rr=typeof tn?.addSignalListener=="function"?sr(tn):void 0;var Yi="/etc/hosts",Gi=16\
+<<20,Wi=5e3,zi=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function ar(e,n,t){let r=e("node:dns");return(o,i,s)=>{\
+let a=o.toLowerCase().replace(/\\.$/,"");if(a==="localhost"||a.endsWith(".localhost")||Ki(e,a))return r.lookup(o,i,s);let\
+ d=new r.Resolver({timeout:Wi,tries:1}),u=()=>d.cancel();t.addEventListener("abort",u,{once:!0});let l=(c,m)=>new Promis\
+e(f=>c.call(d,m,p=>f(p?.code)));(async()=>{for(let c of Ji(e,n,o)){let m=await Promise.all([l(d.resolve4,c),l(d.resolve6\
 ,c)]);if(m.some(f=>zi.has(f??"")))return!1;if(m.includes(void 0))return!0}return!0})().then(c=>{if(t.removeEventListener\
 ("abort",u),c&&!t.aborted)return r.lookup(o,i,s);s(Object.assign(new Error(`DNS did not answer for ${o}`),{code:"ETIMEOU\
 T"}))})}}var Xi="/etc/resolv.conf",qi=65536;function Ji(e,n,t){if(t.endsWith("."))return[t.slice(0,-1)];let r,o=1,i=u=>{\
 let l=u.find(c=>c.startsWith("ndots:"));l!==void 0&&(o=Math.min(15,Number.parseInt(l.slice(6),10)||0))},s=e("node:fs");f\
 or(let u of(v(()=>ur(s,Xi,qi))??"").split(`\n`)){let[l,...c]=u.replace(/[#;].*/,"").trim().split(/\\s+/);(l==="search"||l=\
-=="domain")&&(r=c),l==="options"&&i(c)}i(n("RES_OPTIONS")?.trim().split(/\\s+/)??[]);let d=n("LOCALDOMAIN")?.trim();d&&(r\
-=d.split(/\\s+/)),r??=[v(()=>e("node:os").hostname().replace(/^[^.]*\\.?/,""))??""].filter(Boolean);let a=r.slice(0,6).fil\
-ter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$/,"")}`);return t.split(".").length-1>=o?[t,...a]:[...a,t]}function ur(e,n,\
+=="domain")&&(r=c),l==="options"&&i(c)}i(n("RES_OPTIONS")?.trim().split(/\\s+/)??[]);let a=n("LOCALDOMAIN")?.trim();a&&(r\
+=a.split(/\\s+/)),r??=[v(()=>e("node:os").hostname().replace(/^[^.]*\\.?/,""))??""].filter(Boolean);let d=r.slice(0,6).fil\
+ter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$/,"")}`);return t.split(".").length-1>=o?[t,...d]:[...d,t]}function ur(e,n,\
 t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,"latin1"):""}function Ki(e,n){let t=v(()=>ur(e("nod\
 e:fs"),Yi,Gi))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let o of t.matchAll(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t\
 #\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)+1,o.index);if(!i.includes("#")&&/\\S/.test(i))return!0}return\
-!1}function cr(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise((i,s)=>{let d=new URL(r),a=ye(d,n);if(a.kind==="un\
-usable")return s(new j(a.reason));let u=d.protocol==="https:",l=dr(e,n,o.signal),c={method:o.method,headers:{...o.header\
-s,"content-length":t.byteLength(o.body),"accept-encoding":"identity"},signal:o.signal};if(a.kind==="direct")c.agent=!1,c\
-.lookup=l;else{let{proxy:f}=a,p=o.signal;c.createConnection=(g,b)=>{(u?Qi(e,l,f,d,p):lr(e,l,f,p)).then(k=>b(null,k),k=>b\
-(k))},u||(c.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,f.authorization&&(c.headers["proxy-authorization"]=f\
-.authorization))}let m=e(u?"node:https":"node:http").request(d,c);m.on("error",s),m.on("response",f=>{let p=g=>f.headers\
+!1}function cr(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise((i,s)=>{let a=new URL(r),d=ye(a,n);if(d.kind==="un\
+usable")return s(new j(d.reason));let u=a.protocol==="https:",l=ar(e,n,o.signal),c={method:o.method,headers:{...o.header\
+s,"content-length":t.byteLength(o.body),"accept-encoding":"identity"},signal:o.signal};if(d.kind==="direct")c.agent=!1,c\
+.lookup=l;else{let{proxy:f}=d,p=o.signal;c.createConnection=(g,b)=>{(u?Qi(e,l,f,a,p):lr(e,l,f,p)).then(k=>b(null,k),k=>b\
+(k))},u||(c.path=`${a.protocol}//${a.host}${a.pathname}${a.search}`,f.authorization&&(c.headers["proxy-authorization"]=f\
+.authorization))}let m=e(u?"node:https":"node:http").request(a,c);m.on("error",s),m.on("response",f=>{let p=g=>f.headers\
 [g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=>{let b=p(g);return b===void 0?null:Array.isArray(b)?b.join("\
 , "):b}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e("node:stream").Readable.toWeb(f).getReader()}}\
-)}),m.end(o.body)})}var Zi=16384;function lr(e,n,t,r){let o=e("node:net"),{hostname:i,port:s}=t;return Hn(r,d=>{let a=t.\
+)}),m.end(o.body)})}var Zi=16384;function lr(e,n,t,r){let o=e("node:net"),{hostname:i,port:s}=t;return Hn(r,a=>{let d=t.\
 protocol==="https:"?e("node:tls").connect({host:i,port:s,servername:o.isIP(i)?"":i,lookup:n}):o.connect({host:i,port:s,l\
-ookup:n});return a.once(t.protocol==="https:"?"secureConnect":"connect",()=>d(a)),a})}async function Qi(e,n,t,r,o){let i\
+ookup:n});return d.once(t.protocol==="https:"?"secureConnect":"connect",()=>a(d)),d})}async function Qi(e,n,t,r,o){let i\
 =await lr(e,n,t,o),s=`${r.hostname}:${r.port||443}`;await Hn(o,(u,l)=>{let c="",m=f=>{c+=f.toString("latin1");let p=c.in\
 dexOf(`\\r\n\\r\n`);if(p<0){c.length>Zi&&l(new Error("the proxy\'s answer to CONNECT is too long"));return}i.removeListener("\
 data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(c)?.[1]??0);if(g<200||g>299)return l(new Error(`the proxy \
 answered CONNECT with ${g||"garbage"}`));let b=f.subarray(f.length-(c.length-p-4));b.length>0&&i.unshift(b),u(void 0)};r\
 eturn i.on("data",m),i.write(`CONNECT ${s} HTTP/1.1\\r\nHost: ${s}\\r\n`+(t.authorization?`Proxy-Authorization: ${t.authoriz\
-ation}\\r\n`:"")+`\\r\n`),i});let d=e("node:net"),a=r.hostname.replace(/^\\[(.*)\\]$/,"$1");return Hn(o,u=>{let l=d.isIP(a)?""\
-:a,c=e("node:tls").connect({socket:i,host:a,servername:l});return c.on("close",()=>i.destroy()),c.once("secureConnect",(\
+ation}\\r\n`:"")+`\\r\n`),i});let a=e("node:net"),d=r.hostname.replace(/^\\[(.*)\\]$/,"$1");return Hn(o,u=>{let l=a.isIP(d)?""\
+:d,c=e("node:tls").connect({socket:i,host:d,servername:l});return c.on("close",()=>i.destroy()),c.once("secureConnect",(\
 )=>u(c)),c})}function Hn(e,n){return new Promise((t,r)=>{let o,i={outcome:"pending"},s=()=>{e.removeEventListener("abort\
-",u),o?.removeListener("error",a),o?.removeListener("close",l)},d=c=>{i.outcome==="pending"&&(i.outcome="settled",s(),t(\
-c))};function a(c){i.outcome==="pending"&&(i.outcome="failed",s(),o?.destroy(),r(c))}let u=()=>a(new Error("aborted")),l\
-=()=>a(new Error("the connection closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",u,{onc\
-e:!0});try{o=n(d,a)}catch(c){return a(c instanceof Error?c:new Error(String(c)))}if(o.on("error",()=>{}),i.outcome==="fa\
-iled")return void o.destroy();i.outcome==="pending"&&(o.on("error",a),o.on("close",l))})}var es=7;function fr(e,n,t,r){l\
+",u),o?.removeListener("error",d),o?.removeListener("close",l)},a=c=>{i.outcome==="pending"&&(i.outcome="settled",s(),t(\
+c))};function d(c){i.outcome==="pending"&&(i.outcome="failed",s(),o?.destroy(),r(c))}let u=()=>d(new Error("aborted")),l\
+=()=>d(new Error("the connection closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",u,{onc\
+e:!0});try{o=n(a,d)}catch(c){return d(c instanceof Error?c:new Error(String(c)))}if(o.on("error",()=>{}),i.outcome==="fa\
+iled")return void o.destroy();i.outcome==="pending"&&(o.on("error",d),o.on("close",l))})}var es=7;function fr(e,n,t,r){l\
 et o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),s=f=>({kind:f.isSymbolicLink()?"symlink":f.isFile()?"file":f\
 .isDirectory()?"directory":"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,mode:t?void 0:f.mode&4095,size:f.size,modified:\
-f.mtimeMs,changed:f.ctimeMs,inode:f.ino}),d=(f,p,g,b)=>{try{return e.openSync(f,p|i,b)}catch(R){let k=R.code;if(k==="ENO\
+f.mtimeMs,changed:f.ctimeMs,inode:f.ino}),a=(f,p,g,b)=>{try{return e.openSync(f,p|i,b)}catch(R){let k=R.code;if(k==="ENO\
 ENT"||k==="ENOTDIR")return;let x=k==="ELOOP"||k==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw x&&g(s(x)),R}}\
-,a=(f,p)=>{for(let g=0;g<p.length;)g+=e.writeSync(f,p,g,p.length-g)},{Buffer:u,process:l}=globalThis,c,m=(f,p)=>{if(c??=\
+,d=(f,p)=>{for(let g=0;g<p.length;)g+=e.writeSync(f,p,g,p.length-g)},{Buffer:u,process:l}=globalThis,c,m=(f,p)=>{if(c??=\
 l?.getBuiltinModule?.("node:buffer")?.isUtf8??ns,!c(p))throw new $(f,"not_utf8");return u.from(p).toString("utf8")};retu\
 rn{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,allowed:(f,p)=>r===void 0||v(()=>r.has(\
 p==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let p=e.lstatSync(f,{throwIfNoEntry:!1});return p&&s(p)}catch(p){i\
 f(p.code==="ENOTDIR")return;throw p}},realPath:f=>v(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink:f=>v(()=>e.\
 readlinkSync(f)),usableDir(f){try{return e.accessSync(f,es),!0}catch(p){return["EACCES","EPERM","EROFS"].includes(p.code\
-??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(f,p,g){let b=d(f,o("O_RDONLY"),g);i\
+??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(f,p,g){let b=a(f,o("O_RDONLY"),g);i\
 f(b!==void 0)try{let R=s(e.fstatSync(b));g(R);let k=qe((x,E)=>e.readSync(b,x,E,x.length-E,null),R.size,p);return g({...R\
-,size:k.length}),m(f,k)}finally{e.closeSync(b)}},create(f,p){let g=d(f,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL"),()=>{},384\
-);if(g===void 0)throw new Error(`cannot create ${f}: no such directory`);try{a(g,u.from(p))}catch(b){throw e.closeSync(g\
-),e.unlinkSync(f),b}e.closeSync(g)},append(f,p,g){let b=d(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384);if(b===void \
-0)throw new Error(`cannot append to ${f}: no such directory`);try{g(s(e.fstatSync(b))),a(b,u.from(p))}finally{e.closeSyn\
-c(b)}},touch(f,p,g){let b=d(f,o("O_RDONLY"),g);if(b===void 0)throw new Error(`cannot date ${f}: nothing is there`);try{g\
+,size:k.length}),m(f,k)}finally{e.closeSync(b)}},create(f,p){let g=a(f,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL"),()=>{},384\
+);if(g===void 0)throw new Error(`cannot create ${f}: no such directory`);try{d(g,u.from(p))}catch(b){throw e.closeSync(g\
+),e.unlinkSync(f),b}e.closeSync(g)},append(f,p,g){let b=a(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384);if(b===void \
+0)throw new Error(`cannot append to ${f}: no such directory`);try{g(s(e.fstatSync(b))),d(b,u.from(p))}finally{e.closeSyn\
+c(b)}},touch(f,p,g){let b=a(f,o("O_RDONLY"),g);if(b===void 0)throw new Error(`cannot date ${f}: nothing is there`);try{g\
 (s(e.fstatSync(b))),e.futimesSync(b,p/1e3,p/1e3)}finally{e.closeSync(b)}},rename:(f,p)=>e.renameSync(f,p),remove:f=>e.un\
 linkSync(f),removeDir:f=>e.rmdirSync(f)}}function ns(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catc\
 h{return!1}}function pr(e){let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch{}};return()=>{try{\
@@ -1258,10 +1258,10 @@ ArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(mr,0,0,e).value).then(()=>n(),
 ts={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Sr(e,n){let t,r=()=>t??=rs(e),o=({dir:u})=>{let l=e.p\
 latform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(l!==void 0)return`${L().name} cannot run a script \
 from a path with a \'${l}\' in it: ${u}`;let{files:c,fs:m}=r();return hs(e,c,m)},i=!1,s=new ee(u=>vr(e,[["beforeExit",()=>\
-{q(u,m=>m.beforeExit())}],["exit",m=>{i=!0,q(u,f=>f.exit(m))}]])),d=u=>e.platform!=="win32"&&v(()=>(e.kill(e.pid,u),!0))\
-===!0,a=new ee(u=>{if(e.pid===1)return()=>{};let l=e.versions.bun&&e.platform==="linux"?r().files:void 0,c=We(v(()=>l?.r\
-ead(De,65536)));return vr(e,pe.filter(m=>!c.includes(m)).map(m=>{let f=en(()=>{Jt(e,m)||(q(u,p=>p(m)),a.clear(),d(m)||e.\
-exit(ae[m]))});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>br(e.stderr,u),writeStdo\
+{q(u,m=>m.beforeExit())}],["exit",m=>{i=!0,q(u,f=>f.exit(m))}]])),a=u=>e.platform!=="win32"&&v(()=>(e.kill(e.pid,u),!0))\
+===!0,d=new ee(u=>{if(e.pid===1)return()=>{};let l=e.versions.bun&&e.platform==="linux"?r().files:void 0,c=We(v(()=>l?.r\
+ead(De,65536)));return vr(e,pe.filter(m=>!c.includes(m)).map(m=>{let f=en(()=>{Jt(e,m)||(q(u,p=>p(m)),d.clear(),a(m)||e.\
+exit(de[m]))});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>br(e.stderr,u),writeStdo\
 ut:u=>br(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.exitCode=u},exit\
 Code(){let u=Number(e.exitCode??NaN);return Number.isInteger(u)?u:void 0},async serve(u,l,c,m){let f=e.getBuiltinModule?\
 .("node:http");if(!f)throw new Error("no HTTP server in this runtime");let p={requestTimeout:m.requestTimeoutMs,headersT\
@@ -1290,18 +1290,18 @@ tFetch&&e.getBuiltinModule?cr(u=>e.getBuiltinModule(u),u=>e.env[u]):ps(n.fetchAt
 !0,stdio:R,windowsHide:!0,env:{...c},cwd:m});return k.unref(),k.pid!==void 0?"started":"failed"}catch(k){return k?.code=\
 =="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModule?.("node:child_process");if(!f)return"failed";let[p,...g]=l,\
 b=f.spawn(p,g,{detached:!0,stdio:"ignore",windowsHide:!0,env:c,cwd:m});return b.on("error",()=>{}),b.unref(),b.pid!==voi\
-d 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:d,get files(){return r().files},exiting:()=>i\
-||e._exiting===!0,onExit:u=>s.add(u),onInterrupt:u=>a.add(u)}}function rs(e){let n;try{n=e.getBuiltinModule?.("node:fs")\
+d 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:a,get files(){return r().files},exiting:()=>i\
+||e._exiting===!0,onExit:u=>s.add(u),onInterrupt:u=>d.add(u)}}function rs(e){let n;try{n=e.getBuiltinModule?.("node:fs")\
 }catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&fr(n,r,e.platform==="win32",e.perm\
 ission),i=()=>e.versions.bun?ss(v(()=>o?.read(wr,os,is)),r.uid):v(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??\
 e.getgid?.();return{fs:n,files:o&&Xe(o)}}var wr="/etc/passwd",os=16*1024*1024;function is(e){if(e.kind!=="file"||e.uid!=\
 =0||((e.mode??0)&18)!==0)throw new Error(`${wr} is not root\'s alone`)}function ss(e,n){if(!(e===void 0||n===void 0))for(\
 let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.test(r??"")&&Number(r)===n&&/^\\d\
-+$/.test(o??""))return Number(o)}}var as=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-\
-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,ds=/^(openssl-config|tls-cipher-list)$/;funct\
++$/.test(o??""))return Number(o)}}var ds=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-\
+shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,as=/^(openssl-config|tls-cipher-list)$/;funct\
 ion us(e){let n=[...cs(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<n.length;r++){let[,o,i,s]=/^--\
-(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],d=i?.replaceAll("_","-");d!==void 0&&(as.test(d)?t.set(d,!o):ds.test(d)&&!\
-o&&t.set(d,s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`)}function cs(e){le\
+(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],a=i?.replaceAll("_","-");a!==void 0&&(ds.test(a)?t.set(a,!o):as.test(a)&&!\
+o&&t.set(a,s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`)}function cs(e){le\
 t n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else if(i===" "&&!t){r=!0;continue}e\
 lse if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var ls=/^--allow-fs-(?:read|write)(?:=([^]*))\
 ?$/,yr=/--(?:experimental[-_])?permission|--allow[-_]/,fs=/^--experimental[-_](?:default[-_])?config[-_]file/;function m\
@@ -1318,8 +1318,8 @@ ackslash)":Qe({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>v(()=
 rm==="linux"?v(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}function ps(e,n,\
 t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=ye(new URL(o),n);if(s.kind==="unusable")throw new j\
 (s.reason);if(s.kind==="proxy"&&!t)throw new j("this runtime\'s fetch cannot use a proxy");try{return await r(o,{...i,pro\
-xy:s.kind==="proxy"?gs(s.proxy):!1})}catch(d){throw v(()=>d?.code)==="UnsupportedProxyProtocol"?new j("the proxy setting\
-\'s scheme is not supported"):d}}}function gs({protocol:e,hostname:n,port:t,authorization:r}){let o=n.includes(":")?`[${n\
+xy:s.kind==="proxy"?gs(s.proxy):!1})}catch(a){throw v(()=>a?.code)==="UnsupportedProxyProtocol"?new j("the proxy setting\
+\'s scheme is not supported"):a}}}function gs({protocol:e,hostname:n,port:t,authorization:r}){let o=n.includes(":")?`[${n\
 }]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i,respectNoProxy:!1}}function br(e,\
 n){let t=rn.get(e)??0;t===0&&e.on("error",Er),rn.set(e,t+1);let r=()=>{let i=(rn.get(e)??1)-1;rn.set(e,i),i===0&&e.remov\
 eListener("error",Er)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var rn=new WeakMap;function Er(){\
@@ -1346,7 +1346,7 @@ eturn!1;let n=kr(e);return n==="[object Object]"||n==="[object Module]"}function
 otype.toString.call(e)}catch{return}}function Un(e,n){let t=Object.keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)re\
 turn;let r=Object.keys(n),o=Es(t,r);return`\'${t}\' is not an option (${o?`did you mean \'${o}\'?`:`the options: ${r.join(",\
  ")}`})`}function Es(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g,""),r=n.filter(s=>t(e).length>=4&&t(s).startsWith(t(e\
-)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let d=vs(t(e),t(s));d<i&&([o,i]=[s,d])}return i<=Math.max(3,\
+)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let a=vs(t(e),t(s));a<i&&([o,i]=[s,a])}return i<=Math.max(3,\
 Math.floor(t(e).length/3))?o:void 0}function vs(e,n){let t=Array.from({length:e.length+1},(r,o)=>[o,...new Array(n.lengt\
 h).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(let o=1;o<=n.length;o++){let i=e[r-1]\
 ===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][\
@@ -1356,17 +1356,17 @@ it("@").length-1,r=t===0||t===1&&(n?.username!==""||n?.password!=="");if(n===voi
 =="")return e;if(n.username!==""&&(n.username="***"),n.password!==""&&(n.password="***"),n.search!==""){let o=[...n.sear\
 chParams].map(([i,s])=>s===""?"***":`${encodeURIComponent(i)}=***`);n.search=o.join("&")}return n.href}function Or(e,n,t\
 ={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,i=>H(i.replaceAll("\\\\/","/"))),o=[...n==\
-=void 0?[]:ws(n),...Ss(t)];for(let i of[...new Set(o)].sort((s,d)=>d.length-s.length)){let s=i.replace(/[.*+?^${}()|[\\]\\\
-\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(d,a,u)=>`%${_r(a)}${_r(u)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])\
+=void 0?[]:ws(n),...Ss(t)];for(let i of[...new Set(o)].sort((s,a)=>a.length-s.length)){let s=i.replace(/[.*+?^${}()|[\\]\\\
+\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(a,d,u)=>`%${_r(d)}${_r(u)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])\
 ${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function Ss(e){let n=Object.values(e).flatMap(t=>[t,...t.split(/[\\t ]+/).filte\
 r(r=>r.length>=8)]).filter(t=>t.length>=4);return[...n,...n.map(t=>JSON.stringify(t).slice(1,-1))]}function _r(e){return\
 /\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function ws(e){try{let{username:n,password:t,search:r}=new URL(e\
 ),o=u=>{try{return decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.l\
-ength>=4),s=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),d=n||t?[\
-Cn(`${o(n)}:${o(t)}`)]:[],a=[...i,...s].map(u=>JSON.stringify(u).slice(1,-1));return[...i,...s,...a,...d]}catch{return[]\
+ength>=4),s=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),a=n||t?[\
+Cn(`${o(n)}:${o(t)}`)]:[],d=[...i,...s].map(u=>JSON.stringify(u).slice(1,-1));return[...i,...s,...d,...a]}catch{return[]\
 }}var Ts=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,xs=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,_s=new Set(["connection","content-length",\
-"host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function an(e){return _s.has(e.toLowerCase())}functio\
-n dn(e){return Ts.test(e)}function un(e){return xs.test(e)}var Ar=e=>e===9||e===10||e===13||e===32;function Nr(e){let n=\
+"host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function dn(e){return _s.has(e.toLowerCase())}functio\
+n an(e){return Ts.test(e)}function un(e){return xs.test(e)}var Ar=e=>e===9||e===10||e===13||e===32;function Nr(e){let n=\
 0,t=e.length;for(;n<t&&Ar(e.charCodeAt(n));)n++;for(;t>n&&Ar(e.charCodeAt(t-1));)t--;return e.slice(n,t)}function cn(e,n\
 ,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}function M(e){let n=(ks()\
 ?jn(e):void 0)??JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?Rs(n):n}function Rs(e){let n="",t=!1;for(l\
@@ -1389,9 +1389,9 @@ if(e>=200&&e<300){let o=Math.min(r,Ns(t));return o>0?{kind:"delivered",rejected:
 nd:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`htt\
 p_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function Ns(e){try{let n=Number(JSON.parse(e??"{}")?.partia\
 lSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function Cr(e,n){let t={};for(l\
-et[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),s=d=>n?.(`entry ${r+1} ${d}`);if(i\
-<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let d=decodeURIComponent(o.slice(0,i).trim()),a=decodeU\
-RIComponent(o.slice(i+1).trim());d!==""?t[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return t}var\
+et[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),s=a=>n?.(`entry ${r+1} ${a}`);if(i\
+<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let a=decodeURIComponent(o.slice(0,i).trim()),d=decodeU\
+RIComponent(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key")}catch{s("has a bad percent-encoding")}}return t}var\
  Gn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Fr(e,n=()=>!1){for(let t of Gn){if(n(t))\
 return{hidden:!0};let r=e(t);if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(/\\/+$/\
 ,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var Hr="https://events.telemetry.data.nvidia.com/v1.1/events/json";function \
@@ -1405,9 +1405,9 @@ t n=jr(e);return n===Wn?`${n}, "" or "stdout"`:n}function fn(e){let n=e.trim().t
 "?n:void 0}function Vr(){let e=y().env,n=[],t=(x,E)=>{let h=e(x),S=zn(x,h);return S!==void 0&&n.push(`${S}, ${E}`),Te(h)\
 };t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is wr\
 itten");let r=[],o=$s();for(let x of Ms)y().envHidden?.(x)===!0&&!(x==="CI"&&o)&&r.push(x);let i=t("NAT_TELEMETRY_DRY_RU\
-N","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),d=s===void 0?void 0:ln(s);d&\
-&n.push(`NAT_TELEMETRY_ENDPOINT=${N(H(s))} ${d}: nothing is sent`);let a=e("NAT_TELEMETRY_FORMAT");a!==void 0&&a.trim()!\
-==""&&fn(a)===void 0&&n.push(`NAT_TELEMETRY_FORMAT=${N(a)} is not a format (nat, otlp): the nat envelope is sent`);let u\
+N","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),a=s===void 0?void 0:ln(s);a&\
+&n.push(`NAT_TELEMETRY_ENDPOINT=${N(H(s))} ${a}: nothing is sent`);let d=e("NAT_TELEMETRY_FORMAT");d!==void 0&&d.trim()!\
+==""&&fn(d)===void 0&&n.push(`NAT_TELEMETRY_FORMAT=${N(d)} is not a format (nat, otlp): the nat envelope is sent`);let u\
 =t("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!G\
 (l,L().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${N(l)} is not an absolute path: it is read in the directory each run sta\
 rts in, so each directory may hold another decision`);let c,m=Ds(e,L().os,n,x=>c=x),f=e("NAT_TELEMETRY_SPOOL_DIR"),p=L()\
@@ -1418,7 +1418,7 @@ ush(`${x} may not be read (${we(x)}): ${Yr[x]}`);for(let x of Gn){let E=e(x),h=E
 OTEL_EXPORTER_OTLP_HEADERS",b("OTEL_EXPORTER_OTLP_HEADERS"),n),...Br("OTEL_EXPORTER_OTLP_LOGS_HEADERS",b("OTEL_EXPORTER_\
 OTLP_LOGS_HEADERS"),n)},k={...b("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NA\
 ME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,ses\
-sionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpool:c,spoolFallback:f===void 0,handOff:u,ci:o,format:a,otlpEndpoin\
+sionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpool:c,spoolFallback:f===void 0,handOff:u,ci:o,format:d,otlpEndpoin\
 t:g.endpoint,otlpHeaders:R,otlpResource:k,problems:n}}var Yr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so\
  nothing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so noth\
 ing is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen\
@@ -1428,17 +1428,17 @@ tor, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the program sets 
 T:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, header\
 s set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Ms=Object.keys(Yr);function zn\
 (e,n){if(n===void 0)return;let t=n.trim().toLowerCase();if(!(Te(t)===!0||Ls.includes(t)))return`${e}=${N(n)} is not a ye\
-s/no value (1, true, yes / 0, false, no): read as no`}function Br(e,n,t){let r={};for(let[o,i]of Object.entries(n))dn(o)\
-?an(o)?t.push(`${e}: ${N(o)} is the HTTP client\'s to set: skipped, not sent`):un(i)?r[o]=i:t.push(`${e}: the value of ${\
+s/no value (1, true, yes / 0, false, no): read as no`}function Br(e,n,t){let r={};for(let[o,i]of Object.entries(n))an(o)\
+?dn(o)?t.push(`${e}: ${N(o)} is the HTTP client\'s to set: skipped, not sent`):un(i)?r[o]=i:t.push(`${e}: the value of ${\
 N(o)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing space): skipped, not\
  sent`):t.push(`${e}: an entry\'s name is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an\
  entry is written \\`Name: value\\` rather than \\`Name=value\\`): skipped, not sent`);return r}function Ds(e,n,t=[],r=()=>{\
 }){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):G(o,n)?o:(t\
 .push(`NAT_TELEMETRY_SPOOL_DIR=${N(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is no\
 t an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!G(i,n))t.push(`XDG_STATE_HOME=${N(i)} is not an absolute path: ig\
-nored, as the XDG specification says`);else if(i)return B(i,"nat/telemetry");let s;if(n==="win32"){let d=e("LOCALAPPDATA\
-")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=d?`${d}\\\\nat\\\\telemetry`:void 0}else{let d=e("HOME");s=d\
-?B(d,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("ther\
+nored, as the XDG specification says`);else if(i)return B(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALAPPDATA\
+")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a\
+?B(a,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("ther\
 e is no home directory"):G(s,n)?s:(t.push("the home directory is not an absolute path: no spool is kept there"),void r("\
 the home directory is not an absolute path"))}function Gr(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");ret\
 urn B(r&&G(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function qn(){let e=y();if(Te(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.w\
@@ -1461,8 +1461,8 @@ var Fs=/[^\\x00-\\x7f]/;var Bs="184482118588404";function Be(e){let n=U(e);if(!(
 id time value");let t=U(n/1e3);if(t!==Jn.second){let r=U(t/Xr),o=t-r*Xr,i=`${te(U(o/3600),2)}:${te(U(o/60)%60,2)}:${te(o\
 %60,2)}`;Jn={second:t,text:`${Hs(r)}T${i}.`}}return`${Jn.text}${te(n-t*1e3,3)}Z`}var Jn={second:NaN,text:""};function Hs\
 (e){let n=U((e+719468)/146097),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-(365*r+U(r/4)-U(r/1\
-00)),i=U((5*o+2)/153),s=o-U((153*i+2)/5)+1,d=i<10?i+3:i-9,a=r+n*400+(d<=2?1:0);return`${a>=0&&a<=9999?te(a,4):`${a<0?"-"\
-:"+"}${te(a<0?-a:a,6)}`}-${te(d,2)}-${te(s,2)}`}var Re=4503599627370496,U=e=>{if(!(e<Re&&e>-Re))return e;let n=e>=0?e+Re\
+00)),i=U((5*o+2)/153),s=o-U((153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?te(d,4):`${d<0?"-"\
+:"+"}${te(d<0?-d:d,6)}`}-${te(a,2)}-${te(s,2)}`}var Re=4503599627370496,U=e=>{if(!(e<Re&&e>-Re))return e;let n=e>=0?e+Re\
 -Re:e-Re+Re;return n>e?n-1:n},te=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},Xr=86400,hn=864e13;function q\
 r(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${V(o)}`)}if(typeof n!="string"||n===""\
 )throw new TypeError("Event name is not a non-empty string");let t=M(js(e));if(n!==mn.name){let o=M(n);mn={name:n,json:o\
@@ -1486,50 +1486,50 @@ ned",userId:"undefined"}}function Zn(e,n){return cn(`${M(e).slice(0,-1)},"events
 |2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Ys=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f\
 ])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;functi\
 on Zr(e){return new nt(e).document()}var nt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n=\
-{},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#a()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){le\
+{},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#d()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){le\
 t t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries\
-()){let d=i===r.length-1;if(d&&t){let u=Qn(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this\
-.#i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header");return u.push(l),pn(o,s,u),l}let a=Qn(o,s);a===void 0\
-?pn(o,s,a=this.#T({},d?"header":"implicit")):Array.isArray(a)&&this.#t.get(a)==="array"&&!d?a=a[a.length-1]:et(a)?d?(thi\
-s.#t.get(a)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(a,"header")):this.#t.get(a)==="\
-inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=a}return o}#s(n){let t=this.#p();this.#\
-y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let d=Qn(o,s);d===void 0?pn(o,s,d=this.#T({},\
-"dotted")):(!et(d)||!["dotted","implicit"].includes(this.#t.get(d)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.g\
-et(d)==="implicit"&&this.#t.set(d,"dotted"),o=d}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice\
-`),pn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#a();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.push(this.#l\
+()){let a=i===r.length-1;if(a&&t){let u=Qn(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this\
+.#i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header");return u.push(l),pn(o,s,u),l}let d=Qn(o,s);d===void 0\
+?pn(o,s,d=this.#T({},a?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:et(d)?a?(thi\
+s.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="\
+inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#s(n){let t=this.#p();this.#\
+y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let a=Qn(o,s);a===void 0?pn(o,s,a=this.#T({},\
+"dotted")):(!et(a)||!["dotted","implicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.g\
+et(a)==="implicit"&&this.#t.set(a,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice\
+`),pn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#d();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.push(this.#l\
 ());else{let r=this.#n;for(;this.#n<this.#e.length&&Kr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is \
-missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#a()!==".")return n;this.#n++}}#r(){let n=this.#a();if(this\
+missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++}}#r(){let n=this.#d();if(this\
 .#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\')return t\
 his.#w();if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n\
 ==="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&\
-&!Kr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#d(Vs,/[\\w:.+-]/);if(t){let[o,i,s,d]=t;re\
-turn i!==void 0&&!Gs(Number(i),Number(s),Number(d))&&this.#i("a date is not in the calendar"),o}let r=this.#d(Ys,/[\\w.+-\
+&!Kr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#a(Vs,/[\\w:.+-]/);if(t){let[o,i,s,a]=t;re\
+turn i!==void 0&&!Gs(Number(i),Number(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r=this.#a(Ys,/[\\w.+-\
 ]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 d\
-igits"),Ws(r[0])):this.#i("a value is malformed")}#d(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this\
-.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#a()!=="]";)n.push(this.\
-#r()),this.#O(),this.#a()===","?this.#n++:this.#a()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this\
-.#n++;let n=this.#T({},"inline");if(this.#y(),this.#a()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this\
+igits"),Ws(r[0])):this.#i("a value is malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this\
+.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#d()!=="]";)n.push(this.\
+#r()),this.#O(),this.#d()===","?this.#n++:this.#d()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this\
+.#n++;let n=this.#T({},"inline");if(this.#y(),this.#d()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this\
 .#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n\
 ,"inline");for(let t of Object.values(n))et(t)&&this.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t\
 ===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#k():gn(t)&&t!=="	"?thi\
 s.#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slic\
 e(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>gn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this\
-.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n="";for(;;){if(th\
+.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n="";for(;;){if(th\
 is.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let\
  t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec\
-(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#k()}else gn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?\
-this.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a\
+(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#k()}else gn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#d()===`\n`)?\
+this.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d\
 ()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<\
 5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#k(){let n=this.#e[this.#\
 n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.\
 slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string\
  holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePo\
-int(i))}#y(){for(;this.#a()===" "||this.#a()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#a();if(n===`\n`)this.#n+\
+int(i))}#y(){for(;this.#d()===" "||this.#d()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#d();if(n===`\n`)this.#n+\
 +;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#N();else return}}#N(){for(;this.#n<this.#e\
-.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];gn(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is \
-malformed")}}#E(){this.#y(),this.#a()==="#"&&this.#N(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this\
+.length&&this.#d()!==`\n`;){let n=this.#e[this.#n++];gn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`)&&this.#i("a comment is \
+malformed")}}#E(){this.#y(),this.#d()==="#"&&this.#N(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`?this\
 .#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i\
-(`\'${n}\' is missing`),this.#n+=n.length}#a(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.\
+(`\'${n}\' is missing`),this.#n+=n.length}#d(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.\
 #e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function Qn(e,n){return\
  Object.hasOwn(e,n)?e[n]:void 0}function pn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configur\
 able:!0})}function et(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function gn(e){let n=e.charCodeAt(0);ret\
@@ -1552,9 +1552,9 @@ alid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeo
 tate:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{st\
 ate:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===zs?{state:"enabled"}:{state:"never_asked",outdate\
 dYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function io(){let\
- e=Ue(),{state:n,problem:t,outdatedYes:r}=dt(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutd\
+ e=Ue(),{state:n,problem:t,outdatedYes:r}=at(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutd\
 atedYes:r}};return{...bn()??ut(n),...o}}function so(){let e=bn();if(e)return e;let{state:n,text:t,problem:r,placeJudged:\
-o}=dt(Ue());return{...ut(n),text:t,placeJudged:o,...r?{problem:r}:{}}}function dt(e){if(e!==void 0)return He(e);let n=ro\
+o}=at(Ue());return{...ut(n),text:t,placeJudged:o,...r?{problem:r}:{}}}function at(e){if(e!==void 0)return He(e);let n=ro\
 ();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${we(n)})`}:{state:"never_asked"}\
 }function bn(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLE\
 D"};let t=Te(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_T\
@@ -1567,8 +1567,8 @@ path:e,there:s,text:r,problem:o,reread:i,stamp:t?.stamp(e)}}function Ks(e){try{r
 h{return!1}}function it(e,n){let t=y().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e\
 .reread)return t?.stamp(e.path)!==e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modif\
 iedAt(e.path)!==e.modified}function ao(){return yn!==void 0&&it(yn)}var st=Symbol.for("@nat/telemetry: the program\'s opt\
--out"),at=globalThis;try{at[st]===void 0&&Object.defineProperty(at,st,{value:{serial:0}})}catch{}var no=0;function Zs(){\
-try{let e=at[st];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:\
+-out"),dt=globalThis;try{dt[st]===void 0&&Object.defineProperty(dt,st,{value:{serial:0}})}catch{}var no=0;function Zs(){\
+try{let e=dt[st];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:\
 NaN}catch{return NaN}}function uo(){let e=Zs();e===void 0||e===no||(no=e,[Y,re,ct]=[!1,!1,!0])}function co(e){ot=e}funct\
 ion K(){if(ot)return Y=ot();uo();let e=ct&&!re;if(!e&&(ke===Qr||bn()?.enabled===!1))return ke=Qr,Y=!1;if(e&&(ke===eo||ao\
 ()))return ke=eo,Y=!1;if(!re||W===void 0)return!0;let n=W.problem===void 0&&W.reread?He(W.path,!0):void 0;return n?.prob\
@@ -1576,488 +1576,488 @@ lem!==void 0&&(n=He(W.path,!0)),Y=W.problem===void 0&&(n===void 0?Y===!0&&!it(W)
 e).enabled),Y||(ke??="the consent file, written again during the run"),Y}function le(){return uo(),Y===void 0&&Qs(so()),\
 Y===!0}function Qs(e){[Y,re]=[e.enabled,e.source==="file"];let n=re?Ue():void 0;W=n===void 0?void 0:Js(n,e)}function Oe(\
 ){if(!ct||re||Y!==!0||ao())return;let e=bn();if(e)return e.enabled?void 0:e.source;let n=Ue(),t=yn?.path===n?yn:void 0,{\
-state:r,problem:o}=t===void 0?dt(n):t.problem!==void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:oo(t.tex\
+state:r,problem:o}=t===void 0?at(n):t.problem!==void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:oo(t.tex\
 t);return r==="disabled"&&o===void 0?"file":void 0}function lo(){return le()&&re}function lt(){let e=le(),{enabled:n,sou\
 rce:t,problem:r}=so(),o=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?zn(t,y().en\
 v(t)):void 0,s=o?`${t}, which the program may not read (${we(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is\
- read as disabled`:t;return{enabled:e,decidedBy:e===n?s:ke??"the program (setTelemetryEnabled)"}}var ht=2**31-1,ea=25,ft\
-={min:50,max:250},fo=4,mt=1e3,na=(fo+1)*ft.max,Ae={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e)\
+ read as disabled`:t;return{enabled:e,decidedBy:e===n?s:ke??"the program (setTelemetryEnabled)"}}var ht=2**31-1,ed=25,ft\
+={min:50,max:250},fo=4,mt=1e3,nd=(fo+1)*ft.max,Ae={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e)\
 ,(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guar\
 ded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticki\
 ng=!1,this.look()};if(y().watchTick?.(mt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signa\
 l=AbortSignal.timeout(mt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of Ae.guarded)--\
 e.looks<=0&&e.end();Ae.guarded.size>0&&Ae.listen()}};function Ne(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),Ae.rele\
-ase(a),i?.()},d=()=>{o||(s(),n())},a={looks:Math.ceil((e+na)/mt),end:d},u=(l,c)=>{let m=y().monotonicMs()+l;try{r=setTim\
-eout(()=>{Ae.release(a);let f=y().monotonicMs()-m;if(f<=ea||c===0)return d();u(Math.min(Math.max(f,ft.min),ft.max),c-1)}\
-,l),t?.(r)}catch{}};return Ae.guard(a),u(e,fo),t||(i=v(()=>y().holdOpen?.())),s}function mo(e,n){if(e===null)return;let \
+ase(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.ceil((e+nd)/mt),end:a},u=(l,c)=>{let m=y().monotonicMs()+l;try{r=setTim\
+eout(()=>{Ae.release(d);let f=y().monotonicMs()-m;if(f<=ed||c===0)return a();u(Math.min(Math.max(f,ft.min),ft.max),c-1)}\
+,l),t?.(r)}catch{}};return Ae.guard(d),u(e,fo),t||(i=v(()=>y().holdOpen?.())),s}function mo(e,n){if(e===null)return;let \
 t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(M\
 ath.max(o,0),36e5)}function fe(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return \
-Math.max(i,r)}var ta=3,po=!1;function go(){po=!0}var ra=new Set([407,408,429,500,502,503,504]),oa=new Set([501,505]);fun\
-ction ia(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:ra.has(e)||e>=500&&e<600&&!oa.has(e)?n=\
+Math.max(i,r)}var td=3,po=!1;function go(){po=!0}var rd=new Set([407,408,429,500,502,503,504]),od=new Set([501,505]);fun\
+ction id(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:rd.has(e)||e>=500&&e<600&&!od.has(e)?n=\
 ==void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{k\
 ind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function yo(e){if(e.signal?.aborted)\
 return{kind:"interrupted"};let n=new AbortController,t=!1,r=Ne(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.ab\
-ort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((d,a)=>{n.signal.addEventListener("abort",()=>a(\
-new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let d=e.url,a=new URL(d).origin,u=e.classify??ia;for(;;s+\
-+){let l=new URL(d).origin===a?e.headers:void 0,c=await Promise.race([e.fetch(d,{method:"POST",headers:{...l,"content-ty\
-pe":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=sa(c);if(m===void 0)return gt(pt(c)),{kind\
+ort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((a,d)=>{n.signal.addEventListener("abort",()=>d(\
+new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??id;for(;;s+\
++){let l=new URL(a).origin===d?e.headers:void 0,c=await Promise.race([e.fetch(a,{method:"POST",headers:{...l,"content-ty\
+pe":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=sd(c);if(m===void 0)return gt(pt(c)),{kind\
 :"rejected",reason:"bad_response"};let f=ho(c,"location"),p=mo(ho(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<3\
-00){e.onAccepted?.();let b=await Promise.race([aa(c,n.signal),i]).catch(()=>{});return u(m,p,b)}if(gt(pt(c)),m!==307&&m!\
-==308)return u(m,p,void 0);if(s===ta)return{kind:"rejected",reason:"too_many_redirects"};let g=fa(f,d);if(g===void 0)ret\
-urn{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reaso\
+00){e.onAccepted?.();let b=await Promise.race([dd(c,n.signal),i]).catch(()=>{});return u(m,p,b)}if(gt(pt(c)),m!==307&&m!\
+==308)return u(m,p,void 0);if(s===td)return{kind:"rejected",reason:"too_many_redirects"};let g=fd(f,a);if(g===void 0)ret\
+urn{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reaso\
 n:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return po?{kind:"not_sent",reason:"a redirect beyond the sender\'s permiss\
-ions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==a&&e.sendsProxyCredential\
-s?.(g))return{kind:"rejected",reason:"unsafe_redirect"};d=g}}catch(d){return e.signal?.aborted&&!t?{kind:"interrupted"}:\
-d instanceof j&&s===0?{kind:"not_sent",reason:d.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network\
-_error",thrown:V(d)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function sa(e){try{let n=e?.status;return typ\
+ions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredential\
+s?.(g))return{kind:"rejected",reason:"unsafe_redirect"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:\
+a instanceof j&&s===0?{kind:"not_sent",reason:a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network\
+_error",thrown:V(a)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function sd(e){try{let n=e?.status;return typ\
 eof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function \
 ho(e,n){try{let t=e.headers.get(n);return typeof t=="string"?t:null}catch{return null}}function pt(e){try{return e.body}\
 catch{return}}function gt(e){try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=\
->{}):typeof t=="function"&&t.call(e)}catch{}}async function aa(e,n){let t=pt(e),r=da(t),o=r??t,i=()=>gt(o);n.addEventLis\
-tener("abort",i,{once:!0});let s=new TextDecoder,d="",a=0;try{if(n.aborted)return"";for await(let u of r?ua(r):ca(t)){if\
-(typeof u!="string"&&!(u instanceof Uint8Array)||(a+=typeof u=="string"?D(u):u.length,a>la))return"";d+=typeof u=="strin\
-g"?u:s.decode(u,{stream:!0})}return d+s.decode()}finally{n.removeEventListener("abort",i),i()}}function da(e){try{let{ge\
-tReader:n}=e??{};return typeof n=="function"?n.call(e):void 0}catch{return}}async function*ua(e){for(let n=await e.read(\
-);!n.done;n=await e.read())yield n.value}function ca(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]\
-}var la=65536;function fa(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.h\
-ref:void 0}catch{return}}var ma=0xe677d21fdbff,ha=JSON.stringify(ce).length+_e;function Eo(e){if(e===bo)return!0;let n=D\
-(JSON.stringify(e))<=ha;return n&&(bo=e),n}var bo;function vo(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e i\
+>{}):typeof t=="function"&&t.call(e)}catch{}}async function dd(e,n){let t=pt(e),r=ad(t),o=r??t,i=()=>gt(o);n.addEventLis\
+tener("abort",i,{once:!0});let s=new TextDecoder,a="",d=0;try{if(n.aborted)return"";for await(let u of r?ud(r):cd(t)){if\
+(typeof u!="string"&&!(u instanceof Uint8Array)||(d+=typeof u=="string"?D(u):u.length,d>ld))return"";a+=typeof u=="strin\
+g"?u:s.decode(u,{stream:!0})}return a+s.decode()}finally{n.removeEventListener("abort",i),i()}}function ad(e){try{let{ge\
+tReader:n}=e??{};return typeof n=="function"?n.call(e):void 0}catch{return}}async function*ud(e){for(let n=await e.read(\
+);!n.done;n=await e.read())yield n.value}function cd(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]\
+}var ld=65536;function fd(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.h\
+ref:void 0}catch{return}}var md=0xe677d21fdbff,hd=JSON.stringify(ce).length+_e;function Eo(e){if(e===bo)return!0;let n=D\
+(JSON.stringify(e))<=hd;return n&&(bo=e),n}var bo;function vo(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e i\
 nstanceof xe))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a p\
 roxy that cannot be inspected"}}try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_even\
 t",detail:"schemaVersion is not a string"};if(!Eo(o))return{reason:"invalid_event",detail:`schemaVersion is longer than \
 the ${_e} bytes beyond "${ce}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",de\
-tail:"timestamp is not a finite number"};if(i<0||i>ma)return{reason:"invalid_event",detail:"timestamp outside the years \
-1970-9999 that both wire formats carry"};let{json:s,bytes:d}=qr(e),a={json:s,bytes:d,schemaVersion:o,sessionId:t,clientV\
-ersion:r,timestamp:i,retries:0,notBefore:0},u=yt(a,n);return u===void 0?a:{reason:"event_too_large",detail:u}}catch(o){r\
+tail:"timestamp is not a finite number"};if(i<0||i>md)return{reason:"invalid_event",detail:"timestamp outside the years \
+1970-9999 that both wire formats carry"};let{json:s,bytes:a}=qr(e),d={json:s,bytes:a,schemaVersion:o,sessionId:t,clientV\
+ersion:r,timestamp:i,retries:0,notBefore:0},u=yt(d,n);return u===void 0?d:{reason:"event_too_large",detail:u}}catch(o){r\
 eturn{reason:"invalid_event",detail:V(o)}}}function yt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t\
 )return`${e.bytes} bytes serialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the \
 envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e\
 ),s=e.sessionId===n.sessionId&&e.clientVersion===n.sourceClientVersion&&Eo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyB\
 ytes(e)+i>r)return`${i} bytes as the ${o.name} format carries it, more than maxBatchBytes leaves beside its envelope`}fu\
-nction So(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let d of e){let a=r(d);i.length>0&&d.schemaVersion===i[0].schemaVers\
-ion&&d.sessionId===i[0].sessionId&&d.clientVersion===i[0].clientVersion&&s+1+a<=n||(i=[],o.push(i),s=t(d)-1),s+=1+a,i.pu\
-sh(d)}return o}function me(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;re\
+nction So(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVers\
+ion&&a.sessionId===i[0].sessionId&&a.clientVersion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.pu\
+sh(a)}return o}function me(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;re\
 turn n.toString(16).padStart(8,"0")}function bt(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s\
-=t.exec(i)?.[1],d=s===void 0?void 0:r(s,i);return d===void 0?[]:[d]})}var ga={initialMs:3e4,maxMs:36e5},wo=4096;function\
- ya(e,n){return n??me(e)}function ba(e,n,t){try{let r=e.read(n,wo);if(r===void 0)return;let{failures:o,notBefore:i,endpo\
-int:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=\
-Number.isFinite(a)&&a<=t?{failures:o,notBefore:i,handedOffAt:a}:{failures:o,notBefore:i};return u?{state:c,endpoint:type\
-of s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invali\
-d"}}var En=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#d=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${ya(r,\
+=t.exec(i)?.[1],a=s===void 0?void 0:r(s,i);return a===void 0?[]:[a]})}var gd={initialMs:3e4,maxMs:36e5},wo=4096;function\
+ yd(e,n){return n??me(e)}function bd(e,n,t){try{let r=e.read(n,wo);if(r===void 0)return;let{failures:o,notBefore:i,endpo\
+int:s,endpointHash:a,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=\
+Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:c,endpoint:type\
+of s=="string"?s:void 0,endpointHash:typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invali\
+d"}}var En=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${yd(r,\
 s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){ret\
-urn this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=thi\
-s.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+fe(r,ga,this.#p,n),i=(t?.notBefore??0)>o;return t\
-his.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#g();if(r&&r.notB\
+urn this.#r}isOpen(){return!this.#a&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=thi\
+s.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+fe(r,gd,this.#p,n),i=(t?.notBefore??0)>o;return t\
+his.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notB\
 efore>=t){this.#r=r;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.f\
-ailures,notBefore:this.#s()+n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&\
+ailures,notBefore:this.#s()+n}),this.#a=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&\
 this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==\
-void 0;return this.forget(),n}refresh(){this.#d||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=\
-!1,this.#m())}#g(){let n=ba(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void\
+void 0;return this.forget(),n}refresh(){this.#a||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=\
+!1,this.#m())}#g(){let n=bd(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void\
  0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:me(this.#t)}:{},r=M({...n,\
 ...t,endpoint:this.#t}),o=D(r)<=wo&&H(this.#t)===this.#t?r:M({...n,...t});ue(this.#u,this.#e,this.#n,o,this.#s())}catch{\
 }}};function To(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): n\
-ot tried before ${Be(t)}`}function F(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var xo=36e5,je=64,Ea=6e4,oe={maxEvents:1e3,maxBytes:\
-1048576,maxAgeMs:7*864e5},Et=6e4,va=864e5,_o=6e4,Ao=64,Sa=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.json\
-l$/,vn=/^([lc])-(\\d{13})-(e-.+)$/,wa=36e5;function No(e,n="nat",t=""){return me(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var\
- Ta=" does not exist yet",ie=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=\
+ot tried before ${Be(t)}`}function F(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var xo=36e5,je=64,Ed=6e4,oe={maxEvents:1e3,maxBytes:\
+1048576,maxAgeMs:7*864e5},Et=6e4,vd=864e5,_o=6e4,Ao=64,Sd=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.json\
+l$/,vn=/^([lc])-(\\d{13})-(e-.+)$/,wd=36e5;function No(e,n="nat",t=""){return me(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var\
+ Td=" does not exist yet",ie=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=\
 r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,oe.maxAgeMs),maxEvents:Math.max(r.maxEvents,oe.maxEvents),maxBytes:Math.max(r.ma\
-xBytes,oe.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let d=c=>{i(c)},a=s==="work"\
-,u=a?"read and write":"read",l=c=>!t.allowed(c,"read")||a&&!t.allowed(c,"write");if(l(n))return d(`the program may not $\
-{u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,a),m=t.realPath(n);return m===void 0?d(`where ${n} leads cannot \
-be told`):m!==n&&l(m)?t.permissionsFollowLinks?d(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):ne\
-w e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,a)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return d(m?`${n}${\
-Ta}`:V(c))}}write(n,t){let r={},o=n.map(Ie),{kept:i}=St(o,this.#n.maxEvents,this.#n.maxBytes);F(r,"spool_full",o.length-\
-i.length);let s=new Map;for(let a of i){let u=s.get(n[a].sessionId)??[];u.push(o[a]),s.set(n[a].sessionId,u)}let d=[];tr\
-y{for(let a of s.values())d.push(this.#u(a,t,this.key))}catch(a){for(let u of d)this.#l(u);throw a}return{written:r,olde\
-r:this.#g(t,d)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:d}of this.#d(t).slice(0,je)){if(o.length>=n)break;let a=\
-this.#p(s.name,t+r);try{this.#e.rename(d,a)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(a,s,t),m=u.slice(0,n\
--o.length),f={path:a,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};tr\
+xBytes,oe.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=c=>{i(c)},d=s==="work"\
+,u=d?"read and write":"read",l=c=>!t.allowed(c,"read")||d&&!t.allowed(c,"write");if(l(n))return a(`the program may not $\
+{u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads cannot \
+be told`):m!==n&&l(m)?t.permissionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):ne\
+w e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,d)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return a(m?`${n}${\
+Td}`:V(c))}}write(n,t){let r={},o=n.map(Ie),{kept:i}=St(o,this.#n.maxEvents,this.#n.maxBytes);F(r,"spool_full",o.length-\
+i.length);let s=new Map;for(let d of i){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];tr\
+y{for(let d of s.values())a.push(this.#u(d,t,this.key))}catch(d){for(let u of a)this.#l(u);throw d}return{written:r,olde\
+r:this.#g(t,a)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:a}of this.#a(t).slice(0,je)){if(o.length>=n)break;let d=\
+this.#p(s.name,t+r);try{this.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(d,s,t),m=u.slice(0,n\
+-o.length),f={path:d,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};tr\
 y{this.#u(u.slice(m.length).map(Ie),s.time,this.key)}catch{this.giveBack(f);continue}F(i,"spool_corrupt",l),F(i,"spool_e\
 xpired",c);for(let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){\
 let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e\
-.sizeOf(n.path)!==void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.\
+.sizeOf(n.path)!==void 0}waitingSince(n){return this.#a(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.\
 dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=vn.exec\
 (n),r=$e(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,o\
 urs:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:wt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({tim\
-e:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=je)break;let s=Ro(i,t);if(s===void 0||!(t-s.tim\
-e>=Ea))continue;let d=n.#p(s.name,t+xo);try{n.#e.rename(`${n.dir}/${i}`,d)}catch{continue}let{valid:a}=n.#s(d,s,t);try{l\
-et u=this.#u(a.map(Ie),s.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(d,`${n.dir}/${s.name}`)}catch{}break}n.\
-#l(d.slice(n.dir.length+1)),o+=a.length}return r.length>0&&this.#g(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=\
-vn.exec(t),o=$e(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t\
-(n=this.#r()){return n.flatMap(t=>$e(t)??[])}#u(n,t,r){if(n.length===0)return;let o=ko(n,t,r);return ue(this.#e,this.dir\
-,o,Oo(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=t\
-his.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/Ao)))}for(let s of i?.split(`\n`)??[]){if(s==="")\
-continue;let d=Ra(s);d===void 0?o.corrupt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,t){\
-return`${this.dir}/${vt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of th\
-is.#r()){let i=xr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>xo&&r<\
-je&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=E=>E.key=\
-==this.key||E.key===void 0,d=E=>n-E.time>(s(E)?o.maxAgeMs:i.maxAgeMs),a=this.#r();this.#c(a,n,d,r);let u=this.#t(a),l={e\
-vents:0,bytes:0},c={events:0,bytes:0},m=(E,h,S)=>{s(E)&&([l.events,l.bytes]=[l.events+h,l.bytes+S]),[c.events,c.bytes]=[\
-c.events+h,c.bytes+S]};for(let E of u)m(E,E.events,E.bytes);let f=(E,h)=>E.events>h.maxEvents||E.bytes>h.maxBytes;if(!f(\
-l,o)&&!f(c,i)&&!u.some(d))return r;let p=u.filter(E=>t.includes(E.name)),g=Math.min(...p.map(E=>E.time)),b=E=>this.#e.mo\
-difiedAt(`${this.dir}/${E}`),R=Math.max(...p.map(E=>b(E.name)??-1/0)),k=E=>{if(E.time<g)return!1;let h=b(E.name);return \
-h===void 0||!Number.isFinite(R)?E.time-g<=_o:Math.abs(h-R)<=_o},x=u.filter(E=>!t.includes(E.name)).sort((E,h)=>E.time-h.\
-time);for(let E=0;E<je;){let h=x.find(d),S=h===void 0&&f(l,o),_=h??(S?x.find(s):f(c,i)?x[0]:void 0);if(_===void 0)break;\
-x.splice(x.indexOf(_),1);let O=d(_);if(!O&&k(_))continue;E++,m(_,-_.events,-_.bytes);let T=S?{events:o.maxEvents-l.event\
-s,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!O&&T.events>0&&T.bytes>0){let w=t\
-his.#w(_,T.events,T.bytes,n);if(w===void 0)continue;m(_,w.kept.events,w.kept.bytes),F(r,"spool_corrupt",w.corrupt),F(r,"\
-spool_full",w.cut);continue}this.#m(_.name,_,O?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${thi\
-s.dir}/${n}`,t);this.#l(n)&&(F(o,"spool_corrupt",i.corrupt),F(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let\
- s of n){if(i===je)break;let d=vn.exec(s);if(d===null||t-wt(d)<=va)continue;let a=$e(d[3]);if(a===void 0||!r(a))continue\
-;i++;let u=vt(d[3],t+Et);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,a,"spool_exp\
-ired",o)}}#w(n,t,r,o){let i=vt(n.name,o+Et),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/\
-${i}`)}catch{return}let{valid:d,corrupt:a}=this.#s(`${this.dir}/${i}`,n),u=d.map(Ie),l=St(u,t,r),c=l.kept.map(g=>u[g]),m\
-={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:a};if(c.length===0)return this.#l(i)?m:void 0;let f\
-=sn(this.dir,o),p=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Oo(c))}catch{if(p(),!this.#l(i))return;try{th\
-is.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:a}}return m}if(y().monotonicMs()-s>Et/2)\
-return void p();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.\
-dir}/${ko(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};fu\
-nction Ro(e,n){let t=vn.exec(e);return t?_a(t,n)?$e(t[3]):void 0:$e(e)}function $e(e){let n=Sa.exec(e);if(!n)return;let \
-t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Ao));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}func\
-tion St(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].by\
-tes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function ko(e,n,t){let r=e.reduce((o\
-,i)=>o+i.bytes+1,0);return`e-${J(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${ne()}.jsonl`}function Oo(e){return e.map\
-(n=>`${n.text}\n`).join("")}function $o(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:\
-d,clientVersion:a=""}of e)o+=i+6*(s.length+d.length+a.length)+xa;return e.length<=t&&o<=r?0:e.length-St(e.map(Ie),t,r).k\
-ept.length}var xa=200;function Io(e){return Ie(e).bytes+1}function Ie(e){let n=`{"retries":${e.retries},"schemaVersion":\
-${M(e.schemaVersion)},"sessionId":${M(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${M(e.clientVersion)}\
-,`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}\
-function vt(e,n){return`l-${J(n)}-${e}`}function wt([,e,n]){return e==="l"?Number(n):Number(n)+wa}function _a(e,n){retur\
-n n>wt(e)}function Ra(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.\
-parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&N\
-umber.isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&Kn(d.parameters)===void 0))return;let u\
-=Number.isSafeInteger(i)&&i>0,l={json:M(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===\
-void 0?l:{...l,clientVersion:o}}catch{return}}function ka(e,n){return e.spoolFallback?Gr(y().env,L().os,n?.uid):void 0}f\
-unction Oa(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=Tt(e),d=e.noSpool??"there is no spool directory",a=o\
-===void 0?void 0:ie.open(o,n,i,s,c=>d=c,r),u=ka(e,n);if(a&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let c=n.realPath\
-(u)===void 0?void 0:ie.open(u,n,i,s);c&&c.dir!==a.dir&&a.adopt(c,e.clock())}if(a||u===void 0)return!a&&o!==void 0&&t(d),\
-a;let l=ie.open(u,n,i,s,c=>d+=`; nor in ${u}: ${c}`,r);return t(d,l?.dir),l}var Sn=class e{spool;health;files;#e;#n=new \
-Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}\
-=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let d=Oa(n,s,\
-t);if(!d)return null;let a=n.customFetch?d.key:void 0,u=new En(s,d.dir,r.url,o,i,a);return new e(d,u,s,n)}replay(n,t){th\
-is.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let a of r)this.#n.add(a.claim);let \
-i=r.map(a=>({...a,bytes:D(a.json),notBefore:0})),[s,d]=[[],[]];for(let a of i)(yt(a,this.#e)===void 0?s:d).push(a);retur\
-n d.length>0&&(this.settle(d),F(o,"event_too_large",d.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}=this\
-.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped\
-:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}holdsClaims(){return \
-this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t)\
-,this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}rene\
-wClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+\
-n)}}};function Tt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Se?r:void 0,\
-headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),f\
-etch:i?"own":void 0},d=M(s);return No(n.kind==="http"?n.url:"",t.name,d==="{}"?"":d)}function Aa(e){let n=e.replace(/^\\[\
-(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\\
-.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Lo(e,n){if(e.kind!=="http")return;let t;\
-try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Aa(t.hostname))return;let r=[...t.username||t.password?["the \
-URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?v\
-oid 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Po(e,n=L()){let t=({schemaVersion:r,sessionI\
-d:o,clientVersion:i=e},s)=>Jr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat\
-",encode:(r,o)=>Zn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Do(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=\
->D(Zn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Mo(e,n=L()){let t=({clientVersion:i=e.serviceVersion})\
-=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let d=M(Mr(i));r.set(\
-i,s={json:d,bytes:D(d)})}return s};return{name:"otlp",encode:i=>Yn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBy\
-tes:Do(({sessionId:i,clientVersion:s})=>[i,s],i=>D(Yn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,r\
-esource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Dr}}function Do(e,n){let t;return r=>{let o=e(r)\
-;return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var \
-Na="http://localhost:4318/v1/logs",$a=120,Ia=50,La=3,Pa=2,xt=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x\
-"}\',Ma={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:\
-!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEven\
-tBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOf\
-f:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ve(e={}){if(!ve(e))throw new TypeError(`Can\
-not create handler: options must be an object, got ${N(e)}`);let n=Un(e,Ma);if(n)throw new TypeError(`Cannot create hand\
-ler: ${n}`);let t=(A,C,I)=>{let P=e[A]===void 0?C:e[A],Q=I.integer?`${I.sign} integer`:`${I.sign} number`,he=`Cannot cre\
-ate handler: \'${A}\' must be a ${Q}`;if(typeof P!="number"||Number.isNaN(P))throw new TypeError(`${he}, got ${N(P)}`);if(\
-!((I.sign==="positive"?P>0:P>=0)&&(I.integer?Number.isSafeInteger(P):Number.isFinite(P))))throw new RangeError(`${he}, g\
-ot ${P}`);if(I.timer&&P*1e3>ht)throw new RangeError(`Cannot create handler: \'${A}\' must be at most ${ht/1e3} seconds (th\
-e longest a timer can wait), got ${P}`);return P},r=(A,C,I)=>{let P=e[A];if(P===void 0)return I;if(typeof P!==C)throw ne\
-w TypeError(`Cannot create handler: \'${A}\' must be a ${C}, got ${N(P)}`);return P},o={sign:"positive",timer:!0},i={sign:\
-"non-negative",timer:!0},s={sign:"positive",integer:!0},d=t("requestTimeoutSeconds",Pa,o),a=t("backoffInitialSeconds",1,\
-i),u=t("backoffMaxSeconds",60,i);if(u<a)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at leas\
-t \'backoffInitialSeconds\' (${a}), got ${u}`);let l=Vr(),c=r("sourceClientVersion","string",Se),m=Uo("resource",e.resourc\
-e),f=r("sessionId","string","undefined"),p=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,b=Ha(g,p\
-),R=fn(l.format??""),k=g!==void 0?b:R??"nat",x=Rt(k,c,{...l.otlpResource,...m}),E=_t(x,l.sessionPrefix+f),h=_t(Rt(b,c,m,\
-Bo),f),S=t("maxEventBytes",32768,s);if(S<h.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must \
-be at least ${h.eventBytes} (the smallest event), got ${S}`);let _=t("maxBatchBytes",5e5,s);if(_<h.batchBytes){let A=`on\
-e ${b} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourc\
-eClientVersion\', \'sessionId\' or \'resource\' make ${A} ${h.batchBytes} bytes, more than \'maxBatchBytes\' (${_} by default)`\
-:`Cannot create handler: \'maxBatchBytes\' must be at least ${h.batchBytes} (${A}), got ${_}`)}let O=Ua(e.headers);O.probl\
-em&&p.push(O.problem);let T=Fa(e.endpoint,l.endpointHidden?kt:l.endpoint??(k==="otlp"?l.otlpEndpointHidden?kt:l.otlpEndp\
-oint??Na:void 0),l.dryRun,p),w=Ba(e.spoolDir,l,p);return{flushIntervalMs:t("flushIntervalSeconds",$a,o)*1e3,maxQueueSize\
-:t("maxQueueSize",Ia,s),maxRetries:t("maxRetries",La,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeou\
-tMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initialMs:a*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s)\
-,maxEventBytes:Math.min(S,_-E.envelopeBytes-_e),maxEventBytesOption:S,maxBatchBytes:_,sourceClientVersion:c,sessionId:l.\
-sessionPrefix+f,sink:T.kind==="http"&&O.problem?{kind:"none",reason:"invalid_headers",detail:O.problem}:T,spoolDir:w.pat\
-h,noSpool:w.none,problems:p,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents"\
-,oe.maxEvents,s),maxBytes:Ca(t("spoolMaxBytes",oe.maxBytes,s)),maxAgeMs:t("spoolMaxAgeDays",oe.maxAgeMs/864e5,{sign:"pos\
-itive"})*864e5},captureInterrupts:Va(e.captureInterrupts),handOff:ja(r("handOff","boolean",void 0),l),customFetch:e.fetc\
-h!==void 0,format:x,formatSetBy:g!==void 0?"the program\'s options":R!==void 0?"NAT_TELEMETRY_FORMAT":"the default",heade\
-rs:{...k==="otlp"?l.otlpHeaders:{},...O.record},fetch:r("fetch","function",y().fetch??((A,C)=>globalThis.fetch(A,C))),lo\
-gger:r("logger","function",void 0),clock:Co("clock",r("clock","function",Date.now),Date.now,{valid:Da,expected:"epoch mi\
-lliseconds",hint:" (a method needs its object: () => performance.timeOrigin + performance.now())"}),random:Co("random",r\
-("random","function",Ee),Ee,{valid:A=>typeof A=="number"&&A>=0&&A<1,expected:"a number in [0, 1)"})}}function Co(e,n,t,{\
-valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(d){throw new TypeError(`Cannot create handler: \'$\
-{e}\' failed: ${V(d)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${N(s)}`);\
-return()=>{try{let d=n();return r(d)?d:t()}catch{return t()}}}var Da=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n\
-){let t={json:xt,bytes:D(xt),schemaVersion:ce,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventB\
-ytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+_e+r,envelopeBytes:o}}function Ca(e){if(e>=oe.maxBytes\
-)return e;let n=Io({json:xt,schemaVersion:ce,sessionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot\
- create handler: \'spoolMaxBytes\' must be at least ${n} (one spooled event, the smallest), got ${e}`);return e}function R\
-t(e,n,t,r){return e==="otlp"?Mo({serviceName:t["service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var\
- Bo={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Ho(e){let{format:n,sourceClientVersi\
-on:t}=e,r=n.resource??{},o=_t(Rt(n.name,t,r,Bo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes)\
-,maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var kt=Symbol("hidden");function Fa(e,n,t,r){if(e!==void 0&\
-&typeof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdo\
-ut"), got ${N(e)}`);let o=e===void 0?void 0:ln(e);if(o){let s=`the program\'s \'endpoint\' ${N(H(e))} ${o}: nothing is sent\
-`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===kt)return{kind:"none",reason:"end\
-point_hidden"};let i=e??n??Hr;return e===void 0&&!Ur(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stde\
-rr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function Ba(e,n,t){if(e===!1)return{path:void 0,none:"\
-the program\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="s\
-tring")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${N(e)}`\
-);return G(e,L().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${N(e)} is not an absolute path: no spool is\
- kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function Ha(e,n){if(e===void 0)return"nat\
-";if(typeof e!="string")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${N\
-(e)}`);let t=fn(e);return t||(n.push(`the program\'s \'format\' ${N(e)} is not a format (nat, otlp): the nat envelope is se\
-nt`),"nat")}function Uo(e,n){if(n===void 0)return{};if(!ve(n))throw new TypeError(`Cannot create handler: \'${e}\' must be\
- an object of strings, got ${N(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")thro\
-w new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="functi\
-on"?N(o):`a ${typeof o}`} for ${N(r)}`);t[r]=o}return t}var Fo=8192;function Ua(e){let n=Uo("headers",e);for(let[i,s]of \
-Object.entries(n)){if(!dn(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 toke\
-ns), got ${N(i)}`);if(an(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${N(i)}: the HTTP client \
-frames the request itself`);n[i]=Nr(s)}let t=Object.keys(n).find(i=>!un(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s\
-.length+d.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${N(t)} that cannot be sent (a control chara\
-cter or a character past ASCII): nothing is sent`:r>Fo?`the program\'s \'headers\' add ${r} bytes to a request, more than $\
-{Fo} (servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function ja(e,n){\
-return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOF\
-F"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Va(e){if(e===void 0||e===!1)return!1;if(e===!0)\
-return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a \
-boolean or a function, got ${N(e)}`)}var wn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function Tn(e,n){retur\
-n{...e,[Ye]:M(n)}}function jo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="s\
-tring"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var Z=15e3,Ya=250;function Le(e,n,t,r){let o=new RegExp(`^sen\
-der-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let d=o.exec(s);if(!d)co\
-ntinue;let a=Number(d[1]),u=d[2]==="lock"?Z:Ya;a+u>r&&a<=r+u?(d[2]==="lock"?i.locks:i.marks).push(s):_n(e,`${n}/${s}`)}r\
-eturn i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Le(e,n,t,r).locks.length>0}catch{return!1}}functio\
-n Vo(e,n,t){let r;try{e.ensureDir(n,!0);let o=Le(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work"\
-;let i=Date.now();r=`sender-${t}-${J(i)}-${ne()}.start`,e.create(`${n}/${r}`,"");let s=Le(e,n,t,i);return s.locks.length\
-===0&&s.marks[0]===r?r:(_n(e,`${n}/${r}`),"at work")}catch{return r}}function Yo(e,n,t){t!==void 0&&At(e,n,()=>[t])}func\
-tion Go(e,n,t){At(e,n,()=>Le(e,n,t,Date.now()).marks)}async function Wo(e,n,t){for(let r=0;r<Ga;r++){let o=Date.now();tr\
-y{e.ensureDir(n,!0,!1);let i=Le(e,n,t,o);if(i.locks.length>0){Ot(e,n,i.marks);return}let s=`sender-${t}-${J(o)}-${ne()}.\
-lock`;e.create(`${n}/${s}`,"");let{locks:d,marks:a}=Le(e,n,t,o);if(d.join()===s)return Ot(e,n,a),s;_n(e,`${n}/${s}`)}cat\
-ch{return}await new Promise(i=>setTimeout(i,10+Ee()*50))}}var Ga=5;function zo(e,n,t){At(e,n,()=>[t])}function At(e,n,t)\
-{try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r}`)}function _n(e,n){try{e\
-.remove(n)}catch{}}function Xo(){return""}var za=6e4,Xa=1e3,qa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY\
-_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function qo(e,n,t){let r=Ja(e,n,t);return r.handOff?r:{...r,outcome:Jo(e,n)}}fun\
-ction Jo(e,n){return e.sink.kind==="none"?"dropped":Ko(e)&&n?.health.isOpen()!==!0?"delivered":n&&Oe()===void 0?"spooled\
-":"dropped"}function Ko(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function Ja(e,n,t){try{let r=ti(e,n,t\
-);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=ni(e.sink.ur\
-l,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,r\
-eason:m}}let d=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};let{cwd:a,...u\
-}=d,l={...Za(e,o.dir),successor:u,onByConsentFile:lo()};return{handOff:!0,command:{...d,env:Tn(d.env,l)},backlog:n}}catc\
-h(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function Zo(e,n){return n.handOff&&n.command&&!ed(n.backlog\
-)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outcome:Jo(e,n.backlog)}:\
-n}function Qo(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let\
- o=Vo(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHand\
-Off():Yo(r,n.dir,o),i}catch{return"failed"}}function ei(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.cloc\
-k())===void 0)return!1;let{sink:t}=e;return ti(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(ni(t.url,n.spool.dir\
-))!==void 0}function ni(e,n){let t=to(),r=t===void 0?void 0:Ka(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variab\
-les:[...qa,...ge,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Ka(e){let n=X(e),t=n==\
-=void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?\
-void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function ti(e,n,t){let{hand\
-Off:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go t\
-o an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call"\
-;if(e.requestTimeoutMs>Z-Xa)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${Z/1e3} s)`;i\
-f(!t)return"telemetry was turned off during the run";let i=Oe();if(i!==void 0)return`the program turned telemetry on ove\
-r ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return\
- e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who m\
-ay change the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js\
- --permission without --allow-fs-read for them): another user could swap the sender\'s script there";if(!Ko(e))return"the\
- program may not connect to the endpoint";let{spool:s,files:d,health:a}=n;if(a.isOpen())return;let u=e.clock(),l=s.waiti\
-ngSince(u);if(l===void 0)return;let{state:c}=a,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if\
-(m!==void 0&&u-m>za&&!xn(d,s.dir,s.key,u))return"spooled events have waited a minute with no sender at work"}function Za\
-(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,m\
-axRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeco\
-nds:i.maxMs/1e3,...Ho(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClie\
-ntVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function Qa({files:e,spool:n}){return e\
-.sizeOf(`${n.dir}/${""}`,!0)===0}function ed(e){if(Qa(e))return!0;let{files:n,spool:t}=e,r=()=>ue(n,t.dir,"",Xo(),Date.n\
-ow());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return td(n,t.di\
-r,nd),!0}var nd=3;function td(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(d=>wn.test(d))}catch{return}let i=d=>{let\
- a=e.modifiedAt(`${n}/${d}`);return a===void 0||a>r+Z?-1/0:a},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written\
-:i(d)})).sort((d,a)=>a.written-d.written).slice(t).filter(({written:d})=>r-d>Z).map(({name:d})=>d);for(let d of s)try{e.\
-remove(`${n}/${d}`)}catch{}}var Rn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.leng\
-th}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear\
-(),this.#n=0}};function ri(){throw new Error("a sender prints nothing")}var ii=16384,$t=2*ii,si=$t-4096,It=32,ai=/^[a-z0\
--9_]{1,40}$/,rd=/^[0-9a-f]{8}$/;var oi=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,od=6e4;function \
-di(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).filter(([m,f])=>ai.test(m)&&Number.isSafeInteger(f)&&f>0);if(d.length===0\
-||!Nt(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(d.slice(0,It))},endpointHash:me(r)},l=H(r)===r?{...\
-u,endpoint:r}:u,c=mi(n,t);try{let m=sd(e,n,t,i).filter(p=>p.quiet).map(p=>ui(e,p,n,t)),f=li([...m.flatMap(p=>p.lines),l]\
-,s,i)??l;ci(e,n,t,m,()=>{let p=dd(e,c);p==="invalid"&&e.remove(c);let g=`${M(f)}\n`;typeof p!="object"||p.bytes+g.length<\
-=ii?e.append(c,typeof p=="object"&&!p.ended?`\n${g}`:g,si):id(e,n,t,f,s,i)});for(let{path:p}of m)p!==void 0&&v(()=>e.remo\
-ve(p))}catch{}}function id(e,n,t,r,o,i){let s=mi(n,t),d={path:Lt(n,t),quiet:!1},a=Pt(e,s,d.path)?ui(e,d,n,t):{lines:[]};\
-ci(e,n,t,[a],()=>{e.append(s,`${M(li([...a.lines,r],o,i)??r)}\n`,si)})}function ui(e,n,t,r){if(e.sizeOf(n.path)===void 0)\
-return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=ad(e,n),s=Lt(t,r,i);return Pt(e,n.path,s)?\
-{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function ci(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summe\
-d:d}of r)s!==void 0&&Pt(e,s,Lt(n,t,d));throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${\
-J(Date.now())}-${ne()}${r}.aside`)}function sd(e,n,t,r){return bt(e,n,oi,(o,i)=>{let[,,s,d]=oi.exec(i)??[],a=Math.abs(r-\
-Number(s))>=od;return o===t?{path:B(n,i),summed:d===void 0?void 0:Number(d),quiet:a}:void 0})}function ad(e,n){try{let t\
-=n.summed??0,r=e.read(n.path,$t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:fi(r.slice(0,o)),upT\
-o:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Pt(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function li(e,n,\
-t){let r=e.map(d=>({...d,since:Math.min(d.since,t),last:Math.min(d.last,t)})).filter(d=>d.last>=n);if(r.length===0)retur\
-n;let o={};for(let d of r)for(let[a,u]of Object.entries(d.dropped))(a in o||Object.keys(o).length<It)&&F(o,a,u);for(let \
-d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{sinc\
-e:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===v\
-oid 0?{}:{endpoint:i}}}function dd(e,n){try{let t=e.read(n,$t);return t===void 0?void 0:{lines:fi(t),bytes:t.length,ende\
-d:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}function fi(e){return e.split(`\n`).flatMap(n\
-=>ud(n)??[])}function ud(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="objec\
-t"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(n)&&Nt(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=\
->ai.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let a={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="str\
-ing"&&rd.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&H(o)===o?{...a,endpoint:o}:a}catch{return}}function Nt(\
-e){return Number.isSafeInteger(e)&&e>=0&&e<=hn}function mi(e,n){return B(e,`drops-${n}.json`)}var se={working:1,periodic\
-:2,asked:1/0},hi=.9,cd=1e3,ld=3e5,fd=36e5,md=4,kn=class{#e;#n=[];#o=[];#t=new Rn;#u=0;#s=0;#p=0;#r=0;#d={};#g={};#m=!1;#\
-c;#w=Promise.resolve();#l;#x=se.working;#R=0;#k;#y=new Set;#O;#N=!1;#E;#h=qn();#a=!1;#T=!1;#i=!1;#B=!1;#ce=!1;#H=0;#M;#D\
-;#v;#W;#U=!1;#z=!1;#C;constructor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!le())return this.#we();let t=y().exiting();t?(t\
-his.#oe(),this.#B=this.#i,this.#i=!0):this.#q(),this.#u++;let r=vo(n,this.#e);if("reason"in r)return this.#b(1,r.reason,\
-r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.\
-#F(!0)||this.#Y());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#j()),this.#n.length>=this.#e.maxQueueSize&&this.#\
-$(se.working)}catch{}finally{this.#B=!1}}start(){this.#m||this.#M||(this.#m=!0,this.#q(),this.#S()>0?this.#j():le()&&!th\
-is.#A()&&ei(this.#e,this.#_())&&this.#$(se.working))}flush(){return this.#$(se.asked)}#$(n,t=!1){if(this.#E!==void 0&&!t\
-)return Promise.resolve().then(()=>this.#M);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#R,o=this.#\
-w.then(()=>{if(r!==this.#R)return;let i=this.#x;return[this.#l,this.#x]=[void 0,se.working],this.#ge(i)});return this.#l\
-=o,this.#w=o,o}stop(){return this.#M??=this.#le()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:thi\
-s.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,s\
-pooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#X(){return[...this.#o,...this.#t.events(),...thi\
-s.#n]}#q(){if(this.#D)return;this.#oe();let n=y(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installe\
-d: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#M===void 0;return this.sto\
-p(),s},exit:()=>{this.#F(!0)||this.#Y(),this.#G()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.\
-#F(!0)||this.#Y(),this.#G()})):void 0;this.#D=()=>{r?.(),i?.()}}#j(){this.#m&&this.#c===void 0&&this.#J()}#J(){this.#c=s\
-etTimeout(()=>{this.#$(se.periodic).then(()=>{this.#m&&this.#J()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}asy\
-nc#le(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=hd(this.#e.exitTimeoutMs);this.#V();let t=this.\
-#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#K(),this.#S()>0&&this.#F())re\
-turn;this.#ae(),this.#S()>0&&this.#A()&&this.#P(!0),this.#S()>0&&!this.#A()&&await this.#fe(n),this.#P()}catch(o){this.#\
-f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&\
-&(this.#D?.(),this.#D=void 0)}}async#fe(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=th\
-is.#$(se.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#K()}#K(){let{requestTimeoutMs:n,exitTimeoutMs:t}\
-=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*hi,i=[...this.#y].some(({started:s,accepted:d})=>!d&&r-s>=n*hi);this.#Z(\
-({started:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.\
-health.recordFailure()}#Z(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#t\
-e(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#ie(r,"the exit budget ended before the a\
-nswer"):r)}}}#me(){return this.#k??=new AbortController}#Q(n){if(n.aborted||!K())return!1;let{requestTimeoutMs:t,exitTim\
-eoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,a=d!==void 0\
-&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*a>s)}#ee(n){this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!t\
-his.#N&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#he(){let{sink:n,clock:t}=th\
-is.#e,r=this.#C,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&\
-o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#pe(n){let t=this.#v?.health;if(\
-n.delivered){this.#C=void 0;let u=this.#z&&this.#E===void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#U=!\
-1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.reco\
-rdWait(n.retryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random:s,clock:d}=this.#e,a=d()+fe(o,i,s,n.retryAfterMs\
-);this.#C=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:a}}async#ge(n){try{this.#V();let t=this.#e.sink.kind==="\
-http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ae();let r=this.#A();if(r&&!this.#he())re\
-turn;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return\
-;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let a=this.#re(d);for(let l of a)this.#t.add(l);let u={delivered:!1,failed:\
-!1,probing:r};await this.#ye(a,u),this.#pe(u),u.delivered&&u.retryAfterMs&&(this.#H=Math.max(this.#H,this.#e.clock()+u.r\
-etryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ye(n,t){let{signal:r}=this.#me(),o=0,i=async()=\
->{for(;o<n.length&&!t.failed&&this.#Q(r);)await this.#ne(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(md,n\
-.length)},i));for(let s of n.slice(o))this.#ee(s)}async#ne(n,t,r){this.#V();let o=this.#de(n);if(o!==n){if(this.#t.settl\
-e(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#Ee(n,t);if(this.#Se(i,n.length),!!this.#t.settle(n)){if(i.\
-kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let a of d)this.#t.add(a);f\
-or(let a of d)this.#Q(t)?await this.#ne(a,t,r):this.#ee(a);return}switch(i.kind){case"delivered":return r.delivered=!0,t\
-his.#te(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#L(n);case"rejected":return this.#b(n.length,i.r\
-eason,i.detail),this.#L(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,\
-r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#be(n,i.retryAfterMs):this.#Te(n,i.reason,i.\
-retryAfterMs)}}}#be(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(..\
-.n)}#te(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#L(n)}async#Ee(n,t){l\
-et r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#ve(n,t,()=>r.accepted=!0)}fi\
-nally{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#re(n){let{format:t,maxBatchBytes:r}\
-=this.#e;return So(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear(),this.#n=[]}async#ve(n,t,r){let{sink:o}\
-=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.\
-encode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${d}`),o.ki\
-nd==="stderr")return pi(d),{kind:"delivered"};let a=i.classify;return await yo({url:o.url,body:d,headers:s,classify:a&&(\
-(u,l,c)=>a(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs\
-,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCred\
-entials})}#Se(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3\
-} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind=\
-=="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` ($\
-{n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#oe(){if(this.#T)return;this.#T=!0;let{sink:n\
-,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:d}=lt();this.#h(`telemetry ${s?"on":"off"} (\
-decided by ${d})`);let a=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden\
-?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)"\
-:`nowhere (${n.reason})`;this.#h(`endpoint: ${a}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems\
-)this.#f(`problem: ${s}`);if(!this.#h)return;let i=Lo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: $\
-{o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)}#we(){this.#a||!this.#h&&!this.#e.logg\
-er||(this.#a=!0,this.#f(`telemetry off (decided by ${lt().decidedBy}): events are not recorded`))}#Te(n,t,r){let{backoff\
-:o,clock:i,random:s}=this.#e,d=i(),a=this.#ie(n,t);for(let u of a)u.notBefore=d+fe(u.retries,o,s,r);this.#o.push(...a)}#\
-ie(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`deliver\
-y failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: $\
-{t}`),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${\
-n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#W&&this.#f(r),this.#W=r}),this.#v}#se(){let n=this\
-.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+cd;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max\
-(ld,Math.min(fd,2*t),2*r)}#V(){let n=this.#se(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ae(){if(this.#U|\
-|this.#R>0||!le()||this.#A()||!K())return;let n=this.#_();if(n&&Oe()!==void 0)return;this.#U=!0;let t=this.#e.maxBuffere\
-dEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#se());this.#z=(o?.events.length??0)>0,\
-o&&(this.#ue(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#j())}#P(n=!1,t){this\
-.#Z();let r=this.#X(),o=this.#de(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??K()))\
-return this.#ce=!0,this.#I(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#I();for(let d of th\
-is.#re(o))pi(this.#e.format.encode(d,this.#e.clock())),this.#p+=d.length;return!0}if(this.#e.sink.kind==="none")return t\
-his.#I(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)r\
-eturn this.#f(`${o.length} event(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.n\
-oSpool?` (${this.#e.noSpool})`:"")),!1;if(Oe()!==void 0)return this.#I(),this.#b(o.length,"opted_out","not spooled: the \
-program turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)retu\
-rn!1;if(this.#I(),s){let d=this.#H-this.#e.clock();d>0&&i?.health.recordWait(d),this.#r+=s.spooled;for(let[a,u]of Object\
-.entries(s.dropped))this.#b(u,a);this.#ue(s.olderDropped)}else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.leng\
-th-d,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#de(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=n\
-ew Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:\
-s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#L(i),n.filter(({claim:s})=>!s||!o.has(s))}#ue(n){for(let[t\
-,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#F(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=qo(this.#e,t,le()),\
-o=r.handOff?K():void 0;if(o===!1)return this.#P(!0,o);let i=Zo(this.#e,r);if(!i.handOff){let u={delivered:"delivering in\
- process",spooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?To(t.\
-health):void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at\
- exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#A()?0:$o(this.#X(),this\
-.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process:\
- the spool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(\
-!0,o))return this.#f("at exit: delivering in process: the spool cannot be written"),!1;let d=Qo(i);if(d==="failed")retur\
-n this.#f("at exit: delivering in process: no sender could be started"),!1;this.#R++,[this.#l,this.#x]=[void 0,se.workin\
-g];let a={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"\
-the spool (the system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${a[d]}`),!0}#Y(\
-){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled fo\
-r a later run`),t}#G(){let n={};for(let[s,d]of Object.entries(this.#d)){let a=this.#g[s]??0;d>a&&s!=="opted_out"&&s!=="c\
-laim_lost"&&(n[s]=d-a)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this\
-.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#d[s];let i=Date.now();di(o.files,o.spool.dir,o.spool.key\
-,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(F(this.#d,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#f(n)\
-{this.#h?.(n),this.#B||Wr(this.#e.logger,n)}};function hd(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new\
- Promise(o=>{t=Ne(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function pi(e){y().writeStderr(`${ri(JSO\
-N.parse(e))}\n`)}var pd=250;async function gi(e){let n=y();Ne(Z,()=>n.exit(0)),go(),co(()=>gd(e));try{await yd(e,y().mono\
-tonicMs()+Z)}catch{}n.exit(0)}function gd(e){let{enabled:n,source:t}=io();return n||t==="default"&&e.onByConsentFile!==!\
-0}async function yd(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,d=Ve(s),a=T\
-t(d);if(!K())return Go(t,r,a);for(let u=0;;u++){let l=await Wo(t,r,a);if(!l)return;let{replayed:c,spooled:m,sent:f,timeU\
-p:p}=await Ed(s,n-pd);if(zo(t,r,l),!vd(e,a))return;if(p&&f>0&&K())return bd(e);if(c>0&&m>0||u>0&&c===0)return}}function \
-bd(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(d=>\
-d.startsWith(i)&&wn.test(d.slice(i.length)));o&&s!==void 0&&v(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:T\
-n(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ed(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},\
-{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),d=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!K(\
-)||s!==void 0&&y().files?.realPath(s)===void 0)break;let a=new kn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs\
-())/1e3});a.start(),await a.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=a.stats();t.replayed+=u,t.spooled+=l,t.sen\
-t+=c;for(let[f,p]of Object.entries(m))F(t.dropped,f,p);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=fe(++d,o,i);if\
-(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function vd(e,n){let t=y().files;if(!t||\
-t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spo\
-olMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ie.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var yi=\
-jo(y().env(Ye));yi&&await gi(yi);\n'}var Re="sender-2db90fcb.mjs",Bd=126473,jd=6e4,Fd=1e3,Ud=[zi,"NAT_TELEMETRY_ENABLED",
-"DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Xi(e,t){return e.sink.kind==="none"?"dropp\
-ed":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?"spooled":"dropped"}var Hd=3;function Wi(e,t,n,r=Date.now()){
-let i;try{i=e.list(t).filter(d=>Rd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||
-a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(
-n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Yd=class{#e=new Set;#t=0;get size(){
-return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
-return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function cn(e){return e===null?"null":typeof e=="string"?Gi(
-e):typeof e=="number"?Vd(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(cn).join(", ")}]`:typeof e=="object"?
-`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Gi(n)}: ${cn(r)}`).join(", ")}}`:"null"}function Gi(e){
-return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Vd(e){
-if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
-e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
-isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var qi=16384,ln=2*qi,Ji=ln-4096,
-un=32,Zi=/^[a-z0-9_]{1,40}$/,zd=/^[0-9a-f]{8}$/,Xd=/^drops-([0-9a-f]{8})\.json$/,hn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-Wd=6e4;function Gd(e,t,n,r=-1/0){const i=Date.now(),o=fr(e,At(t,n)),d=hr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).
-flatMap(a=>Qi(e,a).lines);return xt([...typeof o=="object"?o.lines:[],...d],r,i)}function qd(e,t,n=-1/0){return[...new Set(
-[...Ue(e,t,Xd,i=>i),...Ue(e,t,hn,i=>i)])].flatMap(i=>{const o=Gd(e,t,i,n);return o?[{key:i,...o}]:[]})}function Jd(e,t,n,r,i,o){
-const s=At(t,n),d={path:fn(t,n),quiet:!1},a=mn(e,s,d.path)?Ki(e,d,t,n):{lines:[]};ur(e,t,n,[a],()=>{e.append(s,`${D(xt([
-...a.lines,r],i,o)??r)}
+e:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=je)break;let s=Ro(i,t);if(!(s!==void 0&&(s.key=\
+==this.key||s.key===void 0))||!(t-s.time>=Ed))continue;let d=n.#p(s.name,t+xo);try{n.#e.rename(`${n.dir}/${i}`,d)}catch{\
+continue}let{valid:u}=n.#s(d,s,t);try{let l=this.#u(u.map(Ie),s.time,s.key);l!==void 0&&r.push(l)}catch{try{n.#e.rename(\
+d,`${n.dir}/${s.name}`)}catch{}break}n.#l(d.slice(n.dir.length+1)),o+=u.length}return r.length>0&&this.#g(t,r),o}clear()\
+{let n=0;for(let t of this.#r()){let r=vn.exec(t),o=$e(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return \
+this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>$e(t)??[])}#u(n,t,r){if(n.length===0)return;let\
+ o=ko(n,t,r);return ue(this.#e,this.dir,o,Oo(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e\
+.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/Ao)))}for\
+(let s of i?.split(`\n`)??[]){if(s==="")continue;let a=Rd(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expi\
+red++:o.valid.push(a)}return o}#p(n,t){return`${this.dir}/${vt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{retur\
+n[]}}#a(n){let t=[],r=0;for(let o of this.#r()){let i=xr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${thi\
+s.dir}/${o}`}):i&&n-Number(i[1])>xo&&r<je&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r\
+={},[o,i]=[this.#n,this.#o],s=E=>E.key===this.key||E.key===void 0,a=E=>n-E.time>(s(E)?o.maxAgeMs:i.maxAgeMs),d=this.#r()\
+;this.#c(d,n,a,r);let u=this.#t(d),l={events:0,bytes:0},c={events:0,bytes:0},m=(E,h,S)=>{s(E)&&([l.events,l.bytes]=[l.ev\
+ents+h,l.bytes+S]),[c.events,c.bytes]=[c.events+h,c.bytes+S]};for(let E of u)m(E,E.events,E.bytes);let f=(E,h)=>E.events\
+>h.maxEvents||E.bytes>h.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(a))return r;let p=u.filter(E=>t.includes(E.name)),g=Math.m\
+in(...p.map(E=>E.time)),b=E=>this.#e.modifiedAt(`${this.dir}/${E}`),R=Math.max(...p.map(E=>b(E.name)??-1/0)),k=E=>{if(E.\
+time<g)return!1;let h=b(E.name);return h===void 0||!Number.isFinite(R)?E.time-g<=_o:Math.abs(h-R)<=_o},x=u.filter(E=>!t.\
+includes(E.name)).sort((E,h)=>E.time-h.time);for(let E=0;E<je;){let h=x.find(a),S=h===void 0&&f(l,o),_=h??(S?x.find(s):f\
+(c,i)?x[0]:void 0);if(_===void 0)break;x.splice(x.indexOf(_),1);let O=a(_);if(!O&&k(_))continue;E++,m(_,-_.events,-_.byt\
+es);let T=S?{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes\
+};if(!O&&T.events>0&&T.bytes>0){let w=this.#w(_,T.events,T.bytes,n);if(w===void 0)continue;m(_,w.kept.events,w.kept.byte\
+s),F(r,"spool_corrupt",w.corrupt),F(r,"spool_full",w.cut);continue}this.#m(_.name,_,O?"spool_expired":"spool_full",r)}re\
+turn r}#m(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(F(o,"spool_corrupt",i.corrupt),F(o,r,i.valid.length+\
+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===je)break;let a=vn.exec(s);if(a===null||t-wt(a)<=vd)continue;let d\
+=$e(a[3]);if(d===void 0||!r(d))continue;i++;let u=vt(a[3],t+Et);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`\
+)}catch{continue}this.#m(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=vt(n.name,o+Et),s=y().monotonicMs();try{this.#e.renam\
+e(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.map(\
+Ie),l=St(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.leng\
+th===0)return this.#l(i)?m:void 0;let f=sn(this.dir,o),p=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Oo(c))\
+}catch{if(p(),!this.#l(i))return;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d\
+}}return m}if(y().monotonicMs()-s>Et/2)return void p();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{p();return}try{thi\
+s.#e.rename(`${this.dir}/${i}`,`${this.dir}/${ko(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${t\
+his.dir}/${n}`),!0}catch{return!1}}};function Ro(e,n){let t=vn.exec(e);return t?_d(t,n)?$e(t[3]):void 0:$e(e)}function $\
+e(e){let n=Sd.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Ao));return{name:e,time:Numbe\
+r(n[1]),events:r,bytes:t,key:n[4]}}function St(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-\
+n),i=r.slice(o).reduce((s,a)=>s+e[a].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:\
+i}}function ko(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${J(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${n\
+e()}.jsonl`}function Oo(e){return e.map(n=>`${n.text}\n`).join("")}function $o(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for\
+(let{bytes:i,schemaVersion:s,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+xd;return e.length<\
+=t&&o<=r?0:e.length-St(e.map(Ie),t,r).kept.length}var xd=200;function Io(e){return Ie(e).bytes+1}function Ie(e){let n=`{\
+"retries":${e.retries},"schemaVersion":${M(e.schemaVersion)},"sessionId":${M(e.sessionId)},${e.clientVersion===void 0?""\
+:`"clientVersion":${M(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event"\
+:${e.json}}`;return{text:n,bytes:D(n)}}function vt(e,n){return`l-${J(n)}-${e}`}function wt([,e,n]){return e==="l"?Number\
+(n):Number(n)+wd}function _d(e,n){return n>wt(e)}function Rd(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVers\
+ion:o,cuts:i,timestamp:s,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="strin\
+g"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&\
+Kn(a.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:M(a),schemaVersion:t,sessionId:r,retries:n,\
+timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function kd(e,n){return e.spoolFall\
+back?Gr(y().env,L().os,n?.uid):void 0}function Od(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=Tt(e),a=e.noS\
+pool??"there is no spool directory",d=o===void 0?void 0:ie.open(o,n,i,s,c=>a=c,r),u=kd(e,n);if(d&&u!==void 0&&r==="work"\
+&&n.allowed(u,"read")){let c=n.realPath(u)===void 0?void 0:ie.open(u,n,i,s);c&&c.dir!==d.dir&&d.adopt(c,e.clock())}if(d|\
+|u===void 0)return!d&&o!==void 0&&t(a),d;let l=ie.open(u,n,i,s,c=>a+=`; nor in ${u}: ${c}`,r);return t(a,l?.dir),l}var S\
+n=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static\
+ open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y(\
+).files;if(!s)return null;let a=Od(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new En(s,a.dir,r.url,o,i,\
+d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);f\
+or(let d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:D(d.json),notBefore:0})),[s,a]=[[],[]];for(let d of i)(yt\
+(d,this.#e)===void 0?s:a).push(d);return a.length>0&&(this.settle(a),F(o,"event_too_large",a.length)),{events:s,dropped:\
+o}}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{sp\
+ooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.\
+spool.release(t))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remai\
+ning!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)thi\
+s.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until\
+-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function Tt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFe\
+tch:i}=e,s={version:i&&r!==Se?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resour\
+ce&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=M(s);return No(n.kind==="http"?n.url:"",t.name,a==="{}"?""\
+:a)}function Ad(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="loc\
+alhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function L\
+o(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Ad(t.hostname))return;\
+let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).\
+join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Po(e,\
+n=L()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Jr(r,{sourceClientVersion:i,sessionId:o,cpuArchitectur\
+e:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Zn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Do(({schemaVersion:r,se\
+ssionId:o,clientVersion:i})=>[r,o,i],r=>D(Zn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Mo(e,n=L()){let\
+ t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(\
+i);if(s===void 0){let a=M(Mr(i));r.set(i,s={json:a,bytes:D(a)})}return s};return{name:"otlp",encode:i=>Yn(i.map(s=>o(s).\
+json),i[0].sessionId,t(i[0]),n),emptyBytes:Do(({sessionId:i,clientVersion:s})=>[i,s],i=>D(Yn([],i.sessionId,t(i),n))),ev\
+entBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Dr}}funct\
+ion Do(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&\
+(t={fields:o,bytes:n(r)}),t.bytes}}var Nd="http://localhost:4318/v1/logs",$d=120,Id=50,Ld=3,Pd=2,xt=\'{"ts":"2026-01-01T0\
+0:00:00.000Z","parameters":{},"name":"x"}\',Md={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSecon\
+ds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMax\
+Seconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMa\
+xAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ve(e\
+={}){if(!ve(e))throw new TypeError(`Cannot create handler: options must be an object, got ${N(e)}`);let n=Un(e,Md);if(n)\
+throw new TypeError(`Cannot create handler: ${n}`);let t=(A,C,I)=>{let P=e[A]===void 0?C:e[A],Q=I.integer?`${I.sign} int\
+eger`:`${I.sign} number`,he=`Cannot create handler: \'${A}\' must be a ${Q}`;if(typeof P!="number"||Number.isNaN(P))throw \
+new TypeError(`${he}, got ${N(P)}`);if(!((I.sign==="positive"?P>0:P>=0)&&(I.integer?Number.isSafeInteger(P):Number.isFin\
+ite(P))))throw new RangeError(`${he}, got ${P}`);if(I.timer&&P*1e3>ht)throw new RangeError(`Cannot create handler: \'${A}\
+\' must be at most ${ht/1e3} seconds (the longest a timer can wait), got ${P}`);return P},r=(A,C,I)=>{let P=e[A];if(P===v\
+oid 0)return I;if(typeof P!==C)throw new TypeError(`Cannot create handler: \'${A}\' must be a ${C}, got ${N(P)}`);return P\
+},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=t("requestTimeoutSecond\
+s",Pd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handl\
+er: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let l=Vr(),c=r("sourceClientVersion"\
+,"string",Se),m=Uo("resource",e.resource),f=r("sessionId","string","undefined"),p=[],g=typeof e.format=="string"&&e.form\
+at.trim()===""?void 0:e.format,b=Hd(g,p),R=fn(l.format??""),k=g!==void 0?b:R??"nat",x=Rt(k,c,{...l.otlpResource,...m}),E\
+=_t(x,l.sessionPrefix+f),h=_t(Rt(b,c,m,Bo),f),S=t("maxEventBytes",32768,s);if(S<h.eventBytes)throw new RangeError(`Canno\
+t create handler: \'maxEventBytes\' must be at least ${h.eventBytes} (the smallest event), got ${S}`);let _=t("maxBatchByt\
+es",5e5,s);if(_<h.batchBytes){let A=`one ${b} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes=\
+==void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${A} ${h.batchBytes} bytes, more \
+than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${h.batchBytes} (${A}),\
+ got ${_}`)}let O=Ud(e.headers);O.problem&&p.push(O.problem);let T=Fd(e.endpoint,l.endpointHidden?kt:l.endpoint??(k==="o\
+tlp"?l.otlpEndpointHidden?kt:l.otlpEndpoint??Nd:void 0),l.dryRun,p),w=Bd(e.spoolDir,l,p);return{flushIntervalMs:t("flush\
+IntervalSeconds",$d,o)*1e3,maxQueueSize:t("maxQueueSize",Id,s),maxRetries:t("maxRetries",Ld,{sign:"non-negative",integer\
+:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBuff\
+eredEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,_-E.envelopeBytes-_e),maxEventBytesOption:S,maxBatchByt\
+es:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:T.kind==="http"&&O.problem?{kind:"none",reason:"invalid_head\
+ers",detail:O.problem}:T,spoolDir:w.path,noSpool:w.none,problems:p,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,sp\
+oolLimits:{maxEvents:t("spoolMaxEvents",oe.maxEvents,s),maxBytes:Cd(t("spoolMaxBytes",oe.maxBytes,s)),maxAgeMs:t("spoolM\
+axAgeDays",oe.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Vd(e.captureInterrupts),handOff:jd(r("handOff",\
+"boolean",void 0),l),customFetch:e.fetch!==void 0,format:x,formatSetBy:g!==void 0?"the program\'s options":R!==void 0?"NA\
+T_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?l.otlpHeaders:{},...O.record},fetch:r("fetch","function",y().fe\
+tch??((A,C)=>globalThis.fetch(A,C))),logger:r("logger","function",void 0),clock:Co("clock",r("clock","function",Date.now\
+),Date.now,{valid:Dd,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrigin + per\
+formance.now())"}),random:Co("random",r("random","function",Ee),Ee,{valid:A=>typeof A=="number"&&A>=0&&A<1,expected:"a n\
+umber in [0, 1)"})}}function Co(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(a){throw n\
+ew TypeError(`Cannot create handler: \'${e}\' failed: ${V(a)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \
+\'${e}\' must return ${o}, got ${N(s)}`);return()=>{try{let a=n();return r(a)?a:t()}catch{return t()}}}var Dd=e=>typeof e=\
+="number"&&e>=0&&e<1e13;function _t(e,n){let t={json:xt,bytes:D(xt),schemaVersion:ce,sessionId:n,timestamp:0,retries:0,n\
+otBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+_e+r,envelopeBy\
+tes:o}}function Cd(e){if(e>=oe.maxBytes)return e;let n=Io({json:xt,schemaVersion:ce,sessionId:"",retries:0,timestamp:1e1\
+2});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${n} (one spooled event, the sm\
+allest), got ${e}`);return e}function Rt(e,n,t,r){return e==="otlp"?Mo({serviceName:t["service.name"]??Ir,serviceVersion\
+:n,resourceAttributes:t},r):Po(n,r)}var Bo={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};functi\
+on Ho(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=_t(Rt(n.name,t,r,Bo),"undefined");return{maxBatchBytes\
+:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var kt=Symbol("hidde\
+n");function Fd(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must b\
+e a string (an http(s) URL, "" or "stdout"), got ${N(e)}`);let o=e===void 0?void 0:ln(e);if(o){let s=`the program\'s \'end\
+point\' ${N(H(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0\
+&&n===kt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Hr;return e===void 0&&!Ur(i)?{kind:"none",reason:"inva\
+lid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function Bd(e,n\
+,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.s\
+poolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a string (a\
+n absolute path) or false, got ${N(e)}`);return G(e,L().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${N(e\
+)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}fu\
+nction Hd(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create handler: \'format\' must\
+ be a string ("nat" or "otlp"), got ${N(e)}`);let t=fn(e);return t||(n.push(`the program\'s \'format\' ${N(e)} is not a for\
+mat (nat, otlp): the nat envelope is sent`),"nat")}function Uo(e,n){if(n===void 0)return{};if(!ve(n))throw new TypeError\
+(`Cannot create handler: \'${e}\' must be an object of strings, got ${N(n)}`);let t={};for(let[r,o]of Object.entries(n))if\
+(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got \
+${typeof o=="object"||typeof o=="function"?N(o):`a ${typeof o}`} for ${N(r)}`);t[r]=o}return t}var Fo=8192;function Ud(e\
+){let n=Uo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new TypeError(`Cannot create handler: \'headers\
+\' must have header names (RFC 9110 tokens), got ${N(i)}`);if(dn(i))throw new TypeError(`Cannot create handler: \'headers\'\
+ must not set ${N(i)}: the HTTP client frames the request itself`);n[i]=Nr(s)}let t=Object.keys(n).find(i=>!un(n[i])),r=\
+Object.entries(n).reduce((i,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${N(t\
+)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>Fo?`the program\'s \'headers\' a\
+dd ${r} bytes to a request, more than ${Fo} (servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},\
+problem:o}:{record:n}}function jd(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled\
+:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Vd(e){if\
+(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create \
+handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}var wn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_T\
+ELEMETRY_SENDER";function Tn(e,n){return{...e,[Ye]:M(n)}}function jo(e){if(e)try{let n=JSON.parse(e);return typeof n=="o\
+bject"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var Z=15e3,Yd=250;func\
+tion Le(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s\
+ of e.list(n)){let a=o.exec(s);if(!a)continue;let d=Number(a[1]),u=a[2]==="lock"?Z:Yd;d+u>r&&d<=r+u?(a[2]==="lock"?i.loc\
+ks:i.marks).push(s):_n(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Le(e,n,t,r)\
+.locks.length>0}catch{return!1}}function Vo(e,n,t){let r;try{e.ensureDir(n,!0);let o=Le(e,n,t,Date.now());if(o.locks.len\
+gth>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${J(i)}-${ne()}.start`,e.create(`${n}/${r}`,"");\
+let s=Le(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(_n(e,`${n}/${r}`),"at work")}catch{return r}}function Yo(\
+e,n,t){t!==void 0&&At(e,n,()=>[t])}function Go(e,n,t){At(e,n,()=>Le(e,n,t,Date.now()).marks)}async function Wo(e,n,t){fo\
+r(let r=0;r<Gd;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Le(e,n,t,o);if(i.locks.length>0){Ot(e,n,i.marks);ret\
+urn}let s=`sender-${t}-${J(o)}-${ne()}.lock`;e.create(`${n}/${s}`,"");let{locks:a,marks:d}=Le(e,n,t,o);if(a.join()===s)r\
+eturn Ot(e,n,d),s;_n(e,`${n}/${s}`)}catch{return}await new Promise(i=>setTimeout(i,10+Ee()*50))}}var Gd=5;function zo(e,\
+n,t){At(e,n,()=>[t])}function At(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_\
+n(e,`${n}/${r}`)}function _n(e,n){try{e.remove(n)}catch{}}function Xo(){return""}var zd=6e4,Xd=1e3,qd=[Ye,"NAT_TELEMETRY\
+_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function qo(e,n,t){let r=Jd(e,n,t);return\
+ r.handOff?r:{...r,outcome:Jo(e,n)}}function Jo(e,n){return e.sink.kind==="none"?"dropped":Ko(e)&&n?.health.isOpen()!==!\
+0?"delivered":n&&Oe()===void 0?"spooled":"dropped"}function Ko(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url\
+)}function Jd(e,n,t){try{let r=ti(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"}\
+;let{spool:o,health:i}=n,s=ni(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return m===void 0?{handOff:!0,\
+command:void 0,backlog:n}:{handOff:!1,reason:m}}let a=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{hand\
+Off:!1,reason:a.refused};let{cwd:d,...u}=a,l={...Zd(e,o.dir),successor:u,onByConsentFile:lo()};return{handOff:!0,command\
+:{...a,env:Tn(a.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function Zo(e,n){ret\
+urn n.handOff&&n.command&&!ea(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and canno\
+t be written",outcome:Jo(e,n.backlog)}:n}function Qo(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void \
+0||t.isOpen())return"endpoint down";let o=Vo(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.c\
+ommand);return i==="started"?t.noteHandOff():Yo(r,n.dir,o),i}catch{return"failed"}}function ei(e,n){if(n===null||n.healt\
+h.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return ti(e,n,!0)!==void 0||t.kind==="http"&\
+&y().senderRefusal(ni(t.url,n.spool.dir))!==void 0}function ni(e,n){let t=to(),r=t===void 0?void 0:Kd(t);return{endpoint\
+:e,dir:n,reads:r===void 0?[]:[r],variables:[...qd,...ge,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_F\
+ILE:r}}}function Kd(e){let n=X(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",\
+".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!==void 0&&r?.allowed(i,\
+"read")?i:e}function ti(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind\
+!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fet\
+ch, which a sender process cannot call";if(e.requestTimeoutMs>Z-Xd)return`a request may take longer (requestTimeoutSecon\
+ds) than a sender lives (${Z/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=Oe();if(i!==void 0)ret\
+urn`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s dec\
+ision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory"\
+;if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allo\
+w-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the send\
+er\'s script there";if(!Ko(e))return"the program may not connect to the endpoint";let{spool:s,files:a,health:d}=n;if(d.is\
+Open())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=d,m=c===void 0?l:c.handedOffAt===voi\
+d 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>zd&&!xn(a,s.dir,s.key,u))return"spooled events have waited a min\
+ute with no sender at work"}function Zd(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="ht\
+tp"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitia\
+lSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Ho(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoo\
+lMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}\
+function Qd({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function ea(e){if(Qd(e))return!0;let{files:n,spo\
+ol:t}=e,r=()=>ue(n,t.dir,"",Xo(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${""}\
+`),r()}catch{return!1}}return ta(n,t.dir,na),!0}var na=3;function ta(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=\
+>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+Z?-1/0:d},s=t==="none"?o:o.fi\
+lter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filter(({written:a})=>r-a>Z).m\
+ap(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var Rn=class{#e=new Set;#n=0;get size(){return this.#\
+n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[.\
+..this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ri(){throw new Error("a sender prints nothing")}var ii=16\
+384,$t=2*ii,si=$t-4096,It=32,di=/^[a-z0-9_]{1,40}$/,ra=/^[0-9a-f]{8}$/;var oi=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?\
+:-(\\d{1,6}))?\\.aside$/,oa=6e4;function ai(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>di.test(m)&&Number\
+.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0,It\
+))},endpointHash:me(r)},l=H(r)===r?{...u,endpoint:r}:u,c=mi(n,t);try{let m=sa(e,n,t,i).filter(p=>p.quiet).map(p=>ui(e,p,\
+n,t)),f=li([...m.flatMap(p=>p.lines),l],s,i)??l;ci(e,n,t,m,()=>{let p=aa(e,c);p==="invalid"&&e.remove(c);let g=`${M(f)}\n\
+`;typeof p!="object"||p.bytes+g.length<=ii?e.append(c,typeof p=="object"&&!p.ended?`\n${g}`:g,si):ia(e,n,t,f,s,i)});for(l\
+et{path:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function ia(e,n,t,r,o,i){let s=mi(n,t),a={path:Lt(n,t),quiet:!1},d\
+=Pt(e,s,a.path)?ui(e,a,n,t):{lines:[]};ci(e,n,t,[d],()=>{e.append(s,`${M(li([...d.lines,r],o,i)??r)}\n`,si)})}function ui\
+(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=da(\
+e,n),s=Lt(t,r,i);return Pt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function ci(e,n,t,r,o\
+){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Pt(e,s,Lt(n,t,a));throw i}}function Lt(e,n,t){let r=t===void\
+ 0?"":`-${t}`;return B(e,`drops-${n}-${J(Date.now())}-${ne()}${r}.aside`)}function sa(e,n,t,r){return bt(e,n,oi,(o,i)=>{\
+let[,,s,a]=oi.exec(i)??[],d=Math.abs(r-Number(s))>=oa;return o===t?{path:B(n,i),summed:a===void 0?void 0:Number(a),quiet\
+:d}:void 0})}function da(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\
+\n`)+1;return{lines:fi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Pt(e,n,t){return v(()=>(\
+e.rename(n,t),!0))??!1}function li(e,n,t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).fil\
+ter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Objec\
+t.keys(o).length<It)&&F(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,en\
+dpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...\
+s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function aa(e,n){try{let t=e.read(n,$t);return t===void 0?\
+void 0:{lines:fi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}funct\
+ion fi(e){return e.split(`\n`).flatMap(n=>ua(n)??[])}function ua(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointH\
+ash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(n)&&Nt(t)&&n<=t&&s.l\
+ength>0&&s.length<=It&&s.every(([u,l])=>di.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let d={since:n,last:t,dropped:\
+Object.fromEntries(s),...typeof i=="string"&&ra.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&H(o)===o?{...d,e\
+ndpoint:o}:d}catch{return}}function Nt(e){return Number.isSafeInteger(e)&&e>=0&&e<=hn}function mi(e,n){return B(e,`drops\
+-${n}.json`)}var se={working:1,periodic:2,asked:1/0},hi=.9,ca=1e3,la=3e5,fa=36e5,ma=4,kn=class{#e;#n=[];#o=[];#t=new Rn;\
+#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=se.working;#R=0;#k;#y=new Set;#O;#N=!1;#E;#h=qn();#d\
+=!1;#T=!1;#i=!1;#B=!1;#ce=!1;#H=0;#M;#D;#v;#W;#U=!1;#z=!1;#C;constructor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!le())ret\
+urn this.#we();let t=y().exiting();t?(this.#oe(),this.#B=this.#i,this.#i=!0):this.#q(),this.#u++;let r=vo(n,this.#e);if(\
+"reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full")\
+;if(this.#n.push(r),t)return void(this.#F(!0)||this.#Y());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#j()),this.\
+#n.length>=this.#e.maxQueueSize&&this.#$(se.working)}catch{}finally{this.#B=!1}}start(){this.#m||this.#M||(this.#m=!0,th\
+is.#q(),this.#S()>0?this.#j():le()&&!this.#A()&&ei(this.#e,this.#_())&&this.#$(se.working))}flush(){return this.#$(se.as\
+ked)}#$(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#M);if(this.#x=Math.max(this.#x,n),this.#\
+l)return this.#l;let r=this.#R,o=this.#w.then(()=>{if(r!==this.#R)return;let i=this.#x;return[this.#l,this.#x]=[void 0,s\
+e.working],this.#ge(i)});return this.#l=o,this.#w=o,o}stop(){return this.#M??=this.#le()}[Symbol.asyncDispose](){return \
+this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.length,dlq\
+:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#X(){retur\
+n[...this.#o,...this.#t.events(),...this.#n]}#q(){if(this.#D)return;this.#oe();let n=y(),t=s=>{try{return s()}catch{this\
+.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>\
+{let s=this.#M===void 0;return this.stop(),s},exit:()=>{this.#F(!0)||this.#Y(),this.#G()}})),o=this.#e.captureInterrupts\
+,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)||this.#Y(),this.#G()})):void 0;this.#D=()=>{r?.(),i?.()}}#j(){this.#m&&thi\
+s.#c===void 0&&this.#J()}#J(){this.#c=setTimeout(()=>{this.#$(se.periodic).then(()=>{this.#m&&this.#J()})},this.#e.flush\
+IntervalMs),y().unrefTimer(this.#c)}async#le(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=ha(this.\
+#e.exitTimeoutMs);this.#V();let t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()\
+])&&this.#K(),this.#S()>0&&this.#F())return;this.#de(),this.#S()>0&&this.#A()&&this.#P(!0),this.#S()>0&&!this.#A()&&awai\
+t this.#fe(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=void\
+ 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#fe(n){let t=this.#_()?.health;t?.state&&t.le\
+ase(this.#e.exitTimeoutMs+1e3);let r=this.#$(se.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#K()}#K(){\
+let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*hi,i=[...this.#y].some(({started:\
+s,accepted:a})=>!a&&r-s>=n*hi);this.#Z(({started:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t\
+.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#Z(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o\
+}=t;if(this.#t.settle(r)){if(o){this.#te(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#i\
+e(r,"the exit budget ended before the answer"):r)}}}#me(){return this.#k??=new AbortController}#Q(n){if(n.aborted||!K())\
+return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s\
+>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#ee(n){this.#t.settle(n)&&this.#o.p\
+ush(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConne\
+ct(n.url))}#he(){let{sink:n,clock:t}=this.#e,r=this.#C,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==\
+void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(\
+n.url)}#pe(n){let t=this.#v?.health;if(n.delivered){this.#C=void 0;let u=this.#z&&this.#E===void 0&&!this.#v?.holdsClaim\
+s();(t?.recordSuccess()||u)&&(this.#U=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)=\
+==!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random:s,clock:a\
+}=this.#e,d=a()+fe(o,i,s,n.retryAfterMs);this.#C=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ge(n){tr\
+y{this.#V();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#de\
+();let r=this.#A();if(r&&!this.#he())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i)\
+.concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let d=this.#re(a);for(let l of d)thi\
+s.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ye(d,u),this.#pe(u),u.delivered&&u.retryAfterMs&&(this.\
+#H=Math.max(this.#H,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ye(n,t){\
+let{signal:r}=this.#me(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Q(r);)await this.#ne(n[o++],r,t)};await Promi\
+se.all(Array.from({length:Math.min(ma,n.length)},i));for(let s of n.slice(o))this.#ee(s)}async#ne(n,t,r){this.#V();let o\
+=this.#ae(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#Ee(n,t);if(this.#Se\
+(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.sl\
+ice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#Q(t)?await this.#ne(d,t,r):this.#ee(d);return}switch(i.kind){\
+case"delivered":return r.delivered=!0,this.#te(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#L(n);cas\
+e"rejected":return this.#b(n.length,i.reason,i.detail),this.#L(n);case"interrupted":case"not_sent":this.#o.unshift(...n)\
+;return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#be(n\
+,i.retryAfterMs):this.#Te(n,i.reason,i.retryAfterMs)}}}#be(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Mat\
+h.max(o.notBefore,r);this.#o.unshift(...n)}#te(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otl\
+p_rejected"),this.#L(n)}async#Ee(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return a\
+wait this.#ve(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o\
+}}}#re(n){let{format:t,maxBatchBytes:r}=this.#e;return So(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear()\
+,this.#n=[]}async#ve(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detai\
+l};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="h\
+ttp"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")return pi(a),{kind:"delivered"};let d=i.classify;return await yo({u\
+rl:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.f\
+etch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,s\
+endsProxyCredentials:y().sendsProxyCredentials})}#Se(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==vo\
+id 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch f\
+ailed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.k\
+ind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#oe(){\
+if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=lt\
+();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard err\
+or":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEM\
+ETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??\
+"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=Lo(n,this.#e.headers);i&&this.\
+#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)\
+}#we(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`telemetry off (decided by ${lt().decidedBy}): events are\
+ not recorded`))}#Te(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,a=i(),d=this.#ie(n,t);for(let u of d)u.notBefore=a+f\
+e(u.retries,o,s,r);this.#o.push(...d)}#ie(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push\
+(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.leng\
+th,"retries_exhausted",`last failure: ${t}`),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e\
+,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#W&&this.#f(\
+r),this.#W=r}),this.#v}#se(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+ca;let{flushIntervalMs:t,requ\
+estTimeoutMs:r}=this.#e;return Math.max(la,Math.min(fa,2*t),2*r)}#V(){let n=this.#se(),t=this.#E!==void 0;this.#v?.renew\
+Claims(n,t?n:n*.75,t)}#de(){if(this.#U||this.#R>0||!le()||this.#A()||!K())return;let n=this.#_();if(n&&Oe()!==void 0)ret\
+urn;this.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.\
+#se());this.#z=(o?.events.length??0)>0,o&&(this.#ue(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.even\
+ts.length>0&&this.#j())}#P(n=!1,t){this.#Z();let r=this.#X(),o=this.#ae(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=\
+[]),o.length===0)return!0;if(!(t??K()))return this.#ce=!0,this.#I(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kin\
+d==="stderr"){this.#I();for(let a of this.#re(o))pi(this.#e.format.encode(a,this.#e.clock())),this.#p+=a.length;return!0\
+}if(this.#e.sink.kind==="none")return this.#I(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.\
+#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not delivered are kept in memory only, and go\
+ with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Oe()!==void 0)return this.#I(),this.#b(\
+o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch\
+{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#I(),s){let a=this.#H-this.#e.clock();a>0&&i?.health.recordWait(a),t\
+his.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped))this.#b(u,d);this.#ue(s.olderDropped)}else{let a=i?.giveBackU\
+nsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#ae(n){let t=this.#v?\
+.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.si\
+ze===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#L(i),n.filter(({cla\
+im:s})=>!s||!o.has(s))}#ue(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#F(n=!1){if(this.#S()===0)return!\
+0;let t=this.#_(),r=qo(this.#e,t,le()),o=r.handOff?K():void 0;if(o===!1)return this.#P(!0,o);let i=Zo(this.#e,r);if(!i.h\
+andOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!\
+=="delivered"&&t?.health.isOpen()?To(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exit\
+TimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1\
+}let s=n||this.#A()?0:$o(this.#X(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return t\
+his.#f(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}\
+, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit: delivering in process: the spool cannot be written\
+"),!1;let a=Qo(i);if(a==="failed")return this.#f("at exit: delivering in process: no sender could be started"),!1;this.#\
+R++,[this.#l,this.#x]=[void 0,se.working];let d={started:"a sender","at work":"the sender at work","endpoint down":"the \
+spool (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#f(`\
+at exit: handed off to ${d[a]}`),!0}#Y(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process\
+ ends at once: ${r} event(s) spooled for a later run`),t}#G(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=thi\
+s.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length\
+===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.n\
+ow();ai(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(F(this.#a,t,n),this.#f(`dropped ${n} e\
+vent(s): ${t}${r?` (${r})`:""}`))}#f(n){this.#h?.(n),this.#B||Wr(this.#e.logger,n)}};function ha(e){let n=y().monotonicM\
+s()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ne(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}f\
+unction pi(e){y().writeStderr(`${ri(JSON.parse(e))}\n`)}var pa=250;async function gi(e){let n=y();Ne(Z,()=>n.exit(0)),go(\
+),co(()=>ga(e));try{await ya(e,y().monotonicMs()+Z)}catch{}n.exit(0)}function ga(e){let{enabled:n,source:t}=io();return \
+n||t==="default"&&e.onByConsentFile!==!0}async function ya(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:\
+o,onByConsentFile:i,...s}=e,a=Ve(s),d=Tt(a);if(!K())return Go(t,r,d);for(let u=0;;u++){let l=await Wo(t,r,d);if(!l)retur\
+n;let{replayed:c,spooled:m,sent:f,timeUp:p}=await Ea(s,n-pa);if(zo(t,r,l),!va(e,d))return;if(p&&f>0&&K())return ba(e);if\
+(c>0&&m>0||u>0&&c===0)return}}function ba(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files\
+:o}=y(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==void 0&&v(()=>o.touch(s,Date.\
+now())),y().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ea(e,n){let t={replayed:0,\
+spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-y().mon\
+otonicMs()<=r){t.timeUp=!0;break}if(!K()||s!==void 0&&y().files?.realPath(s)===void 0)break;let d=new kn({...e,handOff:!\
+1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=d.s\
+tats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,p]of Object.entries(m))F(t.dropped,f,p);if(u<=l)break;if(l>0&&n-y(\
+).monotonicMs()>r){let f=fe(++a,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}f\
+unction va(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now()))return!1;let r={ma\
+xEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ie.open(e.spoolDir,t,r,n)?.wa\
+itingSince(Date.now())!==void 0}var yi=jo(y().env(Ye));yi&&await gi(yi);\n'}var Re="sender-dc9d7a58.mjs",Bd=126512,jd=6e4,
+Fd=1e3,Ud=[zi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Xi(e,t){
+return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?"spooled":"dropped"}var Hd=3;
+function Wi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Rd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(
+`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.
+written-d.written).slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}
+var Yd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.
+delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function cn(e){
+return e===null?"null":typeof e=="string"?Gi(e):typeof e=="number"?Vd(e):typeof e=="boolean"?String(e):Array.isArray(e)?
+`[${e.map(cn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Gi(n)}: ${cn(
+r)}`).join(", ")}}`:"null"}function Gi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(
+16).padStart(4,"0")}`)}function Vd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infi\
+nity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=
+-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(
+2,"0")}`}var qi=16384,ln=2*qi,Ji=ln-4096,un=32,Zi=/^[a-z0-9_]{1,40}$/,zd=/^[0-9a-f]{8}$/,Xd=/^drops-([0-9a-f]{8})\.json$/,
+hn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Wd=6e4;function Gd(e,t,n,r=-1/0){const i=Date.now(),
+o=fr(e,At(t,n)),d=hr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>Qi(e,a).lines);return xt([...typeof o=="o\
+bject"?o.lines:[],...d],r,i)}function qd(e,t,n=-1/0){return[...new Set([...Ue(e,t,Xd,i=>i),...Ue(e,t,hn,i=>i)])].flatMap(
+i=>{const o=Gd(e,t,i,n);return o?[{key:i,...o}]:[]})}function Jd(e,t,n,r,i,o){const s=At(t,n),d={path:fn(t,n),quiet:!1},
+a=mn(e,s,d.path)?Ki(e,d,t,n):{lines:[]};ur(e,t,n,[a],()=>{e.append(s,`${D(xt([...a.lines,r],i,o)??r)}
 `,Ji)})}function Ki(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=Qi(e,t),s=fn(n,r,o);return mn(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function fn(e,t,n){
 const r=n===void 0?"":`-${n}`;return Y(e,`drops-${t}-${be(Date.now())}-${Te()}${r}.aside`)}function Qi(e,t){try{const n=t.
@@ -2069,14 +2069,14 @@ rename(t,n),!0))??!1}function eo(e){return e.split(`
 c,u])=>Zi.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
 "string"&&zd.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&H(i)===i?{...a,endpoint:i}:a}catch{return}}var Q={working:1,
 periodic:2,asked:1/0},to=.9,Kd=1e3,Qd=3e5,ec=36e5,tc=4,no=class{#e;#t=[];#i=[];#n=new Yd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
-resolve();#u;#$=Q.working;#O=0;#k;#y=new Set;#x;#A=!1;#E;#m=de();#a=!1;#_=!1;#o=!1;#j=!1;#le=!1;#F=0;#C;#D;#w;#X;#U=!1;#W=!1;#P;constructor(e={}){
+resolve();#u;#$=Q.working;#k=0;#O;#y=new Set;#x;#A=!1;#E;#m=de();#a=!1;#_=!1;#o=!1;#j=!1;#le=!1;#F=0;#C;#D;#w;#X;#U=!1;#W=!1;#P;constructor(e={}){
 this.#e=Kn(e)}enqueue(e){try{if(!J())return this.#Te();const t=E().exiting();t?(this.#ie(),this.#j=this.#o,this.#o=!0):this.#q(),
 this.#c++;const n=Go(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
 return this.#g(1,"buffer_full");if(this.#t.push(n),t)return void(this.#B(!0)||this.#V());this.#f&&this.#l===void 0&&queueMicrotask(
 ()=>this.#H()),this.#t.length>=this.#e.maxQueueSize&&this.#R(Q.working)}catch{}finally{this.#j=!1}}start(){this.#f||this.#C||
 (this.#f=!0,this.#q(),this.#b()>0?this.#H():J()&&!this.#N()&&es(this.#e,this.#S())&&this.#R(Q.working))}flush(){return this.#R(
 Q.asked)}#R(e,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#C);if(this.#$=Math.max(this.#$,e),this.#u)
-return this.#u;const n=this.#O,r=this.#T.then(()=>{if(n!==this.#O)return;const i=this.#$;return[this.#u,this.#$]=[void 0,
+return this.#u;const n=this.#k,r=this.#T.then(()=>{if(n!==this.#k)return;const i=this.#$;return[this.#u,this.#$]=[void 0,
 Q.working],this.#ve(i)});return this.#u=r,this.#T=r,r}stop(){return this.#C??=this.#ue()}[Symbol.asyncDispose](){return this.
 stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
 length,inFlight:this.#n.size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#G(){return[...this.#i,
@@ -2092,9 +2092,9 @@ nexpectedly: ${r}`),n=!0}finally{this.#z(),e.clear(),this.#E=void 0;const r=this
 this.#D=void 0)}}async#he(e){const t=this.#S()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#R(Q.asked,
 !0).then(()=>!0);await Promise.race([n,e.over()])||this.#Z()}#Z(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=E().
 monotonicMs(),r=Math.min(e,t||e)*to,i=[...this.#y].some(({started:o,accepted:s})=>!s&&n-o>=e*to);this.#K(({started:o})=>n-
-o>=r),this.#k?.abort(),this.#k=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#w?.health.recordFailure()}#K(e=()=>!1){
+o>=r),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#w?.health.recordFailure()}#K(e=()=>!1){
 for(const t of this.#y){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#ne(n);continue}for(const i of n)i.
-cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#oe(n,"the exit budget ended before the answer"):n)}}}#fe(){return this.#k??=
+cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#oe(n,"the exit budget ended before the answer"):n)}}}#fe(){return this.#O??=
 new AbortController}#Q(e){if(e.aborted||!_e())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#E;if(!r)
 return!0;const i=E().monotonicMs(),o=r.end-i;if(o>=t)return!0;const s=this.#x,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return n<=
 t&&!(2*d>o)}#ee(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#S()?.health.isOpen()===
@@ -2144,7 +2144,7 @@ pt for retry`),r.length>0&&this.#g(r.length,"retries_exhausted",`last failure: $
 e)}#S(){return this.#w??=Yi.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place c\
 annot be used: ${e}`;n!==this.#X&&this.#h(n),this.#X=n}),this.#w}#se(){const e=this.#E;if(e)return Math.max(0,e.end-E().
 monotonicMs())+Kd;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(Qd,Math.min(ec,2*t),2*n)}#Y(){const e=this.#se(),
-t=this.#E!==void 0;this.#w?.renewClaims(e,t?e:e*.75,t)}#ae(){if(this.#U||this.#O>0||!J()||this.#N()||!_e())return;const e=this.#S();
+t=this.#E!==void 0;this.#w?.renewClaims(e,t?e:e*.75,t)}#ae(){if(this.#U||this.#k>0||!J()||this.#N()||!_e())return;const e=this.#S();
 if(e&&Fe()!==void 0)return;this.#U=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#b(),Math.min(Math.ceil(t/10),t-
 1)),r=e?.replay(t-n,this.#se());this.#W=(r?.events.length??0)>0,r&&(this.#ce(r.dropped),this.#s+=r.events.length,this.#i.
 push(...r.events),r.events.length>0&&this.#H())}#I(e=!1,t){this.#K();const n=this.#G(),r=this.#de(n);if(r!==n&&(this.#i=
@@ -2167,7 +2167,7 @@ s`:"";return this.#h(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.re
 0:Bo(this.#G(),this.#e.spoolLimits);if(o>0){const{maxEvents:a,maxBytes:c}=this.#e.spoolLimits;return this.#h(`at exit: d\
 elivering in process: the spool would leave out ${o} of the ${this.#b()} event(s) (spoolMaxEvents ${a}, spoolMaxBytes ${c}\
 )`),!1}if(!this.#I(!0,r))return this.#h("at exit: delivering in process: the spool cannot be written"),!1;const s=Qo(i);
-if(s==="failed")return this.#h("at exit: delivering in process: no sender could be started"),!1;this.#O++,[this.#u,this.#$]=
+if(s==="failed")return this.#h("at exit: delivering in process: no sender could be started"),!1;this.#k++,[this.#u,this.#$]=
 [void 0,Q.working];const d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)",
 "no processes":"the spool (the system has no processes left to start a sender)"};return this.#h(`at exit: handed off to ${d[s]}`),
 !0}#V(){const e=this.#r,t=this.#I(),n=this.#r-e;return n>0&&this.#h(`at exit: the process ends at once: ${n} event(s) sp\
@@ -2209,10 +2209,10 @@ entries(t).find(([,i])=>i===n);if(r)return r[0]}if(lc.includes(n)||Array.isArray
 return"Error"}export{ai as AT_PAST_HOST,Yi as Backlog,He as CLIENT_VERSION,li as CliCommandEvent,si as DEFAULT_ENDPOINT,Ri as DEFAULT_FLUSH_INTERVAL_SECONDS,
 Mi as DEFAULT_MAX_QUEUE_SIZE,Li as DEFAULT_MAX_RETRIES,Ii as DEFAULT_REQUEST_TIMEOUT_SECONDS,pe as DEFAULT_SCHEMA_VERSION,
 Ui as EndpointHealth,Bi as LATEST_WIRE_TIME_MS,no as NATTelemetryHandler,Ai as NOT_YET,Ze as NemoSource,Gt as PROMPT_VERSION,
-Se as PROXY_VARIABLES,rt as Spool,ci as TaskStatus,Oe as TelemetryEvent,F as addCount,mr as askForConsent,sr as backlogKey,
+Se as PROXY_VARIABLES,rt as Spool,ci as TaskStatus,ke as TelemetryEvent,F as addCount,mr as askForConsent,sr as backlogKey,
 ja as buildPayload,pr as cgiIgnores,_i as clearTextSecrets,q as consentFilePath,_e as consentHolds,Rr as denoGoesAround,
 jt as denoProxyRoute,b as describe,Z as describeError,Hi as downUntil,qd as dropsRecords,vi as effectiveConsent,Rn as environmentSettings,
-ar as exitDecision,te as formatTimestamp,Ot as healthHash,Dt as hiddenBecause,E as host,ct as httpUrlProblem,Ti as isLoopback,
+ar as exitDecision,te as formatTimestamp,kt as healthHash,Dt as hiddenBecause,E as host,ct as httpUrlProblem,Ti as isLoopback,
 J as isTelemetryEnabled,or as openSpool,Rt as optOutProblem,ft as parametersProblem,Ye as proxyRoute,De as randomFraction,
 mi as recordConsent,yd as recordedHealth,H as redact,Wi as removeSenderScripts,Kn as resolveOptions,it as retryDelay,I as runtimeInfo,
 pi as saveConsent,bi as setTelemetryEnabled,$e as shortHash,ir as spoolFallbackOf,Gn as spoolKey,ds as trackCommand,we as unknownOption,
@@ -2220,7 +2220,7 @@ j as utf8Length,ie as whyHidden};
 try{
 Object.defineProperty(li,"name",{value:"CliCommandEvent"});
 Object.defineProperty(no,"name",{value:"NATTelemetryHandler"});
-Object.defineProperty(Oe,"name",{value:"TelemetryEvent"});
+Object.defineProperty(ke,"name",{value:"TelemetryEvent"});
 Object.defineProperty(mr,"name",{value:"askForConsent"});
 Object.defineProperty(ja,"name",{value:"buildPayload"});
 Object.defineProperty(q,"name",{value:"consentFilePath"});
