@@ -60,7 +60,8 @@ export function spoolFallbackOf(options: ResolvedOptions, files: HostFiles | und
  * @param options The handler's options.
  * @param files The host's files.
  * @param refused Told why the directory cannot be used (and where the spool is kept instead, if anywhere).
- * @param use `"look"`: only to look in, nothing is made. @default {"work"}
+ * @param use `"look"`: only to look in, nothing is made; `"flush"`: the user asks to deliver now, and what waits in the
+ *   fallback for this endpoint moves here whatever its age. @default {"work"}
  * @returns The spool, or `undefined` when there is none.
  * @example
  * ```ts
@@ -74,25 +75,33 @@ export function openSpool(
   options: ResolvedOptions,
   files: HostFiles,
   refused: SpoolRefused = () => {},
-  use: "work" | "look" = "work",
+  use: "work" | "look" | "flush" = "work",
 ): Spool | undefined {
   const { spoolDir, spoolLimits } = options;
   const key = backlogKey(options);
   let why = options.noSpool ?? "there is no spool directory";
+  const look = use === "look" ? "look" : "work";
   const spool = spoolDir === undefined
     ? undefined
-    : Spool.open(spoolDir, files, spoolLimits, key, (reason) => why = reason, use);
+    : Spool.open(spoolDir, files, spoolLimits, key, (reason) => why = reason, look);
   const fallback = spoolFallbackOf(options, files);
-  if (spool && fallback !== undefined && use === "work" && files.allowed(fallback, "read")) {
+  if (spool && fallback !== undefined && look === "work" && files.allowed(fallback, "read")) {
     // One look (a realpath) in an ordinary run; the fallback is opened only where it is there.
     const kept = files.realPath(fallback) === undefined ? undefined : Spool.open(fallback, files, spoolLimits, key);
-    if (kept && kept.dir !== spool.dir) spool.adopt(kept, options.clock());
+    if (kept && kept.dir !== spool.dir) spool.adopt(kept, options.clock(), use === "flush" ? 0 : undefined);
   }
   if (spool || fallback === undefined) {
     if (!spool && spoolDir !== undefined) refused(why);
     return spool;
   }
-  const kept = Spool.open(fallback, files, spoolLimits, key, (reason) => why += `; nor in ${fallback}: ${reason}`, use);
+  const kept = Spool.open(
+    fallback,
+    files,
+    spoolLimits,
+    key,
+    (reason) => why += `; nor in ${fallback}: ${reason}`,
+    look,
+  );
   refused(why, kept?.dir);
   return kept;
 }

@@ -580,7 +580,7 @@ function decide(
  */
 function openSpool(
   refused?: (why: string) => void,
-  use: "work" | "look" = "work",
+  use: "work" | "look" | "flush" = "work",
 ):
   | {
     spool: Spool;
@@ -608,12 +608,28 @@ function movedNote(movedFrom: string | undefined): string {
     : "";
 }
 
+/**
+ * What waits in the fallback beside a spool kept in its place (runs kept the spool there while the place could not be
+ * used, and move it as they run): where, and how many events; `undefined` for none.
+ */
+function waitingInFallback(
+  { spool, options, files }: NonNullable<ReturnType<typeof openSpool>>,
+): { dir: string; events: number } | undefined {
+  const dir = spoolFallbackOf(options, files);
+  if (dir === undefined || !files.allowed(dir, "read") || files.realPath(dir) === undefined) return undefined;
+  const kept = Spool.open(dir, files, options.spoolLimits, spool.key, undefined, "look");
+  if (!kept || kept.dir === spool.dir) return undefined;
+  const events = kept.peek().reduce((sum, file) => sum + file.events.length, 0);
+  return events > 0 ? { dir: kept.dir, events } : undefined;
+}
+
 /** How long `flush` may deliver. */
 const FLUSH_TIME_MS = 30_000;
 
 async function flush(output: CliOutput): Promise<number> {
   let why = "no spool directory, or no file access";
-  const opened = openSpool((refusal) => why = refusal);
+  // What waits in the fallback for this endpoint moves here at once: the user asks to deliver now.
+  const opened = openSpool((refusal) => why = refusal, "flush");
   if (!opened) {
     output.err(`nat-telemetry: there is no spool (${why}).\n`);
     return 1;
@@ -828,15 +844,21 @@ function inspect(output: CliOutput, json: boolean): number {
   const health = state ? shownHealth(state) : { failures: 0, notBefore: null };
   const endpoints = opened ? endpointReports(opened, recorded) : [];
   const corrupt = files.reduce((sum, file) => sum + file.corrupt, 0);
+  const fallback = (opened && waitingInFallback(opened)) ?? null;
   if (json) {
     const placeRefused = opened?.movedFrom ?? null;
-    output.out(
-      `${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, placeRefused, events, corrupt, health, endpoints })}\n`,
-    );
+    const spoolDir = opened?.spool.dir ?? null;
+    output.out(`${JSON.stringify({ spoolDir, placeRefused, events, corrupt, health, endpoints, fallback })}\n`);
     return 0;
   }
   output.out(`Spool: ${opened?.spool.dir ?? `none (${whyNoSpool(why, resolveOptions({}))})`}\n`);
   output.out(movedNote(opened?.movedFrom));
+  if (fallback) {
+    output.out(
+      `Note: ${fallback.events} more event(s) wait in ${fallback.dir}, where runs kept the spool while this place could ` +
+        "not be used: runs of their endpoints move them here (`flush` moves this endpoint's at once).\n",
+    );
+  }
   output.out(`${events.length} spooled event(s)\n`);
   if (corrupt > 0) {
     output.out(`${corrupt} more that cannot be read (malformed, or a file not the user's own): a run drops them\n`);

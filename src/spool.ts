@@ -460,16 +460,17 @@ export class Spool {
    *
    * @param other The other spool.
    * @param now The current time, in epoch milliseconds.
+   * @param waitedMs How long a file must have waited there: none where the user asks to deliver now (`flush`).
    * @returns How many events were moved.
    */
-  adopt(other: Spool, now: number): number {
+  adopt(other: Spool, now: number, waitedMs = ADOPT_AFTER_MS): number {
     const names: string[] = [];
     let moved = 0;
     for (const name of other.#list()) {
       if (names.length >= FILES_PER_CALL) break;
       const entry = claimableEntry(name, now); // a run that died while it moved it leaves a claim that runs out
       const ours = entry !== undefined && (entry.key === this.key || entry.key === undefined);
-      if (!ours || !(now - entry.time >= ADOPT_AFTER_MS)) continue;
+      if (!ours || !(now - entry.time >= waitedMs)) continue;
       const claimed = other.#claimPath(entry.name, now + STALE_TEMP_MS);
       try {
         other.#files.rename(`${other.dir}/${name}`, claimed);

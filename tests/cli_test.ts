@@ -932,6 +932,47 @@ test("a spool's place runs cannot use: status names the one they keep instead, i
 });
 
 test(
+  "flush, once the spool's place can be used again, delivers what the fallback holds for its endpoint at once, even what was just spooled there",
+  {
+    skip: process.platform === "win32" && "POSIX user ids",
+  },
+  async () => {
+    using dir = tempDir();
+    const fallback = `${dir.path}/nat-telemetry-${process.getuid!()}`;
+    mkdirSync(fallback, { mode: 0o700 });
+    const server = await TestServer.start();
+    try {
+      // Spooled there a second ago by a run that could not use the place, which a run has made since; runs move it
+      // there only after a minute.
+      spoolEvent(fallback, server.url(), "waiting", "s", 1);
+      mkdirSync(`${dir.path}/state/nat/telemetry`, { recursive: true, mode: 0o700 });
+      const env = {
+        NAT_TELEMETRY_ENABLED: "1",
+        NAT_TELEMETRY_SPOOL_DIR: undefined,
+        XDG_STATE_HOME: `${dir.path}/state`,
+        TMPDIR: dir.path,
+        NAT_TELEMETRY_ENDPOINT: server.url(),
+      };
+      // Counted where the spool is looked at, lest "0 spooled" read as none.
+      assert.match(
+        (await cli(dir.path, ["inspect"], env)).stdout,
+        /^Note: 1 more event\(s\) wait in .*nat-telemetry-/m,
+      );
+      const before = JSON.parse((await cli(dir.path, ["inspect", "--json"], env)).stdout);
+      assert.deepEqual([before.events.length, before.fallback?.events], [0, 1]);
+      const flushed = await cli(dir.path, ["flush"], env);
+      assert.equal(flushed.code, 0, flushed.stdout + flushed.stderr);
+      assert.match(flushed.stdout, /^Delivered 1 event\(s\); dropped 0; 0 left in the spool\.$/m);
+      assert.deepEqual(commands(server.events()), ["waiting"]);
+      assert.deepEqual(spooled(fallback), [], "nothing left behind");
+      assert.equal(JSON.parse((await cli(dir.path, ["inspect", "--json"], env)).stdout).fallback, null);
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+test(
   "inspect where the spool's place is not there yet, beside an old fallback: no note, as a run would make the place",
   {
     skip: process.platform === "win32" && "POSIX user ids",
