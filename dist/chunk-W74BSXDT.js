@@ -11,27 +11,27 @@ join(", ")}`})`}),H=(function(e){let t;try{t=new URL(e)}catch{}const n=e.split("
 t.password!==""&&(t.password="***"),t.search!==""){const i=[...t.searchParams].map(([o,s])=>s===""?"***":`${encodeURIComponent(
 o)}=***`);t.search=i.join("&")}return t.href}),gn=(function(e,t,n){if(t.length===0)return e+n;const r=t.slice();return r[0]=
 e+r[0],r[r.length-1]+=n,r.join(",")}),D=(function(e){const t=(co()?It(e):void 0)??JSON.stringify(e);return typeof t=="st\
-ring"&&/[\r\n]/.test(t)?$s(t):t}),co=(function(){try{return Ss(Array.prototype)!==Object.prototype||"toJSON"in Array.prototype}catch{
+ring"&&/[\r\n]/.test(t)?$s(t):t}),co=(function(){try{return ks(Array.prototype)!==Object.prototype||"toJSON"in Array.prototype}catch{
 return!0}}),En=(function(e){const t=/^SigIgn:\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(t===void 0)return[];const n=r=>BigInt(
-he[r]-129);return Ve.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),S=(function(e){try{return e()}catch{return}}),wn=(function(e){
+he[r]-129);return Ve.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),k=(function(e){try{return e()}catch{return}}),wn=(function(e){
 const t=(a,c,u="not_owner")=>{if(e.uid!==void 0&&c.uid!==void 0&&c.uid!==e.uid&&c.uid!==0)throw new M(a,u)},n=(a,c)=>{if(a!==
 0||c===void 0)return!1;const u=e.allowed(c,"read")?e.realPath(c):void 0,l=u!==void 0&&e.allowed(u,"read")?e.lstat(u)?.uid:
 void 0;return l!==void 0&&l!==0},r=(a,c)=>{if(!(e.uid!==void 0||!e.allowed(a,"read"))&&n(e.lstat(a)?.uid,G(a)))throw c(a),
 new M(a,"ancestor_not_owner")},i=(a,c)=>{if(c.kind!=="file")throw new M(a,c.kind==="symlink"?"symlink":"not_a_regular_fi\
-le");t(a,c)},o=(a,c)=>u=>{i(a,u);const{mode:l}=u,f=()=>e.gid===void 0||u.gid!==e.gid||u.uid!==e.uid;if(l!==void 0&&((l&2)!==
-0||(l&16)!==0&&f()))throw new M(a,"writable_by_others");if(u.size>c)throw new M(a,"too_large")},s=a=>c=>{if(e.uid!==void 0&&
+le");t(a,c)},o=(a,c)=>u=>{i(a,u);const{mode:l}=u,h=()=>e.gid===void 0||u.gid!==e.gid||u.uid!==e.uid;if(l!==void 0&&((l&2)!==
+0||(l&16)!==0&&h()))throw new M(a,"writable_by_others");if(u.size>c)throw new M(a,"too_large")},s=a=>c=>{if(e.uid!==void 0&&
 c.uid!==e.uid)throw new M(a,"not_owner");o(a,1/0)(c)},d=(a,c)=>{try{if(!e.allowed(a,"read"))return;const u=e.lstat(a);return u?
 ((c?s(a):o(a,1/0))(u),u):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.permissionsFollowLinks,
 uid:e.uid,realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){const l=a.length>1?a.replace(/(?<=[^\\/:])[\\/]+$/,
-""):a,f=[];let h=e.lstat(l);for(let y=l;h===void 0;){f.unshift(y);const O=G(y);if(O===void 0||f.length>Nr)throw new M(l,
-"no_parent");if(!e.allowed(O,"read"))break;h=e.lstat(y=O)}if(!u&&f.length>0)throw new M(l,h?.kind==="file"?"no_parent":"\
-missing");if(n(e.uid,f.length>0?G(f[0]):l))throw new M(l,f.length>0?"ancestor_not_owner":"not_owner");c&&f.length>0&&Me(
-e,f[0]);for(const y of f)try{e.mkdir(y),y===f[0]&&r(y,e.removeDir)}catch(O){if(O instanceof M)throw O;const x=e.lstat(y);
+""):a,h=[];let f=e.lstat(l);for(let y=l;f===void 0;){h.unshift(y);const O=G(y);if(O===void 0||h.length>Nr)throw new M(l,
+"no_parent");if(!e.allowed(O,"read"))break;f=e.lstat(y=O)}if(!u&&h.length>0)throw new M(l,f?.kind==="file"?"no_parent":"\
+missing");if(n(e.uid,h.length>0?G(h[0]):l))throw new M(l,h.length>0?"ancestor_not_owner":"not_owner");c&&h.length>0&&Me(
+e,h[0]);for(const y of h)try{e.mkdir(y),y===h[0]&&r(y,e.removeDir)}catch(O){if(O instanceof M)throw O;const x=e.lstat(y);
 if(x===void 0)throw O;if(x.kind!=="directory")throw new M(l,x.kind==="symlink"?"symlink":"not_a_directory");t(l,x,y===l?
-"not_owner":"ancestor_not_owner")}if(f.length>0&&(h=e.lstat(l)),h?.kind==="symlink")throw new M(l,"symlink");if(h?.kind!==
-"directory")throw new M(l,"not_a_directory");if(!c)return!0;if(e.uid!==void 0&&h.uid!==e.uid)throw new M(l,"not_owner");
-if(h.mode!==void 0&&(h.mode&18)!==0)throw new M(l,"writable_by_others");const m=e.uid===0||e.uid===void 0&&h.uid===0;if(!(e.
-usableDir(l)??(m||h.mode===void 0||(h.mode&448)===448)))throw new M(l,"not_writable");return Me(e,l)},list:a=>e.list(a),
+"not_owner":"ancestor_not_owner")}if(h.length>0&&(f=e.lstat(l)),f?.kind==="symlink")throw new M(l,"symlink");if(f?.kind!==
+"directory")throw new M(l,"not_a_directory");if(!c)return!0;if(e.uid!==void 0&&f.uid!==e.uid)throw new M(l,"not_owner");
+if(f.mode!==void 0&&(f.mode&18)!==0)throw new M(l,"writable_by_others");const m=e.uid===0||e.uid===void 0&&f.uid===0;if(!(e.
+usableDir(l)??(m||f.mode===void 0||(f.mode&448)===448)))throw new M(l,"not_writable");return Me(e,l)},list:a=>e.list(a),
 checkPlace:a=>Me(e,a),read:(a,c)=>e.read(a,c,o(a,c)),sizeOf:(a,c=!1)=>d(a,c)?.size,modifiedAt:a=>d(a,!0)?.modified,present(a){
 try{return!e.allowed(a,"read")||e.lstat(a)!==void 0}catch{return!0}},stamp(a){try{if(!e.allowed(a,"read"))return;const c=e.
 lstat(a);if(c===void 0)return;const u=c.kind==="symlink"?e.realPath(a):void 0,l=u!==void 0&&e.allowed(u,"read")?e.lstat(
@@ -42,7 +42,7 @@ c,"read")?e.lstat(c):void 0;u!==void 0&&i(c,u),e.rename(a,c)},remove(a){if(!e.al
 wed");e.remove(a)}}}),Me=(function(e,t,n=G(t),r=0){for(let i=n;i!==void 0;i=G(i),r++){if(r>=Nr||!e.allowed(i,"read"))return!1;
 const o=e.lstat(i);if(o===void 0)return!1;if(o.kind!=="symlink"&&o.mode!==void 0&&(o.mode&514)===2)throw new M(t,"ancest\
 or_writable_by_others");if(e.uid===void 0&&o.mode!==void 0)return!1;if(e.uid!==void 0&&o.uid!==void 0&&o.uid!==e.uid&&o.
-uid!==0)throw new M(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==void 0){const s=ks(e,i);if(s===void 0)throw new M(
+uid!==0)throw new M(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==void 0){const s=Ss(e,i);if(s===void 0)throw new M(
 t,"ancestor_link");if(!Me(e,t,s))return!1;continue}if(!(o.mode===void 0||(o.mode&512)!==0)&&(o.mode&16)!==0){if(e.gid===
 void 0)return!1;if(o.uid!==e.uid||o.gid!==e.gid)throw new M(t,"ancestor_writable_by_group")}}return!0}),bn=(function(e,t,n){
 let r=new Uint8Array(Math.min(n,t||4096)+1),i=0;for(;;){if(i===r.length){if(i>n)break;const s=new Uint8Array(Math.min(n+
@@ -53,18 +53,18 @@ test(t)))return n===0?t.slice(0,1):/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+
 build.os==="windows",i=a=>({kind:a.isSymlink?"symlink":a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===
 null?void 0:a.uid,gid:r||a.gid===null?void 0:a.gid,mode:r||a.mode===null?void 0:a.mode&4095,size:a.size,modified:a.mtime?.
 getTime(),changed:a.ctime?.getTime(),inode:a.ino??void 0}),o=a=>{try{return e.lstatSync(a)}catch(c){if(c instanceof e.errors.
-NotFound||c.name==="NotADirectory")return;throw c}},s=(a,c,u)=>{const l=e.openSync(a,u),f=l.statSync();if(f.dev!==c.dev||
-f.ino!==c.ino||!f.isFile)throw l.close(),new Error(`${a} changed while it was opened`);return l},d=(a,c)=>{let u=new TextEncoder().
+NotFound||c.name==="NotADirectory")return;throw c}},s=(a,c,u)=>{const l=e.openSync(a,u),h=l.statSync();if(h.dev!==c.dev||
+h.ino!==c.ino||!h.isFile)throw l.close(),new Error(`${a} changed while it was opened`);return l},d=(a,c)=>{let u=new TextEncoder().
 encode(c);for(;u.length>0;)u=u.subarray(a.writeSync(u))};return{uid:t.uid,gid:t.gid,allowed:n,permissionsFollowLinks:!0,
-lstat(a){const c=o(a);return c&&i(c)},realPath:a=>S(()=>e.realPathSync(a)),readLink:a=>S(()=>e.readLinkSync(a)),usableDir:()=>{},
+lstat(a){const c=o(a);return c&&i(c)},realPath:a=>k(()=>e.realPathSync(a)),readLink:a=>k(()=>e.readLinkSync(a)),usableDir:()=>{},
 mkdir:a=>e.mkdirSync(a,{mode:448}),list:a=>[...e.readDirSync(a)].map(c=>c.name),read(a,c,u){const l=o(a);if(l===void 0)return;
-u(i(l));const f=s(a,l,{read:!0});try{const h=bn((m,v)=>f.readSync(m.subarray(v)),l.size,c);u({...i(l),size:h.length});try{
-return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(h)}catch{throw new M(a,"not_utf8")}}finally{f.close()}},create(a,c){
+u(i(l));const h=s(a,l,{read:!0});try{const f=bn((m,v)=>h.readSync(m.subarray(v)),l.size,c);u({...i(l),size:f.length});try{
+return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(f)}catch{throw new M(a,"not_utf8")}}finally{h.close()}},create(a,c){
 const u=e.openSync(a,{write:!0,createNew:!0,mode:384});try{d(u,c)}catch(l){throw u.close(),e.removeSync(a),l}u.close()},
-append(a,c,u){const l=()=>{const h=o(a);return h?(u(i(h)),s(a,h,{append:!0})):e.openSync(a,{write:!0,append:!0,createNew:!0,
-mode:384})};let f;for(let h=1;f===void 0;h++)try{f=l()}catch(m){if(m instanceof M||h===xs)throw m}try{d(f,c)}finally{f.close()}},
-touch(a,c,u){const l=o(a);if(l===void 0)throw new Error(`cannot date ${a}: nothing is there`);u(i(l));const f=s(a,l,{read:!0});
-try{f.utimeSync(new Date(c),new Date(c))}finally{f.close()}},rename:(a,c)=>e.renameSync(a,c),remove:a=>e.removeSync(a),removeDir:a=>e.
+append(a,c,u){const l=()=>{const f=o(a);return f?(u(i(f)),s(a,f,{append:!0})):e.openSync(a,{write:!0,append:!0,createNew:!0,
+mode:384})};let h;for(let f=1;h===void 0;f++)try{h=l()}catch(m){if(m instanceof M||f===xs)throw m}try{d(h,c)}finally{h.close()}},
+touch(a,c,u){const l=o(a);if(l===void 0)throw new Error(`cannot date ${a}: nothing is there`);u(i(l));const h=s(a,l,{read:!0});
+try{h.utimeSync(new Date(c),new Date(c))}finally{h.close()}},rename:(a,c)=>e.renameSync(a,c),remove:a=>e.removeSync(a),removeDir:a=>e.
 removeSync(a)}}),Tn=(function(e,t,n){const r={},i=s=>_n(s,n),o=e("REQUEST_METHOD")!==void 0;for(const s of Ns){const d=e(
 s);if(!(d===void 0||o&&s==="HTTP_PROXY"))if(!Bt.includes(s))r[s]=d;else if(s!=="SSL_CERT_DIR")r[s]=i(d);else{const a=/^(?:[A-Za-z]:|\\\\)/.
 test(n??"")?";":":";r[s]=d.split(a).map(i).join(a)}}for(const[s,d]of Object.entries(t))r[s]=Bt.includes(s)?i(d):d;return r}),
@@ -73,149 +73,149 @@ uo=(function(){if(typeof ne.Deno?.version?.deno=="string"){const t=ne.Deno.build
 return{name:"deno",version:ne.Deno.version.deno,machine:$n(t,ne.Deno.build.arch),os:t}}const e=ne.process?.versions;if(typeof e?.
 node=="string"){const t=typeof e.bun=="string"?"bun":"node",{platform:n,arch:r}=ne.process;return{name:t,version:e[t],machine:$n(
 n,r),os:n}}return{name:"unknown",version:"",machine:"undefined",os:""}}),$n=(function(e,t){const n=Ps[t]??t;return(e==="\
-win32"||e==="windows"?Us:e==="darwin"?js:e.endsWith("bsd")?Fs:Bs)[n]??n}),Sn=(function(e){if(e.os!=="win32"){if(e.pidNamespace!==
+win32"||e==="windows"?Us:e==="darwin"?js:e.endsWith("bsd")?Fs:Bs)[n]??n}),kn=(function(e){if(e.os!=="win32"){if(e.pidNamespace!==
 void 0&&e.pidNamespace!==Ys)return"it runs in a PID namespace of its own (a container): what it starts ends with the con\
 tainer's first process";if(e.pid===1)return"this process is PID 1 of its PID namespace (a container's main process): wha\
 t it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container init, or a service manager running it as\
  a service): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){const t=e.read("/proc/self/c\
 group")?.split(`
 `),n=t?.find(i=>i.startsWith("0::"))??t?.find(i=>i.includes("name=systemd:"));if((t===void 0?".service":n?.trim().split(
-"/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),kn=(function(e){
+"/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),Sn=(function(e){
 return Object.defineProperty(e,Dr,{value:!0}),e}),ho=(function(e,t){const n=p=>{try{return e.permissions.querySync?.(p).
-state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=S(()=>e.permissions.querySync?.({name:"net"}));return p?.state===
-"granted"&&p.partial!==!0},o=(p,w)=>r({name:w,path:p}),s=p=>r({name:"sys",kind:p})?S(()=>e[p]())??void 0:void 0,d=wn(lo(
-e,{uid:s("uid"),gid:s("gid")},o)),a=(p,w)=>{try{let k=new TextEncoder().encode(w);for(;k.length>0;)k=k.subarray(p.writeSync(
-k))}catch{}},c=e===We&&zr?zr:xn(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
-u(p)||e.exit(he[p]),setTimeout(()=>e.exit(he[p]),100)},f=()=>globalThis.process?.stdin,h=()=>S(()=>e.stdin.readable.locked||
-Cr(f()))!==!1,m=new ze(p=>{const w=T=>{re(p,A=>A.beforeExit())&&T.preventDefault()},k=()=>{re(p,T=>T.exit(e.exitCode))},
+state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=k(()=>e.permissions.querySync?.({name:"net"}));return p?.state===
+"granted"&&p.partial!==!0},o=(p,w)=>r({name:w,path:p}),s=p=>r({name:"sys",kind:p})?k(()=>e[p]())??void 0:void 0,d=wn(lo(
+e,{uid:s("uid"),gid:s("gid")},o)),a=(p,w)=>{try{let S=new TextEncoder().encode(w);for(;S.length>0;)S=S.subarray(p.writeSync(
+S))}catch{}},c=e===We&&zr?zr:xn(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&k(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
+u(p)||e.exit(he[p]),setTimeout(()=>e.exit(he[p]),100)},h=()=>globalThis.process?.stdin,f=()=>k(()=>e.stdin.readable.locked||
+Cr(h()))!==!1,m=new ze(p=>{const w=T=>{re(p,A=>A.beforeExit())&&T.preventDefault()},S=()=>{re(p,T=>T.exit(e.exitCode))},
 N=T=>{T.defaultPrevented||re(p,A=>A.exit(1))},_=[["beforeunload",w],["error",N],["unhandledrejection",N]];for(const[T,A]of _)
-globalThis.addEventListener(T,A);return Ft.add(k),()=>{for(const[T,A]of _)globalThis.removeEventListener(T,A);Ft.delete(
-k)}}),v=new ze(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const w=e.build.os==="linux"&&r({name:"read",
-path:Ct})?S(()=>d.read(Ct,65536)):void 0,k=En(w),N=Ve.filter(_=>!k.includes(_)).map(_=>{const T=kn(()=>{c.programListens(
-_)||(re(p,A=>A(_)),v.clear(),l(_))});return S(()=>c.add(_,T)),[_,T]});return()=>{for(const[_,T]of N)S(()=>c.remove(_,T))}}),
+globalThis.addEventListener(T,A);return Ft.add(S),()=>{for(const[T,A]of _)globalThis.removeEventListener(T,A);Ft.delete(
+S)}}),v=new ze(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const w=e.build.os==="linux"&&r({name:"read",
+path:Ct})?k(()=>d.read(Ct,65536)):void 0,S=En(w),N=Ve.filter(_=>!S.includes(_)).map(_=>{const T=Sn(()=>{c.programListens(
+_)||(re(p,A=>A(_)),v.clear(),l(_))});return k(()=>c.add(_,T)),[_,T]});return()=>{for(const[_,T]of N)k(()=>c.remove(_,T))}}),
 y=p=>{try{return e.env.get(p),!1}catch{return!0}},O=p=>r({name:"env",variable:p})&&y(p),x=p=>!r({name:"env",variable:p})||
 y(p),$=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},g=p=>{const w=mo(e,r,d,$);if(w)return{
-refused:w};const k=Ws.find(x);if(k!==void 0){const R=Dt(O(k),"--allow-env");return{refused:`the program may not read ${k}\
- (${R}), which its requests honour: a sender would not`}}const N=S(()=>e.execPath());if(!N||!r({name:"run",command:N}))return{
-refused:"the program may not run Deno itself (--allow-run)"};const _=r({name:"read",path:"."})?S(()=>e.cwd()):void 0,T=[
+refused:w};const S=Ws.find(x);if(S!==void 0){const R=Dt(O(S),"--allow-env");return{refused:`the program may not read ${S}\
+ (${R}), which its requests honour: a sender would not`}}const N=k(()=>e.execPath());if(!N||!r({name:"run",command:N}))return{
+refused:"the program may not run Deno itself (--allow-run)"};const _=r({name:"read",path:"."})?k(()=>e.cwd()):void 0,T=[
 p.dir,...p.reads].map(R=>_n(R,_)),A=[...T,N].find(R=>R.includes(","));if(A!==void 0)return{refused:`Deno's permission fl\
 ags cannot name a path with a comma: ${A}`};if(e.build.os==="windows")return{executable:N,paths:T,cwd:_};const C=Xs.find(
 ([R,L])=>r({name:"run",command:R})&&(!L||d.sizeOf(R)!==void 0));return C?{executable:N,closer:C,paths:T,cwd:_}:{refused:`\
 Deno passes inherited descriptors on; closing them needs --allow-run=${Fr}`}};return{env:$,envHidden:x,envNotUnicode:O,writeStderr:p=>a(
-e.stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
-e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,w,k,N){const _=new Set;let T=0;const A=async R=>{if(Number(R.headers.
+e.stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>k(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
+e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,w,S,N){const _=new Set;let T=0;const A=async R=>{if(Number(R.headers.
 get("content-length")??0)>N.maxBodyBytes)return Ur(R);let L;const W=new Promise(st=>L=setTimeout(()=>st(Hr),N.requestTimeoutMs)),
 ae=Gs(R,N.maxBodyBytes).catch(()=>Yr),z=await Promise.race([ae,W]).finally(()=>clearTimeout(L));if(z===Yr)return Xe(400,
 "the request was cut short");if(z===Hr)return Xe(408,"the request did not arrive in time");if(z===void 0)return Ur(R);const ge=new URL(
-R.url);let Ee;try{Ee=await k({method:R.method,path:ge.pathname+ge.search,body:z})}catch{return Xe(500,"internal")}return Ee?
+R.url);let Ee;try{Ee=await S({method:R.method,path:ge.pathname+ge.search,body:z})}catch{return Xe(500,"internal")}return Ee?
 new Response(Ee.body??null,{status:Ee.status,headers:Ee.headers}):(await new Promise(st=>_.add(st)),new Response(null,{status:503}))},
 C=e.serve({hostname:p,port:w,onListen(){}},async R=>{if(T>=N.maxConnections)return new Response(null,{status:503,headers:{
 connection:"close"}});T++;try{return await A(R)}finally{T--}});return Promise.resolve({port:C.addr.port,async close(){for(const R of _)
 R();await C.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.
-now(),canConnect(p){try{return r({name:"net",host:On(p)})}catch{return!1}},sendsProxyCredentials(p){try{return Se.some(x)||
-As(new URL(p),$)}catch{return!0}},async fetch(p,w){const k=Rr(new URL(p),$,O);if(k!==void 0)throw new fe(k);return await(t??
-globalThis.fetch)(p,w)},senderRefusal(p){const w=g(p);return"refused"in w?w.refused:void 0},senderCommand(p,w){const k=g(
-w);if("refused"in k)return k;const{executable:N,closer:_,paths:T,cwd:A}=k,C=_&&fo(e,n),R=_?[...C?[C]:[],_[0],N]:[N],L=i()?
+now(),canConnect(p){try{return r({name:"net",host:On(p)})}catch{return!1}},sendsProxyCredentials(p){try{return ke.some(x)||
+As(new URL(p),$)}catch{return!0}},async fetch(p,w){const S=Rr(new URL(p),$,O);if(S!==void 0)throw new fe(S);return await(t??
+globalThis.fetch)(p,w)},senderRefusal(p){const w=g(p);return"refused"in w?w.refused:void 0},senderCommand(p,w){const S=g(
+w);if("refused"in S)return S;const{executable:N,closer:_,paths:T,cwd:A}=S,C=_&&fo(e,n),R=_?[...C?[C]:[],_[0],N]:[N],L=i()?
 "--allow-net":`--allow-net=${On(w.endpoint)}`,W=[N,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
 -no-remote"];W.push("--allow-sys=uid,gid",`--allow-env=${w.variables.join(",")}`,L,`--allow-run=${R.join(",")}`),W.push(
 `--allow-read=${T.join(",")}`,`--allow-write=${w.dir}`,p);const ae={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},z=Tn(
 $,{...w.set,...ae},A);if(!_)return{argv:W,env:z,cwd:w.dir};const ge=[_[0],"-c",_[2],"nat-telemetry-sender",...W];return C?
-{argv:[C,...ge],env:z,cwd:w.dir,leavesSession:!0}:{argv:ge,env:z,cwd:w.dir}},spawnDetached(p){try{const[w,...k]=p.argv,_={
-stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(w,{args:k,env:p.
+{argv:[C,...ge],env:z,cwd:w.dir,leavesSession:!0}:{argv:ge,env:z,cwd:w.dir}},spawnDetached(p){try{const[w,...S]=p.argv,_={
+stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(w,{args:S,env:p.
 env,cwd:p.cwd,..._}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,terminal(){try{if(!e.
-stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&Ir(d,I().os))return{async readRaw(p){
-const w=S(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const k=()=>{for(const[_,T]of N)S(()=>c.remove(_,T))},N=Ve.map(_=>{const T=()=>{
-S(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&(k(),l(_))};return S(()=>c.add(_,T)),[_,T]});try{const _=new Uint8Array(
+stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Ir(d,I().os))return{async readRaw(p){
+const w=k(()=>h()?.isRaw)===!0;e.stdin.setRaw(!0);const S=()=>{for(const[_,T]of N)k(()=>c.remove(_,T))},N=Ve.map(_=>{const T=()=>{
+k(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&(S(),l(_))};return k(()=>c.add(_,T)),[_,T]});try{const _=new Uint8Array(
 64);for(;;){const T=await e.stdin.read(_);if(T===null)throw new Error("the terminal went away");if(p(_.slice(0,T))!==void 0)
-return}}finally{e.stdin.setRaw(w),k()}}}},files:d,exiting:()=>Vr,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),On=(function(e){
+return}}finally{e.stdin.setRaw(w),S()}}}},files:d,exiting:()=>Vr,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),On=(function(e){
 const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),fo=(function(e,t){const n=jr.map(
 r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return jr.find((r,i)=>{if(n[i].some(
-s=>s!=="granted"))return!1;const o=S(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&
-18)===0})}),mo=(function(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its program":Sn({pid:e.
-pid,ppid:S(()=>e.ppid),os:I().os,env:r,read:i=>t({name:"read",path:i})?S(()=>n.read(i,65536)):void 0,pidNamespace:I().os===
-"linux"&&t({name:"read",path:Br})?S(()=>e.readLinkSync(Br)):void 0})}),xn=(function(e){const t=e.addSignalListener.bind(
+s=>s!=="granted"))return!1;const o=k(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&
+18)===0})}),mo=(function(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its program":kn({pid:e.
+pid,ppid:k(()=>e.ppid),os:I().os,env:r,read:i=>t({name:"read",path:i})?k(()=>n.read(i,65536)):void 0,pidNamespace:I().os===
+"linux"&&t({name:"read",path:Br})?k(()=>e.readLinkSync(Br)):void 0})}),xn=(function(e){const t=e.addSignalListener.bind(
 e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(i,o)=>{t(i,o),Pr(o)||r.set(i,(r.get(i)??new Set).
 add(o))},e.removeSignalListener=(i,o)=>{n(i,o),r.get(i)?.delete(o)}}catch{return{programListens:()=>!0,add:t,remove:n}}return{
 programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),po=(function(e,t){const{Buffer:n}=globalThis;return(r,i)=>new Promise(
 (o,s)=>{const d=new URL(r),a=Ye(d,t);if(a.kind==="unusable")return s(new fe(a.reason));const c=d.protocol==="https:",u=Qs(
 e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-length":n.byteLength(i.body),"accept-encoding":"identity"},
-signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:h}=a,m=i.signal;l.createConnection=(v,y)=>{
-(c?oa(e,u,h,d,m):Wr(e,u,h,m)).then(x=>y(null,x),x=>y(x))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
-h.authorization&&(l.headers["proxy-authorization"]=h.authorization))}const f=e(c?"node:https":"node:http").request(d,l);
-f.on("error",s),f.on("response",h=>{const m=v=>h.headers[v.toLowerCase()];o({status:h.statusCode??0,headers:{get:v=>{const y=m(
-v);return y===void 0?null:Array.isArray(y)?y.join(", "):y}},body:{cancel:()=>(h.destroy(),Promise.resolve()),getReader:()=>e(
-"node:stream").Readable.toWeb(h).getReader()}})}),f.end(i.body)})}),vo=(function(e,t,n,r){const i=h=>e.constants[h]??0,o=i(
-"O_NOFOLLOW")|i("O_NONBLOCK"),s=h=>({kind:h.isSymbolicLink()?"symlink":h.isFile()?"file":h.isDirectory()?"directory":"ot\
-her",uid:n?void 0:h.uid,gid:n?void 0:h.gid,mode:n?void 0:h.mode&4095,size:h.size,modified:h.mtimeMs,changed:h.ctimeMs,inode:h.
-ino}),d=(h,m,v,y)=>{try{return e.openSync(h,m|o,y)}catch(O){const x=O.code;if(x==="ENOENT"||x==="ENOTDIR")return;const $=x===
-"ELOOP"||x==="ENXIO"?e.lstatSync(h,{throwIfNoEntry:!1}):void 0;throw $&&v(s($)),O}},a=(h,m)=>{for(let v=0;v<m.length;)v+=
-e.writeSync(h,m,v,m.length-v)},{Buffer:c,process:u}=globalThis;let l;const f=(h,m)=>{if(l??=u?.getBuiltinModule?.("node:\
-buffer")?.isUtf8??aa,!l(m))throw new M(h,"not_utf8");return c.from(m).toString("utf8")};return{uid:n?void 0:t.uid,get gid(){
-return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(h,m)=>r===void 0||S(()=>r.has(m==="read"?"fs.read":"fs.write",
-h))!==!1,lstat(h){try{const m=e.lstatSync(h,{throwIfNoEntry:!1});return m&&s(m)}catch(m){if(m.code==="ENOTDIR")return;throw m}},
-realPath:h=>S(()=>(e.realpathSync.native??e.realpathSync)(h)),readLink:h=>S(()=>e.readlinkSync(h)),usableDir(h){try{return e.
-accessSync(h,sa),!0}catch(m){return["EACCES","EPERM","EROFS"].includes(m.code??"")?!1:void 0}},mkdir:h=>{e.mkdirSync(h,{
-mode:448})},list:h=>e.readdirSync(h),read(h,m,v){const y=d(h,i("O_RDONLY"),v);if(y!==void 0)try{const O=s(e.fstatSync(y));
-v(O);const x=bn(($,g)=>e.readSync(y,$,g,$.length-g,null),O.size,m);return v({...O,size:x.length}),f(h,x)}finally{e.closeSync(
-y)}},create(h,m){const v=d(h,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},384);if(v===void 0)throw new Error(`cannot cr\
-eate ${h}: no such directory`);try{a(v,c.from(m))}catch(y){throw e.closeSync(v),e.unlinkSync(h),y}e.closeSync(v)},append(h,m,v){
-const y=d(h,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(y===void 0)throw new Error(`cannot append to ${h}: no suc\
-h directory`);try{v(s(e.fstatSync(y))),a(y,c.from(m))}finally{e.closeSync(y)}},touch(h,m,v){const y=d(h,i("O_RDONLY"),v);
-if(y===void 0)throw new Error(`cannot date ${h}: nothing is there`);try{v(s(e.fstatSync(y))),e.futimesSync(y,m/1e3,m/1e3)}finally{
-e.closeSync(y)}},rename:(h,m)=>e.renameSync(h,m),remove:h=>e.unlinkSync(h),removeDir:h=>e.rmdirSync(h)}}),yo=(function(e){
+signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:f}=a,m=i.signal;l.createConnection=(v,y)=>{
+(c?oa(e,u,f,d,m):Wr(e,u,f,m)).then(x=>y(null,x),x=>y(x))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
+f.authorization&&(l.headers["proxy-authorization"]=f.authorization))}const h=e(c?"node:https":"node:http").request(d,l);
+h.on("error",s),h.on("response",f=>{const m=v=>f.headers[v.toLowerCase()];o({status:f.statusCode??0,headers:{get:v=>{const y=m(
+v);return y===void 0?null:Array.isArray(y)?y.join(", "):y}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e(
+"node:stream").Readable.toWeb(f).getReader()}})}),h.end(i.body)})}),vo=(function(e,t,n,r){const i=f=>e.constants[f]??0,o=i(
+"O_NOFOLLOW")|i("O_NONBLOCK"),s=f=>({kind:f.isSymbolicLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"ot\
+her",uid:n?void 0:f.uid,gid:n?void 0:f.gid,mode:n?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs,changed:f.ctimeMs,inode:f.
+ino}),d=(f,m,v,y)=>{try{return e.openSync(f,m|o,y)}catch(O){const x=O.code;if(x==="ENOENT"||x==="ENOTDIR")return;const $=x===
+"ELOOP"||x==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw $&&v(s($)),O}},a=(f,m)=>{for(let v=0;v<m.length;)v+=
+e.writeSync(f,m,v,m.length-v)},{Buffer:c,process:u}=globalThis;let l;const h=(f,m)=>{if(l??=u?.getBuiltinModule?.("node:\
+buffer")?.isUtf8??aa,!l(m))throw new M(f,"not_utf8");return c.from(m).toString("utf8")};return{uid:n?void 0:t.uid,get gid(){
+return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(f,m)=>r===void 0||k(()=>r.has(m==="read"?"fs.read":"fs.write",
+f))!==!1,lstat(f){try{const m=e.lstatSync(f,{throwIfNoEntry:!1});return m&&s(m)}catch(m){if(m.code==="ENOTDIR")return;throw m}},
+realPath:f=>k(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink:f=>k(()=>e.readlinkSync(f)),usableDir(f){try{return e.
+accessSync(f,sa),!0}catch(m){return["EACCES","EPERM","EROFS"].includes(m.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{
+mode:448})},list:f=>e.readdirSync(f),read(f,m,v){const y=d(f,i("O_RDONLY"),v);if(y!==void 0)try{const O=s(e.fstatSync(y));
+v(O);const x=bn(($,g)=>e.readSync(y,$,g,$.length-g,null),O.size,m);return v({...O,size:x.length}),h(f,x)}finally{e.closeSync(
+y)}},create(f,m){const v=d(f,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},384);if(v===void 0)throw new Error(`cannot cr\
+eate ${f}: no such directory`);try{a(v,c.from(m))}catch(y){throw e.closeSync(v),e.unlinkSync(f),y}e.closeSync(v)},append(f,m,v){
+const y=d(f,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(y===void 0)throw new Error(`cannot append to ${f}: no suc\
+h directory`);try{v(s(e.fstatSync(y))),a(y,c.from(m))}finally{e.closeSync(y)}},touch(f,m,v){const y=d(f,i("O_RDONLY"),v);
+if(y===void 0)throw new Error(`cannot date ${f}: nothing is there`);try{v(s(e.fstatSync(y))),e.futimesSync(y,m/1e3,m/1e3)}finally{
+e.closeSync(y)}},rename:(f,m)=>e.renameSync(f,m),remove:f=>e.unlinkSync(f),removeDir:f=>e.rmdirSync(f)}}),yo=(function(e){
 let t=0,n;const r=()=>{if(t!==0)try{n??=new MessageChannel().port1,n.ref()}catch{}};return()=>{try{t===0&&e.on("beforeEx\
 it",r)}catch{return()=>{}}t++;let i=!1;return()=>{if(!i&&(i=!0,!(--t>0))){n?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}),
 go=(function(e,t){let n;const r=()=>n??=Eo(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:
-/\\/)?.[0];if(u!==void 0)return`${I().name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:f}=r();
-return To(e,l,f)};let o=!1;const s=new ze(c=>Nn(e,[["beforeExit",()=>{re(c,f=>f.beforeExit())}],["exit",f=>{o=!0,re(c,h=>h.
-exit(f))}]])),d=c=>e.platform!=="win32"&&S(()=>(e.kill(e.pid,c),!0))===!0,a=new ze(c=>{if(e.pid===1)return()=>{};const u=e.
-versions.bun&&e.platform==="linux"?r().files:void 0,l=En(S(()=>u?.read(Ct,65536)));return Nn(e,Ve.filter(f=>!l.includes(
-f)).map(f=>{const h=kn(()=>{Vs(e,f)||(re(c,m=>m(f)),a.clear(),d(f)||e.exit(he[f]))});return[f,h]}))});return{env(c){try{
+/\\/)?.[0];if(u!==void 0)return`${I().name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:h}=r();
+return To(e,l,h)};let o=!1;const s=new ze(c=>Nn(e,[["beforeExit",()=>{re(c,h=>h.beforeExit())}],["exit",h=>{o=!0,re(c,f=>f.
+exit(h))}]])),d=c=>e.platform!=="win32"&&k(()=>(e.kill(e.pid,c),!0))===!0,a=new ze(c=>{if(e.pid===1)return()=>{};const u=e.
+versions.bun&&e.platform==="linux"?r().files:void 0,l=En(k(()=>u?.read(Ct,65536)));return Nn(e,Ve.filter(h=>!l.includes(
+h)).map(h=>{const f=Sn(()=>{Vs(e,h)||(re(c,m=>m(h)),a.clear(),d(h)||e.exit(he[h]))});return[h,f]}))});return{env(c){try{
 return e.env[c]}catch{return}},writeStderr:c=>Kr(e.stderr,c),writeStdout:c=>Kr(e.stdout,c),stdoutIsTerminal:()=>e.stdout.
 isTTY===!0,args:()=>e.argv.slice(2),setExitCode(c){e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.
-isInteger(c)?c:void 0},async serve(c,u,l,f){const h=e.getBuiltinModule?.("node:http");if(!h)throw new Error("no HTTP ser\
-ver in this runtime");const m={requestTimeout:f.requestTimeoutMs,headersTimeout:f.requestTimeoutMs,connectionsCheckingInterval:1e3},
-v=h.createServer(m,(O,x)=>{const $=(T,A)=>{x.writeHead(T,{"content-type":"application/json",connection:"close"}),x.end(JSON.
+isInteger(c)?c:void 0},async serve(c,u,l,h){const f=e.getBuiltinModule?.("node:http");if(!f)throw new Error("no HTTP ser\
+ver in this runtime");const m={requestTimeout:h.requestTimeoutMs,headersTimeout:h.requestTimeoutMs,connectionsCheckingInterval:1e3},
+v=f.createServer(m,(O,x)=>{const $=(T,A)=>{x.writeHead(T,{"content-type":"application/json",connection:"close"}),x.end(JSON.
 stringify({error:A}),()=>O.socket.destroy())},g=()=>$(413,"the body is too large");if(Number(O.headers["content-length"]??
-0)>f.maxBodyBytes)return g();const p=new TextDecoder;let w="",k=0,N=!1;const _=setTimeout(()=>{N=!0,w="",$(408,"the requ\
-est did not arrive in time")},f.requestTimeoutMs);O.on("close",()=>clearTimeout(_)),O.on("data",T=>{if(!N){if(k+=T.length,
-k>f.maxBodyBytes)return N=!0,w="",clearTimeout(_),O.pause(),g();w+=p.decode(T,{stream:!0})}}),O.on("end",async()=>{if(clearTimeout(
+0)>h.maxBodyBytes)return g();const p=new TextDecoder;let w="",S=0,N=!1;const _=setTimeout(()=>{N=!0,w="",$(408,"the requ\
+est did not arrive in time")},h.requestTimeoutMs);O.on("close",()=>clearTimeout(_)),O.on("data",T=>{if(!N){if(S+=T.length,
+S>h.maxBodyBytes)return N=!0,w="",clearTimeout(_),O.pause(),g();w+=p.decode(T,{stream:!0})}}),O.on("end",async()=>{if(clearTimeout(
 _),N)return;let T;try{T=await l({method:O.method??"GET",path:O.url??"/",body:w})}catch{T={status:500,headers:{"content-t\
 ype":"application/json"},body:'{"error":"internal"}'}}T&&(x.writeHead(T.status,T.headers??{}),x.end(T.body))})});v.maxConnections=
-f.maxConnections,await new Promise((O,x)=>{v.once("error",x),v.listen(u,c,O)});const y=v.address();return{port:typeof y==
+h.maxConnections,await new Promise((O,x)=>{v.once("error",x),v.listen(u,c,O)});const y=v.address();return{port:typeof y==
 "object"&&y?y.port:u,close:()=>new Promise(O=>{v.close(()=>O()),v.closeAllConnections?.()})}},unrefTimer(c){c?.unref?.()},
 holdOpen:e.versions.bun?void 0:yo(e),watchTick:e.versions.bun?void 0:da,monotonicMs(){const[c,u]=e.hrtime();return c*1e3+
-u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:c}=r(),u=f=>S(()=>c?.fstatSync(f).isCharacterDevice())===
+u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:c}=r(),u=h=>k(()=>c?.fstatSync(h).isCharacterDevice())===
 !1;if(e.platform!=="win32"&&[1,2,0].some(u)||e.execArgv?.includes("--test"))return;const{stdin:l}=e;if(!(!l.isTTY||!e.stdout.
-isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>Cr(l))===!1&&Ir(r().files,I().os))return{readRaw:f=>new Promise((h,m)=>{const v=l.
-isRaw===!0,y=l.readableFlowing,O=g=>{l.removeListener("data",x),l.removeListener("end",$),l.removeListener("error",$),S(
-()=>l.setRawMode?.(v)),l.pause(),g!==void 0&&g.length>0&&S(()=>l.unshift(g)),y===!0?l.resume():y===null&&S(()=>l.readableFlowing=
-null)},x=g=>{const p=new Uint8Array(g??[]);let w;try{w=f(p)}catch{w=p.length}w!==void 0&&(O(p.subarray(w)),e.nextTick(h))},
+isTTY||!e.stderr.isTTY||!l.setRawMode)&&k(()=>Cr(l))===!1&&Ir(r().files,I().os))return{readRaw:h=>new Promise((f,m)=>{const v=l.
+isRaw===!0,y=l.readableFlowing,O=g=>{l.removeListener("data",x),l.removeListener("end",$),l.removeListener("error",$),k(
+()=>l.setRawMode?.(v)),l.pause(),g!==void 0&&g.length>0&&k(()=>l.unshift(g)),y===!0?l.resume():y===null&&k(()=>l.readableFlowing=
+null)},x=g=>{const p=new Uint8Array(g??[]);let w;try{w=h(p)}catch{w=p.length}w!==void 0&&(O(p.subarray(w)),e.nextTick(f))},
 $=()=>{O(),m(new Error("the terminal went away"))};l.setRawMode?.(!0),l.on("data",x),l.on("end",$),l.on("error",$),l.resume()})}},
 fetch:t.lightFetch&&e.getBuiltinModule?po(c=>e.getBuiltinModule(c),c=>e.env[c]):ga(t.fetchAtLoad,c=>e.env[c],e.versions.
-bun!==void 0),senderCommand(c,u){const l=i(u);if(l)return{refused:l};const f=e.versions.bun?ca:{},h=Tn(v=>e.env[v],{...u.
-set,...f},S(()=>e.cwd?.())),m=e.versions.bun?[]:wo(e);return{argv:[e.execPath,...m,c],env:h,cwd:u.dir}},senderRefusal:i,
-spawnDetached(c){try{const{argv:u,env:l,cwd:f}=c;if(t.bunSpawn){const O=["ignore","ignore","ignore"];try{const x=t.bunSpawn(
-[...u],{detached:!0,stdio:O,windowsHide:!0,env:{...l},cwd:f});return x.unref(),x.pid!==void 0?"started":"failed"}catch(x){
-return x?.code==="EAGAIN"?"no processes":"failed"}}const h=e.getBuiltinModule?.("node:child_process");if(!h)return"faile\
-d";const[m,...v]=u,y=h.spawn(m,v,{detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:f});return y.on("error",()=>{}),y.
+bun!==void 0),senderCommand(c,u){const l=i(u);if(l)return{refused:l};const h=e.versions.bun?ca:{},f=Tn(v=>e.env[v],{...u.
+set,...h},k(()=>e.cwd?.())),m=e.versions.bun?[]:wo(e);return{argv:[e.execPath,...m,c],env:f,cwd:u.dir}},senderRefusal:i,
+spawnDetached(c){try{const{argv:u,env:l,cwd:h}=c;if(t.bunSpawn){const O=["ignore","ignore","ignore"];try{const x=t.bunSpawn(
+[...u],{detached:!0,stdio:O,windowsHide:!0,env:{...l},cwd:h});return x.unref(),x.pid!==void 0?"started":"failed"}catch(x){
+return x?.code==="EAGAIN"?"no processes":"failed"}}const f=e.getBuiltinModule?.("node:child_process");if(!f)return"faile\
+d";const[m,...v]=u,y=f.spawn(m,v,{detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:h});return y.on("error",()=>{}),y.
 unref(),y.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:c=>e.exit(c),signalSelf:d,get files(){return r().files},
 exiting:()=>o||e._exiting===!0,onExit:c=>s.add(c),onInterrupt:c=>a.add(c)}}),Eo=(function(e){let t;try{t=e.getBuiltinModule?.(
 "node:fs")}catch{t=void 0}let n;const r={uid:e.getuid?.(),get gid(){return n??={gid:o()},n.gid}},i=t&&vo(t,r,e.platform===
-"win32",e.permission),o=()=>e.versions.bun?ha(S(()=>i?.read(Jr,la,ua)),r.uid):S(()=>e.getBuiltinModule?.("node:os")?.userInfo().
+"win32",e.permission),o=()=>e.versions.bun?ha(k(()=>i?.read(Jr,la,ua)),r.uid):k(()=>e.getBuiltinModule?.("node:os")?.userInfo().
 gid)??e.getgid?.();return{fs:t,files:i&&wn(i)}}),wo=(function(e){const t=[...bo(e.env.NODE_OPTIONS??""),...e.execArgv??[]],
 n=new Map;for(let r=0;r<t.length;r++){const[,i,o,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(t[r])??[],d=o?.replaceAll("_",
 "-");d!==void 0&&(fa.test(d)?n.set(d,!i):ma.test(d)&&!i&&n.set(d,s??t[++r]??""))}return[...n].map(([r,i])=>i===!0?`--${r}`:
 i===!1?`--no-${r}`:`--${r}=${i}`)}),bo=(function(e){const t=[];let n=!1,r=!0;for(let i=0;i<e.length;i++){let o=e[i];if(o===
 "\\"&&n)o=e[++i]??"";else if(o===" "&&!n){r=!0;continue}else if(o==='"'){n=!n;continue}r&&t.push(""),r=!1,t[t.length-1]+=
 o}return t}),To=(function(e,t,n){const r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its executabl\
-e runs only the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs only the program":S(()=>r("node:sea")?.
-isSea?.())?"a Node.js single executable application: its executable runs only the program":S(()=>e.permission?.has("chil\
+e runs only the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs only the program":k(()=>r("node:sea")?.
+isSea?.())?"a Node.js single executable application: its executable runs only the program":k(()=>e.permission?.has("chil\
 d"))===!1?"Node.js runs with --permission and without --allow-child-process":e.permission&&!ya(e.execArgv??[],e.env.NODE_OPTIONS,
 e.platform)?"Node.js runs with --permission flags its sender would not get as they are (given in NODE_OPTIONS or a confi\
 guration file, or spelled with _, which Node.js does not pass on, or granting a path Node.js passes on unquoted that the\
- sender, started in the spool, would read otherwise: relative, or with a space, quote or backslash)":Sn({pid:e.pid,ppid:e.
-ppid,os:e.platform,env:i=>e.env[i],read:i=>S(()=>t?.read(i,65536)),pidNamespace:e.platform==="linux"?S(()=>n?.readlinkSync(
+ sender, started in the spool, would read otherwise: relative, or with a space, quote or backslash)":kn({pid:e.pid,ppid:e.
+ppid,os:e.platform,env:i=>e.env[i],read:i=>k(()=>t?.read(i,65536)),pidNamespace:e.platform==="linux"?k(()=>n?.readlinkSync(
 "/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}),Nn=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)
 e.removeListener(i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),E=(function(){if(qe)
 return qe;const e=I().name;return qe=e==="deno"?ho(me.Deno,ei):e==="unknown"?wa:go(me.process,{lightFetch:e==="node",fetchAtLoad:ei,
@@ -226,7 +226,7 @@ ot key=value");continue}try{const d=decodeURIComponent(i.slice(0,o).trim()),a=de
 if(t(n))return{hidden:!0};const r=e(n);if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(
 /\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}),Le=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().
 toLowerCase())}),An=(function(){return dt(E().env("CI"))||E().envNotUnicode?.("CI")===!0}),dt=(function(e){return!["","0",
-"false"].includes(e?.trim().toLowerCase()??"")}),So=(function(e){return lt(e)===void 0}),ct=(function(e){let t;try{t=new URL(
+"false"].includes(e?.trim().toLowerCase()??"")}),ko=(function(e){return lt(e)===void 0}),ct=(function(e){let t;try{t=new URL(
 e)}catch{return Yt}if(t.protocol!=="http:"&&t.protocol!=="https:")return Yt;if(at(t))return`${ai}: a key with a '/', '?'\
  or '#' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the host`}),lt=(function(e){if(e===""||e==="\
 stdout")return;const t=ct(e);return t===Yt?`${t}, "" or "stdout"`:t}),ut=(function(e){const t=e.trim().toLowerCase();return t===
@@ -238,22 +238,22 @@ void 0:lt(s);d&&t.push(`NAT_TELEMETRY_ENDPOINT=${b(H(s))} ${d}: nothing is sent`
 void 0&&a.trim()!==""&&ut(a)===void 0&&t.push(`NAT_TELEMETRY_FORMAT=${b(a)} is not a format (nat, otlp): the nat envelop\
 e is sent`);const c=n("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",u=e("NAT_TELEMETRY_C\
 ONSENT_FILE");u&&!ee(u,I().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${b(u)} is not an absolute path: it is read in the di\
-rectory each run starts in, so each directory may hold another decision`);let l;const f=ko(e,I().os,t,$=>l=$),h=e("NAT_T\
-ELEMETRY_SPOOL_DIR"),m=I().os==="win32"?"LOCALAPPDATA":"HOME";f===void 0&&h===void 0&&E().envHidden?.(m)===!0&&(l=`the p\
+rectory each run starts in, so each directory may hold another decision`);let l;const h=So(e,I().os,t,$=>l=$),f=e("NAT_T\
+ELEMETRY_SPOOL_DIR"),m=I().os==="win32"?"LOCALAPPDATA":"HOME";h===void 0&&f===void 0&&E().envHidden?.(m)===!0&&(l=`the p\
 rogram may not read ${m} (${ie(m)})`,t.push(`${m} may not be read (${ie(m)}): the spool cannot be kept in the home direc\
 tory`));for(const $ of r)t.push(`${$} may not be read (${ie($)}): ${di[$]}`);for(const $ of oi){const g=e($),p=g?ct(g):void 0;
 p&&t.push(`${$}=${b(H(g))} ${p}: OTLP events are not sent`)}const v=$o(e,$=>r.includes($)),y=$=>_o(e($),g=>t.push(`${$}:\
  ${g}: skipped`)),O={...Ln("OTEL_EXPORTER_OTLP_HEADERS",y("OTEL_EXPORTER_OTLP_HEADERS"),t),...Ln("OTEL_EXPORTER_OTLP_LOG\
 S_HEADERS",y("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},x={...y("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"serv\
 ice.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:v.
-hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:f,noSpool:l,spoolFallback:h===void 0,handOff:c,ci:i,format:a,
+hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:h,noSpool:l,spoolFallback:f===void 0,handOff:c,ci:i,format:a,
 otlpEndpoint:v.endpoint,otlpHeaders:O,otlpResource:x,problems:t}}),Mn=(function(e,t){if(t===void 0)return;const n=t.trim().
 toLowerCase();if(!(Le(n)===!0||Oa.includes(n)))return`${e}=${b(t)} is not a yes/no value (1, true, yes / 0, false, no): \
-read as no`}),Ln=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))kr(i)?Sr(i)?n.push(`${e}: ${b(i)} is the\
+read as no`}),Ln=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))Sr(i)?kr(i)?n.push(`${e}: ${b(i)} is the\
  HTTP client's to set: skipped, not sent`):Or(o)?r[i]=o:n.push(`${e}: the value of ${b(i)} is not a header value (RFC 91\
 10, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):n.push(`${e}: an entry's na\
 me is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \`Name: value\` rat\
-her than \`Name=value\`): skipped, not sent`);return r}),ko=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_\
+her than \`Name=value\`): skipped, not sent`);return r}),So=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_\
 DIR");if(i!==void 0)return i===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):ee(i,t)?i:(n.push(`NAT_TELEMETRY_SPOOL_DIR=${b(
 i)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));const o=e("XD\
 G_STATE_HOME");if(o&&!ee(o,t))n.push(`XDG_STATE_HOME=${b(o)} is not an absolute path: ignored, as the XDG specification \
@@ -271,7 +271,7 @@ Vt.delete(e)}}}),Cn=(function(e){let t;return()=>t??=new RegExp(e,"u")}),Oo=(fun
 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),"undefin\
 ed"}),xo=(function(e){return Pn(e)?e:(de()?.(`'errorClass' (${e.length} characters) is not a class's name (1-64 characte\
 rs, a letter, then letters and digits; never the error's message): reported as "undefined"`),"undefined")}),No=(function(e){
-return e===ke}),Ao=(function(){const{name:e,version:t}=I();return t?`${e}/${t}`:e}),Bn=(function(e){return e===void 0||typeof e==
+return e===Se}),Ao=(function(){const{name:e,version:t}=I();return t?`${e}/${t}`:e}),Bn=(function(e){return e===void 0||typeof e==
 "number"?"undefined":e}),jn=(function(e){const t=typeof e=="string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.
 isSafeInteger(t)?t:void 0}),Ie=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create event: '${e}' mus\
 t be a string, got ${b(t)}`);return t}),Fn=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(`C\
@@ -373,19 +373,19 @@ if(!((R.sign==="positive"?L>0:L>=0)&&(R.integer?Number.isSafeInteger(L):Number.i
 `Cannot create handler: '${A}' must be a ${C}, got ${b(L)}`);return L},i={sign:"positive",timer:!0},o={sign:"non-negativ\
 e",timer:!0},s={sign:"positive",integer:!0},d=n("requestTimeoutSeconds",Ii,i),a=n("backoffInitialSeconds",1,o),c=n("back\
 offMaxSeconds",60,o);if(c<a)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffIn\
-itialSeconds' (${a}), got ${c}`);const u=Rn(),l=r("sourceClientVersion","string",He),f=er("resource",e.resource),h=r("se\
+itialSeconds' (${a}), got ${c}`);const u=Rn(),l=r("sourceClientVersion","string",He),h=er("resource",e.resource),f=r("se\
 ssionId","string","undefined"),m=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,y=Vo(v,m),O=ut(u.format??
-""),x=v!==void 0?y:O??"nat",$=St(x,l,{...u.otlpResource,...f}),g=$t($,u.sessionPrefix+h),p=$t(St(y,l,f,Ci),h),w=n("maxEv\
+""),x=v!==void 0?y:O??"nat",$=kt(x,l,{...u.otlpResource,...h}),g=$t($,u.sessionPrefix+f),p=$t(kt(y,l,h,Ci),f),w=n("maxEv\
 entBytes",32768,s);if(w<p.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventBytes' must be at least ${p.eventBytes}\
- (the smallest event), got ${w}`);const k=n("maxBatchBytes",5e5,s);if(k<p.batchBytes){const A=`one ${y} envelope holding\
+ (the smallest event), got ${w}`);const S=n("maxBatchBytes",5e5,s);if(S<p.batchBytes){const A=`one ${y} envelope holding\
  the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersion', 'sessi\
-onId' or 'resource' make ${A} ${p.batchBytes} bytes, more than 'maxBatchBytes' (${k} by default)`:`Cannot create handler\
-: 'maxBatchBytes' must be at least ${p.batchBytes} (${A}), got ${k}`)}const N=zo(e.headers);N.problem&&m.push(N.problem);
+onId' or 'resource' make ${A} ${p.batchBytes} bytes, more than 'maxBatchBytes' (${S} by default)`:`Cannot create handler\
+: 'maxBatchBytes' must be at least ${p.batchBytes} (${A}), got ${S}`)}const N=zo(e.headers);N.problem&&m.push(N.problem);
 const _=Ho(e.endpoint,u.endpointHidden?on:u.endpoint??(x==="otlp"?u.otlpEndpointHidden?on:u.otlpEndpoint??cd:void 0),u.dryRun,
 m),T=Yo(e.spoolDir,u,m);return{flushIntervalMs:n("flushIntervalSeconds",Ri,i)*1e3,maxQueueSize:n("maxQueueSize",Mi,s),maxRetries:n(
 "maxRetries",Li,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:n("exitTimeoutSeconds",d,o)*1e3,backoff:{
-initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(w,k-g.envelopeBytes-Je),
-maxEventBytesOption:w,maxBatchBytes:k,sourceClientVersion:l,sessionId:u.sessionPrefix+h,sink:_.kind==="http"&&N.problem?
+initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(w,S-g.envelopeBytes-Je),
+maxEventBytesOption:w,maxBatchBytes:S,sourceClientVersion:l,sessionId:u.sessionPrefix+f,sink:_.kind==="http"&&N.problem?
 {kind:"none",reason:"invalid_headers",detail:N.problem}:_,spoolDir:T.path,noSpool:T.none,problems:m,spoolFallback:e.spoolDir===
 void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEvents",se.maxEvents,s),maxBytes:Fo(n("spoolMaxBytes",se.maxBytes,
 s)),maxAgeMs:n("spoolMaxAgeDays",se.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Wo(e.captureInterrupts),handOff:Xo(
@@ -400,14 +400,14 @@ eturn ${i}, got ${b(s)}`);return()=>{try{const d=t();return r(d)?d:n()}catch{ret
 bytes:j(rn),schemaVersion:pe,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(
 n);return{eventBytes:n.bytes,batchBytes:i+Je+r,envelopeBytes:i}}),Fo=(function(e){if(e>=se.maxBytes)return e;const t=ad(
 {json:rn,schemaVersion:pe,sessionId:"",retries:0,timestamp:1e12});if(e<t)throw new RangeError(`Cannot create handler: 's\
-poolMaxBytes' must be at least ${t} (one spooled event, the smallest), got ${e}`);return e}),St=(function(e,t,n,r){return e===
+poolMaxBytes' must be at least ${t} (one spooled event, the smallest), got ${e}`);return e}),kt=(function(e,t,n,r){return e===
 "otlp"?td({serviceName:n["service.name"]??ba,serviceVersion:t,resourceAttributes:n},r):Po(t,r)}),Uo=(function(e){const{format:t,
-sourceClientVersion:n}=e,r=t.resource??{},i=$t(St(t.name,n,r,Ci),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,
+sourceClientVersion:n}=e,r=t.resource??{},i=$t(kt(t.name,n,r,Ci),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,
 i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),Ho=(function(e,t,n,r){if(e!==void 0&&typeof e!=
 "string")throw new TypeError(`Cannot create handler: 'endpoint' must be a string (an http(s) URL, "" or "stdout"), got ${b(
 e)}`);const i=e===void 0?void 0:lt(e);if(i){const s=`the program's 'endpoint' ${b(H(e))} ${i}: nothing is sent`;return r.
 push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&t===on)return{kind:"none",reason:"endpoint_hidde\
-n"};const o=e??t??si;return e===void 0&&!So(o)?{kind:"none",reason:"invalid_endpoint"}:o==="stdout"?{kind:"stderr"}:n||o===
+n"};const o=e??t??si;return e===void 0&&!ko(o)?{kind:"none",reason:"invalid_endpoint"}:o==="stdout"?{kind:"stderr"}:n||o===
 ""?{kind:"none",reason:"dry_run"}:{kind:"http",url:o}}),Yo=(function(e,t,n){if(e===!1)return{path:void 0,none:"the progr\
 am's options keep none (spoolDir: false)"};if(e===void 0)return{path:t.spoolDir,none:t.noSpool};if(typeof e!="string")throw new TypeError(
 `Cannot create handler: 'spoolDir' must be a string (an absolute path) or false, got ${b(e)}`);return ee(e,I().os)?{path:e,
@@ -418,8 +418,8 @@ program's 'format' ${b(e)} is not a format (nat, otlp): the nat envelope is sent
 return{};if(!X(t))throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${b(t)}`);const n={};
 for(const[r,i]of Object.entries(t))if(i!==void 0){if(typeof i!="string")throw new TypeError(`Cannot create handler: '${e}\
 ' must be an object of strings, got ${typeof i=="object"||typeof i=="function"?b(i):`a ${typeof i}`} for ${b(r)}`);n[r]=
-i}return n}),zo=(function(e){const t=er("headers",e);for(const[o,s]of Object.entries(t)){if(!kr(o))throw new TypeError(`\
-Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${b(o)}`);if(Sr(o))throw new TypeError(`C\
+i}return n}),zo=(function(e){const t=er("headers",e);for(const[o,s]of Object.entries(t)){if(!Sr(o))throw new TypeError(`\
+Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${b(o)}`);if(kr(o))throw new TypeError(`C\
 annot create handler: 'headers' must not set ${b(o)}: the HTTP client frames the request itself`);t[o]=_s(s)}const n=Object.
 keys(t).find(o=>!Or(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+d.length+4,0),i=n!==void 0?`the program's 'h\
 eaders' has a value for ${b(n)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>
@@ -429,7 +429,7 @@ t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enab
 default"}}),Wo=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(
 `Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${b(e)}`)}),tr=(function(e){if(e===ji)return!0;
 const t=j(JSON.stringify(e))<=fd;return t&&(ji=e),t}),Go=(function(e,t){const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof
-ke))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that \
+Se))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that \
 cannot be inspected"}}try{const{schemaVersion:i,timestamp:o}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"\
 schemaVersion is not a string"};if(!tr(i))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Je} b\
 ytes beyond "${pe}" that maxBatchBytes keeps for it`};if(!Number.isFinite(o))return{reason:"invalid_event",detail:"times\
@@ -442,62 +442,62 @@ ich NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make l
 t.sessionId&&e.clientVersion===t.sourceClientVersion&&tr(e.schemaVersion);if((o>e.bytes||!s)&&i.emptyBytes(e)+o>r)return`${o}\
  bytes as the ${i.name} format carries it, more than maxBatchBytes leaves beside its envelope`}),Ue=(function(e,t,n,r){let i;
 try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const s=n.exec(o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?
-[]:[d]})}),kt=(function(e,t){return t??$e(e)}),rr=(function(e,t,n){try{const r=e.read(t,Fi);if(r===void 0)return;const{failures:i,
+[]:[d]})}),St=(function(e,t){return t??$e(e)}),rr=(function(e,t,n){try{const r=e.read(t,Fi);if(r===void 0)return;const{failures:i,
 notBefore:o,endpoint:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=
 0&&o<=n+Pi,l=Number.isFinite(a)&&a<=n?{failures:i,notBefore:o,handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,
 endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{
 return"invalid"}}),ir=(function(e,t){return e.spoolFallback?Na(E().env,I().os,t?.uid):void 0}),or=(function(e,t,n=()=>{},r="\
-work"){const{spoolDir:i,spoolLimits:o}=e,s=sr(e);let d=e.noSpool??"there is no spool directory";const a=i===void 0?void 0:
-rt.open(i,t,o,s,l=>d=l,r),c=ir(e,t);if(a&&c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:
-rt.open(c,t,o,s);l&&l.dir!==a.dir&&a.adopt(l,e.clock())}if(a||c===void 0)return!a&&i!==void 0&&n(d),a;const u=rt.open(c,
-t,o,s,l=>d+=`; nor in ${c}: ${l}`,r);return n(d,u?.dir),u}),sr=(function(e){const{sink:t,format:n,sourceClientVersion:r,
-headers:i,customFetch:o}=e,s={version:o&&r!==He?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,
-resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},d=D(s);return Gn(t.kind==="http"?t.url:"",n.
-name,d==="{}"?"":d)}),qo=(function(e,t){return{...e,[zi]:D(t)}}),Ot=(function(e,t,n,r){const i=new RegExp(`^sender-${n}-\
-(\\d{13})-[0-9a-f]{12}\\.(lock|start)$`),o={locks:[],marks:[]};for(const s of e.list(t)){const d=i.exec(s);if(!d)continue;
-const a=Number(d[1]),c=d[2]==="lock"?Ae:Md;a+c>r&&a<=r+c?(d[2]==="lock"?o.locks:o.marks).push(s):dn(e,`${t}/${s}`)}return o.
-locks.sort(),o.marks.sort(),o}),Jo=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=Ot(e,t,n,Date.now());if(i.locks.
-length>0||i.marks.length>0)return"at work";const o=Date.now();r=`sender-${n}-${be(o)}-${Te()}.start`,e.create(`${t}/${r}`,
-"");const s=Ot(e,t,n,o);return s.locks.length===0&&s.marks[0]===r?r:(dn(e,`${t}/${r}`),"at work")}catch{return r}}),ar=(function(e,t,n){
-const r=Zo(e,t,n);return r.handOff?r:{...r,outcome:Xi(e,t)}}),dr=(function(e){return e.sink.kind!=="http"||E().canConnect(
-e.sink.url)}),Zo=(function(e,t,n){try{const r=lr(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{handOff:!1,reason:r??
-"no spool"};const{spool:i,health:o}=t,s=cr(e.sink.url,i.dir);if(o.isOpen()){const f=E().senderRefusal(s);return f===void 0?
-{handOff:!0,command:void 0,backlog:t}:{handOff:!1,reason:f}}const d=E().senderCommand(`${i.dir}/${Re}`,s);if("refused"in
-d)return{handOff:!1,reason:d.refused};const{cwd:a,...c}=d,u={...ns(e,i.dir),successor:c,onByConsentFile:Do()};return{handOff:!0,
-command:{...d,env:qo(d.env,u)},backlog:t}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}),Ko=(function(e,t){
-return t.handOff&&t.command&&!is(t.backlog)?{handOff:!1,reason:"the sender's script is not in the spool directory and ca\
-nnot be written",outcome:Xi(e,t.backlog)}:t}),Qo=(function(e){try{const{spool:t,health:n,files:r}=e.backlog;if(e.command===
-void 0||n.isOpen())return"endpoint down";const i=Jo(r,t.dir,t.key);if(i==="at work")return"at work";const o=E().spawnDetached(
-e.command);return o==="started"?n.noteHandOff():Id(r,t.dir,i),o}catch{return"failed"}}),es=(function(e,t){if(t===null||t.
-health.isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;return lr(e,t,!0)!==void 0||n.kind===
-"http"&&E().senderRefusal(cr(n.url,t.spool.dir))!==void 0}),cr=(function(e,t){const n=Io(),r=n===void 0?void 0:ts(n);return{
-endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...Ud,...Se,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),
-ts=(function(e){const t=G(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=E().files,i=t===void 0||["",".","\
-.."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:Y(i,n);return o!==void 0&&r?.allowed(o,"read")?
-o:e}),lr=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!==
-"http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch,\
- which a sender process cannot call";if(e.requestTimeoutMs>Ae-Fd)return`a request may take longer (requestTimeoutSeconds\
-) than a sender lives (${Ae/1e3} s)`;if(!n)return"telemetry was turned off during the run";const o=Fe();if(o!==void 0)return`\
-the program turned telemetry on over ${o==="file"?"the consent file":o}'s no, which a sender, reading the user's decisio\
-n again, would follow`;if(!t)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!t.
-spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-read,\
- or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender's sc\
-ript there";if(!dr(e))return"the program may not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())
-return;const c=e.clock(),u=s.waitingSince(c);if(u===void 0)return;const{state:l}=a,f=l===void 0?u:l.handedOffAt===void 0?
-void 0:Math.max(u,l.handedOffAt);if(f!==void 0&&c-f>jd&&!Ld(d,s.dir,s.key,c))return"spooled events have waited a minute \
-with no sender at work"}),ns=(function(e,t){const{sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="h\
-ttp"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.
-initialMs/1e3,backoffMaxSeconds:o.maxMs/1e3,...Uo(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.
-maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),rs=(function({
-files:e,spool:t}){return e.sizeOf(`${t.dir}/${Re}`,!0)===Bd}),is=(function(e){if(rs(e))return!0;const{files:t,spool:n}=e,
-r=()=>Ce(t,n.dir,Re,Pd(),Date.now());try{r()}catch(i){if(!(i instanceof M))return!1;try{t.remove(`${n.dir}/${Re}`),r()}catch{
-return!1}}return Wi(t,n.dir,Hd),!0}),os=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([f,h])=>Zi.test(
-f)&&Number.isSafeInteger(h)&&h>0);if(d.length===0||!Nt(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(
-d.slice(0,un))},endpointHash:$e(r)},u=H(r)===r?{...c,endpoint:r}:c,l=At(t,n);try{const f=hr(e,t,n,o).filter(m=>m.quiet).
-map(m=>Ki(e,m,t,n)),h=xt([...f.flatMap(m=>m.lines),u],s,o)??u;ur(e,t,n,f,()=>{const m=fr(e,l);m==="invalid"&&e.remove(l);
-const v=`${D(h)}
+work"){const{spoolDir:i,spoolLimits:o}=e,s=sr(e);let d=e.noSpool??"there is no spool directory";const a=r==="look"?"look":
+"work",c=i===void 0?void 0:rt.open(i,t,o,s,h=>d=h,a),u=ir(e,t);if(c&&u!==void 0&&a==="work"&&t.allowed(u,"read")){const h=t.
+realPath(u)===void 0?void 0:rt.open(u,t,o,s);h&&h.dir!==c.dir&&c.adopt(h,e.clock(),r==="flush"?0:void 0)}if(c||u===void 0)
+return!c&&i!==void 0&&n(d),c;const l=rt.open(u,t,o,s,h=>d+=`; nor in ${u}: ${h}`,a);return n(d,l?.dir),l}),sr=(function(e){
+const{sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,s={version:o&&r!==He?r:void 0,headers:Object.keys(
+i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},
+d=D(s);return Gn(t.kind==="http"?t.url:"",n.name,d==="{}"?"":d)}),qo=(function(e,t){return{...e,[zi]:D(t)}}),Ot=(function(e,t,n,r){
+const i=new RegExp(`^sender-${n}-(\\d{13})-[0-9a-f]{12}\\.(lock|start)$`),o={locks:[],marks:[]};for(const s of e.list(t)){
+const d=i.exec(s);if(!d)continue;const a=Number(d[1]),c=d[2]==="lock"?Ae:Md;a+c>r&&a<=r+c?(d[2]==="lock"?o.locks:o.marks).
+push(s):dn(e,`${t}/${s}`)}return o.locks.sort(),o.marks.sort(),o}),Jo=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=Ot(
+e,t,n,Date.now());if(i.locks.length>0||i.marks.length>0)return"at work";const o=Date.now();r=`sender-${n}-${be(o)}-${Te()}\
+.start`,e.create(`${t}/${r}`,"");const s=Ot(e,t,n,o);return s.locks.length===0&&s.marks[0]===r?r:(dn(e,`${t}/${r}`),"at \
+work")}catch{return r}}),ar=(function(e,t,n){const r=Zo(e,t,n);return r.handOff?r:{...r,outcome:Xi(e,t)}}),dr=(function(e){
+return e.sink.kind!=="http"||E().canConnect(e.sink.url)}),Zo=(function(e,t,n){try{const r=lr(e,t,n);if(r!==void 0||!t||e.
+sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,s=cr(e.sink.url,i.dir);if(o.isOpen()){
+const h=E().senderRefusal(s);return h===void 0?{handOff:!0,command:void 0,backlog:t}:{handOff:!1,reason:h}}const d=E().senderCommand(
+`${i.dir}/${Re}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};const{cwd:a,...c}=d,u={...ns(e,i.dir),successor:c,
+onByConsentFile:Do()};return{handOff:!0,command:{...d,env:qo(d.env,u)},backlog:t}}catch(r){return{handOff:!1,reason:`the\
+ hand-off failed (${r})`}}}),Ko=(function(e,t){return t.handOff&&t.command&&!is(t.backlog)?{handOff:!1,reason:"the sende\
+r's script is not in the spool directory and cannot be written",outcome:Xi(e,t.backlog)}:t}),Qo=(function(e){try{const{spool:t,
+health:n,files:r}=e.backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const i=Jo(r,t.dir,t.key);if(i==="at\
+ work")return"at work";const o=E().spawnDetached(e.command);return o==="started"?n.noteHandOff():Id(r,t.dir,i),o}catch{return"\
+failed"}}),es=(function(e,t){if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;
+return lr(e,t,!0)!==void 0||n.kind==="http"&&E().senderRefusal(cr(n.url,t.spool.dir))!==void 0}),cr=(function(e,t){const n=Io(),
+r=n===void 0?void 0:ts(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...Ud,...ke,"HOME","USERPROFILE"],set:r===
+void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),ts=(function(e){const t=G(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,
+""),r=E().files,i=t===void 0||["",".",".."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:Y(i,n);
+return o!==void 0&&r?.allowed(o,"read")?o:e}),lr=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the han\
+d-off is off (${r.source})`;if(i.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"\
+the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>Ae-Fd)return`a reques\
+t may take longer (requestTimeoutSeconds) than a sender lives (${Ae/1e3} s)`;if(!n)return"telemetry was turned off durin\
+g the run";const o=Fe();if(o!==void 0)return`the program turned telemetry on over ${o==="file"?"the consent file":o}'s n\
+o, which a sender, reading the user's decision again, would follow`;if(!t)return e.noSpool?`there is no spool: ${e.noSpool}`:
+"there is no usable spool directory";if(!t.spool.ancestorsSeen)return"who may change the directories above the spool can\
+not all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for the\
+m): another user could swap the sender's script there";if(!dr(e))return"the program may not connect to the endpoint";const{
+spool:s,files:d,health:a}=t;if(a.isOpen())return;const c=e.clock(),u=s.waitingSince(c);if(u===void 0)return;const{state:l}=a,
+h=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(h!==void 0&&c-h>jd&&!Ld(d,s.dir,s.key,c))return"\
+spooled events have waited a minute with no sender at work"}),ns=(function(e,t){const{sink:n,format:r,spoolLimits:i,backoff:o}=e;
+return{endpoint:n.kind==="http"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/
+1e3,backoffInitialSeconds:o.initialMs/1e3,backoffMaxSeconds:o.maxMs/1e3,...Uo(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.
+maxBytes,spoolMaxAgeDays:i.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.
+resource}}}),rs=(function({files:e,spool:t}){return e.sizeOf(`${t.dir}/${Re}`,!0)===Bd}),is=(function(e){if(rs(e))return!0;
+const{files:t,spool:n}=e,r=()=>Ce(t,n.dir,Re,Pd(),Date.now());try{r()}catch(i){if(!(i instanceof M))return!1;try{t.remove(
+`${n.dir}/${Re}`),r()}catch{return!1}}return Wi(t,n.dir,Hd),!0}),os=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(
+i).filter(([h,f])=>Zi.test(h)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!Nt(o))return;const c={...{since:o,last:o,
+dropped:Object.fromEntries(d.slice(0,un))},endpointHash:$e(r)},u=H(r)===r?{...c,endpoint:r}:c,l=At(t,n);try{const h=hr(e,
+t,n,o).filter(m=>m.quiet).map(m=>Ki(e,m,t,n)),f=xt([...h.flatMap(m=>m.lines),u],s,o)??u;ur(e,t,n,h,()=>{const m=fr(e,l);
+m==="invalid"&&e.remove(l);const v=`${D(f)}
 `;typeof m!="object"||m.bytes+v.length<=qi?e.append(l,typeof m=="object"&&!m.ended?`
-${v}`:v,Ji):Jd(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&S(()=>e.remove(m))}catch{}}),ur=(function(e,t,n,r,i){try{
+${v}`:v,Ji):Jd(e,t,n,f,s,o)});for(const{path:m}of h)m!==void 0&&k(()=>e.remove(m))}catch{}}),ur=(function(e,t,n,r,i){try{
 i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&mn(e,s,fn(t,n,d));throw o}}),hr=(function(e,t,n,r){return Ue(e,t,
 hn,(i,o)=>{const[,,s,d]=hn.exec(o)??[],a=Math.abs(r-Number(s))>=Wd;return i===n?{path:Y(t,o),summed:d===void 0?void 0:Number(
 d),quiet:a}:void 0})}),xt=(function(e,t,n){const r=e.map(d=>({...d,since:Math.min(d.since,n),last:Math.min(d.last,n)})).
@@ -508,23 +508,23 @@ void 0?{}:{endpointHash:s},...o===void 0?{}:{endpoint:o}}}),fr=(function(e,t){tr
 void 0:{lines:eo(n),bytes:n.length,ended:n===""||n.endsWith(`
 `)}}catch(n){return n instanceof M?"invalid":void 0}}),Nt=(function(e){return Number.isSafeInteger(e)&&e>=0&&e<=Xt}),At=(function(e,t){
 return Y(e,`drops-${t}.json`)}),ss=(function(e){const t=E().monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(
-i=>{n=ki(Math.max(0,t-E().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),Rt=(function(e,t){if(t!==void 0&&(typeof t!="st\
+i=>{n=Si(Math.max(0,t-E().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),Rt=(function(e,t){if(t!==void 0&&(typeof t!="st\
 ring"||t.trim()===""||io.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got\
  ${b(t)}`}),mr=(async function(e={}){const t=X(e)?we(e,{optOut:!0})??Rt("optOut",e.optOut):`options must be an object su\
 ch as { optOut: "mycli telemetry disable" }, got ${b(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=Co();
-if(n.source!=="default")return n.enabled?"enabled":"disabled";if(ot)return await ot;if(Ka()||An()||ka())return"never_ask\
+if(n.source!=="default")return n.enabled?"enabled":"disabled";if(ot)return await ot;if(Ka()||An()||Sa())return"never_ask\
 ed";const r=E().terminal();return r?(ot=dc(r,e.optOut),await ot):"never_asked"}),as=(function({subcommand:e,subcommands:t}){
 return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&de()?.(`'subcommand' is given without 'subcommands', the na\
 mes that may be reported: reported as "undefined"`),"undefined")}),ds=(async function(e,t){if(cs(e),typeof t!="function")
 throw new TypeError(`Cannot track command: 'main' must be a function, got ${b(t)}`);const n=Date.now(),r=as(e),i=ht("com\
-mand",e.command);let o=!1;const s=(l,f,h="undefined")=>{if(!o){o=!0;try{a.enqueue(new li({nemoSource:e.nemoSource,command:i,
-subcommand:r,taskStatus:l,durationMs:Date.now()-n,exitCode:f,errorClass:h}))}catch{}}},d=l=>{const f=ls(l);s(f===0?"succ\
-ess":"failure",f)},a=new no({...e.handler,sessionId:e.handler?.sessionId===void 0?Te(32):e.handler.sessionId,captureInterrupts:l=>s(
+mand",e.command);let o=!1;const s=(l,h,f="undefined")=>{if(!o){o=!0;try{a.enqueue(new li({nemoSource:e.nemoSource,command:i,
+subcommand:r,taskStatus:l,durationMs:Date.now()-n,exitCode:h,errorClass:f}))}catch{}}},d=l=>{const h=ls(l);s(h===0?"succ\
+ess":"failure",h)},a=new no({...e.handler,sessionId:e.handler?.sessionId===void 0?Te(32):e.handler.sessionId,captureInterrupts:l=>s(
 "interrupted",he[l],l==="SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await mr({optOut:e.optOutCommand});
-const c=l=>l===void 0?E().exitCode():l;if(!J()){const l=de(),f=e.handler?.logger;if(l||f){const h=`telemetry off (decide\
-d by ${Zt().decidedBy}): the command is not recorded`;l?.(h),In(f,h)}return c(await t())}let u=()=>{};try{u=E().onExit({
-beforeExit:()=>!1,exit:d})}catch{}try{a.start()}catch{}try{const l=await t(),f=jn(l);return f===void 0&&l!==void 0&&de()?.(
-`main returned ${b(l)}, which is not an exit code: the program's is recorded`),d(f??E().exitCode()??0),c(l)}catch(l){throw s(
+const c=l=>l===void 0?E().exitCode():l;if(!J()){const l=de(),h=e.handler?.logger;if(l||h){const f=`telemetry off (decide\
+d by ${Zt().decidedBy}): the command is not recorded`;l?.(f),In(h,f)}return c(await t())}let u=()=>{};try{u=E().onExit({
+beforeExit:()=>!1,exit:d})}catch{}try{a.start()}catch{}try{const l=await t(),h=jn(l);return h===void 0&&l!==void 0&&de()?.(
+`main returned ${b(l)}, which is not an exit code: the program's is recorded`),d(h??E().exitCode()??0),c(l)}catch(l){throw s(
 "failure",1,uc(l,e.errorClasses??[])),l}finally{u(),await a.stop().catch(()=>{})}}),cs=(function(e){const t=m=>{throw new TypeError(
 `Cannot track command: ${m}`)};X(e)||t(`options must be an object, got ${b(e)}`);const n=we(e,cc);n&&t(n);const{subcommands:r,
 nemoSource:i,errorClasses:o,askConsent:s,optOutCommand:d,handler:a}=e;Object.hasOwn(e,"command")||t(`'command' must be g\
@@ -533,10 +533,10 @@ mands' must be an array of strings, got ${b(r)}`);const c=r?.find(m=>!Dn(m));c!=
  which would be reported as "undefined": a subcommand's name is 1-64 characters, with no flag, path, URL, address, run o\
 f 4 digits or invisible character`);const u=Object.values(Ze);i!==void 0&&!u.includes(i)&&t(`'nemoSource' must be one of\
  ${_r(u)}, got ${b(i)}`);const l=Array.isArray(o)||X(o)?o:void 0;o!==void 0&&!(l&&Object.values(l).every(m=>typeof m=="f\
-unction"))&&t(`'errorClasses' must be an array of classes or an object naming them, got ${b(o)}`);const f=l&&!Array.isArray(
-l)?Object.keys(l).find(m=>!Pn(m)):void 0;f!==void 0&&t(`'errorClasses' names a class ${b(f)}, which would be reported as\
+unction"))&&t(`'errorClasses' must be an array of classes or an object naming them, got ${b(o)}`);const h=l&&!Array.isArray(
+l)?Object.keys(l).find(m=>!Pn(m)):void 0;h!==void 0&&t(`'errorClasses' names a class ${b(h)}, which would be reported as\
  "undefined": a class's name is a letter, \`_\` or \`$\`, then letters and digits, \`.\` or \`::\` between parts`),s!==void 0&&
-typeof s!="boolean"&&t(`'askConsent' must be a boolean, got ${b(s)}`);const h=Rt("optOutCommand",d);h&&t(h),a!==void 0&&
+typeof s!="boolean"&&t(`'askConsent' must be a boolean, got ${b(s)}`);const f=Rt("optOutCommand",d);f&&t(f),a!==void 0&&
 !X(a)&&t(`'handler' must be an object of handler options, got ${b(a)}`),a!==void 0&&typeof a.enqueue=="function"&&t("'ha\
 ndler' takes a handler's options ({ endpoint, spoolDir, ... }), not a NATTelemetryHandler: trackCommand makes its own"),
 a!==void 0&&Object.hasOwn(a,"captureInterrupts")&&t("'handler.captureInterrupts' is trackCommand's own: it records Ctrl-\
@@ -589,24 +589,24 @@ try{return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].fl
 s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=8),d=t||n?[Tr(`${i(t)}\
 :${i(n)}`)]:[],a=[...o,...s].map(c=>JSON.stringify(c).slice(1,-1));return[...o,...s,...a,...d]}catch{return[]}}var ws=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,
 bs=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,Ts=new Set(["connection","content-length","host","keep-alive","te","trailer","transf\
-er-encoding","upgrade"]);function Sr(e){return Ts.has(e.toLowerCase())}function kr(e){return ws.test(e)}function Or(e){return bs.
+er-encoding","upgrade"]);function kr(e){return Ts.has(e.toLowerCase())}function Sr(e){return ws.test(e)}function Or(e){return bs.
 test(e)}var xr=e=>e===9||e===10||e===13||e===32;function _s(e){let t=0,n=e.length;for(;t<n&&xr(e.charCodeAt(t));)t++;for(;n>
 t&&xr(e.charCodeAt(n-1));)n--;return e.slice(t,n)}function $s(e){let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];
 n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
-`.includes(i)||(t+=i)}return t}var Ss=Object.getPrototypeOf;function It(e){if(typeof e!="object"||e===null)return JSON.stringify(
+`.includes(i)||(t+=i)}return t}var ks=Object.getPrototypeOf;function It(e){if(typeof e!="object"||e===null)return JSON.stringify(
 e);if(Array.isArray(e))return`[${e.map(n=>It(n)??"null").join(",")}]`;const t=[];for(const n of Object.keys(e)){const r=It(
 e[n]);r!==void 0&&t.push(`${JSON.stringify(n)}:${r}`)}return`{${t.join(",")}}`}var Ve=["SIGINT","SIGTERM"],he={SIGINT:130,
 SIGTERM:143},Ct="/proc/self/status",fe=class extends TypeError{constructor(e){super(`fetch failed: ${e}`),this.name="Req\
 uestNotBuilt"}};function Dt(e,t){return e?"its value is not valid Unicode":t}var M=class extends Error{reason;constructor(e,t){
 super(`refused ${e}: ${t}`),this.name="RefusedPath",this.reason=t}},Nr=64;function Pt({kind:e,uid:t,gid:n,mode:r,size:i,
-modified:o,changed:s,inode:d}){return`${e} ${t}:${n} ${r} ${i} ${d} ${o} ${s}`}function ks(e,t){const n=G(t);if(n===void 0||
+modified:o,changed:s,inode:d}){return`${e} ${t}:${n} ${r} ${i} ${d} ${o} ${s}`}function Ss(e,t){const n=G(t);if(n===void 0||
 !e.allowed(n,"read"))return;const r=e.readLink(t),i=e.realPath(n),o=e.realPath(t);if(!(r===void 0||i===void 0||o===void 0))
 return Os(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}function Os(e){const t=[];for(const n of e.split("/"))n===".."?t.
 pop():n!==""&&n!=="."&&t.push(n);return`/${t.join("/")}`}var xs=4,Bt=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALA\
 PPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONS\
-ENT_FILE"],Ar=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],Se=[...Ar,"NO_PROXY","no_p\
+ENT_FILE"],Ar=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],ke=[...Ar,"NO_PROXY","no_p\
 roxy","REQUEST_METHOD"],Ns=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUT\
-HORIZED",...Se,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Bt];function As(e,t){const n=jt(e,t);return e.protocol==="https\
+HORIZED",...ke,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Bt];function As(e,t){const n=jt(e,t);return e.protocol==="https\
 :"&&n.kind==="proxy"&&n.credentials&&n.url.startsWith("http:")}function Rr(e,t,n=()=>!1){const r=Ar.find(n);if(r!==void 0)
 return`${r} is not valid Unicode, which Deno's fetch skips: it would go around the proxy named there`;const i=jt(e,t),o=i.
 kind==="proxy"?yr(t(i.variable)??""):void 0;if(i.kind==="proxy"&&o&&at(o))return`${i.variable} has ${vr}`;if(!(i.kind!==
@@ -642,7 +642,7 @@ r=>!Pr(r)).length>zs(e)}catch{return!0}}function zs(e){const t=i=>{const o=typeo
 "number"&&Number.isSafeInteger(o)&&o>0?o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;
 return t(n)+t(r)}var Br="/proc/self/ns/pid",jr=["/usr/bin/setsid","/bin/setsid"],Fr="/bin/sh",Xs=[["/bin/bash",!0,'for f\
  in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'],[Fr,!1,'ex\
-ec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],Ws=[...Se,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_\
+ec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],Ws=[...ke,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_\
 DIR","NODE_EXTRA_CA_CERTS"];function Ur(e){return e.body?.cancel().catch(()=>{}),Xe(413,"the body is too large")}function Xe(e,t){
 return new Response(JSON.stringify({error:t}),{status:e,headers:{"content-type":"application/json",connection:"close"}})}
 var Hr=Symbol("late"),Yr=Symbol("cut");async function Gs(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.
@@ -651,28 +651,28 @@ globalThis.addEventListener("unload",()=>{Vr=!0;for(const e of Ft)e()});var zr=t
 xn(We):void 0,qs="/etc/hosts",Js=16<<20,Zs=5e3,Ks=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Qs(e,t,n){const r=e(
 "node:dns");return(i,o,s)=>{const d=i.toLowerCase().replace(/\.$/,"");if(d==="localhost"||d.endsWith(".localhost")||ra(e,
 d))return r.lookup(i,o,s);const a=new r.Resolver({timeout:Zs,tries:1}),c=()=>a.cancel();n.addEventListener("abort",c,{once:!0});
-const u=(l,f)=>new Promise(h=>l.call(a,f,m=>h(m?.code)));(async()=>{for(const l of na(e,t,i)){const f=await Promise.all(
-[u(a.resolve4,l),u(a.resolve6,l)]);if(f.some(h=>Ks.has(h??"")))return!1;if(f.includes(void 0))return!0}return!0})().then(
+const u=(l,h)=>new Promise(f=>l.call(a,h,m=>f(m?.code)));(async()=>{for(const l of na(e,t,i)){const h=await Promise.all(
+[u(a.resolve4,l),u(a.resolve6,l)]);if(h.some(f=>Ks.has(f??"")))return!1;if(h.includes(void 0))return!0}return!0})().then(
 l=>{if(n.removeEventListener("abort",c),l&&!n.aborted)return r.lookup(i,o,s);s(Object.assign(new Error(`DNS did not answ\
 er for ${i}`),{code:"ETIMEOUT"}))})}}var ea="/etc/resolv.conf",ta=65536;function na(e,t,n){if(n.endsWith("."))return[n.slice(
 0,-1)];let r,i=1;const o=c=>{const u=c.find(l=>l.startsWith("ndots:"));u!==void 0&&(i=Math.min(15,Number.parseInt(u.slice(
-6),10)||0))},s=e("node:fs");for(const c of(S(()=>Xr(s,ea,ta))??"").split(`
+6),10)||0))},s=e("node:fs");for(const c of(k(()=>Xr(s,ea,ta))??"").split(`
 `)){const[u,...l]=c.replace(/[#;].*/,"").trim().split(/\s+/);(u==="search"||u==="domain")&&(r=l),u==="options"&&o(l)}o(t(
-"RES_OPTIONS")?.trim().split(/\s+/)??[]);const d=t("LOCALDOMAIN")?.trim();d&&(r=d.split(/\s+/)),r??=[S(()=>e("node:os").
+"RES_OPTIONS")?.trim().split(/\s+/)??[]);const d=t("LOCALDOMAIN")?.trim();d&&(r=d.split(/\s+/)),r??=[k(()=>e("node:os").
 hostname().replace(/^[^.]*\.?/,""))??""].filter(Boolean);const a=r.slice(0,6).filter(c=>c!==".").map(c=>`${n}.${c.replace(
 /\.$/,"")}`);return n.split(".").length-1>=i?[n,...a]:[...a,n]}function Xr(e,t,n){const r=e.statSync(t);return r.isFile()&&
-r.size<=n?e.readFileSync(t,"latin1"):""}function ra(e,t){const n=S(()=>Xr(e("node:fs"),qs,Js))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
+r.size<=n?e.readFileSync(t,"latin1"):""}function ra(e,t){const n=k(()=>Xr(e("node:fs"),qs,Js))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
 "\\$&");for(const i of n.matchAll(new RegExp(`(?<=[ \\t])${r}(?=[ \\t#\\r]|$)`,"gim"))){const o=n.slice(n.lastIndexOf(`
 `,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}var ia=16384;function Wr(e,t,n,r){const i=e("n\
 ode:net"),{hostname:o,port:s}=n;return Ut(r,d=>{const a=n.protocol==="https:"?e("node:tls").connect({host:o,port:s,servername:i.
 isIP(o)?"":o,lookup:t}):i.connect({host:o,port:s,lookup:t});return a.once(n.protocol==="https:"?"secureConnect":"connect",
 ()=>d(a)),a})}async function oa(e,t,n,r,i){const o=await Wr(e,t,n,i),s=`${r.hostname}:${r.port||443}`;await Ut(i,(c,u)=>{
-let l="";const f=h=>{l+=h.toString("latin1");const m=l.indexOf(`\r
+let l="";const h=f=>{l+=f.toString("latin1");const m=l.indexOf(`\r
 \r
-`);if(m<0){l.length>ia&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",f),o.pause();
+`);if(m<0){l.length>ia&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",h),o.pause();
 const v=Number(/^HTTP\/1\.[01] (\d{3})/.exec(l)?.[1]??0);if(v<200||v>299)return u(new Error(`the proxy answered CONNECT \
-with ${v||"garbage"}`));const y=h.subarray(h.length-(l.length-m-4));y.length>0&&o.unshift(y),c(void 0)};return o.on("dat\
-a",f),o.write(`CONNECT ${s} HTTP/1.1\r
+with ${v||"garbage"}`));const y=f.subarray(f.length-(l.length-m-4));y.length>0&&o.unshift(y),c(void 0)};return o.on("dat\
+a",h),o.write(`CONNECT ${s} HTTP/1.1\r
 Host: ${s}\r
 `+(n.authorization?`Proxy-Authorization: ${n.authorization}\r
 `:"")+`\r
@@ -697,7 +697,7 @@ va=/^--experimental[-_](?:default[-_])?config[-_]file/;function ya(e,t,n){return
 exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&ee(o,n)})}function ga(e,t,n){const r=e??
 ((i,o)=>globalThis.fetch(i,o));return async(i,o)=>{const s=Ye(new URL(i),t);if(s.kind==="unusable")throw new fe(s.reason);
 if(s.kind==="proxy"&&!n)throw new fe("this runtime's fetch cannot use a proxy");try{return await r(i,{...o,proxy:s.kind===
-"proxy"?Ea(s.proxy):!1})}catch(d){throw S(()=>d?.code)==="UnsupportedProxyProtocol"?new fe("the proxy setting's scheme i\
+"proxy"?Ea(s.proxy):!1})}catch(d){throw k(()=>d?.code)==="UnsupportedProxyProtocol"?new fe("the proxy setting's scheme i\
 s not supported"):d}}}function Ea({protocol:e,hostname:t,port:n,authorization:r}){const i=t.includes(":")?`[${t}]`:t,o=r===
 void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}function Kr(e,t){const n=Ge.
 get(e)??0;n===0&&e.on("error",Qr),Ge.set(e,n+1);const r=()=>{const o=(Ge.get(e)??1)-1;Ge.set(e,o),o===0&&e.removeListener(
@@ -706,7 +706,7 @@ wa={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.
 fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"\
 no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error(
 "no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},
-exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},qe,ei=[S(()=>me.Bun?.fetch),me.Deno?S(()=>me.fetch):void 0].find(
+exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},qe,ei=[k(()=>me.Bun?.fetch),me.Deno?k(()=>me.fetch):void 0].find(
 e=>typeof e=="function"),ba="nat-cli",Ht={name:"@nat/telemetry",version:He};function ti(e){return typeof e=="string"?{stringValue:e}:
 typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var ni=e=>Object.entries(
 e).map(([t,n])=>({key:t,value:ti(n)}));function ri(e){const t=Math.floor(e);return t===0?"0":`${t}000000`}function Ta(e){
@@ -717,12 +717,12 @@ e.schemaVersion)}]}}function ii(e,t,n,r=I()){const i=ni({...n.resourceAttributes
 ersion":n.serviceVersion,"session.id":t,"host.arch":Ta(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.
 version,"telemetry.sdk.name":Ht.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Ht.
 version}),o=D({resource:{attributes:i},scopeLogs:[{scope:Ht,logRecords:[]}]});return gn(`{"resourceLogs":[${o.slice(0,-4)}`,
-e,"]}]}]}")}function $a(e,t,n,r){if(e>=200&&e<300){const i=Math.min(r,Sa(n));return i>0?{kind:"delivered",rejected:i}:{kind:"\
+e,"]}]}]}")}function $a(e,t,n,r){if(e>=200&&e<300){const i=Math.min(r,ka(n));return i>0?{kind:"delivered",rejected:i}:{kind:"\
 delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:
-{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:{kind:"rejected",reason:`http_${e}`}}function Sa(e){try{const t=Number(
+{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:{kind:"rejected",reason:`http_${e}`}}function ka(e){try{const t=Number(
 JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(t)&&t>0?t:0}catch{return 0}}var oi=[
 "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],si="https://events.telemetry.data.nvidia.com/v1.1/even\
-ts/json";function ka(){const{env:e}=E();return e("NODE_ENV")==="test"||dt(e("JEST_WORKER_ID"))||dt(e("VITEST"))}function ie(e){
+ts/json";function Sa(){const{env:e}=E();return e("NODE_ENV")==="test"||dt(e("JEST_WORKER_ID"))||dt(e("VITEST"))}function ie(e){
 return Dt(E().envNotUnicode?.(e)===!0,"its permissions")}var Oa=["","0","false","no","off"],Yt="is not an http(s) URL",ai="\
 has an '@' past its host",di={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the prog\
 ram sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"\
@@ -738,13 +738,13 @@ La=Cn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
 undefined"}),Ze=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
 GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
-undefined"}),ke=class{name;schemaVersion;timestamp;constructor(e,t={}){if(No(new.target))throw new TypeError("Cannot cre\
+undefined"}),Se=class{name;schemaVersion;timestamp;constructor(e,t={}){if(No(new.target))throw new TypeError("Cannot cre\
 ate event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(`Cannot creat\
 e event: an event type must declare a name (pass it to super()), got ${b(e)}`);const n=t.schemaVersion??pe;if(typeof n!=
 "string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string, got ${b(n)}`);
 const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot create event: 't\
 imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},Ia={nemoSource:!0,
-command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},li=class extends ke{fields;constructor(e){
+command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},li=class extends Se{fields;constructor(e){
 const t=X(e)?we(e,Ia)?.replace("is not an option","is not a field"):`its fields must be an object, got ${b(e)}`;if(t)throw new TypeError(
 `Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.timestamp});const n=e.durationMs??-1;if(typeof n!="num\
 ber"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${b(n)}`);if(!Number.
@@ -758,7 +758,7 @@ pythonVersion:Ie("pythonVersion",e.pythonVersion??Ao())})}parameters(){return{..
 return t>e?t-1:t},K=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},ui=86400,Xt=864e13;function Pa(e){const t=Un(
 e);return{ts:te(e.timestamp),parameters:t,name:e.name}}var Ke={name:"",json:"",bytes:0},Ba=31;function ja(e,t){const n=i=>{
 throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events' must be an array of events, got ${b(e)}`);
-const r=e.findIndex(i=>!(i instanceof ke));r>=0&&n(`'events' must hold events (TelemetryEvent), got ${b(e[r])} at ${r}`),
+const r=e.findIndex(i=>!(i instanceof Se));r>=0&&n(`'events' must hold events (TelemetryEvent), got ${b(e[r])} at ${r}`),
 X(t)||n(`'options' must be an object, got ${b(t)}`),typeof t.sourceClientVersion!="string"&&n(`'sourceClientVersion' mus\
 t be a string, got ${b(t.sourceClientVersion)}`);for(const i of["sessionId","cpuArchitecture"])t[i]!==void 0&&typeof t[i]!=
 "string"&&n(`'${i}' must be a string, got ${b(t[i])}`);if(e.length===0)throw new RangeError("Cannot build a payload: the\
@@ -779,7 +779,7 @@ this.#n.set(s,"dotted"),r=s}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'
 const e=[];for(;;){this.#y();const t=this.#a();if(t==='"')e.push(this.#T());else if(t==="'")e.push(this.#u());else{const n=this.#t;
 for(;this.#t<this.#e.length&&hi.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
-return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#k();if(e==='"')return this.#T();if(e==="'")return this.#u();
+return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#S();if(e==='"')return this.#T();if(e==="'")return this.#u();
 if(e==="["||e==="{"){++this.#i>Va&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
 r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!hi.test(this.#e[this.#t+r.length]??""))return this.#t+=
 r.length,i;const t=this.#d(Ha,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!Xa(Number(i),Number(o),Number(s))&&
@@ -801,7 +801,7 @@ lds a control character"):e+=t}}#u(){this.#t++;const e=this.#e.indexOf("'",this.
 n,e+'"'.repeat(n-3)}const t=this.#e[this.#t++];if(t===void 0)return this.#o("a string is not closed");if(t==="\\"){const n=/^[ \t]*\r?\n[\s]*/.
 exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#O()}else Be(t)&&t!==`
 `&&t!=="	"&&!(t==="\r"&&this.#a()===`
-`)?this.#o("a string holds a control character"):e+=t}}#k(){this.#t+=3,this.#e.startsWith(`\r
+`)?this.#o("a string holds a control character"):e+=t}}#S(){this.#t+=3,this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#a()===`
 `&&this.#t++;const e=this.#e.indexOf("'''",this.#t);if(e<0)return this.#o("a string is not closed");let t=3;for(;t<5&&this.#e[e+
 t]==="'";)t++;const n=this.#e.slice(this.#t,e)+"'".repeat(t-3);return this.#t=e+t,n}#O(){const e=this.#e[this.#t++],t={b:"\
@@ -843,21 +843,21 @@ var tt=0;function Ka(){return Tt(),Oe}function Zt(){const e=J(),{enabled:t,sourc
 efault"&&E().envHidden?.(n)===!0,o=n==="NAT_TELEMETRY_ENABLED"&&!i?Mn(n,E().env(n)):void 0,s=i?`${n}, which the program \
 may not read (${ie(n)})`:o!==void 0?o:r?`${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,decidedBy:e===
 t?s:oe??"the program (setTelemetryEnabled)"}}function bi(e){if(typeof e!="boolean")throw new TypeError(`Cannot set telem\
-etry enabled: the value must be a boolean, got ${typeof e}`);[P,V,Oe,oe]=[e,!1,!0,void 0];const t=e?S(q):void 0;xe=t===void 0?
-void 0:S(()=>wt(t));const n=zn()??0;if(tt=e?n:n+1,!e)try{et[Qe].serial=tt}catch{}}function Ti(e){const t=e.replace(/^\[(.*)\]$/,
+etry enabled: the value must be a boolean, got ${typeof e}`);[P,V,Oe,oe]=[e,!1,!0,void 0];const t=e?k(q):void 0;xe=t===void 0?
+void 0:k(()=>wt(t));const n=zn()??0;if(tt=e?n:n+1,!e)try{et[Qe].serial=tt}catch{}}function Ti(e){const t=e.replace(/^\[(.*)\]$/,
 "$1").toLowerCase().replace(/^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.
 test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(t)}function _i(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.
 url)}catch{return}if(n.protocol!=="http:"||Ti(n.hostname))return;const r=[...n.username||n.password?["the URL's credenti\
 als"]:[],...Object.keys(t).length>0?[`the headers ${Object.keys(t).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(
-" and ")} go unencrypted (http:) to ${n.hostname}`}var $i=2**31-1,Qa=25,Kt={min:50,max:250},Si=4,Qt=1e3,ed=(Si+1)*Kt.max,
+" and ")} go unencrypted (http:) to ${n.hostname}`}var $i=2**31-1,Qa=25,Kt={min:50,max:250},ki=4,Qt=1e3,ed=(ki+1)*Kt.max,
 ye={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&
 e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abor\
 t",this.look)},listen(){if(this.ticking)return;const e=()=>{this.ticking=!1,this.look()};if(E().watchTick?.(Qt,e)){this.
 ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Qt)),this.signal.addEventListener(
-"abort",this.look)}catch{}},look:()=>{for(const e of ye.guarded)--e.looks<=0&&e.end();ye.guarded.size>0&&ye.listen()}};function ki(e,t,n){
+"abort",this.look)}catch{}},look:()=>{for(const e of ye.guarded)--e.looks<=0&&e.end();ye.guarded.size>0&&ye.listen()}};function Si(e,t,n){
 let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),ye.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+ed)/Qt),end:d},
-c=(u,l)=>{const f=E().monotonicMs()+u;try{r=setTimeout(()=>{ye.release(a);const h=E().monotonicMs()-f;if(h<=Qa||l===0)return d();
-c(Math.min(Math.max(h,Kt.min),Kt.max),l-1)},u),n?.(r)}catch{}};return ye.guard(a),c(e,Si),n||(o=S(()=>E().holdOpen?.())),
+c=(u,l)=>{const h=E().monotonicMs()+u;try{r=setTimeout(()=>{ye.release(a);const f=E().monotonicMs()-h;if(f<=Qa||l===0)return d();
+c(Math.min(Math.max(f,Kt.min),Kt.max),l-1)},u),n?.(r)}catch{}};return ye.guard(a),c(e,ki),n||(o=k(()=>E().holdOpen?.())),
 s}function td(e,t=I()){const n=({clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,
 i=o=>{let s=r.get(o);if(s===void 0){const d=D(_a(o));r.set(o,s={json:d,bytes:j(d)})}return s};return{name:"otlp",encode:o=>ii(
 o.map(s=>i(s).json),o[0].sessionId,n(o[0]),t),emptyBytes:Wn(({sessionId:o,clientVersion:s})=>[o,s],o=>j(ii([],o.sessionId,
@@ -867,26 +867,26 @@ nt=/^([lc])-(\d{13})-(e-.+)$/,od=36e5,Ai=" does not exist yet",rt=class vn{dir;k
 this.dir=t,this.#e=n,this.#t=r,this.#i={maxAgeMs:Math.max(r.maxAgeMs,se.maxAgeMs),maxEvents:Math.max(r.maxEvents,se.maxEvents),
 maxBytes:Math.max(r.maxBytes,se.maxBytes)},this.key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},s="work"){const d=l=>{
 o(l)},a=s==="work",c=a?"read and write":"read",u=l=>!n.allowed(l,"read")||a&&!n.allowed(l,"write");if(u(t))return d(`the\
- program may not ${c} ${t} (its permissions)`);try{let l=n.ensureDir(t,!0,a);const f=n.realPath(t);return f===void 0?d(`\
-where ${t} leads cannot be told`):f!==t&&u(f)?n.permissionsFollowLinks?d(`the program may not ${c} ${f}, where ${t} lead\
-s (its permissions)`):new vn(t,n,r,i,l):(f!==t&&(l=n.ensureDir(f,!0,a)),new vn(f,n,r,i,l))}catch(l){const f=l?.reason===
-"missing";return d(f?`${t}${Ai}`:Z(l))}}write(t,n){const r={},i=t.map(ue),{kept:o}=_t(i,this.#t.maxEvents,this.#t.maxBytes);
+ program may not ${c} ${t} (its permissions)`);try{let l=n.ensureDir(t,!0,a);const h=n.realPath(t);return h===void 0?d(`\
+where ${t} leads cannot be told`):h!==t&&u(h)?n.permissionsFollowLinks?d(`the program may not ${c} ${h}, where ${t} lead\
+s (its permissions)`):new vn(t,n,r,i,l):(h!==t&&(l=n.ensureDir(h,!0,a)),new vn(h,n,r,i,l))}catch(l){const h=l?.reason===
+"missing";return d(h?`${t}${Ai}`:Z(l))}}write(t,n){const r={},i=t.map(ue),{kept:o}=_t(i,this.#t.maxEvents,this.#t.maxBytes);
 F(r,"spool_full",i.length-o.length);const s=new Map;for(const a of o){const c=s.get(t[a].sessionId)??[];c.push(i[a]),s.set(
 t[a].sessionId,c)}const d=[];try{for(const a of s.values())d.push(this.#c(a,n,this.key))}catch(a){for(const c of d)this.#u(
 c);throw a}return{written:r,older:this.#v(n,d)}}claim(t,n,r){const i=[],o={};for(const{entry:s,path:d}of this.#d(n).slice(
 0,Ne)){if(i.length>=t)break;const a=this.#p(s.name,n+r);try{this.#e.rename(d,a)}catch{continue}const{valid:c,corrupt:u,expired:l}=this.#s(
-a,s,n),f=c.slice(0,t-i.length),h={path:a,name:s.name,until:n+r,remaining:f.length,taken:f.length,exact:u===0&&l===0&&f.length===
-c.length};try{this.#c(c.slice(f.length).map(ue),s.time,this.key)}catch{this.giveBack(h);continue}F(o,"spool_corrupt",u),
-F(o,"spool_expired",l);for(const m of f)i.push({...m,claim:h});h.remaining===0&&this.release(h)}return{events:i,dropped:o}}renew(t,n){
+a,s,n),h=c.slice(0,t-i.length),f={path:a,name:s.name,until:n+r,remaining:h.length,taken:h.length,exact:u===0&&l===0&&h.length===
+c.length};try{this.#c(c.slice(h.length).map(ue),s.time,this.key)}catch{this.giveBack(f);continue}F(o,"spool_corrupt",u),
+F(o,"spool_expired",l);for(const m of h)i.push({...m,claim:f});f.remaining===0&&this.release(f)}return{events:i,dropped:o}}renew(t,n){
 const r=this.#p(t.name,n);try{this.#e.rename(t.path,r)}catch{return!1}return t.path=r,t.until=n,!0}holds(t){return this.#e.
 sizeOf(t.path)!==void 0}waitingSince(t){return this.#d(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.dir}\
 /${t.name}`)}catch{}}release(t){try{this.#e.remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=nt.exec(t),
 r=le(n?n[3]:t);if(!r)return[];const{valid:i,corrupt:o}=this.#s(`${this.dir}/${t}`,r),s={time:r.time,claimed:n!==null,ours:r.
-key===this.key,key:r.key,events:i,corrupt:o};return[n?{...s,until:nn(n)}:s]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){
-const r=[];let i=0;for(const o of t.#r()){if(r.length>=Ne)break;const s=qn(o,n);if(!(s!==void 0&&(s.key===this.key||s.key===
-void 0))||!(n-s.time>=nd))continue;const a=t.#p(s.name,n+Oi);try{t.#e.rename(`${t.dir}/${o}`,a)}catch{continue}const{valid:c}=t.#s(
-a,s,n);try{const u=this.#c(c.map(ue),s.time,s.key);u!==void 0&&r.push(u)}catch{try{t.#e.rename(a,`${t.dir}/${s.name}`)}catch{}
-break}t.#u(a.slice(t.dir.length+1)),i+=c.length}return r.length>0&&this.#v(n,r),i}clear(){let t=0;for(const n of this.#r()){
+key===this.key,key:r.key,events:i,corrupt:o};return[n?{...s,until:nn(n)}:s]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n,r=nd){
+const i=[];let o=0;for(const s of t.#r()){if(i.length>=Ne)break;const d=qn(s,n);if(!(d!==void 0&&(d.key===this.key||d.key===
+void 0))||!(n-d.time>=r))continue;const c=t.#p(d.name,n+Oi);try{t.#e.rename(`${t.dir}/${s}`,c)}catch{continue}const{valid:u}=t.#s(
+c,d,n);try{const l=this.#c(u.map(ue),d.time,d.key);l!==void 0&&i.push(l)}catch{try{t.#e.rename(c,`${t.dir}/${d.name}`)}catch{}
+break}t.#u(c.slice(t.dir.length+1)),o+=u.length}return i.length>0&&this.#v(n,i),o}clear(){let t=0;for(const n of this.#r()){
 const r=nt.exec(n),i=le(r?r[3]:n);i&&this.#u(n)&&(t+=i.events)}return t}entries(){return this.#n().sort((t,n)=>t.time-n.
 time)}#n(t=this.#r()){return t.flatMap(n=>le(n)??[])}#c(t,n,r){if(t.length===0)return;const i=Jn(t,n,r);return Ce(this.#e,
 this.dir,i,Zn(t),n),i}#s(t,n,r=-1/0){const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(t,this.#i.maxBytes)}catch{
@@ -896,26 +896,26 @@ d)}return i}#p(t,n){return`${this.dir}/${tn(t,n)}`}#r(){try{return this.#e.list(
 let r=0;for(const i of this.#r()){const o=Fa.exec(i),s=qn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
 o&&t-Number(o[1])>Oi&&r<Ne&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#v(t,n){const r={},[i,o]=[this.#t,
 this.#i],s=g=>g.key===this.key||g.key===void 0,d=g=>t-g.time>(s(g)?i.maxAgeMs:o.maxAgeMs),a=this.#r();this.#l(a,t,d,r);const c=this.#n(
-a),u={events:0,bytes:0},l={events:0,bytes:0},f=(g,p,w)=>{s(g)&&([u.events,u.bytes]=[u.events+p,u.bytes+w]),[l.events,l.bytes]=
-[l.events+p,l.bytes+w]};for(const g of c)f(g,g.events,g.bytes);const h=(g,p)=>g.events>p.maxEvents||g.bytes>p.maxBytes;if(!h(
-u,i)&&!h(l,o)&&!c.some(d))return r;const m=c.filter(g=>n.includes(g.name)),v=Math.min(...m.map(g=>g.time)),y=g=>this.#e.
+a),u={events:0,bytes:0},l={events:0,bytes:0},h=(g,p,w)=>{s(g)&&([u.events,u.bytes]=[u.events+p,u.bytes+w]),[l.events,l.bytes]=
+[l.events+p,l.bytes+w]};for(const g of c)h(g,g.events,g.bytes);const f=(g,p)=>g.events>p.maxEvents||g.bytes>p.maxBytes;if(!f(
+u,i)&&!f(l,o)&&!c.some(d))return r;const m=c.filter(g=>n.includes(g.name)),v=Math.min(...m.map(g=>g.time)),y=g=>this.#e.
 modifiedAt(`${this.dir}/${g}`),O=Math.max(...m.map(g=>y(g.name)??-1/0)),x=g=>{if(g.time<v)return!1;const p=y(g.name);return p===
 void 0||!Number.isFinite(O)?g.time-v<=xi:Math.abs(p-O)<=xi},$=c.filter(g=>!n.includes(g.name)).sort((g,p)=>g.time-p.time);
-for(let g=0;g<Ne;){const p=$.find(d),w=p===void 0&&h(u,i),k=p??(w?$.find(s):h(l,o)?$[0]:void 0);if(k===void 0)break;$.splice(
-$.indexOf(k),1);const N=d(k);if(!N&&x(k))continue;g++,f(k,-k.events,-k.bytes);const _=w?{events:i.maxEvents-u.events,bytes:i.
-maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!N&&_.events>0&&_.bytes>0){const T=this.#T(k,
-_.events,_.bytes,t);if(T===void 0)continue;f(k,T.kept.events,T.kept.bytes),F(r,"spool_corrupt",T.corrupt),F(r,"spool_ful\
-l",T.cut);continue}this.#f(k.name,k,N?"spool_expired":"spool_full",r)}return r}#f(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
+for(let g=0;g<Ne;){const p=$.find(d),w=p===void 0&&f(u,i),S=p??(w?$.find(s):f(l,o)?$[0]:void 0);if(S===void 0)break;$.splice(
+$.indexOf(S),1);const N=d(S);if(!N&&x(S))continue;g++,h(S,-S.events,-S.bytes);const _=w?{events:i.maxEvents-u.events,bytes:i.
+maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!N&&_.events>0&&_.bytes>0){const T=this.#T(S,
+_.events,_.bytes,t);if(T===void 0)continue;h(S,T.kept.events,T.kept.bytes),F(r,"spool_corrupt",T.corrupt),F(r,"spool_ful\
+l",T.cut);continue}this.#f(S.name,S,N?"spool_expired":"spool_full",r)}return r}#f(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
 n);this.#u(t)&&(F(i,"spool_corrupt",o.corrupt),F(i,r,o.valid.length+o.expired))}#l(t,n,r,i){let o=0;for(const s of t){if(o===
 Ne)break;const d=nt.exec(s);if(d===null||n-nn(d)<=rd)continue;const a=le(d[3]);if(a===void 0||!r(a))continue;o++;const c=tn(
 d[3],n+en);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${c}`)}catch{continue}this.#f(c,a,"spool_expired",i)}}#T(t,n,r,i){
 const o=tn(t.name,i+en),s=E().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
-const{valid:d,corrupt:a}=this.#s(`${this.dir}/${o}`,t),c=d.map(ue),u=_t(c,n,r),l=u.kept.map(v=>c[v]),f={kept:{events:l.length,
-bytes:u.bytes},cut:c.length-l.length,corrupt:a};if(l.length===0)return this.#u(o)?f:void 0;const h=mt(this.dir,i),m=()=>{
-try{this.#e.remove(h)}catch{}};try{this.#e.create(h,Zn(l))}catch{if(m(),!this.#u(o))return;try{this.#c(l,t.time,t.key)}catch{
-return{kept:{events:0,bytes:0},cut:c.length,corrupt:a}}return f}if(E().monotonicMs()-s>en/2)return void m();try{this.#e.
-rename(h,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${Jn(l,t.time,t.key)}`)}catch{}
-return f}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},sd=200;function ad(e){return ue(e).bytes+
+const{valid:d,corrupt:a}=this.#s(`${this.dir}/${o}`,t),c=d.map(ue),u=_t(c,n,r),l=u.kept.map(v=>c[v]),h={kept:{events:l.length,
+bytes:u.bytes},cut:c.length-l.length,corrupt:a};if(l.length===0)return this.#u(o)?h:void 0;const f=mt(this.dir,i),m=()=>{
+try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Zn(l))}catch{if(m(),!this.#u(o))return;try{this.#c(l,t.time,t.key)}catch{
+return{kept:{events:0,bytes:0},cut:c.length,corrupt:a}}return h}if(E().monotonicMs()-s>en/2)return void m();try{this.#e.
+rename(f,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${Jn(l,t.time,t.key)}`)}catch{}
+return h}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},sd=200;function ad(e){return ue(e).bytes+
 1}function tn(e,t){return`l-${be(t)}-${e}`}function nn([,e,t]){return e==="l"?Number(t):Number(t)+od}function dd(e,t){return t>
 nn(e)}var cd="http://localhost:4318/v1/logs",Ri=120,Mi=50,Li=3,Ii=2,rn='{"ts":"2026-01-01T00:00:00.000Z","parameters":{}\
 ,"name":"x"}',ld={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,
@@ -929,8 +929,8 @@ n()*(i/2);return Math.max(o,r)}var Bi=0xe677d21fdbff,fd=JSON.stringify(pe).lengt
 const i=[];let o=[],s=0;for(const d of e){const a=r(d);o.length>0&&d.schemaVersion===o[0].schemaVersion&&d.sessionId===o[0].
 sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var pd={initialMs:3e4,
 maxMs:36e5},Fi=4096,vd=/^health-([0-9a-f]{8})\.json$/;function yd(e,t,n){return Ue(e,t,vd,(r,i)=>{const o=rr(e,`${t}/${i}`,
-n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:kt(o.endpoint));return{hash:r,...o,endpointHash:s}})}
-var Ui=class{path;#e;#t;#i;#n;#c;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=`health-${kt(n,o)}.\
+n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:St(o.endpoint));return{hash:r,...o,endpointHash:s}})}
+var Ui=class{path;#e;#t;#i;#n;#c;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=`health-${St(n,o)}.\
 json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#c=e,this.#s=r,this.#p=i,this.#r=this.#v()}get state(){return this.#r}isOpen(){
 return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){this.#d=!1;const t=this.#v(),n=Math.max((this.#r?.
 failures??0)+1,t?.failures??0),r=this.#s()+it(n,pd,this.#p,e),i=(t?.notBefore??0)>r;return this.#l({failures:n,notBefore:i?
@@ -958,14 +958,14 @@ Ed=!1,wd=new Set([407,408,429,500,502,503,504]),bd=new Set([501,505]);function T
 ered"}:e===413?{kind:"too_large"}:wd.has(e)||e>=500&&e<600&&!bd.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"\
 retry",reason:`http_${e}`,retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"re\
 jected",reason:`http_${e}`}}async function _d(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;
-let n=!1;const r=ki(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,
+let n=!1;const r=Si(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,
 {once:!0});const o=new Promise((d,a)=>{t.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(
 ()=>{});let s=0;try{let d=e.url;const a=new URL(d).origin,c=e.classify??Td;for(;;s++){const u=new URL(d).origin===a?e.headers:
 void 0,l=await Promise.race([e.fetch(d,{method:"POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"\
-manual",signal:t.signal}),o]),f=$d(l);if(f===void 0)return an(sn(l)),{kind:"rejected",reason:"bad_response"};const h=Vi(
-l,"location"),m=hd(Vi(l,"retry-after"),e.now());if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();const y=await Promise.race(
-[Sd(l,t.signal),o]).catch(()=>{});return c(f,m,y)}if(an(sn(l)),f!==307&&f!==308)return c(f,m,void 0);if(s===gd)return{kind:"\
-rejected",reason:"too_many_redirects"};const v=Ad(h,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.
+manual",signal:t.signal}),o]),h=$d(l);if(h===void 0)return an(sn(l)),{kind:"rejected",reason:"bad_response"};const f=Vi(
+l,"location"),m=hd(Vi(l,"retry-after"),e.now());if(e.readAnswer&&h>=200&&h<300){e.onAccepted?.();const y=await Promise.race(
+[kd(l,t.signal),o]).catch(()=>{});return c(h,m,y)}if(an(sn(l)),h!==307&&h!==308)return c(h,m,void 0);if(s===gd)return{kind:"\
+rejected",reason:"too_many_redirects"};const v=Ad(f,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.
 startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return Ed?
 {kind:"not_sent",reason:"a redirect beyond the sender's permissions, left for the program"}:{kind:"rejected",reason:"uns\
 afe_redirect"};if(new URL(v).origin!==a&&e.sendsProxyCredentials?.(v))return{kind:"rejected",reason:"unsafe_redirect"};d=
@@ -974,11 +974,11 @@ n?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:Z(
 "abort",i)}}function $d(e){try{const t=e?.status;return typeof t=="number"&&Number.isInteger(t)&&t>=100&&t<=599&&typeof e.
 headers?.get=="function"?t:void 0}catch{return}}function Vi(e,t){try{const n=e.headers.get(t);return typeof n=="string"?
 n:null}catch{return null}}function sn(e){try{return e.body}catch{return}}function an(e){try{const{cancel:t,destroy:n}=e??
-{};typeof t=="function"?Promise.resolve(t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function Sd(e,t){
-const n=sn(e),r=kd(n),i=r??n,o=()=>an(i);t.addEventListener("abort",o,{once:!0});const s=new TextDecoder;let d="",a=0;try{
+{};typeof t=="function"?Promise.resolve(t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function kd(e,t){
+const n=sn(e),r=Sd(n),i=r??n,o=()=>an(i);t.addEventListener("abort",o,{once:!0});const s=new TextDecoder;let d="",a=0;try{
 if(t.aborted)return"";for await(const c of r?Od(r):xd(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c==
 "string"?j(c):c.length,a>Nd))return"";d+=typeof c=="string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener(
-"abort",o),o()}}function kd(e){try{const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*Od(e){
+"abort",o),o()}}function Sd(e){try{const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*Od(e){
 for(let t=await e.read();!t.done;t=await e.read())yield t.value}function xd(e){const t=e;return typeof t?.[Symbol.asyncIterator]==
 "function"?t:[]}var Nd=65536;function Ad(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol===
 "https:"?n.href:void 0}catch{return}}var Rd=/^sender-[0-9a-f]{8}\.mjs$/,zi="NAT_TELEMETRY_SENDER",Ae=15e3,Md=250;function Ld(e,t,n,r){
@@ -1679,404 +1679,405 @@ let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.pat
 dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=vn.exec\
 (n),r=$e(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,o\
 urs:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:wt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({tim\
-e:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=je)break;let s=Ro(i,t);if(!(s!==void 0&&(s.key=\
-==this.key||s.key===void 0))||!(t-s.time>=Ed))continue;let d=n.#p(s.name,t+xo);try{n.#e.rename(`${n.dir}/${i}`,d)}catch{\
-continue}let{valid:u}=n.#s(d,s,t);try{let l=this.#u(u.map(Ie),s.time,s.key);l!==void 0&&r.push(l)}catch{try{n.#e.rename(\
-d,`${n.dir}/${s.name}`)}catch{}break}n.#l(d.slice(n.dir.length+1)),o+=u.length}return r.length>0&&this.#g(t,r),o}clear()\
-{let n=0;for(let t of this.#r()){let r=vn.exec(t),o=$e(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return \
-this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>$e(t)??[])}#u(n,t,r){if(n.length===0)return;let\
- o=ko(n,t,r);return ue(this.#e,this.dir,o,Oo(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e\
-.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/Ao)))}for\
-(let s of i?.split(`\n`)??[]){if(s==="")continue;let a=Rd(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expi\
-red++:o.valid.push(a)}return o}#p(n,t){return`${this.dir}/${vt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{retur\
-n[]}}#a(n){let t=[],r=0;for(let o of this.#r()){let i=xr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${thi\
-s.dir}/${o}`}):i&&n-Number(i[1])>xo&&r<je&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r\
-={},[o,i]=[this.#n,this.#o],s=E=>E.key===this.key||E.key===void 0,a=E=>n-E.time>(s(E)?o.maxAgeMs:i.maxAgeMs),d=this.#r()\
-;this.#c(d,n,a,r);let u=this.#t(d),l={events:0,bytes:0},c={events:0,bytes:0},m=(E,h,S)=>{s(E)&&([l.events,l.bytes]=[l.ev\
-ents+h,l.bytes+S]),[c.events,c.bytes]=[c.events+h,c.bytes+S]};for(let E of u)m(E,E.events,E.bytes);let f=(E,h)=>E.events\
->h.maxEvents||E.bytes>h.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(a))return r;let p=u.filter(E=>t.includes(E.name)),g=Math.m\
-in(...p.map(E=>E.time)),b=E=>this.#e.modifiedAt(`${this.dir}/${E}`),R=Math.max(...p.map(E=>b(E.name)??-1/0)),k=E=>{if(E.\
-time<g)return!1;let h=b(E.name);return h===void 0||!Number.isFinite(R)?E.time-g<=_o:Math.abs(h-R)<=_o},x=u.filter(E=>!t.\
-includes(E.name)).sort((E,h)=>E.time-h.time);for(let E=0;E<je;){let h=x.find(a),S=h===void 0&&f(l,o),_=h??(S?x.find(s):f\
-(c,i)?x[0]:void 0);if(_===void 0)break;x.splice(x.indexOf(_),1);let O=a(_);if(!O&&k(_))continue;E++,m(_,-_.events,-_.byt\
-es);let T=S?{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes\
-};if(!O&&T.events>0&&T.bytes>0){let w=this.#w(_,T.events,T.bytes,n);if(w===void 0)continue;m(_,w.kept.events,w.kept.byte\
-s),F(r,"spool_corrupt",w.corrupt),F(r,"spool_full",w.cut);continue}this.#m(_.name,_,O?"spool_expired":"spool_full",r)}re\
-turn r}#m(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(F(o,"spool_corrupt",i.corrupt),F(o,r,i.valid.length+\
-i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===je)break;let a=vn.exec(s);if(a===null||t-wt(a)<=vd)continue;let d\
-=$e(a[3]);if(d===void 0||!r(d))continue;i++;let u=vt(a[3],t+Et);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`\
-)}catch{continue}this.#m(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=vt(n.name,o+Et),s=y().monotonicMs();try{this.#e.renam\
-e(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.map(\
-Ie),l=St(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.leng\
-th===0)return this.#l(i)?m:void 0;let f=sn(this.dir,o),p=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Oo(c))\
-}catch{if(p(),!this.#l(i))return;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d\
-}}return m}if(y().monotonicMs()-s>Et/2)return void p();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{p();return}try{thi\
-s.#e.rename(`${this.dir}/${i}`,`${this.dir}/${ko(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${t\
-his.dir}/${n}`),!0}catch{return!1}}};function Ro(e,n){let t=vn.exec(e);return t?_d(t,n)?$e(t[3]):void 0:$e(e)}function $\
-e(e){let n=Sd.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Ao));return{name:e,time:Numbe\
-r(n[1]),events:r,bytes:t,key:n[4]}}function St(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-\
-n),i=r.slice(o).reduce((s,a)=>s+e[a].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:\
-i}}function ko(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${J(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${n\
-e()}.jsonl`}function Oo(e){return e.map(n=>`${n.text}\n`).join("")}function $o(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for\
-(let{bytes:i,schemaVersion:s,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+xd;return e.length<\
-=t&&o<=r?0:e.length-St(e.map(Ie),t,r).kept.length}var xd=200;function Io(e){return Ie(e).bytes+1}function Ie(e){let n=`{\
-"retries":${e.retries},"schemaVersion":${M(e.schemaVersion)},"sessionId":${M(e.sessionId)},${e.clientVersion===void 0?""\
-:`"clientVersion":${M(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event"\
-:${e.json}}`;return{text:n,bytes:D(n)}}function vt(e,n){return`l-${J(n)}-${e}`}function wt([,e,n]){return e==="l"?Number\
-(n):Number(n)+wd}function _d(e,n){return n>wt(e)}function Rd(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVers\
-ion:o,cuts:i,timestamp:s,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="strin\
-g"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&\
-Kn(a.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:M(a),schemaVersion:t,sessionId:r,retries:n,\
-timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function kd(e,n){return e.spoolFall\
-back?Gr(y().env,L().os,n?.uid):void 0}function Od(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=Tt(e),a=e.noS\
-pool??"there is no spool directory",d=o===void 0?void 0:ie.open(o,n,i,s,c=>a=c,r),u=kd(e,n);if(d&&u!==void 0&&r==="work"\
-&&n.allowed(u,"read")){let c=n.realPath(u)===void 0?void 0:ie.open(u,n,i,s);c&&c.dir!==d.dir&&d.adopt(c,e.clock())}if(d|\
-|u===void 0)return!d&&o!==void 0&&t(a),d;let l=ie.open(u,n,i,s,c=>a+=`; nor in ${u}: ${c}`,r);return t(a,l?.dir),l}var S\
-n=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static\
- open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y(\
-).files;if(!s)return null;let a=Od(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new En(s,a.dir,r.url,o,i,\
-d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);f\
-or(let d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:D(d.json),notBefore:0})),[s,a]=[[],[]];for(let d of i)(yt\
-(d,this.#e)===void 0?s:a).push(d);return a.length>0&&(this.settle(a),F(o,"event_too_large",a.length)),{events:s,dropped:\
-o}}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{sp\
-ooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.\
-spool.release(t))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remai\
-ning!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)thi\
-s.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until\
--o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function Tt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFe\
-tch:i}=e,s={version:i&&r!==Se?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resour\
-ce&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=M(s);return No(n.kind==="http"?n.url:"",t.name,a==="{}"?""\
-:a)}function Ad(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="loc\
-alhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function L\
-o(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Ad(t.hostname))return;\
-let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).\
-join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Po(e,\
-n=L()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Jr(r,{sourceClientVersion:i,sessionId:o,cpuArchitectur\
-e:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Zn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Do(({schemaVersion:r,se\
-ssionId:o,clientVersion:i})=>[r,o,i],r=>D(Zn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Mo(e,n=L()){let\
- t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(\
-i);if(s===void 0){let a=M(Mr(i));r.set(i,s={json:a,bytes:D(a)})}return s};return{name:"otlp",encode:i=>Yn(i.map(s=>o(s).\
-json),i[0].sessionId,t(i[0]),n),emptyBytes:Do(({sessionId:i,clientVersion:s})=>[i,s],i=>D(Yn([],i.sessionId,t(i),n))),ev\
-entBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Dr}}funct\
-ion Do(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&\
-(t={fields:o,bytes:n(r)}),t.bytes}}var Nd="http://localhost:4318/v1/logs",$d=120,Id=50,Ld=3,Pd=2,xt=\'{"ts":"2026-01-01T0\
-0:00:00.000Z","parameters":{},"name":"x"}\',Md={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSecon\
-ds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMax\
-Seconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMa\
-xAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ve(e\
-={}){if(!ve(e))throw new TypeError(`Cannot create handler: options must be an object, got ${N(e)}`);let n=Un(e,Md);if(n)\
-throw new TypeError(`Cannot create handler: ${n}`);let t=(A,C,I)=>{let P=e[A]===void 0?C:e[A],Q=I.integer?`${I.sign} int\
-eger`:`${I.sign} number`,he=`Cannot create handler: \'${A}\' must be a ${Q}`;if(typeof P!="number"||Number.isNaN(P))throw \
-new TypeError(`${he}, got ${N(P)}`);if(!((I.sign==="positive"?P>0:P>=0)&&(I.integer?Number.isSafeInteger(P):Number.isFin\
-ite(P))))throw new RangeError(`${he}, got ${P}`);if(I.timer&&P*1e3>ht)throw new RangeError(`Cannot create handler: \'${A}\
-\' must be at most ${ht/1e3} seconds (the longest a timer can wait), got ${P}`);return P},r=(A,C,I)=>{let P=e[A];if(P===v\
-oid 0)return I;if(typeof P!==C)throw new TypeError(`Cannot create handler: \'${A}\' must be a ${C}, got ${N(P)}`);return P\
-},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=t("requestTimeoutSecond\
-s",Pd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handl\
-er: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let l=Vr(),c=r("sourceClientVersion"\
-,"string",Se),m=Uo("resource",e.resource),f=r("sessionId","string","undefined"),p=[],g=typeof e.format=="string"&&e.form\
-at.trim()===""?void 0:e.format,b=Hd(g,p),R=fn(l.format??""),k=g!==void 0?b:R??"nat",x=Rt(k,c,{...l.otlpResource,...m}),E\
-=_t(x,l.sessionPrefix+f),h=_t(Rt(b,c,m,Bo),f),S=t("maxEventBytes",32768,s);if(S<h.eventBytes)throw new RangeError(`Canno\
-t create handler: \'maxEventBytes\' must be at least ${h.eventBytes} (the smallest event), got ${S}`);let _=t("maxBatchByt\
-es",5e5,s);if(_<h.batchBytes){let A=`one ${b} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes=\
-==void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${A} ${h.batchBytes} bytes, more \
-than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${h.batchBytes} (${A}),\
- got ${_}`)}let O=Ud(e.headers);O.problem&&p.push(O.problem);let T=Fd(e.endpoint,l.endpointHidden?kt:l.endpoint??(k==="o\
-tlp"?l.otlpEndpointHidden?kt:l.otlpEndpoint??Nd:void 0),l.dryRun,p),w=Bd(e.spoolDir,l,p);return{flushIntervalMs:t("flush\
-IntervalSeconds",$d,o)*1e3,maxQueueSize:t("maxQueueSize",Id,s),maxRetries:t("maxRetries",Ld,{sign:"non-negative",integer\
-:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBuff\
-eredEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,_-E.envelopeBytes-_e),maxEventBytesOption:S,maxBatchByt\
-es:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:T.kind==="http"&&O.problem?{kind:"none",reason:"invalid_head\
-ers",detail:O.problem}:T,spoolDir:w.path,noSpool:w.none,problems:p,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,sp\
-oolLimits:{maxEvents:t("spoolMaxEvents",oe.maxEvents,s),maxBytes:Cd(t("spoolMaxBytes",oe.maxBytes,s)),maxAgeMs:t("spoolM\
-axAgeDays",oe.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Vd(e.captureInterrupts),handOff:jd(r("handOff",\
-"boolean",void 0),l),customFetch:e.fetch!==void 0,format:x,formatSetBy:g!==void 0?"the program\'s options":R!==void 0?"NA\
-T_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?l.otlpHeaders:{},...O.record},fetch:r("fetch","function",y().fe\
-tch??((A,C)=>globalThis.fetch(A,C))),logger:r("logger","function",void 0),clock:Co("clock",r("clock","function",Date.now\
-),Date.now,{valid:Dd,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrigin + per\
-formance.now())"}),random:Co("random",r("random","function",Ee),Ee,{valid:A=>typeof A=="number"&&A>=0&&A<1,expected:"a n\
-umber in [0, 1)"})}}function Co(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(a){throw n\
-ew TypeError(`Cannot create handler: \'${e}\' failed: ${V(a)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \
-\'${e}\' must return ${o}, got ${N(s)}`);return()=>{try{let a=n();return r(a)?a:t()}catch{return t()}}}var Dd=e=>typeof e=\
-="number"&&e>=0&&e<1e13;function _t(e,n){let t={json:xt,bytes:D(xt),schemaVersion:ce,sessionId:n,timestamp:0,retries:0,n\
-otBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+_e+r,envelopeBy\
-tes:o}}function Cd(e){if(e>=oe.maxBytes)return e;let n=Io({json:xt,schemaVersion:ce,sessionId:"",retries:0,timestamp:1e1\
-2});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${n} (one spooled event, the sm\
-allest), got ${e}`);return e}function Rt(e,n,t,r){return e==="otlp"?Mo({serviceName:t["service.name"]??Ir,serviceVersion\
-:n,resourceAttributes:t},r):Po(n,r)}var Bo={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};functi\
-on Ho(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=_t(Rt(n.name,t,r,Bo),"undefined");return{maxBatchBytes\
-:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var kt=Symbol("hidde\
-n");function Fd(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must b\
-e a string (an http(s) URL, "" or "stdout"), got ${N(e)}`);let o=e===void 0?void 0:ln(e);if(o){let s=`the program\'s \'end\
-point\' ${N(H(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0\
-&&n===kt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Hr;return e===void 0&&!Ur(i)?{kind:"none",reason:"inva\
-lid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function Bd(e,n\
-,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.s\
-poolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a string (a\
-n absolute path) or false, got ${N(e)}`);return G(e,L().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${N(e\
-)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}fu\
-nction Hd(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create handler: \'format\' must\
- be a string ("nat" or "otlp"), got ${N(e)}`);let t=fn(e);return t||(n.push(`the program\'s \'format\' ${N(e)} is not a for\
-mat (nat, otlp): the nat envelope is sent`),"nat")}function Uo(e,n){if(n===void 0)return{};if(!ve(n))throw new TypeError\
-(`Cannot create handler: \'${e}\' must be an object of strings, got ${N(n)}`);let t={};for(let[r,o]of Object.entries(n))if\
-(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got \
-${typeof o=="object"||typeof o=="function"?N(o):`a ${typeof o}`} for ${N(r)}`);t[r]=o}return t}var Fo=8192;function Ud(e\
-){let n=Uo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new TypeError(`Cannot create handler: \'headers\
-\' must have header names (RFC 9110 tokens), got ${N(i)}`);if(dn(i))throw new TypeError(`Cannot create handler: \'headers\'\
- must not set ${N(i)}: the HTTP client frames the request itself`);n[i]=Nr(s)}let t=Object.keys(n).find(i=>!un(n[i])),r=\
-Object.entries(n).reduce((i,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${N(t\
-)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>Fo?`the program\'s \'headers\' a\
-dd ${r} bytes to a request, more than ${Fo} (servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},\
-problem:o}:{record:n}}function jd(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled\
-:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Vd(e){if\
-(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create \
-handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}var wn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_T\
-ELEMETRY_SENDER";function Tn(e,n){return{...e,[Ye]:M(n)}}function jo(e){if(e)try{let n=JSON.parse(e);return typeof n=="o\
-bject"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var Z=15e3,Yd=250;func\
-tion Le(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s\
- of e.list(n)){let a=o.exec(s);if(!a)continue;let d=Number(a[1]),u=a[2]==="lock"?Z:Yd;d+u>r&&d<=r+u?(a[2]==="lock"?i.loc\
-ks:i.marks).push(s):_n(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Le(e,n,t,r)\
-.locks.length>0}catch{return!1}}function Vo(e,n,t){let r;try{e.ensureDir(n,!0);let o=Le(e,n,t,Date.now());if(o.locks.len\
-gth>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${J(i)}-${ne()}.start`,e.create(`${n}/${r}`,"");\
-let s=Le(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(_n(e,`${n}/${r}`),"at work")}catch{return r}}function Yo(\
-e,n,t){t!==void 0&&At(e,n,()=>[t])}function Go(e,n,t){At(e,n,()=>Le(e,n,t,Date.now()).marks)}async function Wo(e,n,t){fo\
-r(let r=0;r<Gd;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Le(e,n,t,o);if(i.locks.length>0){Ot(e,n,i.marks);ret\
-urn}let s=`sender-${t}-${J(o)}-${ne()}.lock`;e.create(`${n}/${s}`,"");let{locks:a,marks:d}=Le(e,n,t,o);if(a.join()===s)r\
-eturn Ot(e,n,d),s;_n(e,`${n}/${s}`)}catch{return}await new Promise(i=>setTimeout(i,10+Ee()*50))}}var Gd=5;function zo(e,\
-n,t){At(e,n,()=>[t])}function At(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_\
-n(e,`${n}/${r}`)}function _n(e,n){try{e.remove(n)}catch{}}function Xo(){return""}var zd=6e4,Xd=1e3,qd=[Ye,"NAT_TELEMETRY\
-_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function qo(e,n,t){let r=Jd(e,n,t);return\
- r.handOff?r:{...r,outcome:Jo(e,n)}}function Jo(e,n){return e.sink.kind==="none"?"dropped":Ko(e)&&n?.health.isOpen()!==!\
-0?"delivered":n&&Oe()===void 0?"spooled":"dropped"}function Ko(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url\
-)}function Jd(e,n,t){try{let r=ti(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"}\
-;let{spool:o,health:i}=n,s=ni(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return m===void 0?{handOff:!0,\
-command:void 0,backlog:n}:{handOff:!1,reason:m}}let a=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{hand\
-Off:!1,reason:a.refused};let{cwd:d,...u}=a,l={...Zd(e,o.dir),successor:u,onByConsentFile:lo()};return{handOff:!0,command\
-:{...a,env:Tn(a.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function Zo(e,n){ret\
-urn n.handOff&&n.command&&!ea(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and canno\
-t be written",outcome:Jo(e,n.backlog)}:n}function Qo(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void \
-0||t.isOpen())return"endpoint down";let o=Vo(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.c\
-ommand);return i==="started"?t.noteHandOff():Yo(r,n.dir,o),i}catch{return"failed"}}function ei(e,n){if(n===null||n.healt\
-h.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return ti(e,n,!0)!==void 0||t.kind==="http"&\
-&y().senderRefusal(ni(t.url,n.spool.dir))!==void 0}function ni(e,n){let t=to(),r=t===void 0?void 0:Kd(t);return{endpoint\
-:e,dir:n,reads:r===void 0?[]:[r],variables:[...qd,...ge,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_F\
-ILE:r}}}function Kd(e){let n=X(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",\
-".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!==void 0&&r?.allowed(i,\
-"read")?i:e}function ti(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind\
-!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fet\
-ch, which a sender process cannot call";if(e.requestTimeoutMs>Z-Xd)return`a request may take longer (requestTimeoutSecon\
-ds) than a sender lives (${Z/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=Oe();if(i!==void 0)ret\
-urn`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s dec\
-ision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory"\
-;if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allo\
-w-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the send\
-er\'s script there";if(!Ko(e))return"the program may not connect to the endpoint";let{spool:s,files:a,health:d}=n;if(d.is\
-Open())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=d,m=c===void 0?l:c.handedOffAt===voi\
-d 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>zd&&!xn(a,s.dir,s.key,u))return"spooled events have waited a min\
-ute with no sender at work"}function Zd(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="ht\
-tp"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitia\
-lSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Ho(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoo\
-lMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}\
-function Qd({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function ea(e){if(Qd(e))return!0;let{files:n,spo\
-ol:t}=e,r=()=>ue(n,t.dir,"",Xo(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${""}\
-`),r()}catch{return!1}}return ta(n,t.dir,na),!0}var na=3;function ta(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=\
->wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+Z?-1/0:d},s=t==="none"?o:o.fi\
-lter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filter(({written:a})=>r-a>Z).m\
-ap(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var Rn=class{#e=new Set;#n=0;get size(){return this.#\
-n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[.\
-..this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ri(){throw new Error("a sender prints nothing")}var ii=16\
-384,$t=2*ii,si=$t-4096,It=32,di=/^[a-z0-9_]{1,40}$/,ra=/^[0-9a-f]{8}$/;var oi=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?\
-:-(\\d{1,6}))?\\.aside$/,oa=6e4;function ai(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>di.test(m)&&Number\
-.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0,It\
-))},endpointHash:me(r)},l=H(r)===r?{...u,endpoint:r}:u,c=mi(n,t);try{let m=sa(e,n,t,i).filter(p=>p.quiet).map(p=>ui(e,p,\
-n,t)),f=li([...m.flatMap(p=>p.lines),l],s,i)??l;ci(e,n,t,m,()=>{let p=aa(e,c);p==="invalid"&&e.remove(c);let g=`${M(f)}\n\
-`;typeof p!="object"||p.bytes+g.length<=ii?e.append(c,typeof p=="object"&&!p.ended?`\n${g}`:g,si):ia(e,n,t,f,s,i)});for(l\
-et{path:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function ia(e,n,t,r,o,i){let s=mi(n,t),a={path:Lt(n,t),quiet:!1},d\
-=Pt(e,s,a.path)?ui(e,a,n,t):{lines:[]};ci(e,n,t,[d],()=>{e.append(s,`${M(li([...d.lines,r],o,i)??r)}\n`,si)})}function ui\
-(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=da(\
-e,n),s=Lt(t,r,i);return Pt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function ci(e,n,t,r,o\
-){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Pt(e,s,Lt(n,t,a));throw i}}function Lt(e,n,t){let r=t===void\
- 0?"":`-${t}`;return B(e,`drops-${n}-${J(Date.now())}-${ne()}${r}.aside`)}function sa(e,n,t,r){return bt(e,n,oi,(o,i)=>{\
-let[,,s,a]=oi.exec(i)??[],d=Math.abs(r-Number(s))>=oa;return o===t?{path:B(n,i),summed:a===void 0?void 0:Number(a),quiet\
-:d}:void 0})}function da(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\
-\n`)+1;return{lines:fi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Pt(e,n,t){return v(()=>(\
-e.rename(n,t),!0))??!1}function li(e,n,t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).fil\
-ter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Objec\
-t.keys(o).length<It)&&F(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,en\
-dpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...\
-s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function aa(e,n){try{let t=e.read(n,$t);return t===void 0?\
-void 0:{lines:fi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}funct\
-ion fi(e){return e.split(`\n`).flatMap(n=>ua(n)??[])}function ua(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointH\
-ash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(n)&&Nt(t)&&n<=t&&s.l\
-ength>0&&s.length<=It&&s.every(([u,l])=>di.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let d={since:n,last:t,dropped:\
-Object.fromEntries(s),...typeof i=="string"&&ra.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&H(o)===o?{...d,e\
-ndpoint:o}:d}catch{return}}function Nt(e){return Number.isSafeInteger(e)&&e>=0&&e<=hn}function mi(e,n){return B(e,`drops\
--${n}.json`)}var se={working:1,periodic:2,asked:1/0},hi=.9,ca=1e3,la=3e5,fa=36e5,ma=4,kn=class{#e;#n=[];#o=[];#t=new Rn;\
-#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=se.working;#R=0;#k;#y=new Set;#O;#N=!1;#E;#h=qn();#d\
-=!1;#T=!1;#i=!1;#B=!1;#ce=!1;#H=0;#M;#D;#v;#W;#U=!1;#z=!1;#C;constructor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!le())ret\
-urn this.#we();let t=y().exiting();t?(this.#oe(),this.#B=this.#i,this.#i=!0):this.#q(),this.#u++;let r=vo(n,this.#e);if(\
-"reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full")\
-;if(this.#n.push(r),t)return void(this.#F(!0)||this.#Y());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#j()),this.\
-#n.length>=this.#e.maxQueueSize&&this.#$(se.working)}catch{}finally{this.#B=!1}}start(){this.#m||this.#M||(this.#m=!0,th\
-is.#q(),this.#S()>0?this.#j():le()&&!this.#A()&&ei(this.#e,this.#_())&&this.#$(se.working))}flush(){return this.#$(se.as\
-ked)}#$(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#M);if(this.#x=Math.max(this.#x,n),this.#\
-l)return this.#l;let r=this.#R,o=this.#w.then(()=>{if(r!==this.#R)return;let i=this.#x;return[this.#l,this.#x]=[void 0,s\
-e.working],this.#ge(i)});return this.#l=o,this.#w=o,o}stop(){return this.#M??=this.#le()}[Symbol.asyncDispose](){return \
-this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.length,dlq\
-:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#X(){retur\
-n[...this.#o,...this.#t.events(),...this.#n]}#q(){if(this.#D)return;this.#oe();let n=y(),t=s=>{try{return s()}catch{this\
-.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>\
-{let s=this.#M===void 0;return this.stop(),s},exit:()=>{this.#F(!0)||this.#Y(),this.#G()}})),o=this.#e.captureInterrupts\
-,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)||this.#Y(),this.#G()})):void 0;this.#D=()=>{r?.(),i?.()}}#j(){this.#m&&thi\
-s.#c===void 0&&this.#J()}#J(){this.#c=setTimeout(()=>{this.#$(se.periodic).then(()=>{this.#m&&this.#J()})},this.#e.flush\
-IntervalMs),y().unrefTimer(this.#c)}async#le(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=ha(this.\
-#e.exitTimeoutMs);this.#V();let t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()\
-])&&this.#K(),this.#S()>0&&this.#F())return;this.#de(),this.#S()>0&&this.#A()&&this.#P(!0),this.#S()>0&&!this.#A()&&awai\
-t this.#fe(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=void\
- 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#fe(n){let t=this.#_()?.health;t?.state&&t.le\
-ase(this.#e.exitTimeoutMs+1e3);let r=this.#$(se.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#K()}#K(){\
-let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*hi,i=[...this.#y].some(({started:\
-s,accepted:a})=>!a&&r-s>=n*hi);this.#Z(({started:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t\
-.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#Z(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o\
-}=t;if(this.#t.settle(r)){if(o){this.#te(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#i\
-e(r,"the exit budget ended before the answer"):r)}}}#me(){return this.#k??=new AbortController}#Q(n){if(n.aborted||!K())\
-return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s\
->=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#ee(n){this.#t.settle(n)&&this.#o.p\
-ush(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConne\
-ct(n.url))}#he(){let{sink:n,clock:t}=this.#e,r=this.#C,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==\
-void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(\
-n.url)}#pe(n){let t=this.#v?.health;if(n.delivered){this.#C=void 0;let u=this.#z&&this.#E===void 0&&!this.#v?.holdsClaim\
-s();(t?.recordSuccess()||u)&&(this.#U=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)=\
-==!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random:s,clock:a\
-}=this.#e,d=a()+fe(o,i,s,n.retryAfterMs);this.#C=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ge(n){tr\
-y{this.#V();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#de\
-();let r=this.#A();if(r&&!this.#he())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i)\
-.concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let d=this.#re(a);for(let l of d)thi\
-s.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ye(d,u),this.#pe(u),u.delivered&&u.retryAfterMs&&(this.\
-#H=Math.max(this.#H,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ye(n,t){\
-let{signal:r}=this.#me(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Q(r);)await this.#ne(n[o++],r,t)};await Promi\
-se.all(Array.from({length:Math.min(ma,n.length)},i));for(let s of n.slice(o))this.#ee(s)}async#ne(n,t,r){this.#V();let o\
-=this.#ae(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#Ee(n,t);if(this.#Se\
-(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.sl\
-ice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#Q(t)?await this.#ne(d,t,r):this.#ee(d);return}switch(i.kind){\
-case"delivered":return r.delivered=!0,this.#te(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#L(n);cas\
-e"rejected":return this.#b(n.length,i.reason,i.detail),this.#L(n);case"interrupted":case"not_sent":this.#o.unshift(...n)\
-;return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#be(n\
-,i.retryAfterMs):this.#Te(n,i.reason,i.retryAfterMs)}}}#be(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Mat\
-h.max(o.notBefore,r);this.#o.unshift(...n)}#te(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otl\
-p_rejected"),this.#L(n)}async#Ee(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return a\
-wait this.#ve(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o\
-}}}#re(n){let{format:t,maxBatchBytes:r}=this.#e;return So(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear()\
-,this.#n=[]}async#ve(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detai\
-l};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="h\
-ttp"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")return pi(a),{kind:"delivered"};let d=i.classify;return await yo({u\
-rl:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.f\
-etch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,s\
-endsProxyCredentials:y().sendsProxyCredentials})}#Se(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==vo\
-id 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch f\
-ailed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.k\
-ind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#oe(){\
-if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=lt\
-();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard err\
-or":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEM\
-ETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??\
-"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=Lo(n,this.#e.headers);i&&this.\
-#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)\
-}#we(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`telemetry off (decided by ${lt().decidedBy}): events are\
- not recorded`))}#Te(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,a=i(),d=this.#ie(n,t);for(let u of d)u.notBefore=a+f\
-e(u.retries,o,s,r);this.#o.push(...d)}#ie(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push\
-(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.leng\
-th,"retries_exhausted",`last failure: ${t}`),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e\
-,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#W&&this.#f(\
-r),this.#W=r}),this.#v}#se(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+ca;let{flushIntervalMs:t,requ\
-estTimeoutMs:r}=this.#e;return Math.max(la,Math.min(fa,2*t),2*r)}#V(){let n=this.#se(),t=this.#E!==void 0;this.#v?.renew\
-Claims(n,t?n:n*.75,t)}#de(){if(this.#U||this.#R>0||!le()||this.#A()||!K())return;let n=this.#_();if(n&&Oe()!==void 0)ret\
-urn;this.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.\
-#se());this.#z=(o?.events.length??0)>0,o&&(this.#ue(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.even\
-ts.length>0&&this.#j())}#P(n=!1,t){this.#Z();let r=this.#X(),o=this.#ae(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=\
-[]),o.length===0)return!0;if(!(t??K()))return this.#ce=!0,this.#I(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kin\
-d==="stderr"){this.#I();for(let a of this.#re(o))pi(this.#e.format.encode(a,this.#e.clock())),this.#p+=a.length;return!0\
-}if(this.#e.sink.kind==="none")return this.#I(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.\
-#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not delivered are kept in memory only, and go\
- with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Oe()!==void 0)return this.#I(),this.#b(\
-o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch\
-{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#I(),s){let a=this.#H-this.#e.clock();a>0&&i?.health.recordWait(a),t\
-his.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped))this.#b(u,d);this.#ue(s.olderDropped)}else{let a=i?.giveBackU\
-nsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#ae(n){let t=this.#v?\
-.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.si\
-ze===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#L(i),n.filter(({cla\
-im:s})=>!s||!o.has(s))}#ue(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#F(n=!1){if(this.#S()===0)return!\
-0;let t=this.#_(),r=qo(this.#e,t,le()),o=r.handOff?K():void 0;if(o===!1)return this.#P(!0,o);let i=Zo(this.#e,r);if(!i.h\
-andOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!\
-=="delivered"&&t?.health.isOpen()?To(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exit\
-TimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1\
-}let s=n||this.#A()?0:$o(this.#X(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return t\
-his.#f(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}\
-, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit: delivering in process: the spool cannot be written\
-"),!1;let a=Qo(i);if(a==="failed")return this.#f("at exit: delivering in process: no sender could be started"),!1;this.#\
-R++,[this.#l,this.#x]=[void 0,se.working];let d={started:"a sender","at work":"the sender at work","endpoint down":"the \
-spool (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#f(`\
-at exit: handed off to ${d[a]}`),!0}#Y(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process\
- ends at once: ${r} event(s) spooled for a later run`),t}#G(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=thi\
-s.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length\
-===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.n\
-ow();ai(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(F(this.#a,t,n),this.#f(`dropped ${n} e\
-vent(s): ${t}${r?` (${r})`:""}`))}#f(n){this.#h?.(n),this.#B||Wr(this.#e.logger,n)}};function ha(e){let n=y().monotonicM\
-s()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ne(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}f\
-unction pi(e){y().writeStderr(`${ri(JSON.parse(e))}\n`)}var pa=250;async function gi(e){let n=y();Ne(Z,()=>n.exit(0)),go(\
-),co(()=>ga(e));try{await ya(e,y().monotonicMs()+Z)}catch{}n.exit(0)}function ga(e){let{enabled:n,source:t}=io();return \
-n||t==="default"&&e.onByConsentFile!==!0}async function ya(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:\
-o,onByConsentFile:i,...s}=e,a=Ve(s),d=Tt(a);if(!K())return Go(t,r,d);for(let u=0;;u++){let l=await Wo(t,r,d);if(!l)retur\
-n;let{replayed:c,spooled:m,sent:f,timeUp:p}=await Ea(s,n-pa);if(zo(t,r,l),!va(e,d))return;if(p&&f>0&&K())return ba(e);if\
-(c>0&&m>0||u>0&&c===0)return}}function ba(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files\
-:o}=y(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==void 0&&v(()=>o.touch(s,Date.\
-now())),y().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ea(e,n){let t={replayed:0,\
-spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-y().mon\
-otonicMs()<=r){t.timeUp=!0;break}if(!K()||s!==void 0&&y().files?.realPath(s)===void 0)break;let d=new kn({...e,handOff:!\
-1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=d.s\
-tats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,p]of Object.entries(m))F(t.dropped,f,p);if(u<=l)break;if(l>0&&n-y(\
-).monotonicMs()>r){let f=fe(++a,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}f\
-unction va(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now()))return!1;let r={ma\
-xEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ie.open(e.spoolDir,t,r,n)?.wa\
-itingSince(Date.now())!==void 0}var yi=jo(y().env(Ye));yi&&await gi(yi);\n'}var Re="sender-dc9d7a58.mjs",Bd=126512,jd=6e4,
-Fd=1e3,Ud=[zi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Xi(e,t){
-return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?"spooled":"dropped"}var Hd=3;
-function Wi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Rd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(
-`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.
-written-d.written).slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}
-var Yd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.
-delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function cn(e){
-return e===null?"null":typeof e=="string"?Gi(e):typeof e=="number"?Vd(e):typeof e=="boolean"?String(e):Array.isArray(e)?
-`[${e.map(cn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Gi(n)}: ${cn(
-r)}`).join(", ")}}`:"null"}function Gi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(
-16).padStart(4,"0")}`)}function Vd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infi\
-nity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=
--4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(
-2,"0")}`}var qi=16384,ln=2*qi,Ji=ln-4096,un=32,Zi=/^[a-z0-9_]{1,40}$/,zd=/^[0-9a-f]{8}$/,Xd=/^drops-([0-9a-f]{8})\.json$/,
-hn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Wd=6e4;function Gd(e,t,n,r=-1/0){const i=Date.now(),
-o=fr(e,At(t,n)),d=hr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>Qi(e,a).lines);return xt([...typeof o=="o\
-bject"?o.lines:[],...d],r,i)}function qd(e,t,n=-1/0){return[...new Set([...Ue(e,t,Xd,i=>i),...Ue(e,t,hn,i=>i)])].flatMap(
-i=>{const o=Gd(e,t,i,n);return o?[{key:i,...o}]:[]})}function Jd(e,t,n,r,i,o){const s=At(t,n),d={path:fn(t,n),quiet:!1},
-a=mn(e,s,d.path)?Ki(e,d,t,n):{lines:[]};ur(e,t,n,[a],()=>{e.append(s,`${D(xt([...a.lines,r],i,o)??r)}
-`,Ji)})}function Ki(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
+e:n,...t})=>t)}adopt(n,t,r=Ed){let o=[],i=0;for(let s of n.#r()){if(o.length>=je)break;let a=Ro(s,t);if(!(a!==void 0&&(a\
+.key===this.key||a.key===void 0))||!(t-a.time>=r))continue;let u=n.#p(a.name,t+xo);try{n.#e.rename(`${n.dir}/${s}`,u)}ca\
+tch{continue}let{valid:l}=n.#s(u,a,t);try{let c=this.#u(l.map(Ie),a.time,a.key);c!==void 0&&o.push(c)}catch{try{n.#e.ren\
+ame(u,`${n.dir}/${a.name}`)}catch{}break}n.#l(u.slice(n.dir.length+1)),i+=l.length}return o.length>0&&this.#g(t,o),i}cle\
+ar(){let n=0;for(let t of this.#r()){let r=vn.exec(t),o=$e(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){ret\
+urn this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>$e(t)??[])}#u(n,t,r){if(n.length===0)return\
+;let o=ko(n,t,r);return ue(this.#e,this.dir,o,Oo(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=thi\
+s.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/Ao)))\
+}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let a=Rd(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.\
+expired++:o.valid.push(a)}return o}#p(n,t){return`${this.dir}/${vt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{r\
+eturn[]}}#a(n){let t=[],r=0;for(let o of this.#r()){let i=xr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`$\
+{this.dir}/${o}`}):i&&n-Number(i[1])>xo&&r<je&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){l\
+et r={},[o,i]=[this.#n,this.#o],s=E=>E.key===this.key||E.key===void 0,a=E=>n-E.time>(s(E)?o.maxAgeMs:i.maxAgeMs),d=this.\
+#r();this.#c(d,n,a,r);let u=this.#t(d),l={events:0,bytes:0},c={events:0,bytes:0},m=(E,h,S)=>{s(E)&&([l.events,l.bytes]=[\
+l.events+h,l.bytes+S]),[c.events,c.bytes]=[c.events+h,c.bytes+S]};for(let E of u)m(E,E.events,E.bytes);let f=(E,h)=>E.ev\
+ents>h.maxEvents||E.bytes>h.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(a))return r;let p=u.filter(E=>t.includes(E.name)),g=Ma\
+th.min(...p.map(E=>E.time)),b=E=>this.#e.modifiedAt(`${this.dir}/${E}`),R=Math.max(...p.map(E=>b(E.name)??-1/0)),k=E=>{i\
+f(E.time<g)return!1;let h=b(E.name);return h===void 0||!Number.isFinite(R)?E.time-g<=_o:Math.abs(h-R)<=_o},x=u.filter(E=\
+>!t.includes(E.name)).sort((E,h)=>E.time-h.time);for(let E=0;E<je;){let h=x.find(a),S=h===void 0&&f(l,o),_=h??(S?x.find(\
+s):f(c,i)?x[0]:void 0);if(_===void 0)break;x.splice(x.indexOf(_),1);let O=a(_);if(!O&&k(_))continue;E++,m(_,-_.events,-_\
+.bytes);let T=S?{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.b\
+ytes};if(!O&&T.events>0&&T.bytes>0){let w=this.#w(_,T.events,T.bytes,n);if(w===void 0)continue;m(_,w.kept.events,w.kept.\
+bytes),F(r,"spool_corrupt",w.corrupt),F(r,"spool_full",w.cut);continue}this.#m(_.name,_,O?"spool_expired":"spool_full",r\
+)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(F(o,"spool_corrupt",i.corrupt),F(o,r,i.valid.len\
+gth+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===je)break;let a=vn.exec(s);if(a===null||t-wt(a)<=vd)continue;l\
+et d=$e(a[3]);if(d===void 0||!r(d))continue;i++;let u=vt(a[3],t+Et);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/$\
+{u}`)}catch{continue}this.#m(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=vt(n.name,o+Et),s=y().monotonicMs();try{this.#e.r\
+ename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.\
+map(Ie),l=St(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.\
+length===0)return this.#l(i)?m:void 0;let f=sn(this.dir,o),p=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Oo\
+(c))}catch{if(p(),!this.#l(i))return;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corru\
+pt:d}}return m}if(y().monotonicMs()-s>Et/2)return void p();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{p();return}try\
+{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${ko(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(\
+`${this.dir}/${n}`),!0}catch{return!1}}};function Ro(e,n){let t=vn.exec(e);return t?_d(t,n)?$e(t[3]):void 0:$e(e)}functi\
+on $e(e){let n=Sd.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Ao));return{name:e,time:N\
+umber(n[1]),events:r,bytes:t,key:n[4]}}function St(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.len\
+gth-n),i=r.slice(o).reduce((s,a)=>s+e[a].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),by\
+tes:i}}function ko(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${J(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`\
+}${ne()}.jsonl`}function Oo(e){return e.map(n=>`${n.text}\n`).join("")}function $o(e,n){let{maxEvents:t,maxBytes:r}=n,o=0\
+;for(let{bytes:i,schemaVersion:s,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+xd;return e.len\
+gth<=t&&o<=r?0:e.length-St(e.map(Ie),t,r).kept.length}var xd=200;function Io(e){return Ie(e).bytes+1}function Ie(e){let \
+n=`{"retries":${e.retries},"schemaVersion":${M(e.schemaVersion)},"sessionId":${M(e.sessionId)},${e.clientVersion===void \
+0?"":`"clientVersion":${M(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"ev\
+ent":${e.json}}`;return{text:n,bytes:D(n)}}function vt(e,n){return`l-${J(n)}-${e}`}function wt([,e,n]){return e==="l"?Nu\
+mber(n):Number(n)+wd}function _d(e,n){return n>wt(e)}function Rd(e){try{let{retries:n,schemaVersion:t,sessionId:r,client\
+Version:o,cuts:i,timestamp:s,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="s\
+tring"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="strin\
+g"&&Kn(a.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:M(a),schemaVersion:t,sessionId:r,retrie\
+s:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function kd(e,n){return e.spool\
+Fallback?Gr(y().env,L().os,n?.uid):void 0}function Od(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=Tt(e),a=e\
+.noSpool??"there is no spool directory",d=r==="look"?"look":"work",u=o===void 0?void 0:ie.open(o,n,i,s,m=>a=m,d),l=kd(e,\
+n);if(u&&l!==void 0&&d==="work"&&n.allowed(l,"read")){let m=n.realPath(l)===void 0?void 0:ie.open(l,n,i,s);m&&m.dir!==u.\
+dir&&u.adopt(m,e.clock(),r==="flush"?0:void 0)}if(u||l===void 0)return!u&&o!==void 0&&t(a),u;let c=ie.open(l,n,i,s,m=>a+\
+=`; nor in ${l}: ${m}`,d);return t(a,c?.dir),c}var Sn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this\
+.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoo\
+lDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let a=Od(n,s,t);if(!a)return null;let d=n.\
+customFetch?a.key:void 0,u=new En(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:\
+r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:D(d.j\
+son),notBefore:0})),[s,a]=[[],[]];for(let d of i)(yt(d,this.#e)===void 0?s:a).push(d);return a.length>0&&(this.settle(a)\
+,F(o,"event_too_large",a.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock(\
+)),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t\
+}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}holdsClaims(){return this.#n.size>0}giveBackUnsett\
+led(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remai\
+ning);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o\
+=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function Tt(e){let{sink\
+:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Se?r:void 0,headers:Object.keys(o).length\
+>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=M(s);r\
+eturn No(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}function Ad(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().\
+replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::f\
+fff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Lo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{re\
+turn}if(t.protocol!=="http:"||Ad(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Obj\
+ect.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go \
+unencrypted (http:) to ${t.hostname}`}function Po(e,n=L()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Jr\
+(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Zn(t(r[0],o),\
+r.map(i=>i.json)),emptyBytes:Do(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>D(Zn(t(r,0),[]))),eventBytes\
+:r=>r.bytes,readsAnswer:!1}}function Mo(e,n=L()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...\
+e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let a=M(Mr(i));r.set(i,s={json:a,bytes:D(a)})}retu\
+rn s};return{name:"otlp",encode:i=>Yn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Do(({sessionId:i,clientVe\
+rsion:s})=>[i,s],i=>D(Yn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttribu\
+tes,"service.name":e.serviceName},classify:Dr}}function Do(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!\
+==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var Nd="http://localhost:4318/v1/\
+logs",$d=120,Id=50,Ld=3,Pd=2,xt=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Md={flushIntervalSeconds:\
+!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSec\
+onds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,sp\
+oolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,res\
+ource:!0,logger:!0,clock:!0,random:!0};function Ve(e={}){if(!ve(e))throw new TypeError(`Cannot create handler: options m\
+ust be an object, got ${N(e)}`);let n=Un(e,Md);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(A,C,I)=>{l\
+et P=e[A]===void 0?C:e[A],Q=I.integer?`${I.sign} integer`:`${I.sign} number`,he=`Cannot create handler: \'${A}\' must be a\
+ ${Q}`;if(typeof P!="number"||Number.isNaN(P))throw new TypeError(`${he}, got ${N(P)}`);if(!((I.sign==="positive"?P>0:P>\
+=0)&&(I.integer?Number.isSafeInteger(P):Number.isFinite(P))))throw new RangeError(`${he}, got ${P}`);if(I.timer&&P*1e3>h\
+t)throw new RangeError(`Cannot create handler: \'${A}\' must be at most ${ht/1e3} seconds (the longest a timer can wait), \
+got ${P}`);return P},r=(A,C,I)=>{let P=e[A];if(P===void 0)return I;if(typeof P!==C)throw new TypeError(`Cannot create ha\
+ndler: \'${A}\' must be a ${C}, got ${N(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={s\
+ign:"positive",integer:!0},a=t("requestTimeoutSeconds",Pd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60\
+,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${\
+d}), got ${u}`);let l=Vr(),c=r("sourceClientVersion","string",Se),m=Uo("resource",e.resource),f=r("sessionId","string","\
+undefined"),p=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,b=Hd(g,p),R=fn(l.format??""),k=g!==vo\
+id 0?b:R??"nat",x=Rt(k,c,{...l.otlpResource,...m}),E=_t(x,l.sessionPrefix+f),h=_t(Rt(b,c,m,Bo),f),S=t("maxEventBytes",32\
+768,s);if(S<h.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${h.eventBytes} (\
+the smallest event), got ${S}`);let _=t("maxBatchBytes",5e5,s);if(_<h.batchBytes){let A=`one ${b} envelope holding the s\
+mallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' \
+or \'resource\' make ${A} ${h.batchBytes} bytes, more than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler: \'max\
+BatchBytes\' must be at least ${h.batchBytes} (${A}), got ${_}`)}let O=Ud(e.headers);O.problem&&p.push(O.problem);let T=F\
+d(e.endpoint,l.endpointHidden?kt:l.endpoint??(k==="otlp"?l.otlpEndpointHidden?kt:l.otlpEndpoint??Nd:void 0),l.dryRun,p),\
+w=Bd(e.spoolDir,l,p);return{flushIntervalMs:t("flushIntervalSeconds",$d,o)*1e3,maxQueueSize:t("maxQueueSize",Id,s),maxRe\
+tries:t("maxRetries",Ld,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,\
+i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,_-E\
+.envelopeBytes-_e),maxEventBytesOption:S,maxBatchBytes:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:T.kind==\
+="http"&&O.problem?{kind:"none",reason:"invalid_headers",detail:O.problem}:T,spoolDir:w.path,noSpool:w.none,problems:p,s\
+poolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",oe.maxEvents,s),maxBytes:Cd(\
+t("spoolMaxBytes",oe.maxBytes,s)),maxAgeMs:t("spoolMaxAgeDays",oe.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterr\
+upts:Vd(e.captureInterrupts),handOff:jd(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:x,formatSet\
+By:g!==void 0?"the program\'s options":R!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?l.otlpHeade\
+rs:{},...O.record},fetch:r("fetch","function",y().fetch??((A,C)=>globalThis.fetch(A,C))),logger:r("logger","function",vo\
+id 0),clock:Co("clock",r("clock","function",Date.now),Date.now,{valid:Dd,expected:"epoch milliseconds",hint:" (a method \
+needs its object: () => performance.timeOrigin + performance.now())"}),random:Co("random",r("random","function",Ee),Ee,{\
+valid:A=>typeof A=="number"&&A>=0&&A<1,expected:"a number in [0, 1)"})}}function Co(e,n,t,{valid:r,expected:o,hint:i=""}\
+){if(n===t)return n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${V(a)}${i}`)}if\
+(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${N(s)}`);return()=>{try{let a=n();retu\
+rn r(a)?a:t()}catch{return t()}}}var Dd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n){let t={json:xt,bytes:D(xt),\
+schemaVersion:ce,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);re\
+turn{eventBytes:t.bytes,batchBytes:o+_e+r,envelopeBytes:o}}function Cd(e){if(e>=oe.maxBytes)return e;let n=Io({json:xt,s\
+chemaVersion:ce,sessionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxByt\
+es\' must be at least ${n} (one spooled event, the smallest), got ${e}`);return e}function Rt(e,n,t,r){return e==="otlp"?\
+Mo({serviceName:t["service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Bo={name:"node",version:"x".\
+repeat(12),machine:"x".repeat(11),os:"linux"};function Ho(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=_t\
+(Rt(n.name,t,r,Bo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.max\
+EventBytesOption,o.eventBytes)}}var kt=Symbol("hidden");function Fd(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new\
+ TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${N(e)}`);let o=e==\
+=void 0?void 0:ln(e);if(o){let s=`the program\'s \'endpoint\' ${N(H(e))} ${o}: nothing is sent`;return r.push(s),{kind:"non\
+e",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===kt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Hr\
+;return e===void 0&&!Ur(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",r\
+eason:"dry_run"}:{kind:"http",url:i}}function Bd(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep no\
+ne (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`C\
+annot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${N(e)}`);return G(e,L().os)?{path:e,\
+none:void 0}:(t.push(`the program\'s \'spoolDir\' ${N(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"th\
+e program\'s \'spoolDir\' is not an absolute path"})}function Hd(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw\
+ new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${N(e)}`);let t=fn(e);return t||\
+(n.push(`the program\'s \'format\' ${N(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Uo(e,n){\
+if(n===void 0)return{};if(!ve(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${\
+N(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot creat\
+e handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?N(o):`a ${typeof o}`} for\
+ ${N(r)}`);t[r]=o}return t}var Fo=8192;function Ud(e){let n=Uo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))\
+throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${N(i)}`);if(dn(i))t\
+hrow new TypeError(`Cannot create handler: \'headers\' must not set ${N(i)}: the HTTP client frames the request itself`);n\
+[i]=Nr(s)}let t=Object.keys(n).find(i=>!un(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.length+a.length+4,0),o=t!==v\
+oid 0?`the program\'s \'headers\' has a value for ${N(t)} that cannot be sent (a control character or a character past ASCI\
+I): nothing is sent`:r>Fo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Fo} (servers refuse a larger\
+ head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function jd(e,n){return e!==void 0?{enabled:e,\
+source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"\
+CI"}:{enabled:!0,source:"default"}}function Vd(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="fu\
+nction")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${\
+N(e)}`)}var wn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function Tn(e,n){return{...e,[Ye]:M(n)}}function jo\
+(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="s\
+tring"?n:void 0}catch{return}}var Z=15e3,Yd=250;function Le(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{1\
+2}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let a=o.exec(s);if(!a)continue;let d=Number(a[1]),u=a\
+[2]==="lock"?Z:Yd;d+u>r&&d<=r+u?(a[2]==="lock"?i.locks:i.marks).push(s):_n(e,`${n}/${s}`)}return i.locks.sort(),i.marks.\
+sort(),i}function xn(e,n,t,r){try{return Le(e,n,t,r).locks.length>0}catch{return!1}}function Vo(e,n,t){let r;try{e.ensur\
+eDir(n,!0);let o=Le(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-$\
+{t}-${J(i)}-${ne()}.start`,e.create(`${n}/${r}`,"");let s=Le(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(_n(e,\
+`${n}/${r}`),"at work")}catch{return r}}function Yo(e,n,t){t!==void 0&&At(e,n,()=>[t])}function Go(e,n,t){At(e,n,()=>Le(\
+e,n,t,Date.now()).marks)}async function Wo(e,n,t){for(let r=0;r<Gd;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=\
+Le(e,n,t,o);if(i.locks.length>0){Ot(e,n,i.marks);return}let s=`sender-${t}-${J(o)}-${ne()}.lock`;e.create(`${n}/${s}`,""\
+);let{locks:a,marks:d}=Le(e,n,t,o);if(a.join()===s)return Ot(e,n,d),s;_n(e,`${n}/${s}`)}catch{return}await new Promise(i\
+=>setTimeout(i,10+Ee()*50))}}var Gd=5;function zo(e,n,t){At(e,n,()=>[t])}function At(e,n,t){try{e.ensureDir(n,!0,!1),Ot(\
+e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r}`)}function _n(e,n){try{e.remove(n)}catch{}}function X\
+o(){return""}var zd=6e4,Xd=1e3,qd=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY\
+_DRY_RUN"];function qo(e,n,t){let r=Jd(e,n,t);return r.handOff?r:{...r,outcome:Jo(e,n)}}function Jo(e,n){return e.sink.k\
+ind==="none"?"dropped":Ko(e)&&n?.health.isOpen()!==!0?"delivered":n&&Oe()===void 0?"spooled":"dropped"}function Ko(e){re\
+turn e.sink.kind!=="http"||y().canConnect(e.sink.url)}function Jd(e,n,t){try{let r=ti(e,n,t);if(r!==void 0||!n||e.sink.k\
+ind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=ni(e.sink.url,o.dir);if(i.isOpen()){let m\
+=y().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let a=y().senderComm\
+and(`${o.dir}/${""}`,s);if("refused"in a)return{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,l={...Zd(e,o.dir),success\
+or:u,onByConsentFile:lo()};return{handOff:!0,command:{...a,env:Tn(a.env,l)},backlog:n}}catch(r){return{handOff:!1,reason\
+:`the hand-off failed (${r})`}}}function Zo(e,n){return n.handOff&&n.command&&!ea(n.backlog)?{handOff:!1,reason:"the sen\
+der\'s script is not in the spool directory and cannot be written",outcome:Jo(e,n.backlog)}:n}function Qo(e){try{let{spoo\
+l:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Vo(r,n.dir,n.key);if(o==="\
+at work")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():Yo(r,n.dir,o),i}catch{r\
+eturn"failed"}}function ei(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{si\
+nk:t}=e;return ti(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(ni(t.url,n.spool.dir))!==void 0}function ni(e,n){\
+let t=to(),r=t===void 0?void 0:Kd(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...qd,...ge,"HOME","USER\
+PROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Kd(e){let n=X(e),t=n===void 0?"":e.slice(n.length).\
+replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===v\
+oid 0?void 0:B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function ti(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled\
+)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.cust\
+omFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>Z-Xd)r\
+eturn`a request may take longer (requestTimeoutSeconds) than a sender lives (${Z/1e3} s)`;if(!t)return"telemetry was tur\
+ned off during the run";let i=Oe();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent f\
+ile":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool\
+: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories abo\
+ve the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow\
+-fs-read for them): another user could swap the sender\'s script there";if(!Ko(e))return"the program may not connect to t\
+he endpoint";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)retu\
+rn;let{state:c}=d,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>zd&&!xn(a,s.\
+dir,s.key,u))return"spooled events have waited a minute with no sender at work"}function Zd(e,n){let{sink:t,format:r,spo\
+olLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,reques\
+tTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Ho(e),spoo\
+lMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersi\
+on,headers:{...e.headers},resource:{...r.resource}}}function Qd({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)=\
+==0}function ea(e){if(Qd(e))return!0;let{files:n,spool:t}=e,r=()=>ue(n,t.dir,"",Xo(),Date.now());try{r()}catch(o){if(!(o\
+ instanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ta(n,t.dir,na),!0}var na=3;function ta\
+(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);\
+return d===void 0||d>r+Z?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.writte\
+n-a.written).slice(t).filter(({written:a})=>r-a>Z).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}v\
+ar Rn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.d\
+elete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ri(){\
+throw new Error("a sender prints nothing")}var ii=16384,$t=2*ii,si=$t-4096,It=32,di=/^[a-z0-9_]{1,40}$/,ra=/^[0-9a-f]{8}\
+$/;var oi=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,oa=6e4;function ai(e,n,t,r,o,i,s=-1/0){let a=\
+Object.entries(o).filter(([m,f])=>di.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))return;let u={...{si\
+nce:i,last:i,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:me(r)},l=H(r)===r?{...u,endpoint:r}:u,c=mi(n,t);try\
+{let m=sa(e,n,t,i).filter(p=>p.quiet).map(p=>ui(e,p,n,t)),f=li([...m.flatMap(p=>p.lines),l],s,i)??l;ci(e,n,t,m,()=>{let \
+p=aa(e,c);p==="invalid"&&e.remove(c);let g=`${M(f)}\n`;typeof p!="object"||p.bytes+g.length<=ii?e.append(c,typeof p=="obj\
+ect"&&!p.ended?`\n${g}`:g,si):ia(e,n,t,f,s,i)});for(let{path:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function ia(e,\
+n,t,r,o,i){let s=mi(n,t),a={path:Lt(n,t),quiet:!1},d=Pt(e,s,a.path)?ui(e,a,n,t):{lines:[]};ci(e,n,t,[d],()=>{e.append(s,\
+`${M(li([...d.lines,r],o,i)??r)}\n`,si)})}function ui(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)\
+),{lines:[],summed:n.summed};let{lines:o,upTo:i}=da(e,n),s=Lt(t,r,i);return Pt(e,n.path,s)?{lines:o,path:s,summed:n.summ\
+ed}:{lines:[],summed:n.summed}}function ci(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Pt(e,s,L\
+t(n,t,a));throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${J(Date.now())}-${ne()}${r}.as\
+ide`)}function sa(e,n,t,r){return bt(e,n,oi,(o,i)=>{let[,,s,a]=oi.exec(i)??[],d=Math.abs(r-Number(s))>=oa;return o===t?{\
+path:B(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function da(e,n){try{let t=n.summed??0,r=e.read(n.path,\
+$t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:fi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],\
+upTo:n.summed??0}}}function Pt(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function li(e,n,t){let r=e.map(a=>({...a,sinc\
+e:Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for\
+(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<It)&&F(o,d,u);for(let a of Object.keys(o))o[a]=Math\
+.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.sinc\
+e)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}functi\
+on aa(e,n){try{let t=e.read(n,$t);return t===void 0?void 0:{lines:fi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}ca\
+tch(t){return t instanceof $?"invalid":void 0}}function fi(e){return e.split(`\n`).flatMap(n=>ua(n)??[])}function ua(e){t\
+ry{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(\
+r)?Object.entries(r):[];if(!(Nt(n)&&Nt(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>di.test(u)&&Number.isSafeInt\
+eger(l)&&l>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ra.test(i)?{endpointHas\
+h:i}:{}};return typeof o=="string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}function Nt(e){return Number.isSafeIntege\
+r(e)&&e>=0&&e<=hn}function mi(e,n){return B(e,`drops-${n}.json`)}var se={working:1,periodic:2,asked:1/0},hi=.9,ca=1e3,la\
+=3e5,fa=36e5,ma=4,kn=class{#e;#n=[];#o=[];#t=new Rn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=\
+se.working;#R=0;#k;#y=new Set;#O;#N=!1;#E;#h=qn();#d=!1;#T=!1;#i=!1;#B=!1;#ce=!1;#H=0;#M;#D;#v;#W;#U=!1;#z=!1;#C;constru\
+ctor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!le())return this.#we();let t=y().exiting();t?(this.#oe(),this.#B=this.#i,thi\
+s.#i=!0):this.#q(),this.#u++;let r=vo(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.\
+#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#F(!0)||this.#Y());this.#m&&t\
+his.#c===void 0&&queueMicrotask(()=>this.#j()),this.#n.length>=this.#e.maxQueueSize&&this.#$(se.working)}catch{}finally{\
+this.#B=!1}}start(){this.#m||this.#M||(this.#m=!0,this.#q(),this.#S()>0?this.#j():le()&&!this.#A()&&ei(this.#e,this.#_()\
+)&&this.#$(se.working))}flush(){return this.#$(se.asked)}#$(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().the\
+n(()=>this.#M);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#R,o=this.#w.then(()=>{if(r!==this.#R)re\
+turn;let i=this.#x;return[this.#l,this.#x]=[void 0,se.working],this.#ge(i)});return this.#l=o,this.#w=o,o}stop(){return \
+this.#M??=this.#le()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:th\
+is.#p,dropped:{...this.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return t\
+his.#n.length+this.#o.length+this.#t.size}#X(){return[...this.#o,...this.#t.events(),...this.#n]}#q(){if(this.#D)return;\
+this.#oe();let n=y(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for\
+ stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#M===void 0;return this.stop(),s},exit:()=>{this.#F(!0)|\
+|this.#Y(),this.#G()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)||this.#Y(),this.#G()})\
+):void 0;this.#D=()=>{r?.(),i?.()}}#j(){this.#m&&this.#c===void 0&&this.#J()}#J(){this.#c=setTimeout(()=>{this.#$(se.per\
+iodic).then(()=>{this.#m&&this.#J()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#le(){this.#m=!1,this.#c!==\
+void 0&&clearTimeout(this.#c);let n=this.#E=ha(this.#e.exitTimeoutMs);this.#V();let t=this.#u,r=!1;try{if(this.#t.size>0\
+&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#K(),this.#S()>0&&this.#F())return;this.#de(),this.#S()>0&&\
+this.#A()&&this.#P(!0),this.#S()>0&&!this.#A()&&await this.#fe(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: \
+${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)\
+}}async#fe(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#$(se.asked,!0).then(()=>!\
+0);await Promise.race([r,n.over()])||this.#K()}#K(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),\
+o=Math.min(n,t||n)*hi,i=[...this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*hi);this.#Z(({started:s})=>r-s>=o),this.#\
+k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#Z(n=(\
+)=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#te(r);continue}for(let i of r)\
+i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#ie(r,"the exit budget ended before the answer"):r)}}}#me(){return thi\
+s.#k??=new AbortController}#Q(n){if(n.aborted||!K())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;i\
+f(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;retur\
+n r<=t&&!(2*d>s)}#ee(n){this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isO\
+pen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#he(){let{sink:n,clock:t}=this.#e,r=this.#C,o=this.#v?.he\
+alth.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefo\
+re&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#pe(n){let t=this.#v?.health;if(n.delivered){this.#C=void 0;l\
+et u=this.#z&&this.#E===void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#U=!1);return}if(!n.failed)return\
+;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=\
+(this.#C?.failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+fe(o,i,s,n.retryAfterMs);this.#C=r||!t?.state?void 0\
+:{state:t.state,failures:o,probeAt:d}}async#ge(n){try{this.#V();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;\
+t&&(t.state||this.#E===void 0)&&t.refresh(),this.#de();let r=this.#A();if(r&&!this.#he())return;let o=this.#e.clock(),i=\
+l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!i\
+(l)),this.#n=[];let d=this.#re(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ye(\
+d,u),this.#pe(u),u.delivered&&u.retryAfterMs&&(this.#H=Math.max(this.#H,this.#e.clock()+u.retryAfterMs))}catch(t){this.#\
+f(`flush failed unexpectedly: ${t}`)}}async#ye(n,t){let{signal:r}=this.#me(),o=0,i=async()=>{for(;o<n.length&&!t.failed&\
+&this.#Q(r);)await this.#ne(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(ma,n.length)},i));for(let s of n.\
+slice(o))this.#ee(s)}async#ne(n,t,r){this.#V();let o=this.#ae(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this\
+.#t.add(o),n=o}let i=await this.#Ee(n,t);if(this.#Se(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>\
+1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#Q(t)?awai\
+t this.#ne(d,t,r):this.#ee(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#te(n,i.rejected);case"to\
+o_large":return this.#b(1,"http_413"),this.#L(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#L(n);ca\
+se"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.ret\
+ryAfterMs??0,i.retryAfterMs??0),r.probing?this.#be(n,i.retryAfterMs):this.#Te(n,i.reason,i.retryAfterMs)}}}#be(n,t=0){le\
+t r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#te(n,t=0){let r=Math.min\
+(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#L(n)}async#Ee(n,t){let r={started:y().monotonicMs\
+(),events:n,accepted:!1};this.#y.add(r);try{return await this.#ve(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o\
+=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#re(n){let{format:t,maxBatchBytes:r}=this.#e;return So(n,r,t.empt\
+yBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear(),this.#n=[]}async#ve(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")r\
+eturn{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(\
+this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")return pi(a),{k\
+ind:"delivered"};let d=i.classify;return await yo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),r\
+eadAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,u\
+nrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#Se(n,t){if(!this.#\
+h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n\
+.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:voi\
+d 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.\
+#h(`answer for ${t} event(s): ${n.kind}${i}`)}#oe(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:\
+o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=lt();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d=n.ki\
+nd==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"\
+nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this\
+.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(\
+!this.#h)return;let i=Lo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a \
+sender can be started":"in process"} (${o.source})`)}#we(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`tele\
+metry off (decided by ${lt().decidedBy}): events are not recorded`))}#Te(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,\
+a=i(),d=this.#ie(n,t);for(let u of d)u.notBefore=a+fe(u.retries,o,s,r);this.#o.push(...d)}#ie(n,t){let[r,o]=[[],[]];for(\
+let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} \
+event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#L(o),r}#L(n){this\
+.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as i\
+ts place cannot be used: ${n}`;r!==this.#W&&this.#f(r),this.#W=r}),this.#v}#se(){let n=this.#E;if(n)return Math.max(0,n.\
+end-y().monotonicMs())+ca;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(la,Math.min(fa,2*t),2*r)}#V(\
+){let n=this.#se(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#de(){if(this.#U||this.#R>0||!le()||this.#A()|\
+|!K())return;let n=this.#_();if(n&&Oe()!==void 0)return;this.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),\
+Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#se());this.#z=(o?.events.length??0)>0,o&&(this.#ue(o.dropped),this.\
+#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#j())}#P(n=!1,t){this.#Z();let r=this.#X(),o=this.\
+#ae(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??K()))return this.#ce=!0,this.#I(),\
+this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#I();for(let a of this.#re(o))pi(this.#e.format.e\
+ncode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#I(),this.#b(o.length,thi\
+s.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} ev\
+ent(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})\
+`:"")),!1;if(Oe()!==void 0)return this.#I(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on o\
+ver the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#I(),s){let a=th\
+is.#H-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped))this.#b(u\
+,d);this.#ue(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavailable")}ret\
+urn i?.releaseAll(),s!==void 0}#ae(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!\
+s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this\
+.#b(i.length,"claim_lost"),this.#L(i),n.filter(({claim:s})=>!s||!o.has(s))}#ue(n){for(let[t,r]of Object.entries(n))this.\
+#s+=r,this.#b(r,t)}#F(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=qo(this.#e,t,le()),o=r.handOff?K():void 0;if(o==\
+=!1)return this.#P(!0,o);let i=Zo(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled fo\
+r a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?To(t.health):void 0,c=i.outcome===\
+"delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`\
+${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#A()?0:$o(this.#X(),this.#e.spoolLimits);if(s>0){let{\
+maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${\
+s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit\
+: delivering in process: the spool cannot be written"),!1;let a=Qo(i);if(a==="failed")return this.#f("at exit: deliverin\
+g in process: no sender could be started"),!1;this.#R++,[this.#l,this.#x]=[void 0,se.working];let d={started:"a sender",\
+"at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no \
+processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#Y(){let n=this.#r,t=this.#P(),r\
+=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#G(){let n=\
+{};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{si\
+nk:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s \
+of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();ai(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n\
+,t,r){n!==0&&(F(this.#a,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#f(n){this.#h?.(n),this.#B||Wr(thi\
+s.#e.logger,n)}};function ha(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ne(Math.max(0,\
+n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function pi(e){y().writeStderr(`${ri(JSON.parse(e))}\n`)}var pa=250;as\
+ync function gi(e){let n=y();Ne(Z,()=>n.exit(0)),go(),co(()=>ga(e));try{await ya(e,y().monotonicMs()+Z)}catch{}n.exit(0)\
+}function ga(e){let{enabled:n,source:t}=io();return n||t==="default"&&e.onByConsentFile!==!0}async function ya(e,n){let \
+t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,a=Ve(s),d=Tt(a);if(!K())return Go(t,r,d)\
+;for(let u=0;;u++){let l=await Wo(t,r,d);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:p}=await Ea(s,n-pa);if(zo(t\
+,r,l),!va(e,d))return;if(p&&f>0&&K())return ba(e);if(c>0&&m>0||u>0&&c===0)return}}function ba(e){if(!e.successor)return;\
+let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.sl\
+ice(i.length)));o&&s!==void 0&&v(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesS\
+ession:r})}async function Ea(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o\
+,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!K()||s!==void 0&&y().files?.rea\
+lPath(s)===void 0)break;let d=new kn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.s\
+top();let{replayed:u,spooled:l,sent:c,dropped:m}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,p]of Object.en\
+tries(m))F(t.dropped,f,p);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=fe(++a,o,i);if(n-y().monotonicMs()-f<=r)bre\
+ak;await new Promise(p=>setTimeout(p,f))}}return t}function va(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void\
+ 0||xn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMa\
+xAgeDays*864e5};return ie.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var yi=jo(y().env(Ye));yi&&await gi(\
+yi);\n'}var Re="sender-b4d67731.mjs",Bd=126564,jd=6e4,Fd=1e3,Ud=[zi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETR\
+Y_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Xi(e,t){return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==
+!0?"delivered":t&&Fe()===void 0?"spooled":"dropped"}var Hd=3;function Wi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(
+d=>Rd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?
+i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-
+d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Yd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
+this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].
+flat()}clear(){this.#e.clear(),this.#t=0}};function cn(e){return e===null?"null":typeof e=="string"?Gi(e):typeof e=="num\
+ber"?Vd(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(cn).join(", ")}]`:typeof e=="object"?`{${Object.entries(
+e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Gi(n)}: ${cn(r)}`).join(", ")}}`:"null"}function Gi(e){return JSON.stringify(
+e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Vd(e){if(Number.isNaN(e))
+return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(
+e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}\
+.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var qi=16384,ln=2*qi,Ji=ln-4096,un=32,Zi=/^[a-z0-9_]{1,40}$/,
+zd=/^[0-9a-f]{8}$/,Xd=/^drops-([0-9a-f]{8})\.json$/,hn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+Wd=6e4;function Gd(e,t,n,r=-1/0){const i=Date.now(),o=fr(e,At(t,n)),d=hr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).
+flatMap(a=>Qi(e,a).lines);return xt([...typeof o=="object"?o.lines:[],...d],r,i)}function qd(e,t,n=-1/0){return[...new Set(
+[...Ue(e,t,Xd,i=>i),...Ue(e,t,hn,i=>i)])].flatMap(i=>{const o=Gd(e,t,i,n);return o?[{key:i,...o}]:[]})}function Jd(e,t,n,r,i,o){
+const s=At(t,n),d={path:fn(t,n),quiet:!1},a=mn(e,s,d.path)?Ki(e,d,t,n):{lines:[]};ur(e,t,n,[a],()=>{e.append(s,`${D(xt([
+...a.lines,r],i,o)??r)}
+`,Ji)})}function Ki(e,t,n,r){if(e.sizeOf(t.path)===void 0)return k(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=Qi(e,t),s=fn(n,r,o);return mn(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function fn(e,t,n){
 const r=n===void 0?"":`-${n}`;return Y(e,`drops-${t}-${be(Date.now())}-${Te()}${r}.aside`)}function Qi(e,t){try{const n=t.
 summed??0,r=e.read(t.path,ln)?.slice(n)??"",i=t.quiet?r.length:r.lastIndexOf(`
-`)+1;return{lines:eo(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}function mn(e,t,n){return S(()=>(e.
+`)+1;return{lines:eo(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}function mn(e,t,n){return k(()=>(e.
 rename(t,n),!0))??!1}function eo(e){return e.split(`
 `).flatMap(t=>Zd(t)??[])}function Zd(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),s=typeof r==
 "object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(t)&&Nt(n)&&t<=n&&s.length>0&&s.length<=un&&s.every(([
 c,u])=>Zi.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
 "string"&&zd.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&H(i)===i?{...a,endpoint:i}:a}catch{return}}var Q={working:1,
 periodic:2,asked:1/0},to=.9,Kd=1e3,Qd=3e5,ec=36e5,tc=4,no=class{#e;#t=[];#i=[];#n=new Yd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
-resolve();#u;#$=Q.working;#k=0;#O;#y=new Set;#x;#A=!1;#E;#m=de();#a=!1;#_=!1;#o=!1;#j=!1;#le=!1;#F=0;#C;#D;#w;#X;#U=!1;#W=!1;#P;constructor(e={}){
+resolve();#u;#$=Q.working;#S=0;#O;#y=new Set;#x;#A=!1;#E;#m=de();#a=!1;#_=!1;#o=!1;#j=!1;#le=!1;#F=0;#C;#D;#w;#X;#U=!1;#W=!1;#P;constructor(e={}){
 this.#e=Kn(e)}enqueue(e){try{if(!J())return this.#Te();const t=E().exiting();t?(this.#ie(),this.#j=this.#o,this.#o=!0):this.#q(),
 this.#c++;const n=Go(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
 return this.#g(1,"buffer_full");if(this.#t.push(n),t)return void(this.#B(!0)||this.#V());this.#f&&this.#l===void 0&&queueMicrotask(
 ()=>this.#H()),this.#t.length>=this.#e.maxQueueSize&&this.#R(Q.working)}catch{}finally{this.#j=!1}}start(){this.#f||this.#C||
-(this.#f=!0,this.#q(),this.#b()>0?this.#H():J()&&!this.#N()&&es(this.#e,this.#S())&&this.#R(Q.working))}flush(){return this.#R(
+(this.#f=!0,this.#q(),this.#b()>0?this.#H():J()&&!this.#N()&&es(this.#e,this.#k())&&this.#R(Q.working))}flush(){return this.#R(
 Q.asked)}#R(e,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#C);if(this.#$=Math.max(this.#$,e),this.#u)
-return this.#u;const n=this.#k,r=this.#T.then(()=>{if(n!==this.#k)return;const i=this.#$;return[this.#u,this.#$]=[void 0,
+return this.#u;const n=this.#S,r=this.#T.then(()=>{if(n!==this.#S)return;const i=this.#$;return[this.#u,this.#$]=[void 0,
 Q.working],this.#ve(i)});return this.#u=r,this.#T=r,r}stop(){return this.#C??=this.#ue()}[Symbol.asyncDispose](){return this.
 stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
 length,inFlight:this.#n.size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#G(){return[...this.#i,
@@ -2089,7 +2090,7 @@ this.#f=!1,this.#l!==void 0&&clearTimeout(this.#l);const e=this.#E=ss(this.#e.ex
 try{if(this.#n.size>0&&!await Promise.race([this.#T.then(()=>!0),e.over()])&&this.#Z(),this.#b()>0&&this.#B())return;this.#ae(),
 this.#b()>0&&this.#N()&&this.#I(!0),this.#b()>0&&!this.#N()&&await this.#he(e),this.#I()}catch(r){this.#h(`stop failed u\
 nexpectedly: ${r}`),n=!0}finally{this.#z(),e.clear(),this.#E=void 0;const r=this.#c>t&&this.#b()>0;!n&&!r&&(this.#D?.(),
-this.#D=void 0)}}async#he(e){const t=this.#S()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#R(Q.asked,
+this.#D=void 0)}}async#he(e){const t=this.#k()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#R(Q.asked,
 !0).then(()=>!0);await Promise.race([n,e.over()])||this.#Z()}#Z(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=E().
 monotonicMs(),r=Math.min(e,t||e)*to,i=[...this.#y].some(({started:o,accepted:s})=>!s&&n-o>=e*to);this.#K(({started:o})=>n-
 o>=r),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#w?.health.recordFailure()}#K(e=()=>!1){
@@ -2097,7 +2098,7 @@ for(const t of this.#y){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r)
 cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#oe(n,"the exit budget ended before the answer"):n)}}}#fe(){return this.#O??=
 new AbortController}#Q(e){if(e.aborted||!_e())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#E;if(!r)
 return!0;const i=E().monotonicMs(),o=r.end-i;if(o>=t)return!0;const s=this.#x,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return n<=
-t&&!(2*d>o)}#ee(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#S()?.health.isOpen()===
+t&&!(2*d>o)}#ee(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#k()?.health.isOpen()===
 !0;return e.kind==="http"&&(t||!E().canConnect(e.url))}#me(){const{sink:e,clock:t}=this.#e,n=this.#P,r=this.#w?.health.state;
 return this.#E===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.
 probeAt&&e.kind==="http"&&E().canConnect(e.url)}#pe(e){const t=this.#w?.health;if(e.delivered){this.#P=void 0;const a=this.#W&&
@@ -2141,17 +2142,17 @@ ff (decided by ${Zt().decidedBy}): events are not recorded`))}#_e(e,t,n){const{b
 d=this.#oe(e,t);for(const a of d)a.notBefore=s+it(a.retries,r,o,n);this.#i.push(...d)}#oe(e,t){const[n,r]=[[],[]];for(const i of e)
 (++i.retries>this.#e.maxRetries?r:n).push(i);return n.length>0&&this.#h(`delivery failed (${t}): ${n.length} event(s) ke\
 pt for retry`),r.length>0&&this.#g(r.length,"retries_exhausted",`last failure: ${t}`),this.#L(r),n}#L(e){this.#w?.settle(
-e)}#S(){return this.#w??=Yi.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place c\
+e)}#k(){return this.#w??=Yi.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place c\
 annot be used: ${e}`;n!==this.#X&&this.#h(n),this.#X=n}),this.#w}#se(){const e=this.#E;if(e)return Math.max(0,e.end-E().
 monotonicMs())+Kd;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(Qd,Math.min(ec,2*t),2*n)}#Y(){const e=this.#se(),
-t=this.#E!==void 0;this.#w?.renewClaims(e,t?e:e*.75,t)}#ae(){if(this.#U||this.#k>0||!J()||this.#N()||!_e())return;const e=this.#S();
+t=this.#E!==void 0;this.#w?.renewClaims(e,t?e:e*.75,t)}#ae(){if(this.#U||this.#S>0||!J()||this.#N()||!_e())return;const e=this.#k();
 if(e&&Fe()!==void 0)return;this.#U=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#b(),Math.min(Math.ceil(t/10),t-
 1)),r=e?.replay(t-n,this.#se());this.#W=(r?.events.length??0)>0,r&&(this.#ce(r.dropped),this.#s+=r.events.length,this.#i.
 push(...r.events),r.events.length>0&&this.#H())}#I(e=!1,t){this.#K();const n=this.#G(),r=this.#de(n);if(r!==n&&(this.#i=
 r,this.#n.clear(),this.#t=[]),r.length===0)return!0;if(!(t??_e()))return this.#le=!0,this.#M(),this.#g(r.length,"opted_o\
 ut"),!0;if(this.#e.sink.kind==="stderr"){this.#M();for(const s of this.#re(r))ro(this.#e.format.encode(s,this.#e.clock())),
 this.#p+=s.length;return!0}if(this.#e.sink.kind==="none")return this.#M(),this.#g(r.length,this.#e.sink.reason,this.#e.sink.
-detail),!0;const i=this.#S();if(!i&&this.#e.spoolDir===void 0)return this.#h(`${r.length} event(s) not delivered are kep\
+detail),!0;const i=this.#k();if(!i&&this.#e.spoolDir===void 0)return this.#h(`${r.length} event(s) not delivered are kep\
 t in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Fe()!==void 0)return this.#M(),
 this.#g(r.length,"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let o;try{o=i?.write(
 r)}catch{o=void 0}if(o||(this.#A=!0),!o&&e)return!1;if(this.#M(),o){const s=this.#F-this.#e.clock();s>0&&i?.health.recordWait(
@@ -2159,7 +2160,7 @@ s),this.#r+=o.spooled;for(const[d,a]of Object.entries(o.dropped))this.#g(a,d);th
 0;this.#r+=s,this.#g(r.length-s,"spool_unavailable")}return i?.releaseAll(),o!==void 0}#de(e){const t=this.#w?.spool;if(!t)
 return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
 const i=e.filter(({claim:o})=>o&&r.has(o));return this.#g(i.length,"claim_lost"),this.#L(i),e.filter(({claim:o})=>!o||!r.
-has(o))}#ce(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#B(e=!1){if(this.#b()===0)return!0;const t=this.#S(),
+has(o))}#ce(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#B(e=!1){if(this.#b()===0)return!0;const t=this.#k(),
 n=ar(this.#e,t,J()),r=n.handOff?_e():void 0;if(r===!1)return this.#I(!0,r);const i=Ko(this.#e,n);if(!i.handOff){const a={
 delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},c=i.outcome!=="delivered"&&
 t?.health.isOpen()?Hi(t.health):void 0,u=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} \
@@ -2167,13 +2168,13 @@ s`:"";return this.#h(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.re
 0:Bo(this.#G(),this.#e.spoolLimits);if(o>0){const{maxEvents:a,maxBytes:c}=this.#e.spoolLimits;return this.#h(`at exit: d\
 elivering in process: the spool would leave out ${o} of the ${this.#b()} event(s) (spoolMaxEvents ${a}, spoolMaxBytes ${c}\
 )`),!1}if(!this.#I(!0,r))return this.#h("at exit: delivering in process: the spool cannot be written"),!1;const s=Qo(i);
-if(s==="failed")return this.#h("at exit: delivering in process: no sender could be started"),!1;this.#k++,[this.#u,this.#$]=
+if(s==="failed")return this.#h("at exit: delivering in process: no sender could be started"),!1;this.#S++,[this.#u,this.#$]=
 [void 0,Q.working];const d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)",
 "no processes":"the spool (the system has no processes left to start a sender)"};return this.#h(`at exit: handed off to ${d[s]}`),
 !0}#V(){const e=this.#r,t=this.#I(),n=this.#r-e;return n>0&&this.#h(`at exit: the process ends at once: ${n} event(s) sp\
 ooled for a later run`),t}#z(){const e={};for(const[o,s]of Object.entries(this.#d)){const d=this.#v[o]??0;s>d&&o!=="opte\
 d_out"&&o!=="claim_lost"&&(e[o]=s-d)}const{sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.kind!=="http")return;
-const r=this.#S();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();os(r.files,r.spool.
+const r=this.#k();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();os(r.files,r.spool.
 dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(F(this.#d,t,e),this.#h(`dropped ${e} event(s): ${t}${n?` (${n}\
 )`:""}`))}#h(e){this.#m?.(e),this.#j||In(this.#e.logger,e)}};function ro(e){E().writeStderr(`${cn(JSON.parse(e))}
 `)}var nc=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
@@ -2209,10 +2210,10 @@ entries(t).find(([,i])=>i===n);if(r)return r[0]}if(lc.includes(n)||Array.isArray
 return"Error"}export{ai as AT_PAST_HOST,Yi as Backlog,He as CLIENT_VERSION,li as CliCommandEvent,si as DEFAULT_ENDPOINT,Ri as DEFAULT_FLUSH_INTERVAL_SECONDS,
 Mi as DEFAULT_MAX_QUEUE_SIZE,Li as DEFAULT_MAX_RETRIES,Ii as DEFAULT_REQUEST_TIMEOUT_SECONDS,pe as DEFAULT_SCHEMA_VERSION,
 Ui as EndpointHealth,Bi as LATEST_WIRE_TIME_MS,no as NATTelemetryHandler,Ai as NOT_YET,Ze as NemoSource,Gt as PROMPT_VERSION,
-Se as PROXY_VARIABLES,rt as Spool,ci as TaskStatus,ke as TelemetryEvent,F as addCount,mr as askForConsent,sr as backlogKey,
+ke as PROXY_VARIABLES,rt as Spool,ci as TaskStatus,Se as TelemetryEvent,F as addCount,mr as askForConsent,sr as backlogKey,
 ja as buildPayload,pr as cgiIgnores,_i as clearTextSecrets,q as consentFilePath,_e as consentHolds,Rr as denoGoesAround,
 jt as denoProxyRoute,b as describe,Z as describeError,Hi as downUntil,qd as dropsRecords,vi as effectiveConsent,Rn as environmentSettings,
-ar as exitDecision,te as formatTimestamp,kt as healthHash,Dt as hiddenBecause,E as host,ct as httpUrlProblem,Ti as isLoopback,
+ar as exitDecision,te as formatTimestamp,St as healthHash,Dt as hiddenBecause,E as host,ct as httpUrlProblem,Ti as isLoopback,
 J as isTelemetryEnabled,or as openSpool,Rt as optOutProblem,ft as parametersProblem,Ye as proxyRoute,De as randomFraction,
 mi as recordConsent,yd as recordedHealth,H as redact,Wi as removeSenderScripts,Kn as resolveOptions,it as retryDelay,I as runtimeInfo,
 pi as saveConsent,bi as setTelemetryEnabled,$e as shortHash,ir as spoolFallbackOf,Gn as spoolKey,ds as trackCommand,we as unknownOption,
@@ -2220,7 +2221,7 @@ j as utf8Length,ie as whyHidden};
 try{
 Object.defineProperty(li,"name",{value:"CliCommandEvent"});
 Object.defineProperty(no,"name",{value:"NATTelemetryHandler"});
-Object.defineProperty(ke,"name",{value:"TelemetryEvent"});
+Object.defineProperty(Se,"name",{value:"TelemetryEvent"});
 Object.defineProperty(mr,"name",{value:"askForConsent"});
 Object.defineProperty(ja,"name",{value:"buildPayload"});
 Object.defineProperty(q,"name",{value:"consentFilePath"});
