@@ -13,7 +13,7 @@ import { EndpointHealth } from "./health.ts";
 import { jsonLine } from "./json_line.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { host, type HostFiles, runtimeInfo } from "./runtime/mod.ts";
-import { Spool, type SpoolClaim, spoolKey } from "./spool.ts";
+import { Spool, type SpoolClaim, spoolKey, type SpoolLimits } from "./spool.ts";
 import { addCount } from "./tally.ts";
 import { utf8Length } from "./utf8.ts";
 import { CLIENT_VERSION } from "./version.ts";
@@ -85,11 +85,8 @@ export function openSpool(
     ? undefined
     : Spool.open(spoolDir, files, spoolLimits, key, (reason) => why = reason, look);
   const fallback = spoolFallbackOf(options, files);
-  if (spool && fallback !== undefined && look === "work" && files.allowed(fallback, "read")) {
-    // One look (a realpath) in an ordinary run; the fallback is opened only where it is there.
-    const kept = files.realPath(fallback) === undefined ? undefined : Spool.open(fallback, files, spoolLimits, key);
-    if (kept && kept.dir !== spool.dir) spool.adopt(kept, options.clock(), use === "flush" ? 0 : undefined);
-  }
+  const beside = spool && look === "work" ? fallbackBeside(spool, fallback, files, spoolLimits) : undefined;
+  if (spool && beside) spool.adopt(beside, options.clock(), use === "flush" ? 0 : undefined);
   if (spool || fallback === undefined) {
     if (!spool && spoolDir !== undefined) refused(why);
     return spool;
@@ -104,6 +101,34 @@ export function openSpool(
   );
   refused(why, kept?.dir);
   return kept;
+}
+
+/**
+ * The fallback's spool beside a spool kept in its place, where runs kept it while that place could not be used (their
+ * events wait there until runs move them): `undefined` where it is not there, or is that spool. One look (a realpath)
+ * in an ordinary run: the fallback is opened only where it is there.
+ *
+ * @param spool The spool kept in its place.
+ * @param fallback The fallback's directory ({@link spoolFallbackOf}).
+ * @param files The host's files.
+ * @param limits The spool's bounds.
+ * @param use `"look"`: only to look in. @default {"work"}
+ * @returns The fallback's spool, of the same key.
+ * @example
+ * ```ts ignore
+ * const beside = fallbackBeside(spool, spoolFallbackOf(options, files), files, options.spoolLimits, "look");
+ * ```
+ */
+export function fallbackBeside(
+  spool: Spool,
+  fallback: string | undefined,
+  files: HostFiles,
+  limits: SpoolLimits,
+  use: "work" | "look" = "work",
+): Spool | undefined {
+  const there = fallback !== undefined && files.allowed(fallback, "read") && files.realPath(fallback) !== undefined;
+  const kept = there ? Spool.open(fallback, files, limits, spool.key, undefined, use) : undefined;
+  return kept && kept.dir !== spool.dir ? kept : undefined;
 }
 
 /**

@@ -16,7 +16,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Backlog, backlogKey, openSpool as openOptionsSpool, spoolFallbackOf } from "./backlog.ts";
+import { Backlog, backlogKey, fallbackBeside, openSpool as openOptionsSpool, spoolFallbackOf } from "./backlog.ts";
 import { randomFraction } from "./atomic.ts";
 import { clearTextSecrets, isLoopback } from "./clear_text.ts";
 import { startCollector } from "./collector.ts";
@@ -615,12 +615,14 @@ function movedNote(movedFrom: string | undefined): string {
 function waitingInFallback(
   { spool, options, files }: NonNullable<ReturnType<typeof openSpool>>,
 ): { dir: string; events: number } | undefined {
-  const dir = spoolFallbackOf(options, files);
-  if (dir === undefined || !files.allowed(dir, "read") || files.realPath(dir) === undefined) return undefined;
-  const kept = Spool.open(dir, files, options.spoolLimits, spool.key, undefined, "look");
-  if (!kept || kept.dir === spool.dir) return undefined;
-  const events = kept.peek().reduce((sum, file) => sum + file.events.length, 0);
-  return events > 0 ? { dir: kept.dir, events } : undefined;
+  const kept = fallbackBeside(spool, spoolFallbackOf(options, files), files, options.spoolLimits, "look");
+  const events = kept ? eventsIn(kept.peek()) : 0;
+  return kept && events > 0 ? { dir: kept.dir, events } : undefined;
+}
+
+/** How many events spool files hold. */
+function eventsIn(files: readonly { events: readonly unknown[] }[]): number {
+  return files.reduce((sum, file) => sum + file.events.length, 0);
 }
 
 /** How long `flush` may deliver. */
@@ -662,10 +664,9 @@ async function flush(output: CliOutput): Promise<number> {
   // What another run has claimed is that run's to deliver, and other endpoints' events are not ours: not "left".
   const peeked = spool.peek();
   const ours = peeked.filter((file) => file.ours);
-  const count = (list: typeof peeked) => list.reduce((sum, file) => sum + file.events.length, 0);
-  const [left, held] = [count(ours.filter((file) => !file.claimed)), count(ours.filter((file) => file.claimed))];
+  const [left, held] = [eventsIn(ours.filter((file) => !file.claimed)), eventsIn(ours.filter((file) => file.claimed))];
   // Nor are those of programs that send otherwise (headers, a fetch of their own): said, lest "0 left" read as none.
-  const theirs = count(peeked.filter((file) => !file.ours));
+  const theirs = eventsIn(peeked.filter((file) => !file.ours));
   /** When another run may take over what is held: after the one end, or between the first and the last. */
   const takeOver = () => {
     const ends = ours.flatMap((file) => file.until ?? []);
