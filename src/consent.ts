@@ -650,7 +650,7 @@ export function consentHolds(): boolean {
   // not opened again: a look tells whether it was written since. A file replaced by an atomic rewrite as it was read
   // (Deno: changed while it was opened) is read once more; one that still cannot be read with certainty (a link, not
   // TOML...) is disabled, as at the start.
-  let read = decided.problem === undefined && decided.reread ? readDecision(decided.path, true) : undefined;
+  let read = decided.reread ? readDecision(decided.path, true) : undefined;
   if (read?.problem !== undefined) read = readDecision(decided.path, true);
   // A decision written since the run's own, even a yes again (`disable`, then `enable`, between two looks), may have
   // followed an opt-out that what is pending must honour: the run sends, spools and records nothing more (a later run
