@@ -2,7 +2,8 @@
  * The one test command (`deno task test`): installs the dev dependencies if
  * needed, runs the static checks (format, lint, types, doc examples, publish
  * dry run), then the whole suite under Deno, Bun and Node, and ends with one
- * line `N passed, N failed` that sums them all. Exits non-zero if anything
+ * line `N passed, N failed` that sums them all, after the names of the tests
+ * that failed (so that a log's tail tells them). Exits non-zero if anything
  * failed. `--checks-only` stops after the static checks.
  *
  * @module
@@ -20,6 +21,8 @@ interface Tally {
   passed: number;
   failed: number;
   skipped: number;
+  /** The failed tests' lines as the runner printed them, so that a log's tail names them. */
+  failures: string[];
 }
 
 /** Runs a command in the repository, echoing its output, and returns the output and success. */
@@ -58,13 +61,14 @@ async function checks(): Promise<void> {
     ["doc lint", [...DENO, "doc", "--lint", "mod.ts", "src/cli.ts", "src/collector.ts"]],
     ["publish dry run", [...DENO, "publish", "--dry-run", "--allow-dirty"]],
   ];
-  const tally = { label: "checks", passed: 0, failed: 0, skipped: 0 };
+  const tally: Tally = { label: "checks", passed: 0, failed: 0, skipped: 0, failures: [] };
   for (const [name, cmd] of steps) {
     console.log(`\n== check: ${name}`);
     const { ok } = await run(cmd);
     if (ok) tally.passed++;
     else {
       tally.failed++;
+      tally.failures.push(name);
       console.log(`!! check failed: ${name}`);
     }
   }
@@ -76,6 +80,8 @@ interface Summary {
   passed: RegExp;
   failed: RegExp[];
   skipped: RegExp;
+  /** A failed test's line (global, multiline). */
+  failure: RegExp;
 }
 
 async function suite(label: string, cmd: string[], summary: Summary): Promise<void> {
@@ -99,6 +105,7 @@ async function suite(label: string, cmd: string[], summary: Summary): Promise<vo
     passed: passed ?? 0,
     failed: !ok || passed === undefined ? Math.max(1, failed) : failed,
     skipped,
+    failures: [...new Set(output.match(summary.failure) ?? [])].map((line) => line.trim()),
   });
 }
 
@@ -114,20 +121,26 @@ if (!Deno.args.includes("--checks-only")) {
     passed: /\| (\d+) passed/,
     failed: [/passed \| (\d+) failed/],
     skipped: /failed \| (\d+) ignored/,
+    failure: /^.+ => \S+:\d+:\d+$/gm,
   });
   await suite("bun", [...BUN, "test", "--timeout", "60000", ...files.map((file) => `./${file}`)], {
     passed: /^\s*(\d+) pass$/m,
     failed: [/^\s*(\d+) fail$/m],
     skipped: /^\s*(\d+) skip$/m,
+    failure: /^\(fail\) .+$/gm,
   });
   await suite("node", [...NODE, "--test", "--test-reporter=tap", "--test-timeout=60000", ...files], {
     passed: /^# pass (\d+)$/m,
     failed: [/^# fail (\d+)$/m, /^# cancelled (\d+)$/m],
     skipped: /^# skipped (\d+)$/m,
+    failure: /^\s*not ok \d+ - .+$/gm,
   });
 }
 
 console.log("\n== summary");
+for (const { label, failures } of tallies) {
+  for (const failure of failures) console.log(`${label} failed: ${failure}`);
+}
 const total = { passed: 0, failed: 0, skipped: 0 };
 for (const { label, passed, failed, skipped } of tallies) {
   console.log(`${label}: ${passed} passed, ${failed} failed, ${skipped} skipped`);
