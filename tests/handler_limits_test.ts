@@ -277,6 +277,31 @@ test("memory is bounded: past maxBufferedEvents (queued + DLQ + in flight) event
   });
 });
 
+test("a full buffer tells the logger of its first drop, then of the rest together at each flush: not a line per event", async () => {
+  const heard: string[] = [];
+  const logger = (line: string) => heard.push(line);
+  await withHandler(
+    { maxBufferedEvents: 5, maxQueueSize: 100, backoffInitialSeconds: 60, logger },
+    async (handler, server) => {
+      server.reply({ status: 503 });
+      const full = () => heard.filter((line) => line.includes("buffer_full"));
+      for (let i = 0; i < 205; i++) handler.enqueue(commandEvent(`e${i}`));
+      assert.deepEqual(full(), [
+        "[nat-telemetry] dropped 1 event(s): buffer_full (5 held; those dropped after it are told together at the next flush)",
+      ]);
+      await handler.flush();
+      for (let i = 0; i < 50; i++) handler.enqueue(commandEvent(`f${i}`));
+      await handler.stop();
+      assert.equal(handler.stats().dropped.buffer_full, 250);
+      assert.deepEqual(full().slice(1), [
+        "[nat-telemetry] dropped 199 event(s): buffer_full",
+        "[nat-telemetry] dropped 1 event(s): buffer_full (5 held; those dropped after it are told together at the next flush)",
+        "[nat-telemetry] dropped 49 event(s): buffer_full",
+      ]);
+    },
+  );
+});
+
 test("invalid options fail at construction with a clear TypeError or RangeError", () => {
   const cases: [NATTelemetryHandlerOptions, ErrorConstructor, string][] = [
     [{ maxRetries: -1 }, RangeError, "Cannot create handler: 'maxRetries' must be a non-negative integer, got -1"],
