@@ -1,6 +1,6 @@
 /**
- * What a request would carry unencrypted off this machine: an `http:` endpoint on another host, with credentials in
- * its URL or headers of the program's (an API key). Not refused (a collector on a private network may be reached so),
+ * What a request would carry unencrypted off this machine: an `http:` endpoint on another host, with credentials or a
+ * query in its URL (which the package masks as a key wherever it prints one) or headers of the program's (an API key). Not refused (a collector on a private network may be reached so),
  * but told, in the debug trail and by `status`, so that a mistyped scheme is found before a key travels in clear.
  *
  * @module
@@ -37,6 +37,7 @@ export function isLoopback(hostname: string): boolean {
  * ```ts
  * import { clearTextSecrets } from "./clear_text.ts";
  * clearTextSecrets({ kind: "http", url: "http://ada:secret@192.0.2.2/events" }, {}); // "the URL's credentials go unencrypted (http:) to 192.0.2.2"
+ * clearTextSecrets({ kind: "http", url: "http://192.0.2.2/events?key=k" }, {}); // "the URL's query parameters go unencrypted (http:) to 192.0.2.2"
  * clearTextSecrets({ kind: "http", url: "https://192.0.2.2/events" }, { "x-api-key": "k" }); // undefined
  * ```
  */
@@ -49,8 +50,9 @@ export function clearTextSecrets(sink: Sink, headers: Readonly<Record<string, st
     return undefined;
   }
   if (url.protocol !== "http:" || isLoopback(url.hostname)) return undefined;
+  const inUrl = [...(url.username || url.password ? ["credentials"] : []), ...(url.search ? ["query parameters"] : [])];
   const secrets = [
-    ...(url.username || url.password ? ["the URL's credentials"] : []),
+    ...(inUrl.length > 0 ? [`the URL's ${inUrl.join(" and ")}`] : []),
     ...(Object.keys(headers).length > 0 ? [`the headers ${Object.keys(headers).join(", ")}`] : []),
   ];
   return secrets.length === 0 ? undefined : `${secrets.join(" and ")} go unencrypted (http:) to ${url.hostname}`;

@@ -26,6 +26,17 @@ test("credentials and headers sent by http: to another machine are told; https:,
     clearTextSecrets(http("http://collector.example/e"), { authorization: "Bearer k" }),
     "the headers authorization go unencrypted (http:) to collector.example",
   );
+  assert.equal(
+    clearTextSecrets(http("http://192.0.2.2/e?api_key=K3Y"), {}),
+    "the URL's query parameters go unencrypted (http:) to 192.0.2.2",
+    "a query, which is printed masked as a key",
+  );
+  assert.equal(
+    clearTextSecrets(http("http://ada:secret@192.0.2.2/e?KEY"), { "x-api-key": "k" }),
+    "the URL's credentials and query parameters and the headers x-api-key go unencrypted (http:) to 192.0.2.2",
+  );
+  assert.equal(clearTextSecrets(http("http://127.0.0.1/e?api_key=K3Y"), {}), undefined, "loopback");
+  assert.equal(clearTextSecrets(http("https://192.0.2.2/e?api_key=K3Y"), {}), undefined, "https");
   assert.equal(clearTextSecrets(http("http://collector.example/e"), {}), undefined, "nothing secret");
   assert.equal(clearTextSecrets(http("https://ada:secret@collector.example/e"), { "x-api-key": "k" }), undefined);
   assert.equal(clearTextSecrets(http("http://ada:secret@127.0.0.1:4318/e"), { "x-api-key": "k" }), undefined);
