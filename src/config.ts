@@ -293,7 +293,7 @@ export function environmentSettings(): EnvironmentSettings {
     problems.push(`${name} may not be read (${whyHidden(name)}): ${HIDDEN_SETTINGS_MEAN[name]}`);
   }
   for (const name of OTLP_ENDPOINT_VARIABLES) {
-    const value = env(name);
+    const value = env(name)?.trim();
     const wrong = value ? httpUrlProblem(value) : undefined;
     if (wrong) problems.push(`${name}=${describe(redact(value!))} ${wrong}: OTLP events are not sent`);
   }

@@ -260,7 +260,9 @@ export function otlpEndpointFromEnv(
 ): { endpoint?: string; hidden: boolean } {
   for (const name of OTLP_ENDPOINT_VARIABLES) {
     if (isHidden(name)) return { hidden: true };
-    const value = env(name);
+    // Blanks around it (a `.env` file's, a YAML value's) are none of the URL's, as a URL's parser reads it: kept, they
+    // came before the path added (`/base%20/v1/logs`).
+    const value = env(name)?.trim();
     if (!value) continue;
     const endpoint = name === "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT" ? value : `${value.replace(/\/+$/, "")}/v1/logs`;
     return { endpoint, hidden: false };

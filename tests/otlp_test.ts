@@ -275,14 +275,14 @@ test("headers: the option and OTEL_EXPORTER_OTLP_(LOGS_)HEADERS, percent-decoded
   }
 });
 
-test("NAT_TELEMETRY_FORMAT=otlp with OTEL_EXPORTER_OTLP_ENDPOINT posts to its /v1/logs with its headers", async () => {
+test("NAT_TELEMETRY_FORMAT=otlp with OTEL_EXPORTER_OTLP_ENDPOINT posts to its /v1/logs with its headers (blanks around it are not the URL's)", async () => {
   await withServer(async (server) => {
     const run = await runChild("settings_child.ts", {
       env: {
         NAT_TELEMETRY_ENABLED: "1",
         NAT_TELEMETRY_ENDPOINT: undefined,
         NAT_TELEMETRY_FORMAT: "otlp",
-        OTEL_EXPORTER_OTLP_ENDPOINT: server.url("/otel/"),
+        OTEL_EXPORTER_OTLP_ENDPOINT: ` ${server.url("/otel/")}\t`, // as a .env file or a YAML value leaves it
         OTEL_EXPORTER_OTLP_HEADERS: "x-team=cli%20tools",
         OTEL_SERVICE_NAME: "their-cli",
         OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=staging",
