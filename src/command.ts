@@ -10,7 +10,7 @@ import { debugTrail, tellLogger } from "./debug.ts";
 import { choices, describe, isPlainObject, unknownOption } from "./describe.ts";
 import { CliCommandEvent, exitCodeOf, NemoSource, type TaskStatus } from "./events.ts";
 import { NATTelemetryHandler } from "./handler.ts";
-import type { NATTelemetryHandlerOptions } from "./options.ts";
+import { commandHandlerOptions, type NATTelemetryHandlerOptions } from "./options.ts";
 import { askForConsent, optOutProblem } from "./prompt.ts";
 import { host, runtimeInfo, SIGNAL_EXIT_STATUS } from "./runtime/mod.ts";
 
@@ -207,13 +207,16 @@ export async function trackCommand<T>(
   };
   // Created before the consent decision, so that a bad handler option throws whatever the consent. It touches
   // nothing (no file, no timer, no listener) until it is started.
-  const handler = new NATTelemetryHandler({
+  const handlerOptions: NATTelemetryHandlerOptions = {
     ...options.handler,
     // A session id the program left undefined (`process.env.SESSION` unset) is none: each command's own, as without it.
     sessionId: options.handler?.sessionId === undefined ? randomHex(32) : options.handler.sessionId,
     captureInterrupts: (signal) =>
       record("interrupted", SIGNAL_EXIT_STATUS[signal], signal === "SIGINT" ? "KeyboardInterrupt" : "undefined"),
-  });
+  };
+  // Its size options must hold the events it records, not only the smallest there can be.
+  commandHandlerOptions.add(handlerOptions);
+  const handler = new NATTelemetryHandler(handlerOptions);
   if (options.askConsent ?? true) await askForConsent({ optOut: options.optOutCommand });
   // What main returned, but for nothing: the code the program set, which `process.exitCode = await ...` then keeps.
   const passedOn = (result: T) => (result === undefined ? host().exitCode() : result) as CommandResult<T>;
@@ -294,8 +297,13 @@ function checkOptions(options: TrackCommandOptions): void {
     fail(`'nemoSource' must be one of ${choices(sources)}, got ${describe(nemoSource)}`);
   }
   const classes = Array.isArray(errorClasses) ? errorClasses : isPlainObject(errorClasses) ? errorClasses : undefined;
-  if (errorClasses !== undefined && !(classes && Object.values(classes).every((c) => typeof c === "function"))) {
-    fail(`'errorClasses' must be an array of classes or an object naming them, got ${describe(errorClasses)}`);
+  const notClass = classes && Object.entries(classes).find(([, c]) => typeof c !== "function");
+  if (errorClasses !== undefined && (!classes || notClass)) {
+    // The entry that is no class, where there is one: `["ConfigError"]` is an array, of a name rather than a class.
+    const got = notClass
+      ? `${Array.isArray(classes) ? "an array" : "an object"} holding ${describe(notClass[1])} at ${notClass[0]}`
+      : describe(errorClasses);
+    fail(`'errorClasses' must be an array of classes or an object naming them, got ${got}`);
   }
   const unnamed = classes && !Array.isArray(classes)
     ? Object.keys(classes).find((name) => !isReportableClassName(name))

@@ -87,13 +87,13 @@ export interface NATTelemetryHandlerOptions {
   maxBufferedEvents?: number;
   /**
    * Serialized bytes of one event at most; a larger one is dropped as `event_too_large`. At least the size of
-   * the smallest event (about 60 bytes).
+   * the smallest event (about 60 bytes; under `trackCommand`, the smallest it records: 247).
    * @default {32768}
    */
   maxEventBytes?: number;
   /**
    * Bytes of one request body at most; larger batches are split before sending. At least one envelope of the
-   * chosen format holding the smallest event (about 900 bytes).
+   * chosen format holding the smallest event (about 900 bytes; under `trackCommand`, 1,100 or more).
    * @default {500000}
    */
   maxBatchBytes?: number;
@@ -232,6 +232,33 @@ export interface ResolvedOptions {
  */
 const SMALLEST_EVENT_JSON = '{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}';
 
+/**
+ * The smallest event `trackCommand` records (the shortest source and command, the shortest values, the longest
+ * runtime's label), written out as {@link SMALLEST_EVENT_JSON} is: its handler must hold it, not only any event, lest
+ * size options that pass lose every command's event on every user's machine.
+ */
+const SMALLEST_COMMAND_EVENT_JSON = '{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor",' +
+  '"command":"x","subcommand":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,' +
+  '"errorClass":"undefined","pythonVersion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}';
+
+/**
+ * The handler options of `trackCommand`, whose size options are checked against the smallest event it records
+ * ({@link resolveOptions} reads them so): a mark on the object, not an option a program could set.
+ *
+ * @example
+ * ```ts
+ * import { commandHandlerOptions, resolveOptions } from "./options.ts";
+ * const options = { maxEventBytes: 100 };
+ * commandHandlerOptions.add(options);
+ * try {
+ *   resolveOptions(options);
+ * } catch (error) {
+ *   (error as Error).message; // "... 'maxEventBytes' must be at least 247 (the smallest event trackCommand records) ..."
+ * }
+ * ```
+ */
+export const commandHandlerOptions: WeakSet<NATTelemetryHandlerOptions> = new WeakSet();
+
 /** Every option of {@link NATTelemetryHandlerOptions}: a key not here is a typo. */
 const OPTION_NAMES: Record<keyof NATTelemetryHandlerOptions, true> = {
   flushIntervalSeconds: true,
@@ -350,6 +377,9 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
   const envFormat = formatNamed(settings.format ?? "");
   const format = formatOption !== undefined ? ownFormat : envFormat ?? "nat";
   const wireFormat = wireFormatFor(format, sourceClientVersion, { ...settings.otlpResource, ...ownResource });
+  const [leastJson, leastEvent] = commandHandlerOptions.has(options)
+    ? [SMALLEST_COMMAND_EVENT_JSON, "the smallest event trackCommand records"]
+    : [SMALLEST_EVENT_JSON, "the smallest event"];
   const smallest = smallestEvent(wireFormat, settings.sessionPrefix + ownSessionId);
   // The least sizes are the program's alone to meet: checked against its options, not the user's environment (a
   // session prefix, OTLP resource attributes, the format) or runtime, so that what passes on its author's machine
@@ -358,17 +388,18 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
   const least = smallestEvent(
     wireFormatFor(ownFormat, sourceClientVersion, ownResource, LONGEST_RUNTIME),
     ownSessionId,
+    leastJson,
   );
   const maxEventBytes = number("maxEventBytes", 32_768, count);
   if (maxEventBytes < least.eventBytes) {
     throw new RangeError(
-      `Cannot create handler: 'maxEventBytes' must be at least ${least.eventBytes} (the smallest event), ` +
+      `Cannot create handler: 'maxEventBytes' must be at least ${least.eventBytes} (${leastEvent}), ` +
         `got ${maxEventBytes}`,
     );
   }
   const maxBatchBytes = number("maxBatchBytes", 500_000, count);
   if (maxBatchBytes < least.batchBytes) {
-    const envelope = `one ${ownFormat} envelope holding the smallest event`;
+    const envelope = `one ${ownFormat} envelope holding ${leastEvent}`;
     // Not set: what the program set that goes in every envelope is what does not fit.
     throw new RangeError(
       options.maxBatchBytes === undefined
@@ -413,7 +444,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     spoolFallback: options.spoolDir === undefined && settings.spoolFallback,
     spoolLimits: {
       maxEvents: number("spoolMaxEvents", DEFAULT_SPOOL_LIMITS.maxEvents, count),
-      maxBytes: spoolMaxBytes(number("spoolMaxBytes", DEFAULT_SPOOL_LIMITS.maxBytes, count)),
+      maxBytes: spoolMaxBytes(number("spoolMaxBytes", DEFAULT_SPOOL_LIMITS.maxBytes, count), leastJson, leastEvent),
       maxAgeMs: number("spoolMaxAgeDays", DEFAULT_SPOOL_LIMITS.maxAgeMs / 86_400_000, { sign: "positive" }) *
         86_400_000,
     },
@@ -484,10 +515,11 @@ const isClockTime = (time: unknown): time is number => typeof time === "number" 
 function smallestEvent(
   format: WireFormat,
   sessionId: string,
+  json = SMALLEST_EVENT_JSON,
 ): { eventBytes: number; batchBytes: number; envelopeBytes: number } {
   const event = {
-    json: SMALLEST_EVENT_JSON,
-    bytes: utf8Length(SMALLEST_EVENT_JSON),
+    json,
+    bytes: utf8Length(json),
     schemaVersion: DEFAULT_SCHEMA_VERSION,
     sessionId,
     timestamp: 0,
@@ -505,10 +537,10 @@ function smallestEvent(
  * below it, every event a run hands off or spools would be dropped as `spool_full`, whatever its endpoint, where a CI
  * run (delivering in process) shows nothing wrong. The default holds far more: only a smaller bound is measured.
  */
-function spoolMaxBytes(maxBytes: number): number {
+function spoolMaxBytes(maxBytes: number, leastJson: string, leastEvent: string): number {
   if (maxBytes >= DEFAULT_SPOOL_LIMITS.maxBytes) return maxBytes;
   const least = spoolLineBytes({
-    json: SMALLEST_EVENT_JSON,
+    json: leastJson,
     schemaVersion: DEFAULT_SCHEMA_VERSION,
     sessionId: "",
     retries: 0,
@@ -516,7 +548,7 @@ function spoolMaxBytes(maxBytes: number): number {
   });
   if (maxBytes < least) {
     throw new RangeError(
-      `Cannot create handler: 'spoolMaxBytes' must be at least ${least} (one spooled event, the smallest), got ` +
+      `Cannot create handler: 'spoolMaxBytes' must be at least ${least} (one spooled event, ${leastEvent}), got ` +
         `${maxBytes}`,
     );
   }

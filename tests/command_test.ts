@@ -410,7 +410,32 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
       /'errorClasses' names a class "config-error", which would be reported as "undefined"/,
     ],
     [{ command: "x", errorClasses: Error }, TypeError, /'errorClasses' must be an array of classes or an object/],
-    [{ command: "x", errorClasses: { A: "A" } }, TypeError, /'errorClasses' must be an array of classes or an object/],
+    [
+      { command: "x", errorClasses: { A: "A" } },
+      TypeError,
+      /'errorClasses' must be an array of classes or an object naming them, got an object holding "A" at A$/,
+    ],
+    [
+      { command: "x", errorClasses: [class A extends Error {}, "ConfigError"] },
+      TypeError,
+      /'errorClasses' must be an array of classes or an object naming them, got an array holding "ConfigError" at 1$/,
+    ],
+    // The size options must hold the smallest event trackCommand records (247 bytes), not only any event (60 bytes).
+    [
+      { command: "x", handler: { maxEventBytes: 246 } },
+      RangeError,
+      /^Cannot create handler: 'maxEventBytes' must be at least 247 \(the smallest event trackCommand records\), got 246$/,
+    ],
+    [
+      { command: "x", handler: { maxBatchBytes: 913 } },
+      RangeError,
+      /'maxBatchBytes' must be at least 1100 \(one nat envelope holding the smallest event trackCommand records\)/,
+    ],
+    [
+      { command: "x", handler: { spoolMaxBytes: 300 } },
+      RangeError,
+      /'spoolMaxBytes' must be at least 333 \(one spooled event, the smallest event trackCommand records\), got 300$/,
+    ],
     [{ command: "x", nemoSource: "nope" }, TypeError, /'nemoSource' must be one of "inference", .*, got "nope"/],
     [{ command: "x", askConsent: "no" }, TypeError, /'askConsent' must be a boolean, got "no"/],
     [{ command: "x", optOutCommand: 3 }, TypeError, /'optOutCommand' must be a non-empty command of one line, .*got 3/],
@@ -447,6 +472,19 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
     }
   } finally {
     setTelemetryEnabled(false);
+  }
+});
+
+test("size options at the least trackCommand allows: its smallest event is delivered, not dropped as too large", async () => {
+  const server = await TestServer.start();
+  setTelemetryEnabled(true);
+  try {
+    const handler = { endpoint: server.url(), spoolDir: false, maxEventBytes: 247, maxBatchBytes: 1100 } as const;
+    await trackCommand({ command: "x", nemoSource: "auditor", askConsent: false, handler }, () => 0);
+    assert.deepEqual(server.events().map((event) => event.parameters.command), ["x"]);
+  } finally {
+    setTelemetryEnabled(false);
+    await server.close();
   }
 });
 
