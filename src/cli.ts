@@ -126,6 +126,14 @@ function defaultOutput(): CliOutput {
 }
 
 /**
+ * What `parseArgs` refused in a command line, said for its user: its advice on `--` (for a positional argument that
+ * starts with `-`) is none of these commands', which take no such argument, and quoted one quote short.
+ */
+function argumentsProblem(error: unknown): string {
+  return String((error as Error).message).replace(/\. To specify a positional argument .*$/s, "");
+}
+
+/**
  * Runs the `nat-telemetry` command.
  *
  * @param args The command-line arguments, without the program's name.
@@ -142,7 +150,7 @@ export async function main(args: readonly string[], output: CliOutput = defaultO
   try {
     parsed = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    output.err(`nat-telemetry: ${(error as Error).message}\n\n${USAGE.main}\n`);
+    output.err(`nat-telemetry: ${argumentsProblem(error)}\n\n${USAGE.main}\n`);
     return 2;
   }
   const [command = "status", ...extra] = parsed.positionals;
@@ -273,7 +281,7 @@ For one run only: NAT_TELEMETRY_ENABLED=0 (or DO_NOT_TRACK=1) shares nothing.`;
       strict: true,
     });
   } catch (error) {
-    output.err(`${name}: ${(error as Error).message}\n\n${usage}\n`);
+    output.err(`${name}: ${argumentsProblem(error)}\n\n${usage}\n`);
     return 2;
   }
   const [command = "status", ...extra] = parsed.positionals;

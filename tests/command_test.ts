@@ -164,6 +164,9 @@ test("the CLI's users get status, enable and disable under the CLI's own name", 
     const wrong = await cli(dir, server, ["telemetry", "off"], env);
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /^example-cli telemetry: unknown command 'off'\n\nUsage: example-cli telemetry/);
+    const mistyped = await cli(dir, server, ["telemetry", "status", "--jsn"], env);
+    assert.equal(mistyped.code, 2);
+    assert.match(mistyped.stderr, /^example-cli telemetry: Unknown option '--jsn'\n\nUsage: example-cli telemetry/);
     assert.equal(server.requests.length, 0, "managing telemetry sends nothing");
   });
 });
