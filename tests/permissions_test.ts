@@ -437,6 +437,24 @@ test("Deno as root that may not know it (no --allow-sys), with another user's HO
   assert.deepEqual(readdirSync(`${home}/.config`), [], "what was written is taken back");
 });
 
+test("Deno, the README's narrowest set on a home without ~/.config: `enable` names the directory the user is to make", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  const home = `${dir.path}/home`;
+  mkdirSync(home, { mode: 0o700 });
+  const places = `${home}/.config/nat,${home}/.local/state/nat`;
+  const flags = ["--allow-env", `--allow-read=${places}`, `--allow-write=${places}`, "--allow-sys=uid,gid"];
+  const env = { HOME: home, NAT_TELEMETRY_CONSENT_FILE: undefined, XDG_CONFIG_HOME: undefined };
+  const run = await runChild("../../examples/cli.ts", { denoFlags: flags, args: ["telemetry", "enable"], env });
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, new RegExp(`${home}/\\.config does not exist, and the program may not make it`));
+  mkdirSync(`${home}/.config`, { mode: 0o700 });
+  const again = await runChild("../../examples/cli.ts", { denoFlags: flags, args: ["telemetry", "enable"], env });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(readFileSync(`${home}/.config/nat/telemetry.toml`, "utf8"), /consent = "enabled"/);
+});
+
 test(
   "Deno: a spool directory that does not exist yet, with only it allowed: created, no prompt",
   { skip },

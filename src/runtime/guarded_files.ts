@@ -206,12 +206,16 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       const path = given.length > 1 ? given.replace(/(?<=[^\\/:])[\\/]+$/, "") : given;
       const missing: string[] = [];
       let facts = raw.lstat(path);
+      let unseen: string | undefined;
       for (let dir = path; facts === undefined;) {
         missing.unshift(dir);
         const parent = parentOf(dir);
         if (parent === undefined || missing.length > MAX_DEPTH) throw new RefusedPath(path, "no_parent");
         // A parent the program may not look at (Deno) is taken to be there: looking would prompt, mkdir will tell.
-        if (!raw.allowed(parent, "read")) break;
+        if (!raw.allowed(parent, "read")) {
+          unseen = parent;
+          break;
+        }
         facts = raw.lstat(dir = parent);
       }
       // Only looked at: missing, where a run would make it; not, where what is there in its way is no directory.
@@ -231,6 +235,13 @@ export function guardedFiles(raw: RawFiles): HostFiles {
           // Another process made it meanwhile (two first runs at once): gone into only if it is a directory of
           // the user's (or root's), never a link; the spool itself is checked further below.
           const made = raw.lstat(dir);
+          // Not made for want of the directory above, which the program may not look at, nor make: the user is to.
+          if (
+            made === undefined && dir === missing[0] && unseen !== undefined &&
+            (error as { code?: unknown } | null)?.code === "ENOENT"
+          ) {
+            throw new Error(`${unseen} does not exist, and the program may not make it (its permissions)`);
+          }
           if (made === undefined) throw error;
           if (made.kind !== "directory") {
             throw new RefusedPath(path, made.kind === "symlink" ? "symlink" : "not_a_directory");
