@@ -112,7 +112,7 @@ export interface CliOutput {
   out(text: string): void;
   /** Writes to standard error. */
   err(text: string): void;
-  /** Whether to use colour: a terminal, and NO_COLOR unset or empty. */
+  /** Whether to use colour: a terminal that is not `TERM=dumb`, and NO_COLOR unset or empty. */
   color: boolean;
 }
 
@@ -121,7 +121,7 @@ function defaultOutput(): CliOutput {
   return {
     out: (text) => runtime.writeStdout(text),
     err: (text) => runtime.writeStderr(text),
-    color: runtime.stdoutIsTerminal() && !runtime.env("NO_COLOR"),
+    color: runtime.stdoutIsTerminal() && !runtime.env("NO_COLOR") && runtime.env("TERM") !== "dumb",
   };
 }
 

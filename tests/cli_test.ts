@@ -1101,20 +1101,21 @@ test("collector: a status no server may send is a usage error (2), a JSON Lines 
 });
 
 test(
-  "colour on a terminal, none with NO_COLOR or through a pipe",
+  "colour on a terminal, none with NO_COLOR, on a dumb terminal or through a pipe",
   { skip: !canRun("script", "--version") && "needs script(1)" },
   async () => {
     using dir = tempDir();
     const command = runtimeCommand(fixturePath("../../src/cli.ts")).map((part) => `'${part}'`).join(" ");
-    const onTerminal = (noColor: string | undefined) =>
+    const onTerminal = (noColor: string | undefined, term = "xterm") =>
       runChild("../../src/cli.ts", {
         executable: "script",
         args: ["-qec", command, "/dev/null"],
-        env: { NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/t.toml`, NO_COLOR: noColor },
+        env: { NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/t.toml`, NO_COLOR: noColor, TERM: term },
       });
     const escape = "\x1b[";
     assert.ok((await onTerminal(undefined)).stdout.includes(`${escape}31mdisabled${escape}0m`));
     assert.ok(!(await onTerminal("1")).stdout.includes(escape));
+    assert.ok(!(await onTerminal(undefined, "dumb")).stdout.includes(escape), "TERM=dumb (an editor's shell)");
     assert.ok(!(await cli(dir.path, [])).stdout.includes(escape));
   },
 );
