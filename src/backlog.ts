@@ -12,7 +12,7 @@ import { fallbackSpoolDir } from "./config.ts";
 import { EndpointHealth } from "./health.ts";
 import { jsonLine } from "./json_line.ts";
 import type { ResolvedOptions } from "./options.ts";
-import { host, type HostFiles, runtimeInfo } from "./runtime/mod.ts";
+import { host, type HostFiles, programEntry, runtimeInfo } from "./runtime/mod.ts";
 import { Spool, type SpoolClaim, spoolKey, type SpoolLimits } from "./spool.ts";
 import { addCount } from "./tally.ts";
 import { utf8Length } from "./utf8.ts";
@@ -293,10 +293,11 @@ export class Backlog {
  * requests say about who sends them (the headers, OTLP's resource) and whether the program sends them with its own
  * `fetch` (which may sign or route them: no sender, nor a program without it, can). A run delivers only events it
  * would have sent the same way: another program that shares the spool and the endpoint leaves its events for its own
- * runs (or for the spool's age bound), never sent with another's headers or fetch. The client version is in it only for
- * a program with a fetch of its own (no other tells such programs apart): each event's line says the version that
- * recorded it, and it goes out under that one, so that a program that sets `sourceClientVersion` delivers, once
- * upgraded, what its earlier version spooled.
+ * runs (or for the spool's age bound), never sent with another's headers or fetch. The program (its script or
+ * executable) and its client version are in it only for a program with a fetch of its own (nothing else tells such
+ * programs apart: two of them left at the default version shared a key, and one's fetch signed the other's events):
+ * each event's line says the version that recorded it, and it goes out under that one, so that a program that sets
+ * `sourceClientVersion` delivers, once upgraded, what its earlier version spooled.
  *
  * @param options The handler's options.
  * @returns 8 hex digits.
@@ -314,6 +315,7 @@ export function backlogKey(options: ResolvedOptions): string {
   const sender = {
     // What tells apart programs with a fetch of their own, each of which may sign or route for its own account.
     version: customFetch && sourceClientVersion !== CLIENT_VERSION ? sourceClientVersion : undefined,
+    program: customFetch ? programEntry() : undefined,
     headers: Object.keys(headers).length > 0 ? Object.entries(headers).sort() : undefined,
     resource: format.resource && Object.entries(format.resource).sort(),
     fetch: customFetch ? "own" : undefined,

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import process from "node:process";
 import {
   CLIENT_VERSION,
   NATTelemetryHandler,
@@ -8,7 +9,7 @@ import {
   setTelemetryEnabled,
   type TelemetryStats,
 } from "../mod.ts";
-import { host } from "../src/runtime/mod.ts";
+import { host, runtimeInfo } from "../src/runtime/mod.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import { Spool, spoolKey } from "../src/spool.ts";
 import { backlogKey } from "../src/backlog.ts";
@@ -18,6 +19,7 @@ import { commandEvent, commands, droppedTotal } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { files, forgetHealth, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { fixturePath, runChild } from "./helpers/child.ts";
 import { sendersGone } from "./helpers/handoff.ts";
 
 setTelemetryEnabled(true);
@@ -150,6 +152,39 @@ test("a program whose JSON.stringify indents (a debugging aid) spools each event
     }
   } finally {
     JSON.stringify = stringify;
+  }
+});
+
+test("two programs with a fetch of their own, at the default version: neither's fetch sends the other's events", async () => {
+  using dir = tempDir();
+  const endpoint = await refusedUrl();
+  // Each program its own script, as two CLIs installed side by side are; both import the same program body.
+  const program = (name: string) => {
+    const path = `${dir.path}/${name}.mjs`;
+    writeFileSync(path, `await import(${JSON.stringify(fixturePath("own_fetch_child.ts"))});\n`);
+    return (mode: "ok" | "fail") =>
+      runChild("", {
+        executable: process.execPath,
+        args: [...(runtimeInfo().name === "deno" ? ["run", "-A"] : []), path, name, mode],
+        env: { NAT_TELEMETRY_ENDPOINT: endpoint, NAT_TELEMETRY_SPOOL_DIR: `${dir.path}/spool` },
+      });
+  };
+  const [a, b] = [program("program-a"), program("program-b")];
+  const spooledByA = await a("fail");
+  assert.equal(JSON.parse(spooledByA.stdout).spooled, 1, spooledByA.stderr);
+  const server = await comeBack(endpoint);
+  forgetHealth(`${dir.path}/spool`); // as if A's wait had passed
+  try {
+    const byB = await b("ok");
+    assert.equal(JSON.parse(byB.stdout).replayed, 0, "B leaves A's event alone");
+    const byA = await a("ok");
+    assert.equal(JSON.parse(byA.stdout).replayed, 1, "A delivers its own, once its network is back");
+    const signed = server.requests.flatMap((request) =>
+      commands(JSON.parse(request.body).events).map((command) => `${command} by ${request.headers["x-signed-by"]}`)
+    );
+    assert.deepEqual(signed.sort(), ["program-a by program-a", "program-a by program-a", "program-b by program-b"]);
+  } finally {
+    await server.close();
   }
 });
 

@@ -56,6 +56,29 @@ function detect(): RuntimeInfo {
 }
 
 /**
+ * The program as its runtime names it: its main module (Deno), its script (Node.js, Bun), or, for a Bun executable
+ * (whose script is in its own virtual file system), the executable. What tells one program apart from another on a
+ * machine where nothing else does.
+ *
+ * @returns E.g. `file:///usr/local/lib/mycli/cli.ts`, `/usr/lib/node_modules/mycli/cli.js`; `""` when unknown.
+ * @example
+ * ```ts
+ * import { programEntry } from "./info.ts";
+ * programEntry(); // e.g. "/usr/lib/node_modules/mycli/cli.js"
+ * ```
+ */
+export function programEntry(): string {
+  try {
+    if (runtimeInfo().name === "deno") return String(g.Deno.mainModule ?? "");
+    const script = g.process?.argv?.[1];
+    if (typeof script !== "string") return "";
+    return script.startsWith("/$bunfs/") || script.startsWith("B:/~BUN/") ? String(g.process.execPath) : script;
+  } catch {
+    return "";
+  }
+}
+
+/**
  * Spells an OS and architecture the way Python's `platform.machine()` does
  * (`uname -m` on POSIX), so the envelope's `cpuArchitecture` matches what the
  * Python client sends from the same machine.

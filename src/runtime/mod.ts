@@ -23,7 +23,7 @@ export type {
   SpawnCommand,
   SpawnResult,
 } from "./host.ts";
-export { runtimeInfo } from "./info.ts";
+export { programEntry, runtimeInfo } from "./info.ts";
 export { hiddenBecause, RequestNotBuilt, SIGNAL_EXIT_STATUS } from "./host.ts";
 export type { RuntimeInfo, RuntimeName } from "./info.ts";
 
