@@ -155,9 +155,10 @@ export function withSenderScript(options: ResolvedOptions, decision: ExitPlan): 
 
 /**
  * What became of the spooled events: a sender started, or one at work already, or they wait for the endpoint, or
- * for a run on a system that can start a process (`no processes`); `failed`: no sender, for another reason.
+ * for a run on a system that can start a process (`no processes`); `failed`: no sender, for another reason;
+ * `crowded`: none, for the senders of other keys at work in the spool (the caller delivers them, in both).
  */
-export type SenderStart = "started" | "at work" | "endpoint down" | "no processes" | "failed";
+export type SenderStart = "started" | "at work" | "endpoint down" | "no processes" | "failed" | "crowded";
 
 /**
  * Starts a sender for the spooled events, unless one is at work on them already, or another run is starting one
@@ -176,7 +177,7 @@ export function startSender(plan: ExitPlan & { handOff: true }): SenderStart {
     const { spool, health, files } = plan.backlog;
     if (plan.command === undefined || health.isOpen()) return "endpoint down";
     const mark = markSenderStart(files, spool.dir, spool.key);
-    if (mark === "at work") return "at work";
+    if (mark === "at work" || mark === "crowded") return mark;
     const started = host().spawnDetached(plan.command);
     if (started === "started") health.noteHandOff();
     else clearStartMark(files, spool.dir, mark);

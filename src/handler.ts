@@ -1080,10 +1080,16 @@ export class NATTelemetryHandler implements AsyncDisposable {
       return false;
     }
     const start = startSender(plan);
-    if (start === "failed") {
+    if (start === "failed" || start === "crowded") {
       // The events are in the spool, where a run that delivers in process (this one, unless it is ending now)
       // takes them back.
-      this.#log("at exit: delivering in process: no sender could be started");
+      this.#log(
+        `at exit: delivering in process: ${
+          start === "crowded"
+            ? "senders for other programs or settings (headers, an OTLP resource) work in the spool already"
+            : "no sender could be started"
+        }`,
+      );
       return false;
     }
     // The spool is the sender's now: a flush asked for before and not started (a full queue's, one the program did

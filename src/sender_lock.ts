@@ -38,27 +38,42 @@ export const MAX_SENDER_LIFETIME_MS = 15_000;
  */
 export const START_MARK_MS = 250;
 
+/**
+ * The most senders of other keys (other programs, or other settings: headers, an OTLP resource) a run lets work in
+ * one spool directory before it starts one of its own: past them, its exit delivers in process. A program whose
+ * settings change every run (a `service.instance.id` of its own in `OTEL_RESOURCE_ATTRIBUTES`) has a key of its own
+ * each run, and started a sender each run: 25 at once, 1.3 GB between them, behind an endpoint answering in 1.9 s.
+ */
+export const MAX_OTHER_SENDERS = 3;
+
 /** A lock: the file a sender made, which only it removes. */
 export type SenderLock = string;
 
-/** A key's live locks and start marks at `now`, each oldest first. */
+/**
+ * A key's live locks and start marks at `now`, each oldest first; and the other keys that have one, each with its
+ * oldest's rank: when it was made, then its name (which tells apart two made in the same millisecond).
+ */
 interface Live {
   locks: string[];
   marks: string[];
+  others: Map<string, string>;
 }
 
-/** The lock files and start marks of a key that are live at `now`; the stale ones are removed on the way. */
+/** The lock files and start marks live at `now`, of a key and of others; the stale ones are removed on the way. */
 function live(files: HostFiles, dir: string, key: string, now: number): Live {
-  const pattern = new RegExp(`^sender-${key}-(\\d{13})-[0-9a-f]{12}\\.(lock|start)$`);
-  const found: Live = { locks: [], marks: [] };
+  const found: Live = { locks: [], marks: [], others: new Map() };
   for (const name of files.list(dir)) {
-    const match = pattern.exec(name);
+    const match = /^sender-([0-9a-f]+)-(\d{13})-[0-9a-f]{12}\.(lock|start)$/.exec(name);
     if (!match) continue;
-    const made = Number(match[1]);
-    const life = match[2] === "lock" ? MAX_SENDER_LIFETIME_MS : START_MARK_MS;
+    const made = Number(match[2]);
+    const life = match[3] === "lock" ? MAX_SENDER_LIFETIME_MS : START_MARK_MS;
     // Older than its life, or from a clock that has since gone back: no live sender's, no run's about to start one.
-    if (made + life > now && made <= now + life) (match[2] === "lock" ? found.locks : found.marks).push(name);
-    else remove(files, `${dir}/${name}`);
+    if (made + life <= now || made > now + life) remove(files, `${dir}/${name}`);
+    else if (match[1] === key) (match[3] === "lock" ? found.locks : found.marks).push(name);
+    else {
+      const [rank, oldest] = [`${match[2]} ${name}`, found.others.get(match[1])];
+      if (oldest === undefined || rank < oldest) found.others.set(match[1], rank);
+    }
   }
   found.locks.sort();
   found.marks.sort();
@@ -91,33 +106,45 @@ export function senderAlive(files: HostFiles, dir: string, key: string, now: num
 
 /**
  * Leaves a run's start mark for a sender it is about to start, unless a sender works on the key or another run's
- * mark is older: then that one starts, and this run starts none. Never throws.
+ * mark is older: then that one starts, and this run starts none; nor where {@link MAX_OTHER_SENDERS} senders of
+ * other keys work in the directory, or are about to, started before it (`"crowded"`). Never throws.
  *
  * @param files File access.
  * @param dir The spool directory (the run has just spooled in it).
  * @param key The spool key.
- * @returns `"at work"` when this run must start no sender; else its mark, to remove if the start fails
- *   (`undefined` when none could be left: the run starts its sender all the same).
+ * @returns `"at work"` when this run must start no sender, `"crowded"` when it must start none for the others;
+ *   else its mark, to remove if the start fails (`undefined` when none could be left: the run starts its sender all
+ *   the same).
  * @example
  * ```ts ignore
  * const mark = markSenderStart(files, dir, key);
  * if (mark !== "at work" && spawn(command) !== "started") clearStartMark(files, dir, mark);
  * ```
  */
-export function markSenderStart(files: HostFiles, dir: string, key: string): string | undefined | "at work" {
+export function markSenderStart(
+  files: HostFiles,
+  dir: string,
+  key: string,
+): string | undefined | "at work" | "crowded" {
   let mark: string | undefined;
   try {
     files.ensureDir(dir, true);
     const before = live(files, dir, key, Date.now());
     if (before.locks.length > 0 || before.marks.length > 0) return "at work";
+    if (before.others.size >= MAX_OTHER_SENDERS) return "crowded";
     const now = Date.now(); // when the mark is made: marks sort in the order they were made
-    mark = `sender-${key}-${stamp(now)}-${randomHex()}.start`;
+    const made = stamp(now);
+    mark = `sender-${key}-${made}-${randomHex()}.start`;
     files.create(`${dir}/${mark}`, "");
     // Made before looking: of runs marking at once, each sees the others' marks, and only the oldest starts one.
     const after = live(files, dir, key, now);
-    if (after.locks.length === 0 && after.marks[0] === mark) return mark;
+    const atWork = after.locks.length > 0 || after.marks[0] !== mark;
+    // Of runs of other keys marking at once, as many start one as may work beside those there before them.
+    const rank = `${made} ${mark}`;
+    const crowded = [...after.others.values()].filter((other) => other < rank).length >= MAX_OTHER_SENDERS;
+    if (!atWork && !crowded) return mark;
     remove(files, `${dir}/${mark}`);
-    return "at work";
+    return atWork ? "at work" : "crowded";
   } catch {
     return mark; // The mark could not be made, or looked at: start the sender, as before marks.
   }

@@ -24,7 +24,7 @@ import { setImmediate } from "node:timers";
 import { formatConsentToml } from "../src/consent.ts";
 import { EndpointHealth } from "../src/health.ts";
 import { host, runtimeInfo } from "../src/runtime/mod.ts";
-import { START_MARK_MS } from "../src/sender_lock.ts";
+import { MAX_OTHER_SENDERS, START_MARK_MS } from "../src/sender_lock.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import { type ChildOptions, runChild, signalChild, startChild, targetsFor } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
@@ -308,6 +308,42 @@ for (const { label, executable } of targets) {
       }
     });
   }
+
+  test(
+    `${label}: runs whose headers change every run (a key each) start ${MAX_OTHER_SENDERS} senders at most; each event arrives once`,
+    {
+      skip: !linux && "counts senders through /proc",
+    },
+    async () => {
+      using dir = tempDir();
+      const server = await TestServer.start(() => ({ status: 200, delayMs: 400 }));
+      let most = 0;
+      const sampler = setInterval(() => most = Math.max(most, senderProcesses(dir.path).length), 20);
+      try {
+        for (let i = 0; i < 8; i++) {
+          const options = JSON.stringify({
+            exitTimeoutSeconds: 1,
+            requestTimeoutSeconds: 1,
+            headers: { "x-run": `${i}` },
+          });
+          const run = await child("natural", {
+            env: handOff(dir.path, server.url(), `keyed-${i}`, { NAT_TEST_OPTIONS: options, NAT_TELEMETRY_DEBUG: "1" }),
+          });
+          assert.equal(run.code, 0, run.stderr);
+        }
+        await waitFor(() => server.events().length >= 8, "eight deliveries");
+        await sendersGone(dir.path);
+        const received = commands(server.events()).map(String).sort();
+        assert.deepEqual(received, Array.from({ length: 8 }, (_, i) => `keyed-${i}`).sort(), "each exactly once");
+        // One more while a sender that let go of its lock ends (its process outlives its lock by a little).
+        assert.ok(most <= MAX_OTHER_SENDERS + 1, `${most} senders at once`);
+        assert.deepEqual(spooled(dir.path), [], "nothing left behind");
+      } finally {
+        clearInterval(sampler);
+        await server.close();
+      }
+    },
+  );
 
   test(`${label}: 100 runs in a shell loop leave at most a handful of senders alive; all 100 events arrive once`, {
     skip: !linux && "counts senders through /proc",

@@ -15,6 +15,7 @@ import {
   clearStartMark,
   clearStartMarks,
   markSenderStart,
+  MAX_OTHER_SENDERS,
   MAX_SENDER_LIFETIME_MS,
   releaseSenderLock,
   senderAlive,
@@ -90,6 +91,41 @@ test("a run's start mark holds other runs off until its sender takes the lock, w
   assert.equal(markSenderStart(files, dir.path, KEY), "at work", "the lock holds runs off now");
   releaseSenderLock(files, dir.path, lock);
   assert.notEqual(markSenderStart(files, dir.path, KEY), "at work", "a sender gone: the next run starts one");
+});
+
+test("beside as many senders of other keys as may work at once, a run starts none of its own: its exit delivers", () => {
+  using dir = tempDir();
+  const now = Date.now();
+  const other = (key: string, made: number, kind = "lock") => `sender-${key}-${made}-00000000abcd.${kind}`;
+  // Two senders of other keys at work, a third about to start, and one long dead (its lock past a sender's life).
+  for (const name of [other("00000001", now - 500), other("00000002", now - 400), other("00000009", now - 60_000)]) {
+    writeFileSync(`${dir.path}/${name}`, "");
+  }
+  assert.equal(MAX_OTHER_SENDERS, 3);
+  const beside = markSenderStart(files, dir.path, KEY);
+  assert.ok(typeof beside === "string" && beside.endsWith(".start"), `two at work: it starts one (${beside})`);
+  clearStartMark(files, dir.path, beside);
+  writeFileSync(`${dir.path}/${other("00000003", now - 100, "start")}`, "");
+  assert.equal(markSenderStart(files, dir.path, KEY), "crowded", "three at work or starting: none");
+  assert.deepEqual(marks(dir.path).filter((name) => name.includes(KEY)), [], "and it leaves no mark");
+  assert.ok(!names(dir.path).includes(other("00000009", now - 60_000)), "the dead one's lock is removed on the way");
+  writeFileSync(`${dir.path}/${lockName(now - 50)}`, "");
+  assert.equal(markSenderStart(files, dir.path, KEY), "at work", "its own key's sender at work takes its events");
+});
+
+test("runs of many keys marking at once: as many start a sender as may work beside those before them", async () => {
+  using dir = tempDir();
+  const at = String(Date.now() + 2500); // every contender has started by then
+  const keys = Array.from({ length: 8 }, (_, i) => `0000000${i}`);
+  const runs = await Promise.all(
+    keys.map((key) => runChild("lock_taker.ts", { args: [dir.path, at, "mark", key] })),
+  );
+  assert.deepEqual(runs.map((run) => run.code), Array(8).fill(0), runs.map((run) => run.stderr).join(""));
+  const outcomes = runs.map((run) => run.stdout.trim());
+  const started = outcomes.filter((outcome) => outcome === "took").length;
+  // The three oldest marks start theirs; one preempted between its mark's time and its file may see fewer before it.
+  assert.ok(started >= 1 && started <= 6, `${started} of 8 would start a sender: ${outcomes}`);
+  assert.equal(outcomes.filter((outcome) => outcome === "crowded").length, 8 - started, `${outcomes}`);
 });
 
 test("a sender that finds the key locked by another (an older version's, which knows no marks) removes the marks", async () => {
