@@ -316,27 +316,28 @@ for (const { label, executable } of targets) {
     },
     async () => {
       using dir = tempDir();
-      const server = await TestServer.start(() => ({ status: 200, delayMs: 400 }));
+      const server = await TestServer.start(() => ({ status: 200, delayMs: 1000 }));
       let most = 0;
       const sampler = setInterval(() => most = Math.max(most, senderProcesses(dir.path).length), 20);
       try {
-        for (let i = 0; i < 8; i++) {
+        // Eight at once, each a sender's work of a second: before, eight senders at once.
+        const runs = await Promise.all(Array.from({ length: 8 }, (_, i) => {
           const options = JSON.stringify({
-            exitTimeoutSeconds: 1,
-            requestTimeoutSeconds: 1,
+            exitTimeoutSeconds: 2,
+            requestTimeoutSeconds: 2,
             headers: { "x-run": `${i}` },
           });
-          const run = await child("natural", {
-            env: handOff(dir.path, server.url(), `keyed-${i}`, { NAT_TEST_OPTIONS: options, NAT_TELEMETRY_DEBUG: "1" }),
+          return child("natural", {
+            env: handOff(dir.path, server.url(), `keyed-${i}`, { NAT_TEST_OPTIONS: options }),
           });
-          assert.equal(run.code, 0, run.stderr);
-        }
+        }));
+        for (const run of runs) assert.equal(run.code, 0, run.stderr);
         await waitFor(() => server.events().length >= 8, "eight deliveries");
         await sendersGone(dir.path);
         const received = commands(server.events()).map(String).sort();
         assert.deepEqual(received, Array.from({ length: 8 }, (_, i) => `keyed-${i}`).sort(), "each exactly once");
-        // One more while a sender that let go of its lock ends (its process outlives its lock by a little).
-        assert.ok(most <= MAX_OTHER_SENDERS + 1, `${most} senders at once`);
+        // One or two more where a run is preempted between its mark's time and its file, and sees fewer before it.
+        assert.ok(most <= MAX_OTHER_SENDERS + 2, `${most} senders at once`);
         assert.deepEqual(spooled(dir.path), [], "nothing left behind");
       } finally {
         clearInterval(sampler);
