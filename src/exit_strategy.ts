@@ -58,7 +58,13 @@ export type ExitPlan =
    * Spool them, and start `command` unless a sender is at work on `backlog` already; no command while the endpoint
    * is known to be down: they wait in the spool for the run that probes it, and nothing is prepared to start.
    */
-  | { readonly handOff: true; readonly command: SpawnCommand | undefined; readonly backlog: Backlog }
+  | {
+    readonly handOff: true;
+    readonly command: SpawnCommand | undefined;
+    readonly backlog: Backlog;
+    /** The endpoint the events go to. */
+    readonly endpoint: string;
+  }
   /**
    * Deliver them in process, within the exit budget; `outcome` says what that comes to: `delivered` (or printed),
    * `spooled` for a later run (the endpoint is known down, or the program may not connect to it: Deno
@@ -118,7 +124,7 @@ function handOffOrWhyNot(
     if (health.isOpen()) {
       const refused = host().senderRefusal(grant);
       return refused === undefined
-        ? { handOff: true, command: undefined, backlog }
+        ? { handOff: true, command: undefined, backlog, endpoint: options.sink.url }
         : { handOff: false, reason: refused };
     }
     const base = host().senderCommand(`${spool.dir}/${SENDER_SCRIPT_NAME}`, grant);
@@ -127,7 +133,7 @@ function handOffOrWhyNot(
     const { cwd: _, ...successor } = base;
     const config = { ...senderConfig(options, spool.dir), successor, onByConsentFile: onByConsentFile() };
     const command = { ...base, env: withSenderConfig(base.env, config) };
-    return { handOff: true, command, backlog };
+    return { handOff: true, command, backlog, endpoint: options.sink.url };
   } catch (error) {
     return { handOff: false, reason: `the hand-off failed (${error})` };
   }
@@ -176,7 +182,7 @@ export function startSender(plan: ExitPlan & { handOff: true }): SenderStart {
   try {
     const { spool, health, files } = plan.backlog;
     if (plan.command === undefined || health.isOpen()) return "endpoint down";
-    const mark = markSenderStart(files, spool.dir, spool.key);
+    const mark = markSenderStart(files, spool.dir, spool.key, plan.endpoint);
     if (mark === "at work" || mark === "crowded") return mark;
     const started = host().spawnDetached(plan.command);
     if (started === "started") health.noteHandOff();

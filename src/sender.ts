@@ -96,7 +96,7 @@ async function deliverSpool(config: SenderConfig, deadline: number): Promise<voi
   // and take the spool again if there is work, as long as looks take some (runs ending in waves, on a loaded
   // machine, may each find the lock taken); a look after the first that finds nothing it can take ends it.
   for (let look = 0;; look++) {
-    const lock = await takeSenderLock(files, dir, key);
+    const lock = await takeSenderLock(files, dir, key, config.endpoint);
     if (!lock) return;
     // What its passes drop, each pass's handler records as it stops, for `nat-telemetry status`.
     const { replayed, spooled, sent, timeUp } = await drainSpool(options, deadline - END_MARGIN_MS);

@@ -25,6 +25,7 @@
  * @module
  */
 import { randomFraction, randomHex, stamp } from "./atomic.ts";
+import { shortHash } from "./hash.ts";
 import type { HostFiles } from "./runtime/mod.ts";
 
 /** The longest a sender may live. */
@@ -39,19 +40,34 @@ export const MAX_SENDER_LIFETIME_MS = 15_000;
 export const START_MARK_MS = 250;
 
 /**
- * The most senders of other keys (other programs, or other settings: headers, an OTLP resource) a run lets work in
- * one spool directory before it starts one of its own: past them, its exit delivers in process. A program whose
- * settings change every run (a `service.instance.id` of its own in `OTEL_RESOURCE_ATTRIBUTES`) has a key of its own
- * each run, and started a sender each run: 25 at once, 1.3 GB between them, behind an endpoint answering in 1.9 s.
+ * The most senders of other keys of the same endpoint (other programs, or other settings: headers, an OTLP resource)
+ * a run lets work in one spool directory before it starts one of its own: past them, its exit delivers in process. A
+ * program whose settings change every run (a `service.instance.id` of its own in `OTEL_RESOURCE_ATTRIBUTES`) has a key
+ * of its own each run, and started a sender each run: 25 at once, 1.3 GB between them, behind an endpoint answering in
+ * 1.9 s. Senders of other endpoints are not counted: each is another program's, or another setting of one.
  */
 export const MAX_OTHER_SENDERS = 3;
+
+/**
+ * The start of a lock's or mark's random part that tells its endpoint: runs count the senders of other keys at work on
+ * theirs. Four hex digits of a hash: names of versions before it (random there) match one endpoint in 65,536.
+ */
+function endpointTag(endpoint: string): string {
+  return shortHash(endpoint).slice(0, 4);
+}
+
+/** The name of a lock or start mark of a key made at `now`, for an endpoint. */
+function lockFileName(key: string, now: number, endpoint: string, kind: "lock" | "start"): string {
+  return `sender-${key}-${stamp(now)}-${endpointTag(endpoint)}${randomHex(8)}.${kind}`;
+}
 
 /** A lock: the file a sender made, which only it removes. */
 export type SenderLock = string;
 
 /**
- * A key's live locks and start marks at `now`, each oldest first; and the other keys that have one, each with its
- * oldest's rank: when it was made, then its name (which tells apart two made in the same millisecond).
+ * A key's live locks and start marks at `now`, each oldest first; and the other keys of the same endpoint that have
+ * one, each with its oldest's rank: when it was made, then its name (which tells apart two made in the same
+ * millisecond).
  */
 interface Live {
   locks: string[];
@@ -59,18 +75,22 @@ interface Live {
   others: Map<string, string>;
 }
 
-/** The lock files and start marks live at `now`, of a key and of others; the stale ones are removed on the way. */
-function live(files: HostFiles, dir: string, key: string, now: number): Live {
+/**
+ * The lock files and start marks live at `now`, of a key and of others of its endpoint; the stale ones are removed on
+ * the way.
+ */
+function live(files: HostFiles, dir: string, key: string, now: number, endpoint = ""): Live {
   const found: Live = { locks: [], marks: [], others: new Map() };
+  const tag = endpointTag(endpoint);
   for (const name of files.list(dir)) {
-    const match = /^sender-([0-9a-f]+)-(\d{13})-[0-9a-f]{12}\.(lock|start)$/.exec(name);
+    const match = /^sender-([0-9a-f]+)-(\d{13})-([0-9a-f]{4})[0-9a-f]{8}\.(lock|start)$/.exec(name);
     if (!match) continue;
     const made = Number(match[2]);
-    const life = match[3] === "lock" ? MAX_SENDER_LIFETIME_MS : START_MARK_MS;
+    const life = match[4] === "lock" ? MAX_SENDER_LIFETIME_MS : START_MARK_MS;
     // Older than its life, or from a clock that has since gone back: no live sender's, no run's about to start one.
     if (made + life <= now || made > now + life) remove(files, `${dir}/${name}`);
-    else if (match[1] === key) (match[3] === "lock" ? found.locks : found.marks).push(name);
-    else {
+    else if (match[1] === key) (match[4] === "lock" ? found.locks : found.marks).push(name);
+    else if (match[3] === tag) {
       const [rank, oldest] = [`${match[2]} ${name}`, found.others.get(match[1])];
       if (oldest === undefined || rank < oldest) found.others.set(match[1], rank);
     }
@@ -107,17 +127,18 @@ export function senderAlive(files: HostFiles, dir: string, key: string, now: num
 /**
  * Leaves a run's start mark for a sender it is about to start, unless a sender works on the key or another run's
  * mark is older: then that one starts, and this run starts none; nor where {@link MAX_OTHER_SENDERS} senders of
- * other keys work in the directory, or are about to, started before it (`"crowded"`). Never throws.
+ * other keys of its endpoint work in the directory, or are about to, started before it (`"crowded"`). Never throws.
  *
  * @param files File access.
  * @param dir The spool directory (the run has just spooled in it).
  * @param key The spool key.
+ * @param endpoint The endpoint the key's events go to.
  * @returns `"at work"` when this run must start no sender, `"crowded"` when it must start none for the others;
  *   else its mark, to remove if the start fails (`undefined` when none could be left: the run starts its sender all
  *   the same).
  * @example
  * ```ts ignore
- * const mark = markSenderStart(files, dir, key);
+ * const mark = markSenderStart(files, dir, key, endpoint);
  * if (mark !== "at work" && spawn(command) !== "started") clearStartMark(files, dir, mark);
  * ```
  */
@@ -125,22 +146,22 @@ export function markSenderStart(
   files: HostFiles,
   dir: string,
   key: string,
+  endpoint: string,
 ): string | undefined | "at work" | "crowded" {
   let mark: string | undefined;
   try {
     files.ensureDir(dir, true);
-    const before = live(files, dir, key, Date.now());
+    const before = live(files, dir, key, Date.now(), endpoint);
     if (before.locks.length > 0 || before.marks.length > 0) return "at work";
     if (before.others.size >= MAX_OTHER_SENDERS) return "crowded";
     const now = Date.now(); // when the mark is made: marks sort in the order they were made
-    const made = stamp(now);
-    mark = `sender-${key}-${made}-${randomHex()}.start`;
+    mark = lockFileName(key, now, endpoint, "start");
     files.create(`${dir}/${mark}`, "");
     // Made before looking: of runs marking at once, each sees the others' marks, and only the oldest starts one.
-    const after = live(files, dir, key, now);
+    const after = live(files, dir, key, now, endpoint);
     const atWork = after.locks.length > 0 || after.marks[0] !== mark;
     // Of runs of other keys marking at once, as many start one as may work beside those there before them.
-    const rank = `${made} ${mark}`;
+    const rank = `${stamp(now)} ${mark}`;
     const crowded = [...after.others.values()].filter((other) => other < rank).length >= MAX_OTHER_SENDERS;
     if (!atWork && !crowded) return mark;
     remove(files, `${dir}/${mark}`);
@@ -187,15 +208,21 @@ export function clearStartMarks(files: HostFiles, dir: string, key: string): voi
  * @param files File access.
  * @param dir The spool directory, checked first.
  * @param key The spool key.
+ * @param endpoint The endpoint the key's events go to (its lock says it, for runs counting the senders at work on it).
  * @returns The lock, to release, or `undefined` when another sender holds the key (or there is no directory
  *   of ours to lock in).
  * @example
  * ```ts ignore
- * const lock = await takeSenderLock(files, dir, key);
+ * const lock = await takeSenderLock(files, dir, key, endpoint);
  * if (lock) { ... releaseSenderLock(files, dir, lock); }
  * ```
  */
-export async function takeSenderLock(files: HostFiles, dir: string, key: string): Promise<SenderLock | undefined> {
+export async function takeSenderLock(
+  files: HostFiles,
+  dir: string,
+  key: string,
+  endpoint: string,
+): Promise<SenderLock | undefined> {
   for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
     const now = Date.now();
     try {
@@ -207,7 +234,7 @@ export async function takeSenderLock(files: HostFiles, dir: string, key: string)
         removeAll(files, dir, before.marks);
         return undefined;
       }
-      const lock = `sender-${key}-${stamp(now)}-${randomHex()}.lock`;
+      const lock = lockFileName(key, now, endpoint, "lock");
       files.create(`${dir}/${lock}`, "");
       // Made before looking: of two racing, the second to look sees both. Only the one alone holds the key.
       const { locks, marks } = live(files, dir, key, now);

@@ -22,25 +22,27 @@ import {
   START_MARK_MS,
   takeSenderLock,
 } from "../src/sender_lock.ts";
+import { shortHash } from "../src/hash.ts";
 import { runChild } from "./helpers/child.ts";
 import { files as names, tempDir } from "./helpers/spool_dir.ts";
 
 const files = host().files!;
 const KEY = "0123abcd";
+const ENDPOINT = "https://example.com/events";
 const lockName = (made: number) => `sender-${KEY}-${String(made).padStart(13, "0")}-00000000abcd.lock`;
 const markName = (made: number) => lockName(made).replace(/\.lock$/, ".start");
 const marks = (dir: string) => names(dir).filter((name) => name.endsWith(".start"));
 
 test("one holder per key: a second taker is refused until the first lets go; other keys are free", async () => {
   using dir = tempDir();
-  const first = await takeSenderLock(files, dir.path, KEY);
+  const first = await takeSenderLock(files, dir.path, KEY, ENDPOINT);
   assert.ok(first);
   assert.equal(senderAlive(files, dir.path, KEY, Date.now()), true);
-  assert.equal(await takeSenderLock(files, dir.path, KEY), undefined);
-  assert.ok(await takeSenderLock(files, dir.path, "fedcba98"), "another endpoint's sender");
+  assert.equal(await takeSenderLock(files, dir.path, KEY, ENDPOINT), undefined);
+  assert.ok(await takeSenderLock(files, dir.path, "fedcba98", ENDPOINT), "another endpoint's sender");
   releaseSenderLock(files, dir.path, first);
   assert.equal(senderAlive(files, dir.path, KEY, Date.now()), false);
-  assert.ok(await takeSenderLock(files, dir.path, KEY));
+  assert.ok(await takeSenderLock(files, dir.path, KEY, ENDPOINT));
 });
 
 test("a killed sender's lock is ignored once a sender's life has passed, and removed by whoever sees it", async () => {
@@ -51,7 +53,7 @@ test("a killed sender's lock is ignored once a sender's life has passed, and rem
   assert.ok(!names(dir.path).includes(dead), "removed");
   const future = lockName(Date.now() + MAX_SENDER_LIFETIME_MS + 60_000); // a clock that has since gone back
   writeFileSync(`${dir.path}/${future}`, "");
-  assert.ok(await takeSenderLock(files, dir.path, KEY), "taken over");
+  assert.ok(await takeSenderLock(files, dir.path, KEY, ENDPOINT), "taken over");
 });
 
 test("a sender removes only its own lock, never another's", () => {
@@ -79,38 +81,50 @@ test("twelve processes racing for one key, three times: exactly one holds it", a
 
 test("a run's start mark holds other runs off until its sender takes the lock, which removes the mark", async () => {
   using dir = tempDir();
-  const mark = markSenderStart(files, dir.path, KEY);
+  const mark = markSenderStart(files, dir.path, KEY, ENDPOINT);
   assert.ok(typeof mark === "string" && mark.endsWith(".start"), `a mark: ${mark}`);
   assert.equal(senderAlive(files, dir.path, KEY, Date.now()), false, "a mark is no sender at work");
-  assert.equal(markSenderStart(files, dir.path, KEY), "at work", "a second run starts none");
+  assert.equal(markSenderStart(files, dir.path, KEY, ENDPOINT), "at work", "a second run starts none");
   assert.deepEqual(marks(dir.path), [mark], "and leaves no mark");
-  assert.notEqual(markSenderStart(files, dir.path, "fedcba98"), "at work", "another endpoint's runs are not held off");
-  const lock = await takeSenderLock(files, dir.path, KEY);
+  assert.notEqual(
+    markSenderStart(files, dir.path, "fedcba98", ENDPOINT),
+    "at work",
+    "another endpoint's runs are not held off",
+  );
+  const lock = await takeSenderLock(files, dir.path, KEY, ENDPOINT);
   assert.ok(lock, "the marked-for sender takes the lock: marks never hold a sender off");
   assert.deepEqual(marks(dir.path).filter((name) => name.includes(KEY)), [], "the lock took over from the mark");
-  assert.equal(markSenderStart(files, dir.path, KEY), "at work", "the lock holds runs off now");
+  assert.equal(markSenderStart(files, dir.path, KEY, ENDPOINT), "at work", "the lock holds runs off now");
   releaseSenderLock(files, dir.path, lock);
-  assert.notEqual(markSenderStart(files, dir.path, KEY), "at work", "a sender gone: the next run starts one");
+  assert.notEqual(markSenderStart(files, dir.path, KEY, ENDPOINT), "at work", "a sender gone: the next run starts one");
 });
 
-test("beside as many senders of other keys as may work at once, a run starts none of its own: its exit delivers", () => {
+test("beside as many senders of other keys of its endpoint as may work at once, a run starts none: its exit delivers", () => {
   using dir = tempDir();
   const now = Date.now();
-  const other = (key: string, made: number, kind = "lock") => `sender-${key}-${made}-00000000abcd.${kind}`;
-  // Two senders of other keys at work, a third about to start, and one long dead (its lock past a sender's life).
-  for (const name of [other("00000001", now - 500), other("00000002", now - 400), other("00000009", now - 60_000)]) {
-    writeFileSync(`${dir.path}/${name}`, "");
-  }
-  assert.equal(MAX_OTHER_SENDERS, 3);
-  const beside = markSenderStart(files, dir.path, KEY);
-  assert.ok(typeof beside === "string" && beside.endsWith(".start"), `two at work: it starts one (${beside})`);
-  clearStartMark(files, dir.path, beside);
-  writeFileSync(`${dir.path}/${other("00000003", now - 100, "start")}`, "");
-  assert.equal(markSenderStart(files, dir.path, KEY), "crowded", "three at work or starting: none");
+  const tag = shortHash(ENDPOINT).slice(0, 4); // a lock's or mark's name says its endpoint so
+  const other = (key: string, made: number, kind = "lock", endpoint = tag) =>
+    `sender-${key}-${made}-${endpoint}0000abcd.${kind}`;
+  // Senders of other keys at work, all but one as many as may be, one long dead (past a sender's life), and others
+  // of another endpoint, which are not counted.
+  const beside = [...Array(MAX_OTHER_SENDERS - 1).keys()].map((i) => other(`0000000${i}`, now - 500 + i));
+  const dead = other("00000009", now - 60_000);
+  const elsewhere = [...Array(MAX_OTHER_SENDERS).keys()].map((i) => other(`0000001${i}`, now - 300, "lock", "ffff"));
+  for (const name of [...beside, dead, ...elsewhere]) writeFileSync(`${dir.path}/${name}`, "");
+  const mark = markSenderStart(files, dir.path, KEY, ENDPOINT);
+  assert.ok(typeof mark === "string" && mark.endsWith(".start"), `one short of the most: it starts one (${mark})`);
+  clearStartMark(files, dir.path, mark);
+  writeFileSync(`${dir.path}/${other("0000000f", now - 100, "start")}`, "");
+  assert.equal(markSenderStart(files, dir.path, KEY, ENDPOINT), "crowded", "the most at work or starting: none");
   assert.deepEqual(marks(dir.path).filter((name) => name.includes(KEY)), [], "and it leaves no mark");
-  assert.ok(!names(dir.path).includes(other("00000009", now - 60_000)), "the dead one's lock is removed on the way");
+  assert.ok(!names(dir.path).includes(dead), "the dead one's lock is removed on the way");
+  assert.notEqual(markSenderStart(files, dir.path, KEY, "https://other.example/events"), "crowded", "another endpoint");
   writeFileSync(`${dir.path}/${lockName(now - 50)}`, "");
-  assert.equal(markSenderStart(files, dir.path, KEY), "at work", "its own key's sender at work takes its events");
+  assert.equal(
+    markSenderStart(files, dir.path, KEY, ENDPOINT),
+    "at work",
+    "its own key's sender at work takes its events",
+  );
 });
 
 test("runs of many keys marking at once: as many start a sender as may work beside those before them", async () => {
@@ -130,18 +144,18 @@ test("runs of many keys marking at once: as many start a sender as may work besi
 
 test("a sender that finds the key locked by another (an older version's, which knows no marks) removes the marks", async () => {
   using dir = tempDir();
-  const mark = markSenderStart(files, dir.path, KEY);
+  const mark = markSenderStart(files, dir.path, KEY, ENDPOINT);
   assert.notEqual(mark, "at work");
   const other = lockName(Date.now());
   writeFileSync(`${dir.path}/${other}`, "");
-  assert.equal(await takeSenderLock(files, dir.path, KEY), undefined, "held by the other");
+  assert.equal(await takeSenderLock(files, dir.path, KEY, ENDPOINT), undefined, "held by the other");
   assert.deepEqual(marks(dir.path), [], "the other's lock holds runs off from now on");
   assert.ok(names(dir.path).includes(other), "and stays");
 });
 
 test("a run whose sender did not start removes its mark; a mark left by one that never started holds runs off no more than its life", () => {
   using dir = tempDir();
-  const mark = markSenderStart(files, dir.path, KEY);
+  const mark = markSenderStart(files, dir.path, KEY, ENDPOINT);
   assert.notEqual(mark, "at work");
   clearStartMark(files, dir.path, mark as string);
   assert.deepEqual(marks(dir.path), []);
@@ -149,22 +163,26 @@ test("a run whose sender did not start removes its mark; a mark left by one that
   const future = markName(Date.now() + START_MARK_MS + 60_000); // a clock that has since gone back
   for (const name of [stale, future]) writeFileSync(`${dir.path}/${name}`, "");
   assert.equal(senderAlive(files, dir.path, KEY, Date.now()), false);
-  assert.notEqual(markSenderStart(files, dir.path, KEY), "at work");
+  assert.notEqual(markSenderStart(files, dir.path, KEY, ENDPOINT), "at work");
   assert.ok(!names(dir.path).includes(stale) && !names(dir.path).includes(future), "both removed");
   assert.equal(START_MARK_MS < MAX_SENDER_LIFETIME_MS, true, "a mark lives shorter than a lock");
 });
 
 test("a spool directory removed while a sender works (the user cleared their cache) is not made again", async () => {
   using dir = tempDir();
-  const lock = await takeSenderLock(files, dir.path, KEY);
-  const mark = markSenderStart(files, dir.path, "fedcba98");
+  const lock = await takeSenderLock(files, dir.path, KEY, ENDPOINT);
+  const mark = markSenderStart(files, dir.path, "fedcba98", ENDPOINT);
   assert.ok(lock && mark && mark !== "at work");
   rmSync(dir.path, { recursive: true });
   releaseSenderLock(files, dir.path, lock);
   clearStartMark(files, dir.path, mark);
   clearStartMarks(files, dir.path, KEY);
   assert.equal(existsSync(dir.path), false, "not by letting go of the lock, or removing marks");
-  assert.equal(await takeSenderLock(files, dir.path, KEY), undefined, "a sender started for it has nothing to send");
+  assert.equal(
+    await takeSenderLock(files, dir.path, KEY, ENDPOINT),
+    undefined,
+    "a sender started for it has nothing to send",
+  );
   assert.equal(existsSync(dir.path), false, "nor by a sender starting on it");
 });
 
