@@ -378,7 +378,10 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
   const format = formatOption !== undefined ? ownFormat : envFormat ?? "nat";
   const wireFormat = wireFormatFor(format, sourceClientVersion, { ...settings.otlpResource, ...ownResource });
   const [leastJson, leastEvent] = commandHandlerOptions.has(options)
-    ? [SMALLEST_COMMAND_EVENT_JSON, "the smallest event trackCommand records"]
+    ? [
+      SMALLEST_COMMAND_EVENT_JSON,
+      "the smallest event trackCommand records; a command's own are larger by its name, source and duration",
+    ]
     : [SMALLEST_EVENT_JSON, "the smallest event"];
   const smallest = smallestEvent(wireFormat, settings.sessionPrefix + ownSessionId);
   // The least sizes are the program's alone to meet: checked against its options, not the user's environment (a

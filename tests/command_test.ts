@@ -427,17 +427,17 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
     [
       { command: "x", handler: { maxEventBytes: 246 } },
       RangeError,
-      /^Cannot create handler: 'maxEventBytes' must be at least 247 \(the smallest event trackCommand records\), got 246$/,
+      /^Cannot create handler: 'maxEventBytes' must be at least 247 \(the smallest event trackCommand records; a command's own are larger by its name, source and duration\), got 246$/,
     ],
     [
       { command: "x", handler: { maxBatchBytes: 913 } },
       RangeError,
-      /'maxBatchBytes' must be at least 1100 \(one nat envelope holding the smallest event trackCommand records\)/,
+      /'maxBatchBytes' must be at least 1100 \(one nat envelope holding the smallest event trackCommand records; a command's own are larger/,
     ],
     [
       { command: "x", handler: { spoolMaxBytes: 300 } },
       RangeError,
-      /'spoolMaxBytes' must be at least 333 \(one spooled event, the smallest event trackCommand records\), got 300$/,
+      /'spoolMaxBytes' must be at least 333 \(one spooled event, the smallest event trackCommand records; .*\), got 300$/,
     ],
     [{ command: "x", nemoSource: "nope" }, TypeError, /'nemoSource' must be one of "inference", .*, got "nope"/],
     [{ command: "x", askConsent: "no" }, TypeError, /'askConsent' must be a boolean, got "no"/],
