@@ -264,8 +264,14 @@ export function otlpEndpointFromEnv(
     // came before the path added (`/base%20/v1/logs`).
     const value = env(name)?.trim();
     if (!value) continue;
-    const endpoint = name === "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT" ? value : `${value.replace(/\/+$/, "")}/v1/logs`;
+    const endpoint = name === "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT" ? value : withLogsPath(value);
     return { endpoint, hidden: false };
   }
   return { hidden: false };
+}
+
+/** A base URL with the logs signal's path added to its path: before its query, where it has one (`?tenant=a`). */
+function withLogsPath(base: string): string {
+  const [, path, rest] = /^([^?#]*)(.*)$/s.exec(base)!;
+  return `${path.replace(/\/+$/, "")}/v1/logs${rest}`;
 }

@@ -14,7 +14,7 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { LoggerProvider, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs";
 import { CliCommandEvent, NATTelemetryHandler, type NATTelemetryHandlerOptions, setTelemetryEnabled } from "../mod.ts";
 import { readOtlpLogs, startCollector } from "../src/collector.ts";
-import { parseOtelList } from "../src/otlp.ts";
+import { otlpEndpointFromEnv, parseOtelList } from "../src/otlp.ts";
 import { runChild } from "./helpers/child.ts";
 import { AnyEvent, commandEvent } from "./helpers/events.ts";
 import { type ReceivedRequest, TestServer, withServer } from "./helpers/server.ts";
@@ -295,6 +295,16 @@ test("NAT_TELEMETRY_FORMAT=otlp with OTEL_EXPORTER_OTLP_ENDPOINT posts to its /v
     assert.deepEqual(resource["service.name"], { stringValue: "their-cli" });
     assert.deepEqual(resource["deployment.environment"], { stringValue: "staging" });
   });
+});
+
+test("OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: the logs path goes on its path, before a query it has", () => {
+  const from = (value: string) =>
+    otlpEndpointFromEnv((name) => name === "OTEL_EXPORTER_OTLP_ENDPOINT" ? value : undefined).endpoint;
+  assert.equal(from("http://collector:4318"), "http://collector:4318/v1/logs");
+  assert.equal(from("https://collector.example/otel/"), "https://collector.example/otel/v1/logs");
+  assert.equal(from("https://collector.example/otel?tenant=a"), "https://collector.example/otel/v1/logs?tenant=a");
+  assert.equal(from("https://collector.example/?tenant=a#x"), "https://collector.example/v1/logs?tenant=a#x");
+  assert.equal(from(" \t"), undefined, "blanks alone are none");
 });
 
 test("events spooled for OTLP are replayed only by OTLP runs to the same endpoint", async () => {
