@@ -224,50 +224,50 @@ bunSpawn:e==="bun"?ge.Bun?.spawn:void 0}),qe}),xo=(function(e,t){const n={};for(
 if(i.trim()==="")continue;const o=i.indexOf("="),s=d=>t?.(`entry ${r+1} ${d}`);if(o<0||i.slice(0,o).trim()===""){s("is n\
 ot key=value");continue}try{const d=decodeURIComponent(i.slice(0,o).trim()),a=decodeURIComponent(i.slice(o+1).trim());d!==
 ""?n[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return n}),Oo=(function(e,t=()=>!1){for(const n of si){
-if(t(n))return{hidden:!0};const r=e(n)?.trim();if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.
-replace(/\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}),Le=(function(e){if(e!==void 0)return["1","true","yes"].includes(
-e.trim().toLowerCase())}),Nn=(function(){return dt(g().env("CI"))||g().envNotUnicode?.("CI")===!0}),dt=(function(e){return![
-"","0","false"].includes(e?.trim().toLowerCase()??"")}),No=(function(e){return lt(e)===void 0}),ct=(function(e){let t;try{
-t=new URL(e)}catch{return Yt}if(t.protocol!=="http:"&&t.protocol!=="https:")return Yt;if(at(t))return`${di}: a key with \
-a '/', '?' or '#' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the host`}),lt=(function(e){if(e===
-""||e==="stdout")return;const t=ct(e);return t===Yt?`${t}, "" or "stdout"`:t}),ut=(function(e){const t=e.trim().toLowerCase();
-return t==="nat"||t==="otlp"?t:void 0}),An=(function(){const e=g().env,t=[],n=(b,y)=>{const p=e(b),$=Rn(b,p);return $!==
-void 0&&t.push(`${$}, ${y}`),Le(p)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),n("NAT_TELEMET\
-RY_DEBUG","so no debug trail is written");const r=[],i=Nn();for(const b of Ia)g().envHidden?.(b)===!0&&!(b==="CI"&&i)&&r.
-push(b);const o=n("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_\
-ENDPOINT"),d=s===void 0?void 0:lt(s);d&&t.push(`NAT_TELEMETRY_ENDPOINT=${T(V(s))} ${d}: nothing is sent`);const a=e("NAT\
-_TELEMETRY_FORMAT");a!==void 0&&a.trim()!==""&&ut(a)===void 0&&t.push(`NAT_TELEMETRY_FORMAT=${T(a)} is not a format (nat\
-, otlp): the nat envelope is sent`);const c=n("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"au\
-to",u=e("NAT_TELEMETRY_CONSENT_FILE");u&&!re(u,I().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${T(u)} is not an absolute pa\
-th: it is read in the directory each run starts in, so each directory may hold another decision`);let l;const h=Ao(e,I().
-os,t,b=>l=b),f=e("NAT_TELEMETRY_SPOOL_DIR"),m=I().os==="win32"?"LOCALAPPDATA":"HOME";h===void 0&&f===void 0&&g().envHidden?.(
-m)===!0&&(l=`the program may not read ${m} (${se(m)})`,t.push(`${m} may not be read (${se(m)}): the spool cannot be kept\
- in the home directory`));for(const b of r)t.push(`${b} may not be read (${se(b)}): ${ci[b]}`);for(const b of si){const y=e(
-b)?.trim(),p=y?ct(y):void 0;p&&t.push(`${b}=${T(V(y))} ${p}: OTLP events are not sent`)}const v=Oo(e,b=>r.includes(b)),w=b=>xo(
-e(b),y=>t.push(`${b}: ${y}: skipped`)),S={...Mn("OTEL_EXPORTER_OTLP_HEADERS",w("OTEL_EXPORTER_OTLP_HEADERS"),t),...Mn("O\
-TEL_EXPORTER_OTLP_LOGS_HEADERS",w("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},x={...w("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_\
-SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_EN\
-DPOINT"),otlpEndpointHidden:v.hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:h,noSpool:l,spoolFallback:f===
-void 0,handOff:c,ci:i,format:a,otlpEndpoint:v.endpoint,otlpHeaders:S,otlpResource:x,problems:t}}),Rn=(function(e,t){if(t===
-void 0)return;const n=t.trim().toLowerCase();if(!(Le(n)===!0||La.includes(n)))return`${e}=${T(t)} is not a yes/no value \
-(1, true, yes / 0, false, no): read as no`}),Mn=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))xr(i)?Sr(
-i)?n.push(`${e}: ${T(i)} is the HTTP client's to set: skipped, not sent`):Or(o)?r[i]=o:n.push(`${e}: the value of ${T(i)}\
- is not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):
-n.push(`${e}: an entry's name is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry i\
-s written \`Name: value\` rather than \`Name=value\`): skipped, not sent`);return r}),Ao=(function(e,t,n=[],r=()=>{}){const i=e(
-"NAT_TELEMETRY_SPOOL_DIR");if(i!==void 0)return i===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):re(i,t)?i:(n.push(`NAT\
-_TELEMETRY_SPOOL_DIR=${T(i)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absol\
-ute path"));const o=e("XDG_STATE_HOME");if(o&&!re(o,t))n.push(`XDG_STATE_HOME=${T(o)} is not an absolute path: ignored, \
-as the XDG specification says`);else if(o)return z(o,"nat/telemetry");let s;if(t==="win32"){const d=e("LOCALAPPDATA")??(e(
-"USERPROFILE")&&`${e("USERPROFILE")}\\AppData\\Local`);s=d?`${d}\\nat\\telemetry`:void 0}else{const d=e("HOME");s=d?z(d,
-`${t==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is \
-no home directory"):re(s,t)?s:(n.push("the home directory is not an absolute path: no spool is kept there"),void r("the \
-home directory is not an absolute path"))}),le=(function(){const e=g();if(Le(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(
-`[nat-telemetry] ${t}
+if(t(n))return{hidden:!0};const r=e(n)?.trim();if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:Ma(
+r),hidden:!1}}return{hidden:!1}}),Le=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}),
+Nn=(function(){return dt(g().env("CI"))||g().envNotUnicode?.("CI")===!0}),dt=(function(e){return!["","0","false"].includes(
+e?.trim().toLowerCase()??"")}),No=(function(e){return lt(e)===void 0}),ct=(function(e){let t;try{t=new URL(e)}catch{return Yt}
+if(t.protocol!=="http:"&&t.protocol!=="https:")return Yt;if(at(t))return`${di}: a key with a '/', '?' or '#' in it, not \
+percent-encoded (%2F, %3F, %23), would make a part of it the host`}),lt=(function(e){if(e===""||e==="stdout")return;const t=ct(
+e);return t===Yt?`${t}, "" or "stdout"`:t}),ut=(function(e){const t=e.trim().toLowerCase();return t==="nat"||t==="otlp"?
+t:void 0}),An=(function(){const e=g().env,t=[],n=(b,y)=>{const p=e(b),$=Rn(b,p);return $!==void 0&&t.push(`${$}, ${y}`),
+Le(p)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),n("NAT_TELEMETRY_DEBUG","so no debug trail \
+is written");const r=[],i=Nn();for(const b of Ca)g().envHidden?.(b)===!0&&!(b==="CI"&&i)&&r.push(b);const o=n("NAT_TELEM\
+ETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),d=s===void 0?void 0:
+lt(s);d&&t.push(`NAT_TELEMETRY_ENDPOINT=${T(V(s))} ${d}: nothing is sent`);const a=e("NAT_TELEMETRY_FORMAT");a!==void 0&&
+a.trim()!==""&&ut(a)===void 0&&t.push(`NAT_TELEMETRY_FORMAT=${T(a)} is not a format (nat, otlp): the nat envelope is sen\
+t`);const c=n("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",u=e("NAT_TELEMETRY_CONSENT_F\
+ILE");u&&!re(u,I().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${T(u)} is not an absolute path: it is read in the directory \
+each run starts in, so each directory may hold another decision`);let l;const h=Ao(e,I().os,t,b=>l=b),f=e("NAT_TELEMETRY\
+_SPOOL_DIR"),m=I().os==="win32"?"LOCALAPPDATA":"HOME";h===void 0&&f===void 0&&g().envHidden?.(m)===!0&&(l=`the program m\
+ay not read ${m} (${se(m)})`,t.push(`${m} may not be read (${se(m)}): the spool cannot be kept in the home directory`));
+for(const b of r)t.push(`${b} may not be read (${se(b)}): ${ci[b]}`);for(const b of si){const y=e(b)?.trim(),p=y?ct(y):void 0;
+p&&t.push(`${b}=${T(V(y))} ${p}: OTLP events are not sent`)}const v=Oo(e,b=>r.includes(b)),w=b=>xo(e(b),y=>t.push(`${b}:\
+ ${y}: skipped`)),S={...Mn("OTEL_EXPORTER_OTLP_HEADERS",w("OTEL_EXPORTER_OTLP_HEADERS"),t),...Mn("OTEL_EXPORTER_OTLP_LOG\
+S_HEADERS",w("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},x={...w("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"serv\
+ice.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:v.
+hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:h,noSpool:l,spoolFallback:f===void 0,handOff:c,ci:i,format:a,
+otlpEndpoint:v.endpoint,otlpHeaders:S,otlpResource:x,problems:t}}),Rn=(function(e,t){if(t===void 0)return;const n=t.trim().
+toLowerCase();if(!(Le(n)===!0||Ia.includes(n)))return`${e}=${T(t)} is not a yes/no value (1, true, yes / 0, false, no): \
+read as no`}),Mn=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))xr(i)?Sr(i)?n.push(`${e}: ${T(i)} is the\
+ HTTP client's to set: skipped, not sent`):Or(o)?r[i]=o:n.push(`${e}: the value of ${T(i)} is not a header value (RFC 91\
+10, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):n.push(`${e}: an entry's na\
+me is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \`Name: value\` rat\
+her than \`Name=value\`): skipped, not sent`);return r}),Ao=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_\
+DIR");if(i!==void 0)return i===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):re(i,t)?i:(n.push(`NAT_TELEMETRY_SPOOL_DIR=${T(
+i)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));const o=e("XD\
+G_STATE_HOME");if(o&&!re(o,t))n.push(`XDG_STATE_HOME=${T(o)} is not an absolute path: ignored, as the XDG specification \
+says`);else if(o)return z(o,"nat/telemetry");let s;if(t==="win32"){const d=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("U\
+SERPROFILE")}\\AppData\\Local`);s=d?`${d}\\nat\\telemetry`:void 0}else{const d=e("HOME");s=d?z(d,`${t==="darwin"?"Librar\
+y/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):re(
+s,t)?s:(n.push("the home directory is not an absolute path: no spool is kept there"),void r("the home directory is not a\
+n absolute path"))}),le=(function(){const e=g();if(Le(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-teleme\
+try] ${t}
 `)}),Ln=(function(e,t){if(!(e===void 0||Vt.has(e))){Vt.add(e);try{Promise.resolve(e(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}finally{
-Vt.delete(e)}}}),In=(function(e){let t;return()=>t??=new RegExp(e,"u")}),Ro=(function(e){return e.length<=64&&Da.test(e)&&
-(/^[ -~]*$/.test(e)||!Pa().test(e))}),Cn=(function(e){return e==="undefined"||Ro(e)}),Dn=(function(e){return e.length<=64&&
-(/^[ -~]*$/.test(e)?Ba:ja()).test(e)}),ht=(function(e,t){if(typeof t=="string"&&Cn(t))return t;const n=typeof t=="string"?
+Vt.delete(e)}}}),In=(function(e){let t;return()=>t??=new RegExp(e,"u")}),Ro=(function(e){return e.length<=64&&Pa.test(e)&&
+(/^[ -~]*$/.test(e)||!Ba().test(e))}),Cn=(function(e){return e==="undefined"||Ro(e)}),Dn=(function(e){return e.length<=64&&
+(/^[ -~]*$/.test(e)?ja:Fa()).test(e)}),ht=(function(e,t){if(typeof t=="string"&&Cn(t))return t;const n=typeof t=="string"?
 `(${t.length} characters)`:`(${typeof t}, not a string)`;return le()?.(`'${e}' ${n} is not a command's fixed name (1-64 \
 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),"undefin\
 ed"}),Mo=(function(e){return Dn(e)?e:(le()?.(`'errorClass' (${e.length} characters) is not a class's name (1-64 characte\
@@ -276,7 +276,7 @@ return e===Se}),Io=(function(){const{name:e,version:t}=I();return t?`${e}/${t}`:
 "number"?"undefined":e}),Bn=(function(e){const t=typeof e=="string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.
 isSafeInteger(t)?t:void 0}),Ie=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create event: '${e}' mus\
 t be a string, got ${T(t)}`);return t}),jn=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(`C\
-annot create event: '${e}' must be one of ${$r(Object.values(n))}, got ${T(t)}`)}),U=(function(e){const t=e.search(Ua);if(t===
+annot create event: '${e}' must be one of ${$r(Object.values(n))}, got ${T(t)}`)}),U=(function(e){const t=e.search(Ha);if(t===
 -1)return e.length;let n=e.length;for(let r=t;r<e.length;r++){const i=e.charCodeAt(r);i<128||(i<2048?n+=1:i>=55296&&i<56320&&
 (e.charCodeAt(r+1)&64512)===56320?(n+=2,r++):n+=2)}return n}),ie=(function(e){const t=B(e);if(!(t>=-Wt&&t<=Wt))throw new RangeError(
 "Invalid time value");const n=B(t/1e3);if(n!==zt.second){const r=B(n/hi),i=n-r*hi,o=`${te(B(i/3600),2)}:${te(B(i/60)%60,
@@ -286,7 +286,7 @@ annot create event: '${e}' must be one of ${$r(Object.values(n))}, got ${T(t)}`)
 a,6)}`}-${te(d,2)}-${te(s,2)}`}),Do=(function(e){let t;try{t=e.name}catch(i){throw new TypeError(`Event name cannot be r\
 ead: ${ee(i)}`)}if(typeof t!="string"||t==="")throw new TypeError("Event name is not a non-empty string");const n=D(Fn(e));
 if(t!==Ke.name){const i=D(t);Ke={name:t,json:i,bytes:U(i)}}const r=ie(e.timestamp);return{json:`{"ts":"${r}","parameters\
-":${n},"name":${Ke.json}}`,bytes:Va+r.length+U(n)+Ke.bytes}}),Fn=(function(e){const t=(o,s)=>new TypeError(`Event '${e.name}\
+":${n},"name":${Ke.json}}`,bytes:za+r.length+U(n)+Ke.bytes}}),Fn=(function(e){const t=(o,s)=>new TypeError(`Event '${e.name}\
 ' ${o} cannot be read: ${ee(s)}`);let n;try{n=e.parameters()}catch(o){throw t("parameters",o)}try{n?.then}catch(o){throw t(
 "parameters() returned an object that",o)}if(ho(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(
 `Event '${e.name}' has no parameters object: parameters() returned a thenable`)}if(!q(n))throw new TypeError(`Event '${e.
@@ -294,7 +294,7 @@ name}' has no parameters object: parameters() returned ${T(n)}`);let r;try{r={..
 r);if(i)throw new TypeError(`Event '${e.name}' ${i}`);return r}),ft=(function(e){if(typeof e!="object"||e===null||Array.
 isArray(e))return"has no parameters object";for(const t of Object.keys(e)){const n=e[t];if(!(typeof n=="string"||typeof n==
 "boolean"||typeof n=="number"&&Number.isFinite(n)))return`parameter '${t}' is not a string, finite number or boolean`}}),
-Un=(function(e,t){return{browserType:"undefined",clientId:Ha,clientType:"Native",clientVariant:"Release",clientVer:t.sourceClientVersion,
+Un=(function(e,t){return{browserType:"undefined",clientId:Ya,clientType:"Native",clientVariant:"Release",clientVer:t.sourceClientVersion,
 cpuArchitecture:t.cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"\
 None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefine\
 d",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",
@@ -303,9 +303,9 @@ ndefined",productVersion:"undefined",sentTs:ie(+(t.sentAt??Date.now())),sessionI
 ined"}}),Hn=(function(e,t){return yn(`${D(e).slice(0,-1)},"events":[`,t,"]}")}),Ce=(function(e,t,n,r,i,o=mt(t,i)){e.create(
 o,r);try{e.rename(o,`${t==="/"?"":t}/${n}`)}catch(s){try{e.remove(o)}catch{}throw s}}),mt=(function(e,t){return`${e==="/"?
 "":e}/t-${ue(t)}-${_e()}.tmp`}),ue=(function(e){return String(Math.floor(e)).padStart(13,"0")}),De=(function(){let e;try{
-e=Xa()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/4294967296}),
+e=Ga()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/4294967296}),
 _e=(function(e=12){let t="";for(;t.length<e;)t+=Math.floor(De()*4294967296).toString(16).padStart(8,"0");return t.slice(
-0,e)}),Po=(function(e){return new Za(e).document()}),pt=(function(e,t){return Object.hasOwn(e,t)?e[t]:void 0}),Pe=(function(e,t,n){
+0,e)}),Po=(function(e){return new Ka(e).document()}),pt=(function(e,t){return Object.hasOwn(e,t)?e[t]:void 0}),Pe=(function(e,t,n){
 Object.defineProperty(e,t,{value:n,writable:!0,enumerable:!0,configurable:!0})}),Be=(function(e){const t=e.charCodeAt(0);
 return t<32||t===127}),K=(function(){if(vt())return;const{env:e,files:t}=g(),n=e("HOME")??e("USERPROFILE"),r=e("NAT_TELE\
 METRY_CONSENT_FILE")||(n?z(n,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\/])/.test(r))return r;
@@ -314,8 +314,8 @@ G?.path:void 0)??K()}),vt=(function(){const{env:e,envHidden:t}=g();if(t)return t
 METRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&t("HOME")?"HOME":void 0}),he=(function(e,t=!1){const n=g().files;if(!n)
 return{state:"never_asked"};if(!n.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program's perm\
 issions)"};let r;if(!t){if(!n.present(e))return{state:"never_asked"};try{r=n.checkPlace(e)}catch(o){return{state:"disabl\
-ed",problem:`is where another user could replace it (${Jt(o).replaceAll("_"," ")})`}}}let i;try{i=n.read(e,ed)}catch(o){
-return Jt(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python's tomllib rejects it)"}:td(o)?{state:"di\
+ed",problem:`is where another user could replace it (${Jt(o).replaceAll("_"," ")})`}}}let i;try{i=n.read(e,td)}catch(o){
+return Jt(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python's tomllib rejects it)"}:nd(o)?{state:"di\
 sabled",problem:"may not be read where it leads (the program's permissions)"}:{state:"disabled",problem:`cannot be read \
 safely (${Jt(o).replaceAll("_"," ")})`}}return i===void 0?{state:"never_asked"}:{...Yn(i),text:i,placeJudged:r}}),Yn=(function(e){
 let t;try{t=Po(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}const n=t.telemetry;if(n===void 0)return{state:"\
@@ -330,7 +330,7 @@ T_TELEMETRY_ENABLED"};const n=Le(e("NAT_TELEMETRY_ENABLED"));if(n!==void 0)retur
 D"};if(t?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};const r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!==
 "0")return{enabled:!1,source:"DO_NOT_TRACK"}}),wt=(function(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e===
 "enabled",source:"file"}}),Et=(function(e,t=he(e)){const n=g().files,{text:r,problem:i}=t,o=i===void 0&&(t.placeJudged??
-rd(e)),s=n?.present(e)??!0;return o?{path:e,there:s,text:r,problem:i,reread:o,modified:n?.modifiedAt(e)}:{path:e,there:s,
+id(e)),s=n?.present(e)??!0;return o?{path:e,there:s,text:r,problem:i,reread:o,modified:n?.modifiedAt(e)}:{path:e,there:s,
 text:r,problem:i,reread:o,stamp:n?.stamp(e)}}),bt=(function(e,t){const n=g().files;if(t===void 0&&!e.there&&n?.present(e.
 path)===!1)return!1;if(t===void 0&&!e.reread)return n?.stamp(e.path)!==e.stamp;const r=t??he(e.path,!0);return r.text!==
 e.text||r.problem!==e.problem||n?.modifiedAt(e.path)!==e.modified}),Vn=(function(){try{const e=et[Qe];if(e===void 0)return;
@@ -350,14 +350,14 @@ r=>U(Hn(n(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}),Wn=(function(e,t){l
 void 0||i.length!==n.fields.length||i.some((o,s)=>o!==n.fields[s]))&&(n={fields:i,bytes:t(r)}),n.bytes}}),fe=(function(e){
 let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,
 "0")}),H=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),Xn=(function(e,t="nat",n=""){return fe(n===""?`${t} ${e}`:`${t} ${e}\
- ${n}`)}),Gn=(function(e,t){const n=nt.exec(e);return n?md(n,t)?me(n[3]):void 0:me(e)}),me=(function(e){const t=ld.exec(
+ ${n}`)}),Gn=(function(e,t){const n=nt.exec(e);return n?pd(n,t)?me(n[3]):void 0:me(e)}),me=(function(e){const t=ud.exec(
 e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/Ai));return{name:e,time:Number(t[1]),events:r,
 bytes:n,key:t[4]}}),_t=(function(e,t,n){const r=[...e.keys()].filter(s=>e[s].bytes<n);let i=Math.max(0,r.length-t),o=r.slice(
 i).reduce((s,d)=>s+e[d].bytes+1,0);for(;i<r.length&&o>n;)o-=e[r[i++]].bytes+1;return{kept:r.slice(i),bytes:o}}),qn=(function(e,t,n){
 const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${ue(t)}-${e.length}-${r}-${n===void 0?"":`${n}-`}${_e()}.jsonl`}),Jn=(function(e){
 return e.map(t=>`${t.text}
 `).join("")}),Ho=(function(e,t){const{maxEvents:n,maxBytes:r}=t;let i=0;for(const{bytes:o,schemaVersion:s,sessionId:d,clientVersion:a=""}of e)
-i+=o+6*(s.length+d.length+a.length)+hd;return e.length<=n&&i<=r?0:e.length-_t(e.map(pe),n,r).kept.length}),pe=(function(e){
+i+=o+6*(s.length+d.length+a.length)+fd;return e.length<=n&&i<=r?0:e.length-_t(e.map(pe),n,r).kept.length}),pe=(function(e){
 const t=`{"retries":${e.retries},"schemaVersion":${D(e.schemaVersion)},"sessionId":${D(e.sessionId)},${e.clientVersion===
 void 0?"":`"clientVersion":${D(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)}\
 ,"event":${e.json}}`;return{text:t,bytes:U(t)}}),Yo=(function(e){try{const{retries:t,schemaVersion:n,sessionId:r,clientVersion:i,
@@ -365,7 +365,7 @@ cuts:o,timestamp:s,event:d}=JSON.parse(e);if(!(Number.isSafeInteger(t)&&t>=0&&ty
 void 0||typeof i=="string")&&Number.isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&ft(d.parameters)===
 void 0))return;const c=Number.isSafeInteger(o)&&o>0,u={json:D(d),schemaVersion:n,sessionId:r,retries:t,timestamp:s,...c&&
 {cuts:o}};return i===void 0?u:{...u,clientVersion:i}}catch{return}}),Zn=(function(e={}){if(!q(e))throw new TypeError(`Ca\
-nnot create handler: options must be an object, got ${T(e)}`);const t=Te(e,yd);if(t)throw new TypeError(`Cannot create h\
+nnot create handler: options must be an object, got ${T(e)}`);const t=Te(e,gd);if(t)throw new TypeError(`Cannot create h\
 andler: ${t}`);const n=(N,F,C)=>{const L=e[N]===void 0?F:e[N],Y=C.integer?`${C.sign} integer`:`${C.sign} number`,J=`Cann\
 ot create handler: '${N}' must be a ${Y}`;if(typeof L!="number"||Number.isNaN(L))throw new TypeError(`${J}, got ${T(L)}`);
 if(!((C.sign==="positive"?L>0:L>=0)&&(C.integer?Number.isSafeInteger(L):Number.isFinite(L))))throw new RangeError(`${J},\
@@ -376,90 +376,90 @@ e",timer:!0},s={sign:"positive",integer:!0},d=n("requestTimeoutSeconds",Ci,i),a=
 offMaxSeconds",60,o);if(c<a)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffIn\
 itialSeconds' (${a}), got ${c}`);const u=An(),l=r("sourceClientVersion","string",He),h=Qn("resource",e.resource),f=r("se\
 ssionId","string","undefined"),m=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,w=Go(v,m),S=ut(u.format??
-""),x=v!==void 0?w:S??"nat",b=kt(x,l,{...u.otlpResource,...h}),[y,p]=Pi.has(e)?[vd,"the smallest event trackCommand reco\
-rds"]:[Di,"the smallest event"],$=$t(b,u.sessionPrefix+f),O=$t(kt(w,l,h,Bi),f,y),A=n("maxEventBytes",32768,s);if(A<O.eventBytes)
-throw new RangeError(`Cannot create handler: 'maxEventBytes' must be at least ${O.eventBytes} (${p}), got ${A}`);const _=n(
-"maxBatchBytes",5e5,s);if(_<O.batchBytes){const N=`one ${w} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes===
-void 0?`Cannot create handler: 'sourceClientVersion', 'sessionId' or 'resource' make ${N} ${O.batchBytes} bytes, more th\
-an 'maxBatchBytes' (${_} by default)`:`Cannot create handler: 'maxBatchBytes' must be at least ${O.batchBytes} (${N}), g\
-ot ${_}`)}const E=qo(e.headers);E.problem&&m.push(E.problem);const M=Wo(e.endpoint,u.endpointHidden?rn:u.endpoint??(x===
-"otlp"?u.otlpEndpointHidden?rn:u.otlpEndpoint??pd:void 0),u.dryRun,m),j=Xo(e.spoolDir,u,m);return{flushIntervalMs:n("flu\
-shIntervalSeconds",Mi,i)*1e3,maxQueueSize:n("maxQueueSize",Li,s),maxRetries:n("maxRetries",Ii,{sign:"non-negative",integer:!0}),
-requestTimeoutMs:d*1e3,exitTimeoutMs:n("exitTimeoutSeconds",d,o)*1e3,backoff:{initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n(
-"maxBufferedEvents",1e3,s),maxEventBytes:Math.min(A,_-$.envelopeBytes-Je),maxEventBytesOption:A,maxBatchBytes:_,sourceClientVersion:l,
-sessionId:u.sessionPrefix+f,sink:M.kind==="http"&&E.problem?{kind:"none",reason:"invalid_headers",detail:E.problem}:M,spoolDir:j.
-path,noSpool:j.none,problems:m,spoolFallback:e.spoolDir===void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEven\
-ts",de.maxEvents,s),maxBytes:Vo(n("spoolMaxBytes",de.maxBytes,s),y,p),maxAgeMs:n("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"\
-positive"})*864e5},captureInterrupts:Zo(e.captureInterrupts),handOff:Jo(r("handOff","boolean",void 0),u),customFetch:e.fetch!==
-void 0,format:b,formatSetBy:v!==void 0?"the program's options":S!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{
-...x==="otlp"?u.otlpHeaders:{},...E.record},fetch:r("fetch","function",g().fetch??((N,F)=>globalThis.fetch(N,F))),logger:r(
-"logger","function",void 0),clock:Kn("clock",r("clock","function",Date.now),Date.now,{valid:gd,expected:"epoch milliseco\
-nds",hint:" (a method needs its object: () => performance.timeOrigin + performance.now())"}),random:Kn("random",r("rando\
-m","function",De),De,{valid:N=>typeof N=="number"&&N>=0&&N<1,expected:"a number in [0, 1)"})}}),Kn=(function(e,t,n,{valid:r,
-expected:i,hint:o=""}){if(t===n)return t;let s;try{s=t()}catch(d){throw new TypeError(`Cannot create handler: '${e}' fai\
-led: ${ee(d)}${o}`)}if(!r(s))throw new RangeError(`Cannot create handler: '${e}' must return ${i}, got ${T(s)}`);return()=>{
-try{const d=t();return r(d)?d:n()}catch{return n()}}}),$t=(function(e,t,n=Di){const r={json:n,bytes:U(n),schemaVersion:we,
-sessionId:t,timestamp:0,retries:0,notBefore:0},i=Math.max(r.bytes,e.eventBytes(r)),o=e.emptyBytes(r);return{eventBytes:r.
-bytes,batchBytes:o+Je+i,envelopeBytes:o}}),Vo=(function(e,t,n){if(e>=de.maxBytes)return e;const r=fd({json:t,schemaVersion:we,
-sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler: 'spoolMaxBytes' must be at l\
-east ${r} (one spooled event, ${n}), got ${e}`);return e}),kt=(function(e,t,n,r){return e==="otlp"?ad({serviceName:n["se\
-rvice.name"]??xa,serviceVersion:t,resourceAttributes:n},r):Uo(t,r)}),zo=(function(e){const{format:t,sourceClientVersion:n}=e,
-r=t.resource??{},i=$t(kt(t.name,n,r,Bi),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,i.batchBytes),maxEventBytes:Math.
-max(e.maxEventBytesOption,i.eventBytes)}}),Wo=(function(e,t,n,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`\
-Cannot create handler: 'endpoint' must be a string (an http(s) URL, "" or "stdout"), got ${T(e)}`);const i=e===void 0?void 0:
-lt(e);if(i){const s=`the program's 'endpoint' ${T(V(e))} ${i}: nothing is sent`;return r.push(s),{kind:"none",reason:"in\
-valid_endpoint",detail:s}}if(e===void 0&&t===rn)return{kind:"none",reason:"endpoint_hidden"};const o=e??t??ai;return e===
-void 0&&!No(o)?{kind:"none",reason:"invalid_endpoint"}:o==="stdout"?{kind:"stderr"}:n||o===""?{kind:"none",reason:"dry_r\
-un"}:{kind:"http",url:o}}),Xo=(function(e,t,n){if(e===!1)return{path:void 0,none:"the program's options keep none (spool\
-Dir: false)"};if(e===void 0)return{path:t.spoolDir,none:t.noSpool};if(typeof e!="string")throw new TypeError(`Cannot cre\
-ate handler: 'spoolDir' must be a string (an absolute path) or false, got ${T(e)}`);return re(e,I().os)?{path:e,none:void 0}:
-(n.push(`the program's 'spoolDir' ${T(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program's '\
-spoolDir' is not an absolute path"})}),Go=(function(e,t){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(
-`Cannot create handler: 'format' must be a string ("nat" or "otlp"), got ${T(e)}`);const n=ut(e);return n||(t.push(`the \
-program's 'format' ${T(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}),Qn=(function(e,t){if(t===void 0)
-return{};if(!q(t))throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${T(t)}`);const n={};
-for(const[r,i]of Object.entries(t))if(i!==void 0){if(typeof i!="string")throw new TypeError(`Cannot create handler: '${e}\
-' must be an object of strings, got ${typeof i=="object"||typeof i=="function"?T(i):`a ${typeof i}`} for ${T(r)}`);n[r]=
-i}return n}),qo=(function(e){const t=Qn("headers",e);for(const[o,s]of Object.entries(t)){if(!xr(o))throw new TypeError(`\
-Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${T(o)}`);if(Sr(o))throw new TypeError(`C\
-annot create handler: 'headers' must not set ${T(o)}: the HTTP client frames the request itself`);t[o]=Os(s)}const n=Object.
-keys(t).find(o=>!Or(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+d.length+4,0),i=n!==void 0?`the program's 'h\
-eaders' has a value for ${T(n)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>
-ji?`the program's 'headers' add ${r} bytes to a request, more than ${ji} (servers refuse a larger head): nothing is sent`:
-void 0;return i?{record:{},problem:i}:{record:t}}),Jo=(function(e,t){return e!==void 0?{enabled:e,source:"handOff option"}:
-t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"\
-default"}}),Zo=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(
-`Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${T(e)}`)}),er=(function(e){if(e===Hi)return!0;
-const t=U(JSON.stringify(e))<=Ed;return t&&(Hi=e),t}),Ko=(function(e,t){const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof
-Se))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that \
-cannot be inspected"}}try{const{schemaVersion:i,timestamp:o}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"\
-schemaVersion is not a string"};if(!er(i))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Je} b\
-ytes beyond "${we}" that maxBatchBytes keeps for it`};if(!Number.isFinite(o))return{reason:"invalid_event",detail:"times\
-tamp is not a finite number"};if(o<0||o>Ui)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 t\
-hat both wire formats carry"};const{json:s,bytes:d}=Do(e),a={json:s,bytes:d,schemaVersion:i,sessionId:n,clientVersion:r,
-timestamp:o,retries:0,notBefore:0},c=tr(a,t);return c===void 0?a:{reason:"event_too_large",detail:c}}catch(i){return{reason:"\
-invalid_event",detail:ee(i)}}}),tr=(function(e,t){const{maxEventBytes:n,maxBatchBytes:r,format:i}=t;if(e.bytes>n)return`${e.
-bytes} bytes serialized, more than ${Math.max(n,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, wh\
-ich NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;const o=i.eventBytes(e),s=e.sessionId===
-t.sessionId&&e.clientVersion===t.sourceClientVersion&&er(e.schemaVersion);if((o>e.bytes||!s)&&i.emptyBytes(e)+o>r)return`${o}\
- bytes as the ${i.name} format carries it, more than maxBatchBytes leaves beside its envelope`}),Ue=(function(e,t,n,r){let i;
-try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const s=n.exec(o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?
-[]:[d]})}),St=(function(e,t){return t??fe(e)}),nr=(function(e,t,n){try{const r=e.read(t,Yi);if(r===void 0)return;const{failures:i,
-notBefore:o,endpoint:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=
-0&&o<=n+Fi,l=Number.isFinite(a)&&a<=n?{failures:i,notBefore:o,handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,
-endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{
-return"invalid"}}),rr=(function(e,t){return e.spoolFallback?Ca(g().env,I().os,t?.uid):void 0}),ir=(function(e,t,n=()=>{},r="\
-work"){const{spoolDir:i,spoolLimits:o}=e,s=sr(e);let d=e.noSpool??"there is no spool directory";const a=r==="look"?"look":
-"work",c=i===void 0?void 0:rt.open(i,t,o,s,f=>d=f,a),u=rr(e,t),l=c&&a==="work"?or(c,u,t,o):void 0;if(c&&l&&c.adopt(l,e.clock(),
-r==="flush"?0:void 0),c||u===void 0)return!c&&i!==void 0&&n(d),c;const h=rt.open(u,t,o,s,f=>d+=`; nor in ${u}: ${f}`,a);
-return n(d,h?.dir),h}),or=(function(e,t,n,r,i="work"){const s=t!==void 0&&n.allowed(t,"read")&&n.realPath(t)!==void 0?rt.
-open(t,n,r,e.key,void 0,i):void 0;return s&&s.dir!==e.dir?s:void 0}),sr=(function(e){const{sink:t,format:n,sourceClientVersion:r,
-headers:i,customFetch:o}=e,s={version:o&&r!==He?r:void 0,program:o?Hs():void 0,headers:Object.keys(i).length>0?Object.entries(
-i).sort():void 0,resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},d=D(s);return Xn(t.kind===
-"http"?t.url:"",n.name,d==="{}"?"":d)}),Qo=(function(e,t){return{...e,[Gi]:D(t)}}),ar=(function(e){return fe(e).slice(0,
-4)}),es=(function(e,t,n,r){return`sender-${e}-${ue(t)}-${ar(n)}${_e(8)}.${r}`}),xt=(function(e,t,n,r,i=""){const o={locks:[],
-marks:[],others:new Map},s=ar(i);for(const d of e.list(t)){const a=/^sender-([0-9a-f]+)-(\d{13})-([0-9a-f]{4})[0-9a-f]{8}\.(lock|start)$/.
-exec(d);if(!a)continue;const c=Number(a[2]),u=a[4]==="lock"?Ae:jd;if(c+u<=r||c>r+u)an(e,`${t}/${d}`);else if(a[1]===n)(a[4]===
+""),x=v!==void 0?w:S??"nat",b=kt(x,l,{...u.otlpResource,...h}),[y,p]=Pi.has(e)?[yd,"the smallest event trackCommand reco\
+rds; a command's own are larger by its name, source and duration"]:[Di,"the smallest event"],$=$t(b,u.sessionPrefix+f),O=$t(
+kt(w,l,h,Bi),f,y),A=n("maxEventBytes",32768,s);if(A<O.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventB\
+ytes' must be at least ${O.eventBytes} (${p}), got ${A}`);const _=n("maxBatchBytes",5e5,s);if(_<O.batchBytes){const N=`o\
+ne ${w} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersio\
+n', 'sessionId' or 'resource' make ${N} ${O.batchBytes} bytes, more than 'maxBatchBytes' (${_} by default)`:`Cannot crea\
+te handler: 'maxBatchBytes' must be at least ${O.batchBytes} (${N}), got ${_}`)}const E=qo(e.headers);E.problem&&m.push(
+E.problem);const M=Wo(e.endpoint,u.endpointHidden?rn:u.endpoint??(x==="otlp"?u.otlpEndpointHidden?rn:u.otlpEndpoint??vd:
+void 0),u.dryRun,m),j=Xo(e.spoolDir,u,m);return{flushIntervalMs:n("flushIntervalSeconds",Mi,i)*1e3,maxQueueSize:n("maxQu\
+eueSize",Li,s),maxRetries:n("maxRetries",Ii,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:n("ex\
+itTimeoutSeconds",d,o)*1e3,backoff:{initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.
+min(A,_-$.envelopeBytes-Je),maxEventBytesOption:A,maxBatchBytes:_,sourceClientVersion:l,sessionId:u.sessionPrefix+f,sink:M.
+kind==="http"&&E.problem?{kind:"none",reason:"invalid_headers",detail:E.problem}:M,spoolDir:j.path,noSpool:j.none,problems:m,
+spoolFallback:e.spoolDir===void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEvents",de.maxEvents,s),maxBytes:Vo(
+n("spoolMaxBytes",de.maxBytes,s),y,p),maxAgeMs:n("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Zo(
+e.captureInterrupts),handOff:Jo(r("handOff","boolean",void 0),u),customFetch:e.fetch!==void 0,format:b,formatSetBy:v!==void 0?
+"the program's options":S!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...x==="otlp"?u.otlpHeaders:{},...E.record},
+fetch:r("fetch","function",g().fetch??((N,F)=>globalThis.fetch(N,F))),logger:r("logger","function",void 0),clock:Kn("clo\
+ck",r("clock","function",Date.now),Date.now,{valid:wd,expected:"epoch milliseconds",hint:" (a method needs its object: (\
+) => performance.timeOrigin + performance.now())"}),random:Kn("random",r("random","function",De),De,{valid:N=>typeof N==
+"number"&&N>=0&&N<1,expected:"a number in [0, 1)"})}}),Kn=(function(e,t,n,{valid:r,expected:i,hint:o=""}){if(t===n)return t;
+let s;try{s=t()}catch(d){throw new TypeError(`Cannot create handler: '${e}' failed: ${ee(d)}${o}`)}if(!r(s))throw new RangeError(
+`Cannot create handler: '${e}' must return ${i}, got ${T(s)}`);return()=>{try{const d=t();return r(d)?d:n()}catch{return n()}}}),
+$t=(function(e,t,n=Di){const r={json:n,bytes:U(n),schemaVersion:we,sessionId:t,timestamp:0,retries:0,notBefore:0},i=Math.
+max(r.bytes,e.eventBytes(r)),o=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:o+Je+i,envelopeBytes:o}}),Vo=(function(e,t,n){
+if(e>=de.maxBytes)return e;const r=md({json:t,schemaVersion:we,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(
+`Cannot create handler: 'spoolMaxBytes' must be at least ${r} (one spooled event, ${n}), got ${e}`);return e}),kt=(function(e,t,n,r){
+return e==="otlp"?dd({serviceName:n["service.name"]??xa,serviceVersion:t,resourceAttributes:n},r):Uo(t,r)}),zo=(function(e){
+const{format:t,sourceClientVersion:n}=e,r=t.resource??{},i=$t(kt(t.name,n,r,Bi),"undefined");return{maxBatchBytes:Math.max(
+e.maxBatchBytes,i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),Wo=(function(e,t,n,r){if(e!==
+void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: 'endpoint' must be a string (an http(s) URL, "" o\
+r "stdout"), got ${T(e)}`);const i=e===void 0?void 0:lt(e);if(i){const s=`the program's 'endpoint' ${T(V(e))} ${i}: noth\
+ing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&t===rn)return{kind:"none",
+reason:"endpoint_hidden"};const o=e??t??ai;return e===void 0&&!No(o)?{kind:"none",reason:"invalid_endpoint"}:o==="stdout"?
+{kind:"stderr"}:n||o===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:o}}),Xo=(function(e,t,n){if(e===!1)return{path:void 0,
+none:"the program's options keep none (spoolDir: false)"};if(e===void 0)return{path:t.spoolDir,none:t.noSpool};if(typeof e!=
+"string")throw new TypeError(`Cannot create handler: 'spoolDir' must be a string (an absolute path) or false, got ${T(e)}`);
+return re(e,I().os)?{path:e,none:void 0}:(n.push(`the program's 'spoolDir' ${T(e)} is not an absolute path: no spool is \
+kept`),{path:void 0,none:"the program's 'spoolDir' is not an absolute path"})}),Go=(function(e,t){if(e===void 0)return"n\
+at";if(typeof e!="string")throw new TypeError(`Cannot create handler: 'format' must be a string ("nat" or "otlp"), got ${T(
+e)}`);const n=ut(e);return n||(t.push(`the program's 'format' ${T(e)} is not a format (nat, otlp): the nat envelope is s\
+ent`),"nat")}),Qn=(function(e,t){if(t===void 0)return{};if(!q(t))throw new TypeError(`Cannot create handler: '${e}' must\
+ be an object of strings, got ${T(t)}`);const n={};for(const[r,i]of Object.entries(t))if(i!==void 0){if(typeof i!="strin\
+g")throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${typeof i=="object"||typeof i==
+"function"?T(i):`a ${typeof i}`} for ${T(r)}`);n[r]=i}return n}),qo=(function(e){const t=Qn("headers",e);for(const[o,s]of Object.
+entries(t)){if(!xr(o))throw new TypeError(`Cannot create handler: 'headers' must have header names (RFC 9110 tokens), go\
+t ${T(o)}`);if(Sr(o))throw new TypeError(`Cannot create handler: 'headers' must not set ${T(o)}: the HTTP client frames \
+the request itself`);t[o]=Os(s)}const n=Object.keys(t).find(o=>!Or(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+
+d.length+4,0),i=n!==void 0?`the program's 'headers' has a value for ${T(n)} that cannot be sent (a control character or \
+a character past ASCII): nothing is sent`:r>ji?`the program's 'headers' add ${r} bytes to a request, more than ${ji} (se\
+rvers refuse a larger head): nothing is sent`:void 0;return i?{record:{},problem:i}:{record:t}}),Jo=(function(e,t){return e!==
+void 0?{enabled:e,source:"handOff option"}:t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,
+source:"CI"}:{enabled:!0,source:"default"}}),Zo=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e==
+"function")return e;throw new TypeError(`Cannot create handler: 'captureInterrupts' must be a boolean or a function, got\
+ ${T(e)}`)}),er=(function(e){if(e===Hi)return!0;const t=U(JSON.stringify(e))<=bd;return t&&(Hi=e),t}),Ko=(function(e,t){
+const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof Se))return{reason:"not_an_event",detail:"not a Telemetr\
+yEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{const{schemaVersion:i,timestamp:o}=e;
+if(typeof i!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!er(i))return{reason:"inv\
+alid_event",detail:`schemaVersion is longer than the ${Je} bytes beyond "${we}" that maxBatchBytes keeps for it`};if(!Number.
+isFinite(o))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(o<0||o>Ui)return{reason:"invalid\
+_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};const{json:s,bytes:d}=Do(e),a={json:s,
+bytes:d,schemaVersion:i,sessionId:n,clientVersion:r,timestamp:o,retries:0,notBefore:0},c=tr(a,t);return c===void 0?a:{reason:"\
+event_too_large",detail:c}}catch(i){return{reason:"invalid_event",detail:ee(i)}}}),tr=(function(e,t){const{maxEventBytes:n,
+maxBatchBytes:r,format:i}=t;if(e.bytes>n)return`${e.bytes} bytes serialized, more than ${Math.max(n,0)} (maxEventBytes, \
+or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_F\
+ORMAT make larger)`;const o=i.eventBytes(e),s=e.sessionId===t.sessionId&&e.clientVersion===t.sourceClientVersion&&er(e.schemaVersion);
+if((o>e.bytes||!s)&&i.emptyBytes(e)+o>r)return`${o} bytes as the ${i.name} format carries it, more than maxBatchBytes le\
+aves beside its envelope`}),Ue=(function(e,t,n,r){let i;try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const s=n.exec(
+o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?[]:[d]})}),St=(function(e,t){return t??fe(e)}),nr=(function(e,t,n){
+try{const r=e.read(t,Yi);if(r===void 0)return;const{failures:i,notBefore:o,endpoint:s,endpointHash:d,handedOffAt:a}=JSON.
+parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+Fi,l=Number.isFinite(a)&&a<=n?{failures:i,notBefore:o,
+handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="s\
+tring"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}),rr=(function(e,t){return e.spoolFallback?Da(
+g().env,I().os,t?.uid):void 0}),ir=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,s=sr(e);let d=e.noSpool??
+"there is no spool directory";const a=r==="look"?"look":"work",c=i===void 0?void 0:rt.open(i,t,o,s,f=>d=f,a),u=rr(e,t),l=c&&
+a==="work"?or(c,u,t,o):void 0;if(c&&l&&c.adopt(l,e.clock(),r==="flush"?0:void 0),c||u===void 0)return!c&&i!==void 0&&n(d),
+c;const h=rt.open(u,t,o,s,f=>d+=`; nor in ${u}: ${f}`,a);return n(d,h?.dir),h}),or=(function(e,t,n,r,i="work"){const s=t!==
+void 0&&n.allowed(t,"read")&&n.realPath(t)!==void 0?rt.open(t,n,r,e.key,void 0,i):void 0;return s&&s.dir!==e.dir?s:void 0}),
+sr=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,s={version:o&&r!==He?r:void 0,program:o?
+Hs():void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&Object.entries(n.resource).
+sort(),fetch:o?"own":void 0},d=D(s);return Xn(t.kind==="http"?t.url:"",n.name,d==="{}"?"":d)}),Qo=(function(e,t){return{
+...e,[Gi]:D(t)}}),ar=(function(e){return fe(e).slice(0,4)}),es=(function(e,t,n,r){return`sender-${e}-${ue(t)}-${ar(n)}${_e(
+8)}.${r}`}),xt=(function(e,t,n,r,i=""){const o={locks:[],marks:[],others:new Map},s=ar(i);for(const d of e.list(t)){const a=/^sender-([0-9a-f]+)-(\d{13})-([0-9a-f]{4})[0-9a-f]{8}\.(lock|start)$/.
+exec(d);if(!a)continue;const c=Number(a[2]),u=a[4]==="lock"?Ae:Fd;if(c+u<=r||c>r+u)an(e,`${t}/${d}`);else if(a[1]===n)(a[4]===
 "lock"?o.locks:o.marks).push(d);else if(a[3]===s){const[l,h]=[`${a[2]} ${d}`,o.others.get(a[1])];(h===void 0||l<h)&&o.others.
 set(a[1],l)}}return o.locks.sort(),o.marks.sort(),o}),ts=(function(e,t,n,r){let i;try{e.ensureDir(t,!0);const o=xt(e,t,n,
 Date.now(),r);if(o.locks.length>0||o.marks.length>0)return"at work";if(o.others.size>=qi)return"crowded";const s=Date.now();
@@ -475,15 +475,15 @@ reason:`the hand-off failed (${r})`}}}),rs=(function(e,t){return t.handOff&&t.co
 the sender's script is not in the spool directory and cannot be written",outcome:Ji(e,t.backlog)}:t}),is=(function(e){try{
 const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const i=ts(r,t.dir,t.key,
 e.endpoint);if(i==="at work"||i==="crowded")return i;const o=g().spawnDetached(e.command);return o==="started"?n.noteHandOff():
-Ud(r,t.dir,i),o}catch{return"failed"}}),os=(function(e,t){if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===
+Hd(r,t.dir,i),o}catch{return"failed"}}),os=(function(e,t){if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===
 void 0)return!1;const{sink:n}=e;return ur(e,t,!0)!==void 0||n.kind==="http"&&g().senderRefusal(lr(n.url,t.spool.dir))!==
 void 0}),lr=(function(e,t){const n=Bo(),r=n===void 0?void 0:ss(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[
-...Gd,...ke,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),ss=(function(e){const t=Z(e),n=t===
+...qd,...ke,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),ss=(function(e){const t=Z(e),n=t===
 void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=g().files,i=t===void 0||["",".",".."].includes(n)||/[\\/]/.test(n)?void 0:
 r?.realPath(t),o=i===void 0?void 0:z(i,n);return o!==void 0&&r?.allowed(o,"read")?o:e}),ur=(function(e,t,n){const{handOff:r,
 sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!=="http")return"the events do not go to an H\
 TTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.
-requestTimeoutMs>Ae-Xd)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${Ae/1e3} s)`;if(!n)
+requestTimeoutMs>Ae-Gd)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${Ae/1e3} s)`;if(!n)
 return"telemetry was turned off during the run";const o=Fe();if(o!==void 0)return`the program turned telemetry on over ${o===
 "file"?"the consent file":o}'s no, which a sender, reading the user's decision again, would follow`;if(!t)return e.noSpool?
 `there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!t.spool.ancestorsSeen)return"who may change t\
@@ -491,21 +491,21 @@ he directories above the spool cannot all be told (Deno without --allow-read, or
 on without --allow-fs-read for them): another user could swap the sender's script there";if(!cr(e))return"the program ma\
 y not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())return;const c=e.clock(),u=s.waitingSince(
 c);if(u===void 0)return;const{state:l}=a,h=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(h!==void 0&&
-c-h>Wd&&!Fd(d,s.dir,s.key,c))return"spooled events have waited a minute with no sender at work"}),as=(function(e,t){const{
+c-h>Xd&&!Ud(d,s.dir,s.key,c))return"spooled events have waited a minute with no sender at work"}),as=(function(e,t){const{
 sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="http"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.
 maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.initialMs/1e3,backoffMaxSeconds:o.maxMs/
 1e3,...zo(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.maxAgeMs/864e5,sourceClientVersion:e.
 sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),ds=(function({files:e,spool:t}){return e.sizeOf(`${t.
-dir}/${Re}`,!0)===zd}),cs=(function(e){if(ds(e))return!0;const{files:t,spool:n}=e,r=()=>Ce(t,n.dir,Re,Vd(),Date.now());try{
-r()}catch(i){if(!(i instanceof R))return!1;try{t.remove(`${n.dir}/${Re}`),r()}catch{return!1}}return Zi(t,n.dir,qd),!0}),
+dir}/${Re}`,!0)===Wd}),cs=(function(e){if(ds(e))return!0;const{files:t,spool:n}=e,r=()=>Ce(t,n.dir,Re,zd(),Date.now());try{
+r()}catch(i){if(!(i instanceof R))return!1;try{t.remove(`${n.dir}/${Re}`),r()}catch{return!1}}return Zi(t,n.dir,Jd),!0}),
 ls=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([h,f])=>to.test(h)&&Number.isSafeInteger(f)&&f>0);if(d.
 length===0||!Nt(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(d.slice(0,ln))},endpointHash:fe(r)},u=V(
 r)===r?{...c,endpoint:r}:c,l=At(t,n);try{const h=fr(e,t,n,o).filter(m=>m.quiet).map(m=>no(e,m,t,n)),f=Ot([...h.flatMap(m=>m.
 lines),u],s,o)??u;hr(e,t,n,h,()=>{const m=mr(e,l);m==="invalid"&&e.remove(l);const v=`${D(f)}
 `;typeof m!="object"||m.bytes+v.length<=Qi?e.append(l,typeof m=="object"&&!m.ended?`
-${v}`:v,eo):rc(e,t,n,f,s,o)});for(const{path:m}of h)m!==void 0&&k(()=>e.remove(m))}catch{}}),hr=(function(e,t,n,r,i){try{
+${v}`:v,eo):ic(e,t,n,f,s,o)});for(const{path:m}of h)m!==void 0&&k(()=>e.remove(m))}catch{}}),hr=(function(e,t,n,r,i){try{
 i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&fn(e,s,hn(t,n,d));throw o}}),fr=(function(e,t,n,r){return Ue(e,t,
-un,(i,o)=>{const[,,s,d]=un.exec(o)??[],a=Math.abs(r-Number(s))>=ec;return i===n?{path:z(t,o),summed:d===void 0?void 0:Number(
+un,(i,o)=>{const[,,s,d]=un.exec(o)??[],a=Math.abs(r-Number(s))>=tc;return i===n?{path:z(t,o),summed:d===void 0?void 0:Number(
 d),quiet:a}:void 0})}),Ot=(function(e,t,n){const r=e.map(d=>({...d,since:Math.min(d.since,n),last:Math.min(d.last,n)})).
 filter(d=>d.last>=t);if(r.length===0)return;const i={};for(const d of r)for(const[a,c]of Object.entries(d.dropped))(a in
 i||Object.keys(i).length<ln)&&H(i,a,c);for(const d of Object.keys(i))i[d]=Math.min(i[d],Number.MAX_SAFE_INTEGER);const{endpoint:o,
@@ -518,8 +518,8 @@ i=>{n=xi(Math.max(0,t-g().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),Rt=(fun
 ring"||t.trim()===""||co.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got\
  ${T(t)}`}),pr=(async function(e={}){const t=q(e)?Te(e,{optOut:!0})??Rt("optOut",e.optOut):`options must be an object su\
 ch as { optOut: "mycli telemetry disable" }, got ${T(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=jo();
-if(n.source!=="default")return n.enabled?"enabled":"disabled";if(ot)return await ot;if(id()||Nn()||Ma())return"never_ask\
-ed";const r=g().terminal();return r?(ot=pc(r,e.optOut),await ot):"never_asked"}),hs=(function({subcommand:e,subcommands:t}){
+if(n.source!=="default")return n.enabled?"enabled":"disabled";if(ot)return await ot;if(od()||Nn()||La())return"never_ask\
+ed";const r=g().terminal();return r?(ot=vc(r,e.optOut),await ot):"never_asked"}),hs=(function({subcommand:e,subcommands:t}){
 return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&le()?.(`'subcommand' is given without 'subcommands', the na\
 mes that may be reported: reported as "undefined"`),"undefined")}),fs=(async function(e,t){if(ms(e),typeof t!="function")
 throw new TypeError(`Cannot track command: 'main' must be a function, got ${T(t)}`);const n=Date.now(),r=hs(e),i=ht("com\
@@ -531,9 +531,9 @@ ess":"failure",f)},a={...e.handler,sessionId:e.handler?.sessionId===void 0?_e(32
 telemetry off (decided by ${Zt().decidedBy}): the command is not recorded`;h?.(m),Ln(f,m)}return u(await t())}let l=()=>{};
 try{l=g().onExit({beforeExit:()=>!1,exit:d})}catch{}try{c.start()}catch{}try{const h=await t(),f=Bn(h);return f===void 0&&
 h!==void 0&&le()?.(`main returned ${T(h)}, which is not an exit code: the program's is recorded`),d(f??g().exitCode()??0),
-u(h)}catch(h){throw s("failure",1,gc(h,e.errorClasses??[])),h}finally{l(),await c.stop().catch(()=>{})}}),ms=(function(e){
+u(h)}catch(h){throw s("failure",1,wc(h,e.errorClasses??[])),h}finally{l(),await c.stop().catch(()=>{})}}),ms=(function(e){
 const t=v=>{throw new TypeError(`Cannot track command: ${v}`)};q(e)||t(`options must be an object, got ${T(e)}`);const n=Te(
-e,vc);n&&t(n);const{subcommands:r,nemoSource:i,errorClasses:o,askConsent:s,optOutCommand:d,handler:a}=e;Object.hasOwn(e,
+e,yc);n&&t(n);const{subcommands:r,nemoSource:i,errorClasses:o,askConsent:s,optOutCommand:d,handler:a}=e;Object.hasOwn(e,
 "command")||t(`'command' must be given: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(r)&&r.every(v=>typeof v==
 "string"))&&t(`'subcommands' must be an array of strings, got ${T(r)}`);const c=r?.find(v=>!Cn(v));c!==void 0&&t(`'subco\
 mmands' holds ${T(c)}, which would be reported as "undefined": a subcommand's name is 1-64 characters, with no flag, pat\
@@ -730,51 +730,51 @@ e,"]}]}]}")}function Aa(e,t,n,r){if(e>=200&&e<300){const i=Math.min(r,Ra(n));ret
 delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:
 {kind:"retry",reason:`http_${e}`,retryAfterMs:t}:{kind:"rejected",reason:`http_${e}`}}function Ra(e){try{const t=Number(
 JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(t)&&t>0?t:0}catch{return 0}}var si=[
-"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],ai="https://events.telemetry.data.nvidia.com/v1.1/even\
-ts/json";function Ma(){const{env:e}=g();return e("NODE_ENV")==="test"||dt(e("JEST_WORKER_ID"))||dt(e("VITEST"))}function se(e){
-return Dt(g().envNotUnicode?.(e)===!0,"its permissions")}var La=["","0","false","no","off"],Yt="is not an http(s) URL",di="\
-has an '@' past its host",ci={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the prog\
-ram sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"\
-a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value se\
-t there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then s\
-tops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unles\
-s NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OT\
-LP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector's key) are\
- not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Ia=Object.keys(ci);function Ca(e,t,n){if(t==="win32"||n===void 0)
-return;const r=e("TMPDIR");return z(r&&re(r,t)?r:"/tmp",`nat-telemetry-${n}`)}var Vt=new Set,Da=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
-Pa=In(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),Ba=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
-ja=In(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),we="1.5",Je=64,li=Object.freeze({SUCCESS:"\
-success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
-undefined"}),Ze=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
-GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
-undefined"}),Se=class{name;schemaVersion;timestamp;constructor(e,t={}){if(Lo(new.target))throw new TypeError("Cannot cre\
-ate event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(`Cannot creat\
-e event: an event type must declare a name (pass it to super()), got ${T(e)}`);const n=t.schemaVersion??we;if(typeof n!=
-"string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string, got ${T(n)}`);
-const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot create event: 't\
-imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},Fa={nemoSource:!0,
-command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},ui=class extends Se{fields;constructor(e){
-const t=q(e)?Te(e,Fa)?.replace("is not an option","is not a field"):`its fields must be an object, got ${T(e)}`;if(t)throw new TypeError(
-`Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.timestamp});const n=e.durationMs??-1;if(typeof n!="num\
-ber"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${T(n)}`);if(!Number.
-isFinite(n))throw new RangeError(`Cannot create event: 'durationMs' must be finite, got ${n}`);const r=Math.max(n,-1),i=Bn(
-e.exitCode??-1);if(i===void 0)throw new TypeError(`Cannot create event: 'exitCode' must be an integer, got ${T(e.exitCode)}`);
-this.fields=Object.freeze({nemoSource:jn("nemoSource",e.nemoSource??Ze.AGENT_TOOLKIT,Ze),command:ht("command",Ie("comman\
-d",Object.hasOwn(e,"command")?Pn(e.command):void 0)),subcommand:ht("subcommand",Ie("subcommand",Pn(e.subcommand))),taskStatus:jn(
-"taskStatus",e.taskStatus,li),durationMs:Math.trunc(r),exitCode:i,errorClass:Mo(Ie("errorClass",e.errorClass??"undefined")),
-pythonVersion:Ie("pythonVersion",e.pythonVersion??Io())})}parameters(){return{...this.fields}}},Ua=/[^\x00-\x7f]/,Ha="18\
-4482118588404",zt={second:NaN,text:""},Ee=4503599627370496,B=e=>{if(!(e<Ee&&e>-Ee))return e;const t=e>=0?e+Ee-Ee:e-Ee+Ee;
-return t>e?t-1:t},te=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},hi=86400,Wt=864e13;function Ya(e){const t=Fn(
-e);return{ts:ie(e.timestamp),parameters:t,name:e.name}}var Ke={name:"",json:"",bytes:0},Va=31;function za(e,t){const n=i=>{
-throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events' must be an array of events, got ${T(e)}`);
-const r=e.findIndex(i=>!(i instanceof Se));r>=0&&n(`'events' must hold events (TelemetryEvent), got ${T(e[r])} at ${r}`),
-q(t)||n(`'options' must be an object, got ${T(t)}`),typeof t.sourceClientVersion!="string"&&n(`'sourceClientVersion' mus\
-t be a string, got ${T(t.sourceClientVersion)}`);for(const i of["sessionId","cpuArchitecture"])t[i]!==void 0&&typeof t[i]!=
-"string"&&n(`'${i}' must be a string, got ${T(t[i])}`);if(e.length===0)throw new RangeError("Cannot build a payload: the\
- event list is empty");return{...Un(e[0].schemaVersion,t),events:e.map(Ya)}}var Wa=/^t-(\d{13})-[0-9a-f]+\.tmp$/,Xa=Math.
-random,fi=/[A-Za-z0-9_-]/,Ga=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y,
-qa=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y,
-mi=4300,Ja=100,Za=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#O(),
+"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Ma(e){const[,t,n]=/^([^?#]*)(.*)$/s.exec(e);return`${t.
+replace(/\/+$/,"")}/v1/logs${n}`}var ai="https://events.telemetry.data.nvidia.com/v1.1/events/json";function La(){const{
+env:e}=g();return e("NODE_ENV")==="test"||dt(e("JEST_WORKER_ID"))||dt(e("VITEST"))}function se(e){return Dt(g().envNotUnicode?.(
+e)===!0,"its permissions")}var Ia=["","0","false","no","off"],Yt="is not an http(s) URL",di="has an '@' past its host",ci={
+NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"\
+it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"\
+a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is not seen",CI:"a value set there is not seen, \
+so in CI the exit may hand off to a sender the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP fo\
+rmat it could name the collector, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoin\
+t",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"\
+with the OTLP format, headers set there (a collector's key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Ca=Object.
+keys(ci);function Da(e,t,n){if(t==="win32"||n===void 0)return;const r=e("TMPDIR");return z(r&&re(r,t)?r:"/tmp",`nat-tele\
+metry-${n}`)}var Vt=new Set,Pa=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,Ba=In(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),
+ja=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,Fa=In(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),
+we="1.5",Je=64,li=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"cance\
+led",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),Ze=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"\
+datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",
+AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Se=class{name;schemaVersion;timestamp;constructor(e,t={}){if(Lo(new.target))
+throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(
+`Cannot create event: an event type must declare a name (pass it to super()), got ${T(e)}`);const n=t.schemaVersion??we;
+if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string\
+, got ${T(n)}`);const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot \
+create event: 'timestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},
+Ua={nemoSource:!0,command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},
+ui=class extends Se{fields;constructor(e){const t=q(e)?Te(e,Ua)?.replace("is not an option","is not a field"):`its field\
+s must be an object, got ${T(e)}`;if(t)throw new TypeError(`Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.
+timestamp});const n=e.durationMs??-1;if(typeof n!="number"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'd\
+urationMs' must be a number, got ${T(n)}`);if(!Number.isFinite(n))throw new RangeError(`Cannot create event: 'durationMs\
+' must be finite, got ${n}`);const r=Math.max(n,-1),i=Bn(e.exitCode??-1);if(i===void 0)throw new TypeError(`Cannot creat\
+e event: 'exitCode' must be an integer, got ${T(e.exitCode)}`);this.fields=Object.freeze({nemoSource:jn("nemoSource",e.nemoSource??
+Ze.AGENT_TOOLKIT,Ze),command:ht("command",Ie("command",Object.hasOwn(e,"command")?Pn(e.command):void 0)),subcommand:ht("\
+subcommand",Ie("subcommand",Pn(e.subcommand))),taskStatus:jn("taskStatus",e.taskStatus,li),durationMs:Math.trunc(r),exitCode:i,
+errorClass:Mo(Ie("errorClass",e.errorClass??"undefined")),pythonVersion:Ie("pythonVersion",e.pythonVersion??Io())})}parameters(){
+return{...this.fields}}},Ha=/[^\x00-\x7f]/,Ya="184482118588404",zt={second:NaN,text:""},Ee=4503599627370496,B=e=>{if(!(e<
+Ee&&e>-Ee))return e;const t=e>=0?e+Ee-Ee:e-Ee+Ee;return t>e?t-1:t},te=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},
+hi=86400,Wt=864e13;function Va(e){const t=Fn(e);return{ts:ie(e.timestamp),parameters:t,name:e.name}}var Ke={name:"",json:"",
+bytes:0},za=31;function Wa(e,t){const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'e\
+vents' must be an array of events, got ${T(e)}`);const r=e.findIndex(i=>!(i instanceof Se));r>=0&&n(`'events' must hold \
+events (TelemetryEvent), got ${T(e[r])} at ${r}`),q(t)||n(`'options' must be an object, got ${T(t)}`),typeof t.sourceClientVersion!=
+"string"&&n(`'sourceClientVersion' must be a string, got ${T(t.sourceClientVersion)}`);for(const i of["sessionId","cpuAr\
+chitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' must be a string, got ${T(t[i])}`);if(e.length===0)throw new RangeError(
+"Cannot build a payload: the event list is empty");return{...Un(e[0].schemaVersion,t),events:e.map(Va)}}var Xa=/^t-(\d{13})-[0-9a-f]+\.tmp$/,
+Ga=Math.random,fi=/[A-Za-z0-9_-]/,qa=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y,
+Ja=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y,
+mi=4300,Za=100,Ka=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#O(),
 this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#c(e):this.#s(t),this.#w()}}#c(e){const t=this.#e.startsWith("[[",
 this.#t);this.#t+=t?2:1;const n=this.#p();this.#m(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const s=i===n.length-
 1;if(s&&t){const a=pt(r,o)??this.#_([],"array");(!Array.isArray(a)||this.#n.get(a)!=="array")&&this.#o(`'${o}' is not an\
@@ -789,11 +789,11 @@ const e=[];for(;;){this.#y();const t=this.#a();if(t==='"')e.push(this.#T());else
 for(;this.#t<this.#e.length&&fi.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
 return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#S();if(e==='"')return this.#T();if(e==="'")return this.#u();
-if(e==="["||e==="{"){++this.#i>Ja&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
+if(e==="["||e==="{"){++this.#i>Za&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
 r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!fi.test(this.#e[this.#t+r.length]??""))return this.#t+=
-r.length,i;const t=this.#d(Ga,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!Ka(Number(i),Number(o),Number(s))&&
-this.#o("a date is not in the calendar"),r}const n=this.#d(qa,/[\w.+-]/);return n?(/^[+-]?\d[\d_]*$/.test(n[0])&&n[0].replace(
-/\D/g,"").length>mi&&this.#o(`an integer has more than ${mi} digits`),Qa(n[0])):this.#o("a value is malformed")}#d(e,t){
+r.length,i;const t=this.#d(qa,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!Qa(Number(i),Number(o),Number(s))&&
+this.#o("a date is not in the calendar"),r}const n=this.#d(Ja,/[\w.+-]/);return n?(/^[+-]?\d[\d_]*$/.test(n[0])&&n[0].replace(
+/\D/g,"").length>mi&&this.#o(`an integer has more than ${mi} digits`),ed(n[0])):this.#o("a value is malformed")}#d(e,t){
 e.lastIndex=this.#t;const n=e.exec(this.#e);if(!(!n||t.test(this.#e[e.lastIndex]??"")))return this.#t=e.lastIndex,n}#v(){
 this.#t++;const e=[];for(;this.#O(),this.#a()!=="]";)e.push(this.#r()),this.#O(),this.#a()===","?this.#t++:this.#a()!=="\
 ]"&&this.#o("an array is malformed");return this.#t++,e}#f(){this.#t++;const e=this.#_({},"inline");if(this.#y(),this.#a()===
@@ -828,10 +828,10 @@ i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?th
 `'${e}' is missing`),this.#t+=e.length}#a(){return this.#e[this.#t]}#_(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
 slice(0,this.#t).split(`
 `).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}};function Xt(e){return typeof e=="object"&&e!==null&&
-!Array.isArray(e)}function Ka(e,t,n){const r=e%4===0&&(e%100!==0||e%400===0),i=t===2?r?29:28:[4,6,9,11].includes(t)?30:31;
-return e>=1&&n<=i}function Qa(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.
-test(t)?NaN:Number(t)}var Gt="1.0",qt,ed=65536;function td(e){const{name:t,code:n}=e??{};return t==="NotCapable"||n==="E\
-RR_ACCESS_DENIED"}function Jt(e){return e?.reason??"unreadable"}function nd(e,t){return["# NeMo Agent Toolkit telemetry \
+!Array.isArray(e)}function Qa(e,t,n){const r=e%4===0&&(e%100!==0||e%400===0),i=t===2?r?29:28:[4,6,9,11].includes(t)?30:31;
+return e>=1&&n<=i}function ed(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.
+test(t)?NaN:Number(t)}var Gt="1.0",qt,td=65536;function nd(e){const{name:t,code:n}=e??{};return t==="NotCapable"||n==="E\
+RR_ACCESS_DENIED"}function Jt(e){return e?.reason??"unreadable"}function rd(e,t){return["# NeMo Agent Toolkit telemetry \
 consent.","# To change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,","# or s\
 et the NAT_TELEMETRY_ENABLED environment variable.",`# Saved ${ie(t)}.`,"[telemetry]",`consent = "${e}"`,`consented_at =\
  "${ie(t).replace(/\.\d{3}Z$/,"Z")}"`,`prompt_version = "${Gt}"`,""].join(`
@@ -842,13 +842,13 @@ void 0||!r){const l=vt();return n(t!==void 0?"no file access":l?`where it is can
  (${se(l)})`:"no home directory"),!1}const i=Z(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"))+1),s=Date.
 now(),d=mt(i,s);if(![i,d,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program may not read and w\
 rite ${i} (its permissions)`),!1;const c=he(t);if(c.problem!==void 0||c.state!==e||!r.isPrivate(t))try{r.ensureDir(i,!1),
-r.checkPlace(t),Ce(r,i,o,nd(e,s),s,d)}catch(l){return n(ee(l)),!1}const u=yi();return u.source==="file"&&([P,X]=[e==="en\
+r.checkPlace(t),Ce(r,i,o,rd(e,s),s,d)}catch(l){return n(ee(l)),!1}const u=yi();return u.source==="file"&&([P,X]=[e==="en\
 abled",!0],G=u.path===void 0?void 0:Et(u.path)),!0}function yi(){const e=K(),{state:t,problem:n,outdatedYes:r}=gt(e),i={
 fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...je()??wt(t),...i}}var P,X=!1,
 G,gi,xe=!1,Oe,ae,wi="an opt-out set in the environment during the run",Ei="the consent file, written since the program t\
-urned telemetry on";function rd(e){try{return g().files?.checkPlace(e)===!0}catch{return!1}}function bi(){return Oe!==void 0&&
+urned telemetry on";function id(e){try{return g().files?.checkPlace(e)===!0}catch{return!1}}function bi(){return Oe!==void 0&&
 bt(Oe)}var Qe=Symbol.for("@nat/telemetry: the program's opt-out"),et=globalThis;try{et[Qe]===void 0&&Object.defineProperty(
-et,Qe,{value:{serial:0}})}catch{}var tt=0;function id(){return Tt(),xe}function Zt(){const e=Q(),{enabled:t,source:n,problem:r}=yt(),
+et,Qe,{value:{serial:0}})}catch{}var tt=0;function od(){return Tt(),xe}function Zt(){const e=Q(),{enabled:t,source:n,problem:r}=yt(),
 i=n!=="file"&&n!=="default"&&g().envHidden?.(n)===!0,o=n==="NAT_TELEMETRY_ENABLED"&&!i?Rn(n,g().env(n)):void 0,s=i?`${n}\
 , which the program may not read (${se(n)})`:o!==void 0?o:r?`${n}: the consent file ${r}, so it is read as disabled`:n;return{
 enabled:e,decidedBy:e===t?s:ae??"the program (setTelemetryEnabled)"}}function Ti(e){if(typeof e!="boolean")throw new TypeError(
@@ -859,21 +859,21 @@ test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(t)}function $i(e,t){if(e.ki
 url)}catch{return}if(n.protocol!=="http:"||_i(n.hostname))return;const r=[...n.username||n.password?["credentials"]:[],...n.
 search?["query parameters"]:[]],i=[...r.length>0?[`the URL's ${r.join(" and ")}`]:[],...Object.keys(t).length>0?[`the he\
 aders ${Object.keys(t).join(", ")}`]:[]];return i.length===0?void 0:`${i.join(" and ")} go unencrypted (http:) to ${n.hostname}`}
-var ki=2**31-1,od=25,Kt={min:50,max:250},Si=4,Qt=1e3,sd=(Si+1)*Kt.max,be={guarded:new Set,signal:void 0,ticking:!1,guard(e){
+var ki=2**31-1,sd=25,Kt={min:50,max:250},Si=4,Qt=1e3,ad=(Si+1)*Kt.max,be={guarded:new Set,signal:void 0,ticking:!1,guard(e){
 this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.
 delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;const e=()=>{
 this.ticking=!1,this.look()};if(g().watchTick?.(Qt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.
 signal=AbortSignal.timeout(Qt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of be.guarded)
 --e.looks<=0&&e.end();be.guarded.size>0&&be.listen()}};function xi(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
-be.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+sd)/Qt),end:d},c=(u,l)=>{const h=g().monotonicMs()+u;try{
-r=setTimeout(()=>{be.release(a);const f=g().monotonicMs()-h;if(f<=od||l===0)return d();c(Math.min(Math.max(f,Kt.min),Kt.
-max),l-1)},u),n?.(r)}catch{}};return be.guard(a),c(e,Si),n||(o=k(()=>g().holdOpen?.())),s}function ad(e,t=I()){const n=({
+be.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+ad)/Qt),end:d},c=(u,l)=>{const h=g().monotonicMs()+u;try{
+r=setTimeout(()=>{be.release(a);const f=g().monotonicMs()-h;if(f<=sd||l===0)return d();c(Math.min(Math.max(f,Kt.min),Kt.
+max),l-1)},u),n?.(r)}catch{}};return be.guard(a),c(e,Si),n||(o=k(()=>g().holdOpen?.())),s}function dd(e,t=I()){const n=({
 clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,i=o=>{let s=r.get(o);if(s===
 void 0){const d=D(Na(o));r.set(o,s={json:d,bytes:U(d)})}return s};return{name:"otlp",encode:o=>oi(o.map(s=>i(s).json),o[0].
 sessionId,n(o[0]),t),emptyBytes:Wn(({sessionId:o,clientVersion:s})=>[o,s],o=>U(oi([],o.sessionId,n(o),t))),eventBytes:o=>i(
-o).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Aa}}var Oi=36e5,Ne=64,dd=6e4,
-de={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},en=6e4,cd=864e5,Ni=6e4,Ai=64,ld=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
-nt=/^([lc])-(\d{13})-(e-.+)$/,ud=36e5,Ri=" does not exist yet",rt=class pn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){
+o).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Aa}}var Oi=36e5,Ne=64,cd=6e4,
+de={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},en=6e4,ld=864e5,Ni=6e4,Ai=64,ud=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
+nt=/^([lc])-(\d{13})-(e-.+)$/,hd=36e5,Ri=" does not exist yet",rt=class pn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){
 this.dir=t,this.#e=n,this.#t=r,this.#i={maxAgeMs:Math.max(r.maxAgeMs,de.maxAgeMs),maxEvents:Math.max(r.maxEvents,de.maxEvents),
 maxBytes:Math.max(r.maxBytes,de.maxBytes)},this.key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},s="work"){const d=l=>{
 o(l)},a=s==="work",c=a?"read and write":"read",u=l=>!n.allowed(l,"read")||a&&!n.allowed(l,"write");if(u(t))return d(`the\
@@ -892,7 +892,7 @@ const r=this.#p(t.name,n);try{this.#e.rename(t.path,r)}catch{return!1}return t.p
 sizeOf(t.path)!==void 0}waitingSince(t){return this.#d(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.dir}\
 /${t.name}`)}catch{}}release(t){try{this.#e.remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=nt.exec(t),
 r=me(n?n[3]:t);if(!r)return[];const{valid:i,corrupt:o}=this.#s(`${this.dir}/${t}`,r),s={time:r.time,claimed:n!==null,ours:r.
-key===this.key,key:r.key,events:i,corrupt:o};return[n?{...s,until:nn(n)}:s]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n,r=dd){
+key===this.key,key:r.key,events:i,corrupt:o};return[n?{...s,until:nn(n)}:s]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n,r=cd){
 const i=[];let o=0;for(const s of t.#r()){if(i.length>=Ne)break;const d=Gn(s,n);if(!(d!==void 0&&(d.key===this.key||d.key===
 void 0))||!(n-d.time>=r))continue;const c=t.#p(d.name,n+Oi);try{t.#e.rename(`${t.dir}/${s}`,c)}catch{continue}const{valid:u}=t.#s(
 c,d,n);try{const l=this.#c(u.map(pe),d.time,d.key);l!==void 0&&i.push(l)}catch{try{t.#e.rename(c,`${t.dir}/${d.name}`)}catch{}
@@ -903,7 +903,7 @@ this.dir,i,Jn(t),n),i}#s(t,n,r=-1/0){const i={valid:[],corrupt:0,expired:0};let 
 const s=this.#e.sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(n.events,Math.floor(s/Ai)))}for(const s of o?.split(`
 `)??[]){if(s==="")continue;const d=Yo(s);d===void 0?i.corrupt++:r-d.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
 d)}return i}#p(t,n){return`${this.dir}/${tn(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
-let r=0;for(const i of this.#r()){const o=Wa.exec(i),s=Gn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
+let r=0;for(const i of this.#r()){const o=Xa.exec(i),s=Gn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
 o&&t-Number(o[1])>Oi&&r<Ne&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#v(t,n){const r={},[i,o]=[this.#t,
 this.#i],s=y=>y.key===this.key||y.key===void 0,d=y=>t-y.time>(s(y)?i.maxAgeMs:o.maxAgeMs),a=this.#r();this.#l(a,t,d,r);const c=this.#n(
 a),u={events:0,bytes:0},l={events:0,bytes:0},h=(y,p,$)=>{s(y)&&([u.events,u.bytes]=[u.events+p,u.bytes+$]),[l.events,l.bytes]=
@@ -917,7 +917,7 @@ maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!A&&
 _.events,_.bytes,t);if(E===void 0)continue;h(O,E.kept.events,E.kept.bytes),H(r,"spool_corrupt",E.corrupt),H(r,"spool_ful\
 l",E.cut);continue}this.#f(O.name,O,A?"spool_expired":"spool_full",r)}return r}#f(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
 n);this.#u(t)&&(H(i,"spool_corrupt",o.corrupt),H(i,r,o.valid.length+o.expired))}#l(t,n,r,i){let o=0;for(const s of t){if(o===
-Ne)break;const d=nt.exec(s);if(d===null||n-nn(d)<=cd)continue;const a=me(d[3]);if(a===void 0||!r(a))continue;o++;const c=tn(
+Ne)break;const d=nt.exec(s);if(d===null||n-nn(d)<=ld)continue;const a=me(d[3]);if(a===void 0||!r(a))continue;o++;const c=tn(
 d[3],n+en);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${c}`)}catch{continue}this.#f(c,a,"spool_expired",i)}}#T(t,n,r,i){
 const o=tn(t.name,i+en),s=g().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
 const{valid:d,corrupt:a}=this.#s(`${this.dir}/${o}`,t),c=d.map(pe),u=_t(c,n,r),l=u.kept.map(v=>c[v]),h={kept:{events:l.length,
@@ -925,27 +925,27 @@ bytes:u.bytes},cut:c.length-l.length,corrupt:a};if(l.length===0)return this.#u(o
 try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Jn(l))}catch{if(m(),!this.#u(o))return;try{this.#c(l,t.time,t.key)}catch{
 return{kept:{events:0,bytes:0},cut:c.length,corrupt:a}}return h}if(g().monotonicMs()-s>en/2)return void m();try{this.#e.
 rename(f,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${qn(l,t.time,t.key)}`)}catch{}
-return h}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},hd=200;function fd(e){return pe(e).bytes+
-1}function tn(e,t){return`l-${ue(t)}-${e}`}function nn([,e,t]){return e==="l"?Number(t):Number(t)+ud}function md(e,t){return t>
-nn(e)}var pd="http://localhost:4318/v1/logs",Mi=120,Li=50,Ii=3,Ci=2,Di='{"ts":"2026-01-01T00:00:00.000Z","parameters":{}\
-,"name":"x"}',vd='{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","subcommand":"unde\
+return h}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},fd=200;function md(e){return pe(e).bytes+
+1}function tn(e,t){return`l-${ue(t)}-${e}`}function nn([,e,t]){return e==="l"?Number(t):Number(t)+hd}function pd(e,t){return t>
+nn(e)}var vd="http://localhost:4318/v1/logs",Mi=120,Li=50,Ii=3,Ci=2,Di='{"ts":"2026-01-01T00:00:00.000Z","parameters":{}\
+,"name":"x"}',yd='{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","subcommand":"unde\
 fined","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVersion":"node/xxxxxxxxxxxx"},\
-"name":"nat_cli_command"}',Pi=new WeakSet,yd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,
+"name":"nat_cli_command"}',Pi=new WeakSet,gd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,
 sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,
 maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,
-captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},gd=e=>typeof e=="number"&&
+captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},wd=e=>typeof e=="number"&&
 e>=0&&e<1e13,Bi={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},rn=Symbol("hidden"),ji=8192,Fi=36e5;
-function wd(e,t){if(e===null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:
+function Ed(e,t){if(e===null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:
 NaN;if(!Number.isNaN(i))return Math.min(Math.max(i,0),Fi)}function it(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**
-Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.max(o,r)}var Ui=0xe677d21fdbff,Ed=JSON.stringify(we).length+Je,Hi;function bd(e,t,n,r=i=>i.
+Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.max(o,r)}var Ui=0xe677d21fdbff,bd=JSON.stringify(we).length+Je,Hi;function Td(e,t,n,r=i=>i.
 bytes){const i=[];let o=[],s=0;for(const d of e){const a=r(d);o.length>0&&d.schemaVersion===o[0].schemaVersion&&d.sessionId===
-o[0].sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var Td={
-initialMs:3e4,maxMs:36e5},Yi=4096,_d=/^health-([0-9a-f]{8})\.json$/;function $d(e,t,n){return Ue(e,t,_d,(r,i)=>{const o=nr(
+o[0].sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var _d={
+initialMs:3e4,maxMs:36e5},Yi=4096,$d=/^health-([0-9a-f]{8})\.json$/;function kd(e,t,n){return Ue(e,t,$d,(r,i)=>{const o=nr(
 e,`${t}/${i}`,n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:St(o.endpoint));return{hash:r,
 ...o,endpointHash:s}})}var Vi=class{path;#e;#t;#i;#n;#c;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=
 `health-${St(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#c=e,this.#s=r,this.#p=i,this.#r=this.#v()}get state(){
 return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){this.#d=!1;const t=this.#v(),
-n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+it(n,Td,this.#p,e),i=(t?.notBefore??0)>r;return this.#l(
+n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+it(n,_d,this.#p,e),i=(t?.notBefore??0)>r;return this.#l(
 {failures:n,notBefore:i?t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#v();if(n&&n.notBefore>=
 t){this.#r=n;return}this.#l({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#l({failures:this.#r.failures,
 notBefore:this.#s()+e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#v(),this.#r&&this.#r.
@@ -965,38 +965,38 @@ written:n,older:r}=this.spool.write(t,this.#e.clock()),i=Object.values(n).reduce
 dropped:n,olderDropped:r}}settle(t){for(const{claim:n}of t)n&&--n.remaining===0&&(this.#t.delete(n),this.spool.release(n))}holdsClaims(){
 return this.#t.size>0}giveBackUnsettled(){let t=0;for(const n of this.#t)!n.exact||n.remaining!==n.taken||(this.spool.giveBack(
 n),this.#t.delete(n),t+=n.remaining);return t}releaseAll(){for(const t of this.#t)this.spool.release(t);this.#t.clear()}renewClaims(t,n=t*
-.75,r=!1){const i=this.#e.clock();for(const o of this.#t){const s=o.until-i;(s<n||r&&s>t)&&this.spool.renew(o,i+t)}}},kd=3,
-Sd=!1,xd=new Set([407,408,429,500,502,503,504]),Od=new Set([501,505]);function Nd(e,t){return e>=200&&e<300?{kind:"deliv\
-ered"}:e===413?{kind:"too_large"}:xd.has(e)||e>=500&&e<600&&!Od.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"\
+.75,r=!1){const i=this.#e.clock();for(const o of this.#t){const s=o.until-i;(s<n||r&&s>t)&&this.spool.renew(o,i+t)}}},Sd=3,
+xd=!1,Od=new Set([407,408,429,500,502,503,504]),Nd=new Set([501,505]);function Ad(e,t){return e>=200&&e<300?{kind:"deliv\
+ered"}:e===413?{kind:"too_large"}:Od.has(e)||e>=500&&e<600&&!Nd.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"\
 retry",reason:`http_${e}`,retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"re\
-jected",reason:`http_${e}`}}async function Ad(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;
+jected",reason:`http_${e}`}}async function Rd(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;
 let n=!1;const r=xi(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,
 {once:!0});const o=new Promise((d,a)=>{t.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(
-()=>{});let s=0;try{let d=e.url;const a=new URL(d).origin,c=e.classify??Nd;for(;;s++){const u=new URL(d).origin===a?e.headers:
+()=>{});let s=0;try{let d=e.url;const a=new URL(d).origin,c=e.classify??Ad;for(;;s++){const u=new URL(d).origin===a?e.headers:
 void 0,l=await Promise.race([e.fetch(d,{method:"POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"\
-manual",signal:t.signal}),o]),h=Rd(l);if(h===void 0)return sn(on(l)),{kind:"rejected",reason:"bad_response"};const f=Xi(
-l,"location"),m=wd(Xi(l,"retry-after"),e.now());if(e.readAnswer&&h>=200&&h<300){e.onAccepted?.();const w=await Promise.race(
-[Md(l,t.signal),o]).catch(()=>{});return c(h,m,w)}if(sn(on(l)),h!==307&&h!==308)return c(h,m,void 0);if(s===kd)return{kind:"\
-rejected",reason:"too_many_redirects"};const v=Pd(f,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.
-startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return Sd?
+manual",signal:t.signal}),o]),h=Md(l);if(h===void 0)return sn(on(l)),{kind:"rejected",reason:"bad_response"};const f=Xi(
+l,"location"),m=Ed(Xi(l,"retry-after"),e.now());if(e.readAnswer&&h>=200&&h<300){e.onAccepted?.();const w=await Promise.race(
+[Ld(l,t.signal),o]).catch(()=>{});return c(h,m,w)}if(sn(on(l)),h!==307&&h!==308)return c(h,m,void 0);if(s===Sd)return{kind:"\
+rejected",reason:"too_many_redirects"};const v=Bd(f,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.
+startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return xd?
 {kind:"not_sent",reason:"a redirect beyond the sender's permissions, left for the program"}:{kind:"rejected",reason:"uns\
 afe_redirect"};if(new URL(v).origin!==a&&e.sendsProxyCredentials?.(v))return{kind:"rejected",reason:"unsafe_redirect"};d=
 v}}catch(d){return e.signal?.aborted&&!n?{kind:"interrupted"}:d instanceof ye&&s===0?{kind:"not_sent",reason:d.message}:
 n?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:ee(d)}}finally{r(),e.signal?.removeEventListener(
-"abort",i)}}function Rd(e){try{const t=e?.status;return typeof t=="number"&&Number.isInteger(t)&&t>=100&&t<=599&&typeof e.
+"abort",i)}}function Md(e){try{const t=e?.status;return typeof t=="number"&&Number.isInteger(t)&&t>=100&&t<=599&&typeof e.
 headers?.get=="function"?t:void 0}catch{return}}function Xi(e,t){try{const n=e.headers.get(t);return typeof n=="string"?
 n:null}catch{return null}}function on(e){try{return e.body}catch{return}}function sn(e){try{const{cancel:t,destroy:n}=e??
-{};typeof t=="function"?Promise.resolve(t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function Md(e,t){
-const n=on(e),r=Ld(n),i=r??n,o=()=>sn(i);t.addEventListener("abort",o,{once:!0});const s=new TextDecoder;let d="",a=0;try{
-if(t.aborted)return"";for await(const c of r?Id(r):Cd(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c==
-"string"?U(c):c.length,a>Dd))return"";d+=typeof c=="string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener(
-"abort",o),o()}}function Ld(e){try{const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*Id(e){
-for(let t=await e.read();!t.done;t=await e.read())yield t.value}function Cd(e){const t=e;return typeof t?.[Symbol.asyncIterator]==
-"function"?t:[]}var Dd=65536;function Pd(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol===
-"https:"?n.href:void 0}catch{return}}var Bd=/^sender-[0-9a-f]{8}\.mjs$/,Gi="NAT_TELEMETRY_SENDER",Ae=15e3,jd=250,qi=3;function Fd(e,t,n,r){
-try{return xt(e,t,n,r).locks.length>0}catch{return!1}}function Ud(e,t,n){n!==void 0&&Hd(e,t,()=>[n])}function Hd(e,t,n){
-try{e.ensureDir(t,!0,!1),Yd(e,t,n())}catch{}}function Yd(e,t,n){for(const r of n)an(e,`${t}/${r}`)}function an(e,t){try{
-e.remove(t)}catch{}}function Vd(){return'var ye=["SIGINT","SIGTERM"],ce={SIGINT:130,SIGTERM:143},De="/proc/self/status";\
+{};typeof t=="function"?Promise.resolve(t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function Ld(e,t){
+const n=on(e),r=Id(n),i=r??n,o=()=>sn(i);t.addEventListener("abort",o,{once:!0});const s=new TextDecoder;let d="",a=0;try{
+if(t.aborted)return"";for await(const c of r?Cd(r):Dd(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c==
+"string"?U(c):c.length,a>Pd))return"";d+=typeof c=="string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener(
+"abort",o),o()}}function Id(e){try{const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*Cd(e){
+for(let t=await e.read();!t.done;t=await e.read())yield t.value}function Dd(e){const t=e;return typeof t?.[Symbol.asyncIterator]==
+"function"?t:[]}var Pd=65536;function Bd(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol===
+"https:"?n.href:void 0}catch{return}}var jd=/^sender-[0-9a-f]{8}\.mjs$/,Gi="NAT_TELEMETRY_SENDER",Ae=15e3,Fd=250,qi=3;function Ud(e,t,n,r){
+try{return xt(e,t,n,r).locks.length>0}catch{return!1}}function Hd(e,t,n){n!==void 0&&Yd(e,t,()=>[n])}function Yd(e,t,n){
+try{e.ensureDir(t,!0,!1),Vd(e,t,n())}catch{}}function Vd(e,t,n){for(const r of n)an(e,`${t}/${r}`)}function an(e,t){try{
+e.remove(t)}catch{}}function zd(){return'var ye=["SIGINT","SIGTERM"],ce={SIGINT:130,SIGTERM:143},De="/proc/self/status";\
 function We(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===void 0)return[];let t=r=>BigInt(ce[r]-129);retur\
 n ye.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var Y=class extends TypeError{constructor(n){super(`fetch failed: ${n}`\
 ),this.name="RequestNotBuilt"}};function Ce(e,n){return e?"its value is not valid Unicode":n}function E(e){try{return e(\
@@ -1408,682 +1408,683 @@ ason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function M
 a}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let a=decodeURIComponent(o.slice(0,i).trim()),\
 d=decodeURIComponent(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key")}catch{s("has a bad percent-encoding")}}ret\
 urn t}var Wn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Fr(e,n=()=>!1){for(let t of Wn)\
-{if(n(t))return{hidden:!0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`$\
-{r.replace(/\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var Hr="https://events.telemetry.data.nvidia.com/v1.1/event\
-s/json";function _e(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function Ps(){return Ds(y\
-().env("CI"))||y().envNotUnicode?.("CI")===!0}function xe(e){return Ce(y().envNotUnicode?.(e)===!0,"its permissions")}fu\
-nction Ds(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var Cs=["","0","false","no","off"];function U\
-r(e){return ln(e)===void 0}var zn="is not an http(s) URL",Fs="has an \'@\' past its host";function jr(e){let n;try{n=new U\
-RL(e)}catch{return zn}if(n.protocol!=="http:"&&n.protocol!=="https:")return zn;if(Fe(n))return`${Fs}: a key with a \'/\', \
-\'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the host`}function ln(e){if(e===""||e==="\
-stdout")return;let n=jr(e);return n===zn?`${n}, "" or "stdout"`:n}function fn(e){let n=e.trim().toLowerCase();return n==\
-="nat"||n==="otlp"?n:void 0}function Vr(){let e=y().env,n=[],t=(w,b)=>{let p=e(w),x=Xn(w,p);return x!==void 0&&n.push(`$\
-{x}, ${b}`),_e(p)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no \
-debug trail is written");let r=[],o=Ps();for(let w of Bs)y().envHidden?.(w)===!0&&!(w==="CI"&&o)&&r.push(w);let i=t("NAT\
-_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),a=s===void \
-0?void 0:ln(s);a&&n.push(`NAT_TELEMETRY_ENDPOINT=${A(H(s))} ${a}: nothing is sent`);let d=e("NAT_TELEMETRY_FORMAT");d!==\
-void 0&&d.trim()!==""&&fn(d)===void 0&&n.push(`NAT_TELEMETRY_FORMAT=${A(d)} is not a format (nat, otlp): the nat envelop\
-e is sent`);let u=t("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",l=e("NAT_TELEMETRY_CON\
-SENT_FILE");l&&!X(l,I().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${A(l)} is not an absolute path: it is read in the direc\
-tory each run starts in, so each directory may hold another decision`);let c,m=Hs(e,I().os,n,w=>c=w),f=e("NAT_TELEMETRY_\
-SPOOL_DIR"),h=I().os==="win32"?"LOCALAPPDATA":"HOME";m===void 0&&f===void 0&&y().envHidden?.(h)===!0&&(c=`the program ma\
-y not read ${h} (${xe(h)})`,n.push(`${h} may not be read (${xe(h)}): the spool cannot be kept in the home directory`));f\
-or(let w of r)n.push(`${w} may not be read (${xe(w)}): ${Yr[w]}`);for(let w of Wn){let b=e(w)?.trim(),p=b?jr(b):void 0;p\
-&&n.push(`${w}=${A(H(b))} ${p}: OTLP events are not sent`)}let g=Fr(e,w=>r.includes(w)),v=w=>Cr(e(w),b=>n.push(`${w}: ${\
-b}: skipped`)),_={...Br("OTEL_EXPORTER_OTLP_HEADERS",v("OTEL_EXPORTER_OTLP_HEADERS"),n),...Br("OTEL_EXPORTER_OTLP_LOGS_H\
-EADERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},k={...v("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service\
-.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHid\
-den:g.hidden,dryRun:i,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpool:c,spoolFallback:f===void 0,handOff:u,\
-ci:o,format:d,otlpEndpoint:g.endpoint,otlpHeaders:_,otlpResource:k,problems:n}}var Yr={NAT_TELEMETRY_ENDPOINT:"it could \
-name another endpoint, so nothing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that\
- nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a va\
-lue set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is not seen",CI:"a value set there is not seen, so i\
-n CI the exit may hand off to a sender the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format\
- it could name the collector, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",O\
-TEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"wit\
-h the OTLP format, headers set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Bs=Ob\
-ject.keys(Yr);function Xn(e,n){if(n===void 0)return;let t=n.trim().toLowerCase();if(!(_e(t)===!0||Cs.includes(t)))return\
-`${e}=${A(n)} is not a yes/no value (1, true, yes / 0, false, no): read as no`}function Br(e,n,t){let r={};for(let[o,i]o\
-f Object.entries(n))an(o)?dn(o)?t.push(`${e}: ${A(o)} is the HTTP client\'s to set: skipped, not sent`):un(i)?r[o]=i:t.pu\
-sh(`${e}: the value of ${A(o)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading or trai\
-ling space): skipped, not sent`):t.push(`${e}: an entry\'s name is not a header name (an RFC 9110 token; not shown, as it\
- may hold a key, where an entry is written \\`Name: value\\` rather than \\`Name=value\\`): skipped, not sent`);return r}fun\
-ction Hs(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_D\
-IR is empty"):X(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${A(o)} is not an absolute path: no spool is kept`),void r("NAT_\
-TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!X(i,n))t.push(`XDG_STATE_HOME=${A(i)} is\
- not an absolute path: ignored, as the XDG specification says`);else if(i)return B(i,"nat/telemetry");let s;if(n==="win3\
-2"){let a=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0\
-}else{let a=e("HOME");s=a?B(a,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}retur\
-n s===void 0?void r("there is no home directory"):X(s,n)?s:(t.push("the home directory is not an absolute path: no spool\
- is kept there"),void r("the home directory is not an absolute path"))}function Gr(e,n,t){if(n==="win32"||t===void 0)ret\
-urn;let r=e("TMPDIR");return B(r&&X(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Jn(){let e=y();if(_e(e.env("NAT_TELEMET\
-RY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var qn=new Set;function Wr(e,n){if(!(e===void 0||qn.has(e))\
-){qn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{qn.delete(e)}}}function zr(e){le\
-t n;return()=>n??=new RegExp(e,"u")}var ec=zr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uf\
-fa0]`);var nc=zr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var me="1.5",Re=64,uc=Obj\
-ect.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"int\
-errupted",UNDEFINED:"undefined"}),cc=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",\
-EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:\
-"agent_toolkit",UNDEFINED:"undefined"}),ke=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Us(new.target))thro\
-w new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw \
-new TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got ${A(n)}`);let r=t.schema\
-Version??me;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-\
-empty string, got ${A(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeErro\
-r("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.t\
-imestamp=o}};function Us(e){return e===ke}function D(e){let n=e.search(js);if(n===-1)return e.length;let t=e.length;for(\
-let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(\
-t+=2,r++):t+=2)}return t}var js=/[^\\x00-\\x7f]/;var Vs="184482118588404";function Be(e){let n=U(e);if(!(n>=-hn&&n<=hn))th\
-row new RangeError("Invalid time value");let t=U(n/1e3);if(t!==Kn.second){let r=U(t/Xr),o=t-r*Xr,i=`${ie(U(o/3600),2)}:$\
-{ie(U(o/60)%60,2)}:${ie(o%60,2)}`;Kn={second:t,text:`${Ys(r)}T${i}.`}}return`${Kn.text}${ie(n-t*1e3,3)}Z`}var Kn={second\
-:NaN,text:""};function Ys(e){let n=U((e+719468)/146097),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365\
-),o=t-(365*r+U(r/4)-U(r/100)),i=U((5*o+2)/153),s=o-U((153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d\
-<=9999?ie(d,4):`${d<0?"-":"+"}${ie(d<0?-d:d,6)}`}-${ie(a,2)}-${ie(s,2)}`}var Oe=4503599627370496,U=e=>{if(!(e<Oe&&e>-Oe)\
-)return e;let n=e>=0?e+Oe-Oe:e-Oe+Oe;return n>e?n-1:n},ie=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},Xr=8\
-6400,hn=864e13;function qr(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${G(o)}`)}if(t\
-ypeof n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");let t=L(Ws(e));if(n!==mn.name){let\
- o=L(n);mn={name:n,json:o,bytes:D(o)}}let r=Be(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${mn.json\
-}}`,bytes:Gs+r.length+D(t)+mn.bytes}}var mn={name:"",json:"",bytes:0},Gs=31;function Ws(e){let n=(i,s)=>new TypeError(`E\
-vent \'${e.name}\' ${i} cannot be read: ${G(s)}`),t;try{t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then}catc\
-h(i){throw n("parameters() returned an object that",i)}if(kr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{\
-}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!we(t))throw new\
- TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned ${A(t)}`);let r;try{r={...t}}catch(i){thro\
-w n("parameters",i)}let o=Zn(r);if(o)throw new TypeError(`Event \'${e.name}\' ${o}`);return r}function Zn(e){if(typeof e!=\
-"object"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeo\
-f t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, fin\
-ite number or boolean`}}function Jr(e,n){return{browserType:"undefined",clientId:Vs,clientType:"Native",clientVariant:"R\
-elease",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",deviceG\
-dprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",devic\
-eOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat\
--telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefine\
-d",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Be(+(n.sentAt??Date.now())),sessi\
-onId:n.sessionId??"undefined",userId:"undefined"}}function Qn(e,n){return cn(`${L(e).slice(0,-1)},"events":[`,n,"]}")}va\
-r Kr=/[A-Za-z0-9_-]/,zs=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\\
-d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Xs=/(?:[+-]?(?:inf|nan)|0x[\
-0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-\
-]?\\d(?:_?\\d)*)?)/y;function Zr(e){return new tt(e).document()}var tt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){th\
-is.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#d()==="["?t=this.#u(n):this.\
-#s(t),this.#E()}}#u(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n\
-;for(let[i,s]of r.entries()){let a=i===r.length-1;if(a&&t){let u=et(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#\
-t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header");return u.push(l),pn(o,s,u),l\
-}let d=et(o,s);d===void 0?pn(o,s,d=this.#T({},a?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d\
-[d.length-1]:nt(d)?a?(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"hea\
-der")):this.#t.get(d)==="inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#s(\
-n){let t=this.#p();this.#y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let a=et(o,s);a===vo\
-id 0?pn(o,s,a=this.#T({},"dotted")):(!nt(a)||!["dotted","implicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is al\
-ready defined`),this.#t.get(a)==="implicit"&&this.#t.set(a,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i\
-(`\'${i}\' is defined twice`),pn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#d();if(t===\'"\')n.push(this.#w());else \
-if(t==="\'")n.push(this.#l());else{let r=this.#n;for(;this.#n<this.#e.length&&Kr.test(this.#e[this.#n]);)this.#n++;this.#\
-n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++}}#r(\
-){let n=this.#d();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this\
-.#k();if(n===\'"\')return this.#w();if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are ne\
-sted too deeply");let o=n==="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.\
-#e.startsWith(o,this.#n)&&!Kr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#a(zs,/[\\w:.+-]/\
-);if(t){let[o,i,s,a]=t;return i!==void 0&&!qs(Number(i),Number(s),Number(a))&&this.#i("a date is not in the calendar"),o\
-}let r=this.#a(Xs,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an int\
-eger has more than 4300 digits"),Js(r[0])):this.#i("a value is malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this\
-.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this\
-.#d()!=="]";)n.push(this.#r()),this.#O(),this.#d()===","?this.#n++:this.#d()!=="]"&&this.#i("an array is malformed");ret\
-urn this.#n++,n}#m(){this.#n++;let n=this.#T({},"inline");if(this.#y(),this.#d()==="}")return this.#n++,n;for(;;){this.#\
-s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#c\
-(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))nt(t)&&this.#c(t)}#w(){this.#n++;let n="";for(;;){let \
-t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=thi\
-s.#R():gn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.\
-#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>gn(r)&&r!=="	"))&&this.#i("a literal s\
-tring is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n\
-++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n\
-+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r\
-=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#R()}else gn(t)&&t!==`\n`&&t!=="	"&&!(t=\
-=="\\r"&&this.#d()===`\n`)?this.#i("a string holds a control character"):n+=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,th\
-is.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not\
- closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}\
-#R(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"\
-?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>\
-1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),thi\
-s.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#d()===" "||this.#d()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this\
-.#d();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#A();else return}}\
-#A(){for(;this.#n<this.#e.length&&this.#d()!==`\n`;){let n=this.#e[this.#n++];gn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`\
-)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.#d()==="#"&&this.#A(),this.#e.startsWith(`\\r\n`,this.#n)?this.#\
-n+=2:this.#d()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n){this.#e.start\
-sWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#d(){return this.#e[this.#n]}#T(n,t){return this.#t.set\
-(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}\
-};function et(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function pn(e,n,t){Object.defineProperty(e,n,{value:t,writable:\
-!0,enumerable:!0,configurable:!0})}function nt(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function gn(e){\
-let n=e.charCodeAt(0);return n<32||n===127}function qs(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6\
-,9,11].includes(n)?30:31;return e>=1&&t<=o}function Js(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.starts\
-With("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var Ks="1.0";function Ue(){if(ro())return;let{env:e,files:n}=y(),t\
-=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?B(t,".config/nat/telemetry.toml"):void 0);if(r===void\
- 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(rt?.given!==r){let o=n?.realPath(".");rt={given:r,path:o===void 0?r:B(o,r\
-)}}return rt.path}function to(){return(se?Q?.path:void 0)??Ue()}var rt;function ro(){let{env:e,envHidden:n}=y();if(n)ret\
-urn n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void\
- 0}var Zs=65536;function He(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{sta\
-te:"disabled",problem:"may not be read (the program\'s permissions)"};let r;if(!n){if(!t.present(e))return{state:"never_a\
-sked"};try{r=t.checkPlace(e)}catch(i){return{state:"disabled",problem:`is where another user could replace it (${ot(i).r\
-eplaceAll("_"," ")})`}}}let o;try{o=t.read(e,Zs)}catch(i){return ot(i)==="not_utf8"?{state:"disabled",problem:"is not va\
-lid UTF-8 (Python\'s tomllib rejects it)"}:Qs(i)?{state:"disabled",problem:"may not be read where it leads (the program\'s\
- permissions)"}:{state:"disabled",problem:`cannot be read safely (${ot(i).replaceAll("_"," ")})`}}return o===void 0?{sta\
-te:"never_asked"}:{...oo(o),text:o,placeJudged:r}}function Qs(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="\
-ERR_ACCESS_DENIED"}function ot(e){return e?.reason??"unreadable"}function oo(e){let n;try{n=Zr(e)}catch{return{state:"di\
-sabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||\
-Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o\
-}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===Ks?{state:"enabled"}:{st\
-ate:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not\
- know"}}function io(){let e=Ue(),{state:n,problem:t,outdatedYes:r}=ut(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},.\
-..r===void 0?{}:{fileOutdatedYes:r}};return{...bn()??ct(n),...o}}function so(){let e=bn();if(e)return e;let{state:n,text\
-:t,problem:r,placeJudged:o}=ut(Ue());return{...ct(n),text:t,placeJudged:o,...r?{problem:r}:{}}}function ut(e){if(e!==voi\
-d 0)return He(e);let n=ro();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${xe(n)}\
-)`}:{state:"never_asked"}}function bn(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,sou\
-rce:"NAT_TELEMETRY_ENABLED"};let t=_e(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_E\
-NABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&\
-r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function ct(e){return e==="never_asked"?{enabled:!1,source:"default"}:{\
-enabled:e==="enabled",source:"file"}}var W,se=!1,Q,it,lt=!1,yn,Ne,Qr="an opt-out set in the environment during the run",\
-eo="the consent file, written since the program turned telemetry on";function ed(e,n=He(e)){let t=y().files,{text:r,prob\
-lem:o}=n,i=o===void 0&&(n.placeJudged??nd(e)),s=t?.present(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,mod\
-ified:t?.modifiedAt(e)}:{path:e,there:s,text:r,problem:o,reread:i,stamp:t?.stamp(e)}}function nd(e){try{return y().files\
-?.checkPlace(e)===!0}catch{return!1}}function st(e,n){let t=y().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)r\
-eturn!1;if(n===void 0&&!e.reread)return t?.stamp(e.path)!==e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.prob\
-lem!==e.problem||t?.modifiedAt(e.path)!==e.modified}function ao(){return yn!==void 0&&st(yn)}var dt=Symbol.for("@nat/tel\
-emetry: the program\'s opt-out"),at=globalThis;try{at[dt]===void 0&&Object.defineProperty(at,dt,{value:{serial:0}})}catch\
-{}var no=0;function td(){try{let e=at[dt];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<N\
-umber.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function uo(){let e=td();e===void 0||e===no||(no=e,[W,se,lt]=[!1,!1,!0])}\
-function co(e){it=e}function ee(){if(it)return W=it();uo();let e=lt&&!se;if(!e&&(Ne===Qr||bn()?.enabled===!1))return Ne=\
-Qr,W=!1;if(e&&(Ne===eo||ao()))return Ne=eo,W=!1;if(!se||Q===void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n\
-?.problem!==void 0&&(n=He(Q.path,!0)),W=Q.problem===void 0&&(n===void 0?W===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(\
-n.state).enabled),W||(Ne??="the consent file, written again during the run"),W}function he(){return uo(),W===void 0&&rd(\
-so()),W===!0}function rd(e){[W,se]=[e.enabled,e.source==="file"];let n=se?Ue():void 0;Q=n===void 0?void 0:ed(n,e)}functi\
-on Ae(){if(!lt||se||W!==!0||ao())return;let e=bn();if(e)return e.enabled?void 0:e.source;let n=Ue(),t=yn?.path===n?yn:vo\
-id 0,{state:r,problem:o}=t===void 0?ut(n):t.problem!==void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:oo\
-(t.text);return r==="disabled"&&o===void 0?"file":void 0}function lo(){return he()&&se}function ft(){let e=he(),{enabled\
-:n,source:t,problem:r}=so(),o=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,\
-y().env(t)):void 0,s=o?`${t}, which the program may not read (${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so\
- it is read as disabled`:t;return{enabled:e,decidedBy:e===n?s:Ne??"the program (setTelemetryEnabled)"}}var pt=2**31-1,od\
-=25,mt={min:50,max:250},fo=4,ht=1e3,id=(fo+1)*mt.max,$e={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.\
-add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),thi\
-s.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this\
-.ticking=!1,this.look()};if(y().watchTick?.(ht,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this\
-.signal=AbortSignal.timeout(ht)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of $e.guar\
-ded)--e.looks<=0&&e.end();$e.guarded.size>0&&$e.listen()}};function Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$\
-e.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.ceil((e+id)/ht),end:a},u=(l,c)=>{let m=y().monotonicMs()+l;try{r=\
-setTimeout(()=>{$e.release(d);let f=y().monotonicMs()-m;if(f<=od||c===0)return a();u(Math.min(Math.max(f,mt.min),mt.max)\
-,c-1)},l),t?.(r)}catch{}};return $e.guard(d),u(e,fo),t||(i=E(()=>y().holdOpen?.())),s}function mo(e,n){if(e===null)retur\
-n;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math\
-.min(Math.max(o,0),36e5)}function pe(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);r\
-eturn Math.max(i,r)}var sd=3,po=!1;function go(){po=!0}var dd=new Set([407,408,429,500,502,503,504]),ad=new Set([501,505\
-]);function ud(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:dd.has(e)||e>=500&&e<600&&!ad.has\
-(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===\
-303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function yo(e){if(e.signal?.ab\
-orted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()\
-=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((a,d)=>{n.signal.addEventListener("abort",\
-()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??ud;fo\
-r(;;s++){let l=new URL(a).origin===d?e.headers:void 0,c=await Promise.race([e.fetch(a,{method:"POST",headers:{...l,"cont\
-ent-type":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=cd(c);if(m===void 0)return yt(gt(c))\
-,{kind:"rejected",reason:"bad_response"};let f=ho(c,"location"),h=mo(ho(c,"retry-after"),e.now());if(e.readAnswer&&m>=20\
-0&&m<300){e.onAccepted?.();let v=await Promise.race([ld(c,n.signal),i]).catch(()=>{});return u(m,h,v)}if(yt(gt(c)),m!==3\
-07&&m!==308)return u(m,h,void 0);if(s===sd)return{kind:"rejected",reason:"too_many_redirects"};let g=gd(f,a);if(g===void\
- 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected"\
-,reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return po?{kind:"not_sent",reason:"a redirect beyond the sender\'s p\
-ermissions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCred\
-entials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrup\
-ted"}:a instanceof Y&&s===0?{kind:"not_sent",reason:a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"n\
-etwork_error",thrown:G(a)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function cd(e){try{let n=e?.status;retu\
-rn typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}fun\
-ction ho(e,n){try{let t=e.headers.get(n);return typeof t=="string"?t:null}catch{return null}}function gt(e){try{return e\
-.body}catch{return}}function yt(e){try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).cat\
-ch(()=>{}):typeof t=="function"&&t.call(e)}catch{}}async function ld(e,n){let t=gt(e),r=fd(t),o=r??t,i=()=>yt(o);n.addEv\
-entListener("abort",i,{once:!0});let s=new TextDecoder,a="",d=0;try{if(n.aborted)return"";for await(let u of r?md(r):hd(\
-t)){if(typeof u!="string"&&!(u instanceof Uint8Array)||(d+=typeof u=="string"?D(u):u.length,d>pd))return"";a+=typeof u==\
-"string"?u:s.decode(u,{stream:!0})}return a+s.decode()}finally{n.removeEventListener("abort",i),i()}}function fd(e){try{\
-let{getReader:n}=e??{};return typeof n=="function"?n.call(e):void 0}catch{return}}async function*md(e){for(let n=await e\
-.read();!n.done;n=await e.read())yield n.value}function hd(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function\
-"?n:[]}var pd=65536;function gd(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https\
-:"?t.href:void 0}catch{return}}var yd=0xe677d21fdbff,bd=JSON.stringify(me).length+Re;function Eo(e){if(e===bo)return!0;l\
-et n=D(JSON.stringify(e))<=bd;return n&&(bo=e),n}var bo;function vo(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if\
-(!(e instanceof ke))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detai\
-l:"a proxy that cannot be inspected"}}try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invali\
-d_event",detail:"schemaVersion is not a string"};if(!Eo(o))return{reason:"invalid_event",detail:`schemaVersion is longer\
- than the ${Re} bytes beyond "${me}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_eve\
-nt",detail:"timestamp is not a finite number"};if(i<0||i>yd)return{reason:"invalid_event",detail:"timestamp outside the \
-years 1970-9999 that both wire formats carry"};let{json:s,bytes:a}=qr(e),d={json:s,bytes:a,schemaVersion:o,sessionId:t,c\
-lientVersion:r,timestamp:i,retries:0,notBefore:0},u=bt(d,n);return u===void 0?d:{reason:"event_too_large",detail:u}}catc\
-h(o){return{reason:"invalid_event",detail:G(o)}}}function bt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.b\
-ytes>t)return`${e.bytes} bytes serialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves besid\
-e the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventB\
-ytes(e),s=e.sessionId===n.sessionId&&e.clientVersion===n.sourceClientVersion&&Eo(e.schemaVersion);if((i>e.bytes||!s)&&o.\
-emptyBytes(e)+i>r)return`${i} bytes as the ${o.name} format carries it, more than maxBatchBytes leaves beside its envelo\
-pe`}function So(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].sche\
-maVersion&&a.sessionId===i[0].sessionId&&a.clientVersion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+\
-d,i.push(a)}return o}function ne(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>\
->>0;return n.toString(16).padStart(8,"0")}function Et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>\
-{let s=t.exec(i)?.[1],a=s===void 0?void 0:r(s,i);return a===void 0?[]:[a]})}var vd={initialMs:3e4,maxMs:36e5},wo=4096;fu\
-nction Sd(e,n){return n??ne(e)}function wd(e,n,t){try{let r=e.read(n,wo);if(r===void 0)return;let{failures:o,notBefore:i\
-,endpoint:s,endpointHash:a,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+3\
-6e5,c=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:c,endpoin\
-t:typeof s=="string"?s:void 0,endpointHash:typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"\
-invalid"}}var En=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-$\
-{Sd(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state\
-(){return this.#r}isOpen(){return!this.#a&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let\
- t=this.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+pe(r,vd,this.#p,n),i=(t?.notBefore??0)>o;re\
-turn this.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&\
-r.notBefore>=t){this.#r=r;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:thi\
-s.#r.failures,notBefore:this.#s()+n}),this.#a=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),thi\
-s.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this\
-.#r!==void 0;return this.forget(),n}refresh(){this.#a||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,th\
-is.#a=!1,this.#m())}#g(){let n=wd(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.stat\
-e:void 0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{},r=L(\
-{...n,...t,endpoint:this.#t}),o=D(r)<=wo&&H(this.#t)===this.#t?r:L({...n,...t});le(this.#u,this.#e,this.#n,o,this.#s())}\
-catch{}}};function To(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a r\
-ow): not tried before ${Be(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var xo=36e5,je=64,Td=6e4,de={maxEvents:1e3,max\
-Bytes:1048576,maxAgeMs:7*864e5},vt=6e4,xd=864e5,_o=6e4,No=64,_d=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\
-\\.jsonl$/,vn=/^([lc])-(\\d{13})-(e-.+)$/,kd=36e5;function Ao(e,n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}\
-`)}var Rd=" does not exist yet",ae=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,th\
-is.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,de.maxAgeMs),maxEvents:Math.max(r.maxEvents,de.maxEvents),maxBytes:Math.ma\
-x(r.maxBytes,de.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=c=>{i(c)},d=s===\
-"work",u=d?"read and write":"read",l=c=>!t.allowed(c,"read")||d&&!t.allowed(c,"write");if(l(n))return a(`the program may\
- not ${u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads c\
-annot be told`):m!==n&&l(m)?t.permissionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its permissions\
-)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,d)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return a(m?`\
-${n}${Rd}`:G(c))}}write(n,t){let r={},o=n.map(Me),{kept:i}=wt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.l\
-ength-i.length);let s=new Map;for(let d of i){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a\
-=[];try{for(let d of s.values())a.push(this.#u(d,t,this.key))}catch(d){for(let u of a)this.#l(u);throw d}return{written:\
-r,older:this.#g(t,a)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:a}of this.#a(t).slice(0,je)){if(o.length>=n)break;\
-let d=this.#p(s.name,t+r);try{this.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(d,s,t),m=u.sli\
-ce(0,n-o.length),f={path:d,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.leng\
-th};try{this.#u(u.slice(m.length).map(Me),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C(i,"s\
-pool_expired",c);for(let h of m)o.push({...h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew\
-(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return t\
-his.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#a(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`$\
-{this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=v\
-n.exec(n),r=Le(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==\
-null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:Tt(t)}:s]}).sort((n,t)=>n.time-t.time).map\
-(({time:n,...t})=>t)}adopt(n,t,r=Td){let o=[],i=0;for(let s of n.#r()){if(o.length>=je)break;let a=ko(s,t);if(!(a!==void\
- 0&&(a.key===this.key||a.key===void 0))||!(t-a.time>=r))continue;let u=n.#p(a.name,t+xo);try{n.#e.rename(`${n.dir}/${s}`\
-,u)}catch{continue}let{valid:l}=n.#s(u,a,t);try{let c=this.#u(l.map(Me),a.time,a.key);c!==void 0&&o.push(c)}catch{try{n.\
-#e.rename(u,`${n.dir}/${a.name}`)}catch{}break}n.#l(u.slice(n.dir.length+1)),i+=l.length}return o.length>0&&this.#g(t,o)\
-,i}clear(){let n=0;for(let t of this.#r()){let r=vn.exec(t),o=Le(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries\
-(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Le(t)??[])}#u(n,t,r){if(n.length===0)\
-return;let o=Ro(n,t,r);return le(this.#e,this.dir,o,Oo(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try\
-{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s\
-/No)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let a=Ad(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAg\
-eMs?o.expired++:o.valid.push(a)}return o}#p(n,t){return`${this.dir}/${St(n,t)}`}#r(){try{return this.#e.list(this.dir)}c\
-atch{return[]}}#a(n){let t=[],r=0;for(let o of this.#r()){let i=xr.exec(o),s=ko(o,n);s?.key===this.key?t.push({entry:s,p\
-ath:`${this.dir}/${o}`}):i&&n-Number(i[1])>xo&&r<je&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(\
-n,t){let r={},[o,i]=[this.#n,this.#o],s=b=>b.key===this.key||b.key===void 0,a=b=>n-b.time>(s(b)?o.maxAgeMs:i.maxAgeMs),d\
-=this.#r();this.#c(d,n,a,r);let u=this.#t(d),l={events:0,bytes:0},c={events:0,bytes:0},m=(b,p,x)=>{s(b)&&([l.events,l.by\
-tes]=[l.events+p,l.bytes+x]),[c.events,c.bytes]=[c.events+p,c.bytes+x]};for(let b of u)m(b,b.events,b.bytes);let f=(b,p)\
-=>b.events>p.maxEvents||b.bytes>p.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(a))return r;let h=u.filter(b=>t.includes(b.name)\
-),g=Math.min(...h.map(b=>b.time)),v=b=>this.#e.modifiedAt(`${this.dir}/${b}`),_=Math.max(...h.map(b=>v(b.name)??-1/0)),k\
-=b=>{if(b.time<g)return!1;let p=v(b.name);return p===void 0||!Number.isFinite(_)?b.time-g<=_o:Math.abs(p-_)<=_o},w=u.fil\
-ter(b=>!t.includes(b.name)).sort((b,p)=>b.time-p.time);for(let b=0;b<je;){let p=w.find(a),x=p===void 0&&f(l,o),R=p??(x?w\
-.find(s):f(c,i)?w[0]:void 0);if(R===void 0)break;w.splice(w.indexOf(R),1);let N=a(R);if(!N&&k(R))continue;b++,m(R,-R.eve\
-nts,-R.bytes);let T=x?{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxByt\
-es-c.bytes};if(!N&&T.events>0&&T.bytes>0){let S=this.#w(R,T.events,T.bytes,n);if(S===void 0)continue;m(R,S.kept.events,S\
-.kept.bytes),C(r,"spool_corrupt",S.corrupt),C(r,"spool_full",S.cut);continue}this.#m(R.name,R,N?"spool_expired":"spool_f\
-ull",r)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.val\
-id.length+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===je)break;let a=vn.exec(s);if(a===null||t-Tt(a)<=xd)cont\
-inue;let d=Le(a[3]);if(d===void 0||!r(d))continue;i++;let u=St(a[3],t+vt);try{this.#e.rename(`${this.dir}/${s}`,`${this.\
-dir}/${u}`)}catch{continue}this.#m(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=St(n.name,o+vt),s=y().monotonicMs();try{thi\
-s.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n\
-),u=a.map(Me),l=wt(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d}\
-;if(c.length===0)return this.#l(i)?m:void 0;let f=sn(this.dir,o),h=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.creat\
-e(f,Oo(c))}catch{if(h(),!this.#l(i))return;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length\
-,corrupt:d}}return m}if(y().monotonicMs()-s>vt/2)return void h();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{h();retu\
-rn}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Ro(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.r\
-emove(`${this.dir}/${n}`),!0}catch{return!1}}};function ko(e,n){let t=vn.exec(e);return t?Nd(t,n)?Le(t[3]):void 0:Le(e)}\
-function Le(e){let n=_d.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/No));return{name:e,\
-time:Number(n[1]),events:r,bytes:t,key:n[4]}}function wt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0\
-,r.length-n),i=r.slice(o).reduce((s,a)=>s+e[a].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice\
-(o),bytes:i}}function Ro(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`\
-${t}-`}${fe()}.jsonl`}function Oo(e){return e.map(n=>`${n.text}\n`).join("")}function $o(e,n){let{maxEvents:t,maxBytes:r}\
-=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+Od;return\
- e.length<=t&&o<=r?0:e.length-wt(e.map(Me),t,r).kept.length}var Od=200;function Io(e){return Me(e).bytes+1}function Me(e\
-){let n=`{"retries":${e.retries},"schemaVersion":${L(e.schemaVersion)},"sessionId":${L(e.sessionId)},${e.clientVersion==\
-=void 0?"":`"clientVersion":${L(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp\
-)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function St(e,n){return`l-${Z(n)}-${e}`}function Tt([,e,n]){return e===\
-"l"?Number(n):Number(n)+kd}function Nd(e,n){return n>Tt(e)}function Ad(e){try{let{retries:n,schemaVersion:t,sessionId:r,\
-clientVersion:o,cuts:i,timestamp:s,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof\
- r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts==\
-"string"&&Zn(a.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:L(a),schemaVersion:t,sessionId:r,\
-retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function $d(e,n){return e\
-.spoolFallback?Gr(y().env,I().os,n?.uid):void 0}function Id(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=xt(\
-e),a=e.noSpool??"there is no spool directory",d=r==="look"?"look":"work",u=o===void 0?void 0:ae.open(o,n,i,s,f=>a=f,d),l\
-=$d(e,n),c=u&&d==="work"?Ld(u,l,n,i):void 0;if(u&&c&&u.adopt(c,e.clock(),r==="flush"?0:void 0),u||l===void 0)return!u&&o\
-!==void 0&&t(a),u;let m=ae.open(l,n,i,s,f=>a+=`; nor in ${l}: ${f}`,d);return t(a,m?.dir),m}function Ld(e,n,t,r,o="work"\
-){let s=n!==void 0&&t.allowed(n,"read")&&t.realPath(n)!==void 0?ae.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e\
-.dir?s:void 0}var Sn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files\
-=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)r\
-eturn null;let s=y().files;if(!s)return null;let a=Id(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new En\
-(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,t\
-his.#e.clock(),t);for(let d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:D(d.json),notBefore:0})),[s,a]=[[],[]]\
-;for(let d of i)(bt(d,this.#e)===void 0?s:a).push(d);return a.length>0&&(this.settle(a),C(o,"event_too_large",a.length))\
-,{events:s,dropped:o}}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s\
-)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this\
-.#n.delete(t),this.spool.release(t))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#\
-n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(l\
-et n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of thi\
-s.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function xt(e){let{sink:n,format:t,sourceClientVersion:r\
-,headers:o,customFetch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Fn():void 0,headers:Object.keys(o).length>0?Object.e\
-ntries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=L(s);return Ao(n.\
-kind==="http"?n.url:"",t.name,a==="{}"?"":a)}function Md(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^l\
-ocalhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a\
--f]{2}:[0-9a-f]{1,4}$/.test(n)}function Lo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.p\
-rotocol!=="http:"||Md(t.hostname))return;let r=[...t.username||t.password?["credentials"]:[],...t.search?["query paramet\
-ers"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n)\
-.join(", ")}`]:[]];return o.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Mo(e\
-,n=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Jr(r,{sourceClientVersion:i,sessionId:o,cpuArchitectu\
-re:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Do(({schemaVersion:r,s\
-essionId:o,clientVersion:i})=>[r,o,i],r=>D(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Po(e,n=I()){le\
-t t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get\
-(i);if(s===void 0){let a=L(Pr(i));r.set(i,s={json:a,bytes:D(a)})}return s};return{name:"otlp",encode:i=>Gn(i.map(s=>o(s)\
-.json),i[0].sessionId,t(i[0]),n),emptyBytes:Do(({sessionId:i,clientVersion:s})=>[i,s],i=>D(Gn([],i.sessionId,t(i),n))),e\
-ventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Dr}}func\
-tion Do(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&\
-&(t={fields:o,bytes:n(r)}),t.bytes}}var Pd="http://localhost:4318/v1/logs",Dd=120,Cd=50,Fd=3,Bd=2,Bo=\'{"ts":"2026-01-01T\
-00:00:00.000Z","parameters":{},"name":"x"}\',Hd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","c\
-ommand":"x","subcommand":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefined","python\
-Version":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',Ud=new WeakSet,jd={flushIntervalSeconds:!0,maxQueueSize:!0,maxR\
-etries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backof\
-fInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvent\
-s:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,cloc\
-k:!0,random:!0};function Ve(e={}){if(!we(e))throw new TypeError(`Cannot create handler: options must be an object, got $\
-{A(e)}`);let n=jn(e,jd);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(O,V,F)=>{let P=e[O]===void 0?V:e[\
-O],z=F.integer?`${F.sign} integer`:`${F.sign} number`,re=`Cannot create handler: \'${O}\' must be a ${z}`;if(typeof P!="nu\
-mber"||Number.isNaN(P))throw new TypeError(`${re}, got ${A(P)}`);if(!((F.sign==="positive"?P>0:P>=0)&&(F.integer?Number.\
-isSafeInteger(P):Number.isFinite(P))))throw new RangeError(`${re}, got ${P}`);if(F.timer&&P*1e3>pt)throw new RangeError(\
-`Cannot create handler: \'${O}\' must be at most ${pt/1e3} seconds (the longest a timer can wait), got ${P}`);return P},r=\
-(O,V,F)=>{let P=e[O];if(P===void 0)return F;if(typeof P!==V)throw new TypeError(`Cannot create handler: \'${O}\' must be a\
- ${V}, got ${A(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:\
-!0},a=t("requestTimeoutSeconds",Bd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new Ra\
-ngeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let l=V\
-r(),c=r("sourceClientVersion","string",Te),m=jo("resource",e.resource),f=r("sessionId","string","undefined"),h=[],g=type\
-of e.format=="string"&&e.format.trim()===""?void 0:e.format,v=zd(g,h),_=fn(l.format??""),k=g!==void 0?v:_??"nat",w=kt(k,\
-c,{...l.otlpResource,...m}),[b,p]=Ud.has(e)?[Hd,"the smallest event trackCommand records"]:[Bo,"the smallest event"],x=_\
-t(w,l.sessionPrefix+f),R=_t(kt(v,c,m,Ho),f,b),N=t("maxEventBytes",32768,s);if(N<R.eventBytes)throw new RangeError(`Canno\
-t create handler: \'maxEventBytes\' must be at least ${R.eventBytes} (${p}), got ${N}`);let T=t("maxBatchBytes",5e5,s);if(\
-T<R.batchBytes){let O=`one ${v} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create hand\
-ler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${O} ${R.batchBytes} bytes, more than \'maxBatchBytes\' (${T} b\
-y default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${R.batchBytes} (${O}), got ${T}`)}let S=Xd(e.heade\
-rs);S.problem&&h.push(S.problem);let M=Gd(e.endpoint,l.endpointHidden?Rt:l.endpoint??(k==="otlp"?l.otlpEndpointHidden?Rt\
-:l.otlpEndpoint??Pd:void 0),l.dryRun,h),j=Wd(e.spoolDir,l,h);return{flushIntervalMs:t("flushIntervalSeconds",Dd,o)*1e3,m\
-axQueueSize:t("maxQueueSize",Cd,s),maxRetries:t("maxRetries",Fd,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3\
-,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEve\
-nts",1e3,s),maxEventBytes:Math.min(N,T-x.envelopeBytes-Re),maxEventBytesOption:N,maxBatchBytes:T,sourceClientVersion:c,s\
-essionId:l.sessionPrefix+f,sink:M.kind==="http"&&S.problem?{kind:"none",reason:"invalid_headers",detail:S.problem}:M,spo\
-olDir:j.path,noSpool:j.none,problems:h,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoo\
-lMaxEvents",de.maxEvents,s),maxBytes:Yd(t("spoolMaxBytes",de.maxBytes,s),b,p),maxAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/8\
-64e5,{sign:"positive"})*864e5},captureInterrupts:Jd(e.captureInterrupts),handOff:qd(r("handOff","boolean",void 0),l),cus\
-tomFetch:e.fetch!==void 0,format:w,formatSetBy:g!==void 0?"the program\'s options":_!==void 0?"NAT_TELEMETRY_FORMAT":"the\
- default",headers:{...k==="otlp"?l.otlpHeaders:{},...S.record},fetch:r("fetch","function",y().fetch??((O,V)=>globalThis.\
-fetch(O,V))),logger:r("logger","function",void 0),clock:Co("clock",r("clock","function",Date.now),Date.now,{valid:Vd,exp\
-ected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrigin + performance.now())"}),rando\
-m:Co("random",r("random","function",Se),Se,{valid:O=>typeof O=="number"&&O>=0&&O<1,expected:"a number in [0, 1)"})}}func\
-tion Co(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot cre\
-ate handler: \'${e}\' failed: ${G(a)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o},\
- got ${A(s)}`);return()=>{try{let a=n();return r(a)?a:t()}catch{return t()}}}var Vd=e=>typeof e=="number"&&e>=0&&e<1e13;\
-function _t(e,n,t=Bo){let r={json:t,bytes:D(t),schemaVersion:me,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.ma\
-x(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function Yd(e,\
-n,t){if(e>=de.maxBytes)return e;let r=Io({json:n,schemaVersion:me,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw n\
-ew RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`);return\
- e}function kt(e,n,t,r){return e==="otlp"?Po({serviceName:t["service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r\
-):Mo(n,r)}var Ho={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Uo(e){let{format:n,sour\
-ceClientVersion:t}=e,r=n.resource??{},o=_t(kt(n.name,t,r,Ho),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,\
-o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var Rt=Symbol("hidden");function Gd(e,n,t,r){i\
-f(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL\
-, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:ln(e);if(o){let s=`the program\'s \'endpoint\' ${A(H(e))} ${o}: no\
-thing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"none\
-",reason:"endpoint_hidden"};let i=e??n??Hr;return e===void 0&&!Ur(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout\
-"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function Wd(e,n,t){if(e===!1)return{path:\
-void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if\
-(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or false,\
- got ${A(e)}`);return X(e,I().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path\
-: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function zd(e,n){if(e===void\
- 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "ot\
-lp"), got ${A(e)}`);let t=fn(e);return t||(n.push(`the program\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat e\
-nvelope is sent`),"nat")}function jo(e,n){if(n===void 0)return{};if(!we(n))throw new TypeError(`Cannot create handler: \'\
-${e}\' must be an object of strings, got ${A(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!=\
-"string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||type\
-of o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var Fo=8192;function Xd(e){let n=jo("headers",e);fo\
-r(let[i,s]of Object.entries(n)){if(!an(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (\
-RFC 9110 tokens), got ${A(i)}`);if(dn(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(i)}: the\
- HTTP client frames the request itself`);n[i]=Ar(s)}let t=Object.keys(n).find(i=>!un(n[i])),r=Object.entries(n).reduce((\
-i,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${A(t)} that cannot be sent (a \
-control character or a character past ASCII): nothing is sent`:r>Fo?`the program\'s \'headers\' add ${r} bytes to a request\
-, more than ${Fo} (servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}func\
-tion qd(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TEL\
-EMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Jd(e){if(e===void 0||e===!1)return\
-!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupt\
-s\' must be a boolean or a function, got ${A(e)}`)}var wn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function \
-Tn(e,n){return{...e,[Ye]:L(n)}}function Vo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n\
-.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var te=15e3,Kd=250,Yo=3;function Go(e){return ne\
-(e).slice(0,4)}function Wo(e,n,t,r){return`sender-${e}-${Z(n)}-${Go(t)}${fe(8)}.${r}`}function Pe(e,n,t,r,o=""){let i={l\
-ocks:[],marks:[],others:new Map},s=Go(o);for(let a of e.list(n)){let d=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-\
-f]{8}\\.(lock|start)$/.exec(a);if(!d)continue;let u=Number(d[2]),l=d[4]==="lock"?te:Kd;if(u+l<=r||u>r+l)_n(e,`${n}/${a}`)\
-;else if(d[1]===t)(d[4]==="lock"?i.locks:i.marks).push(a);else if(d[3]===s){let[c,m]=[`${d[2]} ${a}`,i.others.get(d[1])]\
-;(m===void 0||c<m)&&i.others.set(d[1],c)}}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Pe(e,n,\
-t,r).locks.length>0}catch{return!1}}function zo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Pe(e,n,t,Date.now(),r);if(i.l\
-ocks.length>0||i.marks.length>0)return"at work";if(i.others.size>=Yo)return"crowded";let s=Date.now();o=Wo(t,s,r,"start"\
-),e.create(`${n}/${o}`,"");let a=Pe(e,n,t,s,r),d=a.locks.length>0||a.marks[0]!==o,u=`${Z(s)} ${o}`,l=[...a.others.values\
-()].filter(c=>c<u).length>=Yo;return!d&&!l?o:(_n(e,`${n}/${o}`),d?"at work":"crowded")}catch{return o}}function Xo(e,n,t\
-){t!==void 0&&Nt(e,n,()=>[t])}function qo(e,n,t){Nt(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Jo(e,n,t,r){for(l\
-et o=0;o<Zd;o++){let i=Date.now();try{e.ensureDir(n,!0,!1);let s=Pe(e,n,t,i);if(s.locks.length>0){Ot(e,n,s.marks);return\
-}let a=Wo(t,i,r,"lock");e.create(`${n}/${a}`,"");let{locks:d,marks:u}=Pe(e,n,t,i);if(d.join()===a)return Ot(e,n,u),a;_n(\
-e,`${n}/${a}`)}catch{return}await new Promise(s=>setTimeout(s,10+Se()*50))}}var Zd=5;function Ko(e,n,t){Nt(e,n,()=>[t])}\
-function Nt(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r}`)}func\
-tion _n(e,n){try{e.remove(n)}catch{}}function Zo(){return""}var ea=6e4,na=1e3,ta=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRA\
-CK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Qo(e,n,t){let r=ra(e,n,t);return r.handOff?r:{...r,ou\
-tcome:ei(e,n)}}function ei(e,n){return e.sink.kind==="none"?"dropped":ni(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ae()\
-===void 0?"spooled":"dropped"}function ni(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function ra(e,n,t){\
-try{let r=si(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i\
-}=n,s=ii(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlo\
-g:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let a=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handO\
-ff:!1,reason:a.refused};let{cwd:d,...u}=a,l={...ia(e,o.dir),successor:u,onByConsentFile:lo()};return{handOff:!0,command:\
-{...a,env:Tn(a.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}f\
-unction ti(e,n){return n.handOff&&n.command&&!da(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool \
-directory and cannot be written",outcome:ei(e,n.backlog)}:n}function ri(e){try{let{spool:n,health:t,files:r}=e.backlog;i\
-f(e.command===void 0||t.isOpen())return"endpoint down";let o=zo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crowded\
-")return o;let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():Xo(r,n.dir,o),i}catch{return"failed"}\
-}function oi(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return\
- si(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(ii(t.url,n.spool.dir))!==void 0}function ii(e,n){let t=to(),r=t\
-===void 0?void 0:oa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ta,...be,"HOME","USERPROFILE"],set:\
-r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function oa(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/\
-]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B\
-(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function si(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the ha\
-nd-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return\
-"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-na)return`a reque\
-st may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off duri\
-ng the run";let i=Ae();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no\
-, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpoo\
-l}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool\
- cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for\
- them): another user could swap the sender\'s script there";if(!ni(e))return"the program may not connect to the endpoint"\
-;let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state\
-:c}=d,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>ea&&!xn(a,s.dir,s.key,u)\
-)return"spooled events have waited a minute with no sender at work"}function ia(e,n){let{sink:t,format:r,spoolLimits:o,b\
-ackoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeco\
-nds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Uo(e),spoolMaxEvents:o\
-.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{\
-...e.headers},resource:{...r.resource}}}function sa({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function\
- da(e){if(sa(e))return!0;let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Zo(),Date.now());try{r()}catch(o){if(!(o instanceof \
-$))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ua(n,t.dir,aa),!0}var aa=3;function ua(e,n,t,r=Dat\
-e.now()){let o;try{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===v\
-oid 0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written\
-).slice(t).filter(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var kn=clas\
-s{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(\
-this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function di(){throw new \
-Error("a sender prints nothing")}var ui=16384,$t=2*ui,ci=$t-4096,It=32,li=/^[a-z0-9_]{1,40}$/,ca=/^[0-9a-f]{8}$/;var ai=\
-/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,la=6e4;function fi(e,n,t,r,o,i,s=-1/0){let a=Object.ent\
-ries(o).filter(([m,f])=>li.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!At(i))return;let u={...{since:i,last\
-:i,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=yi(n,t);try{let m=ma(\
-e,n,t,i).filter(h=>h.quiet).map(h=>mi(e,h,n,t)),f=pi([...m.flatMap(h=>h.lines),l],s,i)??l;hi(e,n,t,m,()=>{let h=pa(e,c);\
-h==="invalid"&&e.remove(c);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+g.length<=ui?e.append(c,typeof h=="object"&&!h.e\
-nded?`\n${g}`:g,ci):fa(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E(()=>e.remove(h))}catch{}}function fa(e,n,t,r,o,i)\
-{let s=yi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?mi(e,a,n,t):{lines:[]};hi(e,n,t,[d],()=>{e.append(s,`${L(pi([.\
-..d.lines,r],o,i)??r)}\n`,ci)})}function mi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)),{lines:[\
-],summed:n.summed};let{lines:o,upTo:i}=ha(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines\
-:[],summed:n.summed}}function hi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a));\
-throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.aside`)}func\
-tion ma(e,n,t,r){return Et(e,n,ai,(o,i)=>{let[,,s,a]=ai.exec(i)??[],d=Math.abs(r-Number(s))>=la;return o===t?{path:B(n,i\
-),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function ha(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice\
-(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:gi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.sum\
-med??0}}}function Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function pi(e,n,t){let r=e.map(a=>({...a,since:Math.min\
-(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]o\
-f Object.entries(a.dropped))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],\
-Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:M\
-ath.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function pa(e,n)\
-{try{let t=e.read(n,$t);return t===void 0?void 0:{lines:gi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){ret\
-urn t instanceof $?"invalid":void 0}}function gi(e){return e.split(`\n`).flatMap(n=>ga(n)??[])}function ga(e){try{let{sin\
-ce:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.\
-entries(r):[];if(!(At(n)&&At(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>li.test(u)&&Number.isSafeInteger(l)&&l\
->0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ca.test(i)?{endpointHash:i}:{}};r\
-eturn typeof o=="string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}function At(e){return Number.isSafeInteger(e)&&e>=0\
-&&e<=hn}function yi(e,n){return B(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},bi=.9,ya=1e3,ba=3e5,Ea=36\
-e5,va=4,Rn=class{#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ue.working\
-;#k=0;#R;#y=new Set;#O;#A=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#fe=!1;#U=0;#D;#C;#v;#z;#j=!1;#X=!1;#F;constructor(n=\
-{}){this.#e=Ve(n)}enqueue(n){try{if(!he())return this.#xe();let t=y().exiting();t?(this.#ie(),this.#H=this.#i,this.#i=!0\
-):this.#J(),this.#u++;let r=vo(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxB\
-ufferedEvents)return this.#ke();if(this.#n.push(r),t)return void(this.#B(!0)||this.#G());this.#m&&this.#c===void 0&&queu\
-eMicrotask(()=>this.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H=!1}}start(){t\
-his.#m||this.#D||(this.#m=!0,this.#J(),this.#S()>0?this.#V():he()&&!this.#N()&&oi(this.#e,this.#_())&&this.#I(ue.working\
-))}flush(){return this.#I(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(thi\
-s.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i=this.#x;re\
-turn[this.#l,this.#x]=[void 0,ue.working],this.#be(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D??=this.#me()}\
-[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...thi\
-s.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o\
-.length+this.#t.size}#q(){return[...this.#o,...this.#t.events(),...this.#n]}#J(){if(this.#C)return;this.#ie();let n=y(),\
-t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=\
-t(()=>n.onExit({beforeExit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#G(),this.#W()}\
-})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#G(),this.#W()})):void 0;this.#C=()=>\
-{r?.(),i?.()}}#V(){this.#m&&this.#c===void 0&&this.#K()}#K(){this.#c=setTimeout(()=>{this.#I(ue.periodic).then(()=>{this\
-.#m&&this.#K()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#me(){this.#m=!1,this.#c!==void 0&&clearTimeout(\
-this.#c);let n=this.#E=Sa(this.#e.exitTimeoutMs);this.#le(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>0&&!await P\
-romise.race([this.#w.then(()=>!0),n.over()])&&this.#Z(),this.#S()>0&&this.#B())return;this.#ae(),this.#S()>0&&this.#N()&\
-&this.#P(!0),this.#S()>0&&!this.#N()&&await this.#he(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!\
-0}finally{this.#W(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async#he\
-(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>!0);await P\
-romise.race([r,n.over()])||this.#Z()}#Z(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min\
-(n,t||n)*bi,i=[...this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*bi);this.#Q(({started:s})=>r-s>=o),this.#R?.abort()\
-,this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#Q(n=()=>!1){for\
-(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#re(r);continue}for(let i of r)i.cuts=(i.\
-cuts??0)+1;this.#o.unshift(...n(t)?this.#se(r,"the exit budget ended before the answer"):r)}}}#pe(){return this.#R??=new\
- AbortController}#ee(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)ret\
-urn!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&\
-!(2*d>s)}#ne(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===\
-!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#ge(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#v?.health.sta\
-te;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>\
-=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#ye(n){let t=this.#v?.health;if(n.delivered){this.#F=void 0;let u=thi\
-s.#X&&this.#E===void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return;let r=!\
-n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#F\
-?.failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{state:\
-t.state,failures:o,probeAt:d}}async#be(n){try{this.#le(),this.#Y();let t=this.#e.sink.kind==="http"?this.#v?.health:void\
- 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ae();let r=this.#N();if(r&&!this.#ge())return;let o=this.#e.clock()\
-,i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=\
->!i(l)),this.#n=[];let d=this.#oe(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#\
-Ee(d,u),this.#ye(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))}catch(t){thi\
-s.#f(`flush failed unexpectedly: ${t}`)}}async#Ee(n,t){let{signal:r}=this.#pe(),o=0,i=async()=>{for(;o<n.length&&!t.fail\
-ed&&this.#ee(r);)await this.#te(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(va,n.length)},i));for(let s o\
-f n.slice(o))this.#ne(s)}async#te(n,t,r){this.#Y();let o=this.#ue(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;\
-this.#t.add(o),n=o}let i=await this.#Se(n,t);if(this.#Te(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.len\
-gth>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#ee(t)\
-?await this.#te(d,t,r):this.#ne(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#re(n,i.rejected);ca\
-se"too_large":return this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(\
-n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(\
-r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ve(n,i.retryAfterMs):this.#_e(n,i.reason,i.retryAfterMs)}}}#ve(n,t=\
-0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#re(n,t=0){let r=Mat\
-h.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#Se(n,t){let r={started:y().monoto\
-nicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#we(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);\
-let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#oe(n){let{format:t,maxBatchBytes:r}=this.#e;return So(n,r,t\
-.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#we(n,t,r){let{sink:o}=this.#e;if(o.kind==="no\
-ne")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock()\
-);if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")return Ei(\
-a),{kind:"delivered"};let d=i.classify;return await yo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.lengt\
-h)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.cl\
-ock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#Te(n,t){if(!t\
-his.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retr\
-y"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.ur\
-l:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";\
-this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#ie(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,han\
-dOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d\
-=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RU\
-N")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`\
-;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`\
-);if(!this.#h)return;let i=Lo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off whe\
-re a sender can be started":"in process"} (${o.source})`)}#xe(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(\
-`telemetry off (decided by ${ft().decidedBy}): events are not recorded`))}#_e(n,t,r){let{backoff:o,clock:i,random:s}=thi\
-s.#e,a=i(),d=this.#se(n,t);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#se(n,t){let[r,o]=[[],[]]\
-;for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.len\
-gth} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n)\
-{this.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t},\
- as its place cannot be used: ${n}`;r!==this.#z&&this.#f(r),this.#z=r}),this.#v}#de(){let n=this.#E;if(n)return Math.max\
-(0,n.end-y().monotonicMs())+ya;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(ba,Math.min(Ea,2*t),2*r\
-)}#Y(){let n=this.#de(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ae(){if(this.#j||this.#k>0||!he()||this.\
-#N()||!ee())return;let n=this.#_();if(n&&Ae()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this\
-.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#de());this.#X=(o?.events.length??0)>0,o&&(this.#ce(o.dropped)\
-,this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#Q();let r=this.#q(),o\
-=this.#ue(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#fe=!0,thi\
-s.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#oe(o))Ei(this.#e.f\
-ormat.encode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.len\
-gth,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.len\
-gth} event(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.no\
-Spool})`:"")),!1;if(Ae()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned telemet\
-ry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#L(),s){l\
-et a=this.#U-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped))th\
-is.#b(u,d);this.#ce(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavailabl\
-e")}return i?.releaseAll(),s!==void 0}#ue(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s\
-}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));retu\
-rn this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#ce(n){for(let[t,r]of Object.entries(n\
-))this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=Qo(this.#e,t,he()),o=r.handOff?ee():void \
-0;if(o===!1)return this.#P(!0,o);let i=ti(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"sp\
-ooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?To(t.health):void 0,c=i.ou\
-tcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]\
-}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:$o(this.#q(),this.#e.spoolLimits);if(s\
->0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leav\
-e out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f(\
-"at exit: delivering in process: the spool cannot be written"),!1;let a=ri(i);if(a==="failed"||a==="crowded")return this\
-.#f(`at exit: delivering in process: ${a==="crowded"?"senders for other programs or settings (headers, an OTLP resource)\
- work in the spool already":"no sender could be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.working];let d={st\
-arted:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (t\
-he system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#G(){let n=this\
-.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later ru\
-n`),t}#W(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&\
-(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)\
-return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();fi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i\
--r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#a,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#ke(){if(this.#$!\
-==void 0){C(this.#a,"buffer_full",1),this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#b(1,"buffer_full",\
-`${n} held; those dropped after it are told together at the next flush`)}#le(){let n=this.#$;this.#$=void 0,n&&this.#f(`\
-dropped ${n} event(s): buffer_full`)}#f(n){this.#h?.(n),this.#H||Wr(this.#e.logger,n)}};function Sa(e){let n=y().monoton\
-icMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()\
-}}function Ei(e){y().writeStderr(`${di(JSON.parse(e))}\n`)}var wa=250;async function vi(e){let n=y();Ie(te,()=>n.exit(0))\
-,go(),co(()=>Ta(e));try{await xa(e,y().monotonicMs()+te)}catch{}n.exit(0)}function Ta(e){let{enabled:n,source:t}=io();re\
-turn n||t==="default"&&e.onByConsentFile!==!0}async function xa(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{succe\
-ssor:o,onByConsentFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee())return qo(t,r,d);for(let u=0;;u++){let l=await Jo(t,r,d,e.endp\
-oint);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:h}=await ka(s,n-wa);if(Ko(t,r,l),!Ra(e,d))return;if(h&&f>0&&ee\
-())return _a(e);if(c>0&&m>0||u>0&&c===0)return}}function _a(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=\
-e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==void 0&&E((\
-)=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function ka(e,n){\
-let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;fo\
-r(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&y().files?.realPath(s)===void 0)break;let d=new\
- Rn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,se\
-nt:c,dropped:m}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<=l\
-)break;if(l>0&&n-y().monotonicMs()>r){let f=pe(++a,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeou\
-t(h,f))}}return t}function Ra(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now())\
-)return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ae.open(e.\
-spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Si=Vo(y().env(Ye));Si&&await vi(Si);\n'}var Re="sender-dc1e4abd.m\
-js",zd=128331,Wd=6e4,Xd=1e3,Gd=[Gi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DR\
-Y_RUN"];function Ji(e,t){return e.sink.kind==="none"?"dropped":cr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?
-"spooled":"dropped"}var qd=3;function Zi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Bd.test(d))}catch{return}const o=d=>{
-const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(
-d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.
-remove(`${t}/${d}`)}catch{}}var Jd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
-return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
-function dn(e){return e===null?"null":typeof e=="string"?Ki(e):typeof e=="number"?Zd(e):typeof e=="boolean"?String(e):Array.
-isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Ki(
-n)}: ${dn(r)}`).join(", ")}}`:"null"}function Ki(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
-0).toString(16).padStart(4,"0")}`)}function Zd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
-nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
-n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
-padStart(2,"0")}`}var Qi=16384,cn=2*Qi,eo=cn-4096,ln=32,to=/^[a-z0-9_]{1,40}$/,Kd=/^[0-9a-f]{8}$/,Qd=/^drops-([0-9a-f]{8})\.json$/,
-un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,ec=6e4;function tc(e,t,n,r=-1/0){const i=Date.now(),
+{if(n(t))return{hidden:!0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:Ps\
+(r),hidden:!1}}return{hidden:!1}}function Ps(e){let[,n,t]=/^([^?#]*)(.*)$/s.exec(e);return`${n.replace(/\\/+$/,"")}/v1/lo\
+gs${t}`}var Hr="https://events.telemetry.data.nvidia.com/v1.1/events/json";function _e(e){if(e!==void 0)return["1","true\
+","yes"].includes(e.trim().toLowerCase())}function Ds(){return Cs(y().env("CI"))||y().envNotUnicode?.("CI")===!0}functio\
+n xe(e){return Ce(y().envNotUnicode?.(e)===!0,"its permissions")}function Cs(e){return!["","0","false"].includes(e?.trim\
+().toLowerCase()??"")}var Fs=["","0","false","no","off"];function Ur(e){return ln(e)===void 0}var zn="is not an http(s) \
+URL",Bs="has an \'@\' past its host";function jr(e){let n;try{n=new URL(e)}catch{return zn}if(n.protocol!=="http:"&&n.prot\
+ocol!=="https:")return zn;if(Fe(n))return`${Bs}: a key with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %23)\
+, would make a part of it the host`}function ln(e){if(e===""||e==="stdout")return;let n=jr(e);return n===zn?`${n}, "" or\
+ "stdout"`:n}function fn(e){let n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n:void 0}function Vr(){let e=y().e\
+nv,n=[],t=(w,b)=>{let p=e(w),x=Xn(w,p);return x!==void 0&&n.push(`${x}, ${b}`),_e(p)};t("NAT_TELEMETRY_ENABLED","so tele\
+metry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=Ds();for(let w of\
+ Hs)y().envHidden?.(w)===!0&&!(w==="CI"&&o)&&r.push(w);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes\
+("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),a=s===void 0?void 0:ln(s);a&&n.push(`NAT_TELEMETRY_ENDPOINT=${A(\
+H(s))} ${a}: nothing is sent`);let d=e("NAT_TELEMETRY_FORMAT");d!==void 0&&d.trim()!==""&&fn(d)===void 0&&n.push(`NAT_TE\
+LEMETRY_FORMAT=${A(d)} is not a format (nat, otlp): the nat envelope is sent`);let u=t("NAT_TELEMETRY_HANDOFF","so event\
+s are delivered in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!X(l,I().os)&&n.push(`NAT_TELEMETRY_CO\
+NSENT_FILE=${A(l)} is not an absolute path: it is read in the directory each run starts in, so each directory may hold a\
+nother decision`);let c,m=Us(e,I().os,n,w=>c=w),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=I().os==="win32"?"LOCALAPPDATA":"HOME";\
+m===void 0&&f===void 0&&y().envHidden?.(h)===!0&&(c=`the program may not read ${h} (${xe(h)})`,n.push(`${h} may not be r\
+ead (${xe(h)}): the spool cannot be kept in the home directory`));for(let w of r)n.push(`${w} may not be read (${xe(w)})\
+: ${Yr[w]}`);for(let w of Wn){let b=e(w)?.trim(),p=b?jr(b):void 0;p&&n.push(`${w}=${A(H(b))} ${p}: OTLP events are not s\
+ent`)}let g=Fr(e,w=>r.includes(w)),v=w=>Cr(e(w),b=>n.push(`${w}: ${b}: skipped`)),_={...Br("OTEL_EXPORTER_OTLP_HEADERS",\
+v("OTEL_EXPORTER_OTLP_HEADERS"),n),...Br("OTEL_EXPORTER_OTLP_LOGS_HEADERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},k={.\
+..v("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,\
+endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,sessionPrefix:e("NAT_SESSION_PR\
+EFIX")??"",spoolDir:m,noSpool:c,spoolFallback:f===void 0,handOff:u,ci:o,format:d,otlpEndpoint:g.endpoint,otlpHeaders:_,o\
+tlpResource:k,problems:n}}var Yr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the \
+program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_F\
+ORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a v\
+alue set there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine\
+ then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent ther\
+e unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPO\
+RTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s k\
+ey) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Hs=Object.keys(Yr);function Xn(e,n){if(n===void 0)return;l\
+et t=n.trim().toLowerCase();if(!(_e(t)===!0||Fs.includes(t)))return`${e}=${A(n)} is not a yes/no value (1, true, yes / 0\
+, false, no): read as no`}function Br(e,n,t){let r={};for(let[o,i]of Object.entries(n))an(o)?dn(o)?t.push(`${e}: ${A(o)}\
+ is the HTTP client\'s to set: skipped, not sent`):un(i)?r[o]=i:t.push(`${e}: the value of ${A(o)} is not a header value \
+(RFC 9110, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):t.push(`${e}: an ent\
+ry\'s name is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \\`Name: va\
+lue\\` rather than \\`Name=value\\`): skipped, not sent`);return r}function Us(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SP\
+OOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):X(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_D\
+IR=${A(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=\
+e("XDG_STATE_HOME");if(i&&!X(i,n))t.push(`XDG_STATE_HOME=${A(i)} is not an absolute path: ignored, as the XDG specificat\
+ion says`);else if(i)return B(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e(\
+"USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a?B(a,`${n==="darwin"?"Librar\
+y/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):X(s\
+,n)?s:(t.push("the home directory is not an absolute path: no spool is kept there"),void r("the home directory is not an\
+ absolute path"))}function Gr(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return B(r&&X(r,n)?r:"/tmp",`na\
+t-telemetry-${t}`)}function Jn(){let e=y();if(_e(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] \
+${n}\n`)}var qn=new Set;function Wr(e,n){if(!(e===void 0||qn.has(e))){qn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${\
+n}`)).catch(()=>{})}catch{}finally{qn.delete(e)}}}function zr(e){let n;return()=>n??=new RegExp(e,"u")}var nc=zr(String.\
+raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var tc=zr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*\
+(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var me="1.5",Re=64,cc=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPL\
+ETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),lc=Object.freeze({I\
+NFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SY\
+NTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ke=class{name\
+;schemaVersion;timestamp;constructor(n,t={}){if(js(new.target))throw new TypeError("Cannot create event: TelemetryEvent \
+is abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: an event type mus\
+t declare a name (pass it to super()), got ${A(n)}`);let r=t.schemaVersion??me;if(typeof r!="string"||r.length===0)throw\
+ new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${A(r)}`);let o=t.timestamp===void \
+0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid D\
+ate or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function js(e){return e===ke}function D(\
+e){let n=e.search(Vs);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||\
+(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Vs=/[^\\x00-\\x7f]/;var Ys\
+="184482118588404";function Be(e){let n=U(e);if(!(n>=-hn&&n<=hn))throw new RangeError("Invalid time value");let t=U(n/1e\
+3);if(t!==Kn.second){let r=U(t/Xr),o=t-r*Xr,i=`${ie(U(o/3600),2)}:${ie(U(o/60)%60,2)}:${ie(o%60,2)}`;Kn={second:t,text:`\
+${Gs(r)}T${i}.`}}return`${Kn.text}${ie(n-t*1e3,3)}Z`}var Kn={second:NaN,text:""};function Gs(e){let n=U((e+719468)/14609\
+7),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-(365*r+U(r/4)-U(r/100)),i=U((5*o+2)/153),s=o-U(\
+(153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?ie(d,4):`${d<0?"-":"+"}${ie(d<0?-d:d,6)}`}-${i\
+e(a,2)}-${ie(s,2)}`}var Oe=4503599627370496,U=e=>{if(!(e<Oe&&e>-Oe))return e;let n=e>=0?e+Oe-Oe:e-Oe+Oe;return n>e?n-1:n\
+},ie=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},Xr=86400,hn=864e13;function qr(e){let n;try{n=e.name}catc\
+h(o){throw new TypeError(`Event name cannot be read: ${G(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("Event \
+name is not a non-empty string");let t=L(zs(e));if(n!==mn.name){let o=L(n);mn={name:n,json:o,bytes:D(o)}}let r=Be(e.time\
+stamp);return{json:`{"ts":"${r}","parameters":${t},"name":${mn.json}}`,bytes:Ws+r.length+D(t)+mn.bytes}}var mn={name:"",\
+json:"",bytes:0},Ws=31;function zs(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be read: ${G(s)}`),t;try\
+{t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){throw n("parameters() returned an object that",i\
+)}if(kr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parame\
+ters object: parameters() returned a thenable`)}if(!we(t))throw new TypeError(`Event \'${e.name}\' has no parameters objec\
+t: parameters() returned ${A(t)}`);let r;try{r={...t}}catch(i){throw n("parameters",i)}let o=Zn(r);if(o)throw new TypeEr\
+ror(`Event \'${e.name}\' ${o}`);return r}function Zn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no pa\
+rameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number\
+"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function Jr(e,n){return{brows\
+erType:"undefined",clientId:Ys,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitectu\
+re:n.cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",device\
+Id:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceTyp\
+e:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOpt\
+In:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",\
+productVersion:"undefined",sentTs:Be(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}fun\
+ction Qn(e,n){return cn(`${L(e).slice(0,-1)},"events":[`,n,"]}")}var Kr=/[A-Za-z0-9_-]/,Xs=/(?:(\\d{4})-(0[1-9]|1[0-2])-(\
+0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\
+\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,qs=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[0\
+1](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function Zr(e){return new tt(e).do\
+cument()}var tt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),\
+this.#n>=this.#e.length)return n;this.#d()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){let t=this.#e.startsWith("[[",\
+this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a=i===r.length-1;if(\
+a&&t){let u=et(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array \
+of tables`);let l=this.#T({},"header");return u.push(l),pn(o,s,u),l}let d=et(o,s);d===void 0?pn(o,s,d=this.#T({},a?"head\
+er":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:nt(d)?a?(this.#t.get(d)!=="implicit"&&th\
+is.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${s}\' is \
+an inline table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();l\
+et r=this.#r(),o=n;for(let s of t.slice(0,-1)){let a=et(o,s);a===void 0?pn(o,s,a=this.#T({},"dotted")):(!nt(a)||!["dotte\
+d","implicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(a)==="implicit"&&this.#t.\
+set(a,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),pn(o,i,r)}#p(){let n=[];f\
+or(;;){this.#y();let t=this.#d();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.push(this.#l());else{let r=this.#n;for(;\
+this.#n<this.#e.length&&Kr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.sli\
+ce(r,this.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++}}#r(){let n=this.#d();if(this.#e.startsWith(\'"""\',this.#n\
+))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return this.#w();if(n==="\'")return t\
+his.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n==="["?this.#g():this.#m();r\
+eturn this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!Kr.test(this.#e[this.#n+o.\
+length]??""))return this.#n+=o.length,i;let t=this.#a(Xs,/[\\w:.+-]/);if(t){let[o,i,s,a]=t;return i!==void 0&&!Js(Number(\
+i),Number(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r=this.#a(qs,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]\
+*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),Ks(r[0])):this.#i("a\
+ value is malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))retur\
+n this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#d()!=="]";)n.push(this.#r()),this.#O(),this.#d()===\
+","?this.#n++:this.#d()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this.#n++;let n=this.#T({},"inli\
+ne");if(this.#y(),this.#d()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")br\
+eak;t!==","&&this.#i("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Obje\
+ct.values(n))nt(t)&&this.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return th\
+is.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():gn(t)&&t!=="	"?this.#i("a string holds a contr\
+ol character"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.i\
+ncludes(`\n`)||[...t].some(r=>gn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,th\
+is.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.\
+#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t==\
+=void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?t\
+his.#n+=r[0].length:n+=this.#R()}else gn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#d()===`\n`)?this.#i("a string holds a co\
+ntrol character"):n+=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n=th\
+is.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;l\
+et r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f\
+:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=p\
+arseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(\
+i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#d()=\
+==" "||this.#d()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#d();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[\
+this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#A();else return}}#A(){for(;this.#n<this.#e.length&&this.#d()!==`\n`;){l\
+et n=this.#e[this.#n++];gn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),\
+this.#d()==="#"&&this.#A(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`?this.#n++:this.#n<this.#e.length\
+&&this.#i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#\
+n+=n.length}#d(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n\
+`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function et(e,n){return Object.hasOwn(e,n)?e[n]:voi\
+d 0}function pn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function nt(e){ret\
+urn typeof e=="object"&&e!==null&&!Array.isArray(e)}function gn(e){let n=e.charCodeAt(0);return n<32||n===127}function J\
+s(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function K\
+s(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)\
+}var Zs="1.0";function Ue(){if(ro())return;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSE\
+NT_FILE")||(t?B(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(rt?.gi\
+ven!==r){let o=n?.realPath(".");rt={given:r,path:o===void 0?r:B(o,r)}}return rt.path}function to(){return(se?Q?.path:voi\
+d 0)??Ue()}var rt;function ro(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CO\
+NSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var Qs=65536;function He(e,n=!1){let t=y().files;i\
+f(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s\
+ permissions)"};let r;if(!n){if(!t.present(e))return{state:"never_asked"};try{r=t.checkPlace(e)}catch(i){return{state:"d\
+isabled",problem:`is where another user could replace it (${ot(i).replaceAll("_"," ")})`}}}let o;try{o=t.read(e,Qs)}catc\
+h(i){return ot(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:ed(i)?{stat\
+e:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be \
+read safely (${ot(i).replaceAll("_"," ")})`}}return o===void 0?{state:"never_asked"}:{...oo(o),text:o,placeJudged:r}}fun\
+ction ed(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function ot(e){return e?.reason??"\
+unreadable"}function oo(e){let n;try{n=Zr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetr\
+y;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has\
+ a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disa\
+bled"?{state:"disabled"}:r==="enabled"?o===Zs?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)\
+}:{state:"disabled",problem:"has a consent value this tool does not know"}}function io(){let e=Ue(),{state:n,problem:t,o\
+utdatedYes:r}=ut(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...bn()??\
+ct(n),...o}}function so(){let e=bn();if(e)return e;let{state:n,text:t,problem:r,placeJudged:o}=ut(Ue());return{...ct(n),\
+text:t,placeJudged:o,...r?{problem:r}:{}}}function ut(e){if(e!==void 0)return He(e);let n=ro();return n?{state:"disabled\
+",problem:`cannot be found: the program may not read ${n} (${xe(n)})`}:{state:"never_asked"}}function bn(){let{env:e,env\
+Hidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=_e(e("NAT_TELEMETR\
+Y_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,sou\
+rce:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}func\
+tion ct(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var W,se=!1,Q,it\
+,lt=!1,yn,Ne,Qr="an opt-out set in the environment during the run",eo="the consent file, written since the program turne\
+d telemetry on";function nd(e,n=He(e)){let t=y().files,{text:r,problem:o}=n,i=o===void 0&&(n.placeJudged??td(e)),s=t?.pr\
+esent(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{path:e,there:s,text:r,proble\
+m:o,reread:i,stamp:t?.stamp(e)}}function td(e){try{return y().files?.checkPlace(e)===!0}catch{return!1}}function st(e,n)\
+{let t=y().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e.reread)return t?.stamp(e.pa\
+th)!==e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.path)!==e.modified}f\
+unction ao(){return yn!==void 0&&st(yn)}var dt=Symbol.for("@nat/telemetry: the program\'s opt-out"),at=globalThis;try{at[\
+dt]===void 0&&Object.defineProperty(at,dt,{value:{serial:0}})}catch{}var no=0;function rd(){try{let e=at[dt];if(e===void\
+ 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}functi\
+on uo(){let e=rd();e===void 0||e===no||(no=e,[W,se,lt]=[!1,!1,!0])}function co(e){it=e}function ee(){if(it)return W=it()\
+;uo();let e=lt&&!se;if(!e&&(Ne===Qr||bn()?.enabled===!1))return Ne=Qr,W=!1;if(e&&(Ne===eo||ao()))return Ne=eo,W=!1;if(!s\
+e||Q===void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0&&(n=He(Q.path,!0)),W=Q.problem===v\
+oid 0&&(n===void 0?W===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(n.state).enabled),W||(Ne??="the consent file, written\
+ again during the run"),W}function he(){return uo(),W===void 0&&od(so()),W===!0}function od(e){[W,se]=[e.enabled,e.sourc\
+e==="file"];let n=se?Ue():void 0;Q=n===void 0?void 0:nd(n,e)}function Ae(){if(!lt||se||W!==!0||ao())return;let e=bn();if\
+(e)return e.enabled?void 0:e.source;let n=Ue(),t=yn?.path===n?yn:void 0,{state:r,problem:o}=t===void 0?ut(n):t.problem!=\
+=void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:oo(t.text);return r==="disabled"&&o===void 0?"file":voi\
+d 0}function lo(){return he()&&se}function ft(){let e=he(),{enabled:n,source:t,problem:r}=so(),o=t!=="file"&&t!=="defaul\
+t"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,y().env(t)):void 0,s=o?`${t}, which the program may n\
+ot read (${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy\
+:e===n?s:Ne??"the program (setTelemetryEnabled)"}}var pt=2**31-1,id=25,mt={min:50,max:250},fo=4,ht=1e3,sd=(fo+1)*mt.max,\
+$e={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.abort\
+ed)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener(\
+"abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(ht,e)){th\
+is.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(ht)),this.signal.addEvent\
+Listener("abort",this.look)}catch{}},look:()=>{for(let e of $e.guarded)--e.looks<=0&&e.end();$e.guarded.size>0&&$e.liste\
+n()}};function Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$e.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Mat\
+h.ceil((e+sd)/ht),end:a},u=(l,c)=>{let m=y().monotonicMs()+l;try{r=setTimeout(()=>{$e.release(d);let f=y().monotonicMs()\
+-m;if(f<=id||c===0)return a();u(Math.min(Math.max(f,mt.min),mt.max),c-1)},l),t?.(r)}catch{}};return $e.guard(d),u(e,fo),\
+t||(i=E(()=>y().holdOpen?.())),s}function mo(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-\
+z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function pe(e,n,t,r=0){let o\
+=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var dd=3,po=!1;function go(){po=!\
+0}var ad=new Set([407,408,429,500,502,503,504]),ud=new Set([501,505]);function cd(e,n){return e>=200&&e<300?{kind:"deliv\
+ered"}:e===413?{kind:"too_large"}:ad.has(e)||e>=500&&e<600&&!ud.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kin\
+d:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:\
+"rejected",reason:`http_${e}`}}async function yo(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortContr\
+oller,t=!1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{onc\
+e:!0});let i=new Promise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>\
+{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??cd;for(;;s++){let l=new URL(a).origin===d?e.headers:void 0\
+,c=await Promise.race([e.fetch(a,{method:"POST",headers:{...l,"content-type":"application/json"},body:e.body,redirect:"m\
+anual",signal:n.signal}),i]),m=ld(c);if(m===void 0)return yt(gt(c)),{kind:"rejected",reason:"bad_response"};let f=ho(c,"\
+location"),h=mo(ho(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let v=await Promise.race([\
+fd(c,n.signal),i]).catch(()=>{});return u(m,h,v)}if(yt(gt(c)),m!==307&&m!==308)return u(m,h,void 0);if(s===dd)return{kin\
+d:"rejected",reason:"too_many_redirects"};let g=yd(f,a);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g\
+.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)\
+return po?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",r\
+eason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_re\
+direct"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof Y&&s===0?{kind:"not_sent",reason:a\
+.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:G(a)}}finally{r(),e.signal?.remo\
+veEventListener("abort",o)}}function ld(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n\
+<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function ho(e,n){try{let t=e.headers.get(n);return typeo\
+f t=="string"?t:null}catch{return null}}function gt(e){try{return e.body}catch{return}}function yt(e){try{let{cancel:n,d\
+estroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)}catch{}}as\
+ync function fd(e,n){let t=gt(e),r=md(t),o=r??t,i=()=>yt(o);n.addEventListener("abort",i,{once:!0});let s=new TextDecode\
+r,a="",d=0;try{if(n.aborted)return"";for await(let u of r?hd(r):pd(t)){if(typeof u!="string"&&!(u instanceof Uint8Array)\
+||(d+=typeof u=="string"?D(u):u.length,d>gd))return"";a+=typeof u=="string"?u:s.decode(u,{stream:!0})}return a+s.decode(\
+)}finally{n.removeEventListener("abort",i),i()}}function md(e){try{let{getReader:n}=e??{};return typeof n=="function"?n.\
+call(e):void 0}catch{return}}async function*hd(e){for(let n=await e.read();!n.done;n=await e.read())yield n.value}functi\
+on pd(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var gd=65536;function yd(e,n){if(e!==null)try{\
+let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var bd=0xe677d21fdbff,\
+Ed=JSON.stringify(me).length+Re;function Eo(e){if(e===bo)return!0;let n=D(JSON.stringify(e))<=Ed;return n&&(bo=e),n}var \
+bo;function vo(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof ke))return{reason:"not_an_event",deta\
+il:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaV\
+ersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!\
+Eo(o))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Re} bytes beyond "${me}" that maxBatchByt\
+es keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(i<0\
+||i>bd)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let{js\
+on:s,bytes:a}=qr(e),d={json:s,bytes:a,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries:0,notBefore:0},u=b\
+t(d,n);return u===void 0?d:{reason:"event_too_large",detail:u}}catch(o){return{reason:"invalid_event",detail:G(o)}}}func\
+tion bt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes serialized, more than \
+${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resour\
+ce attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n.sessionId&&e.clientVersion=\
+==n.sourceClientVersion&&Eo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`${i} bytes as the ${o.name} \
+format carries it, more than maxBatchBytes leaves beside its envelope`}function So(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0\
+;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.clientVers\
+ion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function ne(e){let n=2166136261;\
+for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function Et\
+(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0?void 0:r(s,i);retu\
+rn a===void 0?[]:[a]})}var Sd={initialMs:3e4,maxMs:36e5},wo=4096;function wd(e,n){return n??ne(e)}function Td(e,n,t){try\
+{let r=e.read(n,wo);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,handedOffAt:d}=JSON.parse(\
+r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(d)&&d<=t?{failures:o,notBefore:\
+i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof a==\
+"string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var En=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#\
+a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${wd(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${\
+this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!this.#a&&this.#r!==\
+void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Math.max((this.#r?.failures??0)+1,t?.f\
+ailures??0),o=this.#s()+pe(r,Sd,this.#p,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notBefore:i?t.notBefore:o}),\
+i}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#c({failures:r?\
+.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.#s()+n}),this.#a=!0)}not\
+eHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore\
+<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#a\
+||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m())}#g(){let n=Td(this.#u,this.path,t\
+his.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#u.remove(this.path)}catch{}}#\
+c(n){this.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{},r=L({...n,...t,endpoint:this.#t}),o=D(r)<=wo&&H(this.#t)=\
+==this.#t?r:L({...n,...t});le(this.#u,this.#e,this.#n,o,this.#s())}catch{}}};function To(e){let{failures:n=0,notBefore:t\
+=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Be(t)}`}function C(e,n,t){t>0\
+&&(e[n]=(e[n]??0)+t)}var xo=36e5,je=64,xd=6e4,de={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},vt=6e4,_d=864e5,_o=6e\
+4,No=64,kd=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,vn=/^([lc])-(\\d{13})-(e-.+)$/,Rd=36e5;funct\
+ion Ao(e,n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var Od=" does not exist yet",ae=class e{dir;key;an\
+cestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,de.maxA\
+geMs),maxEvents:Math.max(r.maxEvents,de.maxEvents),maxBytes:Math.max(r.maxBytes,de.maxBytes)},this.key=o,this.ancestorsS\
+een=i}static open(n,t,r,o,i=()=>{},s="work"){let a=c=>{i(c)},d=s==="work",u=d?"read and write":"read",l=c=>!t.allowed(c,\
+"read")||d&&!t.allowed(c,"write");if(l(n))return a(`the program may not ${u} ${n} (its permissions)`);try{let c=t.ensure\
+Dir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks?\
+a(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,d)),\
+new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return a(m?`${n}${Od}`:G(c))}}write(n,t){let r={},o=n.map(Me),{ke\
+pt:i}=wt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.length-i.length);let s=new Map;for(let d of i){let u=s\
+.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d of s.values())a.push(this.#u(d,t,th\
+is.key))}catch(d){for(let u of a)this.#l(u);throw d}return{written:r,older:this.#g(t,a)}}claim(n,t,r){let o=[],i={};for(\
+let{entry:s,path:a}of this.#a(t).slice(0,je)){if(o.length>=n)break;let d=this.#p(s.name,t+r);try{this.#e.rename(a,d)}cat\
+ch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(d,s,t),m=u.slice(0,n-o.length),f={path:d,name:s.name,until:t+r,rema\
+ining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};try{this.#u(u.slice(m.length).map(Me),s.time,this\
+.key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C(i,"spool_expired",c);for(let h of m)o.push({...h,claim:f}\
+);f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.pa\
+th,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return\
+ this.#a(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e\
+.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=vn.exec(n),r=Le(t?t[3]:n);if(!r)return[];let{valid:o,c\
+orrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt\
+:i};return[t?{...s,until:Tt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=xd){let o=[],i=0;for\
+(let s of n.#r()){if(o.length>=je)break;let a=ko(s,t);if(!(a!==void 0&&(a.key===this.key||a.key===void 0))||!(t-a.time>=\
+r))continue;let u=n.#p(a.name,t+xo);try{n.#e.rename(`${n.dir}/${s}`,u)}catch{continue}let{valid:l}=n.#s(u,a,t);try{let c\
+=this.#u(l.map(Me),a.time,a.key);c!==void 0&&o.push(c)}catch{try{n.#e.rename(u,`${n.dir}/${a.name}`)}catch{}break}n.#l(u\
+.slice(n.dir.length+1)),i+=l.length}return o.length>0&&this.#g(t,o),i}clear(){let n=0;for(let t of this.#r()){let r=vn.e\
+xec(t),o=Le(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=t\
+his.#r()){return n.flatMap(t=>Le(t)??[])}#u(n,t,r){if(n.length===0)return;let o=Ro(n,t,r);return le(this.#e,this.dir,o,O\
+o(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.\
+#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/No)))}for(let s of i?.split(`\n`)??[]){if(s==="")cont\
+inue;let a=$d(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}return o}#p(n,t){retu\
+rn`${this.dir}/${St(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#a(n){let t=[],r=0;for(let o of this.#\
+r()){let i=xr.exec(o),s=ko(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>xo&&r<je&&\
+this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=b=>b.key===th\
+is.key||b.key===void 0,a=b=>n-b.time>(s(b)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#c(d,n,a,r);let u=this.#t(d),l={event\
+s:0,bytes:0},c={events:0,bytes:0},m=(b,p,x)=>{s(b)&&([l.events,l.bytes]=[l.events+p,l.bytes+x]),[c.events,c.bytes]=[c.ev\
+ents+p,c.bytes+x]};for(let b of u)m(b,b.events,b.bytes);let f=(b,p)=>b.events>p.maxEvents||b.bytes>p.maxBytes;if(!f(l,o)\
+&&!f(c,i)&&!u.some(a))return r;let h=u.filter(b=>t.includes(b.name)),g=Math.min(...h.map(b=>b.time)),v=b=>this.#e.modifi\
+edAt(`${this.dir}/${b}`),_=Math.max(...h.map(b=>v(b.name)??-1/0)),k=b=>{if(b.time<g)return!1;let p=v(b.name);return p===\
+void 0||!Number.isFinite(_)?b.time-g<=_o:Math.abs(p-_)<=_o},w=u.filter(b=>!t.includes(b.name)).sort((b,p)=>b.time-p.time\
+);for(let b=0;b<je;){let p=w.find(a),x=p===void 0&&f(l,o),R=p??(x?w.find(s):f(c,i)?w[0]:void 0);if(R===void 0)break;w.sp\
+lice(w.indexOf(R),1);let N=a(R);if(!N&&k(R))continue;b++,m(R,-R.events,-R.bytes);let T=x?{events:o.maxEvents-l.events,by\
+tes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!N&&T.events>0&&T.bytes>0){let S=this.\
+#w(R,T.events,T.bytes,n);if(S===void 0)continue;m(R,S.kept.events,S.kept.bytes),C(r,"spool_corrupt",S.corrupt),C(r,"spoo\
+l_full",S.cut);continue}this.#m(R.name,R,N?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${this.di\
+r}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let s o\
+f n){if(i===je)break;let a=vn.exec(s);if(a===null||t-Tt(a)<=_d)continue;let d=Le(a[3]);if(d===void 0||!r(d))continue;i++\
+;let u=St(a[3],t+vt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,d,"spool_expired\
+",o)}}#w(n,t,r,o){let i=St(n.name,o+vt),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}\
+`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.map(Me),l=wt(u,t,r),c=l.kept.map(g=>u[g]),m={ke\
+pt:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.length===0)return this.#l(i)?m:void 0;let f=sn(\
+this.dir,o),h=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Oo(c))}catch{if(h(),!this.#l(i))return;try{this.#\
+u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return m}if(y().monotonicMs()-s>vt/2)retu\
+rn void h();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}\
+/${Ro(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};functi\
+on ko(e,n){let t=vn.exec(e);return t?Ad(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=kd.exec(e);if(!n)return;let t=Nu\
+mber(n[3]),r=Math.min(Number(n[2]),Math.floor(t/No));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function\
+ wt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,a)=>s+e[a].bytes+\
+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Ro(e,n,t){let r=e.reduce((o,i)=\
+>o+i.bytes+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${fe()}.jsonl`}function Oo(e){return e.map(n=>\
+`${n.text}\n`).join("")}function $o(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:a,cl\
+ientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+Nd;return e.length<=t&&o<=r?0:e.length-wt(e.map(Me),t,r).kept.\
+length}var Nd=200;function Io(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"schemaVersion":${L(\
+e.schemaVersion)},"sessionId":${L(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${L(e.clientVersion)},`}$\
+{e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}func\
+tion St(e,n){return`l-${Z(n)}-${e}`}function Tt([,e,n]){return e==="l"?Number(n):Number(n)+Rd}function Ad(e,n){return n>\
+Tt(e)}function $d(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:a}=JSON.pars\
+e(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Numbe\
+r.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Zn(a.parameters)===void 0))return;let u=Num\
+ber.isSafeInteger(i)&&i>0,l={json:L(a),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void\
+ 0?l:{...l,clientVersion:o}}catch{return}}function Id(e,n){return e.spoolFallback?Gr(y().env,I().os,n?.uid):void 0}funct\
+ion Ld(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=xt(e),a=e.noSpool??"there is no spool directory",d=r==="\
+look"?"look":"work",u=o===void 0?void 0:ae.open(o,n,i,s,f=>a=f,d),l=Id(e,n),c=u&&d==="work"?Md(u,l,n,i):void 0;if(u&&c&&\
+u.adopt(c,e.clock(),r==="flush"?0:void 0),u||l===void 0)return!u&&o!==void 0&&t(a),u;let m=ae.open(l,n,i,s,f=>a+=`; nor \
+in ${l}: ${f}`,d);return t(a,m?.dir),m}function Md(e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"read")&&t.realPath(n\
+)!==void 0?ae.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:void 0}var Sn=class e{spool;health;files;#e;#n\
+=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,rand\
+om:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let a=Ld\
+(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new En(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,\
+t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.claim)\
+;let i=r.map(d=>({...d,bytes:D(d.json),notBefore:0})),[s,a]=[[],[]];for(let d of i)(bt(d,this.#e)===void 0?s:a).push(d);\
+return a.length>0&&(this.settle(a),C(o,"event_too_large",a.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}\
+=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDr\
+opped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}holdsClaims(){re\
+turn this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBa\
+ck(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()\
+}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew\
+(i,o+n)}}};function xt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Te?r:vo\
+id 0,program:i?Fn():void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.e\
+ntries(t.resource).sort(),fetch:i?"own":void 0},a=L(s);return Ao(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}function\
+ Pd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==\
+="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Lo(e,n){if(e.\
+kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Pd(t.hostname))return;let r=[...t.\
+username||t.password?["credentials"]:[],...t.search?["query parameters"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and\
+ ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return o.length===0?void 0:`${o.jo\
+in(" and ")} go unencrypted (http:) to ${t.hostname}`}function Mo(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVer\
+sion:i=e},s)=>Jr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o\
+)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Do(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>D(Qn(t(r,0),\
+[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Po(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.servi\
+ceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let a=L(Pr(i));r.set(i,s={json:a,b\
+ytes:D(a)})}return s};return{name:"otlp",encode:i=>Gn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Do(({sess\
+ionId:i,clientVersion:s})=>[i,s],i=>D(Gn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e\
+.resourceAttributes,"service.name":e.serviceName},classify:Dr}}function Do(e,n){let t;return r=>{let o=e(r);return(t===v\
+oid 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var Dd="http://lo\
+calhost:4318/v1/logs",Cd=120,Fd=50,Bd=3,Hd=2,Bo=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Ud=\'{"ts"\
+:"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","subcommand":"undefined","taskStatus":"su\
+ccess","durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVersion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command\
+"}\',jd=new WeakSet,Vd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersio\
+n:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEv\
+ents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInter\
+rupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ve(e={}){if(!we(e))throw new\
+ TypeError(`Cannot create handler: options must be an object, got ${A(e)}`);let n=jn(e,Vd);if(n)throw new TypeError(`Can\
+not create handler: ${n}`);let t=(O,V,F)=>{let P=e[O]===void 0?V:e[O],z=F.integer?`${F.sign} integer`:`${F.sign} number`\
+,re=`Cannot create handler: \'${O}\' must be a ${z}`;if(typeof P!="number"||Number.isNaN(P))throw new TypeError(`${re}, go\
+t ${A(P)}`);if(!((F.sign==="positive"?P>0:P>=0)&&(F.integer?Number.isSafeInteger(P):Number.isFinite(P))))throw new Range\
+Error(`${re}, got ${P}`);if(F.timer&&P*1e3>pt)throw new RangeError(`Cannot create handler: \'${O}\' must be at most ${pt/1\
+e3} seconds (the longest a timer can wait), got ${P}`);return P},r=(O,V,F)=>{let P=e[O];if(P===void 0)return F;if(typeof\
+ P!==V)throw new TypeError(`Cannot create handler: \'${O}\' must be a ${V}, got ${A(P)}`);return P},o={sign:"positive",tim\
+er:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=t("requestTimeoutSeconds",Hd,o),d=t("backoffIni\
+tialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' \
+must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let l=Vr(),c=r("sourceClientVersion","string",Te),m=jo("reso\
+urce",e.resource),f=r("sessionId","string","undefined"),h=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.\
+format,v=Xd(g,h),_=fn(l.format??""),k=g!==void 0?v:_??"nat",w=kt(k,c,{...l.otlpResource,...m}),[b,p]=jd.has(e)?[Ud,"the \
+smallest event trackCommand records; a command\'s own are larger by its name, source and duration"]:[Bo,"the smallest eve\
+nt"],x=_t(w,l.sessionPrefix+f),R=_t(kt(v,c,m,Ho),f,b),N=t("maxEventBytes",32768,s);if(N<R.eventBytes)throw new RangeErro\
+r(`Cannot create handler: \'maxEventBytes\' must be at least ${R.eventBytes} (${p}), got ${N}`);let T=t("maxBatchBytes",5e\
+5,s);if(T<R.batchBytes){let O=`one ${v} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot cre\
+ate handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${O} ${R.batchBytes} bytes, more than \'maxBatchBytes\'\
+ (${T} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${R.batchBytes} (${O}), got ${T}`)}let S=qd\
+(e.headers);S.problem&&h.push(S.problem);let M=Wd(e.endpoint,l.endpointHidden?Rt:l.endpoint??(k==="otlp"?l.otlpEndpointH\
+idden?Rt:l.otlpEndpoint??Dd:void 0),l.dryRun,h),j=zd(e.spoolDir,l,h);return{flushIntervalMs:t("flushIntervalSeconds",Cd,\
+o)*1e3,maxQueueSize:t("maxQueueSize",Fd,s),maxRetries:t("maxRetries",Bd,{sign:"non-negative",integer:!0}),requestTimeout\
+Ms:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBuf\
+feredEvents",1e3,s),maxEventBytes:Math.min(N,T-x.envelopeBytes-Re),maxEventBytesOption:N,maxBatchBytes:T,sourceClientVer\
+sion:c,sessionId:l.sessionPrefix+f,sink:M.kind==="http"&&S.problem?{kind:"none",reason:"invalid_headers",detail:S.proble\
+m}:M,spoolDir:j.path,noSpool:j.none,problems:h,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents\
+:t("spoolMaxEvents",de.maxEvents,s),maxBytes:Gd(t("spoolMaxBytes",de.maxBytes,s),b,p),maxAgeMs:t("spoolMaxAgeDays",de.ma\
+xAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Kd(e.captureInterrupts),handOff:Jd(r("handOff","boolean",void 0\
+),l),customFetch:e.fetch!==void 0,format:w,formatSetBy:g!==void 0?"the program\'s options":_!==void 0?"NAT_TELEMETRY_FORM\
+AT":"the default",headers:{...k==="otlp"?l.otlpHeaders:{},...S.record},fetch:r("fetch","function",y().fetch??((O,V)=>glo\
+balThis.fetch(O,V))),logger:r("logger","function",void 0),clock:Co("clock",r("clock","function",Date.now),Date.now,{vali\
+d:Yd,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrigin + performance.now())"\
+}),random:Co("random",r("random","function",Se),Se,{valid:O=>typeof O=="number"&&O>=0&&O<1,expected:"a number in [0, 1)"\
+})}}function Co(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(a){throw new TypeError(`Ca\
+nnot create handler: \'${e}\' failed: ${G(a)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must retu\
+rn ${o}, got ${A(s)}`);return()=>{try{let a=n();return r(a)?a:t()}catch{return t()}}}var Yd=e=>typeof e=="number"&&e>=0&\
+&e<1e13;function _t(e,n,t=Bo){let r={json:t,bytes:D(t),schemaVersion:me,sessionId:n,timestamp:0,retries:0,notBefore:0},o\
+=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}functi\
+on Gd(e,n,t){if(e>=de.maxBytes)return e;let r=Io({json:n,schemaVersion:me,sessionId:"",retries:0,timestamp:1e12});if(e<r\
+)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`\
+);return e}function kt(e,n,t,r){return e==="otlp"?Po({serviceName:t["service.name"]??Ir,serviceVersion:n,resourceAttribu\
+tes:t},r):Mo(n,r)}var Ho={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Uo(e){let{forma\
+t:n,sourceClientVersion:t}=e,r=n.resource??{},o=_t(kt(n.name,t,r,Ho),"undefined");return{maxBatchBytes:Math.max(e.maxBat\
+chBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var Rt=Symbol("hidden");function Wd(e,\
+n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (an htt\
+p(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:ln(e);if(o){let s=`the program\'s \'endpoint\' ${A(H(e))} \
+${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)return{ki\
+nd:"none",reason:"endpoint_hidden"};let i=e??n??Hr;return e===void 0&&!Ur(i)?{kind:"none",reason:"invalid_endpoint"}:i==\
+="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function zd(e,n,t){if(e===!1)retu\
+rn{path:void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noS\
+pool};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) o\
+r false, got ${A(e)}`);return X(e,I().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absol\
+ute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function Xd(e,n){if(\
+e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat\
+" or "otlp"), got ${A(e)}`);let t=fn(e);return t||(n.push(`the program\'s \'format\' ${A(e)} is not a format (nat, otlp): t\
+he nat envelope is sent`),"nat")}function jo(e,n){if(n===void 0)return{};if(!we(n))throw new TypeError(`Cannot create ha\
+ndler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(ty\
+peof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=="objec\
+t"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var Fo=8192;function qd(e){let n=jo("header\
+s",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new TypeError(`Cannot create handler: \'headers\' must have header\
+ names (RFC 9110 tokens), got ${A(i)}`);if(dn(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(\
+i)}: the HTTP client frames the request itself`);n[i]=Ar(s)}let t=Object.keys(n).find(i=>!un(n[i])),r=Object.entries(n).\
+reduce((i,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${A(t)} that cannot be \
+sent (a control character or a character past ASCII): nothing is sent`:r>Fo?`the program\'s \'headers\' add ${r} bytes to a\
+ request, more than ${Fo} (servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record\
+:n}}function Jd(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:\
+"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Kd(e){if(e===void 0||e===!\
+1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureI\
+nterrupts\' must be a boolean or a function, got ${A(e)}`)}var wn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";f\
+unction Tn(e,n){return{...e,[Ye]:L(n)}}function Vo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&\
+typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var te=15e3,Zd=250,Yo=3;function Go(e){r\
+eturn ne(e).slice(0,4)}function Wo(e,n,t,r){return`sender-${e}-${Z(n)}-${Go(t)}${fe(8)}.${r}`}function Pe(e,n,t,r,o=""){\
+let i={locks:[],marks:[],others:new Map},s=Go(o);for(let a of e.list(n)){let d=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4\
+})[0-9a-f]{8}\\.(lock|start)$/.exec(a);if(!d)continue;let u=Number(d[2]),l=d[4]==="lock"?te:Zd;if(u+l<=r||u>r+l)_n(e,`${n\
+}/${a}`);else if(d[1]===t)(d[4]==="lock"?i.locks:i.marks).push(a);else if(d[3]===s){let[c,m]=[`${d[2]} ${a}`,i.others.ge\
+t(d[1])];(m===void 0||c<m)&&i.others.set(d[1],c)}}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return\
+ Pe(e,n,t,r).locks.length>0}catch{return!1}}function zo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Pe(e,n,t,Date.now(),r\
+);if(i.locks.length>0||i.marks.length>0)return"at work";if(i.others.size>=Yo)return"crowded";let s=Date.now();o=Wo(t,s,r\
+,"start"),e.create(`${n}/${o}`,"");let a=Pe(e,n,t,s,r),d=a.locks.length>0||a.marks[0]!==o,u=`${Z(s)} ${o}`,l=[...a.other\
+s.values()].filter(c=>c<u).length>=Yo;return!d&&!l?o:(_n(e,`${n}/${o}`),d?"at work":"crowded")}catch{return o}}function \
+Xo(e,n,t){t!==void 0&&Nt(e,n,()=>[t])}function qo(e,n,t){Nt(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Jo(e,n,t,\
+r){for(let o=0;o<Qd;o++){let i=Date.now();try{e.ensureDir(n,!0,!1);let s=Pe(e,n,t,i);if(s.locks.length>0){Ot(e,n,s.marks\
+);return}let a=Wo(t,i,r,"lock");e.create(`${n}/${a}`,"");let{locks:d,marks:u}=Pe(e,n,t,i);if(d.join()===a)return Ot(e,n,\
+u),a;_n(e,`${n}/${a}`)}catch{return}await new Promise(s=>setTimeout(s,10+Se()*50))}}var Qd=5;function Ko(e,n,t){Nt(e,n,(\
+)=>[t])}function Nt(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r\
+}`)}function _n(e,n){try{e.remove(n)}catch{}}function Zo(){return""}var na=6e4,ta=1e3,ra=[Ye,"NAT_TELEMETRY_ENABLED","DO\
+_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Qo(e,n,t){let r=oa(e,n,t);return r.handOff?r:\
+{...r,outcome:ei(e,n)}}function ei(e,n){return e.sink.kind==="none"?"dropped":ni(e)&&n?.health.isOpen()!==!0?"delivered"\
+:n&&Ae()===void 0?"spooled":"dropped"}function ni(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function oa\
+(e,n,t){try{let r=si(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,\
+health:i}=n,s=ii(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return m===void 0?{handOff:!0,command:void \
+0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let a=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)retu\
+rn{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,l={...sa(e,o.dir),successor:u,onByConsentFile:lo()};return{handOff:!0,\
+command:{...a,env:Tn(a.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${\
+r})`}}}function ti(e,n){return n.handOff&&n.command&&!aa(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in th\
+e spool directory and cannot be written",outcome:ei(e,n.backlog)}:n}function ri(e){try{let{spool:n,health:t,files:r}=e.b\
+acklog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=zo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o===\
+"crowded")return o;let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():Xo(r,n.dir,o),i}catch{return"\
+failed"}}function oi(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=\
+e;return si(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(ii(t.url,n.spool.dir))!==void 0}function ii(e,n){let t=\
+to(),r=t===void 0?void 0:ia(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ra,...be,"HOME","USERPROFIL\
+E"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function ia(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replac\
+e(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?\
+void 0:B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function si(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)retur\
+n`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetc\
+h)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-ta)return\
+`a request may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned \
+off during the run";let i=Ae();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file"\
+:i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${\
+e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above t\
+he spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-\
+read for them): another user could swap the sender\'s script there";if(!ni(e))return"the program may not connect to the e\
+ndpoint";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;l\
+et{state:c}=d,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>na&&!xn(a,s.dir,\
+s.key,u))return"spooled events have waited a minute with no sender at work"}function sa(e,n){let{sink:t,format:r,spoolLi\
+mits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTim\
+eoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Uo(e),spoolMax\
+Events:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,h\
+eaders:{...e.headers},resource:{...r.resource}}}function da({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}\
+function aa(e){if(da(e))return!0;let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Zo(),Date.now());try{r()}catch(o){if(!(o ins\
+tanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ca(n,t.dir,ua),!0}var ua=3;function ca(e,n\
+,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);retu\
+rn d===void 0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a\
+.written).slice(t).filter(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var\
+ kn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.del\
+ete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function di(){th\
+row new Error("a sender prints nothing")}var ui=16384,$t=2*ui,ci=$t-4096,It=32,li=/^[a-z0-9_]{1,40}$/,la=/^[0-9a-f]{8}$/\
+;var ai=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,fa=6e4;function fi(e,n,t,r,o,i,s=-1/0){let a=Ob\
+ject.entries(o).filter(([m,f])=>li.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!At(i))return;let u={...{sinc\
+e:i,last:i,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=yi(n,t);try{l\
+et m=ha(e,n,t,i).filter(h=>h.quiet).map(h=>mi(e,h,n,t)),f=pi([...m.flatMap(h=>h.lines),l],s,i)??l;hi(e,n,t,m,()=>{let h=\
+ga(e,c);h==="invalid"&&e.remove(c);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+g.length<=ui?e.append(c,typeof h=="objec\
+t"&&!h.ended?`\n${g}`:g,ci):ma(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E(()=>e.remove(h))}catch{}}function ma(e,n,\
+t,r,o,i){let s=yi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?mi(e,a,n,t):{lines:[]};hi(e,n,t,[d],()=>{e.append(s,`$\
+{L(pi([...d.lines,r],o,i)??r)}\n`,ci)})}function mi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)),\
+{lines:[],summed:n.summed};let{lines:o,upTo:i}=pa(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed\
+}:{lines:[],summed:n.summed}}function hi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(\
+n,t,a));throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.asid\
+e`)}function ha(e,n,t,r){return Et(e,n,ai,(o,i)=>{let[,,s,a]=ai.exec(i)??[],d=Math.abs(r-Number(s))>=fa;return o===t?{pa\
+th:B(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function pa(e,n){try{let t=n.summed??0,r=e.read(n.path,$t\
+)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:gi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],up\
+To:n.summed??0}}}function Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function pi(e,n,t){let r=e.map(a=>({...a,since:\
+Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(l\
+et[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math.m\
+in(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)\
+),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function\
+ ga(e,n){try{let t=e.read(n,$t);return t===void 0?void 0:{lines:gi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catc\
+h(t){return t instanceof $?"invalid":void 0}}function gi(e){return e.split(`\n`).flatMap(n=>ya(n)??[])}function ya(e){try\
+{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)\
+?Object.entries(r):[];if(!(At(n)&&At(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>li.test(u)&&Number.isSafeInteg\
+er(l)&&l>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&la.test(i)?{endpointHash:\
+i}:{}};return typeof o=="string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}function At(e){return Number.isSafeInteger(\
+e)&&e>=0&&e<=hn}function yi(e,n){return B(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},bi=.9,ba=1e3,Ea=3\
+e5,va=36e5,Sa=4,Rn=class{#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ue\
+.working;#k=0;#R;#y=new Set;#O;#A=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#fe=!1;#U=0;#D;#C;#v;#z;#j=!1;#X=!1;#F;constr\
+uctor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!he())return this.#xe();let t=y().exiting();t?(this.#ie(),this.#H=this.#i,th\
+is.#i=!0):this.#J(),this.#u++;let r=vo(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this\
+.#e.maxBufferedEvents)return this.#ke();if(this.#n.push(r),t)return void(this.#B(!0)||this.#G());this.#m&&this.#c===void\
+ 0&&queueMicrotask(()=>this.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H=!1}}s\
+tart(){this.#m||this.#D||(this.#m=!0,this.#J(),this.#S()>0?this.#V():he()&&!this.#N()&&oi(this.#e,this.#_())&&this.#I(ue\
+.working))}flush(){return this.#I(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D\
+);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i=th\
+is.#x;return[this.#l,this.#x]=[void 0,ue.working],this.#be(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D??=thi\
+s.#me()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped\
+:{...this.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length\
++this.#o.length+this.#t.size}#q(){return[...this.#o,...this.#t.events(),...this.#n]}#J(){if(this.#C)return;this.#ie();le\
+t n=y(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");ret\
+urn}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#G(),th\
+is.#W()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#G(),this.#W()})):void 0;this\
+.#C=()=>{r?.(),i?.()}}#V(){this.#m&&this.#c===void 0&&this.#K()}#K(){this.#c=setTimeout(()=>{this.#I(ue.periodic).then((\
+)=>{this.#m&&this.#K()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#me(){this.#m=!1,this.#c!==void 0&&clear\
+Timeout(this.#c);let n=this.#E=wa(this.#e.exitTimeoutMs);this.#le(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>0&&\
+!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#Z(),this.#S()>0&&this.#B())return;this.#ae(),this.#S()>0&&th\
+is.#N()&&this.#P(!0),this.#S()>0&&!this.#N()&&await this.#he(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${\
+o}`),r=!0}finally{this.#W(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}\
+async#he(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>!0)\
+;await Promise.race([r,n.over()])||this.#Z()}#Z(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=\
+Math.min(n,t||n)*bi,i=[...this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*bi);this.#Q(({started:s})=>r-s>=o),this.#R?\
+.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#Q(n=()=\
+>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#re(r);continue}for(let i of r)i.\
+cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#se(r,"the exit budget ended before the answer"):r)}}}#pe(){return this.\
+#R??=new AbortController}#ee(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;i\
+f(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;retur\
+n r<=t&&!(2*d>s)}#ne(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isO\
+pen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#ge(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#v?.he\
+alth.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefo\
+re&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#ye(n){let t=this.#v?.health;if(n.delivered){this.#F=void 0;l\
+et u=this.#X&&this.#E===void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return\
+;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=\
+(this.#F?.failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0\
+:{state:t.state,failures:o,probeAt:d}}async#be(n){try{this.#le(),this.#Y();let t=this.#e.sink.kind==="http"?this.#v?.hea\
+lth:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ae();let r=this.#N();if(r&&!this.#ge())return;let o=this.#e\
+.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.f\
+ilter(l=>!i(l)),this.#n=[];let d=this.#oe(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};awai\
+t this.#Ee(d,u),this.#ye(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))}catc\
+h(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#Ee(n,t){let{signal:r}=this.#pe(),o=0,i=async()=>{for(;o<n.length&\
+&!t.failed&&this.#ee(r);)await this.#te(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(Sa,n.length)},i));for\
+(let s of n.slice(o))this.#ne(s)}async#te(n,t,r){this.#Y();let o=this.#ue(n);if(o!==n){if(this.#t.settle(n),o.length===0\
+)return;this.#t.add(o),n=o}let i=await this.#Se(n,t);if(this.#Te(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large\
+"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)thi\
+s.#ee(t)?await this.#te(d,t,r):this.#ne(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#re(n,i.reje\
+cted);case"too_large":return this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),\
+this.#M(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=M\
+ath.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ve(n,i.retryAfterMs):this.#_e(n,i.reason,i.retryAfterMs)}}}\
+#ve(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#re(n,t=0){l\
+et r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#Se(n,t){let r={started:y(\
+).monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#we(n,t,()=>r.accepted=!0)}finally{this.#y.de\
+lete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#oe(n){let{format:t,maxBatchBytes:r}=this.#e;return \
+So(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#we(n,t,r){let{sink:o}=this.#e;if(o.ki\
+nd==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e\
+.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")re\
+turn Ei(a),{kind:"delivered"};let d=i.classify;return await yo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c\
+,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:th\
+is.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#Te(n,\
+t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind\
+==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e\
+.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${\
+o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#ie(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolD\
+ir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})\
+`);let d=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETR\
+Y_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.r\
+eason})`;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`proble\
+m: ${s}`);if(!this.#h)return;let i=Lo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand\
+ off where a sender can be started":"in process"} (${o.source})`)}#xe(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,\
+this.#f(`telemetry off (decided by ${ft().decidedBy}): events are not recorded`))}#_e(n,t,r){let{backoff:o,clock:i,rando\
+m:s}=this.#e,a=i(),d=this.#se(n,t);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#se(n,t){let[r,o]\
+=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}):\
+ ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o)\
+,r}#M(n){this.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept \
+in ${t}, as its place cannot be used: ${n}`;r!==this.#z&&this.#f(r),this.#z=r}),this.#v}#de(){let n=this.#E;if(n)return \
+Math.max(0,n.end-y().monotonicMs())+ba;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Ea,Math.min(va,\
+2*t),2*r)}#Y(){let n=this.#de(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ae(){if(this.#j||this.#k>0||!he(\
+)||this.#N()||!ee())return;let n=this.#_();if(n&&Ae()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.\
+max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#de());this.#X=(o?.events.length??0)>0,o&&(this.#ce(o.\
+dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#Q();let r=thi\
+s.#q(),o=this.#ue(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#f\
+e=!0,this.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#oe(o))Ei(t\
+his.#e.format.encode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.\
+#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(\
+`${o.length} event(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${th\
+is.#e.noSpool})`:"")),!1;if(Ae()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned\
+ telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#\
+L(),s){let a=this.#U-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dro\
+pped))this.#b(u,d);this.#ce(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_un\
+available")}return i?.releaseAll(),s!==void 0}#ue(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let\
+{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(\
+s));return this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#ce(n){for(let[t,r]of Object.e\
+ntries(n))this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=Qo(this.#e,t,he()),o=r.handOff?ee\
+():void 0;if(o===!1)return this.#P(!0,o);let i=ti(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spo\
+oled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?To(t.health):void \
+0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.\
+outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:$o(this.#q(),this.#e.spoolLimi\
+ts);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool wo\
+uld leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return \
+this.#f("at exit: delivering in process: the spool cannot be written"),!1;let a=ri(i);if(a==="failed"||a==="crowded")ret\
+urn this.#f(`at exit: delivering in process: ${a==="crowded"?"senders for other programs or settings (headers, an OTLP r\
+esource) work in the spool already":"no sender could be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.working];l\
+et d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the \
+spool (the system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#G(){le\
+t n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a \
+later run`),t}#W(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim\
+_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_(\
+);if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();fi(o.files,o.spool.dir,o.spool.key,t.u\
+rl,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#a,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#ke(){if(\
+this.#$!==void 0){C(this.#a,"buffer_full",1),this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#b(1,"buffe\
+r_full",`${n} held; those dropped after it are told together at the next flush`)}#le(){let n=this.#$;this.#$=void 0,n&&t\
+his.#f(`dropped ${n} event(s): buffer_full`)}#f(n){this.#h?.(n),this.#H||Wr(this.#e.logger,n)}};function wa(e){let n=y()\
+.monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:(\
+)=>t?.()}}function Ei(e){y().writeStderr(`${di(JSON.parse(e))}\n`)}var Ta=250;async function vi(e){let n=y();Ie(te,()=>n.\
+exit(0)),go(),co(()=>xa(e));try{await _a(e,y().monotonicMs()+te)}catch{}n.exit(0)}function xa(e){let{enabled:n,source:t}\
+=io();return n||t==="default"&&e.onByConsentFile!==!0}async function _a(e,n){let t=y().files,r=e.spoolDir;if(!t)return;l\
+et{successor:o,onByConsentFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee())return qo(t,r,d);for(let u=0;;u++){let l=await Jo(t,r,\
+d,e.endpoint);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:h}=await Ra(s,n-Ta);if(Ko(t,r,l),!Oa(e,d))return;if(h&\
+&f>0&&ee())return ka(e);if(c>0&&m>0||u>0&&c===0)return}}function ka(e){if(!e.successor)return;let{argv:n,env:t,leavesSes\
+sion:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==voi\
+d 0&&E(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function \
+Ra(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e\
+),a=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&y().files?.realPath(s)===void 0)break;l\
+et d=new Rn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spoo\
+led:l,sent:c,dropped:m}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h)\
+;if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=pe(++a,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>s\
+etTimeout(h,f))}}return t}function Oa(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Dat\
+e.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ae\
+.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Si=Vo(y().env(Ye));Si&&await vi(Si);\n'}var Re="sender-1c\
+a79d01.mjs",Wd=128459,Xd=6e4,Gd=1e3,qd=[Gi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELE\
+METRY_DRY_RUN"];function Ji(e,t){return e.sink.kind==="none"?"dropped":cr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===
+void 0?"spooled":"dropped"}var Jd=3;function Zi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>jd.test(d))}catch{return}
+const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({
+name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)
+try{e.remove(`${t}/${d}`)}catch{}}var Zd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=
+e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.
+clear(),this.#t=0}};function dn(e){return e===null?"null":typeof e=="string"?Ki(e):typeof e=="number"?Kd(e):typeof e=="b\
+oolean"?String(e):Array.isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
+void 0).map(([n,r])=>`${Ki(n)}: ${dn(r)}`).join(", ")}}`:"null"}function Ki(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
+t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Kd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
+e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
+split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
+Math.abs(r)).padStart(2,"0")}`}var Qi=16384,cn=2*Qi,eo=cn-4096,ln=32,to=/^[a-z0-9_]{1,40}$/,Qd=/^[0-9a-f]{8}$/,ec=/^drops-([0-9a-f]{8})\.json$/,
+un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,tc=6e4;function nc(e,t,n,r=-1/0){const i=Date.now(),
 o=mr(e,At(t,n)),d=fr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>ro(e,a).lines);return Ot([...typeof o=="o\
-bject"?o.lines:[],...d],r,i)}function nc(e,t,n=-1/0){return[...new Set([...Ue(e,t,Qd,i=>i),...Ue(e,t,un,i=>i)])].flatMap(
-i=>{const o=tc(e,t,i,n);return o?[{key:i,...o}]:[]})}function rc(e,t,n,r,i,o){const s=At(t,n),d={path:hn(t,n),quiet:!1},
+bject"?o.lines:[],...d],r,i)}function rc(e,t,n=-1/0){return[...new Set([...Ue(e,t,ec,i=>i),...Ue(e,t,un,i=>i)])].flatMap(
+i=>{const o=nc(e,t,i,n);return o?[{key:i,...o}]:[]})}function ic(e,t,n,r,i,o){const s=At(t,n),d={path:hn(t,n),quiet:!1},
 a=fn(e,s,d.path)?no(e,d,t,n):{lines:[]};hr(e,t,n,[a],()=>{e.append(s,`${D(Ot([...a.lines,r],i,o)??r)}
 `,eo)})}function no(e,t,n,r){if(e.sizeOf(t.path)===void 0)return k(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=ro(e,t),s=hn(n,r,o);return fn(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function hn(e,t,n){
@@ -2091,11 +2092,11 @@ const r=n===void 0?"":`-${n}`;return z(e,`drops-${t}-${ue(Date.now())}-${_e()}${
 summed??0,r=e.read(t.path,cn)?.slice(n)??"",i=t.quiet?r.length:r.lastIndexOf(`
 `)+1;return{lines:io(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}function fn(e,t,n){return k(()=>(e.
 rename(t,n),!0))??!1}function io(e){return e.split(`
-`).flatMap(t=>ic(t)??[])}function ic(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),s=typeof r==
+`).flatMap(t=>oc(t)??[])}function oc(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),s=typeof r==
 "object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(t)&&Nt(n)&&t<=n&&s.length>0&&s.length<=ln&&s.every(([
 c,u])=>to.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
-"string"&&Kd.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&V(i)===i?{...a,endpoint:i}:a}catch{return}}var ne={
-working:1,periodic:2,asked:1/0},oo=.9,oc=1e3,sc=3e5,ac=36e5,dc=4,so=class{#e;#t=[];#i=[];#n=new Jd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
+"string"&&Qd.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&V(i)===i?{...a,endpoint:i}:a}catch{return}}var ne={
+working:1,periodic:2,asked:1/0},oo=.9,sc=1e3,ac=3e5,dc=36e5,cc=4,so=class{#e;#t=[];#i=[];#n=new Zd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
 resolve();#u;#$=ne.working;#S=0;#x;#y=new Set;#O;#A=!1;#w;#m=le();#a=!1;#_=!1;#o=!1;#F=!1;#R;#he=!1;#U=0;#D;#P;#E;#X;#H=!1;#G=!1;#B;constructor(e={}){
 this.#e=Zn(e)}enqueue(e){try{if(!Q())return this.#$e();const t=g().exiting();t?(this.#oe(),this.#F=this.#o,this.#o=!0):this.#J(),
 this.#c++;const n=Ko(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
@@ -2137,7 +2138,7 @@ void 0)&&t.refresh(),this.#de();const n=this.#N();if(n&&!this.#ve())return;const
 s);for(const c of d)this.#n.add(c);const a={delivered:!1,failed:!1,probing:n};await this.#we(d,a),this.#ye(a),a.delivered&&
 a.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+a.retryAfterMs))}catch(t){this.#h(`flush failed unexpectedly: ${t}`)}}async#we(e,t){
 const{signal:n}=this.#pe();let r=0;const i=async()=>{for(;r<e.length&&!t.failed&&this.#ee(n);)await this.#ne(e[r++],n,t)};
-await Promise.all(Array.from({length:Math.min(dc,e.length)},i));for(const o of e.slice(r))this.#te(o)}async#ne(e,t,n){this.#V();
+await Promise.all(Array.from({length:Math.min(cc,e.length)},i));for(const o of e.slice(r))this.#te(o)}async#ne(e,t,n){this.#V();
 const r=this.#ce(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.add(r),e=r}const i=await this.#be(e,t);if(this.#_e(
 i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){const o=Math.floor(e.length/2),s=[e.slice(0,o),e.slice(
 o)];for(const d of s)this.#n.add(d);for(const d of s)this.#ee(t)?await this.#ne(d,t,n):this.#te(d);return}switch(i.kind){case"\
@@ -2148,10 +2149,10 @@ this.#ke(e,i.reason,i.retryAfterMs)}}}#Ee(e,t=0){const n=this.#e.clock()+t;for(c
 n);this.#i.unshift(...e)}#re(e,t=0){const n=Math.min(t,e.length);this.#p+=e.length-n,n>0&&this.#g(n,"otlp_rejected"),this.#I(
 e)}async#be(e,t){const n={started:g().monotonicMs(),events:e,accepted:!1};this.#y.add(n);try{return await this.#Te(e,t,()=>n.
 accepted=!0)}finally{this.#y.delete(n);const r=g().monotonicMs();this.#O={ms:r-n.started,endedAt:r}}}#ie(e){const{format:t,
-maxBatchBytes:n}=this.#e;return bd(e,n,t.emptyBytes,t.eventBytes)}#L(){this.#i=[],this.#n.clear(),this.#t=[]}async#Te(e,t,n){
+maxBatchBytes:n}=this.#e;return Td(e,n,t.emptyBytes,t.eventBytes)}#L(){this.#i=[],this.#n.clear(),this.#t=[]}async#Te(e,t,n){
 const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason,detail:r.detail};const{format:i,headers:o}=this.#e,
 s=i.encode(e,this.#e.clock());if(this.#m?.(`sending ${e.length} event(s)${r.kind==="http"?` to ${V(r.url)}`:""}: ${s}`),
-r.kind==="stderr")return ao(s),{kind:"delivered"};const d=i.classify;return await Ad({url:r.url,body:s,headers:o,classify:d&&
+r.kind==="stderr")return ao(s),{kind:"delivered"};const d=i.classify;return await Rd({url:r.url,body:s,headers:o,classify:d&&
 ((a,c,u)=>d(a,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,
 signal:t,now:this.#e.clock,unrefTimer:g().unrefTimer,mayConnect:g().canConnect,sendsProxyCredentials:g().sendsProxyCredentials})}#_e(e,t){
 if(!this.#m)return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind===
@@ -2170,7 +2171,7 @@ d=this.#se(e,t);for(const a of d)a.notBefore=s+it(a.retries,r,o,n);this.#i.push(
 pt for retry`),r.length>0&&this.#g(r.length,"retries_exhausted",`last failure: ${t}`),this.#I(r),n}#I(e){this.#E?.settle(
 e)}#k(){return this.#E??=Wi.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place c\
 annot be used: ${e}`;n!==this.#X&&this.#h(n),this.#X=n}),this.#E}#ae(){const e=this.#w;if(e)return Math.max(0,e.end-g().
-monotonicMs())+oc;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(sc,Math.min(ac,2*t),2*n)}#V(){const e=this.#ae(),
+monotonicMs())+sc;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(ac,Math.min(dc,2*t),2*n)}#V(){const e=this.#ae(),
 t=this.#w!==void 0;this.#E?.renewClaims(e,t?e:e*.75,t)}#de(){if(this.#H||this.#S>0||!Q()||this.#N()||!$e())return;const e=this.#k();
 if(e&&Fe()!==void 0)return;this.#H=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#b(),Math.min(Math.ceil(t/10),t-
 1)),r=e?.replay(t-n,this.#ae());this.#G=(r?.events.length??0)>0,r&&(this.#le(r.dropped),this.#s+=r.events.length,this.#i.
@@ -2207,45 +2208,45 @@ s): ${t}${n?` (${n})`:""}`))}#Se(){if(this.#R!==void 0){H(this.#d,"buffer_full",
 maxBufferedEvents;this.#g(1,"buffer_full",`${e} held; those dropped after it are told together at the next flush`)}#ue(){
 const e=this.#R;this.#R=void 0,e&&this.#h(`dropped ${e} event(s): buffer_full`)}#h(e){this.#m?.(e),this.#F||Ln(this.#e.logger,
 e)}};function ao(e){g().writeStderr(`${dn(JSON.parse(e))}
-`)}var cc=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
+`)}var lc=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
 re or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; never its message)","\
 how long it took","the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture","the to\
-ol's version, a random id for the run, and when the events happened and were sent"],lc=["arguments, file paths or file c\
+ol's version, a random id for the run, and when the events happened and were sent"],uc=["arguments, file paths or file c\
 ontents","error messages or stack traces","user or host names, IP-based or device identifiers, or any other personal inf\
-ormation"];function uc(e,t=mn){return["","NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
-...cc.map(n=>`  - ${n},`),"It never collects:",...lc.map(n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool t\
+ormation"];function hc(e,t=mn){return["","NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
+...lc.map(n=>`  - ${n},`),"It never collects:",...uc.map(n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool t\
 oo (they share ${t}).`,e?`Change your mind any time: \`${e}\` (or NAT_TELEMETRY_ENABLED=0).`:"Change your mind any time:\
  NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",""].join(`
-`)}var co=/[\u0000-\u001f\u007f-\u009f]/,mn="~/.config/nat/telemetry.toml";function hc(){try{const e=g().env("NAT_TELEME\
-TRY_CONSENT_FILE");return e&&!co.test(e)?e:mn}catch{return mn}}var lo="Share anonymous usage data? [Y/n] ";function fc(e,t){
+`)}var co=/[\u0000-\u001f\u007f-\u009f]/,mn="~/.config/nat/telemetry.toml";function fc(){try{const e=g().env("NAT_TELEME\
+TRY_CONSENT_FILE");return e&&!co.test(e)?e:mn}catch{return mn}}var lo="Share anonymous usage data? [Y/n] ";function mc(e,t){
 let n="";for(const r of t){if(e.result!==void 0)break;r===3||r===4?(e.result=null,r===3&&(e.interrupted=!0),n+=r===3?`^C\
 
 `:`
 `):r===13||r===10?(e.result=e.text,n+=`
 `):(r===127||r===8)&&e.text.length>0?(e.text=e.text.slice(0,-1),n+="\b \b"):r>=32&&r<127&&e.text.length<64&&(e.text+=String.
-fromCharCode(r),n+=String.fromCharCode(r))}return n}function mc(e){const t=e.trim().toLowerCase();if(t===""||t==="y"||t===
-"yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function pc(e,t){const{writeStderr:n}=g();let r,i={text:""},
-o=0,s=!1;try{const a=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(fc(i,c.subarray(u-1,u))),i.result!==void 0){if(i.interrupted)
-return s=!0,u;if(r=i.result===null?"disabled":mc(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${lo}`),
-i={text:""}}});n(`${uc(t,hc())}
+fromCharCode(r),n+=String.fromCharCode(r))}return n}function pc(e){const t=e.trim().toLowerCase();if(t===""||t==="y"||t===
+"yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function vc(e,t){const{writeStderr:n}=g();let r,i={text:""},
+o=0,s=!1;try{const a=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(mc(i,c.subarray(u-1,u))),i.result!==void 0){if(i.interrupted)
+return s=!0,u;if(r=i.result===null?"disabled":pc(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${lo}`),
+i={text:""}}});n(`${hc(t,fc())}
 ${lo}`),await a}catch{return"never_asked"}if(s){const a=g();return a.signalSelf("SIGINT")||a.exit(ve.SIGINT),await new Promise(
 c=>setTimeout(c,50)),"never_asked"}r??="disabled",Ti(r==="enabled");const d=pi(r);return n(`${r==="enabled"?"Thank you. \
 Usage data will be shared.":"Usage data will not be shared."}${d?"":" (Your choice could not be saved; you will be asked\
  again.)"}
 
-`),r}var ot,vc={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},
-yc=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,URIError,AggregateError,...typeof DOMException=="fun\
-ction"?[DOMException]:[]];function gc(e,t){try{const n=e?.constructor;if(!n)return"Error";if(!Array.isArray(t)){const r=Object.
-entries(t).find(([,i])=>i===n);if(r)return r[0]}if(yc.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}
+`),r}var ot,yc={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},
+gc=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,URIError,AggregateError,...typeof DOMException=="fun\
+ction"?[DOMException]:[]];function wc(e,t){try{const n=e?.constructor;if(!n)return"Error";if(!Array.isArray(t)){const r=Object.
+entries(t).find(([,i])=>i===n);if(r)return r[0]}if(gc.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}
 return"Error"}export{di as AT_PAST_HOST,Wi as Backlog,He as CLIENT_VERSION,ui as CliCommandEvent,ai as DEFAULT_ENDPOINT,Mi as DEFAULT_FLUSH_INTERVAL_SECONDS,
 Li as DEFAULT_MAX_QUEUE_SIZE,Ii as DEFAULT_MAX_RETRIES,Ci as DEFAULT_REQUEST_TIMEOUT_SECONDS,we as DEFAULT_SCHEMA_VERSION,
 Vi as EndpointHealth,Ui as LATEST_WIRE_TIME_MS,so as NATTelemetryHandler,Ri as NOT_YET,Ze as NemoSource,Gt as PROMPT_VERSION,
 ke as PROXY_VARIABLES,rt as Spool,li as TaskStatus,Se as TelemetryEvent,H as addCount,pr as askForConsent,sr as backlogKey,
-za as buildPayload,vr as cgiIgnores,$i as clearTextSecrets,K as consentFilePath,$e as consentHolds,Mr as denoGoesAround,
-jt as denoProxyRoute,T as describe,ee as describeError,zi as downUntil,nc as dropsRecords,yi as effectiveConsent,An as environmentSettings,
+Wa as buildPayload,vr as cgiIgnores,$i as clearTextSecrets,K as consentFilePath,$e as consentHolds,Mr as denoGoesAround,
+jt as denoProxyRoute,T as describe,ee as describeError,zi as downUntil,rc as dropsRecords,yi as effectiveConsent,An as environmentSettings,
 dr as exitDecision,or as fallbackBeside,ie as formatTimestamp,St as healthHash,Dt as hiddenBecause,g as host,ct as httpUrlProblem,
 _i as isLoopback,Q as isTelemetryEnabled,ir as openSpool,Rt as optOutProblem,ft as parametersProblem,Ye as proxyRoute,De as randomFraction,
-pi as recordConsent,$d as recordedHealth,V as redact,Zi as removeSenderScripts,Zn as resolveOptions,it as retryDelay,I as runtimeInfo,
+pi as recordConsent,kd as recordedHealth,V as redact,Zi as removeSenderScripts,Zn as resolveOptions,it as retryDelay,I as runtimeInfo,
 vi as saveConsent,Ti as setTelemetryEnabled,fe as shortHash,rr as spoolFallbackOf,Xn as spoolKey,fs as trackCommand,Te as unknownOption,
 U as utf8Length,se as whyHidden};
 try{
@@ -2253,7 +2254,7 @@ Object.defineProperty(ui,"name",{value:"CliCommandEvent"});
 Object.defineProperty(so,"name",{value:"NATTelemetryHandler"});
 Object.defineProperty(Se,"name",{value:"TelemetryEvent"});
 Object.defineProperty(pr,"name",{value:"askForConsent"});
-Object.defineProperty(za,"name",{value:"buildPayload"});
+Object.defineProperty(Wa,"name",{value:"buildPayload"});
 Object.defineProperty(K,"name",{value:"consentFilePath"});
 Object.defineProperty(yi,"name",{value:"effectiveConsent"});
 Object.defineProperty(ie,"name",{value:"formatTimestamp"});
