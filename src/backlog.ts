@@ -289,6 +289,16 @@ export class Backlog {
 }
 
 /**
+ * The program's entry ({@link programEntry}) where links lead: Node.js and Deno name a script by the link it was run
+ * through (a command on `PATH`), Bun by its file, and one program must not be two. As it is where that cannot be told.
+ */
+function programIdentity(): string {
+  const entry = programEntry();
+  const path = entry.startsWith("file://") ? decodeURIComponent(new URL(entry).pathname) : entry;
+  return (path.startsWith("/") ? host().files?.realPath(path) : undefined) ?? entry;
+}
+
+/**
  * The spool key of a handler's events: its endpoint and format and, where they are not the defaults, what else its
  * requests say about who sends them (the headers, OTLP's resource) and whether the program sends them with its own
  * `fetch` (which may sign or route them: no sender, nor a program without it, can). A run delivers only events it
@@ -315,7 +325,7 @@ export function backlogKey(options: ResolvedOptions): string {
   const sender = {
     // What tells apart programs with a fetch of their own, each of which may sign or route for its own account.
     version: customFetch && sourceClientVersion !== CLIENT_VERSION ? sourceClientVersion : undefined,
-    program: customFetch ? programEntry() : undefined,
+    program: customFetch ? programIdentity() : undefined,
     headers: Object.keys(headers).length > 0 ? Object.entries(headers).sort() : undefined,
     resource: format.resource && Object.entries(format.resource).sort(),
     fetch: customFetch ? "own" : undefined,

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import {
   CLIENT_VERSION,
@@ -155,17 +155,19 @@ test("a program whose JSON.stringify indents (a debugging aid) spools each event
   }
 });
 
-test("two programs with a fetch of their own, at the default version: neither's fetch sends the other's events", async () => {
+test("two programs with a fetch of their own, at the default version: neither's fetch sends the other's events; a link to one is that one", async () => {
   using dir = tempDir();
   const endpoint = await refusedUrl();
   // Each program its own script, as two CLIs installed side by side are; both import the same program body.
   const program = (name: string) => {
     const path = `${dir.path}/${name}.mjs`;
     writeFileSync(path, `await import(${JSON.stringify(fixturePath("own_fetch_child.ts"))});\n`);
-    return (mode: "ok" | "fail") =>
+    // Run through a link too, as a command on PATH is (Node.js and Deno name the script by the link).
+    symlinkSync(path, `${dir.path}/${name}-link.mjs`);
+    return (mode: "ok" | "fail", via = path) =>
       runChild("", {
         executable: process.execPath,
-        args: [...(runtimeInfo().name === "deno" ? ["run", "-A"] : []), path, name, mode],
+        args: [...(runtimeInfo().name === "deno" ? ["run", "-A"] : []), via, name, mode],
         env: { NAT_TELEMETRY_ENDPOINT: endpoint, NAT_TELEMETRY_SPOOL_DIR: `${dir.path}/spool` },
       });
   };
@@ -177,8 +179,8 @@ test("two programs with a fetch of their own, at the default version: neither's 
   try {
     const byB = await b("ok");
     assert.equal(JSON.parse(byB.stdout).replayed, 0, "B leaves A's event alone");
-    const byA = await a("ok");
-    assert.equal(JSON.parse(byA.stdout).replayed, 1, "A delivers its own, once its network is back");
+    const byA = await a("ok", `${dir.path}/program-a-link.mjs`);
+    assert.equal(JSON.parse(byA.stdout).replayed, 1, "A, through its link, delivers its own once its network is back");
     const signed = server.requests.flatMap((request) =>
       commands(JSON.parse(request.body).events).map((command) => `${command} by ${request.headers["x-signed-by"]}`)
     );
