@@ -455,11 +455,11 @@ a==="work"?or(c,u,t,o):void 0;if(c&&l&&c.adopt(l,e.clock(),r==="flush"?0:void 0)
 c;const h=rt.open(u,t,o,s,f=>d+=`; nor in ${u}: ${f}`,a);return n(d,h?.dir),h}),or=(function(e,t,n,r,i="work"){const s=t!==
 void 0&&n.allowed(t,"read")&&n.realPath(t)!==void 0?rt.open(t,n,r,e.key,void 0,i):void 0;return s&&s.dir!==e.dir?s:void 0}),
 sr=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,s={version:o&&r!==He?r:void 0,program:o?
-Hs():void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&Object.entries(n.resource).
+Sd():void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&Object.entries(n.resource).
 sort(),fetch:o?"own":void 0},d=D(s);return Xn(t.kind==="http"?t.url:"",n.name,d==="{}"?"":d)}),Qo=(function(e,t){return{
 ...e,[Gi]:D(t)}}),ar=(function(e){return fe(e).slice(0,4)}),es=(function(e,t,n,r){return`sender-${e}-${ue(t)}-${ar(n)}${_e(
 8)}.${r}`}),xt=(function(e,t,n,r,i=""){const o={locks:[],marks:[],others:new Map},s=ar(i);for(const d of e.list(t)){const a=/^sender-([0-9a-f]+)-(\d{13})-([0-9a-f]{4})[0-9a-f]{8}\.(lock|start)$/.
-exec(d);if(!a)continue;const c=Number(a[2]),u=a[4]==="lock"?Ae:Fd;if(c+u<=r||c>r+u)an(e,`${t}/${d}`);else if(a[1]===n)(a[4]===
+exec(d);if(!a)continue;const c=Number(a[2]),u=a[4]==="lock"?Ae:Ud;if(c+u<=r||c>r+u)an(e,`${t}/${d}`);else if(a[1]===n)(a[4]===
 "lock"?o.locks:o.marks).push(d);else if(a[3]===s){const[l,h]=[`${a[2]} ${d}`,o.others.get(a[1])];(h===void 0||l<h)&&o.others.
 set(a[1],l)}}return o.locks.sort(),o.marks.sort(),o}),ts=(function(e,t,n,r){let i;try{e.ensureDir(t,!0);const o=xt(e,t,n,
 Date.now(),r);if(o.locks.length>0||o.marks.length>0)return"at work";if(o.others.size>=qi)return"crowded";const s=Date.now();
@@ -475,15 +475,15 @@ reason:`the hand-off failed (${r})`}}}),rs=(function(e,t){return t.handOff&&t.co
 the sender's script is not in the spool directory and cannot be written",outcome:Ji(e,t.backlog)}:t}),is=(function(e){try{
 const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const i=ts(r,t.dir,t.key,
 e.endpoint);if(i==="at work"||i==="crowded")return i;const o=g().spawnDetached(e.command);return o==="started"?n.noteHandOff():
-Hd(r,t.dir,i),o}catch{return"failed"}}),os=(function(e,t){if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===
+Yd(r,t.dir,i),o}catch{return"failed"}}),os=(function(e,t){if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===
 void 0)return!1;const{sink:n}=e;return ur(e,t,!0)!==void 0||n.kind==="http"&&g().senderRefusal(lr(n.url,t.spool.dir))!==
 void 0}),lr=(function(e,t){const n=Bo(),r=n===void 0?void 0:ss(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[
-...qd,...ke,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),ss=(function(e){const t=Z(e),n=t===
+...Jd,...ke,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),ss=(function(e){const t=Z(e),n=t===
 void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=g().files,i=t===void 0||["",".",".."].includes(n)||/[\\/]/.test(n)?void 0:
 r?.realPath(t),o=i===void 0?void 0:z(i,n);return o!==void 0&&r?.allowed(o,"read")?o:e}),ur=(function(e,t,n){const{handOff:r,
 sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!=="http")return"the events do not go to an H\
 TTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.
-requestTimeoutMs>Ae-Gd)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${Ae/1e3} s)`;if(!n)
+requestTimeoutMs>Ae-qd)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${Ae/1e3} s)`;if(!n)
 return"telemetry was turned off during the run";const o=Fe();if(o!==void 0)return`the program turned telemetry on over ${o===
 "file"?"the consent file":o}'s no, which a sender, reading the user's decision again, would follow`;if(!t)return e.noSpool?
 `there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!t.spool.ancestorsSeen)return"who may change t\
@@ -491,21 +491,21 @@ he directories above the spool cannot all be told (Deno without --allow-read, or
 on without --allow-fs-read for them): another user could swap the sender's script there";if(!cr(e))return"the program ma\
 y not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())return;const c=e.clock(),u=s.waitingSince(
 c);if(u===void 0)return;const{state:l}=a,h=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(h!==void 0&&
-c-h>Xd&&!Ud(d,s.dir,s.key,c))return"spooled events have waited a minute with no sender at work"}),as=(function(e,t){const{
+c-h>Gd&&!Hd(d,s.dir,s.key,c))return"spooled events have waited a minute with no sender at work"}),as=(function(e,t){const{
 sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="http"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.
 maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.initialMs/1e3,backoffMaxSeconds:o.maxMs/
 1e3,...zo(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.maxAgeMs/864e5,sourceClientVersion:e.
 sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),ds=(function({files:e,spool:t}){return e.sizeOf(`${t.
-dir}/${Re}`,!0)===Wd}),cs=(function(e){if(ds(e))return!0;const{files:t,spool:n}=e,r=()=>Ce(t,n.dir,Re,zd(),Date.now());try{
-r()}catch(i){if(!(i instanceof R))return!1;try{t.remove(`${n.dir}/${Re}`),r()}catch{return!1}}return Zi(t,n.dir,Jd),!0}),
+dir}/${Re}`,!0)===Xd}),cs=(function(e){if(ds(e))return!0;const{files:t,spool:n}=e,r=()=>Ce(t,n.dir,Re,Wd(),Date.now());try{
+r()}catch(i){if(!(i instanceof R))return!1;try{t.remove(`${n.dir}/${Re}`),r()}catch{return!1}}return Zi(t,n.dir,Zd),!0}),
 ls=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([h,f])=>to.test(h)&&Number.isSafeInteger(f)&&f>0);if(d.
 length===0||!Nt(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(d.slice(0,ln))},endpointHash:fe(r)},u=V(
 r)===r?{...c,endpoint:r}:c,l=At(t,n);try{const h=fr(e,t,n,o).filter(m=>m.quiet).map(m=>no(e,m,t,n)),f=Ot([...h.flatMap(m=>m.
 lines),u],s,o)??u;hr(e,t,n,h,()=>{const m=mr(e,l);m==="invalid"&&e.remove(l);const v=`${D(f)}
 `;typeof m!="object"||m.bytes+v.length<=Qi?e.append(l,typeof m=="object"&&!m.ended?`
-${v}`:v,eo):ic(e,t,n,f,s,o)});for(const{path:m}of h)m!==void 0&&k(()=>e.remove(m))}catch{}}),hr=(function(e,t,n,r,i){try{
+${v}`:v,eo):oc(e,t,n,f,s,o)});for(const{path:m}of h)m!==void 0&&k(()=>e.remove(m))}catch{}}),hr=(function(e,t,n,r,i){try{
 i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&fn(e,s,hn(t,n,d));throw o}}),fr=(function(e,t,n,r){return Ue(e,t,
-un,(i,o)=>{const[,,s,d]=un.exec(o)??[],a=Math.abs(r-Number(s))>=tc;return i===n?{path:z(t,o),summed:d===void 0?void 0:Number(
+un,(i,o)=>{const[,,s,d]=un.exec(o)??[],a=Math.abs(r-Number(s))>=nc;return i===n?{path:z(t,o),summed:d===void 0?void 0:Number(
 d),quiet:a}:void 0})}),Ot=(function(e,t,n){const r=e.map(d=>({...d,since:Math.min(d.since,n),last:Math.min(d.last,n)})).
 filter(d=>d.last>=t);if(r.length===0)return;const i={};for(const d of r)for(const[a,c]of Object.entries(d.dropped))(a in
 i||Object.keys(i).length<ln)&&H(i,a,c);for(const d of Object.keys(i))i[d]=Math.min(i[d],Number.MAX_SAFE_INTEGER);const{endpoint:o,
@@ -519,7 +519,7 @@ ring"||t.trim()===""||co.test(t)))return`'${e}' must be a non-empty command of o
  ${T(t)}`}),pr=(async function(e={}){const t=q(e)?Te(e,{optOut:!0})??Rt("optOut",e.optOut):`options must be an object su\
 ch as { optOut: "mycli telemetry disable" }, got ${T(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=jo();
 if(n.source!=="default")return n.enabled?"enabled":"disabled";if(ot)return await ot;if(od()||Nn()||La())return"never_ask\
-ed";const r=g().terminal();return r?(ot=vc(r,e.optOut),await ot):"never_asked"}),hs=(function({subcommand:e,subcommands:t}){
+ed";const r=g().terminal();return r?(ot=yc(r,e.optOut),await ot):"never_asked"}),hs=(function({subcommand:e,subcommands:t}){
 return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&le()?.(`'subcommand' is given without 'subcommands', the na\
 mes that may be reported: reported as "undefined"`),"undefined")}),fs=(async function(e,t){if(ms(e),typeof t!="function")
 throw new TypeError(`Cannot track command: 'main' must be a function, got ${T(t)}`);const n=Date.now(),r=hs(e),i=ht("com\
@@ -531,9 +531,9 @@ ess":"failure",f)},a={...e.handler,sessionId:e.handler?.sessionId===void 0?_e(32
 telemetry off (decided by ${Zt().decidedBy}): the command is not recorded`;h?.(m),Ln(f,m)}return u(await t())}let l=()=>{};
 try{l=g().onExit({beforeExit:()=>!1,exit:d})}catch{}try{c.start()}catch{}try{const h=await t(),f=Bn(h);return f===void 0&&
 h!==void 0&&le()?.(`main returned ${T(h)}, which is not an exit code: the program's is recorded`),d(f??g().exitCode()??0),
-u(h)}catch(h){throw s("failure",1,wc(h,e.errorClasses??[])),h}finally{l(),await c.stop().catch(()=>{})}}),ms=(function(e){
+u(h)}catch(h){throw s("failure",1,Ec(h,e.errorClasses??[])),h}finally{l(),await c.stop().catch(()=>{})}}),ms=(function(e){
 const t=v=>{throw new TypeError(`Cannot track command: ${v}`)};q(e)||t(`options must be an object, got ${T(e)}`);const n=Te(
-e,yc);n&&t(n);const{subcommands:r,nemoSource:i,errorClasses:o,askConsent:s,optOutCommand:d,handler:a}=e;Object.hasOwn(e,
+e,gc);n&&t(n);const{subcommands:r,nemoSource:i,errorClasses:o,askConsent:s,optOutCommand:d,handler:a}=e;Object.hasOwn(e,
 "command")||t(`'command' must be given: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(r)&&r.every(v=>typeof v==
 "string"))&&t(`'subcommands' must be an array of strings, got ${T(r)}`);const c=r?.find(v=>!Cn(v));c!==void 0&&t(`'subco\
 mmands' holds ${T(c)}, which would be reported as "undefined": a subcommand's name is 1-64 characters, with no flag, pat\
@@ -965,39 +965,40 @@ written:n,older:r}=this.spool.write(t,this.#e.clock()),i=Object.values(n).reduce
 dropped:n,olderDropped:r}}settle(t){for(const{claim:n}of t)n&&--n.remaining===0&&(this.#t.delete(n),this.spool.release(n))}holdsClaims(){
 return this.#t.size>0}giveBackUnsettled(){let t=0;for(const n of this.#t)!n.exact||n.remaining!==n.taken||(this.spool.giveBack(
 n),this.#t.delete(n),t+=n.remaining);return t}releaseAll(){for(const t of this.#t)this.spool.release(t);this.#t.clear()}renewClaims(t,n=t*
-.75,r=!1){const i=this.#e.clock();for(const o of this.#t){const s=o.until-i;(s<n||r&&s>t)&&this.spool.renew(o,i+t)}}},Sd=3,
-xd=!1,Od=new Set([407,408,429,500,502,503,504]),Nd=new Set([501,505]);function Ad(e,t){return e>=200&&e<300?{kind:"deliv\
-ered"}:e===413?{kind:"too_large"}:Od.has(e)||e>=500&&e<600&&!Nd.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"\
-retry",reason:`http_${e}`,retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"re\
-jected",reason:`http_${e}`}}async function Rd(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;
+.75,r=!1){const i=this.#e.clock();for(const o of this.#t){const s=o.until-i;(s<n||r&&s>t)&&this.spool.renew(o,i+t)}}};function Sd(){
+const e=Hs(),t=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname):e;return(t.startsWith("/")?g().files?.realPath(
+t):void 0)??e}var xd=3,Od=!1,Nd=new Set([407,408,429,500,502,503,504]),Ad=new Set([501,505]);function Rd(e,t){return e>=
+200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:Nd.has(e)||e>=500&&e<600&&!Ad.has(e)?t===void 0?{kind:"retry",reason:`\
+http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_r\
+edirect"}:{kind:"rejected",reason:`http_${e}`}}async function Md(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;
 let n=!1;const r=xi(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,
 {once:!0});const o=new Promise((d,a)=>{t.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(
-()=>{});let s=0;try{let d=e.url;const a=new URL(d).origin,c=e.classify??Ad;for(;;s++){const u=new URL(d).origin===a?e.headers:
+()=>{});let s=0;try{let d=e.url;const a=new URL(d).origin,c=e.classify??Rd;for(;;s++){const u=new URL(d).origin===a?e.headers:
 void 0,l=await Promise.race([e.fetch(d,{method:"POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"\
-manual",signal:t.signal}),o]),h=Md(l);if(h===void 0)return sn(on(l)),{kind:"rejected",reason:"bad_response"};const f=Xi(
+manual",signal:t.signal}),o]),h=Ld(l);if(h===void 0)return sn(on(l)),{kind:"rejected",reason:"bad_response"};const f=Xi(
 l,"location"),m=Ed(Xi(l,"retry-after"),e.now());if(e.readAnswer&&h>=200&&h<300){e.onAccepted?.();const w=await Promise.race(
-[Ld(l,t.signal),o]).catch(()=>{});return c(h,m,w)}if(sn(on(l)),h!==307&&h!==308)return c(h,m,void 0);if(s===Sd)return{kind:"\
-rejected",reason:"too_many_redirects"};const v=Bd(f,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.
-startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return xd?
+[Id(l,t.signal),o]).catch(()=>{});return c(h,m,w)}if(sn(on(l)),h!==307&&h!==308)return c(h,m,void 0);if(s===xd)return{kind:"\
+rejected",reason:"too_many_redirects"};const v=jd(f,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.
+startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return Od?
 {kind:"not_sent",reason:"a redirect beyond the sender's permissions, left for the program"}:{kind:"rejected",reason:"uns\
 afe_redirect"};if(new URL(v).origin!==a&&e.sendsProxyCredentials?.(v))return{kind:"rejected",reason:"unsafe_redirect"};d=
 v}}catch(d){return e.signal?.aborted&&!n?{kind:"interrupted"}:d instanceof ye&&s===0?{kind:"not_sent",reason:d.message}:
 n?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:ee(d)}}finally{r(),e.signal?.removeEventListener(
-"abort",i)}}function Md(e){try{const t=e?.status;return typeof t=="number"&&Number.isInteger(t)&&t>=100&&t<=599&&typeof e.
+"abort",i)}}function Ld(e){try{const t=e?.status;return typeof t=="number"&&Number.isInteger(t)&&t>=100&&t<=599&&typeof e.
 headers?.get=="function"?t:void 0}catch{return}}function Xi(e,t){try{const n=e.headers.get(t);return typeof n=="string"?
 n:null}catch{return null}}function on(e){try{return e.body}catch{return}}function sn(e){try{const{cancel:t,destroy:n}=e??
-{};typeof t=="function"?Promise.resolve(t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function Ld(e,t){
-const n=on(e),r=Id(n),i=r??n,o=()=>sn(i);t.addEventListener("abort",o,{once:!0});const s=new TextDecoder;let d="",a=0;try{
-if(t.aborted)return"";for await(const c of r?Cd(r):Dd(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c==
-"string"?U(c):c.length,a>Pd))return"";d+=typeof c=="string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener(
-"abort",o),o()}}function Id(e){try{const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*Cd(e){
-for(let t=await e.read();!t.done;t=await e.read())yield t.value}function Dd(e){const t=e;return typeof t?.[Symbol.asyncIterator]==
-"function"?t:[]}var Pd=65536;function Bd(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol===
-"https:"?n.href:void 0}catch{return}}var jd=/^sender-[0-9a-f]{8}\.mjs$/,Gi="NAT_TELEMETRY_SENDER",Ae=15e3,Fd=250,qi=3;function Ud(e,t,n,r){
-try{return xt(e,t,n,r).locks.length>0}catch{return!1}}function Hd(e,t,n){n!==void 0&&Yd(e,t,()=>[n])}function Yd(e,t,n){
-try{e.ensureDir(t,!0,!1),Vd(e,t,n())}catch{}}function Vd(e,t,n){for(const r of n)an(e,`${t}/${r}`)}function an(e,t){try{
-e.remove(t)}catch{}}function zd(){return'var ye=["SIGINT","SIGTERM"],ce={SIGINT:130,SIGTERM:143},De="/proc/self/status";\
-function We(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===void 0)return[];let t=r=>BigInt(ce[r]-129);retur\
+{};typeof t=="function"?Promise.resolve(t.call(e)).catch(()=>{}):typeof n=="function"&&n.call(e)}catch{}}async function Id(e,t){
+const n=on(e),r=Cd(n),i=r??n,o=()=>sn(i);t.addEventListener("abort",o,{once:!0});const s=new TextDecoder;let d="",a=0;try{
+if(t.aborted)return"";for await(const c of r?Dd(r):Pd(n)){if(typeof c!="string"&&!(c instanceof Uint8Array)||(a+=typeof c==
+"string"?U(c):c.length,a>Bd))return"";d+=typeof c=="string"?c:s.decode(c,{stream:!0})}return d+s.decode()}finally{t.removeEventListener(
+"abort",o),o()}}function Cd(e){try{const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*Dd(e){
+for(let t=await e.read();!t.done;t=await e.read())yield t.value}function Pd(e){const t=e;return typeof t?.[Symbol.asyncIterator]==
+"function"?t:[]}var Bd=65536;function jd(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol===
+"https:"?n.href:void 0}catch{return}}var Fd=/^sender-[0-9a-f]{8}\.mjs$/,Gi="NAT_TELEMETRY_SENDER",Ae=15e3,Ud=250,qi=3;function Hd(e,t,n,r){
+try{return xt(e,t,n,r).locks.length>0}catch{return!1}}function Yd(e,t,n){n!==void 0&&Vd(e,t,()=>[n])}function Vd(e,t,n){
+try{e.ensureDir(t,!0,!1),zd(e,t,n())}catch{}}function zd(e,t,n){for(const r of n)an(e,`${t}/${r}`)}function an(e,t){try{
+e.remove(t)}catch{}}function Wd(){return'var ye=["SIGINT","SIGTERM"],ce={SIGINT:130,SIGTERM:143},De="/proc/self/status";\
+function Ge(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===void 0)return[];let t=r=>BigInt(ce[r]-129);retur\
 n ye.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var Y=class extends TypeError{constructor(n){super(`fetch failed: ${n}`\
 ),this.name="RequestNotBuilt"}};function Ce(e,n){return e?"its value is not valid Unicode":n}function E(e){try{return e(\
 )}catch{return}}var $=class extends Error{reason;constructor(n,t){super(`refused ${n}: ${t}`),this.name="RefusedPath",th\
@@ -1095,8 +1096,8 @@ n.slice(1).map(Number);return u.every(l=>l<=255)?u:void 0}if(!e.includes(":"))re
 ===void 0?s:[...s,...Array(8-s.length-a.length).fill(0),...a]).flatMap(u=>[u>>8,u&255])}function jt(e,n){return n.find(t\
 =>e(t)?.trim())}function Dn(e){return e.startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function Ct(e){try{return decod\
 eURIComponent(e)}catch{return e}}function Cn(e){let n="";for(let t of new TextEncoder().encode(e))n+=String.fromCharCode\
-(t);return btoa(n)}function Gt(e,n){let t=zt(e,n);return e.protocol==="https:"&&t.kind==="proxy"&&t.credentials&&t.url.s\
-tartsWith("http:")}function Wt(e,n,t=()=>!1){let r=$n.find(t);if(r!==void 0)return`${r} is not valid Unicode, which Deno\
+(t);return btoa(n)}function Wt(e,n){let t=zt(e,n);return e.protocol==="https:"&&t.kind==="proxy"&&t.credentials&&t.url.s\
+tartsWith("http:")}function Gt(e,n,t=()=>!1){let r=$n.find(t);if(r!==void 0)return`${r} is not valid Unicode, which Deno\
 \'s fetch skips: it would go around the proxy named there`;let o=zt(e,n),i=o.kind==="proxy"?Mn(n(o.variable)??""):void 0;\
 if(o.kind==="proxy"&&i&&Fe(i))return`${o.variable} has ${Ln}`;if(!(o.kind!=="direct"||o.skipped===void 0||Ee(e,n).kind==\
 ="direct"))return`Deno\'s fetch cannot parse ${o.skipped}, which it skips: it would go around the proxy named there`}func\
@@ -1153,11 +1154,11 @@ in,f=()=>E(()=>e.stdin.readable.locked||Ze(m()))!==!1,h=new oe(p=>{let x=S=>{K(p
 ,R=()=>{K(p,S=>S.exit(e.exitCode))},N=S=>{S.defaultPrevented||K(p,M=>M.exit(1))},T=[["beforeunload",x],["error",N],["unh\
 andledrejection",N]];for(let[S,M]of T)globalThis.addEventListener(S,M);return Hn.add(R),()=>{for(let[S,M]of T)globalThis\
 .removeEventListener(S,M);Hn.delete(R)}}),g=new oe(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};let x=e.\
-build.os==="linux"&&r({name:"read",path:De})?E(()=>a.read(De,65536)):void 0,R=We(x),N=ye.filter(T=>!R.includes(T)).map(T\
+build.os==="linux"&&r({name:"read",path:De})?E(()=>a.read(De,65536)):void 0,R=Ge(x),N=ye.filter(T=>!R.includes(T)).map(T\
 =>{let S=en(()=>{u.programListens(T)||(K(p,M=>M(T)),g.clear(),c(T))});return E(()=>u.add(T,S)),[T,S]});return()=>{for(le\
 t[T,S]of N)E(()=>u.remove(T,S))}}),v=p=>{try{return e.env.get(p),!1}catch{return!0}},_=p=>r({name:"env",variable:p})&&v(\
 p),k=p=>!r({name:"env",variable:p})||v(p),w=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}}\
-,b=p=>{let x=Wi(e,r,a,w);if(x)return{refused:x};let R=Gi.find(k);if(R!==void 0){let O=Ce(_(R),"--allow-env");return{refu\
+,b=p=>{let x=Gi(e,r,a,w);if(x)return{refused:x};let R=Wi.find(k);if(R!==void 0){let O=Ce(_(R),"--allow-env");return{refu\
 sed:`the program may not read ${R} (${O}), which its requests honour: a sender would not`}}let N=E(()=>e.execPath());if(\
 !N||!r({name:"run",command:N}))return{refused:"the program may not run Deno itself (--allow-run)"};let T=r({name:"read",\
 path:"."})?E(()=>e.cwd()):void 0,S=[p.dir,...p.reads].map(O=>In(O,T)),M=[...S,N].find(O=>O.includes(","));if(M!==void 0)\
@@ -1175,8 +1176,8 @@ thname+re.search,body:z})}catch{return nn(500,"internal")}return ge?new Response
 ){}},async O=>{if(S>=N.maxConnections)return new Response(null,{status:503,headers:{connection:"close"}});S++;try{return\
  await M(O)}finally{S--}});return Promise.resolve({port:j.addr.port,async close(){for(let O of T)O();await j.shutdown()}\
 })},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConn\
-ect(p){try{return r({name:"net",host:Zt(p)})}catch{return!1}},sendsProxyCredentials(p){try{return be.some(k)||Gt(new URL\
-(p),w)}catch{return!0}},async fetch(p,x){let R=Wt(new URL(p),w,_);if(R!==void 0)throw new Y(R);return await(n??globalThi\
+ect(p){try{return r({name:"net",host:Zt(p)})}catch{return!1}},sendsProxyCredentials(p){try{return be.some(k)||Wt(new URL\
+(p),w)}catch{return!0}},async fetch(p,x){let R=Gt(new URL(p),w,_);if(R!==void 0)throw new Y(R);return await(n??globalThi\
 s.fetch)(p,x)},senderRefusal(p){let x=b(p);return"refused"in x?x.refused:void 0},senderCommand(p,x){let R=b(x);if("refus\
 ed"in R)return R;let{executable:N,closer:T,paths:S,cwd:M}=R,j=T&&Vi(e,t),O=T?[...j?[j]:[],T[0],N]:[N],V=o()?"--allow-net\
 ":`--allow-net=${Zt(x.endpoint)}`,F=[N,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"]\
@@ -1196,8 +1197,8 @@ t="/proc/self/ns/pid";function Zt(e){let{hostname:n,port:t,protocol:r}=new URL(e
 and:r})]);if(!t.flat().includes("denied"))return Qt.find((r,o)=>{if(t[o].some(s=>s!=="granted"))return!1;let i=E(()=>e.l\
 statSync(r));return i?.isFile===!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var ir="/bin/sh",Yi=[["/bin/ba\
 sh",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"\
-\'],[ir,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],Gi=[...be,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FIL\
-E","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function Wi(e,n,t,r){return e.build.standalone?"a deno compile executable: it r\
+\'],[ir,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],Wi=[...be,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FIL\
+E","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function Gi(e,n,t,r){return e.build.standalone?"a deno compile executable: it r\
 uns only its program":Qe({pid:e.pid,ppid:E(()=>e.ppid),os:I().os,env:r,read:o=>n({name:"read",path:o})?E(()=>t.read(o,65\
 536)):void 0,pidNamespace:I().os==="linux"&&n({name:"read",path:Kt})?E(()=>e.readLinkSync(Kt)):void 0})}function er(e){r\
 eturn e.body?.cancel().catch(()=>{}),nn(413,"the body is too large")}function nn(e,n){return new Response(JSON.stringify\
@@ -1274,7 +1275,7 @@ n!1}}var ss={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Sr(e
 let l=e.platform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(l!==void 0)return`${I().name} cannot run \
 a script from a path with a \'${l}\' in it: ${u}`;let{files:c,fs:m}=r();return bs(e,c,m)},i=!1,s=new oe(u=>vr(e,[["beforeE\
 xit",()=>{K(u,m=>m.beforeExit())}],["exit",m=>{i=!0,K(u,f=>f.exit(m))}]])),a=u=>e.platform!=="win32"&&E(()=>(e.kill(e.pi\
-d,u),!0))===!0,d=new oe(u=>{if(e.pid===1)return()=>{};let l=e.versions.bun&&e.platform==="linux"?r().files:void 0,c=We(E\
+d,u),!0))===!0,d=new oe(u=>{if(e.pid===1)return()=>{};let l=e.versions.bun&&e.platform==="linux"?r().files:void 0,c=Ge(E\
 (()=>l?.read(De,65536)));return vr(e,ye.filter(m=>!c.includes(m)).map(m=>{let f=en(()=>{Jt(e,m)||(K(u,h=>h(m)),d.clear()\
 ,a(m)||e.exit(ce[m]))});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>br(e.stderr,u),\
 writeStdout:u=>br(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.exitCod\
@@ -1351,7 +1352,7 @@ e,n,t,r,o,i=sn(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(
 ion sn(e,n){return`${e==="/"?"":e}/t-${Z(n)}-${fe()}.tmp`}function Z(e){return String(Math.floor(e)).padStart(13,"0")}va\
 r ws=Math.random;function Se(){let e;try{e=ws()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRando\
 mValues(new Uint32Array(1))[0]/2**32}function fe(e=12){let n="";for(;n.length<e;)n+=Math.floor(Se()*2**32).toString(16).\
-padStart(8,"0");return n.slice(0,e)}function G(e){try{return e instanceof Error?e.message:`threw ${typeof e}`}catch{retu\
+padStart(8,"0");return n.slice(0,e)}function W(e){try{return e instanceof Error?e.message:`threw ${typeof e}`}catch{retu\
 rn"threw something that cannot be described"}}function A(e){switch(typeof e){case"string":return JSON.stringify(e.length\
 >40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"bigint":return`${e}n`;c\
 ase"object":{if(e===null)return"null";let n=Rr(e)?.slice(8,-1);return n===void 0?"an object that cannot be read":n==="Ob\
@@ -1395,7 +1396,7 @@ SafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Mr=e=>Object.entries(e).
 tion $r(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Ls(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"a\
 md64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]?\
 ?e}function Pr(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:$r(e.timestamp),observedTimeUnixNano:$\
-r(e.timestamp),eventName:n,attributes:[...Mr(t),{key:"nat.event.schema_version",value:Lr(e.schemaVersion)}]}}function Gn\
+r(e.timestamp),eventName:n,attributes:[...Mr(t),{key:"nat.event.schema_version",value:Lr(e.schemaVersion)}]}}function Wn\
 (e,n,t,r=I()){let o=Mr({...t.resourceAttributes,"service.name":t.serviceName,"service.version":t.serviceVersion,"session\
 .id":n,"host.arch":Ls(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":\
 Yn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Yn.version}),i=L({resource:{att\
@@ -1407,7 +1408,7 @@ ason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function M
 ={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),s=a=>n?.(`entry ${r+1} ${\
 a}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let a=decodeURIComponent(o.slice(0,i).trim()),\
 d=decodeURIComponent(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key")}catch{s("has a bad percent-encoding")}}ret\
-urn t}var Wn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Fr(e,n=()=>!1){for(let t of Wn)\
+urn t}var Gn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Fr(e,n=()=>!1){for(let t of Gn)\
 {if(n(t))return{hidden:!0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:Ps\
 (r),hidden:!1}}return{hidden:!1}}function Ps(e){let[,n,t]=/^([^?#]*)(.*)$/s.exec(e);return`${n.replace(/\\/+$/,"")}/v1/lo\
 gs${t}`}var Hr="https://events.telemetry.data.nvidia.com/v1.1/events/json";function _e(e){if(e!==void 0)return["1","true\
@@ -1429,7 +1430,7 @@ NSENT_FILE=${A(l)} is not an absolute path: it is read in the directory each run
 nother decision`);let c,m=Us(e,I().os,n,w=>c=w),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=I().os==="win32"?"LOCALAPPDATA":"HOME";\
 m===void 0&&f===void 0&&y().envHidden?.(h)===!0&&(c=`the program may not read ${h} (${xe(h)})`,n.push(`${h} may not be r\
 ead (${xe(h)}): the spool cannot be kept in the home directory`));for(let w of r)n.push(`${w} may not be read (${xe(w)})\
-: ${Yr[w]}`);for(let w of Wn){let b=e(w)?.trim(),p=b?jr(b):void 0;p&&n.push(`${w}=${A(H(b))} ${p}: OTLP events are not s\
+: ${Yr[w]}`);for(let w of Gn){let b=e(w)?.trim(),p=b?jr(b):void 0;p&&n.push(`${w}=${A(H(b))} ${p}: OTLP events are not s\
 ent`)}let g=Fr(e,w=>r.includes(w)),v=w=>Cr(e(w),b=>n.push(`${w}: ${b}: skipped`)),_={...Br("OTEL_EXPORTER_OTLP_HEADERS",\
 v("OTEL_EXPORTER_OTLP_HEADERS"),n),...Br("OTEL_EXPORTER_OTLP_LOGS_HEADERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},k={.\
 ..v("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,\
@@ -1456,13 +1457,13 @@ ion says`);else if(i)return B(i,"nat/telemetry");let s;if(n==="win32"){let a=e("
 "USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a?B(a,`${n==="darwin"?"Librar\
 y/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):X(s\
 ,n)?s:(t.push("the home directory is not an absolute path: no spool is kept there"),void r("the home directory is not an\
- absolute path"))}function Gr(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return B(r&&X(r,n)?r:"/tmp",`na\
+ absolute path"))}function Wr(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return B(r&&X(r,n)?r:"/tmp",`na\
 t-telemetry-${t}`)}function Jn(){let e=y();if(_e(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] \
-${n}\n`)}var qn=new Set;function Wr(e,n){if(!(e===void 0||qn.has(e))){qn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${\
-n}`)).catch(()=>{})}catch{}finally{qn.delete(e)}}}function zr(e){let n;return()=>n??=new RegExp(e,"u")}var nc=zr(String.\
-raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var tc=zr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*\
-(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var me="1.5",Re=64,cc=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPL\
-ETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),lc=Object.freeze({I\
+${n}\n`)}var qn=new Set;function Gr(e,n){if(!(e===void 0||qn.has(e))){qn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${\
+n}`)).catch(()=>{})}catch{}finally{qn.delete(e)}}}function zr(e){let n;return()=>n??=new RegExp(e,"u")}var tc=zr(String.\
+raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var rc=zr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*\
+(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var me="1.5",Re=64,lc=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPL\
+ETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),fc=Object.freeze({I\
 NFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SY\
 NTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ke=class{name\
 ;schemaVersion;timestamp;constructor(n,t={}){if(js(new.target))throw new TypeError("Cannot create event: TelemetryEvent \
@@ -1475,15 +1476,15 @@ e){let n=e.search(Vs);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.l
 (o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Vs=/[^\\x00-\\x7f]/;var Ys\
 ="184482118588404";function Be(e){let n=U(e);if(!(n>=-hn&&n<=hn))throw new RangeError("Invalid time value");let t=U(n/1e\
 3);if(t!==Kn.second){let r=U(t/Xr),o=t-r*Xr,i=`${ie(U(o/3600),2)}:${ie(U(o/60)%60,2)}:${ie(o%60,2)}`;Kn={second:t,text:`\
-${Gs(r)}T${i}.`}}return`${Kn.text}${ie(n-t*1e3,3)}Z`}var Kn={second:NaN,text:""};function Gs(e){let n=U((e+719468)/14609\
+${Ws(r)}T${i}.`}}return`${Kn.text}${ie(n-t*1e3,3)}Z`}var Kn={second:NaN,text:""};function Ws(e){let n=U((e+719468)/14609\
 7),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-(365*r+U(r/4)-U(r/100)),i=U((5*o+2)/153),s=o-U(\
 (153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?ie(d,4):`${d<0?"-":"+"}${ie(d<0?-d:d,6)}`}-${i\
 e(a,2)}-${ie(s,2)}`}var Oe=4503599627370496,U=e=>{if(!(e<Oe&&e>-Oe))return e;let n=e>=0?e+Oe-Oe:e-Oe+Oe;return n>e?n-1:n\
 },ie=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},Xr=86400,hn=864e13;function qr(e){let n;try{n=e.name}catc\
-h(o){throw new TypeError(`Event name cannot be read: ${G(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("Event \
+h(o){throw new TypeError(`Event name cannot be read: ${W(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("Event \
 name is not a non-empty string");let t=L(zs(e));if(n!==mn.name){let o=L(n);mn={name:n,json:o,bytes:D(o)}}let r=Be(e.time\
-stamp);return{json:`{"ts":"${r}","parameters":${t},"name":${mn.json}}`,bytes:Ws+r.length+D(t)+mn.bytes}}var mn={name:"",\
-json:"",bytes:0},Ws=31;function zs(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be read: ${G(s)}`),t;try\
+stamp);return{json:`{"ts":"${r}","parameters":${t},"name":${mn.json}}`,bytes:Gs+r.length+D(t)+mn.bytes}}var mn={name:"",\
+json:"",bytes:0},Gs=31;function zs(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be read: ${W(s)}`),t;try\
 {t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){throw n("parameters() returned an object that",i\
 )}if(kr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parame\
 ters object: parameters() returned a thenable`)}if(!we(t))throw new TypeError(`Event \'${e.name}\' has no parameters objec\
@@ -1575,7 +1576,7 @@ text:t,placeJudged:o,...r?{problem:r}:{}}}function ut(e){if(e!==void 0)return He
 Hidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=_e(e("NAT_TELEMETR\
 Y_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,sou\
 rce:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}func\
-tion ct(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var W,se=!1,Q,it\
+tion ct(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var G,se=!1,Q,it\
 ,lt=!1,yn,Ne,Qr="an opt-out set in the environment during the run",eo="the consent file, written since the program turne\
 d telemetry on";function nd(e,n=He(e)){let t=y().files,{text:r,problem:o}=n,i=o===void 0&&(n.placeJudged??td(e)),s=t?.pr\
 esent(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{path:e,there:s,text:r,proble\
@@ -1585,12 +1586,12 @@ th)!==e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.probl
 unction ao(){return yn!==void 0&&st(yn)}var dt=Symbol.for("@nat/telemetry: the program\'s opt-out"),at=globalThis;try{at[\
 dt]===void 0&&Object.defineProperty(at,dt,{value:{serial:0}})}catch{}var no=0;function rd(){try{let e=at[dt];if(e===void\
  0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}functi\
-on uo(){let e=rd();e===void 0||e===no||(no=e,[W,se,lt]=[!1,!1,!0])}function co(e){it=e}function ee(){if(it)return W=it()\
-;uo();let e=lt&&!se;if(!e&&(Ne===Qr||bn()?.enabled===!1))return Ne=Qr,W=!1;if(e&&(Ne===eo||ao()))return Ne=eo,W=!1;if(!s\
-e||Q===void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0&&(n=He(Q.path,!0)),W=Q.problem===v\
-oid 0&&(n===void 0?W===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(n.state).enabled),W||(Ne??="the consent file, written\
- again during the run"),W}function he(){return uo(),W===void 0&&od(so()),W===!0}function od(e){[W,se]=[e.enabled,e.sourc\
-e==="file"];let n=se?Ue():void 0;Q=n===void 0?void 0:nd(n,e)}function Ae(){if(!lt||se||W!==!0||ao())return;let e=bn();if\
+on uo(){let e=rd();e===void 0||e===no||(no=e,[G,se,lt]=[!1,!1,!0])}function co(e){it=e}function ee(){if(it)return G=it()\
+;uo();let e=lt&&!se;if(!e&&(Ne===Qr||bn()?.enabled===!1))return Ne=Qr,G=!1;if(e&&(Ne===eo||ao()))return Ne=eo,G=!1;if(!s\
+e||Q===void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0&&(n=He(Q.path,!0)),G=Q.problem===v\
+oid 0&&(n===void 0?G===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(n.state).enabled),G||(Ne??="the consent file, written\
+ again during the run"),G}function he(){return uo(),G===void 0&&od(so()),G===!0}function od(e){[G,se]=[e.enabled,e.sourc\
+e==="file"];let n=se?Ue():void 0;Q=n===void 0?void 0:nd(n,e)}function Ae(){if(!lt||se||G!==!0||ao())return;let e=bn();if\
 (e)return e.enabled?void 0:e.source;let n=Ue(),t=yn?.path===n?yn:void 0,{state:r,problem:o}=t===void 0?ut(n):t.problem!=\
 =void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:oo(t.text);return r==="disabled"&&o===void 0?"file":voi\
 d 0}function lo(){return he()&&se}function ft(){let e=he(),{enabled:n,source:t,problem:r}=so(),o=t!=="file"&&t!=="defaul\
@@ -1624,7 +1625,7 @@ d:"rejected",reason:"too_many_redirects"};let g=yd(f,a);if(g===void 0)return{kin
 return po?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",r\
 eason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_re\
 direct"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof Y&&s===0?{kind:"not_sent",reason:a\
-.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:G(a)}}finally{r(),e.signal?.remo\
+.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:W(a)}}finally{r(),e.signal?.remo\
 veEventListener("abort",o)}}function ld(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n\
 <=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function ho(e,n){try{let t=e.headers.get(n);return typeo\
 f t=="string"?t:null}catch{return null}}function gt(e){try{return e.body}catch{return}}function yt(e){try{let{cancel:n,d\
@@ -1644,7 +1645,7 @@ Eo(o))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${R
 es keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(i<0\
 ||i>bd)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let{js\
 on:s,bytes:a}=qr(e),d={json:s,bytes:a,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries:0,notBefore:0},u=b\
-t(d,n);return u===void 0?d:{reason:"event_too_large",detail:u}}catch(o){return{reason:"invalid_event",detail:G(o)}}}func\
+t(d,n);return u===void 0?d:{reason:"event_too_large",detail:u}}catch(o){return{reason:"invalid_event",detail:W(o)}}}func\
 tion bt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes serialized, more than \
 ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resour\
 ce attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n.sessionId&&e.clientVersion=\
@@ -1681,7 +1682,7 @@ een=i}static open(n,t,r,o,i=()=>{},s="work"){let a=c=>{i(c)},d=s==="work",u=d?"r
 "read")||d&&!t.allowed(c,"write");if(l(n))return a(`the program may not ${u} ${n} (its permissions)`);try{let c=t.ensure\
 Dir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks?\
 a(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,d)),\
-new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return a(m?`${n}${Od}`:G(c))}}write(n,t){let r={},o=n.map(Me),{ke\
+new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return a(m?`${n}${Od}`:W(c))}}write(n,t){let r={},o=n.map(Me),{ke\
 pt:i}=wt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.length-i.length);let s=new Map;for(let d of i){let u=s\
 .get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d of s.values())a.push(this.#u(d,t,th\
 is.key))}catch(d){for(let u of a)this.#l(u);throw d}return{written:r,older:this.#g(t,a)}}claim(n,t,r){let o=[],i={};for(\
@@ -1743,7 +1744,7 @@ Tt(e)}function $d(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion
 e(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Numbe\
 r.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Zn(a.parameters)===void 0))return;let u=Num\
 ber.isSafeInteger(i)&&i>0,l={json:L(a),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void\
- 0?l:{...l,clientVersion:o}}catch{return}}function Id(e,n){return e.spoolFallback?Gr(y().env,I().os,n?.uid):void 0}funct\
+ 0?l:{...l,clientVersion:o}}catch{return}}function Id(e,n){return e.spoolFallback?Wr(y().env,I().os,n?.uid):void 0}funct\
 ion Ld(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=xt(e),a=e.noSpool??"there is no spool directory",d=r==="\
 look"?"look":"work",u=o===void 0?void 0:ae.open(o,n,i,s,f=>a=f,d),l=Id(e,n),c=u&&d==="work"?Md(u,l,n,i):void 0;if(u&&c&&\
 u.adopt(c,e.clock(),r==="flush"?0:void 0),u||l===void 0)return!u&&o!==void 0&&t(a),u;let m=ae.open(l,n,i,s,f=>a+=`; nor \
@@ -1760,343 +1761,345 @@ opped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t)
 turn this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBa\
 ck(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()\
 }renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew\
-(i,o+n)}}};function xt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Te?r:vo\
-id 0,program:i?Fn():void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.e\
-ntries(t.resource).sort(),fetch:i?"own":void 0},a=L(s);return Ao(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}function\
- Pd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==\
-="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Lo(e,n){if(e.\
-kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Pd(t.hostname))return;let r=[...t.\
-username||t.password?["credentials"]:[],...t.search?["query parameters"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and\
- ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return o.length===0?void 0:`${o.jo\
-in(" and ")} go unencrypted (http:) to ${t.hostname}`}function Mo(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVer\
-sion:i=e},s)=>Jr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o\
-)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Do(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>D(Qn(t(r,0),\
-[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Po(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.servi\
-ceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let a=L(Pr(i));r.set(i,s={json:a,b\
-ytes:D(a)})}return s};return{name:"otlp",encode:i=>Gn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Do(({sess\
-ionId:i,clientVersion:s})=>[i,s],i=>D(Gn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e\
-.resourceAttributes,"service.name":e.serviceName},classify:Dr}}function Do(e,n){let t;return r=>{let o=e(r);return(t===v\
-oid 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var Dd="http://lo\
-calhost:4318/v1/logs",Cd=120,Fd=50,Bd=3,Hd=2,Bo=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Ud=\'{"ts"\
-:"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","subcommand":"undefined","taskStatus":"su\
-ccess","durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVersion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command\
-"}\',jd=new WeakSet,Vd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersio\
-n:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEv\
-ents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInter\
-rupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ve(e={}){if(!we(e))throw new\
- TypeError(`Cannot create handler: options must be an object, got ${A(e)}`);let n=jn(e,Vd);if(n)throw new TypeError(`Can\
-not create handler: ${n}`);let t=(O,V,F)=>{let P=e[O]===void 0?V:e[O],z=F.integer?`${F.sign} integer`:`${F.sign} number`\
-,re=`Cannot create handler: \'${O}\' must be a ${z}`;if(typeof P!="number"||Number.isNaN(P))throw new TypeError(`${re}, go\
-t ${A(P)}`);if(!((F.sign==="positive"?P>0:P>=0)&&(F.integer?Number.isSafeInteger(P):Number.isFinite(P))))throw new Range\
-Error(`${re}, got ${P}`);if(F.timer&&P*1e3>pt)throw new RangeError(`Cannot create handler: \'${O}\' must be at most ${pt/1\
-e3} seconds (the longest a timer can wait), got ${P}`);return P},r=(O,V,F)=>{let P=e[O];if(P===void 0)return F;if(typeof\
- P!==V)throw new TypeError(`Cannot create handler: \'${O}\' must be a ${V}, got ${A(P)}`);return P},o={sign:"positive",tim\
-er:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=t("requestTimeoutSeconds",Hd,o),d=t("backoffIni\
-tialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' \
-must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let l=Vr(),c=r("sourceClientVersion","string",Te),m=jo("reso\
-urce",e.resource),f=r("sessionId","string","undefined"),h=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.\
-format,v=Xd(g,h),_=fn(l.format??""),k=g!==void 0?v:_??"nat",w=kt(k,c,{...l.otlpResource,...m}),[b,p]=jd.has(e)?[Ud,"the \
-smallest event trackCommand records; a command\'s own are larger by its name, source and duration"]:[Bo,"the smallest eve\
-nt"],x=_t(w,l.sessionPrefix+f),R=_t(kt(v,c,m,Ho),f,b),N=t("maxEventBytes",32768,s);if(N<R.eventBytes)throw new RangeErro\
-r(`Cannot create handler: \'maxEventBytes\' must be at least ${R.eventBytes} (${p}), got ${N}`);let T=t("maxBatchBytes",5e\
-5,s);if(T<R.batchBytes){let O=`one ${v} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot cre\
-ate handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${O} ${R.batchBytes} bytes, more than \'maxBatchBytes\'\
- (${T} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${R.batchBytes} (${O}), got ${T}`)}let S=qd\
-(e.headers);S.problem&&h.push(S.problem);let M=Wd(e.endpoint,l.endpointHidden?Rt:l.endpoint??(k==="otlp"?l.otlpEndpointH\
-idden?Rt:l.otlpEndpoint??Dd:void 0),l.dryRun,h),j=zd(e.spoolDir,l,h);return{flushIntervalMs:t("flushIntervalSeconds",Cd,\
-o)*1e3,maxQueueSize:t("maxQueueSize",Fd,s),maxRetries:t("maxRetries",Bd,{sign:"non-negative",integer:!0}),requestTimeout\
-Ms:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBuf\
-feredEvents",1e3,s),maxEventBytes:Math.min(N,T-x.envelopeBytes-Re),maxEventBytesOption:N,maxBatchBytes:T,sourceClientVer\
-sion:c,sessionId:l.sessionPrefix+f,sink:M.kind==="http"&&S.problem?{kind:"none",reason:"invalid_headers",detail:S.proble\
-m}:M,spoolDir:j.path,noSpool:j.none,problems:h,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents\
-:t("spoolMaxEvents",de.maxEvents,s),maxBytes:Gd(t("spoolMaxBytes",de.maxBytes,s),b,p),maxAgeMs:t("spoolMaxAgeDays",de.ma\
-xAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Kd(e.captureInterrupts),handOff:Jd(r("handOff","boolean",void 0\
-),l),customFetch:e.fetch!==void 0,format:w,formatSetBy:g!==void 0?"the program\'s options":_!==void 0?"NAT_TELEMETRY_FORM\
-AT":"the default",headers:{...k==="otlp"?l.otlpHeaders:{},...S.record},fetch:r("fetch","function",y().fetch??((O,V)=>glo\
-balThis.fetch(O,V))),logger:r("logger","function",void 0),clock:Co("clock",r("clock","function",Date.now),Date.now,{vali\
-d:Yd,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrigin + performance.now())"\
-}),random:Co("random",r("random","function",Se),Se,{valid:O=>typeof O=="number"&&O>=0&&O<1,expected:"a number in [0, 1)"\
-})}}function Co(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(a){throw new TypeError(`Ca\
-nnot create handler: \'${e}\' failed: ${G(a)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must retu\
-rn ${o}, got ${A(s)}`);return()=>{try{let a=n();return r(a)?a:t()}catch{return t()}}}var Yd=e=>typeof e=="number"&&e>=0&\
-&e<1e13;function _t(e,n,t=Bo){let r={json:t,bytes:D(t),schemaVersion:me,sessionId:n,timestamp:0,retries:0,notBefore:0},o\
-=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}functi\
-on Gd(e,n,t){if(e>=de.maxBytes)return e;let r=Io({json:n,schemaVersion:me,sessionId:"",retries:0,timestamp:1e12});if(e<r\
-)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`\
-);return e}function kt(e,n,t,r){return e==="otlp"?Po({serviceName:t["service.name"]??Ir,serviceVersion:n,resourceAttribu\
-tes:t},r):Mo(n,r)}var Ho={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Uo(e){let{forma\
-t:n,sourceClientVersion:t}=e,r=n.resource??{},o=_t(kt(n.name,t,r,Ho),"undefined");return{maxBatchBytes:Math.max(e.maxBat\
-chBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var Rt=Symbol("hidden");function Wd(e,\
-n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (an htt\
-p(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:ln(e);if(o){let s=`the program\'s \'endpoint\' ${A(H(e))} \
-${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)return{ki\
-nd:"none",reason:"endpoint_hidden"};let i=e??n??Hr;return e===void 0&&!Ur(i)?{kind:"none",reason:"invalid_endpoint"}:i==\
-="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function zd(e,n,t){if(e===!1)retu\
-rn{path:void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noS\
-pool};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) o\
-r false, got ${A(e)}`);return X(e,I().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absol\
-ute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function Xd(e,n){if(\
-e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat\
-" or "otlp"), got ${A(e)}`);let t=fn(e);return t||(n.push(`the program\'s \'format\' ${A(e)} is not a format (nat, otlp): t\
-he nat envelope is sent`),"nat")}function jo(e,n){if(n===void 0)return{};if(!we(n))throw new TypeError(`Cannot create ha\
-ndler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(ty\
-peof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=="objec\
-t"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var Fo=8192;function qd(e){let n=jo("header\
-s",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new TypeError(`Cannot create handler: \'headers\' must have header\
- names (RFC 9110 tokens), got ${A(i)}`);if(dn(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(\
-i)}: the HTTP client frames the request itself`);n[i]=Ar(s)}let t=Object.keys(n).find(i=>!un(n[i])),r=Object.entries(n).\
-reduce((i,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${A(t)} that cannot be \
-sent (a control character or a character past ASCII): nothing is sent`:r>Fo?`the program\'s \'headers\' add ${r} bytes to a\
- request, more than ${Fo} (servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record\
-:n}}function Jd(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:\
-"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Kd(e){if(e===void 0||e===!\
-1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureI\
-nterrupts\' must be a boolean or a function, got ${A(e)}`)}var wn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";f\
-unction Tn(e,n){return{...e,[Ye]:L(n)}}function Vo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&\
-typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var te=15e3,Zd=250,Yo=3;function Go(e){r\
-eturn ne(e).slice(0,4)}function Wo(e,n,t,r){return`sender-${e}-${Z(n)}-${Go(t)}${fe(8)}.${r}`}function Pe(e,n,t,r,o=""){\
-let i={locks:[],marks:[],others:new Map},s=Go(o);for(let a of e.list(n)){let d=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4\
-})[0-9a-f]{8}\\.(lock|start)$/.exec(a);if(!d)continue;let u=Number(d[2]),l=d[4]==="lock"?te:Zd;if(u+l<=r||u>r+l)_n(e,`${n\
-}/${a}`);else if(d[1]===t)(d[4]==="lock"?i.locks:i.marks).push(a);else if(d[3]===s){let[c,m]=[`${d[2]} ${a}`,i.others.ge\
-t(d[1])];(m===void 0||c<m)&&i.others.set(d[1],c)}}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return\
- Pe(e,n,t,r).locks.length>0}catch{return!1}}function zo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Pe(e,n,t,Date.now(),r\
-);if(i.locks.length>0||i.marks.length>0)return"at work";if(i.others.size>=Yo)return"crowded";let s=Date.now();o=Wo(t,s,r\
-,"start"),e.create(`${n}/${o}`,"");let a=Pe(e,n,t,s,r),d=a.locks.length>0||a.marks[0]!==o,u=`${Z(s)} ${o}`,l=[...a.other\
-s.values()].filter(c=>c<u).length>=Yo;return!d&&!l?o:(_n(e,`${n}/${o}`),d?"at work":"crowded")}catch{return o}}function \
-Xo(e,n,t){t!==void 0&&Nt(e,n,()=>[t])}function qo(e,n,t){Nt(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Jo(e,n,t,\
-r){for(let o=0;o<Qd;o++){let i=Date.now();try{e.ensureDir(n,!0,!1);let s=Pe(e,n,t,i);if(s.locks.length>0){Ot(e,n,s.marks\
-);return}let a=Wo(t,i,r,"lock");e.create(`${n}/${a}`,"");let{locks:d,marks:u}=Pe(e,n,t,i);if(d.join()===a)return Ot(e,n,\
-u),a;_n(e,`${n}/${a}`)}catch{return}await new Promise(s=>setTimeout(s,10+Se()*50))}}var Qd=5;function Ko(e,n,t){Nt(e,n,(\
-)=>[t])}function Nt(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r\
-}`)}function _n(e,n){try{e.remove(n)}catch{}}function Zo(){return""}var na=6e4,ta=1e3,ra=[Ye,"NAT_TELEMETRY_ENABLED","DO\
-_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Qo(e,n,t){let r=oa(e,n,t);return r.handOff?r:\
-{...r,outcome:ei(e,n)}}function ei(e,n){return e.sink.kind==="none"?"dropped":ni(e)&&n?.health.isOpen()!==!0?"delivered"\
-:n&&Ae()===void 0?"spooled":"dropped"}function ni(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function oa\
-(e,n,t){try{let r=si(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,\
-health:i}=n,s=ii(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return m===void 0?{handOff:!0,command:void \
-0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let a=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)retu\
-rn{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,l={...sa(e,o.dir),successor:u,onByConsentFile:lo()};return{handOff:!0,\
-command:{...a,env:Tn(a.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${\
-r})`}}}function ti(e,n){return n.handOff&&n.command&&!aa(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in th\
-e spool directory and cannot be written",outcome:ei(e,n.backlog)}:n}function ri(e){try{let{spool:n,health:t,files:r}=e.b\
-acklog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=zo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o===\
-"crowded")return o;let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():Xo(r,n.dir,o),i}catch{return"\
-failed"}}function oi(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=\
-e;return si(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(ii(t.url,n.spool.dir))!==void 0}function ii(e,n){let t=\
-to(),r=t===void 0?void 0:ia(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ra,...be,"HOME","USERPROFIL\
-E"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function ia(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replac\
-e(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?\
-void 0:B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function si(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)retur\
-n`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetc\
-h)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-ta)return\
-`a request may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned \
-off during the run";let i=Ae();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file"\
-:i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${\
-e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above t\
-he spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-\
-read for them): another user could swap the sender\'s script there";if(!ni(e))return"the program may not connect to the e\
-ndpoint";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;l\
-et{state:c}=d,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>na&&!xn(a,s.dir,\
-s.key,u))return"spooled events have waited a minute with no sender at work"}function sa(e,n){let{sink:t,format:r,spoolLi\
-mits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTim\
-eoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Uo(e),spoolMax\
-Events:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,h\
-eaders:{...e.headers},resource:{...r.resource}}}function da({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}\
-function aa(e){if(da(e))return!0;let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Zo(),Date.now());try{r()}catch(o){if(!(o ins\
-tanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ca(n,t.dir,ua),!0}var ua=3;function ca(e,n\
-,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);retu\
-rn d===void 0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a\
-.written).slice(t).filter(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var\
- kn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.del\
-ete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function di(){th\
-row new Error("a sender prints nothing")}var ui=16384,$t=2*ui,ci=$t-4096,It=32,li=/^[a-z0-9_]{1,40}$/,la=/^[0-9a-f]{8}$/\
-;var ai=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,fa=6e4;function fi(e,n,t,r,o,i,s=-1/0){let a=Ob\
-ject.entries(o).filter(([m,f])=>li.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!At(i))return;let u={...{sinc\
-e:i,last:i,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=yi(n,t);try{l\
-et m=ha(e,n,t,i).filter(h=>h.quiet).map(h=>mi(e,h,n,t)),f=pi([...m.flatMap(h=>h.lines),l],s,i)??l;hi(e,n,t,m,()=>{let h=\
-ga(e,c);h==="invalid"&&e.remove(c);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+g.length<=ui?e.append(c,typeof h=="objec\
-t"&&!h.ended?`\n${g}`:g,ci):ma(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E(()=>e.remove(h))}catch{}}function ma(e,n,\
-t,r,o,i){let s=yi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?mi(e,a,n,t):{lines:[]};hi(e,n,t,[d],()=>{e.append(s,`$\
-{L(pi([...d.lines,r],o,i)??r)}\n`,ci)})}function mi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)),\
-{lines:[],summed:n.summed};let{lines:o,upTo:i}=pa(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed\
-}:{lines:[],summed:n.summed}}function hi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(\
-n,t,a));throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.asid\
-e`)}function ha(e,n,t,r){return Et(e,n,ai,(o,i)=>{let[,,s,a]=ai.exec(i)??[],d=Math.abs(r-Number(s))>=fa;return o===t?{pa\
-th:B(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function pa(e,n){try{let t=n.summed??0,r=e.read(n.path,$t\
-)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:gi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],up\
-To:n.summed??0}}}function Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function pi(e,n,t){let r=e.map(a=>({...a,since:\
-Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(l\
-et[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math.m\
-in(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)\
-),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function\
- ga(e,n){try{let t=e.read(n,$t);return t===void 0?void 0:{lines:gi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catc\
-h(t){return t instanceof $?"invalid":void 0}}function gi(e){return e.split(`\n`).flatMap(n=>ya(n)??[])}function ya(e){try\
-{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)\
-?Object.entries(r):[];if(!(At(n)&&At(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>li.test(u)&&Number.isSafeInteg\
-er(l)&&l>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&la.test(i)?{endpointHash:\
-i}:{}};return typeof o=="string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}function At(e){return Number.isSafeInteger(\
-e)&&e>=0&&e<=hn}function yi(e,n){return B(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},bi=.9,ba=1e3,Ea=3\
-e5,va=36e5,Sa=4,Rn=class{#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ue\
-.working;#k=0;#R;#y=new Set;#O;#A=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#fe=!1;#U=0;#D;#C;#v;#z;#j=!1;#X=!1;#F;constr\
-uctor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!he())return this.#xe();let t=y().exiting();t?(this.#ie(),this.#H=this.#i,th\
-is.#i=!0):this.#J(),this.#u++;let r=vo(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this\
-.#e.maxBufferedEvents)return this.#ke();if(this.#n.push(r),t)return void(this.#B(!0)||this.#G());this.#m&&this.#c===void\
- 0&&queueMicrotask(()=>this.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H=!1}}s\
-tart(){this.#m||this.#D||(this.#m=!0,this.#J(),this.#S()>0?this.#V():he()&&!this.#N()&&oi(this.#e,this.#_())&&this.#I(ue\
-.working))}flush(){return this.#I(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D\
-);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i=th\
-is.#x;return[this.#l,this.#x]=[void 0,ue.working],this.#be(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D??=thi\
-s.#me()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped\
-:{...this.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length\
-+this.#o.length+this.#t.size}#q(){return[...this.#o,...this.#t.events(),...this.#n]}#J(){if(this.#C)return;this.#ie();le\
-t n=y(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");ret\
-urn}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#G(),th\
-is.#W()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#G(),this.#W()})):void 0;this\
-.#C=()=>{r?.(),i?.()}}#V(){this.#m&&this.#c===void 0&&this.#K()}#K(){this.#c=setTimeout(()=>{this.#I(ue.periodic).then((\
-)=>{this.#m&&this.#K()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#me(){this.#m=!1,this.#c!==void 0&&clear\
-Timeout(this.#c);let n=this.#E=wa(this.#e.exitTimeoutMs);this.#le(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>0&&\
-!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#Z(),this.#S()>0&&this.#B())return;this.#ae(),this.#S()>0&&th\
-is.#N()&&this.#P(!0),this.#S()>0&&!this.#N()&&await this.#he(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${\
-o}`),r=!0}finally{this.#W(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}\
-async#he(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>!0)\
-;await Promise.race([r,n.over()])||this.#Z()}#Z(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=\
-Math.min(n,t||n)*bi,i=[...this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*bi);this.#Q(({started:s})=>r-s>=o),this.#R?\
-.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#Q(n=()=\
->!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#re(r);continue}for(let i of r)i.\
-cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#se(r,"the exit budget ended before the answer"):r)}}}#pe(){return this.\
-#R??=new AbortController}#ee(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;i\
-f(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;retur\
-n r<=t&&!(2*d>s)}#ne(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isO\
-pen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#ge(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#v?.he\
-alth.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefo\
-re&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#ye(n){let t=this.#v?.health;if(n.delivered){this.#F=void 0;l\
-et u=this.#X&&this.#E===void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return\
-;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=\
-(this.#F?.failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0\
-:{state:t.state,failures:o,probeAt:d}}async#be(n){try{this.#le(),this.#Y();let t=this.#e.sink.kind==="http"?this.#v?.hea\
-lth:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ae();let r=this.#N();if(r&&!this.#ge())return;let o=this.#e\
-.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.f\
-ilter(l=>!i(l)),this.#n=[];let d=this.#oe(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};awai\
-t this.#Ee(d,u),this.#ye(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))}catc\
-h(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#Ee(n,t){let{signal:r}=this.#pe(),o=0,i=async()=>{for(;o<n.length&\
-&!t.failed&&this.#ee(r);)await this.#te(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(Sa,n.length)},i));for\
-(let s of n.slice(o))this.#ne(s)}async#te(n,t,r){this.#Y();let o=this.#ue(n);if(o!==n){if(this.#t.settle(n),o.length===0\
-)return;this.#t.add(o),n=o}let i=await this.#Se(n,t);if(this.#Te(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large\
-"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)thi\
-s.#ee(t)?await this.#te(d,t,r):this.#ne(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#re(n,i.reje\
-cted);case"too_large":return this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),\
-this.#M(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=M\
-ath.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ve(n,i.retryAfterMs):this.#_e(n,i.reason,i.retryAfterMs)}}}\
-#ve(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#re(n,t=0){l\
-et r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#Se(n,t){let r={started:y(\
-).monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#we(n,t,()=>r.accepted=!0)}finally{this.#y.de\
-lete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#oe(n){let{format:t,maxBatchBytes:r}=this.#e;return \
-So(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#we(n,t,r){let{sink:o}=this.#e;if(o.ki\
-nd==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e\
-.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")re\
-turn Ei(a),{kind:"delivered"};let d=i.classify;return await yo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c\
-,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:th\
-is.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#Te(n,\
-t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind\
-==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e\
-.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${\
-o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#ie(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolD\
-ir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})\
-`);let d=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETR\
-Y_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.r\
-eason})`;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`proble\
-m: ${s}`);if(!this.#h)return;let i=Lo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand\
- off where a sender can be started":"in process"} (${o.source})`)}#xe(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,\
-this.#f(`telemetry off (decided by ${ft().decidedBy}): events are not recorded`))}#_e(n,t,r){let{backoff:o,clock:i,rando\
-m:s}=this.#e,a=i(),d=this.#se(n,t);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#se(n,t){let[r,o]\
-=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}):\
- ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o)\
-,r}#M(n){this.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept \
-in ${t}, as its place cannot be used: ${n}`;r!==this.#z&&this.#f(r),this.#z=r}),this.#v}#de(){let n=this.#E;if(n)return \
-Math.max(0,n.end-y().monotonicMs())+ba;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Ea,Math.min(va,\
-2*t),2*r)}#Y(){let n=this.#de(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ae(){if(this.#j||this.#k>0||!he(\
-)||this.#N()||!ee())return;let n=this.#_();if(n&&Ae()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.\
-max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#de());this.#X=(o?.events.length??0)>0,o&&(this.#ce(o.\
-dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#Q();let r=thi\
-s.#q(),o=this.#ue(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#f\
-e=!0,this.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#oe(o))Ei(t\
-his.#e.format.encode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.\
-#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(\
-`${o.length} event(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${th\
-is.#e.noSpool})`:"")),!1;if(Ae()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned\
- telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#\
-L(),s){let a=this.#U-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dro\
-pped))this.#b(u,d);this.#ce(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_un\
-available")}return i?.releaseAll(),s!==void 0}#ue(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let\
-{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(\
-s));return this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#ce(n){for(let[t,r]of Object.e\
-ntries(n))this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=Qo(this.#e,t,he()),o=r.handOff?ee\
-():void 0;if(o===!1)return this.#P(!0,o);let i=ti(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spo\
-oled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?To(t.health):void \
-0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.\
-outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:$o(this.#q(),this.#e.spoolLimi\
-ts);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool wo\
-uld leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return \
-this.#f("at exit: delivering in process: the spool cannot be written"),!1;let a=ri(i);if(a==="failed"||a==="crowded")ret\
-urn this.#f(`at exit: delivering in process: ${a==="crowded"?"senders for other programs or settings (headers, an OTLP r\
-esource) work in the spool already":"no sender could be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.working];l\
-et d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the \
-spool (the system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#G(){le\
-t n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a \
-later run`),t}#W(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim\
-_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_(\
-);if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();fi(o.files,o.spool.dir,o.spool.key,t.u\
-rl,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#a,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#ke(){if(\
-this.#$!==void 0){C(this.#a,"buffer_full",1),this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#b(1,"buffe\
-r_full",`${n} held; those dropped after it are told together at the next flush`)}#le(){let n=this.#$;this.#$=void 0,n&&t\
-his.#f(`dropped ${n} event(s): buffer_full`)}#f(n){this.#h?.(n),this.#H||Wr(this.#e.logger,n)}};function wa(e){let n=y()\
-.monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:(\
-)=>t?.()}}function Ei(e){y().writeStderr(`${di(JSON.parse(e))}\n`)}var Ta=250;async function vi(e){let n=y();Ie(te,()=>n.\
-exit(0)),go(),co(()=>xa(e));try{await _a(e,y().monotonicMs()+te)}catch{}n.exit(0)}function xa(e){let{enabled:n,source:t}\
-=io();return n||t==="default"&&e.onByConsentFile!==!0}async function _a(e,n){let t=y().files,r=e.spoolDir;if(!t)return;l\
-et{successor:o,onByConsentFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee())return qo(t,r,d);for(let u=0;;u++){let l=await Jo(t,r,\
-d,e.endpoint);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:h}=await Ra(s,n-Ta);if(Ko(t,r,l),!Oa(e,d))return;if(h&\
-&f>0&&ee())return ka(e);if(c>0&&m>0||u>0&&c===0)return}}function ka(e){if(!e.successor)return;let{argv:n,env:t,leavesSes\
-sion:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==voi\
-d 0&&E(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function \
-Ra(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e\
-),a=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&y().files?.realPath(s)===void 0)break;l\
-et d=new Rn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spoo\
-led:l,sent:c,dropped:m}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h)\
-;if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=pe(++a,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>s\
-etTimeout(h,f))}}return t}function Oa(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Dat\
-e.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ae\
-.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Si=Vo(y().env(Ye));Si&&await vi(Si);\n'}var Re="sender-1c\
-a79d01.mjs",Wd=128459,Xd=6e4,Gd=1e3,qd=[Gi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELE\
-METRY_DRY_RUN"];function Ji(e,t){return e.sink.kind==="none"?"dropped":cr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===
-void 0?"spooled":"dropped"}var Jd=3;function Zi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>jd.test(d))}catch{return}
-const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({
-name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)
-try{e.remove(`${t}/${d}`)}catch{}}var Zd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=
-e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.
-clear(),this.#t=0}};function dn(e){return e===null?"null":typeof e=="string"?Ki(e):typeof e=="number"?Kd(e):typeof e=="b\
-oolean"?String(e):Array.isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
-void 0).map(([n,r])=>`${Ki(n)}: ${dn(r)}`).join(", ")}}`:"null"}function Ki(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
-t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Kd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
-e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
-split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
-Math.abs(r)).padStart(2,"0")}`}var Qi=16384,cn=2*Qi,eo=cn-4096,ln=32,to=/^[a-z0-9_]{1,40}$/,Qd=/^[0-9a-f]{8}$/,ec=/^drops-([0-9a-f]{8})\.json$/,
-un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,tc=6e4;function nc(e,t,n,r=-1/0){const i=Date.now(),
-o=mr(e,At(t,n)),d=fr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>ro(e,a).lines);return Ot([...typeof o=="o\
-bject"?o.lines:[],...d],r,i)}function rc(e,t,n=-1/0){return[...new Set([...Ue(e,t,ec,i=>i),...Ue(e,t,un,i=>i)])].flatMap(
-i=>{const o=nc(e,t,i,n);return o?[{key:i,...o}]:[]})}function ic(e,t,n,r,i,o){const s=At(t,n),d={path:hn(t,n),quiet:!1},
-a=fn(e,s,d.path)?no(e,d,t,n):{lines:[]};hr(e,t,n,[a],()=>{e.append(s,`${D(Ot([...a.lines,r],i,o)??r)}
+(i,o+n)}}};function Pd(){let e=Fn(),n=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname):e;return(n.startsW\
+ith("/")?y().files?.realPath(n):void 0)??e}function xt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetc\
+h:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Pd():void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void\
+ 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=L(s);return Ao(n.kind==="http"?n.url:"\
+",t.name,a==="{}"?"":a)}function Dd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localho\
+st");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$\
+/.test(n)}function Lo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Dd\
+(t.hostname))return;let r=[...t.username||t.password?["credentials"]:[],...t.search?["query parameters"]:[]],o=[...r.len\
+gth>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];re\
+turn o.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Mo(e,n=I()){let t=({schem\
+aVersion:r,sessionId:o,clientVersion:i=e},s)=>Jr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s\
+});return{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Do(({schemaVersion:r,sessionId:o,clientVers\
+ion:i})=>[r,o,i],r=>D(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Po(e,n=I()){let t=({clientVersion:i\
+=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){le\
+t a=L(Pr(i));r.set(i,s={json:a,bytes:D(a)})}return s};return{name:"otlp",encode:i=>Wn(i.map(s=>o(s).json),i[0].sessionId\
+,t(i[0]),n),emptyBytes:Do(({sessionId:i,clientVersion:s})=>[i,s],i=>D(Wn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).byt\
+es,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Dr}}function Do(e,n){let t;re\
+turn r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n\
+(r)}),t.bytes}}var Cd="http://localhost:4318/v1/logs",Fd=120,Bd=50,Hd=3,Ud=2,Bo=\'{"ts":"2026-01-01T00:00:00.000Z","param\
+eters":{},"name":"x"}\',jd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","subcomma\
+nd":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVersion":"node/xxxxxx\
+xxxxxx"},"name":"nat_cli_command"}\',Vd=new WeakSet,Yd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTime\
+outSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,ba\
+ckoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0\
+,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};funct\
+ion Ve(e={}){if(!we(e))throw new TypeError(`Cannot create handler: options must be an object, got ${A(e)}`);let n=jn(e,Y\
+d);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(O,V,F)=>{let P=e[O]===void 0?V:e[O],z=F.integer?`${F.s\
+ign} integer`:`${F.sign} number`,re=`Cannot create handler: \'${O}\' must be a ${z}`;if(typeof P!="number"||Number.isNaN(P\
+))throw new TypeError(`${re}, got ${A(P)}`);if(!((F.sign==="positive"?P>0:P>=0)&&(F.integer?Number.isSafeInteger(P):Numb\
+er.isFinite(P))))throw new RangeError(`${re}, got ${P}`);if(F.timer&&P*1e3>pt)throw new RangeError(`Cannot create handle\
+r: \'${O}\' must be at most ${pt/1e3} seconds (the longest a timer can wait), got ${P}`);return P},r=(O,V,F)=>{let P=e[O];\
+if(P===void 0)return F;if(typeof P!==V)throw new TypeError(`Cannot create handler: \'${O}\' must be a ${V}, got ${A(P)}`);\
+return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=t("requestTimeo\
+utSeconds",Ud,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot crea\
+te handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let l=Vr(),c=r("sourceClient\
+Version","string",Te),m=jo("resource",e.resource),f=r("sessionId","string","undefined"),h=[],g=typeof e.format=="string"\
+&&e.format.trim()===""?void 0:e.format,v=qd(g,h),_=fn(l.format??""),k=g!==void 0?v:_??"nat",w=kt(k,c,{...l.otlpResource,\
+...m}),[b,p]=Vd.has(e)?[jd,"the smallest event trackCommand records; a command\'s own are larger by its name, source and \
+duration"]:[Bo,"the smallest event"],x=_t(w,l.sessionPrefix+f),R=_t(kt(v,c,m,Ho),f,b),N=t("maxEventBytes",32768,s);if(N<\
+R.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${R.eventBytes} (${p}), got $\
+{N}`);let T=t("maxBatchBytes",5e5,s);if(T<R.batchBytes){let O=`one ${v} envelope holding ${p}`;throw new RangeError(e.ma\
+xBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${O} ${R.batchBytes} \
+bytes, more than \'maxBatchBytes\' (${T} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${R.batchBy\
+tes} (${O}), got ${T}`)}let S=Jd(e.headers);S.problem&&h.push(S.problem);let M=zd(e.endpoint,l.endpointHidden?Rt:l.endpo\
+int??(k==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??Cd:void 0),l.dryRun,h),j=Xd(e.spoolDir,l,h);return{flushInterva\
+lMs:t("flushIntervalSeconds",Fd,o)*1e3,maxQueueSize:t("maxQueueSize",Bd,s),maxRetries:t("maxRetries",Hd,{sign:"non-negat\
+ive",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*\
+1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(N,T-x.envelopeBytes-Re),maxEventBytesOption:N\
+,maxBatchBytes:T,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:M.kind==="http"&&S.problem?{kind:"none",reason:"\
+invalid_headers",detail:S.problem}:M,spoolDir:j.path,noSpool:j.none,problems:h,spoolFallback:e.spoolDir===void 0&&l.spoo\
+lFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",de.maxEvents,s),maxBytes:Gd(t("spoolMaxBytes",de.maxBytes,s),b,p),ma\
+xAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Zd(e.captureInterrupts),handOff\
+:Kd(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:w,formatSetBy:g!==void 0?"the program\'s options\
+":_!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?l.otlpHeaders:{},...S.record},fetch:r("fetch","\
+function",y().fetch??((O,V)=>globalThis.fetch(O,V))),logger:r("logger","function",void 0),clock:Co("clock",r("clock","fu\
+nction",Date.now),Date.now,{valid:Wd,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.\
+timeOrigin + performance.now())"}),random:Co("random",r("random","function",Se),Se,{valid:O=>typeof O=="number"&&O>=0&&O\
+<1,expected:"a number in [0, 1)"})}}function Co(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}\
+catch(a){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${W(a)}${i}`)}if(!r(s))throw new RangeError(`Cannot \
+create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let a=n();return r(a)?a:t()}catch{return t()}}}var\
+ Wd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=Bo){let r={json:t,bytes:D(t),schemaVersion:me,sessionId:n,time\
+stamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);return{eventBytes:r.bytes,batchByte\
+s:i+Re+o,envelopeBytes:i}}function Gd(e,n,t){if(e>=de.maxBytes)return e;let r=Io({json:n,schemaVersion:me,sessionId:"",r\
+etries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${r} (one\
+ spooled event, ${t}), got ${e}`);return e}function kt(e,n,t,r){return e==="otlp"?Po({serviceName:t["service.name"]??Ir,\
+serviceVersion:n,resourceAttributes:t},r):Mo(n,r)}var Ho={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"\
+linux"};function Uo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=_t(kt(n.name,t,r,Ho),"undefined");return\
+{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var Rt\
+=Symbol("hidden");function zd(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: \'en\
+dpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:ln(e);if(o){let s=`the \
+program\'s \'endpoint\' ${A(H(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}\
+}if(e===void 0&&n===Rt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Hr;return e===void 0&&!Ur(i)?{kind:"none\
+",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}f\
+unction Xd(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===void 0)r\
+eturn{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDir\' must \
+be a string (an absolute path) or false, got ${A(e)}`);return X(e,I().os)?{path:e,none:void 0}:(t.push(`the program\'s \'s\
+poolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absol\
+ute path"})}function qd(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create handler:\
+ \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=fn(e);return t||(n.push(`the program\'s \'format\' ${A(e)\
+} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function jo(e,n){if(n===void 0)return{};if(!we(n))throw\
+ new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};for(let[r,o]of Object\
+.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of\
+ strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var Fo=8192\
+;function Jd(e){let n=jo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new TypeError(`Cannot create han\
+dler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(dn(i))throw new TypeError(`Cannot create hand\
+ler: \'headers\' must not set ${A(i)}: the HTTP client frames the request itself`);n[i]=Ar(s)}let t=Object.keys(n).find(i=\
+>!un(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a v\
+alue for ${A(t)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>Fo?`the program\
+\'s \'headers\' add ${r} bytes to a request, more than ${Fo} (servers refuse a larger head): nothing is sent`:void 0;return\
+ o?{record:{},problem:o}:{record:n}}function Kd(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="\
+auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}fun\
+ction Zd(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`\
+Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var wn=/^sender-[0-9a-f]{8}\\.m\
+js$/,Ye="NAT_TELEMETRY_SENDER";function Tn(e,n){return{...e,[Ye]:L(n)}}function Vo(e){if(e)try{let n=JSON.parse(e);retur\
+n typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var te=1\
+5e3,Qd=250,Yo=3;function Wo(e){return ne(e).slice(0,4)}function Go(e,n,t,r){return`sender-${e}-${Z(n)}-${Wo(t)}${fe(8)}.\
+${r}`}function Pe(e,n,t,r,o=""){let i={locks:[],marks:[],others:new Map},s=Wo(o);for(let a of e.list(n)){let d=/^sender-\
+([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(a);if(!d)continue;let u=Number(d[2]),l=d[4]==="lock"?\
+te:Qd;if(u+l<=r||u>r+l)_n(e,`${n}/${a}`);else if(d[1]===t)(d[4]==="lock"?i.locks:i.marks).push(a);else if(d[3]===s){let[\
+c,m]=[`${d[2]} ${a}`,i.others.get(d[1])];(m===void 0||c<m)&&i.others.set(d[1],c)}}return i.locks.sort(),i.marks.sort(),i\
+}function xn(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catch{return!1}}function zo(e,n,t,r){let o;try{e.ensureDir(n\
+,!0);let i=Pe(e,n,t,Date.now(),r);if(i.locks.length>0||i.marks.length>0)return"at work";if(i.others.size>=Yo)return"crow\
+ded";let s=Date.now();o=Go(t,s,r,"start"),e.create(`${n}/${o}`,"");let a=Pe(e,n,t,s,r),d=a.locks.length>0||a.marks[0]!==\
+o,u=`${Z(s)} ${o}`,l=[...a.others.values()].filter(c=>c<u).length>=Yo;return!d&&!l?o:(_n(e,`${n}/${o}`),d?"at work":"cro\
+wded")}catch{return o}}function Xo(e,n,t){t!==void 0&&Nt(e,n,()=>[t])}function qo(e,n,t){Nt(e,n,()=>Pe(e,n,t,Date.now())\
+.marks)}async function Jo(e,n,t,r){for(let o=0;o<ea;o++){let i=Date.now();try{e.ensureDir(n,!0,!1);let s=Pe(e,n,t,i);if(\
+s.locks.length>0){Ot(e,n,s.marks);return}let a=Go(t,i,r,"lock");e.create(`${n}/${a}`,"");let{locks:d,marks:u}=Pe(e,n,t,i\
+);if(d.join()===a)return Ot(e,n,u),a;_n(e,`${n}/${a}`)}catch{return}await new Promise(s=>setTimeout(s,10+Se()*50))}}var \
+ea=5;function Ko(e,n,t){Nt(e,n,()=>[t])}function Nt(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,\
+t){for(let r of t)_n(e,`${n}/${r}`)}function _n(e,n){try{e.remove(n)}catch{}}function Zo(){return""}var ta=6e4,ra=1e3,oa\
+=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Qo(e,n,t){let\
+ r=ia(e,n,t);return r.handOff?r:{...r,outcome:ei(e,n)}}function ei(e,n){return e.sink.kind==="none"?"dropped":ni(e)&&n?.\
+health.isOpen()!==!0?"delivered":n&&Ae()===void 0?"spooled":"dropped"}function ni(e){return e.sink.kind!=="http"||y().ca\
+nConnect(e.sink.url)}function ia(e,n,t){try{let r=si(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,re\
+ason:r??"no spool"};let{spool:o,health:i}=n,s=ii(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return m===\
+void 0?{handOff:!0,command:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let a=y().senderCommand(`${o.dir}\
+/${""}`,s);if("refused"in a)return{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,l={...da(e,o.dir),successor:u,onByCons\
+entFile:lo()};return{handOff:!0,command:{...a,env:Tn(a.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1\
+,reason:`the hand-off failed (${r})`}}}function ti(e,n){return n.handOff&&n.command&&!ua(n.backlog)?{handOff:!1,reason:"\
+the sender\'s script is not in the spool directory and cannot be written",outcome:ei(e,n.backlog)}:n}function ri(e){try{l\
+et{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=zo(r,n.dir,n.key,e.\
+endpoint);if(o==="at work"||o==="crowded")return o;let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff\
+():Xo(r,n.dir,o),i}catch{return"failed"}}function oi(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock()\
+)===void 0)return!1;let{sink:t}=e;return si(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(ii(t.url,n.spool.dir))!\
+==void 0}function ii(e,n){let t=to(),r=t===void 0?void 0:sa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables\
+:[...oa,...be,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function sa(e){let n=J(e),t=n===vo\
+id 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?voi\
+d 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function si(e,n,t){let{handOff\
+:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to a\
+n HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if\
+(e.requestTimeoutMs>te-ra)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if\
+(!t)return"telemetry was turned off during the run";let i=Ae();if(i!==void 0)return`the program turned telemetry on over\
+ ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return \
+e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who ma\
+y change the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js \
+--permission without --allow-fs-read for them): another user could swap the sender\'s script there";if(!ni(e))return"the \
+program may not connect to the endpoint";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitin\
+gSince(u);if(l===void 0)return;let{state:c}=d,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(\
+m!==void 0&&u-m>ta&&!xn(a,s.dir,s.key,u))return"spooled events have waited a minute with no sender at work"}function da(\
+e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,ma\
+xRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSecon\
+ds:i.maxMs/1e3,...Uo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClien\
+tVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function aa({files:e,spool:n}){return e.\
+sizeOf(`${n.dir}/${""}`,!0)===0}function ua(e){if(aa(e))return!0;let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Zo(),Date.no\
+w());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return la(n,t.dir\
+,ca),!0}var ca=3;function la(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let \
+d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written\
+:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filter(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e\
+.remove(`${n}/${a}`)}catch{}}var kn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.len\
+gth}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clea\
+r(),this.#n=0}};function di(){throw new Error("a sender prints nothing")}var ui=16384,$t=2*ui,ci=$t-4096,It=32,li=/^[a-z\
+0-9_]{1,40}$/,fa=/^[0-9a-f]{8}$/;var ai=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,ma=6e4;function\
+ fi(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>li.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===\
+0||!At(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{..\
+.u,endpoint:r}:u,c=yi(n,t);try{let m=pa(e,n,t,i).filter(h=>h.quiet).map(h=>mi(e,h,n,t)),f=pi([...m.flatMap(h=>h.lines),l\
+],s,i)??l;hi(e,n,t,m,()=>{let h=ya(e,c);h==="invalid"&&e.remove(c);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+g.length\
+<=ui?e.append(c,typeof h=="object"&&!h.ended?`\n${g}`:g,ci):ha(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E(()=>e.rem\
+ove(h))}catch{}}function ha(e,n,t,r,o,i){let s=yi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?mi(e,a,n,t):{lines:[]}\
+;hi(e,n,t,[d],()=>{e.append(s,`${L(pi([...d.lines,r],o,i)??r)}\n`,ci)})}function mi(e,n,t,r){if(e.sizeOf(n.path)===void 0\
+)return E(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=ga(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)\
+?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function hi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summ\
+ed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a));throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-$\
+{Z(Date.now())}-${fe()}${r}.aside`)}function pa(e,n,t,r){return Et(e,n,ai,(o,i)=>{let[,,s,a]=ai.exec(i)??[],d=Math.abs(r\
+-Number(s))>=ma;return o===t?{path:B(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function ga(e,n){try{let \
+t=n.summed??0,r=e.read(n.path,$t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:gi(r.slice(0,o)),up\
+To:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function pi(e,n\
+,t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)retu\
+rn;let o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let\
+ a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{sin\
+ce:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===\
+void 0?{}:{endpoint:i}}}function ya(e,n){try{let t=e.read(n,$t);return t===void 0?void 0:{lines:gi(t),bytes:t.length,end\
+ed:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}function gi(e){return e.split(`\n`).flatMap(\
+n=>ba(n)??[])}function ba(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="obje\
+ct"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(At(n)&&At(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])\
+=>li.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="st\
+ring"&&fa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}function At\
+(e){return Number.isSafeInteger(e)&&e>=0&&e<=hn}function yi(e,n){return B(e,`drops-${n}.json`)}var ue={working:1,periodi\
+c:2,asked:1/0},bi=.9,Ea=1e3,va=3e5,Sa=36e5,wa=4,Rn=class{#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;\
+#c;#w=Promise.resolve();#l;#x=ue.working;#k=0;#R;#y=new Set;#O;#A=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#fe=!1;#U=0;#\
+D;#C;#v;#z;#j=!1;#X=!1;#F;constructor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!he())return this.#xe();let t=y().exiting();\
+t?(this.#ie(),this.#H=this.#i,this.#i=!0):this.#J(),this.#u++;let r=vo(n,this.#e);if("reason"in r)return this.#b(1,r.rea\
+son,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#ke();if(this.#n.push(r),t)return void(this.#B(!0)||th\
+is.#W());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.worki\
+ng)}catch{}finally{this.#H=!1}}start(){this.#m||this.#D||(this.#m=!0,this.#J(),this.#S()>0?this.#V():he()&&!this.#N()&&o\
+i(this.#e,this.#_())&&this.#I(ue.working))}flush(){return this.#I(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Pr\
+omise.resolve().then(()=>this.#D);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=\
+>{if(r!==this.#k)return;let i=this.#x;return[this.#l,this.#x]=[void 0,ue.working],this.#be(i)});return this.#l=o,this.#w\
+=o,o}stop(){return this.#D??=this.#me()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,repla\
+yed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:thi\
+s.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#q(){return[...this.#o,...this.#t.events(),...this.#n]}#J()\
+{if(this.#C)return;this.#ie();let n=y(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is\
+ recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#D===void 0;return this.stop(),s},exi\
+t:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||th\
+is.#W(),this.#G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V(){this.#m&&this.#c===void 0&&this.#K()}#K(){this.#c=setTimeout(\
+()=>{this.#I(ue.periodic).then(()=>{this.#m&&this.#K()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#me(){th\
+is.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=Ta(this.#e.exitTimeoutMs);this.#le(),this.#Y();let t=this\
+.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#Z(),this.#S()>0&&this.#B())r\
+eturn;this.#ae(),this.#S()>0&&this.#N()&&this.#P(!0),this.#S()>0&&!this.#N()&&await this.#he(n),this.#P()}catch(o){this.\
+#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o\
+&&(this.#C?.(),this.#C=void 0)}}async#he(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=t\
+his.#I(ue.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#Z()}#Z(){let{requestTimeoutMs:n,exitTimeoutMs:t\
+}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*bi,i=[...this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*bi);this.#Q\
+(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?\
+.health.recordFailure()}#Q(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#\
+re(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#se(r,"the exit budget ended before the \
+answer"):r)}}}#pe(){return this.#R??=new AbortController}#ee(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exit\
+TimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==voi\
+d 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#ne(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t\
+=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#ge(){let{sink:n,clock:t}\
+=this.#e,r=this.#F,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failure\
+s&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#ye(n){let t=this.#v?.health;\
+if(n.delivered){this.#F=void 0;let u=this.#X&&this.#E===void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#\
+j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.r\
+ecordWait(n.retryAfterMs);let o=(this.#F?.failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfte\
+rMs);this.#F=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#be(n){try{this.#le(),this.#Y();let t=this.#e\
+.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ae();let r=this.#N();if(r&&\
+!this.#ge())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.len\
+gth===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let d=this.#oe(a);for(let l of d)this.#t.add(l);let u={delive\
+red:!1,failed:!1,probing:r};await this.#Ee(d,u),this.#ye(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.\
+#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#Ee(n,t){let{signal:r}=this.#pe(),\
+o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ee(r);)await this.#te(n[o++],r,t)};await Promise.all(Array.from({lengt\
+h:Math.min(wa,n.length)},i));for(let s of n.slice(o))this.#ne(s)}async#te(n,t,r){this.#Y();let o=this.#ue(n);if(o!==n){i\
+f(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#Se(n,t);if(this.#Te(i,n.length),!!this.#t.s\
+ettle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)t\
+his.#t.add(d);for(let d of a)this.#ee(t)?await this.#te(d,t,r):this.#ne(d);return}switch(i.kind){case"delivered":return \
+r.delivered=!0,this.#re(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#M(n);case"rejected":return this\
+.#b(n.length,i.reason,i.detail),this.#M(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":ret\
+urn r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ve(n,i.retryAfterMs):this.#\
+_e(n,i.reason,i.retryAfterMs)}}}#ve(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);th\
+is.#o.unshift(...n)}#re(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)\
+}async#Se(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#we(n,t,()=>r\
+.accepted=!0)}finally{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#oe(n){let{format:t,\
+maxBatchBytes:r}=this.#e;return So(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#we(n,\
+t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers\
+:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:\
+""}: ${a}`),o.kind==="stderr")return Ei(a),{kind:"delivered"};let d=i.classify;return await yo({url:o.url,body:a,headers\
+:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.\
+requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y(\
+).sendsProxyCredentials})}#Te(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.\
+retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,th\
+is.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==\
+="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#ie(){if(this.#T)return;this.\
+#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry $\
+{s?"on":"off"} (decided by ${a})`);let d=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run\
+"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which cou\
+ld ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of \
+this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=Lo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),thi\
+s.#h(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)}#xe(){this.#d||!this.#\
+h&&!this.#e.logger||(this.#d=!0,this.#f(`telemetry off (decided by ${ft().decidedBy}): events are not recorded`))}#_e(n,\
+t,r){let{backoff:o,clock:i,random:s}=this.#e,a=i(),d=this.#se(n,t);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this\
+.#o.push(...d)}#se(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&\
+this.#f(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",\
+`last failure: ${t}`),this.#M(o),r}#M(n){this.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void\
+ 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#z&&this.#f(r),this.#z=r}),this.#v}\
+#de(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+Ea;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e\
+;return Math.max(va,Math.min(Sa,2*t),2*r)}#Y(){let n=this.#de(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#\
+ae(){if(this.#j||this.#k>0||!he()||this.#N()||!ee())return;let n=this.#_();if(n&&Ae()!==void 0)return;this.#j=!0;let t=t\
+his.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#de());this.#X=(o?.eve\
+nts.length??0)>0,o&&(this.#ce(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#V()\
+)}#P(n=!1,t){this.#Q();let r=this.#q(),o=this.#ue(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)retur\
+n!0;if(!(t??ee()))return this.#fe=!0,this.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L\
+();for(let a of this.#oe(o))Ei(this.#e.format.encode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind\
+==="none")return this.#L(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.s\
+poolDir===void 0)return this.#f(`${o.length} event(s) not delivered are kept in memory only, and go with the process: no\
+ spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Ae()!==void 0)return this.#L(),this.#b(o.length,"opted_out",\
+"not spooled: the program turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this\
+.#A=!0),!s&&n)return!1;if(this.#L(),s){let a=this.#U-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for\
+(let[d,u]of Object.entries(s.dropped))this.#b(u,d);this.#ce(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r\
++=a,this.#b(o.length-a,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#ue(n){let t=this.#v?.spool;if(!t)return n\
+;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i\
+=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s)\
+)}#ce(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=Q\
+o(this.#e,t,he()),o=r.handOff?ee():void 0;if(o===!1)return this.#P(!0,o);let i=ti(this.#e,r);if(!i.handOff){let u={deliv\
+ered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.he\
+alth.isOpen()?To(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:""\
+;return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?\
+0:$o(this.#q(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: del\
+ivering in process: the spool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l}\
+)`),!1}if(!this.#P(!0,o))return this.#f("at exit: delivering in process: the spool cannot be written"),!1;let a=ri(i);if\
+(a==="failed"||a==="crowded")return this.#f(`at exit: delivering in process: ${a==="crowded"?"senders for other programs\
+ or settings (headers, an OTLP resource) work in the spool already":"no sender could be started"}`),!1;this.#k++,[this.#\
+l,this.#x]=[void 0,ue.working];let d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endp\
+oint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#f(`at exit: ha\
+nded off to ${d[a]}`),!0}#W(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at on\
+ce: ${r} event(s) spooled for a later run`),t}#G(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;\
+a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kin\
+d!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();fi(o.f\
+iles,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#a,t,n),this.#f(`dropped ${n} event(s): ${\
+t}${r?` (${r})`:""}`))}#ke(){if(this.#$!==void 0){C(this.#a,"buffer_full",1),this.#$++;return}this.#$=0;let n=this.#e.ma\
+xBufferedEvents;this.#b(1,"buffer_full",`${n} held; those dropped after it are told together at the next flush`)}#le(){l\
+et n=this.#$;this.#$=void 0,n&&this.#f(`dropped ${n} event(s): buffer_full`)}#f(n){this.#h?.(n),this.#H||Gr(this.#e.logg\
+er,n)}};function Ta(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-y().mon\
+otonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Ei(e){y().writeStderr(`${di(JSON.parse(e))}\n`)}var xa=250;async funct\
+ion vi(e){let n=y();Ie(te,()=>n.exit(0)),go(),co(()=>_a(e));try{await ka(e,y().monotonicMs()+te)}catch{}n.exit(0)}functi\
+on _a(e){let{enabled:n,source:t}=io();return n||t==="default"&&e.onByConsentFile!==!0}async function ka(e,n){let t=y().f\
+iles,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee())return qo(t,r,d);for(l\
+et u=0;;u++){let l=await Jo(t,r,d,e.endpoint);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:h}=await Oa(s,n-xa);if\
+(Ko(t,r,l),!Na(e,d))return;if(h&&f>0&&ee())return Ra(e);if(c>0&&m>0||u>0&&c===0)return}}function Ra(e){if(!e.successor)r\
+eturn;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.tes\
+t(a.slice(i.length)));o&&s!==void 0&&E(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,l\
+eavesSession:r})}async function Oa(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,bac\
+koff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&y().fil\
+es?.realPath(s)===void 0)break;let d=new Rn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),aw\
+ait d.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Ob\
+ject.entries(m))C(t.dropped,f,h);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=pe(++a,o,i);if(n-y().monotonicMs()-f\
+<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function Na(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)\
+===void 0||xn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.\
+spoolMaxAgeDays*864e5};return ae.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Si=Vo(y().env(Ye));Si&&aw\
+ait vi(Si);\n'}var Re="sender-31068755.mjs",Xd=128611,Gd=6e4,qd=1e3,Jd=[Gi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_T\
+ELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ji(e,t){return e.sink.kind==="none"?"dropped":cr(e)&&t?.health.
+isOpen()!==!0?"delivered":t&&Fe()===void 0?"spooled":"dropped"}var Zd=3;function Zi(e,t,n,r=Date.now()){let i;try{i=e.list(
+t).filter(d=>Fd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n===
+"none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-
+d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Kd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
+this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].
+flat()}clear(){this.#e.clear(),this.#t=0}};function dn(e){return e===null?"null":typeof e=="string"?Ki(e):typeof e=="num\
+ber"?Qd(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?`{${Object.entries(
+e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Ki(n)}: ${dn(r)}`).join(", ")}}`:"null"}function Ki(e){return JSON.stringify(
+e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Qd(e){if(Number.isNaN(e))
+return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(
+e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}\
+.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Qi=16384,cn=2*Qi,eo=cn-4096,ln=32,to=/^[a-z0-9_]{1,40}$/,
+ec=/^[0-9a-f]{8}$/,tc=/^drops-([0-9a-f]{8})\.json$/,un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+nc=6e4;function rc(e,t,n,r=-1/0){const i=Date.now(),o=mr(e,At(t,n)),d=fr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).
+flatMap(a=>ro(e,a).lines);return Ot([...typeof o=="object"?o.lines:[],...d],r,i)}function ic(e,t,n=-1/0){return[...new Set(
+[...Ue(e,t,tc,i=>i),...Ue(e,t,un,i=>i)])].flatMap(i=>{const o=rc(e,t,i,n);return o?[{key:i,...o}]:[]})}function oc(e,t,n,r,i,o){
+const s=At(t,n),d={path:hn(t,n),quiet:!1},a=fn(e,s,d.path)?no(e,d,t,n):{lines:[]};hr(e,t,n,[a],()=>{e.append(s,`${D(Ot([
+...a.lines,r],i,o)??r)}
 `,eo)})}function no(e,t,n,r){if(e.sizeOf(t.path)===void 0)return k(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=ro(e,t),s=hn(n,r,o);return fn(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function hn(e,t,n){
 const r=n===void 0?"":`-${n}`;return z(e,`drops-${t}-${ue(Date.now())}-${_e()}${r}.aside`)}function ro(e,t){try{const n=t.
 summed??0,r=e.read(t.path,cn)?.slice(n)??"",i=t.quiet?r.length:r.lastIndexOf(`
 `)+1;return{lines:io(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}function fn(e,t,n){return k(()=>(e.
 rename(t,n),!0))??!1}function io(e){return e.split(`
-`).flatMap(t=>oc(t)??[])}function oc(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),s=typeof r==
+`).flatMap(t=>sc(t)??[])}function sc(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),s=typeof r==
 "object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(t)&&Nt(n)&&t<=n&&s.length>0&&s.length<=ln&&s.every(([
 c,u])=>to.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
-"string"&&Qd.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&V(i)===i?{...a,endpoint:i}:a}catch{return}}var ne={
-working:1,periodic:2,asked:1/0},oo=.9,sc=1e3,ac=3e5,dc=36e5,cc=4,so=class{#e;#t=[];#i=[];#n=new Zd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
+"string"&&ec.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&V(i)===i?{...a,endpoint:i}:a}catch{return}}var ne={
+working:1,periodic:2,asked:1/0},oo=.9,ac=1e3,dc=3e5,cc=36e5,lc=4,so=class{#e;#t=[];#i=[];#n=new Kd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
 resolve();#u;#$=ne.working;#S=0;#x;#y=new Set;#O;#A=!1;#w;#m=le();#a=!1;#_=!1;#o=!1;#F=!1;#R;#he=!1;#U=0;#D;#P;#E;#X;#H=!1;#G=!1;#B;constructor(e={}){
 this.#e=Zn(e)}enqueue(e){try{if(!Q())return this.#$e();const t=g().exiting();t?(this.#oe(),this.#F=this.#o,this.#o=!0):this.#J(),
 this.#c++;const n=Ko(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
@@ -2138,7 +2141,7 @@ void 0)&&t.refresh(),this.#de();const n=this.#N();if(n&&!this.#ve())return;const
 s);for(const c of d)this.#n.add(c);const a={delivered:!1,failed:!1,probing:n};await this.#we(d,a),this.#ye(a),a.delivered&&
 a.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+a.retryAfterMs))}catch(t){this.#h(`flush failed unexpectedly: ${t}`)}}async#we(e,t){
 const{signal:n}=this.#pe();let r=0;const i=async()=>{for(;r<e.length&&!t.failed&&this.#ee(n);)await this.#ne(e[r++],n,t)};
-await Promise.all(Array.from({length:Math.min(cc,e.length)},i));for(const o of e.slice(r))this.#te(o)}async#ne(e,t,n){this.#V();
+await Promise.all(Array.from({length:Math.min(lc,e.length)},i));for(const o of e.slice(r))this.#te(o)}async#ne(e,t,n){this.#V();
 const r=this.#ce(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.add(r),e=r}const i=await this.#be(e,t);if(this.#_e(
 i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){const o=Math.floor(e.length/2),s=[e.slice(0,o),e.slice(
 o)];for(const d of s)this.#n.add(d);for(const d of s)this.#ee(t)?await this.#ne(d,t,n):this.#te(d);return}switch(i.kind){case"\
@@ -2152,7 +2155,7 @@ accepted=!0)}finally{this.#y.delete(n);const r=g().monotonicMs();this.#O={ms:r-n
 maxBatchBytes:n}=this.#e;return Td(e,n,t.emptyBytes,t.eventBytes)}#L(){this.#i=[],this.#n.clear(),this.#t=[]}async#Te(e,t,n){
 const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason,detail:r.detail};const{format:i,headers:o}=this.#e,
 s=i.encode(e,this.#e.clock());if(this.#m?.(`sending ${e.length} event(s)${r.kind==="http"?` to ${V(r.url)}`:""}: ${s}`),
-r.kind==="stderr")return ao(s),{kind:"delivered"};const d=i.classify;return await Rd({url:r.url,body:s,headers:o,classify:d&&
+r.kind==="stderr")return ao(s),{kind:"delivered"};const d=i.classify;return await Md({url:r.url,body:s,headers:o,classify:d&&
 ((a,c,u)=>d(a,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,
 signal:t,now:this.#e.clock,unrefTimer:g().unrefTimer,mayConnect:g().canConnect,sendsProxyCredentials:g().sendsProxyCredentials})}#_e(e,t){
 if(!this.#m)return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind===
@@ -2171,7 +2174,7 @@ d=this.#se(e,t);for(const a of d)a.notBefore=s+it(a.retries,r,o,n);this.#i.push(
 pt for retry`),r.length>0&&this.#g(r.length,"retries_exhausted",`last failure: ${t}`),this.#I(r),n}#I(e){this.#E?.settle(
 e)}#k(){return this.#E??=Wi.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place c\
 annot be used: ${e}`;n!==this.#X&&this.#h(n),this.#X=n}),this.#E}#ae(){const e=this.#w;if(e)return Math.max(0,e.end-g().
-monotonicMs())+sc;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(ac,Math.min(dc,2*t),2*n)}#V(){const e=this.#ae(),
+monotonicMs())+ac;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(dc,Math.min(cc,2*t),2*n)}#V(){const e=this.#ae(),
 t=this.#w!==void 0;this.#E?.renewClaims(e,t?e:e*.75,t)}#de(){if(this.#H||this.#S>0||!Q()||this.#N()||!$e())return;const e=this.#k();
 if(e&&Fe()!==void 0)return;this.#H=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#b(),Math.min(Math.ceil(t/10),t-
 1)),r=e?.replay(t-n,this.#ae());this.#G=(r?.events.length??0)>0,r&&(this.#le(r.dropped),this.#s+=r.events.length,this.#i.
@@ -2208,42 +2211,42 @@ s): ${t}${n?` (${n})`:""}`))}#Se(){if(this.#R!==void 0){H(this.#d,"buffer_full",
 maxBufferedEvents;this.#g(1,"buffer_full",`${e} held; those dropped after it are told together at the next flush`)}#ue(){
 const e=this.#R;this.#R=void 0,e&&this.#h(`dropped ${e} event(s): buffer_full`)}#h(e){this.#m?.(e),this.#F||Ln(this.#e.logger,
 e)}};function ao(e){g().writeStderr(`${dn(JSON.parse(e))}
-`)}var lc=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
+`)}var uc=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
 re or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; never its message)","\
 how long it took","the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture","the to\
-ol's version, a random id for the run, and when the events happened and were sent"],uc=["arguments, file paths or file c\
+ol's version, a random id for the run, and when the events happened and were sent"],hc=["arguments, file paths or file c\
 ontents","error messages or stack traces","user or host names, IP-based or device identifiers, or any other personal inf\
-ormation"];function hc(e,t=mn){return["","NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
-...lc.map(n=>`  - ${n},`),"It never collects:",...uc.map(n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool t\
+ormation"];function fc(e,t=mn){return["","NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
+...uc.map(n=>`  - ${n},`),"It never collects:",...hc.map(n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool t\
 oo (they share ${t}).`,e?`Change your mind any time: \`${e}\` (or NAT_TELEMETRY_ENABLED=0).`:"Change your mind any time:\
  NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",""].join(`
-`)}var co=/[\u0000-\u001f\u007f-\u009f]/,mn="~/.config/nat/telemetry.toml";function fc(){try{const e=g().env("NAT_TELEME\
-TRY_CONSENT_FILE");return e&&!co.test(e)?e:mn}catch{return mn}}var lo="Share anonymous usage data? [Y/n] ";function mc(e,t){
+`)}var co=/[\u0000-\u001f\u007f-\u009f]/,mn="~/.config/nat/telemetry.toml";function mc(){try{const e=g().env("NAT_TELEME\
+TRY_CONSENT_FILE");return e&&!co.test(e)?e:mn}catch{return mn}}var lo="Share anonymous usage data? [Y/n] ";function pc(e,t){
 let n="";for(const r of t){if(e.result!==void 0)break;r===3||r===4?(e.result=null,r===3&&(e.interrupted=!0),n+=r===3?`^C\
 
 `:`
 `):r===13||r===10?(e.result=e.text,n+=`
 `):(r===127||r===8)&&e.text.length>0?(e.text=e.text.slice(0,-1),n+="\b \b"):r>=32&&r<127&&e.text.length<64&&(e.text+=String.
-fromCharCode(r),n+=String.fromCharCode(r))}return n}function pc(e){const t=e.trim().toLowerCase();if(t===""||t==="y"||t===
-"yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function vc(e,t){const{writeStderr:n}=g();let r,i={text:""},
-o=0,s=!1;try{const a=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(mc(i,c.subarray(u-1,u))),i.result!==void 0){if(i.interrupted)
-return s=!0,u;if(r=i.result===null?"disabled":pc(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${lo}`),
-i={text:""}}});n(`${hc(t,fc())}
+fromCharCode(r),n+=String.fromCharCode(r))}return n}function vc(e){const t=e.trim().toLowerCase();if(t===""||t==="y"||t===
+"yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function yc(e,t){const{writeStderr:n}=g();let r,i={text:""},
+o=0,s=!1;try{const a=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(pc(i,c.subarray(u-1,u))),i.result!==void 0){if(i.interrupted)
+return s=!0,u;if(r=i.result===null?"disabled":vc(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${lo}`),
+i={text:""}}});n(`${fc(t,mc())}
 ${lo}`),await a}catch{return"never_asked"}if(s){const a=g();return a.signalSelf("SIGINT")||a.exit(ve.SIGINT),await new Promise(
 c=>setTimeout(c,50)),"never_asked"}r??="disabled",Ti(r==="enabled");const d=pi(r);return n(`${r==="enabled"?"Thank you. \
 Usage data will be shared.":"Usage data will not be shared."}${d?"":" (Your choice could not be saved; you will be asked\
  again.)"}
 
-`),r}var ot,yc={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},
-gc=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,URIError,AggregateError,...typeof DOMException=="fun\
-ction"?[DOMException]:[]];function wc(e,t){try{const n=e?.constructor;if(!n)return"Error";if(!Array.isArray(t)){const r=Object.
-entries(t).find(([,i])=>i===n);if(r)return r[0]}if(gc.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}
+`),r}var ot,gc={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},
+wc=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,URIError,AggregateError,...typeof DOMException=="fun\
+ction"?[DOMException]:[]];function Ec(e,t){try{const n=e?.constructor;if(!n)return"Error";if(!Array.isArray(t)){const r=Object.
+entries(t).find(([,i])=>i===n);if(r)return r[0]}if(wc.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}
 return"Error"}export{di as AT_PAST_HOST,Wi as Backlog,He as CLIENT_VERSION,ui as CliCommandEvent,ai as DEFAULT_ENDPOINT,Mi as DEFAULT_FLUSH_INTERVAL_SECONDS,
 Li as DEFAULT_MAX_QUEUE_SIZE,Ii as DEFAULT_MAX_RETRIES,Ci as DEFAULT_REQUEST_TIMEOUT_SECONDS,we as DEFAULT_SCHEMA_VERSION,
 Vi as EndpointHealth,Ui as LATEST_WIRE_TIME_MS,so as NATTelemetryHandler,Ri as NOT_YET,Ze as NemoSource,Gt as PROMPT_VERSION,
 ke as PROXY_VARIABLES,rt as Spool,li as TaskStatus,Se as TelemetryEvent,H as addCount,pr as askForConsent,sr as backlogKey,
 Wa as buildPayload,vr as cgiIgnores,$i as clearTextSecrets,K as consentFilePath,$e as consentHolds,Mr as denoGoesAround,
-jt as denoProxyRoute,T as describe,ee as describeError,zi as downUntil,rc as dropsRecords,yi as effectiveConsent,An as environmentSettings,
+jt as denoProxyRoute,T as describe,ee as describeError,zi as downUntil,ic as dropsRecords,yi as effectiveConsent,An as environmentSettings,
 dr as exitDecision,or as fallbackBeside,ie as formatTimestamp,St as healthHash,Dt as hiddenBecause,g as host,ct as httpUrlProblem,
 _i as isLoopback,Q as isTelemetryEnabled,ir as openSpool,Rt as optOutProblem,ft as parametersProblem,Ye as proxyRoute,De as randomFraction,
 pi as recordConsent,kd as recordedHealth,V as redact,Zi as removeSenderScripts,Zn as resolveOptions,it as retryDelay,I as runtimeInfo,
