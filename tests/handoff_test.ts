@@ -336,8 +336,9 @@ for (const { label, executable } of targets) {
         await sendersGone(dir.path);
         const received = commands(server.events()).map(String).sort();
         assert.deepEqual(received, Array.from({ length: 8 }, (_, i) => `keyed-${i}`).sort(), "each exactly once");
-        // One or two more where a run is preempted between its mark's time and its file, and sees fewer before it.
-        assert.ok(most <= MAX_OTHER_SENDERS + 2, `${most} senders at once`);
+        // A few more where runs are preempted between their marks' time and their files, and see fewer before them
+        // (a loaded machine); eight before the cap.
+        assert.ok(most <= MAX_OTHER_SENDERS + 3, `${most} senders at once`);
         assert.deepEqual(spooled(dir.path), [], "nothing left behind");
       } finally {
         clearInterval(sampler);
