@@ -44,16 +44,20 @@ export const START_MARK_MS = 250;
  * a run lets work in one spool directory before it starts one of its own: past them, its exit delivers in process. A
  * program whose settings change every run (a `service.instance.id` of its own in `OTEL_RESOURCE_ATTRIBUTES`) has a key
  * of its own each run, and started a sender each run: 25 at once, 1.3 GB between them, behind an endpoint answering in
- * 1.9 s. Senders of other endpoints are not counted: each is another program's, or another setting of one.
+ * 1.9 s. Senders of other endpoints are not counted: each is another program's, or another setting of one. Programs
+ * of one endpoint with headers of their own (each its key) are as many keys: with three, a fourth ending while the
+ * others' senders worked paid its endpoint's answer; five leaves room for six such programs at once, and holds a
+ * runaway to six senders.
  */
-export const MAX_OTHER_SENDERS = 3;
+export const MAX_OTHER_SENDERS = 5;
 
 /**
  * The start of a lock's or mark's random part that tells its endpoint: runs count the senders of other keys at work on
- * theirs. Four hex digits of a hash: names of versions before it (random there) match one endpoint in 65,536.
+ * theirs. Four hex digits of a hash of its URL but its query and fragment (a value there that changes every run is a
+ * setting of one endpoint, as a header would be). Names of versions before it (random there) match one in 65,536.
  */
 function endpointTag(endpoint: string): string {
-  return shortHash(endpoint).slice(0, 4);
+  return shortHash(endpoint.replace(/[?#].*$/s, "")).slice(0, 4);
 }
 
 /** The name of a lock or start mark of a key made at `now`, for an endpoint. */

@@ -310,7 +310,7 @@ for (const { label, executable } of targets) {
   }
 
   test(
-    `${label}: runs whose headers change every run (a key each) start ${MAX_OTHER_SENDERS} senders at most; each event arrives once`,
+    `${label}: runs whose headers change every run (a key each) start a few senders, not one each; each event arrives once`,
     {
       skip: !linux && "counts senders through /proc",
     },
@@ -320,8 +320,8 @@ for (const { label, executable } of targets) {
       let most = 0;
       const sampler = setInterval(() => most = Math.max(most, senderProcesses(dir.path).length), 20);
       try {
-        // Eight at once, each a sender's work of a second: before, eight senders at once.
-        const runs = await Promise.all(Array.from({ length: 8 }, (_, i) => {
+        // Twelve at once, each a sender's work of a second: before, twelve senders at once.
+        const runs = await Promise.all(Array.from({ length: 12 }, (_, i) => {
           const options = JSON.stringify({
             exitTimeoutSeconds: 2,
             requestTimeoutSeconds: 2,
@@ -332,12 +332,12 @@ for (const { label, executable } of targets) {
           });
         }));
         for (const run of runs) assert.equal(run.code, 0, run.stderr);
-        await waitFor(() => server.events().length >= 8, "eight deliveries");
+        await waitFor(() => server.events().length >= 12, "twelve deliveries");
         await sendersGone(dir.path);
         const received = commands(server.events()).map(String).sort();
-        assert.deepEqual(received, Array.from({ length: 8 }, (_, i) => `keyed-${i}`).sort(), "each exactly once");
-        // A few more where runs are preempted between their marks' time and their files, and see fewer before them
-        // (a loaded machine); eight before the cap.
+        assert.deepEqual(received, Array.from({ length: 12 }, (_, i) => `keyed-${i}`).sort(), "each exactly once");
+        // A few more than may work at once where runs are preempted between their marks' time and their files, and
+        // see fewer before them (a loaded machine); twelve before the cap.
         assert.ok(most <= MAX_OTHER_SENDERS + 3, `${most} senders at once`);
         assert.deepEqual(spooled(dir.path), [], "nothing left behind");
       } finally {
