@@ -1086,7 +1086,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#log(
         `at exit: delivering in process: ${
           start === "crowded"
-            ? "senders of other programs or settings (headers, an OTLP resource) work on its endpoint already"
+            ? "senders of other programs or settings (headers, an OTLP resource) work for its host already"
             : "no sender could be started"
         }`,
       );

@@ -40,24 +40,30 @@ export const MAX_SENDER_LIFETIME_MS = 15_000;
 export const START_MARK_MS = 250;
 
 /**
- * The most senders of other keys of the same endpoint (other programs, or other settings: headers, an OTLP resource)
- * a run lets work in one spool directory before it starts one of its own: past them, its exit delivers in process. A
- * program whose settings change every run (a `service.instance.id` of its own in `OTEL_RESOURCE_ATTRIBUTES`) has a key
- * of its own each run, and started a sender each run: 25 at once, 1.3 GB between them, behind an endpoint answering in
- * 1.9 s. Senders of other endpoints are not counted: each is another program's, or another setting of one. Programs
- * of one endpoint with headers of their own (each its key) are as many keys: with three, a fourth ending while the
- * others' senders worked paid its endpoint's answer; five leaves room for six such programs at once, and holds a
- * runaway to six senders.
+ * The most senders at once for one endpoint's host in a spool directory: a run that finds this many of other keys
+ * (other programs, or other settings: headers, an OTLP resource) at work there starts none, and its exit delivers in
+ * process. A program whose settings change every run (a `service.instance.id` of its own in
+ * `OTEL_RESOURCE_ATTRIBUTES`) has a key of its own each run, and started a sender each run: 25 at once, 1.3 GB between
+ * them, behind an endpoint answering in 1.9 s. Senders for other hosts are not counted: each is another program's.
+ * Programs of one host with headers of their own (each its key) are as many keys: with three, a fourth ending while
+ * the others' senders worked paid its endpoint's answer; five such programs at once keep their hand-off.
  */
 export const MAX_OTHER_SENDERS = 5;
 
 /**
- * The start of a lock's or mark's random part that tells its endpoint: runs count the senders of other keys at work on
- * theirs. Four hex digits of a hash of its URL but its query and fragment (a value there that changes every run is a
- * setting of one endpoint, as a header would be). Names of versions before it (random there) match one in 65,536.
+ * The start of a lock's or mark's random part that tells its endpoint's host: runs count the senders of other keys at
+ * work for theirs. Four hex digits of a hash of the URL's origin (scheme, host and port): a value in its path, query
+ * or user name that changes every run is a setting of one server, as a header would be. Names of versions before it
+ * (random there) match one in 65,536.
  */
 function endpointTag(endpoint: string): string {
-  return shortHash(endpoint.replace(/[?#].*$/s, "")).slice(0, 4);
+  let origin = endpoint;
+  try {
+    origin = new URL(endpoint).origin;
+  } catch {
+    // Not a URL (no sender is started for one): the text stands for itself.
+  }
+  return shortHash(origin).slice(0, 4);
 }
 
 /** The name of a lock or start mark of a key made at `now`, for an endpoint. */
@@ -69,7 +75,7 @@ function lockFileName(key: string, now: number, endpoint: string, kind: "lock" |
 export type SenderLock = string;
 
 /**
- * A key's live locks and start marks at `now`, each oldest first; and the other keys of the same endpoint that have
+ * A key's live locks and start marks at `now`, each oldest first; and the other keys of the same host that have
  * one, each with its oldest's rank: when it was made, then its name (which tells apart two made in the same
  * millisecond).
  */
@@ -80,7 +86,7 @@ interface Live {
 }
 
 /**
- * The lock files and start marks live at `now`, of a key and of others of its endpoint; the stale ones are removed on
+ * The lock files and start marks live at `now`, of a key and of others of its host; the stale ones are removed on
  * the way.
  */
 function live(files: HostFiles, dir: string, key: string, now: number, endpoint = ""): Live {
@@ -131,7 +137,8 @@ export function senderAlive(files: HostFiles, dir: string, key: string, now: num
 /**
  * Leaves a run's start mark for a sender it is about to start, unless a sender works on the key or another run's
  * mark is older: then that one starts, and this run starts none; nor where {@link MAX_OTHER_SENDERS} senders of
- * other keys of its endpoint work in the directory, or are about to, started before it (`"crowded"`). Never throws.
+ * other keys work for its endpoint's host in the directory, or are about to, started before it (`"crowded"`). Never
+ * throws.
  *
  * @param files File access.
  * @param dir The spool directory (the run has just spooled in it).
@@ -212,7 +219,7 @@ export function clearStartMarks(files: HostFiles, dir: string, key: string): voi
  * @param files File access.
  * @param dir The spool directory, checked first.
  * @param key The spool key.
- * @param endpoint The endpoint the key's events go to (its lock says it, for runs counting the senders at work on it).
+ * @param endpoint The endpoint the key's events go to (its lock says its host, for runs counting the senders there).
  * @returns The lock, to release, or `undefined` when another sender holds the key (or there is no directory
  *   of ours to lock in).
  * @example

@@ -102,7 +102,7 @@ test("a run's start mark holds other runs off until its sender takes the lock, w
 test("beside as many senders of other keys of its endpoint as may work at once, a run starts none: its exit delivers", () => {
   using dir = tempDir();
   const now = Date.now();
-  const tag = shortHash(ENDPOINT).slice(0, 4); // a lock's or mark's name says its endpoint so
+  const tag = shortHash(new URL(ENDPOINT).origin).slice(0, 4); // a lock's or mark's name says its endpoint's host so
   const other = (key: string, made: number, kind = "lock", endpoint = tag) =>
     `sender-${key}-${made}-${endpoint}0000abcd.${kind}`;
   // Senders of other keys at work, all but one as many as may be, one long dead (past a sender's life), and others
@@ -118,7 +118,9 @@ test("beside as many senders of other keys of its endpoint as may work at once, 
   assert.equal(markSenderStart(files, dir.path, KEY, ENDPOINT), "crowded", "the most at work or starting: none");
   assert.deepEqual(marks(dir.path).filter((name) => name.includes(KEY)), [], "and it leaves no mark");
   assert.ok(!names(dir.path).includes(dead), "the dead one's lock is removed on the way");
-  assert.equal(markSenderStart(files, dir.path, KEY, `${ENDPOINT}?run=7#x`), "crowded", "a query is a setting of one");
+  for (const perRun of [`${ENDPOINT}?run=7#x`, `${ENDPOINT}/runs/7`, "https://run-7@example.com/events"]) {
+    assert.equal(markSenderStart(files, dir.path, KEY, perRun), "crowded", `a setting of one host: ${perRun}`);
+  }
   const elsewhereMark = markSenderStart(files, dir.path, KEY, "https://other.example/events");
   assert.ok(elsewhereMark?.endsWith(".start"), "another endpoint's run starts one");
   clearStartMark(files, dir.path, elsewhereMark);
