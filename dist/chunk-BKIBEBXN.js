@@ -457,52 +457,52 @@ void 0&&n.allowed(t,"read")&&n.realPath(t)!==void 0?rt.open(t,n,r,e.key,void 0,i
 sr=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,s={version:o&&r!==He?r:void 0,program:o?
 Sd():void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&Object.entries(n.resource).
 sort(),fetch:o?"own":void 0},d=D(s);return Xn(t.kind==="http"?t.url:"",n.name,d==="{}"?"":d)}),Qo=(function(e,t){return{
-...e,[Gi]:D(t)}}),ar=(function(e){return fe(e.replace(/[?#].*$/s,"")).slice(0,4)}),es=(function(e,t,n,r){return`sender-${e}\
--${ue(t)}-${ar(n)}${_e(8)}.${r}`}),xt=(function(e,t,n,r,i=""){const o={locks:[],marks:[],others:new Map},s=ar(i);for(const d of e.
-list(t)){const a=/^sender-([0-9a-f]+)-(\d{13})-([0-9a-f]{4})[0-9a-f]{8}\.(lock|start)$/.exec(d);if(!a)continue;const c=Number(
-a[2]),u=a[4]==="lock"?Ae:Ud;if(c+u<=r||c>r+u)an(e,`${t}/${d}`);else if(a[1]===n)(a[4]==="lock"?o.locks:o.marks).push(d);else if(a[3]===
-s){const[l,h]=[`${a[2]} ${d}`,o.others.get(a[1])];(h===void 0||l<h)&&o.others.set(a[1],l)}}return o.locks.sort(),o.marks.
-sort(),o}),ts=(function(e,t,n,r){let i;try{e.ensureDir(t,!0);const o=xt(e,t,n,Date.now(),r);if(o.locks.length>0||o.marks.
-length>0)return"at work";if(o.others.size>=qi)return"crowded";const s=Date.now();i=es(n,s,r,"start"),e.create(`${t}/${i}`,
-"");const d=xt(e,t,n,s,r),a=d.locks.length>0||d.marks[0]!==i,c=`${ue(s)} ${i}`,u=[...d.others.values()].filter(l=>l<c).length>=
-qi;return!a&&!u?i:(an(e,`${t}/${i}`),a?"at work":"crowded")}catch{return i}}),dr=(function(e,t,n){const r=ns(e,t,n);return r.
-handOff?r:{...r,outcome:Ji(e,t)}}),cr=(function(e){return e.sink.kind!=="http"||g().canConnect(e.sink.url)}),ns=(function(e,t,n){
-try{const r=ur(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,
-s=lr(e.sink.url,i.dir);if(o.isOpen()){const h=g().senderRefusal(s);return h===void 0?{handOff:!0,command:void 0,backlog:t,
-endpoint:e.sink.url}:{handOff:!1,reason:h}}const d=g().senderCommand(`${i.dir}/${Re}`,s);if("refused"in d)return{handOff:!1,
-reason:d.refused};const{cwd:a,...c}=d,u={...as(e,i.dir),successor:c,onByConsentFile:Fo()};return{handOff:!0,command:{...d,
-env:Qo(d.env,u)},backlog:t,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}),rs=(function(e,t){
-return t.handOff&&t.command&&!cs(t.backlog)?{handOff:!1,reason:"the sender's script is not in the spool directory and ca\
-nnot be written",outcome:Ji(e,t.backlog)}:t}),is=(function(e){try{const{spool:t,health:n,files:r}=e.backlog;if(e.command===
-void 0||n.isOpen())return"endpoint down";const i=ts(r,t.dir,t.key,e.endpoint);if(i==="at work"||i==="crowded")return i;const o=g().
-spawnDetached(e.command);return o==="started"?n.noteHandOff():Yd(r,t.dir,i),o}catch{return"failed"}}),os=(function(e,t){
-if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;return ur(e,t,!0)!==void 0||
-n.kind==="http"&&g().senderRefusal(lr(n.url,t.spool.dir))!==void 0}),lr=(function(e,t){const n=Bo(),r=n===void 0?void 0:
-ss(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...Jd,...ke,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),
-ss=(function(e){const t=Z(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=g().files,i=t===void 0||["",".","\
-.."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:z(i,n);return o!==void 0&&r?.allowed(o,"read")?
-o:e}),ur=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!==
-"http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch,\
- which a sender process cannot call";if(e.requestTimeoutMs>Ae-qd)return`a request may take longer (requestTimeoutSeconds\
-) than a sender lives (${Ae/1e3} s)`;if(!n)return"telemetry was turned off during the run";const o=Fe();if(o!==void 0)return`\
-the program turned telemetry on over ${o==="file"?"the consent file":o}'s no, which a sender, reading the user's decisio\
-n again, would follow`;if(!t)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!t.
-spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-read,\
- or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender's sc\
-ript there";if(!cr(e))return"the program may not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())
-return;const c=e.clock(),u=s.waitingSince(c);if(u===void 0)return;const{state:l}=a,h=l===void 0?u:l.handedOffAt===void 0?
-void 0:Math.max(u,l.handedOffAt);if(h!==void 0&&c-h>Gd&&!Hd(d,s.dir,s.key,c))return"spooled events have waited a minute \
-with no sender at work"}),as=(function(e,t){const{sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="h\
-ttp"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.
-initialMs/1e3,backoffMaxSeconds:o.maxMs/1e3,...zo(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.
-maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),ds=(function({
-files:e,spool:t}){return e.sizeOf(`${t.dir}/${Re}`,!0)===Xd}),cs=(function(e){if(ds(e))return!0;const{files:t,spool:n}=e,
-r=()=>Ce(t,n.dir,Re,Wd(),Date.now());try{r()}catch(i){if(!(i instanceof R))return!1;try{t.remove(`${n.dir}/${Re}`),r()}catch{
-return!1}}return Zi(t,n.dir,Zd),!0}),ls=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([h,f])=>to.test(
-h)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!Nt(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(
-d.slice(0,ln))},endpointHash:fe(r)},u=V(r)===r?{...c,endpoint:r}:c,l=At(t,n);try{const h=fr(e,t,n,o).filter(m=>m.quiet).
-map(m=>no(e,m,t,n)),f=Ot([...h.flatMap(m=>m.lines),u],s,o)??u;hr(e,t,n,h,()=>{const m=mr(e,l);m==="invalid"&&e.remove(l);
-const v=`${D(f)}
+...e,[Gi]:D(t)}}),ar=(function(e){let t=e;try{t=new URL(e).origin}catch{}return fe(t).slice(0,4)}),es=(function(e,t,n,r){
+return`sender-${e}-${ue(t)}-${ar(n)}${_e(8)}.${r}`}),xt=(function(e,t,n,r,i=""){const o={locks:[],marks:[],others:new Map},
+s=ar(i);for(const d of e.list(t)){const a=/^sender-([0-9a-f]+)-(\d{13})-([0-9a-f]{4})[0-9a-f]{8}\.(lock|start)$/.exec(d);
+if(!a)continue;const c=Number(a[2]),u=a[4]==="lock"?Ae:Ud;if(c+u<=r||c>r+u)an(e,`${t}/${d}`);else if(a[1]===n)(a[4]==="l\
+ock"?o.locks:o.marks).push(d);else if(a[3]===s){const[l,h]=[`${a[2]} ${d}`,o.others.get(a[1])];(h===void 0||l<h)&&o.others.
+set(a[1],l)}}return o.locks.sort(),o.marks.sort(),o}),ts=(function(e,t,n,r){let i;try{e.ensureDir(t,!0);const o=xt(e,t,n,
+Date.now(),r);if(o.locks.length>0||o.marks.length>0)return"at work";if(o.others.size>=qi)return"crowded";const s=Date.now();
+i=es(n,s,r,"start"),e.create(`${t}/${i}`,"");const d=xt(e,t,n,s,r),a=d.locks.length>0||d.marks[0]!==i,c=`${ue(s)} ${i}`,
+u=[...d.others.values()].filter(l=>l<c).length>=qi;return!a&&!u?i:(an(e,`${t}/${i}`),a?"at work":"crowded")}catch{return i}}),
+dr=(function(e,t,n){const r=ns(e,t,n);return r.handOff?r:{...r,outcome:Ji(e,t)}}),cr=(function(e){return e.sink.kind!=="\
+http"||g().canConnect(e.sink.url)}),ns=(function(e,t,n){try{const r=ur(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{
+handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,s=lr(e.sink.url,i.dir);if(o.isOpen()){const h=g().senderRefusal(
+s);return h===void 0?{handOff:!0,command:void 0,backlog:t,endpoint:e.sink.url}:{handOff:!1,reason:h}}const d=g().senderCommand(
+`${i.dir}/${Re}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};const{cwd:a,...c}=d,u={...as(e,i.dir),successor:c,
+onByConsentFile:Fo()};return{handOff:!0,command:{...d,env:Qo(d.env,u)},backlog:t,endpoint:e.sink.url}}catch(r){return{handOff:!1,
+reason:`the hand-off failed (${r})`}}}),rs=(function(e,t){return t.handOff&&t.command&&!cs(t.backlog)?{handOff:!1,reason:"\
+the sender's script is not in the spool directory and cannot be written",outcome:Ji(e,t.backlog)}:t}),is=(function(e){try{
+const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const i=ts(r,t.dir,t.key,
+e.endpoint);if(i==="at work"||i==="crowded")return i;const o=g().spawnDetached(e.command);return o==="started"?n.noteHandOff():
+Yd(r,t.dir,i),o}catch{return"failed"}}),os=(function(e,t){if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===
+void 0)return!1;const{sink:n}=e;return ur(e,t,!0)!==void 0||n.kind==="http"&&g().senderRefusal(lr(n.url,t.spool.dir))!==
+void 0}),lr=(function(e,t){const n=Bo(),r=n===void 0?void 0:ss(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[
+...Jd,...ke,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),ss=(function(e){const t=Z(e),n=t===
+void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=g().files,i=t===void 0||["",".",".."].includes(n)||/[\\/]/.test(n)?void 0:
+r?.realPath(t),o=i===void 0?void 0:z(i,n);return o!==void 0&&r?.allowed(o,"read")?o:e}),ur=(function(e,t,n){const{handOff:r,
+sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!=="http")return"the events do not go to an H\
+TTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.
+requestTimeoutMs>Ae-qd)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${Ae/1e3} s)`;if(!n)
+return"telemetry was turned off during the run";const o=Fe();if(o!==void 0)return`the program turned telemetry on over ${o===
+"file"?"the consent file":o}'s no, which a sender, reading the user's decision again, would follow`;if(!t)return e.noSpool?
+`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!t.spool.ancestorsSeen)return"who may change t\
+he directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permissi\
+on without --allow-fs-read for them): another user could swap the sender's script there";if(!cr(e))return"the program ma\
+y not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())return;const c=e.clock(),u=s.waitingSince(
+c);if(u===void 0)return;const{state:l}=a,h=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(h!==void 0&&
+c-h>Gd&&!Hd(d,s.dir,s.key,c))return"spooled events have waited a minute with no sender at work"}),as=(function(e,t){const{
+sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="http"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.
+maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.initialMs/1e3,backoffMaxSeconds:o.maxMs/
+1e3,...zo(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.maxAgeMs/864e5,sourceClientVersion:e.
+sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),ds=(function({files:e,spool:t}){return e.sizeOf(`${t.
+dir}/${Re}`,!0)===Xd}),cs=(function(e){if(ds(e))return!0;const{files:t,spool:n}=e,r=()=>Ce(t,n.dir,Re,Wd(),Date.now());try{
+r()}catch(i){if(!(i instanceof R))return!1;try{t.remove(`${n.dir}/${Re}`),r()}catch{return!1}}return Zi(t,n.dir,Zd),!0}),
+ls=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([h,f])=>to.test(h)&&Number.isSafeInteger(f)&&f>0);if(d.
+length===0||!Nt(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(d.slice(0,ln))},endpointHash:fe(r)},u=V(
+r)===r?{...c,endpoint:r}:c,l=At(t,n);try{const h=fr(e,t,n,o).filter(m=>m.quiet).map(m=>no(e,m,t,n)),f=Ot([...h.flatMap(m=>m.
+lines),u],s,o)??u;hr(e,t,n,h,()=>{const m=mr(e,l);m==="invalid"&&e.remove(l);const v=`${D(f)}
 `;typeof m!="object"||m.bytes+v.length<=Qi?e.append(l,typeof m=="object"&&!m.ended?`
 ${v}`:v,eo):oc(e,t,n,f,s,o)});for(const{path:m}of h)m!==void 0&&k(()=>e.remove(m))}catch{}}),hr=(function(e,t,n,r,i){try{
 i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&fn(e,s,hn(t,n,d));throw o}}),fr=(function(e,t,n,r){return Ue(e,t,
@@ -1857,222 +1857,222 @@ ction Zd(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="
 Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var wn=/^sender-[0-9a-f]{8}\\.m\
 js$/,Ye="NAT_TELEMETRY_SENDER";function Tn(e,n){return{...e,[Ye]:L(n)}}function Vo(e){if(e)try{let n=JSON.parse(e);retur\
 n typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var te=1\
-5e3,Qd=250,Yo=5;function Wo(e){return ne(e.replace(/[?#].*$/s,"")).slice(0,4)}function Go(e,n,t,r){return`sender-${e}-${\
-Z(n)}-${Wo(t)}${fe(8)}.${r}`}function Pe(e,n,t,r,o=""){let i={locks:[],marks:[],others:new Map},s=Wo(o);for(let a of e.l\
-ist(n)){let d=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(a);if(!d)continue;let u=Number\
-(d[2]),l=d[4]==="lock"?te:Qd;if(u+l<=r||u>r+l)_n(e,`${n}/${a}`);else if(d[1]===t)(d[4]==="lock"?i.locks:i.marks).push(a)\
-;else if(d[3]===s){let[c,m]=[`${d[2]} ${a}`,i.others.get(d[1])];(m===void 0||c<m)&&i.others.set(d[1],c)}}return i.locks.\
-sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catch{return!1}}function zo(e,n,t,r){\
-let o;try{e.ensureDir(n,!0);let i=Pe(e,n,t,Date.now(),r);if(i.locks.length>0||i.marks.length>0)return"at work";if(i.othe\
-rs.size>=Yo)return"crowded";let s=Date.now();o=Go(t,s,r,"start"),e.create(`${n}/${o}`,"");let a=Pe(e,n,t,s,r),d=a.locks.\
-length>0||a.marks[0]!==o,u=`${Z(s)} ${o}`,l=[...a.others.values()].filter(c=>c<u).length>=Yo;return!d&&!l?o:(_n(e,`${n}/\
-${o}`),d?"at work":"crowded")}catch{return o}}function Xo(e,n,t){t!==void 0&&Nt(e,n,()=>[t])}function qo(e,n,t){Nt(e,n,(\
-)=>Pe(e,n,t,Date.now()).marks)}async function Jo(e,n,t,r){for(let o=0;o<ea;o++){let i=Date.now();try{e.ensureDir(n,!0,!1\
-);let s=Pe(e,n,t,i);if(s.locks.length>0){Ot(e,n,s.marks);return}let a=Go(t,i,r,"lock");e.create(`${n}/${a}`,"");let{lock\
-s:d,marks:u}=Pe(e,n,t,i);if(d.join()===a)return Ot(e,n,u),a;_n(e,`${n}/${a}`)}catch{return}await new Promise(s=>setTimeo\
-ut(s,10+Se()*50))}}var ea=5;function Ko(e,n,t){Nt(e,n,()=>[t])}function Nt(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}c\
-atch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r}`)}function _n(e,n){try{e.remove(n)}catch{}}function Zo(){return\
-""}var ta=6e4,ra=1e3,oa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"]\
-;function Qo(e,n,t){let r=ia(e,n,t);return r.handOff?r:{...r,outcome:ei(e,n)}}function ei(e,n){return e.sink.kind==="non\
-e"?"dropped":ni(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ae()===void 0?"spooled":"dropped"}function ni(e){return e.sin\
-k.kind!=="http"||y().canConnect(e.sink.url)}function ia(e,n,t){try{let r=si(e,n,t);if(r!==void 0||!n||e.sink.kind!=="htt\
-p")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=ii(e.sink.url,o.dir);if(i.isOpen()){let m=y().sende\
-rRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let a=y().\
-senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,l={...da(e,o.di\
-r),successor:u,onByConsentFile:lo()};return{handOff:!0,command:{...a,env:Tn(a.env,l)},backlog:n,endpoint:e.sink.url}}cat\
-ch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function ti(e,n){return n.handOff&&n.command&&!ua(n.backlo\
-g)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outcome:ei(e,n.backlog)}\
-:n}function ri(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";le\
-t o=zo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crowded")return o;let i=y().spawnDetached(e.command);return i===\
-"started"?t.noteHandOff():Xo(r,n.dir,o),i}catch{return"failed"}}function oi(e,n){if(n===null||n.health.isOpen()||n.spool\
-.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return si(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(\
-ii(t.url,n.spool.dir))!==void 0}function ii(e,n){let t=to(),r=t===void 0?void 0:sa(t);return{endpoint:e,dir:n,reads:r===\
-void 0?[]:[r],variables:[...oa,...be,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function sa\
-(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(\
-t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}functio\
-n si(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"th\
-e events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender \
-process cannot call";if(e.requestTimeoutMs>te-ra)return`a request may take longer (requestTimeoutSeconds) than a sender \
-lives (${te/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=Ae();if(i!==void 0)return`the program t\
-urned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision again, woul\
-d follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ance\
-storsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-read, or --allo\
-w-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s script there\
-";if(!ni(e))return"the program may not connect to the endpoint";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let\
- u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=d,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.m\
-ax(l,c.handedOffAt);if(m!==void 0&&u-m>ta&&!xn(a,s.dir,s.key,u))return"spooled events have waited a minute with no sende\
-r at work"}function da(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",form\
-at:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initia\
-lMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Uo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.max\
-AgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function aa({file\
-s:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function ua(e){if(aa(e))return!0;let{files:n,spool:t}=e,r=()=>le(\
-n,t.dir,"",Zo(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{retu\
-rn!1}}return la(n,t.dir,ca),!0}var ca=3;function la(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>wn.test(a))}catc\
-h{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").\
-map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filter(({written:a})=>r-a>te).map(({name:a})=>\
-a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var kn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#\
-e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat\
-()}clear(){this.#e.clear(),this.#n=0}};function di(){throw new Error("a sender prints nothing")}var ui=16384,$t=2*ui,ci=\
-$t-4096,It=32,li=/^[a-z0-9_]{1,40}$/,fa=/^[0-9a-f]{8}$/;var ai=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.\
-aside$/,ma=6e4;function fi(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>li.test(m)&&Number.isSafeInteger(\
-f)&&f>0);if(a.length===0||!At(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0,It))},endpointHas\
-h:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=yi(n,t);try{let m=pa(e,n,t,i).filter(h=>h.quiet).map(h=>mi(e,h,n,t)),f=pi([...\
-m.flatMap(h=>h.lines),l],s,i)??l;hi(e,n,t,m,()=>{let h=ya(e,c);h==="invalid"&&e.remove(c);let g=`${L(f)}\n`;typeof h!="ob\
-ject"||h.bytes+g.length<=ui?e.append(c,typeof h=="object"&&!h.ended?`\n${g}`:g,ci):ha(e,n,t,f,s,i)});for(let{path:h}of m)\
-h!==void 0&&E(()=>e.remove(h))}catch{}}function ha(e,n,t,r,o,i){let s=yi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)\
-?mi(e,a,n,t):{lines:[]};hi(e,n,t,[d],()=>{e.append(s,`${L(pi([...d.lines,r],o,i)??r)}\n`,ci)})}function mi(e,n,t,r){if(e.\
-sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=ga(e,n),s=Lt(t,r,i\
-);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function hi(e,n,t,r,o){try{o()}catch\
-(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a));throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;r\
-eturn B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.aside`)}function pa(e,n,t,r){return Et(e,n,ai,(o,i)=>{let[,,s,a]=ai.e\
-xec(i)??[],d=Math.abs(r-Number(s))>=ma;return o===t?{path:B(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}fu\
-nction ga(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{li\
-nes:gi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Mt(e,n,t){return E(()=>(e.rename(n,t),!\
-0))??!1}function pi(e,n,t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=\
-n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).lengt\
-h<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r\
-[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{\
-endpointHash:s},...i===void 0?{}:{endpoint:i}}}function ya(e,n){try{let t=e.read(n,$t);return t===void 0?void 0:{lines:g\
-i(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}function gi(e){retur\
-n e.split(`\n`).flatMap(n=>ba(n)??[])}function ba(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.par\
-se(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(At(n)&&At(t)&&n<=t&&s.length>0&&s.leng\
-th<=It&&s.every(([u,l])=>li.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let d={since:n,last:t,dropped:Object.fromEntr\
-ies(s),...typeof i=="string"&&fa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&H(o)===o?{...d,endpoint:o}:d}ca\
-tch{return}}function At(e){return Number.isSafeInteger(e)&&e>=0&&e<=hn}function yi(e,n){return B(e,`drops-${n}.json`)}va\
-r ue={working:1,periodic:2,asked:1/0},bi=.9,Ea=1e3,va=3e5,Sa=36e5,wa=4,Rn=class{#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;\
-#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ue.working;#k=0;#R;#y=new Set;#O;#A=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1\
-;#H=!1;#$;#fe=!1;#U=0;#D;#C;#v;#z;#j=!1;#X=!1;#F;constructor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!he())return this.#xe\
-();let t=y().exiting();t?(this.#ie(),this.#H=this.#i,this.#i=!0):this.#J(),this.#u++;let r=vo(n,this.#e);if("reason"in r\
-)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#ke();if(this.#n.push(r),t)retu\
-rn void(this.#B(!0)||this.#W());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#V()),this.#n.length>=this.#e.maxQueu\
-eSize&&this.#I(ue.working)}catch{}finally{this.#H=!1}}start(){this.#m||this.#D||(this.#m=!0,this.#J(),this.#S()>0?this.#\
-V():he()&&!this.#N()&&oi(this.#e,this.#_())&&this.#I(ue.working))}flush(){return this.#I(ue.asked)}#I(n,t=!1){if(this.#E\
-!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=thi\
-s.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i=this.#x;return[this.#l,this.#x]=[void 0,ue.working],this.#be(i)});r\
-eturn this.#l=o,this.#w=o,o}stop(){return this.#D??=this.#me()}[Symbol.asyncDispose](){return this.stop()}stats(){return\
-{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:t\
-his.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#q(){return[...this.#o,...this.#t.ev\
-ents(),...this.#n]}#J(){if(this.#C)return;this.#ie();let n=y(),t=s=>{try{return s()}catch{this.#f("an exit hook could no\
-t be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#D===void 0;re\
-turn this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s\
-=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V(){this.#m&&this.#c===void 0&&this.#K()}#\
-K(){this.#c=setTimeout(()=>{this.#I(ue.periodic).then(()=>{this.#m&&this.#K()})},this.#e.flushIntervalMs),y().unrefTimer\
-(this.#c)}async#me(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=Ta(this.#e.exitTimeoutMs);this.#le\
-(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#Z(),t\
-his.#S()>0&&this.#B())return;this.#ae(),this.#S()>0&&this.#N()&&this.#P(!0),this.#S()>0&&!this.#N()&&await this.#he(n),t\
-his.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=void 0;let o=this.#\
-u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async#he(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exi\
-tTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#Z()}#Z(){let{requestTime\
-outMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*bi,i=[...this.#y].some(({started:s,accepted:a})=\
->!a&&r-s>=n*bi);this.#Q(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this\
-.#t.clear(),i&&this.#v?.health.recordFailure()}#Q(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.\
-settle(r)){if(o){this.#re(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#se(r,"the exit b\
-udget ended before the answer"):r)}}}#pe(){return this.#R??=new AbortController}#ee(n){if(n.aborted||!ee())return!1;let{\
-requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;\
-let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#ne(n){this.#t.settle(n)&&this.#o.push(...n)}#N(\
-){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#g\
-e(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.fai\
-lures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#ye(n)\
-{let t=this.#v?.health;if(n.delivered){this.#F=void 0;let u=this.#X&&this.#E===void 0&&!this.#v?.holdsClaims();(t?.recor\
-dSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probin\
-g&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#F?.failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a\
-()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#be(n){try{this.#le(),\
-this.#Y();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ae()\
-;let r=this.#N();if(r&&!this.#ge())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).c\
-oncat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let d=this.#oe(a);for(let l of d)this.\
-#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#Ee(d,u),this.#ye(u),u.delivered&&u.retryAfterMs&&(this.#U\
-=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#Ee(n,t){le\
-t{signal:r}=this.#pe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ee(r);)await this.#te(n[o++],r,t)};await Promis\
-e.all(Array.from({length:Math.min(wa,n.length)},i));for(let s of n.slice(o))this.#ne(s)}async#te(n,t,r){this.#Y();let o=\
-this.#ue(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#Se(n,t);if(this.#Te(\
-i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.sli\
-ce(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#ee(t)?await this.#te(d,t,r):this.#ne(d);return}switch(i.kind){\
-case"delivered":return r.delivered=!0,this.#re(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#M(n);cas\
-e"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n);case"interrupted":case"not_sent":this.#o.unshift(...n)\
-;return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ve(n\
-,i.retryAfterMs):this.#_e(n,i.reason,i.retryAfterMs)}}}#ve(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Mat\
-h.max(o.notBefore,r);this.#o.unshift(...n)}#re(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otl\
-p_rejected"),this.#M(n)}async#Se(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return a\
-wait this.#we(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o\
-}}}#oe(n){let{format:t,maxBatchBytes:r}=this.#e;return So(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear()\
-,this.#n=[]}async#we(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detai\
-l};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="h\
-ttp"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")return Ei(a),{kind:"delivered"};let d=i.classify;return await yo({u\
-rl:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.f\
-etch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,s\
-endsProxyCredentials:y().sendsProxyCredentials})}#Te(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==vo\
-id 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch f\
-ailed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.k\
-ind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#ie(){\
-if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=ft\
-();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard err\
-or":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEM\
-ETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??\
-"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=Lo(n,this.#e.headers);i&&this.\
-#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)\
-}#xe(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`telemetry off (decided by ${ft().decidedBy}): events are\
- not recorded`))}#_e(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,a=i(),d=this.#se(n,t);for(let u of d)u.notBefore=a+p\
-e(u.retries,o,s,r);this.#o.push(...d)}#se(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push\
-(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.leng\
-th,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n){this.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e\
-,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#z&&this.#f(\
-r),this.#z=r}),this.#v}#de(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+Ea;let{flushIntervalMs:t,requ\
-estTimeoutMs:r}=this.#e;return Math.max(va,Math.min(Sa,2*t),2*r)}#Y(){let n=this.#de(),t=this.#E!==void 0;this.#v?.renew\
-Claims(n,t?n:n*.75,t)}#ae(){if(this.#j||this.#k>0||!he()||this.#N()||!ee())return;let n=this.#_();if(n&&Ae()!==void 0)re\
-turn;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this\
-.#de());this.#X=(o?.events.length??0)>0,o&&(this.#ce(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.eve\
-nts.length>0&&this.#V())}#P(n=!1,t){this.#Q();let r=this.#q(),o=this.#ue(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n\
-=[]),o.length===0)return!0;if(!(t??ee()))return this.#fe=!0,this.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.k\
-ind==="stderr"){this.#L();for(let a of this.#oe(o))Ei(this.#e.format.encode(a,this.#e.clock())),this.#p+=a.length;return\
-!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=thi\
-s.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not delivered are kept in memory only, and \
-go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Ae()!==void 0)return this.#L(),this.#\
-b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}cat\
-ch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#L(),s){let a=this.#U-this.#e.clock();a>0&&i?.health.recordWait(a)\
-,this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped))this.#b(u,d);this.#ce(s.olderDropped)}else{let a=i?.giveBac\
-kUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#ue(n){let t=this.#\
-v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.\
-size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({c\
-laim:s})=>!s||!o.has(s))}#ce(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#S()===0)retur\
-n!0;let t=this.#_(),r=Qo(this.#e,t,he()),o=r.handOff?ee():void 0;if(o===!1)return this.#P(!0,o);let i=ti(this.#e,r);if(!\
-i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},l=i.outco\
-me!=="delivered"&&t?.health.isOpen()?To(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.e\
-xitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`)\
-,!1}let s=n||this.#N()?0:$o(this.#q(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;retur\
-n this.#f(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents $\
-{u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit: delivering in process: the spool cannot be writ\
-ten"),!1;let a=ri(i);if(a==="failed"||a==="crowded")return this.#f(`at exit: delivering in process: ${a==="crowded"?"sen\
-ders of other programs or settings (headers, an OTLP resource) work on its endpoint already":"no sender could be started\
-"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.working];let d={started:"a sender","at work":"the sender at work","endpoi\
-nt down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};re\
-turn this.#f(`at exit: handed off to ${d[a]}`),!0}#W(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exi\
-t: the process ends at once: ${r} event(s) spooled for a later run`),t}#G(){let n={};for(let[s,a]of Object.entries(this.\
-#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.\
-keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s\
-];let i=Date.now();fi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#a,t,n),this.#f(`\
-dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#ke(){if(this.#$!==void 0){C(this.#a,"buffer_full",1),this.#$++;return}t\
-his.#$=0;let n=this.#e.maxBufferedEvents;this.#b(1,"buffer_full",`${n} held; those dropped after it are told together at\
- the next flush`)}#le(){let n=this.#$;this.#$=void 0,n&&this.#f(`dropped ${n} event(s): buffer_full`)}#f(n){this.#h?.(n)\
-,this.#H||Gr(this.#e.logger,n)}};function Ta(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{\
-t=Ie(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Ei(e){y().writeStderr(`${di(JSON.parse(e))}\n\
-`)}var xa=250;async function vi(e){let n=y();Ie(te,()=>n.exit(0)),go(),co(()=>_a(e));try{await ka(e,y().monotonicMs()+te\
-)}catch{}n.exit(0)}function _a(e){let{enabled:n,source:t}=io();return n||t==="default"&&e.onByConsentFile!==!0}async fun\
-ction ka(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee\
-())return qo(t,r,d);for(let u=0;;u++){let l=await Jo(t,r,d,e.endpoint);if(!l)return;let{replayed:c,spooled:m,sent:f,time\
-Up:h}=await Oa(s,n-xa);if(Ko(t,r,l),!Na(e,d))return;if(h&&f>0&&ee())return Ra(e);if(c>0&&m>0||u>0&&c===0)return}}functio\
-n Ra(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(a\
-=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==void 0&&E(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env\
-:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Oa(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1\
-},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!\
-ee()||s!==void 0&&y().files?.realPath(s)===void 0)break;let d=new Rn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotoni\
-cMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=d.stats();t.replayed+=u,t.spooled+=l,t.\
-sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=pe(++a,o,i)\
-;if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function Na(e,n){let t=y().files;if(!\
-t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.\
-spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ae.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var \
-Si=Vo(y().env(Ye));Si&&await vi(Si);\n'}var Re="sender-7bf391c0.mjs",Xd=128636,Gd=6e4,qd=1e3,Jd=[Gi,"NAT_TELEMETRY_ENABL\
-ED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ji(e,t){return e.sink.kind==="none"?"d\
-ropped":cr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?"spooled":"dropped"}var Zd=3;function Zi(e,t,n,r=Date.
+5e3,Qd=250,Yo=5;function Wo(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).slice(0,4)}function Go(e,n,t,r){retur\
+n`sender-${e}-${Z(n)}-${Wo(t)}${fe(8)}.${r}`}function Pe(e,n,t,r,o=""){let i={locks:[],marks:[],others:new Map},s=Wo(o);\
+for(let a of e.list(n)){let d=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(a);if(!d)conti\
+nue;let u=Number(d[2]),l=d[4]==="lock"?te:Qd;if(u+l<=r||u>r+l)_n(e,`${n}/${a}`);else if(d[1]===t)(d[4]==="lock"?i.locks:\
+i.marks).push(a);else if(d[3]===s){let[c,m]=[`${d[2]} ${a}`,i.others.get(d[1])];(m===void 0||c<m)&&i.others.set(d[1],c)}\
+}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catch{return!1}}funct\
+ion zo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Pe(e,n,t,Date.now(),r);if(i.locks.length>0||i.marks.length>0)return"at\
+ work";if(i.others.size>=Yo)return"crowded";let s=Date.now();o=Go(t,s,r,"start"),e.create(`${n}/${o}`,"");let a=Pe(e,n,t\
+,s,r),d=a.locks.length>0||a.marks[0]!==o,u=`${Z(s)} ${o}`,l=[...a.others.values()].filter(c=>c<u).length>=Yo;return!d&&!\
+l?o:(_n(e,`${n}/${o}`),d?"at work":"crowded")}catch{return o}}function Xo(e,n,t){t!==void 0&&Nt(e,n,()=>[t])}function qo\
+(e,n,t){Nt(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Jo(e,n,t,r){for(let o=0;o<ea;o++){let i=Date.now();try{e.e\
+nsureDir(n,!0,!1);let s=Pe(e,n,t,i);if(s.locks.length>0){Ot(e,n,s.marks);return}let a=Go(t,i,r,"lock");e.create(`${n}/${\
+a}`,"");let{locks:d,marks:u}=Pe(e,n,t,i);if(d.join()===a)return Ot(e,n,u),a;_n(e,`${n}/${a}`)}catch{return}await new Pro\
+mise(s=>setTimeout(s,10+Se()*50))}}var ea=5;function Ko(e,n,t){Nt(e,n,()=>[t])}function Nt(e,n,t){try{e.ensureDir(n,!0,!\
+1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r}`)}function _n(e,n){try{e.remove(n)}catch{}}func\
+tion Zo(){return""}var ta=6e4,ra=1e3,oa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TEL\
+EMETRY_DRY_RUN"];function Qo(e,n,t){let r=ia(e,n,t);return r.handOff?r:{...r,outcome:ei(e,n)}}function ei(e,n){return e.\
+sink.kind==="none"?"dropped":ni(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ae()===void 0?"spooled":"dropped"}function ni\
+(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function ia(e,n,t){try{let r=si(e,n,t);if(r!==void 0||!n||e.\
+sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=ii(e.sink.url,o.dir);if(i.isOpen())\
+{let m=y().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reas\
+on:m}}let a=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handOff:!1,reason:a.refused};let{cwd:d,...u}=a\
+,l={...da(e,o.dir),successor:u,onByConsentFile:lo()};return{handOff:!0,command:{...a,env:Tn(a.env,l)},backlog:n,endpoint\
+:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function ti(e,n){return n.handOff&&n.comma\
+nd&&!ua(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outcome:\
+ei(e,n.backlog)}:n}function ri(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"e\
+ndpoint down";let o=zo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crowded")return o;let i=y().spawnDetached(e.comm\
+and);return i==="started"?t.noteHandOff():Xo(r,n.dir,o),i}catch{return"failed"}}function oi(e,n){if(n===null||n.health.i\
+sOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return si(e,n,!0)!==void 0||t.kind==="http"&&y(\
+).senderRefusal(ii(t.url,n.spool.dir))!==void 0}function ii(e,n){let t=to(),r=t===void 0?void 0:sa(t);return{endpoint:e,\
+dir:n,reads:r===void 0?[]:[r],variables:[...oa,...be,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE\
+:r}}}function sa(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["","."\
+,".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!==void 0&&r?.allowed(i,"re\
+ad")?i:e}function si(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!==\
+"http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch,\
+ which a sender process cannot call";if(e.requestTimeoutMs>te-ra)return`a request may take longer (requestTimeoutSeconds\
+) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=Ae();if(i!==void 0)retu\
+rn`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s deci\
+sion again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";\
+if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow\
+-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sende\
+r\'s script there";if(!ni(e))return"the program may not connect to the endpoint";let{spool:s,files:a,health:d}=n;if(d.isO\
+pen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=d,m=c===void 0?l:c.handedOffAt===void\
+ 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>ta&&!xn(a,s.dir,s.key,u))return"spooled events have waited a minu\
+te with no sender at work"}function da(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="htt\
+p"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitial\
+Seconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Uo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spool\
+MaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}f\
+unction aa({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function ua(e){if(aa(e))return!0;let{files:n,spoo\
+l:t}=e,r=()=>le(n,t.dir,"",Zo(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${""}`\
+),r()}catch{return!1}}return la(n,t.dir,ca),!0}var ca=3;function la(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>\
+wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+te?-1/0:d},s=t==="none"?o:o.fi\
+lter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filter(({written:a})=>r-a>te).\
+map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var kn=class{#e=new Set;#n=0;get size(){return this.\
+#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[\
+...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function di(){throw new Error("a sender prints nothing")}var ui=1\
+6384,$t=2*ui,ci=$t-4096,It=32,li=/^[a-z0-9_]{1,40}$/,fa=/^[0-9a-f]{8}$/;var ai=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(\
+?:-(\\d{1,6}))?\\.aside$/,ma=6e4;function fi(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>li.test(m)&&Numbe\
+r.isSafeInteger(f)&&f>0);if(a.length===0||!At(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0,I\
+t))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=yi(n,t);try{let m=pa(e,n,t,i).filter(h=>h.quiet).map(h=>mi(e,h\
+,n,t)),f=pi([...m.flatMap(h=>h.lines),l],s,i)??l;hi(e,n,t,m,()=>{let h=ya(e,c);h==="invalid"&&e.remove(c);let g=`${L(f)}\
+\n`;typeof h!="object"||h.bytes+g.length<=ui?e.append(c,typeof h=="object"&&!h.ended?`\n${g}`:g,ci):ha(e,n,t,f,s,i)});for(\
+let{path:h}of m)h!==void 0&&E(()=>e.remove(h))}catch{}}function ha(e,n,t,r,o,i){let s=yi(n,t),a={path:Lt(n,t),quiet:!1},\
+d=Mt(e,s,a.path)?mi(e,a,n,t):{lines:[]};hi(e,n,t,[d],()=>{e.append(s,`${L(pi([...d.lines,r],o,i)??r)}\n`,ci)})}function m\
+i(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=ga\
+(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function hi(e,n,t,r,\
+o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a));throw i}}function Lt(e,n,t){let r=t===voi\
+d 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.aside`)}function pa(e,n,t,r){return Et(e,n,ai,(o,i)=>\
+{let[,,s,a]=ai.exec(i)??[],d=Math.abs(r-Number(s))>=ma;return o===t?{path:B(n,i),summed:a===void 0?void 0:Number(a),quie\
+t:d}:void 0})}function ga(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(\
+`\n`)+1;return{lines:gi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Mt(e,n,t){return E(()=>\
+(e.rename(n,t),!0))??!1}function pi(e,n,t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).fi\
+lter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Obje\
+ct.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,e\
+ndpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,..\
+.s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function ya(e,n){try{let t=e.read(n,$t);return t===void 0\
+?void 0:{lines:gi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}func\
+tion gi(e){return e.split(`\n`).flatMap(n=>ba(n)??[])}function ba(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpoint\
+Hash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(At(n)&&At(t)&&n<=t&&s.\
+length>0&&s.length<=It&&s.every(([u,l])=>li.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let d={since:n,last:t,dropped\
+:Object.fromEntries(s),...typeof i=="string"&&fa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&H(o)===o?{...d,\
+endpoint:o}:d}catch{return}}function At(e){return Number.isSafeInteger(e)&&e>=0&&e<=hn}function yi(e,n){return B(e,`drop\
+s-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},bi=.9,Ea=1e3,va=3e5,Sa=36e5,wa=4,Rn=class{#e;#n=[];#o=[];#t=new kn\
+;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ue.working;#k=0;#R;#y=new Set;#O;#A=!1;#E;#h=Jn();#\
+d=!1;#T=!1;#i=!1;#H=!1;#$;#fe=!1;#U=0;#D;#C;#v;#z;#j=!1;#X=!1;#F;constructor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!he()\
+)return this.#xe();let t=y().exiting();t?(this.#ie(),this.#H=this.#i,this.#i=!0):this.#J(),this.#u++;let r=vo(n,this.#e)\
+;if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#ke();if(this.#\
+n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#V()),this.#n.length>\
+=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H=!1}}start(){this.#m||this.#D||(this.#m=!0,this.#J(),th\
+is.#S()>0?this.#V():he()&&!this.#N()&&oi(this.#e,this.#_())&&this.#I(ue.working))}flush(){return this.#I(ue.asked)}#I(n,\
+t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#x=Math.max(this.#x,n),this.#l)return t\
+his.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i=this.#x;return[this.#l,this.#x]=[void 0,ue.working]\
+,this.#be(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D??=this.#me()}[Symbol.asyncDispose](){return this.stop(\
+)}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.length,dlq:this.#o.l\
+ength,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#q(){return[...this.\
+#o,...this.#t.events(),...this.#n]}#J(){if(this.#C)return;this.#ie();let n=y(),t=s=>{try{return s()}catch{this.#f("an ex\
+it hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=thi\
+s.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.captureInterrupts,i=o?t(()=\
+>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V(){this.#m&&this.#c===voi\
+d 0&&this.#K()}#K(){this.#c=setTimeout(()=>{this.#I(ue.periodic).then(()=>{this.#m&&this.#K()})},this.#e.flushIntervalMs\
+),y().unrefTimer(this.#c)}async#me(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=Ta(this.#e.exitTim\
+eoutMs);this.#le(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over(\
+)])&&this.#Z(),this.#S()>0&&this.#B())return;this.#ae(),this.#S()>0&&this.#N()&&this.#P(!0),this.#S()>0&&!this.#N()&&awa\
+it this.#he(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=voi\
+d 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async#he(n){let t=this.#_()?.health;t?.state&&t.l\
+ease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#Z()}#Z()\
+{let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*bi,i=[...this.#y].some(({started\
+:s,accepted:a})=>!a&&r-s>=n*bi);this.#Q(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#\
+t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#Q(n=()=>!1){for(let t of this.#y){let{events:r,accepted:\
+o}=t;if(this.#t.settle(r)){if(o){this.#re(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#\
+se(r,"the exit budget ended before the answer"):r)}}}#pe(){return this.#R??=new AbortController}#ee(n){if(n.aborted||!ee\
+())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;i\
+f(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#ne(n){this.#t.settle(n)&&this.#\
+o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canCo\
+nnect(n.url))}#ge(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o\
+!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConne\
+ct(n.url)}#ye(n){let t=this.#v?.health;if(n.delivered){this.#F=void 0;let u=this.#X&&this.#E===void 0&&!this.#v?.holdsCl\
+aims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterM\
+s)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#F?.failures??0)+1,{backoff:i,random:s,cloc\
+k:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#be(n)\
+{try{this.#le(),this.#Y();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refr\
+esh(),this.#ae();let r=this.#N();if(r&&!this.#ge())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=thi\
+s.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let d=this.#oe(a);for(\
+let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#Ee(d,u),this.#ye(u),u.delivered&&u.retryA\
+fterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}\
+async#Ee(n,t){let{signal:r}=this.#pe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ee(r);)await this.#te(n[o++],r,\
+t)};await Promise.all(Array.from({length:Math.min(wa,n.length)},i));for(let s of n.slice(o))this.#ne(s)}async#te(n,t,r){\
+this.#Y();let o=this.#ue(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#Se(n\
+,t);if(this.#Te(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.\
+slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#ee(t)?await this.#te(d,t,r):this.#ne(d);return\
+}switch(i.kind){case"delivered":return r.delivered=!0,this.#re(n,i.rejected);case"too_large":return this.#b(1,"http_413"\
+),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n);case"interrupted":case"not_sent":this.\
+#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.pr\
+obing?this.#ve(n,i.retryAfterMs):this.#_e(n,i.reason,i.retryAfterMs)}}}#ve(n,t=0){let r=this.#e.clock()+t;for(let o of n\
+)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#re(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0\
+&&this.#b(r,"otlp_rejected"),this.#M(n)}async#Se(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add\
+(r);try{return await this.#we(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.s\
+tarted,endedAt:o}}}#oe(n){let{format:t,maxBatchBytes:r}=this.#e;return So(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[]\
+,this.#t.clear(),this.#n=[]}async#we(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reaso\
+n,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event\
+(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")return Ei(a),{kind:"delivered"};let d=i.classify;re\
+turn await yo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r\
+,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:\
+y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#Te(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.r\
+etryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetc\
+h?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==\
+="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.ki\
+nd}${i}`)}#ie(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s\
+,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d=n.kind==="http"?H(n.url):n.kind==="stder\
+r"?"standard error":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may no\
+t read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${d}; format: ${t.nam\
+e}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=Lo(n,this.#e.h\
+eaders);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
+ (${o.source})`)}#xe(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`telemetry off (decided by ${ft().decided\
+By}): events are not recorded`))}#_e(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,a=i(),d=this.#se(n,t);for(let u of d\
+)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#se(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxR\
+etries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0\
+&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n){this.#v?.settle(n)}#_(){return this.#v??\
+=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==t\
+his.#z&&this.#f(r),this.#z=r}),this.#v}#de(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+Ea;let{flushI\
+ntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(va,Math.min(Sa,2*t),2*r)}#Y(){let n=this.#de(),t=this.#E!==void \
+0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ae(){if(this.#j||this.#k>0||!he()||this.#N()||!ee())return;let n=this.#_();if(n&&\
+Ae()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?\
+.replay(t-r,this.#de());this.#X=(o?.events.length??0)>0,o&&(this.#ce(o.dropped),this.#s+=o.events.length,this.#o.push(..\
+.o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#Q();let r=this.#q(),o=this.#ue(r);if(o!==r&&(this.#o=o,this.#t\
+.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#fe=!0,this.#L(),this.#b(o.length,"opted_out"),!0;i\
+f(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#oe(o))Ei(this.#e.format.encode(a,this.#e.clock())),this.#p+\
+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.deta\
+il),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not delivered are kept in m\
+emory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Ae()!==void 0)return \
+this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let s;try{s\
+=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#L(),s){let a=this.#U-this.#e.clock();a>0&&i?.heal\
+th.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped))this.#b(u,d);this.#ce(s.olderDropped)}else{\
+let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#ue\
+(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)|\
+|o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#M\
+(i),n.filter(({claim:s})=>!s||!o.has(s))}#ce(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#B(n=!1){if(thi\
+s.#S()===0)return!0;let t=this.#_(),r=Qo(this.#e,t,he()),o=r.handOff?ee():void 0;if(o===!1)return this.#P(!0,o);let i=ti\
+(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not deliv\
+ered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?To(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits at \
+most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`\
+:i.reason}${c}`),!1}let s=n||this.#N()?0:$o(this.#q(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.s\
+poolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#S()} event(s) (\
+spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit: delivering in process: the spoo\
+l cannot be written"),!1;let a=ri(i);if(a==="failed"||a==="crowded")return this.#f(`at exit: delivering in process: ${a=\
+=="crowded"?"senders of other programs or settings (headers, an OTLP resource) work for its host already":"no sender cou\
+ld be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.working];let d={started:"a sender","at work":"the sender at \
+work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to start a\
+ sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#W(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&th\
+is.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#G(){let n={};for(let[s,a]of Object.\
+entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.\
+#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g\
+[s]=this.#a[s];let i=Date.now();fi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#a,t\
+,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#ke(){if(this.#$!==void 0){C(this.#a,"buffer_full",1),this.\
+#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#b(1,"buffer_full",`${n} held; those dropped after it are tol\
+d together at the next flush`)}#le(){let n=this.#$;this.#$=void 0,n&&this.#f(`dropped ${n} event(s): buffer_full`)}#f(n)\
+{this.#h?.(n),this.#H||Gr(this.#e.logger,n)}};function Ta(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new\
+ Promise(o=>{t=Ie(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Ei(e){y().writeStderr(`${di(JSO\
+N.parse(e))}\n`)}var xa=250;async function vi(e){let n=y();Ie(te,()=>n.exit(0)),go(),co(()=>_a(e));try{await ka(e,y().mon\
+otonicMs()+te)}catch{}n.exit(0)}function _a(e){let{enabled:n,source:t}=io();return n||t==="default"&&e.onByConsentFile!=\
+=!0}async function ka(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,a=Ve(s),d\
+=xt(a);if(!ee())return qo(t,r,d);for(let u=0;;u++){let l=await Jo(t,r,d,e.endpoint);if(!l)return;let{replayed:c,spooled:\
+m,sent:f,timeUp:h}=await Oa(s,n-xa);if(Ko(t,r,l),!Na(e,d))return;if(h&&f>0&&ee())return Ra(e);if(c>0&&m>0||u>0&&c===0)re\
+turn}}function Ra(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}\
+/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==void 0&&E(()=>o.touch(s,Date.now())),y().spawnDetache\
+d({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Oa(e,n){let t={replayed:0,spooled:0,sent:0,dropped\
+:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=\
+!0;break}if(!ee()||s!==void 0&&y().files?.realPath(s)===void 0)break;let d=new Rn({...e,handOff:!1,exitTimeoutSeconds:(n\
+-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=d.stats();t.replayed+=u,t.\
+spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let \
+f=pe(++a,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function Na(e,n){let t=y\
+().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvent\
+s,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ae.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!\
+==void 0}var Si=Vo(y().env(Ye));Si&&await vi(Si);\n'}var Re="sender-fff624c8.mjs",Xd=128649,Gd=6e4,qd=1e3,Jd=[Gi,"NAT_TE\
+LEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ji(e,t){return e.sink.kind===
+"none"?"dropped":cr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?"spooled":"dropped"}var Zd=3;function Zi(e,t,n,r=Date.
 now()){let i;try{i=e.list(t).filter(d=>Fd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===
 void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).
 slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Kd=class{#e=new Set;#t=0;get size(){
@@ -2200,7 +2200,7 @@ s`:"";return this.#h(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.re
 elivering in process: the spool would leave out ${o} of the ${this.#b()} event(s) (spoolMaxEvents ${a}, spoolMaxBytes ${c}\
 )`),!1}if(!this.#C(!0,r))return this.#h("at exit: delivering in process: the spool cannot be written"),!1;const s=is(i);
 if(s==="failed"||s==="crowded")return this.#h(`at exit: delivering in process: ${s==="crowded"?"senders of other program\
-s or settings (headers, an OTLP resource) work on its endpoint already":"no sender could be started"}`),!1;this.#S++,[this.#u,
+s or settings (headers, an OTLP resource) work for its host already":"no sender could be started"}`),!1;this.#S++,[this.#u,
 this.#$]=[void 0,ne.working];const d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endp\
 oint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#h(`at exit: ha\
 nded off to ${d[s]}`),!0}#z(){const e=this.#r,t=this.#C(),n=this.#r-e;return n>0&&this.#h(`at exit: the process ends at \
