@@ -1,7 +1,8 @@
 /**
  * What a request would carry unencrypted off this machine: an `http:` endpoint on another host, with credentials or a
- * query in its URL (which the package masks as a key wherever it prints one) or headers of the program's (an API key). Not refused (a collector on a private network may be reached so),
- * but told, in the debug trail and by `status`, so that a mistyped scheme is found before a key travels in clear.
+ * query in its URL (which the package masks as a key wherever it prints one) or headers of the program's (an API
+ * key). Not refused (a collector on a private network may be reached so), but told, in the debug trail and by
+ * `status`, so that a mistyped scheme is found before a key travels in clear.
  *
  * @module
  */

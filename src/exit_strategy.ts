@@ -162,7 +162,7 @@ export function withSenderScript(options: ResolvedOptions, decision: ExitPlan): 
 /**
  * What became of the spooled events: a sender started, or one at work already, or they wait for the endpoint, or
  * for a run on a system that can start a process (`no processes`); `failed`: no sender, for another reason;
- * `crowded`: none, for the senders of other keys at work in the spool (the caller delivers them, in both).
+ * `crowded`: none, for the senders of other keys at work for its endpoint's host (the caller delivers them, in both).
  */
 export type SenderStart = "started" | "at work" | "endpoint down" | "no processes" | "failed" | "crowded";
 
