@@ -66,9 +66,9 @@ function endpointTag(endpoint: string): string {
   return shortHash(origin).slice(0, 4);
 }
 
-/** The name of a lock or start mark of a key made at `now`, for an endpoint. */
-function lockFileName(key: string, now: number, endpoint: string, kind: "lock" | "start"): string {
-  return `sender-${key}-${stamp(now)}-${endpointTag(endpoint)}${randomHex(8)}.${kind}`;
+/** The name of a lock or start mark of a key made at `now`, with its endpoint's {@link endpointTag}. */
+function lockFileName(key: string, now: number, tag: string, kind: "lock" | "start"): string {
+  return `sender-${key}-${stamp(now)}-${tag}${randomHex(8)}.${kind}`;
 }
 
 /** A lock: the file a sender made, which only it removes. */
@@ -86,12 +86,11 @@ interface Live {
 }
 
 /**
- * The lock files and start marks live at `now`, of a key and of others of its host; the stale ones are removed on
- * the way.
+ * The lock files and start marks live at `now`, of a key and, given its host's {@link endpointTag}, of others of that
+ * host; the stale ones are removed on the way.
  */
-function live(files: HostFiles, dir: string, key: string, now: number, endpoint = ""): Live {
+function live(files: HostFiles, dir: string, key: string, now: number, tag?: string): Live {
   const found: Live = { locks: [], marks: [], others: new Map() };
-  const tag = endpointTag(endpoint);
   for (const name of files.list(dir)) {
     const match = /^sender-([0-9a-f]+)-(\d{13})-([0-9a-f]{4})[0-9a-f]{8}\.(lock|start)$/.exec(name);
     if (!match) continue;
@@ -162,14 +161,15 @@ export function markSenderStart(
   let mark: string | undefined;
   try {
     files.ensureDir(dir, true);
-    const before = live(files, dir, key, Date.now(), endpoint);
+    const tag = endpointTag(endpoint);
+    const before = live(files, dir, key, Date.now(), tag);
     if (before.locks.length > 0 || before.marks.length > 0) return "at work";
     if (before.others.size >= MAX_OTHER_SENDERS) return "crowded";
     const now = Date.now(); // when the mark is made: marks sort in the order they were made
-    mark = lockFileName(key, now, endpoint, "start");
+    mark = lockFileName(key, now, tag, "start");
     files.create(`${dir}/${mark}`, "");
     // Made before looking: of runs marking at once, each sees the others' marks, and only the oldest starts one.
-    const after = live(files, dir, key, now, endpoint);
+    const after = live(files, dir, key, now, tag);
     const atWork = after.locks.length > 0 || after.marks[0] !== mark;
     // Of runs of other keys marking at once, as many start one as may work beside those there before them.
     const rank = `${stamp(now)} ${mark}`;
@@ -245,7 +245,7 @@ export async function takeSenderLock(
         removeAll(files, dir, before.marks);
         return undefined;
       }
-      const lock = lockFileName(key, now, endpoint, "lock");
+      const lock = lockFileName(key, now, endpointTag(endpoint), "lock");
       files.create(`${dir}/${lock}`, "");
       // Made before looking: of two racing, the second to look sees both. Only the one alone holds the key.
       const { locks, marks } = live(files, dir, key, now);
