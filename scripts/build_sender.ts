@@ -82,7 +82,9 @@ async function packed(script: string): Promise<string> {
   const stream = new Blob([script]).stream().pipeThrough(new CompressionStream("deflate-raw"));
   const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
   const base64 = btoa(Array.from(bytes, (byte) => String.fromCharCode(byte)).join(""));
-  if (inflatedText(base64) !== script) throw new Error("the sender's script does not inflate back to its text");
+  if (inflatedText(base64) !== script) {
+    throw new Error("the sender's script does not inflate back to its text (inflatedText reads ASCII: is it?)");
+  }
   return base64;
 }
 

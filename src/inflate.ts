@@ -199,12 +199,18 @@ export function inflateRaw(input: Uint8Array): Uint8Array {
   return output.slice(0, size);
 }
 
+/** Base64's digits, in the order of their values. */
+const BASE64_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
 /**
- * The UTF-8 text that base64 of raw DEFLATE data holds: how the package carries the sender's script.
+ * The ASCII text that base64 of raw DEFLATE data holds: how the package carries the sender's script (ASCII: its
+ * build checks). Decoded here, not with `atob` and `TextDecoder`, which a program may have removed or replaced (a
+ * polyfill gone wrong). Its bytes are read as characters one for one: a byte past ASCII gives a character of
+ * Latin-1, not of UTF-8 (the caller checks the text's UTF-8 size).
  *
  * @param base64 The compressed text's bytes, in base64.
  * @returns The text.
- * @throws {RangeError} Where the bytes are not valid DEFLATE.
+ * @throws {RangeError} Where the base64 or the DEFLATE data are not valid.
  * @example
  * ```ts
  * import { inflatedText } from "./inflate.ts";
@@ -212,8 +218,25 @@ export function inflateRaw(input: Uint8Array): Uint8Array {
  * ```
  */
 export function inflatedText(base64: string): string {
-  const binary = atob(base64);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return new TextDecoder().decode(inflateRaw(bytes));
+  const values = new Uint8Array(128).fill(64);
+  for (let value = 0; value < 64; value++) values[BASE64_DIGITS.charCodeAt(value)] = value;
+  const digit = (i: number) => {
+    const value = i < digits ? values[base64.charCodeAt(i)] ?? 64 : 0;
+    return value < 64 ? value : invalid(`base64 has no digit ${JSON.stringify(base64[i])}`);
+  };
+  const digits = base64.length - (base64.endsWith("==") ? 2 : base64.endsWith("=") ? 1 : 0);
+  const compressed = new Uint8Array(Math.floor((digits * 3) / 4));
+  // Four digits are three bytes (the last group may be short: its missing digits count as zeros).
+  for (let i = 0, at = 0; i < digits; i += 4) {
+    const group = (digit(i) << 18) | (digit(i + 1) << 12) | (digit(i + 2) << 6) | digit(i + 3);
+    compressed[at++] = group >> 16;
+    if (at < compressed.length) compressed[at++] = group >> 8;
+    if (at < compressed.length) compressed[at++] = group;
+  }
+  const bytes = inflateRaw(compressed);
+  let text = "";
+  for (let start = 0; start < bytes.length; start += 4096) {
+    text += String.fromCharCode.apply(undefined, bytes.subarray(start, start + 4096) as unknown as number[]);
+  }
+  return text;
 }

@@ -25,6 +25,7 @@ import { formatConsentToml } from "../src/consent.ts";
 import { EndpointHealth } from "../src/health.ts";
 import { host, runtimeInfo } from "../src/runtime/mod.ts";
 import { MAX_OTHER_SENDERS, START_MARK_MS } from "../src/sender_lock.ts";
+import { senderScript } from "../src/sender_script.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import { type ChildOptions, runChild, signalChild, startChild, targetsFor } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
@@ -470,6 +471,43 @@ test(`${runtime}: a link under the sender's script's name is removed, never writ
     await sendersGone(dir.path);
     assert.ok(lstatSync(`${dir.path}/${SENDER_SCRIPT_NAME}`).isFile(), "the script itself, in place of the link");
     assert.equal(readFileSync(theirs, "utf8"), "// someone else's script\n", "the link's target untouched");
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: a program that removed atob and TextDecoder writes the sender's script all the same: its run hands off`, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    const run = await runChild("globals_child.ts", {
+      args: ["decoders"],
+      env: handOff(dir.path, server.url(), "no-globals"),
+    });
+    assert.deepEqual([run.code, run.stdout.trim(), run.stderr], [0, JSON.stringify({ code: 5 }), ""]);
+    await waitFor(() => server.events().length === 1, "the sender's delivery");
+    await sendersGone(dir.path);
+    assert.equal(readFileSync(`${dir.path}/${SENDER_SCRIPT_NAME}`, "utf8"), senderScript(), "the script, whole");
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: a program whose String.fromCharCode is broken writes no sender's script: it delivers itself`, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    const run = await runChild("globals_child.ts", {
+      args: ["char-codes"],
+      env: handOff(dir.path, server.url(), "odd"),
+    });
+    assert.deepEqual([run.code, run.stdout.trim(), run.stderr], [0, JSON.stringify({ code: 5 }), ""]);
+    assert.equal(server.events().length, 1, "delivered before the run ended");
+    assert.deepEqual(
+      names(dir.path).filter((name) => name.startsWith("sender-")),
+      [],
+      "no script a later run would trust",
+    );
   } finally {
     await server.close();
   }

@@ -76,12 +76,26 @@ test("property: inflateRaw ends on any bytes, returning or throwing a RangeError
   );
 });
 
-test("inflatedText decodes base64 of raw DEFLATE to its UTF-8 text", async () => {
-  const value = "événement 😀, ".repeat(50);
+test("inflatedText decodes base64 of raw DEFLATE to its ASCII text, and refuses what is not base64", async () => {
+  const value = 'the sender\'s script: {"key": [1, 2]}\n'.repeat(50);
   const bytes = await deflateRaw(text(value));
+  // Base64 of 3n, 3n + 1 and 3n + 2 bytes: no padding, "==" and "=".
+  const remainders = new Set<number>();
+  for (let cut = 0; cut < 30; cut++) {
+    const some = await deflateRaw(text(value.slice(cut)));
+    remainders.add(some.length % 3);
+    assert.equal(
+      inflatedText(btoa(String.fromCharCode(...some))),
+      value.slice(cut),
+      `cut ${cut}: ${some.length} bytes`,
+    );
+  }
+  assert.deepEqual([...remainders].sort(), [0, 1, 2]);
   assert.equal(inflatedText(btoa(String.fromCharCode(...bytes))), value);
   assert.equal(inflatedText("y8gEAA=="), "hi", "the doc comment's example");
   assert.deepEqual(inflateRaw(new Uint8Array([0xcb, 0xc8, 0x04, 0x00])), text("hi"), "inflateRaw's example");
+  assert.throws(() => inflatedText("y8g*AA=="), /base64 has no digit "\*"/);
+  assert.throws(() => inflatedText("y8gEAA\u00e9="), /base64 has no digit/);
 });
 
 test("senderScript() inflates to the script its name and size were made from", () => {
