@@ -110,6 +110,20 @@ export function optOutProblem(name: string, value: unknown): string | undefined 
 
 const QUESTION = "Share anonymous usage data? [Y/n] ";
 
+/**
+ * Keys read this soon after the question shows were typed before it, or before its words could be read: an Enter
+ * pressed twice, a pasted blank line, keys typed ahead while the program started, waiting in the terminal. None is
+ * taken as an answer (Enter alone is yes), nor left for the program; Ctrl-C still interrupts.
+ *
+ * @example
+ * ```ts
+ * import { TYPED_AHEAD_MS } from "./prompt.ts";
+ * const answerable = (readAt: number, shownAt: number) => readAt - shownAt >= TYPED_AHEAD_MS;
+ * answerable(1_050, 1_000); // false: typed ahead
+ * ```
+ */
+export const TYPED_AHEAD_MS = 200;
+
 /** What to do with a keystroke sequence: the line so far, and whether it is finished. */
 interface LineState {
   text: string;
@@ -189,7 +203,8 @@ export function parseAnswer(line: string): "enabled" | "disabled" | undefined {
  * ```
  */
 export async function ask(terminal: HostTerminal, optOut: string | undefined): Promise<ConsentState> {
-  const { writeStderr } = host();
+  const { writeStderr, monotonicMs } = host();
+  let shownAt: number | undefined;
   let decision: "enabled" | "disabled" | undefined;
   let state: LineState = { text: "" };
   let attempts = 0;
@@ -200,7 +215,9 @@ export async function ask(terminal: HostTerminal, optOut: string | undefined): P
     const answered = terminal.readRaw((bytes) => {
       // One key at a time, so that keys typed ahead of a repeated question are kept for it, and those typed after
       // the answer for the program.
+      const typedAhead = shownAt === undefined || monotonicMs() - shownAt < TYPED_AHEAD_MS;
       for (let used = 1; used <= bytes.length; used++) {
+        if (typedAhead && bytes[used - 1] !== 3) continue;
         writeStderr(editLine(state, bytes.subarray(used - 1, used)));
         if (state.result === undefined) continue;
         if (state.interrupted) {
@@ -215,6 +232,7 @@ export async function ask(terminal: HostTerminal, optOut: string | undefined): P
       return undefined;
     });
     writeStderr(`${consentDisclosure(optOut, sharedFileName())}\n${QUESTION}`);
+    shownAt = monotonicMs();
     await answered;
   } catch {
     // A terminal that fails or goes away mid-question (its window closed, the session hung up): no one answered, and

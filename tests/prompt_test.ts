@@ -8,7 +8,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { askForConsent, PROMPT_VERSION } from "../mod.ts";
-import { consentDisclosure, DISCLOSED_ITEMS, editLine, parseAnswer } from "../src/prompt.ts";
+import { consentDisclosure, DISCLOSED_ITEMS, editLine, parseAnswer, TYPED_AHEAD_MS } from "../src/prompt.ts";
 import { canRun, fixturePath, runChild, runtimeCommand } from "./helpers/child.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
@@ -32,6 +32,7 @@ function onTerminal(
   background = false,
   fixtureCommand = runtimeCommand(fixturePath("prompt_child.ts")),
   later = "",
+  ahead = "",
 ): Promise<string> {
   const fixture = fixtureCommand.map((part) => `'${part}'`).join(" ");
   const command = background ? `set -m; ${fixture} & wait` : fixture;
@@ -41,6 +42,8 @@ function onTerminal(
   childEnv.NAT_TELEMETRY_SPOOL_DIR = "";
   return new Promise((resolve, reject) => {
     const child = spawn("script", ["-qec", command, "/dev/null"], { env: childEnv, stdio: ["pipe", "pipe", "pipe"] });
+    // Keys typed before the question shows, waiting in the terminal.
+    if (ahead) child.stdin.write(ahead);
     let screen = "";
     let typed = false;
     const limit = setTimeout(() => child.kill("SIGKILL"), 20_000);
@@ -48,7 +51,8 @@ function onTerminal(
       screen += chunk;
       if (!typed && screen.includes("[Y/n]")) {
         typed = true;
-        child.stdin.write(keys);
+        // As a person answers: once the question could be read (keys sooner are taken as typed ahead).
+        setTimeout(() => child.stdin.write(keys), TYPED_AHEAD_MS + 150);
       }
       // Keys typed once the program goes on, after the answer: as a person types them.
       if (later && typed && screen.includes("RESULT ")) {
@@ -156,6 +160,18 @@ test("on a terminal, Enter means yes: recorded, and on for this run", { skip }, 
   assert.ok(screen.includes(`(they share ${file})`), "the file NAT_TELEMETRY_CONSENT_FILE names, where it is saved");
   assert.deepEqual(result(screen), { state: "enabled", enabled: true });
   assert.equal(recorded(file), "enabled");
+});
+
+test("keys typed before the question shows (an Enter pressed twice, a pasted blank line) are no answer", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  // Enter alone would be yes: typed ahead, it is dropped, and the question waits for the answer typed after it.
+  const screen = await onTerminal(file, "n\r", {}, false, undefined, "", "\r\ry\r");
+  assert.deepEqual(result(screen), { state: "disabled", enabled: false }, screen);
+  assert.equal(recorded(file), "disabled");
+  assert.doesNotMatch(screen, /\[Y\/n\] y/, "what was typed ahead is not echoed as typed");
 });
 
 test("on a terminal, n means no", { skip }, async () => {
