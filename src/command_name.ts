@@ -10,10 +10,11 @@ import { debugTrail } from "./debug.ts";
 
 /**
  * No blank at either end, no flag (`-x`), no leading `/`, `~` or `+`, no `.` (a file, a host, an address), `@`, `\\`,
- * `:/` or `:` before a digit (a port), no run of 4 digits (a number, a key). What is refused is only reported as
- * `"undefined"`, so the shape errs on the side of refusing; `db:migrate` and `eval-v2` pass.
+ * `:/` or `:` before a digit (a port), no run of 4 digits (a number, a key), no second `/` (a relative path:
+ * `home/jdoe/notes`). What is refused is only reported as `"undefined"`, so the shape errs on the side of refusing;
+ * `db:migrate`, `db/migrate` and `eval-v2` pass.
  */
-const COMMAND_SHAPE = /^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/;
+const COMMAND_SHAPE = /^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-|\/.*\/))\S(?:.*\S)?$/;
 
 /**
  * A pattern of Unicode's classes, made at its first use. Not a literal: V8 checks a `\p{…}` literal's classes as it
@@ -41,9 +42,11 @@ const classNameAnyScript = madeOnFirstUse(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?
  * text: 1-64 characters, no blank at either end, no control, invisible or combining character.
  */
 function isCommandName(name: string): boolean {
+  if (name.length > 64 || !COMMAND_SHAPE.test(name)) return false;
   // Printable ASCII is read at once; anything else against Unicode's classes, whose pattern costs Node.js and Deno
-  // half a millisecond to compile at its first use: only a name that needs it pays that.
-  return name.length <= 64 && COMMAND_SHAPE.test(name) && (/^[ -~]*$/.test(name) || !notInAName().test(name));
+  // half a millisecond to compile at its first use: only a name that needs it pays that. Its compatibility forms are
+  // read as what they stand for: a full-width `＠` or `．` is an address's or a file's.
+  return /^[ -~]*$/.test(name) || (!notInAName().test(name) && COMMAND_SHAPE.test(name.normalize("NFKC")));
 }
 
 /**

@@ -608,7 +608,7 @@ test("a main that returns what is not an exit code: the program's code is record
 });
 
 test("a command's name may be a few words or have a slash, as commands are named: only flags and paths are refused", async () => {
-  for (const command of ["run", "mcp serve", "db/migrate", "eval-v2", "migrate:fresh"]) {
+  for (const command of ["run", "mcp serve", "db/migrate", "eval-v2", "migrate:fresh", "\uff52\uff55\uff4e", "über"]) {
     const options = { command, askConsent: false, handler: { endpoint: "", spoolDir: false as const } };
     assert.equal(await trackCommand(options, () => 0), 0, command);
   }
@@ -639,6 +639,10 @@ test("a command that is no name (what a user typed, a path, a command line) is r
     "+15551234567",
     "4111 1111 1111 1111",
     "sk-proj-abcdef123456",
+    "home/jdoe/notes",
+    "Users/jdoe/Documents/merger-plan",
+    "jdoe\uff20example\uff0ecom",
+    "notes\uff0etxt",
   ];
   const server = await TestServer.start();
   setTelemetryEnabled(true);
