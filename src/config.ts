@@ -6,7 +6,7 @@
  */
 import { describe, redact } from "./describe.ts";
 import { isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
-import { OTLP_ENDPOINT_VARIABLES, otlpEndpointFromEnv, parseOtelList } from "./otlp.ts";
+import { OTLP_ENDPOINT_VARIABLES, otlpEndpointFromEnv, parseOtelList, serviceAttributes } from "./otlp.ts";
 import { below, isAbsolutePath } from "./runtime/guarded_files.ts";
 import { hasAtPastHost } from "./runtime/proxy_settings.ts";
 import { hiddenBecause, host, runtimeInfo } from "./runtime/mod.ts";
@@ -217,7 +217,10 @@ export interface EnvironmentSettings {
    * is not a valid header (RFC 9110 token name, field value) is skipped, never sent.
    */
   otlpHeaders: Record<string, string>;
-  /** `OTEL_RESOURCE_ATTRIBUTES`, decoded, with `OTEL_SERVICE_NAME` as `service.name` when set. */
+  /**
+   * `OTEL_RESOURCE_ATTRIBUTES`, decoded, its entries that name the service only ({@link serviceAttributes}), with
+   * `OTEL_SERVICE_NAME` as `service.name` when set.
+   */
   otlpResource: Record<string, string>;
   /**
    * The values this library does not understand, one line each, with what it does instead (what
@@ -303,8 +306,15 @@ export function environmentSettings(): EnvironmentSettings {
     ...validHeaders("OTEL_EXPORTER_OTLP_HEADERS", list("OTEL_EXPORTER_OTLP_HEADERS"), problems),
     ...validHeaders("OTEL_EXPORTER_OTLP_LOGS_HEADERS", list("OTEL_EXPORTER_OTLP_LOGS_HEADERS"), problems),
   };
+  const resource = serviceAttributes(list("OTEL_RESOURCE_ATTRIBUTES"));
+  if (resource.skipped.length > 0) {
+    problems.push(
+      `OTEL_RESOURCE_ATTRIBUTES: ${resource.skipped.map((key) => describe(key)).join(", ")}: not sent, as it may ` +
+        "say who or which machine sends (only the service's names and its deployment's environment are)",
+    );
+  }
   const otlpResource = {
-    ...list("OTEL_RESOURCE_ATTRIBUTES"),
+    ...resource.sent,
     ...(env("OTEL_SERVICE_NAME") ? { "service.name": env("OTEL_SERVICE_NAME")! } : {}),
   };
   return {

@@ -234,6 +234,40 @@ export function parseOtelList(text: string | undefined, onSkip?: (entry: string)
   return pairs;
 }
 
+/**
+ * The keys of `OTEL_RESOURCE_ATTRIBUTES` that are sent: those that name the service (`service.name`,
+ * `service.namespace`, `service.version`) and its deployment's environment, not `service.instance.id`.
+ */
+const SERVICE_ATTRIBUTE = /^(?:service\.(?!instance\.)\S+|deployment\.environment(?:\.name)?)$/;
+
+/**
+ * The attributes of `OTEL_RESOURCE_ATTRIBUTES` that say which service sends, and those that are not sent. The variable
+ * is the machine's, set for its own services (Kubernetes' OpenTelemetry operator sets it in every pod): its other
+ * entries (`host.name`, `user.name`, `k8s.pod.name`, `service.instance.id`...) would tell the endpoint who or which
+ * machine sends, which the consent question promises it never learns. The program's `resource` option is its own.
+ *
+ * @param attributes The variable's pairs ({@link parseOtelList}).
+ * @returns Those sent, and the keys of the others.
+ * @example
+ * ```ts
+ * import { serviceAttributes } from "./otlp.ts";
+ * serviceAttributes({ "service.namespace": "tools", "host.name": "ada-laptop" });
+ * // { sent: { "service.namespace": "tools" }, skipped: ["host.name"] }
+ * ```
+ */
+export function serviceAttributes(attributes: Record<string, string>): {
+  sent: Record<string, string>;
+  skipped: string[];
+} {
+  const sent: Record<string, string> = {};
+  const skipped: string[] = [];
+  for (const [key, value] of Object.entries(attributes)) {
+    if (SERVICE_ATTRIBUTE.test(key)) sent[key] = value;
+    else skipped.push(key);
+  }
+  return { sent, skipped };
+}
+
 /** The variables that may name the OTLP logs endpoint, in order: the first one set decides. */
 export const OTLP_ENDPOINT_VARIABLES = ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"] as const;
 

@@ -301,10 +301,10 @@ test("what the user's environment adds to envelopes never makes a program's size
   const server = await TestServer.start();
   const endpoint = server.url();
   const own = { nat: least({ endpoint }), otlp: least({ endpoint, format: "otlp" }) };
-  // A long session prefix, a Kubernetes-style resource, and the user choosing OTLP: each makes envelopes larger.
+  // A long session prefix, a long resource attribute, and the user choosing OTLP: each makes envelopes larger.
   const environments = [
     { NAT_SESSION_PREFIX: "p".repeat(1200) },
-    { OTEL_RESOURCE_ATTRIBUTES: `k8s.pod.name=${"x".repeat(600)}`, NAT_TELEMETRY_FORMAT: "otlp" },
+    { OTEL_RESOURCE_ATTRIBUTES: `service.namespace=${"x".repeat(600)}`, NAT_TELEMETRY_FORMAT: "otlp" },
   ];
   setTelemetryEnabled(true);
   try {
@@ -335,7 +335,7 @@ test("a sender takes the sizes it is configured with, whatever the user's enviro
   // A prefix the sender does not get (it leaves the program no room); a format and resource it gets as options.
   const environments = [
     { NAT_SESSION_PREFIX: "p".repeat(1200) },
-    { NAT_TELEMETRY_FORMAT: "otlp", OTEL_RESOURCE_ATTRIBUTES: `k8s.pod.name=${"x".repeat(600)}` },
+    { NAT_TELEMETRY_FORMAT: "otlp", OTEL_RESOURCE_ATTRIBUTES: `service.namespace=${"x".repeat(600)}` },
   ];
   for (const vars of environments) {
     Object.assign(process.env, vars);

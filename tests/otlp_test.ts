@@ -285,7 +285,9 @@ test("NAT_TELEMETRY_FORMAT=otlp with OTEL_EXPORTER_OTLP_ENDPOINT posts to its /v
         OTEL_EXPORTER_OTLP_ENDPOINT: ` ${server.url("/otel/")}\t`, // as a .env file or a YAML value leaves it
         OTEL_EXPORTER_OTLP_HEADERS: "x-team=cli%20tools",
         OTEL_SERVICE_NAME: "their-cli",
-        OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=staging",
+        // The machine's, as Kubernetes' operator sets it: only what names the service is sent.
+        OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=staging,host.name=ada-laptop,user.name=ada," +
+          "k8s.pod.name=billing-7f9c,service.instance.id=5f1e0c2a,service.namespace=tools",
       },
     });
     assert.equal(run.code, 0, run.stderr);
@@ -294,6 +296,11 @@ test("NAT_TELEMETRY_FORMAT=otlp with OTEL_EXPORTER_OTLP_ENDPOINT posts to its /v
     const [{ resource }] = normalized(server.requests[0].body);
     assert.deepEqual(resource["service.name"], { stringValue: "their-cli" });
     assert.deepEqual(resource["deployment.environment"], { stringValue: "staging" });
+    assert.deepEqual(resource["service.namespace"], { stringValue: "tools" });
+    for (const key of ["host.name", "user.name", "k8s.pod.name", "service.instance.id"]) {
+      assert.equal(resource[key], undefined, `${key} is not sent`);
+    }
+    assert.doesNotMatch(server.requests[0].body, /ada|billing|5f1e0c2a/, "nor any of their values");
   });
 });
 
