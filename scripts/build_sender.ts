@@ -1,8 +1,7 @@
 /**
  * `deno task build:sender`: bundles the sender (`src/sender_main.ts` and what
  * it imports) into one self-contained ES module with esbuild, and writes its
- * text, compressed (raw DEFLATE in base64, checked to inflate to the text),
- * into `src/sender_script.ts` (and its name into `src/sender_script_name.ts`),
+ * text into `src/sender_script.ts` (and its name into `src/sender_script_name.ts`),
  * which a program writes to its spool directory and runs at exit. `--check`
  * writes nothing and fails if the files are not what the sources build (the
  * test command's static checks run it), so the sender never drifts from the
@@ -13,7 +12,6 @@
 import * as esbuild from "esbuild";
 import { ensureDevDependencies } from "./dev_deps.ts";
 import { shortHash } from "../src/hash.ts";
-import { inflatedText } from "../src/inflate.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const NAME_FILE = `${root}src/sender_script_name.ts`;
@@ -77,18 +75,7 @@ function nameModule(name: string, bytes: number): string {
   ].join("\n");
 }
 
-/** The script compressed as `inflatedText` reads it: raw DEFLATE, in base64; thrown if it does not read back. */
-async function packed(script: string): Promise<string> {
-  const stream = new Blob([script]).stream().pipeThrough(new CompressionStream("deflate-raw"));
-  const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
-  const base64 = btoa(Array.from(bytes, (byte) => String.fromCharCode(byte)).join(""));
-  if (inflatedText(base64) !== script) {
-    throw new Error("the sender's script does not inflate back to its text (inflatedText reads ASCII: is it?)");
-  }
-  return base64;
-}
-
-function textModule(script: string, base64: string): string {
+function textModule(script: string): string {
   return [
     HEADER,
     "/**",
@@ -99,12 +86,9 @@ function textModule(script: string, base64: string): string {
     " * @module",
     " */",
     "",
-    'import { inflatedText } from "./inflate.ts";',
-    "",
     "/**",
     " * The script's text. A function, which a run compiles only when it calls it (a version's first hand-off in a",
-    " * spool directory), so that loading the package does not make the string each run; the text is carried",
-    ` * compressed (${base64.length} characters of base64 for its ${script.length}), so that a run's parser scans less.`,
+    " * spool directory), so that loading the package does not make the string each run.",
     " *",
     " * @example",
     " * ```ts",
@@ -113,7 +97,7 @@ function textModule(script: string, base64: string): string {
     " * ```",
     " */",
     "export function senderScript(): string {",
-    `  return inflatedText("${base64}");`,
+    `  return ${JSON.stringify(script)};`,
     "}",
     "",
   ].join("\n");
@@ -123,10 +107,7 @@ await ensureDevDependencies();
 const script = await bundle();
 const name = `sender-${shortHash(script)}.mjs`;
 const bytes = new TextEncoder().encode(script).length;
-const files: [string, string][] = [[NAME_FILE, nameModule(name, bytes)], [
-  TEXT_FILE,
-  textModule(script, await packed(script)),
-]];
+const files: [string, string][] = [[NAME_FILE, nameModule(name, bytes)], [TEXT_FILE, textModule(script)]];
 if (Deno.args.includes("--check")) {
   for (const [path, text] of files) {
     if ((await Deno.readTextFile(path).catch(() => "")) !== text) {

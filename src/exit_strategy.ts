@@ -27,14 +27,12 @@ import type { Backlog } from "./backlog.ts";
 import { consentFileInForce, onByConsentFile, optOutOverridden } from "./consent.ts";
 import { type ResolvedOptions, senderSizes } from "./options.ts";
 import { host, type HostFiles, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
-import { quietly } from "./runtime/host.ts";
 import { PROXY_VARIABLES } from "./runtime/clean_environment.ts";
 import { below, parentOf, RefusedPath } from "./runtime/guarded_files.ts";
 import { SENDER_CONFIG_ENV, SENDER_SCRIPT_FILE, type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import { clearStartMark, markSenderStart, MAX_SENDER_LIFETIME_MS, senderAlive } from "./sender_lock.ts";
 import { senderScript } from "./sender_script.ts";
 import { SENDER_SCRIPT_BYTES, SENDER_SCRIPT_NAME } from "./sender_script_name.ts";
-import { utf8Length } from "./utf8.ts";
 
 /** How long spooled events may wait, with no sender at work, before a run stops handing off and delivers itself. */
 export const STALLED_HANDOFF_MS = 60_000;
@@ -337,11 +335,7 @@ function scriptInPlace({ files, spool }: Backlog): boolean {
 function writeScript(backlog: Backlog): boolean {
   if (scriptInPlace(backlog)) return true;
   const { files, spool } = backlog;
-  // Inflated with the runtime's `atob` and `TextDecoder`, which a program may have replaced: text of another size
-  // is not the script, and later runs would trust it by its name and size.
-  const script = quietly(senderScript);
-  if (script === undefined || utf8Length(script) !== SENDER_SCRIPT_BYTES) return false;
-  const write = () => writeAtomically(files, spool.dir, SENDER_SCRIPT_NAME, script, Date.now());
+  const write = () => writeAtomically(files, spool.dir, SENDER_SCRIPT_NAME, senderScript(), Date.now());
   try {
     write();
   } catch (error) {

@@ -493,26 +493,6 @@ test(`${runtime}: a program that removed atob and TextDecoder writes the sender'
   }
 });
 
-test(`${runtime}: a program whose String.fromCharCode is broken writes no sender's script: it delivers itself`, async () => {
-  using dir = tempDir();
-  const server = await TestServer.start();
-  try {
-    const run = await runChild("globals_child.ts", {
-      args: ["char-codes"],
-      env: handOff(dir.path, server.url(), "odd"),
-    });
-    assert.deepEqual([run.code, run.stdout.trim(), run.stderr], [0, JSON.stringify({ code: 5 }), ""]);
-    assert.equal(server.events().length, 1, "delivered before the run ended");
-    assert.deepEqual(
-      names(dir.path).filter((name) => name.startsWith("sender-")),
-      [],
-      "no script a later run would trust",
-    );
-  } finally {
-    await server.close();
-  }
-});
-
 test(`${runtime}: with telemetry disabled nothing is handed off: spooled events stay, no sender starts`, async () => {
   using dir = tempDir();
   const server = await TestServer.start(() => ({ status: 503 }));
