@@ -493,6 +493,31 @@ test(`${runtime}: a program that removed atob and TextDecoder writes the sender'
   }
 });
 
+test(`${runtime}: an empty directory under the sender's script's name is removed, the script written; a full one stays`, async () => {
+  for (const full of [false, true]) {
+    using dir = tempDir();
+    const there = `${dir.path}/${SENDER_SCRIPT_NAME}`;
+    mkdirSync(there);
+    if (full) writeFileSync(`${there}/kept.txt`, "someone's\n");
+    const server = await TestServer.start();
+    try {
+      const run = await runChild("exit_child.ts", { args: ["natural"], env: handOff(dir.path, server.url(), "dir") });
+      assert.deepEqual([run.code, run.stderr], [0, ""]);
+      // In process, the event is there when the run ends; a sender delivers it after.
+      if (full) assert.equal(server.events().length, 1, "delivered by the run itself");
+      await waitFor(() => server.events().length === 1, "the event's delivery");
+      await sendersGone(dir.path);
+      if (full) {
+        assert.equal(readFileSync(`${there}/kept.txt`, "utf8"), "someone's\n", "what was in it is left");
+      } else {
+        assert.ok(lstatSync(there).isFile(), "the script itself, in place of the directory");
+      }
+    } finally {
+      await server.close();
+    }
+  }
+});
+
 test(`${runtime}: with telemetry disabled nothing is handed off: spooled events stay, no sender starts`, async () => {
   using dir = tempDir();
   const server = await TestServer.start(() => ({ status: 503 }));

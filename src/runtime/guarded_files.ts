@@ -84,7 +84,7 @@ export interface RawFiles {
   touch(path: string, time: number, check: (facts: FileFacts) => void): void;
   /** Renames an entry. */
   rename(from: string, to: string): void;
-  /** Removes a file. */
+  /** Removes a file, or an empty directory. */
   remove(path: string): void;
   /** Removes an empty directory. */
   removeDir(path: string): void;

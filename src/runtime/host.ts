@@ -171,7 +171,10 @@ export interface HostFiles {
    *   the user's: a file is never put in place of something else (`NAT_TELEMETRY_CONSENT_FILE=/dev/null`, as root).
    */
   rename(from: string, to: string): void;
-  /** Removes a file; refuses (`not_allowed`) where the program's permissions do not let it, rather than prompt. */
+  /**
+   * Removes a file, or an empty directory; refuses (`not_allowed`) where the program's permissions do not let it,
+   * rather than prompt.
+   */
   remove(path: string): void;
   /**
    * Checks that no other user could swap a file for another where it is: its directory and every one above it

@@ -193,7 +193,16 @@ export function nodeFiles(fs: NodeFs, user: User, windows: boolean, permission?:
       }
     },
     rename: (from, to) => fs.renameSync(from, to),
-    remove: (path) => fs.unlinkSync(path),
+    remove(path) {
+      try {
+        fs.unlinkSync(path);
+      } catch (error) {
+        // An empty directory goes too, as Deno's removeSync takes it (unlink(2) says EISDIR on Linux, EPERM on macOS).
+        const code = (error as { code?: unknown } | null)?.code;
+        if (code !== "EISDIR" && code !== "EPERM") throw error;
+        fs.rmdirSync(path);
+      }
+    },
     removeDir: (path) => fs.rmdirSync(path),
   };
 }
