@@ -13,7 +13,7 @@ o)}=***`);t.search=i.join("&")}return t.href}),yn=(function(e,t,n){if(t.length==
 e+r[0],r[r.length-1]+=n,r.join(",")}),D=(function(e){const t=(fo()?It(e):void 0)??JSON.stringify(e);return typeof t=="st\
 ring"&&/[\r\n]/.test(t)?Rs(t):t}),fo=(function(){try{return Ms(Array.prototype)!==Object.prototype||"toJSON"in Array.prototype}catch{
 return!0}}),gn=(function(e){const t=/^SigIgn:\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(t===void 0)return[];const n=r=>BigInt(
-ve[r]-129);return Ve.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),S=(function(e){try{return e()}catch{return}}),wn=(function(e){
+ve[r]-129);return Ve.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),k=(function(e){try{return e()}catch{return}}),wn=(function(e){
 const t=(a,c,u="not_owner")=>{if(e.uid!==void 0&&c.uid!==void 0&&c.uid!==e.uid&&c.uid!==0)throw new R(a,u)},n=(a,c)=>{if(a!==
 0||c===void 0)return!1;const u=e.allowed(c,"read")?e.realPath(c):void 0,l=u!==void 0&&e.allowed(u,"read")?e.lstat(u)?.uid:
 void 0;return l!==void 0&&l!==0},r=(a,c)=>{if(!(e.uid!==void 0||!e.allowed(a,"read"))&&n(e.lstat(a)?.uid,Z(a)))throw c(a),
@@ -23,12 +23,12 @@ le");t(a,c)},o=(a,c)=>u=>{i(a,u);const{mode:l}=u,f=()=>e.gid===void 0||u.gid!==e
 c.uid!==e.uid)throw new R(a,"not_owner");o(a,1/0)(c)},d=(a,c)=>{try{if(!e.allowed(a,"read"))return;const u=e.lstat(a);return u?
 ((c?s(a):o(a,1/0))(u),u):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.permissionsFollowLinks,
 uid:e.uid,realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){const l=a.length>1?a.replace(/(?<=[^\\/:])[\\/]+$/,
-""):a,f=[];let h=e.lstat(l),m;for(let O=l;h===void 0;){f.unshift(O);const k=Z(O);if(k===void 0||f.length>Nr)throw new R(
-l,"no_parent");if(!e.allowed(k,"read")){m=k;break}h=e.lstat(O=k)}if(!u&&f.length>0)throw new R(l,h?.kind==="file"?"no_pa\
+""):a,f=[];let h=e.lstat(l),m;for(let O=l;h===void 0;){f.unshift(O);const S=Z(O);if(S===void 0||f.length>Nr)throw new R(
+l,"no_parent");if(!e.allowed(S,"read")){m=S;break}h=e.lstat(O=S)}if(!u&&f.length>0)throw new R(l,h?.kind==="file"?"no_pa\
 rent":"missing");if(n(e.uid,f.length>0?Z(f[0]):l))throw new R(l,f.length>0?"ancestor_not_owner":"not_owner");c&&f.length>
-0&&Me(e,f[0]);for(const O of f)try{e.mkdir(O),O===f[0]&&r(O,e.removeDir)}catch(k){if(k instanceof R)throw k;const N=e.lstat(
-O);if(N===void 0&&O===f[0]&&m!==void 0&&k?.code==="ENOENT")throw new Error(`${m} does not exist, and the program may not\
- make it (its permissions)`);if(N===void 0)throw k;if(N.kind!=="directory")throw new R(l,N.kind==="symlink"?"symlink":"n\
+0&&Me(e,f[0]);for(const O of f)try{e.mkdir(O),O===f[0]&&r(O,e.removeDir)}catch(S){if(S instanceof R)throw S;const N=e.lstat(
+O);if(N===void 0&&O===f[0]&&m!==void 0&&S?.code==="ENOENT")throw new Error(`${m} does not exist, and the program may not\
+ make it (its permissions)`);if(N===void 0)throw S;if(N.kind!=="directory")throw new R(l,N.kind==="symlink"?"symlink":"n\
 ot_a_directory");t(l,N,O===l?"not_owner":"ancestor_not_owner")}if(f.length>0&&(h=e.lstat(l)),h?.kind==="symlink")throw new R(
 l,"symlink");if(h?.kind!=="directory")throw new R(l,"not_a_directory");if(!c)return!0;if(e.uid!==void 0&&h.uid!==e.uid)throw new R(
 l,"not_owner");if(h.mode!==void 0&&(h.mode&18)!==0)throw new R(l,"writable_by_others");const v=e.uid===0||e.uid===void 0&&
@@ -57,7 +57,7 @@ getTime(),changed:a.ctime?.getTime(),inode:a.ino??void 0}),o=a=>{try{return e.ls
 NotFound||c.name==="NotADirectory")return;throw c}},s=(a,c,u)=>{const l=e.openSync(a,u),f=l.statSync();if(f.dev!==c.dev||
 f.ino!==c.ino||!f.isFile)throw l.close(),new Error(`${a} changed while it was opened`);return l},d=(a,c)=>{let u=new TextEncoder().
 encode(c);for(;u.length>0;)u=u.subarray(a.writeSync(u))};return{uid:t.uid,gid:t.gid,allowed:n,permissionsFollowLinks:!0,
-lstat(a){const c=o(a);return c&&i(c)},realPath:a=>S(()=>e.realPathSync(a)),readLink:a=>S(()=>e.readLinkSync(a)),usableDir:()=>{},
+lstat(a){const c=o(a);return c&&i(c)},realPath:a=>k(()=>e.realPathSync(a)),readLink:a=>k(()=>e.readLinkSync(a)),usableDir:()=>{},
 mkdir:a=>e.mkdirSync(a,{mode:448}),list:a=>[...e.readDirSync(a)].map(c=>c.name),read(a,c,u){const l=o(a);if(l===void 0)return;
 u(i(l));const f=s(a,l,{read:!0});try{const h=En((m,v)=>f.readSync(m.subarray(v)),l.size,c);u({...i(l),size:h.length});try{
 return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(h)}catch{throw new R(a,"not_utf8")}}finally{f.close()}},create(a,c){
@@ -81,29 +81,29 @@ t it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container 
  a service): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){const t=e.read("/proc/self/c\
 group")?.split(`
 `),n=t?.find(i=>i.startsWith("0::"))??t?.find(i=>i.includes("name=systemd:"));if((t===void 0?".service":n?.trim().split(
-"/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),kn=(function(e){
+"/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),Sn=(function(e){
 return Object.defineProperty(e,Dr,{value:!0}),e}),vo=(function(e,t){const n=p=>{try{return e.permissions.querySync?.(p).
-state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=S(()=>e.permissions.querySync?.({name:"net"}));return p?.state===
-"granted"&&p.partial!==!0},o=(p,T)=>r({name:T,path:p}),s=p=>r({name:"sys",kind:p})?S(()=>e[p]())??void 0:void 0,d=wn(mo(
+state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=k(()=>e.permissions.querySync?.({name:"net"}));return p?.state===
+"granted"&&p.partial!==!0},o=(p,T)=>r({name:T,path:p}),s=p=>r({name:"sys",kind:p})?k(()=>e[p]())??void 0:void 0,d=wn(mo(
 e,{uid:s("uid"),gid:s("gid")},o)),a=(p,T)=>{try{let $=new TextEncoder().encode(T);for(;$.length>0;)$=$.subarray(p.writeSync(
-$))}catch{}},c=e===Xe&&zr?zr:On(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
-u(p)||e.exit(ve[p]),setTimeout(()=>e.exit(ve[p]),100)},f=()=>globalThis.process?.stdin,h=()=>S(()=>e.stdin.readable.locked||
+$))}catch{}},c=e===Xe&&zr?zr:On(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&k(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
+u(p)||e.exit(ve[p]),setTimeout(()=>e.exit(ve[p]),100)},f=()=>globalThis.process?.stdin,h=()=>k(()=>e.stdin.readable.locked||
 Cr(f()))!==!1,m=new ze(p=>{const T=E=>{oe(p,M=>M.beforeExit())&&E.preventDefault()},$=()=>{oe(p,E=>E.exit(e.exitCode))},
 A=E=>{E.defaultPrevented||oe(p,M=>M.exit(1))},_=[["beforeunload",T],["error",A],["unhandledrejection",A]];for(const[E,M]of _)
 globalThis.addEventListener(E,M);return Ft.add($),()=>{for(const[E,M]of _)globalThis.removeEventListener(E,M);Ft.delete(
 $)}}),v=new ze(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const T=e.build.os==="linux"&&r({name:"read",
-path:Ct})?S(()=>d.read(Ct,65536)):void 0,$=gn(T),A=Ve.filter(_=>!$.includes(_)).map(_=>{const E=kn(()=>{c.programListens(
-_)||(oe(p,M=>M(_)),v.clear(),l(_))});return S(()=>c.add(_,E)),[_,E]});return()=>{for(const[_,E]of A)S(()=>c.remove(_,E))}}),
-w=p=>{try{return e.env.get(p),!1}catch{return!0}},O=p=>r({name:"env",variable:p})&&w(p),k=p=>!r({name:"env",variable:p})||
+path:Ct})?k(()=>d.read(Ct,65536)):void 0,$=gn(T),A=Ve.filter(_=>!$.includes(_)).map(_=>{const E=Sn(()=>{c.programListens(
+_)||(oe(p,M=>M(_)),v.clear(),l(_))});return k(()=>c.add(_,E)),[_,E]});return()=>{for(const[_,E]of A)k(()=>c.remove(_,E))}}),
+w=p=>{try{return e.env.get(p),!1}catch{return!0}},O=p=>r({name:"env",variable:p})&&w(p),S=p=>!r({name:"env",variable:p})||
 w(p),N=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},y=p=>{const T=go(e,r,d,N);if(T)return{
-refused:T};const $=ta.find(k);if($!==void 0){const x=Dt(O($),"--allow-env");return{refused:`the program may not read ${$}\
- (${x}), which its requests honour: a sender would not`}}const A=S(()=>e.execPath());if(!A||!r({name:"run",command:A}))return{
-refused:"the program may not run Deno itself (--allow-run)"};const _=r({name:"read",path:"."})?S(()=>e.cwd()):void 0,E=[
+refused:T};const $=ta.find(S);if($!==void 0){const x=Dt(O($),"--allow-env");return{refused:`the program may not read ${$}\
+ (${x}), which its requests honour: a sender would not`}}const A=k(()=>e.execPath());if(!A||!r({name:"run",command:A}))return{
+refused:"the program may not run Deno itself (--allow-run)"};const _=r({name:"read",path:"."})?k(()=>e.cwd()):void 0,E=[
 p.dir,...p.reads].map(x=>Tn(x,_)),M=[...E,A].find(x=>x.includes(","));if(M!==void 0)return{refused:`Deno's permission fl\
 ags cannot name a path with a comma: ${M}`};if(e.build.os==="windows")return{executable:A,paths:E,cwd:_};const j=ea.find(
 ([x,F])=>r({name:"run",command:x})&&(!F||d.sizeOf(x)!==void 0));return j?{executable:A,closer:j,paths:E,cwd:_}:{refused:`\
-Deno passes inherited descriptors on; closing them needs --allow-run=${Fr}`}};return{env:N,envHidden:k,envNotUnicode:O,writeStderr:p=>a(
-e.stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
+Deno passes inherited descriptors on; closing them needs --allow-run=${Fr}`}};return{env:N,envHidden:S,envNotUnicode:O,writeStderr:p=>a(
+e.stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>k(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
 e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,T,$,A){const _=new Set;let E=0;const M=async x=>{if(Number(x.headers.
 get("content-length")??0)>A.maxBodyBytes)return Ur(x);let F;const C=new Promise(st=>F=setTimeout(()=>st(Hr),A.requestTimeoutMs)),
 L=na(x,A.maxBodyBytes).catch(()=>Yr),Y=await Promise.race([L,C]).finally(()=>clearTimeout(F));if(Y===Yr)return We(400,"t\
@@ -113,11 +113,11 @@ new Response(ce.body??null,{status:ce.status,headers:ce.headers}):(await new Pro
 j=e.serve({hostname:p,port:T,onListen(){}},async x=>{if(E>=A.maxConnections)return new Response(null,{status:503,headers:{
 connection:"close"}});E++;try{return await M(x)}finally{E--}});return Promise.resolve({port:j.addr.port,async close(){for(const x of _)
 x();await j.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.
-now(),canConnect(p){try{return r({name:"net",host:Sn(p)})}catch{return!1}},sendsProxyCredentials(p){try{return ke.some(k)||
+now(),canConnect(p){try{return r({name:"net",host:kn(p)})}catch{return!1}},sendsProxyCredentials(p){try{return Se.some(S)||
 Ps(new URL(p),N)}catch{return!0}},async fetch(p,T){const $=Rr(new URL(p),N,O);if($!==void 0)throw new ye($);return await(t??
 globalThis.fetch)(p,T)},senderRefusal(p){const T=y(p);return"refused"in T?T.refused:void 0},senderCommand(p,T){const $=y(
 T);if("refused"in $)return $;const{executable:A,closer:_,paths:E,cwd:M}=$,j=_&&yo(e,n),x=_?[...j?[j]:[],_[0],A]:[A],F=i()?
-"--allow-net":`--allow-net=${Sn(T.endpoint)}`,C=[A,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
+"--allow-net":`--allow-net=${kn(T.endpoint)}`,C=[A,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
 -no-remote"];C.push("--allow-sys=uid,gid",`--allow-env=${T.variables.join(",")}`,F,`--allow-run=${x.join(",")}`),C.push(
 `--allow-read=${E.join(",")}`,`--allow-write=${T.dir}`,p);const L={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},Y=bn(
 N,{...T.set,...L},M);if(!_)return{argv:C,env:Y,cwd:T.dir};const J=[_[0],"-c",_[2],"nat-telemetry-sender",...C];return j?
@@ -125,148 +125,148 @@ N,{...T.set,...L},M);if(!_)return{argv:C,env:Y,cwd:T.dir};const J=[_[0],"-c",_[2
 stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(T,{args:$,env:p.
 env,cwd:p.cwd,..._}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,terminal(){try{if(!e.
 stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&Ir(d,I().os))return{async readRaw(p){
-const T=S(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const $=()=>{for(const[_,E]of A)S(()=>c.remove(_,E))},A=Ve.map(_=>{const E=()=>{
-S(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&($(),l(_))};return S(()=>c.add(_,E)),[_,E]});try{const _=new Uint8Array(
+const T=k(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const $=()=>{for(const[_,E]of A)k(()=>c.remove(_,E))},A=Ve.map(_=>{const E=()=>{
+k(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&($(),l(_))};return k(()=>c.add(_,E)),[_,E]});try{const _=new Uint8Array(
 64);for(;;){const E=await e.stdin.read(_);if(E===null)throw new Error("the terminal went away");if(p(_.slice(0,E))!==void 0)
-return}}finally{e.stdin.setRaw(T),$()}}}},files:d,exiting:()=>Vr,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),Sn=(function(e){
+return}}finally{e.stdin.setRaw(T),$()}}}},files:d,exiting:()=>Vr,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),kn=(function(e){
 const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),yo=(function(e,t){const n=jr.map(
 r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return jr.find((r,i)=>{if(n[i].some(
-s=>s!=="granted"))return!1;const o=S(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&
+s=>s!=="granted"))return!1;const o=k(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&
 18)===0})}),go=(function(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its program":$n({pid:e.
-pid,ppid:S(()=>e.ppid),os:I().os,env:r,read:i=>t({name:"read",path:i})?S(()=>n.read(i,65536)):void 0,pidNamespace:I().os===
-"linux"&&t({name:"read",path:Br})?S(()=>e.readLinkSync(Br)):void 0})}),On=(function(e){const t=e.addSignalListener.bind(
+pid,ppid:k(()=>e.ppid),os:I().os,env:r,read:i=>t({name:"read",path:i})?k(()=>n.read(i,65536)):void 0,pidNamespace:I().os===
+"linux"&&t({name:"read",path:Br})?k(()=>e.readLinkSync(Br)):void 0})}),On=(function(e){const t=e.addSignalListener.bind(
 e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(i,o)=>{t(i,o),Pr(o)||r.set(i,(r.get(i)??new Set).
 add(o))},e.removeSignalListener=(i,o)=>{n(i,o),r.get(i)?.delete(o)}}catch{return{programListens:()=>!0,add:t,remove:n}}return{
 programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),wo=(function(e,t){const{Buffer:n}=globalThis;return(r,i)=>new Promise(
 (o,s)=>{const d=new URL(r),a=Ye(d,t);if(a.kind==="unusable")return s(new ye(a.reason));const c=d.protocol==="https:",u=aa(
 e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-length":n.byteLength(i.body),"accept-encoding":"identity"},
 signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:h}=a,m=i.signal;l.createConnection=(v,w)=>{
-(c?fa(e,u,h,d,m):Xr(e,u,h,m)).then(k=>w(null,k),k=>w(k))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
+(c?fa(e,u,h,d,m):Xr(e,u,h,m)).then(S=>w(null,S),S=>w(S))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
 h.authorization&&(l.headers["proxy-authorization"]=h.authorization))}const f=e(c?"node:https":"node:http").request(d,l);
 f.on("error",s),f.on("response",h=>{const m=v=>h.headers[v.toLowerCase()];o({status:h.statusCode??0,headers:{get:v=>{const w=m(
 v);return w===void 0?null:Array.isArray(w)?w.join(", "):w}},body:{cancel:()=>(h.destroy(),Promise.resolve()),getReader:()=>e(
 "node:stream").Readable.toWeb(h).getReader()}})}),f.end(i.body)})}),Eo=(function(e,t,n,r){const i=h=>e.constants[h]??0,o=i(
 "O_NOFOLLOW")|i("O_NONBLOCK"),s=h=>({kind:h.isSymbolicLink()?"symlink":h.isFile()?"file":h.isDirectory()?"directory":"ot\
 her",uid:n?void 0:h.uid,gid:n?void 0:h.gid,mode:n?void 0:h.mode&4095,size:h.size,modified:h.mtimeMs,changed:h.ctimeMs,inode:h.
-ino}),d=(h,m,v,w)=>{try{return e.openSync(h,m|o,w)}catch(O){const k=O.code;if(k==="ENOENT"||k==="ENOTDIR")return;const N=k===
-"ELOOP"||k==="ENXIO"?e.lstatSync(h,{throwIfNoEntry:!1}):void 0;throw N&&v(s(N)),O}},a=(h,m)=>{for(let v=0;v<m.length;)v+=
+ino}),d=(h,m,v,w)=>{try{return e.openSync(h,m|o,w)}catch(O){const S=O.code;if(S==="ENOENT"||S==="ENOTDIR")return;const N=S===
+"ELOOP"||S==="ENXIO"?e.lstatSync(h,{throwIfNoEntry:!1}):void 0;throw N&&v(s(N)),O}},a=(h,m)=>{for(let v=0;v<m.length;)v+=
 e.writeSync(h,m,v,m.length-v)},{Buffer:c,process:u}=globalThis;let l;const f=(h,m)=>{if(l??=u?.getBuiltinModule?.("node:\
 buffer")?.isUtf8??pa,!l(m))throw new R(h,"not_utf8");return c.from(m).toString("utf8")};return{uid:n?void 0:t.uid,get gid(){
-return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(h,m)=>r===void 0||S(()=>r.has(m==="read"?"fs.read":"fs.write",
+return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(h,m)=>r===void 0||k(()=>r.has(m==="read"?"fs.read":"fs.write",
 h))!==!1,lstat(h){try{const m=e.lstatSync(h,{throwIfNoEntry:!1});return m&&s(m)}catch(m){if(m.code==="ENOTDIR")return;throw m}},
-realPath:h=>S(()=>(e.realpathSync.native??e.realpathSync)(h)),readLink:h=>S(()=>e.readlinkSync(h)),usableDir(h){try{return e.
+realPath:h=>k(()=>(e.realpathSync.native??e.realpathSync)(h)),readLink:h=>k(()=>e.readlinkSync(h)),usableDir(h){try{return e.
 accessSync(h,ma),!0}catch(m){return["EACCES","EPERM","EROFS"].includes(m.code??"")?!1:void 0}},mkdir:h=>{e.mkdirSync(h,{
 mode:448})},list:h=>e.readdirSync(h),read(h,m,v){const w=d(h,i("O_RDONLY"),v);if(w!==void 0)try{const O=s(e.fstatSync(w));
-v(O);const k=En((N,y)=>e.readSync(w,N,y,N.length-y,null),O.size,m);return v({...O,size:k.length}),f(h,k)}finally{e.closeSync(
+v(O);const S=En((N,y)=>e.readSync(w,N,y,N.length-y,null),O.size,m);return v({...O,size:S.length}),f(h,S)}finally{e.closeSync(
 w)}},create(h,m){const v=d(h,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},384);if(v===void 0)throw new Error(`cannot cr\
 eate ${h}: no such directory`);try{a(v,c.from(m))}catch(w){throw e.closeSync(v),e.unlinkSync(h),w}e.closeSync(v)},append(h,m,v){
 const w=d(h,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(w===void 0)throw new Error(`cannot append to ${h}: no suc\
 h directory`);try{v(s(e.fstatSync(w))),a(w,c.from(m))}finally{e.closeSync(w)}},touch(h,m,v){const w=d(h,i("O_RDONLY"),v);
 if(w===void 0)throw new Error(`cannot date ${h}: nothing is there`);try{v(s(e.fstatSync(w))),e.futimesSync(w,m/1e3,m/1e3)}finally{
-e.closeSync(w)}},rename:(h,m)=>e.renameSync(h,m),remove:h=>e.unlinkSync(h),removeDir:h=>e.rmdirSync(h)}}),bo=(function(e){
-let t=0,n;const r=()=>{if(t!==0)try{n??=new MessageChannel().port1,n.ref()}catch{}};return()=>{try{t===0&&e.on("beforeEx\
-it",r)}catch{return()=>{}}t++;let i=!1;return()=>{if(!i&&(i=!0,!(--t>0))){n?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}),
-To=(function(e,t){let n;const r=()=>n??=_o(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:
-/\\/)?.[0];if(u!==void 0)return`${I().name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:f}=r();
-return So(e,l,f)};let o=!1;const s=new ze(c=>xn(e,[["beforeExit",()=>{oe(c,f=>f.beforeExit())}],["exit",f=>{o=!0,oe(c,h=>h.
-exit(f))}]])),d=c=>e.platform!=="win32"&&S(()=>(e.kill(e.pid,c),!0))===!0,a=new ze(c=>{if(e.pid===1)return()=>{};const u=e.
-versions.bun&&e.platform==="linux"?r().files:void 0,l=gn(S(()=>u?.read(Ct,65536)));return xn(e,Ve.filter(f=>!l.includes(
-f)).map(f=>{const h=kn(()=>{Ks(e,f)||(oe(c,m=>m(f)),a.clear(),d(f)||e.exit(ve[f]))});return[f,h]}))});return{env(c){try{
-return e.env[c]}catch{return}},writeStderr:c=>Kr(e.stderr,c),writeStdout:c=>Kr(e.stdout,c),stdoutIsTerminal:()=>e.stdout.
-isTTY===!0,args:()=>e.argv.slice(2),setExitCode(c){e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.
-isInteger(c)?c:void 0},async serve(c,u,l,f){const h=e.getBuiltinModule?.("node:http");if(!h)throw new Error("no HTTP ser\
-ver in this runtime");const m={requestTimeout:f.requestTimeoutMs,headersTimeout:f.requestTimeoutMs,connectionsCheckingInterval:1e3},
-v=h.createServer(m,(O,k)=>{const N=(E,M)=>{k.writeHead(E,{"content-type":"application/json",connection:"close"}),k.end(JSON.
-stringify({error:M}),()=>O.socket.destroy())},y=()=>N(413,"the body is too large");if(Number(O.headers["content-length"]??
-0)>f.maxBodyBytes)return y();const p=new TextDecoder;let T="",$=0,A=!1;const _=setTimeout(()=>{A=!0,T="",N(408,"the requ\
-est did not arrive in time")},f.requestTimeoutMs);O.on("close",()=>clearTimeout(_)),O.on("data",E=>{if(!A){if($+=E.length,
-$>f.maxBodyBytes)return A=!0,T="",clearTimeout(_),O.pause(),y();T+=p.decode(E,{stream:!0})}}),O.on("end",async()=>{if(clearTimeout(
-_),A)return;let E;try{E=await l({method:O.method??"GET",path:O.url??"/",body:T})}catch{E={status:500,headers:{"content-t\
-ype":"application/json"},body:'{"error":"internal"}'}}E&&(k.writeHead(E.status,E.headers??{}),k.end(E.body))})});v.maxConnections=
-f.maxConnections,await new Promise((O,k)=>{v.once("error",k),v.listen(u,c,O)});const w=v.address();return{port:typeof w==
-"object"&&w?w.port:u,close:()=>new Promise(O=>{v.close(()=>O()),v.closeAllConnections?.()})}},unrefTimer(c){c?.unref?.()},
-holdOpen:e.versions.bun?void 0:bo(e),watchTick:e.versions.bun?void 0:va,monotonicMs(){const[c,u]=e.hrtime();return c*1e3+
-u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:c}=r(),u=f=>S(()=>c?.fstatSync(f).isCharacterDevice())===
-!1;if(e.platform!=="win32"&&[1,2,0].some(u)||e.execArgv?.includes("--test"))return;const{stdin:l}=e;if(!(!l.isTTY||!e.stdout.
-isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>Cr(l))===!1&&Ir(r().files,I().os))return{readRaw:f=>new Promise((h,m)=>{const v=l.
-isRaw===!0,w=l.readableFlowing,O=y=>{l.removeListener("data",k),l.removeListener("end",N),l.removeListener("error",N),S(
-()=>l.setRawMode?.(v)),l.pause(),y!==void 0&&y.length>0&&S(()=>l.unshift(y)),w===!0?l.resume():w===null&&S(()=>l.readableFlowing=
-null)},k=y=>{const p=new Uint8Array(y??[]);let T;try{T=f(p)}catch{T=p.length}T!==void 0&&(O(p.subarray(T)),e.nextTick(h))},
-N=()=>{O(),m(new Error("the terminal went away"))};l.setRawMode?.(!0),l.on("data",k),l.on("end",N),l.on("error",N),l.resume()})}},
-fetch:t.lightFetch&&e.getBuiltinModule?wo(c=>e.getBuiltinModule(c),c=>e.env[c]):Sa(t.fetchAtLoad,c=>e.env[c],e.versions.
-bun!==void 0),senderCommand(c,u){const l=i(u);if(l)return{refused:l};const f=e.versions.bun?ya:{},h=bn(v=>e.env[v],{...u.
-set,...f},S(()=>e.cwd?.())),m=e.versions.bun?[]:$o(e);return{argv:[e.execPath,...m,c],env:h,cwd:u.dir}},senderRefusal:i,
-spawnDetached(c){try{const{argv:u,env:l,cwd:f}=c;if(t.bunSpawn){const O=["ignore","ignore","ignore"];try{const k=t.bunSpawn(
-[...u],{detached:!0,stdio:O,windowsHide:!0,env:{...l},cwd:f});return k.unref(),k.pid!==void 0?"started":"failed"}catch(k){
-return k?.code==="EAGAIN"?"no processes":"failed"}}const h=e.getBuiltinModule?.("node:child_process");if(!h)return"faile\
-d";const[m,...v]=u,w=h.spawn(m,v,{detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:f});return w.on("error",()=>{}),w.
-unref(),w.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:c=>e.exit(c),signalSelf:d,get files(){return r().files},
-exiting:()=>o||e._exiting===!0,onExit:c=>s.add(c),onInterrupt:c=>a.add(c)}}),_o=(function(e){let t;try{t=e.getBuiltinModule?.(
-"node:fs")}catch{t=void 0}let n;const r={uid:e.getuid?.(),get gid(){return n??={gid:o()},n.gid}},i=t&&Eo(t,r,e.platform===
-"win32",e.permission),o=()=>e.versions.bun?Ea(S(()=>i?.read(Jr,ga,wa)),r.uid):S(()=>e.getBuiltinModule?.("node:os")?.userInfo().
-gid)??e.getgid?.();return{fs:t,files:i&&wn(i)}}),$o=(function(e){const t=[...ko(e.env.NODE_OPTIONS??""),...e.execArgv??[]],
-n=new Map;for(let r=0;r<t.length;r++){const[,i,o,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(t[r])??[],d=o?.replaceAll("_",
-"-");d!==void 0&&(ba.test(d)?n.set(d,!i):Ta.test(d)&&!i&&n.set(d,s??t[++r]??""))}return[...n].map(([r,i])=>i===!0?`--${r}`:
-i===!1?`--no-${r}`:`--${r}=${i}`)}),ko=(function(e){const t=[];let n=!1,r=!0;for(let i=0;i<e.length;i++){let o=e[i];if(o===
-"\\"&&n)o=e[++i]??"";else if(o===" "&&!n){r=!0;continue}else if(o==='"'){n=!n;continue}r&&t.push(""),r=!1,t[t.length-1]+=
-o}return t}),So=(function(e,t,n){const r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its executabl\
-e runs only the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs only the program":S(()=>r("node:sea")?.
-isSea?.())?"a Node.js single executable application: its executable runs only the program":S(()=>e.permission?.has("chil\
-d"))===!1?"Node.js runs with --permission and without --allow-child-process":e.permission&&!ka(e.execArgv??[],e.env.NODE_OPTIONS,
-e.platform)?"Node.js runs with --permission flags its sender would not get as they are (given in NODE_OPTIONS or a confi\
-guration file, or spelled with _, which Node.js does not pass on, or granting a path Node.js passes on unquoted that the\
- sender, started in the spool, would read otherwise: relative, or with a space, quote or backslash)":$n({pid:e.pid,ppid:e.
-ppid,os:e.platform,env:i=>e.env[i],read:i=>S(()=>t?.read(i,65536)),pidNamespace:e.platform==="linux"?S(()=>n?.readlinkSync(
-"/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}),xn=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)
-e.removeListener(i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),g=(function(){if(qe)
-return qe;const e=I().name;return qe=e==="deno"?vo(ge.Deno,ei):e==="unknown"?xa:To(ge.process,{lightFetch:e==="node",fetchAtLoad:ei,
-bunSpawn:e==="bun"?ge.Bun?.spawn:void 0}),qe}),Oo=(function(e,t){const n={};for(const[r,i]of(e??"").split(",").entries()){
-if(i.trim()==="")continue;const o=i.indexOf("="),s=d=>t?.(`entry ${r+1} ${d}`);if(o<0||i.slice(0,o).trim()===""){s("is n\
-ot key=value");continue}try{const d=decodeURIComponent(i.slice(0,o).trim()),a=decodeURIComponent(i.slice(o+1).trim());d!==
-""?n[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return n}),xo=(function(e){const t={},n=[];for(const[
-r,i]of Object.entries(e))Ia.test(r)?t[r]=i:n.push(r);return{sent:t,skipped:n}}),No=(function(e,t=()=>!1){for(const n of oi){
-if(t(n))return{hidden:!0};const r=e(n)?.trim();if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:Ca(
-r),hidden:!1}}return{hidden:!1}}),Le=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}),
-Nn=(function(){return dt(g().env("CI"))||g().envNotUnicode?.("CI")===!0}),dt=(function(e){return!["","0","false"].includes(
-e?.trim().toLowerCase()??"")}),Ao=(function(e){return lt(e)===void 0}),ct=(function(e){let t;try{t=new URL(e)}catch{return Yt}
-if(t.protocol!=="http:"&&t.protocol!=="https:")return Yt;if(at(t))return`${ai}: a key with a '/', '?' or '#' in it, not \
-percent-encoded (%2F, %3F, %23), would make a part of it the host`}),lt=(function(e){if(e===""||e==="stdout")return;const t=ct(
-e);return t===Yt?`${t}, "" or "stdout"`:t}),ut=(function(e){const t=e.trim().toLowerCase();return t==="nat"||t==="otlp"?
-t:void 0}),An=(function(){const e=g().env,t=[],n=(y,p)=>{const T=e(y),$=Rn(y,T);return $!==void 0&&t.push(`${$}, ${p}`),
-Le(T)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),n("NAT_TELEMETRY_DEBUG","so no debug trail \
-is written");const r=[],i=Nn();for(const y of Ba)g().envHidden?.(y)===!0&&!(y==="CI"&&i)&&r.push(y);const o=n("NAT_TELEM\
-ETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),d=s===void 0?void 0:
-lt(s);d&&t.push(`NAT_TELEMETRY_ENDPOINT=${b(V(s))} ${d}: nothing is sent`);const a=e("NAT_TELEMETRY_FORMAT");a!==void 0&&
-a.trim()!==""&&ut(a)===void 0&&t.push(`NAT_TELEMETRY_FORMAT=${b(a)} is not a format (nat, otlp): the nat envelope is sen\
-t`);const c=n("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",u=e("NAT_TELEMETRY_CONSENT_F\
-ILE");u&&!re(u,I().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${b(u)} is not an absolute path: it is read in the directory \
-each run starts in, so each directory may hold another decision`);let l;const f=Ro(e,I().os,t,y=>l=y),h=e("NAT_TELEMETRY\
-_SPOOL_DIR"),m=I().os==="win32"?"LOCALAPPDATA":"HOME";f===void 0&&h===void 0&&g().envHidden?.(m)===!0&&(l=`the program m\
-ay not read ${m} (${se(m)})`,t.push(`${m} may not be read (${se(m)}): the spool cannot be kept in the home directory`));
-for(const y of r)t.push(`${y} may not be read (${se(y)}): ${di[y]}`);for(const y of oi){const p=e(y)?.trim(),T=p?ct(p):void 0;
-T&&t.push(`${y}=${b(V(p))} ${T}: OTLP events are not sent`)}const v=No(e,y=>r.includes(y)),w=y=>Oo(e(y),p=>t.push(`${y}:\
- ${p}: skipped`)),O={...Mn("OTEL_EXPORTER_OTLP_HEADERS",w("OTEL_EXPORTER_OTLP_HEADERS"),t),...Mn("OTEL_EXPORTER_OTLP_LOG\
-S_HEADERS",w("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},k=xo(w("OTEL_RESOURCE_ATTRIBUTES"));k.skipped.length>0&&t.push(`OTEL\
-_RESOURCE_ATTRIBUTES: ${k.skipped.map(y=>b(y)).join(", ")}: not sent, as it may say who or which machine sends (only the\
- service's names and its deployment's environment are)`);const N={...k.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e(
-"OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:v.hidden,
-dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:f,noSpool:l,spoolFallback:h===void 0,handOff:c,ci:i,format:a,
-otlpEndpoint:v.endpoint,otlpHeaders:O,otlpResource:N,problems:t}}),Rn=(function(e,t){if(t===void 0)return;const n=t.trim().
-toLowerCase();if(!(Le(n)===!0||Pa.includes(n)))return`${e}=${b(t)} is not a yes/no value (1, true, yes / 0, false, no): \
-read as no`}),Mn=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))Sr(i)?kr(i)?n.push(`${e}: ${b(i)} is the\
- HTTP client's to set: skipped, not sent`):Or(o)?r[i]=o:n.push(`${e}: the value of ${b(i)} is not a header value (RFC 91\
-10, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):n.push(`${e}: an entry's na\
-me is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \`Name: value\` rat\
-her than \`Name=value\`): skipped, not sent`);return r}),Ro=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_\
-DIR");if(i!==void 0)return i===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):re(i,t)?i:(n.push(`NAT_TELEMETRY_SPOOL_DIR=${b(
-i)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));const o=e("XD\
-G_STATE_HOME");if(o&&!re(o,t))n.push(`XDG_STATE_HOME=${b(o)} is not an absolute path: ignored, as the XDG specification \
-says`);else if(o)return z(o,"nat/telemetry");let s;if(t==="win32"){const d=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("U\
-SERPROFILE")}\\AppData\\Local`);s=d?`${d}\\nat\\telemetry`:void 0}else{const d=e("HOME");s=d?z(d,`${t==="darwin"?"Librar\
-y/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):re(
-s,t)?s:(n.push("the home directory is not an absolute path: no spool is kept there"),void r("the home directory is not a\
-n absolute path"))}),le=(function(){const e=g();if(Le(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-teleme\
-try] ${t}
+e.closeSync(w)}},rename:(h,m)=>e.renameSync(h,m),remove(h){try{e.unlinkSync(h)}catch(m){const v=m?.code;if(v!=="EISDIR"&&
+v!=="EPERM")throw m;e.rmdirSync(h)}},removeDir:h=>e.rmdirSync(h)}}),bo=(function(e){let t=0,n;const r=()=>{if(t!==0)try{
+n??=new MessageChannel().port1,n.ref()}catch{}};return()=>{try{t===0&&e.on("beforeExit",r)}catch{return()=>{}}t++;let i=!1;
+return()=>{if(!i&&(i=!0,!(--t>0))){n?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}),To=(function(e,t){let n;
+const r=()=>n??=_o(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(u!==
+void 0)return`${I().name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:f}=r();return ko(e,
+l,f)};let o=!1;const s=new ze(c=>xn(e,[["beforeExit",()=>{oe(c,f=>f.beforeExit())}],["exit",f=>{o=!0,oe(c,h=>h.exit(f))}]])),
+d=c=>e.platform!=="win32"&&k(()=>(e.kill(e.pid,c),!0))===!0,a=new ze(c=>{if(e.pid===1)return()=>{};const u=e.versions.bun&&
+e.platform==="linux"?r().files:void 0,l=gn(k(()=>u?.read(Ct,65536)));return xn(e,Ve.filter(f=>!l.includes(f)).map(f=>{const h=Sn(
+()=>{Ks(e,f)||(oe(c,m=>m(f)),a.clear(),d(f)||e.exit(ve[f]))});return[f,h]}))});return{env(c){try{return e.env[c]}catch{return}},
+writeStderr:c=>Kr(e.stderr,c),writeStdout:c=>Kr(e.stdout,c),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(
+2),setExitCode(c){e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.isInteger(c)?c:void 0},async serve(c,u,l,f){
+const h=e.getBuiltinModule?.("node:http");if(!h)throw new Error("no HTTP server in this runtime");const m={requestTimeout:f.
+requestTimeoutMs,headersTimeout:f.requestTimeoutMs,connectionsCheckingInterval:1e3},v=h.createServer(m,(O,S)=>{const N=(E,M)=>{
+S.writeHead(E,{"content-type":"application/json",connection:"close"}),S.end(JSON.stringify({error:M}),()=>O.socket.destroy())},
+y=()=>N(413,"the body is too large");if(Number(O.headers["content-length"]??0)>f.maxBodyBytes)return y();const p=new TextDecoder;
+let T="",$=0,A=!1;const _=setTimeout(()=>{A=!0,T="",N(408,"the request did not arrive in time")},f.requestTimeoutMs);O.on(
+"close",()=>clearTimeout(_)),O.on("data",E=>{if(!A){if($+=E.length,$>f.maxBodyBytes)return A=!0,T="",clearTimeout(_),O.pause(),
+y();T+=p.decode(E,{stream:!0})}}),O.on("end",async()=>{if(clearTimeout(_),A)return;let E;try{E=await l({method:O.method??
+"GET",path:O.url??"/",body:T})}catch{E={status:500,headers:{"content-type":"application/json"},body:'{"error":"internal"\
+}'}}E&&(S.writeHead(E.status,E.headers??{}),S.end(E.body))})});v.maxConnections=f.maxConnections,await new Promise((O,S)=>{
+v.once("error",S),v.listen(u,c,O)});const w=v.address();return{port:typeof w=="object"&&w?w.port:u,close:()=>new Promise(
+O=>{v.close(()=>O()),v.closeAllConnections?.()})}},unrefTimer(c){c?.unref?.()},holdOpen:e.versions.bun?void 0:bo(e),watchTick:e.
+versions.bun?void 0:va,monotonicMs(){const[c,u]=e.hrtime();return c*1e3+u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,
+terminal(){const{fs:c}=r(),u=f=>k(()=>c?.fstatSync(f).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(u)||
+e.execArgv?.includes("--test"))return;const{stdin:l}=e;if(!(!l.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&
+k(()=>Cr(l))===!1&&Ir(r().files,I().os))return{readRaw:f=>new Promise((h,m)=>{const v=l.isRaw===!0,w=l.readableFlowing,O=y=>{
+l.removeListener("data",S),l.removeListener("end",N),l.removeListener("error",N),k(()=>l.setRawMode?.(v)),l.pause(),y!==
+void 0&&y.length>0&&k(()=>l.unshift(y)),w===!0?l.resume():w===null&&k(()=>l.readableFlowing=null)},S=y=>{const p=new Uint8Array(
+y??[]);let T;try{T=f(p)}catch{T=p.length}T!==void 0&&(O(p.subarray(T)),e.nextTick(h))},N=()=>{O(),m(new Error("the termi\
+nal went away"))};l.setRawMode?.(!0),l.on("data",S),l.on("end",N),l.on("error",N),l.resume()})}},fetch:t.lightFetch&&e.getBuiltinModule?
+wo(c=>e.getBuiltinModule(c),c=>e.env[c]):ka(t.fetchAtLoad,c=>e.env[c],e.versions.bun!==void 0),senderCommand(c,u){const l=i(
+u);if(l)return{refused:l};const f=e.versions.bun?ya:{},h=bn(v=>e.env[v],{...u.set,...f},k(()=>e.cwd?.())),m=e.versions.bun?
+[]:$o(e);return{argv:[e.execPath,...m,c],env:h,cwd:u.dir}},senderRefusal:i,spawnDetached(c){try{const{argv:u,env:l,cwd:f}=c;
+if(t.bunSpawn){const O=["ignore","ignore","ignore"];try{const S=t.bunSpawn([...u],{detached:!0,stdio:O,windowsHide:!0,env:{
+...l},cwd:f});return S.unref(),S.pid!==void 0?"started":"failed"}catch(S){return S?.code==="EAGAIN"?"no processes":"fail\
+ed"}}const h=e.getBuiltinModule?.("node:child_process");if(!h)return"failed";const[m,...v]=u,w=h.spawn(m,v,{detached:!0,
+stdio:"ignore",windowsHide:!0,env:l,cwd:f});return w.on("error",()=>{}),w.unref(),w.pid!==void 0?"started":"failed"}catch{
+return"failed"}},exit:c=>e.exit(c),signalSelf:d,get files(){return r().files},exiting:()=>o||e._exiting===!0,onExit:c=>s.
+add(c),onInterrupt:c=>a.add(c)}}),_o=(function(e){let t;try{t=e.getBuiltinModule?.("node:fs")}catch{t=void 0}let n;const r={
+uid:e.getuid?.(),get gid(){return n??={gid:o()},n.gid}},i=t&&Eo(t,r,e.platform==="win32",e.permission),o=()=>e.versions.
+bun?Ea(k(()=>i?.read(Jr,ga,wa)),r.uid):k(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:t,
+files:i&&wn(i)}}),$o=(function(e){const t=[...So(e.env.NODE_OPTIONS??""),...e.execArgv??[]],n=new Map;for(let r=0;r<t.length;r++){
+const[,i,o,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(t[r])??[],d=o?.replaceAll("_","-");d!==void 0&&(ba.test(d)?n.set(d,
+!i):Ta.test(d)&&!i&&n.set(d,s??t[++r]??""))}return[...n].map(([r,i])=>i===!0?`--${r}`:i===!1?`--no-${r}`:`--${r}=${i}`)}),
+So=(function(e){const t=[];let n=!1,r=!0;for(let i=0;i<e.length;i++){let o=e[i];if(o==="\\"&&n)o=e[++i]??"";else if(o===
+" "&&!n){r=!0;continue}else if(o==='"'){n=!n;continue}r&&t.push(""),r=!1,t[t.length-1]+=o}return t}),ko=(function(e,t,n){
+const r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?
+"a program packaged by pkg: its executable runs only the program":k(()=>r("node:sea")?.isSea?.())?"a Node.js single exec\
+utable application: its executable runs only the program":k(()=>e.permission?.has("child"))===!1?"Node.js runs with --pe\
+rmission and without --allow-child-process":e.permission&&!Sa(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js run\
+s with --permission flags its sender would not get as they are (given in NODE_OPTIONS or a configuration file, or spelle\
+d with _, which Node.js does not pass on, or granting a path Node.js passes on unquoted that the sender, started in the \
+spool, would read otherwise: relative, or with a space, quote or backslash)":$n({pid:e.pid,ppid:e.ppid,os:e.platform,env:i=>e.
+env[i],read:i=>k(()=>t?.read(i,65536)),pidNamespace:e.platform==="linux"?k(()=>n?.readlinkSync("/proc/self/ns/pid")):void 0}):
+"this runtime cannot start processes"}),xn=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)e.removeListener(i,o)};try{
+for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),g=(function(){if(qe)return qe;const e=I().name;
+return qe=e==="deno"?vo(ge.Deno,ei):e==="unknown"?xa:To(ge.process,{lightFetch:e==="node",fetchAtLoad:ei,bunSpawn:e==="b\
+un"?ge.Bun?.spawn:void 0}),qe}),Oo=(function(e,t){const n={};for(const[r,i]of(e??"").split(",").entries()){if(i.trim()===
+"")continue;const o=i.indexOf("="),s=d=>t?.(`entry ${r+1} ${d}`);if(o<0||i.slice(0,o).trim()===""){s("is not key=value");
+continue}try{const d=decodeURIComponent(i.slice(0,o).trim()),a=decodeURIComponent(i.slice(o+1).trim());d!==""?n[d]=a:s("\
+has an empty key")}catch{s("has a bad percent-encoding")}}return n}),xo=(function(e){const t={},n=[];for(const[r,i]of Object.
+entries(e))Ia.test(r)?t[r]=i:n.push(r);return{sent:t,skipped:n}}),No=(function(e,t=()=>!1){for(const n of oi){if(t(n))return{
+hidden:!0};const r=e(n)?.trim();if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:Ca(r),hidden:!1}}
+return{hidden:!1}}),Le=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}),Nn=(function(){
+return dt(g().env("CI"))||g().envNotUnicode?.("CI")===!0}),dt=(function(e){return!["","0","false"].includes(e?.trim().toLowerCase()??
+"")}),Ao=(function(e){return lt(e)===void 0}),ct=(function(e){let t;try{t=new URL(e)}catch{return Yt}if(t.protocol!=="ht\
+tp:"&&t.protocol!=="https:")return Yt;if(at(t))return`${ai}: a key with a '/', '?' or '#' in it, not percent-encoded (%2\
+F, %3F, %23), would make a part of it the host`}),lt=(function(e){if(e===""||e==="stdout")return;const t=ct(e);return t===
+Yt?`${t}, "" or "stdout"`:t}),ut=(function(e){const t=e.trim().toLowerCase();return t==="nat"||t==="otlp"?t:void 0}),An=(function(){
+const e=g().env,t=[],n=(y,p)=>{const T=e(y),$=Rn(y,T);return $!==void 0&&t.push(`${$}, ${p}`),Le(T)};n("NAT_TELEMETRY_EN\
+ABLED","so telemetry is off and nothing is asked"),n("NAT_TELEMETRY_DEBUG","so no debug trail is written");const r=[],i=Nn();
+for(const y of Ba)g().envHidden?.(y)===!0&&!(y==="CI"&&i)&&r.push(y);const o=n("NAT_TELEMETRY_DRY_RUN","so events are se\
+nt")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),d=s===void 0?void 0:lt(s);d&&t.push(`NAT_TELEMET\
+RY_ENDPOINT=${b(V(s))} ${d}: nothing is sent`);const a=e("NAT_TELEMETRY_FORMAT");a!==void 0&&a.trim()!==""&&ut(a)===void 0&&
+t.push(`NAT_TELEMETRY_FORMAT=${b(a)} is not a format (nat, otlp): the nat envelope is sent`);const c=n("NAT_TELEMETRY_HA\
+NDOFF","so events are delivered in process at exit")??"auto",u=e("NAT_TELEMETRY_CONSENT_FILE");u&&!re(u,I().os)&&t.push(
+`NAT_TELEMETRY_CONSENT_FILE=${b(u)} is not an absolute path: it is read in the directory each run starts in, so each dir\
+ectory may hold another decision`);let l;const f=Ro(e,I().os,t,y=>l=y),h=e("NAT_TELEMETRY_SPOOL_DIR"),m=I().os==="win32"?
+"LOCALAPPDATA":"HOME";f===void 0&&h===void 0&&g().envHidden?.(m)===!0&&(l=`the program may not read ${m} (${se(m)})`,t.push(
+`${m} may not be read (${se(m)}): the spool cannot be kept in the home directory`));for(const y of r)t.push(`${y} may no\
+t be read (${se(y)}): ${di[y]}`);for(const y of oi){const p=e(y)?.trim(),T=p?ct(p):void 0;T&&t.push(`${y}=${b(V(p))} ${T}\
+: OTLP events are not sent`)}const v=No(e,y=>r.includes(y)),w=y=>Oo(e(y),p=>t.push(`${y}: ${p}: skipped`)),O={...Mn("OTE\
+L_EXPORTER_OTLP_HEADERS",w("OTEL_EXPORTER_OTLP_HEADERS"),t),...Mn("OTEL_EXPORTER_OTLP_LOGS_HEADERS",w("OTEL_EXPORTER_OTL\
+P_LOGS_HEADERS"),t)},S=xo(w("OTEL_RESOURCE_ATTRIBUTES"));S.skipped.length>0&&t.push(`OTEL_RESOURCE_ATTRIBUTES: ${S.skipped.
+map(y=>b(y)).join(", ")}: not sent, as it may say who or which machine sends (only the service's names and its deploymen\
+t's environment are)`);const N={...S.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,
+endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:v.hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PR\
+EFIX")??"",spoolDir:f,noSpool:l,spoolFallback:h===void 0,handOff:c,ci:i,format:a,otlpEndpoint:v.endpoint,otlpHeaders:O,otlpResource:N,
+problems:t}}),Rn=(function(e,t){if(t===void 0)return;const n=t.trim().toLowerCase();if(!(Le(n)===!0||Pa.includes(n)))return`${e}\
+=${b(t)} is not a yes/no value (1, true, yes / 0, false, no): read as no`}),Mn=(function(e,t,n){const r={};for(const[i,o]of Object.
+entries(t))kr(i)?Sr(i)?n.push(`${e}: ${b(i)} is the HTTP client's to set: skipped, not sent`):Or(o)?r[i]=o:n.push(`${e}:\
+ the value of ${b(i)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing spac\
+e): skipped, not sent`):n.push(`${e}: an entry's name is not a header name (an RFC 9110 token; not shown, as it may hold\
+ a key, where an entry is written \`Name: value\` rather than \`Name=value\`): skipped, not sent`);return r}),Ro=(function(e,t,n=[],r=()=>{}){
+const i=e("NAT_TELEMETRY_SPOOL_DIR");if(i!==void 0)return i===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):re(i,t)?i:(n.
+push(`NAT_TELEMETRY_SPOOL_DIR=${b(i)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not\
+ an absolute path"));const o=e("XDG_STATE_HOME");if(o&&!re(o,t))n.push(`XDG_STATE_HOME=${b(o)} is not an absolute path: \
+ignored, as the XDG specification says`);else if(o)return z(o,"nat/telemetry");let s;if(t==="win32"){const d=e("LOCALAPP\
+DATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\AppData\\Local`);s=d?`${d}\\nat\\telemetry`:void 0}else{const d=e("HOME");
+s=d?z(d,`${t==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("t\
+here is no home directory"):re(s,t)?s:(n.push("the home directory is not an absolute path: no spool is kept there"),void r(
+"the home directory is not an absolute path"))}),le=(function(){const e=g();if(Le(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.
+writeStderr(`[nat-telemetry] ${t}
 `)}),Ln=(function(e,t){if(!(e===void 0||Vt.has(e))){Vt.add(e);try{Promise.resolve(e(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}finally{
 Vt.delete(e)}}}),In=(function(e){let t;return()=>t??=new RegExp(e,"u")}),Mo=(function(e){return e.length>64||!ci.test(e)?
 !1:/^[ -~]*$/.test(e)||!Fa().test(e)&&ci.test(e.normalize("NFKC"))}),Cn=(function(e){return e==="undefined"||Mo(e)}),Dn=(function(e){
@@ -275,7 +275,7 @@ return e.length<=64&&(/^[ -~]*$/.test(e)?Ua:Ha()).test(e)}),ht=(function(e,t){if
 me (1-64 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),
 "undefined"}),Lo=(function(e){return Dn(e)?e:(le()?.(`'errorClass' (${e.length} characters) is not a class's name (1-64 \
 characters, a letter, then letters and digits; never the error's message): reported as "undefined"`),"undefined")}),Io=(function(e){
-return e===Se}),Co=(function(){const{name:e,version:t}=I();return t?`${e}/${t}`:e}),Pn=(function(e){return e===void 0||typeof e==
+return e===ke}),Co=(function(){const{name:e,version:t}=I();return t?`${e}/${t}`:e}),Pn=(function(e){return e===void 0||typeof e==
 "number"?"undefined":e}),Bn=(function(e){const t=typeof e=="string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.
 isSafeInteger(t)?t:void 0}),Ie=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create event: '${e}' mus\
 t be a string, got ${b(t)}`);return t}),jn=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(`C\
@@ -372,21 +372,21 @@ nnot create handler: options must be an object, got ${b(e)}`);const t=Te(e,Ed);i
 andler: ${t}`);const n=(x,F,C)=>{const L=e[x]===void 0?F:e[x],Y=C.integer?`${C.sign} integer`:`${C.sign} number`,J=`Cann\
 ot create handler: '${x}' must be a ${Y}`;if(typeof L!="number"||Number.isNaN(L))throw new TypeError(`${J}, got ${b(L)}`);
 if(!((C.sign==="positive"?L>0:L>=0)&&(C.integer?Number.isSafeInteger(L):Number.isFinite(L))))throw new RangeError(`${J},\
- got ${L}`);if(C.timer&&L*1e3>ki)throw new RangeError(`Cannot create handler: '${x}' must be at most ${ki/1e3} seconds (\
+ got ${L}`);if(C.timer&&L*1e3>Si)throw new RangeError(`Cannot create handler: '${x}' must be at most ${Si/1e3} seconds (\
 the longest a timer can wait), got ${L}`);return L},r=(x,F,C)=>{const L=e[x];if(L===void 0)return C;if(typeof L!==F)throw new TypeError(
 `Cannot create handler: '${x}' must be a ${F}, got ${b(L)}`);return L},i={sign:"positive",timer:!0},o={sign:"non-negativ\
 e",timer:!0},s={sign:"positive",integer:!0},d=n("requestTimeoutSeconds",Ci,i),a=n("backoffInitialSeconds",1,o),c=n("back\
 offMaxSeconds",60,o);if(c<a)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffIn\
 itialSeconds' (${a}), got ${c}`);const u=An(),l=r("sourceClientVersion","string",He),f=Qn("resource",e.resource),h=r("se\
 ssionId","string","undefined"),m=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,w=qo(v,m),O=ut(u.format??
-""),k=v!==void 0?w:O??"nat",N=kt(k,l,{...u.otlpResource,...f}),[y,p]=Pi.has(e)?[wd,"the smallest event trackCommand reco\
+""),S=v!==void 0?w:O??"nat",N=St(S,l,{...u.otlpResource,...f}),[y,p]=Pi.has(e)?[wd,"the smallest event trackCommand reco\
 rds; a command's own are larger by its name, source and duration"]:[Di,"the smallest event"],T=$t(N,u.sessionPrefix+h),$=$t(
-kt(w,l,f,Bi),h,y),A=n("maxEventBytes",32768,s);if(A<$.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventB\
+St(w,l,f,Bi),h,y),A=n("maxEventBytes",32768,s);if(A<$.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventB\
 ytes' must be at least ${$.eventBytes} (${p}), got ${A}`);const _=n("maxBatchBytes",5e5,s);if(_<$.batchBytes){const x=`o\
 ne ${w} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersio\
 n', 'sessionId' or 'resource' make ${x} ${$.batchBytes} bytes, more than 'maxBatchBytes' (${_} by default)`:`Cannot crea\
 te handler: 'maxBatchBytes' must be at least ${$.batchBytes} (${x}), got ${_}`)}const E=Jo(e.headers);E.problem&&m.push(
-E.problem);const M=Xo(e.endpoint,u.endpointHidden?rn:u.endpoint??(k==="otlp"?u.otlpEndpointHidden?rn:u.otlpEndpoint??gd:
+E.problem);const M=Xo(e.endpoint,u.endpointHidden?rn:u.endpoint??(S==="otlp"?u.otlpEndpointHidden?rn:u.otlpEndpoint??gd:
 void 0),u.dryRun,m),j=Go(e.spoolDir,u,m);return{flushIntervalMs:n("flushIntervalSeconds",Mi,i)*1e3,maxQueueSize:n("maxQu\
 eueSize",Li,s),maxRetries:n("maxRetries",Ii,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:n("ex\
 itTimeoutSeconds",d,o)*1e3,backoff:{initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.
@@ -395,7 +395,7 @@ kind==="http"&&E.problem?{kind:"none",reason:"invalid_headers",detail:E.problem}
 spoolFallback:e.spoolDir===void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEvents",de.maxEvents,s),maxBytes:zo(
 n("spoolMaxBytes",de.maxBytes,s),y,p),maxAgeMs:n("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Ko(
 e.captureInterrupts),handOff:Zo(r("handOff","boolean",void 0),u),customFetch:e.fetch!==void 0,format:N,formatSetBy:v!==void 0?
-"the program's options":O!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?u.otlpHeaders:{},...E.record},
+"the program's options":O!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...S==="otlp"?u.otlpHeaders:{},...E.record},
 fetch:r("fetch","function",g().fetch??((x,F)=>globalThis.fetch(x,F))),logger:r("logger","function",void 0),clock:Kn("clo\
 ck",r("clock","function",Date.now),Date.now,{valid:bd,expected:"epoch milliseconds",hint:" (a method needs its object: (\
 ) => performance.timeOrigin + performance.now())"}),random:Kn("random",r("random","function",De),De,{valid:x=>typeof x==
@@ -405,9 +405,9 @@ let s;try{s=t()}catch(d){throw new TypeError(`Cannot create handler: '${e}' fail
 $t=(function(e,t,n=Di){const r={json:n,bytes:U(n),schemaVersion:we,sessionId:t,timestamp:0,retries:0,notBefore:0},i=Math.
 max(r.bytes,e.eventBytes(r)),o=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:o+Je+i,envelopeBytes:o}}),zo=(function(e,t,n){
 if(e>=de.maxBytes)return e;const r=vd({json:t,schemaVersion:we,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(
-`Cannot create handler: 'spoolMaxBytes' must be at least ${r} (one spooled event, ${n}), got ${e}`);return e}),kt=(function(e,t,n,r){
+`Cannot create handler: 'spoolMaxBytes' must be at least ${r} (one spooled event, ${n}), got ${e}`);return e}),St=(function(e,t,n,r){
 return e==="otlp"?ld({serviceName:n["service.name"]??Na,serviceVersion:t,resourceAttributes:n},r):Ho(t,r)}),Wo=(function(e){
-const{format:t,sourceClientVersion:n}=e,r=t.resource??{},i=$t(kt(t.name,n,r,Bi),"undefined");return{maxBatchBytes:Math.max(
+const{format:t,sourceClientVersion:n}=e,r=t.resource??{},i=$t(St(t.name,n,r,Bi),"undefined");return{maxBatchBytes:Math.max(
 e.maxBatchBytes,i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),Xo=(function(e,t,n,r){if(e!==
 void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: 'endpoint' must be a string (an http(s) URL, "" o\
 r "stdout"), got ${b(e)}`);const i=e===void 0?void 0:lt(e);if(i){const s=`the program's 'endpoint' ${b(V(e))} ${i}: noth\
@@ -424,8 +424,8 @@ ent`),"nat")}),Qn=(function(e,t){if(t===void 0)return{};if(!q(t))throw new TypeE
  be an object of strings, got ${b(t)}`);const n={};for(const[r,i]of Object.entries(t))if(i!==void 0){if(typeof i!="strin\
 g")throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${typeof i=="object"||typeof i==
 "function"?b(i):`a ${typeof i}`} for ${b(r)}`);n[r]=i}return n}),Jo=(function(e){const t=Qn("headers",e);for(const[o,s]of Object.
-entries(t)){if(!Sr(o))throw new TypeError(`Cannot create handler: 'headers' must have header names (RFC 9110 tokens), go\
-t ${b(o)}`);if(kr(o))throw new TypeError(`Cannot create handler: 'headers' must not set ${b(o)}: the HTTP client frames \
+entries(t)){if(!kr(o))throw new TypeError(`Cannot create handler: 'headers' must have header names (RFC 9110 tokens), go\
+t ${b(o)}`);if(Sr(o))throw new TypeError(`Cannot create handler: 'headers' must not set ${b(o)}: the HTTP client frames \
 the request itself`);t[o]=As(s)}const n=Object.keys(t).find(o=>!Or(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+
 d.length+4,0),i=n!==void 0?`the program's 'headers' has a value for ${b(n)} that cannot be sent (a control character or \
 a character past ASCII): nothing is sent`:r>ji?`the program's 'headers' add ${r} bytes to a request, more than ${ji} (se\
@@ -434,7 +434,7 @@ void 0?{enabled:e,source:"handOff option"}:t.handOff!=="auto"?{enabled:t.handOff
 source:"CI"}:{enabled:!0,source:"default"}}),Ko=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e==
 "function")return e;throw new TypeError(`Cannot create handler: 'captureInterrupts' must be a boolean or a function, got\
  ${b(e)}`)}),er=(function(e){if(e===Hi)return!0;const t=U(JSON.stringify(e))<=_d;return t&&(Hi=e),t}),Qo=(function(e,t){
-const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof Se))return{reason:"not_an_event",detail:"not a Telemetr\
+const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof ke))return{reason:"not_an_event",detail:"not a Telemetr\
 yEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{const{schemaVersion:i,timestamp:o}=e;
 if(typeof i!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!er(i))return{reason:"inv\
 alid_event",detail:`schemaVersion is longer than the ${Je} bytes beyond "${we}" that maxBatchBytes keeps for it`};if(!Number.
@@ -447,7 +447,7 @@ or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL
 ORMAT make larger)`;const o=i.eventBytes(e),s=e.sessionId===t.sessionId&&e.clientVersion===t.sourceClientVersion&&er(e.schemaVersion);
 if((o>e.bytes||!s)&&i.emptyBytes(e)+o>r)return`${o} bytes as the ${i.name} format carries it, more than maxBatchBytes le\
 aves beside its envelope`}),Ue=(function(e,t,n,r){let i;try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const s=n.exec(
-o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?[]:[d]})}),St=(function(e,t){return t??fe(e)}),nr=(function(e,t,n){
+o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?[]:[d]})}),kt=(function(e,t){return t??fe(e)}),nr=(function(e,t,n){
 try{const r=e.read(t,Yi);if(r===void 0)return;const{failures:i,notBefore:o,endpoint:s,endpointHash:d,handedOffAt:a}=JSON.
 parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+Fi,l=Number.isFinite(a)&&a<=n?{failures:i,notBefore:o,
 handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="s\
@@ -481,7 +481,7 @@ files:r}=e.backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const
 at work"||i==="crowded")return i;const o=g().spawnDetached(e.command);return o==="started"?n.noteHandOff():zd(r,t.dir,i),
 o}catch{return"failed"}}),as=(function(e,t){if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;
 const{sink:n}=e;return lr(e,t,!0)!==void 0||n.kind==="http"&&g().senderRefusal(cr(n.url,t.spool.dir))!==void 0}),cr=(function(e,t){
-const n=jo(),r=n===void 0?void 0:ds(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...Kd,...ke,"HOME","US\
+const n=jo(),r=n===void 0?void 0:ds(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...Kd,...Se,"HOME","US\
 ERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),ds=(function(e){const t=Z(e),n=t===void 0?"":e.slice(t.length).
 replace(/^[\\/]+/,""),r=g().files,i=t===void 0||["",".",".."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?
 void 0:z(i,n);return o!==void 0&&r?.allowed(o,"read")?o:e}),lr=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)
@@ -507,7 +507,7 @@ last:o,dropped:Object.fromEntries(d.slice(0,ln))},endpointHash:fe(r)},u=V(r)===r
 e,t,n,o).filter(m=>m.quiet).map(m=>no(e,m,t,n)),h=xt([...f.flatMap(m=>m.lines),u],s,o)??u;ur(e,t,n,f,()=>{const m=fr(e,l);
 m==="invalid"&&e.remove(l);const v=`${D(h)}
 `;typeof m!="object"||m.bytes+v.length<=Qi?e.append(l,typeof m=="object"&&!m.ended?`
-${v}`:v,eo):ac(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&S(()=>e.remove(m))}catch{}}),ur=(function(e,t,n,r,i){try{
+${v}`:v,eo):ac(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&k(()=>e.remove(m))}catch{}}),ur=(function(e,t,n,r,i){try{
 i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&fn(e,s,hn(t,n,d));throw o}}),hr=(function(e,t,n,r){return Ue(e,t,
 un,(i,o)=>{const[,,s,d]=un.exec(o)??[],a=Math.abs(r-Number(s))>=ic;return i===n?{path:z(t,o),summed:d===void 0?void 0:Number(
 d),quiet:a}:void 0})}),xt=(function(e,t,n){const r=e.map(d=>({...d,since:Math.min(d.since,n),last:Math.min(d.last,n)})).
@@ -591,16 +591,16 @@ n(e),n(s));d<o&&([i,o]=[s,d])}return o<=Math.max(3,Math.floor(n(e).length/3))?i:
 for(let i=1;i<=t.length;i++){const o=e[r-1]===t[i-1]?0:1;n[r][i]=Math.min(n[r-1][i]+1,n[r][i-1]+1,n[r-1][i-1]+o),r>1&&i>
 1&&e[r-1]===t[i-2]&&e[r-2]===t[i-1]&&(n[r][i]=Math.min(n[r][i],n[r-2][i-2]+1))}return n[e.length][t.length]}function $s(e,t,n={}){
 let r=e.replace(/(?<![a-z\d+.-])[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,o=>V(o.replaceAll("\\/","/")));const i=[...t===
-void 0?[]:Ss(t),...ks(n)];for(const o of[...new Set(i)].sort((s,d)=>d.length-s.length)){const s=o.replace(/[.*+?^${}()|[\]\\]/g,
+void 0?[]:ks(t),...Ss(n)];for(const o of[...new Set(i)].sort((s,d)=>d.length-s.length)){const s=o.replace(/[.*+?^${}()|[\]\\]/g,
 "\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${$r(a)}${$r(c)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(\
-?![A-Za-z0-9])`,"g"),"***")}return r}function ks(e){const t=Object.values(e).flatMap(n=>[n,...n.split(/[\t ]+/).filter(r=>r.
+?![A-Za-z0-9])`,"g"),"***")}return r}function Ss(e){const t=Object.values(e).flatMap(n=>[n,...n.split(/[\t ]+/).filter(r=>r.
 length>=8)]).filter(n=>n.length>=4);return[...t,...t.map(n=>JSON.stringify(n).slice(1,-1))]}function $r(e){return/\d/.test(
-e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function Ss(e){try{const{username:t,password:n,search:r}=new URL(e),i=c=>{
+e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function ks(e){try{const{username:t,password:n,search:r}=new URL(e),i=c=>{
 try{return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].flatMap(c=>[c,i(c)]).filter(c=>c.length>=4),
 s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=8),d=t||n?[Tr(`${i(t)}\
 :${i(n)}`)]:[],a=[...o,...s].map(c=>JSON.stringify(c).slice(1,-1));return[...o,...s,...a,...d]}catch{return[]}}var Os=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,
 xs=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,Ns=new Set(["connection","content-length","host","keep-alive","te","trailer","transf\
-er-encoding","upgrade"]);function kr(e){return Ns.has(e.toLowerCase())}function Sr(e){return Os.test(e)}function Or(e){return xs.
+er-encoding","upgrade"]);function Sr(e){return Ns.has(e.toLowerCase())}function kr(e){return Os.test(e)}function Or(e){return xs.
 test(e)}var xr=e=>e===9||e===10||e===13||e===32;function As(e){let t=0,n=e.length;for(;t<n&&xr(e.charCodeAt(t));)t++;for(;n>
 t&&xr(e.charCodeAt(n-1));)n--;return e.slice(t,n)}function Rs(e){let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];
 n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
@@ -615,9 +615,9 @@ modified:o,changed:s,inode:d}){return`${e} ${t}:${n} ${r} ${i} ${d} ${o} ${s}`}f
 return Is(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}function Is(e){const t=[];for(const n of e.split("/"))n===".."?t.
 pop():n!==""&&n!=="."&&t.push(n);return`/${t.join("/")}`}var Cs=4,Bt=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALA\
 PPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONS\
-ENT_FILE"],Ar=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],ke=[...Ar,"NO_PROXY","no_p\
+ENT_FILE"],Ar=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],Se=[...Ar,"NO_PROXY","no_p\
 roxy","REQUEST_METHOD"],Ds=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUT\
-HORIZED",...ke,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Bt];function Ps(e,t){const n=jt(e,t);return e.protocol==="https\
+HORIZED",...Se,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Bt];function Ps(e,t){const n=jt(e,t);return e.protocol==="https\
 :"&&n.kind==="proxy"&&n.credentials&&n.url.startsWith("http:")}function Rr(e,t,n=()=>!1){const r=Ar.find(n);if(r!==void 0)
 return`${r} is not valid Unicode, which Deno's fetch skips: it would go around the proxy named there`;const i=jt(e,t),o=i.
 kind==="proxy"?yr(t(i.variable)??""):void 0;if(i.kind==="proxy"&&o&&at(o))return`${i.variable} has ${vr}`;if(!(i.kind!==
@@ -655,7 +655,7 @@ r=>!Pr(r)).length>Qs(e)}catch{return!0}}function Qs(e){const t=i=>{const o=typeo
 "number"&&Number.isSafeInteger(o)&&o>0?o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;
 return t(n)+t(r)}var Br="/proc/self/ns/pid",jr=["/usr/bin/setsid","/bin/setsid"],Fr="/bin/sh",ea=[["/bin/bash",!0,'for f\
  in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'],[Fr,!1,'ex\
-ec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],ta=[...ke,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_\
+ec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],ta=[...Se,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_\
 DIR","NODE_EXTRA_CA_CERTS"];function Ur(e){return e.body?.cancel().catch(()=>{}),We(413,"the body is too large")}function We(e,t){
 return new Response(JSON.stringify({error:t}),{status:e,headers:{"content-type":"application/json",connection:"close"}})}
 var Hr=Symbol("late"),Yr=Symbol("cut");async function na(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.
@@ -669,12 +669,12 @@ const u=(l,f)=>new Promise(h=>l.call(a,f,m=>h(m?.code)));(async()=>{for(const l 
 l=>{if(n.removeEventListener("abort",c),l&&!n.aborted)return r.lookup(i,o,s);s(Object.assign(new Error(`DNS did not answ\
 er for ${i}`),{code:"ETIMEOUT"}))})}}var da="/etc/resolv.conf",ca=65536;function la(e,t,n){if(n.endsWith("."))return[n.slice(
 0,-1)];let r,i=1;const o=c=>{const u=c.find(l=>l.startsWith("ndots:"));u!==void 0&&(i=Math.min(15,Number.parseInt(u.slice(
-6),10)||0))},s=e("node:fs");for(const c of(S(()=>Wr(s,da,ca))??"").split(`
+6),10)||0))},s=e("node:fs");for(const c of(k(()=>Wr(s,da,ca))??"").split(`
 `)){const[u,...l]=c.replace(/[#;].*/,"").trim().split(/\s+/);(u==="search"||u==="domain")&&(r=l),u==="options"&&o(l)}o(t(
-"RES_OPTIONS")?.trim().split(/\s+/)??[]);const d=t("LOCALDOMAIN")?.trim();d&&(r=d.split(/\s+/)),r??=[S(()=>e("node:os").
+"RES_OPTIONS")?.trim().split(/\s+/)??[]);const d=t("LOCALDOMAIN")?.trim();d&&(r=d.split(/\s+/)),r??=[k(()=>e("node:os").
 hostname().replace(/^[^.]*\.?/,""))??""].filter(Boolean);const a=r.slice(0,6).filter(c=>c!==".").map(c=>`${n}.${c.replace(
 /\.$/,"")}`);return n.split(".").length-1>=i?[n,...a]:[...a,n]}function Wr(e,t,n){const r=e.statSync(t);return r.isFile()&&
-r.size<=n?e.readFileSync(t,"latin1"):""}function ua(e,t){const n=S(()=>Wr(e("node:fs"),ra,ia))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
+r.size<=n?e.readFileSync(t,"latin1"):""}function ua(e,t){const n=k(()=>Wr(e("node:fs"),ra,ia))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
 "\\$&");for(const i of n.matchAll(new RegExp(`(?<=[ \\t])${r}(?=[ \\t#\\r]|$)`,"gim"))){const o=n.slice(n.lastIndexOf(`
 `,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}var ha=16384;function Xr(e,t,n,r){const i=e("n\
 ode:net"),{hostname:o,port:s}=n;return Ut(r,d=>{const a=n.protocol==="https:"?e("node:tls").connect({host:o,port:s,servername:i.
@@ -705,12 +705,12 @@ split(`
 `)){if(n.startsWith("#"))continue;const[,,r,i]=n.split(":");if(/^\d+$/.test(r??"")&&Number(r)===t&&/^\d+$/.test(i??""))return Number(
 i)}}var ba=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/,
 Ta=/^(openssl-config|tls-cipher-list)$/,_a=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Zr=/--(?:experimental[-_])?permission|--allow[-_]/,
-$a=/^--experimental[-_](?:default[-_])?config[-_]file/;function ka(e,t,n){return t!==void 0&&Zr.test(t)||!e.some(r=>r===
+$a=/^--experimental[-_](?:default[-_])?config[-_]file/;function Sa(e,t,n){return t!==void 0&&Zr.test(t)||!e.some(r=>r===
 "--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Zr.test(r)&&/^[^=]*_/.test(r)||$a.test(r))return!1;const i=_a.
-exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&re(o,n)})}function Sa(e,t,n){const r=e??
+exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&re(o,n)})}function ka(e,t,n){const r=e??
 ((i,o)=>globalThis.fetch(i,o));return async(i,o)=>{const s=Ye(new URL(i),t);if(s.kind==="unusable")throw new ye(s.reason);
 if(s.kind==="proxy"&&!n)throw new ye("this runtime's fetch cannot use a proxy");try{return await r(i,{...o,proxy:s.kind===
-"proxy"?Oa(s.proxy):!1})}catch(d){throw S(()=>d?.code)==="UnsupportedProxyProtocol"?new ye("the proxy setting's scheme i\
+"proxy"?Oa(s.proxy):!1})}catch(d){throw k(()=>d?.code)==="UnsupportedProxyProtocol"?new ye("the proxy setting's scheme i\
 s not supported"):d}}}function Oa({protocol:e,hostname:t,port:n,authorization:r}){const i=t.includes(":")?`[${t}]`:t,o=r===
 void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}function Kr(e,t){const n=Ge.
 get(e)??0;n===0&&e.on("error",Qr),Ge.set(e,n+1);const r=()=>{const o=(Ge.get(e)??1)-1;Ge.set(e,o),o===0&&e.removeListener(
@@ -719,7 +719,7 @@ xa={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.
 fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"\
 no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error(
 "no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},
-exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},qe,ei=[S(()=>ge.Bun?.fetch),ge.Deno?S(()=>ge.fetch):void 0].find(
+exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},qe,ei=[k(()=>ge.Bun?.fetch),ge.Deno?k(()=>ge.fetch):void 0].find(
 e=>typeof e=="function"),Na="nat-cli",Ht={name:"@nat/telemetry",version:He};function ti(e){return typeof e=="string"?{stringValue:e}:
 typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var ni=e=>Object.entries(
 e).map(([t,n])=>({key:t,value:ti(n)}));function ri(e){const t=Math.floor(e);return t===0?"0":`${t}000000`}function Aa(e){
@@ -751,14 +751,14 @@ Ua=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,Ha=In(String.raw`^[\p{L}_$
 we="1.5",Je=64,li=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"cance\
 led",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),Ze=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"\
 datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",
-AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Se=class{name;schemaVersion;timestamp;constructor(e,t={}){if(Io(new.target))
+AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ke=class{name;schemaVersion;timestamp;constructor(e,t={}){if(Io(new.target))
 throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(
 `Cannot create event: an event type must declare a name (pass it to super()), got ${b(e)}`);const n=t.schemaVersion??we;
 if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string\
 , got ${b(n)}`);const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot \
 create event: 'timestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},
 Ya={nemoSource:!0,command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},
-ui=class extends Se{fields;constructor(e){const t=q(e)?Te(e,Ya)?.replace("is not an option","is not a field"):`its field\
+ui=class extends ke{fields;constructor(e){const t=q(e)?Te(e,Ya)?.replace("is not an option","is not a field"):`its field\
 s must be an object, got ${b(e)}`;if(t)throw new TypeError(`Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.
 timestamp});const n=e.durationMs??-1;if(typeof n!="number"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'd\
 urationMs' must be a number, got ${b(n)}`);if(!Number.isFinite(n))throw new RangeError(`Cannot create event: 'durationMs\
@@ -771,7 +771,7 @@ return{...this.fields}}},Va=/[^\x00-\x7f]/,za="184482118588404",zt={second:NaN,t
 Ee&&e>-Ee))return e;const t=e>=0?e+Ee-Ee:e-Ee+Ee;return t>e?t-1:t},te=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},
 hi=86400,Wt=864e13;function Wa(e){const t=Fn(e);return{ts:ie(e.timestamp),parameters:t,name:e.name}}var Ke={name:"",json:"",
 bytes:0},Xa=31;function Ga(e,t){const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'e\
-vents' must be an array of events, got ${b(e)}`);const r=e.findIndex(i=>!(i instanceof Se));r>=0&&n(`'events' must hold \
+vents' must be an array of events, got ${b(e)}`);const r=e.findIndex(i=>!(i instanceof ke));r>=0&&n(`'events' must hold \
 events (TelemetryEvent), got ${b(e[r])} at ${r}`),q(t)||n(`'options' must be an object, got ${b(t)}`),typeof t.sourceClientVersion!=
 "string"&&n(`'sourceClientVersion' must be a string, got ${b(t.sourceClientVersion)}`);for(const i of["sessionId","cpuAr\
 chitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' must be a string, got ${b(t[i])}`);if(e.length===0)throw new RangeError(
@@ -792,7 +792,7 @@ this.#n.set(s,"dotted"),r=s}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'
 const e=[];for(;;){this.#y();const t=this.#a();if(t==='"')e.push(this.#T());else if(t==="'")e.push(this.#u());else{const n=this.#t;
 for(;this.#t<this.#e.length&&fi.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
-return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#S();if(e==='"')return this.#T();if(e==="'")return this.#u();
+return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#k();if(e==='"')return this.#T();if(e==="'")return this.#u();
 if(e==="["||e==="{"){++this.#i>Qa&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
 r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!fi.test(this.#e[this.#t+r.length]??""))return this.#t+=
 r.length,i;const t=this.#d(Za,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!td(Number(i),Number(o),Number(s))&&
@@ -814,7 +814,7 @@ lds a control character"):e+=t}}#u(){this.#t++;const e=this.#e.indexOf("'",this.
 n,e+'"'.repeat(n-3)}const t=this.#e[this.#t++];if(t===void 0)return this.#o("a string is not closed");if(t==="\\"){const n=/^[ \t]*\r?\n[\s]*/.
 exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#O()}else Be(t)&&t!==`
 `&&t!=="	"&&!(t==="\r"&&this.#a()===`
-`)?this.#o("a string holds a control character"):e+=t}}#S(){this.#t+=3,this.#e.startsWith(`\r
+`)?this.#o("a string holds a control character"):e+=t}}#k(){this.#t+=3,this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#a()===`
 `&&this.#t++;const e=this.#e.indexOf("'''",this.#t);if(e<0)return this.#o("a string is not closed");let t=3;for(;t<5&&this.#e[e+
 t]==="'";)t++;const n=this.#e.slice(this.#t,e)+"'".repeat(t-3);return this.#t=e+t,n}#O(){const e=this.#e[this.#t++],t={b:"\
@@ -856,14 +856,14 @@ et,Qe,{value:{serial:0}})}catch{}var tt=0;function ad(){return Tt(),Oe}function 
 i=n!=="file"&&n!=="default"&&g().envHidden?.(n)===!0,o=n==="NAT_TELEMETRY_ENABLED"&&!i?Rn(n,g().env(n)):void 0,s=i?`${n}\
 , which the program may not read (${se(n)})`:o!==void 0?o:r?`${n}: the consent file ${r}, so it is read as disabled`:n;return{
 enabled:e,decidedBy:e===t?s:ae??"the program (setTelemetryEnabled)"}}function Ti(e){if(typeof e!="boolean")throw new TypeError(
-`Cannot set telemetry enabled: the value must be a boolean, got ${typeof e}`);[P,X,Oe,ae]=[e,!1,!0,void 0];const t=e?S(K):
-void 0;xe=t===void 0?void 0:S(()=>Et(t));const n=Vn()??0;if(tt=e?n:n+1,!e)try{et[Qe].serial=tt}catch{}}function _i(e){const t=e.
+`Cannot set telemetry enabled: the value must be a boolean, got ${typeof e}`);[P,X,Oe,ae]=[e,!1,!0,void 0];const t=e?k(K):
+void 0;xe=t===void 0?void 0:k(()=>Et(t));const n=Vn()??0;if(tt=e?n:n+1,!e)try{et[Qe].serial=tt}catch{}}function _i(e){const t=e.
 replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(/^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.
 test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(t)}function $i(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.
 url)}catch{return}if(n.protocol!=="http:"||_i(n.hostname))return;const r=[...n.username||n.password?["credentials"]:[],...n.
 search?["query parameters"]:[]],i=[...r.length>0?[`the URL's ${r.join(" and ")}`]:[],...Object.keys(t).length>0?[`the he\
 aders ${Object.keys(t).join(", ")}`]:[]];return i.length===0?void 0:`${i.join(" and ")} go unencrypted (http:) to ${n.hostname}`}
-var ki=2**31-1,dd=25,Kt={min:50,max:250},Si=4,Qt=1e3,cd=(Si+1)*Kt.max,be={guarded:new Set,signal:void 0,ticking:!1,guard(e){
+var Si=2**31-1,dd=25,Kt={min:50,max:250},ki=4,Qt=1e3,cd=(ki+1)*Kt.max,be={guarded:new Set,signal:void 0,ticking:!1,guard(e){
 this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.
 delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;const e=()=>{
 this.ticking=!1,this.look()};if(g().watchTick?.(Qt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.
@@ -871,7 +871,7 @@ signal=AbortSignal.timeout(Qt)),this.signal.addEventListener("abort",this.look)}
 --e.looks<=0&&e.end();be.guarded.size>0&&be.listen()}};function Oi(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
 be.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+cd)/Qt),end:d},c=(u,l)=>{const f=g().monotonicMs()+u;try{
 r=setTimeout(()=>{be.release(a);const h=g().monotonicMs()-f;if(h<=dd||l===0)return d();c(Math.min(Math.max(h,Kt.min),Kt.
-max),l-1)},u),n?.(r)}catch{}};return be.guard(a),c(e,Si),n||(o=S(()=>g().holdOpen?.())),s}function ld(e,t=I()){const n=({
+max),l-1)},u),n?.(r)}catch{}};return be.guard(a),c(e,ki),n||(o=k(()=>g().holdOpen?.())),s}function ld(e,t=I()){const n=({
 clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,i=o=>{let s=r.get(o);if(s===
 void 0){const d=D(Ra(o));r.set(o,s={json:d,bytes:U(d)})}return s};return{name:"otlp",encode:o=>ii(o.map(s=>i(s).json),o[0].
 sessionId,n(o[0]),t),emptyBytes:Wn(({sessionId:o,clientVersion:s})=>[o,s],o=>U(ii([],o.sessionId,n(o),t))),eventBytes:o=>i(
@@ -913,10 +913,10 @@ this.#i],s=y=>y.key===this.key||y.key===void 0,d=y=>t-y.time>(s(y)?i.maxAgeMs:o.
 a),u={events:0,bytes:0},l={events:0,bytes:0},f=(y,p,T)=>{s(y)&&([u.events,u.bytes]=[u.events+p,u.bytes+T]),[l.events,l.bytes]=
 [l.events+p,l.bytes+T]};for(const y of c)f(y,y.events,y.bytes);const h=(y,p)=>y.events>p.maxEvents||y.bytes>p.maxBytes;if(!h(
 u,i)&&!h(l,o)&&!c.some(d))return r;const m=c.filter(y=>n.includes(y.name)),v=Math.min(...m.map(y=>y.time)),w=y=>this.#e.
-modifiedAt(`${this.dir}/${y}`),O=Math.max(...m.map(y=>w(y.name)??-1/0)),k=y=>{if(y.time<v)return!1;const p=w(y.name);return p===
+modifiedAt(`${this.dir}/${y}`),O=Math.max(...m.map(y=>w(y.name)??-1/0)),S=y=>{if(y.time<v)return!1;const p=w(y.name);return p===
 void 0||!Number.isFinite(O)?y.time-v<=Ni:Math.abs(p-O)<=Ni},N=c.filter(y=>!n.includes(y.name)).sort((y,p)=>y.time-p.time);
 for(let y=0;y<Ne;){const p=N.find(d),T=p===void 0&&h(u,i),$=p??(T?N.find(s):h(l,o)?N[0]:void 0);if($===void 0)break;N.splice(
-N.indexOf($),1);const A=d($);if(!A&&k($))continue;y++,f($,-$.events,-$.bytes);const _=T?{events:i.maxEvents-u.events,bytes:i.
+N.indexOf($),1);const A=d($);if(!A&&S($))continue;y++,f($,-$.events,-$.bytes);const _=T?{events:i.maxEvents-u.events,bytes:i.
 maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!A&&_.events>0&&_.bytes>0){const E=this.#T($,
 _.events,_.bytes,t);if(E===void 0)continue;f($,E.kept.events,E.kept.bytes),H(r,"spool_corrupt",E.corrupt),H(r,"spool_ful\
 l",E.cut);continue}this.#f($.name,$,A?"spool_expired":"spool_full",r)}return r}#f(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
@@ -943,13 +943,13 @@ function Td(e,t){if(e===null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(n)
 NaN;if(!Number.isNaN(i))return Math.min(Math.max(i,0),Fi)}function it(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**
 Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.max(o,r)}var Ui=0xe677d21fdbff,_d=JSON.stringify(we).length+Je,Hi;function $d(e,t,n,r=i=>i.
 bytes){const i=[];let o=[],s=0;for(const d of e){const a=r(d);o.length>0&&d.schemaVersion===o[0].schemaVersion&&d.sessionId===
-o[0].sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var kd={
-initialMs:3e4,maxMs:36e5},Yi=4096,Sd=/^health-([0-9a-f]{8})\.json$/;function Od(e,t,n){return Ue(e,t,Sd,(r,i)=>{const o=nr(
-e,`${t}/${i}`,n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:St(o.endpoint));return{hash:r,
+o[0].sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var Sd={
+initialMs:3e4,maxMs:36e5},Yi=4096,kd=/^health-([0-9a-f]{8})\.json$/;function Od(e,t,n){return Ue(e,t,kd,(r,i)=>{const o=nr(
+e,`${t}/${i}`,n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:kt(o.endpoint));return{hash:r,
 ...o,endpointHash:s}})}var Vi=class{path;#e;#t;#i;#n;#c;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=
-`health-${St(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#c=e,this.#s=r,this.#p=i,this.#r=this.#v()}get state(){
+`health-${kt(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#c=e,this.#s=r,this.#p=i,this.#r=this.#v()}get state(){
 return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){this.#d=!1;const t=this.#v(),
-n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+it(n,kd,this.#p,e),i=(t?.notBefore??0)>r;return this.#l(
+n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+it(n,Sd,this.#p,e),i=(t?.notBefore??0)>r;return this.#l(
 {failures:n,notBefore:i?t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#v();if(n&&n.notBefore>=
 t){this.#r=n;return}this.#l({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#l({failures:this.#r.failures,
 notBefore:this.#s()+e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#v(),this.#r&&this.#r.
@@ -1015,16 +1015,16 @@ id||l.uid!==e.uid;if(c!==void 0&&((c&2)!==0||(c&16)!==0&&m()))throw new $(d,"wri
 $(d,"too_large")},s=d=>u=>{if(e.uid!==void 0&&u.uid!==e.uid)throw new $(d,"not_owner");i(d,1/0)(u)},a=(d,u)=>{try{if(!e.\
 allowed(d,"read"))return;let l=e.lstat(d);return l?((u?s(d):i(d,1/0))(l),l):void 0}catch{return}};return{allowed:(d,u)=>\
 e.allowed(d,u),permissionsFollowLinks:e.permissionsFollowLinks,uid:e.uid,realPath:d=>e.allowed(d,"read")?e.realPath(d):v\
-oid 0,ensureDir(d,u,l=!0){let c=d.length>1?d.replace(/(?<=[^\\\\/:])[\\\\/]+$/,""):d,m=[],f=e.lstat(c),p;for(let k=c;f===voi\
-d 0;){m.unshift(k);let _=J(k);if(_===void 0||m.length>Pt)throw new $(c,"no_parent");if(!e.allowed(_,"read")){p=_;break}f\
+oid 0,ensureDir(d,u,l=!0){let c=d.length>1?d.replace(/(?<=[^\\\\/:])[\\\\/]+$/,""):d,m=[],f=e.lstat(c),h;for(let k=c;f===voi\
+d 0;){m.unshift(k);let _=J(k);if(_===void 0||m.length>Pt)throw new $(c,"no_parent");if(!e.allowed(_,"read")){h=_;break}f\
 =e.lstat(k=_)}if(!l&&m.length>0)throw new $(c,f?.kind==="file"?"no_parent":"missing");if(t(e.uid,m.length>0?J(m[0]):c))t\
 hrow new $(c,m.length>0?"ancestor_not_owner":"not_owner");u&&m.length>0&&ze(e,m[0]);for(let k of m)try{e.mkdir(k),k===m[\
-0]&&r(k,e.removeDir)}catch(_){if(_ instanceof $)throw _;let O=e.lstat(k);if(O===void 0&&k===m[0]&&p!==void 0&&_?.code===\
-"ENOENT")throw new Error(`${p} does not exist, and the program may not make it (its permissions)`);if(O===void 0)throw _\
+0]&&r(k,e.removeDir)}catch(_){if(_ instanceof $)throw _;let O=e.lstat(k);if(O===void 0&&k===m[0]&&h!==void 0&&_?.code===\
+"ENOENT")throw new Error(`${h} does not exist, and the program may not make it (its permissions)`);if(O===void 0)throw _\
 ;if(O.kind!=="directory")throw new $(c,O.kind==="symlink"?"symlink":"not_a_directory");n(c,O,k===c?"not_owner":"ancestor\
 _not_owner")}if(m.length>0&&(f=e.lstat(c)),f?.kind==="symlink")throw new $(c,"symlink");if(f?.kind!=="directory")throw n\
 ew $(c,"not_a_directory");if(!u)return!0;if(e.uid!==void 0&&f.uid!==e.uid)throw new $(c,"not_owner");if(f.mode!==void 0&\
-&(f.mode&18)!==0)throw new $(c,"writable_by_others");let y=e.uid===0||e.uid===void 0&&f.uid===0;if(!(e.usableDir(c)??(y|\
+&(f.mode&18)!==0)throw new $(c,"writable_by_others");let g=e.uid===0||e.uid===void 0&&f.uid===0;if(!(e.usableDir(c)??(g|\
 |f.mode===void 0||(f.mode&448)===448)))throw new $(c,"not_writable");return ze(e,c)},list:d=>e.list(d),checkPlace:d=>ze(\
 e,d),read:(d,u)=>e.read(d,u,i(d,u)),sizeOf:(d,u=!1)=>a(d,u)?.size,modifiedAt:d=>a(d,!0)?.modified,present(d){try{return!\
 e.allowed(d,"read")||e.lstat(d)!==void 0}catch{return!0}},stamp(d){try{if(!e.allowed(d,"read"))return;let u=e.lstat(d);i\
@@ -1056,12 +1056,12 @@ ev!==u.dev||m.ino!==u.ino||!m.isFile)throw c.close(),new Error(`${d} changed whi
 et l=new TextEncoder().encode(u);for(;l.length>0;)l=l.subarray(d.writeSync(l))};return{uid:n.uid,gid:n.gid,allowed:t,per\
 missionsFollowLinks:!0,lstat(d){let u=i(d);return u&&o(u)},realPath:d=>E(()=>e.realPathSync(d)),readLink:d=>E(()=>e.read\
 LinkSync(d)),usableDir:()=>{},mkdir:d=>e.mkdirSync(d,{mode:448}),list:d=>[...e.readDirSync(d)].map(u=>u.name),read(d,u,l\
-){let c=i(d);if(c===void 0)return;l(o(c));let m=s(d,c,{read:!0});try{let f=qe((p,y)=>m.readSync(p.subarray(y)),c.size,u)\
+){let c=i(d);if(c===void 0)return;l(o(c));let m=s(d,c,{read:!0});try{let f=qe((h,g)=>m.readSync(h.subarray(g)),c.size,u)\
 ;l({...o(c),size:f.length});try{return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(f)}catch{throw new $(d,"n\
 ot_utf8")}}finally{m.close()}},create(d,u){let l=e.openSync(d,{write:!0,createNew:!0,mode:384});try{a(l,u)}catch(c){thro\
 w l.close(),e.removeSync(d),c}l.close()},append(d,u,l){let c=()=>{let f=i(d);return f?(l(o(f)),s(d,f,{append:!0})):e.ope\
-nSync(d,{write:!0,append:!0,createNew:!0,mode:384})},m;for(let f=1;m===void 0;f++)try{m=c()}catch(p){if(p instanceof $||\
-f===_i)throw p}try{a(m,u)}finally{m.close()}},touch(d,u,l){let c=i(d);if(c===void 0)throw new Error(`cannot date ${d}: n\
+nSync(d,{write:!0,append:!0,createNew:!0,mode:384})},m;for(let f=1;m===void 0;f++)try{m=c()}catch(h){if(h instanceof $||\
+f===_i)throw h}try{a(m,u)}finally{m.close()}},touch(d,u,l){let c=i(d);if(c===void 0)throw new Error(`cannot date ${d}: n\
 othing is there`);l(o(c));let m=s(d,c,{read:!0});try{m.utimeSync(new Date(u),new Date(u))}finally{m.close()}},rename:(d,\
 u)=>e.renameSync(d,u),remove:d=>e.removeSync(d),removeDir:d=>e.removeSync(d)}}var An=["HOME","USERPROFILE","TEMP","TMP",\
 "TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NA\
@@ -1148,54 +1148,54 @@ at it leaves behind"}}}var qt=Symbol.for("@nat/telemetry: a signal listener that
 ject.defineProperty(e,qt,{value:!0}),e}function Bn(e){return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[qt]=\
 ==!0}function Jt(e,n){try{return e.listeners(n).filter(r=>!Bn(r)).length>Vi(e)}catch{return!0}}function Vi(e){let n=o=>{\
 let i=typeof o=="object"&&o!==null?o.count:void 0;return typeof i=="number"&&Number.isSafeInteger(i)&&i>0?i:0},t=globalT\
-his[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return n(t)+n(r)}function or(e,n){let t=h=>{try{retur\
-n e.permissions.querySync?.(h).state}catch{return}},r=h=>t(h)==="granted",o=()=>{let h=E(()=>e.permissions.querySync?.({\
-name:"net"}));return h?.state==="granted"&&h.partial!==!0},i=(h,w)=>r({name:w,path:h}),s=h=>r({name:"sys",kind:h})?E(()=\
->e[h]())??void 0:void 0,a=Xe(Dt(e,{uid:s("uid"),gid:s("gid")},i)),d=(h,w)=>{try{let x=new TextEncoder().encode(w);for(;x\
-.length>0;)x=x.subarray(h.writeSync(x))}catch{}},u=e===tn&&rr?rr:sr(e),l=h=>e.build.os!=="windows"&&r({name:"run"})&&E((\
-)=>(e.kill(e.pid,h),!0))===!0,c=h=>{l(h)||e.exit(ce[h]),setTimeout(()=>e.exit(ce[h]),100)},m=()=>globalThis.process?.std\
-in,f=()=>E(()=>e.stdin.readable.locked||Ze(m()))!==!1,p=new oe(h=>{let w=S=>{K(h,M=>M.beforeExit())&&S.preventDefault()}\
-,x=()=>{K(h,S=>S.exit(e.exitCode))},N=S=>{S.defaultPrevented||K(h,M=>M.exit(1))},T=[["beforeunload",w],["error",N],["unh\
+his[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return n(t)+n(r)}function or(e,n){let t=p=>{try{retur\
+n e.permissions.querySync?.(p).state}catch{return}},r=p=>t(p)==="granted",o=()=>{let p=E(()=>e.permissions.querySync?.({\
+name:"net"}));return p?.state==="granted"&&p.partial!==!0},i=(p,w)=>r({name:w,path:p}),s=p=>r({name:"sys",kind:p})?E(()=\
+>e[p]())??void 0:void 0,a=Xe(Dt(e,{uid:s("uid"),gid:s("gid")},i)),d=(p,w)=>{try{let x=new TextEncoder().encode(w);for(;x\
+.length>0;)x=x.subarray(p.writeSync(x))}catch{}},u=e===tn&&rr?rr:sr(e),l=p=>e.build.os!=="windows"&&r({name:"run"})&&E((\
+)=>(e.kill(e.pid,p),!0))===!0,c=p=>{l(p)||e.exit(ce[p]),setTimeout(()=>e.exit(ce[p]),100)},m=()=>globalThis.process?.std\
+in,f=()=>E(()=>e.stdin.readable.locked||Ze(m()))!==!1,h=new oe(p=>{let w=S=>{K(p,M=>M.beforeExit())&&S.preventDefault()}\
+,x=()=>{K(p,S=>S.exit(e.exitCode))},N=S=>{S.defaultPrevented||K(p,M=>M.exit(1))},T=[["beforeunload",w],["error",N],["unh\
 andledrejection",N]];for(let[S,M]of T)globalThis.addEventListener(S,M);return Hn.add(x),()=>{for(let[S,M]of T)globalThis\
-.removeEventListener(S,M);Hn.delete(x)}}),y=new oe(h=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};let w=e.\
+.removeEventListener(S,M);Hn.delete(x)}}),g=new oe(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};let w=e.\
 build.os==="linux"&&r({name:"read",path:De})?E(()=>a.read(De,65536)):void 0,x=Ge(w),N=ye.filter(T=>!x.includes(T)).map(T\
-=>{let S=en(()=>{u.programListens(T)||(K(h,M=>M(T)),y.clear(),c(T))});return E(()=>u.add(T,S)),[T,S]});return()=>{for(le\
-t[T,S]of N)E(()=>u.remove(T,S))}}),v=h=>{try{return e.env.get(h),!1}catch{return!0}},k=h=>r({name:"env",variable:h})&&v(\
-h),_=h=>!r({name:"env",variable:h})||v(h),O=h=>{try{return r({name:"env",variable:h})?e.env.get(h):void 0}catch{return}}\
-,g=h=>{let w=zi(e,r,a,O);if(w)return{refused:w};let x=Gi.find(_);if(x!==void 0){let R=Ce(k(x),"--allow-env");return{refu\
+=>{let S=en(()=>{u.programListens(T)||(K(p,M=>M(T)),g.clear(),c(T))});return E(()=>u.add(T,S)),[T,S]});return()=>{for(le\
+t[T,S]of N)E(()=>u.remove(T,S))}}),v=p=>{try{return e.env.get(p),!1}catch{return!0}},k=p=>r({name:"env",variable:p})&&v(\
+p),_=p=>!r({name:"env",variable:p})||v(p),O=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}}\
+,y=p=>{let w=zi(e,r,a,O);if(w)return{refused:w};let x=Gi.find(_);if(x!==void 0){let R=Ce(k(x),"--allow-env");return{refu\
 sed:`the program may not read ${x} (${R}), which its requests honour: a sender would not`}}let N=E(()=>e.execPath());if(\
 !N||!r({name:"run",command:N}))return{refused:"the program may not run Deno itself (--allow-run)"};let T=r({name:"read",\
-path:"."})?E(()=>e.cwd()):void 0,S=[h.dir,...h.reads].map(R=>In(R,T)),M=[...S,N].find(R=>R.includes(","));if(M!==void 0)\
+path:"."})?E(()=>e.cwd()):void 0,S=[p.dir,...p.reads].map(R=>In(R,T)),M=[...S,N].find(R=>R.includes(","));if(M!==void 0)\
 return{refused:`Deno\'s permission flags cannot name a path with a comma: ${M}`};if(e.build.os==="windows")return{executa\
 ble:N,paths:S,cwd:T};let j=Wi.find(([R,V])=>r({name:"run",command:R})&&(!V||a.sizeOf(R)!==void 0));return j?{executable:\
 N,closer:j,paths:S,cwd:T}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${ir}`}};return\
-{env:O,envHidden:_,envNotUnicode:k,writeStderr:h=>d(e.stderr,h),writeStdout:h=>d(e.stdout,h),stdoutIsTerminal:()=>E(()=>\
-e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(h){e.exitCode=h},exitCode:()=>e.exitCode||void 0,serve(h,w,x\
+{env:O,envHidden:_,envNotUnicode:k,writeStderr:p=>d(e.stderr,p),writeStdout:p=>d(e.stdout,p),stdoutIsTerminal:()=>E(()=>\
+e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,w,x\
 ,N){let T=new Set,S=0,M=async R=>{if(Number(R.headers.get("content-length")??0)>N.maxBodyBytes)return er(R);let V,F=new \
 Promise(On=>V=setTimeout(()=>On(nr),N.requestTimeoutMs)),P=Xi(R,N.maxBodyBytes).catch(()=>tr),z=await Promise.race([P,F]\
 ).finally(()=>clearTimeout(V));if(z===tr)return nn(400,"the request was cut short");if(z===nr)return nn(408,"the request\
  did not arrive in time");if(z===void 0)return er(R);let re=new URL(R.url),ge;try{ge=await x({method:R.method,path:re.pa\
 thname+re.search,body:z})}catch{return nn(500,"internal")}return ge?new Response(ge.body??null,{status:ge.status,headers\
-:ge.headers}):(await new Promise(On=>T.add(On)),new Response(null,{status:503}))},j=e.serve({hostname:h,port:w,onListen(\
+:ge.headers}):(await new Promise(On=>T.add(On)),new Response(null,{status:503}))},j=e.serve({hostname:p,port:w,onListen(\
 ){}},async R=>{if(S>=N.maxConnections)return new Response(null,{status:503,headers:{connection:"close"}});S++;try{return\
  await M(R)}finally{S--}});return Promise.resolve({port:j.addr.port,async close(){for(let R of T)R();await j.shutdown()}\
-})},unrefTimer(h){try{typeof h=="number"?e.unrefTimer(h):h?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConn\
-ect(h){try{return r({name:"net",host:Zt(h)})}catch{return!1}},sendsProxyCredentials(h){try{return be.some(_)||Wt(new URL\
-(h),O)}catch{return!0}},async fetch(h,w){let x=Gt(new URL(h),O,k);if(x!==void 0)throw new Y(x);return await(n??globalThi\
-s.fetch)(h,w)},senderRefusal(h){let w=g(h);return"refused"in w?w.refused:void 0},senderCommand(h,w){let x=g(w);if("refus\
+})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConn\
+ect(p){try{return r({name:"net",host:Zt(p)})}catch{return!1}},sendsProxyCredentials(p){try{return be.some(_)||Wt(new URL\
+(p),O)}catch{return!0}},async fetch(p,w){let x=Gt(new URL(p),O,k);if(x!==void 0)throw new Y(x);return await(n??globalThi\
+s.fetch)(p,w)},senderRefusal(p){let w=y(p);return"refused"in w?w.refused:void 0},senderCommand(p,w){let x=y(w);if("refus\
 ed"in x)return x;let{executable:N,closer:T,paths:S,cwd:M}=x,j=T&&Yi(e,t),R=T?[...j?[j]:[],T[0],N]:[N],V=o()?"--allow-net\
 ":`--allow-net=${Zt(w.endpoint)}`,F=[N,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"]\
 ;F.push("--allow-sys=uid,gid",`--allow-env=${w.variables.join(",")}`,V,`--allow-run=${R.join(",")}`),F.push(`--allow-rea\
-d=${S.join(",")}`,`--allow-write=${w.dir}`,h);let P={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},z=Je(O,{...w.set\
+d=${S.join(",")}`,`--allow-write=${w.dir}`,p);let P={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},z=Je(O,{...w.set\
 ,...P},M);if(!T)return{argv:F,env:z,cwd:w.dir};let re=[T[0],"-c",T[2],"nat-telemetry-sender",...F];return j?{argv:[j,...\
-re],env:z,cwd:w.dir,leavesSession:!0}:{argv:re,env:z,cwd:w.dir}},spawnDetached(h){try{let[w,...x]=h.argv,T={stdin:"null"\
-,stdout:"null",stderr:"null",detached:h.leavesSession!==!0,clearEnv:!0};return new e.Command(w,{args:x,env:h.env,cwd:h.c\
-wd,...T}).spawn().unref(),"started"}catch{return"failed"}},exit:h=>e.exit(h),signalSelf:l,terminal(){try{if(!e.stdin.isT\
+re],env:z,cwd:w.dir,leavesSession:!0}:{argv:re,env:z,cwd:w.dir}},spawnDetached(p){try{let[w,...x]=p.argv,T={stdin:"null"\
+,stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(w,{args:x,env:p.env,cwd:p.c\
+wd,...T}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:l,terminal(){try{if(!e.stdin.isT\
 erminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Ke(a,I().os))return{async readRaw\
-(h){let w=E(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let x=()=>{for(let[T,S]of N)E(()=>u.remove(T,S))},N=ye.map(T=>{let S\
+(p){let w=E(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let x=()=>{for(let[T,S]of N)E(()=>u.remove(T,S))},N=ye.map(T=>{let S\
 =()=>{E(()=>e.stdin.setRaw(!1)),!u.programListens(T)&&(x(),c(T))};return E(()=>u.add(T,S)),[T,S]});try{let T=new Uint8Ar\
-ray(64);for(;;){let S=await e.stdin.read(T);if(S===null)throw new Error("the terminal went away");if(h(T.slice(0,S))!==v\
-oid 0)return}}finally{e.stdin.setRaw(w),x()}}}},files:a,exiting:()=>dr,onExit:h=>p.add(h),onInterrupt:h=>y.add(h)}}var K\
+ray(64);for(;;){let S=await e.stdin.read(T);if(S===null)throw new Error("the terminal went away");if(p(T.slice(0,S))!==v\
+oid 0)return}}finally{e.stdin.setRaw(w),x()}}}},files:a,exiting:()=>dr,onExit:p=>h.add(p),onInterrupt:p=>g.add(p)}}var K\
 t="/proc/self/ns/pid";function Zt(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="https:"?443:80)\
 }`}var Qt=["/usr/bin/setsid","/bin/setsid"];function Yi(e,n){let t=Qt.map(r=>[n({name:"read",path:r}),n({name:"run",comm\
 and:r})]);if(!t.flat().includes("denied"))return Qt.find((r,o)=>{if(t[o].some(s=>s!=="granted"))return!1;let i=E(()=>e.l\
@@ -1216,7 +1216,7 @@ istens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var tn=globalThis.Deno,dr=!1,Hn=
 ts",Ji=16<<20,Ki=5e3,Zi=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function ar(e,n,t){let r=e("node:dns");return(\
 o,i,s)=>{let a=o.toLowerCase().replace(/\\.$/,"");if(a==="localhost"||a.endsWith(".localhost")||ts(e,a))return r.lookup(o\
 ,i,s);let d=new r.Resolver({timeout:Ki,tries:1}),u=()=>d.cancel();t.addEventListener("abort",u,{once:!0});let l=(c,m)=>n\
-ew Promise(f=>c.call(d,m,p=>f(p?.code)));(async()=>{for(let c of ns(e,n,o)){let m=await Promise.all([l(d.resolve4,c),l(d\
+ew Promise(f=>c.call(d,m,h=>f(h?.code)));(async()=>{for(let c of ns(e,n,o)){let m=await Promise.all([l(d.resolve4,c),l(d\
 .resolve6,c)]);if(m.some(f=>Zi.has(f??"")))return!1;if(m.includes(void 0))return!0}return!0})().then(c=>{if(t.removeEven\
 tListener("abort",u),c&&!t.aborted)return r.lookup(o,i,s);s(Object.assign(new Error(`DNS did not answer for ${o}`),{code\
 :"ETIMEOUT"}))})}}var Qi="/etc/resolv.conf",es=65536;function ns(e,n,t){if(t.endsWith("."))return[t.slice(0,-1)];let r,o\
@@ -1231,18 +1231,18 @@ ur(e("node:fs"),qi,Ji))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(l
 !0}return!1}function cr(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise((i,s)=>{let a=new URL(r),d=Ee(a,n);if(d.k\
 ind==="unusable")return s(new Y(d.reason));let u=a.protocol==="https:",l=ar(e,n,o.signal),c={method:o.method,headers:{..\
 .o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"identity"},signal:o.signal};if(d.kind==="direct")c.a\
-gent=!1,c.lookup=l;else{let{proxy:f}=d,p=o.signal;c.createConnection=(y,v)=>{(u?os(e,l,f,a,p):lr(e,l,f,p)).then(_=>v(nul\
+gent=!1,c.lookup=l;else{let{proxy:f}=d,h=o.signal;c.createConnection=(g,v)=>{(u?os(e,l,f,a,h):lr(e,l,f,h)).then(_=>v(nul\
 l,_),_=>v(_))},u||(c.path=`${a.protocol}//${a.host}${a.pathname}${a.search}`,f.authorization&&(c.headers["proxy-authoriz\
-ation"]=f.authorization))}let m=e(u?"node:https":"node:http").request(a,c);m.on("error",s),m.on("response",f=>{let p=y=>\
-f.headers[y.toLowerCase()];i({status:f.statusCode??0,headers:{get:y=>{let v=p(y);return v===void 0?null:Array.isArray(v)\
+ation"]=f.authorization))}let m=e(u?"node:https":"node:http").request(a,c);m.on("error",s),m.on("response",f=>{let h=g=>\
+f.headers[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=>{let v=h(g);return v===void 0?null:Array.isArray(v)\
 ?v.join(", "):v}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e("node:stream").Readable.toWeb(f).getR\
 eader()}})}),m.end(o.body)})}var rs=16384;function lr(e,n,t,r){let o=e("node:net"),{hostname:i,port:s}=t;return Un(r,a=>\
 {let d=t.protocol==="https:"?e("node:tls").connect({host:i,port:s,servername:o.isIP(i)?"":i,lookup:n}):o.connect({host:i\
 ,port:s,lookup:n});return d.once(t.protocol==="https:"?"secureConnect":"connect",()=>a(d)),d})}async function os(e,n,t,r\
 ,o){let i=await lr(e,n,t,o),s=`${r.hostname}:${r.port||443}`;await Un(o,(u,l)=>{let c="",m=f=>{c+=f.toString("latin1");l\
-et p=c.indexOf(`\\r\n\\r\n`);if(p<0){c.length>rs&&l(new Error("the proxy\'s answer to CONNECT is too long"));return}i.removeL\
-istener("data",m),i.pause();let y=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(c)?.[1]??0);if(y<200||y>299)return l(new Error(`t\
-he proxy answered CONNECT with ${y||"garbage"}`));let v=f.subarray(f.length-(c.length-p-4));v.length>0&&i.unshift(v),u(v\
+et h=c.indexOf(`\\r\n\\r\n`);if(h<0){c.length>rs&&l(new Error("the proxy\'s answer to CONNECT is too long"));return}i.removeL\
+istener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(c)?.[1]??0);if(g<200||g>299)return l(new Error(`t\
+he proxy answered CONNECT with ${g||"garbage"}`));let v=f.subarray(f.length-(c.length-h-4));v.length>0&&i.unshift(v),u(v\
 oid 0)};return i.on("data",m),i.write(`CONNECT ${s} HTTP/1.1\\r\nHost: ${s}\\r\n`+(t.authorization?`Proxy-Authorization: ${t\
 .authorization}\\r\n`:"")+`\\r\n`),i});let a=e("node:net"),d=r.hostname.replace(/^\\[(.*)\\]$/,"$1");return Un(o,u=>{let l=a.i\
 sIP(d)?"":d,c=e("node:tls").connect({socket:i,host:d,servername:l});return c.on("close",()=>i.destroy()),c.once("secureC\
@@ -1254,867 +1254,868 @@ t",u,{once:!0});try{o=n(a,d)}catch(c){return d(c instanceof Error?c:new Error(St
 ome==="failed")return void o.destroy();i.outcome==="pending"&&(o.on("error",d),o.on("close",l))})}var is=7;function fr(e\
 ,n,t,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),s=f=>({kind:f.isSymbolicLink()?"symlink":f.isFile()\
 ?"file":f.isDirectory()?"directory":"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,mode:t?void 0:f.mode&4095,size:f.size,\
-modified:f.mtimeMs,changed:f.ctimeMs,inode:f.ino}),a=(f,p,y,v)=>{try{return e.openSync(f,p|i,v)}catch(k){let _=k.code;if\
-(_==="ENOENT"||_==="ENOTDIR")return;let O=_==="ELOOP"||_==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw O&&y(\
-s(O)),k}},d=(f,p)=>{for(let y=0;y<p.length;)y+=e.writeSync(f,p,y,p.length-y)},{Buffer:u,process:l}=globalThis,c,m=(f,p)=\
->{if(c??=l?.getBuiltinModule?.("node:buffer")?.isUtf8??ss,!c(p))throw new $(f,"not_utf8");return u.from(p).toString("utf\
-8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,allowed:(f,p)=>r===void 0||E((\
-)=>r.has(p==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let p=e.lstatSync(f,{throwIfNoEntry:!1});return p&&s(p)}c\
-atch(p){if(p.code==="ENOTDIR")return;throw p}},realPath:f=>E(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink:f=\
->E(()=>e.readlinkSync(f)),usableDir(f){try{return e.accessSync(f,is),!0}catch(p){return["EACCES","EPERM","EROFS"].includ\
-es(p.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(f,p,y){let v=a(f,o("O_RDON\
-LY"),y);if(v!==void 0)try{let k=s(e.fstatSync(v));y(k);let _=qe((O,g)=>e.readSync(v,O,g,O.length-g,null),k.size,p);retur\
-n y({...k,size:_.length}),m(f,_)}finally{e.closeSync(v)}},create(f,p){let y=a(f,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL"),(\
-)=>{},384);if(y===void 0)throw new Error(`cannot create ${f}: no such directory`);try{d(y,u.from(p))}catch(v){throw e.cl\
-oseSync(y),e.unlinkSync(f),v}e.closeSync(y)},append(f,p,y){let v=a(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),y,384);if(\
-v===void 0)throw new Error(`cannot append to ${f}: no such directory`);try{y(s(e.fstatSync(v))),d(v,u.from(p))}finally{e\
-.closeSync(v)}},touch(f,p,y){let v=a(f,o("O_RDONLY"),y);if(v===void 0)throw new Error(`cannot date ${f}: nothing is ther\
-e`);try{y(s(e.fstatSync(v))),e.futimesSync(v,p/1e3,p/1e3)}finally{e.closeSync(v)}},rename:(f,p)=>e.renameSync(f,p),remov\
-e:f=>e.unlinkSync(f),removeDir:f=>e.rmdirSync(f)}}function ss(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e\
-),!0}catch{return!1}}function pr(e){let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch{}};return\
-()=>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.unref();try{e\
-.removeListener("beforeExit",r)}catch{}}}}}var mr,hr=!1;function gr(e,n){if(hr)return!1;try{return mr??=new Int32Array(n\
-ew SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(mr,0,0,e).value).then(()=>n(),()=>{hr=!0,n()}),!0}catch{retur\
-n!1}}var ds={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Sr(e,n){let t,r=()=>t??=as(e),o=({dir:u})=>{\
-let l=e.platform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(l!==void 0)return`${I().name} cannot run \
-a script from a path with a \'${l}\' in it: ${u}`;let{files:c,fs:m}=r();return Es(e,c,m)},i=!1,s=new oe(u=>vr(e,[["beforeE\
-xit",()=>{K(u,m=>m.beforeExit())}],["exit",m=>{i=!0,K(u,f=>f.exit(m))}]])),a=u=>e.platform!=="win32"&&E(()=>(e.kill(e.pi\
-d,u),!0))===!0,d=new oe(u=>{if(e.pid===1)return()=>{};let l=e.versions.bun&&e.platform==="linux"?r().files:void 0,c=Ge(E\
-(()=>l?.read(De,65536)));return vr(e,ye.filter(m=>!c.includes(m)).map(m=>{let f=en(()=>{Jt(e,m)||(K(u,p=>p(m)),d.clear()\
-,a(m)||e.exit(ce[m]))});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>br(e.stderr,u),\
-writeStdout:u=>br(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.exitCod\
-e=u},exitCode(){let u=Number(e.exitCode??NaN);return Number.isInteger(u)?u:void 0},async serve(u,l,c,m){let f=e.getBuilt\
-inModule?.("node:http");if(!f)throw new Error("no HTTP server in this runtime");let p={requestTimeout:m.requestTimeoutMs\
-,headersTimeout:m.requestTimeoutMs,connectionsCheckingInterval:1e3},y=f.createServer(p,(k,_)=>{let O=(S,M)=>{_.writeHead\
-(S,{"content-type":"application/json",connection:"close"}),_.end(JSON.stringify({error:M}),()=>k.socket.destroy())},g=()\
-=>O(413,"the body is too large");if(Number(k.headers["content-length"]??0)>m.maxBodyBytes)return g();let h=new TextDecod\
-er,w="",x=0,N=!1,T=setTimeout(()=>{N=!0,w="",O(408,"the request did not arrive in time")},m.requestTimeoutMs);k.on("clos\
-e",()=>clearTimeout(T)),k.on("data",S=>{if(!N){if(x+=S.length,x>m.maxBodyBytes)return N=!0,w="",clearTimeout(T),k.pause(\
-),g();w+=h.decode(S,{stream:!0})}}),k.on("end",async()=>{if(clearTimeout(T),N)return;let S;try{S=await c({method:k.metho\
-d??"GET",path:k.url??"/",body:w})}catch{S={status:500,headers:{"content-type":"application/json"},body:\'{"error":"intern\
-al"}\'}}S&&(_.writeHead(S.status,S.headers??{}),_.end(S.body))})});y.maxConnections=m.maxConnections,await new Promise((k\
-,_)=>{y.once("error",_),y.listen(l,u,k)});let v=y.address();return{port:typeof v=="object"&&v?v.port:l,close:()=>new Pro\
-mise(k=>{y.close(()=>k()),y.closeAllConnections?.()})}},unrefTimer(u){u?.unref?.()},holdOpen:e.versions.bun?void 0:pr(e)\
-,watchTick:e.versions.bun?void 0:gr,monotonicMs(){let[u,l]=e.hrtime();return u*1e3+l/1e6},canConnect:()=>!0,sendsProxyCr\
-edentials:()=>!1,terminal(){let{fs:u}=r(),l=m=>E(()=>u?.fstatSync(m).isCharacterDevice())===!1;if(e.platform!=="win32"&&\
-[1,2,0].some(l)||e.execArgv?.includes("--test"))return;let{stdin:c}=e;if(!(!c.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!\
-c.setRawMode)&&E(()=>Ze(c))===!1&&Ke(r().files,I().os))return{readRaw:m=>new Promise((f,p)=>{let y=c.isRaw===!0,v=c.read\
-ableFlowing,k=g=>{c.removeListener("data",_),c.removeListener("end",O),c.removeListener("error",O),E(()=>c.setRawMode?.(\
-y)),c.pause(),g!==void 0&&g.length>0&&E(()=>c.unshift(g)),v===!0?c.resume():v===null&&E(()=>c.readableFlowing=null)},_=g\
-=>{let h=new Uint8Array(g??[]),w;try{w=m(h)}catch{w=h.length}w!==void 0&&(k(h.subarray(w)),e.nextTick(f))},O=()=>{k(),p(\
-new Error("the terminal went away"))};c.setRawMode?.(!0),c.on("data",_),c.on("end",O),c.on("error",O),c.resume()})}},fet\
-ch:n.lightFetch&&e.getBuiltinModule?cr(u=>e.getBuiltinModule(u),u=>e.env[u]):vs(n.fetchAtLoad,u=>e.env[u],e.versions.bun\
-!==void 0),senderCommand(u,l){let c=o(l);if(c)return{refused:c};let m=e.versions.bun?ds:{},f=Je(y=>e.env[y],{...l.set,..\
-.m},E(()=>e.cwd?.())),p=e.versions.bun?[]:hs(e);return{argv:[e.execPath,...p,u],env:f,cwd:l.dir}},senderRefusal:o,spawnD\
-etached(u){try{let{argv:l,env:c,cwd:m}=u;if(n.bunSpawn){let k=["ignore","ignore","ignore"];try{let _=n.bunSpawn([...l],{\
-detached:!0,stdio:k,windowsHide:!0,env:{...c},cwd:m});return _.unref(),_.pid!==void 0?"started":"failed"}catch(_){return\
- _?.code==="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModule?.("node:child_process");if(!f)return"failed";let[p\
-,...y]=l,v=f.spawn(p,y,{detached:!0,stdio:"ignore",windowsHide:!0,env:c,cwd:m});return v.on("error",()=>{}),v.unref(),v.\
-pid!==void 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:a,get files(){return r().files},exit\
-ing:()=>i||e._exiting===!0,onExit:u=>s.add(u),onInterrupt:u=>d.add(u)}}function as(e){let n;try{n=e.getBuiltinModule?.("\
-node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&fr(n,r,e.platform==="win3\
-2",e.permission),i=()=>e.versions.bun?ls(E(()=>o?.read(wr,us,cs)),r.uid):E(()=>e.getBuiltinModule?.("node:os")?.userInfo\
-().gid)??e.getgid?.();return{fs:n,files:o&&Xe(o)}}var wr="/etc/passwd",us=16*1024*1024;function cs(e){if(e.kind!=="file"\
-||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${wr} is not root\'s alone`)}function ls(e,n){if(!(e===void 0||n===voi\
-d 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.test(r??"")&&Number(r)=\
-==n&&/^\\d+$/.test(o??""))return Number(o)}}var fs=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider\
-|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,ms=/^(openssl-config|tls-cipher-list\
-)$/;function hs(e){let n=[...ps(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<n.length;r++){let[,o,\
-i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],a=i?.replaceAll("_","-");a!==void 0&&(fs.test(a)?t.set(a,!o):ms.t\
-est(a)&&!o&&t.set(a,s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`)}function\
- ps(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else if(i===" "&&!t){r=!0;c\
-ontinue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var gs=/^--allow-fs-(?:read|write)(?\
-:=([^]*))?$/,yr=/--(?:experimental[-_])?permission|--allow[-_]/,ys=/^--experimental[-_](?:default[-_])?config[-_]file/;f\
-unction bs(e,n,t){return n!==void 0&&yr.test(n)||!e.some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.ev\
-ery(r=>{if(yr.test(r)&&/^[^=]*_/.test(r)||ys.test(r))return!1;let o=gs.exec(r);if(!o)return!0;let i=o[1];return i==="*"|\
-|i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&X(i,t)})}function Es(e,n,t){let r=e.getBuiltinModule;return r?e.versions.electron?"an \
-Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs only the \
-program":E(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executable runs only the program"\
-:E(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-child-process":e.permission&\
-&!bs(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its sender would not get as the\
-y are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.js does not pass on, or granting a p\
-ath Node.js passes on unquoted that the sender, started in the spool, would read otherwise: relative, or with a space, q\
-uote or backslash)":Qe({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>E(()=>n?.read(o,65536)),pidNamespace\
-:e.platform==="linux"?E(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}functio\
-n vs(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=Ee(new URL(o),n);if(s.kind==="unusable")th\
-row new Y(s.reason);if(s.kind==="proxy"&&!t)throw new Y("this runtime\'s fetch cannot use a proxy");try{return await r(o,\
-{...i,proxy:s.kind==="proxy"?Ss(s.proxy):!1})}catch(a){throw E(()=>a?.code)==="UnsupportedProxyProtocol"?new Y("the prox\
-y setting\'s scheme is not supported"):a}}}function Ss({protocol:e,hostname:n,port:t,authorization:r}){let o=n.includes("\
-:")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i,respectNoProxy:!1}}funct\
-ion br(e,n){let t=rn.get(e)??0;t===0&&e.on("error",Er),rn.set(e,t+1);let r=()=>{let i=(rn.get(e)??1)-1;rn.set(e,i),i===0\
-&&e.removeListener("error",Er)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var rn=new WeakMap;funct\
-ion Er(){}function vr(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(let o of n)e.on(o[0],o[1]),t.\
-push(o)}catch(o){throw r(),o}return r}var ve=globalThis,ws={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:\
-()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{},files:void 0,senderCom\
-mand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to start a process with",spawnDe\
-tached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in this runtime")),\
-args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>\
-{},onInterrupt:()=>()=>{}},on,Tr=[E(()=>ve.Bun?.fetch),ve.Deno?E(()=>ve.fetch):void 0].find(e=>typeof e=="function");fun\
-ction b(){if(on)return on;let e=I().name;return on=e==="deno"?or(ve.Deno,Tr):e==="unknown"?ws:Sr(ve.process,{lightFetch:\
-e==="node",fetchAtLoad:Tr,bunSpawn:e==="bun"?ve.Bun?.spawn:void 0}),on}var xr=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function le(\
-e,n,t,r,o,i=sn(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(s){try{e.remove(i)}catch{}throw s}}funct\
-ion sn(e,n){return`${e==="/"?"":e}/t-${Z(n)}-${fe()}.tmp`}function Z(e){return String(Math.floor(e)).padStart(13,"0")}va\
-r Ts=Math.random;function Se(){let e;try{e=Ts()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRando\
-mValues(new Uint32Array(1))[0]/2**32}function fe(e=12){let n="";for(;n.length<e;)n+=Math.floor(Se()*2**32).toString(16).\
-padStart(8,"0");return n.slice(0,e)}function W(e){try{return e instanceof Error?e.message:`threw ${typeof e}`}catch{retu\
-rn"threw something that cannot be described"}}function A(e){switch(typeof e){case"string":return JSON.stringify(e.length\
->40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"bigint":return`${e}n`;c\
-ase"object":{if(e===null)return"null";let n=Rr(e)?.slice(8,-1);return n===void 0?"an object that cannot be read":n==="Ob\
-ject"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`}}function we(e){if(typeof e!="object"||e\
-===null)return!1;let n=Rr(e);return n==="[object Object]"||n==="[object Module]"}function kr(e){if(typeof e!="object"&&t\
-ypeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}function Rr(e){try{return Ob\
-ject.prototype.toString.call(e)}catch{return}}function jn(e,n){let t=Object.keys(e).find(i=>!Object.hasOwn(n,i));if(t===\
-void 0)return;let r=Object.keys(n),o=xs(t,r);return`\'${t}\' is not an option (${o?`did you mean \'${o}\'?`:`the options: ${\
-r.join(", ")}`})`}function xs(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g,""),r=n.filter(s=>t(e).length>=4&&t(s).start\
-sWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let a=_s(t(e),t(s));a<i&&([o,i]=[s,a])}return i<=Ma\
-th.max(3,Math.floor(t(e).length/3))?o:void 0}function _s(e,n){let t=Array.from({length:e.length+1},(r,o)=>[o,...new Arra\
-y(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(let o=1;o<=n.length;o++){let\
- i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1\
-]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function H(e){let n;try{n=new URL(e)}catch{}le\
-t t=e.split("@").length-1,r=t===0||t===1&&(n?.username!==""||n?.password!=="");if(n===void 0||n.host===""||!r)return e.r\
-eplace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@").replace(/\\?[\\s\\S]*$/,"?***");if(n.username===""&&n.password===""&&\
-n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password!==""&&(n.password="***"),n.search!==""){let o=[\
-...n.searchParams].map(([i,s])=>s===""?"***":`${encodeURIComponent(i)}=***`);n.search=o.join("&")}return n.href}function\
- Or(e,n,t={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,i=>H(i.replaceAll("\\\\/","/"))),\
-o=[...n===void 0?[]:Rs(n),...ks(t)];for(let i of[...new Set(o)].sort((s,a)=>a.length-s.length)){let s=i.replace(/[.*+?^$\
-{}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(a,d,u)=>`%${_r(d)}${_r(u)}`);r=r.replace(new RegExp(`(?<![A-\
-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function ks(e){let n=Object.values(e).flatMap(t=>[t,...t.split(/[\\t ]\
-+/).filter(r=>r.length>=8)]).filter(t=>t.length>=4);return[...n,...n.map(t=>JSON.stringify(t).slice(1,-1))]}function _r(\
-e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function Rs(e){try{let{username:n,password:t,search:r}=\
-new URL(e),o=u=>{try{return decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filt\
-er(u=>u.length>=4),s=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8)\
-,a=n||t?[Cn(`${o(n)}:${o(t)}`)]:[],d=[...i,...s].map(u=>JSON.stringify(u).slice(1,-1));return[...i,...s,...d,...a]}catch\
-{return[]}}var Os=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,Ns=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,As=new Set(["connection","content\
--length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function dn(e){return As.has(e.toLowerCase()\
-)}function an(e){return Os.test(e)}function un(e){return Ns.test(e)}var Nr=e=>e===9||e===10||e===13||e===32;function Ar(\
-e){let n=0,t=e.length;for(;n<t&&Nr(e.charCodeAt(n));)n++;for(;t>n&&Nr(e.charCodeAt(t-1));)t--;return e.slice(n,t)}functi\
-on cn(e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}function L(e){le\
-t n=(Is()?Vn(e):void 0)??JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?$s(n):n}function $s(e){let n="",t\
-=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.i\
-ncludes(o)||(n+=o)}return n}function Is(){try{return Ls(Array.prototype)!==Object.prototype||"toJSON"in Array.prototype}\
-catch{return!0}}var Ls=Object.getPrototypeOf;function Vn(e){if(typeof e!="object"||e===null)return JSON.stringify(e);if(\
-Array.isArray(e))return`[${e.map(t=>Vn(t)??"null").join(",")}]`;let n=[];for(let t of Object.keys(e)){let r=Vn(e[t]);r!=\
-=void 0&&n.push(`${JSON.stringify(t)}:${r}`)}return`{${n.join(",")}}`}var Te="0.1.0";var Ir="nat-cli",Yn={name:"@nat/tel\
-emetry",version:Te};function Lr(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:Number.is\
-SafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Mr=e=>Object.entries(e).map(([n,t])=>({key:n,value:Lr(t)}));func\
-tion $r(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Ms(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"a\
-md64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]?\
-?e}function Pr(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:$r(e.timestamp),observedTimeUnixNano:$\
-r(e.timestamp),eventName:n,attributes:[...Mr(t),{key:"nat.event.schema_version",value:Lr(e.schemaVersion)}]}}function Wn\
-(e,n,t,r=I()){let o=Mr({...t.resourceAttributes,"service.name":t.serviceName,"service.version":t.serviceVersion,"session\
-.id":n,"host.arch":Ms(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":\
-Yn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Yn.version}),i=L({resource:{att\
-ributes:o},scopeLogs:[{scope:Yn,logRecords:[]}]});return cn(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function Dr(\
-e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Ps(t));return o>0?{kind:"delivered",rejected:o}:{kind:"delivered"}}return e=\
-==413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",re\
-ason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function Ps(e){try{let n=Number(JSON.parse(e??"{}"\
-)?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function Cr(e,n){let t\
-={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),s=a=>n?.(`entry ${r+1} ${\
-a}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let a=decodeURIComponent(o.slice(0,i).trim()),\
-d=decodeURIComponent(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key")}catch{s("has a bad percent-encoding")}}ret\
-urn t}var Ds=/^(?:service\\.(?!instance\\.)\\S+|deployment\\.environment(?:\\.name)?)$/;function Fr(e){let n={},t=[];for(let[\
-r,o]of Object.entries(e))Ds.test(r)?n[r]=o:t.push(r);return{sent:n,skipped:t}}var Gn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"\
-,"OTEL_EXPORTER_OTLP_ENDPOINT"];function Br(e,n=()=>!1){for(let t of Gn){if(n(t))return{hidden:!0};let r=e(t)?.trim();if\
-(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:Cs(r),hidden:!1}}return{hidden:!1}}function Cs(e){\
-let[,n,t]=/^([^?#]*)(.*)$/s.exec(e);return`${n.replace(/\\/+$/,"")}/v1/logs${t}`}var Ur="https://events.telemetry.data.nv\
-idia.com/v1.1/events/json";function _e(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}functi\
-on Fs(){return Bs(b().env("CI"))||b().envNotUnicode?.("CI")===!0}function xe(e){return Ce(b().envNotUnicode?.(e)===!0,"i\
-ts permissions")}function Bs(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var Hs=["","0","false","no\
-","off"];function jr(e){return ln(e)===void 0}var zn="is not an http(s) URL",Us="has an \'@\' past its host";function Vr(e\
-){let n;try{n=new URL(e)}catch{return zn}if(n.protocol!=="http:"&&n.protocol!=="https:")return zn;if(Fe(n))return`${Us}:\
- a key with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the host`}function ln(\
-e){if(e===""||e==="stdout")return;let n=Vr(e);return n===zn?`${n}, "" or "stdout"`:n}function fn(e){let n=e.trim().toLow\
-erCase();return n==="nat"||n==="otlp"?n:void 0}function Yr(){let e=b().env,n=[],t=(g,h)=>{let w=e(g),x=Xn(g,w);return x!\
-==void 0&&n.push(`${x}, ${h}`),_e(w)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEM\
-ETRY_DEBUG","so no debug trail is written");let r=[],o=Fs();for(let g of js)b().envHidden?.(g)===!0&&!(g==="CI"&&o)&&r.p\
-ush(g);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_END\
-POINT"),a=s===void 0?void 0:ln(s);a&&n.push(`NAT_TELEMETRY_ENDPOINT=${A(H(s))} ${a}: nothing is sent`);let d=e("NAT_TELE\
-METRY_FORMAT");d!==void 0&&d.trim()!==""&&fn(d)===void 0&&n.push(`NAT_TELEMETRY_FORMAT=${A(d)} is not a format (nat, otl\
-p): the nat envelope is sent`);let u=t("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",l=e\
-("NAT_TELEMETRY_CONSENT_FILE");l&&!X(l,I().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${A(l)} is not an absolute path: it i\
-s read in the directory each run starts in, so each directory may hold another decision`);let c,m=Vs(e,I().os,n,g=>c=g),\
-f=e("NAT_TELEMETRY_SPOOL_DIR"),p=I().os==="win32"?"LOCALAPPDATA":"HOME";m===void 0&&f===void 0&&b().envHidden?.(p)===!0&\
-&(c=`the program may not read ${p} (${xe(p)})`,n.push(`${p} may not be read (${xe(p)}): the spool cannot be kept in the \
-home directory`));for(let g of r)n.push(`${g} may not be read (${xe(g)}): ${Wr[g]}`);for(let g of Gn){let h=e(g)?.trim()\
-,w=h?Vr(h):void 0;w&&n.push(`${g}=${A(H(h))} ${w}: OTLP events are not sent`)}let y=Br(e,g=>r.includes(g)),v=g=>Cr(e(g),\
-h=>n.push(`${g}: ${h}: skipped`)),k={...Hr("OTEL_EXPORTER_OTLP_HEADERS",v("OTEL_EXPORTER_OTLP_HEADERS"),n),...Hr("OTEL_E\
-XPORTER_OTLP_LOGS_HEADERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},_=Fr(v("OTEL_RESOURCE_ATTRIBUTES"));_.skipped.length\
->0&&n.push(`OTEL_RESOURCE_ATTRIBUTES: ${_.skipped.map(g=>A(g)).join(", ")}: not sent, as it may say who or which machine\
- sends (only the service\'s names and its deployment\'s environment are)`);let O={..._.sent,...e("OTEL_SERVICE_NAME")?{"se\
-rvice.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpoi\
-ntHidden:y.hidden,dryRun:i,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpool:c,spoolFallback:f===void 0,handO\
-ff:u,ci:o,format:d,otlpEndpoint:y.endpoint,otlpHeaders:k,otlpResource:O,problems:n}}var Wr={NAT_TELEMETRY_ENDPOINT:"it c\
-ould name another endpoint, so nothing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask\
- that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:\
-"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is not seen",CI:"a value set there is not seen,\
- so in CI the exit may hand off to a sender the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP f\
-ormat it could name the collector, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoi\
-nt",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS\
-:"with the OTLP format, headers set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},\
-js=Object.keys(Wr);function Xn(e,n){if(n===void 0)return;let t=n.trim().toLowerCase();if(!(_e(t)===!0||Hs.includes(t)))r\
-eturn`${e}=${A(n)} is not a yes/no value (1, true, yes / 0, false, no): read as no`}function Hr(e,n,t){let r={};for(let[\
-o,i]of Object.entries(n))an(o)?dn(o)?t.push(`${e}: ${A(o)} is the HTTP client\'s to set: skipped, not sent`):un(i)?r[o]=i\
-:t.push(`${e}: the value of ${A(o)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading or\
- trailing space): skipped, not sent`):t.push(`${e}: an entry\'s name is not a header name (an RFC 9110 token; not shown, \
-as it may hold a key, where an entry is written \\`Name: value\\` rather than \\`Name=value\\`): skipped, not sent`);return \
-r}function Vs(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SP\
-OOL_DIR is empty"):X(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${A(o)} is not an absolute path: no spool is kept`),void r(\
-"NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!X(i,n))t.push(`XDG_STATE_HOME=${A(i\
-)} is not an absolute path: ignored, as the XDG specification says`);else if(i)return B(i,"nat/telemetry");let s;if(n===\
-"win32"){let a=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:v\
-oid 0}else{let a=e("HOME");s=a?B(a,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}\
-return s===void 0?void r("there is no home directory"):X(s,n)?s:(t.push("the home directory is not an absolute path: no \
-spool is kept there"),void r("the home directory is not an absolute path"))}function Gr(e,n,t){if(n==="win32"||t===void \
-0)return;let r=e("TMPDIR");return B(r&&X(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Jn(){let e=b();if(_e(e.env("NAT_TE\
-LEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var qn=new Set;function zr(e,n){if(!(e===void 0||qn.ha\
-s(e))){qn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{qn.delete(e)}}}function Xr(\
-e){let n;return()=>n??=new RegExp(e,"u")}var oc=Xr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u31\
-64\\uffa0]`);var ic=Xr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var me="1.5",Re=64,m\
-c=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED\
-:"interrupted",UNDEFINED:"undefined"}),hc=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesig\
-ner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOO\
-LKIT:"agent_toolkit",UNDEFINED:"undefined"}),ke=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Ys(new.target)\
-)throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)t\
-hrow new TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got ${A(n)}`);let r=t.s\
-chemaVersion??me;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a\
- non-empty string, got ${A(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new Typ\
-eError("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,t\
-his.timestamp=o}};function Ys(e){return e===ke}function D(e){let n=e.search(Ws);if(n===-1)return e.length;let t=e.length\
-;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56\
-320?(t+=2,r++):t+=2)}return t}var Ws=/[^\\x00-\\x7f]/;var Gs="184482118588404";function Be(e){let n=U(e);if(!(n>=-hn&&n<=h\
-n))throw new RangeError("Invalid time value");let t=U(n/1e3);if(t!==Kn.second){let r=U(t/qr),o=t-r*qr,i=`${ie(U(o/3600),\
-2)}:${ie(U(o/60)%60,2)}:${ie(o%60,2)}`;Kn={second:t,text:`${zs(r)}T${i}.`}}return`${Kn.text}${ie(n-t*1e3,3)}Z`}var Kn={s\
-econd:NaN,text:""};function zs(e){let n=U((e+719468)/146097),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096)\
-)/365),o=t-(365*r+U(r/4)-U(r/100)),i=U((5*o+2)/153),s=o-U((153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>\
-=0&&d<=9999?ie(d,4):`${d<0?"-":"+"}${ie(d<0?-d:d,6)}`}-${ie(a,2)}-${ie(s,2)}`}var Oe=4503599627370496,U=e=>{if(!(e<Oe&&e\
->-Oe))return e;let n=e>=0?e+Oe-Oe:e-Oe+Oe;return n>e?n-1:n},ie=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t}\
-,qr=86400,hn=864e13;function Jr(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${W(o)}`)\
-}if(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");let t=L(qs(e));if(n!==mn.name\
-){let o=L(n);mn={name:n,json:o,bytes:D(o)}}let r=Be(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${mn\
-.json}}`,bytes:Xs+r.length+D(t)+mn.bytes}}var mn={name:"",json:"",bytes:0},Xs=31;function qs(e){let n=(i,s)=>new TypeErr\
-or(`Event \'${e.name}\' ${i} cannot be read: ${W(s)}`),t;try{t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then\
-}catch(i){throw n("parameters() returned an object that",i)}if(kr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}c\
-atch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!we(t))thro\
-w new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned ${A(t)}`);let r;try{r={...t}}catch(i)\
-{throw n("parameters",i)}let o=Zn(r);if(o)throw new TypeError(`Event \'${e.name}\' ${o}`);return r}function Zn(e){if(typeo\
-f e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(\
-typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string\
-, finite number or boolean`}}function Kr(e,n){return{browserType:"undefined",clientId:Gs,clientType:"Native",clientVaria\
-nt:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",de\
-viceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",\
-deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer\
-:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"und\
-efined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Be(+(n.sentAt??Date.now())),\
-sessionId:n.sessionId??"undefined",userId:"undefined"}}function Qn(e,n){return cn(`${L(e).slice(0,-1)},"events":[`,n,"]}\
-")}var Zr=/[A-Za-z0-9_-]/,Js=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(\
-?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Ks=/(?:[+-]?(?:inf|nan\
-)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[e\
-E][+-]?\\d(?:_?\\d)*)?)/y;function Qr(e){return new tt(e).document()}var tt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(\
-n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#d()==="["?t=this.#u(n):\
-this.#s(t),this.#E()}}#u(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");le\
-t o=n;for(let[i,s]of r.entries()){let a=i===r.length-1;if(a&&t){let u=et(o,s)??this.#T([],"array");(!Array.isArray(u)||t\
-his.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header");return u.push(l),pn(o,s\
-,u),l}let d=et(o,s);d===void 0?pn(o,s,d=this.#T({},a?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!\
-a?d=d[d.length-1]:nt(d)?a?(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d\
-,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=d}return \
-o}#s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let a=et(o,s);a\
-===void 0?pn(o,s,a=this.#T({},"dotted")):(!nt(a)||!["dotted","implicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' \
-is already defined`),this.#t.get(a)==="implicit"&&this.#t.set(a,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&th\
-is.#i(`\'${i}\' is defined twice`),pn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#d();if(t===\'"\')n.push(this.#w());\
-else if(t==="\'")n.push(this.#l());else{let r=this.#n;for(;this.#n<this.#e.length&&Zr.test(this.#e[this.#n]);)this.#n++;t\
-his.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++\
-}}#r(){let n=this.#d();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return\
- this.#k();if(n===\'"\')return this.#w();if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i("values a\
-re nested too deeply");let o=n==="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(\
-this.#e.startsWith(o,this.#n)&&!Zr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#a(Js,/[\\w:\
-.+-]/);if(t){let[o,i,s,a]=t;return i!==void 0&&!Zs(Number(i),Number(s),Number(a))&&this.#i("a date is not in the calenda\
-r"),o}let r=this.#a(Ks,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("a\
-n integer has more than 4300 digits"),Qs(r[0])):this.#i("a value is malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec\
-(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O()\
-,this.#d()!=="]";)n.push(this.#r()),this.#O(),this.#d()===","?this.#n++:this.#d()!=="]"&&this.#i("an array is malformed"\
-);return this.#n++,n}#m(){this.#n++;let n=this.#T({},"inline");if(this.#y(),this.#d()==="}")return this.#n++,n;for(;;){t\
-his.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return th\
-is.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))nt(t)&&this.#c(t)}#w(){this.#n++;let n="";for(;;)\
-{let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n\
-+=this.#R():gn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",\
-this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>gn(r)&&r!=="	"))&&this.#i("a lite\
-ral string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&th\
-is.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return th\
-is.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){\
-let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#R()}else gn(t)&&t!==`\n`&&t!=="	"&\
-&!(t==="\\r"&&this.#d()===`\n`)?this.#i("a string holds a control character"):n+=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\
-\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string i\
-s not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n\
-+t,r}#R(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n=\
-=="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==\
-r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"\
-),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#d()===" "||this.#d()==="	";)this.#n++}#O(){for(;;){this.#y();let n\
-=this.#d();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#A();else ret\
-urn}}#A(){for(;this.#n<this.#e.length&&this.#d()!==`\n`;){let n=this.#e[this.#n++];gn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()=\
-==`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.#d()==="#"&&this.#A(),this.#e.startsWith(`\\r\n`,this.#n)?t\
-his.#n+=2:this.#d()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n){this.#e.\
-startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#d(){return this.#e[this.#n]}#T(n,t){return this.#\
-t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${\
-n}`)}};function et(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function pn(e,n,t){Object.defineProperty(e,n,{value:t,writ\
-able:!0,enumerable:!0,configurable:!0})}function nt(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function g\
-n(e){let n=e.charCodeAt(0);return n<32||n===127}function Zs(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28\
-:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function Qs(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.s\
-tartsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var ed="1.0";function Ue(){if(oo())return;let{env:e,files:n}=\
-b(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?B(t,".config/nat/telemetry.toml"):void 0);if(r==\
-=void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(rt?.given!==r){let o=n?.realPath(".");rt={given:r,path:o===void 0?r:\
-B(o,r)}}return rt.path}function ro(){return(se?Q?.path:void 0)??Ue()}var rt;function oo(){let{env:e,envHidden:n}=b();if(\
-n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME"\
-:void 0}var nd=65536;function He(e,n=!1){let t=b().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))retur\
-n{state:"disabled",problem:"may not be read (the program\'s permissions)"};let r;if(!n){if(!t.present(e))return{state:"ne\
-ver_asked"};try{r=t.checkPlace(e)}catch(i){return{state:"disabled",problem:`is where another user could replace it (${ot\
-(i).replaceAll("_"," ")})`}}}let o;try{o=t.read(e,nd)}catch(i){return ot(i)==="not_utf8"?{state:"disabled",problem:"is n\
-ot valid UTF-8 (Python\'s tomllib rejects it)"}:td(i)?{state:"disabled",problem:"may not be read where it leads (the prog\
-ram\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${ot(i).replaceAll("_"," ")})`}}return o===void 0\
-?{state:"never_asked"}:{...io(o),text:o,placeJudged:r}}function td(e){let{name:n,code:t}=e??{};return n==="NotCapable"||\
-t==="ERR_ACCESS_DENIED"}function ot(e){return e?.reason??"unreadable"}function io(e){let n;try{n=Qr(e)}catch{return{stat\
-e:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="obje\
-ct"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_vers\
-ion:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===ed?{state:"enabled"\
-}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool doe\
-s not know"}}function so(){let e=Ue(),{state:n,problem:t,outdatedYes:r}=ut(e),o={fileState:n,path:e,...t?{fileProblem:t}\
-:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...bn()??ct(n),...o}}function ao(){let e=bn();if(e)return e;let{state:n\
-,text:t,problem:r,placeJudged:o}=ut(Ue());return{...ct(n),text:t,placeJudged:o,...r?{problem:r}:{}}}function ut(e){if(e!\
-==void 0)return He(e);let n=oo();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${x\
-e(n)})`}:{state:"never_asked"}}function bn(){let{env:e,envHidden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!\
-1,source:"NAT_TELEMETRY_ENABLED"};let t=_e(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEME\
-TRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!=\
-=""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function ct(e){return e==="never_asked"?{enabled:!1,source:"defaul\
-t"}:{enabled:e==="enabled",source:"file"}}var G,se=!1,Q,it,lt=!1,yn,Ne,eo="an opt-out set in the environment during the \
-run",no="the consent file, written since the program turned telemetry on";function rd(e,n=He(e)){let t=b().files,{text:r\
-,problem:o}=n,i=o===void 0&&(n.placeJudged??od(e)),s=t?.present(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:\
-i,modified:t?.modifiedAt(e)}:{path:e,there:s,text:r,problem:o,reread:i,stamp:t?.stamp(e)}}function od(e){try{return b().\
-files?.checkPlace(e)===!0}catch{return!1}}function st(e,n){let t=b().files;if(n===void 0&&!e.there&&t?.present(e.path)==\
-=!1)return!1;if(n===void 0&&!e.reread)return t?.stamp(e.path)!==e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r\
-.problem!==e.problem||t?.modifiedAt(e.path)!==e.modified}function uo(){return yn!==void 0&&st(yn)}var dt=Symbol.for("@na\
-t/telemetry: the program\'s opt-out"),at=globalThis;try{at[dt]===void 0&&Object.defineProperty(at,dt,{value:{serial:0}})}\
-catch{}var to=0;function id(){try{let e=at[dt];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0\
-&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function co(){let e=id();e===void 0||e===to||(to=e,[G,se,lt]=[!1,!1,\
-!0])}function lo(e){it=e}function ee(){if(it)return G=it();co();let e=lt&&!se;if(!e&&(Ne===eo||bn()?.enabled===!1))retur\
-n Ne=eo,G=!1;if(e&&(Ne===no||uo()))return Ne=no,G=!1;if(!se||Q===void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;ret\
-urn n?.problem!==void 0&&(n=He(Q.path,!0)),G=Q.problem===void 0&&(n===void 0?G===!0&&!st(Q):n.problem===void 0&&!st(Q,n)\
-&&ct(n.state).enabled),G||(Ne??="the consent file, written again during the run"),G}function he(){return co(),G===void 0\
-&&sd(ao()),G===!0}function sd(e){[G,se]=[e.enabled,e.source==="file"];let n=se?Ue():void 0;Q=n===void 0?void 0:rd(n,e)}f\
-unction Ae(){if(!lt||se||G!==!0||uo())return;let e=bn();if(e)return e.enabled?void 0:e.source;let n=Ue(),t=yn?.path===n?\
-yn:void 0,{state:r,problem:o}=t===void 0?ut(n):t.problem!==void 0||t.text===void 0?{state:"never_asked",problem:t.proble\
-m}:io(t.text);return r==="disabled"&&o===void 0?"file":void 0}function fo(){return he()&&se}function ft(){let e=he(),{en\
-abled:n,source:t,problem:r}=ao(),o=t!=="file"&&t!=="default"&&b().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?\
-Xn(t,b().env(t)):void 0,s=o?`${t}, which the program may not read (${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r\
-}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?s:Ne??"the program (setTelemetryEnabled)"}}var pt=2**31\
--1,dd=25,mt={min:50,max:250},mo=4,ht=1e3,ad=(mo+1)*mt.max,$e={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.gua\
-rded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e\
-),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>\
-{this.ticking=!1,this.look()};if(b().watchTick?.(ht,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&\
-(this.signal=AbortSignal.timeout(ht)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of $e\
-.guarded)--e.looks<=0&&e.end();$e.guarded.size>0&&$e.listen()}};function Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout\
-(r),$e.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.ceil((e+ad)/ht),end:a},u=(l,c)=>{let m=b().monotonicMs()+l;t\
-ry{r=setTimeout(()=>{$e.release(d);let f=b().monotonicMs()-m;if(f<=dd||c===0)return a();u(Math.min(Math.max(f,mt.min),mt\
-.max),c-1)},l),t?.(r)}catch{}};return $e.guard(d),u(e,mo),t||(i=E(()=>b().holdOpen?.())),s}function ho(e,n){if(e===null)\
-return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return\
- Math.min(Math.max(o,0),36e5)}function pe(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o\
-/2);return Math.max(i,r)}var ud=3,go=!1;function yo(){go=!0}var cd=new Set([407,408,429,500,502,503,504]),ld=new Set([50\
-1,505]);function fd(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:cd.has(e)||e>=500&&e<600&&!l\
-d.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302|\
-|e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function bo(e){if(e.signa\
-l?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer)\
-,o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((a,d)=>{n.signal.addEventListener("ab\
-ort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??\
-fd;for(;;s++){let l=new URL(a).origin===d?e.headers:void 0,c=await Promise.race([e.fetch(a,{method:"POST",headers:{...l,\
-"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=md(c);if(m===void 0)return yt(g\
-t(c)),{kind:"rejected",reason:"bad_response"};let f=po(c,"location"),p=ho(po(c,"retry-after"),e.now());if(e.readAnswer&&\
-m>=200&&m<300){e.onAccepted?.();let v=await Promise.race([hd(c,n.signal),i]).catch(()=>{});return u(m,p,v)}if(yt(gt(c)),\
-m!==307&&m!==308)return u(m,p,void 0);if(s===ud)return{kind:"rejected",reason:"too_many_redirects"};let y=Ed(f,a);if(y==\
-=void 0)return{kind:"rejected",reason:"bad_redirect"};if(y.startsWith("http:")&&a.startsWith("https:"))return{kind:"reje\
-cted",reason:"unsafe_redirect"};if(e.mayConnect?.(y)===!1)return go?{kind:"not_sent",reason:"a redirect beyond the sende\
-r\'s permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(y).origin!==d&&e.sendsProx\
-yCredentials?.(y))return{kind:"rejected",reason:"unsafe_redirect"};a=y}}catch(a){return e.signal?.aborted&&!t?{kind:"int\
-errupted"}:a instanceof Y&&s===0?{kind:"not_sent",reason:a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reas\
-on:"network_error",thrown:W(a)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function md(e){try{let n=e?.status\
-;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return\
-}}function po(e,n){try{let t=e.headers.get(n);return typeof t=="string"?t:null}catch{return null}}function gt(e){try{ret\
-urn e.body}catch{return}}function yt(e){try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)\
-).catch(()=>{}):typeof t=="function"&&t.call(e)}catch{}}async function hd(e,n){let t=gt(e),r=pd(t),o=r??t,i=()=>yt(o);n.\
-addEventListener("abort",i,{once:!0});let s=new TextDecoder,a="",d=0;try{if(n.aborted)return"";for await(let u of r?gd(r\
-):yd(t)){if(typeof u!="string"&&!(u instanceof Uint8Array)||(d+=typeof u=="string"?D(u):u.length,d>bd))return"";a+=typeo\
-f u=="string"?u:s.decode(u,{stream:!0})}return a+s.decode()}finally{n.removeEventListener("abort",i),i()}}function pd(e)\
-{try{let{getReader:n}=e??{};return typeof n=="function"?n.call(e):void 0}catch{return}}async function*gd(e){for(let n=aw\
-ait e.read();!n.done;n=await e.read())yield n.value}function yd(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="fun\
-ction"?n:[]}var bd=65536;function Ed(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="\
-https:"?t.href:void 0}catch{return}}var vd=0xe677d21fdbff,Sd=JSON.stringify(me).length+Re;function vo(e){if(e===Eo)retur\
-n!0;let n=D(JSON.stringify(e))<=Sd;return n&&(Eo=e),n}var Eo;function So(e,n){let{sessionId:t,sourceClientVersion:r}=n;t\
-ry{if(!(e instanceof ke))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",\
-detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"i\
-nvalid_event",detail:"schemaVersion is not a string"};if(!vo(o))return{reason:"invalid_event",detail:`schemaVersion is l\
-onger than the ${Re} bytes beyond "${me}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invali\
-d_event",detail:"timestamp is not a finite number"};if(i<0||i>vd)return{reason:"invalid_event",detail:"timestamp outside\
- the years 1970-9999 that both wire formats carry"};let{json:s,bytes:a}=Jr(e),d={json:s,bytes:a,schemaVersion:o,sessionI\
-d:t,clientVersion:r,timestamp:i,retries:0,notBefore:0},u=bt(d,n);return u===void 0?d:{reason:"event_too_large",detail:u}\
-}catch(o){return{reason:"invalid_event",detail:W(o)}}}function bt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;i\
-f(e.bytes>t)return`${e.bytes} bytes serialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves \
-beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.e\
-ventBytes(e),s=e.sessionId===n.sessionId&&e.clientVersion===n.sourceClientVersion&&vo(e.schemaVersion);if((i>e.bytes||!s\
-)&&o.emptyBytes(e)+i>r)return`${i} bytes as the ${o.name} format carries it, more than maxBatchBytes leaves beside its e\
-nvelope`}function wo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0]\
-.schemaVersion&&a.sessionId===i[0].sessionId&&a.clientVersion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),\
-s+=1+d,i.push(a)}return o}function ne(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777\
-619)>>>0;return n.toString(16).padStart(8,"0")}function Et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMa\
-p(i=>{let s=t.exec(i)?.[1],a=s===void 0?void 0:r(s,i);return a===void 0?[]:[a]})}var Td={initialMs:3e4,maxMs:36e5},To=40\
-96;function xd(e,n){return n??ne(e)}function _d(e,n,t){try{let r=e.read(n,To);if(r===void 0)return;let{failures:o,notBef\
-ore:i,endpoint:s,endpointHash:a,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i\
-<=t+36e5,c=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:c,en\
-dpoint:typeof s=="string"?s:void 0,endpointHash:typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{re\
-turn"invalid"}}var En=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`hea\
-lth-${xd(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get \
-state(){return this.#r}isOpen(){return!this.#a&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!\
-1;let t=this.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+pe(r,Td,this.#p,n),i=(t?.notBefore??0)\
->o;return this.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();i\
-f(r&&r.notBefore>=t){this.#r=r;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failure\
-s:this.#r.failures,notBefore:this.#s()+n}),this.#a=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(\
-),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n\
-=this.#r!==void 0;return this.forget(),n}refresh(){this.#a||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void\
- 0,this.#a=!1,this.#m())}#g(){let n=_d(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n\
-.state:void 0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{}\
-,r=L({...n,...t,endpoint:this.#t}),o=D(r)<=To&&H(this.#t)===this.#t?r:L({...n,...t});le(this.#u,this.#e,this.#n,o,this.#\
-s())}catch{}}};function xo(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) i\
-n a row): not tried before ${Be(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var _o=36e5,je=64,kd=6e4,de={maxEvents:1e\
-3,maxBytes:1048576,maxAgeMs:7*864e5},vt=6e4,Rd=864e5,ko=6e4,Ao=64,Od=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f\
-]{12}\\.jsonl$/,vn=/^([lc])-(\\d{13})-(e-.+)$/,Nd=36e5;function $o(e,n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e}\
- ${t}`)}var Ad=" does not exist yet",ae=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e\
-=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,de.maxAgeMs),maxEvents:Math.max(r.maxEvents,de.maxEvents),maxBytes:Ma\
-th.max(r.maxBytes,de.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=c=>{i(c)},d\
-=s==="work",u=d?"read and write":"read",l=c=>!t.allowed(c,"read")||d&&!t.allowed(c,"write");if(l(n))return a(`the progra\
-m may not ${u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} le\
-ads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its permis\
-sions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,d)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return \
-a(m?`${n}${Ad}`:W(c))}}write(n,t){let r={},o=n.map(Me),{kept:i}=wt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full\
-",o.length-i.length);let s=new Map;for(let d of i){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}\
-let a=[];try{for(let d of s.values())a.push(this.#u(d,t,this.key))}catch(d){for(let u of a)this.#l(u);throw d}return{wri\
-tten:r,older:this.#g(t,a)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:a}of this.#a(t).slice(0,je)){if(o.length>=n)b\
-reak;let d=this.#p(s.name,t+r);try{this.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(d,s,t),m=\
-u.slice(0,n-o.length),f={path:d,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u\
-.length};try{this.#u(u.slice(m.length).map(Me),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C\
-(i,"spool_expired",c);for(let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}\
-renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){ret\
-urn this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#a(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.pa\
-th,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{le\
-t t=vn.exec(n),r=Le(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed\
-:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:Tt(t)}:s]}).sort((n,t)=>n.time-t.time\
-).map(({time:n,...t})=>t)}adopt(n,t,r=kd){let o=[],i=0;for(let s of n.#r()){if(o.length>=je)break;let a=Ro(s,t);if(!(a!=\
-=void 0&&(a.key===this.key||a.key===void 0))||!(t-a.time>=r))continue;let u=n.#p(a.name,t+_o);try{n.#e.rename(`${n.dir}/\
-${s}`,u)}catch{continue}let{valid:l}=n.#s(u,a,t);try{let c=this.#u(l.map(Me),a.time,a.key);c!==void 0&&o.push(c)}catch{t\
-ry{n.#e.rename(u,`${n.dir}/${a.name}`)}catch{}break}n.#l(u.slice(n.dir.length+1)),i+=l.length}return o.length>0&&this.#g\
-(t,o),i}clear(){let n=0;for(let t of this.#r()){let r=vn.exec(t),o=Le(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}en\
-tries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Le(t)??[])}#u(n,t,r){if(n.length\
-===0)return;let o=Oo(n,t,r);return le(this.#e,this.dir,o,No(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},\
-i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.fl\
-oor(s/Ao)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let a=Ld(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.\
-maxAgeMs?o.expired++:o.valid.push(a)}return o}#p(n,t){return`${this.dir}/${St(n,t)}`}#r(){try{return this.#e.list(this.d\
-ir)}catch{return[]}}#a(n){let t=[],r=0;for(let o of this.#r()){let i=xr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entr\
-y:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>_o&&r<je&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time\
-)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=g=>g.key===this.key||g.key===void 0,a=g=>n-g.time>(s(g)?o.maxAgeMs:i.maxAge\
-Ms),d=this.#r();this.#c(d,n,a,r);let u=this.#t(d),l={events:0,bytes:0},c={events:0,bytes:0},m=(g,h,w)=>{s(g)&&([l.events\
-,l.bytes]=[l.events+h,l.bytes+w]),[c.events,c.bytes]=[c.events+h,c.bytes+w]};for(let g of u)m(g,g.events,g.bytes);let f=\
-(g,h)=>g.events>h.maxEvents||g.bytes>h.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(a))return r;let p=u.filter(g=>t.includes(g.\
-name)),y=Math.min(...p.map(g=>g.time)),v=g=>this.#e.modifiedAt(`${this.dir}/${g}`),k=Math.max(...p.map(g=>v(g.name)??-1/\
-0)),_=g=>{if(g.time<y)return!1;let h=v(g.name);return h===void 0||!Number.isFinite(k)?g.time-y<=ko:Math.abs(h-k)<=ko},O=\
-u.filter(g=>!t.includes(g.name)).sort((g,h)=>g.time-h.time);for(let g=0;g<je;){let h=O.find(a),w=h===void 0&&f(l,o),x=h?\
-?(w?O.find(s):f(c,i)?O[0]:void 0);if(x===void 0)break;O.splice(O.indexOf(x),1);let N=a(x);if(!N&&_(x))continue;g++,m(x,-\
-x.events,-x.bytes);let T=w?{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.m\
-axBytes-c.bytes};if(!N&&T.events>0&&T.bytes>0){let S=this.#w(x,T.events,T.bytes,n);if(S===void 0)continue;m(x,S.kept.eve\
-nts,S.kept.bytes),C(r,"spool_corrupt",S.corrupt),C(r,"spool_full",S.cut);continue}this.#m(x.name,x,N?"spool_expired":"sp\
-ool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,\
-i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===je)break;let a=vn.exec(s);if(a===null||t-Tt(a)<=Rd\
-)continue;let d=Le(a[3]);if(d===void 0||!r(d))continue;i++;let u=St(a[3],t+vt);try{this.#e.rename(`${this.dir}/${s}`,`${\
-this.dir}/${u}`)}catch{continue}this.#m(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=St(n.name,o+vt),s=b().monotonicMs();tr\
-y{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${\
-i}`,n),u=a.map(Me),l=wt(u,t,r),c=l.kept.map(y=>u[y]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corru\
-pt:d};if(c.length===0)return this.#l(i)?m:void 0;let f=sn(this.dir,o),p=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.\
-create(f,No(c))}catch{if(p(),!this.#l(i))return;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.l\
-ength,corrupt:d}}return m}if(b().monotonicMs()-s>vt/2)return void p();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{p()\
-;return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Oo(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this\
-.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Ro(e,n){let t=vn.exec(e);return t?Id(t,n)?Le(t[3]):void 0:L\
-e(e)}function Le(e){let n=Od.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Ao));return{na\
-me:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function wt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.\
-max(0,r.length-n),i=r.slice(o).reduce((s,a)=>s+e[a].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.\
-slice(o),bytes:i}}function Oo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0\
-?"":`${t}-`}${fe()}.jsonl`}function No(e){return e.map(n=>`${n.text}\n`).join("")}function Io(e,n){let{maxEvents:t,maxByt\
-es:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+$d;r\
-eturn e.length<=t&&o<=r?0:e.length-wt(e.map(Me),t,r).kept.length}var $d=200;function Lo(e){return Me(e).bytes+1}function\
- Me(e){let n=`{"retries":${e.retries},"schemaVersion":${L(e.schemaVersion)},"sessionId":${L(e.sessionId)},${e.clientVers\
-ion===void 0?"":`"clientVersion":${L(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.time\
-stamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function St(e,n){return`l-${Z(n)}-${e}`}function Tt([,e,n]){return\
- e==="l"?Number(n):Number(n)+Nd}function Id(e,n){return n>Tt(e)}function Ld(e){try{let{retries:n,schemaVersion:t,session\
-Id:r,clientVersion:o,cuts:i,timestamp:s,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&t\
-ypeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a\
-.ts=="string"&&Zn(a.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:L(a),schemaVersion:t,session\
-Id:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function Md(e,n){ret\
-urn e.spoolFallback?Gr(b().env,I().os,n?.uid):void 0}function Pd(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,\
-s=xt(e),a=e.noSpool??"there is no spool directory",d=r==="look"?"look":"work",u=o===void 0?void 0:ae.open(o,n,i,s,f=>a=f\
-,d),l=Md(e,n),c=u&&d==="work"?Dd(u,l,n,i):void 0;if(u&&c&&u.adopt(c,e.clock(),r==="flush"?0:void 0),u||l===void 0)return\
-!u&&o!==void 0&&t(a),u;let m=ae.open(l,n,i,s,f=>a+=`; nor in ${l}: ${f}`,d);return t(a,m?.dir),m}function Dd(e,n,t,r,o="\
-work"){let s=n!==void 0&&t.allowed(n,"read")&&t.realPath(n)!==void 0?ae.open(n,t,r,e.key,void 0,o):void 0;return s&&s.di\
-r!==e.dir?s:void 0}var Sn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.\
-files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallb\
-ack)return null;let s=b().files;if(!s)return null;let a=Pd(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=n\
-ew En(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.clai\
-m(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:D(d.json),notBefore:0})),[s,a]=[[\
-],[]];for(let d of i)(bt(d,this.#e)===void 0?s:a).push(d);return a.length>0&&(this.settle(a),C(o,"event_too_large",a.len\
-gth)),{events:s,dropped:o}}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce\
-((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&\
-(this.#n.delete(t),this.spool.release(t))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of t\
-his.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){\
-for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i o\
-f this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function Cd(){let e=Fn(),n=e.startsWith("file://")?\
-decodeURIComponent(new URL(e).pathname):e;return(n.startsWith("/")?b().files?.realPath(n):void 0)??e}function xt(e){let{\
-sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Cd():void 0,hea\
-ders:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetc\
-h:i?"own":void 0},a=L(s);return $o(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}function Fd(e){let n=e.replace(/^\\[(.*\
-)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d\
-{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Mo(e,n){if(e.kind!=="http")return;let t;try\
-{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Fd(t.hostname))return;let r=[...t.username||t.password?["credent\
-ials"]:[],...t.search?["query parameters"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).le\
-ngth>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return o.length===0?void 0:`${o.join(" and ")} go unencrypted (h\
-ttp:) to ${t.hostname}`}function Po(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Kr(r,{sourceClie\
-ntVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.jso\
-n)),emptyBytes:Co(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>D(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,re\
-adsAnswer:!1}}function Do(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersi\
-on:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let a=L(Pr(i));r.set(i,s={json:a,bytes:D(a)})}return s};return{n\
-ame:"otlp",encode:i=>Wn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Co(({sessionId:i,clientVersion:s})=>[i,\
-s],i=>D(Wn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.n\
-ame":e.serviceName},classify:Dr}}function Co(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.len\
-gth||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var Bd="http://localhost:4318/v1/logs",Hd=120,U\
-d=50,jd=3,Vd=2,Ho=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Yd=\'{"ts":"2026-01-01T00:00:00.000Z","p\
-arameters":{"nemoSource":"auditor","command":"x","subcommand":"undefined","taskStatus":"success","durationMs":0,"exitCod\
-e":0,"errorClass":"undefined","pythonVersion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',Wd=new WeakSet,Gd={flushIn\
-tervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,\
-exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBa\
-tchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,\
-headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ve(e={}){if(!we(e))throw new TypeError(`Cannot create hand\
-ler: options must be an object, got ${A(e)}`);let n=jn(e,Gd);if(n)throw new TypeError(`Cannot create handler: ${n}`);let\
- t=(R,V,F)=>{let P=e[R]===void 0?V:e[R],z=F.integer?`${F.sign} integer`:`${F.sign} number`,re=`Cannot create handler: \'$\
-{R}\' must be a ${z}`;if(typeof P!="number"||Number.isNaN(P))throw new TypeError(`${re}, got ${A(P)}`);if(!((F.sign==="po\
-sitive"?P>0:P>=0)&&(F.integer?Number.isSafeInteger(P):Number.isFinite(P))))throw new RangeError(`${re}, got ${P}`);if(F.\
-timer&&P*1e3>pt)throw new RangeError(`Cannot create handler: \'${R}\' must be at most ${pt/1e3} seconds (the longest a tim\
-er can wait), got ${P}`);return P},r=(R,V,F)=>{let P=e[R];if(P===void 0)return F;if(typeof P!==V)throw new TypeError(`Ca\
-nnot create handler: \'${R}\' must be a ${V}, got ${A(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",\
-timer:!0},s={sign:"positive",integer:!0},a=t("requestTimeoutSeconds",Vd,o),d=t("backoffInitialSeconds",1,i),u=t("backoff\
-MaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffIniti\
-alSeconds\' (${d}), got ${u}`);let l=Yr(),c=r("sourceClientVersion","string",Te),m=Vo("resource",e.resource),f=r("session\
-Id","string","undefined"),p=[],y=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,v=Kd(y,p),k=fn(l.format\
-??""),_=y!==void 0?v:k??"nat",O=kt(_,c,{...l.otlpResource,...m}),[g,h]=Wd.has(e)?[Yd,"the smallest event trackCommand re\
-cords; a command\'s own are larger by its name, source and duration"]:[Ho,"the smallest event"],w=_t(O,l.sessionPrefix+f)\
-,x=_t(kt(v,c,m,Uo),f,g),N=t("maxEventBytes",32768,s);if(N<x.eventBytes)throw new RangeError(`Cannot create handler: \'max\
-EventBytes\' must be at least ${x.eventBytes} (${h}), got ${N}`);let T=t("maxBatchBytes",5e5,s);if(T<x.batchBytes){let R=\
-`one ${v} envelope holding ${h}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVers\
-ion\', \'sessionId\' or \'resource\' make ${R} ${x.batchBytes} bytes, more than \'maxBatchBytes\' (${T} by default)`:`Cannot cr\
-eate handler: \'maxBatchBytes\' must be at least ${x.batchBytes} (${R}), got ${T}`)}let S=Zd(e.headers);S.problem&&p.push(\
-S.problem);let M=qd(e.endpoint,l.endpointHidden?Rt:l.endpoint??(_==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??Bd:vo\
-id 0),l.dryRun,p),j=Jd(e.spoolDir,l,p);return{flushIntervalMs:t("flushIntervalSeconds",Hd,o)*1e3,maxQueueSize:t("maxQueu\
-eSize",Ud,s),maxRetries:t("maxRetries",jd,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exit\
-TimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBy\
-tes:Math.min(N,T-w.envelopeBytes-Re),maxEventBytesOption:N,maxBatchBytes:T,sourceClientVersion:c,sessionId:l.sessionPref\
-ix+f,sink:M.kind==="http"&&S.problem?{kind:"none",reason:"invalid_headers",detail:S.problem}:M,spoolDir:j.path,noSpool:j\
-.none,problems:p,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",de.maxEven\
-ts,s),maxBytes:Xd(t("spoolMaxBytes",de.maxBytes,s),g,h),maxAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"}\
-)*864e5},captureInterrupts:ea(e.captureInterrupts),handOff:Qd(r("handOff","boolean",void 0),l),customFetch:e.fetch!==voi\
-d 0,format:O,formatSetBy:y!==void 0?"the program\'s options":k!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...\
-_==="otlp"?l.otlpHeaders:{},...S.record},fetch:r("fetch","function",b().fetch??((R,V)=>globalThis.fetch(R,V))),logger:r(\
-"logger","function",void 0),clock:Fo("clock",r("clock","function",Date.now),Date.now,{valid:zd,expected:"epoch milliseco\
-nds",hint:" (a method needs its object: () => performance.timeOrigin + performance.now())"}),random:Fo("random",r("rando\
-m","function",Se),Se,{valid:R=>typeof R=="number"&&R>=0&&R<1,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{valid:r\
-,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot create handler: \'${e}\' fa\
-iled: ${W(a)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return(\
-)=>{try{let a=n();return r(a)?a:t()}catch{return t()}}}var zd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=Ho){\
-let r={json:t,bytes:D(t),schemaVersion:me,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes\
-(r)),i=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function Xd(e,n,t){if(e>=de.maxBytes\
-)return e;let r=Lo({json:n,schemaVersion:me,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot \
-create handler: \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`);return e}function kt(e,n,t,r\
-){return e==="otlp"?Do({serviceName:t["service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo={name\
-:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function jo(e){let{format:n,sourceClientVersion:t}=e,r\
-=n.resource??{},o=_t(kt(n.name,t,r,Uo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEvent\
-Bytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var Rt=Symbol("hidden");function qd(e,n,t,r){if(e!==void 0&&typeof e\
-!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got\
- ${A(e)}`);let o=e===void 0?void 0:ln(e);if(o){let s=`the program\'s \'endpoint\' ${A(H(e))} ${o}: nothing is sent`;return \
-r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"none",reason:"endpoint_hid\
-den"};let i=e??n??Ur;return e===void 0&&!jr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i\
-===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function Jd(e,n,t){if(e===!1)return{path:void 0,none:"the progr\
-am\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")th\
-row new TypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);return \
-X(e,I().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{\
-path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function Kd(e,n){if(e===void 0)return"nat";if(type\
-of e!="string")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);le\
-t t=fn(e);return t||(n.push(`the program\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat\
-")}function Vo(e,n){if(n===void 0)return{};if(!we(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an objec\
-t of strings, got ${A(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new Typ\
-eError(`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?A(o):\
-`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var Bo=8192;function Zd(e){let n=Vo("headers",e);for(let[i,s]of Object.en\
-tries(n)){if(!an(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got \
-${A(i)}`);if(dn(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client frames th\
-e request itself`);n[i]=Ar(s)}let t=Object.keys(n).find(i=>!un(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.length+a\
-.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${A(t)} that cannot be sent (a control character or a\
- character past ASCII): nothing is sent`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Bo} (ser\
-vers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Qd(e,n){return e!\
-==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?\
-{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function ea(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=\
->{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean o\
-r a function, got ${A(e)}`)}var wn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function Tn(e,n){return{...e,[Y\
-e]:L(n)}}function Yo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&t\
-ypeof n.endpoint=="string"?n:void 0}catch{return}}var te=15e3,na=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin\
-}catch{}return ne(n).slice(0,4)}function zo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${fe(8)}.${r}`}function Pe(e,n,t,r,o\
-){let i={locks:[],marks:[],others:new Map};for(let s of e.list(n)){let a=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9\
-a-f]{8}\\.(lock|start)$/.exec(s);if(!a)continue;let d=Number(a[2]),u=a[4]==="lock"?te:na;if(d+u<=r||d>r+u)_n(e,`${n}/${s}\
-`);else if(a[1]===t)(a[4]==="lock"?i.locks:i.marks).push(s);else if(a[3]===o){let[l,c]=[`${a[2]} ${s}`,i.others.get(a[1]\
-)];(c===void 0||l<c)&&i.others.set(a[1],l)}}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Pe(e,\
-n,t,r).locks.length>0}catch{return!1}}function Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.now()\
-,i);if(s.locks.length>0||s.marks.length>0)return"at work";if(s.others.size>=Wo)return"crowded";let a=Date.now();o=zo(t,a\
-,i,"start"),e.create(`${n}/${o}`,"");let d=Pe(e,n,t,a,i),u=d.locks.length>0||d.marks[0]!==o,l=`${Z(a)} ${o}`,c=[...d.oth\
-ers.values()].filter(m=>m<l).length>=Wo;return!u&&!c?o:(_n(e,`${n}/${o}`),u?"at work":"crowded")}catch{return o}}functio\
-n qo(e,n,t){t!==void 0&&Nt(e,n,()=>[t])}function Jo(e,n,t){Nt(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,\
-t,r){for(let o=0;o<ta;o++){let i=Date.now();try{e.ensureDir(n,!0,!1);let s=Pe(e,n,t,i);if(s.locks.length>0){Ot(e,n,s.mar\
-ks);return}let a=zo(t,i,Go(r),"lock");e.create(`${n}/${a}`,"");let{locks:d,marks:u}=Pe(e,n,t,i);if(d.join()===a)return O\
-t(e,n,u),a;_n(e,`${n}/${a}`)}catch{return}await new Promise(s=>setTimeout(s,10+Se()*50))}}var ta=5;function Zo(e,n,t){Nt\
-(e,n,()=>[t])}function Nt(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${\
-n}/${r}`)}function _n(e,n){try{e.remove(n)}catch{}}function Qo(){return""}var oa=6e4,ia=1e3,sa=[Ye,"NAT_TELEMETRY_ENABLE\
-D","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=da(e,n,t);return r.hand\
-Off?r:{...r,outcome:ni(e,n)}}function ni(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"deli\
-vered":n&&Ae()===void 0?"spooled":"dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}funct\
-ion da(e,n,t){try{let r=di(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{sp\
-ool:o,health:i}=n,s=si(e.sink.url,o.dir);if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{handOff:!0,command\
-:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in \
-a)return{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,l={...ua(e,o.dir),successor:u,onByConsentFile:fo()};return{handO\
-ff:!0,command:{...a,env:Tn(a.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off fail\
-ed (${r})`}}}function ri(e,n){return n.handOff&&n.command&&!la(n.backlog)?{handOff:!1,reason:"the sender\'s script is not\
- in the spool directory and cannot be written",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,health:t,files:\
-r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o==="at work"\
-||o==="crowded")return o;let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.dir,o),i}catch{r\
-eturn"failed"}}function ii(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{si\
-nk:t}=e;return di(e,n,!0)!==void 0||t.kind==="http"&&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}function si(e,n){\
-let t=ro(),r=t===void 0?void 0:aa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...sa,...be,"HOME","USER\
-PROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function aa(e){let n=J(e),t=n===void 0?"":e.slice(n.length).\
-replace(/^[\\\\/]+/,""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===v\
-oid 0?void 0:B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled\
-)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.cust\
-omFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-ia)\
-return`a request may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was t\
-urned off during the run";let i=Ae();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent\
- file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spo\
-ol: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories a\
-bove the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --all\
-ow-fs-read for them): another user could swap the sender\'s script there";if(!ti(e))return"the program may not connect to\
- the endpoint";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)re\
-turn;let{state:c}=d,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>oa&&!xn(a,\
-s.dir,s.key,u))return"spooled events have waited a minute with no sender at work"}function ua(e,n){let{sink:t,format:r,s\
-poolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requ\
-estTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),sp\
-oolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVer\
-sion,headers:{...e.headers},resource:{...r.resource}}}function ca({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0\
-)===0}function la(e){if(ca(e))return!0;let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!\
-(o instanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ma(n,t.dir,fa),!0}var fa=3;function \
-ma(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`\
-);return d===void 0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.wri\
-tten-a.written).slice(t).filter(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch\
-{}}var kn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.\
-#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function a\
-i(){throw new Error("a sender prints nothing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,ha=/^[0-9a-f\
-]{8}$/;var ui=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,pa=6e4;function mi(e,n,t,r,o,i,s=-1/0){le\
-t a=Object.entries(o).filter(([m,f])=>fi.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!At(i))return;let u={..\
-.{since:i,last:i,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=bi(n,t)\
-;try{let m=ya(e,n,t,i).filter(p=>p.quiet).map(p=>hi(e,p,n,t)),f=gi([...m.flatMap(p=>p.lines),l],s,i)??l;pi(e,n,t,m,()=>{\
-let p=Ea(e,c);p==="invalid"&&e.remove(c);let y=`${L(f)}\n`;typeof p!="object"||p.bytes+y.length<=ci?e.append(c,typeof p==\
-"object"&&!p.ended?`\n${y}`:y,li):ga(e,n,t,f,s,i)});for(let{path:p}of m)p!==void 0&&E(()=>e.remove(p))}catch{}}function g\
-a(e,n,t,r,o,i){let s=bi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],()=>{e.appen\
-d(s,`${L(gi([...d.lines,r],o,i)??r)}\n`,li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.p\
-ath)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=ba(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.\
-summed}:{lines:[],summed:n.summed}}function pi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e\
-,s,Lt(n,t,a));throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r\
-}.aside`)}function ya(e,n,t,r){return Et(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=pa;return o==\
-=t?{path:B(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function ba(e,n){try{let t=n.summed??0,r=e.read(n.p\
-ath,$t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{return{lines\
-:[],upTo:n.summed??0}}}function Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=e.map(a=>({...a,\
-since:Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r\
-)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=\
-Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.\
-since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}fu\
-nction Ea(e,n){try{let t=e.read(n,$t);return t===void 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)\
-}}catch(t){return t instanceof $?"invalid":void 0}}function yi(e){return e.split(`\n`).flatMap(n=>va(n)??[])}function va(\
-e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isAr\
-ray(r)?Object.entries(r):[];if(!(At(n)&&At(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&Number.isSaf\
-eInteger(l)&&l>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ha.test(i)?{endpoin\
-tHash:i}:{}};return typeof o=="string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}function At(e){return Number.isSafeIn\
-teger(e)&&e>=0&&e<=hn}function bi(e,n){return B(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Ei=.9,Sa=1e\
-3,wa=3e5,Ta=36e5,xa=4,Rn=class{#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l\
-;#x=ue.working;#k=0;#R;#y=new Set;#O;#A=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#fe=!1;#U=0;#D;#C;#v;#z;#j=!1;#X=!1;#F;\
-constructor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!he())return this.#xe();let t=b().exiting();t?(this.#ie(),this.#H=this\
-.#i,this.#i=!0):this.#J(),this.#u++;let r=So(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()\
->=this.#e.maxBufferedEvents)return this.#ke();if(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#c=\
-==void 0&&queueMicrotask(()=>this.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H\
-=!1}}start(){this.#m||this.#D||(this.#m=!0,this.#J(),this.#S()>0?this.#V():he()&&!this.#N()&&ii(this.#e,this.#_())&&this\
-.#I(ue.working))}flush(){return this.#I(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>t\
-his.#D);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;le\
-t i=this.#x;return[this.#l,this.#x]=[void 0,ue.working],this.#be(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D\
-??=this.#me()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,d\
-ropped:{...this.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.\
-length+this.#o.length+this.#t.size}#q(){return[...this.#o,...this.#t.events(),...this.#n]}#J(){if(this.#C)return;this.#i\
-e();let n=b(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()\
-");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#\
-W(),this.#G()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void \
-0;this.#C=()=>{r?.(),i?.()}}#V(){this.#m&&this.#c===void 0&&this.#K()}#K(){this.#c=setTimeout(()=>{this.#I(ue.periodic).\
-then(()=>{this.#m&&this.#K()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#me(){this.#m=!1,this.#c!==void 0&\
-&clearTimeout(this.#c);let n=this.#E=_a(this.#e.exitTimeoutMs);this.#le(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.si\
-ze>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#Z(),this.#S()>0&&this.#B())return;this.#ae(),this.#S()\
->0&&this.#N()&&this.#P(!0),this.#S()>0&&!this.#N()&&await this.#he(n),this.#P()}catch(o){this.#f(`stop failed unexpected\
-ly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=voi\
-d 0)}}async#he(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then((\
-)=>!0);await Promise.race([r,n.over()])||this.#Z()}#Z(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicM\
-s(),o=Math.min(n,t||n)*Ei,i=[...this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*Ei);this.#Q(({started:s})=>r-s>=o),th\
-is.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#Q\
-(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#re(r);continue}for(let i o\
-f r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#se(r,"the exit budget ended before the answer"):r)}}}#pe(){return\
- this.#R??=new AbortController}#ee(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=thi\
-s.#E;if(!o)return!0;let i=b().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0\
-;return r<=t&&!(2*d>s)}#ne(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.heal\
-th.isOpen()===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#ge(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.\
-#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.n\
-otBefore&&t()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#ye(n){let t=this.#v?.health;if(n.delivered){this.#F=vo\
-id 0;let u=this.#X&&this.#E===void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)\
-return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);\
-let o=(this.#F?.failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?\
-void 0:{state:t.state,failures:o,probeAt:d}}async#be(n){try{this.#le(),this.#Y();let t=this.#e.sink.kind==="http"?this.#\
-v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ae();let r=this.#N();if(r&&!this.#ge())return;let o=t\
-his.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=thi\
-s.#o.filter(l=>!i(l)),this.#n=[];let d=this.#oe(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r\
-};await this.#Ee(d,u),this.#ye(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs)\
-)}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#Ee(n,t){let{signal:r}=this.#pe(),o=0,i=async()=>{for(;o<n.l\
-ength&&!t.failed&&this.#ee(r);)await this.#te(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(xa,n.length)},i\
-));for(let s of n.slice(o))this.#ne(s)}async#te(n,t,r){this.#Y();let o=this.#ue(n);if(o!==n){if(this.#t.settle(n),o.leng\
-th===0)return;this.#t.add(o),n=o}let i=await this.#Se(n,t);if(this.#Te(i,n.length),!!this.#t.settle(n)){if(i.kind==="too\
-_large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of\
- a)this.#ee(t)?await this.#te(d,t,r):this.#ne(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#re(n,\
-i.rejected);case"too_large":return this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.de\
-tail),this.#M(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAft\
-erMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ve(n,i.retryAfterMs):this.#_e(n,i.reason,i.retryAfter\
-Ms)}}}#ve(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#re(n,\
-t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#Se(n,t){let r={star\
-ted:b().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#we(n,t,()=>r.accepted=!0)}finally{this\
-.#y.delete(r);let o=b().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#oe(n){let{format:t,maxBatchBytes:r}=this.#e;r\
-eturn wo(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#we(n,t,r){let{sink:o}=this.#e;i\
-f(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,t\
-his.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stde\
-rr")return vi(a),{kind:"delivered"};let d=i.classify;return await bo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d\
-(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,\
-now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}\
-#Te(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=\
-n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?t\
-his.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}\
-${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#ie(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,\
-spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by\
- ${a})`);let d=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TE\
-LEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere \
-(${n.reason})`;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`\
-problem: ${s}`);if(!this.#h)return;let i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled\
-?"hand off where a sender can be started":"in process"} (${o.source})`)}#xe(){this.#d||!this.#h&&!this.#e.logger||(this.\
-#d=!0,this.#f(`telemetry off (decided by ${ft().decidedBy}): events are not recorded`))}#_e(n,t,r){let{backoff:o,clock:i\
-,random:s}=this.#e,a=i(),d=this.#se(n,t);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#se(n,t){le\
-t[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (\
-${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this\
-.#M(o),r}#M(n){this.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool\
- kept in ${t}, as its place cannot be used: ${n}`;r!==this.#z&&this.#f(r),this.#z=r}),this.#v}#de(){let n=this.#E;if(n)r\
-eturn Math.max(0,n.end-b().monotonicMs())+Sa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(wa,Math.m\
-in(Ta,2*t),2*r)}#Y(){let n=this.#de(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ae(){if(this.#j||this.#k>0\
-||!he()||this.#N()||!ee())return;let n=this.#_();if(n&&Ae()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r\
-=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#de());this.#X=(o?.events.length??0)>0,o&&(this.\
-#ce(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#Q();let\
- r=this.#q(),o=this.#ue(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return t\
-his.#fe=!0,this.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#oe(o\
-))vi(this.#e.format.encode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L()\
-,this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return th\
-is.#f(`${o.length} event(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?`\
- (${this.#e.noSpool})`:"")),!1;if(Ae()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program \
-turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(\
-this.#L(),s){let a=this.#U-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries\
-(s.dropped))this.#b(u,d);this.#ce(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"sp\
-ool_unavailable")}return i?.releaseAll(),s!==void 0}#ue(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;f\
-or(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&\
-o.has(s));return this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#ce(n){for(let[t,r]of Ob\
-ject.entries(n))this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=ei(this.#e,t,he()),o=r.hand\
-Off?ee():void 0;if(o===!1)return this.#P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let u={delivered:"delivering in proces\
-s",spooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health)\
-:void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: \
-${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:Io(this.#q(),this.#e.spo\
-olLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the sp\
-ool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))r\
-eturn this.#f("at exit: delivering in process: the spool cannot be written"),!1;let a=oi(i);if(a==="failed"||a==="crowde\
-d")return this.#f(`at exit: delivering in process: ${a==="crowded"?"senders of other programs or settings (headers, an O\
-TLP resource) work for its host already":"no sender could be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.worki\
-ng];let d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":\
-"the spool (the system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#W\
-(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled f\
-or a later run`),t}#G(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="\
-claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=thi\
-s.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();mi(o.files,o.spool.dir,o.spool.ke\
-y,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#a,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#ke(\
-){if(this.#$!==void 0){C(this.#a,"buffer_full",1),this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#b(1,"\
-buffer_full",`${n} held; those dropped after it are told together at the next flush`)}#le(){let n=this.#$;this.#$=void 0\
-,n&&this.#f(`dropped ${n} event(s): buffer_full`)}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function _a(e){let \
-n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),cl\
-ear:()=>t?.()}}function vi(e){b().writeStderr(`${ai(JSON.parse(e))}\n`)}var ka=250;async function Si(e){let n=b();Ie(te,(\
-)=>n.exit(0)),yo(),lo(()=>Ra(e));try{await Oa(e,b().monotonicMs()+te)}catch{}n.exit(0)}function Ra(e){let{enabled:n,sour\
-ce:t}=so();return n||t==="default"&&e.onByConsentFile!==!0}async function Oa(e,n){let t=b().files,r=e.spoolDir;if(!t)ret\
-urn;let{successor:o,onByConsentFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee())return Jo(t,r,d);for(let u=0;;u++){let l=await Ko\
-(t,r,d,e.endpoint);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:p}=await Aa(s,n-ka);if(Zo(t,r,l),!$a(e,d))return;\
-if(p&&f>0&&ee())return Na(e);if(c>0&&m>0||u>0&&c===0)return}}function Na(e){if(!e.successor)return;let{argv:n,env:t,leav\
-esSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!\
-==void 0&&E(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async func\
-tion Aa(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}\
-=Ve(e),a=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)br\
-eak;let d=new Rn({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u\
-,spooled:l,sent:c,dropped:m}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,p]of Object.entries(m))C(t.dropped\
-,f,p);if(u<=l)break;if(l>0&&n-b().monotonicMs()>r){let f=pe(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise\
-(p=>setTimeout(p,f))}}return t}function $a(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,\
-n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};retu\
-rn ae.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var wi=Yo(b().env(Ye));wi&&await Si(wi);\n'}var Re="send\
-er-058d7001.mjs",qd=129064,Jd=6e4,Zd=1e3,Kd=[Gi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT\
-_TELEMETRY_DRY_RUN"];function Ji(e,t){return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&
-Fe()===void 0?"spooled":"dropped"}var Qd=3;function Zi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Hd.test(d))}catch{
-return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).
-map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);
-for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var ec=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.
-add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){
-this.#e.clear(),this.#t=0}};function dn(e){return e===null?"null":typeof e=="string"?Ki(e):typeof e=="number"?tc(e):typeof e==
-"boolean"?String(e):Array.isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
-void 0).map(([n,r])=>`${Ki(n)}: ${dn(r)}`).join(", ")}}`:"null"}function Ki(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
-t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function tc(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
-e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
-split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
-Math.abs(r)).padStart(2,"0")}`}var Qi=16384,cn=2*Qi,eo=cn-4096,ln=32,to=/^[a-z0-9_]{1,40}$/,nc=/^[0-9a-f]{8}$/,rc=/^drops-([0-9a-f]{8})\.json$/,
-un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,ic=6e4;function oc(e,t,n,r=-1/0){const i=Date.now(),
-o=fr(e,At(t,n)),d=hr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>ro(e,a).lines);return xt([...typeof o=="o\
-bject"?o.lines:[],...d],r,i)}function sc(e,t,n=-1/0){return[...new Set([...Ue(e,t,rc,i=>i),...Ue(e,t,un,i=>i)])].flatMap(
-i=>{const o=oc(e,t,i,n);return o?[{key:i,...o}]:[]})}function ac(e,t,n,r,i,o){const s=At(t,n),d={path:hn(t,n),quiet:!1},
-a=fn(e,s,d.path)?no(e,d,t,n):{lines:[]};ur(e,t,n,[a],()=>{e.append(s,`${D(xt([...a.lines,r],i,o)??r)}
-`,eo)})}function no(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
+modified:f.mtimeMs,changed:f.ctimeMs,inode:f.ino}),a=(f,h,g,v)=>{try{return e.openSync(f,h|i,v)}catch(k){let _=k.code;if\
+(_==="ENOENT"||_==="ENOTDIR")return;let O=_==="ELOOP"||_==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw O&&g(\
+s(O)),k}},d=(f,h)=>{for(let g=0;g<h.length;)g+=e.writeSync(f,h,g,h.length-g)},{Buffer:u,process:l}=globalThis,c,m=(f,h)=\
+>{if(c??=l?.getBuiltinModule?.("node:buffer")?.isUtf8??ss,!c(h))throw new $(f,"not_utf8");return u.from(h).toString("utf\
+8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,allowed:(f,h)=>r===void 0||E((\
+)=>r.has(h==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let h=e.lstatSync(f,{throwIfNoEntry:!1});return h&&s(h)}c\
+atch(h){if(h.code==="ENOTDIR")return;throw h}},realPath:f=>E(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink:f=\
+>E(()=>e.readlinkSync(f)),usableDir(f){try{return e.accessSync(f,is),!0}catch(h){return["EACCES","EPERM","EROFS"].includ\
+es(h.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(f,h,g){let v=a(f,o("O_RDON\
+LY"),g);if(v!==void 0)try{let k=s(e.fstatSync(v));g(k);let _=qe((O,y)=>e.readSync(v,O,y,O.length-y,null),k.size,h);retur\
+n g({...k,size:_.length}),m(f,_)}finally{e.closeSync(v)}},create(f,h){let g=a(f,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL"),(\
+)=>{},384);if(g===void 0)throw new Error(`cannot create ${f}: no such directory`);try{d(g,u.from(h))}catch(v){throw e.cl\
+oseSync(g),e.unlinkSync(f),v}e.closeSync(g)},append(f,h,g){let v=a(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384);if(\
+v===void 0)throw new Error(`cannot append to ${f}: no such directory`);try{g(s(e.fstatSync(v))),d(v,u.from(h))}finally{e\
+.closeSync(v)}},touch(f,h,g){let v=a(f,o("O_RDONLY"),g);if(v===void 0)throw new Error(`cannot date ${f}: nothing is ther\
+e`);try{g(s(e.fstatSync(v))),e.futimesSync(v,h/1e3,h/1e3)}finally{e.closeSync(v)}},rename:(f,h)=>e.renameSync(f,h),remov\
+e(f){try{e.unlinkSync(f)}catch(h){let g=h?.code;if(g!=="EISDIR"&&g!=="EPERM")throw h;e.rmdirSync(f)}},removeDir:f=>e.rmd\
+irSync(f)}}function ss(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}function pr(e){let\
+ n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch{}};return()=>{try{n===0&&e.on("beforeExit",r)}ca\
+tch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.unref();try{e.removeListener("beforeExit",r)}catch{}\
+}}}}var mr,hr=!1;function gr(e,n){if(hr)return!1;try{return mr??=new Int32Array(new SharedArrayBuffer(4)),Promise.resolv\
+e(Atomics.waitAsync(mr,0,0,e).value).then(()=>n(),()=>{hr=!0,n()}),!0}catch{return!1}}var ds={BUN_BE_BUN:"1",BUN_RUNTIME\
+_TRANSPILER_CACHE_PATH:"0"};function Sr(e,n){let t,r=()=>t??=as(e),o=({dir:u})=>{let l=e.platform==="win32"?void 0:u.mat\
+ch(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(l!==void 0)return`${I().name} cannot run a script from a path with a \'${l}\' in i\
+t: ${u}`;let{files:c,fs:m}=r();return Es(e,c,m)},i=!1,s=new oe(u=>vr(e,[["beforeExit",()=>{K(u,m=>m.beforeExit())}],["ex\
+it",m=>{i=!0,K(u,f=>f.exit(m))}]])),a=u=>e.platform!=="win32"&&E(()=>(e.kill(e.pid,u),!0))===!0,d=new oe(u=>{if(e.pid===\
+1)return()=>{};let l=e.versions.bun&&e.platform==="linux"?r().files:void 0,c=Ge(E(()=>l?.read(De,65536)));return vr(e,ye\
+.filter(m=>!c.includes(m)).map(m=>{let f=en(()=>{Jt(e,m)||(K(u,h=>h(m)),d.clear(),a(m)||e.exit(ce[m]))});return[m,f]}))}\
+);return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>br(e.stderr,u),writeStdout:u=>br(e.stdout,u),stdoutIsT\
+erminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.exitCode=u},exitCode(){let u=Number(e.exitCode\
+??NaN);return Number.isInteger(u)?u:void 0},async serve(u,l,c,m){let f=e.getBuiltinModule?.("node:http");if(!f)throw new\
+ Error("no HTTP server in this runtime");let h={requestTimeout:m.requestTimeoutMs,headersTimeout:m.requestTimeoutMs,conn\
+ectionsCheckingInterval:1e3},g=f.createServer(h,(k,_)=>{let O=(S,M)=>{_.writeHead(S,{"content-type":"application/json",c\
+onnection:"close"}),_.end(JSON.stringify({error:M}),()=>k.socket.destroy())},y=()=>O(413,"the body is too large");if(Num\
+ber(k.headers["content-length"]??0)>m.maxBodyBytes)return y();let p=new TextDecoder,w="",x=0,N=!1,T=setTimeout(()=>{N=!0\
+,w="",O(408,"the request did not arrive in time")},m.requestTimeoutMs);k.on("close",()=>clearTimeout(T)),k.on("data",S=>\
+{if(!N){if(x+=S.length,x>m.maxBodyBytes)return N=!0,w="",clearTimeout(T),k.pause(),y();w+=p.decode(S,{stream:!0})}}),k.o\
+n("end",async()=>{if(clearTimeout(T),N)return;let S;try{S=await c({method:k.method??"GET",path:k.url??"/",body:w})}catch\
+{S={status:500,headers:{"content-type":"application/json"},body:\'{"error":"internal"}\'}}S&&(_.writeHead(S.status,S.heade\
+rs??{}),_.end(S.body))})});g.maxConnections=m.maxConnections,await new Promise((k,_)=>{g.once("error",_),g.listen(l,u,k)\
+});let v=g.address();return{port:typeof v=="object"&&v?v.port:l,close:()=>new Promise(k=>{g.close(()=>k()),g.closeAllCon\
+nections?.()})}},unrefTimer(u){u?.unref?.()},holdOpen:e.versions.bun?void 0:pr(e),watchTick:e.versions.bun?void 0:gr,mon\
+otonicMs(){let[u,l]=e.hrtime();return u*1e3+l/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){let{fs:u}=r\
+(),l=m=>E(()=>u?.fstatSync(m).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(l)||e.execArgv?.includes("\
+--test"))return;let{stdin:c}=e;if(!(!c.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!c.setRawMode)&&E(()=>Ze(c))===!1&&Ke(r(\
+).files,I().os))return{readRaw:m=>new Promise((f,h)=>{let g=c.isRaw===!0,v=c.readableFlowing,k=y=>{c.removeListener("dat\
+a",_),c.removeListener("end",O),c.removeListener("error",O),E(()=>c.setRawMode?.(g)),c.pause(),y!==void 0&&y.length>0&&E\
+(()=>c.unshift(y)),v===!0?c.resume():v===null&&E(()=>c.readableFlowing=null)},_=y=>{let p=new Uint8Array(y??[]),w;try{w=\
+m(p)}catch{w=p.length}w!==void 0&&(k(p.subarray(w)),e.nextTick(f))},O=()=>{k(),h(new Error("the terminal went away"))};c\
+.setRawMode?.(!0),c.on("data",_),c.on("end",O),c.on("error",O),c.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?cr(\
+u=>e.getBuiltinModule(u),u=>e.env[u]):vs(n.fetchAtLoad,u=>e.env[u],e.versions.bun!==void 0),senderCommand(u,l){let c=o(l\
+);if(c)return{refused:c};let m=e.versions.bun?ds:{},f=Je(g=>e.env[g],{...l.set,...m},E(()=>e.cwd?.())),h=e.versions.bun?\
+[]:hs(e);return{argv:[e.execPath,...h,u],env:f,cwd:l.dir}},senderRefusal:o,spawnDetached(u){try{let{argv:l,env:c,cwd:m}=\
+u;if(n.bunSpawn){let k=["ignore","ignore","ignore"];try{let _=n.bunSpawn([...l],{detached:!0,stdio:k,windowsHide:!0,env:\
+{...c},cwd:m});return _.unref(),_.pid!==void 0?"started":"failed"}catch(_){return _?.code==="EAGAIN"?"no processes":"fai\
+led"}}let f=e.getBuiltinModule?.("node:child_process");if(!f)return"failed";let[h,...g]=l,v=f.spawn(h,g,{detached:!0,std\
+io:"ignore",windowsHide:!0,env:c,cwd:m});return v.on("error",()=>{}),v.unref(),v.pid!==void 0?"started":"failed"}catch{r\
+eturn"failed"}},exit:u=>e.exit(u),signalSelf:a,get files(){return r().files},exiting:()=>i||e._exiting===!0,onExit:u=>s.\
+add(u),onInterrupt:u=>d.add(u)}}function as(e){let n;try{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e\
+.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&fr(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?l\
+s(E(()=>o?.read(wr,us,cs)),r.uid):E(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files\
+:o&&Xe(o)}}var wr="/etc/passwd",us=16*1024*1024;function cs(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw\
+ new Error(`${wr} is not root\'s alone`)}function ls(e,n){if(!(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.st\
+artsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(\
+o)}}var fs=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|forc\
+e-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,ms=/^(openssl-config|tls-cipher-list)$/;function hs(e){let n=[...ps(e.env.N\
+ODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<n.length;r++){let[,o,i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/\
+.exec(n[r])??[],a=i?.replaceAll("_","-");a!==void 0&&(fs.test(a)?t.set(a,!o):ms.test(a)&&!o&&t.set(a,s??n[++r]??""))}ret\
+urn[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`)}function ps(e){let n=[],t=!1,r=!0;for(let o=0;o\
+<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else if(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}\
+r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var gs=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,yr=/--(?:experimental[-_])\
+?permission|--allow[-_]/,ys=/^--experimental[-_](?:default[-_])?config[-_]file/;function bs(e,n,t){return n!==void 0&&yr\
+.test(n)||!e.some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(yr.test(r)&&/^[^=]*_/.test(r\
+)||ys.test(r))return!1;let o=gs.exec(r);if(!o)return!0;let i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&X(i,t\
+)})}function Es(e,n,t){let r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its executable runs only \
+the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs only the program":E(()=>r("node:sea")?.isSea?.()\
+)?"a Node.js single executable application: its executable runs only the program":E(()=>e.permission?.has("child"))===!1\
+?"Node.js runs with --permission and without --allow-child-process":e.permission&&!bs(e.execArgv??[],e.env.NODE_OPTIONS,\
+e.platform)?"Node.js runs with --permission flags its sender would not get as they are (given in NODE_OPTIONS or a confi\
+guration file, or spelled with _, which Node.js does not pass on, or granting a path Node.js passes on unquoted that the\
+ sender, started in the spool, would read otherwise: relative, or with a space, quote or backslash)":Qe({pid:e.pid,ppid:\
+e.ppid,os:e.platform,env:o=>e.env[o],read:o=>E(()=>n?.read(o,65536)),pidNamespace:e.platform==="linux"?E(()=>t?.readlink\
+Sync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}function vs(e,n,t){let r=e??((o,i)=>globalThis\
+.fetch(o,i));return async(o,i)=>{let s=Ee(new URL(o),n);if(s.kind==="unusable")throw new Y(s.reason);if(s.kind==="proxy"\
+&&!t)throw new Y("this runtime\'s fetch cannot use a proxy");try{return await r(o,{...i,proxy:s.kind==="proxy"?Ss(s.proxy\
+):!1})}catch(a){throw E(()=>a?.code)==="UnsupportedProxyProtocol"?new Y("the proxy setting\'s scheme is not supported"):a\
+}}}function Ss({protocol:e,hostname:n,port:t,authorization:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-\
+Authorization":r};return{url:`${e}//${o}:${t}`,headers:i,respectNoProxy:!1}}function br(e,n){let t=rn.get(e)??0;t===0&&e\
+.on("error",Er),rn.set(e,t+1);let r=()=>{let i=(rn.get(e)??1)-1;rn.set(e,i),i===0&&e.removeListener("error",Er)},o=()=>{\
+try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var rn=new WeakMap;function Er(){}function vr(e,n){let t=[],r=(\
+)=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}v\
+ar ve=globalThis,ws={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0\
+,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start\
+ a process with"}),senderRefusal:()=>"no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalS\
+elf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIs\
+Terminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},on,Tr=[E(()=\
+>ve.Bun?.fetch),ve.Deno?E(()=>ve.fetch):void 0].find(e=>typeof e=="function");function b(){if(on)return on;let e=I().nam\
+e;return on=e==="deno"?or(ve.Deno,Tr):e==="unknown"?ws:Sr(ve.process,{lightFetch:e==="node",fetchAtLoad:Tr,bunSpawn:e===\
+"bun"?ve.Bun?.spawn:void 0}),on}var xr=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function le(e,n,t,r,o,i=sn(n,o)){e.create(i,r);try{\
+e.rename(i,`${n==="/"?"":n}/${t}`)}catch(s){try{e.remove(i)}catch{}throw s}}function sn(e,n){return`${e==="/"?"":e}/t-${\
+Z(n)}-${fe()}.tmp`}function Z(e){return String(Math.floor(e)).padStart(13,"0")}var Ts=Math.random;function Se(){let e;tr\
+y{e=Ts()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}fu\
+nction fe(e=12){let n="";for(;n.length<e;)n+=Math.floor(Se()*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}fun\
+ction W(e){try{return e instanceof Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be descr\
+ibed"}}function A(e){switch(typeof e){case"string":return JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"nu\
+mber":case"boolean":case"undefined":return String(e);case"bigint":return`${e}n`;case"object":{if(e===null)return"null";l\
+et n=Rr(e)?.slice(8,-1);return n===void 0?"an object that cannot be read":n==="Object"?"an object":n==="Array"?"an array\
+":`a ${n}`}default:return`a ${typeof e}`}}function we(e){if(typeof e!="object"||e===null)return!1;let n=Rr(e);return n==\
+="[object Object]"||n==="[object Module]"}function kr(e){if(typeof e!="object"&&typeof e!="function"||e===null)return!1;\
+try{return typeof e.then=="function"}catch{return!0}}function Rr(e){try{return Object.prototype.toString.call(e)}catch{r\
+eturn}}function jn(e,n){let t=Object.keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=xs\
+(t,r);return`\'${t}\' is not an option (${o?`did you mean \'${o}\'?`:`the options: ${r.join(", ")}`})`}function xs(e,n){let \
+t=s=>s.toLowerCase().replace(/[_-]/g,""),r=n.filter(s=>t(e).length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0\
+];let o,i=1/0;for(let s of n){let a=_s(t(e),t(s));a<i&&([o,i]=[s,a])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:v\
+oid 0}function _s(e,n){let t=Array.from({length:e.length+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.\
+length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(let o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min\
+(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2\
+]+1))}return t[e.length][n.length]}function H(e){let n;try{n=new URL(e)}catch{}let t=e.split("@").length-1,r=t===0||t===\
+1&&(n?.username!==""||n?.password!=="");if(n===void 0||n.host===""||!r)return e.replace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]\
+*@/i,"$1***@").replace(/\\?[\\s\\S]*$/,"?***");if(n.username===""&&n.password===""&&n.search==="")return e;if(n.username!==\
+""&&(n.username="***"),n.password!==""&&(n.password="***"),n.search!==""){let o=[...n.searchParams].map(([i,s])=>s===""?\
+"***":`${encodeURIComponent(i)}=***`);n.search=o.join("&")}return n.href}function Or(e,n,t={}){let r=e.replace(/(?<![a-z\
+\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,i=>H(i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:Rs(n),...ks(t)];for\
+(let i of[...new Set(o)].sort((s,a)=>a.length-s.length)){let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-F\
+a-f])([\\dA-Fa-f])/g,(a,d,u)=>`%${_r(d)}${_r(u)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***\
+")}return r}function ks(e){let n=Object.values(e).flatMap(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>\
+t.length>=4);return[...n,...n.map(t=>JSON.stringify(t).slice(1,-1))]}function _r(e){return/\\d/.test(e)?e:`[${e.toLowerCa\
+se()}${e.toUpperCase()}]`}function Rs(e){try{let{username:n,password:t,search:r}=new URL(e),o=u=>{try{return decodeURICo\
+mponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("\
+&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),a=n||t?[Cn(`${o(n)}:${o(t)}`)]:[],d=[.\
+..i,...s].map(u=>JSON.stringify(u).slice(1,-1));return[...i,...s,...d,...a]}catch{return[]}}var Os=/^[!#$%&\'*+\\-.^_`|~0-\
+9A-Za-z]+$/,Ns=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,As=new Set(["connection","content-length","host","keep-alive","te","trai\
+ler","transfer-encoding","upgrade"]);function dn(e){return As.has(e.toLowerCase())}function an(e){return Os.test(e)}func\
+tion un(e){return Ns.test(e)}var Nr=e=>e===9||e===10||e===13||e===32;function Ar(e){let n=0,t=e.length;for(;n<t&&Nr(e.ch\
+arCodeAt(n));)n++;for(;t>n&&Nr(e.charCodeAt(t-1));)t--;return e.slice(n,t)}function cn(e,n,t){if(n.length===0)return e+t\
+;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}function L(e){let n=(Is()?Vn(e):void 0)??JSON.stringify\
+(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?$s(n):n}function $s(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e\
+[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function Is\
+(){try{return Ls(Array.prototype)!==Object.prototype||"toJSON"in Array.prototype}catch{return!0}}var Ls=Object.getProtot\
+ypeOf;function Vn(e){if(typeof e!="object"||e===null)return JSON.stringify(e);if(Array.isArray(e))return`[${e.map(t=>Vn(\
+t)??"null").join(",")}]`;let n=[];for(let t of Object.keys(e)){let r=Vn(e[t]);r!==void 0&&n.push(`${JSON.stringify(t)}:$\
+{r}`)}return`{${n.join(",")}}`}var Te="0.1.0";var Ir="nat-cli",Yn={name:"@nat/telemetry",version:Te};function Lr(e){retu\
+rn typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{do\
+ubleValue:e}}var Mr=e=>Object.entries(e).map(([n,t])=>({key:n,value:Lr(t)}));function $r(e){let n=Math.floor(e);return n\
+===0?"0":`${n}000000`}function Ms(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM\
+64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Pr(e){let{name:n,parameters\
+:t}=JSON.parse(e.json);return{timeUnixNano:$r(e.timestamp),observedTimeUnixNano:$r(e.timestamp),eventName:n,attributes:[\
+...Mr(t),{key:"nat.event.schema_version",value:Lr(e.schemaVersion)}]}}function Wn(e,n,t,r=I()){let o=Mr({...t.resourceAt\
+tributes,"service.name":t.serviceName,"service.version":t.serviceVersion,"session.id":n,"host.arch":Ms(r.machine),"proce\
+ss.runtime.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":Yn.name,"telemetry.sdk.language":r.name\
+==="deno"?"deno":"nodejs","telemetry.sdk.version":Yn.version}),i=L({resource:{attributes:o},scopeLogs:[{scope:Yn,logReco\
+rds:[]}]});return cn(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function Dr(e,n,t,r){if(e>=200&&e<300){let o=Math.m\
+in(r,Ps(t));return o>0?{kind:"delivered",rejected:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,5\
+03,504].includes(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:\
+"rejected",reason:`http_${e}`}}function Ps(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??\
+0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function Cr(e,n){let t={};for(let[r,o]of(e??"").split(",").en\
+tries()){if(o.trim()==="")continue;let i=o.indexOf("="),s=a=>n?.(`entry ${r+1} ${a}`);if(i<0||o.slice(0,i).trim()===""){\
+s("is not key=value");continue}try{let a=decodeURIComponent(o.slice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim(\
+));a!==""?t[a]=d:s("has an empty key")}catch{s("has a bad percent-encoding")}}return t}var Ds=/^(?:service\\.(?!instance\\\
+.)\\S+|deployment\\.environment(?:\\.name)?)$/;function Fr(e){let n={},t=[];for(let[r,o]of Object.entries(e))Ds.test(r)?n[r\
+]=o:t.push(r);return{sent:n,skipped:t}}var Gn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];functio\
+n Br(e,n=()=>!1){for(let t of Gn){if(n(t))return{hidden:!0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t==="OTEL_\
+EXPORTER_OTLP_LOGS_ENDPOINT"?r:Cs(r),hidden:!1}}return{hidden:!1}}function Cs(e){let[,n,t]=/^([^?#]*)(.*)$/s.exec(e);ret\
+urn`${n.replace(/\\/+$/,"")}/v1/logs${t}`}var Ur="https://events.telemetry.data.nvidia.com/v1.1/events/json";function _e(\
+e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function Fs(){return Bs(b().env("CI"))||b().e\
+nvNotUnicode?.("CI")===!0}function xe(e){return Ce(b().envNotUnicode?.(e)===!0,"its permissions")}function Bs(e){return!\
+["","0","false"].includes(e?.trim().toLowerCase()??"")}var Hs=["","0","false","no","off"];function jr(e){return ln(e)===\
+void 0}var zn="is not an http(s) URL",Us="has an \'@\' past its host";function Vr(e){let n;try{n=new URL(e)}catch{return z\
+n}if(n.protocol!=="http:"&&n.protocol!=="https:")return zn;if(Fe(n))return`${Us}: a key with a \'/\', \'?\' or \'#\' in it, no\
+t percent-encoded (%2F, %3F, %23), would make a part of it the host`}function ln(e){if(e===""||e==="stdout")return;let n\
+=Vr(e);return n===zn?`${n}, "" or "stdout"`:n}function fn(e){let n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n\
+:void 0}function Yr(){let e=b().env,n=[],t=(y,p)=>{let w=e(y),x=Xn(y,w);return x!==void 0&&n.push(`${x}, ${p}`),_e(w)};t\
+("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is writt\
+en");let r=[],o=Fs();for(let y of js)b().envHidden?.(y)===!0&&!(y==="CI"&&o)&&r.push(y);let i=t("NAT_TELEMETRY_DRY_RUN",\
+"so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),a=s===void 0?void 0:ln(s);a&&n.\
+push(`NAT_TELEMETRY_ENDPOINT=${A(H(s))} ${a}: nothing is sent`);let d=e("NAT_TELEMETRY_FORMAT");d!==void 0&&d.trim()!=="\
+"&&fn(d)===void 0&&n.push(`NAT_TELEMETRY_FORMAT=${A(d)} is not a format (nat, otlp): the nat envelope is sent`);let u=t(\
+"NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!X(l,\
+I().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${A(l)} is not an absolute path: it is read in the directory each run starts\
+ in, so each directory may hold another decision`);let c,m=Vs(e,I().os,n,y=>c=y),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=I().os\
+==="win32"?"LOCALAPPDATA":"HOME";m===void 0&&f===void 0&&b().envHidden?.(h)===!0&&(c=`the program may not read ${h} (${x\
+e(h)})`,n.push(`${h} may not be read (${xe(h)}): the spool cannot be kept in the home directory`));for(let y of r)n.push\
+(`${y} may not be read (${xe(y)}): ${Wr[y]}`);for(let y of Gn){let p=e(y)?.trim(),w=p?Vr(p):void 0;w&&n.push(`${y}=${A(H\
+(p))} ${w}: OTLP events are not sent`)}let g=Br(e,y=>r.includes(y)),v=y=>Cr(e(y),p=>n.push(`${y}: ${p}: skipped`)),k={..\
+.Hr("OTEL_EXPORTER_OTLP_HEADERS",v("OTEL_EXPORTER_OTLP_HEADERS"),n),...Hr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",v("OTEL_EXPO\
+RTER_OTLP_LOGS_HEADERS"),n)},_=Fr(v("OTEL_RESOURCE_ATTRIBUTES"));_.skipped.length>0&&n.push(`OTEL_RESOURCE_ATTRIBUTES: $\
+{_.skipped.map(y=>A(y)).join(", ")}: not sent, as it may say who or which machine sends (only the service\'s names and it\
+s deployment\'s environment are)`);let O={..._.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}}\
+;return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,sessionPrefi\
+x:e("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpool:c,spoolFallback:f===void 0,handOff:u,ci:o,format:d,otlpEndpoint:g.endpo\
+int,otlpHeaders:k,otlpResource:O,problems:n}}var Wr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing \
+is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is se\
+nt",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TEL\
+EMETRY_HANDOFF:"a value set there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a se\
+nder the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so n\
+othing is sent there unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the sa\
+me, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set the\
+re (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},js=Object.keys(Wr);function Xn(e,n){if(\
+n===void 0)return;let t=n.trim().toLowerCase();if(!(_e(t)===!0||Hs.includes(t)))return`${e}=${A(n)} is not a yes/no valu\
+e (1, true, yes / 0, false, no): read as no`}function Hr(e,n,t){let r={};for(let[o,i]of Object.entries(n))an(o)?dn(o)?t.\
+push(`${e}: ${A(o)} is the HTTP client\'s to set: skipped, not sent`):un(i)?r[o]=i:t.push(`${e}: the value of ${A(o)} is \
+not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):t\
+.push(`${e}: an entry\'s name is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is\
+ written \\`Name: value\\` rather than \\`Name=value\\`): skipped, not sent`);return r}function Vs(e,n,t=[],r=()=>{}){let o=\
+e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):X(o,n)?o:(t.push(`NA\
+T_TELEMETRY_SPOOL_DIR=${A(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an abso\
+lute path"));let i=e("XDG_STATE_HOME");if(i&&!X(i,n))t.push(`XDG_STATE_HOME=${A(i)} is not an absolute path: ignored, as\
+ the XDG specification says`);else if(i)return B(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALAPPDATA")??(e("U\
+SERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a?B(a,`${n\
+==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no h\
+ome directory"):X(s,n)?s:(t.push("the home directory is not an absolute path: no spool is kept there"),void r("the home \
+directory is not an absolute path"))}function Gr(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return B(r&&\
+X(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Jn(){let e=b();if(_e(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStder\
+r(`[nat-telemetry] ${n}\n`)}var qn=new Set;function zr(e,n){if(!(e===void 0||qn.has(e))){qn.add(e);try{Promise.resolve(e(\
+`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{qn.delete(e)}}}function Xr(e){let n;return()=>n??=new RegExp(e,"u"\
+)}var oc=Xr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var ic=Xr(String.raw`^[\\p{L\
+}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var me="1.5",Re=64,mc=Object.freeze({SUCCESS:"success",FAIL\
+URE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),\
+hc=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"\
+guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefin\
+ed"}),ke=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Ys(new.target))throw new TypeError("Cannot create eve\
+nt: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event\
+: an event type must declare a name (pass it to super()), got ${A(n)}`);let r=t.schemaVersion??me;if(typeof r!="string"|\
+|r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${A(r)}`);let o=\
+t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\
+\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function Ys(e){return\
+ e===ke}function D(e){let n=e.search(Ws);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.ch\
+arCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Ws=/[\
+^\\x00-\\x7f]/;var Gs="184482118588404";function Be(e){let n=U(e);if(!(n>=-hn&&n<=hn))throw new RangeError("Invalid time v\
+alue");let t=U(n/1e3);if(t!==Kn.second){let r=U(t/qr),o=t-r*qr,i=`${ie(U(o/3600),2)}:${ie(U(o/60)%60,2)}:${ie(o%60,2)}`;\
+Kn={second:t,text:`${zs(r)}T${i}.`}}return`${Kn.text}${ie(n-t*1e3,3)}Z`}var Kn={second:NaN,text:""};function zs(e){let n\
+=U((e+719468)/146097),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-(365*r+U(r/4)-U(r/100)),i=U(\
+(5*o+2)/153),s=o-U((153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?ie(d,4):`${d<0?"-":"+"}${ie\
+(d<0?-d:d,6)}`}-${ie(a,2)}-${ie(s,2)}`}var Oe=4503599627370496,U=e=>{if(!(e<Oe&&e>-Oe))return e;let n=e>=0?e+Oe-Oe:e-Oe+\
+Oe;return n>e?n-1:n},ie=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},qr=86400,hn=864e13;function Jr(e){let \
+n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${W(o)}`)}if(typeof n!="string"||n==="")throw ne\
+w TypeError("Event name is not a non-empty string");let t=L(qs(e));if(n!==mn.name){let o=L(n);mn={name:n,json:o,bytes:D(\
+o)}}let r=Be(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${mn.json}}`,bytes:Xs+r.length+D(t)+mn.byte\
+s}}var mn={name:"",json:"",bytes:0},Xs=31;function qs(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be re\
+ad: ${W(s)}`),t;try{t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){throw n("parameters() returne\
+d an object that",i)}if(kr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.n\
+ame}\' has no parameters object: parameters() returned a thenable`)}if(!we(t))throw new TypeError(`Event \'${e.name}\' has \
+no parameters object: parameters() returned ${A(t)}`);let r;try{r={...t}}catch(i){throw n("parameters",i)}let o=Zn(r);if\
+(o)throw new TypeError(`Event \'${e.name}\' ${o}`);return r}function Zn(e){if(typeof e!="object"||e===null||Array.isArray(\
+e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"\
+||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function K\
+r(e,n){return{browserType:"undefined",clientId:Gs,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVe\
+rsion,cpuArchitecture:n.cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTech\
+OptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"u\
+ndefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"un\
+defined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",produ\
+ctName:"undefined",productVersion:"undefined",sentTs:Be(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",user\
+Id:"undefined"}}function Qn(e,n){return cn(`${L(e).slice(0,-1)},"events":[`,n,"]}")}var Zr=/[A-Za-z0-9_-]/,Js=/(?:(\\d{4}\
+)-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):\
+[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Ks=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-\
+7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function Qr(e){\
+return new tt(e).document()}var tt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;fo\
+r(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#d()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){let t=this.\
+#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a\
+=i===r.length-1;if(a&&t){let u=et(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s\
+}\' is not an array of tables`);let l=this.#T({},"header");return u.push(l),pn(o,s,u),l}let d=et(o,s);d===void 0?pn(o,s,d\
+=this.#T({},a?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:nt(d)?a?(this.#t.get(\
+d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&\
+this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#s(n){let t=this.#p();this.#y(),this.\
+#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let a=et(o,s);a===void 0?pn(o,s,a=this.#T({},"dotted")\
+):(!nt(a)||!["dotted","implicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(a)==="\
+implicit"&&this.#t.set(a,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),pn(o,i\
+,r)}#p(){let n=[];for(;;){this.#y();let t=this.#d();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.push(this.#l());else{\
+let r=this.#n;for(;this.#n<this.#e.length&&Zr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing")\
+,n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++}}#r(){let n=this.#d();if(this.#e.start\
+sWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return this.#w();\
+if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n==="["?th\
+is.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!Zr.test\
+(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#a(Js,/[\\w:.+-]/);if(t){let[o,i,s,a]=t;return i!==\
+void 0&&!Zs(Number(i),Number(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r=this.#a(Ks,/[\\w.+-]/);retur\
+n r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),Q\
+s(r[0])):this.#i("a value is malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.las\
+tIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#d()!=="]";)n.push(this.#r()),thi\
+s.#O(),this.#d()===","?this.#n++:this.#d()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this.#n++;let\
+ n=this.#T({},"inline");if(this.#y(),this.#d()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.\
+#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline"\
+);for(let t of Object.values(n))nt(t)&&this.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0\
+||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():gn(t)&&t!=="	"?this.#i("a s\
+tring holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n\
+,n);return(n<0||t.includes(`\n`)||[...t].some(r=>gn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t\
+}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.sta\
+rtsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#\
+e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.\
+slice(this.#n));r?this.#n+=r[0].length:n+=this.#R()}else gn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#d()===`\n`)?this.#i("\
+a string holds a control character"):n+=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&\
+&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#\
+e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#n++],t={b\
+:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(thi\
+s.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an\
+ invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#\
+y(){for(;this.#d()===" "||this.#d()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#d();if(n===`\n`)this.#n++;else if\
+(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#A();else return}}#A(){for(;this.#n<this.#e.length&&\
+this.#d()!==`\n`;){let n=this.#e[this.#n++];gn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`)&&this.#i("a comment is malformed\
+")}}#E(){this.#y(),this.#d()==="#"&&this.#A(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`?this.#n++:thi\
+s.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' \
+is missing`),this.#n+=n.length}#d(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(\
+0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function et(e,n){return Object.h\
+asOwn(e,n)?e[n]:void 0}function pn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})\
+}function nt(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function gn(e){let n=e.charCodeAt(0);return n<32|\
+|n===127}function Zs(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>\
+=1&&t<=o}function Qs(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.te\
+st(n)?NaN:Number(n)}var ed="1.0";function Ue(){if(oo())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFILE"),r=e("\
+NAT_TELEMETRY_CONSENT_FILE")||(t?B(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r)\
+)return r;if(rt?.given!==r){let o=n?.realPath(".");rt={given:r,path:o===void 0?r:B(o,r)}}return rt.path}function ro(){re\
+turn(se?Q?.path:void 0)??Ue()}var rt;function oo(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMETRY_CONSENT_FILE"\
+)?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var nd=65536;function He(e,n=!1\
+){let t=b().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be \
+read (the program\'s permissions)"};let r;if(!n){if(!t.present(e))return{state:"never_asked"};try{r=t.checkPlace(e)}catch\
+(i){return{state:"disabled",problem:`is where another user could replace it (${ot(i).replaceAll("_"," ")})`}}}let o;try{\
+o=t.read(e,nd)}catch(i){return ot(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib reject\
+s it)"}:td(i)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",\
+problem:`cannot be read safely (${ot(i).replaceAll("_"," ")})`}}return o===void 0?{state:"never_asked"}:{...io(o),text:o\
+,placeJudged:r}}function td(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function ot(e){\
+return e?.reason??"unreadable"}function io(e){let n;try{n=Qr(e)}catch{return{state:"disabled",problem:"is not valid TOML\
+"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"dis\
+abled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"neve\
+r_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===ed?{state:"enabled"}:{state:"never_asked",outdatedYes:o===\
+void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function so(){let e=Ue(),{\
+state:n,problem:t,outdatedYes:r}=ut(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r\
+}};return{...bn()??ct(n),...o}}function ao(){let e=bn();if(e)return e;let{state:n,text:t,problem:r,placeJudged:o}=ut(Ue(\
+));return{...ct(n),text:t,placeJudged:o,...r?{problem:r}:{}}}function ut(e){if(e!==void 0)return He(e);let n=oo();return\
+ n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${xe(n)})`}:{state:"never_asked"}}function\
+ bn(){let{env:e,envHidden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t\
+=_e(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))re\
+turn{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"\
+DO_NOT_TRACK"}}function ct(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file\
+"}}var G,se=!1,Q,it,lt=!1,yn,Ne,eo="an opt-out set in the environment during the run",no="the consent file, written sinc\
+e the program turned telemetry on";function rd(e,n=He(e)){let t=b().files,{text:r,problem:o}=n,i=o===void 0&&(n.placeJud\
+ged??od(e)),s=t?.present(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{path:e,th\
+ere:s,text:r,problem:o,reread:i,stamp:t?.stamp(e)}}function od(e){try{return b().files?.checkPlace(e)===!0}catch{return!\
+1}}function st(e,n){let t=b().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e.reread)r\
+eturn t?.stamp(e.path)!==e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.p\
+ath)!==e.modified}function uo(){return yn!==void 0&&st(yn)}var dt=Symbol.for("@nat/telemetry: the program\'s opt-out"),at\
+=globalThis;try{at[dt]===void 0&&Object.defineProperty(at,dt,{value:{serial:0}})}catch{}var to=0;function id(){try{let e\
+=at[dt];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch\
+{return NaN}}function co(){let e=id();e===void 0||e===to||(to=e,[G,se,lt]=[!1,!1,!0])}function lo(e){it=e}function ee(){\
+if(it)return G=it();co();let e=lt&&!se;if(!e&&(Ne===eo||bn()?.enabled===!1))return Ne=eo,G=!1;if(e&&(Ne===no||uo()))retu\
+rn Ne=no,G=!1;if(!se||Q===void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0&&(n=He(Q.path,!\
+0)),G=Q.problem===void 0&&(n===void 0?G===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(n.state).enabled),G||(Ne??="the co\
+nsent file, written again during the run"),G}function he(){return co(),G===void 0&&sd(ao()),G===!0}function sd(e){[G,se]\
+=[e.enabled,e.source==="file"];let n=se?Ue():void 0;Q=n===void 0?void 0:rd(n,e)}function Ae(){if(!lt||se||G!==!0||uo())r\
+eturn;let e=bn();if(e)return e.enabled?void 0:e.source;let n=Ue(),t=yn?.path===n?yn:void 0,{state:r,problem:o}=t===void \
+0?ut(n):t.problem!==void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:io(t.text);return r==="disabled"&&o=\
+==void 0?"file":void 0}function fo(){return he()&&se}function ft(){let e=he(),{enabled:n,source:t,problem:r}=ao(),o=t!==\
+"file"&&t!=="default"&&b().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,b().env(t)):void 0,s=o?`${t}, whic\
+h the program may not read (${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{\
+enabled:e,decidedBy:e===n?s:Ne??"the program (setTelemetryEnabled)"}}var pt=2**31-1,dd=25,mt={min:50,max:250},mo=4,ht=1e\
+3,ad=(mo+1)*mt.max,$e={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&\
+&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.r\
+emoveEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().wa\
+tchTick?.(ht,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(ht)),t\
+his.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of $e.guarded)--e.looks<=0&&e.end();$e.guard\
+ed.size>0&&$e.listen()}};function Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$e.release(d),i?.()},a=()=>{o||(s()\
+,n())},d={looks:Math.ceil((e+ad)/ht),end:a},u=(l,c)=>{let m=b().monotonicMs()+l;try{r=setTimeout(()=>{$e.release(d);let \
+f=b().monotonicMs()-m;if(f<=dd||c===0)return a();u(Math.min(Math.max(f,mt.min),mt.max),c-1)},l),t?.(r)}catch{}};return $\
+e.guard(d),u(e,mo),t||(i=E(()=>b().holdOpen?.())),s}function ho(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)\
+?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function \
+pe(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var ud=3,go=!1\
+;function yo(){go=!0}var cd=new Set([407,408,429,500,502,503,504]),ld=new Set([501,505]);function fd(e,n){return e>=200&\
+&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:cd.has(e)||e>=500&&e<600&&!ld.has(e)?n===void 0?{kind:"retry",reaso\
+n:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsaf\
+e_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function bo(e){if(e.signal?.aborted)return{kind:"interrupted"};l\
+et n=new AbortController,t=!1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventList\
+ener("abort",o,{once:!0});let i=new Promise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:\
+!0})});i.catch(()=>{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??fd;for(;;s++){let l=new URL(a).origin==\
+=d?e.headers:void 0,c=await Promise.race([e.fetch(a,{method:"POST",headers:{...l,"content-type":"application/json"},body\
+:e.body,redirect:"manual",signal:n.signal}),i]),m=md(c);if(m===void 0)return yt(gt(c)),{kind:"rejected",reason:"bad_resp\
+onse"};let f=po(c,"location"),h=ho(po(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let v=a\
+wait Promise.race([hd(c,n.signal),i]).catch(()=>{});return u(m,h,v)}if(yt(gt(c)),m!==307&&m!==308)return u(m,h,void 0);i\
+f(s===ud)return{kind:"rejected",reason:"too_many_redirects"};let g=Ed(f,a);if(g===void 0)return{kind:"rejected",reason:"\
+bad_redirect"};if(g.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.ma\
+yConnect?.(g)===!1)return go?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}\
+:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected\
+",reason:"unsafe_redirect"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof Y&&s===0?{kind:\
+"not_sent",reason:a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:W(a)}}finally\
+{r(),e.signal?.removeEventListener("abort",o)}}function md(e){try{let n=e?.status;return typeof n=="number"&&Number.isIn\
+teger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function po(e,n){try{let t=e.headers.\
+get(n);return typeof t=="string"?t:null}catch{return null}}function gt(e){try{return e.body}catch{return}}function yt(e)\
+{try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t\
+.call(e)}catch{}}async function hd(e,n){let t=gt(e),r=pd(t),o=r??t,i=()=>yt(o);n.addEventListener("abort",i,{once:!0});l\
+et s=new TextDecoder,a="",d=0;try{if(n.aborted)return"";for await(let u of r?gd(r):yd(t)){if(typeof u!="string"&&!(u ins\
+tanceof Uint8Array)||(d+=typeof u=="string"?D(u):u.length,d>bd))return"";a+=typeof u=="string"?u:s.decode(u,{stream:!0})\
+}return a+s.decode()}finally{n.removeEventListener("abort",i),i()}}function pd(e){try{let{getReader:n}=e??{};return type\
+of n=="function"?n.call(e):void 0}catch{return}}async function*gd(e){for(let n=await e.read();!n.done;n=await e.read())y\
+ield n.value}function yd(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var bd=65536;function Ed(e,\
+n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var\
+ vd=0xe677d21fdbff,Sd=JSON.stringify(me).length+Re;function vo(e){if(e===Eo)return!0;let n=D(JSON.stringify(e))<=Sd;retu\
+rn n&&(Eo=e),n}var Eo;function So(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof ke))return{reason:\
+"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspecte\
+d"}}try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is \
+not a string"};if(!vo(o))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Re} bytes beyond "${me\
+}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a fin\
+ite number"};if(i<0||i>vd)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire for\
+mats carry"};let{json:s,bytes:a}=Jr(e),d={json:s,bytes:a,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries\
+:0,notBefore:0},u=bt(d,n);return u===void 0?d:{reason:"event_too_large",detail:u}}catch(o){return{reason:"invalid_event"\
+,detail:W(o)}}}function bt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes ser\
+ialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_\
+PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n.sessionI\
+d&&e.clientVersion===n.sourceClientVersion&&vo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`${i} byte\
+s as the ${o.name} format carries it, more than maxBatchBytes leaves beside its envelope`}function wo(e,n,t,r=o=>o.bytes\
+){let o=[],i=[],s=0;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sess\
+ionId&&a.clientVersion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function ne(e\
+){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart\
+(8,"0")}function Et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0\
+?void 0:r(s,i);return a===void 0?[]:[a]})}var Td={initialMs:3e4,maxMs:36e5},To=4096;function xd(e,n){return n??ne(e)}fun\
+ction _d(e,n,t){try{let r=e.read(n,To);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,handedO\
+ffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(d)&&d<=t?{fa\
+ilures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,endp\
+ointHash:typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var En=class{path;#e;#n;\
+#o;#t;#u;#s;#p;#r;#a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${xd(r,s)}.json`,this.#o=s!==void 0\
+,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!\
+this.#a&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Math.max((this.#r?.\
+failures??0)+1,t?.failures??0),o=this.#s()+pe(r,Td,this.#p,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notBefore\
+:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}t\
+his.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.#s()+\
+n}),this.#a=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0\
+&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),\
+n}refresh(){this.#a||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m())}#g(){let n=_d(\
+this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#u.remove(t\
+his.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{},r=L({...n,...t,endpoint:this.#t}),o=D(\
+r)<=To&&H(this.#t)===this.#t?r:L({...n,...t});le(this.#u,this.#e,this.#n,o,this.#s())}catch{}}};function xo(e){let{failu\
+res:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Be(t)}`}fu\
+nction C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var _o=36e5,je=64,kd=6e4,de={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},vt\
+=6e4,Rd=864e5,ko=6e4,Ao=64,Od=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,vn=/^([lc])-(\\d{13})-(e-\
+.+)$/,Nd=36e5;function $o(e,n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var Ad=" does not exist yet",ae\
+=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max\
+(r.maxAgeMs,de.maxAgeMs),maxEvents:Math.max(r.maxEvents,de.maxEvents),maxBytes:Math.max(r.maxBytes,de.maxBytes)},this.ke\
+y=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=c=>{i(c)},d=s==="work",u=d?"read and write":"read"\
+,l=c=>!t.allowed(c,"read")||d&&!t.allowed(c,"write");if(l(n))return a(`the program may not ${u} ${n} (its permissions)`)\
+;try{let c=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads cannot be told`):m!==n&&l(m)?t.perm\
+issionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.\
+ensureDir(m,!0,d)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return a(m?`${n}${Ad}`:W(c))}}write(n,t){let r\
+={},o=n.map(Me),{kept:i}=wt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.length-i.length);let s=new Map;for(\
+let d of i){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d of s.values())a.\
+push(this.#u(d,t,this.key))}catch(d){for(let u of a)this.#l(u);throw d}return{written:r,older:this.#g(t,a)}}claim(n,t,r)\
+{let o=[],i={};for(let{entry:s,path:a}of this.#a(t).slice(0,je)){if(o.length>=n)break;let d=this.#p(s.name,t+r);try{this\
+.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(d,s,t),m=u.slice(0,n-o.length),f={path:d,name:s.\
+name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};try{this.#u(u.slice(m.length).\
+map(Me),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C(i,"spool_expired",c);for(let h of m)o.\
+push({...h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{\
+this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}wai\
+tingSince(n){return this.#a(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}rel\
+ease(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=vn.exec(n),r=Le(t?t[3]:n);if(!r)ret\
+urn[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.k\
+ey,events:o,corrupt:i};return[t?{...s,until:Tt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=k\
+d){let o=[],i=0;for(let s of n.#r()){if(o.length>=je)break;let a=Ro(s,t);if(!(a!==void 0&&(a.key===this.key||a.key===voi\
+d 0))||!(t-a.time>=r))continue;let u=n.#p(a.name,t+_o);try{n.#e.rename(`${n.dir}/${s}`,u)}catch{continue}let{valid:l}=n.\
+#s(u,a,t);try{let c=this.#u(l.map(Me),a.time,a.key);c!==void 0&&o.push(c)}catch{try{n.#e.rename(u,`${n.dir}/${a.name}`)}\
+catch{}break}n.#l(u.slice(n.dir.length+1)),i+=l.length}return o.length>0&&this.#g(t,o),i}clear(){let n=0;for(let t of th\
+is.#r()){let r=vn.exec(t),o=Le(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.\
+time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Le(t)??[])}#u(n,t,r){if(n.length===0)return;let o=Oo(n,t,r);return le(t\
+his.#e,this.dir,o,No(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes\
+)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/Ao)))}for(let s of i?.split(`\n`)?\
+?[]){if(s==="")continue;let a=Ld(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}re\
+turn o}#p(n,t){return`${this.dir}/${St(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#a(n){let t=[],r=0;\
+for(let o of this.#r()){let i=xr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Numb\
+er(i[1])>_o&&r<je&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.\
+#o],s=y=>y.key===this.key||y.key===void 0,a=y=>n-y.time>(s(y)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#c(d,n,a,r);let u=\
+this.#t(d),l={events:0,bytes:0},c={events:0,bytes:0},m=(y,p,w)=>{s(y)&&([l.events,l.bytes]=[l.events+p,l.bytes+w]),[c.ev\
+ents,c.bytes]=[c.events+p,c.bytes+w]};for(let y of u)m(y,y.events,y.bytes);let f=(y,p)=>y.events>p.maxEvents||y.bytes>p.\
+maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(a))return r;let h=u.filter(y=>t.includes(y.name)),g=Math.min(...h.map(y=>y.time)),\
+v=y=>this.#e.modifiedAt(`${this.dir}/${y}`),k=Math.max(...h.map(y=>v(y.name)??-1/0)),_=y=>{if(y.time<g)return!1;let p=v(\
+y.name);return p===void 0||!Number.isFinite(k)?y.time-g<=ko:Math.abs(p-k)<=ko},O=u.filter(y=>!t.includes(y.name)).sort((\
+y,p)=>y.time-p.time);for(let y=0;y<je;){let p=O.find(a),w=p===void 0&&f(l,o),x=p??(w?O.find(s):f(c,i)?O[0]:void 0);if(x=\
+==void 0)break;O.splice(O.indexOf(x),1);let N=a(x);if(!N&&_(x))continue;y++,m(x,-x.events,-x.bytes);let T=w?{events:o.ma\
+xEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!N&&T.events>0&&T.b\
+ytes>0){let S=this.#w(x,T.events,T.bytes,n);if(S===void 0)continue;m(x,S.kept.events,S.kept.bytes),C(r,"spool_corrupt",S\
+.corrupt),C(r,"spool_full",S.cut);continue}this.#m(x.name,x,N?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i\
+=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){\
+let i=0;for(let s of n){if(i===je)break;let a=vn.exec(s);if(a===null||t-Tt(a)<=Rd)continue;let d=Le(a[3]);if(d===void 0|\
+|!r(d))continue;i++;let u=St(a[3],t+vt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m\
+(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=St(n.name,o+vt),s=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}\
+`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.map(Me),l=wt(u,t,r),c=l.kept\
+.map(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.length===0)return this.#l(i)\
+?m:void 0;let f=sn(this.dir,o),h=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,No(c))}catch{if(h(),!this.#l(i\
+))return;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return m}if(b().monoto\
+nicMs()-s>vt/2)return void h();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${this.dir}\
+/${i}`,`${this.dir}/${Oo(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch\
+{return!1}}};function Ro(e,n){let t=vn.exec(e);return t?Id(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=Od.exec(e);if\
+(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Ao));return{name:e,time:Number(n[1]),events:r,bytes:t\
+,key:n[4]}}function wt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((\
+s,a)=>s+e[a].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Oo(e,n,t){le\
+t r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${fe()}.jsonl`}function No(\
+e){return e.map(n=>`${n.text}\n`).join("")}function Io(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersi\
+on:s,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+$d;return e.length<=t&&o<=r?0:e.length-wt(e\
+.map(Me),t,r).kept.length}var $d=200;function Lo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"\
+schemaVersion":${L(e.schemaVersion)},"sessionId":${L(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${L(e.\
+clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text\
+:n,bytes:D(n)}}function St(e,n){return`l-${Z(n)}-${e}`}function Tt([,e,n]){return e==="l"?Number(n):Number(n)+Nd}functio\
+n Id(e,n){return n>Tt(e)}function Ld(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s\
+,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof \
+o=="string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Zn(a.parameters)===void \
+0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:L(a),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:\
+i}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function Md(e,n){return e.spoolFallback?Gr(b().env,I().os,n\
+?.uid):void 0}function Pd(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=xt(e),a=e.noSpool??"there is no spool\
+ directory",d=r==="look"?"look":"work",u=o===void 0?void 0:ae.open(o,n,i,s,f=>a=f,d),l=Md(e,n),c=u&&d==="work"?Dd(u,l,n,\
+i):void 0;if(u&&c&&u.adopt(c,e.clock(),r==="flush"?0:void 0),u||l===void 0)return!u&&o!==void 0&&t(a),u;let m=ae.open(l,\
+n,i,s,f=>a+=`; nor in ${l}: ${f}`,d);return t(a,m?.dir),m}function Dd(e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"r\
+ead")&&t.realPath(n)!==void 0?ae.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:void 0}var Sn=class e{spool\
+;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{\
+sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=b().files;if(!s)r\
+eturn null;let a=Pd(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new En(s,a.dir,r.url,o,i,d);return new e\
+(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)t\
+his.#n.add(d.claim);let i=r.map(d=>({...d,bytes:D(d.json),notBefore:0})),[s,a]=[[],[]];for(let d of i)(bt(d,this.#e)===v\
+oid 0?s:a).push(d);return a.length>0&&(this.settle(a),C(o,"event_too_large",a.length)),{events:s,dropped:o}}write(n){let\
+{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-\
+o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t\
+))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken|\
+|(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release\
+(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n\
+)&&this.spool.renew(i,o+n)}}};function Cd(){let e=Fn(),n=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname)\
+:e;return(n.startsWith("/")?b().files?.realPath(n):void 0)??e}function xt(e){let{sink:n,format:t,sourceClientVersion:r,h\
+eaders:o,customFetch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Cd():void 0,headers:Object.keys(o).length>0?Object.ent\
+ries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=L(s);return $o(n.ki\
+nd==="http"?n.url:"",t.name,a==="{}"?"":a)}function Fd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^loc\
+alhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f\
+]{2}:[0-9a-f]{1,4}$/.test(n)}function Mo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.pro\
+tocol!=="http:"||Fd(t.hostname))return;let r=[...t.username||t.password?["credentials"]:[],...t.search?["query parameter\
+s"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).j\
+oin(", ")}`]:[]];return o.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Po(e,n\
+=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Kr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture\
+:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Co(({schemaVersion:r,ses\
+sionId:o,clientVersion:i})=>[r,o,i],r=>D(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Do(e,n=I()){let \
+t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i\
+);if(s===void 0){let a=L(Pr(i));r.set(i,s={json:a,bytes:D(a)})}return s};return{name:"otlp",encode:i=>Wn(i.map(s=>o(s).j\
+son),i[0].sessionId,t(i[0]),n),emptyBytes:Co(({sessionId:i,clientVersion:s})=>[i,s],i=>D(Wn([],i.sessionId,t(i),n))),eve\
+ntBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Dr}}functi\
+on Co(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(\
+t={fields:o,bytes:n(r)}),t.bytes}}var Bd="http://localhost:4318/v1/logs",Hd=120,Ud=50,jd=3,Vd=2,Ho=\'{"ts":"2026-01-01T00\
+:00:00.000Z","parameters":{},"name":"x"}\',Yd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","com\
+mand":"x","subcommand":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVe\
+rsion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',Wd=new WeakSet,Gd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRet\
+ries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffI\
+nitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:\
+!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:\
+!0,random:!0};function Ve(e={}){if(!we(e))throw new TypeError(`Cannot create handler: options must be an object, got ${A\
+(e)}`);let n=jn(e,Gd);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(R,V,F)=>{let P=e[R]===void 0?V:e[R]\
+,z=F.integer?`${F.sign} integer`:`${F.sign} number`,re=`Cannot create handler: \'${R}\' must be a ${z}`;if(typeof P!="numb\
+er"||Number.isNaN(P))throw new TypeError(`${re}, got ${A(P)}`);if(!((F.sign==="positive"?P>0:P>=0)&&(F.integer?Number.is\
+SafeInteger(P):Number.isFinite(P))))throw new RangeError(`${re}, got ${P}`);if(F.timer&&P*1e3>pt)throw new RangeError(`C\
+annot create handler: \'${R}\' must be at most ${pt/1e3} seconds (the longest a timer can wait), got ${P}`);return P},r=(R\
+,V,F)=>{let P=e[R];if(P===void 0)return F;if(typeof P!==V)throw new TypeError(`Cannot create handler: \'${R}\' must be a $\
+{V}, got ${A(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0\
+},a=t("requestTimeoutSeconds",Vd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new Rang\
+eError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let l=Yr(\
+),c=r("sourceClientVersion","string",Te),m=Vo("resource",e.resource),f=r("sessionId","string","undefined"),h=[],g=typeof\
+ e.format=="string"&&e.format.trim()===""?void 0:e.format,v=Kd(g,h),k=fn(l.format??""),_=g!==void 0?v:k??"nat",O=kt(_,c,\
+{...l.otlpResource,...m}),[y,p]=Wd.has(e)?[Yd,"the smallest event trackCommand records; a command\'s own are larger by it\
+s name, source and duration"]:[Ho,"the smallest event"],w=_t(O,l.sessionPrefix+f),x=_t(kt(v,c,m,Uo),f,y),N=t("maxEventBy\
+tes",32768,s);if(N<x.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${x.eventB\
+ytes} (${p}), got ${N}`);let T=t("maxBatchBytes",5e5,s);if(T<x.batchBytes){let R=`one ${v} envelope holding ${p}`;throw \
+new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${\
+R} ${x.batchBytes} bytes, more than \'maxBatchBytes\' (${T} by default)`:`Cannot create handler: \'maxBatchBytes\' must be a\
+t least ${x.batchBytes} (${R}), got ${T}`)}let S=Zd(e.headers);S.problem&&h.push(S.problem);let M=qd(e.endpoint,l.endpoi\
+ntHidden?Rt:l.endpoint??(_==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??Bd:void 0),l.dryRun,h),j=Jd(e.spoolDir,l,h);\
+return{flushIntervalMs:t("flushIntervalSeconds",Hd,o)*1e3,maxQueueSize:t("maxQueueSize",Ud,s),maxRetries:t("maxRetries",\
+jd,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initi\
+alMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(N,T-w.envelopeBytes-Re),ma\
+xEventBytesOption:N,maxBatchBytes:T,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:M.kind==="http"&&S.problem?{k\
+ind:"none",reason:"invalid_headers",detail:S.problem}:M,spoolDir:j.path,noSpool:j.none,problems:h,spoolFallback:e.spoolD\
+ir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",de.maxEvents,s),maxBytes:Xd(t("spoolMaxBytes",de.\
+maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ea(e.capture\
+Interrupts),handOff:Qd(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:O,formatSetBy:g!==void 0?"th\
+e program\'s options":k!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{..._==="otlp"?l.otlpHeaders:{},...S.record\
+},fetch:r("fetch","function",b().fetch??((R,V)=>globalThis.fetch(R,V))),logger:r("logger","function",void 0),clock:Fo("c\
+lock",r("clock","function",Date.now),Date.now,{valid:zd,expected:"epoch milliseconds",hint:" (a method needs its object:\
+ () => performance.timeOrigin + performance.now())"}),random:Fo("random",r("random","function",Se),Se,{valid:R=>typeof R\
+=="number"&&R>=0&&R<1,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return\
+ n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${W(a)}${i}`)}if(!r(s))throw new \
+RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let a=n();return r(a)?a:t()}cat\
+ch{return t()}}}var zd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=Ho){let r={json:t,bytes:D(t),schemaVersion:\
+me,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);return{eventByte\
+s:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function Xd(e,n,t){if(e>=de.maxBytes)return e;let r=Lo({json:n,schemaVersio\
+n:me,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be\
+ at least ${r} (one spooled event, ${t}), got ${e}`);return e}function kt(e,n,t,r){return e==="otlp"?Do({serviceName:t["\
+service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo={name:"node",version:"x".repeat(12),machine:\
+"x".repeat(11),os:"linux"};function jo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=_t(kt(n.name,t,r,Uo),\
+"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.\
+eventBytes)}}var Rt=Symbol("hidden");function qd(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot \
+create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:ln(e\
+);if(o){let s=`the program\'s \'endpoint\' ${A(H(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_\
+endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Ur;return e===void 0&\
+&!jr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{k\
+ind:"http",url:i}}function Jd(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false\
+)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handle\
+r: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);return X(e,I().os)?{path:e,none:void 0}:(t.pus\
+h(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolD\
+ir\' is not an absolute path"})}function Kd(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Can\
+not create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=fn(e);return t||(n.push(`the progra\
+m\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Vo(e,n){if(n===void 0)retur\
+n{};if(!we(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};fo\
+r(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' m\
+ust be an object of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}r\
+eturn t}var Bo=8192;function Zd(e){let n=Vo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new TypeError\
+(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(dn(i))throw new TypeError(\
+`Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client frames the request itself`);n[i]=Ar(s)}let t=Obj\
+ect.keys(n).find(i=>!un(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?`the program\'\
+s \'headers\' has a value for ${A(t)} that cannot be sent (a control character or a character past ASCII): nothing is sent\
+`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Bo} (servers refuse a larger head): nothing is \
+sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Qd(e,n){return e!==void 0?{enabled:e,source:"handOff opt\
+ion"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,so\
+urce:"default"}}function ea(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;th\
+row new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var wn=/^se\
+nder-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function Tn(e,n){return{...e,[Ye]:L(n)}}function Yo(e){if(e)try{let n=\
+JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}cat\
+ch{return}}var te=15e3,na=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).slice(0,4)}functio\
+n zo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${fe(8)}.${r}`}function Pe(e,n,t,r,o){let i={locks:[],marks:[],others:new M\
+ap};for(let s of e.list(n)){let a=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(s);if(!a)c\
+ontinue;let d=Number(a[2]),u=a[4]==="lock"?te:na;if(d+u<=r||d>r+u)_n(e,`${n}/${s}`);else if(a[1]===t)(a[4]==="lock"?i.lo\
+cks:i.marks).push(s);else if(a[3]===o){let[l,c]=[`${a[2]} ${s}`,i.others.get(a[1])];(c===void 0||l<c)&&i.others.set(a[1]\
+,l)}}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catch{return!1}}f\
+unction Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.now(),i);if(s.locks.length>0||s.marks.length\
+>0)return"at work";if(s.others.size>=Wo)return"crowded";let a=Date.now();o=zo(t,a,i,"start"),e.create(`${n}/${o}`,"");le\
+t d=Pe(e,n,t,a,i),u=d.locks.length>0||d.marks[0]!==o,l=`${Z(a)} ${o}`,c=[...d.others.values()].filter(m=>m<l).length>=Wo\
+;return!u&&!c?o:(_n(e,`${n}/${o}`),u?"at work":"crowded")}catch{return o}}function qo(e,n,t){t!==void 0&&Nt(e,n,()=>[t])\
+}function Jo(e,n,t){Nt(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){for(let o=0;o<ta;o++){let i=Date.n\
+ow();try{e.ensureDir(n,!0,!1);let s=Pe(e,n,t,i);if(s.locks.length>0){Ot(e,n,s.marks);return}let a=zo(t,i,Go(r),"lock");e\
+.create(`${n}/${a}`,"");let{locks:d,marks:u}=Pe(e,n,t,i);if(d.join()===a)return Ot(e,n,u),a;_n(e,`${n}/${a}`)}catch{retu\
+rn}await new Promise(s=>setTimeout(s,10+Se()*50))}}var ta=5;function Zo(e,n,t){Nt(e,n,()=>[t])}function Nt(e,n,t){try{e.\
+ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r}`)}function _n(e,n){try{e.remove\
+(n)}catch{}}function Qo(){return""}var oa=6e4,ia=1e3,sa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSEN\
+T_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=da(e,n,t);return r.handOff?r:{...r,outcome:ni(e,n)}}function n\
+i(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ae()===void 0?"spooled":"drop\
+ped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function da(e,n,t){try{let r=di(e,n,t);if(r!\
+==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=si(e.sink.url,o.dir\
+);if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n,endpoint:e.sink.url}:\
+{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handOff:!1,reason:a.refused};l\
+et{cwd:d,...u}=a,l={...ua(e,o.dir),successor:u,onByConsentFile:fo()};return{handOff:!0,command:{...a,env:Tn(a.env,l)},ba\
+cklog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function ri(e,n){return n.\
+handOff&&n.command&&!la(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be w\
+ritten",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.i\
+sOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crowded")return o;let i=b().spaw\
+nDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.dir,o),i}catch{return"failed"}}function ii(e,n){if(n===\
+null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return di(e,n,!0)!==void 0||t.k\
+ind==="http"&&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}function si(e,n){let t=ro(),r=t===void 0?void 0:aa(t);re\
+turn{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...sa,...be,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEME\
+TRY_CONSENT_FILE:r}}}function aa(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=b().files,o=n==\
+=void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!==void 0&&\
+r?.allowed(i,"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source\
+})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers wit\
+h its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-ia)return`a request may take longer (reque\
+stTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=Ae();if\
+(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading\
+ the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable s\
+pool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno\
+ without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user coul\
+d swap the sender\'s script there";if(!ti(e))return"the program may not connect to the endpoint";let{spool:s,files:a,heal\
+th:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=d,m=c===void 0?l:c.ha\
+ndedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>oa&&!xn(a,s.dir,s.key,u))return"spooled events ha\
+ve waited a minute with no sender at work"}function ua(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoi\
+nt:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e\
+3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:\
+o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{.\
+..r.resource}}}function ca({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function la(e){if(ca(e))return!0;\
+let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(\
+`${t.dir}/${""}`),r()}catch{return!1}}return ma(n,t.dir,fa),!0}var fa=3;function ma(e,n,t,r=Date.now()){let o;try{o=e.li\
+st(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+te?-1/0:d},s=t\
+==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filter(({writt\
+en:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var kn=class{#e=new Set;#n=0;get siz\
+e(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}\
+events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ai(){throw new Error("a sender prints no\
+thing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,ha=/^[0-9a-f]{8}$/;var ui=/^drops-([0-9a-f]{8})-(\\d\
+{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,pa=6e4;function mi(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>f\
+i.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!At(i))return;let u={...{since:i,last:i,dropped:Object.fromEnt\
+ries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=bi(n,t);try{let m=ya(e,n,t,i).filter(h=>h.quie\
+t).map(h=>hi(e,h,n,t)),f=gi([...m.flatMap(h=>h.lines),l],s,i)??l;pi(e,n,t,m,()=>{let h=Ea(e,c);h==="invalid"&&e.remove(c\
+);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+g.length<=ci?e.append(c,typeof h=="object"&&!h.ended?`\n${g}`:g,li):ga(e,n\
+,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E(()=>e.remove(h))}catch{}}function ga(e,n,t,r,o,i){let s=bi(n,t),a={path:Lt\
+(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],()=>{e.append(s,`${L(gi([...d.lines,r],o,i)??r)}\n`,\
+li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{li\
+nes:o,upTo:i}=ba(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}func\
+tion pi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a));throw i}}function Lt(e,n,\
+t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.aside`)}function ya(e,n,t,r){return E\
+t(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=pa;return o===t?{path:B(n,i),summed:a===void 0?void \
+0:Number(a),quiet:d}:void 0})}function ba(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(t)??"",o=n.quiet?r.lengt\
+h:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Mt(e,n,\
+t){return E(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last:Math.min\
+(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries(a.droppe\
+d))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);\
+let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.las\
+t)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function Ea(e,n){try{let t=e.read(n,$t);r\
+eturn t===void 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"inval\
+id":void 0}}function yi(e){return e.split(`\n`).flatMap(n=>va(n)??[])}function va(e){try{let{since:n,last:t,dropped:r,end\
+point:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(At(n)&\
+&At(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let d={since:\
+n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ha.test(i)?{endpointHash:i}:{}};return typeof o=="string"&\
+&H(o)===o?{...d,endpoint:o}:d}catch{return}}function At(e){return Number.isSafeInteger(e)&&e>=0&&e<=hn}function bi(e,n){\
+return B(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Ei=.9,Sa=1e3,wa=3e5,Ta=36e5,xa=4,Rn=class{#e;#n=[]\
+;#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ue.working;#k=0;#R;#y=new Set;#O;#A\
+=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#fe=!1;#U=0;#D;#C;#v;#z;#j=!1;#X=!1;#F;constructor(n={}){this.#e=Ve(n)}enqueue\
+(n){try{if(!he())return this.#xe();let t=b().exiting();t?(this.#ie(),this.#H=this.#i,this.#i=!0):this.#J(),this.#u++;let\
+ r=So(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this\
+.#ke();if(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#V())\
+,this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H=!1}}start(){this.#m||this.#D||(this.#m\
+=!0,this.#J(),this.#S()>0?this.#V():he()&&!this.#N()&&ii(this.#e,this.#_())&&this.#I(ue.working))}flush(){return this.#I\
+(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#x=Math.max(this.#x,n),\
+this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i=this.#x;return[this.#l,this.#x]=[vo\
+id 0,ue.working],this.#be(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D??=this.#me()}[Symbol.asyncDispose](){r\
+eturn this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.leng\
+th,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#q()\
+{return[...this.#o,...this.#t.events(),...this.#n]}#J(){if(this.#C)return;this.#ie();let n=b(),t=s=>{try{return s()}catc\
+h{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExi\
+t:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.captureInte\
+rrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V(){this.#\
+m&&this.#c===void 0&&this.#K()}#K(){this.#c=setTimeout(()=>{this.#I(ue.periodic).then(()=>{this.#m&&this.#K()})},this.#e\
+.flushIntervalMs),b().unrefTimer(this.#c)}async#me(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=_a\
+(this.#e.exitTimeoutMs);this.#le(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then\
+(()=>!0),n.over()])&&this.#Z(),this.#S()>0&&this.#B())return;this.#ae(),this.#S()>0&&this.#N()&&this.#P(!0),this.#S()>0&\
+&!this.#N()&&await this.#he(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.cle\
+ar(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async#he(n){let t=this.#_()?.heal\
+th;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>!0);await Promise.race([r,n.over()])\
+||this.#Z()}#Z(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t||n)*Ei,i=[...this.#y\
+].some(({started:s,accepted:a})=>!a&&r-s>=n*Ei);this.#Q(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.#o.u\
+nshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#Q(n=()=>!1){for(let t of this.#y){let{ev\
+ents:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#re(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshif\
+t(...n(t)?this.#se(r,"the exit budget ended before the answer"):r)}}}#pe(){return this.#R??=new AbortController}#ee(n){i\
+f(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=b().monotonic\
+Ms(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#ne(n){this.#t.s\
+ettle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind==="http"\
+&&(t||!b().canConnect(n.url))}#ge(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#v?.health.state;return this.#E===void \
+0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="htt\
+p"&&b().canConnect(n.url)}#ye(n){let t=this.#v?.health;if(n.delivered){this.#F=void 0;let u=this.#X&&this.#E===void 0&&!\
+this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailu\
+re(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#F?.failures??0)+1,{backoff\
+:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{state:t.state,failures:o,probeA\
+t:d}}async#be(n){try{this.#le(),this.#Y();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E==\
+=void 0)&&t.refresh(),this.#ae();let r=this.#N();if(r&&!this.#ge())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.\
+cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let d=\
+this.#oe(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#Ee(d,u),this.#ye(u),u.del\
+ivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexpe\
+ctedly: ${t}`)}}async#Ee(n,t){let{signal:r}=this.#pe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ee(r);)await th\
+is.#te(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(xa,n.length)},i));for(let s of n.slice(o))this.#ne(s)}\
+async#te(n,t,r){this.#Y();let o=this.#ue(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=\
+await this.#Se(n,t);if(this.#Te(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n\
+.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#ee(t)?await this.#te(d,t,r):th\
+is.#ne(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#re(n,i.rejected);case"too_large":return this\
+.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n);case"interrupted":case\
+"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retry\
+AfterMs??0),r.probing?this.#ve(n,i.retryAfterMs):this.#_e(n,i.reason,i.retryAfterMs)}}}#ve(n,t=0){let r=this.#e.clock()+\
+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#re(n,t=0){let r=Math.min(t,n.length);this.#p\
++=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#Se(n,t){let r={started:b().monotonicMs(),events:n,accepted\
+:!1};this.#y.add(r);try{return await this.#we(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=b().monotonicMs();t\
+his.#O={ms:o-r.started,endedAt:o}}}#oe(n){let{format:t,maxBatchBytes:r}=this.#e;return wo(n,r,t.emptyBytes,t.eventBytes)\
+}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#we(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected\
+",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#h?.(`sending $\
+{n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")return vi(a),{kind:"delivered"};let\
+ d=i.classify;return await bo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),readAnswer:i.readsAns\
+wer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefT\
+imer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#Te(n,t){if(!this.#h)return;let r=n.kin\
+d==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&th\
+is.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)\
+}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} \
+event(s): ${n.kind}${i}`)}#ie(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#\
+h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d=n.kind==="http"?H(n.url)\
+:n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: th\
+e program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${d};\
+ format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let \
+i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can be starte\
+d":"in process"} (${o.source})`)}#xe(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`telemetry off (decided b\
+y ${ft().decidedBy}): events are not recorded`))}#_e(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,a=i(),d=this.#se(n,t\
+);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#se(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retr\
+ies>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) kept for re\
+try`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n){this.#v?.settle(n)}#_(){\
+return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be u\
+sed: ${n}`;r!==this.#z&&this.#f(r),this.#z=r}),this.#v}#de(){let n=this.#E;if(n)return Math.max(0,n.end-b().monotonicMs(\
+))+Sa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(wa,Math.min(Ta,2*t),2*r)}#Y(){let n=this.#de(),t\
+=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ae(){if(this.#j||this.#k>0||!he()||this.#N()||!ee())return;let n=\
+this.#_();if(n&&Ae()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(\
+t/10),t-1)),o=n?.replay(t-r,this.#de());this.#X=(o?.events.length??0)>0,o&&(this.#ce(o.dropped),this.#s+=o.events.length\
+,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#Q();let r=this.#q(),o=this.#ue(r);if(o!==r&&(t\
+his.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#fe=!0,this.#L(),this.#b(o.length,"\
+opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#oe(o))vi(this.#e.format.encode(a,this.#e.cl\
+ock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.length,this.#e.sink.reason,t\
+his.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not deliver\
+ed are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Ae()!\
+==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"\
+),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#L(),s){let a=this.#U-this.#e.cloc\
+k();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped))this.#b(u,d);this.#ce(s.old\
+erDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavailable")}return i?.releaseAll(\
+),s!==void 0}#ue(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.ad\
+d(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"clai\
+m_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#ce(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)\
+}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=ei(this.#e,t,he()),o=r.handOff?ee():void 0;if(o===!1)return this.#\
+P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dr\
+opped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health):void 0,c=i.outcome==="delivered"?`; th\
+e exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process,\
+ as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:Io(this.#q(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBy\
+tes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of the ${this.\
+#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit: delivering in p\
+rocess: the spool cannot be written"),!1;let a=oi(i);if(a==="failed"||a==="crowded")return this.#f(`at exit: delivering \
+in process: ${a==="crowded"?"senders of other programs or settings (headers, an OTLP resource) work for its host already\
+":"no sender could be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.working];let d={started:"a sender","at work"\
+:"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes\
+ left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#W(){let n=this.#r,t=this.#P(),r=this.#r-\
+n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#G(){let n={};for(le\
+t[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoo\
+lLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object\
+.keys(n))this.#g[s]=this.#a[s];let i=Date.now();mi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!=\
+=0&&(C(this.#a,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#ke(){if(this.#$!==void 0){C(this.#a,"buffe\
+r_full",1),this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#b(1,"buffer_full",`${n} held; those dropped \
+after it are told together at the next flush`)}#le(){let n=this.#$;this.#$=void 0,n&&this.#f(`dropped ${n} event(s): buf\
+fer_full`)}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function _a(e){let n=b().monotonicMs()+e,t,r;return{end:n,\
+over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function vi(e){b().write\
+Stderr(`${ai(JSON.parse(e))}\n`)}var ka=250;async function Si(e){let n=b();Ie(te,()=>n.exit(0)),yo(),lo(()=>Ra(e));try{aw\
+ait Oa(e,b().monotonicMs()+te)}catch{}n.exit(0)}function Ra(e){let{enabled:n,source:t}=so();return n||t==="default"&&e.o\
+nByConsentFile!==!0}async function Oa(e,n){let t=b().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,.\
+..s}=e,a=Ve(s),d=xt(a);if(!ee())return Jo(t,r,d);for(let u=0;;u++){let l=await Ko(t,r,d,e.endpoint);if(!l)return;let{rep\
+layed:c,spooled:m,sent:f,timeUp:h}=await Aa(s,n-ka);if(Zo(t,r,l),!$a(e,d))return;if(h&&f>0&&ee())return Na(e);if(c>0&&m>\
+0||u>0&&c===0)return}}function Na(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),\
+i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==void 0&&E(()=>o.touch(s,Date.now())),\
+b().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Aa(e,n){let t={replayed:0,spooled:\
+0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-b().monotonicMs\
+()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)break;let d=new Rn({...e,handOff:!1,exitT\
+imeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=d.stats();\
+t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<=l)break;if(l>0&&n-b().monot\
+onicMs()>r){let f=pe(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function\
+ $a(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents\
+:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ae.open(e.spoolDir,t,r,n)?.waitingSi\
+nce(Date.now())!==void 0}var wi=Yo(b().env(Ye));wi&&await Si(wi);\n'}var Re="sender-48df7081.mjs",qd=129145,Jd=6e4,Zd=1e3,
+Kd=[Gi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ji(e,t){return e.
+sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?"spooled":"dropped"}var Qd=3;function Zi(e,t,n,r=Date.
+now()){let i;try{i=e.list(t).filter(d=>Hd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===
+void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).
+slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var ec=class{#e=new Set;#t=0;get size(){
+return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
+return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function dn(e){return e===null?"null":typeof e=="string"?Ki(
+e):typeof e=="number"?tc(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?
+`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Ki(n)}: ${dn(r)}`).join(", ")}}`:"null"}function Ki(e){
+return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function tc(e){
+if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
+e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
+isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Qi=16384,cn=2*Qi,eo=cn-4096,
+ln=32,to=/^[a-z0-9_]{1,40}$/,nc=/^[0-9a-f]{8}$/,rc=/^drops-([0-9a-f]{8})\.json$/,un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+ic=6e4;function oc(e,t,n,r=-1/0){const i=Date.now(),o=fr(e,At(t,n)),d=hr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).
+flatMap(a=>ro(e,a).lines);return xt([...typeof o=="object"?o.lines:[],...d],r,i)}function sc(e,t,n=-1/0){return[...new Set(
+[...Ue(e,t,rc,i=>i),...Ue(e,t,un,i=>i)])].flatMap(i=>{const o=oc(e,t,i,n);return o?[{key:i,...o}]:[]})}function ac(e,t,n,r,i,o){
+const s=At(t,n),d={path:hn(t,n),quiet:!1},a=fn(e,s,d.path)?no(e,d,t,n):{lines:[]};ur(e,t,n,[a],()=>{e.append(s,`${D(xt([
+...a.lines,r],i,o)??r)}
+`,eo)})}function no(e,t,n,r){if(e.sizeOf(t.path)===void 0)return k(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=ro(e,t),s=hn(n,r,o);return fn(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function hn(e,t,n){
 const r=n===void 0?"":`-${n}`;return z(e,`drops-${t}-${ue(Date.now())}-${_e()}${r}.aside`)}function ro(e,t){try{const n=t.
 summed??0,r=e.read(t.path,cn)?.slice(n)??"",i=t.quiet?r.length:r.lastIndexOf(`
-`)+1;return{lines:io(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}function fn(e,t,n){return S(()=>(e.
+`)+1;return{lines:io(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}function fn(e,t,n){return k(()=>(e.
 rename(t,n),!0))??!1}function io(e){return e.split(`
 `).flatMap(t=>dc(t)??[])}function dc(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),s=typeof r==
 "object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(t)&&Nt(n)&&t<=n&&s.length>0&&s.length<=ln&&s.every(([
 c,u])=>to.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
 "string"&&nc.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&V(i)===i?{...a,endpoint:i}:a}catch{return}}var ne={
 working:1,periodic:2,asked:1/0},oo=.9,cc=1e3,lc=3e5,uc=36e5,hc=4,so=class{#e;#t=[];#i=[];#n=new ec;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
-resolve();#u;#$=ne.working;#S=0;#O;#y=new Set;#x;#A=!1;#w;#m=le();#a=!1;#_=!1;#o=!1;#F=!1;#R;#he=!1;#U=0;#D;#P;#E;#X;#H=!1;#G=!1;#B;constructor(e={}){
+resolve();#u;#$=ne.working;#k=0;#O;#y=new Set;#x;#A=!1;#w;#m=le();#a=!1;#_=!1;#o=!1;#F=!1;#R;#he=!1;#U=0;#D;#P;#E;#X;#H=!1;#G=!1;#B;constructor(e={}){
 this.#e=Zn(e)}enqueue(e){try{if(!Q())return this.#$e();const t=g().exiting();t?(this.#oe(),this.#F=this.#o,this.#o=!0):this.#J(),
 this.#c++;const n=Qo(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
-return this.#Se();if(this.#t.push(n),t)return void(this.#j(!0)||this.#z());this.#f&&this.#l===void 0&&queueMicrotask(()=>this.#Y()),
+return this.#ke();if(this.#t.push(n),t)return void(this.#j(!0)||this.#z());this.#f&&this.#l===void 0&&queueMicrotask(()=>this.#Y()),
 this.#t.length>=this.#e.maxQueueSize&&this.#M(ne.working)}catch{}finally{this.#F=!1}}start(){this.#f||this.#D||(this.#f=
-!0,this.#J(),this.#b()>0?this.#Y():Q()&&!this.#N()&&as(this.#e,this.#k())&&this.#M(ne.working))}flush(){return this.#M(ne.
+!0,this.#J(),this.#b()>0?this.#Y():Q()&&!this.#N()&&as(this.#e,this.#S())&&this.#M(ne.working))}flush(){return this.#M(ne.
 asked)}#M(e,t=!1){if(this.#w!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#$=Math.max(this.#$,e),this.#u)
-return this.#u;const n=this.#S,r=this.#T.then(()=>{if(n!==this.#S)return;const i=this.#$;return[this.#u,this.#$]=[void 0,
+return this.#u;const n=this.#k,r=this.#T.then(()=>{if(n!==this.#k)return;const i=this.#$;return[this.#u,this.#$]=[void 0,
 ne.working],this.#ge(i)});return this.#u=r,this.#T=r,r}stop(){return this.#D??=this.#fe()}[Symbol.asyncDispose](){return this.
 stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
 length,inFlight:this.#n.size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#q(){return[...this.#i,
@@ -2127,7 +2128,7 @@ this.#f=!1,this.#l!==void 0&&clearTimeout(this.#l);const e=this.#w=fs(this.#e.ex
 let n=!1;try{if(this.#n.size>0&&!await Promise.race([this.#T.then(()=>!0),e.over()])&&this.#K(),this.#b()>0&&this.#j())return;
 this.#de(),this.#b()>0&&this.#N()&&this.#C(!0),this.#b()>0&&!this.#N()&&await this.#me(e),this.#C()}catch(r){this.#h(`st\
 op failed unexpectedly: ${r}`),n=!0}finally{this.#W(),e.clear(),this.#w=void 0;const r=this.#c>t&&this.#b()>0;!n&&!r&&(this.#P?.(),
-this.#P=void 0)}}async#me(e){const t=this.#k()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#M(ne.asked,
+this.#P=void 0)}}async#me(e){const t=this.#S()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#M(ne.asked,
 !0).then(()=>!0);await Promise.race([n,e.over()])||this.#K()}#K(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=g().
 monotonicMs(),r=Math.min(e,t||e)*oo,i=[...this.#y].some(({started:o,accepted:s})=>!s&&n-o>=e*oo);this.#Q(({started:o})=>n-
 o>=r),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#E?.health.recordFailure()}#Q(e=()=>!1){
@@ -2135,7 +2136,7 @@ for(const t of this.#y){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r)
 cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#se(n,"the exit budget ended before the answer"):n)}}}#pe(){return this.#O??=
 new AbortController}#ee(e){if(e.aborted||!$e())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#w;if(!r)
 return!0;const i=g().monotonicMs(),o=r.end-i;if(o>=t)return!0;const s=this.#x,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return n<=
-t&&!(2*d>o)}#te(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#k()?.health.isOpen()===
+t&&!(2*d>o)}#te(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#S()?.health.isOpen()===
 !0;return e.kind==="http"&&(t||!g().canConnect(e.url))}#ve(){const{sink:e,clock:t}=this.#e,n=this.#B,r=this.#E?.health.state;
 return this.#w===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.
 probeAt&&e.kind==="http"&&g().canConnect(e.url)}#ye(e){const t=this.#E?.health;if(e.delivered){this.#B=void 0;const a=this.#G&&
@@ -2155,7 +2156,7 @@ o)];for(const d of s)this.#n.add(d);for(const d of s)this.#ee(t)?await this.#ne(
 delivered":return n.delivered=!0,this.#re(e,i.rejected);case"too_large":return this.#g(1,"http_413"),this.#I(e);case"rej\
 ected":return this.#g(e.length,i.reason,i.detail),this.#I(e);case"interrupted":case"not_sent":this.#i.unshift(...e);return;case"\
 retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?this.#Ee(e,i.retryAfterMs):
-this.#ke(e,i.reason,i.retryAfterMs)}}}#Ee(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,
+this.#Se(e,i.reason,i.retryAfterMs)}}}#Ee(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,
 n);this.#i.unshift(...e)}#re(e,t=0){const n=Math.min(t,e.length);this.#p+=e.length-n,n>0&&this.#g(n,"otlp_rejected"),this.#I(
 e)}async#be(e,t){const n={started:g().monotonicMs(),events:e,accepted:!1};this.#y.add(n);try{return await this.#Te(e,t,()=>n.
 accepted=!0)}finally{this.#y.delete(n);const r=g().monotonicMs();this.#x={ms:r-n.started,endedAt:r}}}#ie(e){const{format:t,
@@ -2175,21 +2176,21 @@ ttp"?V(e.url):e.kind==="stderr"?"standard error":e.reason==="dry_run"&&g().envHi
 dpoint: ${d}; format: ${t.name}; spool: ${n??"none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)
 return;const i=$i(e,this.#e.headers);i&&this.#m(`warning: ${i}`),this.#m(`at exit: ${r.enabled?"hand off where a sender \
 can be started":"in process"} (${r.source})`)}#$e(){this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry o\
-ff (decided by ${Zt().decidedBy}): events are not recorded`))}#ke(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,s=i(),
+ff (decided by ${Zt().decidedBy}): events are not recorded`))}#Se(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,s=i(),
 d=this.#se(e,t);for(const a of d)a.notBefore=s+it(a.retries,r,o,n);this.#i.push(...d)}#se(e,t){const[n,r]=[[],[]];for(const i of e)
 (++i.retries>this.#e.maxRetries?r:n).push(i);return n.length>0&&this.#h(`delivery failed (${t}): ${n.length} event(s) ke\
 pt for retry`),r.length>0&&this.#g(r.length,"retries_exhausted",`last failure: ${t}`),this.#I(r),n}#I(e){this.#E?.settle(
-e)}#k(){return this.#E??=Wi.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place c\
+e)}#S(){return this.#E??=Wi.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place c\
 annot be used: ${e}`;n!==this.#X&&this.#h(n),this.#X=n}),this.#E}#ae(){const e=this.#w;if(e)return Math.max(0,e.end-g().
 monotonicMs())+cc;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(lc,Math.min(uc,2*t),2*n)}#V(){const e=this.#ae(),
-t=this.#w!==void 0;this.#E?.renewClaims(e,t?e:e*.75,t)}#de(){if(this.#H||this.#S>0||!Q()||this.#N()||!$e())return;const e=this.#k();
+t=this.#w!==void 0;this.#E?.renewClaims(e,t?e:e*.75,t)}#de(){if(this.#H||this.#k>0||!Q()||this.#N()||!$e())return;const e=this.#S();
 if(e&&Fe()!==void 0)return;this.#H=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#b(),Math.min(Math.ceil(t/10),t-
 1)),r=e?.replay(t-n,this.#ae());this.#G=(r?.events.length??0)>0,r&&(this.#le(r.dropped),this.#s+=r.events.length,this.#i.
 push(...r.events),r.events.length>0&&this.#Y())}#C(e=!1,t){this.#Q();const n=this.#q(),r=this.#ce(n);if(r!==n&&(this.#i=
 r,this.#n.clear(),this.#t=[]),r.length===0)return!0;if(!(t??$e()))return this.#he=!0,this.#L(),this.#g(r.length,"opted_o\
 ut"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(const s of this.#ie(r))ao(this.#e.format.encode(s,this.#e.clock())),
 this.#p+=s.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#g(r.length,this.#e.sink.reason,this.#e.sink.
-detail),!0;const i=this.#k();if(!i&&this.#e.spoolDir===void 0)return this.#h(`${r.length} event(s) not delivered are kep\
+detail),!0;const i=this.#S();if(!i&&this.#e.spoolDir===void 0)return this.#h(`${r.length} event(s) not delivered are kep\
 t in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Fe()!==void 0)return this.#L(),
 this.#g(r.length,"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let o;try{o=i?.write(
 r)}catch{o=void 0}if(o||(this.#A=!0),!o&&e)return!1;if(this.#L(),o){const s=this.#U-this.#e.clock();s>0&&i?.health.recordWait(
@@ -2197,7 +2198,7 @@ s),this.#r+=o.spooled;for(const[d,a]of Object.entries(o.dropped))this.#g(a,d);th
 0;this.#r+=s,this.#g(r.length-s,"spool_unavailable")}return i?.releaseAll(),o!==void 0}#ce(e){const t=this.#E?.spool;if(!t)
 return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
 const i=e.filter(({claim:o})=>o&&r.has(o));return this.#g(i.length,"claim_lost"),this.#I(i),e.filter(({claim:o})=>!o||!r.
-has(o))}#le(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#j(e=!1){if(this.#b()===0)return!0;const t=this.#k(),
+has(o))}#le(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#j(e=!1){if(this.#b()===0)return!0;const t=this.#S(),
 n=ar(this.#e,t,Q()),r=n.handOff?$e():void 0;if(r===!1)return this.#C(!0,r);const i=os(this.#e,n);if(!i.handOff){const a={
 delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},c=i.outcome!=="delivered"&&
 t?.health.isOpen()?zi(t.health):void 0,u=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} \
@@ -2206,15 +2207,15 @@ s`:"";return this.#h(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.re
 elivering in process: the spool would leave out ${o} of the ${this.#b()} event(s) (spoolMaxEvents ${a}, spoolMaxBytes ${c}\
 )`),!1}if(!this.#C(!0,r))return this.#h("at exit: delivering in process: the spool cannot be written"),!1;const s=ss(i);
 if(s==="failed"||s==="crowded")return this.#h(`at exit: delivering in process: ${s==="crowded"?"senders of other program\
-s or settings (headers, an OTLP resource) work for its host already":"no sender could be started"}`),!1;this.#S++,[this.#u,
+s or settings (headers, an OTLP resource) work for its host already":"no sender could be started"}`),!1;this.#k++,[this.#u,
 this.#$]=[void 0,ne.working];const d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endp\
 oint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#h(`at exit: ha\
 nded off to ${d[s]}`),!0}#z(){const e=this.#r,t=this.#C(),n=this.#r-e;return n>0&&this.#h(`at exit: the process ends at \
 once: ${n} event(s) spooled for a later run`),t}#W(){const e={};for(const[o,s]of Object.entries(this.#d)){const d=this.#v[o]??
 0;s>d&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=s-d)}const{sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.
-kind!=="http")return;const r=this.#k();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();
+kind!=="http")return;const r=this.#S();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();
 hs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(H(this.#d,t,e),this.#h(`dropped ${e} event(\
-s): ${t}${n?` (${n})`:""}`))}#Se(){if(this.#R!==void 0){H(this.#d,"buffer_full",1),this.#R++;return}this.#R=0;const e=this.#e.
+s): ${t}${n?` (${n})`:""}`))}#ke(){if(this.#R!==void 0){H(this.#d,"buffer_full",1),this.#R++;return}this.#R=0;const e=this.#e.
 maxBufferedEvents;this.#g(1,"buffer_full",`${e} held; those dropped after it are told together at the next flush`)}#ue(){
 const e=this.#R;this.#R=void 0,e&&this.#h(`dropped ${e} event(s): buffer_full`)}#h(e){this.#m?.(e),this.#F||Ln(this.#e.logger,
 e)}};function ao(e){g().writeStderr(`${dn(JSON.parse(e))}
@@ -2251,10 +2252,10 @@ entries(t).find(([,i])=>i===n);if(r)return r[0]}if(Tc.includes(n)||Array.isArray
 return"Error"}export{ai as AT_PAST_HOST,Wi as Backlog,He as CLIENT_VERSION,ui as CliCommandEvent,si as DEFAULT_ENDPOINT,Mi as DEFAULT_FLUSH_INTERVAL_SECONDS,
 Li as DEFAULT_MAX_QUEUE_SIZE,Ii as DEFAULT_MAX_RETRIES,Ci as DEFAULT_REQUEST_TIMEOUT_SECONDS,we as DEFAULT_SCHEMA_VERSION,
 Vi as EndpointHealth,Ui as LATEST_WIRE_TIME_MS,so as NATTelemetryHandler,Ri as NOT_YET,Ze as NemoSource,Gt as PROMPT_VERSION,
-ke as PROXY_VARIABLES,rt as Spool,li as TaskStatus,Se as TelemetryEvent,H as addCount,mr as askForConsent,sr as backlogKey,
+Se as PROXY_VARIABLES,rt as Spool,li as TaskStatus,ke as TelemetryEvent,H as addCount,mr as askForConsent,sr as backlogKey,
 Ga as buildPayload,pr as cgiIgnores,$i as clearTextSecrets,K as consentFilePath,$e as consentHolds,Rr as denoGoesAround,
 jt as denoProxyRoute,b as describe,ee as describeError,zi as downUntil,sc as dropsRecords,yi as effectiveConsent,An as environmentSettings,
-ar as exitDecision,or as fallbackBeside,ie as formatTimestamp,St as healthHash,Dt as hiddenBecause,g as host,ct as httpUrlProblem,
+ar as exitDecision,or as fallbackBeside,ie as formatTimestamp,kt as healthHash,Dt as hiddenBecause,g as host,ct as httpUrlProblem,
 _i as isLoopback,Q as isTelemetryEnabled,ir as openSpool,Rt as optOutProblem,ft as parametersProblem,Ye as proxyRoute,De as randomFraction,
 pi as recordConsent,Od as recordedHealth,V as redact,Zi as removeSenderScripts,Zn as resolveOptions,it as retryDelay,I as runtimeInfo,
 vi as saveConsent,Ti as setTelemetryEnabled,fe as shortHash,rr as spoolFallbackOf,Xn as spoolKey,ps as trackCommand,Te as unknownOption,
@@ -2262,7 +2263,7 @@ U as utf8Length,se as whyHidden};
 try{
 Object.defineProperty(ui,"name",{value:"CliCommandEvent"});
 Object.defineProperty(so,"name",{value:"NATTelemetryHandler"});
-Object.defineProperty(Se,"name",{value:"TelemetryEvent"});
+Object.defineProperty(ke,"name",{value:"TelemetryEvent"});
 Object.defineProperty(mr,"name",{value:"askForConsent"});
 Object.defineProperty(Ga,"name",{value:"buildPayload"});
 Object.defineProperty(K,"name",{value:"consentFilePath"});
