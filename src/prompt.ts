@@ -1,7 +1,7 @@
 /**
  * The first-run question: asked once, only on an interactive terminal, on
- * standard error, in plain words about what is and is not collected. Enter
- * means yes; `n` and the end of input (Ctrl-D) mean no. The answer is
+ * standard error, in plain words about what is and is not collected. `y`
+ * means yes (Enter alone is no answer); `n` and the end of input (Ctrl-D) mean no. The answer is
  * recorded in the consent file the Python tool shares and takes effect at once.
  * Ctrl-C is no answer: nothing is recorded, and the program ends as Ctrl-C
  * would end it (as the Python tool's `KeyboardInterrupt` does).
@@ -108,12 +108,14 @@ export function optOutProblem(name: string, value: unknown): string | undefined 
   return undefined;
 }
 
-const QUESTION = "Share anonymous usage data? [Y/n] ";
+/** The question: no answer is taken by default, lest an Enter typed ahead of it or pressed twice be a yes. */
+const QUESTION = "Share anonymous usage data? [y/n] ";
 
 /**
- * Keys read this soon after the question shows were typed before it, or before its words could be read: an Enter
- * pressed twice, a pasted blank line, keys typed ahead while the program started, waiting in the terminal. None is
- * taken as an answer (Enter alone is yes), nor left for the program; Ctrl-C still interrupts.
+ * Keys read this soon after the question (or its repeat) shows were typed before it, or before its words could be
+ * read: keys typed ahead while the program started, a pasted line, waiting in the terminal. None is taken as an
+ * answer, nor left for the program; Ctrl-C still interrupts. Keys the program reads late (its event loop busy) are
+ * taken: only a typed `y` is a yes.
  *
  * @example
  * ```ts
@@ -170,20 +172,21 @@ export function editLine(state: LineState, bytes: Uint8Array): string {
 }
 
 /**
- * Reads an answer: `""`, `y` and `yes` are yes; `n` and `no` are no; anything else is neither.
+ * Reads an answer: `y` and `yes` are yes; `n` and `no` are no; anything else, an empty line too, is neither: a yes
+ * is typed, never a default.
  *
  * @param line The typed line.
  * @returns The decision, or `undefined` to ask again.
  * @example
  * ```ts
  * import { parseAnswer } from "./prompt.ts";
- * parseAnswer(""); // "enabled"
+ * parseAnswer(""); // undefined: asked again
  * parseAnswer(" No "); // "disabled"
  * ```
  */
 export function parseAnswer(line: string): "enabled" | "disabled" | undefined {
   const answer = line.trim().toLowerCase();
-  if (answer === "" || answer === "y" || answer === "yes") return "enabled";
+  if (answer === "y" || answer === "yes") return "enabled";
   if (answer === "n" || answer === "no") return "disabled";
   return undefined;
 }
@@ -213,10 +216,9 @@ export async function ask(terminal: HostTerminal, optOut: string | undefined): P
     // readRaw switches the terminal to raw mode before it returns, so a Ctrl-C typed as soon as the
     // question shows is read as an answer, not delivered as a signal.
     const answered = terminal.readRaw((bytes) => {
-      // One key at a time, so that keys typed ahead of a repeated question are kept for it, and those typed after
-      // the answer for the program.
-      const typedAhead = shownAt === undefined || monotonicMs() - shownAt < TYPED_AHEAD_MS;
+      // One key at a time, so that those typed after the answer are left for the program.
       for (let used = 1; used <= bytes.length; used++) {
+        const typedAhead = shownAt === undefined || monotonicMs() - shownAt < TYPED_AHEAD_MS;
         if (typedAhead && bytes[used - 1] !== 3) continue;
         writeStderr(editLine(state, bytes.subarray(used - 1, used)));
         if (state.result === undefined) continue;
@@ -227,6 +229,7 @@ export async function ask(terminal: HostTerminal, optOut: string | undefined): P
         decision = state.result === null ? "disabled" : parseAnswer(state.result);
         if (decision !== undefined || ++attempts === 3) return used;
         writeStderr(`Please answer y or n. ${QUESTION}`);
+        shownAt = monotonicMs();
         state = { text: "" };
       }
       return undefined;

@@ -27,7 +27,7 @@ const UNASKED_BY = ["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK", "CI", "NODE_ENV", "
  */
 function onTerminal(
   consentFile: string,
-  keys: string,
+  keys: string | string[],
   env: Record<string, string> = {},
   background = false,
   fixtureCommand = runtimeCommand(fixturePath("prompt_child.ts")),
@@ -45,14 +45,20 @@ function onTerminal(
     // Keys typed before the question shows, waiting in the terminal.
     if (ahead) child.stdin.write(ahead);
     let screen = "";
+    // One answer to each time the question shows (a repeat after an unclear one), as a person answers: once it could
+    // be read (keys sooner are taken as typed ahead).
+    const answers = typeof keys === "string" ? [keys] : [...keys];
+    let shown = 0;
     let typed = false;
     const limit = setTimeout(() => child.kill("SIGKILL"), 20_000);
     child.stdout.on("data", (chunk) => {
       screen += chunk;
-      if (!typed && screen.includes("[Y/n]")) {
+      const times = screen.split("[y/n]").length - 1;
+      if (times > shown && answers.length > 0) {
+        shown = times;
         typed = true;
-        // As a person answers: once the question could be read (keys sooner are taken as typed ahead).
-        setTimeout(() => child.stdin.write(keys), TYPED_AHEAD_MS + 150);
+        const answer = answers.shift()!;
+        setTimeout(() => child.stdin.write(answer), TYPED_AHEAD_MS + 150);
       }
       // Keys typed once the program goes on, after the answer: as a person types them.
       if (later && typed && screen.includes("RESULT ")) {
@@ -141,8 +147,9 @@ test("the line editor: characters, backspace, Enter, Ctrl-C and Ctrl-D", () => {
     assert.equal(state.result, null);
     assert.equal(state.interrupted, cancel === "\x03" ? true : undefined, "only Ctrl-C is an interrupt");
   }
-  assert.deepEqual(["", "y", "YES", "n", " no ", "maybe"].map(parseAnswer), [
-    "enabled",
+  assert.deepEqual(["", " ", "y", "YES", "n", " no ", "maybe"].map(parseAnswer), [
+    undefined,
+    undefined,
     "enabled",
     "enabled",
     "disabled",
@@ -151,10 +158,10 @@ test("the line editor: characters, backspace, Enter, Ctrl-C and Ctrl-D", () => {
   ]);
 });
 
-test("on a terminal, Enter means yes: recorded, and on for this run", { skip }, async () => {
+test("on a terminal, y means yes: recorded, and on for this run", { skip }, async () => {
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;
-  const screen = await onTerminal(file, "\r", { NAT_TEST_OPT_OUT: "mycli telemetry disable" });
+  const screen = await onTerminal(file, "y\r", { NAT_TEST_OPT_OUT: "mycli telemetry disable" });
   assert.match(screen, /never collects:\n {2}- arguments, file paths or file contents/);
   assert.match(screen, /Change your mind any time: `mycli telemetry disable`/, "the opt-out its users have");
   assert.ok(screen.includes(`(they share ${file})`), "the file NAT_TELEMETRY_CONSENT_FILE names, where it is saved");
@@ -162,16 +169,22 @@ test("on a terminal, Enter means yes: recorded, and on for this run", { skip }, 
   assert.equal(recorded(file), "enabled");
 });
 
-test("keys typed before the question shows (an Enter pressed twice, a pasted blank line) are no answer", {
+test("Enter alone is no answer, and keys typed before the question shows are dropped: a yes is typed after it", {
   skip,
 }, async () => {
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;
-  // Enter alone would be yes: typed ahead, it is dropped, and the question waits for the answer typed after it.
-  const screen = await onTerminal(file, "n\r", {}, false, undefined, "", "\r\ry\r");
+  // A pasted "y" and Enters typed ahead are dropped; an Enter alone asks again; the answer typed after it counts.
+  const screen = await onTerminal(file, ["\r", "n\r"], {}, false, undefined, "", "\r\ry\r");
   assert.deepEqual(result(screen), { state: "disabled", enabled: false }, screen);
   assert.equal(recorded(file), "disabled");
-  assert.doesNotMatch(screen, /\[Y\/n\] y/, "what was typed ahead is not echoed as typed");
+  assert.doesNotMatch(screen, /\[y\/n\] y/, "what was typed ahead is not echoed as typed");
+  assert.equal(screen.split("Please answer y or n.").length - 1, 1, "asked again once, after the Enter alone");
+  // Keys the program reads late, its event loop busy while the question shows: an Enter among them is still no yes
+  // (it asks again, and what came with it is dropped: the second "n" answers).
+  rmSync(file);
+  const busy = await onTerminal(file, ["n\r", "n\r"], { NAT_TEST_MODE: "busy" }, false, undefined, "", "\r");
+  assert.deepEqual(result(busy), { state: "disabled", enabled: false }, busy);
 });
 
 test("on a terminal, n means no", { skip }, async () => {
@@ -206,7 +219,7 @@ test("Ctrl-C at the question records nothing and ends the program as Ctrl-C woul
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;
   const { screen, ended } = await interruptedAtQuestion(file);
-  assert.match(screen, /\[Y\/n\] \^C\n/, "the question was asked, and Ctrl-C echoed");
+  assert.match(screen, /\[y\/n\] \^C\n/, "the question was asked, and Ctrl-C echoed");
   assert.deepEqual(ended, { code: null, signal: "SIGINT" }, screen);
   assert.doesNotMatch(screen, /RESULT /, "the program did not go on");
   assert.doesNotMatch(screen, /Usage data will/, "no decision announced");
@@ -230,7 +243,7 @@ test("a signal at the question (a kill, an IDE's stop) ends the program and give
   let signalled = false;
   child.stdout.on("data", (chunk) => {
     screen += chunk;
-    if (signalled || !screen.includes("[Y/n]")) return;
+    if (signalled || !screen.includes("[y/n]")) return;
     signalled = true;
     // The program is the deepest process under script(1) and its shell.
     let program = String(child.pid);
@@ -258,7 +271,7 @@ function children(pid: string): string[] {
 test("an unclear answer asks again", { skip }, async () => {
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;
-  const screen = await onTerminal(file, "maybe\ry\r");
+  const screen = await onTerminal(file, ["maybe\r", "y\r"]);
   assert.match(screen, /Please answer y or n/);
   assert.deepEqual(result(screen), { state: "enabled", enabled: true });
 });
@@ -268,15 +281,15 @@ test("a decision already made, or NAT_TELEMETRY_ENABLED, means no question", { s
   const file = `${dir.path}/telemetry.toml`;
   writeFileSync(file, '[telemetry]\nconsent = "disabled"\nprompt_version = "1.0"\n');
   const decided = await onTerminal(file, "");
-  assert.doesNotMatch(decided, /\[Y\/n\]/);
+  assert.doesNotMatch(decided, /\[y\/n\]/);
   assert.deepEqual(result(decided), { state: "disabled", enabled: false });
   const overridden = await onTerminal(`${dir.path}/other.toml`, "", { NAT_TELEMETRY_ENABLED: "0" });
-  assert.doesNotMatch(overridden, /\[Y\/n\]/);
+  assert.doesNotMatch(overridden, /\[y\/n\]/);
   assert.equal(recorded(`${dir.path}/other.toml`), undefined);
   // A program's own setting (setTelemetryEnabled, as the README shows): its user has answered it; trackCommand asks
   // nothing, and a key typed at a question would have turned it on.
   const programs = await onTerminal(`${dir.path}/own.toml`, "\r", { NAT_TEST_MODE: "program-setting" });
-  assert.doesNotMatch(programs, /\[Y\/n\]/);
+  assert.doesNotMatch(programs, /\[y\/n\]/);
   assert.deepEqual(result(programs), { state: "never_asked", enabled: false });
   assert.equal(recorded(`${dir.path}/own.toml`), undefined);
 });
@@ -285,7 +298,7 @@ test("a background job (`my-cli &`) is never asked, so the shell never stops it"
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;
   const screen = await onTerminal(file, "", {}, true);
-  assert.doesNotMatch(screen, /\[Y\/n\]/);
+  assert.doesNotMatch(screen, /\[y\/n\]/);
   assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
   assert.equal(recorded(file), undefined);
 });
@@ -297,7 +310,7 @@ test("a process asks once: commands at the same time share the question, and an 
   writeFileSync(`${dir.path}/not-a-dir`, "");
   const file = `${dir.path}/not-a-dir/telemetry.toml`; // cannot be saved: asked again next run, not next command
   const screen = await onTerminal(file, "y\r", { NAT_TEST_MODE: "concurrent" });
-  assert.equal(screen.split("[Y/n]").length - 1, 1, `asked once:\n${screen}`);
+  assert.equal(screen.split("[y/n]").length - 1, 1, `asked once:\n${screen}`);
   assert.match(screen, /could not be saved/);
   assert.deepEqual(result(screen), { state: ["enabled", "enabled", "enabled", "enabled"], enabled: true });
 });
@@ -308,12 +321,12 @@ test("a program that reads its input itself (a shell of its own) is not asked: t
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;
   const screen = await onTerminal(file, "", { NAT_TEST_MODE: "shell" });
-  assert.doesNotMatch(screen, /\[Y\/n\]/);
+  assert.doesNotMatch(screen, /\[y\/n\]/);
   assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
   assert.equal(recorded(file), undefined, "asked on a later run that does not read its input first");
   // One that reads it in its own time (paused) is not asked either.
   const paused = await onTerminal(file, "", { NAT_TEST_MODE: "reader-paused" });
-  assert.doesNotMatch(paused, /\[Y\/n\]/);
+  assert.doesNotMatch(paused, /\[y\/n\]/);
   assert.deepEqual(result(paused), { state: "never_asked", enabled: false });
   // A menu that picked the command with readline, closed before the command runs, is asked.
   const closed = await onTerminal(file, "y\r", { NAT_TEST_MODE: "shell-closed" });
@@ -363,7 +376,7 @@ test("a terminal that goes away at the question (its window closed) records noth
   await new Promise<void>((resolve) => {
     terminal.stdout.on("data", (chunk) => {
       screen += chunk;
-      if (screen.includes("[Y/n]")) resolve();
+      if (screen.includes("[y/n]")) resolve();
     });
   });
   terminal.kill("SIGKILL"); // the terminal's end closed: the kernel hangs the program's terminal up
@@ -381,7 +394,7 @@ test("in CI, a terminal (docker run -t, a runner's pseudo-terminal) is not asked
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;
   const screen = await onTerminal(file, "", { CI: "true" });
-  assert.doesNotMatch(screen, /\[Y\/n\]/);
+  assert.doesNotMatch(screen, /\[y\/n\]/);
   assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
 });
 
@@ -392,7 +405,7 @@ test("under a test runner (a CLI's tests calling its main: Jest, Vitest, bun tes
   for (const env of runners) {
     using dir = tempDir();
     const screen = await onTerminal(`${dir.path}/telemetry.toml`, "", env);
-    assert.doesNotMatch(screen, /\[Y\/n\]/, JSON.stringify(env));
+    assert.doesNotMatch(screen, /\[y\/n\]/, JSON.stringify(env));
     assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
   }
   // Set to nothing, or to no, as CI: a user's run, asked.
@@ -407,7 +420,7 @@ test("under node --test without isolation (the tests in the runner's own process
   using dir = tempDir();
   const command = [process.execPath, "--test", "--test-isolation=none", fixturePath("prompt_child.ts")];
   const screen = await onTerminal(`${dir.path}/telemetry.toml`, "", {}, false, command);
-  assert.doesNotMatch(screen, /\[Y\/n\]/);
+  assert.doesNotMatch(screen, /\[y\/n\]/);
   assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
 });
 
@@ -424,7 +437,7 @@ test("in CI named by a value that is not valid UTF-8 (which Deno cannot read), a
     ...runtimeCommand(fixturePath("prompt_child.ts")),
   ];
   const screen = await onTerminal(file, "", {}, false, command);
-  assert.doesNotMatch(screen, /\[Y\/n\]/);
+  assert.doesNotMatch(screen, /\[y\/n\]/);
   assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
 });
 
