@@ -234,11 +234,8 @@ export function parseOtelList(text: string | undefined, onSkip?: (entry: string)
   return pairs;
 }
 
-/**
- * The keys of `OTEL_RESOURCE_ATTRIBUTES` that are sent: those that name the service (`service.name`,
- * `service.namespace`, `service.version`) and its deployment's environment, not `service.instance.id`.
- */
-const SERVICE_ATTRIBUTE = /^(?:service\.(?!instance\.)\S+|deployment\.environment(?:\.name)?)$/;
+/** The keys of `OTEL_RESOURCE_ATTRIBUTES` that are sent: those that name the service and its deployment's environment. */
+const SERVICE_ATTRIBUTE = /^(?:service\.(?:name|namespace|version)|deployment\.environment(?:\.name)?)$/;
 
 /**
  * The attributes of `OTEL_RESOURCE_ATTRIBUTES` that say which service sends, and those that are not sent. The variable

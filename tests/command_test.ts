@@ -643,6 +643,8 @@ test("a command that is no name (what a user typed, a path, a command line) is r
     "Users/jdoe/Documents/merger-plan",
     "jdoe\uff20example\uff0ecom",
     "notes\uff0etxt",
+    "www\u3002example\u3002com",
+    "www\uff61example\uff61com",
   ];
   const server = await TestServer.start();
   setTelemetryEnabled(true);

@@ -410,7 +410,8 @@ test("an OTEL_EXPORTER_OTLP_HEADERS entry that is not a valid header, or frames 
 test("OTEL_RESOURCE_ATTRIBUTES: only what names the service is kept; the rest is told by key, never by value", () => {
   const settings = settingsWith({
     OTEL_RESOURCE_ATTRIBUTES: "service.namespace=tools,host.name=ada-laptop,user.name=ada,service.version=2," +
-      "service.instance.id=5f1e,deployment.environment.name=prod,cloud.account.id=1234",
+      "service.instance.id=5f1e,deployment.environment.name=prod,cloud.account.id=1234,service.node.name=ada-pc," +
+      "service.Instance.id=5f1f",
   });
   assert.deepEqual(settings.otlpResource, {
     "service.namespace": "tools",
@@ -418,7 +419,8 @@ test("OTEL_RESOURCE_ATTRIBUTES: only what names the service is kept; the rest is
     "deployment.environment.name": "prod",
   });
   assert.deepEqual(settings.problems, [
-    'OTEL_RESOURCE_ATTRIBUTES: "host.name", "user.name", "service.instance.id", "cloud.account.id": not sent, as ' +
+    'OTEL_RESOURCE_ATTRIBUTES: "host.name", "user.name", "service.instance.id", "cloud.account.id", ' +
+    '"service.node.name", "service.Instance.id": not sent, as ' +
     "it may say who or which machine sends (only the service's names and its deployment's environment are)",
   ]);
 });
