@@ -13,26 +13,26 @@ o)}=***`);t.search=i.join("&")}return t.href}),yn=(function(e,t,n){if(t.length==
 e+r[0],r[r.length-1]+=n,r.join(",")}),D=(function(e){const t=(fo()?It(e):void 0)??JSON.stringify(e);return typeof t=="st\
 ring"&&/[\r\n]/.test(t)?Rs(t):t}),fo=(function(){try{return Ms(Array.prototype)!==Object.prototype||"toJSON"in Array.prototype}catch{
 return!0}}),gn=(function(e){const t=/^SigIgn:\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(t===void 0)return[];const n=r=>BigInt(
-ve[r]-129);return Ve.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),k=(function(e){try{return e()}catch{return}}),wn=(function(e){
+ve[r]-129);return Ve.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),S=(function(e){try{return e()}catch{return}}),wn=(function(e){
 const t=(a,c,u="not_owner")=>{if(e.uid!==void 0&&c.uid!==void 0&&c.uid!==e.uid&&c.uid!==0)throw new R(a,u)},n=(a,c)=>{if(a!==
 0||c===void 0)return!1;const u=e.allowed(c,"read")?e.realPath(c):void 0,l=u!==void 0&&e.allowed(u,"read")?e.lstat(u)?.uid:
 void 0;return l!==void 0&&l!==0},r=(a,c)=>{if(!(e.uid!==void 0||!e.allowed(a,"read"))&&n(e.lstat(a)?.uid,Z(a)))throw c(a),
 new R(a,"ancestor_not_owner")},i=(a,c)=>{if(c.kind!=="file")throw new R(a,c.kind==="symlink"?"symlink":"not_a_regular_fi\
-le");t(a,c)},o=(a,c)=>u=>{i(a,u);const{mode:l}=u,f=()=>e.gid===void 0||u.gid!==e.gid||u.uid!==e.uid;if(l!==void 0&&((l&2)!==
-0||(l&16)!==0&&f()))throw new R(a,"writable_by_others");if(u.size>c)throw new R(a,"too_large")},s=a=>c=>{if(e.uid!==void 0&&
+le");t(a,c)},o=(a,c)=>u=>{i(a,u);const{mode:l}=u,h=()=>e.gid===void 0||u.gid!==e.gid||u.uid!==e.uid;if(l!==void 0&&((l&2)!==
+0||(l&16)!==0&&h()))throw new R(a,"writable_by_others");if(u.size>c)throw new R(a,"too_large")},s=a=>c=>{if(e.uid!==void 0&&
 c.uid!==e.uid)throw new R(a,"not_owner");o(a,1/0)(c)},d=(a,c)=>{try{if(!e.allowed(a,"read"))return;const u=e.lstat(a);return u?
 ((c?s(a):o(a,1/0))(u),u):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.permissionsFollowLinks,
 uid:e.uid,realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){const l=a.length>1?a.replace(/(?<=[^\\/:])[\\/]+$/,
-""):a,f=[];let h=e.lstat(l),m;for(let O=l;h===void 0;){f.unshift(O);const S=Z(O);if(S===void 0||f.length>Nr)throw new R(
-l,"no_parent");if(!e.allowed(S,"read")){m=S;break}h=e.lstat(O=S)}if(!u&&f.length>0)throw new R(l,h?.kind==="file"?"no_pa\
-rent":"missing");if(n(e.uid,f.length>0?Z(f[0]):l))throw new R(l,f.length>0?"ancestor_not_owner":"not_owner");c&&f.length>
-0&&Me(e,f[0]);for(const O of f)try{e.mkdir(O),O===f[0]&&r(O,e.removeDir)}catch(S){if(S instanceof R)throw S;const N=e.lstat(
-O);if(N===void 0&&O===f[0]&&m!==void 0&&S?.code==="ENOENT")throw new Error(`${m} does not exist, and the program may not\
- make it (its permissions)`);if(N===void 0)throw S;if(N.kind!=="directory")throw new R(l,N.kind==="symlink"?"symlink":"n\
-ot_a_directory");t(l,N,O===l?"not_owner":"ancestor_not_owner")}if(f.length>0&&(h=e.lstat(l)),h?.kind==="symlink")throw new R(
-l,"symlink");if(h?.kind!=="directory")throw new R(l,"not_a_directory");if(!c)return!0;if(e.uid!==void 0&&h.uid!==e.uid)throw new R(
-l,"not_owner");if(h.mode!==void 0&&(h.mode&18)!==0)throw new R(l,"writable_by_others");const v=e.uid===0||e.uid===void 0&&
-h.uid===0;if(!(e.usableDir(l)??(v||h.mode===void 0||(h.mode&448)===448)))throw new R(l,"not_writable");return Me(e,l)},list:a=>e.
+""):a,h=[];let f=e.lstat(l),m;for(let O=l;f===void 0;){h.unshift(O);const k=Z(O);if(k===void 0||h.length>Nr)throw new R(
+l,"no_parent");if(!e.allowed(k,"read")){m=k;break}f=e.lstat(O=k)}if(!u&&h.length>0)throw new R(l,f?.kind==="file"?"no_pa\
+rent":"missing");if(n(e.uid,h.length>0?Z(h[0]):l))throw new R(l,h.length>0?"ancestor_not_owner":"not_owner");c&&h.length>
+0&&Me(e,h[0]);for(const O of h)try{e.mkdir(O),O===h[0]&&r(O,e.removeDir)}catch(k){if(k instanceof R)throw k;const N=e.lstat(
+O);if(N===void 0&&O===h[0]&&m!==void 0&&k?.code==="ENOENT")throw new Error(`${m} does not exist, and the program may not\
+ make it (its permissions)`);if(N===void 0)throw k;if(N.kind!=="directory")throw new R(l,N.kind==="symlink"?"symlink":"n\
+ot_a_directory");t(l,N,O===l?"not_owner":"ancestor_not_owner")}if(h.length>0&&(f=e.lstat(l)),f?.kind==="symlink")throw new R(
+l,"symlink");if(f?.kind!=="directory")throw new R(l,"not_a_directory");if(!c)return!0;if(e.uid!==void 0&&f.uid!==e.uid)throw new R(
+l,"not_owner");if(f.mode!==void 0&&(f.mode&18)!==0)throw new R(l,"writable_by_others");const v=e.uid===0||e.uid===void 0&&
+f.uid===0;if(!(e.usableDir(l)??(v||f.mode===void 0||(f.mode&448)===448)))throw new R(l,"not_writable");return Me(e,l)},list:a=>e.
 list(a),checkPlace:a=>Me(e,a),read:(a,c)=>e.read(a,c,o(a,c)),sizeOf:(a,c=!1)=>d(a,c)?.size,modifiedAt:a=>d(a,!0)?.modified,
 present(a){try{return!e.allowed(a,"read")||e.lstat(a)!==void 0}catch{return!0}},stamp(a){try{if(!e.allowed(a,"read"))return;
 const c=e.lstat(a);if(c===void 0)return;const u=c.kind==="symlink"?e.realPath(a):void 0,l=u!==void 0&&e.allowed(u,"read")?
@@ -54,18 +54,18 @@ test(t)))return n===0?t.slice(0,1):/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+
 build.os==="windows",i=a=>({kind:a.isSymlink?"symlink":a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===
 null?void 0:a.uid,gid:r||a.gid===null?void 0:a.gid,mode:r||a.mode===null?void 0:a.mode&4095,size:a.size,modified:a.mtime?.
 getTime(),changed:a.ctime?.getTime(),inode:a.ino??void 0}),o=a=>{try{return e.lstatSync(a)}catch(c){if(c instanceof e.errors.
-NotFound||c.name==="NotADirectory")return;throw c}},s=(a,c,u)=>{const l=e.openSync(a,u),f=l.statSync();if(f.dev!==c.dev||
-f.ino!==c.ino||!f.isFile)throw l.close(),new Error(`${a} changed while it was opened`);return l},d=(a,c)=>{let u=new TextEncoder().
+NotFound||c.name==="NotADirectory")return;throw c}},s=(a,c,u)=>{const l=e.openSync(a,u),h=l.statSync();if(h.dev!==c.dev||
+h.ino!==c.ino||!h.isFile)throw l.close(),new Error(`${a} changed while it was opened`);return l},d=(a,c)=>{let u=new TextEncoder().
 encode(c);for(;u.length>0;)u=u.subarray(a.writeSync(u))};return{uid:t.uid,gid:t.gid,allowed:n,permissionsFollowLinks:!0,
-lstat(a){const c=o(a);return c&&i(c)},realPath:a=>k(()=>e.realPathSync(a)),readLink:a=>k(()=>e.readLinkSync(a)),usableDir:()=>{},
+lstat(a){const c=o(a);return c&&i(c)},realPath:a=>S(()=>e.realPathSync(a)),readLink:a=>S(()=>e.readLinkSync(a)),usableDir:()=>{},
 mkdir:a=>e.mkdirSync(a,{mode:448}),list:a=>[...e.readDirSync(a)].map(c=>c.name),read(a,c,u){const l=o(a);if(l===void 0)return;
-u(i(l));const f=s(a,l,{read:!0});try{const h=En((m,v)=>f.readSync(m.subarray(v)),l.size,c);u({...i(l),size:h.length});try{
-return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(h)}catch{throw new R(a,"not_utf8")}}finally{f.close()}},create(a,c){
+u(i(l));const h=s(a,l,{read:!0});try{const f=En((m,v)=>h.readSync(m.subarray(v)),l.size,c);u({...i(l),size:f.length});try{
+return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(f)}catch{throw new R(a,"not_utf8")}}finally{h.close()}},create(a,c){
 const u=e.openSync(a,{write:!0,createNew:!0,mode:384});try{d(u,c)}catch(l){throw u.close(),e.removeSync(a),l}u.close()},
-append(a,c,u){const l=()=>{const h=o(a);return h?(u(i(h)),s(a,h,{append:!0})):e.openSync(a,{write:!0,append:!0,createNew:!0,
-mode:384})};let f;for(let h=1;f===void 0;h++)try{f=l()}catch(m){if(m instanceof R||h===Cs)throw m}try{d(f,c)}finally{f.close()}},
-touch(a,c,u){const l=o(a);if(l===void 0)throw new Error(`cannot date ${a}: nothing is there`);u(i(l));const f=s(a,l,{read:!0});
-try{f.utimeSync(new Date(c),new Date(c))}finally{f.close()}},rename:(a,c)=>e.renameSync(a,c),remove:a=>e.removeSync(a),removeDir:a=>e.
+append(a,c,u){const l=()=>{const f=o(a);return f?(u(i(f)),s(a,f,{append:!0})):e.openSync(a,{write:!0,append:!0,createNew:!0,
+mode:384})};let h;for(let f=1;h===void 0;f++)try{h=l()}catch(m){if(m instanceof R||f===Cs)throw m}try{d(h,c)}finally{h.close()}},
+touch(a,c,u){const l=o(a);if(l===void 0)throw new Error(`cannot date ${a}: nothing is there`);u(i(l));const h=s(a,l,{read:!0});
+try{h.utimeSync(new Date(c),new Date(c))}finally{h.close()}},rename:(a,c)=>e.renameSync(a,c),remove:a=>e.removeSync(a),removeDir:a=>e.
 removeSync(a)}}),bn=(function(e,t,n){const r={},i=s=>Tn(s,n),o=e("REQUEST_METHOD")!==void 0;for(const s of Ds){const d=e(
 s);if(!(d===void 0||o&&s==="HTTP_PROXY"))if(!Bt.includes(s))r[s]=d;else if(s!=="SSL_CERT_DIR")r[s]=i(d);else{const a=/^(?:[A-Za-z]:|\\\\)/.
 test(n??"")?";":":";r[s]=d.split(a).map(i).join(a)}}for(const[s,d]of Object.entries(t))r[s]=Bt.includes(s)?i(d):d;return r}),
@@ -81,29 +81,29 @@ t it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container 
  a service): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){const t=e.read("/proc/self/c\
 group")?.split(`
 `),n=t?.find(i=>i.startsWith("0::"))??t?.find(i=>i.includes("name=systemd:"));if((t===void 0?".service":n?.trim().split(
-"/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),Sn=(function(e){
+"/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),kn=(function(e){
 return Object.defineProperty(e,Dr,{value:!0}),e}),vo=(function(e,t){const n=p=>{try{return e.permissions.querySync?.(p).
-state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=k(()=>e.permissions.querySync?.({name:"net"}));return p?.state===
-"granted"&&p.partial!==!0},o=(p,T)=>r({name:T,path:p}),s=p=>r({name:"sys",kind:p})?k(()=>e[p]())??void 0:void 0,d=wn(mo(
+state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=S(()=>e.permissions.querySync?.({name:"net"}));return p?.state===
+"granted"&&p.partial!==!0},o=(p,T)=>r({name:T,path:p}),s=p=>r({name:"sys",kind:p})?S(()=>e[p]())??void 0:void 0,d=wn(mo(
 e,{uid:s("uid"),gid:s("gid")},o)),a=(p,T)=>{try{let $=new TextEncoder().encode(T);for(;$.length>0;)$=$.subarray(p.writeSync(
-$))}catch{}},c=e===Xe&&zr?zr:On(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&k(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
-u(p)||e.exit(ve[p]),setTimeout(()=>e.exit(ve[p]),100)},f=()=>globalThis.process?.stdin,h=()=>k(()=>e.stdin.readable.locked||
-Cr(f()))!==!1,m=new ze(p=>{const T=E=>{oe(p,M=>M.beforeExit())&&E.preventDefault()},$=()=>{oe(p,E=>E.exit(e.exitCode))},
+$))}catch{}},c=e===Xe&&zr?zr:On(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
+u(p)||e.exit(ve[p]),setTimeout(()=>e.exit(ve[p]),100)},h=()=>globalThis.process?.stdin,f=()=>S(()=>e.stdin.readable.locked||
+Cr(h()))!==!1,m=new ze(p=>{const T=E=>{oe(p,M=>M.beforeExit())&&E.preventDefault()},$=()=>{oe(p,E=>E.exit(e.exitCode))},
 A=E=>{E.defaultPrevented||oe(p,M=>M.exit(1))},_=[["beforeunload",T],["error",A],["unhandledrejection",A]];for(const[E,M]of _)
 globalThis.addEventListener(E,M);return Ft.add($),()=>{for(const[E,M]of _)globalThis.removeEventListener(E,M);Ft.delete(
 $)}}),v=new ze(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const T=e.build.os==="linux"&&r({name:"read",
-path:Ct})?k(()=>d.read(Ct,65536)):void 0,$=gn(T),A=Ve.filter(_=>!$.includes(_)).map(_=>{const E=Sn(()=>{c.programListens(
-_)||(oe(p,M=>M(_)),v.clear(),l(_))});return k(()=>c.add(_,E)),[_,E]});return()=>{for(const[_,E]of A)k(()=>c.remove(_,E))}}),
-w=p=>{try{return e.env.get(p),!1}catch{return!0}},O=p=>r({name:"env",variable:p})&&w(p),S=p=>!r({name:"env",variable:p})||
+path:Ct})?S(()=>d.read(Ct,65536)):void 0,$=gn(T),A=Ve.filter(_=>!$.includes(_)).map(_=>{const E=kn(()=>{c.programListens(
+_)||(oe(p,M=>M(_)),v.clear(),l(_))});return S(()=>c.add(_,E)),[_,E]});return()=>{for(const[_,E]of A)S(()=>c.remove(_,E))}}),
+w=p=>{try{return e.env.get(p),!1}catch{return!0}},O=p=>r({name:"env",variable:p})&&w(p),k=p=>!r({name:"env",variable:p})||
 w(p),N=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},y=p=>{const T=go(e,r,d,N);if(T)return{
-refused:T};const $=ta.find(S);if($!==void 0){const x=Dt(O($),"--allow-env");return{refused:`the program may not read ${$}\
- (${x}), which its requests honour: a sender would not`}}const A=k(()=>e.execPath());if(!A||!r({name:"run",command:A}))return{
-refused:"the program may not run Deno itself (--allow-run)"};const _=r({name:"read",path:"."})?k(()=>e.cwd()):void 0,E=[
+refused:T};const $=ta.find(k);if($!==void 0){const x=Dt(O($),"--allow-env");return{refused:`the program may not read ${$}\
+ (${x}), which its requests honour: a sender would not`}}const A=S(()=>e.execPath());if(!A||!r({name:"run",command:A}))return{
+refused:"the program may not run Deno itself (--allow-run)"};const _=r({name:"read",path:"."})?S(()=>e.cwd()):void 0,E=[
 p.dir,...p.reads].map(x=>Tn(x,_)),M=[...E,A].find(x=>x.includes(","));if(M!==void 0)return{refused:`Deno's permission fl\
 ags cannot name a path with a comma: ${M}`};if(e.build.os==="windows")return{executable:A,paths:E,cwd:_};const j=ea.find(
 ([x,F])=>r({name:"run",command:x})&&(!F||d.sizeOf(x)!==void 0));return j?{executable:A,closer:j,paths:E,cwd:_}:{refused:`\
-Deno passes inherited descriptors on; closing them needs --allow-run=${Fr}`}};return{env:N,envHidden:S,envNotUnicode:O,writeStderr:p=>a(
-e.stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>k(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
+Deno passes inherited descriptors on; closing them needs --allow-run=${Fr}`}};return{env:N,envHidden:k,envNotUnicode:O,writeStderr:p=>a(
+e.stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
 e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,T,$,A){const _=new Set;let E=0;const M=async x=>{if(Number(x.headers.
 get("content-length")??0)>A.maxBodyBytes)return Ur(x);let F;const C=new Promise(st=>F=setTimeout(()=>st(Hr),A.requestTimeoutMs)),
 L=na(x,A.maxBodyBytes).catch(()=>Yr),Y=await Promise.race([L,C]).finally(()=>clearTimeout(F));if(Y===Yr)return We(400,"t\
@@ -113,111 +113,111 @@ new Response(ce.body??null,{status:ce.status,headers:ce.headers}):(await new Pro
 j=e.serve({hostname:p,port:T,onListen(){}},async x=>{if(E>=A.maxConnections)return new Response(null,{status:503,headers:{
 connection:"close"}});E++;try{return await M(x)}finally{E--}});return Promise.resolve({port:j.addr.port,async close(){for(const x of _)
 x();await j.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.
-now(),canConnect(p){try{return r({name:"net",host:kn(p)})}catch{return!1}},sendsProxyCredentials(p){try{return Se.some(S)||
+now(),canConnect(p){try{return r({name:"net",host:Sn(p)})}catch{return!1}},sendsProxyCredentials(p){try{return ke.some(k)||
 Ps(new URL(p),N)}catch{return!0}},async fetch(p,T){const $=Rr(new URL(p),N,O);if($!==void 0)throw new ye($);return await(t??
 globalThis.fetch)(p,T)},senderRefusal(p){const T=y(p);return"refused"in T?T.refused:void 0},senderCommand(p,T){const $=y(
 T);if("refused"in $)return $;const{executable:A,closer:_,paths:E,cwd:M}=$,j=_&&yo(e,n),x=_?[...j?[j]:[],_[0],A]:[A],F=i()?
-"--allow-net":`--allow-net=${kn(T.endpoint)}`,C=[A,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
+"--allow-net":`--allow-net=${Sn(T.endpoint)}`,C=[A,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
 -no-remote"];C.push("--allow-sys=uid,gid",`--allow-env=${T.variables.join(",")}`,F,`--allow-run=${x.join(",")}`),C.push(
 `--allow-read=${E.join(",")}`,`--allow-write=${T.dir}`,p);const L={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},Y=bn(
 N,{...T.set,...L},M);if(!_)return{argv:C,env:Y,cwd:T.dir};const J=[_[0],"-c",_[2],"nat-telemetry-sender",...C];return j?
 {argv:[j,...J],env:Y,cwd:T.dir,leavesSession:!0}:{argv:J,env:Y,cwd:T.dir}},spawnDetached(p){try{const[T,...$]=p.argv,_={
 stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(T,{args:$,env:p.
 env,cwd:p.cwd,..._}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,terminal(){try{if(!e.
-stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&Ir(d,I().os))return{async readRaw(p){
-const T=k(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const $=()=>{for(const[_,E]of A)k(()=>c.remove(_,E))},A=Ve.map(_=>{const E=()=>{
-k(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&($(),l(_))};return k(()=>c.add(_,E)),[_,E]});try{const _=new Uint8Array(
+stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Ir(d,I().os))return{async readRaw(p){
+const T=S(()=>h()?.isRaw)===!0;e.stdin.setRaw(!0);const $=()=>{for(const[_,E]of A)S(()=>c.remove(_,E))},A=Ve.map(_=>{const E=()=>{
+S(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&($(),l(_))};return S(()=>c.add(_,E)),[_,E]});try{const _=new Uint8Array(
 64);for(;;){const E=await e.stdin.read(_);if(E===null)throw new Error("the terminal went away");if(p(_.slice(0,E))!==void 0)
-return}}finally{e.stdin.setRaw(T),$()}}}},files:d,exiting:()=>Vr,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),kn=(function(e){
+return}}finally{e.stdin.setRaw(T),$()}}}},files:d,exiting:()=>Vr,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),Sn=(function(e){
 const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),yo=(function(e,t){const n=jr.map(
 r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return jr.find((r,i)=>{if(n[i].some(
-s=>s!=="granted"))return!1;const o=k(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&
+s=>s!=="granted"))return!1;const o=S(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&
 18)===0})}),go=(function(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its program":$n({pid:e.
-pid,ppid:k(()=>e.ppid),os:I().os,env:r,read:i=>t({name:"read",path:i})?k(()=>n.read(i,65536)):void 0,pidNamespace:I().os===
-"linux"&&t({name:"read",path:Br})?k(()=>e.readLinkSync(Br)):void 0})}),On=(function(e){const t=e.addSignalListener.bind(
+pid,ppid:S(()=>e.ppid),os:I().os,env:r,read:i=>t({name:"read",path:i})?S(()=>n.read(i,65536)):void 0,pidNamespace:I().os===
+"linux"&&t({name:"read",path:Br})?S(()=>e.readLinkSync(Br)):void 0})}),On=(function(e){const t=e.addSignalListener.bind(
 e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(i,o)=>{t(i,o),Pr(o)||r.set(i,(r.get(i)??new Set).
 add(o))},e.removeSignalListener=(i,o)=>{n(i,o),r.get(i)?.delete(o)}}catch{return{programListens:()=>!0,add:t,remove:n}}return{
 programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),wo=(function(e,t){const{Buffer:n}=globalThis;return(r,i)=>new Promise(
 (o,s)=>{const d=new URL(r),a=Ye(d,t);if(a.kind==="unusable")return s(new ye(a.reason));const c=d.protocol==="https:",u=aa(
 e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-length":n.byteLength(i.body),"accept-encoding":"identity"},
-signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:h}=a,m=i.signal;l.createConnection=(v,w)=>{
-(c?fa(e,u,h,d,m):Xr(e,u,h,m)).then(S=>w(null,S),S=>w(S))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
-h.authorization&&(l.headers["proxy-authorization"]=h.authorization))}const f=e(c?"node:https":"node:http").request(d,l);
-f.on("error",s),f.on("response",h=>{const m=v=>h.headers[v.toLowerCase()];o({status:h.statusCode??0,headers:{get:v=>{const w=m(
-v);return w===void 0?null:Array.isArray(w)?w.join(", "):w}},body:{cancel:()=>(h.destroy(),Promise.resolve()),getReader:()=>e(
-"node:stream").Readable.toWeb(h).getReader()}})}),f.end(i.body)})}),Eo=(function(e,t,n,r){const i=h=>e.constants[h]??0,o=i(
-"O_NOFOLLOW")|i("O_NONBLOCK"),s=h=>({kind:h.isSymbolicLink()?"symlink":h.isFile()?"file":h.isDirectory()?"directory":"ot\
-her",uid:n?void 0:h.uid,gid:n?void 0:h.gid,mode:n?void 0:h.mode&4095,size:h.size,modified:h.mtimeMs,changed:h.ctimeMs,inode:h.
-ino}),d=(h,m,v,w)=>{try{return e.openSync(h,m|o,w)}catch(O){const S=O.code;if(S==="ENOENT"||S==="ENOTDIR")return;const N=S===
-"ELOOP"||S==="ENXIO"?e.lstatSync(h,{throwIfNoEntry:!1}):void 0;throw N&&v(s(N)),O}},a=(h,m)=>{for(let v=0;v<m.length;)v+=
-e.writeSync(h,m,v,m.length-v)},{Buffer:c,process:u}=globalThis;let l;const f=(h,m)=>{if(l??=u?.getBuiltinModule?.("node:\
-buffer")?.isUtf8??pa,!l(m))throw new R(h,"not_utf8");return c.from(m).toString("utf8")};return{uid:n?void 0:t.uid,get gid(){
-return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(h,m)=>r===void 0||k(()=>r.has(m==="read"?"fs.read":"fs.write",
-h))!==!1,lstat(h){try{const m=e.lstatSync(h,{throwIfNoEntry:!1});return m&&s(m)}catch(m){if(m.code==="ENOTDIR")return;throw m}},
-realPath:h=>k(()=>(e.realpathSync.native??e.realpathSync)(h)),readLink:h=>k(()=>e.readlinkSync(h)),usableDir(h){try{return e.
-accessSync(h,ma),!0}catch(m){return["EACCES","EPERM","EROFS"].includes(m.code??"")?!1:void 0}},mkdir:h=>{e.mkdirSync(h,{
-mode:448})},list:h=>e.readdirSync(h),read(h,m,v){const w=d(h,i("O_RDONLY"),v);if(w!==void 0)try{const O=s(e.fstatSync(w));
-v(O);const S=En((N,y)=>e.readSync(w,N,y,N.length-y,null),O.size,m);return v({...O,size:S.length}),f(h,S)}finally{e.closeSync(
-w)}},create(h,m){const v=d(h,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},384);if(v===void 0)throw new Error(`cannot cr\
-eate ${h}: no such directory`);try{a(v,c.from(m))}catch(w){throw e.closeSync(v),e.unlinkSync(h),w}e.closeSync(v)},append(h,m,v){
-const w=d(h,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(w===void 0)throw new Error(`cannot append to ${h}: no suc\
-h directory`);try{v(s(e.fstatSync(w))),a(w,c.from(m))}finally{e.closeSync(w)}},touch(h,m,v){const w=d(h,i("O_RDONLY"),v);
-if(w===void 0)throw new Error(`cannot date ${h}: nothing is there`);try{v(s(e.fstatSync(w))),e.futimesSync(w,m/1e3,m/1e3)}finally{
-e.closeSync(w)}},rename:(h,m)=>e.renameSync(h,m),remove(h){try{e.unlinkSync(h)}catch(m){const v=m?.code;if(v!=="EISDIR"&&
-v!=="EPERM")throw m;e.rmdirSync(h)}},removeDir:h=>e.rmdirSync(h)}}),bo=(function(e){let t=0,n;const r=()=>{if(t!==0)try{
+signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:f}=a,m=i.signal;l.createConnection=(v,w)=>{
+(c?fa(e,u,f,d,m):Xr(e,u,f,m)).then(k=>w(null,k),k=>w(k))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
+f.authorization&&(l.headers["proxy-authorization"]=f.authorization))}const h=e(c?"node:https":"node:http").request(d,l);
+h.on("error",s),h.on("response",f=>{const m=v=>f.headers[v.toLowerCase()];o({status:f.statusCode??0,headers:{get:v=>{const w=m(
+v);return w===void 0?null:Array.isArray(w)?w.join(", "):w}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e(
+"node:stream").Readable.toWeb(f).getReader()}})}),h.end(i.body)})}),Eo=(function(e,t,n,r){const i=f=>e.constants[f]??0,o=i(
+"O_NOFOLLOW")|i("O_NONBLOCK"),s=f=>({kind:f.isSymbolicLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"ot\
+her",uid:n?void 0:f.uid,gid:n?void 0:f.gid,mode:n?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs,changed:f.ctimeMs,inode:f.
+ino}),d=(f,m,v,w)=>{try{return e.openSync(f,m|o,w)}catch(O){const k=O.code;if(k==="ENOENT"||k==="ENOTDIR")return;const N=k===
+"ELOOP"||k==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw N&&v(s(N)),O}},a=(f,m)=>{for(let v=0;v<m.length;)v+=
+e.writeSync(f,m,v,m.length-v)},{Buffer:c,process:u}=globalThis;let l;const h=(f,m)=>{if(l??=u?.getBuiltinModule?.("node:\
+buffer")?.isUtf8??pa,!l(m))throw new R(f,"not_utf8");return c.from(m).toString("utf8")};return{uid:n?void 0:t.uid,get gid(){
+return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(f,m)=>r===void 0||S(()=>r.has(m==="read"?"fs.read":"fs.write",
+f))!==!1,lstat(f){try{const m=e.lstatSync(f,{throwIfNoEntry:!1});return m&&s(m)}catch(m){if(m.code==="ENOTDIR")return;throw m}},
+realPath:f=>S(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink:f=>S(()=>e.readlinkSync(f)),usableDir(f){try{return e.
+accessSync(f,ma),!0}catch(m){return["EACCES","EPERM","EROFS"].includes(m.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{
+mode:448})},list:f=>e.readdirSync(f),read(f,m,v){const w=d(f,i("O_RDONLY"),v);if(w!==void 0)try{const O=s(e.fstatSync(w));
+v(O);const k=En((N,y)=>e.readSync(w,N,y,N.length-y,null),O.size,m);return v({...O,size:k.length}),h(f,k)}finally{e.closeSync(
+w)}},create(f,m){const v=d(f,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},384);if(v===void 0)throw new Error(`cannot cr\
+eate ${f}: no such directory`);try{a(v,c.from(m))}catch(w){throw e.closeSync(v),e.unlinkSync(f),w}e.closeSync(v)},append(f,m,v){
+const w=d(f,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(w===void 0)throw new Error(`cannot append to ${f}: no suc\
+h directory`);try{v(s(e.fstatSync(w))),a(w,c.from(m))}finally{e.closeSync(w)}},touch(f,m,v){const w=d(f,i("O_RDONLY"),v);
+if(w===void 0)throw new Error(`cannot date ${f}: nothing is there`);try{v(s(e.fstatSync(w))),e.futimesSync(w,m/1e3,m/1e3)}finally{
+e.closeSync(w)}},rename:(f,m)=>e.renameSync(f,m),remove(f){try{e.unlinkSync(f)}catch(m){const v=m?.code;if(v!=="EISDIR"&&
+v!=="EPERM")throw m;e.rmdirSync(f)}},removeDir:f=>e.rmdirSync(f)}}),bo=(function(e){let t=0,n;const r=()=>{if(t!==0)try{
 n??=new MessageChannel().port1,n.ref()}catch{}};return()=>{try{t===0&&e.on("beforeExit",r)}catch{return()=>{}}t++;let i=!1;
 return()=>{if(!i&&(i=!0,!(--t>0))){n?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}),To=(function(e,t){let n;
 const r=()=>n??=_o(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(u!==
-void 0)return`${I().name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:f}=r();return ko(e,
-l,f)};let o=!1;const s=new ze(c=>xn(e,[["beforeExit",()=>{oe(c,f=>f.beforeExit())}],["exit",f=>{o=!0,oe(c,h=>h.exit(f))}]])),
-d=c=>e.platform!=="win32"&&k(()=>(e.kill(e.pid,c),!0))===!0,a=new ze(c=>{if(e.pid===1)return()=>{};const u=e.versions.bun&&
-e.platform==="linux"?r().files:void 0,l=gn(k(()=>u?.read(Ct,65536)));return xn(e,Ve.filter(f=>!l.includes(f)).map(f=>{const h=Sn(
-()=>{Ks(e,f)||(oe(c,m=>m(f)),a.clear(),d(f)||e.exit(ve[f]))});return[f,h]}))});return{env(c){try{return e.env[c]}catch{return}},
+void 0)return`${I().name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:h}=r();return So(e,
+l,h)};let o=!1;const s=new ze(c=>xn(e,[["beforeExit",()=>{oe(c,h=>h.beforeExit())}],["exit",h=>{o=!0,oe(c,f=>f.exit(h))}]])),
+d=c=>e.platform!=="win32"&&S(()=>(e.kill(e.pid,c),!0))===!0,a=new ze(c=>{if(e.pid===1)return()=>{};const u=e.versions.bun&&
+e.platform==="linux"?r().files:void 0,l=gn(S(()=>u?.read(Ct,65536)));return xn(e,Ve.filter(h=>!l.includes(h)).map(h=>{const f=kn(
+()=>{Ks(e,h)||(oe(c,m=>m(h)),a.clear(),d(h)||e.exit(ve[h]))});return[h,f]}))});return{env(c){try{return e.env[c]}catch{return}},
 writeStderr:c=>Kr(e.stderr,c),writeStdout:c=>Kr(e.stdout,c),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(
-2),setExitCode(c){e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.isInteger(c)?c:void 0},async serve(c,u,l,f){
-const h=e.getBuiltinModule?.("node:http");if(!h)throw new Error("no HTTP server in this runtime");const m={requestTimeout:f.
-requestTimeoutMs,headersTimeout:f.requestTimeoutMs,connectionsCheckingInterval:1e3},v=h.createServer(m,(O,S)=>{const N=(E,M)=>{
-S.writeHead(E,{"content-type":"application/json",connection:"close"}),S.end(JSON.stringify({error:M}),()=>O.socket.destroy())},
-y=()=>N(413,"the body is too large");if(Number(O.headers["content-length"]??0)>f.maxBodyBytes)return y();const p=new TextDecoder;
-let T="",$=0,A=!1;const _=setTimeout(()=>{A=!0,T="",N(408,"the request did not arrive in time")},f.requestTimeoutMs);O.on(
-"close",()=>clearTimeout(_)),O.on("data",E=>{if(!A){if($+=E.length,$>f.maxBodyBytes)return A=!0,T="",clearTimeout(_),O.pause(),
+2),setExitCode(c){e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.isInteger(c)?c:void 0},async serve(c,u,l,h){
+const f=e.getBuiltinModule?.("node:http");if(!f)throw new Error("no HTTP server in this runtime");const m={requestTimeout:h.
+requestTimeoutMs,headersTimeout:h.requestTimeoutMs,connectionsCheckingInterval:1e3},v=f.createServer(m,(O,k)=>{const N=(E,M)=>{
+k.writeHead(E,{"content-type":"application/json",connection:"close"}),k.end(JSON.stringify({error:M}),()=>O.socket.destroy())},
+y=()=>N(413,"the body is too large");if(Number(O.headers["content-length"]??0)>h.maxBodyBytes)return y();const p=new TextDecoder;
+let T="",$=0,A=!1;const _=setTimeout(()=>{A=!0,T="",N(408,"the request did not arrive in time")},h.requestTimeoutMs);O.on(
+"close",()=>clearTimeout(_)),O.on("data",E=>{if(!A){if($+=E.length,$>h.maxBodyBytes)return A=!0,T="",clearTimeout(_),O.pause(),
 y();T+=p.decode(E,{stream:!0})}}),O.on("end",async()=>{if(clearTimeout(_),A)return;let E;try{E=await l({method:O.method??
 "GET",path:O.url??"/",body:T})}catch{E={status:500,headers:{"content-type":"application/json"},body:'{"error":"internal"\
-}'}}E&&(S.writeHead(E.status,E.headers??{}),S.end(E.body))})});v.maxConnections=f.maxConnections,await new Promise((O,S)=>{
-v.once("error",S),v.listen(u,c,O)});const w=v.address();return{port:typeof w=="object"&&w?w.port:u,close:()=>new Promise(
+}'}}E&&(k.writeHead(E.status,E.headers??{}),k.end(E.body))})});v.maxConnections=h.maxConnections,await new Promise((O,k)=>{
+v.once("error",k),v.listen(u,c,O)});const w=v.address();return{port:typeof w=="object"&&w?w.port:u,close:()=>new Promise(
 O=>{v.close(()=>O()),v.closeAllConnections?.()})}},unrefTimer(c){c?.unref?.()},holdOpen:e.versions.bun?void 0:bo(e),watchTick:e.
 versions.bun?void 0:va,monotonicMs(){const[c,u]=e.hrtime();return c*1e3+u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,
-terminal(){const{fs:c}=r(),u=f=>k(()=>c?.fstatSync(f).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(u)||
+terminal(){const{fs:c}=r(),u=h=>S(()=>c?.fstatSync(h).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(u)||
 e.execArgv?.includes("--test"))return;const{stdin:l}=e;if(!(!l.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&
-k(()=>Cr(l))===!1&&Ir(r().files,I().os))return{readRaw:f=>new Promise((h,m)=>{const v=l.isRaw===!0,w=l.readableFlowing,O=y=>{
-l.removeListener("data",S),l.removeListener("end",N),l.removeListener("error",N),k(()=>l.setRawMode?.(v)),l.pause(),y!==
-void 0&&y.length>0&&k(()=>l.unshift(y)),w===!0?l.resume():w===null&&k(()=>l.readableFlowing=null)},S=y=>{const p=new Uint8Array(
-y??[]);let T;try{T=f(p)}catch{T=p.length}T!==void 0&&(O(p.subarray(T)),e.nextTick(h))},N=()=>{O(),m(new Error("the termi\
-nal went away"))};l.setRawMode?.(!0),l.on("data",S),l.on("end",N),l.on("error",N),l.resume()})}},fetch:t.lightFetch&&e.getBuiltinModule?
-wo(c=>e.getBuiltinModule(c),c=>e.env[c]):ka(t.fetchAtLoad,c=>e.env[c],e.versions.bun!==void 0),senderCommand(c,u){const l=i(
-u);if(l)return{refused:l};const f=e.versions.bun?ya:{},h=bn(v=>e.env[v],{...u.set,...f},k(()=>e.cwd?.())),m=e.versions.bun?
-[]:$o(e);return{argv:[e.execPath,...m,c],env:h,cwd:u.dir}},senderRefusal:i,spawnDetached(c){try{const{argv:u,env:l,cwd:f}=c;
-if(t.bunSpawn){const O=["ignore","ignore","ignore"];try{const S=t.bunSpawn([...u],{detached:!0,stdio:O,windowsHide:!0,env:{
-...l},cwd:f});return S.unref(),S.pid!==void 0?"started":"failed"}catch(S){return S?.code==="EAGAIN"?"no processes":"fail\
-ed"}}const h=e.getBuiltinModule?.("node:child_process");if(!h)return"failed";const[m,...v]=u,w=h.spawn(m,v,{detached:!0,
-stdio:"ignore",windowsHide:!0,env:l,cwd:f});return w.on("error",()=>{}),w.unref(),w.pid!==void 0?"started":"failed"}catch{
+S(()=>Cr(l))===!1&&Ir(r().files,I().os))return{readRaw:h=>new Promise((f,m)=>{const v=l.isRaw===!0,w=l.readableFlowing,O=y=>{
+l.removeListener("data",k),l.removeListener("end",N),l.removeListener("error",N),S(()=>l.setRawMode?.(v)),l.pause(),y!==
+void 0&&y.length>0&&S(()=>l.unshift(y)),w===!0?l.resume():w===null&&S(()=>l.readableFlowing=null)},k=y=>{const p=new Uint8Array(
+y??[]);let T;try{T=h(p)}catch{T=p.length}T!==void 0&&(O(p.subarray(T)),e.nextTick(f))},N=()=>{O(),m(new Error("the termi\
+nal went away"))};l.setRawMode?.(!0),l.on("data",k),l.on("end",N),l.on("error",N),l.resume()})}},fetch:t.lightFetch&&e.getBuiltinModule?
+wo(c=>e.getBuiltinModule(c),c=>e.env[c]):Sa(t.fetchAtLoad,c=>e.env[c],e.versions.bun!==void 0),senderCommand(c,u){const l=i(
+u);if(l)return{refused:l};const h=e.versions.bun?ya:{},f=bn(v=>e.env[v],{...u.set,...h},S(()=>e.cwd?.())),m=e.versions.bun?
+[]:$o(e);return{argv:[e.execPath,...m,c],env:f,cwd:u.dir}},senderRefusal:i,spawnDetached(c){try{const{argv:u,env:l,cwd:h}=c;
+if(t.bunSpawn){const O=["ignore","ignore","ignore"];try{const k=t.bunSpawn([...u],{detached:!0,stdio:O,windowsHide:!0,env:{
+...l},cwd:h});return k.unref(),k.pid!==void 0?"started":"failed"}catch(k){return k?.code==="EAGAIN"?"no processes":"fail\
+ed"}}const f=e.getBuiltinModule?.("node:child_process");if(!f)return"failed";const[m,...v]=u,w=f.spawn(m,v,{detached:!0,
+stdio:"ignore",windowsHide:!0,env:l,cwd:h});return w.on("error",()=>{}),w.unref(),w.pid!==void 0?"started":"failed"}catch{
 return"failed"}},exit:c=>e.exit(c),signalSelf:d,get files(){return r().files},exiting:()=>o||e._exiting===!0,onExit:c=>s.
 add(c),onInterrupt:c=>a.add(c)}}),_o=(function(e){let t;try{t=e.getBuiltinModule?.("node:fs")}catch{t=void 0}let n;const r={
 uid:e.getuid?.(),get gid(){return n??={gid:o()},n.gid}},i=t&&Eo(t,r,e.platform==="win32",e.permission),o=()=>e.versions.
-bun?Ea(k(()=>i?.read(Jr,ga,wa)),r.uid):k(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:t,
-files:i&&wn(i)}}),$o=(function(e){const t=[...So(e.env.NODE_OPTIONS??""),...e.execArgv??[]],n=new Map;for(let r=0;r<t.length;r++){
+bun?Ea(S(()=>i?.read(Jr,ga,wa)),r.uid):S(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:t,
+files:i&&wn(i)}}),$o=(function(e){const t=[...ko(e.env.NODE_OPTIONS??""),...e.execArgv??[]],n=new Map;for(let r=0;r<t.length;r++){
 const[,i,o,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(t[r])??[],d=o?.replaceAll("_","-");d!==void 0&&(ba.test(d)?n.set(d,
 !i):Ta.test(d)&&!i&&n.set(d,s??t[++r]??""))}return[...n].map(([r,i])=>i===!0?`--${r}`:i===!1?`--no-${r}`:`--${r}=${i}`)}),
-So=(function(e){const t=[];let n=!1,r=!0;for(let i=0;i<e.length;i++){let o=e[i];if(o==="\\"&&n)o=e[++i]??"";else if(o===
-" "&&!n){r=!0;continue}else if(o==='"'){n=!n;continue}r&&t.push(""),r=!1,t[t.length-1]+=o}return t}),ko=(function(e,t,n){
+ko=(function(e){const t=[];let n=!1,r=!0;for(let i=0;i<e.length;i++){let o=e[i];if(o==="\\"&&n)o=e[++i]??"";else if(o===
+" "&&!n){r=!0;continue}else if(o==='"'){n=!n;continue}r&&t.push(""),r=!1,t[t.length-1]+=o}return t}),So=(function(e,t,n){
 const r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?
-"a program packaged by pkg: its executable runs only the program":k(()=>r("node:sea")?.isSea?.())?"a Node.js single exec\
-utable application: its executable runs only the program":k(()=>e.permission?.has("child"))===!1?"Node.js runs with --pe\
-rmission and without --allow-child-process":e.permission&&!Sa(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js run\
+"a program packaged by pkg: its executable runs only the program":S(()=>r("node:sea")?.isSea?.())?"a Node.js single exec\
+utable application: its executable runs only the program":S(()=>e.permission?.has("child"))===!1?"Node.js runs with --pe\
+rmission and without --allow-child-process":e.permission&&!ka(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js run\
 s with --permission flags its sender would not get as they are (given in NODE_OPTIONS or a configuration file, or spelle\
 d with _, which Node.js does not pass on, or granting a path Node.js passes on unquoted that the sender, started in the \
 spool, would read otherwise: relative, or with a space, quote or backslash)":$n({pid:e.pid,ppid:e.ppid,os:e.platform,env:i=>e.
-env[i],read:i=>k(()=>t?.read(i,65536)),pidNamespace:e.platform==="linux"?k(()=>n?.readlinkSync("/proc/self/ns/pid")):void 0}):
+env[i],read:i=>S(()=>t?.read(i,65536)),pidNamespace:e.platform==="linux"?S(()=>n?.readlinkSync("/proc/self/ns/pid")):void 0}):
 "this runtime cannot start processes"}),xn=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)e.removeListener(i,o)};try{
 for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),g=(function(){if(qe)return qe;const e=I().name;
 return qe=e==="deno"?vo(ge.Deno,ei):e==="unknown"?xa:To(ge.process,{lightFetch:e==="node",fetchAtLoad:ei,bunSpawn:e==="b\
@@ -241,20 +241,20 @@ RY_ENDPOINT=${b(V(s))} ${d}: nothing is sent`);const a=e("NAT_TELEMETRY_FORMAT")
 t.push(`NAT_TELEMETRY_FORMAT=${b(a)} is not a format (nat, otlp): the nat envelope is sent`);const c=n("NAT_TELEMETRY_HA\
 NDOFF","so events are delivered in process at exit")??"auto",u=e("NAT_TELEMETRY_CONSENT_FILE");u&&!re(u,I().os)&&t.push(
 `NAT_TELEMETRY_CONSENT_FILE=${b(u)} is not an absolute path: it is read in the directory each run starts in, so each dir\
-ectory may hold another decision`);let l;const f=Ro(e,I().os,t,y=>l=y),h=e("NAT_TELEMETRY_SPOOL_DIR"),m=I().os==="win32"?
-"LOCALAPPDATA":"HOME";f===void 0&&h===void 0&&g().envHidden?.(m)===!0&&(l=`the program may not read ${m} (${se(m)})`,t.push(
+ectory may hold another decision`);let l;const h=Ro(e,I().os,t,y=>l=y),f=e("NAT_TELEMETRY_SPOOL_DIR"),m=I().os==="win32"?
+"LOCALAPPDATA":"HOME";h===void 0&&f===void 0&&g().envHidden?.(m)===!0&&(l=`the program may not read ${m} (${se(m)})`,t.push(
 `${m} may not be read (${se(m)}): the spool cannot be kept in the home directory`));for(const y of r)t.push(`${y} may no\
 t be read (${se(y)}): ${di[y]}`);for(const y of oi){const p=e(y)?.trim(),T=p?ct(p):void 0;T&&t.push(`${y}=${b(V(p))} ${T}\
 : OTLP events are not sent`)}const v=No(e,y=>r.includes(y)),w=y=>Oo(e(y),p=>t.push(`${y}: ${p}: skipped`)),O={...Mn("OTE\
 L_EXPORTER_OTLP_HEADERS",w("OTEL_EXPORTER_OTLP_HEADERS"),t),...Mn("OTEL_EXPORTER_OTLP_LOGS_HEADERS",w("OTEL_EXPORTER_OTL\
-P_LOGS_HEADERS"),t)},S=xo(w("OTEL_RESOURCE_ATTRIBUTES"));S.skipped.length>0&&t.push(`OTEL_RESOURCE_ATTRIBUTES: ${S.skipped.
+P_LOGS_HEADERS"),t)},k=xo(w("OTEL_RESOURCE_ATTRIBUTES"));k.skipped.length>0&&t.push(`OTEL_RESOURCE_ATTRIBUTES: ${k.skipped.
 map(y=>b(y)).join(", ")}: not sent, as it may say who or which machine sends (only the service's names and its deploymen\
-t's environment are)`);const N={...S.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,
+t's environment are)`);const N={...k.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,
 endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:v.hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PR\
-EFIX")??"",spoolDir:f,noSpool:l,spoolFallback:h===void 0,handOff:c,ci:i,format:a,otlpEndpoint:v.endpoint,otlpHeaders:O,otlpResource:N,
+EFIX")??"",spoolDir:h,noSpool:l,spoolFallback:f===void 0,handOff:c,ci:i,format:a,otlpEndpoint:v.endpoint,otlpHeaders:O,otlpResource:N,
 problems:t}}),Rn=(function(e,t){if(t===void 0)return;const n=t.trim().toLowerCase();if(!(Le(n)===!0||Pa.includes(n)))return`${e}\
 =${b(t)} is not a yes/no value (1, true, yes / 0, false, no): read as no`}),Mn=(function(e,t,n){const r={};for(const[i,o]of Object.
-entries(t))kr(i)?Sr(i)?n.push(`${e}: ${b(i)} is the HTTP client's to set: skipped, not sent`):Or(o)?r[i]=o:n.push(`${e}:\
+entries(t))Sr(i)?kr(i)?n.push(`${e}: ${b(i)} is the HTTP client's to set: skipped, not sent`):Or(o)?r[i]=o:n.push(`${e}:\
  the value of ${b(i)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing spac\
 e): skipped, not sent`):n.push(`${e}: an entry's name is not a header name (an RFC 9110 token; not shown, as it may hold\
  a key, where an entry is written \`Name: value\` rather than \`Name=value\`): skipped, not sent`);return r}),Ro=(function(e,t,n=[],r=()=>{}){
@@ -268,30 +268,30 @@ here is no home directory"):re(s,t)?s:(n.push("the home directory is not an abso
 "the home directory is not an absolute path"))}),le=(function(){const e=g();if(Le(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.
 writeStderr(`[nat-telemetry] ${t}
 `)}),Ln=(function(e,t){if(!(e===void 0||Vt.has(e))){Vt.add(e);try{Promise.resolve(e(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}finally{
-Vt.delete(e)}}}),In=(function(e){let t;return()=>t??=new RegExp(e,"u")}),Mo=(function(e){return e.length>64||!ci.test(e)?
-!1:/^[ -~]*$/.test(e)||!Fa().test(e)&&ci.test(e.normalize("NFKC"))}),Cn=(function(e){return e==="undefined"||Mo(e)}),Dn=(function(e){
-return e.length<=64&&(/^[ -~]*$/.test(e)?Ua:Ha()).test(e)}),ht=(function(e,t){if(typeof t=="string"&&Cn(t))return t;const n=typeof t==
-"string"?`(${t.length} characters)`:`(${typeof t}, not a string)`;return le()?.(`'${e}' ${n} is not a command's fixed na\
-me (1-64 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),
-"undefined"}),Lo=(function(e){return Dn(e)?e:(le()?.(`'errorClass' (${e.length} characters) is not a class's name (1-64 \
-characters, a letter, then letters and digits; never the error's message): reported as "undefined"`),"undefined")}),Io=(function(e){
-return e===ke}),Co=(function(){const{name:e,version:t}=I();return t?`${e}/${t}`:e}),Pn=(function(e){return e===void 0||typeof e==
-"number"?"undefined":e}),Bn=(function(e){const t=typeof e=="string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.
-isSafeInteger(t)?t:void 0}),Ie=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create event: '${e}' mus\
-t be a string, got ${b(t)}`);return t}),jn=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(`C\
-annot create event: '${e}' must be one of ${_r(Object.values(n))}, got ${b(t)}`)}),U=(function(e){const t=e.search(Va);if(t===
--1)return e.length;let n=e.length;for(let r=t;r<e.length;r++){const i=e.charCodeAt(r);i<128||(i<2048?n+=1:i>=55296&&i<56320&&
-(e.charCodeAt(r+1)&64512)===56320?(n+=2,r++):n+=2)}return n}),ie=(function(e){const t=B(e);if(!(t>=-Wt&&t<=Wt))throw new RangeError(
-"Invalid time value");const n=B(t/1e3);if(n!==zt.second){const r=B(n/hi),i=n-r*hi,o=`${te(B(i/3600),2)}:${te(B(i/60)%60,
-2)}:${te(i%60,2)}`;zt={second:n,text:`${Do(r)}T${o}.`}}return`${zt.text}${te(t-n*1e3,3)}Z`}),Do=(function(e){const t=B((e+
-719468)/146097),n=e+719468-t*146097,r=B((n-B(n/1460)+B(n/36524)-B(n/146096))/365),i=n-(365*r+B(r/4)-B(r/100)),o=B((5*i+2)/
-153),s=i-B((153*o+2)/5)+1,d=o<10?o+3:o-9,a=r+t*400+(d<=2?1:0);return`${a>=0&&a<=9999?te(a,4):`${a<0?"-":"+"}${te(a<0?-a:
-a,6)}`}-${te(d,2)}-${te(s,2)}`}),Po=(function(e){let t;try{t=e.name}catch(i){throw new TypeError(`Event name cannot be r\
-ead: ${ee(i)}`)}if(typeof t!="string"||t==="")throw new TypeError("Event name is not a non-empty string");const n=D(Fn(e));
-if(t!==Ke.name){const i=D(t);Ke={name:t,json:i,bytes:U(i)}}const r=ie(e.timestamp);return{json:`{"ts":"${r}","parameters\
-":${n},"name":${Ke.json}}`,bytes:Xa+r.length+U(n)+Ke.bytes}}),Fn=(function(e){const t=(o,s)=>new TypeError(`Event '${e.name}\
-' ${o} cannot be read: ${ee(s)}`);let n;try{n=e.parameters()}catch(o){throw t("parameters",o)}try{n?.then}catch(o){throw t(
-"parameters() returned an object that",o)}if(ho(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(
+Vt.delete(e)}}}),In=(function(e){let t;return()=>t??=new RegExp(e,"u")}),Mo=(function(e){if(e.length>64||!ci.test(e))return!1;
+const t=e.normalize("NFKC").replaceAll("\u3002",".");return/^[ -~]*$/.test(e)||!Fa().test(e)&&ci.test(t)}),Cn=(function(e){
+return e==="undefined"||Mo(e)}),Dn=(function(e){return e.length<=64&&(/^[ -~]*$/.test(e)?Ua:Ha()).test(e)}),ht=(function(e,t){
+if(typeof t=="string"&&Cn(t))return t;const n=typeof t=="string"?`(${t.length} characters)`:`(${typeof t}, not a string)`;
+return le()?.(`'${e}' ${n} is not a command's fixed name (1-64 characters, no flag, path, URL, address or invisible char\
+acter; never the arguments): reported as "undefined"`),"undefined"}),Lo=(function(e){return Dn(e)?e:(le()?.(`'errorClass\
+' (${e.length} characters) is not a class's name (1-64 characters, a letter, then letters and digits; never the error's \
+message): reported as "undefined"`),"undefined")}),Io=(function(e){return e===Se}),Co=(function(){const{name:e,version:t}=I();
+return t?`${e}/${t}`:e}),Pn=(function(e){return e===void 0||typeof e=="number"?"undefined":e}),Bn=(function(e){const t=typeof e==
+"string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.isSafeInteger(t)?t:void 0}),Ie=(function(e,t){if(typeof t!=
+"string")throw new TypeError(`Cannot create event: '${e}' must be a string, got ${b(t)}`);return t}),jn=(function(e,t,n){
+for(const r in n)if(n[r]===t)return t;throw new TypeError(`Cannot create event: '${e}' must be one of ${_r(Object.values(
+n))}, got ${b(t)}`)}),U=(function(e){const t=e.search(Va);if(t===-1)return e.length;let n=e.length;for(let r=t;r<e.length;r++){
+const i=e.charCodeAt(r);i<128||(i<2048?n+=1:i>=55296&&i<56320&&(e.charCodeAt(r+1)&64512)===56320?(n+=2,r++):n+=2)}return n}),
+ie=(function(e){const t=B(e);if(!(t>=-Wt&&t<=Wt))throw new RangeError("Invalid time value");const n=B(t/1e3);if(n!==zt.second){
+const r=B(n/hi),i=n-r*hi,o=`${te(B(i/3600),2)}:${te(B(i/60)%60,2)}:${te(i%60,2)}`;zt={second:n,text:`${Do(r)}T${o}.`}}return`${zt.
+text}${te(t-n*1e3,3)}Z`}),Do=(function(e){const t=B((e+719468)/146097),n=e+719468-t*146097,r=B((n-B(n/1460)+B(n/36524)-B(
+n/146096))/365),i=n-(365*r+B(r/4)-B(r/100)),o=B((5*i+2)/153),s=i-B((153*o+2)/5)+1,d=o<10?o+3:o-9,a=r+t*400+(d<=2?1:0);return`${a>=
+0&&a<=9999?te(a,4):`${a<0?"-":"+"}${te(a<0?-a:a,6)}`}-${te(d,2)}-${te(s,2)}`}),Po=(function(e){let t;try{t=e.name}catch(i){
+throw new TypeError(`Event name cannot be read: ${ee(i)}`)}if(typeof t!="string"||t==="")throw new TypeError("Event name\
+ is not a non-empty string");const n=D(Fn(e));if(t!==Ke.name){const i=D(t);Ke={name:t,json:i,bytes:U(i)}}const r=ie(e.timestamp);
+return{json:`{"ts":"${r}","parameters":${n},"name":${Ke.json}}`,bytes:Xa+r.length+U(n)+Ke.bytes}}),Fn=(function(e){const t=(o,s)=>new TypeError(
+`Event '${e.name}' ${o} cannot be read: ${ee(s)}`);let n;try{n=e.parameters()}catch(o){throw t("parameters",o)}try{n?.then}catch(o){
+throw t("parameters() returned an object that",o)}if(ho(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(
 `Event '${e.name}' has no parameters object: parameters() returned a thenable`)}if(!q(n))throw new TypeError(`Event '${e.
 name}' has no parameters object: parameters() returned ${b(n)}`);let r;try{r={...n}}catch(o){throw t("parameters",o)}const i=ft(
 r);if(i)throw new TypeError(`Event '${e.name}' ${i}`);return r}),ft=(function(e){if(typeof e!="object"||e===null||Array.
@@ -372,30 +372,30 @@ nnot create handler: options must be an object, got ${b(e)}`);const t=Te(e,Ed);i
 andler: ${t}`);const n=(x,F,C)=>{const L=e[x]===void 0?F:e[x],Y=C.integer?`${C.sign} integer`:`${C.sign} number`,J=`Cann\
 ot create handler: '${x}' must be a ${Y}`;if(typeof L!="number"||Number.isNaN(L))throw new TypeError(`${J}, got ${b(L)}`);
 if(!((C.sign==="positive"?L>0:L>=0)&&(C.integer?Number.isSafeInteger(L):Number.isFinite(L))))throw new RangeError(`${J},\
- got ${L}`);if(C.timer&&L*1e3>Si)throw new RangeError(`Cannot create handler: '${x}' must be at most ${Si/1e3} seconds (\
+ got ${L}`);if(C.timer&&L*1e3>ki)throw new RangeError(`Cannot create handler: '${x}' must be at most ${ki/1e3} seconds (\
 the longest a timer can wait), got ${L}`);return L},r=(x,F,C)=>{const L=e[x];if(L===void 0)return C;if(typeof L!==F)throw new TypeError(
 `Cannot create handler: '${x}' must be a ${F}, got ${b(L)}`);return L},i={sign:"positive",timer:!0},o={sign:"non-negativ\
 e",timer:!0},s={sign:"positive",integer:!0},d=n("requestTimeoutSeconds",Ci,i),a=n("backoffInitialSeconds",1,o),c=n("back\
 offMaxSeconds",60,o);if(c<a)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffIn\
-itialSeconds' (${a}), got ${c}`);const u=An(),l=r("sourceClientVersion","string",He),f=Qn("resource",e.resource),h=r("se\
+itialSeconds' (${a}), got ${c}`);const u=An(),l=r("sourceClientVersion","string",He),h=Qn("resource",e.resource),f=r("se\
 ssionId","string","undefined"),m=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,w=qo(v,m),O=ut(u.format??
-""),S=v!==void 0?w:O??"nat",N=St(S,l,{...u.otlpResource,...f}),[y,p]=Pi.has(e)?[wd,"the smallest event trackCommand reco\
-rds; a command's own are larger by its name, source and duration"]:[Di,"the smallest event"],T=$t(N,u.sessionPrefix+h),$=$t(
-St(w,l,f,Bi),h,y),A=n("maxEventBytes",32768,s);if(A<$.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventB\
+""),k=v!==void 0?w:O??"nat",N=kt(k,l,{...u.otlpResource,...h}),[y,p]=Pi.has(e)?[wd,"the smallest event trackCommand reco\
+rds; a command's own are larger by its name, source and duration"]:[Di,"the smallest event"],T=$t(N,u.sessionPrefix+f),$=$t(
+kt(w,l,h,Bi),f,y),A=n("maxEventBytes",32768,s);if(A<$.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventB\
 ytes' must be at least ${$.eventBytes} (${p}), got ${A}`);const _=n("maxBatchBytes",5e5,s);if(_<$.batchBytes){const x=`o\
 ne ${w} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersio\
 n', 'sessionId' or 'resource' make ${x} ${$.batchBytes} bytes, more than 'maxBatchBytes' (${_} by default)`:`Cannot crea\
 te handler: 'maxBatchBytes' must be at least ${$.batchBytes} (${x}), got ${_}`)}const E=Jo(e.headers);E.problem&&m.push(
-E.problem);const M=Xo(e.endpoint,u.endpointHidden?rn:u.endpoint??(S==="otlp"?u.otlpEndpointHidden?rn:u.otlpEndpoint??gd:
+E.problem);const M=Xo(e.endpoint,u.endpointHidden?rn:u.endpoint??(k==="otlp"?u.otlpEndpointHidden?rn:u.otlpEndpoint??gd:
 void 0),u.dryRun,m),j=Go(e.spoolDir,u,m);return{flushIntervalMs:n("flushIntervalSeconds",Mi,i)*1e3,maxQueueSize:n("maxQu\
 eueSize",Li,s),maxRetries:n("maxRetries",Ii,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:n("ex\
 itTimeoutSeconds",d,o)*1e3,backoff:{initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.
-min(A,_-T.envelopeBytes-Je),maxEventBytesOption:A,maxBatchBytes:_,sourceClientVersion:l,sessionId:u.sessionPrefix+h,sink:M.
+min(A,_-T.envelopeBytes-Je),maxEventBytesOption:A,maxBatchBytes:_,sourceClientVersion:l,sessionId:u.sessionPrefix+f,sink:M.
 kind==="http"&&E.problem?{kind:"none",reason:"invalid_headers",detail:E.problem}:M,spoolDir:j.path,noSpool:j.none,problems:m,
 spoolFallback:e.spoolDir===void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEvents",de.maxEvents,s),maxBytes:zo(
 n("spoolMaxBytes",de.maxBytes,s),y,p),maxAgeMs:n("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Ko(
 e.captureInterrupts),handOff:Zo(r("handOff","boolean",void 0),u),customFetch:e.fetch!==void 0,format:N,formatSetBy:v!==void 0?
-"the program's options":O!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...S==="otlp"?u.otlpHeaders:{},...E.record},
+"the program's options":O!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?u.otlpHeaders:{},...E.record},
 fetch:r("fetch","function",g().fetch??((x,F)=>globalThis.fetch(x,F))),logger:r("logger","function",void 0),clock:Kn("clo\
 ck",r("clock","function",Date.now),Date.now,{valid:bd,expected:"epoch milliseconds",hint:" (a method needs its object: (\
 ) => performance.timeOrigin + performance.now())"}),random:Kn("random",r("random","function",De),De,{valid:x=>typeof x==
@@ -405,9 +405,9 @@ let s;try{s=t()}catch(d){throw new TypeError(`Cannot create handler: '${e}' fail
 $t=(function(e,t,n=Di){const r={json:n,bytes:U(n),schemaVersion:we,sessionId:t,timestamp:0,retries:0,notBefore:0},i=Math.
 max(r.bytes,e.eventBytes(r)),o=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:o+Je+i,envelopeBytes:o}}),zo=(function(e,t,n){
 if(e>=de.maxBytes)return e;const r=vd({json:t,schemaVersion:we,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(
-`Cannot create handler: 'spoolMaxBytes' must be at least ${r} (one spooled event, ${n}), got ${e}`);return e}),St=(function(e,t,n,r){
+`Cannot create handler: 'spoolMaxBytes' must be at least ${r} (one spooled event, ${n}), got ${e}`);return e}),kt=(function(e,t,n,r){
 return e==="otlp"?ld({serviceName:n["service.name"]??Na,serviceVersion:t,resourceAttributes:n},r):Ho(t,r)}),Wo=(function(e){
-const{format:t,sourceClientVersion:n}=e,r=t.resource??{},i=$t(St(t.name,n,r,Bi),"undefined");return{maxBatchBytes:Math.max(
+const{format:t,sourceClientVersion:n}=e,r=t.resource??{},i=$t(kt(t.name,n,r,Bi),"undefined");return{maxBatchBytes:Math.max(
 e.maxBatchBytes,i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),Xo=(function(e,t,n,r){if(e!==
 void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: 'endpoint' must be a string (an http(s) URL, "" o\
 r "stdout"), got ${b(e)}`);const i=e===void 0?void 0:lt(e);if(i){const s=`the program's 'endpoint' ${b(V(e))} ${i}: noth\
@@ -424,8 +424,8 @@ ent`),"nat")}),Qn=(function(e,t){if(t===void 0)return{};if(!q(t))throw new TypeE
  be an object of strings, got ${b(t)}`);const n={};for(const[r,i]of Object.entries(t))if(i!==void 0){if(typeof i!="strin\
 g")throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${typeof i=="object"||typeof i==
 "function"?b(i):`a ${typeof i}`} for ${b(r)}`);n[r]=i}return n}),Jo=(function(e){const t=Qn("headers",e);for(const[o,s]of Object.
-entries(t)){if(!kr(o))throw new TypeError(`Cannot create handler: 'headers' must have header names (RFC 9110 tokens), go\
-t ${b(o)}`);if(Sr(o))throw new TypeError(`Cannot create handler: 'headers' must not set ${b(o)}: the HTTP client frames \
+entries(t)){if(!Sr(o))throw new TypeError(`Cannot create handler: 'headers' must have header names (RFC 9110 tokens), go\
+t ${b(o)}`);if(kr(o))throw new TypeError(`Cannot create handler: 'headers' must not set ${b(o)}: the HTTP client frames \
 the request itself`);t[o]=As(s)}const n=Object.keys(t).find(o=>!Or(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+
 d.length+4,0),i=n!==void 0?`the program's 'headers' has a value for ${b(n)} that cannot be sent (a control character or \
 a character past ASCII): nothing is sent`:r>ji?`the program's 'headers' add ${r} bytes to a request, more than ${ji} (se\
@@ -434,7 +434,7 @@ void 0?{enabled:e,source:"handOff option"}:t.handOff!=="auto"?{enabled:t.handOff
 source:"CI"}:{enabled:!0,source:"default"}}),Ko=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e==
 "function")return e;throw new TypeError(`Cannot create handler: 'captureInterrupts' must be a boolean or a function, got\
  ${b(e)}`)}),er=(function(e){if(e===Hi)return!0;const t=U(JSON.stringify(e))<=_d;return t&&(Hi=e),t}),Qo=(function(e,t){
-const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof ke))return{reason:"not_an_event",detail:"not a Telemetr\
+const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof Se))return{reason:"not_an_event",detail:"not a Telemetr\
 yEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{const{schemaVersion:i,timestamp:o}=e;
 if(typeof i!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!er(i))return{reason:"inv\
 alid_event",detail:`schemaVersion is longer than the ${Je} bytes beyond "${we}" that maxBatchBytes keeps for it`};if(!Number.
@@ -447,15 +447,15 @@ or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL
 ORMAT make larger)`;const o=i.eventBytes(e),s=e.sessionId===t.sessionId&&e.clientVersion===t.sourceClientVersion&&er(e.schemaVersion);
 if((o>e.bytes||!s)&&i.emptyBytes(e)+o>r)return`${o} bytes as the ${i.name} format carries it, more than maxBatchBytes le\
 aves beside its envelope`}),Ue=(function(e,t,n,r){let i;try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const s=n.exec(
-o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?[]:[d]})}),kt=(function(e,t){return t??fe(e)}),nr=(function(e,t,n){
+o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?[]:[d]})}),St=(function(e,t){return t??fe(e)}),nr=(function(e,t,n){
 try{const r=e.read(t,Yi);if(r===void 0)return;const{failures:i,notBefore:o,endpoint:s,endpointHash:d,handedOffAt:a}=JSON.
 parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+Fi,l=Number.isFinite(a)&&a<=n?{failures:i,notBefore:o,
 handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="s\
 tring"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}),rr=(function(e,t){return e.spoolFallback?ja(
 g().env,I().os,t?.uid):void 0}),ir=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,s=sr(e);let d=e.noSpool??
-"there is no spool directory";const a=r==="look"?"look":"work",c=i===void 0?void 0:rt.open(i,t,o,s,h=>d=h,a),u=rr(e,t),l=c&&
+"there is no spool directory";const a=r==="look"?"look":"work",c=i===void 0?void 0:rt.open(i,t,o,s,f=>d=f,a),u=rr(e,t),l=c&&
 a==="work"?or(c,u,t,o):void 0;if(c&&l&&c.adopt(l,e.clock(),r==="flush"?0:void 0),c||u===void 0)return!c&&i!==void 0&&n(d),
-c;const f=rt.open(u,t,o,s,h=>d+=`; nor in ${u}: ${h}`,a);return n(d,f?.dir),f}),or=(function(e,t,n,r,i="work"){const s=t!==
+c;const h=rt.open(u,t,o,s,f=>d+=`; nor in ${u}: ${f}`,a);return n(d,h?.dir),h}),or=(function(e,t,n,r,i="work"){const s=t!==
 void 0&&n.allowed(t,"read")&&n.realPath(t)!==void 0?rt.open(t,n,r,e.key,void 0,i):void 0;return s&&s.dir!==e.dir?s:void 0}),
 sr=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,s={version:o&&r!==He?r:void 0,program:o?
 xd():void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&Object.entries(n.resource).
@@ -467,12 +467,12 @@ d[2]),c=d[4]==="lock"?Ae:Yd;if(a+c<=r||a>r+c)an(e,`${t}/${s}`);else if(d[1]===n)
 i){const[u,l]=[`${d[2]} ${s}`,o.others.get(d[1])];(l===void 0||u<l)&&o.others.set(d[1],u)}}return o.locks.sort(),o.marks.
 sort(),o}),rs=(function(e,t,n,r){let i;try{e.ensureDir(t,!0);const o=ts(r),s=Ot(e,t,n,Date.now(),o);if(s.locks.length>0||
 s.marks.length>0)return"at work";if(s.others.size>=qi)return"crowded";const d=Date.now();i=ns(n,d,o,"start"),e.create(`${t}\
-/${i}`,"");const a=Ot(e,t,n,d,o),c=a.locks.length>0||a.marks[0]!==i,u=`${ue(d)} ${i}`,l=[...a.others.values()].filter(f=>f<
+/${i}`,"");const a=Ot(e,t,n,d,o),c=a.locks.length>0||a.marks[0]!==i,u=`${ue(d)} ${i}`,l=[...a.others.values()].filter(h=>h<
 u).length>=qi;return!c&&!l?i:(an(e,`${t}/${i}`),c?"at work":"crowded")}catch{return i}}),ar=(function(e,t,n){const r=is(
 e,t,n);return r.handOff?r:{...r,outcome:Ji(e,t)}}),dr=(function(e){return e.sink.kind!=="http"||g().canConnect(e.sink.url)}),
 is=(function(e,t,n){try{const r=lr(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};
-const{spool:i,health:o}=t,s=cr(e.sink.url,i.dir);if(o.isOpen()){const f=g().senderRefusal(s);return f===void 0?{handOff:!0,
-command:void 0,backlog:t,endpoint:e.sink.url}:{handOff:!1,reason:f}}const d=g().senderCommand(`${i.dir}/${Re}`,s);if("re\
+const{spool:i,health:o}=t,s=cr(e.sink.url,i.dir);if(o.isOpen()){const h=g().senderRefusal(s);return h===void 0?{handOff:!0,
+command:void 0,backlog:t,endpoint:e.sink.url}:{handOff:!1,reason:h}}const d=g().senderCommand(`${i.dir}/${Re}`,s);if("re\
 fused"in d)return{handOff:!1,reason:d.refused};const{cwd:a,...c}=d,u={...cs(e,i.dir),successor:c,onByConsentFile:Uo()};return{
 handOff:!0,command:{...d,env:es(d.env,u)},backlog:t,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off\
  failed (${r})`}}}),os=(function(e,t){return t.handOff&&t.command&&!us(t.backlog)?{handOff:!1,reason:"the sender's scrip\
@@ -481,7 +481,7 @@ files:r}=e.backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const
 at work"||i==="crowded")return i;const o=g().spawnDetached(e.command);return o==="started"?n.noteHandOff():zd(r,t.dir,i),
 o}catch{return"failed"}}),as=(function(e,t){if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;
 const{sink:n}=e;return lr(e,t,!0)!==void 0||n.kind==="http"&&g().senderRefusal(cr(n.url,t.spool.dir))!==void 0}),cr=(function(e,t){
-const n=jo(),r=n===void 0?void 0:ds(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...Kd,...Se,"HOME","US\
+const n=jo(),r=n===void 0?void 0:ds(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...Kd,...ke,"HOME","US\
 ERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),ds=(function(e){const t=Z(e),n=t===void 0?"":e.slice(t.length).
 replace(/^[\\/]+/,""),r=g().files,i=t===void 0||["",".",".."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?
 void 0:z(i,n);return o!==void 0&&r?.allowed(o,"read")?o:e}),lr=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)
@@ -494,7 +494,7 @@ noSpool}`:"there is no usable spool directory";if(!t.spool.ancestorsSeen)return"
  spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-re\
 ad for them): another user could swap the sender's script there";if(!dr(e))return"the program may not connect to the end\
 point";const{spool:s,files:d,health:a}=t;if(a.isOpen())return;const c=e.clock(),u=s.waitingSince(c);if(u===void 0)return;
-const{state:l}=a,f=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(f!==void 0&&c-f>Jd&&!Vd(d,s.dir,
+const{state:l}=a,h=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(h!==void 0&&c-h>Jd&&!Vd(d,s.dir,
 s.key,c))return"spooled events have waited a minute with no sender at work"}),cs=(function(e,t){const{sink:n,format:r,spoolLimits:i,
 backoff:o}=e;return{endpoint:n.kind==="http"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.maxRetries,requestTimeoutSeconds:e.
 requestTimeoutMs/1e3,backoffInitialSeconds:o.initialMs/1e3,backoffMaxSeconds:o.maxMs/1e3,...Wo(e),spoolMaxEvents:i.maxEvents,
@@ -502,12 +502,12 @@ spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.maxAgeMs/864e5,sourceClientVersion:e.
 resource:{...r.resource}}}),ls=(function({files:e,spool:t}){return e.sizeOf(`${t.dir}/${Re}`,!0)===qd}),us=(function(e){
 if(ls(e))return!0;const{files:t,spool:n}=e,r=()=>Ce(t,n.dir,Re,Gd(),Date.now());try{r()}catch(i){if(!(i instanceof R))return!1;
 try{t.remove(`${n.dir}/${Re}`),r()}catch{return!1}}return Zi(t,n.dir,Qd),!0}),hs=(function(e,t,n,r,i,o,s=-1/0){const d=Object.
-entries(i).filter(([f,h])=>to.test(f)&&Number.isSafeInteger(h)&&h>0);if(d.length===0||!Nt(o))return;const c={...{since:o,
-last:o,dropped:Object.fromEntries(d.slice(0,ln))},endpointHash:fe(r)},u=V(r)===r?{...c,endpoint:r}:c,l=At(t,n);try{const f=hr(
-e,t,n,o).filter(m=>m.quiet).map(m=>no(e,m,t,n)),h=xt([...f.flatMap(m=>m.lines),u],s,o)??u;ur(e,t,n,f,()=>{const m=fr(e,l);
-m==="invalid"&&e.remove(l);const v=`${D(h)}
+entries(i).filter(([h,f])=>to.test(h)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!Nt(o))return;const c={...{since:o,
+last:o,dropped:Object.fromEntries(d.slice(0,ln))},endpointHash:fe(r)},u=V(r)===r?{...c,endpoint:r}:c,l=At(t,n);try{const h=hr(
+e,t,n,o).filter(m=>m.quiet).map(m=>no(e,m,t,n)),f=xt([...h.flatMap(m=>m.lines),u],s,o)??u;ur(e,t,n,h,()=>{const m=fr(e,l);
+m==="invalid"&&e.remove(l);const v=`${D(f)}
 `;typeof m!="object"||m.bytes+v.length<=Qi?e.append(l,typeof m=="object"&&!m.ended?`
-${v}`:v,eo):ac(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&k(()=>e.remove(m))}catch{}}),ur=(function(e,t,n,r,i){try{
+${v}`:v,eo):ac(e,t,n,f,s,o)});for(const{path:m}of h)m!==void 0&&S(()=>e.remove(m))}catch{}}),ur=(function(e,t,n,r,i){try{
 i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&fn(e,s,hn(t,n,d));throw o}}),hr=(function(e,t,n,r){return Ue(e,t,
 un,(i,o)=>{const[,,s,d]=un.exec(o)??[],a=Math.abs(r-Number(s))>=ic;return i===n?{path:z(t,o),summed:d===void 0?void 0:Number(
 d),quiet:a}:void 0})}),xt=(function(e,t,n){const r=e.map(d=>({...d,since:Math.min(d.since,n),last:Math.min(d.last,n)})).
@@ -527,25 +527,25 @@ ed";const r=g().terminal();return r?(ot=Ec(r,e.optOut),await ot):"never_asked"})
 return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&le()?.(`'subcommand' is given without 'subcommands', the na\
 mes that may be reported: reported as "undefined"`),"undefined")}),ps=(async function(e,t){if(vs(e),typeof t!="function")
 throw new TypeError(`Cannot track command: 'main' must be a function, got ${b(t)}`);const n=Date.now(),r=ms(e),i=ht("com\
-mand",e.command);let o=!1;const s=(f,h,m="undefined")=>{if(!o){o=!0;try{c.enqueue(new ui({nemoSource:e.nemoSource,command:i,
-subcommand:r,taskStatus:f,durationMs:Date.now()-n,exitCode:h,errorClass:m}))}catch{}}},d=f=>{const h=ys(f);s(h===0?"succ\
-ess":"failure",h)},a={...e.handler,sessionId:e.handler?.sessionId===void 0?_e(32):e.handler.sessionId,captureInterrupts:f=>s(
-"interrupted",ve[f],f==="SIGINT"?"KeyboardInterrupt":"undefined")};Pi.add(a);const c=new so(a);(e.askConsent??!0)&&await mr(
-{optOut:e.optOutCommand});const u=f=>f===void 0?g().exitCode():f;if(!Q()){const f=le(),h=e.handler?.logger;if(f||h){const m=`\
-telemetry off (decided by ${Zt().decidedBy}): the command is not recorded`;f?.(m),Ln(h,m)}return u(await t())}let l=()=>{};
-try{l=g().onExit({beforeExit:()=>!1,exit:d})}catch{}try{c.start()}catch{}try{const f=await t(),h=Bn(f);return h===void 0&&
-f!==void 0&&le()?.(`main returned ${b(f)}, which is not an exit code: the program's is recorded`),d(h??g().exitCode()??0),
-u(f)}catch(f){throw s("failure",1,_c(f,e.errorClasses??[])),f}finally{l(),await c.stop().catch(()=>{})}}),vs=(function(e){
+mand",e.command);let o=!1;const s=(h,f,m="undefined")=>{if(!o){o=!0;try{c.enqueue(new ui({nemoSource:e.nemoSource,command:i,
+subcommand:r,taskStatus:h,durationMs:Date.now()-n,exitCode:f,errorClass:m}))}catch{}}},d=h=>{const f=ys(h);s(f===0?"succ\
+ess":"failure",f)},a={...e.handler,sessionId:e.handler?.sessionId===void 0?_e(32):e.handler.sessionId,captureInterrupts:h=>s(
+"interrupted",ve[h],h==="SIGINT"?"KeyboardInterrupt":"undefined")};Pi.add(a);const c=new so(a);(e.askConsent??!0)&&await mr(
+{optOut:e.optOutCommand});const u=h=>h===void 0?g().exitCode():h;if(!Q()){const h=le(),f=e.handler?.logger;if(h||f){const m=`\
+telemetry off (decided by ${Zt().decidedBy}): the command is not recorded`;h?.(m),Ln(f,m)}return u(await t())}let l=()=>{};
+try{l=g().onExit({beforeExit:()=>!1,exit:d})}catch{}try{c.start()}catch{}try{const h=await t(),f=Bn(h);return f===void 0&&
+h!==void 0&&le()?.(`main returned ${b(h)}, which is not an exit code: the program's is recorded`),d(f??g().exitCode()??0),
+u(h)}catch(h){throw s("failure",1,_c(h,e.errorClasses??[])),h}finally{l(),await c.stop().catch(()=>{})}}),vs=(function(e){
 const t=v=>{throw new TypeError(`Cannot track command: ${v}`)};q(e)||t(`options must be an object, got ${b(e)}`);const n=Te(
 e,bc);n&&t(n);const{subcommands:r,nemoSource:i,errorClasses:o,askConsent:s,optOutCommand:d,handler:a}=e;Object.hasOwn(e,
 "command")||t(`'command' must be given: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(r)&&r.every(v=>typeof v==
 "string"))&&t(`'subcommands' must be an array of strings, got ${b(r)}`);const c=r?.find(v=>!Cn(v));c!==void 0&&t(`'subco\
 mmands' holds ${b(c)}, which would be reported as "undefined": a subcommand's name is 1-64 characters, with no flag, pat\
 h, URL, address, run of 4 digits or invisible character`);const u=Object.values(Ze);i!==void 0&&!u.includes(i)&&t(`'nemo\
-Source' must be one of ${_r(u)}, got ${b(i)}`);const l=Array.isArray(o)||q(o)?o:void 0,f=l&&Object.entries(l).find(([,v])=>typeof v!=
-"function");if(o!==void 0&&(!l||f)){const v=f?`${Array.isArray(l)?"an array":"an object"} holding ${b(f[1])} at ${f[0]}`:
-b(o);t(`'errorClasses' must be an array of classes or an object naming them, got ${v}`)}const h=l&&!Array.isArray(l)?Object.
-keys(l).find(v=>!Dn(v)):void 0;h!==void 0&&t(`'errorClasses' names a class ${b(h)}, which would be reported as "undefine\
+Source' must be one of ${_r(u)}, got ${b(i)}`);const l=Array.isArray(o)||q(o)?o:void 0,h=l&&Object.entries(l).find(([,v])=>typeof v!=
+"function");if(o!==void 0&&(!l||h)){const v=h?`${Array.isArray(l)?"an array":"an object"} holding ${b(h[1])} at ${h[0]}`:
+b(o);t(`'errorClasses' must be an array of classes or an object naming them, got ${v}`)}const f=l&&!Array.isArray(l)?Object.
+keys(l).find(v=>!Dn(v)):void 0;f!==void 0&&t(`'errorClasses' names a class ${b(f)}, which would be reported as "undefine\
 d": a class's name is a letter, \`_\` or \`$\`, then letters and digits, \`.\` or \`::\` between parts`),s!==void 0&&typeof s!=
 "boolean"&&t(`'askConsent' must be a boolean, got ${b(s)}`);const m=Rt("optOutCommand",d);m&&t(m),a!==void 0&&!q(a)&&t(`\
 'handler' must be an object of handler options, got ${b(a)}`),a!==void 0&&typeof a.enqueue=="function"&&t("'handler' tak\
@@ -591,16 +591,16 @@ n(e),n(s));d<o&&([i,o]=[s,d])}return o<=Math.max(3,Math.floor(n(e).length/3))?i:
 for(let i=1;i<=t.length;i++){const o=e[r-1]===t[i-1]?0:1;n[r][i]=Math.min(n[r-1][i]+1,n[r][i-1]+1,n[r-1][i-1]+o),r>1&&i>
 1&&e[r-1]===t[i-2]&&e[r-2]===t[i-1]&&(n[r][i]=Math.min(n[r][i],n[r-2][i-2]+1))}return n[e.length][t.length]}function $s(e,t,n={}){
 let r=e.replace(/(?<![a-z\d+.-])[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,o=>V(o.replaceAll("\\/","/")));const i=[...t===
-void 0?[]:ks(t),...Ss(n)];for(const o of[...new Set(i)].sort((s,d)=>d.length-s.length)){const s=o.replace(/[.*+?^${}()|[\]\\]/g,
+void 0?[]:Ss(t),...ks(n)];for(const o of[...new Set(i)].sort((s,d)=>d.length-s.length)){const s=o.replace(/[.*+?^${}()|[\]\\]/g,
 "\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${$r(a)}${$r(c)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(\
-?![A-Za-z0-9])`,"g"),"***")}return r}function Ss(e){const t=Object.values(e).flatMap(n=>[n,...n.split(/[\t ]+/).filter(r=>r.
+?![A-Za-z0-9])`,"g"),"***")}return r}function ks(e){const t=Object.values(e).flatMap(n=>[n,...n.split(/[\t ]+/).filter(r=>r.
 length>=8)]).filter(n=>n.length>=4);return[...t,...t.map(n=>JSON.stringify(n).slice(1,-1))]}function $r(e){return/\d/.test(
-e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function ks(e){try{const{username:t,password:n,search:r}=new URL(e),i=c=>{
+e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function Ss(e){try{const{username:t,password:n,search:r}=new URL(e),i=c=>{
 try{return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].flatMap(c=>[c,i(c)]).filter(c=>c.length>=4),
 s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=8),d=t||n?[Tr(`${i(t)}\
 :${i(n)}`)]:[],a=[...o,...s].map(c=>JSON.stringify(c).slice(1,-1));return[...o,...s,...a,...d]}catch{return[]}}var Os=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,
 xs=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,Ns=new Set(["connection","content-length","host","keep-alive","te","trailer","transf\
-er-encoding","upgrade"]);function Sr(e){return Ns.has(e.toLowerCase())}function kr(e){return Os.test(e)}function Or(e){return xs.
+er-encoding","upgrade"]);function kr(e){return Ns.has(e.toLowerCase())}function Sr(e){return Os.test(e)}function Or(e){return xs.
 test(e)}var xr=e=>e===9||e===10||e===13||e===32;function As(e){let t=0,n=e.length;for(;t<n&&xr(e.charCodeAt(t));)t++;for(;n>
 t&&xr(e.charCodeAt(n-1));)n--;return e.slice(t,n)}function Rs(e){let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];
 n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
@@ -615,9 +615,9 @@ modified:o,changed:s,inode:d}){return`${e} ${t}:${n} ${r} ${i} ${d} ${o} ${s}`}f
 return Is(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}function Is(e){const t=[];for(const n of e.split("/"))n===".."?t.
 pop():n!==""&&n!=="."&&t.push(n);return`/${t.join("/")}`}var Cs=4,Bt=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALA\
 PPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONS\
-ENT_FILE"],Ar=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],Se=[...Ar,"NO_PROXY","no_p\
+ENT_FILE"],Ar=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],ke=[...Ar,"NO_PROXY","no_p\
 roxy","REQUEST_METHOD"],Ds=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUT\
-HORIZED",...Se,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Bt];function Ps(e,t){const n=jt(e,t);return e.protocol==="https\
+HORIZED",...ke,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Bt];function Ps(e,t){const n=jt(e,t);return e.protocol==="https\
 :"&&n.kind==="proxy"&&n.credentials&&n.url.startsWith("http:")}function Rr(e,t,n=()=>!1){const r=Ar.find(n);if(r!==void 0)
 return`${r} is not valid Unicode, which Deno's fetch skips: it would go around the proxy named there`;const i=jt(e,t),o=i.
 kind==="proxy"?yr(t(i.variable)??""):void 0;if(i.kind==="proxy"&&o&&at(o))return`${i.variable} has ${vr}`;if(!(i.kind!==
@@ -655,7 +655,7 @@ r=>!Pr(r)).length>Qs(e)}catch{return!0}}function Qs(e){const t=i=>{const o=typeo
 "number"&&Number.isSafeInteger(o)&&o>0?o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;
 return t(n)+t(r)}var Br="/proc/self/ns/pid",jr=["/usr/bin/setsid","/bin/setsid"],Fr="/bin/sh",ea=[["/bin/bash",!0,'for f\
  in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'],[Fr,!1,'ex\
-ec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],ta=[...Se,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_\
+ec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],ta=[...ke,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_\
 DIR","NODE_EXTRA_CA_CERTS"];function Ur(e){return e.body?.cancel().catch(()=>{}),We(413,"the body is too large")}function We(e,t){
 return new Response(JSON.stringify({error:t}),{status:e,headers:{"content-type":"application/json",connection:"close"}})}
 var Hr=Symbol("late"),Yr=Symbol("cut");async function na(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.
@@ -664,28 +664,28 @@ globalThis.addEventListener("unload",()=>{Vr=!0;for(const e of Ft)e()});var zr=t
 On(Xe):void 0,ra="/etc/hosts",ia=16<<20,oa=5e3,sa=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function aa(e,t,n){const r=e(
 "node:dns");return(i,o,s)=>{const d=i.toLowerCase().replace(/\.$/,"");if(d==="localhost"||d.endsWith(".localhost")||ua(e,
 d))return r.lookup(i,o,s);const a=new r.Resolver({timeout:oa,tries:1}),c=()=>a.cancel();n.addEventListener("abort",c,{once:!0});
-const u=(l,f)=>new Promise(h=>l.call(a,f,m=>h(m?.code)));(async()=>{for(const l of la(e,t,i)){const f=await Promise.all(
-[u(a.resolve4,l),u(a.resolve6,l)]);if(f.some(h=>sa.has(h??"")))return!1;if(f.includes(void 0))return!0}return!0})().then(
+const u=(l,h)=>new Promise(f=>l.call(a,h,m=>f(m?.code)));(async()=>{for(const l of la(e,t,i)){const h=await Promise.all(
+[u(a.resolve4,l),u(a.resolve6,l)]);if(h.some(f=>sa.has(f??"")))return!1;if(h.includes(void 0))return!0}return!0})().then(
 l=>{if(n.removeEventListener("abort",c),l&&!n.aborted)return r.lookup(i,o,s);s(Object.assign(new Error(`DNS did not answ\
 er for ${i}`),{code:"ETIMEOUT"}))})}}var da="/etc/resolv.conf",ca=65536;function la(e,t,n){if(n.endsWith("."))return[n.slice(
 0,-1)];let r,i=1;const o=c=>{const u=c.find(l=>l.startsWith("ndots:"));u!==void 0&&(i=Math.min(15,Number.parseInt(u.slice(
-6),10)||0))},s=e("node:fs");for(const c of(k(()=>Wr(s,da,ca))??"").split(`
+6),10)||0))},s=e("node:fs");for(const c of(S(()=>Wr(s,da,ca))??"").split(`
 `)){const[u,...l]=c.replace(/[#;].*/,"").trim().split(/\s+/);(u==="search"||u==="domain")&&(r=l),u==="options"&&o(l)}o(t(
-"RES_OPTIONS")?.trim().split(/\s+/)??[]);const d=t("LOCALDOMAIN")?.trim();d&&(r=d.split(/\s+/)),r??=[k(()=>e("node:os").
+"RES_OPTIONS")?.trim().split(/\s+/)??[]);const d=t("LOCALDOMAIN")?.trim();d&&(r=d.split(/\s+/)),r??=[S(()=>e("node:os").
 hostname().replace(/^[^.]*\.?/,""))??""].filter(Boolean);const a=r.slice(0,6).filter(c=>c!==".").map(c=>`${n}.${c.replace(
 /\.$/,"")}`);return n.split(".").length-1>=i?[n,...a]:[...a,n]}function Wr(e,t,n){const r=e.statSync(t);return r.isFile()&&
-r.size<=n?e.readFileSync(t,"latin1"):""}function ua(e,t){const n=k(()=>Wr(e("node:fs"),ra,ia))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
+r.size<=n?e.readFileSync(t,"latin1"):""}function ua(e,t){const n=S(()=>Wr(e("node:fs"),ra,ia))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
 "\\$&");for(const i of n.matchAll(new RegExp(`(?<=[ \\t])${r}(?=[ \\t#\\r]|$)`,"gim"))){const o=n.slice(n.lastIndexOf(`
 `,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}var ha=16384;function Xr(e,t,n,r){const i=e("n\
 ode:net"),{hostname:o,port:s}=n;return Ut(r,d=>{const a=n.protocol==="https:"?e("node:tls").connect({host:o,port:s,servername:i.
 isIP(o)?"":o,lookup:t}):i.connect({host:o,port:s,lookup:t});return a.once(n.protocol==="https:"?"secureConnect":"connect",
 ()=>d(a)),a})}async function fa(e,t,n,r,i){const o=await Xr(e,t,n,i),s=`${r.hostname}:${r.port||443}`;await Ut(i,(c,u)=>{
-let l="";const f=h=>{l+=h.toString("latin1");const m=l.indexOf(`\r
+let l="";const h=f=>{l+=f.toString("latin1");const m=l.indexOf(`\r
 \r
-`);if(m<0){l.length>ha&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",f),o.pause();
+`);if(m<0){l.length>ha&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",h),o.pause();
 const v=Number(/^HTTP\/1\.[01] (\d{3})/.exec(l)?.[1]??0);if(v<200||v>299)return u(new Error(`the proxy answered CONNECT \
-with ${v||"garbage"}`));const w=h.subarray(h.length-(l.length-m-4));w.length>0&&o.unshift(w),c(void 0)};return o.on("dat\
-a",f),o.write(`CONNECT ${s} HTTP/1.1\r
+with ${v||"garbage"}`));const w=f.subarray(f.length-(l.length-m-4));w.length>0&&o.unshift(w),c(void 0)};return o.on("dat\
+a",h),o.write(`CONNECT ${s} HTTP/1.1\r
 Host: ${s}\r
 `+(n.authorization?`Proxy-Authorization: ${n.authorization}\r
 `:"")+`\r
@@ -705,12 +705,12 @@ split(`
 `)){if(n.startsWith("#"))continue;const[,,r,i]=n.split(":");if(/^\d+$/.test(r??"")&&Number(r)===t&&/^\d+$/.test(i??""))return Number(
 i)}}var ba=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/,
 Ta=/^(openssl-config|tls-cipher-list)$/,_a=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Zr=/--(?:experimental[-_])?permission|--allow[-_]/,
-$a=/^--experimental[-_](?:default[-_])?config[-_]file/;function Sa(e,t,n){return t!==void 0&&Zr.test(t)||!e.some(r=>r===
+$a=/^--experimental[-_](?:default[-_])?config[-_]file/;function ka(e,t,n){return t!==void 0&&Zr.test(t)||!e.some(r=>r===
 "--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Zr.test(r)&&/^[^=]*_/.test(r)||$a.test(r))return!1;const i=_a.
-exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&re(o,n)})}function ka(e,t,n){const r=e??
+exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&re(o,n)})}function Sa(e,t,n){const r=e??
 ((i,o)=>globalThis.fetch(i,o));return async(i,o)=>{const s=Ye(new URL(i),t);if(s.kind==="unusable")throw new ye(s.reason);
 if(s.kind==="proxy"&&!n)throw new ye("this runtime's fetch cannot use a proxy");try{return await r(i,{...o,proxy:s.kind===
-"proxy"?Oa(s.proxy):!1})}catch(d){throw k(()=>d?.code)==="UnsupportedProxyProtocol"?new ye("the proxy setting's scheme i\
+"proxy"?Oa(s.proxy):!1})}catch(d){throw S(()=>d?.code)==="UnsupportedProxyProtocol"?new ye("the proxy setting's scheme i\
 s not supported"):d}}}function Oa({protocol:e,hostname:t,port:n,authorization:r}){const i=t.includes(":")?`[${t}]`:t,o=r===
 void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}function Kr(e,t){const n=Ge.
 get(e)??0;n===0&&e.on("error",Qr),Ge.set(e,n+1);const r=()=>{const o=(Ge.get(e)??1)-1;Ge.set(e,o),o===0&&e.removeListener(
@@ -719,7 +719,7 @@ xa={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.
 fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"\
 no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error(
 "no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},
-exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},qe,ei=[k(()=>ge.Bun?.fetch),ge.Deno?k(()=>ge.fetch):void 0].find(
+exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},qe,ei=[S(()=>ge.Bun?.fetch),ge.Deno?S(()=>ge.fetch):void 0].find(
 e=>typeof e=="function"),Na="nat-cli",Ht={name:"@nat/telemetry",version:He};function ti(e){return typeof e=="string"?{stringValue:e}:
 typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var ni=e=>Object.entries(
 e).map(([t,n])=>({key:t,value:ti(n)}));function ri(e){const t=Math.floor(e);return t===0?"0":`${t}000000`}function Aa(e){
@@ -733,7 +733,7 @@ version}),o=D({resource:{attributes:i},scopeLogs:[{scope:Ht,logRecords:[]}]});re
 e,"]}]}]}")}function Ma(e,t,n,r){if(e>=200&&e<300){const i=Math.min(r,La(n));return i>0?{kind:"delivered",rejected:i}:{kind:"\
 delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:
 {kind:"retry",reason:`http_${e}`,retryAfterMs:t}:{kind:"rejected",reason:`http_${e}`}}function La(e){try{const t=Number(
-JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(t)&&t>0?t:0}catch{return 0}}var Ia=/^(?:service\.(?!instance\.)\S+|deployment\.environment(?:\.name)?)$/,
+JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(t)&&t>0?t:0}catch{return 0}}var Ia=/^(?:service\.(?:name|namespace|version)|deployment\.environment(?:\.name)?)$/,
 oi=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Ca(e){const[,t,n]=/^([^?#]*)(.*)$/s.exec(
 e);return`${t.replace(/\/+$/,"")}/v1/logs${n}`}var si="https://events.telemetry.data.nvidia.com/v1.1/events/json";function Da(){
 const{env:e}=g();return e("NODE_ENV")==="test"||dt(e("JEST_WORKER_ID"))||dt(e("VITEST"))}function se(e){return Dt(g().envNotUnicode?.(
@@ -751,14 +751,14 @@ Ua=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,Ha=In(String.raw`^[\p{L}_$
 we="1.5",Je=64,li=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"cance\
 led",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),Ze=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"\
 datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",
-AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ke=class{name;schemaVersion;timestamp;constructor(e,t={}){if(Io(new.target))
+AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Se=class{name;schemaVersion;timestamp;constructor(e,t={}){if(Io(new.target))
 throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(
 `Cannot create event: an event type must declare a name (pass it to super()), got ${b(e)}`);const n=t.schemaVersion??we;
 if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string\
 , got ${b(n)}`);const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot \
 create event: 'timestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},
 Ya={nemoSource:!0,command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},
-ui=class extends ke{fields;constructor(e){const t=q(e)?Te(e,Ya)?.replace("is not an option","is not a field"):`its field\
+ui=class extends Se{fields;constructor(e){const t=q(e)?Te(e,Ya)?.replace("is not an option","is not a field"):`its field\
 s must be an object, got ${b(e)}`;if(t)throw new TypeError(`Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.
 timestamp});const n=e.durationMs??-1;if(typeof n!="number"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'd\
 urationMs' must be a number, got ${b(n)}`);if(!Number.isFinite(n))throw new RangeError(`Cannot create event: 'durationMs\
@@ -771,7 +771,7 @@ return{...this.fields}}},Va=/[^\x00-\x7f]/,za="184482118588404",zt={second:NaN,t
 Ee&&e>-Ee))return e;const t=e>=0?e+Ee-Ee:e-Ee+Ee;return t>e?t-1:t},te=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},
 hi=86400,Wt=864e13;function Wa(e){const t=Fn(e);return{ts:ie(e.timestamp),parameters:t,name:e.name}}var Ke={name:"",json:"",
 bytes:0},Xa=31;function Ga(e,t){const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'e\
-vents' must be an array of events, got ${b(e)}`);const r=e.findIndex(i=>!(i instanceof ke));r>=0&&n(`'events' must hold \
+vents' must be an array of events, got ${b(e)}`);const r=e.findIndex(i=>!(i instanceof Se));r>=0&&n(`'events' must hold \
 events (TelemetryEvent), got ${b(e[r])} at ${r}`),q(t)||n(`'options' must be an object, got ${b(t)}`),typeof t.sourceClientVersion!=
 "string"&&n(`'sourceClientVersion' must be a string, got ${b(t.sourceClientVersion)}`);for(const i of["sessionId","cpuAr\
 chitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' must be a string, got ${b(t[i])}`);if(e.length===0)throw new RangeError(
@@ -792,7 +792,7 @@ this.#n.set(s,"dotted"),r=s}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'
 const e=[];for(;;){this.#y();const t=this.#a();if(t==='"')e.push(this.#T());else if(t==="'")e.push(this.#u());else{const n=this.#t;
 for(;this.#t<this.#e.length&&fi.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
-return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#k();if(e==='"')return this.#T();if(e==="'")return this.#u();
+return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#S();if(e==='"')return this.#T();if(e==="'")return this.#u();
 if(e==="["||e==="{"){++this.#i>Qa&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
 r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!fi.test(this.#e[this.#t+r.length]??""))return this.#t+=
 r.length,i;const t=this.#d(Za,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!td(Number(i),Number(o),Number(s))&&
@@ -814,7 +814,7 @@ lds a control character"):e+=t}}#u(){this.#t++;const e=this.#e.indexOf("'",this.
 n,e+'"'.repeat(n-3)}const t=this.#e[this.#t++];if(t===void 0)return this.#o("a string is not closed");if(t==="\\"){const n=/^[ \t]*\r?\n[\s]*/.
 exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#O()}else Be(t)&&t!==`
 `&&t!=="	"&&!(t==="\r"&&this.#a()===`
-`)?this.#o("a string holds a control character"):e+=t}}#k(){this.#t+=3,this.#e.startsWith(`\r
+`)?this.#o("a string holds a control character"):e+=t}}#S(){this.#t+=3,this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#a()===`
 `&&this.#t++;const e=this.#e.indexOf("'''",this.#t);if(e<0)return this.#o("a string is not closed");let t=3;for(;t<5&&this.#e[e+
 t]==="'";)t++;const n=this.#e.slice(this.#t,e)+"'".repeat(t-3);return this.#t=e+t,n}#O(){const e=this.#e[this.#t++],t={b:"\
@@ -856,22 +856,22 @@ et,Qe,{value:{serial:0}})}catch{}var tt=0;function ad(){return Tt(),Oe}function 
 i=n!=="file"&&n!=="default"&&g().envHidden?.(n)===!0,o=n==="NAT_TELEMETRY_ENABLED"&&!i?Rn(n,g().env(n)):void 0,s=i?`${n}\
 , which the program may not read (${se(n)})`:o!==void 0?o:r?`${n}: the consent file ${r}, so it is read as disabled`:n;return{
 enabled:e,decidedBy:e===t?s:ae??"the program (setTelemetryEnabled)"}}function Ti(e){if(typeof e!="boolean")throw new TypeError(
-`Cannot set telemetry enabled: the value must be a boolean, got ${typeof e}`);[P,X,Oe,ae]=[e,!1,!0,void 0];const t=e?k(K):
-void 0;xe=t===void 0?void 0:k(()=>Et(t));const n=Vn()??0;if(tt=e?n:n+1,!e)try{et[Qe].serial=tt}catch{}}function _i(e){const t=e.
+`Cannot set telemetry enabled: the value must be a boolean, got ${typeof e}`);[P,X,Oe,ae]=[e,!1,!0,void 0];const t=e?S(K):
+void 0;xe=t===void 0?void 0:S(()=>Et(t));const n=Vn()??0;if(tt=e?n:n+1,!e)try{et[Qe].serial=tt}catch{}}function _i(e){const t=e.
 replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(/^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.
 test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(t)}function $i(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.
 url)}catch{return}if(n.protocol!=="http:"||_i(n.hostname))return;const r=[...n.username||n.password?["credentials"]:[],...n.
 search?["query parameters"]:[]],i=[...r.length>0?[`the URL's ${r.join(" and ")}`]:[],...Object.keys(t).length>0?[`the he\
 aders ${Object.keys(t).join(", ")}`]:[]];return i.length===0?void 0:`${i.join(" and ")} go unencrypted (http:) to ${n.hostname}`}
-var Si=2**31-1,dd=25,Kt={min:50,max:250},ki=4,Qt=1e3,cd=(ki+1)*Kt.max,be={guarded:new Set,signal:void 0,ticking:!1,guard(e){
+var ki=2**31-1,dd=25,Kt={min:50,max:250},Si=4,Qt=1e3,cd=(Si+1)*Kt.max,be={guarded:new Set,signal:void 0,ticking:!1,guard(e){
 this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.
 delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;const e=()=>{
 this.ticking=!1,this.look()};if(g().watchTick?.(Qt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.
 signal=AbortSignal.timeout(Qt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of be.guarded)
 --e.looks<=0&&e.end();be.guarded.size>0&&be.listen()}};function Oi(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
-be.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+cd)/Qt),end:d},c=(u,l)=>{const f=g().monotonicMs()+u;try{
-r=setTimeout(()=>{be.release(a);const h=g().monotonicMs()-f;if(h<=dd||l===0)return d();c(Math.min(Math.max(h,Kt.min),Kt.
-max),l-1)},u),n?.(r)}catch{}};return be.guard(a),c(e,ki),n||(o=k(()=>g().holdOpen?.())),s}function ld(e,t=I()){const n=({
+be.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+cd)/Qt),end:d},c=(u,l)=>{const h=g().monotonicMs()+u;try{
+r=setTimeout(()=>{be.release(a);const f=g().monotonicMs()-h;if(f<=dd||l===0)return d();c(Math.min(Math.max(f,Kt.min),Kt.
+max),l-1)},u),n?.(r)}catch{}};return be.guard(a),c(e,Si),n||(o=S(()=>g().holdOpen?.())),s}function ld(e,t=I()){const n=({
 clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,i=o=>{let s=r.get(o);if(s===
 void 0){const d=D(Ra(o));r.set(o,s={json:d,bytes:U(d)})}return s};return{name:"otlp",encode:o=>ii(o.map(s=>i(s).json),o[0].
 sessionId,n(o[0]),t),emptyBytes:Wn(({sessionId:o,clientVersion:s})=>[o,s],o=>U(ii([],o.sessionId,n(o),t))),eventBytes:o=>i(
@@ -881,17 +881,17 @@ nt=/^([lc])-(\d{13})-(e-.+)$/,md=36e5,Ri=" does not exist yet",rt=class pn{dir;k
 this.dir=t,this.#e=n,this.#t=r,this.#i={maxAgeMs:Math.max(r.maxAgeMs,de.maxAgeMs),maxEvents:Math.max(r.maxEvents,de.maxEvents),
 maxBytes:Math.max(r.maxBytes,de.maxBytes)},this.key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},s="work"){const d=l=>{
 o(l)},a=s==="work",c=a?"read and write":"read",u=l=>!n.allowed(l,"read")||a&&!n.allowed(l,"write");if(u(t))return d(`the\
- program may not ${c} ${t} (its permissions)`);try{let l=n.ensureDir(t,!0,a);const f=n.realPath(t);return f===void 0?d(`\
-where ${t} leads cannot be told`):f!==t&&u(f)?n.permissionsFollowLinks?d(`the program may not ${c} ${f}, where ${t} lead\
-s (its permissions)`):new pn(t,n,r,i,l):(f!==t&&(l=n.ensureDir(f,!0,a)),new pn(f,n,r,i,l))}catch(l){const f=l?.reason===
-"missing";return d(f?`${t}${Ri}`:ee(l))}}write(t,n){const r={},i=t.map(pe),{kept:o}=_t(i,this.#t.maxEvents,this.#t.maxBytes);
+ program may not ${c} ${t} (its permissions)`);try{let l=n.ensureDir(t,!0,a);const h=n.realPath(t);return h===void 0?d(`\
+where ${t} leads cannot be told`):h!==t&&u(h)?n.permissionsFollowLinks?d(`the program may not ${c} ${h}, where ${t} lead\
+s (its permissions)`):new pn(t,n,r,i,l):(h!==t&&(l=n.ensureDir(h,!0,a)),new pn(h,n,r,i,l))}catch(l){const h=l?.reason===
+"missing";return d(h?`${t}${Ri}`:ee(l))}}write(t,n){const r={},i=t.map(pe),{kept:o}=_t(i,this.#t.maxEvents,this.#t.maxBytes);
 H(r,"spool_full",i.length-o.length);const s=new Map;for(const a of o){const c=s.get(t[a].sessionId)??[];c.push(i[a]),s.set(
 t[a].sessionId,c)}const d=[];try{for(const a of s.values())d.push(this.#c(a,n,this.key))}catch(a){for(const c of d)this.#u(
 c);throw a}return{written:r,older:this.#v(n,d)}}claim(t,n,r){const i=[],o={};for(const{entry:s,path:d}of this.#d(n).slice(
 0,Ne)){if(i.length>=t)break;const a=this.#p(s.name,n+r);try{this.#e.rename(d,a)}catch{continue}const{valid:c,corrupt:u,expired:l}=this.#s(
-a,s,n),f=c.slice(0,t-i.length),h={path:a,name:s.name,until:n+r,remaining:f.length,taken:f.length,exact:u===0&&l===0&&f.length===
-c.length};try{this.#c(c.slice(f.length).map(pe),s.time,this.key)}catch{this.giveBack(h);continue}H(o,"spool_corrupt",u),
-H(o,"spool_expired",l);for(const m of f)i.push({...m,claim:h});h.remaining===0&&this.release(h)}return{events:i,dropped:o}}renew(t,n){
+a,s,n),h=c.slice(0,t-i.length),f={path:a,name:s.name,until:n+r,remaining:h.length,taken:h.length,exact:u===0&&l===0&&h.length===
+c.length};try{this.#c(c.slice(h.length).map(pe),s.time,this.key)}catch{this.giveBack(f);continue}H(o,"spool_corrupt",u),
+H(o,"spool_expired",l);for(const m of h)i.push({...m,claim:f});f.remaining===0&&this.release(f)}return{events:i,dropped:o}}renew(t,n){
 const r=this.#p(t.name,n);try{this.#e.rename(t.path,r)}catch{return!1}return t.path=r,t.until=n,!0}holds(t){return this.#e.
 sizeOf(t.path)!==void 0}waitingSince(t){return this.#d(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.dir}\
 /${t.name}`)}catch{}}release(t){try{this.#e.remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=nt.exec(t),
@@ -910,26 +910,26 @@ d)}return i}#p(t,n){return`${this.dir}/${tn(t,n)}`}#r(){try{return this.#e.list(
 let r=0;for(const i of this.#r()){const o=qa.exec(i),s=Gn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):
 o&&t-Number(o[1])>xi&&r<Ne&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#v(t,n){const r={},[i,o]=[this.#t,
 this.#i],s=y=>y.key===this.key||y.key===void 0,d=y=>t-y.time>(s(y)?i.maxAgeMs:o.maxAgeMs),a=this.#r();this.#l(a,t,d,r);const c=this.#n(
-a),u={events:0,bytes:0},l={events:0,bytes:0},f=(y,p,T)=>{s(y)&&([u.events,u.bytes]=[u.events+p,u.bytes+T]),[l.events,l.bytes]=
-[l.events+p,l.bytes+T]};for(const y of c)f(y,y.events,y.bytes);const h=(y,p)=>y.events>p.maxEvents||y.bytes>p.maxBytes;if(!h(
-u,i)&&!h(l,o)&&!c.some(d))return r;const m=c.filter(y=>n.includes(y.name)),v=Math.min(...m.map(y=>y.time)),w=y=>this.#e.
-modifiedAt(`${this.dir}/${y}`),O=Math.max(...m.map(y=>w(y.name)??-1/0)),S=y=>{if(y.time<v)return!1;const p=w(y.name);return p===
+a),u={events:0,bytes:0},l={events:0,bytes:0},h=(y,p,T)=>{s(y)&&([u.events,u.bytes]=[u.events+p,u.bytes+T]),[l.events,l.bytes]=
+[l.events+p,l.bytes+T]};for(const y of c)h(y,y.events,y.bytes);const f=(y,p)=>y.events>p.maxEvents||y.bytes>p.maxBytes;if(!f(
+u,i)&&!f(l,o)&&!c.some(d))return r;const m=c.filter(y=>n.includes(y.name)),v=Math.min(...m.map(y=>y.time)),w=y=>this.#e.
+modifiedAt(`${this.dir}/${y}`),O=Math.max(...m.map(y=>w(y.name)??-1/0)),k=y=>{if(y.time<v)return!1;const p=w(y.name);return p===
 void 0||!Number.isFinite(O)?y.time-v<=Ni:Math.abs(p-O)<=Ni},N=c.filter(y=>!n.includes(y.name)).sort((y,p)=>y.time-p.time);
-for(let y=0;y<Ne;){const p=N.find(d),T=p===void 0&&h(u,i),$=p??(T?N.find(s):h(l,o)?N[0]:void 0);if($===void 0)break;N.splice(
-N.indexOf($),1);const A=d($);if(!A&&S($))continue;y++,f($,-$.events,-$.bytes);const _=T?{events:i.maxEvents-u.events,bytes:i.
+for(let y=0;y<Ne;){const p=N.find(d),T=p===void 0&&f(u,i),$=p??(T?N.find(s):f(l,o)?N[0]:void 0);if($===void 0)break;N.splice(
+N.indexOf($),1);const A=d($);if(!A&&k($))continue;y++,h($,-$.events,-$.bytes);const _=T?{events:i.maxEvents-u.events,bytes:i.
 maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!A&&_.events>0&&_.bytes>0){const E=this.#T($,
-_.events,_.bytes,t);if(E===void 0)continue;f($,E.kept.events,E.kept.bytes),H(r,"spool_corrupt",E.corrupt),H(r,"spool_ful\
+_.events,_.bytes,t);if(E===void 0)continue;h($,E.kept.events,E.kept.bytes),H(r,"spool_corrupt",E.corrupt),H(r,"spool_ful\
 l",E.cut);continue}this.#f($.name,$,A?"spool_expired":"spool_full",r)}return r}#f(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
 n);this.#u(t)&&(H(i,"spool_corrupt",o.corrupt),H(i,r,o.valid.length+o.expired))}#l(t,n,r,i){let o=0;for(const s of t){if(o===
 Ne)break;const d=nt.exec(s);if(d===null||n-nn(d)<=hd)continue;const a=me(d[3]);if(a===void 0||!r(a))continue;o++;const c=tn(
 d[3],n+en);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${c}`)}catch{continue}this.#f(c,a,"spool_expired",i)}}#T(t,n,r,i){
 const o=tn(t.name,i+en),s=g().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
-const{valid:d,corrupt:a}=this.#s(`${this.dir}/${o}`,t),c=d.map(pe),u=_t(c,n,r),l=u.kept.map(v=>c[v]),f={kept:{events:l.length,
-bytes:u.bytes},cut:c.length-l.length,corrupt:a};if(l.length===0)return this.#u(o)?f:void 0;const h=mt(this.dir,i),m=()=>{
-try{this.#e.remove(h)}catch{}};try{this.#e.create(h,Jn(l))}catch{if(m(),!this.#u(o))return;try{this.#c(l,t.time,t.key)}catch{
-return{kept:{events:0,bytes:0},cut:c.length,corrupt:a}}return f}if(g().monotonicMs()-s>en/2)return void m();try{this.#e.
-rename(h,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${qn(l,t.time,t.key)}`)}catch{}
-return f}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},pd=200;function vd(e){return pe(e).bytes+
+const{valid:d,corrupt:a}=this.#s(`${this.dir}/${o}`,t),c=d.map(pe),u=_t(c,n,r),l=u.kept.map(v=>c[v]),h={kept:{events:l.length,
+bytes:u.bytes},cut:c.length-l.length,corrupt:a};if(l.length===0)return this.#u(o)?h:void 0;const f=mt(this.dir,i),m=()=>{
+try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Jn(l))}catch{if(m(),!this.#u(o))return;try{this.#c(l,t.time,t.key)}catch{
+return{kept:{events:0,bytes:0},cut:c.length,corrupt:a}}return h}if(g().monotonicMs()-s>en/2)return void m();try{this.#e.
+rename(f,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${qn(l,t.time,t.key)}`)}catch{}
+return h}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},pd=200;function vd(e){return pe(e).bytes+
 1}function tn(e,t){return`l-${ue(t)}-${e}`}function nn([,e,t]){return e==="l"?Number(t):Number(t)+md}function yd(e,t){return t>
 nn(e)}var gd="http://localhost:4318/v1/logs",Mi=120,Li=50,Ii=3,Ci=2,Di='{"ts":"2026-01-01T00:00:00.000Z","parameters":{}\
 ,"name":"x"}',wd='{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","subcommand":"unde\
@@ -943,13 +943,13 @@ function Td(e,t){if(e===null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(n)
 NaN;if(!Number.isNaN(i))return Math.min(Math.max(i,0),Fi)}function it(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**
 Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.max(o,r)}var Ui=0xe677d21fdbff,_d=JSON.stringify(we).length+Je,Hi;function $d(e,t,n,r=i=>i.
 bytes){const i=[];let o=[],s=0;for(const d of e){const a=r(d);o.length>0&&d.schemaVersion===o[0].schemaVersion&&d.sessionId===
-o[0].sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var Sd={
-initialMs:3e4,maxMs:36e5},Yi=4096,kd=/^health-([0-9a-f]{8})\.json$/;function Od(e,t,n){return Ue(e,t,kd,(r,i)=>{const o=nr(
-e,`${t}/${i}`,n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:kt(o.endpoint));return{hash:r,
+o[0].sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var kd={
+initialMs:3e4,maxMs:36e5},Yi=4096,Sd=/^health-([0-9a-f]{8})\.json$/;function Od(e,t,n){return Ue(e,t,Sd,(r,i)=>{const o=nr(
+e,`${t}/${i}`,n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:St(o.endpoint));return{hash:r,
 ...o,endpointHash:s}})}var Vi=class{path;#e;#t;#i;#n;#c;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=
-`health-${kt(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#c=e,this.#s=r,this.#p=i,this.#r=this.#v()}get state(){
+`health-${St(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#c=e,this.#s=r,this.#p=i,this.#r=this.#v()}get state(){
 return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){this.#d=!1;const t=this.#v(),
-n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+it(n,Sd,this.#p,e),i=(t?.notBefore??0)>r;return this.#l(
+n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+it(n,kd,this.#p,e),i=(t?.notBefore??0)>r;return this.#l(
 {failures:n,notBefore:i?t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#v();if(n&&n.notBefore>=
 t){this.#r=n;return}this.#l({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#l({failures:this.#r.failures,
 notBefore:this.#s()+e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#v(),this.#r&&this.#r.
@@ -979,10 +979,10 @@ let n=!1;const r=Oi(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort
 {once:!0});const o=new Promise((d,a)=>{t.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(
 ()=>{});let s=0;try{let d=e.url;const a=new URL(d).origin,c=e.classify??Ld;for(;;s++){const u=new URL(d).origin===a?e.headers:
 void 0,l=await Promise.race([e.fetch(d,{method:"POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"\
-manual",signal:t.signal}),o]),f=Cd(l);if(f===void 0)return sn(on(l)),{kind:"rejected",reason:"bad_response"};const h=Xi(
-l,"location"),m=Td(Xi(l,"retry-after"),e.now());if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();const w=await Promise.race(
-[Dd(l,t.signal),o]).catch(()=>{});return c(f,m,w)}if(sn(on(l)),f!==307&&f!==308)return c(f,m,void 0);if(s===Nd)return{kind:"\
-rejected",reason:"too_many_redirects"};const v=Ud(h,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.
+manual",signal:t.signal}),o]),h=Cd(l);if(h===void 0)return sn(on(l)),{kind:"rejected",reason:"bad_response"};const f=Xi(
+l,"location"),m=Td(Xi(l,"retry-after"),e.now());if(e.readAnswer&&h>=200&&h<300){e.onAccepted?.();const w=await Promise.race(
+[Dd(l,t.signal),o]).catch(()=>{});return c(h,m,w)}if(sn(on(l)),h!==307&&h!==308)return c(h,m,void 0);if(s===Nd)return{kind:"\
+rejected",reason:"too_many_redirects"};const v=Ud(f,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.
 startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return Ad?
 {kind:"not_sent",reason:"a redirect beyond the sender's permissions, left for the program"}:{kind:"rejected",reason:"uns\
 afe_redirect"};if(new URL(v).origin!==a&&e.sendsProxyCredentials?.(v))return{kind:"rejected",reason:"unsafe_redirect"};d=
@@ -1029,11 +1029,11 @@ ew $(c,"not_a_directory");if(!u)return!0;if(e.uid!==void 0&&f.uid!==e.uid)throw 
 e,d),read:(d,u)=>e.read(d,u,i(d,u)),sizeOf:(d,u=!1)=>a(d,u)?.size,modifiedAt:d=>a(d,!0)?.modified,present(d){try{return!\
 e.allowed(d,"read")||e.lstat(d)!==void 0}catch{return!0}},stamp(d){try{if(!e.allowed(d,"read"))return;let u=e.lstat(d);i\
 f(u===void 0)return;let l=u.kind==="symlink"?e.realPath(d):void 0,c=l!==void 0&&e.allowed(l,"read")?e.lstat(l):void 0;re\
-turn c===void 0?Nn(u):`${Nn(u)} -> ${Nn(c)}`}catch{return"cannot be looked at"}},isPrivate(d){let u=a(d,!0)?.mode;return\
+turn c===void 0?An(u):`${An(u)} -> ${An(c)}`}catch{return"cannot be looked at"}},isPrivate(d){let u=a(d,!0)?.mode;return\
  u!==void 0&&(u&18)===0},touch(d,u){if(!e.allowed(d,"write")||!e.allowed(d,"read"))throw new $(d,"not_allowed");e.touch(\
 d,u,s(d))},create(d,u){e.create(d,u),r(d,e.remove)},append:(d,u,l)=>e.append(d,u,i(d,l)),rename(d,u){let l=e.allowed(u,"\
 read")?e.lstat(u):void 0;l!==void 0&&o(u,l),e.rename(d,u)},remove(d){if(!e.allowed(d,"write"))throw new $(d,"not_allowed\
-");e.remove(d)}}}function Nn({kind:e,uid:n,gid:t,mode:r,size:o,modified:i,changed:s,inode:a}){return`${e} ${n}:${t} ${r}\
+");e.remove(d)}}}function An({kind:e,uid:n,gid:t,mode:r,size:o,modified:i,changed:s,inode:a}){return`${e} ${n}:${t} ${r}\
  ${o} ${a} ${i} ${s}`}function ze(e,n,t=J(n),r=0){for(let o=t;o!==void 0;o=J(o),r++){if(r>=Pt||!e.allowed(o,"read"))retu\
 rn!1;let i=e.lstat(o);if(i===void 0)return!1;if(i.kind!=="symlink"&&i.mode!==void 0&&(i.mode&514)===2)throw new $(n,"anc\
 estor_writable_by_others");if(e.uid===void 0&&i.mode!==void 0)return!1;if(e.uid!==void 0&&i.uid!==void 0&&i.uid!==e.uid&\
@@ -1063,16 +1063,16 @@ w l.close(),e.removeSync(d),c}l.close()},append(d,u,l){let c=()=>{let f=i(d);ret
 nSync(d,{write:!0,append:!0,createNew:!0,mode:384})},m;for(let f=1;m===void 0;f++)try{m=c()}catch(h){if(h instanceof $||\
 f===_i)throw h}try{a(m,u)}finally{m.close()}},touch(d,u,l){let c=i(d);if(c===void 0)throw new Error(`cannot date ${d}: n\
 othing is there`);l(o(c));let m=s(d,c,{read:!0});try{m.utimeSync(new Date(u),new Date(u))}finally{m.close()}},rename:(d,\
-u)=>e.renameSync(d,u),remove:d=>e.removeSync(d),removeDir:d=>e.removeSync(d)}}var An=["HOME","USERPROFILE","TEMP","TMP",\
+u)=>e.renameSync(d,u),remove:d=>e.removeSync(d),removeDir:d=>e.removeSync(d)}}var Nn=["HOME","USERPROFILE","TEMP","TMP",\
 "TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NA\
 T_TELEMETRY_CONSENT_FILE"],$n=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],be=[...$n,\
 "NO_PROXY","no_proxy","REQUEST_METHOD"],ki=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_\
-TLS_REJECT_UNAUTHORIZED",...be,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...An];function Je(e,n,t){let r={},o=s=>In(s,t),i=\
-e("REQUEST_METHOD")!==void 0;for(let s of ki){let a=e(s);if(!(a===void 0||i&&s==="HTTP_PROXY"))if(!An.includes(s))r[s]=a\
+TLS_REJECT_UNAUTHORIZED",...be,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Nn];function Je(e,n,t){let r={},o=s=>In(s,t),i=\
+e("REQUEST_METHOD")!==void 0;for(let s of ki){let a=e(s);if(!(a===void 0||i&&s==="HTTP_PROXY"))if(!Nn.includes(s))r[s]=a\
 ;else if(s!=="SSL_CERT_DIR")r[s]=o(a);else{let d=/^(?:[A-Za-z]:|\\\\\\\\)/.test(t??"")?";":":";r[s]=a.split(d).map(o).join(d\
-)}}for(let[s,a]of Object.entries(n))r[s]=An.includes(s)?o(a):a;return r}function In(e,n){return n===void 0||e===""||/^(?\
+)}}for(let[s,a]of Object.entries(n))r[s]=Nn.includes(s)?o(a):a;return r}function In(e,n){return n===void 0||e===""||/^(?\
 :[A-Za-z]:|[\\\\/])/.test(e)?e:B(n,e)}function Ee(e,n){let t=Ri(e,n);if(t===void 0)return{kind:"direct"};let r=jt(n,["no_p\
-roxy","NO_PROXY"]),[o]=r===void 0?[]:Ni(e,n(r));return r!==void 0&&o!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:\
+roxy","NO_PROXY"]),[o]=r===void 0?[]:Ai(e,n(r));return r!==void 0&&o!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:\
 {...Oi(n(t)),setBy:t}}function Ri(e,n){let t=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?n(\
 "REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0;return t&&jt(n,[...t,"all_proxy","ALL_PROXY\
 "])}function Ft(e,n,t){let r=t.filter(o=>n(o));if(!(e.protocol!=="http:"||n("REQUEST_METHOD")===void 0||r.length===0))re\
@@ -1084,7 +1084,7 @@ r=n.username||n.password?`Basic ${Cn(`${Ct(n.username)}:${Ct(n.password)}`)}`:vo
 "?443:80;return{kind:"proxy",proxy:{protocol:t,hostname:Dn(n.hostname),port:o,authorization:r}}}var Ln="an \'@\' past its \
 host: a password with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the proxy\'s \
 host";function Mn(e){let n=e.trim();try{return new URL(/^[a-z][a-z0-9+.-]*:\\/\\//i.test(n)?n:`http://${n}`)}catch{return}\
-}function Ni(e,n){let t=Dn(e.hostname.toLowerCase()).replace(/\\.$/,""),r=Pn(t),o=Number(e.port||(e.protocol==="https:"?4\
+}function Ai(e,n){let t=Dn(e.hostname.toLowerCase()).replace(/\\.$/,""),r=Pn(t),o=Number(e.port||(e.protocol==="https:"?4\
 43:80));return n.split(",").map(i=>i.trim()).filter(i=>{let s=Ht(i.toLowerCase());return s===void 0||s.port!==void 0&&s.\
 port!==o?!1:s.kind==="all"?!0:s.kind==="domain"?r===void 0&&(t===s.name||t.endsWith(`.${s.name}`)):r!==void 0&&Ut(r,s.ad\
 dress,s.prefix)})}function Bt(e,n){let t=Pn(e),r=/^[\\d.a-f:/]+$/i.test(n)?Ht(n.toLowerCase()):void 0;return t!==void 0&&\
@@ -1110,8 +1110,8 @@ tion zt(e,n){let t=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&t.push(["H
 ([,d])=>d!==void 0)??[];if(r===void 0||o===void 0){let d=t.flat().find(l=>n(l));return d!==void 0?{kind:"direct",because\
 :"no proxy variable Deno\'s fetch can read is set",skipped:d}:{kind:"direct",because:Ft(e,n,["HTTP_PROXY","http_proxy"])?\
 ?`no proxy variable is set for ${e.protocol} URLs`}}let i=n("NO_PROXY")!==void 0?"NO_PROXY":"no_proxy",s=e.hostname.repl\
-ace(/^\\[(.*)\\]$/,"$1"),a=(n(i)||void 0)?.split(",").map(d=>d.replace(Mi,"")).find(d=>Ai(s,d));return a!==void 0?{kind:"d\
-irect",because:`${i} names the host: ${a}`}:{kind:"proxy",variable:r,...o}}function Ai(e,n){return/^[\\d.]+$|:/.test(e)?(\
+ace(/^\\[(.*)\\]$/,"$1"),a=(n(i)||void 0)?.split(",").map(d=>d.replace(Mi,"")).find(d=>Ni(s,d));return a!==void 0?{kind:"d\
+irect",because:`${i} names the host: ${a}`}:{kind:"proxy",variable:r,...o}}function Ni(e,n){return/^[\\d.]+$|:/.test(e)?(\
 n.includes("/")?!/\\/0\\d\\d/.test(n):!/(?:^|\\.)0\\d/.test(n))&&Bt(e,n):n==="*"||`.${e}`.endsWith(n.startsWith(".")?n:`.${n}\
 `)}function $i(e){if(e===void 0||e.length>65534||[...e].some(u=>u<=" "||u==="\\x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\
 \\/(.*)$/is.exec(e),t=(n?.[1]??"http").replace(/^https?$/i,u=>u.toLowerCase()),r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,s=""]=L\
@@ -1155,36 +1155,36 @@ name:"net"}));return p?.state==="granted"&&p.partial!==!0},i=(p,w)=>r({name:w,pa
 .length>0;)x=x.subarray(p.writeSync(x))}catch{}},u=e===tn&&rr?rr:sr(e),l=p=>e.build.os!=="windows"&&r({name:"run"})&&E((\
 )=>(e.kill(e.pid,p),!0))===!0,c=p=>{l(p)||e.exit(ce[p]),setTimeout(()=>e.exit(ce[p]),100)},m=()=>globalThis.process?.std\
 in,f=()=>E(()=>e.stdin.readable.locked||Ze(m()))!==!1,h=new oe(p=>{let w=S=>{K(p,M=>M.beforeExit())&&S.preventDefault()}\
-,x=()=>{K(p,S=>S.exit(e.exitCode))},N=S=>{S.defaultPrevented||K(p,M=>M.exit(1))},T=[["beforeunload",w],["error",N],["unh\
-andledrejection",N]];for(let[S,M]of T)globalThis.addEventListener(S,M);return Hn.add(x),()=>{for(let[S,M]of T)globalThis\
+,x=()=>{K(p,S=>S.exit(e.exitCode))},A=S=>{S.defaultPrevented||K(p,M=>M.exit(1))},T=[["beforeunload",w],["error",A],["unh\
+andledrejection",A]];for(let[S,M]of T)globalThis.addEventListener(S,M);return Hn.add(x),()=>{for(let[S,M]of T)globalThis\
 .removeEventListener(S,M);Hn.delete(x)}}),g=new oe(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};let w=e.\
-build.os==="linux"&&r({name:"read",path:De})?E(()=>a.read(De,65536)):void 0,x=Ge(w),N=ye.filter(T=>!x.includes(T)).map(T\
+build.os==="linux"&&r({name:"read",path:De})?E(()=>a.read(De,65536)):void 0,x=Ge(w),A=ye.filter(T=>!x.includes(T)).map(T\
 =>{let S=en(()=>{u.programListens(T)||(K(p,M=>M(T)),g.clear(),c(T))});return E(()=>u.add(T,S)),[T,S]});return()=>{for(le\
-t[T,S]of N)E(()=>u.remove(T,S))}}),v=p=>{try{return e.env.get(p),!1}catch{return!0}},k=p=>r({name:"env",variable:p})&&v(\
+t[T,S]of A)E(()=>u.remove(T,S))}}),v=p=>{try{return e.env.get(p),!1}catch{return!0}},k=p=>r({name:"env",variable:p})&&v(\
 p),_=p=>!r({name:"env",variable:p})||v(p),O=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}}\
 ,y=p=>{let w=zi(e,r,a,O);if(w)return{refused:w};let x=Gi.find(_);if(x!==void 0){let R=Ce(k(x),"--allow-env");return{refu\
-sed:`the program may not read ${x} (${R}), which its requests honour: a sender would not`}}let N=E(()=>e.execPath());if(\
-!N||!r({name:"run",command:N}))return{refused:"the program may not run Deno itself (--allow-run)"};let T=r({name:"read",\
-path:"."})?E(()=>e.cwd()):void 0,S=[p.dir,...p.reads].map(R=>In(R,T)),M=[...S,N].find(R=>R.includes(","));if(M!==void 0)\
+sed:`the program may not read ${x} (${R}), which its requests honour: a sender would not`}}let A=E(()=>e.execPath());if(\
+!A||!r({name:"run",command:A}))return{refused:"the program may not run Deno itself (--allow-run)"};let T=r({name:"read",\
+path:"."})?E(()=>e.cwd()):void 0,S=[p.dir,...p.reads].map(R=>In(R,T)),M=[...S,A].find(R=>R.includes(","));if(M!==void 0)\
 return{refused:`Deno\'s permission flags cannot name a path with a comma: ${M}`};if(e.build.os==="windows")return{executa\
-ble:N,paths:S,cwd:T};let j=Wi.find(([R,V])=>r({name:"run",command:R})&&(!V||a.sizeOf(R)!==void 0));return j?{executable:\
-N,closer:j,paths:S,cwd:T}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${ir}`}};return\
+ble:A,paths:S,cwd:T};let j=Wi.find(([R,V])=>r({name:"run",command:R})&&(!V||a.sizeOf(R)!==void 0));return j?{executable:\
+A,closer:j,paths:S,cwd:T}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${ir}`}};return\
 {env:O,envHidden:_,envNotUnicode:k,writeStderr:p=>d(e.stderr,p),writeStdout:p=>d(e.stdout,p),stdoutIsTerminal:()=>E(()=>\
 e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,w,x\
-,N){let T=new Set,S=0,M=async R=>{if(Number(R.headers.get("content-length")??0)>N.maxBodyBytes)return er(R);let V,F=new \
-Promise(On=>V=setTimeout(()=>On(nr),N.requestTimeoutMs)),P=Xi(R,N.maxBodyBytes).catch(()=>tr),z=await Promise.race([P,F]\
+,A){let T=new Set,S=0,M=async R=>{if(Number(R.headers.get("content-length")??0)>A.maxBodyBytes)return er(R);let V,F=new \
+Promise(On=>V=setTimeout(()=>On(nr),A.requestTimeoutMs)),P=Xi(R,A.maxBodyBytes).catch(()=>tr),z=await Promise.race([P,F]\
 ).finally(()=>clearTimeout(V));if(z===tr)return nn(400,"the request was cut short");if(z===nr)return nn(408,"the request\
  did not arrive in time");if(z===void 0)return er(R);let re=new URL(R.url),ge;try{ge=await x({method:R.method,path:re.pa\
 thname+re.search,body:z})}catch{return nn(500,"internal")}return ge?new Response(ge.body??null,{status:ge.status,headers\
 :ge.headers}):(await new Promise(On=>T.add(On)),new Response(null,{status:503}))},j=e.serve({hostname:p,port:w,onListen(\
-){}},async R=>{if(S>=N.maxConnections)return new Response(null,{status:503,headers:{connection:"close"}});S++;try{return\
+){}},async R=>{if(S>=A.maxConnections)return new Response(null,{status:503,headers:{connection:"close"}});S++;try{return\
  await M(R)}finally{S--}});return Promise.resolve({port:j.addr.port,async close(){for(let R of T)R();await j.shutdown()}\
 })},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConn\
 ect(p){try{return r({name:"net",host:Zt(p)})}catch{return!1}},sendsProxyCredentials(p){try{return be.some(_)||Wt(new URL\
 (p),O)}catch{return!0}},async fetch(p,w){let x=Gt(new URL(p),O,k);if(x!==void 0)throw new Y(x);return await(n??globalThi\
 s.fetch)(p,w)},senderRefusal(p){let w=y(p);return"refused"in w?w.refused:void 0},senderCommand(p,w){let x=y(w);if("refus\
-ed"in x)return x;let{executable:N,closer:T,paths:S,cwd:M}=x,j=T&&Yi(e,t),R=T?[...j?[j]:[],T[0],N]:[N],V=o()?"--allow-net\
-":`--allow-net=${Zt(w.endpoint)}`,F=[N,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"]\
+ed"in x)return x;let{executable:A,closer:T,paths:S,cwd:M}=x,j=T&&Yi(e,t),R=T?[...j?[j]:[],T[0],A]:[A],V=o()?"--allow-net\
+":`--allow-net=${Zt(w.endpoint)}`,F=[A,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"]\
 ;F.push("--allow-sys=uid,gid",`--allow-env=${w.variables.join(",")}`,V,`--allow-run=${R.join(",")}`),F.push(`--allow-rea\
 d=${S.join(",")}`,`--allow-write=${w.dir}`,p);let P={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},z=Je(O,{...w.set\
 ,...P},M);if(!T)return{argv:F,env:z,cwd:w.dir};let re=[T[0],"-c",T[2],"nat-telemetry-sender",...F];return j?{argv:[j,...\
@@ -1192,7 +1192,7 @@ re],env:z,cwd:w.dir,leavesSession:!0}:{argv:re,env:z,cwd:w.dir}},spawnDetached(p
 ,stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(w,{args:x,env:p.env,cwd:p.c\
 wd,...T}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:l,terminal(){try{if(!e.stdin.isT\
 erminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Ke(a,I().os))return{async readRaw\
-(p){let w=E(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let x=()=>{for(let[T,S]of N)E(()=>u.remove(T,S))},N=ye.map(T=>{let S\
+(p){let w=E(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let x=()=>{for(let[T,S]of A)E(()=>u.remove(T,S))},A=ye.map(T=>{let S\
 =()=>{E(()=>e.stdin.setRaw(!1)),!u.programListens(T)&&(x(),c(T))};return E(()=>u.add(T,S)),[T,S]});try{let T=new Uint8Ar\
 ray(64);for(;;){let S=await e.stdin.read(T);if(S===null)throw new Error("the terminal went away");if(p(T.slice(0,S))!==v\
 oid 0)return}}finally{e.stdin.setRaw(w),x()}}}},files:a,exiting:()=>dr,onExit:p=>h.add(p),onInterrupt:p=>g.add(p)}}var K\
@@ -1288,10 +1288,10 @@ erminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.exitCo
  Error("no HTTP server in this runtime");let h={requestTimeout:m.requestTimeoutMs,headersTimeout:m.requestTimeoutMs,conn\
 ectionsCheckingInterval:1e3},g=f.createServer(h,(k,_)=>{let O=(S,M)=>{_.writeHead(S,{"content-type":"application/json",c\
 onnection:"close"}),_.end(JSON.stringify({error:M}),()=>k.socket.destroy())},y=()=>O(413,"the body is too large");if(Num\
-ber(k.headers["content-length"]??0)>m.maxBodyBytes)return y();let p=new TextDecoder,w="",x=0,N=!1,T=setTimeout(()=>{N=!0\
+ber(k.headers["content-length"]??0)>m.maxBodyBytes)return y();let p=new TextDecoder,w="",x=0,A=!1,T=setTimeout(()=>{A=!0\
 ,w="",O(408,"the request did not arrive in time")},m.requestTimeoutMs);k.on("close",()=>clearTimeout(T)),k.on("data",S=>\
-{if(!N){if(x+=S.length,x>m.maxBodyBytes)return N=!0,w="",clearTimeout(T),k.pause(),y();w+=p.decode(S,{stream:!0})}}),k.o\
-n("end",async()=>{if(clearTimeout(T),N)return;let S;try{S=await c({method:k.method??"GET",path:k.url??"/",body:w})}catch\
+{if(!A){if(x+=S.length,x>m.maxBodyBytes)return A=!0,w="",clearTimeout(T),k.pause(),y();w+=p.decode(S,{stream:!0})}}),k.o\
+n("end",async()=>{if(clearTimeout(T),A)return;let S;try{S=await c({method:k.method??"GET",path:k.url??"/",body:w})}catch\
 {S={status:500,headers:{"content-type":"application/json"},body:\'{"error":"internal"}\'}}S&&(_.writeHead(S.status,S.heade\
 rs??{}),_.end(S.body))})});g.maxConnections=m.maxConnections,await new Promise((k,_)=>{g.once("error",_),g.listen(l,u,k)\
 });let v=g.address();return{port:typeof v=="object"&&v?v.port:l,close:()=>new Promise(k=>{g.close(()=>k()),g.closeAllCon\
@@ -1358,7 +1358,7 @@ Z(n)}-${fe()}.tmp`}function Z(e){return String(Math.floor(e)).padStart(13,"0")}v
 y{e=Ts()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}fu\
 nction fe(e=12){let n="";for(;n.length<e;)n+=Math.floor(Se()*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}fun\
 ction W(e){try{return e instanceof Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be descr\
-ibed"}}function A(e){switch(typeof e){case"string":return JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"nu\
+ibed"}}function N(e){switch(typeof e){case"string":return JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"nu\
 mber":case"boolean":case"undefined":return String(e);case"bigint":return`${e}n`;case"object":{if(e===null)return"null";l\
 et n=Rr(e)?.slice(8,-1);return n===void 0?"an object that cannot be read":n==="Object"?"an object":n==="Array"?"an array\
 ":`a ${n}`}default:return`a ${typeof e}`}}function we(e){if(typeof e!="object"||e===null)return!1;let n=Rr(e);return n==\
@@ -1385,10 +1385,10 @@ se()}${e.toUpperCase()}]`}function Rs(e){try{let{username:n,password:t,search:r}
 mponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("\
 &").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),a=n||t?[Cn(`${o(n)}:${o(t)}`)]:[],d=[.\
 ..i,...s].map(u=>JSON.stringify(u).slice(1,-1));return[...i,...s,...d,...a]}catch{return[]}}var Os=/^[!#$%&\'*+\\-.^_`|~0-\
-9A-Za-z]+$/,Ns=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,As=new Set(["connection","content-length","host","keep-alive","te","trai\
-ler","transfer-encoding","upgrade"]);function dn(e){return As.has(e.toLowerCase())}function an(e){return Os.test(e)}func\
-tion un(e){return Ns.test(e)}var Nr=e=>e===9||e===10||e===13||e===32;function Ar(e){let n=0,t=e.length;for(;n<t&&Nr(e.ch\
-arCodeAt(n));)n++;for(;t>n&&Nr(e.charCodeAt(t-1));)t--;return e.slice(n,t)}function cn(e,n,t){if(n.length===0)return e+t\
+9A-Za-z]+$/,As=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,Ns=new Set(["connection","content-length","host","keep-alive","te","trai\
+ler","transfer-encoding","upgrade"]);function dn(e){return Ns.has(e.toLowerCase())}function an(e){return Os.test(e)}func\
+tion un(e){return As.test(e)}var Ar=e=>e===9||e===10||e===13||e===32;function Nr(e){let n=0,t=e.length;for(;n<t&&Ar(e.ch\
+arCodeAt(n));)n++;for(;t>n&&Ar(e.charCodeAt(t-1));)t--;return e.slice(n,t)}function cn(e,n,t){if(n.length===0)return e+t\
 ;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}function L(e){let n=(Is()?Vn(e):void 0)??JSON.stringify\
 (e);return typeof n=="string"&&/[\\r\\n]/.test(n)?$s(n):n}function $s(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e\
 [r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function Is\
@@ -1412,710 +1412,710 @@ in(r,Ps(t));return o>0?{kind:"delivered",rejected:o}:{kind:"delivered"}}return e
 0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function Cr(e,n){let t={};for(let[r,o]of(e??"").split(",").en\
 tries()){if(o.trim()==="")continue;let i=o.indexOf("="),s=a=>n?.(`entry ${r+1} ${a}`);if(i<0||o.slice(0,i).trim()===""){\
 s("is not key=value");continue}try{let a=decodeURIComponent(o.slice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim(\
-));a!==""?t[a]=d:s("has an empty key")}catch{s("has a bad percent-encoding")}}return t}var Ds=/^(?:service\\.(?!instance\\\
-.)\\S+|deployment\\.environment(?:\\.name)?)$/;function Fr(e){let n={},t=[];for(let[r,o]of Object.entries(e))Ds.test(r)?n[r\
-]=o:t.push(r);return{sent:n,skipped:t}}var Gn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];functio\
-n Br(e,n=()=>!1){for(let t of Gn){if(n(t))return{hidden:!0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t==="OTEL_\
-EXPORTER_OTLP_LOGS_ENDPOINT"?r:Cs(r),hidden:!1}}return{hidden:!1}}function Cs(e){let[,n,t]=/^([^?#]*)(.*)$/s.exec(e);ret\
-urn`${n.replace(/\\/+$/,"")}/v1/logs${t}`}var Ur="https://events.telemetry.data.nvidia.com/v1.1/events/json";function _e(\
-e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function Fs(){return Bs(b().env("CI"))||b().e\
-nvNotUnicode?.("CI")===!0}function xe(e){return Ce(b().envNotUnicode?.(e)===!0,"its permissions")}function Bs(e){return!\
-["","0","false"].includes(e?.trim().toLowerCase()??"")}var Hs=["","0","false","no","off"];function jr(e){return ln(e)===\
-void 0}var zn="is not an http(s) URL",Us="has an \'@\' past its host";function Vr(e){let n;try{n=new URL(e)}catch{return z\
-n}if(n.protocol!=="http:"&&n.protocol!=="https:")return zn;if(Fe(n))return`${Us}: a key with a \'/\', \'?\' or \'#\' in it, no\
-t percent-encoded (%2F, %3F, %23), would make a part of it the host`}function ln(e){if(e===""||e==="stdout")return;let n\
-=Vr(e);return n===zn?`${n}, "" or "stdout"`:n}function fn(e){let n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n\
-:void 0}function Yr(){let e=b().env,n=[],t=(y,p)=>{let w=e(y),x=Xn(y,w);return x!==void 0&&n.push(`${x}, ${p}`),_e(w)};t\
-("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is writt\
-en");let r=[],o=Fs();for(let y of js)b().envHidden?.(y)===!0&&!(y==="CI"&&o)&&r.push(y);let i=t("NAT_TELEMETRY_DRY_RUN",\
-"so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),a=s===void 0?void 0:ln(s);a&&n.\
-push(`NAT_TELEMETRY_ENDPOINT=${A(H(s))} ${a}: nothing is sent`);let d=e("NAT_TELEMETRY_FORMAT");d!==void 0&&d.trim()!=="\
-"&&fn(d)===void 0&&n.push(`NAT_TELEMETRY_FORMAT=${A(d)} is not a format (nat, otlp): the nat envelope is sent`);let u=t(\
-"NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!X(l,\
-I().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${A(l)} is not an absolute path: it is read in the directory each run starts\
- in, so each directory may hold another decision`);let c,m=Vs(e,I().os,n,y=>c=y),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=I().os\
-==="win32"?"LOCALAPPDATA":"HOME";m===void 0&&f===void 0&&b().envHidden?.(h)===!0&&(c=`the program may not read ${h} (${x\
-e(h)})`,n.push(`${h} may not be read (${xe(h)}): the spool cannot be kept in the home directory`));for(let y of r)n.push\
-(`${y} may not be read (${xe(y)}): ${Wr[y]}`);for(let y of Gn){let p=e(y)?.trim(),w=p?Vr(p):void 0;w&&n.push(`${y}=${A(H\
-(p))} ${w}: OTLP events are not sent`)}let g=Br(e,y=>r.includes(y)),v=y=>Cr(e(y),p=>n.push(`${y}: ${p}: skipped`)),k={..\
-.Hr("OTEL_EXPORTER_OTLP_HEADERS",v("OTEL_EXPORTER_OTLP_HEADERS"),n),...Hr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",v("OTEL_EXPO\
-RTER_OTLP_LOGS_HEADERS"),n)},_=Fr(v("OTEL_RESOURCE_ATTRIBUTES"));_.skipped.length>0&&n.push(`OTEL_RESOURCE_ATTRIBUTES: $\
-{_.skipped.map(y=>A(y)).join(", ")}: not sent, as it may say who or which machine sends (only the service\'s names and it\
-s deployment\'s environment are)`);let O={..._.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}}\
-;return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,sessionPrefi\
-x:e("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpool:c,spoolFallback:f===void 0,handOff:u,ci:o,format:d,otlpEndpoint:g.endpo\
-int,otlpHeaders:k,otlpResource:O,problems:n}}var Wr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing \
-is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is se\
-nt",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TEL\
-EMETRY_HANDOFF:"a value set there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a se\
-nder the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so n\
-othing is sent there unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the sa\
-me, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set the\
-re (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},js=Object.keys(Wr);function Xn(e,n){if(\
-n===void 0)return;let t=n.trim().toLowerCase();if(!(_e(t)===!0||Hs.includes(t)))return`${e}=${A(n)} is not a yes/no valu\
-e (1, true, yes / 0, false, no): read as no`}function Hr(e,n,t){let r={};for(let[o,i]of Object.entries(n))an(o)?dn(o)?t.\
-push(`${e}: ${A(o)} is the HTTP client\'s to set: skipped, not sent`):un(i)?r[o]=i:t.push(`${e}: the value of ${A(o)} is \
-not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):t\
-.push(`${e}: an entry\'s name is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is\
- written \\`Name: value\\` rather than \\`Name=value\\`): skipped, not sent`);return r}function Vs(e,n,t=[],r=()=>{}){let o=\
-e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):X(o,n)?o:(t.push(`NA\
-T_TELEMETRY_SPOOL_DIR=${A(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an abso\
-lute path"));let i=e("XDG_STATE_HOME");if(i&&!X(i,n))t.push(`XDG_STATE_HOME=${A(i)} is not an absolute path: ignored, as\
- the XDG specification says`);else if(i)return B(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALAPPDATA")??(e("U\
-SERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a?B(a,`${n\
-==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no h\
-ome directory"):X(s,n)?s:(t.push("the home directory is not an absolute path: no spool is kept there"),void r("the home \
-directory is not an absolute path"))}function Gr(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return B(r&&\
-X(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Jn(){let e=b();if(_e(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStder\
-r(`[nat-telemetry] ${n}\n`)}var qn=new Set;function zr(e,n){if(!(e===void 0||qn.has(e))){qn.add(e);try{Promise.resolve(e(\
-`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{qn.delete(e)}}}function Xr(e){let n;return()=>n??=new RegExp(e,"u"\
-)}var oc=Xr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var ic=Xr(String.raw`^[\\p{L\
-}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var me="1.5",Re=64,mc=Object.freeze({SUCCESS:"success",FAIL\
-URE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),\
-hc=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"\
-guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefin\
-ed"}),ke=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Ys(new.target))throw new TypeError("Cannot create eve\
-nt: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event\
-: an event type must declare a name (pass it to super()), got ${A(n)}`);let r=t.schemaVersion??me;if(typeof r!="string"|\
-|r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${A(r)}`);let o=\
-t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\
-\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function Ys(e){return\
- e===ke}function D(e){let n=e.search(Ws);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.ch\
-arCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Ws=/[\
-^\\x00-\\x7f]/;var Gs="184482118588404";function Be(e){let n=U(e);if(!(n>=-hn&&n<=hn))throw new RangeError("Invalid time v\
-alue");let t=U(n/1e3);if(t!==Kn.second){let r=U(t/qr),o=t-r*qr,i=`${ie(U(o/3600),2)}:${ie(U(o/60)%60,2)}:${ie(o%60,2)}`;\
-Kn={second:t,text:`${zs(r)}T${i}.`}}return`${Kn.text}${ie(n-t*1e3,3)}Z`}var Kn={second:NaN,text:""};function zs(e){let n\
-=U((e+719468)/146097),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-(365*r+U(r/4)-U(r/100)),i=U(\
-(5*o+2)/153),s=o-U((153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?ie(d,4):`${d<0?"-":"+"}${ie\
-(d<0?-d:d,6)}`}-${ie(a,2)}-${ie(s,2)}`}var Oe=4503599627370496,U=e=>{if(!(e<Oe&&e>-Oe))return e;let n=e>=0?e+Oe-Oe:e-Oe+\
-Oe;return n>e?n-1:n},ie=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},qr=86400,hn=864e13;function Jr(e){let \
-n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${W(o)}`)}if(typeof n!="string"||n==="")throw ne\
-w TypeError("Event name is not a non-empty string");let t=L(qs(e));if(n!==mn.name){let o=L(n);mn={name:n,json:o,bytes:D(\
-o)}}let r=Be(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${mn.json}}`,bytes:Xs+r.length+D(t)+mn.byte\
-s}}var mn={name:"",json:"",bytes:0},Xs=31;function qs(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be re\
-ad: ${W(s)}`),t;try{t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){throw n("parameters() returne\
-d an object that",i)}if(kr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.n\
-ame}\' has no parameters object: parameters() returned a thenable`)}if(!we(t))throw new TypeError(`Event \'${e.name}\' has \
-no parameters object: parameters() returned ${A(t)}`);let r;try{r={...t}}catch(i){throw n("parameters",i)}let o=Zn(r);if\
-(o)throw new TypeError(`Event \'${e.name}\' ${o}`);return r}function Zn(e){if(typeof e!="object"||e===null||Array.isArray(\
-e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"\
-||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function K\
-r(e,n){return{browserType:"undefined",clientId:Gs,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVe\
-rsion,cpuArchitecture:n.cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTech\
-OptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"u\
-ndefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"un\
-defined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",produ\
-ctName:"undefined",productVersion:"undefined",sentTs:Be(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",user\
-Id:"undefined"}}function Qn(e,n){return cn(`${L(e).slice(0,-1)},"events":[`,n,"]}")}var Zr=/[A-Za-z0-9_-]/,Js=/(?:(\\d{4}\
-)-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):\
-[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Ks=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-\
-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function Qr(e){\
-return new tt(e).document()}var tt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;fo\
-r(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#d()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){let t=this.\
-#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a\
-=i===r.length-1;if(a&&t){let u=et(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s\
-}\' is not an array of tables`);let l=this.#T({},"header");return u.push(l),pn(o,s,u),l}let d=et(o,s);d===void 0?pn(o,s,d\
-=this.#T({},a?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:nt(d)?a?(this.#t.get(\
-d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&\
-this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#s(n){let t=this.#p();this.#y(),this.\
-#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let a=et(o,s);a===void 0?pn(o,s,a=this.#T({},"dotted")\
-):(!nt(a)||!["dotted","implicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(a)==="\
-implicit"&&this.#t.set(a,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),pn(o,i\
-,r)}#p(){let n=[];for(;;){this.#y();let t=this.#d();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.push(this.#l());else{\
-let r=this.#n;for(;this.#n<this.#e.length&&Zr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing")\
-,n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++}}#r(){let n=this.#d();if(this.#e.start\
-sWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return this.#w();\
-if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n==="["?th\
-is.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!Zr.test\
-(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#a(Js,/[\\w:.+-]/);if(t){let[o,i,s,a]=t;return i!==\
-void 0&&!Zs(Number(i),Number(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r=this.#a(Ks,/[\\w.+-]/);retur\
-n r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),Q\
-s(r[0])):this.#i("a value is malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.las\
-tIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#d()!=="]";)n.push(this.#r()),thi\
-s.#O(),this.#d()===","?this.#n++:this.#d()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this.#n++;let\
- n=this.#T({},"inline");if(this.#y(),this.#d()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.\
-#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline"\
-);for(let t of Object.values(n))nt(t)&&this.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0\
-||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():gn(t)&&t!=="	"?this.#i("a s\
-tring holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n\
-,n);return(n<0||t.includes(`\n`)||[...t].some(r=>gn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t\
-}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.sta\
-rtsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#\
-e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.\
-slice(this.#n));r?this.#n+=r[0].length:n+=this.#R()}else gn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#d()===`\n`)?this.#i("\
-a string holds a control character"):n+=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&\
-&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#\
-e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#n++],t={b\
-:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(thi\
-s.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an\
- invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#\
-y(){for(;this.#d()===" "||this.#d()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#d();if(n===`\n`)this.#n++;else if\
-(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#A();else return}}#A(){for(;this.#n<this.#e.length&&\
-this.#d()!==`\n`;){let n=this.#e[this.#n++];gn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`)&&this.#i("a comment is malformed\
-")}}#E(){this.#y(),this.#d()==="#"&&this.#A(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`?this.#n++:thi\
-s.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' \
-is missing`),this.#n+=n.length}#d(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(\
-0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function et(e,n){return Object.h\
-asOwn(e,n)?e[n]:void 0}function pn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})\
-}function nt(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function gn(e){let n=e.charCodeAt(0);return n<32|\
-|n===127}function Zs(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>\
-=1&&t<=o}function Qs(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.te\
-st(n)?NaN:Number(n)}var ed="1.0";function Ue(){if(oo())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFILE"),r=e("\
-NAT_TELEMETRY_CONSENT_FILE")||(t?B(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r)\
-)return r;if(rt?.given!==r){let o=n?.realPath(".");rt={given:r,path:o===void 0?r:B(o,r)}}return rt.path}function ro(){re\
-turn(se?Q?.path:void 0)??Ue()}var rt;function oo(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMETRY_CONSENT_FILE"\
-)?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var nd=65536;function He(e,n=!1\
-){let t=b().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be \
-read (the program\'s permissions)"};let r;if(!n){if(!t.present(e))return{state:"never_asked"};try{r=t.checkPlace(e)}catch\
-(i){return{state:"disabled",problem:`is where another user could replace it (${ot(i).replaceAll("_"," ")})`}}}let o;try{\
-o=t.read(e,nd)}catch(i){return ot(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib reject\
-s it)"}:td(i)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",\
-problem:`cannot be read safely (${ot(i).replaceAll("_"," ")})`}}return o===void 0?{state:"never_asked"}:{...io(o),text:o\
-,placeJudged:r}}function td(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function ot(e){\
-return e?.reason??"unreadable"}function io(e){let n;try{n=Qr(e)}catch{return{state:"disabled",problem:"is not valid TOML\
-"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"dis\
-abled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"neve\
-r_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===ed?{state:"enabled"}:{state:"never_asked",outdatedYes:o===\
-void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function so(){let e=Ue(),{\
-state:n,problem:t,outdatedYes:r}=ut(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r\
-}};return{...bn()??ct(n),...o}}function ao(){let e=bn();if(e)return e;let{state:n,text:t,problem:r,placeJudged:o}=ut(Ue(\
-));return{...ct(n),text:t,placeJudged:o,...r?{problem:r}:{}}}function ut(e){if(e!==void 0)return He(e);let n=oo();return\
- n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${xe(n)})`}:{state:"never_asked"}}function\
- bn(){let{env:e,envHidden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t\
-=_e(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))re\
-turn{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"\
-DO_NOT_TRACK"}}function ct(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file\
-"}}var G,se=!1,Q,it,lt=!1,yn,Ne,eo="an opt-out set in the environment during the run",no="the consent file, written sinc\
-e the program turned telemetry on";function rd(e,n=He(e)){let t=b().files,{text:r,problem:o}=n,i=o===void 0&&(n.placeJud\
-ged??od(e)),s=t?.present(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{path:e,th\
-ere:s,text:r,problem:o,reread:i,stamp:t?.stamp(e)}}function od(e){try{return b().files?.checkPlace(e)===!0}catch{return!\
-1}}function st(e,n){let t=b().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e.reread)r\
-eturn t?.stamp(e.path)!==e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.p\
-ath)!==e.modified}function uo(){return yn!==void 0&&st(yn)}var dt=Symbol.for("@nat/telemetry: the program\'s opt-out"),at\
-=globalThis;try{at[dt]===void 0&&Object.defineProperty(at,dt,{value:{serial:0}})}catch{}var to=0;function id(){try{let e\
-=at[dt];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch\
-{return NaN}}function co(){let e=id();e===void 0||e===to||(to=e,[G,se,lt]=[!1,!1,!0])}function lo(e){it=e}function ee(){\
-if(it)return G=it();co();let e=lt&&!se;if(!e&&(Ne===eo||bn()?.enabled===!1))return Ne=eo,G=!1;if(e&&(Ne===no||uo()))retu\
-rn Ne=no,G=!1;if(!se||Q===void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0&&(n=He(Q.path,!\
-0)),G=Q.problem===void 0&&(n===void 0?G===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(n.state).enabled),G||(Ne??="the co\
-nsent file, written again during the run"),G}function he(){return co(),G===void 0&&sd(ao()),G===!0}function sd(e){[G,se]\
-=[e.enabled,e.source==="file"];let n=se?Ue():void 0;Q=n===void 0?void 0:rd(n,e)}function Ae(){if(!lt||se||G!==!0||uo())r\
-eturn;let e=bn();if(e)return e.enabled?void 0:e.source;let n=Ue(),t=yn?.path===n?yn:void 0,{state:r,problem:o}=t===void \
-0?ut(n):t.problem!==void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:io(t.text);return r==="disabled"&&o=\
-==void 0?"file":void 0}function fo(){return he()&&se}function ft(){let e=he(),{enabled:n,source:t,problem:r}=ao(),o=t!==\
-"file"&&t!=="default"&&b().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,b().env(t)):void 0,s=o?`${t}, whic\
-h the program may not read (${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{\
-enabled:e,decidedBy:e===n?s:Ne??"the program (setTelemetryEnabled)"}}var pt=2**31-1,dd=25,mt={min:50,max:250},mo=4,ht=1e\
-3,ad=(mo+1)*mt.max,$e={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&\
-&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.r\
-emoveEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().wa\
-tchTick?.(ht,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(ht)),t\
-his.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of $e.guarded)--e.looks<=0&&e.end();$e.guard\
-ed.size>0&&$e.listen()}};function Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$e.release(d),i?.()},a=()=>{o||(s()\
-,n())},d={looks:Math.ceil((e+ad)/ht),end:a},u=(l,c)=>{let m=b().monotonicMs()+l;try{r=setTimeout(()=>{$e.release(d);let \
-f=b().monotonicMs()-m;if(f<=dd||c===0)return a();u(Math.min(Math.max(f,mt.min),mt.max),c-1)},l),t?.(r)}catch{}};return $\
-e.guard(d),u(e,mo),t||(i=E(()=>b().holdOpen?.())),s}function ho(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)\
-?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function \
-pe(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var ud=3,go=!1\
-;function yo(){go=!0}var cd=new Set([407,408,429,500,502,503,504]),ld=new Set([501,505]);function fd(e,n){return e>=200&\
-&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:cd.has(e)||e>=500&&e<600&&!ld.has(e)?n===void 0?{kind:"retry",reaso\
-n:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsaf\
-e_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function bo(e){if(e.signal?.aborted)return{kind:"interrupted"};l\
-et n=new AbortController,t=!1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventList\
-ener("abort",o,{once:!0});let i=new Promise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:\
-!0})});i.catch(()=>{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??fd;for(;;s++){let l=new URL(a).origin==\
-=d?e.headers:void 0,c=await Promise.race([e.fetch(a,{method:"POST",headers:{...l,"content-type":"application/json"},body\
-:e.body,redirect:"manual",signal:n.signal}),i]),m=md(c);if(m===void 0)return yt(gt(c)),{kind:"rejected",reason:"bad_resp\
-onse"};let f=po(c,"location"),h=ho(po(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let v=a\
-wait Promise.race([hd(c,n.signal),i]).catch(()=>{});return u(m,h,v)}if(yt(gt(c)),m!==307&&m!==308)return u(m,h,void 0);i\
-f(s===ud)return{kind:"rejected",reason:"too_many_redirects"};let g=Ed(f,a);if(g===void 0)return{kind:"rejected",reason:"\
-bad_redirect"};if(g.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.ma\
-yConnect?.(g)===!1)return go?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}\
-:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected\
-",reason:"unsafe_redirect"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof Y&&s===0?{kind:\
-"not_sent",reason:a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:W(a)}}finally\
-{r(),e.signal?.removeEventListener("abort",o)}}function md(e){try{let n=e?.status;return typeof n=="number"&&Number.isIn\
-teger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function po(e,n){try{let t=e.headers.\
-get(n);return typeof t=="string"?t:null}catch{return null}}function gt(e){try{return e.body}catch{return}}function yt(e)\
-{try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t\
-.call(e)}catch{}}async function hd(e,n){let t=gt(e),r=pd(t),o=r??t,i=()=>yt(o);n.addEventListener("abort",i,{once:!0});l\
-et s=new TextDecoder,a="",d=0;try{if(n.aborted)return"";for await(let u of r?gd(r):yd(t)){if(typeof u!="string"&&!(u ins\
-tanceof Uint8Array)||(d+=typeof u=="string"?D(u):u.length,d>bd))return"";a+=typeof u=="string"?u:s.decode(u,{stream:!0})\
-}return a+s.decode()}finally{n.removeEventListener("abort",i),i()}}function pd(e){try{let{getReader:n}=e??{};return type\
-of n=="function"?n.call(e):void 0}catch{return}}async function*gd(e){for(let n=await e.read();!n.done;n=await e.read())y\
-ield n.value}function yd(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var bd=65536;function Ed(e,\
-n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var\
- vd=0xe677d21fdbff,Sd=JSON.stringify(me).length+Re;function vo(e){if(e===Eo)return!0;let n=D(JSON.stringify(e))<=Sd;retu\
-rn n&&(Eo=e),n}var Eo;function So(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof ke))return{reason:\
-"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspecte\
-d"}}try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is \
-not a string"};if(!vo(o))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Re} bytes beyond "${me\
-}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a fin\
-ite number"};if(i<0||i>vd)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire for\
-mats carry"};let{json:s,bytes:a}=Jr(e),d={json:s,bytes:a,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries\
-:0,notBefore:0},u=bt(d,n);return u===void 0?d:{reason:"event_too_large",detail:u}}catch(o){return{reason:"invalid_event"\
-,detail:W(o)}}}function bt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes ser\
-ialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_\
-PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n.sessionI\
-d&&e.clientVersion===n.sourceClientVersion&&vo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`${i} byte\
-s as the ${o.name} format carries it, more than maxBatchBytes leaves beside its envelope`}function wo(e,n,t,r=o=>o.bytes\
-){let o=[],i=[],s=0;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sess\
-ionId&&a.clientVersion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function ne(e\
-){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart\
-(8,"0")}function Et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0\
-?void 0:r(s,i);return a===void 0?[]:[a]})}var Td={initialMs:3e4,maxMs:36e5},To=4096;function xd(e,n){return n??ne(e)}fun\
-ction _d(e,n,t){try{let r=e.read(n,To);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,handedO\
-ffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(d)&&d<=t?{fa\
-ilures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,endp\
-ointHash:typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var En=class{path;#e;#n;\
-#o;#t;#u;#s;#p;#r;#a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${xd(r,s)}.json`,this.#o=s!==void 0\
-,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!\
-this.#a&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Math.max((this.#r?.\
-failures??0)+1,t?.failures??0),o=this.#s()+pe(r,Td,this.#p,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notBefore\
-:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}t\
-his.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.#s()+\
-n}),this.#a=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0\
-&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),\
-n}refresh(){this.#a||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m())}#g(){let n=_d(\
-this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#u.remove(t\
-his.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{},r=L({...n,...t,endpoint:this.#t}),o=D(\
-r)<=To&&H(this.#t)===this.#t?r:L({...n,...t});le(this.#u,this.#e,this.#n,o,this.#s())}catch{}}};function xo(e){let{failu\
-res:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Be(t)}`}fu\
-nction C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var _o=36e5,je=64,kd=6e4,de={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},vt\
-=6e4,Rd=864e5,ko=6e4,Ao=64,Od=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,vn=/^([lc])-(\\d{13})-(e-\
-.+)$/,Nd=36e5;function $o(e,n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var Ad=" does not exist yet",ae\
-=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max\
-(r.maxAgeMs,de.maxAgeMs),maxEvents:Math.max(r.maxEvents,de.maxEvents),maxBytes:Math.max(r.maxBytes,de.maxBytes)},this.ke\
-y=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=c=>{i(c)},d=s==="work",u=d?"read and write":"read"\
-,l=c=>!t.allowed(c,"read")||d&&!t.allowed(c,"write");if(l(n))return a(`the program may not ${u} ${n} (its permissions)`)\
-;try{let c=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads cannot be told`):m!==n&&l(m)?t.perm\
-issionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.\
-ensureDir(m,!0,d)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return a(m?`${n}${Ad}`:W(c))}}write(n,t){let r\
-={},o=n.map(Me),{kept:i}=wt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.length-i.length);let s=new Map;for(\
-let d of i){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d of s.values())a.\
-push(this.#u(d,t,this.key))}catch(d){for(let u of a)this.#l(u);throw d}return{written:r,older:this.#g(t,a)}}claim(n,t,r)\
-{let o=[],i={};for(let{entry:s,path:a}of this.#a(t).slice(0,je)){if(o.length>=n)break;let d=this.#p(s.name,t+r);try{this\
-.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(d,s,t),m=u.slice(0,n-o.length),f={path:d,name:s.\
-name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};try{this.#u(u.slice(m.length).\
-map(Me),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C(i,"spool_expired",c);for(let h of m)o.\
-push({...h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{\
-this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}wai\
-tingSince(n){return this.#a(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}rel\
-ease(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=vn.exec(n),r=Le(t?t[3]:n);if(!r)ret\
-urn[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.k\
-ey,events:o,corrupt:i};return[t?{...s,until:Tt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=k\
-d){let o=[],i=0;for(let s of n.#r()){if(o.length>=je)break;let a=Ro(s,t);if(!(a!==void 0&&(a.key===this.key||a.key===voi\
-d 0))||!(t-a.time>=r))continue;let u=n.#p(a.name,t+_o);try{n.#e.rename(`${n.dir}/${s}`,u)}catch{continue}let{valid:l}=n.\
-#s(u,a,t);try{let c=this.#u(l.map(Me),a.time,a.key);c!==void 0&&o.push(c)}catch{try{n.#e.rename(u,`${n.dir}/${a.name}`)}\
-catch{}break}n.#l(u.slice(n.dir.length+1)),i+=l.length}return o.length>0&&this.#g(t,o),i}clear(){let n=0;for(let t of th\
-is.#r()){let r=vn.exec(t),o=Le(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.\
-time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Le(t)??[])}#u(n,t,r){if(n.length===0)return;let o=Oo(n,t,r);return le(t\
-his.#e,this.dir,o,No(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes\
-)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/Ao)))}for(let s of i?.split(`\n`)?\
-?[]){if(s==="")continue;let a=Ld(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}re\
-turn o}#p(n,t){return`${this.dir}/${St(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#a(n){let t=[],r=0;\
-for(let o of this.#r()){let i=xr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Numb\
-er(i[1])>_o&&r<je&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.\
-#o],s=y=>y.key===this.key||y.key===void 0,a=y=>n-y.time>(s(y)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#c(d,n,a,r);let u=\
-this.#t(d),l={events:0,bytes:0},c={events:0,bytes:0},m=(y,p,w)=>{s(y)&&([l.events,l.bytes]=[l.events+p,l.bytes+w]),[c.ev\
-ents,c.bytes]=[c.events+p,c.bytes+w]};for(let y of u)m(y,y.events,y.bytes);let f=(y,p)=>y.events>p.maxEvents||y.bytes>p.\
-maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(a))return r;let h=u.filter(y=>t.includes(y.name)),g=Math.min(...h.map(y=>y.time)),\
-v=y=>this.#e.modifiedAt(`${this.dir}/${y}`),k=Math.max(...h.map(y=>v(y.name)??-1/0)),_=y=>{if(y.time<g)return!1;let p=v(\
-y.name);return p===void 0||!Number.isFinite(k)?y.time-g<=ko:Math.abs(p-k)<=ko},O=u.filter(y=>!t.includes(y.name)).sort((\
-y,p)=>y.time-p.time);for(let y=0;y<je;){let p=O.find(a),w=p===void 0&&f(l,o),x=p??(w?O.find(s):f(c,i)?O[0]:void 0);if(x=\
-==void 0)break;O.splice(O.indexOf(x),1);let N=a(x);if(!N&&_(x))continue;y++,m(x,-x.events,-x.bytes);let T=w?{events:o.ma\
-xEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!N&&T.events>0&&T.b\
-ytes>0){let S=this.#w(x,T.events,T.bytes,n);if(S===void 0)continue;m(x,S.kept.events,S.kept.bytes),C(r,"spool_corrupt",S\
-.corrupt),C(r,"spool_full",S.cut);continue}this.#m(x.name,x,N?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i\
-=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){\
-let i=0;for(let s of n){if(i===je)break;let a=vn.exec(s);if(a===null||t-Tt(a)<=Rd)continue;let d=Le(a[3]);if(d===void 0|\
-|!r(d))continue;i++;let u=St(a[3],t+vt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m\
-(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=St(n.name,o+vt),s=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}\
-`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.map(Me),l=wt(u,t,r),c=l.kept\
-.map(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.length===0)return this.#l(i)\
-?m:void 0;let f=sn(this.dir,o),h=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,No(c))}catch{if(h(),!this.#l(i\
-))return;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return m}if(b().monoto\
-nicMs()-s>vt/2)return void h();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${this.dir}\
-/${i}`,`${this.dir}/${Oo(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch\
-{return!1}}};function Ro(e,n){let t=vn.exec(e);return t?Id(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=Od.exec(e);if\
-(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Ao));return{name:e,time:Number(n[1]),events:r,bytes:t\
-,key:n[4]}}function wt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((\
-s,a)=>s+e[a].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Oo(e,n,t){le\
-t r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${fe()}.jsonl`}function No(\
-e){return e.map(n=>`${n.text}\n`).join("")}function Io(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersi\
-on:s,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+$d;return e.length<=t&&o<=r?0:e.length-wt(e\
-.map(Me),t,r).kept.length}var $d=200;function Lo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"\
-schemaVersion":${L(e.schemaVersion)},"sessionId":${L(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${L(e.\
-clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text\
-:n,bytes:D(n)}}function St(e,n){return`l-${Z(n)}-${e}`}function Tt([,e,n]){return e==="l"?Number(n):Number(n)+Nd}functio\
-n Id(e,n){return n>Tt(e)}function Ld(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s\
-,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof \
-o=="string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Zn(a.parameters)===void \
-0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:L(a),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:\
-i}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function Md(e,n){return e.spoolFallback?Gr(b().env,I().os,n\
-?.uid):void 0}function Pd(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=xt(e),a=e.noSpool??"there is no spool\
- directory",d=r==="look"?"look":"work",u=o===void 0?void 0:ae.open(o,n,i,s,f=>a=f,d),l=Md(e,n),c=u&&d==="work"?Dd(u,l,n,\
-i):void 0;if(u&&c&&u.adopt(c,e.clock(),r==="flush"?0:void 0),u||l===void 0)return!u&&o!==void 0&&t(a),u;let m=ae.open(l,\
-n,i,s,f=>a+=`; nor in ${l}: ${f}`,d);return t(a,m?.dir),m}function Dd(e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"r\
-ead")&&t.realPath(n)!==void 0?ae.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:void 0}var Sn=class e{spool\
-;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{\
-sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=b().files;if(!s)r\
-eturn null;let a=Pd(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new En(s,a.dir,r.url,o,i,d);return new e\
-(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)t\
-his.#n.add(d.claim);let i=r.map(d=>({...d,bytes:D(d.json),notBefore:0})),[s,a]=[[],[]];for(let d of i)(bt(d,this.#e)===v\
-oid 0?s:a).push(d);return a.length>0&&(this.settle(a),C(o,"event_too_large",a.length)),{events:s,dropped:o}}write(n){let\
-{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-\
-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t\
-))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken|\
-|(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release\
-(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n\
-)&&this.spool.renew(i,o+n)}}};function Cd(){let e=Fn(),n=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname)\
-:e;return(n.startsWith("/")?b().files?.realPath(n):void 0)??e}function xt(e){let{sink:n,format:t,sourceClientVersion:r,h\
-eaders:o,customFetch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Cd():void 0,headers:Object.keys(o).length>0?Object.ent\
-ries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=L(s);return $o(n.ki\
-nd==="http"?n.url:"",t.name,a==="{}"?"":a)}function Fd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^loc\
-alhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f\
-]{2}:[0-9a-f]{1,4}$/.test(n)}function Mo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.pro\
-tocol!=="http:"||Fd(t.hostname))return;let r=[...t.username||t.password?["credentials"]:[],...t.search?["query parameter\
-s"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).j\
-oin(", ")}`]:[]];return o.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Po(e,n\
-=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Kr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture\
-:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Co(({schemaVersion:r,ses\
-sionId:o,clientVersion:i})=>[r,o,i],r=>D(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Do(e,n=I()){let \
-t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i\
-);if(s===void 0){let a=L(Pr(i));r.set(i,s={json:a,bytes:D(a)})}return s};return{name:"otlp",encode:i=>Wn(i.map(s=>o(s).j\
-son),i[0].sessionId,t(i[0]),n),emptyBytes:Co(({sessionId:i,clientVersion:s})=>[i,s],i=>D(Wn([],i.sessionId,t(i),n))),eve\
-ntBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Dr}}functi\
-on Co(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(\
-t={fields:o,bytes:n(r)}),t.bytes}}var Bd="http://localhost:4318/v1/logs",Hd=120,Ud=50,jd=3,Vd=2,Ho=\'{"ts":"2026-01-01T00\
-:00:00.000Z","parameters":{},"name":"x"}\',Yd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","com\
-mand":"x","subcommand":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVe\
-rsion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',Wd=new WeakSet,Gd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRet\
-ries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffI\
-nitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:\
-!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:\
-!0,random:!0};function Ve(e={}){if(!we(e))throw new TypeError(`Cannot create handler: options must be an object, got ${A\
-(e)}`);let n=jn(e,Gd);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(R,V,F)=>{let P=e[R]===void 0?V:e[R]\
-,z=F.integer?`${F.sign} integer`:`${F.sign} number`,re=`Cannot create handler: \'${R}\' must be a ${z}`;if(typeof P!="numb\
-er"||Number.isNaN(P))throw new TypeError(`${re}, got ${A(P)}`);if(!((F.sign==="positive"?P>0:P>=0)&&(F.integer?Number.is\
-SafeInteger(P):Number.isFinite(P))))throw new RangeError(`${re}, got ${P}`);if(F.timer&&P*1e3>pt)throw new RangeError(`C\
-annot create handler: \'${R}\' must be at most ${pt/1e3} seconds (the longest a timer can wait), got ${P}`);return P},r=(R\
-,V,F)=>{let P=e[R];if(P===void 0)return F;if(typeof P!==V)throw new TypeError(`Cannot create handler: \'${R}\' must be a $\
-{V}, got ${A(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0\
-},a=t("requestTimeoutSeconds",Vd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new Rang\
-eError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let l=Yr(\
-),c=r("sourceClientVersion","string",Te),m=Vo("resource",e.resource),f=r("sessionId","string","undefined"),h=[],g=typeof\
- e.format=="string"&&e.format.trim()===""?void 0:e.format,v=Kd(g,h),k=fn(l.format??""),_=g!==void 0?v:k??"nat",O=kt(_,c,\
-{...l.otlpResource,...m}),[y,p]=Wd.has(e)?[Yd,"the smallest event trackCommand records; a command\'s own are larger by it\
-s name, source and duration"]:[Ho,"the smallest event"],w=_t(O,l.sessionPrefix+f),x=_t(kt(v,c,m,Uo),f,y),N=t("maxEventBy\
-tes",32768,s);if(N<x.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${x.eventB\
-ytes} (${p}), got ${N}`);let T=t("maxBatchBytes",5e5,s);if(T<x.batchBytes){let R=`one ${v} envelope holding ${p}`;throw \
-new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${\
-R} ${x.batchBytes} bytes, more than \'maxBatchBytes\' (${T} by default)`:`Cannot create handler: \'maxBatchBytes\' must be a\
-t least ${x.batchBytes} (${R}), got ${T}`)}let S=Zd(e.headers);S.problem&&h.push(S.problem);let M=qd(e.endpoint,l.endpoi\
-ntHidden?Rt:l.endpoint??(_==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??Bd:void 0),l.dryRun,h),j=Jd(e.spoolDir,l,h);\
-return{flushIntervalMs:t("flushIntervalSeconds",Hd,o)*1e3,maxQueueSize:t("maxQueueSize",Ud,s),maxRetries:t("maxRetries",\
-jd,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initi\
-alMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(N,T-w.envelopeBytes-Re),ma\
-xEventBytesOption:N,maxBatchBytes:T,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:M.kind==="http"&&S.problem?{k\
-ind:"none",reason:"invalid_headers",detail:S.problem}:M,spoolDir:j.path,noSpool:j.none,problems:h,spoolFallback:e.spoolD\
-ir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",de.maxEvents,s),maxBytes:Xd(t("spoolMaxBytes",de.\
-maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ea(e.capture\
-Interrupts),handOff:Qd(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:O,formatSetBy:g!==void 0?"th\
-e program\'s options":k!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{..._==="otlp"?l.otlpHeaders:{},...S.record\
-},fetch:r("fetch","function",b().fetch??((R,V)=>globalThis.fetch(R,V))),logger:r("logger","function",void 0),clock:Fo("c\
-lock",r("clock","function",Date.now),Date.now,{valid:zd,expected:"epoch milliseconds",hint:" (a method needs its object:\
- () => performance.timeOrigin + performance.now())"}),random:Fo("random",r("random","function",Se),Se,{valid:R=>typeof R\
-=="number"&&R>=0&&R<1,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return\
- n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${W(a)}${i}`)}if(!r(s))throw new \
-RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let a=n();return r(a)?a:t()}cat\
-ch{return t()}}}var zd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=Ho){let r={json:t,bytes:D(t),schemaVersion:\
-me,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);return{eventByte\
-s:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function Xd(e,n,t){if(e>=de.maxBytes)return e;let r=Lo({json:n,schemaVersio\
-n:me,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be\
- at least ${r} (one spooled event, ${t}), got ${e}`);return e}function kt(e,n,t,r){return e==="otlp"?Do({serviceName:t["\
-service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo={name:"node",version:"x".repeat(12),machine:\
-"x".repeat(11),os:"linux"};function jo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=_t(kt(n.name,t,r,Uo),\
-"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.\
-eventBytes)}}var Rt=Symbol("hidden");function qd(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot \
-create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:ln(e\
-);if(o){let s=`the program\'s \'endpoint\' ${A(H(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_\
-endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Ur;return e===void 0&\
-&!jr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{k\
-ind:"http",url:i}}function Jd(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false\
-)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handle\
-r: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);return X(e,I().os)?{path:e,none:void 0}:(t.pus\
-h(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolD\
-ir\' is not an absolute path"})}function Kd(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Can\
-not create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=fn(e);return t||(n.push(`the progra\
-m\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Vo(e,n){if(n===void 0)retur\
-n{};if(!we(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};fo\
-r(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' m\
-ust be an object of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}r\
-eturn t}var Bo=8192;function Zd(e){let n=Vo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new TypeError\
-(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(dn(i))throw new TypeError(\
-`Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client frames the request itself`);n[i]=Ar(s)}let t=Obj\
-ect.keys(n).find(i=>!un(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?`the program\'\
-s \'headers\' has a value for ${A(t)} that cannot be sent (a control character or a character past ASCII): nothing is sent\
-`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Bo} (servers refuse a larger head): nothing is \
-sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Qd(e,n){return e!==void 0?{enabled:e,source:"handOff opt\
-ion"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,so\
-urce:"default"}}function ea(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;th\
-row new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var wn=/^se\
-nder-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function Tn(e,n){return{...e,[Ye]:L(n)}}function Yo(e){if(e)try{let n=\
-JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}cat\
-ch{return}}var te=15e3,na=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).slice(0,4)}functio\
-n zo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${fe(8)}.${r}`}function Pe(e,n,t,r,o){let i={locks:[],marks:[],others:new M\
-ap};for(let s of e.list(n)){let a=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(s);if(!a)c\
-ontinue;let d=Number(a[2]),u=a[4]==="lock"?te:na;if(d+u<=r||d>r+u)_n(e,`${n}/${s}`);else if(a[1]===t)(a[4]==="lock"?i.lo\
-cks:i.marks).push(s);else if(a[3]===o){let[l,c]=[`${a[2]} ${s}`,i.others.get(a[1])];(c===void 0||l<c)&&i.others.set(a[1]\
-,l)}}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catch{return!1}}f\
-unction Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.now(),i);if(s.locks.length>0||s.marks.length\
->0)return"at work";if(s.others.size>=Wo)return"crowded";let a=Date.now();o=zo(t,a,i,"start"),e.create(`${n}/${o}`,"");le\
-t d=Pe(e,n,t,a,i),u=d.locks.length>0||d.marks[0]!==o,l=`${Z(a)} ${o}`,c=[...d.others.values()].filter(m=>m<l).length>=Wo\
-;return!u&&!c?o:(_n(e,`${n}/${o}`),u?"at work":"crowded")}catch{return o}}function qo(e,n,t){t!==void 0&&Nt(e,n,()=>[t])\
-}function Jo(e,n,t){Nt(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){for(let o=0;o<ta;o++){let i=Date.n\
-ow();try{e.ensureDir(n,!0,!1);let s=Pe(e,n,t,i);if(s.locks.length>0){Ot(e,n,s.marks);return}let a=zo(t,i,Go(r),"lock");e\
-.create(`${n}/${a}`,"");let{locks:d,marks:u}=Pe(e,n,t,i);if(d.join()===a)return Ot(e,n,u),a;_n(e,`${n}/${a}`)}catch{retu\
-rn}await new Promise(s=>setTimeout(s,10+Se()*50))}}var ta=5;function Zo(e,n,t){Nt(e,n,()=>[t])}function Nt(e,n,t){try{e.\
-ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r}`)}function _n(e,n){try{e.remove\
-(n)}catch{}}function Qo(){return""}var oa=6e4,ia=1e3,sa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSEN\
-T_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=da(e,n,t);return r.handOff?r:{...r,outcome:ni(e,n)}}function n\
-i(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ae()===void 0?"spooled":"drop\
-ped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function da(e,n,t){try{let r=di(e,n,t);if(r!\
-==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=si(e.sink.url,o.dir\
-);if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n,endpoint:e.sink.url}:\
-{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handOff:!1,reason:a.refused};l\
-et{cwd:d,...u}=a,l={...ua(e,o.dir),successor:u,onByConsentFile:fo()};return{handOff:!0,command:{...a,env:Tn(a.env,l)},ba\
-cklog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function ri(e,n){return n.\
-handOff&&n.command&&!la(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be w\
-ritten",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.i\
-sOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crowded")return o;let i=b().spaw\
-nDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.dir,o),i}catch{return"failed"}}function ii(e,n){if(n===\
-null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return di(e,n,!0)!==void 0||t.k\
-ind==="http"&&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}function si(e,n){let t=ro(),r=t===void 0?void 0:aa(t);re\
-turn{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...sa,...be,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEME\
-TRY_CONSENT_FILE:r}}}function aa(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=b().files,o=n==\
-=void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!==void 0&&\
-r?.allowed(i,"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source\
-})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers wit\
-h its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-ia)return`a request may take longer (reque\
-stTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=Ae();if\
-(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading\
- the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable s\
-pool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno\
- without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user coul\
-d swap the sender\'s script there";if(!ti(e))return"the program may not connect to the endpoint";let{spool:s,files:a,heal\
-th:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=d,m=c===void 0?l:c.ha\
-ndedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>oa&&!xn(a,s.dir,s.key,u))return"spooled events ha\
-ve waited a minute with no sender at work"}function ua(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoi\
-nt:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e\
-3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:\
-o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{.\
-..r.resource}}}function ca({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function la(e){if(ca(e))return!0;\
-let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(\
-`${t.dir}/${""}`),r()}catch{return!1}}return ma(n,t.dir,fa),!0}var fa=3;function ma(e,n,t,r=Date.now()){let o;try{o=e.li\
-st(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+te?-1/0:d},s=t\
-==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filter(({writt\
-en:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var kn=class{#e=new Set;#n=0;get siz\
-e(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}\
-events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ai(){throw new Error("a sender prints no\
-thing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,ha=/^[0-9a-f]{8}$/;var ui=/^drops-([0-9a-f]{8})-(\\d\
-{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,pa=6e4;function mi(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>f\
-i.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!At(i))return;let u={...{since:i,last:i,dropped:Object.fromEnt\
-ries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=bi(n,t);try{let m=ya(e,n,t,i).filter(h=>h.quie\
-t).map(h=>hi(e,h,n,t)),f=gi([...m.flatMap(h=>h.lines),l],s,i)??l;pi(e,n,t,m,()=>{let h=Ea(e,c);h==="invalid"&&e.remove(c\
-);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+g.length<=ci?e.append(c,typeof h=="object"&&!h.ended?`\n${g}`:g,li):ga(e,n\
-,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E(()=>e.remove(h))}catch{}}function ga(e,n,t,r,o,i){let s=bi(n,t),a={path:Lt\
-(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],()=>{e.append(s,`${L(gi([...d.lines,r],o,i)??r)}\n`,\
-li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{li\
-nes:o,upTo:i}=ba(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}func\
-tion pi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a));throw i}}function Lt(e,n,\
-t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.aside`)}function ya(e,n,t,r){return E\
-t(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=pa;return o===t?{path:B(n,i),summed:a===void 0?void \
-0:Number(a),quiet:d}:void 0})}function ba(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(t)??"",o=n.quiet?r.lengt\
-h:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Mt(e,n,\
-t){return E(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last:Math.min\
-(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries(a.droppe\
-d))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);\
-let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.las\
-t)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function Ea(e,n){try{let t=e.read(n,$t);r\
-eturn t===void 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"inval\
-id":void 0}}function yi(e){return e.split(`\n`).flatMap(n=>va(n)??[])}function va(e){try{let{since:n,last:t,dropped:r,end\
-point:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(At(n)&\
-&At(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let d={since:\
-n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ha.test(i)?{endpointHash:i}:{}};return typeof o=="string"&\
-&H(o)===o?{...d,endpoint:o}:d}catch{return}}function At(e){return Number.isSafeInteger(e)&&e>=0&&e<=hn}function bi(e,n){\
-return B(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Ei=.9,Sa=1e3,wa=3e5,Ta=36e5,xa=4,Rn=class{#e;#n=[]\
-;#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ue.working;#k=0;#R;#y=new Set;#O;#A\
-=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#fe=!1;#U=0;#D;#C;#v;#z;#j=!1;#X=!1;#F;constructor(n={}){this.#e=Ve(n)}enqueue\
-(n){try{if(!he())return this.#xe();let t=b().exiting();t?(this.#ie(),this.#H=this.#i,this.#i=!0):this.#J(),this.#u++;let\
- r=So(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this\
-.#ke();if(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#V())\
-,this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H=!1}}start(){this.#m||this.#D||(this.#m\
-=!0,this.#J(),this.#S()>0?this.#V():he()&&!this.#N()&&ii(this.#e,this.#_())&&this.#I(ue.working))}flush(){return this.#I\
-(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#x=Math.max(this.#x,n),\
-this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i=this.#x;return[this.#l,this.#x]=[vo\
-id 0,ue.working],this.#be(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D??=this.#me()}[Symbol.asyncDispose](){r\
-eturn this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.leng\
-th,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#q()\
-{return[...this.#o,...this.#t.events(),...this.#n]}#J(){if(this.#C)return;this.#ie();let n=b(),t=s=>{try{return s()}catc\
-h{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExi\
-t:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.captureInte\
-rrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V(){this.#\
-m&&this.#c===void 0&&this.#K()}#K(){this.#c=setTimeout(()=>{this.#I(ue.periodic).then(()=>{this.#m&&this.#K()})},this.#e\
-.flushIntervalMs),b().unrefTimer(this.#c)}async#me(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=_a\
-(this.#e.exitTimeoutMs);this.#le(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then\
-(()=>!0),n.over()])&&this.#Z(),this.#S()>0&&this.#B())return;this.#ae(),this.#S()>0&&this.#N()&&this.#P(!0),this.#S()>0&\
-&!this.#N()&&await this.#he(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.cle\
-ar(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async#he(n){let t=this.#_()?.heal\
-th;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>!0);await Promise.race([r,n.over()])\
-||this.#Z()}#Z(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t||n)*Ei,i=[...this.#y\
-].some(({started:s,accepted:a})=>!a&&r-s>=n*Ei);this.#Q(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.#o.u\
-nshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#Q(n=()=>!1){for(let t of this.#y){let{ev\
-ents:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#re(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshif\
-t(...n(t)?this.#se(r,"the exit budget ended before the answer"):r)}}}#pe(){return this.#R??=new AbortController}#ee(n){i\
-f(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=b().monotonic\
-Ms(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#ne(n){this.#t.s\
-ettle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind==="http"\
-&&(t||!b().canConnect(n.url))}#ge(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#v?.health.state;return this.#E===void \
-0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="htt\
-p"&&b().canConnect(n.url)}#ye(n){let t=this.#v?.health;if(n.delivered){this.#F=void 0;let u=this.#X&&this.#E===void 0&&!\
-this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailu\
-re(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#F?.failures??0)+1,{backoff\
-:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{state:t.state,failures:o,probeA\
-t:d}}async#be(n){try{this.#le(),this.#Y();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E==\
-=void 0)&&t.refresh(),this.#ae();let r=this.#N();if(r&&!this.#ge())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.\
-cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let d=\
-this.#oe(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#Ee(d,u),this.#ye(u),u.del\
-ivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexpe\
-ctedly: ${t}`)}}async#Ee(n,t){let{signal:r}=this.#pe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ee(r);)await th\
-is.#te(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(xa,n.length)},i));for(let s of n.slice(o))this.#ne(s)}\
-async#te(n,t,r){this.#Y();let o=this.#ue(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=\
-await this.#Se(n,t);if(this.#Te(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n\
-.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#ee(t)?await this.#te(d,t,r):th\
-is.#ne(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#re(n,i.rejected);case"too_large":return this\
-.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n);case"interrupted":case\
-"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retry\
-AfterMs??0),r.probing?this.#ve(n,i.retryAfterMs):this.#_e(n,i.reason,i.retryAfterMs)}}}#ve(n,t=0){let r=this.#e.clock()+\
-t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#re(n,t=0){let r=Math.min(t,n.length);this.#p\
-+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#Se(n,t){let r={started:b().monotonicMs(),events:n,accepted\
-:!1};this.#y.add(r);try{return await this.#we(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=b().monotonicMs();t\
-his.#O={ms:o-r.started,endedAt:o}}}#oe(n){let{format:t,maxBatchBytes:r}=this.#e;return wo(n,r,t.emptyBytes,t.eventBytes)\
-}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#we(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected\
-",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#h?.(`sending $\
-{n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")return vi(a),{kind:"delivered"};let\
- d=i.classify;return await bo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),readAnswer:i.readsAns\
-wer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefT\
-imer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#Te(n,t){if(!this.#h)return;let r=n.kin\
-d==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&th\
-is.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)\
-}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} \
-event(s): ${n.kind}${i}`)}#ie(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#\
-h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d=n.kind==="http"?H(n.url)\
-:n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: th\
-e program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${d};\
- format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let \
-i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can be starte\
-d":"in process"} (${o.source})`)}#xe(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`telemetry off (decided b\
-y ${ft().decidedBy}): events are not recorded`))}#_e(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,a=i(),d=this.#se(n,t\
-);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#se(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retr\
-ies>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) kept for re\
-try`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n){this.#v?.settle(n)}#_(){\
-return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be u\
-sed: ${n}`;r!==this.#z&&this.#f(r),this.#z=r}),this.#v}#de(){let n=this.#E;if(n)return Math.max(0,n.end-b().monotonicMs(\
-))+Sa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(wa,Math.min(Ta,2*t),2*r)}#Y(){let n=this.#de(),t\
-=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ae(){if(this.#j||this.#k>0||!he()||this.#N()||!ee())return;let n=\
-this.#_();if(n&&Ae()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(\
-t/10),t-1)),o=n?.replay(t-r,this.#de());this.#X=(o?.events.length??0)>0,o&&(this.#ce(o.dropped),this.#s+=o.events.length\
-,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#Q();let r=this.#q(),o=this.#ue(r);if(o!==r&&(t\
-his.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#fe=!0,this.#L(),this.#b(o.length,"\
-opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#oe(o))vi(this.#e.format.encode(a,this.#e.cl\
-ock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.length,this.#e.sink.reason,t\
-his.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not deliver\
-ed are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Ae()!\
-==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"\
-),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#L(),s){let a=this.#U-this.#e.cloc\
-k();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped))this.#b(u,d);this.#ce(s.old\
-erDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavailable")}return i?.releaseAll(\
-),s!==void 0}#ue(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.ad\
-d(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"clai\
-m_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#ce(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)\
-}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=ei(this.#e,t,he()),o=r.handOff?ee():void 0;if(o===!1)return this.#\
-P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dr\
-opped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health):void 0,c=i.outcome==="delivered"?`; th\
-e exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process,\
- as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:Io(this.#q(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBy\
-tes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of the ${this.\
-#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit: delivering in p\
-rocess: the spool cannot be written"),!1;let a=oi(i);if(a==="failed"||a==="crowded")return this.#f(`at exit: delivering \
-in process: ${a==="crowded"?"senders of other programs or settings (headers, an OTLP resource) work for its host already\
-":"no sender could be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.working];let d={started:"a sender","at work"\
-:"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes\
- left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#W(){let n=this.#r,t=this.#P(),r=this.#r-\
-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#G(){let n={};for(le\
-t[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoo\
-lLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object\
-.keys(n))this.#g[s]=this.#a[s];let i=Date.now();mi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!=\
-=0&&(C(this.#a,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#ke(){if(this.#$!==void 0){C(this.#a,"buffe\
-r_full",1),this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#b(1,"buffer_full",`${n} held; those dropped \
-after it are told together at the next flush`)}#le(){let n=this.#$;this.#$=void 0,n&&this.#f(`dropped ${n} event(s): buf\
-fer_full`)}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function _a(e){let n=b().monotonicMs()+e,t,r;return{end:n,\
-over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function vi(e){b().write\
-Stderr(`${ai(JSON.parse(e))}\n`)}var ka=250;async function Si(e){let n=b();Ie(te,()=>n.exit(0)),yo(),lo(()=>Ra(e));try{aw\
-ait Oa(e,b().monotonicMs()+te)}catch{}n.exit(0)}function Ra(e){let{enabled:n,source:t}=so();return n||t==="default"&&e.o\
-nByConsentFile!==!0}async function Oa(e,n){let t=b().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,.\
-..s}=e,a=Ve(s),d=xt(a);if(!ee())return Jo(t,r,d);for(let u=0;;u++){let l=await Ko(t,r,d,e.endpoint);if(!l)return;let{rep\
-layed:c,spooled:m,sent:f,timeUp:h}=await Aa(s,n-ka);if(Zo(t,r,l),!$a(e,d))return;if(h&&f>0&&ee())return Na(e);if(c>0&&m>\
-0||u>0&&c===0)return}}function Na(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),\
-i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==void 0&&E(()=>o.touch(s,Date.now())),\
-b().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Aa(e,n){let t={replayed:0,spooled:\
-0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-b().monotonicMs\
-()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)break;let d=new Rn({...e,handOff:!1,exitT\
-imeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=d.stats();\
-t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<=l)break;if(l>0&&n-b().monot\
-onicMs()>r){let f=pe(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function\
- $a(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents\
-:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ae.open(e.spoolDir,t,r,n)?.waitingSi\
-nce(Date.now())!==void 0}var wi=Yo(b().env(Ye));wi&&await Si(wi);\n'}var Re="sender-48df7081.mjs",qd=129145,Jd=6e4,Zd=1e3,
-Kd=[Gi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ji(e,t){return e.
-sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?"spooled":"dropped"}var Qd=3;function Zi(e,t,n,r=Date.
-now()){let i;try{i=e.list(t).filter(d=>Hd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===
-void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).
-slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var ec=class{#e=new Set;#t=0;get size(){
-return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
-return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function dn(e){return e===null?"null":typeof e=="string"?Ki(
-e):typeof e=="number"?tc(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?
-`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Ki(n)}: ${dn(r)}`).join(", ")}}`:"null"}function Ki(e){
-return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function tc(e){
-if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
-e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
-isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Qi=16384,cn=2*Qi,eo=cn-4096,
-ln=32,to=/^[a-z0-9_]{1,40}$/,nc=/^[0-9a-f]{8}$/,rc=/^drops-([0-9a-f]{8})\.json$/,un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-ic=6e4;function oc(e,t,n,r=-1/0){const i=Date.now(),o=fr(e,At(t,n)),d=hr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).
-flatMap(a=>ro(e,a).lines);return xt([...typeof o=="object"?o.lines:[],...d],r,i)}function sc(e,t,n=-1/0){return[...new Set(
-[...Ue(e,t,rc,i=>i),...Ue(e,t,un,i=>i)])].flatMap(i=>{const o=oc(e,t,i,n);return o?[{key:i,...o}]:[]})}function ac(e,t,n,r,i,o){
-const s=At(t,n),d={path:hn(t,n),quiet:!1},a=fn(e,s,d.path)?no(e,d,t,n):{lines:[]};ur(e,t,n,[a],()=>{e.append(s,`${D(xt([
-...a.lines,r],i,o)??r)}
-`,eo)})}function no(e,t,n,r){if(e.sizeOf(t.path)===void 0)return k(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
+));a!==""?t[a]=d:s("has an empty key")}catch{s("has a bad percent-encoding")}}return t}var Ds=/^(?:service\\.(?:name|name\
+space|version)|deployment\\.environment(?:\\.name)?)$/;function Fr(e){let n={},t=[];for(let[r,o]of Object.entries(e))Ds.te\
+st(r)?n[r]=o:t.push(r);return{sent:n,skipped:t}}var Gn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"\
+];function Br(e,n=()=>!1){for(let t of Gn){if(n(t))return{hidden:!0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t\
+==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:Cs(r),hidden:!1}}return{hidden:!1}}function Cs(e){let[,n,t]=/^([^?#]*)(.*)$/s.ex\
+ec(e);return`${n.replace(/\\/+$/,"")}/v1/logs${t}`}var Ur="https://events.telemetry.data.nvidia.com/v1.1/events/json";fun\
+ction _e(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function Fs(){return Bs(b().env("CI"\
+))||b().envNotUnicode?.("CI")===!0}function xe(e){return Ce(b().envNotUnicode?.(e)===!0,"its permissions")}function Bs(e\
+){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var Hs=["","0","false","no","off"];function jr(e){return\
+ ln(e)===void 0}var zn="is not an http(s) URL",Us="has an \'@\' past its host";function Vr(e){let n;try{n=new URL(e)}catch\
+{return zn}if(n.protocol!=="http:"&&n.protocol!=="https:")return zn;if(Fe(n))return`${Us}: a key with a \'/\', \'?\' or \'#\' \
+in it, not percent-encoded (%2F, %3F, %23), would make a part of it the host`}function ln(e){if(e===""||e==="stdout")ret\
+urn;let n=Vr(e);return n===zn?`${n}, "" or "stdout"`:n}function fn(e){let n=e.trim().toLowerCase();return n==="nat"||n==\
+="otlp"?n:void 0}function Yr(){let e=b().env,n=[],t=(y,p)=>{let w=e(y),x=Xn(y,w);return x!==void 0&&n.push(`${x}, ${p}`)\
+,_e(w)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail\
+ is written");let r=[],o=Fs();for(let y of js)b().envHidden?.(y)===!0&&!(y==="CI"&&o)&&r.push(y);let i=t("NAT_TELEMETRY_\
+DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),a=s===void 0?void 0:ln\
+(s);a&&n.push(`NAT_TELEMETRY_ENDPOINT=${N(H(s))} ${a}: nothing is sent`);let d=e("NAT_TELEMETRY_FORMAT");d!==void 0&&d.t\
+rim()!==""&&fn(d)===void 0&&n.push(`NAT_TELEMETRY_FORMAT=${N(d)} is not a format (nat, otlp): the nat envelope is sent`)\
+;let u=t("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE")\
+;l&&!X(l,I().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${N(l)} is not an absolute path: it is read in the directory each r\
+un starts in, so each directory may hold another decision`);let c,m=Vs(e,I().os,n,y=>c=y),f=e("NAT_TELEMETRY_SPOOL_DIR")\
+,h=I().os==="win32"?"LOCALAPPDATA":"HOME";m===void 0&&f===void 0&&b().envHidden?.(h)===!0&&(c=`the program may not read \
+${h} (${xe(h)})`,n.push(`${h} may not be read (${xe(h)}): the spool cannot be kept in the home directory`));for(let y of\
+ r)n.push(`${y} may not be read (${xe(y)}): ${Wr[y]}`);for(let y of Gn){let p=e(y)?.trim(),w=p?Vr(p):void 0;w&&n.push(`$\
+{y}=${N(H(p))} ${w}: OTLP events are not sent`)}let g=Br(e,y=>r.includes(y)),v=y=>Cr(e(y),p=>n.push(`${y}: ${p}: skipped\
+`)),k={...Hr("OTEL_EXPORTER_OTLP_HEADERS",v("OTEL_EXPORTER_OTLP_HEADERS"),n),...Hr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",v("\
+OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},_=Fr(v("OTEL_RESOURCE_ATTRIBUTES"));_.skipped.length>0&&n.push(`OTEL_RESOURCE_ATTR\
+IBUTES: ${_.skipped.map(y=>N(y)).join(", ")}: not sent, as it may say who or which machine sends (only the service\'s nam\
+es and its deployment\'s environment are)`);let O={..._.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NA\
+ME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,ses\
+sionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpool:c,spoolFallback:f===void 0,handOff:u,ci:o,format:d,otlpEndpoin\
+t:g.endpoint,otlpHeaders:k,otlpResource:O,problems:n}}var Wr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so\
+ nothing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so noth\
+ing is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen\
+",NAT_TELEMETRY_HANDOFF:"a value set there is not seen",CI:"a value set there is not seen, so in CI the exit may hand of\
+f to a sender the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collec\
+tor, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOIN\
+T:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, header\
+s set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},js=Object.keys(Wr);function Xn\
+(e,n){if(n===void 0)return;let t=n.trim().toLowerCase();if(!(_e(t)===!0||Hs.includes(t)))return`${e}=${N(n)} is not a ye\
+s/no value (1, true, yes / 0, false, no): read as no`}function Hr(e,n,t){let r={};for(let[o,i]of Object.entries(n))an(o)\
+?dn(o)?t.push(`${e}: ${N(o)} is the HTTP client\'s to set: skipped, not sent`):un(i)?r[o]=i:t.push(`${e}: the value of ${\
+N(o)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing space): skipped, not\
+ sent`):t.push(`${e}: an entry\'s name is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an\
+ entry is written \\`Name: value\\` rather than \\`Name=value\\`): skipped, not sent`);return r}function Vs(e,n,t=[],r=()=>{\
+}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):X(o,n)?o:(t\
+.push(`NAT_TELEMETRY_SPOOL_DIR=${N(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is no\
+t an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!X(i,n))t.push(`XDG_STATE_HOME=${N(i)} is not an absolute path: ig\
+nored, as the XDG specification says`);else if(i)return B(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALAPPDATA\
+")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a\
+?B(a,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("ther\
+e is no home directory"):X(s,n)?s:(t.push("the home directory is not an absolute path: no spool is kept there"),void r("\
+the home directory is not an absolute path"))}function Gr(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");ret\
+urn B(r&&X(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Jn(){let e=b();if(_e(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.w\
+riteStderr(`[nat-telemetry] ${n}\n`)}var qn=new Set;function zr(e,n){if(!(e===void 0||qn.has(e))){qn.add(e);try{Promise.r\
+esolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{qn.delete(e)}}}function Xr(e){let n;return()=>n??=new Reg\
+Exp(e,"u")}var oc=Xr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var ic=Xr(String.r\
+aw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var me="1.5",Re=64,mc=Object.freeze({SUCCESS:"succ\
+ess",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"unde\
+fined"}),hc=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUA\
+RDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED\
+:"undefined"}),ke=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Ys(new.target))throw new TypeError("Cannot c\
+reate event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot cre\
+ate event: an event type must declare a name (pass it to super()), got ${N(n)}`);let r=t.schemaVersion??me;if(typeof r!=\
+"string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${N(r)}\
+`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'\
+timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function Ys(\
+e){return e===ke}function D(e){let n=e.search(Ws);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){l\
+et o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}\
+var Ws=/[^\\x00-\\x7f]/;var Gs="184482118588404";function Be(e){let n=U(e);if(!(n>=-hn&&n<=hn))throw new RangeError("Inval\
+id time value");let t=U(n/1e3);if(t!==Kn.second){let r=U(t/qr),o=t-r*qr,i=`${ie(U(o/3600),2)}:${ie(U(o/60)%60,2)}:${ie(o\
+%60,2)}`;Kn={second:t,text:`${zs(r)}T${i}.`}}return`${Kn.text}${ie(n-t*1e3,3)}Z`}var Kn={second:NaN,text:""};function zs\
+(e){let n=U((e+719468)/146097),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-(365*r+U(r/4)-U(r/1\
+00)),i=U((5*o+2)/153),s=o-U((153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?ie(d,4):`${d<0?"-"\
+:"+"}${ie(d<0?-d:d,6)}`}-${ie(a,2)}-${ie(s,2)}`}var Oe=4503599627370496,U=e=>{if(!(e<Oe&&e>-Oe))return e;let n=e>=0?e+Oe\
+-Oe:e-Oe+Oe;return n>e?n-1:n},ie=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},qr=86400,hn=864e13;function J\
+r(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${W(o)}`)}if(typeof n!="string"||n===""\
+)throw new TypeError("Event name is not a non-empty string");let t=L(qs(e));if(n!==mn.name){let o=L(n);mn={name:n,json:o\
+,bytes:D(o)}}let r=Be(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${mn.json}}`,bytes:Xs+r.length+D(t\
+)+mn.bytes}}var mn={name:"",json:"",bytes:0},Xs=31;function qs(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} can\
+not be read: ${W(s)}`),t;try{t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){throw n("parameters(\
+) returned an object that",i)}if(kr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Eve\
+nt \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!we(t))throw new TypeError(`Event \'${e.na\
+me}\' has no parameters object: parameters() returned ${N(t)}`);let r;try{r={...t}}catch(i){throw n("parameters",i)}let o\
+=Zn(r);if(o)throw new TypeError(`Event \'${e.name}\' ${o}`);return r}function Zn(e){if(typeof e!="object"||e===null||Array\
+.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t==\
+"boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}f\
+unction Kr(e,n){return{browserType:"undefined",clientId:Gs,clientType:"Native",clientVariant:"Release",clientVer:n.sourc\
+eClientVersion,cpuArchitecture:n.cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",devic\
+eGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSV\
+ersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalU\
+serId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefin\
+ed",productName:"undefined",productVersion:"undefined",sentTs:Be(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefi\
+ned",userId:"undefined"}}function Qn(e,n){return cn(`${L(e).slice(0,-1)},"events":[`,n,"]}")}var Zr=/[A-Za-z0-9_-]/,Js=/\
+(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d\
+|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Ks=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f\
+])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;functi\
+on Qr(e){return new tt(e).document()}var tt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n=\
+{},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#d()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){le\
+t t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries\
+()){let a=i===r.length-1;if(a&&t){let u=et(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this\
+.#i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header");return u.push(l),pn(o,s,u),l}let d=et(o,s);d===void 0\
+?pn(o,s,d=this.#T({},a?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:nt(d)?a?(thi\
+s.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="\
+inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#s(n){let t=this.#p();this.#\
+y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let a=et(o,s);a===void 0?pn(o,s,a=this.#T({},\
+"dotted")):(!nt(a)||!["dotted","implicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.g\
+et(a)==="implicit"&&this.#t.set(a,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice\
+`),pn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#d();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.push(this.#l\
+());else{let r=this.#n;for(;this.#n<this.#e.length&&Zr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is \
+missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++}}#r(){let n=this.#d();if(this\
+.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return t\
+his.#w();if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n\
+==="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&\
+&!Zr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#a(Js,/[\\w:.+-]/);if(t){let[o,i,s,a]=t;re\
+turn i!==void 0&&!Zs(Number(i),Number(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r=this.#a(Ks,/[\\w.+-\
+]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 d\
+igits"),Qs(r[0])):this.#i("a value is malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this\
+.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#d()!=="]";)n.push(this.\
+#r()),this.#O(),this.#d()===","?this.#n++:this.#d()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this\
+.#n++;let n=this.#T({},"inline");if(this.#y(),this.#d()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this\
+.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n\
+,"inline");for(let t of Object.values(n))nt(t)&&this.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t\
+===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():gn(t)&&t!=="	"?thi\
+s.#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slic\
+e(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>gn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this\
+.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n="";for(;;){if(th\
+is.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let\
+ t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec\
+(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#R()}else gn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#d()===`\n`)?\
+this.#i("a string holds a control character"):n+=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d\
+()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<\
+5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#\
+n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.\
+slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string\
+ holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePo\
+int(i))}#y(){for(;this.#d()===" "||this.#d()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#d();if(n===`\n`)this.#n+\
++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#N();else return}}#N(){for(;this.#n<this.#e\
+.length&&this.#d()!==`\n`;){let n=this.#e[this.#n++];gn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`)&&this.#i("a comment is \
+malformed")}}#E(){this.#y(),this.#d()==="#"&&this.#N(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`?this\
+.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i\
+(`\'${n}\' is missing`),this.#n+=n.length}#d(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.\
+#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function et(e,n){return\
+ Object.hasOwn(e,n)?e[n]:void 0}function pn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configur\
+able:!0})}function nt(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function gn(e){let n=e.charCodeAt(0);ret\
+urn n<32||n===127}function Zs(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;\
+return e>=1&&t<=o}function Qs(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]\
+?nan$/.test(n)?NaN:Number(n)}var ed="1.0";function Ue(){if(oo())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFIL\
+E"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?B(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])\
+/.test(r))return r;if(rt?.given!==r){let o=n?.realPath(".");rt={given:r,path:o===void 0?r:B(o,r)}}return rt.path}functio\
+n ro(){return(se?Q?.path:void 0)??Ue()}var rt;function oo(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMETRY_CONS\
+ENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var nd=65536;function \
+He(e,n=!1){let t=b().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"ma\
+y not be read (the program\'s permissions)"};let r;if(!n){if(!t.present(e))return{state:"never_asked"};try{r=t.checkPlace\
+(e)}catch(i){return{state:"disabled",problem:`is where another user could replace it (${ot(i).replaceAll("_"," ")})`}}}l\
+et o;try{o=t.read(e,nd)}catch(i){return ot(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomll\
+ib rejects it)"}:td(i)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"d\
+isabled",problem:`cannot be read safely (${ot(i).replaceAll("_"," ")})`}}return o===void 0?{state:"never_asked"}:{...io(\
+o),text:o,placeJudged:r}}function td(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}functi\
+on ot(e){return e?.reason??"unreadable"}function io(e){let n;try{n=Qr(e)}catch{return{state:"disabled",problem:"is not v\
+alid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{s\
+tate:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{st\
+ate:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===ed?{state:"enabled"}:{state:"never_asked",outdate\
+dYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function so(){let\
+ e=Ue(),{state:n,problem:t,outdatedYes:r}=ut(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutd\
+atedYes:r}};return{...bn()??ct(n),...o}}function ao(){let e=bn();if(e)return e;let{state:n,text:t,problem:r,placeJudged:\
+o}=ut(Ue());return{...ct(n),text:t,placeJudged:o,...r?{problem:r}:{}}}function ut(e){if(e!==void 0)return He(e);let n=oo\
+();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${xe(n)})`}:{state:"never_asked"}\
+}function bn(){let{env:e,envHidden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLE\
+D"};let t=_e(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_T\
+RACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1\
+,source:"DO_NOT_TRACK"}}function ct(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",sou\
+rce:"file"}}var G,se=!1,Q,it,lt=!1,yn,Ae,eo="an opt-out set in the environment during the run",no="the consent file, wri\
+tten since the program turned telemetry on";function rd(e,n=He(e)){let t=b().files,{text:r,problem:o}=n,i=o===void 0&&(n\
+.placeJudged??od(e)),s=t?.present(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{\
+path:e,there:s,text:r,problem:o,reread:i,stamp:t?.stamp(e)}}function od(e){try{return b().files?.checkPlace(e)===!0}catc\
+h{return!1}}function st(e,n){let t=b().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e\
+.reread)return t?.stamp(e.path)!==e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modif\
+iedAt(e.path)!==e.modified}function uo(){return yn!==void 0&&st(yn)}var dt=Symbol.for("@nat/telemetry: the program\'s opt\
+-out"),at=globalThis;try{at[dt]===void 0&&Object.defineProperty(at,dt,{value:{serial:0}})}catch{}var to=0;function id(){\
+try{let e=at[dt];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:\
+NaN}catch{return NaN}}function co(){let e=id();e===void 0||e===to||(to=e,[G,se,lt]=[!1,!1,!0])}function lo(e){it=e}funct\
+ion ee(){if(it)return G=it();co();let e=lt&&!se;if(!e&&(Ae===eo||bn()?.enabled===!1))return Ae=eo,G=!1;if(e&&(Ae===no||u\
+o()))return Ae=no,G=!1;if(!se||Q===void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0&&(n=He\
+(Q.path,!0)),G=Q.problem===void 0&&(n===void 0?G===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(n.state).enabled),G||(Ae?\
+?="the consent file, written again during the run"),G}function he(){return co(),G===void 0&&sd(ao()),G===!0}function sd(\
+e){[G,se]=[e.enabled,e.source==="file"];let n=se?Ue():void 0;Q=n===void 0?void 0:rd(n,e)}function Ne(){if(!lt||se||G!==!\
+0||uo())return;let e=bn();if(e)return e.enabled?void 0:e.source;let n=Ue(),t=yn?.path===n?yn:void 0,{state:r,problem:o}=\
+t===void 0?ut(n):t.problem!==void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:io(t.text);return r==="disa\
+bled"&&o===void 0?"file":void 0}function fo(){return he()&&se}function ft(){let e=he(),{enabled:n,source:t,problem:r}=ao\
+(),o=t!=="file"&&t!=="default"&&b().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,b().env(t)):void 0,s=o?`$\
+{t}, which the program may not read (${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:\
+t;return{enabled:e,decidedBy:e===n?s:Ae??"the program (setTelemetryEnabled)"}}var pt=2**31-1,dd=25,mt={min:50,max:250},m\
+o=4,ht=1e3,ad=(mo+1)*mt.max,$e={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||thi\
+s.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.\
+signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};\
+if(b().watchTick?.(ht,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeo\
+ut(ht)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of $e.guarded)--e.looks<=0&&e.end()\
+;$e.guarded.size>0&&$e.listen()}};function Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$e.release(d),i?.()},a=()=\
+>{o||(s(),n())},d={looks:Math.ceil((e+ad)/ht),end:a},u=(l,c)=>{let m=b().monotonicMs()+l;try{r=setTimeout(()=>{$e.releas\
+e(d);let f=b().monotonicMs()-m;if(f<=dd||c===0)return a();u(Math.min(Math.max(f,mt.min),mt.max),c-1)},l),t?.(r)}catch{}}\
+;return $e.guard(d),u(e,mo),t||(i=E(()=>b().holdOpen?.())),s}function ho(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$\
+/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}\
+function pe(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var u\
+d=3,go=!1;function yo(){go=!0}var cd=new Set([407,408,429,500,502,503,504]),ld=new Set([501,505]);function fd(e,n){retur\
+n e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:cd.has(e)||e>=500&&e<600&&!ld.has(e)?n===void 0?{kind:"ret\
+ry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reas\
+on:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function bo(e){if(e.signal?.aborted)return{kind:"interr\
+upted"};let n=new AbortController,t=!1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.add\
+EventListener("abort",o,{once:!0});let i=new Promise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted"\
+)),{once:!0})});i.catch(()=>{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??fd;for(;;s++){let l=new URL(a)\
+.origin===d?e.headers:void 0,c=await Promise.race([e.fetch(a,{method:"POST",headers:{...l,"content-type":"application/js\
+on"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=md(c);if(m===void 0)return yt(gt(c)),{kind:"rejected",reason:\
+"bad_response"};let f=po(c,"location"),h=ho(po(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.(\
+);let v=await Promise.race([hd(c,n.signal),i]).catch(()=>{});return u(m,h,v)}if(yt(gt(c)),m!==307&&m!==308)return u(m,h,\
+void 0);if(s===ud)return{kind:"rejected",reason:"too_many_redirects"};let g=Ed(f,a);if(g===void 0)return{kind:"rejected"\
+,reason:"bad_redirect"};if(g.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"\
+};if(e.mayConnect?.(g)===!1)return go?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the \
+program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:\
+"rejected",reason:"unsafe_redirect"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof Y&&s==\
+=0?{kind:"not_sent",reason:a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:W(a)\
+}}finally{r(),e.signal?.removeEventListener("abort",o)}}function md(e){try{let n=e?.status;return typeof n=="number"&&Nu\
+mber.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function po(e,n){try{let t=e\
+.headers.get(n);return typeof t=="string"?t:null}catch{return null}}function gt(e){try{return e.body}catch{return}}funct\
+ion yt(e){try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="fun\
+ction"&&t.call(e)}catch{}}async function hd(e,n){let t=gt(e),r=pd(t),o=r??t,i=()=>yt(o);n.addEventListener("abort",i,{on\
+ce:!0});let s=new TextDecoder,a="",d=0;try{if(n.aborted)return"";for await(let u of r?gd(r):yd(t)){if(typeof u!="string"\
+&&!(u instanceof Uint8Array)||(d+=typeof u=="string"?D(u):u.length,d>bd))return"";a+=typeof u=="string"?u:s.decode(u,{st\
+ream:!0})}return a+s.decode()}finally{n.removeEventListener("abort",i),i()}}function pd(e){try{let{getReader:n}=e??{};re\
+turn typeof n=="function"?n.call(e):void 0}catch{return}}async function*gd(e){for(let n=await e.read();!n.done;n=await e\
+.read())yield n.value}function yd(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var bd=65536;funct\
+ion Ed(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{re\
+turn}}var vd=0xe677d21fdbff,Sd=JSON.stringify(me).length+Re;function vo(e){if(e===Eo)return!0;let n=D(JSON.stringify(e))\
+<=Sd;return n&&(Eo=e),n}var Eo;function So(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof ke))retur\
+n{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be\
+ inspected"}}try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVe\
+rsion is not a string"};if(!vo(o))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Re} bytes bey\
+ond "${me}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is \
+not a finite number"};if(i<0||i>vd)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both\
+ wire formats carry"};let{json:s,bytes:a}=Jr(e),d={json:s,bytes:a,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:\
+i,retries:0,notBefore:0},u=bt(d,n);return u===void 0?d:{reason:"event_too_large",detail:u}}catch(o){return{reason:"inval\
+id_event",detail:W(o)}}}function bt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} \
+bytes serialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT\
+_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n\
+.sessionId&&e.clientVersion===n.sourceClientVersion&&vo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`\
+${i} bytes as the ${o.name} format carries it, more than maxBatchBytes leaves beside its envelope`}function wo(e,n,t,r=o\
+=>o.bytes){let o=[],i=[],s=0;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===\
+i[0].sessionId&&a.clientVersion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}func\
+tion ne(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16)\
+.padStart(8,"0")}function Et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s\
+===void 0?void 0:r(s,i);return a===void 0?[]:[a]})}var Td={initialMs:3e4,maxMs:36e5},To=4096;function xd(e,n){return n??\
+ne(e)}function _d(e,n,t){try{let r=e.read(n,To);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:\
+a,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(d)&\
+&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:vo\
+id 0,endpointHash:typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var En=class{pa\
+th;#e;#n;#o;#t;#u;#s;#p;#r;#a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${xd(r,s)}.json`,this.#o=s\
+!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(\
+){return!this.#a&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Math.max((\
+this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+pe(r,Td,this.#p,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,\
+notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r\
+;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:t\
+his.#s()+n}),this.#a=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt\
+===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.\
+forget(),n}refresh(){this.#a||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m())}#g(){\
+let n=_d(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#u\
+.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{},r=L({...n,...t,endpoint:this.\
+#t}),o=D(r)<=To&&H(this.#t)===this.#t?r:L({...n,...t});le(this.#u,this.#e,this.#n,o,this.#s())}catch{}}};function xo(e){\
+let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${B\
+e(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var _o=36e5,je=64,kd=6e4,de={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*\
+864e5},vt=6e4,Rd=864e5,ko=6e4,No=64,Od=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,vn=/^([lc])-(\\d\
+{13})-(e-.+)$/,Ad=36e5;function $o(e,n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var Nd=" does not exis\
+t yet",ae=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs\
+:Math.max(r.maxAgeMs,de.maxAgeMs),maxEvents:Math.max(r.maxEvents,de.maxEvents),maxBytes:Math.max(r.maxBytes,de.maxBytes)\
+},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=c=>{i(c)},d=s==="work",u=d?"read and writ\
+e":"read",l=c=>!t.allowed(c,"read")||d&&!t.allowed(c,"write");if(l(n))return a(`the program may not ${u} ${n} (its permi\
+ssions)`);try{let c=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads cannot be told`):m!==n&&l(\
+m)?t.permissionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!=\
+=n&&(c=t.ensureDir(m,!0,d)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return a(m?`${n}${Nd}`:W(c))}}write(n\
+,t){let r={},o=n.map(Me),{kept:i}=wt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.length-i.length);let s=new\
+ Map;for(let d of i){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d of s.va\
+lues())a.push(this.#u(d,t,this.key))}catch(d){for(let u of a)this.#l(u);throw d}return{written:r,older:this.#g(t,a)}}cla\
+im(n,t,r){let o=[],i={};for(let{entry:s,path:a}of this.#a(t).slice(0,je)){if(o.length>=n)break;let d=this.#p(s.name,t+r)\
+;try{this.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(d,s,t),m=u.slice(0,n-o.length),f={path:\
+d,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};try{this.#u(u.slice(m\
+.length).map(Me),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C(i,"spool_expired",c);for(let \
+h of m)o.push({...h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.nam\
+e,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==v\
+oid 0}waitingSince(n){return this.#a(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}ca\
+tch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=vn.exec(n),r=Le(t?t[3]:n);\
+if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.ke\
+y,key:r.key,events:o,corrupt:i};return[t?{...s,until:Tt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adop\
+t(n,t,r=kd){let o=[],i=0;for(let s of n.#r()){if(o.length>=je)break;let a=Ro(s,t);if(!(a!==void 0&&(a.key===this.key||a.\
+key===void 0))||!(t-a.time>=r))continue;let u=n.#p(a.name,t+_o);try{n.#e.rename(`${n.dir}/${s}`,u)}catch{continue}let{va\
+lid:l}=n.#s(u,a,t);try{let c=this.#u(l.map(Me),a.time,a.key);c!==void 0&&o.push(c)}catch{try{n.#e.rename(u,`${n.dir}/${a\
+.name}`)}catch{}break}n.#l(u.slice(n.dir.length+1)),i+=l.length}return o.length>0&&this.#g(t,o),i}clear(){let n=0;for(le\
+t t of this.#r()){let r=vn.exec(t),o=Le(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort(\
+(n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Le(t)??[])}#u(n,t,r){if(n.length===0)return;let o=Oo(n,t,r);re\
+turn le(this.#e,this.dir,o,Ao(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o\
+.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/No)))}for(let s of i?.sp\
+lit(`\n`)??[]){if(s==="")continue;let a=Ld(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.p\
+ush(a)}return o}#p(n,t){return`${this.dir}/${St(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#a(n){let \
+t=[],r=0;for(let o of this.#r()){let i=xr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):\
+i&&n-Number(i[1])>_o&&r<je&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this\
+.#n,this.#o],s=y=>y.key===this.key||y.key===void 0,a=y=>n-y.time>(s(y)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#c(d,n,a,\
+r);let u=this.#t(d),l={events:0,bytes:0},c={events:0,bytes:0},m=(y,p,w)=>{s(y)&&([l.events,l.bytes]=[l.events+p,l.bytes+\
+w]),[c.events,c.bytes]=[c.events+p,c.bytes+w]};for(let y of u)m(y,y.events,y.bytes);let f=(y,p)=>y.events>p.maxEvents||y\
+.bytes>p.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(a))return r;let h=u.filter(y=>t.includes(y.name)),g=Math.min(...h.map(y=>\
+y.time)),v=y=>this.#e.modifiedAt(`${this.dir}/${y}`),k=Math.max(...h.map(y=>v(y.name)??-1/0)),_=y=>{if(y.time<g)return!1\
+;let p=v(y.name);return p===void 0||!Number.isFinite(k)?y.time-g<=ko:Math.abs(p-k)<=ko},O=u.filter(y=>!t.includes(y.name\
+)).sort((y,p)=>y.time-p.time);for(let y=0;y<je;){let p=O.find(a),w=p===void 0&&f(l,o),x=p??(w?O.find(s):f(c,i)?O[0]:void\
+ 0);if(x===void 0)break;O.splice(O.indexOf(x),1);let A=a(x);if(!A&&_(x))continue;y++,m(x,-x.events,-x.bytes);let T=w?{ev\
+ents:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!A&&T.even\
+ts>0&&T.bytes>0){let S=this.#w(x,T.events,T.bytes,n);if(S===void 0)continue;m(x,S.kept.events,S.kept.bytes),C(r,"spool_c\
+orrupt",S.corrupt),C(r,"spool_full",S.cut);continue}this.#m(x.name,x,A?"spool_expired":"spool_full",r)}return r}#m(n,t,r\
+,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(\
+n,t,r,o){let i=0;for(let s of n){if(i===je)break;let a=vn.exec(s);if(a===null||t-Tt(a)<=Rd)continue;let d=Le(a[3]);if(d=\
+==void 0||!r(d))continue;i++;let u=St(a[3],t+vt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continu\
+e}this.#m(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=St(n.name,o+vt),s=b().monotonicMs();try{this.#e.rename(`${this.dir}/\
+${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.map(Me),l=wt(u,t,r)\
+,c=l.kept.map(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.length===0)return t\
+his.#l(i)?m:void 0;let f=sn(this.dir,o),h=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Ao(c))}catch{if(h(),!\
+this.#l(i))return;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return m}if(b\
+().monotonicMs()-s>vt/2)return void h();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${\
+this.dir}/${i}`,`${this.dir}/${Oo(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`)\
+,!0}catch{return!1}}};function Ro(e,n){let t=vn.exec(e);return t?Id(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=Od.e\
+xec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/No));return{name:e,time:Number(n[1]),events:\
+r,bytes:t,key:n[4]}}function wt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o)\
+.reduce((s,a)=>s+e[a].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Oo(\
+e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${fe()}.jsonl`}fun\
+ction Ao(e){return e.map(n=>`${n.text}\n`).join("")}function Io(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,sc\
+hemaVersion:s,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+$d;return e.length<=t&&o<=r?0:e.le\
+ngth-wt(e.map(Me),t,r).kept.length}var $d=200;function Lo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.r\
+etries},"schemaVersion":${L(e.schemaVersion)},"sessionId":${L(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersio\
+n":${L(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;re\
+turn{text:n,bytes:D(n)}}function St(e,n){return`l-${Z(n)}-${e}`}function Tt([,e,n]){return e==="l"?Number(n):Number(n)+A\
+d}function Id(e,n){return n>Tt(e)}function Ld(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,ti\
+mestamp:s,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0\
+||typeof o=="string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Zn(a.parameters\
+)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:L(a),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...\
+u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function Md(e,n){return e.spoolFallback?Gr(b().env\
+,I().os,n?.uid):void 0}function Pd(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=xt(e),a=e.noSpool??"there is\
+ no spool directory",d=r==="look"?"look":"work",u=o===void 0?void 0:ae.open(o,n,i,s,f=>a=f,d),l=Md(e,n),c=u&&d==="work"?\
+Dd(u,l,n,i):void 0;if(u&&c&&u.adopt(c,e.clock(),r==="flush"?0:void 0),u||l===void 0)return!u&&o!==void 0&&t(a),u;let m=a\
+e.open(l,n,i,s,f=>a+=`; nor in ${l}: ${f}`,d);return t(a,m?.dir),m}function Dd(e,n,t,r,o="work"){let s=n!==void 0&&t.all\
+owed(n,"read")&&t.realPath(n)!==void 0?ae.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:void 0}var Sn=clas\
+s e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(\
+n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=b().file\
+s;if(!s)return null;let a=Pd(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new En(s,a.dir,r.url,o,i,d);ret\
+urn new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let\
+ d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:D(d.json),notBefore:0})),[s,a]=[[],[]];for(let d of i)(bt(d,thi\
+s.#e)===void 0?s:a).push(d);return a.length>0&&(this.settle(a),C(o,"event_too_large",a.length)),{events:s,dropped:o}}wri\
+te(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:\
+n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.\
+release(t))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!=\
+=t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spoo\
+l.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<\
+t||r&&s>n)&&this.spool.renew(i,o+n)}}};function Cd(){let e=Fn(),n=e.startsWith("file://")?decodeURIComponent(new URL(e).\
+pathname):e;return(n.startsWith("/")?b().files?.realPath(n):void 0)??e}function xt(e){let{sink:n,format:t,sourceClientVe\
+rsion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Cd():void 0,headers:Object.keys(o).length>0?O\
+bject.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=L(s);retur\
+n $o(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}function Fd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().repl\
+ace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:\
+7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Mo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return\
+}if(t.protocol!=="http:"||Fd(t.hostname))return;let r=[...t.username||t.password?["credentials"]:[],...t.search?["query \
+parameters"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.\
+keys(n).join(", ")}`]:[]];return o.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t.hostname}`}functi\
+on Po(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Kr(r,{sourceClientVersion:i,sessionId:o,cpuArc\
+hitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Co(({schemaVers\
+ion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>D(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Do(e,n=\
+I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let \
+s=r.get(i);if(s===void 0){let a=L(Pr(i));r.set(i,s={json:a,bytes:D(a)})}return s};return{name:"otlp",encode:i=>Wn(i.map(\
+s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Co(({sessionId:i,clientVersion:s})=>[i,s],i=>D(Wn([],i.sessionId,t(i)\
+,n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:D\
+r}}function Co(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.field\
+s[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var Bd="http://localhost:4318/v1/logs",Hd=120,Ud=50,jd=3,Vd=2,Ho=\'{"ts":"2026\
+-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Yd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"audi\
+tor","command":"x","subcommand":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefined",\
+"pythonVersion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',Wd=new WeakSet,Gd={flushIntervalSeconds:!0,maxQueueSize:\
+!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0\
+,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolM\
+axEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:\
+!0,clock:!0,random:!0};function Ve(e={}){if(!we(e))throw new TypeError(`Cannot create handler: options must be an object\
+, got ${N(e)}`);let n=jn(e,Gd);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(R,V,F)=>{let P=e[R]===void\
+ 0?V:e[R],z=F.integer?`${F.sign} integer`:`${F.sign} number`,re=`Cannot create handler: \'${R}\' must be a ${z}`;if(typeof\
+ P!="number"||Number.isNaN(P))throw new TypeError(`${re}, got ${N(P)}`);if(!((F.sign==="positive"?P>0:P>=0)&&(F.integer?\
+Number.isSafeInteger(P):Number.isFinite(P))))throw new RangeError(`${re}, got ${P}`);if(F.timer&&P*1e3>pt)throw new Rang\
+eError(`Cannot create handler: \'${R}\' must be at most ${pt/1e3} seconds (the longest a timer can wait), got ${P}`);retur\
+n P},r=(R,V,F)=>{let P=e[R];if(P===void 0)return F;if(typeof P!==V)throw new TypeError(`Cannot create handler: \'${R}\' mu\
+st be a ${V}, got ${N(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",i\
+nteger:!0},a=t("requestTimeoutSeconds",Vd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw\
+ new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);\
+let l=Yr(),c=r("sourceClientVersion","string",Te),m=Vo("resource",e.resource),f=r("sessionId","string","undefined"),h=[]\
+,g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,v=Kd(g,h),k=fn(l.format??""),_=g!==void 0?v:k??"nat",\
+O=kt(_,c,{...l.otlpResource,...m}),[y,p]=Wd.has(e)?[Yd,"the smallest event trackCommand records; a command\'s own are lar\
+ger by its name, source and duration"]:[Ho,"the smallest event"],w=_t(O,l.sessionPrefix+f),x=_t(kt(v,c,m,Uo),f,y),A=t("m\
+axEventBytes",32768,s);if(A<x.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least $\
+{x.eventBytes} (${p}), got ${A}`);let T=t("maxBatchBytes",5e5,s);if(T<x.batchBytes){let R=`one ${v} envelope holding ${p\
+}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\
+\' make ${R} ${x.batchBytes} bytes, more than \'maxBatchBytes\' (${T} by default)`:`Cannot create handler: \'maxBatchBytes\' \
+must be at least ${x.batchBytes} (${R}), got ${T}`)}let S=Zd(e.headers);S.problem&&h.push(S.problem);let M=qd(e.endpoint\
+,l.endpointHidden?Rt:l.endpoint??(_==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??Bd:void 0),l.dryRun,h),j=Jd(e.spool\
+Dir,l,h);return{flushIntervalMs:t("flushIntervalSeconds",Hd,o)*1e3,maxQueueSize:t("maxQueueSize",Ud,s),maxRetries:t("max\
+Retries",jd,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backo\
+ff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(A,T-w.envelopeByt\
+es-Re),maxEventBytesOption:A,maxBatchBytes:T,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:M.kind==="http"&&S.p\
+roblem?{kind:"none",reason:"invalid_headers",detail:S.problem}:M,spoolDir:j.path,noSpool:j.none,problems:h,spoolFallback\
+:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",de.maxEvents,s),maxBytes:Xd(t("spoolMaxB\
+ytes",de.maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ea(\
+e.captureInterrupts),handOff:Qd(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:O,formatSetBy:g!==v\
+oid 0?"the program\'s options":k!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{..._==="otlp"?l.otlpHeaders:{},..\
+.S.record},fetch:r("fetch","function",b().fetch??((R,V)=>globalThis.fetch(R,V))),logger:r("logger","function",void 0),cl\
+ock:Fo("clock",r("clock","function",Date.now),Date.now,{valid:zd,expected:"epoch milliseconds",hint:" (a method needs it\
+s object: () => performance.timeOrigin + performance.now())"}),random:Fo("random",r("random","function",Se),Se,{valid:R=\
+>typeof R=="number"&&R>=0&&R<1,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n==\
+=t)return n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${W(a)}${i}`)}if(!r(s))t\
+hrow new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${N(s)}`);return()=>{try{let a=n();return r(a)?\
+a:t()}catch{return t()}}}var zd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=Ho){let r={json:t,bytes:D(t),schem\
+aVersion:me,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);return{\
+eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function Xd(e,n,t){if(e>=de.maxBytes)return e;let r=Lo({json:n,sch\
+emaVersion:me,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\
+\' must be at least ${r} (one spooled event, ${t}), got ${e}`);return e}function kt(e,n,t,r){return e==="otlp"?Do({servic\
+eName:t["service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo={name:"node",version:"x".repeat(12)\
+,machine:"x".repeat(11),os:"linux"};function jo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=_t(kt(n.name\
+,t,r,Uo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytes\
+Option,o.eventBytes)}}var Rt=Symbol("hidden");function qd(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError\
+(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${N(e)}`);let o=e===void 0?vo\
+id 0:ln(e);if(o){let s=`the program\'s \'endpoint\' ${N(H(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:\
+"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Ur;return e=\
+==void 0&&!jr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry\
+_run"}:{kind:"http",url:i}}function Jd(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolD\
+ir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot crea\
+te handler: \'spoolDir\' must be a string (an absolute path) or false, got ${N(e)}`);return X(e,I().os)?{path:e,none:void \
+0}:(t.push(`the program\'s \'spoolDir\' ${N(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'\
+s \'spoolDir\' is not an absolute path"})}function Kd(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeE\
+rror(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${N(e)}`);let t=fn(e);return t||(n.push(`t\
+he program\'s \'format\' ${N(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Vo(e,n){if(n===voi\
+d 0)return{};if(!we(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${N(n)}`);le\
+t t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler:\
+ \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?N(o):`a ${typeof o}`} for ${N(r)}`)\
+;t[r]=o}return t}var Bo=8192;function Zd(e){let n=Vo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new \
+TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${N(i)}`);if(dn(i))throw new T\
+ypeError(`Cannot create handler: \'headers\' must not set ${N(i)}: the HTTP client frames the request itself`);n[i]=Nr(s)}\
+let t=Object.keys(n).find(i=>!un(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?`the\
+ program\'s \'headers\' has a value for ${N(t)} that cannot be sent (a control character or a character past ASCII): nothin\
+g is sent`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Bo} (servers refuse a larger head): no\
+thing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Qd(e,n){return e!==void 0?{enabled:e,source:"ha\
+ndOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enab\
+led:!0,source:"default"}}function ea(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")re\
+turn e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}va\
+r wn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function Tn(e,n){return{...e,[Ye]:L(n)}}function Yo(e){if(e)t\
+ry{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:v\
+oid 0}catch{return}}var te=15e3,na=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).slice(0,4\
+)}function zo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${fe(8)}.${r}`}function Pe(e,n,t,r,o){let i={locks:[],marks:[],oth\
+ers:new Map};for(let s of e.list(n)){let a=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(s\
+);if(!a)continue;let d=Number(a[2]),u=a[4]==="lock"?te:na;if(d+u<=r||d>r+u)_n(e,`${n}/${s}`);else if(a[1]===t)(a[4]==="l\
+ock"?i.locks:i.marks).push(s);else if(a[3]===o){let[l,c]=[`${a[2]} ${s}`,i.others.get(a[1])];(c===void 0||l<c)&&i.others\
+.set(a[1],l)}}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catch{re\
+turn!1}}function Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.now(),i);if(s.locks.length>0||s.mar\
+ks.length>0)return"at work";if(s.others.size>=Wo)return"crowded";let a=Date.now();o=zo(t,a,i,"start"),e.create(`${n}/${o\
+}`,"");let d=Pe(e,n,t,a,i),u=d.locks.length>0||d.marks[0]!==o,l=`${Z(a)} ${o}`,c=[...d.others.values()].filter(m=>m<l).l\
+ength>=Wo;return!u&&!c?o:(_n(e,`${n}/${o}`),u?"at work":"crowded")}catch{return o}}function qo(e,n,t){t!==void 0&&At(e,n\
+,()=>[t])}function Jo(e,n,t){At(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){for(let o=0;o<ta;o++){let\
+ i=Date.now();try{e.ensureDir(n,!0,!1);let s=Pe(e,n,t,i);if(s.locks.length>0){Ot(e,n,s.marks);return}let a=zo(t,i,Go(r),\
+"lock");e.create(`${n}/${a}`,"");let{locks:d,marks:u}=Pe(e,n,t,i);if(d.join()===a)return Ot(e,n,u),a;_n(e,`${n}/${a}`)}c\
+atch{return}await new Promise(s=>setTimeout(s,10+Se()*50))}}var ta=5;function Zo(e,n,t){At(e,n,()=>[t])}function At(e,n,\
+t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r}`)}function _n(e,n){try\
+{e.remove(n)}catch{}}function Qo(){return""}var oa=6e4,ia=1e3,sa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMET\
+RY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=da(e,n,t);return r.handOff?r:{...r,outcome:ni(e,n)}}f\
+unction ni(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ne()===void 0?"spool\
+ed":"dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function da(e,n,t){try{let r=di(e,n\
+,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=si(e.sink.\
+url,o.dir);if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n,endpoint:e.s\
+ink.url}:{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handOff:!1,reason:a.r\
+efused};let{cwd:d,...u}=a,l={...ua(e,o.dir),successor:u,onByConsentFile:fo()};return{handOff:!0,command:{...a,env:Tn(a.e\
+nv,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function ri(e,n){\
+return n.handOff&&n.command&&!la(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and ca\
+nnot be written",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===vo\
+id 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crowded")return o;let i\
+=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.dir,o),i}catch{return"failed"}}function ii(e,n\
+){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return di(e,n,!0)!==vo\
+id 0||t.kind==="http"&&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}function si(e,n){let t=ro(),r=t===void 0?void 0\
+:aa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...sa,...be,"HOME","USERPROFILE"],set:r===void 0?{}:{N\
+AT_TELEMETRY_CONSENT_FILE:r}}}function aa(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=b().fi\
+les,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!=\
+=void 0&&r?.allowed(i,"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off ($\
+{r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program del\
+ivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-ia)return`a request may take long\
+er (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off during the run";let \
+i=Ne();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender\
+, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no\
+ usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be t\
+old (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another \
+user could swap the sender\'s script there";if(!ti(e))return"the program may not connect to the endpoint";let{spool:s,fil\
+es:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=d,m=c===void\
+ 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>oa&&!xn(a,s.dir,s.key,u))return"spooled \
+events have waited a minute with no sender at work"}function ua(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;retu\
+rn{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTim\
+eoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),spoolMaxEvents:o.maxEvents,spool\
+MaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},re\
+source:{...r.resource}}}function ca({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function la(e){if(ca(e))\
+return!0;let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{\
+n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ma(n,t.dir,fa),!0}var fa=3;function ma(e,n,t,r=Date.now()){let o;t\
+ry{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+te?-1\
+/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filte\
+r(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var kn=class{#e=new Set;#n=\
+0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.lengt\
+h,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ai(){throw new Error("a sender \
+prints nothing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,ha=/^[0-9a-f]{8}$/;var ui=/^drops-([0-9a-f\
+]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,pa=6e4;function mi(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter((\
+[m,f])=>fi.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))return;let u={...{since:i,last:i,dropped:Objec\
+t.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=bi(n,t);try{let m=ya(e,n,t,i).filter(\
+h=>h.quiet).map(h=>hi(e,h,n,t)),f=gi([...m.flatMap(h=>h.lines),l],s,i)??l;pi(e,n,t,m,()=>{let h=Ea(e,c);h==="invalid"&&e\
+.remove(c);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+g.length<=ci?e.append(c,typeof h=="object"&&!h.ended?`\n${g}`:g,l\
+i):ga(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E(()=>e.remove(h))}catch{}}function ga(e,n,t,r,o,i){let s=bi(n,t),a\
+={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],()=>{e.append(s,`${L(gi([...d.lines,r],o,i\
+)??r)}\n`,li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)),{lines:[],summed:n.summe\
+d};let{lines:o,upTo:i}=ba(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.sum\
+med}}function pi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a));throw i}}functio\
+n Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.aside`)}function ya(e,n,t,r)\
+{return Et(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=pa;return o===t?{path:B(n,i),summed:a===voi\
+d 0?void 0:Number(a),quiet:d}:void 0})}function ba(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(t)??"",o=n.quie\
+t?r.length:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}functio\
+n Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last\
+:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries\
+(a.dropped))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_\
+INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map\
+(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function Ea(e,n){try{let t=e.rea\
+d(n,$t);return t===void 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof\
+ $?"invalid":void 0}}function yi(e){return e.split(`\n`).flatMap(n=>va(n)??[])}function va(e){try{let{since:n,last:t,drop\
+ped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if\
+(!(Nt(n)&&Nt(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let \
+d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ha.test(i)?{endpointHash:i}:{}};return typeof o==\
+"string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}function Nt(e){return Number.isSafeInteger(e)&&e>=0&&e<=hn}function\
+ bi(e,n){return B(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Ei=.9,Sa=1e3,wa=3e5,Ta=36e5,xa=4,Rn=class\
+{#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ue.working;#k=0;#R;#y=new \
+Set;#O;#N=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#fe=!1;#U=0;#D;#C;#v;#z;#j=!1;#X=!1;#F;constructor(n={}){this.#e=Ve(n\
+)}enqueue(n){try{if(!he())return this.#xe();let t=b().exiting();t?(this.#ie(),this.#H=this.#i,this.#i=!0):this.#J(),this\
+.#u++;let r=So(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)re\
+turn this.#ke();if(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#c===void 0&&queueMicrotask(()=>t\
+his.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H=!1}}start(){this.#m||this.#D|\
+|(this.#m=!0,this.#J(),this.#S()>0?this.#V():he()&&!this.#A()&&ii(this.#e,this.#_())&&this.#I(ue.working))}flush(){retur\
+n this.#I(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#x=Math.max(th\
+is.#x,n),this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i=this.#x;return[this.#l,thi\
+s.#x]=[void 0,ue.working],this.#be(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D??=this.#me()}[Symbol.asyncDis\
+pose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:thi\
+s.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.\
+size}#q(){return[...this.#o,...this.#t.events(),...this.#n]}#J(){if(this.#C)return;this.#ie();let n=b(),t=s=>{try{return\
+ s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({\
+beforeExit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.ca\
+ptureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V\
+(){this.#m&&this.#c===void 0&&this.#K()}#K(){this.#c=setTimeout(()=>{this.#I(ue.periodic).then(()=>{this.#m&&this.#K()})\
+},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#me(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=t\
+his.#E=_a(this.#e.exitTimeoutMs);this.#le(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([thi\
+s.#w.then(()=>!0),n.over()])&&this.#Z(),this.#S()>0&&this.#B())return;this.#ae(),this.#S()>0&&this.#A()&&this.#P(!0),thi\
+s.#S()>0&&!this.#A()&&await this.#he(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#\
+G(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async#he(n){let t=this.#\
+_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>!0);await Promise.race([r,n\
+.over()])||this.#Z()}#Z(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t||n)*Ei,i=[.\
+..this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*Ei);this.#Q(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,\
+this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#Q(n=()=>!1){for(let t of this.#\
+y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#re(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.\
+#o.unshift(...n(t)?this.#se(r,"the exit budget ended before the answer"):r)}}}#pe(){return this.#R??=new AbortController\
+}#ee(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=b().\
+monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#ne(n){\
+this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0;return n.kind\
+==="http"&&(t||!b().canConnect(n.url))}#ge(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#v?.health.state;return this.#\
+E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.ki\
+nd==="http"&&b().canConnect(n.url)}#ye(n){let t=this.#v?.health;if(n.delivered){this.#F=void 0;let u=this.#X&&this.#E===\
+void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.re\
+cordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#F?.failures??0)+1\
+,{backoff:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{state:t.state,failures\
+:o,probeAt:d}}async#be(n){try{this.#le(),this.#Y();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||\
+this.#E===void 0)&&t.refresh(),this.#ae();let r=this.#A();if(r&&!this.#ge())return;let o=this.#e.clock(),i=l=>l.notBefor\
+e<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=\
+[];let d=this.#oe(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#Ee(d,u),this.#ye\
+(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush fail\
+ed unexpectedly: ${t}`)}}async#Ee(n,t){let{signal:r}=this.#pe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ee(r);\
+)await this.#te(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(xa,n.length)},i));for(let s of n.slice(o))thi\
+s.#ne(s)}async#te(n,t,r){this.#Y();let o=this.#ue(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n\
+=o}let i=await this.#Se(n,t);if(this.#Te(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Mat\
+h.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#ee(t)?await this.#te(\
+d,t,r):this.#ne(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#re(n,i.rejected);case"too_large":re\
+turn this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n);case"interrup\
+ted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??\
+0,i.retryAfterMs??0),r.probing?this.#ve(n,i.retryAfterMs):this.#_e(n,i.reason,i.retryAfterMs)}}}#ve(n,t=0){let r=this.#e\
+.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#re(n,t=0){let r=Math.min(t,n.length\
+);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#Se(n,t){let r={started:b().monotonicMs(),events:n\
+,accepted:!1};this.#y.add(r);try{return await this.#we(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=b().monoto\
+nicMs();this.#O={ms:o-r.started,endedAt:o}}}#oe(n){let{format:t,maxBatchBytes:r}=this.#e;return wo(n,r,t.emptyBytes,t.ev\
+entBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#we(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:\
+"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#h?.(`\
+sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")return vi(a),{kind:"delive\
+red"};let d=i.classify;return await bo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),readAnswer:i\
+.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b\
+().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#Te(n,t){if(!this.#h)return;le\
+t r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==v\
+oid 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e\
+.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer \
+for ${t} event(s): ${n.kind}${i}`)}#ie(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;\
+if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d=n.kind==="http"\
+?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dr\
+y_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoi\
+nt: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)re\
+turn;let i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can \
+be started":"in process"} (${o.source})`)}#xe(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`telemetry off (\
+decided by ${ft().decidedBy}): events are not recorded`))}#_e(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,a=i(),d=thi\
+s.#se(n,t);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#se(n,t){let[r,o]=[[],[]];for(let i of n)\
+(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) ke\
+pt for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n){this.#v?.settle\
+(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place ca\
+nnot be used: ${n}`;r!==this.#z&&this.#f(r),this.#z=r}),this.#v}#de(){let n=this.#E;if(n)return Math.max(0,n.end-b().mon\
+otonicMs())+Sa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(wa,Math.min(Ta,2*t),2*r)}#Y(){let n=thi\
+s.#de(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ae(){if(this.#j||this.#k>0||!he()||this.#A()||!ee())retu\
+rn;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(M\
+ath.ceil(t/10),t-1)),o=n?.replay(t-r,this.#de());this.#X=(o?.events.length??0)>0,o&&(this.#ce(o.dropped),this.#s+=o.even\
+ts.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#Q();let r=this.#q(),o=this.#ue(r);if(\
+o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#fe=!0,this.#L(),this.#b(o\
+.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#oe(o))vi(this.#e.format.encode(a,t\
+his.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.length,this.#e.sink\
+.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) no\
+t delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1\
+;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the u\
+ser\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#L(),s){let a=this.#U-thi\
+s.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped))this.#b(u,d);this.\
+#ce(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavailable")}return i?.re\
+leaseAll(),s!==void 0}#ue(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(\
+s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.len\
+gth,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#ce(n){for(let[t,r]of Object.entries(n))this.#s+=r,thi\
+s.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=ei(this.#e,t,he()),o=r.handOff?ee():void 0;if(o===!1)retu\
+rn this.#P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a late\
+r run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health):void 0,c=i.outcome==="deliver\
+ed"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in\
+ process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#A()?0:Io(this.#q(),this.#e.spoolLimits);if(s>0){let{maxEvent\
+s:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of th\
+e ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit: delive\
+ring in process: the spool cannot be written"),!1;let a=oi(i);if(a==="failed"||a==="crowded")return this.#f(`at exit: de\
+livering in process: ${a==="crowded"?"senders of other programs or settings (headers, an OTLP resource) work for its hos\
+t already":"no sender could be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.working];let d={started:"a sender",\
+"at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no \
+processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#W(){let n=this.#r,t=this.#P(),r\
+=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#G(){let n=\
+{};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{si\
+nk:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s \
+of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();mi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n\
+,t,r){n!==0&&(C(this.#a,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#ke(){if(this.#$!==void 0){C(this.\
+#a,"buffer_full",1),this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#b(1,"buffer_full",`${n} held; those\
+ dropped after it are told together at the next flush`)}#le(){let n=this.#$;this.#$=void 0,n&&this.#f(`dropped ${n} even\
+t(s): buffer_full`)}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function _a(e){let n=b().monotonicMs()+e,t,r;retu\
+rn{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function vi(e){\
+b().writeStderr(`${ai(JSON.parse(e))}\n`)}var ka=250;async function Si(e){let n=b();Ie(te,()=>n.exit(0)),yo(),lo(()=>Ra(e\
+));try{await Oa(e,b().monotonicMs()+te)}catch{}n.exit(0)}function Ra(e){let{enabled:n,source:t}=so();return n||t==="defa\
+ult"&&e.onByConsentFile!==!0}async function Oa(e,n){let t=b().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsen\
+tFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee())return Jo(t,r,d);for(let u=0;;u++){let l=await Ko(t,r,d,e.endpoint);if(!l)retur\
+n;let{replayed:c,spooled:m,sent:f,timeUp:h}=await Na(s,n-ka);if(Zo(t,r,l),!$a(e,d))return;if(h&&f>0&&ee())return Aa(e);i\
+f(c>0&&m>0||u>0&&c===0)return}}function Aa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{file\
+s:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==void 0&&E(()=>o.touch(s,Date\
+.now())),b().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Na(e,n){let t={replayed:0\
+,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-b().mo\
+notonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)break;let d=new Rn({...e,handOff\
+:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=d\
+.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<=l)break;if(l>0&&n-\
+b().monotonicMs()>r){let f=pe(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t\
+}function $a(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now()))return!1;let r={\
+maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ae.open(e.spoolDir,t,r,n)?.\
+waitingSince(Date.now())!==void 0}var wi=Yo(b().env(Ye));wi&&await Si(wi);\n'}var Re="sender-4f39d870.mjs",qd=129154,Jd=6e4,
+Zd=1e3,Kd=[Gi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ji(e,t){
+return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?"spooled":"dropped"}var Qd=3;
+function Zi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Hd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(
+`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.
+written-d.written).slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}
+var ec=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.
+delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function dn(e){
+return e===null?"null":typeof e=="string"?Ki(e):typeof e=="number"?tc(e):typeof e=="boolean"?String(e):Array.isArray(e)?
+`[${e.map(dn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Ki(n)}: ${dn(
+r)}`).join(", ")}}`:"null"}function Ki(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(
+16).padStart(4,"0")}`)}function tc(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infi\
+nity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=
+-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(
+2,"0")}`}var Qi=16384,cn=2*Qi,eo=cn-4096,ln=32,to=/^[a-z0-9_]{1,40}$/,nc=/^[0-9a-f]{8}$/,rc=/^drops-([0-9a-f]{8})\.json$/,
+un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,ic=6e4;function oc(e,t,n,r=-1/0){const i=Date.now(),
+o=fr(e,At(t,n)),d=hr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>ro(e,a).lines);return xt([...typeof o=="o\
+bject"?o.lines:[],...d],r,i)}function sc(e,t,n=-1/0){return[...new Set([...Ue(e,t,rc,i=>i),...Ue(e,t,un,i=>i)])].flatMap(
+i=>{const o=oc(e,t,i,n);return o?[{key:i,...o}]:[]})}function ac(e,t,n,r,i,o){const s=At(t,n),d={path:hn(t,n),quiet:!1},
+a=fn(e,s,d.path)?no(e,d,t,n):{lines:[]};ur(e,t,n,[a],()=>{e.append(s,`${D(xt([...a.lines,r],i,o)??r)}
+`,eo)})}function no(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=ro(e,t),s=hn(n,r,o);return fn(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function hn(e,t,n){
 const r=n===void 0?"":`-${n}`;return z(e,`drops-${t}-${ue(Date.now())}-${_e()}${r}.aside`)}function ro(e,t){try{const n=t.
 summed??0,r=e.read(t.path,cn)?.slice(n)??"",i=t.quiet?r.length:r.lastIndexOf(`
-`)+1;return{lines:io(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}function fn(e,t,n){return k(()=>(e.
+`)+1;return{lines:io(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}function fn(e,t,n){return S(()=>(e.
 rename(t,n),!0))??!1}function io(e){return e.split(`
 `).flatMap(t=>dc(t)??[])}function dc(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),s=typeof r==
 "object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(t)&&Nt(n)&&t<=n&&s.length>0&&s.length<=ln&&s.every(([
 c,u])=>to.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
 "string"&&nc.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&V(i)===i?{...a,endpoint:i}:a}catch{return}}var ne={
 working:1,periodic:2,asked:1/0},oo=.9,cc=1e3,lc=3e5,uc=36e5,hc=4,so=class{#e;#t=[];#i=[];#n=new ec;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
-resolve();#u;#$=ne.working;#k=0;#O;#y=new Set;#x;#A=!1;#w;#m=le();#a=!1;#_=!1;#o=!1;#F=!1;#R;#he=!1;#U=0;#D;#P;#E;#X;#H=!1;#G=!1;#B;constructor(e={}){
+resolve();#u;#$=ne.working;#S=0;#O;#y=new Set;#x;#A=!1;#w;#m=le();#a=!1;#_=!1;#o=!1;#F=!1;#R;#he=!1;#U=0;#D;#P;#E;#X;#H=!1;#G=!1;#B;constructor(e={}){
 this.#e=Zn(e)}enqueue(e){try{if(!Q())return this.#$e();const t=g().exiting();t?(this.#oe(),this.#F=this.#o,this.#o=!0):this.#J(),
 this.#c++;const n=Qo(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
-return this.#ke();if(this.#t.push(n),t)return void(this.#j(!0)||this.#z());this.#f&&this.#l===void 0&&queueMicrotask(()=>this.#Y()),
+return this.#Se();if(this.#t.push(n),t)return void(this.#j(!0)||this.#z());this.#f&&this.#l===void 0&&queueMicrotask(()=>this.#Y()),
 this.#t.length>=this.#e.maxQueueSize&&this.#M(ne.working)}catch{}finally{this.#F=!1}}start(){this.#f||this.#D||(this.#f=
-!0,this.#J(),this.#b()>0?this.#Y():Q()&&!this.#N()&&as(this.#e,this.#S())&&this.#M(ne.working))}flush(){return this.#M(ne.
+!0,this.#J(),this.#b()>0?this.#Y():Q()&&!this.#N()&&as(this.#e,this.#k())&&this.#M(ne.working))}flush(){return this.#M(ne.
 asked)}#M(e,t=!1){if(this.#w!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#$=Math.max(this.#$,e),this.#u)
-return this.#u;const n=this.#k,r=this.#T.then(()=>{if(n!==this.#k)return;const i=this.#$;return[this.#u,this.#$]=[void 0,
+return this.#u;const n=this.#S,r=this.#T.then(()=>{if(n!==this.#S)return;const i=this.#$;return[this.#u,this.#$]=[void 0,
 ne.working],this.#ge(i)});return this.#u=r,this.#T=r,r}stop(){return this.#D??=this.#fe()}[Symbol.asyncDispose](){return this.
 stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
 length,inFlight:this.#n.size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#q(){return[...this.#i,
@@ -2128,7 +2128,7 @@ this.#f=!1,this.#l!==void 0&&clearTimeout(this.#l);const e=this.#w=fs(this.#e.ex
 let n=!1;try{if(this.#n.size>0&&!await Promise.race([this.#T.then(()=>!0),e.over()])&&this.#K(),this.#b()>0&&this.#j())return;
 this.#de(),this.#b()>0&&this.#N()&&this.#C(!0),this.#b()>0&&!this.#N()&&await this.#me(e),this.#C()}catch(r){this.#h(`st\
 op failed unexpectedly: ${r}`),n=!0}finally{this.#W(),e.clear(),this.#w=void 0;const r=this.#c>t&&this.#b()>0;!n&&!r&&(this.#P?.(),
-this.#P=void 0)}}async#me(e){const t=this.#S()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#M(ne.asked,
+this.#P=void 0)}}async#me(e){const t=this.#k()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#M(ne.asked,
 !0).then(()=>!0);await Promise.race([n,e.over()])||this.#K()}#K(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=g().
 monotonicMs(),r=Math.min(e,t||e)*oo,i=[...this.#y].some(({started:o,accepted:s})=>!s&&n-o>=e*oo);this.#Q(({started:o})=>n-
 o>=r),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#E?.health.recordFailure()}#Q(e=()=>!1){
@@ -2136,7 +2136,7 @@ for(const t of this.#y){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r)
 cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#se(n,"the exit budget ended before the answer"):n)}}}#pe(){return this.#O??=
 new AbortController}#ee(e){if(e.aborted||!$e())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#w;if(!r)
 return!0;const i=g().monotonicMs(),o=r.end-i;if(o>=t)return!0;const s=this.#x,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return n<=
-t&&!(2*d>o)}#te(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#S()?.health.isOpen()===
+t&&!(2*d>o)}#te(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#k()?.health.isOpen()===
 !0;return e.kind==="http"&&(t||!g().canConnect(e.url))}#ve(){const{sink:e,clock:t}=this.#e,n=this.#B,r=this.#E?.health.state;
 return this.#w===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.
 probeAt&&e.kind==="http"&&g().canConnect(e.url)}#ye(e){const t=this.#E?.health;if(e.delivered){this.#B=void 0;const a=this.#G&&
@@ -2156,7 +2156,7 @@ o)];for(const d of s)this.#n.add(d);for(const d of s)this.#ee(t)?await this.#ne(
 delivered":return n.delivered=!0,this.#re(e,i.rejected);case"too_large":return this.#g(1,"http_413"),this.#I(e);case"rej\
 ected":return this.#g(e.length,i.reason,i.detail),this.#I(e);case"interrupted":case"not_sent":this.#i.unshift(...e);return;case"\
 retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?this.#Ee(e,i.retryAfterMs):
-this.#Se(e,i.reason,i.retryAfterMs)}}}#Ee(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,
+this.#ke(e,i.reason,i.retryAfterMs)}}}#Ee(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,
 n);this.#i.unshift(...e)}#re(e,t=0){const n=Math.min(t,e.length);this.#p+=e.length-n,n>0&&this.#g(n,"otlp_rejected"),this.#I(
 e)}async#be(e,t){const n={started:g().monotonicMs(),events:e,accepted:!1};this.#y.add(n);try{return await this.#Te(e,t,()=>n.
 accepted=!0)}finally{this.#y.delete(n);const r=g().monotonicMs();this.#x={ms:r-n.started,endedAt:r}}}#ie(e){const{format:t,
@@ -2176,21 +2176,21 @@ ttp"?V(e.url):e.kind==="stderr"?"standard error":e.reason==="dry_run"&&g().envHi
 dpoint: ${d}; format: ${t.name}; spool: ${n??"none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)
 return;const i=$i(e,this.#e.headers);i&&this.#m(`warning: ${i}`),this.#m(`at exit: ${r.enabled?"hand off where a sender \
 can be started":"in process"} (${r.source})`)}#$e(){this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry o\
-ff (decided by ${Zt().decidedBy}): events are not recorded`))}#Se(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,s=i(),
+ff (decided by ${Zt().decidedBy}): events are not recorded`))}#ke(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,s=i(),
 d=this.#se(e,t);for(const a of d)a.notBefore=s+it(a.retries,r,o,n);this.#i.push(...d)}#se(e,t){const[n,r]=[[],[]];for(const i of e)
 (++i.retries>this.#e.maxRetries?r:n).push(i);return n.length>0&&this.#h(`delivery failed (${t}): ${n.length} event(s) ke\
 pt for retry`),r.length>0&&this.#g(r.length,"retries_exhausted",`last failure: ${t}`),this.#I(r),n}#I(e){this.#E?.settle(
-e)}#S(){return this.#E??=Wi.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place c\
+e)}#k(){return this.#E??=Wi.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place c\
 annot be used: ${e}`;n!==this.#X&&this.#h(n),this.#X=n}),this.#E}#ae(){const e=this.#w;if(e)return Math.max(0,e.end-g().
 monotonicMs())+cc;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(lc,Math.min(uc,2*t),2*n)}#V(){const e=this.#ae(),
-t=this.#w!==void 0;this.#E?.renewClaims(e,t?e:e*.75,t)}#de(){if(this.#H||this.#k>0||!Q()||this.#N()||!$e())return;const e=this.#S();
+t=this.#w!==void 0;this.#E?.renewClaims(e,t?e:e*.75,t)}#de(){if(this.#H||this.#S>0||!Q()||this.#N()||!$e())return;const e=this.#k();
 if(e&&Fe()!==void 0)return;this.#H=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#b(),Math.min(Math.ceil(t/10),t-
 1)),r=e?.replay(t-n,this.#ae());this.#G=(r?.events.length??0)>0,r&&(this.#le(r.dropped),this.#s+=r.events.length,this.#i.
 push(...r.events),r.events.length>0&&this.#Y())}#C(e=!1,t){this.#Q();const n=this.#q(),r=this.#ce(n);if(r!==n&&(this.#i=
 r,this.#n.clear(),this.#t=[]),r.length===0)return!0;if(!(t??$e()))return this.#he=!0,this.#L(),this.#g(r.length,"opted_o\
 ut"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(const s of this.#ie(r))ao(this.#e.format.encode(s,this.#e.clock())),
 this.#p+=s.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#g(r.length,this.#e.sink.reason,this.#e.sink.
-detail),!0;const i=this.#S();if(!i&&this.#e.spoolDir===void 0)return this.#h(`${r.length} event(s) not delivered are kep\
+detail),!0;const i=this.#k();if(!i&&this.#e.spoolDir===void 0)return this.#h(`${r.length} event(s) not delivered are kep\
 t in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Fe()!==void 0)return this.#L(),
 this.#g(r.length,"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let o;try{o=i?.write(
 r)}catch{o=void 0}if(o||(this.#A=!0),!o&&e)return!1;if(this.#L(),o){const s=this.#U-this.#e.clock();s>0&&i?.health.recordWait(
@@ -2198,7 +2198,7 @@ s),this.#r+=o.spooled;for(const[d,a]of Object.entries(o.dropped))this.#g(a,d);th
 0;this.#r+=s,this.#g(r.length-s,"spool_unavailable")}return i?.releaseAll(),o!==void 0}#ce(e){const t=this.#E?.spool;if(!t)
 return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
 const i=e.filter(({claim:o})=>o&&r.has(o));return this.#g(i.length,"claim_lost"),this.#I(i),e.filter(({claim:o})=>!o||!r.
-has(o))}#le(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#j(e=!1){if(this.#b()===0)return!0;const t=this.#S(),
+has(o))}#le(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#j(e=!1){if(this.#b()===0)return!0;const t=this.#k(),
 n=ar(this.#e,t,Q()),r=n.handOff?$e():void 0;if(r===!1)return this.#C(!0,r);const i=os(this.#e,n);if(!i.handOff){const a={
 delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},c=i.outcome!=="delivered"&&
 t?.health.isOpen()?zi(t.health):void 0,u=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} \
@@ -2207,15 +2207,15 @@ s`:"";return this.#h(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.re
 elivering in process: the spool would leave out ${o} of the ${this.#b()} event(s) (spoolMaxEvents ${a}, spoolMaxBytes ${c}\
 )`),!1}if(!this.#C(!0,r))return this.#h("at exit: delivering in process: the spool cannot be written"),!1;const s=ss(i);
 if(s==="failed"||s==="crowded")return this.#h(`at exit: delivering in process: ${s==="crowded"?"senders of other program\
-s or settings (headers, an OTLP resource) work for its host already":"no sender could be started"}`),!1;this.#k++,[this.#u,
+s or settings (headers, an OTLP resource) work for its host already":"no sender could be started"}`),!1;this.#S++,[this.#u,
 this.#$]=[void 0,ne.working];const d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endp\
 oint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#h(`at exit: ha\
 nded off to ${d[s]}`),!0}#z(){const e=this.#r,t=this.#C(),n=this.#r-e;return n>0&&this.#h(`at exit: the process ends at \
 once: ${n} event(s) spooled for a later run`),t}#W(){const e={};for(const[o,s]of Object.entries(this.#d)){const d=this.#v[o]??
 0;s>d&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=s-d)}const{sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.
-kind!=="http")return;const r=this.#S();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();
+kind!=="http")return;const r=this.#k();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();
 hs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(H(this.#d,t,e),this.#h(`dropped ${e} event(\
-s): ${t}${n?` (${n})`:""}`))}#ke(){if(this.#R!==void 0){H(this.#d,"buffer_full",1),this.#R++;return}this.#R=0;const e=this.#e.
+s): ${t}${n?` (${n})`:""}`))}#Se(){if(this.#R!==void 0){H(this.#d,"buffer_full",1),this.#R++;return}this.#R=0;const e=this.#e.
 maxBufferedEvents;this.#g(1,"buffer_full",`${e} held; those dropped after it are told together at the next flush`)}#ue(){
 const e=this.#R;this.#R=void 0,e&&this.#h(`dropped ${e} event(s): buffer_full`)}#h(e){this.#m?.(e),this.#F||Ln(this.#e.logger,
 e)}};function ao(e){g().writeStderr(`${dn(JSON.parse(e))}
@@ -2229,17 +2229,17 @@ ormation"];function pc(e,t=mn){return["","NVIDIA NeMo Agent Toolkit collects ano
 oo (they share ${t}).`,e?`Change your mind any time: \`${e}\` (or NAT_TELEMETRY_ENABLED=0).`:"Change your mind any time:\
  NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",""].join(`
 `)}var co=/[\u0000-\u001f\u007f-\u009f]/,mn="~/.config/nat/telemetry.toml";function vc(){try{const e=g().env("NAT_TELEME\
-TRY_CONSENT_FILE");return e&&!co.test(e)?e:mn}catch{return mn}}var lo="Share anonymous usage data? [Y/n] ",yc=200;function gc(e,t){
+TRY_CONSENT_FILE");return e&&!co.test(e)?e:mn}catch{return mn}}var lo="Share anonymous usage data? [y/n] ",yc=200;function gc(e,t){
 let n="";for(const r of t){if(e.result!==void 0)break;r===3||r===4?(e.result=null,r===3&&(e.interrupted=!0),n+=r===3?`^C\
 
 `:`
 `):r===13||r===10?(e.result=e.text,n+=`
 `):(r===127||r===8)&&e.text.length>0?(e.text=e.text.slice(0,-1),n+="\b \b"):r>=32&&r<127&&e.text.length<64&&(e.text+=String.
-fromCharCode(r),n+=String.fromCharCode(r))}return n}function wc(e){const t=e.trim().toLowerCase();if(t===""||t==="y"||t===
-"yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function Ec(e,t){const{writeStderr:n,monotonicMs:r}=g();
-let i,o,s={text:""},d=0,a=!1;try{const u=e.readRaw(l=>{const f=i===void 0||r()-i<yc;for(let h=1;h<=l.length;h++)if(!(f&&
-l[h-1]!==3)&&(n(gc(s,l.subarray(h-1,h))),s.result!==void 0)){if(s.interrupted)return a=!0,h;if(o=s.result===null?"disabl\
-ed":wc(s.result),o!==void 0||++d===3)return h;n(`Please answer y or n. ${lo}`),s={text:""}}});n(`${pc(t,vc())}
+fromCharCode(r),n+=String.fromCharCode(r))}return n}function wc(e){const t=e.trim().toLowerCase();if(t==="y"||t==="yes")
+return"enabled";if(t==="n"||t==="no")return"disabled"}async function Ec(e,t){const{writeStderr:n,monotonicMs:r}=g();let i,
+o,s={text:""},d=0,a=!1;try{const u=e.readRaw(l=>{for(let h=1;h<=l.length;h++)if(!((i===void 0||r()-i<yc)&&l[h-1]!==3)&&(n(
+gc(s,l.subarray(h-1,h))),s.result!==void 0)){if(s.interrupted)return a=!0,h;if(o=s.result===null?"disabled":wc(s.result),
+o!==void 0||++d===3)return h;n(`Please answer y or n. ${lo}`),i=r(),s={text:""}}});n(`${pc(t,vc())}
 ${lo}`),i=r(),await u}catch{return"never_asked"}if(a){const u=g();return u.signalSelf("SIGINT")||u.exit(ve.SIGINT),await new Promise(
 l=>setTimeout(l,50)),"never_asked"}o??="disabled",Ti(o==="enabled");const c=pi(o);return n(`${o==="enabled"?"Thank you. \
 Usage data will be shared.":"Usage data will not be shared."}${c?"":" (Your choice could not be saved; you will be asked\
@@ -2252,10 +2252,10 @@ entries(t).find(([,i])=>i===n);if(r)return r[0]}if(Tc.includes(n)||Array.isArray
 return"Error"}export{ai as AT_PAST_HOST,Wi as Backlog,He as CLIENT_VERSION,ui as CliCommandEvent,si as DEFAULT_ENDPOINT,Mi as DEFAULT_FLUSH_INTERVAL_SECONDS,
 Li as DEFAULT_MAX_QUEUE_SIZE,Ii as DEFAULT_MAX_RETRIES,Ci as DEFAULT_REQUEST_TIMEOUT_SECONDS,we as DEFAULT_SCHEMA_VERSION,
 Vi as EndpointHealth,Ui as LATEST_WIRE_TIME_MS,so as NATTelemetryHandler,Ri as NOT_YET,Ze as NemoSource,Gt as PROMPT_VERSION,
-Se as PROXY_VARIABLES,rt as Spool,li as TaskStatus,ke as TelemetryEvent,H as addCount,mr as askForConsent,sr as backlogKey,
+ke as PROXY_VARIABLES,rt as Spool,li as TaskStatus,Se as TelemetryEvent,H as addCount,mr as askForConsent,sr as backlogKey,
 Ga as buildPayload,pr as cgiIgnores,$i as clearTextSecrets,K as consentFilePath,$e as consentHolds,Rr as denoGoesAround,
 jt as denoProxyRoute,b as describe,ee as describeError,zi as downUntil,sc as dropsRecords,yi as effectiveConsent,An as environmentSettings,
-ar as exitDecision,or as fallbackBeside,ie as formatTimestamp,kt as healthHash,Dt as hiddenBecause,g as host,ct as httpUrlProblem,
+ar as exitDecision,or as fallbackBeside,ie as formatTimestamp,St as healthHash,Dt as hiddenBecause,g as host,ct as httpUrlProblem,
 _i as isLoopback,Q as isTelemetryEnabled,ir as openSpool,Rt as optOutProblem,ft as parametersProblem,Ye as proxyRoute,De as randomFraction,
 pi as recordConsent,Od as recordedHealth,V as redact,Zi as removeSenderScripts,Zn as resolveOptions,it as retryDelay,I as runtimeInfo,
 vi as saveConsent,Ti as setTelemetryEnabled,fe as shortHash,rr as spoolFallbackOf,Xn as spoolKey,ps as trackCommand,Te as unknownOption,
@@ -2263,7 +2263,7 @@ U as utf8Length,se as whyHidden};
 try{
 Object.defineProperty(ui,"name",{value:"CliCommandEvent"});
 Object.defineProperty(so,"name",{value:"NATTelemetryHandler"});
-Object.defineProperty(ke,"name",{value:"TelemetryEvent"});
+Object.defineProperty(Se,"name",{value:"TelemetryEvent"});
 Object.defineProperty(mr,"name",{value:"askForConsent"});
 Object.defineProperty(Ga,"name",{value:"buildPayload"});
 Object.defineProperty(K,"name",{value:"consentFilePath"});
