@@ -114,8 +114,9 @@ const QUESTION = "Share anonymous usage data? [y/n] ";
 /**
  * Keys read this soon after the question (or its repeat) shows were typed before it, or before its words could be
  * read: keys typed ahead while the program started, a pasted line, waiting in the terminal. None is taken as an
- * answer, nor left for the program; Ctrl-C still interrupts. Keys the program reads late (its event loop busy) are
- * taken: only a typed `y` is a yes.
+ * answer, nor left for the program; Ctrl-C still interrupts. The question shows once the code that asked has run
+ * on; keys the program reads late all the same (a timer of its own working as it shows) are taken: a yes is a typed
+ * `y`, never an Enter alone.
  *
  * @example
  * ```ts
@@ -234,6 +235,9 @@ export async function ask(terminal: HostTerminal, optOut: string | undefined): P
       }
       return undefined;
     });
+    // Shown once the code that asked has run on: a program that goes on working before it awaits the question would
+    // otherwise read keys typed before it late, past the window, as typed after it.
+    await null;
     writeStderr(`${consentDisclosure(optOut, sharedFileName())}\n${QUESTION}`);
     shownAt = monotonicMs();
     await answered;

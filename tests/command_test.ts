@@ -645,6 +645,8 @@ test("a command that is no name (what a user typed, a path, a command line) is r
     "notes\uff0etxt",
     "www\u3002example\u3002com",
     "www\uff61example\uff61com",
+    "www%2Eexample%2Ecom",
+    "192%2E168%2E1%2E10",
   ];
   const server = await TestServer.start();
   setTelemetryEnabled(true);
