@@ -746,37 +746,38 @@ rmat it could name the collector, so nothing is sent there unless NAT_TELEMETRY_
 t",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"\
 with the OTLP format, headers set there (a collector's key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Ba=Object.
 keys(di);function ja(e,t,n){if(t==="win32"||n===void 0)return;const r=e("TMPDIR");return z(r&&re(r,t)?r:"/tmp",`nat-tele\
-metry-${n}`)}var Vt=new Set,ci=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-|\/.*\/))\S(?:.*\S)?$/,Fa=In(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),
-Ua=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,Ha=In(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),
-we="1.5",Je=64,li=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"cance\
-led",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),Ze=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"\
-datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",
-AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Se=class{name;schemaVersion;timestamp;constructor(e,t={}){if(Io(new.target))
-throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(
-`Cannot create event: an event type must declare a name (pass it to super()), got ${b(e)}`);const n=t.schemaVersion??we;
-if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string\
-, got ${b(n)}`);const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot \
-create event: 'timestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},
-Ya={nemoSource:!0,command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},
-ui=class extends Se{fields;constructor(e){const t=q(e)?Te(e,Ya)?.replace("is not an option","is not a field"):`its field\
-s must be an object, got ${b(e)}`;if(t)throw new TypeError(`Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.
-timestamp});const n=e.durationMs??-1;if(typeof n!="number"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'd\
-urationMs' must be a number, got ${b(n)}`);if(!Number.isFinite(n))throw new RangeError(`Cannot create event: 'durationMs\
-' must be finite, got ${n}`);const r=Math.max(n,-1),i=Bn(e.exitCode??-1);if(i===void 0)throw new TypeError(`Cannot creat\
-e event: 'exitCode' must be an integer, got ${b(e.exitCode)}`);this.fields=Object.freeze({nemoSource:jn("nemoSource",e.nemoSource??
-Ze.AGENT_TOOLKIT,Ze),command:ht("command",Ie("command",Object.hasOwn(e,"command")?Pn(e.command):void 0)),subcommand:ht("\
-subcommand",Ie("subcommand",Pn(e.subcommand))),taskStatus:jn("taskStatus",e.taskStatus,li),durationMs:Math.trunc(r),exitCode:i,
-errorClass:Lo(Ie("errorClass",e.errorClass??"undefined")),pythonVersion:Ie("pythonVersion",e.pythonVersion??Co())})}parameters(){
-return{...this.fields}}},Va=/[^\x00-\x7f]/,za="184482118588404",zt={second:NaN,text:""},Ee=4503599627370496,B=e=>{if(!(e<
-Ee&&e>-Ee))return e;const t=e>=0?e+Ee-Ee:e-Ee+Ee;return t>e?t-1:t},te=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},
-hi=86400,Wt=864e13;function Wa(e){const t=Fn(e);return{ts:ie(e.timestamp),parameters:t,name:e.name}}var Ke={name:"",json:"",
-bytes:0},Xa=31;function Ga(e,t){const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'e\
-vents' must be an array of events, got ${b(e)}`);const r=e.findIndex(i=>!(i instanceof Se));r>=0&&n(`'events' must hold \
-events (TelemetryEvent), got ${b(e[r])} at ${r}`),q(t)||n(`'options' must be an object, got ${b(t)}`),typeof t.sourceClientVersion!=
-"string"&&n(`'sourceClientVersion' must be a string, got ${b(t.sourceClientVersion)}`);for(const i of["sessionId","cpuAr\
-chitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' must be a string, got ${b(t[i])}`);if(e.length===0)throw new RangeError(
-"Cannot build a payload: the event list is empty");return{...Un(e[0].schemaVersion,t),events:e.map(Wa)}}var qa=/^t-(\d{13})-[0-9a-f]+\.tmp$/,
-Ja=Math.random,fi=/[A-Za-z0-9_-]/,Za=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y,
+metry-${n}`)}var Vt=new Set,ci=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-|\/.*\/|%[\dA-Fa-f]{2}))\S(?:.*\S)?$/,Fa=In(
+String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),Ua=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
+Ha=In(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),we="1.5",Je=64,li=Object.freeze({SUCCESS:"\
+success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
+undefined"}),Ze=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
+GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
+undefined"}),Se=class{name;schemaVersion;timestamp;constructor(e,t={}){if(Io(new.target))throw new TypeError("Cannot cre\
+ate event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(`Cannot creat\
+e event: an event type must declare a name (pass it to super()), got ${b(e)}`);const n=t.schemaVersion??we;if(typeof n!=
+"string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string, got ${b(n)}`);
+const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot create event: 't\
+imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},Ya={nemoSource:!0,
+command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},ui=class extends Se{fields;constructor(e){
+const t=q(e)?Te(e,Ya)?.replace("is not an option","is not a field"):`its fields must be an object, got ${b(e)}`;if(t)throw new TypeError(
+`Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.timestamp});const n=e.durationMs??-1;if(typeof n!="num\
+ber"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${b(n)}`);if(!Number.
+isFinite(n))throw new RangeError(`Cannot create event: 'durationMs' must be finite, got ${n}`);const r=Math.max(n,-1),i=Bn(
+e.exitCode??-1);if(i===void 0)throw new TypeError(`Cannot create event: 'exitCode' must be an integer, got ${b(e.exitCode)}`);
+this.fields=Object.freeze({nemoSource:jn("nemoSource",e.nemoSource??Ze.AGENT_TOOLKIT,Ze),command:ht("command",Ie("comman\
+d",Object.hasOwn(e,"command")?Pn(e.command):void 0)),subcommand:ht("subcommand",Ie("subcommand",Pn(e.subcommand))),taskStatus:jn(
+"taskStatus",e.taskStatus,li),durationMs:Math.trunc(r),exitCode:i,errorClass:Lo(Ie("errorClass",e.errorClass??"undefined")),
+pythonVersion:Ie("pythonVersion",e.pythonVersion??Co())})}parameters(){return{...this.fields}}},Va=/[^\x00-\x7f]/,za="18\
+4482118588404",zt={second:NaN,text:""},Ee=4503599627370496,B=e=>{if(!(e<Ee&&e>-Ee))return e;const t=e>=0?e+Ee-Ee:e-Ee+Ee;
+return t>e?t-1:t},te=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},hi=86400,Wt=864e13;function Wa(e){const t=Fn(
+e);return{ts:ie(e.timestamp),parameters:t,name:e.name}}var Ke={name:"",json:"",bytes:0},Xa=31;function Ga(e,t){const n=i=>{
+throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events' must be an array of events, got ${b(e)}`);
+const r=e.findIndex(i=>!(i instanceof Se));r>=0&&n(`'events' must hold events (TelemetryEvent), got ${b(e[r])} at ${r}`),
+q(t)||n(`'options' must be an object, got ${b(t)}`),typeof t.sourceClientVersion!="string"&&n(`'sourceClientVersion' mus\
+t be a string, got ${b(t.sourceClientVersion)}`);for(const i of["sessionId","cpuArchitecture"])t[i]!==void 0&&typeof t[i]!=
+"string"&&n(`'${i}' must be a string, got ${b(t[i])}`);if(e.length===0)throw new RangeError("Cannot build a payload: the\
+ event list is empty");return{...Un(e[0].schemaVersion,t),events:e.map(Wa)}}var qa=/^t-(\d{13})-[0-9a-f]+\.tmp$/,Ja=Math.
+random,fi=/[A-Za-z0-9_-]/,Za=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y,
 Ka=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y,
 mi=4300,Qa=100,ed=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
 this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#c(e):this.#s(t),this.#w()}}#c(e){const t=this.#e.startsWith("[[",
@@ -2239,7 +2240,7 @@ fromCharCode(r),n+=String.fromCharCode(r))}return n}function wc(e){const t=e.tri
 return"enabled";if(t==="n"||t==="no")return"disabled"}async function Ec(e,t){const{writeStderr:n,monotonicMs:r}=g();let i,
 o,s={text:""},d=0,a=!1;try{const u=e.readRaw(l=>{for(let h=1;h<=l.length;h++)if(!((i===void 0||r()-i<yc)&&l[h-1]!==3)&&(n(
 gc(s,l.subarray(h-1,h))),s.result!==void 0)){if(s.interrupted)return a=!0,h;if(o=s.result===null?"disabled":wc(s.result),
-o!==void 0||++d===3)return h;n(`Please answer y or n. ${lo}`),i=r(),s={text:""}}});n(`${pc(t,vc())}
+o!==void 0||++d===3)return h;n(`Please answer y or n. ${lo}`),i=r(),s={text:""}}});await null,n(`${pc(t,vc())}
 ${lo}`),i=r(),await u}catch{return"never_asked"}if(a){const u=g();return u.signalSelf("SIGINT")||u.exit(ve.SIGINT),await new Promise(
 l=>setTimeout(l,50)),"never_asked"}o??="disabled",Ti(o==="enabled");const c=pi(o);return n(`${o==="enabled"?"Thank you. \
 Usage data will be shared.":"Usage data will not be shared."}${c?"":" (Your choice could not be saved; you will be asked\
