@@ -44,11 +44,12 @@ const classNameAnyScript = madeOnFirstUse(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?
 function isCommandName(name: string): boolean {
   if (name.length > 64 || !COMMAND_SHAPE.test(name)) return false;
   // Printable ASCII is read at once; anything else against Unicode's classes, whose pattern costs Node.js and Deno
-  // half a millisecond to compile at its first use: only a name that needs it pays that. Its compatibility forms are
-  // read as what they stand for (a full-width `＠` or `．` is an address's or a file's), and an ideographic full stop
-  // as the dot a URL's parser takes it for (`www。example。com` is a host's name).
-  const plain = name.normalize("NFKC").replaceAll("\u3002", ".");
-  return /^[ -~]*$/.test(name) || (!notInAName().test(name) && COMMAND_SHAPE.test(plain));
+  // half a millisecond to compile at its first use: only a name that needs it pays that, and its normalizing, which
+  // loads ICU's tables (a millisecond). Its compatibility forms are read as what they stand for (a full-width `＠` or
+  // `．` is an address's or a file's), and an ideographic full stop as the dot a URL's parser takes it for
+  // (`www。example。com` is a host's name).
+  if (/^[ -~]*$/.test(name)) return true;
+  return !notInAName().test(name) && COMMAND_SHAPE.test(name.normalize("NFKC").replaceAll("\u3002", "."));
 }
 
 /**
