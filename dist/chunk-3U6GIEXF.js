@@ -268,15 +268,15 @@ here is no home directory"):re(s,t)?s:(n.push("the home directory is not an abso
 "the home directory is not an absolute path"))}),le=(function(){const e=g();if(Le(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.
 writeStderr(`[nat-telemetry] ${t}
 `)}),Ln=(function(e,t){if(!(e===void 0||Vt.has(e))){Vt.add(e);try{Promise.resolve(e(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}finally{
-Vt.delete(e)}}}),In=(function(e){let t;return()=>t??=new RegExp(e,"u")}),Mo=(function(e){if(e.length>64||!ci.test(e))return!1;
-const t=e.normalize("NFKC").replaceAll("\u3002",".");return/^[ -~]*$/.test(e)||!Fa().test(e)&&ci.test(t)}),Cn=(function(e){
-return e==="undefined"||Mo(e)}),Dn=(function(e){return e.length<=64&&(/^[ -~]*$/.test(e)?Ua:Ha()).test(e)}),ht=(function(e,t){
-if(typeof t=="string"&&Cn(t))return t;const n=typeof t=="string"?`(${t.length} characters)`:`(${typeof t}, not a string)`;
-return le()?.(`'${e}' ${n} is not a command's fixed name (1-64 characters, no flag, path, URL, address or invisible char\
-acter; never the arguments): reported as "undefined"`),"undefined"}),Lo=(function(e){return Dn(e)?e:(le()?.(`'errorClass\
-' (${e.length} characters) is not a class's name (1-64 characters, a letter, then letters and digits; never the error's \
-message): reported as "undefined"`),"undefined")}),Io=(function(e){return e===Se}),Co=(function(){const{name:e,version:t}=I();
-return t?`${e}/${t}`:e}),Pn=(function(e){return e===void 0||typeof e=="number"?"undefined":e}),Bn=(function(e){const t=typeof e==
+Vt.delete(e)}}}),In=(function(e){let t;return()=>t??=new RegExp(e,"u")}),Mo=(function(e){return e.length>64||!ci.test(e)?
+!1:/^[ -~]*$/.test(e)?!0:!Fa().test(e)&&ci.test(e.normalize("NFKC").replaceAll("\u3002","."))}),Cn=(function(e){return e===
+"undefined"||Mo(e)}),Dn=(function(e){return e.length<=64&&(/^[ -~]*$/.test(e)?Ua:Ha()).test(e)}),ht=(function(e,t){if(typeof t==
+"string"&&Cn(t))return t;const n=typeof t=="string"?`(${t.length} characters)`:`(${typeof t}, not a string)`;return le()?.(
+`'${e}' ${n} is not a command's fixed name (1-64 characters, no flag, path, URL, address or invisible character; never t\
+he arguments): reported as "undefined"`),"undefined"}),Lo=(function(e){return Dn(e)?e:(le()?.(`'errorClass' (${e.length}\
+ characters) is not a class's name (1-64 characters, a letter, then letters and digits; never the error's message): repo\
+rted as "undefined"`),"undefined")}),Io=(function(e){return e===Se}),Co=(function(){const{name:e,version:t}=I();return t?
+`${e}/${t}`:e}),Pn=(function(e){return e===void 0||typeof e=="number"?"undefined":e}),Bn=(function(e){const t=typeof e==
 "string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.isSafeInteger(t)?t:void 0}),Ie=(function(e,t){if(typeof t!=
 "string")throw new TypeError(`Cannot create event: '${e}' must be a string, got ${b(t)}`);return t}),jn=(function(e,t,n){
 for(const r in n)if(n[r]===t)return t;throw new TypeError(`Cannot create event: '${e}' must be one of ${_r(Object.values(
