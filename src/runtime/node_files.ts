@@ -200,7 +200,11 @@ export function nodeFiles(fs: NodeFs, user: User, windows: boolean, permission?:
         // An empty directory goes too, as Deno's removeSync takes it (unlink(2) says EISDIR on Linux, EPERM on macOS).
         const code = (error as { code?: unknown } | null)?.code;
         if (code !== "EISDIR" && code !== "EPERM") throw error;
-        fs.rmdirSync(path);
+        try {
+          fs.rmdirSync(path);
+        } catch {
+          throw error; // Not an empty directory: why the file could not be removed.
+        }
       }
     },
     removeDir: (path) => fs.rmdirSync(path),
