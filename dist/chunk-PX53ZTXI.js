@@ -164,12 +164,12 @@ const w=d(f,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(w===void 0)throw 
 h directory`);try{v(s(e.fstatSync(w))),a(w,c.from(m))}finally{e.closeSync(w)}},touch(f,m,v){const w=d(f,i("O_RDONLY"),v);
 if(w===void 0)throw new Error(`cannot date ${f}: nothing is there`);try{v(s(e.fstatSync(w))),e.futimesSync(w,m/1e3,m/1e3)}finally{
 e.closeSync(w)}},rename:(f,m)=>e.renameSync(f,m),remove(f){try{e.unlinkSync(f)}catch(m){const v=m?.code;if(v!=="EISDIR"&&
-v!=="EPERM")throw m;e.rmdirSync(f)}},removeDir:f=>e.rmdirSync(f)}}),bo=(function(e){let t=0,n;const r=()=>{if(t!==0)try{
-n??=new MessageChannel().port1,n.ref()}catch{}};return()=>{try{t===0&&e.on("beforeExit",r)}catch{return()=>{}}t++;let i=!1;
-return()=>{if(!i&&(i=!0,!(--t>0))){n?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}),To=(function(e,t){let n;
-const r=()=>n??=_o(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(u!==
-void 0)return`${I().name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:h}=r();return So(e,
-l,h)};let o=!1;const s=new ze(c=>xn(e,[["beforeExit",()=>{oe(c,h=>h.beforeExit())}],["exit",h=>{o=!0,oe(c,f=>f.exit(h))}]])),
+v!=="EPERM")throw m;try{e.rmdirSync(f)}catch{throw m}}},removeDir:f=>e.rmdirSync(f)}}),bo=(function(e){let t=0,n;const r=()=>{
+if(t!==0)try{n??=new MessageChannel().port1,n.ref()}catch{}};return()=>{try{t===0&&e.on("beforeExit",r)}catch{return()=>{}}
+t++;let i=!1;return()=>{if(!i&&(i=!0,!(--t>0))){n?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}),To=(function(e,t){
+let n;const r=()=>n??=_o(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:/\\/)?.[0];
+if(u!==void 0)return`${I().name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:h}=r();return So(
+e,l,h)};let o=!1;const s=new ze(c=>xn(e,[["beforeExit",()=>{oe(c,h=>h.beforeExit())}],["exit",h=>{o=!0,oe(c,f=>f.exit(h))}]])),
 d=c=>e.platform!=="win32"&&S(()=>(e.kill(e.pid,c),!0))===!0,a=new ze(c=>{if(e.pid===1)return()=>{};const u=e.versions.bun&&
 e.platform==="linux"?r().files:void 0,l=gn(S(()=>u?.read(Ct,65536)));return xn(e,Ve.filter(h=>!l.includes(h)).map(h=>{const f=kn(
 ()=>{Ks(e,h)||(oe(c,m=>m(h)),a.clear(),d(h)||e.exit(ve[h]))});return[h,f]}))});return{env(c){try{return e.env[c]}catch{return}},
@@ -1271,828 +1271,828 @@ oseSync(g),e.unlinkSync(f),v}e.closeSync(g)},append(f,h,g){let v=a(f,o("O_WRONLY
 v===void 0)throw new Error(`cannot append to ${f}: no such directory`);try{g(s(e.fstatSync(v))),d(v,u.from(h))}finally{e\
 .closeSync(v)}},touch(f,h,g){let v=a(f,o("O_RDONLY"),g);if(v===void 0)throw new Error(`cannot date ${f}: nothing is ther\
 e`);try{g(s(e.fstatSync(v))),e.futimesSync(v,h/1e3,h/1e3)}finally{e.closeSync(v)}},rename:(f,h)=>e.renameSync(f,h),remov\
-e(f){try{e.unlinkSync(f)}catch(h){let g=h?.code;if(g!=="EISDIR"&&g!=="EPERM")throw h;e.rmdirSync(f)}},removeDir:f=>e.rmd\
-irSync(f)}}function ss(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}function pr(e){let\
- n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch{}};return()=>{try{n===0&&e.on("beforeExit",r)}ca\
-tch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.unref();try{e.removeListener("beforeExit",r)}catch{}\
-}}}}var mr,hr=!1;function gr(e,n){if(hr)return!1;try{return mr??=new Int32Array(new SharedArrayBuffer(4)),Promise.resolv\
-e(Atomics.waitAsync(mr,0,0,e).value).then(()=>n(),()=>{hr=!0,n()}),!0}catch{return!1}}var ds={BUN_BE_BUN:"1",BUN_RUNTIME\
-_TRANSPILER_CACHE_PATH:"0"};function Sr(e,n){let t,r=()=>t??=as(e),o=({dir:u})=>{let l=e.platform==="win32"?void 0:u.mat\
-ch(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(l!==void 0)return`${I().name} cannot run a script from a path with a \'${l}\' in i\
-t: ${u}`;let{files:c,fs:m}=r();return Es(e,c,m)},i=!1,s=new oe(u=>vr(e,[["beforeExit",()=>{K(u,m=>m.beforeExit())}],["ex\
-it",m=>{i=!0,K(u,f=>f.exit(m))}]])),a=u=>e.platform!=="win32"&&E(()=>(e.kill(e.pid,u),!0))===!0,d=new oe(u=>{if(e.pid===\
-1)return()=>{};let l=e.versions.bun&&e.platform==="linux"?r().files:void 0,c=Ge(E(()=>l?.read(De,65536)));return vr(e,ye\
-.filter(m=>!c.includes(m)).map(m=>{let f=en(()=>{Jt(e,m)||(K(u,h=>h(m)),d.clear(),a(m)||e.exit(ce[m]))});return[m,f]}))}\
-);return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>br(e.stderr,u),writeStdout:u=>br(e.stdout,u),stdoutIsT\
-erminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.exitCode=u},exitCode(){let u=Number(e.exitCode\
-??NaN);return Number.isInteger(u)?u:void 0},async serve(u,l,c,m){let f=e.getBuiltinModule?.("node:http");if(!f)throw new\
- Error("no HTTP server in this runtime");let h={requestTimeout:m.requestTimeoutMs,headersTimeout:m.requestTimeoutMs,conn\
-ectionsCheckingInterval:1e3},g=f.createServer(h,(k,_)=>{let O=(S,M)=>{_.writeHead(S,{"content-type":"application/json",c\
-onnection:"close"}),_.end(JSON.stringify({error:M}),()=>k.socket.destroy())},y=()=>O(413,"the body is too large");if(Num\
-ber(k.headers["content-length"]??0)>m.maxBodyBytes)return y();let p=new TextDecoder,w="",x=0,A=!1,T=setTimeout(()=>{A=!0\
-,w="",O(408,"the request did not arrive in time")},m.requestTimeoutMs);k.on("close",()=>clearTimeout(T)),k.on("data",S=>\
-{if(!A){if(x+=S.length,x>m.maxBodyBytes)return A=!0,w="",clearTimeout(T),k.pause(),y();w+=p.decode(S,{stream:!0})}}),k.o\
-n("end",async()=>{if(clearTimeout(T),A)return;let S;try{S=await c({method:k.method??"GET",path:k.url??"/",body:w})}catch\
-{S={status:500,headers:{"content-type":"application/json"},body:\'{"error":"internal"}\'}}S&&(_.writeHead(S.status,S.heade\
-rs??{}),_.end(S.body))})});g.maxConnections=m.maxConnections,await new Promise((k,_)=>{g.once("error",_),g.listen(l,u,k)\
-});let v=g.address();return{port:typeof v=="object"&&v?v.port:l,close:()=>new Promise(k=>{g.close(()=>k()),g.closeAllCon\
-nections?.()})}},unrefTimer(u){u?.unref?.()},holdOpen:e.versions.bun?void 0:pr(e),watchTick:e.versions.bun?void 0:gr,mon\
-otonicMs(){let[u,l]=e.hrtime();return u*1e3+l/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){let{fs:u}=r\
-(),l=m=>E(()=>u?.fstatSync(m).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(l)||e.execArgv?.includes("\
---test"))return;let{stdin:c}=e;if(!(!c.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!c.setRawMode)&&E(()=>Ze(c))===!1&&Ke(r(\
-).files,I().os))return{readRaw:m=>new Promise((f,h)=>{let g=c.isRaw===!0,v=c.readableFlowing,k=y=>{c.removeListener("dat\
-a",_),c.removeListener("end",O),c.removeListener("error",O),E(()=>c.setRawMode?.(g)),c.pause(),y!==void 0&&y.length>0&&E\
-(()=>c.unshift(y)),v===!0?c.resume():v===null&&E(()=>c.readableFlowing=null)},_=y=>{let p=new Uint8Array(y??[]),w;try{w=\
-m(p)}catch{w=p.length}w!==void 0&&(k(p.subarray(w)),e.nextTick(f))},O=()=>{k(),h(new Error("the terminal went away"))};c\
-.setRawMode?.(!0),c.on("data",_),c.on("end",O),c.on("error",O),c.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?cr(\
-u=>e.getBuiltinModule(u),u=>e.env[u]):vs(n.fetchAtLoad,u=>e.env[u],e.versions.bun!==void 0),senderCommand(u,l){let c=o(l\
-);if(c)return{refused:c};let m=e.versions.bun?ds:{},f=Je(g=>e.env[g],{...l.set,...m},E(()=>e.cwd?.())),h=e.versions.bun?\
-[]:hs(e);return{argv:[e.execPath,...h,u],env:f,cwd:l.dir}},senderRefusal:o,spawnDetached(u){try{let{argv:l,env:c,cwd:m}=\
-u;if(n.bunSpawn){let k=["ignore","ignore","ignore"];try{let _=n.bunSpawn([...l],{detached:!0,stdio:k,windowsHide:!0,env:\
-{...c},cwd:m});return _.unref(),_.pid!==void 0?"started":"failed"}catch(_){return _?.code==="EAGAIN"?"no processes":"fai\
-led"}}let f=e.getBuiltinModule?.("node:child_process");if(!f)return"failed";let[h,...g]=l,v=f.spawn(h,g,{detached:!0,std\
-io:"ignore",windowsHide:!0,env:c,cwd:m});return v.on("error",()=>{}),v.unref(),v.pid!==void 0?"started":"failed"}catch{r\
-eturn"failed"}},exit:u=>e.exit(u),signalSelf:a,get files(){return r().files},exiting:()=>i||e._exiting===!0,onExit:u=>s.\
-add(u),onInterrupt:u=>d.add(u)}}function as(e){let n;try{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e\
-.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&fr(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?l\
-s(E(()=>o?.read(wr,us,cs)),r.uid):E(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files\
-:o&&Xe(o)}}var wr="/etc/passwd",us=16*1024*1024;function cs(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw\
- new Error(`${wr} is not root\'s alone`)}function ls(e,n){if(!(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.st\
-artsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(\
-o)}}var fs=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|forc\
-e-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,ms=/^(openssl-config|tls-cipher-list)$/;function hs(e){let n=[...ps(e.env.N\
-ODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<n.length;r++){let[,o,i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/\
-.exec(n[r])??[],a=i?.replaceAll("_","-");a!==void 0&&(fs.test(a)?t.set(a,!o):ms.test(a)&&!o&&t.set(a,s??n[++r]??""))}ret\
-urn[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`)}function ps(e){let n=[],t=!1,r=!0;for(let o=0;o\
-<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else if(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}\
-r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var gs=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,yr=/--(?:experimental[-_])\
-?permission|--allow[-_]/,ys=/^--experimental[-_](?:default[-_])?config[-_]file/;function bs(e,n,t){return n!==void 0&&yr\
-.test(n)||!e.some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(yr.test(r)&&/^[^=]*_/.test(r\
-)||ys.test(r))return!1;let o=gs.exec(r);if(!o)return!0;let i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&X(i,t\
-)})}function Es(e,n,t){let r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its executable runs only \
-the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs only the program":E(()=>r("node:sea")?.isSea?.()\
-)?"a Node.js single executable application: its executable runs only the program":E(()=>e.permission?.has("child"))===!1\
-?"Node.js runs with --permission and without --allow-child-process":e.permission&&!bs(e.execArgv??[],e.env.NODE_OPTIONS,\
-e.platform)?"Node.js runs with --permission flags its sender would not get as they are (given in NODE_OPTIONS or a confi\
-guration file, or spelled with _, which Node.js does not pass on, or granting a path Node.js passes on unquoted that the\
- sender, started in the spool, would read otherwise: relative, or with a space, quote or backslash)":Qe({pid:e.pid,ppid:\
-e.ppid,os:e.platform,env:o=>e.env[o],read:o=>E(()=>n?.read(o,65536)),pidNamespace:e.platform==="linux"?E(()=>t?.readlink\
-Sync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}function vs(e,n,t){let r=e??((o,i)=>globalThis\
-.fetch(o,i));return async(o,i)=>{let s=Ee(new URL(o),n);if(s.kind==="unusable")throw new Y(s.reason);if(s.kind==="proxy"\
-&&!t)throw new Y("this runtime\'s fetch cannot use a proxy");try{return await r(o,{...i,proxy:s.kind==="proxy"?Ss(s.proxy\
-):!1})}catch(a){throw E(()=>a?.code)==="UnsupportedProxyProtocol"?new Y("the proxy setting\'s scheme is not supported"):a\
-}}}function Ss({protocol:e,hostname:n,port:t,authorization:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-\
-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i,respectNoProxy:!1}}function br(e,n){let t=rn.get(e)??0;t===0&&e\
-.on("error",Er),rn.set(e,t+1);let r=()=>{let i=(rn.get(e)??1)-1;rn.set(e,i),i===0&&e.removeListener("error",Er)},o=()=>{\
-try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var rn=new WeakMap;function Er(){}function vr(e,n){let t=[],r=(\
-)=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}v\
-ar ve=globalThis,ws={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0\
-,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start\
- a process with"}),senderRefusal:()=>"no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalS\
-elf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIs\
-Terminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},on,Tr=[E(()=\
->ve.Bun?.fetch),ve.Deno?E(()=>ve.fetch):void 0].find(e=>typeof e=="function");function b(){if(on)return on;let e=I().nam\
-e;return on=e==="deno"?or(ve.Deno,Tr):e==="unknown"?ws:Sr(ve.process,{lightFetch:e==="node",fetchAtLoad:Tr,bunSpawn:e===\
-"bun"?ve.Bun?.spawn:void 0}),on}var xr=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function le(e,n,t,r,o,i=sn(n,o)){e.create(i,r);try{\
-e.rename(i,`${n==="/"?"":n}/${t}`)}catch(s){try{e.remove(i)}catch{}throw s}}function sn(e,n){return`${e==="/"?"":e}/t-${\
-Z(n)}-${fe()}.tmp`}function Z(e){return String(Math.floor(e)).padStart(13,"0")}var Ts=Math.random;function Se(){let e;tr\
-y{e=Ts()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}fu\
-nction fe(e=12){let n="";for(;n.length<e;)n+=Math.floor(Se()*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}fun\
-ction W(e){try{return e instanceof Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be descr\
-ibed"}}function N(e){switch(typeof e){case"string":return JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"nu\
-mber":case"boolean":case"undefined":return String(e);case"bigint":return`${e}n`;case"object":{if(e===null)return"null";l\
-et n=Rr(e)?.slice(8,-1);return n===void 0?"an object that cannot be read":n==="Object"?"an object":n==="Array"?"an array\
-":`a ${n}`}default:return`a ${typeof e}`}}function we(e){if(typeof e!="object"||e===null)return!1;let n=Rr(e);return n==\
-="[object Object]"||n==="[object Module]"}function kr(e){if(typeof e!="object"&&typeof e!="function"||e===null)return!1;\
-try{return typeof e.then=="function"}catch{return!0}}function Rr(e){try{return Object.prototype.toString.call(e)}catch{r\
-eturn}}function jn(e,n){let t=Object.keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=xs\
-(t,r);return`\'${t}\' is not an option (${o?`did you mean \'${o}\'?`:`the options: ${r.join(", ")}`})`}function xs(e,n){let \
-t=s=>s.toLowerCase().replace(/[_-]/g,""),r=n.filter(s=>t(e).length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0\
-];let o,i=1/0;for(let s of n){let a=_s(t(e),t(s));a<i&&([o,i]=[s,a])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:v\
-oid 0}function _s(e,n){let t=Array.from({length:e.length+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.\
-length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(let o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min\
-(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2\
-]+1))}return t[e.length][n.length]}function H(e){let n;try{n=new URL(e)}catch{}let t=e.split("@").length-1,r=t===0||t===\
-1&&(n?.username!==""||n?.password!=="");if(n===void 0||n.host===""||!r)return e.replace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]\
-*@/i,"$1***@").replace(/\\?[\\s\\S]*$/,"?***");if(n.username===""&&n.password===""&&n.search==="")return e;if(n.username!==\
-""&&(n.username="***"),n.password!==""&&(n.password="***"),n.search!==""){let o=[...n.searchParams].map(([i,s])=>s===""?\
-"***":`${encodeURIComponent(i)}=***`);n.search=o.join("&")}return n.href}function Or(e,n,t={}){let r=e.replace(/(?<![a-z\
-\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,i=>H(i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:Rs(n),...ks(t)];for\
-(let i of[...new Set(o)].sort((s,a)=>a.length-s.length)){let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-F\
-a-f])([\\dA-Fa-f])/g,(a,d,u)=>`%${_r(d)}${_r(u)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***\
-")}return r}function ks(e){let n=Object.values(e).flatMap(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>\
-t.length>=4);return[...n,...n.map(t=>JSON.stringify(t).slice(1,-1))]}function _r(e){return/\\d/.test(e)?e:`[${e.toLowerCa\
-se()}${e.toUpperCase()}]`}function Rs(e){try{let{username:n,password:t,search:r}=new URL(e),o=u=>{try{return decodeURICo\
-mponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("\
-&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),a=n||t?[Cn(`${o(n)}:${o(t)}`)]:[],d=[.\
-..i,...s].map(u=>JSON.stringify(u).slice(1,-1));return[...i,...s,...d,...a]}catch{return[]}}var Os=/^[!#$%&\'*+\\-.^_`|~0-\
-9A-Za-z]+$/,As=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,Ns=new Set(["connection","content-length","host","keep-alive","te","trai\
-ler","transfer-encoding","upgrade"]);function dn(e){return Ns.has(e.toLowerCase())}function an(e){return Os.test(e)}func\
-tion un(e){return As.test(e)}var Ar=e=>e===9||e===10||e===13||e===32;function Nr(e){let n=0,t=e.length;for(;n<t&&Ar(e.ch\
-arCodeAt(n));)n++;for(;t>n&&Ar(e.charCodeAt(t-1));)t--;return e.slice(n,t)}function cn(e,n,t){if(n.length===0)return e+t\
-;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}function L(e){let n=(Is()?Vn(e):void 0)??JSON.stringify\
-(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?$s(n):n}function $s(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e\
-[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function Is\
-(){try{return Ls(Array.prototype)!==Object.prototype||"toJSON"in Array.prototype}catch{return!0}}var Ls=Object.getProtot\
-ypeOf;function Vn(e){if(typeof e!="object"||e===null)return JSON.stringify(e);if(Array.isArray(e))return`[${e.map(t=>Vn(\
-t)??"null").join(",")}]`;let n=[];for(let t of Object.keys(e)){let r=Vn(e[t]);r!==void 0&&n.push(`${JSON.stringify(t)}:$\
-{r}`)}return`{${n.join(",")}}`}var Te="0.1.0";var Ir="nat-cli",Yn={name:"@nat/telemetry",version:Te};function Lr(e){retu\
-rn typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{do\
-ubleValue:e}}var Mr=e=>Object.entries(e).map(([n,t])=>({key:n,value:Lr(t)}));function $r(e){let n=Math.floor(e);return n\
-===0?"0":`${n}000000`}function Ms(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM\
-64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Pr(e){let{name:n,parameters\
-:t}=JSON.parse(e.json);return{timeUnixNano:$r(e.timestamp),observedTimeUnixNano:$r(e.timestamp),eventName:n,attributes:[\
-...Mr(t),{key:"nat.event.schema_version",value:Lr(e.schemaVersion)}]}}function Wn(e,n,t,r=I()){let o=Mr({...t.resourceAt\
-tributes,"service.name":t.serviceName,"service.version":t.serviceVersion,"session.id":n,"host.arch":Ms(r.machine),"proce\
-ss.runtime.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":Yn.name,"telemetry.sdk.language":r.name\
-==="deno"?"deno":"nodejs","telemetry.sdk.version":Yn.version}),i=L({resource:{attributes:o},scopeLogs:[{scope:Yn,logReco\
-rds:[]}]});return cn(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function Dr(e,n,t,r){if(e>=200&&e<300){let o=Math.m\
-in(r,Ps(t));return o>0?{kind:"delivered",rejected:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,5\
-03,504].includes(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:\
-"rejected",reason:`http_${e}`}}function Ps(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??\
-0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function Cr(e,n){let t={};for(let[r,o]of(e??"").split(",").en\
-tries()){if(o.trim()==="")continue;let i=o.indexOf("="),s=a=>n?.(`entry ${r+1} ${a}`);if(i<0||o.slice(0,i).trim()===""){\
-s("is not key=value");continue}try{let a=decodeURIComponent(o.slice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim(\
-));a!==""?t[a]=d:s("has an empty key")}catch{s("has a bad percent-encoding")}}return t}var Ds=/^(?:service\\.(?:name|name\
-space|version)|deployment\\.environment(?:\\.name)?)$/;function Fr(e){let n={},t=[];for(let[r,o]of Object.entries(e))Ds.te\
-st(r)?n[r]=o:t.push(r);return{sent:n,skipped:t}}var Gn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"\
-];function Br(e,n=()=>!1){for(let t of Gn){if(n(t))return{hidden:!0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t\
-==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:Cs(r),hidden:!1}}return{hidden:!1}}function Cs(e){let[,n,t]=/^([^?#]*)(.*)$/s.ex\
-ec(e);return`${n.replace(/\\/+$/,"")}/v1/logs${t}`}var Ur="https://events.telemetry.data.nvidia.com/v1.1/events/json";fun\
-ction _e(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function Fs(){return Bs(b().env("CI"\
-))||b().envNotUnicode?.("CI")===!0}function xe(e){return Ce(b().envNotUnicode?.(e)===!0,"its permissions")}function Bs(e\
-){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var Hs=["","0","false","no","off"];function jr(e){return\
- ln(e)===void 0}var zn="is not an http(s) URL",Us="has an \'@\' past its host";function Vr(e){let n;try{n=new URL(e)}catch\
-{return zn}if(n.protocol!=="http:"&&n.protocol!=="https:")return zn;if(Fe(n))return`${Us}: a key with a \'/\', \'?\' or \'#\' \
-in it, not percent-encoded (%2F, %3F, %23), would make a part of it the host`}function ln(e){if(e===""||e==="stdout")ret\
-urn;let n=Vr(e);return n===zn?`${n}, "" or "stdout"`:n}function fn(e){let n=e.trim().toLowerCase();return n==="nat"||n==\
-="otlp"?n:void 0}function Yr(){let e=b().env,n=[],t=(y,p)=>{let w=e(y),x=Xn(y,w);return x!==void 0&&n.push(`${x}, ${p}`)\
-,_e(w)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail\
- is written");let r=[],o=Fs();for(let y of js)b().envHidden?.(y)===!0&&!(y==="CI"&&o)&&r.push(y);let i=t("NAT_TELEMETRY_\
-DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),a=s===void 0?void 0:ln\
-(s);a&&n.push(`NAT_TELEMETRY_ENDPOINT=${N(H(s))} ${a}: nothing is sent`);let d=e("NAT_TELEMETRY_FORMAT");d!==void 0&&d.t\
-rim()!==""&&fn(d)===void 0&&n.push(`NAT_TELEMETRY_FORMAT=${N(d)} is not a format (nat, otlp): the nat envelope is sent`)\
-;let u=t("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE")\
-;l&&!X(l,I().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${N(l)} is not an absolute path: it is read in the directory each r\
-un starts in, so each directory may hold another decision`);let c,m=Vs(e,I().os,n,y=>c=y),f=e("NAT_TELEMETRY_SPOOL_DIR")\
-,h=I().os==="win32"?"LOCALAPPDATA":"HOME";m===void 0&&f===void 0&&b().envHidden?.(h)===!0&&(c=`the program may not read \
-${h} (${xe(h)})`,n.push(`${h} may not be read (${xe(h)}): the spool cannot be kept in the home directory`));for(let y of\
- r)n.push(`${y} may not be read (${xe(y)}): ${Wr[y]}`);for(let y of Gn){let p=e(y)?.trim(),w=p?Vr(p):void 0;w&&n.push(`$\
-{y}=${N(H(p))} ${w}: OTLP events are not sent`)}let g=Br(e,y=>r.includes(y)),v=y=>Cr(e(y),p=>n.push(`${y}: ${p}: skipped\
-`)),k={...Hr("OTEL_EXPORTER_OTLP_HEADERS",v("OTEL_EXPORTER_OTLP_HEADERS"),n),...Hr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",v("\
-OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},_=Fr(v("OTEL_RESOURCE_ATTRIBUTES"));_.skipped.length>0&&n.push(`OTEL_RESOURCE_ATTR\
-IBUTES: ${_.skipped.map(y=>N(y)).join(", ")}: not sent, as it may say who or which machine sends (only the service\'s nam\
-es and its deployment\'s environment are)`);let O={..._.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NA\
-ME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,ses\
-sionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpool:c,spoolFallback:f===void 0,handOff:u,ci:o,format:d,otlpEndpoin\
-t:g.endpoint,otlpHeaders:k,otlpResource:O,problems:n}}var Wr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so\
- nothing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so noth\
-ing is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen\
-",NAT_TELEMETRY_HANDOFF:"a value set there is not seen",CI:"a value set there is not seen, so in CI the exit may hand of\
-f to a sender the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collec\
-tor, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOIN\
-T:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, header\
-s set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},js=Object.keys(Wr);function Xn\
-(e,n){if(n===void 0)return;let t=n.trim().toLowerCase();if(!(_e(t)===!0||Hs.includes(t)))return`${e}=${N(n)} is not a ye\
-s/no value (1, true, yes / 0, false, no): read as no`}function Hr(e,n,t){let r={};for(let[o,i]of Object.entries(n))an(o)\
-?dn(o)?t.push(`${e}: ${N(o)} is the HTTP client\'s to set: skipped, not sent`):un(i)?r[o]=i:t.push(`${e}: the value of ${\
-N(o)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing space): skipped, not\
- sent`):t.push(`${e}: an entry\'s name is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an\
- entry is written \\`Name: value\\` rather than \\`Name=value\\`): skipped, not sent`);return r}function Vs(e,n,t=[],r=()=>{\
-}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):X(o,n)?o:(t\
-.push(`NAT_TELEMETRY_SPOOL_DIR=${N(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is no\
-t an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!X(i,n))t.push(`XDG_STATE_HOME=${N(i)} is not an absolute path: ig\
-nored, as the XDG specification says`);else if(i)return B(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALAPPDATA\
-")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a\
-?B(a,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("ther\
-e is no home directory"):X(s,n)?s:(t.push("the home directory is not an absolute path: no spool is kept there"),void r("\
-the home directory is not an absolute path"))}function Gr(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");ret\
-urn B(r&&X(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Jn(){let e=b();if(_e(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.w\
-riteStderr(`[nat-telemetry] ${n}\n`)}var qn=new Set;function zr(e,n){if(!(e===void 0||qn.has(e))){qn.add(e);try{Promise.r\
-esolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{qn.delete(e)}}}function Xr(e){let n;return()=>n??=new Reg\
-Exp(e,"u")}var oc=Xr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var ic=Xr(String.r\
-aw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var me="1.5",Re=64,mc=Object.freeze({SUCCESS:"succ\
-ess",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"unde\
-fined"}),hc=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUA\
-RDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED\
-:"undefined"}),ke=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Ys(new.target))throw new TypeError("Cannot c\
-reate event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot cre\
-ate event: an event type must declare a name (pass it to super()), got ${N(n)}`);let r=t.schemaVersion??me;if(typeof r!=\
-"string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${N(r)}\
-`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'\
-timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function Ys(\
-e){return e===ke}function D(e){let n=e.search(Ws);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){l\
-et o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}\
-var Ws=/[^\\x00-\\x7f]/;var Gs="184482118588404";function Be(e){let n=U(e);if(!(n>=-hn&&n<=hn))throw new RangeError("Inval\
-id time value");let t=U(n/1e3);if(t!==Kn.second){let r=U(t/qr),o=t-r*qr,i=`${ie(U(o/3600),2)}:${ie(U(o/60)%60,2)}:${ie(o\
-%60,2)}`;Kn={second:t,text:`${zs(r)}T${i}.`}}return`${Kn.text}${ie(n-t*1e3,3)}Z`}var Kn={second:NaN,text:""};function zs\
-(e){let n=U((e+719468)/146097),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-(365*r+U(r/4)-U(r/1\
-00)),i=U((5*o+2)/153),s=o-U((153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?ie(d,4):`${d<0?"-"\
-:"+"}${ie(d<0?-d:d,6)}`}-${ie(a,2)}-${ie(s,2)}`}var Oe=4503599627370496,U=e=>{if(!(e<Oe&&e>-Oe))return e;let n=e>=0?e+Oe\
--Oe:e-Oe+Oe;return n>e?n-1:n},ie=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},qr=86400,hn=864e13;function J\
-r(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${W(o)}`)}if(typeof n!="string"||n===""\
-)throw new TypeError("Event name is not a non-empty string");let t=L(qs(e));if(n!==mn.name){let o=L(n);mn={name:n,json:o\
-,bytes:D(o)}}let r=Be(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${mn.json}}`,bytes:Xs+r.length+D(t\
-)+mn.bytes}}var mn={name:"",json:"",bytes:0},Xs=31;function qs(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} can\
-not be read: ${W(s)}`),t;try{t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){throw n("parameters(\
-) returned an object that",i)}if(kr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Eve\
-nt \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!we(t))throw new TypeError(`Event \'${e.na\
-me}\' has no parameters object: parameters() returned ${N(t)}`);let r;try{r={...t}}catch(i){throw n("parameters",i)}let o\
-=Zn(r);if(o)throw new TypeError(`Event \'${e.name}\' ${o}`);return r}function Zn(e){if(typeof e!="object"||e===null||Array\
-.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t==\
-"boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}f\
-unction Kr(e,n){return{browserType:"undefined",clientId:Gs,clientType:"Native",clientVariant:"Release",clientVer:n.sourc\
-eClientVersion,cpuArchitecture:n.cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",devic\
-eGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSV\
-ersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalU\
-serId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefin\
-ed",productName:"undefined",productVersion:"undefined",sentTs:Be(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefi\
-ned",userId:"undefined"}}function Qn(e,n){return cn(`${L(e).slice(0,-1)},"events":[`,n,"]}")}var Zr=/[A-Za-z0-9_-]/,Js=/\
-(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d\
-|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Ks=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f\
-])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;functi\
-on Qr(e){return new tt(e).document()}var tt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n=\
-{},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#d()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){le\
-t t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries\
-()){let a=i===r.length-1;if(a&&t){let u=et(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this\
-.#i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header");return u.push(l),pn(o,s,u),l}let d=et(o,s);d===void 0\
-?pn(o,s,d=this.#T({},a?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:nt(d)?a?(thi\
-s.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="\
-inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#s(n){let t=this.#p();this.#\
-y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let a=et(o,s);a===void 0?pn(o,s,a=this.#T({},\
-"dotted")):(!nt(a)||!["dotted","implicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.g\
-et(a)==="implicit"&&this.#t.set(a,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice\
-`),pn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#d();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.push(this.#l\
-());else{let r=this.#n;for(;this.#n<this.#e.length&&Zr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is \
-missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++}}#r(){let n=this.#d();if(this\
-.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return t\
-his.#w();if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n\
-==="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&\
-&!Zr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#a(Js,/[\\w:.+-]/);if(t){let[o,i,s,a]=t;re\
-turn i!==void 0&&!Zs(Number(i),Number(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r=this.#a(Ks,/[\\w.+-\
-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 d\
-igits"),Qs(r[0])):this.#i("a value is malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this\
-.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#d()!=="]";)n.push(this.\
-#r()),this.#O(),this.#d()===","?this.#n++:this.#d()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this\
-.#n++;let n=this.#T({},"inline");if(this.#y(),this.#d()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this\
-.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n\
-,"inline");for(let t of Object.values(n))nt(t)&&this.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t\
-===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():gn(t)&&t!=="	"?thi\
-s.#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slic\
-e(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>gn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this\
-.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n="";for(;;){if(th\
-is.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let\
- t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec\
-(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#R()}else gn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#d()===`\n`)?\
-this.#i("a string holds a control character"):n+=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d\
-()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<\
-5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#\
-n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.\
-slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string\
- holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePo\
-int(i))}#y(){for(;this.#d()===" "||this.#d()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#d();if(n===`\n`)this.#n+\
-+;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#N();else return}}#N(){for(;this.#n<this.#e\
-.length&&this.#d()!==`\n`;){let n=this.#e[this.#n++];gn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`)&&this.#i("a comment is \
-malformed")}}#E(){this.#y(),this.#d()==="#"&&this.#N(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`?this\
-.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i\
-(`\'${n}\' is missing`),this.#n+=n.length}#d(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.\
-#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function et(e,n){return\
- Object.hasOwn(e,n)?e[n]:void 0}function pn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configur\
-able:!0})}function nt(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function gn(e){let n=e.charCodeAt(0);ret\
-urn n<32||n===127}function Zs(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;\
-return e>=1&&t<=o}function Qs(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]\
-?nan$/.test(n)?NaN:Number(n)}var ed="1.0";function Ue(){if(oo())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFIL\
-E"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?B(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])\
-/.test(r))return r;if(rt?.given!==r){let o=n?.realPath(".");rt={given:r,path:o===void 0?r:B(o,r)}}return rt.path}functio\
-n ro(){return(se?Q?.path:void 0)??Ue()}var rt;function oo(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMETRY_CONS\
-ENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var nd=65536;function \
-He(e,n=!1){let t=b().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"ma\
-y not be read (the program\'s permissions)"};let r;if(!n){if(!t.present(e))return{state:"never_asked"};try{r=t.checkPlace\
-(e)}catch(i){return{state:"disabled",problem:`is where another user could replace it (${ot(i).replaceAll("_"," ")})`}}}l\
-et o;try{o=t.read(e,nd)}catch(i){return ot(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomll\
-ib rejects it)"}:td(i)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"d\
-isabled",problem:`cannot be read safely (${ot(i).replaceAll("_"," ")})`}}return o===void 0?{state:"never_asked"}:{...io(\
-o),text:o,placeJudged:r}}function td(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}functi\
-on ot(e){return e?.reason??"unreadable"}function io(e){let n;try{n=Qr(e)}catch{return{state:"disabled",problem:"is not v\
-alid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{s\
-tate:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{st\
-ate:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===ed?{state:"enabled"}:{state:"never_asked",outdate\
-dYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function so(){let\
- e=Ue(),{state:n,problem:t,outdatedYes:r}=ut(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutd\
-atedYes:r}};return{...bn()??ct(n),...o}}function ao(){let e=bn();if(e)return e;let{state:n,text:t,problem:r,placeJudged:\
-o}=ut(Ue());return{...ct(n),text:t,placeJudged:o,...r?{problem:r}:{}}}function ut(e){if(e!==void 0)return He(e);let n=oo\
-();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${xe(n)})`}:{state:"never_asked"}\
-}function bn(){let{env:e,envHidden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLE\
-D"};let t=_e(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_T\
-RACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1\
-,source:"DO_NOT_TRACK"}}function ct(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",sou\
-rce:"file"}}var G,se=!1,Q,it,lt=!1,yn,Ae,eo="an opt-out set in the environment during the run",no="the consent file, wri\
-tten since the program turned telemetry on";function rd(e,n=He(e)){let t=b().files,{text:r,problem:o}=n,i=o===void 0&&(n\
-.placeJudged??od(e)),s=t?.present(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{\
-path:e,there:s,text:r,problem:o,reread:i,stamp:t?.stamp(e)}}function od(e){try{return b().files?.checkPlace(e)===!0}catc\
-h{return!1}}function st(e,n){let t=b().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e\
-.reread)return t?.stamp(e.path)!==e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modif\
-iedAt(e.path)!==e.modified}function uo(){return yn!==void 0&&st(yn)}var dt=Symbol.for("@nat/telemetry: the program\'s opt\
--out"),at=globalThis;try{at[dt]===void 0&&Object.defineProperty(at,dt,{value:{serial:0}})}catch{}var to=0;function id(){\
-try{let e=at[dt];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:\
-NaN}catch{return NaN}}function co(){let e=id();e===void 0||e===to||(to=e,[G,se,lt]=[!1,!1,!0])}function lo(e){it=e}funct\
-ion ee(){if(it)return G=it();co();let e=lt&&!se;if(!e&&(Ae===eo||bn()?.enabled===!1))return Ae=eo,G=!1;if(e&&(Ae===no||u\
-o()))return Ae=no,G=!1;if(!se||Q===void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0&&(n=He\
-(Q.path,!0)),G=Q.problem===void 0&&(n===void 0?G===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(n.state).enabled),G||(Ae?\
-?="the consent file, written again during the run"),G}function he(){return co(),G===void 0&&sd(ao()),G===!0}function sd(\
-e){[G,se]=[e.enabled,e.source==="file"];let n=se?Ue():void 0;Q=n===void 0?void 0:rd(n,e)}function Ne(){if(!lt||se||G!==!\
-0||uo())return;let e=bn();if(e)return e.enabled?void 0:e.source;let n=Ue(),t=yn?.path===n?yn:void 0,{state:r,problem:o}=\
-t===void 0?ut(n):t.problem!==void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:io(t.text);return r==="disa\
-bled"&&o===void 0?"file":void 0}function fo(){return he()&&se}function ft(){let e=he(),{enabled:n,source:t,problem:r}=ao\
-(),o=t!=="file"&&t!=="default"&&b().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,b().env(t)):void 0,s=o?`$\
-{t}, which the program may not read (${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:\
-t;return{enabled:e,decidedBy:e===n?s:Ae??"the program (setTelemetryEnabled)"}}var pt=2**31-1,dd=25,mt={min:50,max:250},m\
-o=4,ht=1e3,ad=(mo+1)*mt.max,$e={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||thi\
-s.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.\
-signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};\
-if(b().watchTick?.(ht,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeo\
-ut(ht)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of $e.guarded)--e.looks<=0&&e.end()\
-;$e.guarded.size>0&&$e.listen()}};function Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$e.release(d),i?.()},a=()=\
->{o||(s(),n())},d={looks:Math.ceil((e+ad)/ht),end:a},u=(l,c)=>{let m=b().monotonicMs()+l;try{r=setTimeout(()=>{$e.releas\
-e(d);let f=b().monotonicMs()-m;if(f<=dd||c===0)return a();u(Math.min(Math.max(f,mt.min),mt.max),c-1)},l),t?.(r)}catch{}}\
-;return $e.guard(d),u(e,mo),t||(i=E(()=>b().holdOpen?.())),s}function ho(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$\
-/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}\
-function pe(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var u\
-d=3,go=!1;function yo(){go=!0}var cd=new Set([407,408,429,500,502,503,504]),ld=new Set([501,505]);function fd(e,n){retur\
-n e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:cd.has(e)||e>=500&&e<600&&!ld.has(e)?n===void 0?{kind:"ret\
-ry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reas\
-on:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function bo(e){if(e.signal?.aborted)return{kind:"interr\
-upted"};let n=new AbortController,t=!1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.add\
-EventListener("abort",o,{once:!0});let i=new Promise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted"\
-)),{once:!0})});i.catch(()=>{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??fd;for(;;s++){let l=new URL(a)\
-.origin===d?e.headers:void 0,c=await Promise.race([e.fetch(a,{method:"POST",headers:{...l,"content-type":"application/js\
-on"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=md(c);if(m===void 0)return yt(gt(c)),{kind:"rejected",reason:\
-"bad_response"};let f=po(c,"location"),h=ho(po(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.(\
-);let v=await Promise.race([hd(c,n.signal),i]).catch(()=>{});return u(m,h,v)}if(yt(gt(c)),m!==307&&m!==308)return u(m,h,\
-void 0);if(s===ud)return{kind:"rejected",reason:"too_many_redirects"};let g=Ed(f,a);if(g===void 0)return{kind:"rejected"\
-,reason:"bad_redirect"};if(g.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"\
-};if(e.mayConnect?.(g)===!1)return go?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the \
-program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:\
-"rejected",reason:"unsafe_redirect"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof Y&&s==\
-=0?{kind:"not_sent",reason:a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:W(a)\
-}}finally{r(),e.signal?.removeEventListener("abort",o)}}function md(e){try{let n=e?.status;return typeof n=="number"&&Nu\
-mber.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function po(e,n){try{let t=e\
-.headers.get(n);return typeof t=="string"?t:null}catch{return null}}function gt(e){try{return e.body}catch{return}}funct\
-ion yt(e){try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="fun\
-ction"&&t.call(e)}catch{}}async function hd(e,n){let t=gt(e),r=pd(t),o=r??t,i=()=>yt(o);n.addEventListener("abort",i,{on\
-ce:!0});let s=new TextDecoder,a="",d=0;try{if(n.aborted)return"";for await(let u of r?gd(r):yd(t)){if(typeof u!="string"\
-&&!(u instanceof Uint8Array)||(d+=typeof u=="string"?D(u):u.length,d>bd))return"";a+=typeof u=="string"?u:s.decode(u,{st\
-ream:!0})}return a+s.decode()}finally{n.removeEventListener("abort",i),i()}}function pd(e){try{let{getReader:n}=e??{};re\
-turn typeof n=="function"?n.call(e):void 0}catch{return}}async function*gd(e){for(let n=await e.read();!n.done;n=await e\
-.read())yield n.value}function yd(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var bd=65536;funct\
-ion Ed(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{re\
-turn}}var vd=0xe677d21fdbff,Sd=JSON.stringify(me).length+Re;function vo(e){if(e===Eo)return!0;let n=D(JSON.stringify(e))\
-<=Sd;return n&&(Eo=e),n}var Eo;function So(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof ke))retur\
-n{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be\
- inspected"}}try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVe\
-rsion is not a string"};if(!vo(o))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Re} bytes bey\
-ond "${me}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is \
-not a finite number"};if(i<0||i>vd)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both\
- wire formats carry"};let{json:s,bytes:a}=Jr(e),d={json:s,bytes:a,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:\
-i,retries:0,notBefore:0},u=bt(d,n);return u===void 0?d:{reason:"event_too_large",detail:u}}catch(o){return{reason:"inval\
-id_event",detail:W(o)}}}function bt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} \
-bytes serialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT\
-_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n\
-.sessionId&&e.clientVersion===n.sourceClientVersion&&vo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`\
-${i} bytes as the ${o.name} format carries it, more than maxBatchBytes leaves beside its envelope`}function wo(e,n,t,r=o\
-=>o.bytes){let o=[],i=[],s=0;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===\
-i[0].sessionId&&a.clientVersion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}func\
-tion ne(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16)\
-.padStart(8,"0")}function Et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s\
-===void 0?void 0:r(s,i);return a===void 0?[]:[a]})}var Td={initialMs:3e4,maxMs:36e5},To=4096;function xd(e,n){return n??\
-ne(e)}function _d(e,n,t){try{let r=e.read(n,To);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:\
-a,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(d)&\
-&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:vo\
-id 0,endpointHash:typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var En=class{pa\
-th;#e;#n;#o;#t;#u;#s;#p;#r;#a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${xd(r,s)}.json`,this.#o=s\
-!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(\
-){return!this.#a&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Math.max((\
-this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+pe(r,Td,this.#p,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,\
-notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r\
-;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:t\
-his.#s()+n}),this.#a=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt\
-===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.\
-forget(),n}refresh(){this.#a||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m())}#g(){\
-let n=_d(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#u\
-.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{},r=L({...n,...t,endpoint:this.\
-#t}),o=D(r)<=To&&H(this.#t)===this.#t?r:L({...n,...t});le(this.#u,this.#e,this.#n,o,this.#s())}catch{}}};function xo(e){\
-let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${B\
-e(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var _o=36e5,je=64,kd=6e4,de={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*\
-864e5},vt=6e4,Rd=864e5,ko=6e4,No=64,Od=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,vn=/^([lc])-(\\d\
-{13})-(e-.+)$/,Ad=36e5;function $o(e,n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var Nd=" does not exis\
-t yet",ae=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs\
-:Math.max(r.maxAgeMs,de.maxAgeMs),maxEvents:Math.max(r.maxEvents,de.maxEvents),maxBytes:Math.max(r.maxBytes,de.maxBytes)\
-},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=c=>{i(c)},d=s==="work",u=d?"read and writ\
-e":"read",l=c=>!t.allowed(c,"read")||d&&!t.allowed(c,"write");if(l(n))return a(`the program may not ${u} ${n} (its permi\
-ssions)`);try{let c=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads cannot be told`):m!==n&&l(\
-m)?t.permissionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!=\
-=n&&(c=t.ensureDir(m,!0,d)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return a(m?`${n}${Nd}`:W(c))}}write(n\
-,t){let r={},o=n.map(Me),{kept:i}=wt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.length-i.length);let s=new\
- Map;for(let d of i){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d of s.va\
-lues())a.push(this.#u(d,t,this.key))}catch(d){for(let u of a)this.#l(u);throw d}return{written:r,older:this.#g(t,a)}}cla\
-im(n,t,r){let o=[],i={};for(let{entry:s,path:a}of this.#a(t).slice(0,je)){if(o.length>=n)break;let d=this.#p(s.name,t+r)\
-;try{this.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(d,s,t),m=u.slice(0,n-o.length),f={path:\
-d,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};try{this.#u(u.slice(m\
-.length).map(Me),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C(i,"spool_expired",c);for(let \
-h of m)o.push({...h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.nam\
-e,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==v\
-oid 0}waitingSince(n){return this.#a(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}ca\
-tch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=vn.exec(n),r=Le(t?t[3]:n);\
-if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.ke\
-y,key:r.key,events:o,corrupt:i};return[t?{...s,until:Tt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adop\
-t(n,t,r=kd){let o=[],i=0;for(let s of n.#r()){if(o.length>=je)break;let a=Ro(s,t);if(!(a!==void 0&&(a.key===this.key||a.\
-key===void 0))||!(t-a.time>=r))continue;let u=n.#p(a.name,t+_o);try{n.#e.rename(`${n.dir}/${s}`,u)}catch{continue}let{va\
-lid:l}=n.#s(u,a,t);try{let c=this.#u(l.map(Me),a.time,a.key);c!==void 0&&o.push(c)}catch{try{n.#e.rename(u,`${n.dir}/${a\
-.name}`)}catch{}break}n.#l(u.slice(n.dir.length+1)),i+=l.length}return o.length>0&&this.#g(t,o),i}clear(){let n=0;for(le\
-t t of this.#r()){let r=vn.exec(t),o=Le(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort(\
-(n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Le(t)??[])}#u(n,t,r){if(n.length===0)return;let o=Oo(n,t,r);re\
-turn le(this.#e,this.dir,o,Ao(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o\
-.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/No)))}for(let s of i?.sp\
-lit(`\n`)??[]){if(s==="")continue;let a=Ld(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.p\
-ush(a)}return o}#p(n,t){return`${this.dir}/${St(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#a(n){let \
-t=[],r=0;for(let o of this.#r()){let i=xr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):\
-i&&n-Number(i[1])>_o&&r<je&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this\
-.#n,this.#o],s=y=>y.key===this.key||y.key===void 0,a=y=>n-y.time>(s(y)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#c(d,n,a,\
-r);let u=this.#t(d),l={events:0,bytes:0},c={events:0,bytes:0},m=(y,p,w)=>{s(y)&&([l.events,l.bytes]=[l.events+p,l.bytes+\
-w]),[c.events,c.bytes]=[c.events+p,c.bytes+w]};for(let y of u)m(y,y.events,y.bytes);let f=(y,p)=>y.events>p.maxEvents||y\
-.bytes>p.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(a))return r;let h=u.filter(y=>t.includes(y.name)),g=Math.min(...h.map(y=>\
-y.time)),v=y=>this.#e.modifiedAt(`${this.dir}/${y}`),k=Math.max(...h.map(y=>v(y.name)??-1/0)),_=y=>{if(y.time<g)return!1\
-;let p=v(y.name);return p===void 0||!Number.isFinite(k)?y.time-g<=ko:Math.abs(p-k)<=ko},O=u.filter(y=>!t.includes(y.name\
-)).sort((y,p)=>y.time-p.time);for(let y=0;y<je;){let p=O.find(a),w=p===void 0&&f(l,o),x=p??(w?O.find(s):f(c,i)?O[0]:void\
- 0);if(x===void 0)break;O.splice(O.indexOf(x),1);let A=a(x);if(!A&&_(x))continue;y++,m(x,-x.events,-x.bytes);let T=w?{ev\
-ents:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!A&&T.even\
-ts>0&&T.bytes>0){let S=this.#w(x,T.events,T.bytes,n);if(S===void 0)continue;m(x,S.kept.events,S.kept.bytes),C(r,"spool_c\
-orrupt",S.corrupt),C(r,"spool_full",S.cut);continue}this.#m(x.name,x,A?"spool_expired":"spool_full",r)}return r}#m(n,t,r\
-,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(\
-n,t,r,o){let i=0;for(let s of n){if(i===je)break;let a=vn.exec(s);if(a===null||t-Tt(a)<=Rd)continue;let d=Le(a[3]);if(d=\
-==void 0||!r(d))continue;i++;let u=St(a[3],t+vt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continu\
-e}this.#m(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=St(n.name,o+vt),s=b().monotonicMs();try{this.#e.rename(`${this.dir}/\
-${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.map(Me),l=wt(u,t,r)\
-,c=l.kept.map(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.length===0)return t\
-his.#l(i)?m:void 0;let f=sn(this.dir,o),h=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Ao(c))}catch{if(h(),!\
-this.#l(i))return;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return m}if(b\
-().monotonicMs()-s>vt/2)return void h();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${\
-this.dir}/${i}`,`${this.dir}/${Oo(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`)\
-,!0}catch{return!1}}};function Ro(e,n){let t=vn.exec(e);return t?Id(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=Od.e\
-xec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/No));return{name:e,time:Number(n[1]),events:\
-r,bytes:t,key:n[4]}}function wt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o)\
-.reduce((s,a)=>s+e[a].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Oo(\
-e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${fe()}.jsonl`}fun\
-ction Ao(e){return e.map(n=>`${n.text}\n`).join("")}function Io(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,sc\
-hemaVersion:s,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+$d;return e.length<=t&&o<=r?0:e.le\
-ngth-wt(e.map(Me),t,r).kept.length}var $d=200;function Lo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.r\
-etries},"schemaVersion":${L(e.schemaVersion)},"sessionId":${L(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersio\
-n":${L(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;re\
-turn{text:n,bytes:D(n)}}function St(e,n){return`l-${Z(n)}-${e}`}function Tt([,e,n]){return e==="l"?Number(n):Number(n)+A\
-d}function Id(e,n){return n>Tt(e)}function Ld(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,ti\
-mestamp:s,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0\
-||typeof o=="string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Zn(a.parameters\
-)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:L(a),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...\
-u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function Md(e,n){return e.spoolFallback?Gr(b().env\
-,I().os,n?.uid):void 0}function Pd(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=xt(e),a=e.noSpool??"there is\
- no spool directory",d=r==="look"?"look":"work",u=o===void 0?void 0:ae.open(o,n,i,s,f=>a=f,d),l=Md(e,n),c=u&&d==="work"?\
-Dd(u,l,n,i):void 0;if(u&&c&&u.adopt(c,e.clock(),r==="flush"?0:void 0),u||l===void 0)return!u&&o!==void 0&&t(a),u;let m=a\
-e.open(l,n,i,s,f=>a+=`; nor in ${l}: ${f}`,d);return t(a,m?.dir),m}function Dd(e,n,t,r,o="work"){let s=n!==void 0&&t.all\
-owed(n,"read")&&t.realPath(n)!==void 0?ae.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:void 0}var Sn=clas\
-s e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(\
-n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=b().file\
-s;if(!s)return null;let a=Pd(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new En(s,a.dir,r.url,o,i,d);ret\
-urn new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let\
- d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:D(d.json),notBefore:0})),[s,a]=[[],[]];for(let d of i)(bt(d,thi\
-s.#e)===void 0?s:a).push(d);return a.length>0&&(this.settle(a),C(o,"event_too_large",a.length)),{events:s,dropped:o}}wri\
-te(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:\
-n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.\
-release(t))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!=\
-=t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spoo\
-l.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<\
-t||r&&s>n)&&this.spool.renew(i,o+n)}}};function Cd(){let e=Fn(),n=e.startsWith("file://")?decodeURIComponent(new URL(e).\
-pathname):e;return(n.startsWith("/")?b().files?.realPath(n):void 0)??e}function xt(e){let{sink:n,format:t,sourceClientVe\
-rsion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Cd():void 0,headers:Object.keys(o).length>0?O\
-bject.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=L(s);retur\
-n $o(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}function Fd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().repl\
-ace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:\
-7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Mo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return\
-}if(t.protocol!=="http:"||Fd(t.hostname))return;let r=[...t.username||t.password?["credentials"]:[],...t.search?["query \
-parameters"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.\
-keys(n).join(", ")}`]:[]];return o.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t.hostname}`}functi\
-on Po(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Kr(r,{sourceClientVersion:i,sessionId:o,cpuArc\
-hitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Co(({schemaVers\
-ion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>D(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Do(e,n=\
-I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let \
-s=r.get(i);if(s===void 0){let a=L(Pr(i));r.set(i,s={json:a,bytes:D(a)})}return s};return{name:"otlp",encode:i=>Wn(i.map(\
-s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Co(({sessionId:i,clientVersion:s})=>[i,s],i=>D(Wn([],i.sessionId,t(i)\
-,n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:D\
-r}}function Co(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.field\
-s[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var Bd="http://localhost:4318/v1/logs",Hd=120,Ud=50,jd=3,Vd=2,Ho=\'{"ts":"2026\
--01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Yd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"audi\
-tor","command":"x","subcommand":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefined",\
-"pythonVersion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',Wd=new WeakSet,Gd={flushIntervalSeconds:!0,maxQueueSize:\
-!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0\
-,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolM\
-axEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:\
-!0,clock:!0,random:!0};function Ve(e={}){if(!we(e))throw new TypeError(`Cannot create handler: options must be an object\
-, got ${N(e)}`);let n=jn(e,Gd);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(R,V,F)=>{let P=e[R]===void\
- 0?V:e[R],z=F.integer?`${F.sign} integer`:`${F.sign} number`,re=`Cannot create handler: \'${R}\' must be a ${z}`;if(typeof\
- P!="number"||Number.isNaN(P))throw new TypeError(`${re}, got ${N(P)}`);if(!((F.sign==="positive"?P>0:P>=0)&&(F.integer?\
-Number.isSafeInteger(P):Number.isFinite(P))))throw new RangeError(`${re}, got ${P}`);if(F.timer&&P*1e3>pt)throw new Rang\
-eError(`Cannot create handler: \'${R}\' must be at most ${pt/1e3} seconds (the longest a timer can wait), got ${P}`);retur\
-n P},r=(R,V,F)=>{let P=e[R];if(P===void 0)return F;if(typeof P!==V)throw new TypeError(`Cannot create handler: \'${R}\' mu\
-st be a ${V}, got ${N(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",i\
-nteger:!0},a=t("requestTimeoutSeconds",Vd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw\
- new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);\
-let l=Yr(),c=r("sourceClientVersion","string",Te),m=Vo("resource",e.resource),f=r("sessionId","string","undefined"),h=[]\
-,g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,v=Kd(g,h),k=fn(l.format??""),_=g!==void 0?v:k??"nat",\
-O=kt(_,c,{...l.otlpResource,...m}),[y,p]=Wd.has(e)?[Yd,"the smallest event trackCommand records; a command\'s own are lar\
-ger by its name, source and duration"]:[Ho,"the smallest event"],w=_t(O,l.sessionPrefix+f),x=_t(kt(v,c,m,Uo),f,y),A=t("m\
-axEventBytes",32768,s);if(A<x.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least $\
-{x.eventBytes} (${p}), got ${A}`);let T=t("maxBatchBytes",5e5,s);if(T<x.batchBytes){let R=`one ${v} envelope holding ${p\
-}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\
-\' make ${R} ${x.batchBytes} bytes, more than \'maxBatchBytes\' (${T} by default)`:`Cannot create handler: \'maxBatchBytes\' \
-must be at least ${x.batchBytes} (${R}), got ${T}`)}let S=Zd(e.headers);S.problem&&h.push(S.problem);let M=qd(e.endpoint\
-,l.endpointHidden?Rt:l.endpoint??(_==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??Bd:void 0),l.dryRun,h),j=Jd(e.spool\
-Dir,l,h);return{flushIntervalMs:t("flushIntervalSeconds",Hd,o)*1e3,maxQueueSize:t("maxQueueSize",Ud,s),maxRetries:t("max\
-Retries",jd,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backo\
-ff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(A,T-w.envelopeByt\
-es-Re),maxEventBytesOption:A,maxBatchBytes:T,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:M.kind==="http"&&S.p\
-roblem?{kind:"none",reason:"invalid_headers",detail:S.problem}:M,spoolDir:j.path,noSpool:j.none,problems:h,spoolFallback\
-:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",de.maxEvents,s),maxBytes:Xd(t("spoolMaxB\
-ytes",de.maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ea(\
-e.captureInterrupts),handOff:Qd(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:O,formatSetBy:g!==v\
-oid 0?"the program\'s options":k!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{..._==="otlp"?l.otlpHeaders:{},..\
-.S.record},fetch:r("fetch","function",b().fetch??((R,V)=>globalThis.fetch(R,V))),logger:r("logger","function",void 0),cl\
-ock:Fo("clock",r("clock","function",Date.now),Date.now,{valid:zd,expected:"epoch milliseconds",hint:" (a method needs it\
-s object: () => performance.timeOrigin + performance.now())"}),random:Fo("random",r("random","function",Se),Se,{valid:R=\
->typeof R=="number"&&R>=0&&R<1,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n==\
-=t)return n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${W(a)}${i}`)}if(!r(s))t\
-hrow new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${N(s)}`);return()=>{try{let a=n();return r(a)?\
-a:t()}catch{return t()}}}var zd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=Ho){let r={json:t,bytes:D(t),schem\
-aVersion:me,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);return{\
-eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function Xd(e,n,t){if(e>=de.maxBytes)return e;let r=Lo({json:n,sch\
-emaVersion:me,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\
-\' must be at least ${r} (one spooled event, ${t}), got ${e}`);return e}function kt(e,n,t,r){return e==="otlp"?Do({servic\
-eName:t["service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo={name:"node",version:"x".repeat(12)\
-,machine:"x".repeat(11),os:"linux"};function jo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=_t(kt(n.name\
-,t,r,Uo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytes\
-Option,o.eventBytes)}}var Rt=Symbol("hidden");function qd(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError\
-(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${N(e)}`);let o=e===void 0?vo\
-id 0:ln(e);if(o){let s=`the program\'s \'endpoint\' ${N(H(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:\
-"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Ur;return e=\
-==void 0&&!jr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry\
-_run"}:{kind:"http",url:i}}function Jd(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolD\
-ir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot crea\
-te handler: \'spoolDir\' must be a string (an absolute path) or false, got ${N(e)}`);return X(e,I().os)?{path:e,none:void \
-0}:(t.push(`the program\'s \'spoolDir\' ${N(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'\
-s \'spoolDir\' is not an absolute path"})}function Kd(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeE\
-rror(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${N(e)}`);let t=fn(e);return t||(n.push(`t\
-he program\'s \'format\' ${N(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Vo(e,n){if(n===voi\
-d 0)return{};if(!we(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${N(n)}`);le\
-t t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler:\
- \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?N(o):`a ${typeof o}`} for ${N(r)}`)\
-;t[r]=o}return t}var Bo=8192;function Zd(e){let n=Vo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new \
-TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${N(i)}`);if(dn(i))throw new T\
-ypeError(`Cannot create handler: \'headers\' must not set ${N(i)}: the HTTP client frames the request itself`);n[i]=Nr(s)}\
-let t=Object.keys(n).find(i=>!un(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?`the\
- program\'s \'headers\' has a value for ${N(t)} that cannot be sent (a control character or a character past ASCII): nothin\
-g is sent`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Bo} (servers refuse a larger head): no\
-thing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Qd(e,n){return e!==void 0?{enabled:e,source:"ha\
-ndOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enab\
-led:!0,source:"default"}}function ea(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")re\
-turn e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}va\
-r wn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function Tn(e,n){return{...e,[Ye]:L(n)}}function Yo(e){if(e)t\
-ry{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:v\
-oid 0}catch{return}}var te=15e3,na=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).slice(0,4\
-)}function zo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${fe(8)}.${r}`}function Pe(e,n,t,r,o){let i={locks:[],marks:[],oth\
-ers:new Map};for(let s of e.list(n)){let a=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(s\
-);if(!a)continue;let d=Number(a[2]),u=a[4]==="lock"?te:na;if(d+u<=r||d>r+u)_n(e,`${n}/${s}`);else if(a[1]===t)(a[4]==="l\
-ock"?i.locks:i.marks).push(s);else if(a[3]===o){let[l,c]=[`${a[2]} ${s}`,i.others.get(a[1])];(c===void 0||l<c)&&i.others\
-.set(a[1],l)}}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catch{re\
-turn!1}}function Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.now(),i);if(s.locks.length>0||s.mar\
-ks.length>0)return"at work";if(s.others.size>=Wo)return"crowded";let a=Date.now();o=zo(t,a,i,"start"),e.create(`${n}/${o\
-}`,"");let d=Pe(e,n,t,a,i),u=d.locks.length>0||d.marks[0]!==o,l=`${Z(a)} ${o}`,c=[...d.others.values()].filter(m=>m<l).l\
-ength>=Wo;return!u&&!c?o:(_n(e,`${n}/${o}`),u?"at work":"crowded")}catch{return o}}function qo(e,n,t){t!==void 0&&At(e,n\
-,()=>[t])}function Jo(e,n,t){At(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){for(let o=0;o<ta;o++){let\
- i=Date.now();try{e.ensureDir(n,!0,!1);let s=Pe(e,n,t,i);if(s.locks.length>0){Ot(e,n,s.marks);return}let a=zo(t,i,Go(r),\
-"lock");e.create(`${n}/${a}`,"");let{locks:d,marks:u}=Pe(e,n,t,i);if(d.join()===a)return Ot(e,n,u),a;_n(e,`${n}/${a}`)}c\
-atch{return}await new Promise(s=>setTimeout(s,10+Se()*50))}}var ta=5;function Zo(e,n,t){At(e,n,()=>[t])}function At(e,n,\
-t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r}`)}function _n(e,n){try\
-{e.remove(n)}catch{}}function Qo(){return""}var oa=6e4,ia=1e3,sa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMET\
-RY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=da(e,n,t);return r.handOff?r:{...r,outcome:ni(e,n)}}f\
-unction ni(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ne()===void 0?"spool\
-ed":"dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function da(e,n,t){try{let r=di(e,n\
-,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=si(e.sink.\
-url,o.dir);if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n,endpoint:e.s\
-ink.url}:{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handOff:!1,reason:a.r\
-efused};let{cwd:d,...u}=a,l={...ua(e,o.dir),successor:u,onByConsentFile:fo()};return{handOff:!0,command:{...a,env:Tn(a.e\
-nv,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function ri(e,n){\
-return n.handOff&&n.command&&!la(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and ca\
-nnot be written",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===vo\
-id 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crowded")return o;let i\
-=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.dir,o),i}catch{return"failed"}}function ii(e,n\
-){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return di(e,n,!0)!==vo\
-id 0||t.kind==="http"&&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}function si(e,n){let t=ro(),r=t===void 0?void 0\
-:aa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...sa,...be,"HOME","USERPROFILE"],set:r===void 0?{}:{N\
-AT_TELEMETRY_CONSENT_FILE:r}}}function aa(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=b().fi\
-les,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!=\
-=void 0&&r?.allowed(i,"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off ($\
-{r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program del\
-ivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-ia)return`a request may take long\
-er (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off during the run";let \
-i=Ne();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender\
-, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no\
- usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be t\
-old (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another \
-user could swap the sender\'s script there";if(!ti(e))return"the program may not connect to the endpoint";let{spool:s,fil\
-es:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=d,m=c===void\
- 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>oa&&!xn(a,s.dir,s.key,u))return"spooled \
-events have waited a minute with no sender at work"}function ua(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;retu\
-rn{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTim\
-eoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),spoolMaxEvents:o.maxEvents,spool\
-MaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},re\
-source:{...r.resource}}}function ca({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function la(e){if(ca(e))\
-return!0;let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{\
-n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ma(n,t.dir,fa),!0}var fa=3;function ma(e,n,t,r=Date.now()){let o;t\
-ry{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+te?-1\
-/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filte\
-r(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var kn=class{#e=new Set;#n=\
-0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.lengt\
-h,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ai(){throw new Error("a sender \
-prints nothing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,ha=/^[0-9a-f]{8}$/;var ui=/^drops-([0-9a-f\
-]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,pa=6e4;function mi(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter((\
-[m,f])=>fi.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))return;let u={...{since:i,last:i,dropped:Objec\
-t.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=bi(n,t);try{let m=ya(e,n,t,i).filter(\
-h=>h.quiet).map(h=>hi(e,h,n,t)),f=gi([...m.flatMap(h=>h.lines),l],s,i)??l;pi(e,n,t,m,()=>{let h=Ea(e,c);h==="invalid"&&e\
-.remove(c);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+g.length<=ci?e.append(c,typeof h=="object"&&!h.ended?`\n${g}`:g,l\
-i):ga(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E(()=>e.remove(h))}catch{}}function ga(e,n,t,r,o,i){let s=bi(n,t),a\
-={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],()=>{e.append(s,`${L(gi([...d.lines,r],o,i\
-)??r)}\n`,li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)),{lines:[],summed:n.summe\
-d};let{lines:o,upTo:i}=ba(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.sum\
-med}}function pi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a));throw i}}functio\
-n Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.aside`)}function ya(e,n,t,r)\
-{return Et(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=pa;return o===t?{path:B(n,i),summed:a===voi\
-d 0?void 0:Number(a),quiet:d}:void 0})}function ba(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(t)??"",o=n.quie\
-t?r.length:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}functio\
-n Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last\
-:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries\
-(a.dropped))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_\
-INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map\
-(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function Ea(e,n){try{let t=e.rea\
-d(n,$t);return t===void 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof\
- $?"invalid":void 0}}function yi(e){return e.split(`\n`).flatMap(n=>va(n)??[])}function va(e){try{let{since:n,last:t,drop\
-ped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if\
-(!(Nt(n)&&Nt(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let \
-d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ha.test(i)?{endpointHash:i}:{}};return typeof o==\
-"string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}function Nt(e){return Number.isSafeInteger(e)&&e>=0&&e<=hn}function\
- bi(e,n){return B(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Ei=.9,Sa=1e3,wa=3e5,Ta=36e5,xa=4,Rn=class\
-{#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ue.working;#k=0;#R;#y=new \
-Set;#O;#N=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#fe=!1;#U=0;#D;#C;#v;#z;#j=!1;#X=!1;#F;constructor(n={}){this.#e=Ve(n\
-)}enqueue(n){try{if(!he())return this.#xe();let t=b().exiting();t?(this.#ie(),this.#H=this.#i,this.#i=!0):this.#J(),this\
-.#u++;let r=So(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)re\
-turn this.#ke();if(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#c===void 0&&queueMicrotask(()=>t\
-his.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H=!1}}start(){this.#m||this.#D|\
-|(this.#m=!0,this.#J(),this.#S()>0?this.#V():he()&&!this.#A()&&ii(this.#e,this.#_())&&this.#I(ue.working))}flush(){retur\
-n this.#I(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#x=Math.max(th\
-is.#x,n),this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i=this.#x;return[this.#l,thi\
-s.#x]=[void 0,ue.working],this.#be(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D??=this.#me()}[Symbol.asyncDis\
-pose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:thi\
-s.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.\
-size}#q(){return[...this.#o,...this.#t.events(),...this.#n]}#J(){if(this.#C)return;this.#ie();let n=b(),t=s=>{try{return\
- s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({\
-beforeExit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.ca\
-ptureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V\
-(){this.#m&&this.#c===void 0&&this.#K()}#K(){this.#c=setTimeout(()=>{this.#I(ue.periodic).then(()=>{this.#m&&this.#K()})\
-},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#me(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=t\
-his.#E=_a(this.#e.exitTimeoutMs);this.#le(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([thi\
-s.#w.then(()=>!0),n.over()])&&this.#Z(),this.#S()>0&&this.#B())return;this.#ae(),this.#S()>0&&this.#A()&&this.#P(!0),thi\
-s.#S()>0&&!this.#A()&&await this.#he(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#\
-G(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async#he(n){let t=this.#\
-_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>!0);await Promise.race([r,n\
-.over()])||this.#Z()}#Z(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t||n)*Ei,i=[.\
-..this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*Ei);this.#Q(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,\
-this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#Q(n=()=>!1){for(let t of this.#\
-y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#re(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.\
-#o.unshift(...n(t)?this.#se(r,"the exit budget ended before the answer"):r)}}}#pe(){return this.#R??=new AbortController\
-}#ee(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=b().\
-monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#ne(n){\
-this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0;return n.kind\
-==="http"&&(t||!b().canConnect(n.url))}#ge(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#v?.health.state;return this.#\
-E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.ki\
-nd==="http"&&b().canConnect(n.url)}#ye(n){let t=this.#v?.health;if(n.delivered){this.#F=void 0;let u=this.#X&&this.#E===\
-void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.re\
-cordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#F?.failures??0)+1\
-,{backoff:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{state:t.state,failures\
-:o,probeAt:d}}async#be(n){try{this.#le(),this.#Y();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||\
-this.#E===void 0)&&t.refresh(),this.#ae();let r=this.#A();if(r&&!this.#ge())return;let o=this.#e.clock(),i=l=>l.notBefor\
-e<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=\
-[];let d=this.#oe(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#Ee(d,u),this.#ye\
-(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush fail\
-ed unexpectedly: ${t}`)}}async#Ee(n,t){let{signal:r}=this.#pe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ee(r);\
-)await this.#te(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(xa,n.length)},i));for(let s of n.slice(o))thi\
-s.#ne(s)}async#te(n,t,r){this.#Y();let o=this.#ue(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n\
-=o}let i=await this.#Se(n,t);if(this.#Te(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Mat\
-h.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#ee(t)?await this.#te(\
-d,t,r):this.#ne(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#re(n,i.rejected);case"too_large":re\
-turn this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n);case"interrup\
-ted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??\
-0,i.retryAfterMs??0),r.probing?this.#ve(n,i.retryAfterMs):this.#_e(n,i.reason,i.retryAfterMs)}}}#ve(n,t=0){let r=this.#e\
-.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#re(n,t=0){let r=Math.min(t,n.length\
-);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#Se(n,t){let r={started:b().monotonicMs(),events:n\
-,accepted:!1};this.#y.add(r);try{return await this.#we(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=b().monoto\
-nicMs();this.#O={ms:o-r.started,endedAt:o}}}#oe(n){let{format:t,maxBatchBytes:r}=this.#e;return wo(n,r,t.emptyBytes,t.ev\
-entBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#we(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:\
-"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#h?.(`\
-sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")return vi(a),{kind:"delive\
-red"};let d=i.classify;return await bo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),readAnswer:i\
-.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b\
-().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#Te(n,t){if(!this.#h)return;le\
-t r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==v\
-oid 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e\
-.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer \
-for ${t} event(s): ${n.kind}${i}`)}#ie(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;\
-if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d=n.kind==="http"\
-?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dr\
-y_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoi\
-nt: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)re\
-turn;let i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can \
-be started":"in process"} (${o.source})`)}#xe(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`telemetry off (\
-decided by ${ft().decidedBy}): events are not recorded`))}#_e(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,a=i(),d=thi\
-s.#se(n,t);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#se(n,t){let[r,o]=[[],[]];for(let i of n)\
-(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) ke\
-pt for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n){this.#v?.settle\
-(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place ca\
-nnot be used: ${n}`;r!==this.#z&&this.#f(r),this.#z=r}),this.#v}#de(){let n=this.#E;if(n)return Math.max(0,n.end-b().mon\
-otonicMs())+Sa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(wa,Math.min(Ta,2*t),2*r)}#Y(){let n=thi\
-s.#de(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ae(){if(this.#j||this.#k>0||!he()||this.#A()||!ee())retu\
-rn;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(M\
-ath.ceil(t/10),t-1)),o=n?.replay(t-r,this.#de());this.#X=(o?.events.length??0)>0,o&&(this.#ce(o.dropped),this.#s+=o.even\
-ts.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#Q();let r=this.#q(),o=this.#ue(r);if(\
-o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#fe=!0,this.#L(),this.#b(o\
-.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#oe(o))vi(this.#e.format.encode(a,t\
-his.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.length,this.#e.sink\
-.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) no\
-t delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1\
-;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the u\
-ser\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#L(),s){let a=this.#U-thi\
-s.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped))this.#b(u,d);this.\
-#ce(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavailable")}return i?.re\
-leaseAll(),s!==void 0}#ue(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(\
-s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.len\
-gth,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#ce(n){for(let[t,r]of Object.entries(n))this.#s+=r,thi\
-s.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=ei(this.#e,t,he()),o=r.handOff?ee():void 0;if(o===!1)retu\
-rn this.#P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a late\
-r run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health):void 0,c=i.outcome==="deliver\
-ed"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in\
- process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#A()?0:Io(this.#q(),this.#e.spoolLimits);if(s>0){let{maxEvent\
-s:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of th\
-e ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit: delive\
-ring in process: the spool cannot be written"),!1;let a=oi(i);if(a==="failed"||a==="crowded")return this.#f(`at exit: de\
-livering in process: ${a==="crowded"?"senders of other programs or settings (headers, an OTLP resource) work for its hos\
-t already":"no sender could be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.working];let d={started:"a sender",\
-"at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no \
-processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#W(){let n=this.#r,t=this.#P(),r\
-=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#G(){let n=\
-{};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{si\
-nk:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s \
-of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();mi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n\
-,t,r){n!==0&&(C(this.#a,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#ke(){if(this.#$!==void 0){C(this.\
-#a,"buffer_full",1),this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#b(1,"buffer_full",`${n} held; those\
- dropped after it are told together at the next flush`)}#le(){let n=this.#$;this.#$=void 0,n&&this.#f(`dropped ${n} even\
-t(s): buffer_full`)}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function _a(e){let n=b().monotonicMs()+e,t,r;retu\
-rn{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function vi(e){\
-b().writeStderr(`${ai(JSON.parse(e))}\n`)}var ka=250;async function Si(e){let n=b();Ie(te,()=>n.exit(0)),yo(),lo(()=>Ra(e\
-));try{await Oa(e,b().monotonicMs()+te)}catch{}n.exit(0)}function Ra(e){let{enabled:n,source:t}=so();return n||t==="defa\
-ult"&&e.onByConsentFile!==!0}async function Oa(e,n){let t=b().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsen\
-tFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee())return Jo(t,r,d);for(let u=0;;u++){let l=await Ko(t,r,d,e.endpoint);if(!l)retur\
-n;let{replayed:c,spooled:m,sent:f,timeUp:h}=await Na(s,n-ka);if(Zo(t,r,l),!$a(e,d))return;if(h&&f>0&&ee())return Aa(e);i\
-f(c>0&&m>0||u>0&&c===0)return}}function Aa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{file\
-s:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==void 0&&E(()=>o.touch(s,Date\
-.now())),b().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Na(e,n){let t={replayed:0\
-,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-b().mo\
-notonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)break;let d=new Rn({...e,handOff\
-:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=d\
-.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<=l)break;if(l>0&&n-\
-b().monotonicMs()>r){let f=pe(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t\
-}function $a(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now()))return!1;let r={\
-maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ae.open(e.spoolDir,t,r,n)?.\
-waitingSince(Date.now())!==void 0}var wi=Yo(b().env(Ye));wi&&await Si(wi);\n'}var Re="sender-4f39d870.mjs",qd=129154,Jd=6e4,
-Zd=1e3,Kd=[Gi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ji(e,t){
-return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?"spooled":"dropped"}var Qd=3;
-function Zi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Hd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(
-`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.
-written-d.written).slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}
-var ec=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.
-delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function dn(e){
-return e===null?"null":typeof e=="string"?Ki(e):typeof e=="number"?tc(e):typeof e=="boolean"?String(e):Array.isArray(e)?
-`[${e.map(dn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Ki(n)}: ${dn(
-r)}`).join(", ")}}`:"null"}function Ki(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(
-16).padStart(4,"0")}`)}function tc(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infi\
-nity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=
--4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(
-2,"0")}`}var Qi=16384,cn=2*Qi,eo=cn-4096,ln=32,to=/^[a-z0-9_]{1,40}$/,nc=/^[0-9a-f]{8}$/,rc=/^drops-([0-9a-f]{8})\.json$/,
+e(f){try{e.unlinkSync(f)}catch(h){let g=h?.code;if(g!=="EISDIR"&&g!=="EPERM")throw h;try{e.rmdirSync(f)}catch{throw h}}}\
+,removeDir:f=>e.rmdirSync(f)}}function ss(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}\
+}function pr(e){let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch{}};return()=>{try{n===0&&e.on\
+("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.unref();try{e.removeListener("bef\
+oreExit",r)}catch{}}}}}var mr,hr=!1;function gr(e,n){if(hr)return!1;try{return mr??=new Int32Array(new SharedArrayBuffer\
+(4)),Promise.resolve(Atomics.waitAsync(mr,0,0,e).value).then(()=>n(),()=>{hr=!0,n()}),!0}catch{return!1}}var ds={BUN_BE_\
+BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Sr(e,n){let t,r=()=>t??=as(e),o=({dir:u})=>{let l=e.platform==="\
+win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(l!==void 0)return`${I().name} cannot run a script from a path\
+ with a \'${l}\' in it: ${u}`;let{files:c,fs:m}=r();return Es(e,c,m)},i=!1,s=new oe(u=>vr(e,[["beforeExit",()=>{K(u,m=>m.b\
+eforeExit())}],["exit",m=>{i=!0,K(u,f=>f.exit(m))}]])),a=u=>e.platform!=="win32"&&E(()=>(e.kill(e.pid,u),!0))===!0,d=new\
+ oe(u=>{if(e.pid===1)return()=>{};let l=e.versions.bun&&e.platform==="linux"?r().files:void 0,c=Ge(E(()=>l?.read(De,6553\
+6)));return vr(e,ye.filter(m=>!c.includes(m)).map(m=>{let f=en(()=>{Jt(e,m)||(K(u,h=>h(m)),d.clear(),a(m)||e.exit(ce[m])\
+)});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>br(e.stderr,u),writeStdout:u=>br(e.\
+stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.exitCode=u},exitCode(){let \
+u=Number(e.exitCode??NaN);return Number.isInteger(u)?u:void 0},async serve(u,l,c,m){let f=e.getBuiltinModule?.("node:htt\
+p");if(!f)throw new Error("no HTTP server in this runtime");let h={requestTimeout:m.requestTimeoutMs,headersTimeout:m.re\
+questTimeoutMs,connectionsCheckingInterval:1e3},g=f.createServer(h,(k,_)=>{let O=(S,M)=>{_.writeHead(S,{"content-type":"\
+application/json",connection:"close"}),_.end(JSON.stringify({error:M}),()=>k.socket.destroy())},y=()=>O(413,"the body is\
+ too large");if(Number(k.headers["content-length"]??0)>m.maxBodyBytes)return y();let p=new TextDecoder,w="",x=0,A=!1,T=s\
+etTimeout(()=>{A=!0,w="",O(408,"the request did not arrive in time")},m.requestTimeoutMs);k.on("close",()=>clearTimeout(\
+T)),k.on("data",S=>{if(!A){if(x+=S.length,x>m.maxBodyBytes)return A=!0,w="",clearTimeout(T),k.pause(),y();w+=p.decode(S,\
+{stream:!0})}}),k.on("end",async()=>{if(clearTimeout(T),A)return;let S;try{S=await c({method:k.method??"GET",path:k.url?\
+?"/",body:w})}catch{S={status:500,headers:{"content-type":"application/json"},body:\'{"error":"internal"}\'}}S&&(_.writeHe\
+ad(S.status,S.headers??{}),_.end(S.body))})});g.maxConnections=m.maxConnections,await new Promise((k,_)=>{g.once("error"\
+,_),g.listen(l,u,k)});let v=g.address();return{port:typeof v=="object"&&v?v.port:l,close:()=>new Promise(k=>{g.close(()=\
+>k()),g.closeAllConnections?.()})}},unrefTimer(u){u?.unref?.()},holdOpen:e.versions.bun?void 0:pr(e),watchTick:e.version\
+s.bun?void 0:gr,monotonicMs(){let[u,l]=e.hrtime();return u*1e3+l/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,ter\
+minal(){let{fs:u}=r(),l=m=>E(()=>u?.fstatSync(m).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(l)||e.e\
+xecArgv?.includes("--test"))return;let{stdin:c}=e;if(!(!c.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!c.setRawMode)&&E(()=\
+>Ze(c))===!1&&Ke(r().files,I().os))return{readRaw:m=>new Promise((f,h)=>{let g=c.isRaw===!0,v=c.readableFlowing,k=y=>{c.\
+removeListener("data",_),c.removeListener("end",O),c.removeListener("error",O),E(()=>c.setRawMode?.(g)),c.pause(),y!==vo\
+id 0&&y.length>0&&E(()=>c.unshift(y)),v===!0?c.resume():v===null&&E(()=>c.readableFlowing=null)},_=y=>{let p=new Uint8Ar\
+ray(y??[]),w;try{w=m(p)}catch{w=p.length}w!==void 0&&(k(p.subarray(w)),e.nextTick(f))},O=()=>{k(),h(new Error("the termi\
+nal went away"))};c.setRawMode?.(!0),c.on("data",_),c.on("end",O),c.on("error",O),c.resume()})}},fetch:n.lightFetch&&e.g\
+etBuiltinModule?cr(u=>e.getBuiltinModule(u),u=>e.env[u]):vs(n.fetchAtLoad,u=>e.env[u],e.versions.bun!==void 0),senderCom\
+mand(u,l){let c=o(l);if(c)return{refused:c};let m=e.versions.bun?ds:{},f=Je(g=>e.env[g],{...l.set,...m},E(()=>e.cwd?.())\
+),h=e.versions.bun?[]:hs(e);return{argv:[e.execPath,...h,u],env:f,cwd:l.dir}},senderRefusal:o,spawnDetached(u){try{let{a\
+rgv:l,env:c,cwd:m}=u;if(n.bunSpawn){let k=["ignore","ignore","ignore"];try{let _=n.bunSpawn([...l],{detached:!0,stdio:k,\
+windowsHide:!0,env:{...c},cwd:m});return _.unref(),_.pid!==void 0?"started":"failed"}catch(_){return _?.code==="EAGAIN"?\
+"no processes":"failed"}}let f=e.getBuiltinModule?.("node:child_process");if(!f)return"failed";let[h,...g]=l,v=f.spawn(h\
+,g,{detached:!0,stdio:"ignore",windowsHide:!0,env:c,cwd:m});return v.on("error",()=>{}),v.unref(),v.pid!==void 0?"starte\
+d":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:a,get files(){return r().files},exiting:()=>i||e._exitin\
+g===!0,onExit:u=>s.add(u),onInterrupt:u=>d.add(u)}}function as(e){let n;try{n=e.getBuiltinModule?.("node:fs")}catch{n=vo\
+id 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&fr(n,r,e.platform==="win32",e.permission),i=(\
+)=>e.versions.bun?ls(E(()=>o?.read(wr,us,cs)),r.uid):E(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.(\
+);return{fs:n,files:o&&Xe(o)}}var wr="/etc/passwd",us=16*1024*1024;function cs(e){if(e.kind!=="file"||e.uid!==0||((e.mod\
+e??0)&18)!==0)throw new Error(`${wr} is not root\'s alone`)}function ls(e,n){if(!(e===void 0||n===void 0))for(let t of e.\
+split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o?\
+?""))return Number(o)}}var fs=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-conf\
+ig|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,ms=/^(openssl-config|tls-cipher-list)$/;function hs(e){l\
+et n=[...ps(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<n.length;r++){let[,o,i,s]=/^--(no[-_])?([\
+^=]+)(?:=([^]*))?$/.exec(n[r])??[],a=i?.replaceAll("_","-");a!==void 0&&(fs.test(a)?t.set(a,!o):ms.test(a)&&!o&&t.set(a,\
+s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`)}function ps(e){let n=[],t=!1\
+,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else if(i===" "&&!t){r=!0;continue}else if(i===\
+\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var gs=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,yr=/--(\
+?:experimental[-_])?permission|--allow[-_]/,ys=/^--experimental[-_](?:default[-_])?config[-_]file/;function bs(e,n,t){re\
+turn n!==void 0&&yr.test(n)||!e.some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(yr.test(r\
+)&&/^[^=]*_/.test(r)||ys.test(r))return!1;let o=gs.exec(r);if(!o)return!0;let i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\
+\\\\]/.test(i)&&X(i,t)})}function Es(e,n,t){let r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its ex\
+ecutable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs only the program":E(()=>r("no\
+de:sea")?.isSea?.())?"a Node.js single executable application: its executable runs only the program":E(()=>e.permission?\
+.has("child"))===!1?"Node.js runs with --permission and without --allow-child-process":e.permission&&!bs(e.execArgv??[],\
+e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its sender would not get as they are (given in NODE\
+_OPTIONS or a configuration file, or spelled with _, which Node.js does not pass on, or granting a path Node.js passes o\
+n unquoted that the sender, started in the spool, would read otherwise: relative, or with a space, quote or backslash)":\
+Qe({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>E(()=>n?.read(o,65536)),pidNamespace:e.platform==="linux\
+"?E(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}function vs(e,n,t){let r=e?\
+?((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=Ee(new URL(o),n);if(s.kind==="unusable")throw new Y(s.reason);\
+if(s.kind==="proxy"&&!t)throw new Y("this runtime\'s fetch cannot use a proxy");try{return await r(o,{...i,proxy:s.kind==\
+="proxy"?Ss(s.proxy):!1})}catch(a){throw E(()=>a?.code)==="UnsupportedProxyProtocol"?new Y("the proxy setting\'s scheme i\
+s not supported"):a}}}function Ss({protocol:e,hostname:n,port:t,authorization:r}){let o=n.includes(":")?`[${n}]`:n,i=r==\
+=void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i,respectNoProxy:!1}}function br(e,n){let t=rn\
+.get(e)??0;t===0&&e.on("error",Er),rn.set(e,t+1);let r=()=>{let i=(rn.get(e)??1)-1;rn.set(e,i),i===0&&e.removeListener("\
+error",Er)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var rn=new WeakMap;function Er(){}function v\
+r(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){thr\
+ow r(),o}return r}var ve=globalThis,ws={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.now(\
+),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"\
+no runtime to start a process with"}),senderRefusal:()=>"no runtime to start a process with",spawnDetached:()=>"failed",\
+exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in this runtime")),args:()=>[],writeStd\
+out:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>(\
+)=>{}},on,Tr=[E(()=>ve.Bun?.fetch),ve.Deno?E(()=>ve.fetch):void 0].find(e=>typeof e=="function");function b(){if(on)retu\
+rn on;let e=I().name;return on=e==="deno"?or(ve.Deno,Tr):e==="unknown"?ws:Sr(ve.process,{lightFetch:e==="node",fetchAtLo\
+ad:Tr,bunSpawn:e==="bun"?ve.Bun?.spawn:void 0}),on}var xr=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function le(e,n,t,r,o,i=sn(n,o))\
+{e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(s){try{e.remove(i)}catch{}throw s}}function sn(e,n){return`$\
+{e==="/"?"":e}/t-${Z(n)}-${fe()}.tmp`}function Z(e){return String(Math.floor(e)).padStart(13,"0")}var Ts=Math.random;fun\
+ction Se(){let e;try{e=Ts()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Ar\
+ray(1))[0]/2**32}function fe(e=12){let n="";for(;n.length<e;)n+=Math.floor(Se()*2**32).toString(16).padStart(8,"0");retu\
+rn n.slice(0,e)}function W(e){try{return e instanceof Error?e.message:`threw ${typeof e}`}catch{return"threw something t\
+hat cannot be described"}}function N(e){switch(typeof e){case"string":return JSON.stringify(e.length>40?`${e.slice(0,40)\
+}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"bigint":return`${e}n`;case"object":{if(e===\
+null)return"null";let n=Rr(e)?.slice(8,-1);return n===void 0?"an object that cannot be read":n==="Object"?"an object":n=\
+=="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`}}function we(e){if(typeof e!="object"||e===null)return!1;let\
+ n=Rr(e);return n==="[object Object]"||n==="[object Module]"}function kr(e){if(typeof e!="object"&&typeof e!="function"|\
+|e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}function Rr(e){try{return Object.prototype.toStr\
+ing.call(e)}catch{return}}function jn(e,n){let t=Object.keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=\
+Object.keys(n),o=xs(t,r);return`\'${t}\' is not an option (${o?`did you mean \'${o}\'?`:`the options: ${r.join(", ")}`})`}fu\
+nction xs(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g,""),r=n.filter(s=>t(e).length>=4&&t(s).startsWith(t(e)));if(r.le\
+ngth===1)return r[0];let o,i=1/0;for(let s of n){let a=_s(t(e),t(s));a<i&&([o,i]=[s,a])}return i<=Math.max(3,Math.floor(\
+t(e).length/3))?o:void 0}function _s(e,n){let t=Array.from({length:e.length+1},(r,o)=>[o,...new Array(n.length).fill(0)]\
+);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(let o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0\
+:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min\
+(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function H(e){let n;try{n=new URL(e)}catch{}let t=e.split("@").len\
+gth-1,r=t===0||t===1&&(n?.username!==""||n?.password!=="");if(n===void 0||n.host===""||!r)return e.replace(/^([a-z][a-z\\\
+d+.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@").replace(/\\?[\\s\\S]*$/,"?***");if(n.username===""&&n.password===""&&n.search==="")return\
+ e;if(n.username!==""&&(n.username="***"),n.password!==""&&(n.password="***"),n.search!==""){let o=[...n.searchParams].m\
+ap(([i,s])=>s===""?"***":`${encodeURIComponent(i)}=***`);n.search=o.join("&")}return n.href}function Or(e,n,t={}){let r=\
+e.replace(/(?<![a-z\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,i=>H(i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:\
+Rs(n),...ks(t)];for(let i of[...new Set(o)].sort((s,a)=>a.length-s.length)){let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&"\
+).replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(a,d,u)=>`%${_r(d)}${_r(u)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Z\
+a-z0-9])`,"g"),"***")}return r}function ks(e){let n=Object.values(e).flatMap(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.leng\
+th>=8)]).filter(t=>t.length>=4);return[...n,...n.map(t=>JSON.stringify(t).slice(1,-1))]}function _r(e){return/\\d/.test(e\
+)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function Rs(e){try{let{username:n,password:t,search:r}=new URL(e),o=u=>{try\
+{return decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),s\
+=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),a=n||t?[Cn(`${o(n)}\
+:${o(t)}`)]:[],d=[...i,...s].map(u=>JSON.stringify(u).slice(1,-1));return[...i,...s,...d,...a]}catch{return[]}}var Os=/^\
+[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,As=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,Ns=new Set(["connection","content-length","host","kee\
+p-alive","te","trailer","transfer-encoding","upgrade"]);function dn(e){return Ns.has(e.toLowerCase())}function an(e){ret\
+urn Os.test(e)}function un(e){return As.test(e)}var Ar=e=>e===9||e===10||e===13||e===32;function Nr(e){let n=0,t=e.lengt\
+h;for(;n<t&&Ar(e.charCodeAt(n));)n++;for(;t>n&&Ar(e.charCodeAt(t-1));)t--;return e.slice(n,t)}function cn(e,n,t){if(n.le\
+ngth===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}function L(e){let n=(Is()?Vn(e):void\
+ 0)??JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?$s(n):n}function $s(e){let n="",t=!1;for(let r=0;r<e.\
+length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}r\
+eturn n}function Is(){try{return Ls(Array.prototype)!==Object.prototype||"toJSON"in Array.prototype}catch{return!0}}var \
+Ls=Object.getPrototypeOf;function Vn(e){if(typeof e!="object"||e===null)return JSON.stringify(e);if(Array.isArray(e))ret\
+urn`[${e.map(t=>Vn(t)??"null").join(",")}]`;let n=[];for(let t of Object.keys(e)){let r=Vn(e[t]);r!==void 0&&n.push(`${J\
+SON.stringify(t)}:${r}`)}return`{${n.join(",")}}`}var Te="0.1.0";var Ir="nat-cli",Yn={name:"@nat/telemetry",version:Te};\
+function Lr(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intV\
+alue:String(e)}:{doubleValue:e}}var Mr=e=>Object.entries(e).map(([n,t])=>({key:n,value:Lr(t)}));function $r(e){let n=Mat\
+h.floor(e);return n===0?"0":`${n}000000`}function Ms(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64\
+",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Pr(e){le\
+t{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:$r(e.timestamp),observedTimeUnixNano:$r(e.timestamp),event\
+Name:n,attributes:[...Mr(t),{key:"nat.event.schema_version",value:Lr(e.schemaVersion)}]}}function Wn(e,n,t,r=I()){let o=\
+Mr({...t.resourceAttributes,"service.name":t.serviceName,"service.version":t.serviceVersion,"session.id":n,"host.arch":M\
+s(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":Yn.name,"telemetry.s\
+dk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Yn.version}),i=L({resource:{attributes:o},scopeLogs\
+:[{scope:Yn,logRecords:[]}]});return cn(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function Dr(e,n,t,r){if(e>=200&&\
+e<300){let o=Math.min(r,Ps(t));return o>0?{kind:"delivered",rejected:o}:{kind:"delivered"}}return e===413?{kind:"too_lar\
+ge"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,ret\
+ryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function Ps(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.r\
+ejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function Cr(e,n){let t={};for(let[r,o]of(e\
+??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),s=a=>n?.(`entry ${r+1} ${a}`);if(i<0||o.slice\
+(0,i).trim()===""){s("is not key=value");continue}try{let a=decodeURIComponent(o.slice(0,i).trim()),d=decodeURIComponent\
+(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key")}catch{s("has a bad percent-encoding")}}return t}var Ds=/^(?:se\
+rvice\\.(?:name|namespace|version)|deployment\\.environment(?:\\.name)?)$/;function Fr(e){let n={},t=[];for(let[r,o]of Obje\
+ct.entries(e))Ds.test(r)?n[r]=o:t.push(r);return{sent:n,skipped:t}}var Gn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPO\
+RTER_OTLP_ENDPOINT"];function Br(e,n=()=>!1){for(let t of Gn){if(n(t))return{hidden:!0};let r=e(t)?.trim();if(!r)continu\
+e;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:Cs(r),hidden:!1}}return{hidden:!1}}function Cs(e){let[,n,t]=/\
+^([^?#]*)(.*)$/s.exec(e);return`${n.replace(/\\/+$/,"")}/v1/logs${t}`}var Ur="https://events.telemetry.data.nvidia.com/v1\
+.1/events/json";function _e(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function Fs(){ret\
+urn Bs(b().env("CI"))||b().envNotUnicode?.("CI")===!0}function xe(e){return Ce(b().envNotUnicode?.(e)===!0,"its permissi\
+ons")}function Bs(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var Hs=["","0","false","no","off"];fu\
+nction jr(e){return ln(e)===void 0}var zn="is not an http(s) URL",Us="has an \'@\' past its host";function Vr(e){let n;try\
+{n=new URL(e)}catch{return zn}if(n.protocol!=="http:"&&n.protocol!=="https:")return zn;if(Fe(n))return`${Us}: a key with\
+ a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the host`}function ln(e){if(e==="\
+"||e==="stdout")return;let n=Vr(e);return n===zn?`${n}, "" or "stdout"`:n}function fn(e){let n=e.trim().toLowerCase();re\
+turn n==="nat"||n==="otlp"?n:void 0}function Yr(){let e=b().env,n=[],t=(y,p)=>{let w=e(y),x=Xn(y,w);return x!==void 0&&n\
+.push(`${x}, ${p}`),_e(w)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG"\
+,"so no debug trail is written");let r=[],o=Fs();for(let y of js)b().envHidden?.(y)===!0&&!(y==="CI"&&o)&&r.push(y);let \
+i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),a=s\
+===void 0?void 0:ln(s);a&&n.push(`NAT_TELEMETRY_ENDPOINT=${N(H(s))} ${a}: nothing is sent`);let d=e("NAT_TELEMETRY_FORMA\
+T");d!==void 0&&d.trim()!==""&&fn(d)===void 0&&n.push(`NAT_TELEMETRY_FORMAT=${N(d)} is not a format (nat, otlp): the nat\
+ envelope is sent`);let u=t("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",l=e("NAT_TELEM\
+ETRY_CONSENT_FILE");l&&!X(l,I().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${N(l)} is not an absolute path: it is read in t\
+he directory each run starts in, so each directory may hold another decision`);let c,m=Vs(e,I().os,n,y=>c=y),f=e("NAT_TE\
+LEMETRY_SPOOL_DIR"),h=I().os==="win32"?"LOCALAPPDATA":"HOME";m===void 0&&f===void 0&&b().envHidden?.(h)===!0&&(c=`the pr\
+ogram may not read ${h} (${xe(h)})`,n.push(`${h} may not be read (${xe(h)}): the spool cannot be kept in the home direct\
+ory`));for(let y of r)n.push(`${y} may not be read (${xe(y)}): ${Wr[y]}`);for(let y of Gn){let p=e(y)?.trim(),w=p?Vr(p):\
+void 0;w&&n.push(`${y}=${N(H(p))} ${w}: OTLP events are not sent`)}let g=Br(e,y=>r.includes(y)),v=y=>Cr(e(y),p=>n.push(`\
+${y}: ${p}: skipped`)),k={...Hr("OTEL_EXPORTER_OTLP_HEADERS",v("OTEL_EXPORTER_OTLP_HEADERS"),n),...Hr("OTEL_EXPORTER_OTL\
+P_LOGS_HEADERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},_=Fr(v("OTEL_RESOURCE_ATTRIBUTES"));_.skipped.length>0&&n.push(\
+`OTEL_RESOURCE_ATTRIBUTES: ${_.skipped.map(y=>N(y)).join(", ")}: not sent, as it may say who or which machine sends (onl\
+y the service\'s names and its deployment\'s environment are)`);let O={..._.sent,...e("OTEL_SERVICE_NAME")?{"service.name"\
+:e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.\
+hidden,dryRun:i,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpool:c,spoolFallback:f===void 0,handOff:u,ci:o,f\
+ormat:d,otlpEndpoint:g.endpoint,otlpHeaders:k,otlpResource:O,problems:n}}var Wr={NAT_TELEMETRY_ENDPOINT:"it could name a\
+nother endpoint, so nothing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothi\
+ng be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value se\
+t there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is not seen",CI:"a value set there is not seen, so in CI t\
+he exit may hand off to a sender the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it co\
+uld name the collector, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EX\
+PORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the \
+OTLP format, headers set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},js=Object.k\
+eys(Wr);function Xn(e,n){if(n===void 0)return;let t=n.trim().toLowerCase();if(!(_e(t)===!0||Hs.includes(t)))return`${e}=\
+${N(n)} is not a yes/no value (1, true, yes / 0, false, no): read as no`}function Hr(e,n,t){let r={};for(let[o,i]of Obje\
+ct.entries(n))an(o)?dn(o)?t.push(`${e}: ${N(o)} is the HTTP client\'s to set: skipped, not sent`):un(i)?r[o]=i:t.push(`${\
+e}: the value of ${N(o)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing s\
+pace): skipped, not sent`):t.push(`${e}: an entry\'s name is not a header name (an RFC 9110 token; not shown, as it may h\
+old a key, where an entry is written \\`Name: value\\` rather than \\`Name=value\\`): skipped, not sent`);return r}function \
+Vs(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is \
+empty"):X(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${N(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEME\
+TRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!X(i,n))t.push(`XDG_STATE_HOME=${N(i)} is not a\
+n absolute path: ignored, as the XDG specification says`);else if(i)return B(i,"nat/telemetry");let s;if(n==="win32"){le\
+t a=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{\
+let a=e("HOME");s=a?B(a,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===\
+void 0?void r("there is no home directory"):X(s,n)?s:(t.push("the home directory is not an absolute path: no spool is ke\
+pt there"),void r("the home directory is not an absolute path"))}function Gr(e,n,t){if(n==="win32"||t===void 0)return;le\
+t r=e("TMPDIR");return B(r&&X(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Jn(){let e=b();if(_e(e.env("NAT_TELEMETRY_DEB\
+UG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var qn=new Set;function zr(e,n){if(!(e===void 0||qn.has(e))){qn.a\
+dd(e);try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{qn.delete(e)}}}function Xr(e){let n;re\
+turn()=>n??=new RegExp(e,"u")}var oc=Xr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`)\
+;var ic=Xr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var me="1.5",Re=64,mc=Object.fr\
+eeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupt\
+ed",UNDEFINED:"undefined"}),hc=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUA\
+TOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent\
+_toolkit",UNDEFINED:"undefined"}),ke=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Ys(new.target))throw new \
+TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new Ty\
+peError(`Cannot create event: an event type must declare a name (pass it to super()), got ${N(n)}`);let r=t.schemaVersio\
+n??me;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty \
+string, got ${N(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Can\
+not create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timesta\
+mp=o}};function Ys(e){return e===ke}function D(e){let n=e.search(Ws);if(n===-1)return e.length;let t=e.length;for(let r=\
+n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r\
+++):t+=2)}return t}var Ws=/[^\\x00-\\x7f]/;var Gs="184482118588404";function Be(e){let n=U(e);if(!(n>=-hn&&n<=hn))throw ne\
+w RangeError("Invalid time value");let t=U(n/1e3);if(t!==Kn.second){let r=U(t/qr),o=t-r*qr,i=`${ie(U(o/3600),2)}:${ie(U(\
+o/60)%60,2)}:${ie(o%60,2)}`;Kn={second:t,text:`${zs(r)}T${i}.`}}return`${Kn.text}${ie(n-t*1e3,3)}Z`}var Kn={second:NaN,t\
+ext:""};function zs(e){let n=U((e+719468)/146097),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-\
+(365*r+U(r/4)-U(r/100)),i=U((5*o+2)/153),s=o-U((153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999\
+?ie(d,4):`${d<0?"-":"+"}${ie(d<0?-d:d,6)}`}-${ie(a,2)}-${ie(s,2)}`}var Oe=4503599627370496,U=e=>{if(!(e<Oe&&e>-Oe))retur\
+n e;let n=e>=0?e+Oe-Oe:e-Oe+Oe;return n>e?n-1:n},ie=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},qr=86400,h\
+n=864e13;function Jr(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${W(o)}`)}if(typeof \
+n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");let t=L(qs(e));if(n!==mn.name){let o=L(n\
+);mn={name:n,json:o,bytes:D(o)}}let r=Be(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${mn.json}}`,by\
+tes:Xs+r.length+D(t)+mn.bytes}}var mn={name:"",json:"",bytes:0},Xs=31;function qs(e){let n=(i,s)=>new TypeError(`Event \'\
+${e.name}\' ${i} cannot be read: ${W(s)}`),t;try{t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){t\
+hrow n("parameters() returned an object that",i)}if(kr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw\
+ new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!we(t))throw new TypeE\
+rror(`Event \'${e.name}\' has no parameters object: parameters() returned ${N(t)}`);let r;try{r={...t}}catch(i){throw n("p\
+arameters",i)}let o=Zn(r);if(o)throw new TypeError(`Event \'${e.name}\' ${o}`);return r}function Zn(e){if(typeof e!="objec\
+t"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="\
+string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite nu\
+mber or boolean`}}function Kr(e,n){return{browserType:"undefined",clientId:Gs,clientType:"Native",clientVariant:"Release\
+",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",deviceGdprFun\
+cOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"u\
+ndefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telem\
+etry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",int\
+egrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Be(+(n.sentAt??Date.now())),sessionId:n\
+.sessionId??"undefined",userId:"undefined"}}function Qn(e,n){return cn(`${L(e).slice(0,-1)},"events":[`,n,"]}")}var Zr=/\
+[A-Za-z0-9_-]/,Js=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?\
+:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Ks=/(?:[+-]?(?:inf|nan)|0x[0-9A-F\
+a-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?\
+:_?\\d)*)?)/y;function Qr(e){return new tt(e).document()}var tt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=\
+n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#d()==="["?t=this.#u(n):this.#s(t),\
+this.#E()}}#u(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(l\
+et[i,s]of r.entries()){let a=i===r.length-1;if(a&&t){let u=et(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(\
+u)!=="array")&&this.#i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header");return u.push(l),pn(o,s,u),l}let d\
+=et(o,s);d===void 0?pn(o,s,d=this.#T({},a?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.len\
+gth-1]:nt(d)?a?(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header"))\
+:this.#t.get(d)==="inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#s(n){let\
+ t=this.#p();this.#y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let a=et(o,s);a===void 0?p\
+n(o,s,a=this.#T({},"dotted")):(!nt(a)||!["dotted","implicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already \
+defined`),this.#t.get(a)==="implicit"&&this.#t.set(a,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i\
+}\' is defined twice`),pn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#d();if(t===\'"\')n.push(this.#w());else if(t==\
+="\'")n.push(this.#l());else{let r=this.#n;for(;this.#n<this.#e.length&&Zr.test(this.#e[this.#n]);)this.#n++;this.#n===r&\
+&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++}}#r(){let \
+n=this.#d();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();\
+if(n===\'"\')return this.#w();if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested t\
+oo deeply");let o=n==="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.sta\
+rtsWith(o,this.#n)&&!Zr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#a(Js,/[\\w:.+-]/);if(t\
+){let[o,i,s,a]=t;return i!==void 0&&!Zs(Number(i),Number(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r\
+=this.#a(Ks,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer h\
+as more than 4300 digits"),Qs(r[0])):this.#i("a value is malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);i\
+f(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#d()!\
+=="]";)n.push(this.#r()),this.#O(),this.#d()===","?this.#n++:this.#d()!=="]"&&this.#i("an array is malformed");return th\
+is.#n++,n}#m(){this.#n++;let n=this.#T({},"inline");if(this.#y(),this.#d()==="}")return this.#n++,n;for(;;){this.#s(n),t\
+his.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#c(n),n}\
+#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))nt(t)&&this.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this\
+.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R()\
+:gn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=\
+n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>gn(r)&&r!=="	"))&&this.#i("a literal string \
+is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let\
+ n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\
+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\\
+t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#R()}else gn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"\
+&&this.#d()===`\n`)?this.#i("a string holds a control character"):n+=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)\
+?this.#n+=2:this.#d()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not close\
+d");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){l\
+et n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==\
+="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>111411\
+1?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=\
+r,String.fromCodePoint(i))}#y(){for(;this.#d()===" "||this.#d()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#d();\
+if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#N();else return}}#N(){f\
+or(;this.#n<this.#e.length&&this.#d()!==`\n`;){let n=this.#e[this.#n++];gn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`)&&thi\
+s.#i("a comment is malformed")}}#E(){this.#y(),this.#d()==="#"&&this.#N(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:t\
+his.#d()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n){this.#e.startsWith(\
+n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#d(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),\
+n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};func\
+tion et(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function pn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enu\
+merable:!0,configurable:!0})}function nt(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function gn(e){let n=\
+e.charCodeAt(0);return n<32||n===127}function Zs(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11]\
+.includes(n)?30:31;return e>=1&&t<=o}function Qs(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("\
+-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var ed="1.0";function Ue(){if(oo())return;let{env:e,files:n}=b(),t=e("HO\
+ME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?B(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^\
+(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(rt?.given!==r){let o=n?.realPath(".");rt={given:r,path:o===void 0?r:B(o,r)}}ret\
+urn rt.path}function ro(){return(se?Q?.path:void 0)??Ue()}var rt;function oo(){let{env:e,envHidden:n}=b();if(n)return n(\
+"NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var\
+ nd=65536;function He(e,n=!1){let t=b().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"di\
+sabled",problem:"may not be read (the program\'s permissions)"};let r;if(!n){if(!t.present(e))return{state:"never_asked"}\
+;try{r=t.checkPlace(e)}catch(i){return{state:"disabled",problem:`is where another user could replace it (${ot(i).replace\
+All("_"," ")})`}}}let o;try{o=t.read(e,nd)}catch(i){return ot(i)==="not_utf8"?{state:"disabled",problem:"is not valid UT\
+F-8 (Python\'s tomllib rejects it)"}:td(i)?{state:"disabled",problem:"may not be read where it leads (the program\'s permi\
+ssions)"}:{state:"disabled",problem:`cannot be read safely (${ot(i).replaceAll("_"," ")})`}}return o===void 0?{state:"ne\
+ver_asked"}:{...io(o),text:o,placeJudged:r}}function td(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_AC\
+CESS_DENIED"}function ot(e){return e?.reason??"unreadable"}function io(e){let n;try{n=Qr(e)}catch{return{state:"disabled\
+",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.\
+isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;re\
+turn r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===ed?{state:"enabled"}:{state:"n\
+ever_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"\
+}}function so(){let e=Ue(),{state:n,problem:t,outdatedYes:r}=ut(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===\
+void 0?{}:{fileOutdatedYes:r}};return{...bn()??ct(n),...o}}function ao(){let e=bn();if(e)return e;let{state:n,text:t,pro\
+blem:r,placeJudged:o}=ut(Ue());return{...ct(n),text:t,placeJudged:o,...r?{problem:r}:{}}}function ut(e){if(e!==void 0)re\
+turn He(e);let n=oo();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${xe(n)})`}:{s\
+tate:"never_asked"}}function bn(){let{env:e,envHidden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"N\
+AT_TELEMETRY_ENABLED"};let t=_e(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED\
+"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0\
+")return{enabled:!1,source:"DO_NOT_TRACK"}}function ct(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enable\
+d:e==="enabled",source:"file"}}var G,se=!1,Q,it,lt=!1,yn,Ae,eo="an opt-out set in the environment during the run",no="th\
+e consent file, written since the program turned telemetry on";function rd(e,n=He(e)){let t=b().files,{text:r,problem:o}\
+=n,i=o===void 0&&(n.placeJudged??od(e)),s=t?.present(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:\
+t?.modifiedAt(e)}:{path:e,there:s,text:r,problem:o,reread:i,stamp:t?.stamp(e)}}function od(e){try{return b().files?.chec\
+kPlace(e)===!0}catch{return!1}}function st(e,n){let t=b().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!\
+1;if(n===void 0&&!e.reread)return t?.stamp(e.path)!==e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==\
+e.problem||t?.modifiedAt(e.path)!==e.modified}function uo(){return yn!==void 0&&st(yn)}var dt=Symbol.for("@nat/telemetry\
+: the program\'s opt-out"),at=globalThis;try{at[dt]===void 0&&Object.defineProperty(at,dt,{value:{serial:0}})}catch{}var \
+to=0;function id(){try{let e=at[dt];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.\
+MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function co(){let e=id();e===void 0||e===to||(to=e,[G,se,lt]=[!1,!1,!0])}functi\
+on lo(e){it=e}function ee(){if(it)return G=it();co();let e=lt&&!se;if(!e&&(Ae===eo||bn()?.enabled===!1))return Ae=eo,G=!\
+1;if(e&&(Ae===no||uo()))return Ae=no,G=!1;if(!se||Q===void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.prob\
+lem!==void 0&&(n=He(Q.path,!0)),G=Q.problem===void 0&&(n===void 0?G===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(n.stat\
+e).enabled),G||(Ae??="the consent file, written again during the run"),G}function he(){return co(),G===void 0&&sd(ao()),\
+G===!0}function sd(e){[G,se]=[e.enabled,e.source==="file"];let n=se?Ue():void 0;Q=n===void 0?void 0:rd(n,e)}function Ne(\
+){if(!lt||se||G!==!0||uo())return;let e=bn();if(e)return e.enabled?void 0:e.source;let n=Ue(),t=yn?.path===n?yn:void 0,{\
+state:r,problem:o}=t===void 0?ut(n):t.problem!==void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:io(t.tex\
+t);return r==="disabled"&&o===void 0?"file":void 0}function fo(){return he()&&se}function ft(){let e=he(),{enabled:n,sou\
+rce:t,problem:r}=ao(),o=t!=="file"&&t!=="default"&&b().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,b().en\
+v(t)):void 0,s=o?`${t}, which the program may not read (${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is\
+ read as disabled`:t;return{enabled:e,decidedBy:e===n?s:Ae??"the program (setTelemetryEnabled)"}}var pt=2**31-1,dd=25,mt\
+={min:50,max:250},mo=4,ht=1e3,ad=(mo+1)*mt.max,$e={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e)\
+,(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guar\
+ded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticki\
+ng=!1,this.look()};if(b().watchTick?.(ht,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signa\
+l=AbortSignal.timeout(ht)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of $e.guarded)--\
+e.looks<=0&&e.end();$e.guarded.size>0&&$e.listen()}};function Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$e.rele\
+ase(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.ceil((e+ad)/ht),end:a},u=(l,c)=>{let m=b().monotonicMs()+l;try{r=setTim\
+eout(()=>{$e.release(d);let f=b().monotonicMs()-m;if(f<=dd||c===0)return a();u(Math.min(Math.max(f,mt.min),mt.max),c-1)}\
+,l),t?.(r)}catch{}};return $e.guard(d),u(e,mo),t||(i=E(()=>b().holdOpen?.())),s}function ho(e,n){if(e===null)return;let \
+t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(M\
+ath.max(o,0),36e5)}function pe(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return \
+Math.max(i,r)}var ud=3,go=!1;function yo(){go=!0}var cd=new Set([407,408,429,500,502,503,504]),ld=new Set([501,505]);fun\
+ction fd(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:cd.has(e)||e>=500&&e<600&&!ld.has(e)?n=\
+==void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{k\
+ind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function bo(e){if(e.signal?.aborted)\
+return{kind:"interrupted"};let n=new AbortController,t=!1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.ab\
+ort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((a,d)=>{n.signal.addEventListener("abort",()=>d(\
+new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??fd;for(;;s+\
++){let l=new URL(a).origin===d?e.headers:void 0,c=await Promise.race([e.fetch(a,{method:"POST",headers:{...l,"content-ty\
+pe":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=md(c);if(m===void 0)return yt(gt(c)),{kind\
+:"rejected",reason:"bad_response"};let f=po(c,"location"),h=ho(po(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<3\
+00){e.onAccepted?.();let v=await Promise.race([hd(c,n.signal),i]).catch(()=>{});return u(m,h,v)}if(yt(gt(c)),m!==307&&m!\
+==308)return u(m,h,void 0);if(s===ud)return{kind:"rejected",reason:"too_many_redirects"};let g=Ed(f,a);if(g===void 0)ret\
+urn{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reaso\
+n:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return go?{kind:"not_sent",reason:"a redirect beyond the sender\'s permiss\
+ions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredential\
+s?.(g))return{kind:"rejected",reason:"unsafe_redirect"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:\
+a instanceof Y&&s===0?{kind:"not_sent",reason:a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network\
+_error",thrown:W(a)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function md(e){try{let n=e?.status;return typ\
+eof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function \
+po(e,n){try{let t=e.headers.get(n);return typeof t=="string"?t:null}catch{return null}}function gt(e){try{return e.body}\
+catch{return}}function yt(e){try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=\
+>{}):typeof t=="function"&&t.call(e)}catch{}}async function hd(e,n){let t=gt(e),r=pd(t),o=r??t,i=()=>yt(o);n.addEventLis\
+tener("abort",i,{once:!0});let s=new TextDecoder,a="",d=0;try{if(n.aborted)return"";for await(let u of r?gd(r):yd(t)){if\
+(typeof u!="string"&&!(u instanceof Uint8Array)||(d+=typeof u=="string"?D(u):u.length,d>bd))return"";a+=typeof u=="strin\
+g"?u:s.decode(u,{stream:!0})}return a+s.decode()}finally{n.removeEventListener("abort",i),i()}}function pd(e){try{let{ge\
+tReader:n}=e??{};return typeof n=="function"?n.call(e):void 0}catch{return}}async function*gd(e){for(let n=await e.read(\
+);!n.done;n=await e.read())yield n.value}function yd(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]\
+}var bd=65536;function Ed(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.h\
+ref:void 0}catch{return}}var vd=0xe677d21fdbff,Sd=JSON.stringify(me).length+Re;function vo(e){if(e===Eo)return!0;let n=D\
+(JSON.stringify(e))<=Sd;return n&&(Eo=e),n}var Eo;function So(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e i\
+nstanceof ke))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a p\
+roxy that cannot be inspected"}}try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_even\
+t",detail:"schemaVersion is not a string"};if(!vo(o))return{reason:"invalid_event",detail:`schemaVersion is longer than \
+the ${Re} bytes beyond "${me}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",de\
+tail:"timestamp is not a finite number"};if(i<0||i>vd)return{reason:"invalid_event",detail:"timestamp outside the years \
+1970-9999 that both wire formats carry"};let{json:s,bytes:a}=Jr(e),d={json:s,bytes:a,schemaVersion:o,sessionId:t,clientV\
+ersion:r,timestamp:i,retries:0,notBefore:0},u=bt(d,n);return u===void 0?d:{reason:"event_too_large",detail:u}}catch(o){r\
+eturn{reason:"invalid_event",detail:W(o)}}}function bt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t\
+)return`${e.bytes} bytes serialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the \
+envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e\
+),s=e.sessionId===n.sessionId&&e.clientVersion===n.sourceClientVersion&&vo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyB\
+ytes(e)+i>r)return`${i} bytes as the ${o.name} format carries it, more than maxBatchBytes leaves beside its envelope`}fu\
+nction wo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVers\
+ion&&a.sessionId===i[0].sessionId&&a.clientVersion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.pu\
+sh(a)}return o}function ne(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;re\
+turn n.toString(16).padStart(8,"0")}function Et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s\
+=t.exec(i)?.[1],a=s===void 0?void 0:r(s,i);return a===void 0?[]:[a]})}var Td={initialMs:3e4,maxMs:36e5},To=4096;function\
+ xd(e,n){return n??ne(e)}function _d(e,n,t){try{let r=e.read(n,To);if(r===void 0)return;let{failures:o,notBefore:i,endpo\
+int:s,endpointHash:a,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=\
+Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:c,endpoint:type\
+of s=="string"?s:void 0,endpointHash:typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invali\
+d"}}var En=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${xd(r,\
+s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){ret\
+urn this.#r}isOpen(){return!this.#a&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=thi\
+s.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+pe(r,Td,this.#p,n),i=(t?.notBefore??0)>o;return t\
+his.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notB\
+efore>=t){this.#r=r;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.f\
+ailures,notBefore:this.#s()+n}),this.#a=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&\
+this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==\
+void 0;return this.forget(),n}refresh(){this.#a||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=\
+!1,this.#m())}#g(){let n=_d(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void\
+ 0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{},r=L({...n,\
+...t,endpoint:this.#t}),o=D(r)<=To&&H(this.#t)===this.#t?r:L({...n,...t});le(this.#u,this.#e,this.#n,o,this.#s())}catch{\
+}}};function xo(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): n\
+ot tried before ${Be(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var _o=36e5,je=64,kd=6e4,de={maxEvents:1e3,maxBytes:\
+1048576,maxAgeMs:7*864e5},vt=6e4,Rd=864e5,ko=6e4,No=64,Od=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.json\
+l$/,vn=/^([lc])-(\\d{13})-(e-.+)$/,Ad=36e5;function $o(e,n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var\
+ Nd=" does not exist yet",ae=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=\
+r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,de.maxAgeMs),maxEvents:Math.max(r.maxEvents,de.maxEvents),maxBytes:Math.max(r.ma\
+xBytes,de.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=c=>{i(c)},d=s==="work"\
+,u=d?"read and write":"read",l=c=>!t.allowed(c,"read")||d&&!t.allowed(c,"write");if(l(n))return a(`the program may not $\
+{u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads cannot \
+be told`):m!==n&&l(m)?t.permissionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):ne\
+w e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,d)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return a(m?`${n}${\
+Nd}`:W(c))}}write(n,t){let r={},o=n.map(Me),{kept:i}=wt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.length-\
+i.length);let s=new Map;for(let d of i){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];tr\
+y{for(let d of s.values())a.push(this.#u(d,t,this.key))}catch(d){for(let u of a)this.#l(u);throw d}return{written:r,olde\
+r:this.#g(t,a)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:a}of this.#a(t).slice(0,je)){if(o.length>=n)break;let d=\
+this.#p(s.name,t+r);try{this.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(d,s,t),m=u.slice(0,n\
+-o.length),f={path:d,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};tr\
+y{this.#u(u.slice(m.length).map(Me),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C(i,"spool_e\
+xpired",c);for(let h of m)o.push({...h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){\
+let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e\
+.sizeOf(n.path)!==void 0}waitingSince(n){return this.#a(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.\
+dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=vn.exec\
+(n),r=Le(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,o\
+urs:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:Tt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({tim\
+e:n,...t})=>t)}adopt(n,t,r=kd){let o=[],i=0;for(let s of n.#r()){if(o.length>=je)break;let a=Ro(s,t);if(!(a!==void 0&&(a\
+.key===this.key||a.key===void 0))||!(t-a.time>=r))continue;let u=n.#p(a.name,t+_o);try{n.#e.rename(`${n.dir}/${s}`,u)}ca\
+tch{continue}let{valid:l}=n.#s(u,a,t);try{let c=this.#u(l.map(Me),a.time,a.key);c!==void 0&&o.push(c)}catch{try{n.#e.ren\
+ame(u,`${n.dir}/${a.name}`)}catch{}break}n.#l(u.slice(n.dir.length+1)),i+=l.length}return o.length>0&&this.#g(t,o),i}cle\
+ar(){let n=0;for(let t of this.#r()){let r=vn.exec(t),o=Le(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){ret\
+urn this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Le(t)??[])}#u(n,t,r){if(n.length===0)return\
+;let o=Oo(n,t,r);return le(this.#e,this.dir,o,Ao(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=thi\
+s.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/No)))\
+}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let a=Ld(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.\
+expired++:o.valid.push(a)}return o}#p(n,t){return`${this.dir}/${St(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{r\
+eturn[]}}#a(n){let t=[],r=0;for(let o of this.#r()){let i=xr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`$\
+{this.dir}/${o}`}):i&&n-Number(i[1])>_o&&r<je&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){l\
+et r={},[o,i]=[this.#n,this.#o],s=y=>y.key===this.key||y.key===void 0,a=y=>n-y.time>(s(y)?o.maxAgeMs:i.maxAgeMs),d=this.\
+#r();this.#c(d,n,a,r);let u=this.#t(d),l={events:0,bytes:0},c={events:0,bytes:0},m=(y,p,w)=>{s(y)&&([l.events,l.bytes]=[\
+l.events+p,l.bytes+w]),[c.events,c.bytes]=[c.events+p,c.bytes+w]};for(let y of u)m(y,y.events,y.bytes);let f=(y,p)=>y.ev\
+ents>p.maxEvents||y.bytes>p.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(a))return r;let h=u.filter(y=>t.includes(y.name)),g=Ma\
+th.min(...h.map(y=>y.time)),v=y=>this.#e.modifiedAt(`${this.dir}/${y}`),k=Math.max(...h.map(y=>v(y.name)??-1/0)),_=y=>{i\
+f(y.time<g)return!1;let p=v(y.name);return p===void 0||!Number.isFinite(k)?y.time-g<=ko:Math.abs(p-k)<=ko},O=u.filter(y=\
+>!t.includes(y.name)).sort((y,p)=>y.time-p.time);for(let y=0;y<je;){let p=O.find(a),w=p===void 0&&f(l,o),x=p??(w?O.find(\
+s):f(c,i)?O[0]:void 0);if(x===void 0)break;O.splice(O.indexOf(x),1);let A=a(x);if(!A&&_(x))continue;y++,m(x,-x.events,-x\
+.bytes);let T=w?{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.b\
+ytes};if(!A&&T.events>0&&T.bytes>0){let S=this.#w(x,T.events,T.bytes,n);if(S===void 0)continue;m(x,S.kept.events,S.kept.\
+bytes),C(r,"spool_corrupt",S.corrupt),C(r,"spool_full",S.cut);continue}this.#m(x.name,x,A?"spool_expired":"spool_full",r\
+)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.len\
+gth+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===je)break;let a=vn.exec(s);if(a===null||t-Tt(a)<=Rd)continue;l\
+et d=Le(a[3]);if(d===void 0||!r(d))continue;i++;let u=St(a[3],t+vt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/$\
+{u}`)}catch{continue}this.#m(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=St(n.name,o+vt),s=b().monotonicMs();try{this.#e.r\
+ename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.\
+map(Me),l=wt(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.\
+length===0)return this.#l(i)?m:void 0;let f=sn(this.dir,o),h=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Ao\
+(c))}catch{if(h(),!this.#l(i))return;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corru\
+pt:d}}return m}if(b().monotonicMs()-s>vt/2)return void h();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{h();return}try\
+{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Oo(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(\
+`${this.dir}/${n}`),!0}catch{return!1}}};function Ro(e,n){let t=vn.exec(e);return t?Id(t,n)?Le(t[3]):void 0:Le(e)}functi\
+on Le(e){let n=Od.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/No));return{name:e,time:N\
+umber(n[1]),events:r,bytes:t,key:n[4]}}function wt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.len\
+gth-n),i=r.slice(o).reduce((s,a)=>s+e[a].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),by\
+tes:i}}function Oo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`\
+}${fe()}.jsonl`}function Ao(e){return e.map(n=>`${n.text}\n`).join("")}function Io(e,n){let{maxEvents:t,maxBytes:r}=n,o=0\
+;for(let{bytes:i,schemaVersion:s,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+$d;return e.len\
+gth<=t&&o<=r?0:e.length-wt(e.map(Me),t,r).kept.length}var $d=200;function Lo(e){return Me(e).bytes+1}function Me(e){let \
+n=`{"retries":${e.retries},"schemaVersion":${L(e.schemaVersion)},"sessionId":${L(e.sessionId)},${e.clientVersion===void \
+0?"":`"clientVersion":${L(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"ev\
+ent":${e.json}}`;return{text:n,bytes:D(n)}}function St(e,n){return`l-${Z(n)}-${e}`}function Tt([,e,n]){return e==="l"?Nu\
+mber(n):Number(n)+Ad}function Id(e,n){return n>Tt(e)}function Ld(e){try{let{retries:n,schemaVersion:t,sessionId:r,client\
+Version:o,cuts:i,timestamp:s,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="s\
+tring"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="strin\
+g"&&Zn(a.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:L(a),schemaVersion:t,sessionId:r,retrie\
+s:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function Md(e,n){return e.spool\
+Fallback?Gr(b().env,I().os,n?.uid):void 0}function Pd(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=xt(e),a=e\
+.noSpool??"there is no spool directory",d=r==="look"?"look":"work",u=o===void 0?void 0:ae.open(o,n,i,s,f=>a=f,d),l=Md(e,\
+n),c=u&&d==="work"?Dd(u,l,n,i):void 0;if(u&&c&&u.adopt(c,e.clock(),r==="flush"?0:void 0),u||l===void 0)return!u&&o!==voi\
+d 0&&t(a),u;let m=ae.open(l,n,i,s,f=>a+=`; nor in ${l}: ${f}`,d);return t(a,m?.dir),m}function Dd(e,n,t,r,o="work"){let \
+s=n!==void 0&&t.allowed(n,"read")&&t.realPath(n)!==void 0?ae.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s\
+:void 0}var Sn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,thi\
+s.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return \
+null;let s=b().files;if(!s)return null;let a=Pd(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new En(s,a.d\
+ir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e\
+.clock(),t);for(let d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:D(d.json),notBefore:0})),[s,a]=[[],[]];for(l\
+et d of i)(bt(d,this.#e)===void 0?s:a).push(d);return a.length>0&&(this.settle(a),C(o,"event_too_large",a.length)),{even\
+ts:s,dropped:o}}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s\
+,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.de\
+lete(t),this.spool.release(t))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.e\
+xact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n o\
+f this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){\
+let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function Cd(){let e=Fn(),n=e.startsWith("file://")?decodeURICo\
+mponent(new URL(e).pathname):e;return(n.startsWith("/")?b().files?.realPath(n):void 0)??e}function xt(e){let{sink:n,form\
+at:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Cd():void 0,headers:Object\
+.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":v\
+oid 0},a=L(s);return $o(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}function Fd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1")\
+.toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/\
+.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Mo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(\
+e.url)}catch{return}if(t.protocol!=="http:"||Fd(t.hostname))return;let r=[...t.username||t.password?["credentials"]:[],.\
+..t.search?["query parameters"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`th\
+e headers ${Object.keys(n).join(", ")}`]:[]];return o.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${\
+t.hostname}`}function Po(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Kr(r,{sourceClientVersion:i\
+,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBy\
+tes:Co(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>D(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!\
+1}}function Do(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new\
+ WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let a=L(Pr(i));r.set(i,s={json:a,bytes:D(a)})}return s};return{name:"otlp",\
+encode:i=>Wn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Co(({sessionId:i,clientVersion:s})=>[i,s],i=>D(Wn(\
+[],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serv\
+iceName},classify:Dr}}function Co(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some\
+((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var Bd="http://localhost:4318/v1/logs",Hd=120,Ud=50,jd=3,V\
+d=2,Ho=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Yd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":\
+{"nemoSource":"auditor","command":"x","subcommand":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,"error\
+Class":"undefined","pythonVersion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',Wd=new WeakSet,Gd={flushIntervalSecon\
+ds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeout\
+Seconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0\
+,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,\
+resource:!0,logger:!0,clock:!0,random:!0};function Ve(e={}){if(!we(e))throw new TypeError(`Cannot create handler: option\
+s must be an object, got ${N(e)}`);let n=jn(e,Gd);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(R,V,F)=\
+>{let P=e[R]===void 0?V:e[R],z=F.integer?`${F.sign} integer`:`${F.sign} number`,re=`Cannot create handler: \'${R}\' must b\
+e a ${z}`;if(typeof P!="number"||Number.isNaN(P))throw new TypeError(`${re}, got ${N(P)}`);if(!((F.sign==="positive"?P>0\
+:P>=0)&&(F.integer?Number.isSafeInteger(P):Number.isFinite(P))))throw new RangeError(`${re}, got ${P}`);if(F.timer&&P*1e\
+3>pt)throw new RangeError(`Cannot create handler: \'${R}\' must be at most ${pt/1e3} seconds (the longest a timer can wait\
+), got ${P}`);return P},r=(R,V,F)=>{let P=e[R];if(P===void 0)return F;if(typeof P!==V)throw new TypeError(`Cannot create\
+ handler: \'${R}\' must be a ${V}, got ${N(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s\
+={sign:"positive",integer:!0},a=t("requestTimeoutSeconds",Vd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds"\
+,60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' \
+(${d}), got ${u}`);let l=Yr(),c=r("sourceClientVersion","string",Te),m=Vo("resource",e.resource),f=r("sessionId","string\
+","undefined"),h=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,v=Kd(g,h),k=fn(l.format??""),_=g!=\
+=void 0?v:k??"nat",O=kt(_,c,{...l.otlpResource,...m}),[y,p]=Wd.has(e)?[Yd,"the smallest event trackCommand records; a co\
+mmand\'s own are larger by its name, source and duration"]:[Ho,"the smallest event"],w=_t(O,l.sessionPrefix+f),x=_t(kt(v,\
+c,m,Uo),f,y),A=t("maxEventBytes",32768,s);if(A<x.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\'\
+ must be at least ${x.eventBytes} (${p}), got ${A}`);let T=t("maxBatchBytes",5e5,s);if(T<x.batchBytes){let R=`one ${v} e\
+nvelope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sess\
+ionId\' or \'resource\' make ${R} ${x.batchBytes} bytes, more than \'maxBatchBytes\' (${T} by default)`:`Cannot create handle\
+r: \'maxBatchBytes\' must be at least ${x.batchBytes} (${R}), got ${T}`)}let S=Zd(e.headers);S.problem&&h.push(S.problem);\
+let M=qd(e.endpoint,l.endpointHidden?Rt:l.endpoint??(_==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??Bd:void 0),l.dry\
+Run,h),j=Jd(e.spoolDir,l,h);return{flushIntervalMs:t("flushIntervalSeconds",Hd,o)*1e3,maxQueueSize:t("maxQueueSize",Ud,s\
+),maxRetries:t("maxRetries",jd,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeco\
+nds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.mi\
+n(A,T-w.envelopeBytes-Re),maxEventBytesOption:A,maxBatchBytes:T,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:M\
+.kind==="http"&&S.problem?{kind:"none",reason:"invalid_headers",detail:S.problem}:M,spoolDir:j.path,noSpool:j.none,probl\
+ems:h,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",de.maxEvents,s),maxBy\
+tes:Xd(t("spoolMaxBytes",de.maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},ca\
+ptureInterrupts:ea(e.captureInterrupts),handOff:Qd(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:\
+O,formatSetBy:g!==void 0?"the program\'s options":k!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{..._==="otlp"?\
+l.otlpHeaders:{},...S.record},fetch:r("fetch","function",b().fetch??((R,V)=>globalThis.fetch(R,V))),logger:r("logger","f\
+unction",void 0),clock:Fo("clock",r("clock","function",Date.now),Date.now,{valid:zd,expected:"epoch milliseconds",hint:"\
+ (a method needs its object: () => performance.timeOrigin + performance.now())"}),random:Fo("random",r("random","functio\
+n",Se),Se,{valid:R=>typeof R=="number"&&R>=0&&R<1,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{valid:r,expected:o\
+,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${W(a\
+)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${N(s)}`);return()=>{try{let\
+ a=n();return r(a)?a:t()}catch{return t()}}}var zd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=Ho){let r={json\
+:t,bytes:D(t),schemaVersion:me,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.em\
+ptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function Xd(e,n,t){if(e>=de.maxBytes)return e;l\
+et r=Lo({json:n,schemaVersion:me,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create hand\
+ler: \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`);return e}function kt(e,n,t,r){return e=\
+=="otlp"?Do({serviceName:t["service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo={name:"node",ver\
+sion:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function jo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource\
+??{},o=_t(kt(n.name,t,r,Uo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.\
+max(e.maxEventBytesOption,o.eventBytes)}}var Rt=Symbol("hidden");function qd(e,n,t,r){if(e!==void 0&&typeof e!="string")\
+throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${N(e)}`);\
+let o=e===void 0?void 0:ln(e);if(o){let s=`the program\'s \'endpoint\' ${N(H(e))} ${o}: nothing is sent`;return r.push(s),{\
+kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"none",reason:"endpoint_hidden"};let i\
+=e??n??Ur;return e===void 0&&!jr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind\
+:"none",reason:"dry_run"}:{kind:"http",url:i}}function Jd(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s option\
+s keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new Typ\
+eError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${N(e)}`);return X(e,I().os)\
+?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${N(e)} is not an absolute path: no spool is kept`),{path:void 0\
+,none:"the program\'s \'spoolDir\' is not an absolute path"})}function Kd(e,n){if(e===void 0)return"nat";if(typeof e!="stri\
+ng")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${N(e)}`);let t=fn(e);r\
+eturn t||(n.push(`the program\'s \'format\' ${N(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function\
+ Vo(e,n){if(n===void 0)return{};if(!we(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of string\
+s, got ${N(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Can\
+not create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?N(o):`a ${typeof\
+ o}`} for ${N(r)}`);t[r]=o}return t}var Bo=8192;function Zd(e){let n=Vo("headers",e);for(let[i,s]of Object.entries(n)){i\
+f(!an(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${N(i)}`);i\
+f(dn(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${N(i)}: the HTTP client frames the request i\
+tself`);n[i]=Nr(s)}let t=Object.keys(n).find(i=>!un(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.length+a.length+4,0\
+),o=t!==void 0?`the program\'s \'headers\' has a value for ${N(t)} that cannot be sent (a control character or a character \
+past ASCII): nothing is sent`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Bo} (servers refuse\
+ a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Qd(e,n){return e!==void 0?{e\
+nabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1\
+,source:"CI"}:{enabled:!0,source:"default"}}function ea(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(type\
+of e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a functio\
+n, got ${N(e)}`)}var wn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function Tn(e,n){return{...e,[Ye]:L(n)}}fu\
+nction Yo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.end\
+point=="string"?n:void 0}catch{return}}var te=15e3,na=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin}catch{}ret\
+urn ne(n).slice(0,4)}function zo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${fe(8)}.${r}`}function Pe(e,n,t,r,o){let i={lo\
+cks:[],marks:[],others:new Map};for(let s of e.list(n)){let a=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(l\
+ock|start)$/.exec(s);if(!a)continue;let d=Number(a[2]),u=a[4]==="lock"?te:na;if(d+u<=r||d>r+u)_n(e,`${n}/${s}`);else if(\
+a[1]===t)(a[4]==="lock"?i.locks:i.marks).push(s);else if(a[3]===o){let[l,c]=[`${a[2]} ${s}`,i.others.get(a[1])];(c===voi\
+d 0||l<c)&&i.others.set(a[1],l)}}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Pe(e,n,t,r).lock\
+s.length>0}catch{return!1}}function Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.now(),i);if(s.lo\
+cks.length>0||s.marks.length>0)return"at work";if(s.others.size>=Wo)return"crowded";let a=Date.now();o=zo(t,a,i,"start")\
+,e.create(`${n}/${o}`,"");let d=Pe(e,n,t,a,i),u=d.locks.length>0||d.marks[0]!==o,l=`${Z(a)} ${o}`,c=[...d.others.values(\
+)].filter(m=>m<l).length>=Wo;return!u&&!c?o:(_n(e,`${n}/${o}`),u?"at work":"crowded")}catch{return o}}function qo(e,n,t)\
+{t!==void 0&&At(e,n,()=>[t])}function Jo(e,n,t){At(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){for(le\
+t o=0;o<ta;o++){let i=Date.now();try{e.ensureDir(n,!0,!1);let s=Pe(e,n,t,i);if(s.locks.length>0){Ot(e,n,s.marks);return}\
+let a=zo(t,i,Go(r),"lock");e.create(`${n}/${a}`,"");let{locks:d,marks:u}=Pe(e,n,t,i);if(d.join()===a)return Ot(e,n,u),a;\
+_n(e,`${n}/${a}`)}catch{return}await new Promise(s=>setTimeout(s,10+Se()*50))}}var ta=5;function Zo(e,n,t){At(e,n,()=>[t\
+])}function At(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r}`)}f\
+unction _n(e,n){try{e.remove(n)}catch{}}function Qo(){return""}var oa=6e4,ia=1e3,sa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_\
+TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=da(e,n,t);return r.handOff?r:{...r\
+,outcome:ni(e,n)}}function ni(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"delivered":n&&N\
+e()===void 0?"spooled":"dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function da(e,n,\
+t){try{let r=di(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,healt\
+h:i}=n,s=si(e.sink.url,o.dir);if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,bac\
+klog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{ha\
+ndOff:!1,reason:a.refused};let{cwd:d,...u}=a,l={...ua(e,o.dir),successor:u,onByConsentFile:fo()};return{handOff:!0,comma\
+nd:{...a,env:Tn(a.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}\
+}}function ri(e,n){return n.handOff&&n.command&&!la(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spo\
+ol directory and cannot be written",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,health:t,files:r}=e.backlo\
+g;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crow\
+ded")return o;let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.dir,o),i}catch{return"faile\
+d"}}function ii(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;ret\
+urn di(e,n,!0)!==void 0||t.kind==="http"&&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}function si(e,n){let t=ro(),\
+r=t===void 0?void 0:aa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...sa,...be,"HOME","USERPROFILE"],s\
+et:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function aa(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\
+\\\\/]+/,""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void \
+0:B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the\
+ hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)ret\
+urn"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-ia)return`a re\
+quest may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off d\
+uring the run";let i=Ne();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s\
+ no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noS\
+pool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the sp\
+ool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read \
+for them): another user could swap the sender\'s script there";if(!ti(e))return"the program may not connect to the endpoi\
+nt";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{st\
+ate:c}=d,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>oa&&!xn(a,s.dir,s.key\
+,u))return"spooled events have waited a minute with no sender at work"}function ua(e,n){let{sink:t,format:r,spoolLimits:\
+o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutS\
+econds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),spoolMaxEvent\
+s:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,header\
+s:{...e.headers},resource:{...r.resource}}}function ca({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}funct\
+ion la(e){if(ca(e))return!0;let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o instance\
+of $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ma(n,t.dir,fa),!0}var fa=3;function ma(e,n,t,r=\
+Date.now()){let o;try{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d=\
+==void 0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.writ\
+ten).slice(t).filter(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var kn=c\
+lass{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n\
+)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ai(){throw n\
+ew Error("a sender prints nothing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,ha=/^[0-9a-f]{8}$/;var \
+ui=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,pa=6e4;function mi(e,n,t,r,o,i,s=-1/0){let a=Object.\
+entries(o).filter(([m,f])=>fi.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))return;let u={...{since:i,l\
+ast:i,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=bi(n,t);try{let m=\
+ya(e,n,t,i).filter(h=>h.quiet).map(h=>hi(e,h,n,t)),f=gi([...m.flatMap(h=>h.lines),l],s,i)??l;pi(e,n,t,m,()=>{let h=Ea(e,\
+c);h==="invalid"&&e.remove(c);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+g.length<=ci?e.append(c,typeof h=="object"&&!\
+h.ended?`\n${g}`:g,li):ga(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E(()=>e.remove(h))}catch{}}function ga(e,n,t,r,o\
+,i){let s=bi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],()=>{e.append(s,`${L(gi\
+([...d.lines,r],o,i)??r)}\n`,li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)),{line\
+s:[],summed:n.summed};let{lines:o,upTo:i}=ba(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{li\
+nes:[],summed:n.summed}}function pi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a\
+));throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.aside`)}f\
+unction ya(e,n,t,r){return Et(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=pa;return o===t?{path:B(\
+n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function ba(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.sl\
+ice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.\
+summed??0}}}function Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=e.map(a=>({...a,since:Math.\
+min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,\
+u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[\
+a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),las\
+t:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function Ea(e\
+,n){try{let t=e.read(n,$t);return t===void 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){\
+return t instanceof $?"invalid":void 0}}function yi(e){return e.split(`\n`).flatMap(n=>va(n)??[])}function va(e){try{let{\
+since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Obje\
+ct.entries(r):[];if(!(Nt(n)&&Nt(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&Number.isSafeInteger(l)\
+&&l>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ha.test(i)?{endpointHash:i}:{}\
+};return typeof o=="string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}function Nt(e){return Number.isSafeInteger(e)&&e\
+>=0&&e<=hn}function bi(e,n){return B(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Ei=.9,Sa=1e3,wa=3e5,Ta\
+=36e5,xa=4,Rn=class{#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ue.work\
+ing;#k=0;#R;#y=new Set;#O;#N=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#fe=!1;#U=0;#D;#C;#v;#z;#j=!1;#X=!1;#F;constructor\
+(n={}){this.#e=Ve(n)}enqueue(n){try{if(!he())return this.#xe();let t=b().exiting();t?(this.#ie(),this.#H=this.#i,this.#i\
+=!0):this.#J(),this.#u++;let r=So(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.m\
+axBufferedEvents)return this.#ke();if(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#c===void 0&&q\
+ueueMicrotask(()=>this.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H=!1}}start(\
+){this.#m||this.#D||(this.#m=!0,this.#J(),this.#S()>0?this.#V():he()&&!this.#A()&&ii(this.#e,this.#_())&&this.#I(ue.work\
+ing))}flush(){return this.#I(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(\
+this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i=this.#x\
+;return[this.#l,this.#x]=[void 0,ue.working],this.#be(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D??=this.#me\
+()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...\
+this.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this\
+.#o.length+this.#t.size}#q(){return[...this.#o,...this.#t.events(),...this.#n]}#J(){if(this.#C)return;this.#ie();let n=b\
+(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}}\
+,r=t(()=>n.onExit({beforeExit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G\
+()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=(\
+)=>{r?.(),i?.()}}#V(){this.#m&&this.#c===void 0&&this.#K()}#K(){this.#c=setTimeout(()=>{this.#I(ue.periodic).then(()=>{t\
+his.#m&&this.#K()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#me(){this.#m=!1,this.#c!==void 0&&clearTimeo\
+ut(this.#c);let n=this.#E=_a(this.#e.exitTimeoutMs);this.#le(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>0&&!awai\
+t Promise.race([this.#w.then(()=>!0),n.over()])&&this.#Z(),this.#S()>0&&this.#B())return;this.#ae(),this.#S()>0&&this.#A\
+()&&this.#P(!0),this.#S()>0&&!this.#A()&&await this.#he(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),\
+r=!0}finally{this.#G(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async\
+#he(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>!0);awai\
+t Promise.race([r,n.over()])||this.#Z()}#Z(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.\
+min(n,t||n)*Ei,i=[...this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*Ei);this.#Q(({started:s})=>r-s>=o),this.#R?.abor\
+t(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#Q(n=()=>!1){\
+for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#re(r);continue}for(let i of r)i.cuts=\
+(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#se(r,"the exit budget ended before the answer"):r)}}}#pe(){return this.#R??=\
+new AbortController}#ee(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)\
+return!0;let i=b().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=\
+t&&!(2*d>s)}#ne(n){this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()\
+===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#ge(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#v?.health.\
+state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t\
+()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#ye(n){let t=this.#v?.health;if(n.delivered){this.#F=void 0;let u=\
+this.#X&&this.#E===void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return;let \
+r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this\
+.#F?.failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{sta\
+te:t.state,failures:o,probeAt:d}}async#be(n){try{this.#le(),this.#Y();let t=this.#e.sink.kind==="http"?this.#v?.health:v\
+oid 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ae();let r=this.#A();if(r&&!this.#ge())return;let o=this.#e.cloc\
+k(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter\
+(l=>!i(l)),this.#n=[];let d=this.#oe(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await thi\
+s.#Ee(d,u),this.#ye(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))}catch(t){\
+this.#f(`flush failed unexpectedly: ${t}`)}}async#Ee(n,t){let{signal:r}=this.#pe(),o=0,i=async()=>{for(;o<n.length&&!t.f\
+ailed&&this.#ee(r);)await this.#te(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(xa,n.length)},i));for(let \
+s of n.slice(o))this.#ne(s)}async#te(n,t,r){this.#Y();let o=this.#ue(n);if(o!==n){if(this.#t.settle(n),o.length===0)retu\
+rn;this.#t.add(o),n=o}let i=await this.#Se(n,t);if(this.#Te(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.\
+length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#ee\
+(t)?await this.#te(d,t,r):this.#ne(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#re(n,i.rejected)\
+;case"too_large":return this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.\
+#M(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.m\
+ax(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ve(n,i.retryAfterMs):this.#_e(n,i.reason,i.retryAfterMs)}}}#ve(n\
+,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#re(n,t=0){let r=\
+Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#Se(n,t){let r={started:b().mon\
+otonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#we(n,t,()=>r.accepted=!0)}finally{this.#y.delete(\
+r);let o=b().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#oe(n){let{format:t,maxBatchBytes:r}=this.#e;return wo(n,\
+r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#we(n,t,r){let{sink:o}=this.#e;if(o.kind===\
+"none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.cloc\
+k());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")return \
+vi(a),{kind:"delivered"};let d=i.classify;return await bo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.le\
+ngth)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e\
+.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#Te(n,t){if\
+(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="r\
+etry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink\
+.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:\
+"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#ie(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,\
+handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);le\
+t d=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY\
+_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason\
+})`;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${\
+s}`);if(!this.#h)return;let i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off \
+where a sender can be started":"in process"} (${o.source})`)}#xe(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.\
+#f(`telemetry off (decided by ${ft().decidedBy}): events are not recorded`))}#_e(n,t,r){let{backoff:o,clock:i,random:s}=\
+this.#e,a=i(),d=this.#se(n,t);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#se(n,t){let[r,o]=[[],\
+[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.\
+length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M\
+(n){this.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${\
+t}, as its place cannot be used: ${n}`;r!==this.#z&&this.#f(r),this.#z=r}),this.#v}#de(){let n=this.#E;if(n)return Math.\
+max(0,n.end-b().monotonicMs())+Sa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(wa,Math.min(Ta,2*t),\
+2*r)}#Y(){let n=this.#de(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ae(){if(this.#j||this.#k>0||!he()||th\
+is.#A()||!ee())return;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(t\
+his.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#de());this.#X=(o?.events.length??0)>0,o&&(this.#ce(o.dropp\
+ed),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#Q();let r=this.#q(\
+),o=this.#ue(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#fe=!0,\
+this.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#oe(o))vi(this.#\
+e.format.encode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.\
+length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.\
+length} event(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e\
+.noSpool})`:"")),!1;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned tele\
+metry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#L(),s\
+){let a=this.#U-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped)\
+)this.#b(u,d);this.#ce(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavail\
+able")}return i?.releaseAll(),s!==void 0}#ue(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{clai\
+m:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));r\
+eturn this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#ce(n){for(let[t,r]of Object.entrie\
+s(n))this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=ei(this.#e,t,he()),o=r.handOff?ee():vo\
+id 0;if(o===!1)return this.#P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:\
+"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health):void 0,c=i\
+.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outco\
+me]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#A()?0:Io(this.#q(),this.#e.spoolLimits);i\
+f(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would l\
+eave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.\
+#f("at exit: delivering in process: the spool cannot be written"),!1;let a=oi(i);if(a==="failed"||a==="crowded")return t\
+his.#f(`at exit: delivering in process: ${a==="crowded"?"senders of other programs or settings (headers, an OTLP resourc\
+e) work for its host already":"no sender could be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.working];let d={\
+started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool \
+(the system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#W(){let n=th\
+is.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later \
+run`),t}#G(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"\
+&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!\
+o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();mi(o.files,o.spool.dir,o.spool.key,t.url,n,i\
+,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#a,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#ke(){if(this.#\
+$!==void 0){C(this.#a,"buffer_full",1),this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#b(1,"buffer_full\
+",`${n} held; those dropped after it are told together at the next flush`)}#le(){let n=this.#$;this.#$=void 0,n&&this.#f\
+(`dropped ${n} event(s): buffer_full`)}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function _a(e){let n=b().monot\
+onicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.\
+()}}function vi(e){b().writeStderr(`${ai(JSON.parse(e))}\n`)}var ka=250;async function Si(e){let n=b();Ie(te,()=>n.exit(0\
+)),yo(),lo(()=>Ra(e));try{await Oa(e,b().monotonicMs()+te)}catch{}n.exit(0)}function Ra(e){let{enabled:n,source:t}=so();\
+return n||t==="default"&&e.onByConsentFile!==!0}async function Oa(e,n){let t=b().files,r=e.spoolDir;if(!t)return;let{suc\
+cessor:o,onByConsentFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee())return Jo(t,r,d);for(let u=0;;u++){let l=await Ko(t,r,d,e.en\
+dpoint);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:h}=await Na(s,n-ka);if(Zo(t,r,l),!$a(e,d))return;if(h&&f>0&&\
+ee())return Aa(e);if(c>0&&m>0||u>0&&c===0)return}}function Aa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r\
+}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==void 0&&E\
+(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Na(e,n\
+){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;\
+for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)break;let d=n\
+ew Rn({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,\
+sent:c,dropped:m}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<\
+=l)break;if(l>0&&n-b().monotonicMs()>r){let f=pe(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(h=>setTime\
+out(h,f))}}return t}function $a(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now(\
+)))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ae.open(\
+e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var wi=Yo(b().env(Ye));wi&&await Si(wi);\n'}var Re="sender-4b1977b6\
+.mjs",qd=129173,Jd=6e4,Zd=1e3,Kd=[Gi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_\
+DRY_RUN"];function Ji(e,t){return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?
+"spooled":"dropped"}var Qd=3;function Zi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Hd.test(d))}catch{return}const o=d=>{
+const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(
+d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.
+remove(`${t}/${d}`)}catch{}}var ec=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
+return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
+function dn(e){return e===null?"null":typeof e=="string"?Ki(e):typeof e=="number"?tc(e):typeof e=="boolean"?String(e):Array.
+isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Ki(
+n)}: ${dn(r)}`).join(", ")}}`:"null"}function Ki(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
+0).toString(16).padStart(4,"0")}`)}function tc(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
+nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
+n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
+padStart(2,"0")}`}var Qi=16384,cn=2*Qi,eo=cn-4096,ln=32,to=/^[a-z0-9_]{1,40}$/,nc=/^[0-9a-f]{8}$/,rc=/^drops-([0-9a-f]{8})\.json$/,
 un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,ic=6e4;function oc(e,t,n,r=-1/0){const i=Date.now(),
 o=fr(e,At(t,n)),d=hr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>ro(e,a).lines);return xt([...typeof o=="o\
 bject"?o.lines:[],...d],r,i)}function sc(e,t,n=-1/0){return[...new Set([...Ue(e,t,rc,i=>i),...Ue(e,t,un,i=>i)])].flatMap(
