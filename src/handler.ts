@@ -1146,26 +1146,30 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #drop(count: number, reason: string, detail?: string): void {
     if (count === 0) return;
     addCount(this.#dropped, reason, count);
+    this.#tellDropped(count, reason, detail);
+  }
+
+  #tellDropped(count: number, reason: string, detail?: string): void {
     this.#log(`dropped ${count} event(s): ${reason}${detail ? ` (${detail})` : ""}`);
   }
 
   /** An event the full buffer cannot hold: the first of a run of them is told at once, the rest at the next flush. */
   #dropFull(): void {
+    addCount(this.#dropped, "buffer_full", 1);
     if (this.#fullUntold !== undefined) {
-      addCount(this.#dropped, "buffer_full", 1);
       this.#fullUntold++;
       return;
     }
     this.#fullUntold = 0;
     const held = this.#options.maxBufferedEvents;
-    this.#drop(1, "buffer_full", `${held} held; those dropped after it are told together at the next flush`);
+    this.#tellDropped(1, "buffer_full", `${held} held; those dropped after it are told together at the next flush`);
   }
 
   /** Tells how many events the full buffer dropped since its first drop was told. */
   #tellFullDrops(): void {
     const untold = this.#fullUntold;
     this.#fullUntold = undefined;
-    if (untold) this.#log(`dropped ${untold} event(s): buffer_full`);
+    if (untold) this.#tellDropped(untold, "buffer_full");
   }
 
   #log(message: string): void {

@@ -234,6 +234,7 @@ export async function takeSenderLock(
   key: string,
   endpoint: string,
 ): Promise<SenderLock | undefined> {
+  const tag = endpointTag(endpoint);
   for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
     const now = Date.now();
     try {
@@ -245,7 +246,7 @@ export async function takeSenderLock(
         removeAll(files, dir, before.marks);
         return undefined;
       }
-      const lock = lockFileName(key, now, endpointTag(endpoint), "lock");
+      const lock = lockFileName(key, now, tag, "lock");
       files.create(`${dir}/${lock}`, "");
       // Made before looking: of two racing, the second to look sees both. Only the one alone holds the key.
       const { locks, marks } = live(files, dir, key, now);
