@@ -1875,229 +1875,230 @@ s.length>0}catch{return!1}}function Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let 
 cks.length>0||s.marks.length>0)return"at work";if(s.others.size>=Wo)return"crowded";let a=Date.now();o=zo(t,a,i,"start")\
 ,e.create(`${n}/${o}`,"");let d=Pe(e,n,t,a,i),u=d.locks.length>0||d.marks[0]!==o,l=`${Z(a)} ${o}`,c=[...d.others.values(\
 )].filter(m=>m<l).length>=Wo;return!u&&!c?o:(_n(e,`${n}/${o}`),u?"at work":"crowded")}catch{return o}}function qo(e,n,t)\
-{t!==void 0&&At(e,n,()=>[t])}function Jo(e,n,t){At(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){for(le\
-t o=0;o<ta;o++){let i=Date.now();try{e.ensureDir(n,!0,!1);let s=Pe(e,n,t,i);if(s.locks.length>0){Ot(e,n,s.marks);return}\
-let a=zo(t,i,Go(r),"lock");e.create(`${n}/${a}`,"");let{locks:d,marks:u}=Pe(e,n,t,i);if(d.join()===a)return Ot(e,n,u),a;\
-_n(e,`${n}/${a}`)}catch{return}await new Promise(s=>setTimeout(s,10+Se()*50))}}var ta=5;function Zo(e,n,t){At(e,n,()=>[t\
-])}function At(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r}`)}f\
-unction _n(e,n){try{e.remove(n)}catch{}}function Qo(){return""}var oa=6e4,ia=1e3,sa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_\
-TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=da(e,n,t);return r.handOff?r:{...r\
-,outcome:ni(e,n)}}function ni(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"delivered":n&&N\
-e()===void 0?"spooled":"dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function da(e,n,\
-t){try{let r=di(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,healt\
-h:i}=n,s=si(e.sink.url,o.dir);if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,bac\
-klog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{ha\
-ndOff:!1,reason:a.refused};let{cwd:d,...u}=a,l={...ua(e,o.dir),successor:u,onByConsentFile:fo()};return{handOff:!0,comma\
-nd:{...a,env:Tn(a.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}\
-}}function ri(e,n){return n.handOff&&n.command&&!la(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spo\
-ol directory and cannot be written",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,health:t,files:r}=e.backlo\
-g;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crow\
-ded")return o;let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.dir,o),i}catch{return"faile\
-d"}}function ii(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;ret\
-urn di(e,n,!0)!==void 0||t.kind==="http"&&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}function si(e,n){let t=ro(),\
-r=t===void 0?void 0:aa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...sa,...be,"HOME","USERPROFILE"],s\
-et:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function aa(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\
-\\\\/]+/,""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void \
-0:B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the\
- hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)ret\
-urn"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-ia)return`a re\
-quest may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off d\
-uring the run";let i=Ne();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s\
- no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noS\
-pool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the sp\
-ool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read \
-for them): another user could swap the sender\'s script there";if(!ti(e))return"the program may not connect to the endpoi\
-nt";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{st\
-ate:c}=d,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>oa&&!xn(a,s.dir,s.key\
-,u))return"spooled events have waited a minute with no sender at work"}function ua(e,n){let{sink:t,format:r,spoolLimits:\
-o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutS\
-econds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),spoolMaxEvent\
-s:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,header\
-s:{...e.headers},resource:{...r.resource}}}function ca({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}funct\
-ion la(e){if(ca(e))return!0;let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o instance\
-of $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ma(n,t.dir,fa),!0}var fa=3;function ma(e,n,t,r=\
-Date.now()){let o;try{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d=\
-==void 0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.writ\
-ten).slice(t).filter(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var kn=c\
-lass{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n\
-)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ai(){throw n\
-ew Error("a sender prints nothing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,ha=/^[0-9a-f]{8}$/;var \
-ui=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,pa=6e4;function mi(e,n,t,r,o,i,s=-1/0){let a=Object.\
-entries(o).filter(([m,f])=>fi.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))return;let u={...{since:i,l\
-ast:i,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=bi(n,t);try{let m=\
-ya(e,n,t,i).filter(h=>h.quiet).map(h=>hi(e,h,n,t)),f=gi([...m.flatMap(h=>h.lines),l],s,i)??l;pi(e,n,t,m,()=>{let h=Ea(e,\
-c);h==="invalid"&&e.remove(c);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+g.length<=ci?e.append(c,typeof h=="object"&&!\
-h.ended?`\n${g}`:g,li):ga(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E(()=>e.remove(h))}catch{}}function ga(e,n,t,r,o\
-,i){let s=bi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],()=>{e.append(s,`${L(gi\
-([...d.lines,r],o,i)??r)}\n`,li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)),{line\
-s:[],summed:n.summed};let{lines:o,upTo:i}=ba(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{li\
-nes:[],summed:n.summed}}function pi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a\
-));throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.aside`)}f\
-unction ya(e,n,t,r){return Et(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=pa;return o===t?{path:B(\
-n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function ba(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.sl\
-ice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.\
-summed??0}}}function Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=e.map(a=>({...a,since:Math.\
-min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,\
-u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[\
-a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),las\
-t:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function Ea(e\
-,n){try{let t=e.read(n,$t);return t===void 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){\
-return t instanceof $?"invalid":void 0}}function yi(e){return e.split(`\n`).flatMap(n=>va(n)??[])}function va(e){try{let{\
-since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Obje\
-ct.entries(r):[];if(!(Nt(n)&&Nt(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&Number.isSafeInteger(l)\
-&&l>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ha.test(i)?{endpointHash:i}:{}\
-};return typeof o=="string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}function Nt(e){return Number.isSafeInteger(e)&&e\
->=0&&e<=hn}function bi(e,n){return B(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Ei=.9,Sa=1e3,wa=3e5,Ta\
-=36e5,xa=4,Rn=class{#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ue.work\
-ing;#k=0;#R;#y=new Set;#O;#N=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#fe=!1;#U=0;#D;#C;#v;#z;#j=!1;#X=!1;#F;constructor\
-(n={}){this.#e=Ve(n)}enqueue(n){try{if(!he())return this.#xe();let t=b().exiting();t?(this.#ie(),this.#H=this.#i,this.#i\
-=!0):this.#J(),this.#u++;let r=So(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.m\
-axBufferedEvents)return this.#ke();if(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#c===void 0&&q\
-ueueMicrotask(()=>this.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H=!1}}start(\
-){this.#m||this.#D||(this.#m=!0,this.#J(),this.#S()>0?this.#V():he()&&!this.#A()&&ii(this.#e,this.#_())&&this.#I(ue.work\
-ing))}flush(){return this.#I(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(\
-this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i=this.#x\
-;return[this.#l,this.#x]=[void 0,ue.working],this.#be(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D??=this.#me\
-()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...\
-this.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this\
-.#o.length+this.#t.size}#q(){return[...this.#o,...this.#t.events(),...this.#n]}#J(){if(this.#C)return;this.#ie();let n=b\
-(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}}\
-,r=t(()=>n.onExit({beforeExit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G\
-()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=(\
-)=>{r?.(),i?.()}}#V(){this.#m&&this.#c===void 0&&this.#K()}#K(){this.#c=setTimeout(()=>{this.#I(ue.periodic).then(()=>{t\
-his.#m&&this.#K()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#me(){this.#m=!1,this.#c!==void 0&&clearTimeo\
-ut(this.#c);let n=this.#E=_a(this.#e.exitTimeoutMs);this.#le(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>0&&!awai\
-t Promise.race([this.#w.then(()=>!0),n.over()])&&this.#Z(),this.#S()>0&&this.#B())return;this.#ae(),this.#S()>0&&this.#A\
-()&&this.#P(!0),this.#S()>0&&!this.#A()&&await this.#he(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),\
-r=!0}finally{this.#G(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async\
-#he(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>!0);awai\
-t Promise.race([r,n.over()])||this.#Z()}#Z(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.\
-min(n,t||n)*Ei,i=[...this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*Ei);this.#Q(({started:s})=>r-s>=o),this.#R?.abor\
-t(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#Q(n=()=>!1){\
-for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#re(r);continue}for(let i of r)i.cuts=\
-(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#se(r,"the exit budget ended before the answer"):r)}}}#pe(){return this.#R??=\
-new AbortController}#ee(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)\
-return!0;let i=b().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=\
-t&&!(2*d>s)}#ne(n){this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()\
-===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#ge(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#v?.health.\
-state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t\
-()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#ye(n){let t=this.#v?.health;if(n.delivered){this.#F=void 0;let u=\
-this.#X&&this.#E===void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return;let \
-r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this\
-.#F?.failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{sta\
-te:t.state,failures:o,probeAt:d}}async#be(n){try{this.#le(),this.#Y();let t=this.#e.sink.kind==="http"?this.#v?.health:v\
-oid 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ae();let r=this.#A();if(r&&!this.#ge())return;let o=this.#e.cloc\
-k(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter\
-(l=>!i(l)),this.#n=[];let d=this.#oe(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await thi\
-s.#Ee(d,u),this.#ye(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))}catch(t){\
-this.#f(`flush failed unexpectedly: ${t}`)}}async#Ee(n,t){let{signal:r}=this.#pe(),o=0,i=async()=>{for(;o<n.length&&!t.f\
-ailed&&this.#ee(r);)await this.#te(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(xa,n.length)},i));for(let \
-s of n.slice(o))this.#ne(s)}async#te(n,t,r){this.#Y();let o=this.#ue(n);if(o!==n){if(this.#t.settle(n),o.length===0)retu\
-rn;this.#t.add(o),n=o}let i=await this.#Se(n,t);if(this.#Te(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.\
-length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#ee\
-(t)?await this.#te(d,t,r):this.#ne(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#re(n,i.rejected)\
-;case"too_large":return this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.\
-#M(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.m\
-ax(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ve(n,i.retryAfterMs):this.#_e(n,i.reason,i.retryAfterMs)}}}#ve(n\
-,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#re(n,t=0){let r=\
-Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#Se(n,t){let r={started:b().mon\
-otonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#we(n,t,()=>r.accepted=!0)}finally{this.#y.delete(\
-r);let o=b().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#oe(n){let{format:t,maxBatchBytes:r}=this.#e;return wo(n,\
-r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#we(n,t,r){let{sink:o}=this.#e;if(o.kind===\
-"none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.cloc\
-k());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")return \
-vi(a),{kind:"delivered"};let d=i.classify;return await bo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.le\
-ngth)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e\
-.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#Te(n,t){if\
-(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="r\
-etry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink\
-.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:\
-"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#ie(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,\
-handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);le\
-t d=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY\
-_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason\
-})`;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${\
-s}`);if(!this.#h)return;let i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off \
-where a sender can be started":"in process"} (${o.source})`)}#xe(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.\
-#f(`telemetry off (decided by ${ft().decidedBy}): events are not recorded`))}#_e(n,t,r){let{backoff:o,clock:i,random:s}=\
-this.#e,a=i(),d=this.#se(n,t);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#se(n,t){let[r,o]=[[],\
-[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.\
-length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M\
-(n){this.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${\
-t}, as its place cannot be used: ${n}`;r!==this.#z&&this.#f(r),this.#z=r}),this.#v}#de(){let n=this.#E;if(n)return Math.\
-max(0,n.end-b().monotonicMs())+Sa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(wa,Math.min(Ta,2*t),\
-2*r)}#Y(){let n=this.#de(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ae(){if(this.#j||this.#k>0||!he()||th\
-is.#A()||!ee())return;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(t\
-his.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#de());this.#X=(o?.events.length??0)>0,o&&(this.#ce(o.dropp\
-ed),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#Q();let r=this.#q(\
-),o=this.#ue(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#fe=!0,\
-this.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#oe(o))vi(this.#\
-e.format.encode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.\
-length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.\
-length} event(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e\
-.noSpool})`:"")),!1;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned tele\
-metry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#L(),s\
-){let a=this.#U-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped)\
-)this.#b(u,d);this.#ce(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavail\
-able")}return i?.releaseAll(),s!==void 0}#ue(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{clai\
-m:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));r\
-eturn this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#ce(n){for(let[t,r]of Object.entrie\
-s(n))this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=ei(this.#e,t,he()),o=r.handOff?ee():vo\
-id 0;if(o===!1)return this.#P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:\
-"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health):void 0,c=i\
-.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outco\
-me]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#A()?0:Io(this.#q(),this.#e.spoolLimits);i\
-f(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would l\
-eave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.\
-#f("at exit: delivering in process: the spool cannot be written"),!1;let a=oi(i);if(a==="failed"||a==="crowded")return t\
-his.#f(`at exit: delivering in process: ${a==="crowded"?"senders of other programs or settings (headers, an OTLP resourc\
-e) work for its host already":"no sender could be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.working];let d={\
-started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool \
-(the system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#W(){let n=th\
-is.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later \
-run`),t}#G(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"\
-&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!\
-o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();mi(o.files,o.spool.dir,o.spool.key,t.url,n,i\
-,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#a,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#ke(){if(this.#\
-$!==void 0){C(this.#a,"buffer_full",1),this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#b(1,"buffer_full\
-",`${n} held; those dropped after it are told together at the next flush`)}#le(){let n=this.#$;this.#$=void 0,n&&this.#f\
-(`dropped ${n} event(s): buffer_full`)}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function _a(e){let n=b().monot\
-onicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.\
-()}}function vi(e){b().writeStderr(`${ai(JSON.parse(e))}\n`)}var ka=250;async function Si(e){let n=b();Ie(te,()=>n.exit(0\
-)),yo(),lo(()=>Ra(e));try{await Oa(e,b().monotonicMs()+te)}catch{}n.exit(0)}function Ra(e){let{enabled:n,source:t}=so();\
-return n||t==="default"&&e.onByConsentFile!==!0}async function Oa(e,n){let t=b().files,r=e.spoolDir;if(!t)return;let{suc\
-cessor:o,onByConsentFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee())return Jo(t,r,d);for(let u=0;;u++){let l=await Ko(t,r,d,e.en\
-dpoint);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:h}=await Na(s,n-ka);if(Zo(t,r,l),!$a(e,d))return;if(h&&f>0&&\
-ee())return Aa(e);if(c>0&&m>0||u>0&&c===0)return}}function Aa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r\
-}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==void 0&&E\
-(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Na(e,n\
-){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;\
-for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)break;let d=n\
-ew Rn({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,\
-sent:c,dropped:m}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<\
-=l)break;if(l>0&&n-b().monotonicMs()>r){let f=pe(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(h=>setTime\
-out(h,f))}}return t}function $a(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now(\
-)))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ae.open(\
-e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var wi=Yo(b().env(Ye));wi&&await Si(wi);\n'}var Re="sender-4b1977b6\
-.mjs",qd=129173,Jd=6e4,Zd=1e3,Kd=[Gi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_\
-DRY_RUN"];function Ji(e,t){return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?
-"spooled":"dropped"}var Qd=3;function Zi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Hd.test(d))}catch{return}const o=d=>{
-const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(
-d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.
-remove(`${t}/${d}`)}catch{}}var ec=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
-return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
-function dn(e){return e===null?"null":typeof e=="string"?Ki(e):typeof e=="number"?tc(e):typeof e=="boolean"?String(e):Array.
-isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Ki(
-n)}: ${dn(r)}`).join(", ")}}`:"null"}function Ki(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
-0).toString(16).padStart(4,"0")}`)}function tc(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
-nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
-n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
-padStart(2,"0")}`}var Qi=16384,cn=2*Qi,eo=cn-4096,ln=32,to=/^[a-z0-9_]{1,40}$/,nc=/^[0-9a-f]{8}$/,rc=/^drops-([0-9a-f]{8})\.json$/,
-un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,ic=6e4;function oc(e,t,n,r=-1/0){const i=Date.now(),
-o=fr(e,At(t,n)),d=hr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>ro(e,a).lines);return xt([...typeof o=="o\
-bject"?o.lines:[],...d],r,i)}function sc(e,t,n=-1/0){return[...new Set([...Ue(e,t,rc,i=>i),...Ue(e,t,un,i=>i)])].flatMap(
-i=>{const o=oc(e,t,i,n);return o?[{key:i,...o}]:[]})}function ac(e,t,n,r,i,o){const s=At(t,n),d={path:hn(t,n),quiet:!1},
-a=fn(e,s,d.path)?no(e,d,t,n):{lines:[]};ur(e,t,n,[a],()=>{e.append(s,`${D(xt([...a.lines,r],i,o)??r)}
+{t!==void 0&&At(e,n,()=>[t])}function Jo(e,n,t){At(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){let o=\
+Go(r);for(let i=0;i<ta;i++){let s=Date.now();try{e.ensureDir(n,!0,!1);let a=Pe(e,n,t,s);if(a.locks.length>0){Ot(e,n,a.ma\
+rks);return}let d=zo(t,s,o,"lock");e.create(`${n}/${d}`,"");let{locks:u,marks:l}=Pe(e,n,t,s);if(u.join()===d)return Ot(e\
+,n,l),d;_n(e,`${n}/${d}`)}catch{return}await new Promise(a=>setTimeout(a,10+Se()*50))}}var ta=5;function Zo(e,n,t){At(e,\
+n,()=>[t])}function At(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/\
+${r}`)}function _n(e,n){try{e.remove(n)}catch{}}function Qo(){return""}var oa=6e4,ia=1e3,sa=[Ye,"NAT_TELEMETRY_ENABLED",\
+"DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=da(e,n,t);return r.handOff\
+?r:{...r,outcome:ni(e,n)}}function ni(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"deliver\
+ed":n&&Ne()===void 0?"spooled":"dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function\
+ da(e,n,t){try{let r=di(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool\
+:o,health:i}=n,s=si(e.sink.url,o.dir);if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{handOff:!0,command:vo\
+id 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)r\
+eturn{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,l={...ua(e,o.dir),successor:u,onByConsentFile:fo()};return{handOff:\
+!0,command:{...a,env:Tn(a.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed \
+(${r})`}}}function ri(e,n){return n.handOff&&n.command&&!la(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in\
+ the spool directory and cannot be written",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,health:t,files:r}=\
+e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o\
+==="crowded")return o;let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.dir,o),i}catch{retu\
+rn"failed"}}function ii(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:\
+t}=e;return di(e,n,!0)!==void 0||t.kind==="http"&&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}function si(e,n){let\
+ t=ro(),r=t===void 0?void 0:aa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...sa,...be,"HOME","USERPRO\
+FILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function aa(e){let n=J(e),t=n===void 0?"":e.slice(n.length).rep\
+lace(/^[\\\\/]+/,""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void\
+ 0?void 0:B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)re\
+turn`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customF\
+etch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-ia)ret\
+urn`a request may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turn\
+ed off during the run";let i=Ne();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent fi\
+le":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool:\
+ ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories abov\
+e the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-\
+fs-read for them): another user could swap the sender\'s script there";if(!ti(e))return"the program may not connect to th\
+e endpoint";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)retur\
+n;let{state:c}=d,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>oa&&!xn(a,s.d\
+ir,s.key,u))return"spooled events have waited a minute with no sender at work"}function ua(e,n){let{sink:t,format:r,spoo\
+lLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,request\
+TimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),spool\
+MaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersio\
+n,headers:{...e.headers},resource:{...r.resource}}}function ca({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)==\
+=0}function la(e){if(ca(e))return!0;let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o \
+instanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ma(n,t.dir,fa),!0}var fa=3;function ma(\
+e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);r\
+eturn d===void 0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.writte\
+n-a.written).slice(t).filter(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}\
+var kn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.\
+delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ai()\
+{throw new Error("a sender prints nothing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,ha=/^[0-9a-f]{8\
+}$/;var ui=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,pa=6e4;function mi(e,n,t,r,o,i,s=-1/0){let a\
+=Object.entries(o).filter(([m,f])=>fi.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))return;let u={...{s\
+ince:i,last:i,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=bi(n,t);tr\
+y{let m=ya(e,n,t,i).filter(h=>h.quiet).map(h=>hi(e,h,n,t)),f=gi([...m.flatMap(h=>h.lines),l],s,i)??l;pi(e,n,t,m,()=>{let\
+ h=Ea(e,c);h==="invalid"&&e.remove(c);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+g.length<=ci?e.append(c,typeof h=="ob\
+ject"&&!h.ended?`\n${g}`:g,li):ga(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E(()=>e.remove(h))}catch{}}function ga(e\
+,n,t,r,o,i){let s=bi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],()=>{e.append(s\
+,`${L(gi([...d.lines,r],o,i)??r)}\n`,li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path\
+)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=ba(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.sum\
+med}:{lines:[],summed:n.summed}}function pi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,\
+Lt(n,t,a));throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.a\
+side`)}function ya(e,n,t,r){return Et(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=pa;return o===t?\
+{path:B(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function ba(e,n){try{let t=n.summed??0,r=e.read(n.path\
+,$t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[]\
+,upTo:n.summed??0}}}function Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=e.map(a=>({...a,sin\
+ce:Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)fo\
+r(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Mat\
+h.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.sin\
+ce)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}funct\
+ion Ea(e,n){try{let t=e.read(n,$t);return t===void 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}c\
+atch(t){return t instanceof $?"invalid":void 0}}function yi(e){return e.split(`\n`).flatMap(n=>va(n)??[])}function va(e){\
+try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray\
+(r)?Object.entries(r):[];if(!(Nt(n)&&Nt(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&Number.isSafeIn\
+teger(l)&&l>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ha.test(i)?{endpointHa\
+sh:i}:{}};return typeof o=="string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}function Nt(e){return Number.isSafeInteg\
+er(e)&&e>=0&&e<=hn}function bi(e,n){return B(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Ei=.9,Sa=1e3,w\
+a=3e5,Ta=36e5,xa=4,Rn=class{#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x\
+=ue.working;#k=0;#R;#y=new Set;#O;#N=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#me=!1;#U=0;#D;#C;#v;#X;#j=!1;#q=!1;#F;con\
+structor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!he())return this.#_e();let t=b().exiting();t?(this.#se(),this.#H=this.#i\
+,this.#i=!0):this.#K(),this.#u++;let r=So(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=t\
+his.#e.maxBufferedEvents)return this.#Re();if(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#c===v\
+oid 0&&queueMicrotask(()=>this.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H=!1\
+}}start(){this.#m||this.#D||(this.#m=!0,this.#K(),this.#S()>0?this.#V():he()&&!this.#A()&&ii(this.#e,this.#_())&&this.#I\
+(ue.working))}flush(){return this.#I(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this\
+.#D);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i\
+=this.#x;return[this.#l,this.#x]=[void 0,ue.working],this.#Ee(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D??=\
+this.#he()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,drop\
+ped:{...this.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.len\
+gth+this.#o.length+this.#t.size}#J(){return[...this.#o,...this.#t.events(),...this.#n]}#K(){if(this.#C)return;this.#se()\
+;let n=b(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");\
+return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W()\
+,this.#G()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;t\
+his.#C=()=>{r?.(),i?.()}}#V(){this.#m&&this.#c===void 0&&this.#Z()}#Z(){this.#c=setTimeout(()=>{this.#I(ue.periodic).the\
+n(()=>{this.#m&&this.#Z()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#he(){this.#m=!1,this.#c!==void 0&&cl\
+earTimeout(this.#c);let n=this.#E=_a(this.#e.exitTimeoutMs);this.#fe(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>\
+0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#Q(),this.#S()>0&&this.#B())return;this.#ue(),this.#S()>0&\
+&this.#A()&&this.#P(!0),this.#S()>0&&!this.#A()&&await this.#pe(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly:\
+ ${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0\
+)}}async#pe(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>\
+!0);await Promise.race([r,n.over()])||this.#Q()}#Q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs()\
+,o=Math.min(n,t||n)*Ei,i=[...this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*Ei);this.#ee(({started:s})=>r-s>=o),this\
+.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#ee(\
+n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#oe(r);continue}for(let i of\
+ r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#de(r,"the exit budget ended before the answer"):r)}}}#ge(){return \
+this.#R??=new AbortController}#ne(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this\
+.#E;if(!o)return!0;let i=b().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;\
+return r<=t&&!(2*d>s)}#te(n){this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.healt\
+h.isOpen()===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#ye(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#\
+v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.no\
+tBefore&&t()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#be(n){let t=this.#v?.health;if(n.delivered){this.#F=voi\
+d 0;let u=this.#q&&this.#E===void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)r\
+eturn;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);l\
+et o=(this.#F?.failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?v\
+oid 0:{state:t.state,failures:o,probeAt:d}}async#Ee(n){try{this.#fe(),this.#Y();let t=this.#e.sink.kind==="http"?this.#v\
+?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ue();let r=this.#A();if(r&&!this.#ye())return;let o=th\
+is.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this\
+.#o.filter(l=>!i(l)),this.#n=[];let d=this.#ie(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r}\
+;await this.#ve(d,u),this.#be(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))\
+}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ve(n,t){let{signal:r}=this.#ge(),o=0,i=async()=>{for(;o<n.le\
+ngth&&!t.failed&&this.#ne(r);)await this.#re(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(xa,n.length)},i)\
+);for(let s of n.slice(o))this.#te(s)}async#re(n,t,r){this.#Y();let o=this.#ce(n);if(o!==n){if(this.#t.settle(n),o.lengt\
+h===0)return;this.#t.add(o),n=o}let i=await this.#we(n,t);if(this.#xe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_\
+large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of \
+a)this.#ne(t)?await this.#re(d,t,r):this.#te(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#oe(n,i\
+.rejected);case"too_large":return this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.det\
+ail),this.#M(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfte\
+rMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#Se(n,i.retryAfterMs):this.#ke(n,i.reason,i.retryAfterM\
+s)}}}#Se(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#oe(n,t\
+=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#we(n,t){let r={start\
+ed:b().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Te(n,t,()=>r.accepted=!0)}finally{this.\
+#y.delete(r);let o=b().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ie(n){let{format:t,maxBatchBytes:r}=this.#e;re\
+turn wo(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#Te(n,t,r){let{sink:o}=this.#e;if\
+(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,th\
+is.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stder\
+r")return vi(a),{kind:"delivered"};let d=i.classify;return await bo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(\
+u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,n\
+ow:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#\
+xe(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n\
+.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?th\
+is.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}$\
+{r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#se(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,s\
+poolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by \
+${a})`);let d=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TEL\
+EMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (\
+${n.reason})`;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`p\
+roblem: ${s}`);if(!this.#h)return;let i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?\
+"hand off where a sender can be started":"in process"} (${o.source})`)}#_e(){this.#d||!this.#h&&!this.#e.logger||(this.#\
+d=!0,this.#f(`telemetry off (decided by ${ft().decidedBy}): events are not recorded`))}#ke(n,t,r){let{backoff:o,clock:i,\
+random:s}=this.#e,a=i(),d=this.#de(n,t);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#de(n,t){let\
+[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed ($\
+{t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.\
+#M(o),r}#M(n){this.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool \
+kept in ${t}, as its place cannot be used: ${n}`;r!==this.#X&&this.#f(r),this.#X=r}),this.#v}#ae(){let n=this.#E;if(n)re\
+turn Math.max(0,n.end-b().monotonicMs())+Sa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(wa,Math.mi\
+n(Ta,2*t),2*r)}#Y(){let n=this.#ae(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this.#j||this.#k>0|\
+|!he()||this.#A()||!ee())return;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=\
+Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??0)>0,o&&(this.#\
+le(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#ee();let\
+ r=this.#J(),o=this.#ce(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return t\
+his.#me=!0,this.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#ie(o\
+))vi(this.#e.format.encode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L()\
+,this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return th\
+is.#f(`${o.length} event(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?`\
+ (${this.#e.noSpool})`:"")),!1;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program \
+turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(\
+this.#L(),s){let a=this.#U-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries\
+(s.dropped))this.#b(u,d);this.#le(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"sp\
+ool_unavailable")}return i?.releaseAll(),s!==void 0}#ce(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;f\
+or(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&\
+o.has(s));return this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#le(n){for(let[t,r]of Ob\
+ject.entries(n))this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=ei(this.#e,t,he()),o=r.hand\
+Off?ee():void 0;if(o===!1)return this.#P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let u={delivered:"delivering in proces\
+s",spooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health)\
+:void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: \
+${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#A()?0:Io(this.#J(),this.#e.spo\
+olLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the sp\
+ool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))r\
+eturn this.#f("at exit: delivering in process: the spool cannot be written"),!1;let a=oi(i);if(a==="failed"||a==="crowde\
+d")return this.#f(`at exit: delivering in process: ${a==="crowded"?"senders of other programs or settings (headers, an O\
+TLP resource) work for its host already":"no sender could be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.worki\
+ng];let d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":\
+"the spool (the system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#W\
+(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled f\
+or a later run`),t}#G(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="\
+claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=thi\
+s.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();mi(o.files,o.spool.dir,o.spool.ke\
+y,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#a,t,n),this.#z(n,t,r))}#z(n,t,r){this.#f(`dropped ${n} event(s): ${t\
+}${r?` (${r})`:""}`)}#Re(){if(C(this.#a,"buffer_full",1),this.#$!==void 0){this.#$++;return}this.#$=0;let n=this.#e.maxB\
+ufferedEvents;this.#z(1,"buffer_full",`${n} held; those dropped after it are told together at the next flush`)}#fe(){let\
+ n=this.#$;this.#$=void 0,n&&this.#z(n,"buffer_full")}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function _a(e){\
+let n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}\
+),clear:()=>t?.()}}function vi(e){b().writeStderr(`${ai(JSON.parse(e))}\n`)}var ka=250;async function Si(e){let n=b();Ie(\
+te,()=>n.exit(0)),yo(),lo(()=>Ra(e));try{await Oa(e,b().monotonicMs()+te)}catch{}n.exit(0)}function Ra(e){let{enabled:n,\
+source:t}=so();return n||t==="default"&&e.onByConsentFile!==!0}async function Oa(e,n){let t=b().files,r=e.spoolDir;if(!t\
+)return;let{successor:o,onByConsentFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee())return Jo(t,r,d);for(let u=0;;u++){let l=awai\
+t Ko(t,r,d,e.endpoint);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:h}=await Na(s,n-ka);if(Zo(t,r,l),!$a(e,d))ret\
+urn;if(h&&f>0&&ee())return Aa(e);if(c>0&&m>0||u>0&&c===0)return}}function Aa(e){if(!e.successor)return;let{argv:n,env:t,\
+leavesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o\
+&&s!==void 0&&E(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async \
+function Na(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDi\
+r:s}=Ve(e),a=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void \
+0)break;let d=new Rn({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replay\
+ed:u,spooled:l,sent:c,dropped:m}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dro\
+pped,f,h);if(u<=l)break;if(l>0&&n-b().monotonicMs()>r){let f=pe(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Pro\
+mise(h=>setTimeout(h,f))}}return t}function $a(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spool\
+Dir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};\
+return ae.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var wi=Yo(b().env(Ye));wi&&await Si(wi);\n'}var Re="\
+sender-f11057f1.mjs",qd=129188,Jd=6e4,Zd=1e3,Kd=[Gi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE",
+"NAT_TELEMETRY_DRY_RUN"];function Ji(e,t){return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivere\
+d":t&&Fe()===void 0?"spooled":"dropped"}var Qd=3;function Zi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Hd.test(
+d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(
+d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>Ae).map(({
+name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var ec=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
+this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].
+flat()}clear(){this.#e.clear(),this.#t=0}};function dn(e){return e===null?"null":typeof e=="string"?Ki(e):typeof e=="num\
+ber"?tc(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?`{${Object.entries(
+e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Ki(n)}: ${dn(r)}`).join(", ")}}`:"null"}function Ki(e){return JSON.stringify(
+e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function tc(e){if(Number.isNaN(e))
+return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(
+e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}\
+.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Qi=16384,cn=2*Qi,eo=cn-4096,ln=32,to=/^[a-z0-9_]{1,40}$/,
+nc=/^[0-9a-f]{8}$/,rc=/^drops-([0-9a-f]{8})\.json$/,un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+ic=6e4;function oc(e,t,n,r=-1/0){const i=Date.now(),o=fr(e,At(t,n)),d=hr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).
+flatMap(a=>ro(e,a).lines);return xt([...typeof o=="object"?o.lines:[],...d],r,i)}function sc(e,t,n=-1/0){return[...new Set(
+[...Ue(e,t,rc,i=>i),...Ue(e,t,un,i=>i)])].flatMap(i=>{const o=oc(e,t,i,n);return o?[{key:i,...o}]:[]})}function ac(e,t,n,r,i,o){
+const s=At(t,n),d={path:hn(t,n),quiet:!1},a=fn(e,s,d.path)?no(e,d,t,n):{lines:[]};ur(e,t,n,[a],()=>{e.append(s,`${D(xt([
+...a.lines,r],i,o)??r)}
 `,eo)})}function no(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=ro(e,t),s=hn(n,r,o);return fn(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function hn(e,t,n){
 const r=n===void 0?"":`-${n}`;return z(e,`drops-${t}-${ue(Date.now())}-${_e()}${r}.aside`)}function ro(e,t){try{const n=t.
@@ -2109,102 +2110,102 @@ rename(t,n),!0))??!1}function io(e){return e.split(`
 c,u])=>to.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
 "string"&&nc.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&V(i)===i?{...a,endpoint:i}:a}catch{return}}var ne={
 working:1,periodic:2,asked:1/0},oo=.9,cc=1e3,lc=3e5,uc=36e5,hc=4,so=class{#e;#t=[];#i=[];#n=new ec;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
-resolve();#u;#$=ne.working;#S=0;#O;#y=new Set;#x;#A=!1;#w;#m=le();#a=!1;#_=!1;#o=!1;#F=!1;#R;#he=!1;#U=0;#D;#P;#E;#X;#H=!1;#G=!1;#B;constructor(e={}){
-this.#e=Zn(e)}enqueue(e){try{if(!Q())return this.#$e();const t=g().exiting();t?(this.#oe(),this.#F=this.#o,this.#o=!0):this.#J(),
+resolve();#u;#$=ne.working;#S=0;#O;#y=new Set;#x;#A=!1;#w;#m=le();#a=!1;#_=!1;#o=!1;#F=!1;#R;#fe=!1;#U=0;#D;#P;#E;#G;#H=!1;#q=!1;#B;constructor(e={}){
+this.#e=Zn(e)}enqueue(e){try{if(!Q())return this.#ke();const t=g().exiting();t?(this.#se(),this.#F=this.#o,this.#o=!0):this.#Z(),
 this.#c++;const n=Qo(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
-return this.#Se();if(this.#t.push(n),t)return void(this.#j(!0)||this.#z());this.#f&&this.#l===void 0&&queueMicrotask(()=>this.#Y()),
+return this.#Oe();if(this.#t.push(n),t)return void(this.#j(!0)||this.#z());this.#f&&this.#l===void 0&&queueMicrotask(()=>this.#Y()),
 this.#t.length>=this.#e.maxQueueSize&&this.#M(ne.working)}catch{}finally{this.#F=!1}}start(){this.#f||this.#D||(this.#f=
-!0,this.#J(),this.#b()>0?this.#Y():Q()&&!this.#N()&&as(this.#e,this.#k())&&this.#M(ne.working))}flush(){return this.#M(ne.
+!0,this.#Z(),this.#b()>0?this.#Y():Q()&&!this.#N()&&as(this.#e,this.#k())&&this.#M(ne.working))}flush(){return this.#M(ne.
 asked)}#M(e,t=!1){if(this.#w!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#$=Math.max(this.#$,e),this.#u)
 return this.#u;const n=this.#S,r=this.#T.then(()=>{if(n!==this.#S)return;const i=this.#$;return[this.#u,this.#$]=[void 0,
-ne.working],this.#ge(i)});return this.#u=r,this.#T=r,r}stop(){return this.#D??=this.#fe()}[Symbol.asyncDispose](){return this.
+ne.working],this.#we(i)});return this.#u=r,this.#T=r,r}stop(){return this.#D??=this.#me()}[Symbol.asyncDispose](){return this.
 stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
-length,inFlight:this.#n.size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#q(){return[...this.#i,
-...this.#n.events(),...this.#t]}#J(){if(this.#P)return;this.#oe();const e=g(),t=o=>{try{return o()}catch{this.#h("an exi\
+length,inFlight:this.#n.size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#J(){return[...this.#i,
+...this.#n.events(),...this.#t]}#Z(){if(this.#P)return;this.#se();const e=g(),t=o=>{try{return o()}catch{this.#h("an exi\
 t hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#D===
 void 0;return this.stop(),o},exit:()=>{this.#j(!0)||this.#z(),this.#W()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(
-o=>{r(o),this.#j(!0)||this.#z(),this.#W()})):void 0;this.#P=()=>{n?.(),i?.()}}#Y(){this.#f&&this.#l===void 0&&this.#Z()}#Z(){
-this.#l=setTimeout(()=>{this.#M(ne.periodic).then(()=>{this.#f&&this.#Z()})},this.#e.flushIntervalMs),g().unrefTimer(this.#l)}async#fe(){
-this.#f=!1,this.#l!==void 0&&clearTimeout(this.#l);const e=this.#w=fs(this.#e.exitTimeoutMs);this.#ue(),this.#V();const t=this.#c;
-let n=!1;try{if(this.#n.size>0&&!await Promise.race([this.#T.then(()=>!0),e.over()])&&this.#K(),this.#b()>0&&this.#j())return;
-this.#de(),this.#b()>0&&this.#N()&&this.#C(!0),this.#b()>0&&!this.#N()&&await this.#me(e),this.#C()}catch(r){this.#h(`st\
+o=>{r(o),this.#j(!0)||this.#z(),this.#W()})):void 0;this.#P=()=>{n?.(),i?.()}}#Y(){this.#f&&this.#l===void 0&&this.#K()}#K(){
+this.#l=setTimeout(()=>{this.#M(ne.periodic).then(()=>{this.#f&&this.#K()})},this.#e.flushIntervalMs),g().unrefTimer(this.#l)}async#me(){
+this.#f=!1,this.#l!==void 0&&clearTimeout(this.#l);const e=this.#w=fs(this.#e.exitTimeoutMs);this.#he(),this.#V();const t=this.#c;
+let n=!1;try{if(this.#n.size>0&&!await Promise.race([this.#T.then(()=>!0),e.over()])&&this.#Q(),this.#b()>0&&this.#j())return;
+this.#ce(),this.#b()>0&&this.#N()&&this.#C(!0),this.#b()>0&&!this.#N()&&await this.#pe(e),this.#C()}catch(r){this.#h(`st\
 op failed unexpectedly: ${r}`),n=!0}finally{this.#W(),e.clear(),this.#w=void 0;const r=this.#c>t&&this.#b()>0;!n&&!r&&(this.#P?.(),
-this.#P=void 0)}}async#me(e){const t=this.#k()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#M(ne.asked,
-!0).then(()=>!0);await Promise.race([n,e.over()])||this.#K()}#K(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=g().
-monotonicMs(),r=Math.min(e,t||e)*oo,i=[...this.#y].some(({started:o,accepted:s})=>!s&&n-o>=e*oo);this.#Q(({started:o})=>n-
-o>=r),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#E?.health.recordFailure()}#Q(e=()=>!1){
-for(const t of this.#y){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#re(n);continue}for(const i of n)i.
-cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#se(n,"the exit budget ended before the answer"):n)}}}#pe(){return this.#O??=
-new AbortController}#ee(e){if(e.aborted||!$e())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#w;if(!r)
+this.#P=void 0)}}async#pe(e){const t=this.#k()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#M(ne.asked,
+!0).then(()=>!0);await Promise.race([n,e.over()])||this.#Q()}#Q(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=g().
+monotonicMs(),r=Math.min(e,t||e)*oo,i=[...this.#y].some(({started:o,accepted:s})=>!s&&n-o>=e*oo);this.#ee(({started:o})=>n-
+o>=r),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#E?.health.recordFailure()}#ee(e=()=>!1){
+for(const t of this.#y){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#ie(n);continue}for(const i of n)i.
+cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#ae(n,"the exit budget ended before the answer"):n)}}}#ve(){return this.#O??=
+new AbortController}#te(e){if(e.aborted||!$e())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#w;if(!r)
 return!0;const i=g().monotonicMs(),o=r.end-i;if(o>=t)return!0;const s=this.#x,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return n<=
-t&&!(2*d>o)}#te(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#k()?.health.isOpen()===
-!0;return e.kind==="http"&&(t||!g().canConnect(e.url))}#ve(){const{sink:e,clock:t}=this.#e,n=this.#B,r=this.#E?.health.state;
+t&&!(2*d>o)}#ne(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#k()?.health.isOpen()===
+!0;return e.kind==="http"&&(t||!g().canConnect(e.url))}#ye(){const{sink:e,clock:t}=this.#e,n=this.#B,r=this.#E?.health.state;
 return this.#w===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.
-probeAt&&e.kind==="http"&&g().canConnect(e.url)}#ye(e){const t=this.#E?.health;if(e.delivered){this.#B=void 0;const a=this.#G&&
+probeAt&&e.kind==="http"&&g().canConnect(e.url)}#ge(e){const t=this.#E?.health;if(e.delivered){this.#B=void 0;const a=this.#q&&
 this.#w===void 0&&!this.#E?.holdsClaims();(t?.recordSuccess()||a)&&(this.#H=!1);return}if(!e.failed)return;const n=!e.probing&&
 t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);const r=(this.#B?.failures??
 0)+1,{backoff:i,random:o,clock:s}=this.#e,d=s()+it(r,i,o,e.retryAfterMs);this.#B=n||!t?.state?void 0:{state:t.state,failures:r,
-probeAt:d}}async#ge(e){try{this.#ue(),this.#V();const t=this.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this.#w===
-void 0)&&t.refresh(),this.#de();const n=this.#N();if(n&&!this.#ve())return;const r=this.#e.clock(),i=c=>c.notBefore<=r&&
-(c.cuts??0)<e,s=this.#i.filter(i).concat(this.#t);if(s.length===0)return;this.#i=this.#i.filter(c=>!i(c)),this.#t=[];const d=this.#ie(
-s);for(const c of d)this.#n.add(c);const a={delivered:!1,failed:!1,probing:n};await this.#we(d,a),this.#ye(a),a.delivered&&
-a.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+a.retryAfterMs))}catch(t){this.#h(`flush failed unexpectedly: ${t}`)}}async#we(e,t){
-const{signal:n}=this.#pe();let r=0;const i=async()=>{for(;r<e.length&&!t.failed&&this.#ee(n);)await this.#ne(e[r++],n,t)};
-await Promise.all(Array.from({length:Math.min(hc,e.length)},i));for(const o of e.slice(r))this.#te(o)}async#ne(e,t,n){this.#V();
-const r=this.#ce(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.add(r),e=r}const i=await this.#be(e,t);if(this.#_e(
+probeAt:d}}async#we(e){try{this.#he(),this.#V();const t=this.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this.#w===
+void 0)&&t.refresh(),this.#ce();const n=this.#N();if(n&&!this.#ye())return;const r=this.#e.clock(),i=c=>c.notBefore<=r&&
+(c.cuts??0)<e,s=this.#i.filter(i).concat(this.#t);if(s.length===0)return;this.#i=this.#i.filter(c=>!i(c)),this.#t=[];const d=this.#oe(
+s);for(const c of d)this.#n.add(c);const a={delivered:!1,failed:!1,probing:n};await this.#Ee(d,a),this.#ge(a),a.delivered&&
+a.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+a.retryAfterMs))}catch(t){this.#h(`flush failed unexpectedly: ${t}`)}}async#Ee(e,t){
+const{signal:n}=this.#ve();let r=0;const i=async()=>{for(;r<e.length&&!t.failed&&this.#te(n);)await this.#re(e[r++],n,t)};
+await Promise.all(Array.from({length:Math.min(hc,e.length)},i));for(const o of e.slice(r))this.#ne(o)}async#re(e,t,n){this.#V();
+const r=this.#le(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.add(r),e=r}const i=await this.#Te(e,t);if(this.#$e(
 i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){const o=Math.floor(e.length/2),s=[e.slice(0,o),e.slice(
-o)];for(const d of s)this.#n.add(d);for(const d of s)this.#ee(t)?await this.#ne(d,t,n):this.#te(d);return}switch(i.kind){case"\
-delivered":return n.delivered=!0,this.#re(e,i.rejected);case"too_large":return this.#g(1,"http_413"),this.#I(e);case"rej\
+o)];for(const d of s)this.#n.add(d);for(const d of s)this.#te(t)?await this.#re(d,t,n):this.#ne(d);return}switch(i.kind){case"\
+delivered":return n.delivered=!0,this.#ie(e,i.rejected);case"too_large":return this.#g(1,"http_413"),this.#I(e);case"rej\
 ected":return this.#g(e.length,i.reason,i.detail),this.#I(e);case"interrupted":case"not_sent":this.#i.unshift(...e);return;case"\
-retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?this.#Ee(e,i.retryAfterMs):
-this.#ke(e,i.reason,i.retryAfterMs)}}}#Ee(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,
-n);this.#i.unshift(...e)}#re(e,t=0){const n=Math.min(t,e.length);this.#p+=e.length-n,n>0&&this.#g(n,"otlp_rejected"),this.#I(
-e)}async#be(e,t){const n={started:g().monotonicMs(),events:e,accepted:!1};this.#y.add(n);try{return await this.#Te(e,t,()=>n.
-accepted=!0)}finally{this.#y.delete(n);const r=g().monotonicMs();this.#x={ms:r-n.started,endedAt:r}}}#ie(e){const{format:t,
-maxBatchBytes:n}=this.#e;return $d(e,n,t.emptyBytes,t.eventBytes)}#L(){this.#i=[],this.#n.clear(),this.#t=[]}async#Te(e,t,n){
+retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?this.#be(e,i.retryAfterMs):
+this.#Se(e,i.reason,i.retryAfterMs)}}}#be(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,
+n);this.#i.unshift(...e)}#ie(e,t=0){const n=Math.min(t,e.length);this.#p+=e.length-n,n>0&&this.#g(n,"otlp_rejected"),this.#I(
+e)}async#Te(e,t){const n={started:g().monotonicMs(),events:e,accepted:!1};this.#y.add(n);try{return await this.#_e(e,t,()=>n.
+accepted=!0)}finally{this.#y.delete(n);const r=g().monotonicMs();this.#x={ms:r-n.started,endedAt:r}}}#oe(e){const{format:t,
+maxBatchBytes:n}=this.#e;return $d(e,n,t.emptyBytes,t.eventBytes)}#L(){this.#i=[],this.#n.clear(),this.#t=[]}async#_e(e,t,n){
 const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason,detail:r.detail};const{format:i,headers:o}=this.#e,
 s=i.encode(e,this.#e.clock());if(this.#m?.(`sending ${e.length} event(s)${r.kind==="http"?` to ${V(r.url)}`:""}: ${s}`),
 r.kind==="stderr")return ao(s),{kind:"delivered"};const d=i.classify;return await Id({url:r.url,body:s,headers:o,classify:d&&
 ((a,c,u)=>d(a,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,
-signal:t,now:this.#e.clock,unrefTimer:g().unrefTimer,mayConnect:g().canConnect,sendsProxyCredentials:g().sendsProxyCredentials})}#_e(e,t){
+signal:t,now:this.#e.clock,unrefTimer:g().unrefTimer,mayConnect:g().canConnect,sendsProxyCredentials:g().sendsProxyCredentials})}#$e(e,t){
 if(!this.#m)return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind===
 "retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${$s(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.
 url:void 0,this.#e.headers)}`:"",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";
-this.#m(`answer for ${t} event(s): ${e.kind}${i}`)}#oe(){if(this.#_)return;this.#_=!0;const{sink:e,format:t,spoolDir:n,handOff:r}=this.#e;
+this.#m(`answer for ${t} event(s): ${e.kind}${i}`)}#se(){if(this.#_)return;this.#_=!0;const{sink:e,format:t,spoolDir:n,handOff:r}=this.#e;
 if(this.#m){const{enabled:o,decidedBy:s}=Zt();this.#m(`telemetry ${o?"on":"off"} (decided by ${s})`);const d=e.kind==="h\
 ttp"?V(e.url):e.kind==="stderr"?"standard error":e.reason==="dry_run"&&g().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere\
  (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${e.reason})`;this.#m(`en\
 dpoint: ${d}; format: ${t.name}; spool: ${n??"none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)
 return;const i=$i(e,this.#e.headers);i&&this.#m(`warning: ${i}`),this.#m(`at exit: ${r.enabled?"hand off where a sender \
-can be started":"in process"} (${r.source})`)}#$e(){this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry o\
-ff (decided by ${Zt().decidedBy}): events are not recorded`))}#ke(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,s=i(),
-d=this.#se(e,t);for(const a of d)a.notBefore=s+it(a.retries,r,o,n);this.#i.push(...d)}#se(e,t){const[n,r]=[[],[]];for(const i of e)
+can be started":"in process"} (${r.source})`)}#ke(){this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry o\
+ff (decided by ${Zt().decidedBy}): events are not recorded`))}#Se(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,s=i(),
+d=this.#ae(e,t);for(const a of d)a.notBefore=s+it(a.retries,r,o,n);this.#i.push(...d)}#ae(e,t){const[n,r]=[[],[]];for(const i of e)
 (++i.retries>this.#e.maxRetries?r:n).push(i);return n.length>0&&this.#h(`delivery failed (${t}): ${n.length} event(s) ke\
 pt for retry`),r.length>0&&this.#g(r.length,"retries_exhausted",`last failure: ${t}`),this.#I(r),n}#I(e){this.#E?.settle(
 e)}#k(){return this.#E??=Wi.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place c\
-annot be used: ${e}`;n!==this.#X&&this.#h(n),this.#X=n}),this.#E}#ae(){const e=this.#w;if(e)return Math.max(0,e.end-g().
-monotonicMs())+cc;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(lc,Math.min(uc,2*t),2*n)}#V(){const e=this.#ae(),
-t=this.#w!==void 0;this.#E?.renewClaims(e,t?e:e*.75,t)}#de(){if(this.#H||this.#S>0||!Q()||this.#N()||!$e())return;const e=this.#k();
+annot be used: ${e}`;n!==this.#G&&this.#h(n),this.#G=n}),this.#E}#de(){const e=this.#w;if(e)return Math.max(0,e.end-g().
+monotonicMs())+cc;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(lc,Math.min(uc,2*t),2*n)}#V(){const e=this.#de(),
+t=this.#w!==void 0;this.#E?.renewClaims(e,t?e:e*.75,t)}#ce(){if(this.#H||this.#S>0||!Q()||this.#N()||!$e())return;const e=this.#k();
 if(e&&Fe()!==void 0)return;this.#H=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#b(),Math.min(Math.ceil(t/10),t-
-1)),r=e?.replay(t-n,this.#ae());this.#G=(r?.events.length??0)>0,r&&(this.#le(r.dropped),this.#s+=r.events.length,this.#i.
-push(...r.events),r.events.length>0&&this.#Y())}#C(e=!1,t){this.#Q();const n=this.#q(),r=this.#ce(n);if(r!==n&&(this.#i=
-r,this.#n.clear(),this.#t=[]),r.length===0)return!0;if(!(t??$e()))return this.#he=!0,this.#L(),this.#g(r.length,"opted_o\
-ut"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(const s of this.#ie(r))ao(this.#e.format.encode(s,this.#e.clock())),
+1)),r=e?.replay(t-n,this.#de());this.#q=(r?.events.length??0)>0,r&&(this.#ue(r.dropped),this.#s+=r.events.length,this.#i.
+push(...r.events),r.events.length>0&&this.#Y())}#C(e=!1,t){this.#ee();const n=this.#J(),r=this.#le(n);if(r!==n&&(this.#i=
+r,this.#n.clear(),this.#t=[]),r.length===0)return!0;if(!(t??$e()))return this.#fe=!0,this.#L(),this.#g(r.length,"opted_o\
+ut"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(const s of this.#oe(r))ao(this.#e.format.encode(s,this.#e.clock())),
 this.#p+=s.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#g(r.length,this.#e.sink.reason,this.#e.sink.
 detail),!0;const i=this.#k();if(!i&&this.#e.spoolDir===void 0)return this.#h(`${r.length} event(s) not delivered are kep\
 t in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Fe()!==void 0)return this.#L(),
 this.#g(r.length,"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let o;try{o=i?.write(
 r)}catch{o=void 0}if(o||(this.#A=!0),!o&&e)return!1;if(this.#L(),o){const s=this.#U-this.#e.clock();s>0&&i?.health.recordWait(
-s),this.#r+=o.spooled;for(const[d,a]of Object.entries(o.dropped))this.#g(a,d);this.#le(o.olderDropped)}else{const s=i?.giveBackUnsettled()??
-0;this.#r+=s,this.#g(r.length-s,"spool_unavailable")}return i?.releaseAll(),o!==void 0}#ce(e){const t=this.#E?.spool;if(!t)
+s),this.#r+=o.spooled;for(const[d,a]of Object.entries(o.dropped))this.#g(a,d);this.#ue(o.olderDropped)}else{const s=i?.giveBackUnsettled()??
+0;this.#r+=s,this.#g(r.length-s,"spool_unavailable")}return i?.releaseAll(),o!==void 0}#le(e){const t=this.#E?.spool;if(!t)
 return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
 const i=e.filter(({claim:o})=>o&&r.has(o));return this.#g(i.length,"claim_lost"),this.#I(i),e.filter(({claim:o})=>!o||!r.
-has(o))}#le(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#j(e=!1){if(this.#b()===0)return!0;const t=this.#k(),
+has(o))}#ue(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#j(e=!1){if(this.#b()===0)return!0;const t=this.#k(),
 n=ar(this.#e,t,Q()),r=n.handOff?$e():void 0;if(r===!1)return this.#C(!0,r);const i=os(this.#e,n);if(!i.handOff){const a={
 delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},c=i.outcome!=="delivered"&&
 t?.health.isOpen()?zi(t.health):void 0,u=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} \
 s`:"";return this.#h(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.reason}`:i.reason}${u}`),!1}const o=e||this.#N()?
-0:Yo(this.#q(),this.#e.spoolLimits);if(o>0){const{maxEvents:a,maxBytes:c}=this.#e.spoolLimits;return this.#h(`at exit: d\
+0:Yo(this.#J(),this.#e.spoolLimits);if(o>0){const{maxEvents:a,maxBytes:c}=this.#e.spoolLimits;return this.#h(`at exit: d\
 elivering in process: the spool would leave out ${o} of the ${this.#b()} event(s) (spoolMaxEvents ${a}, spoolMaxBytes ${c}\
 )`),!1}if(!this.#C(!0,r))return this.#h("at exit: delivering in process: the spool cannot be written"),!1;const s=ss(i);
 if(s==="failed"||s==="crowded")return this.#h(`at exit: delivering in process: ${s==="crowded"?"senders of other program\
@@ -2215,10 +2216,10 @@ nded off to ${d[s]}`),!0}#z(){const e=this.#r,t=this.#C(),n=this.#r-e;return n>0
 once: ${n} event(s) spooled for a later run`),t}#W(){const e={};for(const[o,s]of Object.entries(this.#d)){const d=this.#v[o]??
 0;s>d&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=s-d)}const{sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.
 kind!=="http")return;const r=this.#k();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();
-hs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(H(this.#d,t,e),this.#h(`dropped ${e} event(\
-s): ${t}${n?` (${n})`:""}`))}#Se(){if(this.#R!==void 0){H(this.#d,"buffer_full",1),this.#R++;return}this.#R=0;const e=this.#e.
-maxBufferedEvents;this.#g(1,"buffer_full",`${e} held; those dropped after it are told together at the next flush`)}#ue(){
-const e=this.#R;this.#R=void 0,e&&this.#h(`dropped ${e} event(s): buffer_full`)}#h(e){this.#m?.(e),this.#F||Ln(this.#e.logger,
+hs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(H(this.#d,t,e),this.#X(e,t,n))}#X(e,t,n){this.#h(
+`dropped ${e} event(s): ${t}${n?` (${n})`:""}`)}#Oe(){if(H(this.#d,"buffer_full",1),this.#R!==void 0){this.#R++;return}this.#R=
+0;const e=this.#e.maxBufferedEvents;this.#X(1,"buffer_full",`${e} held; those dropped after it are told together at the \
+next flush`)}#he(){const e=this.#R;this.#R=void 0,e&&this.#X(e,"buffer_full")}#h(e){this.#m?.(e),this.#F||Ln(this.#e.logger,
 e)}};function ao(e){g().writeStderr(`${dn(JSON.parse(e))}
 `)}var fc=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
 re or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; never its message)","\
