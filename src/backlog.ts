@@ -29,9 +29,10 @@ export interface SpoolOutcome {
 }
 
 /**
- * Told why the spool's directory cannot be used: `keptIn` names the directory runs keep it in instead, if any.
+ * Told why the spool's directory cannot be used: `keptIn` names the directory runs keep it in instead, if any;
+ * `notYet`, that it is only not there yet (looked at: a run would make it).
  */
-export type SpoolRefused = (why: string, keptIn?: string) => void;
+export type SpoolRefused = (why: string, keptIn?: string, notYet?: boolean) => void;
 
 /**
  * Where runs with these options keep their spool when its directory cannot be used: {@link fallbackSpoolDir} for the
@@ -80,15 +81,19 @@ export function openSpool(
   const { spoolDir, spoolLimits } = options;
   const key = backlogKey(options);
   let why = options.noSpool ?? "there is no spool directory";
+  let notYet = false;
   const look = use === "look" ? "look" : "work";
   const spool = spoolDir === undefined
     ? undefined
-    : Spool.open(spoolDir, files, spoolLimits, key, (reason) => why = reason, look);
+    : Spool.open(spoolDir, files, spoolLimits, key, (reason, missing) => {
+      why = reason;
+      notYet = missing;
+    }, look);
   const fallback = spoolFallbackOf(options, files);
   const beside = spool && look === "work" ? fallbackBeside(spool, fallback, files, spoolLimits) : undefined;
   if (spool && beside) spool.adopt(beside, options.clock(), use === "flush" ? 0 : undefined);
   if (spool || fallback === undefined) {
-    if (!spool && spoolDir !== undefined) refused(why);
+    if (!spool && spoolDir !== undefined) refused(why, undefined, notYet);
     return spool;
   }
   const kept = Spool.open(
@@ -99,7 +104,7 @@ export function openSpool(
     (reason) => why += `; nor in ${fallback}: ${reason}`,
     look,
   );
-  refused(why, kept?.dir);
+  refused(why, kept?.dir, notYet);
   return kept;
 }
 

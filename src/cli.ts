@@ -33,7 +33,7 @@ import { type ProxyReport, proxyReport } from "./runtime/proxy_report.ts";
 import { optOutProblem } from "./prompt.ts";
 import { drainSpool } from "./sender.ts";
 import { type DropsRecord, dropsRecords } from "./drops_record.ts";
-import { NOT_YET, Spool, spoolKey } from "./spool.ts";
+import { Spool, spoolKey } from "./spool.ts";
 import { addCount } from "./tally.ts";
 
 /** The help of `status`, under the name the user runs it by. */
@@ -600,9 +600,9 @@ function openSpool(
   const options = resolveOptions({});
   const files = host().files;
   let movedFrom: string | undefined;
-  const spool = files && openOptionsSpool(options, files, (why, keptIn) => {
+  const spool = files && openOptionsSpool(options, files, (why, keptIn, notYet) => {
     // Where the place is not there yet (only looked at), runs would make it: they keep the spool there, not here.
-    if (keptIn && !why.endsWith(NOT_YET)) movedFrom = why;
+    if (keptIn && !notYet) movedFrom = why;
     refused?.(why);
   }, use);
   return spool && files ? { spool, options, files, movedFrom } : undefined;

@@ -163,17 +163,6 @@ export function spoolKey(url: string, format = "nat", sender = ""): string {
 }
 
 /**
- * How a spool directory only looked at (`inspect`) that is not there yet is told: a run would make it.
- *
- * @example
- * ```ts
- * import { NOT_YET } from "./spool.ts";
- * "/home/u/.local/state/nat/telemetry does not exist yet".endsWith(NOT_YET); // true
- * ```
- */
-export const NOT_YET = " does not exist yet";
-
-/**
  * The spool in one directory, for one endpoint.
  *
  * @example
@@ -225,7 +214,7 @@ export class Spool {
    * @param files File access.
    * @param limits The bounds.
    * @param key The endpoint's {@link spoolKey}: what this spool writes and claims.
-   * @param refused Told why, when there is no spool.
+   * @param refused Told why, when there is no spool, and whether only because it is not there yet (`look`).
    * @param use `look`: only to look in (`inspect`): it is not made if missing, and reading it is all the program
    *   needs to be allowed; its trust is checked all the same.
    * @returns The spool, or `undefined` when the directory cannot be used safely (never a prompt).
@@ -235,11 +224,11 @@ export class Spool {
     files: HostFiles,
     limits: SpoolLimits,
     key: string,
-    refused: (why: string) => void = () => {},
+    refused: (why: string, missing: boolean) => void = () => {},
     use: "work" | "look" = "work",
   ): Spool | undefined {
-    const none = (why: string) => {
-      refused(why);
+    const none = (why: string, missing = false) => {
+      refused(why, missing);
       return undefined;
     };
     const make = use === "work";
@@ -260,7 +249,7 @@ export class Spool {
       return new Spool(real, files, limits, key, seen);
     } catch (error) {
       const missing = (error as { reason?: unknown } | null)?.reason === "missing";
-      return none(missing ? `${dir}${NOT_YET}` : describeError(error));
+      return missing ? none(`${dir} does not exist yet`, true) : none(describeError(error));
     }
   }
 
