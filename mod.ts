@@ -50,7 +50,7 @@ export {
   type NATTelemetryHandlerOptions,
 } from "./src/options.ts";
 export { CLIENT_VERSION } from "./src/version.ts";
-export type { InterruptSignal } from "./src/runtime/mod.ts";
+export type { Fetch, FetchResponse, InterruptSignal } from "./src/runtime/mod.ts";
 export {
   CliCommandEvent,
   type CliCommandEventInit,

@@ -25,7 +25,7 @@ export interface PendingEvent {
    * The client version the run that recorded it sends (`sourceClientVersion`); a batch holds one, so a replayed event
    * keeps it across an upgrade. Unknown for events an older version spooled: those go with the sender's.
    */
-  readonly clientVersion?: string;
+  readonly clientVersion?: string | undefined;
   /** When it happened, in epoch milliseconds. */
   readonly timestamp: number;
   /** Failed deliveries so far. */
@@ -34,11 +34,11 @@ export interface PendingEvent {
    * How many times a run ended a request carrying it before the answer (its exit, or its exit budget): the endpoint
    * may have it. A flush that a program's exit may cut again sends fewer of these (see `HELD_FROM`, handler.ts).
    */
-  cuts?: number;
+  cuts?: number | undefined;
   /** Not to be sent before this time, in epoch milliseconds. */
   notBefore: number;
   /** The spool file it was read from, if it came from an earlier run. */
-  readonly claim?: SpoolClaim;
+  readonly claim?: SpoolClaim | undefined;
 }
 
 /**

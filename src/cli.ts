@@ -183,13 +183,13 @@ export interface TelemetryCommandOptions {
   /** The command as the CLI's users type it, named in its help and messages, e.g. `"mycli telemetry"`. */
   name: string;
   /** Where to write. @default {standard output and error} */
-  output?: CliOutput;
+  output?: CliOutput | undefined;
   /**
    * The handler options the CLI passes to `trackCommand` (its `handler`), where they set the endpoint, format or
    * spool: `status` then shows what the CLI's runs use, and `disable` deletes the events of their spool.
    * @default {{}}
    */
-  handler?: Omit<NATTelemetryHandlerOptions, "captureInterrupts">;
+  handler?: Omit<NATTelemetryHandlerOptions, "captureInterrupts"> | undefined;
 }
 
 /**

@@ -27,35 +27,35 @@ import { utf8Length } from "./utf8.ts";
 /** How the collector behaves. */
 export interface CollectorOptions {
   /** The port; 0 lets the OS choose. @default {0} */
-  port?: number;
+  port?: number | undefined;
   /** The address to listen on: a loopback address unless `allowRemote`. @default {"127.0.0.1"} */
-  hostname?: string;
+  hostname?: string | undefined;
   /** Allow a `hostname` that is not a loopback address (anyone who can reach it can then post). @default {false} */
-  allowRemote?: boolean;
+  allowRemote?: boolean | undefined;
   /** The largest request body accepted; a larger one is answered 413 without being read. @default {1048576} */
-  maxBodyBytes?: number;
+  maxBodyBytes?: number | undefined;
   /** Requests handled at once at most. @default {64} */
-  maxConnections?: number;
+  maxConnections?: number | undefined;
   /**
    * Milliseconds in which a request must arrive whole, else it is answered 408 and its connection closed: a client
    * that sends a byte a second holds a slot no longer. @default {10000}
    */
-  requestTimeoutMs?: number;
+  requestTimeoutMs?: number | undefined;
   /** Answer every valid envelope with this status instead of 200 (events are accepted only on 2xx). */
-  status?: number;
+  status?: number | undefined;
   /** Send this `Retry-After` (seconds) with every answer. */
-  retryAfterSeconds?: number;
+  retryAfterSeconds?: number | undefined;
   /** Wait this long before answering, in milliseconds. */
-  delayMs?: number;
+  delayMs?: number | undefined;
   /** Never answer: an endpoint that accepts connections and then says nothing. */
-  silent?: boolean;
+  silent?: boolean | undefined;
   /**
    * Append each accepted event to this JSON Lines file, created owner-only (0600). A symlink, or a file that is
    * not a regular file of the current user, is refused. Each event is appended as one whole line.
    */
-  jsonlPath?: string;
+  jsonlPath?: string | undefined;
   /** Receives one line per accepted event, and per rejected envelope. */
-  log?: (line: string) => void;
+  log?: ((line: string) => void) | undefined;
 }
 
 /** An event the collector accepted. */

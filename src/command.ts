@@ -26,16 +26,16 @@ export interface TrackCommandOptions {
    * `"undefined"`, and the command runs all the same: the debug trail says why. So is `undefined` (`positionals[0]`
    * when the user typed nothing) or a number (`mycli 42` as minimist parses it); only a missing key throws.
    */
-  command: string;
+  command: string | number | undefined;
   /**
    * The subcommand; reported only if it is one of `subcommands`, else `"undefined"` (without `subcommands`, always:
    * the debug trail says so).
    */
-  subcommand?: string;
+  subcommand?: string | number | undefined;
   /** The subcommands that may be reported: an array of strings (never one string). @default {[]} */
-  subcommands?: readonly string[];
+  subcommands?: readonly string[] | undefined;
   /** The product. @default {"agent_toolkit"} */
-  nemoSource?: NemoSource;
+  nemoSource?: NemoSource | undefined;
   /**
    * Error classes of the program that may be reported by name. The runtime's
    * built-in classes always may; any other error is reported as `"Error"`.
@@ -43,20 +43,20 @@ export interface TrackCommandOptions {
    * (`fe`), not an object's keys; an array reports each class's own name.
    * @default {[]}
    */
-  errorClasses?: readonly ErrorClass[] | Readonly<Record<string, ErrorClass>>;
+  errorClasses?: readonly ErrorClass[] | Readonly<Record<string, ErrorClass>> | undefined;
   /** Ask for consent first, on the first interactive run. @default {true} */
-  askConsent?: boolean;
+  askConsent?: boolean | undefined;
   /**
    * The command this program's users run to opt out, named in the consent question (e.g.
    * `mycli telemetry disable`, see `telemetryCommand` in `@nat/telemetry/cli`): they do not have `nat-telemetry`.
    * @default {undefined: the question names NAT_TELEMETRY_ENABLED=0}
    */
-  optOutCommand?: string;
+  optOutCommand?: string | undefined;
   /**
    * Options of the handler trackCommand creates (the session id is a random 32-hex one), but `captureInterrupts`,
    * which is trackCommand's own.
    */
-  handler?: Omit<NATTelemetryHandlerOptions, "captureInterrupts">;
+  handler?: Omit<NATTelemetryHandlerOptions, "captureInterrupts"> | undefined;
 }
 
 /** Every option of {@link TrackCommandOptions}: a key not here is a typo. */
@@ -73,7 +73,7 @@ const OPTION_NAMES: Record<keyof TrackCommandOptions, true> = {
 
 /** The subcommand as it may be reported: one `subcommands` lists, else `"undefined"`, the trail saying why. */
 function reportableSubcommand({ subcommand, subcommands }: TrackCommandOptions): string {
-  if (subcommand !== undefined && subcommands?.includes(subcommand)) return subcommand;
+  if (typeof subcommand === "string" && subcommands?.includes(subcommand)) return subcommand;
   // Said, not thrown: a program passes a user's argument there, and what it is (or whether there is one) is a run's
   // data, which must not stop the program.
   if (subcommand !== undefined && subcommands === undefined) {

@@ -41,13 +41,13 @@ export interface EffectiveConsent {
   /** The consent file's path, `undefined` when there is no home directory. */
   path: string | undefined;
   /** Why the consent file, though present, was read as `disabled`, e.g. "is a symlink"; absent when it was fine. */
-  fileProblem?: string;
+  fileProblem?: string | undefined;
   /**
    * The prompt version a yes in the consent file was given under, where it is not this one's (`"0.9"`; `""` for a
    * file that names none): that yes answered another question, so the file reads as `never_asked` and the user is
    * asked again.
    */
-  fileOutdatedYes?: string;
+  fileOutdatedYes?: string | undefined;
 }
 
 /**
@@ -113,13 +113,13 @@ const MAX_CONSENT_FILE_BYTES = 65_536;
 export interface FileDecision {
   state: ConsentState;
   /** Why the file was read as `disabled` without saying so, e.g. "is a symlink". */
-  problem?: string;
+  problem?: string | undefined;
   /** The prompt version of a yes given to another question (read as `never_asked`), as the file says it; `""` for none. */
-  outdatedYes?: string;
+  outdatedYes?: string | undefined;
   /** The file's text, where it was read. */
-  text?: string;
+  text?: string | undefined;
   /** Whether every directory above it was judged safe, where the read judged them first. */
-  placeJudged?: boolean;
+  placeJudged?: boolean | undefined;
 }
 
 /**
@@ -398,9 +398,9 @@ export function effectiveConsent(): EffectiveConsent {
 function decision(): {
   enabled: boolean;
   source: ConsentSource;
-  text?: string;
-  problem?: string;
-  placeJudged?: boolean;
+  text?: string | undefined;
+  problem?: string | undefined;
+  placeJudged?: boolean | undefined;
 } {
   const environment = environmentDecision();
   if (environment) return environment;
@@ -480,11 +480,11 @@ const WRITTEN_SINCE_PROGRAM = "the consent file, written since the program turne
 interface Seen {
   path: string;
   there: boolean;
-  text?: string;
-  problem?: string;
+  text?: string | undefined;
+  problem?: string | undefined;
   reread: boolean;
-  modified?: number;
-  stamp?: string;
+  modified?: number | undefined;
+  stamp?: string | undefined;
 }
 
 /** The consent file at a path as it is now (`read`: as just read there, its place judged first). */

@@ -21,7 +21,7 @@ export type DeliveryOutcome =
   /** The server accepted the batch (2xx), all of it but `rejected` events, if it said so (OTLP partial success). */
   | { readonly kind: "delivered"; readonly rejected?: number }
   /** The server will never accept it: drop the events, counted under `reason` (`detail`, for the trail: why). */
-  | { readonly kind: "rejected"; readonly reason: string; readonly detail?: string }
+  | { readonly kind: "rejected"; readonly reason: string; readonly detail?: string | undefined }
   /** 413: send the batch again in halves. */
   | { readonly kind: "too_large" }
   /**
@@ -45,41 +45,43 @@ export interface DeliveryRequest {
   /** The request body (JSON). */
   body: string;
   /** More request headers (e.g. an OTLP collector's API key); sent to the endpoint's origin only. */
-  headers?: Readonly<Record<string, string>>;
+  headers?: Readonly<Record<string, string>> | undefined;
   /**
    * What an answer means. @default {classifyStatus}
    * @param status The HTTP status.
    * @param retryAfterMs The parsed `Retry-After`.
    * @param body The body of a 2xx answer, when `readAnswer` (at most 64 KiB, within the deadline).
    */
-  classify?: (status: number, retryAfterMs: number | undefined, body: string | undefined) => DeliveryOutcome;
+  classify?:
+    | ((status: number, retryAfterMs: number | undefined, body: string | undefined) => DeliveryOutcome)
+    | undefined;
   /** Read the body of a 2xx answer for `classify` (OTLP partial success); otherwise it is never read. */
-  readAnswer?: boolean;
+  readAnswer?: boolean | undefined;
   /**
    * Called when a 2xx answer's status has come and its body is still to be read (`readAnswer`): the endpoint has
    * the events, whatever the body adds, so one that cuts the delivery short (the exit budget) may count them sent.
    */
-  onAccepted?: () => void;
+  onAccepted?: (() => void) | undefined;
   /** The fetch to use. */
   fetch: Fetch;
   /** The deadline for the whole delivery, redirects included, in milliseconds. */
   timeoutMs: number;
   /** Aborts the delivery from outside (the exit budget); the outcome is then `interrupted`. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** The clock, for `Retry-After` dates. */
   now: () => number;
   /** Called with every timer we start, so the caller can keep it from holding the process open. */
-  unrefTimer?: (timer: unknown) => void;
+  unrefTimer?: ((timer: unknown) => void) | undefined;
   /**
    * Whether the program may connect to a redirect's target without being asked (Deno's `--allow-net`); a
    * target it may not reach is dropped as `unsafe_redirect` rather than prompting. @default {() => true}
    */
-  mayConnect?: (url: string) => boolean;
+  mayConnect?: ((url: string) => boolean) | undefined;
   /**
    * Whether a request to a URL carries the proxy's credentials to its host (Deno's fetch): a redirect to another
    * origin is then dropped as `unsafe_redirect`, as it would take them there. @default {() => false}
    */
-  sendsProxyCredentials?: (url: string) => boolean;
+  sendsProxyCredentials?: ((url: string) => boolean) | undefined;
 }
 
 /** Whether this process delivers for a program with more permissions than its own: see {@link deliverForProgram}. */

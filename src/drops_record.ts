@@ -53,9 +53,9 @@ export interface DropsRecord {
   /** Events dropped, by reason (`http_400`, `retries_exhausted`, `spool_full`...). */
   readonly dropped: Readonly<Record<string, number>>;
   /** The endpoint's URL, where it could be written (not one with credentials or a query). */
-  readonly endpoint?: string;
+  readonly endpoint?: string | undefined;
   /** A hash of the endpoint's URL (as its health file's name has), written always: what names it otherwise. */
-  readonly endpointHash?: string;
+  readonly endpointHash?: string | undefined;
 }
 
 /**
@@ -210,8 +210,8 @@ function sumRecord(
 /** What a run took of a set-aside record: its lines beyond the mark, where it is now, and its mark before. */
 interface Taken {
   readonly lines: DropsRecord[];
-  readonly path?: string;
-  readonly summed?: number;
+  readonly path?: string | undefined;
+  readonly summed?: number | undefined;
 }
 
 /**
@@ -257,7 +257,7 @@ function afterwardOrBack(
  */
 interface SetAside {
   readonly path: string;
-  readonly summed?: number;
+  readonly summed?: number | undefined;
   readonly quiet: boolean;
 }
 

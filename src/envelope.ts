@@ -93,14 +93,14 @@ export interface EnvelopeOptions {
   /** The client's version (`clientVer`). */
   sourceClientVersion: string;
   /** The session id (`sessionId`). @default {"undefined"}, as the Python client */
-  sessionId?: string;
+  sessionId?: string | undefined;
   /**
    * The CPU architecture, as Python's `platform.machine()` spells it.
    * @default {this machine's, e.g. "x86_64", as the Python client}
    */
-  cpuArchitecture?: string;
+  cpuArchitecture?: string | undefined;
   /** When the envelope is sent (`sentTs`). @default {Date.now()} */
-  sentAt?: Date | number;
+  sentAt?: Date | number | undefined;
 }
 
 /** The ingest service's id for this client family, the same as the Python client's. */

@@ -96,9 +96,9 @@ export type EventParameters = Readonly<Record<string, ParameterValue>>;
 /** Options every event accepts. */
 export interface TelemetryEventOptions {
   /** The schema version of this event type. @default {"1.5"} */
-  schemaVersion?: string;
+  schemaVersion?: string | undefined;
   /** When the event happened, as a `Date` or epoch milliseconds. @default {Date.now()} */
-  timestamp?: Date | number;
+  timestamp?: Date | number | undefined;
 }
 
 /**
@@ -182,36 +182,39 @@ function isAbstractEvent(target: unknown): boolean {
 /** The fields of a {@link CliCommandEvent}, in camelCase. */
 export interface CliCommandEventInit extends Pick<TelemetryEventOptions, "timestamp"> {
   /** The product that ran the command. @default {"agent_toolkit"} */
-  nemoSource?: NemoSource;
+  nemoSource?: NemoSource | undefined;
   /**
    * The command, e.g. `run`: a name the program fixes. `undefined` (`process.argv[2]` when the user typed nothing),
    * a number (what an argument parser makes of `mycli 42`) and what is plainly not a command's name (a path, a URL,
    * an address: a user's text passed on) are recorded as `"undefined"`, as `trackCommand` records them, the debug
    * trail saying why: only a missing key, or a value of another type, throws.
    */
-  command: string;
-  /** The subcommand, from a fixed list, never user text (what is plainly no name is recorded as `"undefined"`). */
-  subcommand?: string;
+  command: string | number | undefined;
+  /**
+   * The subcommand, from a fixed list, never user text (what is plainly no name, or a number, is recorded as
+   * `"undefined"`).
+   */
+  subcommand?: string | number | undefined;
   /** How the command ended. */
   taskStatus: TaskStatus;
   /** How long the command ran, in milliseconds (truncated); -1 when unknown. @default {-1} */
-  durationMs?: number;
+  durationMs?: number | undefined;
   /**
    * The command's exit code; -1 when unknown: an integer, or a string the runtimes take for one, as `process.exitCode`
    * may hold under Deno (`"1"`). @default {-1}
    */
-  exitCode?: number | string;
+  exitCode?: number | string | undefined;
   /**
    * The class of the error that ended the command (`ValueError`), never its message: what is no class's name is
    * recorded as `"undefined"`. @default {"undefined"}
    */
-  errorClass?: string;
+  errorClass?: string | undefined;
   /**
    * The schema's slot for the runtime. The Python client sends its Python
    * version; this client sends the runtime and its version.
    * @default {"deno/2.9.6", "node/24.9.0" or "bun/1.4.5" (the running one)}
    */
-  pythonVersion?: string;
+  pythonVersion?: string | undefined;
 }
 
 /** Every field of {@link CliCommandEventInit}: a key not here is a typo (or the Python handler's snake_case). */
@@ -239,7 +242,16 @@ const CLI_COMMAND_FIELDS: Record<keyof CliCommandEventInit, true> = {
  */
 export class CliCommandEvent extends TelemetryEvent {
   /** The fields, with defaults applied. */
-  readonly fields: Readonly<Required<Omit<CliCommandEventInit, "timestamp">>>;
+  readonly fields: Readonly<{
+    nemoSource: NemoSource;
+    command: string;
+    subcommand: string;
+    taskStatus: TaskStatus;
+    durationMs: number;
+    exitCode: number;
+    errorClass: string;
+    pythonVersion: string;
+  }>;
 
   /**
    * Creates the event.

@@ -1182,7 +1182,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
 interface FlushResult {
   delivered: boolean;
   failed: boolean;
-  retryAfterMs?: number;
+  retryAfterMs?: number | undefined;
   /** The endpoint known down, the flush probes it (`#mayProbe`). */
   readonly probing: boolean;
 }

@@ -33,7 +33,7 @@ export interface HealthState {
    * probes the endpoint and reports (a success clears the state, a failure writes a new one without this); while it
    * stays, the sender never reported, and hand-offs do not get through.
    */
-  handedOffAt?: number;
+  handedOffAt?: number | undefined;
 }
 
 /** A health file of a spool directory, as {@link recordedHealth} finds it. */

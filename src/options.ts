@@ -48,13 +48,13 @@ export const DEFAULT_REQUEST_TIMEOUT_SECONDS = 2;
  */
 export interface NATTelemetryHandlerOptions {
   /** Seconds between periodic flushes once started; more than 0, at most 2147483.647. @default {120} */
-  flushIntervalSeconds?: number;
+  flushIntervalSeconds?: number | undefined;
   /** Queued events that trigger an early flush. @default {50} */
-  maxQueueSize?: number;
+  maxQueueSize?: number | undefined;
   /** Retries of an event before it is dropped as `retries_exhausted`. @default {3} */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
   /** Seconds one delivery may take, redirects included; more than 0, at most 2147483.647. @default {2} */
-  requestTimeoutSeconds?: number;
+  requestTimeoutSeconds?: number | undefined;
   /** The envelope's `clientVer`. @default {CLIENT_VERSION} */
   sourceClientVersion?: string | undefined;
   /** The envelope's `sessionId`, after `NAT_SESSION_PREFIX`. @default {"undefined"} */
@@ -68,35 +68,36 @@ export interface NATTelemetryHandlerOptions {
    */
   endpoint?: string | undefined;
   /** The most seconds `stop()` may take in total; at most 2147483.647. @default {requestTimeoutSeconds} */
-  exitTimeoutSeconds?: number;
+  exitTimeoutSeconds?: number | undefined;
   /**
-   * The fetch to deliver with. A `globalThis.fetch` the program puts in place (one that adds its own credentials)
-   * is not used unless given here; under Deno, only one put in place after the package loaded.
+   * The fetch to deliver with: a {@link Fetch}, `globalThis.fetch` or any client answering with a status and
+   * `headers.get`. A `globalThis.fetch` the program puts in place (one that adds its own credentials) is not used
+   * unless given here; under Deno, only one put in place after the package loaded.
    * @default {Bun.fetch; Deno's fetch as it was when the package loaded; under Node.js a lighter client on node:http, which loads ~40 ms faster}
    */
-  fetch?: typeof fetch;
+  fetch?: Fetch | undefined;
   /**
    * Seconds before the first retry; doubles with each retry, with jitter. 0 retries at the next flush. At most
    * 2147483.647.
    * @default {1}
    */
-  backoffInitialSeconds?: number;
+  backoffInitialSeconds?: number | undefined;
   /** The longest backoff, in seconds; at least `backoffInitialSeconds`, at most 2147483.647. @default {60} */
-  backoffMaxSeconds?: number;
+  backoffMaxSeconds?: number | undefined;
   /** Events held in memory at most (queued, retrying and in flight); more are dropped as `buffer_full`. @default {1000} */
-  maxBufferedEvents?: number;
+  maxBufferedEvents?: number | undefined;
   /**
    * Serialized bytes of one event at most; a larger one is dropped as `event_too_large`. At least the size of
    * the smallest event (about 60 bytes; under `trackCommand`, the smallest it records: 247).
    * @default {32768}
    */
-  maxEventBytes?: number;
+  maxEventBytes?: number | undefined;
   /**
    * Bytes of one request body at most; larger batches are split before sending. At least one envelope of the
    * chosen format holding the smallest event (about 900 bytes; under `trackCommand`, 1,100 or more).
    * @default {500000}
    */
-  maxBatchBytes?: number;
+  maxBatchBytes?: number | undefined;
   /**
    * Where undelivered events wait for a later run; `false` keeps no spool. An absolute path: a relative or empty
    * one means no spool, as a relative `NAT_TELEMETRY_SPOOL_DIR` does (it would move with the working directory, and
@@ -105,11 +106,11 @@ export interface NATTelemetryHandlerOptions {
    */
   spoolDir?: string | false | undefined;
   /** Events the spool keeps at most; the oldest go first (`spool_full`). @default {1000} */
-  spoolMaxEvents?: number;
+  spoolMaxEvents?: number | undefined;
   /** Bytes the spool keeps at most; the oldest go first (`spool_full`). @default {1048576} */
-  spoolMaxBytes?: number;
+  spoolMaxBytes?: number | undefined;
   /** Days a spooled event is kept; older ones are dropped (`spool_expired`). @default {7} */
-  spoolMaxAgeDays?: number;
+  spoolMaxAgeDays?: number | undefined;
   /**
    * Opt in to recording Ctrl-C: on SIGINT or SIGTERM, spool pending events
    * synchronously, then let the process die as it would have without us. A
@@ -117,14 +118,14 @@ export interface NATTelemetryHandlerOptions {
    * signal listener is installed.
    * @default {false}
    */
-  captureInterrupts?: boolean | ((signal: InterruptSignal) => void);
+  captureInterrupts?: boolean | ((signal: InterruptSignal) => void) | undefined;
   /**
    * At the end (`stop()`, the natural exit, `process.exit()`, Ctrl-C), hand pending events to a short-lived
    * detached sender process instead of delivering them in process, so the exit waits for a spool write and a
    * spawn, not the network. `true` hands off even in CI; `false` never. See the README, "At exit".
    * @default {NAT_TELEMETRY_HANDOFF if set, else true unless the CI variable is set}
    */
-  handOff?: boolean;
+  handOff?: boolean | undefined;
   /**
    * The wire format: `"nat"`, the Python tool's envelope, or `"otlp"`, OTLP/HTTP logs (JSON) for an
    * OpenTelemetry Collector. With `"otlp"` the endpoint defaults to `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, else
@@ -145,22 +146,22 @@ export interface NATTelemetryHandlerOptions {
    * `KEY` is unset.
    * @default {{}}
    */
-  headers?: Record<string, string | undefined>;
+  headers?: Record<string, string | undefined> | undefined;
   /**
    * OTLP resource attributes; they win over `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`.
    * `service.name` defaults to `"nat-cli"`. An entry whose value is `undefined` is none.
    * @default {{}}
    */
-  resource?: Record<string, string | undefined>;
+  resource?: Record<string, string | undefined> | undefined;
   /**
    * Receives one line per drop or retry decision (not one per event), and once each problem of the options (what a
    * string option holds that cannot be used). Its errors are ignored.
    */
-  logger?: (message: string) => void;
+  logger?: ((message: string) => void) | undefined;
   /** The clock, in epoch milliseconds; for tests. @default {Date.now} */
-  clock?: () => number;
+  clock?: (() => number) | undefined;
   /** Numbers in `[0, 1)` for backoff jitter; for tests. @default {Math.random, as the package found it} */
-  random?: () => number;
+  random?: (() => number) | undefined;
 }
 
 /** Where a handler's batches go. */
@@ -171,7 +172,7 @@ export type Sink =
     readonly kind: "none";
     readonly reason: "dry_run" | "invalid_endpoint" | "invalid_headers" | "endpoint_hidden";
     /** What made it none, where the program's options did. */
-    readonly detail?: string;
+    readonly detail?: string | undefined;
   };
 
 /** The options with defaults applied and times in milliseconds. */
@@ -294,9 +295,9 @@ interface NumberRule {
   /** `positive` excludes 0. */
   readonly sign: "positive" | "non-negative";
   /** A whole number (a count or a size), else any finite number. */
-  readonly integer?: boolean;
+  readonly integer?: boolean | undefined;
   /** A number of seconds a timer waits: at most {@link MAX_TIMER_MS}. */
-  readonly timer?: boolean;
+  readonly timer?: boolean | undefined;
 }
 
 /**

@@ -131,9 +131,9 @@ export const TYPED_AHEAD_MS = 200;
 interface LineState {
   text: string;
   /** `undefined` while typing; the answer line, or `null` for Ctrl-C / end of input. */
-  result?: string | null;
+  result?: string | null | undefined;
   /** Set when the line ended with Ctrl-C. */
-  interrupted?: boolean;
+  interrupted?: boolean | undefined;
 }
 
 /**
@@ -290,7 +290,7 @@ let question: Promise<ConsentState> | undefined;
  * await askForConsent({ optOut: "mycli telemetry disable" }); // once, on the first interactive run
  * ```
  */
-export async function askForConsent(options: { optOut?: string } = {}): Promise<ConsentState> {
+export async function askForConsent(options: { optOut?: string | undefined } = {}): Promise<ConsentState> {
   const problem = !isPlainObject(options)
     ? `options must be an object such as { optOut: "mycli telemetry disable" }, got ${describe(options)}`
     : unknownOption(options, { optOut: true }) ?? optOutProblem("optOut", options.optOut);

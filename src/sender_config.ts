@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { Filled } from "./filled.ts";
 import { jsonLine } from "./json_line.ts";
 import type { NATTelemetryHandlerOptions } from "./options.ts";
 import type { SpawnCommand } from "./runtime/host.ts";
@@ -19,7 +20,7 @@ export const SENDER_CONFIG_ENV = "NAT_TELEMETRY_SENDER";
 
 /** The handler options a sender takes from its program: plain data, no function. */
 export type SenderConfig =
-  & Required<
+  & Filled<
     Pick<
       NATTelemetryHandlerOptions,
       | "endpoint"
@@ -44,12 +45,12 @@ export type SenderConfig =
      * How the sender was started, but for this configuration: how it starts its successor when its life ends
      * with work left (see `sender.ts`).
      */
-    readonly successor?: Omit<SpawnCommand, "cwd">;
+    readonly successor?: Omit<SpawnCommand, "cwd"> | undefined;
     /**
      * The program was on because the consent file said yes: the sender stops once it no longer does, though no
      * "no" is written there (a file emptied or rewritten by hand).
      */
-    readonly onByConsentFile?: boolean;
+    readonly onByConsentFile?: boolean | undefined;
   };
 
 /**

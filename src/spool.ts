@@ -52,11 +52,11 @@ export interface SpooledEvent {
   /** The session it was recorded in. */
   readonly sessionId: string;
   /** The client version the run that recorded it sends; unknown in files of older versions. */
-  readonly clientVersion?: string;
+  readonly clientVersion?: string | undefined;
   /** Failed deliveries so far. */
   readonly retries: number;
   /** How many requests carrying it a run ended before their answer (absent: none, or a file of an older version). */
-  readonly cuts?: number;
+  readonly cuts?: number | undefined;
   /** When it happened, in epoch milliseconds. */
   readonly timestamp: number;
 }
@@ -412,7 +412,7 @@ export class Spool {
    */
   peek(): {
     claimed: boolean;
-    until?: number;
+    until?: number | undefined;
     ours: boolean;
     key: string | undefined;
     events: SpooledEvent[];

@@ -44,7 +44,7 @@ export interface WireFormat {
   /** Whether the body of a 2xx answer says something (and so is read). */
   readonly readsAnswer: boolean;
   /** The resource attributes it sends (OTLP), `service.name` included. */
-  readonly resource?: Readonly<Record<string, string>>;
+  readonly resource?: Readonly<Record<string, string>> | undefined;
   /**
    * What an answer means for a batch, where it differs from plain HTTP (`classifyStatus` in `delivery.ts`).
    *

@@ -10,10 +10,13 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import {
   type EventParameters,
+  type Fetch,
   NATTelemetryHandler,
   type NATTelemetryHandlerOptions,
   setTelemetryEnabled,
   TelemetryEvent,
+  trackCommand,
+  type TrackCommandOptions,
 } from "../mod.ts";
 import { Backlog } from "../src/backlog.ts";
 import { MAX_TIMER_MS } from "../src/deadline.ts";
@@ -492,6 +495,65 @@ test("the string options take what the environment gives (string | undefined) as
     resource: { "service.name": env("MYCLI_NAME") },
   };
   assert.deepEqual(resolveOptions(options).problems, []);
+});
+
+test("every option, trackCommand's too, takes undefined as not given; fetch, any client answering a status and headers", async () => {
+  // A type check first (`deno task check`, with exactOptionalPropertyTypes on as a strict program has it): what a
+  // parser or a configuration gives (`T | undefined`) is taken as it is. Then what the types take, at run time.
+  const given = <T>(value: T): T | undefined => process.env.NAT_TEST_NEVER_SET === undefined ? undefined : value;
+  const options: Required<NATTelemetryHandlerOptions> = {
+    flushIntervalSeconds: given(1),
+    maxQueueSize: given(1),
+    maxRetries: given(1),
+    requestTimeoutSeconds: given(1),
+    sourceClientVersion: given("1"),
+    sessionId: given("s"),
+    endpoint: given(""),
+    exitTimeoutSeconds: given(1),
+    fetch: given(fetch),
+    backoffInitialSeconds: given(1),
+    backoffMaxSeconds: given(1),
+    maxBufferedEvents: given(1),
+    maxEventBytes: given(1),
+    maxBatchBytes: given(1),
+    spoolDir: given(false),
+    spoolMaxEvents: given(1),
+    spoolMaxBytes: given(1),
+    spoolMaxAgeDays: given(1),
+    captureInterrupts: given(true),
+    handOff: given(true),
+    format: given("nat"),
+    headers: given({}),
+    resource: given({}),
+    logger: given(() => {}),
+    clock: given(Date.now),
+    random: given(Math.random),
+  };
+  await new NATTelemetryHandler(options).stop();
+  const positionals: string[] = [];
+  const yargs: (string | number)[] = [42];
+  const command: TrackCommandOptions = { command: positionals[0], subcommand: given("x"), optOutCommand: given("") };
+  const handler = { endpoint: "", spoolDir: false } as const;
+  assert.equal(await trackCommand({ ...command, askConsent: false, handler }, () => 0), 0);
+  assert.equal(await trackCommand({ command: yargs[0], subcommand: yargs[0], askConsent: false, handler }, () => 0), 0);
+  // A client on another HTTP library answers with less than a Response: the type takes it, and it delivers.
+  const server = await TestServer.start();
+  setTelemetryEnabled(true);
+  try {
+    const statusOnly: Fetch = async (url, init) => {
+      const answer = await fetch(url, init);
+      await answer.body?.cancel();
+      return { status: answer.status, headers: { get: (name) => answer.headers.get(name) } };
+    };
+    const telemetry = new NATTelemetryHandler({ endpoint: server.url(), fetch: statusOnly, handOff: false });
+    telemetry.enqueue(commandEvent("run"));
+    await telemetry.stop();
+    assert.equal(telemetry.stats().sent, 1);
+    assert.equal(server.requests.length, 1);
+  } finally {
+    setTelemetryEnabled(false);
+    await server.close();
+  }
 });
 
 test("spoolDir must be absolute: a relative or empty one means no spool (it would move with the working directory)", () => {

@@ -745,7 +745,8 @@ test("where the user's ids cannot be known (Deno without --allow-sys), the ances
   using dir = tempDir();
   mkdirSync(`${dir.path}/own`, { mode: 0o775 });
   chmodSync(`${dir.path}/own`, 0o775);
-  const as = (user: { uid?: number; gid?: number }) => guardedFiles(nodeFiles(nodeFs, user, false));
+  const as = (user: { uid?: number | undefined; gid?: number | undefined }) =>
+    guardedFiles(nodeFiles(nodeFs, user, false));
   const seen = (files: ReturnType<typeof as>, path: string) => Spool.open(path, files, limits, KEY)?.ancestorsSeen;
   const both = { uid: process.getuid?.(), gid: process.getgid?.() };
   assert.equal(seen(as(both), `${dir.path}/plain`), true);

@@ -218,7 +218,7 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
   /** What starting a sender takes here, Deno's executable and the shell that closes descriptors, or why it cannot. */
   const senderStart = (
     grant: SenderGrant,
-  ): { refused: string } | { executable: string; closer?: Closer; paths: string[]; cwd?: string } => {
+  ): { refused: string } | { executable: string; closer?: Closer; paths: string[]; cwd?: string | undefined } => {
     const refused = senderRefusal(deno, granted, files, readEnv);
     if (refused) return { refused };
     // The sender inherits only what the program may read; Deno's own requests honour these whatever it may read.
@@ -282,7 +282,7 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
         } catch {
           return refusal(500, "internal");
         }
-        if (answer) return new Response(answer.body ?? null, { status: answer.status, headers: answer.headers });
+        if (answer) return new Response(answer.body ?? null, { status: answer.status, headers: answer.headers ?? {} });
         await new Promise<void>((resolve) => silent.add(resolve));
         return new Response(null, { status: 503 });
       };

@@ -23,7 +23,7 @@ interface DenoFileInfo {
   mode: number | null;
   size: number;
   mtime: Date | null;
-  ctime?: Date | null;
+  ctime?: Date | null | undefined;
   dev: number;
   ino: number | null;
 }

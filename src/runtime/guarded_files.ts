@@ -32,11 +32,11 @@ export interface FileFacts {
   /** The size in bytes. */
   readonly size: number;
   /** When it was last modified, in epoch milliseconds; `undefined` where the runtime does not say. */
-  readonly modified?: number;
+  readonly modified?: number | undefined;
   /** When its contents, mode or name last changed (ctime), in epoch milliseconds, which no one can set back. */
-  readonly changed?: number;
+  readonly changed?: number | undefined;
   /** Its inode number: a file put in its place by a rename has another. */
-  readonly inode?: number;
+  readonly inode?: number | undefined;
 }
 
 /** The primitives a runtime supplies; each throws the runtime's own error on failure. */
@@ -93,9 +93,9 @@ export interface RawFiles {
 /** Who the program runs as, where the platform tells: the ids a file's owner is compared with. */
 export interface User {
   /** The user id. */
-  readonly uid?: number;
+  readonly uid?: number | undefined;
   /** The (primary) group id. */
-  readonly gid?: number;
+  readonly gid?: number | undefined;
 }
 
 /** Why the guard refused a path; `reason` is one word, for counters and messages. */

@@ -6,18 +6,30 @@
  * @module
  */
 
-/** What a delivery reads of a response: a `Response` fits. */
+/**
+ * What a delivery reads of a response: a `Response` fits, and so does any object with a status and `headers.get`.
+ * Its body, read only for an answer that says something (OTLP partial success) and released otherwise, may be a web
+ * stream, a Node.js stream (axios's, got's), or none.
+ */
 export interface FetchResponse {
+  /** The HTTP status. */
   readonly status: number;
+  /** The answer's headers: `retry-after` is read. */
   readonly headers: { get(name: string): string | null };
-  readonly body: {
-    cancel(): Promise<void>;
-    /** Read only for an answer that says something (OTLP partial success). */
-    getReader?(): ReadableStreamDefaultReader<Uint8Array>;
-  } | null;
+  /** The answer's body, if any. */
+  readonly body?: unknown;
 }
 
-/** The part of `fetch` a delivery uses: `globalThis.fetch` fits, and so does the Node.js host's lighter one. */
+/**
+ * The part of `fetch` a delivery uses (the handler's `fetch` option): `globalThis.fetch` fits, a wrapper of it that
+ * adds the program's credentials, one on another HTTP client, and the Node.js host's lighter client.
+ *
+ * @example
+ * ```ts
+ * import type { Fetch } from "./host.ts";
+ * const withKey: Fetch = (url, init) => fetch(url, { ...init, headers: { ...init.headers, "x-api-key": "key" } });
+ * ```
+ */
 export type Fetch = (
   url: string,
   init: {
@@ -207,7 +219,7 @@ export interface SpawnCommand {
    * as any child, which spares a runtime that leaves a session only by forking the whole program first (Deno)
    * that fork.
    */
-  readonly leavesSession?: boolean;
+  readonly leavesSession?: boolean | undefined;
 }
 
 /** What a sender process needs, so a runtime that grants permissions per process (Deno) grants only that. */
@@ -234,8 +246,8 @@ export interface ServedRequest {
 /** An answer of the local HTTP server. */
 export interface ServedAnswer {
   status: number;
-  headers?: Record<string, string>;
-  body?: string;
+  headers?: Record<string, string> | undefined;
+  body?: string | undefined;
 }
 
 /** What a local HTTP server accepts at most. */
@@ -321,7 +333,7 @@ export interface Host {
    *
    * @returns The release.
    */
-  holdOpen?(): () => void;
+  holdOpen?: (() => () => void) | undefined;
   /**
    * Calls `then` once, `ms` from now, on a clock the program's fake timers do not replace, holding nothing open:
    * the deadlines' watchdog. Absent where the runtime's own `AbortSignal.timeout` is such a clock (Deno, Bun).
@@ -330,7 +342,7 @@ export interface Host {
    * @param then What to call.
    * @returns Whether it will be called (`false`: the program removed what it needs).
    */
-  watchTick?(ms: number, then: () => void): boolean;
+  watchTick?: ((ms: number, then: () => void) => boolean) | undefined;
   /**
    * Whether the program may connect to a URL's host without being asked (Deno `--allow-net`).
    *

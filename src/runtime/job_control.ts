@@ -43,7 +43,7 @@ export function isForegroundJob(files: HostFiles | undefined, os: string): boole
 
 /** The part of `node:process`'s standard input that shows whether a program reads it. */
 export interface ProgramInput {
-  readonly readableFlowing?: boolean | null;
+  readonly readableFlowing?: boolean | null | undefined;
   listenerCount?(event: string): number;
 }
 

@@ -78,8 +78,8 @@ interface NodeHttpServerModule {
 }
 
 interface NodeIncoming {
-  method?: string;
-  url?: string;
+  method?: string | undefined;
+  url?: string | undefined;
   headers: Record<string, string | string[] | undefined>;
   socket: { destroy(): void };
   pause(): unknown;
@@ -103,13 +103,13 @@ interface NodeHttpServer {
 
 /** The part of `process.stdin` we use. */
 interface NodeStdin {
-  isTTY?: boolean;
-  isRaw?: boolean;
+  isTTY?: boolean | undefined;
+  isRaw?: boolean | undefined;
   setRawMode?(raw: boolean): unknown;
   resume(): unknown;
   pause(): unknown;
   unshift(chunk: Uint8Array): unknown;
-  readableFlowing?: boolean | null;
+  readableFlowing?: boolean | null | undefined;
   listenerCount(event: string): number;
   on(event: "data" | "end" | "error", listener: (chunk?: Uint8Array) => void): unknown;
   removeListener(event: "data" | "end" | "error", listener: (chunk?: Uint8Array) => void): unknown;
@@ -125,10 +125,10 @@ interface NodeWritable {
 /** The part of the `process` global we use. */
 export interface NodeProcess {
   pid: number;
-  ppid?: number;
+  ppid?: number | undefined;
   versions: Record<string, string | undefined>;
   /** Set under `node --permission`. */
-  permission?: NodePermission;
+  permission?: NodePermission | undefined;
   /** Set in a program packaged by `pkg`. */
   pkg?: unknown;
   exit(code: number): void;
@@ -156,9 +156,9 @@ export interface NodeProcess {
   ): unknown;
   execPath: string;
   cwd?(): string;
-  execArgv?: string[];
+  execArgv?: string[] | undefined;
   argv: string[];
-  exitCode?: number | string;
+  exitCode?: number | string | undefined;
   on(event: string, listener: (code: number) => void): unknown;
   removeListener(event: string, listener: (code: number) => void): unknown;
   listeners(event: string): readonly unknown[];
@@ -181,7 +181,7 @@ export interface NodeProcess {
  */
 export function nodeHost(
   proc: NodeProcess,
-  options: { lightFetch: boolean; fetchAtLoad?: Fetch; bunSpawn?: BunSpawn },
+  options: { lightFetch: boolean; fetchAtLoad?: Fetch | undefined; bunSpawn?: BunSpawn | undefined },
 ): Host {
   // Loaded when a run first reads or writes a file: one that never does (telemetry turned off by a variable) does
   // not load Bun's node:fs (~2 ms; Node.js has it loaded already).

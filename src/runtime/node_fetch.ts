@@ -27,11 +27,11 @@ interface RequestOptions {
   headers: Record<string, string | number>;
   signal: AbortSignal;
   /** `false`: a fresh agent, one connection, closed after the request. */
-  agent?: false;
+  agent?: false | undefined;
   /** Looks the host up (`dns_guard.ts`: never waits on a DNS server that does not answer). */
-  lookup?: Lookup;
+  lookup?: Lookup | undefined;
   /** The request target, here an absolute URL (a request to a proxy). */
-  path?: string;
+  path?: string | undefined;
   /** Makes the connection (with no agent): here, to or through a proxy. */
   createConnection?: (options: unknown, done: (error: Error | null, socket?: NodeSocket) => void) => undefined;
 }
@@ -48,7 +48,7 @@ interface NodeRequest {
 }
 
 interface NodeResponse {
-  statusCode?: number;
+  statusCode?: number | undefined;
   headers: Record<string, string | string[] | undefined>;
   destroy(): unknown;
 }

@@ -25,7 +25,7 @@ export type ProxyReport =
     /** The variable that set it. */
     readonly because: string;
     /** A setting that does not do what it says, and what happens instead. */
-    readonly problem?: string;
+    readonly problem?: string | undefined;
   }
   | {
     /** `direct`, or not at all (`unusable`: the proxy set cannot be spoken to), or `unknown` under Deno when the
@@ -34,7 +34,7 @@ export type ProxyReport =
     /** What decided it: the `NO_PROXY` entry, that no variable is set, why the proxy cannot be used. */
     readonly because: string;
     /** A setting that does not do what it says, and what happens instead. */
-    readonly problem?: string;
+    readonly problem?: string | undefined;
   };
 
 /**

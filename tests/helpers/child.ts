@@ -25,17 +25,17 @@ export interface ChildOptions {
   /** Environment variables added to (or, with `undefined`, removed from) the parent's. */
   env?: Record<string, string | undefined>;
   /** Deno permission flags. @default {["-A"]} */
-  denoFlags?: string[];
+  denoFlags?: string[] | undefined;
   /** Arguments for the program. */
-  args?: string[];
+  args?: string[] | undefined;
   /** Run this executable instead of the script under the current runtime. */
-  executable?: string;
+  executable?: string | undefined;
   /** Kill the child after this long. @default {30000} */
-  limitMs?: number;
+  limitMs?: number | undefined;
   /** The working directory. @default {the parent's} */
-  cwd?: string;
+  cwd?: string | undefined;
   /** Start it as a shell starts a job: in a session and process group of its own. @default {false} */
-  ownGroup?: boolean;
+  ownGroup?: boolean | undefined;
 }
 
 /** Every proxy variable unset, for {@link ChildOptions.env}: the test machine's proxy must not reach a child. */

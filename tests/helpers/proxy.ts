@@ -15,11 +15,11 @@ import { createServer as createTlsServer } from "node:tls";
 /** How the proxy behaves. */
 export interface ProxyOptions {
   /** Answer `CONNECT` with this status (e.g. 403) instead of opening the tunnel. */
-  refuseConnect?: number;
+  refuseConnect?: number | undefined;
   /** Never answer anything: accept connections, read, stay silent. */
-  hang?: boolean;
+  hang?: boolean | undefined;
   /** A PEM key and certificate: clients speak TLS to the proxy (an `https:` proxy URL). */
-  tls?: { key: string; cert: string };
+  tls?: { key: string; cert: string } | undefined;
 }
 
 /** One request the proxy received. */

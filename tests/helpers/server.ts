@@ -12,21 +12,21 @@ import { createServer as createTlsServer } from "node:tls";
 /** How to answer one request. */
 export interface Reply {
   /** HTTP status. @default {200} */
-  status?: number;
+  status?: number | undefined;
   /** Extra response headers. */
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
   /** Response body: text, or bytes (an encoded one). @default {""} */
-  body?: string | Uint8Array;
+  body?: string | Uint8Array | undefined;
   /** Wait this long before answering. */
-  delayMs?: number;
+  delayMs?: number | undefined;
   /** Never answer. */
-  hang?: boolean;
+  hang?: boolean | undefined;
   /** Close the connection without a response (`"before"`) or halfway through the body (`"mid-body"`). */
-  destroy?: "before" | "mid-body";
+  destroy?: "before" | "mid-body" | undefined;
   /** Send the head and half the body, then nothing more (the connection stays open until the server closes). */
-  stallMidBody?: boolean;
+  stallMidBody?: boolean | undefined;
   /** Send these bytes instead of an HTTP response, then close. */
-  raw?: string;
+  raw?: string | undefined;
 }
 
 /** A request the server received. */
