@@ -48,11 +48,12 @@ for (const { label, executable } of targets) {
   const child = (mode: string, dir: string, endpoint: string, extra: ChildOptions & { command?: string } = {}) =>
     runChild("exit_child.ts", { executable, ...runExit(mode, dir, endpoint, extra) });
 
-  test(`${label}: a natural exit delivers, adds no output and keeps the exit code`, async () => {
+  test(`${label}: a natural exit delivers, adds no output (Bun's verbose fetch on too) and keeps the exit code`, async () => {
     using dir = tempDir();
     const server = await TestServer.start();
     try {
-      const result = await child("natural", dir.path, server.url());
+      // The user's switch for their own requests: Bun would print the package's too, with its body and headers.
+      const result = await child("natural", dir.path, server.url(), { env: { BUN_CONFIG_VERBOSE_FETCH: "curl" } });
       assert.deepEqual([result.code, result.stdout, result.stderr], [0, "", ""]);
       assert.deepEqual(commands(server.events()), ["natural"]);
       assert.deepEqual(readdirSync(dir.path), [], "nothing spooled");

@@ -668,10 +668,10 @@ function runtimeFetch(fetchAtLoad: Fetch | undefined, env: ReadEnvironment, isBu
     if (route.kind === "unusable") throw new RequestNotBuilt(route.reason);
     if (route.kind === "proxy" && !isBun) throw new RequestNotBuilt("this runtime's fetch cannot use a proxy");
     try {
-      return await fetch(
-        url,
-        { ...init, proxy: route.kind === "proxy" ? bunProxy(route.proxy) : false } as typeof init,
-      );
+      // Not `verbose`: Bun's BUN_CONFIG_VERBOSE_FETCH, the user's switch for their program's requests, would print
+      // the package's on the program's standard error, with the body and its headers.
+      const proxy = route.kind === "proxy" ? bunProxy(route.proxy) : false;
+      return await fetch(url, { ...init, proxy, verbose: false } as typeof init);
     } catch (error) {
       const code = quietly(() => (error as { code?: unknown } | null)?.code);
       throw code === "UnsupportedProxyProtocol"
