@@ -493,6 +493,33 @@ test(`${runtime}: a program that removed atob and TextDecoder writes the sender'
   }
 });
 
+test(`${runtime}: the sender keeps no cache of its script in the user's Deno cache`, {
+  skip: runtime !== "deno" && "Deno's cache (Bun's is turned off by a variable: exit_decision_test)",
+}, async () => {
+  using dir = tempDir();
+  using cache = tempDir();
+  const server = await TestServer.start();
+  try {
+    const env = handOff(dir.path, server.url(), "no-cache", { DENO_DIR: cache.path });
+    const run = await runChild("exit_child.ts", { args: ["natural"], env, denoFlags: ["-A", "--no-code-cache"] });
+    assert.deepEqual([run.code, run.stderr], [0, ""]);
+    await waitFor(() => server.events().length === 1, "the sender's delivery");
+    await sendersGone(dir.path);
+    const listed = readdirSync(cache.path, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+    const script = `${dir.path}/${SENDER_SCRIPT_NAME}`;
+    const naming = listed.filter((entry) =>
+      readFileSync(`${entry.parentPath}/${entry.name}`, "latin1").includes(script)
+    );
+    assert.deepEqual(naming.map((entry) => entry.name), [], "no cache file names the script");
+    assert.ok(
+      !listed.some((entry) => entry.name.startsWith("v8_code_cache")),
+      "no code cache where the program has none",
+    );
+  } finally {
+    await server.close();
+  }
+});
+
 test(`${runtime}: an empty directory under the sender's script's name is removed, the script written; a full one stays`, async () => {
   for (const full of [false, true]) {
     using dir = tempDir();
