@@ -50,7 +50,8 @@ export type SpoolRefused = (why: string, keptIn?: string, notYet?: boolean) => v
  * ```
  */
 export function spoolFallbackOf(options: ResolvedOptions, files: HostFiles | undefined): string | undefined {
-  return options.spoolFallback ? fallbackSpoolDir(host().env, runtimeInfo().os, files?.uid) : undefined;
+  const there = (path: string) => files?.present(path) ?? true;
+  return options.spoolFallback ? fallbackSpoolDir(host().env, runtimeInfo().os, files?.uid, there) : undefined;
 }
 
 /**

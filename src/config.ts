@@ -457,7 +457,8 @@ export function defaultSpoolDir(
 
 /**
  * Where runs keep their spool when the platform's place cannot be used (no home, or one the program may not write:
- * a container run as a user of its own): `nat-telemetry-<uid>` in `$TMPDIR`, else in `/tmp`. Without a spool a run
+ * a container run as a user of its own): `nat-telemetry-<uid>` in `$TMPDIR`, else (unset, or not there: it is not
+ * made) in `/tmp`. Without a spool a run
  * would remember nothing, not even that the endpoint is down, and would pay its timeout at every exit. The directory
  * is checked as the spool's place always is (the user's own, owner-only, no link), so another user who made it first
  * only leaves the runs as they were without it. None on Windows, whose temporary directory is the user's own place
@@ -466,6 +467,7 @@ export function defaultSpoolDir(
  * @param env Reads an environment variable.
  * @param os The OS, as Node names it.
  * @param uid The current user's id.
+ * @param there Whether something is at a path (or it cannot be told).
  * @returns The directory, or `undefined`.
  * @example
  * ```ts
@@ -477,8 +479,10 @@ export function fallbackSpoolDir(
   env: (name: string) => string | undefined,
   os: string,
   uid: number | undefined,
+  there: (path: string) => boolean = () => true,
 ): string | undefined {
   if (os === "win32" || uid === undefined) return undefined;
   const temporary = env("TMPDIR");
-  return below(temporary && isAbsolutePath(temporary, os) ? temporary : "/tmp", `nat-telemetry-${uid}`);
+  const usable = temporary && isAbsolutePath(temporary, os) && there(temporary);
+  return below(usable ? temporary : "/tmp", `nat-telemetry-${uid}`);
 }

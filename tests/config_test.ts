@@ -52,6 +52,9 @@ test("where the platform's place cannot be used, the spool is kept in the tempor
   assert.equal(fallbackSpoolDir(env({}), "linux", 1000), "/tmp/nat-telemetry-1000");
   assert.equal(fallbackSpoolDir(env({ TMPDIR: "/var/tmp/" }), "darwin", 501), "/var/tmp/nat-telemetry-501");
   assert.equal(fallbackSpoolDir(env({ TMPDIR: "tmp" }), "linux", 0), "/tmp/nat-telemetry-0", "a relative TMPDIR");
+  const missing = (path: string) => path !== "/gone";
+  assert.equal(fallbackSpoolDir(env({ TMPDIR: "/gone" }), "linux", 0, missing), "/tmp/nat-telemetry-0", "not made");
+  assert.equal(fallbackSpoolDir(env({ TMPDIR: "/var/tmp" }), "linux", 0, missing), "/var/tmp/nat-telemetry-0");
   assert.equal(fallbackSpoolDir(env({}), "linux", undefined), undefined, "the user's id unknown");
   assert.equal(fallbackSpoolDir(env({ TEMP: "C:\\T" }), "win32", undefined), undefined, "Windows");
 });
