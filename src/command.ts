@@ -329,7 +329,9 @@ function checkOptions(options: TrackCommandOptions): void {
         "makes its own",
     );
   }
-  if (handler !== undefined && Object.hasOwn(handler, "captureInterrupts")) {
+  // Given (a value, or a getter), not only there: `undefined` is not given, as for every option.
+  const capture = handler === undefined ? undefined : Object.getOwnPropertyDescriptor(handler, "captureInterrupts");
+  if (capture?.get !== undefined || capture?.value !== undefined) {
     fail("'handler.captureInterrupts' is trackCommand's own: it records Ctrl-C and SIGTERM as the command's outcome");
   }
 }

@@ -530,6 +530,9 @@ test("every option, trackCommand's too, takes undefined as not given; fetch, any
     random: given(Math.random),
   };
   await new NATTelemetryHandler(options).stop();
+  // The same options as trackCommand's handler's: an undefined captureInterrupts is not given either.
+  const asHandler = { ...options, endpoint: "", spoolDir: false } as const;
+  assert.equal(await trackCommand({ command: "run", askConsent: false, handler: asHandler }, () => 0), 0);
   const positionals: string[] = [];
   const yargs: (string | number)[] = [42];
   const command: TrackCommandOptions = { command: positionals[0], subcommand: given("x"), optOutCommand: given("") };
