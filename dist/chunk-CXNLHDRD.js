@@ -94,8 +94,8 @@ globalThis.addEventListener(E,M);return Ft.add($),()=>{for(const[E,M]of _)global
 $)}}),v=new ze(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const T=e.build.os==="linux"&&r({name:"read",
 path:Ct})?S(()=>d.read(Ct,65536)):void 0,$=gn(T),A=Ve.filter(_=>!$.includes(_)).map(_=>{const E=kn(()=>{c.programListens(
 _)||(oe(p,M=>M(_)),v.clear(),l(_))});return S(()=>c.add(_,E)),[_,E]});return()=>{for(const[_,E]of A)S(()=>c.remove(_,E))}}),
-w=p=>{try{return e.env.get(p),!1}catch{return!0}},O=p=>r({name:"env",variable:p})&&w(p),k=p=>!r({name:"env",variable:p})||
-w(p),N=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},y=p=>{const T=yo(e,r,d,N);if(T)return{
+g=p=>{try{return e.env.get(p),!1}catch{return!0}},O=p=>r({name:"env",variable:p})&&g(p),k=p=>!r({name:"env",variable:p})||
+g(p),N=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},y=p=>{const T=yo(e,r,d,N);if(T)return{
 refused:T};const $=ea.find(k);if($!==void 0){const x=Dt(O($),"--allow-env");return{refused:`the program may not read ${$}\
  (${x}), which its requests honour: a sender would not`}}const A=S(()=>e.execPath());if(!A||!r({name:"run",command:A}))return{
 refused:"the program may not run Deno itself (--allow-run)"};const _=r({name:"read",path:"."})?S(()=>e.cwd()):void 0,E=[
@@ -140,15 +140,15 @@ add(o))},e.removeSignalListener=(i,o)=>{n(i,o),r.get(i)?.delete(o)}}catch{return
 programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),go=(function(e,t){const{Buffer:n}=globalThis;return(r,i)=>new Promise(
 (o,s)=>{const d=new URL(r),a=Ye(d,t);if(a.kind==="unusable")return s(new ye(a.reason));const c=d.protocol==="https:",u=sa(
 e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-length":n.byteLength(i.body),"accept-encoding":"identity"},
-signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:f}=a,m=i.signal;l.createConnection=(v,w)=>{
-(c?ha(e,u,f,d,m):Xr(e,u,f,m)).then(k=>w(null,k),k=>w(k))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
+signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:f}=a,m=i.signal;l.createConnection=(v,g)=>{
+(c?ha(e,u,f,d,m):Xr(e,u,f,m)).then(k=>g(null,k),k=>g(k))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
 f.authorization&&(l.headers["proxy-authorization"]=f.authorization))}const h=e(c?"node:https":"node:http").request(d,l);
-h.on("error",s),h.on("response",f=>{const m=v=>f.headers[v.toLowerCase()];o({status:f.statusCode??0,headers:{get:v=>{const w=m(
-v);return w===void 0?null:Array.isArray(w)?w.join(", "):w}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e(
+h.on("error",s),h.on("response",f=>{const m=v=>f.headers[v.toLowerCase()];o({status:f.statusCode??0,headers:{get:v=>{const g=m(
+v);return g===void 0?null:Array.isArray(g)?g.join(", "):g}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e(
 "node:stream").Readable.toWeb(f).getReader()}})}),h.end(i.body)})}),wo=(function(e,t,n,r){const i=f=>e.constants[f]??0,o=i(
 "O_NOFOLLOW")|i("O_NONBLOCK"),s=f=>({kind:f.isSymbolicLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"ot\
 her",uid:n?void 0:f.uid,gid:n?void 0:f.gid,mode:n?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs,changed:f.ctimeMs,inode:f.
-ino}),d=(f,m,v,w)=>{try{return e.openSync(f,m|o,w)}catch(O){const k=O.code;if(k==="ENOENT"||k==="ENOTDIR")return;const N=k===
+ino}),d=(f,m,v,g)=>{try{return e.openSync(f,m|o,g)}catch(O){const k=O.code;if(k==="ENOENT"||k==="ENOTDIR")return;const N=k===
 "ELOOP"||k==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw N&&v(s(N)),O}},a=(f,m)=>{for(let v=0;v<m.length;)v+=
 e.writeSync(f,m,v,m.length-v)},{Buffer:c,process:u}=globalThis;let l;const h=(f,m)=>{if(l??=u?.getBuiltinModule?.("node:\
 buffer")?.isUtf8??ma,!l(m))throw new R(f,"not_utf8");return c.from(m).toString("utf8")};return{uid:n?void 0:t.uid,get gid(){
@@ -156,14 +156,14 @@ return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(f,m)=>r===void 0||S(()
 f))!==!1,lstat(f){try{const m=e.lstatSync(f,{throwIfNoEntry:!1});return m&&s(m)}catch(m){if(m.code==="ENOTDIR")return;throw m}},
 realPath:f=>S(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink:f=>S(()=>e.readlinkSync(f)),usableDir(f){try{return e.
 accessSync(f,fa),!0}catch(m){return["EACCES","EPERM","EROFS"].includes(m.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{
-mode:448})},list:f=>e.readdirSync(f),read(f,m,v){const w=d(f,i("O_RDONLY"),v);if(w!==void 0)try{const O=s(e.fstatSync(w));
-v(O);const k=En((N,y)=>e.readSync(w,N,y,N.length-y,null),O.size,m);return v({...O,size:k.length}),h(f,k)}finally{e.closeSync(
-w)}},create(f,m){const v=d(f,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},384);if(v===void 0)throw new Error(`cannot cr\
-eate ${f}: no such directory`);try{a(v,c.from(m))}catch(w){throw e.closeSync(v),e.unlinkSync(f),w}e.closeSync(v)},append(f,m,v){
-const w=d(f,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(w===void 0)throw new Error(`cannot append to ${f}: no suc\
-h directory`);try{v(s(e.fstatSync(w))),a(w,c.from(m))}finally{e.closeSync(w)}},touch(f,m,v){const w=d(f,i("O_RDONLY"),v);
-if(w===void 0)throw new Error(`cannot date ${f}: nothing is there`);try{v(s(e.fstatSync(w))),e.futimesSync(w,m/1e3,m/1e3)}finally{
-e.closeSync(w)}},rename:(f,m)=>e.renameSync(f,m),remove(f){try{e.unlinkSync(f)}catch(m){const v=m?.code;if(v!=="EISDIR"&&
+mode:448})},list:f=>e.readdirSync(f),read(f,m,v){const g=d(f,i("O_RDONLY"),v);if(g!==void 0)try{const O=s(e.fstatSync(g));
+v(O);const k=En((N,y)=>e.readSync(g,N,y,N.length-y,null),O.size,m);return v({...O,size:k.length}),h(f,k)}finally{e.closeSync(
+g)}},create(f,m){const v=d(f,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},384);if(v===void 0)throw new Error(`cannot cr\
+eate ${f}: no such directory`);try{a(v,c.from(m))}catch(g){throw e.closeSync(v),e.unlinkSync(f),g}e.closeSync(v)},append(f,m,v){
+const g=d(f,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(g===void 0)throw new Error(`cannot append to ${f}: no suc\
+h directory`);try{v(s(e.fstatSync(g))),a(g,c.from(m))}finally{e.closeSync(g)}},touch(f,m,v){const g=d(f,i("O_RDONLY"),v);
+if(g===void 0)throw new Error(`cannot date ${f}: nothing is there`);try{v(s(e.fstatSync(g))),e.futimesSync(g,m/1e3,m/1e3)}finally{
+e.closeSync(g)}},rename:(f,m)=>e.renameSync(f,m),remove(f){try{e.unlinkSync(f)}catch(m){const v=m?.code;if(v!=="EISDIR"&&
 v!=="EPERM")throw m;try{e.rmdirSync(f)}catch{throw m}}},removeDir:f=>e.rmdirSync(f)}}),Eo=(function(e){let t=0,n;const r=()=>{
 if(t!==0)try{n??=new MessageChannel().port1,n.ref()}catch{}};return()=>{try{t===0&&e.on("beforeExit",r)}catch{return()=>{}}
 t++;let i=!1;return()=>{if(!i&&(i=!0,!(--t>0))){n?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}),bo=(function(e,t){
@@ -184,14 +184,14 @@ let T="",$=0,A=!1;const _=setTimeout(()=>{A=!0,T="",N(408,"the request did not a
 y();T+=p.decode(E,{stream:!0})}}),O.on("end",async()=>{if(clearTimeout(_),A)return;let E;try{E=await l({method:O.method??
 "GET",path:O.url??"/",body:T})}catch{E={status:500,headers:{"content-type":"application/json"},body:'{"error":"internal"\
 }'}}E&&(k.writeHead(E.status,E.headers??{}),k.end(E.body))})});v.maxConnections=h.maxConnections,await new Promise((O,k)=>{
-v.once("error",k),v.listen(u,c,O)});const w=v.address();return{port:typeof w=="object"&&w?w.port:u,close:()=>new Promise(
+v.once("error",k),v.listen(u,c,O)});const g=v.address();return{port:typeof g=="object"&&g?g.port:u,close:()=>new Promise(
 O=>{v.close(()=>O()),v.closeAllConnections?.()})}},unrefTimer(c){c?.unref?.()},holdOpen:e.versions.bun?void 0:Eo(e),watchTick:e.
 versions.bun?void 0:pa,monotonicMs(){const[c,u]=e.hrtime();return c*1e3+u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,
 terminal(){const{fs:c}=r(),u=h=>S(()=>c?.fstatSync(h).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(u)||
 e.execArgv?.includes("--test"))return;const{stdin:l}=e;if(!(!l.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&
-S(()=>Cr(l))===!1&&Ir(r().files,I().os))return{readRaw:h=>new Promise((f,m)=>{const v=l.isRaw===!0,w=l.readableFlowing,O=y=>{
+S(()=>Cr(l))===!1&&Ir(r().files,I().os))return{readRaw:h=>new Promise((f,m)=>{const v=l.isRaw===!0,g=l.readableFlowing,O=y=>{
 l.removeListener("data",k),l.removeListener("end",N),l.removeListener("error",N),S(()=>l.setRawMode?.(v)),l.pause(),y!==
-void 0&&y.length>0&&S(()=>l.unshift(y)),w===!0?l.resume():w===null&&S(()=>l.readableFlowing=null)},k=y=>{const p=new Uint8Array(
+void 0&&y.length>0&&S(()=>l.unshift(y)),g===!0?l.resume():g===null&&S(()=>l.readableFlowing=null)},k=y=>{const p=new Uint8Array(
 y??[]);let T;try{T=h(p)}catch{T=p.length}T!==void 0&&(O(p.subarray(T)),e.nextTick(f))},N=()=>{O(),m(new Error("the termi\
 nal went away"))};l.setRawMode?.(!0),l.on("data",k),l.on("end",N),l.on("error",N),l.resume()})}},fetch:t.lightFetch&&e.getBuiltinModule?
 go(c=>e.getBuiltinModule(c),c=>e.env[c]):ka(t.fetchAtLoad,c=>e.env[c],e.versions.bun!==void 0),senderCommand(c,u){const l=i(
@@ -199,8 +199,8 @@ u);if(l)return{refused:l};const h=e.versions.bun?va:{},f=bn(v=>e.env[v],{...u.se
 []:_o(e);return{argv:[e.execPath,...m,c],env:f,cwd:u.dir}},senderRefusal:i,spawnDetached(c){try{const{argv:u,env:l,cwd:h}=c;
 if(t.bunSpawn){const O=["ignore","ignore","ignore"];try{const k=t.bunSpawn([...u],{detached:!0,stdio:O,windowsHide:!0,env:{
 ...l},cwd:h});return k.unref(),k.pid!==void 0?"started":"failed"}catch(k){return k?.code==="EAGAIN"?"no processes":"fail\
-ed"}}const f=e.getBuiltinModule?.("node:child_process");if(!f)return"failed";const[m,...v]=u,w=f.spawn(m,v,{detached:!0,
-stdio:"ignore",windowsHide:!0,env:l,cwd:h});return w.on("error",()=>{}),w.unref(),w.pid!==void 0?"started":"failed"}catch{
+ed"}}const f=e.getBuiltinModule?.("node:child_process");if(!f)return"failed";const[m,...v]=u,g=f.spawn(m,v,{detached:!0,
+stdio:"ignore",windowsHide:!0,env:l,cwd:h});return g.on("error",()=>{}),g.unref(),g.pid!==void 0?"started":"failed"}catch{
 return"failed"}},exit:c=>e.exit(c),signalSelf:d,get files(){return r().files},exiting:()=>o||e._exiting===!0,onExit:c=>s.
 add(c),onInterrupt:c=>a.add(c)}}),To=(function(e){let t;try{t=e.getBuiltinModule?.("node:fs")}catch{t=void 0}let n;const r={
 uid:e.getuid?.(),get gid(){return n??={gid:o()},n.gid}},i=t&&wo(t,r,e.platform==="win32",e.permission),o=()=>e.versions.
@@ -219,7 +219,7 @@ d with _, which Node.js does not pass on, or granting a path Node.js passes on u
 spool, would read otherwise: relative, or with a space, quote or backslash)":$n({pid:e.pid,ppid:e.ppid,os:e.platform,env:i=>e.
 env[i],read:i=>S(()=>t?.read(i,65536)),pidNamespace:e.platform==="linux"?S(()=>n?.readlinkSync("/proc/self/ns/pid")):void 0}):
 "this runtime cannot start processes"}),xn=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)e.removeListener(i,o)};try{
-for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),g=(function(){if(qe)return qe;const e=I().name;
+for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),w=(function(){if(qe)return qe;const e=I().name;
 return qe=e==="deno"?po(ge.Deno,ei):e==="unknown"?Oa:bo(ge.process,{lightFetch:e==="node",fetchAtLoad:ei,bunSpawn:e==="b\
 un"?ge.Bun?.spawn:void 0}),qe}),So=(function(e,t){const n={};for(const[r,i]of(e??"").split(",").entries()){if(i.trim()===
 "")continue;const o=i.indexOf("="),s=d=>t?.(`entry ${r+1} ${d}`);if(o<0||i.slice(0,o).trim()===""){s("is not key=value");
@@ -228,26 +228,26 @@ has an empty key")}catch{s("has a bad percent-encoding")}}return n}),Oo=(functio
 entries(e))La.test(r)?t[r]=i:n.push(r);return{sent:t,skipped:n}}),xo=(function(e,t=()=>!1){for(const n of oi){if(t(n))return{
 hidden:!0};const r=e(n)?.trim();if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:Ia(r),hidden:!1}}
 return{hidden:!1}}),Le=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}),Nn=(function(){
-return dt(g().env("CI"))||g().envNotUnicode?.("CI")===!0}),dt=(function(e){return!["","0","false"].includes(e?.trim().toLowerCase()??
+return dt(w().env("CI"))||w().envNotUnicode?.("CI")===!0}),dt=(function(e){return!["","0","false"].includes(e?.trim().toLowerCase()??
 "")}),No=(function(e){return lt(e)===void 0}),ct=(function(e){let t;try{t=new URL(e)}catch{return Yt}if(t.protocol!=="ht\
 tp:"&&t.protocol!=="https:")return Yt;if(at(t))return`${ai}: a key with a '/', '?' or '#' in it, not percent-encoded (%2\
 F, %3F, %23), would make a part of it the host`}),lt=(function(e){if(e===""||e==="stdout")return;const t=ct(e);return t===
 Yt?`${t}, "" or "stdout"`:t}),ut=(function(e){const t=e.trim().toLowerCase();return t==="nat"||t==="otlp"?t:void 0}),An=(function(){
-const e=g().env,t=[],n=(y,p)=>{const T=e(y),$=Rn(y,T);return $!==void 0&&t.push(`${$}, ${p}`),Le(T)};n("NAT_TELEMETRY_EN\
+const e=w().env,t=[],n=(y,p)=>{const T=e(y),$=Rn(y,T);return $!==void 0&&t.push(`${$}, ${p}`),Le(T)};n("NAT_TELEMETRY_EN\
 ABLED","so telemetry is off and nothing is asked"),n("NAT_TELEMETRY_DEBUG","so no debug trail is written");const r=[],i=Nn();
-for(const y of Pa)g().envHidden?.(y)===!0&&!(y==="CI"&&i)&&r.push(y);const o=n("NAT_TELEMETRY_DRY_RUN","so events are se\
+for(const y of Pa)w().envHidden?.(y)===!0&&!(y==="CI"&&i)&&r.push(y);const o=n("NAT_TELEMETRY_DRY_RUN","so events are se\
 nt")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),d=s===void 0?void 0:lt(s);d&&t.push(`NAT_TELEMET\
 RY_ENDPOINT=${b(V(s))} ${d}: nothing is sent`);const a=e("NAT_TELEMETRY_FORMAT");a!==void 0&&a.trim()!==""&&ut(a)===void 0&&
 t.push(`NAT_TELEMETRY_FORMAT=${b(a)} is not a format (nat, otlp): the nat envelope is sent`);const c=n("NAT_TELEMETRY_HA\
 NDOFF","so events are delivered in process at exit")??"auto",u=e("NAT_TELEMETRY_CONSENT_FILE");u&&!re(u,I().os)&&t.push(
 `NAT_TELEMETRY_CONSENT_FILE=${b(u)} is not an absolute path: it is read in the directory each run starts in, so each dir\
 ectory may hold another decision`);let l;const h=Ao(e,I().os,t,y=>l=y),f=e("NAT_TELEMETRY_SPOOL_DIR"),m=I().os==="win32"?
-"LOCALAPPDATA":"HOME";h===void 0&&f===void 0&&g().envHidden?.(m)===!0&&(l=`the program may not read ${m} (${se(m)})`,t.push(
+"LOCALAPPDATA":"HOME";h===void 0&&f===void 0&&w().envHidden?.(m)===!0&&(l=`the program may not read ${m} (${se(m)})`,t.push(
 `${m} may not be read (${se(m)}): the spool cannot be kept in the home directory`));for(const y of r)t.push(`${y} may no\
 t be read (${se(y)}): ${di[y]}`);for(const y of oi){const p=e(y)?.trim(),T=p?ct(p):void 0;T&&t.push(`${y}=${b(V(p))} ${T}\
-: OTLP events are not sent`)}const v=xo(e,y=>r.includes(y)),w=y=>So(e(y),p=>t.push(`${y}: ${p}: skipped`)),O={...Mn("OTE\
-L_EXPORTER_OTLP_HEADERS",w("OTEL_EXPORTER_OTLP_HEADERS"),t),...Mn("OTEL_EXPORTER_OTLP_LOGS_HEADERS",w("OTEL_EXPORTER_OTL\
-P_LOGS_HEADERS"),t)},k=Oo(w("OTEL_RESOURCE_ATTRIBUTES"));k.skipped.length>0&&t.push(`OTEL_RESOURCE_ATTRIBUTES: ${k.skipped.
+: OTLP events are not sent`)}const v=xo(e,y=>r.includes(y)),g=y=>So(e(y),p=>t.push(`${y}: ${p}: skipped`)),O={...Mn("OTE\
+L_EXPORTER_OTLP_HEADERS",g("OTEL_EXPORTER_OTLP_HEADERS"),t),...Mn("OTEL_EXPORTER_OTLP_LOGS_HEADERS",g("OTEL_EXPORTER_OTL\
+P_LOGS_HEADERS"),t)},k=Oo(g("OTEL_RESOURCE_ATTRIBUTES"));k.skipped.length>0&&t.push(`OTEL_RESOURCE_ATTRIBUTES: ${k.skipped.
 map(y=>b(y)).join(", ")}: not sent, as it may say who or which machine sends (only the service's names and its deploymen\
 t's environment are)`);const N={...k.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,
 endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:v.hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PR\
@@ -265,7 +265,7 @@ ignored, as the XDG specification says`);else if(o)return z(o,"nat/telemetry");l
 DATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\AppData\\Local`);s=d?`${d}\\nat\\telemetry`:void 0}else{const d=e("HOME");
 s=d?z(d,`${t==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("t\
 here is no home directory"):re(s,t)?s:(n.push("the home directory is not an absolute path: no spool is kept there"),void r(
-"the home directory is not an absolute path"))}),le=(function(){const e=g();if(Le(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.
+"the home directory is not an absolute path"))}),le=(function(){const e=w();if(Le(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.
 writeStderr(`[nat-telemetry] ${t}
 `)}),Ln=(function(e,t){if(!(e===void 0||Vt.has(e))){Vt.add(e);try{Promise.resolve(e(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}finally{
 Vt.delete(e)}}}),In=(function(e){let t;return()=>t??=new RegExp(e,"u")}),Ro=(function(e){return e.length>64||!ci.test(e)?
@@ -310,11 +310,11 @@ e=qa()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandom
 _e=(function(e=12){let t="";for(;t.length<e;)t+=Math.floor(De()*4294967296).toString(16).padStart(8,"0");return t.slice(
 0,e)}),Po=(function(e){return new Qa(e).document()}),pt=(function(e,t){return Object.hasOwn(e,t)?e[t]:void 0}),Pe=(function(e,t,n){
 Object.defineProperty(e,t,{value:n,writable:!0,enumerable:!0,configurable:!0})}),Be=(function(e){const t=e.charCodeAt(0);
-return t<32||t===127}),K=(function(){if(vt())return;const{env:e,files:t}=g(),n=e("HOME")??e("USERPROFILE"),r=e("NAT_TELE\
+return t<32||t===127}),K=(function(){if(vt())return;const{env:e,files:t}=w(),n=e("HOME")??e("USERPROFILE"),r=e("NAT_TELE\
 METRY_CONSENT_FILE")||(n?z(n,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\/])/.test(r))return r;
 if(qt?.given!==r){const i=t?.realPath(".");qt={given:r,path:i===void 0?r:z(i,r)}}return qt.path}),Bo=(function(){return(X?
-G?.path:void 0)??K()}),vt=(function(){const{env:e,envHidden:t}=g();if(t)return t("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELE\
-METRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&t("HOME")?"HOME":void 0}),he=(function(e,t=!1){const n=g().files;if(!n)
+G?.path:void 0)??K()}),vt=(function(){const{env:e,envHidden:t}=w();if(t)return t("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELE\
+METRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&t("HOME")?"HOME":void 0}),he=(function(e,t=!1){const n=w().files;if(!n)
 return{state:"never_asked"};if(!n.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program's perm\
 issions)"};let r;if(!t){if(!n.present(e))return{state:"never_asked"};try{r=n.checkPlace(e)}catch(o){return{state:"disabl\
 ed",problem:`is where another user could replace it (${Jt(o).replaceAll("_"," ")})`}}}let i;try{i=n.read(e,nd)}catch(o){
@@ -328,13 +328,13 @@ able"};const{consent:r,prompt_version:i}=n;return r===void 0?{state:"never_asked
 has a consent value this tool does not know"}}),yt=(function(){const e=je();if(e)return e;const{state:t,text:n,problem:r,
 placeJudged:i}=gt(K());return{...wt(t),text:n,placeJudged:i,...r?{problem:r}:{}}}),gt=(function(e){if(e!==void 0)return he(
 e);const t=vt();return t?{state:"disabled",problem:`cannot be found: the program may not read ${t} (${se(t)})`}:{state:"\
-never_asked"}}),je=(function(){const{env:e,envHidden:t}=g();if(t?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NA\
+never_asked"}}),je=(function(){const{env:e,envHidden:t}=w();if(t?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NA\
 T_TELEMETRY_ENABLED"};const n=Le(e("NAT_TELEMETRY_ENABLED"));if(n!==void 0)return{enabled:n,source:"NAT_TELEMETRY_ENABLE\
 D"};if(t?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};const r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!==
 "0")return{enabled:!1,source:"DO_NOT_TRACK"}}),wt=(function(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e===
-"enabled",source:"file"}}),Et=(function(e,t=he(e)){const n=g().files,{text:r,problem:i}=t,o=i===void 0&&(t.placeJudged??
+"enabled",source:"file"}}),Et=(function(e,t=he(e)){const n=w().files,{text:r,problem:i}=t,o=i===void 0&&(t.placeJudged??
 od(e)),s=n?.present(e)??!0;return o?{path:e,there:s,text:r,problem:i,reread:o,modified:n?.modifiedAt(e)}:{path:e,there:s,
-text:r,problem:i,reread:o,stamp:n?.stamp(e)}}),bt=(function(e,t){const n=g().files;if(t===void 0&&!e.there&&n?.present(e.
+text:r,problem:i,reread:o,stamp:n?.stamp(e)}}),bt=(function(e,t){const n=w().files;if(t===void 0&&!e.there&&n?.present(e.
 path)===!1)return!1;if(t===void 0&&!e.reread)return n?.stamp(e.path)!==e.stamp;const r=t??he(e.path,!0);return r.text!==
 e.text||r.problem!==e.problem||n?.modifiedAt(e.path)!==e.modified}),Vn=(function(){try{const e=et[Qe];if(e===void 0)return;
 const{serial:t}=e;return Number.isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),Tt=(function(){
@@ -378,12 +378,12 @@ the longest a timer can wait), got ${L}`);return L},r=(x,F,C)=>{const L=e[x];if(
 e",timer:!0},s={sign:"positive",integer:!0},d=n("requestTimeoutSeconds",Ii,i),a=n("backoffInitialSeconds",1,o),c=n("back\
 offMaxSeconds",60,o);if(c<a)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffIn\
 itialSeconds' (${a}), got ${c}`);const u=An(),l=r("sourceClientVersion","string",He),h=Qn("resource",e.resource),f=r("se\
-ssionId","string","undefined"),m=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,w=Go(v,m),O=ut(u.format??
-""),k=v!==void 0?w:O??"nat",N=kt(k,l,{...u.otlpResource,...h}),[y,p]=Di.has(e)?[gd,"the smallest event trackCommand reco\
+ssionId","string","undefined"),m=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,g=Go(v,m),O=ut(u.format??
+""),k=v!==void 0?g:O??"nat",N=kt(k,l,{...u.otlpResource,...h}),[y,p]=Di.has(e)?[gd,"the smallest event trackCommand reco\
 rds; a command's own are larger by its name, source and duration"]:[Ci,"the smallest event"],T=$t(N,u.sessionPrefix+f),$=$t(
-kt(w,l,h,Pi),f,y),A=n("maxEventBytes",32768,s);if(A<$.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventB\
+kt(g,l,h,Pi),f,y),A=n("maxEventBytes",32768,s);if(A<$.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventB\
 ytes' must be at least ${$.eventBytes} (${p}), got ${A}`);const _=n("maxBatchBytes",5e5,s);if(_<$.batchBytes){const x=`o\
-ne ${w} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersio\
+ne ${g} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersio\
 n', 'sessionId' or 'resource' make ${x} ${$.batchBytes} bytes, more than 'maxBatchBytes' (${_} by default)`:`Cannot crea\
 te handler: 'maxBatchBytes' must be at least ${$.batchBytes} (${x}), got ${_}`)}const E=qo(e.headers);E.problem&&m.push(
 E.problem);const M=Wo(e.endpoint,u.endpointHidden?rn:u.endpoint??(k==="otlp"?u.otlpEndpointHidden?rn:u.otlpEndpoint??yd:
@@ -396,7 +396,7 @@ spoolFallback:e.spoolDir===void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spo
 n("spoolMaxBytes",de.maxBytes,s),y,p),maxAgeMs:n("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Zo(
 e.captureInterrupts),handOff:Jo(r("handOff","boolean",void 0),u),customFetch:e.fetch!==void 0,format:N,formatSetBy:v!==void 0?
 "the program's options":O!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?u.otlpHeaders:{},...E.record},
-fetch:r("fetch","function",g().fetch??((x,F)=>globalThis.fetch(x,F))),logger:r("logger","function",void 0),clock:Kn("clo\
+fetch:r("fetch","function",w().fetch??((x,F)=>globalThis.fetch(x,F))),logger:r("logger","function",void 0),clock:Kn("clo\
 ck",r("clock","function",Date.now),Date.now,{valid:Ed,expected:"epoch milliseconds",hint:" (a method needs its object: (\
 ) => performance.timeOrigin + performance.now())"}),random:Kn("random",r("random","function",De),De,{valid:x=>typeof x==
 "number"&&x>=0&&x<1,expected:"a number in [0, 1)"})}}),Kn=(function(e,t,n,{valid:r,expected:i,hint:o=""}){if(t===n)return t;
@@ -452,7 +452,7 @@ try{const r=e.read(t,Hi);if(r===void 0)return;const{failures:i,notBefore:o,endpo
 parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+ji,l=Number.isFinite(a)&&a<=n?{failures:i,notBefore:o,
 handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="s\
 tring"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}),rr=(function(e,t){const n=r=>t?.present(r)??
-!0;return e.spoolFallback?Ba(g().env,I().os,t?.uid,n):void 0}),ir=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,
+!0;return e.spoolFallback?Ba(w().env,I().os,t?.uid,n):void 0}),ir=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,
 s=sr(e);let d=e.noSpool??"there is no spool directory",a=!1;const c=r==="look"?"look":"work",u=i===void 0?void 0:rt.open(
 i,t,o,s,(m,v)=>{d=m,a=v},c),l=rr(e,t),h=u&&c==="work"?or(u,l,t,o):void 0;if(u&&h&&u.adopt(h,e.clock(),r==="flush"?0:void 0),
 u||l===void 0)return!u&&i!==void 0&&n(d,void 0,a),u;const f=rt.open(l,t,o,s,m=>d+=`; nor in ${l}: ${m}`,c);return n(d,f?.
@@ -470,20 +470,20 @@ e,t,n,Date.now(),o);if(s.locks.length>0||s.marks.length>0)return"at work";if(s.o
 now();i=ts(n,d,o,"start"),e.create(`${t}/${i}`,"");const a=Ot(e,t,n,d,o),c=a.locks.length>0||a.marks[0]!==i,u=`${ue(d)} ${i}`,
 l=[...a.others.values()].filter(h=>h<u).length>=Gi;return!c&&!l?i:(an(e,`${t}/${i}`),c?"at work":"crowded")}catch{return i}}),
 ar=(function(e,t,n){const r=rs(e,t,n);return r.handOff?r:{...r,outcome:qi(e,t)}}),dr=(function(e){return e.sink.kind!=="\
-http"||g().canConnect(e.sink.url)}),rs=(function(e,t,n){try{const r=lr(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{
-handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,s=cr(e.sink.url,i.dir);if(o.isOpen()){const h=g().senderRefusal(
-s);return h===void 0?{handOff:!0,command:void 0,backlog:t,endpoint:e.sink.url}:{handOff:!1,reason:h}}const d=g().senderCommand(
+http"||w().canConnect(e.sink.url)}),rs=(function(e,t,n){try{const r=lr(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{
+handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,s=cr(e.sink.url,i.dir);if(o.isOpen()){const h=w().senderRefusal(
+s);return h===void 0?{handOff:!0,command:void 0,backlog:t,endpoint:e.sink.url}:{handOff:!1,reason:h}}const d=w().senderCommand(
 `${i.dir}/${Re}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};const{cwd:a,...c}=d,u={...ds(e,i.dir),successor:c,
 onByConsentFile:Fo()};return{handOff:!0,command:{...d,env:Qo(d.env,u)},backlog:t,endpoint:e.sink.url}}catch(r){return{handOff:!1,
 reason:`the hand-off failed (${r})`}}}),is=(function(e,t){return t.handOff&&t.command&&!ls(t.backlog)?{handOff:!1,reason:"\
 the sender's script is not in the spool directory and cannot be written",outcome:qi(e,t.backlog)}:t}),os=(function(e){try{
 const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const i=ns(r,t.dir,t.key,
-e.endpoint);if(i==="at work"||i==="crowded")return i;const o=g().spawnDetached(e.command);return o==="started"?n.noteHandOff():
+e.endpoint);if(i==="at work"||i==="crowded")return i;const o=w().spawnDetached(e.command);return o==="started"?n.noteHandOff():
 Vd(r,t.dir,i),o}catch{return"failed"}}),ss=(function(e,t){if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===
-void 0)return!1;const{sink:n}=e;return lr(e,t,!0)!==void 0||n.kind==="http"&&g().senderRefusal(cr(n.url,t.spool.dir))!==
+void 0)return!1;const{sink:n}=e;return lr(e,t,!0)!==void 0||n.kind==="http"&&w().senderRefusal(cr(n.url,t.spool.dir))!==
 void 0}),cr=(function(e,t){const n=Bo(),r=n===void 0?void 0:as(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[
 ...Zd,...ke,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),as=(function(e){const t=Z(e),n=t===
-void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=g().files,i=t===void 0||["",".",".."].includes(n)||/[\\/]/.test(n)?void 0:
+void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=w().files,i=t===void 0||["",".",".."].includes(n)||/[\\/]/.test(n)?void 0:
 r?.realPath(t),o=i===void 0?void 0:z(i,n);return o!==void 0&&r?.allowed(o,"read")?o:e}),lr=(function(e,t,n){const{handOff:r,
 sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!=="http")return"the events do not go to an H\
 TTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.
@@ -517,13 +517,13 @@ endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:M
 void 0?{}:{endpointHash:s},...o===void 0?{}:{endpoint:o}}}),fr=(function(e,t){try{const n=e.read(t,cn);return n===void 0?
 void 0:{lines:ro(n),bytes:n.length,ended:n===""||n.endsWith(`
 `)}}catch(n){return n instanceof R?"invalid":void 0}}),Nt=(function(e){return Number.isSafeInteger(e)&&e>=0&&e<=Wt}),At=(function(e,t){
-return z(e,`drops-${t}.json`)}),hs=(function(e){const t=g().monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(
-i=>{n=Oi(Math.max(0,t-g().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),Rt=(function(e,t){if(t!==void 0&&(typeof t!="st\
+return z(e,`drops-${t}.json`)}),hs=(function(e){const t=w().monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(
+i=>{n=Oi(Math.max(0,t-w().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),Rt=(function(e,t){if(t!==void 0&&(typeof t!="st\
 ring"||t.trim()===""||ao.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got\
  ${b(t)}`}),mr=(async function(e={}){const t=q(e)?Te(e,{optOut:!0})??Rt("optOut",e.optOut):`options must be an object su\
 ch as { optOut: "mycli telemetry disable" }, got ${b(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=jo();
 if(n.source!=="default")return n.enabled?"enabled":"disabled";if(ot)return await ot;if(sd()||Nn()||Ca())return"never_ask\
-ed";const r=g().terminal();return r?(ot=wc(r,e.optOut),await ot):"never_asked"}),fs=(function({subcommand:e,subcommands:t}){
+ed";const r=w().terminal();return r?(ot=wc(r,e.optOut),await ot):"never_asked"}),fs=(function({subcommand:e,subcommands:t}){
 return typeof e=="string"&&t?.includes(e)?e:(e!==void 0&&t===void 0&&le()?.(`'subcommand' is given without 'subcommands'\
 , the names that may be reported: reported as "undefined"`),"undefined")}),ms=(async function(e,t){if(ps(e),typeof t!="f\
 unction")throw new TypeError(`Cannot track command: 'main' must be a function, got ${b(t)}`);const n=Date.now(),r=fs(e),
@@ -531,79 +531,80 @@ i=ht("command",e.command);let o=!1;const s=(h,f,m="undefined")=>{if(!o){o=!0;try
 command:i,subcommand:r,taskStatus:h,durationMs:Date.now()-n,exitCode:f,errorClass:m}))}catch{}}},d=h=>{const f=vs(h);s(f===
 0?"success":"failure",f)},a={...e.handler,sessionId:e.handler?.sessionId===void 0?_e(32):e.handler.sessionId,captureInterrupts:h=>s(
 "interrupted",ve[h],h==="SIGINT"?"KeyboardInterrupt":"undefined")};Di.add(a);const c=new oo(a);(e.askConsent??!0)&&await mr(
-{optOut:e.optOutCommand});const u=h=>h===void 0?g().exitCode():h;if(!Q()){const h=le(),f=e.handler?.logger;if(h||f){const m=`\
+{optOut:e.optOutCommand});const u=h=>h===void 0?w().exitCode():h;if(!Q()){const h=le(),f=e.handler?.logger;if(h||f){const m=`\
 telemetry off (decided by ${Zt().decidedBy}): the command is not recorded`;h?.(m),Ln(f,m)}return u(await t())}let l=()=>{};
-try{l=g().onExit({beforeExit:()=>!1,exit:d})}catch{}try{c.start()}catch{}try{const h=await t(),f=Bn(h);return f===void 0&&
-h!==void 0&&le()?.(`main returned ${b(h)}, which is not an exit code: the program's is recorded`),d(f??g().exitCode()??0),
+try{l=w().onExit({beforeExit:()=>!1,exit:d})}catch{}try{c.start()}catch{}try{const h=await t(),f=Bn(h);return f===void 0&&
+h!==void 0&&le()?.(`main returned ${b(h)}, which is not an exit code: the program's is recorded`),d(f??w().exitCode()??0),
 u(h)}catch(h){throw s("failure",1,Tc(h,e.errorClasses??[])),h}finally{l(),await c.stop().catch(()=>{})}}),ps=(function(e){
-const t=v=>{throw new TypeError(`Cannot track command: ${v}`)};q(e)||t(`options must be an object, got ${b(e)}`);const n=Te(
+const t=g=>{throw new TypeError(`Cannot track command: ${g}`)};q(e)||t(`options must be an object, got ${b(e)}`);const n=Te(
 e,Ec);n&&t(n);const{subcommands:r,nemoSource:i,errorClasses:o,askConsent:s,optOutCommand:d,handler:a}=e;Object.hasOwn(e,
-"command")||t(`'command' must be given: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(r)&&r.every(v=>typeof v==
-"string"))&&t(`'subcommands' must be an array of strings, got ${b(r)}`);const c=r?.find(v=>!Cn(v));c!==void 0&&t(`'subco\
+"command")||t(`'command' must be given: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(r)&&r.every(g=>typeof g==
+"string"))&&t(`'subcommands' must be an array of strings, got ${b(r)}`);const c=r?.find(g=>!Cn(g));c!==void 0&&t(`'subco\
 mmands' holds ${b(c)}, which would be reported as "undefined": a subcommand's name is 1-64 characters, with no flag, pat\
 h, URL, address, run of 4 digits or invisible character`);const u=Object.values(Ze);i!==void 0&&!u.includes(i)&&t(`'nemo\
-Source' must be one of ${_r(u)}, got ${b(i)}`);const l=Array.isArray(o)||q(o)?o:void 0,h=l&&Object.entries(l).find(([,v])=>typeof v!=
-"function");if(o!==void 0&&(!l||h)){const v=h?`${Array.isArray(l)?"an array":"an object"} holding ${b(h[1])} at ${h[0]}`:
-b(o);t(`'errorClasses' must be an array of classes or an object naming them, got ${v}`)}const f=l&&!Array.isArray(l)?Object.
-keys(l).find(v=>!Dn(v)):void 0;f!==void 0&&t(`'errorClasses' names a class ${b(f)}, which would be reported as "undefine\
+Source' must be one of ${_r(u)}, got ${b(i)}`);const l=Array.isArray(o)||q(o)?o:void 0,h=l&&Object.entries(l).find(([,g])=>typeof g!=
+"function");if(o!==void 0&&(!l||h)){const g=h?`${Array.isArray(l)?"an array":"an object"} holding ${b(h[1])} at ${h[0]}`:
+b(o);t(`'errorClasses' must be an array of classes or an object naming them, got ${g}`)}const f=l&&!Array.isArray(l)?Object.
+keys(l).find(g=>!Dn(g)):void 0;f!==void 0&&t(`'errorClasses' names a class ${b(f)}, which would be reported as "undefine\
 d": a class's name is a letter, \`_\` or \`$\`, then letters and digits, \`.\` or \`::\` between parts`),s!==void 0&&typeof s!=
 "boolean"&&t(`'askConsent' must be a boolean, got ${b(s)}`);const m=Rt("optOutCommand",d);m&&t(m),a!==void 0&&!q(a)&&t(`\
 'handler' must be an object of handler options, got ${b(a)}`),a!==void 0&&typeof a.enqueue=="function"&&t("'handler' tak\
-es a handler's options ({ endpoint, spoolDir, ... }), not a NATTelemetryHandler: trackCommand makes its own"),a!==void 0&&
-Object.hasOwn(a,"captureInterrupts")&&t("'handler.captureInterrupts' is trackCommand's own: it records Ctrl-C and SIGTER\
-M as the command's outcome")}),vs=(function(e){return I().os==="win32"?e>>>0:e&255}),He="0.1.0";function Ye(e,t){const n=ys(
-e,t);if(n===void 0)return{kind:"direct"};const r=Er(t,["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:ws(e,t(r));return r!==void 0&&
-i!==void 0?{kind:"direct",exemptBy:{list:r,entry:i}}:{...gs(t(n)),setBy:n}}function ys(e,t){const n=e.protocol==="https:"?
-["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?t("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:
-void 0;return n&&Er(t,[...n,"all_proxy","ALL_PROXY"])}function pr(e,t,n){const r=n.filter(i=>t(i));if(!(e.protocol!=="ht\
-tp:"||t("REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD is \
-set)`}function gs(e){const t=yr(e);if(!t)return{kind:"unusable",reason:"the proxy URL cannot be parsed"};const{protocol:n}=t;
-if(n!=="http:"&&n!=="https:")return{kind:"unusable",reason:`${n} proxies are not supported`};if(t.hostname==="")return{kind:"\
-unusable",reason:"the proxy URL names no host"};if(at(t))return{kind:"unusable",reason:vr};const r=t.username||t.password?
-`Basic ${Tr(`${br(t.username)}:${br(t.password)}`)}`:void 0,i=t.port?Number(t.port):n==="https:"?443:80;return{kind:"pro\
-xy",proxy:{protocol:n,hostname:Lt(t.hostname),port:i,authorization:r}}}var vr="an '@' past its host: a password with a '\
-/', '?' or '#' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the proxy's host";function yr(e){const t=e.
-trim();try{return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(t)?t:`http://${t}`)}catch{return}}function ws(e,t){const n=Lt(
-e.hostname.toLowerCase()).replace(/\.$/,""),r=Mt(n),i=Number(e.port||(e.protocol==="https:"?443:80));return t.split(",").
-map(o=>o.trim()).filter(o=>{const s=gr(o.toLowerCase());return s===void 0||s.port!==void 0&&s.port!==i?!1:s.kind==="all"?
-!0:s.kind==="domain"?r===void 0&&(n===s.name||n.endsWith(`.${s.name}`)):r!==void 0&&wr(r,s.address,s.prefix)})}function Es(e,t){
-const n=Mt(e),r=/^[\d.a-f:/]+$/i.test(t)?gr(t.toLowerCase()):void 0;return n!==void 0&&r?.kind==="ip"&&r.port===void 0&&
-wr(n,r.address,r.prefix)}function gr(e){let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.exec(e);if(r)t=r[1],n=r[2]===void 0?
-void 0:Number(r[2]);else if(e.indexOf(":")===e.lastIndexOf(":")){const d=/^(.*):(\d+)$/.exec(e);d&&([t,n]=[d[1],Number(d[2])])}
-if(t==="*")return{kind:"all",port:n};const i=/^(.*)\/(\d{1,3})$/.exec(t),o=Mt(i?i[1]:t);if(o!==void 0){const d=i?Number(
-i[2]):o.length*8;return d<=o.length*8?{kind:"ip",address:o,prefix:d,port:n}:void 0}if(i)return;const s=t.replace(/^\*?\./,
-"").replace(/\.$/,"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:n}}function wr(e,t,n){if(e.length!==
-t.length)return!1;for(let r=0;r<n;r+=8){const i=n-r>=8?255:255<<8-(n-r)&255;if((e[r/8]&i)!==(t[r/8]&i))return!1}return!0}
-function Mt(e){const t=/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(e);if(t){const c=t.slice(1).map(Number);return c.
-every(u=>u<=255)?c:void 0}if(!e.includes(":"))return;let n;try{n=Lt(new URL(`http://[${e}]/`).hostname)}catch{return}const[
-r,i]=n.split("::"),o=c=>c?c.split(":").map(u=>parseInt(u,16)):[],s=o(r),d=o(i);return(i===void 0?s:[...s,...Array(8-s.length-
-d.length).fill(0),...d]).flatMap(c=>[c>>8,c&255])}function Er(e,t){return t.find(n=>e(n)?.trim())}function Lt(e){return e.
-startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function br(e){try{return decodeURIComponent(e)}catch{return e}}function Tr(e){
-let t="";for(const n of new TextEncoder().encode(e))t+=String.fromCharCode(n);return btoa(t)}function ee(e){try{return e instanceof
-Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function _r(e){return e.map(
-t=>JSON.stringify(t)).join(", ")}function b(e){switch(typeof e){case"string":return JSON.stringify(e.length>40?`${e.slice(
-0,40)}\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"bigint":return`${e}n`;case"object":{if(e===
-null)return"null";const t=vn(e)?.slice(8,-1);return t===void 0?"an object that cannot be read":t==="Object"?"an object":
-t==="Array"?"an array":`a ${t}`}default:return`a ${typeof e}`}}function bs(e,t){const n=s=>s.toLowerCase().replace(/[_-]/g,
-""),r=t.filter(s=>n(e).length>=4&&n(s).startsWith(n(e)));if(r.length===1)return r[0];let i,o=1/0;for(const s of t){const d=Ts(
-n(e),n(s));d<o&&([i,o]=[s,d])}return o<=Math.max(3,Math.floor(n(e).length/3))?i:void 0}function Ts(e,t){const n=Array.from(
-{length:e.length+1},(r,i)=>[i,...new Array(t.length).fill(0)]);for(let r=1;r<=t.length;r++)n[0][r]=r;for(let r=1;r<=e.length;r++)
-for(let i=1;i<=t.length;i++){const o=e[r-1]===t[i-1]?0:1;n[r][i]=Math.min(n[r-1][i]+1,n[r][i-1]+1,n[r-1][i-1]+o),r>1&&i>
-1&&e[r-1]===t[i-2]&&e[r-2]===t[i-1]&&(n[r][i]=Math.min(n[r][i],n[r-2][i-2]+1))}return n[e.length][t.length]}function _s(e,t,n={}){
-let r=e.replace(/(?<![a-z\d+.-])[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,o=>V(o.replaceAll("\\/","/")));const i=[...t===
-void 0?[]:ks(t),...$s(n)];for(const o of[...new Set(i)].sort((s,d)=>d.length-s.length)){const s=o.replace(/[.*+?^${}()|[\]\\]/g,
-"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${$r(a)}${$r(c)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(\
-?![A-Za-z0-9])`,"g"),"***")}return r}function $s(e){const t=Object.values(e).flatMap(n=>[n,...n.split(/[\t ]+/).filter(r=>r.
-length>=8)]).filter(n=>n.length>=4);return[...t,...t.map(n=>JSON.stringify(n).slice(1,-1))]}function $r(e){return/\d/.test(
-e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function ks(e){try{const{username:t,password:n,search:r}=new URL(e),i=c=>{
-try{return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].flatMap(c=>[c,i(c)]).filter(c=>c.length>=4),
-s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=8),d=t||n?[Tr(`${i(t)}\
-:${i(n)}`)]:[],a=[...o,...s].map(c=>JSON.stringify(c).slice(1,-1));return[...o,...s,...a,...d]}catch{return[]}}var Ss=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,
-Os=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,xs=new Set(["connection","content-length","host","keep-alive","te","trailer","transf\
-er-encoding","upgrade"]);function kr(e){return xs.has(e.toLowerCase())}function Sr(e){return Ss.test(e)}function Or(e){return Os.
-test(e)}var xr=e=>e===9||e===10||e===13||e===32;function Ns(e){let t=0,n=e.length;for(;t<n&&xr(e.charCodeAt(t));)t++;for(;n>
-t&&xr(e.charCodeAt(n-1));)n--;return e.slice(t,n)}function As(e){let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];
-n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
+es a handler's options ({ endpoint, spoolDir, ... }), not a NATTelemetryHandler: trackCommand makes its own");const v=a===
+void 0?void 0:Object.getOwnPropertyDescriptor(a,"captureInterrupts");(v?.get!==void 0||v?.value!==void 0)&&t("'handler.c\
+aptureInterrupts' is trackCommand's own: it records Ctrl-C and SIGTERM as the command's outcome")}),vs=(function(e){return I().
+os==="win32"?e>>>0:e&255}),He="0.1.0";function Ye(e,t){const n=ys(e,t);if(n===void 0)return{kind:"direct"};const r=Er(t,
+["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:ws(e,t(r));return r!==void 0&&i!==void 0?{kind:"direct",exemptBy:{list:r,entry:i}}:
+{...gs(t(n)),setBy:n}}function ys(e,t){const n=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?
+t("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0;return n&&Er(t,[...n,"all_proxy","ALL_PRO\
+XY"])}function pr(e,t,n){const r=n.filter(i=>t(i));if(!(e.protocol!=="http:"||t("REQUEST_METHOD")===void 0||r.length===0))
+return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD is set)`}function gs(e){const t=yr(e);if(!t)return{kind:"\
+unusable",reason:"the proxy URL cannot be parsed"};const{protocol:n}=t;if(n!=="http:"&&n!=="https:")return{kind:"unusabl\
+e",reason:`${n} proxies are not supported`};if(t.hostname==="")return{kind:"unusable",reason:"the proxy URL names no hos\
+t"};if(at(t))return{kind:"unusable",reason:vr};const r=t.username||t.password?`Basic ${Tr(`${br(t.username)}:${br(t.password)}`)}`:
+void 0,i=t.port?Number(t.port):n==="https:"?443:80;return{kind:"proxy",proxy:{protocol:n,hostname:Lt(t.hostname),port:i,
+authorization:r}}}var vr="an '@' past its host: a password with a '/', '?' or '#' in it, not percent-encoded (%2F, %3F, \
+%23), would make a part of it the proxy's host";function yr(e){const t=e.trim();try{return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.
+test(t)?t:`http://${t}`)}catch{return}}function ws(e,t){const n=Lt(e.hostname.toLowerCase()).replace(/\.$/,""),r=Mt(n),i=Number(
+e.port||(e.protocol==="https:"?443:80));return t.split(",").map(o=>o.trim()).filter(o=>{const s=gr(o.toLowerCase());return s===
+void 0||s.port!==void 0&&s.port!==i?!1:s.kind==="all"?!0:s.kind==="domain"?r===void 0&&(n===s.name||n.endsWith(`.${s.name}`)):
+r!==void 0&&wr(r,s.address,s.prefix)})}function Es(e,t){const n=Mt(e),r=/^[\d.a-f:/]+$/i.test(t)?gr(t.toLowerCase()):void 0;
+return n!==void 0&&r?.kind==="ip"&&r.port===void 0&&wr(n,r.address,r.prefix)}function gr(e){let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.
+exec(e);if(r)t=r[1],n=r[2]===void 0?void 0:Number(r[2]);else if(e.indexOf(":")===e.lastIndexOf(":")){const d=/^(.*):(\d+)$/.
+exec(e);d&&([t,n]=[d[1],Number(d[2])])}if(t==="*")return{kind:"all",port:n};const i=/^(.*)\/(\d{1,3})$/.exec(t),o=Mt(i?i[1]:
+t);if(o!==void 0){const d=i?Number(i[2]):o.length*8;return d<=o.length*8?{kind:"ip",address:o,prefix:d,port:n}:void 0}if(i)
+return;const s=t.replace(/^\*?\./,"").replace(/\.$/,"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:n}}
+function wr(e,t,n){if(e.length!==t.length)return!1;for(let r=0;r<n;r+=8){const i=n-r>=8?255:255<<8-(n-r)&255;if((e[r/8]&
+i)!==(t[r/8]&i))return!1}return!0}function Mt(e){const t=/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(e);if(t){const c=t.
+slice(1).map(Number);return c.every(u=>u<=255)?c:void 0}if(!e.includes(":"))return;let n;try{n=Lt(new URL(`http://[${e}]\
+/`).hostname)}catch{return}const[r,i]=n.split("::"),o=c=>c?c.split(":").map(u=>parseInt(u,16)):[],s=o(r),d=o(i);return(i===
+void 0?s:[...s,...Array(8-s.length-d.length).fill(0),...d]).flatMap(c=>[c>>8,c&255])}function Er(e,t){return t.find(n=>e(
+n)?.trim())}function Lt(e){return e.startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function br(e){try{return decodeURIComponent(
+e)}catch{return e}}function Tr(e){let t="";for(const n of new TextEncoder().encode(e))t+=String.fromCharCode(n);return btoa(
+t)}function ee(e){try{return e instanceof Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot b\
+e described"}}function _r(e){return e.map(t=>JSON.stringify(t)).join(", ")}function b(e){switch(typeof e){case"string":return JSON.
+stringify(e.length>40?`${e.slice(0,40)}\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"bigin\
+t":return`${e}n`;case"object":{if(e===null)return"null";const t=vn(e)?.slice(8,-1);return t===void 0?"an object that can\
+not be read":t==="Object"?"an object":t==="Array"?"an array":`a ${t}`}default:return`a ${typeof e}`}}function bs(e,t){const n=s=>s.
+toLowerCase().replace(/[_-]/g,""),r=t.filter(s=>n(e).length>=4&&n(s).startsWith(n(e)));if(r.length===1)return r[0];let i,
+o=1/0;for(const s of t){const d=Ts(n(e),n(s));d<o&&([i,o]=[s,d])}return o<=Math.max(3,Math.floor(n(e).length/3))?i:void 0}
+function Ts(e,t){const n=Array.from({length:e.length+1},(r,i)=>[i,...new Array(t.length).fill(0)]);for(let r=1;r<=t.length;r++)
+n[0][r]=r;for(let r=1;r<=e.length;r++)for(let i=1;i<=t.length;i++){const o=e[r-1]===t[i-1]?0:1;n[r][i]=Math.min(n[r-1][i]+
+1,n[r][i-1]+1,n[r-1][i-1]+o),r>1&&i>1&&e[r-1]===t[i-2]&&e[r-2]===t[i-1]&&(n[r][i]=Math.min(n[r][i],n[r-2][i-2]+1))}return n[e.
+length][t.length]}function _s(e,t,n={}){let r=e.replace(/(?<![a-z\d+.-])[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,o=>V(
+o.replaceAll("\\/","/")));const i=[...t===void 0?[]:ks(t),...$s(n)];for(const o of[...new Set(i)].sort((s,d)=>d.length-s.
+length)){const s=o.replace(/[.*+?^${}()|[\]\\]/g,"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${$r(a)}${$r(c)}`);
+r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function $s(e){const t=Object.values(e).
+flatMap(n=>[n,...n.split(/[\t ]+/).filter(r=>r.length>=8)]).filter(n=>n.length>=4);return[...t,...t.map(n=>JSON.stringify(
+n).slice(1,-1))]}function $r(e){return/\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function ks(e){try{const{username:t,
+password:n,search:r}=new URL(e),i=c=>{try{return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].flatMap(
+c=>[c,i(c)]).filter(c=>c.length>=4),s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(
+c=>c.length>=8),d=t||n?[Tr(`${i(t)}:${i(n)}`)]:[],a=[...o,...s].map(c=>JSON.stringify(c).slice(1,-1));return[...o,...s,...a,
+...d]}catch{return[]}}var Ss=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,Os=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,xs=new Set(["connectio\
+n","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function kr(e){return xs.has(e.toLowerCase())}
+function Sr(e){return Ss.test(e)}function Or(e){return Os.test(e)}var xr=e=>e===9||e===10||e===13||e===32;function Ns(e){
+let t=0,n=e.length;for(;t<n&&xr(e.charCodeAt(t));)t++;for(;n>t&&xr(e.charCodeAt(n-1));)n--;return e.slice(t,n)}function As(e){
+let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=
+i):` 	\r
 `.includes(i)||(t+=i)}return t}var Rs=Object.getPrototypeOf;function It(e){if(typeof e!="object"||e===null)return JSON.stringify(
 e);if(Array.isArray(e))return`[${e.map(n=>It(n)??"null").join(",")}]`;const t=[];for(const n of Object.keys(e)){const r=It(
 e[n]);r!==void 0&&t.push(`${JSON.stringify(n)}:${r}`)}return`{${t.join(",")}}`}var Ve=["SIGINT","SIGTERM"],ve={SIGINT:130,
@@ -684,7 +685,7 @@ let l="";const h=f=>{l+=f.toString("latin1");const m=l.indexOf(`\r
 \r
 `);if(m<0){l.length>ua&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",h),o.pause();
 const v=Number(/^HTTP\/1\.[01] (\d{3})/.exec(l)?.[1]??0);if(v<200||v>299)return u(new Error(`the proxy answered CONNECT \
-with ${v||"garbage"}`));const w=f.subarray(f.length-(l.length-m-4));w.length>0&&o.unshift(w),c(void 0)};return o.on("dat\
+with ${v||"garbage"}`));const g=f.subarray(f.length-(l.length-m-4));g.length>0&&o.unshift(g),c(void 0)};return o.on("dat\
 a",h),o.write(`CONNECT ${s} HTTP/1.1\r
 Host: ${s}\r
 `+(n.authorization?`Proxy-Authorization: ${n.authorization}\r
@@ -736,7 +737,7 @@ delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?
 JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(t)&&t>0?t:0}catch{return 0}}var La=/^(?:service\.(?:name|namespace|version)|deployment\.environment(?:\.name)?)$/,
 oi=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Ia(e){const[,t,n]=/^([^?#]*)(.*)$/s.exec(
 e);return`${t.replace(/\/+$/,"")}/v1/logs${n}`}var si="https://events.telemetry.data.nvidia.com/v1.1/events/json";function Ca(){
-const{env:e}=g();return e("NODE_ENV")==="test"||dt(e("JEST_WORKER_ID"))||dt(e("VITEST"))}function se(e){return Dt(g().envNotUnicode?.(
+const{env:e}=w();return e("NODE_ENV")==="test"||dt(e("JEST_WORKER_ID"))||dt(e("VITEST"))}function se(e){return Dt(w().envNotUnicode?.(
 e)===!0,"its permissions")}var Da=["","0","false","no","off"],Yt="is not an http(s) URL",ai="has an '@' past its host",di={
 NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"\
 it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"\
@@ -842,7 +843,7 @@ et the NAT_TELEMETRY_ENABLED environment variable.",`# Saved ${ie(t)}.`,"[teleme
  "${ie(t).replace(/\.\d{3}Z$/,"Z")}"`,`prompt_version = "${Gt}"`,""].join(`
 `)}function pi(e,t=K()){if(e!=="enabled"&&e!=="disabled")throw new TypeError(`Cannot record consent: the decision must b\
 e "enabled" or "disabled", got ${b(e)}`);if(t!==void 0&&(typeof t!="string"||t===""))throw new TypeError(`Cannot record \
-consent: the path must be a non-empty string, got ${b(t)}`);return vi(e,t,()=>{})}function vi(e,t,n){const r=g().files;if(t===
+consent: the path must be a non-empty string, got ${b(t)}`);return vi(e,t,()=>{})}function vi(e,t,n){const r=w().files;if(t===
 void 0||!r){const l=vt();return n(t!==void 0?"no file access":l?`where it is cannot be known: the program may not read ${l}\
  (${se(l)})`:"no home directory"),!1}const i=Z(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"))+1),s=Date.
 now(),d=mt(i,s);if(![i,d,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program may not read and w\
@@ -851,10 +852,10 @@ r.checkPlace(t),Ce(r,i,o,id(e,s),s,d)}catch(l){return n(ee(l)),!1}const u=yi();r
 abled",!0],G=u.path===void 0?void 0:Et(u.path)),!0}function yi(){const e=K(),{state:t,problem:n,outdatedYes:r}=gt(e),i={
 fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...je()??wt(t),...i}}var P,X=!1,
 G,gi,Oe=!1,xe,ae,wi="an opt-out set in the environment during the run",Ei="the consent file, written since the program t\
-urned telemetry on";function od(e){try{return g().files?.checkPlace(e)===!0}catch{return!1}}function bi(){return xe!==void 0&&
+urned telemetry on";function od(e){try{return w().files?.checkPlace(e)===!0}catch{return!1}}function bi(){return xe!==void 0&&
 bt(xe)}var Qe=Symbol.for("@nat/telemetry: the program's opt-out"),et=globalThis;try{et[Qe]===void 0&&Object.defineProperty(
 et,Qe,{value:{serial:0}})}catch{}var tt=0;function sd(){return Tt(),Oe}function Zt(){const e=Q(),{enabled:t,source:n,problem:r}=yt(),
-i=n!=="file"&&n!=="default"&&g().envHidden?.(n)===!0,o=n==="NAT_TELEMETRY_ENABLED"&&!i?Rn(n,g().env(n)):void 0,s=i?`${n}\
+i=n!=="file"&&n!=="default"&&w().envHidden?.(n)===!0,o=n==="NAT_TELEMETRY_ENABLED"&&!i?Rn(n,w().env(n)):void 0,s=i?`${n}\
 , which the program may not read (${se(n)})`:o!==void 0?o:r?`${n}: the consent file ${r}, so it is read as disabled`:n;return{
 enabled:e,decidedBy:e===t?s:ae??"the program (setTelemetryEnabled)"}}function Ti(e){if(typeof e!="boolean")throw new TypeError(
 `Cannot set telemetry enabled: the value must be a boolean, got ${typeof e}`);[P,X,Oe,ae]=[e,!1,!0,void 0];const t=e?S(K):
@@ -867,12 +868,12 @@ aders ${Object.keys(t).join(", ")}`]:[]];return i.length===0?void 0:`${i.join(" 
 var ki=2**31-1,ad=25,Kt={min:50,max:250},Si=4,Qt=1e3,dd=(Si+1)*Kt.max,be={guarded:new Set,signal:void 0,ticking:!1,guard(e){
 this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.
 delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;const e=()=>{
-this.ticking=!1,this.look()};if(g().watchTick?.(Qt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.
+this.ticking=!1,this.look()};if(w().watchTick?.(Qt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.
 signal=AbortSignal.timeout(Qt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of be.guarded)
 --e.looks<=0&&e.end();be.guarded.size>0&&be.listen()}};function Oi(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
-be.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+dd)/Qt),end:d},c=(u,l)=>{const h=g().monotonicMs()+u;try{
-r=setTimeout(()=>{be.release(a);const f=g().monotonicMs()-h;if(f<=ad||l===0)return d();c(Math.min(Math.max(f,Kt.min),Kt.
-max),l-1)},u),n?.(r)}catch{}};return be.guard(a),c(e,Si),n||(o=S(()=>g().holdOpen?.())),s}function cd(e,t=I()){const n=({
+be.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+dd)/Qt),end:d},c=(u,l)=>{const h=w().monotonicMs()+u;try{
+r=setTimeout(()=>{be.release(a);const f=w().monotonicMs()-h;if(f<=ad||l===0)return d();c(Math.min(Math.max(f,Kt.min),Kt.
+max),l-1)},u),n?.(r)}catch{}};return be.guard(a),c(e,Si),n||(o=S(()=>w().holdOpen?.())),s}function cd(e,t=I()){const n=({
 clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,i=o=>{let s=r.get(o);if(s===
 void 0){const d=D(Aa(o));r.set(o,s={json:d,bytes:U(d)})}return s};return{name:"otlp",encode:o=>ii(o.map(s=>i(s).json),o[0].
 sessionId,n(o[0]),t),emptyBytes:Wn(({sessionId:o,clientVersion:s})=>[o,s],o=>U(ii([],o.sessionId,n(o),t))),eventBytes:o=>i(
@@ -914,8 +915,8 @@ o&&t-Number(o[1])>xi&&r<Ne&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.
 this.#i],s=y=>y.key===this.key||y.key===void 0,d=y=>t-y.time>(s(y)?i.maxAgeMs:o.maxAgeMs),a=this.#r();this.#l(a,t,d,r);const c=this.#n(
 a),u={events:0,bytes:0},l={events:0,bytes:0},h=(y,p,T)=>{s(y)&&([u.events,u.bytes]=[u.events+p,u.bytes+T]),[l.events,l.bytes]=
 [l.events+p,l.bytes+T]};for(const y of c)h(y,y.events,y.bytes);const f=(y,p)=>y.events>p.maxEvents||y.bytes>p.maxBytes;if(!f(
-u,i)&&!f(l,o)&&!c.some(d))return r;const m=c.filter(y=>n.includes(y.name)),v=Math.min(...m.map(y=>y.time)),w=y=>this.#e.
-modifiedAt(`${this.dir}/${y}`),O=Math.max(...m.map(y=>w(y.name)??-1/0)),k=y=>{if(y.time<v)return!1;const p=w(y.name);return p===
+u,i)&&!f(l,o)&&!c.some(d))return r;const m=c.filter(y=>n.includes(y.name)),v=Math.min(...m.map(y=>y.time)),g=y=>this.#e.
+modifiedAt(`${this.dir}/${y}`),O=Math.max(...m.map(y=>g(y.name)??-1/0)),k=y=>{if(y.time<v)return!1;const p=g(y.name);return p===
 void 0||!Number.isFinite(O)?y.time-v<=Ni:Math.abs(p-O)<=Ni},N=c.filter(y=>!n.includes(y.name)).sort((y,p)=>y.time-p.time);
 for(let y=0;y<Ne;){const p=N.find(d),T=p===void 0&&f(u,i),$=p??(T?N.find(s):f(l,o)?N[0]:void 0);if($===void 0)break;N.splice(
 N.indexOf($),1);const A=d($);if(!A&&k($))continue;y++,h($,-$.events,-$.bytes);const _=T?{events:i.maxEvents-u.events,bytes:i.
@@ -925,11 +926,11 @@ l",E.cut);continue}this.#f($.name,$,A?"spool_expired":"spool_full",r)}return r}#
 n);this.#u(t)&&(H(i,"spool_corrupt",o.corrupt),H(i,r,o.valid.length+o.expired))}#l(t,n,r,i){let o=0;for(const s of t){if(o===
 Ne)break;const d=nt.exec(s);if(d===null||n-nn(d)<=ud)continue;const a=me(d[3]);if(a===void 0||!r(a))continue;o++;const c=tn(
 d[3],n+en);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${c}`)}catch{continue}this.#f(c,a,"spool_expired",i)}}#T(t,n,r,i){
-const o=tn(t.name,i+en),s=g().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
+const o=tn(t.name,i+en),s=w().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
 const{valid:d,corrupt:a}=this.#s(`${this.dir}/${o}`,t),c=d.map(pe),u=_t(c,n,r),l=u.kept.map(v=>c[v]),h={kept:{events:l.length,
 bytes:u.bytes},cut:c.length-l.length,corrupt:a};if(l.length===0)return this.#u(o)?h:void 0;const f=mt(this.dir,i),m=()=>{
 try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Jn(l))}catch{if(m(),!this.#u(o))return;try{this.#c(l,t.time,t.key)}catch{
-return{kept:{events:0,bytes:0},cut:c.length,corrupt:a}}return h}if(g().monotonicMs()-s>en/2)return void m();try{this.#e.
+return{kept:{events:0,bytes:0},cut:c.length,corrupt:a}}return h}if(w().monotonicMs()-s>en/2)return void m();try{this.#e.
 rename(f,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${qn(l,t.time,t.key)}`)}catch{}
 return h}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},md=200;function pd(e){return pe(e).bytes+
 1}function tn(e,t){return`l-${ue(t)}-${e}`}function nn([,e,t]){return e==="l"?Number(t):Number(t)+fd}function vd(e,t){return t>
@@ -962,7 +963,7 @@ remove(this.path)}catch{}}#l(e){this.#r=e;try{const t=this.#i?{endpointHash:fe(t
 r=U(n)<=Hi&&V(this.#n)===this.#n?n:D({...e,...t});Ce(this.#c,this.#e,this.#t,r,this.#s())}catch{}}};function Vi(e){const{
 failures:t=0,notBefore:n=0}=e.state??{};return`the endpoint is down (${t} failure(s) in a row): not tried before ${ie(n)}`}
 var zi=class lo{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){this.spool=t,this.health=n,this.files=r,this.#e=i}static open(t,n){
-const{sink:r,clock:i,random:o}=t;if(r.kind!=="http"||t.spoolDir===void 0&&!t.spoolFallback)return null;const s=g().files;
+const{sink:r,clock:i,random:o}=t;if(r.kind!=="http"||t.spoolDir===void 0&&!t.spoolFallback)return null;const s=w().files;
 if(!s)return null;const d=ir(t,s,n);if(!d)return null;const a=t.customFetch?d.key:void 0,c=new Yi(s,d.dir,r.url,i,o,a);return new lo(
 d,c,s,t)}replay(t,n){this.renewClaims(n);const{events:r,dropped:i}=this.spool.claim(t,this.#e.clock(),n);for(const a of r)
 this.#t.add(a.claim);const o=r.map(a=>({...a,bytes:U(a.json),notBefore:0})),[s,d]=[[],[]];for(const a of o)(tr(a,this.#e)===
@@ -972,7 +973,7 @@ dropped:n,olderDropped:r}}settle(t){for(const{claim:n}of t)n&&--n.remaining===0&
 return this.#t.size>0}giveBackUnsettled(){let t=0;for(const n of this.#t)!n.exact||n.remaining!==n.taken||(this.spool.giveBack(
 n),this.#t.delete(n),t+=n.remaining);return t}releaseAll(){for(const t of this.#t)this.spool.release(t);this.#t.clear()}renewClaims(t,n=t*
 .75,r=!1){const i=this.#e.clock();for(const o of this.#t){const s=o.until-i;(s<n||r&&s>t)&&this.spool.renew(o,i+t)}}};function Od(){
-const e=Ys(),t=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname):e;return(t.startsWith("/")?g().files?.realPath(
+const e=Ys(),t=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname):e;return(t.startsWith("/")?w().files?.realPath(
 t):void 0)??e}var xd=3,Nd=!1,Ad=new Set([407,408,429,500,502,503,504]),Rd=new Set([501,505]);function Md(e,t){return e>=
 200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:Ad.has(e)||e>=500&&e<600&&!Rd.has(e)?t===void 0?{kind:"retry",reason:`\
 http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_r\
@@ -982,8 +983,8 @@ let n=!1;const r=Oi(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort
 ()=>{});let s=0;try{let d=e.url;const a=new URL(d).origin,c=e.classify??Md;for(;;s++){const u=new URL(d).origin===a?e.headers:
 void 0,l=await Promise.race([e.fetch(d,{method:"POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"\
 manual",signal:t.signal}),o]),h=Id(l);if(h===void 0)return sn(on(l)),{kind:"rejected",reason:"bad_response"};const f=Wi(
-l,"location"),m=bd(Wi(l,"retry-after"),e.now());if(e.readAnswer&&h>=200&&h<300){e.onAccepted?.();const w=await Promise.race(
-[Cd(l,t.signal),o]).catch(()=>{});return c(h,m,w)}if(sn(on(l)),h!==307&&h!==308)return c(h,m,void 0);if(s===xd)return{kind:"\
+l,"location"),m=bd(Wi(l,"retry-after"),e.now());if(e.readAnswer&&h>=200&&h<300){e.onAccepted?.();const g=await Promise.race(
+[Cd(l,t.signal),o]).catch(()=>{});return c(h,m,g)}if(sn(on(l)),h!==307&&h!==308)return c(h,m,void 0);if(s===xd)return{kind:"\
 rejected",reason:"too_many_redirects"};const v=Fd(f,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.
 startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return Nd?
 {kind:"not_sent",reason:"a redirect beyond the sender's permissions, left for the program"}:{kind:"rejected",reason:"uns\
@@ -2112,7 +2113,7 @@ c,u])=>eo.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n
 "string"&&tc.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&V(i)===i?{...a,endpoint:i}:a}catch{return}}var ne={
 working:1,periodic:2,asked:1/0},io=.9,dc=1e3,cc=3e5,lc=36e5,uc=4,oo=class{#e;#t=[];#i=[];#n=new Qd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
 resolve();#u;#$=ne.working;#S=0;#O;#y=new Set;#x;#A=!1;#w;#m=le();#a=!1;#_=!1;#o=!1;#F=!1;#R;#fe=!1;#U=0;#D;#P;#E;#G;#H=!1;#q=!1;#B;constructor(e={}){
-this.#e=Zn(e)}enqueue(e){try{if(!Q())return this.#ke();const t=g().exiting();t?(this.#se(),this.#F=this.#o,this.#o=!0):this.#Z(),
+this.#e=Zn(e)}enqueue(e){try{if(!Q())return this.#ke();const t=w().exiting();t?(this.#se(),this.#F=this.#o,this.#o=!0):this.#Z(),
 this.#c++;const n=Ko(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
 return this.#Oe();if(this.#t.push(n),t)return void(this.#j(!0)||this.#z());this.#f&&this.#l===void 0&&queueMicrotask(()=>this.#Y()),
 this.#t.length>=this.#e.maxQueueSize&&this.#M(ne.working)}catch{}finally{this.#F=!1}}start(){this.#f||this.#D||(this.#f=
@@ -2122,27 +2123,27 @@ return this.#u;const n=this.#S,r=this.#T.then(()=>{if(n!==this.#S)return;const i
 ne.working],this.#we(i)});return this.#u=r,this.#T=r,r}stop(){return this.#D??=this.#me()}[Symbol.asyncDispose](){return this.
 stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
 length,inFlight:this.#n.size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#J(){return[...this.#i,
-...this.#n.events(),...this.#t]}#Z(){if(this.#P)return;this.#se();const e=g(),t=o=>{try{return o()}catch{this.#h("an exi\
+...this.#n.events(),...this.#t]}#Z(){if(this.#P)return;this.#se();const e=w(),t=o=>{try{return o()}catch{this.#h("an exi\
 t hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#D===
 void 0;return this.stop(),o},exit:()=>{this.#j(!0)||this.#z(),this.#W()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(
 o=>{r(o),this.#j(!0)||this.#z(),this.#W()})):void 0;this.#P=()=>{n?.(),i?.()}}#Y(){this.#f&&this.#l===void 0&&this.#K()}#K(){
-this.#l=setTimeout(()=>{this.#M(ne.periodic).then(()=>{this.#f&&this.#K()})},this.#e.flushIntervalMs),g().unrefTimer(this.#l)}async#me(){
+this.#l=setTimeout(()=>{this.#M(ne.periodic).then(()=>{this.#f&&this.#K()})},this.#e.flushIntervalMs),w().unrefTimer(this.#l)}async#me(){
 this.#f=!1,this.#l!==void 0&&clearTimeout(this.#l);const e=this.#w=hs(this.#e.exitTimeoutMs);this.#he(),this.#V();const t=this.#c;
 let n=!1;try{if(this.#n.size>0&&!await Promise.race([this.#T.then(()=>!0),e.over()])&&this.#Q(),this.#b()>0&&this.#j())return;
 this.#ce(),this.#b()>0&&this.#N()&&this.#C(!0),this.#b()>0&&!this.#N()&&await this.#pe(e),this.#C()}catch(r){this.#h(`st\
 op failed unexpectedly: ${r}`),n=!0}finally{this.#W(),e.clear(),this.#w=void 0;const r=this.#c>t&&this.#b()>0;!n&&!r&&(this.#P?.(),
 this.#P=void 0)}}async#pe(e){const t=this.#k()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#M(ne.asked,
-!0).then(()=>!0);await Promise.race([n,e.over()])||this.#Q()}#Q(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=g().
+!0).then(()=>!0);await Promise.race([n,e.over()])||this.#Q()}#Q(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=w().
 monotonicMs(),r=Math.min(e,t||e)*io,i=[...this.#y].some(({started:o,accepted:s})=>!s&&n-o>=e*io);this.#ee(({started:o})=>n-
 o>=r),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#E?.health.recordFailure()}#ee(e=()=>!1){
 for(const t of this.#y){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#ie(n);continue}for(const i of n)i.
 cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#ae(n,"the exit budget ended before the answer"):n)}}}#ve(){return this.#O??=
 new AbortController}#te(e){if(e.aborted||!$e())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#w;if(!r)
-return!0;const i=g().monotonicMs(),o=r.end-i;if(o>=t)return!0;const s=this.#x,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return n<=
+return!0;const i=w().monotonicMs(),o=r.end-i;if(o>=t)return!0;const s=this.#x,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return n<=
 t&&!(2*d>o)}#ne(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#k()?.health.isOpen()===
-!0;return e.kind==="http"&&(t||!g().canConnect(e.url))}#ye(){const{sink:e,clock:t}=this.#e,n=this.#B,r=this.#E?.health.state;
+!0;return e.kind==="http"&&(t||!w().canConnect(e.url))}#ye(){const{sink:e,clock:t}=this.#e,n=this.#B,r=this.#E?.health.state;
 return this.#w===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.
-probeAt&&e.kind==="http"&&g().canConnect(e.url)}#ge(e){const t=this.#E?.health;if(e.delivered){this.#B=void 0;const a=this.#q&&
+probeAt&&e.kind==="http"&&w().canConnect(e.url)}#ge(e){const t=this.#E?.health;if(e.delivered){this.#B=void 0;const a=this.#q&&
 this.#w===void 0&&!this.#E?.holdsClaims();(t?.recordSuccess()||a)&&(this.#H=!1);return}if(!e.failed)return;const n=!e.probing&&
 t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);const r=(this.#B?.failures??
 0)+1,{backoff:i,random:o,clock:s}=this.#e,d=s()+it(r,i,o,e.retryAfterMs);this.#B=n||!t?.state?void 0:{state:t.state,failures:r,
@@ -2161,20 +2162,20 @@ ected":return this.#g(e.length,i.reason,i.detail),this.#I(e);case"interrupted":c
 retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?this.#be(e,i.retryAfterMs):
 this.#Se(e,i.reason,i.retryAfterMs)}}}#be(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,
 n);this.#i.unshift(...e)}#ie(e,t=0){const n=Math.min(t,e.length);this.#p+=e.length-n,n>0&&this.#g(n,"otlp_rejected"),this.#I(
-e)}async#Te(e,t){const n={started:g().monotonicMs(),events:e,accepted:!1};this.#y.add(n);try{return await this.#_e(e,t,()=>n.
-accepted=!0)}finally{this.#y.delete(n);const r=g().monotonicMs();this.#x={ms:r-n.started,endedAt:r}}}#oe(e){const{format:t,
+e)}async#Te(e,t){const n={started:w().monotonicMs(),events:e,accepted:!1};this.#y.add(n);try{return await this.#_e(e,t,()=>n.
+accepted=!0)}finally{this.#y.delete(n);const r=w().monotonicMs();this.#x={ms:r-n.started,endedAt:r}}}#oe(e){const{format:t,
 maxBatchBytes:n}=this.#e;return _d(e,n,t.emptyBytes,t.eventBytes)}#L(){this.#i=[],this.#n.clear(),this.#t=[]}async#_e(e,t,n){
 const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason,detail:r.detail};const{format:i,headers:o}=this.#e,
 s=i.encode(e,this.#e.clock());if(this.#m?.(`sending ${e.length} event(s)${r.kind==="http"?` to ${V(r.url)}`:""}: ${s}`),
 r.kind==="stderr")return so(s),{kind:"delivered"};const d=i.classify;return await Ld({url:r.url,body:s,headers:o,classify:d&&
 ((a,c,u)=>d(a,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,
-signal:t,now:this.#e.clock,unrefTimer:g().unrefTimer,mayConnect:g().canConnect,sendsProxyCredentials:g().sendsProxyCredentials})}#$e(e,t){
+signal:t,now:this.#e.clock,unrefTimer:w().unrefTimer,mayConnect:w().canConnect,sendsProxyCredentials:w().sendsProxyCredentials})}#$e(e,t){
 if(!this.#m)return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind===
 "retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${_s(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.
 url:void 0,this.#e.headers)}`:"",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";
 this.#m(`answer for ${t} event(s): ${e.kind}${i}`)}#se(){if(this.#_)return;this.#_=!0;const{sink:e,format:t,spoolDir:n,handOff:r}=this.#e;
 if(this.#m){const{enabled:o,decidedBy:s}=Zt();this.#m(`telemetry ${o?"on":"off"} (decided by ${s})`);const d=e.kind==="h\
-ttp"?V(e.url):e.kind==="stderr"?"standard error":e.reason==="dry_run"&&g().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere\
+ttp"?V(e.url):e.kind==="stderr"?"standard error":e.reason==="dry_run"&&w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere\
  (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${e.reason})`;this.#m(`en\
 dpoint: ${d}; format: ${t.name}; spool: ${n??"none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)
 return;const i=$i(e,this.#e.headers);i&&this.#m(`warning: ${i}`),this.#m(`at exit: ${r.enabled?"hand off where a sender \
@@ -2184,7 +2185,7 @@ d=this.#ae(e,t);for(const a of d)a.notBefore=s+it(a.retries,r,o,n);this.#i.push(
 (++i.retries>this.#e.maxRetries?r:n).push(i);return n.length>0&&this.#h(`delivery failed (${t}): ${n.length} event(s) ke\
 pt for retry`),r.length>0&&this.#g(r.length,"retries_exhausted",`last failure: ${t}`),this.#I(r),n}#I(e){this.#E?.settle(
 e)}#k(){return this.#E??=zi.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place c\
-annot be used: ${e}`;n!==this.#G&&this.#h(n),this.#G=n}),this.#E}#de(){const e=this.#w;if(e)return Math.max(0,e.end-g().
+annot be used: ${e}`;n!==this.#G&&this.#h(n),this.#G=n}),this.#E}#de(){const e=this.#w;if(e)return Math.max(0,e.end-w().
 monotonicMs())+dc;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(cc,Math.min(lc,2*t),2*n)}#V(){const e=this.#de(),
 t=this.#w!==void 0;this.#E?.renewClaims(e,t?e:e*.75,t)}#ce(){if(this.#H||this.#S>0||!Q()||this.#N()||!$e())return;const e=this.#k();
 if(e&&Fe()!==void 0)return;this.#H=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#b(),Math.min(Math.ceil(t/10),t-
@@ -2221,7 +2222,7 @@ us(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(H(t
 `dropped ${e} event(s): ${t}${n?` (${n})`:""}`)}#Oe(){if(H(this.#d,"buffer_full",1),this.#R!==void 0){this.#R++;return}this.#R=
 0;const e=this.#e.maxBufferedEvents;this.#X(1,"buffer_full",`${e} held; those dropped after it are told together at the \
 next flush`)}#he(){const e=this.#R;this.#R=void 0,e&&this.#X(e,"buffer_full")}#h(e){this.#m?.(e),this.#F||Ln(this.#e.logger,
-e)}};function so(e){g().writeStderr(`${dn(JSON.parse(e))}
+e)}};function so(e){w().writeStderr(`${dn(JSON.parse(e))}
 `)}var hc=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
 re or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; never its message)","\
 how long it took","the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture","the to\
@@ -2231,7 +2232,7 @@ ormation"];function mc(e,t=mn){return["","NVIDIA NeMo Agent Toolkit collects ano
 ...hc.map(n=>`  - ${n},`),"It never collects:",...fc.map(n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool t\
 oo (they share ${t}).`,e?`Change your mind any time: \`${e}\` (or NAT_TELEMETRY_ENABLED=0).`:"Change your mind any time:\
  NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",""].join(`
-`)}var ao=/[\u0000-\u001f\u007f-\u009f]/,mn="~/.config/nat/telemetry.toml";function pc(){try{const e=g().env("NAT_TELEME\
+`)}var ao=/[\u0000-\u001f\u007f-\u009f]/,mn="~/.config/nat/telemetry.toml";function pc(){try{const e=w().env("NAT_TELEME\
 TRY_CONSENT_FILE");return e&&!ao.test(e)?e:mn}catch{return mn}}var co="Share anonymous usage data? [y/n] ",vc=200;function yc(e,t){
 let n="";for(const r of t){if(e.result!==void 0)break;r===3||r===4?(e.result=null,r===3&&(e.interrupted=!0),n+=r===3?`^C\
 
@@ -2239,11 +2240,11 @@ let n="";for(const r of t){if(e.result!==void 0)break;r===3||r===4?(e.result=nul
 `):r===13||r===10?(e.result=e.text,n+=`
 `):(r===127||r===8)&&e.text.length>0?(e.text=e.text.slice(0,-1),n+="\b \b"):r>=32&&r<127&&e.text.length<64&&(e.text+=String.
 fromCharCode(r),n+=String.fromCharCode(r))}return n}function gc(e){const t=e.trim().toLowerCase();if(t==="y"||t==="yes")
-return"enabled";if(t==="n"||t==="no")return"disabled"}async function wc(e,t){const{writeStderr:n,monotonicMs:r}=g();let i,
+return"enabled";if(t==="n"||t==="no")return"disabled"}async function wc(e,t){const{writeStderr:n,monotonicMs:r}=w();let i,
 o,s={text:""},d=0,a=!1;try{const u=e.readRaw(l=>{for(let h=1;h<=l.length;h++)if(!((i===void 0||r()-i<vc)&&l[h-1]!==3)&&(n(
 yc(s,l.subarray(h-1,h))),s.result!==void 0)){if(s.interrupted)return a=!0,h;if(o=s.result===null?"disabled":gc(s.result),
 o!==void 0||++d===3)return h;n(`Please answer y or n. ${co}`),i=r(),s={text:""}}});await null,n(`${mc(t,pc())}
-${co}`),i=r(),await u}catch{return"never_asked"}if(a){const u=g();return u.signalSelf("SIGINT")||u.exit(ve.SIGINT),await new Promise(
+${co}`),i=r(),await u}catch{return"never_asked"}if(a){const u=w();return u.signalSelf("SIGINT")||u.exit(ve.SIGINT),await new Promise(
 l=>setTimeout(l,50)),"never_asked"}o??="disabled",Ti(o==="enabled");const c=pi(o);return n(`${o==="enabled"?"Thank you. \
 Usage data will be shared.":"Usage data will not be shared."}${c?"":" (Your choice could not be saved; you will be asked\
  again.)"}
@@ -2258,7 +2259,7 @@ Yi as EndpointHealth,Fi as LATEST_WIRE_TIME_MS,oo as NATTelemetryHandler,Ze as N
 rt as Spool,li as TaskStatus,Se as TelemetryEvent,H as addCount,mr as askForConsent,sr as backlogKey,Xa as buildPayload,
 pr as cgiIgnores,$i as clearTextSecrets,K as consentFilePath,$e as consentHolds,Rr as denoGoesAround,jt as denoProxyRoute,
 b as describe,ee as describeError,Vi as downUntil,oc as dropsRecords,yi as effectiveConsent,An as environmentSettings,ar as exitDecision,
-or as fallbackBeside,ie as formatTimestamp,St as healthHash,Dt as hiddenBecause,g as host,ct as httpUrlProblem,_i as isLoopback,
+or as fallbackBeside,ie as formatTimestamp,St as healthHash,Dt as hiddenBecause,w as host,ct as httpUrlProblem,_i as isLoopback,
 Q as isTelemetryEnabled,ir as openSpool,Rt as optOutProblem,ft as parametersProblem,Ye as proxyRoute,De as randomFraction,
 pi as recordConsent,Sd as recordedHealth,V as redact,Ji as removeSenderScripts,Zn as resolveOptions,it as retryDelay,I as runtimeInfo,
 vi as saveConsent,Ti as setTelemetryEnabled,fe as shortHash,rr as spoolFallbackOf,Xn as spoolKey,ms as trackCommand,Te as unknownOption,
