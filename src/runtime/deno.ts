@@ -171,13 +171,14 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
     // program as it would without us (what was pending is not spooled).
     if (deno.build.os !== "windows" && !granted({ name: "run" })) return () => {};
     // A signal its parent had ignored stays ignored in a Deno program for its first moments (Deno 2.9 undoes that
-    // within about a second): no listener for it, so that the signal does what it would without us at any moment;
-    // an end it brings later is not recorded.
+    // within about a second): no listener at all then, so that the signal does what it would without us at any
+    // moment (Deno's first listener, for any signal, undoes every ignored one at once); an end either signal brings
+    // is not recorded.
     const status = deno.build.os === "linux" && granted({ name: "read", path: PROCESS_STATUS_FILE })
       ? quietly(() => files.read(PROCESS_STATUS_FILE, 65_536))
       : undefined;
     const ignored = ignoredInterrupts(status);
-    const listeners = INTERRUPT_SIGNALS.filter((signal) => !ignored.includes(signal)).map((signal) => {
+    const listeners = (ignored.length > 0 ? [] : INTERRUPT_SIGNALS).map((signal) => {
       const listener = markStandingAside(() => {
         // The program listens for this signal too: it decides what happens, as it would without us.
         if (watch.programListens(signal)) return;
