@@ -23,12 +23,12 @@ le");t(a,c)},o=(a,c)=>u=>{i(a,u);const{mode:l}=u,h=()=>e.gid===void 0||u.gid!==e
 c.uid!==e.uid)throw new R(a,"not_owner");o(a,1/0)(c)},d=(a,c)=>{try{if(!e.allowed(a,"read"))return;const u=e.lstat(a);return u?
 ((c?s(a):o(a,1/0))(u),u):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.permissionsFollowLinks,
 uid:e.uid,realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){const l=a.length>1?a.replace(/(?<=[^\\/:])[\\/]+$/,
-""):a,h=[];let f=e.lstat(l),m;for(let O=l;f===void 0;){h.unshift(O);const k=Z(O);if(k===void 0||h.length>Nr)throw new R(
-l,"no_parent");if(!e.allowed(k,"read")){m=k;break}f=e.lstat(O=k)}if(!u&&h.length>0)throw new R(l,f?.kind==="file"?"no_pa\
+""):a,h=[];let f=e.lstat(l),m;for(let O=l;f===void 0;){h.unshift(O);const $=Z(O);if($===void 0||h.length>Nr)throw new R(
+l,"no_parent");if(!e.allowed($,"read")){m=$;break}f=e.lstat(O=$)}if(!u&&h.length>0)throw new R(l,f?.kind==="file"?"no_pa\
 rent":"missing");if(n(e.uid,h.length>0?Z(h[0]):l))throw new R(l,h.length>0?"ancestor_not_owner":"not_owner");c&&h.length>
-0&&Me(e,h[0]);for(const O of h)try{e.mkdir(O),O===h[0]&&r(O,e.removeDir)}catch(k){if(k instanceof R)throw k;const N=e.lstat(
-O);if(N===void 0&&O===h[0]&&m!==void 0&&k?.code==="ENOENT")throw new Error(`${m} does not exist, and the program may not\
- make it (its permissions)`);if(N===void 0)throw k;if(N.kind!=="directory")throw new R(l,N.kind==="symlink"?"symlink":"n\
+0&&Me(e,h[0]);for(const O of h)try{e.mkdir(O),O===h[0]&&r(O,e.removeDir)}catch($){if($ instanceof R)throw $;const N=e.lstat(
+O);if(N===void 0&&O===h[0]&&m!==void 0&&$?.code==="ENOENT")throw new Error(`${m} does not exist, and the program may not\
+ make it (its permissions)`);if(N===void 0)throw $;if(N.kind!=="directory")throw new R(l,N.kind==="symlink"?"symlink":"n\
 ot_a_directory");t(l,N,O===l?"not_owner":"ancestor_not_owner")}if(h.length>0&&(f=e.lstat(l)),f?.kind==="symlink")throw new R(
 l,"symlink");if(f?.kind!=="directory")throw new R(l,"not_a_directory");if(!c)return!0;if(e.uid!==void 0&&f.uid!==e.uid)throw new R(
 l,"not_owner");if(f.mode!==void 0&&(f.mode&18)!==0)throw new R(l,"writable_by_others");const v=e.uid===0||e.uid===void 0&&
@@ -85,50 +85,50 @@ group")?.split(`
 return Object.defineProperty(e,Dr,{value:!0}),e}),po=(function(e,t){const n=p=>{try{return e.permissions.querySync?.(p).
 state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=S(()=>e.permissions.querySync?.({name:"net"}));return p?.state===
 "granted"&&p.partial!==!0},o=(p,T)=>r({name:T,path:p}),s=p=>r({name:"sys",kind:p})?S(()=>e[p]())??void 0:void 0,d=wn(fo(
-e,{uid:s("uid"),gid:s("gid")},o)),a=(p,T)=>{try{let $=new TextEncoder().encode(T);for(;$.length>0;)$=$.subarray(p.writeSync(
-$))}catch{}},c=e===Xe&&zr?zr:On(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
+e,{uid:s("uid"),gid:s("gid")},o)),a=(p,T)=>{try{let k=new TextEncoder().encode(T);for(;k.length>0;)k=k.subarray(p.writeSync(
+k))}catch{}},c=e===Xe&&zr?zr:On(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
 u(p)||e.exit(ve[p]),setTimeout(()=>e.exit(ve[p]),100)},h=()=>globalThis.process?.stdin,f=()=>S(()=>e.stdin.readable.locked||
-Cr(h()))!==!1,m=new ze(p=>{const T=E=>{oe(p,M=>M.beforeExit())&&E.preventDefault()},$=()=>{oe(p,E=>E.exit(e.exitCode))},
+Cr(h()))!==!1,m=new ze(p=>{const T=E=>{oe(p,M=>M.beforeExit())&&E.preventDefault()},k=()=>{oe(p,E=>E.exit(e.exitCode))},
 A=E=>{E.defaultPrevented||oe(p,M=>M.exit(1))},_=[["beforeunload",T],["error",A],["unhandledrejection",A]];for(const[E,M]of _)
-globalThis.addEventListener(E,M);return Ft.add($),()=>{for(const[E,M]of _)globalThis.removeEventListener(E,M);Ft.delete(
-$)}}),v=new ze(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const T=e.build.os==="linux"&&r({name:"read",
-path:Ct})?S(()=>d.read(Ct,65536)):void 0,$=gn(T),A=Ve.filter(_=>!$.includes(_)).map(_=>{const E=kn(()=>{c.programListens(
-_)||(oe(p,M=>M(_)),v.clear(),l(_))});return S(()=>c.add(_,E)),[_,E]});return()=>{for(const[_,E]of A)S(()=>c.remove(_,E))}}),
-g=p=>{try{return e.env.get(p),!1}catch{return!0}},O=p=>r({name:"env",variable:p})&&g(p),k=p=>!r({name:"env",variable:p})||
-g(p),N=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},y=p=>{const T=yo(e,r,d,N);if(T)return{
-refused:T};const $=ea.find(k);if($!==void 0){const x=Dt(O($),"--allow-env");return{refused:`the program may not read ${$}\
- (${x}), which its requests honour: a sender would not`}}const A=S(()=>e.execPath());if(!A||!r({name:"run",command:A}))return{
-refused:"the program may not run Deno itself (--allow-run)"};const _=r({name:"read",path:"."})?S(()=>e.cwd()):void 0,E=[
-p.dir,...p.reads].map(x=>Tn(x,_)),M=[...E,A].find(x=>x.includes(","));if(M!==void 0)return{refused:`Deno's permission fl\
-ags cannot name a path with a comma: ${M}`};if(e.build.os==="windows")return{executable:A,paths:E,cwd:_};const j=Qs.find(
-([x,F])=>r({name:"run",command:x})&&(!F||d.sizeOf(x)!==void 0));return j?{executable:A,closer:j,paths:E,cwd:_}:{refused:`\
-Deno passes inherited descriptors on; closing them needs --allow-run=${Fr}`}};return{env:N,envHidden:k,envNotUnicode:O,writeStderr:p=>a(
-e.stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
-e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,T,$,A){const _=new Set;let E=0;const M=async x=>{if(Number(x.headers.
+globalThis.addEventListener(E,M);return Ft.add(k),()=>{for(const[E,M]of _)globalThis.removeEventListener(E,M);Ft.delete(
+k)}}),v=new ze(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const T=e.build.os==="linux"&&r({name:"read",
+path:Ct})?S(()=>d.read(Ct,65536)):void 0,A=(gn(T).length>0?[]:Ve).map(_=>{const E=kn(()=>{c.programListens(_)||(oe(p,M=>M(
+_)),v.clear(),l(_))});return S(()=>c.add(_,E)),[_,E]});return()=>{for(const[_,E]of A)S(()=>c.remove(_,E))}}),g=p=>{try{return e.
+env.get(p),!1}catch{return!0}},O=p=>r({name:"env",variable:p})&&g(p),$=p=>!r({name:"env",variable:p})||g(p),N=p=>{try{return r(
+{name:"env",variable:p})?e.env.get(p):void 0}catch{return}},y=p=>{const T=yo(e,r,d,N);if(T)return{refused:T};const k=ea.
+find($);if(k!==void 0){const x=Dt(O(k),"--allow-env");return{refused:`the program may not read ${k} (${x}), which its re\
+quests honour: a sender would not`}}const A=S(()=>e.execPath());if(!A||!r({name:"run",command:A}))return{refused:"the pr\
+ogram may not run Deno itself (--allow-run)"};const _=r({name:"read",path:"."})?S(()=>e.cwd()):void 0,E=[p.dir,...p.reads].
+map(x=>Tn(x,_)),M=[...E,A].find(x=>x.includes(","));if(M!==void 0)return{refused:`Deno's permission flags cannot name a \
+path with a comma: ${M}`};if(e.build.os==="windows")return{executable:A,paths:E,cwd:_};const j=Qs.find(([x,F])=>r({name:"\
+run",command:x})&&(!F||d.sizeOf(x)!==void 0));return j?{executable:A,closer:j,paths:E,cwd:_}:{refused:`Deno passes inher\
+ited descriptors on; closing them needs --allow-run=${Fr}`}};return{env:N,envHidden:$,envNotUnicode:O,writeStderr:p=>a(e.
+stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
+e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,T,k,A){const _=new Set;let E=0;const M=async x=>{if(Number(x.headers.
 get("content-length")??0)>A.maxBodyBytes)return Ur(x);let F;const C=new Promise(st=>F=setTimeout(()=>st(Hr),A.requestTimeoutMs)),
 L=ta(x,A.maxBodyBytes).catch(()=>Yr),Y=await Promise.race([L,C]).finally(()=>clearTimeout(F));if(Y===Yr)return We(400,"t\
 he request was cut short");if(Y===Hr)return We(408,"the request did not arrive in time");if(Y===void 0)return Ur(x);const J=new URL(
-x.url);let ce;try{ce=await $({method:x.method,path:J.pathname+J.search,body:Y})}catch{return We(500,"internal")}return ce?
+x.url);let ce;try{ce=await k({method:x.method,path:J.pathname+J.search,body:Y})}catch{return We(500,"internal")}return ce?
 new Response(ce.body??null,{status:ce.status,headers:ce.headers??{}}):(await new Promise(st=>_.add(st)),new Response(null,
 {status:503}))},j=e.serve({hostname:p,port:T,onListen(){}},async x=>{if(E>=A.maxConnections)return new Response(null,{status:503,
 headers:{connection:"close"}});E++;try{return await M(x)}finally{E--}});return Promise.resolve({port:j.addr.port,async close(){
 for(const x of _)x();await j.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.
-now(),canConnect(p){try{return r({name:"net",host:Sn(p)})}catch{return!1}},sendsProxyCredentials(p){try{return ke.some(k)||
-Ds(new URL(p),N)}catch{return!0}},async fetch(p,T){const $=Rr(new URL(p),N,O);if($!==void 0)throw new ye($);return await(t??
-globalThis.fetch)(p,T)},senderRefusal(p){const T=y(p);return"refused"in T?T.refused:void 0},senderCommand(p,T){const $=y(
-T);if("refused"in $)return $;const{executable:A,closer:_,paths:E,cwd:M}=$,j=_&&vo(e,n),x=_?[...j?[j]:[],_[0],A]:[A],F=i()?
+now(),canConnect(p){try{return r({name:"net",host:Sn(p)})}catch{return!1}},sendsProxyCredentials(p){try{return ke.some($)||
+Ds(new URL(p),N)}catch{return!0}},async fetch(p,T){const k=Rr(new URL(p),N,O);if(k!==void 0)throw new ye(k);return await(t??
+globalThis.fetch)(p,T)},senderRefusal(p){const T=y(p);return"refused"in T?T.refused:void 0},senderCommand(p,T){const k=y(
+T);if("refused"in k)return k;const{executable:A,closer:_,paths:E,cwd:M}=k,j=_&&vo(e,n),x=_?[...j?[j]:[],_[0],A]:[A],F=i()?
 "--allow-net":`--allow-net=${Sn(T.endpoint)}`,C=[A,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
 -no-remote"];C.push("--no-code-cache"),C.push("--allow-sys=uid,gid",`--allow-env=${T.variables.join(",")}`,F,`--allow-ru\
 n=${x.join(",")}`),C.push(`--allow-read=${E.join(",")}`,`--allow-write=${T.dir}`,p);const L={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"\
 1"},Y=bn(N,{...T.set,...L},M);if(!_)return{argv:C,env:Y,cwd:T.dir};const J=[_[0],"-c",_[2],"nat-telemetry-sender",...C];
-return j?{argv:[j,...J],env:Y,cwd:T.dir,leavesSession:!0}:{argv:J,env:Y,cwd:T.dir}},spawnDetached(p){try{const[T,...$]=p.
-argv,_={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(T,{args:$,
+return j?{argv:[j,...J],env:Y,cwd:T.dir,leavesSession:!0}:{argv:J,env:Y,cwd:T.dir}},spawnDetached(p){try{const[T,...k]=p.
+argv,_={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(T,{args:k,
 env:p.env,cwd:p.cwd,..._}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,terminal(){try{
 if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Ir(d,I().os))return{
-async readRaw(p){const T=S(()=>h()?.isRaw)===!0;e.stdin.setRaw(!0);const $=()=>{for(const[_,E]of A)S(()=>c.remove(_,E))},
-A=Ve.map(_=>{const E=()=>{S(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&($(),l(_))};return S(()=>c.add(_,E)),[_,E]});try{
+async readRaw(p){const T=S(()=>h()?.isRaw)===!0;e.stdin.setRaw(!0);const k=()=>{for(const[_,E]of A)S(()=>c.remove(_,E))},
+A=Ve.map(_=>{const E=()=>{S(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&(k(),l(_))};return S(()=>c.add(_,E)),[_,E]});try{
 const _=new Uint8Array(64);for(;;){const E=await e.stdin.read(_);if(E===null)throw new Error("the terminal went away");if(p(
-_.slice(0,E))!==void 0)return}}finally{e.stdin.setRaw(T),$()}}}},files:d,exiting:()=>Vr,onExit:p=>m.add(p),onInterrupt:p=>v.
+_.slice(0,E))!==void 0)return}}finally{e.stdin.setRaw(T),k()}}}},files:d,exiting:()=>Vr,onExit:p=>m.add(p),onInterrupt:p=>v.
 add(p)}}),Sn=(function(e){const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),vo=(function(e,t){
 const n=jr.map(r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return jr.find((r,i)=>{
 if(n[i].some(s=>s!=="granted"))return!1;const o=S(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==
@@ -141,15 +141,15 @@ programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),go=(function(e,t){cons
 (o,s)=>{const d=new URL(r),a=Ye(d,t);if(a.kind==="unusable")return s(new ye(a.reason));const c=d.protocol==="https:",u=sa(
 e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-length":n.byteLength(i.body),"accept-encoding":"identity"},
 signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:f}=a,m=i.signal;l.createConnection=(v,g)=>{
-(c?ha(e,u,f,d,m):Xr(e,u,f,m)).then(k=>g(null,k),k=>g(k))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
+(c?ha(e,u,f,d,m):Xr(e,u,f,m)).then($=>g(null,$),$=>g($))},c||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,
 f.authorization&&(l.headers["proxy-authorization"]=f.authorization))}const h=e(c?"node:https":"node:http").request(d,l);
 h.on("error",s),h.on("response",f=>{const m=v=>f.headers[v.toLowerCase()];o({status:f.statusCode??0,headers:{get:v=>{const g=m(
 v);return g===void 0?null:Array.isArray(g)?g.join(", "):g}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e(
 "node:stream").Readable.toWeb(f).getReader()}})}),h.end(i.body)})}),wo=(function(e,t,n,r){const i=f=>e.constants[f]??0,o=i(
 "O_NOFOLLOW")|i("O_NONBLOCK"),s=f=>({kind:f.isSymbolicLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"ot\
 her",uid:n?void 0:f.uid,gid:n?void 0:f.gid,mode:n?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs,changed:f.ctimeMs,inode:f.
-ino}),d=(f,m,v,g)=>{try{return e.openSync(f,m|o,g)}catch(O){const k=O.code;if(k==="ENOENT"||k==="ENOTDIR")return;const N=k===
-"ELOOP"||k==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw N&&v(s(N)),O}},a=(f,m)=>{for(let v=0;v<m.length;)v+=
+ino}),d=(f,m,v,g)=>{try{return e.openSync(f,m|o,g)}catch(O){const $=O.code;if($==="ENOENT"||$==="ENOTDIR")return;const N=$===
+"ELOOP"||$==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw N&&v(s(N)),O}},a=(f,m)=>{for(let v=0;v<m.length;)v+=
 e.writeSync(f,m,v,m.length-v)},{Buffer:c,process:u}=globalThis;let l;const h=(f,m)=>{if(l??=u?.getBuiltinModule?.("node:\
 buffer")?.isUtf8??ma,!l(m))throw new R(f,"not_utf8");return c.from(m).toString("utf8")};return{uid:n?void 0:t.uid,get gid(){
 return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(f,m)=>r===void 0||S(()=>r.has(m==="read"?"fs.read":"fs.write",
@@ -157,7 +157,7 @@ f))!==!1,lstat(f){try{const m=e.lstatSync(f,{throwIfNoEntry:!1});return m&&s(m)}
 realPath:f=>S(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink:f=>S(()=>e.readlinkSync(f)),usableDir(f){try{return e.
 accessSync(f,fa),!0}catch(m){return["EACCES","EPERM","EROFS"].includes(m.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{
 mode:448})},list:f=>e.readdirSync(f),read(f,m,v){const g=d(f,i("O_RDONLY"),v);if(g!==void 0)try{const O=s(e.fstatSync(g));
-v(O);const k=En((N,y)=>e.readSync(g,N,y,N.length-y,null),O.size,m);return v({...O,size:k.length}),h(f,k)}finally{e.closeSync(
+v(O);const $=En((N,y)=>e.readSync(g,N,y,N.length-y,null),O.size,m);return v({...O,size:$.length}),h(f,$)}finally{e.closeSync(
 g)}},create(f,m){const v=d(f,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},384);if(v===void 0)throw new Error(`cannot cr\
 eate ${f}: no such directory`);try{a(v,c.from(m))}catch(g){throw e.closeSync(v),e.unlinkSync(f),g}e.closeSync(v)},append(f,m,v){
 const g=d(f,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(g===void 0)throw new Error(`cannot append to ${f}: no suc\
@@ -176,29 +176,29 @@ e.platform==="linux"?r().files:void 0,l=gn(S(()=>u?.read(Ct,65536)));return xn(e
 writeStderr:c=>Kr(e.stderr,c),writeStdout:c=>Kr(e.stdout,c),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(
 2),setExitCode(c){e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.isInteger(c)?c:void 0},async serve(c,u,l,h){
 const f=e.getBuiltinModule?.("node:http");if(!f)throw new Error("no HTTP server in this runtime");const m={requestTimeout:h.
-requestTimeoutMs,headersTimeout:h.requestTimeoutMs,connectionsCheckingInterval:1e3},v=f.createServer(m,(O,k)=>{const N=(E,M)=>{
-k.writeHead(E,{"content-type":"application/json",connection:"close"}),k.end(JSON.stringify({error:M}),()=>O.socket.destroy())},
+requestTimeoutMs,headersTimeout:h.requestTimeoutMs,connectionsCheckingInterval:1e3},v=f.createServer(m,(O,$)=>{const N=(E,M)=>{
+$.writeHead(E,{"content-type":"application/json",connection:"close"}),$.end(JSON.stringify({error:M}),()=>O.socket.destroy())},
 y=()=>N(413,"the body is too large");if(Number(O.headers["content-length"]??0)>h.maxBodyBytes)return y();const p=new TextDecoder;
-let T="",$=0,A=!1;const _=setTimeout(()=>{A=!0,T="",N(408,"the request did not arrive in time")},h.requestTimeoutMs);O.on(
-"close",()=>clearTimeout(_)),O.on("data",E=>{if(!A){if($+=E.length,$>h.maxBodyBytes)return A=!0,T="",clearTimeout(_),O.pause(),
+let T="",k=0,A=!1;const _=setTimeout(()=>{A=!0,T="",N(408,"the request did not arrive in time")},h.requestTimeoutMs);O.on(
+"close",()=>clearTimeout(_)),O.on("data",E=>{if(!A){if(k+=E.length,k>h.maxBodyBytes)return A=!0,T="",clearTimeout(_),O.pause(),
 y();T+=p.decode(E,{stream:!0})}}),O.on("end",async()=>{if(clearTimeout(_),A)return;let E;try{E=await l({method:O.method??
 "GET",path:O.url??"/",body:T})}catch{E={status:500,headers:{"content-type":"application/json"},body:'{"error":"internal"\
-}'}}E&&(k.writeHead(E.status,E.headers??{}),k.end(E.body))})});v.maxConnections=h.maxConnections,await new Promise((O,k)=>{
-v.once("error",k),v.listen(u,c,O)});const g=v.address();return{port:typeof g=="object"&&g?g.port:u,close:()=>new Promise(
+}'}}E&&($.writeHead(E.status,E.headers??{}),$.end(E.body))})});v.maxConnections=h.maxConnections,await new Promise((O,$)=>{
+v.once("error",$),v.listen(u,c,O)});const g=v.address();return{port:typeof g=="object"&&g?g.port:u,close:()=>new Promise(
 O=>{v.close(()=>O()),v.closeAllConnections?.()})}},unrefTimer(c){c?.unref?.()},holdOpen:e.versions.bun?void 0:Eo(e),watchTick:e.
 versions.bun?void 0:pa,monotonicMs(){const[c,u]=e.hrtime();return c*1e3+u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,
 terminal(){const{fs:c}=r(),u=h=>S(()=>c?.fstatSync(h).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(u)||
 e.execArgv?.includes("--test"))return;const{stdin:l}=e;if(!(!l.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&
 S(()=>Cr(l))===!1&&Ir(r().files,I().os))return{readRaw:h=>new Promise((f,m)=>{const v=l.isRaw===!0,g=l.readableFlowing,O=y=>{
-l.removeListener("data",k),l.removeListener("end",N),l.removeListener("error",N),S(()=>l.setRawMode?.(v)),l.pause(),y!==
-void 0&&y.length>0&&S(()=>l.unshift(y)),g===!0?l.resume():g===null&&S(()=>l.readableFlowing=null)},k=y=>{const p=new Uint8Array(
+l.removeListener("data",$),l.removeListener("end",N),l.removeListener("error",N),S(()=>l.setRawMode?.(v)),l.pause(),y!==
+void 0&&y.length>0&&S(()=>l.unshift(y)),g===!0?l.resume():g===null&&S(()=>l.readableFlowing=null)},$=y=>{const p=new Uint8Array(
 y??[]);let T;try{T=h(p)}catch{T=p.length}T!==void 0&&(O(p.subarray(T)),e.nextTick(f))},N=()=>{O(),m(new Error("the termi\
-nal went away"))};l.setRawMode?.(!0),l.on("data",k),l.on("end",N),l.on("error",N),l.resume()})}},fetch:t.lightFetch&&e.getBuiltinModule?
+nal went away"))};l.setRawMode?.(!0),l.on("data",$),l.on("end",N),l.on("error",N),l.resume()})}},fetch:t.lightFetch&&e.getBuiltinModule?
 go(c=>e.getBuiltinModule(c),c=>e.env[c]):ka(t.fetchAtLoad,c=>e.env[c],e.versions.bun!==void 0),senderCommand(c,u){const l=i(
 u);if(l)return{refused:l};const h=e.versions.bun?va:{},f=bn(v=>e.env[v],{...u.set,...h},S(()=>e.cwd?.())),m=e.versions.bun?
 []:_o(e);return{argv:[e.execPath,...m,c],env:f,cwd:u.dir}},senderRefusal:i,spawnDetached(c){try{const{argv:u,env:l,cwd:h}=c;
-if(t.bunSpawn){const O=["ignore","ignore","ignore"];try{const k=t.bunSpawn([...u],{detached:!0,stdio:O,windowsHide:!0,env:{
-...l},cwd:h});return k.unref(),k.pid!==void 0?"started":"failed"}catch(k){return k?.code==="EAGAIN"?"no processes":"fail\
+if(t.bunSpawn){const O=["ignore","ignore","ignore"];try{const $=t.bunSpawn([...u],{detached:!0,stdio:O,windowsHide:!0,env:{
+...l},cwd:h});return $.unref(),$.pid!==void 0?"started":"failed"}catch($){return $?.code==="EAGAIN"?"no processes":"fail\
 ed"}}const f=e.getBuiltinModule?.("node:child_process");if(!f)return"failed";const[m,...v]=u,g=f.spawn(m,v,{detached:!0,
 stdio:"ignore",windowsHide:!0,env:l,cwd:h});return g.on("error",()=>{}),g.unref(),g.pid!==void 0?"started":"failed"}catch{
 return"failed"}},exit:c=>e.exit(c),signalSelf:d,get files(){return r().files},exiting:()=>o||e._exiting===!0,onExit:c=>s.
@@ -233,7 +233,7 @@ return dt(w().env("CI"))||w().envNotUnicode?.("CI")===!0}),dt=(function(e){retur
 tp:"&&t.protocol!=="https:")return Yt;if(at(t))return`${ai}: a key with a '/', '?' or '#' in it, not percent-encoded (%2\
 F, %3F, %23), would make a part of it the host`}),lt=(function(e){if(e===""||e==="stdout")return;const t=ct(e);return t===
 Yt?`${t}, "" or "stdout"`:t}),ut=(function(e){const t=e.trim().toLowerCase();return t==="nat"||t==="otlp"?t:void 0}),An=(function(){
-const e=w().env,t=[],n=(y,p)=>{const T=e(y),$=Rn(y,T);return $!==void 0&&t.push(`${$}, ${p}`),Le(T)};n("NAT_TELEMETRY_EN\
+const e=w().env,t=[],n=(y,p)=>{const T=e(y),k=Rn(y,T);return k!==void 0&&t.push(`${k}, ${p}`),Le(T)};n("NAT_TELEMETRY_EN\
 ABLED","so telemetry is off and nothing is asked"),n("NAT_TELEMETRY_DEBUG","so no debug trail is written");const r=[],i=Nn();
 for(const y of Pa)w().envHidden?.(y)===!0&&!(y==="CI"&&i)&&r.push(y);const o=n("NAT_TELEMETRY_DRY_RUN","so events are se\
 nt")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),d=s===void 0?void 0:lt(s);d&&t.push(`NAT_TELEMET\
@@ -247,9 +247,9 @@ ectory may hold another decision`);let l;const h=Ao(e,I().os,t,y=>l=y),f=e("NAT_
 t be read (${se(y)}): ${di[y]}`);for(const y of oi){const p=e(y)?.trim(),T=p?ct(p):void 0;T&&t.push(`${y}=${b(V(p))} ${T}\
 : OTLP events are not sent`)}const v=xo(e,y=>r.includes(y)),g=y=>So(e(y),p=>t.push(`${y}: ${p}: skipped`)),O={...Mn("OTE\
 L_EXPORTER_OTLP_HEADERS",g("OTEL_EXPORTER_OTLP_HEADERS"),t),...Mn("OTEL_EXPORTER_OTLP_LOGS_HEADERS",g("OTEL_EXPORTER_OTL\
-P_LOGS_HEADERS"),t)},k=Oo(g("OTEL_RESOURCE_ATTRIBUTES"));k.skipped.length>0&&t.push(`OTEL_RESOURCE_ATTRIBUTES: ${k.skipped.
+P_LOGS_HEADERS"),t)},$=Oo(g("OTEL_RESOURCE_ATTRIBUTES"));$.skipped.length>0&&t.push(`OTEL_RESOURCE_ATTRIBUTES: ${$.skipped.
 map(y=>b(y)).join(", ")}: not sent, as it may say who or which machine sends (only the service's names and its deploymen\
-t's environment are)`);const N={...k.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,
+t's environment are)`);const N={...$.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,
 endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:v.hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PR\
 EFIX")??"",spoolDir:h,noSpool:l,spoolFallback:f===void 0,handOff:c,ci:i,format:a,otlpEndpoint:v.endpoint,otlpHeaders:O,otlpResource:N,
 problems:t}}),Rn=(function(e,t){if(t===void 0)return;const n=t.trim().toLowerCase();if(!(Le(n)===!0||Da.includes(n)))return`${e}\
@@ -379,14 +379,14 @@ e",timer:!0},s={sign:"positive",integer:!0},d=n("requestTimeoutSeconds",Ii,i),a=
 offMaxSeconds",60,o);if(c<a)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffIn\
 itialSeconds' (${a}), got ${c}`);const u=An(),l=r("sourceClientVersion","string",He),h=Qn("resource",e.resource),f=r("se\
 ssionId","string","undefined"),m=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,g=Go(v,m),O=ut(u.format??
-""),k=v!==void 0?g:O??"nat",N=kt(k,l,{...u.otlpResource,...h}),[y,p]=Di.has(e)?[gd,"the smallest event trackCommand reco\
-rds; a command's own are larger by its name, source and duration"]:[Ci,"the smallest event"],T=$t(N,u.sessionPrefix+f),$=$t(
-kt(g,l,h,Pi),f,y),A=n("maxEventBytes",32768,s);if(A<$.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventB\
-ytes' must be at least ${$.eventBytes} (${p}), got ${A}`);const _=n("maxBatchBytes",5e5,s);if(_<$.batchBytes){const x=`o\
+""),$=v!==void 0?g:O??"nat",N=kt($,l,{...u.otlpResource,...h}),[y,p]=Di.has(e)?[gd,"the smallest event trackCommand reco\
+rds; a command's own are larger by its name, source and duration"]:[Ci,"the smallest event"],T=$t(N,u.sessionPrefix+f),k=$t(
+kt(g,l,h,Pi),f,y),A=n("maxEventBytes",32768,s);if(A<k.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventB\
+ytes' must be at least ${k.eventBytes} (${p}), got ${A}`);const _=n("maxBatchBytes",5e5,s);if(_<k.batchBytes){const x=`o\
 ne ${g} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersio\
-n', 'sessionId' or 'resource' make ${x} ${$.batchBytes} bytes, more than 'maxBatchBytes' (${_} by default)`:`Cannot crea\
-te handler: 'maxBatchBytes' must be at least ${$.batchBytes} (${x}), got ${_}`)}const E=qo(e.headers);E.problem&&m.push(
-E.problem);const M=Wo(e.endpoint,u.endpointHidden?rn:u.endpoint??(k==="otlp"?u.otlpEndpointHidden?rn:u.otlpEndpoint??yd:
+n', 'sessionId' or 'resource' make ${x} ${k.batchBytes} bytes, more than 'maxBatchBytes' (${_} by default)`:`Cannot crea\
+te handler: 'maxBatchBytes' must be at least ${k.batchBytes} (${x}), got ${_}`)}const E=qo(e.headers);E.problem&&m.push(
+E.problem);const M=Wo(e.endpoint,u.endpointHidden?rn:u.endpoint??($==="otlp"?u.otlpEndpointHidden?rn:u.otlpEndpoint??yd:
 void 0),u.dryRun,m),j=Xo(e.spoolDir,u,m);return{flushIntervalMs:n("flushIntervalSeconds",Ri,i)*1e3,maxQueueSize:n("maxQu\
 eueSize",Mi,s),maxRetries:n("maxRetries",Li,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:n("ex\
 itTimeoutSeconds",d,o)*1e3,backoff:{initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.
@@ -395,7 +395,7 @@ kind==="http"&&E.problem?{kind:"none",reason:"invalid_headers",detail:E.problem}
 spoolFallback:e.spoolDir===void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEvents",de.maxEvents,s),maxBytes:Vo(
 n("spoolMaxBytes",de.maxBytes,s),y,p),maxAgeMs:n("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Zo(
 e.captureInterrupts),handOff:Jo(r("handOff","boolean",void 0),u),customFetch:e.fetch!==void 0,format:N,formatSetBy:v!==void 0?
-"the program's options":O!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?u.otlpHeaders:{},...E.record},
+"the program's options":O!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...$==="otlp"?u.otlpHeaders:{},...E.record},
 fetch:r("fetch","function",w().fetch??((x,F)=>globalThis.fetch(x,F))),logger:r("logger","function",void 0),clock:Kn("clo\
 ck",r("clock","function",Date.now),Date.now,{valid:Ed,expected:"epoch milliseconds",hint:" (a method needs its object: (\
 ) => performance.timeOrigin + performance.now())"}),random:Kn("random",r("random","function",De),De,{valid:x=>typeof x==
@@ -916,13 +916,13 @@ this.#i],s=y=>y.key===this.key||y.key===void 0,d=y=>t-y.time>(s(y)?i.maxAgeMs:o.
 a),u={events:0,bytes:0},l={events:0,bytes:0},h=(y,p,T)=>{s(y)&&([u.events,u.bytes]=[u.events+p,u.bytes+T]),[l.events,l.bytes]=
 [l.events+p,l.bytes+T]};for(const y of c)h(y,y.events,y.bytes);const f=(y,p)=>y.events>p.maxEvents||y.bytes>p.maxBytes;if(!f(
 u,i)&&!f(l,o)&&!c.some(d))return r;const m=c.filter(y=>n.includes(y.name)),v=Math.min(...m.map(y=>y.time)),g=y=>this.#e.
-modifiedAt(`${this.dir}/${y}`),O=Math.max(...m.map(y=>g(y.name)??-1/0)),k=y=>{if(y.time<v)return!1;const p=g(y.name);return p===
+modifiedAt(`${this.dir}/${y}`),O=Math.max(...m.map(y=>g(y.name)??-1/0)),$=y=>{if(y.time<v)return!1;const p=g(y.name);return p===
 void 0||!Number.isFinite(O)?y.time-v<=Ni:Math.abs(p-O)<=Ni},N=c.filter(y=>!n.includes(y.name)).sort((y,p)=>y.time-p.time);
-for(let y=0;y<Ne;){const p=N.find(d),T=p===void 0&&f(u,i),$=p??(T?N.find(s):f(l,o)?N[0]:void 0);if($===void 0)break;N.splice(
-N.indexOf($),1);const A=d($);if(!A&&k($))continue;y++,h($,-$.events,-$.bytes);const _=T?{events:i.maxEvents-u.events,bytes:i.
-maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!A&&_.events>0&&_.bytes>0){const E=this.#T($,
-_.events,_.bytes,t);if(E===void 0)continue;h($,E.kept.events,E.kept.bytes),H(r,"spool_corrupt",E.corrupt),H(r,"spool_ful\
-l",E.cut);continue}this.#f($.name,$,A?"spool_expired":"spool_full",r)}return r}#f(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
+for(let y=0;y<Ne;){const p=N.find(d),T=p===void 0&&f(u,i),k=p??(T?N.find(s):f(l,o)?N[0]:void 0);if(k===void 0)break;N.splice(
+N.indexOf(k),1);const A=d(k);if(!A&&$(k))continue;y++,h(k,-k.events,-k.bytes);const _=T?{events:i.maxEvents-u.events,bytes:i.
+maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!A&&_.events>0&&_.bytes>0){const E=this.#T(k,
+_.events,_.bytes,t);if(E===void 0)continue;h(k,E.kept.events,E.kept.bytes),H(r,"spool_corrupt",E.corrupt),H(r,"spool_ful\
+l",E.cut);continue}this.#f(k.name,k,A?"spool_expired":"spool_full",r)}return r}#f(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
 n);this.#u(t)&&(H(i,"spool_corrupt",o.corrupt),H(i,r,o.valid.length+o.expired))}#l(t,n,r,i){let o=0;for(const s of t){if(o===
 Ne)break;const d=nt.exec(s);if(d===null||n-nn(d)<=ud)continue;const a=me(d[3]);if(a===void 0||!r(a))continue;o++;const c=tn(
 d[3],n+en);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${c}`)}catch{continue}this.#f(c,a,"spool_expired",i)}}#T(t,n,r,i){
@@ -1019,11 +1019,11 @@ $(d,"too_large")},s=d=>u=>{if(e.uid!==void 0&&u.uid!==e.uid)throw new $(d,"not_o
 allowed(d,"read"))return;let l=e.lstat(d);return l?((u?s(d):i(d,1/0))(l),l):void 0}catch{return}};return{allowed:(d,u)=>\
 e.allowed(d,u),permissionsFollowLinks:e.permissionsFollowLinks,uid:e.uid,realPath:d=>e.allowed(d,"read")?e.realPath(d):v\
 oid 0,ensureDir(d,u,l=!0){let c=d.length>1?d.replace(/(?<=[^\\\\/:])[\\\\/]+$/,""):d,m=[],f=e.lstat(c),h;for(let k=c;f===voi\
-d 0;){m.unshift(k);let _=J(k);if(_===void 0||m.length>Pt)throw new $(c,"no_parent");if(!e.allowed(_,"read")){h=_;break}f\
-=e.lstat(k=_)}if(!l&&m.length>0)throw new $(c,f?.kind==="file"?"no_parent":"missing");if(t(e.uid,m.length>0?J(m[0]):c))t\
+d 0;){m.unshift(k);let x=J(k);if(x===void 0||m.length>Pt)throw new $(c,"no_parent");if(!e.allowed(x,"read")){h=x;break}f\
+=e.lstat(k=x)}if(!l&&m.length>0)throw new $(c,f?.kind==="file"?"no_parent":"missing");if(t(e.uid,m.length>0?J(m[0]):c))t\
 hrow new $(c,m.length>0?"ancestor_not_owner":"not_owner");u&&m.length>0&&ze(e,m[0]);for(let k of m)try{e.mkdir(k),k===m[\
-0]&&r(k,e.removeDir)}catch(_){if(_ instanceof $)throw _;let O=e.lstat(k);if(O===void 0&&k===m[0]&&h!==void 0&&_?.code===\
-"ENOENT")throw new Error(`${h} does not exist, and the program may not make it (its permissions)`);if(O===void 0)throw _\
+0]&&r(k,e.removeDir)}catch(x){if(x instanceof $)throw x;let O=e.lstat(k);if(O===void 0&&k===m[0]&&h!==void 0&&x?.code===\
+"ENOENT")throw new Error(`${h} does not exist, and the program may not make it (its permissions)`);if(O===void 0)throw x\
 ;if(O.kind!=="directory")throw new $(c,O.kind==="symlink"?"symlink":"not_a_directory");n(c,O,k===c?"not_owner":"ancestor\
 _not_owner")}if(m.length>0&&(f=e.lstat(c)),f?.kind==="symlink")throw new $(c,"symlink");if(f?.kind!=="directory")throw n\
 ew $(c,"not_a_directory");if(!u)return!0;if(e.uid!==void 0&&f.uid!==e.uid)throw new $(c,"not_owner");if(f.mode!==void 0&\
@@ -1154,948 +1154,948 @@ let i=typeof o=="object"&&o!==null?o.count:void 0;return typeof i=="number"&&Num
 his[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return n(t)+n(r)}function or(e,n){let t=p=>{try{retur\
 n e.permissions.querySync?.(p).state}catch{return}},r=p=>t(p)==="granted",o=()=>{let p=E(()=>e.permissions.querySync?.({\
 name:"net"}));return p?.state==="granted"&&p.partial!==!0},i=(p,w)=>r({name:w,path:p}),s=p=>r({name:"sys",kind:p})?E(()=\
->e[p]())??void 0:void 0,a=Xe(Dt(e,{uid:s("uid"),gid:s("gid")},i)),d=(p,w)=>{try{let x=new TextEncoder().encode(w);for(;x\
-.length>0;)x=x.subarray(p.writeSync(x))}catch{}},u=e===tn&&rr?rr:sr(e),l=p=>e.build.os!=="windows"&&r({name:"run"})&&E((\
+>e[p]())??void 0:void 0,a=Xe(Dt(e,{uid:s("uid"),gid:s("gid")},i)),d=(p,w)=>{try{let _=new TextEncoder().encode(w);for(;_\
+.length>0;)_=_.subarray(p.writeSync(_))}catch{}},u=e===tn&&rr?rr:sr(e),l=p=>e.build.os!=="windows"&&r({name:"run"})&&E((\
 )=>(e.kill(e.pid,p),!0))===!0,c=p=>{l(p)||e.exit(ce[p]),setTimeout(()=>e.exit(ce[p]),100)},m=()=>globalThis.process?.std\
 in,f=()=>E(()=>e.stdin.readable.locked||Ze(m()))!==!1,h=new oe(p=>{let w=S=>{K(p,M=>M.beforeExit())&&S.preventDefault()}\
-,x=()=>{K(p,S=>S.exit(e.exitCode))},A=S=>{S.defaultPrevented||K(p,M=>M.exit(1))},T=[["beforeunload",w],["error",A],["unh\
-andledrejection",A]];for(let[S,M]of T)globalThis.addEventListener(S,M);return Hn.add(x),()=>{for(let[S,M]of T)globalThis\
-.removeEventListener(S,M);Hn.delete(x)}}),g=new oe(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};let w=e.\
-build.os==="linux"&&r({name:"read",path:De})?E(()=>a.read(De,65536)):void 0,x=Ge(w),A=ye.filter(T=>!x.includes(T)).map(T\
-=>{let S=en(()=>{u.programListens(T)||(K(p,M=>M(T)),g.clear(),c(T))});return E(()=>u.add(T,S)),[T,S]});return()=>{for(le\
-t[T,S]of A)E(()=>u.remove(T,S))}}),v=p=>{try{return e.env.get(p),!1}catch{return!0}},k=p=>r({name:"env",variable:p})&&v(\
-p),_=p=>!r({name:"env",variable:p})||v(p),O=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}}\
-,y=p=>{let w=zi(e,r,a,O);if(w)return{refused:w};let x=Gi.find(_);if(x!==void 0){let R=Ce(k(x),"--allow-env");return{refu\
-sed:`the program may not read ${x} (${R}), which its requests honour: a sender would not`}}let A=E(()=>e.execPath());if(\
-!A||!r({name:"run",command:A}))return{refused:"the program may not run Deno itself (--allow-run)"};let T=r({name:"read",\
-path:"."})?E(()=>e.cwd()):void 0,S=[p.dir,...p.reads].map(R=>In(R,T)),M=[...S,A].find(R=>R.includes(","));if(M!==void 0)\
-return{refused:`Deno\'s permission flags cannot name a path with a comma: ${M}`};if(e.build.os==="windows")return{executa\
-ble:A,paths:S,cwd:T};let j=Wi.find(([R,V])=>r({name:"run",command:R})&&(!V||a.sizeOf(R)!==void 0));return j?{executable:\
-A,closer:j,paths:S,cwd:T}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${ir}`}};return\
-{env:O,envHidden:_,envNotUnicode:k,writeStderr:p=>d(e.stderr,p),writeStdout:p=>d(e.stdout,p),stdoutIsTerminal:()=>E(()=>\
-e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,w,x\
-,A){let T=new Set,S=0,M=async R=>{if(Number(R.headers.get("content-length")??0)>A.maxBodyBytes)return er(R);let V,F=new \
-Promise(On=>V=setTimeout(()=>On(nr),A.requestTimeoutMs)),P=Xi(R,A.maxBodyBytes).catch(()=>tr),z=await Promise.race([P,F]\
-).finally(()=>clearTimeout(V));if(z===tr)return nn(400,"the request was cut short");if(z===nr)return nn(408,"the request\
- did not arrive in time");if(z===void 0)return er(R);let re=new URL(R.url),ge;try{ge=await x({method:R.method,path:re.pa\
-thname+re.search,body:z})}catch{return nn(500,"internal")}return ge?new Response(ge.body??null,{status:ge.status,headers\
-:ge.headers??{}}):(await new Promise(On=>T.add(On)),new Response(null,{status:503}))},j=e.serve({hostname:p,port:w,onLis\
-ten(){}},async R=>{if(S>=A.maxConnections)return new Response(null,{status:503,headers:{connection:"close"}});S++;try{re\
-turn await M(R)}finally{S--}});return Promise.resolve({port:j.addr.port,async close(){for(let R of T)R();await j.shutdow\
-n()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.now(),can\
-Connect(p){try{return r({name:"net",host:Zt(p)})}catch{return!1}},sendsProxyCredentials(p){try{return be.some(_)||Wt(new\
- URL(p),O)}catch{return!0}},async fetch(p,w){let x=Gt(new URL(p),O,k);if(x!==void 0)throw new Y(x);return await(n??globa\
-lThis.fetch)(p,w)},senderRefusal(p){let w=y(p);return"refused"in w?w.refused:void 0},senderCommand(p,w){let x=y(w);if("r\
-efused"in x)return x;let{executable:A,closer:T,paths:S,cwd:M}=x,j=T&&Yi(e,t),R=T?[...j?[j]:[],T[0],A]:[A],V=o()?"--allow\
--net":`--allow-net=${Zt(w.endpoint)}`,F=[A,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remo\
-te"];F.push("--no-code-cache"),F.push("--allow-sys=uid,gid",`--allow-env=${w.variables.join(",")}`,V,`--allow-run=${R.jo\
-in(",")}`),F.push(`--allow-read=${S.join(",")}`,`--allow-write=${w.dir}`,p);let P={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACK\
-AGE_JSON:"1"},z=Je(O,{...w.set,...P},M);if(!T)return{argv:F,env:z,cwd:w.dir};let re=[T[0],"-c",T[2],"nat-telemetry-sende\
-r",...F];return j?{argv:[j,...re],env:z,cwd:w.dir,leavesSession:!0}:{argv:re,env:z,cwd:w.dir}},spawnDetached(p){try{let[\
-w,...x]=p.argv,T={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Comma\
-nd(w,{args:x,env:p.env,cwd:p.cwd,...T}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:l,\
-terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Ke(\
-a,I().os))return{async readRaw(p){let w=E(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let x=()=>{for(let[T,S]of A)E(()=>u.re\
-move(T,S))},A=ye.map(T=>{let S=()=>{E(()=>e.stdin.setRaw(!1)),!u.programListens(T)&&(x(),c(T))};return E(()=>u.add(T,S))\
-,[T,S]});try{let T=new Uint8Array(64);for(;;){let S=await e.stdin.read(T);if(S===null)throw new Error("the terminal went\
- away");if(p(T.slice(0,S))!==void 0)return}}finally{e.stdin.setRaw(w),x()}}}},files:a,exiting:()=>dr,onExit:p=>h.add(p),\
-onInterrupt:p=>g.add(p)}}var Kt="/proc/self/ns/pid";function Zt(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`$\
-{n}:${t||(r==="https:"?443:80)}`}var Qt=["/usr/bin/setsid","/bin/setsid"];function Yi(e,n){let t=Qt.map(r=>[n({name:"rea\
-d",path:r}),n({name:"run",command:r})]);if(!t.flat().includes("denied"))return Qt.find((r,o)=>{if(t[o].some(s=>s!=="gran\
-ted"))return!1;let i=E(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}\
-var ir="/bin/sh",Wi=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esa\
-c; done 2>/dev/null; exec "$@"\'],[ir,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],Gi=[...be,"DENO_CERT","DE\
-NO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function zi(e,n,t,r){return e.build.standalone?"a\
- deno compile executable: it runs only its program":Qe({pid:e.pid,ppid:E(()=>e.ppid),os:I().os,env:r,read:o=>n({name:"re\
-ad",path:o})?E(()=>t.read(o,65536)):void 0,pidNamespace:I().os==="linux"&&n({name:"read",path:Kt})?E(()=>e.readLinkSync(\
-Kt)):void 0})}function er(e){return e.body?.cancel().catch(()=>{}),nn(413,"the body is too large")}function nn(e,n){retu\
-rn new Response(JSON.stringify({error:n}),{status:e,headers:{"content-type":"application/json",connection:"close"}})}var\
- nr=Symbol("late"),tr=Symbol("cut");async function Xi(e,n){if(!e.body)return"";let t=new TextDecoder,r="",o=0;for await(\
-let i of e.body){if(o+=i.length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.decode()}function sr(e){let n=e.addSign\
-alListener.bind(e),t=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,i),Bn(i)||r.set(o,(r.g\
-et(o)??new Set).add(i))},e.removeSignalListener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}catch{return{programListens:()=>!0,a\
-dd:n,remove:t}}return{programListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var tn=globalThis.Deno,dr=!1,Hn=new Set;tn\
-&&globalThis.addEventListener("unload",()=>{dr=!0;for(let e of Hn)e()});var rr=typeof tn?.addSignalListener=="function"?\
-sr(tn):void 0;var qi="/etc/hosts",Ji=16<<20,Ki=5e3,Zi=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function ar(e,n,\
-t){let r=e("node:dns");return(o,i,s)=>{let a=o.toLowerCase().replace(/\\.$/,"");if(a==="localhost"||a.endsWith(".localhos\
-t")||ts(e,a))return r.lookup(o,i,s);let d=new r.Resolver({timeout:Ki,tries:1}),u=()=>d.cancel();t.addEventListener("abor\
-t",u,{once:!0});let l=(c,m)=>new Promise(f=>c.call(d,m,h=>f(h?.code)));(async()=>{for(let c of ns(e,n,o)){let m=await Pr\
-omise.all([l(d.resolve4,c),l(d.resolve6,c)]);if(m.some(f=>Zi.has(f??"")))return!1;if(m.includes(void 0))return!0}return!\
-0})().then(c=>{if(t.removeEventListener("abort",u),c&&!t.aborted)return r.lookup(o,i,s);s(Object.assign(new Error(`DNS d\
-id not answer for ${o}`),{code:"ETIMEOUT"}))})}}var Qi="/etc/resolv.conf",es=65536;function ns(e,n,t){if(t.endsWith(".")\
-)return[t.slice(0,-1)];let r,o=1,i=u=>{let l=u.find(c=>c.startsWith("ndots:"));l!==void 0&&(o=Math.min(15,Number.parseIn\
-t(l.slice(6),10)||0))},s=e("node:fs");for(let u of(E(()=>ur(s,Qi,es))??"").split(`\n`)){let[l,...c]=u.replace(/[#;].*/,""\
-).trim().split(/\\s+/);(l==="search"||l==="domain")&&(r=c),l==="options"&&i(c)}i(n("RES_OPTIONS")?.trim().split(/\\s+/)??[\
-]);let a=n("LOCALDOMAIN")?.trim();a&&(r=a.split(/\\s+/)),r??=[E(()=>e("node:os").hostname().replace(/^[^.]*\\.?/,""))??""]\
-.filter(Boolean);let d=r.slice(0,6).filter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$/,"")}`);return t.split(".").length-\
-1>=o?[t,...d]:[...d,t]}function ur(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,"latin1"):""\
-}function ts(e,n){let t=E(()=>ur(e("node:fs"),qi,Ji))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let o of t.match\
-All(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)+1,o.index);if(!i.incl\
-udes("#")&&/\\S/.test(i))return!0}return!1}function cr(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise((i,s)=>{let\
- a=new URL(r),d=Ee(a,n);if(d.kind==="unusable")return s(new Y(d.reason));let u=a.protocol==="https:",l=ar(e,n,o.signal),\
-c={method:o.method,headers:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"identity"},signal:o.si\
-gnal};if(d.kind==="direct")c.agent=!1,c.lookup=l;else{let{proxy:f}=d,h=o.signal;c.createConnection=(g,v)=>{(u?os(e,l,f,a\
-,h):lr(e,l,f,h)).then(_=>v(null,_),_=>v(_))},u||(c.path=`${a.protocol}//${a.host}${a.pathname}${a.search}`,f.authorizati\
-on&&(c.headers["proxy-authorization"]=f.authorization))}let m=e(u?"node:https":"node:http").request(a,c);m.on("error",s)\
-,m.on("response",f=>{let h=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=>{let v=h(g);return v=\
-==void 0?null:Array.isArray(v)?v.join(", "):v}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e("node:s\
-tream").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var rs=16384;function lr(e,n,t,r){let o=e("node:net"),{hostna\
-me:i,port:s}=t;return Un(r,a=>{let d=t.protocol==="https:"?e("node:tls").connect({host:i,port:s,servername:o.isIP(i)?"":\
-i,lookup:n}):o.connect({host:i,port:s,lookup:n});return d.once(t.protocol==="https:"?"secureConnect":"connect",()=>a(d))\
-,d})}async function os(e,n,t,r,o){let i=await lr(e,n,t,o),s=`${r.hostname}:${r.port||443}`;await Un(o,(u,l)=>{let c="",m\
-=f=>{c+=f.toString("latin1");let h=c.indexOf(`\\r\n\\r\n`);if(h<0){c.length>rs&&l(new Error("the proxy\'s answer to CONNECT i\
-s too long"));return}i.removeListener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(c)?.[1]??0);if(g<20\
-0||g>299)return l(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));let v=f.subarray(f.length-(c.length-h-4)\
-);v.length>0&&i.unshift(v),u(void 0)};return i.on("data",m),i.write(`CONNECT ${s} HTTP/1.1\\r\nHost: ${s}\\r\n`+(t.authoriza\
-tion?`Proxy-Authorization: ${t.authorization}\\r\n`:"")+`\\r\n`),i});let a=e("node:net"),d=r.hostname.replace(/^\\[(.*)\\]$/,"\
-$1");return Un(o,u=>{let l=a.isIP(d)?"":d,c=e("node:tls").connect({socket:i,host:d,servername:l});return c.on("close",()\
-=>i.destroy()),c.once("secureConnect",()=>u(c)),c})}function Un(e,n){return new Promise((t,r)=>{let o,i={outcome:"pendin\
-g"},s=()=>{e.removeEventListener("abort",u),o?.removeListener("error",d),o?.removeListener("close",l)},a=c=>{i.outcome==\
-="pending"&&(i.outcome="settled",s(),t(c))};function d(c){i.outcome==="pending"&&(i.outcome="failed",s(),o?.destroy(),r(\
-c))}let u=()=>d(new Error("aborted")),l=()=>d(new Error("the connection closed"));if(e.aborted)return r(new Error("abort\
-ed"));e.addEventListener("abort",u,{once:!0});try{o=n(a,d)}catch(c){return d(c instanceof Error?c:new Error(String(c)))}\
-if(o.on("error",()=>{}),i.outcome==="failed")return void o.destroy();i.outcome==="pending"&&(o.on("error",d),o.on("close\
-",l))})}var is=7;function fr(e,n,t,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),s=f=>({kind:f.isSymbo\
-licLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,mode:t?v\
-oid 0:f.mode&4095,size:f.size,modified:f.mtimeMs,changed:f.ctimeMs,inode:f.ino}),a=(f,h,g,v)=>{try{return e.openSync(f,h\
-|i,v)}catch(k){let _=k.code;if(_==="ENOENT"||_==="ENOTDIR")return;let O=_==="ELOOP"||_==="ENXIO"?e.lstatSync(f,{throwIfN\
-oEntry:!1}):void 0;throw O&&g(s(O)),k}},d=(f,h)=>{for(let g=0;g<h.length;)g+=e.writeSync(f,h,g,h.length-g)},{Buffer:u,pr\
-ocess:l}=globalThis,c,m=(f,h)=>{if(c??=l?.getBuiltinModule?.("node:buffer")?.isUtf8??ss,!c(h))throw new $(f,"not_utf8");\
-return u.from(h).toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,\
-allowed:(f,h)=>r===void 0||E(()=>r.has(h==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let h=e.lstatSync(f,{throwI\
-fNoEntry:!1});return h&&s(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}},realPath:f=>E(()=>(e.realpathSync.native??e\
-.realpathSync)(f)),readLink:f=>E(()=>e.readlinkSync(f)),usableDir(f){try{return e.accessSync(f,is),!0}catch(h){return["E\
-ACCES","EPERM","EROFS"].includes(h.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),r\
-ead(f,h,g){let v=a(f,o("O_RDONLY"),g);if(v!==void 0)try{let k=s(e.fstatSync(v));g(k);let _=qe((O,y)=>e.readSync(v,O,y,O.\
-length-y,null),k.size,h);return g({...k,size:_.length}),m(f,_)}finally{e.closeSync(v)}},create(f,h){let g=a(f,o("O_WRONL\
-Y")|o("O_CREAT")|o("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`cannot create ${f}: no such directory`);try{d(g,\
-u.from(h))}catch(v){throw e.closeSync(g),e.unlinkSync(f),v}e.closeSync(g)},append(f,h,g){let v=a(f,o("O_WRONLY")|o("O_AP\
-PEND")|o("O_CREAT"),g,384);if(v===void 0)throw new Error(`cannot append to ${f}: no such directory`);try{g(s(e.fstatSync\
-(v))),d(v,u.from(h))}finally{e.closeSync(v)}},touch(f,h,g){let v=a(f,o("O_RDONLY"),g);if(v===void 0)throw new Error(`can\
-not date ${f}: nothing is there`);try{g(s(e.fstatSync(v))),e.futimesSync(v,h/1e3,h/1e3)}finally{e.closeSync(v)}},rename:\
-(f,h)=>e.renameSync(f,h),remove(f){try{e.unlinkSync(f)}catch(h){let g=h?.code;if(g!=="EISDIR"&&g!=="EPERM")throw h;try{e\
-.rmdirSync(f)}catch{throw h}}},removeDir:f=>e.rmdirSync(f)}}function ss(e){try{return new TextDecoder("utf-8",{fatal:!0}\
-).decode(e),!0}catch{return!1}}function pr(e){let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch\
-{}};return()=>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.unr\
-ef();try{e.removeListener("beforeExit",r)}catch{}}}}}var mr,hr=!1;function gr(e,n){if(hr)return!1;try{return mr??=new In\
-t32Array(new SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(mr,0,0,e).value).then(()=>n(),()=>{hr=!0,n()}),!0}c\
-atch{return!1}}var ds={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Sr(e,n){let t,r=()=>t??=as(e),o=({\
-dir:u})=>{let l=e.platform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(l!==void 0)return`${I().name} c\
-annot run a script from a path with a \'${l}\' in it: ${u}`;let{files:c,fs:m}=r();return Es(e,c,m)},i=!1,s=new oe(u=>vr(e,\
-[["beforeExit",()=>{K(u,m=>m.beforeExit())}],["exit",m=>{i=!0,K(u,f=>f.exit(m))}]])),a=u=>e.platform!=="win32"&&E(()=>(e\
-.kill(e.pid,u),!0))===!0,d=new oe(u=>{if(e.pid===1)return()=>{};let l=e.versions.bun&&e.platform==="linux"?r().files:voi\
-d 0,c=Ge(E(()=>l?.read(De,65536)));return vr(e,ye.filter(m=>!c.includes(m)).map(m=>{let f=en(()=>{Jt(e,m)||(K(u,h=>h(m))\
-,d.clear(),a(m)||e.exit(ce[m]))});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>br(e.\
-stderr,u),writeStdout:u=>br(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u)\
-{e.exitCode=u},exitCode(){let u=Number(e.exitCode??NaN);return Number.isInteger(u)?u:void 0},async serve(u,l,c,m){let f=\
-e.getBuiltinModule?.("node:http");if(!f)throw new Error("no HTTP server in this runtime");let h={requestTimeout:m.reques\
-tTimeoutMs,headersTimeout:m.requestTimeoutMs,connectionsCheckingInterval:1e3},g=f.createServer(h,(k,_)=>{let O=(S,M)=>{_\
-.writeHead(S,{"content-type":"application/json",connection:"close"}),_.end(JSON.stringify({error:M}),()=>k.socket.destro\
-y())},y=()=>O(413,"the body is too large");if(Number(k.headers["content-length"]??0)>m.maxBodyBytes)return y();let p=new\
- TextDecoder,w="",x=0,A=!1,T=setTimeout(()=>{A=!0,w="",O(408,"the request did not arrive in time")},m.requestTimeoutMs);\
-k.on("close",()=>clearTimeout(T)),k.on("data",S=>{if(!A){if(x+=S.length,x>m.maxBodyBytes)return A=!0,w="",clearTimeout(T\
-),k.pause(),y();w+=p.decode(S,{stream:!0})}}),k.on("end",async()=>{if(clearTimeout(T),A)return;let S;try{S=await c({meth\
-od:k.method??"GET",path:k.url??"/",body:w})}catch{S={status:500,headers:{"content-type":"application/json"},body:\'{"erro\
-r":"internal"}\'}}S&&(_.writeHead(S.status,S.headers??{}),_.end(S.body))})});g.maxConnections=m.maxConnections,await new \
-Promise((k,_)=>{g.once("error",_),g.listen(l,u,k)});let v=g.address();return{port:typeof v=="object"&&v?v.port:l,close:(\
-)=>new Promise(k=>{g.close(()=>k()),g.closeAllConnections?.()})}},unrefTimer(u){u?.unref?.()},holdOpen:e.versions.bun?vo\
-id 0:pr(e),watchTick:e.versions.bun?void 0:gr,monotonicMs(){let[u,l]=e.hrtime();return u*1e3+l/1e6},canConnect:()=>!0,se\
-ndsProxyCredentials:()=>!1,terminal(){let{fs:u}=r(),l=m=>E(()=>u?.fstatSync(m).isCharacterDevice())===!1;if(e.platform!=\
-="win32"&&[1,2,0].some(l)||e.execArgv?.includes("--test"))return;let{stdin:c}=e;if(!(!c.isTTY||!e.stdout.isTTY||!e.stder\
-r.isTTY||!c.setRawMode)&&E(()=>Ze(c))===!1&&Ke(r().files,I().os))return{readRaw:m=>new Promise((f,h)=>{let g=c.isRaw===!\
-0,v=c.readableFlowing,k=y=>{c.removeListener("data",_),c.removeListener("end",O),c.removeListener("error",O),E(()=>c.set\
-RawMode?.(g)),c.pause(),y!==void 0&&y.length>0&&E(()=>c.unshift(y)),v===!0?c.resume():v===null&&E(()=>c.readableFlowing=\
-null)},_=y=>{let p=new Uint8Array(y??[]),w;try{w=m(p)}catch{w=p.length}w!==void 0&&(k(p.subarray(w)),e.nextTick(f))},O=(\
-)=>{k(),h(new Error("the terminal went away"))};c.setRawMode?.(!0),c.on("data",_),c.on("end",O),c.on("error",O),c.resume\
-()})}},fetch:n.lightFetch&&e.getBuiltinModule?cr(u=>e.getBuiltinModule(u),u=>e.env[u]):vs(n.fetchAtLoad,u=>e.env[u],e.ve\
-rsions.bun!==void 0),senderCommand(u,l){let c=o(l);if(c)return{refused:c};let m=e.versions.bun?ds:{},f=Je(g=>e.env[g],{.\
-..l.set,...m},E(()=>e.cwd?.())),h=e.versions.bun?[]:hs(e);return{argv:[e.execPath,...h,u],env:f,cwd:l.dir}},senderRefusa\
-l:o,spawnDetached(u){try{let{argv:l,env:c,cwd:m}=u;if(n.bunSpawn){let k=["ignore","ignore","ignore"];try{let _=n.bunSpaw\
-n([...l],{detached:!0,stdio:k,windowsHide:!0,env:{...c},cwd:m});return _.unref(),_.pid!==void 0?"started":"failed"}catch\
-(_){return _?.code==="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModule?.("node:child_process");if(!f)return"fai\
-led";let[h,...g]=l,v=f.spawn(h,g,{detached:!0,stdio:"ignore",windowsHide:!0,env:c,cwd:m});return v.on("error",()=>{}),v.\
-unref(),v.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:a,get files(){return r().f\
-iles},exiting:()=>i||e._exiting===!0,onExit:u=>s.add(u),onInterrupt:u=>d.add(u)}}function as(e){let n;try{n=e.getBuiltin\
-Module?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&fr(n,r,e.platfo\
-rm==="win32",e.permission),i=()=>e.versions.bun?ls(E(()=>o?.read(wr,us,cs)),r.uid):E(()=>e.getBuiltinModule?.("node:os")\
-?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&Xe(o)}}var wr="/etc/passwd",us=16*1024*1024;function cs(e){if(e.kin\
-d!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${wr} is not root\'s alone`)}function ls(e,n){if(!(e===void \
-0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.test(r??"")&&\
-Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var fs=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legac\
-y-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,ms=/^(openssl-config|tls-c\
-ipher-list)$/;function hs(e){let n=[...ps(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<n.length;r+\
-+){let[,o,i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],a=i?.replaceAll("_","-");a!==void 0&&(fs.test(a)?t.set(\
-a,!o):ms.test(a)&&!o&&t.set(a,s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`\
-)}function ps(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else if(i===" "&&\
-!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var gs=/^--allow-fs-(?:rea\
-d|write)(?:=([^]*))?$/,yr=/--(?:experimental[-_])?permission|--allow[-_]/,ys=/^--experimental[-_](?:default[-_])?config[\
--_]file/;function bs(e,n,t){return n!==void 0&&yr.test(n)||!e.some(r=>r==="--permission"||r==="--experimental-permission\
-")?!1:e.every(r=>{if(yr.test(r)&&/^[^=]*_/.test(r)||ys.test(r))return!1;let o=gs.exec(r);if(!o)return!0;let i=o[1];retur\
-n i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&X(i,t)})}function Es(e,n,t){let r=e.getBuiltinModule;return r?e.versions.ele\
-ctron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs\
- only the program":E(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executable runs only th\
-e program":E(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-child-process":e.p\
-ermission&&!bs(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its sender would not \
-get as they are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.js does not pass on, or gr\
-anting a path Node.js passes on unquoted that the sender, started in the spool, would read otherwise: relative, or with \
-a space, quote or backslash)":Qe({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>E(()=>n?.read(o,65536)),pi\
-dNamespace:e.platform==="linux"?E(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processe\
-s"}function vs(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=Ee(new URL(o),n);if(s.kind==="un\
-usable")throw new Y(s.reason);if(s.kind==="proxy"&&!t)throw new Y("this runtime\'s fetch cannot use a proxy");try{let a=s\
-.kind==="proxy"?Ss(s.proxy):!1;return await r(o,{...i,proxy:a,verbose:!1})}catch(a){throw E(()=>a?.code)==="UnsupportedP\
-roxyProtocol"?new Y("the proxy setting\'s scheme is not supported"):a}}}function Ss({protocol:e,hostname:n,port:t,authori\
-zation:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,heade\
-rs:i,respectNoProxy:!1}}function br(e,n){let t=rn.get(e)??0;t===0&&e.on("error",Er),rn.set(e,t+1);let r=()=>{let i=(rn.g\
-et(e)??1)-1;rn.set(e,i),i===0&&e.removeListener("error",Er)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{\
-o()}}var rn=new WeakMap;function Er(){}function vr(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(\
-let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var ve=globalThis,ws={env:()=>{},writeStderr:()=>{},u\
-nrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:\
-()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to \
-start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HT\
-TP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},e\
-xiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},on,Tr=[E(()=>ve.Bun?.fetch),ve.Deno?E(()=>ve.fetch):void 0].find\
-(e=>typeof e=="function");function b(){if(on)return on;let e=I().name;return on=e==="deno"?or(ve.Deno,Tr):e==="unknown"?\
-ws:Sr(ve.process,{lightFetch:e==="node",fetchAtLoad:Tr,bunSpawn:e==="bun"?ve.Bun?.spawn:void 0}),on}var xr=/^t-(\\d{13})-\
-[0-9a-f]+\\.tmp$/;function le(e,n,t,r,o,i=sn(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(s){try{e.re\
-move(i)}catch{}throw s}}function sn(e,n){return`${e==="/"?"":e}/t-${Z(n)}-${fe()}.tmp`}function Z(e){return String(Math.\
-floor(e)).padStart(13,"0")}var Ts=Math.random;function Se(){let e;try{e=Ts()}catch{}return typeof e=="number"&&e>=0&&e<1\
-?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function fe(e=12){let n="";for(;n.length<e;)n+=Math.fl\
-oor(Se()*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}function W(e){try{return e instanceof Error?e.message:`\
-threw ${typeof e}`}catch{return"threw something that cannot be described"}}function N(e){switch(typeof e){case"string":r\
-eturn JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e)\
-;case"bigint":return`${e}n`;case"object":{if(e===null)return"null";let n=Rr(e)?.slice(8,-1);return n===void 0?"an object\
- that cannot be read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`}}function w\
-e(e){if(typeof e!="object"||e===null)return!1;let n=Rr(e);return n==="[object Object]"||n==="[object Module]"}function k\
-r(e){if(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}\
-}function Rr(e){try{return Object.prototype.toString.call(e)}catch{return}}function jn(e,n){let t=Object.keys(e).find(i=\
->!Object.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=xs(t,r);return`\'${t}\' is not an option (${o?`did you m\
-ean \'${o}\'?`:`the options: ${r.join(", ")}`})`}function xs(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g,""),r=n.filter(\
-s=>t(e).length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let a=_s(t(e),t(s));a<\
-i&&([o,i]=[s,a])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function _s(e,n){let t=Array.from({length:e.le\
-ngth+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for\
-(let o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[\
-r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function H(e){let\
- n;try{n=new URL(e)}catch{}let t=e.split("@").length-1,r=t===0||t===1&&(n?.username!==""||n?.password!=="");if(n===void \
-0||n.host===""||!r)return e.replace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@").replace(/\\?[\\s\\S]*$/,"?***");if(n.use\
-rname===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password!==""&&(n.password=\
-"***"),n.search!==""){let o=[...n.searchParams].map(([i,s])=>s===""?"***":`${encodeURIComponent(i)}=***`);n.search=o.joi\
-n("&")}return n.href}function Or(e,n,t={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,i=\
->H(i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:Rs(n),...ks(t)];for(let i of[...new Set(o)].sort((s,a)=>a.length-s.leng\
-th)){let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(a,d,u)=>`%${_r(d)}${_r(u)}`);r=\
-r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function ks(e){let n=Object.values(e).fl\
-atMap(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>t.length>=4);return[...n,...n.map(t=>JSON.stringify(\
-t).slice(1,-1))]}function _r(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function Rs(e){try{let{use\
-rname:n,password:t,search:r}=new URL(e),o=u=>{try{return decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},i=[n\
-,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,\
-o(u)]).filter(u=>u.length>=8),a=n||t?[Cn(`${o(n)}:${o(t)}`)]:[],d=[...i,...s].map(u=>JSON.stringify(u).slice(1,-1));retu\
-rn[...i,...s,...d,...a]}catch{return[]}}var Os=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,As=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,Ns=n\
-ew Set(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function dn(e){\
-return Ns.has(e.toLowerCase())}function an(e){return Os.test(e)}function un(e){return As.test(e)}var Ar=e=>e===9||e===10\
-||e===13||e===32;function Nr(e){let n=0,t=e.length;for(;n<t&&Ar(e.charCodeAt(n));)n++;for(;t>n&&Ar(e.charCodeAt(t-1));)t\
---;return e.slice(n,t)}function cn(e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t\
-,r.join(",")}function L(e){let n=(Is()?Vn(e):void 0)??JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?$s(n\
-):n}function $s(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):\
-o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function Is(){try{return Ls(Array.prototype)!==Object.prototype\
-||"toJSON"in Array.prototype}catch{return!0}}var Ls=Object.getPrototypeOf;function Vn(e){if(typeof e!="object"||e===null\
-)return JSON.stringify(e);if(Array.isArray(e))return`[${e.map(t=>Vn(t)??"null").join(",")}]`;let n=[];for(let t of Objec\
-t.keys(e)){let r=Vn(e[t]);r!==void 0&&n.push(`${JSON.stringify(t)}:${r}`)}return`{${n.join(",")}}`}var Te="0.1.0";var Ir\
-="nat-cli",Yn={name:"@nat/telemetry",version:Te};function Lr(e){return typeof e=="string"?{stringValue:e}:typeof e=="boo\
-lean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Mr=e=>Object.entries(e).map(([n,t])\
-=>({key:n,value:Lr(t)}));function $r(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Ms(e){return{x86_64:"\
-amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64\
-le:"ppc64",s390x:"s390x"}[e]??e}function Pr(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:$r(e.time\
-stamp),observedTimeUnixNano:$r(e.timestamp),eventName:n,attributes:[...Mr(t),{key:"nat.event.schema_version",value:Lr(e.\
-schemaVersion)}]}}function Wn(e,n,t,r=I()){let o=Mr({...t.resourceAttributes,"service.name":t.serviceName,"service.versi\
-on":t.serviceVersion,"session.id":n,"host.arch":Ms(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.\
-version,"telemetry.sdk.name":Yn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Yn\
-.version}),i=L({resource:{attributes:o},scopeLogs:[{scope:Yn,logRecords:[]}]});return cn(`{"resourceLogs":[${i.slice(0,-\
-4)}`,e,"]}]}]}")}function Dr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Ps(t));return o>0?{kind:"delivered",rejected:o}\
-:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",reason:\
-`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function Ps(e){try{le\
-t n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch{ret\
-urn 0}}function Cr(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("\
-="),s=a=>n?.(`entry ${r+1} ${a}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let a=decodeURICo\
-mponent(o.slice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key")}catch{s("has \
-a bad percent-encoding")}}return t}var Ds=/^(?:service\\.(?:name|namespace|version)|deployment\\.environment(?:\\.name)?)$/\
-;function Fr(e){let n={},t=[];for(let[r,o]of Object.entries(e))Ds.test(r)?n[r]=o:t.push(r);return{sent:n,skipped:t}}var \
-Gn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Br(e,n=()=>!1){for(let t of Gn){if(n(t))r\
-eturn{hidden:!0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:Cs(r),hidden\
-:!1}}return{hidden:!1}}function Cs(e){let[,n,t]=/^([^?#]*)(.*)$/s.exec(e);return`${n.replace(/\\/+$/,"")}/v1/logs${t}`}va\
-r Ur="https://events.telemetry.data.nvidia.com/v1.1/events/json";function _e(e){if(e!==void 0)return["1","true","yes"].i\
-ncludes(e.trim().toLowerCase())}function Fs(){return Bs(b().env("CI"))||b().envNotUnicode?.("CI")===!0}function xe(e){re\
-turn Ce(b().envNotUnicode?.(e)===!0,"its permissions")}function Bs(e){return!["","0","false"].includes(e?.trim().toLower\
-Case()??"")}var Hs=["","0","false","no","off"];function jr(e){return ln(e)===void 0}var zn="is not an http(s) URL",Us="h\
-as an \'@\' past its host";function Vr(e){let n;try{n=new URL(e)}catch{return zn}if(n.protocol!=="http:"&&n.protocol!=="ht\
-tps:")return zn;if(Fe(n))return`${Us}: a key with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %23), would ma\
-ke a part of it the host`}function ln(e){if(e===""||e==="stdout")return;let n=Vr(e);return n===zn?`${n}, "" or "stdout"`\
-:n}function fn(e){let n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n:void 0}function Yr(){let e=b().env,n=[],t=\
-(y,p)=>{let w=e(y),x=Xn(y,w);return x!==void 0&&n.push(`${x}, ${p}`),_e(w)};t("NAT_TELEMETRY_ENABLED","so telemetry is o\
-ff and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=Fs();for(let y of js)b().en\
-vHidden?.(y)===!0&&!(y==="CI"&&o)&&r.push(y);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELE\
-METRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),a=s===void 0?void 0:ln(s);a&&n.push(`NAT_TELEMETRY_ENDPOINT=${N(H(s))} ${a\
-}: nothing is sent`);let d=e("NAT_TELEMETRY_FORMAT");d!==void 0&&d.trim()!==""&&fn(d)===void 0&&n.push(`NAT_TELEMETRY_FO\
-RMAT=${N(d)} is not a format (nat, otlp): the nat envelope is sent`);let u=t("NAT_TELEMETRY_HANDOFF","so events are deli\
-vered in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!X(l,I().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE\
-=${N(l)} is not an absolute path: it is read in the directory each run starts in, so each directory may hold another dec\
-ision`);let c,m=Vs(e,I().os,n,y=>c=y),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=I().os==="win32"?"LOCALAPPDATA":"HOME";m===void 0\
-&&f===void 0&&b().envHidden?.(h)===!0&&(c=`the program may not read ${h} (${xe(h)})`,n.push(`${h} may not be read (${xe(\
-h)}): the spool cannot be kept in the home directory`));for(let y of r)n.push(`${y} may not be read (${xe(y)}): ${Wr[y]}\
-`);for(let y of Gn){let p=e(y)?.trim(),w=p?Vr(p):void 0;w&&n.push(`${y}=${N(H(p))} ${w}: OTLP events are not sent`)}let \
-g=Br(e,y=>r.includes(y)),v=y=>Cr(e(y),p=>n.push(`${y}: ${p}: skipped`)),k={...Hr("OTEL_EXPORTER_OTLP_HEADERS",v("OTEL_EX\
-PORTER_OTLP_HEADERS"),n),...Hr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},_=Fr(v("OTEL_R\
-ESOURCE_ATTRIBUTES"));_.skipped.length>0&&n.push(`OTEL_RESOURCE_ATTRIBUTES: ${_.skipped.map(y=>N(y)).join(", ")}: not se\
-nt, as it may say who or which machine sends (only the service\'s names and its deployment\'s environment are)`);let O={..\
-._.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.include\
-s("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:m,no\
-Spool:c,spoolFallback:f===void 0,handOff:u,ci:o,format:d,otlpEndpoint:g.endpoint,otlpHeaders:k,otlpResource:O,problems:n\
-}}var Wr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program sets its endpoin\
-t",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set there\
- is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is not se\
-en",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then stops",OTEL_EXPORT\
-ER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unless NAT_TELEMETRY_E\
-NDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT \
-is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not sent",OTEL_E\
-XPORTER_OTLP_LOGS_HEADERS:"the same"},js=Object.keys(Wr);function Xn(e,n){if(n===void 0)return;let t=n.trim().toLowerCas\
-e();if(!(_e(t)===!0||Hs.includes(t)))return`${e}=${N(n)} is not a yes/no value (1, true, yes / 0, false, no): read as no\
-`}function Hr(e,n,t){let r={};for(let[o,i]of Object.entries(n))an(o)?dn(o)?t.push(`${e}: ${N(o)} is the HTTP client\'s to\
- set: skipped, not sent`):un(i)?r[o]=i:t.push(`${e}: the value of ${N(o)} is not a header value (RFC 9110, visible ASCII\
-: no control characters, no leading or trailing space): skipped, not sent`):t.push(`${e}: an entry\'s name is not a heade\
-r name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \\`Name: value\\` rather than \\`Name\
-=value\\`): skipped, not sent`);return r}function Vs(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)\
-return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):X(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${N(o)} is not an abs\
-olute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_STATE_HOME");if(i\
-&&!X(i,n))t.push(`XDG_STATE_HOME=${N(i)} is not an absolute path: ignored, as the XDG specification says`);else if(i)ret\
-urn B(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\
-\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a?B(a,`${n==="darwin"?"Library/Application Support":"\
-.local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):X(s,n)?s:(t.push("the home \
-directory is not an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}functi\
-on Gr(e,n,t,r=()=>!0){if(n==="win32"||t===void 0)return;let o=e("TMPDIR"),i=o&&X(o,n)&&r(o);return B(i?o:"/tmp",`nat-tel\
-emetry-${t}`)}function Jn(){let e=b();if(_e(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n\
-`)}var qn=new Set;function zr(e,n){if(!(e===void 0||qn.has(e))){qn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${n}`))\
-.catch(()=>{})}catch{}finally{qn.delete(e)}}}function Xr(e){let n;return()=>n??=new RegExp(e,"u")}var rc=Xr(String.raw`[\
-\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var oc=Xr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?\
-:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var me="1.5",Re=64,fc=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:\
-"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),mc=Object.freeze({INFERE\
-NCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHES\
-IZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ke=class{name;sche\
-maVersion;timestamp;constructor(n,t={}){if(Ys(new.target))throw new TypeError("Cannot create event: TelemetryEvent is ab\
-stract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: an event type must dec\
-lare a name (pass it to super()), got ${N(n)}`);let r=t.schemaVersion??me;if(typeof r!="string"||r.length===0)throw new \
-TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${N(r)}`);let o=t.timestamp===void 0?Dat\
-e.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date o\
-r epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function Ys(e){return e===ke}function D(e){le\
-t n=e.search(Ws);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<20\
-48?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Ws=/[^\\x00-\\x7f]/;var Gs="184\
-482118588404";function Be(e){let n=U(e);if(!(n>=-hn&&n<=hn))throw new RangeError("Invalid time value");let t=U(n/1e3);if\
-(t!==Kn.second){let r=U(t/qr),o=t-r*qr,i=`${ie(U(o/3600),2)}:${ie(U(o/60)%60,2)}:${ie(o%60,2)}`;Kn={second:t,text:`${zs(\
-r)}T${i}.`}}return`${Kn.text}${ie(n-t*1e3,3)}Z`}var Kn={second:NaN,text:""};function zs(e){let n=U((e+719468)/146097),t=\
-e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-(365*r+U(r/4)-U(r/100)),i=U((5*o+2)/153),s=o-U((153*\
-i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?ie(d,4):`${d<0?"-":"+"}${ie(d<0?-d:d,6)}`}-${ie(a,2\
-)}-${ie(s,2)}`}var Oe=4503599627370496,U=e=>{if(!(e<Oe&&e>-Oe))return e;let n=e>=0?e+Oe-Oe:e-Oe+Oe;return n>e?n-1:n},ie=\
-(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},qr=86400,hn=864e13;function Jr(e){let n;try{n=e.name}catch(o){\
-throw new TypeError(`Event name cannot be read: ${W(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("Event name \
-is not a non-empty string");let t=L(qs(e));if(n!==mn.name){let o=L(n);mn={name:n,json:o,bytes:D(o)}}let r=Be(e.timestamp\
-);return{json:`{"ts":"${r}","parameters":${t},"name":${mn.json}}`,bytes:Xs+r.length+D(t)+mn.bytes}}var mn={name:"",json:\
-"",bytes:0},Xs=31;function qs(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be read: ${W(s)}`),t;try{t=e.\
-parameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){throw n("parameters() returned an object that",i)}if(\
-kr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters \
-object: parameters() returned a thenable`)}if(!we(t))throw new TypeError(`Event \'${e.name}\' has no parameters object: pa\
-rameters() returned ${N(t)}`);let r;try{r={...t}}catch(i){throw n("parameters",i)}let o=Zn(r);if(o)throw new TypeError(`\
-Event \'${e.name}\' ${o}`);return r}function Zn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no paramet\
-ers object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Nu\
-mber.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function Kr(e,n){return{browserTyp\
-e:"undefined",clientId:Gs,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.\
-cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"u\
-ndefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"un\
-defined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"N\
-one",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",produ\
-ctVersion:"undefined",sentTs:Be(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function\
- Qn(e,n){return cn(`${L(e).slice(0,-1)},"events":[`,n,"]}")}var Zr=/[A-Za-z0-9_-]/,Js=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9\
-]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[\
-0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Ks=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:\
-_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function Qr(e){return new tt(e).documen\
-t()}var tt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.\
-#n>=this.#e.length)return n;this.#d()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){let t=this.#e.startsWith("[[",this.\
-#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a=i===r.length-1;if(a&&t)\
-{let u=et(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of ta\
-bles`);let l=this.#T({},"header");return u.push(l),pn(o,s,u),l}let d=et(o,s);d===void 0?pn(o,s,d=this.#T({},a?"header":"\
-implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:nt(d)?a?(this.#t.get(d)!=="implicit"&&this.#i\
-(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${s}\' is an in\
-line table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();let r=\
-this.#r(),o=n;for(let s of t.slice(0,-1)){let a=et(o,s);a===void 0?pn(o,s,a=this.#T({},"dotted")):(!nt(a)||!["dotted","i\
-mplicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(a)==="implicit"&&this.#t.set(a\
-,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),pn(o,i,r)}#p(){let n=[];for(;;\
-){this.#y();let t=this.#d();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.push(this.#l());else{let r=this.#n;for(;this.\
-#n<this.#e.length&&Zr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,\
-this.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++}}#r(){let n=this.#d();if(this.#e.startsWith(\'"""\',this.#n))ret\
-urn this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return this.#w();if(n==="\'")return this.#\
-l();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n==="["?this.#g():this.#m();return\
- this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!Zr.test(this.#e[this.#n+o.lengt\
-h]??""))return this.#n+=o.length,i;let t=this.#a(Js,/[\\w:.+-]/);if(t){let[o,i,s,a]=t;return i!==void 0&&!Zs(Number(i),Nu\
-mber(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r=this.#a(Ks,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.t\
-est(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),Qs(r[0])):this.#i("a valu\
-e is malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return thi\
-s.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#d()!=="]";)n.push(this.#r()),this.#O(),this.#d()===","?t\
-his.#n++:this.#d()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this.#n++;let n=this.#T({},"inline");\
-if(this.#y(),this.#d()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t\
-!==","&&this.#i("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.va\
-lues(n))nt(t)&&this.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i\
-("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():gn(t)&&t!=="	"?this.#i("a string holds a control ch\
-aracter"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includ\
-es(`\n`)||[...t].some(r=>gn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e\
-.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){\
-let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void\
- 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#\
-n+=r[0].length:n+=this.#R()}else gn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#d()===`\n`)?this.#i("a string holds a control\
- character"):n+=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n=this.#e\
-.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=\
-this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f"\
-,r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseI\
-nt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55\
-296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#d()===" "\
-||this.#d()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#d();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.\
-#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#N();else return}}#N(){for(;this.#n<this.#e.length&&this.#d()!==`\n`;){let n=\
-this.#e[this.#n++];gn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.\
-#d()==="#"&&this.#N(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`?this.#n++:this.#n<this.#e.length&&thi\
-s.#i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.\
-length}#d(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).le\
-ngth;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function et(e,n){return Object.hasOwn(e,n)?e[n]:void 0}f\
-unction pn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function nt(e){return t\
-ypeof e=="object"&&e!==null&&!Array.isArray(e)}function gn(e){let n=e.charCodeAt(0);return n<32||n===127}function Zs(e,n\
-,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function Qs(e){\
-let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var \
-ed="1.0";function Ue(){if(oo())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FI\
-LE")||(t?B(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(rt?.given!=\
-=r){let o=n?.realPath(".");rt={given:r,path:o===void 0?r:B(o,r)}}return rt.path}function ro(){return(se?Q?.path:void 0)?\
-?Ue()}var rt;function oo(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT\
-_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var nd=65536;function He(e,n=!1){let t=b().files;if(!t)\
-return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s perm\
-issions)"};let r;if(!n){if(!t.present(e))return{state:"never_asked"};try{r=t.checkPlace(e)}catch(i){return{state:"disabl\
-ed",problem:`is where another user could replace it (${ot(i).replaceAll("_"," ")})`}}}let o;try{o=t.read(e,nd)}catch(i){\
-return ot(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:td(i)?{state:"di\
-sabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read \
-safely (${ot(i).replaceAll("_"," ")})`}}return o===void 0?{state:"never_asked"}:{...io(o),text:o,placeJudged:r}}function\
- td(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function ot(e){return e?.reason??"unrea\
-dable"}function io(e){let n;try{n=Qr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(\
-t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'t\
-elemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"\
-?{state:"disabled"}:r==="enabled"?o===ed?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{st\
-ate:"disabled",problem:"has a consent value this tool does not know"}}function so(){let e=Ue(),{state:n,problem:t,outdat\
-edYes:r}=ut(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...bn()??ct(n)\
-,...o}}function ao(){let e=bn();if(e)return e;let{state:n,text:t,problem:r,placeJudged:o}=ut(Ue());return{...ct(n),text:\
-t,placeJudged:o,...r?{problem:r}:{}}}function ut(e){if(e!==void 0)return He(e);let n=oo();return n?{state:"disabled",pro\
-blem:`cannot be found: the program may not read ${n} (${xe(n)})`}:{state:"never_asked"}}function bn(){let{env:e,envHidde\
-n:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=_e(e("NAT_TELEMETRY_ENA\
-BLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"\
-DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function \
-ct(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var G,se=!1,Q,it,lt=!\
-1,yn,Ae,eo="an opt-out set in the environment during the run",no="the consent file, written since the program turned tel\
-emetry on";function rd(e,n=He(e)){let t=b().files,{text:r,problem:o}=n,i=o===void 0&&(n.placeJudged??od(e)),s=t?.present\
-(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{path:e,there:s,text:r,problem:o,r\
-eread:i,stamp:t?.stamp(e)}}function od(e){try{return b().files?.checkPlace(e)===!0}catch{return!1}}function st(e,n){let \
-t=b().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e.reread)return t?.stamp(e.path)!=\
-=e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.path)!==e.modified}functi\
-on uo(){return yn!==void 0&&st(yn)}var dt=Symbol.for("@nat/telemetry: the program\'s opt-out"),at=globalThis;try{at[dt]==\
-=void 0&&Object.defineProperty(at,dt,{value:{serial:0}})}catch{}var to=0;function id(){try{let e=at[dt];if(e===void 0)re\
-turn;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function co\
-(){let e=id();e===void 0||e===to||(to=e,[G,se,lt]=[!1,!1,!0])}function lo(e){it=e}function ee(){if(it)return G=it();co()\
-;let e=lt&&!se;if(!e&&(Ae===eo||bn()?.enabled===!1))return Ae=eo,G=!1;if(e&&(Ae===no||uo()))return Ae=no,G=!1;if(!se||Q=\
-==void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0&&(n=He(Q.path,!0)),G=Q.problem===void 0\
-&&(n===void 0?G===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(n.state).enabled),G||(Ae??="the consent file, written agai\
-n during the run"),G}function he(){return co(),G===void 0&&sd(ao()),G===!0}function sd(e){[G,se]=[e.enabled,e.source==="\
-file"];let n=se?Ue():void 0;Q=n===void 0?void 0:rd(n,e)}function Ne(){if(!lt||se||G!==!0||uo())return;let e=bn();if(e)re\
-turn e.enabled?void 0:e.source;let n=Ue(),t=yn?.path===n?yn:void 0,{state:r,problem:o}=t===void 0?ut(n):t.problem!==void\
- 0||t.text===void 0?{state:"never_asked",problem:t.problem}:io(t.text);return r==="disabled"&&o===void 0?"file":void 0}f\
-unction fo(){return he()&&se}function ft(){let e=he(),{enabled:n,source:t,problem:r}=ao(),o=t!=="file"&&t!=="default"&&b\
-().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,b().env(t)):void 0,s=o?`${t}, which the program may not re\
-ad (${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===\
-n?s:Ae??"the program (setTelemetryEnabled)"}}var pt=2**31-1,dd=25,mt={min:50,max:250},mo=4,ht=1e3,ad=(mo+1)*mt.max,$e={g\
-uarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&\
-e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abor\
-t",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(ht,e)){this.ti\
-cking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(ht)),this.signal.addEventListe\
-ner("abort",this.look)}catch{}},look:()=>{for(let e of $e.guarded)--e.looks<=0&&e.end();$e.guarded.size>0&&$e.listen()}}\
-;function Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$e.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.cei\
-l((e+ad)/ht),end:a},u=(l,c)=>{let m=b().monotonicMs()+l;try{r=setTimeout(()=>{$e.release(d);let f=b().monotonicMs()-m;if\
-(f<=dd||c===0)return a();u(Math.min(Math.max(f,mt.min),mt.max),c-1)},l),t?.(r)}catch{}};return $e.guard(d),u(e,mo),t||(i\
-=E(()=>b().holdOpen?.())),s}function ho(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}\
-/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function pe(e,n,t,r=0){let o=Math\
-.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var ud=3,go=!1;function yo(){go=!0}var\
- cd=new Set([407,408,429,500,502,503,504]),ld=new Set([501,505]);function fd(e,n){return e>=200&&e<300?{kind:"delivered"\
-}:e===413?{kind:"too_large"}:cd.has(e)||e>=500&&e<600&&!ld.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"re\
-try",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"reje\
-cted",reason:`http_${e}`}}async function bo(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController\
-,t=!1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0}\
-);let i=new Promise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});l\
-et s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??fd;for(;;s++){let l=new URL(a).origin===d?e.headers:void 0,c=aw\
-ait Promise.race([e.fetch(a,{method:"POST",headers:{...l,"content-type":"application/json"},body:e.body,redirect:"manual\
-",signal:n.signal}),i]),m=md(c);if(m===void 0)return yt(gt(c)),{kind:"rejected",reason:"bad_response"};let f=po(c,"locat\
-ion"),h=ho(po(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let v=await Promise.race([hd(c,\
-n.signal),i]).catch(()=>{});return u(m,h,v)}if(yt(gt(c)),m!==307&&m!==308)return u(m,h,void 0);if(s===ud)return{kind:"re\
-jected",reason:"too_many_redirects"};let g=Ed(f,a);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.star\
-tsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)retur\
-n go?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason\
-:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirec\
-t"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof Y&&s===0?{kind:"not_sent",reason:a.mess\
-age}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:W(a)}}finally{r(),e.signal?.removeEve\
-ntListener("abort",o)}}function md(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599\
-&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function po(e,n){try{let t=e.headers.get(n);return typeof t==\
-"string"?t:null}catch{return null}}function gt(e){try{return e.body}catch{return}}function yt(e){try{let{cancel:n,destro\
-y:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)}catch{}}async f\
-unction hd(e,n){let t=gt(e),r=pd(t),o=r??t,i=()=>yt(o);n.addEventListener("abort",i,{once:!0});let s=new TextDecoder,a="\
-",d=0;try{if(n.aborted)return"";for await(let u of r?gd(r):yd(t)){if(typeof u!="string"&&!(u instanceof Uint8Array)||(d+\
-=typeof u=="string"?D(u):u.length,d>bd))return"";a+=typeof u=="string"?u:s.decode(u,{stream:!0})}return a+s.decode()}fin\
-ally{n.removeEventListener("abort",i),i()}}function pd(e){try{let{getReader:n}=e??{};return typeof n=="function"?n.call(\
-e):void 0}catch{return}}async function*gd(e){for(let n=await e.read();!n.done;n=await e.read())yield n.value}function yd\
-(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var bd=65536;function Ed(e,n){if(e!==null)try{let t\
-=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var vd=0xe677d21fdbff,Sd=JS\
-ON.stringify(me).length+Re;function vo(e){if(e===Eo)return!0;let n=D(JSON.stringify(e))<=Sd;return n&&(Eo=e),n}var Eo;fu\
-nction So(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof ke))return{reason:"not_an_event",detail:"n\
-ot a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersio\
-n:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!vo(o)\
-)return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Re} bytes beyond "${me}" that maxBatchBytes ke\
-eps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(i<0||i>v\
-d)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let{json:s,\
-bytes:a}=Jr(e),d={json:s,bytes:a,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries:0,notBefore:0},u=bt(d,n\
-);return u===void 0?d:{reason:"event_too_large",detail:u}}catch(o){return{reason:"invalid_event",detail:W(o)}}}function \
-bt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes serialized, more than ${Mat\
-h.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource at\
-tributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n.sessionId&&e.clientVersion===n.s\
-ourceClientVersion&&vo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`${i} bytes as the ${o.name} forma\
-t carries it, more than maxBatchBytes leaves beside its envelope`}function wo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(\
-let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.clientVersion==\
-=i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function ne(e){let n=2166136261;for(l\
-et t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function Et(e,n,\
-t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0?void 0:r(s,i);return a=\
-==void 0?[]:[a]})}var Td={initialMs:3e4,maxMs:36e5},To=4096;function xd(e,n){return n??ne(e)}function _d(e,n,t){try{let \
-r=e.read(n,To);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,handedOffAt:d}=JSON.parse(r),u=\
-Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,han\
-dedOffAt:d}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof a=="stri\
-ng"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var En=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#a=!1;\
-constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${xd(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.\
-#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!this.#a&&this.#r!==void \
-0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failur\
-es??0),o=this.#s()+pe(r,Td,this.#p,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notBefore:i?t.notBefore:o}),i}rec\
-ordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#c({failures:r?.fail\
-ures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.#s()+n}),this.#a=!0)}noteHand\
-Off(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&\
-this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#a||(th\
-is.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m())}#g(){let n=_d(this.#u,this.path,this.#\
-s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){\
-this.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{},r=L({...n,...t,endpoint:this.#t}),o=D(r)<=To&&H(this.#t)===thi\
-s.#t?r:L({...n,...t});le(this.#u,this.#e,this.#n,o,this.#s())}catch{}}};function xo(e){let{failures:n=0,notBefore:t=0}=e\
-.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Be(t)}`}function C(e,n,t){t>0&&(e[\
-n]=(e[n]??0)+t)}var _o=36e5,je=64,kd=6e4,de={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},vt=6e4,Rd=864e5,ko=6e4,No=\
-64,Od=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,vn=/^([lc])-(\\d{13})-(e-.+)$/,Ad=36e5;function $\
-o(e,n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ae=class e{dir;key;ancestorsSeen;#e;#n;#o;construct\
-or(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,de.maxAgeMs),maxEvents:Math.max(r.max\
-Events,de.maxEvents),maxBytes:Math.max(r.maxBytes,de.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()\
-=>{},s="work"){let a=(c,m=!1)=>{i(c,m)},d=s==="work",u=d?"read and write":"read",l=c=>!t.allowed(c,"read")||d&&!t.allowe\
-d(c,"write");if(l(n))return a(`the program may not ${u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,d),m=t.realP\
-ath(n);return m===void 0?a(`where ${n} leads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks?a(`the program may no\
-t ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,d)),new e(m,t,r,o,c))}cat\
-ch(c){return c?.reason==="missing"?a(`${n} does not exist yet`,!0):a(W(c))}}write(n,t){let r={},o=n.map(Me),{kept:i}=wt(\
-o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.length-i.length);let s=new Map;for(let d of i){let u=s.get(n[d]\
-.sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d of s.values())a.push(this.#u(d,t,this.key))}\
-catch(d){for(let u of a)this.#l(u);throw d}return{written:r,older:this.#g(t,a)}}claim(n,t,r){let o=[],i={};for(let{entry\
-:s,path:a}of this.#a(t).slice(0,je)){if(o.length>=n)break;let d=this.#p(s.name,t+r);try{this.#e.rename(a,d)}catch{contin\
-ue}let{valid:u,corrupt:l,expired:c}=this.#s(d,s,t),m=u.slice(0,n-o.length),f={path:d,name:s.name,until:t+r,remaining:m.l\
-ength,taken:m.length,exact:l===0&&c===0&&m.length===u.length};try{this.#u(u.slice(m.length).map(Me),s.time,this.key)}cat\
-ch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C(i,"spool_expired",c);for(let h of m)o.push({...h,claim:f});f.remai\
-ning===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}cat\
-ch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#a(\
-n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n\
-.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=vn.exec(n),r=Le(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}\
-=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};retur\
-n[t?{...s,until:Tt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=kd){let o=[],i=0;for(let s of\
- n.#r()){if(o.length>=je)break;let a=Ro(s,t);if(!(a!==void 0&&(a.key===this.key||a.key===void 0))||!(t-a.time>=r))contin\
-ue;let u=n.#p(a.name,t+_o);try{n.#e.rename(`${n.dir}/${s}`,u)}catch{continue}let{valid:l}=n.#s(u,a,t);try{let c=this.#u(\
-l.map(Me),a.time,a.key);c!==void 0&&o.push(c)}catch{try{n.#e.rename(u,`${n.dir}/${a.name}`)}catch{}break}n.#l(u.slice(n.\
-dir.length+1)),i+=l.length}return o.length>0&&this.#g(t,o),i}clear(){let n=0;for(let t of this.#r()){let r=vn.exec(t),o=\
-Le(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r())\
-{return n.flatMap(t=>Le(t)??[])}#u(n,t,r){if(n.length===0)return;let o=Oo(n,t,r);return le(this.#e,this.dir,o,Ao(n),t),o\
-}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf\
-(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/No)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let \
-a=Id(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}return o}#p(n,t){return`${this\
-.dir}/${St(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#a(n){let t=[],r=0;for(let o of this.#r()){let \
-i=xr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>_o&&r<je&&this.#l(o\
-)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=y=>y.key===this.key||y\
-.key===void 0,a=y=>n-y.time>(s(y)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#c(d,n,a,r);let u=this.#t(d),l={events:0,bytes\
-:0},c={events:0,bytes:0},m=(y,p,w)=>{s(y)&&([l.events,l.bytes]=[l.events+p,l.bytes+w]),[c.events,c.bytes]=[c.events+p,c.\
-bytes+w]};for(let y of u)m(y,y.events,y.bytes);let f=(y,p)=>y.events>p.maxEvents||y.bytes>p.maxBytes;if(!f(l,o)&&!f(c,i)\
-&&!u.some(a))return r;let h=u.filter(y=>t.includes(y.name)),g=Math.min(...h.map(y=>y.time)),v=y=>this.#e.modifiedAt(`${t\
-his.dir}/${y}`),k=Math.max(...h.map(y=>v(y.name)??-1/0)),_=y=>{if(y.time<g)return!1;let p=v(y.name);return p===void 0||!\
-Number.isFinite(k)?y.time-g<=ko:Math.abs(p-k)<=ko},O=u.filter(y=>!t.includes(y.name)).sort((y,p)=>y.time-p.time);for(let\
- y=0;y<je;){let p=O.find(a),w=p===void 0&&f(l,o),x=p??(w?O.find(s):f(c,i)?O[0]:void 0);if(x===void 0)break;O.splice(O.in\
-dexOf(x),1);let A=a(x);if(!A&&_(x))continue;y++,m(x,-x.events,-x.bytes);let T=w?{events:o.maxEvents-l.events,bytes:o.max\
-Bytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!A&&T.events>0&&T.bytes>0){let S=this.#w(x,T.ev\
-ents,T.bytes,n);if(S===void 0)continue;m(x,S.kept.events,S.kept.bytes),C(r,"spool_corrupt",S.corrupt),C(r,"spool_full",S\
-.cut);continue}this.#m(x.name,x,A?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,\
-t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i\
-===je)break;let a=vn.exec(s);if(a===null||t-Tt(a)<=Rd)continue;let d=Le(a[3]);if(d===void 0||!r(d))continue;i++;let u=St\
-(a[3],t+vt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,d,"spool_expired",o)}}#w(\
-n,t,r,o){let i=St(n.name,o+vt),s=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{\
-return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.map(Me),l=wt(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{event\
-s:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.length===0)return this.#l(i)?m:void 0;let f=sn(this.dir,\
-o),h=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Ao(c))}catch{if(h(),!this.#l(i))return;try{this.#u(c,n.tim\
-e,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return m}if(b().monotonicMs()-s>vt/2)return void h\
-();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Oo(c,n\
-.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Ro(e,n\
-){let t=vn.exec(e);return t?$d(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=Od.exec(e);if(!n)return;let t=Number(n[3]\
-),r=Math.min(Number(n[2]),Math.floor(t/No));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function wt(e,n,t\
-){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,a)=>s+e[a].bytes+1,0);for(\
-;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Oo(e,n,t){let r=e.reduce((o,i)=>o+i.byte\
-s+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${fe()}.jsonl`}function Ao(e){return e.map(n=>`${n.text\
-}\n`).join("")}function Io(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:a,clientVersi\
-on:d=""}of e)o+=i+6*(s.length+a.length+d.length)+Nd;return e.length<=t&&o<=r?0:e.length-wt(e.map(Me),t,r).kept.length}va\
-r Nd=200;function Lo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"schemaVersion":${L(e.schemaV\
-ersion)},"sessionId":${L(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${L(e.clientVersion)},`}${e.cuts?`\
-"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function St(e\
-,n){return`l-${Z(n)}-${e}`}function Tt([,e,n]){return e==="l"?Number(n):Number(n)+Ad}function $d(e,n){return n>Tt(e)}fun\
-ction Id(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:a}=JSON.parse(e);if(!\
-(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinit\
-e(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Zn(a.parameters)===void 0))return;let u=Number.isSaf\
-eInteger(i)&&i>0,l={json:L(a),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...\
-l,clientVersion:o}}catch{return}}function Ld(e,n){let t=r=>n?.present(r)??!0;return e.spoolFallback?Gr(b().env,I().os,n?\
-.uid,t):void 0}function Md(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=xt(e),a=e.noSpool??"there is no spoo\
-l directory",d=!1,u=r==="look"?"look":"work",l=o===void 0?void 0:ae.open(o,n,i,s,(h,g)=>{a=h,d=g},u),c=Ld(e,n),m=l&&u===\
-"work"?Pd(l,c,n,i):void 0;if(l&&m&&l.adopt(m,e.clock(),r==="flush"?0:void 0),l||c===void 0)return!l&&o!==void 0&&t(a,voi\
-d 0,d),l;let f=ae.open(c,n,i,s,h=>a+=`; nor in ${c}: ${h}`,u);return t(a,f?.dir,d),f}function Pd(e,n,t,r,o="work"){let s\
-=n!==void 0&&t.allowed(n,"read")&&t.realPath(n)!==void 0?ae.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:\
-void 0}var Sn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this\
-.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return n\
-ull;let s=b().files;if(!s)return null;let a=Md(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new En(s,a.di\
-r,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.\
-clock(),t);for(let d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:D(d.json),notBefore:0})),[s,a]=[[],[]];for(le\
-t d of i)(bt(d,this.#e)===void 0?s:a).push(d);return a.length>0&&(this.settle(a),C(o,"event_too_large",a.length)),{event\
-s:s,dropped:o}}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,\
-0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.del\
-ete(t),this.spool.release(t))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.ex\
-act||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of\
- this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){l\
-et s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function Dd(){let e=Fn(),n=e.startsWith("file://")?decodeURICom\
-ponent(new URL(e).pathname):e;return(n.startsWith("/")?b().files?.realPath(n):void 0)??e}function xt(e){let{sink:n,forma\
-t:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Dd():void 0,headers:Object.\
-keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":vo\
-id 0},a=L(s);return $o(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}function Cd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").\
-toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.\
-test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Mo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e\
-.url)}catch{return}if(t.protocol!=="http:"||Cd(t.hostname))return;let r=[...t.username||t.password?["credentials"]:[],..\
-.t.search?["query parameters"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the\
- headers ${Object.keys(n).join(", ")}`]:[]];return o.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t\
-.hostname}`}function Po(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Kr(r,{sourceClientVersion:i,\
-sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyByt\
-es:Co(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>D(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1\
-}}function Do(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new \
-WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let a=L(Pr(i));r.set(i,s={json:a,bytes:D(a)})}return s};return{name:"otlp",e\
-ncode:i=>Wn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Co(({sessionId:i,clientVersion:s})=>[i,s],i=>D(Wn([\
-],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.servi\
-ceName},classify:Dr}}function Co(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some(\
-(i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var Fd="http://localhost:4318/v1/logs",Bd=120,Hd=50,Ud=3,jd\
-=2,Ho=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Vd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{\
-"nemoSource":"auditor","command":"x","subcommand":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,"errorC\
-lass":"undefined","pythonVersion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',Yd=new WeakSet,Wd={flushIntervalSecond\
-s:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutS\
-econds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,\
-spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,r\
-esource:!0,logger:!0,clock:!0,random:!0};function Ve(e={}){if(!we(e))throw new TypeError(`Cannot create handler: options\
- must be an object, got ${N(e)}`);let n=jn(e,Wd);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(R,V,F)=>\
-{let P=e[R]===void 0?V:e[R],z=F.integer?`${F.sign} integer`:`${F.sign} number`,re=`Cannot create handler: \'${R}\' must be\
- a ${z}`;if(typeof P!="number"||Number.isNaN(P))throw new TypeError(`${re}, got ${N(P)}`);if(!((F.sign==="positive"?P>0:\
-P>=0)&&(F.integer?Number.isSafeInteger(P):Number.isFinite(P))))throw new RangeError(`${re}, got ${P}`);if(F.timer&&P*1e3\
->pt)throw new RangeError(`Cannot create handler: \'${R}\' must be at most ${pt/1e3} seconds (the longest a timer can wait)\
-, got ${P}`);return P},r=(R,V,F)=>{let P=e[R];if(P===void 0)return F;if(typeof P!==V)throw new TypeError(`Cannot create \
-handler: \'${R}\' must be a ${V}, got ${N(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s=\
-{sign:"positive",integer:!0},a=t("requestTimeoutSeconds",jd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",\
-60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (\
-${d}), got ${u}`);let l=Yr(),c=r("sourceClientVersion","string",Te),m=Vo("resource",e.resource),f=r("sessionId","string"\
-,"undefined"),h=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,v=Jd(g,h),k=fn(l.format??""),_=g!==\
-void 0?v:k??"nat",O=kt(_,c,{...l.otlpResource,...m}),[y,p]=Yd.has(e)?[Vd,"the smallest event trackCommand records; a com\
-mand\'s own are larger by its name, source and duration"]:[Ho,"the smallest event"],w=_t(O,l.sessionPrefix+f),x=_t(kt(v,c\
-,m,Uo),f,y),A=t("maxEventBytes",32768,s);if(A<x.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' \
-must be at least ${x.eventBytes} (${p}), got ${A}`);let T=t("maxBatchBytes",5e5,s);if(T<x.batchBytes){let R=`one ${v} en\
-velope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessi\
-onId\' or \'resource\' make ${R} ${x.batchBytes} bytes, more than \'maxBatchBytes\' (${T} by default)`:`Cannot create handler\
-: \'maxBatchBytes\' must be at least ${x.batchBytes} (${R}), got ${T}`)}let S=Kd(e.headers);S.problem&&h.push(S.problem);l\
-et M=Xd(e.endpoint,l.endpointHidden?Rt:l.endpoint??(_==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??Fd:void 0),l.dryR\
-un,h),j=qd(e.spoolDir,l,h);return{flushIntervalMs:t("flushIntervalSeconds",Bd,o)*1e3,maxQueueSize:t("maxQueueSize",Hd,s)\
-,maxRetries:t("maxRetries",Ud,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSecon\
-ds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min\
-(A,T-w.envelopeBytes-Re),maxEventBytesOption:A,maxBatchBytes:T,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:M.\
-kind==="http"&&S.problem?{kind:"none",reason:"invalid_headers",detail:S.problem}:M,spoolDir:j.path,noSpool:j.none,proble\
-ms:h,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",de.maxEvents,s),maxByt\
-es:zd(t("spoolMaxBytes",de.maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},cap\
-tureInterrupts:Qd(e.captureInterrupts),handOff:Zd(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:O\
-,formatSetBy:g!==void 0?"the program\'s options":k!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{..._==="otlp"?l\
-.otlpHeaders:{},...S.record},fetch:r("fetch","function",b().fetch??((R,V)=>globalThis.fetch(R,V))),logger:r("logger","fu\
-nction",void 0),clock:Fo("clock",r("clock","function",Date.now),Date.now,{valid:Gd,expected:"epoch milliseconds",hint:" \
-(a method needs its object: () => performance.timeOrigin + performance.now())"}),random:Fo("random",r("random","function\
-",Se),Se,{valid:R=>typeof R=="number"&&R>=0&&R<1,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{valid:r,expected:o,\
-hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${W(a)\
-}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${N(s)}`);return()=>{try{let \
-a=n();return r(a)?a:t()}catch{return t()}}}var Gd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=Ho){let r={json:\
-t,bytes:D(t),schemaVersion:me,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.emp\
-tyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function zd(e,n,t){if(e>=de.maxBytes)return e;le\
-t r=Lo({json:n,schemaVersion:me,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handl\
-er: \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`);return e}function kt(e,n,t,r){return e==\
-="otlp"?Do({serviceName:t["service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo={name:"node",vers\
-ion:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function jo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource?\
-?{},o=_t(kt(n.name,t,r,Uo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.m\
-ax(e.maxEventBytesOption,o.eventBytes)}}var Rt=Symbol("hidden");function Xd(e,n,t,r){if(e!==void 0&&typeof e!="string")t\
-hrow new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${N(e)}`);l\
-et o=e===void 0?void 0:ln(e);if(o){let s=`the program\'s \'endpoint\' ${N(H(e))} ${o}: nothing is sent`;return r.push(s),{k\
-ind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"none",reason:"endpoint_hidden"};let i=\
-e??n??Ur;return e===void 0&&!jr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:\
-"none",reason:"dry_run"}:{kind:"http",url:i}}function qd(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options\
- keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new Type\
-Error(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${N(e)}`);return X(e,I().os)?\
-{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${N(e)} is not an absolute path: no spool is kept`),{path:void 0,\
-none:"the program\'s \'spoolDir\' is not an absolute path"})}function Jd(e,n){if(e===void 0)return"nat";if(typeof e!="strin\
-g")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${N(e)}`);let t=fn(e);re\
-turn t||(n.push(`the program\'s \'format\' ${N(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function \
-Vo(e,n){if(n===void 0)return{};if(!we(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings\
-, got ${N(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cann\
-ot create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?N(o):`a ${typeof \
-o}`} for ${N(r)}`);t[r]=o}return t}var Bo=8192;function Kd(e){let n=Vo("headers",e);for(let[i,s]of Object.entries(n)){if\
-(!an(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${N(i)}`);if\
-(dn(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${N(i)}: the HTTP client frames the request it\
-self`);n[i]=Nr(s)}let t=Object.keys(n).find(i=>!un(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.length+a.length+4,0)\
-,o=t!==void 0?`the program\'s \'headers\' has a value for ${N(t)} that cannot be sent (a control character or a character p\
-ast ASCII): nothing is sent`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Bo} (servers refuse \
-a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Zd(e,n){return e!==void 0?{en\
-abled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,\
-source:"CI"}:{enabled:!0,source:"default"}}function Qd(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeo\
-f e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function\
-, got ${N(e)}`)}var wn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function Tn(e,n){return{...e,[Ye]:L(n)}}fun\
-ction Yo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endp\
-oint=="string"?n:void 0}catch{return}}var te=15e3,ea=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin}catch{}retu\
-rn ne(n).slice(0,4)}function zo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${fe(8)}.${r}`}function Pe(e,n,t,r,o){let i={loc\
-ks:[],marks:[],others:new Map};for(let s of e.list(n)){let a=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lo\
-ck|start)$/.exec(s);if(!a)continue;let d=Number(a[2]),u=a[4]==="lock"?te:ea;if(d+u<=r||d>r+u)_n(e,`${n}/${s}`);else if(a\
-[1]===t)(a[4]==="lock"?i.locks:i.marks).push(s);else if(a[3]===o){let[l,c]=[`${a[2]} ${s}`,i.others.get(a[1])];(c===void\
- 0||l<c)&&i.others.set(a[1],l)}}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Pe(e,n,t,r).locks\
-.length>0}catch{return!1}}function Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.now(),i);if(s.loc\
-ks.length>0||s.marks.length>0)return"at work";if(s.others.size>=Wo)return"crowded";let a=Date.now();o=zo(t,a,i,"start"),\
-e.create(`${n}/${o}`,"");let d=Pe(e,n,t,a,i),u=d.locks.length>0||d.marks[0]!==o,l=`${Z(a)} ${o}`,c=[...d.others.values()\
-].filter(m=>m<l).length>=Wo;return!u&&!c?o:(_n(e,`${n}/${o}`),u?"at work":"crowded")}catch{return o}}function qo(e,n,t){\
-t!==void 0&&At(e,n,()=>[t])}function Jo(e,n,t){At(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){let o=G\
-o(r);for(let i=0;i<na;i++){let s=Date.now();try{e.ensureDir(n,!0,!1);let a=Pe(e,n,t,s);if(a.locks.length>0){Ot(e,n,a.mar\
-ks);return}let d=zo(t,s,o,"lock");e.create(`${n}/${d}`,"");let{locks:u,marks:l}=Pe(e,n,t,s);if(u.join()===d)return Ot(e,\
-n,l),d;_n(e,`${n}/${d}`)}catch{return}await new Promise(a=>setTimeout(a,10+Se()*50))}}var na=5;function Zo(e,n,t){At(e,n\
-,()=>[t])}function At(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/$\
-{r}`)}function _n(e,n){try{e.remove(n)}catch{}}function Qo(){return""}var ra=6e4,oa=1e3,ia=[Ye,"NAT_TELEMETRY_ENABLED","\
-DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=sa(e,n,t);return r.handOff?\
-r:{...r,outcome:ni(e,n)}}function ni(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"delivere\
-d":n&&Ne()===void 0?"spooled":"dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function \
-sa(e,n,t){try{let r=di(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:\
-o,health:i}=n,s=si(e.sink.url,o.dir);if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{handOff:!0,command:voi\
-d 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)re\
-turn{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,l={...aa(e,o.dir),successor:u,onByConsentFile:fo()};return{handOff:!\
-0,command:{...a,env:Tn(a.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (\
-${r})`}}}function ri(e,n){return n.handOff&&n.command&&!ca(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in \
-the spool directory and cannot be written",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,health:t,files:r}=e\
-.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o=\
-=="crowded")return o;let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.dir,o),i}catch{retur\
-n"failed"}}function ii(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t\
-}=e;return di(e,n,!0)!==void 0||t.kind==="http"&&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}function si(e,n){let \
-t=ro(),r=t===void 0?void 0:da(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ia,...be,"HOME","USERPROF\
-ILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function da(e){let n=J(e),t=n===void 0?"":e.slice(n.length).repl\
-ace(/^[\\\\/]+/,""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void \
-0?void 0:B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)ret\
-urn`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFe\
-tch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-oa)retu\
-rn`a request may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turne\
-d off during the run";let i=Ne();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent fil\
-e":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: \
-${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above\
- the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-f\
-s-read for them): another user could swap the sender\'s script there";if(!ti(e))return"the program may not connect to the\
- endpoint";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return\
-;let{state:c}=d,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>ra&&!xn(a,s.di\
-r,s.key,u))return"spooled events have waited a minute with no sender at work"}function aa(e,n){let{sink:t,format:r,spool\
-Limits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestT\
-imeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),spoolM\
-axEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion\
-,headers:{...e.headers},resource:{...r.resource}}}function ua({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===\
-0}function ca(e){if(ua(e))return!0;let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o i\
-nstanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return fa(n,t.dir,la),!0}var la=3;function fa(e\
-,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);re\
-turn d===void 0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written\
--a.written).slice(t).filter(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}v\
-ar kn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.d\
-elete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ai(){\
-throw new Error("a sender prints nothing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,ma=/^[0-9a-f]{8}\
-$/;var ui=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,ha=6e4;function mi(e,n,t,r,o,i,s=-1/0){let a=\
-Object.entries(o).filter(([m,f])=>fi.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))return;let u={...{si\
-nce:i,last:i,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=bi(n,t);try\
-{let m=ga(e,n,t,i).filter(h=>h.quiet).map(h=>hi(e,h,n,t)),f=gi([...m.flatMap(h=>h.lines),l],s,i)??l;pi(e,n,t,m,()=>{let \
-h=ba(e,c);h==="invalid"&&e.remove(c);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+g.length<=ci?e.append(c,typeof h=="obj\
-ect"&&!h.ended?`\n${g}`:g,li):pa(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E(()=>e.remove(h))}catch{}}function pa(e,\
-n,t,r,o,i){let s=bi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],()=>{e.append(s,\
-`${L(gi([...d.lines,r],o,i)??r)}\n`,li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)\
-),{lines:[],summed:n.summed};let{lines:o,upTo:i}=ya(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summ\
-ed}:{lines:[],summed:n.summed}}function pi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,L\
-t(n,t,a));throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.as\
-ide`)}function ga(e,n,t,r){return Et(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=ha;return o===t?{\
-path:B(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function ya(e,n){try{let t=n.summed??0,r=e.read(n.path,\
-$t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],\
-upTo:n.summed??0}}}function Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=e.map(a=>({...a,sinc\
-e:Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for\
-(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math\
-.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.sinc\
-e)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}functi\
-on ba(e,n){try{let t=e.read(n,$t);return t===void 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}ca\
-tch(t){return t instanceof $?"invalid":void 0}}function yi(e){return e.split(`\n`).flatMap(n=>Ea(n)??[])}function Ea(e){t\
-ry{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(\
-r)?Object.entries(r):[];if(!(Nt(n)&&Nt(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&Number.isSafeInt\
-eger(l)&&l>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ma.test(i)?{endpointHas\
-h:i}:{}};return typeof o=="string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}function Nt(e){return Number.isSafeIntege\
-r(e)&&e>=0&&e<=hn}function bi(e,n){return B(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Ei=.9,va=1e3,Sa\
-=3e5,wa=36e5,Ta=4,Rn=class{#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=\
-ue.working;#k=0;#R;#y=new Set;#O;#N=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#me=!1;#U=0;#D;#C;#v;#X;#j=!1;#q=!1;#F;cons\
-tructor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!he())return this.#_e();let t=b().exiting();t?(this.#se(),this.#H=this.#i,\
-this.#i=!0):this.#K(),this.#u++;let r=So(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=th\
-is.#e.maxBufferedEvents)return this.#Re();if(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#c===vo\
-id 0&&queueMicrotask(()=>this.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H=!1}\
-}start(){this.#m||this.#D||(this.#m=!0,this.#K(),this.#S()>0?this.#V():he()&&!this.#A()&&ii(this.#e,this.#_())&&this.#I(\
-ue.working))}flush(){return this.#I(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.\
-#D);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i=\
-this.#x;return[this.#l,this.#x]=[void 0,ue.working],this.#Ee(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D??=t\
-his.#he()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropp\
-ed:{...this.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.leng\
-th+this.#o.length+this.#t.size}#J(){return[...this.#o,...this.#t.events(),...this.#n]}#K(){if(this.#C)return;this.#se();\
-let n=b(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");r\
-eturn}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),\
-this.#G()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;th\
-is.#C=()=>{r?.(),i?.()}}#V(){this.#m&&this.#c===void 0&&this.#Z()}#Z(){this.#c=setTimeout(()=>{this.#I(ue.periodic).then\
-(()=>{this.#m&&this.#Z()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#he(){this.#m=!1,this.#c!==void 0&&cle\
-arTimeout(this.#c);let n=this.#E=xa(this.#e.exitTimeoutMs);this.#fe(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>0\
-&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#Q(),this.#S()>0&&this.#B())return;this.#ue(),this.#S()>0&&\
-this.#A()&&this.#P(!0),this.#S()>0&&!this.#A()&&await this.#pe(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: \
-${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)\
-}}async#pe(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>!\
-0);await Promise.race([r,n.over()])||this.#Q()}#Q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),\
-o=Math.min(n,t||n)*Ei,i=[...this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*Ei);this.#ee(({started:s})=>r-s>=o),this.\
-#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#ee(n\
-=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#oe(r);continue}for(let i of \
-r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#de(r,"the exit budget ended before the answer"):r)}}}#ge(){return t\
-his.#R??=new AbortController}#ne(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.\
-#E;if(!o)return!0;let i=b().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;r\
-eturn r<=t&&!(2*d>s)}#te(n){this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health\
-.isOpen()===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#ye(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#v\
-?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.not\
-Before&&t()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#be(n){let t=this.#v?.health;if(n.delivered){this.#F=void\
- 0;let u=this.#q&&this.#E===void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)re\
-turn;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);le\
-t o=(this.#F?.failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?vo\
-id 0:{state:t.state,failures:o,probeAt:d}}async#Ee(n){try{this.#fe(),this.#Y();let t=this.#e.sink.kind==="http"?this.#v?\
-.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ue();let r=this.#A();if(r&&!this.#ye())return;let o=thi\
-s.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.\
-#o.filter(l=>!i(l)),this.#n=[];let d=this.#ie(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};\
-await this.#ve(d,u),this.#be(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))}\
-catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ve(n,t){let{signal:r}=this.#ge(),o=0,i=async()=>{for(;o<n.len\
-gth&&!t.failed&&this.#ne(r);)await this.#re(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(Ta,n.length)},i))\
-;for(let s of n.slice(o))this.#te(s)}async#re(n,t,r){this.#Y();let o=this.#ce(n);if(o!==n){if(this.#t.settle(n),o.length\
-===0)return;this.#t.add(o),n=o}let i=await this.#we(n,t);if(this.#xe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_l\
-arge"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a\
-)this.#ne(t)?await this.#re(d,t,r):this.#te(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#oe(n,i.\
-rejected);case"too_large":return this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.deta\
-il),this.#M(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfter\
-Ms=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#Se(n,i.retryAfterMs):this.#ke(n,i.reason,i.retryAfterMs\
-)}}}#Se(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#oe(n,t=\
-0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#we(n,t){let r={starte\
-d:b().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Te(n,t,()=>r.accepted=!0)}finally{this.#\
-y.delete(r);let o=b().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ie(n){let{format:t,maxBatchBytes:r}=this.#e;ret\
-urn wo(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#Te(n,t,r){let{sink:o}=this.#e;if(\
-o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,thi\
-s.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr\
-")return vi(a),{kind:"delivered"};let d=i.classify;return await bo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u\
-,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,no\
-w:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#x\
-e(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.\
-kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?thi\
-s.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${\
-r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#se(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,sp\
-oolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by $\
-{a})`);let d=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELE\
-METRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere ($\
-{n.reason})`;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`pr\
-oblem: ${s}`);if(!this.#h)return;let i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"\
-hand off where a sender can be started":"in process"} (${o.source})`)}#_e(){this.#d||!this.#h&&!this.#e.logger||(this.#d\
-=!0,this.#f(`telemetry off (decided by ${ft().decidedBy}): events are not recorded`))}#ke(n,t,r){let{backoff:o,clock:i,r\
-andom:s}=this.#e,a=i(),d=this.#de(n,t);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#de(n,t){let[\
-r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${\
-t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#\
-M(o),r}#M(n){this.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool k\
-ept in ${t}, as its place cannot be used: ${n}`;r!==this.#X&&this.#f(r),this.#X=r}),this.#v}#ae(){let n=this.#E;if(n)ret\
-urn Math.max(0,n.end-b().monotonicMs())+va;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Sa,Math.min\
-(wa,2*t),2*r)}#Y(){let n=this.#ae(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this.#j||this.#k>0||\
-!he()||this.#A()||!ee())return;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=M\
-ath.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??0)>0,o&&(this.#l\
-e(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#ee();let \
-r=this.#J(),o=this.#ce(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return th\
-is.#me=!0,this.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#ie(o)\
-)vi(this.#e.format.encode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),\
-this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return thi\
-s.#f(`${o.length} event(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` \
-(${this.#e.noSpool})`:"")),!1;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program t\
-urned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(t\
-his.#L(),s){let a=this.#U-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(\
-s.dropped))this.#b(u,d);this.#le(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spo\
-ol_unavailable")}return i?.releaseAll(),s!==void 0}#ce(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;fo\
-r(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o\
-.has(s));return this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#le(n){for(let[t,r]of Obj\
-ect.entries(n))this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=ei(this.#e,t,he()),o=r.handO\
-ff?ee():void 0;if(o===!1)return this.#P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process\
-",spooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health):\
-void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: $\
-{u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#A()?0:Io(this.#J(),this.#e.spoo\
-lLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spo\
-ol would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))re\
-turn this.#f("at exit: delivering in process: the spool cannot be written"),!1;let a=oi(i);if(a==="failed"||a==="crowded\
-")return this.#f(`at exit: delivering in process: ${a==="crowded"?"senders of other programs or settings (headers, an OT\
-LP resource) work for its host already":"no sender could be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.workin\
-g];let d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"\
-the spool (the system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#W(\
-){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled fo\
-r a later run`),t}#G(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="c\
-laim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this\
-.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();mi(o.files,o.spool.dir,o.spool.key\
-,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#a,t,n),this.#z(n,t,r))}#z(n,t,r){this.#f(`dropped ${n} event(s): ${t}\
-${r?` (${r})`:""}`)}#Re(){if(C(this.#a,"buffer_full",1),this.#$!==void 0){this.#$++;return}this.#$=0;let n=this.#e.maxBu\
-fferedEvents;this.#z(1,"buffer_full",`${n} held; those dropped after it are told together at the next flush`)}#fe(){let \
-n=this.#$;this.#$=void 0,n&&this.#z(n,"buffer_full")}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function xa(e){l\
-et n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))})\
-,clear:()=>t?.()}}function vi(e){b().writeStderr(`${ai(JSON.parse(e))}\n`)}var _a=250;async function Si(e){let n=b();Ie(t\
-e,()=>n.exit(0)),yo(),lo(()=>ka(e));try{await Ra(e,b().monotonicMs()+te)}catch{}n.exit(0)}function ka(e){let{enabled:n,s\
-ource:t}=so();return n||t==="default"&&e.onByConsentFile!==!0}async function Ra(e,n){let t=b().files,r=e.spoolDir;if(!t)\
-return;let{successor:o,onByConsentFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee())return Jo(t,r,d);for(let u=0;;u++){let l=await\
- Ko(t,r,d,e.endpoint);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:h}=await Aa(s,n-_a);if(Zo(t,r,l),!Na(e,d))retu\
-rn;if(h&&f>0&&ee())return Oa(e);if(c>0&&m>0||u>0&&c===0)return}}function Oa(e){if(!e.successor)return;let{argv:n,env:t,l\
-eavesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&\
-&s!==void 0&&E(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async f\
-unction Aa(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir\
-:s}=Ve(e),a=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0\
-)break;let d=new Rn({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replaye\
-d:u,spooled:l,sent:c,dropped:m}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.drop\
-ped,f,h);if(u<=l)break;if(l>0&&n-b().monotonicMs()>r){let f=pe(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Prom\
-ise(h=>setTimeout(h,f))}}return t}function Na(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolD\
-ir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};r\
-eturn ae.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var wi=Yo(b().env(Ye));wi&&await Si(wi);\n'}var Re="s\
-ender-aeaca6ad.mjs",Gd=129307,qd=6e4,Jd=1e3,Zd=[Xi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","\
-NAT_TELEMETRY_DRY_RUN"];function qi(e,t){return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":
-t&&Fe()===void 0?"spooled":"dropped"}var Kd=3;function Ji(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Ud.test(d))}catch{
-return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).
-map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);
-for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Qd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.
-add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){
-this.#e.clear(),this.#t=0}};function dn(e){return e===null?"null":typeof e=="string"?Zi(e):typeof e=="number"?ec(e):typeof e==
-"boolean"?String(e):Array.isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
-void 0).map(([n,r])=>`${Zi(n)}: ${dn(r)}`).join(", ")}}`:"null"}function Zi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
-t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function ec(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
-e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
-split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
-Math.abs(r)).padStart(2,"0")}`}var Ki=16384,cn=2*Ki,Qi=cn-4096,ln=32,eo=/^[a-z0-9_]{1,40}$/,tc=/^[0-9a-f]{8}$/,nc=/^drops-([0-9a-f]{8})\.json$/,
+,_=()=>{K(p,S=>S.exit(e.exitCode))},A=S=>{S.defaultPrevented||K(p,M=>M.exit(1))},T=[["beforeunload",w],["error",A],["unh\
+andledrejection",A]];for(let[S,M]of T)globalThis.addEventListener(S,M);return Hn.add(_),()=>{for(let[S,M]of T)globalThis\
+.removeEventListener(S,M);Hn.delete(_)}}),g=new oe(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};let w=e.\
+build.os==="linux"&&r({name:"read",path:De})?E(()=>a.read(De,65536)):void 0,A=(Ge(w).length>0?[]:ye).map(T=>{let S=en(()\
+=>{u.programListens(T)||(K(p,M=>M(T)),g.clear(),c(T))});return E(()=>u.add(T,S)),[T,S]});return()=>{for(let[T,S]of A)E((\
+)=>u.remove(T,S))}}),v=p=>{try{return e.env.get(p),!1}catch{return!0}},k=p=>r({name:"env",variable:p})&&v(p),x=p=>!r({na\
+me:"env",variable:p})||v(p),O=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},y=p=>{let w=z\
+i(e,r,a,O);if(w)return{refused:w};let _=Gi.find(x);if(_!==void 0){let R=Ce(k(_),"--allow-env");return{refused:`the progr\
+am may not read ${_} (${R}), which its requests honour: a sender would not`}}let A=E(()=>e.execPath());if(!A||!r({name:"\
+run",command:A}))return{refused:"the program may not run Deno itself (--allow-run)"};let T=r({name:"read",path:"."})?E((\
+)=>e.cwd()):void 0,S=[p.dir,...p.reads].map(R=>In(R,T)),M=[...S,A].find(R=>R.includes(","));if(M!==void 0)return{refused\
+:`Deno\'s permission flags cannot name a path with a comma: ${M}`};if(e.build.os==="windows")return{executable:A,paths:S,\
+cwd:T};let j=Wi.find(([R,V])=>r({name:"run",command:R})&&(!V||a.sizeOf(R)!==void 0));return j?{executable:A,closer:j,pat\
+hs:S,cwd:T}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${ir}`}};return{env:O,envHidd\
+en:x,envNotUnicode:k,writeStderr:p=>d(e.stderr,p),writeStdout:p=>d(e.stdout,p),stdoutIsTerminal:()=>E(()=>e.stdout.isTer\
+minal())??!1,args:()=>[...e.args],setExitCode(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,w,_,A){let T=new \
+Set,S=0,M=async R=>{if(Number(R.headers.get("content-length")??0)>A.maxBodyBytes)return er(R);let V,F=new Promise(On=>V=\
+setTimeout(()=>On(nr),A.requestTimeoutMs)),P=Xi(R,A.maxBodyBytes).catch(()=>tr),z=await Promise.race([P,F]).finally(()=>\
+clearTimeout(V));if(z===tr)return nn(400,"the request was cut short");if(z===nr)return nn(408,"the request did not arriv\
+e in time");if(z===void 0)return er(R);let re=new URL(R.url),ge;try{ge=await _({method:R.method,path:re.pathname+re.sear\
+ch,body:z})}catch{return nn(500,"internal")}return ge?new Response(ge.body??null,{status:ge.status,headers:ge.headers??{\
+}}):(await new Promise(On=>T.add(On)),new Response(null,{status:503}))},j=e.serve({hostname:p,port:w,onListen(){}},async\
+ R=>{if(S>=A.maxConnections)return new Response(null,{status:503,headers:{connection:"close"}});S++;try{return await M(R\
+)}finally{S--}});return Promise.resolve({port:j.addr.port,async close(){for(let R of T)R();await j.shutdown()}})},unrefT\
+imer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConnect(p){try\
+{return r({name:"net",host:Zt(p)})}catch{return!1}},sendsProxyCredentials(p){try{return be.some(x)||Wt(new URL(p),O)}cat\
+ch{return!0}},async fetch(p,w){let _=Gt(new URL(p),O,k);if(_!==void 0)throw new Y(_);return await(n??globalThis.fetch)(p\
+,w)},senderRefusal(p){let w=y(p);return"refused"in w?w.refused:void 0},senderCommand(p,w){let _=y(w);if("refused"in _)re\
+turn _;let{executable:A,closer:T,paths:S,cwd:M}=_,j=T&&Yi(e,t),R=T?[...j?[j]:[],T[0],A]:[A],V=o()?"--allow-net":`--allow\
+-net=${Zt(w.endpoint)}`,F=[A,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"];F.push("-\
+-no-code-cache"),F.push("--allow-sys=uid,gid",`--allow-env=${w.variables.join(",")}`,V,`--allow-run=${R.join(",")}`),F.p\
+ush(`--allow-read=${S.join(",")}`,`--allow-write=${w.dir}`,p);let P={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},\
+z=Je(O,{...w.set,...P},M);if(!T)return{argv:F,env:z,cwd:w.dir};let re=[T[0],"-c",T[2],"nat-telemetry-sender",...F];retur\
+n j?{argv:[j,...re],env:z,cwd:w.dir,leavesSession:!0}:{argv:re,env:z,cwd:w.dir}},spawnDetached(p){try{let[w,..._]=p.argv\
+,T={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(w,{args:_,e\
+nv:p.env,cwd:p.cwd,...T}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:l,terminal(){try\
+{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Ke(a,I().os))retu\
+rn{async readRaw(p){let w=E(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let _=()=>{for(let[T,S]of A)E(()=>u.remove(T,S))},A=\
+ye.map(T=>{let S=()=>{E(()=>e.stdin.setRaw(!1)),!u.programListens(T)&&(_(),c(T))};return E(()=>u.add(T,S)),[T,S]});try{l\
+et T=new Uint8Array(64);for(;;){let S=await e.stdin.read(T);if(S===null)throw new Error("the terminal went away");if(p(T\
+.slice(0,S))!==void 0)return}}finally{e.stdin.setRaw(w),_()}}}},files:a,exiting:()=>dr,onExit:p=>h.add(p),onInterrupt:p=\
+>g.add(p)}}var Kt="/proc/self/ns/pid";function Zt(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r===\
+"https:"?443:80)}`}var Qt=["/usr/bin/setsid","/bin/setsid"];function Yi(e,n){let t=Qt.map(r=>[n({name:"read",path:r}),n(\
+{name:"run",command:r})]);if(!t.flat().includes("denied"))return Qt.find((r,o)=>{if(t[o].some(s=>s!=="granted"))return!1\
+;let i=E(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var ir="/bin/s\
+h",Wi=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev\
+/null; exec "$@"\'],[ir,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],Gi=[...be,"DENO_CERT","DENO_TLS_CA_STOR\
+E","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function zi(e,n,t,r){return e.build.standalone?"a deno compile \
+executable: it runs only its program":Qe({pid:e.pid,ppid:E(()=>e.ppid),os:I().os,env:r,read:o=>n({name:"read",path:o})?E\
+(()=>t.read(o,65536)):void 0,pidNamespace:I().os==="linux"&&n({name:"read",path:Kt})?E(()=>e.readLinkSync(Kt)):void 0})}\
+function er(e){return e.body?.cancel().catch(()=>{}),nn(413,"the body is too large")}function nn(e,n){return new Respons\
+e(JSON.stringify({error:n}),{status:e,headers:{"content-type":"application/json",connection:"close"}})}var nr=Symbol("la\
+te"),tr=Symbol("cut");async function Xi(e,n){if(!e.body)return"";let t=new TextDecoder,r="",o=0;for await(let i of e.bod\
+y){if(o+=i.length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.decode()}function sr(e){let n=e.addSignalListener.bin\
+d(e),t=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,i),Bn(i)||r.set(o,(r.get(o)??new Set\
+).add(i))},e.removeSignalListener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}catch{return{programListens:()=>!0,add:n,remove:t}\
+}return{programListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var tn=globalThis.Deno,dr=!1,Hn=new Set;tn&&globalThis.a\
+ddEventListener("unload",()=>{dr=!0;for(let e of Hn)e()});var rr=typeof tn?.addSignalListener=="function"?sr(tn):void 0;\
+var qi="/etc/hosts",Ji=16<<20,Ki=5e3,Zi=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function ar(e,n,t){let r=e("no\
+de:dns");return(o,i,s)=>{let a=o.toLowerCase().replace(/\\.$/,"");if(a==="localhost"||a.endsWith(".localhost")||ts(e,a))r\
+eturn r.lookup(o,i,s);let d=new r.Resolver({timeout:Ki,tries:1}),u=()=>d.cancel();t.addEventListener("abort",u,{once:!0}\
+);let l=(c,m)=>new Promise(f=>c.call(d,m,h=>f(h?.code)));(async()=>{for(let c of ns(e,n,o)){let m=await Promise.all([l(d\
+.resolve4,c),l(d.resolve6,c)]);if(m.some(f=>Zi.has(f??"")))return!1;if(m.includes(void 0))return!0}return!0})().then(c=>\
+{if(t.removeEventListener("abort",u),c&&!t.aborted)return r.lookup(o,i,s);s(Object.assign(new Error(`DNS did not answer \
+for ${o}`),{code:"ETIMEOUT"}))})}}var Qi="/etc/resolv.conf",es=65536;function ns(e,n,t){if(t.endsWith("."))return[t.slic\
+e(0,-1)];let r,o=1,i=u=>{let l=u.find(c=>c.startsWith("ndots:"));l!==void 0&&(o=Math.min(15,Number.parseInt(l.slice(6),1\
+0)||0))},s=e("node:fs");for(let u of(E(()=>ur(s,Qi,es))??"").split(`\n`)){let[l,...c]=u.replace(/[#;].*/,"").trim().split\
+(/\\s+/);(l==="search"||l==="domain")&&(r=c),l==="options"&&i(c)}i(n("RES_OPTIONS")?.trim().split(/\\s+/)??[]);let a=n("LO\
+CALDOMAIN")?.trim();a&&(r=a.split(/\\s+/)),r??=[E(()=>e("node:os").hostname().replace(/^[^.]*\\.?/,""))??""].filter(Boolea\
+n);let d=r.slice(0,6).filter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$/,"")}`);return t.split(".").length-1>=o?[t,...d]:\
+[...d,t]}function ur(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,"latin1"):""}function ts(e\
+,n){let t=E(()=>ur(e("node:fs"),qi,Ji))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let o of t.matchAll(new RegExp\
+(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)+1,o.index);if(!i.includes("#")&&/\\S\
+/.test(i))return!0}return!1}function cr(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise((i,s)=>{let a=new URL(r),\
+d=Ee(a,n);if(d.kind==="unusable")return s(new Y(d.reason));let u=a.protocol==="https:",l=ar(e,n,o.signal),c={method:o.me\
+thod,headers:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"identity"},signal:o.signal};if(d.kin\
+d==="direct")c.agent=!1,c.lookup=l;else{let{proxy:f}=d,h=o.signal;c.createConnection=(g,v)=>{(u?os(e,l,f,a,h):lr(e,l,f,h\
+)).then(x=>v(null,x),x=>v(x))},u||(c.path=`${a.protocol}//${a.host}${a.pathname}${a.search}`,f.authorization&&(c.headers\
+["proxy-authorization"]=f.authorization))}let m=e(u?"node:https":"node:http").request(a,c);m.on("error",s),m.on("respons\
+e",f=>{let h=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=>{let v=h(g);return v===void 0?null:\
+Array.isArray(v)?v.join(", "):v}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e("node:stream").Readab\
+le.toWeb(f).getReader()}})}),m.end(o.body)})}var rs=16384;function lr(e,n,t,r){let o=e("node:net"),{hostname:i,port:s}=t\
+;return Un(r,a=>{let d=t.protocol==="https:"?e("node:tls").connect({host:i,port:s,servername:o.isIP(i)?"":i,lookup:n}):o\
+.connect({host:i,port:s,lookup:n});return d.once(t.protocol==="https:"?"secureConnect":"connect",()=>a(d)),d})}async fun\
+ction os(e,n,t,r,o){let i=await lr(e,n,t,o),s=`${r.hostname}:${r.port||443}`;await Un(o,(u,l)=>{let c="",m=f=>{c+=f.toSt\
+ring("latin1");let h=c.indexOf(`\\r\n\\r\n`);if(h<0){c.length>rs&&l(new Error("the proxy\'s answer to CONNECT is too long"));\
+return}i.removeListener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(c)?.[1]??0);if(g<200||g>299)retur\
+n l(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));let v=f.subarray(f.length-(c.length-h-4));v.length>0&&\
+i.unshift(v),u(void 0)};return i.on("data",m),i.write(`CONNECT ${s} HTTP/1.1\\r\nHost: ${s}\\r\n`+(t.authorization?`Proxy-Au\
+thorization: ${t.authorization}\\r\n`:"")+`\\r\n`),i});let a=e("node:net"),d=r.hostname.replace(/^\\[(.*)\\]$/,"$1");return Un\
+(o,u=>{let l=a.isIP(d)?"":d,c=e("node:tls").connect({socket:i,host:d,servername:l});return c.on("close",()=>i.destroy())\
+,c.once("secureConnect",()=>u(c)),c})}function Un(e,n){return new Promise((t,r)=>{let o,i={outcome:"pending"},s=()=>{e.r\
+emoveEventListener("abort",u),o?.removeListener("error",d),o?.removeListener("close",l)},a=c=>{i.outcome==="pending"&&(i\
+.outcome="settled",s(),t(c))};function d(c){i.outcome==="pending"&&(i.outcome="failed",s(),o?.destroy(),r(c))}let u=()=>\
+d(new Error("aborted")),l=()=>d(new Error("the connection closed"));if(e.aborted)return r(new Error("aborted"));e.addEve\
+ntListener("abort",u,{once:!0});try{o=n(a,d)}catch(c){return d(c instanceof Error?c:new Error(String(c)))}if(o.on("error\
+",()=>{}),i.outcome==="failed")return void o.destroy();i.outcome==="pending"&&(o.on("error",d),o.on("close",l))})}var is\
+=7;function fr(e,n,t,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),s=f=>({kind:f.isSymbolicLink()?"sym\
+link":f.isFile()?"file":f.isDirectory()?"directory":"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,mode:t?void 0:f.mode&4\
+095,size:f.size,modified:f.mtimeMs,changed:f.ctimeMs,inode:f.ino}),a=(f,h,g,v)=>{try{return e.openSync(f,h|i,v)}catch(k)\
+{let x=k.code;if(x==="ENOENT"||x==="ENOTDIR")return;let O=x==="ELOOP"||x==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):vo\
+id 0;throw O&&g(s(O)),k}},d=(f,h)=>{for(let g=0;g<h.length;)g+=e.writeSync(f,h,g,h.length-g)},{Buffer:u,process:l}=globa\
+lThis,c,m=(f,h)=>{if(c??=l?.getBuiltinModule?.("node:buffer")?.isUtf8??ss,!c(h))throw new $(f,"not_utf8");return u.from(\
+h).toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,allowed:(f,h)=\
+>r===void 0||E(()=>r.has(h==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let h=e.lstatSync(f,{throwIfNoEntry:!1});\
+return h&&s(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}},realPath:f=>E(()=>(e.realpathSync.native??e.realpathSync)\
+(f)),readLink:f=>E(()=>e.readlinkSync(f)),usableDir(f){try{return e.accessSync(f,is),!0}catch(h){return["EACCES","EPERM"\
+,"EROFS"].includes(h.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(f,h,g){let\
+ v=a(f,o("O_RDONLY"),g);if(v!==void 0)try{let k=s(e.fstatSync(v));g(k);let x=qe((O,y)=>e.readSync(v,O,y,O.length-y,null)\
+,k.size,h);return g({...k,size:x.length}),m(f,x)}finally{e.closeSync(v)}},create(f,h){let g=a(f,o("O_WRONLY")|o("O_CREAT\
+")|o("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`cannot create ${f}: no such directory`);try{d(g,u.from(h))}cat\
+ch(v){throw e.closeSync(g),e.unlinkSync(f),v}e.closeSync(g)},append(f,h,g){let v=a(f,o("O_WRONLY")|o("O_APPEND")|o("O_CR\
+EAT"),g,384);if(v===void 0)throw new Error(`cannot append to ${f}: no such directory`);try{g(s(e.fstatSync(v))),d(v,u.fr\
+om(h))}finally{e.closeSync(v)}},touch(f,h,g){let v=a(f,o("O_RDONLY"),g);if(v===void 0)throw new Error(`cannot date ${f}:\
+ nothing is there`);try{g(s(e.fstatSync(v))),e.futimesSync(v,h/1e3,h/1e3)}finally{e.closeSync(v)}},rename:(f,h)=>e.renam\
+eSync(f,h),remove(f){try{e.unlinkSync(f)}catch(h){let g=h?.code;if(g!=="EISDIR"&&g!=="EPERM")throw h;try{e.rmdirSync(f)}\
+catch{throw h}}},removeDir:f=>e.rmdirSync(f)}}function ss(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0\
+}catch{return!1}}function pr(e){let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch{}};return()=>\
+{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.unref();try{e.rem\
+oveListener("beforeExit",r)}catch{}}}}}var mr,hr=!1;function gr(e,n){if(hr)return!1;try{return mr??=new Int32Array(new S\
+haredArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(mr,0,0,e).value).then(()=>n(),()=>{hr=!0,n()}),!0}catch{return!1}\
+}var ds={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Sr(e,n){let t,r=()=>t??=as(e),o=({dir:u})=>{let \
+l=e.platform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(l!==void 0)return`${I().name} cannot run a sc\
+ript from a path with a \'${l}\' in it: ${u}`;let{files:c,fs:m}=r();return Es(e,c,m)},i=!1,s=new oe(u=>vr(e,[["beforeExit"\
+,()=>{K(u,m=>m.beforeExit())}],["exit",m=>{i=!0,K(u,f=>f.exit(m))}]])),a=u=>e.platform!=="win32"&&E(()=>(e.kill(e.pid,u)\
+,!0))===!0,d=new oe(u=>{if(e.pid===1)return()=>{};let l=e.versions.bun&&e.platform==="linux"?r().files:void 0,c=Ge(E(()=\
+>l?.read(De,65536)));return vr(e,ye.filter(m=>!c.includes(m)).map(m=>{let f=en(()=>{Jt(e,m)||(K(u,h=>h(m)),d.clear(),a(m\
+)||e.exit(ce[m]))});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>br(e.stderr,u),writ\
+eStdout:u=>br(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.exitCode=u}\
+,exitCode(){let u=Number(e.exitCode??NaN);return Number.isInteger(u)?u:void 0},async serve(u,l,c,m){let f=e.getBuiltinMo\
+dule?.("node:http");if(!f)throw new Error("no HTTP server in this runtime");let h={requestTimeout:m.requestTimeoutMs,hea\
+dersTimeout:m.requestTimeoutMs,connectionsCheckingInterval:1e3},g=f.createServer(h,(k,x)=>{let O=(S,M)=>{x.writeHead(S,{\
+"content-type":"application/json",connection:"close"}),x.end(JSON.stringify({error:M}),()=>k.socket.destroy())},y=()=>O(\
+413,"the body is too large");if(Number(k.headers["content-length"]??0)>m.maxBodyBytes)return y();let p=new TextDecoder,w\
+="",_=0,A=!1,T=setTimeout(()=>{A=!0,w="",O(408,"the request did not arrive in time")},m.requestTimeoutMs);k.on("close",(\
+)=>clearTimeout(T)),k.on("data",S=>{if(!A){if(_+=S.length,_>m.maxBodyBytes)return A=!0,w="",clearTimeout(T),k.pause(),y(\
+);w+=p.decode(S,{stream:!0})}}),k.on("end",async()=>{if(clearTimeout(T),A)return;let S;try{S=await c({method:k.method??"\
+GET",path:k.url??"/",body:w})}catch{S={status:500,headers:{"content-type":"application/json"},body:\'{"error":"internal"}\
+\'}}S&&(x.writeHead(S.status,S.headers??{}),x.end(S.body))})});g.maxConnections=m.maxConnections,await new Promise((k,x)=\
+>{g.once("error",x),g.listen(l,u,k)});let v=g.address();return{port:typeof v=="object"&&v?v.port:l,close:()=>new Promise\
+(k=>{g.close(()=>k()),g.closeAllConnections?.()})}},unrefTimer(u){u?.unref?.()},holdOpen:e.versions.bun?void 0:pr(e),wat\
+chTick:e.versions.bun?void 0:gr,monotonicMs(){let[u,l]=e.hrtime();return u*1e3+l/1e6},canConnect:()=>!0,sendsProxyCreden\
+tials:()=>!1,terminal(){let{fs:u}=r(),l=m=>E(()=>u?.fstatSync(m).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2\
+,0].some(l)||e.execArgv?.includes("--test"))return;let{stdin:c}=e;if(!(!c.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!c.se\
+tRawMode)&&E(()=>Ze(c))===!1&&Ke(r().files,I().os))return{readRaw:m=>new Promise((f,h)=>{let g=c.isRaw===!0,v=c.readable\
+Flowing,k=y=>{c.removeListener("data",x),c.removeListener("end",O),c.removeListener("error",O),E(()=>c.setRawMode?.(g)),\
+c.pause(),y!==void 0&&y.length>0&&E(()=>c.unshift(y)),v===!0?c.resume():v===null&&E(()=>c.readableFlowing=null)},x=y=>{l\
+et p=new Uint8Array(y??[]),w;try{w=m(p)}catch{w=p.length}w!==void 0&&(k(p.subarray(w)),e.nextTick(f))},O=()=>{k(),h(new \
+Error("the terminal went away"))};c.setRawMode?.(!0),c.on("data",x),c.on("end",O),c.on("error",O),c.resume()})}},fetch:n\
+.lightFetch&&e.getBuiltinModule?cr(u=>e.getBuiltinModule(u),u=>e.env[u]):vs(n.fetchAtLoad,u=>e.env[u],e.versions.bun!==v\
+oid 0),senderCommand(u,l){let c=o(l);if(c)return{refused:c};let m=e.versions.bun?ds:{},f=Je(g=>e.env[g],{...l.set,...m},\
+E(()=>e.cwd?.())),h=e.versions.bun?[]:hs(e);return{argv:[e.execPath,...h,u],env:f,cwd:l.dir}},senderRefusal:o,spawnDetac\
+hed(u){try{let{argv:l,env:c,cwd:m}=u;if(n.bunSpawn){let k=["ignore","ignore","ignore"];try{let x=n.bunSpawn([...l],{deta\
+ched:!0,stdio:k,windowsHide:!0,env:{...c},cwd:m});return x.unref(),x.pid!==void 0?"started":"failed"}catch(x){return x?.\
+code==="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModule?.("node:child_process");if(!f)return"failed";let[h,...\
+g]=l,v=f.spawn(h,g,{detached:!0,stdio:"ignore",windowsHide:!0,env:c,cwd:m});return v.on("error",()=>{}),v.unref(),v.pid!\
+==void 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:a,get files(){return r().files},exiting:\
+()=>i||e._exiting===!0,onExit:u=>s.add(u),onInterrupt:u=>d.add(u)}}function as(e){let n;try{n=e.getBuiltinModule?.("node\
+:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&fr(n,r,e.platform==="win32",e\
+.permission),i=()=>e.versions.bun?ls(E(()=>o?.read(wr,us,cs)),r.uid):E(()=>e.getBuiltinModule?.("node:os")?.userInfo().g\
+id)??e.getgid?.();return{fs:n,files:o&&Xe(o)}}var wr="/etc/passwd",us=16*1024*1024;function cs(e){if(e.kind!=="file"||e.\
+uid!==0||((e.mode??0)&18)!==0)throw new Error(`${wr} is not root\'s alone`)}function ls(e,n){if(!(e===void 0||n===void 0)\
+)for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.test(r??"")&&Number(r)===n&\
+&/^\\d+$/.test(o??""))return Number(o)}}var fs=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|ope\
+nssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,ms=/^(openssl-config|tls-cipher-list)$/;\
+function hs(e){let n=[...ps(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<n.length;r++){let[,o,i,s]\
+=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],a=i?.replaceAll("_","-");a!==void 0&&(fs.test(a)?t.set(a,!o):ms.test(\
+a)&&!o&&t.set(a,s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`)}function ps(\
+e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else if(i===" "&&!t){r=!0;conti\
+nue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var gs=/^--allow-fs-(?:read|write)(?:=([\
+^]*))?$/,yr=/--(?:experimental[-_])?permission|--allow[-_]/,ys=/^--experimental[-_](?:default[-_])?config[-_]file/;funct\
+ion bs(e,n,t){return n!==void 0&&yr.test(n)||!e.some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(\
+r=>{if(yr.test(r)&&/^[^=]*_/.test(r)||ys.test(r))return!1;let o=gs.exec(r);if(!o)return!0;let i=o[1];return i==="*"||i!=\
+=void 0&&!/[\\s"\'\\\\]/.test(i)&&X(i,t)})}function Es(e,n,t){let r=e.getBuiltinModule;return r?e.versions.electron?"an Elec\
+tron app: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs only the prog\
+ram":E(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executable runs only the program":E((\
+)=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-child-process":e.permission&&!bs\
+(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its sender would not get as they ar\
+e (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.js does not pass on, or granting a path \
+Node.js passes on unquoted that the sender, started in the spool, would read otherwise: relative, or with a space, quote\
+ or backslash)":Qe({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>E(()=>n?.read(o,65536)),pidNamespace:e.p\
+latform==="linux"?E(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}function vs\
+(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=Ee(new URL(o),n);if(s.kind==="unusable")throw \
+new Y(s.reason);if(s.kind==="proxy"&&!t)throw new Y("this runtime\'s fetch cannot use a proxy");try{let a=s.kind==="proxy\
+"?Ss(s.proxy):!1;return await r(o,{...i,proxy:a,verbose:!1})}catch(a){throw E(()=>a?.code)==="UnsupportedProxyProtocol"?\
+new Y("the proxy setting\'s scheme is not supported"):a}}}function Ss({protocol:e,hostname:n,port:t,authorization:r}){let\
+ o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i,respectNo\
+Proxy:!1}}function br(e,n){let t=rn.get(e)??0;t===0&&e.on("error",Er),rn.set(e,t+1);let r=()=>{let i=(rn.get(e)??1)-1;rn\
+.set(e,i),i===0&&e.removeListener("error",Er)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var rn=ne\
+w WeakMap;function Er(){}function vr(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(let o of n)e.o\
+n(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var ve=globalThis,ws={env:()=>{},writeStderr:()=>{},unrefTimer:()=>\
+{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{},files:v\
+oid 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to start a proces\
+s with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in t\
+his runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,\
+onExit:()=>()=>{},onInterrupt:()=>()=>{}},on,Tr=[E(()=>ve.Bun?.fetch),ve.Deno?E(()=>ve.fetch):void 0].find(e=>typeof e==\
+"function");function b(){if(on)return on;let e=I().name;return on=e==="deno"?or(ve.Deno,Tr):e==="unknown"?ws:Sr(ve.proce\
+ss,{lightFetch:e==="node",fetchAtLoad:Tr,bunSpawn:e==="bun"?ve.Bun?.spawn:void 0}),on}var xr=/^t-(\\d{13})-[0-9a-f]+\\.tmp\
+$/;function le(e,n,t,r,o,i=sn(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(s){try{e.remove(i)}catch{\
+}throw s}}function sn(e,n){return`${e==="/"?"":e}/t-${Z(n)}-${fe()}.tmp`}function Z(e){return String(Math.floor(e)).padS\
+tart(13,"0")}var Ts=Math.random;function Se(){let e;try{e=Ts()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.\
+crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function fe(e=12){let n="";for(;n.length<e;)n+=Math.floor(Se()*2**32\
+).toString(16).padStart(8,"0");return n.slice(0,e)}function W(e){try{return e instanceof Error?e.message:`threw ${typeof\
+ e}`}catch{return"threw something that cannot be described"}}function N(e){switch(typeof e){case"string":return JSON.str\
+ingify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"bigint":\
+return`${e}n`;case"object":{if(e===null)return"null";let n=Rr(e)?.slice(8,-1);return n===void 0?"an object that cannot b\
+e read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`}}function we(e){if(typeof\
+ e!="object"||e===null)return!1;let n=Rr(e);return n==="[object Object]"||n==="[object Module]"}function kr(e){if(typeof\
+ e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}function Rr(e\
+){try{return Object.prototype.toString.call(e)}catch{return}}function jn(e,n){let t=Object.keys(e).find(i=>!Object.hasOw\
+n(n,i));if(t===void 0)return;let r=Object.keys(n),o=xs(t,r);return`\'${t}\' is not an option (${o?`did you mean \'${o}\'?`:`\
+the options: ${r.join(", ")}`})`}function xs(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g,""),r=n.filter(s=>t(e).length\
+>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let a=_s(t(e),t(s));a<i&&([o,i]=[s,a\
+])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function _s(e,n){let t=Array.from({length:e.length+1},(r,o)=\
+>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(let o=1;o<=n.\
+length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]===n[o-2]&\
+&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function H(e){let n;try{n=new U\
+RL(e)}catch{}let t=e.split("@").length-1,r=t===0||t===1&&(n?.username!==""||n?.password!=="");if(n===void 0||n.host===""\
+||!r)return e.replace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@").replace(/\\?[\\s\\S]*$/,"?***");if(n.username===""&&n.\
+password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password!==""&&(n.password="***"),n.searc\
+h!==""){let o=[...n.searchParams].map(([i,s])=>s===""?"***":`${encodeURIComponent(i)}=***`);n.search=o.join("&")}return \
+n.href}function Or(e,n,t={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,i=>H(i.replaceAl\
+l("\\\\/","/"))),o=[...n===void 0?[]:Rs(n),...ks(t)];for(let i of[...new Set(o)].sort((s,a)=>a.length-s.length)){let s=i.r\
+eplace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(a,d,u)=>`%${_r(d)}${_r(u)}`);r=r.replace(new \
+RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function ks(e){let n=Object.values(e).flatMap(t=>[t,..\
+.t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>t.length>=4);return[...n,...n.map(t=>JSON.stringify(t).slice(1,-1)\
+)]}function _r(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function Rs(e){try{let{username:n,passwo\
+rd:t,search:r}=new URL(e),o=u=>{try{return decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=\
+>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(\
+u=>u.length>=8),a=n||t?[Cn(`${o(n)}:${o(t)}`)]:[],d=[...i,...s].map(u=>JSON.stringify(u).slice(1,-1));return[...i,...s,.\
+..d,...a]}catch{return[]}}var Os=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,As=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,Ns=new Set(["conne\
+ction","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function dn(e){return Ns.has(\
+e.toLowerCase())}function an(e){return Os.test(e)}function un(e){return As.test(e)}var Ar=e=>e===9||e===10||e===13||e===\
+32;function Nr(e){let n=0,t=e.length;for(;n<t&&Ar(e.charCodeAt(n));)n++;for(;t>n&&Ar(e.charCodeAt(t-1));)t--;return e.sl\
+ice(n,t)}function cn(e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}f\
+unction L(e){let n=(Is()?Vn(e):void 0)??JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?$s(n):n}function $\
+s(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,\
+n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function Is(){try{return Ls(Array.prototype)!==Object.prototype||"toJSON"in A\
+rray.prototype}catch{return!0}}var Ls=Object.getPrototypeOf;function Vn(e){if(typeof e!="object"||e===null)return JSON.s\
+tringify(e);if(Array.isArray(e))return`[${e.map(t=>Vn(t)??"null").join(",")}]`;let n=[];for(let t of Object.keys(e)){let\
+ r=Vn(e[t]);r!==void 0&&n.push(`${JSON.stringify(t)}:${r}`)}return`{${n.join(",")}}`}var Te="0.1.0";var Ir="nat-cli",Yn=\
+{name:"@nat/telemetry",version:Te};function Lr(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolVal\
+ue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Mr=e=>Object.entries(e).map(([n,t])=>({key:n,valu\
+e:Lr(t)}));function $r(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Ms(e){return{x86_64:"amd64",AMD64:"\
+amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s39\
+0x:"s390x"}[e]??e}function Pr(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:$r(e.timestamp),observe\
+dTimeUnixNano:$r(e.timestamp),eventName:n,attributes:[...Mr(t),{key:"nat.event.schema_version",value:Lr(e.schemaVersion)\
+}]}}function Wn(e,n,t,r=I()){let o=Mr({...t.resourceAttributes,"service.name":t.serviceName,"service.version":t.serviceV\
+ersion,"session.id":n,"host.arch":Ms(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.version,"telem\
+etry.sdk.name":Yn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Yn.version}),i=L\
+({resource:{attributes:o},scopeLogs:[{scope:Yn,logRecords:[]}]});return cn(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}\
+")}function Dr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Ps(t));return o>0?{kind:"delivered",rejected:o}:{kind:"delive\
+red"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{\
+kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function Ps(e){try{let n=Number(JSO\
+N.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}functio\
+n Cr(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),s=a=>n?.(`\
+entry ${r+1} ${a}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let a=decodeURIComponent(o.slic\
+e(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key")}catch{s("has a bad percent-\
+encoding")}}return t}var Ds=/^(?:service\\.(?:name|namespace|version)|deployment\\.environment(?:\\.name)?)$/;function Fr(e\
+){let n={},t=[];for(let[r,o]of Object.entries(e))Ds.test(r)?n[r]=o:t.push(r);return{sent:n,skipped:t}}var Gn=["OTEL_EXPO\
+RTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Br(e,n=()=>!1){for(let t of Gn){if(n(t))return{hidden:!\
+0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:Cs(r),hidden:!1}}return{hi\
+dden:!1}}function Cs(e){let[,n,t]=/^([^?#]*)(.*)$/s.exec(e);return`${n.replace(/\\/+$/,"")}/v1/logs${t}`}var Ur="https://\
+events.telemetry.data.nvidia.com/v1.1/events/json";function _e(e){if(e!==void 0)return["1","true","yes"].includes(e.trim\
+().toLowerCase())}function Fs(){return Bs(b().env("CI"))||b().envNotUnicode?.("CI")===!0}function xe(e){return Ce(b().en\
+vNotUnicode?.(e)===!0,"its permissions")}function Bs(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}va\
+r Hs=["","0","false","no","off"];function jr(e){return ln(e)===void 0}var zn="is not an http(s) URL",Us="has an \'@\' past\
+ its host";function Vr(e){let n;try{n=new URL(e)}catch{return zn}if(n.protocol!=="http:"&&n.protocol!=="https:")return z\
+n;if(Fe(n))return`${Us}: a key with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %23), would make a part of i\
+t the host`}function ln(e){if(e===""||e==="stdout")return;let n=Vr(e);return n===zn?`${n}, "" or "stdout"`:n}function fn\
+(e){let n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n:void 0}function Yr(){let e=b().env,n=[],t=(y,p)=>{let w=\
+e(y),_=Xn(y,w);return _!==void 0&&n.push(`${_}, ${p}`),_e(w)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing\
+ is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=Fs();for(let y of js)b().envHidden?.(y)==\
+=!0&&!(y==="CI"&&o)&&r.push(y);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"\
+),s=e("NAT_TELEMETRY_ENDPOINT"),a=s===void 0?void 0:ln(s);a&&n.push(`NAT_TELEMETRY_ENDPOINT=${N(H(s))} ${a}: nothing is \
+sent`);let d=e("NAT_TELEMETRY_FORMAT");d!==void 0&&d.trim()!==""&&fn(d)===void 0&&n.push(`NAT_TELEMETRY_FORMAT=${N(d)} i\
+s not a format (nat, otlp): the nat envelope is sent`);let u=t("NAT_TELEMETRY_HANDOFF","so events are delivered in proce\
+ss at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!X(l,I().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${N(l)} is no\
+t an absolute path: it is read in the directory each run starts in, so each directory may hold another decision`);let c,\
+m=Vs(e,I().os,n,y=>c=y),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=I().os==="win32"?"LOCALAPPDATA":"HOME";m===void 0&&f===void 0&&\
+b().envHidden?.(h)===!0&&(c=`the program may not read ${h} (${xe(h)})`,n.push(`${h} may not be read (${xe(h)}): the spoo\
+l cannot be kept in the home directory`));for(let y of r)n.push(`${y} may not be read (${xe(y)}): ${Wr[y]}`);for(let y o\
+f Gn){let p=e(y)?.trim(),w=p?Vr(p):void 0;w&&n.push(`${y}=${N(H(p))} ${w}: OTLP events are not sent`)}let g=Br(e,y=>r.in\
+cludes(y)),v=y=>Cr(e(y),p=>n.push(`${y}: ${p}: skipped`)),k={...Hr("OTEL_EXPORTER_OTLP_HEADERS",v("OTEL_EXPORTER_OTLP_HE\
+ADERS"),n),...Hr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},x=Fr(v("OTEL_RESOURCE_ATTRIB\
+UTES"));x.skipped.length>0&&n.push(`OTEL_RESOURCE_ATTRIBUTES: ${x.skipped.map(y=>N(y)).join(", ")}: not sent, as it may \
+say who or which machine sends (only the service\'s names and its deployment\'s environment are)`);let O={...x.sent,...e("\
+OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMET\
+RY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpool:c,spoolF\
+allback:f===void 0,handOff:u,ci:o,format:d,otlpEndpoint:g.endpoint,otlpHeaders:k,otlpResource:O,problems:n}}var Wr={NAT_\
+TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program sets its endpoint",NAT_TELEMET\
+RY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",\
+NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is not seen",CI:"a valu\
+e set there is not seen, so in CI the exit may hand off to a sender the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_E\
+NDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the\
+ program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OT\
+EL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_L\
+OGS_HEADERS:"the same"},js=Object.keys(Wr);function Xn(e,n){if(n===void 0)return;let t=n.trim().toLowerCase();if(!(_e(t)\
+===!0||Hs.includes(t)))return`${e}=${N(n)} is not a yes/no value (1, true, yes / 0, false, no): read as no`}function Hr(\
+e,n,t){let r={};for(let[o,i]of Object.entries(n))an(o)?dn(o)?t.push(`${e}: ${N(o)} is the HTTP client\'s to set: skipped,\
+ not sent`):un(i)?r[o]=i:t.push(`${e}: the value of ${N(o)} is not a header value (RFC 9110, visible ASCII: no control c\
+haracters, no leading or trailing space): skipped, not sent`):t.push(`${e}: an entry\'s name is not a header name (an RFC\
+ 9110 token; not shown, as it may hold a key, where an entry is written \\`Name: value\\` rather than \\`Name=value\\`): ski\
+pped, not sent`);return r}function Vs(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?\
+void r("NAT_TELEMETRY_SPOOL_DIR is empty"):X(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${N(o)} is not an absolute path: no\
+ spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!X(i,n))t.pu\
+sh(`XDG_STATE_HOME=${N(i)} is not an absolute path: ignored, as the XDG specification says`);else if(i)return B(i,"nat/t\
+elemetry");let s;if(n==="win32"){let a=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?\
+`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a?B(a,`${n==="darwin"?"Library/Application Support":".local/state"}\
+/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):X(s,n)?s:(t.push("the home directory is n\
+ot an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}function Gr(e,n,t,r=\
+()=>!0){if(n==="win32"||t===void 0)return;let o=e("TMPDIR"),i=o&&X(o,n)&&r(o);return B(i?o:"/tmp",`nat-telemetry-${t}`)}\
+function Jn(){let e=b();if(_e(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var qn=new \
+Set;function zr(e,n){if(!(e===void 0||qn.has(e))){qn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})\
+}catch{}finally{qn.delete(e)}}}function Xr(e){let n;return()=>n??=new RegExp(e,"u")}var rc=Xr(String.raw`[\\p{Cc}\\p{Cf}\\p\
+{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var oc=Xr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_\
+$][\\p{L}\\p{N}_$]*)*$`);var me="1.5",Re=64,fc=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ER\
+ROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),mc=Object.freeze({INFERENCE:"inference\
+",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-syn\
+thesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ke=class{name;schemaVersion;time\
+stamp;constructor(n,t={}){if(Ys(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend\
+ it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: an event type must declare a name (p\
+ass it to super()), got ${N(n)}`);let r=t.schemaVersion??me;if(typeof r!="string"||r.length===0)throw new TypeError(`Can\
+not create event: \'schemaVersion\' must be a non-empty string, got ${N(r)}`);let o=t.timestamp===void 0?Date.now():+t.tim\
+estamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch millis\
+econds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function Ys(e){return e===ke}function D(e){let n=e.search(W\
+s);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=552\
+96&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Ws=/[^\\x00-\\x7f]/;var Gs="184482118588404";\
+function Be(e){let n=U(e);if(!(n>=-hn&&n<=hn))throw new RangeError("Invalid time value");let t=U(n/1e3);if(t!==Kn.second\
+){let r=U(t/qr),o=t-r*qr,i=`${ie(U(o/3600),2)}:${ie(U(o/60)%60,2)}:${ie(o%60,2)}`;Kn={second:t,text:`${zs(r)}T${i}.`}}re\
+turn`${Kn.text}${ie(n-t*1e3,3)}Z`}var Kn={second:NaN,text:""};function zs(e){let n=U((e+719468)/146097),t=e+719468-n*146\
+097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-(365*r+U(r/4)-U(r/100)),i=U((5*o+2)/153),s=o-U((153*i+2)/5)+1,a=i<\
+10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?ie(d,4):`${d<0?"-":"+"}${ie(d<0?-d:d,6)}`}-${ie(a,2)}-${ie(s,2)}`\
+}var Oe=4503599627370496,U=e=>{if(!(e<Oe&&e>-Oe))return e;let n=e>=0?e+Oe-Oe:e-Oe+Oe;return n>e?n-1:n},ie=(e,n)=>{let t=\
+`${e}`;for(;t.length<n;)t=`0${t}`;return t},qr=86400,hn=864e13;function Jr(e){let n;try{n=e.name}catch(o){throw new Type\
+Error(`Event name cannot be read: ${W(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-e\
+mpty string");let t=L(qs(e));if(n!==mn.name){let o=L(n);mn={name:n,json:o,bytes:D(o)}}let r=Be(e.timestamp);return{json:\
+`{"ts":"${r}","parameters":${t},"name":${mn.json}}`,bytes:Xs+r.length+D(t)+mn.bytes}}var mn={name:"",json:"",bytes:0},Xs\
+=31;function qs(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be read: ${W(s)}`),t;try{t=e.parameters()}c\
+atch(i){throw n("parameters",i)}try{t?.then}catch(i){throw n("parameters() returned an object that",i)}if(kr(t)){try{Pro\
+mise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parame\
+ters() returned a thenable`)}if(!we(t))throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() ret\
+urned ${N(t)}`);let r;try{r={...t}}catch(i){throw n("parameters",i)}let o=Zn(r);if(o)throw new TypeError(`Event \'${e.nam\
+e}\' ${o}`);return r}function Zn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";fo\
+r(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(\
+t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function Kr(e,n){return{browserType:"undefined",\
+clientId:Gs,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitectur\
+e??I().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",devi\
+ceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",event\
+Protocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncO\
+ptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"und\
+efined",sentTs:Be(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Qn(e,n){retur\
+n cn(`${L(e).slice(0,-1)},"events":[`,n,"]}")}var Zr=/[A-Za-z0-9_-]/,Js=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01]\
+)(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:\
+[0-5]\\d(?:\\.\\d+)?)/y,Ks=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?\
+(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function Qr(e){return new tt(e).document()}var tt=cla\
+ss{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.le\
+ngth)return n;this.#d()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t\
+?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a=i===r.length-1;if(a&&t){let u=et(o,s)\
+??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of tables`);let l=t\
+his.#T({},"header");return u.push(l),pn(o,s,u),l}let d=et(o,s);d===void 0?pn(o,s,d=this.#T({},a?"header":"implicit")):Ar\
+ray.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:nt(d)?a?(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.j\
+oin(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${s}\' is an inline table`):t\
+his.#i(`\'${s}\' is not a table`),o=d}return o}#s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();let r=this.#r(),o=n;\
+for(let s of t.slice(0,-1)){let a=et(o,s);a===void 0?pn(o,s,a=this.#T({},"dotted")):(!nt(a)||!["dotted","implicit"].incl\
+udes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(a)==="implicit"&&this.#t.set(a,"dotted"),o=a\
+}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),pn(o,i,r)}#p(){let n=[];for(;;){this.#y();le\
+t t=this.#d();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.push(this.#l());else{let r=this.#n;for(;this.#n<this.#e.len\
+gth&&Zr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(t\
+his.#y(),this.#d()!==".")return n;this.#n++}}#r(){let n=this.#d();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();\
+if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return this.#w();if(n==="\'")return this.#l();if(n==="["\
+||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n==="["?this.#g():this.#m();return this.#o--,o}f\
+or(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!Zr.test(this.#e[this.#n+o.length]??""))return\
+ this.#n+=o.length,i;let t=this.#a(Js,/[\\w:.+-]/);if(t){let[o,i,s,a]=t;return i!==void 0&&!Zs(Number(i),Number(s),Number\
+(a))&&this.#i("a date is not in the calendar"),o}let r=this.#a(Ks,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0\
+].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),Qs(r[0])):this.#i("a value is malformed\
+")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastInd\
+ex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#d()!=="]";)n.push(this.#r()),this.#O(),this.#d()===","?this.#n++:this.\
+#d()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this.#n++;let n=this.#T({},"inline");if(this.#y(),t\
+his.#d()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#\
+i("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))nt(t)&\
+&this.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is \
+not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():gn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t\
+}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t\
+].some(r=>gn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\\
+r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r\
+<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this\
+.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length\
+:n+=this.#R()}else gn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#d()===`\n`)?this.#i("a string holds a control character"):n\
++=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'"\
+,this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(\
+this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\
+\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);retur\
+n!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&\
+&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#d()===" "||this.#d()===\
+"	";)this.#n++}#O(){for(;;){this.#y();let n=this.#d();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)th\
+is.#n+=2;else if(n==="#")this.#N();else return}}#N(){for(;this.#n<this.#e.length&&this.#d()!==`\n`;){let n=this.#e[this.#\
+n++];gn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.#d()==="#"&&th\
+is.#N(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line h\
+as more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#d(){re\
+turn this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new\
+ SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function et(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function pn(e,n\
+,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function nt(e){return typeof e=="obje\
+ct"&&e!==null&&!Array.isArray(e)}function gn(e){let n=e.charCodeAt(0);return n<32||n===127}function Zs(e,n,t){let r=e%4=\
+==0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function Qs(e){let n=e.replac\
+eAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var ed="1.0";funct\
+ion Ue(){if(oo())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?B(t,"\
+.config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(rt?.given!==r){let o=n?.r\
+ealPath(".");rt={given:r,path:o===void 0?r:B(o,r)}}return rt.path}function ro(){return(se?Q?.path:void 0)??Ue()}var rt;f\
+unction oo(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT\
+_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var nd=65536;function He(e,n=!1){let t=b().files;if(!t)return{state:"\
+never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permissions)"};let\
+ r;if(!n){if(!t.present(e))return{state:"never_asked"};try{r=t.checkPlace(e)}catch(i){return{state:"disabled",problem:`i\
+s where another user could replace it (${ot(i).replaceAll("_"," ")})`}}}let o;try{o=t.read(e,nd)}catch(i){return ot(i)==\
+="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:td(i)?{state:"disabled",proble\
+m:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${ot(i\
+).replaceAll("_"," ")})`}}return o===void 0?{state:"never_asked"}:{...io(o),text:o,placeJudged:r}}function td(e){let{nam\
+e:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function ot(e){return e?.reason??"unreadable"}functio\
+n io(e){let n;try{n=Qr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)ret\
+urn{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that\
+ is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disab\
+led"}:r==="enabled"?o===ed?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled"\
+,problem:"has a consent value this tool does not know"}}function so(){let e=Ue(),{state:n,problem:t,outdatedYes:r}=ut(e)\
+,o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...bn()??ct(n),...o}}functio\
+n ao(){let e=bn();if(e)return e;let{state:n,text:t,problem:r,placeJudged:o}=ut(Ue());return{...ct(n),text:t,placeJudged:\
+o,...r?{problem:r}:{}}}function ut(e){if(e!==void 0)return He(e);let n=oo();return n?{state:"disabled",problem:`cannot b\
+e found: the program may not read ${n} (${xe(n)})`}:{state:"never_asked"}}function bn(){let{env:e,envHidden:n}=b();if(n?\
+.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=_e(e("NAT_TELEMETRY_ENABLED"));if(t!=\
+=void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"}\
+;let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function ct(e){return e\
+==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var G,se=!1,Q,it,lt=!1,yn,Ae,eo="an\
+ opt-out set in the environment during the run",no="the consent file, written since the program turned telemetry on";fun\
+ction rd(e,n=He(e)){let t=b().files,{text:r,problem:o}=n,i=o===void 0&&(n.placeJudged??od(e)),s=t?.present(e)??!0;return\
+ i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{path:e,there:s,text:r,problem:o,reread:i,stamp:\
+t?.stamp(e)}}function od(e){try{return b().files?.checkPlace(e)===!0}catch{return!1}}function st(e,n){let t=b().files;if\
+(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e.reread)return t?.stamp(e.path)!==e.stamp;let r\
+=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.path)!==e.modified}function uo(){return\
+ yn!==void 0&&st(yn)}var dt=Symbol.for("@nat/telemetry: the program\'s opt-out"),at=globalThis;try{at[dt]===void 0&&Objec\
+t.defineProperty(at,dt,{value:{serial:0}})}catch{}var to=0;function id(){try{let e=at[dt];if(e===void 0)return;let{seria\
+l:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function co(){let e=id();\
+e===void 0||e===to||(to=e,[G,se,lt]=[!1,!1,!0])}function lo(e){it=e}function ee(){if(it)return G=it();co();let e=lt&&!se\
+;if(!e&&(Ae===eo||bn()?.enabled===!1))return Ae=eo,G=!1;if(e&&(Ae===no||uo()))return Ae=no,G=!1;if(!se||Q===void 0)retur\
+n!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0&&(n=He(Q.path,!0)),G=Q.problem===void 0&&(n===void 0?\
+G===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(n.state).enabled),G||(Ae??="the consent file, written again during the r\
+un"),G}function he(){return co(),G===void 0&&sd(ao()),G===!0}function sd(e){[G,se]=[e.enabled,e.source==="file"];let n=s\
+e?Ue():void 0;Q=n===void 0?void 0:rd(n,e)}function Ne(){if(!lt||se||G!==!0||uo())return;let e=bn();if(e)return e.enabled\
+?void 0:e.source;let n=Ue(),t=yn?.path===n?yn:void 0,{state:r,problem:o}=t===void 0?ut(n):t.problem!==void 0||t.text===v\
+oid 0?{state:"never_asked",problem:t.problem}:io(t.text);return r==="disabled"&&o===void 0?"file":void 0}function fo(){r\
+eturn he()&&se}function ft(){let e=he(),{enabled:n,source:t,problem:r}=ao(),o=t!=="file"&&t!=="default"&&b().envHidden?.\
+(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,b().env(t)):void 0,s=o?`${t}, which the program may not read (${xe(t)})`\
+:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?s:Ae??"the p\
+rogram (setTelemetryEnabled)"}}var pt=2**31-1,dd=25,mt={min:50,max:250},mo=4,ht=1e3,ad=(mo+1)*mt.max,$e={guarded:new Set\
+,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this\
+.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)}\
+,listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(ht,e)){this.ticking=!0;retur\
+n}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(ht)),this.signal.addEventListener("abort",th\
+is.look)}catch{}},look:()=>{for(let e of $e.guarded)--e.looks<=0&&e.end();$e.guarded.size>0&&$e.listen()}};function Ie(e\
+,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$e.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.ceil((e+ad)/ht),e\
+nd:a},u=(l,c)=>{let m=b().monotonicMs()+l;try{r=setTimeout(()=>{$e.release(d);let f=b().monotonicMs()-m;if(f<=dd||c===0)\
+return a();u(Math.min(Math.max(f,mt.min),mt.max),c-1)},l),t?.(r)}catch{}};return $e.guard(d),u(e,mo),t||(i=E(()=>b().hol\
+dOpen?.())),s}function ho(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Dat\
+e.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function pe(e,n,t,r=0){let o=Math.min(n.maxMs,n\
+.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var ud=3,go=!1;function yo(){go=!0}var cd=new Set([4\
+07,408,429,500,502,503,504]),ld=new Set([501,505]);function fd(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kin\
+d:"too_large"}:cd.has(e)||e>=500&&e<600&&!ld.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`h\
+ttp_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`\
+http_${e}`}}async function bo(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=Ie(e.t\
+imeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Pr\
+omise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let\
+ a=e.url,d=new URL(a).origin,u=e.classify??fd;for(;;s++){let l=new URL(a).origin===d?e.headers:void 0,c=await Promise.ra\
+ce([e.fetch(a,{method:"POST",headers:{...l,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.sig\
+nal}),i]),m=md(c);if(m===void 0)return yt(gt(c)),{kind:"rejected",reason:"bad_response"};let f=po(c,"location"),h=ho(po(\
+c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let v=await Promise.race([hd(c,n.signal),i]).\
+catch(()=>{});return u(m,h,v)}if(yt(gt(c)),m!==307&&m!==308)return u(m,h,void 0);if(s===ud)return{kind:"rejected",reason\
+:"too_many_redirects"};let g=Ed(f,a);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:"\
+)&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return go?{kind:"no\
+t_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redir\
+ect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};a=g}}catch\
+(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof Y&&s===0?{kind:"not_sent",reason:a.message}:t?{kind:"\
+retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:W(a)}}finally{r(),e.signal?.removeEventListener("ab\
+ort",o)}}function md(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.hea\
+ders?.get=="function"?n:void 0}catch{return}}function po(e,n){try{let t=e.headers.get(n);return typeof t=="string"?t:nul\
+l}catch{return null}}function gt(e){try{return e.body}catch{return}}function yt(e){try{let{cancel:n,destroy:t}=e??{};typ\
+eof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)}catch{}}async function hd(e,n\
+){let t=gt(e),r=pd(t),o=r??t,i=()=>yt(o);n.addEventListener("abort",i,{once:!0});let s=new TextDecoder,a="",d=0;try{if(n\
+.aborted)return"";for await(let u of r?gd(r):yd(t)){if(typeof u!="string"&&!(u instanceof Uint8Array)||(d+=typeof u=="st\
+ring"?D(u):u.length,d>bd))return"";a+=typeof u=="string"?u:s.decode(u,{stream:!0})}return a+s.decode()}finally{n.removeE\
+ventListener("abort",i),i()}}function pd(e){try{let{getReader:n}=e??{};return typeof n=="function"?n.call(e):void 0}catc\
+h{return}}async function*gd(e){for(let n=await e.read();!n.done;n=await e.read())yield n.value}function yd(e){let n=e;re\
+turn typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var bd=65536;function Ed(e,n){if(e!==null)try{let t=new URL(e,n);\
+return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var vd=0xe677d21fdbff,Sd=JSON.stringify(m\
+e).length+Re;function vo(e){if(e===Eo)return!0;let n=D(JSON.stringify(e))<=Sd;return n&&(Eo=e),n}var Eo;function So(e,n)\
+{let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof ke))return{reason:"not_an_event",detail:"not a Telemetry\
+Event"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:o,timestamp:\
+i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!vo(o))return{reason\
+:"invalid_event",detail:`schemaVersion is longer than the ${Re} bytes beyond "${me}" that maxBatchBytes keeps for it`};i\
+f(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(i<0||i>vd)return{reaso\
+n:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let{json:s,bytes:a}=Jr(e)\
+,d={json:s,bytes:a,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries:0,notBefore:0},u=bt(d,n);return u===v\
+oid 0?d:{reason:"event_too_large",detail:u}}catch(o){return{reason:"invalid_event",detail:W(o)}}}function bt(e,n){let{ma\
+xEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes serialized, more than ${Math.max(t,0)} (m\
+axEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and N\
+AT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n.sessionId&&e.clientVersion===n.sourceClientVer\
+sion&&vo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`${i} bytes as the ${o.name} format carries it, \
+more than maxBatchBytes leaves beside its envelope`}function wo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let a of e){le\
+t d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.clientVersion===i[0].clientVe\
+rsion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function ne(e){let n=2166136261;for(let t=0;t<e.len\
+gth;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function Et(e,n,t,r){let o;try\
+{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0?void 0:r(s,i);return a===void 0?[]:[a\
+]})}var Td={initialMs:3e4,maxMs:36e5},To=4096;function xd(e,n){return n??ne(e)}function _d(e,n,t){try{let r=e.read(n,To)\
+;if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,handedOffAt:d}=JSON.parse(r),u=Number.isSafeI\
+nteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{f\
+ailures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof a=="string"&&/^[0-9a-f\
+]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var En=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#a=!1;constructor(n,\
+t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${xd(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n\
+,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!this.#a&&this.#r!==void 0&&this.#s()<t\
+his.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.\
+#s()+pe(r,Td,this.#p,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let\
+ t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#c({failures:r?.failures??1,notBef\
+ore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.#s()+n}),this.#a=!0)}noteHandOff(){if(!this\
+.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...th\
+is.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#a||(this.#r=this.#g(\
+))}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m())}#g(){let n=_d(this.#u,this.path,this.#s());return n=\
+=="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{\
+let t=this.#o?{endpointHash:ne(this.#t)}:{},r=L({...n,...t,endpoint:this.#t}),o=D(r)<=To&&H(this.#t)===this.#t?r:L({...n\
+,...t});le(this.#u,this.#e,this.#n,o,this.#s())}catch{}}};function xo(e){let{failures:n=0,notBefore:t=0}=e.state??{};ret\
+urn`the endpoint is down (${n} failure(s) in a row): not tried before ${Be(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t\
+)}var _o=36e5,je=64,kd=6e4,de={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},vt=6e4,Rd=864e5,ko=6e4,No=64,Od=/^e-(\\d{\
+13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,vn=/^([lc])-(\\d{13})-(e-.+)$/,Ad=36e5;function $o(e,n="nat",t=\
+""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ae=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){\
+this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,de.maxAgeMs),maxEvents:Math.max(r.maxEvents,de.maxE\
+vents),maxBytes:Math.max(r.maxBytes,de.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work")\
+{let a=(c,m=!1)=>{i(c,m)},d=s==="work",u=d?"read and write":"read",l=c=>!t.allowed(c,"read")||d&&!t.allowed(c,"write");i\
+f(l(n))return a(`the program may not ${u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,d),m=t.realPath(n);return \
+m===void 0?a(`where ${n} leads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks?a(`the program may not ${u} ${m}, w\
+here ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,d)),new e(m,t,r,o,c))}catch(c){return c\
+?.reason==="missing"?a(`${n} does not exist yet`,!0):a(W(c))}}write(n,t){let r={},o=n.map(Me),{kept:i}=wt(o,this.#n.maxE\
+vents,this.#n.maxBytes);C(r,"spool_full",o.length-i.length);let s=new Map;for(let d of i){let u=s.get(n[d].sessionId)??[\
+];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d of s.values())a.push(this.#u(d,t,this.key))}catch(d){for(l\
+et u of a)this.#l(u);throw d}return{written:r,older:this.#g(t,a)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:a}of t\
+his.#a(t).slice(0,je)){if(o.length>=n)break;let d=this.#p(s.name,t+r);try{this.#e.rename(a,d)}catch{continue}let{valid:u\
+,corrupt:l,expired:c}=this.#s(d,s,t),m=u.slice(0,n-o.length),f={path:d,name:s.name,until:t+r,remaining:m.length,taken:m.\
+length,exact:l===0&&c===0&&m.length===u.length};try{this.#u(u.slice(m.length).map(Me),s.time,this.key)}catch{this.giveBa\
+ck(f);continue}C(i,"spool_corrupt",l),C(i,"spool_expired",c);for(let h of m)o.push({...h,claim:f});f.remaining===0&&this\
+.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}re\
+turn n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#a(n)[0]?.entry.t\
+ime}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}\
+}peek(){return this.#r().flatMap(n=>{let t=vn.exec(n),r=Le(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${th\
+is.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,unti\
+l:Tt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=kd){let o=[],i=0;for(let s of n.#r()){if(o.\
+length>=je)break;let a=Ro(s,t);if(!(a!==void 0&&(a.key===this.key||a.key===void 0))||!(t-a.time>=r))continue;let u=n.#p(\
+a.name,t+_o);try{n.#e.rename(`${n.dir}/${s}`,u)}catch{continue}let{valid:l}=n.#s(u,a,t);try{let c=this.#u(l.map(Me),a.ti\
+me,a.key);c!==void 0&&o.push(c)}catch{try{n.#e.rename(u,`${n.dir}/${a.name}`)}catch{}break}n.#l(u.slice(n.dir.length+1))\
+,i+=l.length}return o.length>0&&this.#g(t,o),i}clear(){let n=0;for(let t of this.#r()){let r=vn.exec(t),o=Le(r?r[3]:t);o\
+&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flat\
+Map(t=>Le(t)??[])}#u(n,t,r){if(n.length===0)return;let o=Oo(n,t,r);return le(this.#e,this.dir,o,Ao(n),t),o}#s(n,t,r=-1/0\
+){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corru\
+pt=Math.max(1,Math.min(t.events,Math.floor(s/No)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let a=Id(s);a===vo\
+id 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}return o}#p(n,t){return`${this.dir}/${St(n,t\
+)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#a(n){let t=[],r=0;for(let o of this.#r()){let i=xr.exec(o),s\
+=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>_o&&r<je&&this.#l(o)&&r++}return \
+t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=y=>y.key===this.key||y.key===void 0,\
+a=y=>n-y.time>(s(y)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#c(d,n,a,r);let u=this.#t(d),l={events:0,bytes:0},c={events:\
+0,bytes:0},m=(y,p,w)=>{s(y)&&([l.events,l.bytes]=[l.events+p,l.bytes+w]),[c.events,c.bytes]=[c.events+p,c.bytes+w]};for(\
+let y of u)m(y,y.events,y.bytes);let f=(y,p)=>y.events>p.maxEvents||y.bytes>p.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(a))r\
+eturn r;let h=u.filter(y=>t.includes(y.name)),g=Math.min(...h.map(y=>y.time)),v=y=>this.#e.modifiedAt(`${this.dir}/${y}`\
+),k=Math.max(...h.map(y=>v(y.name)??-1/0)),x=y=>{if(y.time<g)return!1;let p=v(y.name);return p===void 0||!Number.isFinit\
+e(k)?y.time-g<=ko:Math.abs(p-k)<=ko},O=u.filter(y=>!t.includes(y.name)).sort((y,p)=>y.time-p.time);for(let y=0;y<je;){le\
+t p=O.find(a),w=p===void 0&&f(l,o),_=p??(w?O.find(s):f(c,i)?O[0]:void 0);if(_===void 0)break;O.splice(O.indexOf(_),1);le\
+t A=a(_);if(!A&&x(_))continue;y++,m(_,-_.events,-_.bytes);let T=w?{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}\
+:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!A&&T.events>0&&T.bytes>0){let S=this.#w(_,T.events,T.bytes,n\
+);if(S===void 0)continue;m(_,S.kept.events,S.kept.bytes),C(r,"spool_corrupt",S.corrupt),C(r,"spool_full",S.cut);continue\
+}this.#m(_.name,_,A?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&\
+&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===je)break;le\
+t a=vn.exec(s);if(a===null||t-Tt(a)<=Rd)continue;let d=Le(a[3]);if(d===void 0||!r(d))continue;i++;let u=St(a[3],t+vt);tr\
+y{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,d,"spool_expired",o)}}#w(n,t,r,o){let i\
+=St(n.name,o+vt),s=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{val\
+id:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.map(Me),l=wt(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{events:c.length,byt\
+es:l.bytes},cut:u.length-c.length,corrupt:d};if(c.length===0)return this.#l(i)?m:void 0;let f=sn(this.dir,o),h=()=>{try{\
+this.#e.remove(f)}catch{}};try{this.#e.create(f,Ao(c))}catch{if(h(),!this.#l(i))return;try{this.#u(c,n.time,n.key)}catch\
+{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return m}if(b().monotonicMs()-s>vt/2)return void h();try{this.#e\
+.rename(f,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Oo(c,n.time,n.key)}`\
+)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Ro(e,n){let t=vn.exe\
+c(e);return t?$d(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=Od.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(N\
+umber(n[2]),Math.floor(t/No));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function wt(e,n,t){let r=[...e.\
+keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,a)=>s+e[a].bytes+1,0);for(;o<r.length&&i\
+>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Oo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`\
+e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${fe()}.jsonl`}function Ao(e){return e.map(n=>`${n.text}\n`).join("")}\
+function Io(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:a,clientVersion:d=""}of e)o\
++=i+6*(s.length+a.length+d.length)+Nd;return e.length<=t&&o<=r?0:e.length-wt(e.map(Me),t,r).kept.length}var Nd=200;funct\
+ion Lo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"schemaVersion":${L(e.schemaVersion)},"sess\
+ionId":${L(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${L(e.clientVersion)},`}${e.cuts?`"cuts":${e.cut\
+s},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function St(e,n){return`l-$\
+{Z(n)}-${e}`}function Tt([,e,n]){return e==="l"?Number(n):Number(n)+Ad}function $d(e,n){return n>Tt(e)}function Id(e){tr\
+y{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:a}=JSON.parse(e);if(!(Number.isSafe\
+Integer(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof a\
+?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Zn(a.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i\
+>0,l={json:L(a),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,clientVersio\
+n:o}}catch{return}}function Ld(e,n){let t=r=>n?.present(r)??!0;return e.spoolFallback?Gr(b().env,I().os,n?.uid,t):void 0\
+}function Md(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=xt(e),a=e.noSpool??"there is no spool directory",d\
+=!1,u=r==="look"?"look":"work",l=o===void 0?void 0:ae.open(o,n,i,s,(h,g)=>{a=h,d=g},u),c=Ld(e,n),m=l&&u==="work"?Pd(l,c,\
+n,i):void 0;if(l&&m&&l.adopt(m,e.clock(),r==="flush"?0:void 0),l||c===void 0)return!l&&o!==void 0&&t(a,void 0,d),l;let f\
+=ae.open(c,n,i,s,h=>a+=`; nor in ${c}: ${h}`,u);return t(a,f?.dir,d),f}function Pd(e,n,t,r,o="work"){let s=n!==void 0&&t\
+.allowed(n,"read")&&t.realPath(n)!==void 0?ae.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:void 0}var Sn=\
+class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static o\
+pen(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=b().\
+files;if(!s)return null;let a=Md(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new En(s,a.dir,r.url,o,i,d)\
+;return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for\
+(let d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:D(d.json),notBefore:0})),[s,a]=[[],[]];for(let d of i)(bt(d\
+,this.#e)===void 0?s:a).push(d);return a.length>0&&(this.settle(a),C(o,"event_too_large",a.length)),{events:s,dropped:o}\
+}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spoo\
+led:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.sp\
+ool.release(t))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaini\
+ng!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.\
+spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o\
+;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function Dd(){let e=Fn(),n=e.startsWith("file://")?decodeURIComponent(new URL\
+(e).pathname):e;return(n.startsWith("/")?b().files?.realPath(n):void 0)??e}function xt(e){let{sink:n,format:t,sourceClie\
+ntVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Dd():void 0,headers:Object.keys(o).length\
+>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=L(s);r\
+eturn $o(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}function Cd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().\
+replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::f\
+fff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Mo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{re\
+turn}if(t.protocol!=="http:"||Cd(t.hostname))return;let r=[...t.username||t.password?["credentials"]:[],...t.search?["qu\
+ery parameters"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the headers ${Obj\
+ect.keys(n).join(", ")}`]:[]];return o.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t.hostname}`}fu\
+nction Po(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Kr(r,{sourceClientVersion:i,sessionId:o,cp\
+uArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Co(({schema\
+Version:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>D(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Do(\
+e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{\
+let s=r.get(i);if(s===void 0){let a=L(Pr(i));r.set(i,s={json:a,bytes:D(a)})}return s};return{name:"otlp",encode:i=>Wn(i.\
+map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Co(({sessionId:i,clientVersion:s})=>[i,s],i=>D(Wn([],i.sessionId,\
+t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classi\
+fy:Dr}}function Co(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.f\
+ields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var Fd="http://localhost:4318/v1/logs",Bd=120,Hd=50,Ud=3,jd=2,Ho=\'{"ts":"\
+2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Vd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"\
+auditor","command":"x","subcommand":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefin\
+ed","pythonVersion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',Yd=new WeakSet,Wd={flushIntervalSeconds:!0,maxQueueS\
+ize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetc\
+h:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,sp\
+oolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,log\
+ger:!0,clock:!0,random:!0};function Ve(e={}){if(!we(e))throw new TypeError(`Cannot create handler: options must be an ob\
+ject, got ${N(e)}`);let n=jn(e,Wd);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(R,V,F)=>{let P=e[R]===\
+void 0?V:e[R],z=F.integer?`${F.sign} integer`:`${F.sign} number`,re=`Cannot create handler: \'${R}\' must be a ${z}`;if(ty\
+peof P!="number"||Number.isNaN(P))throw new TypeError(`${re}, got ${N(P)}`);if(!((F.sign==="positive"?P>0:P>=0)&&(F.inte\
+ger?Number.isSafeInteger(P):Number.isFinite(P))))throw new RangeError(`${re}, got ${P}`);if(F.timer&&P*1e3>pt)throw new \
+RangeError(`Cannot create handler: \'${R}\' must be at most ${pt/1e3} seconds (the longest a timer can wait), got ${P}`);r\
+eturn P},r=(R,V,F)=>{let P=e[R];if(P===void 0)return F;if(typeof P!==V)throw new TypeError(`Cannot create handler: \'${R}\
+\' must be a ${V}, got ${N(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positiv\
+e",integer:!0},a=t("requestTimeoutSeconds",jd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)t\
+hrow new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u\
+}`);let l=Yr(),c=r("sourceClientVersion","string",Te),m=Vo("resource",e.resource),f=r("sessionId","string","undefined"),\
+h=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,v=Jd(g,h),k=fn(l.format??""),x=g!==void 0?v:k??"n\
+at",O=kt(x,c,{...l.otlpResource,...m}),[y,p]=Yd.has(e)?[Vd,"the smallest event trackCommand records; a command\'s own are\
+ larger by its name, source and duration"]:[Ho,"the smallest event"],w=_t(O,l.sessionPrefix+f),_=_t(kt(v,c,m,Uo),f,y),A=\
+t("maxEventBytes",32768,s);if(A<_.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at lea\
+st ${_.eventBytes} (${p}), got ${A}`);let T=t("maxBatchBytes",5e5,s);if(T<_.batchBytes){let R=`one ${v} envelope holding\
+ ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'reso\
+urce\' make ${R} ${_.batchBytes} bytes, more than \'maxBatchBytes\' (${T} by default)`:`Cannot create handler: \'maxBatchByt\
+es\' must be at least ${_.batchBytes} (${R}), got ${T}`)}let S=Kd(e.headers);S.problem&&h.push(S.problem);let M=Xd(e.endp\
+oint,l.endpointHidden?Rt:l.endpoint??(x==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??Fd:void 0),l.dryRun,h),j=qd(e.s\
+poolDir,l,h);return{flushIntervalMs:t("flushIntervalSeconds",Bd,o)*1e3,maxQueueSize:t("maxQueueSize",Hd,s),maxRetries:t(\
+"maxRetries",Ud,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,b\
+ackoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(A,T-w.envelop\
+eBytes-Re),maxEventBytesOption:A,maxBatchBytes:T,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:M.kind==="http"&\
+&S.problem?{kind:"none",reason:"invalid_headers",detail:S.problem}:M,spoolDir:j.path,noSpool:j.none,problems:h,spoolFall\
+back:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",de.maxEvents,s),maxBytes:zd(t("spool\
+MaxBytes",de.maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts\
+:Qd(e.captureInterrupts),handOff:Zd(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:O,formatSetBy:g\
+!==void 0?"the program\'s options":k!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...x==="otlp"?l.otlpHeaders:{\
+},...S.record},fetch:r("fetch","function",b().fetch??((R,V)=>globalThis.fetch(R,V))),logger:r("logger","function",void 0\
+),clock:Fo("clock",r("clock","function",Date.now),Date.now,{valid:Gd,expected:"epoch milliseconds",hint:" (a method need\
+s its object: () => performance.timeOrigin + performance.now())"}),random:Fo("random",r("random","function",Se),Se,{vali\
+d:R=>typeof R=="number"&&R>=0&&R<1,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{valid:r,expected:o,hint:i=""}){if\
+(n===t)return n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${W(a)}${i}`)}if(!r(\
+s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${N(s)}`);return()=>{try{let a=n();return r\
+(a)?a:t()}catch{return t()}}}var Gd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=Ho){let r={json:t,bytes:D(t),s\
+chemaVersion:me,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);ret\
+urn{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function zd(e,n,t){if(e>=de.maxBytes)return e;let r=Lo({json:n\
+,schemaVersion:me,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler: \'spoolMaxB\
+ytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`);return e}function kt(e,n,t,r){return e==="otlp"?Do({se\
+rviceName:t["service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo={name:"node",version:"x".repeat\
+(12),machine:"x".repeat(11),os:"linux"};function jo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=_t(kt(n.\
+name,t,r,Uo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventB\
+ytesOption,o.eventBytes)}}var Rt=Symbol("hidden");function Xd(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeE\
+rror(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${N(e)}`);let o=e===void \
+0?void 0:ln(e);if(o){let s=`the program\'s \'endpoint\' ${N(H(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",rea\
+son:"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Ur;retur\
+n e===void 0&&!jr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:\
+"dry_run"}:{kind:"http",url:i}}function qd(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (sp\
+oolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot \
+create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${N(e)}`);return X(e,I().os)?{path:e,none:v\
+oid 0}:(t.push(`the program\'s \'spoolDir\' ${N(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the prog\
+ram\'s \'spoolDir\' is not an absolute path"})}function Jd(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new T\
+ypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${N(e)}`);let t=fn(e);return t||(n.pus\
+h(`the program\'s \'format\' ${N(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Vo(e,n){if(n==\
+=void 0)return{};if(!we(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${N(n)}`\
+);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create hand\
+ler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?N(o):`a ${typeof o}`} for ${N(r\
+)}`);t[r]=o}return t}var Bo=8192;function Kd(e){let n=Vo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw \
+new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${N(i)}`);if(dn(i))throw n\
+ew TypeError(`Cannot create handler: \'headers\' must not set ${N(i)}: the HTTP client frames the request itself`);n[i]=Nr\
+(s)}let t=Object.keys(n).find(i=>!un(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?\
+`the program\'s \'headers\' has a value for ${N(t)} that cannot be sent (a control character or a character past ASCII): no\
+thing is sent`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Bo} (servers refuse a larger head)\
+: nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Zd(e,n){return e!==void 0?{enabled:e,source\
+:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{\
+enabled:!0,source:"default"}}function Qd(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function\
+")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`\
+)}var wn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function Tn(e,n){return{...e,[Ye]:L(n)}}function Yo(e){if\
+(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"\
+?n:void 0}catch{return}}var te=15e3,ea=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).slice\
+(0,4)}function zo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${fe(8)}.${r}`}function Pe(e,n,t,r,o){let i={locks:[],marks:[]\
+,others:new Map};for(let s of e.list(n)){let a=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.ex\
+ec(s);if(!a)continue;let d=Number(a[2]),u=a[4]==="lock"?te:ea;if(d+u<=r||d>r+u)_n(e,`${n}/${s}`);else if(a[1]===t)(a[4]=\
+=="lock"?i.locks:i.marks).push(s);else if(a[3]===o){let[l,c]=[`${a[2]} ${s}`,i.others.get(a[1])];(c===void 0||l<c)&&i.ot\
+hers.set(a[1],l)}}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catc\
+h{return!1}}function Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.now(),i);if(s.locks.length>0||s\
+.marks.length>0)return"at work";if(s.others.size>=Wo)return"crowded";let a=Date.now();o=zo(t,a,i,"start"),e.create(`${n}\
+/${o}`,"");let d=Pe(e,n,t,a,i),u=d.locks.length>0||d.marks[0]!==o,l=`${Z(a)} ${o}`,c=[...d.others.values()].filter(m=>m<\
+l).length>=Wo;return!u&&!c?o:(_n(e,`${n}/${o}`),u?"at work":"crowded")}catch{return o}}function qo(e,n,t){t!==void 0&&At\
+(e,n,()=>[t])}function Jo(e,n,t){At(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){let o=Go(r);for(let i\
+=0;i<na;i++){let s=Date.now();try{e.ensureDir(n,!0,!1);let a=Pe(e,n,t,s);if(a.locks.length>0){Ot(e,n,a.marks);return}let\
+ d=zo(t,s,o,"lock");e.create(`${n}/${d}`,"");let{locks:u,marks:l}=Pe(e,n,t,s);if(u.join()===d)return Ot(e,n,l),d;_n(e,`$\
+{n}/${d}`)}catch{return}await new Promise(a=>setTimeout(a,10+Se()*50))}}var na=5;function Zo(e,n,t){At(e,n,()=>[t])}func\
+tion At(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r}`)}function\
+ _n(e,n){try{e.remove(n)}catch{}}function Qo(){return""}var ra=6e4,oa=1e3,ia=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",\
+"NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=sa(e,n,t);return r.handOff?r:{...r,outcom\
+e:ni(e,n)}}function ni(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ne()===v\
+oid 0?"spooled":"dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function sa(e,n,t){try{\
+let r=di(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,\
+s=si(e.sink.url,o.dir);if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n,\
+endpoint:e.sink.url}:{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handOff:!\
+1,reason:a.refused};let{cwd:d,...u}=a,l={...aa(e,o.dir),successor:u,onByConsentFile:fo()};return{handOff:!0,command:{...\
+a,env:Tn(a.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}funct\
+ion ri(e,n){return n.handOff&&n.command&&!ca(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool dire\
+ctory and cannot be written",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.\
+command===void 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crowded")re\
+turn o;let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.dir,o),i}catch{return"failed"}}fun\
+ction ii(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return di(\
+e,n,!0)!==void 0||t.kind==="http"&&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}function si(e,n){let t=ro(),r=t===v\
+oid 0?void 0:da(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ia,...be,"HOME","USERPROFILE"],set:r===\
+void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function da(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,\
+""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t\
+);return i!==void 0&&r?.allowed(i,"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-o\
+ff is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the\
+ program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-oa)return`a request m\
+ay take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off during t\
+he run";let i=Ne();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, wh\
+ich a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:\
+"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool can\
+not all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for the\
+m): another user could swap the sender\'s script there";if(!ti(e))return"the program may not connect to the endpoint";let\
+{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=\
+d,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>ra&&!xn(a,s.dir,s.key,u))ret\
+urn"spooled events have waited a minute with no sender at work"}function aa(e,n){let{sink:t,format:r,spoolLimits:o,backo\
+ff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:\
+e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),spoolMaxEvents:o.max\
+Events,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e\
+.headers},resource:{...r.resource}}}function ua({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function ca(\
+e){if(ua(e))return!0;let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o instanceof $))r\
+eturn!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return fa(n,t.dir,la),!0}var la=3;function fa(e,n,t,r=Date.no\
+w()){let o;try{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===void \
+0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written).sl\
+ice(t).filter(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var kn=class{#e\
+=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this\
+.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ai(){throw new Erro\
+r("a sender prints nothing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,ma=/^[0-9a-f]{8}$/;var ui=/^dr\
+ops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,ha=6e4;function mi(e,n,t,r,o,i,s=-1/0){let a=Object.entries\
+(o).filter(([m,f])=>fi.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))return;let u={...{since:i,last:i,d\
+ropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=bi(n,t);try{let m=ga(e,n,\
+t,i).filter(h=>h.quiet).map(h=>hi(e,h,n,t)),f=gi([...m.flatMap(h=>h.lines),l],s,i)??l;pi(e,n,t,m,()=>{let h=ba(e,c);h===\
+"invalid"&&e.remove(c);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+g.length<=ci?e.append(c,typeof h=="object"&&!h.ended\
+?`\n${g}`:g,li):pa(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E(()=>e.remove(h))}catch{}}function pa(e,n,t,r,o,i){let\
+ s=bi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],()=>{e.append(s,`${L(gi([...d.\
+lines,r],o,i)??r)}\n`,li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)),{lines:[],su\
+mmed:n.summed};let{lines:o,upTo:i}=ya(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],\
+summed:n.summed}}function pi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a));thro\
+w i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.aside`)}function\
+ ga(e,n,t,r){return Et(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=ha;return o===t?{path:B(n,i),su\
+mmed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function ya(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(t)?\
+?"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed?\
+?0}}}function Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=e.map(a=>({...a,since:Math.min(a.s\
+ince,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Ob\
+ject.entries(a.dropped))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Numb\
+er.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.\
+max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function ba(e,n){try\
+{let t=e.read(n,$t);return t===void 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return \
+t instanceof $?"invalid":void 0}}function yi(e){return e.split(`\n`).flatMap(n=>Ea(n)??[])}function Ea(e){try{let{since:n\
+,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entr\
+ies(r):[];if(!(Nt(n)&&Nt(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&Number.isSafeInteger(l)&&l>0))\
+)return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ma.test(i)?{endpointHash:i}:{}};retur\
+n typeof o=="string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}function Nt(e){return Number.isSafeInteger(e)&&e>=0&&e<\
+=hn}function bi(e,n){return B(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Ei=.9,va=1e3,Sa=3e5,wa=36e5,T\
+a=4,Rn=class{#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ue.working;#k=\
+0;#R;#y=new Set;#O;#N=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#me=!1;#U=0;#D;#C;#v;#X;#j=!1;#q=!1;#F;constructor(n={}){\
+this.#e=Ve(n)}enqueue(n){try{if(!he())return this.#_e();let t=b().exiting();t?(this.#se(),this.#H=this.#i,this.#i=!0):th\
+is.#K(),this.#u++;let r=So(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBuffe\
+redEvents)return this.#Re();if(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#c===void 0&&queueMic\
+rotask(()=>this.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H=!1}}start(){this.\
+#m||this.#D||(this.#m=!0,this.#K(),this.#S()>0?this.#V():he()&&!this.#A()&&ii(this.#e,this.#_())&&this.#I(ue.working))}f\
+lush(){return this.#I(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#x\
+=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i=this.#x;return\
+[this.#l,this.#x]=[void 0,ue.working],this.#Ee(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D??=this.#he()}[Sym\
+bol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#a\
+},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.len\
+gth+this.#t.size}#J(){return[...this.#o,...this.#t.events(),...this.#n]}#K(){if(this.#C)return;this.#se();let n=b(),t=s=\
+>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()\
+=>n.onExit({beforeExit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),\
+o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=()=>{r?.\
+(),i?.()}}#V(){this.#m&&this.#c===void 0&&this.#Z()}#Z(){this.#c=setTimeout(()=>{this.#I(ue.periodic).then(()=>{this.#m&\
+&this.#Z()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#he(){this.#m=!1,this.#c!==void 0&&clearTimeout(this\
+.#c);let n=this.#E=xa(this.#e.exitTimeoutMs);this.#fe(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promi\
+se.race([this.#w.then(()=>!0),n.over()])&&this.#Q(),this.#S()>0&&this.#B())return;this.#ue(),this.#S()>0&&this.#A()&&thi\
+s.#P(!0),this.#S()>0&&!this.#A()&&await this.#pe(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}fi\
+nally{this.#G(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async#pe(n){\
+let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>!0);await Promi\
+se.race([r,n.over()])||this.#Q()}#Q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t\
+||n)*Ei,i=[...this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*Ei);this.#ee(({started:s})=>r-s>=o),this.#R?.abort(),th\
+is.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#ee(n=()=>!1){for(l\
+et t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#oe(r);continue}for(let i of r)i.cuts=(i.cu\
+ts??0)+1;this.#o.unshift(...n(t)?this.#de(r,"the exit budget ended before the answer"):r)}}}#ge(){return this.#R??=new A\
+bortController}#ne(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)retur\
+n!0;let i=b().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(\
+2*d>s)}#te(n){this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0\
+;return n.kind==="http"&&(t||!b().canConnect(n.url))}#ye(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#v?.health.state\
+;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r\
+.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#be(n){let t=this.#v?.health;if(n.delivered){this.#F=void 0;let u=this.\
+#q&&this.#E===void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.\
+probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#F?.\
+failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{state:t.\
+state,failures:o,probeAt:d}}async#Ee(n){try{this.#fe(),this.#Y();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0\
+;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ue();let r=this.#A();if(r&&!this.#ye())return;let o=this.#e.clock(),i\
+=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!\
+i(l)),this.#n=[];let d=this.#ie(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ve\
+(d,u),this.#be(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))}catch(t){this.\
+#f(`flush failed unexpectedly: ${t}`)}}async#ve(n,t){let{signal:r}=this.#ge(),o=0,i=async()=>{for(;o<n.length&&!t.failed\
+&&this.#ne(r);)await this.#re(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(Ta,n.length)},i));for(let s of \
+n.slice(o))this.#te(s)}async#re(n,t,r){this.#Y();let o=this.#ce(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;th\
+is.#t.add(o),n=o}let i=await this.#we(n,t);if(this.#xe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.lengt\
+h>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#ne(t)?a\
+wait this.#re(d,t,r):this.#te(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#oe(n,i.rejected);case\
+"too_large":return this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n)\
+;case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.\
+retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#Se(n,i.retryAfterMs):this.#ke(n,i.reason,i.retryAfterMs)}}}#Se(n,t=0)\
+{let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#oe(n,t=0){let r=Math.\
+min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#we(n,t){let r={started:b().monotoni\
+cMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Te(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);le\
+t o=b().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ie(n){let{format:t,maxBatchBytes:r}=this.#e;return wo(n,r,t.e\
+mptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#Te(n,t,r){let{sink:o}=this.#e;if(o.kind==="none\
+")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());\
+if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")return vi(a)\
+,{kind:"delivered"};let d=i.classify;return await bo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)\
+),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.cloc\
+k,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#xe(n,t){if(!thi\
+s.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"\
+&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:\
+void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";th\
+is.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#se(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handO\
+ff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d=n\
+.kind==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN"\
+)?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;t\
+his.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);\
+if(!this.#h)return;let i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where\
+ a sender can be started":"in process"} (${o.source})`)}#_e(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`t\
+elemetry off (decided by ${ft().decidedBy}): events are not recorded`))}#ke(n,t,r){let{backoff:o,clock:i,random:s}=this.\
+#e,a=i(),d=this.#de(n,t);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#de(n,t){let[r,o]=[[],[]];f\
+or(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.lengt\
+h} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n){t\
+his.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, a\
+s its place cannot be used: ${n}`;r!==this.#X&&this.#f(r),this.#X=r}),this.#v}#ae(){let n=this.#E;if(n)return Math.max(0\
+,n.end-b().monotonicMs())+va;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Sa,Math.min(wa,2*t),2*r)}\
+#Y(){let n=this.#ae(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this.#j||this.#k>0||!he()||this.#A\
+()||!ee())return;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#\
+S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??0)>0,o&&(this.#le(o.dropped),t\
+his.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#ee();let r=this.#J(),o=\
+this.#ce(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#me=!0,this\
+.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#ie(o))vi(this.#e.fo\
+rmat.encode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.leng\
+th,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.leng\
+th} event(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noS\
+pool})`:"")),!1;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned telemetr\
+y on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#L(),s){le\
+t a=this.#U-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped))thi\
+s.#b(u,d);this.#le(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavailable\
+")}return i?.releaseAll(),s!==void 0}#ce(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}\
+of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));retur\
+n this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#le(n){for(let[t,r]of Object.entries(n)\
+)this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=ei(this.#e,t,he()),o=r.handOff?ee():void 0\
+;if(o===!1)return this.#P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spo\
+oled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health):void 0,c=i.out\
+come==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}\
+: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#A()?0:Io(this.#J(),this.#e.spoolLimits);if(s>\
+0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave\
+ out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("\
+at exit: delivering in process: the spool cannot be written"),!1;let a=oi(i);if(a==="failed"||a==="crowded")return this.\
+#f(`at exit: delivering in process: ${a==="crowded"?"senders of other programs or settings (headers, an OTLP resource) w\
+ork for its host already":"no sender could be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.working];let d={star\
+ted:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the\
+ system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#W(){let n=this.#\
+r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`\
+),t}#G(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n\
+[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)re\
+turn;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();mi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r\
+.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#a,t,n),this.#z(n,t,r))}#z(n,t,r){this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:\
+""}`)}#Re(){if(C(this.#a,"buffer_full",1),this.#$!==void 0){this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;t\
+his.#z(1,"buffer_full",`${n} held; those dropped after it are told together at the next flush`)}#fe(){let n=this.#$;this\
+.#$=void 0,n&&this.#z(n,"buffer_full")}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function xa(e){let n=b().monot\
+onicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.\
+()}}function vi(e){b().writeStderr(`${ai(JSON.parse(e))}\n`)}var _a=250;async function Si(e){let n=b();Ie(te,()=>n.exit(0\
+)),yo(),lo(()=>ka(e));try{await Ra(e,b().monotonicMs()+te)}catch{}n.exit(0)}function ka(e){let{enabled:n,source:t}=so();\
+return n||t==="default"&&e.onByConsentFile!==!0}async function Ra(e,n){let t=b().files,r=e.spoolDir;if(!t)return;let{suc\
+cessor:o,onByConsentFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee())return Jo(t,r,d);for(let u=0;;u++){let l=await Ko(t,r,d,e.en\
+dpoint);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:h}=await Aa(s,n-_a);if(Zo(t,r,l),!Na(e,d))return;if(h&&f>0&&\
+ee())return Oa(e);if(c>0&&m>0||u>0&&c===0)return}}function Oa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r\
+}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==void 0&&E\
+(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Aa(e,n\
+){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;\
+for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)break;let d=n\
+ew Rn({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,\
+sent:c,dropped:m}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<\
+=l)break;if(l>0&&n-b().monotonicMs()>r){let f=pe(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(h=>setTime\
+out(h,f))}}return t}function Na(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now(\
+)))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ae.open(\
+e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var wi=Yo(b().env(Ye));wi&&await Si(wi);\n'}var Re="sender-985b2104\
+.mjs",Gd=129293,qd=6e4,Jd=1e3,Zd=[Xi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_\
+DRY_RUN"];function qi(e,t){return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?
+"spooled":"dropped"}var Kd=3;function Ji(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Ud.test(d))}catch{return}const o=d=>{
+const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(
+d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.
+remove(`${t}/${d}`)}catch{}}var Qd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
+return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
+function dn(e){return e===null?"null":typeof e=="string"?Zi(e):typeof e=="number"?ec(e):typeof e=="boolean"?String(e):Array.
+isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Zi(
+n)}: ${dn(r)}`).join(", ")}}`:"null"}function Zi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
+0).toString(16).padStart(4,"0")}`)}function ec(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
+nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
+n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
+padStart(2,"0")}`}var Ki=16384,cn=2*Ki,Qi=cn-4096,ln=32,eo=/^[a-z0-9_]{1,40}$/,tc=/^[0-9a-f]{8}$/,nc=/^drops-([0-9a-f]{8})\.json$/,
 un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,rc=6e4;function ic(e,t,n,r=-1/0){const i=Date.now(),
 o=fr(e,At(t,n)),d=hr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>no(e,a).lines);return xt([...typeof o=="o\
 bject"?o.lines:[],...d],r,i)}function oc(e,t,n=-1/0){return[...new Set([...Ue(e,t,nc,i=>i),...Ue(e,t,un,i=>i)])].flatMap(
