@@ -173,12 +173,13 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
     // A signal its parent had ignored stays ignored in a Deno program for its first moments (Deno 2.9 undoes that
     // within about a second): no listener at all then, so that the signal does what it would without us at any
     // moment (Deno's first listener, for any signal, undoes every ignored one at once); an end either signal brings
-    // is not recorded.
-    const status = deno.build.os === "linux" && granted({ name: "read", path: PROCESS_STATUS_FILE })
+    // is not recorded. So too where that cannot be told on Linux (the program may not read its status).
+    const linux = deno.build.os === "linux";
+    const status = linux && granted({ name: "read", path: PROCESS_STATUS_FILE })
       ? quietly(() => files.read(PROCESS_STATUS_FILE, 65_536))
       : undefined;
-    const ignored = ignoredInterrupts(status);
-    const listeners = (ignored.length > 0 ? [] : INTERRUPT_SIGNALS).map((signal) => {
+    const listens = ignoredInterrupts(status).length === 0 && !(linux && status === undefined);
+    const listeners = (listens ? INTERRUPT_SIGNALS : []).map((signal) => {
       const listener = markStandingAside(() => {
         // The program listens for this signal too: it decides what happens, as it would without us.
         if (watch.programListens(signal)) return;
@@ -357,7 +358,7 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
       // Where the program may reach every host, so may the sender (a redirect the program would follow).
       const net = everyHost() ? "--allow-net" : `--allow-net=${netHost(grant.endpoint)}`;
       const argv = [executable, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-npm", "--no-remote"];
-      // No compiled code of the script in the user's cache (DENO_DIR), outside the spool: about 1 ms more of a sender.
+      // No compiled code of the script in the user's cache (DENO_DIR), outside the spool: 1-7 ms more of a sender.
       argv.push("--no-code-cache");
       argv.push("--allow-sys=uid,gid", `--allow-env=${grant.variables.join(",")}`, net, `--allow-run=${run.join(",")}`);
       argv.push(`--allow-read=${paths.join(",")}`, `--allow-write=${grant.dir}`, script);
