@@ -50,7 +50,11 @@ export type SpoolRefused = (why: string, keptIn?: string, notYet?: boolean) => v
  * ```
  */
 export function spoolFallbackOf(options: ResolvedOptions, files: HostFiles | undefined): string | undefined {
-  const there = (path: string) => files?.present(path) ?? true;
+  // Where a directory may be: where the path leads (not a dangling link), if the program may look, and no file.
+  const there = (path: string) => {
+    const real = files?.realPath(path);
+    return files === undefined || (real !== undefined && files.sizeOf(real) === undefined);
+  };
   return options.spoolFallback ? fallbackSpoolDir(host().env, runtimeInfo().os, files?.uid, there) : undefined;
 }
 

@@ -3,10 +3,12 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import process from "node:process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { CLIENT_VERSION, recordConsent } from "../mod.ts";
 import { defaultSpoolDir, environmentSettings, fallbackSpoolDir, parseFlag } from "../src/config.ts";
-import { runtimeInfo } from "../src/runtime/mod.ts";
+import { host, runtimeInfo } from "../src/runtime/mod.ts";
+import { spoolFallbackOf } from "../src/backlog.ts";
+import { resolveOptions } from "../src/options.ts";
 import { pythonJsonDumps } from "../src/python_json.ts";
 import { pythonMachineName } from "../src/runtime/info.ts";
 import { canRun, fixturePath, runChild, runtimeCommand, UNSET_PROXY_VARIABLES } from "./helpers/child.ts";
@@ -57,6 +59,29 @@ test("where the platform's place cannot be used, the spool is kept in the tempor
   assert.equal(fallbackSpoolDir(env({ TMPDIR: "/var/tmp" }), "linux", 0, missing), "/var/tmp/nat-telemetry-0");
   assert.equal(fallbackSpoolDir(env({}), "linux", undefined), undefined, "the user's id unknown");
   assert.equal(fallbackSpoolDir(env({ TEMP: "C:\\T" }), "win32", undefined), undefined, "Windows");
+});
+
+test("the spool's fallback passes over a TMPDIR with no directory there (none, a file, a link to nothing): /tmp", {
+  skip: process.platform === "win32" && "no fallback on Windows",
+}, () => {
+  using dir = tempDir();
+  writeFileSync(`${dir.path}/file`, "");
+  symlinkSync(`${dir.path}/nowhere`, `${dir.path}/dangling`);
+  mkdirSync(`${dir.path}/real`);
+  symlinkSync(`${dir.path}/real`, `${dir.path}/link`);
+  const files = host().files!;
+  const options = { ...resolveOptions({}), spoolFallback: true };
+  const before = process.env.TMPDIR;
+  try {
+    for (const [name, parent] of [["none", "/tmp"], ["file", "/tmp"], ["dangling", "/tmp"], ["real"], ["link"]]) {
+      process.env.TMPDIR = `${dir.path}/${name}`;
+      const expected = `${parent ?? process.env.TMPDIR}/nat-telemetry-${files.uid}`;
+      assert.equal(spoolFallbackOf(options, files), expected, name);
+    }
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+  }
 });
 
 test("cpuArchitecture is spelled as Python's platform.machine() would", () => {
