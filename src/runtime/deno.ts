@@ -173,12 +173,11 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
     // A signal its parent had ignored stays ignored in a Deno program for its first moments (Deno 2.9 undoes that
     // within about a second): no listener at all then, so that the signal does what it would without us at any
     // moment (Deno's first listener, for any signal, undoes every ignored one at once); an end either signal brings
-    // is not recorded. So too where that cannot be told on Linux (the program may not read its status).
-    const linux = deno.build.os === "linux";
-    const status = linux && granted({ name: "read", path: PROCESS_STATUS_FILE })
+    // is not recorded. Deno lets only a program with every permission read its status: without, it is not known.
+    const status = deno.build.os === "linux" && granted({ name: "read", path: PROCESS_STATUS_FILE })
       ? quietly(() => files.read(PROCESS_STATUS_FILE, 65_536))
       : undefined;
-    const listens = ignoredInterrupts(status).length === 0 && !(linux && status === undefined);
+    const listens = ignoredInterrupts(status).length === 0;
     const listeners = (listens ? INTERRUPT_SIGNALS : []).map((signal) => {
       const listener = markStandingAside(() => {
         // The program listens for this signal too: it decides what happens, as it would without us.
