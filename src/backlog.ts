@@ -50,10 +50,10 @@ export type SpoolRefused = (why: string, keptIn?: string, notYet?: boolean) => v
  * ```
  */
 export function spoolFallbackOf(options: ResolvedOptions, files: HostFiles | undefined): string | undefined {
-  // Where a directory may be: where the path leads (not a dangling link), if the program may look, and no file.
+  // A directory where the path leads, that the program may look at.
   const there = (path: string) => {
     const real = files?.realPath(path);
-    return files === undefined || (real !== undefined && files.sizeOf(real) === undefined);
+    return files === undefined || (real !== undefined && files.isDirectory(real));
   };
   return options.spoolFallback ? fallbackSpoolDir(host().env, runtimeInfo().os, files?.uid, there) : undefined;
 }

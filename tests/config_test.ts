@@ -61,28 +61,44 @@ test("where the platform's place cannot be used, the spool is kept in the tempor
   assert.equal(fallbackSpoolDir(env({ TEMP: "C:\\T" }), "win32", undefined), undefined, "Windows");
 });
 
-test("the spool's fallback passes over a TMPDIR with no directory there (none, a file, a link to nothing): /tmp", {
-  skip: process.platform === "win32" && "no fallback on Windows",
-}, () => {
-  using dir = tempDir();
-  writeFileSync(`${dir.path}/file`, "");
-  symlinkSync(`${dir.path}/nowhere`, `${dir.path}/dangling`);
-  mkdirSync(`${dir.path}/real`);
-  symlinkSync(`${dir.path}/real`, `${dir.path}/link`);
-  const files = host().files!;
-  const options = { ...resolveOptions({}), spoolFallback: true };
-  const before = process.env.TMPDIR;
-  try {
-    for (const [name, parent] of [["none", "/tmp"], ["file", "/tmp"], ["dangling", "/tmp"], ["real"], ["link"]]) {
-      process.env.TMPDIR = `${dir.path}/${name}`;
-      const expected = `${parent ?? process.env.TMPDIR}/nat-telemetry-${files.uid}`;
-      assert.equal(spoolFallbackOf(options, files), expected, name);
+test(
+  "the spool's fallback passes over a TMPDIR with no directory there (none, a file, a FIFO, a link to nothing): /tmp",
+  {
+    skip: process.platform === "win32" && "no fallback on Windows",
+  },
+  () => {
+    using dir = tempDir();
+    writeFileSync(`${dir.path}/file`, "");
+    symlinkSync(`${dir.path}/nowhere`, `${dir.path}/dangling`);
+    mkdirSync(`${dir.path}/real`);
+    symlinkSync(`${dir.path}/real`, `${dir.path}/link`);
+    symlinkSync("/dev/null", `${dir.path}/device`);
+    execFileSync("mkfifo", [`${dir.path}/fifo`]);
+    const files = host().files!;
+    const options = { ...resolveOptions({}), spoolFallback: true };
+    const before = process.env.TMPDIR;
+    try {
+      for (
+        const [name, parent] of [
+          ["none", "/tmp"],
+          ["file", "/tmp"],
+          ["fifo", "/tmp"],
+          ["device", "/tmp"],
+          ["dangling", "/tmp"],
+          ["real"],
+          ["link"],
+        ]
+      ) {
+        process.env.TMPDIR = `${dir.path}/${name}`;
+        const expected = `${parent ?? process.env.TMPDIR}/nat-telemetry-${files.uid}`;
+        assert.equal(spoolFallbackOf(options, files), expected, name);
+      }
+    } finally {
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
     }
-  } finally {
-    if (before === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = before;
-  }
-});
+  },
+);
 
 test("cpuArchitecture is spelled as Python's platform.machine() would", () => {
   assert.equal(pythonMachineName("linux", "x64"), "x86_64");

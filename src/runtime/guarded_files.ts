@@ -277,6 +277,13 @@ export function guardedFiles(raw: RawFiles): HostFiles {
         return true;
       }
     },
+    isDirectory(path) {
+      try {
+        return raw.allowed(path, "read") && raw.lstat(path)?.kind === "directory";
+      } catch {
+        return false;
+      }
+    },
     stamp(path) {
       try {
         if (!raw.allowed(path, "read")) return undefined; // looking would prompt (Deno)

@@ -140,6 +140,13 @@ export interface HostFiles {
    */
   present(path: string): boolean;
   /**
+   * Whether a directory is at a path (a link is not followed), where the program may look. Never throws.
+   *
+   * @param path The path.
+   * @returns `false` also where it cannot be told.
+   */
+  isDirectory(path: string): boolean;
+  /**
    * What a look (`lstat`, never an open) tells of what is at a path, as text that changes whenever it is written,
    * replaced, moved or its mode changes (its change time, which no one can set back, among them); of a link, of
    * where it leads too. Never throws.
