@@ -50,10 +50,11 @@ export type SpoolRefused = (why: string, keptIn?: string, notYet?: boolean) => v
  * ```
  */
 export function spoolFallbackOf(options: ResolvedOptions, files: HostFiles | undefined): string | undefined {
-  // A directory where the path leads, that the program may look at.
+  // A directory where the path leads, that the program may look at and write in (Deno checks a write on the path as
+  // given: through a link, the fallback would be made where the program may not write, then refused).
   const there = (path: string) => {
     const real = files?.realPath(path);
-    return files === undefined || (real !== undefined && files.isDirectory(real));
+    return files === undefined || (real !== undefined && files.isDirectory(real) && files.allowed(real, "write"));
   };
   return options.spoolFallback ? fallbackSpoolDir(host().env, runtimeInfo().os, files?.uid, there) : undefined;
 }

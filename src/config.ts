@@ -467,7 +467,7 @@ export function defaultSpoolDir(
  * @param env Reads an environment variable.
  * @param os The OS, as Node names it.
  * @param uid The current user's id.
- * @param there Whether a directory the program may look at is where a path leads.
+ * @param there Whether a directory the program may look at and write in is where a path leads.
  * @returns The directory, or `undefined`.
  * @example
  * ```ts

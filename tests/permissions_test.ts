@@ -6,7 +6,16 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import process from "node:process";
 import { formatConsentToml } from "../src/consent.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
@@ -491,4 +500,31 @@ test("Deno: a comma in the spool's path cannot be granted to a sender: the exit 
   } finally {
     await server.close();
   }
+});
+
+test("Deno: the spool's fallback is not taken through a TMPDIR link to a place the program may not write", {
+  skip: runtimeInfo().name !== "deno" && "Deno permissions only",
+}, async () => {
+  using dir = tempDir();
+  mkdirSync(`${dir.path}/base`);
+  mkdirSync(`${dir.path}/elsewhere`);
+  symlinkSync(`${dir.path}/elsewhere`, `${dir.path}/base/tmp`);
+  // Deno checks a write on the path as given: through the link, the fallback would be made where it may not write.
+  const probe = `${dir.path}/probe.ts`;
+  writeFileSync(
+    probe,
+    `import { spoolFallbackOf } from ${JSON.stringify(new URL("../src/backlog.ts", import.meta.url).href)};
+import { resolveOptions } from ${JSON.stringify(new URL("../src/options.ts", import.meta.url).href)};
+import { host } from ${JSON.stringify(new URL("../src/runtime/mod.ts", import.meta.url).href)};
+console.log(spoolFallbackOf({ ...resolveOptions({}), spoolFallback: true }, host().files));
+`,
+  );
+  const flags = ["--allow-read", "--allow-env", `--allow-write=${dir.path}/base`, "--allow-sys=uid,gid"];
+  const result = await runChild("permissions_child.ts", {
+    executable: process.execPath,
+    args: ["run", ...flags, probe],
+    env: { TMPDIR: `${dir.path}/base/tmp` },
+  });
+  assert.equal(result.stdout.trim(), `/tmp/nat-telemetry-${process.getuid?.()}`, result.stderr);
+  assert.deepEqual(readdirSync(`${dir.path}/elsewhere`), [], "nothing made there");
 });
