@@ -453,17 +453,18 @@ try{const r=e.read(t,Hi);if(r===void 0)return;const{failures:i,notBefore:o,endpo
 parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+ji,l=Number.isFinite(a)&&a<=n?{failures:i,notBefore:o,
 handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="s\
 tring"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}),rr=(function(e,t){const n=r=>{const i=t?.realPath(
-r);return t===void 0||i!==void 0&&t.isDirectory(i)};return e.spoolFallback?Ba(w().env,I().os,t?.uid,n):void 0}),ir=(function(e,t,n=()=>{},r="\
-work"){const{spoolDir:i,spoolLimits:o}=e,s=sr(e);let d=e.noSpool??"there is no spool directory",a=!1;const c=r==="look"?
-"look":"work",u=i===void 0?void 0:rt.open(i,t,o,s,(m,v)=>{d=m,a=v},c),l=rr(e,t),h=u&&c==="work"?or(u,l,t,o):void 0;if(u&&
-h&&u.adopt(h,e.clock(),r==="flush"?0:void 0),u||l===void 0)return!u&&i!==void 0&&n(d,void 0,a),u;const f=rt.open(l,t,o,s,
-m=>d+=`; nor in ${l}: ${m}`,c);return n(d,f?.dir,a),f}),or=(function(e,t,n,r,i="work"){const s=t!==void 0&&n.allowed(t,"\
-read")&&n.realPath(t)!==void 0?rt.open(t,n,r,e.key,void 0,i):void 0;return s&&s.dir!==e.dir?s:void 0}),sr=(function(e){const{
-sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,s={version:o&&r!==He?r:void 0,program:o?Od():void 0,headers:Object.
-keys(i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},
-d=D(s);return Xn(t.kind==="http"?t.url:"",n.name,d==="{}"?"":d)}),Qo=(function(e,t){return{...e,[Xi]:D(t)}}),es=(function(e){
-let t=e;try{t=new URL(e).origin}catch{}return fe(t).slice(0,4)}),ts=(function(e,t,n,r){return`sender-${e}-${ue(t)}-${n}${_e(
-8)}.${r}`}),Ot=(function(e,t,n,r,i){const o={locks:[],marks:[],others:new Map};for(const s of e.list(t)){const d=/^sender-([0-9a-f]+)-(\d{13})-([0-9a-f]{4})[0-9a-f]{8}\.(lock|start)$/.
+r);return t===void 0||i!==void 0&&t.isDirectory(i)&&t.allowed(i,"write")};return e.spoolFallback?Ba(w().env,I().os,t?.uid,
+n):void 0}),ir=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,s=sr(e);let d=e.noSpool??"there is no \
+spool directory",a=!1;const c=r==="look"?"look":"work",u=i===void 0?void 0:rt.open(i,t,o,s,(m,v)=>{d=m,a=v},c),l=rr(e,t),
+h=u&&c==="work"?or(u,l,t,o):void 0;if(u&&h&&u.adopt(h,e.clock(),r==="flush"?0:void 0),u||l===void 0)return!u&&i!==void 0&&
+n(d,void 0,a),u;const f=rt.open(l,t,o,s,m=>d+=`; nor in ${l}: ${m}`,c);return n(d,f?.dir,a),f}),or=(function(e,t,n,r,i="\
+work"){const s=t!==void 0&&n.allowed(t,"read")&&n.realPath(t)!==void 0?rt.open(t,n,r,e.key,void 0,i):void 0;return s&&s.
+dir!==e.dir?s:void 0}),sr=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,s={version:o&&
+r!==He?r:void 0,program:o?Od():void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&
+Object.entries(n.resource).sort(),fetch:o?"own":void 0},d=D(s);return Xn(t.kind==="http"?t.url:"",n.name,d==="{}"?"":d)}),
+Qo=(function(e,t){return{...e,[Xi]:D(t)}}),es=(function(e){let t=e;try{t=new URL(e).origin}catch{}return fe(t).slice(0,4)}),
+ts=(function(e,t,n,r){return`sender-${e}-${ue(t)}-${n}${_e(8)}.${r}`}),Ot=(function(e,t,n,r,i){const o={locks:[],marks:[],
+others:new Map};for(const s of e.list(t)){const d=/^sender-([0-9a-f]+)-(\d{13})-([0-9a-f]{4})[0-9a-f]{8}\.(lock|start)$/.
 exec(s);if(!d)continue;const a=Number(d[2]),c=d[4]==="lock"?Ae:Hd;if(a+c<=r||a>r+c)an(e,`${t}/${s}`);else if(d[1]===n)(d[4]===
 "lock"?o.locks:o.marks).push(s);else if(d[3]===i){const[u,l]=[`${d[2]} ${s}`,o.others.get(d[1])];(l===void 0||u<l)&&o.others.
 set(d[1],u)}}return o.locks.sort(),o.marks.sort(),o}),ns=(function(e,t,n,r){let i;try{e.ensureDir(t,!0);const o=es(r),s=Ot(
@@ -1758,347 +1759,347 @@ ersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:a}=JSON.parse(e);i
 f t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.nam\
 e!==""&&typeof a.ts=="string"&&Zn(a.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:L(a),schemaV\
 ersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}func\
-tion Ld(e,n){let t=r=>{let o=n?.realPath(r);return n===void 0||o!==void 0&&n.isDirectory(o)};return e.spoolFallback?Gr(b\
-().env,I().os,n?.uid,t):void 0}function Md(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=xt(e),a=e.noSpool??"\
-there is no spool directory",d=!1,u=r==="look"?"look":"work",l=o===void 0?void 0:ae.open(o,n,i,s,(h,g)=>{a=h,d=g},u),c=L\
-d(e,n),m=l&&u==="work"?Pd(l,c,n,i):void 0;if(l&&m&&l.adopt(m,e.clock(),r==="flush"?0:void 0),l||c===void 0)return!l&&o!=\
-=void 0&&t(a,void 0,d),l;let f=ae.open(c,n,i,s,h=>a+=`; nor in ${c}: ${h}`,u);return t(a,f?.dir,d),f}function Pd(e,n,t,r\
-,o="work"){let s=n!==void 0&&t.allowed(n,"read")&&t.realPath(n)!==void 0?ae.open(n,t,r,e.key,void 0,o):void 0;return s&&\
-s.dir!==e.dir?s:void 0}var Sn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,t\
-his.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolF\
-allback)return null;let s=b().files;if(!s)return null;let a=Md(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0\
-,u=new En(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.\
-claim(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:D(d.json),notBefore:0})),[s,a\
-]=[[],[]];for(let d of i)(bt(d,this.#e)===void 0?s:a).push(d);return a.length>0&&(this.settle(a),C(o,"event_too_large",a\
-.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).re\
-duce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining==\
-=0&&(this.#n.delete(t),this.spool.release(t))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t \
-of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAl\
-l(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let\
- i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function Dd(){let e=Fn(),n=e.startsWith("file:/\
-/")?decodeURIComponent(new URL(e).pathname):e;return(n.startsWith("/")?b().files?.realPath(n):void 0)??e}function xt(e){\
-let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Dd():void 0\
-,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),\
-fetch:i?"own":void 0},a=L(s);return $o(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}function Cd(e){let n=e.replace(/^\\\
-[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\
-\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Mo(e,n){if(e.kind!=="http")return;let t\
-;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Cd(t.hostname))return;let r=[...t.username||t.password?["cre\
-dentials"]:[],...t.search?["query parameters"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n\
-).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return o.length===0?void 0:`${o.join(" and ")} go unencrypte\
-d (http:) to ${t.hostname}`}function Po(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Kr(r,{source\
-ClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i\
-.json)),emptyBytes:Co(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>D(Qn(t(r,0),[]))),eventBytes:r=>r.byte\
-s,readsAnswer:!1}}function Do(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceV\
-ersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let a=L(Pr(i));r.set(i,s={json:a,bytes:D(a)})}return s};retu\
-rn{name:"otlp",encode:i=>Wn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Co(({sessionId:i,clientVersion:s})=\
->[i,s],i=>D(Wn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"servi\
-ce.name":e.serviceName},classify:Dr}}function Co(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields\
-.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var Fd="http://localhost:4318/v1/logs",Bd=1\
-20,Hd=50,Ud=3,jd=2,Ho=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Vd=\'{"ts":"2026-01-01T00:00:00.000Z\
-","parameters":{"nemoSource":"auditor","command":"x","subcommand":"undefined","taskStatus":"success","durationMs":0,"exi\
-tCode":0,"errorClass":"undefined","pythonVersion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',Yd=new WeakSet,Wd={flu\
-shIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint\
-:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,m\
-axBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format\
-:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ve(e={}){if(!we(e))throw new TypeError(`Cannot create \
-handler: options must be an object, got ${N(e)}`);let n=jn(e,Wd);if(n)throw new TypeError(`Cannot create handler: ${n}`)\
-;let t=(R,V,F)=>{let P=e[R]===void 0?V:e[R],z=F.integer?`${F.sign} integer`:`${F.sign} number`,re=`Cannot create handler\
-: \'${R}\' must be a ${z}`;if(typeof P!="number"||Number.isNaN(P))throw new TypeError(`${re}, got ${N(P)}`);if(!((F.sign==\
-="positive"?P>0:P>=0)&&(F.integer?Number.isSafeInteger(P):Number.isFinite(P))))throw new RangeError(`${re}, got ${P}`);i\
-f(F.timer&&P*1e3>pt)throw new RangeError(`Cannot create handler: \'${R}\' must be at most ${pt/1e3} seconds (the longest a\
- timer can wait), got ${P}`);return P},r=(R,V,F)=>{let P=e[R];if(P===void 0)return F;if(typeof P!==V)throw new TypeError\
-(`Cannot create handler: \'${R}\' must be a ${V}, got ${N(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negati\
-ve",timer:!0},s={sign:"positive",integer:!0},a=t("requestTimeoutSeconds",jd,o),d=t("backoffInitialSeconds",1,i),u=t("bac\
-koffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffI\
-nitialSeconds\' (${d}), got ${u}`);let l=Yr(),c=r("sourceClientVersion","string",Te),m=Vo("resource",e.resource),f=r("ses\
-sionId","string","undefined"),h=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,v=Jd(g,h),k=fn(l.fo\
-rmat??""),x=g!==void 0?v:k??"nat",O=kt(x,c,{...l.otlpResource,...m}),[y,p]=Yd.has(e)?[Vd,"the smallest event trackComman\
-d records; a command\'s own are larger by its name, source and duration"]:[Ho,"the smallest event"],w=_t(O,l.sessionPrefi\
-x+f),_=_t(kt(v,c,m,Uo),f,y),A=t("maxEventBytes",32768,s);if(A<_.eventBytes)throw new RangeError(`Cannot create handler: \
-\'maxEventBytes\' must be at least ${_.eventBytes} (${p}), got ${A}`);let T=t("maxBatchBytes",5e5,s);if(T<_.batchBytes){le\
-t R=`one ${v} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClient\
-Version\', \'sessionId\' or \'resource\' make ${R} ${_.batchBytes} bytes, more than \'maxBatchBytes\' (${T} by default)`:`Canno\
-t create handler: \'maxBatchBytes\' must be at least ${_.batchBytes} (${R}), got ${T}`)}let S=Kd(e.headers);S.problem&&h.p\
-ush(S.problem);let M=Xd(e.endpoint,l.endpointHidden?Rt:l.endpoint??(x==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??F\
-d:void 0),l.dryRun,h),j=qd(e.spoolDir,l,h);return{flushIntervalMs:t("flushIntervalSeconds",Bd,o)*1e3,maxQueueSize:t("max\
-QueueSize",Hd,s),maxRetries:t("maxRetries",Ud,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("\
-exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEve\
-ntBytes:Math.min(A,T-w.envelopeBytes-Re),maxEventBytesOption:A,maxBatchBytes:T,sourceClientVersion:c,sessionId:l.session\
-Prefix+f,sink:M.kind==="http"&&S.problem?{kind:"none",reason:"invalid_headers",detail:S.problem}:M,spoolDir:j.path,noSpo\
-ol:j.none,problems:h,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",de.max\
-Events,s),maxBytes:zd(t("spoolMaxBytes",de.maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positi\
-ve"})*864e5},captureInterrupts:Qd(e.captureInterrupts),handOff:Zd(r("handOff","boolean",void 0),l),customFetch:e.fetch!=\
-=void 0,format:O,formatSetBy:g!==void 0?"the program\'s options":k!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:\
-{...x==="otlp"?l.otlpHeaders:{},...S.record},fetch:r("fetch","function",b().fetch??((R,V)=>globalThis.fetch(R,V))),logge\
-r:r("logger","function",void 0),clock:Fo("clock",r("clock","function",Date.now),Date.now,{valid:Gd,expected:"epoch milli\
-seconds",hint:" (a method needs its object: () => performance.timeOrigin + performance.now())"}),random:Fo("random",r("r\
-andom","function",Se),Se,{valid:R=>typeof R=="number"&&R>=0&&R<1,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{val\
-id:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot create handler: \'${e}\
-\' failed: ${W(a)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${N(s)}`);ret\
-urn()=>{try{let a=n();return r(a)?a:t()}catch{return t()}}}var Gd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=\
-Ho){let r={json:t,bytes:D(t),schemaVersion:me,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventB\
-ytes(r)),i=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function zd(e,n,t){if(e>=de.maxB\
-ytes)return e;let r=Lo({json:n,schemaVersion:me,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Can\
-not create handler: \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`);return e}function kt(e,n\
-,t,r){return e==="otlp"?Do({serviceName:t["service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo={\
-name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function jo(e){let{format:n,sourceClientVersion:t}\
-=e,r=n.resource??{},o=_t(kt(n.name,t,r,Uo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxE\
-ventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var Rt=Symbol("hidden");function Xd(e,n,t,r){if(e!==void 0&&type\
-of e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"),\
- got ${N(e)}`);let o=e===void 0?void 0:ln(e);if(o){let s=`the program\'s \'endpoint\' ${N(H(e))} ${o}: nothing is sent`;ret\
-urn r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"none",reason:"endpoint\
-_hidden"};let i=e??n??Ur;return e===void 0&&!jr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:\
-t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function qd(e,n,t){if(e===!1)return{path:void 0,none:"the p\
-rogram\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string\
-")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${N(e)}`);ret\
-urn X(e,I().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${N(e)} is not an absolute path: no spool is kept\
-`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function Jd(e,n){if(e===void 0)return"nat";if(\
-typeof e!="string")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${N(e)}`\
-);let t=fn(e);return t||(n.push(`the program\'s \'format\' ${N(e)} is not a format (nat, otlp): the nat envelope is sent`),\
-"nat")}function Vo(e,n){if(n===void 0)return{};if(!we(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an o\
-bject of strings, got ${N(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new\
- TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?N\
-(o):`a ${typeof o}`} for ${N(r)}`);t[r]=o}return t}var Bo=8192;function Kd(e){let n=Vo("headers",e);for(let[i,s]of Objec\
-t.entries(n)){if(!an(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), \
-got ${N(i)}`);if(dn(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${N(i)}: the HTTP client frame\
-s the request itself`);n[i]=Nr(s)}let t=Object.keys(n).find(i=>!un(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.leng\
-th+a.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${N(t)} that cannot be sent (a control character \
-or a character past ASCII): nothing is sent`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Bo} \
-(servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Zd(e,n){retur\
-n e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n\
-.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Qd(e){if(e===void 0||e===!1)return!1;if(e===!0)retur\
-n()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boole\
-an or a function, got ${N(e)}`)}var wn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function Tn(e,n){return{...\
-e,[Ye]:L(n)}}function Yo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string\
-"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var te=15e3,ea=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).or\
-igin}catch{}return ne(n).slice(0,4)}function zo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${fe(8)}.${r}`}function Pe(e,n,t\
-,r,o){let i={locks:[],marks:[],others:new Map};for(let s of e.list(n)){let a=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})\
-[0-9a-f]{8}\\.(lock|start)$/.exec(s);if(!a)continue;let d=Number(a[2]),u=a[4]==="lock"?te:ea;if(d+u<=r||d>r+u)_n(e,`${n}/\
-${s}`);else if(a[1]===t)(a[4]==="lock"?i.locks:i.marks).push(s);else if(a[3]===o){let[l,c]=[`${a[2]} ${s}`,i.others.get(\
-a[1])];(c===void 0||l<c)&&i.others.set(a[1],l)}}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return P\
-e(e,n,t,r).locks.length>0}catch{return!1}}function Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.n\
-ow(),i);if(s.locks.length>0||s.marks.length>0)return"at work";if(s.others.size>=Wo)return"crowded";let a=Date.now();o=zo\
-(t,a,i,"start"),e.create(`${n}/${o}`,"");let d=Pe(e,n,t,a,i),u=d.locks.length>0||d.marks[0]!==o,l=`${Z(a)} ${o}`,c=[...d\
-.others.values()].filter(m=>m<l).length>=Wo;return!u&&!c?o:(_n(e,`${n}/${o}`),u?"at work":"crowded")}catch{return o}}fun\
-ction qo(e,n,t){t!==void 0&&At(e,n,()=>[t])}function Jo(e,n,t){At(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(\
-e,n,t,r){let o=Go(r);for(let i=0;i<na;i++){let s=Date.now();try{e.ensureDir(n,!0,!1);let a=Pe(e,n,t,s);if(a.locks.length\
->0){Ot(e,n,a.marks);return}let d=zo(t,s,o,"lock");e.create(`${n}/${d}`,"");let{locks:u,marks:l}=Pe(e,n,t,s);if(u.join()=\
-==d)return Ot(e,n,l),d;_n(e,`${n}/${d}`)}catch{return}await new Promise(a=>setTimeout(a,10+Se()*50))}}var na=5;function \
-Zo(e,n,t){At(e,n,()=>[t])}function At(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r o\
-f t)_n(e,`${n}/${r}`)}function _n(e,n){try{e.remove(n)}catch{}}function Qo(){return""}var ra=6e4,oa=1e3,ia=[Ye,"NAT_TELE\
-METRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=sa(e,n,t);r\
-eturn r.handOff?r:{...r,outcome:ni(e,n)}}function ni(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen(\
-)!==!0?"delivered":n&&Ne()===void 0?"spooled":"dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sin\
-k.url)}function sa(e,n,t){try{let r=di(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no sp\
-ool"};let{spool:o,health:i}=n,s=si(e.sink.url,o.dir);if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{handOf\
-f:!0,command:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);if(\
-"refused"in a)return{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,l={...aa(e,o.dir),successor:u,onByConsentFile:fo()};\
-return{handOff:!0,command:{...a,env:Tn(a.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the h\
-and-off failed (${r})`}}}function ri(e,n){return n.handOff&&n.command&&!ca(n.backlog)?{handOff:!1,reason:"the sender\'s s\
-cript is not in the spool directory and cannot be written",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,hea\
-lth:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o\
-==="at work"||o==="crowded")return o;let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.dir,\
-o),i}catch{return"failed"}}function ii(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)ret\
-urn!1;let{sink:t}=e;return di(e,n,!0)!==void 0||t.kind==="http"&&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}funct\
-ion si(e,n){let t=ro(),r=t===void 0?void 0:da(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ia,...be,\
-"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function da(e){let n=J(e),t=n===void 0?"":e.slic\
-e(n.length).replace(/^[\\\\/]+/,""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPat\
-h(n),i=o===void 0?void 0:B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;i\
-f(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoin\
-t";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTime\
-outMs>te-oa)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"tel\
-emetry was turned off during the run";let i=Ne();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?\
-"the consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`the\
-re is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the d\
-irectories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission w\
-ithout --allow-fs-read for them): another user could swap the sender\'s script there";if(!ti(e))return"the program may no\
-t connect to the endpoint";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l\
-===void 0)return;let{state:c}=d,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-\
-m>ra&&!xn(a,s.dir,s.key,u))return"spooled events have waited a minute with no sender at work"}function aa(e,n){let{sink:\
-t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.max\
-Retries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3\
-,...jo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sou\
-rceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function ua({files:e,spool:n}){return e.sizeOf(`${n.di\
-r}/${""}`,!0)===0}function ca(e){if(ua(e))return!0;let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Qo(),Date.now());try{r()}c\
-atch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return fa(n,t.dir,la),!0}var la\
-=3;function fa(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt\
-(`${n}/${a}`);return d===void 0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort(\
-(a,d)=>d.written-a.written).slice(t).filter(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/\
-${a}`)}catch{}}var kn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){\
-return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}\
-};function ai(){throw new Error("a sender prints nothing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,\
-ma=/^[0-9a-f]{8}$/;var ui=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,ha=6e4;function mi(e,n,t,r,o,\
-i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>fi.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))retu\
-rn;let u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}\
-:u,c=bi(n,t);try{let m=ga(e,n,t,i).filter(h=>h.quiet).map(h=>hi(e,h,n,t)),f=gi([...m.flatMap(h=>h.lines),l],s,i)??l;pi(e\
-,n,t,m,()=>{let h=ba(e,c);h==="invalid"&&e.remove(c);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+g.length<=ci?e.append(\
-c,typeof h=="object"&&!h.ended?`\n${g}`:g,li):pa(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E(()=>e.remove(h))}catch{\
-}}function pa(e,n,t,r,o,i){let s=bi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],\
-()=>{e.append(s,`${L(gi([...d.lines,r],o,i)??r)}\n`,li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>\
-e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=ya(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path\
-:s,summed:n.summed}:{lines:[],summed:n.summed}}function pi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==\
-void 0&&Mt(e,s,Lt(n,t,a));throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())\
-}-${fe()}${r}.aside`)}function ga(e,n,t,r){return Et(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=h\
-a;return o===t?{path:B(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function ya(e,n){try{let t=n.summed??0,\
-r=e.read(n.path,$t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{\
-return{lines:[],upTo:n.summed??0}}}function Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=e.ma\
-p(a=>({...a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};fo\
-r(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let a of Object.k\
-eys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(..\
-.r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{end\
-point:i}}}function ba(e,n){try{let t=e.read(n,$t);return t===void 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.e\
-ndsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}function yi(e){return e.split(`\n`).flatMap(n=>Ea(n)??[])}\
-function Ea(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&\
-&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(n)&&Nt(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&\
-Number.isSafeInteger(l)&&l>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ma.test\
-(i)?{endpointHash:i}:{}};return typeof o=="string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}function Nt(e){return Num\
-ber.isSafeInteger(e)&&e>=0&&e<=hn}function bi(e,n){return B(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0}\
-,Ei=.9,va=1e3,Sa=3e5,wa=36e5,Ta=4,Rn=class{#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.\
-resolve();#l;#x=ue.working;#k=0;#R;#y=new Set;#O;#N=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#me=!1;#U=0;#D;#C;#v;#X;#j=\
-!1;#q=!1;#F;constructor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!he())return this.#_e();let t=b().exiting();t?(this.#se(),\
-this.#H=this.#i,this.#i=!0):this.#K(),this.#u++;let r=So(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);\
-if(this.#S()>=this.#e.maxBufferedEvents)return this.#Re();if(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.\
-#m&&this.#c===void 0&&queueMicrotask(()=>this.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}fin\
-ally{this.#H=!1}}start(){this.#m||this.#D||(this.#m=!0,this.#K(),this.#S()>0?this.#V():he()&&!this.#A()&&ii(this.#e,this\
-.#_())&&this.#I(ue.working))}flush(){return this.#I(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve(\
-).then(()=>this.#D);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.\
-#k)return;let i=this.#x;return[this.#l,this.#x]=[void 0,ue.working],this.#Ee(i)});return this.#l=o,this.#w=o,o}stop(){re\
-turn this.#D??=this.#he()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,se\
-nt:this.#p,dropped:{...this.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){ret\
-urn this.#n.length+this.#o.length+this.#t.size}#J(){return[...this.#o,...this.#t.events(),...this.#n]}#K(){if(this.#C)re\
-turn;this.#se();let n=b(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded wait\
-s for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B\
-(!0)||this.#W(),this.#G()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#\
-G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V(){this.#m&&this.#c===void 0&&this.#Z()}#Z(){this.#c=setTimeout(()=>{this.#I(u\
-e.periodic).then(()=>{this.#m&&this.#Z()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#he(){this.#m=!1,this.\
-#c!==void 0&&clearTimeout(this.#c);let n=this.#E=xa(this.#e.exitTimeoutMs);this.#fe(),this.#Y();let t=this.#u,r=!1;try{i\
-f(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#Q(),this.#S()>0&&this.#B())return;this.#ue\
-(),this.#S()>0&&this.#A()&&this.#P(!0),this.#S()>0&&!this.#A()&&await this.#pe(n),this.#P()}catch(o){this.#f(`stop faile\
-d unexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.()\
-,this.#C=void 0)}}async#pe(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.aske\
-d,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#Q()}#Q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b(\
-).monotonicMs(),o=Math.min(n,t||n)*Ei,i=[...this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*Ei);this.#ee(({started:s}\
-)=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recor\
-dFailure()}#ee(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#oe(r);contin\
-ue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#de(r,"the exit budget ended before the answer"):r)}\
-}}#ge(){return this.#R??=new AbortController}#ne(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}\
-=this.#e,o=this.#E;if(!o)return!0;let i=b().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.end\
-edAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#te(n){this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&t\
-his.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#ye(){let{sink:n,clock:t}=this.#e,r=t\
-his.#F,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefo\
-re===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#be(n){let t=this.#v?.health;if(n.deliver\
-ed){this.#F=void 0;let u=this.#q&&this.#E===void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return\
-}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.\
-retryAfterMs);let o=(this.#F?.failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F\
-=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#Ee(n){try{this.#fe(),this.#Y();let t=this.#e.sink.kind==\
-="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ue();let r=this.#A();if(r&&!this.#ye())\
-return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)retu\
-rn;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let d=this.#ie(a);for(let l of d)this.#t.add(l);let u={delivered:!1,faile\
-d:!1,probing:r};await this.#ve(d,u),this.#be(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u\
-.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ve(n,t){let{signal:r}=this.#ge(),o=0,i=async(\
-)=>{for(;o<n.length&&!t.failed&&this.#ne(r);)await this.#re(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(T\
-a,n.length)},i));for(let s of n.slice(o))this.#te(s)}async#re(n,t,r){this.#Y();let o=this.#ce(n);if(o!==n){if(this.#t.se\
-ttle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#we(n,t);if(this.#xe(i,n.length),!!this.#t.settle(n)){if\
-(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d\
-);for(let d of a)this.#ne(t)?await this.#re(d,t,r):this.#te(d);return}switch(i.kind){case"delivered":return r.delivered=\
-!0,this.#oe(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length\
-,i.reason,i.detail),this.#M(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed\
-=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#Se(n,i.retryAfterMs):this.#ke(n,i.reaso\
-n,i.retryAfterMs)}}}#Se(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshif\
-t(...n)}#oe(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#we(n,\
-t){let r={started:b().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Te(n,t,()=>r.accepted=!0\
-)}finally{this.#y.delete(r);let o=b().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ie(n){let{format:t,maxBatchByte\
-s:r}=this.#e;return wo(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#Te(n,t,r){let{sin\
-k:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,\
-a=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),\
-o.kind==="stderr")return vi(a),{kind:"delivered"};let d=i.classify;return await bo({url:o.url,body:a,headers:s,classify:\
-d&&((u,l,c)=>d(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeo\
-utMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxy\
-Credentials})}#xe(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs\
-/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.k\
-ind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?\
-` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#se(){if(this.#T)return;this.#T=!0;let{si\
-nk:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off\
-"} (decided by ${a})`);let d=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHi\
-dden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for o\
-ne)":`nowhere (${n.reason})`;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.prob\
-lems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exi\
-t: ${o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)}#_e(){this.#d||!this.#h&&!this.#e.\
-logger||(this.#d=!0,this.#f(`telemetry off (decided by ${ft().decidedBy}): events are not recorded`))}#ke(n,t,r){let{bac\
-koff:o,clock:i,random:s}=this.#e,a=i(),d=this.#de(n,t);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...\
-d)}#de(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`del\
-ivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failur\
-e: ${t}`),this.#M(o),r}#M(n){this.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool\
-: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#X&&this.#f(r),this.#X=r}),this.#v}#ae(){let n=\
-this.#E;if(n)return Math.max(0,n.end-b().monotonicMs())+va;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math\
-.max(Sa,Math.min(wa,2*t),2*r)}#Y(){let n=this.#ae(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this\
-.#j||this.#k>0||!he()||this.#A()||!ee())return;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBu\
-fferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??\
-0)>0,o&&(this.#le(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t)\
-{this.#ee();let r=this.#J(),o=this.#ce(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t?\
-?ee()))return this.#me=!0,this.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let \
-a of this.#ie(o))vi(this.#e.format.encode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")r\
-eturn this.#L(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===v\
-oid 0)return this.#f(`${o.length} event(s) not delivered are kept in memory only, and go with the process: no spool`+(th\
-is.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spoole\
-d: the program turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&\
-&n)return!1;if(this.#L(),s){let a=this.#U-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of\
- Object.entries(s.dropped))this.#b(u,d);this.#le(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b\
-(o.length-a,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#ce(n){let t=this.#v?.spool;if(!t)return n;let r=new \
-Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter((\
-{claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#le(n){fo\
-r(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=ei(this.#e,t\
-,he()),o=r.handOff?ee():void 0;if(o===!1)return this.#P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let u={delivered:"deliv\
-ering in process",spooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen\
-()?xo(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return thi\
-s.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#A()?0:Io(this.#\
-J(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in \
-process: the spool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!\
-this.#P(!0,o))return this.#f("at exit: delivering in process: the spool cannot be written"),!1;let a=oi(i);if(a==="faile\
-d"||a==="crowded")return this.#f(`at exit: delivering in process: ${a==="crowded"?"senders of other programs or settings\
- (headers, an OTLP resource) work for its host already":"no sender could be started"}`),!1;this.#k++,[this.#l,this.#x]=[\
-void 0,ue.working];let d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)",\
-"no processes":"the spool (the system has no processes left to start a sender)"};return this.#f(`at exit: handed off to \
-${d[a]}`),!0}#W(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} eve\
-nt(s) spooled for a later run`),t}#G(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="op\
-ted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")r\
-eturn;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();mi(o.files,o.spool\
-.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#a,t,n),this.#z(n,t,r))}#z(n,t,r){this.#f(`dropped ${n\
-} event(s): ${t}${r?` (${r})`:""}`)}#Re(){if(C(this.#a,"buffer_full",1),this.#$!==void 0){this.#$++;return}this.#$=0;let\
- n=this.#e.maxBufferedEvents;this.#z(1,"buffer_full",`${n} held; those dropped after it are told together at the next fl\
-ush`)}#fe(){let n=this.#$;this.#$=void 0,n&&this.#z(n,"buffer_full")}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};\
-function xa(e){let n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs\
-()),()=>o(!1))}),clear:()=>t?.()}}function vi(e){b().writeStderr(`${ai(JSON.parse(e))}\n`)}var _a=250;async function Si(e\
-){let n=b();Ie(te,()=>n.exit(0)),yo(),lo(()=>ka(e));try{await Ra(e,b().monotonicMs()+te)}catch{}n.exit(0)}function ka(e)\
-{let{enabled:n,source:t}=so();return n||t==="default"&&e.onByConsentFile!==!0}async function Ra(e,n){let t=b().files,r=e\
-.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee())return Jo(t,r,d);for(let u=0;;\
-u++){let l=await Ko(t,r,d,e.endpoint);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:h}=await Aa(s,n-_a);if(Zo(t,r,\
-l),!Na(e,d))return;if(h&&f>0&&ee())return Oa(e);if(c>0&&m>0||u>0&&c===0)return}}function Oa(e){if(!e.successor)return;le\
-t{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slic\
-e(i.length)));o&&s!==void 0&&E(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSes\
-sion:r})}async function Aa(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,r\
-andom:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.real\
-Path(s)===void 0)break;let d=new Rn({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.st\
-op();let{replayed:u,spooled:l,sent:c,dropped:m}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.ent\
-ries(m))C(t.dropped,f,h);if(u<=l)break;if(l>0&&n-b().monotonicMs()>r){let f=pe(++a,o,i);if(n-b().monotonicMs()-f<=r)brea\
-k;await new Promise(h=>setTimeout(h,f))}}return t}function Na(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void \
-0||xn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMax\
-AgeDays*864e5};return ae.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var wi=Yo(b().env(Ye));wi&&await Si(w\
-i);\n'}var Re="sender-ecd56399.mjs",Gd=129443,qd=6e4,Jd=1e3,Zd=[Xi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY\
-_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function qi(e,t){return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==
-!0?"delivered":t&&Fe()===void 0?"spooled":"dropped"}var Kd=3;function Ji(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(
-d=>Ud.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?
-i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-
-d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Qd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
-this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].
-flat()}clear(){this.#e.clear(),this.#t=0}};function dn(e){return e===null?"null":typeof e=="string"?Zi(e):typeof e=="num\
-ber"?ec(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?`{${Object.entries(
-e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Zi(n)}: ${dn(r)}`).join(", ")}}`:"null"}function Zi(e){return JSON.stringify(
-e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function ec(e){if(Number.isNaN(e))
-return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(
-e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}\
-.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Ki=16384,cn=2*Ki,Qi=cn-4096,ln=32,eo=/^[a-z0-9_]{1,40}$/,
-tc=/^[0-9a-f]{8}$/,nc=/^drops-([0-9a-f]{8})\.json$/,un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+tion Ld(e,n){let t=r=>{let o=n?.realPath(r);return n===void 0||o!==void 0&&n.isDirectory(o)&&n.allowed(o,"write")};retur\
+n e.spoolFallback?Gr(b().env,I().os,n?.uid,t):void 0}function Md(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,\
+s=xt(e),a=e.noSpool??"there is no spool directory",d=!1,u=r==="look"?"look":"work",l=o===void 0?void 0:ae.open(o,n,i,s,(\
+h,g)=>{a=h,d=g},u),c=Ld(e,n),m=l&&u==="work"?Pd(l,c,n,i):void 0;if(l&&m&&l.adopt(m,e.clock(),r==="flush"?0:void 0),l||c=\
+==void 0)return!l&&o!==void 0&&t(a,void 0,d),l;let f=ae.open(c,n,i,s,h=>a+=`; nor in ${c}: ${h}`,u);return t(a,f?.dir,d)\
+,f}function Pd(e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"read")&&t.realPath(n)!==void 0?ae.open(n,t,r,e.key,void \
+0,o):void 0;return s&&s.dir!==e.dir?s:void 0}var Sn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.s\
+pool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolD\
+ir===void 0&&!n.spoolFallback)return null;let s=b().files;if(!s)return null;let a=Md(n,s,t);if(!a)return null;let d=n.cu\
+stomFetch?a.key:void 0,u=new En(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,\
+dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:D(d.jso\
+n),notBefore:0})),[s,a]=[[],[]];for(let d of i)(bt(d,this.#e)===void 0?s:a).push(d);return a.length>0&&(this.settle(a),C\
+(o,"event_too_large",a.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock())\
+,o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}o\
+f n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}holdsClaims(){return this.#n.size>0}giveBackUnsettle\
+d(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaini\
+ng);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=t\
+his.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function Dd(){let e=Fn(),\
+n=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname):e;return(n.startsWith("/")?b().files?.realPath(n):void\
+ 0)??e}function xt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Te?r:void 0\
+,program:i?Dd():void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entri\
+es(t.resource).sort(),fetch:i?"own":void 0},a=L(s);return $o(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}function Cd(\
+e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::\
+1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Mo(e,n){if(e.kind\
+!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Cd(t.hostname))return;let r=[...t.user\
+name||t.password?["credentials"]:[],...t.search?["query parameters"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}\
+`]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return o.length===0?void 0:`${o.join("\
+ and ")} go unencrypted (http:) to ${t.hostname}`}function Po(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVersion\
+:i=e},s)=>Kr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Q\
+n(t(r[0],o),r.map(i=>i.json)),emptyBytes:Co(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>D(Qn(t(r,0),[]))\
+),eventBytes:r=>r.bytes,readsAnswer:!1}}function Do(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVe\
+rsion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let a=L(Pr(i));r.set(i,s={json:a,bytes\
+:D(a)})}return s};return{name:"otlp",encode:i=>Wn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Co(({sessionI\
+d:i,clientVersion:s})=>[i,s],i=>D(Wn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.res\
+ourceAttributes,"service.name":e.serviceName},classify:Dr}}function Co(e,n){let t;return r=>{let o=e(r);return(t===void \
+0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var Fd="http://localh\
+ost:4318/v1/logs",Bd=120,Hd=50,Ud=3,jd=2,Ho=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Vd=\'{"ts":"20\
+26-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","subcommand":"undefined","taskStatus":"succes\
+s","durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVersion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',\
+Yd=new WeakSet,Wd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0\
+,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents\
+:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupt\
+s:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ve(e={}){if(!we(e))throw new Typ\
+eError(`Cannot create handler: options must be an object, got ${N(e)}`);let n=jn(e,Wd);if(n)throw new TypeError(`Cannot \
+create handler: ${n}`);let t=(R,V,F)=>{let P=e[R]===void 0?V:e[R],z=F.integer?`${F.sign} integer`:`${F.sign} number`,re=\
+`Cannot create handler: \'${R}\' must be a ${z}`;if(typeof P!="number"||Number.isNaN(P))throw new TypeError(`${re}, got ${\
+N(P)}`);if(!((F.sign==="positive"?P>0:P>=0)&&(F.integer?Number.isSafeInteger(P):Number.isFinite(P))))throw new RangeErro\
+r(`${re}, got ${P}`);if(F.timer&&P*1e3>pt)throw new RangeError(`Cannot create handler: \'${R}\' must be at most ${pt/1e3} \
+seconds (the longest a timer can wait), got ${P}`);return P},r=(R,V,F)=>{let P=e[R];if(P===void 0)return F;if(typeof P!=\
+=V)throw new TypeError(`Cannot create handler: \'${R}\' must be a ${V}, got ${N(P)}`);return P},o={sign:"positive",timer:!\
+0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=t("requestTimeoutSeconds",jd,o),d=t("backoffInitial\
+Seconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must\
+ be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let l=Yr(),c=r("sourceClientVersion","string",Te),m=Vo("resource\
+",e.resource),f=r("sessionId","string","undefined"),h=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.form\
+at,v=Jd(g,h),k=fn(l.format??""),x=g!==void 0?v:k??"nat",O=kt(x,c,{...l.otlpResource,...m}),[y,p]=Yd.has(e)?[Vd,"the smal\
+lest event trackCommand records; a command\'s own are larger by its name, source and duration"]:[Ho,"the smallest event"]\
+,w=_t(O,l.sessionPrefix+f),_=_t(kt(v,c,m,Uo),f,y),A=t("maxEventBytes",32768,s);if(A<_.eventBytes)throw new RangeError(`C\
+annot create handler: \'maxEventBytes\' must be at least ${_.eventBytes} (${p}), got ${A}`);let T=t("maxBatchBytes",5e5,s)\
+;if(T<_.batchBytes){let R=`one ${v} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create \
+handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${R} ${_.batchBytes} bytes, more than \'maxBatchBytes\' (${\
+T} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${_.batchBytes} (${R}), got ${T}`)}let S=Kd(e.h\
+eaders);S.problem&&h.push(S.problem);let M=Xd(e.endpoint,l.endpointHidden?Rt:l.endpoint??(x==="otlp"?l.otlpEndpointHidde\
+n?Rt:l.otlpEndpoint??Fd:void 0),l.dryRun,h),j=qd(e.spoolDir,l,h);return{flushIntervalMs:t("flushIntervalSeconds",Bd,o)*1\
+e3,maxQueueSize:t("maxQueueSize",Hd,s),maxRetries:t("maxRetries",Ud,{sign:"non-negative",integer:!0}),requestTimeoutMs:a\
+*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBuffere\
+dEvents",1e3,s),maxEventBytes:Math.min(A,T-w.envelopeBytes-Re),maxEventBytesOption:A,maxBatchBytes:T,sourceClientVersion\
+:c,sessionId:l.sessionPrefix+f,sink:M.kind==="http"&&S.problem?{kind:"none",reason:"invalid_headers",detail:S.problem}:M\
+,spoolDir:j.path,noSpool:j.none,problems:h,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("\
+spoolMaxEvents",de.maxEvents,s),maxBytes:zd(t("spoolMaxBytes",de.maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",de.maxAge\
+Ms/864e5,{sign:"positive"})*864e5},captureInterrupts:Qd(e.captureInterrupts),handOff:Zd(r("handOff","boolean",void 0),l)\
+,customFetch:e.fetch!==void 0,format:O,formatSetBy:g!==void 0?"the program\'s options":k!==void 0?"NAT_TELEMETRY_FORMAT":\
+"the default",headers:{...x==="otlp"?l.otlpHeaders:{},...S.record},fetch:r("fetch","function",b().fetch??((R,V)=>globalT\
+his.fetch(R,V))),logger:r("logger","function",void 0),clock:Fo("clock",r("clock","function",Date.now),Date.now,{valid:Gd\
+,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrigin + performance.now())"}),r\
+andom:Fo("random",r("random","function",Se),Se,{valid:R=>typeof R=="number"&&R>=0&&R<1,expected:"a number in [0, 1)"})}}\
+function Fo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot\
+ create handler: \'${e}\' failed: ${W(a)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return $\
+{o}, got ${N(s)}`);return()=>{try{let a=n();return r(a)?a:t()}catch{return t()}}}var Gd=e=>typeof e=="number"&&e>=0&&e<1\
+e13;function _t(e,n,t=Ho){let r={json:t,bytes:D(t),schemaVersion:me,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Mat\
+h.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function z\
+d(e,n,t){if(e>=de.maxBytes)return e;let r=Lo({json:n,schemaVersion:me,sessionId:"",retries:0,timestamp:1e12});if(e<r)thr\
+ow new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`);re\
+turn e}function kt(e,n,t,r){return e==="otlp"?Do({serviceName:t["service.name"]??Ir,serviceVersion:n,resourceAttributes:\
+t},r):Po(n,r)}var Uo={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function jo(e){let{format:n,\
+sourceClientVersion:t}=e,r=n.resource??{},o=_t(kt(n.name,t,r,Uo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBy\
+tes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var Rt=Symbol("hidden");function Xd(e,n,t,\
+r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s)\
+ URL, "" or "stdout"), got ${N(e)}`);let o=e===void 0?void 0:ln(e);if(o){let s=`the program\'s \'endpoint\' ${N(H(e))} ${o}\
+: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"\
+none",reason:"endpoint_hidden"};let i=e??n??Ur;return e===void 0&&!jr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="st\
+dout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function qd(e,n,t){if(e===!1)return{p\
+ath:void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool\
+};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or fa\
+lse, got ${N(e)}`);return X(e,I().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${N(e)} is not an absolute \
+path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function Jd(e,n){if(e===\
+void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or\
+ "otlp"), got ${N(e)}`);let t=fn(e);return t||(n.push(`the program\'s \'format\' ${N(e)} is not a format (nat, otlp): the n\
+at envelope is sent`),"nat")}function Vo(e,n){if(n===void 0)return{};if(!we(n))throw new TypeError(`Cannot create handle\
+r: \'${e}\' must be an object of strings, got ${N(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof\
+ o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||\
+typeof o=="function"?N(o):`a ${typeof o}`} for ${N(r)}`);t[r]=o}return t}var Bo=8192;function Kd(e){let n=Vo("headers",e\
+);for(let[i,s]of Object.entries(n)){if(!an(i))throw new TypeError(`Cannot create handler: \'headers\' must have header nam\
+es (RFC 9110 tokens), got ${N(i)}`);if(dn(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${N(i)}:\
+ the HTTP client frames the request itself`);n[i]=Nr(s)}let t=Object.keys(n).find(i=>!un(n[i])),r=Object.entries(n).redu\
+ce((i,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${N(t)} that cannot be sent\
+ (a control character or a character past ASCII): nothing is sent`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a req\
+uest, more than ${Bo} (servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}\
+function Zd(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT\
+_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Qd(e){if(e===void 0||e===!1)re\
+turn!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInter\
+rupts\' must be a boolean or a function, got ${N(e)}`)}var wn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";funct\
+ion Tn(e,n){return{...e,[Ye]:L(n)}}function Yo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&type\
+of n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var te=15e3,ea=250,Wo=5;function Go(e){let n\
+=e;try{n=new URL(e).origin}catch{}return ne(n).slice(0,4)}function zo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${fe(8)}.$\
+{r}`}function Pe(e,n,t,r,o){let i={locks:[],marks:[],others:new Map};for(let s of e.list(n)){let a=/^sender-([0-9a-f]+)-\
+(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(s);if(!a)continue;let d=Number(a[2]),u=a[4]==="lock"?te:ea;if(d+u\
+<=r||d>r+u)_n(e,`${n}/${s}`);else if(a[1]===t)(a[4]==="lock"?i.locks:i.marks).push(s);else if(a[3]===o){let[l,c]=[`${a[2\
+]} ${s}`,i.others.get(a[1])];(c===void 0||l<c)&&i.others.set(a[1],l)}}return i.locks.sort(),i.marks.sort(),i}function xn\
+(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catch{return!1}}function Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=G\
+o(r),s=Pe(e,n,t,Date.now(),i);if(s.locks.length>0||s.marks.length>0)return"at work";if(s.others.size>=Wo)return"crowded"\
+;let a=Date.now();o=zo(t,a,i,"start"),e.create(`${n}/${o}`,"");let d=Pe(e,n,t,a,i),u=d.locks.length>0||d.marks[0]!==o,l=\
+`${Z(a)} ${o}`,c=[...d.others.values()].filter(m=>m<l).length>=Wo;return!u&&!c?o:(_n(e,`${n}/${o}`),u?"at work":"crowded\
+")}catch{return o}}function qo(e,n,t){t!==void 0&&At(e,n,()=>[t])}function Jo(e,n,t){At(e,n,()=>Pe(e,n,t,Date.now()).mar\
+ks)}async function Ko(e,n,t,r){let o=Go(r);for(let i=0;i<na;i++){let s=Date.now();try{e.ensureDir(n,!0,!1);let a=Pe(e,n,\
+t,s);if(a.locks.length>0){Ot(e,n,a.marks);return}let d=zo(t,s,o,"lock");e.create(`${n}/${d}`,"");let{locks:u,marks:l}=Pe\
+(e,n,t,s);if(u.join()===d)return Ot(e,n,l),d;_n(e,`${n}/${d}`)}catch{return}await new Promise(a=>setTimeout(a,10+Se()*50\
+))}}var na=5;function Zo(e,n,t){At(e,n,()=>[t])}function At(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function\
+ Ot(e,n,t){for(let r of t)_n(e,`${n}/${r}`)}function _n(e,n){try{e.remove(n)}catch{}}function Qo(){return""}var ra=6e4,o\
+a=1e3,ia=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,\
+n,t){let r=sa(e,n,t);return r.handOff?r:{...r,outcome:ni(e,n)}}function ni(e,n){return e.sink.kind==="none"?"dropped":ti\
+(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ne()===void 0?"spooled":"dropped"}function ti(e){return e.sink.kind!=="http"\
+||b().canConnect(e.sink.url)}function sa(e,n,t){try{let r=di(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handO\
+ff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=si(e.sink.url,o.dir);if(i.isOpen()){let m=b().senderRefusal(s);ret\
+urn m===void 0?{handOff:!0,command:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let a=b().senderCommand(`\
+${o.dir}/${""}`,s);if("refused"in a)return{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,l={...aa(e,o.dir),successor:u,\
+onByConsentFile:fo()};return{handOff:!0,command:{...a,env:Tn(a.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{ha\
+ndOff:!1,reason:`the hand-off failed (${r})`}}}function ri(e,n){return n.handOff&&n.command&&!ca(n.backlog)?{handOff:!1,\
+reason:"the sender\'s script is not in the spool directory and cannot be written",outcome:ni(e,n.backlog)}:n}function oi(\
+e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,\
+n.key,e.endpoint);if(o==="at work"||o==="crowded")return o;let i=b().spawnDetached(e.command);return i==="started"?t.not\
+eHandOff():qo(r,n.dir,o),i}catch{return"failed"}}function ii(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e\
+.clock())===void 0)return!1;let{sink:t}=e;return di(e,n,!0)!==void 0||t.kind==="http"&&b().senderRefusal(si(t.url,n.spoo\
+l.dir))!==void 0}function si(e,n){let t=ro(),r=t===void 0?void 0:da(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],v\
+ariables:[...ia,...be,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function da(e){let n=J(e),\
+t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.tes\
+t(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function di(e,n,t){let\
+{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not\
+ go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot \
+call";if(e.requestTimeoutMs>te-oa)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3\
+} s)`;if(!t)return"telemetry was turned off during the run";let i=Ne();if(i!==void 0)return`the program turned telemetry\
+ on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n\
+)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)retur\
+n"who may change the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; \
+Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s script there";if(!ti(e))ret\
+urn"the program may not connect to the endpoint";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=\
+s.waitingSince(u);if(l===void 0)return;let{state:c}=d,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOf\
+fAt);if(m!==void 0&&u-m>ra&&!xn(a,s.dir,s.key,u))return"spooled events have waited a minute with no sender at work"}func\
+tion aa(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spool\
+Dir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoff\
+MaxSeconds:i.maxMs/1e3,...jo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sou\
+rceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function ua({files:e,spool:n}){r\
+eturn e.sizeOf(`${n.dir}/${""}`,!0)===0}function ca(e){if(ua(e))return!0;let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Qo()\
+,Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return fa\
+(n,t.dir,la),!0}var la=3;function fa(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=\
+a=>{let d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a\
+,written:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filter(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of\
+ s)try{e.remove(`${n}/${a}`)}catch{}}var kn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#\
+n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this\
+.#e.clear(),this.#n=0}};function ai(){throw new Error("a sender prints nothing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,f\
+i=/^[a-z0-9_]{1,40}$/,ma=/^[0-9a-f]{8}$/;var ui=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,ha=6e4;\
+function mi(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>fi.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.l\
+ength===0||!Nt(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)\
+===r?{...u,endpoint:r}:u,c=bi(n,t);try{let m=ga(e,n,t,i).filter(h=>h.quiet).map(h=>hi(e,h,n,t)),f=gi([...m.flatMap(h=>h.\
+lines),l],s,i)??l;pi(e,n,t,m,()=>{let h=ba(e,c);h==="invalid"&&e.remove(c);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+\
+g.length<=ci?e.append(c,typeof h=="object"&&!h.ended?`\n${g}`:g,li):pa(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E((\
+)=>e.remove(h))}catch{}}function pa(e,n,t,r,o,i){let s=bi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{l\
+ines:[]};pi(e,n,t,[d],()=>{e.append(s,`${L(gi([...d.lines,r],o,i)??r)}\n`,li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)=\
+==void 0)return E(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=ya(e,n),s=Lt(t,r,i);return Mt(e,n\
+.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function pi(e,n,t,r,o){try{o()}catch(i){for(let{pat\
+h:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a));throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drop\
+s-${n}-${Z(Date.now())}-${fe()}${r}.aside`)}function ga(e,n,t,r){return Et(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Ma\
+th.abs(r-Number(s))>=ha;return o===t?{path:B(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function ya(e,n){\
+try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(\
+0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}functio\
+n gi(e,n,t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length=\
+==0)return;let o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<It)&&C(o,d,u)\
+;for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];re\
+turn{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s}\
+,...i===void 0?{}:{endpoint:i}}}function ba(e,n){try{let t=e.read(n,$t);return t===void 0?void 0:{lines:yi(t),bytes:t.le\
+ngth,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}function yi(e){return e.split(`\n`).\
+flatMap(n=>Ea(n)??[])}function Ea(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof \
+r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(n)&&Nt(t)&&n<=t&&s.length>0&&s.length<=It&&s.every\
+(([u,l])=>fi.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeo\
+f i=="string"&&ma.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}fun\
+ction Nt(e){return Number.isSafeInteger(e)&&e>=0&&e<=hn}function bi(e,n){return B(e,`drops-${n}.json`)}var ue={working:1\
+,periodic:2,asked:1/0},Ei=.9,va=1e3,Sa=3e5,wa=36e5,Ta=4,Rn=class{#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={\
+};#m=!1;#c;#w=Promise.resolve();#l;#x=ue.working;#k=0;#R;#y=new Set;#O;#N=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#me=!\
+1;#U=0;#D;#C;#v;#X;#j=!1;#q=!1;#F;constructor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!he())return this.#_e();let t=b().ex\
+iting();t?(this.#se(),this.#H=this.#i,this.#i=!0):this.#K(),this.#u++;let r=So(n,this.#e);if("reason"in r)return this.#b\
+(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#Re();if(this.#n.push(r),t)return void(this.#B\
+(!0)||this.#W());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(\
+ue.working)}catch{}finally{this.#H=!1}}start(){this.#m||this.#D||(this.#m=!0,this.#K(),this.#S()>0?this.#V():he()&&!this\
+.#A()&&ii(this.#e,this.#_())&&this.#I(ue.working))}flush(){return this.#I(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)r\
+eturn Promise.resolve().then(()=>this.#D);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#k,o=this.#w.\
+then(()=>{if(r!==this.#k)return;let i=this.#x;return[this.#l,this.#x]=[void 0,ue.working],this.#Ee(i)});return this.#l=o\
+,this.#w=o,o}stop(){return this.#D??=this.#he()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.\
+#u,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spo\
+oled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#J(){return[...this.#o,...this.#t.events(),...this.\
+#n]}#K(){if(this.#C)return;this.#se();let n=b(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed:\
+ what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#D===void 0;return this.stop(\
+),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B\
+(!0)||this.#W(),this.#G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V(){this.#m&&this.#c===void 0&&this.#Z()}#Z(){this.#c=set\
+Timeout(()=>{this.#I(ue.periodic).then(()=>{this.#m&&this.#Z()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async\
+#he(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=xa(this.#e.exitTimeoutMs);this.#fe(),this.#Y();le\
+t t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#Q(),this.#S()>0&&thi\
+s.#B())return;this.#ue(),this.#S()>0&&this.#A()&&this.#P(!0),this.#S()>0&&!this.#A()&&await this.#pe(n),this.#P()}catch(\
+o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>\
+0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async#pe(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3)\
+;let r=this.#I(ue.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#Q()}#Q(){let{requestTimeoutMs:n,exitTim\
+eoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t||n)*Ei,i=[...this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*Ei)\
+;this.#ee(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&\
+&this.#v?.health.recordFailure()}#ee(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if\
+(o){this.#oe(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#de(r,"the exit budget ended b\
+efore the answer"):r)}}}#ge(){return this.#R??=new AbortController}#ne(n){if(n.aborted||!ee())return!1;let{requestTimeou\
+tMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=b().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O\
+,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#te(n){this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}\
+=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#ye(){let{sink:\
+n,clock:t}=this.#e,r=this.#F,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.sta\
+te.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#be(n){let t=this.#\
+v?.health;if(n.delivered){this.#F=void 0;let u=this.#q&&this.#E===void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u\
+)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAft\
+erMs&&t?.recordWait(n.retryAfterMs);let o=(this.#F?.failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n\
+.retryAfterMs);this.#F=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#Ee(n){try{this.#fe(),this.#Y();let\
+ t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ue();let r=this.#\
+A();if(r&&!this.#ye())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n\
+);if(a.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let d=this.#ie(a);for(let l of d)this.#t.add(l);let\
+ u={delivered:!1,failed:!1,probing:r};await this.#ve(d,u),this.#be(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(thi\
+s.#U,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ve(n,t){let{signal:r}=t\
+his.#ge(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ne(r);)await this.#re(n[o++],r,t)};await Promise.all(Array.f\
+rom({length:Math.min(Ta,n.length)},i));for(let s of n.slice(o))this.#te(s)}async#re(n,t,r){this.#Y();let o=this.#ce(n);i\
+f(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#we(n,t);if(this.#xe(i,n.length),!\
+!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(le\
+t d of a)this.#t.add(d);for(let d of a)this.#ne(t)?await this.#re(d,t,r):this.#te(d);return}switch(i.kind){case"delivere\
+d":return r.delivered=!0,this.#oe(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#M(n);case"rejected":r\
+eturn this.#b(n.length,i.reason,i.detail),this.#M(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"\
+retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#Se(n,i.retryAfter\
+Ms):this.#ke(n,i.reason,i.retryAfterMs)}}}#Se(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBe\
+fore,r);this.#o.unshift(...n)}#oe(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),\
+this.#M(n)}async#we(n,t){let r={started:b().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Te\
+(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=b().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ie(n){let\
+{format:t,maxBatchBytes:r}=this.#e;return wo(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}a\
+sync#Te(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format\
+:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${H\
+(o.url)}`:""}: ${a}`),o.kind==="stderr")return vi(a),{kind:"delivered"};let d=i.classify;return await bo({url:o.url,body\
+:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutM\
+s:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCred\
+entials:b().sendsProxyCredentials})}#xe(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not b\
+efore ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n\
+.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"\
+||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#se(){if(this.#T)re\
+turn;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`t\
+elemetry ${s?"on":"off"} (decided by ${a})`);let d=n.kind==="http"?H(n.url):n.kind==="stderr"?"standard error":n.reason=\
+=="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN,\
+ which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for\
+(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=Mo(n,this.#e.headers);i&&this.#h(`warning: \
+${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)}#_e(){this.#\
+d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`telemetry off (decided by ${ft().decidedBy}): events are not recorded\
+`))}#ke(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,a=i(),d=this.#de(n,t);for(let u of d)u.notBefore=a+pe(u.retries,o\
+,s,r);this.#o.push(...d)}#de(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.\
+length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_e\
+xhausted",`last failure: ${t}`),this.#M(o),r}#M(n){this.#v?.settle(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let \
+r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#X&&this.#f(r),this.#X=r}\
+),this.#v}#ae(){let n=this.#E;if(n)return Math.max(0,n.end-b().monotonicMs())+va;let{flushIntervalMs:t,requestTimeoutMs:\
+r}=this.#e;return Math.max(Sa,Math.min(wa,2*t),2*r)}#Y(){let n=this.#ae(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:\
+n*.75,t)}#ue(){if(this.#j||this.#k>0||!he()||this.#A()||!ee())return;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=\
+!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.\
+#q=(o?.events.length??0)>0,o&&(this.#le(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&\
+&this.#V())}#P(n=!1,t){this.#ee();let r=this.#J(),o=this.#ce(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.lengt\
+h===0)return!0;if(!(t??ee()))return this.#me=!0,this.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stder\
+r"){this.#L();for(let a of this.#ie(o))vi(this.#e.format.encode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#\
+e.sink.kind==="none")return this.#L(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i\
+&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not delivered are kept in memory only, and go with the \
+process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"\
+opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}\
+if(s||(this.#N=!0),!s&&n)return!1;if(this.#L(),s){let a=this.#U-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.\
+spooled;for(let[d,u]of Object.entries(s.dropped))this.#b(u,d);this.#le(s.olderDropped)}else{let a=i?.giveBackUnsettled()\
+??0;this.#r+=a,this.#b(o.length-a,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#ce(n){let t=this.#v?.spool;if(\
+!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)ret\
+urn n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s\
+||!o.has(s))}#le(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=th\
+is.#_(),r=ei(this.#e,t,he()),o=r.handOff?ee():void 0;if(o===!1)return this.#P(!0,o);let i=ri(this.#e,r);if(!i.handOff){l\
+et u={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delive\
+red"&&t?.health.isOpen()?xo(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs\
+/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n|\
+|this.#A()?0:Io(this.#J(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`a\
+t exit: delivering in process: the spool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMa\
+xBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit: delivering in process: the spool cannot be written"),!1;let\
+ a=oi(i);if(a==="failed"||a==="crowded")return this.#f(`at exit: delivering in process: ${a==="crowded"?"senders of othe\
+r programs or settings (headers, an OTLP resource) work for its host already":"no sender could be started"}`),!1;this.#k\
+++,[this.#l,this.#x]=[void 0,ue.working];let d={started:"a sender","at work":"the sender at work","endpoint down":"the s\
+pool (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#f(`a\
+t exit: handed off to ${d[a]}`),!0}#W(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process \
+ends at once: ${r} event(s) spooled for a later run`),t}#G(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=this\
+.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length=\
+==0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.no\
+w();mi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#a,t,n),this.#z(n,t,r))}#z(n,t,r\
+){this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`)}#Re(){if(C(this.#a,"buffer_full",1),this.#$!==void 0){this.#$+\
++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#z(1,"buffer_full",`${n} held; those dropped after it are told t\
+ogether at the next flush`)}#fe(){let n=this.#$;this.#$=void 0,n&&this.#z(n,"buffer_full")}#f(n){this.#h?.(n),this.#H||z\
+r(this.#e.logger,n)}};function xa(e){let n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.m\
+ax(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function vi(e){b().writeStderr(`${ai(JSON.parse(e))}\n`)}var _a=2\
+50;async function Si(e){let n=b();Ie(te,()=>n.exit(0)),yo(),lo(()=>ka(e));try{await Ra(e,b().monotonicMs()+te)}catch{}n.\
+exit(0)}function ka(e){let{enabled:n,source:t}=so();return n||t==="default"&&e.onByConsentFile!==!0}async function Ra(e,\
+n){let t=b().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee())return J\
+o(t,r,d);for(let u=0;;u++){let l=await Ko(t,r,d,e.endpoint);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:h}=await\
+ Aa(s,n-_a);if(Zo(t,r,l),!Na(e,d))return;if(h&&f>0&&ee())return Oa(e);if(c>0&&m>0||u>0&&c===0)return}}function Oa(e){if(\
+!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsW\
+ith(i)&&wn.test(a.slice(i.length)));o&&s!==void 0&&E(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:Tn(t,e),cw\
+d:e.spoolDir,leavesSession:r})}async function Aa(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestT\
+imeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==v\
+oid 0&&b().files?.realPath(s)===void 0)break;let d=new Rn({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3}\
+);d.start(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for\
+(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<=l)break;if(l>0&&n-b().monotonicMs()>r){let f=pe(++a,o,i);if(n-b().m\
+onotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function Na(e,n){let t=b().files;if(!t||t.realPa\
+th(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxByt\
+es,maxAgeMs:e.spoolMaxAgeDays*864e5};return ae.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var wi=Yo(b().e\
+nv(Ye));wi&&await Si(wi);\n'}var Re="sender-3914c088.mjs",Gd=129465,qd=6e4,Jd=1e3,Zd=[Xi,"NAT_TELEMETRY_ENABLED","DO_NOT\
+_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function qi(e,t){return e.sink.kind==="none"?"dropped":dr(
+e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?"spooled":"dropped"}var Kd=3;function Ji(e,t,n,r=Date.now()){let i;
+try{i=e.list(t).filter(d=>Ud.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+
+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).
+filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Qd=class{#e=new Set;#t=0;get size(){
+return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
+return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function dn(e){return e===null?"null":typeof e=="string"?Zi(
+e):typeof e=="number"?ec(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?
+`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Zi(n)}: ${dn(r)}`).join(", ")}}`:"null"}function Zi(e){
+return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function ec(e){
+if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
+e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
+isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Ki=16384,cn=2*Ki,Qi=cn-4096,
+ln=32,eo=/^[a-z0-9_]{1,40}$/,tc=/^[0-9a-f]{8}$/,nc=/^drops-([0-9a-f]{8})\.json$/,un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
 rc=6e4;function ic(e,t,n,r=-1/0){const i=Date.now(),o=fr(e,At(t,n)),d=hr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).
 flatMap(a=>no(e,a).lines);return xt([...typeof o=="object"?o.lines:[],...d],r,i)}function oc(e,t,n=-1/0){return[...new Set(
 [...Ue(e,t,nc,i=>i),...Ue(e,t,un,i=>i)])].flatMap(i=>{const o=ic(e,t,i,n);return o?[{key:i,...o}]:[]})}function sc(e,t,n,r,i,o){
