@@ -528,3 +528,19 @@ console.log(spoolFallbackOf({ ...resolveOptions({}), spoolFallback: true }, host
   assert.equal(result.stdout.trim(), `/tmp/nat-telemetry-${process.getuid?.()}`, result.stderr);
   assert.deepEqual(readdirSync(`${dir.path}/elsewhere`), [], "nothing made there");
 });
+
+test("Deno: a spool directory reached through a link to a place the program may not write is not made there", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  mkdirSync(`${dir.path}/base`);
+  mkdirSync(`${dir.path}/elsewhere`);
+  symlinkSync(`${dir.path}/elsewhere`, `${dir.path}/base/link`);
+  // Deno grants a mkdir on the path as given: through the link, the spool would be made outside --allow-write.
+  const result = await onTerminal(
+    ["--allow-read", "--allow-env", `--allow-write=${dir.path}/base`, "--allow-sys=uid,gid"],
+    { NAT_TELEMETRY_SPOOL_DIR: `${dir.path}/base/link/spool`, NAT_TELEMETRY_DEBUG: "1" },
+  );
+  assert.deepEqual(readdirSync(`${dir.path}/elsewhere`), [], "nothing made there");
+  assert.match(result.stdout, new RegExp(`may not write ${dir.path}/elsewhere/spool, where`), "the trail says why");
+});

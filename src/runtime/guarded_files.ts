@@ -123,6 +123,21 @@ export class RefusedPath extends Error {
 const MAX_DEPTH = 64;
 
 /**
+ * Refuses to make `path` in `nearest`, the nearest directory there, where a link above leads it to a place the
+ * program may not write. Deno grants a mkdir on the path as given, then refuses the files in it where they are:
+ * the directory would be made outside `--allow-write`, and be of no use.
+ */
+function mayMakeWhereItLeads(raw: RawFiles, nearest: string, path: string): void {
+  if (!raw.permissionsFollowLinks) return;
+  const real = raw.realPath(nearest);
+  if (real === undefined || real === nearest) return;
+  const led = below(real, path.slice(nearest.length + 1));
+  if (!raw.allowed(led, "write")) {
+    throw new Error(`the program may not write ${led}, where ${path} leads (its permissions)`);
+  }
+}
+
+/**
  * Builds the guarded {@link HostFiles} over a runtime's primitives.
  *
  * @param raw The runtime's primitives.
@@ -207,16 +222,17 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       const missing: string[] = [];
       let facts = raw.lstat(path);
       let unseen: string | undefined;
-      for (let dir = path; facts === undefined;) {
-        missing.unshift(dir);
-        const parent = parentOf(dir);
+      let nearest = path; // the nearest directory there, once `facts` are its
+      while (facts === undefined) {
+        missing.unshift(nearest);
+        const parent = parentOf(nearest);
         if (parent === undefined || missing.length > MAX_DEPTH) throw new RefusedPath(path, "no_parent");
         // A parent the program may not look at (Deno) is taken to be there: looking would prompt, mkdir will tell.
         if (!raw.allowed(parent, "read")) {
           unseen = parent;
           break;
         }
-        facts = raw.lstat(dir = parent);
+        facts = raw.lstat(nearest = parent);
       }
       // Only looked at: missing, where a run would make it; not, where what is there in its way is no directory.
       if (!make && missing.length > 0) throw new RefusedPath(path, facts?.kind === "file" ? "no_parent" : "missing");
@@ -226,6 +242,7 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       }
       // Nothing is made under a directory where another user could swap what this run makes for a link.
       if (isPrivate && missing.length > 0) checkAncestors(raw, missing[0]);
+      if (unseen === undefined && missing.length > 0) mayMakeWhereItLeads(raw, nearest, path);
       for (const dir of missing) {
         try {
           raw.mkdir(dir);
