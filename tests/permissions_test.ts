@@ -529,18 +529,33 @@ console.log(spoolFallbackOf({ ...resolveOptions({}), spoolFallback: true }, host
   assert.deepEqual(readdirSync(`${dir.path}/elsewhere`), [], "nothing made there");
 });
 
-test("Deno: a spool directory reached through a link to a place the program may not write is not made there", {
+test("Deno: a spool directory reached through a link to a place the program may not read is not made there", {
   skip,
 }, async () => {
   using dir = tempDir();
   mkdirSync(`${dir.path}/base`);
   mkdirSync(`${dir.path}/elsewhere`);
   symlinkSync(`${dir.path}/elsewhere`, `${dir.path}/base/link`);
-  // Deno grants a mkdir on the path as given: through the link, the spool would be made outside --allow-write.
+  // Deno grants a mkdir on the path as given: through the link, the spool would be made outside the grants.
+  const base = `${dir.path}/base`;
   const result = await onTerminal(
-    ["--allow-read", "--allow-env", `--allow-write=${dir.path}/base`, "--allow-sys=uid,gid"],
-    { NAT_TELEMETRY_SPOOL_DIR: `${dir.path}/base/link/spool`, NAT_TELEMETRY_DEBUG: "1" },
+    ["--allow-env", `--allow-read=${base}`, `--allow-write=${base}`, "--allow-sys=uid,gid"],
+    { NAT_TELEMETRY_SPOOL_DIR: `${base}/link/spool`, NAT_TELEMETRY_DEBUG: "1" },
   );
   assert.deepEqual(readdirSync(`${dir.path}/elsewhere`), [], "nothing made there");
-  assert.match(result.stdout, new RegExp(`may not write ${dir.path}/elsewhere/spool, where`), "the trail says why");
+  assert.match(result.stdout, new RegExp(`may not read ${dir.path}/elsewhere/spool, where`), "the trail says why");
+});
+
+test("Deno: a consent file's directory made through a dotfiles link the program may read, granted as given", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  mkdirSync(`${dir.path}/base`);
+  mkdirSync(`${dir.path}/dotfiles`);
+  symlinkSync(`${dir.path}/dotfiles`, `${dir.path}/base/.config`);
+  const file = `${dir.path}/base/.config/nat/telemetry.toml`;
+  const flags = ["--allow-env", "--allow-read", `--allow-write=${dir.path}/base/.config/nat`, "--allow-sys=uid,gid"];
+  const result = await onTerminal(flags, {}, ["consent", file]);
+  assert.match(result.stdout, /saved: true/);
+  assert.match(readFileSync(`${dir.path}/dotfiles/nat/telemetry.toml`, "utf8"), /consent = "disabled"/);
 });

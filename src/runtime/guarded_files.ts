@@ -124,16 +124,16 @@ const MAX_DEPTH = 64;
 
 /**
  * Refuses to make `path` in `nearest`, the nearest directory there, where a link above leads it to a place the
- * program may not write. Deno grants a mkdir on the path as given, then refuses the files in it where they are:
- * the directory would be made outside `--allow-write`, and be of no use.
+ * program may not look at. Deno grants a mkdir on the path as given, then looks at the files in it where they are,
+ * which it refuses there: the directory would be made outside the program's grants, and be of no use.
  */
 function mayMakeWhereItLeads(raw: RawFiles, nearest: string, path: string): void {
   if (!raw.permissionsFollowLinks) return;
   const real = raw.realPath(nearest);
   if (real === undefined || real === nearest) return;
   const led = below(real, path.slice(nearest.length + 1));
-  if (!raw.allowed(led, "write")) {
-    throw new Error(`the program may not write ${led}, where ${path} leads (its permissions)`);
+  if (!raw.allowed(led, "read")) {
+    throw new Error(`the program may not read ${led}, where ${path} leads (its permissions)`);
   }
 }
 
