@@ -54,7 +54,7 @@ export function spoolFallbackOf(options: ResolvedOptions, files: HostFiles | und
   // given: through a link, the fallback would be made where the program may not write, then refused).
   const there = (path: string) => {
     const real = files?.realPath(path);
-    return files === undefined || (real !== undefined && files.isDirectory(real) && files.allowed(real, "write"));
+    return files === undefined || (real !== undefined && files.writableDir(real));
   };
   return options.spoolFallback ? fallbackSpoolDir(host().env, runtimeInfo().os, files?.uid, there) : undefined;
 }

@@ -457,8 +457,8 @@ export function defaultSpoolDir(
 
 /**
  * Where runs keep their spool when the platform's place cannot be used (no home, or one the program may not write:
- * a container run as a user of its own): `nat-telemetry-<uid>` in `$TMPDIR`, else (unset, or no directory there:
- * it is not made) in `/tmp`. Without a spool a run
+ * a container run as a user of its own): `nat-telemetry-<uid>` in `$TMPDIR`, else (unset, or no directory there the
+ * program may write in: it is not made) in `/tmp`. Without a spool a run
  * would remember nothing, not even that the endpoint is down, and would pay its timeout at every exit. The directory
  * is checked as the spool's place always is (the user's own, owner-only, no link), so another user who made it first
  * only leaves the runs as they were without it. None on Windows, whose temporary directory is the user's own place

@@ -3,10 +3,13 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import process from "node:process";
+import * as nodeFs from "node:fs";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { CLIENT_VERSION, recordConsent } from "../mod.ts";
 import { defaultSpoolDir, environmentSettings, fallbackSpoolDir, parseFlag } from "../src/config.ts";
+import { guardedFiles } from "../src/runtime/guarded_files.ts";
 import { host, runtimeInfo } from "../src/runtime/mod.ts";
+import { nodeFiles } from "../src/runtime/node_files.ts";
 import { spoolFallbackOf } from "../src/backlog.ts";
 import { resolveOptions } from "../src/options.ts";
 import { pythonJsonDumps } from "../src/python_json.ts";
@@ -59,6 +62,26 @@ test("where the platform's place cannot be used, the spool is kept in the tempor
   assert.equal(fallbackSpoolDir(env({ TMPDIR: "/var/tmp" }), "linux", 0, missing), "/var/tmp/nat-telemetry-0");
   assert.equal(fallbackSpoolDir(env({}), "linux", undefined), undefined, "the user's id unknown");
   assert.equal(fallbackSpoolDir(env({ TEMP: "C:\\T" }), "win32", undefined), undefined, "Windows");
+});
+
+test("the spool's fallback passes over a TMPDIR the system says the user may not write in: /tmp", {
+  skip: process.platform === "win32" && "no fallback on Windows",
+}, () => {
+  using dir = tempDir();
+  const user = { uid: process.getuid?.(), gid: process.getgid?.() };
+  const raw = nodeFiles(nodeFs, user, false);
+  // access(2) says no: a directory of another user's, a read-only mount (root may write in a 0500 one).
+  const refusing = guardedFiles({ ...raw, usableDir: (path) => path === dir.path ? false : raw.usableDir(path) });
+  const options = { ...resolveOptions({}), spoolFallback: true };
+  const before = process.env.TMPDIR;
+  try {
+    process.env.TMPDIR = dir.path;
+    assert.equal(spoolFallbackOf(options, guardedFiles(raw)), `${dir.path}/nat-telemetry-${user.uid}`);
+    assert.equal(spoolFallbackOf(options, refusing), `/tmp/nat-telemetry-${user.uid}`);
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+  }
 });
 
 test(

@@ -294,9 +294,10 @@ export function guardedFiles(raw: RawFiles): HostFiles {
         return true;
       }
     },
-    isDirectory(path) {
+    writableDir(path) {
       try {
-        return raw.allowed(path, "read") && raw.lstat(path)?.kind === "directory";
+        const there = raw.allowed(path, "read") && raw.lstat(path)?.kind === "directory";
+        return there && raw.allowed(path, "write") && raw.usableDir(path) !== false;
       } catch {
         return false;
       }

@@ -140,12 +140,13 @@ export interface HostFiles {
    */
   present(path: string): boolean;
   /**
-   * Whether a directory is at a path (a link is not followed), where the program may look. Never throws.
+   * Whether a directory is at a path (a link is not followed) that the program may look at and write in: its
+   * permissions (Deno) and, where it can be asked, the system (access(2)). Never throws.
    *
    * @param path The path.
-   * @returns `false` also where it cannot be told.
+   * @returns `false` also where it cannot be told whether a directory is there.
    */
-  isDirectory(path: string): boolean;
+  writableDir(path: string): boolean;
   /**
    * What a look (`lstat`, never an open) tells of what is at a path, as text that changes whenever it is written,
    * replaced, moved or its mode changes (its change time, which no one can set back, among them); of a link, of
