@@ -34,53 +34,53 @@ t, and the program may not make it (its permissions)`);if(y===void 0)throw A;if(
 f.uid!==e.uid)throw new R(l,"not_owner");if(f.mode!==void 0&&(f.mode&18)!==0)throw new R(l,"writable_by_others");const g=e.
 uid===0||e.uid===void 0&&f.uid===0;if(!(e.usableDir(l)??(g||f.mode===void 0||(f.mode&448)===448)))throw new R(l,"not_wri\
 table");return Me(e,l)},list:a=>e.list(a),checkPlace:a=>Me(e,a),read:(a,c)=>e.read(a,c,o(a,c)),sizeOf:(a,c=!1)=>d(a,c)?.
-size,modifiedAt:a=>d(a,!0)?.modified,present(a){try{return!e.allowed(a,"read")||e.lstat(a)!==void 0}catch{return!0}},isDirectory(a){
-try{return e.allowed(a,"read")&&e.lstat(a)?.kind==="directory"}catch{return!1}},stamp(a){try{if(!e.allowed(a,"read"))return;
-const c=e.lstat(a);if(c===void 0)return;const u=c.kind==="symlink"?e.realPath(a):void 0,l=u!==void 0&&e.allowed(u,"read")?
-e.lstat(u):void 0;return l===void 0?Pt(c):`${Pt(c)} -> ${Pt(l)}`}catch{return"cannot be looked at"}},isPrivate(a){const c=d(
-a,!0)?.mode;return c!==void 0&&(c&18)===0},touch(a,c){if(!e.allowed(a,"write")||!e.allowed(a,"read"))throw new R(a,"not_\
-allowed");e.touch(a,c,s(a))},create(a,c){e.create(a,c),r(a,e.remove)},append:(a,c,u)=>e.append(a,c,o(a,u)),rename(a,c){const u=e.
-allowed(c,"read")?e.lstat(c):void 0;u!==void 0&&i(c,u),e.rename(a,c)},remove(a){if(!e.allowed(a,"write"))throw new R(a,"\
-not_allowed");e.remove(a)}}}),Me=(function(e,t,n=Z(t),r=0){for(let i=n;i!==void 0;i=Z(i),r++){if(r>=Nr||!e.allowed(i,"re\
-ad"))return!1;const o=e.lstat(i);if(o===void 0)return!1;if(o.kind!=="symlink"&&o.mode!==void 0&&(o.mode&514)===2)throw new R(
-t,"ancestor_writable_by_others");if(e.uid===void 0&&o.mode!==void 0)return!1;if(e.uid!==void 0&&o.uid!==void 0&&o.uid!==
-e.uid&&o.uid!==0)throw new R(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==void 0){const s=Ls(e,i);if(s===void 0)
-throw new R(t,"ancestor_link");if(!Me(e,t,s))return!1;continue}if(!(o.mode===void 0||(o.mode&512)!==0)&&(o.mode&16)!==0){
-if(e.gid===void 0)return!1;if(o.uid!==e.uid||o.gid!==e.gid)throw new R(t,"ancestor_writable_by_group")}}return!0}),En=(function(e,t,n){
-let r=new Uint8Array(Math.min(n,t||4096)+1),i=0;for(;;){if(i===r.length){if(i>n)break;const s=new Uint8Array(Math.min(n+
-1,r.length*2));s.set(r),r=s}const o=e(r,i);if(!o)break;i+=o}return r.subarray(0,i)}),Y=(function(e,t){return`${e.replace(
-/[\\/]+$/,"")}/${t}`}),re=(function(e,t){return t==="win32"?/^([A-Za-z]:)?[\\/]/.test(e):e.startsWith("/")}),Z=(function(e){
-const t=e.length>1?e.replace(/[\\/]+$/,""):e,n=Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\/]?$/.
-test(t)))return n===0?t.slice(0,1):/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}),fo=(function(e,t,n){const r=e.
-build.os==="windows",i=a=>({kind:a.isSymlink?"symlink":a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===
-null?void 0:a.uid,gid:r||a.gid===null?void 0:a.gid,mode:r||a.mode===null?void 0:a.mode&4095,size:a.size,modified:a.mtime?.
-getTime(),changed:a.ctime?.getTime(),inode:a.ino??void 0}),o=a=>{try{return e.lstatSync(a)}catch(c){if(c instanceof e.errors.
-NotFound||c.name==="NotADirectory")return;throw c}},s=(a,c,u)=>{const l=e.openSync(a,u),h=l.statSync();if(h.dev!==c.dev||
-h.ino!==c.ino||!h.isFile)throw l.close(),new Error(`${a} changed while it was opened`);return l},d=(a,c)=>{let u=new TextEncoder().
-encode(c);for(;u.length>0;)u=u.subarray(a.writeSync(u))};return{uid:t.uid,gid:t.gid,allowed:n,permissionsFollowLinks:!0,
-lstat(a){const c=o(a);return c&&i(c)},realPath:a=>k(()=>e.realPathSync(a)),readLink:a=>k(()=>e.readLinkSync(a)),usableDir:()=>{},
-mkdir:a=>e.mkdirSync(a,{mode:448}),list:a=>[...e.readDirSync(a)].map(c=>c.name),read(a,c,u){const l=o(a);if(l===void 0)return;
-u(i(l));const h=s(a,l,{read:!0});try{const f=En((m,v)=>h.readSync(m.subarray(v)),l.size,c);u({...i(l),size:f.length});try{
-return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(f)}catch{throw new R(a,"not_utf8")}}finally{h.close()}},create(a,c){
-const u=e.openSync(a,{write:!0,createNew:!0,mode:384});try{d(u,c)}catch(l){throw u.close(),e.removeSync(a),l}u.close()},
-append(a,c,u){const l=()=>{const f=o(a);return f?(u(i(f)),s(a,f,{append:!0})):e.openSync(a,{write:!0,append:!0,createNew:!0,
-mode:384})};let h;for(let f=1;h===void 0;f++)try{h=l()}catch(m){if(m instanceof R||f===Cs)throw m}try{d(h,c)}finally{h.close()}},
-touch(a,c,u){const l=o(a);if(l===void 0)throw new Error(`cannot date ${a}: nothing is there`);u(i(l));const h=s(a,l,{read:!0});
-try{h.utimeSync(new Date(c),new Date(c))}finally{h.close()}},rename:(a,c)=>e.renameSync(a,c),remove:a=>e.removeSync(a),removeDir:a=>e.
-removeSync(a)}}),bn=(function(e,t,n){const r={},i=s=>Tn(s,n),o=e("REQUEST_METHOD")!==void 0;for(const s of Ds){const d=e(
-s);if(!(d===void 0||o&&s==="HTTP_PROXY"))if(!Bt.includes(s))r[s]=d;else if(s!=="SSL_CERT_DIR")r[s]=i(d);else{const a=/^(?:[A-Za-z]:|\\\\)/.
-test(n??"")?";":":";r[s]=d.split(a).map(i).join(a)}}for(const[s,d]of Object.entries(t))r[s]=Bt.includes(s)?i(d):d;return r}),
-Tn=(function(e,t){return t===void 0||e===""||/^(?:[A-Za-z]:|[\\/])/.test(e)?e:Y(t,e)}),I=(function(){return Ys??=mo()}),
-mo=(function(){if(typeof W.Deno?.version?.deno=="string"){const t=W.Deno.build.os==="windows"?"win32":W.Deno.build.os;return{
-name:"deno",version:W.Deno.version.deno,machine:_n(t,W.Deno.build.arch),os:t}}const e=W.process?.versions;if(typeof e?.node==
-"string"){const t=typeof e.bun=="string"?"bun":"node",{platform:n,arch:r}=W.process;return{name:t,version:e[t],machine:_n(
-n,r),os:n}}return{name:"unknown",version:"",machine:"undefined",os:""}}),_n=(function(e,t){const n=zs[t]??t;return(e==="\
-win32"||e==="windows"?qs:e==="darwin"?Xs:e.endsWith("bsd")?Gs:Ws)[n]??n}),$n=(function(e){if(e.os!=="win32"){if(e.pidNamespace!==
-void 0&&e.pidNamespace!==Zs)return"it runs in a PID namespace of its own (a container): what it starts ends with the con\
-tainer's first process";if(e.pid===1)return"this process is PID 1 of its PID namespace (a container's main process): wha\
-t it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container init, or a service manager running it as\
- a service): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){const t=e.read("/proc/self/c\
-group")?.split(`
+size,modifiedAt:a=>d(a,!0)?.modified,present(a){try{return!e.allowed(a,"read")||e.lstat(a)!==void 0}catch{return!0}},writableDir(a){
+try{return e.allowed(a,"read")&&e.lstat(a)?.kind==="directory"&&e.allowed(a,"write")&&e.usableDir(a)!==!1}catch{return!1}},
+stamp(a){try{if(!e.allowed(a,"read"))return;const c=e.lstat(a);if(c===void 0)return;const u=c.kind==="symlink"?e.realPath(
+a):void 0,l=u!==void 0&&e.allowed(u,"read")?e.lstat(u):void 0;return l===void 0?Pt(c):`${Pt(c)} -> ${Pt(l)}`}catch{return"\
+cannot be looked at"}},isPrivate(a){const c=d(a,!0)?.mode;return c!==void 0&&(c&18)===0},touch(a,c){if(!e.allowed(a,"wri\
+te")||!e.allowed(a,"read"))throw new R(a,"not_allowed");e.touch(a,c,s(a))},create(a,c){e.create(a,c),r(a,e.remove)},append:(a,c,u)=>e.
+append(a,c,o(a,u)),rename(a,c){const u=e.allowed(c,"read")?e.lstat(c):void 0;u!==void 0&&i(c,u),e.rename(a,c)},remove(a){
+if(!e.allowed(a,"write"))throw new R(a,"not_allowed");e.remove(a)}}}),Me=(function(e,t,n=Z(t),r=0){for(let i=n;i!==void 0;i=
+Z(i),r++){if(r>=Nr||!e.allowed(i,"read"))return!1;const o=e.lstat(i);if(o===void 0)return!1;if(o.kind!=="symlink"&&o.mode!==
+void 0&&(o.mode&514)===2)throw new R(t,"ancestor_writable_by_others");if(e.uid===void 0&&o.mode!==void 0)return!1;if(e.uid!==
+void 0&&o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new R(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==void 0){
+const s=Ls(e,i);if(s===void 0)throw new R(t,"ancestor_link");if(!Me(e,t,s))return!1;continue}if(!(o.mode===void 0||(o.mode&
+512)!==0)&&(o.mode&16)!==0){if(e.gid===void 0)return!1;if(o.uid!==e.uid||o.gid!==e.gid)throw new R(t,"ancestor_writable_\
+by_group")}}return!0}),En=(function(e,t,n){let r=new Uint8Array(Math.min(n,t||4096)+1),i=0;for(;;){if(i===r.length){if(i>
+n)break;const s=new Uint8Array(Math.min(n+1,r.length*2));s.set(r),r=s}const o=e(r,i);if(!o)break;i+=o}return r.subarray(
+0,i)}),Y=(function(e,t){return`${e.replace(/[\\/]+$/,"")}/${t}`}),re=(function(e,t){return t==="win32"?/^([A-Za-z]:)?[\\/]/.
+test(e):e.startsWith("/")}),Z=(function(e){const t=e.length>1?e.replace(/[\\/]+$/,""):e,n=Math.max(t.lastIndexOf("/"),t.
+lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\/]?$/.test(t)))return n===0?t.slice(0,1):/^[A-Za-z]:$/.test(t.slice(
+0,n))?t.slice(0,n+1):t.slice(0,n)}),fo=(function(e,t,n){const r=e.build.os==="windows",i=a=>({kind:a.isSymlink?"symlink":
+a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===null?void 0:a.uid,gid:r||a.gid===null?void 0:a.gid,mode:r||
+a.mode===null?void 0:a.mode&4095,size:a.size,modified:a.mtime?.getTime(),changed:a.ctime?.getTime(),inode:a.ino??void 0}),
+o=a=>{try{return e.lstatSync(a)}catch(c){if(c instanceof e.errors.NotFound||c.name==="NotADirectory")return;throw c}},s=(a,c,u)=>{
+const l=e.openSync(a,u),h=l.statSync();if(h.dev!==c.dev||h.ino!==c.ino||!h.isFile)throw l.close(),new Error(`${a} change\
+d while it was opened`);return l},d=(a,c)=>{let u=new TextEncoder().encode(c);for(;u.length>0;)u=u.subarray(a.writeSync(
+u))};return{uid:t.uid,gid:t.gid,allowed:n,permissionsFollowLinks:!0,lstat(a){const c=o(a);return c&&i(c)},realPath:a=>k(
+()=>e.realPathSync(a)),readLink:a=>k(()=>e.readLinkSync(a)),usableDir:()=>{},mkdir:a=>e.mkdirSync(a,{mode:448}),list:a=>[
+...e.readDirSync(a)].map(c=>c.name),read(a,c,u){const l=o(a);if(l===void 0)return;u(i(l));const h=s(a,l,{read:!0});try{const f=En(
+(m,v)=>h.readSync(m.subarray(v)),l.size,c);u({...i(l),size:f.length});try{return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).
+decode(f)}catch{throw new R(a,"not_utf8")}}finally{h.close()}},create(a,c){const u=e.openSync(a,{write:!0,createNew:!0,mode:384});
+try{d(u,c)}catch(l){throw u.close(),e.removeSync(a),l}u.close()},append(a,c,u){const l=()=>{const f=o(a);return f?(u(i(f)),
+s(a,f,{append:!0})):e.openSync(a,{write:!0,append:!0,createNew:!0,mode:384})};let h;for(let f=1;h===void 0;f++)try{h=l()}catch(m){
+if(m instanceof R||f===Cs)throw m}try{d(h,c)}finally{h.close()}},touch(a,c,u){const l=o(a);if(l===void 0)throw new Error(
+`cannot date ${a}: nothing is there`);u(i(l));const h=s(a,l,{read:!0});try{h.utimeSync(new Date(c),new Date(c))}finally{
+h.close()}},rename:(a,c)=>e.renameSync(a,c),remove:a=>e.removeSync(a),removeDir:a=>e.removeSync(a)}}),bn=(function(e,t,n){
+const r={},i=s=>Tn(s,n),o=e("REQUEST_METHOD")!==void 0;for(const s of Ds){const d=e(s);if(!(d===void 0||o&&s==="HTTP_PRO\
+XY"))if(!Bt.includes(s))r[s]=d;else if(s!=="SSL_CERT_DIR")r[s]=i(d);else{const a=/^(?:[A-Za-z]:|\\\\)/.test(n??"")?";":"\
+:";r[s]=d.split(a).map(i).join(a)}}for(const[s,d]of Object.entries(t))r[s]=Bt.includes(s)?i(d):d;return r}),Tn=(function(e,t){
+return t===void 0||e===""||/^(?:[A-Za-z]:|[\\/])/.test(e)?e:Y(t,e)}),I=(function(){return Ys??=mo()}),mo=(function(){if(typeof W.
+Deno?.version?.deno=="string"){const t=W.Deno.build.os==="windows"?"win32":W.Deno.build.os;return{name:"deno",version:W.
+Deno.version.deno,machine:_n(t,W.Deno.build.arch),os:t}}const e=W.process?.versions;if(typeof e?.node=="string"){const t=typeof e.
+bun=="string"?"bun":"node",{platform:n,arch:r}=W.process;return{name:t,version:e[t],machine:_n(n,r),os:n}}return{name:"u\
+nknown",version:"",machine:"undefined",os:""}}),_n=(function(e,t){const n=zs[t]??t;return(e==="win32"||e==="windows"?qs:
+e==="darwin"?Xs:e.endsWith("bsd")?Gs:Ws)[n]??n}),$n=(function(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==
+Zs)return"it runs in a PID namespace of its own (a container): what it starts ends with the container's first process";if(e.
+pid===1)return"this process is PID 1 of its PID namespace (a container's main process): what it starts ends with it";if(e.
+ppid===1)return"its parent is PID 1 (a container init, or a service manager running it as a service): what it leaves beh\
+ind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){const t=e.read("/proc/self/cgroup")?.split(`
 `),n=t?.find(i=>i.startsWith("0::"))??t?.find(i=>i.includes("name=systemd:"));if((t===void 0?".service":n?.trim().split(
 "/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),Sn=(function(e){
 return Object.defineProperty(e,Dr,{value:!0}),e}),po=(function(e,t){const n=p=>{try{return e.permissions.querySync?.(p).
@@ -453,18 +453,17 @@ try{const r=e.read(t,Hi);if(r===void 0)return;const{failures:i,notBefore:o,endpo
 parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+ji,l=Number.isFinite(a)&&a<=n?{failures:i,notBefore:o,
 handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="s\
 tring"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}),rr=(function(e,t){const n=r=>{const i=t?.realPath(
-r);return t===void 0||i!==void 0&&t.isDirectory(i)&&t.allowed(i,"write")};return e.spoolFallback?ja(w().env,I().os,t?.uid,
-n):void 0}),ir=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,s=sr(e);let d=e.noSpool??"there is no \
-spool directory",a=!1;const c=r==="look"?"look":"work",u=i===void 0?void 0:rt.open(i,t,o,s,(m,v)=>{d=m,a=v},c),l=rr(e,t),
-h=u&&c==="work"?or(u,l,t,o):void 0;if(u&&h&&u.adopt(h,e.clock(),r==="flush"?0:void 0),u||l===void 0)return!u&&i!==void 0&&
-n(d,void 0,a),u;const f=rt.open(l,t,o,s,m=>d+=`; nor in ${l}: ${m}`,c);return n(d,f?.dir,a),f}),or=(function(e,t,n,r,i="\
-work"){const s=t!==void 0&&n.allowed(t,"read")&&n.realPath(t)!==void 0?rt.open(t,n,r,e.key,void 0,i):void 0;return s&&s.
-dir!==e.dir?s:void 0}),sr=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,s={version:o&&
-r!==He?r:void 0,program:o?Od():void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&
-Object.entries(n.resource).sort(),fetch:o?"own":void 0},d=D(s);return Xn(t.kind==="http"?t.url:"",n.name,d==="{}"?"":d)}),
-Qo=(function(e,t){return{...e,[Xi]:D(t)}}),es=(function(e){let t=e;try{t=new URL(e).origin}catch{}return fe(t).slice(0,4)}),
-ts=(function(e,t,n,r){return`sender-${e}-${ue(t)}-${n}${_e(8)}.${r}`}),xt=(function(e,t,n,r,i){const o={locks:[],marks:[],
-others:new Map};for(const s of e.list(t)){const d=/^sender-([0-9a-f]+)-(\d{13})-([0-9a-f]{4})[0-9a-f]{8}\.(lock|start)$/.
+r);return t===void 0||i!==void 0&&t.writableDir(i)};return e.spoolFallback?ja(w().env,I().os,t?.uid,n):void 0}),ir=(function(e,t,n=()=>{},r="\
+work"){const{spoolDir:i,spoolLimits:o}=e,s=sr(e);let d=e.noSpool??"there is no spool directory",a=!1;const c=r==="look"?
+"look":"work",u=i===void 0?void 0:rt.open(i,t,o,s,(m,v)=>{d=m,a=v},c),l=rr(e,t),h=u&&c==="work"?or(u,l,t,o):void 0;if(u&&
+h&&u.adopt(h,e.clock(),r==="flush"?0:void 0),u||l===void 0)return!u&&i!==void 0&&n(d,void 0,a),u;const f=rt.open(l,t,o,s,
+m=>d+=`; nor in ${l}: ${m}`,c);return n(d,f?.dir,a),f}),or=(function(e,t,n,r,i="work"){const s=t!==void 0&&n.allowed(t,"\
+read")&&n.realPath(t)!==void 0?rt.open(t,n,r,e.key,void 0,i):void 0;return s&&s.dir!==e.dir?s:void 0}),sr=(function(e){const{
+sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,s={version:o&&r!==He?r:void 0,program:o?Od():void 0,headers:Object.
+keys(i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},
+d=D(s);return Xn(t.kind==="http"?t.url:"",n.name,d==="{}"?"":d)}),Qo=(function(e,t){return{...e,[Xi]:D(t)}}),es=(function(e){
+let t=e;try{t=new URL(e).origin}catch{}return fe(t).slice(0,4)}),ts=(function(e,t,n,r){return`sender-${e}-${ue(t)}-${n}${_e(
+8)}.${r}`}),xt=(function(e,t,n,r,i){const o={locks:[],marks:[],others:new Map};for(const s of e.list(t)){const d=/^sender-([0-9a-f]+)-(\d{13})-([0-9a-f]{4})[0-9a-f]{8}\.(lock|start)$/.
 exec(s);if(!d)continue;const a=Number(d[2]),c=d[4]==="lock"?Ae:Yd;if(a+c<=r||a>r+c)an(e,`${t}/${s}`);else if(d[1]===n)(d[4]===
 "lock"?o.locks:o.marks).push(s);else if(d[3]===i){const[u,l]=[`${d[2]} ${s}`,o.others.get(d[1])];(l===void 0||u<l)&&o.others.
 set(d[1],u)}}return o.locks.sort(),o.marks.sort(),o}),ns=(function(e,t,n,r){let i;try{e.ensureDir(t,!0);const o=es(r),s=xt(
@@ -1036,1079 +1035,1079 @@ rmissions)`);if(y===void 0)throw A;if(y.kind!=="directory")throw new $(c,y.kind=
 c,"not_owner");if(f.mode!==void 0&&(f.mode&18)!==0)throw new $(c,"writable_by_others");let E=e.uid===0||e.uid===void 0&&\
 f.uid===0;if(!(e.usableDir(c)??(E||f.mode===void 0||(f.mode&448)===448)))throw new $(c,"not_writable");return ze(e,c)},l\
 ist:d=>e.list(d),checkPlace:d=>ze(e,d),read:(d,u)=>e.read(d,u,i(d,u)),sizeOf:(d,u=!1)=>a(d,u)?.size,modifiedAt:d=>a(d,!0\
-)?.modified,present(d){try{return!e.allowed(d,"read")||e.lstat(d)!==void 0}catch{return!0}},isDirectory(d){try{return e.\
-allowed(d,"read")&&e.lstat(d)?.kind==="directory"}catch{return!1}},stamp(d){try{if(!e.allowed(d,"read"))return;let u=e.l\
-stat(d);if(u===void 0)return;let l=u.kind==="symlink"?e.realPath(d):void 0,c=l!==void 0&&e.allowed(l,"read")?e.lstat(l):\
-void 0;return c===void 0?An(u):`${An(u)} -> ${An(c)}`}catch{return"cannot be looked at"}},isPrivate(d){let u=a(d,!0)?.mo\
-de;return u!==void 0&&(u&18)===0},touch(d,u){if(!e.allowed(d,"write")||!e.allowed(d,"read"))throw new $(d,"not_allowed")\
-;e.touch(d,u,s(d))},create(d,u){e.create(d,u),r(d,e.remove)},append:(d,u,l)=>e.append(d,u,i(d,l)),rename(d,u){let l=e.al\
-lowed(u,"read")?e.lstat(u):void 0;l!==void 0&&o(u,l),e.rename(d,u)},remove(d){if(!e.allowed(d,"write"))throw new $(d,"no\
-t_allowed");e.remove(d)}}}function An({kind:e,uid:n,gid:t,mode:r,size:o,modified:i,changed:s,inode:a}){return`${e} ${n}:\
-${t} ${r} ${o} ${a} ${i} ${s}`}function ze(e,n,t=J(n),r=0){for(let o=t;o!==void 0;o=J(o),r++){if(r>=Pt||!e.allowed(o,"re\
-ad"))return!1;let i=e.lstat(o);if(i===void 0)return!1;if(i.kind!=="symlink"&&i.mode!==void 0&&(i.mode&514)===2)throw new\
- $(n,"ancestor_writable_by_others");if(e.uid===void 0&&i.mode!==void 0)return!1;if(e.uid!==void 0&&i.uid!==void 0&&i.uid\
-!==e.uid&&i.uid!==0)throw new $(n,"ancestor_not_owner");if(i.kind==="symlink"&&i.mode!==void 0){let s=xi(e,o);if(s===voi\
-d 0)throw new $(n,"ancestor_link");if(!ze(e,n,s))return!1;continue}if(!(i.mode===void 0||(i.mode&512)!==0)&&(i.mode&16)!\
-==0){if(e.gid===void 0)return!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new $(n,"ancestor_writable_by_group")}}return!0}fu\
-nction xi(e,n){let t=J(n);if(t===void 0||!e.allowed(t,"read"))return;let r=e.readLink(n),o=e.realPath(t),i=e.realPath(n)\
-;if(!(r===void 0||o===void 0||i===void 0))return _i(r.startsWith("/")?r:`${o}/${r}`)===i?i:void 0}function _i(e){let n=[\
-];for(let t of e.split("/"))t===".."?n.pop():t!==""&&t!=="."&&n.push(t);return`/${n.join("/")}`}function qe(e,n,t){let r\
-=new Uint8Array(Math.min(t,n||4096)+1),o=0;for(;;){if(o===r.length){if(o>t)break;let s=new Uint8Array(Math.min(t+1,r.len\
-gth*2));s.set(r),r=s}let i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function B(e,n){return`${e.replace(/[\\\\/]+$/,"\
-")}/${n}`}function X(e,n){return n==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWith("/")}function J(e){let n=e.length\
->1?e.replace(/[\\\\/]+$/,""):e,t=Math.max(n.lastIndexOf("/"),n.lastIndexOf("\\\\"));if(!(t<0||n.length<=1||/^[A-Za-z]:[\\\\/]?\
-$/.test(n)))return t===0?n.slice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n.slice(0,t)}var ki=4;function Dt(\
-e,n,t){let r=e.build.os==="windows",o=d=>({kind:d.isSymlink?"symlink":d.isFile?"file":d.isDirectory?"directory":"other",\
-uid:r||d.uid===null?void 0:d.uid,gid:r||d.gid===null?void 0:d.gid,mode:r||d.mode===null?void 0:d.mode&4095,size:d.size,m\
-odified:d.mtime?.getTime(),changed:d.ctime?.getTime(),inode:d.ino??void 0}),i=d=>{try{return e.lstatSync(d)}catch(u){if(\
-u instanceof e.errors.NotFound||u.name==="NotADirectory")return;throw u}},s=(d,u,l)=>{let c=e.openSync(d,l),m=c.statSync\
-();if(m.dev!==u.dev||m.ino!==u.ino||!m.isFile)throw c.close(),new Error(`${d} changed while it was opened`);return c},a=\
-(d,u)=>{let l=new TextEncoder().encode(u);for(;l.length>0;)l=l.subarray(d.writeSync(l))};return{uid:n.uid,gid:n.gid,allo\
-wed:t,permissionsFollowLinks:!0,lstat(d){let u=i(d);return u&&o(u)},realPath:d=>v(()=>e.realPathSync(d)),readLink:d=>v((\
-)=>e.readLinkSync(d)),usableDir:()=>{},mkdir:d=>e.mkdirSync(d,{mode:448}),list:d=>[...e.readDirSync(d)].map(u=>u.name),r\
-ead(d,u,l){let c=i(d);if(c===void 0)return;l(o(c));let m=s(d,c,{read:!0});try{let f=qe((h,g)=>m.readSync(h.subarray(g)),\
-c.size,u);l({...o(c),size:f.length});try{return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(f)}catch{throw n\
-ew $(d,"not_utf8")}}finally{m.close()}},create(d,u){let l=e.openSync(d,{write:!0,createNew:!0,mode:384});try{a(l,u)}catc\
-h(c){throw l.close(),e.removeSync(d),c}l.close()},append(d,u,l){let c=()=>{let f=i(d);return f?(l(o(f)),s(d,f,{append:!0\
-})):e.openSync(d,{write:!0,append:!0,createNew:!0,mode:384})},m;for(let f=1;m===void 0;f++)try{m=c()}catch(h){if(h insta\
-nceof $||f===ki)throw h}try{a(m,u)}finally{m.close()}},touch(d,u,l){let c=i(d);if(c===void 0)throw new Error(`cannot dat\
-e ${d}: nothing is there`);l(o(c));let m=s(d,c,{read:!0});try{m.utimeSync(new Date(u),new Date(u))}finally{m.close()}},r\
-ename:(d,u)=>e.renameSync(d,u),remove:d=>e.removeSync(d),removeDir:d=>e.removeSync(d)}}var Nn=["HOME","USERPROFILE","TEM\
-P","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT\
-_DIR","NAT_TELEMETRY_CONSENT_FILE"],$n=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],b\
-e=[...$n,"NO_PROXY","no_proxy","REQUEST_METHOD"],Ri=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_C\
-A","NODE_TLS_REJECT_UNAUTHORIZED",...be,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Nn];function Je(e,n,t){let r={},o=s=>I\
-n(s,t),i=e("REQUEST_METHOD")!==void 0;for(let s of Ri){let a=e(s);if(!(a===void 0||i&&s==="HTTP_PROXY"))if(!Nn.includes(\
-s))r[s]=a;else if(s!=="SSL_CERT_DIR")r[s]=o(a);else{let d=/^(?:[A-Za-z]:|\\\\\\\\)/.test(t??"")?";":":";r[s]=a.split(d).map(\
-o).join(d)}}for(let[s,a]of Object.entries(n))r[s]=Nn.includes(s)?o(a):a;return r}function In(e,n){return n===void 0||e==\
-=""||/^(?:[A-Za-z]:|[\\\\/])/.test(e)?e:B(n,e)}function Ee(e,n){let t=Oi(e,n);if(t===void 0)return{kind:"direct"};let r=jt\
-(n,["no_proxy","NO_PROXY"]),[o]=r===void 0?[]:Ni(e,n(r));return r!==void 0&&o!==void 0?{kind:"direct",exemptBy:{list:r,e\
-ntry:o}}:{...Ai(n(t)),setBy:t}}function Oi(e,n){let t=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="\
-http:"?n("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0;return t&&jt(n,[...t,"all_proxy","\
-ALL_PROXY"])}function Ft(e,n,t){let r=t.filter(o=>n(o));if(!(e.protocol!=="http:"||n("REQUEST_METHOD")===void 0||r.lengt\
-h===0))return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD is set)`}function Fe(e){return`${e.pathname}${\
-e.search}${e.hash}`.includes("@")}function Ai(e){let n=Mn(e);if(!n)return{kind:"unusable",reason:"the proxy URL cannot b\
-e parsed"};let{protocol:t}=n;if(t!=="http:"&&t!=="https:")return{kind:"unusable",reason:`${t} proxies are not supported`\
-};if(n.hostname==="")return{kind:"unusable",reason:"the proxy URL names no host"};if(Fe(n))return{kind:"unusable",reason\
-:Ln};let r=n.username||n.password?`Basic ${Cn(`${Ct(n.username)}:${Ct(n.password)}`)}`:void 0,o=n.port?Number(n.port):t=\
-=="https:"?443:80;return{kind:"proxy",proxy:{protocol:t,hostname:Dn(n.hostname),port:o,authorization:r}}}var Ln="an \'@\' \
-past its host: a password with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the\
- proxy\'s host";function Mn(e){let n=e.trim();try{return new URL(/^[a-z][a-z0-9+.-]*:\\/\\//i.test(n)?n:`http://${n}`)}catc\
-h{return}}function Ni(e,n){let t=Dn(e.hostname.toLowerCase()).replace(/\\.$/,""),r=Pn(t),o=Number(e.port||(e.protocol==="\
-https:"?443:80));return n.split(",").map(i=>i.trim()).filter(i=>{let s=Ht(i.toLowerCase());return s===void 0||s.port!==v\
-oid 0&&s.port!==o?!1:s.kind==="all"?!0:s.kind==="domain"?r===void 0&&(t===s.name||t.endsWith(`.${s.name}`)):r!==void 0&&\
-Ut(r,s.address,s.prefix)})}function Bt(e,n){let t=Pn(e),r=/^[\\d.a-f:/]+$/i.test(n)?Ht(n.toLowerCase()):void 0;return t!=\
-=void 0&&r?.kind==="ip"&&r.port===void 0&&Ut(t,r.address,r.prefix)}function Ht(e){let n=e,t,r=/^\\[([^\\]]*)\\](?::(\\d+))?$\
-/.exec(e);if(r)n=r[1],t=r[2]===void 0?void 0:Number(r[2]);else if(e.indexOf(":")===e.lastIndexOf(":")){let a=/^(.*):(\\d+\
-)$/.exec(e);a&&([n,t]=[a[1],Number(a[2])])}if(n==="*")return{kind:"all",port:t};let o=/^(.*)\\/(\\d{1,3})$/.exec(n),i=Pn(o\
-?o[1]:n);if(i!==void 0){let a=o?Number(o[2]):i.length*8;return a<=i.length*8?{kind:"ip",address:i,prefix:a,port:t}:void \
-0}if(o)return;let s=n.replace(/^\\*?\\./,"").replace(/\\.$/,"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s\
-,port:t}}function Ut(e,n,t){if(e.length!==n.length)return!1;for(let r=0;r<t;r+=8){let o=t-r>=8?255:255<<8-(t-r)&255;if((\
-e[r/8]&o)!==(n[r/8]&o))return!1}return!0}function Pn(e){let n=/^(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})$/.exec(e);if(\
-n){let u=n.slice(1).map(Number);return u.every(l=>l<=255)?u:void 0}if(!e.includes(":"))return;let t;try{t=Dn(new URL(`ht\
-tp://[${e}]/`).hostname)}catch{return}let[r,o]=t.split("::"),i=u=>u?u.split(":").map(l=>parseInt(l,16)):[],s=i(r),a=i(o)\
-;return(o===void 0?s:[...s,...Array(8-s.length-a.length).fill(0),...a]).flatMap(u=>[u>>8,u&255])}function jt(e,n){return\
- n.find(t=>e(t)?.trim())}function Dn(e){return e.startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function Ct(e){try{ret\
-urn decodeURIComponent(e)}catch{return e}}function Cn(e){let n="";for(let t of new TextEncoder().encode(e))n+=String.fro\
-mCharCode(t);return btoa(n)}function Wt(e,n){let t=zt(e,n);return e.protocol==="https:"&&t.kind==="proxy"&&t.credentials\
-&&t.url.startsWith("http:")}function Gt(e,n,t=()=>!1){let r=$n.find(t);if(r!==void 0)return`${r} is not valid Unicode, w\
-hich Deno\'s fetch skips: it would go around the proxy named there`;let o=zt(e,n),i=o.kind==="proxy"?Mn(n(o.variable)??""\
-):void 0;if(o.kind==="proxy"&&i&&Fe(i))return`${o.variable} has ${Ln}`;if(!(o.kind!=="direct"||o.skipped===void 0||Ee(e,\
-n).kind==="direct"))return`Deno\'s fetch cannot parse ${o.skipped}, which it skips: it would go around the proxy named th\
-ere`}function zt(e,n){let t=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&t.push(["HTTPS_PROXY","https_proxy"]),e.p\
-rotocol==="http:"&&n("REQUEST_METHOD")===void 0&&t.push(["HTTP_PROXY","http_proxy"]);let[r,o]=t.flat().map(d=>[d,Ii(n(d)\
-)]).find(([,d])=>d!==void 0)??[];if(r===void 0||o===void 0){let d=t.flat().find(l=>n(l));return d!==void 0?{kind:"direct\
-",because:"no proxy variable Deno\'s fetch can read is set",skipped:d}:{kind:"direct",because:Ft(e,n,["HTTP_PROXY","http_\
-proxy"])??`no proxy variable is set for ${e.protocol} URLs`}}let i=n("NO_PROXY")!==void 0?"NO_PROXY":"no_proxy",s=e.host\
-name.replace(/^\\[(.*)\\]$/,"$1"),a=(n(i)||void 0)?.split(",").map(d=>d.replace(Pi,"")).find(d=>$i(s,d));return a!==void 0\
-?{kind:"direct",because:`${i} names the host: ${a}`}:{kind:"proxy",variable:r,...o}}function $i(e,n){return/^[\\d.]+$|:/.\
-test(e)?(n.includes("/")?!/\\/0\\d\\d/.test(n):!/(?:^|\\.)0\\d/.test(n))&&Bt(e,n):n==="*"||`.${e}`.endsWith(n.startsWith(".")\
-?n:`.${n}`)}function Ii(e){if(e===void 0||e.length>65534||[...e].some(u=>u<=" "||u==="\\x7F"))return;let n=/^([a-z][a-z\\d\
-+.-]*):\\/\\/(.*)$/is.exec(e),t=(n?.[1]??"http").replace(/^https?$/i,u=>u.toLowerCase()),r=n?n[2].split(/[/?#]/)[0]:e,[,o,\
-i,s=""]=Mi.exec(r)??[];if(!["http","https","socks5","socks5h"].includes(t)||i===void 0||o!==void 0&&!o.includes(":"))ret\
-urn;let a=/^\\+?\\d+$/.test(s)&&Number(s)<=65535?Number(s):void 0,d=`${Li(i)}:${a??{http:80,https:443}[t]??1080}`;return{u\
-rl:`${t}://${d}`,credentials:o!==void 0}}function Li(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowe\
-rCase()}}var Vt="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",Mi=new RegExp(`^(?:(${Vt})@(?:${Vt}@)*)?([\\\\w.\
-~!$&\'()*+,;=-]+|\\\\[[\\\\da-f:.]+\\\\])(?::(\\\\+?\\\\d*))?$`,"i"),Yt="[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u20\
-28\\\\u2029\\\\u202f\\\\u205f\\\\u3000]",Pi=new RegExp(`^${Yt}+|${Yt}+$`,"g");var q=globalThis;function I(){return Di??=Ci()}var\
- Di;function Ci(){if(typeof q.Deno?.version?.deno=="string"){let n=q.Deno.build.os==="windows"?"win32":q.Deno.build.os;r\
-eturn{name:"deno",version:q.Deno.version.deno,machine:Xt(n,q.Deno.build.arch),os:n}}let e=q.process?.versions;if(typeof \
-e?.node=="string"){let n=typeof e.bun=="string"?"bun":"node",{platform:t,arch:r}=q.process;return{name:n,version:e[n],ma\
-chine:Xt(t,r),os:t}}return{name:"unknown",version:"",machine:"undefined",os:""}}function Fn(){try{if(I().name==="deno")r\
-eturn String(q.Deno.mainModule??"");let e=q.process?.argv?.[1];return typeof e!="string"?"":e.startsWith("/$bunfs/")||e.\
-startsWith("B:/~BUN/")?String(q.process.execPath):e}catch{return""}}function Xt(e,n){let t=Fi[n]??n;return(e==="win32"||\
-e==="windows"?ji:e==="darwin"?Hi:e.endsWith("bsd")?Ui:Bi)[t]??t}var Fi={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"\
-},Bi={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loo\
-ngarch64",mipsel:"mips",mips64el:"mips64"},Hi={x64:"x86_64",arm64:"arm64"},Ui={x64:"amd64",arm64:"arm64",ia32:"i386"},ji\
-={x64:"AMD64",arm64:"ARM64",ia32:"x86"};function Ke(e,n){if(n==="win32")return!0;if(n!=="linux"||!e?.allowed("/proc/self\
-/stat","read"))return!1;try{let t=e.read("/proc/self/stat",4096)??"",[,,r,,,o]=t.slice(t.lastIndexOf(")")+2).split(" ").\
-map(Number);return Number.isInteger(r)&&r>0&&r===o}catch{return!1}}function Ze(e){if(e===void 0)return!1;let n=r=>e.list\
-enerCount?.(r)??0;if(e.readableFlowing===!0||n("keypress")>0||n("readable")>0)return!0;let t=Object.getOwnPropertySymbol\
-s(e).some(r=>r.description==="keypress-decoder");return n("data")>(t?1:0)}var oe=class{#e=new Set;#n;#o;constructor(n){t\
-his.#n=n}add(n){this.#e.add(n);try{this.#o??=this.#n(this.#e)}catch(t){throw this.#e.delete(n),t}return()=>{!this.#e.del\
-ete(n)||this.#e.size>0||(this.#o?.(),this.#o=void 0)}}clear(){this.#e.clear(),this.#o?.(),this.#o=void 0}};function K(e,\
-n){let t=!1;for(let r of e)try{n(r)===!0&&(t=!0)}catch{}return t}var Vi="pid:[4026531836]";function Qe(e){if(e.os!=="win\
-32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==Vi)return"it runs in a PID namespace of its own (a container): what it\
- starts ends with the container\'s first process";if(e.pid===1)return"this process is PID 1 of its PID namespace (a conta\
-iner\'s main process): what it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container init, or a serv\
-ice manager running it as a service): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){let\
- n=e.read("/proc/self/cgroup")?.split(`\n`),t=n?.find(o=>o.startsWith("0::"))??n?.find(o=>o.includes("name=systemd:"));if\
-((n===void 0?".service":t?.trim().split("/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which\
- stops what it leaves behind"}}}var qt=Symbol.for("@nat/telemetry: a signal listener that stands aside");function en(e){\
-return Object.defineProperty(e,qt,{value:!0}),e}function Bn(e){return(typeof e=="function"||typeof e=="object"&&e!==null\
-)&&e[qt]===!0}function Jt(e,n){try{return e.listeners(n).filter(r=>!Bn(r)).length>Yi(e)}catch{return!0}}function Yi(e){l\
-et n=o=>{let i=typeof o=="object"&&o!==null?o.count:void 0;return typeof i=="number"&&Number.isSafeInteger(i)&&i>0?i:0},\
-t=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return n(t)+n(r)}function or(e,n){let t=p=>{\
-try{return e.permissions.querySync?.(p).state}catch{return}},r=p=>t(p)==="granted",o=()=>{let p=v(()=>e.permissions.quer\
-ySync?.({name:"net"}));return p?.state==="granted"&&p.partial!==!0},i=(p,w)=>r({name:w,path:p}),s=p=>r({name:"sys",kind:\
-p})?v(()=>e[p]())??void 0:void 0,a=Xe(Dt(e,{uid:s("uid"),gid:s("gid")},i)),d=(p,w)=>{try{let _=new TextEncoder().encode(\
-w);for(;_.length>0;)_=_.subarray(p.writeSync(_))}catch{}},u=e===tn&&rr?rr:sr(e),l=p=>e.build.os!=="windows"&&r({name:"ru\
-n"})&&v(()=>(e.kill(e.pid,p),!0))===!0,c=p=>{l(p)||e.exit(ce[p]),setTimeout(()=>e.exit(ce[p]),100)},m=()=>globalThis.pro\
-cess?.stdin,f=()=>v(()=>e.stdin.readable.locked||Ze(m()))!==!1,h=new oe(p=>{let w=S=>{K(p,M=>M.beforeExit())&&S.preventD\
-efault()},_=()=>{K(p,S=>S.exit(e.exitCode))},O=S=>{S.defaultPrevented||K(p,M=>M.exit(1))},x=[["beforeunload",w],["error"\
-,O],["unhandledrejection",O]];for(let[S,M]of x)globalThis.addEventListener(S,M);return Hn.add(_),()=>{for(let[S,M]of x)g\
-lobalThis.removeEventListener(S,M);Hn.delete(_)}}),g=new oe(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{}\
-;let w=e.build.os==="linux"&&r({name:"read",path:De})?v(()=>a.read(De,65536)):void 0,O=(Ge(w).length===0?ye:[]).map(x=>{\
-let S=en(()=>{u.programListens(x)||(K(p,M=>M(x)),g.clear(),c(x))});return v(()=>u.add(x,S)),[x,S]});return()=>{for(let[x\
-,S]of O)v(()=>u.remove(x,S))}}),E=p=>{try{return e.env.get(p),!1}catch{return!0}},k=p=>r({name:"env",variable:p})&&E(p),\
-T=p=>!r({name:"env",variable:p})||E(p),A=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},y=\
-p=>{let w=Xi(e,r,a,A);if(w)return{refused:w};let _=zi.find(T);if(_!==void 0){let R=Ce(k(_),"--allow-env");return{refused\
-:`the program may not read ${_} (${R}), which its requests honour: a sender would not`}}let O=v(()=>e.execPath());if(!O|\
-|!r({name:"run",command:O}))return{refused:"the program may not run Deno itself (--allow-run)"};let x=r({name:"read",pat\
-h:"."})?v(()=>e.cwd()):void 0,S=[p.dir,...p.reads].map(R=>In(R,x)),M=[...S,O].find(R=>R.includes(","));if(M!==void 0)ret\
-urn{refused:`Deno\'s permission flags cannot name a path with a comma: ${M}`};if(e.build.os==="windows")return{executable\
-:O,paths:S,cwd:x};let j=Gi.find(([R,V])=>r({name:"run",command:R})&&(!V||a.sizeOf(R)!==void 0));return j?{executable:O,c\
-loser:j,paths:S,cwd:x}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${ir}`}};return{en\
-v:A,envHidden:T,envNotUnicode:k,writeStderr:p=>d(e.stderr,p),writeStdout:p=>d(e.stdout,p),stdoutIsTerminal:()=>v(()=>e.s\
-tdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,w,_,O)\
-{let x=new Set,S=0,M=async R=>{if(Number(R.headers.get("content-length")??0)>O.maxBodyBytes)return er(R);let V,F=new Pro\
-mise(On=>V=setTimeout(()=>On(nr),O.requestTimeoutMs)),P=qi(R,O.maxBodyBytes).catch(()=>tr),z=await Promise.race([P,F]).f\
-inally(()=>clearTimeout(V));if(z===tr)return nn(400,"the request was cut short");if(z===nr)return nn(408,"the request di\
-d not arrive in time");if(z===void 0)return er(R);let re=new URL(R.url),ge;try{ge=await _({method:R.method,path:re.pathn\
-ame+re.search,body:z})}catch{return nn(500,"internal")}return ge?new Response(ge.body??null,{status:ge.status,headers:ge\
-.headers??{}}):(await new Promise(On=>x.add(On)),new Response(null,{status:503}))},j=e.serve({hostname:p,port:w,onListen\
-(){}},async R=>{if(S>=O.maxConnections)return new Response(null,{status:503,headers:{connection:"close"}});S++;try{retur\
-n await M(R)}finally{S--}});return Promise.resolve({port:j.addr.port,async close(){for(let R of x)R();await j.shutdown()\
-}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canCon\
-nect(p){try{return r({name:"net",host:Zt(p)})}catch{return!1}},sendsProxyCredentials(p){try{return be.some(T)||Wt(new UR\
-L(p),A)}catch{return!0}},async fetch(p,w){let _=Gt(new URL(p),A,k);if(_!==void 0)throw new Y(_);return await(n??globalTh\
-is.fetch)(p,w)},senderRefusal(p){let w=y(p);return"refused"in w?w.refused:void 0},senderCommand(p,w){let _=y(w);if("refu\
-sed"in _)return _;let{executable:O,closer:x,paths:S,cwd:M}=_,j=x&&Wi(e,t),R=x?[...j?[j]:[],x[0],O]:[O],V=o()?"--allow-ne\
-t":`--allow-net=${Zt(w.endpoint)}`,F=[O,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"\
-];F.push("--no-code-cache"),F.push("--allow-sys=uid,gid",`--allow-env=${w.variables.join(",")}`,V,`--allow-run=${R.join(\
-",")}`),F.push(`--allow-read=${S.join(",")}`,`--allow-write=${w.dir}`,p);let P={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE\
-_JSON:"1"},z=Je(A,{...w.set,...P},M);if(!x)return{argv:F,env:z,cwd:w.dir};let re=[x[0],"-c",x[2],"nat-telemetry-sender",\
-...F];return j?{argv:[j,...re],env:z,cwd:w.dir,leavesSession:!0}:{argv:re,env:z,cwd:w.dir}},spawnDetached(p){try{let[w,.\
-.._]=p.argv,x={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(\
-w,{args:_,env:p.env,cwd:p.cwd,...x}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:l,ter\
-minal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Ke(a,I\
-().os))return{async readRaw(p){let w=v(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let _=()=>{for(let[x,S]of O)v(()=>u.remov\
-e(x,S))},O=ye.map(x=>{let S=()=>{v(()=>e.stdin.setRaw(!1)),!u.programListens(x)&&(_(),c(x))};return v(()=>u.add(x,S)),[x\
-,S]});try{let x=new Uint8Array(64);for(;;){let S=await e.stdin.read(x);if(S===null)throw new Error("the terminal went aw\
-ay");if(p(x.slice(0,S))!==void 0)return}}finally{e.stdin.setRaw(w),_()}}}},files:a,exiting:()=>dr,onExit:p=>h.add(p),onI\
-nterrupt:p=>g.add(p)}}var Kt="/proc/self/ns/pid";function Zt(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}\
-:${t||(r==="https:"?443:80)}`}var Qt=["/usr/bin/setsid","/bin/setsid"];function Wi(e,n){let t=Qt.map(r=>[n({name:"read",\
-path:r}),n({name:"run",command:r})]);if(!t.flat().includes("denied"))return Qt.find((r,o)=>{if(t[o].some(s=>s!=="granted\
-"))return!1;let i=v(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var\
- ir="/bin/sh",Gi=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; \
-done 2>/dev/null; exec "$@"\'],[ir,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],zi=[...be,"DENO_CERT","DENO_\
-TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function Xi(e,n,t,r){return e.build.standalone?"a de\
-no compile executable: it runs only its program":Qe({pid:e.pid,ppid:v(()=>e.ppid),os:I().os,env:r,read:o=>n({name:"read"\
-,path:o})?v(()=>t.read(o,65536)):void 0,pidNamespace:I().os==="linux"&&n({name:"read",path:Kt})?v(()=>e.readLinkSync(Kt)\
-):void 0})}function er(e){return e.body?.cancel().catch(()=>{}),nn(413,"the body is too large")}function nn(e,n){return \
-new Response(JSON.stringify({error:n}),{status:e,headers:{"content-type":"application/json",connection:"close"}})}var nr\
-=Symbol("late"),tr=Symbol("cut");async function qi(e,n){if(!e.body)return"";let t=new TextDecoder,r="",o=0;for await(let\
- i of e.body){if(o+=i.length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.decode()}function sr(e){let n=e.addSignalL\
-istener.bind(e),t=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,i),Bn(i)||r.set(o,(r.get(\
-o)??new Set).add(i))},e.removeSignalListener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}catch{return{programListens:()=>!0,add:\
-n,remove:t}}return{programListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var tn=globalThis.Deno,dr=!1,Hn=new Set;tn&&g\
-lobalThis.addEventListener("unload",()=>{dr=!0;for(let e of Hn)e()});var rr=typeof tn?.addSignalListener=="function"?sr(\
-tn):void 0;var Ji="/etc/hosts",Ki=16<<20,Zi=5e3,Qi=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function ar(e,n,t){\
-let r=e("node:dns");return(o,i,s)=>{let a=o.toLowerCase().replace(/\\.$/,"");if(a==="localhost"||a.endsWith(".localhost")\
-||rs(e,a))return r.lookup(o,i,s);let d=new r.Resolver({timeout:Zi,tries:1}),u=()=>d.cancel();t.addEventListener("abort",\
-u,{once:!0});let l=(c,m)=>new Promise(f=>c.call(d,m,h=>f(h?.code)));(async()=>{for(let c of ts(e,n,o)){let m=await Promi\
-se.all([l(d.resolve4,c),l(d.resolve6,c)]);if(m.some(f=>Qi.has(f??"")))return!1;if(m.includes(void 0))return!0}return!0})\
-().then(c=>{if(t.removeEventListener("abort",u),c&&!t.aborted)return r.lookup(o,i,s);s(Object.assign(new Error(`DNS did \
-not answer for ${o}`),{code:"ETIMEOUT"}))})}}var es="/etc/resolv.conf",ns=65536;function ts(e,n,t){if(t.endsWith("."))re\
-turn[t.slice(0,-1)];let r,o=1,i=u=>{let l=u.find(c=>c.startsWith("ndots:"));l!==void 0&&(o=Math.min(15,Number.parseInt(l\
-.slice(6),10)||0))},s=e("node:fs");for(let u of(v(()=>ur(s,es,ns))??"").split(`\n`)){let[l,...c]=u.replace(/[#;].*/,"").t\
-rim().split(/\\s+/);(l==="search"||l==="domain")&&(r=c),l==="options"&&i(c)}i(n("RES_OPTIONS")?.trim().split(/\\s+/)??[]);\
-let a=n("LOCALDOMAIN")?.trim();a&&(r=a.split(/\\s+/)),r??=[v(()=>e("node:os").hostname().replace(/^[^.]*\\.?/,""))??""].fi\
-lter(Boolean);let d=r.slice(0,6).filter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$/,"")}`);return t.split(".").length-1>=\
-o?[t,...d]:[...d,t]}function ur(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,"latin1"):""}fu\
-nction rs(e,n){let t=v(()=>ur(e("node:fs"),Ji,Ki))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let o of t.matchAll\
-(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)+1,o.index);if(!i.include\
-s("#")&&/\\S/.test(i))return!0}return!1}function cr(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise((i,s)=>{let a=\
-new URL(r),d=Ee(a,n);if(d.kind==="unusable")return s(new Y(d.reason));let u=a.protocol==="https:",l=ar(e,n,o.signal),c={\
-method:o.method,headers:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"identity"},signal:o.signa\
-l};if(d.kind==="direct")c.agent=!1,c.lookup=l;else{let{proxy:f}=d,h=o.signal;c.createConnection=(g,E)=>{(u?is(e,l,f,a,h)\
-:lr(e,l,f,h)).then(T=>E(null,T),T=>E(T))},u||(c.path=`${a.protocol}//${a.host}${a.pathname}${a.search}`,f.authorization&\
-&(c.headers["proxy-authorization"]=f.authorization))}let m=e(u?"node:https":"node:http").request(a,c);m.on("error",s),m.\
-on("response",f=>{let h=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=>{let E=h(g);return E===v\
-oid 0?null:Array.isArray(E)?E.join(", "):E}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e("node:stre\
-am").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var os=16384;function lr(e,n,t,r){let o=e("node:net"),{hostname:\
-i,port:s}=t;return Un(r,a=>{let d=t.protocol==="https:"?e("node:tls").connect({host:i,port:s,servername:o.isIP(i)?"":i,l\
-ookup:n}):o.connect({host:i,port:s,lookup:n});return d.once(t.protocol==="https:"?"secureConnect":"connect",()=>a(d)),d}\
-)}async function is(e,n,t,r,o){let i=await lr(e,n,t,o),s=`${r.hostname}:${r.port||443}`;await Un(o,(u,l)=>{let c="",m=f=\
->{c+=f.toString("latin1");let h=c.indexOf(`\\r\n\\r\n`);if(h<0){c.length>os&&l(new Error("the proxy\'s answer to CONNECT is t\
-oo long"));return}i.removeListener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(c)?.[1]??0);if(g<200||\
-g>299)return l(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));let E=f.subarray(f.length-(c.length-h-4));E\
-.length>0&&i.unshift(E),u(void 0)};return i.on("data",m),i.write(`CONNECT ${s} HTTP/1.1\\r\nHost: ${s}\\r\n`+(t.authorizatio\
-n?`Proxy-Authorization: ${t.authorization}\\r\n`:"")+`\\r\n`),i});let a=e("node:net"),d=r.hostname.replace(/^\\[(.*)\\]$/,"$1"\
-);return Un(o,u=>{let l=a.isIP(d)?"":d,c=e("node:tls").connect({socket:i,host:d,servername:l});return c.on("close",()=>i\
-.destroy()),c.once("secureConnect",()=>u(c)),c})}function Un(e,n){return new Promise((t,r)=>{let o,i={outcome:"pending"}\
-,s=()=>{e.removeEventListener("abort",u),o?.removeListener("error",d),o?.removeListener("close",l)},a=c=>{i.outcome==="p\
-ending"&&(i.outcome="settled",s(),t(c))};function d(c){i.outcome==="pending"&&(i.outcome="failed",s(),o?.destroy(),r(c))\
-}let u=()=>d(new Error("aborted")),l=()=>d(new Error("the connection closed"));if(e.aborted)return r(new Error("aborted"\
-));e.addEventListener("abort",u,{once:!0});try{o=n(a,d)}catch(c){return d(c instanceof Error?c:new Error(String(c)))}if(\
-o.on("error",()=>{}),i.outcome==="failed")return void o.destroy();i.outcome==="pending"&&(o.on("error",d),o.on("close",l\
-))})}var ss=7;function fr(e,n,t,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),s=f=>({kind:f.isSymbolic\
-Link()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,mode:t?void\
- 0:f.mode&4095,size:f.size,modified:f.mtimeMs,changed:f.ctimeMs,inode:f.ino}),a=(f,h,g,E)=>{try{return e.openSync(f,h|i,\
-E)}catch(k){let T=k.code;if(T==="ENOENT"||T==="ENOTDIR")return;let A=T==="ELOOP"||T==="ENXIO"?e.lstatSync(f,{throwIfNoEn\
-try:!1}):void 0;throw A&&g(s(A)),k}},d=(f,h)=>{for(let g=0;g<h.length;)g+=e.writeSync(f,h,g,h.length-g)},{Buffer:u,proce\
-ss:l}=globalThis,c,m=(f,h)=>{if(c??=l?.getBuiltinModule?.("node:buffer")?.isUtf8??ds,!c(h))throw new $(f,"not_utf8");ret\
-urn u.from(h).toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,all\
-owed:(f,h)=>r===void 0||v(()=>r.has(h==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let h=e.lstatSync(f,{throwIfNo\
-Entry:!1});return h&&s(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}},realPath:f=>v(()=>(e.realpathSync.native??e.re\
-alpathSync)(f)),readLink:f=>v(()=>e.readlinkSync(f)),usableDir(f){try{return e.accessSync(f,ss),!0}catch(h){return["EACC\
-ES","EPERM","EROFS"].includes(h.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read\
-(f,h,g){let E=a(f,o("O_RDONLY"),g);if(E!==void 0)try{let k=s(e.fstatSync(E));g(k);let T=qe((A,y)=>e.readSync(E,A,y,A.len\
-gth-y,null),k.size,h);return g({...k,size:T.length}),m(f,T)}finally{e.closeSync(E)}},create(f,h){let g=a(f,o("O_WRONLY")\
-|o("O_CREAT")|o("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`cannot create ${f}: no such directory`);try{d(g,u.f\
-rom(h))}catch(E){throw e.closeSync(g),e.unlinkSync(f),E}e.closeSync(g)},append(f,h,g){let E=a(f,o("O_WRONLY")|o("O_APPEN\
-D")|o("O_CREAT"),g,384);if(E===void 0)throw new Error(`cannot append to ${f}: no such directory`);try{g(s(e.fstatSync(E)\
-)),d(E,u.from(h))}finally{e.closeSync(E)}},touch(f,h,g){let E=a(f,o("O_RDONLY"),g);if(E===void 0)throw new Error(`cannot\
- date ${f}: nothing is there`);try{g(s(e.fstatSync(E))),e.futimesSync(E,h/1e3,h/1e3)}finally{e.closeSync(E)}},rename:(f,\
-h)=>e.renameSync(f,h),remove(f){try{e.unlinkSync(f)}catch(h){let g=h?.code;if(g!=="EISDIR"&&g!=="EPERM")throw h;try{e.rm\
-dirSync(f)}catch{throw h}}},removeDir:f=>e.rmdirSync(f)}}function ds(e){try{return new TextDecoder("utf-8",{fatal:!0}).d\
-ecode(e),!0}catch{return!1}}function pr(e){let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch{}}\
-;return()=>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.unref(\
-);try{e.removeListener("beforeExit",r)}catch{}}}}}var mr,hr=!1;function gr(e,n){if(hr)return!1;try{return mr??=new Int32\
-Array(new SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(mr,0,0,e).value).then(()=>n(),()=>{hr=!0,n()}),!0}catc\
-h{return!1}}var as={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Sr(e,n){let t,r=()=>t??=us(e),o=({dir\
-:u})=>{let l=e.platform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(l!==void 0)return`${I().name} cann\
-ot run a script from a path with a \'${l}\' in it: ${u}`;let{files:c,fs:m}=r();return vs(e,c,m)},i=!1,s=new oe(u=>vr(e,[["\
-beforeExit",()=>{K(u,m=>m.beforeExit())}],["exit",m=>{i=!0,K(u,f=>f.exit(m))}]])),a=u=>e.platform!=="win32"&&v(()=>(e.ki\
-ll(e.pid,u),!0))===!0,d=new oe(u=>{if(e.pid===1)return()=>{};let l=e.versions.bun&&e.platform==="linux"?r().files:void 0\
-,c=Ge(v(()=>l?.read(De,65536)));return vr(e,ye.filter(m=>!c.includes(m)).map(m=>{let f=en(()=>{Jt(e,m)||(K(u,h=>h(m)),d.\
-clear(),a(m)||e.exit(ce[m]))});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>br(e.std\
-err,u),writeStdout:u=>br(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.\
-exitCode=u},exitCode(){let u=Number(e.exitCode??NaN);return Number.isInteger(u)?u:void 0},async serve(u,l,c,m){let f=e.g\
-etBuiltinModule?.("node:http");if(!f)throw new Error("no HTTP server in this runtime");let h={requestTimeout:m.requestTi\
-meoutMs,headersTimeout:m.requestTimeoutMs,connectionsCheckingInterval:1e3},g=f.createServer(h,(k,T)=>{let A=(S,M)=>{T.wr\
-iteHead(S,{"content-type":"application/json",connection:"close"}),T.end(JSON.stringify({error:M}),()=>k.socket.destroy()\
-)},y=()=>A(413,"the body is too large");if(Number(k.headers["content-length"]??0)>m.maxBodyBytes)return y();let p=new Te\
-xtDecoder,w="",_=0,O=!1,x=setTimeout(()=>{O=!0,w="",A(408,"the request did not arrive in time")},m.requestTimeoutMs);k.o\
-n("close",()=>clearTimeout(x)),k.on("data",S=>{if(!O){if(_+=S.length,_>m.maxBodyBytes)return O=!0,w="",clearTimeout(x),k\
-.pause(),y();w+=p.decode(S,{stream:!0})}}),k.on("end",async()=>{if(clearTimeout(x),O)return;let S;try{S=await c({method:\
-k.method??"GET",path:k.url??"/",body:w})}catch{S={status:500,headers:{"content-type":"application/json"},body:\'{"error":\
-"internal"}\'}}S&&(T.writeHead(S.status,S.headers??{}),T.end(S.body))})});g.maxConnections=m.maxConnections,await new Pro\
-mise((k,T)=>{g.once("error",T),g.listen(l,u,k)});let E=g.address();return{port:typeof E=="object"&&E?E.port:l,close:()=>\
-new Promise(k=>{g.close(()=>k()),g.closeAllConnections?.()})}},unrefTimer(u){u?.unref?.()},holdOpen:e.versions.bun?void \
-0:pr(e),watchTick:e.versions.bun?void 0:gr,monotonicMs(){let[u,l]=e.hrtime();return u*1e3+l/1e6},canConnect:()=>!0,sends\
-ProxyCredentials:()=>!1,terminal(){let{fs:u}=r(),l=m=>v(()=>u?.fstatSync(m).isCharacterDevice())===!1;if(e.platform!=="w\
-in32"&&[1,2,0].some(l)||e.execArgv?.includes("--test"))return;let{stdin:c}=e;if(!(!c.isTTY||!e.stdout.isTTY||!e.stderr.i\
-sTTY||!c.setRawMode)&&v(()=>Ze(c))===!1&&Ke(r().files,I().os))return{readRaw:m=>new Promise((f,h)=>{let g=c.isRaw===!0,E\
-=c.readableFlowing,k=y=>{c.removeListener("data",T),c.removeListener("end",A),c.removeListener("error",A),v(()=>c.setRaw\
-Mode?.(g)),c.pause(),y!==void 0&&y.length>0&&v(()=>c.unshift(y)),E===!0?c.resume():E===null&&v(()=>c.readableFlowing=nul\
-l)},T=y=>{let p=new Uint8Array(y??[]),w;try{w=m(p)}catch{w=p.length}w!==void 0&&(k(p.subarray(w)),e.nextTick(f))},A=()=>\
-{k(),h(new Error("the terminal went away"))};c.setRawMode?.(!0),c.on("data",T),c.on("end",A),c.on("error",A),c.resume()}\
-)}},fetch:n.lightFetch&&e.getBuiltinModule?cr(u=>e.getBuiltinModule(u),u=>e.env[u]):Ss(n.fetchAtLoad,u=>e.env[u],e.versi\
-ons.bun!==void 0),senderCommand(u,l){let c=o(l);if(c)return{refused:c};let m=e.versions.bun?as:{},f=Je(g=>e.env[g],{...l\
-.set,...m},v(()=>e.cwd?.())),h=e.versions.bun?[]:ps(e);return{argv:[e.execPath,...h,u],env:f,cwd:l.dir}},senderRefusal:o\
-,spawnDetached(u){try{let{argv:l,env:c,cwd:m}=u;if(n.bunSpawn){let k=["ignore","ignore","ignore"];try{let T=n.bunSpawn([\
-...l],{detached:!0,stdio:k,windowsHide:!0,env:{...c},cwd:m});return T.unref(),T.pid!==void 0?"started":"failed"}catch(T)\
-{return T?.code==="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModule?.("node:child_process");if(!f)return"failed\
-";let[h,...g]=l,E=f.spawn(h,g,{detached:!0,stdio:"ignore",windowsHide:!0,env:c,cwd:m});return E.on("error",()=>{}),E.unr\
-ef(),E.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:a,get files(){return r().file\
-s},exiting:()=>i||e._exiting===!0,onExit:u=>s.add(u),onInterrupt:u=>d.add(u)}}function us(e){let n;try{n=e.getBuiltinMod\
-ule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&fr(n,r,e.platform=\
-=="win32",e.permission),i=()=>e.versions.bun?fs(v(()=>o?.read(wr,cs,ls)),r.uid):v(()=>e.getBuiltinModule?.("node:os")?.u\
-serInfo().gid)??e.getgid?.();return{fs:n,files:o&&Xe(o)}}var wr="/etc/passwd",cs=16*1024*1024;function ls(e){if(e.kind!=\
-="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${wr} is not root\'s alone`)}function fs(e,n){if(!(e===void 0||\
-n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.test(r??"")&&Num\
-ber(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var ms=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-p\
-rovider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,hs=/^(openssl-config|tls-ciph\
-er-list)$/;function ps(e){let n=[...gs(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<n.length;r++){\
-let[,o,i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],a=i?.replaceAll("_","-");a!==void 0&&(ms.test(a)?t.set(a,!\
-o):hs.test(a)&&!o&&t.set(a,s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`)}f\
-unction gs(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else if(i===" "&&!t)\
-{r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var ys=/^--allow-fs-(?:read|w\
-rite)(?:=([^]*))?$/,yr=/--(?:experimental[-_])?permission|--allow[-_]/,bs=/^--experimental[-_](?:default[-_])?config[-_]\
-file/;function Es(e,n,t){return n!==void 0&&yr.test(n)||!e.some(r=>r==="--permission"||r==="--experimental-permission")?\
-!1:e.every(r=>{if(yr.test(r)&&/^[^=]*_/.test(r)||bs.test(r))return!1;let o=ys.exec(r);if(!o)return!0;let i=o[1];return i\
-==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&X(i,t)})}function vs(e,n,t){let r=e.getBuiltinModule;return r?e.versions.electr\
-on?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs on\
-ly the program":v(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executable runs only the p\
-rogram":v(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-child-process":e.perm\
-ission&&!Es(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its sender would not get\
- as they are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.js does not pass on, or grant\
-ing a path Node.js passes on unquoted that the sender, started in the spool, would read otherwise: relative, or with a s\
-pace, quote or backslash)":Qe({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>v(()=>n?.read(o,65536)),pidNa\
-mespace:e.platform==="linux"?v(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}\
-function Ss(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=Ee(new URL(o),n);if(s.kind==="unusa\
-ble")throw new Y(s.reason);if(s.kind==="proxy"&&!t)throw new Y("this runtime\'s fetch cannot use a proxy");try{let a=s.ki\
-nd==="proxy"?ws(s.proxy):!1;return await r(o,{...i,proxy:a,verbose:!1})}catch(a){throw v(()=>a?.code)==="UnsupportedProx\
-yProtocol"?new Y("the proxy setting\'s scheme is not supported"):a}}}function ws({protocol:e,hostname:n,port:t,authorizat\
-ion:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:\
-i,respectNoProxy:!1}}function br(e,n){let t=rn.get(e)??0;t===0&&e.on("error",Er),rn.set(e,t+1);let r=()=>{let i=(rn.get(\
-e)??1)-1;rn.set(e,i),i===0&&e.removeListener("error",Er)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()\
-}}var rn=new WeakMap;function Er(){}function vr(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(let\
- o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var ve=globalThis,Ts={env:()=>{},writeStderr:()=>{},unre\
-fTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=\
->{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to sta\
-rt a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP \
-server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exit\
-ing:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},on,Tr=[v(()=>ve.Bun?.fetch),ve.Deno?v(()=>ve.fetch):void 0].find(e=\
->typeof e=="function");function b(){if(on)return on;let e=I().name;return on=e==="deno"?or(ve.Deno,Tr):e==="unknown"?Ts:\
-Sr(ve.process,{lightFetch:e==="node",fetchAtLoad:Tr,bunSpawn:e==="bun"?ve.Bun?.spawn:void 0}),on}var xr=/^t-(\\d{13})-[0-\
-9a-f]+\\.tmp$/;function le(e,n,t,r,o,i=sn(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(s){try{e.remov\
-e(i)}catch{}throw s}}function sn(e,n){return`${e==="/"?"":e}/t-${Z(n)}-${fe()}.tmp`}function Z(e){return String(Math.flo\
-or(e)).padStart(13,"0")}var xs=Math.random;function Se(){let e;try{e=xs()}catch{}return typeof e=="number"&&e>=0&&e<1?e:\
-globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function fe(e=12){let n="";for(;n.length<e;)n+=Math.floor\
-(Se()*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}function W(e){try{return e instanceof Error?e.message:`thr\
-ew ${typeof e}`}catch{return"threw something that cannot be described"}}function N(e){switch(typeof e){case"string":retu\
-rn JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e);ca\
-se"bigint":return`${e}n`;case"object":{if(e===null)return"null";let n=Rr(e)?.slice(8,-1);return n===void 0?"an object th\
-at cannot be read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`}}function we(e\
-){if(typeof e!="object"||e===null)return!1;let n=Rr(e);return n==="[object Object]"||n==="[object Module]"}function kr(e\
-){if(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}fu\
-nction Rr(e){try{return Object.prototype.toString.call(e)}catch{return}}function jn(e,n){let t=Object.keys(e).find(i=>!O\
-bject.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=_s(t,r);return`\'${t}\' is not an option (${o?`did you mean\
- \'${o}\'?`:`the options: ${r.join(", ")}`})`}function _s(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g,""),r=n.filter(s=>\
-t(e).length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let a=ks(t(e),t(s));a<i&&\
-([o,i]=[s,a])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function ks(e,n){let t=Array.from({length:e.lengt\
-h+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(le\
-t o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1\
-]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function H(e){let n;\
-try{n=new URL(e)}catch{}let t=e.split("@").length-1,r=t===0||t===1&&(n?.username!==""||n?.password!=="");if(n===void 0||\
-n.host===""||!r)return e.replace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@").replace(/\\?[\\s\\S]*$/,"?***");if(n.userna\
-me===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password!==""&&(n.password="**\
-*"),n.search!==""){let o=[...n.searchParams].map(([i,s])=>s===""?"***":`${encodeURIComponent(i)}=***`);n.search=o.join("\
-&")}return n.href}function Or(e,n,t={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,i=>H(\
-i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:Os(n),...Rs(t)];for(let i of[...new Set(o)].sort((s,a)=>a.length-s.length)\
-){let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(a,d,u)=>`%${_r(d)}${_r(u)}`);r=r.r\
-eplace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function Rs(e){let n=Object.values(e).flatM\
-ap(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>t.length>=4);return[...n,...n.map(t=>JSON.stringify(t).\
-slice(1,-1))]}function _r(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function Os(e){try{let{userna\
-me:n,password:t,search:r}=new URL(e),o=u=>{try{return decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t]\
-.flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u\
-)]).filter(u=>u.length>=8),a=n||t?[Cn(`${o(n)}:${o(t)}`)]:[],d=[...i,...s].map(u=>JSON.stringify(u).slice(1,-1));return[\
-...i,...s,...d,...a]}catch{return[]}}var As=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,Ns=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,$s=new \
-Set(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function dn(e){ret\
-urn $s.has(e.toLowerCase())}function an(e){return As.test(e)}function un(e){return Ns.test(e)}var Ar=e=>e===9||e===10||e\
-===13||e===32;function Nr(e){let n=0,t=e.length;for(;n<t&&Ar(e.charCodeAt(n));)n++;for(;t>n&&Ar(e.charCodeAt(t-1));)t--;\
-return e.slice(n,t)}function cn(e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.\
-join(",")}function L(e){let n=(Ls()?Vn(e):void 0)??JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?Is(n):n\
-}function Is(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o==\
-=\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function Ls(){try{return Ms(Array.prototype)!==Object.prototype||"\
-toJSON"in Array.prototype}catch{return!0}}var Ms=Object.getPrototypeOf;function Vn(e){if(typeof e!="object"||e===null)re\
-turn JSON.stringify(e);if(Array.isArray(e))return`[${e.map(t=>Vn(t)??"null").join(",")}]`;let n=[];for(let t of Object.k\
-eys(e)){let r=Vn(e[t]);r!==void 0&&n.push(`${JSON.stringify(t)}:${r}`)}return`{${n.join(",")}}`}var Te="0.1.0";var Ir="n\
-at-cli",Yn={name:"@nat/telemetry",version:Te};function Lr(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolea\
-n"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Mr=e=>Object.entries(e).map(([n,t])=>(\
-{key:n,value:Lr(t)}));function $r(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Ps(e){return{x86_64:"amd\
-64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:\
-"ppc64",s390x:"s390x"}[e]??e}function Pr(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:$r(e.timesta\
-mp),observedTimeUnixNano:$r(e.timestamp),eventName:n,attributes:[...Mr(t),{key:"nat.event.schema_version",value:Lr(e.sch\
-emaVersion)}]}}function Wn(e,n,t,r=I()){let o=Mr({...t.resourceAttributes,"service.name":t.serviceName,"service.version"\
-:t.serviceVersion,"session.id":n,"host.arch":Ps(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.ver\
-sion,"telemetry.sdk.name":Yn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Yn.ve\
-rsion}),i=L({resource:{attributes:o},scopeLogs:[{scope:Yn,logRecords:[]}]});return cn(`{"resourceLogs":[${i.slice(0,-4)}\
-`,e,"]}]}]}")}function Dr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Ds(t));return o>0?{kind:"delivered",rejected:o}:{k\
-ind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",reason:`ht\
-tp_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function Ds(e){try{let n\
-=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return\
- 0}}function Cr(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("=")\
-,s=a=>n?.(`entry ${r+1} ${a}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let a=decodeURICompo\
-nent(o.slice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key")}catch{s("has a b\
-ad percent-encoding")}}return t}var Cs=/^(?:service\\.(?:name|namespace|version)|deployment\\.environment(?:\\.name)?)$/;fu\
-nction Fr(e){let n={},t=[];for(let[r,o]of Object.entries(e))Cs.test(r)?n[r]=o:t.push(r);return{sent:n,skipped:t}}var Gn=\
-["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Br(e,n=()=>!1){for(let t of Gn){if(n(t))retu\
-rn{hidden:!0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:Fs(r),hidden:!1\
-}}return{hidden:!1}}function Fs(e){let[,n,t]=/^([^?#]*)(.*)$/s.exec(e);return`${n.replace(/\\/+$/,"")}/v1/logs${t}`}var U\
-r="https://events.telemetry.data.nvidia.com/v1.1/events/json";function _e(e){if(e!==void 0)return["1","true","yes"].incl\
-udes(e.trim().toLowerCase())}function Bs(){return Hs(b().env("CI"))||b().envNotUnicode?.("CI")===!0}function xe(e){retur\
-n Ce(b().envNotUnicode?.(e)===!0,"its permissions")}function Hs(e){return!["","0","false"].includes(e?.trim().toLowerCas\
-e()??"")}var Us=["","0","false","no","off"];function jr(e){return ln(e)===void 0}var zn="is not an http(s) URL",js="has \
-an \'@\' past its host";function Vr(e){let n;try{n=new URL(e)}catch{return zn}if(n.protocol!=="http:"&&n.protocol!=="https\
-:")return zn;if(Fe(n))return`${js}: a key with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %23), would make \
-a part of it the host`}function ln(e){if(e===""||e==="stdout")return;let n=Vr(e);return n===zn?`${n}, "" or "stdout"`:n}\
-function fn(e){let n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n:void 0}function Yr(){let e=b().env,n=[],t=(y,\
-p)=>{let w=e(y),_=Xn(y,w);return _!==void 0&&n.push(`${_}, ${p}`),_e(w)};t("NAT_TELEMETRY_ENABLED","so telemetry is off \
-and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=Bs();for(let y of Vs)b().envHi\
-dden?.(y)===!0&&!(y==="CI"&&o)&&r.push(y);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMET\
-RY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),a=s===void 0?void 0:ln(s);a&&n.push(`NAT_TELEMETRY_ENDPOINT=${N(H(s))} ${a}: \
-nothing is sent`);let d=e("NAT_TELEMETRY_FORMAT");d!==void 0&&d.trim()!==""&&fn(d)===void 0&&n.push(`NAT_TELEMETRY_FORMA\
-T=${N(d)} is not a format (nat, otlp): the nat envelope is sent`);let u=t("NAT_TELEMETRY_HANDOFF","so events are deliver\
-ed in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!X(l,I().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${\
-N(l)} is not an absolute path: it is read in the directory each run starts in, so each directory may hold another decisi\
-on`);let c,m=Ys(e,I().os,n,y=>c=y),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=I().os==="win32"?"LOCALAPPDATA":"HOME";m===void 0&&f\
-===void 0&&b().envHidden?.(h)===!0&&(c=`the program may not read ${h} (${xe(h)})`,n.push(`${h} may not be read (${xe(h)}\
-): the spool cannot be kept in the home directory`));for(let y of r)n.push(`${y} may not be read (${xe(y)}): ${Wr[y]}`);\
-for(let y of Gn){let p=e(y)?.trim(),w=p?Vr(p):void 0;w&&n.push(`${y}=${N(H(p))} ${w}: OTLP events are not sent`)}let g=B\
-r(e,y=>r.includes(y)),E=y=>Cr(e(y),p=>n.push(`${y}: ${p}: skipped`)),k={...Hr("OTEL_EXPORTER_OTLP_HEADERS",E("OTEL_EXPOR\
-TER_OTLP_HEADERS"),n),...Hr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",E("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},T=Fr(E("OTEL_RESO\
-URCE_ATTRIBUTES"));T.skipped.length>0&&n.push(`OTEL_RESOURCE_ATTRIBUTES: ${T.skipped.map(y=>N(y)).join(", ")}: not sent,\
- as it may say who or which machine sends (only the service\'s names and its deployment\'s environment are)`);let A={...T.\
-sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("\
-NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpo\
-ol:c,spoolFallback:f===void 0,handOff:u,ci:o,format:d,otlpEndpoint:g.endpoint,otlpHeaders:k,otlpResource:A,problems:n}}v\
-ar Wr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program sets its endpoint",\
-NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set there is\
- not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is not seen"\
-,CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then stops",OTEL_EXPORTER_\
-OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unless NAT_TELEMETRY_ENDP\
-OINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is \
-not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not sent",OTEL_EXPO\
-RTER_OTLP_LOGS_HEADERS:"the same"},Vs=Object.keys(Wr);function Xn(e,n){if(n===void 0)return;let t=n.trim().toLowerCase()\
-;if(!(_e(t)===!0||Us.includes(t)))return`${e}=${N(n)} is not a yes/no value (1, true, yes / 0, false, no): read as no`}f\
-unction Hr(e,n,t){let r={};for(let[o,i]of Object.entries(n))an(o)?dn(o)?t.push(`${e}: ${N(o)} is the HTTP client\'s to se\
-t: skipped, not sent`):un(i)?r[o]=i:t.push(`${e}: the value of ${N(o)} is not a header value (RFC 9110, visible ASCII: n\
-o control characters, no leading or trailing space): skipped, not sent`):t.push(`${e}: an entry\'s name is not a header n\
-ame (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \\`Name: value\\` rather than \\`Name=va\
-lue\\`): skipped, not sent`);return r}function Ys(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)ret\
-urn o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):X(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${N(o)} is not an absolu\
-te path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!\
-X(i,n))t.push(`XDG_STATE_HOME=${N(i)} is not an absolute path: ignored, as the XDG specification says`);else if(i)return\
- B(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\L\
-ocal`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a?B(a,`${n==="darwin"?"Library/Application Support":".lo\
-cal/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):X(s,n)?s:(t.push("the home dir\
-ectory is not an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}function \
-Gr(e,n,t,r=()=>!0){if(n==="win32"||t===void 0)return;let o=e("TMPDIR"),i=o&&X(o,n)&&r(o);return B(i?o:"/tmp",`nat-teleme\
-try-${t}`)}function Jn(){let e=b();if(_e(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}\
-var qn=new Set;function zr(e,n){if(!(e===void 0||qn.has(e))){qn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${n}`)).ca\
-tch(()=>{})}catch{}finally{qn.delete(e)}}}function Xr(e){let n;return()=>n??=new RegExp(e,"u")}var oc=Xr(String.raw`[\\p{\
-Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var ic=Xr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.\
-|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var me="1.5",Re=64,mc=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"co\
-mpleted",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),hc=Object.freeze({INFERENCE\
-:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZE\
-R:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ke=class{name;schemaV\
-ersion;timestamp;constructor(n,t={}){if(Ws(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstr\
-act, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: an event type must declar\
-e a name (pass it to super()), got ${N(n)}`);let r=t.schemaVersion??me;if(typeof r!="string"||r.length===0)throw new Typ\
-eError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${N(r)}`);let o=t.timestamp===void 0?Date.n\
-ow():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or e\
-poch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function Ws(e){return e===ke}function D(e){let n\
-=e.search(Gs);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?\
-t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Gs=/[^\\x00-\\x7f]/;var zs="184482\
-118588404";function Be(e){let n=U(e);if(!(n>=-hn&&n<=hn))throw new RangeError("Invalid time value");let t=U(n/1e3);if(t!\
-==Kn.second){let r=U(t/qr),o=t-r*qr,i=`${ie(U(o/3600),2)}:${ie(U(o/60)%60,2)}:${ie(o%60,2)}`;Kn={second:t,text:`${Xs(r)}\
-T${i}.`}}return`${Kn.text}${ie(n-t*1e3,3)}Z`}var Kn={second:NaN,text:""};function Xs(e){let n=U((e+719468)/146097),t=e+7\
-19468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-(365*r+U(r/4)-U(r/100)),i=U((5*o+2)/153),s=o-U((153*i+2\
-)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?ie(d,4):`${d<0?"-":"+"}${ie(d<0?-d:d,6)}`}-${ie(a,2)}-\
-${ie(s,2)}`}var Oe=4503599627370496,U=e=>{if(!(e<Oe&&e>-Oe))return e;let n=e>=0?e+Oe-Oe:e-Oe+Oe;return n>e?n-1:n},ie=(e,\
-n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},qr=86400,hn=864e13;function Jr(e){let n;try{n=e.name}catch(o){thr\
-ow new TypeError(`Event name cannot be read: ${W(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("Event name is \
-not a non-empty string");let t=L(Js(e));if(n!==mn.name){let o=L(n);mn={name:n,json:o,bytes:D(o)}}let r=Be(e.timestamp);r\
-eturn{json:`{"ts":"${r}","parameters":${t},"name":${mn.json}}`,bytes:qs+r.length+D(t)+mn.bytes}}var mn={name:"",json:"",\
-bytes:0},qs=31;function Js(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be read: ${W(s)}`),t;try{t=e.par\
-ameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){throw n("parameters() returned an object that",i)}if(kr(\
-t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters obj\
-ect: parameters() returned a thenable`)}if(!we(t))throw new TypeError(`Event \'${e.name}\' has no parameters object: param\
-eters() returned ${N(t)}`);let r;try{r={...t}}catch(i){throw n("parameters",i)}let o=Zn(r);if(o)throw new TypeError(`Eve\
-nt \'${e.name}\' ${o}`);return r}function Zn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters\
- object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Numbe\
-r.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function Kr(e,n){return{browserType:"\
-undefined",clientId:zs,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpu\
-Architecture??I().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"unde\
-fined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undef\
-ined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None\
-",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productV\
-ersion:"undefined",sentTs:Be(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Qn\
-(e,n){return cn(`${L(e).slice(0,-1)},"events":[`,n,"]}")}var Zr=/[A-Za-z0-9_-]/,Ks=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[\
-12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3\
-]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Zs=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[\
-01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function Qr(e){return new tt(e).document()\
-}var tt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>\
-=this.#e.length)return n;this.#d()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){let t=this.#e.startsWith("[[",this.#n)\
-;this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a=i===r.length-1;if(a&&t){le\
-t u=et(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of table\
-s`);let l=this.#T({},"header");return u.push(l),pn(o,s,u),l}let d=et(o,s);d===void 0?pn(o,s,d=this.#T({},a?"header":"imp\
-licit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:nt(d)?a?(this.#t.get(d)!=="implicit"&&this.#i(`t\
-able \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${s}\' is an inlin\
-e table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();let r=thi\
-s.#r(),o=n;for(let s of t.slice(0,-1)){let a=et(o,s);a===void 0?pn(o,s,a=this.#T({},"dotted")):(!nt(a)||!["dotted","impl\
-icit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(a)==="implicit"&&this.#t.set(a,"d\
-otted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),pn(o,i,r)}#p(){let n=[];for(;;){t\
-his.#y();let t=this.#d();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.push(this.#l());else{let r=this.#n;for(;this.#n<\
-this.#e.length&&Zr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,thi\
-s.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++}}#r(){let n=this.#d();if(this.#e.startsWith(\'"""\',this.#n))return\
- this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return this.#w();if(n==="\'")return this.#l()\
-;if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n==="["?this.#g():this.#m();return th\
-is.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!Zr.test(this.#e[this.#n+o.length]?\
-?""))return this.#n+=o.length,i;let t=this.#a(Ks,/[\\w:.+-]/);if(t){let[o,i,s,a]=t;return i!==void 0&&!Qs(Number(i),Numbe\
-r(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r=this.#a(Zs,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test\
-(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),ed(r[0])):this.#i("a value i\
-s malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#\
-n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#d()!=="]";)n.push(this.#r()),this.#O(),this.#d()===","?this\
-.#n++:this.#d()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this.#n++;let n=this.#T({},"inline");if(\
-this.#y(),this.#d()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==\
-","&&this.#i("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.value\
-s(n))nt(t)&&this.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a\
- string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():gn(t)&&t!=="	"?this.#i("a string holds a control chara\
-cter"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(\
-`\n`)||[...t].some(r=>gn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.st\
-artsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let\
- r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)\
-return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=\
-r[0].length:n+=this.#R()}else gn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#d()===`\n`)?this.#i("a string holds a control ch\
-aracter"):n+=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n=this.#e.in\
-dexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=thi\
-s.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:\
-"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(\
-o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296\
-&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#d()===" "||t\
-his.#d()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#d();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+\
-1]===`\n`)this.#n+=2;else if(n==="#")this.#N();else return}}#N(){for(;this.#n<this.#e.length&&this.#d()!==`\n`;){let n=thi\
-s.#e[this.#n++];gn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.#d(\
-)==="#"&&this.#N(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`?this.#n++:this.#n<this.#e.length&&this.#\
-i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.len\
-gth}#d(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).lengt\
-h;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function et(e,n){return Object.hasOwn(e,n)?e[n]:void 0}func\
-tion pn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function nt(e){return type\
-of e=="object"&&e!==null&&!Array.isArray(e)}function gn(e){let n=e.charCodeAt(0);return n<32||n===127}function Qs(e,n,t)\
-{let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function ed(e){let\
- n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var nd=\
-"1.0";function Ue(){if(oo())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE"\
-)||(t?B(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(rt?.given!==r)\
-{let o=n?.realPath(".");rt={given:r,path:o===void 0?r:B(o,r)}}return rt.path}function ro(){return(se?Q?.path:void 0)??Ue\
-()}var rt;function oo(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FI\
-LE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var td=65536;function He(e,n=!1){let t=b().files;if(!t)ret\
-urn{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permiss\
-ions)"};let r;if(!n){if(!t.present(e))return{state:"never_asked"};try{r=t.checkPlace(e)}catch(i){return{state:"disabled"\
-,problem:`is where another user could replace it (${ot(i).replaceAll("_"," ")})`}}}let o;try{o=t.read(e,td)}catch(i){ret\
-urn ot(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:rd(i)?{state:"disab\
-led",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read saf\
-ely (${ot(i).replaceAll("_"," ")})`}}return o===void 0?{state:"never_asked"}:{...io(o),text:o,placeJudged:r}}function rd\
-(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function ot(e){return e?.reason??"unreadab\
-le"}function io(e){let n;try{n=Qr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t==\
-=void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'tele\
-metry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{s\
-tate:"disabled"}:r==="enabled"?o===nd?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state\
-:"disabled",problem:"has a consent value this tool does not know"}}function so(){let e=Ue(),{state:n,problem:t,outdatedY\
-es:r}=ut(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...bn()??ct(n),..\
-.o}}function ao(){let e=bn();if(e)return e;let{state:n,text:t,problem:r,placeJudged:o}=ut(Ue());return{...ct(n),text:t,p\
-laceJudged:o,...r?{problem:r}:{}}}function ut(e){if(e!==void 0)return He(e);let n=oo();return n?{state:"disabled",proble\
-m:`cannot be found: the program may not read ${n} (${xe(n)})`}:{state:"never_asked"}}function bn(){let{env:e,envHidden:n\
-}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=_e(e("NAT_TELEMETRY_ENABLE\
-D"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_\
-NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function ct(\
-e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var G,se=!1,Q,it,lt=!1,y\
-n,Ae,eo="an opt-out set in the environment during the run",no="the consent file, written since the program turned teleme\
-try on";function od(e,n=He(e)){let t=b().files,{text:r,problem:o}=n,i=o===void 0&&(n.placeJudged??id(e)),s=t?.present(e)\
-??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{path:e,there:s,text:r,problem:o,rere\
-ad:i,stamp:t?.stamp(e)}}function id(e){try{return b().files?.checkPlace(e)===!0}catch{return!1}}function st(e,n){let t=b\
-().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e.reread)return t?.stamp(e.path)!==e.\
-stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.path)!==e.modified}function \
-uo(){return yn!==void 0&&st(yn)}var dt=Symbol.for("@nat/telemetry: the program\'s opt-out"),at=globalThis;try{at[dt]===vo\
-id 0&&Object.defineProperty(at,dt,{value:{serial:0}})}catch{}var to=0;function sd(){try{let e=at[dt];if(e===void 0)retur\
-n;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function co(){\
-let e=sd();e===void 0||e===to||(to=e,[G,se,lt]=[!1,!1,!0])}function lo(e){it=e}function ee(){if(it)return G=it();co();le\
-t e=lt&&!se;if(!e&&(Ae===eo||bn()?.enabled===!1))return Ae=eo,G=!1;if(e&&(Ae===no||uo()))return Ae=no,G=!1;if(!se||Q===v\
-oid 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0&&(n=He(Q.path,!0)),G=Q.problem===void 0&&(\
-n===void 0?G===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(n.state).enabled),G||(Ae??="the consent file, written again d\
-uring the run"),G}function he(){return co(),G===void 0&&dd(ao()),G===!0}function dd(e){[G,se]=[e.enabled,e.source==="fil\
-e"];let n=se?Ue():void 0;Q=n===void 0?void 0:od(n,e)}function Ne(){if(!lt||se||G!==!0||uo())return;let e=bn();if(e)retur\
-n e.enabled?void 0:e.source;let n=Ue(),t=yn?.path===n?yn:void 0,{state:r,problem:o}=t===void 0?ut(n):t.problem!==void 0|\
-|t.text===void 0?{state:"never_asked",problem:t.problem}:io(t.text);return r==="disabled"&&o===void 0?"file":void 0}func\
-tion fo(){return he()&&se}function ft(){let e=he(),{enabled:n,source:t,problem:r}=ao(),o=t!=="file"&&t!=="default"&&b().\
-envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,b().env(t)):void 0,s=o?`${t}, which the program may not read \
-(${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?s\
-:Ae??"the program (setTelemetryEnabled)"}}var pt=2**31-1,ad=25,mt={min:50,max:250},mo=4,ht=1e3,ud=(mo+1)*mt.max,$e={guar\
-ded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.l\
-ooks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",\
-this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(ht,e)){this.ticki\
-ng=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(ht)),this.signal.addEventListener\
-("abort",this.look)}catch{}},look:()=>{for(let e of $e.guarded)--e.looks<=0&&e.end();$e.guarded.size>0&&$e.listen()}};fu\
-nction Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$e.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.ceil((\
-e+ud)/ht),end:a},u=(l,c)=>{let m=b().monotonicMs()+l;try{r=setTimeout(()=>{$e.release(d);let f=b().monotonicMs()-m;if(f<\
-=ad||c===0)return a();u(Math.min(Math.max(f,mt.min),mt.max),c-1)},l),t?.(r)}catch{}};return $e.guard(d),u(e,mo),t||(i=v(\
-()=>b().holdOpen?.())),s}function ho(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.\
-test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function pe(e,n,t,r=0){let o=Math.mi\
-n(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var cd=3,go=!1;function yo(){go=!0}var ld\
-=new Set([407,408,429,500,502,503,504]),fd=new Set([501,505]);function md(e,n){return e>=200&&e<300?{kind:"delivered"}:e\
-===413?{kind:"too_large"}:ld.has(e)||e>=500&&e<600&&!fd.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry\
-",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejecte\
-d",reason:`http_${e}`}}async function bo(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=\
-!1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});l\
-et i=new Promise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let \
-s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??md;for(;;s++){let l=new URL(a).origin===d?e.headers:void 0,c=await\
- Promise.race([e.fetch(a,{method:"POST",headers:{...l,"content-type":"application/json"},body:e.body,redirect:"manual",s\
-ignal:n.signal}),i]),m=hd(c);if(m===void 0)return yt(gt(c)),{kind:"rejected",reason:"bad_response"};let f=po(c,"location\
-"),h=ho(po(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let E=await Promise.race([pd(c,n.s\
-ignal),i]).catch(()=>{});return u(m,h,E)}if(yt(gt(c)),m!==307&&m!==308)return u(m,h,void 0);if(s===cd)return{kind:"rejec\
-ted",reason:"too_many_redirects"};let g=vd(f,a);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsW\
-ith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return g\
-o?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason:"u\
-nsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"}\
-;a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof Y&&s===0?{kind:"not_sent",reason:a.message\
-}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:W(a)}}finally{r(),e.signal?.removeEventL\
-istener("abort",o)}}function hd(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&t\
-ypeof e.headers?.get=="function"?n:void 0}catch{return}}function po(e,n){try{let t=e.headers.get(n);return typeof t=="st\
-ring"?t:null}catch{return null}}function gt(e){try{return e.body}catch{return}}function yt(e){try{let{cancel:n,destroy:t\
-}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)}catch{}}async func\
-tion pd(e,n){let t=gt(e),r=gd(t),o=r??t,i=()=>yt(o);n.addEventListener("abort",i,{once:!0});let s=new TextDecoder,a="",d\
-=0;try{if(n.aborted)return"";for await(let u of r?yd(r):bd(t)){if(typeof u!="string"&&!(u instanceof Uint8Array)||(d+=ty\
-peof u=="string"?D(u):u.length,d>Ed))return"";a+=typeof u=="string"?u:s.decode(u,{stream:!0})}return a+s.decode()}finall\
-y{n.removeEventListener("abort",i),i()}}function gd(e){try{let{getReader:n}=e??{};return typeof n=="function"?n.call(e):\
-void 0}catch{return}}async function*yd(e){for(let n=await e.read();!n.done;n=await e.read())yield n.value}function bd(e)\
-{let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var Ed=65536;function vd(e,n){if(e!==null)try{let t=ne\
-w URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var Sd=0xe677d21fdbff,wd=JSON.\
-stringify(me).length+Re;function vo(e){if(e===Eo)return!0;let n=D(JSON.stringify(e))<=wd;return n&&(Eo=e),n}var Eo;funct\
-ion So(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof ke))return{reason:"not_an_event",detail:"not \
-a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:o\
-,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!vo(o))re\
-turn{reason:"invalid_event",detail:`schemaVersion is longer than the ${Re} bytes beyond "${me}" that maxBatchBytes keeps\
- for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(i<0||i>Sd)r\
-eturn{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let{json:s,byt\
-es:a}=Jr(e),d={json:s,bytes:a,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries:0,notBefore:0},u=bt(d,n);r\
-eturn u===void 0?d:{reason:"event_too_large",detail:u}}catch(o){return{reason:"invalid_event",detail:W(o)}}}function bt(\
-e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes serialized, more than ${Math.m\
-ax(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attri\
-butes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n.sessionId&&e.clientVersion===n.sour\
-ceClientVersion&&vo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`${i} bytes as the ${o.name} format c\
-arries it, more than maxBatchBytes leaves beside its envelope`}function wo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let\
- a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.clientVersion===i[\
-0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function ne(e){let n=2166136261;for(let \
-t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function Et(e,n,t,r\
-){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0?void 0:r(s,i);return a===v\
-oid 0?[]:[a]})}var xd={initialMs:3e4,maxMs:36e5},To=4096;function _d(e,n){return n??ne(e)}function kd(e,n,t){try{let r=e\
-.read(n,To);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,handedOffAt:d}=JSON.parse(r),u=Num\
-ber.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,handed\
-OffAt:d}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof a=="string"\
-&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var En=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#a=!1;con\
-structor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${_d(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}\
-`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!this.#a&&this.#r!==void 0&&\
-this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures?\
-?0),o=this.#s()+pe(r,xd,this.#p,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notBefore:i?t.notBefore:o}),i}record\
-Wait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#c({failures:r?.failure\
-s??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.#s()+n}),this.#a=!0)}noteHandOff\
-(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&thi\
-s.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#a||(this.\
-#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m())}#g(){let n=kd(this.#u,this.path,this.#s()\
-);return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){thi\
-s.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{},r=L({...n,...t,endpoint:this.#t}),o=D(r)<=To&&H(this.#t)===this.#\
-t?r:L({...n,...t});le(this.#u,this.#e,this.#n,o,this.#s())}catch{}}};function xo(e){let{failures:n=0,notBefore:t=0}=e.st\
-ate??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Be(t)}`}function C(e,n,t){t>0&&(e[n]=\
-(e[n]??0)+t)}var _o=36e5,je=64,Rd=6e4,de={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},vt=6e4,Od=864e5,ko=6e4,No=64,\
-Ad=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,vn=/^([lc])-(\\d{13})-(e-.+)$/,Nd=36e5;function $o(e\
-,n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ae=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(\
-n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,de.maxAgeMs),maxEvents:Math.max(r.maxEve\
-nts,de.maxEvents),maxBytes:Math.max(r.maxBytes,de.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{\
-},s="work"){let a=(c,m=!1)=>{i(c,m)},d=s==="work",u=d?"read and write":"read",l=c=>!t.allowed(c,"read")||d&&!t.allowed(c\
-,"write");if(l(n))return a(`the program may not ${u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,d),m=t.realPath\
-(n);return m===void 0?a(`where ${n} leads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks?a(`the program may not $\
-{u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,d)),new e(m,t,r,o,c))}catch(\
-c){return c?.reason==="missing"?a(`${n} does not exist yet`,!0):a(W(c))}}write(n,t){let r={},o=n.map(Me),{kept:i}=wt(o,t\
-his.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.length-i.length);let s=new Map;for(let d of i){let u=s.get(n[d].se\
-ssionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d of s.values())a.push(this.#u(d,t,this.key))}cat\
-ch(d){for(let u of a)this.#l(u);throw d}return{written:r,older:this.#g(t,a)}}claim(n,t,r){let o=[],i={};for(let{entry:s,\
-path:a}of this.#a(t).slice(0,je)){if(o.length>=n)break;let d=this.#p(s.name,t+r);try{this.#e.rename(a,d)}catch{continue}\
-let{valid:u,corrupt:l,expired:c}=this.#s(d,s,t),m=u.slice(0,n-o.length),f={path:d,name:s.name,until:t+r,remaining:m.leng\
-th,taken:m.length,exact:l===0&&c===0&&m.length===u.length};try{this.#u(u.slice(m.length).map(Me),s.time,this.key)}catch{\
-this.giveBack(f);continue}C(i,"spool_corrupt",l),C(i,"spool_expired",c);for(let h of m)o.push({...h,claim:f});f.remainin\
-g===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{\
-return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#a(n)[\
-0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.pa\
-th)}catch{}}peek(){return this.#r().flatMap(n=>{let t=vn.exec(n),r=Le(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=th\
-is.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t\
-?{...s,until:Tt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=Rd){let o=[],i=0;for(let s of n.\
-#r()){if(o.length>=je)break;let a=Ro(s,t);if(!(a!==void 0&&(a.key===this.key||a.key===void 0))||!(t-a.time>=r))continue;\
-let u=n.#p(a.name,t+_o);try{n.#e.rename(`${n.dir}/${s}`,u)}catch{continue}let{valid:l}=n.#s(u,a,t);try{let c=this.#u(l.m\
-ap(Me),a.time,a.key);c!==void 0&&o.push(c)}catch{try{n.#e.rename(u,`${n.dir}/${a.name}`)}catch{}break}n.#l(u.slice(n.dir\
-.length+1)),i+=l.length}return o.length>0&&this.#g(t,o),i}clear(){let n=0;for(let t of this.#r()){let r=vn.exec(t),o=Le(\
-r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){re\
-turn n.flatMap(t=>Le(t)??[])}#u(n,t,r){if(n.length===0)return;let o=Oo(n,t,r);return le(this.#e,this.dir,o,Ao(n),t),o}#s\
-(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)\
-??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/No)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let a=L\
-d(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}return o}#p(n,t){return`${this.di\
-r}/${St(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#a(n){let t=[],r=0;for(let o of this.#r()){let i=x\
-r.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>_o&&r<je&&this.#l(o)&&\
-r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=y=>y.key===this.key||y.ke\
-y===void 0,a=y=>n-y.time>(s(y)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#c(d,n,a,r);let u=this.#t(d),l={events:0,bytes:0}\
-,c={events:0,bytes:0},m=(y,p,w)=>{s(y)&&([l.events,l.bytes]=[l.events+p,l.bytes+w]),[c.events,c.bytes]=[c.events+p,c.byt\
-es+w]};for(let y of u)m(y,y.events,y.bytes);let f=(y,p)=>y.events>p.maxEvents||y.bytes>p.maxBytes;if(!f(l,o)&&!f(c,i)&&!\
-u.some(a))return r;let h=u.filter(y=>t.includes(y.name)),g=Math.min(...h.map(y=>y.time)),E=y=>this.#e.modifiedAt(`${this\
-.dir}/${y}`),k=Math.max(...h.map(y=>E(y.name)??-1/0)),T=y=>{if(y.time<g)return!1;let p=E(y.name);return p===void 0||!Num\
-ber.isFinite(k)?y.time-g<=ko:Math.abs(p-k)<=ko},A=u.filter(y=>!t.includes(y.name)).sort((y,p)=>y.time-p.time);for(let y=\
-0;y<je;){let p=A.find(a),w=p===void 0&&f(l,o),_=p??(w?A.find(s):f(c,i)?A[0]:void 0);if(_===void 0)break;A.splice(A.index\
-Of(_),1);let O=a(_);if(!O&&T(_))continue;y++,m(_,-_.events,-_.bytes);let x=w?{events:o.maxEvents-l.events,bytes:o.maxByt\
-es-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!O&&x.events>0&&x.bytes>0){let S=this.#w(_,x.event\
-s,x.bytes,n);if(S===void 0)continue;m(_,S.kept.events,S.kept.bytes),C(r,"spool_corrupt",S.corrupt),C(r,"spool_full",S.cu\
-t);continue}this.#m(_.name,_,O?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);\
-this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===\
-je)break;let a=vn.exec(s);if(a===null||t-Tt(a)<=Od)continue;let d=Le(a[3]);if(d===void 0||!r(d))continue;i++;let u=St(a[\
-3],t+vt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,d,"spool_expired",o)}}#w(n,t\
-,r,o){let i=St(n.name,o+vt),s=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{ret\
-urn}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.map(Me),l=wt(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{events:c\
-.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.length===0)return this.#l(i)?m:void 0;let f=sn(this.dir,o),\
-h=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Ao(c))}catch{if(h(),!this.#l(i))return;try{this.#u(c,n.time,n\
-.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return m}if(b().monotonicMs()-s>vt/2)return void h();\
-try{this.#e.rename(f,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Oo(c,n.ti\
-me,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Ro(e,n){l\
-et t=vn.exec(e);return t?Id(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=Ad.exec(e);if(!n)return;let t=Number(n[3]),r\
-=Math.min(Number(n[2]),Math.floor(t/No));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function wt(e,n,t){l\
-et r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,a)=>s+e[a].bytes+1,0);for(;o<\
-r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Oo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1\
-,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${fe()}.jsonl`}function Ao(e){return e.map(n=>`${n.text}\n`\
-).join("")}function Io(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:a,clientVersion:\
-d=""}of e)o+=i+6*(s.length+a.length+d.length)+$d;return e.length<=t&&o<=r?0:e.length-wt(e.map(Me),t,r).kept.length}var $\
-d=200;function Lo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"schemaVersion":${L(e.schemaVers\
-ion)},"sessionId":${L(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${L(e.clientVersion)},`}${e.cuts?`"cu\
-ts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function St(e,n)\
-{return`l-${Z(n)}-${e}`}function Tt([,e,n]){return e==="l"?Number(n):Number(n)+Nd}function Id(e,n){return n>Tt(e)}functi\
-on Ld(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:a}=JSON.parse(e);if(!(Nu\
-mber.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(s\
-)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Zn(a.parameters)===void 0))return;let u=Number.isSafeIn\
-teger(i)&&i>0,l={json:L(a),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,c\
-lientVersion:o}}catch{return}}function Md(e,n){let t=r=>{let o=n?.realPath(r);return n===void 0||o!==void 0&&n.isDirecto\
-ry(o)&&n.allowed(o,"write")};return e.spoolFallback?Gr(b().env,I().os,n?.uid,t):void 0}function Pd(e,n,t=()=>{},r="work"\
-){let{spoolDir:o,spoolLimits:i}=e,s=xt(e),a=e.noSpool??"there is no spool directory",d=!1,u=r==="look"?"look":"work",l=o\
-===void 0?void 0:ae.open(o,n,i,s,(h,g)=>{a=h,d=g},u),c=Md(e,n),m=l&&u==="work"?Dd(l,c,n,i):void 0;if(l&&m&&l.adopt(m,e.c\
-lock(),r==="flush"?0:void 0),l||c===void 0)return!l&&o!==void 0&&t(a,void 0,d),l;let f=ae.open(c,n,i,s,h=>a+=`; nor in $\
-{c}: ${h}`,u);return t(a,f?.dir,d),f}function Dd(e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"read")&&t.realPath(n)!\
-==void 0?ae.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:void 0}var Sn=class e{spool;health;files;#e;#n=n\
-ew Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random\
-:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=b().files;if(!s)return null;let a=Pd(n\
-,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new En(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t)\
-{this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.claim);l\
-et i=r.map(d=>({...d,bytes:D(d.json),notBefore:0})),[s,a]=[[],[]];for(let d of i)(bt(d,this.#e)===void 0?s:a).push(d);re\
-turn a.length>0&&(this.settle(a),C(o,"event_too_large",a.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}=t\
-his.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDrop\
-ped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}holdsClaims(){retu\
-rn this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack\
-(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}r\
-enewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i\
-,o+n)}}};function Cd(){let e=Fn(),n=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname):e;return(n.startsWit\
-h("/")?b().files?.realPath(n):void 0)??e}function xt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:\
-i}=e,s={version:i&&r!==Te?r:void 0,program:i?Cd():void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0\
-,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=L(s);return $o(n.kind==="http"?n.url:"",\
-t.name,a==="{}"?"":a)}function Fd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost\
-");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.\
-test(n)}function Mo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Fd(t\
-.hostname))return;let r=[...t.username||t.password?["credentials"]:[],...t.search?["query parameters"]:[]],o=[...r.lengt\
-h>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];retu\
-rn o.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Po(e,n=I()){let t=({schemaV\
-ersion:r,sessionId:o,clientVersion:i=e},s)=>Kr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s})\
-;return{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Co(({schemaVersion:r,sessionId:o,clientVersio\
-n:i})=>[r,o,i],r=>D(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Do(e,n=I()){let t=({clientVersion:i=e\
-.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let \
-a=L(Pr(i));r.set(i,s={json:a,bytes:D(a)})}return s};return{name:"otlp",encode:i=>Wn(i.map(s=>o(s).json),i[0].sessionId,t\
-(i[0]),n),emptyBytes:Co(({sessionId:i,clientVersion:s})=>[i,s],i=>D(Wn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes\
-,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Dr}}function Co(e,n){let t;retu\
-rn r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r\
-)}),t.bytes}}var Bd="http://localhost:4318/v1/logs",Hd=120,Ud=50,jd=3,Vd=2,Ho=\'{"ts":"2026-01-01T00:00:00.000Z","paramet\
-ers":{},"name":"x"}\',Yd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","subcommand\
-":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVersion":"node/xxxxxxxx\
-xxxx"},"name":"nat_cli_command"}\',Wd=new WeakSet,Gd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeou\
-tSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,back\
-offMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,s\
-poolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};functio\
-n Ve(e={}){if(!we(e))throw new TypeError(`Cannot create handler: options must be an object, got ${N(e)}`);let n=jn(e,Gd)\
-;if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(R,V,F)=>{let P=e[R]===void 0?V:e[R],z=F.integer?`${F.sig\
-n} integer`:`${F.sign} number`,re=`Cannot create handler: \'${R}\' must be a ${z}`;if(typeof P!="number"||Number.isNaN(P))\
-throw new TypeError(`${re}, got ${N(P)}`);if(!((F.sign==="positive"?P>0:P>=0)&&(F.integer?Number.isSafeInteger(P):Number\
-.isFinite(P))))throw new RangeError(`${re}, got ${P}`);if(F.timer&&P*1e3>pt)throw new RangeError(`Cannot create handler:\
- \'${R}\' must be at most ${pt/1e3} seconds (the longest a timer can wait), got ${P}`);return P},r=(R,V,F)=>{let P=e[R];if\
-(P===void 0)return F;if(typeof P!==V)throw new TypeError(`Cannot create handler: \'${R}\' must be a ${V}, got ${N(P)}`);re\
-turn P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=t("requestTimeout\
-Seconds",Vd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create\
- handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let l=Yr(),c=r("sourceClientVe\
-rsion","string",Te),m=Vo("resource",e.resource),f=r("sessionId","string","undefined"),h=[],g=typeof e.format=="string"&&\
-e.format.trim()===""?void 0:e.format,E=Kd(g,h),k=fn(l.format??""),T=g!==void 0?E:k??"nat",A=kt(T,c,{...l.otlpResource,..\
-.m}),[y,p]=Wd.has(e)?[Yd,"the smallest event trackCommand records; a command\'s own are larger by its name, source and du\
-ration"]:[Ho,"the smallest event"],w=_t(A,l.sessionPrefix+f),_=_t(kt(E,c,m,Uo),f,y),O=t("maxEventBytes",32768,s);if(O<_.\
-eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${_.eventBytes} (${p}), got ${O\
-}`);let x=t("maxBatchBytes",5e5,s);if(x<_.batchBytes){let R=`one ${E} envelope holding ${p}`;throw new RangeError(e.maxB\
-atchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${R} ${_.batchBytes} by\
-tes, more than \'maxBatchBytes\' (${x} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${_.batchByte\
-s} (${R}), got ${x}`)}let S=Zd(e.headers);S.problem&&h.push(S.problem);let M=qd(e.endpoint,l.endpointHidden?Rt:l.endpoin\
-t??(T==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??Bd:void 0),l.dryRun,h),j=Jd(e.spoolDir,l,h);return{flushIntervalM\
-s:t("flushIntervalSeconds",Hd,o)*1e3,maxQueueSize:t("maxQueueSize",Ud,s),maxRetries:t("maxRetries",jd,{sign:"non-negativ\
-e",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e\
-3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(O,x-w.envelopeBytes-Re),maxEventBytesOption:O,m\
-axBatchBytes:x,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:M.kind==="http"&&S.problem?{kind:"none",reason:"in\
-valid_headers",detail:S.problem}:M,spoolDir:j.path,noSpool:j.none,problems:h,spoolFallback:e.spoolDir===void 0&&l.spoolF\
-allback,spoolLimits:{maxEvents:t("spoolMaxEvents",de.maxEvents,s),maxBytes:Xd(t("spoolMaxBytes",de.maxBytes,s),y,p),maxA\
-geMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ea(e.captureInterrupts),handOff:Q\
-d(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:A,formatSetBy:g!==void 0?"the program\'s options":\
-k!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...T==="otlp"?l.otlpHeaders:{},...S.record},fetch:r("fetch","fu\
-nction",b().fetch??((R,V)=>globalThis.fetch(R,V))),logger:r("logger","function",void 0),clock:Fo("clock",r("clock","func\
-tion",Date.now),Date.now,{valid:zd,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.ti\
-meOrigin + performance.now())"}),random:Fo("random",r("random","function",Se),Se,{valid:R=>typeof R=="number"&&R>=0&&R<1\
-,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}ca\
-tch(a){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${W(a)}${i}`)}if(!r(s))throw new RangeError(`Cannot cr\
-eate handler: \'${e}\' must return ${o}, got ${N(s)}`);return()=>{try{let a=n();return r(a)?a:t()}catch{return t()}}}var z\
-d=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=Ho){let r={json:t,bytes:D(t),schemaVersion:me,sessionId:n,timest\
-amp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:\
-i+Re+o,envelopeBytes:i}}function Xd(e,n,t){if(e>=de.maxBytes)return e;let r=Lo({json:n,schemaVersion:me,sessionId:"",ret\
-ries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${r} (one s\
-pooled event, ${t}), got ${e}`);return e}function kt(e,n,t,r){return e==="otlp"?Do({serviceName:t["service.name"]??Ir,se\
-rviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"li\
-nux"};function jo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=_t(kt(n.name,t,r,Uo),"undefined");return{m\
-axBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var Rt=S\
-ymbol("hidden");function qd(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: \'endp\
-oint\' must be a string (an http(s) URL, "" or "stdout"), got ${N(e)}`);let o=e===void 0?void 0:ln(e);if(o){let s=`the pr\
-ogram\'s \'endpoint\' ${N(H(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}i\
-f(e===void 0&&n===Rt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Ur;return e===void 0&&!jr(i)?{kind:"none",\
-reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}fun\
-ction Jd(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===void 0)ret\
-urn{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDir\' must be\
- a string (an absolute path) or false, got ${N(e)}`);return X(e,I().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spo\
-olDir\' ${N(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolut\
-e path"})}function Kd(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create handler: \'\
-format\' must be a string ("nat" or "otlp"), got ${N(e)}`);let t=fn(e);return t||(n.push(`the program\'s \'format\' ${N(e)} \
-is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Vo(e,n){if(n===void 0)return{};if(!we(n))throw n\
-ew TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${N(n)}`);let t={};for(let[r,o]of Object.e\
-ntries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of s\
-trings, got ${typeof o=="object"||typeof o=="function"?N(o):`a ${typeof o}`} for ${N(r)}`);t[r]=o}return t}var Bo=8192;f\
-unction Zd(e){let n=Vo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new TypeError(`Cannot create handl\
-er: \'headers\' must have header names (RFC 9110 tokens), got ${N(i)}`);if(dn(i))throw new TypeError(`Cannot create handle\
-r: \'headers\' must not set ${N(i)}: the HTTP client frames the request itself`);n[i]=Nr(s)}let t=Object.keys(n).find(i=>!\
-un(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a val\
-ue for ${N(t)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>Bo?`the program\'s\
- \'headers\' add ${r} bytes to a request, more than ${Bo} (servers refuse a larger head): nothing is sent`:void 0;return o\
-?{record:{},problem:o}:{record:n}}function Qd(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="au\
-to"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}funct\
-ion ea(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Ca\
-nnot create handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}var wn=/^sender-[0-9a-f]{8}\\.mjs\
-$/,Ye="NAT_TELEMETRY_SENDER";function Tn(e,n){return{...e,[Ye]:L(n)}}function Yo(e){if(e)try{let n=JSON.parse(e);return \
-typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var te=15e\
-3,na=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).slice(0,4)}function zo(e,n,t,r){return`\
-sender-${e}-${Z(n)}-${t}${fe(8)}.${r}`}function Pe(e,n,t,r,o){let i={locks:[],marks:[],others:new Map};for(let s of e.li\
-st(n)){let a=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(s);if(!a)continue;let d=Number(\
-a[2]),u=a[4]==="lock"?te:na;if(d+u<=r||d>r+u)_n(e,`${n}/${s}`);else if(a[1]===t)(a[4]==="lock"?i.locks:i.marks).push(s);\
-else if(a[3]===o){let[l,c]=[`${a[2]} ${s}`,i.others.get(a[1])];(c===void 0||l<c)&&i.others.set(a[1],l)}}return i.locks.s\
-ort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catch{return!1}}function Xo(e,n,t,r){l\
-et o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.now(),i);if(s.locks.length>0||s.marks.length>0)return"at work";if\
-(s.others.size>=Wo)return"crowded";let a=Date.now();o=zo(t,a,i,"start"),e.create(`${n}/${o}`,"");let d=Pe(e,n,t,a,i),u=d\
-.locks.length>0||d.marks[0]!==o,l=`${Z(a)} ${o}`,c=[...d.others.values()].filter(m=>m<l).length>=Wo;return!u&&!c?o:(_n(e\
-,`${n}/${o}`),u?"at work":"crowded")}catch{return o}}function qo(e,n,t){t!==void 0&&At(e,n,()=>[t])}function Jo(e,n,t){A\
-t(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){let o=Go(r);for(let i=0;i<ta;i++){let s=Date.now();try{\
-e.ensureDir(n,!0,!1);let a=Pe(e,n,t,s);if(a.locks.length>0){Ot(e,n,a.marks);return}let d=zo(t,s,o,"lock");e.create(`${n}\
-/${d}`,"");let{locks:u,marks:l}=Pe(e,n,t,s);if(u.join()===d)return Ot(e,n,l),d;_n(e,`${n}/${d}`)}catch{return}await new \
-Promise(a=>setTimeout(a,10+Se()*50))}}var ta=5;function Zo(e,n,t){At(e,n,()=>[t])}function At(e,n,t){try{e.ensureDir(n,!\
-0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r}`)}function _n(e,n){try{e.remove(n)}catch{}}f\
-unction Qo(){return""}var oa=6e4,ia=1e3,sa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_\
-TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=da(e,n,t);return r.handOff?r:{...r,outcome:ni(e,n)}}function ni(e,n){return\
- e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ne()===void 0?"spooled":"dropped"}function\
- ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function da(e,n,t){try{let r=di(e,n,t);if(r!==void 0||!n|\
-|e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=si(e.sink.url,o.dir);if(i.isOpen\
-()){let m=b().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,r\
-eason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handOff:!1,reason:a.refused};let{cwd:d,...u\
-}=a,l={...ua(e,o.dir),successor:u,onByConsentFile:fo()};return{handOff:!0,command:{...a,env:Tn(a.env,l)},backlog:n,endpo\
-int:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function ri(e,n){return n.handOff&&n.co\
-mmand&&!la(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outco\
-me:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())retur\
-n"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crowded")return o;let i=b().spawnDetached(e.c\
-ommand);return i==="started"?t.noteHandOff():qo(r,n.dir,o),i}catch{return"failed"}}function ii(e,n){if(n===null||n.healt\
-h.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return di(e,n,!0)!==void 0||t.kind==="http"&\
-&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}function si(e,n){let t=ro(),r=t===void 0?void 0:aa(t);return{endpoint\
-:e,dir:n,reads:r===void 0?[]:[r],variables:[...sa,...be,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_F\
-ILE:r}}}function aa(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=b().files,o=n===void 0||["",\
-".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!==void 0&&r?.allowed(i,\
-"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind\
-!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fet\
-ch, which a sender process cannot call";if(e.requestTimeoutMs>te-ia)return`a request may take longer (requestTimeoutSeco\
-nds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=Ne();if(i!==void 0)r\
-eturn`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s d\
-ecision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool director\
-y";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --al\
-low-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the se\
-nder\'s script there";if(!ti(e))return"the program may not connect to the endpoint";let{spool:s,files:a,health:d}=n;if(d.\
-isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=d,m=c===void 0?l:c.handedOffAt===v\
-oid 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>oa&&!xn(a,s.dir,s.key,u))return"spooled events have waited a m\
-inute with no sender at work"}function ua(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="\
-http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInit\
-ialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,sp\
-oolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}\
-}}function ca({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function la(e){if(ca(e))return!0;let{files:n,s\
-pool:t}=e,r=()=>le(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${"\
-"}`),r()}catch{return!1}}return ma(n,t.dir,fa),!0}var fa=3;function ma(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(\
-a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+te?-1/0:d},s=t==="none"?o:o\
-.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filter(({written:a})=>r-a>t\
-e).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var kn=class{#e=new Set;#n=0;get size(){return th\
-is.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){retu\
-rn[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ai(){throw new Error("a sender prints nothing")}var c\
-i=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,ha=/^[0-9a-f]{8}$/;var ui=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f\
-]+(?:-(\\d{1,6}))?\\.aside$/,pa=6e4;function mi(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>fi.test(m)&&Nu\
-mber.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(\
-0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=bi(n,t);try{let m=ya(e,n,t,i).filter(h=>h.quiet).map(h=>hi(\
-e,h,n,t)),f=gi([...m.flatMap(h=>h.lines),l],s,i)??l;pi(e,n,t,m,()=>{let h=Ea(e,c);h==="invalid"&&e.remove(c);let g=`${L(\
-f)}\n`;typeof h!="object"||h.bytes+g.length<=ci?e.append(c,typeof h=="object"&&!h.ended?`\n${g}`:g,li):ga(e,n,t,f,s,i)});f\
-or(let{path:h}of m)h!==void 0&&v(()=>e.remove(h))}catch{}}function ga(e,n,t,r,o,i){let s=bi(n,t),a={path:Lt(n,t),quiet:!\
-1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],()=>{e.append(s,`${L(gi([...d.lines,r],o,i)??r)}\n`,li)})}functio\
-n hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}\
-=ba(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function pi(e,n,t\
-,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a));throw i}}function Lt(e,n,t){let r=t===\
-void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.aside`)}function ya(e,n,t,r){return Et(e,n,ui,(o,i\
-)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=pa;return o===t?{path:B(n,i),summed:a===void 0?void 0:Number(a),q\
-uiet:d}:void 0})}function ba(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndex\
-Of(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Mt(e,n,t){return v((\
-)=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last:Math.min(a.last,t)}))\
-.filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||O\
-bject.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:\
-i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o\
-,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function Ea(e,n){try{let t=e.read(n,$t);return t===voi\
-d 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}f\
-unction yi(e){return e.split(`\n`).flatMap(n=>va(n)??[])}function va(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpo\
-intHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(n)&&Nt(t)&&n<=t&\
-&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let d={since:n,last:t,drop\
-ped:Object.fromEntries(s),...typeof i=="string"&&ha.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&H(o)===o?{..\
-.d,endpoint:o}:d}catch{return}}function Nt(e){return Number.isSafeInteger(e)&&e>=0&&e<=hn}function bi(e,n){return B(e,`d\
-rops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Ei=.9,Sa=1e3,wa=3e5,Ta=36e5,xa=4,Rn=class{#e;#n=[];#o=[];#t=new\
- kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ue.working;#k=0;#R;#y=new Set;#O;#N=!1;#E;#h=Jn(\
-);#d=!1;#T=!1;#i=!1;#H=!1;#$;#me=!1;#U=0;#D;#C;#v;#X;#j=!1;#q=!1;#F;constructor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!h\
-e())return this.#_e();let t=b().exiting();t?(this.#se(),this.#H=this.#i,this.#i=!0):this.#K(),this.#u++;let r=So(n,this.\
-#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#Re();if(thi\
-s.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#V()),this.#n.leng\
-th>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H=!1}}start(){this.#m||this.#D||(this.#m=!0,this.#K()\
-,this.#S()>0?this.#V():he()&&!this.#A()&&ii(this.#e,this.#_())&&this.#I(ue.working))}flush(){return this.#I(ue.asked)}#I\
-(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#x=Math.max(this.#x,n),this.#l)retur\
-n this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i=this.#x;return[this.#l,this.#x]=[void 0,ue.worki\
-ng],this.#Ee(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D??=this.#he()}[Symbol.asyncDispose](){return this.st\
-op()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.length,dlq:this.#\
-o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#J(){return[...th\
-is.#o,...this.#t.events(),...this.#n]}#K(){if(this.#C)return;this.#se();let n=b(),t=s=>{try{return s()}catch{this.#f("an\
- exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=\
-this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.captureInterrupts,i=o?t(\
-()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V(){this.#m&&this.#c===\
-void 0&&this.#Z()}#Z(){this.#c=setTimeout(()=>{this.#I(ue.periodic).then(()=>{this.#m&&this.#Z()})},this.#e.flushInterva\
-lMs),b().unrefTimer(this.#c)}async#he(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=_a(this.#e.exit\
-TimeoutMs);this.#fe(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.ov\
-er()])&&this.#Q(),this.#S()>0&&this.#B())return;this.#ue(),this.#S()>0&&this.#A()&&this.#P(!0),this.#S()>0&&!this.#A()&&\
-await this.#pe(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=\
-void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async#pe(n){let t=this.#_()?.health;t?.state&&\
-t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#Q()}#\
-Q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t||n)*Ei,i=[...this.#y].some(({star\
-ted:s,accepted:a})=>!a&&r-s>=n*Ei);this.#ee(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...th\
-is.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#ee(n=()=>!1){for(let t of this.#y){let{events:r,acce\
-pted:o}=t;if(this.#t.settle(r)){if(o){this.#oe(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?t\
-his.#de(r,"the exit budget ended before the answer"):r)}}}#ge(){return this.#R??=new AbortController}#ne(n){if(n.aborted\
-||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=b().monotonicMs(),s=o.en\
-d-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#te(n){this.#t.settle(n)&&t\
-his.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b().\
-canConnect(n.url))}#ye(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#v?.health.state;return this.#E===void 0&&r!==void\
- 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().can\
-Connect(n.url)}#be(n){let t=this.#v?.health;if(n.delivered){this.#F=void 0;let u=this.#q&&this.#E===void 0&&!this.#v?.ho\
-ldsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryA\
-fterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#F?.failures??0)+1,{backoff:i,random:s\
-,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#\
-Ee(n){try{this.#fe(),this.#Y();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t\
-.refresh(),this.#ue();let r=this.#A();if(r&&!this.#ye())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,\
-a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let d=this.#ie(a)\
-;for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ve(d,u),this.#be(u),u.delivered&&u.r\
-etryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t\
-}`)}}async#ve(n,t){let{signal:r}=this.#ge(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ne(r);)await this.#re(n[o+\
-+],r,t)};await Promise.all(Array.from({length:Math.min(xa,n.length)},i));for(let s of n.slice(o))this.#te(s)}async#re(n,\
-t,r){this.#Y();let o=this.#ce(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.\
-#we(n,t);if(this.#xe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),\
-a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#ne(t)?await this.#re(d,t,r):this.#te(d);r\
-eturn}switch(i.kind){case"delivered":return r.delivered=!0,this.#oe(n,i.rejected);case"too_large":return this.#b(1,"http\
-_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n);case"interrupted":case"not_sent":\
-this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0)\
-,r.probing?this.#Se(n,i.retryAfterMs):this.#ke(n,i.reason,i.retryAfterMs)}}}#Se(n,t=0){let r=this.#e.clock()+t;for(let o\
- of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#oe(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-\
-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#we(n,t){let r={started:b().monotonicMs(),events:n,accepted:!1};this.#\
-y.add(r);try{return await this.#Te(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=b().monotonicMs();this.#O={ms:\
-o-r.started,endedAt:o}}}#ie(n){let{format:t,maxBatchBytes:r}=this.#e;return wo(n,r,t.emptyBytes,t.eventBytes)}#L(){this.\
-#o=[],this.#t.clear(),this.#n=[]}async#Te(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.\
-reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} \
-event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")return vi(a),{kind:"delivered"};let d=i.classi\
-fy;return await bo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccep\
-ted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayCon\
-nect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#xe(n,t){if(!this.#h)return;let r=n.kind==="retry"\
-&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.custo\
-mFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.k\
-ind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): $\
-{n.kind}${i}`)}#se(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enab\
-led:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d=n.kind==="http"?H(n.url):n.kind==="\
-stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program m\
-ay not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${d}; format: ${\
-t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=Mo(n,this\
-.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can be started":"in proc\
-ess"} (${o.source})`)}#_e(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`telemetry off (decided by ${ft().de\
-cidedBy}): events are not recorded`))}#ke(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,a=i(),d=this.#de(n,t);for(let u\
- of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#de(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e\
-.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.len\
-gth>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n){this.#v?.settle(n)}#_(){return this\
-.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;\
-r!==this.#X&&this.#f(r),this.#X=r}),this.#v}#ae(){let n=this.#E;if(n)return Math.max(0,n.end-b().monotonicMs())+Sa;let{f\
-lushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(wa,Math.min(Ta,2*t),2*r)}#Y(){let n=this.#ae(),t=this.#E!==\
-void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this.#j||this.#k>0||!he()||this.#A()||!ee())return;let n=this.#_();i\
-f(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1))\
-,o=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??0)>0,o&&(this.#le(o.dropped),this.#s+=o.events.length,this.#o.pu\
-sh(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#ee();let r=this.#J(),o=this.#ce(r);if(o!==r&&(this.#o=o,t\
-his.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#me=!0,this.#L(),this.#b(o.length,"opted_out"\
-),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#ie(o))vi(this.#e.format.encode(a,this.#e.clock())),th\
-is.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.length,this.#e.sink.reason,this.#e.sin\
-k.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not delivered are kep\
-t in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Ne()!==void 0)r\
-eturn this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let s\
-;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#L(),s){let a=this.#U-this.#e.clock();a>0&&i\
-?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped))this.#b(u,d);this.#le(s.olderDropped)\
-}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavailable")}return i?.releaseAll(),s!==void\
- 0}#ce(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.hol\
-ds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),t\
-his.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#le(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#B(n=!1){\
-if(this.#S()===0)return!0;let t=this.#_(),r=ei(this.#e,t,he()),o=r.handOff?ee():void 0;if(o===!1)return this.#P(!0,o);le\
-t i=ri(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not\
- delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health):void 0,c=i.outcome==="delivered"?`; the exit wai\
-ts at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.re\
-ason}`:i.reason}${c}`),!1}let s=n||this.#A()?0:Io(this.#J(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=thi\
-s.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#S()} even\
-t(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit: delivering in process: th\
-e spool cannot be written"),!1;let a=oi(i);if(a==="failed"||a==="crowded")return this.#f(`at exit: delivering in process\
-: ${a==="crowded"?"senders of other programs or settings (headers, an OTLP resource) work for its host already":"no send\
-er could be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.working];let d={started:"a sender","at work":"the send\
-er at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to s\
-tart a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#W(){let n=this.#r,t=this.#P(),r=this.#r-n;return r\
->0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#G(){let n={};for(let[s,a]of O\
-bject.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}\
-=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))t\
-his.#g[s]=this.#a[s];let i=Date.now();mi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(thi\
-s.#a,t,n),this.#z(n,t,r))}#z(n,t,r){this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`)}#Re(){if(C(this.#a,"buffer_f\
-ull",1),this.#$!==void 0){this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#z(1,"buffer_full",`${n} held;\
- those dropped after it are told together at the next flush`)}#fe(){let n=this.#$;this.#$=void 0,n&&this.#z(n,"buffer_fu\
-ll")}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function _a(e){let n=b().monotonicMs()+e,t,r;return{end:n,over:(\
-)=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function vi(e){b().writeStderr\
-(`${ai(JSON.parse(e))}\n`)}var ka=250;async function Si(e){let n=b();Ie(te,()=>n.exit(0)),yo(),lo(()=>Ra(e));try{await Oa\
-(e,b().monotonicMs()+te)}catch{}n.exit(0)}function Ra(e){let{enabled:n,source:t}=so();return n||t==="default"&&e.onByCon\
-sentFile!==!0}async function Oa(e,n){let t=b().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e\
-,a=Ve(s),d=xt(a);if(!ee())return Jo(t,r,d);for(let u=0;;u++){let l=await Ko(t,r,d,e.endpoint);if(!l)return;let{replayed:\
-c,spooled:m,sent:f,timeUp:h}=await Na(s,n-ka);if(Zo(t,r,l),!$a(e,d))return;if(h&&f>0&&ee())return Aa(e);if(c>0&&m>0||u>0\
-&&c===0)return}}function Aa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),i=`${e\
-.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==void 0&&v(()=>o.touch(s,Date.now())),b().sp\
-awnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Na(e,n){let t={replayed:0,spooled:0,sent\
-:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-b().monotonicMs()<=r)\
-{t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)break;let d=new Rn({...e,handOff:!1,exitTimeout\
-Seconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=d.stats();t.repl\
-ayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<=l)break;if(l>0&&n-b().monotonicMs\
-()>r){let f=pe(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function $a(e,\
-n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spo\
-olMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ae.open(e.spoolDir,t,r,n)?.waitingSince(Da\
-te.now())!==void 0}var wi=Yo(b().env(Ye));wi&&await Si(wi);\n'}var Re="sender-42291b52.mjs",qd=129739,Jd=6e4,Zd=1e3,Kd=[
-Xi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function qi(e,t){return e.
-sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?"spooled":"dropped"}var Qd=3;function Ji(e,t,n,r=Date.
-now()){let i;try{i=e.list(t).filter(d=>Hd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===
-void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).
-slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var ec=class{#e=new Set;#t=0;get size(){
-return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
-return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function dn(e){return e===null?"null":typeof e=="string"?Zi(
-e):typeof e=="number"?tc(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?
-`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Zi(n)}: ${dn(r)}`).join(", ")}}`:"null"}function Zi(e){
-return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function tc(e){
-if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
-e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
-isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Ki=16384,cn=2*Ki,Qi=cn-4096,
-ln=32,eo=/^[a-z0-9_]{1,40}$/,nc=/^[0-9a-f]{8}$/,rc=/^drops-([0-9a-f]{8})\.json$/,un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-ic=6e4;function oc(e,t,n,r=-1/0){const i=Date.now(),o=fr(e,At(t,n)),d=hr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).
-flatMap(a=>no(e,a).lines);return Ot([...typeof o=="object"?o.lines:[],...d],r,i)}function sc(e,t,n=-1/0){return[...new Set(
-[...Ue(e,t,rc,i=>i),...Ue(e,t,un,i=>i)])].flatMap(i=>{const o=oc(e,t,i,n);return o?[{key:i,...o}]:[]})}function ac(e,t,n,r,i,o){
-const s=At(t,n),d={path:hn(t,n),quiet:!1},a=fn(e,s,d.path)?to(e,d,t,n):{lines:[]};ur(e,t,n,[a],()=>{e.append(s,`${D(Ot([
-...a.lines,r],i,o)??r)}
+)?.modified,present(d){try{return!e.allowed(d,"read")||e.lstat(d)!==void 0}catch{return!0}},writableDir(d){try{return e.\
+allowed(d,"read")&&e.lstat(d)?.kind==="directory"&&e.allowed(d,"write")&&e.usableDir(d)!==!1}catch{return!1}},stamp(d){t\
+ry{if(!e.allowed(d,"read"))return;let u=e.lstat(d);if(u===void 0)return;let l=u.kind==="symlink"?e.realPath(d):void 0,c=\
+l!==void 0&&e.allowed(l,"read")?e.lstat(l):void 0;return c===void 0?An(u):`${An(u)} -> ${An(c)}`}catch{return"cannot be \
+looked at"}},isPrivate(d){let u=a(d,!0)?.mode;return u!==void 0&&(u&18)===0},touch(d,u){if(!e.allowed(d,"write")||!e.all\
+owed(d,"read"))throw new $(d,"not_allowed");e.touch(d,u,s(d))},create(d,u){e.create(d,u),r(d,e.remove)},append:(d,u,l)=>\
+e.append(d,u,i(d,l)),rename(d,u){let l=e.allowed(u,"read")?e.lstat(u):void 0;l!==void 0&&o(u,l),e.rename(d,u)},remove(d)\
+{if(!e.allowed(d,"write"))throw new $(d,"not_allowed");e.remove(d)}}}function An({kind:e,uid:n,gid:t,mode:r,size:o,modif\
+ied:i,changed:s,inode:a}){return`${e} ${n}:${t} ${r} ${o} ${a} ${i} ${s}`}function ze(e,n,t=J(n),r=0){for(let o=t;o!==vo\
+id 0;o=J(o),r++){if(r>=Pt||!e.allowed(o,"read"))return!1;let i=e.lstat(o);if(i===void 0)return!1;if(i.kind!=="symlink"&&\
+i.mode!==void 0&&(i.mode&514)===2)throw new $(n,"ancestor_writable_by_others");if(e.uid===void 0&&i.mode!==void 0)return\
+!1;if(e.uid!==void 0&&i.uid!==void 0&&i.uid!==e.uid&&i.uid!==0)throw new $(n,"ancestor_not_owner");if(i.kind==="symlink"\
+&&i.mode!==void 0){let s=xi(e,o);if(s===void 0)throw new $(n,"ancestor_link");if(!ze(e,n,s))return!1;continue}if(!(i.mod\
+e===void 0||(i.mode&512)!==0)&&(i.mode&16)!==0){if(e.gid===void 0)return!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new $(n\
+,"ancestor_writable_by_group")}}return!0}function xi(e,n){let t=J(n);if(t===void 0||!e.allowed(t,"read"))return;let r=e.\
+readLink(n),o=e.realPath(t),i=e.realPath(n);if(!(r===void 0||o===void 0||i===void 0))return _i(r.startsWith("/")?r:`${o}\
+/${r}`)===i?i:void 0}function _i(e){let n=[];for(let t of e.split("/"))t===".."?n.pop():t!==""&&t!=="."&&n.push(t);retur\
+n`/${n.join("/")}`}function qe(e,n,t){let r=new Uint8Array(Math.min(t,n||4096)+1),o=0;for(;;){if(o===r.length){if(o>t)br\
+eak;let s=new Uint8Array(Math.min(t+1,r.length*2));s.set(r),r=s}let i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}fun\
+ction B(e,n){return`${e.replace(/[\\\\/]+$/,"")}/${n}`}function X(e,n){return n==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.s\
+tartsWith("/")}function J(e){let n=e.length>1?e.replace(/[\\\\/]+$/,""):e,t=Math.max(n.lastIndexOf("/"),n.lastIndexOf("\\\\"\
+));if(!(t<0||n.length<=1||/^[A-Za-z]:[\\\\/]?$/.test(n)))return t===0?n.slice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slic\
+e(0,t+1):n.slice(0,t)}var ki=4;function Dt(e,n,t){let r=e.build.os==="windows",o=d=>({kind:d.isSymlink?"symlink":d.isFil\
+e?"file":d.isDirectory?"directory":"other",uid:r||d.uid===null?void 0:d.uid,gid:r||d.gid===null?void 0:d.gid,mode:r||d.m\
+ode===null?void 0:d.mode&4095,size:d.size,modified:d.mtime?.getTime(),changed:d.ctime?.getTime(),inode:d.ino??void 0}),i\
+=d=>{try{return e.lstatSync(d)}catch(u){if(u instanceof e.errors.NotFound||u.name==="NotADirectory")return;throw u}},s=(\
+d,u,l)=>{let c=e.openSync(d,l),m=c.statSync();if(m.dev!==u.dev||m.ino!==u.ino||!m.isFile)throw c.close(),new Error(`${d}\
+ changed while it was opened`);return c},a=(d,u)=>{let l=new TextEncoder().encode(u);for(;l.length>0;)l=l.subarray(d.wri\
+teSync(l))};return{uid:n.uid,gid:n.gid,allowed:t,permissionsFollowLinks:!0,lstat(d){let u=i(d);return u&&o(u)},realPath:\
+d=>v(()=>e.realPathSync(d)),readLink:d=>v(()=>e.readLinkSync(d)),usableDir:()=>{},mkdir:d=>e.mkdirSync(d,{mode:448}),lis\
+t:d=>[...e.readDirSync(d)].map(u=>u.name),read(d,u,l){let c=i(d);if(c===void 0)return;l(o(c));let m=s(d,c,{read:!0});try\
+{let f=qe((h,g)=>m.readSync(h.subarray(g)),c.size,u);l({...o(c),size:f.length});try{return new TextDecoder("utf-8",{fata\
+l:!0,ignoreBOM:!0}).decode(f)}catch{throw new $(d,"not_utf8")}}finally{m.close()}},create(d,u){let l=e.openSync(d,{write\
+:!0,createNew:!0,mode:384});try{a(l,u)}catch(c){throw l.close(),e.removeSync(d),c}l.close()},append(d,u,l){let c=()=>{le\
+t f=i(d);return f?(l(o(f)),s(d,f,{append:!0})):e.openSync(d,{write:!0,append:!0,createNew:!0,mode:384})},m;for(let f=1;m\
+===void 0;f++)try{m=c()}catch(h){if(h instanceof $||f===ki)throw h}try{a(m,u)}finally{m.close()}},touch(d,u,l){let c=i(d\
+);if(c===void 0)throw new Error(`cannot date ${d}: nothing is there`);l(o(c));let m=s(d,c,{read:!0});try{m.utimeSync(new\
+ Date(u),new Date(u))}finally{m.close()}},rename:(d,u)=>e.renameSync(d,u),remove:d=>e.removeSync(d),removeDir:d=>e.remov\
+eSync(d)}}var Nn=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NOD\
+E_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],$n=["HTTP_PROXY","http_proxy","HTTPS_PROX\
+Y","https_proxy","ALL_PROXY","all_proxy"],be=[...$n,"NO_PROXY","no_proxy","REQUEST_METHOD"],Ri=["PATH","SYSTEMROOT","WIN\
+DIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...be,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK\
+",...Nn];function Je(e,n,t){let r={},o=s=>In(s,t),i=e("REQUEST_METHOD")!==void 0;for(let s of Ri){let a=e(s);if(!(a===vo\
+id 0||i&&s==="HTTP_PROXY"))if(!Nn.includes(s))r[s]=a;else if(s!=="SSL_CERT_DIR")r[s]=o(a);else{let d=/^(?:[A-Za-z]:|\\\\\\\\\
+)/.test(t??"")?";":":";r[s]=a.split(d).map(o).join(d)}}for(let[s,a]of Object.entries(n))r[s]=Nn.includes(s)?o(a):a;retur\
+n r}function In(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.test(e)?e:B(n,e)}function Ee(e,n){let t=Oi(e,n);i\
+f(t===void 0)return{kind:"direct"};let r=jt(n,["no_proxy","NO_PROXY"]),[o]=r===void 0?[]:Ni(e,n(r));return r!==void 0&&o\
+!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:{...Ai(n(t)),setBy:t}}function Oi(e,n){let t=e.protocol==="https:"?[\
+"https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?n("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"\
+]:void 0;return t&&jt(n,[...t,"all_proxy","ALL_PROXY"])}function Ft(e,n,t){let r=t.filter(o=>n(o));if(!(e.protocol!=="ht\
+tp:"||n("REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD is \
+set)`}function Fe(e){return`${e.pathname}${e.search}${e.hash}`.includes("@")}function Ai(e){let n=Mn(e);if(!n)return{kin\
+d:"unusable",reason:"the proxy URL cannot be parsed"};let{protocol:t}=n;if(t!=="http:"&&t!=="https:")return{kind:"unusab\
+le",reason:`${t} proxies are not supported`};if(n.hostname==="")return{kind:"unusable",reason:"the proxy URL names no ho\
+st"};if(Fe(n))return{kind:"unusable",reason:Ln};let r=n.username||n.password?`Basic ${Cn(`${Ct(n.username)}:${Ct(n.passw\
+ord)}`)}`:void 0,o=n.port?Number(n.port):t==="https:"?443:80;return{kind:"proxy",proxy:{protocol:t,hostname:Dn(n.hostnam\
+e),port:o,authorization:r}}}var Ln="an \'@\' past its host: a password with a \'/\', \'?\' or \'#\' in it, not percent-encoded (\
+%2F, %3F, %23), would make a part of it the proxy\'s host";function Mn(e){let n=e.trim();try{return new URL(/^[a-z][a-z0-\
+9+.-]*:\\/\\//i.test(n)?n:`http://${n}`)}catch{return}}function Ni(e,n){let t=Dn(e.hostname.toLowerCase()).replace(/\\.$/,"\
+"),r=Pn(t),o=Number(e.port||(e.protocol==="https:"?443:80));return n.split(",").map(i=>i.trim()).filter(i=>{let s=Ht(i.t\
+oLowerCase());return s===void 0||s.port!==void 0&&s.port!==o?!1:s.kind==="all"?!0:s.kind==="domain"?r===void 0&&(t===s.n\
+ame||t.endsWith(`.${s.name}`)):r!==void 0&&Ut(r,s.address,s.prefix)})}function Bt(e,n){let t=Pn(e),r=/^[\\d.a-f:/]+$/i.te\
+st(n)?Ht(n.toLowerCase()):void 0;return t!==void 0&&r?.kind==="ip"&&r.port===void 0&&Ut(t,r.address,r.prefix)}function H\
+t(e){let n=e,t,r=/^\\[([^\\]]*)\\](?::(\\d+))?$/.exec(e);if(r)n=r[1],t=r[2]===void 0?void 0:Number(r[2]);else if(e.indexOf("\
+:")===e.lastIndexOf(":")){let a=/^(.*):(\\d+)$/.exec(e);a&&([n,t]=[a[1],Number(a[2])])}if(n==="*")return{kind:"all",port:\
+t};let o=/^(.*)\\/(\\d{1,3})$/.exec(n),i=Pn(o?o[1]:n);if(i!==void 0){let a=o?Number(o[2]):i.length*8;return a<=i.length*8?\
+{kind:"ip",address:i,prefix:a,port:t}:void 0}if(o)return;let s=n.replace(/^\\*?\\./,"").replace(/\\.$/,"");return s===""||s\
+.includes("*")?void 0:{kind:"domain",name:s,port:t}}function Ut(e,n,t){if(e.length!==n.length)return!1;for(let r=0;r<t;r\
++=8){let o=t-r>=8?255:255<<8-(t-r)&255;if((e[r/8]&o)!==(n[r/8]&o))return!1}return!0}function Pn(e){let n=/^(\\d{1,3})\\.(\\\
+d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})$/.exec(e);if(n){let u=n.slice(1).map(Number);return u.every(l=>l<=255)?u:void 0}if(!e.incl\
+udes(":"))return;let t;try{t=Dn(new URL(`http://[${e}]/`).hostname)}catch{return}let[r,o]=t.split("::"),i=u=>u?u.split("\
+:").map(l=>parseInt(l,16)):[],s=i(r),a=i(o);return(o===void 0?s:[...s,...Array(8-s.length-a.length).fill(0),...a]).flatM\
+ap(u=>[u>>8,u&255])}function jt(e,n){return n.find(t=>e(t)?.trim())}function Dn(e){return e.startsWith("[")&&e.endsWith(\
+"]")?e.slice(1,-1):e}function Ct(e){try{return decodeURIComponent(e)}catch{return e}}function Cn(e){let n="";for(let t o\
+f new TextEncoder().encode(e))n+=String.fromCharCode(t);return btoa(n)}function Wt(e,n){let t=zt(e,n);return e.protocol=\
+=="https:"&&t.kind==="proxy"&&t.credentials&&t.url.startsWith("http:")}function Gt(e,n,t=()=>!1){let r=$n.find(t);if(r!=\
+=void 0)return`${r} is not valid Unicode, which Deno\'s fetch skips: it would go around the proxy named there`;let o=zt(e\
+,n),i=o.kind==="proxy"?Mn(n(o.variable)??""):void 0;if(o.kind==="proxy"&&i&&Fe(i))return`${o.variable} has ${Ln}`;if(!(o\
+.kind!=="direct"||o.skipped===void 0||Ee(e,n).kind==="direct"))return`Deno\'s fetch cannot parse ${o.skipped}, which it s\
+kips: it would go around the proxy named there`}function zt(e,n){let t=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"\
+&&t.push(["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&n("REQUEST_METHOD")===void 0&&t.push(["HTTP_PROXY","http_p\
+roxy"]);let[r,o]=t.flat().map(d=>[d,Ii(n(d))]).find(([,d])=>d!==void 0)??[];if(r===void 0||o===void 0){let d=t.flat().fi\
+nd(l=>n(l));return d!==void 0?{kind:"direct",because:"no proxy variable Deno\'s fetch can read is set",skipped:d}:{kind:"\
+direct",because:Ft(e,n,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${e.protocol} URLs`}}let i=n("NO_PROX\
+Y")!==void 0?"NO_PROXY":"no_proxy",s=e.hostname.replace(/^\\[(.*)\\]$/,"$1"),a=(n(i)||void 0)?.split(",").map(d=>d.replace\
+(Pi,"")).find(d=>$i(s,d));return a!==void 0?{kind:"direct",because:`${i} names the host: ${a}`}:{kind:"proxy",variable:r\
+,...o}}function $i(e,n){return/^[\\d.]+$|:/.test(e)?(n.includes("/")?!/\\/0\\d\\d/.test(n):!/(?:^|\\.)0\\d/.test(n))&&Bt(e,n):\
+n==="*"||`.${e}`.endsWith(n.startsWith(".")?n:`.${n}`)}function Ii(e){if(e===void 0||e.length>65534||[...e].some(u=>u<="\
+ "||u==="\\x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\\/(.*)$/is.exec(e),t=(n?.[1]??"http").replace(/^https?$/i,u=>u.toLow\
+erCase()),r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,s=""]=Mi.exec(r)??[];if(!["http","https","socks5","socks5h"].includes(t)||i\
+===void 0||o!==void 0&&!o.includes(":"))return;let a=/^\\+?\\d+$/.test(s)&&Number(s)<=65535?Number(s):void 0,d=`${Li(i)}:$\
+{a??{http:80,https:443}[t]??1080}`;return{url:`${t}://${d}`,credentials:o!==void 0}}function Li(e){try{return new URL(`h\
+ttp://${e}`).hostname}catch{return e.toLowerCase()}}var Vt="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",Mi=\
+new RegExp(`^(?:(${Vt})@(?:${Vt}@)*)?([\\\\w.~!$&\'()*+,;=-]+|\\\\[[\\\\da-f:.]+\\\\])(?::(\\\\+?\\\\d*))?$`,"i"),Yt="[\\\\t\\\\n\\\\v\\\\f\\\\\
+r \\\\u0085\\\\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u2028\\\\u2029\\\\u202f\\\\u205f\\\\u3000]",Pi=new RegExp(`^${Yt}+|${Yt}+$`,"g");var q=g\
+lobalThis;function I(){return Di??=Ci()}var Di;function Ci(){if(typeof q.Deno?.version?.deno=="string"){let n=q.Deno.bui\
+ld.os==="windows"?"win32":q.Deno.build.os;return{name:"deno",version:q.Deno.version.deno,machine:Xt(n,q.Deno.build.arch)\
+,os:n}}let e=q.process?.versions;if(typeof e?.node=="string"){let n=typeof e.bun=="string"?"bun":"node",{platform:t,arch\
+:r}=q.process;return{name:n,version:e[n],machine:Xt(t,r),os:t}}return{name:"unknown",version:"",machine:"undefined",os:"\
+"}}function Fn(){try{if(I().name==="deno")return String(q.Deno.mainModule??"");let e=q.process?.argv?.[1];return typeof \
+e!="string"?"":e.startsWith("/$bunfs/")||e.startsWith("B:/~BUN/")?String(q.process.execPath):e}catch{return""}}function \
+Xt(e,n){let t=Fi[n]??n;return(e==="win32"||e==="windows"?ji:e==="darwin"?Hi:e.endsWith("bsd")?Ui:Bi)[t]??t}var Fi={x86_6\
+4:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Bi={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s\
+390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"mips64"},Hi={x64:"x86_64",arm64:"arm64"},Ui\
+={x64:"amd64",arm64:"arm64",ia32:"i386"},ji={x64:"AMD64",arm64:"ARM64",ia32:"x86"};function Ke(e,n){if(n==="win32")retur\
+n!0;if(n!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{let t=e.read("/proc/self/stat",4096)??"",[,,r,,,o\
+]=t.slice(t.lastIndexOf(")")+2).split(" ").map(Number);return Number.isInteger(r)&&r>0&&r===o}catch{return!1}}function Z\
+e(e){if(e===void 0)return!1;let n=r=>e.listenerCount?.(r)??0;if(e.readableFlowing===!0||n("keypress")>0||n("readable")>0\
+)return!0;let t=Object.getOwnPropertySymbols(e).some(r=>r.description==="keypress-decoder");return n("data")>(t?1:0)}var\
+ oe=class{#e=new Set;#n;#o;constructor(n){this.#n=n}add(n){this.#e.add(n);try{this.#o??=this.#n(this.#e)}catch(t){throw \
+this.#e.delete(n),t}return()=>{!this.#e.delete(n)||this.#e.size>0||(this.#o?.(),this.#o=void 0)}}clear(){this.#e.clear()\
+,this.#o?.(),this.#o=void 0}};function K(e,n){let t=!1;for(let r of e)try{n(r)===!0&&(t=!0)}catch{}return t}var Vi="pid:\
+[4026531836]";function Qe(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==Vi)return"it runs in a PID \
+namespace of its own (a container): what it starts ends with the container\'s first process";if(e.pid===1)return"this pro\
+cess is PID 1 of its PID namespace (a container\'s main process): what it starts ends with it";if(e.ppid===1)return"its p\
+arent is PID 1 (a container init, or a service manager running it as a service): what it leaves behind ends with it";if(\
+e.os==="linux"&&e.env("INVOCATION_ID")){let n=e.read("/proc/self/cgroup")?.split(`\n`),t=n?.find(o=>o.startsWith("0::"))?\
+?n?.find(o=>o.includes("name=systemd:"));if((n===void 0?".service":t?.trim().split("/").at(-1)??"").endsWith(".service")\
+)return"it runs as a systemd service, which stops what it leaves behind"}}}var qt=Symbol.for("@nat/telemetry: a signal l\
+istener that stands aside");function en(e){return Object.defineProperty(e,qt,{value:!0}),e}function Bn(e){return(typeof \
+e=="function"||typeof e=="object"&&e!==null)&&e[qt]===!0}function Jt(e,n){try{return e.listeners(n).filter(r=>!Bn(r)).le\
+ngth>Yi(e)}catch{return!0}}function Yi(e){let n=o=>{let i=typeof o=="object"&&o!==null?o.count:void 0;return typeof i=="\
+number"&&Number.isSafeInteger(i)&&i>0?i:0},t=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;r\
+eturn n(t)+n(r)}function or(e,n){let t=p=>{try{return e.permissions.querySync?.(p).state}catch{return}},r=p=>t(p)==="gra\
+nted",o=()=>{let p=v(()=>e.permissions.querySync?.({name:"net"}));return p?.state==="granted"&&p.partial!==!0},i=(p,w)=>\
+r({name:w,path:p}),s=p=>r({name:"sys",kind:p})?v(()=>e[p]())??void 0:void 0,a=Xe(Dt(e,{uid:s("uid"),gid:s("gid")},i)),d=\
+(p,w)=>{try{let _=new TextEncoder().encode(w);for(;_.length>0;)_=_.subarray(p.writeSync(_))}catch{}},u=e===tn&&rr?rr:sr(\
+e),l=p=>e.build.os!=="windows"&&r({name:"run"})&&v(()=>(e.kill(e.pid,p),!0))===!0,c=p=>{l(p)||e.exit(ce[p]),setTimeout((\
+)=>e.exit(ce[p]),100)},m=()=>globalThis.process?.stdin,f=()=>v(()=>e.stdin.readable.locked||Ze(m()))!==!1,h=new oe(p=>{l\
+et w=S=>{K(p,M=>M.beforeExit())&&S.preventDefault()},_=()=>{K(p,S=>S.exit(e.exitCode))},O=S=>{S.defaultPrevented||K(p,M=\
+>M.exit(1))},x=[["beforeunload",w],["error",O],["unhandledrejection",O]];for(let[S,M]of x)globalThis.addEventListener(S,\
+M);return Hn.add(_),()=>{for(let[S,M]of x)globalThis.removeEventListener(S,M);Hn.delete(_)}}),g=new oe(p=>{if(e.build.os\
+!=="windows"&&!r({name:"run"}))return()=>{};let w=e.build.os==="linux"&&r({name:"read",path:De})?v(()=>a.read(De,65536))\
+:void 0,O=(Ge(w).length===0?ye:[]).map(x=>{let S=en(()=>{u.programListens(x)||(K(p,M=>M(x)),g.clear(),c(x))});return v((\
+)=>u.add(x,S)),[x,S]});return()=>{for(let[x,S]of O)v(()=>u.remove(x,S))}}),E=p=>{try{return e.env.get(p),!1}catch{return\
+!0}},k=p=>r({name:"env",variable:p})&&E(p),T=p=>!r({name:"env",variable:p})||E(p),A=p=>{try{return r({name:"env",variabl\
+e:p})?e.env.get(p):void 0}catch{return}},y=p=>{let w=Xi(e,r,a,A);if(w)return{refused:w};let _=zi.find(T);if(_!==void 0){\
+let R=Ce(k(_),"--allow-env");return{refused:`the program may not read ${_} (${R}), which its requests honour: a sender w\
+ould not`}}let O=v(()=>e.execPath());if(!O||!r({name:"run",command:O}))return{refused:"the program may not run Deno itse\
+lf (--allow-run)"};let x=r({name:"read",path:"."})?v(()=>e.cwd()):void 0,S=[p.dir,...p.reads].map(R=>In(R,x)),M=[...S,O]\
+.find(R=>R.includes(","));if(M!==void 0)return{refused:`Deno\'s permission flags cannot name a path with a comma: ${M}`};\
+if(e.build.os==="windows")return{executable:O,paths:S,cwd:x};let j=Gi.find(([R,V])=>r({name:"run",command:R})&&(!V||a.si\
+zeOf(R)!==void 0));return j?{executable:O,closer:j,paths:S,cwd:x}:{refused:`Deno passes inherited descriptors on; closin\
+g them needs --allow-run=${ir}`}};return{env:A,envHidden:T,envNotUnicode:k,writeStderr:p=>d(e.stderr,p),writeStdout:p=>d\
+(e.stdout,p),stdoutIsTerminal:()=>v(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){e.exitCode=p},exi\
+tCode:()=>e.exitCode||void 0,serve(p,w,_,O){let x=new Set,S=0,M=async R=>{if(Number(R.headers.get("content-length")??0)>\
+O.maxBodyBytes)return er(R);let V,F=new Promise(On=>V=setTimeout(()=>On(nr),O.requestTimeoutMs)),P=qi(R,O.maxBodyBytes).\
+catch(()=>tr),z=await Promise.race([P,F]).finally(()=>clearTimeout(V));if(z===tr)return nn(400,"the request was cut shor\
+t");if(z===nr)return nn(408,"the request did not arrive in time");if(z===void 0)return er(R);let re=new URL(R.url),ge;tr\
+y{ge=await _({method:R.method,path:re.pathname+re.search,body:z})}catch{return nn(500,"internal")}return ge?new Response\
+(ge.body??null,{status:ge.status,headers:ge.headers??{}}):(await new Promise(On=>x.add(On)),new Response(null,{status:50\
+3}))},j=e.serve({hostname:p,port:w,onListen(){}},async R=>{if(S>=O.maxConnections)return new Response(null,{status:503,h\
+eaders:{connection:"close"}});S++;try{return await M(R)}finally{S--}});return Promise.resolve({port:j.addr.port,async cl\
+ose(){for(let R of x)R();await j.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{\
+}},monotonicMs:()=>performance.now(),canConnect(p){try{return r({name:"net",host:Zt(p)})}catch{return!1}},sendsProxyCred\
+entials(p){try{return be.some(T)||Wt(new URL(p),A)}catch{return!0}},async fetch(p,w){let _=Gt(new URL(p),A,k);if(_!==voi\
+d 0)throw new Y(_);return await(n??globalThis.fetch)(p,w)},senderRefusal(p){let w=y(p);return"refused"in w?w.refused:voi\
+d 0},senderCommand(p,w){let _=y(w);if("refused"in _)return _;let{executable:O,closer:x,paths:S,cwd:M}=_,j=x&&Wi(e,t),R=x\
+?[...j?[j]:[],x[0],O]:[O],V=o()?"--allow-net":`--allow-net=${Zt(w.endpoint)}`,F=[O,"run","--quiet","--no-prompt","--no-c\
+onfig","--no-lock","--no-npm","--no-remote"];F.push("--no-code-cache"),F.push("--allow-sys=uid,gid",`--allow-env=${w.var\
+iables.join(",")}`,V,`--allow-run=${R.join(",")}`),F.push(`--allow-read=${S.join(",")}`,`--allow-write=${w.dir}`,p);let \
+P={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},z=Je(A,{...w.set,...P},M);if(!x)return{argv:F,env:z,cwd:w.dir};let\
+ re=[x[0],"-c",x[2],"nat-telemetry-sender",...F];return j?{argv:[j,...re],env:z,cwd:w.dir,leavesSession:!0}:{argv:re,env\
+:z,cwd:w.dir}},spawnDetached(p){try{let[w,..._]=p.argv,x={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSess\
+ion!==!0,clearEnv:!0};return new e.Command(w,{args:_,env:p.env,cwd:p.cwd,...x}).spawn().unref(),"started"}catch{return"f\
+ailed"}},exit:p=>e.exit(p),signalSelf:l,terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTer\
+minal())return}catch{return}if(!f()&&Ke(a,I().os))return{async readRaw(p){let w=v(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0\
+);let _=()=>{for(let[x,S]of O)v(()=>u.remove(x,S))},O=ye.map(x=>{let S=()=>{v(()=>e.stdin.setRaw(!1)),!u.programListens(\
+x)&&(_(),c(x))};return v(()=>u.add(x,S)),[x,S]});try{let x=new Uint8Array(64);for(;;){let S=await e.stdin.read(x);if(S==\
+=null)throw new Error("the terminal went away");if(p(x.slice(0,S))!==void 0)return}}finally{e.stdin.setRaw(w),_()}}}},fi\
+les:a,exiting:()=>dr,onExit:p=>h.add(p),onInterrupt:p=>g.add(p)}}var Kt="/proc/self/ns/pid";function Zt(e){let{hostname:\
+n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="https:"?443:80)}`}var Qt=["/usr/bin/setsid","/bin/setsid"];functi\
+on Wi(e,n){let t=Qt.map(r=>[n({name:"read",path:r}),n({name:"run",command:r})]);if(!t.flat().includes("denied"))return Q\
+t.find((r,o)=>{if(t[o].some(s=>s!=="granted"))return!1;let i=v(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.ui\
+d===0&&i.mode!==null&&(i.mode&18)===0})}var ir="/bin/sh",Gi=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n\
+ in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"\'],[ir,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-\
+; exec "$@"\']],zi=[...be,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function \
+Xi(e,n,t,r){return e.build.standalone?"a deno compile executable: it runs only its program":Qe({pid:e.pid,ppid:v(()=>e.p\
+pid),os:I().os,env:r,read:o=>n({name:"read",path:o})?v(()=>t.read(o,65536)):void 0,pidNamespace:I().os==="linux"&&n({nam\
+e:"read",path:Kt})?v(()=>e.readLinkSync(Kt)):void 0})}function er(e){return e.body?.cancel().catch(()=>{}),nn(413,"the b\
+ody is too large")}function nn(e,n){return new Response(JSON.stringify({error:n}),{status:e,headers:{"content-type":"app\
+lication/json",connection:"close"}})}var nr=Symbol("late"),tr=Symbol("cut");async function qi(e,n){if(!e.body)return"";l\
+et t=new TextDecoder,r="",o=0;for await(let i of e.body){if(o+=i.length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t\
+.decode()}function sr(e){let n=e.addSignalListener.bind(e),t=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalLis\
+tener=(o,i)=>{n(o,i),Bn(i)||r.set(o,(r.get(o)??new Set).add(i))},e.removeSignalListener=(o,i)=>{t(o,i),r.get(o)?.delete(\
+i)}}catch{return{programListens:()=>!0,add:n,remove:t}}return{programListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}va\
+r tn=globalThis.Deno,dr=!1,Hn=new Set;tn&&globalThis.addEventListener("unload",()=>{dr=!0;for(let e of Hn)e()});var rr=t\
+ypeof tn?.addSignalListener=="function"?sr(tn):void 0;var Ji="/etc/hosts",Ki=16<<20,Zi=5e3,Qi=new Set(["ETIMEOUT","ECONN\
+REFUSED","ECANCELLED"]);function ar(e,n,t){let r=e("node:dns");return(o,i,s)=>{let a=o.toLowerCase().replace(/\\.$/,"");i\
+f(a==="localhost"||a.endsWith(".localhost")||rs(e,a))return r.lookup(o,i,s);let d=new r.Resolver({timeout:Zi,tries:1}),u\
+=()=>d.cancel();t.addEventListener("abort",u,{once:!0});let l=(c,m)=>new Promise(f=>c.call(d,m,h=>f(h?.code)));(async()=\
+>{for(let c of ts(e,n,o)){let m=await Promise.all([l(d.resolve4,c),l(d.resolve6,c)]);if(m.some(f=>Qi.has(f??"")))return!\
+1;if(m.includes(void 0))return!0}return!0})().then(c=>{if(t.removeEventListener("abort",u),c&&!t.aborted)return r.lookup\
+(o,i,s);s(Object.assign(new Error(`DNS did not answer for ${o}`),{code:"ETIMEOUT"}))})}}var es="/etc/resolv.conf",ns=655\
+36;function ts(e,n,t){if(t.endsWith("."))return[t.slice(0,-1)];let r,o=1,i=u=>{let l=u.find(c=>c.startsWith("ndots:"));l\
+!==void 0&&(o=Math.min(15,Number.parseInt(l.slice(6),10)||0))},s=e("node:fs");for(let u of(v(()=>ur(s,es,ns))??"").split\
+(`\n`)){let[l,...c]=u.replace(/[#;].*/,"").trim().split(/\\s+/);(l==="search"||l==="domain")&&(r=c),l==="options"&&i(c)}i(\
+n("RES_OPTIONS")?.trim().split(/\\s+/)??[]);let a=n("LOCALDOMAIN")?.trim();a&&(r=a.split(/\\s+/)),r??=[v(()=>e("node:os").\
+hostname().replace(/^[^.]*\\.?/,""))??""].filter(Boolean);let d=r.slice(0,6).filter(u=>u!==".").map(u=>`${t}.${u.replace(\
+/\\.$/,"")}`);return t.split(".").length-1>=o?[t,...d]:[...d,t]}function ur(e,n,t){let r=e.statSync(n);return r.isFile()&\
+&r.size<=t?e.readFileSync(n,"latin1"):""}function rs(e,n){let t=v(()=>ur(e("node:fs"),Ji,Ki))??"",r=n.replace(/[.*+?^${}\
+()|[\\]\\\\]/g,"\\\\$&");for(let o of t.matchAll(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIn\
+dexOf(`\n`,o.index)+1,o.index);if(!i.includes("#")&&/\\S/.test(i))return!0}return!1}function cr(e,n){let{Buffer:t}=globalT\
+his;return(r,o)=>new Promise((i,s)=>{let a=new URL(r),d=Ee(a,n);if(d.kind==="unusable")return s(new Y(d.reason));let u=a\
+.protocol==="https:",l=ar(e,n,o.signal),c={method:o.method,headers:{...o.headers,"content-length":t.byteLength(o.body),"\
+accept-encoding":"identity"},signal:o.signal};if(d.kind==="direct")c.agent=!1,c.lookup=l;else{let{proxy:f}=d,h=o.signal;\
+c.createConnection=(g,E)=>{(u?is(e,l,f,a,h):lr(e,l,f,h)).then(T=>E(null,T),T=>E(T))},u||(c.path=`${a.protocol}//${a.host\
+}${a.pathname}${a.search}`,f.authorization&&(c.headers["proxy-authorization"]=f.authorization))}let m=e(u?"node:https":"\
+node:http").request(a,c);m.on("error",s),m.on("response",f=>{let h=g=>f.headers[g.toLowerCase()];i({status:f.statusCode?\
+?0,headers:{get:g=>{let E=h(g);return E===void 0?null:Array.isArray(E)?E.join(", "):E}},body:{cancel:()=>(f.destroy(),Pr\
+omise.resolve()),getReader:()=>e("node:stream").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var os=16384;function\
+ lr(e,n,t,r){let o=e("node:net"),{hostname:i,port:s}=t;return Un(r,a=>{let d=t.protocol==="https:"?e("node:tls").connect\
+({host:i,port:s,servername:o.isIP(i)?"":i,lookup:n}):o.connect({host:i,port:s,lookup:n});return d.once(t.protocol==="htt\
+ps:"?"secureConnect":"connect",()=>a(d)),d})}async function is(e,n,t,r,o){let i=await lr(e,n,t,o),s=`${r.hostname}:${r.p\
+ort||443}`;await Un(o,(u,l)=>{let c="",m=f=>{c+=f.toString("latin1");let h=c.indexOf(`\\r\n\\r\n`);if(h<0){c.length>os&&l(ne\
+w Error("the proxy\'s answer to CONNECT is too long"));return}i.removeListener("data",m),i.pause();let g=Number(/^HTTP\\/1\
+\\.[01] (\\d{3})/.exec(c)?.[1]??0);if(g<200||g>299)return l(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));\
+let E=f.subarray(f.length-(c.length-h-4));E.length>0&&i.unshift(E),u(void 0)};return i.on("data",m),i.write(`CONNECT ${s\
+} HTTP/1.1\\r\nHost: ${s}\\r\n`+(t.authorization?`Proxy-Authorization: ${t.authorization}\\r\n`:"")+`\\r\n`),i});let a=e("node:n\
+et"),d=r.hostname.replace(/^\\[(.*)\\]$/,"$1");return Un(o,u=>{let l=a.isIP(d)?"":d,c=e("node:tls").connect({socket:i,host\
+:d,servername:l});return c.on("close",()=>i.destroy()),c.once("secureConnect",()=>u(c)),c})}function Un(e,n){return new \
+Promise((t,r)=>{let o,i={outcome:"pending"},s=()=>{e.removeEventListener("abort",u),o?.removeListener("error",d),o?.remo\
+veListener("close",l)},a=c=>{i.outcome==="pending"&&(i.outcome="settled",s(),t(c))};function d(c){i.outcome==="pending"&\
+&(i.outcome="failed",s(),o?.destroy(),r(c))}let u=()=>d(new Error("aborted")),l=()=>d(new Error("the connection closed")\
+);if(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",u,{once:!0});try{o=n(a,d)}catch(c){return d(c i\
+nstanceof Error?c:new Error(String(c)))}if(o.on("error",()=>{}),i.outcome==="failed")return void o.destroy();i.outcome==\
+="pending"&&(o.on("error",d),o.on("close",l))})}var ss=7;function fr(e,n,t,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW\
+")|o("O_NONBLOCK"),s=f=>({kind:f.isSymbolicLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"other",uid:t?\
+void 0:f.uid,gid:t?void 0:f.gid,mode:t?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs,changed:f.ctimeMs,inode:f.ino})\
+,a=(f,h,g,E)=>{try{return e.openSync(f,h|i,E)}catch(k){let T=k.code;if(T==="ENOENT"||T==="ENOTDIR")return;let A=T==="ELO\
+OP"||T==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw A&&g(s(A)),k}},d=(f,h)=>{for(let g=0;g<h.length;)g+=e.w\
+riteSync(f,h,g,h.length-g)},{Buffer:u,process:l}=globalThis,c,m=(f,h)=>{if(c??=l?.getBuiltinModule?.("node:buffer")?.isU\
+tf8??ds,!c(h))throw new $(f,"not_utf8");return u.from(h).toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?\
+void 0:n.gid},permissionsFollowLinks:!1,allowed:(f,h)=>r===void 0||v(()=>r.has(h==="read"?"fs.read":"fs.write",f))!==!1,\
+lstat(f){try{let h=e.lstatSync(f,{throwIfNoEntry:!1});return h&&s(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}},rea\
+lPath:f=>v(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink:f=>v(()=>e.readlinkSync(f)),usableDir(f){try{return \
+e.accessSync(f,ss),!0}catch(h){return["EACCES","EPERM","EROFS"].includes(h.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f\
+,{mode:448})},list:f=>e.readdirSync(f),read(f,h,g){let E=a(f,o("O_RDONLY"),g);if(E!==void 0)try{let k=s(e.fstatSync(E));\
+g(k);let T=qe((A,y)=>e.readSync(E,A,y,A.length-y,null),k.size,h);return g({...k,size:T.length}),m(f,T)}finally{e.closeSy\
+nc(E)}},create(f,h){let g=a(f,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`cannot c\
+reate ${f}: no such directory`);try{d(g,u.from(h))}catch(E){throw e.closeSync(g),e.unlinkSync(f),E}e.closeSync(g)},appen\
+d(f,h,g){let E=a(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384);if(E===void 0)throw new Error(`cannot append to ${f}:\
+ no such directory`);try{g(s(e.fstatSync(E))),d(E,u.from(h))}finally{e.closeSync(E)}},touch(f,h,g){let E=a(f,o("O_RDONLY\
+"),g);if(E===void 0)throw new Error(`cannot date ${f}: nothing is there`);try{g(s(e.fstatSync(E))),e.futimesSync(E,h/1e3\
+,h/1e3)}finally{e.closeSync(E)}},rename:(f,h)=>e.renameSync(f,h),remove(f){try{e.unlinkSync(f)}catch(h){let g=h?.code;if\
+(g!=="EISDIR"&&g!=="EPERM")throw h;try{e.rmdirSync(f)}catch{throw h}}},removeDir:f=>e.rmdirSync(f)}}function ds(e){try{r\
+eturn new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}function pr(e){let n=0,t,r=()=>{if(n!==0)try{t??=\
+new MessageChannel().port1,t.ref()}catch{}};return()=>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;r\
+eturn()=>{if(!o&&(o=!0,!(--n>0))){t?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}var mr,hr=!1;function gr(e,\
+n){if(hr)return!1;try{return mr??=new Int32Array(new SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(mr,0,0,e).v\
+alue).then(()=>n(),()=>{hr=!0,n()}),!0}catch{return!1}}var as={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};fun\
+ction Sr(e,n){let t,r=()=>t??=us(e),o=({dir:u})=>{let l=e.platform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)\
+?.[0];if(l!==void 0)return`${I().name} cannot run a script from a path with a \'${l}\' in it: ${u}`;let{files:c,fs:m}=r();\
+return vs(e,c,m)},i=!1,s=new oe(u=>vr(e,[["beforeExit",()=>{K(u,m=>m.beforeExit())}],["exit",m=>{i=!0,K(u,f=>f.exit(m))}\
+]])),a=u=>e.platform!=="win32"&&v(()=>(e.kill(e.pid,u),!0))===!0,d=new oe(u=>{if(e.pid===1)return()=>{};let l=e.versions\
+.bun&&e.platform==="linux"?r().files:void 0,c=Ge(v(()=>l?.read(De,65536)));return vr(e,ye.filter(m=>!c.includes(m)).map(\
+m=>{let f=en(()=>{Jt(e,m)||(K(u,h=>h(m)),d.clear(),a(m)||e.exit(ce[m]))});return[m,f]}))});return{env(u){try{return e.en\
+v[u]}catch{return}},writeStderr:u=>br(e.stderr,u),writeStdout:u=>br(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0\
+,args:()=>e.argv.slice(2),setExitCode(u){e.exitCode=u},exitCode(){let u=Number(e.exitCode??NaN);return Number.isInteger(\
+u)?u:void 0},async serve(u,l,c,m){let f=e.getBuiltinModule?.("node:http");if(!f)throw new Error("no HTTP server in this \
+runtime");let h={requestTimeout:m.requestTimeoutMs,headersTimeout:m.requestTimeoutMs,connectionsCheckingInterval:1e3},g=\
+f.createServer(h,(k,T)=>{let A=(S,M)=>{T.writeHead(S,{"content-type":"application/json",connection:"close"}),T.end(JSON.\
+stringify({error:M}),()=>k.socket.destroy())},y=()=>A(413,"the body is too large");if(Number(k.headers["content-length"]\
+??0)>m.maxBodyBytes)return y();let p=new TextDecoder,w="",_=0,O=!1,x=setTimeout(()=>{O=!0,w="",A(408,"the request did no\
+t arrive in time")},m.requestTimeoutMs);k.on("close",()=>clearTimeout(x)),k.on("data",S=>{if(!O){if(_+=S.length,_>m.maxB\
+odyBytes)return O=!0,w="",clearTimeout(x),k.pause(),y();w+=p.decode(S,{stream:!0})}}),k.on("end",async()=>{if(clearTimeo\
+ut(x),O)return;let S;try{S=await c({method:k.method??"GET",path:k.url??"/",body:w})}catch{S={status:500,headers:{"conten\
+t-type":"application/json"},body:\'{"error":"internal"}\'}}S&&(T.writeHead(S.status,S.headers??{}),T.end(S.body))})});g.ma\
+xConnections=m.maxConnections,await new Promise((k,T)=>{g.once("error",T),g.listen(l,u,k)});let E=g.address();return{por\
+t:typeof E=="object"&&E?E.port:l,close:()=>new Promise(k=>{g.close(()=>k()),g.closeAllConnections?.()})}},unrefTimer(u){\
+u?.unref?.()},holdOpen:e.versions.bun?void 0:pr(e),watchTick:e.versions.bun?void 0:gr,monotonicMs(){let[u,l]=e.hrtime();\
+return u*1e3+l/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){let{fs:u}=r(),l=m=>v(()=>u?.fstatSync(m).i\
+sCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(l)||e.execArgv?.includes("--test"))return;let{stdin:c}=e;\
+if(!(!c.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!c.setRawMode)&&v(()=>Ze(c))===!1&&Ke(r().files,I().os))return{readRaw:\
+m=>new Promise((f,h)=>{let g=c.isRaw===!0,E=c.readableFlowing,k=y=>{c.removeListener("data",T),c.removeListener("end",A)\
+,c.removeListener("error",A),v(()=>c.setRawMode?.(g)),c.pause(),y!==void 0&&y.length>0&&v(()=>c.unshift(y)),E===!0?c.res\
+ume():E===null&&v(()=>c.readableFlowing=null)},T=y=>{let p=new Uint8Array(y??[]),w;try{w=m(p)}catch{w=p.length}w!==void \
+0&&(k(p.subarray(w)),e.nextTick(f))},A=()=>{k(),h(new Error("the terminal went away"))};c.setRawMode?.(!0),c.on("data",T\
+),c.on("end",A),c.on("error",A),c.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?cr(u=>e.getBuiltinModule(u),u=>e.e\
+nv[u]):Ss(n.fetchAtLoad,u=>e.env[u],e.versions.bun!==void 0),senderCommand(u,l){let c=o(l);if(c)return{refused:c};let m=\
+e.versions.bun?as:{},f=Je(g=>e.env[g],{...l.set,...m},v(()=>e.cwd?.())),h=e.versions.bun?[]:ps(e);return{argv:[e.execPat\
+h,...h,u],env:f,cwd:l.dir}},senderRefusal:o,spawnDetached(u){try{let{argv:l,env:c,cwd:m}=u;if(n.bunSpawn){let k=["ignore\
+","ignore","ignore"];try{let T=n.bunSpawn([...l],{detached:!0,stdio:k,windowsHide:!0,env:{...c},cwd:m});return T.unref()\
+,T.pid!==void 0?"started":"failed"}catch(T){return T?.code==="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModule?\
+.("node:child_process");if(!f)return"failed";let[h,...g]=l,E=f.spawn(h,g,{detached:!0,stdio:"ignore",windowsHide:!0,env:\
+c,cwd:m});return E.on("error",()=>{}),E.unref(),E.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(\
+u),signalSelf:a,get files(){return r().files},exiting:()=>i||e._exiting===!0,onExit:u=>s.add(u),onInterrupt:u=>d.add(u)}\
+}function us(e){let n;try{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t?\
+?={gid:i()},t.gid}},o=n&&fr(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?fs(v(()=>o?.read(wr,cs,ls)),r.ui\
+d):v(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&Xe(o)}}var wr="/etc/passwd"\
+,cs=16*1024*1024;function ls(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${wr} is not root\'s\
+ alone`)}function fs(e,n){if(!(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,\
+o]=t.split(":");if(/^\\d+$/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var ms=/^(use-openssl-ca|us\
+e-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-ma\
+x-v1\\.[23])$/,hs=/^(openssl-config|tls-cipher-list)$/;function ps(e){let n=[...gs(e.env.NODE_OPTIONS??""),...e.execArgv?\
+?[]],t=new Map;for(let r=0;r<n.length;r++){let[,o,i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],a=i?.replaceAll\
+("_","-");a!==void 0&&(ms.test(a)?t.set(a,!o):hs.test(a)&&!o&&t.set(a,s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`\
+--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`)}function gs(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i=\
+=="\\\\"&&t)i=e[++o]??"";else if(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1\
+]+=i}return n}var ys=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,yr=/--(?:experimental[-_])?permission|--allow[-_]/,bs=/^-\
+-experimental[-_](?:default[-_])?config[-_]file/;function Es(e,n,t){return n!==void 0&&yr.test(n)||!e.some(r=>r==="--per\
+mission"||r==="--experimental-permission")?!1:e.every(r=>{if(yr.test(r)&&/^[^=]*_/.test(r)||bs.test(r))return!1;let o=ys\
+.exec(r);if(!o)return!0;let i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&X(i,t)})}function vs(e,n,t){let r=e.\
+getBuiltinModule;return r?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a prog\
+ram packaged by pkg: its executable runs only the program":v(()=>r("node:sea")?.isSea?.())?"a Node.js single executable \
+application: its executable runs only the program":v(()=>e.permission?.has("child"))===!1?"Node.js runs with --permissio\
+n and without --allow-child-process":e.permission&&!Es(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with \
+--permission flags its sender would not get as they are (given in NODE_OPTIONS or a configuration file, or spelled with \
+_, which Node.js does not pass on, or granting a path Node.js passes on unquoted that the sender, started in the spool, \
+would read otherwise: relative, or with a space, quote or backslash)":Qe({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.e\
+nv[o],read:o=>v(()=>n?.read(o,65536)),pidNamespace:e.platform==="linux"?v(()=>t?.readlinkSync("/proc/self/ns/pid")):void\
+ 0}):"this runtime cannot start processes"}function Ss(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=\
+>{let s=Ee(new URL(o),n);if(s.kind==="unusable")throw new Y(s.reason);if(s.kind==="proxy"&&!t)throw new Y("this runtime\'\
+s fetch cannot use a proxy");try{let a=s.kind==="proxy"?ws(s.proxy):!1;return await r(o,{...i,proxy:a,verbose:!1})}catch\
+(a){throw v(()=>a?.code)==="UnsupportedProxyProtocol"?new Y("the proxy setting\'s scheme is not supported"):a}}}function \
+ws({protocol:e,hostname:n,port:t,authorization:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorizatio\
+n":r};return{url:`${e}//${o}:${t}`,headers:i,respectNoProxy:!1}}function br(e,n){let t=rn.get(e)??0;t===0&&e.on("error",\
+Er),rn.set(e,t+1);let r=()=>{let i=(rn.get(e)??1)-1;rn.set(e,i),i===0&&e.removeListener("error",Er)},o=()=>{try{setTimeo\
+ut(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var rn=new WeakMap;function Er(){}function vr(e,n){let t=[],r=()=>{for(let[\
+o,i]of t)e.removeListener(o,i)};try{for(let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var ve=global\
+This,Ts={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyC\
+redentials:()=>!1,fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process w\
+ith"}),senderRefusal:()=>"no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,s\
+erve:()=>Promise.reject(new Error("no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=\
+>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},on,Tr=[v(()=>ve.Bun?.fet\
+ch),ve.Deno?v(()=>ve.fetch):void 0].find(e=>typeof e=="function");function b(){if(on)return on;let e=I().name;return on=\
+e==="deno"?or(ve.Deno,Tr):e==="unknown"?Ts:Sr(ve.process,{lightFetch:e==="node",fetchAtLoad:Tr,bunSpawn:e==="bun"?ve.Bun\
+?.spawn:void 0}),on}var xr=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function le(e,n,t,r,o,i=sn(n,o)){e.create(i,r);try{e.rename(i,`\
+${n==="/"?"":n}/${t}`)}catch(s){try{e.remove(i)}catch{}throw s}}function sn(e,n){return`${e==="/"?"":e}/t-${Z(n)}-${fe()\
+}.tmp`}function Z(e){return String(Math.floor(e)).padStart(13,"0")}var xs=Math.random;function Se(){let e;try{e=xs()}cat\
+ch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function fe(e=\
+12){let n="";for(;n.length<e;)n+=Math.floor(Se()*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}function W(e){t\
+ry{return e instanceof Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}funct\
+ion N(e){switch(typeof e){case"string":return JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"b\
+oolean":case"undefined":return String(e);case"bigint":return`${e}n`;case"object":{if(e===null)return"null";let n=Rr(e)?.\
+slice(8,-1);return n===void 0?"an object that cannot be read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}d\
+efault:return`a ${typeof e}`}}function we(e){if(typeof e!="object"||e===null)return!1;let n=Rr(e);return n==="[object Ob\
+ject]"||n==="[object Module]"}function kr(e){if(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return t\
+ypeof e.then=="function"}catch{return!0}}function Rr(e){try{return Object.prototype.toString.call(e)}catch{return}}funct\
+ion jn(e,n){let t=Object.keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=_s(t,r);return\
+`\'${t}\' is not an option (${o?`did you mean \'${o}\'?`:`the options: ${r.join(", ")}`})`}function _s(e,n){let t=s=>s.toLow\
+erCase().replace(/[_-]/g,""),r=n.filter(s=>t(e).length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/\
+0;for(let s of n){let a=ks(t(e),t(s));a<i&&([o,i]=[s,a])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}functi\
+on ks(e,n){let t=Array.from({length:e.length+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t\
+[0][r]=r;for(let r=1;r<=e.length;r++)for(let o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1\
+,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return\
+ t[e.length][n.length]}function H(e){let n;try{n=new URL(e)}catch{}let t=e.split("@").length-1,r=t===0||t===1&&(n?.usern\
+ame!==""||n?.password!=="");if(n===void 0||n.host===""||!r)return e.replace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@\
+").replace(/\\?[\\s\\S]*$/,"?***");if(n.username===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.usern\
+ame="***"),n.password!==""&&(n.password="***"),n.search!==""){let o=[...n.searchParams].map(([i,s])=>s===""?"***":`${enc\
+odeURIComponent(i)}=***`);n.search=o.join("&")}return n.href}function Or(e,n,t={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z]\
+[a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,i=>H(i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:Os(n),...Rs(t)];for(let i of[..\
+.new Set(o)].sort((s,a)=>a.length-s.length)){let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-F\
+a-f])/g,(a,d,u)=>`%${_r(d)}${_r(u)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}\
+function Rs(e){let n=Object.values(e).flatMap(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>t.length>=4)\
+;return[...n,...n.map(t=>JSON.stringify(t).slice(1,-1))]}function _r(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toU\
+pperCase()}]`}function Os(e){try{let{username:n,password:t,search:r}=new URL(e),o=u=>{try{return decodeURIComponent(u.re\
+placeAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("&").map(u=>u\
+.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),a=n||t?[Cn(`${o(n)}:${o(t)}`)]:[],d=[...i,...s].ma\
+p(u=>JSON.stringify(u).slice(1,-1));return[...i,...s,...d,...a]}catch{return[]}}var As=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,\
+Ns=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,$s=new Set(["connection","content-length","host","keep-alive","te","trailer","transf\
+er-encoding","upgrade"]);function dn(e){return $s.has(e.toLowerCase())}function an(e){return As.test(e)}function un(e){r\
+eturn Ns.test(e)}var Ar=e=>e===9||e===10||e===13||e===32;function Nr(e){let n=0,t=e.length;for(;n<t&&Ar(e.charCodeAt(n))\
+;)n++;for(;t>n&&Ar(e.charCodeAt(t-1));)t--;return e.slice(n,t)}function cn(e,n,t){if(n.length===0)return e+t;let r=n.sli\
+ce();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}function L(e){let n=(Ls()?Vn(e):void 0)??JSON.stringify(e);return t\
+ypeof n=="string"&&/[\\r\\n]/.test(n)?Is(n):n}function Is(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,\
+o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function Ls(){try{retur\
+n Ms(Array.prototype)!==Object.prototype||"toJSON"in Array.prototype}catch{return!0}}var Ms=Object.getPrototypeOf;functi\
+on Vn(e){if(typeof e!="object"||e===null)return JSON.stringify(e);if(Array.isArray(e))return`[${e.map(t=>Vn(t)??"null").\
+join(",")}]`;let n=[];for(let t of Object.keys(e)){let r=Vn(e[t]);r!==void 0&&n.push(`${JSON.stringify(t)}:${r}`)}return\
+`{${n.join(",")}}`}var Te="0.1.0";var Ir="nat-cli",Yn={name:"@nat/telemetry",version:Te};function Lr(e){return typeof e=\
+="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}\
+}var Mr=e=>Object.entries(e).map(([n,t])=>({key:n,value:Lr(t)}));function $r(e){let n=Math.floor(e);return n===0?"0":`${\
+n}000000`}function Ps(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i\
+686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Pr(e){let{name:n,parameters:t}=JSON.par\
+se(e.json);return{timeUnixNano:$r(e.timestamp),observedTimeUnixNano:$r(e.timestamp),eventName:n,attributes:[...Mr(t),{ke\
+y:"nat.event.schema_version",value:Lr(e.schemaVersion)}]}}function Wn(e,n,t,r=I()){let o=Mr({...t.resourceAttributes,"se\
+rvice.name":t.serviceName,"service.version":t.serviceVersion,"session.id":n,"host.arch":Ps(r.machine),"process.runtime.n\
+ame":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":Yn.name,"telemetry.sdk.language":r.name==="deno"?"d\
+eno":"nodejs","telemetry.sdk.version":Yn.version}),i=L({resource:{attributes:o},scopeLogs:[{scope:Yn,logRecords:[]}]});r\
+eturn cn(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function Dr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Ds(t));\
+return o>0?{kind:"delivered",rejected:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].incl\
+udes(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",r\
+eason:`http_${e}`}}function Ds(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Nu\
+mber.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function Cr(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(\
+o.trim()==="")continue;let i=o.indexOf("="),s=a=>n?.(`entry ${r+1} ${a}`);if(i<0||o.slice(0,i).trim()===""){s("is not ke\
+y=value");continue}try{let a=decodeURIComponent(o.slice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim());a!==""?t[\
+a]=d:s("has an empty key")}catch{s("has a bad percent-encoding")}}return t}var Cs=/^(?:service\\.(?:name|namespace|versio\
+n)|deployment\\.environment(?:\\.name)?)$/;function Fr(e){let n={},t=[];for(let[r,o]of Object.entries(e))Cs.test(r)?n[r]=o\
+:t.push(r);return{sent:n,skipped:t}}var Gn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function B\
+r(e,n=()=>!1){for(let t of Gn){if(n(t))return{hidden:!0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t==="OTEL_EXP\
+ORTER_OTLP_LOGS_ENDPOINT"?r:Fs(r),hidden:!1}}return{hidden:!1}}function Fs(e){let[,n,t]=/^([^?#]*)(.*)$/s.exec(e);return\
+`${n.replace(/\\/+$/,"")}/v1/logs${t}`}var Ur="https://events.telemetry.data.nvidia.com/v1.1/events/json";function _e(e){\
+if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function Bs(){return Hs(b().env("CI"))||b().envN\
+otUnicode?.("CI")===!0}function xe(e){return Ce(b().envNotUnicode?.(e)===!0,"its permissions")}function Hs(e){return![""\
+,"0","false"].includes(e?.trim().toLowerCase()??"")}var Us=["","0","false","no","off"];function jr(e){return ln(e)===voi\
+d 0}var zn="is not an http(s) URL",js="has an \'@\' past its host";function Vr(e){let n;try{n=new URL(e)}catch{return zn}i\
+f(n.protocol!=="http:"&&n.protocol!=="https:")return zn;if(Fe(n))return`${js}: a key with a \'/\', \'?\' or \'#\' in it, not p\
+ercent-encoded (%2F, %3F, %23), would make a part of it the host`}function ln(e){if(e===""||e==="stdout")return;let n=Vr\
+(e);return n===zn?`${n}, "" or "stdout"`:n}function fn(e){let n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n:vo\
+id 0}function Yr(){let e=b().env,n=[],t=(y,p)=>{let w=e(y),_=Xn(y,w);return _!==void 0&&n.push(`${_}, ${p}`),_e(w)};t("N\
+AT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written"\
+);let r=[],o=Bs();for(let y of Vs)b().envHidden?.(y)===!0&&!(y==="CI"&&o)&&r.push(y);let i=t("NAT_TELEMETRY_DRY_RUN","so\
+ events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),a=s===void 0?void 0:ln(s);a&&n.pus\
+h(`NAT_TELEMETRY_ENDPOINT=${N(H(s))} ${a}: nothing is sent`);let d=e("NAT_TELEMETRY_FORMAT");d!==void 0&&d.trim()!==""&&\
+fn(d)===void 0&&n.push(`NAT_TELEMETRY_FORMAT=${N(d)} is not a format (nat, otlp): the nat envelope is sent`);let u=t("NA\
+T_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!X(l,I()\
+.os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${N(l)} is not an absolute path: it is read in the directory each run starts in\
+, so each directory may hold another decision`);let c,m=Ys(e,I().os,n,y=>c=y),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=I().os===\
+"win32"?"LOCALAPPDATA":"HOME";m===void 0&&f===void 0&&b().envHidden?.(h)===!0&&(c=`the program may not read ${h} (${xe(h\
+)})`,n.push(`${h} may not be read (${xe(h)}): the spool cannot be kept in the home directory`));for(let y of r)n.push(`$\
+{y} may not be read (${xe(y)}): ${Wr[y]}`);for(let y of Gn){let p=e(y)?.trim(),w=p?Vr(p):void 0;w&&n.push(`${y}=${N(H(p)\
+)} ${w}: OTLP events are not sent`)}let g=Br(e,y=>r.includes(y)),E=y=>Cr(e(y),p=>n.push(`${y}: ${p}: skipped`)),k={...Hr\
+("OTEL_EXPORTER_OTLP_HEADERS",E("OTEL_EXPORTER_OTLP_HEADERS"),n),...Hr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",E("OTEL_EXPORTE\
+R_OTLP_LOGS_HEADERS"),n)},T=Fr(E("OTEL_RESOURCE_ATTRIBUTES"));T.skipped.length>0&&n.push(`OTEL_RESOURCE_ATTRIBUTES: ${T.\
+skipped.map(y=>N(y)).join(", ")}: not sent, as it may say who or which machine sends (only the service\'s names and its d\
+eployment\'s environment are)`);let A={...T.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};re\
+turn{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,sessionPrefix:e\
+("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpool:c,spoolFallback:f===void 0,handOff:u,ci:o,format:d,otlpEndpoint:g.endpoint\
+,otlpHeaders:k,otlpResource:A,problems:n}}var Wr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is \
+sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent"\
+,NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEME\
+TRY_HANDOFF:"a value set there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sende\
+r the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so noth\
+ing is sent there unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same,\
+ where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there \
+(a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Vs=Object.keys(Wr);function Xn(e,n){if(n==\
+=void 0)return;let t=n.trim().toLowerCase();if(!(_e(t)===!0||Us.includes(t)))return`${e}=${N(n)} is not a yes/no value (\
+1, true, yes / 0, false, no): read as no`}function Hr(e,n,t){let r={};for(let[o,i]of Object.entries(n))an(o)?dn(o)?t.pus\
+h(`${e}: ${N(o)} is the HTTP client\'s to set: skipped, not sent`):un(i)?r[o]=i:t.push(`${e}: the value of ${N(o)} is not\
+ a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):t.pu\
+sh(`${e}: an entry\'s name is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is wr\
+itten \\`Name: value\\` rather than \\`Name=value\\`): skipped, not sent`);return r}function Ys(e,n,t=[],r=()=>{}){let o=e("\
+NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):X(o,n)?o:(t.push(`NAT_T\
+ELEMETRY_SPOOL_DIR=${N(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolut\
+e path"));let i=e("XDG_STATE_HOME");if(i&&!X(i,n))t.push(`XDG_STATE_HOME=${N(i)} is not an absolute path: ignored, as th\
+e XDG specification says`);else if(i)return B(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALAPPDATA")??(e("USER\
+PROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a?B(a,`${n===\
+"darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no home\
+ directory"):X(s,n)?s:(t.push("the home directory is not an absolute path: no spool is kept there"),void r("the home dir\
+ectory is not an absolute path"))}function Gr(e,n,t,r=()=>!0){if(n==="win32"||t===void 0)return;let o=e("TMPDIR"),i=o&&X\
+(o,n)&&r(o);return B(i?o:"/tmp",`nat-telemetry-${t}`)}function Jn(){let e=b();if(_e(e.env("NAT_TELEMETRY_DEBUG")))return\
+ n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var qn=new Set;function zr(e,n){if(!(e===void 0||qn.has(e))){qn.add(e);try{Pr\
+omise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{qn.delete(e)}}}function Xr(e){let n;return()=>n??=\
+new RegExp(e,"u")}var oc=Xr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var ic=Xr(S\
+tring.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var me="1.5",Re=64,mc=Object.freeze({SUCCES\
+S:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINE\
+D:"undefined"}),hc=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluat\
+or",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UN\
+DEFINED:"undefined"}),ke=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Ws(new.target))throw new TypeError("C\
+annot create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Can\
+not create event: an event type must declare a name (pass it to super()), got ${N(n)}`);let r=t.schemaVersion??me;if(typ\
+eof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got \
+${N(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create e\
+vent: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};funct\
+ion Ws(e){return e===ke}function D(e){let n=e.search(Gs);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length\
+;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}re\
+turn t}var Gs=/[^\\x00-\\x7f]/;var zs="184482118588404";function Be(e){let n=U(e);if(!(n>=-hn&&n<=hn))throw new RangeError\
+("Invalid time value");let t=U(n/1e3);if(t!==Kn.second){let r=U(t/qr),o=t-r*qr,i=`${ie(U(o/3600),2)}:${ie(U(o/60)%60,2)}\
+:${ie(o%60,2)}`;Kn={second:t,text:`${Xs(r)}T${i}.`}}return`${Kn.text}${ie(n-t*1e3,3)}Z`}var Kn={second:NaN,text:""};func\
+tion Xs(e){let n=U((e+719468)/146097),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-(365*r+U(r/4\
+)-U(r/100)),i=U((5*o+2)/153),s=o-U((153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?ie(d,4):`${\
+d<0?"-":"+"}${ie(d<0?-d:d,6)}`}-${ie(a,2)}-${ie(s,2)}`}var Oe=4503599627370496,U=e=>{if(!(e<Oe&&e>-Oe))return e;let n=e>\
+=0?e+Oe-Oe:e-Oe+Oe;return n>e?n-1:n},ie=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},qr=86400,hn=864e13;fun\
+ction Jr(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${W(o)}`)}if(typeof n!="string"|\
+|n==="")throw new TypeError("Event name is not a non-empty string");let t=L(Js(e));if(n!==mn.name){let o=L(n);mn={name:n\
+,json:o,bytes:D(o)}}let r=Be(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${mn.json}}`,bytes:qs+r.len\
+gth+D(t)+mn.bytes}}var mn={name:"",json:"",bytes:0},qs=31;function Js(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' $\
+{i} cannot be read: ${W(s)}`),t;try{t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){throw n("para\
+meters() returned an object that",i)}if(kr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeErr\
+or(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!we(t))throw new TypeError(`Event \
+\'${e.name}\' has no parameters object: parameters() returned ${N(t)}`);let r;try{r={...t}}catch(i){throw n("parameters",i\
+)}let o=Zn(r);if(o)throw new TypeError(`Event \'${e.name}\' ${o}`);return r}function Zn(e){if(typeof e!="object"||e===null\
+||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typ\
+eof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or bool\
+ean`}}function Kr(e,n){return{browserType:"undefined",clientId:zs,clientType:"Native",clientVariant:"Release",clientVer:\
+n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None\
+",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",de\
+viceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",ex\
+ternalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"\
+undefined",productName:"undefined",productVersion:"undefined",sentTs:Be(+(n.sentAt??Date.now())),sessionId:n.sessionId??\
+"undefined",userId:"undefined"}}function Qn(e,n){return cn(`${L(e).slice(0,-1)},"events":[`,n,"]}")}var Zr=/[A-Za-z0-9_-\
+]/,Ks=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?\
+:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Zs=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-\
+9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y\
+;function Qr(e){return new tt(e).document()}var tt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document()\
+{let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#d()==="["?t=this.#u(n):this.#s(t),this.#E()}}#\
+u(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.\
+entries()){let a=i===r.length-1;if(a&&t){let u=et(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array"\
+)&&this.#i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header");return u.push(l),pn(o,s,u),l}let d=et(o,s);d==\
+=void 0?pn(o,s,d=this.#T({},a?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:nt(d)\
+?a?(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get\
+(d)==="inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#s(n){let t=this.#p()\
+;this.#y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let a=et(o,s);a===void 0?pn(o,s,a=this\
+.#T({},"dotted")):(!nt(a)||!["dotted","implicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),th\
+is.#t.get(a)==="implicit"&&this.#t.set(a,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is define\
+d twice`),pn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#d();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.push(\
+this.#l());else{let r=this.#n;for(;this.#n<this.#e.length&&Zr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a \
+key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++}}#r(){let n=this.#d();\
+if(this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')r\
+eturn this.#w();if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");\
+let o=n==="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,th\
+is.#n)&&!Zr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#a(Ks,/[\\w:.+-]/);if(t){let[o,i,s,\
+a]=t;return i!==void 0&&!Qs(Number(i),Number(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r=this.#a(Zs,\
+/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than\
+ 4300 digits"),ed(r[0])):this.#i("a value is malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.te\
+st(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#d()!=="]";)n.pus\
+h(this.#r()),this.#O(),this.#d()===","?this.#n++:this.#d()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m\
+(){this.#n++;let n=this.#T({},"inline");if(this.#y(),this.#d()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let\
+ t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#c(n),n}#c(n){this.#\
+t.set(n,"inline");for(let t of Object.values(n))nt(t)&&this.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this.#e[this.#n+\
++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():gn(t)&&t!==\
+"	"?this.#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.\
+#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>gn(r)&&r!=="	"))&&this.#i("a literal string is malformed\
+"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n="";for(;;\
+){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r\
+-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]\
+*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#R()}else gn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#d()=\
+==`\n`)?this.#i("a string holds a control character"):n+=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:\
+this.#d()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;\
+for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e\
+[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=t\
+his.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a\
+ string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fro\
+mCodePoint(i))}#y(){for(;this.#d()===" "||this.#d()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#d();if(n===`\n`)t\
+his.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#N();else return}}#N(){for(;this.#n<\
+this.#e.length&&this.#d()!==`\n`;){let n=this.#e[this.#n++];gn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`)&&this.#i("a comm\
+ent is malformed")}}#E(){this.#y(),this.#d()==="#"&&this.#N(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\
+\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||\
+this.#i(`\'${n}\' is missing`),this.#n+=n.length}#d(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let \
+t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function et(e,n)\
+{return Object.hasOwn(e,n)?e[n]:void 0}function pn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,c\
+onfigurable:!0})}function nt(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function gn(e){let n=e.charCodeAt\
+(0);return n<32||n===127}function Qs(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)\
+?30:31;return e>=1&&t<=o}function ed(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0\
+:/^[+-]?nan$/.test(n)?NaN:Number(n)}var nd="1.0";function Ue(){if(oo())return;let{env:e,files:n}=b(),t=e("HOME")??e("USE\
+RPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?B(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:\
+|[\\\\/])/.test(r))return r;if(rt?.given!==r){let o=n?.realPath(".");rt={given:r,path:o===void 0?r:B(o,r)}}return rt.path}\
+function ro(){return(se?Q?.path:void 0)??Ue()}var rt;function oo(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMET\
+RY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var td=65536;fu\
+nction He(e,n=!1){let t=b().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",prob\
+lem:"may not be read (the program\'s permissions)"};let r;if(!n){if(!t.present(e))return{state:"never_asked"};try{r=t.che\
+ckPlace(e)}catch(i){return{state:"disabled",problem:`is where another user could replace it (${ot(i).replaceAll("_"," ")\
+})`}}}let o;try{o=t.read(e,td)}catch(i){return ot(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'\
+s tomllib rejects it)"}:rd(i)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{s\
+tate:"disabled",problem:`cannot be read safely (${ot(i).replaceAll("_"," ")})`}}return o===void 0?{state:"never_asked"}:\
+{...io(o),text:o,placeJudged:r}}function rd(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"\
+}function ot(e){return e?.reason??"unreadable"}function io(e){let n;try{n=Qr(e)}catch{return{state:"disabled",problem:"i\
+s not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))r\
+eturn{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===voi\
+d 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===nd?{state:"enabled"}:{state:"never_asked",\
+outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function s\
+o(){let e=Ue(),{state:n,problem:t,outdatedYes:r}=ut(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{f\
+ileOutdatedYes:r}};return{...bn()??ct(n),...o}}function ao(){let e=bn();if(e)return e;let{state:n,text:t,problem:r,place\
+Judged:o}=ut(Ue());return{...ct(n),text:t,placeJudged:o,...r?{problem:r}:{}}}function ut(e){if(e!==void 0)return He(e);l\
+et n=oo();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${xe(n)})`}:{state:"never_\
+asked"}}function bn(){let{env:e,envHidden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY\
+_ENABLED"};let t=_e(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("D\
+O_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{ena\
+bled:!1,source:"DO_NOT_TRACK"}}function ct(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabl\
+ed",source:"file"}}var G,se=!1,Q,it,lt=!1,yn,Ae,eo="an opt-out set in the environment during the run",no="the consent fi\
+le, written since the program turned telemetry on";function od(e,n=He(e)){let t=b().files,{text:r,problem:o}=n,i=o===voi\
+d 0&&(n.placeJudged??id(e)),s=t?.present(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedA\
+t(e)}:{path:e,there:s,text:r,problem:o,reread:i,stamp:t?.stamp(e)}}function id(e){try{return b().files?.checkPlace(e)===\
+!0}catch{return!1}}function st(e,n){let t=b().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===voi\
+d 0&&!e.reread)return t?.stamp(e.path)!==e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t\
+?.modifiedAt(e.path)!==e.modified}function uo(){return yn!==void 0&&st(yn)}var dt=Symbol.for("@nat/telemetry: the progra\
+m\'s opt-out"),at=globalThis;try{at[dt]===void 0&&Object.defineProperty(at,dt,{value:{serial:0}})}catch{}var to=0;functio\
+n sd(){try{let e=at[dt];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INT\
+EGER?n:NaN}catch{return NaN}}function co(){let e=sd();e===void 0||e===to||(to=e,[G,se,lt]=[!1,!1,!0])}function lo(e){it=\
+e}function ee(){if(it)return G=it();co();let e=lt&&!se;if(!e&&(Ae===eo||bn()?.enabled===!1))return Ae=eo,G=!1;if(e&&(Ae=\
+==no||uo()))return Ae=no,G=!1;if(!se||Q===void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0\
+&&(n=He(Q.path,!0)),G=Q.problem===void 0&&(n===void 0?G===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(n.state).enabled),\
+G||(Ae??="the consent file, written again during the run"),G}function he(){return co(),G===void 0&&dd(ao()),G===!0}funct\
+ion dd(e){[G,se]=[e.enabled,e.source==="file"];let n=se?Ue():void 0;Q=n===void 0?void 0:od(n,e)}function Ne(){if(!lt||se\
+||G!==!0||uo())return;let e=bn();if(e)return e.enabled?void 0:e.source;let n=Ue(),t=yn?.path===n?yn:void 0,{state:r,prob\
+lem:o}=t===void 0?ut(n):t.problem!==void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:io(t.text);return r=\
+=="disabled"&&o===void 0?"file":void 0}function fo(){return he()&&se}function ft(){let e=he(),{enabled:n,source:t,proble\
+m:r}=ao(),o=t!=="file"&&t!=="default"&&b().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,b().env(t)):void 0\
+,s=o?`${t}, which the program may not read (${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as dis\
+abled`:t;return{enabled:e,decidedBy:e===n?s:Ae??"the program (setTelemetryEnabled)"}}var pt=2**31-1,ad=25,mt={min:50,max\
+:250},mo=4,ht=1e3,ud=(mo+1)*mt.max,$e={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticki\
+ng||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0\
+&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.l\
+ook()};if(b().watchTick?.(ht,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSigna\
+l.timeout(ht)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of $e.guarded)--e.looks<=0&&\
+e.end();$e.guarded.size>0&&$e.listen()}};function Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$e.release(d),i?.()\
+},a=()=>{o||(s(),n())},d={looks:Math.ceil((e+ud)/ht),end:a},u=(l,c)=>{let m=b().monotonicMs()+l;try{r=setTimeout(()=>{$e\
+.release(d);let f=b().monotonicMs()-m;if(f<=ad||c===0)return a();u(Math.min(Math.max(f,mt.min),mt.max),c-1)},l),t?.(r)}c\
+atch{}};return $e.guard(d),u(e,mo),t||(i=v(()=>b().holdOpen?.())),s}function ho(e,n){if(e===null)return;let t=e.trim(),o\
+=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0)\
+,36e5)}function pe(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r\
+)}var cd=3,go=!1;function yo(){go=!0}var ld=new Set([407,408,429,500,502,503,504]),fd=new Set([501,505]);function md(e,n\
+){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:ld.has(e)||e>=500&&e<600&&!fd.has(e)?n===void 0?{ki\
+nd:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejecte\
+d",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function bo(e){if(e.signal?.aborted)return{kind:\
+"interrupted"};let n=new AbortController,t=!1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.sign\
+al?.addEventListener("abort",o,{once:!0});let i=new Promise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("a\
+borted")),{once:!0})});i.catch(()=>{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??md;for(;;s++){let l=new\
+ URL(a).origin===d?e.headers:void 0,c=await Promise.race([e.fetch(a,{method:"POST",headers:{...l,"content-type":"applica\
+tion/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=hd(c);if(m===void 0)return yt(gt(c)),{kind:"rejected",\
+reason:"bad_response"};let f=po(c,"location"),h=ho(po(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAcce\
+pted?.();let E=await Promise.race([pd(c,n.signal),i]).catch(()=>{});return u(m,h,E)}if(yt(gt(c)),m!==307&&m!==308)return\
+ u(m,h,void 0);if(s===cd)return{kind:"rejected",reason:"too_many_redirects"};let g=vd(f,a);if(g===void 0)return{kind:"re\
+jected",reason:"bad_redirect"};if(g.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_re\
+direct"};if(e.mayConnect?.(g)===!1)return go?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left f\
+or the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))retur\
+n{kind:"rejected",reason:"unsafe_redirect"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof\
+ Y&&s===0?{kind:"not_sent",reason:a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thro\
+wn:W(a)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function hd(e){try{let n=e?.status;return typeof n=="numb\
+er"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function po(e,n){try{\
+let t=e.headers.get(n);return typeof t=="string"?t:null}catch{return null}}function gt(e){try{return e.body}catch{return\
+}}function yt(e){try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof \
+t=="function"&&t.call(e)}catch{}}async function pd(e,n){let t=gt(e),r=gd(t),o=r??t,i=()=>yt(o);n.addEventListener("abort\
+",i,{once:!0});let s=new TextDecoder,a="",d=0;try{if(n.aborted)return"";for await(let u of r?yd(r):bd(t)){if(typeof u!="\
+string"&&!(u instanceof Uint8Array)||(d+=typeof u=="string"?D(u):u.length,d>Ed))return"";a+=typeof u=="string"?u:s.decod\
+e(u,{stream:!0})}return a+s.decode()}finally{n.removeEventListener("abort",i),i()}}function gd(e){try{let{getReader:n}=e\
+??{};return typeof n=="function"?n.call(e):void 0}catch{return}}async function*yd(e){for(let n=await e.read();!n.done;n=\
+await e.read())yield n.value}function bd(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var Ed=6553\
+6;function vd(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}c\
+atch{return}}var Sd=0xe677d21fdbff,wd=JSON.stringify(me).length+Re;function vo(e){if(e===Eo)return!0;let n=D(JSON.string\
+ify(e))<=wd;return n&&(Eo=e),n}var Eo;function So(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof ke\
+))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that ca\
+nnot be inspected"}}try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"s\
+chemaVersion is not a string"};if(!vo(o))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Re} by\
+tes beyond "${me}" that maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timest\
+amp is not a finite number"};if(i<0||i>Sd)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 th\
+at both wire formats carry"};let{json:s,bytes:a}=Jr(e),d={json:s,bytes:a,schemaVersion:o,sessionId:t,clientVersion:r,tim\
+estamp:i,retries:0,notBefore:0},u=bt(d,n);return u===void 0?d:{reason:"event_too_large",detail:u}}catch(o){return{reason\
+:"invalid_event",detail:W(o)}}}function bt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.\
+bytes} bytes serialized, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, wh\
+ich NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessio\
+nId===n.sessionId&&e.clientVersion===n.sourceClientVersion&&vo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)\
+return`${i} bytes as the ${o.name} format carries it, more than maxBatchBytes leaves beside its envelope`}function wo(e,\
+n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessi\
+onId===i[0].sessionId&&a.clientVersion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return\
+ o}function ne(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toStr\
+ing(16).padStart(8,"0")}function Et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.\
+[1],a=s===void 0?void 0:r(s,i);return a===void 0?[]:[a]})}var xd={initialMs:3e4,maxMs:36e5},To=4096;function _d(e,n){ret\
+urn n??ne(e)}function kd(e,n,t){try{let r=e.read(n,To);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpoi\
+ntHash:a,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFin\
+ite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="strin\
+g"?s:void 0,endpointHash:typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var En=c\
+lass{path;#e;#n;#o;#t;#u;#s;#p;#r;#a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${_d(r,s)}.json`,th\
+is.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}\
+isOpen(){return!this.#a&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Mat\
+h.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+pe(r,xd,this.#p,n),i=(t?.notBefore??0)>o;return this.#c({fail\
+ures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){th\
+is.#r=r;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notB\
+efore:this.#s()+n}),this.#a=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.hand\
+edOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;retur\
+n this.forget(),n}refresh(){this.#a||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m()\
+)}#g(){let n=kd(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{\
+this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{},r=L({...n,...t,endpoin\
+t:this.#t}),o=D(r)<=To&&H(this.#t)===this.#t?r:L({...n,...t});le(this.#u,this.#e,this.#n,o,this.#s())}catch{}}};function\
+ xo(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried bef\
+ore ${Be(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var _o=36e5,je=64,Rd=6e4,de={maxEvents:1e3,maxBytes:1048576,maxA\
+geMs:7*864e5},vt=6e4,Od=864e5,ko=6e4,No=64,Ad=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,vn=/^([l\
+c])-(\\d{13})-(e-.+)$/,Nd=36e5;function $o(e,n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ae=class e{\
+dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAge\
+Ms,de.maxAgeMs),maxEvents:Math.max(r.maxEvents,de.maxEvents),maxBytes:Math.max(r.maxBytes,de.maxBytes)},this.key=o,this.\
+ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=(c,m=!1)=>{i(c,m)},d=s==="work",u=d?"read and write":"read"\
+,l=c=>!t.allowed(c,"read")||d&&!t.allowed(c,"write");if(l(n))return a(`the program may not ${u} ${n} (its permissions)`)\
+;try{let c=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads cannot be told`):m!==n&&l(m)?t.perm\
+issionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.\
+ensureDir(m,!0,d)),new e(m,t,r,o,c))}catch(c){return c?.reason==="missing"?a(`${n} does not exist yet`,!0):a(W(c))}}writ\
+e(n,t){let r={},o=n.map(Me),{kept:i}=wt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.length-i.length);let s=\
+new Map;for(let d of i){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d of s\
+.values())a.push(this.#u(d,t,this.key))}catch(d){for(let u of a)this.#l(u);throw d}return{written:r,older:this.#g(t,a)}}\
+claim(n,t,r){let o=[],i={};for(let{entry:s,path:a}of this.#a(t).slice(0,je)){if(o.length>=n)break;let d=this.#p(s.name,t\
++r);try{this.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(d,s,t),m=u.slice(0,n-o.length),f={pa\
+th:d,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};try{this.#u(u.slic\
+e(m.length).map(Me),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C(i,"spool_expired",c);for(l\
+et h of m)o.push({...h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.\
+name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!\
+==void 0}waitingSince(n){return this.#a(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)\
+}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=vn.exec(n),r=Le(t?t[3]:\
+n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this\
+.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:Tt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}a\
+dopt(n,t,r=Rd){let o=[],i=0;for(let s of n.#r()){if(o.length>=je)break;let a=Ro(s,t);if(!(a!==void 0&&(a.key===this.key|\
+|a.key===void 0))||!(t-a.time>=r))continue;let u=n.#p(a.name,t+_o);try{n.#e.rename(`${n.dir}/${s}`,u)}catch{continue}let\
+{valid:l}=n.#s(u,a,t);try{let c=this.#u(l.map(Me),a.time,a.key);c!==void 0&&o.push(c)}catch{try{n.#e.rename(u,`${n.dir}/\
+${a.name}`)}catch{}break}n.#l(u.slice(n.dir.length+1)),i+=l.length}return o.length>0&&this.#g(t,o),i}clear(){let n=0;for\
+(let t of this.#r()){let r=vn.exec(t),o=Le(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().so\
+rt((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Le(t)??[])}#u(n,t,r){if(n.length===0)return;let o=Oo(n,t,r)\
+;return le(this.#e,this.dir,o,Ao(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this\
+.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/No)))}for(let s of i?\
+.split(`\n`)??[]){if(s==="")continue;let a=Ld(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.vali\
+d.push(a)}return o}#p(n,t){return`${this.dir}/${St(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#a(n){l\
+et t=[],r=0;for(let o of this.#r()){let i=xr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`\
+}):i&&n-Number(i[1])>_o&&r<je&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[t\
+his.#n,this.#o],s=y=>y.key===this.key||y.key===void 0,a=y=>n-y.time>(s(y)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#c(d,n\
+,a,r);let u=this.#t(d),l={events:0,bytes:0},c={events:0,bytes:0},m=(y,p,w)=>{s(y)&&([l.events,l.bytes]=[l.events+p,l.byt\
+es+w]),[c.events,c.bytes]=[c.events+p,c.bytes+w]};for(let y of u)m(y,y.events,y.bytes);let f=(y,p)=>y.events>p.maxEvents\
+||y.bytes>p.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(a))return r;let h=u.filter(y=>t.includes(y.name)),g=Math.min(...h.map(\
+y=>y.time)),E=y=>this.#e.modifiedAt(`${this.dir}/${y}`),k=Math.max(...h.map(y=>E(y.name)??-1/0)),T=y=>{if(y.time<g)retur\
+n!1;let p=E(y.name);return p===void 0||!Number.isFinite(k)?y.time-g<=ko:Math.abs(p-k)<=ko},A=u.filter(y=>!t.includes(y.n\
+ame)).sort((y,p)=>y.time-p.time);for(let y=0;y<je;){let p=A.find(a),w=p===void 0&&f(l,o),_=p??(w?A.find(s):f(c,i)?A[0]:v\
+oid 0);if(_===void 0)break;A.splice(A.indexOf(_),1);let O=a(_);if(!O&&T(_))continue;y++,m(_,-_.events,-_.bytes);let x=w?\
+{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!O&&x.e\
+vents>0&&x.bytes>0){let S=this.#w(_,x.events,x.bytes,n);if(S===void 0)continue;m(_,S.kept.events,S.kept.bytes),C(r,"spoo\
+l_corrupt",S.corrupt),C(r,"spool_full",S.cut);continue}this.#m(_.name,_,O?"spool_expired":"spool_full",r)}return r}#m(n,\
+t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}\
+#c(n,t,r,o){let i=0;for(let s of n){if(i===je)break;let a=vn.exec(s);if(a===null||t-Tt(a)<=Od)continue;let d=Le(a[3]);if\
+(d===void 0||!r(d))continue;i++;let u=St(a[3],t+vt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{cont\
+inue}this.#m(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=St(n.name,o+vt),s=b().monotonicMs();try{this.#e.rename(`${this.di\
+r}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.map(Me),l=wt(u,t\
+,r),c=l.kept.map(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.length===0)retur\
+n this.#l(i)?m:void 0;let f=sn(this.dir,o),h=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Ao(c))}catch{if(h(\
+),!this.#l(i))return;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return m}i\
+f(b().monotonicMs()-s>vt/2)return void h();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(\
+`${this.dir}/${i}`,`${this.dir}/${Oo(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n\
+}`),!0}catch{return!1}}};function Ro(e,n){let t=vn.exec(e);return t?Id(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=A\
+d.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/No));return{name:e,time:Number(n[1]),even\
+ts:r,bytes:t,key:n[4]}}function wt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice\
+(o).reduce((s,a)=>s+e[a].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function \
+Oo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${fe()}.jsonl`}\
+function Ao(e){return e.map(n=>`${n.text}\n`).join("")}function Io(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i\
+,schemaVersion:s,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+$d;return e.length<=t&&o<=r?0:e\
+.length-wt(e.map(Me),t,r).kept.length}var $d=200;function Lo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${\
+e.retries},"schemaVersion":${L(e.schemaVersion)},"sessionId":${L(e.sessionId)},${e.clientVersion===void 0?"":`"clientVer\
+sion":${L(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`\
+;return{text:n,bytes:D(n)}}function St(e,n){return`l-${Z(n)}-${e}`}function Tt([,e,n]){return e==="l"?Number(n):Number(n\
+)+Nd}function Id(e,n){return n>Tt(e)}function Ld(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i\
+,timestamp:s,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===voi\
+d 0||typeof o=="string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Zn(a.paramet\
+ers)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:L(a),schemaVersion:t,sessionId:r,retries:n,timestamp:s,\
+...u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function Md(e,n){let t=r=>{let o=n?.realPath(r)\
+;return n===void 0||o!==void 0&&n.writableDir(o)};return e.spoolFallback?Gr(b().env,I().os,n?.uid,t):void 0}function Pd(\
+e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=xt(e),a=e.noSpool??"there is no spool directory",d=!1,u=r==="lo\
+ok"?"look":"work",l=o===void 0?void 0:ae.open(o,n,i,s,(h,g)=>{a=h,d=g},u),c=Md(e,n),m=l&&u==="work"?Dd(l,c,n,i):void 0;i\
+f(l&&m&&l.adopt(m,e.clock(),r==="flush"?0:void 0),l||c===void 0)return!l&&o!==void 0&&t(a,void 0,d),l;let f=ae.open(c,n,\
+i,s,h=>a+=`; nor in ${c}: ${h}`,u);return t(a,f?.dir,d),f}function Dd(e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"r\
+ead")&&t.realPath(n)!==void 0?ae.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:void 0}var Sn=class e{spool\
+;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{\
+sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=b().files;if(!s)r\
+eturn null;let a=Pd(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new En(s,a.dir,r.url,o,i,d);return new e\
+(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)t\
+his.#n.add(d.claim);let i=r.map(d=>({...d,bytes:D(d.json),notBefore:0})),[s,a]=[[],[]];for(let d of i)(bt(d,this.#e)===v\
+oid 0?s:a).push(d);return a.length>0&&(this.settle(a),C(o,"event_too_large",a.length)),{events:s,dropped:o}}write(n){let\
+{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-\
+o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t\
+))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken|\
+|(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release\
+(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n\
+)&&this.spool.renew(i,o+n)}}};function Cd(){let e=Fn(),n=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname)\
+:e;return(n.startsWith("/")?b().files?.realPath(n):void 0)??e}function xt(e){let{sink:n,format:t,sourceClientVersion:r,h\
+eaders:o,customFetch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Cd():void 0,headers:Object.keys(o).length>0?Object.ent\
+ries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=L(s);return $o(n.ki\
+nd==="http"?n.url:"",t.name,a==="{}"?"":a)}function Fd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^loc\
+alhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f\
+]{2}:[0-9a-f]{1,4}$/.test(n)}function Mo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.pro\
+tocol!=="http:"||Fd(t.hostname))return;let r=[...t.username||t.password?["credentials"]:[],...t.search?["query parameter\
+s"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).j\
+oin(", ")}`]:[]];return o.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Po(e,n\
+=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Kr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture\
+:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Co(({schemaVersion:r,ses\
+sionId:o,clientVersion:i})=>[r,o,i],r=>D(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Do(e,n=I()){let \
+t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i\
+);if(s===void 0){let a=L(Pr(i));r.set(i,s={json:a,bytes:D(a)})}return s};return{name:"otlp",encode:i=>Wn(i.map(s=>o(s).j\
+son),i[0].sessionId,t(i[0]),n),emptyBytes:Co(({sessionId:i,clientVersion:s})=>[i,s],i=>D(Wn([],i.sessionId,t(i),n))),eve\
+ntBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Dr}}functi\
+on Co(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(\
+t={fields:o,bytes:n(r)}),t.bytes}}var Bd="http://localhost:4318/v1/logs",Hd=120,Ud=50,jd=3,Vd=2,Ho=\'{"ts":"2026-01-01T00\
+:00:00.000Z","parameters":{},"name":"x"}\',Yd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","com\
+mand":"x","subcommand":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVe\
+rsion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',Wd=new WeakSet,Gd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRet\
+ries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffI\
+nitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:\
+!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:\
+!0,random:!0};function Ve(e={}){if(!we(e))throw new TypeError(`Cannot create handler: options must be an object, got ${N\
+(e)}`);let n=jn(e,Gd);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(R,V,F)=>{let P=e[R]===void 0?V:e[R]\
+,z=F.integer?`${F.sign} integer`:`${F.sign} number`,re=`Cannot create handler: \'${R}\' must be a ${z}`;if(typeof P!="numb\
+er"||Number.isNaN(P))throw new TypeError(`${re}, got ${N(P)}`);if(!((F.sign==="positive"?P>0:P>=0)&&(F.integer?Number.is\
+SafeInteger(P):Number.isFinite(P))))throw new RangeError(`${re}, got ${P}`);if(F.timer&&P*1e3>pt)throw new RangeError(`C\
+annot create handler: \'${R}\' must be at most ${pt/1e3} seconds (the longest a timer can wait), got ${P}`);return P},r=(R\
+,V,F)=>{let P=e[R];if(P===void 0)return F;if(typeof P!==V)throw new TypeError(`Cannot create handler: \'${R}\' must be a $\
+{V}, got ${N(P)}`);return P},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0\
+},a=t("requestTimeoutSeconds",Vd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new Rang\
+eError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let l=Yr(\
+),c=r("sourceClientVersion","string",Te),m=Vo("resource",e.resource),f=r("sessionId","string","undefined"),h=[],g=typeof\
+ e.format=="string"&&e.format.trim()===""?void 0:e.format,E=Kd(g,h),k=fn(l.format??""),T=g!==void 0?E:k??"nat",A=kt(T,c,\
+{...l.otlpResource,...m}),[y,p]=Wd.has(e)?[Yd,"the smallest event trackCommand records; a command\'s own are larger by it\
+s name, source and duration"]:[Ho,"the smallest event"],w=_t(A,l.sessionPrefix+f),_=_t(kt(E,c,m,Uo),f,y),O=t("maxEventBy\
+tes",32768,s);if(O<_.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${_.eventB\
+ytes} (${p}), got ${O}`);let x=t("maxBatchBytes",5e5,s);if(x<_.batchBytes){let R=`one ${E} envelope holding ${p}`;throw \
+new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${\
+R} ${_.batchBytes} bytes, more than \'maxBatchBytes\' (${x} by default)`:`Cannot create handler: \'maxBatchBytes\' must be a\
+t least ${_.batchBytes} (${R}), got ${x}`)}let S=Zd(e.headers);S.problem&&h.push(S.problem);let M=qd(e.endpoint,l.endpoi\
+ntHidden?Rt:l.endpoint??(T==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??Bd:void 0),l.dryRun,h),j=Jd(e.spoolDir,l,h);\
+return{flushIntervalMs:t("flushIntervalSeconds",Hd,o)*1e3,maxQueueSize:t("maxQueueSize",Ud,s),maxRetries:t("maxRetries",\
+jd,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initi\
+alMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(O,x-w.envelopeBytes-Re),ma\
+xEventBytesOption:O,maxBatchBytes:x,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:M.kind==="http"&&S.problem?{k\
+ind:"none",reason:"invalid_headers",detail:S.problem}:M,spoolDir:j.path,noSpool:j.none,problems:h,spoolFallback:e.spoolD\
+ir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",de.maxEvents,s),maxBytes:Xd(t("spoolMaxBytes",de.\
+maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ea(e.capture\
+Interrupts),handOff:Qd(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:A,formatSetBy:g!==void 0?"th\
+e program\'s options":k!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...T==="otlp"?l.otlpHeaders:{},...S.record\
+},fetch:r("fetch","function",b().fetch??((R,V)=>globalThis.fetch(R,V))),logger:r("logger","function",void 0),clock:Fo("c\
+lock",r("clock","function",Date.now),Date.now,{valid:zd,expected:"epoch milliseconds",hint:" (a method needs its object:\
+ () => performance.timeOrigin + performance.now())"}),random:Fo("random",r("random","function",Se),Se,{valid:R=>typeof R\
+=="number"&&R>=0&&R<1,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return\
+ n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${W(a)}${i}`)}if(!r(s))throw new \
+RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${N(s)}`);return()=>{try{let a=n();return r(a)?a:t()}cat\
+ch{return t()}}}var zd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=Ho){let r={json:t,bytes:D(t),schemaVersion:\
+me,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);return{eventByte\
+s:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function Xd(e,n,t){if(e>=de.maxBytes)return e;let r=Lo({json:n,schemaVersio\
+n:me,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be\
+ at least ${r} (one spooled event, ${t}), got ${e}`);return e}function kt(e,n,t,r){return e==="otlp"?Do({serviceName:t["\
+service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo={name:"node",version:"x".repeat(12),machine:\
+"x".repeat(11),os:"linux"};function jo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=_t(kt(n.name,t,r,Uo),\
+"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.\
+eventBytes)}}var Rt=Symbol("hidden");function qd(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot \
+create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${N(e)}`);let o=e===void 0?void 0:ln(e\
+);if(o){let s=`the program\'s \'endpoint\' ${N(H(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_\
+endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Ur;return e===void 0&\
+&!jr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{k\
+ind:"http",url:i}}function Jd(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false\
+)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handle\
+r: \'spoolDir\' must be a string (an absolute path) or false, got ${N(e)}`);return X(e,I().os)?{path:e,none:void 0}:(t.pus\
+h(`the program\'s \'spoolDir\' ${N(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolD\
+ir\' is not an absolute path"})}function Kd(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Can\
+not create handler: \'format\' must be a string ("nat" or "otlp"), got ${N(e)}`);let t=fn(e);return t||(n.push(`the progra\
+m\'s \'format\' ${N(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Vo(e,n){if(n===void 0)retur\
+n{};if(!we(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${N(n)}`);let t={};fo\
+r(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' m\
+ust be an object of strings, got ${typeof o=="object"||typeof o=="function"?N(o):`a ${typeof o}`} for ${N(r)}`);t[r]=o}r\
+eturn t}var Bo=8192;function Zd(e){let n=Vo("headers",e);for(let[i,s]of Object.entries(n)){if(!an(i))throw new TypeError\
+(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${N(i)}`);if(dn(i))throw new TypeError(\
+`Cannot create handler: \'headers\' must not set ${N(i)}: the HTTP client frames the request itself`);n[i]=Nr(s)}let t=Obj\
+ect.keys(n).find(i=>!un(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?`the program\'\
+s \'headers\' has a value for ${N(t)} that cannot be sent (a control character or a character past ASCII): nothing is sent\
+`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Bo} (servers refuse a larger head): nothing is \
+sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Qd(e,n){return e!==void 0?{enabled:e,source:"handOff opt\
+ion"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,so\
+urce:"default"}}function ea(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;th\
+row new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}var wn=/^se\
+nder-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function Tn(e,n){return{...e,[Ye]:L(n)}}function Yo(e){if(e)try{let n=\
+JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}cat\
+ch{return}}var te=15e3,na=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).slice(0,4)}functio\
+n zo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${fe(8)}.${r}`}function Pe(e,n,t,r,o){let i={locks:[],marks:[],others:new M\
+ap};for(let s of e.list(n)){let a=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(s);if(!a)c\
+ontinue;let d=Number(a[2]),u=a[4]==="lock"?te:na;if(d+u<=r||d>r+u)_n(e,`${n}/${s}`);else if(a[1]===t)(a[4]==="lock"?i.lo\
+cks:i.marks).push(s);else if(a[3]===o){let[l,c]=[`${a[2]} ${s}`,i.others.get(a[1])];(c===void 0||l<c)&&i.others.set(a[1]\
+,l)}}return i.locks.sort(),i.marks.sort(),i}function xn(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catch{return!1}}f\
+unction Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.now(),i);if(s.locks.length>0||s.marks.length\
+>0)return"at work";if(s.others.size>=Wo)return"crowded";let a=Date.now();o=zo(t,a,i,"start"),e.create(`${n}/${o}`,"");le\
+t d=Pe(e,n,t,a,i),u=d.locks.length>0||d.marks[0]!==o,l=`${Z(a)} ${o}`,c=[...d.others.values()].filter(m=>m<l).length>=Wo\
+;return!u&&!c?o:(_n(e,`${n}/${o}`),u?"at work":"crowded")}catch{return o}}function qo(e,n,t){t!==void 0&&At(e,n,()=>[t])\
+}function Jo(e,n,t){At(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){let o=Go(r);for(let i=0;i<ta;i++){\
+let s=Date.now();try{e.ensureDir(n,!0,!1);let a=Pe(e,n,t,s);if(a.locks.length>0){Ot(e,n,a.marks);return}let d=zo(t,s,o,"\
+lock");e.create(`${n}/${d}`,"");let{locks:u,marks:l}=Pe(e,n,t,s);if(u.join()===d)return Ot(e,n,l),d;_n(e,`${n}/${d}`)}ca\
+tch{return}await new Promise(a=>setTimeout(a,10+Se()*50))}}var ta=5;function Zo(e,n,t){At(e,n,()=>[t])}function At(e,n,t\
+){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)_n(e,`${n}/${r}`)}function _n(e,n){try{\
+e.remove(n)}catch{}}function Qo(){return""}var oa=6e4,ia=1e3,sa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETR\
+Y_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=da(e,n,t);return r.handOff?r:{...r,outcome:ni(e,n)}}fu\
+nction ni(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ne()===void 0?"spoole\
+d":"dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function da(e,n,t){try{let r=di(e,n,\
+t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=si(e.sink.u\
+rl,o.dir);if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n,endpoint:e.si\
+nk.url}:{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handOff:!1,reason:a.re\
+fused};let{cwd:d,...u}=a,l={...ua(e,o.dir),successor:u,onByConsentFile:fo()};return{handOff:!0,command:{...a,env:Tn(a.en\
+v,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function ri(e,n){r\
+eturn n.handOff&&n.command&&!la(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and can\
+not be written",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===voi\
+d 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crowded")return o;let i=\
+b().spawnDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.dir,o),i}catch{return"failed"}}function ii(e,n)\
+{if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return di(e,n,!0)!==voi\
+d 0||t.kind==="http"&&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}function si(e,n){let t=ro(),r=t===void 0?void 0:\
+aa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...sa,...be,"HOME","USERPROFILE"],set:r===void 0?{}:{NA\
+T_TELEMETRY_CONSENT_FILE:r}}}function aa(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=b().fil\
+es,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!==\
+void 0&&r?.allowed(i,"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${\
+r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program deli\
+vers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-ia)return`a request may take longe\
+r (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i\
+=Ne();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender,\
+ reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no \
+usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be to\
+ld (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another u\
+ser could swap the sender\'s script there";if(!ti(e))return"the program may not connect to the endpoint";let{spool:s,file\
+s:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=d,m=c===void \
+0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>oa&&!xn(a,s.dir,s.key,u))return"spooled e\
+vents have waited a minute with no sender at work"}function ua(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;retur\
+n{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTime\
+outMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),spoolMaxEvents:o.maxEvents,spoolM\
+axBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},res\
+ource:{...r.resource}}}function ca({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function la(e){if(ca(e))r\
+eturn!0;let{files:n,spool:t}=e,r=()=>le(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{n\
+.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ma(n,t.dir,fa),!0}var fa=3;function ma(e,n,t,r=Date.now()){let o;tr\
+y{o=e.list(n).filter(a=>wn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+te?-1/\
+0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filter\
+(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var kn=class{#e=new Set;#n=0\
+;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length\
+,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ai(){throw new Error("a sender p\
+rints nothing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,ha=/^[0-9a-f]{8}$/;var ui=/^drops-([0-9a-f]\
+{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,pa=6e4;function mi(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([\
+m,f])=>fi.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))return;let u={...{since:i,last:i,dropped:Object\
+.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=H(r)===r?{...u,endpoint:r}:u,c=bi(n,t);try{let m=ya(e,n,t,i).filter(h\
+=>h.quiet).map(h=>hi(e,h,n,t)),f=gi([...m.flatMap(h=>h.lines),l],s,i)??l;pi(e,n,t,m,()=>{let h=Ea(e,c);h==="invalid"&&e.\
+remove(c);let g=`${L(f)}\n`;typeof h!="object"||h.bytes+g.length<=ci?e.append(c,typeof h=="object"&&!h.ended?`\n${g}`:g,li\
+):ga(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&v(()=>e.remove(h))}catch{}}function ga(e,n,t,r,o,i){let s=bi(n,t),a=\
+{path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],()=>{e.append(s,`${L(gi([...d.lines,r],o,i)\
+??r)}\n`,li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed\
+};let{lines:o,upTo:i}=ba(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summ\
+ed}}function pi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a));throw i}}function\
+ Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${fe()}${r}.aside`)}function ya(e,n,t,r){\
+return Et(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=pa;return o===t?{path:B(n,i),summed:a===void\
+ 0?void 0:Number(a),quiet:d}:void 0})}function ba(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(t)??"",o=n.quiet\
+?r.length:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function\
+ Mt(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last:\
+Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries(\
+a.dropped))(d in o||Object.keys(o).length<It)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_I\
+NTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(\
+a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function Ea(e,n){try{let t=e.read\
+(n,$t);return t===void 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof \
+$?"invalid":void 0}}function yi(e){return e.split(`\n`).flatMap(n=>va(n)??[])}function va(e){try{let{since:n,last:t,dropp\
+ed:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(\
+!(Nt(n)&&Nt(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let d\
+={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ha.test(i)?{endpointHash:i}:{}};return typeof o=="\
+string"&&H(o)===o?{...d,endpoint:o}:d}catch{return}}function Nt(e){return Number.isSafeInteger(e)&&e>=0&&e<=hn}function \
+bi(e,n){return B(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Ei=.9,Sa=1e3,wa=3e5,Ta=36e5,xa=4,Rn=class{\
+#e;#n=[];#o=[];#t=new kn;#u=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ue.working;#k=0;#R;#y=new S\
+et;#O;#N=!1;#E;#h=Jn();#d=!1;#T=!1;#i=!1;#H=!1;#$;#me=!1;#U=0;#D;#C;#v;#X;#j=!1;#q=!1;#F;constructor(n={}){this.#e=Ve(n)\
+}enqueue(n){try{if(!he())return this.#_e();let t=b().exiting();t?(this.#se(),this.#H=this.#i,this.#i=!0):this.#K(),this.\
+#u++;let r=So(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)ret\
+urn this.#Re();if(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#c===void 0&&queueMicrotask(()=>th\
+is.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ue.working)}catch{}finally{this.#H=!1}}start(){this.#m||this.#D||\
+(this.#m=!0,this.#K(),this.#S()>0?this.#V():he()&&!this.#A()&&ii(this.#e,this.#_())&&this.#I(ue.working))}flush(){return\
+ this.#I(ue.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#x=Math.max(thi\
+s.#x,n),this.#l)return this.#l;let r=this.#k,o=this.#w.then(()=>{if(r!==this.#k)return;let i=this.#x;return[this.#l,this\
+.#x]=[void 0,ue.working],this.#Ee(i)});return this.#l=o,this.#w=o,o}stop(){return this.#D??=this.#he()}[Symbol.asyncDisp\
+ose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this\
+.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.s\
+ize}#J(){return[...this.#o,...this.#t.events(),...this.#n]}#K(){if(this.#C)return;this.#se();let n=b(),t=s=>{try{return \
+s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({b\
+eforeExit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.cap\
+tureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V(\
+){this.#m&&this.#c===void 0&&this.#Z()}#Z(){this.#c=setTimeout(()=>{this.#I(ue.periodic).then(()=>{this.#m&&this.#Z()})}\
+,this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#he(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=th\
+is.#E=_a(this.#e.exitTimeoutMs);this.#fe(),this.#Y();let t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this\
+.#w.then(()=>!0),n.over()])&&this.#Q(),this.#S()>0&&this.#B())return;this.#ue(),this.#S()>0&&this.#A()&&this.#P(!0),this\
+.#S()>0&&!this.#A()&&await this.#pe(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G\
+(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async#pe(n){let t=this.#_\
+()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ue.asked,!0).then(()=>!0);await Promise.race([r,n.\
+over()])||this.#Q()}#Q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t||n)*Ei,i=[..\
+.this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*Ei);this.#ee(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,\
+this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#ee(n=()=>!1){for(let t of this.\
+#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#oe(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this\
+.#o.unshift(...n(t)?this.#de(r,"the exit budget ended before the answer"):r)}}}#ge(){return this.#R??=new AbortControlle\
+r}#ne(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=b()\
+.monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#te(n)\
+{this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0;return n.kin\
+d==="http"&&(t||!b().canConnect(n.url))}#ye(){let{sink:n,clock:t}=this.#e,r=this.#F,o=this.#v?.health.state;return this.\
+#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.k\
+ind==="http"&&b().canConnect(n.url)}#be(n){let t=this.#v?.health;if(n.delivered){this.#F=void 0;let u=this.#q&&this.#E==\
+=void 0&&!this.#v?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.r\
+ecordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#F?.failures??0)+\
+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+pe(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{state:t.state,failure\
+s:o,probeAt:d}}async#Ee(n){try{this.#fe(),this.#Y();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state|\
+|this.#E===void 0)&&t.refresh(),this.#ue();let r=this.#A();if(r&&!this.#ye())return;let o=this.#e.clock(),i=l=>l.notBefo\
+re<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n\
+=[];let d=this.#ie(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ve(d,u),this.#b\
+e(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush fai\
+led unexpectedly: ${t}`)}}async#ve(n,t){let{signal:r}=this.#ge(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ne(r)\
+;)await this.#re(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(xa,n.length)},i));for(let s of n.slice(o))th\
+is.#te(s)}async#re(n,t,r){this.#Y();let o=this.#ce(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),\
+n=o}let i=await this.#we(n,t);if(this.#xe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Ma\
+th.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#ne(t)?await this.#re\
+(d,t,r):this.#te(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#oe(n,i.rejected);case"too_large":r\
+eturn this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n);case"interru\
+pted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs?\
+?0,i.retryAfterMs??0),r.probing?this.#Se(n,i.retryAfterMs):this.#ke(n,i.reason,i.retryAfterMs)}}}#Se(n,t=0){let r=this.#\
+e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#oe(n,t=0){let r=Math.min(t,n.lengt\
+h);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#we(n,t){let r={started:b().monotonicMs(),events:\
+n,accepted:!1};this.#y.add(r);try{return await this.#Te(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=b().monot\
+onicMs();this.#O={ms:o-r.started,endedAt:o}}}#ie(n){let{format:t,maxBatchBytes:r}=this.#e;return wo(n,r,t.emptyBytes,t.e\
+ventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#Te(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind\
+:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#h?.(\
+`sending ${n.length} event(s)${o.kind==="http"?` to ${H(o.url)}`:""}: ${a}`),o.kind==="stderr")return vi(a),{kind:"deliv\
+ered"};let d=i.classify;return await bo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),readAnswer:\
+i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:\
+b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#xe(n,t){if(!this.#h)return;l\
+et r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==\
+void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#\
+e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer\
+ for ${t} event(s): ${n.kind}${i}`)}#se(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e\
+;if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d=n.kind==="http\
+"?H(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (d\
+ry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpo\
+int: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)r\
+eturn;let i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can\
+ be started":"in process"} (${o.source})`)}#_e(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`telemetry off \
+(decided by ${ft().decidedBy}): events are not recorded`))}#ke(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,a=i(),d=th\
+is.#de(n,t);for(let u of d)u.notBefore=a+pe(u.retries,o,s,r);this.#o.push(...d)}#de(n,t){let[r,o]=[[],[]];for(let i of n\
+)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) k\
+ept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n){this.#v?.settl\
+e(n)}#_(){return this.#v??=Sn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place c\
+annot be used: ${n}`;r!==this.#X&&this.#f(r),this.#X=r}),this.#v}#ae(){let n=this.#E;if(n)return Math.max(0,n.end-b().mo\
+notonicMs())+Sa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(wa,Math.min(Ta,2*t),2*r)}#Y(){let n=th\
+is.#ae(),t=this.#E!==void 0;this.#v?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this.#j||this.#k>0||!he()||this.#A()||!ee())ret\
+urn;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(\
+Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??0)>0,o&&(this.#le(o.dropped),this.#s+=o.eve\
+nts.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#ee();let r=this.#J(),o=this.#ce(r);i\
+f(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#me=!0,this.#L(),this.#b\
+(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#ie(o))vi(this.#e.format.encode(a\
+,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.length,this.#e.si\
+nk.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) \
+not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),\
+!1;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the\
+ user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#L(),s){let a=this.#U-t\
+his.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped))this.#b(u,d);thi\
+s.#le(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavailable")}return i?.\
+releaseAll(),s!==void 0}#ce(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.ha\
+s(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.l\
+ength,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#le(n){for(let[t,r]of Object.entries(n))this.#s+=r,t\
+his.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=ei(this.#e,t,he()),o=r.handOff?ee():void 0;if(o===!1)re\
+turn this.#P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a la\
+ter run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health):void 0,c=i.outcome==="deliv\
+ered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; \
+in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#A()?0:Io(this.#J(),this.#e.spoolLimits);if(s>0){let{maxEve\
+nts:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of \
+the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at exit: deli\
+vering in process: the spool cannot be written"),!1;let a=oi(i);if(a==="failed"||a==="crowded")return this.#f(`at exit: \
+delivering in process: ${a==="crowded"?"senders of other programs or settings (headers, an OTLP resource) work for its h\
+ost already":"no sender could be started"}`),!1;this.#k++,[this.#l,this.#x]=[void 0,ue.working];let d={started:"a sender\
+","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has n\
+o processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#W(){let n=this.#r,t=this.#P()\
+,r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#G(){let \
+n={};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{\
+sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let \
+s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();mi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b\
+(n,t,r){n!==0&&(C(this.#a,t,n),this.#z(n,t,r))}#z(n,t,r){this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`)}#Re(){i\
+f(C(this.#a,"buffer_full",1),this.#$!==void 0){this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#z(1,"buf\
+fer_full",`${n} held; those dropped after it are told together at the next flush`)}#fe(){let n=this.#$;this.#$=void 0,n&\
+&this.#z(n,"buffer_full")}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function _a(e){let n=b().monotonicMs()+e,t,\
+r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function \
+vi(e){b().writeStderr(`${ai(JSON.parse(e))}\n`)}var ka=250;async function Si(e){let n=b();Ie(te,()=>n.exit(0)),yo(),lo(()\
+=>Ra(e));try{await Oa(e,b().monotonicMs()+te)}catch{}n.exit(0)}function Ra(e){let{enabled:n,source:t}=so();return n||t==\
+="default"&&e.onByConsentFile!==!0}async function Oa(e,n){let t=b().files,r=e.spoolDir;if(!t)return;let{successor:o,onBy\
+ConsentFile:i,...s}=e,a=Ve(s),d=xt(a);if(!ee())return Jo(t,r,d);for(let u=0;;u++){let l=await Ko(t,r,d,e.endpoint);if(!l\
+)return;let{replayed:c,spooled:m,sent:f,timeUp:h}=await Na(s,n-ka);if(Zo(t,r,l),!$a(e,d))return;if(h&&f>0&&ee())return A\
+a(e);if(c>0&&m>0||u>0&&c===0)return}}function Aa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor\
+,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&wn.test(a.slice(i.length)));o&&s!==void 0&&v(()=>o.touch(\
+s,Date.now())),b().spawnDetached({argv:n,env:Tn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Na(e,n){let t={repl\
+ayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-\
+b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)break;let d=new Rn({...e,h\
+andOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,sent:c,droppe\
+d:m}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<=l)break;if(l\
+>0&&n-b().monotonicMs()>r){let f=pe(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}re\
+turn t}function $a(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||xn(t,e.spoolDir,n,Date.now()))return!1;l\
+et r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ae.open(e.spoolDir,t,\
+r,n)?.waitingSince(Date.now())!==void 0}var wi=Yo(b().env(Ye));wi&&await Si(wi);\n'}var Re="sender-6eb9fb2a.mjs",qd=129760,
+Jd=6e4,Zd=1e3,Kd=[Xi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function qi(e,t){
+return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Fe()===void 0?"spooled":"dropped"}var Qd=3;
+function Ji(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>Hd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(
+`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.
+written-d.written).slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}
+var ec=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.
+delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function dn(e){
+return e===null?"null":typeof e=="string"?Zi(e):typeof e=="number"?tc(e):typeof e=="boolean"?String(e):Array.isArray(e)?
+`[${e.map(dn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Zi(n)}: ${dn(
+r)}`).join(", ")}}`:"null"}function Zi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(
+16).padStart(4,"0")}`)}function tc(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infi\
+nity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=
+-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(
+2,"0")}`}var Ki=16384,cn=2*Ki,Qi=cn-4096,ln=32,eo=/^[a-z0-9_]{1,40}$/,nc=/^[0-9a-f]{8}$/,rc=/^drops-([0-9a-f]{8})\.json$/,
+un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,ic=6e4;function oc(e,t,n,r=-1/0){const i=Date.now(),
+o=fr(e,At(t,n)),d=hr(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>no(e,a).lines);return Ot([...typeof o=="o\
+bject"?o.lines:[],...d],r,i)}function sc(e,t,n=-1/0){return[...new Set([...Ue(e,t,rc,i=>i),...Ue(e,t,un,i=>i)])].flatMap(
+i=>{const o=oc(e,t,i,n);return o?[{key:i,...o}]:[]})}function ac(e,t,n,r,i,o){const s=At(t,n),d={path:hn(t,n),quiet:!1},
+a=fn(e,s,d.path)?to(e,d,t,n):{lines:[]};ur(e,t,n,[a],()=>{e.append(s,`${D(Ot([...a.lines,r],i,o)??r)}
 `,Qi)})}function to(e,t,n,r){if(e.sizeOf(t.path)===void 0)return k(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=no(e,t),s=hn(n,r,o);return fn(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function hn(e,t,n){
 const r=n===void 0?"":`-${n}`;return Y(e,`drops-${t}-${ue(Date.now())}-${_e()}${r}.aside`)}function no(e,t){try{const n=t.
