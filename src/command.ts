@@ -177,7 +177,8 @@ export async function trackCommand<T>(
   if (typeof main !== "function") {
     throw new TypeError(`Cannot track command: 'main' must be a function, got ${describe(main)}`);
   }
-  const started = Date.now(); // milliseconds suffice, and Node.js loads perf_hooks on performance's first use
+  // On the monotonic clock: a wall clock stepped during the command (NTP, a laptop's sleep) is not its duration.
+  const started = host().monotonicMs();
   const subcommand = reportableSubcommand(options);
   const command = reportableName("command", options.command);
   let recorded = false;
@@ -192,7 +193,7 @@ export async function trackCommand<T>(
           command,
           subcommand,
           taskStatus,
-          durationMs: Date.now() - started,
+          durationMs: host().monotonicMs() - started,
           exitCode,
           errorClass,
         }),

@@ -198,7 +198,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #replayTook = false;
   /**
    * The endpoint's health as this handler's own failed flush left it on record; this handler's failed flushes in a
-   * row; and when its own backoff lets it probe the endpoint again (epoch ms).
+   * row; and when its own backoff lets it probe the endpoint again (on its options' `waitClock`).
    */
   #ownPause: { readonly state: HealthState; readonly failures: number; readonly probeAt: number } | undefined;
 
@@ -557,12 +557,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * `Retry-After` perhaps, holds it as every run), so that a long-lived program's events do not wait out an hour.
    */
   #mayProbe(): boolean {
-    const { sink, clock } = this.#options;
+    const { sink, waitClock } = this.#options;
     const pause = this.#ownPause;
     const state = this.#disk?.health.state;
     return this.#budget === undefined && pause !== undefined && state !== undefined &&
       state.failures === pause.state.failures && state.notBefore === pause.state.notBefore &&
-      clock() >= pause.probeAt && sink.kind === "http" && host().canConnect(sink.url);
+      waitClock() >= pause.probeAt && sink.kind === "http" && host().canConnect(sink.url);
   }
 
   /**
@@ -585,8 +585,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const othersWait = !result.probing && health?.recordFailure(result.retryAfterMs) === true;
     if (result.probing && result.retryAfterMs) health?.recordWait(result.retryAfterMs);
     const failures = (this.#ownPause?.failures ?? 0) + 1;
-    const { backoff, random, clock } = this.#options;
-    const probeAt = clock() + retryDelay(failures, backoff, random, result.retryAfterMs);
+    const { backoff, random, waitClock } = this.#options;
+    const probeAt = waitClock() + retryDelay(failures, backoff, random, result.retryAfterMs);
     this.#ownPause = othersWait || !health?.state ? undefined : { state: health.state, failures, probeAt };
   }
 
@@ -603,7 +603,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       // Still paused, a probe (#mayProbe) sends this handler's own events only: other runs' wait in the spool.
       const probing = this.#deliveryPaused();
       if (probing && !this.#mayProbe()) return;
-      const now = this.#options.clock();
+      const now = this.#options.waitClock();
       const isDue = (event: PendingEvent) => event.notBefore <= now && (event.cuts ?? 0) < heldFrom;
       const due = this.#dlq.filter(isDue);
       const batch = due.concat(this.#queue);
@@ -617,7 +617,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#judgeEndpoint(result);
       // Some answers delivered, one asked to wait: the events wait in memory; kept until they go to the spool.
       if (result.delivered && result.retryAfterMs) {
-        this.#serverWaitUntil = Math.max(this.#serverWaitUntil, this.#options.clock() + result.retryAfterMs);
+        this.#serverWaitUntil = Math.max(this.#serverWaitUntil, this.#options.waitClock() + result.retryAfterMs);
       }
     } catch (error) {
       this.#log(`flush failed unexpectedly: ${error}`);
@@ -691,7 +691,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   /** Events a probe carried back to the DLQ, untouched but for a `Retry-After` it was given. */
   #waitAgain(events: PendingEvent[], retryAfterMs = 0): void {
-    const notBefore = this.#options.clock() + retryAfterMs;
+    const notBefore = this.#options.waitClock() + retryAfterMs;
     for (const event of events) event.notBefore = Math.max(event.notBefore, notBefore);
     this.#dlq.unshift(...events);
   }
@@ -823,8 +823,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   #retryLater(events: readonly PendingEvent[], reason: string, retryAfterMs: number | undefined): void {
-    const { backoff, clock, random } = this.#options;
-    const now = clock();
+    const { backoff, waitClock, random } = this.#options;
+    const now = waitClock();
     const kept = this.#chargeTry(events, reason);
     for (const event of kept) event.notBefore = now + retryDelay(event.retries, backoff, random, retryAfterMs);
     this.#dlq.push(...kept);
@@ -982,7 +982,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (!written && keepOnFailure) return false;
     this.#releaseHeld();
     if (written) {
-      const wait = this.#serverWaitUntil - this.#options.clock();
+      const wait = this.#serverWaitUntil - this.#options.waitClock();
       if (wait > 0) disk?.health.recordWait(wait);
       this.#spooled += written.spooled;
       for (const [reason, count] of Object.entries(written.dropped)) this.#drop(count, reason);

@@ -224,6 +224,11 @@ export interface ResolvedOptions {
   /** The program's logger; `undefined` for none. */
   readonly logger: ((message: string) => void) | undefined;
   readonly clock: () => number;
+  /**
+   * What a handler's own waits (retries, probes, a server's `Retry-After`) are read on: the host's monotonic clock,
+   * which a wall clock stepped back or ahead does not move; the `clock` option where one is given (a test's).
+   */
+  readonly waitClock: () => number;
   readonly random: () => number;
 }
 
@@ -426,6 +431,11 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     problems,
   );
   const spoolDir = resolveSpoolDir(options.spoolDir, settings, problems);
+  const clock = checkedSource("clock", optional("clock", "function", Date.now), Date.now, {
+    valid: isClockTime,
+    expected: "epoch milliseconds",
+    hint: " (a method needs its object: () => performance.timeOrigin + performance.now())",
+  });
   return {
     flushIntervalMs: number("flushIntervalSeconds", DEFAULT_FLUSH_INTERVAL_SECONDS, seconds) * 1000,
     maxQueueSize: number("maxQueueSize", DEFAULT_MAX_QUEUE_SIZE, count),
@@ -465,11 +475,8 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     // Where the host has none (no runtime known), globalThis.fetch is looked up at delivery time.
     fetch: optional<Fetch>("fetch", "function", host().fetch ?? ((url, init) => globalThis.fetch(url, init))),
     logger: optional<ResolvedOptions["logger"]>("logger", "function", undefined),
-    clock: checkedSource("clock", optional("clock", "function", Date.now), Date.now, {
-      valid: isClockTime,
-      expected: "epoch milliseconds",
-      hint: " (a method needs its object: () => performance.timeOrigin + performance.now())",
-    }),
+    clock,
+    waitClock: options.clock === undefined ? () => host().monotonicMs() : clock,
     random: checkedSource("random", optional("random", "function", randomFraction), randomFraction, {
       valid: (value) => typeof value === "number" && value >= 0 && value < 1,
       expected: "a number in [0, 1)",

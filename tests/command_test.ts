@@ -706,20 +706,25 @@ test("a command that is no name (what a user typed, a path, a command line) is r
   });
 });
 
-test("a clock stepped back while the command ran (NTP): the event is sent, its duration unknown (-1)", async () => {
+test("a wall clock stepped while the command ran (NTP): its duration is the command's own", async () => {
   const server = await TestServer.start();
   const now = Date.now;
   setTelemetryEnabled(true);
   try {
     const handler = { endpoint: server.url(), spoolDir: false as const, handOff: false };
-    const code = await trackCommand({ command: "run", askConsent: false, handler }, () => {
-      const stepped = now() - 500;
-      Date.now = () => stepped;
-      return 0;
-    });
-    Date.now = now;
-    assert.equal(code, 0);
-    assert.deepEqual(server.events().map((event) => event.parameters.durationMs), [-1]);
+    for (const step of [-3_600_000, 3_600_000]) {
+      const code = await trackCommand({ command: "run", askConsent: false, handler }, async () => {
+        const stepped = now() + step;
+        Date.now = () => stepped;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return 0;
+      });
+      Date.now = now;
+      assert.equal(code, 0);
+    }
+    const durations = server.events().map((event) => Number(event.parameters.durationMs));
+    assert.equal(durations.length, 2);
+    for (const ms of durations) assert.ok(ms >= 45 && ms < 600_000, `the command's 50 ms, not the step: ${ms}`);
   } finally {
     Date.now = now;
     setTelemetryEnabled(false);

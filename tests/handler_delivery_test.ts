@@ -249,6 +249,33 @@ test("new events are sent while a DLQ event waits for its backoff", async () => 
   assert.deepEqual(t.handler.stats().dlq, 1);
 });
 
+test("a wall clock stepped back after a failure (NTP): the event waits its backoff, not the step", async () => {
+  const wall = Date.now;
+  let step = 0;
+  Date.now = () => wall() + step; // the program's wall clock, which the handler reads for its default clock
+  const server = await TestServer.start();
+  const handler = new NATTelemetryHandler({
+    endpoint: server.url(),
+    backoffInitialSeconds: 0.05,
+    backoffMaxSeconds: 0.05,
+    random: () => 0.5,
+  });
+  try {
+    server.reply({ status: 503 });
+    handler.enqueue(commandEvent("waiting"));
+    await handler.flush();
+    step = -86_400_000;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await handler.flush();
+    assert.deepEqual(commands(server.events()), ["waiting", "waiting"]);
+    assert.equal(handler.stats().sent, 1);
+  } finally {
+    Date.now = wall;
+    await handler.stop();
+    await server.close();
+  }
+});
+
 test("a DLQ event waits at least the server's Retry-After", async () => {
   await using t = await setup({ backoffInitialSeconds: 1 });
   t.server.reply({ status: 429, headers: { "retry-after": "120" } });
