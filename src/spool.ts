@@ -93,7 +93,7 @@ export interface ClaimResult {
   readonly dropped: Record<string, number>;
 }
 
-/** A temporary file this old was left by a writer that died. */
+/** A temporary file this old, or named this far ahead (its writer's clock ran ahead), was left by a writer that died. */
 const STALE_TEMP_MS = 3_600_000;
 
 /** Files one call reads, renames or removes at most. */
@@ -577,7 +577,9 @@ export class Spool {
       const temp = TEMP_FILE.exec(name);
       const entry = claimableEntry(name, now);
       if (entry?.key === this.key) found.push({ entry, path: `${this.dir}/${name}` });
-      else if (temp && now - Number(temp[1]) > STALE_TEMP_MS && removed < FILES_PER_CALL && this.#remove(name)) {
+      else if (
+        temp && Math.abs(now - Number(temp[1])) > STALE_TEMP_MS && removed < FILES_PER_CALL && this.#remove(name)
+      ) {
         removed++;
       }
     }

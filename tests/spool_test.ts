@@ -500,12 +500,14 @@ test("a claim holds until it ends, however far ahead: a long exit budget's lease
   assert.equal(open(dir.path).claim(100, now + 3 * LEASE_MS + 1, LEASE_MS).events.length, 1, "then taken");
 });
 
-test("temporary files a crashed writer left are removed once stale", () => {
+test("temporary files a crashed writer left are removed once stale, or named by a clock that ran ahead", () => {
   using dir = tempDir();
   writeFileSync(`${dir.path}/t-${now - 3_600_000 - 5}-abcdef.tmp`, "half");
+  writeFileSync(`${dir.path}/t-${now + 730 * 86_400_000}-abcdef.tmp`, "half, two years ahead");
   writeFileSync(`${dir.path}/t-${now}-abcdef.tmp`, "being written right now");
+  writeFileSync(`${dir.path}/t-${now + 60_000}-abcdef.tmp`, "being written by a clock a minute ahead");
   open(dir.path).claim(100, now, LEASE_MS);
-  assert.deepEqual(files(dir.path), [`t-${now}-abcdef.tmp`]);
+  assert.deepEqual(files(dir.path).sort(), [`t-${now + 60_000}-abcdef.tmp`, `t-${now}-abcdef.tmp`].sort());
 });
 
 test("a directory that cannot be created means no spool, not an error", () => {
