@@ -82,11 +82,16 @@ export function dropsRecord(
   keptSince = -Infinity,
 ): DropsRecord | undefined {
   const now = Date.now();
-  const read = readDrops(files, dropsPath(dir, key));
+  const path = dropsPath(dir, key);
+  const read = readDrops(files, path);
+  // No line is newer than the record's last change, which the system dates: one a run whose clock ran ahead wrote
+  // (the system's did not) ages from then, where taken as now it would be shown, as just dropped, at every look.
+  const changed = Math.min(now, files.modifiedAt(path) ?? now);
+  const lines = typeof read === "object" ? read.lines.map((line) => datedBy(line, changed)) : [];
   // Not a record a run has just set aside and is summing (its lines will be in the record in a moment).
   const setAside = asidesOf(files, dir, key, now).filter((aside) => aside.quiet || aside.summed !== undefined);
   const unsummed = setAside.flatMap((aside) => unsummedOf(files, aside).lines);
-  return sum([...(typeof read === "object" ? read.lines : []), ...unsummed], keptSince, now);
+  return sum([...lines, ...unsummed], keptSince, now);
 }
 
 /**
@@ -309,8 +314,7 @@ function tryRename(files: HostFiles, from: string, to: string): boolean {
  * ahead of `now` (a run whose clock was set ahead) is taken as now: it would otherwise never age out.
  */
 function sum(lines: readonly DropsRecord[], keptSince: number, now: number): DropsRecord | undefined {
-  const kept = lines.map((line) => ({ ...line, since: Math.min(line.since, now), last: Math.min(line.last, now) }))
-    .filter((line) => line.last >= keptSince);
+  const kept = lines.map((line) => datedBy(line, now)).filter((line) => line.last >= keptSince);
   if (kept.length === 0) return undefined;
   const counts: Record<string, number> = {};
   for (const line of kept) {
@@ -327,6 +331,11 @@ function sum(lines: readonly DropsRecord[], keptSince: number, now: number): Dro
     ...(endpointHash === undefined ? {} : { endpointHash }),
     ...(endpoint === undefined ? {} : { endpoint }),
   };
+}
+
+/** A line whose times are at most `time`: what was written after it cannot have been. */
+function datedBy(line: DropsRecord, time: number): DropsRecord {
+  return { ...line, since: Math.min(line.since, time), last: Math.min(line.last, time) };
 }
 
 /**

@@ -1,7 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import process from "node:process";
 import { stamp } from "../src/atomic.ts";
 import { shortHash } from "../src/hash.ts";
@@ -60,6 +69,20 @@ test("drops dated ahead (a run whose clock was set ahead) are read as now, and a
   recordDrops(files, dir.path, key, endpoint, { http_400: 1 }, now); // summed: written as now
   assert.equal(dropsRecord(files, dir.path, key)?.dropped.http_400, 301);
   assert.equal(dropsRecord(files, dir.path, key, now + 1), undefined, "history once older than what is kept");
+});
+
+test("drops dated ahead by a run's own clock (the system's right) age from when the record was written", () => {
+  using dir = tempDir();
+  const now = Date.now();
+  const ahead = now + 730 * 86_400_000;
+  writeFileSync(`${dir.path}/${name}`, `${JSON.stringify({ since: ahead, last: ahead, dropped: { http_400: 1 } })}\n`, {
+    mode: 0o600,
+  });
+  const weekAgo = now - 7 * 86_400_000;
+  assert.deepEqual(dropsRecord(files, dir.path, key, weekAgo)?.dropped, { http_400: 1 }, "written just now: shown");
+  const written = new Date(now - 30 * 86_400_000);
+  utimesSync(`${dir.path}/${name}`, written, written);
+  assert.equal(dropsRecord(files, dir.path, key, weekAgo), undefined, "written a month ago: history");
 });
 
 test("runs ending at the same instant each keep their drops: none is written over by another's", async () => {
