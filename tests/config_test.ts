@@ -213,8 +213,24 @@ test("a variable set to bytes that are not UTF-8 lets in nothing it could keep o
     assert.equal(control.stats.sent, 1, "and the event is sent");
     assert.equal((await withBytes("DO_NOT_TRACK", "1\\377")).enabled, false, "DO_NOT_TRACK opts out");
     assert.equal((await withBytes("NAT_TELEMETRY_ENABLED", "0\\377")).enabled, false, "NAT_TELEMETRY_ENABLED opts out");
-    const home = await withBytes("HOME", "/home/jos\\351", { NAT_TELEMETRY_CONSENT_FILE: undefined });
+    // The README's program, which turns telemetry on where the user decided nothing: a home that cannot be read may
+    // hold the user's no, so the consent file is one that cannot be found, and nothing is made beside the home.
+    const home = await withBytes("HOME", `${dir.path}/jos\\351`, {
+      NAT_TELEMETRY_CONSENT_FILE: undefined,
+      NAT_TEST_PROGRAM_ON: "1",
+      NAT_TELEMETRY_SPOOL_DIR: undefined,
+    });
     assert.equal(home.enabled, false, "no consent file is found, none beside the working directory");
+    assert.equal(home.decidedBy, "file", "read as the file's no, not as undecided");
+    assert.equal(home.stats.enqueued, 0);
+    // Looked for by find(1): Deno's readdir would read the home's own name, where its runtime keeps a cache, as this.
+    const made = execFileSync("find", [dir.path, "-maxdepth", "1", "-name", "jos\uFFFD"], { encoding: "utf8" });
+    assert.equal(made, "", "nothing made beside that home, named as Node.js and Bun read its name");
+    const file = await withBytes("NAT_TELEMETRY_CONSENT_FILE", `${dir.path}/consent\\351.toml`, {
+      NAT_TEST_PROGRAM_ON: "1",
+    });
+    assert.equal(file.decidedBy, "file", "a consent file's path that cannot be read: the file's no");
+    assert.equal(file.stats.enqueued, 0);
     const endpoint = await withBytes("NAT_TELEMETRY_ENDPOINT", "http://127.0.0.1:9/\\377");
     assert.doesNotMatch(endpoint.stderr, /events\.telemetry\.data\.nvidia\.com/, "never the default endpoint");
     assert.equal(endpoint.stats.sent, 0);

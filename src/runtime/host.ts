@@ -310,9 +310,10 @@ export interface Host {
    */
   envHidden?(name: string): boolean;
   /**
-   * Whether a variable the program may read is set to what the runtime cannot read (Deno: a value that is not valid
-   * Unicode, which Node.js and Bun read with U+FFFD in place of its bad bytes); such a variable is hidden too. Absent
-   * where every value can be read.
+   * Whether a variable the program may read is set to what the runtime cannot read: a value that is not valid
+   * Unicode, which Deno refuses to read and Node.js and Bun read with U+FFFD in place of its bad bytes; such a
+   * variable is hidden too (under Node.js and Bun, but a proxy variable, whose reading refuses what it cannot parse).
+   * Absent where every value can be read.
    *
    * @param name The variable's name.
    * @returns `true` when its value cannot be read.

@@ -27,7 +27,7 @@ import { callEach, Subscribers } from "./subscribers.ts";
 import { nodeFetch } from "./node_fetch.ts";
 import { proxyRoute, type ProxyServer, type ReadEnvironment } from "./proxy_settings.ts";
 import { nodeFiles, type NodeFs, type NodePermission } from "./node_files.ts";
-import { senderEnvironment } from "./clean_environment.ts";
+import { PROXY_VARIABLES, senderEnvironment } from "./clean_environment.ts";
 import { survivalProblem } from "./survival.ts";
 import { markStandingAside, programListens } from "./standing_aside.ts";
 import { loopHold, watchTick } from "./node_watchdog.ts";
@@ -231,14 +231,31 @@ export function nodeHost(
       }),
     );
   });
+  /**
+   * Whether a variable is set to bytes that are not UTF-8, which Node.js and Bun read with U+FFFD in their place (Deno
+   * refuses to read them): what it holds cannot be known, a home, a consent file's path, an opt-out. A value with the
+   * character itself is taken so too: no path or setting of ours has it.
+   */
+  const notUnicode = (name: string) => {
+    try {
+      return proc.env[name]?.includes("\uFFFD") === true;
+    } catch {
+      return false;
+    }
+  };
+  // Hidden, as Deno hides them, but the proxy variables: read as they are by the requests' own reading of them
+  // (`proxyRoute`), which sends nothing through a proxy whose URL cannot be parsed, and nothing around it.
+  const hidden = (name: string) => notUnicode(name) && !PROXY_VARIABLES.includes(name);
   return {
     env(name) {
       try {
-        return proc.env[name];
+        return hidden(name) ? undefined : proc.env[name];
       } catch {
         return undefined;
       }
     },
+    envHidden: hidden,
+    envNotUnicode: notUnicode,
     writeStderr: (text) => writeQuietly(proc.stderr, text),
     writeStdout: (text) => writeQuietly(proc.stdout, text),
     stdoutIsTerminal: () => proc.stdout.isTTY === true,
