@@ -529,7 +529,7 @@ console.log(spoolFallbackOf({ ...resolveOptions({}), spoolFallback: true }, host
   assert.deepEqual(readdirSync(`${dir.path}/elsewhere`), [], "nothing made there");
 });
 
-test("Deno: a spool directory reached through a link to a place the program may not read is not made there", {
+test("Deno: a spool directory reached through a link to a place the program may not work in is not made there", {
   skip,
 }, async () => {
   using dir = tempDir();
@@ -538,12 +538,20 @@ test("Deno: a spool directory reached through a link to a place the program may 
   symlinkSync(`${dir.path}/elsewhere`, `${dir.path}/base/link`);
   // Deno grants a mkdir on the path as given: through the link, the spool would be made outside the grants.
   const base = `${dir.path}/base`;
-  const result = await onTerminal(
-    ["--allow-env", `--allow-read=${base}`, `--allow-write=${base}`, "--allow-sys=uid,gid"],
-    { NAT_TELEMETRY_SPOOL_DIR: `${base}/link/spool`, NAT_TELEMETRY_DEBUG: "1" },
-  );
-  assert.deepEqual(readdirSync(`${dir.path}/elsewhere`), [], "nothing made there");
-  assert.match(result.stdout, new RegExp(`may not read ${dir.path}/elsewhere/spool, where`), "the trail says why");
+  const spool = `${base}/link/spool`;
+  const grants = [
+    [`--allow-read=${base}`, `--allow-write=${base}`],
+    ["--allow-read", `--allow-write=${base}`],
+    [`--allow-read=${spool}`, `--allow-write=${spool}`], // as the README's set grants: the spool's path alone
+  ];
+  for (const grant of grants) {
+    const result = await onTerminal(["--allow-env", ...grant, "--allow-sys=uid,gid"], {
+      NAT_TELEMETRY_SPOOL_DIR: spool,
+      NAT_TELEMETRY_DEBUG: "1",
+    });
+    assert.deepEqual(readdirSync(`${dir.path}/elsewhere`), [], `${grant}: nothing made there`);
+    assert.match(result.stdout, new RegExp(`may not read and write ${dir.path}/elsewhere/spool, where`), `${grant}`);
+  }
 });
 
 test("Deno: a consent file's directory made through a dotfiles link the program may read, granted as given", {

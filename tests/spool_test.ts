@@ -1,7 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as nodeFs from "node:fs";
-import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import process from "node:process";
 import { guardedFiles } from "../src/runtime/guarded_files.ts";
 import type { HostFiles } from "../src/runtime/host.ts";
@@ -506,8 +515,11 @@ test("temporary files a crashed writer left are removed once stale, or named by 
   writeFileSync(`${dir.path}/t-${now + 730 * 86_400_000}-abcdef.tmp`, "half, two years ahead");
   writeFileSync(`${dir.path}/t-${now}-abcdef.tmp`, "being written right now");
   writeFileSync(`${dir.path}/t-${now + 60_000}-abcdef.tmp`, "being written by a clock a minute ahead");
+  const live = `t-${now + 7_200_000}-abcdef.tmp`;
+  writeFileSync(`${dir.path}/${live}`, "being written now by a clock two hours ahead");
+  utimesSync(`${dir.path}/${live}`, new Date(now), new Date(now));
   open(dir.path).claim(100, now, LEASE_MS);
-  assert.deepEqual(files(dir.path).sort(), [`t-${now + 60_000}-abcdef.tmp`, `t-${now}-abcdef.tmp`].sort());
+  assert.deepEqual(files(dir.path).sort(), [`t-${now + 60_000}-abcdef.tmp`, `t-${now}-abcdef.tmp`, live].sort());
 });
 
 test("a directory that cannot be created means no spool, not an error", () => {
@@ -679,29 +691,37 @@ test("a link raced in above a spool that is being made: nothing is made through 
   assert.deepEqual(nodeFs.readdirSync(`${dir.path}/elsewhere`), [], "no directory made through the link");
 });
 
-test("a spool to be made through a link where the program may not look (Deno's grants): nothing is made", () => {
+test("a spool to be made through a link where the program may not work (Deno's grants): nothing is made", () => {
   using dir = tempDir();
   mkdirSync(`${dir.path}/base`, { mode: 0o700 });
   mkdirSync(`${dir.path}/elsewhere`, { mode: 0o700 });
   symlinkSync(`${dir.path}/elsewhere`, `${dir.path}/base/link`);
   const path = `${dir.path}/base/link/a/spool`;
   const user = { uid: process.getuid?.(), gid: process.getgid?.() };
-  // Granted the base as given, as `--allow-read=base --allow-write=base`: a grant that follows links (Deno's)
-  // refuses where it leads.
-  const granted = (followsLinks: boolean) =>
+  /** Files under grants for paths as given; a grant that follows links (Deno's) refuses a file where it leads. */
+  const granted = (followsLinks: boolean, allowed: (target: string, access: "read" | "write") => boolean) =>
     guardedFiles({
       ...nodeFiles(nodeFs, user, process.platform === "win32"),
       permissionsFollowLinks: followsLinks,
-      allowed: (target) => target.startsWith(`${dir.path}/base`),
+      allowed,
     });
-  const reasons: string[] = [];
-  assert.equal(Spool.open(path, granted(true), limits, KEY, (why) => reasons.push(why)), undefined);
-  assert.deepEqual(nodeFs.readdirSync(`${dir.path}/elsewhere`), [], "nothing made where the program may not look");
-  assert.deepEqual(reasons, [
-    `the program may not read ${dir.path}/elsewhere/a/spool, where ${path} leads (its permissions)`,
-  ]);
+  const grants = {
+    // `--allow-read=base --allow-write=base`: where the link leads is known before anything is made.
+    "the base": (target: string) => target.startsWith(`${dir.path}/base`),
+    // `--allow-read --allow-write=base`: it may look there, not write.
+    "any read, the base's write": (target: string, access: string) =>
+      access === "read" || target.startsWith(`${dir.path}/base`),
+    // The README's narrow set, granted as given: the directory above cannot be looked at; told once made.
+    "the spool's path alone": (target: string) => target.startsWith(`${dir.path}/base/link/a`),
+  };
+  for (const [name, allowed] of Object.entries(grants)) {
+    const reasons: string[] = [];
+    assert.equal(Spool.open(path, granted(true, allowed), limits, KEY, (why) => reasons.push(why)), undefined, name);
+    assert.deepEqual(nodeFs.readdirSync(`${dir.path}/elsewhere`), [], `${name}: nothing made where it may not work`);
+    assert.match(reasons.join(), /may not read and write .*\/elsewhere\/a\/spool, where .* leads/, name);
+  }
   // A grant on paths as given (Node.js's --permission) covers what is made through the link: the spool is there.
-  assert.ok(Spool.open(path, granted(false), limits, KEY));
+  assert.ok(Spool.open(path, granted(false, grants["the base"]), limits, KEY));
   assert.deepEqual(nodeFs.readdirSync(`${dir.path}/elsewhere`), ["a"]);
 });
 

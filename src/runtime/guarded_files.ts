@@ -123,18 +123,26 @@ export class RefusedPath extends Error {
 const MAX_DEPTH = 64;
 
 /**
- * Refuses to make `path` in `nearest`, the nearest directory there, where a link above leads it to a place the
- * program may not look at. Deno grants a mkdir on the path as given, then looks at the files in it where they are,
- * which it refuses there: the directory would be made outside the program's grants, and be of no use.
+ * Why the program may not use `path` where a link at or above `from` leads it (Deno: a mkdir or a write is granted
+ * on the path as given, a look at a file where it leads), or `undefined` where it may, or no link leads elsewhere.
+ *
+ * @param raw The runtime's primitives.
+ * @param from A directory there, `path` or one above it.
+ * @param path The directory to be used.
+ * @param needed What the program does in it where it leads: look at it (a consent file's), or work in it (a spool's).
  */
-function mayMakeWhereItLeads(raw: RawFiles, nearest: string, path: string): void {
-  if (!raw.permissionsFollowLinks) return;
-  const real = raw.realPath(nearest);
-  if (real === undefined || real === nearest) return;
-  const led = below(real, path.slice(nearest.length + 1));
-  if (!raw.allowed(led, "read")) {
-    throw new Error(`the program may not read ${led}, where ${path} leads (its permissions)`);
-  }
+function refusedWhereItLeads(
+  raw: RawFiles,
+  from: string,
+  path: string,
+  needed: readonly ("read" | "write")[],
+): string | undefined {
+  if (!raw.permissionsFollowLinks) return undefined;
+  const real = raw.realPath(from);
+  if (real === undefined || real === from) return undefined;
+  const led = path === from ? real : below(real, path.slice(from.length + 1));
+  if (needed.every((access) => raw.allowed(led, access))) return undefined;
+  return `the program may not ${needed.join(" and ")} ${led}, where ${path} leads (its permissions)`;
 }
 
 /**
@@ -242,13 +250,17 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       }
       // Nothing is made under a directory where another user could swap what this run makes for a link.
       if (isPrivate && missing.length > 0) checkAncestors(raw, missing[0]);
-      if (unseen === undefined && missing.length > 0) mayMakeWhereItLeads(raw, nearest, path);
+      // Nor where a link leads it outside what the program may use there (Deno): a spool is worked in where it leads,
+      // a consent file's directory only looked at. Where the directory above cannot be looked at, that is told once
+      // the first directory is made, and it is taken back.
+      const needed = isPrivate ? ["read", "write"] as const : ["read"] as const;
+      const leadsOut = (from: string) => refusedWhereItLeads(raw, from, path, needed);
+      const before = unseen === undefined && missing.length > 0 ? leadsOut(nearest) : undefined;
+      if (before !== undefined) throw new Error(before);
       for (const dir of missing) {
         try {
           raw.mkdir(dir);
-          if (dir === missing[0]) takeBackIfRootInOthers(dir, raw.removeDir);
         } catch (error) {
-          if (error instanceof RefusedPath) throw error;
           // Another process made it meanwhile (two first runs at once): gone into only if it is a directory of
           // the user's (or root's), never a link; the spool itself is checked further below.
           const made = raw.lstat(dir);
@@ -264,6 +276,14 @@ export function guardedFiles(raw: RawFiles): HostFiles {
             throw new RefusedPath(path, made.kind === "symlink" ? "symlink" : "not_a_directory");
           }
           owned(path, made, dir === path ? "not_owner" : "ancestor_not_owner");
+          continue;
+        }
+        if (dir !== missing[0]) continue;
+        takeBackIfRootInOthers(dir, raw.removeDir);
+        const after = unseen === undefined ? undefined : leadsOut(dir);
+        if (after !== undefined) {
+          raw.removeDir(dir);
+          throw new Error(after);
         }
       }
       if (missing.length > 0) facts = raw.lstat(path);
