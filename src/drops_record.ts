@@ -86,8 +86,7 @@ export function dropsRecord(
   const read = readDrops(files, path);
   // No line is newer than the record's last change, which the system dates: one a run whose clock ran ahead wrote
   // (the system's did not) ages from then, where taken as now it would be shown, as just dropped, at every look.
-  const changed = Math.min(now, files.modifiedAt(path) ?? now);
-  const lines = typeof read === "object" ? read.lines.map((line) => datedBy(line, changed)) : [];
+  const lines = typeof read === "object" ? dated(read.lines, keptSince, now, files.modifiedAt(path)) : [];
   // Not a record a run has just set aside and is summing (its lines will be in the record in a moment).
   const setAside = asidesOf(files, dir, key, now).filter((aside) => aside.quiet || aside.summed !== undefined);
   const unsummed = setAside.flatMap((aside) => unsummedOf(files, aside).lines);
@@ -314,7 +313,7 @@ function tryRename(files: HostFiles, from: string, to: string): boolean {
  * ahead of `now` (a run whose clock was set ahead) is taken as now: it would otherwise never age out.
  */
 function sum(lines: readonly DropsRecord[], keptSince: number, now: number): DropsRecord | undefined {
-  const kept = lines.map((line) => datedBy(line, now)).filter((line) => line.last >= keptSince);
+  const kept = dated(lines, keptSince, now).filter((line) => line.last >= keptSince);
   if (kept.length === 0) return undefined;
   const counts: Record<string, number> = {};
   for (const line of kept) {
@@ -333,9 +332,18 @@ function sum(lines: readonly DropsRecord[], keptSince: number, now: number): Dro
   };
 }
 
-/** A line whose times are at most `time`: what was written after it cannot have been. */
-function datedBy(line: DropsRecord, time: number): DropsRecord {
-  return { ...line, since: Math.min(line.since, time), last: Math.min(line.last, time) };
+/**
+ * Lines with the times they can have: at most `by` (when their file was last written: what was written then was not
+ * written later) and `now`; none dated further ahead of `now` than what is kept reaches back (a machine whose own
+ * clock was set years ahead): no time can be told for those, so they are left out, as history is.
+ */
+function dated(lines: readonly DropsRecord[], keptSince: number, now: number, by = now): DropsRecord[] {
+  return lines.flatMap((line) => {
+    const last = Math.min(line.last, by);
+    return last - now > now - keptSince
+      ? []
+      : [{ ...line, since: Math.min(line.since, by, now), last: Math.min(last, now) }];
+  });
 }
 
 /**

@@ -569,6 +569,18 @@ export class Spool {
     }
   }
 
+  /**
+   * Whether a temporary file was left by a writer that died: named more than its life ago or ahead (looked at no
+   * further otherwise), and last written so, as the system dates it: a live write of a run whose clock is hours off
+   * is not taken from under it.
+   */
+  #leftBehind(name: string, named: number, now: number): boolean {
+    const stale = (time: number) => Math.abs(now - time) > STALE_TEMP_MS;
+    if (!stale(named)) return false;
+    const written = this.#files.modifiedAt(`${this.dir}/${name}`);
+    return written === undefined || stale(written);
+  }
+
   /** This endpoint's unclaimed files and stale claims, oldest first; removes stale temporary files on the way. */
   #claimable(now: number): { entry: Entry; path: string }[] {
     const found: { entry: Entry; path: string }[] = [];
@@ -577,9 +589,7 @@ export class Spool {
       const temp = TEMP_FILE.exec(name);
       const entry = claimableEntry(name, now);
       if (entry?.key === this.key) found.push({ entry, path: `${this.dir}/${name}` });
-      else if (
-        temp && Math.abs(now - Number(temp[1])) > STALE_TEMP_MS && removed < FILES_PER_CALL && this.#remove(name)
-      ) {
+      else if (temp && this.#leftBehind(name, Number(temp[1]), now) && removed < FILES_PER_CALL && this.#remove(name)) {
         removed++;
       }
     }

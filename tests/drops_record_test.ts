@@ -83,6 +83,16 @@ test("drops dated ahead by a run's own clock (the system's right) age from when 
   const written = new Date(now - 30 * 86_400_000);
   utimesSync(`${dir.path}/${name}`, written, written);
   assert.equal(dropsRecord(files, dir.path, key, weekAgo), undefined, "written a month ago: history");
+  // The machine's own clock ahead (NTP set it back since): the record's change is dated ahead too.
+  utimesSync(`${dir.path}/${name}`, new Date(ahead), new Date(ahead));
+  assert.equal(dropsRecord(files, dir.path, key, weekAgo), undefined, "two years ahead: no time can be told");
+  const dayAhead = now + 86_400_000;
+  writeFileSync(
+    `${dir.path}/${name}`,
+    `${JSON.stringify({ since: dayAhead, last: dayAhead, dropped: { http_400: 1 } })}\n`,
+  );
+  utimesSync(`${dir.path}/${name}`, new Date(dayAhead), new Date(dayAhead));
+  assert.deepEqual(dropsRecord(files, dir.path, key, weekAgo)?.dropped, { http_400: 1 }, "a day ahead: as now");
 });
 
 test("runs ending at the same instant each keep their drops: none is written over by another's", async () => {
