@@ -27,7 +27,8 @@ import { consentHolds, effectiveConsent, followConsent } from "./consent.ts";
 import { setDeadline } from "./deadline.ts";
 import { deliverForProgram } from "./delivery.ts";
 import { NATTelemetryHandler } from "./handler.ts";
-import { host } from "./runtime/mod.ts";
+import { host, runtimeInfo } from "./runtime/mod.ts";
+import { isAbsolutePath } from "./runtime/guarded_files.ts";
 import { quietly } from "./runtime/host.ts";
 import { SENDER_SCRIPT_FILE, type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import {
@@ -66,8 +67,9 @@ export async function runSender(config: SenderConfig): Promise<void> {
   deliverForProgram();
   // An opt-out recorded while the sender works (`nat-telemetry disable`) stops it before its next request.
   followConsent(() => allowed(config));
+  const startedFrom = executablesOf(config);
   try {
-    await deliverSpool(config, host().monotonicMs() + MAX_SENDER_LIFETIME_MS);
+    await deliverSpool(config, host().monotonicMs() + MAX_SENDER_LIFETIME_MS, startedFrom);
   } catch {
     // Nothing to report to: the sender has no output.
   }
@@ -84,7 +86,7 @@ function allowed(config: SenderConfig): boolean {
   return enabled || (source === "default" && config.onByConsentFile !== true);
 }
 
-async function deliverSpool(config: SenderConfig, deadline: number): Promise<void> {
+async function deliverSpool(config: SenderConfig, deadline: number, startedFrom: string): Promise<void> {
   const files = host().files;
   const dir = config.spoolDir;
   if (!files) return;
@@ -103,11 +105,26 @@ async function deliverSpool(config: SenderConfig, deadline: number): Promise<voi
     releaseSenderLock(files, dir, lock);
     if (!hasWork(config, key)) return;
     // Time is up with work left, and the endpoint takes what it is sent: a successor goes on.
-    if (timeUp && sent > 0 && consentHolds()) return startSuccessor(config);
+    if (timeUp && sent > 0 && consentHolds() && executablesOf(config) === startedFrom) return startSuccessor(config);
     // The endpoint failed (the handler recorded it for later runs): stop.
     if (replayed > 0 && spooled > 0) return;
     if (look > 0 && replayed === 0) return;
   }
+}
+
+/**
+ * What the files the sender was started from are (its command's executables: a runtime, the program itself as a Bun
+ * executable, a shell; not its script), as a look tells them. A successor starts only where they are still the ones
+ * the sender started from: a program replaced meanwhile (its next release installed) would run its own new code,
+ * given the sender's script as its argument. Its next run hands off anew.
+ */
+function executablesOf(config: SenderConfig): string {
+  const { files } = host();
+  const argv = config.successor?.argv ?? [];
+  const executables = argv.filter((arg) =>
+    isAbsolutePath(arg, runtimeInfo().os) && !arg.startsWith(`${config.spoolDir}/`)
+  );
+  return executables.map((path) => files?.stamp(path) ?? "nothing there").join("\n");
 }
 
 /** Starts the sender's successor, as the program started the sender, with the same configuration. */

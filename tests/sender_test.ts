@@ -14,6 +14,7 @@ import {
   chownSync,
   copyFileSync,
   existsSync,
+  linkSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -676,6 +677,46 @@ test(
     }
   },
 );
+
+test(`${runtime}: a program replaced while its sender works (its next release): no successor runs the new one`, {
+  skip: (inContainer && "in a container, the exit delivers in process: there is no sender") ||
+    (!linux && "hard links and shell scripts as executables"),
+}, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ status: 200, delayMs: 1500 }));
+  try {
+    const spool = `${dir.path}/spool`;
+    mkdirSync(spool, { mode: 0o700 });
+    for (let i = 0; i < 40; i++) spoolEvent(spool, server.url(), `waiting-${i}`, `s${i}`, i);
+    // The program: the runtime under a path of its own, as an installed CLI is (a hard link, else a copy).
+    const program = `${dir.path}/mycli`;
+    try {
+      linkSync(process.execPath, program);
+    } catch {
+      copyFileSync(process.execPath, program);
+      chmodSync(program, 0o755);
+    }
+    const fixture = fixturePath("exit_child.ts");
+    const run = await runChild("exit_child.ts", {
+      executable: program,
+      args: runtime === "deno" ? ["run", "-A", fixture, "natural"] : [fixture, "natural"],
+      env: handOffEnv(spool, server.url(), "last", { NAT_TEST_OPTIONS: '{"requestTimeoutSeconds":2}' }),
+    });
+    assert.equal(run.code, 0, run.stderr);
+    await waitFor(() => server.events().length > 0, "the sender's first requests");
+    // Its next release installed over it while the sender works: a new file at the path, which tells who runs it.
+    const ran = `${dir.path}/new-release-ran`;
+    rmSync(program);
+    writeFileSync(program, `#!/bin/sh\necho "$@" > '${ran}'\n`, { mode: 0o755 });
+    await sendersGone(spool);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(existsSync(ran), false, "the new release was not run as a successor");
+    assert.ok(server.events().length < 41, "the sender's life was too short for the backlog");
+    assert.ok(spooled(spool).length > 0, "the rest waits for the program's next run");
+  } finally {
+    await server.close();
+  }
+});
 
 test(`${runtime}: what a sender drops (an endpoint that refuses the events) is recorded for status and inspect`, {
   skip: inContainer && "in a container, the exit delivers in process: there is no sender",

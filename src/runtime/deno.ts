@@ -360,7 +360,8 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
       // No compiled code of the script in the user's cache (DENO_DIR), outside the spool: 1-7 ms more of a sender.
       argv.push("--no-code-cache");
       argv.push("--allow-sys=uid,gid", `--allow-env=${grant.variables.join(",")}`, net, `--allow-run=${run.join(",")}`);
-      argv.push(`--allow-read=${paths.join(",")}`, `--allow-write=${grant.dir}`, script);
+      // What it runs it may look at too: its successor starts only where they are still the files it started from.
+      argv.push(`--allow-read=${[...paths, ...run].join(",")}`, `--allow-write=${grant.dir}`, script);
       const switches = { DENO_NO_UPDATE_CHECK: "1", DENO_NO_PACKAGE_JSON: "1" };
       const env = senderEnvironment(readEnv, { ...grant.set, ...switches }, cwd);
       if (!closer) return { argv, env, cwd: grant.dir };
