@@ -71,7 +71,13 @@ export function withSenderConfig(
   env: Readonly<Record<string, string>>,
   config: SenderConfig,
 ): Record<string, string> {
-  return { ...env, [SENDER_CONFIG_ENV]: jsonLine(config) };
+  // Written in ASCII, every other character as its escape: a value with U+FFFD in it (read from bytes that are not
+  // UTF-8) would make the whole variable one the sender takes for unreadable, and it would find no configuration.
+  const ascii = jsonLine(config).replace(
+    /[\u007f-\uffff]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  return { ...env, [SENDER_CONFIG_ENV]: ascii };
 }
 
 /**

@@ -27,7 +27,15 @@ import { host, runtimeInfo } from "../src/runtime/mod.ts";
 import { MAX_OTHER_SENDERS, START_MARK_MS } from "../src/sender_lock.ts";
 import { senderScript } from "../src/sender_script.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
-import { type ChildOptions, runChild, signalChild, startChild, targetsFor } from "./helpers/child.ts";
+import {
+  type ChildOptions,
+  fixturePath,
+  runChild,
+  runtimeCommand,
+  signalChild,
+  startChild,
+  targetsFor,
+} from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { type Reply, TestServer } from "./helpers/server.ts";
 import { files as names, forgetHealth, senderLocks, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
@@ -66,6 +74,36 @@ for (const { label, executable } of targets) {
       assert.deepEqual(commands(server.events()), ["handed-off"]);
       await sendersGone(dir.path);
       assert.deepEqual(spooled(dir.path), [], "delivered events leave the spool");
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: a variable set to bytes that are not UTF-8 (a directory in PATH): a sender delivers all the same`, {
+    skip: !linux && "the shell puts the bytes in",
+  }, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      // The shell puts the byte 0xE9 in PATH: no runtime can spawn a child with bytes that are not UTF-8.
+      const program = executable ? [executable] : runtimeCommand(fixturePath("exit_child.ts"));
+      const run = await runChild("exit_child.ts", {
+        executable: "/bin/sh",
+        args: [
+          "-c",
+          `PATH="$PATH:$(printf '%s/bin\\351' "$1")"; shift; exec "$@"`,
+          "sh",
+          dir.path,
+          ...program,
+          "natural",
+        ],
+        env: handOff(dir.path, server.url(), "latin-1", { NAT_TELEMETRY_DEBUG: "1" }),
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /handed off to a sender/);
+      await waitFor(() => server.events().length === 1, "the sender's delivery");
+      assert.deepEqual(commands(server.events()), ["latin-1"]);
+      await sendersGone(dir.path);
     } finally {
       await server.close();
     }

@@ -415,8 +415,9 @@ export function nodeHost(
       const refused = refusal(grant);
       if (refused) return { refused };
       const switches = proc.versions.bun ? BUN_SENDER : {};
+      // What the program may not read is not passed on, as under Deno: bytes read as U+FFFD would name other paths.
       const env = senderEnvironment(
-        (name) => proc.env[name],
+        (name) => hidden(name) ? undefined : proc.env[name],
         { ...grant.set, ...switches },
         quietly(() => proc.cwd?.()),
       );
