@@ -13,36 +13,36 @@ o)}=***`);t.search=i.join("&")}return t.href}),yn=(function(e,t,n){if(t.length==
 e+r[0],r[r.length-1]+=n,r.join(",")}),P=(function(e){const t=(fo()?It(e):void 0)??JSON.stringify(e);return typeof t=="st\
 ring"&&/[\r\n]/.test(t)?Rs(t):t}),fo=(function(){try{return Ms(Array.prototype)!==Object.prototype||"toJSON"in Array.prototype}catch{
 return!0}}),gn=(function(e){const t=/^SigIgn:\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(t===void 0)return[];const n=r=>BigInt(
-ve[r]-129);return ze.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),k=(function(e){try{return e()}catch{return}}),wn=(function(e){
-const t=(a,c,h="not_owner")=>{if(e.uid!==void 0&&c.uid!==void 0&&c.uid!==e.uid&&c.uid!==0)throw new R(a,h)},n=(a,c)=>{if(a!==
-0||c===void 0)return!1;const h=e.allowed(c,"read")?e.realPath(c):void 0,l=h!==void 0&&e.allowed(h,"read")?e.lstat(h)?.uid:
+ve[r]-129);return ze.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),S=(function(e){try{return e()}catch{return}}),wn=(function(e){
+const t=(a,c,u="not_owner")=>{if(e.uid!==void 0&&c.uid!==void 0&&c.uid!==e.uid&&c.uid!==0)throw new R(a,u)},n=(a,c)=>{if(a!==
+0||c===void 0)return!1;const u=e.allowed(c,"read")?e.realPath(c):void 0,l=u!==void 0&&e.allowed(u,"read")?e.lstat(u)?.uid:
 void 0;return l!==void 0&&l!==0},r=(a,c)=>{if(!(e.uid!==void 0||!e.allowed(a,"read"))&&n(e.lstat(a)?.uid,Z(a)))throw c(a),
 new R(a,"ancestor_not_owner")},i=(a,c)=>{if(c.kind!=="file")throw new R(a,c.kind==="symlink"?"symlink":"not_a_regular_fi\
-le");t(a,c)},o=(a,c)=>h=>{i(a,h);const{mode:l}=h,f=()=>e.gid===void 0||h.gid!==e.gid||h.uid!==e.uid;if(l!==void 0&&((l&2)!==
-0||(l&16)!==0&&f()))throw new R(a,"writable_by_others");if(h.size>c)throw new R(a,"too_large")},s=a=>c=>{if(e.uid!==void 0&&
-c.uid!==e.uid)throw new R(a,"not_owner");o(a,1/0)(c)},d=(a,c)=>{try{if(!e.allowed(a,"read"))return;const h=e.lstat(a);return h?
-((c?s(a):o(a,1/0))(h),h):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.permissionsFollowLinks,
-uid:e.uid,realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,h=!0){const l=a.length>1?a.replace(/(?<=[^\\/:])[\\/]+$/,
-""):a,f=[];let u=e.lstat(l),m,v=l;for(;u===void 0;){f.unshift(v);const p=Z(v);if(p===void 0||f.length>Ar)throw new R(l,"\
-no_parent");if(!e.allowed(p,"read")){m=p;break}u=e.lstat(v=p)}if(!h&&f.length>0)throw new R(l,u?.kind==="file"?"no_paren\
+le");t(a,c)},o=(a,c)=>u=>{i(a,u);const{mode:l}=u,f=()=>e.gid===void 0||u.gid!==e.gid||u.uid!==e.uid;if(l!==void 0&&((l&2)!==
+0||(l&16)!==0&&f()))throw new R(a,"writable_by_others");if(u.size>c)throw new R(a,"too_large")},s=a=>c=>{if(e.uid!==void 0&&
+c.uid!==e.uid)throw new R(a,"not_owner");o(a,1/0)(c)},d=(a,c)=>{try{if(!e.allowed(a,"read"))return;const u=e.lstat(a);return u?
+((c?s(a):o(a,1/0))(u),u):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.permissionsFollowLinks,
+uid:e.uid,realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){const l=a.length>1?a.replace(/(?<=[^\\/:])[\\/]+$/,
+""):a,f=[];let h=e.lstat(l),m,v=l;for(;h===void 0;){f.unshift(v);const p=Z(v);if(p===void 0||f.length>Ar)throw new R(l,"\
+no_parent");if(!e.allowed(p,"read")){m=p;break}h=e.lstat(v=p)}if(!u&&f.length>0)throw new R(l,h?.kind==="file"?"no_paren\
 t":"missing");if(n(e.uid,f.length>0?Z(f[0]):l))throw new R(l,f.length>0?"ancestor_not_owner":"not_owner");c&&f.length>0&&
 Le(e,f[0]);const g=c?["read","write"]:["read"],N=p=>Ls(e,p,l,g),x=m===void 0&&f.length>0?N(v):void 0;if(x!==void 0)throw new Error(
-x);for(const p of f){try{e.mkdir(p)}catch(b){const S=e.lstat(p);if(S===void 0&&p===f[0]&&m!==void 0&&b?.code==="ENOENT")
-throw new Error(`${m} does not exist, and the program may not make it (its permissions)`);if(S===void 0)throw b;if(S.kind!==
-"directory")throw new R(l,S.kind==="symlink"?"symlink":"not_a_directory");t(l,S,p===l?"not_owner":"ancestor_not_owner");
+x);for(const p of f){try{e.mkdir(p)}catch(b){const k=e.lstat(p);if(k===void 0&&p===f[0]&&m!==void 0&&b?.code==="ENOENT")
+throw new Error(`${m} does not exist, and the program may not make it (its permissions)`);if(k===void 0)throw b;if(k.kind!==
+"directory")throw new R(l,k.kind==="symlink"?"symlink":"not_a_directory");t(l,k,p===l?"not_owner":"ancestor_not_owner");
 continue}if(p!==f[0])continue;r(p,e.removeDir);const E=m===void 0?void 0:N(p);if(E!==void 0)throw e.removeDir(p),new Error(
-E)}if(f.length>0&&(u=e.lstat(l)),u?.kind==="symlink")throw new R(l,"symlink");if(u?.kind!=="directory")throw new R(l,"no\
-t_a_directory");if(!c)return!0;if(e.uid!==void 0&&u.uid!==e.uid)throw new R(l,"not_owner");if(u.mode!==void 0&&(u.mode&18)!==
-0)throw new R(l,"writable_by_others");const O=e.uid===0||e.uid===void 0&&u.uid===0;if(!(e.usableDir(l)??(O||u.mode===void 0||
-(u.mode&448)===448)))throw new R(l,"not_writable");return Le(e,l)},list:a=>e.list(a),checkPlace:a=>Le(e,a),read:(a,c)=>e.
+E)}if(f.length>0&&(h=e.lstat(l)),h?.kind==="symlink")throw new R(l,"symlink");if(h?.kind!=="directory")throw new R(l,"no\
+t_a_directory");if(!c)return!0;if(e.uid!==void 0&&h.uid!==e.uid)throw new R(l,"not_owner");if(h.mode!==void 0&&(h.mode&18)!==
+0)throw new R(l,"writable_by_others");const O=e.uid===0||e.uid===void 0&&h.uid===0;if(!(e.usableDir(l)??(O||h.mode===void 0||
+(h.mode&448)===448)))throw new R(l,"not_writable");return Le(e,l)},list:a=>e.list(a),checkPlace:a=>Le(e,a),read:(a,c)=>e.
 read(a,c,o(a,c)),sizeOf:(a,c=!1)=>d(a,c)?.size,modifiedAt:a=>d(a,!0)?.modified,present(a){try{return!e.allowed(a,"read")||
 e.lstat(a)!==void 0}catch{return!0}},writableDir(a){try{return e.allowed(a,"read")&&e.lstat(a)?.kind==="directory"&&e.allowed(
 a,"write")&&e.usableDir(a)!==!1}catch{return!1}},stamp(a){try{if(!e.allowed(a,"read"))return;const c=e.lstat(a);if(c===void 0)
-return;const h=c.kind==="symlink"?e.realPath(a):void 0,l=h!==void 0&&e.allowed(h,"read")?e.lstat(h):void 0;return l===void 0?
+return;const u=c.kind==="symlink"?e.realPath(a):void 0,l=u!==void 0&&e.allowed(u,"read")?e.lstat(u):void 0;return l===void 0?
 Pt(c):`${Pt(c)} -> ${Pt(l)}`}catch{return"cannot be looked at"}},isPrivate(a){const c=d(a,!0)?.mode;return c!==void 0&&(c&
 18)===0},touch(a,c){if(!e.allowed(a,"write")||!e.allowed(a,"read"))throw new R(a,"not_allowed");e.touch(a,c,s(a))},create(a,c){
-e.create(a,c),r(a,e.remove)},append:(a,c,h)=>e.append(a,c,o(a,h)),rename(a,c){const h=e.allowed(c,"read")?e.lstat(c):void 0;
-h!==void 0&&i(c,h),e.rename(a,c)},remove(a){if(!e.allowed(a,"write"))throw new R(a,"not_allowed");e.remove(a)}}}),Le=(function(e,t,n=Z(
+e.create(a,c),r(a,e.remove)},append:(a,c,u)=>e.append(a,c,o(a,u)),rename(a,c){const u=e.allowed(c,"read")?e.lstat(c):void 0;
+u!==void 0&&i(c,u),e.rename(a,c)},remove(a){if(!e.allowed(a,"write"))throw new R(a,"not_allowed");e.remove(a)}}}),Le=(function(e,t,n=Z(
 t),r=0){for(let i=n;i!==void 0;i=Z(i),r++){if(r>=Ar||!e.allowed(i,"read"))return!1;const o=e.lstat(i);if(o===void 0)return!1;
 if(o.kind!=="symlink"&&o.mode!==void 0&&(o.mode&514)===2)throw new R(t,"ancestor_writable_by_others");if(e.uid===void 0&&
 o.mode!==void 0)return!1;if(e.uid!==void 0&&o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new R(t,"ancestor_not_owner");
@@ -57,17 +57,17 @@ max(t.lastIndexOf("/"),t.lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\
 kind:a.isSymlink?"symlink":a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===null?void 0:a.uid,gid:r||a.gid===
 null?void 0:a.gid,mode:r||a.mode===null?void 0:a.mode&4095,size:a.size,modified:a.mtime?.getTime(),changed:a.ctime?.getTime(),
 inode:a.ino??void 0}),o=a=>{try{return e.lstatSync(a)}catch(c){if(c instanceof e.errors.NotFound||c.name==="NotADirector\
-y")return;throw c}},s=(a,c,h)=>{const l=e.openSync(a,h),f=l.statSync();if(f.dev!==c.dev||f.ino!==c.ino||!f.isFile)throw l.
-close(),new Error(`${a} changed while it was opened`);return l},d=(a,c)=>{let h=new TextEncoder().encode(c);for(;h.length>
-0;)h=h.subarray(a.writeSync(h))};return{uid:t.uid,gid:t.gid,allowed:n,permissionsFollowLinks:!0,lstat(a){const c=o(a);return c&&
-i(c)},realPath:a=>k(()=>e.realPathSync(a)),readLink:a=>k(()=>e.readLinkSync(a)),usableDir:()=>{},mkdir:a=>e.mkdirSync(a,
-{mode:448}),list:a=>[...e.readDirSync(a)].map(c=>c.name),read(a,c,h){const l=o(a);if(l===void 0)return;h(i(l));const f=s(
-a,l,{read:!0});try{const u=En((m,v)=>f.readSync(m.subarray(v)),l.size,c);h({...i(l),size:u.length});try{return new TextDecoder(
-"utf-8",{fatal:!0,ignoreBOM:!0}).decode(u)}catch{throw new R(a,"not_utf8")}}finally{f.close()}},create(a,c){const h=e.openSync(
-a,{write:!0,createNew:!0,mode:384});try{d(h,c)}catch(l){throw h.close(),e.removeSync(a),l}h.close()},append(a,c,h){const l=()=>{
-const u=o(a);return u?(h(i(u)),s(a,u,{append:!0})):e.openSync(a,{write:!0,append:!0,createNew:!0,mode:384})};let f;for(let u=1;f===
-void 0;u++)try{f=l()}catch(m){if(m instanceof R||u===Ds)throw m}try{d(f,c)}finally{f.close()}},touch(a,c,h){const l=o(a);
-if(l===void 0)throw new Error(`cannot date ${a}: nothing is there`);h(i(l));const f=s(a,l,{read:!0});try{f.utimeSync(new Date(
+y")return;throw c}},s=(a,c,u)=>{const l=e.openSync(a,u),f=l.statSync();if(f.dev!==c.dev||f.ino!==c.ino||!f.isFile)throw l.
+close(),new Error(`${a} changed while it was opened`);return l},d=(a,c)=>{let u=new TextEncoder().encode(c);for(;u.length>
+0;)u=u.subarray(a.writeSync(u))};return{uid:t.uid,gid:t.gid,allowed:n,permissionsFollowLinks:!0,lstat(a){const c=o(a);return c&&
+i(c)},realPath:a=>S(()=>e.realPathSync(a)),readLink:a=>S(()=>e.readLinkSync(a)),usableDir:()=>{},mkdir:a=>e.mkdirSync(a,
+{mode:448}),list:a=>[...e.readDirSync(a)].map(c=>c.name),read(a,c,u){const l=o(a);if(l===void 0)return;u(i(l));const f=s(
+a,l,{read:!0});try{const h=En((m,v)=>f.readSync(m.subarray(v)),l.size,c);u({...i(l),size:h.length});try{return new TextDecoder(
+"utf-8",{fatal:!0,ignoreBOM:!0}).decode(h)}catch{throw new R(a,"not_utf8")}}finally{f.close()}},create(a,c){const u=e.openSync(
+a,{write:!0,createNew:!0,mode:384});try{d(u,c)}catch(l){throw u.close(),e.removeSync(a),l}u.close()},append(a,c,u){const l=()=>{
+const h=o(a);return h?(u(i(h)),s(a,h,{append:!0})):e.openSync(a,{write:!0,append:!0,createNew:!0,mode:384})};let f;for(let h=1;f===
+void 0;h++)try{f=l()}catch(m){if(m instanceof R||h===Ds)throw m}try{d(f,c)}finally{f.close()}},touch(a,c,u){const l=o(a);
+if(l===void 0)throw new Error(`cannot date ${a}: nothing is there`);u(i(l));const f=s(a,l,{read:!0});try{f.utimeSync(new Date(
 c),new Date(c))}finally{f.close()}},rename:(a,c)=>e.renameSync(a,c),remove:a=>e.removeSync(a),removeDir:a=>e.removeSync(
 a)}}),bn=(function(e,t,n){const r={},i=s=>Tn(s,n),o=e("REQUEST_METHOD")!==void 0;for(const s of Ps){const d=e(s);if(!(d===
 void 0||o&&s==="HTTP_PROXY"))if(!Bt.includes(s))r[s]=d;else if(s!=="SSL_CERT_DIR")r[s]=i(d);else{const a=/^(?:[A-Za-z]:|\\\\)/.
@@ -84,145 +84,145 @@ t it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container 
  a service): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){const t=e.read("/proc/self/c\
 group")?.split(`
 `),n=t?.find(i=>i.startsWith("0::"))??t?.find(i=>i.includes("name=systemd:"));if((t===void 0?".service":n?.trim().split(
-"/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),kn=(function(e){
+"/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),Sn=(function(e){
 return Object.defineProperty(e,Pr,{value:!0}),e}),vo=(function(e,t){const n=p=>{try{return e.permissions.querySync?.(p).
-state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=k(()=>e.permissions.querySync?.({name:"net"}));return p?.state===
-"granted"&&p.partial!==!0},o=(p,E)=>r({name:E,path:p}),s=p=>r({name:"sys",kind:p})?k(()=>e[p]())??void 0:void 0,d=wn(mo(
+state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=S(()=>e.permissions.querySync?.({name:"net"}));return p?.state===
+"granted"&&p.partial!==!0},o=(p,E)=>r({name:E,path:p}),s=p=>r({name:"sys",kind:p})?S(()=>e[p]())??void 0:void 0,d=wn(mo(
 e,{uid:s("uid"),gid:s("gid")},o)),a=(p,E)=>{try{let b=new TextEncoder().encode(E);for(;b.length>0;)b=b.subarray(p.writeSync(
-b))}catch{}},c=e===Ge&&Wr?Wr:On(e),h=p=>e.build.os!=="windows"&&r({name:"run"})&&k(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
-h(p)||e.exit(ve[p]),setTimeout(()=>e.exit(ve[p]),100)},f=()=>globalThis.process?.stdin,u=()=>k(()=>e.stdin.readable.locked||
+b))}catch{}},c=e===Ge&&Wr?Wr:On(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
+u(p)||e.exit(ve[p]),setTimeout(()=>e.exit(ve[p]),100)},f=()=>globalThis.process?.stdin,h=()=>S(()=>e.stdin.readable.locked||
 Dr(f()))!==!1,m=new We(p=>{const E=$=>{se(p,I=>I.beforeExit())&&$.preventDefault()},b=()=>{se(p,$=>$.exit(e.exitCode))},
-S=$=>{$.defaultPrevented||se(p,I=>I.exit(1))},_=[["beforeunload",E],["error",S],["unhandledrejection",S]];for(const[$,I]of _)
+k=$=>{$.defaultPrevented||se(p,I=>I.exit(1))},_=[["beforeunload",E],["error",k],["unhandledrejection",k]];for(const[$,I]of _)
 globalThis.addEventListener($,I);return Ft.add(b),()=>{for(const[$,I]of _)globalThis.removeEventListener($,I);Ft.delete(
 b)}}),v=new We(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const E=e.build.os==="linux"&&r({name:"read",
-path:Ct})?k(()=>d.read(Ct,65536)):void 0,S=(gn(E).length===0?ze:[]).map(_=>{const $=kn(()=>{c.programListens(_)||(se(p,I=>I(
-_)),v.clear(),l(_))});return k(()=>c.add(_,$)),[_,$]});return()=>{for(const[_,$]of S)k(()=>c.remove(_,$))}}),g=p=>{try{return e.
+path:Ct})?S(()=>d.read(Ct,65536)):void 0,k=(gn(E).length===0?ze:[]).map(_=>{const $=Sn(()=>{c.programListens(_)||(se(p,I=>I(
+_)),v.clear(),l(_))});return S(()=>c.add(_,$)),[_,$]});return()=>{for(const[_,$]of k)S(()=>c.remove(_,$))}}),g=p=>{try{return e.
 env.get(p),!1}catch{return!0}},N=p=>r({name:"env",variable:p})&&g(p),x=p=>!r({name:"env",variable:p})||g(p),O=p=>{try{return r(
 {name:"env",variable:p})?e.env.get(p):void 0}catch{return}},y=p=>{const E=go(e,r,d,O);if(E)return{refused:E};const b=na.
 find(x);if(b!==void 0){const A=Dt(N(b),"--allow-env");return{refused:`the program may not read ${b} (${A}), which its re\
-quests honour: a sender would not`}}const S=k(()=>e.execPath());if(!S||!r({name:"run",command:S}))return{refused:"the pr\
-ogram may not run Deno itself (--allow-run)"};const _=r({name:"read",path:"."})?k(()=>e.cwd()):void 0,$=[p.dir,...p.reads].
-map(A=>Tn(A,_)),I=[...$,S].find(A=>A.includes(","));if(I!==void 0)return{refused:`Deno's permission flags cannot name a \
-path with a comma: ${I}`};if(e.build.os==="windows")return{executable:S,paths:$,cwd:_};const M=ta.find(([A,C])=>r({name:"\
-run",command:A})&&(!C||d.sizeOf(A)!==void 0));return M?{executable:S,closer:M,paths:$,cwd:_}:{refused:`Deno passes inher\
+quests honour: a sender would not`}}const k=S(()=>e.execPath());if(!k||!r({name:"run",command:k}))return{refused:"the pr\
+ogram may not run Deno itself (--allow-run)"};const _=r({name:"read",path:"."})?S(()=>e.cwd()):void 0,$=[p.dir,...p.reads].
+map(A=>Tn(A,_)),I=[...$,k].find(A=>A.includes(","));if(I!==void 0)return{refused:`Deno's permission flags cannot name a \
+path with a comma: ${I}`};if(e.build.os==="windows")return{executable:k,paths:$,cwd:_};const M=ta.find(([A,C])=>r({name:"\
+run",command:A})&&(!C||d.sizeOf(A)!==void 0));return M?{executable:k,closer:M,paths:$,cwd:_}:{refused:`Deno passes inher\
 ited descriptors on; closing them needs --allow-run=${Ur}`}};return{env:O,envHidden:x,envNotUnicode:N,writeStderr:p=>a(e.
-stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>k(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
-e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,E,b,S){const _=new Set;let $=0;const I=async A=>{if(Number(A.headers.
-get("content-length")??0)>S.maxBodyBytes)return Hr(A);let C;const j=new Promise(Me=>C=setTimeout(()=>Me(Yr),S.requestTimeoutMs)),
-U=ra(A,S.maxBodyBytes).catch(()=>Vr),L=await Promise.race([U,j]).finally(()=>clearTimeout(C));if(L===Vr)return Xe(400,"t\
+stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
+e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,E,b,k){const _=new Set;let $=0;const I=async A=>{if(Number(A.headers.
+get("content-length")??0)>k.maxBodyBytes)return Hr(A);let C;const j=new Promise(Me=>C=setTimeout(()=>Me(Yr),k.requestTimeoutMs)),
+U=ra(A,k.maxBodyBytes).catch(()=>Vr),L=await Promise.race([U,j]).finally(()=>clearTimeout(C));if(L===Vr)return Xe(400,"t\
 he request was cut short");if(L===Yr)return Xe(408,"the request did not arrive in time");if(L===void 0)return Hr(A);const re=new URL(
 A.url);let J;try{J=await b({method:A.method,path:re.pathname+re.search,body:L})}catch{return Xe(500,"internal")}return J?
 new Response(J.body??null,{status:J.status,headers:J.headers??{}}):(await new Promise(Me=>_.add(Me)),new Response(null,{
-status:503}))},M=e.serve({hostname:p,port:E,onListen(){}},async A=>{if($>=S.maxConnections)return new Response(null,{status:503,
+status:503}))},M=e.serve({hostname:p,port:E,onListen(){}},async A=>{if($>=k.maxConnections)return new Response(null,{status:503,
 headers:{connection:"close"}});$++;try{return await I(A)}finally{$--}});return Promise.resolve({port:M.addr.port,async close(){
 for(const A of _)A();await M.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.
-now(),canConnect(p){try{return r({name:"net",host:Sn(p)})}catch{return!1}},sendsProxyCredentials(p){try{return ge.some(x)||
+now(),canConnect(p){try{return r({name:"net",host:kn(p)})}catch{return!1}},sendsProxyCredentials(p){try{return ge.some(x)||
 Bs(new URL(p),O)}catch{return!0}},async fetch(p,E){const b=Mr(new URL(p),O,N);if(b!==void 0)throw new ye(b);return await(t??
 globalThis.fetch)(p,E)},senderRefusal(p){const E=y(p);return"refused"in E?E.refused:void 0},senderCommand(p,E){const b=y(
-E);if("refused"in b)return b;const{executable:S,closer:_,paths:$,cwd:I}=b,M=_&&yo(e,n),A=_?[...M?[M]:[],_[0],S]:[S],C=i()?
-"--allow-net":`--allow-net=${Sn(E.endpoint)}`,j=[S,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
+E);if("refused"in b)return b;const{executable:k,closer:_,paths:$,cwd:I}=b,M=_&&yo(e,n),A=_?[...M?[M]:[],_[0],k]:[k],C=i()?
+"--allow-net":`--allow-net=${kn(E.endpoint)}`,j=[k,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
 -no-remote"];j.push("--no-code-cache"),j.push("--allow-sys=uid,gid",`--allow-env=${E.variables.join(",")}`,C,`--allow-ru\
 n=${A.join(",")}`),j.push(`--allow-read=${[...$,...A].join(",")}`,`--allow-write=${E.dir}`,p);const U={DENO_NO_UPDATE_CHECK:"\
 1",DENO_NO_PACKAGE_JSON:"1"},L=bn(O,{...E.set,...U},I);if(!_)return{argv:j,env:L,cwd:E.dir};const re=[_[0],"-c",_[2],"na\
 t-telemetry-sender",...j];return M?{argv:[M,...re],env:L,cwd:E.dir,leavesSession:!0}:{argv:re,env:L,cwd:E.dir}},spawnDetached(p){
 try{const[E,...b]=p.argv,_={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.
-Command(E,{args:b,env:p.env,cwd:p.cwd,..._}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:h,
-terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!u()&&Cr(
-d,D().os))return{async readRaw(p){const E=k(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const b=()=>{for(const[_,$]of S)k(()=>c.
-remove(_,$))},S=ze.map(_=>{const $=()=>{k(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&(b(),l(_))};return k(()=>c.add(_,
+Command(E,{args:b,env:p.env,cwd:p.cwd,..._}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,
+terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&Cr(
+d,D().os))return{async readRaw(p){const E=S(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const b=()=>{for(const[_,$]of k)S(()=>c.
+remove(_,$))},k=ze.map(_=>{const $=()=>{S(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&(b(),l(_))};return S(()=>c.add(_,
 $)),[_,$]});try{const _=new Uint8Array(64);for(;;){const $=await e.stdin.read(_);if($===null)throw new Error("the termin\
 al went away");if(p(_.slice(0,$))!==void 0)return}}finally{e.stdin.setRaw(E),b()}}}},files:d,exiting:()=>zr,onExit:p=>m.
-add(p),onInterrupt:p=>v.add(p)}}),Sn=(function(e){const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="\
+add(p),onInterrupt:p=>v.add(p)}}),kn=(function(e){const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="\
 https:"?443:80)}`}),yo=(function(e,t){const n=Fr.map(r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().
-includes("denied"))return Fr.find((r,i)=>{if(n[i].some(s=>s!=="granted"))return!1;const o=k(()=>e.lstatSync(r));return o?.
+includes("denied"))return Fr.find((r,i)=>{if(n[i].some(s=>s!=="granted"))return!1;const o=S(()=>e.lstatSync(r));return o?.
 isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&18)===0})}),go=(function(e,t,n,r){return e.build.standalone?"a \
-deno compile executable: it runs only its program":$n({pid:e.pid,ppid:k(()=>e.ppid),os:D().os,env:r,read:i=>t({name:"rea\
-d",path:i})?k(()=>n.read(i,65536)):void 0,pidNamespace:D().os==="linux"&&t({name:"read",path:jr})?k(()=>e.readLinkSync(jr)):
+deno compile executable: it runs only its program":$n({pid:e.pid,ppid:S(()=>e.ppid),os:D().os,env:r,read:i=>t({name:"rea\
+d",path:i})?S(()=>n.read(i,65536)):void 0,pidNamespace:D().os==="linux"&&t({name:"read",path:jr})?S(()=>e.readLinkSync(jr)):
 void 0})}),On=(function(e){const t=e.addSignalListener.bind(e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=
 (i,o)=>{t(i,o),Br(o)||r.set(i,(r.get(i)??new Set).add(o))},e.removeSignalListener=(i,o)=>{n(i,o),r.get(i)?.delete(o)}}catch{
 return{programListens:()=>!0,add:t,remove:n}}return{programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),wo=(function(e,t){
 const{Buffer:n}=globalThis;return(r,i)=>new Promise((o,s)=>{const d=new URL(r),a=Ve(d,t);if(a.kind==="unusable")return s(
-new ye(a.reason));const c=d.protocol==="https:",h=da(e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-len\
-gth":n.byteLength(i.body),"accept-encoding":"identity"},signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=h;else{
-const{proxy:u}=a,m=i.signal;l.createConnection=(v,g)=>{(c?ma(e,h,u,d,m):Gr(e,h,u,m)).then(x=>g(null,x),x=>g(x))},c||(l.path=
-`${d.protocol}//${d.host}${d.pathname}${d.search}`,u.authorization&&(l.headers["proxy-authorization"]=u.authorization))}
-const f=e(c?"node:https":"node:http").request(d,l);f.on("error",s),f.on("response",u=>{const m=v=>u.headers[v.toLowerCase()];
-o({status:u.statusCode??0,headers:{get:v=>{const g=m(v);return g===void 0?null:Array.isArray(g)?g.join(", "):g}},body:{cancel:()=>(u.
-destroy(),Promise.resolve()),getReader:()=>e("node:stream").Readable.toWeb(u).getReader()}})}),f.end(i.body)})}),Eo=(function(e,t,n,r){
-const i=u=>e.constants[u]??0,o=i("O_NOFOLLOW")|i("O_NONBLOCK"),s=u=>({kind:u.isSymbolicLink()?"symlink":u.isFile()?"file":
-u.isDirectory()?"directory":"other",uid:n?void 0:u.uid,gid:n?void 0:u.gid,mode:n?void 0:u.mode&4095,size:u.size,modified:u.
-mtimeMs,changed:u.ctimeMs,inode:u.ino}),d=(u,m,v,g)=>{try{return e.openSync(u,m|o,g)}catch(N){const x=N.code;if(x==="ENO\
-ENT"||x==="ENOTDIR")return;const O=x==="ELOOP"||x==="ENXIO"?e.lstatSync(u,{throwIfNoEntry:!1}):void 0;throw O&&v(s(O)),N}},
-a=(u,m)=>{for(let v=0;v<m.length;)v+=e.writeSync(u,m,v,m.length-v)},{Buffer:c,process:h}=globalThis;let l;const f=(u,m)=>{
-if(l??=h?.getBuiltinModule?.("node:buffer")?.isUtf8??va,!l(m))throw new R(u,"not_utf8");return c.from(m).toString("utf8")};
-return{uid:n?void 0:t.uid,get gid(){return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(u,m)=>r===void 0||k(()=>r.
-has(m==="read"?"fs.read":"fs.write",u))!==!1,lstat(u){try{const m=e.lstatSync(u,{throwIfNoEntry:!1});return m&&s(m)}catch(m){
-if(m.code==="ENOTDIR")return;throw m}},realPath:u=>k(()=>(e.realpathSync.native??e.realpathSync)(u)),readLink:u=>k(()=>e.
-readlinkSync(u)),usableDir(u){try{return e.accessSync(u,pa),!0}catch(m){return["EACCES","EPERM","EROFS"].includes(m.code??
-"")?!1:void 0}},mkdir:u=>{e.mkdirSync(u,{mode:448})},list:u=>e.readdirSync(u),read(u,m,v){const g=d(u,i("O_RDONLY"),v);if(g!==
+new ye(a.reason));const c=d.protocol==="https:",u=da(e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-len\
+gth":n.byteLength(i.body),"accept-encoding":"identity"},signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=u;else{
+const{proxy:h}=a,m=i.signal;l.createConnection=(v,g)=>{(c?ma(e,u,h,d,m):Gr(e,u,h,m)).then(x=>g(null,x),x=>g(x))},c||(l.path=
+`${d.protocol}//${d.host}${d.pathname}${d.search}`,h.authorization&&(l.headers["proxy-authorization"]=h.authorization))}
+const f=e(c?"node:https":"node:http").request(d,l);f.on("error",s),f.on("response",h=>{const m=v=>h.headers[v.toLowerCase()];
+o({status:h.statusCode??0,headers:{get:v=>{const g=m(v);return g===void 0?null:Array.isArray(g)?g.join(", "):g}},body:{cancel:()=>(h.
+destroy(),Promise.resolve()),getReader:()=>e("node:stream").Readable.toWeb(h).getReader()}})}),f.end(i.body)})}),Eo=(function(e,t,n,r){
+const i=h=>e.constants[h]??0,o=i("O_NOFOLLOW")|i("O_NONBLOCK"),s=h=>({kind:h.isSymbolicLink()?"symlink":h.isFile()?"file":
+h.isDirectory()?"directory":"other",uid:n?void 0:h.uid,gid:n?void 0:h.gid,mode:n?void 0:h.mode&4095,size:h.size,modified:h.
+mtimeMs,changed:h.ctimeMs,inode:h.ino}),d=(h,m,v,g)=>{try{return e.openSync(h,m|o,g)}catch(N){const x=N.code;if(x==="ENO\
+ENT"||x==="ENOTDIR")return;const O=x==="ELOOP"||x==="ENXIO"?e.lstatSync(h,{throwIfNoEntry:!1}):void 0;throw O&&v(s(O)),N}},
+a=(h,m)=>{for(let v=0;v<m.length;)v+=e.writeSync(h,m,v,m.length-v)},{Buffer:c,process:u}=globalThis;let l;const f=(h,m)=>{
+if(l??=u?.getBuiltinModule?.("node:buffer")?.isUtf8??va,!l(m))throw new R(h,"not_utf8");return c.from(m).toString("utf8")};
+return{uid:n?void 0:t.uid,get gid(){return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(h,m)=>r===void 0||S(()=>r.
+has(m==="read"?"fs.read":"fs.write",h))!==!1,lstat(h){try{const m=e.lstatSync(h,{throwIfNoEntry:!1});return m&&s(m)}catch(m){
+if(m.code==="ENOTDIR")return;throw m}},realPath:h=>S(()=>(e.realpathSync.native??e.realpathSync)(h)),readLink:h=>S(()=>e.
+readlinkSync(h)),usableDir(h){try{return e.accessSync(h,pa),!0}catch(m){return["EACCES","EPERM","EROFS"].includes(m.code??
+"")?!1:void 0}},mkdir:h=>{e.mkdirSync(h,{mode:448})},list:h=>e.readdirSync(h),read(h,m,v){const g=d(h,i("O_RDONLY"),v);if(g!==
 void 0)try{const N=s(e.fstatSync(g));v(N);const x=En((O,y)=>e.readSync(g,O,y,O.length-y,null),N.size,m);return v({...N,size:x.
-length}),f(u,x)}finally{e.closeSync(g)}},create(u,m){const v=d(u,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},384);if(v===
-void 0)throw new Error(`cannot create ${u}: no such directory`);try{a(v,c.from(m))}catch(g){throw e.closeSync(v),e.unlinkSync(
-u),g}e.closeSync(v)},append(u,m,v){const g=d(u,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(g===void 0)throw new Error(
-`cannot append to ${u}: no such directory`);try{v(s(e.fstatSync(g))),a(g,c.from(m))}finally{e.closeSync(g)}},touch(u,m,v){
-const g=d(u,i("O_RDONLY"),v);if(g===void 0)throw new Error(`cannot date ${u}: nothing is there`);try{v(s(e.fstatSync(g))),
-e.futimesSync(g,m/1e3,m/1e3)}finally{e.closeSync(g)}},rename:(u,m)=>e.renameSync(u,m),remove(u){try{e.unlinkSync(u)}catch(m){
-const v=m?.code;if(v!=="EISDIR"&&v!=="EPERM")throw m;try{e.rmdirSync(u)}catch{throw m}}},removeDir:u=>e.rmdirSync(u)}}),
+length}),f(h,x)}finally{e.closeSync(g)}},create(h,m){const v=d(h,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},384);if(v===
+void 0)throw new Error(`cannot create ${h}: no such directory`);try{a(v,c.from(m))}catch(g){throw e.closeSync(v),e.unlinkSync(
+h),g}e.closeSync(v)},append(h,m,v){const g=d(h,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(g===void 0)throw new Error(
+`cannot append to ${h}: no such directory`);try{v(s(e.fstatSync(g))),a(g,c.from(m))}finally{e.closeSync(g)}},touch(h,m,v){
+const g=d(h,i("O_RDONLY"),v);if(g===void 0)throw new Error(`cannot date ${h}: nothing is there`);try{v(s(e.fstatSync(g))),
+e.futimesSync(g,m/1e3,m/1e3)}finally{e.closeSync(g)}},rename:(h,m)=>e.renameSync(h,m),remove(h){try{e.unlinkSync(h)}catch(m){
+const v=m?.code;if(v!=="EISDIR"&&v!=="EPERM")throw m;try{e.rmdirSync(h)}catch{throw m}}},removeDir:h=>e.rmdirSync(h)}}),
 bo=(function(e){let t=0,n;const r=()=>{if(t!==0)try{n??=new MessageChannel().port1,n.ref()}catch{}};return()=>{try{t===0&&
 e.on("beforeExit",r)}catch{return()=>{}}t++;let i=!1;return()=>{if(!i&&(i=!0,!(--t>0))){n?.unref();try{e.removeListener(
 "beforeExit",r)}catch{}}}}}),To=(function(e,t){let n;const r=()=>n??=_o(e),i=({dir:l})=>{const f=e.platform==="win32"?void 0:
 l.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(f!==void 0)return`${D().name} cannot run a script from a path with a '${f}'\
- in it: ${l}`;const{files:u,fs:m}=r();return So(e,u,m)};let o=!1;const s=new We(l=>xn(e,[["beforeExit",()=>{se(l,m=>m.beforeExit())}],
-["exit",m=>{o=!0,se(l,v=>v.exit(m))}]])),d=l=>e.platform!=="win32"&&k(()=>(e.kill(e.pid,l),!0))===!0,a=new We(l=>{if(e.pid===
-1)return()=>{};const f=e.versions.bun&&e.platform==="linux"?r().files:void 0,u=gn(k(()=>f?.read(Ct,65536)));return xn(e,
-ze.filter(m=>!u.includes(m)).map(m=>{const v=kn(()=>{Qs(e,m)||(se(l,g=>g(m)),a.clear(),d(m)||e.exit(ve[m]))});return[m,v]}))}),
-c=l=>{try{return e.env[l]?.includes("\uFFFD")===!0}catch{return!1}},h=l=>c(l)&&!ge.includes(l);return{env(l){try{return h(
-l)?void 0:e.env[l]}catch{return}},envHidden:h,envNotUnicode:c,writeStderr:l=>Qr(e.stderr,l),writeStdout:l=>Qr(e.stdout,l),
+ in it: ${l}`;const{files:h,fs:m}=r();return ko(e,h,m)};let o=!1;const s=new We(l=>xn(e,[["beforeExit",()=>{se(l,m=>m.beforeExit())}],
+["exit",m=>{o=!0,se(l,v=>v.exit(m))}]])),d=l=>e.platform!=="win32"&&S(()=>(e.kill(e.pid,l),!0))===!0,a=new We(l=>{if(e.pid===
+1)return()=>{};const f=e.versions.bun&&e.platform==="linux"?r().files:void 0,h=gn(S(()=>f?.read(Ct,65536)));return xn(e,
+ze.filter(m=>!h.includes(m)).map(m=>{const v=Sn(()=>{Qs(e,m)||(se(l,g=>g(m)),a.clear(),d(m)||e.exit(ve[m]))});return[m,v]}))}),
+c=l=>{try{return e.env[l]?.includes("\uFFFD")===!0}catch{return!1}},u=l=>c(l)&&!ge.includes(l);return{env(l){try{return u(
+l)?void 0:e.env[l]}catch{return}},envHidden:u,envNotUnicode:c,writeStderr:l=>Qr(e.stderr,l),writeStdout:l=>Qr(e.stdout,l),
 stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(l){e.exitCode=l},exitCode(){const l=Number(
-e.exitCode??NaN);return Number.isInteger(l)?l:void 0},async serve(l,f,u,m){const v=e.getBuiltinModule?.("node:http");if(!v)
+e.exitCode??NaN);return Number.isInteger(l)?l:void 0},async serve(l,f,h,m){const v=e.getBuiltinModule?.("node:http");if(!v)
 throw new Error("no HTTP server in this runtime");const g={requestTimeout:m.requestTimeoutMs,headersTimeout:m.requestTimeoutMs,
 connectionsCheckingInterval:1e3},N=v.createServer(g,(O,y)=>{const p=(M,A)=>{y.writeHead(M,{"content-type":"application/j\
 son",connection:"close"}),y.end(JSON.stringify({error:A}),()=>O.socket.destroy())},E=()=>p(413,"the body is too large");
-if(Number(O.headers["content-length"]??0)>m.maxBodyBytes)return E();const b=new TextDecoder;let S="",_=0,$=!1;const I=setTimeout(
-()=>{$=!0,S="",p(408,"the request did not arrive in time")},m.requestTimeoutMs);O.on("close",()=>clearTimeout(I)),O.on("\
-data",M=>{if(!$){if(_+=M.length,_>m.maxBodyBytes)return $=!0,S="",clearTimeout(I),O.pause(),E();S+=b.decode(M,{stream:!0})}}),
-O.on("end",async()=>{if(clearTimeout(I),$)return;let M;try{M=await u({method:O.method??"GET",path:O.url??"/",body:S})}catch{
+if(Number(O.headers["content-length"]??0)>m.maxBodyBytes)return E();const b=new TextDecoder;let k="",_=0,$=!1;const I=setTimeout(
+()=>{$=!0,k="",p(408,"the request did not arrive in time")},m.requestTimeoutMs);O.on("close",()=>clearTimeout(I)),O.on("\
+data",M=>{if(!$){if(_+=M.length,_>m.maxBodyBytes)return $=!0,k="",clearTimeout(I),O.pause(),E();k+=b.decode(M,{stream:!0})}}),
+O.on("end",async()=>{if(clearTimeout(I),$)return;let M;try{M=await h({method:O.method??"GET",path:O.url??"/",body:k})}catch{
 M={status:500,headers:{"content-type":"application/json"},body:'{"error":"internal"}'}}M&&(y.writeHead(M.status,M.headers??
 {}),y.end(M.body))})});N.maxConnections=m.maxConnections,await new Promise((O,y)=>{N.once("error",y),N.listen(f,l,O)});const x=N.
 address();return{port:typeof x=="object"&&x?x.port:f,close:()=>new Promise(O=>{N.close(()=>O()),N.closeAllConnections?.()})}},
 unrefTimer(l){l?.unref?.()},holdOpen:e.versions.bun?void 0:bo(e),watchTick:e.versions.bun?void 0:ya,monotonicMs(){const[
-l,f]=e.hrtime();return l*1e3+f/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:l}=r(),f=m=>k(()=>l?.
+l,f]=e.hrtime();return l*1e3+f/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:l}=r(),f=m=>S(()=>l?.
 fstatSync(m).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(f)||e.execArgv?.includes("--test"))return;const{
-stdin:u}=e;if(!(!u.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!u.setRawMode)&&k(()=>Dr(u))===!1&&Cr(r().files,D().os))return{
-readRaw:m=>new Promise((v,g)=>{const N=u.isRaw===!0,x=u.readableFlowing,O=E=>{u.removeListener("data",y),u.removeListener(
-"end",p),u.removeListener("error",p),k(()=>u.setRawMode?.(N)),u.pause(),E!==void 0&&E.length>0&&k(()=>u.unshift(E)),x===
-!0?u.resume():x===null&&k(()=>u.readableFlowing=null)},y=E=>{const b=new Uint8Array(E??[]);let S;try{S=m(b)}catch{S=b.length}
-S!==void 0&&(O(b.subarray(S)),e.nextTick(v))},p=()=>{O(),g(new Error("the terminal went away"))};u.setRawMode?.(!0),u.on(
-"data",y),u.on("end",p),u.on("error",p),u.resume()})}},fetch:t.lightFetch&&e.getBuiltinModule?wo(l=>e.getBuiltinModule(l),
-l=>e.env[l]):Oa(t.fetchAtLoad,l=>e.env[l],e.versions.bun!==void 0),senderCommand(l,f){const u=i(f);if(u)return{refused:u};
-const m=e.versions.bun?ga:{},v=bn(N=>e.env[N],{...f.set,...m},k(()=>e.cwd?.())),g=e.versions.bun?[]:$o(e);return{argv:[e.
-execPath,...g,l],env:v,cwd:f.dir}},senderRefusal:i,spawnDetached(l){try{const{argv:f,env:u,cwd:m}=l;if(t.bunSpawn){const O=[
-"ignore","ignore","ignore"];try{const y=t.bunSpawn([...f],{detached:!0,stdio:O,windowsHide:!0,env:{...u},cwd:m});return y.
-unref(),y.pid!==void 0?"started":"failed"}catch(y){return y?.code==="EAGAIN"?"no processes":"failed"}}const v=e.getBuiltinModule?.(
-"node:child_process");if(!v)return"failed";const[g,...N]=f,x=v.spawn(g,N,{detached:!0,stdio:"ignore",windowsHide:!0,env:u,
-cwd:m});return x.on("error",()=>{}),x.unref(),x.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:l=>e.exit(l),
-signalSelf:d,get files(){return r().files},exiting:()=>o||e._exiting===!0,onExit:l=>s.add(l),onInterrupt:l=>a.add(l)}}),
-_o=(function(e){let t;try{t=e.getBuiltinModule?.("node:fs")}catch{t=void 0}let n;const r={uid:e.getuid?.(),get gid(){return n??=
-{gid:o()},n.gid}},i=t&&Eo(t,r,e.platform==="win32",e.permission),o=()=>e.versions.bun?ba(k(()=>i?.read(Zr,wa,Ea)),r.uid):
-k(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:t,files:i&&wn(i)}}),$o=(function(e){const t=[
-...ko(e.env.NODE_OPTIONS??""),...e.execArgv??[]],n=new Map;for(let r=0;r<t.length;r++){const[,i,o,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.
+stdin:h}=e;if(!(!h.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!h.setRawMode)&&S(()=>Dr(h))===!1&&Cr(r().files,D().os))return{
+readRaw:m=>new Promise((v,g)=>{const N=h.isRaw===!0,x=h.readableFlowing,O=E=>{h.removeListener("data",y),h.removeListener(
+"end",p),h.removeListener("error",p),S(()=>h.setRawMode?.(N)),h.pause(),E!==void 0&&E.length>0&&S(()=>h.unshift(E)),x===
+!0?h.resume():x===null&&S(()=>h.readableFlowing=null)},y=E=>{const b=new Uint8Array(E??[]);let k;try{k=m(b)}catch{k=b.length}
+k!==void 0&&(O(b.subarray(k)),e.nextTick(v))},p=()=>{O(),g(new Error("the terminal went away"))};h.setRawMode?.(!0),h.on(
+"data",y),h.on("end",p),h.on("error",p),h.resume()})}},fetch:t.lightFetch&&e.getBuiltinModule?wo(l=>e.getBuiltinModule(l),
+l=>e.env[l]):Oa(t.fetchAtLoad,l=>e.env[l],e.versions.bun!==void 0),senderCommand(l,f){const h=i(f);if(h)return{refused:h};
+const m=e.versions.bun?ga:{},v=bn(N=>u(N)?void 0:e.env[N],{...f.set,...m},S(()=>e.cwd?.())),g=e.versions.bun?[]:$o(e);return{
+argv:[e.execPath,...g,l],env:v,cwd:f.dir}},senderRefusal:i,spawnDetached(l){try{const{argv:f,env:h,cwd:m}=l;if(t.bunSpawn){
+const O=["ignore","ignore","ignore"];try{const y=t.bunSpawn([...f],{detached:!0,stdio:O,windowsHide:!0,env:{...h},cwd:m});
+return y.unref(),y.pid!==void 0?"started":"failed"}catch(y){return y?.code==="EAGAIN"?"no processes":"failed"}}const v=e.
+getBuiltinModule?.("node:child_process");if(!v)return"failed";const[g,...N]=f,x=v.spawn(g,N,{detached:!0,stdio:"ignore",
+windowsHide:!0,env:h,cwd:m});return x.on("error",()=>{}),x.unref(),x.pid!==void 0?"started":"failed"}catch{return"failed"}},
+exit:l=>e.exit(l),signalSelf:d,get files(){return r().files},exiting:()=>o||e._exiting===!0,onExit:l=>s.add(l),onInterrupt:l=>a.
+add(l)}}),_o=(function(e){let t;try{t=e.getBuiltinModule?.("node:fs")}catch{t=void 0}let n;const r={uid:e.getuid?.(),get gid(){
+return n??={gid:o()},n.gid}},i=t&&Eo(t,r,e.platform==="win32",e.permission),o=()=>e.versions.bun?ba(S(()=>i?.read(Zr,wa,
+Ea)),r.uid):S(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:t,files:i&&wn(i)}}),$o=(function(e){
+const t=[...So(e.env.NODE_OPTIONS??""),...e.execArgv??[]],n=new Map;for(let r=0;r<t.length;r++){const[,i,o,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.
 exec(t[r])??[],d=o?.replaceAll("_","-");d!==void 0&&(Ta.test(d)?n.set(d,!i):_a.test(d)&&!i&&n.set(d,s??t[++r]??""))}return[
-...n].map(([r,i])=>i===!0?`--${r}`:i===!1?`--no-${r}`:`--${r}=${i}`)}),ko=(function(e){const t=[];let n=!1,r=!0;for(let i=0;i<
+...n].map(([r,i])=>i===!0?`--${r}`:i===!1?`--no-${r}`:`--${r}=${i}`)}),So=(function(e){const t=[];let n=!1,r=!0;for(let i=0;i<
 e.length;i++){let o=e[i];if(o==="\\"&&n)o=e[++i]??"";else if(o===" "&&!n){r=!0;continue}else if(o==='"'){n=!n;continue}r&&
-t.push(""),r=!1,t[t.length-1]+=o}return t}),So=(function(e,t,n){const r=e.getBuiltinModule;return r?e.versions.electron?
+t.push(""),r=!1,t[t.length-1]+=o}return t}),ko=(function(e,t,n){const r=e.getBuiltinModule;return r?e.versions.electron?
 "an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs only \
-the program":k(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executable runs only the prog\
-ram":k(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-child-process":e.permission&&
-!Sa(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its sender would not get as they\
+the program":S(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executable runs only the prog\
+ram":S(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-child-process":e.permission&&
+!ka(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its sender would not get as they\
  are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.js does not pass on, or granting a pa\
 th Node.js passes on unquoted that the sender, started in the spool, would read otherwise: relative, or with a space, qu\
-ote or backslash)":$n({pid:e.pid,ppid:e.ppid,os:e.platform,env:i=>e.env[i],read:i=>k(()=>t?.read(i,65536)),pidNamespace:e.
-platform==="linux"?k(()=>n?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}),xn=(function(e,t){
+ote or backslash)":$n({pid:e.pid,ppid:e.ppid,os:e.platform,env:i=>e.env[i],read:i=>S(()=>t?.read(i,65536)),pidNamespace:e.
+platform==="linux"?S(()=>n?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}),xn=(function(e,t){
 const n=[],r=()=>{for(const[i,o]of n)e.removeListener(i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),
 i}return r}),w=(function(){if(Je)return Je;const e=D().name;return Je=e==="deno"?vo(we.Deno,ti):e==="unknown"?Na:To(we.process,
 {lightFetch:e==="node",fetchAtLoad:ti,bunSpawn:e==="bun"?we.Bun?.spawn:void 0}),Je}),Oo=(function(e,t){const n={};for(const[
@@ -244,9 +244,9 @@ push(y);const o=n("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT
 ENDPOINT"),d=s===void 0?void 0:lt(s);d&&t.push(`NAT_TELEMETRY_ENDPOINT=${T(z(s))} ${d}: nothing is sent`);const a=e("NAT\
 _TELEMETRY_FORMAT");a!==void 0&&a.trim()!==""&&ut(a)===void 0&&t.push(`NAT_TELEMETRY_FORMAT=${T(a)} is not a format (nat\
 , otlp): the nat envelope is sent`);const c=n("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"au\
-to",h=e("NAT_TELEMETRY_CONSENT_FILE");h&&!ie(h,D().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${T(h)} is not an absolute pa\
+to",u=e("NAT_TELEMETRY_CONSENT_FILE");u&&!ie(u,D().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${T(u)} is not an absolute pa\
 th: it is read in the directory each run starts in, so each directory may hold another decision`);let l;const f=Ro(e,D().
-os,t,y=>l=y),u=e("NAT_TELEMETRY_SPOOL_DIR"),m=D().os==="win32"?"LOCALAPPDATA":"HOME";f===void 0&&u===void 0&&w().envHidden?.(
+os,t,y=>l=y),h=e("NAT_TELEMETRY_SPOOL_DIR"),m=D().os==="win32"?"LOCALAPPDATA":"HOME";f===void 0&&h===void 0&&w().envHidden?.(
 m)===!0&&(l=`the program may not read ${m} (${ae(m)})`,t.push(`${m} may not be read (${ae(m)}): the spool cannot be kept\
  in the home directory`));for(const y of r)t.push(`${y} may not be read (${ae(y)}): ${ci[y]}`);for(const y of si){const p=e(
 y)?.trim(),E=p?ct(p):void 0;E&&t.push(`${y}=${T(z(p))} ${E}: OTLP events are not sent`)}const v=No(e,y=>r.includes(y)),g=y=>Oo(
@@ -255,10 +255,10 @@ TEL_EXPORTER_OTLP_LOGS_HEADERS",g("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},x=xo(g(
 0&&t.push(`OTEL_RESOURCE_ATTRIBUTES: ${x.skipped.map(y=>T(y)).join(", ")}: not sent, as it may say who or which machine \
 sends (only the service's names and its deployment's environment are)`);const O={...x.sent,...e("OTEL_SERVICE_NAME")?{"s\
 ervice.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:v.
-hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:f,noSpool:l,spoolFallback:u===void 0,handOff:c,ci:i,format:a,
+hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:f,noSpool:l,spoolFallback:h===void 0,handOff:c,ci:i,format:a,
 otlpEndpoint:v.endpoint,otlpHeaders:N,otlpResource:O,problems:t}}),Rn=(function(e,t){if(t===void 0)return;const n=t.trim().
 toLowerCase();if(!(Ie(n)===!0||Ba.includes(n)))return`${e}=${T(t)} is not a yes/no value (1, true, yes / 0, false, no): \
-read as no`}),Mn=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))Or(i)?Sr(i)?n.push(`${e}: ${T(i)} is the\
+read as no`}),Mn=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))Or(i)?kr(i)?n.push(`${e}: ${T(i)} is the\
  HTTP client's to set: skipped, not sent`):xr(o)?r[i]=o:n.push(`${e}: the value of ${T(i)} is not a header value (RFC 91\
 10, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):n.push(`${e}: an entry's na\
 me is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \`Name: value\` rat\
@@ -280,7 +280,7 @@ Vt.delete(e)}}}),In=(function(e){let t;return()=>t??=new RegExp(e,"u")}),Mo=(fun
 `'${e}' ${n} is not a command's fixed name (1-64 characters, no flag, path, URL, address or invisible character; never t\
 he arguments): reported as "undefined"`),"undefined"}),Lo=(function(e){return Dn(e)?e:(le()?.(`'errorClass' (${e.length}\
  characters) is not a class's name (1-64 characters, a letter, then letters and digits; never the error's message): repo\
-rted as "undefined"`),"undefined")}),Io=(function(e){return e===Se}),Co=(function(){const{name:e,version:t}=D();return t?
+rted as "undefined"`),"undefined")}),Io=(function(e){return e===ke}),Co=(function(){const{name:e,version:t}=D();return t?
 `${e}/${t}`:e}),Pn=(function(e){return e===void 0||typeof e=="number"?"undefined":e}),Bn=(function(e){const t=typeof e==
 "string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.isSafeInteger(t)?t:void 0}),Ce=(function(e,t){if(typeof t!=
 "string")throw new TypeError(`Cannot create event: '${e}' must be a string, got ${T(t)}`);return t}),jn=(function(e,t,n){
@@ -343,7 +343,7 @@ text:r,problem:i,reread:o,stamp:n?.stamp(e)}}),bt=(function(e,t){const n=w().fil
 path)===!1)return!1;if(t===void 0&&!e.reread)return n?.stamp(e.path)!==e.stamp;const r=t??he(e.path,!0);return r.text!==
 e.text||r.problem!==e.problem||n?.modifiedAt(e.path)!==e.modified}),Vn=(function(){try{const e=tt[et];if(e===void 0)return;
 const{serial:t}=e;return Number.isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),Tt=(function(){
-const e=Vn();e===void 0||e===nt||(nt=e,[B,X,Oe]=[!1,!1,!0])}),ke=(function(){if(wi)return B=wi();Tt();const e=Oe&&!X;if(!e&&
+const e=Vn();e===void 0||e===nt||(nt=e,[B,X,Oe]=[!1,!1,!0])}),Se=(function(){if(wi)return B=wi();Tt();const e=Oe&&!X;if(!e&&
 (de===Ei||Fe()?.enabled===!1))return de=Ei,B=!1;if(e&&(de===bi||Ti()))return de=bi,B=!1;if(!X||G===void 0)return!0;let t=G.
 reread?he(G.path,!0):void 0;return t?.problem!==void 0&&(t=he(G.path,!0)),B=G.problem===void 0&&(t===void 0?B===!0&&!bt(
 G):t.problem===void 0&&!bt(G,t)&&wt(t.state).enabled),B||(de??="the consent file, written again during the run"),B}),Q=(function(){
@@ -371,38 +371,38 @@ void 0?"":`"clientVersion":${P(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:
 ,"event":${e.json}}`;return{text:t,bytes:H(t)}}),Vo=(function(e){try{const{retries:t,schemaVersion:n,sessionId:r,clientVersion:i,
 cuts:o,timestamp:s,event:d}=JSON.parse(e);if(!(Number.isSafeInteger(t)&&t>=0&&typeof n=="string"&&typeof r=="string"&&(i===
 void 0||typeof i=="string")&&Number.isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&ft(d.parameters)===
-void 0))return;const c=Number.isSafeInteger(o)&&o>0,h={json:P(d),schemaVersion:n,sessionId:r,retries:t,timestamp:s,...c&&
-{cuts:o}};return i===void 0?h:{...h,clientVersion:i}}catch{return}}),Zn=(function(e={}){if(!q(e))throw new TypeError(`Ca\
+void 0))return;const c=Number.isSafeInteger(o)&&o>0,u={json:P(d),schemaVersion:n,sessionId:r,retries:t,timestamp:s,...c&&
+{cuts:o}};return i===void 0?u:{...u,clientVersion:i}}catch{return}}),Zn=(function(e={}){if(!q(e))throw new TypeError(`Ca\
 nnot create handler: options must be an object, got ${T(e)}`);const t=_e(e,bd);if(t)throw new TypeError(`Cannot create h\
 andler: ${t}`);const n=(C,j,U)=>{const L=e[C]===void 0?j:e[C],re=U.integer?`${U.sign} integer`:`${U.sign} number`,J=`Can\
 not create handler: '${C}' must be a ${re}`;if(typeof L!="number"||Number.isNaN(L))throw new TypeError(`${J}, got ${T(L)}`);
 if(!((U.sign==="positive"?L>0:L>=0)&&(U.integer?Number.isSafeInteger(L):Number.isFinite(L))))throw new RangeError(`${J},\
- got ${L}`);if(U.timer&&L*1e3>Si)throw new RangeError(`Cannot create handler: '${C}' must be at most ${Si/1e3} seconds (\
+ got ${L}`);if(U.timer&&L*1e3>ki)throw new RangeError(`Cannot create handler: '${C}' must be at most ${ki/1e3} seconds (\
 the longest a timer can wait), got ${L}`);return L},r=(C,j,U)=>{const L=e[C];if(L===void 0)return U;if(typeof L!==j)throw new TypeError(
 `Cannot create handler: '${C}' must be a ${j}, got ${T(L)}`);return L},i={sign:"positive",timer:!0},o={sign:"non-negativ\
 e",timer:!0},s={sign:"positive",integer:!0},d=n("requestTimeoutSeconds",Ci,i),a=n("backoffInitialSeconds",1,o),c=n("back\
 offMaxSeconds",60,o);if(c<a)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffIn\
-itialSeconds' (${a}), got ${c}`);const h=An(),l=r("sourceClientVersion","string",Ye),f=Qn("resource",e.resource),u=r("se\
-ssionId","string","undefined"),m=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,g=qo(v,m),N=ut(h.format??
-""),x=v!==void 0?g:N??"nat",O=kt(x,l,{...h.otlpResource,...f}),[y,p]=Pi.has(e)?[Ed,"the smallest event trackCommand reco\
-rds; a command's own are larger by its name, source and duration"]:[Di,"the smallest event"],E=$t(O,h.sessionPrefix+u),b=$t(
-kt(g,l,f,Bi),u,y),S=n("maxEventBytes",32768,s);if(S<b.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventB\
-ytes' must be at least ${b.eventBytes} (${p}), got ${S}`);const _=n("maxBatchBytes",5e5,s);if(_<b.batchBytes){const C=`o\
+itialSeconds' (${a}), got ${c}`);const u=An(),l=r("sourceClientVersion","string",Ye),f=Qn("resource",e.resource),h=r("se\
+ssionId","string","undefined"),m=[],v=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,g=qo(v,m),N=ut(u.format??
+""),x=v!==void 0?g:N??"nat",O=St(x,l,{...u.otlpResource,...f}),[y,p]=Pi.has(e)?[Ed,"the smallest event trackCommand reco\
+rds; a command's own are larger by its name, source and duration"]:[Di,"the smallest event"],E=$t(O,u.sessionPrefix+h),b=$t(
+St(g,l,f,Bi),h,y),k=n("maxEventBytes",32768,s);if(k<b.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventB\
+ytes' must be at least ${b.eventBytes} (${p}), got ${k}`);const _=n("maxBatchBytes",5e5,s);if(_<b.batchBytes){const C=`o\
 ne ${g} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersio\
 n', 'sessionId' or 'resource' make ${C} ${b.batchBytes} bytes, more than 'maxBatchBytes' (${_} by default)`:`Cannot crea\
 te handler: 'maxBatchBytes' must be at least ${b.batchBytes} (${C}), got ${_}`)}const $=Jo(e.headers);$.problem&&m.push(
-$.problem);const I=Xo(e.endpoint,h.endpointHidden?rn:h.endpoint??(x==="otlp"?h.otlpEndpointHidden?rn:h.otlpEndpoint??wd:
-void 0),h.dryRun,m),M=Go(e.spoolDir,h,m),A=Kn("clock",r("clock","function",Date.now),Date.now,{valid:Td,expected:"epoch \
+$.problem);const I=Xo(e.endpoint,u.endpointHidden?rn:u.endpoint??(x==="otlp"?u.otlpEndpointHidden?rn:u.otlpEndpoint??wd:
+void 0),u.dryRun,m),M=Go(e.spoolDir,u,m),A=Kn("clock",r("clock","function",Date.now),Date.now,{valid:Td,expected:"epoch \
 milliseconds",hint:" (a method needs its object: () => performance.timeOrigin + performance.now())"});return{flushIntervalMs:n(
 "flushIntervalSeconds",Mi,i)*1e3,maxQueueSize:n("maxQueueSize",Li,s),maxRetries:n("maxRetries",Ii,{sign:"non-negative",integer:!0}),
 requestTimeoutMs:d*1e3,exitTimeoutMs:n("exitTimeoutSeconds",d,o)*1e3,backoff:{initialMs:a*1e3,maxMs:c*1e3},maxBufferedEvents:n(
-"maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,_-E.envelopeBytes-Ze),maxEventBytesOption:S,maxBatchBytes:_,sourceClientVersion:l,
-sessionId:h.sessionPrefix+u,sink:I.kind==="http"&&$.problem?{kind:"none",reason:"invalid_headers",detail:$.problem}:I,spoolDir:M.
-path,noSpool:M.none,problems:m,spoolFallback:e.spoolDir===void 0&&h.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEven\
+"maxBufferedEvents",1e3,s),maxEventBytes:Math.min(k,_-E.envelopeBytes-Ze),maxEventBytesOption:k,maxBatchBytes:_,sourceClientVersion:l,
+sessionId:u.sessionPrefix+h,sink:I.kind==="http"&&$.problem?{kind:"none",reason:"invalid_headers",detail:$.problem}:I,spoolDir:M.
+path,noSpool:M.none,problems:m,spoolFallback:e.spoolDir===void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEven\
 ts",ce.maxEvents,s),maxBytes:zo(n("spoolMaxBytes",ce.maxBytes,s),y,p),maxAgeMs:n("spoolMaxAgeDays",ce.maxAgeMs/864e5,{sign:"\
-positive"})*864e5},captureInterrupts:Ko(e.captureInterrupts),handOff:Zo(r("handOff","boolean",void 0),h),customFetch:e.fetch!==
+positive"})*864e5},captureInterrupts:Ko(e.captureInterrupts),handOff:Zo(r("handOff","boolean",void 0),u),customFetch:e.fetch!==
 void 0,format:O,formatSetBy:v!==void 0?"the program's options":N!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{
-...x==="otlp"?h.otlpHeaders:{},...$.record},fetch:r("fetch","function",w().fetch??((C,j)=>globalThis.fetch(C,j))),logger:r(
+...x==="otlp"?u.otlpHeaders:{},...$.record},fetch:r("fetch","function",w().fetch??((C,j)=>globalThis.fetch(C,j))),logger:r(
 "logger","function",void 0),clock:A,waitClock:e.clock===void 0?()=>w().monotonicMs():A,random:Kn("random",r("random","fu\
 nction",Pe),Pe,{valid:C=>typeof C=="number"&&C>=0&&C<1,expected:"a number in [0, 1)"})}}),Kn=(function(e,t,n,{valid:r,expected:i,
 hint:o=""}){if(t===n)return t;let s;try{s=t()}catch(d){throw new TypeError(`Cannot create handler: '${e}' failed: ${ee(d)}${o}`)}
@@ -411,8 +411,8 @@ return r(d)?d:n()}catch{return n()}}}),$t=(function(e,t,n=Di){const r={json:n,by
 retries:0,notBefore:0},i=Math.max(r.bytes,e.eventBytes(r)),o=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:o+Ze+i,
 envelopeBytes:o}}),zo=(function(e,t,n){if(e>=ce.maxBytes)return e;const r=yd({json:t,schemaVersion:Ee,sessionId:"",retries:0,
 timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler: 'spoolMaxBytes' must be at least ${r} (one spooled \
-event, ${n}), got ${e}`);return e}),kt=(function(e,t,n,r){return e==="otlp"?ud({serviceName:n["service.name"]??Aa,serviceVersion:t,
-resourceAttributes:n},r):Ho(t,r)}),Wo=(function(e){const{format:t,sourceClientVersion:n}=e,r=t.resource??{},i=$t(kt(t.name,
+event, ${n}), got ${e}`);return e}),St=(function(e,t,n,r){return e==="otlp"?ud({serviceName:n["service.name"]??Aa,serviceVersion:t,
+resourceAttributes:n},r):Ho(t,r)}),Wo=(function(e){const{format:t,sourceClientVersion:n}=e,r=t.resource??{},i=$t(St(t.name,
 n,r,Bi),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,
 i.eventBytes)}}),Xo=(function(e,t,n,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: 'en\
 dpoint' must be a string (an http(s) URL, "" or "stdout"), got ${T(e)}`);const i=e===void 0?void 0:lt(e);if(i){const s=`\
@@ -430,7 +430,7 @@ t))throw new TypeError(`Cannot create handler: '${e}' must be an object of strin
 i]of Object.entries(t))if(i!==void 0){if(typeof i!="string")throw new TypeError(`Cannot create handler: '${e}' must be a\
 n object of strings, got ${typeof i=="object"||typeof i=="function"?T(i):`a ${typeof i}`} for ${T(r)}`);n[r]=i}return n}),
 Jo=(function(e){const t=Qn("headers",e);for(const[o,s]of Object.entries(t)){if(!Or(o))throw new TypeError(`Cannot create\
- handler: 'headers' must have header names (RFC 9110 tokens), got ${T(o)}`);if(Sr(o))throw new TypeError(`Cannot create \
+ handler: 'headers' must have header names (RFC 9110 tokens), got ${T(o)}`);if(kr(o))throw new TypeError(`Cannot create \
 handler: 'headers' must not set ${T(o)}: the HTTP client frames the request itself`);t[o]=As(s)}const n=Object.keys(t).find(
 o=>!xr(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+d.length+4,0),i=n!==void 0?`the program's 'headers' has a\
  value for ${T(n)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>ji?`the progr\
@@ -440,7 +440,7 @@ auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,source
 if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot creat\
 e handler: 'captureInterrupts' must be a boolean or a function, got ${T(e)}`)}),er=(function(e){if(e===Hi)return!0;const t=H(
 JSON.stringify(e))<=$d;return t&&(Hi=e),t}),Qo=(function(e,t){const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof
-Se))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that \
+ke))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that \
 cannot be inspected"}}try{const{schemaVersion:i,timestamp:o}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"\
 schemaVersion is not a string"};if(!er(i))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Ze} b\
 ytes beyond "${Ee}" that maxBatchBytes keeps for it`};if(!Number.isFinite(o))return{reason:"invalid_event",detail:"times\
@@ -453,34 +453,35 @@ ich NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make l
 t.sessionId&&e.clientVersion===t.sourceClientVersion&&er(e.schemaVersion);if((o>e.bytes||!s)&&i.emptyBytes(e)+o>r)return`${o}\
  bytes as the ${i.name} format carries it, more than maxBatchBytes leaves beside its envelope`}),He=(function(e,t,n,r){let i;
 try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const s=n.exec(o)?.[1],d=s===void 0?void 0:r(s,o);return d===void 0?
-[]:[d]})}),St=(function(e,t){return t??fe(e)}),nr=(function(e,t,n){try{const r=e.read(t,Yi);if(r===void 0)return;const{failures:i,
+[]:[d]})}),kt=(function(e,t){return t??fe(e)}),nr=(function(e,t,n){try{const r=e.read(t,Yi);if(r===void 0)return;const{failures:i,
 notBefore:o,endpoint:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=
 0&&o<=n+Fi,l=Number.isFinite(a)&&a<=n?{failures:i,notBefore:o,handedOffAt:a}:{failures:i,notBefore:o};return c?{state:l,
 endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{
 return"invalid"}}),rr=(function(e,t){const n=r=>{const i=t?.realPath(r);return t===void 0||i!==void 0&&t.writableDir(i)};
 return e.spoolFallback?Fa(w().env,D().os,t?.uid,n):void 0}),ir=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,
-s=sr(e);let d=e.noSpool??"there is no spool directory",a=!1;const c=r==="look"?"look":"work",h=i===void 0?void 0:it.open(
-i,t,o,s,(m,v)=>{d=m,a=v},c),l=rr(e,t),f=h&&c==="work"?or(h,l,t,o):void 0;if(h&&f&&h.adopt(f,e.clock(),r==="flush"?0:void 0),
-h||l===void 0)return!h&&i!==void 0&&n(d,void 0,a),h;const u=it.open(l,t,o,s,m=>d+=`; nor in ${l}: ${m}`,c);return n(d,u?.
-dir,a),u}),or=(function(e,t,n,r,i="work"){const s=t!==void 0&&n.allowed(t,"read")&&n.realPath(t)!==void 0?it.open(t,n,r,
+s=sr(e);let d=e.noSpool??"there is no spool directory",a=!1;const c=r==="look"?"look":"work",u=i===void 0?void 0:it.open(
+i,t,o,s,(m,v)=>{d=m,a=v},c),l=rr(e,t),f=u&&c==="work"?or(u,l,t,o):void 0;if(u&&f&&u.adopt(f,e.clock(),r==="flush"?0:void 0),
+u||l===void 0)return!u&&i!==void 0&&n(d,void 0,a),u;const h=it.open(l,t,o,s,m=>d+=`; nor in ${l}: ${m}`,c);return n(d,h?.
+dir,a),h}),or=(function(e,t,n,r,i="work"){const s=t!==void 0&&n.allowed(t,"read")&&n.realPath(t)!==void 0?it.open(t,n,r,
 e.key,void 0,i):void 0;return s&&s.dir!==e.dir?s:void 0}),sr=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,
 customFetch:o}=e,s={version:o&&r!==Ye?r:void 0,program:o?Nd():void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():
 void 0,resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},d=P(s);return Xn(t.kind==="http"?t.url:
-"",n.name,d==="{}"?"":d)}),es=(function(e,t){return{...e,[Gi]:P(t)}}),ts=(function(e){let t=e;try{t=new URL(e).origin}catch{}
-return fe(t).slice(0,4)}),ns=(function(e,t,n,r){return`sender-${e}-${ue(t)}-${n}${$e(8)}.${r}`}),Ot=(function(e,t,n,r,i){
-const o={locks:[],marks:[],others:new Map};for(const s of e.list(t)){const d=/^sender-([0-9a-f]+)-(\d{13})-([0-9a-f]{4})[0-9a-f]{8}\.(lock|start)$/.
+"",n.name,d==="{}"?"":d)}),es=(function(e,t){const n=P(t).replace(/[\u007f-\uffff]/g,r=>`\\u${r.charCodeAt(0).toString(16).
+padStart(4,"0")}`);return{...e,[Gi]:n}}),ts=(function(e){let t=e;try{t=new URL(e).origin}catch{}return fe(t).slice(0,4)}),
+ns=(function(e,t,n,r){return`sender-${e}-${ue(t)}-${n}${$e(8)}.${r}`}),Ot=(function(e,t,n,r,i){const o={locks:[],marks:[],
+others:new Map};for(const s of e.list(t)){const d=/^sender-([0-9a-f]+)-(\d{13})-([0-9a-f]{4})[0-9a-f]{8}\.(lock|start)$/.
 exec(s);if(!d)continue;const a=Number(d[2]),c=d[4]==="lock"?Ae:Vd;if(a+c<=r||a>r+c)an(e,`${t}/${s}`);else if(d[1]===n)(d[4]===
-"lock"?o.locks:o.marks).push(s);else if(d[3]===i){const[h,l]=[`${d[2]} ${s}`,o.others.get(d[1])];(l===void 0||h<l)&&o.others.
-set(d[1],h)}}return o.locks.sort(),o.marks.sort(),o}),rs=(function(e,t,n,r){let i;try{e.ensureDir(t,!0);const o=ts(r),s=Ot(
+"lock"?o.locks:o.marks).push(s);else if(d[3]===i){const[u,l]=[`${d[2]} ${s}`,o.others.get(d[1])];(l===void 0||u<l)&&o.others.
+set(d[1],u)}}return o.locks.sort(),o.marks.sort(),o}),rs=(function(e,t,n,r){let i;try{e.ensureDir(t,!0);const o=ts(r),s=Ot(
 e,t,n,Date.now(),o);if(s.locks.length>0||s.marks.length>0)return"at work";if(s.others.size>=qi)return"crowded";const d=Date.
-now();i=ns(n,d,o,"start"),e.create(`${t}/${i}`,"");const a=Ot(e,t,n,d,o),c=a.locks.length>0||a.marks[0]!==i,h=`${ue(d)} ${i}`,
-l=[...a.others.values()].filter(f=>f<h).length>=qi;return!c&&!l?i:(an(e,`${t}/${i}`),c?"at work":"crowded")}catch{return i}}),
+now();i=ns(n,d,o,"start"),e.create(`${t}/${i}`,"");const a=Ot(e,t,n,d,o),c=a.locks.length>0||a.marks[0]!==i,u=`${ue(d)} ${i}`,
+l=[...a.others.values()].filter(f=>f<u).length>=qi;return!c&&!l?i:(an(e,`${t}/${i}`),c?"at work":"crowded")}catch{return i}}),
 ar=(function(e,t,n){const r=is(e,t,n);return r.handOff?r:{...r,outcome:Ji(e,t)}}),dr=(function(e){return e.sink.kind!=="\
 http"||w().canConnect(e.sink.url)}),is=(function(e,t,n){try{const r=lr(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{
 handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,s=cr(e.sink.url,i.dir);if(o.isOpen()){const f=w().senderRefusal(
 s);return f===void 0?{handOff:!0,command:void 0,backlog:t,endpoint:e.sink.url}:{handOff:!1,reason:f}}const d=w().senderCommand(
-`${i.dir}/${Re}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};const{cwd:a,...c}=d,h={...cs(e,i.dir),successor:c,
-onByConsentFile:Uo()};return{handOff:!0,command:{...d,env:es(d.env,h)},backlog:t,endpoint:e.sink.url}}catch(r){return{handOff:!1,
+`${i.dir}/${Re}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};const{cwd:a,...c}=d,u={...cs(e,i.dir),successor:c,
+onByConsentFile:Uo()};return{handOff:!0,command:{...d,env:es(d.env,u)},backlog:t,endpoint:e.sink.url}}catch(r){return{handOff:!1,
 reason:`the hand-off failed (${r})`}}}),os=(function(e,t){return t.handOff&&t.command&&!us(t.backlog)?{handOff:!1,reason:"\
 the sender's script is not in the spool directory and cannot be written",outcome:Ji(e,t.backlog)}:t}),ss=(function(e){try{
 const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const i=rs(r,t.dir,t.key,
@@ -499,8 +500,8 @@ return"telemetry was turned off during the run";const o=Ue();if(o!==void 0)retur
 `there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!t.spool.ancestorsSeen)return"who may change t\
 he directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permissi\
 on without --allow-fs-read for them): another user could swap the sender's script there";if(!dr(e))return"the program ma\
-y not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())return;const c=e.clock(),h=s.waitingSince(
-c);if(h===void 0)return;const{state:l}=a,f=l===void 0?h:l.handedOffAt===void 0?void 0:Math.max(h,l.handedOffAt);if(f!==void 0&&
+y not connect to the endpoint";const{spool:s,files:d,health:a}=t;if(a.isOpen())return;const c=e.clock(),u=s.waitingSince(
+c);if(u===void 0)return;const{state:l}=a,f=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(f!==void 0&&
 c-f>Zd&&!zd(d,s.dir,s.key,c))return"spooled events have waited a minute with no sender at work"}),cs=(function(e,t){const{
 sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="http"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.
 maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.initialMs/1e3,backoffMaxSeconds:o.maxMs/
@@ -508,12 +509,12 @@ maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.
 sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),ls=(function({files:e,spool:t}){return e.sizeOf(`${t.
 dir}/${Re}`,!0)===Jd}),us=(function(e){if(ls(e))return!0;const{files:t,spool:n}=e,r=()=>De(t,n.dir,Re,qd(),Date.now());try{
 r()}catch(i){if(!(i instanceof R))return!1;try{t.remove(`${n.dir}/${Re}`),r()}catch{return!1}}return Zi(t,n.dir,ec),!0}),
-hs=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([f,u])=>to.test(f)&&Number.isSafeInteger(u)&&u>0);if(d.
-length===0||!Nt(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(d.slice(0,ln))},endpointHash:fe(r)},h=z(
-r)===r?{...c,endpoint:r}:c,l=At(t,n);try{const f=hr(e,t,n,o).filter(m=>m.quiet).map(m=>no(e,m,t,n)),u=xt([...f.flatMap(m=>m.
-lines),h],s,o)??h;ur(e,t,n,f,()=>{const m=mr(e,l);m==="invalid"&&e.remove(l);const v=`${P(u)}
+hs=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([f,h])=>to.test(f)&&Number.isSafeInteger(h)&&h>0);if(d.
+length===0||!Nt(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(d.slice(0,ln))},endpointHash:fe(r)},u=z(
+r)===r?{...c,endpoint:r}:c,l=At(t,n);try{const f=hr(e,t,n,o).filter(m=>m.quiet).map(m=>no(e,m,t,n)),h=xt([...f.flatMap(m=>m.
+lines),u],s,o)??u;ur(e,t,n,f,()=>{const m=mr(e,l);m==="invalid"&&e.remove(l);const v=`${P(h)}
 `;typeof m!="object"||m.bytes+v.length<=Qi?e.append(l,typeof m=="object"&&!m.ended?`
-${v}`:v,eo):dc(e,t,n,u,s,o)});for(const{path:m}of f)m!==void 0&&k(()=>e.remove(m))}catch{}}),ur=(function(e,t,n,r,i){try{
+${v}`:v,eo):dc(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&S(()=>e.remove(m))}catch{}}),ur=(function(e,t,n,r,i){try{
 i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&fn(e,s,hn(t,n,d));throw o}}),hr=(function(e,t,n,r){return He(e,t,
 un,(i,o)=>{const[,,s,d]=un.exec(o)??[],a=Math.abs(r-Number(s))>=oc;return i===n?{path:V(t,o),summed:d===void 0?void 0:Number(
 d),quiet:a}:void 0})}),xt=(function(e,t,n){const r=fr(e,t,n).filter(d=>d.last>=t);if(r.length===0)return;const i={};for(const d of r)
@@ -534,25 +535,25 @@ ed";const r=w().terminal();return r?(st=bc(r,e.optOut),await st):"never_asked"})
 return typeof e=="string"&&t?.includes(e)?e:(e!==void 0&&t===void 0&&le()?.(`'subcommand' is given without 'subcommands'\
 , the names that may be reported: reported as "undefined"`),"undefined")}),ps=(async function(e,t){if(vs(e),typeof t!="f\
 unction")throw new TypeError(`Cannot track command: 'main' must be a function, got ${T(t)}`);const n=w().monotonicMs(),r=ms(
-e),i=ht("command",e.command);let o=!1;const s=(f,u,m="undefined")=>{if(!o){o=!0;try{c.enqueue(new hi({nemoSource:e.nemoSource,
-command:i,subcommand:r,taskStatus:f,durationMs:w().monotonicMs()-n,exitCode:u,errorClass:m}))}catch{}}},d=f=>{const u=ys(
-f);s(u===0?"success":"failure",u)},a={...e.handler,sessionId:e.handler?.sessionId===void 0?$e(32):e.handler.sessionId,captureInterrupts:f=>s(
+e),i=ht("command",e.command);let o=!1;const s=(f,h,m="undefined")=>{if(!o){o=!0;try{c.enqueue(new hi({nemoSource:e.nemoSource,
+command:i,subcommand:r,taskStatus:f,durationMs:w().monotonicMs()-n,exitCode:h,errorClass:m}))}catch{}}},d=f=>{const h=ys(
+f);s(h===0?"success":"failure",h)},a={...e.handler,sessionId:e.handler?.sessionId===void 0?$e(32):e.handler.sessionId,captureInterrupts:f=>s(
 "interrupted",ve[f],f==="SIGINT"?"KeyboardInterrupt":"undefined")};Pi.add(a);const c=new so(a);(e.askConsent??!0)&&await pr(
-{optOut:e.optOutCommand});const h=f=>f===void 0?w().exitCode():f;if(!Q()){const f=le(),u=e.handler?.logger;if(f||u){const m=`\
-telemetry off (decided by ${Zt().decidedBy}): the command is not recorded`;f?.(m),Ln(u,m)}return h(await t())}let l=()=>{};
-try{l=w().onExit({beforeExit:()=>!1,exit:d})}catch{}try{c.start()}catch{}try{const f=await t(),u=Bn(f);return u===void 0&&
-f!==void 0&&le()?.(`main returned ${T(f)}, which is not an exit code: the program's is recorded`),d(u??w().exitCode()??0),
-h(f)}catch(f){throw s("failure",1,$c(f,e.errorClasses??[])),f}finally{l(),await c.stop().catch(()=>{})}}),vs=(function(e){
+{optOut:e.optOutCommand});const u=f=>f===void 0?w().exitCode():f;if(!Q()){const f=le(),h=e.handler?.logger;if(f||h){const m=`\
+telemetry off (decided by ${Zt().decidedBy}): the command is not recorded`;f?.(m),Ln(h,m)}return u(await t())}let l=()=>{};
+try{l=w().onExit({beforeExit:()=>!1,exit:d})}catch{}try{c.start()}catch{}try{const f=await t(),h=Bn(f);return h===void 0&&
+f!==void 0&&le()?.(`main returned ${T(f)}, which is not an exit code: the program's is recorded`),d(h??w().exitCode()??0),
+u(f)}catch(f){throw s("failure",1,$c(f,e.errorClasses??[])),f}finally{l(),await c.stop().catch(()=>{})}}),vs=(function(e){
 const t=g=>{throw new TypeError(`Cannot track command: ${g}`)};q(e)||t(`options must be an object, got ${T(e)}`);const n=_e(
 e,Tc);n&&t(n);const{subcommands:r,nemoSource:i,errorClasses:o,askConsent:s,optOutCommand:d,handler:a}=e;Object.hasOwn(e,
 "command")||t(`'command' must be given: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(r)&&r.every(g=>typeof g==
 "string"))&&t(`'subcommands' must be an array of strings, got ${T(r)}`);const c=r?.find(g=>!Cn(g));c!==void 0&&t(`'subco\
 mmands' holds ${T(c)}, which would be reported as "undefined": a subcommand's name is 1-64 characters, with no flag, pat\
-h, URL, address, run of 4 digits or invisible character`);const h=Object.values(Ke);i!==void 0&&!h.includes(i)&&t(`'nemo\
-Source' must be one of ${$r(h)}, got ${T(i)}`);const l=Array.isArray(o)||q(o)?o:void 0,f=l&&Object.entries(l).find(([,g])=>typeof g!=
+h, URL, address, run of 4 digits or invisible character`);const u=Object.values(Ke);i!==void 0&&!u.includes(i)&&t(`'nemo\
+Source' must be one of ${$r(u)}, got ${T(i)}`);const l=Array.isArray(o)||q(o)?o:void 0,f=l&&Object.entries(l).find(([,g])=>typeof g!=
 "function");if(o!==void 0&&(!l||f)){const g=f?`${Array.isArray(l)?"an array":"an object"} holding ${T(f[1])} at ${f[0]}`:
-T(o);t(`'errorClasses' must be an array of classes or an object naming them, got ${g}`)}const u=l&&!Array.isArray(l)?Object.
-keys(l).find(g=>!Dn(g)):void 0;u!==void 0&&t(`'errorClasses' names a class ${T(u)}, which would be reported as "undefine\
+T(o);t(`'errorClasses' must be an array of classes or an object naming them, got ${g}`)}const h=l&&!Array.isArray(l)?Object.
+keys(l).find(g=>!Dn(g)):void 0;h!==void 0&&t(`'errorClasses' names a class ${T(h)}, which would be reported as "undefine\
 d": a class's name is a letter, \`_\` or \`$\`, then letters and digits, \`.\` or \`::\` between parts`),s!==void 0&&typeof s!=
 "boolean"&&t(`'askConsent' must be a boolean, got ${T(s)}`);const m=Rt("optOutCommand",d);m&&t(m),a!==void 0&&!q(a)&&t(`\
 'handler' must be an object of handler options, got ${T(a)}`),a!==void 0&&typeof a.enqueue=="function"&&t("'handler' tak\
@@ -582,8 +583,8 @@ t);if(o!==void 0){const d=i?Number(i[2]):o.length*8;return d<=o.length*8?{kind:"
 return;const s=t.replace(/^\*?\./,"").replace(/\.$/,"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:n}}
 function Er(e,t,n){if(e.length!==t.length)return!1;for(let r=0;r<n;r+=8){const i=n-r>=8?255:255<<8-(n-r)&255;if((e[r/8]&
 i)!==(t[r/8]&i))return!1}return!0}function Mt(e){const t=/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(e);if(t){const c=t.
-slice(1).map(Number);return c.every(h=>h<=255)?c:void 0}if(!e.includes(":"))return;let n;try{n=Lt(new URL(`http://[${e}]\
-/`).hostname)}catch{return}const[r,i]=n.split("::"),o=c=>c?c.split(":").map(h=>parseInt(h,16)):[],s=o(r),d=o(i);return(i===
+slice(1).map(Number);return c.every(u=>u<=255)?c:void 0}if(!e.includes(":"))return;let n;try{n=Lt(new URL(`http://[${e}]\
+/`).hostname)}catch{return}const[r,i]=n.split("::"),o=c=>c?c.split(":").map(u=>parseInt(u,16)):[],s=o(r),d=o(i);return(i===
 void 0?s:[...s,...Array(8-s.length-d.length).fill(0),...d]).flatMap(c=>[c>>8,c&255])}function br(e,t){return t.find(n=>e(
 n)?.trim())}function Lt(e){return e.startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function Tr(e){try{return decodeURIComponent(
 e)}catch{return e}}function _r(e){let t="";for(const n of new TextEncoder().encode(e))t+=String.fromCharCode(n);return btoa(
@@ -598,16 +599,16 @@ function _s(e,t){const n=Array.from({length:e.length+1},(r,i)=>[i,...new Array(t
 n[0][r]=r;for(let r=1;r<=e.length;r++)for(let i=1;i<=t.length;i++){const o=e[r-1]===t[i-1]?0:1;n[r][i]=Math.min(n[r-1][i]+
 1,n[r][i-1]+1,n[r-1][i-1]+o),r>1&&i>1&&e[r-1]===t[i-2]&&e[r-2]===t[i-1]&&(n[r][i]=Math.min(n[r][i],n[r-2][i-2]+1))}return n[e.
 length][t.length]}function $s(e,t,n={}){let r=e.replace(/(?<![a-z\d+.-])[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,o=>z(
-o.replaceAll("\\/","/")));const i=[...t===void 0?[]:Ss(t),...ks(n)];for(const o of[...new Set(i)].sort((s,d)=>d.length-s.
-length)){const s=o.replace(/[.*+?^${}()|[\]\\]/g,"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${kr(a)}${kr(c)}`);
-r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function ks(e){const t=Object.values(e).
+o.replaceAll("\\/","/")));const i=[...t===void 0?[]:ks(t),...Ss(n)];for(const o of[...new Set(i)].sort((s,d)=>d.length-s.
+length)){const s=o.replace(/[.*+?^${}()|[\]\\]/g,"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${Sr(a)}${Sr(c)}`);
+r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function Ss(e){const t=Object.values(e).
 flatMap(n=>[n,...n.split(/[\t ]+/).filter(r=>r.length>=8)]).filter(n=>n.length>=4);return[...t,...t.map(n=>JSON.stringify(
-n).slice(1,-1))]}function kr(e){return/\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function Ss(e){try{const{username:t,
+n).slice(1,-1))]}function Sr(e){return/\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function ks(e){try{const{username:t,
 password:n,search:r}=new URL(e),i=c=>{try{return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].flatMap(
 c=>[c,i(c)]).filter(c=>c.length>=4),s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(
 c=>c.length>=8),d=t||n?[_r(`${i(t)}:${i(n)}`)]:[],a=[...o,...s].map(c=>JSON.stringify(c).slice(1,-1));return[...o,...s,...a,
 ...d]}catch{return[]}}var Os=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,xs=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,Ns=new Set(["connectio\
-n","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function Sr(e){return Ns.has(e.toLowerCase())}
+n","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function kr(e){return Ns.has(e.toLowerCase())}
 function Or(e){return Os.test(e)}function xr(e){return xs.test(e)}var Nr=e=>e===9||e===10||e===13||e===32;function As(e){
 let t=0,n=e.length;for(;t<n&&Nr(e.charCodeAt(t));)t++;for(;n>t&&Nr(e.charCodeAt(n-1));)n--;return e.slice(t,n)}function Rs(e){
 let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=
@@ -635,7 +636,7 @@ kind!=="direct"||i.skipped===void 0||Ve(e,t).kind==="direct"))return`Deno's fetc
 ips: it would go around the proxy named there`}function jt(e,t){const n=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&
 n.push(["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&t("REQUEST_METHOD")===void 0&&n.push(["HTTP_PROXY","http_pro\
 xy"]);const[r,i]=n.flat().map(a=>[a,Fs(t(a))]).find(([,a])=>a!==void 0)??[];if(r===void 0||i===void 0){const a=n.flat().
-find(h=>t(h));return a!==void 0?{kind:"direct",because:"no proxy variable Deno's fetch can read is set",skipped:a}:{kind:"\
+find(u=>t(u));return a!==void 0?{kind:"direct",because:"no proxy variable Deno's fetch can read is set",skipped:a}:{kind:"\
 direct",because:vr(e,t,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${e.protocol} URLs`}}const o=t("NO_PR\
 OXY")!==void 0?"NO_PROXY":"no_proxy",s=e.hostname.replace(/^\[(.*)\]$/,"$1"),d=(t(o)||void 0)?.split(",").map(a=>a.replace(
 Ys,"")).find(a=>js(s,a));return d!==void 0?{kind:"direct",because:`${o} names the host: ${d}`}:{kind:"proxy",variable:r,
@@ -674,40 +675,40 @@ body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.body){
 !0;for(const e of Ft)e()});var Wr=typeof Ge?.addSignalListener=="function"?On(Ge):void 0,ia="/etc/hosts",oa=16<<20,sa=5e3,
 aa=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function da(e,t,n){const r=e("node:dns");return(i,o,s)=>{const d=i.
 toLowerCase().replace(/\.$/,"");if(d==="localhost"||d.endsWith(".localhost")||ha(e,d))return r.lookup(i,o,s);const a=new r.
-Resolver({timeout:sa,tries:1}),c=()=>a.cancel();n.addEventListener("abort",c,{once:!0});const h=(l,f)=>new Promise(u=>l.
-call(a,f,m=>u(m?.code)));(async()=>{for(const l of ua(e,t,i)){const f=await Promise.all([h(a.resolve4,l),h(a.resolve6,l)]);
-if(f.some(u=>aa.has(u??"")))return!1;if(f.includes(void 0))return!0}return!0})().then(l=>{if(n.removeEventListener("abor\
+Resolver({timeout:sa,tries:1}),c=()=>a.cancel();n.addEventListener("abort",c,{once:!0});const u=(l,f)=>new Promise(h=>l.
+call(a,f,m=>h(m?.code)));(async()=>{for(const l of ua(e,t,i)){const f=await Promise.all([u(a.resolve4,l),u(a.resolve6,l)]);
+if(f.some(h=>aa.has(h??"")))return!1;if(f.includes(void 0))return!0}return!0})().then(l=>{if(n.removeEventListener("abor\
 t",c),l&&!n.aborted)return r.lookup(i,o,s);s(Object.assign(new Error(`DNS did not answer for ${i}`),{code:"ETIMEOUT"}))})}}
-var ca="/etc/resolv.conf",la=65536;function ua(e,t,n){if(n.endsWith("."))return[n.slice(0,-1)];let r,i=1;const o=c=>{const h=c.
-find(l=>l.startsWith("ndots:"));h!==void 0&&(i=Math.min(15,Number.parseInt(h.slice(6),10)||0))},s=e("node:fs");for(const c of(k(
+var ca="/etc/resolv.conf",la=65536;function ua(e,t,n){if(n.endsWith("."))return[n.slice(0,-1)];let r,i=1;const o=c=>{const u=c.
+find(l=>l.startsWith("ndots:"));u!==void 0&&(i=Math.min(15,Number.parseInt(u.slice(6),10)||0))},s=e("node:fs");for(const c of(S(
 ()=>Xr(s,ca,la))??"").split(`
-`)){const[h,...l]=c.replace(/[#;].*/,"").trim().split(/\s+/);(h==="search"||h==="domain")&&(r=l),h==="options"&&o(l)}o(t(
-"RES_OPTIONS")?.trim().split(/\s+/)??[]);const d=t("LOCALDOMAIN")?.trim();d&&(r=d.split(/\s+/)),r??=[k(()=>e("node:os").
+`)){const[u,...l]=c.replace(/[#;].*/,"").trim().split(/\s+/);(u==="search"||u==="domain")&&(r=l),u==="options"&&o(l)}o(t(
+"RES_OPTIONS")?.trim().split(/\s+/)??[]);const d=t("LOCALDOMAIN")?.trim();d&&(r=d.split(/\s+/)),r??=[S(()=>e("node:os").
 hostname().replace(/^[^.]*\.?/,""))??""].filter(Boolean);const a=r.slice(0,6).filter(c=>c!==".").map(c=>`${n}.${c.replace(
 /\.$/,"")}`);return n.split(".").length-1>=i?[n,...a]:[...a,n]}function Xr(e,t,n){const r=e.statSync(t);return r.isFile()&&
-r.size<=n?e.readFileSync(t,"latin1"):""}function ha(e,t){const n=k(()=>Xr(e("node:fs"),ia,oa))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
+r.size<=n?e.readFileSync(t,"latin1"):""}function ha(e,t){const n=S(()=>Xr(e("node:fs"),ia,oa))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
 "\\$&");for(const i of n.matchAll(new RegExp(`(?<=[ \\t])${r}(?=[ \\t#\\r]|$)`,"gim"))){const o=n.slice(n.lastIndexOf(`
 `,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}var fa=16384;function Gr(e,t,n,r){const i=e("n\
 ode:net"),{hostname:o,port:s}=n;return Ut(r,d=>{const a=n.protocol==="https:"?e("node:tls").connect({host:o,port:s,servername:i.
 isIP(o)?"":o,lookup:t}):i.connect({host:o,port:s,lookup:t});return a.once(n.protocol==="https:"?"secureConnect":"connect",
-()=>d(a)),a})}async function ma(e,t,n,r,i){const o=await Gr(e,t,n,i),s=`${r.hostname}:${r.port||443}`;await Ut(i,(c,h)=>{
-let l="";const f=u=>{l+=u.toString("latin1");const m=l.indexOf(`\r
+()=>d(a)),a})}async function ma(e,t,n,r,i){const o=await Gr(e,t,n,i),s=`${r.hostname}:${r.port||443}`;await Ut(i,(c,u)=>{
+let l="";const f=h=>{l+=h.toString("latin1");const m=l.indexOf(`\r
 \r
-`);if(m<0){l.length>fa&&h(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",f),o.pause();
-const v=Number(/^HTTP\/1\.[01] (\d{3})/.exec(l)?.[1]??0);if(v<200||v>299)return h(new Error(`the proxy answered CONNECT \
-with ${v||"garbage"}`));const g=u.subarray(u.length-(l.length-m-4));g.length>0&&o.unshift(g),c(void 0)};return o.on("dat\
+`);if(m<0){l.length>fa&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",f),o.pause();
+const v=Number(/^HTTP\/1\.[01] (\d{3})/.exec(l)?.[1]??0);if(v<200||v>299)return u(new Error(`the proxy answered CONNECT \
+with ${v||"garbage"}`));const g=h.subarray(h.length-(l.length-m-4));g.length>0&&o.unshift(g),c(void 0)};return o.on("dat\
 a",f),o.write(`CONNECT ${s} HTTP/1.1\r
 Host: ${s}\r
 `+(n.authorization?`Proxy-Authorization: ${n.authorization}\r
 `:"")+`\r
-`),o});const d=e("node:net"),a=r.hostname.replace(/^\[(.*)\]$/,"$1");return Ut(i,c=>{const h=d.isIP(a)?"":a,l=e("node:tl\
-s").connect({socket:o,host:a,servername:h});return l.on("close",()=>o.destroy()),l.once("secureConnect",()=>c(l)),l})}function Ut(e,t){
+`),o});const d=e("node:net"),a=r.hostname.replace(/^\[(.*)\]$/,"$1");return Ut(i,c=>{const u=d.isIP(a)?"":a,l=e("node:tl\
+s").connect({socket:o,host:a,servername:u});return l.on("close",()=>o.destroy()),l.once("secureConnect",()=>c(l)),l})}function Ut(e,t){
 return new Promise((n,r)=>{let i;const o={outcome:"pending"},s=()=>{e.removeEventListener("abort",c),i?.removeListener("\
-error",a),i?.removeListener("close",h)},d=l=>{o.outcome==="pending"&&(o.outcome="settled",s(),n(l))};function a(l){o.outcome===
-"pending"&&(o.outcome="failed",s(),i?.destroy(),r(l))}const c=()=>a(new Error("aborted")),h=()=>a(new Error("the connect\
+error",a),i?.removeListener("close",u)},d=l=>{o.outcome==="pending"&&(o.outcome="settled",s(),n(l))};function a(l){o.outcome===
+"pending"&&(o.outcome="failed",s(),i?.destroy(),r(l))}const c=()=>a(new Error("aborted")),u=()=>a(new Error("the connect\
 ion closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",c,{once:!0});try{i=t(d,a)}catch(l){
 return a(l instanceof Error?l:new Error(String(l)))}if(i.on("error",()=>{}),o.outcome==="failed")return void i.destroy();
-o.outcome==="pending"&&(i.on("error",a),i.on("close",h))})}var pa=7;function va(e){try{return new TextDecoder("utf-8",{fatal:!0}).
+o.outcome==="pending"&&(i.on("error",a),i.on("close",u))})}var pa=7;function va(e){try{return new TextDecoder("utf-8",{fatal:!0}).
 decode(e),!0}catch{return!1}}var qr,Jr=!1;function ya(e,t){if(Jr)return!1;try{return qr??=new Int32Array(new SharedArrayBuffer(
 4)),Promise.resolve(Atomics.waitAsync(qr,0,0,e).value).then(()=>t(),()=>{Jr=!0,t()}),!0}catch{return!1}}var ga={BUN_BE_BUN:"\
 1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"},Zr="/etc/passwd",wa=16*1024*1024;function Ea(e){if(e.kind!=="file"||e.uid!==0||
@@ -716,12 +717,12 @@ split(`
 `)){if(n.startsWith("#"))continue;const[,,r,i]=n.split(":");if(/^\d+$/.test(r??"")&&Number(r)===t&&/^\d+$/.test(i??""))return Number(
 i)}}var Ta=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/,
 _a=/^(openssl-config|tls-cipher-list)$/,$a=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Kr=/--(?:experimental[-_])?permission|--allow[-_]/,
-ka=/^--experimental[-_](?:default[-_])?config[-_]file/;function Sa(e,t,n){return t!==void 0&&Kr.test(t)||!e.some(r=>r===
-"--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Kr.test(r)&&/^[^=]*_/.test(r)||ka.test(r))return!1;const i=$a.
+Sa=/^--experimental[-_](?:default[-_])?config[-_]file/;function ka(e,t,n){return t!==void 0&&Kr.test(t)||!e.some(r=>r===
+"--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Kr.test(r)&&/^[^=]*_/.test(r)||Sa.test(r))return!1;const i=$a.
 exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&ie(o,n)})}function Oa(e,t,n){const r=e??
 ((i,o)=>globalThis.fetch(i,o));return async(i,o)=>{const s=Ve(new URL(i),t);if(s.kind==="unusable")throw new ye(s.reason);
 if(s.kind==="proxy"&&!n)throw new ye("this runtime's fetch cannot use a proxy");try{const d=s.kind==="proxy"?xa(s.proxy):
-!1;return await r(i,{...o,proxy:d,verbose:!1})}catch(d){throw k(()=>d?.code)==="UnsupportedProxyProtocol"?new ye("the pr\
+!1;return await r(i,{...o,proxy:d,verbose:!1})}catch(d){throw S(()=>d?.code)==="UnsupportedProxyProtocol"?new ye("the pr\
 oxy setting's scheme is not supported"):d}}}function xa({protocol:e,hostname:t,port:n,authorization:r}){const i=t.includes(
 ":")?`[${t}]`:t,o=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}function Qr(e,t){
 const n=qe.get(e)??0;n===0&&e.on("error",ei),qe.set(e,n+1);const r=()=>{const o=(qe.get(e)??1)-1;qe.set(e,o),o===0&&e.removeListener(
@@ -730,7 +731,7 @@ Na={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.
 fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"\
 no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error(
 "no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},
-exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Je,ti=[k(()=>we.Bun?.fetch),we.Deno?k(()=>we.fetch):void 0].find(
+exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Je,ti=[S(()=>we.Bun?.fetch),we.Deno?S(()=>we.fetch):void 0].find(
 e=>typeof e=="function"),Aa="nat-cli",Ht={name:"@nat/telemetry",version:Ye};function ni(e){return typeof e=="string"?{stringValue:e}:
 typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var ri=e=>Object.entries(
 e).map(([t,n])=>({key:t,value:ni(n)}));function ii(e){const t=Math.floor(e);return t===0?"0":`${t}000000`}function Ra(e){
@@ -763,13 +764,13 @@ Ya=In(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
 undefined"}),Ke=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
 GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
-undefined"}),Se=class{name;schemaVersion;timestamp;constructor(e,t={}){if(Io(new.target))throw new TypeError("Cannot cre\
+undefined"}),ke=class{name;schemaVersion;timestamp;constructor(e,t={}){if(Io(new.target))throw new TypeError("Cannot cre\
 ate event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(`Cannot creat\
 e event: an event type must declare a name (pass it to super()), got ${T(e)}`);const n=t.schemaVersion??Ee;if(typeof n!=
 "string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string, got ${T(n)}`);
 const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot create event: 't\
 imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},Va={nemoSource:!0,
-command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},hi=class extends Se{fields;constructor(e){
+command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},hi=class extends ke{fields;constructor(e){
 const t=q(e)?_e(e,Va)?.replace("is not an option","is not a field"):`its fields must be an object, got ${T(e)}`;if(t)throw new TypeError(
 `Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.timestamp});const n=e.durationMs??-1;if(typeof n!="num\
 ber"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${T(n)}`);if(!Number.
@@ -783,7 +784,7 @@ pythonVersion:Ce("pythonVersion",e.pythonVersion??Co())})}parameters(){return{..
 return t>e?t-1:t},te=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},fi=86400,Wt=864e13;function Xa(e){const t=Fn(
 e);return{ts:oe(e.timestamp),parameters:t,name:e.name}}var Qe={name:"",json:"",bytes:0},Ga=31;function qa(e,t){const n=i=>{
 throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events' must be an array of events, got ${T(e)}`);
-const r=e.findIndex(i=>!(i instanceof Se));r>=0&&n(`'events' must hold events (TelemetryEvent), got ${T(e[r])} at ${r}`),
+const r=e.findIndex(i=>!(i instanceof ke));r>=0&&n(`'events' must hold events (TelemetryEvent), got ${T(e[r])} at ${r}`),
 q(t)||n(`'options' must be an object, got ${T(t)}`),typeof t.sourceClientVersion!="string"&&n(`'sourceClientVersion' mus\
 t be a string, got ${T(t.sourceClientVersion)}`);for(const i of["sessionId","cpuArchitecture"])t[i]!==void 0&&typeof t[i]!=
 "string"&&n(`'${i}' must be a string, got ${T(t[i])}`);if(e.length===0)throw new RangeError("Cannot build a payload: the\
@@ -804,7 +805,7 @@ this.#n.set(s,"dotted"),r=s}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'
 const e=[];for(;;){this.#y();const t=this.#a();if(t==='"')e.push(this.#_());else if(t==="'")e.push(this.#E());else{const n=this.#t;
 for(;this.#t<this.#e.length&&mi.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
-return this.#u();if(this.#e.startsWith("'''",this.#t))return this.#S();if(e==='"')return this.#_();if(e==="'")return this.#E();
+return this.#u();if(this.#e.startsWith("'''",this.#t))return this.#k();if(e==='"')return this.#_();if(e==="'")return this.#E();
 if(e==="["||e==="{"){++this.#i>ed&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
 r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!mi.test(this.#e[this.#t+r.length]??""))return this.#t+=
 r.length,i;const t=this.#d(Ka,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!nd(Number(i),Number(o),Number(s))&&
@@ -826,7 +827,7 @@ lds a control character"):e+=t}}#E(){this.#t++;const e=this.#e.indexOf("'",this.
 n,e+'"'.repeat(n-3)}const t=this.#e[this.#t++];if(t===void 0)return this.#o("a string is not closed");if(t==="\\"){const n=/^[ \t]*\r?\n[\s]*/.
 exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#O()}else je(t)&&t!==`
 `&&t!=="	"&&!(t==="\r"&&this.#a()===`
-`)?this.#o("a string holds a control character"):e+=t}}#S(){this.#t+=3,this.#e.startsWith(`\r
+`)?this.#o("a string holds a control character"):e+=t}}#k(){this.#t+=3,this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#a()===`
 `&&this.#t++;const e=this.#e.indexOf("'''",this.#t);if(e<0)return this.#o("a string is not closed");let t=3;for(;t<5&&this.#e[e+
 t]==="'";)t++;const n=this.#e.slice(this.#t,e)+"'".repeat(t-3);return this.#t=e+t,n}#O(){const e=this.#e[this.#t++],t={b:"\
@@ -858,8 +859,8 @@ void 0||!r){const l=vt();return n(t!==void 0?"no file access":l?`where it is can
  (${ae(l)})`:"no home directory"),!1}const i=Z(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"))+1),s=Date.
 now(),d=mt(i,s);if(![i,d,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program may not read and w\
 rite ${i} (its permissions)`),!1;const c=he(t);if(c.problem!==void 0||c.state!==e||!r.isPrivate(t))try{r.ensureDir(i,!1),
-r.checkPlace(t),De(r,i,o,sd(e,s),s,d)}catch(l){return n(ee(l)),!1}const h=gi();return h.source==="file"&&([B,X]=[e==="en\
-abled",!0],G=h.path===void 0?void 0:Et(h.path)),!0}function gi(){const e=K(),{state:t,problem:n,outdatedYes:r}=gt(e),i={
+r.checkPlace(t),De(r,i,o,sd(e,s),s,d)}catch(l){return n(ee(l)),!1}const u=gi();return u.source==="file"&&([B,X]=[e==="en\
+abled",!0],G=u.path===void 0?void 0:Et(u.path)),!0}function gi(){const e=K(),{state:t,problem:n,outdatedYes:r}=gt(e),i={
 fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...Fe()??wt(t),...i}}var B,X=!1,
 G,wi,Oe=!1,xe,de,Ei="an opt-out set in the environment during the run",bi="the consent file, written since the program t\
 urned telemetry on";function ad(e){try{return w().files?.checkPlace(e)===!0}catch{return!1}}function Ti(){return xe!==void 0&&
@@ -868,22 +869,22 @@ tt,et,{value:{serial:0}})}catch{}var nt=0;function dd(){return Tt(),Oe}function 
 i=n!=="file"&&n!=="default"&&w().envHidden?.(n)===!0,o=n==="NAT_TELEMETRY_ENABLED"&&!i?Rn(n,w().env(n)):void 0,s=i?`${n}\
 , which the program may not read (${ae(n)})`:o!==void 0?o:r?`${n}: the consent file ${r}, so it is read as disabled`:n;return{
 enabled:e,decidedBy:e===t?s:de??"the program (setTelemetryEnabled)"}}function _i(e){if(typeof e!="boolean")throw new TypeError(
-`Cannot set telemetry enabled: the value must be a boolean, got ${typeof e}`);[B,X,Oe,de]=[e,!1,!0,void 0];const t=e?k(K):
-void 0;xe=t===void 0?void 0:k(()=>Et(t));const n=Vn()??0;if(nt=e?n:n+1,!e)try{tt[et].serial=nt}catch{}}function $i(e){const t=e.
+`Cannot set telemetry enabled: the value must be a boolean, got ${typeof e}`);[B,X,Oe,de]=[e,!1,!0,void 0];const t=e?S(K):
+void 0;xe=t===void 0?void 0:S(()=>Et(t));const n=Vn()??0;if(nt=e?n:n+1,!e)try{tt[et].serial=nt}catch{}}function $i(e){const t=e.
 replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(/^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.
-test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(t)}function ki(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.
+test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(t)}function Si(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.
 url)}catch{return}if(n.protocol!=="http:"||$i(n.hostname))return;const r=[...n.username||n.password?["credentials"]:[],...n.
 search?["query parameters"]:[]],i=[...r.length>0?[`the URL's ${r.join(" and ")}`]:[],...Object.keys(t).length>0?[`the he\
 aders ${Object.keys(t).join(", ")}`]:[]];return i.length===0?void 0:`${i.join(" and ")} go unencrypted (http:) to ${n.hostname}`}
-var Si=2**31-1,cd=25,Kt={min:50,max:250},Oi=4,Qt=1e3,ld=(Oi+1)*Kt.max,Te={guarded:new Set,signal:void 0,ticking:!1,guard(e){
+var ki=2**31-1,cd=25,Kt={min:50,max:250},Oi=4,Qt=1e3,ld=(Oi+1)*Kt.max,Te={guarded:new Set,signal:void 0,ticking:!1,guard(e){
 this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.
 delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;const e=()=>{
 this.ticking=!1,this.look()};if(w().watchTick?.(Qt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.
 signal=AbortSignal.timeout(Qt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of Te.guarded)
 --e.looks<=0&&e.end();Te.guarded.size>0&&Te.listen()}};function xi(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
-Te.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+ld)/Qt),end:d},c=(h,l)=>{const f=w().monotonicMs()+h;try{
-r=setTimeout(()=>{Te.release(a);const u=w().monotonicMs()-f;if(u<=cd||l===0)return d();c(Math.min(Math.max(u,Kt.min),Kt.
-max),l-1)},h),n?.(r)}catch{}};return Te.guard(a),c(e,Oi),n||(o=k(()=>w().holdOpen?.())),s}function ud(e,t=D()){const n=({
+Te.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+ld)/Qt),end:d},c=(u,l)=>{const f=w().monotonicMs()+u;try{
+r=setTimeout(()=>{Te.release(a);const h=w().monotonicMs()-f;if(h<=cd||l===0)return d();c(Math.min(Math.max(h,Kt.min),Kt.
+max),l-1)},u),n?.(r)}catch{}};return Te.guard(a),c(e,Oi),n||(o=S(()=>w().holdOpen?.())),s}function ud(e,t=D()){const n=({
 clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,i=o=>{let s=r.get(o);if(s===
 void 0){const d=P(Ma(o));r.set(o,s={json:d,bytes:H(d)})}return s};return{name:"otlp",encode:o=>oi(o.map(s=>i(s).json),o[0].
 sessionId,n(o[0]),t),emptyBytes:Wn(({sessionId:o,clientVersion:s})=>[o,s],o=>H(oi([],o.sessionId,n(o),t))),eventBytes:o=>i(
@@ -892,18 +893,18 @@ ce={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},en=6e4,fd=864e5,Ai=6e4,Ri=6
 rt=/^([lc])-(\d{13})-(e-.+)$/,pd=36e5,it=class pn{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){this.dir=t,this.#e=
 n,this.#t=r,this.#i={maxAgeMs:Math.max(r.maxAgeMs,ce.maxAgeMs),maxEvents:Math.max(r.maxEvents,ce.maxEvents),maxBytes:Math.
 max(r.maxBytes,ce.maxBytes)},this.key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},s="work"){const d=(l,f=!1)=>{o(
-l,f)},a=s==="work",c=a?"read and write":"read",h=l=>!n.allowed(l,"read")||a&&!n.allowed(l,"write");if(h(t))return d(`the\
+l,f)},a=s==="work",c=a?"read and write":"read",u=l=>!n.allowed(l,"read")||a&&!n.allowed(l,"write");if(u(t))return d(`the\
  program may not ${c} ${t} (its permissions)`);try{let l=n.ensureDir(t,!0,a);const f=n.realPath(t);return f===void 0?d(`\
-where ${t} leads cannot be told`):f!==t&&h(f)?n.permissionsFollowLinks?d(`the program may not ${c} ${f}, where ${t} lead\
+where ${t} leads cannot be told`):f!==t&&u(f)?n.permissionsFollowLinks?d(`the program may not ${c} ${f}, where ${t} lead\
 s (its permissions)`):new pn(t,n,r,i,l):(f!==t&&(l=n.ensureDir(f,!0,a)),new pn(f,n,r,i,l))}catch(l){return l?.reason==="\
 missing"?d(`${t} does not exist yet`,!0):d(ee(l))}}write(t,n){const r={},i=t.map(pe),{kept:o}=_t(i,this.#t.maxEvents,this.#t.
 maxBytes);Y(r,"spool_full",i.length-o.length);const s=new Map;for(const a of o){const c=s.get(t[a].sessionId)??[];c.push(
 i[a]),s.set(t[a].sessionId,c)}const d=[];try{for(const a of s.values())d.push(this.#l(a,n,this.key))}catch(a){for(const c of d)
 this.#u(c);throw a}return{written:r,older:this.#f(n,d)}}claim(t,n,r){const i=[],o={};for(const{entry:s,path:d}of this.#v(
-n).slice(0,Ne)){if(i.length>=t)break;const a=this.#p(s.name,n+r);try{this.#e.rename(d,a)}catch{continue}const{valid:c,corrupt:h,
-expired:l}=this.#s(a,s,n),f=c.slice(0,t-i.length),u={path:a,name:s.name,until:n+r,remaining:f.length,taken:f.length,exact:h===
-0&&l===0&&f.length===c.length};try{this.#l(c.slice(f.length).map(pe),s.time,this.key)}catch{this.giveBack(u);continue}Y(
-o,"spool_corrupt",h),Y(o,"spool_expired",l);for(const m of f)i.push({...m,claim:u});u.remaining===0&&this.release(u)}return{
+n).slice(0,Ne)){if(i.length>=t)break;const a=this.#p(s.name,n+r);try{this.#e.rename(d,a)}catch{continue}const{valid:c,corrupt:u,
+expired:l}=this.#s(a,s,n),f=c.slice(0,t-i.length),h={path:a,name:s.name,until:n+r,remaining:f.length,taken:f.length,exact:u===
+0&&l===0&&f.length===c.length};try{this.#l(c.slice(f.length).map(pe),s.time,this.key)}catch{this.giveBack(h);continue}Y(
+o,"spool_corrupt",u),Y(o,"spool_expired",l);for(const m of f)i.push({...m,claim:h});h.remaining===0&&this.release(h)}return{
 events:i,dropped:o}}renew(t,n){const r=this.#p(t.name,n);try{this.#e.rename(t.path,r)}catch{return!1}return t.path=r,t.until=
 n,!0}holds(t){return this.#e.sizeOf(t.path)!==void 0}waitingSince(t){return this.#v(t)[0]?.entry.time}giveBack(t){try{this.#e.
 rename(t.path,`${this.dir}/${t.name}`)}catch{}}release(t){try{this.#e.remove(t.path)}catch{}}peek(){return this.#r().flatMap(
@@ -911,8 +912,8 @@ t=>{const n=rt.exec(t),r=me(n?n[3]:t);if(!r)return[];const{valid:i,corrupt:o}=th
 claimed:n!==null,ours:r.key===this.key,key:r.key,events:i,corrupt:o};return[n?{...s,until:nn(n)}:s]}).sort((t,n)=>t.time-
 n.time).map(({time:t,...n})=>n)}adopt(t,n,r=hd){const i=[];let o=0;for(const s of t.#r()){if(i.length>=Ne)break;const d=Gn(
 s,n);if(!(d!==void 0&&(d.key===this.key||d.key===void 0))||!(n-d.time>=r))continue;const c=t.#p(d.name,n+Ni);try{t.#e.rename(
-`${t.dir}/${s}`,c)}catch{continue}const{valid:h}=t.#s(c,d,n);try{const l=this.#l(h.map(pe),d.time,d.key);l!==void 0&&i.push(
-l)}catch{try{t.#e.rename(c,`${t.dir}/${d.name}`)}catch{}break}t.#u(c.slice(t.dir.length+1)),o+=h.length}return i.length>
+`${t.dir}/${s}`,c)}catch{continue}const{valid:u}=t.#s(c,d,n);try{const l=this.#l(u.map(pe),d.time,d.key);l!==void 0&&i.push(
+l)}catch{try{t.#e.rename(c,`${t.dir}/${d.name}`)}catch{}break}t.#u(c.slice(t.dir.length+1)),o+=u.length}return i.length>
 0&&this.#f(n,i),o}clear(){let t=0;for(const n of this.#r()){const r=rt.exec(n),i=me(r?r[3]:n);i&&this.#u(n)&&(t+=i.events)}
 return t}entries(){return this.#n().sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(n=>me(n)??[])}#l(t,n,r){
 if(t.length===0)return;const i=qn(t,n,r);return De(this.#e,this.dir,i,Jn(t),n),i}#s(t,n,r=-1/0){const i={valid:[],corrupt:0,
@@ -924,25 +925,25 @@ abs(r-s)>Ni;if(!i(n))return!1;const o=this.#e.modifiedAt(`${this.dir}/${t}`);ret
 for(const i of this.#r()){const o=Ja.exec(i),s=Gn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):o&&this.#d(
 i,Number(o[1]),t)&&r<Ne&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#f(t,n){const r={},[i,o]=[this.#t,
 this.#i],s=y=>y.key===this.key||y.key===void 0,d=y=>t-y.time>(s(y)?i.maxAgeMs:o.maxAgeMs),a=this.#r();this.#_(a,t,d,r);const c=this.#n(
-a),h={events:0,bytes:0},l={events:0,bytes:0},f=(y,p,E)=>{s(y)&&([h.events,h.bytes]=[h.events+p,h.bytes+E]),[l.events,l.bytes]=
-[l.events+p,l.bytes+E]};for(const y of c)f(y,y.events,y.bytes);const u=(y,p)=>y.events>p.maxEvents||y.bytes>p.maxBytes;if(!u(
-h,i)&&!u(l,o)&&!c.some(d))return r;const m=c.filter(y=>n.includes(y.name)),v=Math.min(...m.map(y=>y.time)),g=y=>this.#e.
+a),u={events:0,bytes:0},l={events:0,bytes:0},f=(y,p,E)=>{s(y)&&([u.events,u.bytes]=[u.events+p,u.bytes+E]),[l.events,l.bytes]=
+[l.events+p,l.bytes+E]};for(const y of c)f(y,y.events,y.bytes);const h=(y,p)=>y.events>p.maxEvents||y.bytes>p.maxBytes;if(!h(
+u,i)&&!h(l,o)&&!c.some(d))return r;const m=c.filter(y=>n.includes(y.name)),v=Math.min(...m.map(y=>y.time)),g=y=>this.#e.
 modifiedAt(`${this.dir}/${y}`),N=Math.max(...m.map(y=>g(y.name)??-1/0)),x=y=>{if(y.time<v)return!1;const p=g(y.name);return p===
 void 0||!Number.isFinite(N)?y.time-v<=Ai:Math.abs(p-N)<=Ai},O=c.filter(y=>!n.includes(y.name)).sort((y,p)=>y.time-p.time);
-for(let y=0;y<Ne;){const p=O.find(d),E=p===void 0&&u(h,i),b=p??(E?O.find(s):u(l,o)?O[0]:void 0);if(b===void 0)break;O.splice(
-O.indexOf(b),1);const S=d(b);if(!S&&x(b))continue;y++,f(b,-b.events,-b.bytes);const _=E?{events:i.maxEvents-h.events,bytes:i.
-maxBytes-h.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!S&&_.events>0&&_.bytes>0){const $=this.#E(b,
+for(let y=0;y<Ne;){const p=O.find(d),E=p===void 0&&h(u,i),b=p??(E?O.find(s):h(l,o)?O[0]:void 0);if(b===void 0)break;O.splice(
+O.indexOf(b),1);const k=d(b);if(!k&&x(b))continue;y++,f(b,-b.events,-b.bytes);const _=E?{events:i.maxEvents-u.events,bytes:i.
+maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!k&&_.events>0&&_.bytes>0){const $=this.#E(b,
 _.events,_.bytes,t);if($===void 0)continue;f(b,$.kept.events,$.kept.bytes),Y(r,"spool_corrupt",$.corrupt),Y(r,"spool_ful\
-l",$.cut);continue}this.#c(b.name,b,S?"spool_expired":"spool_full",r)}return r}#c(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
+l",$.cut);continue}this.#c(b.name,b,k?"spool_expired":"spool_full",r)}return r}#c(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
 n);this.#u(t)&&(Y(i,"spool_corrupt",o.corrupt),Y(i,r,o.valid.length+o.expired))}#_(t,n,r,i){let o=0;for(const s of t){if(o===
 Ne)break;const d=rt.exec(s);if(d===null||n-nn(d)<=fd)continue;const a=me(d[3]);if(a===void 0||!r(a))continue;o++;const c=tn(
 d[3],n+en);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${c}`)}catch{continue}this.#c(c,a,"spool_expired",i)}}#E(t,n,r,i){
 const o=tn(t.name,i+en),s=w().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
-const{valid:d,corrupt:a}=this.#s(`${this.dir}/${o}`,t),c=d.map(pe),h=_t(c,n,r),l=h.kept.map(v=>c[v]),f={kept:{events:l.length,
-bytes:h.bytes},cut:c.length-l.length,corrupt:a};if(l.length===0)return this.#u(o)?f:void 0;const u=mt(this.dir,i),m=()=>{
-try{this.#e.remove(u)}catch{}};try{this.#e.create(u,Jn(l))}catch{if(m(),!this.#u(o))return;try{this.#l(l,t.time,t.key)}catch{
+const{valid:d,corrupt:a}=this.#s(`${this.dir}/${o}`,t),c=d.map(pe),u=_t(c,n,r),l=u.kept.map(v=>c[v]),f={kept:{events:l.length,
+bytes:u.bytes},cut:c.length-l.length,corrupt:a};if(l.length===0)return this.#u(o)?f:void 0;const h=mt(this.dir,i),m=()=>{
+try{this.#e.remove(h)}catch{}};try{this.#e.create(h,Jn(l))}catch{if(m(),!this.#u(o))return;try{this.#l(l,t.time,t.key)}catch{
 return{kept:{events:0,bytes:0},cut:c.length,corrupt:a}}return f}if(w().monotonicMs()-s>en/2)return void m();try{this.#e.
-rename(u,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${qn(l,t.time,t.key)}`)}catch{}
+rename(h,`${this.dir}/${o}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${qn(l,t.time,t.key)}`)}catch{}
 return f}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},vd=200;function yd(e){return pe(e).bytes+
 1}function tn(e,t){return`l-${ue(t)}-${e}`}function nn([,e,t]){return e==="l"?Number(t):Number(t)+pd}function gd(e,t){return t>
 nn(e)}var wd="http://localhost:4318/v1/logs",Mi=120,Li=50,Ii=3,Ci=2,Di='{"ts":"2026-01-01T00:00:00.000Z","parameters":{}\
@@ -955,15 +956,15 @@ captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock
 e>=0&&e<1e13,Bi={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},rn=Symbol("hidden"),ji=8192,Fi=36e5;
 function _d(e,t){if(e===null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:
 NaN;if(!Number.isNaN(i))return Math.min(Math.max(i,0),Fi)}function ot(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**
-Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.max(o,r)}var Ui=0xe677d21fdbff,$d=JSON.stringify(Ee).length+Ze,Hi;function kd(e,t,n,r=i=>i.
+Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.max(o,r)}var Ui=0xe677d21fdbff,$d=JSON.stringify(Ee).length+Ze,Hi;function Sd(e,t,n,r=i=>i.
 bytes){const i=[];let o=[],s=0;for(const d of e){const a=r(d);o.length>0&&d.schemaVersion===o[0].schemaVersion&&d.sessionId===
-o[0].sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var Sd={
+o[0].sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var kd={
 initialMs:3e4,maxMs:36e5},Yi=4096,Od=/^health-([0-9a-f]{8})\.json$/;function xd(e,t,n){return He(e,t,Od,(r,i)=>{const o=nr(
-e,`${t}/${i}`,n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:St(o.endpoint));return{hash:r,
+e,`${t}/${i}`,n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:kt(o.endpoint));return{hash:r,
 ...o,endpointHash:s}})}var Vi=class{path;#e;#t;#i;#n;#l;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=
-`health-${St(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#l=e,this.#s=r,this.#p=i,this.#r=this.#v()}get state(){
+`health-${kt(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#l=e,this.#s=r,this.#p=i,this.#r=this.#v()}get state(){
 return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){this.#d=!1;const t=this.#v(),
-n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+ot(n,Sd,this.#p,e),i=(t?.notBefore??0)>r;return this.#c(
+n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+ot(n,kd,this.#p,e),i=(t?.notBefore??0)>r;return this.#c(
 {failures:n,notBefore:i?t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#v();if(n&&n.notBefore>=
 t){this.#r=n;return}this.#c({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#c({failures:this.#r.failures,
 notBefore:this.#s()+e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#v(),this.#r&&this.#r.
@@ -991,12 +992,12 @@ http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:e===301||e===302||e
 edirect"}:{kind:"rejected",reason:`http_${e}`}}async function Cd(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;
 let n=!1;const r=xi(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,
 {once:!0});const o=new Promise((d,a)=>{t.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(
-()=>{});let s=0;try{let d=e.url;const a=new URL(d).origin,c=e.classify??Id;for(;;s++){const h=new URL(d).origin===a?e.headers:
-void 0,l=await Promise.race([e.fetch(d,{method:"POST",headers:{...h,"content-type":"application/json"},body:e.body,redirect:"\
-manual",signal:t.signal}),o]),f=Dd(l);if(f===void 0)return sn(on(l)),{kind:"rejected",reason:"bad_response"};const u=Xi(
+()=>{});let s=0;try{let d=e.url;const a=new URL(d).origin,c=e.classify??Id;for(;;s++){const u=new URL(d).origin===a?e.headers:
+void 0,l=await Promise.race([e.fetch(d,{method:"POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"\
+manual",signal:t.signal}),o]),f=Dd(l);if(f===void 0)return sn(on(l)),{kind:"rejected",reason:"bad_response"};const h=Xi(
 l,"location"),m=_d(Xi(l,"retry-after"),e.now());if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();const g=await Promise.race(
 [Pd(l,t.signal),o]).catch(()=>{});return c(f,m,g)}if(sn(on(l)),f!==307&&f!==308)return c(f,m,void 0);if(s===Ad)return{kind:"\
-rejected",reason:"too_many_redirects"};const v=Hd(u,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.
+rejected",reason:"too_many_redirects"};const v=Hd(h,d);if(v===void 0)return{kind:"rejected",reason:"bad_redirect"};if(v.
 startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(v)===!1)return Rd?
 {kind:"not_sent",reason:"a redirect beyond the sender's permissions, left for the program"}:{kind:"rejected",reason:"uns\
 afe_redirect"};if(new URL(v).origin!==a&&e.sendsProxyCredentials?.(v))return{kind:"rejected",reason:"unsafe_redirect"};d=
@@ -1325,787 +1326,788 @@ tderr.isTTY||!f.setRawMode)&&E(()=>Qe(f))===!1&&Ze(r().files,$().os))return{read
 ing=null)},y=S=>{let w=new Uint8Array(S??[]),_;try{_=m(w)}catch{_=w.length}_!==void 0&&(k(w.subarray(_)),e.nextTick(g))}\
 ,p=()=>{k(),v(new Error("the terminal went away"))};f.setRawMode?.(!0),f.on("data",y),f.on("end",p),f.on("error",p),f.re\
 sume()})}},fetch:n.lightFetch&&e.getBuiltinModule?cr(c=>e.getBuiltinModule(c),c=>e.env[c]):ws(n.fetchAtLoad,c=>e.env[c],\
-e.versions.bun!==void 0),senderCommand(c,h){let f=o(h);if(f)return{refused:f};let m=e.versions.bun?us:{},g=Ke(O=>e.env[O\
-],{...h.set,...m},E(()=>e.cwd?.())),v=e.versions.bun?[]:gs(e);return{argv:[e.execPath,...v,c],env:g,cwd:h.dir}},senderRe\
-fusal:o,spawnDetached(c){try{let{argv:h,env:f,cwd:m}=c;if(n.bunSpawn){let k=["ignore","ignore","ignore"];try{let y=n.bun\
-Spawn([...h],{detached:!0,stdio:k,windowsHide:!0,env:{...f},cwd:m});return y.unref(),y.pid!==void 0?"started":"failed"}c\
-atch(y){return y?.code==="EAGAIN"?"no processes":"failed"}}let g=e.getBuiltinModule?.("node:child_process");if(!g)return\
-"failed";let[v,...O]=h,R=g.spawn(v,O,{detached:!0,stdio:"ignore",windowsHide:!0,env:f,cwd:m});return R.on("error",()=>{}\
-),R.unref(),R.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:c=>e.exit(c),signalSelf:a,get files(){return r\
-().files},exiting:()=>i||e._exiting===!0,onExit:c=>s.add(c),onInterrupt:c=>d.add(c)}}function cs(e){let n;try{n=e.getBui\
-ltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&fr(n,r,e.pl\
-atform==="win32",e.permission),i=()=>e.versions.bun?ms(E(()=>o?.read(wr,ls,fs)),r.uid):E(()=>e.getBuiltinModule?.("node:\
-os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&qe(o)}}var wr="/etc/passwd",ls=16*1024*1024;function fs(e){if(e\
-.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${wr} is not root\'s alone`)}function ms(e,n){if(!(e===v\
-oid 0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.test(r??"\
-")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var hs=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-l\
-egacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,ps=/^(openssl-config|t\
-ls-cipher-list)$/;function gs(e){let n=[...ys(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<n.lengt\
-h;r++){let[,o,i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],a=i?.replaceAll("_","-");a!==void 0&&(hs.test(a)?t.\
-set(a,!o):ps.test(a)&&!o&&t.set(a,s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`--${r}=$\
-{o}`)}function ys(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else if(i==="\
- "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var bs=/^--allow-fs-(?\
-:read|write)(?:=([^]*))?$/,yr=/--(?:experimental[-_])?permission|--allow[-_]/,Es=/^--experimental[-_](?:default[-_])?con\
-fig[-_]file/;function vs(e,n,t){return n!==void 0&&yr.test(n)||!e.some(r=>r==="--permission"||r==="--experimental-permis\
-sion")?!1:e.every(r=>{if(yr.test(r)&&/^[^=]*_/.test(r)||Es.test(r))return!1;let o=bs.exec(r);if(!o)return!0;let i=o[1];r\
-eturn i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&G(i,t)})}function Ss(e,n,t){let r=e.getBuiltinModule;return r?e.versions\
-.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its executable \
-runs only the program":E(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executable runs onl\
-y the program":E(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-child-process"\
-:e.permission&&!vs(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its sender would \
-not get as they are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.js does not pass on, o\
-r granting a path Node.js passes on unquoted that the sender, started in the spool, would read otherwise: relative, or w\
-ith a space, quote or backslash)":en({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>E(()=>n?.read(o,65536)\
-),pidNamespace:e.platform==="linux"?E(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot start proc\
-esses"}function ws(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=Ee(new URL(o),n);if(s.kind==\
-="unusable")throw new Y(s.reason);if(s.kind==="proxy"&&!t)throw new Y("this runtime\'s fetch cannot use a proxy");try{let\
- a=s.kind==="proxy"?Ts(s.proxy):!1;return await r(o,{...i,proxy:a,verbose:!1})}catch(a){throw E(()=>a?.code)==="Unsuppor\
-tedProxyProtocol"?new Y("the proxy setting\'s scheme is not supported"):a}}}function Ts({protocol:e,hostname:n,port:t,aut\
-horization:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,h\
-eaders:i,respectNoProxy:!1}}function br(e,n){let t=on.get(e)??0;t===0&&e.on("error",Er),on.set(e,t+1);let r=()=>{let i=(\
-on.get(e)??1)-1;on.set(e,i),i===0&&e.removeListener("error",Er)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}ca\
-tch{o()}}var on=new WeakMap;function Er(){}function vr(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{\
-for(let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var ve=globalThis,xs={env:()=>{},writeStderr:()=>\
-{},unrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,termi\
-nal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime\
- to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("n\
-o HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>\
-{},exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},sn,Tr=[E(()=>ve.Bun?.fetch),ve.Deno?E(()=>ve.fetch):void 0].\
-find(e=>typeof e=="function");function b(){if(sn)return sn;let e=$().name;return sn=e==="deno"?or(ve.Deno,Tr):e==="unkno\
-wn"?xs:Sr(ve.process,{lightFetch:e==="node",fetchAtLoad:Tr,bunSpawn:e==="bun"?ve.Bun?.spawn:void 0}),sn}var xr=/^t-(\\d{1\
-3})-[0-9a-f]+\\.tmp$/;function me(e,n,t,r,o,i=dn(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(s){try{\
-e.remove(i)}catch{}throw s}}function dn(e,n){return`${e==="/"?"":e}/t-${Z(n)}-${he()}.tmp`}function Z(e){return String(M\
-ath.floor(e)).padStart(13,"0")}var _s=Math.random;function Se(){let e;try{e=_s()}catch{}return typeof e=="number"&&e>=0&\
-&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function he(e=12){let n="";for(;n.length<e;)n+=Mat\
-h.floor(Se()*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}function z(e){try{return e instanceof Error?e.messa\
-ge:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function A(e){switch(typeof e){case"strin\
-g":return JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return Strin\
-g(e);case"bigint":return`${e}n`;case"object":{if(e===null)return"null";let n=Rr(e)?.slice(8,-1);return n===void 0?"an ob\
-ject that cannot be read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`}}functi\
-on we(e){if(typeof e!="object"||e===null)return!1;let n=Rr(e);return n==="[object Object]"||n==="[object Module]"}functi\
-on kr(e){if(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}catch{retur\
-n!0}}function Rr(e){try{return Object.prototype.toString.call(e)}catch{return}}function jn(e,n){let t=Object.keys(e).fin\
-d(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=ks(t,r);return`\'${t}\' is not an option (${o?`did y\
-ou mean \'${o}\'?`:`the options: ${r.join(", ")}`})`}function ks(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g,""),r=n.fil\
-ter(s=>t(e).length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let a=Rs(t(e),t(s)\
-);a<i&&([o,i]=[s,a])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function Rs(e,n){let t=Array.from({length:\
-e.length+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++\
-)for(let o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1\
-&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function j(e)\
-{let n;try{n=new URL(e)}catch{}let t=e.split("@").length-1,r=t===0||t===1&&(n?.username!==""||n?.password!=="");if(n===v\
-oid 0||n.host===""||!r)return e.replace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@").replace(/\\?[\\s\\S]*$/,"?***");if(n\
-.username===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password!==""&&(n.passw\
-ord="***"),n.search!==""){let o=[...n.searchParams].map(([i,s])=>s===""?"***":`${encodeURIComponent(i)}=***`);n.search=o\
-.join("&")}return n.href}function Or(e,n,t={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/g\
-i,i=>j(i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:As(n),...Os(t)];for(let i of[...new Set(o)].sort((s,a)=>a.length-s.\
-length)){let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(a,d,u)=>`%${_r(d)}${_r(u)}`\
-);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function Os(e){let n=Object.values(e\
-).flatMap(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>t.length>=4);return[...n,...n.map(t=>JSON.string\
-ify(t).slice(1,-1))]}function _r(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function As(e){try{let\
-{username:n,password:t,search:r}=new URL(e),o=u=>{try{return decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},\
-i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=\
->[u,o(u)]).filter(u=>u.length>=8),a=n||t?[Cn(`${o(n)}:${o(t)}`)]:[],d=[...i,...s].map(u=>JSON.stringify(u).slice(1,-1));\
-return[...i,...s,...d,...a]}catch{return[]}}var Ns=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,$s=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,\
-Is=new Set(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function an\
-(e){return Is.has(e.toLowerCase())}function un(e){return Ns.test(e)}function cn(e){return $s.test(e)}var Ar=e=>e===9||e=\
-==10||e===13||e===32;function Nr(e){let n=0,t=e.length;for(;n<t&&Ar(e.charCodeAt(n));)n++;for(;t>n&&Ar(e.charCodeAt(t-1)\
-);)t--;return e.slice(n,t)}function ln(e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1\
-]+=t,r.join(",")}function C(e){let n=(Ms()?Vn(e):void 0)??JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?\
-Ls(n):n}function Ls(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!\
-1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function Ms(){try{return Ps(Array.prototype)!==Object.proto\
-type||"toJSON"in Array.prototype}catch{return!0}}var Ps=Object.getPrototypeOf;function Vn(e){if(typeof e!="object"||e===\
-null)return JSON.stringify(e);if(Array.isArray(e))return`[${e.map(t=>Vn(t)??"null").join(",")}]`;let n=[];for(let t of O\
-bject.keys(e)){let r=Vn(e[t]);r!==void 0&&n.push(`${JSON.stringify(t)}:${r}`)}return`{${n.join(",")}}`}var Te="0.1.0";va\
-r Ir="nat-cli",Yn={name:"@nat/telemetry",version:Te};function Lr(e){return typeof e=="string"?{stringValue:e}:typeof e==\
-"boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Mr=e=>Object.entries(e).map(([n\
-,t])=>({key:n,value:Lr(t)}));function $r(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Ds(e){return{x86_\
-64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",p\
-pc64le:"ppc64",s390x:"s390x"}[e]??e}function Pr(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:$r(e.\
-timestamp),observedTimeUnixNano:$r(e.timestamp),eventName:n,attributes:[...Mr(t),{key:"nat.event.schema_version",value:L\
-r(e.schemaVersion)}]}}function Wn(e,n,t,r=$()){let o=Mr({...t.resourceAttributes,"service.name":t.serviceName,"service.v\
-ersion":t.serviceVersion,"session.id":n,"host.arch":Ds(r.machine),"process.runtime.name":r.name,"process.runtime.version\
-":r.version,"telemetry.sdk.name":Yn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version\
-":Yn.version}),i=C({resource:{attributes:o},scopeLogs:[{scope:Yn,logRecords:[]}]});return ln(`{"resourceLogs":[${i.slice\
-(0,-4)}`,e,"]}]}]}")}function Dr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Cs(t));return o>0?{kind:"delivered",rejecte\
-d:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",rea\
-son:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function Cs(e){tr\
-y{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch\
-{return 0}}function Cr(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.index\
-Of("="),s=a=>n?.(`entry ${r+1} ${a}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let a=decodeU\
-RIComponent(o.slice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key")}catch{s("\
-has a bad percent-encoding")}}return t}var Fs=/^(?:service\\.(?:name|namespace|version)|deployment\\.environment(?:\\.name)\
-?)$/;function Fr(e){let n={},t=[];for(let[r,o]of Object.entries(e))Fs.test(r)?n[r]=o:t.push(r);return{sent:n,skipped:t}}\
-var Gn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Br(e,n=()=>!1){for(let t of Gn){if(n(\
-t))return{hidden:!0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:Bs(r),hi\
-dden:!1}}return{hidden:!1}}function Bs(e){let[,n,t]=/^([^?#]*)(.*)$/s.exec(e);return`${n.replace(/\\/+$/,"")}/v1/logs${t}\
-`}var Ur="https://events.telemetry.data.nvidia.com/v1.1/events/json";function _e(e){if(e!==void 0)return["1","true","yes\
-"].includes(e.trim().toLowerCase())}function Hs(){return Us(b().env("CI"))||b().envNotUnicode?.("CI")===!0}function xe(e\
-){return Ce(b().envNotUnicode?.(e)===!0,"its permissions")}function Us(e){return!["","0","false"].includes(e?.trim().toL\
-owerCase()??"")}var js=["","0","false","no","off"];function jr(e){return fn(e)===void 0}var zn="is not an http(s) URL",V\
-s="has an \'@\' past its host";function Vr(e){let n;try{n=new URL(e)}catch{return zn}if(n.protocol!=="http:"&&n.protocol!=\
-="https:")return zn;if(Fe(n))return`${Vs}: a key with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %23), woul\
-d make a part of it the host`}function fn(e){if(e===""||e==="stdout")return;let n=Vr(e);return n===zn?`${n}, "" or "stdo\
-ut"`:n}function mn(e){let n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n:void 0}function Yr(){let e=b().env,n=[\
-],t=(y,p)=>{let S=e(y),w=Xn(y,S);return w!==void 0&&n.push(`${w}, ${p}`),_e(S)};t("NAT_TELEMETRY_ENABLED","so telemetry \
-is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=Hs();for(let y of Ys)b(\
-).envHidden?.(y)===!0&&!(y==="CI"&&o)&&r.push(y);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_\
-TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),a=s===void 0?void 0:fn(s);a&&n.push(`NAT_TELEMETRY_ENDPOINT=${A(j(s))}\
- ${a}: nothing is sent`);let d=e("NAT_TELEMETRY_FORMAT");d!==void 0&&d.trim()!==""&&mn(d)===void 0&&n.push(`NAT_TELEMETR\
-Y_FORMAT=${A(d)} is not a format (nat, otlp): the nat envelope is sent`);let u=t("NAT_TELEMETRY_HANDOFF","so events are \
-delivered in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!G(l,$().os)&&n.push(`NAT_TELEMETRY_CONSENT_\
-FILE=${A(l)} is not an absolute path: it is read in the directory each run starts in, so each directory may hold another\
- decision`);let c,h=Ws(e,$().os,n,y=>c=y),f=e("NAT_TELEMETRY_SPOOL_DIR"),m=$().os==="win32"?"LOCALAPPDATA":"HOME";h===vo\
-id 0&&f===void 0&&b().envHidden?.(m)===!0&&(c=`the program may not read ${m} (${xe(m)})`,n.push(`${m} may not be read ($\
-{xe(m)}): the spool cannot be kept in the home directory`));for(let y of r)n.push(`${y} may not be read (${xe(y)}): ${Wr\
-[y]}`);for(let y of Gn){let p=e(y)?.trim(),S=p?Vr(p):void 0;S&&n.push(`${y}=${A(j(p))} ${S}: OTLP events are not sent`)}\
-let g=Br(e,y=>r.includes(y)),v=y=>Cr(e(y),p=>n.push(`${y}: ${p}: skipped`)),O={...Hr("OTEL_EXPORTER_OTLP_HEADERS",v("OTE\
-L_EXPORTER_OTLP_HEADERS"),n),...Hr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},R=Fr(v("OT\
-EL_RESOURCE_ATTRIBUTES"));R.skipped.length>0&&n.push(`OTEL_RESOURCE_ATTRIBUTES: ${R.skipped.map(y=>A(y)).join(", ")}: no\
-t sent, as it may say who or which machine sends (only the service\'s names and its deployment\'s environment are)`);let k\
-={...R.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.inc\
-ludes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:\
-h,noSpool:c,spoolFallback:f===void 0,handOff:u,ci:o,format:d,otlpEndpoint:g.endpoint,otlpHeaders:O,otlpResource:k,proble\
-ms:n}}var Wr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program sets its end\
-point",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set t\
-here is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is no\
-t seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then stops",OTEL_EX\
-PORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unless NAT_TELEMET\
-RY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPO\
-INT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not sent",OT\
-EL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Ys=Object.keys(Wr);function Xn(e,n){if(n===void 0)return;let t=n.trim().toLowe\
-rCase();if(!(_e(t)===!0||js.includes(t)))return`${e}=${A(n)} is not a yes/no value (1, true, yes / 0, false, no): read a\
-s no`}function Hr(e,n,t){let r={};for(let[o,i]of Object.entries(n))un(o)?an(o)?t.push(`${e}: ${A(o)} is the HTTP client\'\
-s to set: skipped, not sent`):cn(i)?r[o]=i:t.push(`${e}: the value of ${A(o)} is not a header value (RFC 9110, visible A\
-SCII: no control characters, no leading or trailing space): skipped, not sent`):t.push(`${e}: an entry\'s name is not a h\
-eader name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \\`Name: value\\` rather than \\`\
-Name=value\\`): skipped, not sent`);return r}function Ws(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==voi\
-d 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):G(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${A(o)} is not an\
- absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_STATE_HOME");\
-if(i&&!G(i,n))t.push(`XDG_STATE_HOME=${A(i)} is not an absolute path: ignored, as the XDG specification says`);else if(i\
-)return H(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\App\
-Data\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a?H(a,`${n==="darwin"?"Library/Application Suppor\
-t":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):G(s,n)?s:(t.push("the h\
-ome directory is not an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}fu\
-nction Gr(e,n,t,r=()=>!0){if(n==="win32"||t===void 0)return;let o=e("TMPDIR"),i=o&&G(o,n)&&r(o);return H(i?o:"/tmp",`nat\
--telemetry-${t}`)}function Jn(){let e=b();if(_e(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] $\
-{n}\n`)}var qn=new Set;function zr(e,n){if(!(e===void 0||qn.has(e))){qn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${n\
-}`)).catch(()=>{})}catch{}finally{qn.delete(e)}}}function Xr(e){let n;return()=>n??=new RegExp(e,"u")}var sc=Xr(String.r\
-aw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var dc=Xr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(\
-?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var pe="1.5",Re=64,pc=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLE\
-TED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),gc=Object.freeze({IN\
-FERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYN\
-THESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ke=class{name;\
-schemaVersion;timestamp;constructor(n,t={}){if(Gs(new.target))throw new TypeError("Cannot create event: TelemetryEvent i\
-s abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: an event type must\
- declare a name (pass it to super()), got ${A(n)}`);let r=t.schemaVersion??pe;if(typeof r!="string"||r.length===0)throw \
-new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${A(r)}`);let o=t.timestamp===void 0\
-?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Da\
-te or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function Gs(e){return e===ke}function F(e\
-){let n=e.search(zs);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(\
-o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var zs=/[^\\x00-\\x7f]/;var Xs=\
-"184482118588404";function Be(e){let n=V(e);if(!(n>=-pn&&n<=pn))throw new RangeError("Invalid time value");let t=V(n/1e3\
-);if(t!==Kn.second){let r=V(t/qr),o=t-r*qr,i=`${se(V(o/3600),2)}:${se(V(o/60)%60,2)}:${se(o%60,2)}`;Kn={second:t,text:`$\
-{qs(r)}T${i}.`}}return`${Kn.text}${se(n-t*1e3,3)}Z`}var Kn={second:NaN,text:""};function qs(e){let n=V((e+719468)/146097\
-),t=e+719468-n*146097,r=V((t-V(t/1460)+V(t/36524)-V(t/146096))/365),o=t-(365*r+V(r/4)-V(r/100)),i=V((5*o+2)/153),s=o-V((\
-153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?se(d,4):`${d<0?"-":"+"}${se(d<0?-d:d,6)}`}-${se\
-(a,2)}-${se(s,2)}`}var Oe=4503599627370496,V=e=>{if(!(e<Oe&&e>-Oe))return e;let n=e>=0?e+Oe-Oe:e-Oe+Oe;return n>e?n-1:n}\
-,se=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},qr=86400,pn=864e13;function Jr(e){let n;try{n=e.name}catch\
-(o){throw new TypeError(`Event name cannot be read: ${z(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("Event n\
-ame is not a non-empty string");let t=C(Ks(e));if(n!==hn.name){let o=C(n);hn={name:n,json:o,bytes:F(o)}}let r=Be(e.times\
-tamp);return{json:`{"ts":"${r}","parameters":${t},"name":${hn.json}}`,bytes:Js+r.length+F(t)+hn.bytes}}var hn={name:"",j\
-son:"",bytes:0},Js=31;function Ks(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be read: ${z(s)}`),t;try{\
-t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){throw n("parameters() returned an object that",i)\
-}if(kr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no paramet\
-ers object: parameters() returned a thenable`)}if(!we(t))throw new TypeError(`Event \'${e.name}\' has no parameters object\
-: parameters() returned ${A(t)}`);let r;try{r={...t}}catch(i){throw n("parameters",i)}let o=Zn(r);if(o)throw new TypeErr\
-or(`Event \'${e.name}\' ${o}`);return r}function Zn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no par\
-ameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"\
-&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function Kr(e,n){return{browse\
-rType:"undefined",clientId:Xs,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitectur\
-e:n.cpuArchitecture??$().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceI\
-d:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType\
-:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptI\
-n:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",p\
-roductVersion:"undefined",sentTs:Be(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}func\
-tion Qn(e,n){return ln(`${C(e).slice(0,-1)},"events":[`,n,"]}")}var Zr=/[A-Za-z0-9_-]/,Zs=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0\
-[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\\
-d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Qs=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01\
-](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function Qr(e){return new tt(e).doc\
-ument()}var tt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),t\
-his.#n>=this.#e.length)return n;this.#d()==="["?t=this.#c(n):this.#s(t),this.#E()}}#c(n){let t=this.#e.startsWith("[[",t\
-his.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a=i===r.length-1;if(a\
-&&t){let u=et(o,s)??this.#x([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array o\
-f tables`);let l=this.#x({},"header");return u.push(l),gn(o,s,u),l}let d=et(o,s);d===void 0?gn(o,s,d=this.#x({},a?"heade\
-r":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:nt(d)?a?(this.#t.get(d)!=="implicit"&&thi\
-s.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${s}\' is a\
-n inline table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();le\
-t r=this.#r(),o=n;for(let s of t.slice(0,-1)){let a=et(o,s);a===void 0?gn(o,s,a=this.#x({},"dotted")):(!nt(a)||!["dotted\
-","implicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(a)==="implicit"&&this.#t.s\
-et(a,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),gn(o,i,r)}#p(){let n=[];fo\
-r(;;){this.#y();let t=this.#d();if(t===\'"\')n.push(this.#T());else if(t==="\'")n.push(this.#v());else{let r=this.#n;for(;t\
-his.#n<this.#e.length&&Zr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slic\
-e(r,this.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++}}#r(){let n=this.#d();if(this.#e.startsWith(\'"""\',this.#n)\
-)return this.#l();if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return this.#T();if(n==="\'")return th\
-is.#v();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n==="["?this.#g():this.#m();re\
-turn this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!Zr.test(this.#e[this.#n+o.l\
-ength]??""))return this.#n+=o.length,i;let t=this.#a(Zs,/[\\w:.+-]/);if(t){let[o,i,s,a]=t;return i!==void 0&&!ed(Number(i\
-),Number(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r=this.#a(Qs,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*\
-$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),nd(r[0])):this.#i("a \
-value is malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return\
- this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#d()!=="]";)n.push(this.#r()),this.#O(),this.#d()==="\
-,"?this.#n++:this.#d()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this.#n++;let n=this.#x({},"inlin\
-e");if(this.#y(),this.#d()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")bre\
-ak;t!==","&&this.#i("an inline table is malformed")}return this.#u(n),n}#u(n){this.#t.set(n,"inline");for(let t of Objec\
-t.values(n))nt(t)&&this.#u(t)}#T(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return thi\
-s.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():yn(t)&&t!=="	"?this.#i("a string holds a contro\
-l character"):n+=t}}#v(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.in\
-cludes(`\n`)||[...t].some(r=>yn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#l(){this.#n+=3,thi\
-s.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#\
-n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===\
-void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?th\
-is.#n+=r[0].length:n+=this.#R()}else yn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#d()===`\n`)?this.#i("a string holds a con\
-trol character"):n+=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n=thi\
-s.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;le\
-t r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:\
-"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=pa\
-rseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i\
->=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#d()==\
-=" "||this.#d()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#d();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[t\
-his.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#N();else return}}#N(){for(;this.#n<this.#e.length&&this.#d()!==`\n`;){le\
-t n=this.#e[this.#n++];yn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),t\
-his.#d()==="#"&&this.#N(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`?this.#n++:this.#n<this.#e.length&\
-&this.#i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n\
-+=n.length}#d(){return this.#e[this.#n]}#x(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`\
-).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function et(e,n){return Object.hasOwn(e,n)?e[n]:void\
- 0}function gn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function nt(e){retu\
-rn typeof e=="object"&&e!==null&&!Array.isArray(e)}function yn(e){let n=e.charCodeAt(0);return n<32||n===127}function ed\
-(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function nd\
-(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}\
-var td="1.0";function Ue(){if(oo())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSEN\
-T_FILE")||(t?H(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(rt?.giv\
-en!==r){let o=n?.realPath(".");rt={given:r,path:o===void 0?r:H(o,r)}}return rt.path}function ro(){return(de?Q?.path:void\
- 0)??Ue()}var rt;function oo(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CON\
-SENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var rd=65536;function He(e,n=!1){let t=b().files;if\
-(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s \
-permissions)"};let r;if(!n){if(!t.present(e))return{state:"never_asked"};try{r=t.checkPlace(e)}catch(i){return{state:"di\
-sabled",problem:`is where another user could replace it (${ot(i).replaceAll("_"," ")})`}}}let o;try{o=t.read(e,rd)}catch\
-(i){return ot(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:od(i)?{state\
-:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be r\
-ead safely (${ot(i).replaceAll("_"," ")})`}}return o===void 0?{state:"never_asked"}:{...io(o),text:o,placeJudged:r}}func\
-tion od(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function ot(e){return e?.reason??"u\
-nreadable"}function io(e){let n;try{n=Qr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry\
-;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has \
-a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disab\
-led"?{state:"disabled"}:r==="enabled"?o===td?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}\
-:{state:"disabled",problem:"has a consent value this tool does not know"}}function so(){let e=Ue(),{state:n,problem:t,ou\
-tdatedYes:r}=ut(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...En()??c\
-t(n),...o}}function ao(){let e=En();if(e)return e;let{state:n,text:t,problem:r,placeJudged:o}=ut(Ue());return{...ct(n),t\
-ext:t,placeJudged:o,...r?{problem:r}:{}}}function ut(e){if(e!==void 0)return He(e);let n=oo();return n?{state:"disabled"\
-,problem:`cannot be found: the program may not read ${n} (${xe(n)})`}:{state:"never_asked"}}function En(){let{env:e,envH\
-idden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=_e(e("NAT_TELEMETRY\
-_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,sour\
-ce:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}funct\
-ion ct(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var X,de=!1,Q,it,\
-lt=!1,bn,Ae,eo="an opt-out set in the environment during the run",no="the consent file, written since the program turned\
- telemetry on";function id(e,n=He(e)){let t=b().files,{text:r,problem:o}=n,i=o===void 0&&(n.placeJudged??sd(e)),s=t?.pre\
-sent(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{path:e,there:s,text:r,problem\
-:o,reread:i,stamp:t?.stamp(e)}}function sd(e){try{return b().files?.checkPlace(e)===!0}catch{return!1}}function st(e,n){\
-let t=b().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e.reread)return t?.stamp(e.pat\
-h)!==e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.path)!==e.modified}fu\
-nction uo(){return bn!==void 0&&st(bn)}var dt=Symbol.for("@nat/telemetry: the program\'s opt-out"),at=globalThis;try{at[d\
-t]===void 0&&Object.defineProperty(at,dt,{value:{serial:0}})}catch{}var to=0;function dd(){try{let e=at[dt];if(e===void \
-0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}functio\
-n co(){let e=dd();e===void 0||e===to||(to=e,[X,de,lt]=[!1,!1,!0])}function lo(e){it=e}function ee(){if(it)return X=it();\
-co();let e=lt&&!de;if(!e&&(Ae===eo||En()?.enabled===!1))return Ae=eo,X=!1;if(e&&(Ae===no||uo()))return Ae=no,X=!1;if(!de\
-||Q===void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0&&(n=He(Q.path,!0)),X=Q.problem===vo\
-id 0&&(n===void 0?X===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(n.state).enabled),X||(Ae??="the consent file, written \
-again during the run"),X}function ge(){return co(),X===void 0&&ad(ao()),X===!0}function ad(e){[X,de]=[e.enabled,e.source\
-==="file"];let n=de?Ue():void 0;Q=n===void 0?void 0:id(n,e)}function Ne(){if(!lt||de||X!==!0||uo())return;let e=En();if(\
-e)return e.enabled?void 0:e.source;let n=Ue(),t=bn?.path===n?bn:void 0,{state:r,problem:o}=t===void 0?ut(n):t.problem!==\
-void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:io(t.text);return r==="disabled"&&o===void 0?"file":void\
- 0}function fo(){return ge()&&de}function ft(){let e=ge(),{enabled:n,source:t,problem:r}=ao(),o=t!=="file"&&t!=="default\
-"&&b().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,b().env(t)):void 0,s=o?`${t}, which the program may no\
-t read (${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:\
-e===n?s:Ae??"the program (setTelemetryEnabled)"}}var pt=2**31-1,ud=25,mt={min:50,max:250},mo=4,ht=1e3,cd=(mo+1)*mt.max,$\
-e={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborte\
-d)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("\
-abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(ht,e)){thi\
-s.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(ht)),this.signal.addEventL\
-istener("abort",this.look)}catch{}},look:()=>{for(let e of $e.guarded)--e.looks<=0&&e.end();$e.guarded.size>0&&$e.listen\
-()}};function Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$e.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math\
-.ceil((e+cd)/ht),end:a},u=(l,c)=>{let h=b().monotonicMs()+l;try{r=setTimeout(()=>{$e.release(d);let f=b().monotonicMs()-\
-h;if(f<=ud||c===0)return a();u(Math.min(Math.max(f,mt.min),mt.max),c-1)},l),t?.(r)}catch{}};return $e.guard(d),u(e,mo),t\
-||(i=E(()=>b().holdOpen?.())),s}function ho(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z\
-]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ye(e,n,t,r=0){let o=\
-Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var ld=3,go=!1;function yo(){go=!0\
-}var fd=new Set([407,408,429,500,502,503,504]),md=new Set([501,505]);function hd(e,n){return e>=200&&e<300?{kind:"delive\
-red"}:e===413?{kind:"too_large"}:fd.has(e)||e>=500&&e<600&&!md.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind\
-:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"\
-rejected",reason:`http_${e}`}}async function bo(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortContro\
-ller,t=!1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once\
-:!0});let i=new Promise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{\
-});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??hd;for(;;s++){let l=new URL(a).origin===d?e.headers:void 0,\
-c=await Promise.race([e.fetch(a,{method:"POST",headers:{...l,"content-type":"application/json"},body:e.body,redirect:"ma\
-nual",signal:n.signal}),i]),h=pd(c);if(h===void 0)return yt(gt(c)),{kind:"rejected",reason:"bad_response"};let f=po(c,"l\
-ocation"),m=ho(po(c,"retry-after"),e.now());if(e.readAnswer&&h>=200&&h<300){e.onAccepted?.();let v=await Promise.race([g\
-d(c,n.signal),i]).catch(()=>{});return u(h,m,v)}if(yt(gt(c)),h!==307&&h!==308)return u(h,m,void 0);if(s===ld)return{kind\
-:"rejected",reason:"too_many_redirects"};let g=Sd(f,a);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.\
-startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)r\
-eturn go?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",re\
-ason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_red\
-irect"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof Y&&s===0?{kind:"not_sent",reason:a.\
-message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:z(a)}}finally{r(),e.signal?.remov\
-eEventListener("abort",o)}}function pd(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<\
-=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function po(e,n){try{let t=e.headers.get(n);return typeof\
- t=="string"?t:null}catch{return null}}function gt(e){try{return e.body}catch{return}}function yt(e){try{let{cancel:n,de\
-stroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)}catch{}}asy\
-nc function gd(e,n){let t=gt(e),r=yd(t),o=r??t,i=()=>yt(o);n.addEventListener("abort",i,{once:!0});let s=new TextDecoder\
-,a="",d=0;try{if(n.aborted)return"";for await(let u of r?bd(r):Ed(t)){if(typeof u!="string"&&!(u instanceof Uint8Array)|\
-|(d+=typeof u=="string"?F(u):u.length,d>vd))return"";a+=typeof u=="string"?u:s.decode(u,{stream:!0})}return a+s.decode()\
-}finally{n.removeEventListener("abort",i),i()}}function yd(e){try{let{getReader:n}=e??{};return typeof n=="function"?n.c\
-all(e):void 0}catch{return}}async function*bd(e){for(let n=await e.read();!n.done;n=await e.read())yield n.value}functio\
-n Ed(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var vd=65536;function Sd(e,n){if(e!==null)try{l\
-et t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var wd=0xe677d21fdbff,T\
-d=JSON.stringify(pe).length+Re;function vo(e){if(e===Eo)return!0;let n=F(JSON.stringify(e))<=Td;return n&&(Eo=e),n}var E\
-o;function So(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof ke))return{reason:"not_an_event",detai\
-l:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVe\
-rsion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!v\
-o(o))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Re} bytes beyond "${pe}" that maxBatchByte\
-s keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(i<0|\
-|i>wd)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let{jso\
-n:s,bytes:a}=Jr(e),d={json:s,bytes:a,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries:0,notBefore:0},u=bt\
-(d,n);return u===void 0?d:{reason:"event_too_large",detail:u}}catch(o){return{reason:"invalid_event",detail:z(o)}}}funct\
-ion bt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes serialized, more than $\
-{Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resourc\
-e attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n.sessionId&&e.clientVersion==\
-=n.sourceClientVersion&&vo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`${i} bytes as the ${o.name} f\
-ormat carries it, more than maxBatchBytes leaves beside its envelope`}function wo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;\
-for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.clientVersi\
-on===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function ne(e){let n=2166136261;f\
-or(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function Et(\
-e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0?void 0:r(s,i);retur\
-n a===void 0?[]:[a]})}var _d={initialMs:3e4,maxMs:36e5},To=4096;function kd(e,n){return n??ne(e)}function Rd(e,n,t){try{\
-let r=e.read(n,To);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,handedOffAt:d}=JSON.parse(r\
-),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i\
-,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof a=="\
-string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var vn=class{path;#e;#n;#o;#t;#c;#s;#p;#r;#a\
-=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${kd(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${t\
-his.#n}`,this.#c=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!this.#a&&this.#r!==v\
-oid 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Math.max((this.#r?.failures??0)+1,t?.fa\
-ilures??0),o=this.#s()+ye(r,_d,this.#p,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.notBefore:o}),i\
-}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#u({failures:r?.\
-failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),this.#a=!0)}note\
-HandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<\
-=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#a|\
-|(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m())}#g(){let n=Rd(this.#c,this.path,th\
-is.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#c.remove(this.path)}catch{}}#u\
-(n){this.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{},r=C({...n,...t,endpoint:this.#t}),o=F(r)<=To&&j(this.#t)==\
-=this.#t?r:C({...n,...t});me(this.#c,this.#e,this.#n,o,this.#s())}catch{}}};function xo(e){let{failures:n=0,notBefore:t=\
-0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Be(t)}`}function B(e,n,t){t>0&\
-&(e[n]=(e[n]??0)+t)}var _o=36e5,je=64,Od=6e4,ae={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},vt=6e4,Ad=864e5,ko=6e4\
-,No=64,Nd=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Sn=/^([lc])-(\\d{13})-(e-.+)$/,$d=36e5;functi\
-on $o(e,n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ue=class e{dir;key;ancestorsSeen;#e;#n;#o;const\
-ructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,ae.maxAgeMs),maxEvents:Math.max(r\
-.maxEvents,ae.maxEvents),maxBytes:Math.max(r.maxBytes,ae.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,\
-i=()=>{},s="work"){let a=(c,h=!1)=>{i(c,h)},d=s==="work",u=d?"read and write":"read",l=c=>!t.allowed(c,"read")||d&&!t.al\
-lowed(c,"write");if(l(n))return a(`the program may not ${u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,d),h=t.r\
-ealPath(n);return h===void 0?a(`where ${n} leads cannot be told`):h!==n&&l(h)?t.permissionsFollowLinks?a(`the program ma\
-y not ${u} ${h}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(h!==n&&(c=t.ensureDir(h,!0,d)),new e(h,t,r,o,c))\
-}catch(c){return c?.reason==="missing"?a(`${n} does not exist yet`,!0):a(z(c))}}write(n,t){let r={},o=n.map(Me),{kept:i}\
-=wt(o,this.#n.maxEvents,this.#n.maxBytes);B(r,"spool_full",o.length-i.length);let s=new Map;for(let d of i){let u=s.get(\
-n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d of s.values())a.push(this.#c(d,t,this.ke\
-y))}catch(d){for(let u of a)this.#l(u);throw d}return{written:r,older:this.#m(t,a)}}claim(n,t,r){let o=[],i={};for(let{e\
-ntry:s,path:a}of this.#g(t).slice(0,je)){if(o.length>=n)break;let d=this.#p(s.name,t+r);try{this.#e.rename(a,d)}catch{co\
-ntinue}let{valid:u,corrupt:l,expired:c}=this.#s(d,s,t),h=u.slice(0,n-o.length),f={path:d,name:s.name,until:t+r,remaining\
-:h.length,taken:h.length,exact:l===0&&c===0&&h.length===u.length};try{this.#c(u.slice(h.length).map(Me),s.time,this.key)\
-}catch{this.giveBack(f);continue}B(i,"spool_corrupt",l),B(i,"spool_expired",c);for(let m of h)o.push({...m,claim:f});f.r\
-emaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)\
-}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this\
-.#g(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remo\
-ve(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=Sn.exec(n),r=Le(t?t[3]:n);if(!r)return[];let{valid:o,corrup\
-t:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};r\
-eturn[t?{...s,until:Tt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=Od){let o=[],i=0;for(let \
-s of n.#r()){if(o.length>=je)break;let a=Ro(s,t);if(!(a!==void 0&&(a.key===this.key||a.key===void 0))||!(t-a.time>=r))co\
-ntinue;let u=n.#p(a.name,t+_o);try{n.#e.rename(`${n.dir}/${s}`,u)}catch{continue}let{valid:l}=n.#s(u,a,t);try{let c=this\
-.#c(l.map(Me),a.time,a.key);c!==void 0&&o.push(c)}catch{try{n.#e.rename(u,`${n.dir}/${a.name}`)}catch{}break}n.#l(u.slic\
-e(n.dir.length+1)),i+=l.length}return o.length>0&&this.#m(t,o),i}clear(){let n=0;for(let t of this.#r()){let r=Sn.exec(t\
-),o=Le(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#\
-r()){return n.flatMap(t=>Le(t)??[])}#c(n,t,r){if(n.length===0)return;let o=Oo(n,t,r);return me(this.#e,this.dir,o,Ao(n),\
-t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.si\
-zeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/No)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;\
-let a=Md(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}return o}#p(n,t){return`${\
-this.dir}/${St(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#a(n,t,r){let o=s=>Math.abs(r-s)>_o;if(!o(t\
-))return!1;let i=this.#e.modifiedAt(`${this.dir}/${n}`);return i===void 0||o(i)}#g(n){let t=[],r=0;for(let o of this.#r(\
-)){let i=xr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&this.#a(o,Number(i[1]),n)&&\
-r<je&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#m(n,t){let r={},[o,i]=[this.#n,this.#o],s=y=>y.ke\
-y===this.key||y.key===void 0,a=y=>n-y.time>(s(y)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#T(d,n,a,r);let u=this.#t(d),l=\
-{events:0,bytes:0},c={events:0,bytes:0},h=(y,p,S)=>{s(y)&&([l.events,l.bytes]=[l.events+p,l.bytes+S]),[c.events,c.bytes]\
-=[c.events+p,c.bytes+S]};for(let y of u)h(y,y.events,y.bytes);let f=(y,p)=>y.events>p.maxEvents||y.bytes>p.maxBytes;if(!\
-f(l,o)&&!f(c,i)&&!u.some(a))return r;let m=u.filter(y=>t.includes(y.name)),g=Math.min(...m.map(y=>y.time)),v=y=>this.#e.\
-modifiedAt(`${this.dir}/${y}`),O=Math.max(...m.map(y=>v(y.name)??-1/0)),R=y=>{if(y.time<g)return!1;let p=v(y.name);retur\
-n p===void 0||!Number.isFinite(O)?y.time-g<=ko:Math.abs(p-O)<=ko},k=u.filter(y=>!t.includes(y.name)).sort((y,p)=>y.time-\
-p.time);for(let y=0;y<je;){let p=k.find(a),S=p===void 0&&f(l,o),w=p??(S?k.find(s):f(c,i)?k[0]:void 0);if(w===void 0)brea\
-k;k.splice(k.indexOf(w),1);let _=a(w);if(!_&&R(w))continue;y++,h(w,-w.events,-w.bytes);let T=S?{events:o.maxEvents-l.eve\
-nts,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!_&&T.events>0&&T.bytes>0){let x\
-=this.#v(w,T.events,T.bytes,n);if(x===void 0)continue;h(w,x.kept.events,x.kept.bytes),B(r,"spool_corrupt",x.corrupt),B(r\
-,"spool_full",x.cut);continue}this.#u(w.name,w,_?"spool_expired":"spool_full",r)}return r}#u(n,t,r,o){let i=this.#s(`${t\
-his.dir}/${n}`,t);this.#l(n)&&(B(o,"spool_corrupt",i.corrupt),B(o,r,i.valid.length+i.expired))}#T(n,t,r,o){let i=0;for(l\
-et s of n){if(i===je)break;let a=Sn.exec(s);if(a===null||t-Tt(a)<=Ad)continue;let d=Le(a[3]);if(d===void 0||!r(d))contin\
-ue;i++;let u=St(a[3],t+vt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#u(u,d,"spool_e\
-xpired",o)}}#v(n,t,r,o){let i=St(n.name,o+vt),s=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir\
-}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.map(Me),l=wt(u,t,r),c=l.kept.map(g=>u[g])\
-,h={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.length===0)return this.#l(i)?h:void 0;let\
- f=dn(this.dir,o),m=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Ao(c))}catch{if(m(),!this.#l(i))return;try{\
-this.#c(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return h}if(b().monotonicMs()-s>vt/\
-2)return void m();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{m();return}try{this.#e.rename(`${this.dir}/${i}`,`${thi\
-s.dir}/${Oo(c,n.time,n.key)}`)}catch{}return h}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};\
-function Ro(e,n){let t=Sn.exec(e);return t?Ld(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=Nd.exec(e);if(!n)return;le\
-t t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/No));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}fu\
-nction wt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,a)=>s+e[a].\
-bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Oo(e,n,t){let r=e.reduce(\
-(o,i)=>o+i.bytes+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${he()}.jsonl`}function Ao(e){return e.m\
-ap(n=>`${n.text}\n`).join("")}function Io(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionI\
-d:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+Id;return e.length<=t&&o<=r?0:e.length-wt(e.map(Me),t,r)\
-.kept.length}var Id=200;function Lo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"schemaVersion\
-":${C(e.schemaVersion)},"sessionId":${C(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${C(e.clientVersion\
-)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:F(n)\
-}}function St(e,n){return`l-${Z(n)}-${e}`}function Tt([,e,n]){return e==="l"?Number(n):Number(n)+$d}function Ld(e,n){ret\
-urn n>Tt(e)}function Md(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:a}=JSO\
-N.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&\
-&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Zn(a.parameters)===void 0))return;let\
- u=Number.isSafeInteger(i)&&i>0,l={json:C(a),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o=\
-==void 0?l:{...l,clientVersion:o}}catch{return}}function Pd(e,n){let t=r=>{let o=n?.realPath(r);return n===void 0||o!==v\
-oid 0&&n.writableDir(o)};return e.spoolFallback?Gr(b().env,$().os,n?.uid,t):void 0}function Dd(e,n,t=()=>{},r="work"){le\
-t{spoolDir:o,spoolLimits:i}=e,s=xt(e),a=e.noSpool??"there is no spool directory",d=!1,u=r==="look"?"look":"work",l=o===v\
-oid 0?void 0:ue.open(o,n,i,s,(m,g)=>{a=m,d=g},u),c=Pd(e,n),h=l&&u==="work"?Cd(l,c,n,i):void 0;if(l&&h&&l.adopt(h,e.clock\
-(),r==="flush"?0:void 0),l||c===void 0)return!l&&o!==void 0&&t(a,void 0,d),l;let f=ue.open(c,n,i,s,m=>a+=`; nor in ${c}:\
- ${m}`,u);return t(a,f?.dir,d),f}function Cd(e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"read")&&t.realPath(n)!==vo\
-id 0?ue.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:void 0}var wn=class e{spool;health;files;#e;#n=new S\
-et;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=\
-n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=b().files;if(!s)return null;let a=Dd(n,s,t\
-);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new vn(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t){thi\
-s.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.claim);let i\
-=r.map(d=>({...d,bytes:F(d.json),notBefore:0})),[s,a]=[[],[]];for(let d of i)(bt(d,this.#e)===void 0?s:a).push(d);return\
- a.length>0&&(this.settle(a),B(o,"event_too_large",a.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}=this.\
-spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:\
-r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}holdsClaims(){return t\
-his.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),\
-this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renew\
-Claims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n\
-)}}};function Fd(){let e=Fn(),n=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname):e;return(n.startsWith("/\
-")?b().files?.realPath(n):void 0)??e}function xt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e\
-,s={version:i&&r!==Te?r:void 0,program:i?Fd():void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,res\
-ource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=C(s);return $o(n.kind==="http"?n.url:"",t.na\
-me,a==="{}"?"":a)}function Bd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");r\
-eturn n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test\
-(n)}function Mo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Bd(t.hos\
-tname))return;let r=[...t.username||t.password?["credentials"]:[],...t.search?["query parameters"]:[]],o=[...r.length>0?\
-[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return o\
-.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Po(e,n=$()){let t=({schemaVersi\
-on:r,sessionId:o,clientVersion:i=e},s)=>Kr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});ret\
-urn{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Co(({schemaVersion:r,sessionId:o,clientVersion:i}\
-)=>[r,o,i],r=>F(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Do(e,n=$()){let t=({clientVersion:i=e.ser\
-viceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let a=C(\
-Pr(i));r.set(i,s={json:a,bytes:F(a)})}return s};return{name:"otlp",encode:i=>Wn(i.map(s=>o(s).json),i[0].sessionId,t(i[0\
-]),n),emptyBytes:Co(({sessionId:i,clientVersion:s})=>[i,s],i=>F(Wn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,rea\
-dsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Dr}}function Co(e,n){let t;return r\
-=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),\
-t.bytes}}var Hd="http://localhost:4318/v1/logs",Ud=120,jd=50,Vd=3,Yd=2,Ho=\'{"ts":"2026-01-01T00:00:00.000Z","parameters"\
-:{},"name":"x"}\',Wd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","subcommand":"u\
-ndefined","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVersion":"node/xxxxxxxxxxxx\
-"},"name":"nat_cli_command"}\',Gd=new WeakSet,zd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSec\
-onds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffM\
-axSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spool\
-MaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ve\
-(e={}){if(!we(e))throw new TypeError(`Cannot create handler: options must be an object, got ${A(e)}`);let n=jn(e,zd);if(\
-n)throw new TypeError(`Cannot create handler: ${n}`);let t=(D,U,W)=>{let M=e[D]===void 0?U:e[D],le=W.integer?`${W.sign} \
-integer`:`${W.sign} number`,re=`Cannot create handler: \'${D}\' must be a ${le}`;if(typeof M!="number"||Number.isNaN(M))th\
-row new TypeError(`${re}, got ${A(M)}`);if(!((W.sign==="positive"?M>0:M>=0)&&(W.integer?Number.isSafeInteger(M):Number.i\
-sFinite(M))))throw new RangeError(`${re}, got ${M}`);if(W.timer&&M*1e3>pt)throw new RangeError(`Cannot create handler: \'\
-${D}\' must be at most ${pt/1e3} seconds (the longest a timer can wait), got ${M}`);return M},r=(D,U,W)=>{let M=e[D];if(M\
-===void 0)return W;if(typeof M!==U)throw new TypeError(`Cannot create handler: \'${D}\' must be a ${U}, got ${A(M)}`);retu\
-rn M},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=t("requestTimeoutSe\
-conds",Yd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create h\
-andler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let l=Yr(),c=r("sourceClientVers\
-ion","string",Te),h=Vo("resource",e.resource),f=r("sessionId","string","undefined"),m=[],g=typeof e.format=="string"&&e.\
-format.trim()===""?void 0:e.format,v=Zd(g,m),O=mn(l.format??""),R=g!==void 0?v:O??"nat",k=kt(R,c,{...l.otlpResource,...h\
-}),[y,p]=Gd.has(e)?[Wd,"the smallest event trackCommand records; a command\'s own are larger by its name, source and dura\
-tion"]:[Ho,"the smallest event"],S=_t(k,l.sessionPrefix+f),w=_t(kt(v,c,h,Uo),f,y),_=t("maxEventBytes",32768,s);if(_<w.ev\
-entBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${w.eventBytes} (${p}), got ${_}`\
-);let T=t("maxBatchBytes",5e5,s);if(T<w.batchBytes){let D=`one ${v} envelope holding ${p}`;throw new RangeError(e.maxBat\
-chBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${D} ${w.batchBytes} byte\
-s, more than \'maxBatchBytes\' (${T} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${w.batchBytes}\
- (${D}), got ${T}`)}let x=Qd(e.headers);x.problem&&m.push(x.problem);let P=Jd(e.endpoint,l.endpointHidden?Rt:l.endpoint?\
-?(R==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??Hd:void 0),l.dryRun,m),L=Kd(e.spoolDir,l,m),I=Fo("clock",r("clock",\
-"function",Date.now),Date.now,{valid:Xd,expected:"epoch milliseconds",hint:" (a method needs its object: () => performan\
-ce.timeOrigin + performance.now())"});return{flushIntervalMs:t("flushIntervalSeconds",Ud,o)*1e3,maxQueueSize:t("maxQueue\
-Size",jd,s),maxRetries:t("maxRetries",Vd,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitT\
-imeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventByt\
-es:Math.min(_,T-S.envelopeBytes-Re),maxEventBytesOption:_,maxBatchBytes:T,sourceClientVersion:c,sessionId:l.sessionPrefi\
-x+f,sink:P.kind==="http"&&x.problem?{kind:"none",reason:"invalid_headers",detail:x.problem}:P,spoolDir:L.path,noSpool:L.\
-none,problems:m,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ae.maxEvent\
-s,s),maxBytes:qd(t("spoolMaxBytes",ae.maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",ae.maxAgeMs/864e5,{sign:"positive"})\
-*864e5},captureInterrupts:na(e.captureInterrupts),handOff:ea(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void\
- 0,format:k,formatSetBy:g!==void 0?"the program\'s options":O!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...R\
-==="otlp"?l.otlpHeaders:{},...x.record},fetch:r("fetch","function",b().fetch??((D,U)=>globalThis.fetch(D,U))),logger:r("\
-logger","function",void 0),clock:I,waitClock:e.clock===void 0?()=>b().monotonicMs():I,random:Fo("random",r("random","fun\
-ction",Se),Se,{valid:D=>typeof D=="number"&&D>=0&&D<1,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{valid:r,expect\
-ed:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot create handler: \'${e}\' failed: $\
-{z(a)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try\
-{let a=n();return r(a)?a:t()}catch{return t()}}}var Xd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=Ho){let r={\
-json:t,bytes:F(t),schemaVersion:pe,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=\
-e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function qd(e,n,t){if(e>=ae.maxBytes)return\
- e;let r=Lo({json:n,schemaVersion:pe,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create \
-handler: \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`);return e}function kt(e,n,t,r){retur\
-n e==="otlp"?Do({serviceName:t["service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo={name:"node"\
-,version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function jo(e){let{format:n,sourceClientVersion:t}=e,r=n.reso\
-urce??{},o=_t(kt(n.name,t,r,Uo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:M\
-ath.max(e.maxEventBytesOption,o.eventBytes)}}var Rt=Symbol("hidden");function Jd(e,n,t,r){if(e!==void 0&&typeof e!="stri\
-ng")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)\
-}`);let o=e===void 0?void 0:fn(e);if(o){let s=`the program\'s \'endpoint\' ${A(j(e))} ${o}: nothing is sent`;return r.push(\
-s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"none",reason:"endpoint_hidden"};l\
-et i=e??n??Ur;return e===void 0&&!jr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{\
-kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function Kd(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s op\
-tions keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new\
- TypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);return G(e,$()\
-.os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:vo\
-id 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function Zd(e,n){if(e===void 0)return"nat";if(typeof e!="\
-string")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=mn(\
-e);return t||(n.push(`the program\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}func\
-tion Vo(e,n){if(n===void 0)return{};if(!we(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of st\
-rings, got ${A(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(\
-`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${ty\
-peof o}`} for ${A(r)}`);t[r]=o}return t}var Bo=8192;function Qd(e){let n=Vo("headers",e);for(let[i,s]of Object.entries(n\
-)){if(!un(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}\
-`);if(an(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client frames the reque\
-st itself`);n[i]=Nr(s)}let t=Object.keys(n).find(i=>!cn(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.length+a.length\
-+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${A(t)} that cannot be sent (a control character or a charac\
-ter past ASCII): nothing is sent`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Bo} (servers re\
-fuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function ea(e,n){return e!==void \
-0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enable\
-d:!1,source:"CI"}:{enabled:!0,source:"default"}}function na(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(\
-typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a fun\
-ction, got ${A(e)}`)}var Tn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function xn(e,n){return{...e,[Ye]:C(n)\
-}}function Yo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n\
-.endpoint=="string"?n:void 0}catch{return}}var te=15e3,ta=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin}catch{\
-}return ne(n).slice(0,4)}function zo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${he(8)}.${r}`}function Pe(e,n,t,r,o){let i\
-={locks:[],marks:[],others:new Map};for(let s of e.list(n)){let a=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\
-\\.(lock|start)$/.exec(s);if(!a)continue;let d=Number(a[2]),u=a[4]==="lock"?te:ta;if(d+u<=r||d>r+u)kn(e,`${n}/${s}`);else\
- if(a[1]===t)(a[4]==="lock"?i.locks:i.marks).push(s);else if(a[3]===o){let[l,c]=[`${a[2]} ${s}`,i.others.get(a[1])];(c==\
-=void 0||l<c)&&i.others.set(a[1],l)}}return i.locks.sort(),i.marks.sort(),i}function _n(e,n,t,r){try{return Pe(e,n,t,r).\
-locks.length>0}catch{return!1}}function Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.now(),i);if(\
-s.locks.length>0||s.marks.length>0)return"at work";if(s.others.size>=Wo)return"crowded";let a=Date.now();o=zo(t,a,i,"sta\
-rt"),e.create(`${n}/${o}`,"");let d=Pe(e,n,t,a,i),u=d.locks.length>0||d.marks[0]!==o,l=`${Z(a)} ${o}`,c=[...d.others.val\
-ues()].filter(h=>h<l).length>=Wo;return!u&&!c?o:(kn(e,`${n}/${o}`),u?"at work":"crowded")}catch{return o}}function qo(e,\
-n,t){t!==void 0&&At(e,n,()=>[t])}function Jo(e,n,t){At(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){le\
-t o=Go(r);for(let i=0;i<ra;i++){let s=Date.now();try{e.ensureDir(n,!0,!1);let a=Pe(e,n,t,s);if(a.locks.length>0){Ot(e,n,\
-a.marks);return}let d=zo(t,s,o,"lock");e.create(`${n}/${d}`,"");let{locks:u,marks:l}=Pe(e,n,t,s);if(u.join()===d)return \
-Ot(e,n,l),d;kn(e,`${n}/${d}`)}catch{return}await new Promise(a=>setTimeout(a,10+Se()*50))}}var ra=5;function Zo(e,n,t){A\
-t(e,n,()=>[t])}function At(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)kn(e,`$\
-{n}/${r}`)}function kn(e,n){try{e.remove(n)}catch{}}function Qo(){return""}var ia=6e4,sa=1e3,da=[Ye,"NAT_TELEMETRY_ENABL\
-ED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=aa(e,n,t);return r.han\
-dOff?r:{...r,outcome:ni(e,n)}}function ni(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"del\
-ivered":n&&Ne()===void 0?"spooled":"dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}func\
-tion aa(e,n,t){try{let r=di(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{s\
-pool:o,health:i}=n,s=si(e.sink.url,o.dir);if(i.isOpen()){let h=b().senderRefusal(s);return h===void 0?{handOff:!0,comman\
-d:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:h}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in\
- a)return{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,l={...ca(e,o.dir),successor:u,onByConsentFile:fo()};return{hand\
-Off:!0,command:{...a,env:xn(a.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off fai\
-led (${r})`}}}function ri(e,n){return n.handOff&&n.command&&!fa(n.backlog)?{handOff:!1,reason:"the sender\'s script is no\
-t in the spool directory and cannot be written",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,health:t,files\
-:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o==="at work\
-"||o==="crowded")return o;let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.dir,o),i}catch{\
-return"failed"}}function ii(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{s\
-ink:t}=e;return di(e,n,!0)!==void 0||t.kind==="http"&&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}function si(e,n)\
-{let t=ro(),r=t===void 0?void 0:ua(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...da,...oe,"HOME","USE\
-RPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function ua(e){let n=J(e),t=n===void 0?"":e.slice(n.length)\
-.replace(/^[\\\\/]+/,""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===\
-void 0?void 0:H(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;if(!r.enable\
-d)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.cus\
-tomFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-sa\
-)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was \
-turned off during the run";let i=Ne();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consen\
-t file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no sp\
-ool: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories \
-above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --al\
-low-fs-read for them): another user could swap the sender\'s script there";if(!ti(e))return"the program may not connect t\
-o the endpoint";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)r\
-eturn;let{state:c}=d,h=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(h!==void 0&&u-h>ia&&!_n(a\
-,s.dir,s.key,u))return"spooled events have waited a minute with no sender at work"}function ca(e,n){let{sink:t,format:r,\
-spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,req\
-uestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),s\
-poolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVe\
-rsion,headers:{...e.headers},resource:{...r.resource}}}function la({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!\
-0)===0}function fa(e){if(la(e))return!0;let{files:n,spool:t}=e,r=()=>me(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(\
-!(o instanceof N))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ha(n,t.dir,ma),!0}var ma=3;function\
- ha(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>Tn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}\
-`);return d===void 0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.wr\
-itten-a.written).slice(t).filter(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catc\
-h{}}var Rn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this\
-.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function \
-ai(){throw new Error("a sender prints nothing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,pa=/^[0-9a-\
-f]{8}$/;var ui=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,ga=6e4;function mi(e,n,t,r,o,i,s=-1/0){l\
-et a=Object.entries(o).filter(([h,f])=>fi.test(h)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))return;let u={.\
-..{since:i,last:i,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=j(r)===r?{...u,endpoint:r}:u,c=bi(n,t\
-);try{let h=ba(e,n,t,i).filter(m=>m.quiet).map(m=>hi(e,m,n,t)),f=gi([...h.flatMap(m=>m.lines),l],s,i)??l;pi(e,n,t,h,()=>\
-{let m=Sa(e,c);m==="invalid"&&e.remove(c);let g=`${C(f)}\n`;typeof m!="object"||m.bytes+g.length<=ci?e.append(c,typeof m=\
-="object"&&!m.ended?`\n${g}`:g,li):ya(e,n,t,f,s,i)});for(let{path:m}of h)m!==void 0&&E(()=>e.remove(m))}catch{}}function \
-ya(e,n,t,r,o,i){let s=bi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],()=>{e.appe\
-nd(s,`${C(gi([...d.lines,r],o,i)??r)}\n`,li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.\
-path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Ea(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n\
-.summed}:{lines:[],summed:n.summed}}function pi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(\
-e,s,Lt(n,t,a));throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return H(e,`drops-${n}-${Z(Date.now())}-${he()}${\
-r}.aside`)}function ba(e,n,t,r){return Et(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=ga;return o=\
-==t?{path:H(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function Ea(e,n){try{let t=n.summed??0,r=e.read(n.\
-path,$t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{return{line\
-s:[],upTo:n.summed??0}}}function Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=va(e,n,t).filte\
-r(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.\
-keys(o).length<It)&&B(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endp\
-ointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s=\
-==void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function va(e,n,t,r=t){return e.flatMap(o=>{let i=Math.min(o\
-.last,r);return i-t>t-n?[]:[{...o,since:Math.min(o.since,r,t),last:Math.min(i,t)}]})}function Sa(e,n){try{let t=e.read(n\
-,$t);return t===void 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof N?\
-"invalid":void 0}}function yi(e){return e.split(`\n`).flatMap(n=>wa(n)??[])}function wa(e){try{let{since:n,last:t,dropped\
-:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(\
-Nt(n)&&Nt(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let d={\
-since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&pa.test(i)?{endpointHash:i}:{}};return typeof o=="st\
-ring"&&j(o)===o?{...d,endpoint:o}:d}catch{return}}function Nt(e){return Number.isSafeInteger(e)&&e>=0&&e<=pn}function bi\
-(e,n){return H(e,`drops-${n}.json`)}var ce={working:1,periodic:2,asked:1/0},Ei=.9,Ta=1e3,xa=3e5,_a=36e5,ka=4,On=class{#e\
-;#n=[];#o=[];#t=new Rn;#c=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#u;#T=Promise.resolve();#v;#l=ce.working;#k=0;#R;#y=new Set\
-;#O;#N=!1;#E;#h=Jn();#d=!1;#x=!1;#i=!1;#H=!1;#$;#me=!1;#U=0;#D;#C;#S;#X;#j=!1;#q=!1;#F;constructor(n={}){this.#e=Ve(n)}e\
-nqueue(n){try{if(!ge())return this.#_e();let t=b().exiting();t?(this.#se(),this.#H=this.#i,this.#i=!0):this.#K(),this.#c\
-++;let r=So(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#w()>=this.#e.maxBufferedEvents)retur\
-n this.#Re();if(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#u===void 0&&queueMicrotask(()=>this\
-.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ce.working)}catch{}finally{this.#H=!1}}start(){this.#m||this.#D||(t\
-his.#m=!0,this.#K(),this.#w()>0?this.#V():ge()&&!this.#A()&&ii(this.#e,this.#_())&&this.#I(ce.working))}flush(){return t\
-his.#I(ce.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#l=Math.max(this.\
-#l,n),this.#v)return this.#v;let r=this.#k,o=this.#T.then(()=>{if(r!==this.#k)return;let i=this.#l;return[this.#v,this.#\
-l]=[void 0,ce.working],this.#Ee(i)});return this.#v=o,this.#T=o,o}stop(){return this.#D??=this.#he()}[Symbol.asyncDispos\
-e](){return this.stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#\
-n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#w(){return this.#n.length+this.#o.length+this.#t.siz\
-e}#J(){return[...this.#o,...this.#t.events(),...this.#n]}#K(){if(this.#C)return;this.#se();let n=b(),t=s=>{try{return s(\
-)}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({bef\
-oreExit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.captu\
-reInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V(){\
-this.#m&&this.#u===void 0&&this.#Z()}#Z(){this.#u=setTimeout(()=>{this.#I(ce.periodic).then(()=>{this.#m&&this.#Z()})},t\
-his.#e.flushIntervalMs),b().unrefTimer(this.#u)}async#he(){this.#m=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this\
-.#E=Ra(this.#e.exitTimeoutMs);this.#fe(),this.#Y();let t=this.#c,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#\
-T.then(()=>!0),n.over()])&&this.#Q(),this.#w()>0&&this.#B())return;this.#ue(),this.#w()>0&&this.#A()&&this.#P(!0),this.#\
-w()>0&&!this.#A()&&await this.#pe(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G()\
-,n.clear(),this.#E=void 0;let o=this.#c>t&&this.#w()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async#pe(n){let t=this.#_()\
-?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ce.asked,!0).then(()=>!0);await Promise.race([r,n.ov\
-er()])||this.#Q()}#Q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t||n)*Ei,i=[...t\
-his.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*Ei);this.#ee(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,th\
-is.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#S?.health.recordFailure()}#ee(n=()=>!1){for(let t of this.#y\
-){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#oe(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#\
-o.unshift(...n(t)?this.#de(r,"the exit budget ended before the answer"):r)}}}#ge(){return this.#R??=new AbortController}\
-#ne(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=b().m\
-onotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#te(n){t\
-his.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0;return n.kind=\
-=="http"&&(t||!b().canConnect(n.url))}#ye(){let{sink:n,waitClock:t}=this.#e,r=this.#F,o=this.#S?.health.state;return thi\
-s.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n\
-.kind==="http"&&b().canConnect(n.url)}#be(n){let t=this.#S?.health;if(n.delivered){this.#F=void 0;let u=this.#q&&this.#E\
-===void 0&&!this.#S?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?\
-.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#F?.failures??0\
-)+1,{backoff:i,random:s,waitClock:a}=this.#e,d=a()+ye(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{state:t.state,f\
-ailures:o,probeAt:d}}async#Ee(n){try{this.#fe(),this.#Y();let t=this.#e.sink.kind==="http"?this.#S?.health:void 0;t&&(t.\
-state||this.#E===void 0)&&t.refresh(),this.#ue();let r=this.#A();if(r&&!this.#ye())return;let o=this.#e.waitClock(),i=l=\
->l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!i(l\
-)),this.#n=[];let d=this.#ie(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ve(d,\
-u),this.#be(u),u.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.waitClock()+u.retryAfterMs))}catch(t){this\
-.#f(`flush failed unexpectedly: ${t}`)}}async#ve(n,t){let{signal:r}=this.#ge(),o=0,i=async()=>{for(;o<n.length&&!t.faile\
-d&&this.#ne(r);)await this.#re(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(ka,n.length)},i));for(let s of\
- n.slice(o))this.#te(s)}async#re(n,t,r){this.#Y();let o=this.#ce(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;t\
-his.#t.add(o),n=o}let i=await this.#we(n,t);if(this.#xe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.leng\
-th>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#ne(t)?\
-await this.#re(d,t,r):this.#te(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#oe(n,i.rejected);cas\
-e"too_large":return this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n\
-);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r\
-.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#Se(n,i.retryAfterMs):this.#ke(n,i.reason,i.retryAfterMs)}}}#Se(n,t=0\
-){let r=this.#e.waitClock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#oe(n,t=0){let r=\
-Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#we(n,t){let r={started:b().mon\
-otonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Te(n,t,()=>r.accepted=!0)}finally{this.#y.delete(\
-r);let o=b().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ie(n){let{format:t,maxBatchBytes:r}=this.#e;return wo(n,\
-r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#Te(n,t,r){let{sink:o}=this.#e;if(o.kind===\
-"none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.cloc\
-k());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${j(o.url)}`:""}: ${a}`),o.kind==="stderr")return \
-vi(a),{kind:"delivered"};let d=i.classify;return await bo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.le\
-ngth)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e\
-.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#xe(n,t){if\
-(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="r\
-etry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink\
-.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:\
-"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#se(){if(this.#x)return;this.#x=!0;let{sink:n,format:t,spoolDir:r,\
-handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);le\
-t d=n.kind==="http"?j(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY\
-_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason\
-})`;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${\
-s}`);if(!this.#h)return;let i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off \
-where a sender can be started":"in process"} (${o.source})`)}#_e(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.\
-#f(`telemetry off (decided by ${ft().decidedBy}): events are not recorded`))}#ke(n,t,r){let{backoff:o,waitClock:i,random\
-:s}=this.#e,a=i(),d=this.#de(n,t);for(let u of d)u.notBefore=a+ye(u.retries,o,s,r);this.#o.push(...d)}#de(n,t){let[r,o]=\
-[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): \
-${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),\
-r}#M(n){this.#S?.settle(n)}#_(){return this.#S??=wn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept i\
-n ${t}, as its place cannot be used: ${n}`;r!==this.#X&&this.#f(r),this.#X=r}),this.#S}#ae(){let n=this.#E;if(n)return M\
-ath.max(0,n.end-b().monotonicMs())+Ta;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(xa,Math.min(_a,2\
-*t),2*r)}#Y(){let n=this.#ae(),t=this.#E!==void 0;this.#S?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this.#j||this.#k>0||!ge()\
-||this.#A()||!ee())return;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.m\
-ax(this.#w(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??0)>0,o&&(this.#le(o.d\
-ropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#ee();let r=thi\
-s.#J(),o=this.#ce(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#m\
-e=!0,this.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#ie(o))vi(t\
-his.#e.format.encode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.\
-#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(\
-`${o.length} event(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${th\
-is.#e.noSpool})`:"")),!1;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned\
- telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#\
-L(),s){let a=this.#U-this.#e.waitClock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s\
-.dropped))this.#b(u,d);this.#le(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spoo\
-l_unavailable")}return i?.releaseAll(),s!==void 0}#ce(n){let t=this.#S?.spool;if(!t)return n;let r=new Set,o=new Set;for\
-(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.\
-has(s));return this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#le(n){for(let[t,r]of Obje\
-ct.entries(n))this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#w()===0)return!0;let t=this.#_(),r=ei(this.#e,t,ge()),o=r.handOf\
-f?ee():void 0;if(o===!1)return this.#P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process"\
-,spooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health):v\
-oid 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${\
-u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#A()?0:Io(this.#J(),this.#e.spool\
-Limits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spoo\
-l would leave out ${s} of the ${this.#w()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))ret\
-urn this.#f("at exit: delivering in process: the spool cannot be written"),!1;let a=oi(i);if(a==="failed"||a==="crowded"\
-)return this.#f(`at exit: delivering in process: ${a==="crowded"?"senders of other programs or settings (headers, an OTL\
-P resource) work for its host already":"no sender could be started"}`),!1;this.#k++,[this.#v,this.#l]=[void 0,ce.working\
-];let d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"t\
-he spool (the system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#W()\
-{let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for\
- a later run`),t}#G(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="cl\
-aim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.\
-#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();mi(o.files,o.spool.dir,o.spool.key,\
-t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(B(this.#a,t,n),this.#z(n,t,r))}#z(n,t,r){this.#f(`dropped ${n} event(s): ${t}$\
-{r?` (${r})`:""}`)}#Re(){if(B(this.#a,"buffer_full",1),this.#$!==void 0){this.#$++;return}this.#$=0;let n=this.#e.maxBuf\
-feredEvents;this.#z(1,"buffer_full",`${n} held; those dropped after it are told together at the next flush`)}#fe(){let n\
-=this.#$;this.#$=void 0,n&&this.#z(n,"buffer_full")}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function Ra(e){le\
-t n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),\
-clear:()=>t?.()}}function vi(e){b().writeStderr(`${ai(JSON.parse(e))}\n`)}var Oa=250;async function Si(e){let n=b();Ie(te\
-,()=>n.exit(0)),yo(),lo(()=>Aa(e));let t=wi(e);try{await Na(e,b().monotonicMs()+te,t)}catch{}n.exit(0)}function Aa(e){le\
-t{enabled:n,source:t}=so();return n||t==="default"&&e.onByConsentFile!==!0}async function Na(e,n,t){let r=b().files,o=e.\
-spoolDir;if(!r)return;let{successor:i,onByConsentFile:s,...a}=e,d=Ve(a),u=xt(d);if(!ee())return Jo(r,o,u);for(let l=0;;l\
-++){let c=await Ko(r,o,u,e.endpoint);if(!c)return;let{replayed:h,spooled:f,sent:m,timeUp:g}=await Ia(a,n-Oa);if(Zo(r,o,c\
-),!La(e,u))return;if(g&&m>0&&ee()&&wi(e)===t)return $a(e);if(h>0&&f>0||l>0&&h===0)return}}function wi(e){let{files:n}=b(\
-);return(e.successor?.argv??[]).filter(o=>G(o,$().os)&&!o.startsWith(`${e.spoolDir}/`)).map(o=>n?.stamp(o)??"nothing the\
-re").join(`\n`)}function $a(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),i=`${e.\
-spoolDir}/`,s=n.find(a=>a.startsWith(i)&&Tn.test(a.slice(i.length)));o&&s!==void 0&&E(()=>o.touch(s,Date.now())),b().spa\
-wnDetached({argv:n,env:xn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ia(e,n){let t={replayed:0,spooled:0,sent:\
-0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-b().monotonicMs()<=r){\
-t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)break;let d=new On({...e,handOff:!1,exitTimeoutS\
-econds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:h}=d.stats();t.repla\
-yed+=u,t.spooled+=l,t.sent+=c;for(let[f,m]of Object.entries(h))B(t.dropped,f,m);if(u<=l)break;if(l>0&&n-b().monotonicMs(\
-)>r){let f=ye(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(m=>setTimeout(m,f))}}return t}function La(e,n\
-){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||_n(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoo\
-lMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ue.open(e.spoolDir,t,r,n)?.waitingSince(Dat\
-e.now())!==void 0}var Ti=Yo(b().env(Ye));Ti&&await Si(Ti);\n'}var Re="sender-964cc76b.mjs",Jd=130578,Zd=6e4,Kd=1e3,Qd=[Gi,
-"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ji(e,t){return e.sink.
-kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Ue()===void 0?"spooled":"dropped"}var ec=3;function Zi(e,t,n,r=Date.
+e.versions.bun!==void 0),senderCommand(c,h){let f=o(h);if(f)return{refused:f};let m=e.versions.bun?us:{},g=Ke(O=>l(O)?vo\
+id 0:e.env[O],{...h.set,...m},E(()=>e.cwd?.())),v=e.versions.bun?[]:gs(e);return{argv:[e.execPath,...v,c],env:g,cwd:h.di\
+r}},senderRefusal:o,spawnDetached(c){try{let{argv:h,env:f,cwd:m}=c;if(n.bunSpawn){let k=["ignore","ignore","ignore"];try\
+{let y=n.bunSpawn([...h],{detached:!0,stdio:k,windowsHide:!0,env:{...f},cwd:m});return y.unref(),y.pid!==void 0?"started\
+":"failed"}catch(y){return y?.code==="EAGAIN"?"no processes":"failed"}}let g=e.getBuiltinModule?.("node:child_process");\
+if(!g)return"failed";let[v,...O]=h,R=g.spawn(v,O,{detached:!0,stdio:"ignore",windowsHide:!0,env:f,cwd:m});return R.on("e\
+rror",()=>{}),R.unref(),R.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:c=>e.exit(c),signalSelf:a,get file\
+s(){return r().files},exiting:()=>i||e._exiting===!0,onExit:c=>s.add(c),onInterrupt:c=>d.add(c)}}function cs(e){let n;tr\
+y{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&\
+&fr(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?ms(E(()=>o?.read(wr,ls,fs)),r.uid):E(()=>e.getBuiltinMod\
+ule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&qe(o)}}var wr="/etc/passwd",ls=16*1024*1024;functio\
+n fs(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${wr} is not root\'s alone`)}function ms(e,n\
+){if(!(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+\
+$/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var hs=/^(use-openssl-ca|use-bundled-ca|use-system-\
+ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,ps=/^(open\
+ssl-config|tls-cipher-list)$/;function gs(e){let n=[...ys(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r\
+=0;r<n.length;r++){let[,o,i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],a=i?.replaceAll("_","-");a!==void 0&&(h\
+s.test(a)?t.set(a,!o):ps.test(a)&&!o&&t.set(a,s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r\
+}`:`--${r}=${o}`)}function ys(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";e\
+lse if(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var bs=/^-\
+-allow-fs-(?:read|write)(?:=([^]*))?$/,yr=/--(?:experimental[-_])?permission|--allow[-_]/,Es=/^--experimental[-_](?:defa\
+ult[-_])?config[-_]file/;function vs(e,n,t){return n!==void 0&&yr.test(n)||!e.some(r=>r==="--permission"||r==="--experim\
+ental-permission")?!1:e.every(r=>{if(yr.test(r)&&/^[^=]*_/.test(r)||Es.test(r))return!1;let o=bs.exec(r);if(!o)return!0;\
+let i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&G(i,t)})}function Ss(e,n,t){let r=e.getBuiltinModule;return \
+r?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its\
+ executable runs only the program":E(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executa\
+ble runs only the program":E(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-ch\
+ild-process":e.permission&&!vs(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its s\
+ender would not get as they are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.js does no\
+t pass on, or granting a path Node.js passes on unquoted that the sender, started in the spool, would read otherwise: re\
+lative, or with a space, quote or backslash)":en({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>E(()=>n?.r\
+ead(o,65536)),pidNamespace:e.platform==="linux"?E(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime canno\
+t start processes"}function ws(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=Ee(new URL(o),n)\
+;if(s.kind==="unusable")throw new Y(s.reason);if(s.kind==="proxy"&&!t)throw new Y("this runtime\'s fetch cannot use a pro\
+xy");try{let a=s.kind==="proxy"?Ts(s.proxy):!1;return await r(o,{...i,proxy:a,verbose:!1})}catch(a){throw E(()=>a?.code)\
+==="UnsupportedProxyProtocol"?new Y("the proxy setting\'s scheme is not supported"):a}}}function Ts({protocol:e,hostname:\
+n,port:t,authorization:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//\
+${o}:${t}`,headers:i,respectNoProxy:!1}}function br(e,n){let t=on.get(e)??0;t===0&&e.on("error",Er),on.set(e,t+1);let r=\
+()=>{let i=(on.get(e)??1)-1;on.set(e,i),i===0&&e.removeListener("error",Er)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.w\
+rite(n,o)}catch{o()}}var on=new WeakMap;function Er(){}function vr(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListene\
+r(o,i)};try{for(let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var ve=globalThis,xs={env:()=>{},writ\
+eStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:\
+void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=\
+>"no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(\
+new Error("no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},e\
+xitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},sn,Tr=[E(()=>ve.Bun?.fetch),ve.Deno?E(()=>ve.fet\
+ch):void 0].find(e=>typeof e=="function");function b(){if(sn)return sn;let e=$().name;return sn=e==="deno"?or(ve.Deno,Tr\
+):e==="unknown"?xs:Sr(ve.process,{lightFetch:e==="node",fetchAtLoad:Tr,bunSpawn:e==="bun"?ve.Bun?.spawn:void 0}),sn}var \
+xr=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function me(e,n,t,r,o,i=dn(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}c\
+atch(s){try{e.remove(i)}catch{}throw s}}function dn(e,n){return`${e==="/"?"":e}/t-${Z(n)}-${he()}.tmp`}function Z(e){ret\
+urn String(Math.floor(e)).padStart(13,"0")}var _s=Math.random;function Se(){let e;try{e=_s()}catch{}return typeof e=="nu\
+mber"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function he(e=12){let n="";for(;n.leng\
+th<e;)n+=Math.floor(Se()*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}function z(e){try{return e instanceof E\
+rror?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function A(e){switch(typeof e\
+){case"string":return JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":\
+return String(e);case"bigint":return`${e}n`;case"object":{if(e===null)return"null";let n=Rr(e)?.slice(8,-1);return n===v\
+oid 0?"an object that cannot be read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof\
+ e}`}}function we(e){if(typeof e!="object"||e===null)return!1;let n=Rr(e);return n==="[object Object]"||n==="[object Mod\
+ule]"}function kr(e){if(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"\
+}catch{return!0}}function Rr(e){try{return Object.prototype.toString.call(e)}catch{return}}function jn(e,n){let t=Object\
+.keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=ks(t,r);return`\'${t}\' is not an option\
+ (${o?`did you mean \'${o}\'?`:`the options: ${r.join(", ")}`})`}function ks(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g\
+,""),r=n.filter(s=>t(e).length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let a=\
+Rs(t(e),t(s));a<i&&([o,i]=[s,a])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function Rs(e,n){let t=Array.f\
+rom({length:e.length+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=\
+e.length;r++)for(let o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]\
++i),r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}f\
+unction j(e){let n;try{n=new URL(e)}catch{}let t=e.split("@").length-1,r=t===0||t===1&&(n?.username!==""||n?.password!==\
+"");if(n===void 0||n.host===""||!r)return e.replace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@").replace(/\\?[\\s\\S]*$/,\
+"?***");if(n.username===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password!==\
+""&&(n.password="***"),n.search!==""){let o=[...n.searchParams].map(([i,s])=>s===""?"***":`${encodeURIComponent(i)}=***`\
+);n.search=o.join("&")}return n.href}function Or(e,n,t={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\
+\\s"\'<>,|]+/gi,i=>j(i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:As(n),...Os(t)];for(let i of[...new Set(o)].sort((s,a)=\
+>a.length-s.length)){let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(a,d,u)=>`%${_r(\
+d)}${_r(u)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function Os(e){let n=Obj\
+ect.values(e).flatMap(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>t.length>=4);return[...n,...n.map(t=\
+>JSON.stringify(t).slice(1,-1))]}function _r(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function A\
+s(e){try{let{username:n,password:t,search:r}=new URL(e),o=u=>{try{return decodeURIComponent(u.replaceAll("+"," "))}catch\
+{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)\
+).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),a=n||t?[Cn(`${o(n)}:${o(t)}`)]:[],d=[...i,...s].map(u=>JSON.stringify(u).s\
+lice(1,-1));return[...i,...s,...d,...a]}catch{return[]}}var Ns=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,$s=/^(?:[!-~](?:[\\t -~]*\
+[!-~])?)?$/,Is=new Set(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"])\
+;function an(e){return Is.has(e.toLowerCase())}function un(e){return Ns.test(e)}function cn(e){return $s.test(e)}var Ar=\
+e=>e===9||e===10||e===13||e===32;function Nr(e){let n=0,t=e.length;for(;n<t&&Ar(e.charCodeAt(n));)n++;for(;t>n&&Ar(e.cha\
+rCodeAt(t-1));)t--;return e.slice(n,t)}function ln(e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],\
+r[r.length-1]+=t,r.join(",")}function C(e){let n=(Ms()?Vn(e):void 0)??JSON.stringify(e);return typeof n=="string"&&/[\\r\\\
+n]/.test(n)?Ls(n):n}function Ls(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o\
+===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function Ms(){try{return Ps(Array.prototype)!==\
+Object.prototype||"toJSON"in Array.prototype}catch{return!0}}var Ps=Object.getPrototypeOf;function Vn(e){if(typeof e!="o\
+bject"||e===null)return JSON.stringify(e);if(Array.isArray(e))return`[${e.map(t=>Vn(t)??"null").join(",")}]`;let n=[];fo\
+r(let t of Object.keys(e)){let r=Vn(e[t]);r!==void 0&&n.push(`${JSON.stringify(t)}:${r}`)}return`{${n.join(",")}}`}var T\
+e="0.1.0";var Ir="nat-cli",Yn={name:"@nat/telemetry",version:Te};function Lr(e){return typeof e=="string"?{stringValue:e\
+}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Mr=e=>Object.entrie\
+s(e).map(([n,t])=>({key:n,value:Lr(t)}));function $r(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Ds(e)\
+{return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv\
+7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Pr(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUn\
+ixNano:$r(e.timestamp),observedTimeUnixNano:$r(e.timestamp),eventName:n,attributes:[...Mr(t),{key:"nat.event.schema_vers\
+ion",value:Lr(e.schemaVersion)}]}}function Wn(e,n,t,r=$()){let o=Mr({...t.resourceAttributes,"service.name":t.serviceNam\
+e,"service.version":t.serviceVersion,"session.id":n,"host.arch":Ds(r.machine),"process.runtime.name":r.name,"process.run\
+time.version":r.version,"telemetry.sdk.name":Yn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry\
+.sdk.version":Yn.version}),i=C({resource:{attributes:o},scopeLogs:[{scope:Yn,logRecords:[]}]});return ln(`{"resourceLogs\
+":[${i.slice(0,-4)}`,e,"]}]}]}")}function Dr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Cs(t));return o>0?{kind:"delive\
+red",rejected:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind\
+:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}funct\
+ion Cs(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n\
+>0?n:0}catch{return 0}}function Cr(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;l\
+et i=o.indexOf("="),s=a=>n?.(`entry ${r+1} ${a}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{l\
+et a=decodeURIComponent(o.slice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key\
+")}catch{s("has a bad percent-encoding")}}return t}var Fs=/^(?:service\\.(?:name|namespace|version)|deployment\\.environme\
+nt(?:\\.name)?)$/;function Fr(e){let n={},t=[];for(let[r,o]of Object.entries(e))Fs.test(r)?n[r]=o:t.push(r);return{sent:n\
+,skipped:t}}var Gn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Br(e,n=()=>!1){for(let t \
+of Gn){if(n(t))return{hidden:!0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT\
+"?r:Bs(r),hidden:!1}}return{hidden:!1}}function Bs(e){let[,n,t]=/^([^?#]*)(.*)$/s.exec(e);return`${n.replace(/\\/+$/,"")}\
+/v1/logs${t}`}var Ur="https://events.telemetry.data.nvidia.com/v1.1/events/json";function _e(e){if(e!==void 0)return["1"\
+,"true","yes"].includes(e.trim().toLowerCase())}function Hs(){return Us(b().env("CI"))||b().envNotUnicode?.("CI")===!0}f\
+unction xe(e){return Ce(b().envNotUnicode?.(e)===!0,"its permissions")}function Us(e){return!["","0","false"].includes(e\
+?.trim().toLowerCase()??"")}var js=["","0","false","no","off"];function jr(e){return fn(e)===void 0}var zn="is not an ht\
+tp(s) URL",Vs="has an \'@\' past its host";function Vr(e){let n;try{n=new URL(e)}catch{return zn}if(n.protocol!=="http:"&&\
+n.protocol!=="https:")return zn;if(Fe(n))return`${Vs}: a key with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F\
+, %23), would make a part of it the host`}function fn(e){if(e===""||e==="stdout")return;let n=Vr(e);return n===zn?`${n},\
+ "" or "stdout"`:n}function mn(e){let n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n:void 0}function Yr(){let e\
+=b().env,n=[],t=(y,p)=>{let S=e(y),w=Xn(y,S);return w!==void 0&&n.push(`${w}, ${p}`),_e(S)};t("NAT_TELEMETRY_ENABLED","s\
+o telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=Hs();for(le\
+t y of Ys)b().envHidden?.(y)===!0&&!(y==="CI"&&o)&&r.push(y);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.in\
+cludes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),a=s===void 0?void 0:fn(s);a&&n.push(`NAT_TELEMETRY_ENDPOIN\
+T=${A(j(s))} ${a}: nothing is sent`);let d=e("NAT_TELEMETRY_FORMAT");d!==void 0&&d.trim()!==""&&mn(d)===void 0&&n.push(`\
+NAT_TELEMETRY_FORMAT=${A(d)} is not a format (nat, otlp): the nat envelope is sent`);let u=t("NAT_TELEMETRY_HANDOFF","so\
+ events are delivered in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!G(l,$().os)&&n.push(`NAT_TELEME\
+TRY_CONSENT_FILE=${A(l)} is not an absolute path: it is read in the directory each run starts in, so each directory may \
+hold another decision`);let c,h=Ws(e,$().os,n,y=>c=y),f=e("NAT_TELEMETRY_SPOOL_DIR"),m=$().os==="win32"?"LOCALAPPDATA":"\
+HOME";h===void 0&&f===void 0&&b().envHidden?.(m)===!0&&(c=`the program may not read ${m} (${xe(m)})`,n.push(`${m} may no\
+t be read (${xe(m)}): the spool cannot be kept in the home directory`));for(let y of r)n.push(`${y} may not be read (${x\
+e(y)}): ${Wr[y]}`);for(let y of Gn){let p=e(y)?.trim(),S=p?Vr(p):void 0;S&&n.push(`${y}=${A(j(p))} ${S}: OTLP events are\
+ not sent`)}let g=Br(e,y=>r.includes(y)),v=y=>Cr(e(y),p=>n.push(`${y}: ${p}: skipped`)),O={...Hr("OTEL_EXPORTER_OTLP_HEA\
+DERS",v("OTEL_EXPORTER_OTLP_HEADERS"),n),...Hr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)\
+},R=Fr(v("OTEL_RESOURCE_ATTRIBUTES"));R.skipped.length>0&&n.push(`OTEL_RESOURCE_ATTRIBUTES: ${R.skipped.map(y=>A(y)).joi\
+n(", ")}: not sent, as it may say who or which machine sends (only the service\'s names and its deployment\'s environment \
+are)`);let k={...R.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpoint\
+Hidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,sessionPrefix:e("NAT_SESSION_PREFIX")??\
+"",spoolDir:h,noSpool:c,spoolFallback:f===void 0,handOff:u,ci:o,format:d,otlpEndpoint:g.endpoint,otlpHeaders:O,otlpResou\
+rce:k,problems:n}}var Wr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program \
+sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a\
+ value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set\
+ there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then st\
+ops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unless\
+ NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTL\
+P_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are \
+not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Ys=Object.keys(Wr);function Xn(e,n){if(n===void 0)return;let t=n.t\
+rim().toLowerCase();if(!(_e(t)===!0||js.includes(t)))return`${e}=${A(n)} is not a yes/no value (1, true, yes / 0, false,\
+ no): read as no`}function Hr(e,n,t){let r={};for(let[o,i]of Object.entries(n))un(o)?an(o)?t.push(`${e}: ${A(o)} is the \
+HTTP client\'s to set: skipped, not sent`):cn(i)?r[o]=i:t.push(`${e}: the value of ${A(o)} is not a header value (RFC 911\
+0, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):t.push(`${e}: an entry\'s nam\
+e is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \\`Name: value\\` ra\
+ther than \\`Name=value\\`): skipped, not sent`);return r}function Ws(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR"\
+);if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):G(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${A(o\
+)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_S\
+TATE_HOME");if(i&&!G(i,n))t.push(`XDG_STATE_HOME=${A(i)} is not an absolute path: ignored, as the XDG specification says\
+`);else if(i)return H(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPRO\
+FILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a?H(a,`${n==="darwin"?"Library/Applic\
+ation Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):G(s,n)?s:(t\
+.push("the home directory is not an absolute path: no spool is kept there"),void r("the home directory is not an absolut\
+e path"))}function Gr(e,n,t,r=()=>!0){if(n==="win32"||t===void 0)return;let o=e("TMPDIR"),i=o&&G(o,n)&&r(o);return H(i?o\
+:"/tmp",`nat-telemetry-${t}`)}function Jn(){let e=b();if(_e(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-\
+telemetry] ${n}\n`)}var qn=new Set;function zr(e,n){if(!(e===void 0||qn.has(e))){qn.add(e);try{Promise.resolve(e(`[nat-te\
+lemetry] ${n}`)).catch(()=>{})}catch{}finally{qn.delete(e)}}}function Xr(e){let n;return()=>n??=new RegExp(e,"u")}var sc\
+=Xr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var dc=Xr(String.raw`^[\\p{L}_$][\\p{\
+L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var pe="1.5",Re=64,pc=Object.freeze({SUCCESS:"success",FAILURE:"fai\
+lure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),gc=Objec\
+t.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrai\
+ls",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ke\
+=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Gs(new.target))throw new TypeError("Cannot create event: Tele\
+metryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: an eve\
+nt type must declare a name (pass it to super()), got ${A(n)}`);let r=t.schemaVersion??pe;if(typeof r!="string"||r.lengt\
+h===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${A(r)}`);let o=t.timest\
+amp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must b\
+e a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function Gs(e){return e===ke}\
+function F(e){let n=e.search(zs);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt\
+(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var zs=/[^\\x00-\\x\
+7f]/;var Xs="184482118588404";function Be(e){let n=V(e);if(!(n>=-pn&&n<=pn))throw new RangeError("Invalid time value");l\
+et t=V(n/1e3);if(t!==Kn.second){let r=V(t/qr),o=t-r*qr,i=`${se(V(o/3600),2)}:${se(V(o/60)%60,2)}:${se(o%60,2)}`;Kn={seco\
+nd:t,text:`${qs(r)}T${i}.`}}return`${Kn.text}${se(n-t*1e3,3)}Z`}var Kn={second:NaN,text:""};function qs(e){let n=V((e+71\
+9468)/146097),t=e+719468-n*146097,r=V((t-V(t/1460)+V(t/36524)-V(t/146096))/365),o=t-(365*r+V(r/4)-V(r/100)),i=V((5*o+2)/\
+153),s=o-V((153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?se(d,4):`${d<0?"-":"+"}${se(d<0?-d:\
+d,6)}`}-${se(a,2)}-${se(s,2)}`}var Oe=4503599627370496,V=e=>{if(!(e<Oe&&e>-Oe))return e;let n=e>=0?e+Oe-Oe:e-Oe+Oe;retur\
+n n>e?n-1:n},se=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},qr=86400,pn=864e13;function Jr(e){let n;try{n=\
+e.name}catch(o){throw new TypeError(`Event name cannot be read: ${z(o)}`)}if(typeof n!="string"||n==="")throw new TypeEr\
+ror("Event name is not a non-empty string");let t=C(Ks(e));if(n!==hn.name){let o=C(n);hn={name:n,json:o,bytes:F(o)}}let \
+r=Be(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${hn.json}}`,bytes:Js+r.length+F(t)+hn.bytes}}var h\
+n={name:"",json:"",bytes:0},Js=31;function Ks(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be read: ${z(\
+s)}`),t;try{t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){throw n("parameters() returned an obj\
+ect that",i)}if(kr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' ha\
+s no parameters object: parameters() returned a thenable`)}if(!we(t))throw new TypeError(`Event \'${e.name}\' has no param\
+eters object: parameters() returned ${A(t)}`);let r;try{r={...t}}catch(i){throw n("parameters",i)}let o=Zn(r);if(o)throw\
+ new TypeError(`Event \'${e.name}\' ${o}`);return r}function Zn(e){if(typeof e!="object"||e===null||Array.isArray(e))retur\
+n"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof\
+ t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function Kr(e,n){r\
+eturn{browserType:"undefined",clientId:Xs,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cp\
+uArchitecture:n.cpuArchitecture??$().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"N\
+one",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined\
+",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined"\
+,gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"\
+undefined",productVersion:"undefined",sentTs:Be(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"unde\
+fined"}}function Qn(e,n){return ln(`${C(e).slice(0,-1)},"events":[`,n,"]}")}var Zr=/[A-Za-z0-9_-]/,Zs=/(?:(\\d{4})-(0[1-9\
+]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)\
+?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Qs=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[\
+0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function Qr(e){return n\
+ew tt(e).document()}var tt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if\
+(this.#O(),this.#n>=this.#e.length)return n;this.#d()==="["?t=this.#c(n):this.#s(t),this.#E()}}#c(n){let t=this.#e.start\
+sWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a=i===r.l\
+ength-1;if(a&&t){let u=et(o,s)??this.#x([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is no\
+t an array of tables`);let l=this.#x({},"header");return u.push(l),gn(o,s,u),l}let d=et(o,s);d===void 0?gn(o,s,d=this.#x\
+({},a?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:nt(d)?a?(this.#t.get(d)!=="im\
+plicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(\
+`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#s(n){let t=this.#p();this.#y(),this.#h("="),\
+this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let a=et(o,s);a===void 0?gn(o,s,a=this.#x({},"dotted")):(!nt(a\
+)||!["dotted","implicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(a)==="implicit\
+"&&this.#t.set(a,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),gn(o,i,r)}#p()\
+{let n=[];for(;;){this.#y();let t=this.#d();if(t===\'"\')n.push(this.#T());else if(t==="\'")n.push(this.#v());else{let r=th\
+is.#n;for(;this.#n<this.#e.length&&Zr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(\
+this.#e.slice(r,this.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++}}#r(){let n=this.#d();if(this.#e.startsWith(\'"\
+""\',this.#n))return this.#l();if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return this.#T();if(n==="\
+\'")return this.#v();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n==="["?this.#g():\
+this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!Zr.test(this.#e\
+[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#a(Zs,/[\\w:.+-]/);if(t){let[o,i,s,a]=t;return i!==void 0&&\
+!ed(Number(i),Number(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r=this.#a(Qs,/[\\w.+-]/);return r?(/^[\
++-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),nd(r[0]))\
+:this.#i("a value is malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]?\
+?"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#d()!=="]";)n.push(this.#r()),this.#O(),t\
+his.#d()===","?this.#n++:this.#d()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this.#n++;let n=this.\
+#x({},"inline");if(this.#y(),this.#d()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if\
+(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#u(n),n}#u(n){this.#t.set(n,"inline");for(le\
+t t of Object.values(n))nt(t)&&this.#u(t)}#T(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n\
+`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():yn(t)&&t!=="	"?this.#i("a string ho\
+lds a control character"):n+=t}}#v(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);retu\
+rn(n<0||t.includes(`\n`)||[...t].some(r=>yn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#l(){th\
+is.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\
+\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#\
+n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(th\
+is.#n));r?this.#n+=r[0].length:n+=this.#R()}else yn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#d()===`\n`)?this.#i("a string\
+ holds a control character"):n+=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n\
+++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==\
+="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#n++],t={b:"\\b",t:\
+"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,thi\
+s.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid\
+ escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(\
+;this.#d()===" "||this.#d()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#d();if(n===`\n`)this.#n++;else if(n==="\\r\
+"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#N();else return}}#N(){for(;this.#n<this.#e.length&&this.#d(\
+)!==`\n`;){let n=this.#e[this.#n++];yn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`)&&this.#i("a comment is malformed")}}#E()\
+{this.#y(),this.#d()==="#"&&this.#N(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`?this.#n++:this.#n<thi\
+s.#e.length&&this.#i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missi\
+ng`),this.#n+=n.length}#d(){return this.#e[this.#n]}#x(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#\
+n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function et(e,n){return Object.hasOwn(e,\
+n)?e[n]:void 0}function gn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}functio\
+n nt(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function yn(e){let n=e.charCodeAt(0);return n<32||n===127\
+}function ed(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o\
+}function nd(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?Na\
+N:Number(n)}var td="1.0";function Ue(){if(oo())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELE\
+METRY_CONSENT_FILE")||(t?H(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return \
+r;if(rt?.given!==r){let o=n?.realPath(".");rt={given:r,path:o===void 0?r:H(o,r)}}return rt.path}function ro(){return(de?\
+Q?.path:void 0)??Ue()}var rt;function oo(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_T\
+ELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var rd=65536;function He(e,n=!1){let t=\
+b().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (th\
+e program\'s permissions)"};let r;if(!n){if(!t.present(e))return{state:"never_asked"};try{r=t.checkPlace(e)}catch(i){retu\
+rn{state:"disabled",problem:`is where another user could replace it (${ot(i).replaceAll("_"," ")})`}}}let o;try{o=t.read\
+(e,rd)}catch(i){return ot(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:\
+od(i)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:\
+`cannot be read safely (${ot(i).replaceAll("_"," ")})`}}return o===void 0?{state:"never_asked"}:{...io(o),text:o,placeJu\
+dged:r}}function od(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function ot(e){return e\
+?.reason??"unreadable"}function io(e){let n;try{n=Qr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t\
+=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",p\
+roblem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"\
+}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===td?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"\
+":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function so(){let e=Ue(),{state:n,\
+problem:t,outdatedYes:r}=ut(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};retur\
+n{...En()??ct(n),...o}}function ao(){let e=En();if(e)return e;let{state:n,text:t,problem:r,placeJudged:o}=ut(Ue());retur\
+n{...ct(n),text:t,placeJudged:o,...r?{problem:r}:{}}}function ut(e){if(e!==void 0)return He(e);let n=oo();return n?{stat\
+e:"disabled",problem:`cannot be found: the program may not read ${n} (${xe(n)})`}:{state:"never_asked"}}function En(){le\
+t{env:e,envHidden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=_e(e("N\
+AT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{ena\
+bled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_T\
+RACK"}}function ct(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var X\
+,de=!1,Q,it,lt=!1,bn,Ae,eo="an opt-out set in the environment during the run",no="the consent file, written since the pr\
+ogram turned telemetry on";function id(e,n=He(e)){let t=b().files,{text:r,problem:o}=n,i=o===void 0&&(n.placeJudged??sd(\
+e)),s=t?.present(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{path:e,there:s,te\
+xt:r,problem:o,reread:i,stamp:t?.stamp(e)}}function sd(e){try{return b().files?.checkPlace(e)===!0}catch{return!1}}funct\
+ion st(e,n){let t=b().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e.reread)return t?\
+.stamp(e.path)!==e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.path)!==e\
+.modified}function uo(){return bn!==void 0&&st(bn)}var dt=Symbol.for("@nat/telemetry: the program\'s opt-out"),at=globalT\
+his;try{at[dt]===void 0&&Object.defineProperty(at,dt,{value:{serial:0}})}catch{}var to=0;function dd(){try{let e=at[dt];\
+if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return \
+NaN}}function co(){let e=dd();e===void 0||e===to||(to=e,[X,de,lt]=[!1,!1,!0])}function lo(e){it=e}function ee(){if(it)re\
+turn X=it();co();let e=lt&&!de;if(!e&&(Ae===eo||En()?.enabled===!1))return Ae=eo,X=!1;if(e&&(Ae===no||uo()))return Ae=no\
+,X=!1;if(!de||Q===void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0&&(n=He(Q.path,!0)),X=Q.\
+problem===void 0&&(n===void 0?X===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(n.state).enabled),X||(Ae??="the consent fi\
+le, written again during the run"),X}function ge(){return co(),X===void 0&&ad(ao()),X===!0}function ad(e){[X,de]=[e.enab\
+led,e.source==="file"];let n=de?Ue():void 0;Q=n===void 0?void 0:id(n,e)}function Ne(){if(!lt||de||X!==!0||uo())return;le\
+t e=En();if(e)return e.enabled?void 0:e.source;let n=Ue(),t=bn?.path===n?bn:void 0,{state:r,problem:o}=t===void 0?ut(n):\
+t.problem!==void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:io(t.text);return r==="disabled"&&o===void 0\
+?"file":void 0}function fo(){return ge()&&de}function ft(){let e=ge(),{enabled:n,source:t,problem:r}=ao(),o=t!=="file"&&\
+t!=="default"&&b().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,b().env(t)):void 0,s=o?`${t}, which the pr\
+ogram may not read (${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:\
+e,decidedBy:e===n?s:Ae??"the program (setTelemetryEnabled)"}}var pt=2**31-1,ud=25,mt={min:50,max:250},mo=4,ht=1e3,cd=(mo\
++1)*mt.max,$e={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.s\
+ignal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEve\
+ntListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().watchTick?\
+.(ht,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(ht)),this.sign\
+al.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of $e.guarded)--e.looks<=0&&e.end();$e.guarded.size>\
+0&&$e.listen()}};function Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$e.release(d),i?.()},a=()=>{o||(s(),n())},d\
+={looks:Math.ceil((e+cd)/ht),end:a},u=(l,c)=>{let h=b().monotonicMs()+l;try{r=setTimeout(()=>{$e.release(d);let f=b().mo\
+notonicMs()-h;if(f<=ud||c===0)return a();u(Math.min(Math.max(f,mt.min),mt.max),c-1)},l),t?.(r)}catch{}};return $e.guard(\
+d),u(e,mo),t||(i=E(()=>b().holdOpen?.())),s}function ho(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(\
+t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ye(e,n,t\
+,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var ld=3,go=!1;functio\
+n yo(){go=!0}var fd=new Set([407,408,429,500,502,503,504]),md=new Set([501,505]);function hd(e,n){return e>=200&&e<300?{\
+kind:"delivered"}:e===413?{kind:"too_large"}:fd.has(e)||e>=500&&e<600&&!md.has(e)?n===void 0?{kind:"retry",reason:`http_\
+${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redire\
+ct"}:{kind:"rejected",reason:`http_${e}`}}async function bo(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new\
+ AbortController,t=!1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("ab\
+ort",o,{once:!0});let i=new Promise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i\
+.catch(()=>{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??hd;for(;;s++){let l=new URL(a).origin===d?e.hea\
+ders:void 0,c=await Promise.race([e.fetch(a,{method:"POST",headers:{...l,"content-type":"application/json"},body:e.body,\
+redirect:"manual",signal:n.signal}),i]),h=pd(c);if(h===void 0)return yt(gt(c)),{kind:"rejected",reason:"bad_response"};l\
+et f=po(c,"location"),m=ho(po(c,"retry-after"),e.now());if(e.readAnswer&&h>=200&&h<300){e.onAccepted?.();let v=await Pro\
+mise.race([gd(c,n.signal),i]).catch(()=>{});return u(h,m,v)}if(yt(gt(c)),h!==307&&h!==308)return u(h,m,void 0);if(s===ld\
+)return{kind:"rejected",reason:"too_many_redirects"};let g=Sd(f,a);if(g===void 0)return{kind:"rejected",reason:"bad_redi\
+rect"};if(g.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect\
+?.(g)===!1)return go?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"\
+rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason\
+:"unsafe_redirect"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof Y&&s===0?{kind:"not_sen\
+t",reason:a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:z(a)}}finally{r(),e.s\
+ignal?.removeEventListener("abort",o)}}function pd(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)\
+&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function po(e,n){try{let t=e.headers.get(n);r\
+eturn typeof t=="string"?t:null}catch{return null}}function gt(e){try{return e.body}catch{return}}function yt(e){try{let\
+{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)\
+}catch{}}async function gd(e,n){let t=gt(e),r=yd(t),o=r??t,i=()=>yt(o);n.addEventListener("abort",i,{once:!0});let s=new\
+ TextDecoder,a="",d=0;try{if(n.aborted)return"";for await(let u of r?bd(r):Ed(t)){if(typeof u!="string"&&!(u instanceof \
+Uint8Array)||(d+=typeof u=="string"?F(u):u.length,d>vd))return"";a+=typeof u=="string"?u:s.decode(u,{stream:!0})}return \
+a+s.decode()}finally{n.removeEventListener("abort",i),i()}}function yd(e){try{let{getReader:n}=e??{};return typeof n=="f\
+unction"?n.call(e):void 0}catch{return}}async function*bd(e){for(let n=await e.read();!n.done;n=await e.read())yield n.v\
+alue}function Ed(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var vd=65536;function Sd(e,n){if(e!\
+==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var wd=0xe6\
+77d21fdbff,Td=JSON.stringify(pe).length+Re;function vo(e){if(e===Eo)return!0;let n=F(JSON.stringify(e))<=Td;return n&&(E\
+o=e),n}var Eo;function So(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof ke))return{reason:"not_an_\
+event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{\
+let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not a st\
+ring"};if(!vo(o))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Re} bytes beyond "${pe}" that \
+maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a finite numb\
+er"};if(i<0||i>wd)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats car\
+ry"};let{json:s,bytes:a}=Jr(e),d={json:s,bytes:a,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries:0,notBe\
+fore:0},u=bt(d,n);return u===void 0?d:{reason:"event_too_large",detail:u}}catch(o){return{reason:"invalid_event",detail:\
+z(o)}}}function bt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes serialized,\
+ more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, \
+OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n.sessionId&&e.cli\
+entVersion===n.sourceClientVersion&&vo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`${i} bytes as the\
+ ${o.name} format carries it, more than maxBatchBytes leaves beside its envelope`}function wo(e,n,t,r=o=>o.bytes){let o=\
+[],i=[],s=0;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a\
+.clientVersion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function ne(e){let n=\
+2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}\
+function Et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0?void 0:\
+r(s,i);return a===void 0?[]:[a]})}var _d={initialMs:3e4,maxMs:36e5},To=4096;function kd(e,n){return n??ne(e)}function Rd\
+(e,n,t){try{let r=e.read(n,To);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,handedOffAt:d}=\
+JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(d)&&d<=t?{failures:o\
+,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,endpointHash\
+:typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var vn=class{path;#e;#n;#o;#t;#c\
+;#s;#p;#r;#a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${kd(r,s)}.json`,this.#o=s!==void 0,this.pa\
+th=`${t}/${this.#n}`,this.#c=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!this.#a&\
+&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Math.max((this.#r?.failures\
+??0)+1,t?.failures??0),o=this.#s()+ye(r,_d,this.#p,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.not\
+Before:o}),i}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#u({\
+failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),this\
+.#a=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#\
+r.notBefore<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refres\
+h(){this.#a||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m())}#g(){let n=Rd(this.#c,\
+this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#c.remove(this.path\
+)}catch{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{},r=C({...n,...t,endpoint:this.#t}),o=F(r)<=To&&\
+j(this.#t)===this.#t?r:C({...n,...t});me(this.#c,this.#e,this.#n,o,this.#s())}catch{}}};function xo(e){let{failures:n=0,\
+notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Be(t)}`}function B\
+(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var _o=36e5,je=64,Od=6e4,ae={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},vt=6e4,Ad=\
+864e5,ko=6e4,No=64,Nd=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Sn=/^([lc])-(\\d{13})-(e-.+)$/,$d\
+=36e5;function $o(e,n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ue=class e{dir;key;ancestorsSeen;#e\
+;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,ae.maxAgeMs),maxEvent\
+s:Math.max(r.maxEvents,ae.maxEvents),maxBytes:Math.max(r.maxBytes,ae.maxBytes)},this.key=o,this.ancestorsSeen=i}static o\
+pen(n,t,r,o,i=()=>{},s="work"){let a=(c,h=!1)=>{i(c,h)},d=s==="work",u=d?"read and write":"read",l=c=>!t.allowed(c,"read\
+")||d&&!t.allowed(c,"write");if(l(n))return a(`the program may not ${u} ${n} (its permissions)`);try{let c=t.ensureDir(n\
+,!0,d),h=t.realPath(n);return h===void 0?a(`where ${n} leads cannot be told`):h!==n&&l(h)?t.permissionsFollowLinks?a(`th\
+e program may not ${u} ${h}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(h!==n&&(c=t.ensureDir(h,!0,d)),new e\
+(h,t,r,o,c))}catch(c){return c?.reason==="missing"?a(`${n} does not exist yet`,!0):a(z(c))}}write(n,t){let r={},o=n.map(\
+Me),{kept:i}=wt(o,this.#n.maxEvents,this.#n.maxBytes);B(r,"spool_full",o.length-i.length);let s=new Map;for(let d of i){\
+let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d of s.values())a.push(this.#c\
+(d,t,this.key))}catch(d){for(let u of a)this.#l(u);throw d}return{written:r,older:this.#m(t,a)}}claim(n,t,r){let o=[],i=\
+{};for(let{entry:s,path:a}of this.#g(t).slice(0,je)){if(o.length>=n)break;let d=this.#p(s.name,t+r);try{this.#e.rename(a\
+,d)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(d,s,t),h=u.slice(0,n-o.length),f={path:d,name:s.name,until:t\
++r,remaining:h.length,taken:h.length,exact:l===0&&c===0&&h.length===u.length};try{this.#c(u.slice(h.length).map(Me),s.ti\
+me,this.key)}catch{this.giveBack(f);continue}B(i,"spool_corrupt",l),B(i,"spool_expired",c);for(let m of h)o.push({...m,c\
+laim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rena\
+me(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n)\
+{return this.#g(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{\
+this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=Sn.exec(n),r=Le(t?t[3]:n);if(!r)return[];let{va\
+lid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,\
+corrupt:i};return[t?{...s,until:Tt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=Od){let o=[],\
+i=0;for(let s of n.#r()){if(o.length>=je)break;let a=Ro(s,t);if(!(a!==void 0&&(a.key===this.key||a.key===void 0))||!(t-a\
+.time>=r))continue;let u=n.#p(a.name,t+_o);try{n.#e.rename(`${n.dir}/${s}`,u)}catch{continue}let{valid:l}=n.#s(u,a,t);tr\
+y{let c=this.#c(l.map(Me),a.time,a.key);c!==void 0&&o.push(c)}catch{try{n.#e.rename(u,`${n.dir}/${a.name}`)}catch{}break\
+}n.#l(u.slice(n.dir.length+1)),i+=l.length}return o.length>0&&this.#m(t,o),i}clear(){let n=0;for(let t of this.#r()){let\
+ r=Sn.exec(t),o=Le(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)\
+}#t(n=this.#r()){return n.flatMap(t=>Le(t)??[])}#c(n,t,r){if(n.length===0)return;let o=Oo(n,t,r);return me(this.#e,this.\
+dir,o,Ao(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let \
+s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/No)))}for(let s of i?.split(`\n`)??[]){if(s===\
+"")continue;let a=Md(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}return o}#p(n,\
+t){return`${this.dir}/${St(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#a(n,t,r){let o=s=>Math.abs(r-s\
+)>_o;if(!o(t))return!1;let i=this.#e.modifiedAt(`${this.dir}/${n}`);return i===void 0||o(i)}#g(n){let t=[],r=0;for(let o\
+ of this.#r()){let i=xr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&this.#a(o,Numbe\
+r(i[1]),n)&&r<je&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#m(n,t){let r={},[o,i]=[this.#n,this.#\
+o],s=y=>y.key===this.key||y.key===void 0,a=y=>n-y.time>(s(y)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#T(d,n,a,r);let u=t\
+his.#t(d),l={events:0,bytes:0},c={events:0,bytes:0},h=(y,p,S)=>{s(y)&&([l.events,l.bytes]=[l.events+p,l.bytes+S]),[c.eve\
+nts,c.bytes]=[c.events+p,c.bytes+S]};for(let y of u)h(y,y.events,y.bytes);let f=(y,p)=>y.events>p.maxEvents||y.bytes>p.m\
+axBytes;if(!f(l,o)&&!f(c,i)&&!u.some(a))return r;let m=u.filter(y=>t.includes(y.name)),g=Math.min(...m.map(y=>y.time)),v\
+=y=>this.#e.modifiedAt(`${this.dir}/${y}`),O=Math.max(...m.map(y=>v(y.name)??-1/0)),R=y=>{if(y.time<g)return!1;let p=v(y\
+.name);return p===void 0||!Number.isFinite(O)?y.time-g<=ko:Math.abs(p-O)<=ko},k=u.filter(y=>!t.includes(y.name)).sort((y\
+,p)=>y.time-p.time);for(let y=0;y<je;){let p=k.find(a),S=p===void 0&&f(l,o),w=p??(S?k.find(s):f(c,i)?k[0]:void 0);if(w==\
+=void 0)break;k.splice(k.indexOf(w),1);let _=a(w);if(!_&&R(w))continue;y++,h(w,-w.events,-w.bytes);let T=S?{events:o.max\
+Events-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!_&&T.events>0&&T.by\
+tes>0){let x=this.#v(w,T.events,T.bytes,n);if(x===void 0)continue;h(w,x.kept.events,x.kept.bytes),B(r,"spool_corrupt",x.\
+corrupt),B(r,"spool_full",x.cut);continue}this.#u(w.name,w,_?"spool_expired":"spool_full",r)}return r}#u(n,t,r,o){let i=\
+this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(B(o,"spool_corrupt",i.corrupt),B(o,r,i.valid.length+i.expired))}#T(n,t,r,o){l\
+et i=0;for(let s of n){if(i===je)break;let a=Sn.exec(s);if(a===null||t-Tt(a)<=Ad)continue;let d=Le(a[3]);if(d===void 0||\
+!r(d))continue;i++;let u=St(a[3],t+vt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#u(\
+u,d,"spool_expired",o)}}#v(n,t,r,o){let i=St(n.name,o+vt),s=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`\
+,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.map(Me),l=wt(u,t,r),c=l.kept.\
+map(g=>u[g]),h={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.length===0)return this.#l(i)?\
+h:void 0;let f=dn(this.dir,o),m=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,Ao(c))}catch{if(m(),!this.#l(i)\
+)return;try{this.#c(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return h}if(b().monoton\
+icMs()-s>vt/2)return void m();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{m();return}try{this.#e.rename(`${this.dir}/\
+${i}`,`${this.dir}/${Oo(c,n.time,n.key)}`)}catch{}return h}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{\
+return!1}}};function Ro(e,n){let t=Sn.exec(e);return t?Ld(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=Nd.exec(e);if(\
+!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/No));return{name:e,time:Number(n[1]),events:r,bytes:t,\
+key:n[4]}}function wt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s\
+,a)=>s+e[a].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Oo(e,n,t){let\
+ r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${he()}.jsonl`}function Ao(e\
+){return e.map(n=>`${n.text}\n`).join("")}function Io(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersio\
+n:s,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+Id;return e.length<=t&&o<=r?0:e.length-wt(e.\
+map(Me),t,r).kept.length}var Id=200;function Lo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"s\
+chemaVersion":${C(e.schemaVersion)},"sessionId":${C(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${C(e.c\
+lientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:\
+n,bytes:F(n)}}function St(e,n){return`l-${Z(n)}-${e}`}function Tt([,e,n]){return e==="l"?Number(n):Number(n)+$d}function\
+ Ld(e,n){return n>Tt(e)}function Md(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,\
+event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o\
+=="string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Zn(a.parameters)===void 0\
+))return;let u=Number.isSafeInteger(i)&&i>0,l={json:C(a),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i\
+}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function Pd(e,n){let t=r=>{let o=n?.realPath(r);return n===v\
+oid 0||o!==void 0&&n.writableDir(o)};return e.spoolFallback?Gr(b().env,$().os,n?.uid,t):void 0}function Dd(e,n,t=()=>{},\
+r="work"){let{spoolDir:o,spoolLimits:i}=e,s=xt(e),a=e.noSpool??"there is no spool directory",d=!1,u=r==="look"?"look":"w\
+ork",l=o===void 0?void 0:ue.open(o,n,i,s,(m,g)=>{a=m,d=g},u),c=Pd(e,n),h=l&&u==="work"?Cd(l,c,n,i):void 0;if(l&&h&&l.ado\
+pt(h,e.clock(),r==="flush"?0:void 0),l||c===void 0)return!l&&o!==void 0&&t(a,void 0,d),l;let f=ue.open(c,n,i,s,m=>a+=`; \
+nor in ${c}: ${m}`,u);return t(a,f?.dir,d),f}function Cd(e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"read")&&t.real\
+Path(n)!==void 0?ue.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:void 0}var wn=class e{spool;health;files\
+;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:\
+o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=b().files;if(!s)return null;le\
+t a=Dd(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new vn(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}rep\
+lay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.\
+claim);let i=r.map(d=>({...d,bytes:F(d.json),notBefore:0})),[s,a]=[[],[]];for(let d of i)(bt(d,this.#e)===void 0?s:a).pu\
+sh(d);return a.length>0&&(this.settle(a),B(o,"event_too_large",a.length)),{events:s,dropped:o}}write(n){let{written:t,ol\
+der:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,o\
+lderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}holdsClaim\
+s(){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.\
+giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.c\
+lear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool\
+.renew(i,o+n)}}};function Fd(){let e=Fn(),n=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname):e;return(n.s\
+tartsWith("/")?b().files?.realPath(n):void 0)??e}function xt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,cust\
+omFetch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Fd():void 0,headers:Object.keys(o).length>0?Object.entries(o).sort(\
+):void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=C(s);return $o(n.kind==="http"?n\
+.url:"",t.name,a==="{}"?"":a)}function Bd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"l\
+ocalhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]\
+{1,4}$/.test(n)}function Mo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http\
+:"||Bd(t.hostname))return;let r=[...t.username||t.password?["credentials"]:[],...t.search?["query parameters"]:[]],o=[..\
+.r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:\
+[]];return o.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Po(e,n=$()){let t=(\
+{schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Kr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,se\
+ntAt:s});return{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Co(({schemaVersion:r,sessionId:o,clie\
+ntVersion:i})=>[r,o,i],r=>F(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Do(e,n=$()){let t=({clientVer\
+sion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void\
+ 0){let a=C(Pr(i));r.set(i,s={json:a,bytes:F(a)})}return s};return{name:"otlp",encode:i=>Wn(i.map(s=>o(s).json),i[0].ses\
+sionId,t(i[0]),n),emptyBytes:Co(({sessionId:i,clientVersion:s})=>[i,s],i=>F(Wn([],i.sessionId,t(i),n))),eventBytes:i=>o(\
+i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Dr}}function Co(e,n){le\
+t t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,b\
+ytes:n(r)}),t.bytes}}var Hd="http://localhost:4318/v1/logs",Ud=120,jd=50,Vd=3,Yd=2,Ho=\'{"ts":"2026-01-01T00:00:00.000Z",\
+"parameters":{},"name":"x"}\',Wd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","su\
+bcommand":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVersion":"node/\
+xxxxxxxxxxxx"},"name":"nat_cli_command"}\',Gd=new WeakSet,zd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,reque\
+stTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds\
+:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBy\
+tes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0}\
+;function Ve(e={}){if(!we(e))throw new TypeError(`Cannot create handler: options must be an object, got ${A(e)}`);let n=\
+jn(e,zd);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(D,U,W)=>{let M=e[D]===void 0?U:e[D],le=W.integer\
+?`${W.sign} integer`:`${W.sign} number`,re=`Cannot create handler: \'${D}\' must be a ${le}`;if(typeof M!="number"||Number\
+.isNaN(M))throw new TypeError(`${re}, got ${A(M)}`);if(!((W.sign==="positive"?M>0:M>=0)&&(W.integer?Number.isSafeInteger\
+(M):Number.isFinite(M))))throw new RangeError(`${re}, got ${M}`);if(W.timer&&M*1e3>pt)throw new RangeError(`Cannot creat\
+e handler: \'${D}\' must be at most ${pt/1e3} seconds (the longest a timer can wait), got ${M}`);return M},r=(D,U,W)=>{let\
+ M=e[D];if(M===void 0)return W;if(typeof M!==U)throw new TypeError(`Cannot create handler: \'${D}\' must be a ${U}, got ${\
+A(M)}`);return M},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=t("requ\
+estTimeoutSeconds",Yd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Can\
+not create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let l=Yr(),c=r("sour\
+ceClientVersion","string",Te),h=Vo("resource",e.resource),f=r("sessionId","string","undefined"),m=[],g=typeof e.format==\
+"string"&&e.format.trim()===""?void 0:e.format,v=Zd(g,m),O=mn(l.format??""),R=g!==void 0?v:O??"nat",k=kt(R,c,{...l.otlpR\
+esource,...h}),[y,p]=Gd.has(e)?[Wd,"the smallest event trackCommand records; a command\'s own are larger by its name, sou\
+rce and duration"]:[Ho,"the smallest event"],S=_t(k,l.sessionPrefix+f),w=_t(kt(v,c,h,Uo),f,y),_=t("maxEventBytes",32768,\
+s);if(_<w.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${w.eventBytes} (${p}\
+), got ${_}`);let T=t("maxBatchBytes",5e5,s);if(T<w.batchBytes){let D=`one ${v} envelope holding ${p}`;throw new RangeEr\
+ror(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${D} ${w.batc\
+hBytes} bytes, more than \'maxBatchBytes\' (${T} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${w\
+.batchBytes} (${D}), got ${T}`)}let x=Qd(e.headers);x.problem&&m.push(x.problem);let P=Jd(e.endpoint,l.endpointHidden?Rt\
+:l.endpoint??(R==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??Hd:void 0),l.dryRun,m),L=Kd(e.spoolDir,l,m),I=Fo("clock\
+",r("clock","function",Date.now),Date.now,{valid:Xd,expected:"epoch milliseconds",hint:" (a method needs its object: () \
+=> performance.timeOrigin + performance.now())"});return{flushIntervalMs:t("flushIntervalSeconds",Ud,o)*1e3,maxQueueSize\
+:t("maxQueueSize",jd,s),maxRetries:t("maxRetries",Vd,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeou\
+tMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s)\
+,maxEventBytes:Math.min(_,T-S.envelopeBytes-Re),maxEventBytesOption:_,maxBatchBytes:T,sourceClientVersion:c,sessionId:l.\
+sessionPrefix+f,sink:P.kind==="http"&&x.problem?{kind:"none",reason:"invalid_headers",detail:x.problem}:P,spoolDir:L.pat\
+h,noSpool:L.none,problems:m,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents"\
+,ae.maxEvents,s),maxBytes:qd(t("spoolMaxBytes",ae.maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",ae.maxAgeMs/864e5,{sign:\
+"positive"})*864e5},captureInterrupts:na(e.captureInterrupts),handOff:ea(r("handOff","boolean",void 0),l),customFetch:e.\
+fetch!==void 0,format:k,formatSetBy:g!==void 0?"the program\'s options":O!==void 0?"NAT_TELEMETRY_FORMAT":"the default",h\
+eaders:{...R==="otlp"?l.otlpHeaders:{},...x.record},fetch:r("fetch","function",b().fetch??((D,U)=>globalThis.fetch(D,U))\
+),logger:r("logger","function",void 0),clock:I,waitClock:e.clock===void 0?()=>b().monotonicMs():I,random:Fo("random",r("\
+random","function",Se),Se,{valid:D=>typeof D=="number"&&D>=0&&D<1,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{va\
+lid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot create handler: \'${e\
+}\' failed: ${z(a)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);re\
+turn()=>{try{let a=n();return r(a)?a:t()}catch{return t()}}}var Xd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t\
+=Ho){let r={json:t,bytes:F(t),schemaVersion:pe,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.event\
+Bytes(r)),i=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function qd(e,n,t){if(e>=ae.max\
+Bytes)return e;let r=Lo({json:n,schemaVersion:pe,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Ca\
+nnot create handler: \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`);return e}function kt(e,\
+n,t,r){return e==="otlp"?Do({serviceName:t["service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo=\
+{name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function jo(e){let{format:n,sourceClientVersion:t\
+}=e,r=n.resource??{},o=_t(kt(n.name,t,r,Uo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),max\
+EventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var Rt=Symbol("hidden");function Jd(e,n,t,r){if(e!==void 0&&typ\
+eof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout")\
+, got ${A(e)}`);let o=e===void 0?void 0:fn(e);if(o){let s=`the program\'s \'endpoint\' ${A(j(e))} ${o}: nothing is sent`;re\
+turn r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"none",reason:"endpoin\
+t_hidden"};let i=e??n??Ur;return e===void 0&&!jr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}\
+:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function Kd(e,n,t){if(e===!1)return{path:void 0,none:"the \
+program\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="strin\
+g")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);re\
+turn G(e,$().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kep\
+t`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function Zd(e,n){if(e===void 0)return"nat";if\
+(typeof e!="string")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}\
+`);let t=mn(e);return t||(n.push(`the program\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`)\
+,"nat")}function Vo(e,n){if(n===void 0)return{};if(!we(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an \
+object of strings, got ${A(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw ne\
+w TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?\
+A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var Bo=8192;function Qd(e){let n=Vo("headers",e);for(let[i,s]of Obje\
+ct.entries(n)){if(!un(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens),\
+ got ${A(i)}`);if(an(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client fram\
+es the request itself`);n[i]=Nr(s)}let t=Object.keys(n).find(i=>!cn(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.len\
+gth+a.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${A(t)} that cannot be sent (a control character\
+ or a character past ASCII): nothing is sent`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Bo}\
+ (servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function ea(e,n){retu\
+rn e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:\
+n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function na(e){if(e===void 0||e===!1)return!1;if(e===!0)retu\
+rn()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a bool\
+ean or a function, got ${A(e)}`)}var Tn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function xn(e,n){let t=C(n\
+).replace(/[\\u007f-\\uffff]/g,r=>`\\\\u${r.charCodeAt(0).toString(16).padStart(4,"0")}`);return{...e,[Ye]:t}}function Yo(e)\
+{if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="stri\
+ng"?n:void 0}catch{return}}var te=15e3,ta=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).sl\
+ice(0,4)}function zo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${he(8)}.${r}`}function Pe(e,n,t,r,o){let i={locks:[],marks\
+:[],others:new Map};for(let s of e.list(n)){let a=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/\
+.exec(s);if(!a)continue;let d=Number(a[2]),u=a[4]==="lock"?te:ta;if(d+u<=r||d>r+u)kn(e,`${n}/${s}`);else if(a[1]===t)(a[\
+4]==="lock"?i.locks:i.marks).push(s);else if(a[3]===o){let[l,c]=[`${a[2]} ${s}`,i.others.get(a[1])];(c===void 0||l<c)&&i\
+.others.set(a[1],l)}}return i.locks.sort(),i.marks.sort(),i}function _n(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}c\
+atch{return!1}}function Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.now(),i);if(s.locks.length>0\
+||s.marks.length>0)return"at work";if(s.others.size>=Wo)return"crowded";let a=Date.now();o=zo(t,a,i,"start"),e.create(`$\
+{n}/${o}`,"");let d=Pe(e,n,t,a,i),u=d.locks.length>0||d.marks[0]!==o,l=`${Z(a)} ${o}`,c=[...d.others.values()].filter(h=\
+>h<l).length>=Wo;return!u&&!c?o:(kn(e,`${n}/${o}`),u?"at work":"crowded")}catch{return o}}function qo(e,n,t){t!==void 0&\
+&At(e,n,()=>[t])}function Jo(e,n,t){At(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){let o=Go(r);for(le\
+t i=0;i<ra;i++){let s=Date.now();try{e.ensureDir(n,!0,!1);let a=Pe(e,n,t,s);if(a.locks.length>0){Ot(e,n,a.marks);return}\
+let d=zo(t,s,o,"lock");e.create(`${n}/${d}`,"");let{locks:u,marks:l}=Pe(e,n,t,s);if(u.join()===d)return Ot(e,n,l),d;kn(e\
+,`${n}/${d}`)}catch{return}await new Promise(a=>setTimeout(a,10+Se()*50))}}var ra=5;function Zo(e,n,t){At(e,n,()=>[t])}f\
+unction At(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)kn(e,`${n}/${r}`)}funct\
+ion kn(e,n){try{e.remove(n)}catch{}}function Qo(){return""}var ia=6e4,sa=1e3,da=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRAC\
+K","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=aa(e,n,t);return r.handOff?r:{...r,out\
+come:ni(e,n)}}function ni(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ne()=\
+==void 0?"spooled":"dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function aa(e,n,t){t\
+ry{let r=di(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}\
+=n,s=si(e.sink.url,o.dir);if(i.isOpen()){let h=b().senderRefusal(s);return h===void 0?{handOff:!0,command:void 0,backlog\
+:n,endpoint:e.sink.url}:{handOff:!1,reason:h}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handOf\
+f:!1,reason:a.refused};let{cwd:d,...u}=a,l={...ca(e,o.dir),successor:u,onByConsentFile:fo()};return{handOff:!0,command:{\
+...a,env:xn(a.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}fu\
+nction ri(e,n){return n.handOff&&n.command&&!fa(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool d\
+irectory and cannot be written",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,health:t,files:r}=e.backlog;if\
+(e.command===void 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crowded"\
+)return o;let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.dir,o),i}catch{return"failed"}}\
+function ii(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return \
+di(e,n,!0)!==void 0||t.kind==="http"&&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}function si(e,n){let t=ro(),r=t=\
+==void 0?void 0:ua(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...da,...oe,"HOME","USERPROFILE"],set:r\
+===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function ua(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]\
++/,""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:H(\
+o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the han\
+d-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"\
+the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-sa)return`a reques\
+t may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off durin\
+g the run";let i=Ne();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no,\
+ which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool\
+}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool \
+cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for \
+them): another user could swap the sender\'s script there";if(!ti(e))return"the program may not connect to the endpoint";\
+let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:\
+c}=d,h=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(h!==void 0&&u-h>ia&&!_n(a,s.dir,s.key,u))\
+return"spooled events have waited a minute with no sender at work"}function ca(e,n){let{sink:t,format:r,spoolLimits:o,ba\
+ckoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSecon\
+ds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),spoolMaxEvents:o.\
+maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{.\
+..e.headers},resource:{...r.resource}}}function la({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function \
+fa(e){if(la(e))return!0;let{files:n,spool:t}=e,r=()=>me(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o instanceof N\
+))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ha(n,t.dir,ma),!0}var ma=3;function ha(e,n,t,r=Date\
+.now()){let o;try{o=e.list(n).filter(a=>Tn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===vo\
+id 0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written)\
+.slice(t).filter(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var Rn=class\
+{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(t\
+his.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ai(){throw new E\
+rror("a sender prints nothing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,pa=/^[0-9a-f]{8}$/;var ui=/\
+^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,ga=6e4;function mi(e,n,t,r,o,i,s=-1/0){let a=Object.entr\
+ies(o).filter(([h,f])=>fi.test(h)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))return;let u={...{since:i,last:\
+i,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=j(r)===r?{...u,endpoint:r}:u,c=bi(n,t);try{let h=ba(e\
+,n,t,i).filter(m=>m.quiet).map(m=>hi(e,m,n,t)),f=gi([...h.flatMap(m=>m.lines),l],s,i)??l;pi(e,n,t,h,()=>{let m=Sa(e,c);m\
+==="invalid"&&e.remove(c);let g=`${C(f)}\n`;typeof m!="object"||m.bytes+g.length<=ci?e.append(c,typeof m=="object"&&!m.en\
+ded?`\n${g}`:g,li):ya(e,n,t,f,s,i)});for(let{path:m}of h)m!==void 0&&E(()=>e.remove(m))}catch{}}function ya(e,n,t,r,o,i){\
+let s=bi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],()=>{e.append(s,`${C(gi([..\
+.d.lines,r],o,i)??r)}\n`,li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)),{lines:[]\
+,summed:n.summed};let{lines:o,upTo:i}=Ea(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:\
+[],summed:n.summed}}function pi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a));t\
+hrow i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return H(e,`drops-${n}-${Z(Date.now())}-${he()}${r}.aside`)}funct\
+ion ba(e,n,t,r){return Et(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=ga;return o===t?{path:H(n,i)\
+,summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function Ea(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(\
+t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summ\
+ed??0}}}function Mt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=va(e,n,t).filter(a=>a.last>=n);\
+if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<I\
+t)&&B(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.\
+length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{end\
+pointHash:s},...i===void 0?{}:{endpoint:i}}}function va(e,n,t,r=t){return e.flatMap(o=>{let i=Math.min(o.last,r);return \
+i-t>t-n?[]:[{...o,since:Math.min(o.since,r,t),last:Math.min(i,t)}]})}function Sa(e,n){try{let t=e.read(n,$t);return t===\
+void 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof N?"invalid":void 0\
+}}function yi(e){return e.split(`\n`).flatMap(n=>wa(n)??[])}function wa(e){try{let{since:n,last:t,dropped:r,endpoint:o,en\
+dpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(n)&&Nt(t)&&n<\
+=t&&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let d={since:n,last:t,d\
+ropped:Object.fromEntries(s),...typeof i=="string"&&pa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&j(o)===o?\
+{...d,endpoint:o}:d}catch{return}}function Nt(e){return Number.isSafeInteger(e)&&e>=0&&e<=pn}function bi(e,n){return H(e\
+,`drops-${n}.json`)}var ce={working:1,periodic:2,asked:1/0},Ei=.9,Ta=1e3,xa=3e5,_a=36e5,ka=4,On=class{#e;#n=[];#o=[];#t=\
+new Rn;#c=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#u;#T=Promise.resolve();#v;#l=ce.working;#k=0;#R;#y=new Set;#O;#N=!1;#E;#h=\
+Jn();#d=!1;#x=!1;#i=!1;#H=!1;#$;#me=!1;#U=0;#D;#C;#S;#X;#j=!1;#q=!1;#F;constructor(n={}){this.#e=Ve(n)}enqueue(n){try{if\
+(!ge())return this.#_e();let t=b().exiting();t?(this.#se(),this.#H=this.#i,this.#i=!0):this.#K(),this.#c++;let r=So(n,th\
+is.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#w()>=this.#e.maxBufferedEvents)return this.#Re();if(\
+this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#u===void 0&&queueMicrotask(()=>this.#V()),this.#n.l\
+ength>=this.#e.maxQueueSize&&this.#I(ce.working)}catch{}finally{this.#H=!1}}start(){this.#m||this.#D||(this.#m=!0,this.#\
+K(),this.#w()>0?this.#V():ge()&&!this.#A()&&ii(this.#e,this.#_())&&this.#I(ce.working))}flush(){return this.#I(ce.asked)\
+}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#l=Math.max(this.#l,n),this.#v)re\
+turn this.#v;let r=this.#k,o=this.#T.then(()=>{if(r!==this.#k)return;let i=this.#l;return[this.#v,this.#l]=[void 0,ce.wo\
+rking],this.#Ee(i)});return this.#v=o,this.#T=o,o}stop(){return this.#D??=this.#he()}[Symbol.asyncDispose](){return this\
+.stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.length,dlq:thi\
+s.#o.length,inFlight:this.#t.size,spooled:this.#r}}#w(){return this.#n.length+this.#o.length+this.#t.size}#J(){return[..\
+.this.#o,...this.#t.events(),...this.#n]}#K(){if(this.#C)return;this.#se();let n=b(),t=s=>{try{return s()}catch{this.#f(\
+"an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let\
+ s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.captureInterrupts,i=o\
+?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V(){this.#m&&this.#u\
+===void 0&&this.#Z()}#Z(){this.#u=setTimeout(()=>{this.#I(ce.periodic).then(()=>{this.#m&&this.#Z()})},this.#e.flushInte\
+rvalMs),b().unrefTimer(this.#u)}async#he(){this.#m=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=Ra(this.#e.e\
+xitTimeoutMs);this.#fe(),this.#Y();let t=this.#c,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n\
+.over()])&&this.#Q(),this.#w()>0&&this.#B())return;this.#ue(),this.#w()>0&&this.#A()&&this.#P(!0),this.#w()>0&&!this.#A(\
+)&&await this.#pe(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.\
+#E=void 0;let o=this.#c>t&&this.#w()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async#pe(n){let t=this.#_()?.health;t?.stat\
+e&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ce.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#Q(\
+)}#Q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t||n)*Ei,i=[...this.#y].some(({s\
+tarted:s,accepted:a})=>!a&&r-s>=n*Ei);this.#ee(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(..\
+.this.#t.events()),this.#t.clear(),i&&this.#S?.health.recordFailure()}#ee(n=()=>!1){for(let t of this.#y){let{events:r,a\
+ccepted:o}=t;if(this.#t.settle(r)){if(o){this.#oe(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t\
+)?this.#de(r,"the exit budget ended before the answer"):r)}}}#ge(){return this.#R??=new AbortController}#ne(n){if(n.abor\
+ted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=b().monotonicMs(),s=o\
+.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#te(n){this.#t.settle(n)\
+&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b\
+().canConnect(n.url))}#ye(){let{sink:n,waitClock:t}=this.#e,r=this.#F,o=this.#S?.health.state;return this.#E===void 0&&r\
+!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&\
+b().canConnect(n.url)}#be(n){let t=this.#S?.health;if(n.delivered){this.#F=void 0;let u=this.#q&&this.#E===void 0&&!this\
+.#S?.holdsClaims();(t?.recordSuccess()||u)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n\
+.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#F?.failures??0)+1,{backoff:i,r\
+andom:s,waitClock:a}=this.#e,d=a()+ye(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{state:t.state,failures:o,probeA\
+t:d}}async#Ee(n){try{this.#fe(),this.#Y();let t=this.#e.sink.kind==="http"?this.#S?.health:void 0;t&&(t.state||this.#E==\
+=void 0)&&t.refresh(),this.#ue();let r=this.#A();if(r&&!this.#ye())return;let o=this.#e.waitClock(),i=l=>l.notBefore<=o&\
+&(l.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];le\
+t d=this.#ie(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ve(d,u),this.#be(u),u\
+.delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.waitClock()+u.retryAfterMs))}catch(t){this.#f(`flush faile\
+d unexpectedly: ${t}`)}}async#ve(n,t){let{signal:r}=this.#ge(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ne(r);)\
+await this.#re(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(ka,n.length)},i));for(let s of n.slice(o))this\
+.#te(s)}async#re(n,t,r){this.#Y();let o=this.#ce(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=\
+o}let i=await this.#we(n,t);if(this.#xe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math\
+.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#ne(t)?await this.#re(d\
+,t,r):this.#te(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#oe(n,i.rejected);case"too_large":ret\
+urn this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n);case"interrupt\
+ed":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0\
+,i.retryAfterMs??0),r.probing?this.#Se(n,i.retryAfterMs):this.#ke(n,i.reason,i.retryAfterMs)}}}#Se(n,t=0){let r=this.#e.\
+waitClock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#oe(n,t=0){let r=Math.min(t,n.len\
+gth);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#we(n,t){let r={started:b().monotonicMs(),event\
+s:n,accepted:!1};this.#y.add(r);try{return await this.#Te(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=b().mon\
+otonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ie(n){let{format:t,maxBatchBytes:r}=this.#e;return wo(n,r,t.emptyBytes,t\
+.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#Te(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{ki\
+nd:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#h?\
+.(`sending ${n.length} event(s)${o.kind==="http"?` to ${j(o.url)}`:""}: ${a}`),o.kind==="stderr")return vi(a),{kind:"del\
+ivered"};let d=i.classify;return await bo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),readAnswe\
+r:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTime\
+r:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#xe(n,t){if(!this.#h)return\
+;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!\
+==void 0&&this.#e.customFetch?`: its fetch failed: ${Or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this\
+.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answ\
+er for ${t} event(s): ${n.kind}${i}`)}#se(){if(this.#x)return;this.#x=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.\
+#e;if(this.#h){let{enabled:s,decidedBy:a}=ft();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d=n.kind==="ht\
+tp"?j(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere \
+(dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`end\
+point: ${d}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h\
+)return;let i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender c\
+an be started":"in process"} (${o.source})`)}#_e(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`telemetry of\
+f (decided by ${ft().decidedBy}): events are not recorded`))}#ke(n,t,r){let{backoff:o,waitClock:i,random:s}=this.#e,a=i(\
+),d=this.#de(n,t);for(let u of d)u.notBefore=a+ye(u.retries,o,s,r);this.#o.push(...d)}#de(n,t){let[r,o]=[[],[]];for(let \
+i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} even\
+t(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n){this.#S?\
+.settle(n)}#_(){return this.#S??=wn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its p\
+lace cannot be used: ${n}`;r!==this.#X&&this.#f(r),this.#X=r}),this.#S}#ae(){let n=this.#E;if(n)return Math.max(0,n.end-\
+b().monotonicMs())+Ta;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(xa,Math.min(_a,2*t),2*r)}#Y(){le\
+t n=this.#ae(),t=this.#E!==void 0;this.#S?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this.#j||this.#k>0||!ge()||this.#A()||!ee\
+())return;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#w(),Mat\
+h.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??0)>0,o&&(this.#le(o.dropped),this.#s+\
+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#ee();let r=this.#J(),o=this.#c\
+e(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#me=!0,this.#L(),t\
+his.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#ie(o))vi(this.#e.format.en\
+code(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.length,this\
+.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} eve\
+nt(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`\
+:"")),!1;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on ov\
+er the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#L(),s){let a=thi\
+s.#U-this.#e.waitClock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.dropped))this.#\
+b(u,d);this.#le(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_unavailable")}\
+return i?.releaseAll(),s!==void 0}#ce(n){let t=this.#S?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of \
+n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return t\
+his.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#le(n){for(let[t,r]of Object.entries(n))th\
+is.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#w()===0)return!0;let t=this.#_(),r=ei(this.#e,t,ge()),o=r.handOff?ee():void 0;if\
+(o===!1)return this.#P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spoole\
+d for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health):void 0,c=i.outcom\
+e==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: $\
+{l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#A()?0:Io(this.#J(),this.#e.spoolLimits);if(s>0){\
+let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave ou\
+t ${s} of the ${this.#w()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#P(!0,o))return this.#f("at \
+exit: delivering in process: the spool cannot be written"),!1;let a=oi(i);if(a==="failed"||a==="crowded")return this.#f(\
+`at exit: delivering in process: ${a==="crowded"?"senders of other programs or settings (headers, an OTLP resource) work\
+ for its host already":"no sender could be started"}`),!1;this.#k++,[this.#v,this.#l]=[void 0,ce.working];let d={started\
+:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the sy\
+stem has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#W(){let n=this.#r,t\
+=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t\
+}#G(){let n={};for(let[s,a]of Object.entries(this.#a)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]\
+=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)retur\
+n;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();mi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.ma\
+xAgeMs)}#b(n,t,r){n!==0&&(B(this.#a,t,n),this.#z(n,t,r))}#z(n,t,r){this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}\
+`)}#Re(){if(B(this.#a,"buffer_full",1),this.#$!==void 0){this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this\
+.#z(1,"buffer_full",`${n} held; those dropped after it are told together at the next flush`)}#fe(){let n=this.#$;this.#$\
+=void 0,n&&this.#z(n,"buffer_full")}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function Ra(e){let n=b().monotoni\
+cMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}\
+}function vi(e){b().writeStderr(`${ai(JSON.parse(e))}\n`)}var Oa=250;async function Si(e){let n=b();Ie(te,()=>n.exit(0)),\
+yo(),lo(()=>Aa(e));let t=wi(e);try{await Na(e,b().monotonicMs()+te,t)}catch{}n.exit(0)}function Aa(e){let{enabled:n,sour\
+ce:t}=so();return n||t==="default"&&e.onByConsentFile!==!0}async function Na(e,n,t){let r=b().files,o=e.spoolDir;if(!r)r\
+eturn;let{successor:i,onByConsentFile:s,...a}=e,d=Ve(a),u=xt(d);if(!ee())return Jo(r,o,u);for(let l=0;;l++){let c=await \
+Ko(r,o,u,e.endpoint);if(!c)return;let{replayed:h,spooled:f,sent:m,timeUp:g}=await Ia(a,n-Oa);if(Zo(r,o,c),!La(e,u))retur\
+n;if(g&&m>0&&ee()&&wi(e)===t)return $a(e);if(h>0&&f>0||l>0&&h===0)return}}function wi(e){let{files:n}=b();return(e.succe\
+ssor?.argv??[]).filter(o=>G(o,$().os)&&!o.startsWith(`${e.spoolDir}/`)).map(o=>n?.stamp(o)??"nothing there").join(`\n`)}f\
+unction $a(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.\
+find(a=>a.startsWith(i)&&Tn.test(a.slice(i.length)));o&&s!==void 0&&E(()=>o.touch(s,Date.now())),b().spawnDetached({argv\
+:n,env:xn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ia(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},tim\
+eUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;brea\
+k}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)break;let d=new On({...e,handOff:!1,exitTimeoutSeconds:(n-b().mo\
+notonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:h}=d.stats();t.replayed+=u,t.spooled\
++=l,t.sent+=c;for(let[f,m]of Object.entries(h))B(t.dropped,f,m);if(u<=l)break;if(l>0&&n-b().monotonicMs()>r){let f=ye(++\
+a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(m=>setTimeout(m,f))}}return t}function La(e,n){let t=b().file\
+s;if(!t||t.realPath(e.spoolDir)===void 0||_n(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBy\
+tes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ue.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void \
+0}var Ti=Yo(b().env(Ye));Ti&&await Si(Ti);\n'}var Re="sender-702ce194.mjs",Jd=130682,Zd=6e4,Kd=1e3,Qd=[Gi,"NAT_TELEMETRY\
+_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ji(e,t){return e.sink.kind==="no\
+ne"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Ue()===void 0?"spooled":"dropped"}var ec=3;function Zi(e,t,n,r=Date.
 now()){let i;try{i=e.list(t).filter(d=>Yd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===
 void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).
 slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var tc=class{#e=new Set;#t=0;get size(){
@@ -2119,29 +2121,29 @@ e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(
 isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Qi=16384,cn=2*Qi,eo=cn-4096,
 ln=32,to=/^[a-z0-9_]{1,40}$/,rc=/^[0-9a-f]{8}$/,ic=/^drops-([0-9a-f]{8})\.json$/,un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
 oc=6e4;function sc(e,t,n,r=-1/0){const i=Date.now(),o=At(t,n),s=mr(e,o),d=typeof s=="object"?fr(s.lines,r,i,e.modifiedAt(
-o)):[],c=hr(e,t,n,i).filter(h=>h.quiet||h.summed!==void 0).flatMap(h=>ro(e,h).lines);return xt([...d,...c],r,i)}function ac(e,t,n=-1/0){
+o)):[],c=hr(e,t,n,i).filter(u=>u.quiet||u.summed!==void 0).flatMap(u=>ro(e,u).lines);return xt([...d,...c],r,i)}function ac(e,t,n=-1/0){
 return[...new Set([...He(e,t,ic,i=>i),...He(e,t,un,i=>i)])].flatMap(i=>{const o=sc(e,t,i,n);return o?[{key:i,...o}]:[]})}
 function dc(e,t,n,r,i,o){const s=At(t,n),d={path:hn(t,n),quiet:!1},a=fn(e,s,d.path)?no(e,d,t,n):{lines:[]};ur(e,t,n,[a],
 ()=>{e.append(s,`${P(xt([...a.lines,r],i,o)??r)}
-`,eo)})}function no(e,t,n,r){if(e.sizeOf(t.path)===void 0)return k(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
+`,eo)})}function no(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=ro(e,t),s=hn(n,r,o);return fn(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function hn(e,t,n){
 const r=n===void 0?"":`-${n}`;return V(e,`drops-${t}-${ue(Date.now())}-${$e()}${r}.aside`)}function ro(e,t){try{const n=t.
 summed??0,r=e.read(t.path,cn)?.slice(n)??"",i=t.quiet?r.length:r.lastIndexOf(`
-`)+1;return{lines:io(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}function fn(e,t,n){return k(()=>(e.
+`)+1;return{lines:io(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}function fn(e,t,n){return S(()=>(e.
 rename(t,n),!0))??!1}function io(e){return e.split(`
 `).flatMap(t=>cc(t)??[])}function cc(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),s=typeof r==
 "object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(t)&&Nt(n)&&t<=n&&s.length>0&&s.length<=ln&&s.every(([
-c,h])=>to.test(c)&&Number.isSafeInteger(h)&&h>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
+c,u])=>to.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
 "string"&&rc.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&z(i)===i?{...a,endpoint:i}:a}catch{return}}var ne={
 working:1,periodic:2,asked:1/0},oo=.9,lc=1e3,uc=3e5,hc=36e5,fc=4,so=class{#e;#t=[];#i=[];#n=new tc;#l=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#c;#_=Promise.
-resolve();#E;#u=ne.working;#S=0;#O;#y=new Set;#x;#A=!1;#w;#m=le();#a=!1;#$=!1;#o=!1;#F=!1;#R;#fe=!1;#U=0;#D;#P;#b;#G;#H=!1;#q=!1;#B;constructor(e={}){
-this.#e=Zn(e)}enqueue(e){try{if(!Q())return this.#ke();const t=w().exiting();t?(this.#se(),this.#F=this.#o,this.#o=!0):this.#Z(),
+resolve();#E;#u=ne.working;#k=0;#O;#y=new Set;#x;#A=!1;#w;#m=le();#a=!1;#$=!1;#o=!1;#F=!1;#R;#fe=!1;#U=0;#D;#P;#b;#G;#H=!1;#q=!1;#B;constructor(e={}){
+this.#e=Zn(e)}enqueue(e){try{if(!Q())return this.#Se();const t=w().exiting();t?(this.#se(),this.#F=this.#o,this.#o=!0):this.#Z(),
 this.#l++;const n=Qo(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#T()>=this.#e.maxBufferedEvents)
 return this.#Oe();if(this.#t.push(n),t)return void(this.#j(!0)||this.#z());this.#f&&this.#c===void 0&&queueMicrotask(()=>this.#Y()),
 this.#t.length>=this.#e.maxQueueSize&&this.#M(ne.working)}catch{}finally{this.#F=!1}}start(){this.#f||this.#D||(this.#f=
-!0,this.#Z(),this.#T()>0?this.#Y():Q()&&!this.#N()&&as(this.#e,this.#k())&&this.#M(ne.working))}flush(){return this.#M(ne.
+!0,this.#Z(),this.#T()>0?this.#Y():Q()&&!this.#N()&&as(this.#e,this.#S())&&this.#M(ne.working))}flush(){return this.#M(ne.
 asked)}#M(e,t=!1){if(this.#w!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#u=Math.max(this.#u,e),this.#E)
-return this.#E;const n=this.#S,r=this.#_.then(()=>{if(n!==this.#S)return;const i=this.#u;return[this.#E,this.#u]=[void 0,
+return this.#E;const n=this.#k,r=this.#_.then(()=>{if(n!==this.#k)return;const i=this.#u;return[this.#E,this.#u]=[void 0,
 ne.working],this.#we(i)});return this.#E=r,this.#_=r,r}stop(){return this.#D??=this.#me()}[Symbol.asyncDispose](){return this.
 stop()}stats(){return{enqueued:this.#l,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
 length,inFlight:this.#n.size,spooled:this.#r}}#T(){return this.#t.length+this.#i.length+this.#n.size}#J(){return[...this.#i,
@@ -2154,15 +2156,15 @@ this.#f=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#w=fs(this.#e.ex
 let n=!1;try{if(this.#n.size>0&&!await Promise.race([this.#_.then(()=>!0),e.over()])&&this.#Q(),this.#T()>0&&this.#j())return;
 this.#ce(),this.#T()>0&&this.#N()&&this.#C(!0),this.#T()>0&&!this.#N()&&await this.#pe(e),this.#C()}catch(r){this.#h(`st\
 op failed unexpectedly: ${r}`),n=!0}finally{this.#W(),e.clear(),this.#w=void 0;const r=this.#l>t&&this.#T()>0;!n&&!r&&(this.#P?.(),
-this.#P=void 0)}}async#pe(e){const t=this.#k()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#M(ne.asked,
+this.#P=void 0)}}async#pe(e){const t=this.#S()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#M(ne.asked,
 !0).then(()=>!0);await Promise.race([n,e.over()])||this.#Q()}#Q(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=w().
 monotonicMs(),r=Math.min(e,t||e)*oo,i=[...this.#y].some(({started:o,accepted:s})=>!s&&n-o>=e*oo);this.#ee(({started:o})=>n-
 o>=r),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#b?.health.recordFailure()}#ee(e=()=>!1){
 for(const t of this.#y){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#ie(n);continue}for(const i of n)i.
 cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#ae(n,"the exit budget ended before the answer"):n)}}}#ve(){return this.#O??=
-new AbortController}#te(e){if(e.aborted||!ke())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#w;if(!r)
+new AbortController}#te(e){if(e.aborted||!Se())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#w;if(!r)
 return!0;const i=w().monotonicMs(),o=r.end-i;if(o>=t)return!0;const s=this.#x,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return n<=
-t&&!(2*d>o)}#ne(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#k()?.health.isOpen()===
+t&&!(2*d>o)}#ne(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#S()?.health.isOpen()===
 !0;return e.kind==="http"&&(t||!w().canConnect(e.url))}#ye(){const{sink:e,waitClock:t}=this.#e,n=this.#B,r=this.#b?.health.
 state;return this.#w===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=
 n.probeAt&&e.kind==="http"&&w().canConnect(e.url)}#ge(e){const t=this.#b?.health;if(e.delivered){this.#B=void 0;const a=this.#q&&
@@ -2182,15 +2184,15 @@ const o=Math.floor(e.length/2),s=[e.slice(0,o),e.slice(o)];for(const d of s)this
 await this.#re(d,t,n):this.#ne(d);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#ie(e,i.rejected);case"\
 too_large":return this.#g(1,"http_413"),this.#I(e);case"rejected":return this.#g(e.length,i.reason,i.detail),this.#I(e);case"\
 interrupted":case"not_sent":this.#i.unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??
-0,i.retryAfterMs??0),n.probing?this.#be(e,i.retryAfterMs):this.#Se(e,i.reason,i.retryAfterMs)}}}#be(e,t=0){const n=this.#e.
+0,i.retryAfterMs??0),n.probing?this.#be(e,i.retryAfterMs):this.#ke(e,i.reason,i.retryAfterMs)}}}#be(e,t=0){const n=this.#e.
 waitClock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#ie(e,t=0){const n=Math.min(t,e.
 length);this.#p+=e.length-n,n>0&&this.#g(n,"otlp_rejected"),this.#I(e)}async#Te(e,t){const n={started:w().monotonicMs(),
 events:e,accepted:!1};this.#y.add(n);try{return await this.#_e(e,t,()=>n.accepted=!0)}finally{this.#y.delete(n);const r=w().
-monotonicMs();this.#x={ms:r-n.started,endedAt:r}}}#oe(e){const{format:t,maxBatchBytes:n}=this.#e;return kd(e,n,t.emptyBytes,
+monotonicMs();this.#x={ms:r-n.started,endedAt:r}}}#oe(e){const{format:t,maxBatchBytes:n}=this.#e;return Sd(e,n,t.emptyBytes,
 t.eventBytes)}#L(){this.#i=[],this.#n.clear(),this.#t=[]}async#_e(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{
 kind:"rejected",reason:r.reason,detail:r.detail};const{format:i,headers:o}=this.#e,s=i.encode(e,this.#e.clock());if(this.#m?.(
 `sending ${e.length} event(s)${r.kind==="http"?` to ${z(r.url)}`:""}: ${s}`),r.kind==="stderr")return ao(s),{kind:"deliv\
-ered"};const d=i.classify;return await Cd({url:r.url,body:s,headers:o,classify:d&&((a,c,h)=>d(a,c,h,e.length)),readAnswer:i.
+ered"};const d=i.classify;return await Cd({url:r.url,body:s,headers:o,classify:d&&((a,c,u)=>d(a,c,u,e.length)),readAnswer:i.
 readsAnswer,onAccepted:n,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:w().
 unrefTimer,mayConnect:w().canConnect,sendsProxyCredentials:w().sendsProxyCredentials})}#$e(e,t){if(!this.#m)return;const n=e.
 kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&
@@ -2200,23 +2202,23 @@ nt(s): ${e.kind}${i}`)}#se(){if(this.#$)return;this.#$=!0;const{sink:e,format:t,
 const{enabled:o,decidedBy:s}=Zt();this.#m(`telemetry ${o?"on":"off"} (decided by ${s})`);const d=e.kind==="http"?z(e.url):
 e.kind==="stderr"?"standard error":e.reason==="dry_run"&&w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the\
  program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${e.reason})`;this.#m(`endpoint: ${d}; \
-format: ${t.name}; spool: ${n??"none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)return;const i=ki(
+format: ${t.name}; spool: ${n??"none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)return;const i=Si(
 e,this.#e.headers);i&&this.#m(`warning: ${i}`),this.#m(`at exit: ${r.enabled?"hand off where a sender can be started":"i\
-n process"} (${r.source})`)}#ke(){this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry off (decided by ${Zt().
-decidedBy}): events are not recorded`))}#Se(e,t,n){const{backoff:r,waitClock:i,random:o}=this.#e,s=i(),d=this.#ae(e,t);for(const a of d)
+n process"} (${r.source})`)}#Se(){this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry off (decided by ${Zt().
+decidedBy}): events are not recorded`))}#ke(e,t,n){const{backoff:r,waitClock:i,random:o}=this.#e,s=i(),d=this.#ae(e,t);for(const a of d)
 a.notBefore=s+ot(a.retries,r,o,n);this.#i.push(...d)}#ae(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?
 r:n).push(i);return n.length>0&&this.#h(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#g(
-r.length,"retries_exhausted",`last failure: ${t}`),this.#I(r),n}#I(e){this.#b?.settle(e)}#k(){return this.#b??=Wi.open(this.#e,
+r.length,"retries_exhausted",`last failure: ${t}`),this.#I(r),n}#I(e){this.#b?.settle(e)}#S(){return this.#b??=Wi.open(this.#e,
 (e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#G&&this.#h(
 n),this.#G=n}),this.#b}#de(){const e=this.#w;if(e)return Math.max(0,e.end-w().monotonicMs())+lc;const{flushIntervalMs:t,
 requestTimeoutMs:n}=this.#e;return Math.max(uc,Math.min(hc,2*t),2*n)}#V(){const e=this.#de(),t=this.#w!==void 0;this.#b?.
-renewClaims(e,t?e:e*.75,t)}#ce(){if(this.#H||this.#S>0||!Q()||this.#N()||!ke())return;const e=this.#k();if(e&&Ue()!==void 0)
+renewClaims(e,t?e:e*.75,t)}#ce(){if(this.#H||this.#k>0||!Q()||this.#N()||!Se())return;const e=this.#S();if(e&&Ue()!==void 0)
 return;this.#H=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,
 this.#de());this.#q=(r?.events.length??0)>0,r&&(this.#ue(r.dropped),this.#s+=r.events.length,this.#i.push(...r.events),r.
 events.length>0&&this.#Y())}#C(e=!1,t){this.#ee();const n=this.#J(),r=this.#le(n);if(r!==n&&(this.#i=r,this.#n.clear(),this.#t=
-[]),r.length===0)return!0;if(!(t??ke()))return this.#fe=!0,this.#L(),this.#g(r.length,"opted_out"),!0;if(this.#e.sink.kind===
+[]),r.length===0)return!0;if(!(t??Se()))return this.#fe=!0,this.#L(),this.#g(r.length,"opted_out"),!0;if(this.#e.sink.kind===
 "stderr"){this.#L();for(const s of this.#oe(r))ao(this.#e.format.encode(s,this.#e.clock())),this.#p+=s.length;return!0}if(this.#e.
-sink.kind==="none")return this.#L(),this.#g(r.length,this.#e.sink.reason,this.#e.sink.detail),!0;const i=this.#k();if(!i&&
+sink.kind==="none")return this.#L(),this.#g(r.length,this.#e.sink.reason,this.#e.sink.detail),!0;const i=this.#S();if(!i&&
 this.#e.spoolDir===void 0)return this.#h(`${r.length} event(s) not delivered are kept in memory only, and go with the pr\
 ocess: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Ue()!==void 0)return this.#L(),this.#g(r.length,"op\
 ted_out","not spooled: the program turned telemetry on over the user's no"),!0;let o;try{o=i?.write(r)}catch{o=void 0}if(o||
@@ -2225,22 +2227,22 @@ spooled;for(const[d,a]of Object.entries(o.dropped))this.#g(a,d);this.#ue(o.older
 0;this.#r+=s,this.#g(r.length-s,"spool_unavailable")}return i?.releaseAll(),o!==void 0}#le(e){const t=this.#b?.spool;if(!t)
 return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
 const i=e.filter(({claim:o})=>o&&r.has(o));return this.#g(i.length,"claim_lost"),this.#I(i),e.filter(({claim:o})=>!o||!r.
-has(o))}#ue(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#j(e=!1){if(this.#T()===0)return!0;const t=this.#k(),
-n=ar(this.#e,t,Q()),r=n.handOff?ke():void 0;if(r===!1)return this.#C(!0,r);const i=os(this.#e,n);if(!i.handOff){const a={
+has(o))}#ue(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#j(e=!1){if(this.#T()===0)return!0;const t=this.#S(),
+n=ar(this.#e,t,Q()),r=n.handOff?Se():void 0;if(r===!1)return this.#C(!0,r);const i=os(this.#e,n);if(!i.handOff){const a={
 delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},c=i.outcome!=="delivered"&&
-t?.health.isOpen()?zi(t.health):void 0,h=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} \
-s`:"";return this.#h(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.reason}`:i.reason}${h}`),!1}const o=e||this.#N()?
+t?.health.isOpen()?zi(t.health):void 0,u=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} \
+s`:"";return this.#h(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.reason}`:i.reason}${u}`),!1}const o=e||this.#N()?
 0:Yo(this.#J(),this.#e.spoolLimits);if(o>0){const{maxEvents:a,maxBytes:c}=this.#e.spoolLimits;return this.#h(`at exit: d\
 elivering in process: the spool would leave out ${o} of the ${this.#T()} event(s) (spoolMaxEvents ${a}, spoolMaxBytes ${c}\
 )`),!1}if(!this.#C(!0,r))return this.#h("at exit: delivering in process: the spool cannot be written"),!1;const s=ss(i);
 if(s==="failed"||s==="crowded")return this.#h(`at exit: delivering in process: ${s==="crowded"?"senders of other program\
-s or settings (headers, an OTLP resource) work for its host already":"no sender could be started"}`),!1;this.#S++,[this.#E,
+s or settings (headers, an OTLP resource) work for its host already":"no sender could be started"}`),!1;this.#k++,[this.#E,
 this.#u]=[void 0,ne.working];const d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endp\
 oint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#h(`at exit: ha\
 nded off to ${d[s]}`),!0}#z(){const e=this.#r,t=this.#C(),n=this.#r-e;return n>0&&this.#h(`at exit: the process ends at \
 once: ${n} event(s) spooled for a later run`),t}#W(){const e={};for(const[o,s]of Object.entries(this.#d)){const d=this.#v[o]??
 0;s>d&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=s-d)}const{sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.
-kind!=="http")return;const r=this.#k();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();
+kind!=="http")return;const r=this.#S();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();
 hs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(Y(this.#d,t,e),this.#X(e,t,n))}#X(e,t,n){this.#h(
 `dropped ${e} event(s): ${t}${n?` (${n})`:""}`)}#Oe(){if(Y(this.#d,"buffer_full",1),this.#R!==void 0){this.#R++;return}this.#R=
 0;const e=this.#e.maxBufferedEvents;this.#X(1,"buffer_full",`${e} held; those dropped after it are told together at the \
@@ -2264,10 +2266,10 @@ let n="";for(const r of t){if(e.result!==void 0)break;r===3||r===4?(e.result=nul
 `):(r===127||r===8)&&e.text.length>0?(e.text=e.text.slice(0,-1),n+="\b \b"):r>=32&&r<127&&e.text.length<64&&(e.text+=String.
 fromCharCode(r),n+=String.fromCharCode(r))}return n}function Ec(e){const t=e.trim().toLowerCase();if(t==="y"||t==="yes")
 return"enabled";if(t==="n"||t==="no")return"disabled"}async function bc(e,t){const{writeStderr:n,monotonicMs:r}=w();let i,
-o,s={text:""},d=0,a=!1;try{const h=e.readRaw(l=>{for(let f=1;f<=l.length;f++)if(!((i===void 0||r()-i<gc)&&l[f-1]!==3)&&(n(
+o,s={text:""},d=0,a=!1;try{const u=e.readRaw(l=>{for(let f=1;f<=l.length;f++)if(!((i===void 0||r()-i<gc)&&l[f-1]!==3)&&(n(
 wc(s,l.subarray(f-1,f))),s.result!==void 0)){if(s.interrupted)return a=!0,f;if(o=s.result===null?"disabled":Ec(s.result),
 o!==void 0||++d===3)return f;n(`Please answer y or n. ${lo}`),i=r(),s={text:""}}});await null,n(`${vc(t,yc())}
-${lo}`),i=r(),await h}catch{return"never_asked"}if(a){const h=w();return h.signalSelf("SIGINT")||h.exit(ve.SIGINT),await new Promise(
+${lo}`),i=r(),await u}catch{return"never_asked"}if(a){const u=w();return u.signalSelf("SIGINT")||u.exit(ve.SIGINT),await new Promise(
 l=>setTimeout(l,50)),"never_asked"}o??="disabled",_i(o==="enabled");const c=vi(o);return n(`${o==="enabled"?"Thank you. \
 Usage data will be shared.":"Usage data will not be shared."}${c?"":" (Your choice could not be saved; you will be asked\
  again.)"}
@@ -2279,10 +2281,10 @@ entries(t).find(([,i])=>i===n);if(r)return r[0]}if(_c.includes(n)||Array.isArray
 return"Error"}export{di as AT_PAST_HOST,Wi as Backlog,Ye as CLIENT_VERSION,hi as CliCommandEvent,ai as DEFAULT_ENDPOINT,Mi as DEFAULT_FLUSH_INTERVAL_SECONDS,
 Li as DEFAULT_MAX_QUEUE_SIZE,Ii as DEFAULT_MAX_RETRIES,Ci as DEFAULT_REQUEST_TIMEOUT_SECONDS,Ee as DEFAULT_SCHEMA_VERSION,
 Vi as EndpointHealth,Ui as LATEST_WIRE_TIME_MS,so as NATTelemetryHandler,Ke as NemoSource,Gt as PROMPT_VERSION,ge as PROXY_VARIABLES,
-it as Spool,ui as TaskStatus,Se as TelemetryEvent,Y as addCount,pr as askForConsent,sr as backlogKey,qa as buildPayload,
-vr as cgiIgnores,ki as clearTextSecrets,K as consentFilePath,ke as consentHolds,Mr as denoGoesAround,jt as denoProxyRoute,
+it as Spool,ui as TaskStatus,ke as TelemetryEvent,Y as addCount,pr as askForConsent,sr as backlogKey,qa as buildPayload,
+vr as cgiIgnores,Si as clearTextSecrets,K as consentFilePath,Se as consentHolds,Mr as denoGoesAround,jt as denoProxyRoute,
 T as describe,ee as describeError,zi as downUntil,ac as dropsRecords,gi as effectiveConsent,An as environmentSettings,ar as exitDecision,
-or as fallbackBeside,oe as formatTimestamp,St as healthHash,Dt as hiddenBecause,w as host,ct as httpUrlProblem,$i as isLoopback,
+or as fallbackBeside,oe as formatTimestamp,kt as healthHash,Dt as hiddenBecause,w as host,ct as httpUrlProblem,$i as isLoopback,
 Q as isTelemetryEnabled,ir as openSpool,Rt as optOutProblem,ft as parametersProblem,Ve as proxyRoute,Pe as randomFraction,
 vi as recordConsent,xd as recordedHealth,z as redact,Zi as removeSenderScripts,Zn as resolveOptions,ot as retryDelay,D as runtimeInfo,
 yi as saveConsent,_i as setTelemetryEnabled,fe as shortHash,rr as spoolFallbackOf,Xn as spoolKey,ps as trackCommand,_e as unknownOption,
@@ -2290,7 +2292,7 @@ H as utf8Length,ae as whyHidden};
 try{
 Object.defineProperty(hi,"name",{value:"CliCommandEvent"});
 Object.defineProperty(so,"name",{value:"NATTelemetryHandler"});
-Object.defineProperty(Se,"name",{value:"TelemetryEvent"});
+Object.defineProperty(ke,"name",{value:"TelemetryEvent"});
 Object.defineProperty(pr,"name",{value:"askForConsent"});
 Object.defineProperty(qa,"name",{value:"buildPayload"});
 Object.defineProperty(K,"name",{value:"consentFilePath"});
