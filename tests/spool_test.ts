@@ -720,6 +720,27 @@ test("a spool to be made through a link where the program may not work (Deno's g
     assert.deepEqual(nodeFs.readdirSync(`${dir.path}/elsewhere`), [], `${name}: nothing made where it may not work`);
     assert.match(reasons.join(), /may not read and write .*\/elsewhere\/a\/spool, where .* leads/, name);
   }
+  // Two first runs at once: the other made the first directory, through the link, just before this one; this one
+  // neither goes into it nor makes the spool in it (the other takes it back).
+  const raced = guardedFiles({
+    ...nodeFiles(
+      {
+        ...nodeFs,
+        mkdirSync(target: string, options: { mode: number }) {
+          if (target === `${dir.path}/base/link/a`) nodeFs.mkdirSync(target, options);
+          return nodeFs.mkdirSync(target, options);
+        },
+      },
+      user,
+      false,
+    ),
+    permissionsFollowLinks: true,
+    allowed: grants["the spool's path alone"],
+  });
+  assert.equal(Spool.open(path, raced, limits, KEY), undefined);
+  assert.deepEqual(nodeFs.readdirSync(`${dir.path}/elsewhere`), ["a"], "the other run's, for it to take back");
+  assert.deepEqual(nodeFs.readdirSync(`${dir.path}/elsewhere/a`), [], "nothing made in it");
+  nodeFs.rmdirSync(`${dir.path}/elsewhere/a`);
   // A grant on paths as given (Node.js's --permission) covers what is made through the link: the spool is there.
   assert.ok(Spool.open(path, granted(false, grants["the base"]), limits, KEY));
   assert.deepEqual(nodeFs.readdirSync(`${dir.path}/elsewhere`), ["a"]);

@@ -123,26 +123,21 @@ export class RefusedPath extends Error {
 const MAX_DEPTH = 64;
 
 /**
- * Why the program may not use `path` where a link at or above `from` leads it (Deno: a mkdir or a write is granted
- * on the path as given, a look at a file where it leads), or `undefined` where it may, or no link leads elsewhere.
+ * Why the program may not work in `path` (read and write) where a link at or above `from` leads it (Deno grants a
+ * mkdir or a write on the path as given, a look at a file where it leads), or `undefined` where it may, or where no
+ * link leads it elsewhere.
  *
  * @param raw The runtime's primitives.
  * @param from A directory there, `path` or one above it.
- * @param path The directory to be used.
- * @param needed What the program does in it where it leads: look at it (a consent file's), or work in it (a spool's).
+ * @param path The directory to be worked in.
  */
-function refusedWhereItLeads(
-  raw: RawFiles,
-  from: string,
-  path: string,
-  needed: readonly ("read" | "write")[],
-): string | undefined {
+function refusedWhereItLeads(raw: RawFiles, from: string, path: string): string | undefined {
   if (!raw.permissionsFollowLinks) return undefined;
   const real = raw.realPath(from);
   if (real === undefined || real === from) return undefined;
   const led = path === from ? real : below(real, path.slice(from.length + 1));
-  if (needed.every((access) => raw.allowed(led, access))) return undefined;
-  return `the program may not ${needed.join(" and ")} ${led}, where ${path} leads (its permissions)`;
+  if (raw.allowed(led, "read") && raw.allowed(led, "write")) return undefined;
+  return `the program may not read and write ${led}, where ${path} leads (its permissions)`;
 }
 
 /**
@@ -250,17 +245,19 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       }
       // Nothing is made under a directory where another user could swap what this run makes for a link.
       if (isPrivate && missing.length > 0) checkAncestors(raw, missing[0]);
-      // Nor where a link leads it outside what the program may use there (Deno): a spool is worked in where it leads,
-      // a consent file's directory only looked at. Where the directory above cannot be looked at, that is told once
-      // the first directory is made, and it is taken back.
-      const needed = isPrivate ? ["read", "write"] as const : ["read"] as const;
-      const leadsOut = (from: string) => refusedWhereItLeads(raw, from, path, needed);
+      // Nor a spool where a link leads it outside what the program may do there (Deno), where it would work. Where
+      // the directory above cannot be looked at, that is told once the first directory is there, and what this run
+      // made is taken back. (A consent file's directory is made where its path leads, as the user's other tools
+      // would: a decision saved there holds for them, and where this program may not read it, it reads as a no.)
+      const leadsOut = (from: string) => isPrivate ? refusedWhereItLeads(raw, from, path) : undefined;
       const before = unseen === undefined && missing.length > 0 ? leadsOut(nearest) : undefined;
       if (before !== undefined) throw new Error(before);
       for (const dir of missing) {
+        let madeHere = true;
         try {
           raw.mkdir(dir);
         } catch (error) {
+          madeHere = false;
           // Another process made it meanwhile (two first runs at once): gone into only if it is a directory of
           // the user's (or root's), never a link; the spool itself is checked further below.
           const made = raw.lstat(dir);
@@ -276,15 +273,14 @@ export function guardedFiles(raw: RawFiles): HostFiles {
             throw new RefusedPath(path, made.kind === "symlink" ? "symlink" : "not_a_directory");
           }
           owned(path, made, dir === path ? "not_owner" : "ancestor_not_owner");
-          continue;
         }
         if (dir !== missing[0]) continue;
-        takeBackIfRootInOthers(dir, raw.removeDir);
+        if (madeHere) takeBackIfRootInOthers(dir, raw.removeDir);
+        // Made by another run meanwhile (two first runs at once) as well: not gone into, nor made deeper.
         const after = unseen === undefined ? undefined : leadsOut(dir);
-        if (after !== undefined) {
-          raw.removeDir(dir);
-          throw new Error(after);
-        }
+        if (after === undefined) continue;
+        if (madeHere) raw.removeDir(dir);
+        throw new Error(after);
       }
       if (missing.length > 0) facts = raw.lstat(path);
       if (facts?.kind === "symlink") throw new RefusedPath(path, "symlink");
