@@ -105,26 +105,42 @@ async function deliverSpool(config: SenderConfig, deadline: number, startedFrom:
     releaseSenderLock(files, dir, lock);
     if (!hasWork(config, key)) return;
     // Time is up with work left, and the endpoint takes what it is sent: a successor goes on.
-    if (timeUp && sent > 0 && consentHolds() && executablesOf(config) === startedFrom) return startSuccessor(config);
+    const unchanged = executablesOf(config) === startedFrom && runsFromItsCommand(config);
+    if (timeUp && sent > 0 && consentHolds() && unchanged) return startSuccessor(config);
     // The endpoint failed (the handler recorded it for later runs): stop.
     if (replayed > 0 && spooled > 0) return;
     if (look > 0 && replayed === 0) return;
   }
 }
 
+/** Its command's executables (a runtime, the program itself as a Bun executable, a shell): its absolute paths, but its script's. */
+function executablePaths(config: SenderConfig): string[] {
+  return (config.successor?.argv ?? []).filter((arg) =>
+    isAbsolutePath(arg, runtimeInfo().os) && !arg.startsWith(`${config.spoolDir}/`)
+  );
+}
+
 /**
- * What the files the sender was started from are (its command's executables: a runtime, the program itself as a Bun
- * executable, a shell; not its script), as a look tells them. A successor starts only where they are still the ones
+ * What a look tells of the files the sender was started from. A successor starts only where they are still the ones
  * the sender started from: a program replaced meanwhile (its next release installed) would run its own new code,
  * given the sender's script as its argument. Its next run hands off anew.
  */
 function executablesOf(config: SenderConfig): string {
+  return executablePaths(config).map((path) => host().files?.stamp(path) ?? "nothing there").join("\n");
+}
+
+/**
+ * Whether the file this process runs is still at one of its command's paths, where that can be told (Linux's
+ * `/proc/self/exe`, which Deno's sender may not read): a program replaced just after its hand-off, before the sender
+ * first looked, is told apart from the one it runs.
+ */
+function runsFromItsCommand(config: SenderConfig): boolean {
   const { files } = host();
-  const argv = config.successor?.argv ?? [];
-  const executables = argv.filter((arg) =>
-    isAbsolutePath(arg, runtimeInfo().os) && !arg.startsWith(`${config.spoolDir}/`)
-  );
-  return executables.map((path) => files?.stamp(path) ?? "nothing there").join("\n");
+  const running = files?.stamp("/proc/self/exe");
+  if (running === undefined) return true;
+  const file = running.split(" -> ")[1]; // none where the file it runs is no longer at its path
+  return file !== undefined &&
+    executablePaths(config).some((path) => files?.stamp(path)?.split(" -> ").at(-1) === file);
 }
 
 /** Starts the sender's successor, as the program started the sender, with the same configuration. */

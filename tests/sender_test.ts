@@ -14,7 +14,6 @@ import {
   chownSync,
   copyFileSync,
   existsSync,
-  linkSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -688,14 +687,11 @@ test(`${runtime}: a program replaced while its sender works (its next release): 
     const spool = `${dir.path}/spool`;
     mkdirSync(spool, { mode: 0o700 });
     for (let i = 0; i < 40; i++) spoolEvent(spool, server.url(), `waiting-${i}`, `s${i}`, i);
-    // The program: the runtime under a path of its own, as an installed CLI is (a hard link, else a copy).
+    // The program: the runtime under a path of its own, as an installed CLI is (a copy: a hard link would change
+    // the runtime's own file, which other tests' senders look at).
     const program = `${dir.path}/mycli`;
-    try {
-      linkSync(process.execPath, program);
-    } catch {
-      copyFileSync(process.execPath, program);
-      chmodSync(program, 0o755);
-    }
+    copyFileSync(process.execPath, program);
+    chmodSync(program, 0o755);
     const fixture = fixturePath("exit_child.ts");
     const run = await runChild("exit_child.ts", {
       executable: program,
@@ -703,8 +699,9 @@ test(`${runtime}: a program replaced while its sender works (its next release): 
       env: handOffEnv(spool, server.url(), "last", { NAT_TEST_OPTIONS: '{"requestTimeoutSeconds":2}' }),
     });
     assert.equal(run.code, 0, run.stderr);
-    await waitFor(() => server.events().length > 0, "the sender's first requests");
-    // Its next release installed over it while the sender works: a new file at the path, which tells who runs it.
+    // Its next release installed over it as soon as it ended: a new file at the path, which tells who runs it. (Deno's
+    // sender may not read /proc/self/exe, which tells the file it runs: it compares what it saw when it started.)
+    if (runtime === "deno") await waitFor(() => server.events().length > 0, "the sender's first requests");
     const ran = `${dir.path}/new-release-ran`;
     rmSync(program);
     writeFileSync(program, `#!/bin/sh\necho "$@" > '${ran}'\n`, { mode: 0o755 });
