@@ -33,7 +33,7 @@ throw new R(l,k.kind==="symlink"?"symlink":"not_a_directory");t(l,k,v===l?"not_o
 continue;p&&r(v,e.removeDir);const E=m===void 0?void 0:g(v);if(E!==void 0)throw p&&e.removeDir(v),new Error(E)}if(f.length>
 0&&(h=e.lstat(l)),h?.kind==="symlink")throw new R(l,"symlink");if(h?.kind!=="directory")throw new R(l,"not_a_directory");
 if(!c)return!0;if(e.uid!==void 0&&h.uid!==e.uid)throw new R(l,"not_owner");if(h.mode!==void 0&&(h.mode&18)!==0)throw new R(
-l,"writable_by_others");const x=e.uid===0||e.uid===void 0&&h.uid===0;if(!(e.usableDir(l)??(x||h.mode===void 0||(h.mode&448)===
+l,"writable_by_others");const O=e.uid===0||e.uid===void 0&&h.uid===0;if(!(e.usableDir(l)??(O||h.mode===void 0||(h.mode&448)===
 448)))throw new R(l,"not_writable");return Le(e,l)},list:a=>e.list(a),checkPlace:a=>Le(e,a),read:(a,c)=>e.read(a,c,o(a,c)),
 sizeOf:(a,c=!1)=>d(a,c)?.size,modifiedAt:a=>d(a,!0)?.modified,present(a){try{return!e.allowed(a,"read")||e.lstat(a)!==void 0}catch{
 return!0}},writableDir(a){try{return e.allowed(a,"read")&&e.lstat(a)?.kind==="directory"&&e.allowed(a,"write")&&e.usableDir(
@@ -89,7 +89,7 @@ return Object.defineProperty(e,Pr,{value:!0}),e}),vo=(function(e,t){const n=p=>{
 state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=S(()=>e.permissions.querySync?.({name:"net"}));return p?.state===
 "granted"&&p.partial!==!0},o=(p,E)=>r({name:E,path:p}),s=p=>r({name:"sys",kind:p})?S(()=>e[p]())??void 0:void 0,d=wn(mo(
 e,{uid:s("uid"),gid:s("gid")},o)),a=(p,E)=>{try{let b=new TextEncoder().encode(E);for(;b.length>0;)b=b.subarray(p.writeSync(
-b))}catch{}},c=e===Ge&&Wr?Wr:On(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
+b))}catch{}},c=e===Ge&&Wr?Wr:xn(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{
 u(p)||e.exit(ve[p]),setTimeout(()=>e.exit(ve[p]),100)},f=()=>globalThis.process?.stdin,h=()=>S(()=>e.stdin.readable.locked||
 Dr(f()))!==!1,m=new We(p=>{const E=$=>{se(p,I=>I.beforeExit())&&$.preventDefault()},b=()=>{se(p,$=>$.exit(e.exitCode))},
 k=$=>{$.defaultPrevented||se(p,I=>I.exit(1))},_=[["beforeunload",E],["error",k],["unhandledrejection",k]];for(const[$,I]of _)
@@ -97,15 +97,15 @@ globalThis.addEventListener($,I);return Ft.add(b),()=>{for(const[$,I]of _)global
 b)}}),y=new We(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const E=e.build.os==="linux"&&r({name:"read",
 path:Ct})?S(()=>d.read(Ct,65536)):void 0,k=(gn(E).length===0?ze:[]).map(_=>{const $=Sn(()=>{c.programListens(_)||(se(p,I=>I(
 _)),y.clear(),l(_))});return S(()=>c.add(_,$)),[_,$]});return()=>{for(const[_,$]of k)S(()=>c.remove(_,$))}}),g=p=>{try{return e.
-env.get(p),!1}catch{return!0}},N=p=>r({name:"env",variable:p})&&g(p),x=p=>!r({name:"env",variable:p})||g(p),O=p=>{try{return r(
-{name:"env",variable:p})?e.env.get(p):void 0}catch{return}},v=p=>{const E=go(e,r,d,O);if(E)return{refused:E};const b=na.
-find(x);if(b!==void 0){const A=Dt(N(b),"--allow-env");return{refused:`the program may not read ${b} (${A}), which its re\
+env.get(p),!1}catch{return!0}},N=p=>r({name:"env",variable:p})&&g(p),O=p=>!r({name:"env",variable:p})||g(p),x=p=>{try{return r(
+{name:"env",variable:p})?e.env.get(p):void 0}catch{return}},v=p=>{const E=go(e,r,d,x);if(E)return{refused:E};const b=na.
+find(O);if(b!==void 0){const A=Dt(N(b),"--allow-env");return{refused:`the program may not read ${b} (${A}), which its re\
 quests honour: a sender would not`}}const k=S(()=>e.execPath());if(!k||!r({name:"run",command:k}))return{refused:"the pr\
 ogram may not run Deno itself (--allow-run)"};const _=r({name:"read",path:"."})?S(()=>e.cwd()):void 0,$=[p.dir,...p.reads].
 map(A=>Tn(A,_)),I=[...$,k].find(A=>A.includes(","));if(I!==void 0)return{refused:`Deno's permission flags cannot name a \
 path with a comma: ${I}`};if(e.build.os==="windows")return{executable:k,paths:$,cwd:_};const M=ta.find(([A,C])=>r({name:"\
 run",command:A})&&(!C||d.sizeOf(A)!==void 0));return M?{executable:k,closer:M,paths:$,cwd:_}:{refused:`Deno passes inher\
-ited descriptors on; closing them needs --allow-run=${Ur}`}};return{env:O,envHidden:x,envNotUnicode:N,writeStderr:p=>a(e.
+ited descriptors on; closing them needs --allow-run=${Ur}`}};return{env:x,envHidden:O,envNotUnicode:N,writeStderr:p=>a(e.
 stderr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){
 e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,E,b,k){const _=new Set;let $=0;const I=async A=>{if(Number(A.headers.
 get("content-length")??0)>k.maxBodyBytes)return Hr(A);let C;const j=new Promise(Me=>C=setTimeout(()=>Me(Yr),k.requestTimeoutMs)),
@@ -116,14 +116,14 @@ new Response(J.body??null,{status:J.status,headers:J.headers??{}}):(await new Pr
 status:503}))},M=e.serve({hostname:p,port:E,onListen(){}},async A=>{if($>=k.maxConnections)return new Response(null,{status:503,
 headers:{connection:"close"}});$++;try{return await I(A)}finally{$--}});return Promise.resolve({port:M.addr.port,async close(){
 for(const A of _)A();await M.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.
-now(),canConnect(p){try{return r({name:"net",host:kn(p)})}catch{return!1}},sendsProxyCredentials(p){try{return ge.some(x)||
-Bs(new URL(p),O)}catch{return!0}},async fetch(p,E){const b=Mr(new URL(p),O,N);if(b!==void 0)throw new ye(b);return await(t??
+now(),canConnect(p){try{return r({name:"net",host:kn(p)})}catch{return!1}},sendsProxyCredentials(p){try{return ge.some(O)||
+Bs(new URL(p),x)}catch{return!0}},async fetch(p,E){const b=Mr(new URL(p),x,N);if(b!==void 0)throw new ye(b);return await(t??
 globalThis.fetch)(p,E)},senderRefusal(p){const E=v(p);return"refused"in E?E.refused:void 0},senderCommand(p,E){const b=v(
 E);if("refused"in b)return b;const{executable:k,closer:_,paths:$,cwd:I}=b,M=_&&yo(e,n),A=_?[...M?[M]:[],_[0],k]:[k],C=i()?
 "--allow-net":`--allow-net=${kn(E.endpoint)}`,j=[k,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
 -no-remote"];j.push("--no-code-cache"),j.push("--allow-sys=uid,gid",`--allow-env=${E.variables.join(",")}`,C,`--allow-ru\
 n=${A.join(",")}`),j.push(`--allow-read=${[...$,...A].join(",")}`,`--allow-write=${E.dir}`,p);const U={DENO_NO_UPDATE_CHECK:"\
-1",DENO_NO_PACKAGE_JSON:"1"},L=bn(O,{...E.set,...U},I);if(!_)return{argv:j,env:L,cwd:E.dir};const re=[_[0],"-c",_[2],"na\
+1",DENO_NO_PACKAGE_JSON:"1"},L=bn(x,{...E.set,...U},I);if(!_)return{argv:j,env:L,cwd:E.dir};const re=[_[0],"-c",_[2],"na\
 t-telemetry-sender",...j];return M?{argv:[M,...re],env:L,cwd:E.dir,leavesSession:!0}:{argv:re,env:L,cwd:E.dir}},spawnDetached(p){
 try{const[E,...b]=p.argv,_={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.
 Command(E,{args:b,env:p.env,cwd:p.cwd,..._}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,
@@ -138,21 +138,21 @@ includes("denied"))return Fr.find((r,i)=>{if(n[i].some(s=>s!=="granted"))return!
 isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&18)===0})}),go=(function(e,t,n,r){return e.build.standalone?"a \
 deno compile executable: it runs only its program":$n({pid:e.pid,ppid:S(()=>e.ppid),os:D().os,env:r,read:i=>t({name:"rea\
 d",path:i})?S(()=>n.read(i,65536)):void 0,pidNamespace:D().os==="linux"&&t({name:"read",path:jr})?S(()=>e.readLinkSync(jr)):
-void 0})}),On=(function(e){const t=e.addSignalListener.bind(e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=
+void 0})}),xn=(function(e){const t=e.addSignalListener.bind(e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=
 (i,o)=>{t(i,o),Br(o)||r.set(i,(r.get(i)??new Set).add(o))},e.removeSignalListener=(i,o)=>{n(i,o),r.get(i)?.delete(o)}}catch{
 return{programListens:()=>!0,add:t,remove:n}}return{programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),wo=(function(e,t){
 const{Buffer:n}=globalThis;return(r,i)=>new Promise((o,s)=>{const d=new URL(r),a=Ve(d,t);if(a.kind==="unusable")return s(
 new ye(a.reason));const c=d.protocol==="https:",u=da(e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-len\
 gth":n.byteLength(i.body),"accept-encoding":"identity"},signal:i.signal};if(a.kind==="direct")l.agent=!1,l.lookup=u;else{
-const{proxy:h}=a,m=i.signal;l.createConnection=(y,g)=>{(c?ma(e,u,h,d,m):Gr(e,u,h,m)).then(x=>g(null,x),x=>g(x))},c||(l.path=
+const{proxy:h}=a,m=i.signal;l.createConnection=(y,g)=>{(c?ma(e,u,h,d,m):Gr(e,u,h,m)).then(O=>g(null,O),O=>g(O))},c||(l.path=
 `${d.protocol}//${d.host}${d.pathname}${d.search}`,h.authorization&&(l.headers["proxy-authorization"]=h.authorization))}
 const f=e(c?"node:https":"node:http").request(d,l);f.on("error",s),f.on("response",h=>{const m=y=>h.headers[y.toLowerCase()];
 o({status:h.statusCode??0,headers:{get:y=>{const g=m(y);return g===void 0?null:Array.isArray(g)?g.join(", "):g}},body:{cancel:()=>(h.
 destroy(),Promise.resolve()),getReader:()=>e("node:stream").Readable.toWeb(h).getReader()}})}),f.end(i.body)})}),Eo=(function(e,t,n,r){
 const i=h=>e.constants[h]??0,o=i("O_NOFOLLOW")|i("O_NONBLOCK"),s=h=>({kind:h.isSymbolicLink()?"symlink":h.isFile()?"file":
 h.isDirectory()?"directory":"other",uid:n?void 0:h.uid,gid:n?void 0:h.gid,mode:n?void 0:h.mode&4095,size:h.size,modified:h.
-mtimeMs,changed:h.ctimeMs,inode:h.ino}),d=(h,m,y,g)=>{try{return e.openSync(h,m|o,g)}catch(N){const x=N.code;if(x==="ENO\
-ENT"||x==="ENOTDIR")return;const O=x==="ELOOP"||x==="ENXIO"?e.lstatSync(h,{throwIfNoEntry:!1}):void 0;throw O&&y(s(O)),N}},
+mtimeMs,changed:h.ctimeMs,inode:h.ino}),d=(h,m,y,g)=>{try{return e.openSync(h,m|o,g)}catch(N){const O=N.code;if(O==="ENO\
+ENT"||O==="ENOTDIR")return;const x=O==="ELOOP"||O==="ENXIO"?e.lstatSync(h,{throwIfNoEntry:!1}):void 0;throw x&&y(s(x)),N}},
 a=(h,m)=>{for(let y=0;y<m.length;)y+=e.writeSync(h,m,y,m.length-y)},{Buffer:c,process:u}=globalThis;let l;const f=(h,m)=>{
 if(l??=u?.getBuiltinModule?.("node:buffer")?.isUtf8??va,!l(m))throw new R(h,"not_utf8");return c.from(m).toString("utf8")};
 return{uid:n?void 0:t.uid,get gid(){return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(h,m)=>r===void 0||S(()=>r.
@@ -160,8 +160,8 @@ has(m==="read"?"fs.read":"fs.write",h))!==!1,lstat(h){try{const m=e.lstatSync(h,
 if(m.code==="ENOTDIR")return;throw m}},realPath:h=>S(()=>(e.realpathSync.native??e.realpathSync)(h)),readLink:h=>S(()=>e.
 readlinkSync(h)),usableDir(h){try{return e.accessSync(h,pa),!0}catch(m){return["EACCES","EPERM","EROFS"].includes(m.code??
 "")?!1:void 0}},mkdir:h=>{e.mkdirSync(h,{mode:448})},list:h=>e.readdirSync(h),read(h,m,y){const g=d(h,i("O_RDONLY"),y);if(g!==
-void 0)try{const N=s(e.fstatSync(g));y(N);const x=En((O,v)=>e.readSync(g,O,v,O.length-v,null),N.size,m);return y({...N,size:x.
-length}),f(h,x)}finally{e.closeSync(g)}},create(h,m){const y=d(h,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},384);if(y===
+void 0)try{const N=s(e.fstatSync(g));y(N);const O=En((x,v)=>e.readSync(g,x,v,x.length-v,null),N.size,m);return y({...N,size:O.
+length}),f(h,O)}finally{e.closeSync(g)}},create(h,m){const y=d(h,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},384);if(y===
 void 0)throw new Error(`cannot create ${h}: no such directory`);try{a(y,c.from(m))}catch(g){throw e.closeSync(y),e.unlinkSync(
 h),g}e.closeSync(y)},append(h,m,y){const g=d(h,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),y,384);if(g===void 0)throw new Error(
 `cannot append to ${h}: no such directory`);try{y(s(e.fstatSync(g))),a(g,c.from(m))}finally{e.closeSync(g)}},touch(h,m,y){
@@ -172,40 +172,40 @@ bo=(function(e){let t=0,n;const r=()=>{if(t!==0)try{n??=new MessageChannel().por
 e.on("beforeExit",r)}catch{return()=>{}}t++;let i=!1;return()=>{if(!i&&(i=!0,!(--t>0))){n?.unref();try{e.removeListener(
 "beforeExit",r)}catch{}}}}}),To=(function(e,t){let n;const r=()=>n??=_o(e),i=({dir:l})=>{const f=e.platform==="win32"?void 0:
 l.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(f!==void 0)return`${D().name} cannot run a script from a path with a '${f}'\
- in it: ${l}`;const{files:h,fs:m}=r();return ko(e,h,m)};let o=!1;const s=new We(l=>xn(e,[["beforeExit",()=>{se(l,m=>m.beforeExit())}],
+ in it: ${l}`;const{files:h,fs:m}=r();return ko(e,h,m)};let o=!1;const s=new We(l=>On(e,[["beforeExit",()=>{se(l,m=>m.beforeExit())}],
 ["exit",m=>{o=!0,se(l,y=>y.exit(m))}]])),d=l=>e.platform!=="win32"&&S(()=>(e.kill(e.pid,l),!0))===!0,a=new We(l=>{if(e.pid===
-1)return()=>{};const f=e.versions.bun&&e.platform==="linux"?r().files:void 0,h=gn(S(()=>f?.read(Ct,65536)));return xn(e,
+1)return()=>{};const f=e.versions.bun&&e.platform==="linux"?r().files:void 0,h=gn(S(()=>f?.read(Ct,65536)));return On(e,
 ze.filter(m=>!h.includes(m)).map(m=>{const y=Sn(()=>{Qs(e,m)||(se(l,g=>g(m)),a.clear(),d(m)||e.exit(ve[m]))});return[m,y]}))}),
 c=l=>{try{return e.env[l]?.includes("\uFFFD")===!0}catch{return!1}},u=l=>c(l)&&!ge.includes(l);return{env(l){try{return u(
 l)?void 0:e.env[l]}catch{return}},envHidden:u,envNotUnicode:c,writeStderr:l=>Qr(e.stderr,l),writeStdout:l=>Qr(e.stdout,l),
 stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(l){e.exitCode=l},exitCode(){const l=Number(
 e.exitCode??NaN);return Number.isInteger(l)?l:void 0},async serve(l,f,h,m){const y=e.getBuiltinModule?.("node:http");if(!y)
 throw new Error("no HTTP server in this runtime");const g={requestTimeout:m.requestTimeoutMs,headersTimeout:m.requestTimeoutMs,
-connectionsCheckingInterval:1e3},N=y.createServer(g,(O,v)=>{const p=(M,A)=>{v.writeHead(M,{"content-type":"application/j\
-son",connection:"close"}),v.end(JSON.stringify({error:A}),()=>O.socket.destroy())},E=()=>p(413,"the body is too large");
-if(Number(O.headers["content-length"]??0)>m.maxBodyBytes)return E();const b=new TextDecoder;let k="",_=0,$=!1;const I=setTimeout(
-()=>{$=!0,k="",p(408,"the request did not arrive in time")},m.requestTimeoutMs);O.on("close",()=>clearTimeout(I)),O.on("\
-data",M=>{if(!$){if(_+=M.length,_>m.maxBodyBytes)return $=!0,k="",clearTimeout(I),O.pause(),E();k+=b.decode(M,{stream:!0})}}),
-O.on("end",async()=>{if(clearTimeout(I),$)return;let M;try{M=await h({method:O.method??"GET",path:O.url??"/",body:k})}catch{
+connectionsCheckingInterval:1e3},N=y.createServer(g,(x,v)=>{const p=(M,A)=>{v.writeHead(M,{"content-type":"application/j\
+son",connection:"close"}),v.end(JSON.stringify({error:A}),()=>x.socket.destroy())},E=()=>p(413,"the body is too large");
+if(Number(x.headers["content-length"]??0)>m.maxBodyBytes)return E();const b=new TextDecoder;let k="",_=0,$=!1;const I=setTimeout(
+()=>{$=!0,k="",p(408,"the request did not arrive in time")},m.requestTimeoutMs);x.on("close",()=>clearTimeout(I)),x.on("\
+data",M=>{if(!$){if(_+=M.length,_>m.maxBodyBytes)return $=!0,k="",clearTimeout(I),x.pause(),E();k+=b.decode(M,{stream:!0})}}),
+x.on("end",async()=>{if(clearTimeout(I),$)return;let M;try{M=await h({method:x.method??"GET",path:x.url??"/",body:k})}catch{
 M={status:500,headers:{"content-type":"application/json"},body:'{"error":"internal"}'}}M&&(v.writeHead(M.status,M.headers??
-{}),v.end(M.body))})});N.maxConnections=m.maxConnections,await new Promise((O,v)=>{N.once("error",v),N.listen(f,l,O)});const x=N.
-address();return{port:typeof x=="object"&&x?x.port:f,close:()=>new Promise(O=>{N.close(()=>O()),N.closeAllConnections?.()})}},
+{}),v.end(M.body))})});N.maxConnections=m.maxConnections,await new Promise((x,v)=>{N.once("error",v),N.listen(f,l,x)});const O=N.
+address();return{port:typeof O=="object"&&O?O.port:f,close:()=>new Promise(x=>{N.close(()=>x()),N.closeAllConnections?.()})}},
 unrefTimer(l){l?.unref?.()},holdOpen:e.versions.bun?void 0:bo(e),watchTick:e.versions.bun?void 0:ya,monotonicMs(){const[
 l,f]=e.hrtime();return l*1e3+f/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:l}=r(),f=m=>S(()=>l?.
 fstatSync(m).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(f)||e.execArgv?.includes("--test"))return;const{
 stdin:h}=e;if(!(!h.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!h.setRawMode)&&S(()=>Dr(h))===!1&&Cr(r().files,D().os))return{
-readRaw:m=>new Promise((y,g)=>{const N=h.isRaw===!0,x=h.readableFlowing,O=E=>{h.removeListener("data",v),h.removeListener(
-"end",p),h.removeListener("error",p),S(()=>h.setRawMode?.(N)),h.pause(),E!==void 0&&E.length>0&&S(()=>h.unshift(E)),x===
-!0?h.resume():x===null&&S(()=>h.readableFlowing=null)},v=E=>{const b=new Uint8Array(E??[]);let k;try{k=m(b)}catch{k=b.length}
-k!==void 0&&(O(b.subarray(k)),e.nextTick(y))},p=()=>{O(),g(new Error("the terminal went away"))};h.setRawMode?.(!0),h.on(
+readRaw:m=>new Promise((y,g)=>{const N=h.isRaw===!0,O=h.readableFlowing,x=E=>{h.removeListener("data",v),h.removeListener(
+"end",p),h.removeListener("error",p),S(()=>h.setRawMode?.(N)),h.pause(),E!==void 0&&E.length>0&&S(()=>h.unshift(E)),O===
+!0?h.resume():O===null&&S(()=>h.readableFlowing=null)},v=E=>{const b=new Uint8Array(E??[]);let k;try{k=m(b)}catch{k=b.length}
+k!==void 0&&(x(b.subarray(k)),e.nextTick(y))},p=()=>{x(),g(new Error("the terminal went away"))};h.setRawMode?.(!0),h.on(
 "data",v),h.on("end",p),h.on("error",p),h.resume()})}},fetch:t.lightFetch&&e.getBuiltinModule?wo(l=>e.getBuiltinModule(l),
-l=>e.env[l]):Oa(t.fetchAtLoad,l=>e.env[l],e.versions.bun!==void 0),senderCommand(l,f){const h=i(f);if(h)return{refused:h};
+l=>e.env[l]):xa(t.fetchAtLoad,l=>e.env[l],e.versions.bun!==void 0),senderCommand(l,f){const h=i(f);if(h)return{refused:h};
 const m=e.versions.bun?ga:{},y=bn(N=>u(N)?void 0:e.env[N],{...f.set,...m},S(()=>e.cwd?.())),g=e.versions.bun?[]:$o(e);return{
 argv:[e.execPath,...g,l],env:y,cwd:f.dir}},senderRefusal:i,spawnDetached(l){try{const{argv:f,env:h,cwd:m}=l;if(t.bunSpawn){
-const O=["ignore","ignore","ignore"];try{const v=t.bunSpawn([...f],{detached:!0,stdio:O,windowsHide:!0,env:{...h},cwd:m});
+const x=["ignore","ignore","ignore"];try{const v=t.bunSpawn([...f],{detached:!0,stdio:x,windowsHide:!0,env:{...h},cwd:m});
 return v.unref(),v.pid!==void 0?"started":"failed"}catch(v){return v?.code==="EAGAIN"?"no processes":"failed"}}const y=e.
-getBuiltinModule?.("node:child_process");if(!y)return"failed";const[g,...N]=f,x=y.spawn(g,N,{detached:!0,stdio:"ignore",
-windowsHide:!0,env:h,cwd:m});return x.on("error",()=>{}),x.unref(),x.pid!==void 0?"started":"failed"}catch{return"failed"}},
+getBuiltinModule?.("node:child_process");if(!y)return"failed";const[g,...N]=f,O=y.spawn(g,N,{detached:!0,stdio:"ignore",
+windowsHide:!0,env:h,cwd:m});return O.on("error",()=>{}),O.unref(),O.pid!==void 0?"started":"failed"}catch{return"failed"}},
 exit:l=>e.exit(l),signalSelf:d,get files(){return r().files},exiting:()=>o||e._exiting===!0,onExit:l=>s.add(l),onInterrupt:l=>a.
 add(l)}}),_o=(function(e){let t;try{t=e.getBuiltinModule?.("node:fs")}catch{t=void 0}let n;const r={uid:e.getuid?.(),get gid(){
 return n??={gid:o()},n.gid}},i=t&&Eo(t,r,e.platform==="win32",e.permission),o=()=>e.versions.bun?ba(S(()=>i?.read(Zr,wa,
@@ -222,13 +222,13 @@ ram":S(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and 
  are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.js does not pass on, or granting a pa\
 th Node.js passes on unquoted that the sender, started in the spool, would read otherwise: relative, or with a space, qu\
 ote or backslash)":$n({pid:e.pid,ppid:e.ppid,os:e.platform,env:i=>e.env[i],read:i=>S(()=>t?.read(i,65536)),pidNamespace:e.
-platform==="linux"?S(()=>n?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}),xn=(function(e,t){
+platform==="linux"?S(()=>n?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}),On=(function(e,t){
 const n=[],r=()=>{for(const[i,o]of n)e.removeListener(i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),
 i}return r}),w=(function(){if(Je)return Je;const e=D().name;return Je=e==="deno"?vo(we.Deno,ti):e==="unknown"?Na:To(we.process,
-{lightFetch:e==="node",fetchAtLoad:ti,bunSpawn:e==="bun"?we.Bun?.spawn:void 0}),Je}),Oo=(function(e,t){const n={};for(const[
+{lightFetch:e==="node",fetchAtLoad:ti,bunSpawn:e==="bun"?we.Bun?.spawn:void 0}),Je}),xo=(function(e,t){const n={};for(const[
 r,i]of(e??"").split(",").entries()){if(i.trim()==="")continue;const o=i.indexOf("="),s=d=>t?.(`entry ${r+1} ${d}`);if(o<
 0||i.slice(0,o).trim()===""){s("is not key=value");continue}try{const d=decodeURIComponent(i.slice(0,o).trim()),a=decodeURIComponent(
-i.slice(o+1).trim());d!==""?n[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return n}),xo=(function(e){
+i.slice(o+1).trim());d!==""?n[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return n}),Oo=(function(e){
 const t={},n=[];for(const[r,i]of Object.entries(e))Ca.test(r)?t[r]=i:n.push(r);return{sent:t,skipped:n}}),No=(function(e,t=()=>!1){
 for(const n of si){if(t(n))return{hidden:!0};const r=e(n)?.trim();if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP\
 _LOGS_ENDPOINT"?r:Da(r),hidden:!1}}return{hidden:!1}}),Ie=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.
@@ -249,17 +249,17 @@ th: it is read in the directory each run starts in, so each directory may hold a
 os,t,v=>l=v),h=e("NAT_TELEMETRY_SPOOL_DIR"),m=D().os==="win32"?"LOCALAPPDATA":"HOME";f===void 0&&h===void 0&&w().envHidden?.(
 m)===!0&&(l=`the program may not read ${m} (${ae(m)})`,t.push(`${m} may not be read (${ae(m)}): the spool cannot be kept\
  in the home directory`));for(const v of r)t.push(`${v} may not be read (${ae(v)}): ${ci[v]}`);for(const v of si){const p=e(
-v)?.trim(),E=p?ct(p):void 0;E&&t.push(`${v}=${T(z(p))} ${E}: OTLP events are not sent`)}const y=No(e,v=>r.includes(v)),g=v=>Oo(
+v)?.trim(),E=p?ct(p):void 0;E&&t.push(`${v}=${T(z(p))} ${E}: OTLP events are not sent`)}const y=No(e,v=>r.includes(v)),g=v=>xo(
 e(v),p=>t.push(`${v}: ${p}: skipped`)),N={...Mn("OTEL_EXPORTER_OTLP_HEADERS",g("OTEL_EXPORTER_OTLP_HEADERS"),t),...Mn("O\
-TEL_EXPORTER_OTLP_LOGS_HEADERS",g("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},x=xo(g("OTEL_RESOURCE_ATTRIBUTES"));x.skipped.length>
-0&&t.push(`OTEL_RESOURCE_ATTRIBUTES: ${x.skipped.map(v=>T(v)).join(", ")}: not sent, as it may say who or which machine \
-sends (only the service's names and its deployment's environment are)`);const O={...x.sent,...e("OTEL_SERVICE_NAME")?{"s\
+TEL_EXPORTER_OTLP_LOGS_HEADERS",g("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},O=Oo(g("OTEL_RESOURCE_ATTRIBUTES"));O.skipped.length>
+0&&t.push(`OTEL_RESOURCE_ATTRIBUTES: ${O.skipped.map(v=>T(v)).join(", ")}: not sent, as it may say who or which machine \
+sends (only the service's names and its deployment's environment are)`);const x={...O.sent,...e("OTEL_SERVICE_NAME")?{"s\
 ervice.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:y.
 hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:f,noSpool:l,spoolFallback:h===void 0,handOff:c,ci:i,format:a,
-otlpEndpoint:y.endpoint,otlpHeaders:N,otlpResource:O,problems:t}}),Rn=(function(e,t){if(t===void 0)return;const n=t.trim().
+otlpEndpoint:y.endpoint,otlpHeaders:N,otlpResource:x,problems:t}}),Rn=(function(e,t){if(t===void 0)return;const n=t.trim().
 toLowerCase();if(!(Ie(n)===!0||Ba.includes(n)))return`${e}=${T(t)} is not a yes/no value (1, true, yes / 0, false, no): \
-read as no`}),Mn=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))Or(i)?kr(i)?n.push(`${e}: ${T(i)} is the\
- HTTP client's to set: skipped, not sent`):xr(o)?r[i]=o:n.push(`${e}: the value of ${T(i)} is not a header value (RFC 91\
+read as no`}),Mn=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))xr(i)?kr(i)?n.push(`${e}: ${T(i)} is the\
+ HTTP client's to set: skipped, not sent`):Or(o)?r[i]=o:n.push(`${e}: the value of ${T(i)} is not a header value (RFC 91\
 10, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):n.push(`${e}: an entry's na\
 me is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \`Name: value\` rat\
 her than \`Name=value\`): skipped, not sent`);return r}),Ro=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_\
@@ -343,13 +343,13 @@ text:r,problem:i,reread:o,stamp:n?.stamp(e)}}),bt=(function(e,t){const n=w().fil
 path)===!1)return!1;if(t===void 0&&!e.reread)return n?.stamp(e.path)!==e.stamp;const r=t??he(e.path,!0);return r.text!==
 e.text||r.problem!==e.problem||n?.modifiedAt(e.path)!==e.modified}),Vn=(function(){try{const e=tt[et];if(e===void 0)return;
 const{serial:t}=e;return Number.isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),Tt=(function(){
-const e=Vn();e===void 0||e===nt||(nt=e,[B,X,Oe]=[!1,!1,!0])}),Se=(function(){if(wi)return B=wi();Tt();const e=Oe&&!X;if(!e&&
+const e=Vn();e===void 0||e===nt||(nt=e,[B,X,xe]=[!1,!1,!0])}),Se=(function(){if(wi)return B=wi();Tt();const e=xe&&!X;if(!e&&
 (de===Ei||Fe()?.enabled===!1))return de=Ei,B=!1;if(e&&(de===bi||Ti()))return de=bi,B=!1;if(!X||G===void 0)return!0;let t=G.
 reread?he(G.path,!0):void 0;return t?.problem!==void 0&&(t=he(G.path,!0)),B=G.problem===void 0&&(t===void 0?B===!0&&!bt(
 G):t.problem===void 0&&!bt(G,t)&&wt(t.state).enabled),B||(de??="the consent file, written again during the run"),B}),Q=(function(){
 return Tt(),B===void 0&&zn(yt()),B===!0}),Fo=(function(){const e=yt();return B===void 0&&zn(e),{enabled:e.enabled,source:e.
 source}}),zn=(function(e){[B,X]=[e.enabled,e.source==="file"];const t=X?K():void 0;G=t===void 0?void 0:Et(t,e)}),Ue=(function(){
-if(!Oe||X||B!==!0||Ti())return;const e=Fe();if(e)return e.enabled?void 0:e.source;const t=K(),n=xe?.path===t?xe:void 0,{
+if(!xe||X||B!==!0||Ti())return;const e=Fe();if(e)return e.enabled?void 0:e.source;const t=K(),n=Oe?.path===t?Oe:void 0,{
 state:r,problem:i}=n===void 0?gt(t):n.problem!==void 0||n.text===void 0?{state:"never_asked",problem:n.problem}:Yn(n.text);
 return r==="disabled"&&i===void 0?"file":void 0}),Uo=(function(){return Q()&&X}),Ho=(function(e,t=D()){const n=({schemaVersion:r,
 sessionId:i,clientVersion:o=e},s)=>Un(r,{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,sentAt:s});return{name:"\
@@ -384,14 +384,14 @@ e",timer:!0},s={sign:"positive",integer:!0},d=n("requestTimeoutSeconds",Ci,i),a=
 offMaxSeconds",60,o);if(c<a)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffIn\
 itialSeconds' (${a}), got ${c}`);const u=An(),l=r("sourceClientVersion","string",Ye),f=Qn("resource",e.resource),h=r("se\
 ssionId","string","undefined"),m=[],y=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,g=qo(y,m),N=ut(u.format??
-""),x=y!==void 0?g:N??"nat",O=St(x,l,{...u.otlpResource,...f}),[v,p]=Pi.has(e)?[Ed,"the smallest event trackCommand reco\
-rds; a command's own are larger by its name, source and duration"]:[Di,"the smallest event"],E=$t(O,u.sessionPrefix+h),b=$t(
+""),O=y!==void 0?g:N??"nat",x=St(O,l,{...u.otlpResource,...f}),[v,p]=Pi.has(e)?[Ed,"the smallest event trackCommand reco\
+rds; a command's own are larger by its name, source and duration"]:[Di,"the smallest event"],E=$t(x,u.sessionPrefix+h),b=$t(
 St(g,l,f,Bi),h,v),k=n("maxEventBytes",32768,s);if(k<b.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventB\
 ytes' must be at least ${b.eventBytes} (${p}), got ${k}`);const _=n("maxBatchBytes",5e5,s);if(_<b.batchBytes){const C=`o\
 ne ${g} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersio\
 n', 'sessionId' or 'resource' make ${C} ${b.batchBytes} bytes, more than 'maxBatchBytes' (${_} by default)`:`Cannot crea\
 te handler: 'maxBatchBytes' must be at least ${b.batchBytes} (${C}), got ${_}`)}const $=Jo(e.headers);$.problem&&m.push(
-$.problem);const I=Xo(e.endpoint,u.endpointHidden?rn:u.endpoint??(x==="otlp"?u.otlpEndpointHidden?rn:u.otlpEndpoint??wd:
+$.problem);const I=Xo(e.endpoint,u.endpointHidden?rn:u.endpoint??(O==="otlp"?u.otlpEndpointHidden?rn:u.otlpEndpoint??wd:
 void 0),u.dryRun,m),M=Go(e.spoolDir,u,m),A=Kn("clock",r("clock","function",Date.now),Date.now,{valid:Td,expected:"epoch \
 milliseconds",hint:" (a method needs its object: () => performance.timeOrigin + performance.now())"});return{flushIntervalMs:n(
 "flushIntervalSeconds",Mi,i)*1e3,maxQueueSize:n("maxQueueSize",Li,s),maxRetries:n("maxRetries",Ii,{sign:"non-negative",integer:!0}),
@@ -401,8 +401,8 @@ sessionId:u.sessionPrefix+h,sink:I.kind==="http"&&$.problem?{kind:"none",reason:
 path,noSpool:M.none,problems:m,spoolFallback:e.spoolDir===void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEven\
 ts",ce.maxEvents,s),maxBytes:zo(n("spoolMaxBytes",ce.maxBytes,s),v,p),maxAgeMs:n("spoolMaxAgeDays",ce.maxAgeMs/864e5,{sign:"\
 positive"})*864e5},captureInterrupts:Ko(e.captureInterrupts),handOff:Zo(r("handOff","boolean",void 0),u),customFetch:e.fetch!==
-void 0,format:O,formatSetBy:y!==void 0?"the program's options":N!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{
-...x==="otlp"?u.otlpHeaders:{},...$.record},fetch:r("fetch","function",w().fetch??((C,j)=>globalThis.fetch(C,j))),logger:r(
+void 0,format:x,formatSetBy:y!==void 0?"the program's options":N!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{
+...O==="otlp"?u.otlpHeaders:{},...$.record},fetch:r("fetch","function",w().fetch??((C,j)=>globalThis.fetch(C,j))),logger:r(
 "logger","function",void 0),clock:A,waitClock:e.clock===void 0?()=>w().monotonicMs():A,random:Kn("random",r("random","fu\
 nction",Pe),Pe,{valid:C=>typeof C=="number"&&C>=0&&C<1,expected:"a number in [0, 1)"})}}),Kn=(function(e,t,n,{valid:r,expected:i,
 hint:o=""}){if(t===n)return t;let s;try{s=t()}catch(d){throw new TypeError(`Cannot create handler: '${e}' failed: ${ee(d)}${o}`)}
@@ -429,10 +429,10 @@ dler: 'format' must be a string ("nat" or "otlp"), got ${T(e)}`);const n=ut(e);r
 t))throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${T(t)}`);const n={};for(const[r,
 i]of Object.entries(t))if(i!==void 0){if(typeof i!="string")throw new TypeError(`Cannot create handler: '${e}' must be a\
 n object of strings, got ${typeof i=="object"||typeof i=="function"?T(i):`a ${typeof i}`} for ${T(r)}`);n[r]=i}return n}),
-Jo=(function(e){const t=Qn("headers",e);for(const[o,s]of Object.entries(t)){if(!Or(o))throw new TypeError(`Cannot create\
+Jo=(function(e){const t=Qn("headers",e);for(const[o,s]of Object.entries(t)){if(!xr(o))throw new TypeError(`Cannot create\
  handler: 'headers' must have header names (RFC 9110 tokens), got ${T(o)}`);if(kr(o))throw new TypeError(`Cannot create \
 handler: 'headers' must not set ${T(o)}: the HTTP client frames the request itself`);t[o]=As(s)}const n=Object.keys(t).find(
-o=>!xr(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+d.length+4,0),i=n!==void 0?`the program's 'headers' has a\
+o=>!Or(t[o])),r=Object.entries(t).reduce((o,[s,d])=>o+s.length+d.length+4,0),i=n!==void 0?`the program's 'headers' has a\
  value for ${T(n)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>ji?`the progr\
 am's 'headers' add ${r} bytes to a request, more than ${ji} (servers refuse a larger head): nothing is sent`:void 0;return i?
 {record:{},problem:i}:{record:t}}),Zo=(function(e,t){return e!==void 0?{enabled:e,source:"handOff option"}:t.handOff!=="\
@@ -468,13 +468,13 @@ customFetch:o}=e,s={version:o&&r!==Ye?r:void 0,program:o?Nd():void 0,headers:Obj
 void 0,resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},d=P(s);return Xn(t.kind==="http"?t.url:
 "",n.name,d==="{}"?"":d)}),es=(function(e,t){const n=P(t).replace(/[\u007f-\uffff]/g,r=>`\\u${r.charCodeAt(0).toString(16).
 padStart(4,"0")}`);return{...e,[Gi]:n}}),ts=(function(e){let t=e;try{t=new URL(e).origin}catch{}return fe(t).slice(0,4)}),
-ns=(function(e,t,n,r){return`sender-${e}-${ue(t)}-${n}${$e(8)}.${r}`}),Ot=(function(e,t,n,r,i){const o={locks:[],marks:[],
+ns=(function(e,t,n,r){return`sender-${e}-${ue(t)}-${n}${$e(8)}.${r}`}),xt=(function(e,t,n,r,i){const o={locks:[],marks:[],
 others:new Map};for(const s of e.list(t)){const d=/^sender-([0-9a-f]+)-(\d{13})-([0-9a-f]{4})[0-9a-f]{8}\.(lock|start)$/.
 exec(s);if(!d)continue;const a=Number(d[2]),c=d[4]==="lock"?Ae:Vd;if(a+c<=r||a>r+c)an(e,`${t}/${s}`);else if(d[1]===n)(d[4]===
 "lock"?o.locks:o.marks).push(s);else if(d[3]===i){const[u,l]=[`${d[2]} ${s}`,o.others.get(d[1])];(l===void 0||u<l)&&o.others.
-set(d[1],u)}}return o.locks.sort(),o.marks.sort(),o}),rs=(function(e,t,n,r){let i;try{e.ensureDir(t,!0);const o=ts(r),s=Ot(
+set(d[1],u)}}return o.locks.sort(),o.marks.sort(),o}),rs=(function(e,t,n,r){let i;try{e.ensureDir(t,!0);const o=ts(r),s=xt(
 e,t,n,Date.now(),o);if(s.locks.length>0||s.marks.length>0)return"at work";if(s.others.size>=qi)return"crowded";const d=Date.
-now();i=ns(n,d,o,"start"),e.create(`${t}/${i}`,"");const a=Ot(e,t,n,d,o),c=a.locks.length>0||a.marks[0]!==i,u=`${ue(d)} ${i}`,
+now();i=ns(n,d,o,"start"),e.create(`${t}/${i}`,"");const a=xt(e,t,n,d,o),c=a.locks.length>0||a.marks[0]!==i,u=`${ue(d)} ${i}`,
 l=[...a.others.values()].filter(f=>f<u).length>=qi;return!c&&!l?i:(an(e,`${t}/${i}`),c?"at work":"crowded")}catch{return i}}),
 ar=(function(e,t,n){const r=is(e,t,n);return r.handOff?r:{...r,outcome:Ji(e,t)}}),dr=(function(e){return e.sink.kind!=="\
 http"||w().canConnect(e.sink.url)}),is=(function(e,t,n){try{const r=lr(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{
@@ -511,13 +511,13 @@ dir}/${Re}`,!0)===Jd}),us=(function(e){if(ls(e))return!0;const{files:t,spool:n}=
 r()}catch(i){if(!(i instanceof R))return!1;try{t.remove(`${n.dir}/${Re}`),r()}catch{return!1}}return Zi(t,n.dir,ec),!0}),
 hs=(function(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([f,h])=>to.test(f)&&Number.isSafeInteger(h)&&h>0);if(d.
 length===0||!Nt(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(d.slice(0,ln))},endpointHash:fe(r)},u=z(
-r)===r?{...c,endpoint:r}:c,l=At(t,n);try{const f=hr(e,t,n,o).filter(m=>m.quiet).map(m=>no(e,m,t,n)),h=xt([...f.flatMap(m=>m.
+r)===r?{...c,endpoint:r}:c,l=At(t,n);try{const f=hr(e,t,n,o).filter(m=>m.quiet).map(m=>no(e,m,t,n)),h=Ot([...f.flatMap(m=>m.
 lines),u],s,o)??u;ur(e,t,n,f,()=>{const m=mr(e,l);m==="invalid"&&e.remove(l);const y=`${P(h)}
 `;typeof m!="object"||m.bytes+y.length<=Qi?e.append(l,typeof m=="object"&&!m.ended?`
 ${y}`:y,eo):dc(e,t,n,h,s,o)});for(const{path:m}of f)m!==void 0&&S(()=>e.remove(m))}catch{}}),ur=(function(e,t,n,r,i){try{
 i()}catch(o){for(const{path:s,summed:d}of r)s!==void 0&&fn(e,s,hn(t,n,d));throw o}}),hr=(function(e,t,n,r){return He(e,t,
 un,(i,o)=>{const[,,s,d]=un.exec(o)??[],a=Math.abs(r-Number(s))>=oc;return i===n?{path:V(t,o),summed:d===void 0?void 0:Number(
-d),quiet:a}:void 0})}),xt=(function(e,t,n){const r=fr(e,t,n).filter(d=>d.last>=t);if(r.length===0)return;const i={};for(const d of r)
+d),quiet:a}:void 0})}),Ot=(function(e,t,n){const r=fr(e,t,n).filter(d=>d.last>=t);if(r.length===0)return;const i={};for(const d of r)
 for(const[a,c]of Object.entries(d.dropped))(a in i||Object.keys(i).length<ln)&&Y(i,a,c);for(const d of Object.keys(i))i[d]=
 Math.min(i[d],Number.MAX_SAFE_INTEGER);const{endpoint:o,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.
 since)),last:Math.max(...r.map(d=>d.last)),dropped:i,...s===void 0?{}:{endpointHash:s},...o===void 0?{}:{endpoint:o}}}),
@@ -526,7 +526,7 @@ r,n),last:Math.min(o,n)}]})}),mr=(function(e,t){try{const n=e.read(t,cn);return 
 ended:n===""||n.endsWith(`
 `)}}catch(n){return n instanceof R?"invalid":void 0}}),Nt=(function(e){return Number.isSafeInteger(e)&&e>=0&&e<=Wt}),At=(function(e,t){
 return V(e,`drops-${t}.json`)}),fs=(function(e){const t=w().monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(
-i=>{n=xi(Math.max(0,t-w().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),Rt=(function(e,t){if(t!==void 0&&(typeof t!="st\
+i=>{n=Oi(Math.max(0,t-w().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),Rt=(function(e,t){if(t!==void 0&&(typeof t!="st\
 ring"||t.trim()===""||co.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got\
  ${T(t)}`}),pr=(async function(e={}){const t=q(e)?_e(e,{optOut:!0})??Rt("optOut",e.optOut):`options must be an object su\
 ch as { optOut: "mycli telemetry disable" }, got ${T(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=Fo();
@@ -607,9 +607,9 @@ n).slice(1,-1))]}function Sr(e){return/\d/.test(e)?e:`[${e.toLowerCase()}${e.toU
 password:n,search:r}=new URL(e),i=c=>{try{return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].flatMap(
 c=>[c,i(c)]).filter(c=>c.length>=4),s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(
 c=>c.length>=8),d=t||n?[_r(`${i(t)}:${i(n)}`)]:[],a=[...o,...s].map(c=>JSON.stringify(c).slice(1,-1));return[...o,...s,...a,
-...d]}catch{return[]}}var Os=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,xs=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,Ns=new Set(["connectio\
+...d]}catch{return[]}}var xs=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,Os=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,Ns=new Set(["connectio\
 n","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function kr(e){return Ns.has(e.toLowerCase())}
-function Or(e){return Os.test(e)}function xr(e){return xs.test(e)}var Nr=e=>e===9||e===10||e===13||e===32;function As(e){
+function xr(e){return xs.test(e)}function Or(e){return Os.test(e)}var Nr=e=>e===9||e===10||e===13||e===32;function As(e){
 let t=0,n=e.length;for(;t<n&&Nr(e.charCodeAt(t));)t++;for(;n>t&&Nr(e.charCodeAt(n-1));)n--;return e.slice(t,n)}function Rs(e){
 let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=
 i):` 	\r
@@ -672,7 +672,7 @@ T","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];fun
 "content-type":"application/json",connection:"close"}})}var Yr=Symbol("late"),Vr=Symbol("cut");async function ra(e,t){if(!e.
 body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.body){if(i+=o.length,i>t)return;r+=n.decode(o,
 {stream:!0})}return r+n.decode()}var Ge=globalThis.Deno,zr=!1,Ft=new Set;Ge&&globalThis.addEventListener("unload",()=>{zr=
-!0;for(const e of Ft)e()});var Wr=typeof Ge?.addSignalListener=="function"?On(Ge):void 0,ia="/etc/hosts",oa=16<<20,sa=5e3,
+!0;for(const e of Ft)e()});var Wr=typeof Ge?.addSignalListener=="function"?xn(Ge):void 0,ia="/etc/hosts",oa=16<<20,sa=5e3,
 aa=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function da(e,t,n){const r=e("node:dns");return(i,o,s)=>{const d=i.
 toLowerCase().replace(/\.$/,"");if(d==="localhost"||d.endsWith(".localhost")||ha(e,d))return r.lookup(i,o,s);const a=new r.
 Resolver({timeout:sa,tries:1}),c=()=>a.cancel();n.addEventListener("abort",c,{once:!0});const u=(l,f)=>new Promise(h=>l.
@@ -719,11 +719,11 @@ i)}}var Ta=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provide
 _a=/^(openssl-config|tls-cipher-list)$/,$a=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Kr=/--(?:experimental[-_])?permission|--allow[-_]/,
 Sa=/^--experimental[-_](?:default[-_])?config[-_]file/;function ka(e,t,n){return t!==void 0&&Kr.test(t)||!e.some(r=>r===
 "--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Kr.test(r)&&/^[^=]*_/.test(r)||Sa.test(r))return!1;const i=$a.
-exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&ie(o,n)})}function Oa(e,t,n){const r=e??
+exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&ie(o,n)})}function xa(e,t,n){const r=e??
 ((i,o)=>globalThis.fetch(i,o));return async(i,o)=>{const s=Ve(new URL(i),t);if(s.kind==="unusable")throw new ye(s.reason);
-if(s.kind==="proxy"&&!n)throw new ye("this runtime's fetch cannot use a proxy");try{const d=s.kind==="proxy"?xa(s.proxy):
+if(s.kind==="proxy"&&!n)throw new ye("this runtime's fetch cannot use a proxy");try{const d=s.kind==="proxy"?Oa(s.proxy):
 !1;return await r(i,{...o,proxy:d,verbose:!1})}catch(d){throw S(()=>d?.code)==="UnsupportedProxyProtocol"?new ye("the pr\
-oxy setting's scheme is not supported"):d}}}function xa({protocol:e,hostname:t,port:n,authorization:r}){const i=t.includes(
+oxy setting's scheme is not supported"):d}}}function Oa({protocol:e,hostname:t,port:n,authorization:r}){const i=t.includes(
 ":")?`[${t}]`:t,o=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}function Qr(e,t){
 const n=qe.get(e)??0;n===0&&e.on("error",ei),qe.set(e,n+1);const r=()=>{const o=(qe.get(e)??1)-1;qe.set(e,o),o===0&&e.removeListener(
 "error",ei)},i=()=>{try{setTimeout(r,0)}catch{}};try{e.write(t,i)}catch{i()}}var qe=new WeakMap;function ei(){}var we=globalThis,
@@ -791,7 +791,7 @@ t be a string, got ${T(t.sourceClientVersion)}`);for(const i of["sessionId","cpu
  event list is empty");return{...Un(e[0].schemaVersion,t),events:e.map(Xa)}}var Ja=/^t-(\d{13})-[0-9a-f]+\.tmp$/,Za=Math.
 random,mi=/[A-Za-z0-9_-]/,Ka=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y,
 Qa=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y,
-pi=4300,ed=100,td=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
+pi=4300,ed=100,td=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#O(),
 this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#l(e):this.#s(t),this.#w()}}#l(e){const t=this.#e.startsWith("[[",
 this.#t);this.#t+=t?2:1;const n=this.#p();this.#m(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const s=i===n.length-
 1;if(s&&t){const a=pt(r,o)??this.#$([],"array");(!Array.isArray(a)||this.#n.get(a)!=="array")&&this.#o(`'${o}' is not an\
@@ -812,12 +812,12 @@ r.length,i;const t=this.#d(Ka,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void
 this.#o("a date is not in the calendar"),r}const n=this.#d(Qa,/[\w.+-]/);return n?(/^[+-]?\d[\d_]*$/.test(n[0])&&n[0].replace(
 /\D/g,"").length>pi&&this.#o(`an integer has more than ${pi} digits`),rd(n[0])):this.#o("a value is malformed")}#d(e,t){
 e.lastIndex=this.#t;const n=e.exec(this.#e);if(!(!n||t.test(this.#e[e.lastIndex]??"")))return this.#t=e.lastIndex,n}#v(){
-this.#t++;const e=[];for(;this.#x(),this.#a()!=="]";)e.push(this.#r()),this.#x(),this.#a()===","?this.#t++:this.#a()!=="\
+this.#t++;const e=[];for(;this.#O(),this.#a()!=="]";)e.push(this.#r()),this.#O(),this.#a()===","?this.#t++:this.#a()!=="\
 ]"&&this.#o("an array is malformed");return this.#t++,e}#f(){this.#t++;const e=this.#$({},"inline");if(this.#y(),this.#a()===
 "}")return this.#t++,e;for(;;){this.#s(e),this.#y();const t=this.#e[this.#t++];if(t==="}")break;t!==","&&this.#o("an inl\
 ine table is malformed")}return this.#c(e),e}#c(e){this.#n.set(e,"inline");for(const t of Object.values(e))Xt(t)&&this.#c(
 t)}#_(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
-`)return this.#o("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#O():je(t)&&t!=="	"?this.#o("a string ho\
+`)return this.#o("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#x():je(t)&&t!=="	"?this.#o("a string ho\
 lds a control character"):e+=t}}#E(){this.#t++;const e=this.#e.indexOf("'",this.#t),t=e<0?"":this.#e.slice(this.#t,e);return(e<
 0||t.includes(`
 `)||[...t].some(n=>je(n)&&n!=="	"))&&this.#o("a literal string is malformed"),this.#t=e+1,t}#u(){this.#t+=3,this.#e.startsWith(
@@ -825,17 +825,17 @@ lds a control character"):e+=t}}#E(){this.#t++;const e=this.#e.indexOf("'",this.
 `,this.#t)?this.#t+=2:this.#a()===`
 `&&this.#t++;let e="";for(;;){if(this.#e.startsWith('"""',this.#t)){let n=3;for(;n<5&&this.#e[this.#t+n]==='"';)n++;return this.#t+=
 n,e+'"'.repeat(n-3)}const t=this.#e[this.#t++];if(t===void 0)return this.#o("a string is not closed");if(t==="\\"){const n=/^[ \t]*\r?\n[\s]*/.
-exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#O()}else je(t)&&t!==`
+exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#x()}else je(t)&&t!==`
 `&&t!=="	"&&!(t==="\r"&&this.#a()===`
 `)?this.#o("a string holds a control character"):e+=t}}#k(){this.#t+=3,this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#a()===`
 `&&this.#t++;const e=this.#e.indexOf("'''",this.#t);if(e<0)return this.#o("a string is not closed");let t=3;for(;t<5&&this.#e[e+
-t]==="'";)t++;const n=this.#e.slice(this.#t,e)+"'".repeat(t-3);return this.#t=e+t,n}#O(){const e=this.#e[this.#t++],t={b:"\
+t]==="'";)t++;const n=this.#e.slice(this.#t,e)+"'".repeat(t-3);return this.#t=e+t,n}#x(){const e=this.#e[this.#t++],t={b:"\
 \b",t:"	",n:`
 `,f:"\f",r:"\r",'"':'"',"\\":"\\"};if(e in t)return t[e];const n=e==="u"?4:e==="U"?8:0,r=this.#e.slice(this.#t,this.#t+n),
 i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?this.#o("a string holds an invalid escape"):
 (i>=55296&&i<=57343&&this.#o("a string holds an invalid escape"),this.#t+=n,String.fromCodePoint(i))}#y(){for(;this.#a()===
-" "||this.#a()==="	";)this.#t++}#x(){for(;;){this.#y();const e=this.#a();if(e===`
+" "||this.#a()==="	";)this.#t++}#O(){for(;;){this.#y();const e=this.#a();if(e===`
 `)this.#t++;else if(e==="\r"&&this.#e[this.#t+1]===`
 `)this.#t+=2;else if(e==="#")this.#A();else return}}#A(){for(;this.#t<this.#e.length&&this.#a()!==`
 `;){const e=this.#e[this.#t++];je(e)&&e!=="	"&&!(e==="\r"&&this.#a()===`
@@ -862,29 +862,29 @@ rite ${i} (its permissions)`),!1;const c=he(t);if(c.problem!==void 0||c.state!==
 r.checkPlace(t),De(r,i,o,sd(e,s),s,d)}catch(l){return n(ee(l)),!1}const u=gi();return u.source==="file"&&([B,X]=[e==="en\
 abled",!0],G=u.path===void 0?void 0:Et(u.path)),!0}function gi(){const e=K(),{state:t,problem:n,outdatedYes:r}=gt(e),i={
 fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...Fe()??wt(t),...i}}var B,X=!1,
-G,wi,Oe=!1,xe,de,Ei="an opt-out set in the environment during the run",bi="the consent file, written since the program t\
-urned telemetry on";function ad(e){try{return w().files?.checkPlace(e)===!0}catch{return!1}}function Ti(){return xe!==void 0&&
-bt(xe)}var et=Symbol.for("@nat/telemetry: the program's opt-out"),tt=globalThis;try{tt[et]===void 0&&Object.defineProperty(
-tt,et,{value:{serial:0}})}catch{}var nt=0;function dd(){return Tt(),Oe}function Zt(){const e=Q(),{enabled:t,source:n,problem:r}=yt(),
+G,wi,xe=!1,Oe,de,Ei="an opt-out set in the environment during the run",bi="the consent file, written since the program t\
+urned telemetry on";function ad(e){try{return w().files?.checkPlace(e)===!0}catch{return!1}}function Ti(){return Oe!==void 0&&
+bt(Oe)}var et=Symbol.for("@nat/telemetry: the program's opt-out"),tt=globalThis;try{tt[et]===void 0&&Object.defineProperty(
+tt,et,{value:{serial:0}})}catch{}var nt=0;function dd(){return Tt(),xe}function Zt(){const e=Q(),{enabled:t,source:n,problem:r}=yt(),
 i=n!=="file"&&n!=="default"&&w().envHidden?.(n)===!0,o=n==="NAT_TELEMETRY_ENABLED"&&!i?Rn(n,w().env(n)):void 0,s=i?`${n}\
 , which the program may not read (${ae(n)})`:o!==void 0?o:r?`${n}: the consent file ${r}, so it is read as disabled`:n;return{
 enabled:e,decidedBy:e===t?s:de??"the program (setTelemetryEnabled)"}}function _i(e){if(typeof e!="boolean")throw new TypeError(
-`Cannot set telemetry enabled: the value must be a boolean, got ${typeof e}`);[B,X,Oe,de]=[e,!1,!0,void 0];const t=e?S(K):
-void 0;xe=t===void 0?void 0:S(()=>Et(t));const n=Vn()??0;if(nt=e?n:n+1,!e)try{tt[et].serial=nt}catch{}}function $i(e){const t=e.
+`Cannot set telemetry enabled: the value must be a boolean, got ${typeof e}`);[B,X,xe,de]=[e,!1,!0,void 0];const t=e?S(K):
+void 0;Oe=t===void 0?void 0:S(()=>Et(t));const n=Vn()??0;if(nt=e?n:n+1,!e)try{tt[et].serial=nt}catch{}}function $i(e){const t=e.
 replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(/^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.
 test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(t)}function Si(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.
 url)}catch{return}if(n.protocol!=="http:"||$i(n.hostname))return;const r=[...n.username||n.password?["credentials"]:[],...n.
 search?["query parameters"]:[]],i=[...r.length>0?[`the URL's ${r.join(" and ")}`]:[],...Object.keys(t).length>0?[`the he\
 aders ${Object.keys(t).join(", ")}`]:[]];return i.length===0?void 0:`${i.join(" and ")} go unencrypted (http:) to ${n.hostname}`}
-var ki=2**31-1,cd=25,Kt={min:50,max:250},Oi=4,Qt=1e3,ld=(Oi+1)*Kt.max,Te={guarded:new Set,signal:void 0,ticking:!1,guard(e){
+var ki=2**31-1,cd=25,Kt={min:50,max:250},xi=4,Qt=1e3,ld=(xi+1)*Kt.max,Te={guarded:new Set,signal:void 0,ticking:!1,guard(e){
 this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.
 delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;const e=()=>{
 this.ticking=!1,this.look()};if(w().watchTick?.(Qt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.
 signal=AbortSignal.timeout(Qt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of Te.guarded)
---e.looks<=0&&e.end();Te.guarded.size>0&&Te.listen()}};function xi(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
+--e.looks<=0&&e.end();Te.guarded.size>0&&Te.listen()}};function Oi(e,t,n){let r,i=!1,o;const s=()=>{i=!0,clearTimeout(r),
 Te.release(a),o?.()},d=()=>{i||(s(),t())},a={looks:Math.ceil((e+ld)/Qt),end:d},c=(u,l)=>{const f=w().monotonicMs()+u;try{
 r=setTimeout(()=>{Te.release(a);const h=w().monotonicMs()-f;if(h<=cd||l===0)return d();c(Math.min(Math.max(h,Kt.min),Kt.
-max),l-1)},u),n?.(r)}catch{}};return Te.guard(a),c(e,Oi),n||(o=S(()=>w().holdOpen?.())),s}function ud(e,t=D()){const n=({
+max),l-1)},u),n?.(r)}catch{}};return Te.guard(a),c(e,xi),n||(o=S(()=>w().holdOpen?.())),s}function ud(e,t=D()){const n=({
 clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,i=o=>{let s=r.get(o);if(s===
 void 0){const d=P(Ma(o));r.set(o,s={json:d,bytes:H(d)})}return s};return{name:"otlp",encode:o=>oi(o.map(s=>i(s).json),o[0].
 sessionId,n(o[0]),t),emptyBytes:Wn(({sessionId:o,clientVersion:s})=>[o,s],o=>H(oi([],o.sessionId,n(o),t))),eventBytes:o=>i(
@@ -928,10 +928,10 @@ this.#i],s=v=>v.key===this.key||v.key===void 0,d=v=>t-v.time>(s(v)?i.maxAgeMs:o.
 a),u={events:0,bytes:0},l={events:0,bytes:0},f=(v,p,E)=>{s(v)&&([u.events,u.bytes]=[u.events+p,u.bytes+E]),[l.events,l.bytes]=
 [l.events+p,l.bytes+E]};for(const v of c)f(v,v.events,v.bytes);const h=(v,p)=>v.events>p.maxEvents||v.bytes>p.maxBytes;if(!h(
 u,i)&&!h(l,o)&&!c.some(d))return r;const m=c.filter(v=>n.includes(v.name)),y=Math.min(...m.map(v=>v.time)),g=v=>this.#e.
-modifiedAt(`${this.dir}/${v}`),N=Math.max(...m.map(v=>g(v.name)??-1/0)),x=v=>{if(v.time<y)return!1;const p=g(v.name);return p===
-void 0||!Number.isFinite(N)?v.time-y<=Ai:Math.abs(p-N)<=Ai},O=c.filter(v=>!n.includes(v.name)).sort((v,p)=>v.time-p.time);
-for(let v=0;v<Ne;){const p=O.find(d),E=p===void 0&&h(u,i),b=p??(E?O.find(s):h(l,o)?O[0]:void 0);if(b===void 0)break;O.splice(
-O.indexOf(b),1);const k=d(b);if(!k&&x(b))continue;v++,f(b,-b.events,-b.bytes);const _=E?{events:i.maxEvents-u.events,bytes:i.
+modifiedAt(`${this.dir}/${v}`),N=Math.max(...m.map(v=>g(v.name)??-1/0)),O=v=>{if(v.time<y)return!1;const p=g(v.name);return p===
+void 0||!Number.isFinite(N)?v.time-y<=Ai:Math.abs(p-N)<=Ai},x=c.filter(v=>!n.includes(v.name)).sort((v,p)=>v.time-p.time);
+for(let v=0;v<Ne;){const p=x.find(d),E=p===void 0&&h(u,i),b=p??(E?x.find(s):h(l,o)?x[0]:void 0);if(b===void 0)break;x.splice(
+x.indexOf(b),1);const k=d(b);if(!k&&O(b))continue;v++,f(b,-b.events,-b.bytes);const _=E?{events:i.maxEvents-u.events,bytes:i.
 maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!k&&_.events>0&&_.bytes>0){const $=this.#E(b,
 _.events,_.bytes,t);if($===void 0)continue;f(b,$.kept.events,$.kept.bytes),Y(r,"spool_corrupt",$.corrupt),Y(r,"spool_ful\
 l",$.cut);continue}this.#c(b.name,b,k?"spool_expired":"spool_full",r)}return r}#c(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
@@ -959,7 +959,7 @@ NaN;if(!Number.isNaN(i))return Math.min(Math.max(i,0),Fi)}function ot(e,t,n,r=0)
 Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.max(o,r)}var Ui=0xe677d21fdbff,$d=JSON.stringify(Ee).length+Ze,Hi;function Sd(e,t,n,r=i=>i.
 bytes){const i=[];let o=[],s=0;for(const d of e){const a=r(d);o.length>0&&d.schemaVersion===o[0].schemaVersion&&d.sessionId===
 o[0].sessionId&&d.clientVersion===o[0].clientVersion&&s+1+a<=t||(o=[],i.push(o),s=n(d)-1),s+=1+a,o.push(d)}return i}var kd={
-initialMs:3e4,maxMs:36e5},Yi=4096,Od=/^health-([0-9a-f]{8})\.json$/;function xd(e,t,n){return He(e,t,Od,(r,i)=>{const o=nr(
+initialMs:3e4,maxMs:36e5},Yi=4096,xd=/^health-([0-9a-f]{8})\.json$/;function Od(e,t,n){return He(e,t,xd,(r,i)=>{const o=nr(
 e,`${t}/${i}`,n);if(typeof o!="object")return;const s=o.endpointHash??(o.endpoint===void 0?r:kt(o.endpoint));return{hash:r,
 ...o,endpointHash:s}})}var Vi=class{path;#e;#t;#i;#n;#l;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=
 `health-${kt(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#l=e,this.#s=r,this.#p=i,this.#r=this.#v()}get state(){
@@ -990,7 +990,7 @@ t):void 0)??e}var Ad=3,Rd=!1,Md=new Set([407,408,429,500,502,503,504]),Ld=new Se
 200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:Md.has(e)||e>=500&&e<600&&!Ld.has(e)?t===void 0?{kind:"retry",reason:`\
 http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_r\
 edirect"}:{kind:"rejected",reason:`http_${e}`}}async function Cd(e){if(e.signal?.aborted)return{kind:"interrupted"};const t=new AbortController;
-let n=!1;const r=xi(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,
+let n=!1;const r=Oi(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.addEventListener("abort",i,
 {once:!0});const o=new Promise((d,a)=>{t.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});o.catch(
 ()=>{});let s=0;try{let d=e.url;const a=new URL(d).origin,c=e.classify??Id;for(;;s++){const u=new URL(d).origin===a?e.headers:
 void 0,l=await Promise.race([e.fetch(d,{method:"POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"\
@@ -1014,14 +1014,14 @@ if(t.aborted)return"";for await(const c of r?jd(r):Fd(n)){if(typeof c!="string"&
 for(let t=await e.read();!t.done;t=await e.read())yield t.value}function Fd(e){const t=e;return typeof t?.[Symbol.asyncIterator]==
 "function"?t:[]}var Ud=65536;function Hd(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol===
 "https:"?n.href:void 0}catch{return}}var Yd=/^sender-[0-9a-f]{8}\.mjs$/,Gi="NAT_TELEMETRY_SENDER",Ae=15e3,Vd=250,qi=5;function zd(e,t,n,r){
-try{return Ot(e,t,n,r).locks.length>0}catch{return!1}}function Wd(e,t,n){n!==void 0&&Xd(e,t,()=>[n])}function Xd(e,t,n){
+try{return xt(e,t,n,r).locks.length>0}catch{return!1}}function Wd(e,t,n){n!==void 0&&Xd(e,t,()=>[n])}function Xd(e,t,n){
 try{e.ensureDir(t,!0,!1),Gd(e,t,n())}catch{}}function Gd(e,t,n){for(const r of n)an(e,`${t}/${r}`)}function an(e,t){try{
 e.remove(t)}catch{}}function qd(){return'var be=["SIGINT","SIGTERM"],fe={SIGINT:130,SIGTERM:143},De="/proc/self/status";\
 function ze(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===void 0)return[];let t=r=>BigInt(fe[r]-129);retur\
 n be.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var Y=class extends TypeError{constructor(n){super(`fetch failed: ${n}`\
 ),this.name="RequestNotBuilt"}};function Ce(e,n){return e?"its value is not valid Unicode":n}function v(e){try{return e(\
 )}catch{return}}var N=class extends Error{reason;constructor(n,t){super(`refused ${n}: ${t}`),this.name="RefusedPath",th\
-is.reason=t}},Pt=64;function xi(e,n,t){if(!e.permissionsFollowLinks)return;let r=e.realPath(n);if(r===void 0||r===n)retu\
+is.reason=t}},Pt=64;function _i(e,n,t){if(!e.permissionsFollowLinks)return;let r=e.realPath(n);if(r===void 0||r===n)retu\
 rn;let o=t===n?r:H(r,t.slice(n.length+1));if(!(e.allowed(o,"read")&&e.allowed(o,"write")))return`the program may not rea\
 d and write ${o}, where ${t} leads (its permissions)`}function qe(e){let n=(d,u,l="not_owner")=>{if(e.uid!==void 0&&u.ui\
 d!==void 0&&u.uid!==e.uid&&u.uid!==0)throw new N(d,l)},t=(d,u)=>{if(d!==0||u===void 0)return!1;let l=e.allowed(u,"read")\
@@ -1036,7 +1036,7 @@ ch{return}};return{allowed:(d,u)=>e.allowed(d,u),permissionsFollowLinks:e.permis
 f=e.lstat(c),m,y=c;for(;f===void 0;){h.unshift(y);let g=J(y);if(g===void 0||h.length>Pt)throw new N(c,"no_parent");if(!e\
 .allowed(g,"read")){m=g;break}f=e.lstat(y=g)}if(!l&&h.length>0)throw new N(c,f?.kind==="file"?"no_parent":"missing");if(\
 t(e.uid,h.length>0?J(h[0]):c))throw new N(c,h.length>0?"ancestor_not_owner":"not_owner");u&&h.length>0&&Xe(e,h[0]);let E\
-=g=>u?xi(e,g,c):void 0,O=m===void 0&&h.length>0?E(y):void 0;if(O!==void 0)throw new Error(O);for(let g of h){let p=!0;tr\
+=g=>u?_i(e,g,c):void 0,O=m===void 0&&h.length>0?E(y):void 0;if(O!==void 0)throw new Error(O);for(let g of h){let p=!0;tr\
 y{e.mkdir(g)}catch(w){p=!1;let _=e.lstat(g);if(_===void 0&&g===h[0]&&m!==void 0&&w?.code==="ENOENT")throw new Error(`${m\
 } does not exist, and the program may not make it (its permissions)`);if(_===void 0)throw w;if(_.kind!=="directory")thro\
 w new N(c,_.kind==="symlink"?"symlink":"not_a_directory");n(c,_,g===c?"not_owner":"ancestor_not_owner")}if(g!==h[0])cont\
@@ -1057,17 +1057,17 @@ e(d)}}}function An({kind:e,uid:n,gid:t,mode:r,size:o,modified:i,changed:s,inode:
  ${i} ${s}`}function Xe(e,n,t=J(n),r=0){for(let o=t;o!==void 0;o=J(o),r++){if(r>=Pt||!e.allowed(o,"read"))return!1;let i\
 =e.lstat(o);if(i===void 0)return!1;if(i.kind!=="symlink"&&i.mode!==void 0&&(i.mode&514)===2)throw new N(n,"ancestor_writ\
 able_by_others");if(e.uid===void 0&&i.mode!==void 0)return!1;if(e.uid!==void 0&&i.uid!==void 0&&i.uid!==e.uid&&i.uid!==0\
-)throw new N(n,"ancestor_not_owner");if(i.kind==="symlink"&&i.mode!==void 0){let s=_i(e,o);if(s===void 0)throw new N(n,"\
+)throw new N(n,"ancestor_not_owner");if(i.kind==="symlink"&&i.mode!==void 0){let s=ki(e,o);if(s===void 0)throw new N(n,"\
 ancestor_link");if(!Xe(e,n,s))return!1;continue}if(!(i.mode===void 0||(i.mode&512)!==0)&&(i.mode&16)!==0){if(e.gid===voi\
-d 0)return!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new N(n,"ancestor_writable_by_group")}}return!0}function _i(e,n){let \
+d 0)return!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new N(n,"ancestor_writable_by_group")}}return!0}function ki(e,n){let \
 t=J(n);if(t===void 0||!e.allowed(t,"read"))return;let r=e.readLink(n),o=e.realPath(t),i=e.realPath(n);if(!(r===void 0||o\
-===void 0||i===void 0))return ki(r.startsWith("/")?r:`${o}/${r}`)===i?i:void 0}function ki(e){let n=[];for(let t of e.sp\
+===void 0||i===void 0))return Ri(r.startsWith("/")?r:`${o}/${r}`)===i?i:void 0}function Ri(e){let n=[];for(let t of e.sp\
 lit("/"))t===".."?n.pop():t!==""&&t!=="."&&n.push(t);return`/${n.join("/")}`}function Je(e,n,t){let r=new Uint8Array(Mat\
 h.min(t,n||4096)+1),o=0;for(;;){if(o===r.length){if(o>t)break;let s=new Uint8Array(Math.min(t+1,r.length*2));s.set(r),r=\
 s}let i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function H(e,n){return`${e.replace(/[\\\\/]+$/,"")}/${n}`}function \
 G(e,n){return n==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWith("/")}function J(e){let n=e.length>1?e.replace(/[\\\\/]\
 +$/,""):e,t=Math.max(n.lastIndexOf("/"),n.lastIndexOf("\\\\"));if(!(t<0||n.length<=1||/^[A-Za-z]:[\\\\/]?$/.test(n)))return \
-t===0?n.slice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n.slice(0,t)}var Ri=4;function Dt(e,n,t){let r=e.buil\
+t===0?n.slice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n.slice(0,t)}var Oi=4;function Dt(e,n,t){let r=e.buil\
 d.os==="windows",o=d=>({kind:d.isSymlink?"symlink":d.isFile?"file":d.isDirectory?"directory":"other",uid:r||d.uid===null\
 ?void 0:d.uid,gid:r||d.gid===null?void 0:d.gid,mode:r||d.mode===null?void 0:d.mode&4095,size:d.size,modified:d.mtime?.ge\
 tTime(),changed:d.ctime?.getTime(),inode:d.ino??void 0}),i=d=>{try{return e.lstatSync(d)}catch(u){if(u instanceof e.erro\
@@ -1080,31 +1080,31 @@ d);if(c===void 0)return;l(o(c));let h=s(d,c,{read:!0});try{let f=Je((m,y)=>h.rea
 ),size:f.length});try{return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(f)}catch{throw new N(d,"not_utf8")}\
 }finally{h.close()}},create(d,u){let l=e.openSync(d,{write:!0,createNew:!0,mode:384});try{a(l,u)}catch(c){throw l.close(\
 ),e.removeSync(d),c}l.close()},append(d,u,l){let c=()=>{let f=i(d);return f?(l(o(f)),s(d,f,{append:!0})):e.openSync(d,{w\
-rite:!0,append:!0,createNew:!0,mode:384})},h;for(let f=1;h===void 0;f++)try{h=c()}catch(m){if(m instanceof N||f===Ri)thr\
+rite:!0,append:!0,createNew:!0,mode:384})},h;for(let f=1;h===void 0;f++)try{h=c()}catch(m){if(m instanceof N||f===Oi)thr\
 ow m}try{a(h,u)}finally{h.close()}},touch(d,u,l){let c=i(d);if(c===void 0)throw new Error(`cannot date ${d}: nothing is \
 there`);l(o(c));let h=s(d,c,{read:!0});try{h.utimeSync(new Date(u),new Date(u))}finally{h.close()}},rename:(d,u)=>e.rena\
 meSync(d,u),remove:d=>e.removeSync(d),removeDir:d=>e.removeSync(d)}}var Nn=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","\
 LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETR\
 Y_CONSENT_FILE"],$n=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],oe=[...$n,"NO_PROXY"\
-,"no_proxy","REQUEST_METHOD"],Oi=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT\
+,"no_proxy","REQUEST_METHOD"],Ai=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT\
 _UNAUTHORIZED",...oe,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Nn];function Ke(e,n,t){let r={},o=s=>In(s,t),i=e("REQUEST\
-_METHOD")!==void 0;for(let s of Oi){let a=e(s);if(!(a===void 0||i&&s==="HTTP_PROXY"))if(!Nn.includes(s))r[s]=a;else if(s\
+_METHOD")!==void 0;for(let s of Ai){let a=e(s);if(!(a===void 0||i&&s==="HTTP_PROXY"))if(!Nn.includes(s))r[s]=a;else if(s\
 !=="SSL_CERT_DIR")r[s]=o(a);else{let d=/^(?:[A-Za-z]:|\\\\\\\\)/.test(t??"")?";":":";r[s]=a.split(d).map(o).join(d)}}for(let\
 [s,a]of Object.entries(n))r[s]=Nn.includes(s)?o(a):a;return r}function In(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:\
-|[\\\\/])/.test(e)?e:H(n,e)}function Ee(e,n){let t=Ai(e,n);if(t===void 0)return{kind:"direct"};let r=jt(n,["no_proxy","NO_\
-PROXY"]),[o]=r===void 0?[]:$i(e,n(r));return r!==void 0&&o!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:{...Ni(n(t\
-)),setBy:t}}function Ai(e,n){let t=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?n("REQUEST_M\
+|[\\\\/])/.test(e)?e:H(n,e)}function Ee(e,n){let t=Ni(e,n);if(t===void 0)return{kind:"direct"};let r=jt(n,["no_proxy","NO_\
+PROXY"]),[o]=r===void 0?[]:Ii(e,n(r));return r!==void 0&&o!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:{...$i(n(t\
+)),setBy:t}}function Ni(e,n){let t=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?n("REQUEST_M\
 ETHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0;return t&&jt(n,[...t,"all_proxy","ALL_PROXY"])}functi\
 on Ft(e,n,t){let r=t.filter(o=>n(o));if(!(e.protocol!=="http:"||n("REQUEST_METHOD")===void 0||r.length===0))return`${r.j\
 oin(" and ")} ignored in a CGI program (REQUEST_METHOD is set)`}function Fe(e){return`${e.pathname}${e.search}${e.hash}`\
-.includes("@")}function Ni(e){let n=Mn(e);if(!n)return{kind:"unusable",reason:"the proxy URL cannot be parsed"};let{prot\
+.includes("@")}function $i(e){let n=Mn(e);if(!n)return{kind:"unusable",reason:"the proxy URL cannot be parsed"};let{prot\
 ocol:t}=n;if(t!=="http:"&&t!=="https:")return{kind:"unusable",reason:`${t} proxies are not supported`};if(n.hostname==="\
 ")return{kind:"unusable",reason:"the proxy URL names no host"};if(Fe(n))return{kind:"unusable",reason:Ln};let r=n.userna\
 me||n.password?`Basic ${Cn(`${Ct(n.username)}:${Ct(n.password)}`)}`:void 0,o=n.port?Number(n.port):t==="https:"?443:80;r\
 eturn{kind:"proxy",proxy:{protocol:t,hostname:Dn(n.hostname),port:o,authorization:r}}}var Ln="an \'@\' past its host: a pa\
 ssword with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %23), would make a part of it the proxy\'s host";func\
 tion Mn(e){let n=e.trim();try{return new URL(/^[a-z][a-z0-9+.-]*:\\/\\//i.test(n)?n:`http://${n}`)}catch{return}}function \
-$i(e,n){let t=Dn(e.hostname.toLowerCase()).replace(/\\.$/,""),r=Pn(t),o=Number(e.port||(e.protocol==="https:"?443:80));re\
+Ii(e,n){let t=Dn(e.hostname.toLowerCase()).replace(/\\.$/,""),r=Pn(t),o=Number(e.port||(e.protocol==="https:"?443:80));re\
 turn n.split(",").map(i=>i.trim()).filter(i=>{let s=Ht(i.toLowerCase());return s===void 0||s.port!==void 0&&s.port!==o?!\
 1:s.kind==="all"?!0:s.kind==="domain"?r===void 0&&(t===s.name||t.endsWith(`.${s.name}`)):r!==void 0&&Ut(r,s.address,s.pr\
 efix)})}function Bt(e,n){let t=Pn(e),r=/^[\\d.a-f:/]+$/i.test(n)?Ht(n.toLowerCase()):void 0;return t!==void 0&&r?.kind===\
@@ -1126,30 +1126,30 @@ kips: it would go around the proxy named there`;let o=zt(e,n),i=o.kind==="proxy"
 =="proxy"&&i&&Fe(i))return`${o.variable} has ${Ln}`;if(!(o.kind!=="direct"||o.skipped===void 0||Ee(e,n).kind==="direct")\
 )return`Deno\'s fetch cannot parse ${o.skipped}, which it skips: it would go around the proxy named there`}function zt(e,\
 n){let t=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&t.push(["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&\
-n("REQUEST_METHOD")===void 0&&t.push(["HTTP_PROXY","http_proxy"]);let[r,o]=t.flat().map(d=>[d,Li(n(d))]).find(([,d])=>d!\
+n("REQUEST_METHOD")===void 0&&t.push(["HTTP_PROXY","http_proxy"]);let[r,o]=t.flat().map(d=>[d,Mi(n(d))]).find(([,d])=>d!\
 ==void 0)??[];if(r===void 0||o===void 0){let d=t.flat().find(l=>n(l));return d!==void 0?{kind:"direct",because:"no proxy\
  variable Deno\'s fetch can read is set",skipped:d}:{kind:"direct",because:Ft(e,n,["HTTP_PROXY","http_proxy"])??`no proxy\
  variable is set for ${e.protocol} URLs`}}let i=n("NO_PROXY")!==void 0?"NO_PROXY":"no_proxy",s=e.hostname.replace(/^\\[(.\
-*)\\]$/,"$1"),a=(n(i)||void 0)?.split(",").map(d=>d.replace(Di,"")).find(d=>Ii(s,d));return a!==void 0?{kind:"direct",bec\
-ause:`${i} names the host: ${a}`}:{kind:"proxy",variable:r,...o}}function Ii(e,n){return/^[\\d.]+$|:/.test(e)?(n.includes\
+*)\\]$/,"$1"),a=(n(i)||void 0)?.split(",").map(d=>d.replace(Ci,"")).find(d=>Li(s,d));return a!==void 0?{kind:"direct",bec\
+ause:`${i} names the host: ${a}`}:{kind:"proxy",variable:r,...o}}function Li(e,n){return/^[\\d.]+$|:/.test(e)?(n.includes\
 ("/")?!/\\/0\\d\\d/.test(n):!/(?:^|\\.)0\\d/.test(n))&&Bt(e,n):n==="*"||`.${e}`.endsWith(n.startsWith(".")?n:`.${n}`)}functio\
-n Li(e){if(e===void 0||e.length>65534||[...e].some(u=>u<=" "||u==="\\x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\\/(.*)$/is\
-.exec(e),t=(n?.[1]??"http").replace(/^https?$/i,u=>u.toLowerCase()),r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,s=""]=Pi.exec(r)?\
+n Mi(e){if(e===void 0||e.length>65534||[...e].some(u=>u<=" "||u==="\\x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\\/(.*)$/is\
+.exec(e),t=(n?.[1]??"http").replace(/^https?$/i,u=>u.toLowerCase()),r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,s=""]=Di.exec(r)?\
 ?[];if(!["http","https","socks5","socks5h"].includes(t)||i===void 0||o!==void 0&&!o.includes(":"))return;let a=/^\\+?\\d+$\
-/.test(s)&&Number(s)<=65535?Number(s):void 0,d=`${Mi(i)}:${a??{http:80,https:443}[t]??1080}`;return{url:`${t}://${d}`,cr\
-edentials:o!==void 0}}function Mi(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var Vt="(?\
-:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",Pi=new RegExp(`^(?:(${Vt})@(?:${Vt}@)*)?([\\\\w.~!$&\'()*+,;=-]+|\\\\[\
+/.test(s)&&Number(s)<=65535?Number(s):void 0,d=`${Pi(i)}:${a??{http:80,https:443}[t]??1080}`;return{url:`${t}://${d}`,cr\
+edentials:o!==void 0}}function Pi(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var Vt="(?\
+:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",Di=new RegExp(`^(?:(${Vt})@(?:${Vt}@)*)?([\\\\w.~!$&\'()*+,;=-]+|\\\\[\
 [\\\\da-f:.]+\\\\])(?::(\\\\+?\\\\d*))?$`,"i"),Yt="[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u2028\\\\u2029\\\\u202f\\\\u\
-205f\\\\u3000]",Di=new RegExp(`^${Yt}+|${Yt}+$`,"g");var q=globalThis;function $(){return Ci??=Fi()}var Ci;function Fi(){i\
+205f\\\\u3000]",Ci=new RegExp(`^${Yt}+|${Yt}+$`,"g");var q=globalThis;function $(){return Fi??=Bi()}var Fi;function Bi(){i\
 f(typeof q.Deno?.version?.deno=="string"){let n=q.Deno.build.os==="windows"?"win32":q.Deno.build.os;return{name:"deno",v\
 ersion:q.Deno.version.deno,machine:Xt(n,q.Deno.build.arch),os:n}}let e=q.process?.versions;if(typeof e?.node=="string"){\
 let n=typeof e.bun=="string"?"bun":"node",{platform:t,arch:r}=q.process;return{name:n,version:e[n],machine:Xt(t,r),os:t}\
 }return{name:"unknown",version:"",machine:"undefined",os:""}}function Fn(){try{if($().name==="deno")return String(q.Deno\
 .mainModule??"");let e=q.process?.argv?.[1];return typeof e!="string"?"":e.startsWith("/$bunfs/")||e.startsWith("B:/~BUN\
-/")?String(q.process.execPath):e}catch{return""}}function Xt(e,n){let t=Bi[n]??n;return(e==="win32"||e==="windows"?Vi:e=\
-=="darwin"?Ui:e.endsWith("bsd")?ji:Hi)[t]??t}var Bi={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Hi={x64:"x86_64",\
+/")?String(q.process.execPath):e}catch{return""}}function Xt(e,n){let t=Hi[n]??n;return(e==="win32"||e==="windows"?Yi:e=\
+=="darwin"?ji:e.endsWith("bsd")?Vi:Ui)[t]??t}var Hi={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Ui={x64:"x86_64",\
 arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"m\
-ips",mips64el:"mips64"},Ui={x64:"x86_64",arm64:"arm64"},ji={x64:"amd64",arm64:"arm64",ia32:"i386"},Vi={x64:"AMD64",arm64\
+ips",mips64el:"mips64"},ji={x64:"x86_64",arm64:"arm64"},Vi={x64:"amd64",arm64:"arm64",ia32:"i386"},Yi={x64:"AMD64",arm64\
 :"ARM64",ia32:"x86"};function Ze(e,n){if(n==="win32")return!0;if(n!=="linux"||!e?.allowed("/proc/self/stat","read"))retu\
 rn!1;try{let t=e.read("/proc/self/stat",4096)??"",[,,r,,,o]=t.slice(t.lastIndexOf(")")+2).split(" ").map(Number);return \
 Number.isInteger(r)&&r>0&&r===o}catch{return!1}}function Qe(e){if(e===void 0)return!1;let n=r=>e.listenerCount?.(r)??0;i\
@@ -1157,8 +1157,8 @@ f(e.readableFlowing===!0||n("keypress")>0||n("readable")>0)return!0;let t=Object
 ription==="keypress-decoder");return n("data")>(t?1:0)}var ie=class{#e=new Set;#n;#o;constructor(n){this.#n=n}add(n){thi\
 s.#e.add(n);try{this.#o??=this.#n(this.#e)}catch(t){throw this.#e.delete(n),t}return()=>{!this.#e.delete(n)||this.#e.siz\
 e>0||(this.#o?.(),this.#o=void 0)}}clear(){this.#e.clear(),this.#o?.(),this.#o=void 0}};function K(e,n){let t=!1;for(let\
- r of e)try{n(r)===!0&&(t=!0)}catch{}return t}var Yi="pid:[4026531836]";function en(e){if(e.os!=="win32"){if(e.pidNamesp\
-ace!==void 0&&e.pidNamespace!==Yi)return"it runs in a PID namespace of its own (a container): what it starts ends with t\
+ r of e)try{n(r)===!0&&(t=!0)}catch{}return t}var Wi="pid:[4026531836]";function en(e){if(e.os!=="win32"){if(e.pidNamesp\
+ace!==void 0&&e.pidNamespace!==Wi)return"it runs in a PID namespace of its own (a container): what it starts ends with t\
 he container\'s first process";if(e.pid===1)return"this process is PID 1 of its PID namespace (a container\'s main process\
 ): what it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container init, or a service manager running\
  it as a service): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){let n=e.read("/proc/se\
@@ -1166,7 +1166,7 @@ lf/cgroup")?.split(`\n`),t=n?.find(o=>o.startsWith("0::"))??n?.find(o=>o.include
 ice":t?.trim().split("/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leav\
 es behind"}}}var qt=Symbol.for("@nat/telemetry: a signal listener that stands aside");function nn(e){return Object.defin\
 eProperty(e,qt,{value:!0}),e}function Bn(e){return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[qt]===!0}funct\
-ion Jt(e,n){try{return e.listeners(n).filter(r=>!Bn(r)).length>Wi(e)}catch{return!0}}function Wi(e){let n=o=>{let i=type\
+ion Jt(e,n){try{return e.listeners(n).filter(r=>!Bn(r)).length>Gi(e)}catch{return!0}}function Gi(e){let n=o=>{let i=type\
 of o=="object"&&o!==null?o.count:void 0;return typeof i=="number"&&Number.isSafeInteger(i)&&i>0?i:0},t=globalThis[Symbol\
 .for("signal-exit emitter")],r=e.__signal_exit_emitter__;return n(t)+n(r)}function or(e,n){let t=p=>{try{return e.permis\
 sions.querySync?.(p).state}catch{return}},r=p=>t(p)==="granted",o=()=>{let p=v(()=>e.permissions.querySync?.({name:"net"\
@@ -1181,18 +1181,18 @@ ntListener(x,P);Hn.delete(w)}}),y=new ie(p=>{if(e.build.os!=="windows"&&!r({name
 ="linux"&&r({name:"read",path:De})?v(()=>a.read(De,65536)):void 0,_=(ze(S).length===0?be:[]).map(T=>{let x=nn(()=>{u.pro\
 gramListens(T)||(K(p,P=>P(T)),y.clear(),c(T))});return v(()=>u.add(T,x)),[T,x]});return()=>{for(let[T,x]of _)v(()=>u.rem\
 ove(T,x))}}),E=p=>{try{return e.env.get(p),!1}catch{return!0}},O=p=>r({name:"env",variable:p})&&E(p),R=p=>!r({name:"env"\
-,variable:p})||E(p),k=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},g=p=>{let S=qi(e,r,a,\
-k);if(S)return{refused:S};let w=Xi.find(R);if(w!==void 0){let I=Ce(O(w),"--allow-env");return{refused:`the program may n\
+,variable:p})||E(p),k=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},g=p=>{let S=Ji(e,r,a,\
+k);if(S)return{refused:S};let w=qi.find(R);if(w!==void 0){let I=Ce(O(w),"--allow-env");return{refused:`the program may n\
 ot read ${w} (${I}), which its requests honour: a sender would not`}}let _=v(()=>e.execPath());if(!_||!r({name:"run",com\
 mand:_}))return{refused:"the program may not run Deno itself (--allow-run)"};let T=r({name:"read",path:"."})?v(()=>e.cwd\
 ()):void 0,x=[p.dir,...p.reads].map(I=>In(I,T)),P=[...x,_].find(I=>I.includes(","));if(P!==void 0)return{refused:`Deno\'s\
  permission flags cannot name a path with a comma: ${P}`};if(e.build.os==="windows")return{executable:_,paths:x,cwd:T};l\
-et L=zi.find(([I,D])=>r({name:"run",command:I})&&(!D||a.sizeOf(I)!==void 0));return L?{executable:_,closer:L,paths:x,cwd\
+et L=Xi.find(([I,D])=>r({name:"run",command:I})&&(!D||a.sizeOf(I)!==void 0));return L?{executable:_,closer:L,paths:x,cwd\
 :T}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${ir}`}};return{env:k,envHidden:R,env\
 NotUnicode:O,writeStderr:p=>d(e.stderr,p),writeStdout:p=>d(e.stdout,p),stdoutIsTerminal:()=>v(()=>e.stdout.isTerminal())\
 ??!1,args:()=>[...e.args],setExitCode(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,S,w,_){let T=new Set,x=0,\
 P=async I=>{if(Number(I.headers.get("content-length")??0)>_.maxBodyBytes)return er(I);let D,U=new Promise(Ge=>D=setTimeo\
-ut(()=>Ge(nr),_.requestTimeoutMs)),W=Ji(I,_.maxBodyBytes).catch(()=>tr),M=await Promise.race([W,U]).finally(()=>clearTim\
+ut(()=>Ge(nr),_.requestTimeoutMs)),W=Ki(I,_.maxBodyBytes).catch(()=>tr),M=await Promise.race([W,U]).finally(()=>clearTim\
 eout(D));if(M===tr)return tn(400,"the request was cut short");if(M===nr)return tn(408,"the request did not arrive in tim\
 e");if(M===void 0)return er(I);let le=new URL(I.url),re;try{re=await w({method:I.method,path:le.pathname+le.search,body:\
 M})}catch{return tn(500,"internal")}return re?new Response(re.body??null,{status:re.status,headers:re.headers??{}}):(awa\
@@ -1203,7 +1203,7 @@ try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>per
 r({name:"net",host:Zt(p)})}catch{return!1}},sendsProxyCredentials(p){try{return oe.some(R)||Wt(new URL(p),k)}catch{retur\
 n!0}},async fetch(p,S){let w=Gt(new URL(p),k,O);if(w!==void 0)throw new Y(w);return await(n??globalThis.fetch)(p,S)},sen\
 derRefusal(p){let S=g(p);return"refused"in S?S.refused:void 0},senderCommand(p,S){let w=g(S);if("refused"in w)return w;l\
-et{executable:_,closer:T,paths:x,cwd:P}=w,L=T&&Gi(e,t),I=T?[...L?[L]:[],T[0],_]:[_],D=o()?"--allow-net":`--allow-net=${Z\
+et{executable:_,closer:T,paths:x,cwd:P}=w,L=T&&zi(e,t),I=T?[...L?[L]:[],T[0],_]:[_],D=o()?"--allow-net":`--allow-net=${Z\
 t(S.endpoint)}`,U=[_,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"];U.push("--no-code\
 -cache"),U.push("--allow-sys=uid,gid",`--allow-env=${S.variables.join(",")}`,D,`--allow-run=${I.join(",")}`),U.push(`--a\
 llow-read=${[...x,...I].join(",")}`,`--allow-write=${S.dir}`,p);let W={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"\
@@ -1217,50 +1217,50 @@ _=be.map(T=>{let x=()=>{v(()=>e.stdin.setRaw(!1)),!u.programListens(T)&&(w(),c(T
 {let T=new Uint8Array(64);for(;;){let x=await e.stdin.read(T);if(x===null)throw new Error("the terminal went away");if(p\
 (T.slice(0,x))!==void 0)return}}finally{e.stdin.setRaw(S),w()}}}},files:a,exiting:()=>dr,onExit:p=>m.add(p),onInterrupt:\
 p=>y.add(p)}}var Kt="/proc/self/ns/pid";function Zt(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r=\
-=="https:"?443:80)}`}var Qt=["/usr/bin/setsid","/bin/setsid"];function Gi(e,n){let t=Qt.map(r=>[n({name:"read",path:r}),\
+=="https:"?443:80)}`}var Qt=["/usr/bin/setsid","/bin/setsid"];function zi(e,n){let t=Qt.map(r=>[n({name:"read",path:r}),\
 n({name:"run",command:r})]);if(!t.flat().includes("denied"))return Qt.find((r,o)=>{if(t[o].some(s=>s!=="granted"))return\
 !1;let i=v(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var ir="/bin\
-/sh",zi=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/d\
-ev/null; exec "$@"\'],[ir,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],Xi=[...oe,"DENO_CERT","DENO_TLS_CA_ST\
-ORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function qi(e,n,t,r){return e.build.standalone?"a deno compil\
+/sh",Xi=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/d\
+ev/null; exec "$@"\'],[ir,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],qi=[...oe,"DENO_CERT","DENO_TLS_CA_ST\
+ORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function Ji(e,n,t,r){return e.build.standalone?"a deno compil\
 e executable: it runs only its program":en({pid:e.pid,ppid:v(()=>e.ppid),os:$().os,env:r,read:o=>n({name:"read",path:o})\
 ?v(()=>t.read(o,65536)):void 0,pidNamespace:$().os==="linux"&&n({name:"read",path:Kt})?v(()=>e.readLinkSync(Kt)):void 0}\
 )}function er(e){return e.body?.cancel().catch(()=>{}),tn(413,"the body is too large")}function tn(e,n){return new Respo\
 nse(JSON.stringify({error:n}),{status:e,headers:{"content-type":"application/json",connection:"close"}})}var nr=Symbol("\
-late"),tr=Symbol("cut");async function Ji(e,n){if(!e.body)return"";let t=new TextDecoder,r="",o=0;for await(let i of e.b\
+late"),tr=Symbol("cut");async function Ki(e,n){if(!e.body)return"";let t=new TextDecoder,r="",o=0;for await(let i of e.b\
 ody){if(o+=i.length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.decode()}function sr(e){let n=e.addSignalListener.b\
 ind(e),t=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,i),Bn(i)||r.set(o,(r.get(o)??new S\
 et).add(i))},e.removeSignalListener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}catch{return{programListens:()=>!0,add:n,remove:\
 t}}return{programListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var rn=globalThis.Deno,dr=!1,Hn=new Set;rn&&globalThis\
 .addEventListener("unload",()=>{dr=!0;for(let e of Hn)e()});var rr=typeof rn?.addSignalListener=="function"?sr(rn):void \
-0;var Ki="/etc/hosts",Zi=16<<20,Qi=5e3,es=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function ar(e,n,t){let r=e("\
-node:dns");return(o,i,s)=>{let a=o.toLowerCase().replace(/\\.$/,"");if(a==="localhost"||a.endsWith(".localhost")||os(e,a)\
-)return r.lookup(o,i,s);let d=new r.Resolver({timeout:Qi,tries:1}),u=()=>d.cancel();t.addEventListener("abort",u,{once:!\
-0});let l=(c,h)=>new Promise(f=>c.call(d,h,m=>f(m?.code)));(async()=>{for(let c of rs(e,n,o)){let h=await Promise.all([l\
-(d.resolve4,c),l(d.resolve6,c)]);if(h.some(f=>es.has(f??"")))return!1;if(h.includes(void 0))return!0}return!0})().then(c\
+0;var Zi="/etc/hosts",Qi=16<<20,es=5e3,ns=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function ar(e,n,t){let r=e("\
+node:dns");return(o,i,s)=>{let a=o.toLowerCase().replace(/\\.$/,"");if(a==="localhost"||a.endsWith(".localhost")||is(e,a)\
+)return r.lookup(o,i,s);let d=new r.Resolver({timeout:es,tries:1}),u=()=>d.cancel();t.addEventListener("abort",u,{once:!\
+0});let l=(c,h)=>new Promise(f=>c.call(d,h,m=>f(m?.code)));(async()=>{for(let c of os(e,n,o)){let h=await Promise.all([l\
+(d.resolve4,c),l(d.resolve6,c)]);if(h.some(f=>ns.has(f??"")))return!1;if(h.includes(void 0))return!0}return!0})().then(c\
 =>{if(t.removeEventListener("abort",u),c&&!t.aborted)return r.lookup(o,i,s);s(Object.assign(new Error(`DNS did not answe\
-r for ${o}`),{code:"ETIMEOUT"}))})}}var ns="/etc/resolv.conf",ts=65536;function rs(e,n,t){if(t.endsWith("."))return[t.sl\
+r for ${o}`),{code:"ETIMEOUT"}))})}}var ts="/etc/resolv.conf",rs=65536;function os(e,n,t){if(t.endsWith("."))return[t.sl\
 ice(0,-1)];let r,o=1,i=u=>{let l=u.find(c=>c.startsWith("ndots:"));l!==void 0&&(o=Math.min(15,Number.parseInt(l.slice(6)\
-,10)||0))},s=e("node:fs");for(let u of(v(()=>ur(s,ns,ts))??"").split(`\n`)){let[l,...c]=u.replace(/[#;].*/,"").trim().spl\
+,10)||0))},s=e("node:fs");for(let u of(v(()=>ur(s,ts,rs))??"").split(`\n`)){let[l,...c]=u.replace(/[#;].*/,"").trim().spl\
 it(/\\s+/);(l==="search"||l==="domain")&&(r=c),l==="options"&&i(c)}i(n("RES_OPTIONS")?.trim().split(/\\s+/)??[]);let a=n("\
 LOCALDOMAIN")?.trim();a&&(r=a.split(/\\s+/)),r??=[v(()=>e("node:os").hostname().replace(/^[^.]*\\.?/,""))??""].filter(Bool\
 ean);let d=r.slice(0,6).filter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$/,"")}`);return t.split(".").length-1>=o?[t,...d\
-]:[...d,t]}function ur(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,"latin1"):""}function os\
-(e,n){let t=v(()=>ur(e("node:fs"),Ki,Zi))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let o of t.matchAll(new RegE\
+]:[...d,t]}function ur(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,"latin1"):""}function is\
+(e,n){let t=v(()=>ur(e("node:fs"),Zi,Qi))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let o of t.matchAll(new RegE\
 xp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)+1,o.index);if(!i.includes("#")&&/\
 \\S/.test(i))return!0}return!1}function cr(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise((i,s)=>{let a=new URL(r\
 ),d=Ee(a,n);if(d.kind==="unusable")return s(new Y(d.reason));let u=a.protocol==="https:",l=ar(e,n,o.signal),c={method:o.\
 method,headers:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"identity"},signal:o.signal};if(d.k\
-ind==="direct")c.agent=!1,c.lookup=l;else{let{proxy:f}=d,m=o.signal;c.createConnection=(y,E)=>{(u?ss(e,l,f,a,m):lr(e,l,f\
+ind==="direct")c.agent=!1,c.lookup=l;else{let{proxy:f}=d,m=o.signal;c.createConnection=(y,E)=>{(u?ds(e,l,f,a,m):lr(e,l,f\
 ,m)).then(R=>E(null,R),R=>E(R))},u||(c.path=`${a.protocol}//${a.host}${a.pathname}${a.search}`,f.authorization&&(c.heade\
 rs["proxy-authorization"]=f.authorization))}let h=e(u?"node:https":"node:http").request(a,c);h.on("error",s),h.on("respo\
 nse",f=>{let m=y=>f.headers[y.toLowerCase()];i({status:f.statusCode??0,headers:{get:y=>{let E=m(y);return E===void 0?nul\
 l:Array.isArray(E)?E.join(", "):E}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e("node:stream").Read\
-able.toWeb(f).getReader()}})}),h.end(o.body)})}var is=16384;function lr(e,n,t,r){let o=e("node:net"),{hostname:i,port:s}\
+able.toWeb(f).getReader()}})}),h.end(o.body)})}var ss=16384;function lr(e,n,t,r){let o=e("node:net"),{hostname:i,port:s}\
 =t;return Un(r,a=>{let d=t.protocol==="https:"?e("node:tls").connect({host:i,port:s,servername:o.isIP(i)?"":i,lookup:n})\
 :o.connect({host:i,port:s,lookup:n});return d.once(t.protocol==="https:"?"secureConnect":"connect",()=>a(d)),d})}async f\
-unction ss(e,n,t,r,o){let i=await lr(e,n,t,o),s=`${r.hostname}:${r.port||443}`;await Un(o,(u,l)=>{let c="",h=f=>{c+=f.to\
-String("latin1");let m=c.indexOf(`\\r\n\\r\n`);if(m<0){c.length>is&&l(new Error("the proxy\'s answer to CONNECT is too long")\
+unction ds(e,n,t,r,o){let i=await lr(e,n,t,o),s=`${r.hostname}:${r.port||443}`;await Un(o,(u,l)=>{let c="",h=f=>{c+=f.to\
+String("latin1");let m=c.indexOf(`\\r\n\\r\n`);if(m<0){c.length>ss&&l(new Error("the proxy\'s answer to CONNECT is too long")\
 );return}i.removeListener("data",h),i.pause();let y=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(c)?.[1]??0);if(y<200||y>299)ret\
 urn l(new Error(`the proxy answered CONNECT with ${y||"garbage"}`));let E=f.subarray(f.length-(c.length-m-4));E.length>0\
 &&i.unshift(E),u(void 0)};return i.on("data",h),i.write(`CONNECT ${s} HTTP/1.1\\r\nHost: ${s}\\r\n`+(t.authorization?`Proxy-\
@@ -1272,16 +1272,16 @@ Un(o,u=>{let l=a.isIP(d)?"":d,c=e("node:tls").connect({socket:i,host:d,servernam
 =>d(new Error("aborted")),l=()=>d(new Error("the connection closed"));if(e.aborted)return r(new Error("aborted"));e.addE\
 ventListener("abort",u,{once:!0});try{o=n(a,d)}catch(c){return d(c instanceof Error?c:new Error(String(c)))}if(o.on("err\
 or",()=>{}),i.outcome==="failed")return void o.destroy();i.outcome==="pending"&&(o.on("error",d),o.on("close",l))})}var \
-ds=7;function fr(e,n,t,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),s=f=>({kind:f.isSymbolicLink()?"s\
+as=7;function fr(e,n,t,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),s=f=>({kind:f.isSymbolicLink()?"s\
 ymlink":f.isFile()?"file":f.isDirectory()?"directory":"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,mode:t?void 0:f.mode\
 &4095,size:f.size,modified:f.mtimeMs,changed:f.ctimeMs,inode:f.ino}),a=(f,m,y,E)=>{try{return e.openSync(f,m|i,E)}catch(\
 O){let R=O.code;if(R==="ENOENT"||R==="ENOTDIR")return;let k=R==="ELOOP"||R==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):\
 void 0;throw k&&y(s(k)),O}},d=(f,m)=>{for(let y=0;y<m.length;)y+=e.writeSync(f,m,y,m.length-y)},{Buffer:u,process:l}=glo\
-balThis,c,h=(f,m)=>{if(c??=l?.getBuiltinModule?.("node:buffer")?.isUtf8??as,!c(m))throw new N(f,"not_utf8");return u.fro\
+balThis,c,h=(f,m)=>{if(c??=l?.getBuiltinModule?.("node:buffer")?.isUtf8??us,!c(m))throw new N(f,"not_utf8");return u.fro\
 m(m).toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,allowed:(f,m\
 )=>r===void 0||v(()=>r.has(m==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let m=e.lstatSync(f,{throwIfNoEntry:!1}\
 );return m&&s(m)}catch(m){if(m.code==="ENOTDIR")return;throw m}},realPath:f=>v(()=>(e.realpathSync.native??e.realpathSyn\
-c)(f)),readLink:f=>v(()=>e.readlinkSync(f)),usableDir(f){try{return e.accessSync(f,ds),!0}catch(m){return["EACCES","EPER\
+c)(f)),readLink:f=>v(()=>e.readlinkSync(f)),usableDir(f){try{return e.accessSync(f,as),!0}catch(m){return["EACCES","EPER\
 M","EROFS"].includes(m.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(f,m,y){l\
 et E=a(f,o("O_RDONLY"),y);if(E!==void 0)try{let O=s(e.fstatSync(E));y(O);let R=Je((k,g)=>e.readSync(E,k,g,k.length-g,nul\
 l),O.size,m);return y({...O,size:R.length}),h(f,R)}finally{e.closeSync(E)}},create(f,m){let y=a(f,o("O_WRONLY")|o("O_CRE\
@@ -1291,14 +1291,14 @@ CREAT"),y,384);if(E===void 0)throw new Error(`cannot append to ${f}: no such dir
 from(m))}finally{e.closeSync(E)}},touch(f,m,y){let E=a(f,o("O_RDONLY"),y);if(E===void 0)throw new Error(`cannot date ${f\
 }: nothing is there`);try{y(s(e.fstatSync(E))),e.futimesSync(E,m/1e3,m/1e3)}finally{e.closeSync(E)}},rename:(f,m)=>e.ren\
 ameSync(f,m),remove(f){try{e.unlinkSync(f)}catch(m){let y=m?.code;if(y!=="EISDIR"&&y!=="EPERM")throw m;try{e.rmdirSync(f\
-)}catch{throw m}}},removeDir:f=>e.rmdirSync(f)}}function as(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),\
+)}catch{throw m}}},removeDir:f=>e.rmdirSync(f)}}function us(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),\
 !0}catch{return!1}}function pr(e){let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch{}};return()\
 =>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.unref();try{e.r\
 emoveListener("beforeExit",r)}catch{}}}}}var mr,hr=!1;function gr(e,n){if(hr)return!1;try{return mr??=new Int32Array(new\
  SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(mr,0,0,e).value).then(()=>n(),()=>{hr=!0,n()}),!0}catch{return!\
-1}}var us={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Sr(e,n){let t,r=()=>t??=cs(e),o=({dir:c})=>{le\
+1}}var cs={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Sr(e,n){let t,r=()=>t??=ls(e),o=({dir:c})=>{le\
 t h=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(h!==void 0)return`${$().name} cannot run a \
-script from a path with a \'${h}\' in it: ${c}`;let{files:f,fs:m}=r();return Ss(e,f,m)},i=!1,s=new ie(c=>vr(e,[["beforeExi\
+script from a path with a \'${h}\' in it: ${c}`;let{files:f,fs:m}=r();return ws(e,f,m)},i=!1,s=new ie(c=>vr(e,[["beforeExi\
 t",()=>{K(c,m=>m.beforeExit())}],["exit",m=>{i=!0,K(c,y=>y.exit(m))}]])),a=c=>e.platform!=="win32"&&v(()=>(e.kill(e.pid,\
 c),!0))===!0,d=new ie(c=>{if(e.pid===1)return()=>{};let h=e.versions.bun&&e.platform==="linux"?r().files:void 0,f=ze(v((\
 )=>h?.read(De,65536)));return vr(e,be.filter(m=>!f.includes(m)).map(m=>{let y=nn(()=>{Jt(e,m)||(K(c,E=>E(m)),d.clear(),a\
@@ -1325,58 +1325,58 @@ derr.isTTY||!f.setRawMode)&&v(()=>Qe(f))===!1&&Ze(r().files,$().os))return{readR
 setRawMode?.(O)),f.pause(),S!==void 0&&S.length>0&&v(()=>f.unshift(S)),R===!0?f.resume():R===null&&v(()=>f.readableFlowi\
 ng=null)},g=S=>{let w=new Uint8Array(S??[]),_;try{_=m(w)}catch{_=w.length}_!==void 0&&(k(w.subarray(_)),e.nextTick(y))},\
 p=()=>{k(),E(new Error("the terminal went away"))};f.setRawMode?.(!0),f.on("data",g),f.on("end",p),f.on("error",p),f.res\
-ume()})}},fetch:n.lightFetch&&e.getBuiltinModule?cr(c=>e.getBuiltinModule(c),c=>e.env[c]):ws(n.fetchAtLoad,c=>e.env[c],e\
-.versions.bun!==void 0),senderCommand(c,h){let f=o(h);if(f)return{refused:f};let m=e.versions.bun?us:{},y=Ke(O=>l(O)?voi\
-d 0:e.env[O],{...h.set,...m},v(()=>e.cwd?.())),E=e.versions.bun?[]:gs(e);return{argv:[e.execPath,...E,c],env:y,cwd:h.dir\
+ume()})}},fetch:n.lightFetch&&e.getBuiltinModule?cr(c=>e.getBuiltinModule(c),c=>e.env[c]):Ts(n.fetchAtLoad,c=>e.env[c],e\
+.versions.bun!==void 0),senderCommand(c,h){let f=o(h);if(f)return{refused:f};let m=e.versions.bun?cs:{},y=Ke(O=>l(O)?voi\
+d 0:e.env[O],{...h.set,...m},v(()=>e.cwd?.())),E=e.versions.bun?[]:ys(e);return{argv:[e.execPath,...E,c],env:y,cwd:h.dir\
 }},senderRefusal:o,spawnDetached(c){try{let{argv:h,env:f,cwd:m}=c;if(n.bunSpawn){let k=["ignore","ignore","ignore"];try{\
 let g=n.bunSpawn([...h],{detached:!0,stdio:k,windowsHide:!0,env:{...f},cwd:m});return g.unref(),g.pid!==void 0?"started"\
 :"failed"}catch(g){return g?.code==="EAGAIN"?"no processes":"failed"}}let y=e.getBuiltinModule?.("node:child_process");i\
 f(!y)return"failed";let[E,...O]=h,R=y.spawn(E,O,{detached:!0,stdio:"ignore",windowsHide:!0,env:f,cwd:m});return R.on("er\
 ror",()=>{}),R.unref(),R.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:c=>e.exit(c),signalSelf:a,get files\
-(){return r().files},exiting:()=>i||e._exiting===!0,onExit:c=>s.add(c),onInterrupt:c=>d.add(c)}}function cs(e){let n;try\
+(){return r().files},exiting:()=>i||e._exiting===!0,onExit:c=>s.add(c),onInterrupt:c=>d.add(c)}}function ls(e){let n;try\
 {n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&\
-fr(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?ms(v(()=>o?.read(wr,ls,fs)),r.uid):v(()=>e.getBuiltinModu\
-le?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&qe(o)}}var wr="/etc/passwd",ls=16*1024*1024;function\
- fs(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${wr} is not root\'s alone`)}function ms(e,n)\
+fr(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?hs(v(()=>o?.read(wr,fs,ms)),r.uid):v(()=>e.getBuiltinModu\
+le?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&qe(o)}}var wr="/etc/passwd",fs=16*1024*1024;function\
+ ms(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${wr} is not root\'s alone`)}function hs(e,n)\
 {if(!(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$\
-/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var hs=/^(use-openssl-ca|use-bundled-ca|use-system-c\
-a|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,ps=/^(opens\
-sl-config|tls-cipher-list)$/;function gs(e){let n=[...ys(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=\
-0;r<n.length;r++){let[,o,i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],a=i?.replaceAll("_","-");a!==void 0&&(hs\
-.test(a)?t.set(a,!o):ps.test(a)&&!o&&t.set(a,s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}\
-`:`--${r}=${o}`)}function ys(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";el\
-se if(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var bs=/^--\
-allow-fs-(?:read|write)(?:=([^]*))?$/,yr=/--(?:experimental[-_])?permission|--allow[-_]/,Es=/^--experimental[-_](?:defau\
-lt[-_])?config[-_]file/;function vs(e,n,t){return n!==void 0&&yr.test(n)||!e.some(r=>r==="--permission"||r==="--experime\
-ntal-permission")?!1:e.every(r=>{if(yr.test(r)&&/^[^=]*_/.test(r)||Es.test(r))return!1;let o=bs.exec(r);if(!o)return!0;l\
-et i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&G(i,t)})}function Ss(e,n,t){let r=e.getBuiltinModule;return r\
+/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var ps=/^(use-openssl-ca|use-bundled-ca|use-system-c\
+a|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,gs=/^(opens\
+sl-config|tls-cipher-list)$/;function ys(e){let n=[...bs(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=\
+0;r<n.length;r++){let[,o,i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],a=i?.replaceAll("_","-");a!==void 0&&(ps\
+.test(a)?t.set(a,!o):gs.test(a)&&!o&&t.set(a,s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}\
+`:`--${r}=${o}`)}function bs(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";el\
+se if(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var Es=/^--\
+allow-fs-(?:read|write)(?:=([^]*))?$/,yr=/--(?:experimental[-_])?permission|--allow[-_]/,vs=/^--experimental[-_](?:defau\
+lt[-_])?config[-_]file/;function Ss(e,n,t){return n!==void 0&&yr.test(n)||!e.some(r=>r==="--permission"||r==="--experime\
+ntal-permission")?!1:e.every(r=>{if(yr.test(r)&&/^[^=]*_/.test(r)||vs.test(r))return!1;let o=Es.exec(r);if(!o)return!0;l\
+et i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&G(i,t)})}function ws(e,n,t){let r=e.getBuiltinModule;return r\
 ?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its \
 executable runs only the program":v(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executab\
 le runs only the program":v(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-chi\
-ld-process":e.permission&&!vs(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its se\
+ld-process":e.permission&&!Ss(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its se\
 nder would not get as they are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.js does not\
  pass on, or granting a path Node.js passes on unquoted that the sender, started in the spool, would read otherwise: rel\
 ative, or with a space, quote or backslash)":en({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>v(()=>n?.re\
 ad(o,65536)),pidNamespace:e.platform==="linux"?v(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot\
- start processes"}function ws(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=Ee(new URL(o),n);\
+ start processes"}function Ts(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=Ee(new URL(o),n);\
 if(s.kind==="unusable")throw new Y(s.reason);if(s.kind==="proxy"&&!t)throw new Y("this runtime\'s fetch cannot use a prox\
-y");try{let a=s.kind==="proxy"?Ts(s.proxy):!1;return await r(o,{...i,proxy:a,verbose:!1})}catch(a){throw v(()=>a?.code)=\
-=="UnsupportedProxyProtocol"?new Y("the proxy setting\'s scheme is not supported"):a}}}function Ts({protocol:e,hostname:n\
+y");try{let a=s.kind==="proxy"?xs(s.proxy):!1;return await r(o,{...i,proxy:a,verbose:!1})}catch(a){throw v(()=>a?.code)=\
+=="UnsupportedProxyProtocol"?new Y("the proxy setting\'s scheme is not supported"):a}}}function xs({protocol:e,hostname:n\
 ,port:t,authorization:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//$\
 {o}:${t}`,headers:i,respectNoProxy:!1}}function br(e,n){let t=on.get(e)??0;t===0&&e.on("error",Er),on.set(e,t+1);let r=(\
 )=>{let i=(on.get(e)??1)-1;on.set(e,i),i===0&&e.removeListener("error",Er)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.wr\
 ite(n,o)}catch{o()}}var on=new WeakMap;function Er(){}function vr(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener\
-(o,i)};try{for(let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var ve=globalThis,xs={env:()=>{},write\
+(o,i)};try{for(let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var ve=globalThis,_s={env:()=>{},write\
 Stderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:v\
 oid 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>\
 "no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(n\
 ew Error("no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},ex\
 itCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},sn,Tr=[v(()=>ve.Bun?.fetch),ve.Deno?v(()=>ve.fetc\
 h):void 0].find(e=>typeof e=="function");function b(){if(sn)return sn;let e=$().name;return sn=e==="deno"?or(ve.Deno,Tr)\
-:e==="unknown"?xs:Sr(ve.process,{lightFetch:e==="node",fetchAtLoad:Tr,bunSpawn:e==="bun"?ve.Bun?.spawn:void 0}),sn}var x\
+:e==="unknown"?_s:Sr(ve.process,{lightFetch:e==="node",fetchAtLoad:Tr,bunSpawn:e==="bun"?ve.Bun?.spawn:void 0}),sn}var x\
 r=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function me(e,n,t,r,o,i=dn(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}ca\
 tch(s){try{e.remove(i)}catch{}throw s}}function dn(e,n){return`${e==="/"?"":e}/t-${Z(n)}-${he()}.tmp`}function Z(e){retu\
-rn String(Math.floor(e)).padStart(13,"0")}var _s=Math.random;function Se(){let e;try{e=_s()}catch{}return typeof e=="num\
+rn String(Math.floor(e)).padStart(13,"0")}var ks=Math.random;function Se(){let e;try{e=ks()}catch{}return typeof e=="num\
 ber"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function he(e=12){let n="";for(;n.lengt\
 h<e;)n+=Math.floor(Se()*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}function z(e){try{return e instanceof Er\
 ror?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function A(e){switch(typeof e)\
@@ -1386,10 +1386,10 @@ id 0?"an object that cannot be read":n==="Object"?"an object":n==="Array"?"an ar
 e}`}}function we(e){if(typeof e!="object"||e===null)return!1;let n=Rr(e);return n==="[object Object]"||n==="[object Modu\
 le]"}function kr(e){if(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}\
 catch{return!0}}function Rr(e){try{return Object.prototype.toString.call(e)}catch{return}}function jn(e,n){let t=Object.\
-keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=ks(t,r);return`\'${t}\' is not an option \
-(${o?`did you mean \'${o}\'?`:`the options: ${r.join(", ")}`})`}function ks(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g,\
-""),r=n.filter(s=>t(e).length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let a=R\
-s(t(e),t(s));a<i&&([o,i]=[s,a])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function Rs(e,n){let t=Array.fr\
+keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=Rs(t,r);return`\'${t}\' is not an option \
+(${o?`did you mean \'${o}\'?`:`the options: ${r.join(", ")}`})`}function Rs(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g,\
+""),r=n.filter(s=>t(e).length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let a=O\
+s(t(e),t(s));a<i&&([o,i]=[s,a])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function Os(e,n){let t=Array.fr\
 om({length:e.length+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e\
 .length;r++)for(let o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+\
 i),r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}fu\
@@ -1398,64 +1398,64 @@ nction j(e){let n;try{n=new URL(e)}catch{}let t=e.split("@").length-1,r=t===0||t
 ?***");if(n.username===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password!=="\
 "&&(n.password="***"),n.search!==""){let o=[...n.searchParams].map(([i,s])=>s===""?"***":`${encodeURIComponent(i)}=***`)\
 ;n.search=o.join("&")}return n.href}function Or(e,n,t={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\\
-s"\'<>,|]+/gi,i=>j(i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:As(n),...Os(t)];for(let i of[...new Set(o)].sort((s,a)=>\
+s"\'<>,|]+/gi,i=>j(i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:Ns(n),...As(t)];for(let i of[...new Set(o)].sort((s,a)=>\
 a.length-s.length)){let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(a,d,u)=>`%${_r(d\
-)}${_r(u)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function Os(e){let n=Obje\
+)}${_r(u)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function As(e){let n=Obje\
 ct.values(e).flatMap(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>t.length>=4);return[...n,...n.map(t=>\
-JSON.stringify(t).slice(1,-1))]}function _r(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function As\
+JSON.stringify(t).slice(1,-1))]}function _r(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function Ns\
 (e){try{let{username:n,password:t,search:r}=new URL(e),o=u=>{try{return decodeURIComponent(u.replaceAll("+"," "))}catch{\
 return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1))\
 .flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),a=n||t?[Cn(`${o(n)}:${o(t)}`)]:[],d=[...i,...s].map(u=>JSON.stringify(u).sl\
-ice(1,-1));return[...i,...s,...d,...a]}catch{return[]}}var Ns=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,$s=/^(?:[!-~](?:[\\t -~]*[\
-!-~])?)?$/,Is=new Set(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);\
-function an(e){return Is.has(e.toLowerCase())}function un(e){return Ns.test(e)}function cn(e){return $s.test(e)}var Ar=e\
+ice(1,-1));return[...i,...s,...d,...a]}catch{return[]}}var $s=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,Is=/^(?:[!-~](?:[\\t -~]*[\
+!-~])?)?$/,Ls=new Set(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);\
+function an(e){return Ls.has(e.toLowerCase())}function un(e){return $s.test(e)}function cn(e){return Is.test(e)}var Ar=e\
 =>e===9||e===10||e===13||e===32;function Nr(e){let n=0,t=e.length;for(;n<t&&Ar(e.charCodeAt(n));)n++;for(;t>n&&Ar(e.char\
 CodeAt(t-1));)t--;return e.slice(n,t)}function ln(e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r\
-[r.length-1]+=t,r.join(",")}function C(e){let n=(Ms()?Vn(e):void 0)??JSON.stringify(e);return typeof n=="string"&&/[\\r\\n\
-]/.test(n)?Ls(n):n}function Ls(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o=\
-==\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function Ms(){try{return Ps(Array.prototype)!==O\
-bject.prototype||"toJSON"in Array.prototype}catch{return!0}}var Ps=Object.getPrototypeOf;function Vn(e){if(typeof e!="ob\
+[r.length-1]+=t,r.join(",")}function C(e){let n=(Ps()?Vn(e):void 0)??JSON.stringify(e);return typeof n=="string"&&/[\\r\\n\
+]/.test(n)?Ms(n):n}function Ms(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o=\
+==\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function Ps(){try{return Ds(Array.prototype)!==O\
+bject.prototype||"toJSON"in Array.prototype}catch{return!0}}var Ds=Object.getPrototypeOf;function Vn(e){if(typeof e!="ob\
 ject"||e===null)return JSON.stringify(e);if(Array.isArray(e))return`[${e.map(t=>Vn(t)??"null").join(",")}]`;let n=[];for\
 (let t of Object.keys(e)){let r=Vn(e[t]);r!==void 0&&n.push(`${JSON.stringify(t)}:${r}`)}return`{${n.join(",")}}`}var Te\
 ="0.1.0";var Ir="nat-cli",Yn={name:"@nat/telemetry",version:Te};function Lr(e){return typeof e=="string"?{stringValue:e}\
 :typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Mr=e=>Object.entries\
-(e).map(([n,t])=>({key:n,value:Lr(t)}));function $r(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Ds(e){\
+(e).map(([n,t])=>({key:n,value:Lr(t)}));function $r(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Cs(e){\
 return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7\
 l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Pr(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUni\
 xNano:$r(e.timestamp),observedTimeUnixNano:$r(e.timestamp),eventName:n,attributes:[...Mr(t),{key:"nat.event.schema_versi\
 on",value:Lr(e.schemaVersion)}]}}function Wn(e,n,t,r=$()){let o=Mr({...t.resourceAttributes,"service.name":t.serviceName\
-,"service.version":t.serviceVersion,"session.id":n,"host.arch":Ds(r.machine),"process.runtime.name":r.name,"process.runt\
+,"service.version":t.serviceVersion,"session.id":n,"host.arch":Cs(r.machine),"process.runtime.name":r.name,"process.runt\
 ime.version":r.version,"telemetry.sdk.name":Yn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.\
 sdk.version":Yn.version}),i=C({resource:{attributes:o},scopeLogs:[{scope:Yn,logRecords:[]}]});return ln(`{"resourceLogs"\
-:[${i.slice(0,-4)}`,e,"]}]}]}")}function Dr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Cs(t));return o>0?{kind:"deliver\
+:[${i.slice(0,-4)}`,e,"]}]}]}")}function Dr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Fs(t));return o>0?{kind:"deliver\
 ed",rejected:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:\
 "retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}functi\
-on Cs(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>\
+on Fs(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>\
 0?n:0}catch{return 0}}function Cr(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;le\
 t i=o.indexOf("="),s=a=>n?.(`entry ${r+1} ${a}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{le\
 t a=decodeURIComponent(o.slice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key"\
-)}catch{s("has a bad percent-encoding")}}return t}var Fs=/^(?:service\\.(?:name|namespace|version)|deployment\\.environmen\
-t(?:\\.name)?)$/;function Fr(e){let n={},t=[];for(let[r,o]of Object.entries(e))Fs.test(r)?n[r]=o:t.push(r);return{sent:n,\
+)}catch{s("has a bad percent-encoding")}}return t}var Bs=/^(?:service\\.(?:name|namespace|version)|deployment\\.environmen\
+t(?:\\.name)?)$/;function Fr(e){let n={},t=[];for(let[r,o]of Object.entries(e))Bs.test(r)?n[r]=o:t.push(r);return{sent:n,\
 skipped:t}}var Gn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Br(e,n=()=>!1){for(let t o\
 f Gn){if(n(t))return{hidden:!0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"\
-?r:Bs(r),hidden:!1}}return{hidden:!1}}function Bs(e){let[,n,t]=/^([^?#]*)(.*)$/s.exec(e);return`${n.replace(/\\/+$/,"")}/\
+?r:Hs(r),hidden:!1}}return{hidden:!1}}function Hs(e){let[,n,t]=/^([^?#]*)(.*)$/s.exec(e);return`${n.replace(/\\/+$/,"")}/\
 v1/logs${t}`}var Ur="https://events.telemetry.data.nvidia.com/v1.1/events/json";function _e(e){if(e!==void 0)return["1",\
-"true","yes"].includes(e.trim().toLowerCase())}function Hs(){return Us(b().env("CI"))||b().envNotUnicode?.("CI")===!0}fu\
-nction xe(e){return Ce(b().envNotUnicode?.(e)===!0,"its permissions")}function Us(e){return!["","0","false"].includes(e?\
-.trim().toLowerCase()??"")}var js=["","0","false","no","off"];function jr(e){return fn(e)===void 0}var zn="is not an htt\
-p(s) URL",Vs="has an \'@\' past its host";function Vr(e){let n;try{n=new URL(e)}catch{return zn}if(n.protocol!=="http:"&&n\
-.protocol!=="https:")return zn;if(Fe(n))return`${Vs}: a key with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F,\
+"true","yes"].includes(e.trim().toLowerCase())}function Us(){return js(b().env("CI"))||b().envNotUnicode?.("CI")===!0}fu\
+nction xe(e){return Ce(b().envNotUnicode?.(e)===!0,"its permissions")}function js(e){return!["","0","false"].includes(e?\
+.trim().toLowerCase()??"")}var Vs=["","0","false","no","off"];function jr(e){return fn(e)===void 0}var zn="is not an htt\
+p(s) URL",Ys="has an \'@\' past its host";function Vr(e){let n;try{n=new URL(e)}catch{return zn}if(n.protocol!=="http:"&&n\
+.protocol!=="https:")return zn;if(Fe(n))return`${Ys}: a key with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F,\
  %23), would make a part of it the host`}function fn(e){if(e===""||e==="stdout")return;let n=Vr(e);return n===zn?`${n}, \
 "" or "stdout"`:n}function mn(e){let n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n:void 0}function Yr(){let e=\
 b().env,n=[],t=(g,p)=>{let S=e(g),w=Xn(g,S);return w!==void 0&&n.push(`${w}, ${p}`),_e(S)};t("NAT_TELEMETRY_ENABLED","so\
- telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=Hs();for(let\
- g of Ys)b().envHidden?.(g)===!0&&!(g==="CI"&&o)&&r.push(g);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.inc\
+ telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=Us();for(let\
+ g of Ws)b().envHidden?.(g)===!0&&!(g==="CI"&&o)&&r.push(g);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.inc\
 ludes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),a=s===void 0?void 0:fn(s);a&&n.push(`NAT_TELEMETRY_ENDPOINT\
 =${A(j(s))} ${a}: nothing is sent`);let d=e("NAT_TELEMETRY_FORMAT");d!==void 0&&d.trim()!==""&&mn(d)===void 0&&n.push(`N\
 AT_TELEMETRY_FORMAT=${A(d)} is not a format (nat, otlp): the nat envelope is sent`);let u=t("NAT_TELEMETRY_HANDOFF","so \
 events are delivered in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!G(l,$().os)&&n.push(`NAT_TELEMET\
 RY_CONSENT_FILE=${A(l)} is not an absolute path: it is read in the directory each run starts in, so each directory may h\
-old another decision`);let c,h=Ws(e,$().os,n,g=>c=g),f=e("NAT_TELEMETRY_SPOOL_DIR"),m=$().os==="win32"?"LOCALAPPDATA":"H\
+old another decision`);let c,h=Gs(e,$().os,n,g=>c=g),f=e("NAT_TELEMETRY_SPOOL_DIR"),m=$().os==="win32"?"LOCALAPPDATA":"H\
 OME";h===void 0&&f===void 0&&b().envHidden?.(m)===!0&&(c=`the program may not read ${m} (${xe(m)})`,n.push(`${m} may not\
  be read (${xe(m)}): the spool cannot be kept in the home directory`));for(let g of r)n.push(`${g} may not be read (${xe\
 (g)}): ${Wr[g]}`);for(let g of Gn){let p=e(g)?.trim(),S=p?Vr(p):void 0;S&&n.push(`${g}=${A(j(p))} ${S}: OTLP events are \
@@ -1473,13 +1473,13 @@ there is not seen",CI:"a value set there is not seen, so in CI the exit may hand
 ps",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unless \
 NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP\
 _LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are n\
-ot sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Ys=Object.keys(Wr);function Xn(e,n){if(n===void 0)return;let t=n.tr\
-im().toLowerCase();if(!(_e(t)===!0||js.includes(t)))return`${e}=${A(n)} is not a yes/no value (1, true, yes / 0, false, \
+ot sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Ws=Object.keys(Wr);function Xn(e,n){if(n===void 0)return;let t=n.tr\
+im().toLowerCase();if(!(_e(t)===!0||Vs.includes(t)))return`${e}=${A(n)} is not a yes/no value (1, true, yes / 0, false, \
 no): read as no`}function Hr(e,n,t){let r={};for(let[o,i]of Object.entries(n))un(o)?an(o)?t.push(`${e}: ${A(o)} is the H\
 TTP client\'s to set: skipped, not sent`):cn(i)?r[o]=i:t.push(`${e}: the value of ${A(o)} is not a header value (RFC 9110\
 , visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):t.push(`${e}: an entry\'s name\
  is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \\`Name: value\\` rat\
-her than \\`Name=value\\`): skipped, not sent`);return r}function Ws(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR")\
+her than \\`Name=value\\`): skipped, not sent`);return r}function Gs(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR")\
 ;if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):G(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${A(o)\
 } is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_ST\
 ATE_HOME");if(i&&!G(i,n))t.push(`XDG_STATE_HOME=${A(i)} is not an absolute path: ignored, as the XDG specification says`\
@@ -1490,31 +1490,31 @@ push("the home directory is not an absolute path: no spool is kept there"),void 
  path"))}function Gr(e,n,t,r=()=>!0){if(n==="win32"||t===void 0)return;let o=e("TMPDIR"),i=o&&G(o,n)&&r(o);return H(i?o:\
 "/tmp",`nat-telemetry-${t}`)}function Jn(){let e=b();if(_e(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-t\
 elemetry] ${n}\n`)}var qn=new Set;function zr(e,n){if(!(e===void 0||qn.has(e))){qn.add(e);try{Promise.resolve(e(`[nat-tel\
-emetry] ${n}`)).catch(()=>{})}catch{}finally{qn.delete(e)}}}function Xr(e){let n;return()=>n??=new RegExp(e,"u")}var sc=\
-Xr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var dc=Xr(String.raw`^[\\p{L}_$][\\p{L\
-}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var pe="1.5",Re=64,pc=Object.freeze({SUCCESS:"success",FAILURE:"fail\
-ure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),gc=Object\
+emetry] ${n}`)).catch(()=>{})}catch{}finally{qn.delete(e)}}}function Xr(e){let n;return()=>n??=new RegExp(e,"u")}var ac=\
+Xr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var uc=Xr(String.raw`^[\\p{L}_$][\\p{L\
+}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var pe="1.5",Re=64,yc=Object.freeze({SUCCESS:"success",FAILURE:"fail\
+ure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),bc=Object\
 .freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrail\
 s",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ke=\
-class{name;schemaVersion;timestamp;constructor(n,t={}){if(Gs(new.target))throw new TypeError("Cannot create event: Telem\
+class{name;schemaVersion;timestamp;constructor(n,t={}){if(zs(new.target))throw new TypeError("Cannot create event: Telem\
 etryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: an even\
 t type must declare a name (pass it to super()), got ${A(n)}`);let r=t.schemaVersion??pe;if(typeof r!="string"||r.length\
 ===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${A(r)}`);let o=t.timesta\
 mp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be\
- a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function Gs(e){return e===ke}f\
-unction F(e){let n=e.search(zs);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(\
-r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var zs=/[^\\x00-\\x7\
-f]/;var Xs="184482118588404";function Be(e){let n=V(e);if(!(n>=-pn&&n<=pn))throw new RangeError("Invalid time value");le\
+ a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function zs(e){return e===ke}f\
+unction F(e){let n=e.search(Xs);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(\
+r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Xs=/[^\\x00-\\x7\
+f]/;var qs="184482118588404";function Be(e){let n=V(e);if(!(n>=-pn&&n<=pn))throw new RangeError("Invalid time value");le\
 t t=V(n/1e3);if(t!==Kn.second){let r=V(t/qr),o=t-r*qr,i=`${se(V(o/3600),2)}:${se(V(o/60)%60,2)}:${se(o%60,2)}`;Kn={secon\
-d:t,text:`${qs(r)}T${i}.`}}return`${Kn.text}${se(n-t*1e3,3)}Z`}var Kn={second:NaN,text:""};function qs(e){let n=V((e+719\
+d:t,text:`${Js(r)}T${i}.`}}return`${Kn.text}${se(n-t*1e3,3)}Z`}var Kn={second:NaN,text:""};function Js(e){let n=V((e+719\
 468)/146097),t=e+719468-n*146097,r=V((t-V(t/1460)+V(t/36524)-V(t/146096))/365),o=t-(365*r+V(r/4)-V(r/100)),i=V((5*o+2)/1\
 53),s=o-V((153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?se(d,4):`${d<0?"-":"+"}${se(d<0?-d:d\
 ,6)}`}-${se(a,2)}-${se(s,2)}`}var Oe=4503599627370496,V=e=>{if(!(e<Oe&&e>-Oe))return e;let n=e>=0?e+Oe-Oe:e-Oe+Oe;return\
  n>e?n-1:n},se=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},qr=86400,pn=864e13;function Jr(e){let n;try{n=e\
 .name}catch(o){throw new TypeError(`Event name cannot be read: ${z(o)}`)}if(typeof n!="string"||n==="")throw new TypeErr\
-or("Event name is not a non-empty string");let t=C(Ks(e));if(n!==hn.name){let o=C(n);hn={name:n,json:o,bytes:F(o)}}let r\
-=Be(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${hn.json}}`,bytes:Js+r.length+F(t)+hn.bytes}}var hn\
-={name:"",json:"",bytes:0},Js=31;function Ks(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be read: ${z(s\
+or("Event name is not a non-empty string");let t=C(Zs(e));if(n!==hn.name){let o=C(n);hn={name:n,json:o,bytes:F(o)}}let r\
+=Be(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${hn.json}}`,bytes:Ks+r.length+F(t)+hn.bytes}}var hn\
+={name:"",json:"",bytes:0},Ks=31;function Zs(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be read: ${z(s\
 )}`),t;try{t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){throw n("parameters() returned an obje\
 ct that",i)}if(kr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has\
  no parameters object: parameters() returned a thenable`)}if(!we(t))throw new TypeError(`Event \'${e.name}\' has no parame\
@@ -1522,15 +1522,15 @@ ters object: parameters() returned ${A(t)}`);let r;try{r={...t}}catch(i){throw n
 new TypeError(`Event \'${e.name}\' ${o}`);return r}function Zn(e){if(typeof e!="object"||e===null||Array.isArray(e))return\
 "has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof \
 t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function Kr(e,n){re\
-turn{browserType:"undefined",clientId:Xs,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpu\
+turn{browserType:"undefined",clientId:qs,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpu\
 Architecture:n.cpuArchitecture??$().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"No\
 ne",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined"\
 ,deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",\
 gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"u\
 ndefined",productVersion:"undefined",sentTs:Be(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undef\
-ined"}}function Qn(e,n){return ln(`${C(e).slice(0,-1)},"events":[`,n,"]}")}var Zr=/[A-Za-z0-9_-]/,Zs=/(?:(\\d{4})-(0[1-9]\
+ined"}}function Qn(e,n){return ln(`${C(e).slice(0,-1)},"events":[`,n,"]}")}var Zr=/[A-Za-z0-9_-]/,Qs=/(?:(\\d{4})-(0[1-9]\
 |1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?\
-)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Qs=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0\
+)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,ed=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0\
 -7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function Qr(e){return ne\
 w tt(e).document()}var tt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(\
 this.#O(),this.#n>=this.#e.length)return n;this.#d()==="["?t=this.#c(n):this.#s(t),this.#E()}}#c(n){let t=this.#e.starts\
@@ -1549,9 +1549,9 @@ his.#e.slice(r,this.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++}}#r(){l
 "\',this.#n))return this.#l();if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return this.#T();if(n==="\'\
 ")return this.#v();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n==="["?this.#g():t\
 his.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!Zr.test(this.#e[\
-this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#a(Zs,/[\\w:.+-]/);if(t){let[o,i,s,a]=t;return i!==void 0&&!\
-ed(Number(i),Number(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r=this.#a(Qs,/[\\w.+-]/);return r?(/^[+\
--]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),nd(r[0])):\
+this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#a(Qs,/[\\w:.+-]/);if(t){let[o,i,s,a]=t;return i!==void 0&&!\
+nd(Number(i),Number(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r=this.#a(ed,/[\\w.+-]/);return r?(/^[+\
+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),td(r[0])):\
 this.#i("a value is malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??\
 "")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#d()!=="]";)n.push(this.#r()),this.#O(),th\
 is.#d()===","?this.#n++:this.#d()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this.#n++;let n=this.#\
@@ -1580,24 +1580,24 @@ g`),this.#n+=n.length}#d(){return this.#e[this.#n]}#x(n,t){return this.#t.set(n,
 ).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function et(e,n){return Object.hasOwn(e,n\
 )?e[n]:void 0}function gn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function\
  nt(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function yn(e){let n=e.charCodeAt(0);return n<32||n===127}\
-function ed(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}\
-function nd(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN\
-:Number(n)}var td="1.0";function Ue(){if(oo())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEM\
+function nd(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}\
+function td(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN\
+:Number(n)}var rd="1.0";function Ue(){if(oo())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEM\
 ETRY_CONSENT_FILE")||(t?H(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r\
 ;if(rt?.given!==r){let o=n?.realPath(".");rt={given:r,path:o===void 0?r:H(o,r)}}return rt.path}function ro(){return(de?Q\
 ?.path:void 0)??Ue()}var rt;function oo(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TE\
-LEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var rd=65536;function He(e,n=!1){let t=b\
+LEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var od=65536;function He(e,n=!1){let t=b\
 ().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the\
  program\'s permissions)"};let r;if(!n){if(!t.present(e))return{state:"never_asked"};try{r=t.checkPlace(e)}catch(i){retur\
 n{state:"disabled",problem:`is where another user could replace it (${ot(i).replaceAll("_"," ")})`}}}let o;try{o=t.read(\
-e,rd)}catch(i){return ot(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:o\
+e,od)}catch(i){return ot(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:i\
 d(i)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`\
 cannot be read safely (${ot(i).replaceAll("_"," ")})`}}return o===void 0?{state:"never_asked"}:{...io(o),text:o,placeJud\
-ged:r}}function od(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function ot(e){return e?\
+ged:r}}function id(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function ot(e){return e?\
 .reason??"unreadable"}function io(e){let n;try{n=Qr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=\
 n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",pr\
 oblem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}\
-:r==="disabled"?{state:"disabled"}:r==="enabled"?o===td?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?""\
+:r==="disabled"?{state:"disabled"}:r==="enabled"?o===rd?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?""\
 :String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function so(){let e=Ue(),{state:n,p\
 roblem:t,outdatedYes:r}=ut(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return\
 {...En()??ct(n),...o}}function ao(){let e=En();if(e)return e;let{state:n,text:t,problem:r,placeJudged:o}=ut(Ue());return\
@@ -1608,72 +1608,72 @@ T_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENAB
 led:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TR\
 ACK"}}function ct(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var X,\
 de=!1,Q,it,lt=!1,bn,Ae,eo="an opt-out set in the environment during the run",no="the consent file, written since the pro\
-gram turned telemetry on";function id(e,n=He(e)){let t=b().files,{text:r,problem:o}=n,i=o===void 0&&(n.placeJudged??sd(e\
+gram turned telemetry on";function sd(e,n=He(e)){let t=b().files,{text:r,problem:o}=n,i=o===void 0&&(n.placeJudged??dd(e\
 )),s=t?.present(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{path:e,there:s,tex\
-t:r,problem:o,reread:i,stamp:t?.stamp(e)}}function sd(e){try{return b().files?.checkPlace(e)===!0}catch{return!1}}functi\
+t:r,problem:o,reread:i,stamp:t?.stamp(e)}}function dd(e){try{return b().files?.checkPlace(e)===!0}catch{return!1}}functi\
 on st(e,n){let t=b().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e.reread)return t?.\
 stamp(e.path)!==e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.path)!==e.\
 modified}function uo(){return bn!==void 0&&st(bn)}var dt=Symbol.for("@nat/telemetry: the program\'s opt-out"),at=globalTh\
-is;try{at[dt]===void 0&&Object.defineProperty(at,dt,{value:{serial:0}})}catch{}var to=0;function dd(){try{let e=at[dt];i\
+is;try{at[dt]===void 0&&Object.defineProperty(at,dt,{value:{serial:0}})}catch{}var to=0;function ad(){try{let e=at[dt];i\
 f(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return N\
-aN}}function co(){let e=dd();e===void 0||e===to||(to=e,[X,de,lt]=[!1,!1,!0])}function lo(e){it=e}function ee(){if(it)ret\
+aN}}function co(){let e=ad();e===void 0||e===to||(to=e,[X,de,lt]=[!1,!1,!0])}function lo(e){it=e}function ee(){if(it)ret\
 urn X=it();co();let e=lt&&!de;if(!e&&(Ae===eo||En()?.enabled===!1))return Ae=eo,X=!1;if(e&&(Ae===no||uo()))return Ae=no,\
 X=!1;if(!de||Q===void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0&&(n=He(Q.path,!0)),X=Q.p\
 roblem===void 0&&(n===void 0?X===!0&&!st(Q):n.problem===void 0&&!st(Q,n)&&ct(n.state).enabled),X||(Ae??="the consent fil\
-e, written again during the run"),X}function ge(){return co(),X===void 0&&ad(ao()),X===!0}function ad(e){[X,de]=[e.enabl\
-ed,e.source==="file"];let n=de?Ue():void 0;Q=n===void 0?void 0:id(n,e)}function Ne(){if(!lt||de||X!==!0||uo())return;let\
+e, written again during the run"),X}function ge(){return co(),X===void 0&&ud(ao()),X===!0}function ud(e){[X,de]=[e.enabl\
+ed,e.source==="file"];let n=de?Ue():void 0;Q=n===void 0?void 0:sd(n,e)}function Ne(){if(!lt||de||X!==!0||uo())return;let\
  e=En();if(e)return e.enabled?void 0:e.source;let n=Ue(),t=bn?.path===n?bn:void 0,{state:r,problem:o}=t===void 0?ut(n):t\
 .problem!==void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:io(t.text);return r==="disabled"&&o===void 0?\
 "file":void 0}function fo(){return ge()&&de}function ft(){let e=ge(),{enabled:n,source:t,problem:r}=ao(),o=t!=="file"&&t\
 !=="default"&&b().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,b().env(t)):void 0,s=o?`${t}, which the pro\
 gram may not read (${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e\
-,decidedBy:e===n?s:Ae??"the program (setTelemetryEnabled)"}}var pt=2**31-1,ud=25,mt={min:50,max:250},mo=4,ht=1e3,cd=(mo+\
+,decidedBy:e===n?s:Ae??"the program (setTelemetryEnabled)"}}var pt=2**31-1,cd=25,mt={min:50,max:250},mo=4,ht=1e3,ld=(mo+\
 1)*mt.max,$e={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.si\
 gnal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEven\
 tListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.\
 (ht,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(ht)),this.signa\
 l.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of $e.guarded)--e.looks<=0&&e.end();$e.guarded.size>0\
 &&$e.listen()}};function Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$e.release(d),i?.()},a=()=>{o||(s(),n())},d=\
-{looks:Math.ceil((e+cd)/ht),end:a},u=(l,c)=>{let h=b().monotonicMs()+l;try{r=setTimeout(()=>{$e.release(d);let f=b().mon\
-otonicMs()-h;if(f<=ud||c===0)return a();u(Math.min(Math.max(f,mt.min),mt.max),c-1)},l),t?.(r)}catch{}};return $e.guard(d\
+{looks:Math.ceil((e+ld)/ht),end:a},u=(l,c)=>{let h=b().monotonicMs()+l;try{r=setTimeout(()=>{$e.release(d);let f=b().mon\
+otonicMs()-h;if(f<=cd||c===0)return a();u(Math.min(Math.max(f,mt.min),mt.max),c-1)},l),t?.(r)}catch{}};return $e.guard(d\
 ),u(e,mo),t||(i=v(()=>b().holdOpen?.())),s}function ho(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t\
 )*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ye(e,n,t,\
-r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var ld=3,go=!1;function\
- yo(){go=!0}var fd=new Set([407,408,429,500,502,503,504]),md=new Set([501,505]);function hd(e,n){return e>=200&&e<300?{k\
-ind:"delivered"}:e===413?{kind:"too_large"}:fd.has(e)||e>=500&&e<600&&!md.has(e)?n===void 0?{kind:"retry",reason:`http_$\
+r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var fd=3,go=!1;function\
+ yo(){go=!0}var md=new Set([407,408,429,500,502,503,504]),hd=new Set([501,505]);function pd(e,n){return e>=200&&e<300?{k\
+ind:"delivered"}:e===413?{kind:"too_large"}:md.has(e)||e>=500&&e<600&&!hd.has(e)?n===void 0?{kind:"retry",reason:`http_$\
 {e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirec\
 t"}:{kind:"rejected",reason:`http_${e}`}}async function bo(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new \
 AbortController,t=!1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abo\
 rt",o,{once:!0});let i=new Promise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.\
-catch(()=>{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??hd;for(;;s++){let l=new URL(a).origin===d?e.head\
+catch(()=>{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??pd;for(;;s++){let l=new URL(a).origin===d?e.head\
 ers:void 0,c=await Promise.race([e.fetch(a,{method:"POST",headers:{...l,"content-type":"application/json"},body:e.body,r\
-edirect:"manual",signal:n.signal}),i]),h=pd(c);if(h===void 0)return yt(gt(c)),{kind:"rejected",reason:"bad_response"};le\
+edirect:"manual",signal:n.signal}),i]),h=gd(c);if(h===void 0)return yt(gt(c)),{kind:"rejected",reason:"bad_response"};le\
 t f=po(c,"location"),m=ho(po(c,"retry-after"),e.now());if(e.readAnswer&&h>=200&&h<300){e.onAccepted?.();let E=await Prom\
-ise.race([gd(c,n.signal),i]).catch(()=>{});return u(h,m,E)}if(yt(gt(c)),h!==307&&h!==308)return u(h,m,void 0);if(s===ld)\
-return{kind:"rejected",reason:"too_many_redirects"};let y=Sd(f,a);if(y===void 0)return{kind:"rejected",reason:"bad_redir\
+ise.race([yd(c,n.signal),i]).catch(()=>{});return u(h,m,E)}if(yt(gt(c)),h!==307&&h!==308)return u(h,m,void 0);if(s===fd)\
+return{kind:"rejected",reason:"too_many_redirects"};let y=wd(f,a);if(y===void 0)return{kind:"rejected",reason:"bad_redir\
 ect"};if(y.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?\
 .(y)===!1)return go?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"r\
 ejected",reason:"unsafe_redirect"};if(new URL(y).origin!==d&&e.sendsProxyCredentials?.(y))return{kind:"rejected",reason:\
 "unsafe_redirect"};a=y}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof Y&&s===0?{kind:"not_sent\
 ",reason:a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:z(a)}}finally{r(),e.si\
-gnal?.removeEventListener("abort",o)}}function pd(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&\
+gnal?.removeEventListener("abort",o)}}function gd(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&\
 &n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function po(e,n){try{let t=e.headers.get(n);re\
 turn typeof t=="string"?t:null}catch{return null}}function gt(e){try{return e.body}catch{return}}function yt(e){try{let{\
 cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)}\
-catch{}}async function gd(e,n){let t=gt(e),r=yd(t),o=r??t,i=()=>yt(o);n.addEventListener("abort",i,{once:!0});let s=new \
-TextDecoder,a="",d=0;try{if(n.aborted)return"";for await(let u of r?bd(r):Ed(t)){if(typeof u!="string"&&!(u instanceof U\
-int8Array)||(d+=typeof u=="string"?F(u):u.length,d>vd))return"";a+=typeof u=="string"?u:s.decode(u,{stream:!0})}return a\
-+s.decode()}finally{n.removeEventListener("abort",i),i()}}function yd(e){try{let{getReader:n}=e??{};return typeof n=="fu\
-nction"?n.call(e):void 0}catch{return}}async function*bd(e){for(let n=await e.read();!n.done;n=await e.read())yield n.va\
-lue}function Ed(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var vd=65536;function Sd(e,n){if(e!=\
-=null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var wd=0xe67\
-7d21fdbff,Td=JSON.stringify(pe).length+Re;function vo(e){if(e===Eo)return!0;let n=F(JSON.stringify(e))<=Td;return n&&(Eo\
+catch{}}async function yd(e,n){let t=gt(e),r=bd(t),o=r??t,i=()=>yt(o);n.addEventListener("abort",i,{once:!0});let s=new \
+TextDecoder,a="",d=0;try{if(n.aborted)return"";for await(let u of r?Ed(r):vd(t)){if(typeof u!="string"&&!(u instanceof U\
+int8Array)||(d+=typeof u=="string"?F(u):u.length,d>Sd))return"";a+=typeof u=="string"?u:s.decode(u,{stream:!0})}return a\
++s.decode()}finally{n.removeEventListener("abort",i),i()}}function bd(e){try{let{getReader:n}=e??{};return typeof n=="fu\
+nction"?n.call(e):void 0}catch{return}}async function*Ed(e){for(let n=await e.read();!n.done;n=await e.read())yield n.va\
+lue}function vd(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var Sd=65536;function wd(e,n){if(e!=\
+=null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var Td=0xe67\
+7d21fdbff,xd=JSON.stringify(pe).length+Re;function vo(e){if(e===Eo)return!0;let n=F(JSON.stringify(e))<=xd;return n&&(Eo\
 =e),n}var Eo;function So(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof ke))return{reason:"not_an_e\
 vent",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{l\
 et{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not a str\
 ing"};if(!vo(o))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Re} bytes beyond "${pe}" that m\
 axBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a finite numbe\
-r"};if(i<0||i>wd)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carr\
+r"};if(i<0||i>Td)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carr\
 y"};let{json:s,bytes:a}=Jr(e),d={json:s,bytes:a,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries:0,notBef\
 ore:0},u=bt(d,n);return u===void 0?d:{reason:"event_too_large",detail:u}}catch(o){return{reason:"invalid_event",detail:z\
 (o)}}}function bt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes serialized, \
@@ -1685,26 +1685,26 @@ ${o.name} format carries it, more than maxBatchBytes leaves beside its envelope`
 clientVersion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function ne(e){let n=2\
 166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}f\
 unction Et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0?void 0:r\
-(s,i);return a===void 0?[]:[a]})}var _d={initialMs:3e4,maxMs:36e5},To=4096;function kd(e,n){return n??ne(e)}function Rd(\
+(s,i);return a===void 0?[]:[a]})}var kd={initialMs:3e4,maxMs:36e5},To=4096;function Rd(e,n){return n??ne(e)}function Od(\
 e,n,t){try{let r=e.read(n,To);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,handedOffAt:d}=J\
 SON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(d)&&d<=t?{failures:o,\
 notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,endpointHash:\
 typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var vn=class{path;#e;#n;#o;#t;#c;\
-#s;#p;#r;#a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${kd(r,s)}.json`,this.#o=s!==void 0,this.pat\
+#s;#p;#r;#a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${Rd(r,s)}.json`,this.#o=s!==void 0,this.pat\
 h=`${t}/${this.#n}`,this.#c=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!this.#a&&\
 this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Math.max((this.#r?.failures?\
-?0)+1,t?.failures??0),o=this.#s()+ye(r,_d,this.#p,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.notB\
+?0)+1,t?.failures??0),o=this.#s()+ye(r,kd,this.#p,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.notB\
 efore:o}),i}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#u({f\
 ailures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),this.\
 #a=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r\
 .notBefore<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh\
-(){this.#a||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m())}#g(){let n=Rd(this.#c,t\
+(){this.#a||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m())}#g(){let n=Od(this.#c,t\
 his.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#c.remove(this.path)\
 }catch{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{},r=C({...n,...t,endpoint:this.#t}),o=F(r)<=To&&j\
 (this.#t)===this.#t?r:C({...n,...t});me(this.#c,this.#e,this.#n,o,this.#s())}catch{}}};function xo(e){let{failures:n=0,n\
 otBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Be(t)}`}function B(\
-e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var _o=36e5,je=64,Od=6e4,ae={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},vt=6e4,Ad=8\
-64e5,ko=6e4,No=64,Nd=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Sn=/^([lc])-(\\d{13})-(e-.+)$/,$d=\
+e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var _o=36e5,je=64,Ad=6e4,ae={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},vt=6e4,Nd=8\
+64e5,ko=6e4,No=64,$d=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Sn=/^([lc])-(\\d{13})-(e-.+)$/,Id=\
 36e5;function $o(e,n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ue=class e{dir;key;ancestorsSeen;#e;\
 #n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,ae.maxAgeMs),maxEvents\
 :Math.max(r.maxEvents,ae.maxEvents),maxBytes:Math.max(r.maxBytes,ae.maxBytes)},this.key=o,this.ancestorsSeen=i}static op\
@@ -1725,7 +1725,7 @@ e(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.
 return this.#g(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{t\
 his.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=Sn.exec(n),r=Le(t?t[3]:n);if(!r)return[];let{val\
 id:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,c\
-orrupt:i};return[t?{...s,until:Tt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=Od){let o=[],i\
+orrupt:i};return[t?{...s,until:Tt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=Ad){let o=[],i\
 =0;for(let s of n.#r()){if(o.length>=je)break;let a=Ro(s,t);if(!(a!==void 0&&(a.key===this.key||a.key===void 0))||!(t-a.\
 time>=r))continue;let u=n.#p(a.name,t+_o);try{n.#e.rename(`${n.dir}/${s}`,u)}catch{continue}let{valid:l}=n.#s(u,a,t);try\
 {let c=this.#c(l.map(Me),a.time,a.key);c!==void 0&&o.push(c)}catch{try{n.#e.rename(u,`${n.dir}/${a.name}`)}catch{}break}\
@@ -1734,7 +1734,7 @@ r=Sn.exec(t),o=Le(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){retu
 #t(n=this.#r()){return n.flatMap(t=>Le(t)??[])}#c(n,t,r){if(n.length===0)return;let o=Oo(n,t,r);return me(this.#e,this.d\
 ir,o,Ao(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s\
 =this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/No)))}for(let s of i?.split(`\n`)??[]){if(s==="\
-")continue;let a=Md(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}return o}#p(n,t\
+")continue;let a=Pd(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}return o}#p(n,t\
 ){return`${this.dir}/${St(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#a(n,t,r){let o=s=>Math.abs(r-s)\
 >_o;if(!o(t))return!1;let i=this.#e.modifiedAt(`${this.dir}/${n}`);return i===void 0||o(i)}#g(n){let t=[],r=0;for(let o \
 of this.#r()){let i=xr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&this.#a(o,Number\
@@ -1751,7 +1751,7 @@ vents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.ma
 es>0){let x=this.#v(w,T.events,T.bytes,n);if(x===void 0)continue;h(w,x.kept.events,x.kept.bytes),B(r,"spool_corrupt",x.c\
 orrupt),B(r,"spool_full",x.cut);continue}this.#u(w.name,w,_?"spool_expired":"spool_full",r)}return r}#u(n,t,r,o){let i=t\
 his.#s(`${this.dir}/${n}`,t);this.#l(n)&&(B(o,"spool_corrupt",i.corrupt),B(o,r,i.valid.length+i.expired))}#T(n,t,r,o){le\
-t i=0;for(let s of n){if(i===je)break;let a=Sn.exec(s);if(a===null||t-Tt(a)<=Ad)continue;let d=Le(a[3]);if(d===void 0||!\
+t i=0;for(let s of n){if(i===je)break;let a=Sn.exec(s);if(a===null||t-Tt(a)<=Nd)continue;let d=Le(a[3]);if(d===void 0||!\
 r(d))continue;i++;let u=St(a[3],t+vt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#u(u\
 ,d,"spool_expired",o)}}#v(n,t,r,o){let i=St(n.name,o+vt),s=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,\
 `${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.map(Me),l=wt(u,t,r),c=l.kept.m\
@@ -1760,31 +1760,31 @@ ap(y=>u[y]),h={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrup
 return;try{this.#c(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return h}if(b().monotoni\
 cMs()-s>vt/2)return void m();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{m();return}try{this.#e.rename(`${this.dir}/$\
 {i}`,`${this.dir}/${Oo(c,n.time,n.key)}`)}catch{}return h}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{r\
-eturn!1}}};function Ro(e,n){let t=Sn.exec(e);return t?Ld(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=Nd.exec(e);if(!\
+eturn!1}}};function Ro(e,n){let t=Sn.exec(e);return t?Md(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=$d.exec(e);if(!\
 n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/No));return{name:e,time:Number(n[1]),events:r,bytes:t,k\
 ey:n[4]}}function wt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,\
 a)=>s+e[a].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Oo(e,n,t){let \
 r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${he()}.jsonl`}function Ao(e)\
 {return e.map(n=>`${n.text}\n`).join("")}function Io(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion\
-:s,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+Id;return e.length<=t&&o<=r?0:e.length-wt(e.m\
-ap(Me),t,r).kept.length}var Id=200;function Lo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"sc\
+:s,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+Ld;return e.length<=t&&o<=r?0:e.length-wt(e.m\
+ap(Me),t,r).kept.length}var Ld=200;function Lo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"sc\
 hemaVersion":${C(e.schemaVersion)},"sessionId":${C(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${C(e.cl\
 ientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n\
-,bytes:F(n)}}function St(e,n){return`l-${Z(n)}-${e}`}function Tt([,e,n]){return e==="l"?Number(n):Number(n)+$d}function \
-Ld(e,n){return n>Tt(e)}function Md(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,e\
+,bytes:F(n)}}function St(e,n){return`l-${Z(n)}-${e}`}function Tt([,e,n]){return e==="l"?Number(n):Number(n)+Id}function \
+Md(e,n){return n>Tt(e)}function Pd(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,e\
 vent:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=\
 ="string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Zn(a.parameters)===void 0)\
 )return;let u=Number.isSafeInteger(i)&&i>0,l={json:C(a),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}\
-};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function Pd(e,n){let t=r=>{let o=n?.realPath(r);return n===vo\
-id 0||o!==void 0&&n.writableDir(o)};return e.spoolFallback?Gr(b().env,$().os,n?.uid,t):void 0}function Dd(e,n,t=()=>{},r\
+};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function Dd(e,n){let t=r=>{let o=n?.realPath(r);return n===vo\
+id 0||o!==void 0&&n.writableDir(o)};return e.spoolFallback?Gr(b().env,$().os,n?.uid,t):void 0}function Cd(e,n,t=()=>{},r\
 ="work"){let{spoolDir:o,spoolLimits:i}=e,s=xt(e),a=e.noSpool??"there is no spool directory",d=!1,u=r==="look"?"look":"wo\
-rk",l=o===void 0?void 0:ue.open(o,n,i,s,(m,y)=>{a=m,d=y},u),c=Pd(e,n),h=l&&u==="work"?Cd(l,c,n,i):void 0;if(l&&h&&l.adop\
+rk",l=o===void 0?void 0:ue.open(o,n,i,s,(m,y)=>{a=m,d=y},u),c=Dd(e,n),h=l&&u==="work"?Fd(l,c,n,i):void 0;if(l&&h&&l.adop\
 t(h,e.clock(),r==="flush"?0:void 0),l||c===void 0)return!l&&o!==void 0&&t(a,void 0,d),l;let f=ue.open(c,n,i,s,m=>a+=`; n\
-or in ${c}: ${m}`,u);return t(a,f?.dir,d),f}function Cd(e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"read")&&t.realP\
+or in ${c}: ${m}`,u);return t(a,f?.dir,d),f}function Fd(e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"read")&&t.realP\
 ath(n)!==void 0?ue.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:void 0}var wn=class e{spool;health;files;\
 #e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o\
 ,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=b().files;if(!s)return null;let\
- a=Dd(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new vn(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}repl\
+ a=Cd(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new vn(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}repl\
 ay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.c\
 laim);let i=r.map(d=>({...d,bytes:F(d.json),notBefore:0})),[s,a]=[[],[]];for(let d of i)(bt(d,this.#e)===void 0?s:a).pus\
 h(d);return a.length>0&&(this.settle(a),B(o,"event_too_large",a.length)),{events:s,dropped:o}}write(n){let{written:t,old\
@@ -1793,14 +1793,14 @@ derDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.dele
 (){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.g\
 iveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.cl\
 ear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.\
-renew(i,o+n)}}};function Fd(){let e=Fn(),n=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname):e;return(n.st\
+renew(i,o+n)}}};function Bd(){let e=Fn(),n=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname):e;return(n.st\
 artsWith("/")?b().files?.realPath(n):void 0)??e}function xt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,custo\
-mFetch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Fd():void 0,headers:Object.keys(o).length>0?Object.entries(o).sort()\
+mFetch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Bd():void 0,headers:Object.keys(o).length>0?Object.entries(o).sort()\
 :void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=C(s);return $o(n.kind==="http"?n.\
-url:"",t.name,a==="{}"?"":a)}function Bd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"lo\
+url:"",t.name,a==="{}"?"":a)}function Hd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"lo\
 calhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{\
 1,4}$/.test(n)}function Mo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:\
-"||Bd(t.hostname))return;let r=[...t.username||t.password?["credentials"]:[],...t.search?["query parameters"]:[]],o=[...\
+"||Hd(t.hostname))return;let r=[...t.username||t.password?["credentials"]:[],...t.search?["query parameters"]:[]],o=[...\
 r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[\
 ]];return o.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Po(e,n=$()){let t=({\
 schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Kr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sen\
@@ -1811,88 +1811,88 @@ ion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new W
 ionId,t(i[0]),n),emptyBytes:Co(({sessionId:i,clientVersion:s})=>[i,s],i=>F(Wn([],i.sessionId,t(i),n))),eventBytes:i=>o(i\
 ).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Dr}}function Co(e,n){let\
  t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,by\
-tes:n(r)}),t.bytes}}var Hd="http://localhost:4318/v1/logs",Ud=120,jd=50,Vd=3,Yd=2,Ho=\'{"ts":"2026-01-01T00:00:00.000Z","\
-parameters":{},"name":"x"}\',Wd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","sub\
+tes:n(r)}),t.bytes}}var Ud="http://localhost:4318/v1/logs",jd=120,Vd=50,Yd=3,Wd=2,Ho=\'{"ts":"2026-01-01T00:00:00.000Z","\
+parameters":{},"name":"x"}\',Gd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","sub\
 command":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVersion":"node/x\
-xxxxxxxxxxx"},"name":"nat_cli_command"}\',Gd=new WeakSet,zd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,reques\
+xxxxxxxxxxx"},"name":"nat_cli_command"}\',zd=new WeakSet,Xd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,reques\
 tTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:\
 !0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxByt\
 es:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};\
 function Ve(e={}){if(!we(e))throw new TypeError(`Cannot create handler: options must be an object, got ${A(e)}`);let n=j\
-n(e,zd);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(D,U,W)=>{let M=e[D]===void 0?U:e[D],le=W.integer?\
+n(e,Xd);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(D,U,W)=>{let M=e[D]===void 0?U:e[D],le=W.integer?\
 `${W.sign} integer`:`${W.sign} number`,re=`Cannot create handler: \'${D}\' must be a ${le}`;if(typeof M!="number"||Number.\
 isNaN(M))throw new TypeError(`${re}, got ${A(M)}`);if(!((W.sign==="positive"?M>0:M>=0)&&(W.integer?Number.isSafeInteger(\
 M):Number.isFinite(M))))throw new RangeError(`${re}, got ${M}`);if(W.timer&&M*1e3>pt)throw new RangeError(`Cannot create\
  handler: \'${D}\' must be at most ${pt/1e3} seconds (the longest a timer can wait), got ${M}`);return M},r=(D,U,W)=>{let \
 M=e[D];if(M===void 0)return W;if(typeof M!==U)throw new TypeError(`Cannot create handler: \'${D}\' must be a ${U}, got ${A\
 (M)}`);return M},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=t("reque\
-stTimeoutSeconds",Yd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cann\
+stTimeoutSeconds",Wd,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cann\
 ot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let l=Yr(),c=r("sourc\
 eClientVersion","string",Te),h=Vo("resource",e.resource),f=r("sessionId","string","undefined"),m=[],y=typeof e.format=="\
-string"&&e.format.trim()===""?void 0:e.format,E=Zd(y,m),O=mn(l.format??""),R=y!==void 0?E:O??"nat",k=kt(R,c,{...l.otlpRe\
-source,...h}),[g,p]=Gd.has(e)?[Wd,"the smallest event trackCommand records; a command\'s own are larger by its name, sour\
+string"&&e.format.trim()===""?void 0:e.format,E=Qd(y,m),O=mn(l.format??""),R=y!==void 0?E:O??"nat",k=kt(R,c,{...l.otlpRe\
+source,...h}),[g,p]=zd.has(e)?[Gd,"the smallest event trackCommand records; a command\'s own are larger by its name, sour\
 ce and duration"]:[Ho,"the smallest event"],S=_t(k,l.sessionPrefix+f),w=_t(kt(E,c,h,Uo),f,g),_=t("maxEventBytes",32768,s\
 );if(_<w.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${w.eventBytes} (${p})\
 , got ${_}`);let T=t("maxBatchBytes",5e5,s);if(T<w.batchBytes){let D=`one ${E} envelope holding ${p}`;throw new RangeErr\
 or(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${D} ${w.batch\
 Bytes} bytes, more than \'maxBatchBytes\' (${T} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${w.\
-batchBytes} (${D}), got ${T}`)}let x=Qd(e.headers);x.problem&&m.push(x.problem);let P=Jd(e.endpoint,l.endpointHidden?Rt:\
-l.endpoint??(R==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??Hd:void 0),l.dryRun,m),L=Kd(e.spoolDir,l,m),I=Fo("clock"\
-,r("clock","function",Date.now),Date.now,{valid:Xd,expected:"epoch milliseconds",hint:" (a method needs its object: () =\
-> performance.timeOrigin + performance.now())"});return{flushIntervalMs:t("flushIntervalSeconds",Ud,o)*1e3,maxQueueSize:\
-t("maxQueueSize",jd,s),maxRetries:t("maxRetries",Vd,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeout\
+batchBytes} (${D}), got ${T}`)}let x=ea(e.headers);x.problem&&m.push(x.problem);let P=Kd(e.endpoint,l.endpointHidden?Rt:\
+l.endpoint??(R==="otlp"?l.otlpEndpointHidden?Rt:l.otlpEndpoint??Ud:void 0),l.dryRun,m),L=Zd(e.spoolDir,l,m),I=Fo("clock"\
+,r("clock","function",Date.now),Date.now,{valid:qd,expected:"epoch milliseconds",hint:" (a method needs its object: () =\
+> performance.timeOrigin + performance.now())"});return{flushIntervalMs:t("flushIntervalSeconds",jd,o)*1e3,maxQueueSize:\
+t("maxQueueSize",Vd,s),maxRetries:t("maxRetries",Yd,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeout\
 Ms:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),\
 maxEventBytes:Math.min(_,T-S.envelopeBytes-Re),maxEventBytesOption:_,maxBatchBytes:T,sourceClientVersion:c,sessionId:l.s\
 essionPrefix+f,sink:P.kind==="http"&&x.problem?{kind:"none",reason:"invalid_headers",detail:x.problem}:P,spoolDir:L.path\
 ,noSpool:L.none,problems:m,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",\
-ae.maxEvents,s),maxBytes:qd(t("spoolMaxBytes",ae.maxBytes,s),g,p),maxAgeMs:t("spoolMaxAgeDays",ae.maxAgeMs/864e5,{sign:"\
-positive"})*864e5},captureInterrupts:na(e.captureInterrupts),handOff:ea(r("handOff","boolean",void 0),l),customFetch:e.f\
+ae.maxEvents,s),maxBytes:Jd(t("spoolMaxBytes",ae.maxBytes,s),g,p),maxAgeMs:t("spoolMaxAgeDays",ae.maxAgeMs/864e5,{sign:"\
+positive"})*864e5},captureInterrupts:ta(e.captureInterrupts),handOff:na(r("handOff","boolean",void 0),l),customFetch:e.f\
 etch!==void 0,format:k,formatSetBy:y!==void 0?"the program\'s options":O!==void 0?"NAT_TELEMETRY_FORMAT":"the default",he\
 aders:{...R==="otlp"?l.otlpHeaders:{},...x.record},fetch:r("fetch","function",b().fetch??((D,U)=>globalThis.fetch(D,U)))\
 ,logger:r("logger","function",void 0),clock:I,waitClock:e.clock===void 0?()=>b().monotonicMs():I,random:Fo("random",r("r\
 andom","function",Se),Se,{valid:D=>typeof D=="number"&&D>=0&&D<1,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{val\
 id:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot create handler: \'${e}\
 \' failed: ${z(a)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);ret\
-urn()=>{try{let a=n();return r(a)?a:t()}catch{return t()}}}var Xd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=\
+urn()=>{try{let a=n();return r(a)?a:t()}catch{return t()}}}var qd=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=\
 Ho){let r={json:t,bytes:F(t),schemaVersion:pe,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventB\
-ytes(r)),i=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function qd(e,n,t){if(e>=ae.maxB\
+ytes(r)),i=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function Jd(e,n,t){if(e>=ae.maxB\
 ytes)return e;let r=Lo({json:n,schemaVersion:pe,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Can\
 not create handler: \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`);return e}function kt(e,n\
 ,t,r){return e==="otlp"?Do({serviceName:t["service.name"]??Ir,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo={\
 name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function jo(e){let{format:n,sourceClientVersion:t}\
 =e,r=n.resource??{},o=_t(kt(n.name,t,r,Uo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxE\
-ventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var Rt=Symbol("hidden");function Jd(e,n,t,r){if(e!==void 0&&type\
+ventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var Rt=Symbol("hidden");function Kd(e,n,t,r){if(e!==void 0&&type\
 of e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"),\
  got ${A(e)}`);let o=e===void 0?void 0:fn(e);if(o){let s=`the program\'s \'endpoint\' ${A(j(e))} ${o}: nothing is sent`;ret\
 urn r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"none",reason:"endpoint\
 _hidden"};let i=e??n??Ur;return e===void 0&&!jr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:\
-t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function Kd(e,n,t){if(e===!1)return{path:void 0,none:"the p\
+t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function Zd(e,n,t){if(e===!1)return{path:void 0,none:"the p\
 rogram\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string\
 ")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);ret\
 urn G(e,$().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept\
-`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function Zd(e,n){if(e===void 0)return"nat";if(\
+`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function Qd(e,n){if(e===void 0)return"nat";if(\
 typeof e!="string")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`\
 );let t=mn(e);return t||(n.push(`the program\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),\
 "nat")}function Vo(e,n){if(n===void 0)return{};if(!we(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an o\
 bject of strings, got ${A(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new\
  TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?A\
-(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var Bo=8192;function Qd(e){let n=Vo("headers",e);for(let[i,s]of Objec\
+(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var Bo=8192;function ea(e){let n=Vo("headers",e);for(let[i,s]of Objec\
 t.entries(n)){if(!un(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), \
 got ${A(i)}`);if(an(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client frame\
 s the request itself`);n[i]=Nr(s)}let t=Object.keys(n).find(i=>!cn(n[i])),r=Object.entries(n).reduce((i,[s,a])=>i+s.leng\
 th+a.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${A(t)} that cannot be sent (a control character \
 or a character past ASCII): nothing is sent`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Bo} \
-(servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function ea(e,n){retur\
+(servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function na(e,n){retur\
 n e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n\
-.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function na(e){if(e===void 0||e===!1)return!1;if(e===!0)retur\
+.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function ta(e){if(e===void 0||e===!1)return!1;if(e===!0)retur\
 n()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boole\
 an or a function, got ${A(e)}`)}var Tn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function xn(e,n){let t=C(n)\
 .replace(/[\\u007f-\\uffff]/g,r=>`\\\\u${r.charCodeAt(0).toString(16).padStart(4,"0")}`);return{...e,[Ye]:t}}function Yo(e){\
 if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="strin\
-g"?n:void 0}catch{return}}var te=15e3,ta=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).sli\
+g"?n:void 0}catch{return}}var te=15e3,ra=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).sli\
 ce(0,4)}function zo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${he(8)}.${r}`}function Pe(e,n,t,r,o){let i={locks:[],marks:\
 [],others:new Map};for(let s of e.list(n)){let a=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.\
-exec(s);if(!a)continue;let d=Number(a[2]),u=a[4]==="lock"?te:ta;if(d+u<=r||d>r+u)kn(e,`${n}/${s}`);else if(a[1]===t)(a[4\
+exec(s);if(!a)continue;let d=Number(a[2]),u=a[4]==="lock"?te:ra;if(d+u<=r||d>r+u)kn(e,`${n}/${s}`);else if(a[1]===t)(a[4\
 ]==="lock"?i.locks:i.marks).push(s);else if(a[3]===o){let[l,c]=[`${a[2]} ${s}`,i.others.get(a[1])];(c===void 0||l<c)&&i.\
 others.set(a[1],l)}}return i.locks.sort(),i.marks.sort(),i}function _n(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}ca\
 tch{return!1}}function Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.now(),i);if(s.locks.length>0|\
@@ -1900,31 +1900,31 @@ tch{return!1}}function Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(
 n}/${o}`,"");let d=Pe(e,n,t,a,i),u=d.locks.length>0||d.marks[0]!==o,l=`${Z(a)} ${o}`,c=[...d.others.values()].filter(h=>\
 h<l).length>=Wo;return!u&&!c?o:(kn(e,`${n}/${o}`),u?"at work":"crowded")}catch{return o}}function qo(e,n,t){t!==void 0&&\
 At(e,n,()=>[t])}function Jo(e,n,t){At(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){let o=Go(r);for(let\
- i=0;i<ra;i++){let s=Date.now();try{e.ensureDir(n,!0,!1);let a=Pe(e,n,t,s);if(a.locks.length>0){Ot(e,n,a.marks);return}l\
+ i=0;i<oa;i++){let s=Date.now();try{e.ensureDir(n,!0,!1);let a=Pe(e,n,t,s);if(a.locks.length>0){Ot(e,n,a.marks);return}l\
 et d=zo(t,s,o,"lock");e.create(`${n}/${d}`,"");let{locks:u,marks:l}=Pe(e,n,t,s);if(u.join()===d)return Ot(e,n,l),d;kn(e,\
-`${n}/${d}`)}catch{return}await new Promise(a=>setTimeout(a,10+Se()*50))}}var ra=5;function Zo(e,n,t){At(e,n,()=>[t])}fu\
+`${n}/${d}`)}catch{return}await new Promise(a=>setTimeout(a,10+Se()*50))}}var oa=5;function Zo(e,n,t){At(e,n,()=>[t])}fu\
 nction At(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)kn(e,`${n}/${r}`)}functi\
-on kn(e,n){try{e.remove(n)}catch{}}function Qo(){return""}var ia=6e4,sa=1e3,da=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK\
-","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=aa(e,n,t);return r.handOff?r:{...r,outc\
+on kn(e,n){try{e.remove(n)}catch{}}function Qo(){return""}var sa=6e4,da=1e3,aa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK\
+","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=ua(e,n,t);return r.handOff?r:{...r,outc\
 ome:ni(e,n)}}function ni(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ne()==\
-=void 0?"spooled":"dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function aa(e,n,t){tr\
+=void 0?"spooled":"dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function ua(e,n,t){tr\
 y{let r=di(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=\
 n,s=si(e.sink.url,o.dir);if(i.isOpen()){let h=b().senderRefusal(s);return h===void 0?{handOff:!0,command:void 0,backlog:\
 n,endpoint:e.sink.url}:{handOff:!1,reason:h}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handOff\
-:!1,reason:a.refused};let{cwd:d,...u}=a,l={...ca(e,o.dir),successor:u,onByConsentFile:fo()};return{handOff:!0,command:{.\
+:!1,reason:a.refused};let{cwd:d,...u}=a,l={...la(e,o.dir),successor:u,onByConsentFile:fo()};return{handOff:!0,command:{.\
 ..a,env:xn(a.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}fun\
-ction ri(e,n){return n.handOff&&n.command&&!fa(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool di\
+ction ri(e,n){return n.handOff&&n.command&&!ma(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool di\
 rectory and cannot be written",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,health:t,files:r}=e.backlog;if(\
 e.command===void 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crowded")\
 return o;let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.dir,o),i}catch{return"failed"}}f\
 unction ii(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return d\
 i(e,n,!0)!==void 0||t.kind==="http"&&b().senderRefusal(si(t.url,n.spool.dir))!==void 0}function si(e,n){let t=ro(),r=t==\
-=void 0?void 0:ua(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...da,...oe,"HOME","USERPROFILE"],set:r=\
-==void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function ua(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+\
+=void 0?void 0:ca(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...aa,...oe,"HOME","USERPROFILE"],set:r=\
+==void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function ca(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+\
 /,""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:H(o\
 ,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function di(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand\
 -off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"t\
-he program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-sa)return`a request\
+he program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-da)return`a request\
  may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off during\
  the run";let i=Ne();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, \
 which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}\
@@ -1932,47 +1932,47 @@ which a sender, reading the user\'s decision again, would follow`;if(!n)return e
 annot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for t\
 hem): another user could swap the sender\'s script there";if(!ti(e))return"the program may not connect to the endpoint";l\
 et{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c\
-}=d,h=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(h!==void 0&&u-h>ia&&!_n(a,s.dir,s.key,u))r\
-eturn"spooled events have waited a minute with no sender at work"}function ca(e,n){let{sink:t,format:r,spoolLimits:o,bac\
+}=d,h=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(h!==void 0&&u-h>sa&&!_n(a,s.dir,s.key,u))r\
+eturn"spooled events have waited a minute with no sender at work"}function la(e,n){let{sink:t,format:r,spoolLimits:o,bac\
 koff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSecond\
 s:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),spoolMaxEvents:o.m\
 axEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{..\
-.e.headers},resource:{...r.resource}}}function la({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function f\
-a(e){if(la(e))return!0;let{files:n,spool:t}=e,r=()=>me(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o instanceof N)\
-)return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ha(n,t.dir,ma),!0}var ma=3;function ha(e,n,t,r=Date.\
+.e.headers},resource:{...r.resource}}}function fa({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function m\
+a(e){if(fa(e))return!0;let{files:n,spool:t}=e,r=()=>me(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o instanceof N)\
+)return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return pa(n,t.dir,ha),!0}var ha=3;function pa(e,n,t,r=Date.\
 now()){let o;try{o=e.list(n).filter(a=>Tn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===voi\
 d 0||d>r+te?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written).\
 slice(t).filter(({written:a})=>r-a>te).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var Rn=class{\
 #e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(th\
 is.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ai(){throw new Er\
-ror("a sender prints nothing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,pa=/^[0-9a-f]{8}$/;var ui=/^\
-drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,ga=6e4;function mi(e,n,t,r,o,i,s=-1/0){let a=Object.entri\
+ror("a sender prints nothing")}var ci=16384,$t=2*ci,li=$t-4096,It=32,fi=/^[a-z0-9_]{1,40}$/,ga=/^[0-9a-f]{8}$/;var ui=/^\
+drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,ya=6e4;function mi(e,n,t,r,o,i,s=-1/0){let a=Object.entri\
 es(o).filter(([h,f])=>fi.test(h)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Nt(i))return;let u={...{since:i,last:i\
-,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=j(r)===r?{...u,endpoint:r}:u,c=bi(n,t);try{let h=ba(e,\
-n,t,i).filter(m=>m.quiet).map(m=>hi(e,m,n,t)),f=gi([...h.flatMap(m=>m.lines),l],s,i)??l;pi(e,n,t,h,()=>{let m=Sa(e,c);m=\
+,dropped:Object.fromEntries(a.slice(0,It))},endpointHash:ne(r)},l=j(r)===r?{...u,endpoint:r}:u,c=bi(n,t);try{let h=Ea(e,\
+n,t,i).filter(m=>m.quiet).map(m=>hi(e,m,n,t)),f=gi([...h.flatMap(m=>m.lines),l],s,i)??l;pi(e,n,t,h,()=>{let m=wa(e,c);m=\
 =="invalid"&&e.remove(c);let y=`${C(f)}\n`;typeof m!="object"||m.bytes+y.length<=ci?e.append(c,typeof m=="object"&&!m.end\
-ed?`\n${y}`:y,li):ya(e,n,t,f,s,i)});for(let{path:m}of h)m!==void 0&&v(()=>e.remove(m))}catch{}}function ya(e,n,t,r,o,i){l\
+ed?`\n${y}`:y,li):ba(e,n,t,f,s,i)});for(let{path:m}of h)m!==void 0&&v(()=>e.remove(m))}catch{}}function ba(e,n,t,r,o,i){l\
 et s=bi(n,t),a={path:Lt(n,t),quiet:!1},d=Mt(e,s,a.path)?hi(e,a,n,t):{lines:[]};pi(e,n,t,[d],()=>{e.append(s,`${C(gi([...\
 d.lines,r],o,i)??r)}\n`,li)})}function hi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],\
-summed:n.summed};let{lines:o,upTo:i}=Ea(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[\
+summed:n.summed};let{lines:o,upTo:i}=va(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[\
 ],summed:n.summed}}function pi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&Mt(e,s,Lt(n,t,a));th\
 row i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return H(e,`drops-${n}-${Z(Date.now())}-${he()}${r}.aside`)}functi\
-on ba(e,n,t,r){return Et(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=ga;return o===t?{path:H(n,i),\
-summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function Ea(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(t\
+on Ea(e,n,t,r){return Et(e,n,ui,(o,i)=>{let[,,s,a]=ui.exec(i)??[],d=Math.abs(r-Number(s))>=ya;return o===t?{path:H(n,i),\
+summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function va(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(t\
 )??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:yi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summe\
-d??0}}}function Mt(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=va(e,n,t).filter(a=>a.last>=n);i\
+d??0}}}function Mt(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function gi(e,n,t){let r=Sa(e,n,t).filter(a=>a.last>=n);i\
 f(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<It\
 )&&B(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.l\
 ength-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endp\
-ointHash:s},...i===void 0?{}:{endpoint:i}}}function va(e,n,t,r=t){return e.flatMap(o=>{let i=Math.min(o.last,r);return i\
--t>t-n?[]:[{...o,since:Math.min(o.since,r,t),last:Math.min(i,t)}]})}function Sa(e,n){try{let t=e.read(n,$t);return t===v\
+ointHash:s},...i===void 0?{}:{endpoint:i}}}function Sa(e,n,t,r=t){return e.flatMap(o=>{let i=Math.min(o.last,r);return i\
+-t>t-n?[]:[{...o,since:Math.min(o.since,r,t),last:Math.min(i,t)}]})}function wa(e,n){try{let t=e.read(n,$t);return t===v\
 oid 0?void 0:{lines:yi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof N?"invalid":void 0}\
-}function yi(e){return e.split(`\n`).flatMap(n=>wa(n)??[])}function wa(e){try{let{since:n,last:t,dropped:r,endpoint:o,end\
+}function yi(e){return e.split(`\n`).flatMap(n=>Ta(n)??[])}function Ta(e){try{let{since:n,last:t,dropped:r,endpoint:o,end\
 pointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(n)&&Nt(t)&&n<=\
 t&&s.length>0&&s.length<=It&&s.every(([u,l])=>fi.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let d={since:n,last:t,dr\
-opped:Object.fromEntries(s),...typeof i=="string"&&pa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&j(o)===o?{\
+opped:Object.fromEntries(s),...typeof i=="string"&&ga.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&j(o)===o?{\
 ...d,endpoint:o}:d}catch{return}}function Nt(e){return Number.isSafeInteger(e)&&e>=0&&e<=pn}function bi(e,n){return H(e,\
-`drops-${n}.json`)}var ce={working:1,periodic:2,asked:1/0},Ei=.9,Ta=1e3,xa=3e5,_a=36e5,ka=4,On=class{#e;#n=[];#o=[];#t=n\
+`drops-${n}.json`)}var ce={working:1,periodic:2,asked:1/0},Ei=.9,xa=1e3,_a=3e5,ka=36e5,Ra=4,On=class{#e;#n=[];#o=[];#t=n\
 ew Rn;#c=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#u;#T=Promise.resolve();#v;#l=ce.working;#k=0;#R;#y=new Set;#O;#N=!1;#E;#h=J\
 n();#d=!1;#x=!1;#i=!1;#H=!1;#$;#me=!1;#U=0;#D;#C;#S;#X;#j=!1;#q=!1;#F;constructor(n={}){this.#e=Ve(n)}enqueue(n){try{if(\
 !ge())return this.#_e();let t=b().exiting();t?(this.#se(),this.#H=this.#i,this.#i=!0):this.#K(),this.#c++;let r=So(n,thi\
@@ -1990,7 +1990,7 @@ an exit hook could not be installed: what is recorded waits for stop()");return}
 s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.captureInterrupts,i=o?\
 t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V(){this.#m&&this.#u=\
 ==void 0&&this.#Z()}#Z(){this.#u=setTimeout(()=>{this.#I(ce.periodic).then(()=>{this.#m&&this.#Z()})},this.#e.flushInter\
-valMs),b().unrefTimer(this.#u)}async#he(){this.#m=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=Ra(this.#e.ex\
+valMs),b().unrefTimer(this.#u)}async#he(){this.#m=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=Oa(this.#e.ex\
 itTimeoutMs);this.#fe(),this.#Y();let t=this.#c,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.\
 over()])&&this.#Q(),this.#w()>0&&this.#B())return;this.#ue(),this.#w()>0&&this.#A()&&this.#P(!0),this.#w()>0&&!this.#A()\
 &&await this.#pe(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.#\
@@ -2016,7 +2016,7 @@ void 0)&&t.refresh(),this.#ue();let r=this.#A();if(r&&!this.#ye())return;let o=t
  d=this.#ie(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ve(d,u),this.#be(u),u.\
 delivered&&u.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.waitClock()+u.retryAfterMs))}catch(t){this.#f(`flush failed\
  unexpectedly: ${t}`)}}async#ve(n,t){let{signal:r}=this.#ge(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ne(r);)a\
-wait this.#re(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(ka,n.length)},i));for(let s of n.slice(o))this.\
+wait this.#re(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(Ra,n.length)},i));for(let s of n.slice(o))this.\
 #te(s)}async#re(n,t,r){this.#Y();let o=this.#ce(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o\
 }let i=await this.#we(n,t);if(this.#xe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.\
 floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#ne(t)?await this.#re(d,\
@@ -2050,7 +2050,7 @@ n be started":"in process"} (${o.source})`)}#_e(){this.#d||!this.#h&&!this.#e.lo
 (s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n){this.#S?.\
 settle(n)}#_(){return this.#S??=wn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its pl\
 ace cannot be used: ${n}`;r!==this.#X&&this.#f(r),this.#X=r}),this.#S}#ae(){let n=this.#E;if(n)return Math.max(0,n.end-b\
-().monotonicMs())+Ta;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(xa,Math.min(_a,2*t),2*r)}#Y(){let\
+().monotonicMs())+xa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(_a,Math.min(ka,2*t),2*r)}#Y(){let\
  n=this.#ae(),t=this.#E!==void 0;this.#S?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this.#j||this.#k>0||!ge()||this.#A()||!ee(\
 ))return;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#w(),Math\
 .min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??0)>0,o&&(this.#le(o.dropped),this.#s+=\
@@ -2086,45 +2086,47 @@ a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="h
 AgeMs)}#b(n,t,r){n!==0&&(B(this.#a,t,n),this.#z(n,t,r))}#z(n,t,r){this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`\
 )}#Re(){if(B(this.#a,"buffer_full",1),this.#$!==void 0){this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.\
 #z(1,"buffer_full",`${n} held; those dropped after it are told together at the next flush`)}#fe(){let n=this.#$;this.#$=\
-void 0,n&&this.#z(n,"buffer_full")}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function Ra(e){let n=b().monotonic\
+void 0,n&&this.#z(n,"buffer_full")}#f(n){this.#h?.(n),this.#H||zr(this.#e.logger,n)}};function Oa(e){let n=b().monotonic\
 Ms()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}\
-function vi(e){b().writeStderr(`${ai(JSON.parse(e))}\n`)}var Oa=250;async function Si(e){let n=b();Ie(te,()=>n.exit(0)),y\
-o(),lo(()=>Aa(e));let t=wi(e);try{await Na(e,b().monotonicMs()+te,t)}catch{}n.exit(0)}function Aa(e){let{enabled:n,sourc\
-e:t}=so();return n||t==="default"&&e.onByConsentFile!==!0}async function Na(e,n,t){let r=b().files,o=e.spoolDir;if(!r)re\
+function vi(e){b().writeStderr(`${ai(JSON.parse(e))}\n`)}var Aa=250;async function Si(e){let n=b();Ie(te,()=>n.exit(0)),y\
+o(),lo(()=>Na(e));let t=Ti(e);try{await $a(e,b().monotonicMs()+te,t)}catch{}n.exit(0)}function Na(e){let{enabled:n,sourc\
+e:t}=so();return n||t==="default"&&e.onByConsentFile!==!0}async function $a(e,n,t){let r=b().files,o=e.spoolDir;if(!r)re\
 turn;let{successor:i,onByConsentFile:s,...a}=e,d=Ve(a),u=xt(d);if(!ee())return Jo(r,o,u);for(let l=0;;l++){let c=await K\
-o(r,o,u,e.endpoint);if(!c)return;let{replayed:h,spooled:f,sent:m,timeUp:y}=await Ia(a,n-Oa);if(Zo(r,o,c),!La(e,u))return\
-;if(y&&m>0&&ee()&&wi(e)===t)return $a(e);if(h>0&&f>0||l>0&&h===0)return}}function wi(e){let{files:n}=b();return(e.succes\
-sor?.argv??[]).filter(o=>G(o,$().os)&&!o.startsWith(`${e.spoolDir}/`)).map(o=>n?.stamp(o)??"nothing there").join(`\n`)}fu\
-nction $a(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.f\
-ind(a=>a.startsWith(i)&&Tn.test(a.slice(i.length)));o&&s!==void 0&&v(()=>o.touch(s,Date.now())),b().spawnDetached({argv:\
-n,env:xn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ia(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},time\
-Up:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break\
-}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)break;let d=new On({...e,handOff:!1,exitTimeoutSeconds:(n-b().mon\
-otonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:h}=d.stats();t.replayed+=u,t.spooled+\
-=l,t.sent+=c;for(let[f,m]of Object.entries(h))B(t.dropped,f,m);if(u<=l)break;if(l>0&&n-b().monotonicMs()>r){let f=ye(++a\
-,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(m=>setTimeout(m,f))}}return t}function La(e,n){let t=b().files\
-;if(!t||t.realPath(e.spoolDir)===void 0||_n(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxByt\
-es:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ue.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0\
-}var Ti=Yo(b().env(Ye));Ti&&await Si(Ti);\n'}var Re="sender-40b2113f.mjs",Jd=130681,Zd=6e4,Kd=1e3,Qd=[Gi,"NAT_TELEMETRY_\
-ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ji(e,t){return e.sink.kind==="non\
-e"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Ue()===void 0?"spooled":"dropped"}var ec=3;function Zi(e,t,n,r=Date.
-now()){let i;try{i=e.list(t).filter(d=>Yd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===
-void 0||a>r+Ae?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).
-slice(n).filter(({written:d})=>r-d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var tc=class{#e=new Set;#t=0;get size(){
-return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
-return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function dn(e){return e===null?"null":typeof e=="string"?Ki(
-e):typeof e=="number"?nc(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?
-`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Ki(n)}: ${dn(r)}`).join(", ")}}`:"null"}function Ki(e){
-return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function nc(e){
-if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
-e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
-isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Qi=16384,cn=2*Qi,eo=cn-4096,
-ln=32,to=/^[a-z0-9_]{1,40}$/,rc=/^[0-9a-f]{8}$/,ic=/^drops-([0-9a-f]{8})\.json$/,un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+o(r,o,u,e.endpoint);if(!c)return;let{replayed:h,spooled:f,sent:m,timeUp:y}=await Ma(a,n-Aa);if(Zo(r,o,c),!Pa(e,u))return\
+;let E=Ti(e)===t&&Ia(e);if(y&&m>0&&ee()&&E)return La(e);if(h>0&&f>0||l>0&&h===0)return}}function wi(e){return(e.successo\
+r?.argv??[]).filter(n=>G(n,$().os)&&!n.startsWith(`${e.spoolDir}/`))}function Ti(e){return wi(e).map(n=>b().files?.stamp\
+(n)??"nothing there").join(`\n`)}function Ia(e){let{files:n}=b(),t=n?.stamp("/proc/self/exe");if(t===void 0)return!0;let \
+r=t.split(" -> ")[1];return r!==void 0&&wi(e).some(o=>n?.stamp(o)?.split(" -> ").at(-1)===r)}function La(e){if(!e.succes\
+sor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&T\
+n.test(a.slice(i.length)));o&&s!==void 0&&v(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:xn(t,e),cwd:e.spool\
+Dir,leavesSession:r})}async function Ma(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:\
+r,backoff:o,random:i,spoolDir:s}=Ve(e),a=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b(\
+).files?.realPath(s)===void 0)break;let d=new On({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start\
+(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:h}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,m]\
+of Object.entries(h))B(t.dropped,f,m);if(u<=l)break;if(l>0&&n-b().monotonicMs()>r){let f=ye(++a,o,i);if(n-b().monotonicM\
+s()-f<=r)break;await new Promise(m=>setTimeout(m,f))}}return t}function Pa(e,n){let t=b().files;if(!t||t.realPath(e.spoo\
+lDir)===void 0||_n(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAge\
+Ms:e.spoolMaxAgeDays*864e5};return ue.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var xi=Yo(b().env(Ye));x\
+i&&await Si(xi);\n'}var Re="sender-89e73225.mjs",Jd=130896,Zd=6e4,Kd=1e3,Qd=[Gi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","\
+NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ji(e,t){return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.
+isOpen()!==!0?"delivered":t&&Ue()===void 0?"spooled":"dropped"}var ec=3;function Zi(e,t,n,r=Date.now()){let i;try{i=e.list(
+t).filter(d=>Yd.test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+Ae?-1/0:a},s=n===
+"none"?i:i.filter(d=>d!==Re).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-
+d>Ae).map(({name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var tc=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
+this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].
+flat()}clear(){this.#e.clear(),this.#t=0}};function dn(e){return e===null?"null":typeof e=="string"?Ki(e):typeof e=="num\
+ber"?nc(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(dn).join(", ")}]`:typeof e=="object"?`{${Object.entries(
+e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Ki(n)}: ${dn(r)}`).join(", ")}}`:"null"}function Ki(e){return JSON.stringify(
+e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function nc(e){if(Number.isNaN(e))
+return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(
+e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}\
+.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Qi=16384,cn=2*Qi,eo=cn-4096,ln=32,to=/^[a-z0-9_]{1,40}$/,
+rc=/^[0-9a-f]{8}$/,ic=/^drops-([0-9a-f]{8})\.json$/,un=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
 oc=6e4;function sc(e,t,n,r=-1/0){const i=Date.now(),o=At(t,n),s=mr(e,o),d=typeof s=="object"?fr(s.lines,r,i,e.modifiedAt(
-o)):[],c=hr(e,t,n,i).filter(u=>u.quiet||u.summed!==void 0).flatMap(u=>ro(e,u).lines);return xt([...d,...c],r,i)}function ac(e,t,n=-1/0){
+o)):[],c=hr(e,t,n,i).filter(u=>u.quiet||u.summed!==void 0).flatMap(u=>ro(e,u).lines);return Ot([...d,...c],r,i)}function ac(e,t,n=-1/0){
 return[...new Set([...He(e,t,ic,i=>i),...He(e,t,un,i=>i)])].flatMap(i=>{const o=sc(e,t,i,n);return o?[{key:i,...o}]:[]})}
 function dc(e,t,n,r,i,o){const s=At(t,n),d={path:hn(t,n),quiet:!1},a=fn(e,s,d.path)?no(e,d,t,n):{lines:[]};ur(e,t,n,[a],
-()=>{e.append(s,`${P(xt([...a.lines,r],i,o)??r)}
+()=>{e.append(s,`${P(Ot([...a.lines,r],i,o)??r)}
 `,eo)})}function no(e,t,n,r){if(e.sizeOf(t.path)===void 0)return S(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=ro(e,t),s=hn(n,r,o);return fn(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function hn(e,t,n){
 const r=n===void 0?"":`-${n}`;return V(e,`drops-${t}-${ue(Date.now())}-${$e()}${r}.aside`)}function ro(e,t){try{const n=t.
@@ -2136,10 +2138,10 @@ rename(t,n),!0))??!1}function io(e){return e.split(`
 c,u])=>to.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const a={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
 "string"&&rc.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&z(i)===i?{...a,endpoint:i}:a}catch{return}}var ne={
 working:1,periodic:2,asked:1/0},oo=.9,lc=1e3,uc=3e5,hc=36e5,fc=4,so=class{#e;#t=[];#i=[];#n=new tc;#l=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#c;#_=Promise.
-resolve();#E;#u=ne.working;#k=0;#O;#y=new Set;#x;#A=!1;#w;#m=le();#a=!1;#$=!1;#o=!1;#F=!1;#R;#fe=!1;#U=0;#D;#P;#b;#G;#H=!1;#q=!1;#B;constructor(e={}){
+resolve();#E;#u=ne.working;#k=0;#x;#y=new Set;#O;#A=!1;#w;#m=le();#a=!1;#$=!1;#o=!1;#F=!1;#R;#fe=!1;#U=0;#D;#P;#b;#G;#H=!1;#q=!1;#B;constructor(e={}){
 this.#e=Zn(e)}enqueue(e){try{if(!Q())return this.#Se();const t=w().exiting();t?(this.#se(),this.#F=this.#o,this.#o=!0):this.#Z(),
 this.#l++;const n=Qo(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#T()>=this.#e.maxBufferedEvents)
-return this.#Oe();if(this.#t.push(n),t)return void(this.#j(!0)||this.#z());this.#f&&this.#c===void 0&&queueMicrotask(()=>this.#Y()),
+return this.#xe();if(this.#t.push(n),t)return void(this.#j(!0)||this.#z());this.#f&&this.#c===void 0&&queueMicrotask(()=>this.#Y()),
 this.#t.length>=this.#e.maxQueueSize&&this.#M(ne.working)}catch{}finally{this.#F=!1}}start(){this.#f||this.#D||(this.#f=
 !0,this.#Z(),this.#T()>0?this.#Y():Q()&&!this.#N()&&as(this.#e,this.#S())&&this.#M(ne.working))}flush(){return this.#M(ne.
 asked)}#M(e,t=!1){if(this.#w!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#u=Math.max(this.#u,e),this.#E)
@@ -2159,11 +2161,11 @@ op failed unexpectedly: ${r}`),n=!0}finally{this.#W(),e.clear(),this.#w=void 0;c
 this.#P=void 0)}}async#pe(e){const t=this.#S()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#M(ne.asked,
 !0).then(()=>!0);await Promise.race([n,e.over()])||this.#Q()}#Q(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=w().
 monotonicMs(),r=Math.min(e,t||e)*oo,i=[...this.#y].some(({started:o,accepted:s})=>!s&&n-o>=e*oo);this.#ee(({started:o})=>n-
-o>=r),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#b?.health.recordFailure()}#ee(e=()=>!1){
+o>=r),this.#x?.abort(),this.#x=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#b?.health.recordFailure()}#ee(e=()=>!1){
 for(const t of this.#y){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#ie(n);continue}for(const i of n)i.
-cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#ae(n,"the exit budget ended before the answer"):n)}}}#ve(){return this.#O??=
+cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#ae(n,"the exit budget ended before the answer"):n)}}}#ve(){return this.#x??=
 new AbortController}#te(e){if(e.aborted||!Se())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#w;if(!r)
-return!0;const i=w().monotonicMs(),o=r.end-i;if(o>=t)return!0;const s=this.#x,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return n<=
+return!0;const i=w().monotonicMs(),o=r.end-i;if(o>=t)return!0;const s=this.#O,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return n<=
 t&&!(2*d>o)}#ne(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#A&&this.#S()?.health.isOpen()===
 !0;return e.kind==="http"&&(t||!w().canConnect(e.url))}#ye(){const{sink:e,waitClock:t}=this.#e,n=this.#B,r=this.#b?.health.
 state;return this.#w===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=
@@ -2188,7 +2190,7 @@ interrupted":case"not_sent":this.#i.unshift(...e);return;case"retry":return n.fa
 waitClock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#ie(e,t=0){const n=Math.min(t,e.
 length);this.#p+=e.length-n,n>0&&this.#g(n,"otlp_rejected"),this.#I(e)}async#Te(e,t){const n={started:w().monotonicMs(),
 events:e,accepted:!1};this.#y.add(n);try{return await this.#_e(e,t,()=>n.accepted=!0)}finally{this.#y.delete(n);const r=w().
-monotonicMs();this.#x={ms:r-n.started,endedAt:r}}}#oe(e){const{format:t,maxBatchBytes:n}=this.#e;return Sd(e,n,t.emptyBytes,
+monotonicMs();this.#O={ms:r-n.started,endedAt:r}}}#oe(e){const{format:t,maxBatchBytes:n}=this.#e;return Sd(e,n,t.emptyBytes,
 t.eventBytes)}#L(){this.#i=[],this.#n.clear(),this.#t=[]}async#_e(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{
 kind:"rejected",reason:r.reason,detail:r.detail};const{format:i,headers:o}=this.#e,s=i.encode(e,this.#e.clock());if(this.#m?.(
 `sending ${e.length} event(s)${r.kind==="http"?` to ${z(r.url)}`:""}: ${s}`),r.kind==="stderr")return ao(s),{kind:"deliv\
@@ -2244,7 +2246,7 @@ once: ${n} event(s) spooled for a later run`),t}#W(){const e={};for(const[o,s]of
 0;s>d&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=s-d)}const{sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.
 kind!=="http")return;const r=this.#S();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();
 hs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(Y(this.#d,t,e),this.#X(e,t,n))}#X(e,t,n){this.#h(
-`dropped ${e} event(s): ${t}${n?` (${n})`:""}`)}#Oe(){if(Y(this.#d,"buffer_full",1),this.#R!==void 0){this.#R++;return}this.#R=
+`dropped ${e} event(s): ${t}${n?` (${n})`:""}`)}#xe(){if(Y(this.#d,"buffer_full",1),this.#R!==void 0){this.#R++;return}this.#R=
 0;const e=this.#e.maxBufferedEvents;this.#X(1,"buffer_full",`${e} held; those dropped after it are told together at the \
 next flush`)}#he(){const e=this.#R;this.#R=void 0,e&&this.#X(e,"buffer_full")}#h(e){this.#m?.(e),this.#F||Ln(this.#e.logger,
 e)}};function ao(e){w().writeStderr(`${dn(JSON.parse(e))}
@@ -2286,7 +2288,7 @@ vr as cgiIgnores,Si as clearTextSecrets,K as consentFilePath,Se as consentHolds,
 T as describe,ee as describeError,zi as downUntil,ac as dropsRecords,gi as effectiveConsent,An as environmentSettings,ar as exitDecision,
 or as fallbackBeside,oe as formatTimestamp,kt as healthHash,Dt as hiddenBecause,w as host,ct as httpUrlProblem,$i as isLoopback,
 Q as isTelemetryEnabled,ir as openSpool,Rt as optOutProblem,ft as parametersProblem,Ve as proxyRoute,Pe as randomFraction,
-vi as recordConsent,xd as recordedHealth,z as redact,Zi as removeSenderScripts,Zn as resolveOptions,ot as retryDelay,D as runtimeInfo,
+vi as recordConsent,Od as recordedHealth,z as redact,Zi as removeSenderScripts,Zn as resolveOptions,ot as retryDelay,D as runtimeInfo,
 yi as saveConsent,_i as setTelemetryEnabled,fe as shortHash,rr as spoolFallbackOf,Xn as spoolKey,ps as trackCommand,_e as unknownOption,
 H as utf8Length,ae as whyHidden};
 try{
