@@ -71,8 +71,10 @@ export function consentFilePath(): string | undefined {
   // A relative one (`NAT_TELEMETRY_CONSENT_FILE=telemetry.toml`, a relative HOME) is where it was first read: a
   // command that changes directory, and the sender it hands off to, follow the decision the run started with.
   if (relativeConsentFile?.given !== given) {
+    // Not where the working directory's real path was read with U+FFFD (bytes that are not UTF-8, under Node.js and
+    // Bun): that names another directory, and the decision would be saved in one made beside it.
     const cwd = files?.realPath(".");
-    relativeConsentFile = { given, path: cwd === undefined ? given : below(cwd, given) };
+    relativeConsentFile = { given, path: cwd === undefined || cwd.includes("\uFFFD") ? given : below(cwd, given) };
   }
   return relativeConsentFile.path;
 }

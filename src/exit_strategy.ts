@@ -26,9 +26,9 @@ import { writeAtomically } from "./atomic.ts";
 import type { Backlog } from "./backlog.ts";
 import { consentFileInForce, onByConsentFile, optOutOverridden } from "./consent.ts";
 import { type ResolvedOptions, senderSizes } from "./options.ts";
-import { host, type HostFiles, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
+import { host, type HostFiles, runtimeInfo, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
 import { PROXY_VARIABLES } from "./runtime/clean_environment.ts";
-import { below, parentOf, RefusedPath } from "./runtime/guarded_files.ts";
+import { below, isAbsolutePath, parentOf, RefusedPath } from "./runtime/guarded_files.ts";
 import { SENDER_CONFIG_ENV, SENDER_SCRIPT_FILE, type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import { clearStartMark, markSenderStart, MAX_SENDER_LIFETIME_MS, senderAlive } from "./sender_lock.ts";
 import { senderScript } from "./sender_script.ts";
@@ -220,8 +220,7 @@ export function backlogIsOurs(options: ResolvedOptions, backlog: Backlog | null)
 
 /** What a sender for this endpoint and spool directory may do: what the host's command for it grants. */
 function senderGrant(endpoint: string, dir: string): SenderGrant {
-  const consentFile = consentFileInForce();
-  const real = consentFile === undefined ? undefined : whereItLeads(consentFile);
+  const real = consentFileForSender();
   return {
     endpoint,
     dir,
@@ -230,6 +229,22 @@ function senderGrant(endpoint: string, dir: string): SenderGrant {
     variables: [...SENDER_READS, ...PROXY_VARIABLES, "HOME", "USERPROFILE"],
     set: real === undefined ? {} : { NAT_TELEMETRY_CONSENT_FILE: real },
   };
+}
+
+/**
+ * The consent file as its sender is told it: where it leads ({@link whereItLeads}). Where that was read with U+FFFD
+ * (bytes that are not UTF-8, under Node.js and Bun), it names another file: the path as given, where that is an
+ * absolute one (the sender follows its links as the program does); else, as a path still relative, it cannot be told
+ * (see `inProcessReason`).
+ */
+function consentFileForSender(): string | undefined {
+  const given = consentFileInForce();
+  if (given === undefined) return undefined;
+  const absolute = isAbsolutePath(given, runtimeInfo().os);
+  // A relative one still (the working directory's path read with U+FFFD): from there, as the sender's is the spool's.
+  const cwd = absolute ? undefined : host().files?.realPath(".");
+  const real = whereItLeads(cwd === undefined ? given : below(cwd, given));
+  return real.includes("\uFFFD") && absolute ? given : real;
 }
 
 /**
@@ -260,6 +275,11 @@ function inProcessReason(options: ResolvedOptions, backlog: Backlog | null, enab
     return `a request may take longer (requestTimeoutSeconds) than a sender lives (${MAX_SENDER_LIFETIME_MS / 1000} s)`;
   }
   if (!enabled) return "telemetry was turned off during the run";
+  const consentFile = consentFileForSender();
+  if (consentFile !== undefined && (consentFile.includes("\uFFFD") || !isAbsolutePath(consentFile, runtimeInfo().os))) {
+    return "where the consent file is cannot be told to a sender (relative to a working directory the program cannot " +
+      "read, or not valid Unicode): it would read another decision";
+  }
   const overridden = optOutOverridden();
   if (overridden !== undefined) {
     return `the program turned telemetry on over ${

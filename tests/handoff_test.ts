@@ -465,6 +465,53 @@ test(`${runtime}: a consent file through a linked directory (~/.config): the sen
   }
 });
 
+test(`${runtime}: a consent file where a path's bytes are not UTF-8: its decision is followed, and its events arrive`, {
+  skip: !linux && "the shell makes the directories",
+}, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    const yes = formatConsentToml("enabled", Date.now());
+    const run = (command: string, script: string) =>
+      runChild("exit_child.ts", {
+        executable: "/bin/sh",
+        // $1 the test's directory, $2 the consent file's text; the directory named with the byte 0xE9 is made here.
+        args: ["-c", `set -e; L="$(printf '%s/dir\\351' "$1")"; mkdir -p "$L"; ${script}; shift 2; exec "$@"`, "sh"]
+          .concat(dir.path, yes, ...runtimeCommand(fixturePath("exit_child.ts")), "natural"),
+        env: {
+          ...handOff(`${dir.path}/spool`, server.url(), command, { NAT_TELEMETRY_DEBUG: "1" }),
+          NAT_TELEMETRY_ENABLED: undefined, // the user's decision is the file's
+          NAT_TELEMETRY_CONSENT_FILE: undefined,
+          HOME: `${dir.path}/home`,
+        },
+      });
+    // ~/.config a link into that directory (dotfiles): the sender is told the path as given, which it can follow.
+    const linked = await run(
+      "linked",
+      `mkdir -p "$L/config/nat" "$1/home"; printf '%s' "$2" > "$L/config/nat/telemetry.toml"; ln -s "$L/config" "$1/home/.config"`,
+    );
+    assert.equal(linked.code, 0, linked.stderr);
+    if (runtime === "deno") {
+      // Deno cannot resolve a path that is not UTF-8: where the link leads cannot be checked, so the file reads as no.
+      assert.match(linked.stderr, /read as disabled/);
+    } else {
+      await waitFor(() => commands(server.events()).includes("linked"), "the linked decision's event");
+      await sendersGone(`${dir.path}/spool`);
+    }
+    // A relative consent file in it, the working directory: no sender could be told where: the run delivers itself.
+    const relative = await run(
+      "relative",
+      `printf '%s' "$2" > "$L/consent.toml"; cd "$L"; export NAT_TELEMETRY_CONSENT_FILE=consent.toml`,
+    );
+    assert.equal(relative.code, 0, relative.stderr);
+    assert.match(relative.stderr, /cannot be told to a sender/);
+    const expected = runtime === "deno" ? ["relative"] : ["linked", "relative"];
+    assert.deepEqual(commands(server.events()), expected, "delivered before the run ended");
+  } finally {
+    await server.close();
+  }
+});
+
 test(`${runtime}: a version's first hand-off keeps the three other versions' scripts written last, and any written just now`, async () => {
   using dir = tempDir();
   // Four written just now (other versions' runs at work: a fourth stays for that), two written days ago.
