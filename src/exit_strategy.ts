@@ -120,6 +120,8 @@ function handOffOrWhyNot(
     }
     const { spool, health } = backlog;
     const grant = senderGrant(options.sink.url, spool.dir);
+    const untold = untoldConsentFile(grant);
+    if (untold !== undefined) return { handOff: false, reason: untold };
     // While the endpoint is known down no sender starts: only whether one could is asked, and nothing prepared.
     if (health.isOpen()) {
       const refused = host().senderRefusal(grant);
@@ -214,8 +216,9 @@ export function backlogIsOurs(options: ResolvedOptions, backlog: Backlog | null)
   // The options rule the hand-off out, or this process cannot start a sender (a container's PID 1, an executable
   // that runs only its program, Deno without --allow-run...): its exit would deliver in process too.
   const { sink } = options;
+  const grant = sink.kind === "http" ? senderGrant(sink.url, backlog.spool.dir) : undefined;
   return inProcessReason(options, backlog, true) !== undefined ||
-    (sink.kind === "http" && host().senderRefusal(senderGrant(sink.url, backlog.spool.dir)) !== undefined);
+    (grant !== undefined && (untoldConsentFile(grant) ?? host().senderRefusal(grant)) !== undefined);
 }
 
 /** What a sender for this endpoint and spool directory may do: what the host's command for it grants. */
@@ -231,11 +234,19 @@ function senderGrant(endpoint: string, dir: string): SenderGrant {
   };
 }
 
+/** Why a sender could not be told where the consent file is, where it could not: it would read another decision. */
+function untoldConsentFile(grant: SenderGrant): string | undefined {
+  const told = grant.set.NAT_TELEMETRY_CONSENT_FILE;
+  if (told === undefined || (!told.includes("\uFFFD") && isAbsolutePath(told, runtimeInfo().os))) return undefined;
+  return "where the consent file is cannot be told to a sender (relative to a working directory the program cannot " +
+    "read, or not valid Unicode): it would read another decision";
+}
+
 /**
  * The consent file as its sender is told it: where it leads ({@link whereItLeads}). Where that was read with U+FFFD
  * (bytes that are not UTF-8, under Node.js and Bun), it names another file: the path as given, where that is an
  * absolute one (the sender follows its links as the program does); else, as a path still relative, it cannot be told
- * (see `inProcessReason`).
+ * ({@link untoldConsentFile}).
  */
 function consentFileForSender(): string | undefined {
   const given = consentFileInForce();
@@ -275,11 +286,6 @@ function inProcessReason(options: ResolvedOptions, backlog: Backlog | null, enab
     return `a request may take longer (requestTimeoutSeconds) than a sender lives (${MAX_SENDER_LIFETIME_MS / 1000} s)`;
   }
   if (!enabled) return "telemetry was turned off during the run";
-  const consentFile = consentFileForSender();
-  if (consentFile !== undefined && (consentFile.includes("\uFFFD") || !isAbsolutePath(consentFile, runtimeInfo().os))) {
-    return "where the consent file is cannot be told to a sender (relative to a working directory the program cannot " +
-      "read, or not valid Unicode): it would read another decision";
-  }
   const overridden = optOutOverridden();
   if (overridden !== undefined) {
     return `the program turned telemetry on over ${

@@ -105,8 +105,7 @@ async function deliverSpool(config: SenderConfig, deadline: number, startedFrom:
     releaseSenderLock(files, dir, lock);
     if (!hasWork(config, key)) return;
     // Time is up with work left, and the endpoint takes what it is sent: a successor goes on.
-    const unchanged = executablesOf(config) === startedFrom && runsFromItsCommand(config);
-    if (timeUp && sent > 0 && consentHolds() && unchanged) return startSuccessor(config);
+    if (timeUp && sent > 0 && consentHolds() && unchanged(config, startedFrom)) return startSuccessor(config);
     // The endpoint failed (the handler recorded it for later runs): stop.
     if (replayed > 0 && spooled > 0) return;
     if (look > 0 && replayed === 0) return;
@@ -141,6 +140,11 @@ function runsFromItsCommand(config: SenderConfig): boolean {
   const file = running.split(" -> ")[1]; // none where the file it runs is no longer at its path
   return file !== undefined &&
     executablePaths(config).some((path) => files?.stamp(path)?.split(" -> ").at(-1) === file);
+}
+
+/** Whether the files the sender was started from are still there as they were, and the one it runs among them. */
+function unchanged(config: SenderConfig, startedFrom: string): boolean {
+  return executablesOf(config) === startedFrom && runsFromItsCommand(config);
 }
 
 /** Starts the sender's successor, as the program started the sender, with the same configuration. */

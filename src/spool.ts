@@ -589,7 +589,7 @@ export class Spool {
       const temp = TEMP_FILE.exec(name);
       const entry = claimableEntry(name, now);
       if (entry?.key === this.key) found.push({ entry, path: `${this.dir}/${name}` });
-      else if (temp && this.#leftBehind(name, Number(temp[1]), now) && removed < FILES_PER_CALL && this.#remove(name)) {
+      else if (temp && removed < FILES_PER_CALL && this.#leftBehind(name, Number(temp[1]), now) && this.#remove(name)) {
         removed++;
       }
     }

@@ -246,14 +246,15 @@ export function nodeHost(
   // Hidden, as Deno hides them, but the proxy variables: read as they are by the requests' own reading of them
   // (`proxyRoute`), which sends nothing through a proxy whose URL cannot be parsed, and nothing around it.
   const hidden = (name: string) => notUnicode(name) && !PROXY_VARIABLES.includes(name);
+  const readEnv = (name: string) => {
+    try {
+      return hidden(name) ? undefined : proc.env[name];
+    } catch {
+      return undefined;
+    }
+  };
   return {
-    env(name) {
-      try {
-        return hidden(name) ? undefined : proc.env[name];
-      } catch {
-        return undefined;
-      }
-    },
+    env: readEnv,
     envHidden: hidden,
     envNotUnicode: notUnicode,
     writeStderr: (text) => writeQuietly(proc.stderr, text),
@@ -417,7 +418,7 @@ export function nodeHost(
       const switches = proc.versions.bun ? BUN_SENDER : {};
       // What the program may not read is not passed on, as under Deno: bytes read as U+FFFD would name other paths.
       const env = senderEnvironment(
-        (name) => hidden(name) ? undefined : proc.env[name],
+        readEnv,
         { ...grant.set, ...switches },
         quietly(() => proc.cwd?.()),
       );
