@@ -64,6 +64,17 @@ test("where the platform's place cannot be used, the spool is kept in the tempor
   assert.equal(fallbackSpoolDir(env({ TEMP: "C:\\T" }), "win32", undefined), undefined, "Windows");
 });
 
+/** Runs `body`, which may set TMPDIR, then puts the variable back as it was. */
+function keepingTmpdir(body: () => void): void {
+  const before = process.env.TMPDIR;
+  try {
+    body();
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+  }
+}
+
 test("the spool's fallback passes over a TMPDIR the system says the user may not write in: /tmp", {
   skip: process.platform === "win32" && "no fallback on Windows",
 }, () => {
@@ -73,15 +84,11 @@ test("the spool's fallback passes over a TMPDIR the system says the user may not
   // access(2) says no: a directory of another user's, a read-only mount (root may write in a 0500 one).
   const refusing = guardedFiles({ ...raw, usableDir: (path) => path === dir.path ? false : raw.usableDir(path) });
   const options = { ...resolveOptions({}), spoolFallback: true };
-  const before = process.env.TMPDIR;
-  try {
+  keepingTmpdir(() => {
     process.env.TMPDIR = dir.path;
     assert.equal(spoolFallbackOf(options, guardedFiles(raw)), `${dir.path}/nat-telemetry-${user.uid}`);
     assert.equal(spoolFallbackOf(options, refusing), `/tmp/nat-telemetry-${user.uid}`);
-  } finally {
-    if (before === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = before;
-  }
+  });
 });
 
 test(
@@ -99,8 +106,7 @@ test(
     execFileSync("mkfifo", [`${dir.path}/fifo`]);
     const files = host().files!;
     const options = { ...resolveOptions({}), spoolFallback: true };
-    const before = process.env.TMPDIR;
-    try {
+    keepingTmpdir(() => {
       for (
         const [name, parent] of [
           ["none", "/tmp"],
@@ -116,10 +122,7 @@ test(
         const expected = `${parent ?? process.env.TMPDIR}/nat-telemetry-${files.uid}`;
         assert.equal(spoolFallbackOf(options, files), expected, name);
       }
-    } finally {
-      if (before === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = before;
-    }
+    });
   },
 );
 
