@@ -29,7 +29,7 @@ import { deliverForProgram } from "./delivery.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
 import { isAbsolutePath } from "./runtime/guarded_files.ts";
-import { quietly } from "./runtime/host.ts";
+import { type FileFacts, quietly } from "./runtime/host.ts";
 import { SENDER_SCRIPT_FILE, type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import {
   clearStartMarks,
@@ -120,12 +120,24 @@ function executablePaths(config: SenderConfig): string[] {
 }
 
 /**
- * What a look tells of the files the sender was started from. A successor starts only where they are still the ones
- * the sender started from: a program replaced meanwhile (its next release installed) would run its own new code,
- * given the sender's script as its argument. Its next run hands off anew.
+ * What a look tells of the content of the files the sender was started from. A successor starts only where they are
+ * still the ones the sender started from: a program replaced meanwhile (its next release installed) would run its
+ * own new code, given the sender's script as its argument. Its next run hands off anew.
  */
 function executablesOf(config: SenderConfig): string {
-  return executablePaths(config).map((path) => host().files?.stamp(path) ?? "nothing there").join("\n");
+  const { files } = host();
+  return executablePaths(config).map((path) => {
+    const seen = files?.look(path);
+    return seen ? `${contentOf(seen.facts)} -> ${contentOf(seen.leadsTo)}` : "nothing there";
+  }).join("\n");
+}
+
+/**
+ * What tells a file's content apart: another file put in its place (its device and inode), one written in place (its
+ * size and when it was modified). Not its mode, owner or links: a `chmod` or a hard link made meanwhile changes no code.
+ */
+function contentOf(facts: FileFacts | undefined): string {
+  return facts ? `${facts.kind} ${facts.device}:${facts.inode} ${facts.size} ${facts.modified}` : "";
 }
 
 /**
@@ -135,11 +147,14 @@ function executablesOf(config: SenderConfig): string {
  */
 function runsFromItsCommand(config: SenderConfig): boolean {
   const { files } = host();
-  const running = files?.stamp("/proc/self/exe");
+  const running = files?.look("/proc/self/exe");
   if (running === undefined) return true;
-  const file = running.split(" -> ")[1]; // none where the file it runs is no longer at its path
-  return file !== undefined &&
-    executablePaths(config).some((path) => files?.stamp(path)?.split(" -> ").at(-1) === file);
+  const file = running.leadsTo; // none where the file it runs is no longer at its path
+  return file !== undefined && executablePaths(config).some((path) => {
+    const seen = files?.look(path);
+    const there = seen?.leadsTo ?? seen?.facts;
+    return there?.device === file.device && there?.inode === file.inode;
+  });
 }
 
 /** Whether the files the sender was started from are still there as they were, and the one it runs among them. */

@@ -9,11 +9,13 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
   copyFileSync,
   existsSync,
+  linkSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -648,28 +650,43 @@ test(`${runtime}: a spool whose parent another user owns is not used (it could b
 test(
   `${runtime}: a backlog longer than a sender's life: its successor goes on, with its script dated anew, once each`,
   {
-    skip: inContainer && "in a container, the exit delivers in process: there is no sender",
+    skip: (inContainer && "in a container, the exit delivers in process: there is no sender") ||
+      (!linux && "hard links"),
   },
   async () => {
     using dir = tempDir();
     const server = await TestServer.start(() => ({ status: 200, delayMs: 1500 }));
     try {
       // 40 runs' events waiting (a session each): four requests at a time, 1.5 s each, are more than 15 s' work.
-      mkdirSync(dir.path, { recursive: true, mode: 0o700 });
-      for (let i = 0; i < 40; i++) spoolEvent(dir.path, server.url(), `waiting-${i}`, `s${i}`, i);
+      const spool = `${dir.path}/spool`;
+      mkdirSync(spool, { mode: 0o700 });
+      for (let i = 0; i < 40; i++) spoolEvent(spool, server.url(), `waiting-${i}`, `s${i}`, i);
+      // The program: the runtime under a path of its own, as an installed CLI is.
+      const program = `${dir.path}/mycli`;
+      copyFileSync(process.execPath, program);
+      chmodSync(program, 0o755);
+      const fixture = fixturePath("exit_child.ts");
       const run = await runChild("exit_child.ts", {
-        args: ["natural"],
-        env: handOffEnv(dir.path, server.url(), "last", { NAT_TEST_OPTIONS: '{"requestTimeoutSeconds":2}' }),
+        executable: program,
+        args: runtime === "deno" ? ["run", "-A", fixture, "natural"] : [fixture, "natural"],
+        env: handOffEnv(spool, server.url(), "last", { NAT_TEST_OPTIONS: '{"requestTimeoutSeconds":2}' }),
       });
       assert.equal(run.code, 0, run.stderr);
       const handedOff = Date.now();
+      // While its sender works, the program's file changes in all but its content: its mode set again, a hard link
+      // made to it, its times set to what they were. The same program: its successor goes on.
+      await waitFor(() => server.events().length > 0, "the sender's first requests");
+      await new Promise((resolve) => setTimeout(resolve, 1_100)); // a second on: Deno dates a change by the second
+      chmodSync(program, 0o755);
+      linkSync(program, `${dir.path}/mycli-linked`);
+      execFileSync("touch", ["-r", program, program]); // to the nanosecond, as the system keeps them
       await waitFor(() => server.events().length >= 41, "all 41 events", 45_000);
-      await sendersGone(dir.path);
+      await sendersGone(spool);
       assert.equal(new Set(commands(server.events())).size, 41, "each once");
       assert.equal(server.events().length, 41);
       // Dated when the successor started (a sender's life after the hand-off): a newer version's first hand-off, which
       // keeps the scripts written last, does not take it from the successors still to come.
-      const dated = statSync(`${dir.path}/${SENDER_SCRIPT_NAME}`).mtimeMs;
+      const dated = statSync(`${spool}/${SENDER_SCRIPT_NAME}`).mtimeMs;
       assert.ok(dated > handedOff + 5_000, `dated ${((dated - handedOff) / 1000).toFixed(1)} s after the hand-off`);
     } finally {
       await server.close();

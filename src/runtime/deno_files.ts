@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { type FileFacts, type RawFiles, readBounded, RefusedPath, type User } from "./guarded_files.ts";
-import { quietly } from "./host.ts";
+import { type RawFiles, readBounded, RefusedPath, type User } from "./guarded_files.ts";
+import { type FileFacts, quietly } from "./host.ts";
 
 /** How often an append looks again at a file that changed as it was opened. */
 const APPEND_ATTEMPTS = 4;
@@ -81,6 +81,7 @@ export function denoFiles(
     modified: info.mtime?.getTime(),
     changed: info.ctime?.getTime(),
     inode: info.ino ?? undefined,
+    device: info.dev,
   });
   const lstat = (path: string): DenoFileInfo | undefined => {
     try {

@@ -17,27 +17,7 @@
  *
  * @module
  */
-import type { HostFiles } from "./host.ts";
-
-/** What `lstat`/`fstat` tell about a path, in the terms the rules need. */
-export interface FileFacts {
-  /** The kind of entry; `"symlink"` only from `lstat`. */
-  readonly kind: "file" | "directory" | "symlink" | "other";
-  /** The owner's user id; `undefined` where the platform has none (Windows). */
-  readonly uid: number | undefined;
-  /** The owner's group id; `undefined` where the platform has none (Windows). */
-  readonly gid: number | undefined;
-  /** The permission bits, sticky bit included; `undefined` where the platform has none (Windows). */
-  readonly mode: number | undefined;
-  /** The size in bytes. */
-  readonly size: number;
-  /** When it was last modified, in epoch milliseconds; `undefined` where the runtime does not say. */
-  readonly modified?: number | undefined;
-  /** When its contents, mode or name last changed (ctime), in epoch milliseconds, which no one can set back. */
-  readonly changed?: number | undefined;
-  /** Its inode number: a file put in its place by a rename has another. */
-  readonly inode?: number | undefined;
-}
+import type { EntryLook, FileFacts, HostFiles } from "./host.ts";
 
 /** The primitives a runtime supplies; each throws the runtime's own error on failure. */
 export interface RawFiles {
@@ -203,6 +183,15 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     if (raw.uid !== undefined && facts.uid !== raw.uid) throw new RefusedPath(path, "not_owner");
     regular(path, Infinity)(facts);
   };
+  /** What a look tells of a path, and of a link, of where it leads; nothing where looking would prompt (Deno). */
+  const lookAt = (path: string): EntryLook | undefined => {
+    if (!raw.allowed(path, "read")) return undefined;
+    const facts = raw.lstat(path);
+    if (facts === undefined) return undefined;
+    const target = facts.kind === "symlink" ? raw.realPath(path) : undefined;
+    const leadsTo = target !== undefined && raw.allowed(target, "read") ? raw.lstat(target) : undefined;
+    return leadsTo === undefined ? { facts } : { facts, leadsTo };
+  };
   const regularFacts = (path: string, usersOwn: boolean): FileFacts | undefined => {
     try {
       if (!raw.allowed(path, "read")) return undefined; // looking would prompt (Deno)
@@ -320,15 +309,18 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     },
     stamp(path) {
       try {
-        if (!raw.allowed(path, "read")) return undefined; // looking would prompt (Deno)
-        const facts = raw.lstat(path);
-        if (facts === undefined) return undefined;
         // A link (a dotfile manager's) is as written as what it leads to.
-        const target = facts.kind === "symlink" ? raw.realPath(path) : undefined;
-        const led = target !== undefined && raw.allowed(target, "read") ? raw.lstat(target) : undefined;
-        return led === undefined ? factsText(facts) : `${factsText(facts)} -> ${factsText(led)}`;
+        const seen = lookAt(path);
+        return seen && [seen.facts, seen.leadsTo].flatMap((facts) => facts ? [factsText(facts)] : []).join(" -> ");
       } catch {
         return "cannot be looked at";
+      }
+    },
+    look(path) {
+      try {
+        return lookAt(path);
+      } catch {
+        return undefined;
       }
     },
     isPrivate(path) {
@@ -363,8 +355,8 @@ export function guardedFiles(raw: RawFiles): HostFiles {
 }
 
 /** The facts of an entry as one line of text, each of them told apart (for {@link HostFiles.stamp}). */
-function factsText({ kind, uid, gid, mode, size, modified, changed, inode }: FileFacts): string {
-  return `${kind} ${uid}:${gid} ${mode} ${size} ${inode} ${modified} ${changed}`;
+function factsText({ kind, uid, gid, mode, size, modified, changed, inode, device }: FileFacts): string {
+  return `${kind} ${uid}:${gid} ${mode} ${size} ${device}:${inode} ${modified} ${changed}`;
 }
 
 /**

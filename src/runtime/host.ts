@@ -63,6 +63,36 @@ export interface ExitHooks {
   exit(code: number): void;
 }
 
+/** What `lstat`/`fstat` tell about a path, in the terms the rules need. */
+export interface FileFacts {
+  /** The kind of entry; `"symlink"` only from `lstat`. */
+  readonly kind: "file" | "directory" | "symlink" | "other";
+  /** The owner's user id; `undefined` where the platform has none (Windows). */
+  readonly uid: number | undefined;
+  /** The owner's group id; `undefined` where the platform has none (Windows). */
+  readonly gid: number | undefined;
+  /** The permission bits, sticky bit included; `undefined` where the platform has none (Windows). */
+  readonly mode: number | undefined;
+  /** The size in bytes. */
+  readonly size: number;
+  /** When it was last modified, in epoch milliseconds; `undefined` where the runtime does not say. */
+  readonly modified?: number | undefined;
+  /** When its contents, mode or name last changed (ctime), in epoch milliseconds, which no one can set back. */
+  readonly changed?: number | undefined;
+  /** Its inode number: a file put in its place by a rename has another. */
+  readonly inode?: number | undefined;
+  /** The device it is on: an inode number names one file on one device only. */
+  readonly device?: number | undefined;
+}
+
+/** What a look tells of an entry ({@link HostFiles.look}). */
+export interface EntryLook {
+  /** The entry's own facts (a link's, for a link). */
+  readonly facts: FileFacts;
+  /** Where a link leads, every link followed; absent where it is no link, leads nowhere or may not be looked at. */
+  readonly leadsTo?: FileFacts | undefined;
+}
+
 /**
  * Synchronous file access through one guarded door (see `guarded_files.ts`):
  * no link followed, nothing that can block, sizes bounded, owners checked.
@@ -156,6 +186,14 @@ export interface HostFiles {
    * @returns The text; `undefined` where nothing is there, or where looking would prompt (Deno).
    */
   stamp(path: string): string | undefined;
+  /**
+   * What a look (`lstat`, never an open) tells of what is at a path, and of a link, of where it leads. Never throws.
+   *
+   * @param path The path.
+   * @returns The facts; `undefined` where nothing is there, where it cannot be looked at, or where looking would
+   *   prompt (Deno).
+   */
+  look(path: string): EntryLook | undefined;
   /**
    * Whether the regular file of the current user's own at a path is one no one else may write (no group or other
    * write bit), without opening it. Never throws.

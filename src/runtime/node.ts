@@ -8,6 +8,7 @@
 import {
   type ExitHooks,
   type Fetch,
+  type FileFacts,
   type Host,
   type HostFiles,
   ignoredInterrupts,
@@ -20,7 +21,7 @@ import {
   type ServedAnswer,
   SIGNAL_EXIT_STATUS,
 } from "./host.ts";
-import { type FileFacts, guardedFiles, isAbsolutePath, type RawFiles } from "./guarded_files.ts";
+import { guardedFiles, isAbsolutePath, type RawFiles } from "./guarded_files.ts";
 import { runtimeInfo } from "./info.ts";
 import { isForegroundJob, programReadsInput } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";

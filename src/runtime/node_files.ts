@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { type FileFacts, type RawFiles, readBounded, RefusedPath, type User } from "./guarded_files.ts";
-import { quietly } from "./host.ts";
+import { type RawFiles, readBounded, RefusedPath, type User } from "./guarded_files.ts";
+import { type FileFacts, quietly } from "./host.ts";
 
 interface NodeStats {
   isFile(): boolean;
@@ -22,6 +22,7 @@ interface NodeStats {
   mtimeMs: number;
   ctimeMs: number;
   ino: number;
+  dev: number;
 }
 
 /** The part of `node:fs` we use. */
@@ -81,6 +82,7 @@ export function nodeFiles(fs: NodeFs, user: User, windows: boolean, permission?:
     modified: stats.mtimeMs,
     changed: stats.ctimeMs,
     inode: stats.ino,
+    device: stats.dev,
   });
   /** Opens with the guard flags; when the kernel refuses a link (ELOOP) or a socket (ENXIO), `check` says why. */
   const open = (path: string, flags: number, check: (facts: FileFacts) => void, mode?: number) => {
