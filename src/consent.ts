@@ -72,11 +72,37 @@ export function consentFilePath(): string | undefined {
   // command that changes directory, and the sender it hands off to, follow the decision the run started with.
   if (relativeConsentFile?.given !== given) {
     // Not where the working directory's real path was read with U+FFFD (bytes that are not UTF-8, under Node.js and
-    // Bun): that names another directory, and the decision would be saved in one made beside it.
+    // Bun): that names another directory, and the decision would be saved in one made beside it. Such a path is
+    // followed as given, in the directory the run started in (its device and inode).
     const cwd = files?.realPath(".");
-    relativeConsentFile = { given, path: cwd === undefined || cwd.includes("\uFFFD") ? given : below(cwd, given) };
+    relativeConsentFile = cwd === undefined || cwd.includes("\uFFFD")
+      ? { given, path: given, from: workingDirectory() }
+      : { given, path: below(cwd, given) };
   }
   return relativeConsentFile.path;
+}
+
+/**
+ * A relative consent file's path, as it was given and as it was first made absolute; `from`: the working directory
+ * it is relative to (its device and inode), where its path could not be named.
+ */
+let relativeConsentFile: { given: string; path: string; from?: string | undefined } | undefined;
+
+/** The working directory's device and inode, where a look can tell them. */
+function workingDirectory(): string | undefined {
+  const facts = host().files?.look(".")?.facts;
+  return facts && `${facts.device}:${facts.inode}`;
+}
+
+/**
+ * Why a consent file followed as given, relative to a working directory that could not be named, is not to be read
+ * or written: the program has left that directory since (a command that changes directory), and the same name there
+ * is another directory's file, not the decision the run started with.
+ */
+function leftItsDirectory(path: string): string | undefined {
+  const relative = relativeConsentFile;
+  if (relative?.from === undefined || relative.path !== path || workingDirectory() === relative.from) return undefined;
+  return "is relative to a working directory the program has left";
 }
 
 /**
@@ -93,9 +119,6 @@ export function consentFilePath(): string | undefined {
 export function consentFileInForce(): string | undefined {
   return (fromFile ? decided?.path : undefined) ?? consentFilePath();
 }
-
-/** A relative consent file's path, as it was given and as it was first made absolute. */
-let relativeConsentFile: { given: string; path: string } | undefined;
 
 /**
  * The variable the program's permissions hide (Deno without `--allow-env` for it) that could say where the consent
@@ -139,6 +162,8 @@ export interface FileDecision {
 function readDecision(path: string, placeChecked = false): FileDecision {
   const files = host().files;
   if (!files) return { state: "never_asked" };
+  const left = leftItsDirectory(path);
+  if (left !== undefined) return { state: "disabled", problem: left };
   if (!files.allowed(path, "read")) {
     return { state: "disabled", problem: "may not be read (the program's permissions)" };
   }
@@ -328,6 +353,11 @@ export function saveConsent(
         ? `where it is cannot be known: the program may not read ${hidden} (${whyHidden(hidden)})`
         : "no home directory",
     );
+    return false;
+  }
+  const left = leftItsDirectory(path);
+  if (left !== undefined) {
+    refused(`the consent file ${left}`);
     return false;
   }
   const dir = parentOf(path) ?? ".";

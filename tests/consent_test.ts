@@ -391,6 +391,51 @@ test("a run follows the consent file that decided: not a copy the program saved 
   }
 });
 
+test(
+  "a relative consent file in a directory that cannot be named is read there alone: not in the one the run moves to",
+  {
+    skip: process.platform !== "linux" && "the shell names the directory",
+  },
+  () => {
+    using dir = tempDir();
+    const no = formatConsentToml("disabled", Date.now());
+    // A directory named with the byte 0xE9 (Latin-1), reached through a link: its real path reads with U+FFFD.
+    execFileSync("/bin/sh", [
+      "-c",
+      'L="$(printf "%s/caf\\351" "$1")"; mkdir "$L"; printf "%s" "$2" > "$L/consent.toml"; ln -s "$L" "$1/here"',
+      "sh",
+      dir.path,
+      no,
+    ]);
+    mkdirSync(`${dir.path}/there`);
+    writeFileSync(`${dir.path}/there/consent.toml`, formatConsentToml("enabled", Date.now()), { mode: 0o600 });
+    const cwd = process.cwd();
+    try {
+      process.chdir(`${dir.path}/here`);
+      withEnv(
+        { NAT_TELEMETRY_CONSENT_FILE: "consent.toml", NAT_TELEMETRY_ENABLED: undefined, DO_NOT_TRACK: undefined },
+        () => {
+          assert.deepEqual(pick(effectiveConsent()), { enabled: false, source: "file", fileState: "disabled" });
+          process.chdir(`${dir.path}/there`); // a command that changes directory, where a file of that name says yes
+          const moved = effectiveConsent();
+          assert.equal(moved.enabled, false, "the user's no holds");
+          assert.match(moved.fileProblem ?? "", /working directory the program has left/);
+          assert.equal(recordConsent("enabled"), false, "nothing saved in the other directory's file");
+          assert.match(readFileSync("consent.toml", "utf8"), /consent = "enabled"/, "which is as it was");
+          process.chdir(`${dir.path}/here`);
+          assert.deepEqual(pick(effectiveConsent()), { enabled: false, source: "file", fileState: "disabled" }, "back");
+        },
+      );
+    } finally {
+      process.chdir(cwd);
+    }
+  },
+);
+
+function pick({ enabled, source, fileState }: { enabled: boolean; source: string; fileState: string }) {
+  return { enabled, source, fileState };
+}
+
 test("an opt-out the program makes with one copy of the package stops every copy in the process; turning on is one copy's", async () => {
   using dir = tempDir();
   cpSync(new URL("../dist", import.meta.url), dir.path, { recursive: true });
