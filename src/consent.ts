@@ -76,15 +76,15 @@ export function consentFilePath(): string | undefined {
     // followed as given, in the directory the run started in (its device and inode).
     const cwd = files?.realPath(".");
     relativeConsentFile = cwd === undefined || cwd.includes("\uFFFD")
-      ? { given, path: given, from: workingDirectory() }
+      ? { given, path: given, from: workingDirectory() ?? "" }
       : { given, path: below(cwd, given) };
   }
   return relativeConsentFile.path;
 }
 
 /**
- * A relative consent file's path, as it was given and as it was first made absolute; `from`: the working directory
- * it is relative to (its device and inode), where its path could not be named.
+ * A relative consent file's path, as it was given and as it was first made absolute; `from`: where its path could not
+ * be named, the working directory it is relative to (its device and inode), `""` where that could not be told either.
  */
 let relativeConsentFile: { given: string; path: string; from?: string | undefined } | undefined;
 
@@ -97,12 +97,14 @@ function workingDirectory(): string | undefined {
 /**
  * Why a consent file followed as given, relative to a working directory that could not be named, is not to be read
  * or written: the program has left that directory since (a command that changes directory), and the same name there
- * is another directory's file, not the decision the run started with.
+ * is another directory's file, not the decision the run started with; or the program may not look at the directory
+ * (Deno without read access to it, Node.js's `--permission`), so whether it left cannot be told.
  */
-function leftItsDirectory(path: string): string | undefined {
+function notWhereItStarted(path: string): string | undefined {
   const relative = relativeConsentFile;
-  if (relative?.from === undefined || relative.path !== path || workingDirectory() === relative.from) return undefined;
-  return "is relative to a working directory the program has left";
+  if (relative?.from === undefined || relative.path !== path) return undefined;
+  if (relative.from === "") return "is relative to a working directory the program may not read (its permissions)";
+  return workingDirectory() === relative.from ? undefined : "is relative to a working directory the program has left";
 }
 
 /**
@@ -162,7 +164,7 @@ export interface FileDecision {
 function readDecision(path: string, placeChecked = false): FileDecision {
   const files = host().files;
   if (!files) return { state: "never_asked" };
-  const left = leftItsDirectory(path);
+  const left = notWhereItStarted(path);
   if (left !== undefined) return { state: "disabled", problem: left };
   if (!files.allowed(path, "read")) {
     return { state: "disabled", problem: "may not be read (the program's permissions)" };
@@ -355,7 +357,7 @@ export function saveConsent(
     );
     return false;
   }
-  const left = leftItsDirectory(path);
+  const left = notWhereItStarted(path);
   if (left !== undefined) {
     refused(`the consent file ${left}`);
     return false;

@@ -39,7 +39,8 @@ import {
 } from "../src/consent.ts";
 import { parseToml } from "../src/toml.ts";
 import fc from "fast-check";
-import { canRun, runChild } from "./helpers/child.ts";
+import { canRun, fixturePath, runChild } from "./helpers/child.ts";
+import { runtimeInfo } from "../src/runtime/mod.ts";
 import { commandEvent } from "./helpers/events.ts";
 import { TestServer, withServer } from "./helpers/server.ts";
 import { files, LONG_AGO, readsAreDated, tempDir } from "./helpers/spool_dir.ts";
@@ -431,6 +432,35 @@ test(
     }
   },
 );
+
+test("a relative consent file in a working directory the program may not read is a no, wherever the run moves", {
+  skip: runtimeInfo().name === "bun" && "Bun has no permission model",
+}, async () => {
+  using dir = tempDir();
+  const [start, other] = [`${dir.path}/start`, `${dir.path}/other`];
+  for (const [place, state] of [[start, "disabled"], [other, "enabled"]] as const) {
+    mkdirSync(place);
+    writeFileSync(`${place}/consent.toml`, formatConsentToml(state, Date.now()), { mode: 0o600 });
+  }
+  // It may read its own code, the file where it starts and the directory it moves to, but not where it starts.
+  const repo = new URL("..", import.meta.url).pathname;
+  const node = ["--permission", `--allow-fs-read=${repo}*`, `--allow-fs-read=${start}/consent.toml`];
+  const run = await runChild("consent_chdir_child.ts", {
+    executable: runtimeInfo().name === "node" ? process.execPath : undefined,
+    args: runtimeInfo().name === "node"
+      ? [...node, `--allow-fs-read=${other}/*`, fixturePath("consent_chdir_child.ts"), other]
+      : [other],
+    denoFlags: ["--allow-env", `--allow-read=${repo},${start}/consent.toml,${other}`],
+    env: { NAT_TELEMETRY_CONSENT_FILE: "consent.toml", NAT_TELEMETRY_ENABLED: undefined, DO_NOT_TRACK: undefined },
+    cwd: start,
+  });
+  assert.equal(run.code, 0, run.stderr);
+  const { after, saved } = JSON.parse(run.stdout);
+  assert.equal(after.enabled, false, "the other directory's yes decides nothing");
+  assert.match(after.fileProblem, /working directory the program may not read/);
+  assert.equal(saved, false);
+  assert.match(readFileSync(`${other}/consent.toml`, "utf8"), /consent = "enabled"/, "which is as it was");
+});
 
 function pick({ enabled, source, fileState }: { enabled: boolean; source: string; fileState: string }) {
   return { enabled, source, fileState };
