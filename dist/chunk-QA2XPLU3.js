@@ -318,55 +318,55 @@ $e=(function(e=12){let t="";for(;t.length<e;)t+=Math.floor(Pe()*4294967296).toSt
 Object.defineProperty(e,t,{value:n,writable:!0,enumerable:!0,configurable:!0})}),Fe=(function(e){const t=e.charCodeAt(0);
 return t<32||t===127}),Q=(function(){if(yt())return;const{env:e,files:t}=w(),n=e("HOME")??e("USERPROFILE"),r=e("NAT_TELE\
 METRY_CONSENT_FILE")||(n?H(n,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\/])/.test(r))return r;
-if(et?.given!==r){const i=t?.realPath(".");et=i===void 0||i.includes("\uFFFD")?{given:r,path:r,from:yi()}:{given:r,path:H(
-i,r)}}return et.path}),Hn=(function(e){const t=et;if(!(t?.from===void 0||t.path!==e||yi()===t.from))return"is relative t\
-o a working directory the program has left"}),Uo=(function(){return(X?G?.path:void 0)??Q()}),yt=(function(){const{env:e,
-envHidden:t}=w();if(t)return t("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&
-t("HOME")?"HOME":void 0}),he=(function(e,t=!1){const n=w().files;if(!n)return{state:"never_asked"};const r=Hn(e);if(r!==
-void 0)return{state:"disabled",problem:r};if(!n.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the \
-program's permissions)"};let i;if(!t){if(!n.present(e))return{state:"never_asked"};try{i=n.checkPlace(e)}catch(s){return{
-state:"disabled",problem:`is where another user could replace it (${qt(s).replaceAll("_"," ")})`}}}let o;try{o=n.read(e,
-dd)}catch(s){return qt(s)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python's tomllib rejects it)"}:cd(
-s)?{state:"disabled",problem:"may not be read where it leads (the program's permissions)"}:{state:"disabled",problem:`ca\
-nnot be read safely (${qt(s).replaceAll("_"," ")})`}}return o===void 0?{state:"never_asked"}:{...Yn(o),text:o,placeJudged:i}}),
-Yn=(function(e){let t;try{t=jo(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}const n=t.telemetry;if(n===
-void 0)return{state:"never_asked"};if(typeof n!="object"||Array.isArray(n))return{state:"disabled",problem:"has a 'telem\
-etry' that is not a table"};const{consent:r,prompt_version:i}=n;return r===void 0?{state:"never_asked"}:r==="disabled"?{
-state:"disabled"}:r==="enabled"?i===Gt?{state:"enabled"}:{state:"never_asked",outdatedYes:i===void 0?"":String(i)}:{state:"\
-disabled",problem:"has a consent value this tool does not know"}}),gt=(function(){const e=je();if(e)return e;const{state:t,
-text:n,problem:r,placeJudged:i}=wt(Q());return{...Et(t),text:n,placeJudged:i,...r?{problem:r}:{}}}),wt=(function(e){if(e!==
-void 0)return he(e);const t=yt();return t?{state:"disabled",problem:`cannot be found: the program may not read ${t} (${ae(
-t)})`}:{state:"never_asked"}}),je=(function(){const{env:e,envHidden:t}=w();if(t?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,
-source:"NAT_TELEMETRY_ENABLED"};const n=Ie(e("NAT_TELEMETRY_ENABLED"));if(n!==void 0)return{enabled:n,source:"NAT_TELEME\
-TRY_ENABLED"};if(t?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};const r=e("DO_NOT_TRACK");if(r!==void 0&&r!==
-""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}),Et=(function(e){return e==="never_asked"?{enabled:!1,source:"defa\
-ult"}:{enabled:e==="enabled",source:"file"}}),bt=(function(e,t=he(e)){const n=w().files,{text:r,problem:i}=t,o=i===void 0&&
-(t.placeJudged??ud(e)),s=n?.present(e)??!0;return o?{path:e,there:s,text:r,problem:i,reread:o,modified:n?.modifiedAt(e)}:
-{path:e,there:s,text:r,problem:i,reread:o,stamp:n?.stamp(e)}}),Tt=(function(e,t){const n=w().files;if(t===void 0&&!e.there&&
-n?.present(e.path)===!1)return!1;if(t===void 0&&!e.reread)return n?.stamp(e.path)!==e.stamp;const r=t??he(e.path,!0);return r.
-text!==e.text||r.problem!==e.problem||n?.modifiedAt(e.path)!==e.modified}),Vn=(function(){try{const e=nt[tt];if(e===void 0)
-return;const{serial:t}=e;return Number.isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),_t=(function(){
-const e=Vn();e===void 0||e===rt||(rt=e,[B,X,Oe]=[!1,!1,!0])}),ke=(function(){if(bi)return B=bi();_t();const e=Oe&&!X;if(!e&&
-(de===Ti||je()?.enabled===!1))return de=Ti,B=!1;if(e&&(de===_i||$i()))return de=_i,B=!1;if(!X||G===void 0)return!0;let t=G.
-reread?he(G.path,!0):void 0;return t?.problem!==void 0&&(t=he(G.path,!0)),B=G.problem===void 0&&(t===void 0?B===!0&&!Tt(
-G):t.problem===void 0&&!Tt(G,t)&&Et(t.state).enabled),B||(de??="the consent file, written again during the run"),B}),ee=(function(){
-return _t(),B===void 0&&zn(gt()),B===!0}),Ho=(function(){const e=gt();return B===void 0&&zn(e),{enabled:e.enabled,source:e.
-source}}),zn=(function(e){[B,X]=[e.enabled,e.source==="file"];const t=X?Q():void 0;G=t===void 0?void 0:bt(t,e)}),Ue=(function(){
-if(!Oe||X||B!==!0||$i())return;const e=je();if(e)return e.enabled?void 0:e.source;const t=Q(),n=xe?.path===t?xe:void 0,{
-state:r,problem:i}=n===void 0?wt(t):n.problem!==void 0||n.text===void 0?{state:"never_asked",problem:n.problem}:Yn(n.text);
-return r==="disabled"&&i===void 0?"file":void 0}),Yo=(function(){return ee()&&X}),Vo=(function(e,t=C()){const n=({schemaVersion:r,
-sessionId:i,clientVersion:o=e},s)=>jn(r,{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,sentAt:s});return{name:"\
-nat",encode:(r,i)=>Un(n(r[0],i),r.map(o=>o.json)),emptyBytes:Wn(({schemaVersion:r,sessionId:i,clientVersion:o})=>[r,i,o],
-r=>Y(Un(n(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}),Wn=(function(e,t){let n;return r=>{const i=e(r);return(n===
-void 0||i.length!==n.fields.length||i.some((o,s)=>o!==n.fields[s]))&&(n={fields:i,bytes:t(r)}),n.bytes}}),fe=(function(e){
-let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,
-"0")}),V=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),Xn=(function(e,t="nat",n=""){return fe(n===""?`${t} ${e}`:`${t} ${e}\
- ${n}`)}),Gn=(function(e,t){const n=it.exec(e);return n?Td(n,t)?me(n[3]):void 0:me(e)}),me=(function(e){const t=gd.exec(
-e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/Li));return{name:e,time:Number(t[1]),events:r,
-bytes:n,key:t[4]}}),$t=(function(e,t,n){const r=[...e.keys()].filter(s=>e[s].bytes<n);let i=Math.max(0,r.length-t),o=r.slice(
-i).reduce((s,a)=>s+e[a].bytes+1,0);for(;i<r.length&&o>n;)o-=e[r[i++]].bytes+1;return{kept:r.slice(i),bytes:o}}),qn=(function(e,t,n){
-const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${ue(t)}-${e.length}-${r}-${n===void 0?"":`${n}-`}${$e()}.jsonl`}),Jn=(function(e){
-return e.map(t=>`${t.text}
+if(et?.given!==r){const i=t?.realPath(".");et=i===void 0||i.includes("\uFFFD")?{given:r,path:r,from:yi()??""}:{given:r,path:H(
+i,r)}}return et.path}),Hn=(function(e){const t=et;if(!(t?.from===void 0||t.path!==e))return t.from===""?"is relative to \
+a working directory the program may not read (its permissions)":yi()===t.from?void 0:"is relative to a working directory\
+ the program has left"}),Uo=(function(){return(X?G?.path:void 0)??Q()}),yt=(function(){const{env:e,envHidden:t}=w();if(t)
+return t("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&t("HOME")?"HOME":void 0}),
+he=(function(e,t=!1){const n=w().files;if(!n)return{state:"never_asked"};const r=Hn(e);if(r!==void 0)return{state:"disab\
+led",problem:r};if(!n.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program's permissions)"};let i;
+if(!t){if(!n.present(e))return{state:"never_asked"};try{i=n.checkPlace(e)}catch(s){return{state:"disabled",problem:`is w\
+here another user could replace it (${qt(s).replaceAll("_"," ")})`}}}let o;try{o=n.read(e,dd)}catch(s){return qt(s)==="n\
+ot_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python's tomllib rejects it)"}:cd(s)?{state:"disabled",problem:"\
+may not be read where it leads (the program's permissions)"}:{state:"disabled",problem:`cannot be read safely (${qt(s).replaceAll(
+"_"," ")})`}}return o===void 0?{state:"never_asked"}:{...Yn(o),text:o,placeJudged:i}}),Yn=(function(e){let t;try{t=jo(e)}catch{
+return{state:"disabled",problem:"is not valid TOML"}}const n=t.telemetry;if(n===void 0)return{state:"never_asked"};if(typeof n!=
+"object"||Array.isArray(n))return{state:"disabled",problem:"has a 'telemetry' that is not a table"};const{consent:r,prompt_version:i}=n;
+return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?i===Gt?{state:"enabled"}:{state:"\
+never_asked",outdatedYes:i===void 0?"":String(i)}:{state:"disabled",problem:"has a consent value this tool does not know"}}),
+gt=(function(){const e=je();if(e)return e;const{state:t,text:n,problem:r,placeJudged:i}=wt(Q());return{...Et(t),text:n,placeJudged:i,
+...r?{problem:r}:{}}}),wt=(function(e){if(e!==void 0)return he(e);const t=yt();return t?{state:"disabled",problem:`canno\
+t be found: the program may not read ${t} (${ae(t)})`}:{state:"never_asked"}}),je=(function(){const{env:e,envHidden:t}=w();
+if(t?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};const n=Ie(e("NAT_TELEMETRY_ENABLED"));
+if(n!==void 0)return{enabled:n,source:"NAT_TELEMETRY_ENABLED"};if(t?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_T\
+RACK"};const r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}),Et=(function(e){
+return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}),bt=(function(e,t=he(e)){const n=w().
+files,{text:r,problem:i}=t,o=i===void 0&&(t.placeJudged??ud(e)),s=n?.present(e)??!0;return o?{path:e,there:s,text:r,problem:i,
+reread:o,modified:n?.modifiedAt(e)}:{path:e,there:s,text:r,problem:i,reread:o,stamp:n?.stamp(e)}}),Tt=(function(e,t){const n=w().
+files;if(t===void 0&&!e.there&&n?.present(e.path)===!1)return!1;if(t===void 0&&!e.reread)return n?.stamp(e.path)!==e.stamp;
+const r=t??he(e.path,!0);return r.text!==e.text||r.problem!==e.problem||n?.modifiedAt(e.path)!==e.modified}),Vn=(function(){
+try{const e=nt[tt];if(e===void 0)return;const{serial:t}=e;return Number.isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?
+t:NaN}catch{return NaN}}),_t=(function(){const e=Vn();e===void 0||e===rt||(rt=e,[B,X,Oe]=[!1,!1,!0])}),ke=(function(){if(bi)
+return B=bi();_t();const e=Oe&&!X;if(!e&&(de===Ti||je()?.enabled===!1))return de=Ti,B=!1;if(e&&(de===_i||$i()))return de=
+_i,B=!1;if(!X||G===void 0)return!0;let t=G.reread?he(G.path,!0):void 0;return t?.problem!==void 0&&(t=he(G.path,!0)),B=G.
+problem===void 0&&(t===void 0?B===!0&&!Tt(G):t.problem===void 0&&!Tt(G,t)&&Et(t.state).enabled),B||(de??="the consent fi\
+le, written again during the run"),B}),ee=(function(){return _t(),B===void 0&&zn(gt()),B===!0}),Ho=(function(){const e=gt();
+return B===void 0&&zn(e),{enabled:e.enabled,source:e.source}}),zn=(function(e){[B,X]=[e.enabled,e.source==="file"];const t=X?
+Q():void 0;G=t===void 0?void 0:bt(t,e)}),Ue=(function(){if(!Oe||X||B!==!0||$i())return;const e=je();if(e)return e.enabled?
+void 0:e.source;const t=Q(),n=xe?.path===t?xe:void 0,{state:r,problem:i}=n===void 0?wt(t):n.problem!==void 0||n.text===void 0?
+{state:"never_asked",problem:n.problem}:Yn(n.text);return r==="disabled"&&i===void 0?"file":void 0}),Yo=(function(){return ee()&&
+X}),Vo=(function(e,t=C()){const n=({schemaVersion:r,sessionId:i,clientVersion:o=e},s)=>jn(r,{sourceClientVersion:o,sessionId:i,
+cpuArchitecture:t.machine,sentAt:s});return{name:"nat",encode:(r,i)=>Un(n(r[0],i),r.map(o=>o.json)),emptyBytes:Wn(({schemaVersion:r,
+sessionId:i,clientVersion:o})=>[r,i,o],r=>Y(Un(n(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}),Wn=(function(e,t){let n;
+return r=>{const i=e(r);return(n===void 0||i.length!==n.fields.length||i.some((o,s)=>o!==n.fields[s]))&&(n={fields:i,bytes:t(
+r)}),n.bytes}}),fe=(function(e){let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;
+return t.toString(16).padStart(8,"0")}),V=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),Xn=(function(e,t="nat",n=""){return fe(
+n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),Gn=(function(e,t){const n=it.exec(e);return n?Td(n,t)?me(n[3]):void 0:me(e)}),me=(function(e){
+const t=gd.exec(e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/Li));return{name:e,time:Number(
+t[1]),events:r,bytes:n,key:t[4]}}),$t=(function(e,t,n){const r=[...e.keys()].filter(s=>e[s].bytes<n);let i=Math.max(0,r.
+length-t),o=r.slice(i).reduce((s,a)=>s+e[a].bytes+1,0);for(;i<r.length&&o>n;)o-=e[r[i++]].bytes+1;return{kept:r.slice(i),
+bytes:o}}),qn=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${ue(t)}-${e.length}-${r}-${n===void 0?"":
+`${n}-`}${$e()}.jsonl`}),Jn=(function(e){return e.map(t=>`${t.text}
 `).join("")}),zo=(function(e,t){const{maxEvents:n,maxBytes:r}=t;let i=0;for(const{bytes:o,schemaVersion:s,sessionId:a,clientVersion:c=""}of e)
 i+=o+6*(s.length+a.length+c.length)+Ed;return e.length<=n&&i<=r?0:e.length-$t(e.map(pe),n,r).kept.length}),pe=(function(e){
 const t=`{"retries":${e.retries},"schemaVersion":${P(e.schemaVersion)},"sessionId":${P(e.sessionId)},${e.clientVersion===
@@ -1595,557 +1595,558 @@ s(n)?30:31;return e>=1&&t<=o}function id(e){let n=e.replaceAll("_","");return/^[
 :1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var sd="1.0";function Ue(){if(oo())return;let{env:e,files:n}=b(),t=e("HOME")??e(\
 "USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?B(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za\
 -z]:|[\\\\/])/.test(r))return r;if(bn?.given!==r){let o=n?.realPath(".");bn=o===void 0||o.includes("\\uFFFD")?{given:r,path\
-:r,from:to()}:{given:r,path:B(o,r)}}return bn.path}var bn;function to(){let e=b().files?.look(".")?.facts;return e&&`${e\
-.device}:${e.inode}`}function dd(e){let n=bn;if(!(n?.from===void 0||n.path!==e||to()===n.from))return"is relative to a w\
-orking directory the program has left"}function ro(){return(de?Q?.path:void 0)??Ue()}function oo(){let{env:e,envHidden:n\
-}=b();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME\
-")?"HOME":void 0}var ad=65536;function He(e,n=!1){let t=b().files;if(!t)return{state:"never_asked"};let r=dd(e);if(r!==v\
-oid 0)return{state:"disabled",problem:r};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the p\
-rogram\'s permissions)"};let o;if(!n){if(!t.present(e))return{state:"never_asked"};try{o=t.checkPlace(e)}catch(s){return{\
-state:"disabled",problem:`is where another user could replace it (${rt(s).replaceAll("_"," ")})`}}}let i;try{i=t.read(e,\
-ad)}catch(s){return rt(s)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:ud(\
-s)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`ca\
-nnot be read safely (${rt(s).replaceAll("_"," ")})`}}return i===void 0?{state:"never_asked"}:{...io(i),text:i,placeJudge\
-d:o}}function ud(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function rt(e){return e?.r\
-eason??"unreadable"}function io(e){let n;try{n=Zr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.\
-telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",prob\
-lem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r\
-==="disabled"?{state:"disabled"}:r==="enabled"?o===sd?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":S\
-tring(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function so(){let e=Ue(),{state:n,pro\
-blem:t,outdatedYes:r}=at(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{.\
-..vn()??ut(n),...o}}function ao(){let e=vn();if(e)return e;let{state:n,text:t,problem:r,placeJudged:o}=at(Ue());return{.\
-..ut(n),text:t,placeJudged:o,...r?{problem:r}:{}}}function at(e){if(e!==void 0)return He(e);let n=oo();return n?{state:"\
-disabled",problem:`cannot be found: the program may not read ${n} (${xe(n)})`}:{state:"never_asked"}}function vn(){let{e\
-nv:e,envHidden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=_e(e("NAT_\
-TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enable\
-d:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRAC\
-K"}}function ut(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var X,de\
-=!1,Q,ot,ct=!1,En,Ae,Qr="an opt-out set in the environment during the run",eo="the consent file, written since the progr\
-am turned telemetry on";function cd(e,n=He(e)){let t=b().files,{text:r,problem:o}=n,i=o===void 0&&(n.placeJudged??ld(e))\
-,s=t?.present(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{path:e,there:s,text:\
-r,problem:o,reread:i,stamp:t?.stamp(e)}}function ld(e){try{return b().files?.checkPlace(e)===!0}catch{return!1}}function\
- it(e,n){let t=b().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e.reread)return t?.st\
-amp(e.path)!==e.stamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.path)!==e.mo\
-dified}function uo(){return En!==void 0&&it(En)}var st=Symbol.for("@nat/telemetry: the program\'s opt-out"),dt=globalThis\
-;try{dt[st]===void 0&&Object.defineProperty(dt,st,{value:{serial:0}})}catch{}var no=0;function fd(){try{let e=dt[st];if(\
-e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN\
-}}function co(){let e=fd();e===void 0||e===no||(no=e,[X,de,ct]=[!1,!1,!0])}function lo(e){ot=e}function ee(){if(ot)retur\
-n X=ot();co();let e=ct&&!de;if(!e&&(Ae===Qr||vn()?.enabled===!1))return Ae=Qr,X=!1;if(e&&(Ae===eo||uo()))return Ae=eo,X=\
-!1;if(!de||Q===void 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0&&(n=He(Q.path,!0)),X=Q.pro\
-blem===void 0&&(n===void 0?X===!0&&!it(Q):n.problem===void 0&&!it(Q,n)&&ut(n.state).enabled),X||(Ae??="the consent file,\
- written again during the run"),X}function ge(){return co(),X===void 0&&md(ao()),X===!0}function md(e){[X,de]=[e.enabled\
-,e.source==="file"];let n=de?Ue():void 0;Q=n===void 0?void 0:cd(n,e)}function Ne(){if(!ct||de||X!==!0||uo())return;let e\
-=vn();if(e)return e.enabled?void 0:e.source;let n=Ue(),t=En?.path===n?En:void 0,{state:r,problem:o}=t===void 0?at(n):t.p\
-roblem!==void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:io(t.text);return r==="disabled"&&o===void 0?"f\
-ile":void 0}function fo(){return ge()&&de}function lt(){let e=ge(),{enabled:n,source:t,problem:r}=ao(),o=t!=="file"&&t!=\
-="default"&&b().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,b().env(t)):void 0,s=o?`${t}, which the progr\
-am may not read (${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,d\
-ecidedBy:e===n?s:Ae??"the program (setTelemetryEnabled)"}}var ht=2**31-1,hd=25,ft={min:50,max:250},mo=4,mt=1e3,pd=(mo+1)\
-*ft.max,$e={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.sign\
-al.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventL\
-istener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(m\
-t,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(mt)),this.signal.\
-addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of $e.guarded)--e.looks<=0&&e.end();$e.guarded.size>0&&\
-$e.listen()}};function Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$e.release(u),i?.()},d=()=>{o||(s(),n())},u={l\
-ooks:Math.ceil((e+pd)/mt),end:d},a=(c,l)=>{let f=b().monotonicMs()+c;try{r=setTimeout(()=>{$e.release(u);let m=b().monot\
-onicMs()-f;if(m<=hd||l===0)return d();a(Math.min(Math.max(m,ft.min),ft.max),l-1)},c),t?.(r)}catch{}};return $e.guard(u),\
-a(e,mo),t||(i=w(()=>b().holdOpen?.())),s}function ho(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*\
-1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ye(e,n,t,r=\
-0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var gd=3,go=!1;function y\
-o(){go=!0}var yd=new Set([407,408,429,500,502,503,504]),bd=new Set([501,505]);function Ed(e,n){return e>=200&&e<300?{kin\
-d:"delivered"}:e===413?{kind:"too_large"}:yd.has(e)||e>=500&&e<600&&!bd.has(e)?n===void 0?{kind:"retry",reason:`http_${e\
-}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"\
-}:{kind:"rejected",reason:`http_${e}`}}async function bo(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new Ab\
-ortController,t=!1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort\
-",o,{once:!0});let i=new Promise((d,u)=>{n.signal.addEventListener("abort",()=>u(new Error("aborted")),{once:!0})});i.ca\
-tch(()=>{});let s=0;try{let d=e.url,u=new URL(d).origin,a=e.classify??Ed;for(;;s++){let c=new URL(d).origin===u?e.header\
-s:void 0,l=await Promise.race([e.fetch(d,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,red\
-irect:"manual",signal:n.signal}),i]),f=vd(l);if(f===void 0)return gt(pt(l)),{kind:"rejected",reason:"bad_response"};let \
-m=po(l,"location"),h=ho(po(l,"retry-after"),e.now());if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();let E=await Promis\
-e.race([Sd(l,n.signal),i]).catch(()=>{});return a(f,h,E)}if(gt(pt(l)),f!==307&&f!==308)return a(f,h,void 0);if(s===gd)re\
-turn{kind:"rejected",reason:"too_many_redirects"};let g=kd(m,d);if(g===void 0)return{kind:"rejected",reason:"bad_redirec\
-t"};if(g.startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(\
-g)===!1)return go?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rej\
-ected",reason:"unsafe_redirect"};if(new URL(g).origin!==u&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"u\
-nsafe_redirect"};d=g}}catch(d){return e.signal?.aborted&&!t?{kind:"interrupted"}:d instanceof W&&s===0?{kind:"not_sent",\
-reason:d.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:z(d)}}finally{r(),e.sign\
-al?.removeEventListener("abort",o)}}function vd(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n\
->=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function po(e,n){try{let t=e.headers.get(n);retu\
-rn typeof t=="string"?t:null}catch{return null}}function pt(e){try{return e.body}catch{return}}function gt(e){try{let{ca\
-ncel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)}ca\
-tch{}}async function Sd(e,n){let t=pt(e),r=wd(t),o=r??t,i=()=>gt(o);n.addEventListener("abort",i,{once:!0});let s=new Te\
-xtDecoder,d="",u=0;try{if(n.aborted)return"";for await(let a of r?Td(r):xd(t)){if(typeof a!="string"&&!(a instanceof Uin\
-t8Array)||(u+=typeof a=="string"?C(a):a.length,u>_d))return"";d+=typeof a=="string"?a:s.decode(a,{stream:!0})}return d+s\
-.decode()}finally{n.removeEventListener("abort",i),i()}}function wd(e){try{let{getReader:n}=e??{};return typeof n=="func\
-tion"?n.call(e):void 0}catch{return}}async function*Td(e){for(let n=await e.read();!n.done;n=await e.read())yield n.valu\
-e}function xd(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var _d=65536;function kd(e,n){if(e!==n\
-ull)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var Rd=0xe677d\
-21fdbff,Od=JSON.stringify(pe).length+Re;function vo(e){if(e===Eo)return!0;let n=C(JSON.stringify(e))<=Od;return n&&(Eo=e\
-),n}var Eo;function So(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof ke))return{reason:"not_an_eve\
-nt",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let\
-{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not a strin\
-g"};if(!vo(o))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Re} bytes beyond "${pe}" that max\
-BatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a finite number"\
-};if(i<0||i>Rd)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"\
-};let{json:s,bytes:d}=qr(e),u={json:s,bytes:d,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries:0,notBefor\
-e:0},a=yt(u,n);return a===void 0?u:{reason:"event_too_large",detail:a}}catch(o){return{reason:"invalid_event",detail:z(o\
-)}}}function yt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes serialized, mo\
-re than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTE\
-L resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n.sessionId&&e.client\
-Version===n.sourceClientVersion&&vo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`${i} bytes as the ${\
-o.name} format carries it, more than maxBatchBytes leaves beside its envelope`}function wo(e,n,t,r=o=>o.bytes){let o=[],\
-i=[],s=0;for(let d of e){let u=r(d);i.length>0&&d.schemaVersion===i[0].schemaVersion&&d.sessionId===i[0].sessionId&&d.cl\
-ientVersion===i[0].clientVersion&&s+1+u<=n||(i=[],o.push(i),s=t(d)-1),s+=1+u,i.push(d)}return o}function ne(e){let n=216\
-6136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}fun\
-ction bt(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],d=s===void 0?void 0:r(s\
-,i);return d===void 0?[]:[d]})}var Nd={initialMs:3e4,maxMs:36e5},To=4096;function $d(e,n){return n??ne(e)}function Id(e,\
-n,t){try{let r=e.read(n,To);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:d,handedOffAt:u}=JSO\
-N.parse(r),a=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(u)&&u<=t?{failures:o,no\
-tBefore:i,handedOffAt:u}:{failures:o,notBefore:i};return a?{state:l,endpoint:typeof s=="string"?s:void 0,endpointHash:ty\
-peof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}var Sn=class{path;#e;#n;#o;#t;#c;#s\
-;#p;#r;#a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${$d(r,s)}.json`,this.#o=s!==void 0,this.path=\
-`${t}/${this.#n}`,this.#c=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!this.#a&&th\
-is.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Math.max((this.#r?.failures??0\
-)+1,t?.failures??0),o=this.#s()+ye(r,Nd,this.#p,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.notBef\
-ore:o}),i}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#u({fai\
-lures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),this.#a\
-=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.n\
-otBefore<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh()\
-{this.#a||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m())}#g(){let n=Id(this.#c,thi\
-s.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#c.remove(this.path)}c\
-atch{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{},r=D({...n,...t,endpoint:this.#t}),o=C(r)<=To&&V(t\
-his.#t)===this.#t?r:D({...n,...t});me(this.#c,this.#e,this.#n,o,this.#s())}catch{}}};function xo(e){let{failures:n=0,not\
-Before:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Be(t)}`}function H(e,\
-n,t){t>0&&(e[n]=(e[n]??0)+t)}var _o=36e5,je=64,Ld=6e4,ae={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Et=6e4,Md=864\
-e5,ko=6e4,No=64,Pd=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,wn=/^([lc])-(\\d{13})-(e-.+)$/,Dd=36\
-e5;function $o(e,n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ue=class e{dir;key;ancestorsSeen;#e;#n\
-;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,ae.maxAgeMs),maxEvents:M\
-ath.max(r.maxEvents,ae.maxEvents),maxBytes:Math.max(r.maxBytes,ae.maxBytes)},this.key=o,this.ancestorsSeen=i}static open\
-(n,t,r,o,i=()=>{},s="work"){let d=(l,f=!1)=>{i(l,f)},u=s==="work",a=u?"read and write":"read",c=l=>!t.allowed(l,"read")|\
-|u&&!t.allowed(l,"write");if(c(n))return d(`the program may not ${a} ${n} (its permissions)`);try{let l=t.ensureDir(n,!0\
-,u),f=t.realPath(n);return f===void 0?d(`where ${n} leads cannot be told`):f!==n&&c(f)?t.permissionsFollowLinks?d(`the p\
-rogram may not ${a} ${f}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(f!==n&&(l=t.ensureDir(f,!0,u)),new e(f,\
-t,r,o,l))}catch(l){return l?.reason==="missing"?d(`${n} does not exist yet`,!0):d(z(l))}}write(n,t){let r={},o=n.map(Me)\
-,{kept:i}=St(o,this.#n.maxEvents,this.#n.maxBytes);H(r,"spool_full",o.length-i.length);let s=new Map;for(let u of i){let\
- a=s.get(n[u].sessionId)??[];a.push(o[u]),s.set(n[u].sessionId,a)}let d=[];try{for(let u of s.values())d.push(this.#c(u,\
-t,this.key))}catch(u){for(let a of d)this.#l(a);throw u}return{written:r,older:this.#m(t,d)}}claim(n,t,r){let o=[],i={};\
-for(let{entry:s,path:d}of this.#g(t).slice(0,je)){if(o.length>=n)break;let u=this.#p(s.name,t+r);try{this.#e.rename(d,u)\
-}catch{continue}let{valid:a,corrupt:c,expired:l}=this.#s(u,s,t),f=a.slice(0,n-o.length),m={path:u,name:s.name,until:t+r,\
-remaining:f.length,taken:f.length,exact:c===0&&l===0&&f.length===a.length};try{this.#c(a.slice(f.length).map(Me),s.time,\
-this.key)}catch{this.giveBack(m);continue}H(i,"spool_corrupt",c),H(i,"spool_expired",l);for(let h of f)o.push({...h,clai\
-m:m});m.remaining===0&&this.release(m)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(\
-n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){re\
-turn this.#g(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{thi\
-s.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=wn.exec(n),r=Le(t?t[3]:n);if(!r)return[];let{valid\
-:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,cor\
-rupt:i};return[t?{...s,until:wt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=Ld){let o=[],i=0\
-;for(let s of n.#r()){if(o.length>=je)break;let d=Ro(s,t);if(!(d!==void 0&&(d.key===this.key||d.key===void 0))||!(t-d.ti\
-me>=r))continue;let a=n.#p(d.name,t+_o);try{n.#e.rename(`${n.dir}/${s}`,a)}catch{continue}let{valid:c}=n.#s(a,d,t);try{l\
-et l=this.#c(c.map(Me),d.time,d.key);l!==void 0&&o.push(l)}catch{try{n.#e.rename(a,`${n.dir}/${d.name}`)}catch{}break}n.\
-#l(a.slice(n.dir.length+1)),i+=c.length}return o.length>0&&this.#m(t,o),i}clear(){let n=0;for(let t of this.#r()){let r=\
-wn.exec(t),o=Le(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t\
-(n=this.#r()){return n.flatMap(t=>Le(t)??[])}#c(n,t,r){if(n.length===0)return;let o=Oo(n,t,r);return me(this.#e,this.dir\
-,o,Ao(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=t\
-his.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/No)))}for(let s of i?.split(`\n`)??[]){if(s==="")\
-continue;let d=Bd(s);d===void 0?o.corrupt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,t){\
-return`${this.dir}/${vt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#a(n,t,r){let o=s=>Math.abs(r-s)>_\
-o;if(!o(t))return!1;let i=this.#e.modifiedAt(`${this.dir}/${n}`);return i===void 0||o(i)}#g(n){let t=[],r=0;for(let o of\
- this.#r()){let i=Tr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&r<je&&this.#a(o,Nu\
-mber(i[1]),n)&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#m(n,t){let r={},[o,i]=[this.#n,this.#o],\
-s=y=>y.key===this.key||y.key===void 0,d=y=>n-y.time>(s(y)?o.maxAgeMs:i.maxAgeMs),u=this.#r();this.#T(u,n,d,r);let a=this\
-.#t(u),c={events:0,bytes:0},l={events:0,bytes:0},f=(y,p,T)=>{s(y)&&([c.events,c.bytes]=[c.events+p,c.bytes+T]),[l.events\
-,l.bytes]=[l.events+p,l.bytes+T]};for(let y of a)f(y,y.events,y.bytes);let m=(y,p)=>y.events>p.maxEvents||y.bytes>p.maxB\
-ytes;if(!m(c,o)&&!m(l,i)&&!a.some(d))return r;let h=a.filter(y=>t.includes(y.name)),g=Math.min(...h.map(y=>y.time)),E=y=\
->this.#e.modifiedAt(`${this.dir}/${y}`),N=Math.max(...h.map(y=>E(y.name)??-1/0)),k=y=>{if(y.time<g)return!1;let p=E(y.na\
-me);return p===void 0||!Number.isFinite(N)?y.time-g<=ko:Math.abs(p-N)<=ko},O=a.filter(y=>!t.includes(y.name)).sort((y,p)\
-=>y.time-p.time);for(let y=0;y<je;){let p=O.find(d),T=p===void 0&&m(c,o),S=p??(T?O.find(s):m(l,i)?O[0]:void 0);if(S===vo\
-id 0)break;O.splice(O.indexOf(S),1);let _=d(S);if(!_&&k(S))continue;y++,f(S,-S.events,-S.bytes);let v=T?{events:o.maxEve\
-nts-c.events,bytes:o.maxBytes-c.bytes}:{events:i.maxEvents-l.events,bytes:i.maxBytes-l.bytes};if(!_&&v.events>0&&v.bytes\
->0){let x=this.#v(S,v.events,v.bytes,n);if(x===void 0)continue;f(S,x.kept.events,x.kept.bytes),H(r,"spool_corrupt",x.cor\
-rupt),H(r,"spool_full",x.cut);continue}this.#u(S.name,S,_?"spool_expired":"spool_full",r)}return r}#u(n,t,r,o){let i=thi\
-s.#s(`${this.dir}/${n}`,t);this.#l(n)&&(H(o,"spool_corrupt",i.corrupt),H(o,r,i.valid.length+i.expired))}#T(n,t,r,o){let \
-i=0;for(let s of n){if(i===je)break;let d=wn.exec(s);if(d===null||t-wt(d)<=Md)continue;let u=Le(d[3]);if(u===void 0||!r(\
-u))continue;i++;let a=vt(d[3],t+Et);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${a}`)}catch{continue}this.#u(a,u\
-,"spool_expired",o)}}#v(n,t,r,o){let i=vt(n.name,o+Et),s=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`$\
-{this.dir}/${i}`)}catch{return}let{valid:d,corrupt:u}=this.#s(`${this.dir}/${i}`,n),a=d.map(Me),c=St(a,t,r),l=c.kept.map\
-(g=>a[g]),f={kept:{events:l.length,bytes:c.bytes},cut:a.length-l.length,corrupt:u};if(l.length===0)return this.#l(i)?f:v\
-oid 0;let m=dn(this.dir,o),h=()=>{try{this.#e.remove(m)}catch{}};try{this.#e.create(m,Ao(l))}catch{if(h(),!this.#l(i))re\
-turn;try{this.#c(l,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:a.length,corrupt:u}}return f}if(b().monotonicM\
-s()-s>Et/2)return void h();try{this.#e.rename(m,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${this.dir}/${i\
-}`,`${this.dir}/${Oo(l,n.time,n.key)}`)}catch{}return f}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{ret\
-urn!1}}};function Ro(e,n){let t=wn.exec(e);return t?Fd(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=Pd.exec(e);if(!n)\
-return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/No));return{name:e,time:Number(n[1]),events:r,bytes:t,key\
-:n[4]}}function St(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)\
-=>s+e[d].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Oo(e,n,t){let r=\
-e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${he()}.jsonl`}function Ao(e){r\
-eturn e.map(n=>`${n.text}\n`).join("")}function Io(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s\
-,sessionId:d,clientVersion:u=""}of e)o+=i+6*(s.length+d.length+u.length)+Cd;return e.length<=t&&o<=r?0:e.length-St(e.map\
-(Me),t,r).kept.length}var Cd=200;function Lo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"sche\
-maVersion":${D(e.schemaVersion)},"sessionId":${D(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${D(e.clie\
-ntVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,b\
-ytes:C(n)}}function vt(e,n){return`l-${Z(n)}-${e}`}function wt([,e,n]){return e==="l"?Number(n):Number(n)+Dd}function Fd\
-(e,n){return n>wt(e)}function Bd(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,eve\
-nt:d}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="\
-string")&&Number.isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&Zn(d.parameters)===void 0))r\
-eturn;let a=Number.isSafeInteger(i)&&i>0,c={json:D(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...a&&{cuts:i}};\
-return o===void 0?c:{...c,clientVersion:o}}catch{return}}function Hd(e,n){let t=r=>{let o=n?.realPath(r);return n===void\
- 0||o!==void 0&&n.writableDir(o)};return e.spoolFallback?Wr(b().env,I().os,n?.uid,t):void 0}function Ud(e,n,t=()=>{},r="\
-work"){let{spoolDir:o,spoolLimits:i}=e,s=Tt(e),d=e.noSpool??"there is no spool directory",u=!1,a=r==="look"?"look":"work\
-",c=o===void 0?void 0:ue.open(o,n,i,s,(h,g)=>{d=h,u=g},a),l=Hd(e,n),f=c&&a==="work"?jd(c,l,n,i):void 0;if(c&&f&&c.adopt(\
-f,e.clock(),r==="flush"?0:void 0),c||l===void 0)return!c&&o!==void 0&&t(d,void 0,u),c;let m=ue.open(l,n,i,s,h=>d+=`; nor\
- in ${l}: ${h}`,a);return t(d,m?.dir,u),m}function jd(e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"read")&&t.realPat\
-h(n)!==void 0?ue.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:void 0}var Tn=class e{spool;health;files;#e\
-;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,r\
-andom:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=b().files;if(!s)return null;let d\
-=Ud(n,s,t);if(!d)return null;let u=n.customFetch?d.key:void 0,a=new Sn(s,d.dir,r.url,o,i,u);return new e(d,a,s,n)}replay\
-(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let u of r)this.#n.add(u.cla\
-im);let i=r.map(u=>({...u,bytes:C(u.json),notBefore:0})),[s,d]=[[],[]];for(let u of i)(yt(u,this.#e)===void 0?s:d).push(\
-u);return d.length>0&&(this.settle(d),H(o,"event_too_large",d.length)),{events:s,dropped:o}}write(n){let{written:t,older\
-:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olde\
-rDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}holdsClaims()\
-{return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giv\
-eBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clea\
-r()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.re\
-new(i,o+n)}}};function Vd(){let e=Fn(),n=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname):e;return(n.star\
-tsWith("/")?b().files?.realPath(n):void 0)??e}function Tt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customF\
-etch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?Vd():void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():v\
-oid 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},d=D(s);return $o(n.kind==="http"?n.ur\
-l:"",t.name,d==="{}"?"":d)}function Yd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"loca\
-lhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,\
-4}$/.test(n)}function Mo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"|\
-|Yd(t.hostname))return;let r=[...t.username||t.password?["credentials"]:[],...t.search?["query parameters"]:[]],o=[...r.\
-length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]]\
-;return o.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Po(e,n=I()){let t=({sc\
-hemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Jr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentA\
-t:s});return{name:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Co(({schemaVersion:r,sessionId:o,clientV\
-ersion:i})=>[r,o,i],r=>C(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Do(e,n=I()){let t=({clientVersio\
-n:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0)\
-{let d=D(Mr(i));r.set(i,s={json:d,bytes:C(d)})}return s};return{name:"otlp",encode:i=>Wn(i.map(s=>o(s).json),i[0].sessio\
-nId,t(i[0]),n),emptyBytes:Co(({sessionId:i,clientVersion:s})=>[i,s],i=>C(Wn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).\
-bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Pr}}function Co(e,n){let t\
-;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,byte\
-s:n(r)}),t.bytes}}var Wd="http://localhost:4318/v1/logs",Gd=120,zd=50,Xd=3,qd=2,Ho=\'{"ts":"2026-01-01T00:00:00.000Z","pa\
-rameters":{},"name":"x"}\',Jd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","subco\
-mmand":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVersion":"node/xxx\
-xxxxxxxxx"},"name":"nat_cli_command"}\',Kd=new WeakSet,Zd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestT\
-imeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0\
-,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes\
-:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};fu\
-nction Ve(e={}){if(!we(e))throw new TypeError(`Cannot create handler: options must be an object, got ${A(e)}`);let n=jn(\
-e,Zd);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(L,j,G)=>{let M=e[L]===void 0?j:e[L],le=G.integer?`$\
-{G.sign} integer`:`${G.sign} number`,re=`Cannot create handler: \'${L}\' must be a ${le}`;if(typeof M!="number"||Number.is\
-NaN(M))throw new TypeError(`${re}, got ${A(M)}`);if(!((G.sign==="positive"?M>0:M>=0)&&(G.integer?Number.isSafeInteger(M)\
-:Number.isFinite(M))))throw new RangeError(`${re}, got ${M}`);if(G.timer&&M*1e3>ht)throw new RangeError(`Cannot create h\
-andler: \'${L}\' must be at most ${ht/1e3} seconds (the longest a timer can wait), got ${M}`);return M},r=(L,j,G)=>{let M=\
-e[L];if(M===void 0)return G;if(typeof M!==j)throw new TypeError(`Cannot create handler: \'${L}\' must be a ${j}, got ${A(M\
-)}`);return M},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},d=t("request\
-TimeoutSeconds",qd,o),u=t("backoffInitialSeconds",1,i),a=t("backoffMaxSeconds",60,i);if(a<u)throw new RangeError(`Cannot\
- create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${u}), got ${a}`);let c=Vr(),l=r("sourceC\
-lientVersion","string",Te),f=Vo("resource",e.resource),m=r("sessionId","string","undefined"),h=[],g=typeof e.format=="st\
-ring"&&e.format.trim()===""?void 0:e.format,E=ra(g,h),N=mn(c.format??""),k=g!==void 0?E:N??"nat",O=_t(k,l,{...c.otlpReso\
-urce,...f}),[y,p]=Kd.has(e)?[Jd,"the smallest event trackCommand records; a command\'s own are larger by its name, source\
- and duration"]:[Ho,"the smallest event"],T=xt(O,c.sessionPrefix+m),S=xt(_t(E,l,f,Uo),m,y),_=t("maxEventBytes",32768,s);\
-if(_<S.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${S.eventBytes} (${p}), \
-got ${_}`);let v=t("maxBatchBytes",5e5,s);if(v<S.batchBytes){let L=`one ${E} envelope holding ${p}`;throw new RangeError\
-(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${L} ${S.batchBy\
-tes} bytes, more than \'maxBatchBytes\' (${v} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${S.ba\
-tchBytes} (${L}), got ${v}`)}let x=oa(e.headers);x.problem&&h.push(x.problem);let P=na(e.endpoint,c.endpointHidden?kt:c.\
-endpoint??(k==="otlp"?c.otlpEndpointHidden?kt:c.otlpEndpoint??Wd:void 0),c.dryRun,h),F=ta(e.spoolDir,c,h),R=Fo("clock",r\
-("clock","function",Date.now),Date.now,{valid:Qd,expected:"epoch milliseconds",hint:" (a method needs its object: () => \
-performance.timeOrigin + performance.now())"});return{flushIntervalMs:t("flushIntervalSeconds",Gd,o)*1e3,maxQueueSize:t(\
-"maxQueueSize",zd,s),maxRetries:t("maxRetries",Xd,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs\
-:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initialMs:u*1e3,maxMs:a*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),ma\
-xEventBytes:Math.min(_,v-T.envelopeBytes-Re),maxEventBytesOption:_,maxBatchBytes:v,sourceClientVersion:l,sessionId:c.ses\
-sionPrefix+m,sink:P.kind==="http"&&x.problem?{kind:"none",reason:"invalid_headers",detail:x.problem}:P,spoolDir:F.path,n\
-oSpool:F.none,problems:h,spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ae\
-.maxEvents,s),maxBytes:ea(t("spoolMaxBytes",ae.maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",ae.maxAgeMs/864e5,{sign:"po\
-sitive"})*864e5},captureInterrupts:sa(e.captureInterrupts),handOff:ia(r("handOff","boolean",void 0),c),customFetch:e.fet\
-ch!==void 0,format:O,formatSetBy:g!==void 0?"the program\'s options":N!==void 0?"NAT_TELEMETRY_FORMAT":"the default",head\
-ers:{...k==="otlp"?c.otlpHeaders:{},...x.record},fetch:r("fetch","function",b().fetch??((L,j)=>globalThis.fetch(L,j))),l\
-ogger:r("logger","function",void 0),clock:R,waitClock:e.clock===void 0?()=>b().monotonicMs():R,random:Fo("random",r("ran\
-dom","function",Se),Se,{valid:L=>typeof L=="number"&&L>=0&&L<1,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{valid\
-:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(d){throw new TypeError(`Cannot create handler: \'${e}\' \
-failed: ${z(d)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);retur\
-n()=>{try{let d=n();return r(d)?d:t()}catch{return t()}}}var Qd=e=>typeof e=="number"&&e>=0&&e<1e13;function xt(e,n,t=Ho\
-){let r={json:t,bytes:C(t),schemaVersion:pe,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventByt\
-es(r)),i=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function ea(e,n,t){if(e>=ae.maxByt\
-es)return e;let r=Lo({json:n,schemaVersion:pe,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Canno\
-t create handler: \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`);return e}function _t(e,n,t\
-,r){return e==="otlp"?Do({serviceName:t["service.name"]??$r,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo={na\
-me:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function jo(e){let{format:n,sourceClientVersion:t}=e\
-,r=n.resource??{},o=xt(_t(n.name,t,r,Uo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEve\
-ntBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var kt=Symbol("hidden");function na(e,n,t,r){if(e!==void 0&&typeof\
- e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), g\
-ot ${A(e)}`);let o=e===void 0?void 0:fn(e);if(o){let s=`the program\'s \'endpoint\' ${A(V(e))} ${o}: nothing is sent`;retur\
-n r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===kt)return{kind:"none",reason:"endpoint_h\
-idden"};let i=e??n??Hr;return e===void 0&&!Ur(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t|\
-|i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function ta(e,n,t){if(e===!1)return{path:void 0,none:"the pro\
-gram\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")\
-throw new TypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);retur\
-n U(e,I().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`)\
-,{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function ra(e,n){if(e===void 0)return"nat";if(ty\
-peof e!="string")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);\
-let t=mn(e);return t||(n.push(`the program\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"n\
-at")}function Vo(e,n){if(n===void 0)return{};if(!we(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an obj\
-ect of strings, got ${A(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new T\
-ypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?A(o\
-):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var Bo=8192;function oa(e){let n=Vo("headers",e);for(let[i,s]of Object.\
-entries(n)){if(!un(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), go\
-t ${A(i)}`);if(an(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client frames \
-the request itself`);n[i]=Ar(s)}let t=Object.keys(n).find(i=>!cn(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length\
-+d.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${A(t)} that cannot be sent (a control character or\
- a character past ASCII): nothing is sent`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Bo} (s\
-ervers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function ia(e,n){return \
-e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.c\
-i?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function sa(e){if(e===void 0||e===!1)return!1;if(e===!0)return(\
-)=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean\
- or a function, got ${A(e)}`)}var xn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function _n(e,n){let t=D(n).r\
-eplace(/[\\u007f-\\uffff]/g,r=>`\\\\u${r.charCodeAt(0).toString(16).padStart(4,"0")}`);return{...e,[Ye]:t}}function Yo(e){if\
-(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"\
-?n:void 0}catch{return}}var te=15e3,da=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).slice\
-(0,4)}function zo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${he(8)}.${r}`}function Pe(e,n,t,r,o){let i={locks:[],marks:[]\
-,others:new Map};for(let s of e.list(n)){let d=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.ex\
-ec(s);if(!d)continue;let u=Number(d[2]),a=d[4]==="lock"?te:da;if(u+a<=r||u>r+a)Rn(e,`${n}/${s}`);else if(d[1]===t)(d[4]=\
-=="lock"?i.locks:i.marks).push(s);else if(d[3]===o){let[c,l]=[`${d[2]} ${s}`,i.others.get(d[1])];(l===void 0||c<l)&&i.ot\
-hers.set(d[1],c)}}return i.locks.sort(),i.marks.sort(),i}function kn(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catc\
-h{return!1}}function Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.now(),i);if(s.locks.length>0||s\
-.marks.length>0)return"at work";if(s.others.size>=Wo)return"crowded";let d=Date.now();o=zo(t,d,i,"start"),e.create(`${n}\
-/${o}`,"");let u=Pe(e,n,t,d,i),a=u.locks.length>0||u.marks[0]!==o,c=`${Z(d)} ${o}`,l=[...u.others.values()].filter(f=>f<\
-c).length>=Wo;return!a&&!l?o:(Rn(e,`${n}/${o}`),a?"at work":"crowded")}catch{return o}}function qo(e,n,t){t!==void 0&&Ot\
-(e,n,()=>[t])}function Jo(e,n,t){Ot(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){let o=Go(r);for(let i\
-=0;i<aa;i++){let s=Date.now();try{e.ensureDir(n,!0,!1);let d=Pe(e,n,t,s);if(d.locks.length>0){Rt(e,n,d.marks);return}let\
- u=zo(t,s,o,"lock");e.create(`${n}/${u}`,"");let{locks:a,marks:c}=Pe(e,n,t,s);if(a.join()===u)return Rt(e,n,c),u;Rn(e,`$\
-{n}/${u}`)}catch{return}await new Promise(d=>setTimeout(d,10+Se()*50))}}var aa=5;function Zo(e,n,t){Ot(e,n,()=>[t])}func\
-tion Ot(e,n,t){try{e.ensureDir(n,!0,!1),Rt(e,n,t())}catch{}}function Rt(e,n,t){for(let r of t)Rn(e,`${n}/${r}`)}function\
- Rn(e,n){try{e.remove(n)}catch{}}function Qo(){return""}var ca=6e4,la=1e3,fa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",\
-"NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=ma(e,n,t);return r.handOff?r:{...r,outcom\
-e:ni(e,n)}}function ni(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ne()===v\
-oid 0?"spooled":"dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function ma(e,n,t){try{\
-let r=ai(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,\
-s=si(e.sink.url,o.dir),d=di(s);if(d!==void 0)return{handOff:!1,reason:d};if(i.isOpen()){let m=b().senderRefusal(s);retur\
-n m===void 0?{handOff:!0,command:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let u=b().senderCommand(`${\
-o.dir}/${""}`,s);if("refused"in u)return{handOff:!1,reason:u.refused};let{cwd:a,...c}=u,l={...ga(e,o.dir),successor:c,on\
-ByConsentFile:fo()};return{handOff:!0,command:{...u,env:_n(u.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{hand\
-Off:!1,reason:`the hand-off failed (${r})`}}}function ri(e,n){return n.handOff&&n.command&&!ba(n.backlog)?{handOff:!1,re\
-ason:"the sender\'s script is not in the spool directory and cannot be written",outcome:ni(e,n.backlog)}:n}function oi(e)\
-{try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,n.\
-key,e.endpoint);if(o==="at work"||o==="crowded")return o;let i=b().spawnDetached(e.command);return i==="started"?t.noteH\
-andOff():qo(r,n.dir,o),i}catch{return"failed"}}function ii(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.c\
-lock())===void 0)return!1;let{sink:t}=e,r=t.kind==="http"?si(t.url,n.spool.dir):void 0;return ai(e,n,!0)!==void 0||r!==v\
-oid 0&&(di(r)??b().senderRefusal(r))!==void 0}function si(e,n){let t=ha();return{endpoint:e,dir:n,reads:t===void 0?[]:[t\
-],variables:[...fa,...oe,"HOME","USERPROFILE"],set:t===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:t}}}function di(e){let n=e.\
-set.NAT_TELEMETRY_CONSENT_FILE;if(!(n===void 0||!n.includes("\\uFFFD")&&U(n,I().os)))return"where the consent file is can\
-not be told to a sender (relative to a working directory the program cannot read, or not valid Unicode): it would read a\
-nother decision"}function ha(){let e=ro();if(e===void 0)return;let n=U(e,I().os),t=n?void 0:b().files?.realPath("."),r=p\
-a(t===void 0?e:B(t,e));return r.includes("\\uFFFD")&&n?e:r}function pa(e){let n=J(e),t=n===void 0?"":e.slice(n.length).re\
-place(/^[\\\\/]+/,""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===voi\
-d 0?void 0:B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function ai(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)r\
-eturn`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.custom\
-Fetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-la)re\
-turn`a request may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was tur\
-ned off during the run";let i=Ne();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent f\
-ile":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool\
-: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories abo\
-ve the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow\
--fs-read for them): another user could swap the sender\'s script there";if(!ti(e))return"the program may not connect to t\
-he endpoint";let{spool:s,files:d,health:u}=n;if(u.isOpen())return;let a=e.clock(),c=s.waitingSince(a);if(c===void 0)retu\
-rn;let{state:l}=u,f=l===void 0?c:l.handedOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(f!==void 0&&a-f>ca&&!kn(d,s.\
-dir,s.key,a))return"spooled events have waited a minute with no sender at work"}function ga(e,n){let{sink:t,format:r,spo\
-olLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,reques\
-tTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),spoo\
-lMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersi\
-on,headers:{...e.headers},resource:{...r.resource}}}function ya({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)=\
-==0}function ba(e){if(ya(e))return!0;let{files:n,spool:t}=e,r=()=>me(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o\
- instanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return va(n,t.dir,Ea),!0}var Ea=3;function va\
-(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(d=>xn.test(d))}catch{return}let i=d=>{let u=e.modifiedAt(`${n}/${d}`);\
-return u===void 0||u>r+te?-1/0:u},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,u)=>u.writt\
-en-d.written).slice(t).filter(({written:d})=>r-d>te).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}\
-}var On=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e\
-.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ui(\
-){throw new Error("a sender prints nothing")}var li=16384,Nt=2*li,fi=Nt-4096,$t=32,mi=/^[a-z0-9_]{1,40}$/,Sa=/^[0-9a-f]{\
-8}$/;var ci=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,wa=6e4;function hi(e,n,t,r,o,i,s=-1/0){let \
-d=Object.entries(o).filter(([f,m])=>mi.test(f)&&Number.isSafeInteger(m)&&m>0);if(d.length===0||!At(i))return;let a={...{\
-since:i,last:i,dropped:Object.fromEntries(d.slice(0,$t))},endpointHash:ne(r)},c=V(r)===r?{...a,endpoint:r}:a,l=Ei(n,t);t\
-ry{let f=xa(e,n,t,i).filter(h=>h.quiet).map(h=>pi(e,h,n,t)),m=yi([...f.flatMap(h=>h.lines),c],s,i)??c;gi(e,n,t,f,()=>{le\
-t h=Ra(e,l);h==="invalid"&&e.remove(l);let g=`${D(m)}\n`;typeof h!="object"||h.bytes+g.length<=li?e.append(l,typeof h=="o\
-bject"&&!h.ended?`\n${g}`:g,fi):Ta(e,n,t,m,s,i)});for(let{path:h}of f)h!==void 0&&w(()=>e.remove(h))}catch{}}function Ta(\
-e,n,t,r,o,i){let s=Ei(n,t),d={path:It(n,t),quiet:!1},u=Lt(e,s,d.path)?pi(e,d,n,t):{lines:[]};gi(e,n,t,[u],()=>{e.append(\
-s,`${D(yi([...u.lines,r],o,i)??r)}\n`,fi)})}function pi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.pat\
-h)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=_a(e,n),s=It(t,r,i);return Lt(e,n.path,s)?{lines:o,path:s,summed:n.su\
-mmed}:{lines:[],summed:n.summed}}function gi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&Lt(e,s\
-,It(n,t,d));throw i}}function It(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${he()}${r}.\
-aside`)}function xa(e,n,t,r){return bt(e,n,ci,(o,i)=>{let[,,s,d]=ci.exec(i)??[],u=Math.abs(r-Number(s))>=wa;return o===t\
-?{path:B(n,i),summed:d===void 0?void 0:Number(d),quiet:u}:void 0})}function _a(e,n){try{let t=n.summed??0,r=e.read(n.pat\
-h,Nt)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:bi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[\
-],upTo:n.summed??0}}}function Lt(e,n,t){return w(()=>(e.rename(n,t),!0))??!1}function yi(e,n,t){let r=ka(e,n,t).filter(d\
-=>d.last>=n);if(r.length===0)return;let o={};for(let d of r)for(let[u,a]of Object.entries(d.dropped))(u in o||Object.key\
-s(o).length<$t)&&H(o,u,a);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpoin\
-tHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:o,...s===v\
-oid 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function ka(e,n,t,r=t){return e.flatMap(o=>{let i=Math.min(o.la\
-st,r);return i-t>t-n?[]:[{...o,since:Math.min(o.since,r,t),last:Math.min(i,t)}]})}function Ra(e,n){try{let t=e.read(n,Nt\
-);return t===void 0?void 0:{lines:bi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"in\
-valid":void 0}}function bi(e){return e.split(`\n`).flatMap(n=>Oa(n)??[])}function Oa(e){try{let{since:n,last:t,dropped:r,\
-endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(At(\
-n)&&At(t)&&n<=t&&s.length>0&&s.length<=$t&&s.every(([a,c])=>mi.test(a)&&Number.isSafeInteger(c)&&c>0)))return;let u={sin\
-ce:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&Sa.test(i)?{endpointHash:i}:{}};return typeof o=="strin\
-g"&&V(o)===o?{...u,endpoint:o}:u}catch{return}}function At(e){return Number.isSafeInteger(e)&&e>=0&&e<=pn}function Ei(e,\
-n){return B(e,`drops-${n}.json`)}var ce={working:1,periodic:2,asked:1/0},vi=.9,Aa=1e3,Na=3e5,$a=36e5,Ia=4,An=class{#e;#n\
-=[];#o=[];#t=new On;#c=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#u;#T=Promise.resolve();#v;#l=ce.working;#k=0;#R;#y=new Set;#O\
-;#N=!1;#E;#h=Jn();#d=!1;#x=!1;#i=!1;#H=!1;#$;#me=!1;#U=0;#D;#C;#S;#X;#j=!1;#q=!1;#F;constructor(n={}){this.#e=Ve(n)}enqu\
-eue(n){try{if(!ge())return this.#_e();let t=b().exiting();t?(this.#se(),this.#H=this.#i,this.#i=!0):this.#K(),this.#c++;\
-let r=So(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#w()>=this.#e.maxBufferedEvents)return t\
-his.#Re();if(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#u===void 0&&queueMicrotask(()=>this.#V\
-()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ce.working)}catch{}finally{this.#H=!1}}start(){this.#m||this.#D||(this\
-.#m=!0,this.#K(),this.#w()>0?this.#V():ge()&&!this.#A()&&ii(this.#e,this.#_())&&this.#I(ce.working))}flush(){return this\
-.#I(ce.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#l=Math.max(this.#l,\
-n),this.#v)return this.#v;let r=this.#k,o=this.#T.then(()=>{if(r!==this.#k)return;let i=this.#l;return[this.#v,this.#l]=\
-[void 0,ce.working],this.#Ee(i)});return this.#v=o,this.#T=o,o}stop(){return this.#D??=this.#he()}[Symbol.asyncDispose](\
-){return this.stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.l\
-ength,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#w(){return this.#n.length+this.#o.length+this.#t.size}#\
-J(){return[...this.#o,...this.#t.events(),...this.#n]}#K(){if(this.#C)return;this.#se();let n=b(),t=s=>{try{return s()}c\
-atch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({before\
-Exit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.captureI\
-nterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V(){thi\
-s.#m&&this.#u===void 0&&this.#Z()}#Z(){this.#u=setTimeout(()=>{this.#I(ce.periodic).then(()=>{this.#m&&this.#Z()})},this\
-.#e.flushIntervalMs),b().unrefTimer(this.#u)}async#he(){this.#m=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E\
-=La(this.#e.exitTimeoutMs);this.#fe(),this.#Y();let t=this.#c,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.t\
-hen(()=>!0),n.over()])&&this.#Q(),this.#w()>0&&this.#B())return;this.#ue(),this.#w()>0&&this.#A()&&this.#P(!0),this.#w()\
->0&&!this.#A()&&await this.#pe(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.\
-clear(),this.#E=void 0;let o=this.#c>t&&this.#w()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async#pe(n){let t=this.#_()?.h\
-ealth;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ce.asked,!0).then(()=>!0);await Promise.race([r,n.over(\
-)])||this.#Q()}#Q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t||n)*vi,i=[...this\
-.#y].some(({started:s,accepted:d})=>!d&&r-s>=n*vi);this.#ee(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.\
-#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#S?.health.recordFailure()}#ee(n=()=>!1){for(let t of this.#y){l\
-et{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#oe(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.u\
-nshift(...n(t)?this.#de(r,"the exit budget ended before the answer"):r)}}}#ge(){return this.#R??=new AbortController}#ne\
-(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=b().mono\
-tonicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,u=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*u>s)}#te(n){this\
-.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0;return n.kind==="\
-http"&&(t||!b().canConnect(n.url))}#ye(){let{sink:n,waitClock:t}=this.#e,r=this.#F,o=this.#S?.health.state;return this.#\
-E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.ki\
-nd==="http"&&b().canConnect(n.url)}#be(n){let t=this.#S?.health;if(n.delivered){this.#F=void 0;let a=this.#q&&this.#E===\
-void 0&&!this.#S?.holdsClaims();(t?.recordSuccess()||a)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.re\
-cordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#F?.failures??0)+1\
-,{backoff:i,random:s,waitClock:d}=this.#e,u=d()+ye(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{state:t.state,fail\
-ures:o,probeAt:u}}async#Ee(n){try{this.#fe(),this.#Y();let t=this.#e.sink.kind==="http"?this.#S?.health:void 0;t&&(t.sta\
-te||this.#E===void 0)&&t.refresh(),this.#ue();let r=this.#A();if(r&&!this.#ye())return;let o=this.#e.waitClock(),i=c=>c.\
-notBefore<=o&&(c.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return;this.#o=this.#o.filter(c=>!i(c)),\
-this.#n=[];let u=this.#ie(d);for(let c of u)this.#t.add(c);let a={delivered:!1,failed:!1,probing:r};await this.#ve(u,a),\
-this.#be(a),a.delivered&&a.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.waitClock()+a.retryAfterMs))}catch(t){this.#f\
-(`flush failed unexpectedly: ${t}`)}}async#ve(n,t){let{signal:r}=this.#ge(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&\
-this.#ne(r);)await this.#re(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(Ia,n.length)},i));for(let s of n.\
-slice(o))this.#te(s)}async#re(n,t,r){this.#Y();let o=this.#ce(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this\
-.#t.add(o),n=o}let i=await this.#we(n,t);if(this.#xe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>\
-1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let u of d)this.#t.add(u);for(let u of d)this.#ne(t)?awa\
-it this.#re(u,t,r):this.#te(u);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#oe(n,i.rejected);case"t\
-oo_large":return this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n);c\
-ase"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.re\
-tryAfterMs??0,i.retryAfterMs??0),r.probing?this.#Se(n,i.retryAfterMs):this.#ke(n,i.reason,i.retryAfterMs)}}}#Se(n,t=0){l\
-et r=this.#e.waitClock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#oe(n,t=0){let r=Mat\
-h.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#we(n,t){let r={started:b().monoto\
-nicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Te(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);\
-let o=b().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ie(n){let{format:t,maxBatchBytes:r}=this.#e;return wo(n,r,t\
-.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#Te(n,t,r){let{sink:o}=this.#e;if(o.kind==="no\
-ne")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.encode(n,this.#e.clock()\
-);if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${V(o.url)}`:""}: ${d}`),o.kind==="stderr")return Si(\
-d),{kind:"delivered"};let u=i.classify;return await bo({url:o.url,body:d,headers:s,classify:u&&((a,c,l)=>u(a,c,l,n.lengt\
-h)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.cl\
-ock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#xe(n,t){if(!t\
-his.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retr\
-y"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Rr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.ur\
-l:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";\
-this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#se(){if(this.#x)return;this.#x=!0;let{sink:n,format:t,spoolDir:r,han\
-dOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:d}=lt();this.#h(`telemetry ${s?"on":"off"} (decided by ${d})`);let u\
-=n.kind==="http"?V(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RU\
-N")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`\
-;this.#h(`endpoint: ${u}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`\
-);if(!this.#h)return;let i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off whe\
-re a sender can be started":"in process"} (${o.source})`)}#_e(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(\
-`telemetry off (decided by ${lt().decidedBy}): events are not recorded`))}#ke(n,t,r){let{backoff:o,waitClock:i,random:s}\
-=this.#e,d=i(),u=this.#de(n,t);for(let a of u)a.notBefore=d+ye(a.retries,o,s,r);this.#o.push(...u)}#de(n,t){let[r,o]=[[]\
-,[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r\
-.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#\
-M(n){this.#S?.settle(n)}#_(){return this.#S??=Tn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in $\
-{t}, as its place cannot be used: ${n}`;r!==this.#X&&this.#f(r),this.#X=r}),this.#S}#ae(){let n=this.#E;if(n)return Math\
-.max(0,n.end-b().monotonicMs())+Aa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Na,Math.min($a,2*t)\
-,2*r)}#Y(){let n=this.#ae(),t=this.#E!==void 0;this.#S?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this.#j||this.#k>0||!ge()||t\
-his.#A()||!ee())return;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(\
-this.#w(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??0)>0,o&&(this.#le(o.drop\
-ped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#ee();let r=this.#\
-J(),o=this.#ce(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#me=!\
-0,this.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let d of this.#ie(o))Si(this\
-.#e.format.encode(d,this.#e.clock())),this.#p+=d.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(\
-o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${\
-o.length} event(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.\
-#e.noSpool})`:"")),!1;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned te\
-lemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#L()\
-,s){let d=this.#U-this.#e.waitClock();d>0&&i?.health.recordWait(d),this.#r+=s.spooled;for(let[u,a]of Object.entries(s.dr\
-opped))this.#b(a,u);this.#le(s.olderDropped)}else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_u\
-navailable")}return i?.releaseAll(),s!==void 0}#ce(n){let t=this.#S?.spool;if(!t)return n;let r=new Set,o=new Set;for(le\
-t{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has\
-(s));return this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#le(n){for(let[t,r]of Object.\
-entries(n))this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#w()===0)return!0;let t=this.#_(),r=ei(this.#e,t,ge()),o=r.handOff?e\
-e():void 0;if(o===!1)return this.#P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let a={delivered:"delivering in process",sp\
-ooled:"spooled for a later run",dropped:"not delivered"},c=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health):void\
- 0,l=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${a[i\
-.outcome]}: ${c?`${c}; in process, as ${i.reason}`:i.reason}${l}`),!1}let s=n||this.#A()?0:Io(this.#J(),this.#e.spoolLim\
-its);if(s>0){let{maxEvents:a,maxBytes:c}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool w\
-ould leave out ${s} of the ${this.#w()} event(s) (spoolMaxEvents ${a}, spoolMaxBytes ${c})`),!1}if(!this.#P(!0,o))return\
- this.#f("at exit: delivering in process: the spool cannot be written"),!1;let d=oi(i);if(d==="failed"||d==="crowded")re\
-turn this.#f(`at exit: delivering in process: ${d==="crowded"?"senders of other programs or settings (headers, an OTLP r\
-esource) work for its host already":"no sender could be started"}`),!1;this.#k++,[this.#v,this.#l]=[void 0,ce.working];l\
-et u={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the \
-spool (the system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${u[d]}`),!0}#W(){le\
-t n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a \
-later run`),t}#G(){let n={};for(let[s,d]of Object.entries(this.#a)){let u=this.#g[s]??0;d>u&&s!=="opted_out"&&s!=="claim\
-_lost"&&(n[s]=d-u)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_(\
-);if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();hi(o.files,o.spool.dir,o.spool.key,t.u\
-rl,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(H(this.#a,t,n),this.#z(n,t,r))}#z(n,t,r){this.#f(`dropped ${n} event(s): ${t}${r?\
-` (${r})`:""}`)}#Re(){if(H(this.#a,"buffer_full",1),this.#$!==void 0){this.#$++;return}this.#$=0;let n=this.#e.maxBuffer\
-edEvents;this.#z(1,"buffer_full",`${n} held; those dropped after it are told together at the next flush`)}#fe(){let n=th\
-is.#$;this.#$=void 0,n&&this.#z(n,"buffer_full")}#f(n){this.#h?.(n),this.#H||Gr(this.#e.logger,n)}};function La(e){let n\
-=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),cle\
-ar:()=>t?.()}}function Si(e){b().writeStderr(`${ui(JSON.parse(e))}\n`)}var Ma=250;async function Ti(e){let n=b();Ie(te,()\
-=>n.exit(0)),yo(),lo(()=>Pa(e));let t=_i(e);try{await Da(e,b().monotonicMs()+te,t)}catch{}n.exit(0)}function Pa(e){let{e\
-nabled:n,source:t}=so();return n||t==="default"&&e.onByConsentFile!==!0}async function Da(e,n,t){let r=b().files,o=e.spo\
-olDir;if(!r)return;let{successor:i,onByConsentFile:s,...d}=e,u=Ve(d),a=Tt(u);if(!ee())return Jo(r,o,a);for(let c=0;;c++)\
-{let l=await Ko(r,o,a,e.endpoint);if(!l)return;let{replayed:f,spooled:m,sent:h,timeUp:g}=await Ha(d,n-Ma);if(Zo(r,o,l),!\
-Ua(e,a))return;if(g&&h>0&&ee()&&Fa(e,t))return Ba(e);if(f>0&&m>0||c>0&&f===0)return}}function xi(e){return(e.successor?.\
-argv??[]).filter(n=>U(n,I().os)&&!n.startsWith(`${e.spoolDir}/`))}function _i(e){let{files:n}=b();return xi(e).map(t=>{l\
-et r=n?.look(t);return r?`${wi(r.facts)} -> ${wi(r.leadsTo)}`:"nothing there"}).join(`\n`)}function wi(e){return e?`${e.k\
-ind} ${e.device}:${e.inode} ${e.size} ${e.modified}`:""}function Ca(e){let{files:n}=b(),t=n?.look("/proc/self/exe");if(t\
-===void 0)return!0;let r=t.leadsTo;return r!==void 0&&xi(e).some(o=>{let i=n?.look(o),s=i?.leadsTo??i?.facts;return s?.d\
-evice===r.device&&s?.inode===r.inode})}function Fa(e,n){return _i(e)===n&&Ca(e)}function Ba(e){if(!e.successor)return;le\
-t{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&xn.test(d.slic\
-e(i.length)));o&&s!==void 0&&w(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:_n(t,e),cwd:e.spoolDir,leavesSes\
-sion:r})}async function Ha(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,r\
-andom:i,spoolDir:s}=Ve(e),d=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.real\
-Path(s)===void 0)break;let u=new An({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});u.start(),await u.st\
-op();let{replayed:a,spooled:c,sent:l,dropped:f}=u.stats();t.replayed+=a,t.spooled+=c,t.sent+=l;for(let[m,h]of Object.ent\
-ries(f))H(t.dropped,m,h);if(a<=c)break;if(c>0&&n-b().monotonicMs()>r){let m=ye(++d,o,i);if(n-b().monotonicMs()-m<=r)brea\
-k;await new Promise(h=>setTimeout(h,m))}}return t}function Ua(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void \
-0||kn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMax\
-AgeDays*864e5};return ue.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var ki=Yo(b().env(Ye));ki&&await Ti(k\
-i);\n'}var Re="sender-cfa8bab6.mjs",ec=132083,tc=6e4,nc=1e3,rc=[Ji,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY\
-_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ki(e,t){return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==
-!0?"delivered":t&&Ue()===void 0?"spooled":"dropped"}var ic=3;function Qi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(
-a=>Xd.test(a))}catch{return}const o=a=>{const c=e.modifiedAt(`${t}/${a}`);return c===void 0||c>r+Ae?-1/0:c},s=n==="none"?
-i:i.filter(a=>a!==Re).map(a=>({name:a,written:o(a)})).sort((a,c)=>c.written-a.written).slice(n).filter(({written:a})=>r-
-a>Ae).map(({name:a})=>a);for(const a of s)try{e.remove(`${t}/${a}`)}catch{}}var oc=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
-this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].
-flat()}clear(){this.#e.clear(),this.#t=0}};function an(e){return e===null?"null":typeof e=="string"?eo(e):typeof e=="num\
-ber"?sc(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(an).join(", ")}]`:typeof e=="object"?`{${Object.entries(
-e).filter(([,n])=>n!==void 0).map(([n,r])=>`${eo(n)}: ${an(r)}`).join(", ")}}`:"null"}function eo(e){return JSON.stringify(
-e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function sc(e){if(Number.isNaN(e))
-return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(
-e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}\
-.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var to=16384,dn=2*to,no=dn-4096,cn=32,ro=/^[a-z0-9_]{1,40}$/,
-ac=/^[0-9a-f]{8}$/,dc=/^drops-([0-9a-f]{8})\.json$/,ln=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-cc=6e4;function lc(e,t,n,r=-1/0){const i=Date.now(),o=Rt(t,n),s=pr(e,o),a=typeof s=="object"?mr(s.lines,r,i,e.modifiedAt(
-o)):[],d=fr(e,t,n,i).filter(u=>u.quiet||u.summed!==void 0).flatMap(u=>oo(e,u).lines);return Nt([...a,...d],r,i)}function uc(e,t,n=-1/0){
-return[...new Set([...He(e,t,dc,i=>i),...He(e,t,ln,i=>i)])].flatMap(i=>{const o=lc(e,t,i,n);return o?[{key:i,...o}]:[]})}
-function hc(e,t,n,r,i,o){const s=Rt(t,n),a={path:un(t,n),quiet:!1},c=hn(e,s,a.path)?io(e,a,t,n):{lines:[]};hr(e,t,n,[c],
-()=>{e.append(s,`${P(Nt([...c.lines,r],i,o)??r)}
+:r,from:to()??""}:{given:r,path:B(o,r)}}return bn.path}var bn;function to(){let e=b().files?.look(".")?.facts;return e&&\
+`${e.device}:${e.inode}`}function dd(e){let n=bn;if(!(n?.from===void 0||n.path!==e))return n.from===""?"is relative to a\
+ working directory the program may not read (its permissions)":to()===n.from?void 0:"is relative to a working directory \
+the program has left"}function ro(){return(de?Q?.path:void 0)??Ue()}function oo(){let{env:e,envHidden:n}=b();if(n)return\
+ n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}\
+var ad=65536;function He(e,n=!1){let t=b().files;if(!t)return{state:"never_asked"};let r=dd(e);if(r!==void 0)return{stat\
+e:"disabled",problem:r};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permissi\
+ons)"};let o;if(!n){if(!t.present(e))return{state:"never_asked"};try{o=t.checkPlace(e)}catch(s){return{state:"disabled",\
+problem:`is where another user could replace it (${rt(s).replaceAll("_"," ")})`}}}let i;try{i=t.read(e,ad)}catch(s){retu\
+rn rt(s)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:ud(s)?{state:"disabl\
+ed",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safe\
+ly (${rt(s).replaceAll("_"," ")})`}}return i===void 0?{state:"never_asked"}:{...io(i),text:i,placeJudged:o}}function ud(\
+e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function rt(e){return e?.reason??"unreadabl\
+e"}function io(e){let n;try{n=Zr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===\
+void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'telem\
+etry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{st\
+ate:"disabled"}:r==="enabled"?o===sd?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:\
+"disabled",problem:"has a consent value this tool does not know"}}function so(){let e=Ue(),{state:n,problem:t,outdatedYe\
+s:r}=at(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...vn()??ut(n),...\
+o}}function ao(){let e=vn();if(e)return e;let{state:n,text:t,problem:r,placeJudged:o}=at(Ue());return{...ut(n),text:t,pl\
+aceJudged:o,...r?{problem:r}:{}}}function at(e){if(e!==void 0)return He(e);let n=oo();return n?{state:"disabled",problem\
+:`cannot be found: the program may not read ${n} (${xe(n)})`}:{state:"never_asked"}}function vn(){let{env:e,envHidden:n}\
+=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=_e(e("NAT_TELEMETRY_ENABLED\
+"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_N\
+OT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function ut(e\
+){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var X,de=!1,Q,ot,ct=!1,En\
+,Ae,Qr="an opt-out set in the environment during the run",eo="the consent file, written since the program turned telemet\
+ry on";function cd(e,n=He(e)){let t=b().files,{text:r,problem:o}=n,i=o===void 0&&(n.placeJudged??ld(e)),s=t?.present(e)?\
+?!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{path:e,there:s,text:r,problem:o,rerea\
+d:i,stamp:t?.stamp(e)}}function ld(e){try{return b().files?.checkPlace(e)===!0}catch{return!1}}function it(e,n){let t=b(\
+).files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e.reread)return t?.stamp(e.path)!==e.s\
+tamp;let r=n??He(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.path)!==e.modified}function u\
+o(){return En!==void 0&&it(En)}var st=Symbol.for("@nat/telemetry: the program\'s opt-out"),dt=globalThis;try{dt[st]===voi\
+d 0&&Object.defineProperty(dt,st,{value:{serial:0}})}catch{}var no=0;function fd(){try{let e=dt[st];if(e===void 0)return\
+;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function co(){l\
+et e=fd();e===void 0||e===no||(no=e,[X,de,ct]=[!1,!1,!0])}function lo(e){ot=e}function ee(){if(ot)return X=ot();co();let\
+ e=ct&&!de;if(!e&&(Ae===Qr||vn()?.enabled===!1))return Ae=Qr,X=!1;if(e&&(Ae===eo||uo()))return Ae=eo,X=!1;if(!de||Q===vo\
+id 0)return!0;let n=Q.reread?He(Q.path,!0):void 0;return n?.problem!==void 0&&(n=He(Q.path,!0)),X=Q.problem===void 0&&(n\
+===void 0?X===!0&&!it(Q):n.problem===void 0&&!it(Q,n)&&ut(n.state).enabled),X||(Ae??="the consent file, written again du\
+ring the run"),X}function ge(){return co(),X===void 0&&md(ao()),X===!0}function md(e){[X,de]=[e.enabled,e.source==="file\
+"];let n=de?Ue():void 0;Q=n===void 0?void 0:cd(n,e)}function Ne(){if(!ct||de||X!==!0||uo())return;let e=vn();if(e)return\
+ e.enabled?void 0:e.source;let n=Ue(),t=En?.path===n?En:void 0,{state:r,problem:o}=t===void 0?at(n):t.problem!==void 0||\
+t.text===void 0?{state:"never_asked",problem:t.problem}:io(t.text);return r==="disabled"&&o===void 0?"file":void 0}funct\
+ion fo(){return ge()&&de}function lt(){let e=ge(),{enabled:n,source:t,problem:r}=ao(),o=t!=="file"&&t!=="default"&&b().e\
+nvHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Xn(t,b().env(t)):void 0,s=o?`${t}, which the program may not read (\
+${xe(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?s:\
+Ae??"the program (setTelemetryEnabled)"}}var ht=2**31-1,hd=25,ft={min:50,max:250},mo=4,mt=1e3,pd=(mo+1)*ft.max,$e={guard\
+ed:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.lo\
+oks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",t\
+his.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(mt,e)){this.tickin\
+g=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(mt)),this.signal.addEventListener(\
+"abort",this.look)}catch{}},look:()=>{for(let e of $e.guarded)--e.looks<=0&&e.end();$e.guarded.size>0&&$e.listen()}};fun\
+ction Ie(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),$e.release(u),i?.()},d=()=>{o||(s(),n())},u={looks:Math.ceil((e\
++pd)/mt),end:d},a=(c,l)=>{let f=b().monotonicMs()+c;try{r=setTimeout(()=>{$e.release(u);let m=b().monotonicMs()-f;if(m<=\
+hd||l===0)return d();a(Math.min(Math.max(m,ft.min),ft.max),l-1)},c),t?.(r)}catch{}};return $e.guard(u),a(e,mo),t||(i=w((\
+)=>b().holdOpen?.())),s}function ho(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.t\
+est(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ye(e,n,t,r=0){let o=Math.min\
+(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var gd=3,go=!1;function yo(){go=!0}var yd=\
+new Set([407,408,429,500,502,503,504]),bd=new Set([501,505]);function Ed(e,n){return e>=200&&e<300?{kind:"delivered"}:e=\
+==413?{kind:"too_large"}:yd.has(e)||e>=500&&e<600&&!bd.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry"\
+,reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected\
+",reason:`http_${e}`}}async function bo(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!\
+1,r=Ie(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});le\
+t i=new Promise((d,u)=>{n.signal.addEventListener("abort",()=>u(new Error("aborted")),{once:!0})});i.catch(()=>{});let s\
+=0;try{let d=e.url,u=new URL(d).origin,a=e.classify??Ed;for(;;s++){let c=new URL(d).origin===u?e.headers:void 0,l=await \
+Promise.race([e.fetch(d,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",si\
+gnal:n.signal}),i]),f=vd(l);if(f===void 0)return gt(pt(l)),{kind:"rejected",reason:"bad_response"};let m=po(l,"location"\
+),h=ho(po(l,"retry-after"),e.now());if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();let E=await Promise.race([Sd(l,n.si\
+gnal),i]).catch(()=>{});return a(f,h,E)}if(gt(pt(l)),f!==307&&f!==308)return a(f,h,void 0);if(s===gd)return{kind:"reject\
+ed",reason:"too_many_redirects"};let g=kd(m,d);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWi\
+th("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return go\
+?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason:"un\
+safe_redirect"};if(new URL(g).origin!==u&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};\
+d=g}}catch(d){return e.signal?.aborted&&!t?{kind:"interrupted"}:d instanceof W&&s===0?{kind:"not_sent",reason:d.message}\
+:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:z(d)}}finally{r(),e.signal?.removeEventLi\
+stener("abort",o)}}function vd(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&ty\
+peof e.headers?.get=="function"?n:void 0}catch{return}}function po(e,n){try{let t=e.headers.get(n);return typeof t=="str\
+ing"?t:null}catch{return null}}function pt(e){try{return e.body}catch{return}}function gt(e){try{let{cancel:n,destroy:t}\
+=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)}catch{}}async funct\
+ion Sd(e,n){let t=pt(e),r=wd(t),o=r??t,i=()=>gt(o);n.addEventListener("abort",i,{once:!0});let s=new TextDecoder,d="",u=\
+0;try{if(n.aborted)return"";for await(let a of r?Td(r):xd(t)){if(typeof a!="string"&&!(a instanceof Uint8Array)||(u+=typ\
+eof a=="string"?C(a):a.length,u>_d))return"";d+=typeof a=="string"?a:s.decode(a,{stream:!0})}return d+s.decode()}finally\
+{n.removeEventListener("abort",i),i()}}function wd(e){try{let{getReader:n}=e??{};return typeof n=="function"?n.call(e):v\
+oid 0}catch{return}}async function*Td(e){for(let n=await e.read();!n.done;n=await e.read())yield n.value}function xd(e){\
+let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var _d=65536;function kd(e,n){if(e!==null)try{let t=new\
+ URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var Rd=0xe677d21fdbff,Od=JSON.s\
+tringify(pe).length+Re;function vo(e){if(e===Eo)return!0;let n=C(JSON.stringify(e))<=Od;return n&&(Eo=e),n}var Eo;functi\
+on So(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof ke))return{reason:"not_an_event",detail:"not a\
+ TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:o,\
+timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!vo(o))ret\
+urn{reason:"invalid_event",detail:`schemaVersion is longer than the ${Re} bytes beyond "${pe}" that maxBatchBytes keeps \
+for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(i<0||i>Rd)re\
+turn{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let{json:s,byte\
+s:d}=qr(e),u={json:s,bytes:d,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries:0,notBefore:0},a=yt(u,n);re\
+turn a===void 0?u:{reason:"event_too_large",detail:a}}catch(o){return{reason:"invalid_event",detail:z(o)}}}function yt(e\
+,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes serialized, more than ${Math.ma\
+x(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attrib\
+utes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n.sessionId&&e.clientVersion===n.sourc\
+eClientVersion&&vo(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`${i} bytes as the ${o.name} format ca\
+rries it, more than maxBatchBytes leaves beside its envelope`}function wo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let \
+d of e){let u=r(d);i.length>0&&d.schemaVersion===i[0].schemaVersion&&d.sessionId===i[0].sessionId&&d.clientVersion===i[0\
+].clientVersion&&s+1+u<=n||(i=[],o.push(i),s=t(d)-1),s+=1+u,i.push(d)}return o}function ne(e){let n=2166136261;for(let t\
+=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function bt(e,n,t,r)\
+{let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],d=s===void 0?void 0:r(s,i);return d===vo\
+id 0?[]:[d]})}var Nd={initialMs:3e4,maxMs:36e5},To=4096;function $d(e,n){return n??ne(e)}function Id(e,n,t){try{let r=e.\
+read(n,To);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:d,handedOffAt:u}=JSON.parse(r),a=Numb\
+er.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(u)&&u<=t?{failures:o,notBefore:i,handedO\
+ffAt:u}:{failures:o,notBefore:i};return a?{state:l,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="string"&\
+&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}var Sn=class{path;#e;#n;#o;#t;#c;#s;#p;#r;#a=!1;cons\
+tructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${$d(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`\
+,this.#c=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!this.#a&&this.#r!==void 0&&t\
+his.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??\
+0),o=this.#s()+ye(r,Nd,this.#p,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.notBefore:o}),i}recordW\
+ait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#u({failures:r?.failures\
+??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),this.#a=!0)}noteHandOff(\
+){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this\
+.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#a||(this.#\
+r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m())}#g(){let n=Id(this.#c,this.path,this.#s())\
+;return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#c.remove(this.path)}catch{}}#u(n){this\
+.#r=n;try{let t=this.#o?{endpointHash:ne(this.#t)}:{},r=D({...n,...t,endpoint:this.#t}),o=C(r)<=To&&V(this.#t)===this.#t\
+?r:D({...n,...t});me(this.#c,this.#e,this.#n,o,this.#s())}catch{}}};function xo(e){let{failures:n=0,notBefore:t=0}=e.sta\
+te??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Be(t)}`}function H(e,n,t){t>0&&(e[n]=(\
+e[n]??0)+t)}var _o=36e5,je=64,Ld=6e4,ae={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Et=6e4,Md=864e5,ko=6e4,No=64,P\
+d=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,wn=/^([lc])-(\\d{13})-(e-.+)$/,Dd=36e5;function $o(e,\
+n="nat",t=""){return ne(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ue=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n\
+,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,ae.maxAgeMs),maxEvents:Math.max(r.maxEven\
+ts,ae.maxEvents),maxBytes:Math.max(r.maxBytes,ae.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{}\
+,s="work"){let d=(l,f=!1)=>{i(l,f)},u=s==="work",a=u?"read and write":"read",c=l=>!t.allowed(l,"read")||u&&!t.allowed(l,\
+"write");if(c(n))return d(`the program may not ${a} ${n} (its permissions)`);try{let l=t.ensureDir(n,!0,u),f=t.realPath(\
+n);return f===void 0?d(`where ${n} leads cannot be told`):f!==n&&c(f)?t.permissionsFollowLinks?d(`the program may not ${\
+a} ${f}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(f!==n&&(l=t.ensureDir(f,!0,u)),new e(f,t,r,o,l))}catch(l\
+){return l?.reason==="missing"?d(`${n} does not exist yet`,!0):d(z(l))}}write(n,t){let r={},o=n.map(Me),{kept:i}=St(o,th\
+is.#n.maxEvents,this.#n.maxBytes);H(r,"spool_full",o.length-i.length);let s=new Map;for(let u of i){let a=s.get(n[u].ses\
+sionId)??[];a.push(o[u]),s.set(n[u].sessionId,a)}let d=[];try{for(let u of s.values())d.push(this.#c(u,t,this.key))}catc\
+h(u){for(let a of d)this.#l(a);throw u}return{written:r,older:this.#m(t,d)}}claim(n,t,r){let o=[],i={};for(let{entry:s,p\
+ath:d}of this.#g(t).slice(0,je)){if(o.length>=n)break;let u=this.#p(s.name,t+r);try{this.#e.rename(d,u)}catch{continue}l\
+et{valid:a,corrupt:c,expired:l}=this.#s(u,s,t),f=a.slice(0,n-o.length),m={path:u,name:s.name,until:t+r,remaining:f.lengt\
+h,taken:f.length,exact:c===0&&l===0&&f.length===a.length};try{this.#c(a.slice(f.length).map(Me),s.time,this.key)}catch{t\
+his.giveBack(m);continue}H(i,"spool_corrupt",c),H(i,"spool_expired",l);for(let h of f)o.push({...h,claim:m});m.remaining\
+===0&&this.release(m)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{r\
+eturn!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#g(n)[0\
+]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.pat\
+h)}catch{}}peek(){return this.#r().flatMap(n=>{let t=wn.exec(n),r=Le(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=thi\
+s.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?\
+{...s,until:wt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=Ld){let o=[],i=0;for(let s of n.#\
+r()){if(o.length>=je)break;let d=Ro(s,t);if(!(d!==void 0&&(d.key===this.key||d.key===void 0))||!(t-d.time>=r))continue;l\
+et a=n.#p(d.name,t+_o);try{n.#e.rename(`${n.dir}/${s}`,a)}catch{continue}let{valid:c}=n.#s(a,d,t);try{let l=this.#c(c.ma\
+p(Me),d.time,d.key);l!==void 0&&o.push(l)}catch{try{n.#e.rename(a,`${n.dir}/${d.name}`)}catch{}break}n.#l(a.slice(n.dir.\
+length+1)),i+=c.length}return o.length>0&&this.#m(t,o),i}clear(){let n=0;for(let t of this.#r()){let r=wn.exec(t),o=Le(r\
+?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){ret\
+urn n.flatMap(t=>Le(t)??[])}#c(n,t,r){if(n.length===0)return;let o=Oo(n,t,r);return me(this.#e,this.dir,o,Ao(n),t),o}#s(\
+n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)?\
+?0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/No)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let d=Bd\
+(s);d===void 0?o.corrupt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,t){return`${this.dir\
+}/${vt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#a(n,t,r){let o=s=>Math.abs(r-s)>_o;if(!o(t))return\
+!1;let i=this.#e.modifiedAt(`${this.dir}/${n}`);return i===void 0||o(i)}#g(n){let t=[],r=0;for(let o of this.#r()){let i\
+=Tr.exec(o),s=Ro(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&r<je&&this.#a(o,Number(i[1]),n)&&th\
+is.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#m(n,t){let r={},[o,i]=[this.#n,this.#o],s=y=>y.key===this\
+.key||y.key===void 0,d=y=>n-y.time>(s(y)?o.maxAgeMs:i.maxAgeMs),u=this.#r();this.#T(u,n,d,r);let a=this.#t(u),c={events:\
+0,bytes:0},l={events:0,bytes:0},f=(y,p,T)=>{s(y)&&([c.events,c.bytes]=[c.events+p,c.bytes+T]),[l.events,l.bytes]=[l.even\
+ts+p,l.bytes+T]};for(let y of a)f(y,y.events,y.bytes);let m=(y,p)=>y.events>p.maxEvents||y.bytes>p.maxBytes;if(!m(c,o)&&\
+!m(l,i)&&!a.some(d))return r;let h=a.filter(y=>t.includes(y.name)),g=Math.min(...h.map(y=>y.time)),E=y=>this.#e.modified\
+At(`${this.dir}/${y}`),N=Math.max(...h.map(y=>E(y.name)??-1/0)),k=y=>{if(y.time<g)return!1;let p=E(y.name);return p===vo\
+id 0||!Number.isFinite(N)?y.time-g<=ko:Math.abs(p-N)<=ko},O=a.filter(y=>!t.includes(y.name)).sort((y,p)=>y.time-p.time);\
+for(let y=0;y<je;){let p=O.find(d),T=p===void 0&&m(c,o),S=p??(T?O.find(s):m(l,i)?O[0]:void 0);if(S===void 0)break;O.spli\
+ce(O.indexOf(S),1);let _=d(S);if(!_&&k(S))continue;y++,f(S,-S.events,-S.bytes);let v=T?{events:o.maxEvents-c.events,byte\
+s:o.maxBytes-c.bytes}:{events:i.maxEvents-l.events,bytes:i.maxBytes-l.bytes};if(!_&&v.events>0&&v.bytes>0){let x=this.#v\
+(S,v.events,v.bytes,n);if(x===void 0)continue;f(S,x.kept.events,x.kept.bytes),H(r,"spool_corrupt",x.corrupt),H(r,"spool_\
+full",x.cut);continue}this.#u(S.name,S,_?"spool_expired":"spool_full",r)}return r}#u(n,t,r,o){let i=this.#s(`${this.dir}\
+/${n}`,t);this.#l(n)&&(H(o,"spool_corrupt",i.corrupt),H(o,r,i.valid.length+i.expired))}#T(n,t,r,o){let i=0;for(let s of \
+n){if(i===je)break;let d=wn.exec(s);if(d===null||t-wt(d)<=Md)continue;let u=Le(d[3]);if(u===void 0||!r(u))continue;i++;l\
+et a=vt(d[3],t+Et);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${a}`)}catch{continue}this.#u(a,u,"spool_expired",\
+o)}}#v(n,t,r,o){let i=vt(n.name,o+Et),s=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)\
+}catch{return}let{valid:d,corrupt:u}=this.#s(`${this.dir}/${i}`,n),a=d.map(Me),c=St(a,t,r),l=c.kept.map(g=>a[g]),f={kept\
+:{events:l.length,bytes:c.bytes},cut:a.length-l.length,corrupt:u};if(l.length===0)return this.#l(i)?f:void 0;let m=dn(th\
+is.dir,o),h=()=>{try{this.#e.remove(m)}catch{}};try{this.#e.create(m,Ao(l))}catch{if(h(),!this.#l(i))return;try{this.#c(\
+l,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:a.length,corrupt:u}}return f}if(b().monotonicMs()-s>Et/2)return\
+ void h();try{this.#e.rename(m,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/$\
+{Oo(l,n.time,n.key)}`)}catch{}return f}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function\
+ Ro(e,n){let t=wn.exec(e);return t?Fd(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=Pd.exec(e);if(!n)return;let t=Numb\
+er(n[3]),r=Math.min(Number(n[2]),Math.floor(t/No));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function S\
+t(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].bytes+1,\
+0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Oo(e,n,t){let r=e.reduce((o,i)=>o\
++i.bytes+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${he()}.jsonl`}function Ao(e){return e.map(n=>`$\
+{n.text}\n`).join("")}function Io(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:d,clie\
+ntVersion:u=""}of e)o+=i+6*(s.length+d.length+u.length)+Cd;return e.length<=t&&o<=r?0:e.length-St(e.map(Me),t,r).kept.le\
+ngth}var Cd=200;function Lo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"schemaVersion":${D(e.\
+schemaVersion)},"sessionId":${D(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${D(e.clientVersion)},`}${e\
+.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:C(n)}}functi\
+on vt(e,n){return`l-${Z(n)}-${e}`}function wt([,e,n]){return e==="l"?Number(n):Number(n)+Dd}function Fd(e,n){return n>wt\
+(e)}function Bd(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.parse(\
+e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.\
+isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&Zn(d.parameters)===void 0))return;let a=Numbe\
+r.isSafeInteger(i)&&i>0,c={json:D(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...a&&{cuts:i}};return o===void 0\
+?c:{...c,clientVersion:o}}catch{return}}function Hd(e,n){let t=r=>{let o=n?.realPath(r);return n===void 0||o!==void 0&&n\
+.writableDir(o)};return e.spoolFallback?Wr(b().env,I().os,n?.uid,t):void 0}function Ud(e,n,t=()=>{},r="work"){let{spoolD\
+ir:o,spoolLimits:i}=e,s=Tt(e),d=e.noSpool??"there is no spool directory",u=!1,a=r==="look"?"look":"work",c=o===void 0?vo\
+id 0:ue.open(o,n,i,s,(h,g)=>{d=h,u=g},a),l=Hd(e,n),f=c&&a==="work"?jd(c,l,n,i):void 0;if(c&&f&&c.adopt(f,e.clock(),r==="\
+flush"?0:void 0),c||l===void 0)return!c&&o!==void 0&&t(d,void 0,u),c;let m=ue.open(l,n,i,s,h=>d+=`; nor in ${l}: ${h}`,a\
+);return t(d,m?.dir,u),m}function jd(e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"read")&&t.realPath(n)!==void 0?ue.\
+open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:void 0}var Tn=class e{spool;health;files;#e;#n=new Set;const\
+ructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.k\
+ind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=b().files;if(!s)return null;let d=Ud(n,s,t);if(!d)\
+return null;let u=n.customFetch?d.key:void 0,a=new Sn(s,d.dir,r.url,o,i,u);return new e(d,a,s,n)}replay(n,t){this.renewC\
+laims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let u of r)this.#n.add(u.claim);let i=r.map(u\
+=>({...u,bytes:C(u.json),notBefore:0})),[s,d]=[[],[]];for(let u of i)(yt(u,this.#e)===void 0?s:d).push(u);return d.lengt\
+h>0&&(this.settle(d),H(o,"event_too_large",d.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}=this.spool.wr\
+ite(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settl\
+e(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}holdsClaims(){return this.#n.s\
+ize>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.\
+delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n\
+,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};fun\
+ction Vd(){let e=Fn(),n=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname):e;return(n.startsWith("/")?b().f\
+iles?.realPath(n):void 0)??e}function Tt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={vers\
+ion:i&&r!==Te?r:void 0,program:i?Vd():void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.\
+resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},d=D(s);return $o(n.kind==="http"?n.url:"",t.name,d==="\
+{}"?"":d)}function Yd(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n=\
+=="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}func\
+tion Mo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Yd(t.hostname))r\
+eturn;let r=[...t.username||t.password?["credentials"]:[],...t.search?["query parameters"]:[]],o=[...r.length>0?[`the UR\
+L\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return o.length=\
+==0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Po(e,n=I()){let t=({schemaVersion:r,ses\
+sionId:o,clientVersion:i=e},s)=>Jr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name\
+:"nat",encode:(r,o)=>Qn(t(r[0],o),r.map(i=>i.json)),emptyBytes:Co(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,\
+i],r=>C(Qn(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function Do(e,n=I()){let t=({clientVersion:i=e.serviceVers\
+ion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let d=D(Mr(i));r\
+.set(i,s={json:d,bytes:C(d)})}return s};return{name:"otlp",encode:i=>Wn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),em\
+ptyBytes:Co(({sessionId:i,clientVersion:s})=>[i,s],i=>C(Wn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer\
+:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Pr}}function Co(e,n){let t;return r=>{let o\
+=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}\
+}var Wd="http://localhost:4318/v1/logs",Gd=120,zd=50,Xd=3,qd=2,Ho=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"nam\
+e":"x"}\',Jd=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","subcommand":"undefined\
+","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVersion":"node/xxxxxxxxxxxx"},"name\
+":"nat_cli_command"}\',Kd=new WeakSet,Zd={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,\
+sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSecond\
+s:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDa\
+ys:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ve(e={}){i\
+f(!we(e))throw new TypeError(`Cannot create handler: options must be an object, got ${A(e)}`);let n=jn(e,Zd);if(n)throw \
+new TypeError(`Cannot create handler: ${n}`);let t=(L,j,G)=>{let M=e[L]===void 0?j:e[L],le=G.integer?`${G.sign} integer`\
+:`${G.sign} number`,re=`Cannot create handler: \'${L}\' must be a ${le}`;if(typeof M!="number"||Number.isNaN(M))throw new \
+TypeError(`${re}, got ${A(M)}`);if(!((G.sign==="positive"?M>0:M>=0)&&(G.integer?Number.isSafeInteger(M):Number.isFinite(\
+M))))throw new RangeError(`${re}, got ${M}`);if(G.timer&&M*1e3>ht)throw new RangeError(`Cannot create handler: \'${L}\' mu\
+st be at most ${ht/1e3} seconds (the longest a timer can wait), got ${M}`);return M},r=(L,j,G)=>{let M=e[L];if(M===void \
+0)return G;if(typeof M!==j)throw new TypeError(`Cannot create handler: \'${L}\' must be a ${j}, got ${A(M)}`);return M},o=\
+{sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},d=t("requestTimeoutSeconds",q\
+d,o),u=t("backoffInitialSeconds",1,i),a=t("backoffMaxSeconds",60,i);if(a<u)throw new RangeError(`Cannot create handler: \
+\'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${u}), got ${a}`);let c=Vr(),l=r("sourceClientVersion","st\
+ring",Te),f=Vo("resource",e.resource),m=r("sessionId","string","undefined"),h=[],g=typeof e.format=="string"&&e.format.t\
+rim()===""?void 0:e.format,E=ra(g,h),N=mn(c.format??""),k=g!==void 0?E:N??"nat",O=_t(k,l,{...c.otlpResource,...f}),[y,p]\
+=Kd.has(e)?[Jd,"the smallest event trackCommand records; a command\'s own are larger by its name, source and duration"]:[\
+Ho,"the smallest event"],T=xt(O,c.sessionPrefix+m),S=xt(_t(E,l,f,Uo),m,y),_=t("maxEventBytes",32768,s);if(_<S.eventBytes\
+)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${S.eventBytes} (${p}), got ${_}`);let v=\
+t("maxBatchBytes",5e5,s);if(v<S.batchBytes){let L=`one ${E} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes=\
+==void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${L} ${S.batchBytes} bytes, more \
+than \'maxBatchBytes\' (${v} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${S.batchBytes} (${L}),\
+ got ${v}`)}let x=oa(e.headers);x.problem&&h.push(x.problem);let P=na(e.endpoint,c.endpointHidden?kt:c.endpoint??(k==="o\
+tlp"?c.otlpEndpointHidden?kt:c.otlpEndpoint??Wd:void 0),c.dryRun,h),F=ta(e.spoolDir,c,h),R=Fo("clock",r("clock","functio\
+n",Date.now),Date.now,{valid:Qd,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeO\
+rigin + performance.now())"});return{flushIntervalMs:t("flushIntervalSeconds",Gd,o)*1e3,maxQueueSize:t("maxQueueSize",zd\
+,s),maxRetries:t("maxRetries",Xd,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSe\
+conds",d,i)*1e3,backoff:{initialMs:u*1e3,maxMs:a*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.\
+min(_,v-T.envelopeBytes-Re),maxEventBytesOption:_,maxBatchBytes:v,sourceClientVersion:l,sessionId:c.sessionPrefix+m,sink\
+:P.kind==="http"&&x.problem?{kind:"none",reason:"invalid_headers",detail:x.problem}:P,spoolDir:F.path,noSpool:F.none,pro\
+blems:h,spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ae.maxEvents,s),max\
+Bytes:ea(t("spoolMaxBytes",ae.maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",ae.maxAgeMs/864e5,{sign:"positive"})*864e5},\
+captureInterrupts:sa(e.captureInterrupts),handOff:ia(r("handOff","boolean",void 0),c),customFetch:e.fetch!==void 0,forma\
+t:O,formatSetBy:g!==void 0?"the program\'s options":N!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp\
+"?c.otlpHeaders:{},...x.record},fetch:r("fetch","function",b().fetch??((L,j)=>globalThis.fetch(L,j))),logger:r("logger",\
+"function",void 0),clock:R,waitClock:e.clock===void 0?()=>b().monotonicMs():R,random:Fo("random",r("random","function",S\
+e),Se,{valid:L=>typeof L=="number"&&L>=0&&L<1,expected:"a number in [0, 1)"})}}function Fo(e,n,t,{valid:r,expected:o,hin\
+t:i=""}){if(n===t)return n;let s;try{s=n()}catch(d){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${z(d)}${\
+i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let d=n\
+();return r(d)?d:t()}catch{return t()}}}var Qd=e=>typeof e=="number"&&e>=0&&e<1e13;function xt(e,n,t=Ho){let r={json:t,b\
+ytes:C(t),schemaVersion:pe,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyB\
+ytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function ea(e,n,t){if(e>=ae.maxBytes)return e;let r\
+=Lo({json:n,schemaVersion:pe,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler:\
+ \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`);return e}function _t(e,n,t,r){return e==="o\
+tlp"?Do({serviceName:t["service.name"]??$r,serviceVersion:n,resourceAttributes:t},r):Po(n,r)}var Uo={name:"node",version\
+:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function jo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{}\
+,o=xt(_t(n.name,t,r,Uo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(\
+e.maxEventBytesOption,o.eventBytes)}}var kt=Symbol("hidden");function na(e,n,t,r){if(e!==void 0&&typeof e!="string")thro\
+w new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let \
+o=e===void 0?void 0:fn(e);if(o){let s=`the program\'s \'endpoint\' ${A(V(e))} ${o}: nothing is sent`;return r.push(s),{kind\
+:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===kt)return{kind:"none",reason:"endpoint_hidden"};let i=e??\
+n??Hr;return e===void 0&&!Ur(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"no\
+ne",reason:"dry_run"}:{kind:"http",url:i}}function ta(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options ke\
+ep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeErr\
+or(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);return U(e,I().os)?{pa\
+th:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,non\
+e:"the program\'s \'spoolDir\' is not an absolute path"})}function ra(e,n){if(e===void 0)return"nat";if(typeof e!="string")\
+throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=mn(e);retur\
+n t||(n.push(`the program\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Vo(\
+e,n){if(n===void 0)return{};if(!we(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, g\
+ot ${A(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot \
+create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`\
+} for ${A(r)}`);t[r]=o}return t}var Bo=8192;function oa(e){let n=Vo("headers",e);for(let[i,s]of Object.entries(n)){if(!u\
+n(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(an\
+(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client frames the request itsel\
+f`);n[i]=Ar(s)}let t=Object.keys(n).find(i=>!cn(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=\
+t!==void 0?`the program\'s \'headers\' has a value for ${A(t)} that cannot be sent (a control character or a character past\
+ ASCII): nothing is sent`:r>Bo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Bo} (servers refuse a l\
+arger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function ia(e,n){return e!==void 0?{enabl\
+ed:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,sou\
+rce:"CI"}:{enabled:!0,source:"default"}}function sa(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e\
+=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, g\
+ot ${A(e)}`)}var xn=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function _n(e,n){let t=D(n).replace(/[\\u007f-\\\
+uffff]/g,r=>`\\\\u${r.charCodeAt(0).toString(16).padStart(4,"0")}`);return{...e,[Ye]:t}}function Yo(e){if(e)try{let n=JSON\
+.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{r\
+eturn}}var te=15e3,da=250,Wo=5;function Go(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).slice(0,4)}function zo\
+(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${he(8)}.${r}`}function Pe(e,n,t,r,o){let i={locks:[],marks:[],others:new Map};\
+for(let s of e.list(n)){let d=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(s);if(!d)conti\
+nue;let u=Number(d[2]),a=d[4]==="lock"?te:da;if(u+a<=r||u>r+a)Rn(e,`${n}/${s}`);else if(d[1]===t)(d[4]==="lock"?i.locks:\
+i.marks).push(s);else if(d[3]===o){let[c,l]=[`${d[2]} ${s}`,i.others.get(d[1])];(l===void 0||c<l)&&i.others.set(d[1],c)}\
+}return i.locks.sort(),i.marks.sort(),i}function kn(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catch{return!1}}funct\
+ion Xo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Go(r),s=Pe(e,n,t,Date.now(),i);if(s.locks.length>0||s.marks.length>0)r\
+eturn"at work";if(s.others.size>=Wo)return"crowded";let d=Date.now();o=zo(t,d,i,"start"),e.create(`${n}/${o}`,"");let u=\
+Pe(e,n,t,d,i),a=u.locks.length>0||u.marks[0]!==o,c=`${Z(d)} ${o}`,l=[...u.others.values()].filter(f=>f<c).length>=Wo;ret\
+urn!a&&!l?o:(Rn(e,`${n}/${o}`),a?"at work":"crowded")}catch{return o}}function qo(e,n,t){t!==void 0&&Ot(e,n,()=>[t])}fun\
+ction Jo(e,n,t){Ot(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Ko(e,n,t,r){let o=Go(r);for(let i=0;i<aa;i++){let \
+s=Date.now();try{e.ensureDir(n,!0,!1);let d=Pe(e,n,t,s);if(d.locks.length>0){Rt(e,n,d.marks);return}let u=zo(t,s,o,"lock\
+");e.create(`${n}/${u}`,"");let{locks:a,marks:c}=Pe(e,n,t,s);if(a.join()===u)return Rt(e,n,c),u;Rn(e,`${n}/${u}`)}catch{\
+return}await new Promise(d=>setTimeout(d,10+Se()*50))}}var aa=5;function Zo(e,n,t){Ot(e,n,()=>[t])}function Ot(e,n,t){tr\
+y{e.ensureDir(n,!0,!1),Rt(e,n,t())}catch{}}function Rt(e,n,t){for(let r of t)Rn(e,`${n}/${r}`)}function Rn(e,n){try{e.re\
+move(n)}catch{}}function Qo(){return""}var ca=6e4,la=1e3,fa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CO\
+NSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ei(e,n,t){let r=ma(e,n,t);return r.handOff?r:{...r,outcome:ni(e,n)}}functi\
+on ni(e,n){return e.sink.kind==="none"?"dropped":ti(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ne()===void 0?"spooled":"\
+dropped"}function ti(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function ma(e,n,t){try{let r=ai(e,n,t);i\
+f(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=si(e.sink.url,o\
+.dir),d=di(s);if(d!==void 0)return{handOff:!1,reason:d};if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{han\
+dOff:!0,command:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let u=b().senderCommand(`${o.dir}/${""}`,s);\
+if("refused"in u)return{handOff:!1,reason:u.refused};let{cwd:a,...c}=u,l={...ga(e,o.dir),successor:c,onByConsentFile:fo(\
+)};return{handOff:!0,command:{...u,env:_n(u.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`th\
+e hand-off failed (${r})`}}}function ri(e,n){return n.handOff&&n.command&&!ba(n.backlog)?{handOff:!1,reason:"the sender\'\
+s script is not in the spool directory and cannot be written",outcome:ni(e,n.backlog)}:n}function oi(e){try{let{spool:n,\
+health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Xo(r,n.dir,n.key,e.endpoint);i\
+f(o==="at work"||o==="crowded")return o;let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():qo(r,n.d\
+ir,o),i}catch{return"failed"}}function ii(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)\
+return!1;let{sink:t}=e,r=t.kind==="http"?si(t.url,n.spool.dir):void 0;return ai(e,n,!0)!==void 0||r!==void 0&&(di(r)??b(\
+).senderRefusal(r))!==void 0}function si(e,n){let t=ha();return{endpoint:e,dir:n,reads:t===void 0?[]:[t],variables:[...f\
+a,...oe,"HOME","USERPROFILE"],set:t===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:t}}}function di(e){let n=e.set.NAT_TELEMETRY\
+_CONSENT_FILE;if(!(n===void 0||!n.includes("\\uFFFD")&&U(n,I().os)))return"where the consent file is cannot be told to a \
+sender (relative to a working directory the program cannot read, or not valid Unicode): it would read another decision"}\
+function ha(){let e=ro();if(e===void 0)return;let n=U(e,I().os),t=n?void 0:b().files?.realPath("."),r=pa(t===void 0?e:B(\
+t,e));return r.includes("\\uFFFD")&&n?e:r}function pa(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,"\
+"),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t)\
+;return i!==void 0&&r?.allowed(i,"read")?i:e}function ai(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-of\
+f is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the \
+program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-la)return`a request ma\
+y take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off during th\
+e run";let i=Ne();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, whi\
+ch a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"\
+there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cann\
+ot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them\
+): another user could swap the sender\'s script there";if(!ti(e))return"the program may not connect to the endpoint";let{\
+spool:s,files:d,health:u}=n;if(u.isOpen())return;let a=e.clock(),c=s.waitingSince(a);if(c===void 0)return;let{state:l}=u\
+,f=l===void 0?c:l.handedOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(f!==void 0&&a-f>ca&&!kn(d,s.dir,s.key,a))retu\
+rn"spooled events have waited a minute with no sender at work"}function ga(e,n){let{sink:t,format:r,spoolLimits:o,backof\
+f:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e\
+.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...jo(e),spoolMaxEvents:o.maxE\
+vents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.\
+headers},resource:{...r.resource}}}function ya({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function ba(e\
+){if(ya(e))return!0;let{files:n,spool:t}=e,r=()=>me(n,t.dir,"",Qo(),Date.now());try{r()}catch(o){if(!(o instanceof $))re\
+turn!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return va(n,t.dir,Ea),!0}var Ea=3;function va(e,n,t,r=Date.now\
+()){let o;try{o=e.list(n).filter(d=>xn.test(d))}catch{return}let i=d=>{let u=e.modifiedAt(`${n}/${d}`);return u===void 0\
+||u>r+te?-1/0:u},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,u)=>u.written-d.written).sli\
+ce(t).filter(({written:d})=>r-d>te).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var On=class{#e=\
+new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.\
+#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ui(){throw new Error\
+("a sender prints nothing")}var li=16384,Nt=2*li,fi=Nt-4096,$t=32,mi=/^[a-z0-9_]{1,40}$/,Sa=/^[0-9a-f]{8}$/;var ci=/^dro\
+ps-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,wa=6e4;function hi(e,n,t,r,o,i,s=-1/0){let d=Object.entries(\
+o).filter(([f,m])=>mi.test(f)&&Number.isSafeInteger(m)&&m>0);if(d.length===0||!At(i))return;let a={...{since:i,last:i,dr\
+opped:Object.fromEntries(d.slice(0,$t))},endpointHash:ne(r)},c=V(r)===r?{...a,endpoint:r}:a,l=Ei(n,t);try{let f=xa(e,n,t\
+,i).filter(h=>h.quiet).map(h=>pi(e,h,n,t)),m=yi([...f.flatMap(h=>h.lines),c],s,i)??c;gi(e,n,t,f,()=>{let h=Ra(e,l);h==="\
+invalid"&&e.remove(l);let g=`${D(m)}\n`;typeof h!="object"||h.bytes+g.length<=li?e.append(l,typeof h=="object"&&!h.ended?\
+`\n${g}`:g,fi):Ta(e,n,t,m,s,i)});for(let{path:h}of f)h!==void 0&&w(()=>e.remove(h))}catch{}}function Ta(e,n,t,r,o,i){let \
+s=Ei(n,t),d={path:It(n,t),quiet:!1},u=Lt(e,s,d.path)?pi(e,d,n,t):{lines:[]};gi(e,n,t,[u],()=>{e.append(s,`${D(yi([...u.l\
+ines,r],o,i)??r)}\n`,fi)})}function pi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lines:[],sum\
+med:n.summed};let{lines:o,upTo:i}=_a(e,n),s=It(t,r,i);return Lt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],s\
+ummed:n.summed}}function gi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&Lt(e,s,It(n,t,d));throw\
+ i}}function It(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${he()}${r}.aside`)}function \
+xa(e,n,t,r){return bt(e,n,ci,(o,i)=>{let[,,s,d]=ci.exec(i)??[],u=Math.abs(r-Number(s))>=wa;return o===t?{path:B(n,i),sum\
+med:d===void 0?void 0:Number(d),quiet:u}:void 0})}function _a(e,n){try{let t=n.summed??0,r=e.read(n.path,Nt)?.slice(t)??\
+"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:bi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??\
+0}}}function Lt(e,n,t){return w(()=>(e.rename(n,t),!0))??!1}function yi(e,n,t){let r=ka(e,n,t).filter(d=>d.last>=n);if(r\
+.length===0)return;let o={};for(let d of r)for(let[u,a]of Object.entries(d.dropped))(u in o||Object.keys(o).length<$t)&&\
+H(o,u,a);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.leng\
+th-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpoin\
+tHash:s},...i===void 0?{}:{endpoint:i}}}function ka(e,n,t,r=t){return e.flatMap(o=>{let i=Math.min(o.last,r);return i-t>\
+t-n?[]:[{...o,since:Math.min(o.since,r,t),last:Math.min(i,t)}]})}function Ra(e,n){try{let t=e.read(n,Nt);return t===void\
+ 0?void 0:{lines:bi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}fu\
+nction bi(e){return e.split(`\n`).flatMap(n=>Oa(n)??[])}function Oa(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpoi\
+ntHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(At(n)&&At(t)&&n<=t&&\
+s.length>0&&s.length<=$t&&s.every(([a,c])=>mi.test(a)&&Number.isSafeInteger(c)&&c>0)))return;let u={since:n,last:t,dropp\
+ed:Object.fromEntries(s),...typeof i=="string"&&Sa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&V(o)===o?{...\
+u,endpoint:o}:u}catch{return}}function At(e){return Number.isSafeInteger(e)&&e>=0&&e<=pn}function Ei(e,n){return B(e,`dr\
+ops-${n}.json`)}var ce={working:1,periodic:2,asked:1/0},vi=.9,Aa=1e3,Na=3e5,$a=36e5,Ia=4,An=class{#e;#n=[];#o=[];#t=new \
+On;#c=0;#s=0;#p=0;#r=0;#a={};#g={};#m=!1;#u;#T=Promise.resolve();#v;#l=ce.working;#k=0;#R;#y=new Set;#O;#N=!1;#E;#h=Jn()\
+;#d=!1;#x=!1;#i=!1;#H=!1;#$;#me=!1;#U=0;#D;#C;#S;#X;#j=!1;#q=!1;#F;constructor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!ge\
+())return this.#_e();let t=b().exiting();t?(this.#se(),this.#H=this.#i,this.#i=!0):this.#K(),this.#c++;let r=So(n,this.#\
+e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#w()>=this.#e.maxBufferedEvents)return this.#Re();if(this\
+.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#m&&this.#u===void 0&&queueMicrotask(()=>this.#V()),this.#n.lengt\
+h>=this.#e.maxQueueSize&&this.#I(ce.working)}catch{}finally{this.#H=!1}}start(){this.#m||this.#D||(this.#m=!0,this.#K(),\
+this.#w()>0?this.#V():ge()&&!this.#A()&&ii(this.#e,this.#_())&&this.#I(ce.working))}flush(){return this.#I(ce.asked)}#I(\
+n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#l=Math.max(this.#l,n),this.#v)return\
+ this.#v;let r=this.#k,o=this.#T.then(()=>{if(r!==this.#k)return;let i=this.#l;return[this.#v,this.#l]=[void 0,ce.workin\
+g],this.#Ee(i)});return this.#v=o,this.#T=o,o}stop(){return this.#D??=this.#he()}[Symbol.asyncDispose](){return this.sto\
+p()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.length,dlq:this.#o\
+.length,inFlight:this.#t.size,spooled:this.#r}}#w(){return this.#n.length+this.#o.length+this.#t.size}#J(){return[...thi\
+s.#o,...this.#t.events(),...this.#n]}#K(){if(this.#C)return;this.#se();let n=b(),t=s=>{try{return s()}catch{this.#f("an \
+exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=t\
+his.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.captureInterrupts,i=o?t((\
+)=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#C=()=>{r?.(),i?.()}}#V(){this.#m&&this.#u===v\
+oid 0&&this.#Z()}#Z(){this.#u=setTimeout(()=>{this.#I(ce.periodic).then(()=>{this.#m&&this.#Z()})},this.#e.flushInterval\
+Ms),b().unrefTimer(this.#u)}async#he(){this.#m=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=La(this.#e.exitT\
+imeoutMs);this.#fe(),this.#Y();let t=this.#c,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.ove\
+r()])&&this.#Q(),this.#w()>0&&this.#B())return;this.#ue(),this.#w()>0&&this.#A()&&this.#P(!0),this.#w()>0&&!this.#A()&&a\
+wait this.#pe(n),this.#P()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=v\
+oid 0;let o=this.#c>t&&this.#w()>0;!r&&!o&&(this.#C?.(),this.#C=void 0)}}async#pe(n){let t=this.#_()?.health;t?.state&&t\
+.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ce.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#Q()}#Q\
+(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t||n)*vi,i=[...this.#y].some(({start\
+ed:s,accepted:d})=>!d&&r-s>=n*vi);this.#ee(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...thi\
+s.#t.events()),this.#t.clear(),i&&this.#S?.health.recordFailure()}#ee(n=()=>!1){for(let t of this.#y){let{events:r,accep\
+ted:o}=t;if(this.#t.settle(r)){if(o){this.#oe(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?th\
+is.#de(r,"the exit budget ended before the answer"):r)}}}#ge(){return this.#R??=new AbortController}#ne(n){if(n.aborted|\
+|!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=b().monotonicMs(),s=o.end\
+-i;if(s>=t)return!0;let d=this.#O,u=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*u>s)}#te(n){this.#t.settle(n)&&th\
+is.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b().c\
+anConnect(n.url))}#ye(){let{sink:n,waitClock:t}=this.#e,r=this.#F,o=this.#S?.health.state;return this.#E===void 0&&r!==v\
+oid 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().\
+canConnect(n.url)}#be(n){let t=this.#S?.health;if(n.delivered){this.#F=void 0;let a=this.#q&&this.#E===void 0&&!this.#S?\
+.holdsClaims();(t?.recordSuccess()||a)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.ret\
+ryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#F?.failures??0)+1,{backoff:i,rando\
+m:s,waitClock:d}=this.#e,u=d()+ye(o,i,s,n.retryAfterMs);this.#F=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:u}\
+}async#Ee(n){try{this.#fe(),this.#Y();let t=this.#e.sink.kind==="http"?this.#S?.health:void 0;t&&(t.state||this.#E===voi\
+d 0)&&t.refresh(),this.#ue();let r=this.#A();if(r&&!this.#ye())return;let o=this.#e.waitClock(),i=c=>c.notBefore<=o&&(c.\
+cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let u=\
+this.#ie(d);for(let c of u)this.#t.add(c);let a={delivered:!1,failed:!1,probing:r};await this.#ve(u,a),this.#be(a),a.del\
+ivered&&a.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.waitClock()+a.retryAfterMs))}catch(t){this.#f(`flush failed un\
+expectedly: ${t}`)}}async#ve(n,t){let{signal:r}=this.#ge(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ne(r);)awai\
+t this.#re(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(Ia,n.length)},i));for(let s of n.slice(o))this.#te\
+(s)}async#re(n,t,r){this.#Y();let o=this.#ce(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}le\
+t i=await this.#we(n,t);if(this.#xe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.flo\
+or(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let u of d)this.#t.add(u);for(let u of d)this.#ne(t)?await this.#re(u,t,r\
+):this.#te(u);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#oe(n,i.rejected);case"too_large":return \
+this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n);case"interrupted":\
+case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.r\
+etryAfterMs??0),r.probing?this.#Se(n,i.retryAfterMs):this.#ke(n,i.reason,i.retryAfterMs)}}}#Se(n,t=0){let r=this.#e.wait\
+Clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#oe(n,t=0){let r=Math.min(t,n.length)\
+;this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#we(n,t){let r={started:b().monotonicMs(),events:n,\
+accepted:!1};this.#y.add(r);try{return await this.#Te(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=b().monoton\
+icMs();this.#O={ms:o-r.started,endedAt:o}}}#ie(n){let{format:t,maxBatchBytes:r}=this.#e;return wo(n,r,t.emptyBytes,t.eve\
+ntBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#Te(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"\
+rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.encode(n,this.#e.clock());if(this.#h?.(`s\
+ending ${n.length} event(s)${o.kind==="http"?` to ${V(o.url)}`:""}: ${d}`),o.kind==="stderr")return Si(d),{kind:"deliver\
+ed"};let u=i.classify;return await bo({url:o.url,body:d,headers:s,classify:u&&((a,c,l)=>u(a,c,l,n.length)),readAnswer:i.\
+readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b(\
+).unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#xe(n,t){if(!this.#h)return;let\
+ r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==vo\
+id 0&&this.#e.customFetch?`: its fetch failed: ${Rr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.\
+headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer f\
+or ${t} event(s): ${n.kind}${i}`)}#se(){if(this.#x)return;this.#x=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;i\
+f(this.#h){let{enabled:s,decidedBy:d}=lt();this.#h(`telemetry ${s?"on":"off"} (decided by ${d})`);let u=n.kind==="http"?\
+V(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry\
+_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoin\
+t: ${u}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)ret\
+urn;let i=Mo(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can b\
+e started":"in process"} (${o.source})`)}#_e(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`telemetry off (d\
+ecided by ${lt().decidedBy}): events are not recorded`))}#ke(n,t,r){let{backoff:o,waitClock:i,random:s}=this.#e,d=i(),u=\
+this.#de(n,t);for(let a of u)a.notBefore=d+ye(a.retries,o,s,r);this.#o.push(...u)}#de(n,t){let[r,o]=[[],[]];for(let i of\
+ n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s)\
+ kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n){this.#S?.set\
+tle(n)}#_(){return this.#S??=Tn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place\
+ cannot be used: ${n}`;r!==this.#X&&this.#f(r),this.#X=r}),this.#S}#ae(){let n=this.#E;if(n)return Math.max(0,n.end-b().\
+monotonicMs())+Aa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Na,Math.min($a,2*t),2*r)}#Y(){let n=\
+this.#ae(),t=this.#E!==void 0;this.#S?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this.#j||this.#k>0||!ge()||this.#A()||!ee())r\
+eturn;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#w(),Math.mi\
+n(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??0)>0,o&&(this.#le(o.dropped),this.#s+=o.e\
+vents.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#ee();let r=this.#J(),o=this.#ce(r)\
+;if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#me=!0,this.#L(),this.\
+#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let d of this.#ie(o))Si(this.#e.format.encode\
+(d,this.#e.clock())),this.#p+=d.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.length,this.#e.\
+sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s\
+) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")\
+),!1;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over t\
+he user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#L(),s){let d=this.#U\
+-this.#e.waitClock();d>0&&i?.health.recordWait(d),this.#r+=s.spooled;for(let[u,a]of Object.entries(s.dropped))this.#b(a,\
+u);this.#le(s.olderDropped)}else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}retu\
+rn i?.releaseAll(),s!==void 0}#ce(n){let t=this.#S?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s\
+||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.\
+#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#le(n){for(let[t,r]of Object.entries(n))this.#\
+s+=r,this.#b(r,t)}#B(n=!1){if(this.#w()===0)return!0;let t=this.#_(),r=ei(this.#e,t,ge()),o=r.handOff?ee():void 0;if(o==\
+=!1)return this.#P(!0,o);let i=ri(this.#e,r);if(!i.handOff){let a={delivered:"delivering in process",spooled:"spooled fo\
+r a later run",dropped:"not delivered"},c=i.outcome!=="delivered"&&t?.health.isOpen()?xo(t.health):void 0,l=i.outcome===\
+"delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${a[i.outcome]}: ${c?`\
+${c}; in process, as ${i.reason}`:i.reason}${l}`),!1}let s=n||this.#A()?0:Io(this.#J(),this.#e.spoolLimits);if(s>0){let{\
+maxEvents:a,maxBytes:c}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${\
+s} of the ${this.#w()} event(s) (spoolMaxEvents ${a}, spoolMaxBytes ${c})`),!1}if(!this.#P(!0,o))return this.#f("at exit\
+: delivering in process: the spool cannot be written"),!1;let d=oi(i);if(d==="failed"||d==="crowded")return this.#f(`at \
+exit: delivering in process: ${d==="crowded"?"senders of other programs or settings (headers, an OTLP resource) work for\
+ its host already":"no sender could be started"}`),!1;this.#k++,[this.#v,this.#l]=[void 0,ce.working];let u={started:"a \
+sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system\
+ has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${u[d]}`),!0}#W(){let n=this.#r,t=thi\
+s.#P(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#G(\
+){let n={};for(let[s,d]of Object.entries(this.#a)){let u=this.#g[s]??0;d>u&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-u\
+)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;fo\
+r(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();hi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAge\
+Ms)}#b(n,t,r){n!==0&&(H(this.#a,t,n),this.#z(n,t,r))}#z(n,t,r){this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`)}#\
+Re(){if(H(this.#a,"buffer_full",1),this.#$!==void 0){this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#z(\
+1,"buffer_full",`${n} held; those dropped after it are told together at the next flush`)}#fe(){let n=this.#$;this.#$=voi\
+d 0,n&&this.#z(n,"buffer_full")}#f(n){this.#h?.(n),this.#H||Gr(this.#e.logger,n)}};function La(e){let n=b().monotonicMs(\
+)+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}fun\
+ction Si(e){b().writeStderr(`${ui(JSON.parse(e))}\n`)}var Ma=250;async function Ti(e){let n=b();Ie(te,()=>n.exit(0)),yo()\
+,lo(()=>Pa(e));let t=_i(e);try{await Da(e,b().monotonicMs()+te,t)}catch{}n.exit(0)}function Pa(e){let{enabled:n,source:t\
+}=so();return n||t==="default"&&e.onByConsentFile!==!0}async function Da(e,n,t){let r=b().files,o=e.spoolDir;if(!r)retur\
+n;let{successor:i,onByConsentFile:s,...d}=e,u=Ve(d),a=Tt(u);if(!ee())return Jo(r,o,a);for(let c=0;;c++){let l=await Ko(r\
+,o,a,e.endpoint);if(!l)return;let{replayed:f,spooled:m,sent:h,timeUp:g}=await Ha(d,n-Ma);if(Zo(r,o,l),!Ua(e,a))return;if\
+(g&&h>0&&ee()&&Fa(e,t))return Ba(e);if(f>0&&m>0||c>0&&f===0)return}}function xi(e){return(e.successor?.argv??[]).filter(\
+n=>U(n,I().os)&&!n.startsWith(`${e.spoolDir}/`))}function _i(e){let{files:n}=b();return xi(e).map(t=>{let r=n?.look(t);r\
+eturn r?`${wi(r.facts)} -> ${wi(r.leadsTo)}`:"nothing there"}).join(`\n`)}function wi(e){return e?`${e.kind} ${e.device}:\
+${e.inode} ${e.size} ${e.modified}`:""}function Ca(e){let{files:n}=b(),t=n?.look("/proc/self/exe");if(t===void 0)return!\
+0;let r=t.leadsTo;return r!==void 0&&xi(e).some(o=>{let i=n?.look(o),s=i?.leadsTo??i?.facts;return s?.device===r.device&\
+&s?.inode===r.inode})}function Fa(e,n){return _i(e)===n&&Ca(e)}function Ba(e){if(!e.successor)return;let{argv:n,env:t,le\
+avesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&xn.test(d.slice(i.length)));o&&\
+s!==void 0&&w(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:_n(t,e),cwd:e.spoolDir,leavesSession:r})}async fu\
+nction Ha(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:\
+s}=Ve(e),d=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)\
+break;let u=new An({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});u.start(),await u.stop();let{replayed\
+:a,spooled:c,sent:l,dropped:f}=u.stats();t.replayed+=a,t.spooled+=c,t.sent+=l;for(let[m,h]of Object.entries(f))H(t.dropp\
+ed,m,h);if(a<=c)break;if(c>0&&n-b().monotonicMs()>r){let m=ye(++d,o,i);if(n-b().monotonicMs()-m<=r)break;await new Promi\
+se(h=>setTimeout(h,m))}}return t}function Ua(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||kn(t,e.spoolDi\
+r,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};re\
+turn ue.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var ki=Yo(b().env(Ye));ki&&await Ti(ki);\n'}var Re="se\
+nder-7300e437.mjs",ec=132186,tc=6e4,nc=1e3,rc=[Ji,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","N\
+AT_TELEMETRY_DRY_RUN"];function Ki(e,t){return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":
+t&&Ue()===void 0?"spooled":"dropped"}var ic=3;function Qi(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(a=>Xd.test(a))}catch{
+return}const o=a=>{const c=e.modifiedAt(`${t}/${a}`);return c===void 0||c>r+Ae?-1/0:c},s=n==="none"?i:i.filter(a=>a!==Re).
+map(a=>({name:a,written:o(a)})).sort((a,c)=>c.written-a.written).slice(n).filter(({written:a})=>r-a>Ae).map(({name:a})=>a);
+for(const a of s)try{e.remove(`${t}/${a}`)}catch{}}var oc=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.
+add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){
+this.#e.clear(),this.#t=0}};function an(e){return e===null?"null":typeof e=="string"?eo(e):typeof e=="number"?sc(e):typeof e==
+"boolean"?String(e):Array.isArray(e)?`[${e.map(an).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
+void 0).map(([n,r])=>`${eo(n)}: ${an(r)}`).join(", ")}}`:"null"}function eo(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
+t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function sc(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
+e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
+split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
+Math.abs(r)).padStart(2,"0")}`}var to=16384,dn=2*to,no=dn-4096,cn=32,ro=/^[a-z0-9_]{1,40}$/,ac=/^[0-9a-f]{8}$/,dc=/^drops-([0-9a-f]{8})\.json$/,
+ln=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,cc=6e4;function lc(e,t,n,r=-1/0){const i=Date.now(),
+o=Rt(t,n),s=pr(e,o),a=typeof s=="object"?mr(s.lines,r,i,e.modifiedAt(o)):[],d=fr(e,t,n,i).filter(u=>u.quiet||u.summed!==
+void 0).flatMap(u=>oo(e,u).lines);return Nt([...a,...d],r,i)}function uc(e,t,n=-1/0){return[...new Set([...He(e,t,dc,i=>i),
+...He(e,t,ln,i=>i)])].flatMap(i=>{const o=lc(e,t,i,n);return o?[{key:i,...o}]:[]})}function hc(e,t,n,r,i,o){const s=Rt(t,
+n),a={path:un(t,n),quiet:!1},c=hn(e,s,a.path)?io(e,a,t,n):{lines:[]};hr(e,t,n,[c],()=>{e.append(s,`${P(Nt([...c.lines,r],
+i,o)??r)}
 `,no)})}function io(e,t,n,r){if(e.sizeOf(t.path)===void 0)return $(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=oo(e,t),s=un(n,r,o);return hn(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function un(e,t,n){
 const r=n===void 0?"":`-${n}`;return H(e,`drops-${t}-${ue(Date.now())}-${$e()}${r}.aside`)}function oo(e,t){try{const n=t.
