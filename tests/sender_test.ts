@@ -647,6 +647,28 @@ test(`${runtime}: a spool whose parent another user owns is not used (it could b
   }
 });
 
+/**
+ * 40 runs' events waiting (a session each: four requests at a time, 1.5 s each, are more than a sender's 15 s of work)
+ * and a run that hands them off, of a program that is the runtime under a path of its own, as an installed CLI is (a
+ * copy: a hard link would change the runtime's own file, which other tests' senders look at).
+ */
+async function handOffWithBacklog(dir: string, url: string): Promise<{ spool: string; program: string }> {
+  const spool = `${dir}/spool`;
+  mkdirSync(spool, { mode: 0o700 });
+  for (let i = 0; i < 40; i++) spoolEvent(spool, url, `waiting-${i}`, `s${i}`, i);
+  const program = `${dir}/mycli`;
+  copyFileSync(process.execPath, program);
+  chmodSync(program, 0o755);
+  const fixture = fixturePath("exit_child.ts");
+  const run = await runChild("exit_child.ts", {
+    executable: program,
+    args: runtime === "deno" ? ["run", "-A", fixture, "natural"] : [fixture, "natural"],
+    env: handOffEnv(spool, url, "last", { NAT_TEST_OPTIONS: '{"requestTimeoutSeconds":2}' }),
+  });
+  assert.equal(run.code, 0, run.stderr);
+  return { spool, program };
+}
+
 test(
   `${runtime}: a backlog longer than a sender's life: its successor goes on, with its script dated anew, once each`,
   {
@@ -657,21 +679,7 @@ test(
     using dir = tempDir();
     const server = await TestServer.start(() => ({ status: 200, delayMs: 1500 }));
     try {
-      // 40 runs' events waiting (a session each): four requests at a time, 1.5 s each, are more than 15 s' work.
-      const spool = `${dir.path}/spool`;
-      mkdirSync(spool, { mode: 0o700 });
-      for (let i = 0; i < 40; i++) spoolEvent(spool, server.url(), `waiting-${i}`, `s${i}`, i);
-      // The program: the runtime under a path of its own, as an installed CLI is.
-      const program = `${dir.path}/mycli`;
-      copyFileSync(process.execPath, program);
-      chmodSync(program, 0o755);
-      const fixture = fixturePath("exit_child.ts");
-      const run = await runChild("exit_child.ts", {
-        executable: program,
-        args: runtime === "deno" ? ["run", "-A", fixture, "natural"] : [fixture, "natural"],
-        env: handOffEnv(spool, server.url(), "last", { NAT_TEST_OPTIONS: '{"requestTimeoutSeconds":2}' }),
-      });
-      assert.equal(run.code, 0, run.stderr);
+      const { spool, program } = await handOffWithBacklog(dir.path, server.url());
       const handedOff = Date.now();
       // While its sender works, the program's file changes in all but its content: its mode set again, a hard link
       // made to it, its times set to what they were. The same program: its successor goes on.
@@ -701,21 +709,7 @@ test(`${runtime}: a program replaced while its sender works (its next release): 
   using dir = tempDir();
   const server = await TestServer.start(() => ({ status: 200, delayMs: 1500 }));
   try {
-    const spool = `${dir.path}/spool`;
-    mkdirSync(spool, { mode: 0o700 });
-    for (let i = 0; i < 40; i++) spoolEvent(spool, server.url(), `waiting-${i}`, `s${i}`, i);
-    // The program: the runtime under a path of its own, as an installed CLI is (a copy: a hard link would change
-    // the runtime's own file, which other tests' senders look at).
-    const program = `${dir.path}/mycli`;
-    copyFileSync(process.execPath, program);
-    chmodSync(program, 0o755);
-    const fixture = fixturePath("exit_child.ts");
-    const run = await runChild("exit_child.ts", {
-      executable: program,
-      args: runtime === "deno" ? ["run", "-A", fixture, "natural"] : [fixture, "natural"],
-      env: handOffEnv(spool, server.url(), "last", { NAT_TEST_OPTIONS: '{"requestTimeoutSeconds":2}' }),
-    });
-    assert.equal(run.code, 0, run.stderr);
+    const { spool, program } = await handOffWithBacklog(dir.path, server.url());
     // Its next release installed over it as soon as it ended: a new file at the path, which tells who runs it. (Deno's
     // sender may not read /proc/self/exe, which tells the file it runs: it compares what it saw when it started.)
     if (runtime === "deno") await waitFor(() => server.events().length > 0, "the sender's first requests");
