@@ -278,8 +278,8 @@ export function environmentSettings(): EnvironmentSettings {
   const consentFile = env("NAT_TELEMETRY_CONSENT_FILE");
   if (consentFile && !isAbsolutePath(consentFile, runtimeInfo().os)) {
     problems.push(
-      `NAT_TELEMETRY_CONSENT_FILE=${describe(consentFile)} is not an absolute path: it is read in the directory each ` +
-        "run starts in, so each directory may hold another decision",
+      `NAT_TELEMETRY_CONSENT_FILE=${describe(consentFile)} is not an absolute path: it is read in the working ` +
+        "directory where a run first reads it, so each directory may hold another decision",
     );
   }
   let noSpool: string | undefined;

@@ -70,23 +70,49 @@ export function consentFilePath(): string | undefined {
   if (given === undefined || /^(?:[A-Za-z]:|[\\/])/.test(given)) return given;
   // A relative one (`NAT_TELEMETRY_CONSENT_FILE=telemetry.toml`, a relative HOME) is where it was first read: a
   // command that changes directory, and the sender it hands off to, follow the decision the run started with.
-  if (relativeConsentFile?.given !== given) {
-    // Not where the working directory's real path was read with U+FFFD (bytes that are not UTF-8, under Node.js and
-    // Bun): that names another directory, and the decision would be saved in one made beside it. Such a path is
-    // followed as given, in the directory the run started in (its device and inode).
-    const cwd = files?.realPath(".");
-    relativeConsentFile = cwd === undefined || cwd.includes("\uFFFD")
-      ? { given, path: given, from: workingDirectory() ?? "" }
-      : { given, path: below(cwd, given) };
-  }
-  return relativeConsentFile.path;
+  const kept = relativeConsentFile();
+  if (kept?.given === given) return kept.path;
+  // Not where the working directory's real path was read with U+FFFD (bytes that are not UTF-8, under Node.js and
+  // Bun): that names another directory, and the decision would be saved in one made beside it. Such a path is
+  // followed as given, in the directory the run started in (its device and inode).
+  const cwd = files?.realPath(".");
+  const made: RelativeConsentFile = cwd === undefined || cwd.includes("\uFFFD")
+    ? { given, path: given, from: workingDirectory() ?? "" }
+    : { given, path: below(cwd, given) };
+  anchored = made;
+  quietly(() => (shared[PROGRAM_OPT_OUT]!.relativeConsentFile = made));
+  return made.path;
 }
 
 /**
  * A relative consent file's path, as it was given and as it was first made absolute; `from`: where its path could not
  * be named, the working directory it is relative to (its device and inode), `""` where that could not be told either.
  */
-let relativeConsentFile: { given: string; path: string; from?: string | undefined } | undefined;
+interface RelativeConsentFile {
+  given: string;
+  path: string;
+  from?: string | undefined;
+}
+
+/** {@link RelativeConsentFile} as this copy of the package made it absolute. */
+let anchored: RelativeConsentFile | undefined;
+
+/**
+ * {@link RelativeConsentFile} as the first copy of the package in the thread made it absolute (kept beside the
+ * program's opt-out: a copy a plugin bundles, loaded after a command changed directory, follows the directory the run
+ * started in too), else as this one did. What is there and is not one is not taken.
+ */
+function relativeConsentFile(): RelativeConsentFile | undefined {
+  try {
+    const kept = shared[PROGRAM_OPT_OUT]?.relativeConsentFile;
+    const { given, path, from } = kept ?? {};
+    const texts = typeof given === "string" && typeof path === "string";
+    if (texts && (from === undefined || typeof from === "string")) return { given, path, from };
+  } catch {
+    // A getter that throws: this copy's own.
+  }
+  return anchored;
+}
 
 /** The working directory's device and inode, where a look can tell them. */
 function workingDirectory(): string | undefined {
@@ -101,7 +127,7 @@ function workingDirectory(): string | undefined {
  * (Deno without read access to it, Node.js's `--permission`), so whether it left cannot be told.
  */
 function notWhereItStarted(path: string): string | undefined {
-  const relative = relativeConsentFile;
+  const relative = relativeConsentFile();
   if (relative?.from === undefined || relative.path !== path) return undefined;
   if (relative.from === "") return "is relative to a working directory the program may not read (its permissions)";
   return workingDirectory() === relative.from ? undefined : "is relative to a working directory the program has left";
@@ -576,7 +602,9 @@ function writtenSinceProgram(): boolean {
  */
 const PROGRAM_OPT_OUT = Symbol.for("@nat/telemetry: the program's opt-out");
 /** The global object, as it holds the program's opt-out. */
-const shared = globalThis as { [PROGRAM_OPT_OUT]?: { serial: number } };
+const shared = globalThis as {
+  [PROGRAM_OPT_OUT]?: { serial: number; relativeConsentFile?: Partial<RelativeConsentFile> };
+};
 // The holder is put there as the first copy loads, fixed (neither replaced nor removed): a program that freezes its
 // global object later, to harden it, still lets an opt-out reach every copy. Where it cannot be (a global object
 // frozen before), an opt-out holds for the copy that made it.

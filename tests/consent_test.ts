@@ -11,6 +11,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -500,6 +501,20 @@ test("an opt-out the program makes with one copy of the package stops every copy
       env: { NAT_TELEMETRY_ENABLED: "1" },
     });
     assert.deepEqual(JSON.parse(sealed.stdout), { enabled: [false, false], sent: [0, 0] });
+    // A relative consent file: the plugin's copy, reading it only after the program changed directory, follows the
+    // file the program's copy read where the run started (a no), not the other directory's yes.
+    for (const [place, state] of [["start", "disabled"], ["other", "enabled"]] as const) {
+      mkdirSync(`${dir.path}/${place}`);
+      writeFileSync(`${dir.path}/${place}/consent.toml`, formatConsentToml(state, Date.now()), { mode: 0o600 });
+    }
+    const relative = await runChild("two_copies_child.ts", {
+      args: [dir.path, "relative", server.url(), `${dir.path}/other`],
+      env: { NAT_TELEMETRY_CONSENT_FILE: "consent.toml", NAT_TELEMETRY_ENABLED: undefined, DO_NOT_TRACK: undefined },
+      cwd: `${dir.path}/start`,
+    });
+    assert.equal(relative.code, 0, relative.stderr);
+    const started = { enabled: false, path: `${realpathSync(dir.path)}/start/consent.toml` };
+    assert.deepEqual(JSON.parse(relative.stdout), { own: started, plugin: started });
   } finally {
     await server.close();
   }
