@@ -70,48 +70,71 @@ export function consentFilePath(): string | undefined {
   if (given === undefined || /^(?:[A-Za-z]:|[\\/])/.test(given)) return given;
   // A relative one (`NAT_TELEMETRY_CONSENT_FILE=telemetry.toml`, a relative HOME) is where it was first read: a
   // command that changes directory, and the sender it hands off to, follow the decision the run started with.
-  const kept = relativeConsentFile();
-  if (kept?.given === given) return kept.path;
+  const anchors = relativeConsentFiles();
+  const kept = anchors && anchorIn(anchors, given);
+  if (kept) return kept.path;
+  if (anchors === undefined || kept === null || anchors.size >= MAX_RELATIVE_CONSENT_FILES) {
+    unanchored = given;
+    return given;
+  }
   // Not where the working directory's real path was read with U+FFFD (bytes that are not UTF-8, under Node.js and
   // Bun): that names another directory, and the decision would be saved in one made beside it. Such a path is
   // followed as given, in the directory the run started in (its device and inode).
   const cwd = files?.realPath(".");
   const made: RelativeConsentFile = cwd === undefined || cwd.includes("\uFFFD")
-    ? { given, path: given, from: workingDirectory() ?? "" }
-    : { given, path: below(cwd, given) };
-  anchored = made;
-  quietly(() => (shared[PROGRAM_OPT_OUT]!.relativeConsentFile = made));
+    ? { path: given, from: workingDirectory() ?? "" }
+    : { path: below(cwd, given) };
+  try {
+    anchors.set(given, made);
+  } catch {
+    unanchored = given; // a map that keeps nothing
+    return given;
+  }
   return made.path;
 }
 
 /**
- * A relative consent file's path, as it was given and as it was first made absolute; `from`: where its path could not
- * be named, the working directory it is relative to (its device and inode), `""` where that could not be told either.
+ * A relative consent file's path as it was first made absolute; `from`: where its path could not be named, the
+ * working directory it is relative to (its device and inode), `""` where that could not be told either.
  */
 interface RelativeConsentFile {
-  given: string;
   path: string;
   from?: string | undefined;
 }
 
-/** {@link RelativeConsentFile} as this copy of the package made it absolute. */
-let anchored: RelativeConsentFile | undefined;
+/** How many relative consent files' names a run keeps where it first read them; a run names one, or a few. */
+const MAX_RELATIVE_CONSENT_FILES = 64;
+
+/** A relative consent file's name no copy could keep where it was first read: it is not followed. */
+let unanchored: string | undefined;
 
 /**
- * {@link RelativeConsentFile} as the first copy of the package in the thread made it absolute (kept beside the
- * program's opt-out: a copy a plugin bundles, loaded after a command changed directory, follows the directory the run
- * started in too), else as this one did. What is there and is not one is not taken.
+ * Relative consent files by the name given, as the run first made them absolute ({@link RelativeConsentFile}), kept
+ * beside the program's opt-out for every copy of the package in the thread: a copy a plugin bundles, first reading one
+ * after a command changed directory, follows the directory the run started in too. `undefined` where the global
+ * object cannot hold them (frozen before the package loaded, or something else put there): where another copy first
+ * read such a file cannot be told.
  */
-function relativeConsentFile(): RelativeConsentFile | undefined {
+function relativeConsentFiles(): Map<string, unknown> | undefined {
   try {
-    const kept = shared[PROGRAM_OPT_OUT]?.relativeConsentFile;
-    const { given, path, from } = kept ?? {};
-    const texts = typeof given === "string" && typeof path === "string";
-    if (texts && (from === undefined || typeof from === "string")) return { given, path, from };
+    const holder = shared[PROGRAM_OPT_OUT];
+    if (holder === undefined) return undefined;
+    holder.relativeConsentFiles ??= new Map(); // a holder an older copy made
+    return holder.relativeConsentFiles instanceof Map ? holder.relativeConsentFiles : undefined;
   } catch {
-    // A getter that throws: this copy's own.
+    return undefined;
   }
-  return anchored;
+}
+
+/** The place kept for a relative consent file's name; `null` where what is kept is not one, or cannot be read. */
+function anchorIn(anchors: Map<string, unknown>, given: string): RelativeConsentFile | null | undefined {
+  try {
+    if (!anchors.has(given)) return undefined;
+    const { path, from } = (anchors.get(given) ?? {}) as { path?: unknown; from?: unknown };
+    return typeof path === "string" && (from === undefined || typeof from === "string") ? { path, from } : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The working directory's device and inode, where a look can tell them. */
@@ -124,13 +147,17 @@ function workingDirectory(): string | undefined {
  * Why a consent file followed as given, relative to a working directory that could not be named, is not to be read
  * or written: the program has left that directory since (a command that changes directory), and the same name there
  * is another directory's file, not the decision the run started with; or the program may not look at the directory
- * (Deno without read access to it, Node.js's `--permission`), so whether it left cannot be told.
+ * (Deno without read access to it, Node.js's `--permission`), or where the run first read the file could not be kept
+ * for every copy of the package ({@link relativeConsentFiles}), so whether it left cannot be told.
  */
 function notWhereItStarted(path: string): string | undefined {
-  const relative = relativeConsentFile();
-  if (relative?.from === undefined || relative.path !== path) return undefined;
-  if (relative.from === "") return "is relative to a working directory the program may not read (its permissions)";
-  return workingDirectory() === relative.from ? undefined : "is relative to a working directory the program has left";
+  const anchors = relativeConsentFiles();
+  const kept = anchors && anchorIn(anchors, path);
+  if (path === unanchored || kept === null) return "is relative, and where the run first read it cannot be told";
+  const from = kept?.from;
+  if (from === undefined) return undefined;
+  if (from === "") return "is relative to a working directory the program may not read (its permissions)";
+  return workingDirectory() === from ? undefined : "is relative to a working directory the program has left";
 }
 
 /**
@@ -603,13 +630,15 @@ function writtenSinceProgram(): boolean {
 const PROGRAM_OPT_OUT = Symbol.for("@nat/telemetry: the program's opt-out");
 /** The global object, as it holds the program's opt-out. */
 const shared = globalThis as {
-  [PROGRAM_OPT_OUT]?: { serial: number; relativeConsentFile?: Partial<RelativeConsentFile> };
+  [PROGRAM_OPT_OUT]?: { serial: number; relativeConsentFiles?: unknown };
 };
 // The holder is put there as the first copy loads, fixed (neither replaced nor removed): a program that freezes its
 // global object later, to harden it, still lets an opt-out reach every copy. Where it cannot be (a global object
 // frozen before), an opt-out holds for the copy that made it.
 try {
-  if (shared[PROGRAM_OPT_OUT] === undefined) Object.defineProperty(shared, PROGRAM_OPT_OUT, { value: { serial: 0 } });
+  if (shared[PROGRAM_OPT_OUT] === undefined) {
+    Object.defineProperty(shared, PROGRAM_OPT_OUT, { value: { serial: 0, relativeConsentFiles: new Map() } });
+  }
 } catch {
   // Frozen already.
 }

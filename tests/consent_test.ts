@@ -507,14 +507,30 @@ test("an opt-out the program makes with one copy of the package stops every copy
       mkdirSync(`${dir.path}/${place}`);
       writeFileSync(`${dir.path}/${place}/consent.toml`, formatConsentToml(state, Date.now()), { mode: 0o600 });
     }
-    const relative = await runChild("two_copies_child.ts", {
-      args: [dir.path, "relative", server.url(), `${dir.path}/other`],
-      env: { NAT_TELEMETRY_CONSENT_FILE: "consent.toml", NAT_TELEMETRY_ENABLED: undefined, DO_NOT_TRACK: undefined },
-      cwd: `${dir.path}/start`,
-    });
-    assert.equal(relative.code, 0, relative.stderr);
     const started = { enabled: false, path: `${realpathSync(dir.path)}/start/consent.toml` };
-    assert.deepEqual(JSON.parse(relative.stdout), { own: started, plugin: started });
+    // Also where a copy read it under another name in between (the program's host code changed the variable and back).
+    for (const mode of ["relative", "renamed"]) {
+      const relative = await runChild("two_copies_child.ts", {
+        args: [dir.path, mode, server.url(), `${dir.path}/other`],
+        env: { NAT_TELEMETRY_CONSENT_FILE: "consent.toml", NAT_TELEMETRY_ENABLED: undefined, DO_NOT_TRACK: undefined },
+        cwd: `${dir.path}/start`,
+      });
+      assert.equal(relative.code, 0, relative.stderr);
+      assert.deepEqual(JSON.parse(relative.stdout), { own: started, plugin: started }, mode);
+    }
+    // A global object frozen before the package loads keeps no place for any copy: the file is not followed. (Deno
+    // itself cannot end a program whose global object is frozen: it marks the object as it unloads.)
+    if (runtimeInfo().name === "deno") return;
+    const frozen = await runChild("frozen_global_child.ts", {
+      env: { NAT_TELEMETRY_CONSENT_FILE: "consent.toml", NAT_TELEMETRY_ENABLED: undefined, DO_NOT_TRACK: undefined },
+      cwd: `${dir.path}/other`,
+    });
+    assert.equal(frozen.code, 0, frozen.stderr);
+    assert.deepEqual(JSON.parse(frozen.stdout), {
+      enabled: false,
+      fileState: "disabled",
+      fileProblem: "is relative, and where the run first read it cannot be told",
+    });
   } finally {
     await server.close();
   }
