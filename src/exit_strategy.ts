@@ -279,8 +279,9 @@ function whereItLeads(path: string): string {
 /** Why the events cannot be handed off, as far as the options and the spool tell. */
 function inProcessReason(options: ResolvedOptions, backlog: Backlog | null, enabled: boolean): string | undefined {
   const { handOff, sink } = options;
-  if (!handOff.enabled) return `the hand-off is off (${handOff.source})`;
+  // What the events go to first: with no HTTP endpoint, whether the hand-off is on changes nothing.
   if (sink.kind !== "http") return "the events do not go to an HTTP endpoint";
+  if (!handOff.enabled) return `the hand-off is off (${handOff.source})`;
   if (options.customFetch) return "the program delivers with its own fetch, which a sender process cannot call";
   if (options.requestTimeoutMs > MAX_SENDER_LIFETIME_MS - SENDER_START_MS) {
     return `a request may take longer (requestTimeoutSeconds) than a sender lives (${MAX_SENDER_LIFETIME_MS / 1000} s)`;

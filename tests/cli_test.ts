@@ -109,7 +109,7 @@ test("status shows the settings in force: endpoint, format, spool, and whether t
   );
   assert.deepEqual(
     [printed.endpoint, printed.atExit],
-    ["stdout", { handOff: false, reason: "the hand-off is off (NAT_TELEMETRY_HANDOFF)", outcome: "delivered" }],
+    ["stdout", { handOff: false, reason: "the events do not go to an HTTP endpoint", outcome: "delivered" }],
   );
   const dryEnv = { NAT_TELEMETRY_DRY_RUN: "1", NAT_TELEMETRY_ENABLED: "1" };
   const dry = JSON.parse((await cli(dir.path, ["status", "--json"], dryEnv)).stdout);
