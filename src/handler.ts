@@ -785,8 +785,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   /**
-   * The trail's lines about the settings in force, and the problems of the options (to the logger too), once per
-   * handler, when it is first used.
+   * The trail's lines about the settings in force, the problems of the options (to the logger too) and of the
+   * environment, once per handler, when it is first used.
    */
   #tellSettings(): void {
     if (this.#toldSettings) return;
@@ -806,6 +806,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
     }
     for (const problem of this.#options.problems) this.#log(`problem: ${problem}`);
     if (!this.#debug) return;
+    // The user's, not the program's: to the trail alone.
+    for (const problem of this.#options.environmentProblems) {
+      this.#debug(`environment, where the options do not say otherwise: ${problem}`);
+    }
     const clearText = clearTextSecrets(sink, this.#options.headers);
     if (clearText) this.#debug(`warning: ${clearText}`);
     this.#debug(

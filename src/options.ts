@@ -203,6 +203,11 @@ export interface ResolvedOptions {
    * may be its user's (an `endpoint`, a header value, a `spoolDir` or a `format` taken from a variable of its own).
    */
   readonly problems: readonly string[];
+  /**
+   * What the environment holds that cannot be used as it is, each with what is done instead
+   * (`environmentSettings().problems`, as `nat-telemetry status` lists them): for the debug trail.
+   */
+  readonly environmentProblems: readonly string[];
   /** Whether `spoolDir` is the default place, which runs may trade for the fallback (`fallbackSpoolDir`). */
   readonly spoolFallback: boolean;
   readonly spoolLimits: SpoolLimits;
@@ -455,6 +460,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     spoolDir: spoolDir.path,
     noSpool: spoolDir.none,
     problems,
+    environmentProblems: settings.problems,
     spoolFallback: options.spoolDir === undefined && settings.spoolFallback,
     spoolLimits: {
       maxEvents: number("spoolMaxEvents", DEFAULT_SPOOL_LIMITS.maxEvents, count),

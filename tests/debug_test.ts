@@ -56,6 +56,29 @@ test(`${runtime}: NAT_TELEMETRY_DEBUG=1 traces every decision, request, answer a
   }
 });
 
+test(`${runtime}: the trail names the user's variables it cannot use, and what keeps the events, not the hand-off`, async () => {
+  const run = await runChild("debug_child.ts", {
+    env: {
+      NAT_TELEMETRY_DEBUG: "1",
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_ENDPOINT: "localhost:4318",
+      NAT_TELEMETRY_SPOOL_DIR: "rel/dir",
+      NAT_TELEMETRY_HANDOFF: "maybe",
+    },
+  });
+  assert.equal(run.code, 0, run.stderr);
+  const environment = "\\[nat-telemetry\\] environment, where the options do not say otherwise: ";
+  assert.match(
+    run.stderr,
+    new RegExp(`${environment}NAT_TELEMETRY_ENDPOINT="localhost:4318" is not an http\\(s\\) URL`),
+  );
+  assert.match(run.stderr, new RegExp(`${environment}NAT_TELEMETRY_SPOOL_DIR="rel/dir" is not an absolute path`));
+  assert.match(run.stderr, new RegExp(`${environment}NAT_TELEMETRY_HANDOFF="maybe"`));
+  // With no endpoint, the hand-off being off (as "maybe" reads) is not why nothing is delivered.
+  assert.match(run.stderr, /at exit: not delivered: the events do not go to an HTTP endpoint/);
+  assert.doesNotMatch(run.stderr, /hand-off is off/);
+});
+
 test(`${runtime}: with telemetry off, the trail says so once and nothing else happens`, async () => {
   const run = await runChild("debug_child.ts", {
     env: { NAT_TELEMETRY_DEBUG: "1", NAT_TELEMETRY_ENABLED: "0", NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/e" },
