@@ -406,58 +406,58 @@ milliseconds",hint:" (a method needs its object: () => performance.timeOrigin + 
 requestTimeoutMs:a*1e3,exitTimeoutMs:n("exitTimeoutSeconds",a,o)*1e3,backoff:{initialMs:c*1e3,maxMs:d*1e3},maxBufferedEvents:n(
 "maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,E-T.envelopeBytes-Qe),maxEventBytesOption:S,maxBatchBytes:E,sourceClientVersion:h,
 sessionId:u.sessionPrefix+f,sink:I.kind==="http"&&k.problem?{kind:"none",reason:"invalid_headers",detail:k.problem}:I,spoolDir:D.
-path,noSpool:D.none,problems:m,spoolFallback:e.spoolDir===void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEven\
-ts",ce.maxEvents,s),maxBytes:qo(n("spoolMaxBytes",ce.maxBytes,s),y,p),maxAgeMs:n("spoolMaxAgeDays",ce.maxAgeMs/864e5,{sign:"\
-positive"})*864e5},captureInterrupts:ns(e.captureInterrupts),handOff:ts(r("handOff","boolean",void 0),u),customFetch:e.fetch!==
-void 0,format:N,formatSetBy:v!==void 0?"the program's options":A!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{
-...O==="otlp"?u.otlpHeaders:{},...k.record},fetch:r("fetch","function",w().fetch??((M,F)=>globalThis.fetch(M,F))),logger:r(
-"logger","function",void 0),clock:x,waitClock:e.clock===void 0?()=>w().monotonicMs():x,random:er("random",r("random","fu\
-nction",Fe),Fe,{valid:M=>typeof M=="number"&&M>=0&&M<1,expected:"a number in [0, 1)"})}}),er=(function(e,t,n,{valid:r,expected:i,
-hint:o=""}){if(t===n)return t;let s;try{s=t()}catch(a){throw new TypeError(`Cannot create handler: '${e}' failed: ${te(a)}${o}`)}
-if(!r(s))throw new RangeError(`Cannot create handler: '${e}' must return ${i}, got ${_(s)}`);return()=>{try{const a=t();
-return r(a)?a:n()}catch{return n()}}}),$t=(function(e,t,n=ji){const r={json:n,bytes:Y(n),schemaVersion:Ee,sessionId:t,timestamp:0,
-retries:0,notBefore:0},i=Math.max(r.bytes,e.eventBytes(r)),o=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:o+Qe+i,
-envelopeBytes:o}}),qo=(function(e,t,n){if(e>=ce.maxBytes)return e;const r=$d({json:t,schemaVersion:Ee,sessionId:"",retries:0,
-timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler: 'spoolMaxBytes' must be at least ${r} (one spooled \
-event, ${n}), got ${e}`);return e}),kt=(function(e,t,n,r){return e==="otlp"?gd({serviceName:n["service.name"]??Da,serviceVersion:t,
-resourceAttributes:n},r):Xo(t,r)}),Jo=(function(e){const{format:t,sourceClientVersion:n}=e,r=t.resource??{},i=$t(kt(t.name,
-n,r,Hi),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,
-i.eventBytes)}}),Zo=(function(e,t,n,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: 'en\
-dpoint' must be a string (an http(s) URL, "" or "stdout"), got ${_(e)}`);const i=e===void 0?void 0:lt(e);if(i){const s=`\
-the program's 'endpoint' ${_(z(e))} ${i}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}
-if(e===void 0&&t===nn)return{kind:"none",reason:"endpoint_hidden"};const o=e??t??li;return e===void 0&&!Io(o)?{kind:"non\
-e",reason:"invalid_endpoint"}:o==="stdout"?{kind:"stderr"}:n||o===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:o}}),
-Ko=(function(e,t,n){if(e===!1)return{path:void 0,none:"the program's options keep none (spoolDir: false)"};if(e===void 0)
-return{path:t.spoolDir,none:t.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handler: 'spoolDir' must\
- be a string (an absolute path) or false, got ${_(e)}`);return J(e,C().os)?{path:e,none:void 0}:(n.push(`the program's '\
-spoolDir' ${_(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program's 'spoolDir' is not an abso\
-lute path"})}),Qo=(function(e,t){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create hand\
-ler: 'format' must be a string ("nat" or "otlp"), got ${_(e)}`);const n=ut(e);return n||(t.push(`the program's 'format' ${_(
-e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}),tr=(function(e,t){if(t===void 0)return{};if(!q(t))throw new TypeError(
-`Cannot create handler: '${e}' must be an object of strings, got ${_(t)}`);const n={};for(const[r,i]of Object.entries(t))
-if(i!==void 0){if(typeof i!="string")throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, go\
-t ${typeof i=="object"||typeof i=="function"?_(i):`a ${typeof i}`} for ${_(r)}`);n[r]=i}return n}),es=(function(e){const t=tr(
-"headers",e);for(const[o,s]of Object.entries(t)){if(!Ar(o))throw new TypeError(`Cannot create handler: 'headers' must ha\
-ve header names (RFC 9110 tokens), got ${_(o)}`);if(Nr(o))throw new TypeError(`Cannot create handler: 'headers' must not\
- set ${_(o)}: the HTTP client frames the request itself`);t[o]=Cs(s)}const n=Object.keys(t).find(o=>!Rr(t[o])),r=Object.
-entries(t).reduce((o,[s,a])=>o+s.length+a.length+4,0),i=n!==void 0?`the program's 'headers' has a value for ${_(n)} that\
- cannot be sent (a control character or a character past ASCII): nothing is sent`:r>Yi?`the program's 'headers' add ${r}\
- bytes to a request, more than ${Yi} (servers refuse a larger head): nothing is sent`:void 0;return i?{record:{},problem:i}:
-{record:t}}),ts=(function(e,t){return e!==void 0?{enabled:e,source:"handOff option"}:t.handOff!=="auto"?{enabled:t.handOff,
-source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}),ns=(function(e){if(e===void 0||
-e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: 'cap\
-tureInterrupts' must be a boolean or a function, got ${_(e)}`)}),nr=(function(e){if(e===Xi)return!0;const t=Y(JSON.stringify(
-e))<=Rd;return t&&(Xi=e),t}),rs=(function(e,t){const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof Se))return{
-reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be i\
-nspected"}}try{const{schemaVersion:i,timestamp:o}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"schemaVe\
-rsion is not a string"};if(!nr(i))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Qe} bytes bey\
-ond "${Ee}" that maxBatchBytes keeps for it`};if(!Number.isFinite(o))return{reason:"invalid_event",detail:"timestamp is \
-not a finite number"};if(o<0||o>zi)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both\
- wire formats carry"};const{json:s,bytes:a}=Uo(e),c={json:s,bytes:a,schemaVersion:i,sessionId:n,clientVersion:r,timestamp:o,
-retries:0,notBefore:0},d=rr(c,t);return d===void 0?c:{reason:"event_too_large",detail:d}}catch(i){return{reason:"invalid\
-_event",detail:te(i)}}}),rr=(function(e,t){const{maxEventBytes:n,maxBatchBytes:r,format:i}=t;if(e.bytes>n)return`${e.bytes}\
- bytes serialized, more than ${Math.max(n,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NA\
-T_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;const o=i.eventBytes(e),s=e.sessionId===
+path,noSpool:D.none,problems:m,environmentProblems:u.problems,spoolFallback:e.spoolDir===void 0&&u.spoolFallback,spoolLimits:{
+maxEvents:n("spoolMaxEvents",ce.maxEvents,s),maxBytes:qo(n("spoolMaxBytes",ce.maxBytes,s),y,p),maxAgeMs:n("spoolMaxAgeDa\
+ys",ce.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ns(e.captureInterrupts),handOff:ts(r("handOff","boolea\
+n",void 0),u),customFetch:e.fetch!==void 0,format:N,formatSetBy:v!==void 0?"the program's options":A!==void 0?"NAT_TELEM\
+ETRY_FORMAT":"the default",headers:{...O==="otlp"?u.otlpHeaders:{},...k.record},fetch:r("fetch","function",w().fetch??((M,F)=>globalThis.
+fetch(M,F))),logger:r("logger","function",void 0),clock:x,waitClock:e.clock===void 0?()=>w().monotonicMs():x,random:er("\
+random",r("random","function",Fe),Fe,{valid:M=>typeof M=="number"&&M>=0&&M<1,expected:"a number in [0, 1)"})}}),er=(function(e,t,n,{
+valid:r,expected:i,hint:o=""}){if(t===n)return t;let s;try{s=t()}catch(a){throw new TypeError(`Cannot create handler: '${e}\
+' failed: ${te(a)}${o}`)}if(!r(s))throw new RangeError(`Cannot create handler: '${e}' must return ${i}, got ${_(s)}`);return()=>{
+try{const a=t();return r(a)?a:n()}catch{return n()}}}),$t=(function(e,t,n=ji){const r={json:n,bytes:Y(n),schemaVersion:Ee,
+sessionId:t,timestamp:0,retries:0,notBefore:0},i=Math.max(r.bytes,e.eventBytes(r)),o=e.emptyBytes(r);return{eventBytes:r.
+bytes,batchBytes:o+Qe+i,envelopeBytes:o}}),qo=(function(e,t,n){if(e>=ce.maxBytes)return e;const r=$d({json:t,schemaVersion:Ee,
+sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler: 'spoolMaxBytes' must be at l\
+east ${r} (one spooled event, ${n}), got ${e}`);return e}),kt=(function(e,t,n,r){return e==="otlp"?gd({serviceName:n["se\
+rvice.name"]??Da,serviceVersion:t,resourceAttributes:n},r):Xo(t,r)}),Jo=(function(e){const{format:t,sourceClientVersion:n}=e,
+r=t.resource??{},i=$t(kt(t.name,n,r,Hi),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,i.batchBytes),maxEventBytes:Math.
+max(e.maxEventBytesOption,i.eventBytes)}}),Zo=(function(e,t,n,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`\
+Cannot create handler: 'endpoint' must be a string (an http(s) URL, "" or "stdout"), got ${_(e)}`);const i=e===void 0?void 0:
+lt(e);if(i){const s=`the program's 'endpoint' ${_(z(e))} ${i}: nothing is sent`;return r.push(s),{kind:"none",reason:"in\
+valid_endpoint",detail:s}}if(e===void 0&&t===nn)return{kind:"none",reason:"endpoint_hidden"};const o=e??t??li;return e===
+void 0&&!Io(o)?{kind:"none",reason:"invalid_endpoint"}:o==="stdout"?{kind:"stderr"}:n||o===""?{kind:"none",reason:"dry_r\
+un"}:{kind:"http",url:o}}),Ko=(function(e,t,n){if(e===!1)return{path:void 0,none:"the program's options keep none (spool\
+Dir: false)"};if(e===void 0)return{path:t.spoolDir,none:t.noSpool};if(typeof e!="string")throw new TypeError(`Cannot cre\
+ate handler: 'spoolDir' must be a string (an absolute path) or false, got ${_(e)}`);return J(e,C().os)?{path:e,none:void 0}:
+(n.push(`the program's 'spoolDir' ${_(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program's '\
+spoolDir' is not an absolute path"})}),Qo=(function(e,t){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(
+`Cannot create handler: 'format' must be a string ("nat" or "otlp"), got ${_(e)}`);const n=ut(e);return n||(t.push(`the \
+program's 'format' ${_(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}),tr=(function(e,t){if(t===void 0)
+return{};if(!q(t))throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${_(t)}`);const n={};
+for(const[r,i]of Object.entries(t))if(i!==void 0){if(typeof i!="string")throw new TypeError(`Cannot create handler: '${e}\
+' must be an object of strings, got ${typeof i=="object"||typeof i=="function"?_(i):`a ${typeof i}`} for ${_(r)}`);n[r]=
+i}return n}),es=(function(e){const t=tr("headers",e);for(const[o,s]of Object.entries(t)){if(!Ar(o))throw new TypeError(`\
+Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${_(o)}`);if(Nr(o))throw new TypeError(`C\
+annot create handler: 'headers' must not set ${_(o)}: the HTTP client frames the request itself`);t[o]=Cs(s)}const n=Object.
+keys(t).find(o=>!Rr(t[o])),r=Object.entries(t).reduce((o,[s,a])=>o+s.length+a.length+4,0),i=n!==void 0?`the program's 'h\
+eaders' has a value for ${_(n)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>
+Yi?`the program's 'headers' add ${r} bytes to a request, more than ${Yi} (servers refuse a larger head): nothing is sent`:
+void 0;return i?{record:{},problem:i}:{record:t}}),ts=(function(e,t){return e!==void 0?{enabled:e,source:"handOff option"}:
+t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"\
+default"}}),ns=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(
+`Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${_(e)}`)}),nr=(function(e){if(e===Xi)return!0;
+const t=Y(JSON.stringify(e))<=Rd;return t&&(Xi=e),t}),rs=(function(e,t){const{sessionId:n,sourceClientVersion:r}=t;try{if(!(e instanceof
+Se))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that \
+cannot be inspected"}}try{const{schemaVersion:i,timestamp:o}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"\
+schemaVersion is not a string"};if(!nr(i))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Qe} b\
+ytes beyond "${Ee}" that maxBatchBytes keeps for it`};if(!Number.isFinite(o))return{reason:"invalid_event",detail:"times\
+tamp is not a finite number"};if(o<0||o>zi)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 t\
+hat both wire formats carry"};const{json:s,bytes:a}=Uo(e),c={json:s,bytes:a,schemaVersion:i,sessionId:n,clientVersion:r,
+timestamp:o,retries:0,notBefore:0},d=rr(c,t);return d===void 0?c:{reason:"event_too_large",detail:d}}catch(i){return{reason:"\
+invalid_event",detail:te(i)}}}),rr=(function(e,t){const{maxEventBytes:n,maxBatchBytes:r,format:i}=t;if(e.bytes>n)return`${e.
+bytes} bytes serialized, more than ${Math.max(n,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, wh\
+ich NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;const o=i.eventBytes(e),s=e.sessionId===
 t.sessionId&&e.clientVersion===t.sourceClientVersion&&nr(e.schemaVersion);if((o>e.bytes||!s)&&i.emptyBytes(e)+o>r)return`${o}\
  bytes as the ${i.name} format carries it, more than maxBatchBytes leaves beside its envelope`}),Ve=(function(e,t,n,r){let i;
 try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const s=n.exec(o)?.[1],a=s===void 0?void 0:r(s,o);return a===void 0?
@@ -504,10 +504,10 @@ const n=hs();return{endpoint:e,dir:t,reads:n===void 0?[]:[n],variables:[...sc,..
 return;const t=J(e,C().os),n=t?void 0:w().files?.realPath("."),r=fs(n===void 0?e:H(n,e));return r.includes("\uFFFD")&&t?
 e:r}),fs=(function(e){const t=K(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=w().files,i=t===void 0||["",
 ".",".."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:H(i,n);return o!==void 0&&r?.allowed(o,
-"read")?o:e}),fr=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.
-kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own\
- fetch, which a sender process cannot call";if(e.requestTimeoutMs>Me-oc)return`a request may take longer (requestTimeout\
-Seconds) than a sender lives (${Me/1e3} s)`;if(!n)return"telemetry was turned off during the run";const o=Ye();if(o!==void 0)
+"read")?o:e}),fr=(function(e,t,n){const{handOff:r,sink:i}=e;if(i.kind!=="http")return"the events do not go to an HTTP en\
+dpoint";if(!r.enabled)return`the hand-off is off (${r.source})`;if(e.customFetch)return"the program delivers with its ow\
+n fetch, which a sender process cannot call";if(e.requestTimeoutMs>Me-oc)return`a request may take longer (requestTimeou\
+tSeconds) than a sender lives (${Me/1e3} s)`;if(!n)return"telemetry was turned off during the run";const o=Ye();if(o!==void 0)
 return`the program turned telemetry on over ${o==="file"?"the consent file":o}'s no, which a sender, reading the user's \
 decision again, would follow`;if(!t)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directo\
 ry";if(!t.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --a\
@@ -806,12 +806,12 @@ random,yi=/[A-Za-z0-9_-]/,id=/(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?
 od=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y,
 gi=4300,sd=100,ad=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
 this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#l(e):this.#s(t),this.#w()}}#l(e){const t=this.#e.startsWith("[[",
-this.#t);this.#t+=t?2:1;const n=this.#p();this.#m(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const s=i===n.length-
+this.#t);this.#t+=t?2:1;const n=this.#p();this.#h(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const s=i===n.length-
 1;if(s&&t){const c=pt(r,o)??this.#$([],"array");(!Array.isArray(c)||this.#n.get(c)!=="array")&&this.#o(`'${o}' is not an\
  array of tables`);const d=this.#$({},"header");return c.push(d),je(r,o,c),d}let a=pt(r,o);a===void 0?je(r,o,a=this.#$({},
 s?"header":"implicit")):Array.isArray(a)&&this.#n.get(a)==="array"&&!s?a=a[a.length-1]:Xt(a)?s?(this.#n.get(a)!=="implic\
 it"&&this.#o(`table '${n.join(".")}' is defined twice`),this.#n.set(a,"header")):this.#n.get(a)==="inline"&&this.#o(`'${o}\
-' is an inline table`):this.#o(`'${o}' is not a table`),r=a}return r}#s(e){const t=this.#p();this.#y(),this.#m("="),this.#y();
+' is an inline table`):this.#o(`'${o}' is not a table`),r=a}return r}#s(e){const t=this.#p();this.#y(),this.#h("="),this.#y();
 const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let s=pt(r,o);s===void 0?je(r,o,s=this.#$({},"dotted")):(!Xt(s)||
 !["dotted","implicit"].includes(this.#n.get(s)??""))&&this.#o(`'${o}' is already defined`),this.#n.get(s)==="implicit"&&
 this.#n.set(s,"dotted"),r=s}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),je(r,i,n)}#p(){
@@ -819,14 +819,14 @@ const e=[];for(;;){this.#y();const t=this.#a();if(t==='"')e.push(this.#_());else
 for(;this.#t<this.#e.length&&yi.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
 return this.#u();if(this.#e.startsWith("'''",this.#t))return this.#S();if(e==='"')return this.#_();if(e==="'")return this.#E();
-if(e==="["||e==="{"){++this.#i>sd&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#f();return this.#i--,
+if(e==="["||e==="{"){++this.#i>sd&&this.#o("values are nested too deeply");const r=e==="["?this.#v():this.#m();return this.#i--,
 r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!yi.test(this.#e[this.#t+r.length]??""))return this.#t+=
 r.length,i;const t=this.#d(id,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!dd(Number(i),Number(o),Number(s))&&
 this.#o("a date is not in the calendar"),r}const n=this.#d(od,/[\w.+-]/);return n?(/^[+-]?\d[\d_]*$/.test(n[0])&&n[0].replace(
 /\D/g,"").length>gi&&this.#o(`an integer has more than ${gi} digits`),cd(n[0])):this.#o("a value is malformed")}#d(e,t){
 e.lastIndex=this.#t;const n=e.exec(this.#e);if(!(!n||t.test(this.#e[e.lastIndex]??"")))return this.#t=e.lastIndex,n}#v(){
 this.#t++;const e=[];for(;this.#x(),this.#a()!=="]";)e.push(this.#r()),this.#x(),this.#a()===","?this.#t++:this.#a()!=="\
-]"&&this.#o("an array is malformed");return this.#t++,e}#f(){this.#t++;const e=this.#$({},"inline");if(this.#y(),this.#a()===
+]"&&this.#o("an array is malformed");return this.#t++,e}#m(){this.#t++;const e=this.#$({},"inline");if(this.#y(),this.#a()===
 "}")return this.#t++,e;for(;;){this.#s(e),this.#y();const t=this.#e[this.#t++];if(t==="}")break;t!==","&&this.#o("an inl\
 ine table is malformed")}return this.#c(e),e}#c(e){this.#n.set(e,"inline");for(const t of Object.values(e))Xt(t)&&this.#c(
 t)}#_(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
@@ -854,7 +854,7 @@ i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?th
 `;){const e=this.#e[this.#t++];Ue(e)&&e!=="	"&&!(e==="\r"&&this.#a()===`
 `)&&this.#o("a comment is malformed")}}#w(){this.#y(),this.#a()==="#"&&this.#A(),this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#a()===`
-`?this.#t++:this.#t<this.#e.length&&this.#o("a line has more than one statement")}#m(e){this.#e.startsWith(e,this.#t)||this.#o(
+`?this.#t++:this.#t<this.#e.length&&this.#o("a line has more than one statement")}#h(e){this.#e.startsWith(e,this.#t)||this.#o(
 `'${e}' is missing`),this.#t+=e.length}#a(){return this.#e[this.#t]}#$(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
 slice(0,this.#t).split(`
 `).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}};function Xt(e){return typeof e=="object"&&e!==null&&
@@ -915,7 +915,7 @@ s (its permissions)`):new mn(t,n,r,i,h):(l!==t&&(h=n.ensureDir(l,!0,c)),new mn(l
 missing"?a(`${t} does not exist yet`,!0):a(te(h))}}write(t,n){const r={},i=t.map(pe),{kept:o}=_t(i,this.#t.maxEvents,this.#t.
 maxBytes);V(r,"spool_full",i.length-o.length);const s=new Map;for(const c of o){const d=s.get(t[c].sessionId)??[];d.push(
 i[c]),s.set(t[c].sessionId,d)}const a=[];try{for(const c of s.values())a.push(this.#l(c,n,this.key))}catch(c){for(const d of a)
-this.#u(d);throw c}return{written:r,older:this.#f(n,a)}}claim(t,n,r){const i=[],o={};for(const{entry:s,path:a}of this.#v(
+this.#u(d);throw c}return{written:r,older:this.#m(n,a)}}claim(t,n,r){const i=[],o={};for(const{entry:s,path:a}of this.#v(
 n).slice(0,Re)){if(i.length>=t)break;const c=this.#p(s.name,n+r);try{this.#e.rename(a,c)}catch{continue}const{valid:d,corrupt:u,
 expired:h}=this.#s(c,s,n),l=d.slice(0,t-i.length),f={path:c,name:s.name,until:n+r,remaining:l.length,taken:l.length,exact:u===
 0&&h===0&&l.length===d.length};try{this.#l(d.slice(l.length).map(pe),s.time,this.key)}catch{this.giveBack(f);continue}V(
@@ -929,7 +929,7 @@ n.time).map(({time:t,...n})=>n)}adopt(t,n,r=wd){const i=[];let o=0;for(const s o
 s,n);if(!(a!==void 0&&(a.key===this.key||a.key===void 0))||!(n-a.time>=r))continue;const d=t.#p(a.name,n+Li);try{t.#e.rename(
 `${t.dir}/${s}`,d)}catch{continue}const{valid:u}=t.#s(d,a,n);try{const h=this.#l(u.map(pe),a.time,a.key);h!==void 0&&i.push(
 h)}catch{try{t.#e.rename(d,`${t.dir}/${a.name}`)}catch{}break}t.#u(d.slice(t.dir.length+1)),o+=u.length}return i.length>
-0&&this.#f(n,i),o}clear(){let t=0;for(const n of this.#r()){const r=rt.exec(n),i=me(r?r[3]:n);i&&this.#u(n)&&(t+=i.events)}
+0&&this.#m(n,i),o}clear(){let t=0;for(const n of this.#r()){const r=rt.exec(n),i=me(r?r[3]:n);i&&this.#u(n)&&(t+=i.events)}
 return t}entries(){return this.#n().sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(n=>me(n)??[])}#l(t,n,r){
 if(t.length===0)return;const i=Zn(t,n,r);return Be(this.#e,this.dir,i,Kn(t),n),i}#s(t,n,r=-1/0){const i={valid:[],corrupt:0,
 expired:0};let o;try{o=this.#e.read(t,this.#i.maxBytes)}catch{const s=this.#e.sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(
@@ -938,7 +938,7 @@ n.events,Math.floor(s/Ci)))}for(const s of o?.split(`
 a)}return i}#p(t,n){return`${this.dir}/${en(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t,n,r){const i=s=>Math.
 abs(r-s)>Li;if(!i(n))return!1;const o=this.#e.modifiedAt(`${this.dir}/${t}`);return o===void 0||i(o)}#v(t){const n=[];let r=0;
 for(const i of this.#r()){const o=nd.exec(i),s=Jn(i,t);s?.key===this.key?n.push({entry:s,path:`${this.dir}/${i}`}):o&&r<
-Re&&this.#d(i,Number(o[1]),t)&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#f(t,n){const r={},[i,o]=[
+Re&&this.#d(i,Number(o[1]),t)&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#m(t,n){const r={},[i,o]=[
 this.#t,this.#i],s=y=>y.key===this.key||y.key===void 0,a=y=>t-y.time>(s(y)?i.maxAgeMs:o.maxAgeMs),c=this.#r();this.#_(c,
 t,a,r);const d=this.#n(c),u={events:0,bytes:0},h={events:0,bytes:0},l=(y,p,T)=>{s(y)&&([u.events,u.bytes]=[u.events+p,u.
 bytes+T]),[h.events,h.bytes]=[h.events+p,h.bytes+T]};for(const y of d)l(y,y.events,y.bytes);const f=(y,p)=>y.events>p.maxEvents||
@@ -984,8 +984,8 @@ n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+ot(n,Ld,this.#p,
 t){this.#r=n;return}this.#c({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#c({failures:this.#r.failures,
 notBefore:this.#s()+e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#v(),this.#r&&this.#r.
 handedOffAt===void 0&&this.#r.notBefore<=e&&this.#c({...this.#r,handedOffAt:e})}recordSuccess(){const e=this.#r!==void 0;
-return this.forget(),e}refresh(){this.#d||(this.#r=this.#v())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#f())}#v(){
-const e=ir(this.#l,this.path,this.#s());return e==="invalid"&&this.#f(),typeof e=="object"?e.state:void 0}#f(){try{this.#l.
+return this.forget(),e}refresh(){this.#d||(this.#r=this.#v())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#m())}#v(){
+const e=ir(this.#l,this.path,this.#s());return e==="invalid"&&this.#m(),typeof e=="object"?e.state:void 0}#m(){try{this.#l.
 remove(this.path)}catch{}}#c(e){this.#r=e;try{const t=this.#i?{endpointHash:fe(this.#n)}:{},n=P({...e,...t,endpoint:this.#n}),
 r=Y(n)<=Wi&&z(this.#n)===this.#n?n:P({...e,...t});Be(this.#l,this.#e,this.#t,r,this.#s())}catch{}}};function qi(e){const{
 failures:t=0,notBefore:n=0}=e.state??{};return`the endpoint is down (${t} failure(s) in a row): not tried before ${oe(n)}`}
@@ -1550,13 +1550,13 @@ var Kr=/[A-Za-z0-9_-]/,od=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:
 x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][\
 +-]?\\d(?:_?\\d)*)?)/y;function Zr(e){return new rt(e).document()}var rt=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){\
 this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#d()==="["?t=this.#c(n):thi\
-s.#s(t),this.#E()}}#c(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o\
+s.#s(t),this.#E()}}#c(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#f(t?"]]":"]");let o\
 =n;for(let[i,s]of r.entries()){let d=i===r.length-1;if(d&&t){let a=nt(o,s)??this.#x([],"array");(!Array.isArray(a)||this\
 .#t.get(a)!=="array")&&this.#i(`\'${s}\' is not an array of tables`);let c=this.#x({},"header");return a.push(c),gn(o,s,a)\
 ,c}let u=nt(o,s);u===void 0?gn(o,s,u=this.#x({},d?"header":"implicit")):Array.isArray(u)&&this.#t.get(u)==="array"&&!d?u\
 =u[u.length-1]:tt(u)?d?(this.#t.get(u)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(u,"h\
 eader")):this.#t.get(u)==="inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=u}return o}#\
-s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let d=nt(o,s);d===\
+s(n){let t=this.#p();this.#y(),this.#f("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let d=nt(o,s);d===\
 void 0?gn(o,s,d=this.#x({},"dotted")):(!tt(d)||!["dotted","implicit"].includes(this.#t.get(d)??""))&&this.#i(`\'${s}\' is \
 already defined`),this.#t.get(d)==="implicit"&&this.#t.set(d,"dotted"),o=d}let i=t[t.length-1];Object.hasOwn(o,i)&&this.\
 #i(`\'${i}\' is defined twice`),gn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#d();if(t===\'"\')n.push(this.#T());els\
@@ -1564,14 +1564,14 @@ e if(t==="\'")n.push(this.#v());else{let r=this.#n;for(;this.#n<this.#e.length&&
 .#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#d()!==".")return n;this.#n++}}#\
 r(){let n=this.#d();if(this.#e.startsWith(\'"""\',this.#n))return this.#l();if(this.#e.startsWith("\'\'\'",this.#n))return th\
 is.#k();if(n===\'"\')return this.#T();if(n==="\'")return this.#v();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are \
-nested too deeply");let o=n==="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(thi\
+nested too deeply");let o=n==="["?this.#g():this.#h();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(thi\
 s.#e.startsWith(o,this.#n)&&!Kr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#a(od,/[\\w:.+-\
 ]/);if(t){let[o,i,s,d]=t;return i!==void 0&&!sd(Number(i),Number(s),Number(d))&&this.#i("a date is not in the calendar")\
 ,o}let r=this.#a(id,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an i\
 nteger has more than 4300 digits"),dd(r[0])):this.#i("a value is malformed")}#a(n,t){n.lastIndex=this.#n;let r=n.exec(th\
 is.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),th\
 is.#d()!=="]";)n.push(this.#r()),this.#O(),this.#d()===","?this.#n++:this.#d()!=="]"&&this.#i("an array is malformed");r\
-eturn this.#n++,n}#m(){this.#n++;let n=this.#x({},"inline");if(this.#y(),this.#d()==="}")return this.#n++,n;for(;;){this\
+eturn this.#n++,n}#h(){this.#n++;let n=this.#x({},"inline");if(this.#y(),this.#d()==="}")return this.#n++,n;for(;;){this\
 .#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.\
 #u(n),n}#u(n){this.#t.set(n,"inline");for(let t of Object.values(n))tt(t)&&this.#u(t)}#T(){this.#n++;let n="";for(;;){le\
 t t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=t\
@@ -1591,7 +1591,7 @@ his.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#d()===" "||this.#d()==="	";)t
 is.#d();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#N();else return\
 }}#N(){for(;this.#n<this.#e.length&&this.#d()!==`\n`;){let n=this.#e[this.#n++];yn(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\
 \n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.#d()==="#"&&this.#N(),this.#e.startsWith(`\\r\n`,this.#n)?this\
-.#n+=2:this.#d()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n){this.#e.sta\
+.#n+=2:this.#d()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#f(n){this.#e.sta\
 rtsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#d(){return this.#e[this.#n]}#x(n,t){return this.#t.s\
 et(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`\
 )}};function nt(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function gn(e,n,t){Object.defineProperty(e,n,{value:t,writabl\
@@ -1723,8 +1723,8 @@ this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#u({failu
 ){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),this.#a=!0)}noteHandOff(){if(!this.#r)return;let \
 n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#u({...this.#r,handedOff\
 At:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#a||(this.#r=this.#g())}forget(){thi\
-s.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#m())}#g(){let n=Pd(this.#c,this.path,this.#s());return n==="invalid"&&th\
-is.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#c.remove(this.path)}catch{}}#u(n){this.#r=n;try{let t=this.#o?{\
+s.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#h())}#g(){let n=Pd(this.#c,this.path,this.#s());return n==="invalid"&&th\
+is.#h(),typeof n=="object"?n.state:void 0}#h(){try{this.#c.remove(this.path)}catch{}}#u(n){this.#r=n;try{let t=this.#o?{\
 endpointHash:ne(this.#t)}:{},r=C({...n,...t,endpoint:this.#t}),o=F(r)<=_o&&V(this.#t)===this.#t?r:C({...n,...t});me(this\
 .#c,this.#e,this.#n,o,this.#s())}catch{}}};function ko(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoin\
 t is down (${n} failure(s) in a row): not tried before ${Be(t)}`}function H(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var Ro=36e5,j\
@@ -1740,7 +1740,7 @@ here ${n} leads cannot be told`):f!==n&&c(f)?t.permissionsFollowLinks?d(`the pro
 sing"?d(`${n} does not exist yet`,!0):d(z(l))}}write(n,t){let r={},o=n.map(Me),{kept:i}=wt(o,this.#n.maxEvents,this.#n.m\
 axBytes);H(r,"spool_full",o.length-i.length);let s=new Map;for(let u of i){let a=s.get(n[u].sessionId)??[];a.push(o[u]),\
 s.set(n[u].sessionId,a)}let d=[];try{for(let u of s.values())d.push(this.#c(u,t,this.key))}catch(u){for(let a of d)this.\
-#l(a);throw u}return{written:r,older:this.#m(t,d)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:d}of this.#g(t).slice\
+#l(a);throw u}return{written:r,older:this.#h(t,d)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:d}of this.#g(t).slice\
 (0,je)){if(o.length>=n)break;let u=this.#p(s.name,t+r);try{this.#e.rename(d,u)}catch{continue}let{valid:a,corrupt:c,expi\
 red:l}=this.#s(u,s,t),f=a.slice(0,n-o.length),m={path:u,name:s.name,until:t+r,remaining:f.length,taken:f.length,exact:c=\
 ==0&&l===0&&f.length===a.length};try{this.#c(a.slice(f.length).map(Me),s.time,this.key)}catch{this.giveBack(m);continue}\
@@ -1754,7 +1754,7 @@ ort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=Cd){let o=[],i=0;f
 k;let d=Ao(s,t);if(!(d!==void 0&&(d.key===this.key||d.key===void 0))||!(t-d.time>=r))continue;let a=n.#p(d.name,t+Ro);tr\
 y{n.#e.rename(`${n.dir}/${s}`,a)}catch{continue}let{valid:c}=n.#s(a,d,t);try{let l=this.#c(c.map(Me),d.time,d.key);l!==v\
 oid 0&&o.push(l)}catch{try{n.#e.rename(a,`${n.dir}/${d.name}`)}catch{}break}n.#l(a.slice(n.dir.length+1)),i+=c.length}re\
-turn o.length>0&&this.#m(t,o),i}clear(){let n=0;for(let t of this.#r()){let r=Tn.exec(t),o=Le(r?r[3]:t);o&&this.#l(t)&&(\
+turn o.length>0&&this.#h(t,o),i}clear(){let n=0;for(let t of this.#r()){let r=Tn.exec(t),o=Le(r?r[3]:t);o&&this.#l(t)&&(\
 n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Le(t)??[\
 ])}#c(n,t,r){if(n.length===0)return;let o=No(n,t,r);return me(this.#e,this.dir,o,$o(n),t),o}#s(n,t,r=-1/0){let o={valid:\
 [],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,M\
@@ -1763,7 +1763,7 @@ ath.min(t.events,Math.floor(s/Io)))}for(let s of i?.split(`\n`)??[]){if(s==="")c
 turn this.#e.list(this.dir)}catch{return[]}}#a(n,t,r){let o=s=>Math.abs(r-s)>Ro;if(!o(t))return!1;let i=this.#e.modified\
 At(`${this.dir}/${n}`);return i===void 0||o(i)}#g(n){let t=[],r=0;for(let o of this.#r()){let i=Tr.exec(o),s=Ao(o,n);s?.\
 key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&r<je&&this.#a(o,Number(i[1]),n)&&this.#l(o)&&r++}return t.so\
-rt((o,i)=>o.entry.time-i.entry.time)}#m(n,t){let r={},[o,i]=[this.#n,this.#o],s=y=>y.key===this.key||y.key===void 0,d=y=\
+rt((o,i)=>o.entry.time-i.entry.time)}#h(n,t){let r={},[o,i]=[this.#n,this.#o],s=y=>y.key===this.key||y.key===void 0,d=y=\
 >n-y.time>(s(y)?o.maxAgeMs:i.maxAgeMs),u=this.#r();this.#T(u,n,d,r);let a=this.#t(u),c={events:0,bytes:0},l={events:0,by\
 tes:0},f=(y,p,T)=>{s(y)&&([c.events,c.bytes]=[c.events+p,c.bytes+T]),[l.events,l.bytes]=[l.events+p,l.bytes+T]};for(let \
 y of a)f(y,y.events,y.bytes);let m=(y,p)=>y.events>p.maxEvents||y.bytes>p.maxBytes;if(!m(c,o)&&!m(l,i)&&!a.some(d))retur\
@@ -1868,290 +1868,291 @@ lid:ta,expected:"epoch milliseconds",hint:" (a method needs its object: () => pe
 ies",Kd,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{\
 initialMs:u*1e3,maxMs:a*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(_,v-T.envelopeBytes-R\
 e),maxEventBytesOption:_,maxBatchBytes:v,sourceClientVersion:l,sessionId:c.sessionPrefix+m,sink:P.kind==="http"&&x.probl\
-em?{kind:"none",reason:"invalid_headers",detail:x.problem}:P,spoolDir:D.path,noSpool:D.none,problems:h,spoolFallback:e.s\
-poolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ae.maxEvents,s),maxBytes:ra(t("spoolMaxBytes\
-",ae.maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",ae.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ua(e.ca\
-ptureInterrupts),handOff:aa(r("handOff","boolean",void 0),c),customFetch:e.fetch!==void 0,format:O,formatSetBy:g!==void \
-0?"the program\'s options":N!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?c.otlpHeaders:{},...x.r\
-ecord},fetch:r("fetch","function",b().fetch??((L,j)=>globalThis.fetch(L,j))),logger:r("logger","function",void 0),clock:\
-R,waitClock:e.clock===void 0?()=>b().monotonicMs():R,random:Ho("random",r("random","function",we),we,{valid:L=>typeof L=\
-="number"&&L>=0&&L<1,expected:"a number in [0, 1)"})}}function Ho(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return \
-n;let s;try{s=n()}catch(d){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${z(d)}${i}`)}if(!r(s))throw new R\
-angeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let d=n();return r(d)?d:t()}catc\
-h{return t()}}}var ta=e=>typeof e=="number"&&e>=0&&e<1e13;function xt(e,n,t=jo){let r={json:t,bytes:F(t),schemaVersion:p\
-e,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);return{eventBytes\
-:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function ra(e,n,t){if(e>=ae.maxBytes)return e;let r=Po({json:n,schemaVersion\
-:pe,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be \
-at least ${r} (one spooled event, ${t}), got ${e}`);return e}function _t(e,n,t,r){return e==="otlp"?Do({serviceName:t["s\
-ervice.name"]??$r,serviceVersion:n,resourceAttributes:t},r):Fo(n,r)}var Vo={name:"node",version:"x".repeat(12),machine:"\
-x".repeat(11),os:"linux"};function Yo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=xt(_t(n.name,t,r,Vo),"\
-undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.e\
-ventBytes)}}var kt=Symbol("hidden");function oa(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot c\
-reate handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:fn(e)\
-;if(o){let s=`the program\'s \'endpoint\' ${A(V(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_e\
-ndpoint",detail:s}}if(e===void 0&&n===kt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Hr;return e===void 0&&\
-!Ur(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{ki\
-nd:"http",url:i}}function ia(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false)\
-"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handler\
-: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);return U(e,I().os)?{path:e,none:void 0}:(t.push\
-(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDi\
-r\' is not an absolute path"})}function sa(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cann\
-ot create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=mn(e);return t||(n.push(`the program\
-\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Wo(e,n){if(n===void 0)return\
-{};if(!Se(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};for\
-(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' mu\
-st be an object of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}re\
-turn t}var Uo=8192;function da(e){let n=Wo("headers",e);for(let[i,s]of Object.entries(n)){if(!un(i))throw new TypeError(\
-`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(an(i))throw new TypeError(`\
-Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client frames the request itself`);n[i]=Ar(s)}let t=Obje\
-ct.keys(n).find(i=>!cn(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void 0?`the program\'s\
- \'headers\' has a value for ${A(t)} that cannot be sent (a control character or a character past ASCII): nothing is sent`\
-:r>Uo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Uo} (servers refuse a larger head): nothing is s\
-ent`:void 0;return o?{record:{},problem:o}:{record:n}}function aa(e,n){return e!==void 0?{enabled:e,source:"handOff opti\
-on"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,sou\
-rce:"default"}}function ua(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;thr\
-ow new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var _n=/^sen\
-der-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function kn(e,n){let t=C(n).replace(/[\\u007f-\\uffff]/g,r=>`\\\\u${r.charC\
-odeAt(0).toString(16).padStart(4,"0")}`);return{...e,[Ye]:t}}function Go(e){if(e)try{let n=JSON.parse(e);return typeof n\
-=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var te=15e3,ca=250\
-,zo=5;function Xo(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).slice(0,4)}function qo(e,n,t,r){return`sender-$\
-{e}-${Z(n)}-${t}${he(8)}.${r}`}function Pe(e,n,t,r,o){let i={locks:[],marks:[],others:new Map};for(let s of e.list(n)){l\
-et d=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(s);if(!d)continue;let u=Number(d[2]),a=\
-d[4]==="lock"?te:ca;if(u+a<=r||u>r+a)On(e,`${n}/${s}`);else if(d[1]===t)(d[4]==="lock"?i.locks:i.marks).push(s);else if(\
-d[3]===o){let[c,l]=[`${d[2]} ${s}`,i.others.get(d[1])];(l===void 0||c<l)&&i.others.set(d[1],c)}}return i.locks.sort(),i.\
-marks.sort(),i}function Rn(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catch{return!1}}function Jo(e,n,t,r){let o;try\
-{e.ensureDir(n,!0);let i=Xo(r),s=Pe(e,n,t,Date.now(),i);if(s.locks.length>0||s.marks.length>0)return"at work";if(s.other\
-s.size>=zo)return"crowded";let d=Date.now();o=qo(t,d,i,"start"),e.create(`${n}/${o}`,"");let u=Pe(e,n,t,d,i),a=u.locks.l\
-ength>0||u.marks[0]!==o,c=`${Z(d)} ${o}`,l=[...u.others.values()].filter(f=>f<c).length>=zo;return!a&&!l?o:(On(e,`${n}/$\
-{o}`),a?"at work":"crowded")}catch{return o}}function Ko(e,n,t){t!==void 0&&Ot(e,n,()=>[t])}function Zo(e,n,t){Ot(e,n,()\
-=>Pe(e,n,t,Date.now()).marks)}async function Qo(e,n,t,r){let o=Xo(r);for(let i=0;i<la;i++){let s=Date.now();try{e.ensure\
-Dir(n,!0,!1);let d=Pe(e,n,t,s);if(d.locks.length>0){Rt(e,n,d.marks);return}let u=qo(t,s,o,"lock");e.create(`${n}/${u}`,"\
-");let{locks:a,marks:c}=Pe(e,n,t,s);if(a.join()===u)return Rt(e,n,c),u;On(e,`${n}/${u}`)}catch{return}await new Promise(\
-d=>setTimeout(d,10+we()*50))}}var la=5;function ei(e,n,t){Ot(e,n,()=>[t])}function Ot(e,n,t){try{e.ensureDir(n,!0,!1),Rt\
-(e,n,t())}catch{}}function Rt(e,n,t){for(let r of t)On(e,`${n}/${r}`)}function On(e,n){try{e.remove(n)}catch{}}function \
-ni(){return""}var ma=6e4,ha=1e3,pa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETR\
-Y_DRY_RUN"];function ti(e,n,t){let r=ga(e,n,t);return r.handOff?r:{...r,outcome:ri(e,n)}}function ri(e,n){return e.sink.\
-kind==="none"?"dropped":oi(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ne()===void 0?"spooled":"dropped"}function oi(e){r\
-eturn e.sink.kind!=="http"||b().canConnect(e.sink.url)}function ga(e,n,t){try{let r=ci(e,n,t);if(r!==void 0||!n||e.sink.\
-kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=ai(e.sink.url,o.dir),d=ui(s);if(d!==void\
- 0)return{handOff:!1,reason:d};if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,ba\
-cklog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let u=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in u)return{h\
-andOff:!1,reason:u.refused};let{cwd:a,...c}=u,l={...Ea(e,o.dir),successor:c,onByConsentFile:ho()};return{handOff:!0,comm\
-and:{...u,env:kn(u.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`\
-}}}function ii(e,n){return n.handOff&&n.command&&!wa(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the sp\
-ool directory and cannot be written",outcome:ri(e,n.backlog)}:n}function si(e){try{let{spool:n,health:t,files:r}=e.backl\
-og;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Jo(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="cro\
-wded")return o;let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():Ko(r,n.dir,o),i}catch{return"fail\
-ed"}}function di(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e,r=\
-t.kind==="http"?ai(t.url,n.spool.dir):void 0;return ci(e,n,!0)!==void 0||r!==void 0&&(ui(r)??b().senderRefusal(r))!==voi\
-d 0}function ai(e,n){let t=ya();return{endpoint:e,dir:n,reads:t===void 0?[]:[t],variables:[...pa,...oe,"HOME","USERPROFI\
-LE"],set:t===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:t}}}function ui(e){let n=e.set.NAT_TELEMETRY_CONSENT_FILE;if(!(n===vo\
-id 0||!n.includes("\\uFFFD")&&U(n,I().os)))return"where the consent file is cannot be told to a sender (relative to a wor\
-king directory the program cannot read, or not valid Unicode): it would read another decision"}function ya(){let e=io();\
-if(e===void 0)return;let n=U(e,I().os),t=n?void 0:b().files?.realPath("."),r=ba(t===void 0?e:B(t,e));return r.includes("\
-\\uFFFD")&&n?e:r}function ba(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=b().files,o=n===void\
- 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!==void 0&&r?.al\
-lowed(i,"read")?i:e}function ci(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;i\
-f(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its\
- own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-ha)return`a request may take longer (requestTim\
-eoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=Ne();if(i!==\
-void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the \
-user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool \
-directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno with\
-out --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swa\
-p the sender\'s script there";if(!oi(e))return"the program may not connect to the endpoint";let{spool:s,files:d,health:u}\
-=n;if(u.isOpen())return;let a=e.clock(),c=s.waitingSince(a);if(c===void 0)return;let{state:l}=u,f=l===void 0?c:l.handedO\
-ffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(f!==void 0&&a-f>ma&&!Rn(d,s.dir,s.key,a))return"spooled events have wa\
-ited a minute with no sender at work"}function Ea(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.\
-kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,bac\
-koffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Yo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.max\
-Bytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.r\
-esource}}}function va({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function wa(e){if(va(e))return!0;let{f\
-iles:n,spool:t}=e,r=()=>me(n,t.dir,"",ni(),Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.\
-dir}/${""}`),r()}catch{return!1}}return Ta(n,t.dir,Sa),!0}var Sa=3;function Ta(e,n,t,r=Date.now()){let o;try{o=e.list(n)\
-.filter(d=>_n.test(d))}catch{return}let i=d=>{let u=e.modifiedAt(`${n}/${d}`);return u===void 0||u>r+te?-1/0:u},s=t==="n\
-one"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,u)=>u.written-d.written).slice(t).filter(({written:d}\
-)=>r-d>te).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var An=class{#e=new Set;#n=0;get size(){r\
-eturn this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}event\
-s(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function li(){throw new Error("a sender prints nothing\
-")}var mi=16384,Nt=2*mi,hi=Nt-4096,$t=32,pi=/^[a-z0-9_]{1,40}$/,xa=/^[0-9a-f]{8}$/;var fi=/^drops-([0-9a-f]{8})-(\\d{13})\
--[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,_a=6e4;function gi(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).filter(([f,m])=>pi.tes\
-t(f)&&Number.isSafeInteger(m)&&m>0);if(d.length===0||!At(i))return;let a={...{since:i,last:i,dropped:Object.fromEntries(\
-d.slice(0,$t))},endpointHash:ne(r)},c=V(r)===r?{...a,endpoint:r}:a,l=wi(n,t);try{let f=Ra(e,n,t,i).filter(h=>h.quiet).ma\
-p(h=>yi(e,h,n,t)),m=Ei([...f.flatMap(h=>h.lines),c],s,i)??c;bi(e,n,t,f,()=>{let h=Na(e,l);h==="invalid"&&e.remove(l);let\
- g=`${C(m)}\n`;typeof h!="object"||h.bytes+g.length<=mi?e.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,hi):ka(e,n,t,m,\
-s,i)});for(let{path:h}of f)h!==void 0&&S(()=>e.remove(h))}catch{}}function ka(e,n,t,r,o,i){let s=wi(n,t),d={path:It(n,t)\
-,quiet:!1},u=Lt(e,s,d.path)?yi(e,d,n,t):{lines:[]};bi(e,n,t,[u],()=>{e.append(s,`${C(Ei([...u.lines,r],o,i)??r)}\n`,hi)})\
-}function yi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return S(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o\
-,upTo:i}=Oa(e,n),s=It(t,r,i);return Lt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function \
-bi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&Lt(e,s,It(n,t,d));throw i}}function It(e,n,t){le\
-t r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${he()}${r}.aside`)}function Ra(e,n,t,r){return bt(e,n\
-,fi,(o,i)=>{let[,,s,d]=fi.exec(i)??[],u=Math.abs(r-Number(s))>=_a;return o===t?{path:B(n,i),summed:d===void 0?void 0:Num\
-ber(d),quiet:u}:void 0})}function Oa(e,n){try{let t=n.summed??0,r=e.read(n.path,Nt)?.slice(t)??"",o=n.quiet?r.length:r.l\
-astIndexOf(`\n`)+1;return{lines:vi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Lt(e,n,t){re\
-turn S(()=>(e.rename(n,t),!0))??!1}function Ei(e,n,t){let r=Aa(e,n,t).filter(d=>d.last>=n);if(r.length===0)return;let o=\
-{};for(let d of r)for(let[u,a]of Object.entries(d.dropped))(u in o||Object.keys(o).length<$t)&&H(o,u,a);for(let d of Obj\
-ect.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.m\
-in(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}\
-:{endpoint:i}}}function Aa(e,n,t,r=t){return e.flatMap(o=>{let i=Math.min(o.last,r);return i-t>t-n?[]:[{...o,since:Math.\
-min(o.since,r,t),last:Math.min(i,t)}]})}function Na(e,n){try{let t=e.read(n,Nt);return t===void 0?void 0:{lines:vi(t),by\
-tes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}function vi(e){return e.spl\
-it(`\n`).flatMap(n=>$a(n)??[])}function $a(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s\
-=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(At(n)&&At(t)&&n<=t&&s.length>0&&s.length<=$t&\
-&s.every(([a,c])=>pi.test(a)&&Number.isSafeInteger(c)&&c>0)))return;let u={since:n,last:t,dropped:Object.fromEntries(s),\
-...typeof i=="string"&&xa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&V(o)===o?{...u,endpoint:o}:u}catch{ret\
-urn}}function At(e){return Number.isSafeInteger(e)&&e>=0&&e<=pn}function wi(e,n){return B(e,`drops-${n}.json`)}var ce={w\
-orking:1,periodic:2,asked:1/0},Si=.9,Ia=1e3,La=3e5,Ma=36e5,Pa=4,Nn=class{#e;#n=[];#o=[];#t=new An;#c=0;#s=0;#p=0;#r=0;#a\
-={};#g={};#m=!1;#u;#T=Promise.resolve();#v;#l=ce.working;#k=0;#R;#y=new Set;#O;#N=!1;#E;#h=Kn();#d=!1;#x=!1;#i=!1;#H=!1;\
-#$;#me=!1;#U=0;#C;#F;#w;#X;#j=!1;#q=!1;#D;constructor(n={}){this.#e=Ve(n)}enqueue(n){try{if(!ge())return this.#_e();let \
-t=b().exiting();t?(this.#se(),this.#H=this.#i,this.#i=!0):this.#K(),this.#c++;let r=To(n,this.#e);if("reason"in r)return\
- this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#Re();if(this.#n.push(r),t)return void\
-(this.#B(!0)||this.#W());this.#m&&this.#u===void 0&&queueMicrotask(()=>this.#V()),this.#n.length>=this.#e.maxQueueSize&&\
-this.#I(ce.working)}catch{}finally{this.#H=!1}}start(){this.#m||this.#C||(this.#m=!0,this.#K(),this.#S()>0?this.#V():ge(\
-)&&!this.#A()&&di(this.#e,this.#_())&&this.#I(ce.working))}flush(){return this.#I(ce.asked)}#I(n,t=!1){if(this.#E!==void\
- 0&&!t)return Promise.resolve().then(()=>this.#C);if(this.#l=Math.max(this.#l,n),this.#v)return this.#v;let r=this.#k,o=\
-this.#T.then(()=>{if(r!==this.#k)return;let i=this.#l;return[this.#v,this.#l]=[void 0,ce.working],this.#Ee(i)});return t\
-his.#v=o,this.#T=o,o}stop(){return this.#C??=this.#he()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueu\
-ed:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.\
-size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#J(){return[...this.#o,...this.#t.events(),\
-...this.#n]}#K(){if(this.#F)return;this.#se();let n=b(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be in\
-stalled: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#C===void 0;return th\
-is.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s)\
-,this.#B(!0)||this.#W(),this.#G()})):void 0;this.#F=()=>{r?.(),i?.()}}#V(){this.#m&&this.#u===void 0&&this.#Z()}#Z(){thi\
-s.#u=setTimeout(()=>{this.#I(ce.periodic).then(()=>{this.#m&&this.#Z()})},this.#e.flushIntervalMs),b().unrefTimer(this.#\
-u)}async#he(){this.#m=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=Ca(this.#e.exitTimeoutMs);this.#fe(),this\
-.#Y();let t=this.#c,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.over()])&&this.#Q(),this.#S(\
-)>0&&this.#B())return;this.#ue(),this.#S()>0&&this.#A()&&this.#P(!0),this.#S()>0&&!this.#A()&&await this.#pe(n),this.#P(\
-)}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=void 0;let o=this.#c>t&&th\
-is.#S()>0;!r&&!o&&(this.#F?.(),this.#F=void 0)}}async#pe(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeou\
-tMs+1e3);let r=this.#I(ce.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#Q()}#Q(){let{requestTimeoutMs:n\
-,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t||n)*Si,i=[...this.#y].some(({started:s,accepted:d})=>!d&&r-\
-s>=n*Si);this.#ee(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.cl\
-ear(),i&&this.#w?.health.recordFailure()}#ee(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settl\
-e(r)){if(o){this.#oe(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#de(r,"the exit budget\
- ended before the answer"):r)}}}#ge(){return this.#R??=new AbortController}#ne(n){if(n.aborted||!ee())return!1;let{reque\
-stTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=b().monotonicMs(),s=o.end-i;if(s>=t)return!0;let d\
-=this.#O,u=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*u>s)}#te(n){this.#t.settle(n)&&this.#o.push(...n)}#A(){let\
-{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#ye(){l\
-et{sink:n,waitClock:t}=this.#e,r=this.#D,o=this.#w?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.fail\
-ures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#be(n){\
-let t=this.#w?.health;if(n.delivered){this.#D=void 0;let a=this.#q&&this.#E===void 0&&!this.#w?.holdsClaims();(t?.record\
-Success()||a)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing\
-&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#D?.failures??0)+1,{backoff:i,random:s,waitClock:d}=this.#e,\
-u=d()+ye(o,i,s,n.retryAfterMs);this.#D=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:u}}async#Ee(n){try{this.#fe\
-(),this.#Y();let t=this.#e.sink.kind==="http"?this.#w?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#u\
-e();let r=this.#A();if(r&&!this.#ye())return;let o=this.#e.waitClock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,d=this.#o.filt\
-er(i).concat(this.#n);if(d.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let u=this.#ie(d);for(let c of \
-u)this.#t.add(c);let a={delivered:!1,failed:!1,probing:r};await this.#ve(u,a),this.#be(a),a.delivered&&a.retryAfterMs&&(\
-this.#U=Math.max(this.#U,this.#e.waitClock()+a.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async\
-#ve(n,t){let{signal:r}=this.#ge(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ne(r);)await this.#re(n[o++],r,t)};a\
-wait Promise.all(Array.from({length:Math.min(Pa,n.length)},i));for(let s of n.slice(o))this.#te(s)}async#re(n,t,r){this.\
-#Y();let o=this.#ce(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#Se(n,t);i\
-f(this.#xe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice\
-(0,s),n.slice(s)];for(let u of d)this.#t.add(u);for(let u of d)this.#ne(t)?await this.#re(u,t,r):this.#te(u);return}swit\
-ch(i.kind){case"delivered":return r.delivered=!0,this.#oe(n,i.rejected);case"too_large":return this.#b(1,"http_413"),thi\
-s.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n);case"interrupted":case"not_sent":this.#o.un\
-shift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing\
-?this.#we(n,i.retryAfterMs):this.#ke(n,i.reason,i.retryAfterMs)}}}#we(n,t=0){let r=this.#e.waitClock()+t;for(let o of n)\
-o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#oe(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&\
-&this.#b(r,"otlp_rejected"),this.#M(n)}async#Se(n,t){let r={started:b().monotonicMs(),events:n,accepted:!1};this.#y.add(\
-r);try{return await this.#Te(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=b().monotonicMs();this.#O={ms:o-r.st\
-arted,endedAt:o}}}#ie(n){let{format:t,maxBatchBytes:r}=this.#e;return xo(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],\
-this.#t.clear(),this.#n=[]}async#Te(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason\
-,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(\
-s)${o.kind==="http"?` to ${V(o.url)}`:""}: ${d}`),o.kind==="stderr")return Ti(d),{kind:"delivered"};let u=i.classify;ret\
-urn await vo({url:o.url,body:d,headers:s,classify:u&&((a,c,l)=>u(a,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,\
-fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b\
-().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#xe(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.re\
-tryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch\
-?`: its fetch failed: ${Rr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind===\
-"rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kin\
-d}${i}`)}#se(){if(this.#x)return;this.#x=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,\
-decidedBy:d}=lt();this.#h(`telemetry ${s?"on":"off"} (decided by ${d})`);let u=n.kind==="http"?V(n.url):n.kind==="stderr\
-"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not\
- read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${u}; format: ${t.name\
-}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=Co(n,this.#e.he\
-aders);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"} \
-(${o.source})`)}#_e(){this.#d||!this.#h&&!this.#e.logger||(this.#d=!0,this.#f(`telemetry off (decided by ${lt().decidedB\
-y}): events are not recorded`))}#ke(n,t,r){let{backoff:o,waitClock:i,random:s}=this.#e,d=i(),u=this.#de(n,t);for(let a o\
-f u)a.notBefore=d+ye(a.retries,o,s,r);this.#o.push(...u)}#de(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.m\
-axRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.lengt\
-h>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n){this.#w?.settle(n)}#_(){return this.#\
-w??=xn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!\
-==this.#X&&this.#f(r),this.#X=r}),this.#w}#ae(){let n=this.#E;if(n)return Math.max(0,n.end-b().monotonicMs())+Ia;let{flu\
-shIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(La,Math.min(Ma,2*t),2*r)}#Y(){let n=this.#ae(),t=this.#E!==vo\
-id 0;this.#w?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this.#j||this.#k>0||!ge()||this.#A()||!ee())return;let n=this.#_();if(\
-n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o\
-=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??0)>0,o&&(this.#le(o.dropped),this.#s+=o.events.length,this.#o.push\
-(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#ee();let r=this.#J(),o=this.#ce(r);if(o!==r&&(this.#o=o,thi\
-s.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#me=!0,this.#L(),this.#b(o.length,"opted_out"),\
-!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let d of this.#ie(o))Ti(this.#e.format.encode(d,this.#e.clock())),this\
-.#p+=d.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.\
-detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not delivered are kept \
-in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Ne()!==void 0)ret\
-urn this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let s;t\
-ry{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#L(),s){let d=this.#U-this.#e.waitClock();d>0&\
-&i?.health.recordWait(d),this.#r+=s.spooled;for(let[u,a]of Object.entries(s.dropped))this.#b(a,u);this.#le(s.olderDroppe\
-d)}else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i?.releaseAll(),s!==vo\
-id 0}#ce(n){let t=this.#w?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.h\
-olds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost")\
-,this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#le(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#B(n=!1\
-){if(this.#S()===0)return!0;let t=this.#_(),r=ti(this.#e,t,ge()),o=r.handOff?ee():void 0;if(o===!1)return this.#P(!0,o);\
-let i=ii(this.#e,r);if(!i.handOff){let a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"n\
-ot delivered"},c=i.outcome!=="delivered"&&t?.health.isOpen()?ko(t.health):void 0,l=i.outcome==="delivered"?`; the exit w\
-aits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.\
-reason}`:i.reason}${l}`),!1}let s=n||this.#A()?0:Mo(this.#J(),this.#e.spoolLimits);if(s>0){let{maxEvents:a,maxBytes:c}=t\
-his.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#S()} ev\
-ent(s) (spoolMaxEvents ${a}, spoolMaxBytes ${c})`),!1}if(!this.#P(!0,o))return this.#f("at exit: delivering in process: \
-the spool cannot be written"),!1;let d=si(i);if(d==="failed"||d==="crowded")return this.#f(`at exit: delivering in proce\
-ss: ${d==="crowded"?"senders of other programs or settings (headers, an OTLP resource) work for its host already":"no se\
-nder could be started"}`),!1;this.#k++,[this.#v,this.#l]=[void 0,ce.working];let u={started:"a sender","at work":"the se\
-nder at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to\
- start a sender)"};return this.#f(`at exit: handed off to ${u[d]}`),!0}#W(){let n=this.#r,t=this.#P(),r=this.#r-n;return\
- r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#G(){let n={};for(let[s,d]of\
- Object.entries(this.#a)){let u=this.#g[s]??0;d>u&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-u)}let{sink:t,spoolLimits:\
-r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n)\
-)this.#g[s]=this.#a[s];let i=Date.now();gi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(H(t\
-his.#a,t,n),this.#z(n,t,r))}#z(n,t,r){this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`)}#Re(){if(H(this.#a,"buffer\
-_full",1),this.#$!==void 0){this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#z(1,"buffer_full",`${n} hel\
-d; those dropped after it are told together at the next flush`)}#fe(){let n=this.#$;this.#$=void 0,n&&this.#z(n,"buffer_\
-full")}#f(n){this.#h?.(n),this.#H||Gr(this.#e.logger,n)}};function Ca(e){let n=b().monotonicMs()+e,t,r;return{end:n,over\
-:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Ti(e){b().writeStde\
-rr(`${li(JSON.parse(e))}\n`)}var Fa=250;async function _i(e){let n=b();Ie(te,()=>n.exit(0)),Eo(),mo(()=>Da(e));let t=Ri(e\
-);try{await Ba(e,b().monotonicMs()+te,t)}catch{}n.exit(0)}function Da(e){let{enabled:n,source:t}=uo();return n||t==="def\
-ault"&&e.onByConsentFile!==!0}async function Ba(e,n,t){let r=b().files,o=e.spoolDir;if(!r)return;let{successor:i,onByCon\
-sentFile:s,...d}=e,u=Ve(d),a=Tt(u);if(!ee())return Zo(r,o,a);for(let c=0;;c++){let l=await Qo(r,o,a,e.endpoint);if(!l)re\
-turn;let{replayed:f,spooled:m,sent:h,timeUp:g}=await Va(d,n-Fa);if(ei(r,o,l),!Ya(e,a))return;if(g&&h>0&&ee()&&Ua(e,t))re\
-turn ja(e);if(f>0&&m>0||c>0&&f===0)return}}function ki(e){return(e.successor?.argv??[]).filter(n=>U(n,I().os)&&!n.starts\
-With(`${e.spoolDir}/`))}function Ri(e){let{files:n}=b();return ki(e).map(t=>{let r=n?.look(t);return r?`${xi(r.facts)} -\
-> ${xi(r.leadsTo)}`:"nothing there"}).join(`\n`)}function xi(e){return e?`${e.kind} ${e.device}:${e.inode} ${e.size} ${e.\
-modified}`:""}function Ha(e){let{files:n}=b(),t=n?.look("/proc/self/exe");if(t===void 0)return!0;let r=t.leadsTo;return \
-r!==void 0&&ki(e).some(o=>{let i=n?.look(o),s=i?.leadsTo??i?.facts;return s?.device===r.device&&s?.inode===r.inode})}fun\
-ction Ua(e,n){return Ri(e)===n&&Ha(e)}function ja(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successo\
-r,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&_n.test(d.slice(i.length)));o&&s!==void 0&&S(()=>o.touch\
-(s,Date.now())),b().spawnDetached({argv:n,env:kn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Va(e,n){let t={rep\
-layed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ve(e),d=0;for(;;){if(n\
--b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)break;let u=new Nn({...e,\
-handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});u.start(),await u.stop();let{replayed:a,spooled:c,sent:l,dropp\
-ed:f}=u.stats();t.replayed+=a,t.spooled+=c,t.sent+=l;for(let[m,h]of Object.entries(f))H(t.dropped,m,h);if(a<=c)break;if(\
-c>0&&n-b().monotonicMs()>r){let m=ye(++d,o,i);if(n-b().monotonicMs()-m<=r)break;await new Promise(h=>setTimeout(h,m))}}r\
-eturn t}function Ya(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||Rn(t,e.spoolDir,n,Date.now()))return!1;\
-let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ue.open(e.spoolDir,t\
-,r,n)?.waitingSince(Date.now())!==void 0}var Oi=Go(b().env(Ye));Oi&&await _i(Oi);\n'}var Le="sender-c456a6c2.mjs",rc=132761,
-ic=6e4,oc=1e3,sc=[Ki,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function eo(e,t){
-return e.sink.kind==="none"?"dropped":lr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Ye()===void 0?"spooled":"dropped"}var ac=3;
-function to(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(a=>Jd.test(a))}catch{return}const o=a=>{const c=e.modifiedAt(
-`${t}/${a}`);return c===void 0||c>r+Me?-1/0:c},s=n==="none"?i:i.filter(a=>a!==Le).map(a=>({name:a,written:o(a)})).sort((a,c)=>c.
-written-a.written).slice(n).filter(({written:a})=>r-a>Me).map(({name:a})=>a);for(const a of s)try{e.remove(`${t}/${a}`)}catch{}}
-var dc=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.
-delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function an(e){
-return e===null?"null":typeof e=="string"?no(e):typeof e=="number"?cc(e):typeof e=="boolean"?String(e):Array.isArray(e)?
-`[${e.map(an).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${no(n)}: ${an(
-r)}`).join(", ")}}`:"null"}function no(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(
-16).padStart(4,"0")}`)}function cc(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infi\
-nity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=
--4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(
-2,"0")}`}var ro=16384,dn=2*ro,io=dn-4096,cn=32,oo=/^[a-z0-9_]{1,40}$/,lc=/^[0-9a-f]{8}$/,uc=/^drops-([0-9a-f]{8})\.json$/,
+em?{kind:"none",reason:"invalid_headers",detail:x.problem}:P,spoolDir:D.path,noSpool:D.none,problems:h,environmentProble\
+ms:c.problems,spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ae.maxEvents,\
+s),maxBytes:ra(t("spoolMaxBytes",ae.maxBytes,s),y,p),maxAgeMs:t("spoolMaxAgeDays",ae.maxAgeMs/864e5,{sign:"positive"})*8\
+64e5},captureInterrupts:ua(e.captureInterrupts),handOff:aa(r("handOff","boolean",void 0),c),customFetch:e.fetch!==void 0\
+,format:O,formatSetBy:g!==void 0?"the program\'s options":N!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==\
+="otlp"?c.otlpHeaders:{},...x.record},fetch:r("fetch","function",b().fetch??((L,j)=>globalThis.fetch(L,j))),logger:r("lo\
+gger","function",void 0),clock:R,waitClock:e.clock===void 0?()=>b().monotonicMs():R,random:Ho("random",r("random","funct\
+ion",we),we,{valid:L=>typeof L=="number"&&L>=0&&L<1,expected:"a number in [0, 1)"})}}function Ho(e,n,t,{valid:r,expected\
+:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(d){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${z\
+(d)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{l\
+et d=n();return r(d)?d:t()}catch{return t()}}}var ta=e=>typeof e=="number"&&e>=0&&e<1e13;function xt(e,n,t=jo){let r={js\
+on:t,bytes:F(t),schemaVersion:pe,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.\
+emptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function ra(e,n,t){if(e>=ae.maxBytes)return e\
+;let r=Po({json:n,schemaVersion:pe,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create ha\
+ndler: \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`);return e}function _t(e,n,t,r){return \
+e==="otlp"?Do({serviceName:t["service.name"]??$r,serviceVersion:n,resourceAttributes:t},r):Fo(n,r)}var Vo={name:"node",v\
+ersion:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Yo(e){let{format:n,sourceClientVersion:t}=e,r=n.resour\
+ce??{},o=xt(_t(n.name,t,r,Vo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Mat\
+h.max(e.maxEventBytesOption,o.eventBytes)}}var kt=Symbol("hidden");function oa(e,n,t,r){if(e!==void 0&&typeof e!="string\
+")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`\
+);let o=e===void 0?void 0:fn(e);if(o){let s=`the program\'s \'endpoint\' ${A(V(e))} ${o}: nothing is sent`;return r.push(s)\
+,{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===kt)return{kind:"none",reason:"endpoint_hidden"};let\
+ i=e??n??Hr;return e===void 0&&!Ur(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{ki\
+nd:"none",reason:"dry_run"}:{kind:"http",url:i}}function ia(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s opti\
+ons keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new T\
+ypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);return U(e,I().o\
+s)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void\
+ 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function sa(e,n){if(e===void 0)return"nat";if(typeof e!="st\
+ring")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=mn(e)\
+;return t||(n.push(`the program\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}functi\
+on Wo(e,n){if(n===void 0)return{};if(!Se(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of stri\
+ngs, got ${A(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`C\
+annot create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${type\
+of o}`} for ${A(r)}`);t[r]=o}return t}var Uo=8192;function da(e){let n=Wo("headers",e);for(let[i,s]of Object.entries(n))\
+{if(!un(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`)\
+;if(an(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client frames the request\
+ itself`);n[i]=Ar(s)}let t=Object.keys(n).find(i=>!cn(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4\
+,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${A(t)} that cannot be sent (a control character or a characte\
+r past ASCII): nothing is sent`:r>Uo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Uo} (servers refu\
+se a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function aa(e,n){return e!==void 0?\
+{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:\
+!1,source:"CI"}:{enabled:!0,source:"default"}}function ua(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(ty\
+peof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a funct\
+ion, got ${A(e)}`)}var _n=/^sender-[0-9a-f]{8}\\.mjs$/,Ye="NAT_TELEMETRY_SENDER";function kn(e,n){let t=C(n).replace(/[\\u\
+007f-\\uffff]/g,r=>`\\\\u${r.charCodeAt(0).toString(16).padStart(4,"0")}`);return{...e,[Ye]:t}}function Go(e){if(e)try{let \
+n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}c\
+atch{return}}var te=15e3,ca=250,zo=5;function Xo(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).slice(0,4)}funct\
+ion qo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${he(8)}.${r}`}function Pe(e,n,t,r,o){let i={locks:[],marks:[],others:new\
+ Map};for(let s of e.list(n)){let d=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(s);if(!d\
+)continue;let u=Number(d[2]),a=d[4]==="lock"?te:ca;if(u+a<=r||u>r+a)On(e,`${n}/${s}`);else if(d[1]===t)(d[4]==="lock"?i.\
+locks:i.marks).push(s);else if(d[3]===o){let[c,l]=[`${d[2]} ${s}`,i.others.get(d[1])];(l===void 0||c<l)&&i.others.set(d[\
+1],c)}}return i.locks.sort(),i.marks.sort(),i}function Rn(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catch{return!1}\
+}function Jo(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Xo(r),s=Pe(e,n,t,Date.now(),i);if(s.locks.length>0||s.marks.leng\
+th>0)return"at work";if(s.others.size>=zo)return"crowded";let d=Date.now();o=qo(t,d,i,"start"),e.create(`${n}/${o}`,"");\
+let u=Pe(e,n,t,d,i),a=u.locks.length>0||u.marks[0]!==o,c=`${Z(d)} ${o}`,l=[...u.others.values()].filter(f=>f<c).length>=\
+zo;return!a&&!l?o:(On(e,`${n}/${o}`),a?"at work":"crowded")}catch{return o}}function Ko(e,n,t){t!==void 0&&Ot(e,n,()=>[t\
+])}function Zo(e,n,t){Ot(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function Qo(e,n,t,r){let o=Xo(r);for(let i=0;i<la;i++\
+){let s=Date.now();try{e.ensureDir(n,!0,!1);let d=Pe(e,n,t,s);if(d.locks.length>0){Rt(e,n,d.marks);return}let u=qo(t,s,o\
+,"lock");e.create(`${n}/${u}`,"");let{locks:a,marks:c}=Pe(e,n,t,s);if(a.join()===u)return Rt(e,n,c),u;On(e,`${n}/${u}`)}\
+catch{return}await new Promise(d=>setTimeout(d,10+we()*50))}}var la=5;function ei(e,n,t){Ot(e,n,()=>[t])}function Ot(e,n\
+,t){try{e.ensureDir(n,!0,!1),Rt(e,n,t())}catch{}}function Rt(e,n,t){for(let r of t)On(e,`${n}/${r}`)}function On(e,n){tr\
+y{e.remove(n)}catch{}}function ni(){return""}var ma=6e4,ha=1e3,pa=[Ye,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEME\
+TRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ti(e,n,t){let r=ga(e,n,t);return r.handOff?r:{...r,outcome:ri(e,n)}}\
+function ri(e,n){return e.sink.kind==="none"?"dropped":oi(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ne()===void 0?"spoo\
+led":"dropped"}function oi(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function ga(e,n,t){try{let r=ci(e,\
+n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=ai(e.sink\
+.url,o.dir),d=ui(s);if(d!==void 0)return{handOff:!1,reason:d};if(i.isOpen()){let m=b().senderRefusal(s);return m===void \
+0?{handOff:!0,command:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let u=b().senderCommand(`${o.dir}/${""\
+}`,s);if("refused"in u)return{handOff:!1,reason:u.refused};let{cwd:a,...c}=u,l={...Ea(e,o.dir),successor:c,onByConsentFi\
+le:ho()};return{handOff:!0,command:{...u,env:kn(u.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reas\
+on:`the hand-off failed (${r})`}}}function ii(e,n){return n.handOff&&n.command&&!wa(n.backlog)?{handOff:!1,reason:"the s\
+ender\'s script is not in the spool directory and cannot be written",outcome:ri(e,n.backlog)}:n}function si(e){try{let{sp\
+ool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Jo(r,n.dir,n.key,e.endpo\
+int);if(o==="at work"||o==="crowded")return o;let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():Ko\
+(r,n.dir,o),i}catch{return"failed"}}function di(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===v\
+oid 0)return!1;let{sink:t}=e,r=t.kind==="http"?ai(t.url,n.spool.dir):void 0;return ci(e,n,!0)!==void 0||r!==void 0&&(ui(\
+r)??b().senderRefusal(r))!==void 0}function ai(e,n){let t=ya();return{endpoint:e,dir:n,reads:t===void 0?[]:[t],variables\
+:[...pa,...oe,"HOME","USERPROFILE"],set:t===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:t}}}function ui(e){let n=e.set.NAT_TEL\
+EMETRY_CONSENT_FILE;if(!(n===void 0||!n.includes("\\uFFFD")&&U(n,I().os)))return"where the consent file is cannot be told\
+ to a sender (relative to a working directory the program cannot read, or not valid Unicode): it would read another deci\
+sion"}function ya(){let e=io();if(e===void 0)return;let n=U(e,I().os),t=n?void 0:b().files?.realPath("."),r=ba(t===void \
+0?e:B(t,e));return r.includes("\\uFFFD")&&n?e:r}function ba(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\\
+/]+/,""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:\
+B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function ci(e,n,t){let{handOff:r,sink:o}=e;if(o.kind!=="http")return"\
+the events do not go to an HTTP endpoint";if(!r.enabled)return`the hand-off is off (${r.source})`;if(e.customFetch)retur\
+n"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-ha)return`a requ\
+est may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off dur\
+ing the run";let i=Ne();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s n\
+o, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpo\
+ol}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spoo\
+l cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read fo\
+r them): another user could swap the sender\'s script there";if(!oi(e))return"the program may not connect to the endpoint\
+";let{spool:s,files:d,health:u}=n;if(u.isOpen())return;let a=e.clock(),c=s.waitingSince(a);if(c===void 0)return;let{stat\
+e:l}=u,f=l===void 0?c:l.handedOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(f!==void 0&&a-f>ma&&!Rn(d,s.dir,s.key,a\
+))return"spooled events have waited a minute with no sender at work"}function Ea(e,n){let{sink:t,format:r,spoolLimits:o,\
+backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSec\
+onds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Yo(e),spoolMaxEvents:\
+o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:\
+{...e.headers},resource:{...r.resource}}}function va({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}functio\
+n wa(e){if(va(e))return!0;let{files:n,spool:t}=e,r=()=>me(n,t.dir,"",ni(),Date.now());try{r()}catch(o){if(!(o instanceof\
+ $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Ta(n,t.dir,Sa),!0}var Sa=3;function Ta(e,n,t,r=Da\
+te.now()){let o;try{o=e.list(n).filter(d=>_n.test(d))}catch{return}let i=d=>{let u=e.modifiedAt(`${n}/${d}`);return u===\
+void 0||u>r+te?-1/0:u},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,u)=>u.written-d.writte\
+n).slice(t).filter(({written:d})=>r-d>te).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var An=cla\
+ss{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?\
+(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function li(){throw new\
+ Error("a sender prints nothing")}var mi=16384,Nt=2*mi,hi=Nt-4096,$t=32,pi=/^[a-z0-9_]{1,40}$/,xa=/^[0-9a-f]{8}$/;var fi\
+=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,_a=6e4;function gi(e,n,t,r,o,i,s=-1/0){let d=Object.en\
+tries(o).filter(([f,m])=>pi.test(f)&&Number.isSafeInteger(m)&&m>0);if(d.length===0||!At(i))return;let a={...{since:i,las\
+t:i,dropped:Object.fromEntries(d.slice(0,$t))},endpointHash:ne(r)},c=V(r)===r?{...a,endpoint:r}:a,l=wi(n,t);try{let f=Ra\
+(e,n,t,i).filter(h=>h.quiet).map(h=>yi(e,h,n,t)),m=Ei([...f.flatMap(h=>h.lines),c],s,i)??c;bi(e,n,t,f,()=>{let h=Na(e,l)\
+;h==="invalid"&&e.remove(l);let g=`${C(m)}\n`;typeof h!="object"||h.bytes+g.length<=mi?e.append(l,typeof h=="object"&&!h.\
+ended?`\n${g}`:g,hi):ka(e,n,t,m,s,i)});for(let{path:h}of f)h!==void 0&&S(()=>e.remove(h))}catch{}}function ka(e,n,t,r,o,i\
+){let s=wi(n,t),d={path:It(n,t),quiet:!1},u=Lt(e,s,d.path)?yi(e,d,n,t):{lines:[]};bi(e,n,t,[u],()=>{e.append(s,`${C(Ei([\
+...u.lines,r],o,i)??r)}\n`,hi)})}function yi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return S(()=>e.remove(n.path)),{lines:\
+[],summed:n.summed};let{lines:o,upTo:i}=Oa(e,n),s=It(t,r,i);return Lt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{line\
+s:[],summed:n.summed}}function bi(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&Lt(e,s,It(n,t,d))\
+;throw i}}function It(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${he()}${r}.aside`)}fun\
+ction Ra(e,n,t,r){return bt(e,n,fi,(o,i)=>{let[,,s,d]=fi.exec(i)??[],u=Math.abs(r-Number(s))>=_a;return o===t?{path:B(n,\
+i),summed:d===void 0?void 0:Number(d),quiet:u}:void 0})}function Oa(e,n){try{let t=n.summed??0,r=e.read(n.path,Nt)?.slic\
+e(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:vi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.su\
+mmed??0}}}function Lt(e,n,t){return S(()=>(e.rename(n,t),!0))??!1}function Ei(e,n,t){let r=Aa(e,n,t).filter(d=>d.last>=n\
+);if(r.length===0)return;let o={};for(let d of r)for(let[u,a]of Object.entries(d.dropped))(u in o||Object.keys(o).length\
+<$t)&&H(o,u,a);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[\
+r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{e\
+ndpointHash:s},...i===void 0?{}:{endpoint:i}}}function Aa(e,n,t,r=t){return e.flatMap(o=>{let i=Math.min(o.last,r);retur\
+n i-t>t-n?[]:[{...o,since:Math.min(o.since,r,t),last:Math.min(i,t)}]})}function Na(e,n){try{let t=e.read(n,Nt);return t=\
+==void 0?void 0:{lines:vi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void\
+ 0}}function vi(e){return e.split(`\n`).flatMap(n=>$a(n)??[])}function $a(e){try{let{since:n,last:t,dropped:r,endpoint:o,\
+endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(At(n)&&At(t)&&\
+n<=t&&s.length>0&&s.length<=$t&&s.every(([a,c])=>pi.test(a)&&Number.isSafeInteger(c)&&c>0)))return;let u={since:n,last:t\
+,dropped:Object.fromEntries(s),...typeof i=="string"&&xa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&V(o)===\
+o?{...u,endpoint:o}:u}catch{return}}function At(e){return Number.isSafeInteger(e)&&e>=0&&e<=pn}function wi(e,n){return B\
+(e,`drops-${n}.json`)}var ce={working:1,periodic:2,asked:1/0},Si=.9,Ia=1e3,La=3e5,Ma=36e5,Pa=4,Nn=class{#e;#n=[];#o=[];#\
+t=new An;#c=0;#s=0;#p=0;#r=0;#a={};#g={};#h=!1;#u;#T=Promise.resolve();#v;#l=ce.working;#k=0;#R;#y=new Set;#O;#N=!1;#E;#\
+f=Kn();#d=!1;#x=!1;#i=!1;#H=!1;#$;#me=!1;#U=0;#C;#F;#w;#X;#j=!1;#q=!1;#D;constructor(n={}){this.#e=Ve(n)}enqueue(n){try{\
+if(!ge())return this.#_e();let t=b().exiting();t?(this.#se(),this.#H=this.#i,this.#i=!0):this.#K(),this.#c++;let r=To(n,\
+this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#Re();i\
+f(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#h&&this.#u===void 0&&queueMicrotask(()=>this.#V()),this.#n\
+.length>=this.#e.maxQueueSize&&this.#I(ce.working)}catch{}finally{this.#H=!1}}start(){this.#h||this.#C||(this.#h=!0,this\
+.#K(),this.#S()>0?this.#V():ge()&&!this.#A()&&di(this.#e,this.#_())&&this.#I(ce.working))}flush(){return this.#I(ce.aske\
+d)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#C);if(this.#l=Math.max(this.#l,n),this.#v)\
+return this.#v;let r=this.#k,o=this.#T.then(()=>{if(r!==this.#k)return;let i=this.#l;return[this.#v,this.#l]=[void 0,ce.\
+working],this.#Ee(i)});return this.#v=o,this.#T=o,o}stop(){return this.#C??=this.#he()}[Symbol.asyncDispose](){return th\
+is.stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.length,dlq:t\
+his.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#J(){return[\
+...this.#o,...this.#t.events(),...this.#n]}#K(){if(this.#F)return;this.#se();let n=b(),t=s=>{try{return s()}catch{this.#\
+m("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{l\
+et s=this.#C===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.captureInterrupts,i\
+=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#F=()=>{r?.(),i?.()}}#V(){this.#h&&this.\
+#u===void 0&&this.#Z()}#Z(){this.#u=setTimeout(()=>{this.#I(ce.periodic).then(()=>{this.#h&&this.#Z()})},this.#e.flushIn\
+tervalMs),b().unrefTimer(this.#u)}async#he(){this.#h=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=Ca(this.#e\
+.exitTimeoutMs);this.#fe(),this.#Y();let t=this.#c,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0)\
+,n.over()])&&this.#Q(),this.#S()>0&&this.#B())return;this.#ue(),this.#S()>0&&this.#A()&&this.#P(!0),this.#S()>0&&!this.#\
+A()&&await this.#pe(n),this.#P()}catch(o){this.#m(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),thi\
+s.#E=void 0;let o=this.#c>t&&this.#S()>0;!r&&!o&&(this.#F?.(),this.#F=void 0)}}async#pe(n){let t=this.#_()?.health;t?.st\
+ate&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ce.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#\
+Q()}#Q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t||n)*Si,i=[...this.#y].some((\
+{started:s,accepted:d})=>!d&&r-s>=n*Si);this.#ee(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(\
+...this.#t.events()),this.#t.clear(),i&&this.#w?.health.recordFailure()}#ee(n=()=>!1){for(let t of this.#y){let{events:r\
+,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#oe(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n\
+(t)?this.#de(r,"the exit budget ended before the answer"):r)}}}#ge(){return this.#R??=new AbortController}#ne(n){if(n.ab\
+orted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=b().monotonicMs(),s\
+=o.end-i;if(s>=t)return!0;let d=this.#O,u=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*u>s)}#te(n){this.#t.settle(\
+n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||\
+!b().canConnect(n.url))}#ye(){let{sink:n,waitClock:t}=this.#e,r=this.#D,o=this.#w?.health.state;return this.#E===void 0&\
+&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"\
+&&b().canConnect(n.url)}#be(n){let t=this.#w?.health;if(n.delivered){this.#D=void 0;let a=this.#q&&this.#E===void 0&&!th\
+is.#w?.holdsClaims();(t?.recordSuccess()||a)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure\
+(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#D?.failures??0)+1,{backoff:i\
+,random:s,waitClock:d}=this.#e,u=d()+ye(o,i,s,n.retryAfterMs);this.#D=r||!t?.state?void 0:{state:t.state,failures:o,prob\
+eAt:u}}async#Ee(n){try{this.#fe(),this.#Y();let t=this.#e.sink.kind==="http"?this.#w?.health:void 0;t&&(t.state||this.#E\
+===void 0)&&t.refresh(),this.#ue();let r=this.#A();if(r&&!this.#ye())return;let o=this.#e.waitClock(),i=c=>c.notBefore<=\
+o&&(c.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];\
+let u=this.#ie(d);for(let c of u)this.#t.add(c);let a={delivered:!1,failed:!1,probing:r};await this.#ve(u,a),this.#be(a)\
+,a.delivered&&a.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.waitClock()+a.retryAfterMs))}catch(t){this.#m(`flush fai\
+led unexpectedly: ${t}`)}}async#ve(n,t){let{signal:r}=this.#ge(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ne(r)\
+;)await this.#re(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(Pa,n.length)},i));for(let s of n.slice(o))th\
+is.#te(s)}async#re(n,t,r){this.#Y();let o=this.#ce(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),\
+n=o}let i=await this.#Se(n,t);if(this.#xe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Ma\
+th.floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let u of d)this.#t.add(u);for(let u of d)this.#ne(t)?await this.#re\
+(u,t,r):this.#te(u);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#oe(n,i.rejected);case"too_large":r\
+eturn this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n);case"interru\
+pted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs?\
+?0,i.retryAfterMs??0),r.probing?this.#we(n,i.retryAfterMs):this.#ke(n,i.reason,i.retryAfterMs)}}}#we(n,t=0){let r=this.#\
+e.waitClock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#oe(n,t=0){let r=Math.min(t,n.l\
+ength);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#Se(n,t){let r={started:b().monotonicMs(),eve\
+nts:n,accepted:!1};this.#y.add(r);try{return await this.#Te(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=b().m\
+onotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ie(n){let{format:t,maxBatchBytes:r}=this.#e;return xo(n,r,t.emptyBytes\
+,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#Te(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{\
+kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.encode(n,this.#e.clock());if(this.#\
+f?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${V(o.url)}`:""}: ${d}`),o.kind==="stderr")return Ti(d),{kind:"d\
+elivered"};let u=i.classify;return await vo({url:o.url,body:d,headers:s,classify:u&&((a,c,l)=>u(a,c,l,n.length)),readAns\
+wer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTi\
+mer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#xe(n,t){if(!this.#f)retu\
+rn;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.throw\
+n!==void 0&&this.#e.customFetch?`: its fetch failed: ${Rr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,th\
+is.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#f(`an\
+swer for ${t} event(s): ${n.kind}${i}`)}#se(){if(this.#x)return;this.#x=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=thi\
+s.#e;if(this.#f){let{enabled:s,decidedBy:d}=lt();this.#f(`telemetry ${s?"on":"off"} (decided by ${d})`);let u=n.kind==="\
+http"?V(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowher\
+e (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#f(`e\
+ndpoint: ${u}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#m(`problem: ${s}`);if(!this.\
+#f)return;for(let s of this.#e.environmentProblems)this.#f(`environment, where the options do not say otherwise: ${s}`);\
+let i=Co(n,this.#e.headers);i&&this.#f(`warning: ${i}`),this.#f(`at exit: ${o.enabled?"hand off where a sender can be st\
+arted":"in process"} (${o.source})`)}#_e(){this.#d||!this.#f&&!this.#e.logger||(this.#d=!0,this.#m(`telemetry off (decid\
+ed by ${lt().decidedBy}): events are not recorded`))}#ke(n,t,r){let{backoff:o,waitClock:i,random:s}=this.#e,d=i(),u=this\
+.#de(n,t);for(let a of u)a.notBefore=d+ye(a.retries,o,s,r);this.#o.push(...u)}#de(n,t){let[r,o]=[[],[]];for(let i of n)(\
+++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kep\
+t for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n){this.#w?.settle(\
+n)}#_(){return this.#w??=xn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place can\
+not be used: ${n}`;r!==this.#X&&this.#m(r),this.#X=r}),this.#w}#ae(){let n=this.#E;if(n)return Math.max(0,n.end-b().mono\
+tonicMs())+Ia;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(La,Math.min(Ma,2*t),2*r)}#Y(){let n=this\
+.#ae(),t=this.#E!==void 0;this.#w?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this.#j||this.#k>0||!ge()||this.#A()||!ee())retur\
+n;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Ma\
+th.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??0)>0,o&&(this.#le(o.dropped),this.#s+=o.event\
+s.length,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#ee();let r=this.#J(),o=this.#ce(r);if(\
+o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#me=!0,this.#L(),this.#b(o\
+.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let d of this.#ie(o))Ti(this.#e.format.encode(d,t\
+his.#e.clock())),this.#p+=d.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.length,this.#e.sink\
+.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#m(`${o.length} event(s) no\
+t delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1\
+;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the u\
+ser\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#L(),s){let d=this.#U-thi\
+s.#e.waitClock();d>0&&i?.health.recordWait(d),this.#r+=s.spooled;for(let[u,a]of Object.entries(s.dropped))this.#b(a,u);t\
+his.#le(s.olderDropped)}else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i\
+?.releaseAll(),s!==void 0}#ce(n){let t=this.#w?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.\
+has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i\
+.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#le(n){for(let[t,r]of Object.entries(n))this.#s+=r\
+,this.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=ti(this.#e,t,ge()),o=r.handOff?ee():void 0;if(o===!1)\
+return this.#P(!0,o);let i=ii(this.#e,r);if(!i.handOff){let a={delivered:"delivering in process",spooled:"spooled for a \
+later run",dropped:"not delivered"},c=i.outcome!=="delivered"&&t?.health.isOpen()?ko(t.health):void 0,l=i.outcome==="del\
+ivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#m(`at exit: ${a[i.outcome]}: ${c?`${c}\
+; in process, as ${i.reason}`:i.reason}${l}`),!1}let s=n||this.#A()?0:Mo(this.#J(),this.#e.spoolLimits);if(s>0){let{maxE\
+vents:a,maxBytes:c}=this.#e.spoolLimits;return this.#m(`at exit: delivering in process: the spool would leave out ${s} o\
+f the ${this.#S()} event(s) (spoolMaxEvents ${a}, spoolMaxBytes ${c})`),!1}if(!this.#P(!0,o))return this.#m("at exit: de\
+livering in process: the spool cannot be written"),!1;let d=si(i);if(d==="failed"||d==="crowded")return this.#m(`at exit\
+: delivering in process: ${d==="crowded"?"senders of other programs or settings (headers, an OTLP resource) work for its\
+ host already":"no sender could be started"}`),!1;this.#k++,[this.#v,this.#l]=[void 0,ce.working];let u={started:"a send\
+er","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has\
+ no processes left to start a sender)"};return this.#m(`at exit: handed off to ${u[d]}`),!0}#W(){let n=this.#r,t=this.#P\
+(),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#G(){le\
+t n={};for(let[s,d]of Object.entries(this.#a)){let u=this.#g[s]??0;d>u&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-u)}le\
+t{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(le\
+t s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();gi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}\
+#b(n,t,r){n!==0&&(H(this.#a,t,n),this.#z(n,t,r))}#z(n,t,r){this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`)}#Re()\
+{if(H(this.#a,"buffer_full",1),this.#$!==void 0){this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#z(1,"b\
+uffer_full",`${n} held; those dropped after it are told together at the next flush`)}#fe(){let n=this.#$;this.#$=void 0,\
+n&&this.#z(n,"buffer_full")}#m(n){this.#f?.(n),this.#H||Gr(this.#e.logger,n)}};function Ca(e){let n=b().monotonicMs()+e,\
+t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}functio\
+n Ti(e){b().writeStderr(`${li(JSON.parse(e))}\n`)}var Fa=250;async function _i(e){let n=b();Ie(te,()=>n.exit(0)),Eo(),mo(\
+()=>Da(e));let t=Ri(e);try{await Ba(e,b().monotonicMs()+te,t)}catch{}n.exit(0)}function Da(e){let{enabled:n,source:t}=uo\
+();return n||t==="default"&&e.onByConsentFile!==!0}async function Ba(e,n,t){let r=b().files,o=e.spoolDir;if(!r)return;le\
+t{successor:i,onByConsentFile:s,...d}=e,u=Ve(d),a=Tt(u);if(!ee())return Zo(r,o,a);for(let c=0;;c++){let l=await Qo(r,o,a\
+,e.endpoint);if(!l)return;let{replayed:f,spooled:m,sent:h,timeUp:g}=await Va(d,n-Fa);if(ei(r,o,l),!Ya(e,a))return;if(g&&\
+h>0&&ee()&&Ua(e,t))return ja(e);if(f>0&&m>0||c>0&&f===0)return}}function ki(e){return(e.successor?.argv??[]).filter(n=>U\
+(n,I().os)&&!n.startsWith(`${e.spoolDir}/`))}function Ri(e){let{files:n}=b();return ki(e).map(t=>{let r=n?.look(t);retur\
+n r?`${xi(r.facts)} -> ${xi(r.leadsTo)}`:"nothing there"}).join(`\n`)}function xi(e){return e?`${e.kind} ${e.device}:${e.\
+inode} ${e.size} ${e.modified}`:""}function Ha(e){let{files:n}=b(),t=n?.look("/proc/self/exe");if(t===void 0)return!0;le\
+t r=t.leadsTo;return r!==void 0&&ki(e).some(o=>{let i=n?.look(o),s=i?.leadsTo??i?.facts;return s?.device===r.device&&s?.\
+inode===r.inode})}function Ua(e,n){return Ri(e)===n&&Ha(e)}function ja(e){if(!e.successor)return;let{argv:n,env:t,leaves\
+Session:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&_n.test(d.slice(i.length)));o&&s!==\
+void 0&&S(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:kn(t,e),cwd:e.spoolDir,leavesSession:r})}async functi\
+on Va(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=V\
+e(e),d=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)brea\
+k;let u=new Nn({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});u.start(),await u.stop();let{replayed:a,s\
+pooled:c,sent:l,dropped:f}=u.stats();t.replayed+=a,t.spooled+=c,t.sent+=l;for(let[m,h]of Object.entries(f))H(t.dropped,m\
+,h);if(a<=c)break;if(c>0&&n-b().monotonicMs()>r){let m=ye(++d,o,i);if(n-b().monotonicMs()-m<=r)break;await new Promise(h\
+=>setTimeout(h,m))}}return t}function Ya(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||Rn(t,e.spoolDir,n,\
+Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return\
+ ue.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Oi=Go(b().env(Ye));Oi&&await _i(Oi);\n'}var Le="sender\
+-c99b9f41.mjs",rc=132902,ic=6e4,oc=1e3,sc=[Ki,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_T\
+ELEMETRY_DRY_RUN"];function eo(e,t){return e.sink.kind==="none"?"dropped":lr(e)&&t?.health.isOpen()!==!0?"delivered":t&&
+Ye()===void 0?"spooled":"dropped"}var ac=3;function to(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(a=>Jd.test(a))}catch{
+return}const o=a=>{const c=e.modifiedAt(`${t}/${a}`);return c===void 0||c>r+Me?-1/0:c},s=n==="none"?i:i.filter(a=>a!==Le).
+map(a=>({name:a,written:o(a)})).sort((a,c)=>c.written-a.written).slice(n).filter(({written:a})=>r-a>Me).map(({name:a})=>a);
+for(const a of s)try{e.remove(`${t}/${a}`)}catch{}}var dc=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.
+add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){
+this.#e.clear(),this.#t=0}};function an(e){return e===null?"null":typeof e=="string"?no(e):typeof e=="number"?cc(e):typeof e==
+"boolean"?String(e):Array.isArray(e)?`[${e.map(an).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
+void 0).map(([n,r])=>`${no(n)}: ${an(r)}`).join(", ")}}`:"null"}function no(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
+t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function cc(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
+e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
+split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
+Math.abs(r)).padStart(2,"0")}`}var ro=16384,dn=2*ro,io=dn-4096,cn=32,oo=/^[a-z0-9_]{1,40}$/,lc=/^[0-9a-f]{8}$/,uc=/^drops-([0-9a-f]{8})\.json$/,
 ln=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,hc=6e4;function fc(e,t,n,r=-1/0){const i=Date.now(),
 o=At(t,n),s=yr(e,o),a=typeof s=="object"?vr(s.lines,r,i,e.modifiedAt(o)):[],d=pr(e,t,n,i).filter(u=>u.quiet||u.summed!==
 void 0).flatMap(u=>ao(e,u).lines);return xt([...a,...d],r,i)}function mc(e,t,n=-1/0){return[...new Set([...Ve(e,t,uc,i=>i),
@@ -2168,26 +2169,26 @@ rename(t,n),!0))??!1}function co(e){return e.split(`
 "object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(t)&&Nt(n)&&t<=n&&s.length>0&&s.length<=cn&&s.every(([
 d,u])=>oo.test(d)&&Number.isSafeInteger(u)&&u>0)))return;const c={since:t,last:n,dropped:Object.fromEntries(s),...typeof o==
 "string"&&lc.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&z(i)===i?{...c,endpoint:i}:c}catch{return}}var re={
-working:1,periodic:2,asked:1/0},lo=.9,yc=1e3,gc=3e5,wc=36e5,Ec=4,uo=class{#e;#t=[];#i=[];#n=new dc;#l=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#c;#_=Promise.
-resolve();#E;#u=re.working;#S=0;#O;#y=new Set;#x;#A=!1;#w;#m=le();#a=!1;#$=!1;#o=!1;#j=!1;#R;#fe=!1;#U=0;#D;#P;#b;#G;#H=!1;#q=!1;#B;constructor(e={}){
+working:1,periodic:2,asked:1/0},lo=.9,yc=1e3,gc=3e5,wc=36e5,Ec=4,uo=class{#e;#t=[];#i=[];#n=new dc;#l=0;#s=0;#p=0;#r=0;#d={};#v={};#m=!1;#c;#_=Promise.
+resolve();#E;#u=re.working;#S=0;#O;#y=new Set;#x;#A=!1;#w;#h=le();#a=!1;#$=!1;#o=!1;#j=!1;#R;#fe=!1;#U=0;#D;#P;#b;#G;#H=!1;#q=!1;#B;constructor(e={}){
 this.#e=Qn(e)}enqueue(e){try{if(!ee())return this.#ke();const t=w().exiting();t?(this.#se(),this.#j=this.#o,this.#o=!0):
 this.#Z(),this.#l++;const n=rs(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#T()>=this.#e.maxBufferedEvents)
-return this.#Oe();if(this.#t.push(n),t)return void(this.#F(!0)||this.#z());this.#f&&this.#c===void 0&&queueMicrotask(()=>this.#Y()),
-this.#t.length>=this.#e.maxQueueSize&&this.#M(re.working)}catch{}finally{this.#j=!1}}start(){this.#f||this.#D||(this.#f=
+return this.#Oe();if(this.#t.push(n),t)return void(this.#F(!0)||this.#z());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#Y()),
+this.#t.length>=this.#e.maxQueueSize&&this.#M(re.working)}catch{}finally{this.#j=!1}}start(){this.#m||this.#D||(this.#m=
 !0,this.#Z(),this.#T()>0?this.#Y():ee()&&!this.#N()&&us(this.#e,this.#k())&&this.#M(re.working))}flush(){return this.#M(
 re.asked)}#M(e,t=!1){if(this.#w!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#u=Math.max(this.#u,e),this.#E)
 return this.#E;const n=this.#S,r=this.#_.then(()=>{if(n!==this.#S)return;const i=this.#u;return[this.#E,this.#u]=[void 0,
 re.working],this.#we(i)});return this.#E=r,this.#_=r,r}stop(){return this.#D??=this.#me()}[Symbol.asyncDispose](){return this.
 stop()}stats(){return{enqueued:this.#l,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
 length,inFlight:this.#n.size,spooled:this.#r}}#T(){return this.#t.length+this.#i.length+this.#n.size}#J(){return[...this.#i,
-...this.#n.events(),...this.#t]}#Z(){if(this.#P)return;this.#se();const e=w(),t=o=>{try{return o()}catch{this.#h("an exi\
+...this.#n.events(),...this.#t]}#Z(){if(this.#P)return;this.#se();const e=w(),t=o=>{try{return o()}catch{this.#f("an exi\
 t hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#D===
 void 0;return this.stop(),o},exit:()=>{this.#F(!0)||this.#z(),this.#X()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(
-o=>{r(o),this.#F(!0)||this.#z(),this.#X()})):void 0;this.#P=()=>{n?.(),i?.()}}#Y(){this.#f&&this.#c===void 0&&this.#K()}#K(){
-this.#c=setTimeout(()=>{this.#M(re.periodic).then(()=>{this.#f&&this.#K()})},this.#e.flushIntervalMs),w().unrefTimer(this.#c)}async#me(){
-this.#f=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#w=gs(this.#e.exitTimeoutMs);this.#he(),this.#V();const t=this.#l;
+o=>{r(o),this.#F(!0)||this.#z(),this.#X()})):void 0;this.#P=()=>{n?.(),i?.()}}#Y(){this.#m&&this.#c===void 0&&this.#K()}#K(){
+this.#c=setTimeout(()=>{this.#M(re.periodic).then(()=>{this.#m&&this.#K()})},this.#e.flushIntervalMs),w().unrefTimer(this.#c)}async#me(){
+this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#w=gs(this.#e.exitTimeoutMs);this.#he(),this.#V();const t=this.#l;
 let n=!1;try{if(this.#n.size>0&&!await Promise.race([this.#_.then(()=>!0),e.over()])&&this.#Q(),this.#T()>0&&this.#F())return;
-this.#ce(),this.#T()>0&&this.#N()&&this.#C(!0),this.#T()>0&&!this.#N()&&await this.#pe(e),this.#C()}catch(r){this.#h(`st\
+this.#ce(),this.#T()>0&&this.#N()&&this.#C(!0),this.#T()>0&&!this.#N()&&await this.#pe(e),this.#C()}catch(r){this.#f(`st\
 op failed unexpectedly: ${r}`),n=!0}finally{this.#X(),e.clear(),this.#w=void 0;const r=this.#l>t&&this.#T()>0;!n&&!r&&(this.#P?.(),
 this.#P=void 0)}}async#pe(e){const t=this.#k()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#M(re.asked,
 !0).then(()=>!0);await Promise.race([n,e.over()])||this.#Q()}#Q(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=w().
@@ -2208,7 +2209,7 @@ failures:r,probeAt:a}}async#we(e){try{this.#he(),this.#V();const t=this.#e.sink.
 (t.state||this.#w===void 0)&&t.refresh(),this.#ce();const n=this.#N();if(n&&!this.#ye())return;const r=this.#e.waitClock(),
 i=d=>d.notBefore<=r&&(d.cuts??0)<e,s=this.#i.filter(i).concat(this.#t);if(s.length===0)return;this.#i=this.#i.filter(d=>!i(
 d)),this.#t=[];const a=this.#oe(s);for(const d of a)this.#n.add(d);const c={delivered:!1,failed:!1,probing:n};await this.#Ee(
-a,c),this.#ge(c),c.delivered&&c.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.waitClock()+c.retryAfterMs))}catch(t){this.#h(
+a,c),this.#ge(c),c.delivered&&c.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.waitClock()+c.retryAfterMs))}catch(t){this.#f(
 `flush failed unexpectedly: ${t}`)}}async#Ee(e,t){const{signal:n}=this.#ve();let r=0;const i=async()=>{for(;r<e.length&&
 !t.failed&&this.#te(n);)await this.#re(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(Ec,e.length)},i));for(const o of e.
 slice(r))this.#ne(o)}async#re(e,t,n){this.#V();const r=this.#le(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.
@@ -2223,26 +2224,27 @@ length);this.#p+=e.length-n,n>0&&this.#g(n,"otlp_rejected"),this.#I(e)}async#Te(
 events:e,accepted:!1};this.#y.add(n);try{return await this.#_e(e,t,()=>n.accepted=!0)}finally{this.#y.delete(n);const r=w().
 monotonicMs();this.#x={ms:r-n.started,endedAt:r}}}#oe(e){const{format:t,maxBatchBytes:n}=this.#e;return Md(e,n,t.emptyBytes,
 t.eventBytes)}#L(){this.#i=[],this.#n.clear(),this.#t=[]}async#_e(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{
-kind:"rejected",reason:r.reason,detail:r.detail};const{format:i,headers:o}=this.#e,s=i.encode(e,this.#e.clock());if(this.#m?.(
+kind:"rejected",reason:r.reason,detail:r.detail};const{format:i,headers:o}=this.#e,s=i.encode(e,this.#e.clock());if(this.#h?.(
 `sending ${e.length} event(s)${r.kind==="http"?` to ${z(r.url)}`:""}: ${s}`),r.kind==="stderr")return ho(s),{kind:"deliv\
 ered"};const a=i.classify;return await Hd({url:r.url,body:s,headers:o,classify:a&&((c,d,u)=>a(c,d,u,e.length)),readAnswer:i.
 readsAnswer,onAccepted:n,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:w().
-unrefTimer,mayConnect:w().canConnect,sendsProxyCredentials:w().sendsProxyCredentials})}#$e(e,t){if(!this.#m)return;const n=e.
+unrefTimer,mayConnect:w().canConnect,sendsProxyCredentials:w().sendsProxyCredentials})}#$e(e,t){if(!this.#h)return;const n=e.
 kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&
 this.#e.customFetch?`: its fetch failed: ${Ns(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:
-"",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#m(`answer for ${t} eve\
-nt(s): ${e.kind}${i}`)}#se(){if(this.#$)return;this.#$=!0;const{sink:e,format:t,spoolDir:n,handOff:r}=this.#e;if(this.#m){
-const{enabled:o,decidedBy:s}=Jt();this.#m(`telemetry ${o?"on":"off"} (decided by ${s})`);const a=e.kind==="http"?z(e.url):
+"",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#h(`answer for ${t} eve\
+nt(s): ${e.kind}${i}`)}#se(){if(this.#$)return;this.#$=!0;const{sink:e,format:t,spoolDir:n,handOff:r}=this.#e;if(this.#h){
+const{enabled:o,decidedBy:s}=Jt();this.#h(`telemetry ${o?"on":"off"} (decided by ${s})`);const a=e.kind==="http"?z(e.url):
 e.kind==="stderr"?"standard error":e.reason==="dry_run"&&w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the\
- program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${e.reason})`;this.#m(`endpoint: ${a}; \
-format: ${t.name}; spool: ${n??"none"}`)}for(const o of this.#e.problems)this.#h(`problem: ${o}`);if(!this.#m)return;const i=Ni(
-e,this.#e.headers);i&&this.#m(`warning: ${i}`),this.#m(`at exit: ${r.enabled?"hand off where a sender can be started":"i\
-n process"} (${r.source})`)}#ke(){this.#a||!this.#m&&!this.#e.logger||(this.#a=!0,this.#h(`telemetry off (decided by ${Jt().
-decidedBy}): events are not recorded`))}#Se(e,t,n){const{backoff:r,waitClock:i,random:o}=this.#e,s=i(),a=this.#ae(e,t);for(const c of a)
-c.notBefore=s+ot(c.retries,r,o,n);this.#i.push(...a)}#ae(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?
-r:n).push(i);return n.length>0&&this.#h(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#g(
+ program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${e.reason})`;this.#h(`endpoint: ${a}; \
+format: ${t.name}; spool: ${n??"none"}`)}for(const o of this.#e.problems)this.#f(`problem: ${o}`);if(!this.#h)return;for(const o of this.#e.
+environmentProblems)this.#h(`environment, where the options do not say otherwise: ${o}`);const i=Ni(e,this.#e.headers);i&&
+this.#h(`warning: ${i}`),this.#h(`at exit: ${r.enabled?"hand off where a sender can be started":"in process"} (${r.source}\
+)`)}#ke(){this.#a||!this.#h&&!this.#e.logger||(this.#a=!0,this.#f(`telemetry off (decided by ${Jt().decidedBy}): events \
+are not recorded`))}#Se(e,t,n){const{backoff:r,waitClock:i,random:o}=this.#e,s=i(),a=this.#ae(e,t);for(const c of a)c.notBefore=
+s+ot(c.retries,r,o,n);this.#i.push(...a)}#ae(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?r:
+n).push(i);return n.length>0&&this.#f(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#g(
 r.length,"retries_exhausted",`last failure: ${t}`),this.#I(r),n}#I(e){this.#b?.settle(e)}#k(){return this.#b??=Ji.open(this.#e,
-(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#G&&this.#h(
+(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#G&&this.#f(
 n),this.#G=n}),this.#b}#de(){const e=this.#w;if(e)return Math.max(0,e.end-w().monotonicMs())+yc;const{flushIntervalMs:t,
 requestTimeoutMs:n}=this.#e;return Math.max(gc,Math.min(wc,2*t),2*n)}#V(){const e=this.#de(),t=this.#w!==void 0;this.#b?.
 renewClaims(e,t?e:e*.75,t)}#ce(){if(this.#H||this.#S>0||!ee()||this.#N()||!ke())return;const e=this.#k();if(e&&Ye()!==void 0)
@@ -2252,7 +2254,7 @@ events.length>0&&this.#Y())}#C(e=!1,t){this.#ee();const n=this.#J(),r=this.#le(n
 []),r.length===0)return!0;if(!(t??ke()))return this.#fe=!0,this.#L(),this.#g(r.length,"opted_out"),!0;if(this.#e.sink.kind===
 "stderr"){this.#L();for(const s of this.#oe(r))ho(this.#e.format.encode(s,this.#e.clock())),this.#p+=s.length;return!0}if(this.#e.
 sink.kind==="none")return this.#L(),this.#g(r.length,this.#e.sink.reason,this.#e.sink.detail),!0;const i=this.#k();if(!i&&
-this.#e.spoolDir===void 0)return this.#h(`${r.length} event(s) not delivered are kept in memory only, and go with the pr\
+this.#e.spoolDir===void 0)return this.#f(`${r.length} event(s) not delivered are kept in memory only, and go with the pr\
 ocess: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Ye()!==void 0)return this.#L(),this.#g(r.length,"op\
 ted_out","not spooled: the program turned telemetry on over the user's no"),!0;let o;try{o=i?.write(r)}catch{o=void 0}if(o||
 (this.#A=!0),!o&&e)return!1;if(this.#L(),o){const s=this.#U-this.#e.waitClock();s>0&&i?.health.recordWait(s),this.#r+=o.
@@ -2264,22 +2266,22 @@ has(o))}#ue(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#F(e=!
 n=cr(this.#e,t,ee()),r=n.handOff?ke():void 0;if(r===!1)return this.#C(!0,r);const i=cs(this.#e,n);if(!i.handOff){const c={
 delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},d=i.outcome!=="delivered"&&
 t?.health.isOpen()?qi(t.health):void 0,u=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} \
-s`:"";return this.#h(`at exit: ${c[i.outcome]}: ${d?`${d}; in process, as ${i.reason}`:i.reason}${u}`),!1}const o=e||this.#N()?
-0:Wo(this.#J(),this.#e.spoolLimits);if(o>0){const{maxEvents:c,maxBytes:d}=this.#e.spoolLimits;return this.#h(`at exit: d\
+s`:"";return this.#f(`at exit: ${c[i.outcome]}: ${d?`${d}; in process, as ${i.reason}`:i.reason}${u}`),!1}const o=e||this.#N()?
+0:Wo(this.#J(),this.#e.spoolLimits);if(o>0){const{maxEvents:c,maxBytes:d}=this.#e.spoolLimits;return this.#f(`at exit: d\
 elivering in process: the spool would leave out ${o} of the ${this.#T()} event(s) (spoolMaxEvents ${c}, spoolMaxBytes ${d}\
-)`),!1}if(!this.#C(!0,r))return this.#h("at exit: delivering in process: the spool cannot be written"),!1;const s=ls(i);
-if(s==="failed"||s==="crowded")return this.#h(`at exit: delivering in process: ${s==="crowded"?"senders of other program\
+)`),!1}if(!this.#C(!0,r))return this.#f("at exit: delivering in process: the spool cannot be written"),!1;const s=ls(i);
+if(s==="failed"||s==="crowded")return this.#f(`at exit: delivering in process: ${s==="crowded"?"senders of other program\
 s or settings (headers, an OTLP resource) work for its host already":"no sender could be started"}`),!1;this.#S++,[this.#E,
 this.#u]=[void 0,re.working];const a={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endp\
-oint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#h(`at exit: ha\
-nded off to ${a[s]}`),!0}#z(){const e=this.#r,t=this.#C(),n=this.#r-e;return n>0&&this.#h(`at exit: the process ends at \
+oint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#f(`at exit: ha\
+nded off to ${a[s]}`),!0}#z(){const e=this.#r,t=this.#C(),n=this.#r-e;return n>0&&this.#f(`at exit: the process ends at \
 once: ${n} event(s) spooled for a later run`),t}#X(){const e={};for(const[o,s]of Object.entries(this.#d)){const a=this.#v[o]??
 0;s>a&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=s-a)}const{sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.
 kind!=="http")return;const r=this.#k();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();
-ys(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(V(this.#d,t,e),this.#W(e,t,n))}#W(e,t,n){this.#h(
+ys(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(V(this.#d,t,e),this.#W(e,t,n))}#W(e,t,n){this.#f(
 `dropped ${e} event(s): ${t}${n?` (${n})`:""}`)}#Oe(){if(V(this.#d,"buffer_full",1),this.#R!==void 0){this.#R++;return}this.#R=
 0;const e=this.#e.maxBufferedEvents;this.#W(1,"buffer_full",`${e} held; those dropped after it are told together at the \
-next flush`)}#he(){const e=this.#R;this.#R=void 0,e&&this.#W(e,"buffer_full")}#h(e){this.#m?.(e),this.#j||Mn(this.#e.logger,
+next flush`)}#he(){const e=this.#R;this.#R=void 0,e&&this.#W(e,"buffer_full")}#f(e){this.#h?.(e),this.#j||Mn(this.#e.logger,
 e)}};function ho(e){w().writeStderr(`${an(JSON.parse(e))}
 `)}var bc=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
 re or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; never its message)","\
