@@ -67,16 +67,12 @@ export function consentFilePath(): string | undefined {
   const { env, files } = host();
   const home = env("HOME") ?? env("USERPROFILE");
   const given = env("NAT_TELEMETRY_CONSENT_FILE") || (home ? below(home, ".config/nat/telemetry.toml") : undefined);
-  if (given === undefined || /^(?:[A-Za-z]:|[\\/])/.test(given)) return given;
+  if (given === undefined || ABSOLUTE_PATH.test(given)) return given;
   // A relative one (`NAT_TELEMETRY_CONSENT_FILE=telemetry.toml`, a relative HOME) is where it was first read: a
   // command that changes directory, and the sender it hands off to, follow the decision the run started with.
   const anchors = relativeConsentFiles();
   const kept = anchors && anchorIn(anchors, given);
   if (kept) return kept.path;
-  if (anchors === undefined || kept === null || anchors.size >= MAX_RELATIVE_CONSENT_FILES) {
-    unanchored = given;
-    return given;
-  }
   // Not where the working directory's real path was read with U+FFFD (bytes that are not UTF-8, under Node.js and
   // Bun): that names another directory, and the decision would be saved in one made beside it. Such a path is
   // followed as given, in the directory the run started in (its device and inode).
@@ -84,13 +80,23 @@ export function consentFilePath(): string | undefined {
   const made: RelativeConsentFile = cwd === undefined || cwd.includes("\uFFFD")
     ? { path: given, from: workingDirectory() ?? "" }
     : { path: below(cwd, given) };
-  try {
-    anchors.set(given, made);
-  } catch {
-    unanchored = given; // a map that keeps nothing
+  if (kept === null || !keep(anchors, given, made)) {
+    unanchored = given;
     return given;
   }
   return made.path;
+}
+
+/** Keeps where a relative consent file's name was first read; `false` where the map does not keep it, or is full. */
+function keep(anchors: Map<string, unknown> | undefined, given: string, made: RelativeConsentFile): boolean {
+  try {
+    if (anchors === undefined || anchors.size >= MAX_RELATIVE_CONSENT_FILES) return false;
+    anchors.set(given, made);
+    const kept = anchorIn(anchors, given);
+    return kept?.path === made.path && kept.from === made.from;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -101,6 +107,9 @@ interface RelativeConsentFile {
   path: string;
   from?: string | undefined;
 }
+
+/** A path that names its place wherever the run is: from the root, or from a drive (Windows). */
+const ABSOLUTE_PATH = /^(?:[A-Za-z]:|[\\/])/;
 
 /** How many relative consent files' names a run keeps where it first read them; a run names one, or a few. */
 const MAX_RELATIVE_CONSENT_FILES = 64;
@@ -117,10 +126,8 @@ let unanchored: string | undefined;
  */
 function relativeConsentFiles(): Map<string, unknown> | undefined {
   try {
-    const holder = shared[PROGRAM_OPT_OUT];
-    if (holder === undefined) return undefined;
-    holder.relativeConsentFiles ??= new Map(); // a holder an older copy made
-    return holder.relativeConsentFiles instanceof Map ? holder.relativeConsentFiles : undefined;
+    const anchors = shared[PROGRAM_OPT_OUT]?.relativeConsentFiles;
+    return anchors instanceof Map ? anchors : undefined;
   } catch {
     return undefined;
   }
@@ -151,6 +158,7 @@ function workingDirectory(): string | undefined {
  * for every copy of the package ({@link relativeConsentFiles}), so whether it left cannot be told.
  */
 function notWhereItStarted(path: string): string | undefined {
+  if (ABSOLUTE_PATH.test(path)) return undefined; // where it says, wherever the run is
   const anchors = relativeConsentFiles();
   const kept = anchors && anchorIn(anchors, path);
   if (path === unanchored || kept === null) return "is relative, and where the run first read it cannot be told";
@@ -636,9 +644,9 @@ const shared = globalThis as {
 // global object later, to harden it, still lets an opt-out reach every copy. Where it cannot be (a global object
 // frozen before), an opt-out holds for the copy that made it.
 try {
-  if (shared[PROGRAM_OPT_OUT] === undefined) {
-    Object.defineProperty(shared, PROGRAM_OPT_OUT, { value: { serial: 0, relativeConsentFiles: new Map() } });
-  }
+  if (shared[PROGRAM_OPT_OUT] === undefined) Object.defineProperty(shared, PROGRAM_OPT_OUT, { value: { serial: 0 } });
+  // With it, where relative consent files were first read (one an older copy made has none yet).
+  shared[PROGRAM_OPT_OUT]!.relativeConsentFiles ??= new Map();
 } catch {
   // Frozen already.
 }

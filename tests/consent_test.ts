@@ -463,6 +463,50 @@ test("a relative consent file in a working directory the program may not read is
   assert.match(readFileSync(`${other}/consent.toml`, "utf8"), /consent = "enabled"/, "which is as it was");
 });
 
+test("hostile code's map beside the program's opt-out: an absolute file reads as it says, a relative one as no, no throw", () => {
+  using dir = tempDir();
+  const yes = formatConsentToml("enabled", Date.now());
+  writeFileSync(`${dir.path}/absolute.toml`, yes, { mode: 0o600 });
+  writeFileSync(`${dir.path}/hostile.toml`, yes, { mode: 0o600 });
+  const holder = (globalThis as Record<symbol, { relativeConsentFiles?: unknown }>)[
+    Symbol.for("@nat/telemetry: the program's opt-out")
+  ];
+  const kept = holder.relativeConsentFiles;
+  const cwd = process.cwd();
+  class Throwing extends Map<string, unknown> {
+    override get size(): number {
+      throw new Error("size");
+    }
+    override has(): boolean {
+      throw new Error("has");
+    }
+  }
+  class Forgetful extends Map<string, unknown> {
+    override set(): this {
+      return this; // keeps nothing, and says nothing
+    }
+  }
+  try {
+    process.chdir(dir.path);
+    for (const hostile of [new Throwing(), new Forgetful()]) {
+      holder.relativeConsentFiles = hostile;
+      const name = hostile.constructor.name;
+      withEnv({ NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/absolute.toml`, NAT_TELEMETRY_ENABLED: undefined }, () => {
+        assert.deepEqual(pick(effectiveConsent()), { enabled: true, source: "file", fileState: "enabled" }, name);
+      });
+      withEnv({ NAT_TELEMETRY_CONSENT_FILE: "hostile.toml", NAT_TELEMETRY_ENABLED: undefined }, () => {
+        const relative = effectiveConsent();
+        assert.equal(relative.enabled, false, name);
+        assert.match(relative.fileProblem ?? "", /where the run first read it cannot be told/, name);
+        assert.equal(recordConsent("disabled"), false, name);
+      });
+    }
+  } finally {
+    process.chdir(cwd);
+    holder.relativeConsentFiles = kept;
+  }
+});
+
 function pick({ enabled, source, fileState }: { enabled: boolean; source: string; fileState: string }) {
   return { enabled, source, fileState };
 }
