@@ -808,7 +808,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (!this.#debug) return;
     // The user's, not the program's: to the trail alone.
     for (const problem of this.#options.environmentProblems) {
-      this.#debug(`environment, where the options do not say otherwise: ${problem}`);
+      this.#debug(`environment: ${problem}`);
     }
     const clearText = clearTextSecrets(sink, this.#options.headers);
     if (clearText) this.#debug(`warning: ${clearText}`);

@@ -16,7 +16,7 @@ import { randomFraction } from "./atomic.ts";
 import { MAX_TIMER_MS } from "./deadline.ts";
 import { DEFAULT_SCHEMA_VERSION, SCHEMA_VERSION_SLACK_BYTES } from "./events.ts";
 import { headerValueOf, isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
-import { DEFAULT_SERVICE_NAME } from "./otlp.ts";
+import { DEFAULT_SERVICE_NAME, OTLP_ENDPOINT_VARIABLES } from "./otlp.ts";
 import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./wire_format.ts";
 import { describe, describeError, isPlainObject, redact, unknownOption } from "./describe.ts";
 import { type Fetch, host, type InterruptSignal, type RuntimeInfo, runtimeInfo } from "./runtime/mod.ts";
@@ -205,7 +205,8 @@ export interface ResolvedOptions {
   readonly problems: readonly string[];
   /**
    * What the environment holds that cannot be used as it is, each with what is done instead
-   * (`environmentSettings().problems`, as `nat-telemetry status` lists them): for the debug trail.
+   * (`environmentSettings().problems`, as `nat-telemetry status` lists them), but for the variables the options take
+   * the place of: for the debug trail.
    */
   readonly environmentProblems: readonly string[];
   /** Whether `spoolDir` is the default place, which runs may trade for the fallback (`fallbackSpoolDir`). */
@@ -460,7 +461,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     spoolDir: spoolDir.path,
     noSpool: spoolDir.none,
     problems,
-    environmentProblems: settings.problems,
+    environmentProblems: problemsInForce(settings.problems, options),
     spoolFallback: options.spoolDir === undefined && settings.spoolFallback,
     spoolLimits: {
       maxEvents: number("spoolMaxEvents", DEFAULT_SPOOL_LIMITS.maxEvents, count),
@@ -656,6 +657,22 @@ function resolveSink(
   if (endpoint === "stdout") return { kind: "stderr" };
   if (dryRun || endpoint === "") return { kind: "none", reason: "dry_run" };
   return { kind: "http", url: endpoint };
+}
+
+/**
+ * The environment's problems (`environmentSettings().problems`, each naming its variable first) but for those of the
+ * variables an option the program gave takes the place of: the debug trail's, which tells what the run does.
+ */
+function problemsInForce(problems: readonly string[], options: NATTelemetryHandlerOptions): string[] {
+  const replaced = [
+    ...(options.endpoint === undefined ? [] : ["NAT_TELEMETRY_ENDPOINT", ...OTLP_ENDPOINT_VARIABLES]),
+    ...(options.spoolDir === undefined ? [] : ["NAT_TELEMETRY_SPOOL_DIR", "XDG_STATE_HOME", "HOME", "LOCALAPPDATA"]),
+    ...(options.format === undefined ? [] : ["NAT_TELEMETRY_FORMAT"]),
+    ...(options.handOff === undefined ? [] : ["NAT_TELEMETRY_HANDOFF"]),
+  ];
+  // "the home directory is not an absolute path" is HOME's.
+  const variableOf = (problem: string) => problem.startsWith("the home directory") ? "HOME" : /^\w+/.exec(problem)?.[0];
+  return problems.filter((problem) => !replaced.includes(variableOf(problem) ?? ""));
 }
 
 /**

@@ -57,26 +57,34 @@ test(`${runtime}: NAT_TELEMETRY_DEBUG=1 traces every decision, request, answer a
 });
 
 test(`${runtime}: the trail names the user's variables it cannot use, and what keeps the events, not the hand-off`, async () => {
-  const run = await runChild("debug_child.ts", {
-    env: {
-      NAT_TELEMETRY_DEBUG: "1",
-      NAT_TELEMETRY_ENABLED: "1",
-      NAT_TELEMETRY_ENDPOINT: "localhost:4318",
-      NAT_TELEMETRY_SPOOL_DIR: "rel/dir",
-      NAT_TELEMETRY_HANDOFF: "maybe",
-    },
-  });
+  const variables = {
+    NAT_TELEMETRY_DEBUG: "1",
+    NAT_TELEMETRY_ENABLED: "1",
+    NAT_TELEMETRY_ENDPOINT: "localhost:4318",
+    NAT_TELEMETRY_SPOOL_DIR: "rel/dir",
+    NAT_TELEMETRY_HANDOFF: "maybe",
+    NAT_TELEMETRY_FORMAT: "xml",
+  };
+  const run = await runChild("debug_child.ts", { env: variables });
   assert.equal(run.code, 0, run.stderr);
-  const environment = "\\[nat-telemetry\\] environment, where the options do not say otherwise: ";
+  const environment = "\\[nat-telemetry\\] environment: ";
   assert.match(
     run.stderr,
     new RegExp(`${environment}NAT_TELEMETRY_ENDPOINT="localhost:4318" is not an http\\(s\\) URL`),
   );
   assert.match(run.stderr, new RegExp(`${environment}NAT_TELEMETRY_SPOOL_DIR="rel/dir" is not an absolute path`));
   assert.match(run.stderr, new RegExp(`${environment}NAT_TELEMETRY_HANDOFF="maybe"`));
+  assert.match(run.stderr, new RegExp(`${environment}NAT_TELEMETRY_FORMAT="xml" is not a format`));
   // With no endpoint, the hand-off being off (as "maybe" reads) is not why nothing is delivered.
   assert.match(run.stderr, /at exit: not delivered: the events do not go to an HTTP endpoint/);
   assert.doesNotMatch(run.stderr, /hand-off is off/);
+  // Where the program's options take the variables' place, what they hold changes nothing, and is not told.
+  const overridden = await runChild("debug_child.ts", {
+    env: { ...variables, NAT_TEST_OPTIONS: '{"endpoint":"","spoolDir":false,"format":"nat","handOff":false}' },
+  });
+  assert.equal(overridden.code, 0, overridden.stderr);
+  assert.match(overridden.stderr, /endpoint: nowhere \(dry_run\); format: nat; spool: none/);
+  assert.doesNotMatch(overridden.stderr, /environment: /);
 });
 
 test(`${runtime}: with telemetry off, the trail says so once and nothing else happens`, async () => {
