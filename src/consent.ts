@@ -73,18 +73,25 @@ export function consentFilePath(): string | undefined {
   const anchors = relativeConsentFiles();
   const kept = anchors && anchorIn(anchors, given);
   if (kept) return kept.path;
-  // Not where the working directory's real path was read with U+FFFD (bytes that are not UTF-8, under Node.js and
-  // Bun): that names another directory, and the decision would be saved in one made beside it. Such a path is
-  // followed as given, in the directory the run started in (its device and inode).
-  const cwd = files?.realPath(".");
-  const made: RelativeConsentFile = cwd === undefined || cwd.includes("\uFFFD")
-    ? { path: given, from: workingDirectory() ?? "" }
-    : { path: below(cwd, given) };
+  const made = (kept === undefined ? fromThreads(given) : undefined) ?? placeOf(given, files?.realPath("."));
   if (kept === null || !keep(anchors, given, made)) {
     unanchored = given;
     return given;
   }
+  shareWithThreads(given, made);
   return made.path;
+}
+
+/**
+ * Where a relative consent file's name leads from the working directory (its real path `cwd`). Not where that was
+ * read with U+FFFD (bytes that are not UTF-8, under Node.js and Bun): that names another directory, and the decision
+ * would be saved in one made beside it. Such a path is followed as given, in the directory the run started in (its
+ * device and inode).
+ */
+function placeOf(given: string, cwd: string | undefined): RelativeConsentFile {
+  return cwd === undefined || cwd.includes("\uFFFD")
+    ? { path: given, from: workingDirectory() ?? "" }
+    : { path: below(cwd, given) };
 }
 
 /** Keeps where a relative consent file's name was first read; `false` where the map does not keep it, or is full. */
@@ -136,12 +143,37 @@ function relativeConsentFiles(): Map<string, unknown> | undefined {
 /** The place kept for a relative consent file's name; `null` where what is kept is not one, or cannot be read. */
 function anchorIn(anchors: Map<string, unknown>, given: string): RelativeConsentFile | null | undefined {
   try {
-    if (!anchors.has(given)) return undefined;
-    const { path, from } = (anchors.get(given) ?? {}) as { path?: unknown; from?: unknown };
-    return typeof path === "string" && (from === undefined || typeof from === "string") ? { path, from } : null;
+    return anchors.has(given) ? asPlace(anchors.get(given)) : undefined;
   } catch {
     return null;
   }
+}
+
+/** A {@link RelativeConsentFile} as it was kept, or `null` where what was kept is not one. */
+function asPlace(kept: unknown): RelativeConsentFile | null {
+  const { path, from } = (kept ?? {}) as { path?: unknown; from?: unknown };
+  return typeof path === "string" && (from === undefined || typeof from === "string") ? { path, from } : null;
+}
+
+/** What the program's threads are given under (`Host.threadsShared`): where relative consent files were read. */
+const THREADS_KEY = "@nat/telemetry: relative consent files";
+
+/**
+ * Where the thread that started this one (or this thread, before) first read a relative consent file's name: a worker
+ * thread the program starts after a command changed directory follows the directory the run started in too.
+ */
+function fromThreads(given: string): RelativeConsentFile | undefined {
+  const places = host().threadsShared?.get(THREADS_KEY);
+  if (typeof places !== "object" || places === null || !Object.hasOwn(places, given)) return undefined;
+  return asPlace((places as Record<string, unknown>)[given]) ?? undefined;
+}
+
+/** Gives the worker threads the program starts from now on where a relative consent file's name was first read. */
+function shareWithThreads(given: string, made: RelativeConsentFile): void {
+  const threads = host().threadsShared;
+  if (!threads) return;
+  const before = threads.get(THREADS_KEY);
+  threads.set(THREADS_KEY, { ...(typeof before === "object" && before !== null ? before : {}), [given]: made });
 }
 
 /** The working directory's device and inode, where a look can tell them. */

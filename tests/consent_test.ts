@@ -552,6 +552,16 @@ test("an opt-out the program makes with one copy of the package stops every copy
       writeFileSync(`${dir.path}/${place}/consent.toml`, formatConsentToml(state, Date.now()), { mode: 0o600 });
     }
     const started = { enabled: false, path: `${realpathSync(dir.path)}/start/consent.toml` };
+    // A worker thread the program starts after changing directory (Deno's host does not reach its Node.js layer).
+    if (runtimeInfo().name !== "deno") {
+      const worker = await runChild("consent_worker_child.ts", {
+        args: [`${dir.path}/other`],
+        env: { NAT_TELEMETRY_CONSENT_FILE: "consent.toml", NAT_TELEMETRY_ENABLED: undefined, DO_NOT_TRACK: undefined },
+        cwd: `${dir.path}/start`,
+      });
+      assert.equal(worker.code, 0, worker.stderr);
+      assert.deepEqual(JSON.parse(worker.stdout), { main: started, worker: started });
+    }
     // Also where a copy read it under another name in between (the program's host code changed the variable and back).
     for (const mode of ["relative", "renamed"]) {
       const relative = await runChild("two_copies_child.ts", {

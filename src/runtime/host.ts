@@ -375,6 +375,12 @@ export interface Host {
    */
   monotonicMs(): number;
   /**
+   * What the worker threads the program starts from now on are given, and what this thread was given
+   * (`node:worker_threads`' environment data, under Node.js and Bun); absent where the package cannot reach it without
+   * loading more than it is worth (Deno, whose Node.js layer it would load). Never throws.
+   */
+  threadsShared?: { get(key: string): unknown; set(key: string, value: unknown): void } | undefined;
+  /**
    * Holds the process open until the function returned is called, where the program's timers may not (fake timers):
    * a deadline the program awaits. Absent where the runtime's own timeout holds it (Deno, Bun).
    *

@@ -153,7 +153,8 @@ export interface NodeProcess {
       | "node:dns"
       | "node:stream"
       | "node:sea"
-      | "node:os",
+      | "node:os"
+      | "node:worker_threads",
   ): unknown;
   execPath: string;
   cwd?(): string;
@@ -349,6 +350,10 @@ export function nodeHost(
       const [seconds, nanoseconds] = proc.hrtime();
       return seconds * 1000 + nanoseconds / 1e6;
     },
+    threadsShared: {
+      get: (key) => quietly(() => workerThreads(proc)?.getEnvironmentData?.(key)),
+      set: (key, value) => void quietly(() => workerThreads(proc)?.setEnvironmentData?.(key, value)),
+    },
     canConnect: () => true,
     sendsProxyCredentials: () => false,
     terminal() {
@@ -521,6 +526,14 @@ function openFileAccess(proc: NodeProcess): FileAccess {
 
 const PASSWD_FILE = "/etc/passwd";
 const MAX_PASSWD_BYTES = 16 * 1024 * 1024;
+
+/** `node:worker_threads`' environment data, loaded at its first use (a relative consent file's). */
+function workerThreads(proc: NodeProcess): {
+  getEnvironmentData?(key: string): unknown;
+  setEnvironmentData?(key: string, value: unknown): void;
+} | undefined {
+  return proc.getBuiltinModule?.("node:worker_threads") as ReturnType<typeof workerThreads>;
+}
 
 /** Refuses a file that is not a regular file of root's that only root may write. */
 function writtenByRootAlone(facts: FileFacts): void {
