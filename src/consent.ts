@@ -163,17 +163,21 @@ const THREADS_KEY = "@nat/telemetry: relative consent files";
  * thread the program starts after a command changed directory follows the directory the run started in too.
  */
 function fromThreads(given: string): RelativeConsentFile | undefined {
-  const places = host().threadsShared?.get(THREADS_KEY);
-  if (typeof places !== "object" || places === null || !Object.hasOwn(places, given)) return undefined;
-  return asPlace((places as Record<string, unknown>)[given]) ?? undefined;
+  // What is there may be the program's (in this thread, the object it stored itself): read as untrusted.
+  return quietly(() => {
+    const places = host().threadsShared?.get(THREADS_KEY);
+    if (typeof places !== "object" || places === null || !Object.hasOwn(places, given)) return undefined;
+    return asPlace((places as Record<string, unknown>)[given]) ?? undefined;
+  });
 }
 
 /** Gives the worker threads the program starts from now on where a relative consent file's name was first read. */
 function shareWithThreads(given: string, made: RelativeConsentFile): void {
-  const threads = host().threadsShared;
-  if (!threads) return;
-  const before = threads.get(THREADS_KEY);
-  threads.set(THREADS_KEY, { ...(typeof before === "object" && before !== null ? before : {}), [given]: made });
+  quietly(() => {
+    const threads = host().threadsShared;
+    const before = threads?.get(THREADS_KEY);
+    threads?.set(THREADS_KEY, { ...(typeof before === "object" && before !== null ? before : {}), [given]: made });
+  });
 }
 
 /** The working directory's device and inode, where a look can tell them. */

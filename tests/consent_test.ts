@@ -463,7 +463,7 @@ test("a relative consent file in a working directory the program may not read is
   assert.match(readFileSync(`${other}/consent.toml`, "utf8"), /consent = "enabled"/, "which is as it was");
 });
 
-test("hostile code's map beside the program's opt-out: an absolute file reads as it says, a relative one as no, no throw", () => {
+test("hostile code's map beside the program's opt-out: an absolute file reads as it says, a relative one as no, no throw", async () => {
   using dir = tempDir();
   const yes = formatConsentToml("enabled", Date.now());
   writeFileSync(`${dir.path}/absolute.toml`, yes, { mode: 0o600 });
@@ -486,8 +486,19 @@ test("hostile code's map beside the program's opt-out: an absolute file reads as
       return this; // keeps nothing, and says nothing
     }
   }
+  // What the program stored under the key the package gives its worker threads (Node.js and Bun): a getter that throws.
+  const threads = runtimeInfo().name === "deno" ? undefined : await import("node:worker_threads");
+  const key = "@nat/telemetry: relative consent files";
   try {
     process.chdir(dir.path);
+    threads?.setEnvironmentData(key, {
+      get hostile() {
+        throw new Error("getter");
+      },
+    });
+    withEnv({ NAT_TELEMETRY_CONSENT_FILE: "hostile.toml", NAT_TELEMETRY_ENABLED: undefined }, () => {
+      assert.equal(effectiveConsent().enabled, true, "no throw; nothing taken from it");
+    });
     for (const hostile of [new Throwing(), new Forgetful()]) {
       holder.relativeConsentFiles = hostile;
       const name = hostile.constructor.name;
@@ -504,6 +515,7 @@ test("hostile code's map beside the program's opt-out: an absolute file reads as
   } finally {
     process.chdir(cwd);
     holder.relativeConsentFiles = kept;
+    threads?.setEnvironmentData(key, undefined);
   }
 });
 
