@@ -276,10 +276,15 @@ export function environmentSettings(): EnvironmentSettings {
   }
   const handOff = flag("NAT_TELEMETRY_HANDOFF", "so events are delivered in process at exit") ?? "auto";
   const consentFile = env("NAT_TELEMETRY_CONSENT_FILE");
+  const consentHome = env("HOME") ?? env("USERPROFILE"); // where the consent file is when none is named
+  const where = "it is read in the working directory where a run first reads it, so each directory may hold another " +
+    "decision";
   if (consentFile && !isAbsolutePath(consentFile, runtimeInfo().os)) {
+    problems.push(`NAT_TELEMETRY_CONSENT_FILE=${describe(consentFile)} is not an absolute path: ${where}`);
+  } else if (!consentFile && consentHome && !isAbsolutePath(consentHome, runtimeInfo().os)) {
     problems.push(
-      `NAT_TELEMETRY_CONSENT_FILE=${describe(consentFile)} is not an absolute path: it is read in the working ` +
-        "directory where a run first reads it, so each directory may hold another decision",
+      `NAT_TELEMETRY_CONSENT_FILE is not set and the home directory, ${describe(consentHome)}, is not an absolute ` +
+        `path: the consent file below it is relative, and ${where}`,
     );
   }
   let noSpool: string | undefined;

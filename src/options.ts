@@ -461,7 +461,12 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     spoolDir: spoolDir.path,
     noSpool: spoolDir.none,
     problems,
-    environmentProblems: problemsInForce(settings.problems, options),
+    environmentProblems: problemsInForce(settings.problems, {
+      endpoint: options.endpoint !== undefined,
+      spoolDir: options.spoolDir !== undefined,
+      format: formatOption !== undefined,
+      handOff: options.handOff !== undefined,
+    }),
     spoolFallback: options.spoolDir === undefined && settings.spoolFallback,
     spoolLimits: {
       maxEvents: number("spoolMaxEvents", DEFAULT_SPOOL_LIMITS.maxEvents, count),
@@ -661,16 +666,20 @@ function resolveSink(
 
 /**
  * The environment's problems (`environmentSettings().problems`, each naming its variable first) but for those of the
- * variables an option the program gave takes the place of: the debug trail's, which tells what the run does.
+ * variables an option the program gave takes the place of (`given`: a blank `format` is none): the debug trail's,
+ * which tells what the run does.
  */
-function problemsInForce(problems: readonly string[], options: NATTelemetryHandlerOptions): string[] {
+function problemsInForce(
+  problems: readonly string[],
+  given: { endpoint: boolean; spoolDir: boolean; format: boolean; handOff: boolean },
+): string[] {
   const replaced = [
-    ...(options.endpoint === undefined ? [] : ["NAT_TELEMETRY_ENDPOINT", ...OTLP_ENDPOINT_VARIABLES]),
-    ...(options.spoolDir === undefined ? [] : ["NAT_TELEMETRY_SPOOL_DIR", "XDG_STATE_HOME", "HOME", "LOCALAPPDATA"]),
-    ...(options.format === undefined ? [] : ["NAT_TELEMETRY_FORMAT"]),
-    ...(options.handOff === undefined ? [] : ["NAT_TELEMETRY_HANDOFF"]),
+    ...(given.endpoint ? ["NAT_TELEMETRY_ENDPOINT", ...OTLP_ENDPOINT_VARIABLES] : []),
+    ...(given.spoolDir ? ["NAT_TELEMETRY_SPOOL_DIR", "XDG_STATE_HOME", "HOME", "LOCALAPPDATA"] : []),
+    ...(given.format ? ["NAT_TELEMETRY_FORMAT"] : []),
+    ...(given.handOff ? ["NAT_TELEMETRY_HANDOFF"] : []),
   ];
-  // "the home directory is not an absolute path" is HOME's.
+  // "the home directory is not an absolute path" is HOME's (for the spool; the consent file's names its variable).
   const variableOf = (problem: string) => problem.startsWith("the home directory") ? "HOME" : /^\w+/.exec(problem)?.[0];
   return problems.filter((problem) => !replaced.includes(variableOf(problem) ?? ""));
 }

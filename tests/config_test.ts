@@ -454,6 +454,19 @@ test("values the environment sets that are not understood are listed as problems
   assert.deepEqual([settings.dryRun, settings.handOff, settings.format], [false, false, "xml"], "read as documented");
 });
 
+test("a relative home directory is told for the consent file below it as for the spool", () => {
+  const settings = settingsWith({ HOME: "home/ada", NAT_TELEMETRY_CONSENT_FILE: "" });
+  assert.deepEqual(settings.problems, [
+    'NAT_TELEMETRY_CONSENT_FILE is not set and the home directory, "home/ada", is not an absolute path: the consent ' +
+    "file below it is relative, and it is read in the working directory where a run first reads it, so each " +
+    "directory may hold another decision",
+    "the home directory is not an absolute path: no spool is kept there",
+  ]);
+  // A consent file named, absolute: the home directory is the spool's concern alone.
+  const named = settingsWith({ HOME: "home/ada", NAT_TELEMETRY_CONSENT_FILE: "/etc/nat/telemetry.toml" });
+  assert.deepEqual(named.problems, ["the home directory is not an absolute path: no spool is kept there"]);
+});
+
 test("values that are understood are no problem", () => {
   const understood: Record<string, string>[] = [
     { NAT_TELEMETRY_ENABLED: "0", NAT_TELEMETRY_HANDOFF: "off", NAT_TELEMETRY_DRY_RUN: "" },

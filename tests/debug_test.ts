@@ -85,6 +85,9 @@ test(`${runtime}: the trail names the user's variables it cannot use, and what k
   assert.equal(overridden.code, 0, overridden.stderr);
   assert.match(overridden.stderr, /endpoint: nowhere \(dry_run\); format: nat; spool: none/);
   assert.doesNotMatch(overridden.stderr, /environment: /);
+  // A blank format is none: the variable decides, and what it holds is told.
+  const blank = await runChild("debug_child.ts", { env: { ...variables, NAT_TEST_OPTIONS: '{"format":" "}' } });
+  assert.match(blank.stderr, new RegExp(`${environment}NAT_TELEMETRY_FORMAT="xml" is not a format`));
 });
 
 test(`${runtime}: with telemetry off, the trail says so once and nothing else happens`, async () => {
