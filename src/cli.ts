@@ -543,7 +543,7 @@ function decide(
     code = 1;
   } else if (state === "disabled" && !(options instanceof Error)) {
     const files = host().files;
-    let deleted = 0;
+    let [deleted, underWay] = [0, 0];
     for (const dir of [options.spoolDir, spoolFallbackOf(options, files)]) {
       if (dir === undefined) continue;
       if (files && !files.allowed(dir, "read")) {
@@ -570,10 +570,13 @@ function decide(
         );
         code = 1;
       } else {
-        deleted += cleared;
+        deleted += cleared.deleted;
+        underWay += cleared.claimed;
       }
     }
-    if (deleted > 0) output.out(`Deleted ${deleted} spooled event(s): none of them is sent from now on.\n`);
+    // What a sender had claimed may be in a request already under way: that one ends as it may.
+    const wire = underWay > 0 ? `, but for ${underWay} a sender had taken, which a request under way may deliver` : "";
+    if (deleted > 0) output.out(`Deleted ${deleted} spooled event(s): none of them is sent from now on${wire}.\n`);
   }
   const after = effectiveConsent();
   const note = overrideNote(after) ??

@@ -489,16 +489,19 @@ export class Spool {
   /**
    * Deletes every spooled event, claimed or not, of every endpoint: what the user no longer agrees to send.
    *
-   * @returns How many events were deleted, as their files' names count them.
+   * @returns How many events were deleted, as their files' names count them, and how many of those were claimed (a
+   *   run or sender may have a request under way with them).
    */
-  clear(): number {
-    let deleted = 0;
+  clear(): { deleted: number; claimed: number } {
+    const counts = { deleted: 0, claimed: 0 };
     for (const name of this.#list()) {
       const claimed = CLAIMED_FILE.exec(name);
       const entry = parseEntry(claimed ? claimed[3] : name);
-      if (entry && this.#remove(name)) deleted += entry.events;
+      if (!entry || !this.#remove(name)) continue;
+      counts.deleted += entry.events;
+      if (claimed) counts.claimed += entry.events;
     }
-    return deleted;
+    return counts;
   }
 
   /**
