@@ -937,11 +937,11 @@ n.time).map(({time:t,...n})=>n)}adopt(t,n,r=xd){const i=[];let o=0;for(const s o
 s,n);if(!(a!==void 0&&(a.key===this.key||a.key===void 0))||!(n-a.time>=r))continue;const d=t.#p(a.name,n+Pi);try{t.#e.rename(
 `${t.dir}/${s}`,d)}catch{continue}const{valid:u}=t.#s(d,a,n);try{const h=this.#l(u.map(pe),a.time,a.key);h!==void 0&&i.push(
 h)}catch{try{t.#e.rename(d,`${t.dir}/${a.name}`)}catch{}break}t.#u(d.slice(t.dir.length+1)),o+=u.length}return i.length>
-0&&this.#m(n,i),o}clear(){let t=0;for(const n of this.#r()){const r=rt.exec(n),i=me(r?r[3]:n);i&&this.#u(n)&&(t+=i.events)}
-return t}entries(){return this.#n().sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(n=>me(n)??[])}#l(t,n,r){
-if(t.length===0)return;const i=Zn(t,n,r);return Be(this.#e,this.dir,i,Kn(t),n),i}#s(t,n,r=-1/0){const i={valid:[],corrupt:0,
-expired:0};let o;try{o=this.#e.read(t,this.#i.maxBytes)}catch{const s=this.#e.sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(
-n.events,Math.floor(s/Fi)))}for(const s of o?.split(`
+0&&this.#m(n,i),o}clear(){const t={deleted:0,claimed:0};for(const n of this.#r()){const r=rt.exec(n),i=me(r?r[3]:n);!i||
+!this.#u(n)||(t.deleted+=i.events,r&&(t.claimed+=i.events))}return t}entries(){return this.#n().sort((t,n)=>t.time-n.time)}#n(t=this.#r()){
+return t.flatMap(n=>me(n)??[])}#l(t,n,r){if(t.length===0)return;const i=Zn(t,n,r);return Be(this.#e,this.dir,i,Kn(t),n),
+i}#s(t,n,r=-1/0){const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(t,this.#i.maxBytes)}catch{const s=this.#e.
+sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(n.events,Math.floor(s/Fi)))}for(const s of o?.split(`
 `)??[]){if(s==="")continue;const a=Ko(s);a===void 0?i.corrupt++:r-a.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
 a)}return i}#p(t,n){return`${this.dir}/${nn(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t,n,r){const i=s=>Math.
 abs(r-s)>Pi;if(!i(n))return!1;const o=this.#e.modifiedAt(`${this.dir}/${t}`);return o===void 0||i(o)}#v(t){const n=[];let r=0;
@@ -1769,414 +1769,415 @@ sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=Yd){let o=[],i=0;
 ak;let d=Lo(s,t);if(!(d!==void 0&&(d.key===this.key||d.key===void 0))||!(t-d.time>=r))continue;let a=n.#p(d.name,t+$o);t\
 ry{n.#e.rename(`${n.dir}/${s}`,a)}catch{continue}let{valid:c}=n.#s(a,d,t);try{let l=this.#c(c.map(Me),d.time,d.key);l!==\
 void 0&&o.push(l)}catch{try{n.#e.rename(a,`${n.dir}/${d.name}`)}catch{}break}n.#l(a.slice(n.dir.length+1)),i+=c.length}r\
-eturn o.length>0&&this.#h(t,o),i}clear(){let n=0;for(let t of this.#r()){let r=xn.exec(t),o=Le(r?r[3]:t);o&&this.#l(t)&&\
-(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Le(t)??\
-[])}#c(n,t,r){if(n.length===0)return;let o=Mo(n,t,r);return me(this.#e,this.dir,o,Po(n),t),o}#s(n,t,r=-1/0){let o={valid\
-:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,\
-Math.min(t.events,Math.floor(s/Do)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let d=Jd(s);d===void 0?o.corrupt\
-++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,t){return`${this.dir}/${wt(n,t)}`}#r(){try{r\
-eturn this.#e.list(this.dir)}catch{return[]}}#a(n,t,r){let o=s=>Math.abs(r-s)>$o;if(!o(t))return!1;let i=this.#e.modifie\
-dAt(`${this.dir}/${n}`);return i===void 0||o(i)}#g(n){let t=[],r=0;for(let o of this.#r()){let i=_r.exec(o),s=Lo(o,n);s?\
-.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&r<We&&this.#a(o,Number(i[1]),n)&&this.#l(o)&&r++}return t.s\
-ort((o,i)=>o.entry.time-i.entry.time)}#h(n,t){let r={},[o,i]=[this.#n,this.#o],s=w=>w.key===this.key||w.key===void 0,d=w\
-=>n-w.time>(s(w)?o.maxAgeMs:i.maxAgeMs),u=this.#r();this.#T(u,n,d,r);let a=this.#t(u),c={events:0,bytes:0},l={events:0,b\
-ytes:0},f=(w,p,b)=>{s(w)&&([c.events,c.bytes]=[c.events+p,c.bytes+b]),[l.events,l.bytes]=[l.events+p,l.bytes+b]};for(let\
- w of a)f(w,w.events,w.bytes);let m=(w,p)=>w.events>p.maxEvents||w.bytes>p.maxBytes;if(!m(c,o)&&!m(l,i)&&!a.some(d))retu\
-rn r;let h=a.filter(w=>t.includes(w.name)),g=Math.min(...h.map(w=>w.time)),E=w=>this.#e.modifiedAt(`${this.dir}/${w}`),N\
-=Math.max(...h.map(w=>E(w.name)??-1/0)),k=w=>{if(w.time<g)return!1;let p=E(w.name);return p===void 0||!Number.isFinite(N\
-)?w.time-g<=Io:Math.abs(p-N)<=Io},A=a.filter(w=>!t.includes(w.name)).sort((w,p)=>w.time-p.time);for(let w=0;w<We;){let p\
-=A.find(d),b=p===void 0&&m(c,o),S=p??(b?A.find(s):m(l,i)?A[0]:void 0);if(S===void 0)break;A.splice(A.indexOf(S),1);let _\
-=d(S);if(!_&&k(S))continue;w++,f(S,-S.events,-S.bytes);let v=b?{events:o.maxEvents-c.events,bytes:o.maxBytes-c.bytes}:{e\
-vents:i.maxEvents-l.events,bytes:i.maxBytes-l.bytes};if(!_&&v.events>0&&v.bytes>0){let x=this.#v(S,v.events,v.bytes,n);i\
-f(x===void 0)continue;f(S,x.kept.events,x.kept.bytes),H(r,"spool_corrupt",x.corrupt),H(r,"spool_full",x.cut);continue}th\
-is.#u(S.name,S,_?"spool_expired":"spool_full",r)}return r}#u(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(H\
-(o,"spool_corrupt",i.corrupt),H(o,r,i.valid.length+i.expired))}#T(n,t,r,o){let i=0;for(let s of n){if(i===We)break;let d\
-=xn.exec(s);if(d===null||t-Tt(d)<=Wd)continue;let u=Le(d[3]);if(u===void 0||!r(u))continue;i++;let a=wt(d[3],t+vt);try{t\
-his.#e.rename(`${this.dir}/${s}`,`${this.dir}/${a}`)}catch{continue}this.#u(a,u,"spool_expired",o)}}#v(n,t,r,o){let i=wt\
-(n.name,o+vt),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:\
-d,corrupt:u}=this.#s(`${this.dir}/${i}`,n),a=d.map(Me),c=St(a,t,r),l=c.kept.map(g=>a[g]),f={kept:{events:l.length,bytes:\
-c.bytes},cut:a.length-l.length,corrupt:u};if(l.length===0)return this.#l(i)?f:void 0;let m=cn(this.dir,o),h=()=>{try{thi\
-s.#e.remove(m)}catch{}};try{this.#e.create(m,Po(l))}catch{if(h(),!this.#l(i))return;try{this.#c(l,n.time,n.key)}catch{re\
-turn{kept:{events:0,bytes:0},cut:a.length,corrupt:u}}return f}if(y().monotonicMs()-s>vt/2)return void h();try{this.#e.re\
-name(m,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Mo(l,n.time,n.key)}`)}c\
-atch{}return f}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Lo(e,n){let t=xn.exec(e\
-);return t?qd(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=Gd.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Numb\
-er(n[2]),Math.floor(t/Do));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function St(e,n,t){let r=[...e.key\
-s()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].bytes+1,0);for(;o<r.length&&i>t;\
-)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Mo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-$\
-{Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${he()}.jsonl`}function Po(e){return e.map(n=>`${n.text}\n`).join("")}fun\
-ction Co(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:d,clientVersion:u=""}of e)o+=i\
-+6*(s.length+d.length+u.length)+Xd;return e.length<=t&&o<=r?0:e.length-St(e.map(Me),t,r).kept.length}var Xd=200;function\
- Bo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"schemaVersion":${D(e.schemaVersion)},"session\
-Id":${D(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${D(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},\
-`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:F(n)}}function wt(e,n){return`l-${Z(\
-n)}-${e}`}function Tt([,e,n]){return e==="l"?Number(n):Number(n)+zd}function qd(e,n){return n>Tt(e)}function Jd(e){try{l\
-et{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.parse(e);if(!(Number.isSafeInt\
-eger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof d?.n\
-ame=="string"&&d.name!==""&&typeof d.ts=="string"&&Qn(d.parameters)===void 0))return;let a=Number.isSafeInteger(i)&&i>0,\
-c={json:D(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...a&&{cuts:i}};return o===void 0?c:{...c,clientVersion:o\
-}}catch{return}}function Kd(e,n){let t=r=>{let o=n?.realPath(r);return n===void 0||o!==void 0&&n.writableDir(o)};return \
-e.spoolFallback?zr(y().env,$().os,n?.uid,t):void 0}function Zd(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=\
-xt(e),d=e.noSpool??"there is no spool directory",u=!1,a=r==="look"?"look":"work",c=o===void 0?void 0:ue.open(o,n,i,s,(h,\
-g)=>{d=h,u=g},a),l=Kd(e,n),f=c&&a==="work"?Qd(c,l,n,i):void 0;if(c&&f&&c.adopt(f,e.clock(),r==="flush"?0:void 0),c||l===\
-void 0)return!c&&o!==void 0&&t(d,void 0,u),c;let m=ue.open(l,n,i,s,h=>d+=`; nor in ${l}: ${h}`,a);return t(d,m?.dir,u),m\
-}function Qd(e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"read")&&t.realPath(n)!==void 0?ue.open(n,t,r,e.key,void 0,\
-o):void 0;return s&&s.dir!==e.dir?s:void 0}var _n=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spo\
-ol=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir\
-===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let d=Zd(n,s,t);if(!d)return null;let u=n.cust\
-omFetch?d.key:void 0,a=new Tn(s,d.dir,r.url,o,i,u);return new e(d,a,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dr\
-opped:o}=this.spool.claim(n,this.#e.clock(),t);for(let u of r)this.#n.add(u.claim);let i=r.map(u=>({...u,bytes:F(u.json)\
-,notBefore:0})),[s,d]=[[],[]];for(let u of i)(bt(u,this.#e)===void 0?s:d).push(u);return d.length>0&&(this.settle(d),H(o\
-,"event_too_large",d.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o\
-=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of \
-n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(\
-){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining\
-);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=thi\
-s.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function ea(){let e=Hn(),n=\
-e.startsWith("file://")?decodeURIComponent(new URL(e).pathname):e;return(n.startsWith("/")?y().files?.realPath(n):void 0\
-)??e}function xt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Te?r:void 0,p\
-rogram:i?ea():void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries\
-(t.resource).sort(),fetch:i?"own":void 0},d=D(s);return Fo(n.kind==="http"?n.url:"",t.name,d==="{}"?"":d)}function na(e)\
-{let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"\
-||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Ho(e,n){if(e.kind!=\
-="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||na(t.hostname))return;let r=[...t.userna\
-me||t.password?["credentials"]:[],...t.search?["query parameters"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}`]\
-:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return o.length===0?void 0:`${o.join(" a\
-nd ")} go unencrypted (http:) to ${t.hostname}`}function Uo(e,n=$()){let t=({schemaVersion:r,sessionId:o,clientVersion:i\
-=e},s)=>Zr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>et(\
-t(r[0],o),r.map(i=>i.json)),emptyBytes:Vo(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>F(et(t(r,0),[]))),\
-eventBytes:r=>r.bytes,readsAnswer:!1}}function jo(e,n=$()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVers\
-ion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let d=D(Dr(i));r.set(i,s={json:d,bytes:F\
-(d)})}return s};return{name:"otlp",encode:i=>zn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Vo(({sessionId:\
-i,clientVersion:s})=>[i,s],i=>F(zn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resou\
-rceAttributes,"service.name":e.serviceName},classify:Fr}}function Vo(e,n){let t;return r=>{let o=e(r);return(t===void 0|\
-|o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var ta="http://localhos\
-t:4318/v1/logs",ra=120,oa=50,ia=3,sa=2,Go=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',da=\'{"ts":"2026\
--01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","subcommand":"undefined","taskStatus":"success"\
-,"durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVersion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',aa\
-=new WeakSet,ua={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,s\
-essionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!\
-0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:\
-!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ge(e={}){if(!Se(e))throw new TypeE\
-rror(`Cannot create handler: options must be an object, got ${O(e)}`);let n=Yn(e,ua);if(n)throw new TypeError(`Cannot cr\
-eate handler: ${n}`);let t=(L,j,G)=>{let M=e[L]===void 0?j:e[L],le=G.integer?`${G.sign} integer`:`${G.sign} number`,re=`\
-Cannot create handler: \'${L}\' must be a ${le}`;if(typeof M!="number"||Number.isNaN(M))throw new TypeError(`${re}, got ${\
-O(M)}`);if(!((G.sign==="positive"?M>0:M>=0)&&(G.integer?Number.isSafeInteger(M):Number.isFinite(M))))throw new RangeErro\
-r(`${re}, got ${M}`);if(G.timer&&M*1e3>pt)throw new RangeError(`Cannot create handler: \'${L}\' must be at most ${pt/1e3} \
-seconds (the longest a timer can wait), got ${M}`);return M},r=(L,j,G)=>{let M=e[L];if(M===void 0)return G;if(typeof M!=\
-=j)throw new TypeError(`Cannot create handler: \'${L}\' must be a ${j}, got ${O(M)}`);return M},o={sign:"positive",timer:!\
-0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},d=t("requestTimeoutSeconds",sa,o),u=t("backoffInitial\
-Seconds",1,i),a=t("backoffMaxSeconds",60,i);if(a<u)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must\
- be at least \'backoffInitialSeconds\' (${u}), got ${a}`);let c=Wr(),l=r("sourceClientVersion","string",Te),f=qo("resource\
-",e.resource),m=r("sessionId","string","undefined"),h=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.form\
-at,E=pa(g,h),N=gn(c.format??""),k=g!==void 0?E:N??"nat",A=kt(k,l,{...c.otlpResource,...f}),[w,p]=aa.has(e)?[da,"the smal\
-lest event trackCommand records; a command\'s own are larger by its name, source and duration"]:[Go,"the smallest event"]\
-,b=_t(A,c.sessionPrefix+m),S=_t(kt(E,l,f,zo),m,w),_=t("maxEventBytes",32768,s);if(_<S.eventBytes)throw new RangeError(`C\
-annot create handler: \'maxEventBytes\' must be at least ${S.eventBytes} (${p}), got ${_}`);let v=t("maxBatchBytes",5e5,s)\
-;if(v<S.batchBytes){let L=`one ${E} envelope holding ${p}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create \
-handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${L} ${S.batchBytes} bytes, more than \'maxBatchBytes\' (${\
-v} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${S.batchBytes} (${L}), got ${v}`)}let x=ga(e.h\
-eaders);x.problem&&h.push(x.problem);let P=fa(e.endpoint,c.endpointHidden?Rt:c.endpoint??(k==="otlp"?c.otlpEndpointHidde\
-n?Rt:c.otlpEndpoint??ta:void 0),c.dryRun,h),C=ha(e.spoolDir,c,h),R=Yo("clock",r("clock","function",Date.now),Date.now,{v\
-alid:ca,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrigin + performance.now(\
-))"});return{flushIntervalMs:t("flushIntervalSeconds",ra,o)*1e3,maxQueueSize:t("maxQueueSize",oa,s),maxRetries:t("maxRet\
-ries",ia,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:\
-{initialMs:u*1e3,maxMs:a*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(_,v-b.envelopeBytes-\
-Re),maxEventBytesOption:_,maxBatchBytes:v,sourceClientVersion:l,sessionId:c.sessionPrefix+m,sink:P.kind==="http"&&x.prob\
-lem?{kind:"none",reason:"invalid_headers",detail:x.problem}:P,spoolDir:C.path,noSpool:C.none,problems:h,environmentProbl\
-ems:ma(c.problems,{endpoint:e.endpoint!==void 0,spoolDir:e.spoolDir!==void 0,format:g!==void 0,handOff:e.handOff!==void \
-0}),spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ae.maxEvents,s),maxByte\
-s:la(t("spoolMaxBytes",ae.maxBytes,s),w,p),maxAgeMs:t("spoolMaxAgeDays",ae.maxAgeMs/864e5,{sign:"positive"})*864e5},capt\
-ureInterrupts:ba(e.captureInterrupts),handOff:ya(r("handOff","boolean",void 0),c),customFetch:e.fetch!==void 0,format:A,\
-formatSetBy:g!==void 0?"the program\'s options":N!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?c.\
-otlpHeaders:{},...x.record},fetch:r("fetch","function",y().fetch??((L,j)=>globalThis.fetch(L,j))),logger:r("logger","fun\
-ction",void 0),clock:R,waitClock:e.clock===void 0?()=>y().monotonicMs():R,random:Yo("random",r("random","function",we),w\
-e,{valid:L=>typeof L=="number"&&L>=0&&L<1,expected:"a number in [0, 1)"})}}function Yo(e,n,t,{valid:r,expected:o,hint:i=\
-""}){if(n===t)return n;let s;try{s=n()}catch(d){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${z(d)}${i}`)\
-}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${O(s)}`);return()=>{try{let d=n();r\
-eturn r(d)?d:t()}catch{return t()}}}var ca=e=>typeof e=="number"&&e>=0&&e<1e13;function _t(e,n,t=Go){let r={json:t,bytes\
-:F(t),schemaVersion:pe,sessionId:n,timestamp:0,retries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes\
-(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}function la(e,n,t){if(e>=ae.maxBytes)return e;let r=Bo(\
-{json:n,schemaVersion:pe,sessionId:"",retries:0,timestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler: \'sp\
-oolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got ${e}`);return e}function kt(e,n,t,r){return e==="otlp"\
-?jo({serviceName:t["service.name"]??Lr,serviceVersion:n,resourceAttributes:t},r):Uo(n,r)}var zo={name:"node",version:"x"\
-.repeat(12),machine:"x".repeat(11),os:"linux"};function Xo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=_\
-t(kt(n.name,t,r,zo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.ma\
-xEventBytesOption,o.eventBytes)}}var Rt=Symbol("hidden");function fa(e,n,t,r){if(e!==void 0&&typeof e!="string")throw ne\
-w TypeError(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${O(e)}`);let o=e=\
-==void 0?void 0:pn(e);if(o){let s=`the program\'s \'endpoint\' ${O(V(e))} ${o}: nothing is sent`;return r.push(s),{kind:"no\
-ne",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??j\
-r;return e===void 0&&!Vr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",\
-reason:"dry_run"}:{kind:"http",url:i}}function ma(e,n){let t=[...n.endpoint?["NAT_TELEMETRY_ENDPOINT",...Be]:[],...n.spo\
-olDir?["NAT_TELEMETRY_SPOOL_DIR","XDG_STATE_HOME","HOME","LOCALAPPDATA"]:[],...n.format?["NAT_TELEMETRY_FORMAT"]:[],...n\
-.handOff?["NAT_TELEMETRY_HANDOFF"]:[]],r=o=>o.startsWith("the home directory")?"HOME":/^\\w+/.exec(o)?.[0];return e.filte\
-r(o=>!t.includes(r(o)??""))}function ha(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spool\
-Dir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot cre\
-ate handler: \'spoolDir\' must be a string (an absolute path) or false, got ${O(e)}`);return U(e,$().os)?{path:e,none:void\
- 0}:(t.push(`the program\'s \'spoolDir\' ${O(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\
-\'s \'spoolDir\' is not an absolute path"})}function pa(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new Type\
-Error(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${O(e)}`);let t=gn(e);return t||(n.push(`\
-the program\'s \'format\' ${O(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function qo(e,n){if(n===vo\
-id 0)return{};if(!Se(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${O(n)}`);l\
-et t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler\
-: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?O(o):`a ${typeof o}`} for ${O(r)}`\
-);t[r]=o}return t}var Wo=8192;function ga(e){let n=qo("headers",e);for(let[i,s]of Object.entries(n)){if(!fn(i))throw new\
- TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${O(i)}`);if(ln(i))throw new \
-TypeError(`Cannot create handler: \'headers\' must not set ${O(i)}: the HTTP client frames the request itself`);n[i]=$r(s)\
-}let t=Object.keys(n).find(i=>!mn(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void 0?`th\
-e program\'s \'headers\' has a value for ${O(t)} that cannot be sent (a control character or a character past ASCII): nothi\
-ng is sent`:r>Wo?`the program\'s \'headers\' add ${r} bytes to a request, more than ${Wo} (servers refuse a larger head): n\
-othing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function ya(e,n){return e!==void 0?{enabled:e,source:"h\
-andOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{ena\
-bled:!0,source:"default"}}function ba(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")r\
-eturn e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${O(e)}`)}v\
-ar kn=/^sender-[0-9a-f]{8}\\.mjs$/,ze="NAT_TELEMETRY_SENDER";function Rn(e,n){let t=D(n).replace(/[\\u007f-\\uffff]/g,r=>`\\\
-\\u${r.charCodeAt(0).toString(16).padStart(4,"0")}`);return{...e,[ze]:t}}function Jo(e){if(e)try{let n=JSON.parse(e);retu\
-rn typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var te=\
-15e3,Ea=250,Ko=5;function Zo(e){let n=e;try{n=new URL(e).origin}catch{}return ne(n).slice(0,4)}function Qo(e,n,t,r){retu\
-rn`sender-${e}-${Z(n)}-${t}${he(8)}.${r}`}function Pe(e,n,t,r,o){let i={locks:[],marks:[],others:new Map};for(let s of e\
-.list(n)){let d=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(s);if(!d)continue;let u=Numb\
-er(d[2]),a=d[4]==="lock"?te:Ea;if(u+a<=r||u>r+a)An(e,`${n}/${s}`);else if(d[1]===t)(d[4]==="lock"?i.locks:i.marks).push(\
-s);else if(d[3]===o){let[c,l]=[`${d[2]} ${s}`,i.others.get(d[1])];(l===void 0||c<l)&&i.others.set(d[1],c)}}return i.lock\
-s.sort(),i.marks.sort(),i}function On(e,n,t,r){try{return Pe(e,n,t,r).locks.length>0}catch{return!1}}function ei(e,n,t,r\
-){let o;try{e.ensureDir(n,!0);let i=Zo(r),s=Pe(e,n,t,Date.now(),i);if(s.locks.length>0||s.marks.length>0)return"at work"\
-;if(s.others.size>=Ko)return"crowded";let d=Date.now();o=Qo(t,d,i,"start"),e.create(`${n}/${o}`,"");let u=Pe(e,n,t,d,i),\
-a=u.locks.length>0||u.marks[0]!==o,c=`${Z(d)} ${o}`,l=[...u.others.values()].filter(f=>f<c).length>=Ko;return!a&&!l?o:(A\
-n(e,`${n}/${o}`),a?"at work":"crowded")}catch{return o}}function ni(e,n,t){t!==void 0&&At(e,n,()=>[t])}function ti(e,n,t\
-){At(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function ri(e,n,t,r){let o=Zo(r);for(let i=0;i<va;i++){let s=Date.now();t\
-ry{e.ensureDir(n,!0,!1);let d=Pe(e,n,t,s);if(d.locks.length>0){Ot(e,n,d.marks);return}let u=Qo(t,s,o,"lock");e.create(`$\
-{n}/${u}`,"");let{locks:a,marks:c}=Pe(e,n,t,s);if(a.join()===u)return Ot(e,n,c),u;An(e,`${n}/${u}`)}catch{return}await n\
-ew Promise(d=>setTimeout(d,10+we()*50))}}var va=5;function oi(e,n,t){At(e,n,()=>[t])}function At(e,n,t){try{e.ensureDir(\
-n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)An(e,`${n}/${r}`)}function An(e,n){try{e.remove(n)}catch{\
-}}function ii(){return""}var Sa=6e4,Ta=1e3,xa=[ze,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","N\
-AT_TELEMETRY_DRY_RUN"];function si(e,n,t){let r=_a(e,n,t);return r.handOff?r:{...r,outcome:di(e,n)}}function di(e,n){ret\
-urn e.sink.kind==="none"?"dropped":ai(e)&&n?.health.isOpen()!==!0?"delivered":n&&Ne()===void 0?"spooled":"dropped"}funct\
-ion ai(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function _a(e,n,t){try{let r=hi(e,n,t);if(r!==void 0||\
-!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=fi(e.sink.url,o.dir),d=mi(s);\
-if(d!==void 0)return{handOff:!1,reason:d};if(i.isOpen()){let m=y().senderRefusal(s);return m===void 0?{handOff:!0,comman\
-d:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let u=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in\
- u)return{handOff:!1,reason:u.refused};let{cwd:a,...c}=u,l={...Oa(e,o.dir),successor:c,onByConsentFile:bo()};return{hand\
-Off:!0,command:{...u,env:Rn(u.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off fai\
-led (${r})`}}}function ui(e,n){return n.handOff&&n.command&&!Na(n.backlog)?{handOff:!1,reason:"the sender\'s script is no\
-t in the spool directory and cannot be written",outcome:di(e,n.backlog)}:n}function ci(e){try{let{spool:n,health:t,files\
-:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=ei(r,n.dir,n.key,e.endpoint);if(o==="at work\
-"||o==="crowded")return o;let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():ni(r,n.dir,o),i}catch{\
-return"failed"}}function li(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{s\
-ink:t}=e,r=t.kind==="http"?fi(t.url,n.spool.dir):void 0;return hi(e,n,!0)!==void 0||r!==void 0&&(mi(r)??y().senderRefusa\
-l(r))!==void 0}function fi(e,n){let t=ka();return{endpoint:e,dir:n,reads:t===void 0?[]:[t],variables:[...xa,...oe,"HOME"\
-,"USERPROFILE"],set:t===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:t}}}function mi(e){let n=e.set.NAT_TELEMETRY_CONSENT_FILE;\
-if(!(n===void 0||!n.includes("\\uFFFD")&&U(n,$().os)))return"where the consent file is cannot be told to a sender (relati\
-ve to a working directory the program cannot read, or not valid Unicode): it would read another decision"}function ka(){\
-let e=co();if(e===void 0)return;let n=U(e,$().os),t=n?void 0:y().files?.realPath("."),r=Ra(t===void 0?e:B(t,e));return r\
-.includes("\\uFFFD")&&n?e:r}function Ra(e){let n=J(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files\
-,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!==vo\
-id 0&&r?.allowed(i,"read")?i:e}function hi(e,n,t){let{handOff:r,sink:o}=e;if(o.kind!=="http")return"the events do not go\
- to an HTTP endpoint";if(!r.enabled)return`the hand-off is off (${r.source})`;if(e.customFetch)return"the program delive\
-rs with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>te-Ta)return`a request may take longer \
-(requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=N\
-e();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, r\
-eading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no us\
-able spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told\
- (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another use\
-r could swap the sender\'s script there";if(!ai(e))return"the program may not connect to the endpoint";let{spool:s,files:\
-d,health:u}=n;if(u.isOpen())return;let a=e.clock(),c=s.waitingSince(a);if(c===void 0)return;let{state:l}=u,f=l===void 0?\
-c:l.handedOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(f!==void 0&&a-f>Sa&&!On(d,s.dir,s.key,a))return"spooled eve\
-nts have waited a minute with no sender at work"}function Oa(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{\
-endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeou\
-tMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Xo(e),spoolMaxEvents:o.maxEvents,spoolMax\
-Bytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resou\
-rce:{...r.resource}}}function Aa({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Na(e){if(Aa(e))ret\
-urn!0;let{files:n,spool:t}=e,r=()=>me(n,t.dir,"",ii(),Date.now());try{r()}catch(o){if(!(o instanceof I))return!1;try{n.r\
-emove(`${t.dir}/${""}`),r()}catch{return!1}}return Ia(n,t.dir,$a),!0}var $a=3;function Ia(e,n,t,r=Date.now()){let o;try{\
-o=e.list(n).filter(d=>kn.test(d))}catch{return}let i=d=>{let u=e.modifiedAt(`${n}/${d}`);return u===void 0||u>r+te?-1/0:\
-u},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,u)=>u.written-d.written).slice(t).filter((\
-{written:d})=>r-d>te).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var Nn=class{#e=new Set;#n=0;g\
-et size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!\
-0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function pi(){throw new Error("a sender pri\
-nts nothing")}var yi=16384,$t=2*yi,bi=$t-4096,It=32,Ei=/^[a-z0-9_]{1,40}$/,La=/^[0-9a-f]{8}$/;var gi=/^drops-([0-9a-f]{8\
-})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Ma=6e4;function vi(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).filter(([f,\
-m])=>Ei.test(f)&&Number.isSafeInteger(m)&&m>0);if(d.length===0||!Nt(i))return;let a={...{since:i,last:i,dropped:Object.f\
-romEntries(d.slice(0,It))},endpointHash:ne(r)},c=V(r)===r?{...a,endpoint:r}:a,l=_i(n,t);try{let f=Da(e,n,t,i).filter(h=>\
-h.quiet).map(h=>wi(e,h,n,t)),m=Ti([...f.flatMap(h=>h.lines),c],s,i)??c;Si(e,n,t,f,()=>{let h=Ba(e,l);h==="invalid"&&e.re\
-move(l);let g=`${D(m)}\n`;typeof h!="object"||h.bytes+g.length<=yi?e.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,bi):\
-Pa(e,n,t,m,s,i)});for(let{path:h}of f)h!==void 0&&T(()=>e.remove(h))}catch{}}function Pa(e,n,t,r,o,i){let s=_i(n,t),d={p\
-ath:Lt(n,t),quiet:!1},u=Mt(e,s,d.path)?wi(e,d,n,t):{lines:[]};Si(e,n,t,[u],()=>{e.append(s,`${D(Ti([...u.lines,r],o,i)??\
-r)}\n`,bi)})}function wi(e,n,t,r){if(e.sizeOf(n.path)===void 0)return T(()=>e.remove(n.path)),{lines:[],summed:n.summed};\
-let{lines:o,upTo:i}=Fa(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed\
-}}function Si(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&Mt(e,s,Lt(n,t,d));throw i}}function L\
-t(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(Date.now())}-${he()}${r}.aside`)}function Da(e,n,t,r){re\
-turn Et(e,n,gi,(o,i)=>{let[,,s,d]=gi.exec(i)??[],u=Math.abs(r-Number(s))>=Ma;return o===t?{path:B(n,i),summed:d===void 0\
-?void 0:Number(d),quiet:u}:void 0})}function Fa(e,n){try{let t=n.summed??0,r=e.read(n.path,$t)?.slice(t)??"",o=n.quiet?r\
-.length:r.lastIndexOf(`\n`)+1;return{lines:xi(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function M\
-t(e,n,t){return T(()=>(e.rename(n,t),!0))??!1}function Ti(e,n,t){let r=Ca(e,n,t).filter(d=>d.last>=n);if(r.length===0)re\
-turn;let o={};for(let d of r)for(let[u,a]of Object.entries(d.dropped))(u in o||Object.keys(o).length<It)&&H(o,u,a);for(l\
-et d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{s\
-ince:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i=\
-==void 0?{}:{endpoint:i}}}function Ca(e,n,t,r=t){return e.flatMap(o=>{let i=Math.min(o.last,r);return i-t>t-n?[]:[{...o,\
-since:Math.min(o.since,r,t),last:Math.min(i,t)}]})}function Ba(e,n){try{let t=e.read(n,$t);return t===void 0?void 0:{lin\
-es:xi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof I?"invalid":void 0}}function xi(e){r\
-eturn e.split(`\n`).flatMap(n=>Ha(n)??[])}function Ha(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON\
-.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Nt(n)&&Nt(t)&&n<=t&&s.length>0&&s.\
-length<=It&&s.every(([a,c])=>Ei.test(a)&&Number.isSafeInteger(c)&&c>0)))return;let u={since:n,last:t,dropped:Object.from\
-Entries(s),...typeof i=="string"&&La.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&V(o)===o?{...u,endpoint:o}:\
-u}catch{return}}function Nt(e){return Number.isSafeInteger(e)&&e>=0&&e<=bn}function _i(e,n){return B(e,`drops-${n}.json`\
-)}var ce={working:1,periodic:2,asked:1/0},ki=.9,Ua=1e3,ja=3e5,Va=36e5,Ya=4,$n=class{#e;#n=[];#o=[];#t=new Nn;#c=0;#s=0;#\
-p=0;#r=0;#a={};#g={};#h=!1;#u;#T=Promise.resolve();#v;#l=ce.working;#k=0;#R;#y=new Set;#O;#N=!1;#E;#f=Kn();#d=!1;#x=!1;#\
-i=!1;#H=!1;#$;#me=!1;#U=0;#D;#F;#w;#X;#j=!1;#q=!1;#C;constructor(n={}){this.#e=Ge(n)}enqueue(n){try{if(!ge())return this\
-.#_e();let t=y().exiting();t?(this.#se(),this.#H=this.#i,this.#i=!0):this.#K(),this.#c++;let r=Ro(n,this.#e);if("reason"\
-in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#Re();if(this.#n.push(r),t)\
-return void(this.#B(!0)||this.#W());this.#h&&this.#u===void 0&&queueMicrotask(()=>this.#V()),this.#n.length>=this.#e.max\
-QueueSize&&this.#I(ce.working)}catch{}finally{this.#H=!1}}start(){this.#h||this.#D||(this.#h=!0,this.#K(),this.#S()>0?th\
-is.#V():ge()&&!this.#A()&&li(this.#e,this.#_())&&this.#I(ce.working))}flush(){return this.#I(ce.asked)}#I(n,t=!1){if(thi\
-s.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(this.#l=Math.max(this.#l,n),this.#v)return this.#v;let r\
-=this.#k,o=this.#T.then(()=>{if(r!==this.#k)return;let i=this.#l;return[this.#v,this.#l]=[void 0,ce.working],this.#Ee(i)\
-});return this.#v=o,this.#T=o,o}stop(){return this.#D??=this.#he()}[Symbol.asyncDispose](){return this.stop()}stats(){re\
-turn{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.length,dlq:this.#o.length,inFlig\
-ht:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#J(){return[...this.#o,...this.#\
-t.events(),...this.#n]}#K(){if(this.#F)return;this.#se();let n=y(),t=s=>{try{return s()}catch{this.#m("an exit hook coul\
-d not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#D===void \
-0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterru\
-pt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#F=()=>{r?.(),i?.()}}#V(){this.#h&&this.#u===void 0&&this.#Z\
-()}#Z(){this.#u=setTimeout(()=>{this.#I(ce.periodic).then(()=>{this.#h&&this.#Z()})},this.#e.flushIntervalMs),y().unrefT\
-imer(this.#u)}async#he(){this.#h=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=Wa(this.#e.exitTimeoutMs);this\
-.#fe(),this.#Y();let t=this.#c,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.over()])&&this.#Q\
-(),this.#S()>0&&this.#B())return;this.#ue(),this.#S()>0&&this.#A()&&this.#P(!0),this.#S()>0&&!this.#A()&&await this.#pe(\
-n),this.#P()}catch(o){this.#m(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#G(),n.clear(),this.#E=void 0;let o=th\
-is.#c>t&&this.#S()>0;!r&&!o&&(this.#F?.(),this.#F=void 0)}}async#pe(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e\
-.exitTimeoutMs+1e3);let r=this.#I(ce.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#Q()}#Q(){let{request\
-TimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*ki,i=[...this.#y].some(({started:s,accepted:\
-d})=>!d&&r-s>=n*ki);this.#ee(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events())\
-,this.#t.clear(),i&&this.#w?.health.recordFailure()}#ee(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(th\
-is.#t.settle(r)){if(o){this.#oe(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#de(r,"the \
-exit budget ended before the answer"):r)}}}#ge(){return this.#R??=new AbortController}#ne(n){if(n.aborted||!ee())return!\
-1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)ret\
-urn!0;let d=this.#O,u=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*u>s)}#te(n){this.#t.settle(n)&&this.#o.push(...\
-n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.ur\
-l))}#ye(){let{sink:n,waitClock:t}=this.#e,r=this.#C,o=this.#w?.health.state;return this.#E===void 0&&r!==void 0&&o!==voi\
-d 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.u\
-rl)}#be(n){let t=this.#w?.health;if(n.delivered){this.#C=void 0;let a=this.#q&&this.#E===void 0&&!this.#w?.holdsClaims()\
-;(t?.recordSuccess()||a)&&(this.#j=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!\
-0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random:s,waitClock:\
-d}=this.#e,u=d()+ye(o,i,s,n.retryAfterMs);this.#C=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:u}}async#Ee(n){t\
-ry{this.#fe(),this.#Y();let t=this.#e.sink.kind==="http"?this.#w?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refres\
-h(),this.#ue();let r=this.#A();if(r&&!this.#ye())return;let o=this.#e.waitClock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,d=t\
-his.#o.filter(i).concat(this.#n);if(d.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let u=this.#ie(d);fo\
-r(let c of u)this.#t.add(c);let a={delivered:!1,failed:!1,probing:r};await this.#ve(u,a),this.#be(a),a.delivered&&a.retr\
-yAfterMs&&(this.#U=Math.max(this.#U,this.#e.waitClock()+a.retryAfterMs))}catch(t){this.#m(`flush failed unexpectedly: ${\
-t}`)}}async#ve(n,t){let{signal:r}=this.#ge(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ne(r);)await this.#re(n[o\
-++],r,t)};await Promise.all(Array.from({length:Math.min(Ya,n.length)},i));for(let s of n.slice(o))this.#te(s)}async#re(n\
-,t,r){this.#Y();let o=this.#ce(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this\
-.#Se(n,t);if(this.#xe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2)\
-,d=[n.slice(0,s),n.slice(s)];for(let u of d)this.#t.add(u);for(let u of d)this.#ne(t)?await this.#re(u,t,r):this.#te(u);\
-return}switch(i.kind){case"delivered":return r.delivered=!0,this.#oe(n,i.rejected);case"too_large":return this.#b(1,"htt\
-p_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#M(n);case"interrupted":case"not_sent"\
-:this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0\
-),r.probing?this.#we(n,i.retryAfterMs):this.#ke(n,i.reason,i.retryAfterMs)}}}#we(n,t=0){let r=this.#e.waitClock()+t;for(\
-let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#oe(n,t=0){let r=Math.min(t,n.length);this.#p+=n.le\
-ngth-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#Se(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};t\
-his.#y.add(r);try{return await this.#Te(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=y().monotonicMs();this.#O\
-={ms:o-r.started,endedAt:o}}}#ie(n){let{format:t,maxBatchBytes:r}=this.#e;return Oo(n,r,t.emptyBytes,t.eventBytes)}#L(){\
-this.#o=[],this.#t.clear(),this.#n=[]}async#Te(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reas\
-on:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.encode(n,this.#e.clock());if(this.#f?.(`sending ${n.len\
-gth} event(s)${o.kind==="http"?` to ${V(o.url)}`:""}: ${d}`),o.kind==="stderr")return Ri(d),{kind:"delivered"};let u=i.c\
-lassify;return await xo({url:o.url,body:d,headers:s,classify:u&&((a,c,l)=>u(a,c,l,n.length)),readAnswer:i.readsAnswer,on\
-Accepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,m\
-ayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#xe(n,t){if(!this.#f)return;let r=n.kind==="r\
-etry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.\
-customFetch?`: its fetch failed: ${Ar(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",\
-i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#f(`answer for ${t} event(\
-s): ${n.kind}${i}`)}#se(){if(this.#x)return;this.#x=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#f){let\
-{enabled:s,decidedBy:d}=ft();this.#f(`telemetry ${s?"on":"off"} (decided by ${d})`);let u=n.kind==="http"?V(n.url):n.kin\
-d==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the prog\
-ram may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${u}; forma\
-t: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#m(`problem: ${s}`);if(!this.#f)return;for(let s \
-of this.#e.environmentProblems)this.#f(`environment: ${s}`);let i=Ho(n,this.#e.headers);i&&this.#f(`warning: ${i}`),this\
-.#f(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)}#_e(){this.#d||!this.#f\
-&&!this.#e.logger||(this.#d=!0,this.#m(`telemetry off (decided by ${ft().decidedBy}): events are not recorded`))}#ke(n,t\
-,r){let{backoff:o,waitClock:i,random:s}=this.#e,d=i(),u=this.#de(n,t);for(let a of u)a.notBefore=d+ye(a.retries,o,s,r);t\
-his.#o.push(...u)}#de(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>\
-0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhauste\
-d",`last failure: ${t}`),this.#M(o),r}#M(n){this.#w?.settle(n)}#_(){return this.#w??=_n.open(this.#e,(n,t)=>{let r=t===v\
-oid 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#X&&this.#m(r),this.#X=r}),this.\
-#w}#ae(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+Ua;let{flushIntervalMs:t,requestTimeoutMs:r}=this\
-.#e;return Math.max(ja,Math.min(Va,2*t),2*r)}#Y(){let n=this.#ae(),t=this.#E!==void 0;this.#w?.renewClaims(n,t?n:n*.75,t\
-)}#ue(){if(this.#j||this.#k>0||!ge()||this.#A()||!ee())return;let n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let \
-t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.#q=(o?.\
-events.length??0)>0,o&&(this.#le(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#\
-V())}#P(n=!1,t){this.#ee();let r=this.#J(),o=this.#ce(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)r\
-eturn!0;if(!(t??ee()))return this.#me=!0,this.#L(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){thi\
-s.#L();for(let d of this.#ie(o))Ri(this.#e.format.encode(d,this.#e.clock())),this.#p+=d.length;return!0}if(this.#e.sink.\
-kind==="none")return this.#L(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.\
-#e.spoolDir===void 0)return this.#m(`${o.length} event(s) not delivered are kept in memory only, and go with the process\
-: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(Ne()!==void 0)return this.#L(),this.#b(o.length,"opted_o\
-ut","not spooled: the program turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(\
-this.#N=!0),!s&&n)return!1;if(this.#L(),s){let d=this.#U-this.#e.waitClock();d>0&&i?.health.recordWait(d),this.#r+=s.spo\
-oled;for(let[u,a]of Object.entries(s.dropped))this.#b(a,u);this.#le(s.olderDropped)}else{let d=i?.giveBackUnsettled()??0\
-;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#ce(n){let t=this.#w?.spool;if(!t)\
-return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return\
- n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!\
-o.has(s))}#le(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.\
-#_(),r=si(this.#e,t,ge()),o=r.handOff?ee():void 0;if(o===!1)return this.#P(!0,o);let i=ui(this.#e,r);if(!i.handOff){let \
-a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},c=i.outcome!=="delivered\
-"&&t?.health.isOpen()?No(t.health):void 0,l=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e\
-3} s`:"";return this.#m(`at exit: ${a[i.outcome]}: ${c?`${c}; in process, as ${i.reason}`:i.reason}${l}`),!1}let s=n||th\
-is.#A()?0:Co(this.#J(),this.#e.spoolLimits);if(s>0){let{maxEvents:a,maxBytes:c}=this.#e.spoolLimits;return this.#m(`at e\
-xit: delivering in process: the spool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${a}, spoolMaxBy\
-tes ${c})`),!1}if(!this.#P(!0,o))return this.#m("at exit: delivering in process: the spool cannot be written"),!1;let d=\
-ci(i);if(d==="failed"||d==="crowded")return this.#m(`at exit: delivering in process: ${d==="crowded"?"senders of other p\
-rograms or settings (headers, an OTLP resource) work for its host already":"no sender could be started"}`),!1;this.#k++,\
-[this.#v,this.#l]=[void 0,ce.working];let u={started:"a sender","at work":"the sender at work","endpoint down":"the spoo\
-l (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#m(`at e\
-xit: handed off to ${u[d]}`),!0}#W(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#m(`at exit: the process end\
-s at once: ${r} event(s) spooled for a later run`),t}#G(){let n={};for(let[s,d]of Object.entries(this.#a)){let u=this.#g\
-[s]??0;d>u&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-u)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0\
-||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now()\
-;vi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(H(this.#a,t,n),this.#z(n,t,r))}#z(n,t,r){t\
-his.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`)}#Re(){if(H(this.#a,"buffer_full",1),this.#$!==void 0){this.#$++;r\
-eturn}this.#$=0;let n=this.#e.maxBufferedEvents;this.#z(1,"buffer_full",`${n} held; those dropped after it are told toge\
-ther at the next flush`)}#fe(){let n=this.#$;this.#$=void 0,n&&this.#z(n,"buffer_full")}#m(n){this.#f?.(n),this.#H||Xr(t\
-his.#e.logger,n)}};function Wa(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(\
-0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Ri(e){y().writeStderr(`${pi(JSON.parse(e))}\n`)}var Ga=250;\
-async function Ai(e){let n=y();Ie(te,()=>n.exit(0)),To(),yo(()=>za(e));let t=$i(e);try{await Xa(e,y().monotonicMs()+te,t\
-)}catch{}n.exit(0)}function za(e){let{enabled:n,source:t}=mo();return n||t==="default"&&e.onByConsentFile!==!0}async fun\
-ction Xa(e,n,t){let r=y().files,o=e.spoolDir;if(!r)return;let{successor:i,onByConsentFile:s,...d}=e,u=Ge(d),a=xt(u);if(!\
-ee())return ti(r,o,a);for(let c=0;;c++){let l=await ri(r,o,a,e.endpoint);if(!l)return;let{replayed:f,spooled:m,sent:h,ti\
-meUp:g}=await Za(d,n-Ga);if(oi(r,o,l),!Qa(e,a))return;if(g&&h>0&&ee()&&Ja(e,t))return Ka(e);if(f>0&&m>0||c>0&&f===0)retu\
-rn}}function Ni(e){return(e.successor?.argv??[]).filter(n=>U(n,$().os)&&!n.startsWith(`${e.spoolDir}/`))}function $i(e){\
-let{files:n}=y();return Ni(e).map(t=>{let r=n?.look(t);return r?`${Oi(r.facts)} -> ${Oi(r.leadsTo)}`:"nothing there"}).j\
-oin(`\n`)}function Oi(e){return e?`${e.kind} ${e.device}:${e.inode} ${e.size} ${e.modified}`:""}function qa(e){let{files:\
-n}=y(),t=n?.look("/proc/self/exe");if(t===void 0)return!0;let r=t.leadsTo;return r!==void 0&&Ni(e).some(o=>{let i=n?.loo\
-k(o),s=i?.leadsTo??i?.facts;return s?.device===r.device&&s?.inode===r.inode})}function Ja(e,n){return $i(e)===n&&qa(e)}f\
-unction Ka(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.\
-find(d=>d.startsWith(i)&&kn.test(d.slice(i.length)));o&&s!==void 0&&T(()=>o.touch(s,Date.now())),y().spawnDetached({argv\
-:n,env:Rn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Za(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},tim\
-eUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ge(e),d=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;brea\
-k}if(!ee()||s!==void 0&&y().files?.realPath(s)===void 0)break;let u=new $n({...e,handOff:!1,exitTimeoutSeconds:(n-y().mo\
-notonicMs())/1e3});u.start(),await u.stop();let{replayed:a,spooled:c,sent:l,dropped:f}=u.stats();t.replayed+=a,t.spooled\
-+=c,t.sent+=l;for(let[m,h]of Object.entries(f))H(t.dropped,m,h);if(a<=c)break;if(c>0&&n-y().monotonicMs()>r){let m=ye(++\
-d,o,i);if(n-y().monotonicMs()-m<=r)break;await new Promise(h=>setTimeout(h,m))}}return t}function Qa(e,n){let t=y().file\
-s;if(!t||t.realPath(e.spoolDir)===void 0||On(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBy\
-tes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ue.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void \
-0}var Ii=Jo(y().env(ze));Ii&&await Ai(Ii);\n'}var Le="sender-bdf3ef95.mjs",hc=134162,fc=6e4,mc=1e3,pc=[no,"NAT_TELEMETRY\
-_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function io(e,t){return e.sink.kind==="no\
-ne"?"dropped":lr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Ye()===void 0?"spooled":"dropped"}var vc=3;function oo(e,t,n,r=Date.
-now()){let i;try{i=e.list(t).filter(a=>oc.test(a))}catch{return}const o=a=>{const c=e.modifiedAt(`${t}/${a}`);return c===
-void 0||c>r+Me?-1/0:c},s=n==="none"?i:i.filter(a=>a!==Le).map(a=>({name:a,written:o(a)})).sort((a,c)=>c.written-a.written).
-slice(n).filter(({written:a})=>r-a>Me).map(({name:a})=>a);for(const a of s)try{e.remove(`${t}/${a}`)}catch{}}var yc=class{#e=new Set;#t=0;get size(){
-return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
-return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function cn(e){return e===null?"null":typeof e=="string"?so(
-e):typeof e=="number"?gc(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(cn).join(", ")}]`:typeof e=="object"?
-`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${so(n)}: ${cn(r)}`).join(", ")}}`:"null"}function so(e){
-return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function gc(e){
-if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
-e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
-isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var ao=16384,ln=2*ao,co=ln-4096,
-un=32,lo=/^[a-z0-9_]{1,40}$/,Ec=/^[0-9a-f]{8}$/,wc=/^drops-([0-9a-f]{8})\.json$/,hn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-bc=6e4;function Tc(e,t,n,r=-1/0){const i=Date.now(),o=At(t,n),s=yr(e,o),a=typeof s=="object"?vr(s.lines,r,i,e.modifiedAt(
-o)):[],d=pr(e,t,n,i).filter(u=>u.quiet||u.summed!==void 0).flatMap(u=>ho(e,u).lines);return xt([...a,...d],r,i)}function _c(e,t,n=-1/0){
-return[...new Set([...Ve(e,t,wc,i=>i),...Ve(e,t,hn,i=>i)])].flatMap(i=>{const o=Tc(e,t,i,n);return o?[{key:i,...o}]:[]})}
-function $c(e,t,n,r,i,o){const s=At(t,n),a={path:fn(t,n),quiet:!1},c=mn(e,s,a.path)?uo(e,a,t,n):{lines:[]};mr(e,t,n,[c],
-()=>{e.append(s,`${P(xt([...c.lines,r],i,o)??r)}
+eturn o.length>0&&this.#h(t,o),i}clear(){let n={deleted:0,claimed:0};for(let t of this.#r()){let r=xn.exec(t),o=Le(r?r[3\
+]:t);!o||!this.#l(t)||(n.deleted+=o.events,r&&(n.claimed+=o.events))}return n}entries(){return this.#t().sort((n,t)=>n.t\
+ime-t.time)}#t(n=this.#r()){return n.flatMap(t=>Le(t)??[])}#c(n,t,r){if(n.length===0)return;let o=Mo(n,t,r);return me(th\
+is.#e,this.dir,o,Po(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)\
+}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/Do)))}for(let s of i?.split(`\n`)??\
+[]){if(s==="")continue;let d=Jd(s);d===void 0?o.corrupt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}ret\
+urn o}#p(n,t){return`${this.dir}/${wt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#a(n,t,r){let o=s=>M\
+ath.abs(r-s)>$o;if(!o(t))return!1;let i=this.#e.modifiedAt(`${this.dir}/${n}`);return i===void 0||o(i)}#g(n){let t=[],r=\
+0;for(let o of this.#r()){let i=_r.exec(o),s=Lo(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&r<We\
+&&this.#a(o,Number(i[1]),n)&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#h(n,t){let r={},[o,i]=[thi\
+s.#n,this.#o],s=w=>w.key===this.key||w.key===void 0,d=w=>n-w.time>(s(w)?o.maxAgeMs:i.maxAgeMs),u=this.#r();this.#T(u,n,d\
+,r);let a=this.#t(u),c={events:0,bytes:0},l={events:0,bytes:0},f=(w,p,b)=>{s(w)&&([c.events,c.bytes]=[c.events+p,c.bytes\
++b]),[l.events,l.bytes]=[l.events+p,l.bytes+b]};for(let w of a)f(w,w.events,w.bytes);let m=(w,p)=>w.events>p.maxEvents||\
+w.bytes>p.maxBytes;if(!m(c,o)&&!m(l,i)&&!a.some(d))return r;let h=a.filter(w=>t.includes(w.name)),g=Math.min(...h.map(w=\
+>w.time)),E=w=>this.#e.modifiedAt(`${this.dir}/${w}`),N=Math.max(...h.map(w=>E(w.name)??-1/0)),k=w=>{if(w.time<g)return!\
+1;let p=E(w.name);return p===void 0||!Number.isFinite(N)?w.time-g<=Io:Math.abs(p-N)<=Io},A=a.filter(w=>!t.includes(w.nam\
+e)).sort((w,p)=>w.time-p.time);for(let w=0;w<We;){let p=A.find(d),b=p===void 0&&m(c,o),S=p??(b?A.find(s):m(l,i)?A[0]:voi\
+d 0);if(S===void 0)break;A.splice(A.indexOf(S),1);let _=d(S);if(!_&&k(S))continue;w++,f(S,-S.events,-S.bytes);let v=b?{e\
+vents:o.maxEvents-c.events,bytes:o.maxBytes-c.bytes}:{events:i.maxEvents-l.events,bytes:i.maxBytes-l.bytes};if(!_&&v.eve\
+nts>0&&v.bytes>0){let x=this.#v(S,v.events,v.bytes,n);if(x===void 0)continue;f(S,x.kept.events,x.kept.bytes),H(r,"spool_\
+corrupt",x.corrupt),H(r,"spool_full",x.cut);continue}this.#u(S.name,S,_?"spool_expired":"spool_full",r)}return r}#u(n,t,\
+r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(H(o,"spool_corrupt",i.corrupt),H(o,r,i.valid.length+i.expired))}#T\
+(n,t,r,o){let i=0;for(let s of n){if(i===We)break;let d=xn.exec(s);if(d===null||t-Tt(d)<=Wd)continue;let u=Le(d[3]);if(u\
+===void 0||!r(u))continue;i++;let a=wt(d[3],t+vt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${a}`)}catch{contin\
+ue}this.#u(a,u,"spool_expired",o)}}#v(n,t,r,o){let i=wt(n.name,o+vt),s=y().monotonicMs();try{this.#e.rename(`${this.dir}\
+/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:d,corrupt:u}=this.#s(`${this.dir}/${i}`,n),a=d.map(Me),c=St(a,t,r\
+),l=c.kept.map(g=>a[g]),f={kept:{events:l.length,bytes:c.bytes},cut:a.length-l.length,corrupt:u};if(l.length===0)return \
+this.#l(i)?f:void 0;let m=cn(this.dir,o),h=()=>{try{this.#e.remove(m)}catch{}};try{this.#e.create(m,Po(l))}catch{if(h(),\
+!this.#l(i))return;try{this.#c(l,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:a.length,corrupt:u}}return f}if(\
+y().monotonicMs()-s>vt/2)return void h();try{this.#e.rename(m,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`$\
+{this.dir}/${i}`,`${this.dir}/${Mo(l,n.time,n.key)}`)}catch{}return f}#l(n){try{return this.#e.remove(`${this.dir}/${n}`\
+),!0}catch{return!1}}};function Lo(e,n){let t=xn.exec(e);return t?qd(t,n)?Le(t[3]):void 0:Le(e)}function Le(e){let n=Gd.\
+exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Do));return{name:e,time:Number(n[1]),events\
+:r,bytes:t,key:n[4]}}function St(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o\
+).reduce((s,d)=>s+e[d].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Mo\
+(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${he()}.jsonl`}fu\
+nction Po(e){return e.map(n=>`${n.text}\n`).join("")}function Co(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,s\
+chemaVersion:s,sessionId:d,clientVersion:u=""}of e)o+=i+6*(s.length+d.length+u.length)+Xd;return e.length<=t&&o<=r?0:e.l\
+ength-St(e.map(Me),t,r).kept.length}var Xd=200;function Bo(e){return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.\
+retries},"schemaVersion":${D(e.schemaVersion)},"sessionId":${D(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersi\
+on":${D(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;r\
+eturn{text:n,bytes:F(n)}}function wt(e,n){return`l-${Z(n)}-${e}`}function Tt([,e,n]){return e==="l"?Number(n):Number(n)+\
+zd}function qd(e,n){return n>Tt(e)}function Jd(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,t\
+imestamp:s,event:d}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void \
+0||typeof o=="string")&&Number.isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&Qn(d.parameter\
+s)===void 0))return;let a=Number.isSafeInteger(i)&&i>0,c={json:D(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,..\
+.a&&{cuts:i}};return o===void 0?c:{...c,clientVersion:o}}catch{return}}function Kd(e,n){let t=r=>{let o=n?.realPath(r);r\
+eturn n===void 0||o!==void 0&&n.writableDir(o)};return e.spoolFallback?zr(y().env,$().os,n?.uid,t):void 0}function Zd(e,\
+n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=xt(e),d=e.noSpool??"there is no spool directory",u=!1,a=r==="look\
+"?"look":"work",c=o===void 0?void 0:ue.open(o,n,i,s,(h,g)=>{d=h,u=g},a),l=Kd(e,n),f=c&&a==="work"?Qd(c,l,n,i):void 0;if(\
+c&&f&&c.adopt(f,e.clock(),r==="flush"?0:void 0),c||l===void 0)return!c&&o!==void 0&&t(d,void 0,u),c;let m=ue.open(l,n,i,\
+s,h=>d+=`; nor in ${l}: ${h}`,a);return t(d,m?.dir,u),m}function Qd(e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"rea\
+d")&&t.realPath(n)!==void 0?ue.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:void 0}var _n=class e{spool;h\
+ealth;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{si\
+nk:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)ret\
+urn null;let d=Zd(n,s,t);if(!d)return null;let u=n.customFetch?d.key:void 0,a=new Tn(s,d.dir,r.url,o,i,u);return new e(d\
+,a,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let u of r)thi\
+s.#n.add(u.claim);let i=r.map(u=>({...u,bytes:F(u.json),notBefore:0})),[s,d]=[[],[]];for(let u of i)(bt(u,this.#e)===voi\
+d 0?s:d).push(u);return d.length>0&&(this.settle(d),H(o,"event_too_large",d.length)),{events:s,dropped:o}}write(n){let{w\
+ritten:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,\
+dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))\
+}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(\
+this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n\
+);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&\
+&this.spool.renew(i,o+n)}}};function ea(){let e=Hn(),n=e.startsWith("file://")?decodeURIComponent(new URL(e).pathname):e\
+;return(n.startsWith("/")?y().files?.realPath(n):void 0)??e}function xt(e){let{sink:n,format:t,sourceClientVersion:r,hea\
+ders:o,customFetch:i}=e,s={version:i&&r!==Te?r:void 0,program:i?ea():void 0,headers:Object.keys(o).length>0?Object.entri\
+es(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},d=D(s);return Fo(n.kind\
+==="http"?n.url:"",t.name,d==="{}"?"":d)}function na(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^local\
+host\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{\
+2}:[0-9a-f]{1,4}$/.test(n)}function Ho(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.proto\
+col!=="http:"||na(t.hostname))return;let r=[...t.username||t.password?["credentials"]:[],...t.search?["query parameters"\
+]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).joi\
+n(", ")}`]:[]];return o.length===0?void 0:`${o.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Uo(e,n=$\
+()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Zr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n\
+.machine,sentAt:s});return{name:"nat",encode:(r,o)=>et(t(r[0],o),r.map(i=>i.json)),emptyBytes:Vo(({schemaVersion:r,sessi\
+onId:o,clientVersion:i})=>[r,o,i],r=>F(et(t(r,0),[]))),eventBytes:r=>r.bytes,readsAnswer:!1}}function jo(e,n=$()){let t=\
+({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);\
+if(s===void 0){let d=D(Dr(i));r.set(i,s={json:d,bytes:F(d)})}return s};return{name:"otlp",encode:i=>zn(i.map(s=>o(s).jso\
+n),i[0].sessionId,t(i[0]),n),emptyBytes:Vo(({sessionId:i,clientVersion:s})=>[i,s],i=>F(zn([],i.sessionId,t(i),n))),event\
+Bytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Fr}}function\
+ Vo(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t=\
+{fields:o,bytes:n(r)}),t.bytes}}var ta="http://localhost:4318/v1/logs",ra=120,oa=50,ia=3,sa=2,Go=\'{"ts":"2026-01-01T00:0\
+0:00.000Z","parameters":{},"name":"x"}\',da=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{"nemoSource":"auditor","comma\
+nd":"x","subcommand":"undefined","taskStatus":"success","durationMs":0,"exitCode":0,"errorClass":"undefined","pythonVers\
+ion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',aa=new WeakSet,ua={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetri\
+es:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffIni\
+tialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0\
+,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0\
+,random:!0};function Ge(e={}){if(!Se(e))throw new TypeError(`Cannot create handler: options must be an object, got ${O(e\
+)}`);let n=Yn(e,ua);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(L,j,G)=>{let M=e[L]===void 0?j:e[L],l\
+e=G.integer?`${G.sign} integer`:`${G.sign} number`,re=`Cannot create handler: \'${L}\' must be a ${le}`;if(typeof M!="numb\
+er"||Number.isNaN(M))throw new TypeError(`${re}, got ${O(M)}`);if(!((G.sign==="positive"?M>0:M>=0)&&(G.integer?Number.is\
+SafeInteger(M):Number.isFinite(M))))throw new RangeError(`${re}, got ${M}`);if(G.timer&&M*1e3>pt)throw new RangeError(`C\
+annot create handler: \'${L}\' must be at most ${pt/1e3} seconds (the longest a timer can wait), got ${M}`);return M},r=(L\
+,j,G)=>{let M=e[L];if(M===void 0)return G;if(typeof M!==j)throw new TypeError(`Cannot create handler: \'${L}\' must be a $\
+{j}, got ${O(M)}`);return M},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0\
+},d=t("requestTimeoutSeconds",sa,o),u=t("backoffInitialSeconds",1,i),a=t("backoffMaxSeconds",60,i);if(a<u)throw new Rang\
+eError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${u}), got ${a}`);let c=Wr(\
+),l=r("sourceClientVersion","string",Te),f=qo("resource",e.resource),m=r("sessionId","string","undefined"),h=[],g=typeof\
+ e.format=="string"&&e.format.trim()===""?void 0:e.format,E=pa(g,h),N=gn(c.format??""),k=g!==void 0?E:N??"nat",A=kt(k,l,\
+{...c.otlpResource,...f}),[w,p]=aa.has(e)?[da,"the smallest event trackCommand records; a command\'s own are larger by it\
+s name, source and duration"]:[Go,"the smallest event"],b=_t(A,c.sessionPrefix+m),S=_t(kt(E,l,f,zo),m,w),_=t("maxEventBy\
+tes",32768,s);if(_<S.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${S.eventB\
+ytes} (${p}), got ${_}`);let v=t("maxBatchBytes",5e5,s);if(v<S.batchBytes){let L=`one ${E} envelope holding ${p}`;throw \
+new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${\
+L} ${S.batchBytes} bytes, more than \'maxBatchBytes\' (${v} by default)`:`Cannot create handler: \'maxBatchBytes\' must be a\
+t least ${S.batchBytes} (${L}), got ${v}`)}let x=ga(e.headers);x.problem&&h.push(x.problem);let P=fa(e.endpoint,c.endpoi\
+ntHidden?Rt:c.endpoint??(k==="otlp"?c.otlpEndpointHidden?Rt:c.otlpEndpoint??ta:void 0),c.dryRun,h),C=ha(e.spoolDir,c,h),\
+R=Yo("clock",r("clock","function",Date.now),Date.now,{valid:ca,expected:"epoch milliseconds",hint:" (a method needs its \
+object: () => performance.timeOrigin + performance.now())"});return{flushIntervalMs:t("flushIntervalSeconds",ra,o)*1e3,m\
+axQueueSize:t("maxQueueSize",oa,s),maxRetries:t("maxRetries",ia,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3\
+,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initialMs:u*1e3,maxMs:a*1e3},maxBufferedEvents:t("maxBufferedEve\
+nts",1e3,s),maxEventBytes:Math.min(_,v-b.envelopeBytes-Re),maxEventBytesOption:_,maxBatchBytes:v,sourceClientVersion:l,s\
+essionId:c.sessionPrefix+m,sink:P.kind==="http"&&x.problem?{kind:"none",reason:"invalid_headers",detail:x.problem}:P,spo\
+olDir:C.path,noSpool:C.none,problems:h,environmentProblems:ma(c.problems,{endpoint:e.endpoint!==void 0,spoolDir:e.spoolD\
+ir!==void 0,format:g!==void 0,handOff:e.handOff!==void 0}),spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimit\
+s:{maxEvents:t("spoolMaxEvents",ae.maxEvents,s),maxBytes:la(t("spoolMaxBytes",ae.maxBytes,s),w,p),maxAgeMs:t("spoolMaxAg\
+eDays",ae.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ba(e.captureInterrupts),handOff:ya(r("handOff","boo\
+lean",void 0),c),customFetch:e.fetch!==void 0,format:A,formatSetBy:g!==void 0?"the program\'s options":N!==void 0?"NAT_TE\
+LEMETRY_FORMAT":"the default",headers:{...k==="otlp"?c.otlpHeaders:{},...x.record},fetch:r("fetch","function",y().fetch?\
+?((L,j)=>globalThis.fetch(L,j))),logger:r("logger","function",void 0),clock:R,waitClock:e.clock===void 0?()=>y().monoton\
+icMs():R,random:Yo("random",r("random","function",we),we,{valid:L=>typeof L=="number"&&L>=0&&L<1,expected:"a number in [\
+0, 1)"})}}function Yo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(d){throw new TypeErr\
+or(`Cannot create handler: \'${e}\' failed: ${z(d)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'${e}\' mus\
+t return ${o}, got ${O(s)}`);return()=>{try{let d=n();return r(d)?d:t()}catch{return t()}}}var ca=e=>typeof e=="number"&\
+&e>=0&&e<1e13;function _t(e,n,t=Go){let r={json:t,bytes:F(t),schemaVersion:pe,sessionId:n,timestamp:0,retries:0,notBefor\
+e:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Re+o,envelopeBytes:i}}\
+function la(e,n,t){if(e>=ae.maxBytes)return e;let r=Bo({json:n,schemaVersion:pe,sessionId:"",retries:0,timestamp:1e12});\
+if(e<r)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${t}), got\
+ ${e}`);return e}function kt(e,n,t,r){return e==="otlp"?jo({serviceName:t["service.name"]??Lr,serviceVersion:n,resourceA\
+ttributes:t},r):Uo(n,r)}var zo={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Xo(e){let\
+{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=_t(kt(n.name,t,r,zo),"undefined");return{maxBatchBytes:Math.max(e.\
+maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var Rt=Symbol("hidden");function\
+ fa(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must be a string (\
+an http(s) URL, "" or "stdout"), got ${O(e)}`);let o=e===void 0?void 0:pn(e);if(o){let s=`the program\'s \'endpoint\' ${O(V\
+(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n===Rt)ret\
+urn{kind:"none",reason:"endpoint_hidden"};let i=e??n??jr;return e===void 0&&!Vr(i)?{kind:"none",reason:"invalid_endpoint\
+"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function ma(e,n){let t=[...\
+n.endpoint?["NAT_TELEMETRY_ENDPOINT",...Be]:[],...n.spoolDir?["NAT_TELEMETRY_SPOOL_DIR","XDG_STATE_HOME","HOME","LOCALAP\
+PDATA"]:[],...n.format?["NAT_TELEMETRY_FORMAT"]:[],...n.handOff?["NAT_TELEMETRY_HANDOFF"]:[]],r=o=>o.startsWith("the hom\
+e directory")?"HOME":/^\\w+/.exec(o)?.[0];return e.filter(o=>!t.includes(r(o)??""))}function ha(e,n,t){if(e===!1)return{p\
+ath:void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool\
+};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or fa\
+lse, got ${O(e)}`);return U(e,$().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${O(e)} is not an absolute \
+path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute path"})}function pa(e,n){if(e===\
+void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or\
+ "otlp"), got ${O(e)}`);let t=gn(e);return t||(n.push(`the program\'s \'format\' ${O(e)} is not a format (nat, otlp): the n\
+at envelope is sent`),"nat")}function qo(e,n){if(n===void 0)return{};if(!Se(n))throw new TypeError(`Cannot create handle\
+r: \'${e}\' must be an object of strings, got ${O(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof\
+ o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||\
+typeof o=="function"?O(o):`a ${typeof o}`} for ${O(r)}`);t[r]=o}return t}var Wo=8192;function ga(e){let n=qo("headers",e\
+);for(let[i,s]of Object.entries(n)){if(!fn(i))throw new TypeError(`Cannot create handler: \'headers\' must have header nam\
+es (RFC 9110 tokens), got ${O(i)}`);if(ln(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${O(i)}:\
+ the HTTP client frames the request itself`);n[i]=$r(s)}let t=Object.keys(n).find(i=>!mn(n[i])),r=Object.entries(n).redu\
+ce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${O(t)} that cannot be sent\
+ (a control character or a character past ASCII): nothing is sent`:r>Wo?`the program\'s \'headers\' add ${r} bytes to a req\
+uest, more than ${Wo} (servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}\
+function ya(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT\
+_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function ba(e){if(e===void 0||e===!1)re\
+turn!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInter\
+rupts\' must be a boolean or a function, got ${O(e)}`)}var kn=/^sender-[0-9a-f]{8}\\.mjs$/,ze="NAT_TELEMETRY_SENDER";funct\
+ion Rn(e,n){let t=D(n).replace(/[\\u007f-\\uffff]/g,r=>`\\\\u${r.charCodeAt(0).toString(16).padStart(4,"0")}`);return{...e,[\
+ze]:t}}function Jo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typ\
+eof n.endpoint=="string"?n:void 0}catch{return}}var te=15e3,Ea=250,Ko=5;function Zo(e){let n=e;try{n=new URL(e).origin}c\
+atch{}return ne(n).slice(0,4)}function Qo(e,n,t,r){return`sender-${e}-${Z(n)}-${t}${he(8)}.${r}`}function Pe(e,n,t,r,o){\
+let i={locks:[],marks:[],others:new Map};for(let s of e.list(n)){let d=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-\
+f]{8}\\.(lock|start)$/.exec(s);if(!d)continue;let u=Number(d[2]),a=d[4]==="lock"?te:Ea;if(u+a<=r||u>r+a)An(e,`${n}/${s}`)\
+;else if(d[1]===t)(d[4]==="lock"?i.locks:i.marks).push(s);else if(d[3]===o){let[c,l]=[`${d[2]} ${s}`,i.others.get(d[1])]\
+;(l===void 0||c<l)&&i.others.set(d[1],c)}}return i.locks.sort(),i.marks.sort(),i}function On(e,n,t,r){try{return Pe(e,n,\
+t,r).locks.length>0}catch{return!1}}function ei(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=Zo(r),s=Pe(e,n,t,Date.now(),i\
+);if(s.locks.length>0||s.marks.length>0)return"at work";if(s.others.size>=Ko)return"crowded";let d=Date.now();o=Qo(t,d,i\
+,"start"),e.create(`${n}/${o}`,"");let u=Pe(e,n,t,d,i),a=u.locks.length>0||u.marks[0]!==o,c=`${Z(d)} ${o}`,l=[...u.other\
+s.values()].filter(f=>f<c).length>=Ko;return!a&&!l?o:(An(e,`${n}/${o}`),a?"at work":"crowded")}catch{return o}}function \
+ni(e,n,t){t!==void 0&&At(e,n,()=>[t])}function ti(e,n,t){At(e,n,()=>Pe(e,n,t,Date.now()).marks)}async function ri(e,n,t,\
+r){let o=Zo(r);for(let i=0;i<va;i++){let s=Date.now();try{e.ensureDir(n,!0,!1);let d=Pe(e,n,t,s);if(d.locks.length>0){Ot\
+(e,n,d.marks);return}let u=Qo(t,s,o,"lock");e.create(`${n}/${u}`,"");let{locks:a,marks:c}=Pe(e,n,t,s);if(a.join()===u)re\
+turn Ot(e,n,c),u;An(e,`${n}/${u}`)}catch{return}await new Promise(d=>setTimeout(d,10+we()*50))}}var va=5;function oi(e,n\
+,t){At(e,n,()=>[t])}function At(e,n,t){try{e.ensureDir(n,!0,!1),Ot(e,n,t())}catch{}}function Ot(e,n,t){for(let r of t)An\
+(e,`${n}/${r}`)}function An(e,n){try{e.remove(n)}catch{}}function ii(){return""}var Sa=6e4,Ta=1e3,xa=[ze,"NAT_TELEMETRY_\
+ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function si(e,n,t){let r=_a(e,n,t);return \
+r.handOff?r:{...r,outcome:di(e,n)}}function di(e,n){return e.sink.kind==="none"?"dropped":ai(e)&&n?.health.isOpen()!==!0\
+?"delivered":n&&Ne()===void 0?"spooled":"dropped"}function ai(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)\
+}function _a(e,n,t){try{let r=hi(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};\
+let{spool:o,health:i}=n,s=fi(e.sink.url,o.dir),d=mi(s);if(d!==void 0)return{handOff:!1,reason:d};if(i.isOpen()){let m=y(\
+).senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let\
+ u=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in u)return{handOff:!1,reason:u.refused};let{cwd:a,...c}=u,l={...Oa\
+(e,o.dir),successor:c,onByConsentFile:bo()};return{handOff:!0,command:{...u,env:Rn(u.env,l)},backlog:n,endpoint:e.sink.u\
+rl}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function ui(e,n){return n.handOff&&n.command&&!Na(n\
+.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outcome:di(e,n.ba\
+cklog)}:n}function ci(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint d\
+own";let o=ei(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crowded")return o;let i=y().spawnDetached(e.command);retu\
+rn i==="started"?t.noteHandOff():ni(r,n.dir,o),i}catch{return"failed"}}function li(e,n){if(n===null||n.health.isOpen()||\
+n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e,r=t.kind==="http"?fi(t.url,n.spool.dir):void 0;return hi\
+(e,n,!0)!==void 0||r!==void 0&&(mi(r)??y().senderRefusal(r))!==void 0}function fi(e,n){let t=ka();return{endpoint:e,dir:\
+n,reads:t===void 0?[]:[t],variables:[...xa,...oe,"HOME","USERPROFILE"],set:t===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:t}}\
+}function mi(e){let n=e.set.NAT_TELEMETRY_CONSENT_FILE;if(!(n===void 0||!n.includes("\\uFFFD")&&U(n,$().os)))return"where\
+ the consent file is cannot be told to a sender (relative to a working directory the program cannot read, or not valid U\
+nicode): it would read another decision"}function ka(){let e=co();if(e===void 0)return;let n=U(e,$().os),t=n?void 0:y().\
+files?.realPath("."),r=Ra(t===void 0?e:B(t,e));return r.includes("\\uFFFD")&&n?e:r}function Ra(e){let n=J(e),t=n===void 0\
+?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:\
+r?.realPath(n),i=o===void 0?void 0:B(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function hi(e,n,t){let{handOff:r,s\
+ink:o}=e;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(!r.enabled)return`the hand-off is off ($\
+{r.source})`;if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.r\
+equestTimeoutMs>te-Ta)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${te/1e3} s)`;if(!t)\
+return"telemetry was turned off during the run";let i=Ne();if(i!==void 0)return`the program turned telemetry on over ${i\
+==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.no\
+Spool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may ch\
+ange the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --pe\
+rmission without --allow-fs-read for them): another user could swap the sender\'s script there";if(!ai(e))return"the prog\
+ram may not connect to the endpoint";let{spool:s,files:d,health:u}=n;if(u.isOpen())return;let a=e.clock(),c=s.waitingSin\
+ce(a);if(c===void 0)return;let{state:l}=u,f=l===void 0?c:l.handedOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(f!==\
+void 0&&a-f>Sa&&!On(d,s.dir,s.key,a))return"spooled events have waited a minute with no sender at work"}function Oa(e,n)\
+{let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRet\
+ries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i\
+.maxMs/1e3,...Xo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVer\
+sion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function Aa({files:e,spool:n}){return e.size\
+Of(`${n.dir}/${""}`,!0)===0}function Na(e){if(Aa(e))return!0;let{files:n,spool:t}=e,r=()=>me(n,t.dir,"",ii(),Date.now())\
+;try{r()}catch(o){if(!(o instanceof I))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Ia(n,t.dir,$a)\
+,!0}var $a=3;function Ia(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(d=>kn.test(d))}catch{return}let i=d=>{let u=e.\
+modifiedAt(`${n}/${d}`);return u===void 0||u>r+te?-1/0:u},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d\
+)})).sort((d,u)=>u.written-d.written).slice(t).filter(({written:d})=>r-d>te).map(({name:d})=>d);for(let d of s)try{e.rem\
+ove(`${n}/${d}`)}catch{}}var Nn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}\
+settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),\
+this.#n=0}};function pi(){throw new Error("a sender prints nothing")}var yi=16384,$t=2*yi,bi=$t-4096,It=32,Ei=/^[a-z0-9_\
+]{1,40}$/,La=/^[0-9a-f]{8}$/;var gi=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Ma=6e4;function vi(\
+e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).filter(([f,m])=>Ei.test(f)&&Number.isSafeInteger(m)&&m>0);if(d.length===0||!\
+Nt(i))return;let a={...{since:i,last:i,dropped:Object.fromEntries(d.slice(0,It))},endpointHash:ne(r)},c=V(r)===r?{...a,e\
+ndpoint:r}:a,l=_i(n,t);try{let f=Da(e,n,t,i).filter(h=>h.quiet).map(h=>wi(e,h,n,t)),m=Ti([...f.flatMap(h=>h.lines),c],s,\
+i)??c;Si(e,n,t,f,()=>{let h=Ba(e,l);h==="invalid"&&e.remove(l);let g=`${D(m)}\n`;typeof h!="object"||h.bytes+g.length<=yi\
+?e.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,bi):Pa(e,n,t,m,s,i)});for(let{path:h}of f)h!==void 0&&T(()=>e.remove(\
+h))}catch{}}function Pa(e,n,t,r,o,i){let s=_i(n,t),d={path:Lt(n,t),quiet:!1},u=Mt(e,s,d.path)?wi(e,d,n,t):{lines:[]};Si(\
+e,n,t,[u],()=>{e.append(s,`${D(Ti([...u.lines,r],o,i)??r)}\n`,bi)})}function wi(e,n,t,r){if(e.sizeOf(n.path)===void 0)ret\
+urn T(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Fa(e,n),s=Lt(t,r,i);return Mt(e,n.path,s)?{li\
+nes:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function Si(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d\
+}of r)s!==void 0&&Mt(e,s,Lt(n,t,d));throw i}}function Lt(e,n,t){let r=t===void 0?"":`-${t}`;return B(e,`drops-${n}-${Z(D\
+ate.now())}-${he()}${r}.aside`)}function Da(e,n,t,r){return Et(e,n,gi,(o,i)=>{let[,,s,d]=gi.exec(i)??[],u=Math.abs(r-Num\
+ber(s))>=Ma;return o===t?{path:B(n,i),summed:d===void 0?void 0:Number(d),quiet:u}:void 0})}function Fa(e,n){try{let t=n.\
+summed??0,r=e.read(n.path,$t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:xi(r.slice(0,o)),upTo:t\
++o}}catch{return{lines:[],upTo:n.summed??0}}}function Mt(e,n,t){return T(()=>(e.rename(n,t),!0))??!1}function Ti(e,n,t){\
+let r=Ca(e,n,t).filter(d=>d.last>=n);if(r.length===0)return;let o={};for(let d of r)for(let[u,a]of Object.entries(d.drop\
+ped))(u in o||Object.keys(o).length<It)&&H(o,u,a);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGER\
+);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.l\
+ast)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function Ca(e,n,t,r=t){return e.flatMap\
+(o=>{let i=Math.min(o.last,r);return i-t>t-n?[]:[{...o,since:Math.min(o.since,r,t),last:Math.min(i,t)}]})}function Ba(e,\
+n){try{let t=e.read(n,$t);return t===void 0?void 0:{lines:xi(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){r\
+eturn t instanceof I?"invalid":void 0}}function xi(e){return e.split(`\n`).flatMap(n=>Ha(n)??[])}function Ha(e){try{let{s\
+ince:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Objec\
+t.entries(r):[];if(!(Nt(n)&&Nt(t)&&n<=t&&s.length>0&&s.length<=It&&s.every(([a,c])=>Ei.test(a)&&Number.isSafeInteger(c)&\
+&c>0)))return;let u={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&La.test(i)?{endpointHash:i}:{}}\
+;return typeof o=="string"&&V(o)===o?{...u,endpoint:o}:u}catch{return}}function Nt(e){return Number.isSafeInteger(e)&&e>\
+=0&&e<=bn}function _i(e,n){return B(e,`drops-${n}.json`)}var ce={working:1,periodic:2,asked:1/0},ki=.9,Ua=1e3,ja=3e5,Va=\
+36e5,Ya=4,$n=class{#e;#n=[];#o=[];#t=new Nn;#c=0;#s=0;#p=0;#r=0;#a={};#g={};#h=!1;#u;#T=Promise.resolve();#v;#l=ce.worki\
+ng;#k=0;#R;#y=new Set;#O;#N=!1;#E;#f=Kn();#d=!1;#x=!1;#i=!1;#H=!1;#$;#me=!1;#U=0;#D;#F;#w;#X;#j=!1;#q=!1;#C;constructor(\
+n={}){this.#e=Ge(n)}enqueue(n){try{if(!ge())return this.#_e();let t=y().exiting();t?(this.#se(),this.#H=this.#i,this.#i=\
+!0):this.#K(),this.#c++;let r=Ro(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.ma\
+xBufferedEvents)return this.#Re();if(this.#n.push(r),t)return void(this.#B(!0)||this.#W());this.#h&&this.#u===void 0&&qu\
+eueMicrotask(()=>this.#V()),this.#n.length>=this.#e.maxQueueSize&&this.#I(ce.working)}catch{}finally{this.#H=!1}}start()\
+{this.#h||this.#D||(this.#h=!0,this.#K(),this.#S()>0?this.#V():ge()&&!this.#A()&&li(this.#e,this.#_())&&this.#I(ce.worki\
+ng))}flush(){return this.#I(ce.asked)}#I(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#D);if(t\
+his.#l=Math.max(this.#l,n),this.#v)return this.#v;let r=this.#k,o=this.#T.then(()=>{if(r!==this.#k)return;let i=this.#l;\
+return[this.#v,this.#l]=[void 0,ce.working],this.#Ee(i)});return this.#v=o,this.#T=o,o}stop(){return this.#D??=this.#he(\
+)}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...t\
+his.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.\
+#o.length+this.#t.size}#J(){return[...this.#o,...this.#t.events(),...this.#n]}#K(){if(this.#F)return;this.#se();let n=y(\
+),t=s=>{try{return s()}catch{this.#m("an exit hook could not be installed: what is recorded waits for stop()");return}},\
+r=t(()=>n.onExit({beforeExit:()=>{let s=this.#D===void 0;return this.stop(),s},exit:()=>{this.#B(!0)||this.#W(),this.#G(\
+)}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#B(!0)||this.#W(),this.#G()})):void 0;this.#F=()\
+=>{r?.(),i?.()}}#V(){this.#h&&this.#u===void 0&&this.#Z()}#Z(){this.#u=setTimeout(()=>{this.#I(ce.periodic).then(()=>{th\
+is.#h&&this.#Z()})},this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async#he(){this.#h=!1,this.#u!==void 0&&clearTimeou\
+t(this.#u);let n=this.#E=Wa(this.#e.exitTimeoutMs);this.#fe(),this.#Y();let t=this.#c,r=!1;try{if(this.#t.size>0&&!await\
+ Promise.race([this.#T.then(()=>!0),n.over()])&&this.#Q(),this.#S()>0&&this.#B())return;this.#ue(),this.#S()>0&&this.#A(\
+)&&this.#P(!0),this.#S()>0&&!this.#A()&&await this.#pe(n),this.#P()}catch(o){this.#m(`stop failed unexpectedly: ${o}`),r\
+=!0}finally{this.#G(),n.clear(),this.#E=void 0;let o=this.#c>t&&this.#S()>0;!r&&!o&&(this.#F?.(),this.#F=void 0)}}async#\
+pe(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(ce.asked,!0).then(()=>!0);await\
+ Promise.race([r,n.over()])||this.#Q()}#Q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.m\
+in(n,t||n)*ki,i=[...this.#y].some(({started:s,accepted:d})=>!d&&r-s>=n*ki);this.#ee(({started:s})=>r-s>=o),this.#R?.abor\
+t(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#w?.health.recordFailure()}#ee(n=()=>!1)\
+{for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#oe(r);continue}for(let i of r)i.cuts\
+=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#de(r,"the exit budget ended before the answer"):r)}}}#ge(){return this.#R??\
+=new AbortController}#ne(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o\
+)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,u=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<\
+=t&&!(2*u>s)}#te(n){this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#_()?.health.isOpen(\
+)===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#ye(){let{sink:n,waitClock:t}=this.#e,r=this.#C,o=this.#w?.he\
+alth.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefo\
+re&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#be(n){let t=this.#w?.health;if(n.delivered){this.#C=void 0;l\
+et a=this.#q&&this.#E===void 0&&!this.#w?.holdsClaims();(t?.recordSuccess()||a)&&(this.#j=!1);return}if(!n.failed)return\
+;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=\
+(this.#C?.failures??0)+1,{backoff:i,random:s,waitClock:d}=this.#e,u=d()+ye(o,i,s,n.retryAfterMs);this.#C=r||!t?.state?vo\
+id 0:{state:t.state,failures:o,probeAt:u}}async#Ee(n){try{this.#fe(),this.#Y();let t=this.#e.sink.kind==="http"?this.#w?\
+.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ue();let r=this.#A();if(r&&!this.#ye())return;let o=thi\
+s.#e.waitClock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return;this.#o=t\
+his.#o.filter(c=>!i(c)),this.#n=[];let u=this.#ie(d);for(let c of u)this.#t.add(c);let a={delivered:!1,failed:!1,probing\
+:r};await this.#ve(u,a),this.#be(a),a.delivered&&a.retryAfterMs&&(this.#U=Math.max(this.#U,this.#e.waitClock()+a.retryAf\
+terMs))}catch(t){this.#m(`flush failed unexpectedly: ${t}`)}}async#ve(n,t){let{signal:r}=this.#ge(),o=0,i=async()=>{for(\
+;o<n.length&&!t.failed&&this.#ne(r);)await this.#re(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(Ya,n.leng\
+th)},i));for(let s of n.slice(o))this.#te(s)}async#re(n,t,r){this.#Y();let o=this.#ce(n);if(o!==n){if(this.#t.settle(n),\
+o.length===0)return;this.#t.add(o),n=o}let i=await this.#Se(n,t);if(this.#xe(i,n.length),!!this.#t.settle(n)){if(i.kind=\
+=="too_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let u of d)this.#t.add(u);for(le\
+t u of d)this.#ne(t)?await this.#re(u,t,r):this.#te(u);return}switch(i.kind){case"delivered":return r.delivered=!0,this.\
+#oe(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#M(n);case"rejected":return this.#b(n.length,i.reaso\
+n,i.detail),this.#M(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.re\
+tryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#we(n,i.retryAfterMs):this.#ke(n,i.reason,i.retr\
+yAfterMs)}}}#we(n,t=0){let r=this.#e.waitClock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(..\
+.n)}#oe(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#M(n)}async#Se(n,t){l\
+et r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Te(n,t,()=>r.accepted=!0)}fi\
+nally{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ie(n){let{format:t,maxBatchBytes:r}\
+=this.#e;return Oo(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#Te(n,t,r){let{sink:o}\
+=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.\
+encode(n,this.#e.clock());if(this.#f?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${V(o.url)}`:""}: ${d}`),o.ki\
+nd==="stderr")return Ri(d),{kind:"delivered"};let u=i.classify;return await xo({url:o.url,body:d,headers:s,classify:u&&(\
+(a,c,l)=>u(a,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs\
+,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCred\
+entials})}#xe(n,t){if(!this.#f)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3\
+} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Ar(n.thrown,this.#e.sink.kind=\
+=="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` ($\
+{n.reason}${r}${o})`:"";this.#f(`answer for ${t} event(s): ${n.kind}${i}`)}#se(){if(this.#x)return;this.#x=!0;let{sink:n\
+,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#f){let{enabled:s,decidedBy:d}=ft();this.#f(`telemetry ${s?"on":"off"} (\
+decided by ${d})`);let u=n.kind==="http"?V(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden\
+?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)"\
+:`nowhere (${n.reason})`;this.#f(`endpoint: ${u}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems\
+)this.#m(`problem: ${s}`);if(!this.#f)return;for(let s of this.#e.environmentProblems)this.#f(`environment: ${s}`);let i\
+=Ho(n,this.#e.headers);i&&this.#f(`warning: ${i}`),this.#f(`at exit: ${o.enabled?"hand off where a sender can be started\
+":"in process"} (${o.source})`)}#_e(){this.#d||!this.#f&&!this.#e.logger||(this.#d=!0,this.#m(`telemetry off (decided by\
+ ${ft().decidedBy}): events are not recorded`))}#ke(n,t,r){let{backoff:o,waitClock:i,random:s}=this.#e,d=i(),u=this.#de(\
+n,t);for(let a of u)a.notBefore=d+ye(a.retries,o,s,r);this.#o.push(...u)}#de(n,t){let[r,o]=[[],[]];for(let i of n)(++i.r\
+etries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kept for\
+ retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#M(o),r}#M(n){this.#w?.settle(n)}#_\
+(){return this.#w??=_n.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot b\
+e used: ${n}`;r!==this.#X&&this.#m(r),this.#X=r}),this.#w}#ae(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonic\
+Ms())+Ua;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(ja,Math.min(Va,2*t),2*r)}#Y(){let n=this.#ae(\
+),t=this.#E!==void 0;this.#w?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this.#j||this.#k>0||!ge()||this.#A()||!ee())return;let\
+ n=this.#_();if(n&&Ne()!==void 0)return;this.#j=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ce\
+il(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??0)>0,o&&(this.#le(o.dropped),this.#s+=o.events.len\
+gth,this.#o.push(...o.events),o.events.length>0&&this.#V())}#P(n=!1,t){this.#ee();let r=this.#J(),o=this.#ce(r);if(o!==r\
+&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??ee()))return this.#me=!0,this.#L(),this.#b(o.leng\
+th,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let d of this.#ie(o))Ri(this.#e.format.encode(d,this.#\
+e.clock())),this.#p+=d.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#b(o.length,this.#e.sink.reas\
+on,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#m(`${o.length} event(s) not del\
+ivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(N\
+e()!==void 0)return this.#L(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s\
+ no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#N=!0),!s&&n)return!1;if(this.#L(),s){let d=this.#U-this.#e.\
+waitClock();d>0&&i?.health.recordWait(d),this.#r+=s.spooled;for(let[u,a]of Object.entries(s.dropped))this.#b(a,u);this.#\
+le(s.olderDropped)}else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i?.rel\
+easeAll(),s!==void 0}#ce(n){let t=this.#w?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s\
+)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.leng\
+th,"claim_lost"),this.#M(i),n.filter(({claim:s})=>!s||!o.has(s))}#le(n){for(let[t,r]of Object.entries(n))this.#s+=r,this\
+.#b(r,t)}#B(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=si(this.#e,t,ge()),o=r.handOff?ee():void 0;if(o===!1)retur\
+n this.#P(!0,o);let i=ui(this.#e,r);if(!i.handOff){let a={delivered:"delivering in process",spooled:"spooled for a later\
+ run",dropped:"not delivered"},c=i.outcome!=="delivered"&&t?.health.isOpen()?No(t.health):void 0,l=i.outcome==="delivere\
+d"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#m(`at exit: ${a[i.outcome]}: ${c?`${c}; in \
+process, as ${i.reason}`:i.reason}${l}`),!1}let s=n||this.#A()?0:Co(this.#J(),this.#e.spoolLimits);if(s>0){let{maxEvents\
+:a,maxBytes:c}=this.#e.spoolLimits;return this.#m(`at exit: delivering in process: the spool would leave out ${s} of the\
+ ${this.#S()} event(s) (spoolMaxEvents ${a}, spoolMaxBytes ${c})`),!1}if(!this.#P(!0,o))return this.#m("at exit: deliver\
+ing in process: the spool cannot be written"),!1;let d=ci(i);if(d==="failed"||d==="crowded")return this.#m(`at exit: del\
+ivering in process: ${d==="crowded"?"senders of other programs or settings (headers, an OTLP resource) work for its host\
+ already":"no sender could be started"}`),!1;this.#k++,[this.#v,this.#l]=[void 0,ce.working];let u={started:"a sender","\
+at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no p\
+rocesses left to start a sender)"};return this.#m(`at exit: handed off to ${u[d]}`),!0}#W(){let n=this.#r,t=this.#P(),r=\
+this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#G(){let n={\
+};for(let[s,d]of Object.entries(this.#a)){let u=this.#g[s]??0;d>u&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-u)}let{sin\
+k:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s o\
+f Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();vi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,\
+t,r){n!==0&&(H(this.#a,t,n),this.#z(n,t,r))}#z(n,t,r){this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`)}#Re(){if(H\
+(this.#a,"buffer_full",1),this.#$!==void 0){this.#$++;return}this.#$=0;let n=this.#e.maxBufferedEvents;this.#z(1,"buffer\
+_full",`${n} held; those dropped after it are told together at the next flush`)}#fe(){let n=this.#$;this.#$=void 0,n&&th\
+is.#z(n,"buffer_full")}#m(n){this.#f?.(n),this.#H||Xr(this.#e.logger,n)}};function Wa(e){let n=y().monotonicMs()+e,t,r;r\
+eturn{end:n,over:()=>r??=new Promise(o=>{t=Ie(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Ri(\
+e){y().writeStderr(`${pi(JSON.parse(e))}\n`)}var Ga=250;async function Ai(e){let n=y();Ie(te,()=>n.exit(0)),To(),yo(()=>z\
+a(e));let t=$i(e);try{await Xa(e,y().monotonicMs()+te,t)}catch{}n.exit(0)}function za(e){let{enabled:n,source:t}=mo();re\
+turn n||t==="default"&&e.onByConsentFile!==!0}async function Xa(e,n,t){let r=y().files,o=e.spoolDir;if(!r)return;let{suc\
+cessor:i,onByConsentFile:s,...d}=e,u=Ge(d),a=xt(u);if(!ee())return ti(r,o,a);for(let c=0;;c++){let l=await ri(r,o,a,e.en\
+dpoint);if(!l)return;let{replayed:f,spooled:m,sent:h,timeUp:g}=await Za(d,n-Ga);if(oi(r,o,l),!Qa(e,a))return;if(g&&h>0&&\
+ee()&&Ja(e,t))return Ka(e);if(f>0&&m>0||c>0&&f===0)return}}function Ni(e){return(e.successor?.argv??[]).filter(n=>U(n,$(\
+).os)&&!n.startsWith(`${e.spoolDir}/`))}function $i(e){let{files:n}=y();return Ni(e).map(t=>{let r=n?.look(t);return r?`\
+${Oi(r.facts)} -> ${Oi(r.leadsTo)}`:"nothing there"}).join(`\n`)}function Oi(e){return e?`${e.kind} ${e.device}:${e.inode\
+} ${e.size} ${e.modified}`:""}function qa(e){let{files:n}=y(),t=n?.look("/proc/self/exe");if(t===void 0)return!0;let r=t\
+.leadsTo;return r!==void 0&&Ni(e).some(o=>{let i=n?.look(o),s=i?.leadsTo??i?.facts;return s?.device===r.device&&s?.inode\
+===r.inode})}function Ja(e,n){return $i(e)===n&&qa(e)}function Ka(e){if(!e.successor)return;let{argv:n,env:t,leavesSessi\
+on:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&kn.test(d.slice(i.length)));o&&s!==void \
+0&&T(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:Rn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Za\
+(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ge(e),\
+d=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&y().files?.realPath(s)===void 0)break;let\
+ u=new $n({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});u.start(),await u.stop();let{replayed:a,spoole\
+d:c,sent:l,dropped:f}=u.stats();t.replayed+=a,t.spooled+=c,t.sent+=l;for(let[m,h]of Object.entries(f))H(t.dropped,m,h);i\
+f(a<=c)break;if(c>0&&n-y().monotonicMs()>r){let m=ye(++d,o,i);if(n-y().monotonicMs()-m<=r)break;await new Promise(h=>set\
+Timeout(h,m))}}return t}function Qa(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||On(t,e.spoolDir,n,Date.\
+now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ue.o\
+pen(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Ii=Jo(y().env(ze));Ii&&await Ai(Ii);\n'}var Le="sender-9675\
+84a0.mjs",hc=134217,fc=6e4,mc=1e3,pc=[no,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEME\
+TRY_DRY_RUN"];function io(e,t){return e.sink.kind==="none"?"dropped":lr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Ye()===
+void 0?"spooled":"dropped"}var vc=3;function oo(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(a=>oc.test(a))}catch{return}
+const o=a=>{const c=e.modifiedAt(`${t}/${a}`);return c===void 0||c>r+Me?-1/0:c},s=n==="none"?i:i.filter(a=>a!==Le).map(a=>({
+name:a,written:o(a)})).sort((a,c)=>c.written-a.written).slice(n).filter(({written:a})=>r-a>Me).map(({name:a})=>a);for(const a of s)
+try{e.remove(`${t}/${a}`)}catch{}}var yc=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=
+e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.
+clear(),this.#t=0}};function cn(e){return e===null?"null":typeof e=="string"?so(e):typeof e=="number"?gc(e):typeof e=="b\
+oolean"?String(e):Array.isArray(e)?`[${e.map(cn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
+void 0).map(([n,r])=>`${so(n)}: ${cn(r)}`).join(", ")}}`:"null"}function so(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
+t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function gc(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
+e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
+split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
+Math.abs(r)).padStart(2,"0")}`}var ao=16384,ln=2*ao,co=ln-4096,un=32,lo=/^[a-z0-9_]{1,40}$/,Ec=/^[0-9a-f]{8}$/,wc=/^drops-([0-9a-f]{8})\.json$/,
+hn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,bc=6e4;function Tc(e,t,n,r=-1/0){const i=Date.now(),
+o=At(t,n),s=yr(e,o),a=typeof s=="object"?vr(s.lines,r,i,e.modifiedAt(o)):[],d=pr(e,t,n,i).filter(u=>u.quiet||u.summed!==
+void 0).flatMap(u=>ho(e,u).lines);return xt([...a,...d],r,i)}function _c(e,t,n=-1/0){return[...new Set([...Ve(e,t,wc,i=>i),
+...Ve(e,t,hn,i=>i)])].flatMap(i=>{const o=Tc(e,t,i,n);return o?[{key:i,...o}]:[]})}function $c(e,t,n,r,i,o){const s=At(t,
+n),a={path:fn(t,n),quiet:!1},c=mn(e,s,a.path)?uo(e,a,t,n):{lines:[]};mr(e,t,n,[c],()=>{e.append(s,`${P(xt([...c.lines,r],
+i,o)??r)}
 `,co)})}function uo(e,t,n,r){if(e.sizeOf(t.path)===void 0)return $(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=ho(e,t),s=fn(n,r,o);return mn(e,t.path,s)?{lines:i,path:s,summed:t.summed}:{lines:[],summed:t.summed}}function fn(e,t,n){
 const r=n===void 0?"":`-${n}`;return H(e,`drops-${t}-${ue(Date.now())}-${ke()}${r}.aside`)}function ho(e,t){try{const n=t.
