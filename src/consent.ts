@@ -14,6 +14,7 @@ import { formatTimestamp } from "./envelope.ts";
 import { host } from "./runtime/mod.ts";
 import { quietly } from "./runtime/host.ts";
 import { below, parentOf } from "./runtime/guarded_files.ts";
+import { notWhereItStarted, whereConsentFileIs } from "./relative_consent.ts";
 import { parseToml, type TomlTable } from "./toml.ts";
 
 /** What the user decided: yes, no, or nothing yet. */
@@ -64,144 +65,10 @@ export interface EffectiveConsent {
  */
 export function consentFilePath(): string | undefined {
   if (hiddenConsentVariable()) return undefined;
-  const { env, files } = host();
+  const { env } = host();
   const home = env("HOME") ?? env("USERPROFILE");
   const given = env("NAT_TELEMETRY_CONSENT_FILE") || (home ? below(home, ".config/nat/telemetry.toml") : undefined);
-  if (given === undefined || ABSOLUTE_PATH.test(given)) return given;
-  // A relative one (`NAT_TELEMETRY_CONSENT_FILE=telemetry.toml`, a relative HOME) is where it was first read: a
-  // command that changes directory, and the sender it hands off to, follow the decision the run started with.
-  const anchors = relativeConsentFiles();
-  const kept = anchors && anchorIn(anchors, given);
-  if (kept) return kept.path;
-  const made = (kept === undefined ? fromThreads(given) : undefined) ?? placeOf(given, files?.realPath("."));
-  if (kept === null || !keep(anchors, given, made)) {
-    unanchored = given;
-    return given;
-  }
-  shareWithThreads(given, made);
-  return made.path;
-}
-
-/**
- * Where a relative consent file's name leads from the working directory (its real path `cwd`). Not where that was
- * read with U+FFFD (bytes that are not UTF-8, under Node.js and Bun): that names another directory, and the decision
- * would be saved in one made beside it. Such a path is followed as given, in the directory the run started in (its
- * device and inode).
- */
-function placeOf(given: string, cwd: string | undefined): RelativeConsentFile {
-  return cwd === undefined || cwd.includes("\uFFFD")
-    ? { path: given, from: workingDirectory() ?? "" }
-    : { path: below(cwd, given) };
-}
-
-/** Keeps where a relative consent file's name was first read; `false` where the map does not keep it, or is full. */
-function keep(anchors: Map<string, unknown> | undefined, given: string, made: RelativeConsentFile): boolean {
-  try {
-    if (anchors === undefined || anchors.size >= MAX_RELATIVE_CONSENT_FILES) return false;
-    anchors.set(given, made);
-    const kept = anchorIn(anchors, given);
-    return kept?.path === made.path && kept.from === made.from;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * A relative consent file's path as it was first made absolute; `from`: where its path could not be named, the
- * working directory it is relative to (its device and inode), `""` where that could not be told either.
- */
-interface RelativeConsentFile {
-  path: string;
-  from?: string | undefined;
-}
-
-/** A path that names its place wherever the run is: from the root, or from a drive (Windows). */
-const ABSOLUTE_PATH = /^(?:[A-Za-z]:|[\\/])/;
-
-/** How many relative consent files' names a run keeps where it first read them; a run names one, or a few. */
-const MAX_RELATIVE_CONSENT_FILES = 64;
-
-/** A relative consent file's name no copy could keep where it was first read: it is not followed. */
-let unanchored: string | undefined;
-
-/**
- * Relative consent files by the name given, as the run first made them absolute ({@link RelativeConsentFile}), kept
- * beside the program's opt-out for every copy of the package in the thread: a copy a plugin bundles, first reading one
- * after a command changed directory, follows the directory the run started in too. `undefined` where the global
- * object cannot hold them (frozen before the package loaded, or something else put there): where another copy first
- * read such a file cannot be told.
- */
-function relativeConsentFiles(): Map<string, unknown> | undefined {
-  try {
-    const anchors = shared[PROGRAM_OPT_OUT]?.relativeConsentFiles;
-    return anchors instanceof Map ? anchors : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The place kept for a relative consent file's name; `null` where what is kept is not one, or cannot be read. */
-function anchorIn(anchors: Map<string, unknown>, given: string): RelativeConsentFile | null | undefined {
-  try {
-    return anchors.has(given) ? asPlace(anchors.get(given)) : undefined;
-  } catch {
-    return null;
-  }
-}
-
-/** A {@link RelativeConsentFile} as it was kept, or `null` where what was kept is not one. */
-function asPlace(kept: unknown): RelativeConsentFile | null {
-  const { path, from } = (kept ?? {}) as { path?: unknown; from?: unknown };
-  return typeof path === "string" && (from === undefined || typeof from === "string") ? { path, from } : null;
-}
-
-/** What the program's threads are given under (`Host.threadsShared`): where relative consent files were read. */
-const THREADS_KEY = "@nat/telemetry: relative consent files";
-
-/**
- * Where the thread that started this one (or this thread, before) first read a relative consent file's name: a worker
- * thread the program starts after a command changed directory follows the directory the run started in too.
- */
-function fromThreads(given: string): RelativeConsentFile | undefined {
-  // What is there may be the program's (in this thread, the object it stored itself): read as untrusted.
-  return quietly(() => {
-    const places = host().threadsShared?.get(THREADS_KEY);
-    if (typeof places !== "object" || places === null || !Object.hasOwn(places, given)) return undefined;
-    return asPlace((places as Record<string, unknown>)[given]) ?? undefined;
-  });
-}
-
-/** Gives the worker threads the program starts from now on where a relative consent file's name was first read. */
-function shareWithThreads(given: string, made: RelativeConsentFile): void {
-  quietly(() => {
-    const threads = host().threadsShared;
-    const before = threads?.get(THREADS_KEY);
-    threads?.set(THREADS_KEY, { ...(typeof before === "object" && before !== null ? before : {}), [given]: made });
-  });
-}
-
-/** The working directory's device and inode, where a look can tell them. */
-function workingDirectory(): string | undefined {
-  const facts = host().files?.look(".")?.facts;
-  return facts && `${facts.device}:${facts.inode}`;
-}
-
-/**
- * Why a consent file followed as given, relative to a working directory that could not be named, is not to be read
- * or written: the program has left that directory since (a command that changes directory), and the same name there
- * is another directory's file, not the decision the run started with; or the program may not look at the directory
- * (Deno without read access to it, Node.js's `--permission`), or where the run first read the file could not be kept
- * for every copy of the package ({@link relativeConsentFiles}), so whether it left cannot be told.
- */
-function notWhereItStarted(path: string): string | undefined {
-  if (ABSOLUTE_PATH.test(path)) return undefined; // where it says, wherever the run is
-  const anchors = relativeConsentFiles();
-  const kept = anchors && anchorIn(anchors, path);
-  if (path === unanchored || kept === null) return "is relative, and where the run first read it cannot be told";
-  const from = kept?.from;
-  if (from === undefined) return undefined;
-  if (from === "") return "is relative to a working directory the program may not read (its permissions)";
-  return workingDirectory() === from ? undefined : "is relative to a working directory the program has left";
+  return given === undefined ? undefined : whereConsentFileIs(given);
 }
 
 /**
@@ -673,16 +540,12 @@ function writtenSinceProgram(): boolean {
  */
 const PROGRAM_OPT_OUT = Symbol.for("@nat/telemetry: the program's opt-out");
 /** The global object, as it holds the program's opt-out. */
-const shared = globalThis as {
-  [PROGRAM_OPT_OUT]?: { serial: number; relativeConsentFiles?: unknown };
-};
+const shared = globalThis as { [PROGRAM_OPT_OUT]?: { serial: number } };
 // The holder is put there as the first copy loads, fixed (neither replaced nor removed): a program that freezes its
 // global object later, to harden it, still lets an opt-out reach every copy. Where it cannot be (a global object
 // frozen before), an opt-out holds for the copy that made it.
 try {
   if (shared[PROGRAM_OPT_OUT] === undefined) Object.defineProperty(shared, PROGRAM_OPT_OUT, { value: { serial: 0 } });
-  // With it, where relative consent files were first read (one an older copy made has none yet).
-  shared[PROGRAM_OPT_OUT]!.relativeConsentFiles ??= new Map();
 } catch {
   // Frozen already.
 }

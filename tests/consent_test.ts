@@ -463,29 +463,33 @@ test("a relative consent file in a working directory the program may not read is
   assert.match(readFileSync(`${other}/consent.toml`, "utf8"), /consent = "enabled"/, "which is as it was");
 });
 
-test("hostile code's map beside the program's opt-out: an absolute file reads as it says, a relative one as no, no throw", async () => {
+test("hostile code at the places relative consent files were kept: an absolute file reads as it says, a relative one no", async () => {
   using dir = tempDir();
   const yes = formatConsentToml("enabled", Date.now());
-  writeFileSync(`${dir.path}/absolute.toml`, yes, { mode: 0o600 });
-  writeFileSync(`${dir.path}/hostile.toml`, yes, { mode: 0o600 });
-  const holder = (globalThis as Record<symbol, { relativeConsentFiles?: unknown }>)[
-    Symbol.for("@nat/telemetry: the program's opt-out")
+  const cases: [string, PropertyDescriptor][] = [
+    ["has", {
+      value: () => {
+        throw new Error("has");
+      },
+    }],
+    ["size", {
+      get: () => {
+        throw new Error("size");
+      },
+    }],
+    ["set", {
+      value: function (this: unknown) {
+        return this;
+      },
+    }], // keeps nothing, and says nothing
   ];
-  const kept = holder.relativeConsentFiles;
+  for (const name of ["absolute", "threads", ...cases.map(([method]) => method)]) {
+    writeFileSync(`${dir.path}/${name}.toml`, yes, { mode: 0o600 });
+  }
+  const places = (globalThis as Record<symbol, Map<string, unknown>>)[
+    Symbol.for("@nat/telemetry: where relative consent files were first read")
+  ];
   const cwd = process.cwd();
-  class Throwing extends Map<string, unknown> {
-    override get size(): number {
-      throw new Error("size");
-    }
-    override has(): boolean {
-      throw new Error("has");
-    }
-  }
-  class Forgetful extends Map<string, unknown> {
-    override set(): this {
-      return this; // keeps nothing, and says nothing
-    }
-  }
   // What the program stored under the key the package gives its worker threads (Node.js and Bun): a getter that throws.
   const threads = runtimeInfo().name === "deno" ? undefined : await import("node:worker_threads");
   const key = "@nat/telemetry: relative consent files";
@@ -496,25 +500,27 @@ test("hostile code's map beside the program's opt-out: an absolute file reads as
         throw new Error("getter");
       },
     });
-    withEnv({ NAT_TELEMETRY_CONSENT_FILE: "hostile.toml", NAT_TELEMETRY_ENABLED: undefined }, () => {
+    withEnv({ NAT_TELEMETRY_CONSENT_FILE: "threads.toml", NAT_TELEMETRY_ENABLED: undefined }, () => {
       assert.equal(effectiveConsent().enabled, true, "no throw; nothing taken from it");
     });
-    for (const hostile of [new Throwing(), new Forgetful()]) {
-      holder.relativeConsentFiles = hostile;
-      const name = hostile.constructor.name;
-      withEnv({ NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/absolute.toml`, NAT_TELEMETRY_ENABLED: undefined }, () => {
-        assert.deepEqual(pick(effectiveConsent()), { enabled: true, source: "file", fileState: "enabled" }, name);
-      });
-      withEnv({ NAT_TELEMETRY_CONSENT_FILE: "hostile.toml", NAT_TELEMETRY_ENABLED: undefined }, () => {
-        const relative = effectiveConsent();
-        assert.equal(relative.enabled, false, name);
-        assert.match(relative.fileProblem ?? "", /where the run first read it cannot be told/, name);
-        assert.equal(recordConsent("disabled"), false, name);
-      });
+    for (const [method, descriptor] of cases) {
+      Object.defineProperty(places, method, { ...descriptor, configurable: true });
+      try {
+        withEnv({ NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/absolute.toml`, NAT_TELEMETRY_ENABLED: undefined }, () => {
+          assert.deepEqual(pick(effectiveConsent()), { enabled: true, source: "file", fileState: "enabled" }, method);
+        });
+        withEnv({ NAT_TELEMETRY_CONSENT_FILE: `${method}.toml`, NAT_TELEMETRY_ENABLED: undefined }, () => {
+          const relative = effectiveConsent();
+          assert.equal(relative.enabled, false, method);
+          assert.match(relative.fileProblem ?? "", /where the run first read it cannot be told/, method);
+          assert.equal(recordConsent("disabled"), false, method);
+        });
+      } finally {
+        delete (places as unknown as Record<string, unknown>)[method];
+      }
     }
   } finally {
     process.chdir(cwd);
-    holder.relativeConsentFiles = kept;
     threads?.setEnvironmentData(key, undefined);
   }
 });
