@@ -560,7 +560,7 @@ function decide(
       let why = "no file access";
       const spool = files &&
         Spool.open(dir, files, options.spoolLimits, backlogKey(options), (refusal) => why = refusal);
-      const cleared = spool?.clear();
+      const cleared = spool?.clear(Date.now());
       if (spool) removeSenderScripts(files, spool.dir, "none");
       if (cleared === undefined) {
         // Events may wait there that a later run, once the directory is usable, would send: the user must know.
@@ -574,8 +574,10 @@ function decide(
         underWay += cleared.claimed;
       }
     }
-    // What a sender had claimed may be in a request already under way: that one ends as it may.
-    const wire = underWay > 0 ? `, but for ${underWay} a sender had taken, which a request under way may deliver` : "";
+    // What a run or sender holds may be in a request already under way: that one ends as it may.
+    const wire = underWay > 0
+      ? `, but for ${underWay} a run or sender held, which a request under way may deliver`
+      : "";
     if (deleted > 0) output.out(`Deleted ${deleted} spooled event(s): none of them is sent from now on${wire}.\n`);
   }
   const after = effectiveConsent();

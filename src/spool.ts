@@ -489,17 +489,18 @@ export class Spool {
   /**
    * Deletes every spooled event, claimed or not, of every endpoint: what the user no longer agrees to send.
    *
-   * @returns How many events were deleted, as their files' names count them, and how many of those were claimed (a
-   *   run or sender may have a request under way with them).
+   * @param now The time, epoch milliseconds, that tells a live claim from one a run that died left behind.
+   * @returns How many events were deleted, as their files' names count them, and how many of those a live claim held
+   *   (a run or sender may have a request under way with them).
    */
-  clear(): { deleted: number; claimed: number } {
+  clear(now: number): { deleted: number; claimed: number } {
     const counts = { deleted: 0, claimed: 0 };
     for (const name of this.#list()) {
       const claimed = CLAIMED_FILE.exec(name);
       const entry = parseEntry(claimed ? claimed[3] : name);
       if (!entry || !this.#remove(name)) continue;
       counts.deleted += entry.events;
-      if (claimed) counts.claimed += entry.events;
+      if (claimed && !leaseOver(claimed, now)) counts.claimed += entry.events;
     }
     return counts;
   }

@@ -820,15 +820,18 @@ test("disable deletes spooled events and the senders' scripts; a disabled flush 
     await seedSpool(dir.path, down.url());
     const scripts = () => readdirSync(`${dir.path}/spool`).filter((name) => /^sender-.*\.mjs$/.test(name));
     writeFileSync(`${dir.path}/spool/sender-00000000.mjs`, "// another version's sender\n", { mode: 0o600 });
-    // One run's events taken by a sender (its file claimed), another's waiting: a request under way may still deliver
-    // the first, and disable says so.
-    const [waiting] = readdirSync(`${dir.path}/spool`).filter((name) => name.startsWith("e-"));
-    renameSync(`${dir.path}/spool/${waiting}`, `${dir.path}/spool/l-${Date.now() + 60_000}-${waiting}`);
+    // One run's events held by a sender (its file claimed), one's left by a run that died (its lease over), another's
+    // waiting: a request under way may still deliver the first, and disable says so.
+    const [held] = readdirSync(`${dir.path}/spool`).filter((name) => name.startsWith("e-"));
+    renameSync(`${dir.path}/spool/${held}`, `${dir.path}/spool/l-${Date.now() + 60_000}-${held}`);
+    await seedSpool(dir.path, down.url());
+    const [left] = readdirSync(`${dir.path}/spool`).filter((name) => name.startsWith("e-"));
+    renameSync(`${dir.path}/spool/${left}`, `${dir.path}/spool/l-${Date.now() - 60_000}-${left}`);
     await seedSpool(dir.path, down.url());
     const run = await cli(dir.path, ["disable"]);
     assert.match(
       run.stdout,
-      /Deleted 2 spooled event\(s\): none of them is sent from now on, but for 1 a sender had taken, which a request/,
+      /Deleted 3 spooled event\(s\): none of them is sent from now on, but for 1 a run or sender held, which a/,
     );
     assert.deepEqual(readdirSync(`${dir.path}/spool`).filter((name) => /^[el]-/.test(name)), []);
     assert.deepEqual(scripts(), [], "a hand-off writes its own again when needed");
