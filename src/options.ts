@@ -681,7 +681,9 @@ function problemsInForce(
   ];
   // "the home directory is not an absolute path" is HOME's (for the spool; the consent file's names its variable).
   const variableOf = (problem: string) => problem.startsWith("the home directory") ? "HOME" : /^\w+/.exec(problem)?.[0];
-  return problems.filter((problem) => !replaced.includes(variableOf(problem) ?? ""));
+  const inForce: string[] = []; // a loop, not filter(): a program may have broken Array's methods
+  for (const problem of problems) if (!replaced.includes(variableOf(problem) ?? "")) inForce.push(problem);
+  return inForce;
 }
 
 /**

@@ -311,7 +311,8 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       try {
         // A link (a dotfile manager's) is as written as what it leads to.
         const seen = lookAt(path);
-        return seen && [seen.facts, seen.leadsTo].flatMap((facts) => facts ? [factsText(facts)] : []).join(" -> ");
+        const led = seen?.leadsTo;
+        return seen && (led === undefined ? factsText(seen.facts) : `${factsText(seen.facts)} -> ${factsText(led)}`);
       } catch {
         return "cannot be looked at";
       }
