@@ -231,6 +231,22 @@ export interface EnvironmentSettings {
 }
 
 /**
+ * The home directory the consent file is below where `NAT_TELEMETRY_CONSENT_FILE` names none (`HOME`, else
+ * `USERPROFILE`): one rule for where runs read it and for what `status` says of it.
+ *
+ * @param env Reads a variable.
+ * @returns The directory as the variable holds it, `undefined` where neither is set.
+ * @example
+ * ```ts
+ * import { homeOfConsentFile } from "./config.ts";
+ * homeOfConsentFile((name) => ({ HOME: "/home/ada" })[name]); // "/home/ada"
+ * ```
+ */
+export function homeOfConsentFile(env: (name: string) => string | undefined): string | undefined {
+  return env("HOME") ?? env("USERPROFILE");
+}
+
+/**
  * Reads the handler's environment settings. Unreadable variables (no Deno
  * `--allow-env`) read as unset, and are listed in `problems`; but for
  * `NAT_TELEMETRY_ENDPOINT`, which could name another endpoint than the default
@@ -276,7 +292,7 @@ export function environmentSettings(): EnvironmentSettings {
   }
   const handOff = flag("NAT_TELEMETRY_HANDOFF", "so events are delivered in process at exit") ?? "auto";
   const consentFile = env("NAT_TELEMETRY_CONSENT_FILE");
-  const consentHome = env("HOME") ?? env("USERPROFILE"); // where the consent file is when none is named
+  const consentHome = homeOfConsentFile(env);
   const where = "it is read in the working directory where a run first reads it, so each directory may hold another " +
     "decision";
   if (consentFile && !isAbsolutePath(consentFile, runtimeInfo().os)) {

@@ -8,7 +8,7 @@
  * @module
  */
 import { temporaryName, writeAtomically } from "./atomic.ts";
-import { flagProblem, parseFlag, whyHidden } from "./config.ts";
+import { flagProblem, homeOfConsentFile, parseFlag, whyHidden } from "./config.ts";
 import { describe, describeError } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { host } from "./runtime/mod.ts";
@@ -66,7 +66,7 @@ export interface EffectiveConsent {
 export function consentFilePath(): string | undefined {
   if (hiddenConsentVariable()) return undefined;
   const { env } = host();
-  const home = env("HOME") ?? env("USERPROFILE");
+  const home = homeOfConsentFile(env);
   const given = env("NAT_TELEMETRY_CONSENT_FILE") || (home ? below(home, ".config/nat/telemetry.toml") : undefined);
   return given === undefined ? undefined : whereConsentFileIs(given);
 }
