@@ -228,7 +228,27 @@ export interface EnvironmentSettings {
    * that is not an http(s) URL, a relative spool directory, an `OTEL_*` list entry that is skipped.
    */
   problems: string[];
+  /**
+   * Those of `problems` that concern a variable an option of the handler takes the place of, by option (the OTLP
+   * endpoint's variables, for one, are `endpoint`'s): where the program gives the option, they are moot.
+   */
+  problemsAbout: Record<ReplacingOption, string[]>;
 }
+
+/** The handler's options that take the place of environment variables where a program gives them. */
+export type ReplacingOption = "endpoint" | "spoolDir" | "format" | "handOff";
+
+/** The option that takes the place of each variable a setting is read from, where one does. */
+const REPLACED_BY: Readonly<Record<string, ReplacingOption>> = {
+  NAT_TELEMETRY_ENDPOINT: "endpoint",
+  OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: "endpoint",
+  OTEL_EXPORTER_OTLP_ENDPOINT: "endpoint",
+  NAT_TELEMETRY_FORMAT: "format",
+  NAT_TELEMETRY_HANDOFF: "handOff",
+  NAT_TELEMETRY_SPOOL_DIR: "spoolDir",
+  HOME: "spoolDir", // for the spool; the consent file's problems name NAT_TELEMETRY_CONSENT_FILE
+  LOCALAPPDATA: "spoolDir",
+};
 
 /**
  * The home directory the consent file is below where `NAT_TELEMETRY_CONSENT_FILE` names none (`HOME`, else
@@ -267,10 +287,17 @@ export function homeOfConsentFile(env: (name: string) => string | undefined): st
 export function environmentSettings(): EnvironmentSettings {
   const env = host().env;
   const problems: string[] = [];
+  const problemsAbout: Record<ReplacingOption, string[]> = { endpoint: [], spoolDir: [], format: [], handOff: [] };
+  /** Lists a problem, and with the option that replaces the variable it is about, where one does. */
+  const problemWith = (variable: string, problem: string) => {
+    problems.push(problem);
+    const option = REPLACED_BY[variable];
+    if (option !== undefined) problemsAbout[option].push(problem);
+  };
   const flag = (name: string, consequence: string) => {
     const value = env(name);
     const problem = flagProblem(name, value);
-    if (problem !== undefined) problems.push(`${problem}, ${consequence}`);
+    if (problem !== undefined) problemWith(name, `${problem}, ${consequence}`);
     return parseFlag(value);
   };
   flag("NAT_TELEMETRY_ENABLED", "so telemetry is off and nothing is asked");
@@ -284,11 +311,17 @@ export function environmentSettings(): EnvironmentSettings {
   const endpoint = env("NAT_TELEMETRY_ENDPOINT");
   const endpointWrong = endpoint === undefined ? undefined : endpointProblem(endpoint);
   if (endpointWrong) {
-    problems.push(`NAT_TELEMETRY_ENDPOINT=${describe(redact(endpoint!))} ${endpointWrong}: nothing is sent`);
+    problemWith(
+      "NAT_TELEMETRY_ENDPOINT",
+      `NAT_TELEMETRY_ENDPOINT=${describe(redact(endpoint!))} ${endpointWrong}: nothing is sent`,
+    );
   }
   const format = env("NAT_TELEMETRY_FORMAT");
   if (format !== undefined && format.trim() !== "" && formatNamed(format) === undefined) {
-    problems.push(`NAT_TELEMETRY_FORMAT=${describe(format)} is not a format (nat, otlp): the nat envelope is sent`);
+    problemWith(
+      "NAT_TELEMETRY_FORMAT",
+      `NAT_TELEMETRY_FORMAT=${describe(format)} is not a format (nat, otlp): the nat envelope is sent`,
+    );
   }
   const handOff = flag("NAT_TELEMETRY_HANDOFF", "so events are delivered in process at exit") ?? "auto";
   const consentFile = env("NAT_TELEMETRY_CONSENT_FILE");
@@ -304,22 +337,22 @@ export function environmentSettings(): EnvironmentSettings {
     );
   }
   let noSpool: string | undefined;
-  const spoolDir = defaultSpoolDir(env, runtimeInfo().os, problems, (why) => noSpool = why);
+  const spoolProblems: string[] = [];
+  const spoolDir = defaultSpoolDir(env, runtimeInfo().os, spoolProblems, (why) => noSpool = why);
+  for (const problem of spoolProblems) problemWith("NAT_TELEMETRY_SPOOL_DIR", problem); // its, XDG_STATE_HOME's, HOME's
   const explicitSpoolDir = env("NAT_TELEMETRY_SPOOL_DIR");
   const home = runtimeInfo().os === "win32" ? "LOCALAPPDATA" : "HOME";
   if (spoolDir === undefined && explicitSpoolDir === undefined && host().envHidden?.(home) === true) {
     noSpool = `the program may not read ${home} (${whyHidden(home)})`;
-    problems.push(
-      `${home} may not be read (${whyHidden(home)}): the spool cannot be kept in the home directory`,
-    );
+    problemWith(home, `${home} may not be read (${whyHidden(home)}): the spool cannot be kept in the home directory`);
   }
   for (const name of hidden) {
-    problems.push(`${name} may not be read (${whyHidden(name)}): ${HIDDEN_SETTINGS_MEAN[name]}`);
+    problemWith(name, `${name} may not be read (${whyHidden(name)}): ${HIDDEN_SETTINGS_MEAN[name]}`);
   }
   for (const name of OTLP_ENDPOINT_VARIABLES) {
     const value = env(name)?.trim();
     const wrong = value ? httpUrlProblem(value) : undefined;
-    if (wrong) problems.push(`${name}=${describe(redact(value!))} ${wrong}: OTLP events are not sent`);
+    if (wrong) problemWith(name, `${name}=${describe(redact(value!))} ${wrong}: OTLP events are not sent`);
   }
   const otlp = otlpEndpointFromEnv(env, (name) => hidden.includes(name));
   const list = (name: string) => parseOtelList(env(name), (entry) => problems.push(`${name}: ${entry}: skipped`));
@@ -354,6 +387,7 @@ export function environmentSettings(): EnvironmentSettings {
     otlpHeaders,
     otlpResource,
     problems,
+    problemsAbout,
   };
 }
 

@@ -11,12 +11,13 @@ import {
   environmentSettings,
   formatNamed,
   isEndpoint,
+  type ReplacingOption,
 } from "./config.ts";
 import { randomFraction } from "./atomic.ts";
 import { MAX_TIMER_MS } from "./deadline.ts";
 import { DEFAULT_SCHEMA_VERSION, SCHEMA_VERSION_SLACK_BYTES } from "./events.ts";
 import { headerValueOf, isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
-import { DEFAULT_SERVICE_NAME, OTLP_ENDPOINT_VARIABLES } from "./otlp.ts";
+import { DEFAULT_SERVICE_NAME } from "./otlp.ts";
 import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./wire_format.ts";
 import { describe, describeError, isPlainObject, redact, unknownOption } from "./describe.ts";
 import { type Fetch, host, type InterruptSignal, type RuntimeInfo, runtimeInfo } from "./runtime/mod.ts";
@@ -461,7 +462,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     spoolDir: spoolDir.path,
     noSpool: spoolDir.none,
     problems,
-    environmentProblems: problemsInForce(settings.problems, {
+    environmentProblems: problemsInForce(settings, {
       endpoint: options.endpoint !== undefined,
       spoolDir: options.spoolDir !== undefined,
       format: formatOption !== undefined,
@@ -665,24 +666,16 @@ function resolveSink(
 }
 
 /**
- * The environment's problems (`environmentSettings().problems`, each naming its variable first) but for those of the
- * variables an option the program gave takes the place of (`given`: a blank `format` is none): the debug trail's,
- * which tells what the run does.
+ * The environment's problems (`environmentSettings().problems`) but for those about the variables an option the
+ * program gave takes the place of (`given`: a blank `format` is none): the debug trail's, which tells what the run does.
  */
-function problemsInForce(
-  problems: readonly string[],
-  given: { endpoint: boolean; spoolDir: boolean; format: boolean; handOff: boolean },
-): string[] {
-  const replaced = [
-    ...(given.endpoint ? ["NAT_TELEMETRY_ENDPOINT", ...OTLP_ENDPOINT_VARIABLES] : []),
-    ...(given.spoolDir ? ["NAT_TELEMETRY_SPOOL_DIR", "XDG_STATE_HOME", "HOME", "LOCALAPPDATA"] : []),
-    ...(given.format ? ["NAT_TELEMETRY_FORMAT"] : []),
-    ...(given.handOff ? ["NAT_TELEMETRY_HANDOFF"] : []),
-  ];
-  // "the home directory is not an absolute path" is HOME's (for the spool; the consent file's names its variable).
-  const variableOf = (problem: string) => problem.startsWith("the home directory") ? "HOME" : /^\w+/.exec(problem)?.[0];
+function problemsInForce(settings: EnvironmentSettings, given: Record<ReplacingOption, boolean>): string[] {
+  const moot: string[] = [];
+  for (const [option, problems] of Object.entries(settings.problemsAbout)) {
+    if (given[option as ReplacingOption]) { for (const problem of problems) moot.push(problem); }
+  }
   const inForce: string[] = []; // a loop, not filter(): a program may have broken Array's methods
-  for (const problem of problems) if (!replaced.includes(variableOf(problem) ?? "")) inForce.push(problem);
+  for (const problem of settings.problems) if (!moot.includes(problem)) inForce.push(problem);
   return inForce;
 }
 

@@ -413,6 +413,7 @@ test("an endpoint variable with an '@' past its host (a key's '/' or '#', not pe
     `NAT_TELEMETRY_ENDPOINT="https://***@collector.example/v1" ${cutShort}: nothing is sent`,
     `OTEL_EXPORTER_OTLP_ENDPOINT="http://***@collector.example" ${cutShort}: OTLP events are not sent`,
   ]);
+  assert.deepEqual(settings.problemsAbout.endpoint, settings.problems, "both are moot where the program names one");
 });
 
 test("values the environment sets that are not understood are listed as problems, one line each, and break nothing", () => {
@@ -452,6 +453,14 @@ test("values the environment sets that are not understood are listed as problems
   assert.deepEqual(settings.otlpHeaders, { "x-good": "ok" }, "only valid headers are kept");
   assert.equal(settings.spoolDir, undefined, "a relative spool directory means no spool");
   assert.deepEqual([settings.dryRun, settings.handOff, settings.format], [false, false, "xml"], "read as documented");
+  // Each problem about a variable an option replaces is that option's, whatever its words (the debug trail leaves
+  // them out where the program gives the option); the others are no option's.
+  assert.deepEqual(settings.problemsAbout, {
+    endpoint: [settings.problems[2]],
+    format: [settings.problems[3]],
+    handOff: [settings.problems[4]],
+    spoolDir: [settings.problems[5]],
+  });
 });
 
 test("a relative home directory is told for the consent file below it as for the spool", () => {
@@ -465,6 +474,8 @@ test("a relative home directory is told for the consent file below it as for the
   // A consent file named, absolute: the home directory is the spool's concern alone.
   const named = settingsWith({ HOME: "home/ada", NAT_TELEMETRY_CONSENT_FILE: "/etc/nat/telemetry.toml" });
   assert.deepEqual(named.problems, ["the home directory is not an absolute path: no spool is kept there"]);
+  // The spool's is moot where the program names its spool; the consent file's never is.
+  assert.deepEqual(settings.problemsAbout, { endpoint: [], format: [], handOff: [], spoolDir: [settings.problems[1]] });
 });
 
 test("values that are understood are no problem", () => {
