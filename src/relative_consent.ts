@@ -8,9 +8,9 @@
  *
  * @module
  */
-import { host } from "./runtime/mod.ts";
+import { host, runtimeInfo } from "./runtime/mod.ts";
 import { quietly } from "./runtime/host.ts";
-import { below } from "./runtime/guarded_files.ts";
+import { below, isAbsolutePath } from "./runtime/guarded_files.ts";
 
 /**
  * The path a consent file's name stands for in this run: an absolute one as it is; a relative one as it was first
@@ -25,7 +25,7 @@ import { below } from "./runtime/guarded_files.ts";
  * ```
  */
 export function whereConsentFileIs(given: string): string {
-  if (ABSOLUTE_PATH.test(given)) return given;
+  if (isAbsolutePath(given, runtimeInfo().os)) return given;
   const places = placesKept();
   const kept = places && placeIn(places, given);
   if (kept) return kept.path;
@@ -54,7 +54,7 @@ export function whereConsentFileIs(given: string): string {
  * ```
  */
 export function notWhereItStarted(path: string): string | undefined {
-  if (ABSOLUTE_PATH.test(path)) return undefined;
+  if (isAbsolutePath(path, runtimeInfo().os)) return undefined;
   const places = placesKept();
   const kept = places && placeIn(places, path);
   if (path === unkept || kept === null) return "is relative, and where the run first read it cannot be told";
@@ -72,9 +72,6 @@ interface Place {
   path: string;
   from?: string | undefined;
 }
-
-/** A path that names its place wherever the run is: from the root, or from a drive (Windows). */
-const ABSOLUTE_PATH = /^(?:[A-Za-z]:|[\\/])/;
 
 /** How many relative consent files' names a run keeps where it first read them; a run names one, or a few. */
 const MAX_PLACES = 64;

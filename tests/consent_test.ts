@@ -393,6 +393,32 @@ test("a run follows the consent file that decided: not a copy the program saved 
   }
 });
 
+test("a name absolute on Windows alone (C:x, \\x) is relative elsewhere: read where the run started", {
+  skip: process.platform === "win32" && "there, it names a drive's or the root's file",
+}, () => {
+  using dir = tempDir();
+  const [start, other] = [`${dir.path}/start`, `${dir.path}/other`];
+  const names = [`C:${crypto.randomUUID()}.toml`, `\\${crypto.randomUUID()}.toml`];
+  for (const [place, state] of [[start, "disabled"], [other, "enabled"]] as const) {
+    mkdirSync(place);
+    for (const name of names) writeFileSync(`${place}/${name}`, formatConsentToml(state, Date.now()), { mode: 0o600 });
+  }
+  const cwd = process.cwd();
+  try {
+    for (const name of names) {
+      process.chdir(start);
+      withEnv({ NAT_TELEMETRY_CONSENT_FILE: name, NAT_TELEMETRY_ENABLED: undefined, DO_NOT_TRACK: undefined }, () => {
+        assert.equal(effectiveConsent().enabled, false, name);
+        process.chdir(other); // a command that changes directory, where a file of that name says yes
+        assert.deepEqual(pick(effectiveConsent()), { enabled: false, source: "file", fileState: "disabled" }, name);
+        assert.equal(consentFilePath(), `${start}/${name}`, name);
+      });
+    }
+  } finally {
+    process.chdir(cwd);
+  }
+});
+
 test(
   "a relative consent file in a directory that cannot be named is read there alone: not in the one the run moves to",
   {

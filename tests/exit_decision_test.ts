@@ -111,6 +111,8 @@ describe("senderEnvironment", () => {
     assert.equal(absolutePath("C:\\certs\\ca.pem", "D:\\work"), "C:\\certs\\ca.pem");
     assert.equal(absolutePath("ca.pem", "/"), "/ca.pem");
     assert.equal(absolutePath("C:ca.pem", "C:\\proj"), "C:ca.pem", "relative to its drive's own directory: left");
+    assert.equal(absolutePath("C:ca.pem", "/work"), "/work/C:ca.pem", "elsewhere, a name like any other");
+    assert.equal(absolutePath("\\ca.pem", "/work"), "/work/\\ca.pem");
     const windows: Record<string, string> = { SSL_CERT_DIR: "C:\\certs;more" };
     assert.deepEqual(senderEnvironment((name) => windows[name], {}, "\\\\server\\share\\proj"), {
       SSL_CERT_DIR: "C:\\certs;\\\\server\\share\\proj/more",

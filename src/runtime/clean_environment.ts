@@ -104,7 +104,7 @@ export function senderEnvironment(
     else if (name !== "SSL_CERT_DIR") env[name] = absolute(value);
     else {
       // A list, separated as PATH is (`;` on Windows, where a drive letter has a colon: a cwd on a drive or a share).
-      const separator = /^(?:[A-Za-z]:|\\\\)/.test(cwd ?? "") ? ";" : ":";
+      const separator = WINDOWS_DIRECTORY.test(cwd ?? "") ? ";" : ":";
       env[name] = value.split(separator).map(absolute).join(separator);
     }
   }
@@ -128,8 +128,13 @@ export function senderEnvironment(
  * ```
  */
 export function absolutePath(path: string, cwd: string | undefined): string {
-  // Absolute, or not ours to place: from the root, a share (`\\host`), or a drive (`C:\`; `C:ca.pem` is relative
-  // to that drive's own directory, which only Windows knows).
-  if (cwd === undefined || path === "" || /^(?:[A-Za-z]:|[\\/])/.test(path)) return path;
-  return below(cwd, path);
+  if (cwd === undefined || path === "") return path;
+  // On Windows (a directory on a drive or a share), absolute or not ours to place: from the root, a share (`\\host`),
+  // or a drive (`C:\`; `C:ca.pem` is relative to that drive's own directory, which only Windows knows). Elsewhere
+  // `C:ca.pem` and `\ca.pem` are names like any other, relative to the working directory.
+  const absolute = WINDOWS_DIRECTORY.test(cwd) ? /^(?:[A-Za-z]:|[\\/])/.test(path) : path.startsWith("/");
+  return absolute ? path : below(cwd, path);
 }
+
+/** A Windows directory's path: on a drive (`C:`) or a share (`\\host`). */
+const WINDOWS_DIRECTORY = /^(?:[A-Za-z]:|\\\\)/;
