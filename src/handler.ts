@@ -961,11 +961,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
       return true;
     }
     const disk = this.#openDisk();
-    if (!disk && this.#options.spoolDir === undefined) {
-      this.#log(
-        `${pending.length} event(s) not delivered are kept in memory only, and go with the process: no spool` +
-          (this.#options.noSpool ? ` (${this.#options.noSpool})` : ""),
-      );
+    const noSpool = !disk && this.#options.spoolDir === undefined;
+    if (noSpool && keepOnFailure) return false;
+    if (noSpool) {
+      // Nowhere to keep them past this run: they are lost, and counted so (stats().dropped, the trail).
+      this.#releaseHeld();
+      const why = this.#options.noSpool;
+      this.#drop(pending.length, "spool_unavailable", `there is no spool${why ? `: ${why}` : ""}`);
       return false;
     }
     // Recorded where the program turned telemetry on over the user's no: a later run, or a sender, follows the no,

@@ -1022,11 +1022,19 @@ test("a full disk loses none of what earlier runs spooled: a run that cannot spo
   assert.deepEqual(files(dir.path).filter((name) => /^[el]-/.test(name)), [file]);
 });
 
-test("without a spool, undelivered events stay in memory after stop()", async () => {
-  const h = new NATTelemetryHandler({ spoolDir: false, endpoint: await refusedUrl(), exitTimeoutSeconds: 1 });
+test("without a spool, what stop() could not deliver is counted lost, not left pending as if a retry would come", async () => {
+  const said: string[] = [];
+  const h = new NATTelemetryHandler({
+    spoolDir: false,
+    endpoint: await refusedUrl(),
+    exitTimeoutSeconds: 1,
+    logger: (line) => said.push(line),
+  });
   h.enqueue(commandEvent("x"));
   await h.stop();
-  assert.equal(h.stats().dlq, 1);
+  assert.equal(h.stats().dlq, 0);
+  assert.deepEqual(h.stats().dropped, { spool_unavailable: 1 });
+  assert.match(said.join("\n"), /spool_unavailable \(there is no spool: the program's options keep none/);
 });
 
 test("after an opt-out, events spooled earlier are not sent", async () => {
