@@ -561,6 +561,36 @@ test(`${runtime}: a link under the sender's script's name is removed, never writ
   }
 });
 
+test(
+  `${runtime}: under a file size limit below the sender's script (ulimit -f), the run ends as it would: its event arrives`,
+  {
+    skip: !linux && "ulimit -f, as Linux reads it",
+  },
+  async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      // Deno does not ignore SIGXFSZ, as Node.js and Bun do: a write past the limit would end the program (status 153).
+      // Deno's own cache writes would too: the fixture's compiled code is cached first, and no code cache is kept.
+      await runChild("exit_child.ts", { args: ["natural"], denoFlags: ["-A", "--no-code-cache"] });
+      const limitKiB = Math.floor(senderScript().length / 1024 / 2);
+      const program = runtimeCommand(fixturePath("exit_child.ts"), ["-A", "--no-code-cache"]);
+      const run = await runChild("exit_child.ts", {
+        executable: "/bin/sh",
+        args: ["-c", `ulimit -f ${limitKiB} && exec "$@"`, "sh", ...program, "natural"],
+        env: handOff(dir.path, server.url(), "limited"),
+      });
+      assert.deepEqual([run.code, run.signal, run.stderr], [0, null, ""]);
+      await waitFor(() => server.events().length === 1, "the event, delivered in process or by a sender");
+      await sendersGone(dir.path);
+      assert.deepEqual(commands(server.events()), ["limited"]);
+      assert.equal(existsSync(`${dir.path}/${SENDER_SCRIPT_NAME}`), false, "no script cut short at the limit");
+    } finally {
+      await server.close();
+    }
+  },
+);
+
 test(`${runtime}: a program that removed atob and TextDecoder writes the sender's script all the same: its run hands off`, async () => {
   using dir = tempDir();
   const server = await TestServer.start();
