@@ -267,11 +267,11 @@ function consentFileForSender(): string | undefined {
  */
 function whereItLeads(path: string): string {
   const dir = parentOf(path);
-  const name = dir === undefined ? "" : path.slice(dir.length).replace(/^[\\/]+/, "");
+  // Past the separator after the directory (a root ends with its own); `\` is a separator but in a POSIX path.
+  const name = dir === undefined ? "" : path.slice(dir.length + (/^(?:\/|[A-Za-z]:[\\/])$/.test(dir) ? 0 : 1));
+  const nested = name.includes("/") || (!path.startsWith("/") && name.includes("\\")); // a trailing separator
   const files = host().files;
-  const realDir = dir === undefined || ["", ".", ".."].includes(name) || /[\\/]/.test(name)
-    ? undefined
-    : files?.realPath(dir);
+  const realDir = dir === undefined || ["", ".", ".."].includes(name) || nested ? undefined : files?.realPath(dir);
   const real = realDir === undefined ? undefined : below(realDir, name);
   return real !== undefined && files?.allowed(real, "read") ? real : path;
 }

@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import process from "node:process";
-import { guardedFiles } from "../src/runtime/guarded_files.ts";
+import { below, guardedFiles, parentOf } from "../src/runtime/guarded_files.ts";
 import type { HostFiles } from "../src/runtime/host.ts";
 import { nodeFiles } from "../src/runtime/node_files.ts";
 import { host } from "../src/runtime/mod.ts";
@@ -45,6 +45,23 @@ function open(dir: string, custom = limits, key = KEY): Spool {
   assert.ok(spool, "the spool opens");
   return spool;
 }
+
+test("in a path from the root, a backslash is a character of a name (Linux allows it); elsewhere a separator", () => {
+  assert.equal(parentOf("/srv/ver\\2/spool"), "/srv/ver\\2");
+  assert.equal(parentOf("/srv/ver\\2"), "/srv");
+  assert.equal(parentOf("/srv/ver\\"), "/srv", "a name that ends with one");
+  assert.equal(below("/srv/ver\\", "spool"), "/srv/ver\\/spool");
+  assert.equal(below("/srv/", "spool"), "/srv/spool");
+  assert.equal(parentOf("C:\\Users\\ada"), "C:\\Users");
+  assert.equal(parentOf("C:\\Users"), "C:\\");
+  assert.equal(below("C:\\Users\\", "x"), "C:\\Users/x");
+  if (process.platform === "win32") return;
+  using dir = tempDir();
+  const spoolDir = `${dir.path}/ver\\2/spool`;
+  assert.ok(fs.ensureDir(spoolDir, true));
+  assert.deepEqual(nodeFs.readdirSync(dir.path), ["ver\\2"], "no directory named ver made beside it");
+  assert.equal(fs.checkPlace(spoolDir), true, "who may change the directories above it is told");
+});
 
 test("spooled events come back unchanged: wire JSON, original timestamp, retry count, schema", () => {
   using dir = tempDir();

@@ -210,7 +210,9 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     realPath: (path) => raw.allowed(path, "read") ? raw.realPath(path) : undefined,
     ensureDir(given, isPrivate, make = true) {
       // Without its trailing slashes: `lstat("link/")` follows the link, and would see where it leads.
-      const path = given.length > 1 ? given.replace(/(?<=[^\\/:])[\\/]+$/, "") : given;
+      const path = given.length > 1
+        ? given.replace(given.startsWith("/") ? /(?<=[^/])\/+$/ : /(?<=[^\\/:])[\\/]+$/, "")
+        : given;
       const missing: string[] = [];
       let facts = raw.lstat(path);
       let unseen: string | undefined;
@@ -486,7 +488,17 @@ export function readBounded(
  * ```
  */
 export function below(dir: string, path: string): string {
-  return `${dir.replace(/[\\/]+$/, "")}/${path}`;
+  return `${dir.replace(separators(dir).trailing, "")}/${path}`;
+}
+
+/**
+ * What separates a path's names: in one from the root (`/`, a POSIX path), `/` alone, as `\` is a character of a
+ * name there (a Linux directory may be named `ver\2`); in others (a drive's, a share's, a relative one), `/` and `\`.
+ */
+function separators(path: string): { trailing: RegExp; last: (path: string) => number } {
+  return path.startsWith("/")
+    ? { trailing: /\/+$/, last: (text) => text.lastIndexOf("/") }
+    : { trailing: /[\\/]+$/, last: (text) => Math.max(text.lastIndexOf("/"), text.lastIndexOf("\\")) };
 }
 
 /**
@@ -522,8 +534,9 @@ export function isAbsolutePath(path: string, os: string): boolean {
  * ```
  */
 export function parentOf(path: string): string | undefined {
-  const trimmed = path.length > 1 ? path.replace(/[\\/]+$/, "") : path;
-  const slash = Math.max(trimmed.lastIndexOf("/"), trimmed.lastIndexOf("\\"));
+  const { trailing, last } = separators(path);
+  const trimmed = path.length > 1 ? path.replace(trailing, "") : path;
+  const slash = last(trimmed);
   if (slash < 0 || trimmed.length <= 1 || /^[A-Za-z]:[\\/]?$/.test(trimmed)) return undefined;
   if (slash === 0) return trimmed.slice(0, 1);
   if (/^[A-Za-z]:$/.test(trimmed.slice(0, slash))) return trimmed.slice(0, slash + 1);
