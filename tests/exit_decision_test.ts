@@ -398,8 +398,10 @@ describe("the Deno host's sender command", () => {
     assert.equal(args[0], "run");
     assert.ok(args.includes("--no-prompt") && args.includes("--no-config"));
     assert.ok(args.includes("--allow-net=telemetry.example.com:8443"), "the endpoint's host only");
-    // And the files it runs, which it looks at before it starts its successor.
-    assert.ok(args.includes(`--allow-read=${grant.dir},${grant.reads[0]},/bin/sh,/usr/local/bin/deno`), `${args}`);
+    // And the files it runs, which it looks at before it starts its successor, and its own limits (a write past its
+    // file size limit would end it).
+    const read = `--allow-read=${grant.dir},${grant.reads[0]},/bin/sh,/usr/local/bin/deno,/proc/self/limits`;
+    assert.ok(args.includes(read), `${args}`);
     assert.ok(args.includes(`--allow-write=${grant.dir}`));
     assert.ok(args.includes("--allow-env=NAT_TELEMETRY_SENDER,HOME"));
     assert.equal(args.at(-1), script);

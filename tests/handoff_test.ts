@@ -591,6 +591,31 @@ test(
   },
 );
 
+test(
+  `${runtime}: under a file size limit below a spool file the run writes, the run ends as it would: counted, not killed`,
+  {
+    skip: !linux && "ulimit -f, as Linux reads it",
+  },
+  async () => {
+    using dir = tempDir();
+    const closed = await TestServer.start(); // a refused endpoint: the port just closed
+    await closed.close();
+    const endpoint = closed.url();
+    const options = JSON.stringify({ spoolDir: dir.path, handOff: false, exitTimeoutSeconds: 0.5 });
+    await runChild("handler_child.ts", { args: ["stop", endpoint], denoFlags: ["-A", "--no-code-cache"] }); // cached
+    const program = runtimeCommand(fixturePath("handler_child.ts"), ["-A", "--no-code-cache"]);
+    const run = await runChild("handler_child.ts", {
+      executable: "/bin/sh",
+      args: ["-c", `ulimit -f 16 && exec "$@"`, "sh", ...program, "stop-many", endpoint, "100"],
+      env: { NAT_TELEMETRY_ENABLED: "1", NAT_TEST_OPTIONS: options },
+    });
+    assert.deepEqual([run.code, run.signal], [0, null], run.stderr);
+    const { stats } = JSON.parse(run.stdout);
+    assert.deepEqual(stats.dropped, { spool_unavailable: 100 }, "40 KB of events: past the limit, refused and counted");
+    assert.deepEqual(names(dir.path).filter((name) => name.endsWith(".tmp")), [], "nothing cut short at the limit");
+  },
+);
+
 test(`${runtime}: a program that removed atob and TextDecoder writes the sender's script all the same: its run hands off`, async () => {
   using dir = tempDir();
   const server = await TestServer.start();

@@ -20,7 +20,7 @@ import {
   type ServedAnswer,
   SIGNAL_EXIT_STATUS,
 } from "./host.ts";
-import { denoFiles, type DenoFs } from "./deno_files.ts";
+import { denoFiles, type DenoFs, LIMITS_FILE } from "./deno_files.ts";
 import { guardedFiles } from "./guarded_files.ts";
 import { denoGoesAround, denoSendsProxyCredentials } from "./deno_proxy.ts";
 import { runtimeInfo } from "./info.ts";
@@ -361,7 +361,9 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
       argv.push("--no-code-cache");
       argv.push("--allow-sys=uid,gid", `--allow-env=${grant.variables.join(",")}`, net, `--allow-run=${run.join(",")}`);
       // What it runs it may look at too: its successor starts only where they are still the files it started from.
-      argv.push(`--allow-read=${[...paths, ...run].join(",")}`, `--allow-write=${grant.dir}`, script);
+      // And its own limits: a write past its file size limit, which it inherits, would end it (see deno_files.ts).
+      const limits = deno.build.os === "linux" ? [LIMITS_FILE] : [];
+      argv.push(`--allow-read=${[...paths, ...run, ...limits].join(",")}`, `--allow-write=${grant.dir}`, script);
       const switches = { DENO_NO_UPDATE_CHECK: "1", DENO_NO_PACKAGE_JSON: "1" };
       const env = senderEnvironment(readEnv, { ...grant.set, ...switches }, cwd);
       if (!closer) return { argv, env, cwd: grant.dir };

@@ -15,13 +15,7 @@ import { type FileFacts, quietly } from "./host.ts";
 const APPEND_ATTEMPTS = 4;
 
 /** Where Linux tells a process's resource limits, the largest file it may write among them (`ulimit -f`). */
-const LIMITS_FILE = "/proc/self/limits";
-
-/**
- * The size up to which a file is written without a look at the limit (which costs a run ~0.4 ms): a run's spool file
- * is smaller; the sender's script, written once per version, is not. A limit that low fails Deno's own cache too.
- */
-const WRITTEN_UNCHECKED_BYTES = 65_536;
+export const LIMITS_FILE = "/proc/self/limits";
 
 interface DenoFileInfo {
   isFile: boolean;
@@ -113,18 +107,21 @@ export function denoFiles(
   };
   let largestFile: number | undefined;
   /**
-   * The most bytes a file may hold (`ulimit -f`), read at the first write past {@link WRITTEN_UNCHECKED_BYTES}: Deno
-   * does not ignore SIGXFSZ as Node.js and Bun do, so a write past it would end the program. Unknown (not Linux, no
-   * read of the limits): unbounded.
+   * The most bytes a file may hold (`ulimit -f`, its soft limit), read at the first write: Deno does not ignore
+   * SIGXFSZ as Node.js and Bun do, so a write past it would end the program. Unknown (not Linux, no read of the
+   * limits): unbounded.
    */
   const fileSizeLimit = () =>
     largestFile ??= deno.build.os === "linux" && allowed(LIMITS_FILE, "read")
       ? quietly(() => {
         const file = deno.openSync(LIMITS_FILE, { read: true });
         try {
-          const bytes = readBounded((buffer, offset) => file.readSync(buffer.subarray(offset)), 0, 16_384);
-          const soft = /^Max file size +(\d+) /m.exec(new TextDecoder().decode(bytes))?.[1];
-          return soft === undefined ? Infinity : Number(soft);
+          const text = new TextDecoder().decode(readBounded((b, at) => file.readSync(b.subarray(at)), 0, 16_384));
+          // "Max file size   <soft>   <hard>   bytes", each limit a number or "unlimited" (no regular expression:
+          // compiling one cost a run more than the read).
+          const at = text.indexOf("\nMax file size ");
+          const soft = at < 0 ? NaN : Number(text.slice(at + 15).trimStart().split(" ", 1)[0] || NaN);
+          return Number.isInteger(soft) && soft >= 0 ? soft : Infinity;
         } finally {
           file.close();
         }
@@ -133,10 +130,7 @@ export function denoFiles(
   /** Writes the text at the file's end, `size` bytes from its start; refused, before a byte, past the limit. */
   const writeAll = (path: string, file: DenoFile, text: string, size: number) => {
     let bytes = new TextEncoder().encode(text);
-    const end = size + bytes.length;
-    if (end > WRITTEN_UNCHECKED_BYTES && end > fileSizeLimit()) {
-      throw new Error(`${path} would pass the file size limit (ulimit -f)`);
-    }
+    if (size + bytes.length > fileSizeLimit()) throw new Error(`${path} would pass the file size limit (ulimit -f)`);
     while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
   };
   return {
