@@ -448,9 +448,11 @@ export class NATTelemetryHandler implements AsyncDisposable {
       budget.clear();
       this.#budget = undefined;
       // Kept where the program recorded events while the stop ran, after it had sent what was held (a logger's, told
-      // how the exit delivers): the exit sends them where it sends what is recorded after a stop.
+      // how the exit delivers): the exit sends them where it sends what is recorded after a stop; and where events
+      // wait in memory, with no spool, for a flush after the stop: the exit counts those it finds lost.
       const recordedMeanwhile = this.#enqueued > enqueuedBefore && this.#held() > 0;
-      if (!failed && !recordedMeanwhile) {
+      const waitingInMemory = this.#held() > 0 && !this.#disk && this.#options.spoolDir === undefined;
+      if (!failed && !recordedMeanwhile && !waitingInMemory) {
         this.#unhook?.();
         this.#unhook = undefined;
       }
@@ -922,12 +924,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * Writes every pending event (queued, DLQ and in flight) to the spool, synchronously: the exit hook, the
    * interrupt hook and the end of stop() call it. When a spool was asked for but cannot be written, the events
    * are dropped as `spool_unavailable`, unless `keepOnFailure` (a hand-off that fails delivers them in process
-   * instead); with `spoolDir: false` they stay in memory.
+   * instead); with no spool (`spoolDir: false`) they stay in memory, for a flush after the stop, unless the process
+   * `ends`: they are lost then, and dropped as `spool_unavailable`.
    *
    * @param consents Whether the user's decision still holds, where the caller has just read it (read here otherwise).
    * @returns Whether they were written.
    */
-  #spoolPending(keepOnFailure = false, consents?: boolean): boolean {
+  #spoolPending(keepOnFailure = false, consents?: boolean, ends = false): boolean {
     this.#endRequestsUnanswered();
     const held = this.#heldEvents();
     const pending = this.#stillOurs(held);
@@ -961,13 +964,18 @@ export class NATTelemetryHandler implements AsyncDisposable {
       return true;
     }
     const disk = this.#openDisk();
-    const noSpool = !disk && this.#options.spoolDir === undefined;
-    if (noSpool && keepOnFailure) return false;
-    if (noSpool) {
-      // Nowhere to keep them past this run: they are lost, and counted so (stats().dropped, the trail).
+    if (!disk && this.#options.spoolDir === undefined) {
+      const why = this.#options.noSpool ? ` (${this.#options.noSpool})` : "";
+      // Nowhere to keep them past the process: while it lives they wait, for a flush() after the stop; at its end
+      // they are lost, and counted so (the exit hooks stay for them).
+      if (keepOnFailure || !ends) {
+        if (!keepOnFailure) {
+          this.#log(`${pending.length} event(s) not delivered are kept in memory only, for a flush: no spool${why}`);
+        }
+        return false;
+      }
       this.#releaseHeld();
-      const why = this.#options.noSpool;
-      this.#drop(pending.length, "spool_unavailable", `there is no spool${why ? `: ${why}` : ""}`);
+      this.#drop(pending.length, "spool_unavailable", `the process ends, and there is no spool${why}`);
       return false;
     }
     // Recorded where the program turned telemetry on over the user's no: a later run, or a sender, follows the no,
@@ -1123,7 +1131,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
    */
   #spoolAtOnce(): boolean {
     const before = this.#spooled;
-    const written = this.#spoolPending();
+    const written = this.#spoolPending(false, undefined, true);
     const count = this.#spooled - before;
     if (count > 0) this.#log(`at exit: the process ends at once: ${count} event(s) spooled for a later run`);
     return written;

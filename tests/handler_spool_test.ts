@@ -1022,19 +1022,22 @@ test("a full disk loses none of what earlier runs spooled: a run that cannot spo
   assert.deepEqual(files(dir.path).filter((name) => /^[el]-/.test(name)), [file]);
 });
 
-test("without a spool, what stop() could not deliver is counted lost, not left pending as if a retry would come", async () => {
-  const said: string[] = [];
-  const h = new NATTelemetryHandler({
-    spoolDir: false,
-    endpoint: await refusedUrl(),
-    exitTimeoutSeconds: 1,
-    logger: (line) => said.push(line),
-  });
+test("without a spool, undelivered events stay in memory after stop(): a flush after it delivers them", async () => {
+  const endpoint = await refusedUrl();
+  const h = new NATTelemetryHandler({ spoolDir: false, endpoint, exitTimeoutSeconds: 1, backoffInitialSeconds: 0.05 });
   h.enqueue(commandEvent("x"));
   await h.stop();
-  assert.equal(h.stats().dlq, 0);
-  assert.deepEqual(h.stats().dropped, { spool_unavailable: 1 });
-  assert.match(said.join("\n"), /spool_unavailable \(there is no spool: the program's options keep none/);
+  assert.equal(h.stats().dlq, 1);
+  assert.deepEqual(h.stats().dropped, {}, "not lost while the process lives");
+  const server = await comeBack(endpoint);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 100)); // past its backoff
+    await h.flush();
+    assert.deepEqual(commands(server.events()), ["x"]);
+    assert.equal(h.stats().sent, 1);
+  } finally {
+    await server.close();
+  }
 });
 
 test("after an opt-out, events spooled earlier are not sent", async () => {
