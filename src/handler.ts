@@ -506,9 +506,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
         continue;
       }
       for (const event of events) event.cuts = (event.cuts ?? 0) + 1;
-      this.#dlq.unshift(
-        ...tried(request) ? this.#chargeTry(events, "the exit budget ended before the answer") : events,
-      );
+      if (!tried(request)) this.#dlq.unshift(...events);
+      else this.#chargeTry(events, "the exit budget ended before the answer", (kept) => this.#dlq.unshift(...kept));
     }
   }
 
@@ -831,19 +830,24 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #retryLater(events: readonly PendingEvent[], reason: string, retryAfterMs: number | undefined): void {
     const { backoff, waitClock, random } = this.#options;
     const now = waitClock();
-    const kept = this.#chargeTry(events, reason);
-    for (const event of kept) event.notBefore = now + retryDelay(event.retries, backoff, random, retryAfterMs);
-    this.#dlq.push(...kept);
+    this.#chargeTry(events, reason, (kept) => {
+      for (const event of kept) event.notBefore = now + retryDelay(event.retries, backoff, random, retryAfterMs);
+      this.#dlq.push(...kept);
+    });
   }
 
-  /** Counts a failed try of events: those past `maxRetries` are dropped (`retries_exhausted`); returns the others. */
-  #chargeTry(events: readonly PendingEvent[], reason: string): PendingEvent[] {
+  /**
+   * Counts a failed try of events: those past `maxRetries` are dropped (`retries_exhausted`), the others given to
+   * `keep` (which puts them back in the DLQ); then told, so that a logger reading `stats()` finds each counted.
+   */
+  #chargeTry(events: readonly PendingEvent[], reason: string, keep: (kept: PendingEvent[]) => void): void {
     const [kept, exhausted]: PendingEvent[][] = [[], []];
     for (const event of events) (++event.retries > this.#options.maxRetries ? exhausted : kept).push(event);
-    if (kept.length > 0) this.#log(`delivery failed (${reason}): ${kept.length} event(s) kept for retry`);
-    if (exhausted.length > 0) this.#drop(exhausted.length, "retries_exhausted", `last failure: ${reason}`);
+    keep(kept);
     this.#settle(exhausted);
-    return kept;
+    addCount(this.#dropped, "retries_exhausted", exhausted.length); // counted, then told
+    if (kept.length > 0) this.#log(`delivery failed (${reason}): ${kept.length} event(s) kept for retry`);
+    if (exhausted.length > 0) this.#tellDropped(exhausted.length, "retries_exhausted", `last failure: ${reason}`);
   }
 
   /** Events are done with (sent or dropped): spool files whose events are all done are deleted. */
@@ -999,7 +1003,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
       const wait = this.#serverWaitUntil - this.#options.waitClock();
       if (wait > 0) disk?.health.recordWait(wait);
       this.#spooled += written.spooled;
-      for (const [reason, count] of Object.entries(written.dropped)) this.#drop(count, reason);
+      // Every reason counted before any is told: a logger reading stats() finds each event somewhere.
+      const dropped = Object.entries(written.dropped);
+      for (const [reason, count] of dropped) addCount(this.#dropped, reason, count);
+      for (const [reason, count] of dropped) if (count > 0) this.#tellDropped(count, reason);
       this.#countFromDisk(written.olderDropped); // earlier runs' events, taken from disk by this run and dropped
     } else {
       // What earlier runs spooled and this one took stays where it was, where its files can go back whole.

@@ -77,6 +77,7 @@ test("property: every event is accounted for at every moment, whatever the serve
         const clock = { now: 0 };
         let accepted = 0;
         const log: string[] = [];
+        let unbalanced: unknown;
         let handler: NATTelemetryHandler | undefined = undefined;
         server.respond(() => ({ status: 200 }));
         const make = () =>
@@ -90,7 +91,16 @@ test("property: every event is accounted for at every moment, whatever the serve
             maxRetries: 2,
             backoffInitialSeconds: 0,
             clock: () => clock.now,
-            logger: (line) => log.push(line),
+            logger: (line) => {
+              log.push(line);
+              // "At every moment": as the logger hears of a retry, a cut request or a drop too (the handler
+              // swallows what its logger throws, so the check's failure is kept for later).
+              try {
+                if (handler) assertBalanced(handler.stats(), `as the logger hears "${line}"`);
+              } catch (error) {
+                unbalanced ??= error;
+              }
+            },
           });
         handler = make();
         const live = handler;
@@ -127,6 +137,7 @@ test("property: every event is accounted for at every moment, whatever the serve
         await live.flush();
         const stats = live.stats();
         assertBalanced(stats, "at the end");
+        if (unbalanced) throw unbalanced;
         assert.equal(stats.queued + stats.dlq + stats.inFlight, 0, `all settled: ${JSON.stringify(stats)}`);
         // A request the client gave up on (timeout) may still have reached the server, and is then sent again:
         // at-least-once. Without timeouts, sent is exactly what the server accepted.
@@ -186,8 +197,9 @@ test("property: across runs sharing a spool, every event is delivered once or dr
         let accepted = 0;
         let timedOut = false;
         const totals = { enqueued: 0, sent: 0, dropped: 0 };
-        const make = () =>
-          new NATTelemetryHandler({
+        let unbalanced: unknown;
+        const make = () => {
+          const handler: NATTelemetryHandler = new NATTelemetryHandler({
             endpoint: server.url(),
             spoolDir: dir,
             requestTimeoutSeconds: 0.1,
@@ -197,8 +209,17 @@ test("property: across runs sharing a spool, every event is delivered once or dr
             maxRetries: 3,
             backoffInitialSeconds: 0,
             clock: () => clock.now,
-            logger: (line) => timedOut ||= line.includes("timeout"),
+            logger: (line) => {
+              timedOut ||= line.includes("timeout");
+              try {
+                if (handler) assertBalanced(handler.stats(), `as the logger hears "${line}"`);
+              } catch (error) {
+                unbalanced ??= error; // the handler swallows what its logger throws
+              }
+            },
           });
+          return handler;
+        };
         server.respond((request) => {
           const reply = script.shift() ?? { status: 200 };
           if (reply.status !== undefined && reply.status < 300) accepted += JSON.parse(request.body).events.length;
@@ -212,6 +233,7 @@ test("property: across runs sharing a spool, every event is delivered once or dr
           totals.sent += stats.sent;
           totals.dropped += droppedTotal(stats.dropped);
           assertBalanced(stats, "at the end of a run");
+          if (unbalanced) throw unbalanced;
         };
         try {
           let run = make();
