@@ -138,8 +138,8 @@ export interface NATTelemetryHandlerOptions {
   format?: "nat" | "otlp" | (string & Record<never, never>) | undefined;
   /**
    * More request headers (e.g. a collector's API key), sent to the endpoint's origin only, never through a
-   * redirect to another. With `"otlp"`, `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_EXPORTER_OTLP_LOGS_HEADERS` add
-   * to them; these win. Each name must be an RFC 9110 token (any other is a `TypeError`). A value is sent without
+   * redirect to another. With `"otlp"` and no `endpoint` given (the environment names it), `OTEL_EXPORTER_OTLP_HEADERS`
+   * and `OTEL_EXPORTER_OTLP_LOGS_HEADERS` add to them (the option wins). Each name must be an RFC 9110 token (any other is a `TypeError`). A value is sent without
    * the spaces, tabs and line ends around it, as `fetch` does (`readFileSync("key.txt", "utf8")` ends with one);
    * one that still holds a control character or a character past ASCII, or values past 8 KiB in all, cannot be
    * sent: nothing is, each event dropped as `invalid_headers`. (A bad entry of `OTEL_EXPORTER_OTLP_HEADERS` is
@@ -149,7 +149,8 @@ export interface NATTelemetryHandlerOptions {
    */
   headers?: Record<string, string | undefined> | undefined;
   /**
-   * OTLP resource attributes; they win over `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`.
+   * OTLP resource attributes; they win over `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME` (taken only where no
+   * `endpoint` is given: the environment names the endpoint).
    * `service.name` defaults to `"nat-cli"`. An entry whose value is `undefined` is none.
    * @default {{}}
    */
@@ -389,7 +390,12 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
   // A value the user set that names no format: the envelope the Python tool sends, rather than a failure.
   const envFormat = formatNamed(settings.format ?? "");
   const format = formatOption !== undefined ? ownFormat : envFormat ?? "nat";
-  const wireFormat = wireFormatFor(format, sourceClientVersion, { ...settings.otlpResource, ...ownResource });
+  // The user's OTEL_* headers (a key) and service describe the user's own pipeline: they go with an endpoint the
+  // environment names (or OTLP's default, the user's collector), never to one the program names itself.
+  const users = options.endpoint === undefined
+    ? { headers: settings.otlpHeaders, resource: settings.otlpResource }
+    : { headers: {}, resource: {} };
+  const wireFormat = wireFormatFor(format, sourceClientVersion, { ...users.resource, ...ownResource });
   const [leastJson, leastEvent] = commandHandlerOptions.has(options)
     ? [
       SMALLEST_COMMAND_EVENT_JSON,
@@ -484,7 +490,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
       : envFormat !== undefined
       ? "NAT_TELEMETRY_FORMAT"
       : "the default",
-    headers: { ...(format === "otlp" ? settings.otlpHeaders : {}), ...headers.record },
+    headers: { ...(format === "otlp" ? users.headers : {}), ...headers.record },
     // Where the host has none (no runtime known), globalThis.fetch is looked up at delivery time.
     fetch: optional<Fetch>("fetch", "function", host().fetch ?? ((url, init) => globalThis.fetch(url, init))),
     logger: optional<ResolvedOptions["logger"]>("logger", "function", undefined),

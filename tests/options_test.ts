@@ -304,10 +304,15 @@ test("what the user's environment adds to envelopes never makes a program's size
   const server = await TestServer.start();
   const endpoint = server.url();
   const own = { nat: least({ endpoint }), otlp: least({ endpoint, format: "otlp" }) };
-  // A long session prefix, a long resource attribute, and the user choosing OTLP: each makes envelopes larger.
+  // A long session prefix, a long resource attribute, and the user choosing OTLP: each makes envelopes larger. The
+  // endpoint the user's (the resource goes only to one the environment names).
   const environments = [
-    { NAT_SESSION_PREFIX: "p".repeat(1200) },
-    { OTEL_RESOURCE_ATTRIBUTES: `service.namespace=${"x".repeat(600)}`, NAT_TELEMETRY_FORMAT: "otlp" },
+    { NAT_SESSION_PREFIX: "p".repeat(1200), NAT_TELEMETRY_ENDPOINT: endpoint },
+    {
+      OTEL_RESOURCE_ATTRIBUTES: `service.namespace=${"x".repeat(600)}`,
+      NAT_TELEMETRY_FORMAT: "otlp",
+      NAT_TELEMETRY_ENDPOINT: endpoint,
+    },
   ];
   setTelemetryEnabled(true);
   try {
@@ -316,7 +321,7 @@ test("what the user's environment adds to envelopes never makes a program's size
       try {
         for (const format of ["nat", "otlp"] as const) {
           const chosen = format === "otlp" ? { format } : {}; // nat: the default, which the environment may change
-          const handler = new NATTelemetryHandler({ endpoint, maxBatchBytes: own[format], ...chosen });
+          const handler = new NATTelemetryHandler({ maxBatchBytes: own[format], ...chosen });
           handler.enqueue(new Smallest());
           await handler.stop();
           assert.deepEqual(handler.stats().dropped, { event_too_large: 1 }, `${JSON.stringify(vars)}, ${format}`);
@@ -335,16 +340,21 @@ test("what the user's environment adds to envelopes never makes a program's size
 test("a sender takes the sizes it is configured with, whatever the user's environment gave its program", () => {
   using dir = tempDir();
   const endpoint = "http://127.0.0.1:9/events";
-  // A prefix the sender does not get (it leaves the program no room); a format and resource it gets as options.
+  // A prefix the sender does not get (it leaves the program no room); a format and resource it gets as options (the
+  // endpoint the user's: the resource goes only to one the environment names).
   const environments = [
-    { NAT_SESSION_PREFIX: "p".repeat(1200) },
-    { NAT_TELEMETRY_FORMAT: "otlp", OTEL_RESOURCE_ATTRIBUTES: `service.namespace=${"x".repeat(600)}` },
+    { NAT_SESSION_PREFIX: "p".repeat(1200), NAT_TELEMETRY_ENDPOINT: endpoint },
+    {
+      NAT_TELEMETRY_FORMAT: "otlp",
+      OTEL_RESOURCE_ATTRIBUTES: `service.namespace=${"x".repeat(600)}`,
+      NAT_TELEMETRY_ENDPOINT: endpoint,
+    },
   ];
   for (const vars of environments) {
     Object.assign(process.env, vars);
     try {
       const maxBatchBytes = least({ endpoint });
-      const options = resolveOptions({ endpoint, spoolDir: dir.path, maxBatchBytes, handOff: true });
+      const options = resolveOptions({ spoolDir: dir.path, maxBatchBytes, handOff: true });
       const plan = exitDecision(options, Backlog.open(options), true);
       assert.ok(plan.handOff && plan.command, JSON.stringify(plan));
       const config = parseSenderConfig(plan.command.env[SENDER_CONFIG_ENV])!;

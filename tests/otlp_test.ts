@@ -304,6 +304,39 @@ test("NAT_TELEMETRY_FORMAT=otlp with OTEL_EXPORTER_OTLP_ENDPOINT posts to its /v
   });
 });
 
+test("the user's OTEL_* headers and service go to the endpoint the environment names, never to one the program names", async () => {
+  await withServer(async (server) => {
+    const users = {
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_ENDPOINT: undefined,
+      NAT_TELEMETRY_FORMAT: "otlp",
+      OTEL_EXPORTER_OTLP_ENDPOINT: server.url("/theirs"), // the user's own collector, and its key
+      OTEL_EXPORTER_OTLP_HEADERS: "x-honeycomb-team=S3CRET",
+      OTEL_EXPORTER_OTLP_LOGS_HEADERS: "authorization=Bearer%20S3CRET",
+      OTEL_SERVICE_NAME: "acme-payments",
+      OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=prod",
+    };
+    // The program names its vendor's endpoint in code: the user's settings are for the user's pipeline.
+    const run = await runChild("settings_child.ts", { args: [server.url("/vendor/v1/logs")], env: users });
+    assert.equal(run.code, 0, run.stderr);
+    const [vendor] = server.requests;
+    assert.equal(vendor.path, "/vendor/v1/logs");
+    assert.equal(vendor.headers["x-honeycomb-team"], undefined);
+    assert.equal(vendor.headers.authorization, undefined);
+    const [{ resource }] = normalized(vendor.body);
+    assert.deepEqual(resource["service.name"], { stringValue: "nat-cli" });
+    assert.equal(resource["deployment.environment"], undefined);
+    assert.doesNotMatch(vendor.body, /S3CRET|acme|prod/);
+    // Where the environment names it, they go with it.
+    const own = await runChild("settings_child.ts", { env: users });
+    assert.equal(own.code, 0, own.stderr);
+    const theirs = server.requests[1];
+    assert.deepEqual([theirs.path, theirs.headers["x-honeycomb-team"]], ["/theirs/v1/logs", "S3CRET"]);
+    assert.equal(theirs.headers.authorization, "Bearer S3CRET");
+    assert.deepEqual(normalized(theirs.body)[0].resource["service.name"], { stringValue: "acme-payments" });
+  });
+});
+
 test("OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: the logs path goes on its path, before a query it has", () => {
   const from = (value: string) =>
     otlpEndpointFromEnv((name) => name === "OTEL_EXPORTER_OTLP_ENDPOINT" ? value : undefined).endpoint;
