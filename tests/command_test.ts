@@ -647,6 +647,8 @@ test("a command that is no name (what a user typed, a path, a command line) is r
     "www\uff61example\uff61com",
     "www%2Eexample%2Ecom",
     "192%2E168%2E1%2E10",
+    "0xc0a8c0a8",
+    "deadbeefcafe",
   ];
   const server = await TestServer.start();
   setTelemetryEnabled(true);
