@@ -1074,12 +1074,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
       const down = plan.outcome !== "delivered" && disk?.health.isOpen() ? downUntil(disk.health) : undefined;
       // How long the exit may wait, where it waits on the network: a unit mistaken (`requestTimeoutSeconds: 2000`,
       // which the exit budget defaults to) shows on the author's run, not first as a user's hang.
-      const waits = plan.outcome === "delivered"
+      const waits = plan.outcome === "delivered" && !ending
         ? `; the exit waits at most ${this.#options.exitTimeoutMs / 1000} s`
         : "";
-      this.#log(
-        `at exit: ${said[plan.outcome]}: ${down ? `${down}; in process, as ${plan.reason}` : plan.reason}${waits}`,
-      );
+      // Where the process ends now, nothing is delivered in process: what follows says where the events go.
+      const outcome = ending && plan.outcome === "delivered" ? "not handed off" : said[plan.outcome];
+      this.#log(`at exit: ${outcome}: ${down ? `${down}; in process, as ${plan.reason}` : plan.reason}${waits}`);
       return false;
     }
     // What the spool's bounds cannot hold, handed off, would be dropped as spool_full however healthy the endpoint:

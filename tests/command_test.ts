@@ -5,6 +5,7 @@
  * (output, exit code) is unchanged.
  */
 import { test } from "node:test";
+import { isReportableName } from "../src/command_name.ts";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import process from "node:process";
@@ -608,9 +609,21 @@ test("a main that returns what is not an exit code: the program's code is record
 });
 
 test("a command's name may be a few words or have a slash, as commands are named: only flags and paths are refused", async () => {
-  for (const command of ["run", "mcp serve", "db/migrate", "eval-v2", "migrate:fresh", "\uff52\uff55\uff4e", "über"]) {
+  for (
+    const command of [
+      "run",
+      "mcp serve",
+      "db/migrate",
+      "eval-v2",
+      "migrate:fresh",
+      "\uff52\uff55\uff4e",
+      "über",
+      "sendFeedback",
+    ]
+  ) {
     const options = { command, askConsent: false, handler: { endpoint: "", spoolDir: false as const } };
     assert.equal(await trackCommand(options, () => 0), 0, command);
+    assert.ok(isReportableName(command), `${command}: reported as it is`);
   }
 });
 
@@ -648,7 +661,7 @@ test("a command that is no name (what a user typed, a path, a command line) is r
     "www%2Eexample%2Ecom",
     "192%2E168%2E1%2E10",
     "0xc0a8c0a8",
-    "deadbeefcafe",
+    "a3f9c0d1e2b7",
   ];
   const server = await TestServer.start();
   setTelemetryEnabled(true);

@@ -296,6 +296,8 @@ test("a child's stop() against a silent server returns within the budget and the
     assert.equal(stats.dlq, 1, "kept after the stop, for a flush");
     // No spool: what is still held when the process ends is lost, and the exit counts it so.
     assert.match(result.stderr, /dropped 1 event\(s\): spool_unavailable \(the process ends, and there is no spool/);
+    const atExit = result.stderr.split("\n").filter((line) => line.includes("at exit: "));
+    assert.match(atExit.at(-1) ?? "", /at exit: not handed off: /, "at the process's end, nothing waits to deliver");
   });
 });
 
