@@ -782,7 +782,7 @@ rmat it could name the collector, so nothing is sent there unless NAT_TELEMETRY_
 t",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"\
 with the OTLP format, headers set there (a collector's key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},rd=Object.
 keys(gi);function id(e,t,n,r=()=>!0){if(t==="win32"||n===void 0)return;const i=e("TMPDIR"),o=i&&Y(i,t)&&r(i);return H(o?
-i:"/tmp",`nat-telemetry-${n}`)}var Wt=new Set,Ei=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|[\dA-Fa-f]{8}|0[Xx][\dA-Fa-f]|(?:^|\s)-|\/.*\/|%[\dA-Fa-f]{2}))\S(?:.*\S)?$/,
+i:"/tmp",`nat-telemetry-${n}`)}var Wt=new Set,Ei=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?=[\dA-Fa-f]{8})[A-Fa-f]{0,7}\d|0[Xx][\dA-Fa-f]|(?:^|\s)-|\/.*\/|%[\dA-Fa-f]{2}))\S(?:.*\S)?$/,
 od=Fn(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),sd=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
 ad=Fn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),be="1.5",Ze=64,wi=Object.freeze({SUCCESS:"\
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
@@ -1059,28 +1059,28 @@ is.reason=t}},Bt=64;function Ui(e,n,t){if(!e.permissionsFollowLinks)return;let r
 rn;let o=t===n?r:U(r,t.slice(n.length+1));if(!(e.allowed(o,"read")&&e.allowed(o,"write")))return`the program may not rea\
 d and write ${o}, where ${t} leads (its permissions)`}function Je(e){let n=(a,u,l="not_owner")=>{if(e.uid!==void 0&&u.ui\
 d!==void 0&&u.uid!==e.uid&&u.uid!==0)throw new L(a,l)},t=(a,u)=>{if(a!==0||u===void 0)return!1;let l=e.allowed(u,"read")\
-?e.realPath(u):void 0,m=l!==void 0&&e.allowed(l,"read")?e.lstat(l)?.uid:void 0;return m!==void 0&&m!==0},r=(a,u)=>{if(!(\
+?e.realPath(u):void 0,f=l!==void 0&&e.allowed(l,"read")?e.lstat(l)?.uid:void 0;return f!==void 0&&f!==0},r=(a,u)=>{if(!(\
 e.uid!==void 0||!e.allowed(a,"read"))&&t(e.lstat(a)?.uid,Z(a)))throw u(a),new L(a,"ancestor_not_owner")},o=(a,u)=>{if(u.\
-kind!=="file")throw new L(a,u.kind==="symlink"?"symlink":"not_a_regular_file");n(a,u)},i=(a,u)=>l=>{o(a,l);let{mode:m}=l\
-,f=()=>e.gid===void 0||l.gid!==e.gid||l.uid!==e.uid;if(m!==void 0&&((m&2)!==0||(m&16)!==0&&f()))throw new L(a,"writable_\
+kind!=="file")throw new L(a,u.kind==="symlink"?"symlink":"not_a_regular_file");n(a,u)},i=(a,u)=>l=>{o(a,l);let{mode:f}=l\
+,m=()=>e.gid===void 0||l.gid!==e.gid||l.uid!==e.uid;if(f!==void 0&&((f&2)!==0||(f&16)!==0&&m()))throw new L(a,"writable_\
 by_others");if(l.size>u)throw new L(a,"too_large")},s=a=>u=>{if(e.uid!==void 0&&u.uid!==e.uid)throw new L(a,"not_owner")\
 ;i(a,1/0)(u)},d=a=>{if(!e.allowed(a,"read"))return;let u=e.lstat(a);if(u===void 0)return;let l=u.kind==="symlink"?e.real\
-Path(a):void 0,m=l!==void 0&&e.allowed(l,"read")?e.lstat(l):void 0;return m===void 0?{facts:u}:{facts:u,leadsTo:m}},c=(a\
+Path(a):void 0,f=l!==void 0&&e.allowed(l,"read")?e.lstat(l):void 0;return f===void 0?{facts:u}:{facts:u,leadsTo:f}},c=(a\
 ,u)=>{try{if(!e.allowed(a,"read"))return;let l=e.lstat(a);return l?((u?s(a):i(a,1/0))(l),l):void 0}catch{return}};return\
 {allowed:(a,u)=>e.allowed(a,u),permissionsFollowLinks:e.permissionsFollowLinks,uid:e.uid,realPath:a=>e.allowed(a,"read")\
-?e.realPath(a):void 0,ensureDir(a,u,l=!0){let m=a.length>1?a.replace(a.startsWith("/")?/(?<=[^/])\\/+$/:/(?<=[^\\\\/:])[\\\\/\
-]+$/,""):a,f=[],h=e.lstat(m),g,E=m;for(;h===void 0;){f.unshift(E);let p=Z(E);if(p===void 0||f.length>Bt)throw new L(m,"n\
-o_parent");if(!e.allowed(p,"read")){g=p;break}h=e.lstat(E=p)}if(!l&&f.length>0)throw new L(m,h?.kind==="file"?"no_parent\
-":"missing");if(t(e.uid,f.length>0?Z(f[0]):m))throw new L(m,f.length>0?"ancestor_not_owner":"not_owner");u&&f.length>0&&\
-qe(e,f[0]);let I=p=>u?Ui(e,p,m):void 0,R=g===void 0&&f.length>0?I(E):void 0;if(R!==void 0)throw new Error(R);for(let p o\
-f f){let x=!0;try{e.mkdir(p)}catch(_){x=!1;let y=e.lstat(p);if(y===void 0&&p===f[0]&&g!==void 0&&_?.code==="ENOENT")thro\
+?e.realPath(a):void 0,ensureDir(a,u,l=!0){let f=a.length>1?a.replace(a.startsWith("/")?/(?<=[^/])\\/+$/:/(?<=[^\\\\/:])[\\\\/\
+]+$/,""):a,m=[],h=e.lstat(f),g,E=f;for(;h===void 0;){m.unshift(E);let p=Z(E);if(p===void 0||m.length>Bt)throw new L(f,"n\
+o_parent");if(!e.allowed(p,"read")){g=p;break}h=e.lstat(E=p)}if(!l&&m.length>0)throw new L(f,h?.kind==="file"?"no_parent\
+":"missing");if(t(e.uid,m.length>0?Z(m[0]):f))throw new L(f,m.length>0?"ancestor_not_owner":"not_owner");u&&m.length>0&&\
+qe(e,m[0]);let I=p=>u?Ui(e,p,f):void 0,R=g===void 0&&m.length>0?I(E):void 0;if(R!==void 0)throw new Error(R);for(let p o\
+f m){let x=!0;try{e.mkdir(p)}catch(_){x=!1;let y=e.lstat(p);if(y===void 0&&p===m[0]&&g!==void 0&&_?.code==="ENOENT")thro\
 w new Error(`${g} does not exist, and the program may not make it (its permissions)`);if(y===void 0)throw _;if(y.kind!==\
-"directory")throw new L(m,y.kind==="symlink"?"symlink":"not_a_directory");n(m,y,p===m?"not_owner":"ancestor_not_owner")}\
-if(p!==f[0])continue;x&&r(p,e.removeDir);let T=g===void 0?void 0:I(p);if(T!==void 0)throw x&&e.removeDir(p),new Error(T)\
-}if(f.length>0&&(h=e.lstat(m)),h?.kind==="symlink")throw new L(m,"symlink");if(h?.kind!=="directory")throw new L(m,"not_\
-a_directory");if(!u)return!0;if(e.uid!==void 0&&h.uid!==e.uid)throw new L(m,"not_owner");if(h.mode!==void 0&&(h.mode&18)\
-!==0)throw new L(m,"writable_by_others");let k=e.uid===0||e.uid===void 0&&h.uid===0;if(!(e.usableDir(m)??(k||h.mode===vo\
-id 0||(h.mode&448)===448)))throw new L(m,"not_writable");return qe(e,m)},list:a=>e.list(a),checkPlace:a=>qe(e,a),read:(a\
+"directory")throw new L(f,y.kind==="symlink"?"symlink":"not_a_directory");n(f,y,p===f?"not_owner":"ancestor_not_owner")}\
+if(p!==m[0])continue;x&&r(p,e.removeDir);let T=g===void 0?void 0:I(p);if(T!==void 0)throw x&&e.removeDir(p),new Error(T)\
+}if(m.length>0&&(h=e.lstat(f)),h?.kind==="symlink")throw new L(f,"symlink");if(h?.kind!=="directory")throw new L(f,"not_\
+a_directory");if(!u)return!0;if(e.uid!==void 0&&h.uid!==e.uid)throw new L(f,"not_owner");if(h.mode!==void 0&&(h.mode&18)\
+!==0)throw new L(f,"writable_by_others");let k=e.uid===0||e.uid===void 0&&h.uid===0;if(!(e.usableDir(f)??(k||h.mode===vo\
+id 0||(h.mode&448)===448)))throw new L(f,"not_writable");return qe(e,f)},list:a=>e.list(a),checkPlace:a=>qe(e,a),read:(a\
 ,u)=>e.read(a,u,i(a,u)),sizeOf:(a,u=!1)=>c(a,u)?.size,modifiedAt:a=>c(a,!0)?.modified,present(a){try{return!e.allowed(a,\
 "read")||e.lstat(a)!==void 0}catch{return!0}},writableDir(a){try{return e.allowed(a,"read")&&e.lstat(a)?.kind==="directo\
 ry"&&e.allowed(a,"write")&&e.usableDir(a)!==!1}catch{return!1}},stamp(a){try{let u=d(a),l=u?.leadsTo;return u&&(l===void\
@@ -1108,21 +1108,21 @@ t(r.slice(0,o))?r.slice(0,o+1):r.slice(0,o)}var Yi=4,Ke="/proc/self/limits";func
 ws",o=u=>({kind:u.isSymlink?"symlink":u.isFile?"file":u.isDirectory?"directory":"other",uid:r||u.uid===null?void 0:u.uid\
 ,gid:r||u.gid===null?void 0:u.gid,mode:r||u.mode===null?void 0:u.mode&4095,size:u.size,modified:u.mtime?.getTime(),chang\
 ed:u.ctime?.getTime(),inode:u.ino??void 0,device:u.dev}),i=u=>{try{return e.lstatSync(u)}catch(l){if(l instanceof e.erro\
-rs.NotFound||l.name==="NotADirectory")return;throw l}},s=(u,l,m)=>{let f=e.openSync(u,m),h=f.statSync();if(h.dev!==l.dev\
-||h.ino!==l.ino||!h.isFile)throw f.close(),new Error(`${u} changed while it was opened`);return f},d,c=()=>d??=e.build.o\
+rs.NotFound||l.name==="NotADirectory")return;throw l}},s=(u,l,f)=>{let m=e.openSync(u,f),h=m.statSync();if(h.dev!==l.dev\
+||h.ino!==l.ino||!h.isFile)throw m.close(),new Error(`${u} changed while it was opened`);return m},d,c=()=>d??=e.build.o\
 s==="linux"&&t(Ke,"read")?S(()=>{let u=e.openSync(Ke,{read:!0});try{let l=new TextDecoder().decode(Be((h,g)=>u.readSync(\
-h.subarray(g)),0,16384)),m=l.indexOf(`\nMax file size `),f=m<0?NaN:Number(l.slice(m+15).trimStart().split(" ",1)[0]||NaN)\
-;return Number.isInteger(f)&&f>=0?f:1/0}finally{u.close()}})??1/0:1/0,a=(u,l,m,f)=>{let h=new TextEncoder().encode(m);if\
-(f+h.length>c())throw new Error(`${u} would pass the file size limit (ulimit -f)`);for(;h.length>0;)h=h.subarray(l.write\
+h.subarray(g)),0,16384)),f=l.indexOf(`\nMax file size `),m=f<0?NaN:Number(l.slice(f+15).trimStart().split(" ",1)[0]||NaN)\
+;return Number.isInteger(m)&&m>=0?m:1/0}finally{u.close()}})??1/0:1/0,a=(u,l,f,m)=>{let h=new TextEncoder().encode(f);if\
+(m+h.length>c())throw new Error(`${u} would pass the file size limit (ulimit -f)`);for(;h.length>0;)h=h.subarray(l.write\
 Sync(h))};return{uid:n.uid,gid:n.gid,allowed:t,permissionsFollowLinks:!0,lstat(u){let l=i(u);return l&&o(l)},realPath:u=\
 >S(()=>e.realPathSync(u)),readLink:u=>S(()=>e.readLinkSync(u)),usableDir:()=>{},mkdir:u=>e.mkdirSync(u,{mode:448}),list:\
-u=>[...e.readDirSync(u)].map(l=>l.name),read(u,l,m){let f=i(u);if(f===void 0)return;m(o(f));let h=s(u,f,{read:!0});try{l\
-et g=Be((E,I)=>h.readSync(E.subarray(I)),f.size,l);m({...o(f),size:g.length});try{return new TextDecoder("utf-8",{fatal:\
-!0,ignoreBOM:!0}).decode(g)}catch{throw new L(u,"not_utf8")}}finally{h.close()}},create(u,l){let m=e.openSync(u,{write:!\
-0,createNew:!0,mode:384});try{a(u,m,l,0)}catch(f){throw m.close(),e.removeSync(u),f}m.close()},append(u,l,m){let f=()=>{\
-let g=i(u);return g?(m(o(g)),s(u,g,{append:!0})):e.openSync(u,{write:!0,append:!0,createNew:!0,mode:384})},h;for(let g=1\
-;h===void 0;g++)try{h=f()}catch(E){if(E instanceof L||g===Yi)throw E}try{a(u,h,l,h.statSync().size)}finally{h.close()}},\
-touch(u,l,m){let f=i(u);if(f===void 0)throw new Error(`cannot date ${u}: nothing is there`);m(o(f));let h=s(u,f,{read:!0\
+u=>[...e.readDirSync(u)].map(l=>l.name),read(u,l,f){let m=i(u);if(m===void 0)return;f(o(m));let h=s(u,m,{read:!0});try{l\
+et g=Be((E,I)=>h.readSync(E.subarray(I)),m.size,l);f({...o(m),size:g.length});try{return new TextDecoder("utf-8",{fatal:\
+!0,ignoreBOM:!0}).decode(g)}catch{throw new L(u,"not_utf8")}}finally{h.close()}},create(u,l){let f=e.openSync(u,{write:!\
+0,createNew:!0,mode:384});try{a(u,f,l,0)}catch(m){throw f.close(),e.removeSync(u),m}f.close()},append(u,l,f){let m=()=>{\
+let g=i(u);return g?(f(o(g)),s(u,g,{append:!0})):e.openSync(u,{write:!0,append:!0,createNew:!0,mode:384})},h;for(let g=1\
+;h===void 0;g++)try{h=m()}catch(E){if(E instanceof L||g===Yi)throw E}try{a(u,h,l,h.statSync().size)}finally{h.close()}},\
+touch(u,l,f){let m=i(u);if(m===void 0)throw new Error(`cannot date ${u}: nothing is there`);f(o(m));let h=s(u,m,{read:!0\
 });try{h.utimeSync(new Date(l),new Date(l))}finally{h.close()}},rename:(u,l)=>e.renameSync(u,l),remove:u=>e.removeSync(u\
 ),removeDir:u=>e.removeSync(u)}}var $n=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO\
 _DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],In=["HTTP_PROXY","h\
@@ -1214,8 +1214,8 @@ ermissions.querySync?.(p).state}catch{return}},r=p=>t(p)==="granted",o=()=>{let 
 "net"}));return p?.state==="granted"&&p.partial!==!0},i=(p,x)=>r({name:x,path:p}),s=p=>r({name:"sys",kind:p})?S(()=>e[p]\
 ())??void 0:void 0,d=Je(Ut(e,{uid:s("uid"),gid:s("gid")},i)),c=(p,x)=>{try{let T=new TextEncoder().encode(x);for(;T.leng\
 th>0;)T=T.subarray(p.writeSync(T))}catch{}},a=e===on&&ur?ur:fr(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e\
-.kill(e.pid,p),!0))===!0,l=p=>{u(p)||e.exit(fe[p]),setTimeout(()=>e.exit(fe[p]),100)},m=()=>globalThis.process?.stdin,f=\
-()=>S(()=>e.stdin.readable.locked||en(m()))!==!1,h=new se(p=>{let x=w=>{Q(p,A=>A.beforeExit())&&w.preventDefault()},T=()\
+.kill(e.pid,p),!0))===!0,l=p=>{u(p)||e.exit(fe[p]),setTimeout(()=>e.exit(fe[p]),100)},f=()=>globalThis.process?.stdin,m=\
+()=>S(()=>e.stdin.readable.locked||en(f()))!==!1,h=new se(p=>{let x=w=>{Q(p,A=>A.beforeExit())&&w.preventDefault()},T=()\
 =>{Q(p,w=>w.exit(e.exitCode))},_=w=>{w.defaultPrevented||Q(p,A=>A.exit(1))},y=[["beforeunload",x],["error",_],["unhandle\
 drejection",_]];for(let[w,A]of y)globalThis.addEventListener(w,A);return Un.add(T),()=>{for(let[w,A]of y)globalThis.remo\
 veEventListener(w,A);Un.delete(T)}}),g=new se(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};let x=e.build\
@@ -1253,7 +1253,7 @@ E_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},M=Ze(k,{...x.set,...j},A);if(!y)return{arg
 nDetached(p){try{let[x,...T]=p.argv,y={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!\
 0};return new e.Command(x,{args:T,env:p.env,cwd:p.cwd,...y}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.\
 exit(p),signalSelf:u,terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catc\
-h{return}if(!f()&&Qe(d,N().os))return{async readRaw(p){let x=S(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let T=()=>{for(le\
+h{return}if(!m()&&Qe(d,N().os))return{async readRaw(p){let x=S(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);let T=()=>{for(le\
 t[y,w]of _)S(()=>a.remove(y,w))},_=Ee.map(y=>{let w=()=>{S(()=>e.stdin.setRaw(!1)),!a.programListens(y)&&(T(),l(y))};ret\
 urn S(()=>a.add(y,w)),[y,w]});try{let y=new Uint8Array(64);for(;;){let w=await e.stdin.read(y);if(w===null)throw new Err\
 or("the terminal went away");if(p(y.slice(0,w))!==void 0)return}}finally{e.stdin.setRaw(x),T()}}}},files:d,exiting:()=>m\
@@ -1277,8 +1277,8 @@ o,mr=!1,Un=new Set;on&&globalThis.addEventListener("unload",()=>{mr=!0;for(let e
 Listener=="function"?fr(on):void 0;var hs="/etc/hosts",ps=16<<20,gs=5e3,ys=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLE\
 D"]);function hr(e,n,t){let r=e("node:dns");return(o,i,s)=>{let d=o.toLowerCase().replace(/\\.$/,"");if(d==="localhost"||\
 d.endsWith(".localhost")||Ss(e,d))return r.lookup(o,i,s);let c=new r.Resolver({timeout:gs,tries:1}),a=()=>c.cancel();t.a\
-ddEventListener("abort",a,{once:!0});let u=(l,m)=>new Promise(f=>l.call(c,m,h=>f(h?.code)));(async()=>{for(let l of vs(e\
-,n,o)){let m=await Promise.all([u(c.resolve4,l),u(c.resolve6,l)]);if(m.some(f=>ys.has(f??"")))return!1;if(m.includes(voi\
+ddEventListener("abort",a,{once:!0});let u=(l,f)=>new Promise(m=>l.call(c,f,h=>m(h?.code)));(async()=>{for(let l of vs(e\
+,n,o)){let f=await Promise.all([u(c.resolve4,l),u(c.resolve6,l)]);if(f.some(m=>ys.has(m??"")))return!1;if(f.includes(voi\
 d 0))return!0}return!0})().then(l=>{if(t.removeEventListener("abort",a),l&&!t.aborted)return r.lookup(o,i,s);s(Object.as\
 sign(new Error(`DNS did not answer for ${o}`),{code:"ETIMEOUT"}))})}}var bs="/etc/resolv.conf",Es=65536;function vs(e,n,\
 t){if(t.endsWith("."))return[t.slice(0,-1)];let r,o=1,i=a=>{let u=a.find(l=>l.startsWith("ndots:"));u!==void 0&&(o=Math.\
@@ -1292,19 +1292,19 @@ leSync(n,"latin1"):""}function Ss(e,n){let t=S(()=>pr(e("node:fs"),hs,ps))??"",r
 1,o.index);if(!i.includes("#")&&/\\S/.test(i))return!0}return!1}function gr(e,n){let{Buffer:t}=globalThis;return(r,o)=>ne\
 w Promise((i,s)=>{let d=new URL(r),c=ve(d,n);if(c.kind==="unusable")return s(new W(c.reason));let a=d.protocol==="https:\
 ",u=hr(e,n,o.signal),l={method:o.method,headers:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"i\
-dentity"},signal:o.signal};if(c.kind==="direct")l.agent=!1,l.lookup=u;else{let{proxy:f}=c,h=o.signal;l.createConnection=\
-(g,E)=>{(a?Ts(e,u,f,d,h):yr(e,u,f,h)).then(R=>E(null,R),R=>E(R))},a||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.s\
-earch}`,f.authorization&&(l.headers["proxy-authorization"]=f.authorization))}let m=e(a?"node:https":"node:http").request\
-(d,l);m.on("error",s),m.on("response",f=>{let h=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=>\
-{let E=h(g);return E===void 0?null:Array.isArray(E)?E.join(", "):E}},body:{cancel:()=>(f.destroy(),Promise.resolve()),ge\
-tReader:()=>e("node:stream").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var ws=16384;function yr(e,n,t,r){let o=\
+dentity"},signal:o.signal};if(c.kind==="direct")l.agent=!1,l.lookup=u;else{let{proxy:m}=c,h=o.signal;l.createConnection=\
+(g,E)=>{(a?Ts(e,u,m,d,h):yr(e,u,m,h)).then(R=>E(null,R),R=>E(R))},a||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.s\
+earch}`,m.authorization&&(l.headers["proxy-authorization"]=m.authorization))}let f=e(a?"node:https":"node:http").request\
+(d,l);f.on("error",s),f.on("response",m=>{let h=g=>m.headers[g.toLowerCase()];i({status:m.statusCode??0,headers:{get:g=>\
+{let E=h(g);return E===void 0?null:Array.isArray(E)?E.join(", "):E}},body:{cancel:()=>(m.destroy(),Promise.resolve()),ge\
+tReader:()=>e("node:stream").Readable.toWeb(m).getReader()}})}),f.end(o.body)})}var ws=16384;function yr(e,n,t,r){let o=\
 e("node:net"),{hostname:i,port:s}=t;return jn(r,d=>{let c=t.protocol==="https:"?e("node:tls").connect({host:i,port:s,ser\
 vername:o.isIP(i)?"":i,lookup:n}):o.connect({host:i,port:s,lookup:n});return c.once(t.protocol==="https:"?"secureConnect\
 ":"connect",()=>d(c)),c})}async function Ts(e,n,t,r,o){let i=await yr(e,n,t,o),s=`${r.hostname}:${r.port||443}`;await jn\
-(o,(a,u)=>{let l="",m=f=>{l+=f.toString("latin1");let h=l.indexOf(`\\r\n\\r\n`);if(h<0){l.length>ws&&u(new Error("the proxy\'\
-s answer to CONNECT is too long"));return}i.removeListener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exe\
-c(l)?.[1]??0);if(g<200||g>299)return u(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));let E=f.subarray(f.\
-length-(l.length-h-4));E.length>0&&i.unshift(E),a(void 0)};return i.on("data",m),i.write(`CONNECT ${s} HTTP/1.1\\r\nHost: \
+(o,(a,u)=>{let l="",f=m=>{l+=m.toString("latin1");let h=l.indexOf(`\\r\n\\r\n`);if(h<0){l.length>ws&&u(new Error("the proxy\'\
+s answer to CONNECT is too long"));return}i.removeListener("data",f),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exe\
+c(l)?.[1]??0);if(g<200||g>299)return u(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));let E=m.subarray(m.\
+length-(l.length-h-4));E.length>0&&i.unshift(E),a(void 0)};return i.on("data",f),i.write(`CONNECT ${s} HTTP/1.1\\r\nHost: \
 ${s}\\r\n`+(t.authorization?`Proxy-Authorization: ${t.authorization}\\r\n`:"")+`\\r\n`),i});let d=e("node:net"),c=r.hostname.r\
 eplace(/^\\[(.*)\\]$/,"$1");return jn(o,a=>{let u=d.isIP(c)?"":c,l=e("node:tls").connect({socket:i,host:c,servername:u});r\
 eturn l.on("close",()=>i.destroy()),l.once("secureConnect",()=>a(l)),l})}function jn(e,n){return new Promise((t,r)=>{let\
@@ -1313,41 +1313,41 @@ u)},d=l=>{i.outcome==="pending"&&(i.outcome="settled",s(),t(l))};function c(l){i
 ",s(),o?.destroy(),r(l))}let a=()=>c(new Error("aborted")),u=()=>c(new Error("the connection closed"));if(e.aborted)retu\
 rn r(new Error("aborted"));e.addEventListener("abort",a,{once:!0});try{o=n(d,c)}catch(l){return c(l instanceof Error?l:n\
 ew Error(String(l)))}if(o.on("error",()=>{}),i.outcome==="failed")return void o.destroy();i.outcome==="pending"&&(o.on("\
-error",c),o.on("close",u))})}var xs=7;function br(e,n,t,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),\
-s=f=>({kind:f.isSymbolicLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"other",uid:t?void 0:f.uid,gid:t?\
-void 0:f.gid,mode:t?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs,changed:f.ctimeMs,inode:f.ino,device:f.dev}),d=(f,\
-h,g,E)=>{try{return e.openSync(f,h|i,E)}catch(I){let R=I.code;if(R==="ENOENT"||R==="ENOTDIR")return;let k=R==="ELOOP"||R\
-==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw k&&g(s(k)),I}},c=(f,h)=>{for(let g=0;g<h.length;)g+=e.writeSy\
-nc(f,h,g,h.length-g)},{Buffer:a,process:u}=globalThis,l,m=(f,h)=>{if(l??=u?.getBuiltinModule?.("node:buffer")?.isUtf8??_\
-s,!l(h))throw new L(f,"not_utf8");return a.from(h).toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0\
-:n.gid},permissionsFollowLinks:!1,allowed:(f,h)=>r===void 0||S(()=>r.has(h==="read"?"fs.read":"fs.write",f))!==!1,lstat(\
-f){try{let h=e.lstatSync(f,{throwIfNoEntry:!1});return h&&s(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}},realPath:\
-f=>S(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink:f=>S(()=>e.readlinkSync(f)),usableDir(f){try{return e.acce\
-ssSync(f,xs),!0}catch(h){return["EACCES","EPERM","EROFS"].includes(h.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{mode\
-:448})},list:f=>e.readdirSync(f),read(f,h,g){let E=d(f,o("O_RDONLY"),g);if(E!==void 0)try{let I=s(e.fstatSync(E));g(I);l\
-et R=Be((k,v)=>e.readSync(E,k,v,k.length-v,null),I.size,h);return g({...I,size:R.length}),m(f,R)}finally{e.closeSync(E)}\
-},create(f,h){let g=d(f,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`cannot create \
-${f}: no such directory`);try{c(g,a.from(h))}catch(E){throw e.closeSync(g),e.unlinkSync(f),E}e.closeSync(g)},append(f,h,\
-g){let E=d(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384);if(E===void 0)throw new Error(`cannot append to ${f}: no su\
-ch directory`);try{g(s(e.fstatSync(E))),c(E,a.from(h))}finally{e.closeSync(E)}},touch(f,h,g){let E=d(f,o("O_RDONLY"),g);\
-if(E===void 0)throw new Error(`cannot date ${f}: nothing is there`);try{g(s(e.fstatSync(E))),e.futimesSync(E,h/1e3,h/1e3\
-)}finally{e.closeSync(E)}},rename:(f,h)=>e.renameSync(f,h),remove(f){try{e.unlinkSync(f)}catch(h){let g=h?.code;if(g!=="\
-EISDIR"&&g!=="EPERM")throw h;try{e.rmdirSync(f)}catch{throw h}}},removeDir:f=>e.rmdirSync(f)}}function _s(e){try{return \
+error",c),o.on("close",u))})}var xs=7;function br(e,n,t,r){let o=m=>e.constants[m]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),\
+s=m=>({kind:m.isSymbolicLink()?"symlink":m.isFile()?"file":m.isDirectory()?"directory":"other",uid:t?void 0:m.uid,gid:t?\
+void 0:m.gid,mode:t?void 0:m.mode&4095,size:m.size,modified:m.mtimeMs,changed:m.ctimeMs,inode:m.ino,device:m.dev}),d=(m,\
+h,g,E)=>{try{return e.openSync(m,h|i,E)}catch(I){let R=I.code;if(R==="ENOENT"||R==="ENOTDIR")return;let k=R==="ELOOP"||R\
+==="ENXIO"?e.lstatSync(m,{throwIfNoEntry:!1}):void 0;throw k&&g(s(k)),I}},c=(m,h)=>{for(let g=0;g<h.length;)g+=e.writeSy\
+nc(m,h,g,h.length-g)},{Buffer:a,process:u}=globalThis,l,f=(m,h)=>{if(l??=u?.getBuiltinModule?.("node:buffer")?.isUtf8??_\
+s,!l(h))throw new L(m,"not_utf8");return a.from(h).toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0\
+:n.gid},permissionsFollowLinks:!1,allowed:(m,h)=>r===void 0||S(()=>r.has(h==="read"?"fs.read":"fs.write",m))!==!1,lstat(\
+m){try{let h=e.lstatSync(m,{throwIfNoEntry:!1});return h&&s(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}},realPath:\
+m=>S(()=>(e.realpathSync.native??e.realpathSync)(m)),readLink:m=>S(()=>e.readlinkSync(m)),usableDir(m){try{return e.acce\
+ssSync(m,xs),!0}catch(h){return["EACCES","EPERM","EROFS"].includes(h.code??"")?!1:void 0}},mkdir:m=>{e.mkdirSync(m,{mode\
+:448})},list:m=>e.readdirSync(m),read(m,h,g){let E=d(m,o("O_RDONLY"),g);if(E!==void 0)try{let I=s(e.fstatSync(E));g(I);l\
+et R=Be((k,v)=>e.readSync(E,k,v,k.length-v,null),I.size,h);return g({...I,size:R.length}),f(m,R)}finally{e.closeSync(E)}\
+},create(m,h){let g=d(m,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`cannot create \
+${m}: no such directory`);try{c(g,a.from(h))}catch(E){throw e.closeSync(g),e.unlinkSync(m),E}e.closeSync(g)},append(m,h,\
+g){let E=d(m,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384);if(E===void 0)throw new Error(`cannot append to ${m}: no su\
+ch directory`);try{g(s(e.fstatSync(E))),c(E,a.from(h))}finally{e.closeSync(E)}},touch(m,h,g){let E=d(m,o("O_RDONLY"),g);\
+if(E===void 0)throw new Error(`cannot date ${m}: nothing is there`);try{g(s(e.fstatSync(E))),e.futimesSync(E,h/1e3,h/1e3\
+)}finally{e.closeSync(E)}},rename:(m,h)=>e.renameSync(m,h),remove(m){try{e.unlinkSync(m)}catch(h){let g=h?.code;if(g!=="\
+EISDIR"&&g!=="EPERM")throw h;try{e.rmdirSync(m)}catch{throw h}}},removeDir:m=>e.rmdirSync(m)}}function _s(e){try{return \
 new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}function Sr(e){let n=0,t,r=()=>{if(n!==0)try{t??=new Me\
 ssageChannel().port1,t.ref()}catch{}};return()=>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return(\
 )=>{if(!o&&(o=!0,!(--n>0))){t?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}var Er,vr=!1;function wr(e,n){if(\
 vr)return!1;try{return Er??=new Int32Array(new SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(Er,0,0,e).value).\
 then(()=>n(),()=>{vr=!0,n()}),!0}catch{return!1}}var ks={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function \
-Or(e,n){let t,r=()=>t??=Rs(e),o=({dir:m})=>{let f=e.platform==="win32"?void 0:m.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];\
-if(f!==void 0)return`${N().name} cannot run a script from a path with a \'${f}\' in it: ${m}`;let{files:h,fs:g}=r();return\
- Cs(e,h,g)},i=!1,s=new se(m=>Rr(e,[["beforeExit",()=>{Q(m,g=>g.beforeExit())}],["exit",g=>{i=!0,Q(m,E=>E.exit(g))}]])),d\
-=m=>e.platform!=="win32"&&S(()=>(e.kill(e.pid,m),!0))===!0,c=new se(m=>{if(e.pid===1)return()=>{};let f=e.versions.bun&&\
-e.platform==="linux"?r().files:void 0,h=Xe(S(()=>f?.read(Fe,65536)));return Rr(e,Ee.filter(g=>!h.includes(g)).map(g=>{le\
-t E=tn(()=>{tr(e,g)||(Q(m,I=>I(g)),c.clear(),d(g)||e.exit(fe[g]))});return[g,E]}))}),a=m=>{try{return e.env[m]?.includes\
-("\\uFFFD")===!0}catch{return!1}},u=m=>a(m)&&!ie.includes(m),l=m=>{try{return u(m)?void 0:e.env[m]}catch{return}};return{\
-env:l,envHidden:u,envNotUnicode:a,writeStderr:m=>_r(e.stderr,m),writeStdout:m=>_r(e.stdout,m),stdoutIsTerminal:()=>e.std\
-out.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(m){e.exitCode=m},exitCode(){let m=Number(e.exitCode??NaN);return Num\
-ber.isInteger(m)?m:void 0},async serve(m,f,h,g){let E=e.getBuiltinModule?.("node:http");if(!E)throw new Error("no HTTP s\
+Or(e,n){let t,r=()=>t??=Rs(e),o=({dir:f})=>{let m=e.platform==="win32"?void 0:f.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];\
+if(m!==void 0)return`${N().name} cannot run a script from a path with a \'${m}\' in it: ${f}`;let{files:h,fs:g}=r();return\
+ Cs(e,h,g)},i=!1,s=new se(f=>Rr(e,[["beforeExit",()=>{Q(f,g=>g.beforeExit())}],["exit",g=>{i=!0,Q(f,E=>E.exit(g))}]])),d\
+=f=>e.platform!=="win32"&&S(()=>(e.kill(e.pid,f),!0))===!0,c=new se(f=>{if(e.pid===1)return()=>{};let m=e.versions.bun&&\
+e.platform==="linux"?r().files:void 0,h=Xe(S(()=>m?.read(Fe,65536)));return Rr(e,Ee.filter(g=>!h.includes(g)).map(g=>{le\
+t E=tn(()=>{tr(e,g)||(Q(f,I=>I(g)),c.clear(),d(g)||e.exit(fe[g]))});return[g,E]}))}),a=f=>{try{return e.env[f]?.includes\
+("\\uFFFD")===!0}catch{return!1}},u=f=>a(f)&&!ie.includes(f),l=f=>{try{return u(f)?void 0:e.env[f]}catch{return}};return{\
+env:l,envHidden:u,envNotUnicode:a,writeStderr:f=>_r(e.stderr,f),writeStdout:f=>_r(e.stdout,f),stdoutIsTerminal:()=>e.std\
+out.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(f){e.exitCode=f},exitCode(){let f=Number(e.exitCode??NaN);return Num\
+ber.isInteger(f)?f:void 0},async serve(f,m,h,g){let E=e.getBuiltinModule?.("node:http");if(!E)throw new Error("no HTTP s\
 erver in this runtime");let I={requestTimeout:g.requestTimeoutMs,headersTimeout:g.requestTimeoutMs,connectionsCheckingIn\
 terval:1e3},R=E.createServer(I,(v,p)=>{let x=(O,X)=>{p.writeHead(O,{"content-type":"application/json",connection:"close"\
 }),p.end(JSON.stringify({error:X}),()=>v.socket.destroy())},T=()=>x(413,"the body is too large");if(Number(v.headers["co\
@@ -1356,26 +1356,26 @@ request did not arrive in time")},g.requestTimeoutMs);v.on("close",()=>clearTime
 ength,w>g.maxBodyBytes)return A=!0,y="",clearTimeout(F),v.pause(),T();y+=_.decode(O,{stream:!0})}}),v.on("end",async()=>\
 {if(clearTimeout(F),A)return;let O;try{O=await h({method:v.method??"GET",path:v.url??"/",body:y})}catch{O={status:500,he\
 aders:{"content-type":"application/json"},body:\'{"error":"internal"}\'}}O&&(p.writeHead(O.status,O.headers??{}),p.end(O.b\
-ody))})});R.maxConnections=g.maxConnections,await new Promise((v,p)=>{R.once("error",p),R.listen(f,m,v)});let k=R.addres\
-s();return{port:typeof k=="object"&&k?k.port:f,close:()=>new Promise(v=>{R.close(()=>v()),R.closeAllConnections?.()})}},\
-unrefTimer(m){m?.unref?.()},holdOpen:e.versions.bun?void 0:Sr(e),watchTick:e.versions.bun?void 0:wr,monotonicMs(){let[m,\
-f]=e.hrtime();return m*1e3+f/1e6},threadsShared:{get:m=>S(()=>Tr(e)?.getEnvironmentData?.(m)),set:(m,f)=>{S(()=>Tr(e)?.s\
-etEnvironmentData?.(m,f))}},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){let{fs:m}=r(),f=g=>S(()=>m?.fstatS\
-ync(g).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(f)||e.execArgv?.includes("--test"))return;let{std\
+ody))})});R.maxConnections=g.maxConnections,await new Promise((v,p)=>{R.once("error",p),R.listen(m,f,v)});let k=R.addres\
+s();return{port:typeof k=="object"&&k?k.port:m,close:()=>new Promise(v=>{R.close(()=>v()),R.closeAllConnections?.()})}},\
+unrefTimer(f){f?.unref?.()},holdOpen:e.versions.bun?void 0:Sr(e),watchTick:e.versions.bun?void 0:wr,monotonicMs(){let[f,\
+m]=e.hrtime();return f*1e3+m/1e6},threadsShared:{get:f=>S(()=>Tr(e)?.getEnvironmentData?.(f)),set:(f,m)=>{S(()=>Tr(e)?.s\
+etEnvironmentData?.(f,m))}},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){let{fs:f}=r(),m=g=>S(()=>f?.fstatS\
+ync(g).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(m)||e.execArgv?.includes("--test"))return;let{std\
 in:h}=e;if(!(!h.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!h.setRawMode)&&S(()=>en(h))===!1&&Qe(r().files,N().os))return{\
 readRaw:g=>new Promise((E,I)=>{let R=h.isRaw===!0,k=h.readableFlowing,v=T=>{h.removeListener("data",p),h.removeListener(\
 "end",x),h.removeListener("error",x),S(()=>h.setRawMode?.(R)),h.pause(),T!==void 0&&T.length>0&&S(()=>h.unshift(T)),k===\
 !0?h.resume():k===null&&S(()=>h.readableFlowing=null)},p=T=>{let _=new Uint8Array(T??[]),y;try{y=g(_)}catch{y=_.length}y\
 !==void 0&&(v(_.subarray(y)),e.nextTick(E))},x=()=>{v(),I(new Error("the terminal went away"))};h.setRawMode?.(!0),h.on(\
-"data",p),h.on("end",x),h.on("error",x),h.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?gr(m=>e.getBuiltinModule(m\
-),m=>e.env[m]):Bs(n.fetchAtLoad,m=>e.env[m],e.versions.bun!==void 0),senderCommand(m,f){let h=o(f);if(h)return{refused:h\
-};let g=e.versions.bun?ks:{},E=Ze(l,{...f.set,...g},S(()=>e.cwd?.())),I=e.versions.bun?[]:Ls(e);return{argv:[e.execPath,\
-...I,m],env:E,cwd:f.dir}},senderRefusal:o,spawnDetached(m){try{let{argv:f,env:h,cwd:g}=m;if(n.bunSpawn){let v=["ignore",\
-"ignore","ignore"];try{let p=n.bunSpawn([...f],{detached:!0,stdio:v,windowsHide:!0,env:{...h},cwd:g});return p.unref(),p\
+"data",p),h.on("end",x),h.on("error",x),h.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?gr(f=>e.getBuiltinModule(f\
+),f=>e.env[f]):Bs(n.fetchAtLoad,f=>e.env[f],e.versions.bun!==void 0),senderCommand(f,m){let h=o(m);if(h)return{refused:h\
+};let g=e.versions.bun?ks:{},E=Ze(l,{...m.set,...g},S(()=>e.cwd?.())),I=e.versions.bun?[]:Ls(e);return{argv:[e.execPath,\
+...I,f],env:E,cwd:m.dir}},senderRefusal:o,spawnDetached(f){try{let{argv:m,env:h,cwd:g}=f;if(n.bunSpawn){let v=["ignore",\
+"ignore","ignore"];try{let p=n.bunSpawn([...m],{detached:!0,stdio:v,windowsHide:!0,env:{...h},cwd:g});return p.unref(),p\
 .pid!==void 0?"started":"failed"}catch(p){return p?.code==="EAGAIN"?"no processes":"failed"}}let E=e.getBuiltinModule?.(\
-"node:child_process");if(!E)return"failed";let[I,...R]=f,k=E.spawn(I,R,{detached:!0,stdio:"ignore",windowsHide:!0,env:h,\
-cwd:g});return k.on("error",()=>{}),k.unref(),k.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:m=>e.exit(m)\
-,signalSelf:d,get files(){return r().files},exiting:()=>i||e._exiting===!0,onExit:m=>s.add(m),onInterrupt:m=>c.add(m)}}f\
+"node:child_process");if(!E)return"failed";let[I,...R]=m,k=E.spawn(I,R,{detached:!0,stdio:"ignore",windowsHide:!0,env:h,\
+cwd:g});return k.on("error",()=>{}),k.unref(),k.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:f=>e.exit(f)\
+,signalSelf:d,get files(){return r().files},exiting:()=>i||e._exiting===!0,onExit:f=>s.add(f),onInterrupt:f=>c.add(f)}}f\
 unction Rs(e){let n;try{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??=\
 {gid:i()},t.gid}},o=n&&br(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?Ns(S(()=>o?.read(Ar,Os,As)),r.uid)\
 :S(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&Je(o)}}var Ar="/etc/passwd",O\
@@ -1499,10 +1499,10 @@ en");let i=[],s=rd();for(let y of ad)b().envHidden?.(y)===!0&&!(y==="CI"&&s)&&i.
 "so events are sent")??i.includes("NAT_TELEMETRY_DRY_RUN"),c=e("NAT_TELEMETRY_ENDPOINT"),a=c===void 0?void 0:mn(c);a&&r(\
 "NAT_TELEMETRY_ENDPOINT",`NAT_TELEMETRY_ENDPOINT=${$(V(c))} ${a}: nothing is sent`);let u=e("NAT_TELEMETRY_FORMAT");u!==\
 void 0&&u.trim()!==""&&hn(u)===void 0&&r("NAT_TELEMETRY_FORMAT",`NAT_TELEMETRY_FORMAT=${$(u)} is not a format (nat, otlp\
-): the nat envelope is sent`);let l=o("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",m=e(\
-"NAT_TELEMETRY_CONSENT_FILE"),f=qn(e),h="it is read in the working directory where a run first reads it, so each directo\
-ry may hold another decision";m&&!C(m,N().os)?n.push(`NAT_TELEMETRY_CONSENT_FILE=${$(m)} is not an absolute path: ${h}`)\
-:!m&&f&&!C(f,N().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE is not set and the home directory, ${$(f)}, is not an absolute \
+): the nat envelope is sent`);let l=o("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",f=e(\
+"NAT_TELEMETRY_CONSENT_FILE"),m=qn(e),h="it is read in the working directory where a run first reads it, so each directo\
+ry may hold another decision";f&&!C(f,N().os)?n.push(`NAT_TELEMETRY_CONSENT_FILE=${$(f)} is not an absolute path: ${h}`)\
+:!f&&m&&!C(m,N().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE is not set and the home directory, ${$(m)}, is not an absolute \
 path: the consent file below it is relative, and ${h}`);let g,E=[],I=ud(e,N().os,E,y=>g=y);for(let y of E)r("NAT_TELEMET\
 RY_SPOOL_DIR",y);let R=e("NAT_TELEMETRY_SPOOL_DIR"),k=N().os==="win32"?"LOCALAPPDATA":"HOME";I===void 0&&R===void 0&&b()\
 .envHidden?.(k)===!0&&(g=`the program may not read ${k} (${_e(k)})`,r(k,`${k} may not be read (${_e(k)}): the spool cann\
@@ -1696,8 +1696,8 @@ s.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal
 rn}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(bt)),this.signal.addEventListener("abort",t\
 his.look)}catch{}},look:()=>{for(let e of Ie.guarded)--e.looks<=0&&e.end();Ie.guarded.size>0&&Ie.listen()}};function Le(\
 e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),Ie.release(c),i?.()},d=()=>{o||(s(),n())},c={looks:Math.ceil((e+Ld)/bt),\
-end:d},a=(u,l)=>{let m=b().monotonicMs()+u;try{r=setTimeout(()=>{Ie.release(c);let f=b().monotonicMs()-m;if(f<=Id||l===0\
-)return d();a(Math.min(Math.max(f,yt.min),yt.max),l-1)},u),t?.(r)}catch{}};return Ie.guard(c),a(e,ko),t||(i=S(()=>b().ho\
+end:d},a=(u,l)=>{let f=b().monotonicMs()+u;try{r=setTimeout(()=>{Ie.release(c);let m=b().monotonicMs()-f;if(m<=Id||l===0\
+)return d();a(Math.min(Math.max(m,yt.min),yt.max),l-1)},u),t?.(r)}catch{}};return Ie.guard(c),a(e,ko),t||(i=S(()=>b().ho\
 ldOpen?.())),s}function Ro(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Da\
 te.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ye(e,n,t,r=0){let o=Math.min(n.maxMs,\
 n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Pd=3,Ao=!1;function No(){Ao=!0}var Md=new Set([\
@@ -1709,10 +1709,10 @@ timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventL
 romise((d,c)=>{n.signal.addEventListener("abort",()=>c(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{le\
 t d=e.url,c=new URL(d).origin,a=e.classify??Fd;for(;;s++){let u=new URL(d).origin===c?e.headers:void 0,l=await Promise.r\
 ace([e.fetch(d,{method:"POST",headers:{...u,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.si\
-gnal}),i]),m=Cd(l);if(m===void 0)return St(vt(l)),{kind:"rejected",reason:"bad_response"};let f=Oo(l,"location"),h=Ro(Oo\
-(l,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let E=await Promise.race([Bd(l,n.signal),i])\
-.catch(()=>{});return a(m,h,E)}if(St(vt(l)),m!==307&&m!==308)return a(m,h,void 0);if(s===Pd)return{kind:"rejected",reaso\
-n:"too_many_redirects"};let g=Yd(f,d);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:\
+gnal}),i]),f=Cd(l);if(f===void 0)return St(vt(l)),{kind:"rejected",reason:"bad_response"};let m=Oo(l,"location"),h=Ro(Oo\
+(l,"retry-after"),e.now());if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();let E=await Promise.race([Bd(l,n.signal),i])\
+.catch(()=>{});return a(f,h,E)}if(St(vt(l)),f!==307&&f!==308)return a(f,h,void 0);if(s===Pd)return{kind:"rejected",reaso\
+n:"too_many_redirects"};let g=Yd(m,d);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:\
 ")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return Ao?{kind:"n\
 ot_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redi\
 rect"};if(new URL(g).origin!==c&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};d=g}}catc\
@@ -1770,19 +1770,19 @@ t)}var Co=36e5,Ye=64,Kd=6e4,ue={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5}
 =""){return re(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ce=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i)\
 {this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,ue.maxAgeMs),maxEvents:Math.max(r.maxEvents,ue.max\
 Events),maxBytes:Math.max(r.maxBytes,ue.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"\
-){let d=(l,m=!1)=>{i(l,m)},c=s==="work",a=c?"read and write":"read",u=l=>!t.allowed(l,"read")||c&&!t.allowed(l,"write");\
-if(u(n))return d(`the program may not ${a} ${n} (its permissions)`);try{let l=t.ensureDir(n,!0,c),m=t.realPath(n);return\
- m===void 0?d(`where ${n} leads cannot be told`):m!==n&&u(m)?t.permissionsFollowLinks?d(`the program may not ${a} ${m}, \
-where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!==n&&(l=t.ensureDir(m,!0,c)),new e(m,t,r,o,l))}catch(l){return \
+){let d=(l,f=!1)=>{i(l,f)},c=s==="work",a=c?"read and write":"read",u=l=>!t.allowed(l,"read")||c&&!t.allowed(l,"write");\
+if(u(n))return d(`the program may not ${a} ${n} (its permissions)`);try{let l=t.ensureDir(n,!0,c),f=t.realPath(n);return\
+ f===void 0?d(`where ${n} leads cannot be told`):f!==n&&u(f)?t.permissionsFollowLinks?d(`the program may not ${a} ${f}, \
+where ${n} leads (its permissions)`):new e(n,t,r,o,l):(f!==n&&(l=t.ensureDir(f,!0,c)),new e(f,t,r,o,l))}catch(l){return \
 l?.reason==="missing"?d(`${n} does not exist yet`,!0):d(G(l))}}write(n,t){let r={},o=n.map(Me),{kept:i}=kt(o,this.#n.max\
 Events,this.#n.maxBytes);H(r,"spool_full",o.length-i.length);let s=new Map;for(let c of i){let a=s.get(n[c].sessionId)??\
 [];a.push(o[c]),s.set(n[c].sessionId,a)}let d=[];try{for(let c of s.values())d.push(this.#c(c,t,this.key))}catch(c){for(\
 let a of d)this.#l(a);throw c}return{written:r,older:this.#h(t,d)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:d}of \
 this.#g(t).slice(0,Ye)){if(o.length>=n)break;let c=this.#p(s.name,t+r);try{this.#e.rename(d,c)}catch{continue}let{valid:\
-a,corrupt:u,expired:l}=this.#s(c,s,t),m=a.slice(0,n-o.length),f={path:c,name:s.name,until:t+r,remaining:m.length,taken:m\
-.length,exact:u===0&&l===0&&m.length===a.length};try{this.#c(a.slice(m.length).map(Me),s.time,this.key)}catch{this.giveB\
-ack(f);continue}H(i,"spool_corrupt",u),H(i,"spool_expired",l);for(let h of m)o.push({...h,claim:f});f.remaining===0&&thi\
-s.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}r\
+a,corrupt:u,expired:l}=this.#s(c,s,t),f=a.slice(0,n-o.length),m={path:c,name:s.name,until:t+r,remaining:f.length,taken:f\
+.length,exact:u===0&&l===0&&f.length===a.length};try{this.#c(a.slice(f.length).map(Me),s.time,this.key)}catch{this.giveB\
+ack(m);continue}H(i,"spool_corrupt",u),H(i,"spool_expired",l);for(let h of f)o.push({...h,claim:m});m.remaining===0&&thi\
+s.release(m)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}r\
 eturn n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#g(n)[0]?.entry.\
 time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{\
 }}peek(){return this.#r().flatMap(n=>{let t=wn.exec(n),r=Pe(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${t\
@@ -1802,26 +1802,26 @@ rn[]}}#a(n,t,r){let o=s=>Math.abs(r-s)>Co;if(!o(t))return!1;let i=this.#e.modifi
  0||o(i)}#g(n){let t=[],r=0;for(let o of this.#r()){let i=$r.exec(o),s=Ho(o,n);s?.key===this.key?t.push({entry:s,path:`$\
 {this.dir}/${o}`}):i&&r<Ye&&this.#a(o,Number(i[1]),n)&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#\
 h(n,t){let r={},[o,i]=[this.#n,this.#o],s=v=>v.key===this.key||v.key===void 0,d=v=>n-v.time>(s(v)?o.maxAgeMs:i.maxAgeMs)\
-,c=this.#r();this.#T(c,n,d,r);let a=this.#t(c),u={events:0,bytes:0},l={events:0,bytes:0},m=(v,p,x)=>{s(v)&&([u.events,u.\
-bytes]=[u.events+p,u.bytes+x]),[l.events,l.bytes]=[l.events+p,l.bytes+x]};for(let v of a)m(v,v.events,v.bytes);let f=(v,\
-p)=>v.events>p.maxEvents||v.bytes>p.maxBytes;if(!f(u,o)&&!f(l,i)&&!a.some(d))return r;let h=a.filter(v=>t.includes(v.nam\
+,c=this.#r();this.#T(c,n,d,r);let a=this.#t(c),u={events:0,bytes:0},l={events:0,bytes:0},f=(v,p,x)=>{s(v)&&([u.events,u.\
+bytes]=[u.events+p,u.bytes+x]),[l.events,l.bytes]=[l.events+p,l.bytes+x]};for(let v of a)f(v,v.events,v.bytes);let m=(v,\
+p)=>v.events>p.maxEvents||v.bytes>p.maxBytes;if(!m(u,o)&&!m(l,i)&&!a.some(d))return r;let h=a.filter(v=>t.includes(v.nam\
 e)),g=Math.min(...h.map(v=>v.time)),E=v=>this.#e.modifiedAt(`${this.dir}/${v}`),I=Math.max(...h.map(v=>E(v.name)??-1/0))\
 ,R=v=>{if(v.time<g)return!1;let p=E(v.name);return p===void 0||!Number.isFinite(I)?v.time-g<=Bo:Math.abs(p-I)<=Bo},k=a.f\
-ilter(v=>!t.includes(v.name)).sort((v,p)=>v.time-p.time);for(let v=0;v<Ye;){let p=k.find(d),x=p===void 0&&f(u,o),T=p??(x\
-?k.find(s):f(l,i)?k[0]:void 0);if(T===void 0)break;k.splice(k.indexOf(T),1);let _=d(T);if(!_&&R(T))continue;v++,m(T,-T.e\
+ilter(v=>!t.includes(v.name)).sort((v,p)=>v.time-p.time);for(let v=0;v<Ye;){let p=k.find(d),x=p===void 0&&m(u,o),T=p??(x\
+?k.find(s):m(l,i)?k[0]:void 0);if(T===void 0)break;k.splice(k.indexOf(T),1);let _=d(T);if(!_&&R(T))continue;v++,f(T,-T.e\
 vents,-T.bytes);let y=x?{events:o.maxEvents-u.events,bytes:o.maxBytes-u.bytes}:{events:i.maxEvents-l.events,bytes:i.maxB\
-ytes-l.bytes};if(!_&&y.events>0&&y.bytes>0){let w=this.#S(T,y.events,y.bytes,n);if(w===void 0)continue;m(T,w.kept.events\
+ytes-l.bytes};if(!_&&y.events>0&&y.bytes>0){let w=this.#S(T,y.events,y.bytes,n);if(w===void 0)continue;f(T,w.kept.events\
 ,w.kept.bytes),H(r,"spool_corrupt",w.corrupt),H(r,"spool_full",w.cut);continue}this.#u(T.name,T,_?"spool_expired":"spool\
 _full",r)}return r}#u(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(H(o,"spool_corrupt",i.corrupt),H(o,r,i.v\
 alid.length+i.expired))}#T(n,t,r,o){let i=0;for(let s of n){if(i===Ye)break;let d=wn.exec(s);if(d===null||t-Rt(d)<=Zd)co\
 ntinue;let c=Pe(d[3]);if(c===void 0||!r(c))continue;i++;let a=_t(d[3],t+xt);try{this.#e.rename(`${this.dir}/${s}`,`${thi\
 s.dir}/${a}`)}catch{continue}this.#u(a,c,"spool_expired",o)}}#S(n,t,r,o){let i=_t(n.name,o+xt),s=b().monotonicMs();try{t\
 his.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:d,corrupt:c}=this.#s(`${this.dir}/${i}`\
-,n),a=d.map(Me),u=kt(a,t,r),l=u.kept.map(g=>a[g]),m={kept:{events:l.length,bytes:u.bytes},cut:a.length-l.length,corrupt:\
-c};if(l.length===0)return this.#l(i)?m:void 0;let f=an(this.dir,o),h=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.cre\
-ate(f,jo(l))}catch{if(h(),!this.#l(i))return;try{this.#c(l,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:a.leng\
-th,corrupt:c}}return m}if(b().monotonicMs()-s>xt/2)return void h();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{h();re\
-turn}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Uo(l,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e\
+,n),a=d.map(Me),u=kt(a,t,r),l=u.kept.map(g=>a[g]),f={kept:{events:l.length,bytes:u.bytes},cut:a.length-l.length,corrupt:\
+c};if(l.length===0)return this.#l(i)?f:void 0;let m=an(this.dir,o),h=()=>{try{this.#e.remove(m)}catch{}};try{this.#e.cre\
+ate(m,jo(l))}catch{if(h(),!this.#l(i))return;try{this.#c(l,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:a.leng\
+th,corrupt:c}}return f}if(b().monotonicMs()-s>xt/2)return void h();try{this.#e.rename(m,`${this.dir}/${i}`)}catch{h();re\
+turn}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Uo(l,n.time,n.key)}`)}catch{}return f}#l(n){try{return this.#e\
 .remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Ho(e,n){let t=wn.exec(e);return t?zo(t,n)?Pe(t[3]):void 0:Pe(e\
 )}function Pe(e){let n=Qd.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Vo));return{name:\
 e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function kt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max\
@@ -1840,9 +1840,9 @@ ts=="string"&&et(d.parameters)===void 0))return;let a=Number.isSafeInteger(i)&&i
 d:r,retries:n,timestamp:s,...a&&{cuts:i}};return o===void 0?u:{...u,clientVersion:o}}catch{return}}function ra(e,n){let \
 t=r=>{let o=n?.realPath(r);return n===void 0||o!==void 0&&n.writableDir(o)};return e.spoolFallback?Qr(b().env,N().os,n?.\
 uid,t):void 0}function oa(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=Ot(e),d=e.noSpool??"there is no spool\
- directory",c=!1,a=r==="look"?"look":"work",u=o===void 0?void 0:ce.open(o,n,i,s,(h,g)=>{d=h,c=g},a),l=ra(e,n),m=u&&a==="\
-work"?ia(u,l,n,i):void 0;if(u&&m&&u.adopt(m,e.clock(),r==="flush"?0:void 0),u||l===void 0)return!u&&o!==void 0&&t(d,void\
- 0,c),u;let f=ce.open(l,n,i,s,h=>d+=`; nor in ${l}: ${h}`,a);return t(d,f?.dir,c),f}function ia(e,n,t,r,o="work"){let s=\
+ directory",c=!1,a=r==="look"?"look":"work",u=o===void 0?void 0:ce.open(o,n,i,s,(h,g)=>{d=h,c=g},a),l=ra(e,n),f=u&&a==="\
+work"?ia(u,l,n,i):void 0;if(u&&f&&u.adopt(f,e.clock(),r==="flush"?0:void 0),u||l===void 0)return!u&&o!==void 0&&t(d,void\
+ 0,c),u;let m=ce.open(l,n,i,s,h=>d+=`; nor in ${l}: ${h}`,a);return t(d,m?.dir,c),m}function ia(e,n,t,r,o="work"){let s=\
 n!==void 0&&t.allowed(n,"read")&&t.realPath(n)!==void 0?ce.open(n,t,r,e.key,void 0,o):void 0;return s&&s.dir!==e.dir?s:v\
 oid 0}var Tn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.\
 #e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return nu\
@@ -1890,11 +1890,11 @@ Et)throw new RangeError(`Cannot create handler: \'${P}\' must be at most ${Et/1e
 andler: \'${P}\' must be a ${q}, got ${$(M)}`);return M},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={\
 sign:"positive",integer:!0},d=t("requestTimeoutSeconds",fa,o),c=t("backoffInitialSeconds",1,i),a=t("backoffMaxSeconds",6\
 0,i);if(a<c)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' ($\
-{c}), got ${a}`);let u=Kr(),l=r("sourceClientVersion","string",xe),m=ri("resource",e.resource),f=r("sessionId","string",\
+{c}), got ${a}`);let u=Kr(),l=r("sourceClientVersion","string",xe),f=ri("resource",e.resource),m=r("sessionId","string",\
 "undefined"),h=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,E=Sa(g,h),I=hn(u.format??""),R=g!==v\
 oid 0?E:I??"nat",k=e.endpoint===void 0?{headers:u.otlpHeaders,resource:u.otlpResource}:{headers:{},resource:{}},v=Nt(R,l\
-,{...k.resource,...m}),[p,x]=ha.has(e)?[ma,"the smallest event trackCommand records; a command\'s own are larger by its n\
-ame, source and duration"]:[ei,"the smallest event"],T=At(v,u.sessionPrefix+f),_=At(Nt(E,l,m,ni),f,p),y=t("maxEventBytes\
+,{...k.resource,...f}),[p,x]=ha.has(e)?[ma,"the smallest event trackCommand records; a command\'s own are larger by its n\
+ame, source and duration"]:[ei,"the smallest event"],T=At(v,u.sessionPrefix+m),_=At(Nt(E,l,f,ni),m,p),y=t("maxEventBytes\
 ",32768,s);if(y<_.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${_.eventByte\
 s} (${x}), got ${y}`);let w=t("maxBatchBytes",5e5,s);if(w<_.batchBytes){let P=`one ${E} envelope holding ${x}`;throw new\
  RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${P} \
@@ -1906,7 +1906,7 @@ ect: () => performance.timeOrigin + performance.now())"});return{flushIntervalMs
 ueueSize:t("maxQueueSize",ca,s),maxRetries:t("maxRetries",la,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,ex\
 itTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initialMs:c*1e3,maxMs:a*1e3},maxBufferedEvents:t("maxBufferedEvents\
 ",1e3,s),maxEventBytes:Math.min(y,w-T.envelopeBytes-Oe),maxEventBytesOption:y,maxBatchBytes:w,sourceClientVersion:l,sess\
-ionId:u.sessionPrefix+f,sink:F.kind==="http"&&A.problem?{kind:"none",reason:"invalid_headers",detail:A.problem}:F,spoolD\
+ionId:u.sessionPrefix+m,sink:F.kind==="http"&&A.problem?{kind:"none",reason:"invalid_headers",detail:A.problem}:F,spoolD\
 ir:O.path,noSpool:O.none,problems:h,environmentProblems:Ea(u,{endpoint:e.endpoint!==void 0,spoolDir:e.spoolDir!==void 0,\
 format:g!==void 0,handOff:e.handOff!==void 0}),spoolFallback:e.spoolDir===void 0&&u.spoolFallback,spoolLimits:{maxEvents\
 :t("spoolMaxEvents",ue.maxEvents,s),maxBytes:ya(t("spoolMaxBytes",ue.maxBytes,s),p,x),maxAgeMs:t("spoolMaxAgeDays",ue.ma\
@@ -1963,7 +1963,7 @@ e(n)}-${t}${he(8)}.${r}`}function De(e,n,t,r,o){let i={locks:[],marks:[],others:
 sort(),i}function kn(e,n,t,r){try{return De(e,n,t,r).locks.length>0}catch{return!1}}function ai(e,n,t,r){let o;try{e.ens\
 ureDir(n,!0);let i=si(r),s=De(e,n,t,Date.now(),i);if(s.locks.length>0||s.marks.length>0)return"at work";if(s.others.size\
 >=ii)return"crowded";let d=Date.now();o=di(t,d,i,"start"),e.create(`${n}/${o}`,"");let c=De(e,n,t,d,i),a=c.locks.length>\
-0||c.marks[0]!==o,u=`${ee(d)} ${o}`,l=[...c.others.values()].filter(m=>m<u).length>=ii;return!a&&!l?o:(Rn(e,`${n}/${o}`)\
+0||c.marks[0]!==o,u=`${ee(d)} ${o}`,l=[...c.others.values()].filter(f=>f<u).length>=ii;return!a&&!l?o:(Rn(e,`${n}/${o}`)\
 ,a?"at work":"crowded")}catch{return o}}function ui(e,n,t){t!==void 0&&Lt(e,n,()=>[t])}function ci(e,n,t){Lt(e,n,()=>De(\
 e,n,t,Date.now()).marks)}async function li(e,n,t,r){let o=si(r);for(let i=0;i<ka;i++){let s=Date.now();try{e.ensureDir(n\
 ,!0,!1);let d=De(e,n,t,s);if(d.locks.length>0){It(e,n,d.marks);return}let c=di(t,s,o,"lock");e.create(`${n}/${c}`,"");le\
@@ -1975,8 +1975,8 @@ _RUN"];function hi(e,n,t){let r=$a(e,n,t);return r.handOff?r:{...r,outcome:pi(e,
 =="none"?"dropped":gi(e)&&n?.health.isOpen()!==!0?"delivered":n&&$e()===void 0?"spooled":"dropped"}function gi(e){return\
  e.sink.kind!=="http"||b().canConnect(e.sink.url)}function $a(e,n,t){try{let r=wi(e,n,t);if(r!==void 0||!n||e.sink.kind!\
 =="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=vi(e.sink.url,o.dir),d=Si(s);if(d!==void 0)re\
-turn{handOff:!1,reason:d};if(i.isOpen()){let f=b().senderRefusal(s);return f===void 0?{handOff:!0,command:void 0,backlog\
-:n,endpoint:e.sink.url}:{handOff:!1,reason:f}}let c=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in c)return{handOf\
+turn{handOff:!1,reason:d};if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog\
+:n,endpoint:e.sink.url}:{handOff:!1,reason:m}}let c=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in c)return{handOf\
 f:!1,reason:c.refused};let{cwd:a,...u}=c,l={...Pa(e,o.dir),successor:u,onByConsentFile:_o()};return{handOff:!0,command:{\
 ...c,env:_n(c.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}fu\
 nction yi(e,n){return n.handOff&&n.command&&!Da(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool d\
@@ -2002,7 +2002,7 @@ e is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.an
 rectories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission wi\
 thout --allow-fs-read for them): another user could swap the sender\'s script there";if(!gi(e))return"the program may not\
  connect to the endpoint";let{spool:s,files:d,health:c}=n;if(c.isOpen())return;let a=e.clock(),u=s.waitingSince(a);if(u=\
-==void 0)return;let{state:l}=c,m=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(m!==void 0&&a-m\
+==void 0)return;let{state:l}=c,f=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(f!==void 0&&a-f\
 >Oa&&!kn(d,s.dir,s.key,a))return"spooled events have waited a minute with no sender at work"}function Pa(e,n){let{sink:t\
 ,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxR\
 etries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,\
@@ -2017,11 +2017,11 @@ d,c)=>c.written-d.written).slice(t).filter(({written:d})=>r-d>oe).map(({name:d})
 eturn this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}}\
 ;function Ti(){throw new Error("a sender prints nothing")}var _i=16384,Mt=2*_i,ki=Mt-4096,Dt=32,Ri=/^[a-z0-9_]{1,40}$/,B\
 a=/^[0-9a-f]{8}$/;var xi=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Ha=6e4;function Oi(e,n,t,r,o,i\
-,s=-1/0){let d=Object.entries(o).filter(([m,f])=>Ri.test(m)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!Pt(i))retur\
+,s=-1/0){let d=Object.entries(o).filter(([f,m])=>Ri.test(f)&&Number.isSafeInteger(m)&&m>0);if(d.length===0||!Pt(i))retur\
 n;let a={...{since:i,last:i,dropped:Object.fromEntries(d.slice(0,Dt))},endpointHash:re(r)},u=V(r)===r?{...a,endpoint:r}:\
-a,l=Li(n,t);try{let m=ja(e,n,t,i).filter(h=>h.quiet).map(h=>Ai(e,h,n,t)),f=$i([...m.flatMap(h=>h.lines),u],s,i)??u;Ni(e,\
-n,t,m,()=>{let h=Wa(e,l);h==="invalid"&&e.remove(l);let g=`${D(f)}\n`;typeof h!="object"||h.bytes+g.length<=_i?e.append(l\
-,typeof h=="object"&&!h.ended?`\n${g}`:g,ki):Ua(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&S(()=>e.remove(h))}catch{}\
+a,l=Li(n,t);try{let f=ja(e,n,t,i).filter(h=>h.quiet).map(h=>Ai(e,h,n,t)),m=$i([...f.flatMap(h=>h.lines),u],s,i)??u;Ni(e,\
+n,t,f,()=>{let h=Wa(e,l);h==="invalid"&&e.remove(l);let g=`${D(m)}\n`;typeof h!="object"||h.bytes+g.length<=_i?e.append(l\
+,typeof h=="object"&&!h.ended?`\n${g}`:g,ki):Ua(e,n,t,m,s,i)});for(let{path:h}of f)h!==void 0&&S(()=>e.remove(h))}catch{}\
 }function Ua(e,n,t,r,o,i){let s=Li(n,t),d={path:Ft(n,t),quiet:!1},c=Ct(e,s,d.path)?Ai(e,d,n,t):{lines:[]};Ni(e,n,t,[c],(\
 )=>{e.append(s,`${D($i([...c.lines,r],o,i)??r)}\n`,ki)})}function Ai(e,n,t,r){if(e.sizeOf(n.path)===void 0)return S(()=>e\
 .remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Va(e,n),s=Ft(t,r,i);return Ct(e,n.path,s)?{lines:o,path:\
@@ -2143,60 +2143,60 @@ as(s));return this.#v(i.length,"claim_lost"),this.#P(i),n.filter(({claim:s})=>!s
 t.entries(n))this.#s+=r,this.#v(r,t)}#H(n=!1){if(this.#w()===0)return!0;let t=this.#_(),r=hi(this.#e,t,ge()),o=r.handOff\
 ?te():void 0;if(o===!1)return this.#M(!0,o);let i=yi(this.#e,r);if(!i.handOff){let a={delivered:"delivering in process",\
 spooled:"spooled for a later run",dropped:"not delivered"},u=i.outcome!=="delivered"&&t?.health.isOpen()?Fo(t.health):vo\
-id 0,l=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#m(`at exit: ${a\
-[i.outcome]}: ${u?`${u}; in process, as ${i.reason}`:i.reason}${l}`),!1}let s=n||this.#A()?0:Wo(this.#J(),this.#e.spoolL\
-imits);if(s>0){let{maxEvents:a,maxBytes:u}=this.#e.spoolLimits;return this.#m(`at exit: delivering in process: the spool\
- would leave out ${s} of the ${this.#w()} event(s) (spoolMaxEvents ${a}, spoolMaxBytes ${u})`),!1}if(!this.#M(!0,o))retu\
-rn this.#m("at exit: delivering in process: the spool cannot be written"),!1;let d=bi(i);if(d==="failed"||d==="crowded")\
-return this.#m(`at exit: delivering in process: ${d==="crowded"?"senders of other programs or settings (headers, an OTLP\
- resource) work for its host already":"no sender could be started"}`),!1;this.#k++,[this.#S,this.#l]=[void 0,le.working]\
-;let c={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"th\
-e spool (the system has no processes left to start a sender)"};return this.#m(`at exit: handed off to ${c[d]}`),!0}#G(){\
-let n=this.#r,t=this.#M(!1,void 0,!0),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) \
-spooled for a later run`),t}#z(){let n={};for(let[s,d]of Object.entries(this.#a)){let c=this.#g[s]??0;d>c&&s!=="opted_ou\
-t"&&s!=="claim_lost"&&(n[s]=d-c)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;\
-let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();Oi(o.files,o.spool.dir,o\
-.spool.key,t.url,n,i,i-r.maxAgeMs)}#v(n,t,r){n!==0&&(H(this.#a,t,n),this.#D(n,t,r))}#D(n,t,r){this.#m(`dropped ${n} even\
-t(s): ${t}${r?` (${r})`:""}`)}#Re(){if(H(this.#a,"buffer_full",1),this.#I!==void 0){this.#I++;return}this.#I=0;let n=thi\
-s.#e.maxBufferedEvents;this.#D(1,"buffer_full",`${n} held; those dropped after it are told together at the next flush`)}\
-#fe(){let n=this.#I;this.#I=void 0,n&&this.#D(n,"buffer_full")}#m(n){this.#f?.(n),this.#U||eo(this.#e.logger,n)}};functi\
-on Ka(e){let n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Le(Math.max(0,n-b().monotonicMs()),()\
-=>o(!1))}),clear:()=>t?.()}}function Mi(e){b().writeStderr(`${Ti(JSON.parse(e))}\n`)}var Za=250;async function Fi(e){let \
-n=b();Le(oe,()=>n.exit(0)),No(),xo(()=>Qa(e));let t=Bi(e);try{await eu(e,b().monotonicMs()+oe,t)}catch{}n.exit(0)}functi\
-on Qa(e){let{enabled:n,source:t}=vo();return n||t==="default"&&e.onByConsentFile!==!0}async function eu(e,n,t){let r=b()\
-.files,o=e.spoolDir;if(!r)return;let{successor:i,onByConsentFile:s,...d}=e,c=We(d),a=Ot(c);if(!te())return ci(r,o,a);for\
-(let u=0;;u++){let l=await li(r,o,a,e.endpoint);if(!l)return;let{replayed:m,spooled:f,sent:h,timeUp:g}=await ou(d,n-Za);\
-if(fi(r,o,l),!iu(e,a))return;if(g&&h>0&&te()&&tu(e,t))return ru(e);if(m>0&&f>0||u>0&&m===0)return}}function Ci(e){return\
-(e.successor?.argv??[]).filter(n=>C(n,N().os)&&!n.startsWith(`${e.spoolDir}/`))}function Bi(e){let{files:n}=b();return C\
-i(e).map(t=>{let r=n?.look(t);return r?`${Di(r.facts)} -> ${Di(r.leadsTo)}`:"nothing there"}).join(`\n`)}function Di(e){r\
-eturn e?`${e.kind} ${e.device}:${e.inode} ${e.size} ${e.modified}`:""}function nu(e){let{files:n}=b(),t=n?.look("/proc/s\
-elf/exe");if(t===void 0)return!0;let r=t.leadsTo;return r!==void 0&&Ci(e).some(o=>{let i=n?.look(o),s=i?.leadsTo??i?.fac\
-ts;return s?.device===r.device&&s?.inode===r.inode})}function tu(e,n){return Bi(e)===n&&nu(e)}function ru(e){if(!e.succe\
-ssor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&\
-xn.test(d.slice(i.length)));o&&s!==void 0&&S(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:_n(t,e),cwd:e.spoo\
-lDir,leavesSession:r})}async function ou(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs\
-:r,backoff:o,random:i,spoolDir:s}=We(e),d=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!te()||s!==void 0&&b\
-().files?.realPath(s)===void 0)break;let c=new An({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});c.star\
-t(),await c.stop();let{replayed:a,spooled:u,sent:l,dropped:m}=c.stats();t.replayed+=a,t.spooled+=u,t.sent+=l;for(let[f,h\
-]of Object.entries(m))H(t.dropped,f,h);if(a<=u)break;if(u>0&&n-b().monotonicMs()>r){let f=ye(++d,o,i);if(n-b().monotonic\
-Ms()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function iu(e,n){let t=b().files;if(!t||t.realPath(e.spo\
-olDir)===void 0||kn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAg\
-eMs:e.spoolMaxAgeDays*864e5};return ce.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Hi=oi(b().env(Ge));\
-Hi&&await Fi(Hi);\n'}var Me="sender-0d0e938b.mjs",gc=135817,Ec=6e4,wc=1e3,bc=[co,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",
-"NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function uo(e,t){return e.sink.kind==="none"?"dropped":mr(e)&&t?.health.
-isOpen()!==!0?"delivered":t&&Ue()===void 0?"spooled":"dropped"}var Tc=3;function ho(e,t,n,r=Date.now()){let i;try{i=e.list(
-t).filter(a=>uc.test(a))}catch{return}const o=a=>{const l=e.modifiedAt(`${t}/${a}`);return l===void 0||l>r+Re?-1/0:l},s=n===
-"none"?i:i.filter(a=>a!==Me).map(a=>({name:a,written:o(a)})).sort((a,l)=>l.written-a.written).slice(n).filter(({written:a})=>r-
-a>Re).map(({name:a})=>a);for(const a of s)try{e.remove(`${t}/${a}`)}catch{}}var _c=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
-this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].
-flat()}clear(){this.#e.clear(),this.#t=0}};function hn(e){return e===null?"null":typeof e=="string"?fo(e):typeof e=="num\
-ber"?$c(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(hn).join(", ")}]`:typeof e=="object"?`{${Object.entries(
-e).filter(([,n])=>n!==void 0).map(([n,r])=>`${fo(n)}: ${hn(r)}`).join(", ")}}`:"null"}function fo(e){return JSON.stringify(
-e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function $c(e){if(Number.isNaN(e))
-return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(
-e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}\
-.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var mo=16384,fn=2*mo,po=fn-4096,mn=32,vo=/^[a-z0-9_]{1,40}$/,
-Oc=/^[0-9a-f]{8}$/,Sc=/^drops-([0-9a-f]{8})\.json$/,pn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+id 0,l=i.outcome==="delivered"&&!n?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"",f=n&&i.outcome==="delive\
+red"?"not handed off":a[i.outcome];return this.#m(`at exit: ${f}: ${u?`${u}; in process, as ${i.reason}`:i.reason}${l}`)\
+,!1}let s=n||this.#A()?0:Wo(this.#J(),this.#e.spoolLimits);if(s>0){let{maxEvents:a,maxBytes:u}=this.#e.spoolLimits;retur\
+n this.#m(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#w()} event(s) (spoolMaxEvents $\
+{a}, spoolMaxBytes ${u})`),!1}if(!this.#M(!0,o))return this.#m("at exit: delivering in process: the spool cannot be writ\
+ten"),!1;let d=bi(i);if(d==="failed"||d==="crowded")return this.#m(`at exit: delivering in process: ${d==="crowded"?"sen\
+ders of other programs or settings (headers, an OTLP resource) work for its host already":"no sender could be started"}`\
+),!1;this.#k++,[this.#S,this.#l]=[void 0,le.working];let c={started:"a sender","at work":"the sender at work","endpoint \
+down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};retur\
+n this.#m(`at exit: handed off to ${c[d]}`),!0}#G(){let n=this.#r,t=this.#M(!1,void 0,!0),r=this.#r-n;return r>0&&this.#\
+m(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#z(){let n={};for(let[s,d]of Object.entr\
+ies(this.#a)){let c=this.#g[s]??0;d>c&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-c)}let{sink:t,spoolLimits:r}=this.#e;i\
+f(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=\
+this.#a[s];let i=Date.now();Oi(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#v(n,t,r){n!==0&&(H(this.#a,t,n),\
+this.#D(n,t,r))}#D(n,t,r){this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`)}#Re(){if(H(this.#a,"buffer_full",1),th\
+is.#I!==void 0){this.#I++;return}this.#I=0;let n=this.#e.maxBufferedEvents;this.#D(1,"buffer_full",`${n} held; those dro\
+pped after it are told together at the next flush`)}#fe(){let n=this.#I;this.#I=void 0,n&&this.#D(n,"buffer_full")}#m(n)\
+{this.#f?.(n),this.#U||eo(this.#e.logger,n)}};function Ka(e){let n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new\
+ Promise(o=>{t=Le(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Mi(e){b().writeStderr(`${Ti(JSO\
+N.parse(e))}\n`)}var Za=250;async function Fi(e){let n=b();Le(oe,()=>n.exit(0)),No(),xo(()=>Qa(e));let t=Bi(e);try{await \
+eu(e,b().monotonicMs()+oe,t)}catch{}n.exit(0)}function Qa(e){let{enabled:n,source:t}=vo();return n||t==="default"&&e.onB\
+yConsentFile!==!0}async function eu(e,n,t){let r=b().files,o=e.spoolDir;if(!r)return;let{successor:i,onByConsentFile:s,.\
+..d}=e,c=We(d),a=Ot(c);if(!te())return ci(r,o,a);for(let u=0;;u++){let l=await li(r,o,a,e.endpoint);if(!l)return;let{rep\
+layed:f,spooled:m,sent:h,timeUp:g}=await ou(d,n-Za);if(fi(r,o,l),!iu(e,a))return;if(g&&h>0&&te()&&tu(e,t))return ru(e);i\
+f(f>0&&m>0||u>0&&f===0)return}}function Ci(e){return(e.successor?.argv??[]).filter(n=>C(n,N().os)&&!n.startsWith(`${e.sp\
+oolDir}/`))}function Bi(e){let{files:n}=b();return Ci(e).map(t=>{let r=n?.look(t);return r?`${Di(r.facts)} -> ${Di(r.lea\
+dsTo)}`:"nothing there"}).join(`\n`)}function Di(e){return e?`${e.kind} ${e.device}:${e.inode} ${e.size} ${e.modified}`:"\
+"}function nu(e){let{files:n}=b(),t=n?.look("/proc/self/exe");if(t===void 0)return!0;let r=t.leadsTo;return r!==void 0&&\
+Ci(e).some(o=>{let i=n?.look(o),s=i?.leadsTo??i?.facts;return s?.device===r.device&&s?.inode===r.inode})}function tu(e,n\
+){return Bi(e)===n&&nu(e)}function ru(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=\
+b(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&xn.test(d.slice(i.length)));o&&s!==void 0&&S(()=>o.touch(s,Date.now(\
+))),b().spawnDetached({argv:n,env:_n(t,e),cwd:e.spoolDir,leavesSession:r})}async function ou(e,n){let t={replayed:0,spoo\
+led:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=We(e),d=0;for(;;){if(n-b().monoton\
+icMs()<=r){t.timeUp=!0;break}if(!te()||s!==void 0&&b().files?.realPath(s)===void 0)break;let c=new An({...e,handOff:!1,e\
+xitTimeoutSeconds:(n-b().monotonicMs())/1e3});c.start(),await c.stop();let{replayed:a,spooled:u,sent:l,dropped:f}=c.stat\
+s();t.replayed+=a,t.spooled+=u,t.sent+=l;for(let[m,h]of Object.entries(f))H(t.dropped,m,h);if(a<=u)break;if(u>0&&n-b().m\
+onotonicMs()>r){let m=ye(++d,o,i);if(n-b().monotonicMs()-m<=r)break;await new Promise(h=>setTimeout(h,m))}}return t}func\
+tion iu(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||kn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEv\
+ents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ce.open(e.spoolDir,t,r,n)?.waiti\
+ngSince(Date.now())!==void 0}var Hi=oi(b().env(Ge));Hi&&await Fi(Hi);\n'}var Me="sender-bd4802c8.mjs",gc=135869,Ec=6e4,wc=1e3,
+bc=[co,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function uo(e,t){return e.
+sink.kind==="none"?"dropped":mr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Ue()===void 0?"spooled":"dropped"}var Tc=3;function ho(e,t,n,r=Date.
+now()){let i;try{i=e.list(t).filter(a=>uc.test(a))}catch{return}const o=a=>{const l=e.modifiedAt(`${t}/${a}`);return l===
+void 0||l>r+Re?-1/0:l},s=n==="none"?i:i.filter(a=>a!==Me).map(a=>({name:a,written:o(a)})).sort((a,l)=>l.written-a.written).
+slice(n).filter(({written:a})=>r-a>Re).map(({name:a})=>a);for(const a of s)try{e.remove(`${t}/${a}`)}catch{}}var _c=class{#e=new Set;#t=0;get size(){
+return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
+return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function hn(e){return e===null?"null":typeof e=="string"?fo(
+e):typeof e=="number"?$c(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(hn).join(", ")}]`:typeof e=="object"?
+`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${fo(n)}: ${hn(r)}`).join(", ")}}`:"null"}function fo(e){
+return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function $c(e){
+if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
+e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
+isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var mo=16384,fn=2*mo,po=fn-4096,
+mn=32,vo=/^[a-z0-9_]{1,40}$/,Oc=/^[0-9a-f]{8}$/,Sc=/^drops-([0-9a-f]{8})\.json$/,pn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
 kc=6e4;function xc(e,t,n,r=-1/0){const i=Date.now(),o=Rt(t,n),s=br(e,o),a=typeof s=="object"?wr(s.lines,r,i,e.modifiedAt(
 o)):[],d=Er(e,t,n,i).filter(c=>c.quiet||c.summed!==void 0).flatMap(c=>go(e,c).lines);return Nt([...a,...d],r,i)}function Nc(e,t,n=-1/0){
 return[...new Set([...He(e,t,Sc,i=>i),...He(e,t,pn,i=>i)])].flatMap(i=>{const o=xc(e,t,i,n);return o?[{key:i,...o}]:[]})}
@@ -2310,24 +2310,24 @@ i.length,"claim_lost"),this.#I(i),e.filter(({claim:o})=>!o||!r.has(o))}#ue(e){fo
 n,this.#w(n,t)}#j(e=!1){if(this.#T()===0)return!0;const t=this.#O(),n=fr(this.#e,t,te()),r=n.handOff?Se():void 0;if(r===
 !1)return this.#C(!0,r);const i=bs(this.#e,n);if(!i.handOff){const l={delivered:"delivering in process",spooled:"spooled\
  for a later run",dropped:"not delivered"},d=i.outcome!=="delivered"&&t?.health.isOpen()?oo(t.health):void 0,c=i.outcome===
-"delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${l[i.outcome]}: ${d?`${d}\
-; in process, as ${i.reason}`:i.reason}${c}`),!1}const o=e||this.#N()?0:is(this.#J(),this.#e.spoolLimits);if(o>0){const{
-maxEvents:l,maxBytes:d}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${o}\
- of the ${this.#T()} event(s) (spoolMaxEvents ${l}, spoolMaxBytes ${d})`),!1}if(!this.#C(!0,r))return this.#f("at exit: \
-delivering in process: the spool cannot be written"),!1;const s=Ts(i);if(s==="failed"||s==="crowded")return this.#f(`at \
-exit: delivering in process: ${s==="crowded"?"senders of other programs or settings (headers, an OTLP resource) work for\
- its host already":"no sender could be started"}`),!1;this.#S++,[this.#b,this.#u]=[void 0,ie.working];const a={started:"\
-a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the syst\
-em has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${a[s]}`),!0}#W(){const e=this.#r,t=this.#C(
-!1,void 0,!0),n=this.#r-e;return n>0&&this.#f(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),
-t}#X(){const e={};for(const[o,s]of Object.entries(this.#d)){const a=this.#v[o]??0;s>a&&o!=="opted_out"&&o!=="claim_lost"&&
-(e[o]=s-a)}const{sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#O();if(!r)
-return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();Ns(r.files,r.spool.dir,r.spool.key,t.url,e,
-i,i-n.maxAgeMs)}#w(e,t,n){e!==0&&(j(this.#d,t,e),this.#D(e,t,n))}#D(e,t,n){this.#f(`dropped ${e} event(s): ${t}${n?` (${n}\
-)`:""}`)}#ke(){if(j(this.#d,"buffer_full",1),this.#M!==void 0){this.#M++;return}this.#M=0;const e=this.#e.maxBufferedEvents;
-this.#D(1,"buffer_full",`${e} held; those dropped after it are told together at the next flush`)}#he(){const e=this.#M;this.#M=
-void 0,e&&this.#D(e,"buffer_full")}#f(e){this.#h?.(e),this.#U||Bn(this.#e.logger,e)}};function To(e){E().writeStderr(`${hn(
-JSON.parse(e))}
+"delivered"&&!e?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"",h=e&&i.outcome==="delivered"?"not handed of\
+f":l[i.outcome];return this.#f(`at exit: ${h}: ${d?`${d}; in process, as ${i.reason}`:i.reason}${c}`),!1}const o=e||this.#N()?
+0:is(this.#J(),this.#e.spoolLimits);if(o>0){const{maxEvents:l,maxBytes:d}=this.#e.spoolLimits;return this.#f(`at exit: d\
+elivering in process: the spool would leave out ${o} of the ${this.#T()} event(s) (spoolMaxEvents ${l}, spoolMaxBytes ${d}\
+)`),!1}if(!this.#C(!0,r))return this.#f("at exit: delivering in process: the spool cannot be written"),!1;const s=Ts(i);
+if(s==="failed"||s==="crowded")return this.#f(`at exit: delivering in process: ${s==="crowded"?"senders of other program\
+s or settings (headers, an OTLP resource) work for its host already":"no sender could be started"}`),!1;this.#S++,[this.#b,
+this.#u]=[void 0,ie.working];const a={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endp\
+oint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#f(`at exit: ha\
+nded off to ${a[s]}`),!0}#W(){const e=this.#r,t=this.#C(!1,void 0,!0),n=this.#r-e;return n>0&&this.#f(`at exit: the proc\
+ess ends at once: ${n} event(s) spooled for a later run`),t}#X(){const e={};for(const[o,s]of Object.entries(this.#d)){const a=this.#v[o]??
+0;s>a&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=s-a)}const{sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.
+kind!=="http")return;const r=this.#O();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();
+Ns(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#w(e,t,n){e!==0&&(j(this.#d,t,e),this.#D(e,t,n))}#D(e,t,n){this.#f(
+`dropped ${e} event(s): ${t}${n?` (${n})`:""}`)}#ke(){if(j(this.#d,"buffer_full",1),this.#M!==void 0){this.#M++;return}this.#M=
+0;const e=this.#e.maxBufferedEvents;this.#D(1,"buffer_full",`${e} held; those dropped after it are told together at the \
+next flush`)}#he(){const e=this.#M;this.#M=void 0,e&&this.#D(e,"buffer_full")}#f(e){this.#h?.(e),this.#U||Bn(this.#e.logger,
+e)}};function To(e){E().writeStderr(`${hn(JSON.parse(e))}
 `)}var Dc=["the product and the command that ran, and a subcommand the program registered","how it ended: success, failu\
 re or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; never its message)","\
 how long it took","the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture","the to\
