@@ -139,12 +139,12 @@ export interface NATTelemetryHandlerOptions {
   /**
    * More request headers (e.g. a collector's API key), sent to the endpoint's origin only, never through a
    * redirect to another. With `"otlp"` and no `endpoint` given (the environment names it), `OTEL_EXPORTER_OTLP_HEADERS`
-   * and `OTEL_EXPORTER_OTLP_LOGS_HEADERS` add to them (the option wins). Each name must be an RFC 9110 token (any other is a `TypeError`). A value is sent without
-   * the spaces, tabs and line ends around it, as `fetch` does (`readFileSync("key.txt", "utf8")` ends with one);
-   * one that still holds a control character or a character past ASCII, or values past 8 KiB in all, cannot be
-   * sent: nothing is, each event dropped as `invalid_headers`. (A bad entry of `OTEL_EXPORTER_OTLP_HEADERS` is
-   * skipped, not sent.) An entry whose value is `undefined` is none: `{ "x-api-key": process.env.KEY }` where
-   * `KEY` is unset.
+   * and `OTEL_EXPORTER_OTLP_LOGS_HEADERS` add to them (the option wins). Each name must be an RFC 9110 token (any other
+   * is a `TypeError`). A value is sent without the spaces, tabs and line ends around it, as `fetch` does
+   * (`readFileSync("key.txt", "utf8")` ends with one); one that still holds a control character or a character past
+   * ASCII, or values past 8 KiB in all, cannot be sent: nothing is, each event dropped as `invalid_headers`. (A bad
+   * entry of `OTEL_EXPORTER_OTLP_HEADERS` is skipped, not sent.) An entry whose value is `undefined` is none:
+   * `{ "x-api-key": process.env.KEY }` where `KEY` is unset.
    * @default {{}}
    */
   headers?: Record<string, string | undefined> | undefined;
