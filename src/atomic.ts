@@ -111,7 +111,9 @@ export function randomFraction(): number {
 /**
  * Random hex digits, for names that must not collide (files written in the
  * same millisecond, session ids). Not secrets, so `Math.random` serves: under
- * Node.js the first use of `crypto` costs 2-3 ms, which a CLI would feel.
+ * Node.js the first use of `crypto` costs 7-10 ms, which a CLI would feel.
+ * Mixed with the time, to the microsecond where the runtime tells it, so that a `Math.random` that repeats from run
+ * to run (`deno run --seed`, `node --random-seed`, a program's seeded one) does not repeat them.
  *
  * @param digits How many hex digits. @default {12}
  * @returns e.g. `3f9a0c41b2e7`.
@@ -123,6 +125,33 @@ export function randomFraction(): number {
  */
 export function randomHex(digits = 12): string {
   let hex = "";
-  while (hex.length < digits) hex += Math.floor(randomFraction() * 2 ** 32).toString(16).padStart(8, "0");
+  while (hex.length < digits) {
+    const word = (Math.floor(randomFraction() * 2 ** 32) ^ scrambled(timeNow() + draws++)) >>> 0;
+    hex += word.toString(16).padStart(8, "0");
+  }
   return hex.slice(0, digits);
+}
+
+/** How many words {@link randomHex} drew in this process: no two draws of one moment mix in the same time. */
+let draws = 0;
+
+/** The time, in microseconds where the runtime tells it, in 32 bits; 0 where a program's clock fails. */
+function timeNow(): number {
+  try {
+    const micros = Math.floor((globalThis.performance.timeOrigin + globalThis.performance.now()) * 1000);
+    return Number.isFinite(micros) ? micros % 2 ** 32 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** A 32-bit number's bits spread over the whole word (xorshift), so that times a microsecond apart differ widely. */
+function scrambled(value: number): number {
+  let x = (value >>> 0) || 1;
+  for (let round = 0; round < 3; round++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+  }
+  return x >>> 0;
 }

@@ -1011,3 +1011,13 @@ for (const broken of ["nan", "one", "symbol", "bigint", "throws"]) {
     assert.ok(fraction >= 0 && fraction < 1, String(fraction));
   });
 }
+
+test("a Math.random that repeats from run to run (seeded) does not repeat the package's names: session ids, files", async () => {
+  const names: string[] = [];
+  for (let run = 0; run < 3; run++) {
+    const child = await runChild("broken_random_child.ts", { args: ["seeded"], limitMs: 20_000 });
+    assert.equal(child.code, 0, child.stderr);
+    names.push(...JSON.parse(child.stdout).slice(0, 2));
+  }
+  assert.equal(new Set(names).size, 6, names.join(" "));
+});
