@@ -32,12 +32,14 @@ import type { HostFiles } from "./runtime/mod.ts";
 export const MAX_SENDER_LIFETIME_MS = 15_000;
 
 /**
- * How long a run's start mark holds other runs off: a few times what a sender takes to start and take its lock
- * (tens of milliseconds), and no longer, as a mark whose sender was killed before it took the lock (a Ctrl-C to the
- * program's group as it starts the sender) holds them off all that time. A sender slower than this may meet a
- * second one, which the lock turns away.
+ * How long a run's start mark holds other runs off: a few times what a sender takes to start and take its lock,
+ * and no longer, as a mark whose sender was killed before it took the lock (a Ctrl-C to the program's group in the
+ * instant it starts the sender) holds them off all that time. Alone, a sender takes tens of milliseconds; twelve
+ * runs ending together on 2 cores took 98-266 ms from mark to lock (their senders compete for the CPU), and a quarter
+ * of a second let the later marks lapse before their locks: runs then counted too few senders and started more (9
+ * where the cap is 5, in a CI run). A sender slower than this may meet a second one, which the lock turns away.
  */
-export const START_MARK_MS = 250;
+export const START_MARK_MS = 1_000;
 
 /**
  * The most senders at once for one endpoint's host in a spool directory: a run that finds this many of other keys

@@ -174,6 +174,14 @@ test("a run whose sender did not start removes its mark; a mark left by one that
   assert.equal(START_MARK_MS < MAX_SENDER_LIFETIME_MS, true, "a mark lives shorter than a lock");
 });
 
+test("a mark holds runs off while its sender may still be starting on a loaded machine (98-266 ms seen, 12 at once)", () => {
+  using dir = tempDir();
+  const slow = markName(Date.now() - 300);
+  writeFileSync(`${dir.path}/${slow}`, "");
+  assert.equal(markSenderStart(files, dir.path, KEY, ENDPOINT), "at work", "its sender is on its way");
+  assert.ok(names(dir.path).includes(slow), "and its mark stays");
+});
+
 test("a spool directory removed while a sender works (the user cleared their cache) is not made again", async () => {
   using dir = tempDir();
   const lock = await takeSenderLock(files, dir.path, KEY, ENDPOINT);
