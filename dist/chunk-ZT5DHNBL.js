@@ -1050,7 +1050,7 @@ if(t.aborted)return"";for await(const d of r?lc(r):uc(n)){if(typeof d!="string"&
 "abort",o),o()}}function cc(e){try{const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*lc(e){
 for(let t=await e.read();!t.done;t=await e.read())yield t.value}function uc(e){const t=e;return typeof t?.[Symbol.asyncIterator]==
 "function"?t:[]}var hc=65536;function fc(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol===
-"https:"?n.href:void 0}catch{return}}var mc=/^sender-[0-9a-f]{8}\.mjs$/,co="NAT_TELEMETRY_SENDER",Re=15e3,pc=250,lo=5;function vc(e,t,n,r){
+"https:"?n.href:void 0}catch{return}}var mc=/^sender-[0-9a-f]{8}\.mjs$/,co="NAT_TELEMETRY_SENDER",Re=15e3,pc=1e3,lo=5;function vc(e,t,n,r){
 try{return xt(e,t,n,r).locks.length>0}catch{return!1}}function yc(e,t,n){n!==void 0&&gc(e,t,()=>[n])}function gc(e,t,n){
 try{e.ensureDir(t,!0,!1),Ec(e,t,n())}catch{}}function Ec(e,t,n){for(const r of n)un(e,`${t}/${r}`)}function un(e,t){try{
 e.remove(t)}catch{}}function wc(){return'var Ee=["SIGINT","SIGTERM"],fe={SIGINT:130,SIGTERM:143},Fe="/proc/self/status";\
@@ -1960,7 +1960,7 @@ ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Ra(e){if(e===
 n or a function, got ${$(e)}`)}var xn=/^sender-[0-9a-f]{8}\\.mjs$/,Ge="NAT_TELEMETRY_SENDER";function _n(e,n){let t=D(n).\
 replace(/[\\u007f-\\uffff]/g,r=>`\\\\u${r.charCodeAt(0).toString(16).padStart(4,"0")}`);return{...e,[Ge]:t}}function oi(e){i\
 f(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string\
-"?n:void 0}catch{return}}var oe=15e3,Oa=250,ii=5;function si(e){let n=e;try{n=new URL(e).origin}catch{}return re(n).slic\
+"?n:void 0}catch{return}}var oe=15e3,Oa=1e3,ii=5;function si(e){let n=e;try{n=new URL(e).origin}catch{}return re(n).slic\
 e(0,4)}function di(e,n,t,r){return`sender-${e}-${ee(n)}-${t}${he(8)}.${r}`}function De(e,n,t,r,o){let i={locks:[],marks:\
 [],others:new Map};for(let s of e.list(n)){let d=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.\
 exec(s);if(!d)continue;let c=Number(d[2]),a=d[4]==="lock"?oe:Oa;if(c+a<=r||c>r+a)Rn(e,`${n}/${s}`);else if(d[1]===t)(d[4\
@@ -2188,7 +2188,7 @@ m:i,spoolDir:s}=We(e),d=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}i
 ait new Promise(h=>setTimeout(h,m))}}return t}function au(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||k\
 n(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeD\
 ays*864e5};return ce.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Hi=oi(b().env(Ge));Hi&&await Fi(Hi);\n'}
-var Me="sender-5e53da3a.mjs",bc=136159,Tc=6e4,_c=1e3,$c=[co,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSEN\
+var Me="sender-3cd3bad2.mjs",bc=136159,Tc=6e4,_c=1e3,$c=[co,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSEN\
 T_FILE","NAT_TELEMETRY_DRY_RUN"];function uo(e,t){return e.sink.kind==="none"?"dropped":mr(e)&&t?.health.isOpen()!==!0?"\
 delivered":t&&Ue()===void 0?"spooled":"dropped"}var Oc=3;function ho(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(a=>mc.
 test(a))}catch{return}const o=a=>{const l=e.modifiedAt(`${t}/${a}`);return l===void 0||l>r+Re?-1/0:l},s=n==="none"?i:i.filter(
