@@ -28,7 +28,7 @@ import { consentFileInForce, onByConsentFile, optOutOverridden } from "./consent
 import { type ResolvedOptions, senderSizes } from "./options.ts";
 import { host, type HostFiles, runtimeInfo, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
 import { PROXY_VARIABLES } from "./runtime/clean_environment.ts";
-import { below, isAbsolutePath, parentOf, RefusedPath } from "./runtime/guarded_files.ts";
+import { below, isAbsolutePath, lastName, parentOf, RefusedPath } from "./runtime/guarded_files.ts";
 import { SENDER_CONFIG_ENV, SENDER_SCRIPT_FILE, type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import { clearStartMark, markSenderStart, MAX_SENDER_LIFETIME_MS, senderAlive } from "./sender_lock.ts";
 import { senderScript } from "./sender_script.ts";
@@ -267,11 +267,10 @@ function consentFileForSender(): string | undefined {
  */
 function whereItLeads(path: string): string {
   const dir = parentOf(path);
-  // Past the separator after the directory (a root ends with its own); `\` is a separator but in a POSIX path.
-  const name = dir === undefined ? "" : path.slice(dir.length + (/^(?:\/|[A-Za-z]:[\\/])$/.test(dir) ? 0 : 1));
-  const nested = name.includes("/") || (!path.startsWith("/") && name.includes("\\")); // a trailing separator
+  const name = lastName(path);
+  if (dir === undefined || name === undefined || name === "." || name === "..") return path;
   const files = host().files;
-  const realDir = dir === undefined || ["", ".", ".."].includes(name) || nested ? undefined : files?.realPath(dir);
+  const realDir = files?.realPath(dir);
   const real = realDir === undefined ? undefined : below(realDir, name);
   return real !== undefined && files?.allowed(real, "read") ? real : path;
 }

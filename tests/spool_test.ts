@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import process from "node:process";
-import { below, guardedFiles, parentOf } from "../src/runtime/guarded_files.ts";
+import { below, guardedFiles, lastName, parentOf, withoutTrailingSeparators } from "../src/runtime/guarded_files.ts";
 import type { HostFiles } from "../src/runtime/host.ts";
 import { nodeFiles } from "../src/runtime/node_files.ts";
 import { host } from "../src/runtime/mod.ts";
@@ -55,6 +55,18 @@ test("in a path from the root, a backslash is a character of a name (Linux allow
   assert.equal(parentOf("C:\\Users\\ada"), "C:\\Users");
   assert.equal(parentOf("C:\\Users"), "C:\\");
   assert.equal(below("C:\\Users\\", "x"), "C:\\Users/x");
+  assert.equal(lastName("/srv/ver\\2"), "ver\\2");
+  assert.equal(lastName("/srv/ver\\"), "ver\\", "a name that ends with one");
+  assert.equal(lastName("/srv/ver/"), undefined, "a directory written with its separator");
+  assert.equal(lastName("//x.toml"), "x.toml", "below the root, as its parent is");
+  assert.equal(lastName("\\x.toml"), "x.toml", "below a drive's root (Windows)");
+  assert.equal(lastName("C:\\Users\\"), undefined);
+  assert.equal(lastName("x.toml"), undefined, "a bare name: no directory to be in");
+  assert.equal(withoutTrailingSeparators("/srv/ver\\"), "/srv/ver\\");
+  assert.equal(withoutTrailingSeparators("/srv/ver//"), "/srv/ver");
+  assert.equal(withoutTrailingSeparators("//"), "//", "a root stays one");
+  assert.equal(withoutTrailingSeparators("C:\\"), "C:\\");
+  assert.equal(withoutTrailingSeparators("C:\\Users\\/"), "C:\\Users");
   if (process.platform === "win32") return;
   using dir = tempDir();
   const spoolDir = `${dir.path}/ver\\2/spool`;

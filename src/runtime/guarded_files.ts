@@ -209,10 +209,7 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     uid: raw.uid,
     realPath: (path) => raw.allowed(path, "read") ? raw.realPath(path) : undefined,
     ensureDir(given, isPrivate, make = true) {
-      // Without its trailing slashes: `lstat("link/")` follows the link, and would see where it leads.
-      const path = given.length > 1
-        ? given.replace(given.startsWith("/") ? /(?<=[^/])\/+$/ : /(?<=[^\\/:])[\\/]+$/, "")
-        : given;
+      const path = withoutTrailingSeparators(given);
       const missing: string[] = [];
       let facts = raw.lstat(path);
       let unseen: string | undefined;
@@ -494,11 +491,51 @@ export function below(dir: string, path: string): string {
 /**
  * What separates a path's names: in one from the root (`/`, a POSIX path), `/` alone, as `\` is a character of a
  * name there (a Linux directory may be named `ver\2`); in others (a drive's, a share's, a relative one), `/` and `\`.
+ * `trailing` matches the separators a path ends with; `pastRoot` those of them that are not a root's (`/`, `C:\`).
  */
-function separators(path: string): { trailing: RegExp; last: (path: string) => number } {
+function separators(path: string): { trailing: RegExp; pastRoot: RegExp; last: (path: string) => number } {
   return path.startsWith("/")
-    ? { trailing: /\/+$/, last: (text) => text.lastIndexOf("/") }
-    : { trailing: /[\\/]+$/, last: (text) => Math.max(text.lastIndexOf("/"), text.lastIndexOf("\\")) };
+    ? { trailing: /\/+$/, pastRoot: /(?<=[^/])\/+$/, last: (text) => text.lastIndexOf("/") }
+    : {
+      trailing: /[\\/]+$/,
+      pastRoot: /(?<=[^\\/:])[\\/]+$/,
+      last: (text) => Math.max(text.lastIndexOf("/"), text.lastIndexOf("\\")),
+    };
+}
+
+/**
+ * A path without the separators it ends with, but a root's: `lstat("link/")` follows the link, and would see where
+ * it leads.
+ *
+ * @param path A path.
+ * @returns The path, trimmed.
+ * @example
+ * ```ts
+ * import { withoutTrailingSeparators } from "./guarded_files.ts";
+ * withoutTrailingSeparators("/home/ada/spool//"); // "/home/ada/spool"
+ * withoutTrailingSeparators("/"); // "/"
+ * ```
+ */
+export function withoutTrailingSeparators(path: string): string {
+  return path.length > 1 ? path.replace(separators(path).pastRoot, "") : path;
+}
+
+/**
+ * The last name of a path: what follows its directory's separator.
+ *
+ * @param path A path with `/` (or, outside a POSIX path, `\`) separators.
+ * @returns The name, or `undefined` for a path that ends with a separator (a root, a directory written `dir/`) or
+ *   is a bare name, with no directory to be in.
+ * @example
+ * ```ts
+ * import { lastName } from "./guarded_files.ts";
+ * lastName("/home/ada/.config/nat/telemetry.toml"); // "telemetry.toml"
+ * lastName("/home/ada/"); // undefined
+ * ```
+ */
+export function lastName(path: string): string | undefined {
+  const name = path.slice(separators(path).last(path) + 1);
+  return name === "" || parentOf(path) === undefined ? undefined : name;
 }
 
 /**
