@@ -451,7 +451,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       // how the exit delivers): the exit sends them where it sends what is recorded after a stop; and where events
       // wait in memory, with no spool, for a flush after the stop: the exit counts those it finds lost.
       const recordedMeanwhile = this.#enqueued > enqueuedBefore && this.#held() > 0;
-      const waitingInMemory = this.#held() > 0 && !this.#disk && this.#options.spoolDir === undefined;
+      const waitingInMemory = this.#held() > 0 && this.#spoolless(this.#disk);
       if (!failed && !recordedMeanwhile && !waitingInMemory) {
         this.#unhook?.();
         this.#unhook = undefined;
@@ -925,6 +925,14 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   /**
+   * Whether what is held has nowhere to wait but memory: no spool directory (none kept, or none usable) and no
+   * fallback opened in its place (`disk`, as `#openDisk` left it).
+   */
+  #spoolless(disk: Backlog | null | undefined): boolean {
+    return !disk && this.#options.spoolDir === undefined;
+  }
+
+  /**
    * Writes every pending event (queued, DLQ and in flight) to the spool, synchronously: the exit hook, the
    * interrupt hook and the end of stop() call it. When a spool was asked for but cannot be written, the events
    * are dropped as `spool_unavailable`, unless `keepOnFailure` (a hand-off that fails delivers them in process
@@ -968,7 +976,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       return true;
     }
     const disk = this.#openDisk();
-    if (!disk && this.#options.spoolDir === undefined) {
+    if (this.#spoolless(disk)) {
       const why = this.#options.noSpool ? ` (${this.#options.noSpool})` : "";
       // Nowhere to keep them past the process: while it lives they wait, for a flush() after the stop; at its end
       // they are lost, and counted so (the exit hooks stay for them).
