@@ -7,6 +7,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -16,7 +17,7 @@ import { stamp } from "../src/atomic.ts";
 import { shortHash } from "../src/hash.ts";
 import { host } from "../src/runtime/mod.ts";
 import { dropsRecord, dropsRecords, recordDrops } from "../src/drops_record.ts";
-import { startChild } from "./helpers/child.ts";
+import { fixturePath, runChild, runtimeCommand, startChild } from "./helpers/child.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 
 const files = host().files!;
@@ -226,6 +227,29 @@ test("runs summing at the same instant lose nothing of the record, and take what
   for (const run of runs) assert.equal((await run.result).code, 0);
   assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { spool_full: 320, http_400: 480 });
 });
+
+test(
+  "an append past the file size limit (ulimit -f) is refused, not the end of the run: Deno does not ignore SIGXFSZ",
+  {
+    skip: process.platform !== "linux" && "ulimit -f, as Linux reads it",
+  },
+  async () => {
+    using dir = tempDir();
+    const time = Date.now();
+    const line = `${JSON.stringify({ since: time, last: time, dropped: { spool_full: 1 } })}\n`;
+    writeFileSync(`${dir.path}/${name}`, line.repeat(Math.floor(1000 / line.length)), { mode: 0o600 });
+    const flags = ["-A", "--no-code-cache"]; // Deno's own cache writes would pass the limit too: cached first, none kept
+    await runChild("record_drops_child.ts", { args: [`${dir.path}/elsewhere`, key, "1"], denoFlags: flags });
+    const program = runtimeCommand(fixturePath("record_drops_child.ts"), flags);
+    const run = await runChild("record_drops_child.ts", {
+      executable: "/bin/sh",
+      args: ["-c", `ulimit -f 1 && exec "$@"`, "sh", ...program, dir.path, key, "3"],
+    });
+    assert.deepEqual([run.code, run.signal], [0, null], run.stderr);
+    assert.ok(statSync(`${dir.path}/${name}`).size <= 1024, "nothing written past the limit");
+    assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { spool_full: Math.floor(1000 / line.length) });
+  },
+);
 
 test("a URL whose printing masks part of it (credentials, a query) is not written; the counts are", () => {
   using dir = tempDir();

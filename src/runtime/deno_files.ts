@@ -127,10 +127,16 @@ export function denoFiles(
         }
       }) ?? Infinity
       : Infinity;
-  /** Writes the text at the file's end, `size` bytes from its start; refused, before a byte, past the limit. */
-  const writeAll = (path: string, file: DenoFile, text: string, size: number) => {
+  /**
+   * Writes the text at the file's end, `size()` bytes from its start (asked only under a limit); refused, before a
+   * byte, past the limit.
+   */
+  const writeAll = (path: string, file: DenoFile, text: string, size: () => number) => {
     let bytes = new TextEncoder().encode(text);
-    if (size + bytes.length > fileSizeLimit()) throw new Error(`${path} would pass the file size limit (ulimit -f)`);
+    const limit = fileSizeLimit();
+    if (limit < Infinity && size() + bytes.length > limit) {
+      throw new Error(`${path} would pass the file size limit (ulimit -f)`);
+    }
     while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
   };
   return {
@@ -168,7 +174,7 @@ export function denoFiles(
     create(path, text) {
       const file = deno.openSync(path, { write: true, createNew: true, mode: 0o600 });
       try {
-        writeAll(path, file, text, 0);
+        writeAll(path, file, text, () => 0);
       } catch (error) {
         // A full disk, the file size limit: no empty or partial file is left behind.
         file.close();
@@ -198,7 +204,7 @@ export function denoFiles(
         }
       }
       try {
-        writeAll(path, file, text, file.statSync().size);
+        writeAll(path, file, text, () => file.statSync().size);
       } finally {
         file.close();
       }
