@@ -26,7 +26,7 @@
  */
 import { randomFraction, randomHex, stamp } from "./atomic.ts";
 import { shortHash } from "./hash.ts";
-import type { HostFiles } from "./runtime/mod.ts";
+import { host, type HostFiles } from "./runtime/mod.ts";
 
 /** The longest a sender may live. */
 export const MAX_SENDER_LIFETIME_MS = 15_000;
@@ -51,6 +51,13 @@ export const START_MARK_MS = 1_000;
  * the others' senders worked paid its endpoint's answer; five such programs at once keep their hand-off.
  */
 export const MAX_OTHER_SENDERS = 5;
+
+/**
+ * How long a run may take from its mark's time to its file and still rank by that time among other keys' runs: a
+ * millisecond, where the two take tens of microseconds. Longer (twelve runs and six busy processes on 2 cores: nine or
+ * ten of twelve would start a sender, the cap 5), runs after it looked and missed it.
+ */
+const LATE_MS = 1;
 
 /**
  * The start of a lock's or mark's random part that tells its endpoint's host: runs count the senders of other keys at
@@ -167,14 +174,18 @@ export function markSenderStart(
     const before = live(files, dir, key, Date.now(), tag);
     if (before.locks.length > 0 || before.marks.length > 0) return "at work";
     if (before.others.size >= MAX_OTHER_SENDERS) return "crowded";
+    const started = host().monotonicMs();
     const now = Date.now(); // when the mark is made: marks sort in the order they were made
     mark = lockFileName(key, now, tag, "start");
     files.create(`${dir}/${mark}`, "");
+    // A run held up between its mark's time and its file (preempted on a loaded machine) was unseen meanwhile by
+    // runs that rank after it, which did not count it: it counts them all.
+    const late = host().monotonicMs() - started > LATE_MS;
     // Made before looking: of runs marking at once, each sees the others' marks, and only the oldest starts one.
     const after = live(files, dir, key, now, tag);
     const atWork = after.locks.length > 0 || after.marks[0] !== mark;
     // Of runs of other keys marking at once, as many start one as may work beside those there before them.
-    const rank = `${stamp(now)} ${mark}`;
+    const rank = late ? "~" : `${stamp(now)} ${mark}`; // "~" ranks after every time
     const crowded = [...after.others.values()].filter((other) => other < rank).length >= MAX_OTHER_SENDERS;
     if (!atWork && !crowded) return mark;
     remove(files, `${dir}/${mark}`);

@@ -390,6 +390,7 @@ for (const { label, executable } of targets) {
 
   test(`${label}: 100 runs in a shell loop leave at most a handful of senders alive; all 100 events arrive once`, {
     skip: !linux && "counts senders through /proc",
+    timeout: 300_000, // a hundred runs one after the other: a minute on a loaded machine (CI's), not a fault
   }, async () => {
     using dir = tempDir();
     const server = await TestServer.start();
