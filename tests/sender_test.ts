@@ -757,8 +757,10 @@ test(
   },
   async () => {
     using dir = tempDir();
-    // Requests of one event each, four at a time, answered after 1.8 s: the last the sender starts are answered near
-    // the end of its 15 s life. It is stopped just before those answers come, and let run again after its life's end.
+    // Requests of one event each, four at a time, answered after 1.8 s: those it starts from 8.5 s on, the last ones
+    // with a timeout of 4 s, are answered late in its 15 s life. It is stopped just before those answers come, and let
+    // run again after its life's end. The timeout leaves seconds past the answer: with 2 s, a loaded machine read an
+    // answer after its timeout now and then, and the event was sent again (as documented for a slow endpoint).
     let first = 0;
     let stalled = false;
     const stall = () => {
@@ -770,7 +772,7 @@ test(
     const server = await TestServer.start(() => {
       first ||= Date.now();
       if (stalled) return { status: 200 };
-      if (Date.now() - first >= 11_000) {
+      if (Date.now() - first >= 8_500) {
         stalled = true;
         setTimeout(stall, 1_600);
       }
@@ -779,7 +781,7 @@ test(
     try {
       mkdirSync(dir.path, { recursive: true, mode: 0o700 });
       for (let i = 0; i < 40; i++) spoolEvent(dir.path, server.url(), `waiting-${i}`, `s${i}`, i);
-      const env = { NAT_TEST_OPTIONS: '{"requestTimeoutSeconds":2}' };
+      const env = { NAT_TEST_OPTIONS: '{"requestTimeoutSeconds":4}' };
       const run = await runChild("exit_child.ts", {
         args: ["natural"],
         env: handOffEnv(dir.path, server.url(), "a", env),
