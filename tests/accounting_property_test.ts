@@ -130,19 +130,27 @@ test("property: every event is accounted for at every moment, whatever the serve
           }
           assertBalanced(live.stats(), `after ${JSON.stringify(step)}`);
         }
-        // Let every backoff pass and the server accept: nothing may be lost or sent twice.
+        // Let every backoff pass and the server accept: nothing may be lost or sent twice. A loaded machine may hold a
+        // request past its 0.1 s timeout (its event is then retried, or dropped once its retries are spent; a CI run
+        // ended with one event still retrying): a few rounds, as many as its retries and more.
         script.length = 0;
-        await live.flush();
-        clock.now += 10 * 3_600_000;
-        await live.flush();
+        for (let round = 0; round < 5; round++) {
+          await live.flush();
+          clock.now += 10 * 3_600_000;
+          await live.flush();
+          const { queued, dlq, inFlight } = live.stats();
+          if (queued + dlq + inFlight === 0) break;
+        }
         const stats = live.stats();
         assertBalanced(stats, "at the end");
         if (unbalanced) throw unbalanced;
         assert.equal(stats.queued + stats.dlq + stats.inFlight, 0, `all settled: ${JSON.stringify(stats)}`);
-        // A request the client gave up on (timeout) may still have reached the server, and is then sent again:
-        // at-least-once. Without timeouts, sent is exactly what the server accepted.
+        // A request the client gave up on (its timeout, or the exit budget's end: a loaded machine's stop cuts one the
+        // server answered late) may still have reached the server, and is then sent again: at-least-once. Without
+        // either, sent is exactly what the server accepted.
         assert.ok(stats.sent <= accepted, `sent ${stats.sent} never exceeds what the server accepted (${accepted})`);
-        if (!log.some((line) => line.includes("timeout"))) assert.equal(stats.sent, accepted, log.join("\n"));
+        const gaveUp = log.some((line) => line.includes("timeout") || line.includes("ended before the answer"));
+        if (!gaveUp) assert.equal(stats.sent, accepted, log.join("\n"));
         for (const reason of Object.keys(stats.dropped)) seenReasons.add(reason);
       }),
       { numRuns: 150 },
