@@ -53,11 +53,14 @@ export const START_MARK_MS = 1_000;
 export const MAX_OTHER_SENDERS = 5;
 
 /**
- * How long a run may take from its mark's time to its file and still rank by that time among other keys' runs: a
- * millisecond, where the two take tens of microseconds. Longer (twelve runs and six busy processes on 2 cores: nine or
- * ten of twelve would start a sender, the cap 5), runs after it looked and missed it.
+ * How long a run may take from its mark's time to its file and still rank by that time among other keys' runs. Held
+ * up longer (preempted: twelve runs and six busy processes on 2 cores, where nine or ten of twelve would start a
+ * sender, the cap 5), runs that looked meanwhile missed it, and it counts every mark it finds. Where the two take tens
+ * of microseconds, a preemption takes tens of milliseconds; 10 ms rather than 1 as a create on a network file system
+ * takes milliseconds: with 1, every run there was held up, runs counted each other's marks, and as few as one of seven
+ * started where five should (they delivered in process, within their budget).
  */
-const LATE_MS = 1;
+const LATE_MS = 10;
 
 /**
  * The start of a lock's or mark's random part that tells its endpoint's host: runs count the senders of other keys at

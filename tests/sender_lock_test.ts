@@ -160,9 +160,13 @@ test("runs of many keys marking at once: as many start a sender as may work besi
   const outcomes = runs.map((run) => run.stdout.trim());
   const started = outcomes.filter((outcome) => outcome === "took").length;
   // The oldest marks start theirs, as many as may work at once beside the others; one more where one marks within a
-  // millisecond while another looks (a run held up longer counts every mark it finds). Each of the twelve, before
-  // marks; 9-10 on a loaded machine before runs held up counted the younger ones.
-  assert.ok(started >= 1 && started <= MAX_OTHER_SENDERS + 2, `${started} of 12 would start a sender: ${outcomes}`);
+  // few milliseconds while another looks (a run held up longer counts every mark it finds), and one or two fewer where
+  // held-up runs count each other. Each of the twelve, before marks; 9-10 on a loaded machine before runs held up
+  // counted the younger ones; a rule that counts too much starts one alone.
+  assert.ok(
+    started >= MAX_OTHER_SENDERS - 2 && started <= MAX_OTHER_SENDERS + 2,
+    `${started} of 12 would start a sender: ${outcomes}`,
+  );
   assert.equal(outcomes.filter((outcome) => outcome === "crowded").length, 12 - started, `${outcomes}`);
 });
 
@@ -177,7 +181,7 @@ test("a run held up between its mark's time and its file counts the other keys' 
       for (let i = 0; i < MAX_OTHER_SENDERS; i++) {
         writeFileSync(`${dir.path}/sender-0000002${i}-${made}-${tag}0000abcd.start`, "");
       }
-      const until = performance.now() + 5;
+      const until = performance.now() + 20; // past LATE_MS
       while (performance.now() < until) {
         // Held up.
       }
