@@ -1051,7 +1051,7 @@ if(t.aborted)return"";for await(const d of r?hc(r):fc(n)){if(typeof d!="string"&
 "abort",o),o()}}function uc(e){try{const{getReader:t}=e??{};return typeof t=="function"?t.call(e):void 0}catch{return}}async function*hc(e){
 for(let t=await e.read();!t.done;t=await e.read())yield t.value}function fc(e){const t=e;return typeof t?.[Symbol.asyncIterator]==
 "function"?t:[]}var mc=65536;function pc(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol===
-"https:"?n.href:void 0}catch{return}}var vc=/^sender-[0-9a-f]{8}\.mjs$/,co="NAT_TELEMETRY_SENDER",Re=15e3,yc=1e3,lo=5,gc=1;
+"https:"?n.href:void 0}catch{return}}var vc=/^sender-[0-9a-f]{8}\.mjs$/,co="NAT_TELEMETRY_SENDER",Re=15e3,yc=1e3,lo=5,gc=10;
 function Ec(e,t,n,r){try{return Nt(e,t,n,r).locks.length>0}catch{return!1}}function wc(e,t,n){n!==void 0&&bc(e,t,()=>[n])}
 function bc(e,t,n){try{e.ensureDir(t,!0,!1),Tc(e,t,n())}catch{}}function Tc(e,t,n){for(const r of n)hn(e,`${t}/${r}`)}function hn(e,t){
 try{e.remove(t)}catch{}}function _c(){return'var Ee=["SIGINT","SIGTERM"],fe={SIGINT:130,SIGTERM:143},Fe="/proc/self/stat\
@@ -1962,236 +1962,236 @@ e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw ne
 tureInterrupts\' must be a boolean or a function, got ${$(e)}`)}var _n=/^sender-[0-9a-f]{8}\\.mjs$/,Ge="NAT_TELEMETRY_SEND\
 ER";function kn(e,n){let t=D(n).replace(/[\\u007f-\\uffff]/g,r=>`\\\\u${r.charCodeAt(0).toString(16).padStart(4,"0")}`);retu\
 rn{...e,[Ge]:t}}function ii(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="str\
-ing"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var oe=15e3,Na=1e3,si=5,$a=1;function di(e){let n=e;try{n=new U\
-RL(e).origin}catch{}return re(n).slice(0,4)}function ai(e,n,t,r){return`sender-${e}-${ee(n)}-${t}${he(8)}.${r}`}function\
- De(e,n,t,r,o){let i={locks:[],marks:[],others:new Map};for(let s of e.list(n)){let d=/^sender-([0-9a-f]+)-(\\d{13})-([0-\
-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(s);if(!d)continue;let c=Number(d[2]),a=d[4]==="lock"?oe:Na;if(c+a<=r||c>r+a)On\
-(e,`${n}/${s}`);else if(d[1]===t)(d[4]==="lock"?i.locks:i.marks).push(s);else if(d[3]===o){let[u,l]=[`${d[2]} ${s}`,i.ot\
-hers.get(d[1])];(l===void 0||u<l)&&i.others.set(d[1],u)}}return i.locks.sort(),i.marks.sort(),i}function Rn(e,n,t,r){try\
-{return De(e,n,t,r).locks.length>0}catch{return!1}}function ui(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=di(r),s=De(e,n\
-,t,Date.now(),i);if(s.locks.length>0||s.marks.length>0)return"at work";if(s.others.size>=si)return"crowded";let d=b().mo\
-notonicMs(),c=Date.now();o=ai(t,c,i,"start"),e.create(`${n}/${o}`,"");let a=b().monotonicMs()-d>$a,u=De(e,n,t,c,i),l=u.l\
-ocks.length>0||u.marks[0]!==o,m=a?"~":`${ee(c)} ${o}`,f=[...u.others.values()].filter(h=>h<m).length>=si;return!l&&!f?o:\
-(On(e,`${n}/${o}`),l?"at work":"crowded")}catch{return o}}function ci(e,n,t){t!==void 0&&Pt(e,n,()=>[t])}function li(e,n\
-,t){Pt(e,n,()=>De(e,n,t,Date.now()).marks)}async function fi(e,n,t,r){let o=di(r);for(let i=0;i<Ia;i++){let s=Date.now()\
-;try{e.ensureDir(n,!0,!1);let d=De(e,n,t,s);if(d.locks.length>0){Lt(e,n,d.marks);return}let c=ai(t,s,o,"lock");e.create(\
-`${n}/${c}`,"");let{locks:a,marks:u}=De(e,n,t,s);if(a.join()===c)return Lt(e,n,u),c;On(e,`${n}/${c}`)}catch{return}await\
- new Promise(d=>setTimeout(d,10+Se()*50))}}var Ia=5;function mi(e,n,t){Pt(e,n,()=>[t])}function Pt(e,n,t){try{e.ensureDi\
-r(n,!0,!1),Lt(e,n,t())}catch{}}function Lt(e,n,t){for(let r of t)On(e,`${n}/${r}`)}function On(e,n){try{e.remove(n)}catc\
-h{}}function hi(){return""}var Pa=6e4,Ma=1e3,Da=[Ge,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE",\
-"NAT_TELEMETRY_DRY_RUN"];function pi(e,n,t){let r=Fa(e,n,t);return r.handOff?r:{...r,outcome:gi(e,n)}}function gi(e,n){r\
-eturn e.sink.kind==="none"?"dropped":yi(e)&&n?.health.isOpen()!==!0?"delivered":n&&$e()===void 0?"spooled":"dropped"}fun\
-ction yi(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function Fa(e,n,t){try{let r=Ti(e,n,t);if(r!==void 0\
-||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=wi(e.sink.url,o.dir),d=Si(s\
-);if(d!==void 0)return{handOff:!1,reason:d};if(i.isOpen()){let f=b().senderRefusal(s);return f===void 0?{handOff:!0,comm\
-and:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:f}}let c=b().senderCommand(`${o.dir}/${""}`,s);if("refused"\
-in c)return{handOff:!1,reason:c.refused};let{cwd:a,...u}=c,l={...Ha(e,o.dir),successor:u,onByConsentFile:ko()};return{ha\
-ndOff:!0,command:{...c,env:kn(c.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off f\
-ailed (${r})`}}}function bi(e,n){return n.handOff&&n.command&&!ja(n.backlog)?{handOff:!1,reason:"the sender\'s script is \
-not in the spool directory and cannot be written",outcome:gi(e,n.backlog)}:n}function Ei(e){try{let{spool:n,health:t,fil\
-es:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=ui(r,n.dir,n.key,e.endpoint);if(o==="at wo\
-rk"||o==="crowded")return o;let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():ci(r,n.dir,o),i}catc\
-h{return"failed"}}function vi(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let\
-{sink:t}=e,r=t.kind==="http"?wi(t.url,n.spool.dir):void 0;return Ti(e,n,!0)!==void 0||r!==void 0&&(Si(r)??b().senderRefu\
-sal(r))!==void 0}function wi(e,n){let t=Ca();return{endpoint:e,dir:n,reads:t===void 0?[]:[t],variables:[...Da,...ie,"HOM\
-E","USERPROFILE"],set:t===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:t}}}function Si(e){let n=e.set.NAT_TELEMETRY_CONSENT_FIL\
-E;if(!(n===void 0||!n.includes("\\uFFFD")&&C(n,N().os)))return"where the consent file is cannot be told to a sender (rela\
-tive to a working directory the program cannot read, or not valid Unicode): it would read another decision"}function Ca(\
-){let e=bo();if(e===void 0)return;let n=C(e,N().os),t=n?void 0:b().files?.realPath("."),r=Ba(t===void 0?e:U(t,e));return\
- r.includes("\\uFFFD")&&n?e:r}function Ba(e){let n=K(e),t=Ut(e);if(n===void 0||t===void 0||t==="."||t==="..")return e;let\
- r=b().files,o=r?.realPath(n),i=o===void 0?void 0:U(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function Ti(e,n,t){\
-let{handOff:r,sink:o}=e;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(!r.enabled)return`the han\
-d-off is off (${r.source})`;if(e.customFetch)return"the program delivers with its own fetch, which a sender process cann\
-ot call";if(e.requestTimeoutMs>oe-Ma)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${oe/\
-1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=$e();if(i!==void 0)return`the program turned teleme\
-try on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if\
-(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)re\
-turn"who may change the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gi\
-d; Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s script there";if(!yi(e))\
-return"the program may not connect to the endpoint";let{spool:s,files:d,health:c}=n;if(c.isOpen())return;let a=e.clock()\
-,u=s.waitingSince(a);if(u===void 0)return;let{state:l}=c,m=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.hande\
-dOffAt);if(m!==void 0&&a-m>Pa&&!Rn(d,s.dir,s.key,a))return"spooled events have waited a minute with no sender at work"}f\
-unction Ha(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,sp\
-oolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,back\
-offMaxSeconds:i.maxMs/1e3,...ri(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,\
-sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function Ua({files:e,spool:n}\
-){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function ja(e){if(Ua(e))return!0;let{files:n,spool:t}=e,r=()=>me(n,t.dir,"",h\
-i(),Date.now());try{r()}catch(o){if(!(o instanceof L))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return\
- Ya(n,t.dir,Va),!0}var Va=3;function Ya(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(d=>_n.test(d))}catch{return}let\
- i=d=>{let c=e.modifiedAt(`${n}/${d}`);return c===void 0||c>r+oe?-1/0:c},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({nam\
-e:d,written:i(d)})).sort((d,c)=>c.written-d.written).slice(t).filter(({written:d})=>r-d>oe).map(({name:d})=>d);for(let d\
- of s)try{e.remove(`${n}/${d}`)}catch{}}var An=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),thi\
-s.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){t\
-his.#e.clear(),this.#n=0}};function xi(){throw new Error("a sender prints nothing")}var ki=16384,Dt=2*ki,Ri=Dt-4096,Ft=3\
-2,Oi=/^[a-z0-9_]{1,40}$/,Wa=/^[0-9a-f]{8}$/;var _i=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Ga=6\
-e4;function Ai(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).filter(([m,f])=>Oi.test(m)&&Number.isSafeInteger(f)&&f>0);if(\
-d.length===0||!Mt(i))return;let a={...{since:i,last:i,dropped:Object.fromEntries(d.slice(0,Ft))},endpointHash:re(r)},u=V\
-(r)===r?{...a,endpoint:r}:a,l=Pi(n,t);try{let m=Xa(e,n,t,i).filter(h=>h.quiet).map(h=>Ni(e,h,n,t)),f=Ii([...m.flatMap(h=\
->h.lines),u],s,i)??u;$i(e,n,t,m,()=>{let h=Ka(e,l);h==="invalid"&&e.remove(l);let g=`${D(f)}\n`;typeof h!="object"||h.byt\
-es+g.length<=ki?e.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,Ri):za(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&\
-w(()=>e.remove(h))}catch{}}function za(e,n,t,r,o,i){let s=Pi(n,t),d={path:Ct(n,t),quiet:!1},c=Bt(e,s,d.path)?Ni(e,d,n,t)\
-:{lines:[]};$i(e,n,t,[c],()=>{e.append(s,`${D(Ii([...c.lines,r],o,i)??r)}\n`,Ri)})}function Ni(e,n,t,r){if(e.sizeOf(n.pat\
-h)===void 0)return w(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=qa(e,n),s=Ct(t,r,i);return Bt(\
-e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function $i(e,n,t,r,o){try{o()}catch(i){for(let{\
-path:s,summed:d}of r)s!==void 0&&Bt(e,s,Ct(n,t,d));throw i}}function Ct(e,n,t){let r=t===void 0?"":`-${t}`;return U(e,`d\
-rops-${n}-${ee(Date.now())}-${he()}${r}.aside`)}function Xa(e,n,t,r){return xt(e,n,_i,(o,i)=>{let[,,s,d]=_i.exec(i)??[],\
-c=Math.abs(r-Number(s))>=Ga;return o===t?{path:U(n,i),summed:d===void 0?void 0:Number(d),quiet:c}:void 0})}function qa(e\
-,n){try{let t=n.summed??0,r=e.read(n.path,Dt)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:Li(r.sl\
-ice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Bt(e,n,t){return w(()=>(e.rename(n,t),!0))??!1}fun\
-ction Ii(e,n,t){let r=Ja(e,n,t).filter(d=>d.last>=n);if(r.length===0)return;let o={};for(let d of r)for(let[c,a]of Objec\
-t.entries(d.dropped))(c in o||Object.keys(o).length<Ft)&&H(o,c,a);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.\
-MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max\
-(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function Ja(e,n,t,r=t){\
-return e.flatMap(o=>{let i=Math.min(o.last,r);return i-t>t-n?[]:[{...o,since:Math.min(o.since,r,t),last:Math.min(i,t)}]}\
-)}function Ka(e,n){try{let t=e.read(n,Dt);return t===void 0?void 0:{lines:Li(t),bytes:t.length,ended:t===""||t.endsWith(\
-`\n`)}}catch(t){return t instanceof L?"invalid":void 0}}function Li(e){return e.split(`\n`).flatMap(n=>Za(n)??[])}function\
- Za(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.\
-isArray(r)?Object.entries(r):[];if(!(Mt(n)&&Mt(t)&&n<=t&&s.length>0&&s.length<=Ft&&s.every(([a,u])=>Oi.test(a)&&Number.i\
-sSafeInteger(u)&&u>0)))return;let c={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&Wa.test(i)?{end\
-pointHash:i}:{}};return typeof o=="string"&&V(o)===o?{...c,endpoint:o}:c}catch{return}}function Mt(e){return Number.isSa\
-feInteger(e)&&e>=0&&e<=yn}function Pi(e,n){return U(e,`drops-${n}.json`)}var le={working:1,periodic:2,asked:1/0},Mi=.9,Q\
-a=1e3,eu=3e5,nu=36e5,tu=4,Nn=class{#e;#n=[];#o=[];#t=new An;#c=0;#s=0;#p=0;#r=0;#a={};#g={};#h=!1;#u;#T=Promise.resolve(\
-);#w;#l=le.working;#k=0;#R;#y=new Set;#O;#$=!1;#b;#f=Qn();#d=!1;#x=!1;#i=!1;#U=!1;#I;#he=!1;#j=0;#F;#C;#E;#X;#V=!1;#q=!1\
-;#B;constructor(n={}){this.#e=We(n)}enqueue(n){try{if(!ge())return this.#ke();let t=b().exiting();t?(this.#se(),this.#U=\
-this.#i,this.#i=!0):this.#K(),this.#c++;let r=Mo(n,this.#e);if("reason"in r)return this.#v(1,r.reason,r.detail);if(this.\
-#S()>=this.#e.maxBufferedEvents)return this.#Oe();if(this.#n.push(r),t)return void(this.#H(!0)||this.#G());this.#h&&this\
-.#u===void 0&&queueMicrotask(()=>this.#Y()),this.#n.length>=this.#e.maxQueueSize&&this.#L(le.working)}catch{}finally{thi\
-s.#U=!1}}start(){this.#h||this.#F||(this.#h=!0,this.#K(),this.#S()>0?this.#Y():ge()&&!this.#A()&&vi(this.#e,this.#_())&&\
-this.#L(le.working))}flush(){return this.#L(le.asked)}#L(n,t=!1){if(this.#b!==void 0&&!t)return Promise.resolve().then((\
-)=>this.#F);if(this.#l=Math.max(this.#l,n),this.#w)return this.#w;let r=this.#k,o=this.#T.then(()=>{if(r!==this.#k)retur\
-n;let i=this.#l;return[this.#w,this.#l]=[void 0,le.working],this.#ve(i)});return this.#w=o,this.#T=o,o}stop(){return thi\
-s.#F??=this.#pe()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.\
-#p,dropped:{...this.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this\
-.#n.length+this.#o.length+this.#t.size}#J(){return[...this.#o,...this.#t.events(),...this.#n]}#K(){if(this.#C)return;thi\
-s.#se();let n=b(),t=s=>{try{return s()}catch{this.#m("an exit hook could not be installed: what is recorded waits for st\
-op()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#F===void 0;return this.stop(),s},exit:()=>{this.#H(!0)||th\
-is.#G(),this.#z()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#H(!0)||this.#G(),this.#z()})):v\
-oid 0;this.#C=()=>{r?.(),i?.()}}#Y(){this.#h&&this.#u===void 0&&this.#Z()}#Z(){this.#u=setTimeout(()=>{this.#L(le.period\
-ic).then(()=>{this.#h&&this.#Z()})},this.#e.flushIntervalMs),b().unrefTimer(this.#u)}async#pe(){this.#h=!1,this.#u!==voi\
-d 0&&clearTimeout(this.#u);let n=this.#b=ru(this.#e.exitTimeoutMs);this.#me(),this.#W();let t=this.#c,r=!1;try{if(this.#\
-t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.over()])&&this.#Q(),this.#S()>0&&this.#H())return;this.#ue(),this.\
-#S()>0&&this.#A()&&this.#M(!0),this.#S()>0&&!this.#A()&&await this.#ge(n),this.#M()}catch(o){this.#m(`stop failed unexpe\
-ctedly: ${o}`),r=!0}finally{this.#z(),n.clear(),this.#b=void 0;let o=this.#c>t&&this.#S()>0,i=this.#S()>0&&this.#ce(this\
-.#E);!r&&!o&&!i&&(this.#C?.(),this.#C=void 0)}}async#ge(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeout\
-Ms+1e3);let r=this.#L(le.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#Q()}#Q(){let{requestTimeoutMs:n,\
-exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t||n)*Mi,i=[...this.#y].some(({started:s,accepted:d})=>!d&&r-s\
->=n*Mi);this.#ee(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.cle\
-ar(),i&&this.#E?.health.recordFailure()}#ee(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle\
-(r)){if(o){this.#oe(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;n(t)?this.#de(r,"the exit budget ended before the an\
-swer",i=>this.#o.unshift(...i)):this.#o.unshift(...r)}}}#ye(){return this.#R??=new AbortController}#ne(n){if(n.aborted||\
-!te())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;if(!o)return!0;let i=b().monotonicMs(),s=o.end-\
-i;if(s>=t)return!0;let d=this.#O,c=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*c>s)}#te(n){this.#t.settle(n)&&thi\
-s.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#$&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b().ca\
-nConnect(n.url))}#be(){let{sink:n,waitClock:t}=this.#e,r=this.#B,o=this.#E?.health.state;return this.#b===void 0&&r!==vo\
-id 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().c\
-anConnect(n.url)}#Ee(n){let t=this.#E?.health;if(n.delivered){this.#B=void 0;let a=this.#q&&this.#b===void 0&&!this.#E?.\
-holdsClaims();(t?.recordSuccess()||a)&&(this.#V=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retr\
-yAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#B?.failures??0)+1,{backoff:i,random\
-:s,waitClock:d}=this.#e,c=d()+ye(o,i,s,n.retryAfterMs);this.#B=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:c}}\
-async#ve(n){try{this.#me(),this.#W();let t=this.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this.#b===void\
- 0)&&t.refresh(),this.#ue();let r=this.#A();if(r&&!this.#be())return;let o=this.#e.waitClock(),i=u=>u.notBefore<=o&&(u.c\
-uts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return;this.#o=this.#o.filter(u=>!i(u)),this.#n=[];let c=t\
-his.#ie(d);for(let u of c)this.#t.add(u);let a={delivered:!1,failed:!1,probing:r};await this.#we(c,a),this.#Ee(a),a.deli\
-vered&&a.retryAfterMs&&(this.#j=Math.max(this.#j,this.#e.waitClock()+a.retryAfterMs))}catch(t){this.#m(`flush failed une\
-xpectedly: ${t}`)}}async#we(n,t){let{signal:r}=this.#ye(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ne(r);)await\
- this.#re(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(tu,n.length)},i));for(let s of n.slice(o))this.#te(\
-s)}async#re(n,t,r){this.#W();let o=this.#le(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let\
- i=await this.#Te(n,t);if(this.#_e(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floo\
-r(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let c of d)this.#t.add(c);for(let c of d)this.#ne(t)?await this.#re(c,t,r)\
-:this.#te(c);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#oe(n,i.rejected);case"too_large":return t\
-his.#v(1,"http_413"),this.#P(n);case"rejected":return this.#v(n.length,i.reason,i.detail),this.#P(n);case"interrupted":c\
-ase"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.re\
-tryAfterMs??0),r.probing?this.#Se(n,i.retryAfterMs):this.#Re(n,i.reason,i.retryAfterMs)}}}#Se(n,t=0){let r=this.#e.waitC\
-lock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#oe(n,t=0){let r=Math.min(t,n.length);\
-this.#p+=n.length-r,r>0&&this.#v(r,"otlp_rejected"),this.#P(n)}async#Te(n,t){let r={started:b().monotonicMs(),events:n,a\
-ccepted:!1};this.#y.add(r);try{return await this.#xe(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=b().monotoni\
-cMs();this.#O={ms:o-r.started,endedAt:o}}}#ie(n){let{format:t,maxBatchBytes:r}=this.#e;return Do(n,r,t.emptyBytes,t.even\
-tBytes)}#N(){this.#o=[],this.#t.clear(),this.#n=[]}async#xe(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"r\
-ejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.encode(n,this.#e.clock());if(this.#f?.(`se\
-nding ${n.length} event(s)${o.kind==="http"?` to ${V(o.url)}`:""}: ${d}`),o.kind==="stderr")return Di(d),{kind:"delivere\
-d"};let c=i.classify;return await Io({url:o.url,body:d,headers:s,classify:c&&((a,u,l)=>c(a,u,l,n.length)),readAnswer:i.r\
-eadsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b()\
-.unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#_e(n,t){if(!this.#f)return;let \
-r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==voi\
-d 0&&this.#e.customFetch?`: its fetch failed: ${Dr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.h\
-eaders)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#f(`answer fo\
-r ${t} event(s): ${n.kind}${i}`)}#se(){if(this.#x)return;this.#x=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if\
-(this.#f){let{enabled:s,decidedBy:d}=yt();this.#f(`telemetry ${s?"on":"off"} (decided by ${d})`);let c=n.kind==="http"?V\
-(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_\
-run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint\
-: ${c}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#m(`problem: ${s}`);if(!this.#f)retu\
-rn;for(let s of this.#e.environmentProblems)this.#f(`environment: ${s}`);let i=qo(n,this.#e.headers);i&&this.#f(`warning\
-: ${i}`),this.#f(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)}#ke(){this\
-.#d||!this.#f&&!this.#e.logger||(this.#d=!0,this.#m(`telemetry off (decided by ${yt().decidedBy}): events are not record\
-ed`))}#Re(n,t,r){let{backoff:o,waitClock:i,random:s}=this.#e,d=i();this.#de(n,t,c=>{for(let a of c)a.notBefore=d+ye(a.re\
-tries,o,s,r);this.#o.push(...c)})}#de(n,t,r){let[o,i]=[[],[]];for(let s of n)(++s.retries>this.#e.maxRetries?i:o).push(s\
-);r(o),this.#P(i),H(this.#a,"retries_exhausted",i.length),o.length>0&&this.#m(`delivery failed (${t}): ${o.length} event\
-(s) kept for retry`),i.length>0&&this.#D(i.length,"retries_exhausted",`last failure: ${t}`)}#P(n){this.#E?.settle(n)}#_(\
-){return this.#E??=xn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be\
- used: ${n}`;r!==this.#X&&this.#m(r),this.#X=r}),this.#E}#ae(){let n=this.#b;if(n)return Math.max(0,n.end-b().monotonicM\
-s())+Qa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(eu,Math.min(nu,2*t),2*r)}#W(){let n=this.#ae()\
-,t=this.#b!==void 0;this.#E?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this.#V||this.#k>0||!ge()||this.#A()||!te())return;let \
-n=this.#_();if(n&&$e()!==void 0)return;this.#V=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.cei\
-l(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??0)>0,o&&(this.#fe(o.dropped),this.#s+=o.events.leng\
-th,this.#o.push(...o.events),o.events.length>0&&this.#Y())}#ce(n){return!n&&this.#e.spoolDir===void 0}#M(n=!1,t,r=!1){th\
-is.#ee();let o=this.#J(),i=this.#le(o);if(i!==o&&(this.#o=i,this.#t.clear(),this.#n=[]),i.length===0)return!0;if(!(t??te\
-()))return this.#he=!0,this.#N(),this.#v(i.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#N();for(let c o\
-f this.#ie(i))Di(this.#e.format.encode(c,this.#e.clock())),this.#p+=c.length;return!0}if(this.#e.sink.kind==="none")retu\
-rn this.#N(),this.#v(i.length,this.#e.sink.reason,this.#e.sink.detail),!0;let s=this.#_();if(this.#ce(s)){let c=this.#e.\
-noSpool?` (${this.#e.noSpool})`:"";return n||!r?(n||this.#m(`${i.length} event(s) not delivered are kept in memory only,\
- for a flush: no spool${c}`),!1):(this.#N(),this.#v(i.length,"spool_unavailable",`the process ends, and there is no spoo\
-l${c}`),!1)}if($e()!==void 0)return this.#N(),this.#v(i.length,"opted_out","not spooled: the program turned telemetry on\
- over the user\'s no"),!0;let d;try{d=s?.write(i)}catch{d=void 0}if(d||(this.#$=!0),!d&&n)return!1;if(this.#N(),d){let c=\
-this.#j-this.#e.waitClock();c>0&&s?.health.recordWait(c),this.#r+=d.spooled;let a=Object.entries(d.dropped);for(let[u,l]\
-of a)H(this.#a,u,l);for(let[u,l]of a)l>0&&this.#D(l,u);this.#fe(d.olderDropped)}else{let c=s?.giveBackUnsettled()??0;thi\
-s.#r+=c,this.#v(i.length-c,"spool_unavailable")}return s?.releaseAll(),d!==void 0}#le(n){let t=this.#E?.spool;if(!t)retu\
-rn n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;l\
-et i=n.filter(({claim:s})=>s&&o.has(s));return this.#v(i.length,"claim_lost"),this.#P(i),n.filter(({claim:s})=>!s||!o.ha\
-s(s))}#fe(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#v(r,t)}#H(n=!1){if(this.#S()===0)return!0;let t=this.#_()\
-,r=pi(this.#e,t,ge()),o=r.handOff?te():void 0;if(o===!1)return this.#M(!0,o);let i=bi(this.#e,r);if(!i.handOff){let a={d\
-elivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},u=i.outcome!=="delivered"&&t\
-?.health.isOpen()?Co(t.health):void 0,l=i.outcome==="delivered"&&!n?`; the exit waits at most ${this.#e.exitTimeoutMs/1e\
-3} s`:"",m=n&&i.outcome==="delivered"?"not handed off":a[i.outcome];return this.#m(`at exit: ${m}: ${u?`${u}; in process\
-, as ${i.reason}`:i.reason}${l}`),!1}let s=n||this.#A()?0:Go(this.#J(),this.#e.spoolLimits);if(s>0){let{maxEvents:a,maxB\
-ytes:u}=this.#e.spoolLimits;return this.#m(`at exit: delivering in process: the spool would leave out ${s} of the ${this\
-.#S()} event(s) (spoolMaxEvents ${a}, spoolMaxBytes ${u})`),!1}if(!this.#M(!0,o))return this.#m("at exit: delivering in \
-process: the spool cannot be written"),!1;let d=Ei(i);if(d==="failed"||d==="crowded")return this.#m(`at exit: delivering\
- in process: ${d==="crowded"?"senders of other programs or settings (headers, an OTLP resource) work for its host alread\
-y":"no sender could be started"}`),!1;this.#k++,[this.#w,this.#l]=[void 0,le.working];let c={started:"a sender","at work\
-":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processe\
-s left to start a sender)"};return this.#m(`at exit: handed off to ${c[d]}`),!0}#G(){let n=this.#r,t=this.#M(!1,void 0,!\
-0),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#z(){le\
-t n={};for(let[s,d]of Object.entries(this.#a)){let c=this.#g[s]??0;d>c&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-c)}le\
-t{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(le\
-t s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();Ai(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}\
-#v(n,t,r){n!==0&&(H(this.#a,t,n),this.#D(n,t,r))}#D(n,t,r){this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`)}#Oe()\
-{if(H(this.#a,"buffer_full",1),this.#I!==void 0){this.#I++;return}this.#I=0;let n=this.#e.maxBufferedEvents;this.#D(1,"b\
-uffer_full",`${n} held; those dropped after it are told together at the next flush`)}#me(){let n=this.#I;this.#I=void 0,\
-n&&this.#D(n,"buffer_full")}#m(n){this.#f?.(n),this.#U||no(this.#e.logger,n)}};function ru(e){let n=b().monotonicMs()+e,\
-t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Le(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}functio\
-n Di(e){b().writeStderr(`${xi(JSON.parse(e))}\n`)}var ou=250;async function Ci(e){let n=b();Le(oe,()=>n.exit(0)),$o(),_o(\
-()=>iu(e));let t=Hi(e);try{await su(e,b().monotonicMs()+oe,t)}catch{}n.exit(0)}function iu(e){let{enabled:n,source:t}=wo\
-();return n||t==="default"&&e.onByConsentFile!==!0}async function su(e,n,t){let r=b().files,o=e.spoolDir;if(!r)return;le\
-t{successor:i,onByConsentFile:s,...d}=e,c=We(d),a=At(c);if(!te())return li(r,o,a);for(let u=0;;u++){let l=await fi(r,o,a\
-,e.endpoint);if(!l)return;let{replayed:m,spooled:f,sent:h,timeUp:g}=await cu(d,n-ou);if(mi(r,o,l),!lu(e,a))return;if(g&&\
-h>0&&te()&&au(e,t))return uu(e);if(m>0&&f>0||u>0&&m===0)return}}function Bi(e){return(e.successor?.argv??[]).filter(n=>C\
-(n,N().os)&&!n.startsWith(`${e.spoolDir}/`))}function Hi(e){let{files:n}=b();return Bi(e).map(t=>{let r=n?.look(t);retur\
-n r?`${Fi(r.facts)} -> ${Fi(r.leadsTo)}`:"nothing there"}).join(`\n`)}function Fi(e){return e?`${e.kind} ${e.device}:${e.\
-inode} ${e.size} ${e.modified}`:""}function du(e){let{files:n}=b(),t=n?.look("/proc/self/exe");if(t===void 0)return!0;le\
-t r=t.leadsTo;return r!==void 0&&Bi(e).some(o=>{let i=n?.look(o),s=i?.leadsTo??i?.facts;return s?.device===r.device&&s?.\
-inode===r.inode})}function au(e,n){return Hi(e)===n&&du(e)}function uu(e){if(!e.successor)return;let{argv:n,env:t,leaves\
-Session:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&_n.test(d.slice(i.length)));o&&s!==\
-void 0&&w(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:kn(t,e),cwd:e.spoolDir,leavesSession:r})}async functi\
-on cu(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=W\
-e(e),d=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!te()||s!==void 0&&b().files?.realPath(s)===void 0)brea\
-k;let c=new Nn({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});c.start(),await c.stop();let{replayed:a,s\
-pooled:u,sent:l,dropped:m}=c.stats();t.replayed+=a,t.spooled+=u,t.sent+=l;for(let[f,h]of Object.entries(m))H(t.dropped,f\
-,h);if(a<=u)break;if(u>0&&n-b().monotonicMs()>r){let f=ye(++d,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(h\
-=>setTimeout(h,f))}}return t}function lu(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||Rn(t,e.spoolDir,n,\
-Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return\
- ce.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Ui=ii(b().env(Ge));Ui&&await Ci(Ui);\n'}var Me="sender\
--6cc940cb.mjs",$c=136258,Oc=6e4,Sc=1e3,kc=[co,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_T\
-ELEMETRY_DRY_RUN"];function uo(e,t){return e.sink.kind==="none"?"dropped":mr(e)&&t?.health.isOpen()!==!0?"delivered":t&&
+ing"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var oe=15e3,Na=1e3,si=5,$a=10;function di(e){let n=e;try{n=new \
+URL(e).origin}catch{}return re(n).slice(0,4)}function ai(e,n,t,r){return`sender-${e}-${ee(n)}-${t}${he(8)}.${r}`}functio\
+n De(e,n,t,r,o){let i={locks:[],marks:[],others:new Map};for(let s of e.list(n)){let d=/^sender-([0-9a-f]+)-(\\d{13})-([0\
+-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(s);if(!d)continue;let c=Number(d[2]),a=d[4]==="lock"?oe:Na;if(c+a<=r||c>r+a)O\
+n(e,`${n}/${s}`);else if(d[1]===t)(d[4]==="lock"?i.locks:i.marks).push(s);else if(d[3]===o){let[u,l]=[`${d[2]} ${s}`,i.o\
+thers.get(d[1])];(l===void 0||u<l)&&i.others.set(d[1],u)}}return i.locks.sort(),i.marks.sort(),i}function Rn(e,n,t,r){tr\
+y{return De(e,n,t,r).locks.length>0}catch{return!1}}function ui(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=di(r),s=De(e,\
+n,t,Date.now(),i);if(s.locks.length>0||s.marks.length>0)return"at work";if(s.others.size>=si)return"crowded";let d=b().m\
+onotonicMs(),c=Date.now();o=ai(t,c,i,"start"),e.create(`${n}/${o}`,"");let a=b().monotonicMs()-d>$a,u=De(e,n,t,c,i),l=u.\
+locks.length>0||u.marks[0]!==o,m=a?"~":`${ee(c)} ${o}`,f=[...u.others.values()].filter(h=>h<m).length>=si;return!l&&!f?o\
+:(On(e,`${n}/${o}`),l?"at work":"crowded")}catch{return o}}function ci(e,n,t){t!==void 0&&Pt(e,n,()=>[t])}function li(e,\
+n,t){Pt(e,n,()=>De(e,n,t,Date.now()).marks)}async function fi(e,n,t,r){let o=di(r);for(let i=0;i<Ia;i++){let s=Date.now(\
+);try{e.ensureDir(n,!0,!1);let d=De(e,n,t,s);if(d.locks.length>0){Lt(e,n,d.marks);return}let c=ai(t,s,o,"lock");e.create\
+(`${n}/${c}`,"");let{locks:a,marks:u}=De(e,n,t,s);if(a.join()===c)return Lt(e,n,u),c;On(e,`${n}/${c}`)}catch{return}awai\
+t new Promise(d=>setTimeout(d,10+Se()*50))}}var Ia=5;function mi(e,n,t){Pt(e,n,()=>[t])}function Pt(e,n,t){try{e.ensureD\
+ir(n,!0,!1),Lt(e,n,t())}catch{}}function Lt(e,n,t){for(let r of t)On(e,`${n}/${r}`)}function On(e,n){try{e.remove(n)}cat\
+ch{}}function hi(){return""}var Pa=6e4,Ma=1e3,Da=[Ge,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE"\
+,"NAT_TELEMETRY_DRY_RUN"];function pi(e,n,t){let r=Fa(e,n,t);return r.handOff?r:{...r,outcome:gi(e,n)}}function gi(e,n){\
+return e.sink.kind==="none"?"dropped":yi(e)&&n?.health.isOpen()!==!0?"delivered":n&&$e()===void 0?"spooled":"dropped"}fu\
+nction yi(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function Fa(e,n,t){try{let r=Ti(e,n,t);if(r!==void \
+0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=wi(e.sink.url,o.dir),d=Si(\
+s);if(d!==void 0)return{handOff:!1,reason:d};if(i.isOpen()){let f=b().senderRefusal(s);return f===void 0?{handOff:!0,com\
+mand:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reason:f}}let c=b().senderCommand(`${o.dir}/${""}`,s);if("refused\
+"in c)return{handOff:!1,reason:c.refused};let{cwd:a,...u}=c,l={...Ha(e,o.dir),successor:u,onByConsentFile:ko()};return{h\
+andOff:!0,command:{...c,env:kn(c.env,l)},backlog:n,endpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off \
+failed (${r})`}}}function bi(e,n){return n.handOff&&n.command&&!ja(n.backlog)?{handOff:!1,reason:"the sender\'s script is\
+ not in the spool directory and cannot be written",outcome:gi(e,n.backlog)}:n}function Ei(e){try{let{spool:n,health:t,fi\
+les:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=ui(r,n.dir,n.key,e.endpoint);if(o==="at w\
+ork"||o==="crowded")return o;let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():ci(r,n.dir,o),i}cat\
+ch{return"failed"}}function vi(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;le\
+t{sink:t}=e,r=t.kind==="http"?wi(t.url,n.spool.dir):void 0;return Ti(e,n,!0)!==void 0||r!==void 0&&(Si(r)??b().senderRef\
+usal(r))!==void 0}function wi(e,n){let t=Ca();return{endpoint:e,dir:n,reads:t===void 0?[]:[t],variables:[...Da,...ie,"HO\
+ME","USERPROFILE"],set:t===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:t}}}function Si(e){let n=e.set.NAT_TELEMETRY_CONSENT_FI\
+LE;if(!(n===void 0||!n.includes("\\uFFFD")&&C(n,N().os)))return"where the consent file is cannot be told to a sender (rel\
+ative to a working directory the program cannot read, or not valid Unicode): it would read another decision"}function Ca\
+(){let e=bo();if(e===void 0)return;let n=C(e,N().os),t=n?void 0:b().files?.realPath("."),r=Ba(t===void 0?e:U(t,e));retur\
+n r.includes("\\uFFFD")&&n?e:r}function Ba(e){let n=K(e),t=Ut(e);if(n===void 0||t===void 0||t==="."||t==="..")return e;le\
+t r=b().files,o=r?.realPath(n),i=o===void 0?void 0:U(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function Ti(e,n,t)\
+{let{handOff:r,sink:o}=e;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(!r.enabled)return`the ha\
+nd-off is off (${r.source})`;if(e.customFetch)return"the program delivers with its own fetch, which a sender process can\
+not call";if(e.requestTimeoutMs>oe-Ma)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${oe\
+/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=$e();if(i!==void 0)return`the program turned telem\
+etry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;i\
+f(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)r\
+eturn"who may change the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,g\
+id; Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s script there";if(!yi(e)\
+)return"the program may not connect to the endpoint";let{spool:s,files:d,health:c}=n;if(c.isOpen())return;let a=e.clock(\
+),u=s.waitingSince(a);if(u===void 0)return;let{state:l}=c,m=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.hand\
+edOffAt);if(m!==void 0&&a-m>Pa&&!Rn(d,s.dir,s.key,a))return"spooled events have waited a minute with no sender at work"}\
+function Ha(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,s\
+poolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,bac\
+koffMaxSeconds:i.maxMs/1e3,...ri(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5\
+,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function Ua({files:e,spool:n\
+}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function ja(e){if(Ua(e))return!0;let{files:n,spool:t}=e,r=()=>me(n,t.dir,"",\
+hi(),Date.now());try{r()}catch(o){if(!(o instanceof L))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}retur\
+n Ya(n,t.dir,Va),!0}var Va=3;function Ya(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(d=>_n.test(d))}catch{return}le\
+t i=d=>{let c=e.modifiedAt(`${n}/${d}`);return c===void 0||c>r+oe?-1/0:c},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({na\
+me:d,written:i(d)})).sort((d,c)=>c.written-d.written).slice(t).filter(({written:d})=>r-d>oe).map(({name:d})=>d);for(let \
+d of s)try{e.remove(`${n}/${d}`)}catch{}}var An=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),th\
+is.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){\
+this.#e.clear(),this.#n=0}};function xi(){throw new Error("a sender prints nothing")}var ki=16384,Dt=2*ki,Ri=Dt-4096,Ft=\
+32,Oi=/^[a-z0-9_]{1,40}$/,Wa=/^[0-9a-f]{8}$/;var _i=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Ga=\
+6e4;function Ai(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).filter(([m,f])=>Oi.test(m)&&Number.isSafeInteger(f)&&f>0);if\
+(d.length===0||!Mt(i))return;let a={...{since:i,last:i,dropped:Object.fromEntries(d.slice(0,Ft))},endpointHash:re(r)},u=\
+V(r)===r?{...a,endpoint:r}:a,l=Pi(n,t);try{let m=Xa(e,n,t,i).filter(h=>h.quiet).map(h=>Ni(e,h,n,t)),f=Ii([...m.flatMap(h\
+=>h.lines),u],s,i)??u;$i(e,n,t,m,()=>{let h=Ka(e,l);h==="invalid"&&e.remove(l);let g=`${D(f)}\n`;typeof h!="object"||h.by\
+tes+g.length<=ki?e.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,Ri):za(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&\
+&w(()=>e.remove(h))}catch{}}function za(e,n,t,r,o,i){let s=Pi(n,t),d={path:Ct(n,t),quiet:!1},c=Bt(e,s,d.path)?Ni(e,d,n,t\
+):{lines:[]};$i(e,n,t,[c],()=>{e.append(s,`${D(Ii([...c.lines,r],o,i)??r)}\n`,Ri)})}function Ni(e,n,t,r){if(e.sizeOf(n.pa\
+th)===void 0)return w(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=qa(e,n),s=Ct(t,r,i);return Bt\
+(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function $i(e,n,t,r,o){try{o()}catch(i){for(let\
+{path:s,summed:d}of r)s!==void 0&&Bt(e,s,Ct(n,t,d));throw i}}function Ct(e,n,t){let r=t===void 0?"":`-${t}`;return U(e,`\
+drops-${n}-${ee(Date.now())}-${he()}${r}.aside`)}function Xa(e,n,t,r){return xt(e,n,_i,(o,i)=>{let[,,s,d]=_i.exec(i)??[]\
+,c=Math.abs(r-Number(s))>=Ga;return o===t?{path:U(n,i),summed:d===void 0?void 0:Number(d),quiet:c}:void 0})}function qa(\
+e,n){try{let t=n.summed??0,r=e.read(n.path,Dt)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:Li(r.s\
+lice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function Bt(e,n,t){return w(()=>(e.rename(n,t),!0))??!1}fu\
+nction Ii(e,n,t){let r=Ja(e,n,t).filter(d=>d.last>=n);if(r.length===0)return;let o={};for(let d of r)for(let[c,a]of Obje\
+ct.entries(d.dropped))(c in o||Object.keys(o).length<Ft)&&H(o,c,a);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number\
+.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.ma\
+x(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function Ja(e,n,t,r=t)\
+{return e.flatMap(o=>{let i=Math.min(o.last,r);return i-t>t-n?[]:[{...o,since:Math.min(o.since,r,t),last:Math.min(i,t)}]\
+})}function Ka(e,n){try{let t=e.read(n,Dt);return t===void 0?void 0:{lines:Li(t),bytes:t.length,ended:t===""||t.endsWith\
+(`\n`)}}catch(t){return t instanceof L?"invalid":void 0}}function Li(e){return e.split(`\n`).flatMap(n=>Za(n)??[])}functio\
+n Za(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array\
+.isArray(r)?Object.entries(r):[];if(!(Mt(n)&&Mt(t)&&n<=t&&s.length>0&&s.length<=Ft&&s.every(([a,u])=>Oi.test(a)&&Number.\
+isSafeInteger(u)&&u>0)))return;let c={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&Wa.test(i)?{en\
+dpointHash:i}:{}};return typeof o=="string"&&V(o)===o?{...c,endpoint:o}:c}catch{return}}function Mt(e){return Number.isS\
+afeInteger(e)&&e>=0&&e<=yn}function Pi(e,n){return U(e,`drops-${n}.json`)}var le={working:1,periodic:2,asked:1/0},Mi=.9,\
+Qa=1e3,eu=3e5,nu=36e5,tu=4,Nn=class{#e;#n=[];#o=[];#t=new An;#c=0;#s=0;#p=0;#r=0;#a={};#g={};#h=!1;#u;#T=Promise.resolve\
+();#w;#l=le.working;#k=0;#R;#y=new Set;#O;#$=!1;#b;#f=Qn();#d=!1;#x=!1;#i=!1;#U=!1;#I;#he=!1;#j=0;#F;#C;#E;#X;#V=!1;#q=!\
+1;#B;constructor(n={}){this.#e=We(n)}enqueue(n){try{if(!ge())return this.#ke();let t=b().exiting();t?(this.#se(),this.#U\
+=this.#i,this.#i=!0):this.#K(),this.#c++;let r=Mo(n,this.#e);if("reason"in r)return this.#v(1,r.reason,r.detail);if(this\
+.#S()>=this.#e.maxBufferedEvents)return this.#Oe();if(this.#n.push(r),t)return void(this.#H(!0)||this.#G());this.#h&&thi\
+s.#u===void 0&&queueMicrotask(()=>this.#Y()),this.#n.length>=this.#e.maxQueueSize&&this.#L(le.working)}catch{}finally{th\
+is.#U=!1}}start(){this.#h||this.#F||(this.#h=!0,this.#K(),this.#S()>0?this.#Y():ge()&&!this.#A()&&vi(this.#e,this.#_())&\
+&this.#L(le.working))}flush(){return this.#L(le.asked)}#L(n,t=!1){if(this.#b!==void 0&&!t)return Promise.resolve().then(\
+()=>this.#F);if(this.#l=Math.max(this.#l,n),this.#w)return this.#w;let r=this.#k,o=this.#T.then(()=>{if(r!==this.#k)retu\
+rn;let i=this.#l;return[this.#w,this.#l]=[void 0,le.working],this.#ve(i)});return this.#w=o,this.#T=o,o}stop(){return th\
+is.#F??=this.#pe()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this\
+.#p,dropped:{...this.#a},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return thi\
+s.#n.length+this.#o.length+this.#t.size}#J(){return[...this.#o,...this.#t.events(),...this.#n]}#K(){if(this.#C)return;th\
+is.#se();let n=b(),t=s=>{try{return s()}catch{this.#m("an exit hook could not be installed: what is recorded waits for s\
+top()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#F===void 0;return this.stop(),s},exit:()=>{this.#H(!0)||t\
+his.#G(),this.#z()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#H(!0)||this.#G(),this.#z()})):\
+void 0;this.#C=()=>{r?.(),i?.()}}#Y(){this.#h&&this.#u===void 0&&this.#Z()}#Z(){this.#u=setTimeout(()=>{this.#L(le.perio\
+dic).then(()=>{this.#h&&this.#Z()})},this.#e.flushIntervalMs),b().unrefTimer(this.#u)}async#pe(){this.#h=!1,this.#u!==vo\
+id 0&&clearTimeout(this.#u);let n=this.#b=ru(this.#e.exitTimeoutMs);this.#me(),this.#W();let t=this.#c,r=!1;try{if(this.\
+#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.over()])&&this.#Q(),this.#S()>0&&this.#H())return;this.#ue(),this\
+.#S()>0&&this.#A()&&this.#M(!0),this.#S()>0&&!this.#A()&&await this.#ge(n),this.#M()}catch(o){this.#m(`stop failed unexp\
+ectedly: ${o}`),r=!0}finally{this.#z(),n.clear(),this.#b=void 0;let o=this.#c>t&&this.#S()>0,i=this.#S()>0&&this.#ce(thi\
+s.#E);!r&&!o&&!i&&(this.#C?.(),this.#C=void 0)}}async#ge(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeou\
+tMs+1e3);let r=this.#L(le.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#Q()}#Q(){let{requestTimeoutMs:n\
+,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=Math.min(n,t||n)*Mi,i=[...this.#y].some(({started:s,accepted:d})=>!d&&r-\
+s>=n*Mi);this.#ee(({started:s})=>r-s>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.cl\
+ear(),i&&this.#E?.health.recordFailure()}#ee(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settl\
+e(r)){if(o){this.#oe(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;n(t)?this.#de(r,"the exit budget ended before the a\
+nswer",i=>this.#o.unshift(...i)):this.#o.unshift(...r)}}}#ye(){return this.#R??=new AbortController}#ne(n){if(n.aborted|\
+|!te())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;if(!o)return!0;let i=b().monotonicMs(),s=o.end\
+-i;if(s>=t)return!0;let d=this.#O,c=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*c>s)}#te(n){this.#t.settle(n)&&th\
+is.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#$&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b().c\
+anConnect(n.url))}#be(){let{sink:n,waitClock:t}=this.#e,r=this.#B,o=this.#E?.health.state;return this.#b===void 0&&r!==v\
+oid 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().\
+canConnect(n.url)}#Ee(n){let t=this.#E?.health;if(n.delivered){this.#B=void 0;let a=this.#q&&this.#b===void 0&&!this.#E?\
+.holdsClaims();(t?.recordSuccess()||a)&&(this.#V=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.ret\
+ryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#B?.failures??0)+1,{backoff:i,rando\
+m:s,waitClock:d}=this.#e,c=d()+ye(o,i,s,n.retryAfterMs);this.#B=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:c}\
+}async#ve(n){try{this.#me(),this.#W();let t=this.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this.#b===voi\
+d 0)&&t.refresh(),this.#ue();let r=this.#A();if(r&&!this.#be())return;let o=this.#e.waitClock(),i=u=>u.notBefore<=o&&(u.\
+cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return;this.#o=this.#o.filter(u=>!i(u)),this.#n=[];let c=\
+this.#ie(d);for(let u of c)this.#t.add(u);let a={delivered:!1,failed:!1,probing:r};await this.#we(c,a),this.#Ee(a),a.del\
+ivered&&a.retryAfterMs&&(this.#j=Math.max(this.#j,this.#e.waitClock()+a.retryAfterMs))}catch(t){this.#m(`flush failed un\
+expectedly: ${t}`)}}async#we(n,t){let{signal:r}=this.#ye(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ne(r);)awai\
+t this.#re(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(tu,n.length)},i));for(let s of n.slice(o))this.#te\
+(s)}async#re(n,t,r){this.#W();let o=this.#le(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}le\
+t i=await this.#Te(n,t);if(this.#_e(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.flo\
+or(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let c of d)this.#t.add(c);for(let c of d)this.#ne(t)?await this.#re(c,t,r\
+):this.#te(c);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#oe(n,i.rejected);case"too_large":return \
+this.#v(1,"http_413"),this.#P(n);case"rejected":return this.#v(n.length,i.reason,i.detail),this.#P(n);case"interrupted":\
+case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.r\
+etryAfterMs??0),r.probing?this.#Se(n,i.retryAfterMs):this.#Re(n,i.reason,i.retryAfterMs)}}}#Se(n,t=0){let r=this.#e.wait\
+Clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#oe(n,t=0){let r=Math.min(t,n.length)\
+;this.#p+=n.length-r,r>0&&this.#v(r,"otlp_rejected"),this.#P(n)}async#Te(n,t){let r={started:b().monotonicMs(),events:n,\
+accepted:!1};this.#y.add(r);try{return await this.#xe(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=b().monoton\
+icMs();this.#O={ms:o-r.started,endedAt:o}}}#ie(n){let{format:t,maxBatchBytes:r}=this.#e;return Do(n,r,t.emptyBytes,t.eve\
+ntBytes)}#N(){this.#o=[],this.#t.clear(),this.#n=[]}async#xe(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"\
+rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.encode(n,this.#e.clock());if(this.#f?.(`s\
+ending ${n.length} event(s)${o.kind==="http"?` to ${V(o.url)}`:""}: ${d}`),o.kind==="stderr")return Di(d),{kind:"deliver\
+ed"};let c=i.classify;return await Io({url:o.url,body:d,headers:s,classify:c&&((a,u,l)=>c(a,u,l,n.length)),readAnswer:i.\
+readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b(\
+).unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#_e(n,t){if(!this.#f)return;let\
+ r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==vo\
+id 0&&this.#e.customFetch?`: its fetch failed: ${Dr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.\
+headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#f(`answer f\
+or ${t} event(s): ${n.kind}${i}`)}#se(){if(this.#x)return;this.#x=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;i\
+f(this.#f){let{enabled:s,decidedBy:d}=yt();this.#f(`telemetry ${s?"on":"off"} (decided by ${d})`);let c=n.kind==="http"?\
+V(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry\
+_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#f(`endpoin\
+t: ${c}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#m(`problem: ${s}`);if(!this.#f)ret\
+urn;for(let s of this.#e.environmentProblems)this.#f(`environment: ${s}`);let i=qo(n,this.#e.headers);i&&this.#f(`warnin\
+g: ${i}`),this.#f(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)}#ke(){thi\
+s.#d||!this.#f&&!this.#e.logger||(this.#d=!0,this.#m(`telemetry off (decided by ${yt().decidedBy}): events are not recor\
+ded`))}#Re(n,t,r){let{backoff:o,waitClock:i,random:s}=this.#e,d=i();this.#de(n,t,c=>{for(let a of c)a.notBefore=d+ye(a.r\
+etries,o,s,r);this.#o.push(...c)})}#de(n,t,r){let[o,i]=[[],[]];for(let s of n)(++s.retries>this.#e.maxRetries?i:o).push(\
+s);r(o),this.#P(i),H(this.#a,"retries_exhausted",i.length),o.length>0&&this.#m(`delivery failed (${t}): ${o.length} even\
+t(s) kept for retry`),i.length>0&&this.#D(i.length,"retries_exhausted",`last failure: ${t}`)}#P(n){this.#E?.settle(n)}#_\
+(){return this.#E??=xn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot b\
+e used: ${n}`;r!==this.#X&&this.#m(r),this.#X=r}),this.#E}#ae(){let n=this.#b;if(n)return Math.max(0,n.end-b().monotonic\
+Ms())+Qa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(eu,Math.min(nu,2*t),2*r)}#W(){let n=this.#ae(\
+),t=this.#b!==void 0;this.#E?.renewClaims(n,t?n:n*.75,t)}#ue(){if(this.#V||this.#k>0||!ge()||this.#A()||!te())return;let\
+ n=this.#_();if(n&&$e()!==void 0)return;this.#V=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ce\
+il(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.#q=(o?.events.length??0)>0,o&&(this.#fe(o.dropped),this.#s+=o.events.len\
+gth,this.#o.push(...o.events),o.events.length>0&&this.#Y())}#ce(n){return!n&&this.#e.spoolDir===void 0}#M(n=!1,t,r=!1){t\
+his.#ee();let o=this.#J(),i=this.#le(o);if(i!==o&&(this.#o=i,this.#t.clear(),this.#n=[]),i.length===0)return!0;if(!(t??t\
+e()))return this.#he=!0,this.#N(),this.#v(i.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#N();for(let c \
+of this.#ie(i))Di(this.#e.format.encode(c,this.#e.clock())),this.#p+=c.length;return!0}if(this.#e.sink.kind==="none")ret\
+urn this.#N(),this.#v(i.length,this.#e.sink.reason,this.#e.sink.detail),!0;let s=this.#_();if(this.#ce(s)){let c=this.#e\
+.noSpool?` (${this.#e.noSpool})`:"";return n||!r?(n||this.#m(`${i.length} event(s) not delivered are kept in memory only\
+, for a flush: no spool${c}`),!1):(this.#N(),this.#v(i.length,"spool_unavailable",`the process ends, and there is no spo\
+ol${c}`),!1)}if($e()!==void 0)return this.#N(),this.#v(i.length,"opted_out","not spooled: the program turned telemetry o\
+n over the user\'s no"),!0;let d;try{d=s?.write(i)}catch{d=void 0}if(d||(this.#$=!0),!d&&n)return!1;if(this.#N(),d){let c\
+=this.#j-this.#e.waitClock();c>0&&s?.health.recordWait(c),this.#r+=d.spooled;let a=Object.entries(d.dropped);for(let[u,l\
+]of a)H(this.#a,u,l);for(let[u,l]of a)l>0&&this.#D(l,u);this.#fe(d.olderDropped)}else{let c=s?.giveBackUnsettled()??0;th\
+is.#r+=c,this.#v(i.length-c,"spool_unavailable")}return s?.releaseAll(),d!==void 0}#le(n){let t=this.#E?.spool;if(!t)ret\
+urn n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;\
+let i=n.filter(({claim:s})=>s&&o.has(s));return this.#v(i.length,"claim_lost"),this.#P(i),n.filter(({claim:s})=>!s||!o.h\
+as(s))}#fe(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#v(r,t)}#H(n=!1){if(this.#S()===0)return!0;let t=this.#_(\
+),r=pi(this.#e,t,ge()),o=r.handOff?te():void 0;if(o===!1)return this.#M(!0,o);let i=bi(this.#e,r);if(!i.handOff){let a={\
+delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},u=i.outcome!=="delivered"&&\
+t?.health.isOpen()?Co(t.health):void 0,l=i.outcome==="delivered"&&!n?`; the exit waits at most ${this.#e.exitTimeoutMs/1\
+e3} s`:"",m=n&&i.outcome==="delivered"?"not handed off":a[i.outcome];return this.#m(`at exit: ${m}: ${u?`${u}; in proces\
+s, as ${i.reason}`:i.reason}${l}`),!1}let s=n||this.#A()?0:Go(this.#J(),this.#e.spoolLimits);if(s>0){let{maxEvents:a,max\
+Bytes:u}=this.#e.spoolLimits;return this.#m(`at exit: delivering in process: the spool would leave out ${s} of the ${thi\
+s.#S()} event(s) (spoolMaxEvents ${a}, spoolMaxBytes ${u})`),!1}if(!this.#M(!0,o))return this.#m("at exit: delivering in\
+ process: the spool cannot be written"),!1;let d=Ei(i);if(d==="failed"||d==="crowded")return this.#m(`at exit: deliverin\
+g in process: ${d==="crowded"?"senders of other programs or settings (headers, an OTLP resource) work for its host alrea\
+dy":"no sender could be started"}`),!1;this.#k++,[this.#w,this.#l]=[void 0,le.working];let c={started:"a sender","at wor\
+k":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no process\
+es left to start a sender)"};return this.#m(`at exit: handed off to ${c[d]}`),!0}#G(){let n=this.#r,t=this.#M(!1,void 0,\
+!0),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#z(){l\
+et n={};for(let[s,d]of Object.entries(this.#a)){let c=this.#g[s]??0;d>c&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-c)}l\
+et{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(l\
+et s of Object.keys(n))this.#g[s]=this.#a[s];let i=Date.now();Ai(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)\
+}#v(n,t,r){n!==0&&(H(this.#a,t,n),this.#D(n,t,r))}#D(n,t,r){this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`)}#Oe(\
+){if(H(this.#a,"buffer_full",1),this.#I!==void 0){this.#I++;return}this.#I=0;let n=this.#e.maxBufferedEvents;this.#D(1,"\
+buffer_full",`${n} held; those dropped after it are told together at the next flush`)}#me(){let n=this.#I;this.#I=void 0\
+,n&&this.#D(n,"buffer_full")}#m(n){this.#f?.(n),this.#U||no(this.#e.logger,n)}};function ru(e){let n=b().monotonicMs()+e\
+,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Le(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}functi\
+on Di(e){b().writeStderr(`${xi(JSON.parse(e))}\n`)}var ou=250;async function Ci(e){let n=b();Le(oe,()=>n.exit(0)),$o(),_o\
+(()=>iu(e));let t=Hi(e);try{await su(e,b().monotonicMs()+oe,t)}catch{}n.exit(0)}function iu(e){let{enabled:n,source:t}=w\
+o();return n||t==="default"&&e.onByConsentFile!==!0}async function su(e,n,t){let r=b().files,o=e.spoolDir;if(!r)return;l\
+et{successor:i,onByConsentFile:s,...d}=e,c=We(d),a=At(c);if(!te())return li(r,o,a);for(let u=0;;u++){let l=await fi(r,o,\
+a,e.endpoint);if(!l)return;let{replayed:m,spooled:f,sent:h,timeUp:g}=await cu(d,n-ou);if(mi(r,o,l),!lu(e,a))return;if(g&\
+&h>0&&te()&&au(e,t))return uu(e);if(m>0&&f>0||u>0&&m===0)return}}function Bi(e){return(e.successor?.argv??[]).filter(n=>\
+C(n,N().os)&&!n.startsWith(`${e.spoolDir}/`))}function Hi(e){let{files:n}=b();return Bi(e).map(t=>{let r=n?.look(t);retu\
+rn r?`${Fi(r.facts)} -> ${Fi(r.leadsTo)}`:"nothing there"}).join(`\n`)}function Fi(e){return e?`${e.kind} ${e.device}:${e\
+.inode} ${e.size} ${e.modified}`:""}function du(e){let{files:n}=b(),t=n?.look("/proc/self/exe");if(t===void 0)return!0;l\
+et r=t.leadsTo;return r!==void 0&&Bi(e).some(o=>{let i=n?.look(o),s=i?.leadsTo??i?.facts;return s?.device===r.device&&s?\
+.inode===r.inode})}function au(e,n){return Hi(e)===n&&du(e)}function uu(e){if(!e.successor)return;let{argv:n,env:t,leave\
+sSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&_n.test(d.slice(i.length)));o&&s!=\
+=void 0&&w(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:kn(t,e),cwd:e.spoolDir,leavesSession:r})}async funct\
+ion cu(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=\
+We(e),d=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!te()||s!==void 0&&b().files?.realPath(s)===void 0)bre\
+ak;let c=new Nn({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});c.start(),await c.stop();let{replayed:a,\
+spooled:u,sent:l,dropped:m}=c.stats();t.replayed+=a,t.spooled+=u,t.sent+=l;for(let[f,h]of Object.entries(m))H(t.dropped,\
+f,h);if(a<=u)break;if(u>0&&n-b().monotonicMs()>r){let f=ye(++d,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(\
+h=>setTimeout(h,f))}}return t}function lu(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||Rn(t,e.spoolDir,n\
+,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};retur\
+n ce.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Ui=ii(b().env(Ge));Ui&&await Ci(Ui);\n'}var Me="sende\
+r-7bdd9861.mjs",$c=136259,Oc=6e4,Sc=1e3,kc=[co,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_\
+TELEMETRY_DRY_RUN"];function uo(e,t){return e.sink.kind==="none"?"dropped":mr(e)&&t?.health.isOpen()!==!0?"delivered":t&&
 He()===void 0?"spooled":"dropped"}var xc=3;function ho(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(a=>vc.test(a))}catch{
 return}const o=a=>{const l=e.modifiedAt(`${t}/${a}`);return l===void 0||l>r+Re?-1/0:l},s=n==="none"?i:i.filter(a=>a!==Me).
 map(a=>({name:a,written:o(a)})).sort((a,l)=>l.written-a.written).slice(n).filter(({written:a})=>r-a>Re).map(({name:a})=>a);
