@@ -380,7 +380,9 @@ test("10,000 trackCommand calls in one process hold no listeners, print no warni
   assert.equal(run.stderr, "", "nothing printed into the host (no MaxListenersExceededWarning)");
   const { early, late } = JSON.parse(run.stdout);
   assert.deepEqual(late.listeners, early.listeners, "the listeners the library holds do not grow with calls");
-  assert.ok(late.heapMB - early.heapMB < 10, `heap ${early.heapMB.toFixed(1)} MB → ${late.heapMB.toFixed(1)} MB`);
+  // 0.2-0.4 MB more in each runtime; a command's event (some 220 bytes) kept by each of the 9,000 calls: 2 MB.
+  const grown = late.heapMB - early.heapMB;
+  assert.ok(grown < 1.5, `heap ${early.heapMB.toFixed(1)} MB → ${late.heapMB.toFixed(1)} MB`);
 });
 
 test("a bad option throws before main runs, whether telemetry is on or off", async () => {
