@@ -28,7 +28,7 @@ import { consentFileInForce, onByConsentFile, optOutOverridden } from "./consent
 import { type ResolvedOptions, senderSizes } from "./options.ts";
 import { host, type HostFiles, runtimeInfo, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
 import { PROXY_VARIABLES } from "./runtime/clean_environment.ts";
-import { below, isAbsolutePath, lastName, parentOf, RefusedPath } from "./runtime/guarded_files.ts";
+import { below, dirAndName, isAbsolutePath, RefusedPath } from "./runtime/guarded_files.ts";
 import { SENDER_CONFIG_ENV, SENDER_SCRIPT_FILE, type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import { clearStartMark, markSenderStart, MAX_SENDER_LIFETIME_MS, senderAlive } from "./sender_lock.ts";
 import { senderScript } from "./sender_script.ts";
@@ -266,12 +266,11 @@ function consentFileForSender(): string | undefined {
  * path as it is.
  */
 function whereItLeads(path: string): string {
-  const dir = parentOf(path);
-  const name = lastName(path);
-  if (dir === undefined || name === undefined || name === "." || name === "..") return path;
+  const parts = dirAndName(path);
+  if (parts === undefined || parts.name === "." || parts.name === "..") return path;
   const files = host().files;
-  const realDir = files?.realPath(dir);
-  const real = realDir === undefined ? undefined : below(realDir, name);
+  const realDir = files?.realPath(parts.dir);
+  const real = realDir === undefined ? undefined : below(realDir, parts.name);
   return real !== undefined && files?.allowed(real, "read") ? real : path;
 }
 

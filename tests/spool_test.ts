@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import process from "node:process";
-import { below, guardedFiles, lastName, parentOf, withoutTrailingSeparators } from "../src/runtime/guarded_files.ts";
+import { below, dirAndName, guardedFiles, parentOf, withoutTrailingSeparators } from "../src/runtime/guarded_files.ts";
 import type { HostFiles } from "../src/runtime/host.ts";
 import { nodeFiles } from "../src/runtime/node_files.ts";
 import { host } from "../src/runtime/mod.ts";
@@ -55,13 +55,14 @@ test("in a path from the root, a backslash is a character of a name (Linux allow
   assert.equal(parentOf("C:\\Users\\ada"), "C:\\Users");
   assert.equal(parentOf("C:\\Users"), "C:\\");
   assert.equal(below("C:\\Users\\", "x"), "C:\\Users/x");
-  assert.equal(lastName("/srv/ver\\2"), "ver\\2");
-  assert.equal(lastName("/srv/ver\\"), "ver\\", "a name that ends with one");
-  assert.equal(lastName("/srv/ver/"), undefined, "a directory written with its separator");
-  assert.equal(lastName("//x.toml"), "x.toml", "below the root, as its parent is");
-  assert.equal(lastName("\\x.toml"), "x.toml", "below a drive's root (Windows)");
-  assert.equal(lastName("C:\\Users\\"), undefined);
-  assert.equal(lastName("x.toml"), undefined, "a bare name: no directory to be in");
+  assert.deepEqual(dirAndName("/srv/ver\\2"), { dir: "/srv", name: "ver\\2" });
+  assert.deepEqual(dirAndName("/srv/ver\\"), { dir: "/srv", name: "ver\\" }, "a name that ends with one");
+  assert.equal(dirAndName("/srv/ver/"), undefined, "a directory written with its separator");
+  assert.deepEqual(dirAndName("//x.toml"), { dir: "/", name: "x.toml" }, "below the root, as its parent is");
+  assert.deepEqual(dirAndName("\\x.toml"), { dir: "\\", name: "x.toml" }, "below a drive's root (Windows)");
+  assert.deepEqual(dirAndName("C:\\Users\\x"), { dir: "C:\\Users", name: "x" });
+  assert.equal(dirAndName("C:\\Users\\"), undefined);
+  assert.equal(dirAndName("x.toml"), undefined, "a bare name: no directory to be in");
   assert.equal(withoutTrailingSeparators("/srv/ver\\"), "/srv/ver\\");
   assert.equal(withoutTrailingSeparators("/srv/ver//"), "/srv/ver");
   assert.equal(withoutTrailingSeparators("//"), "//", "a root stays one");

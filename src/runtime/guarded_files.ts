@@ -521,21 +521,22 @@ export function withoutTrailingSeparators(path: string): string {
 }
 
 /**
- * The last name of a path: what follows its directory's separator.
+ * A path's directory and last name: what precedes and what follows the directory's separator.
  *
  * @param path A path with `/` (or, outside a POSIX path, `\`) separators.
- * @returns The name, or `undefined` for a path that ends with a separator (a root, a directory written `dir/`) or
- *   is a bare name, with no directory to be in.
+ * @returns Both, or `undefined` for a path that ends with a separator (a root, a directory written `dir/`) or is a
+ *   bare name, with no directory to be in.
  * @example
  * ```ts
- * import { lastName } from "./guarded_files.ts";
- * lastName("/home/ada/.config/nat/telemetry.toml"); // "telemetry.toml"
- * lastName("/home/ada/"); // undefined
+ * import { dirAndName } from "./guarded_files.ts";
+ * dirAndName("/home/ada/.config/nat/telemetry.toml"); // { dir: "/home/ada/.config/nat", name: "telemetry.toml" }
+ * dirAndName("/home/ada/"); // undefined
  * ```
  */
-export function lastName(path: string): string | undefined {
+export function dirAndName(path: string): { dir: string; name: string } | undefined {
+  const dir = parentOf(path);
   const name = path.slice(separators(path).last(path) + 1);
-  return name === "" || parentOf(path) === undefined ? undefined : name;
+  return dir === undefined || name === "" ? undefined : { dir, name };
 }
 
 /**
