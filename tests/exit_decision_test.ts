@@ -35,6 +35,19 @@ describe("survivalProblem", () => {
   });
   it("refuses PID 1 of a PID namespace (a container's main process) where the namespace cannot be read", () => {
     assert.match(survivalProblem(facts({ pid: 1, ppid: 0, pidNamespace: undefined }))!, /PID 1 of its PID namespace/);
+    assert.match(survivalProblem(facts({ pid: 1, ppid: 0, os: "darwin", pidNamespace: undefined }))!, /PID 1/);
+  });
+  it("refuses a wrapped process in a container where the namespace cannot be read (Deno short of -A)", () => {
+    const wrapped = { pid: 7, ppid: 3, pidNamespace: undefined };
+    assert.equal(survivalProblem(facts(wrapped)), undefined, "no mark of a container");
+    for (const name of ["container", "KUBERNETES_SERVICE_HOST"]) {
+      const env = (asked: string) => asked === name ? "podman" : undefined;
+      assert.ok(survivalProblem(facts({ ...wrapped, env }))?.includes(`in a container (${name})`), name);
+    }
+    // Where the namespace is known, it alone tells (the host's: no container, whatever a variable says).
+    const env = (asked: string) => asked === "container" ? "podman" : undefined;
+    assert.equal(survivalProblem(facts({ pid: 7, ppid: 3, env })), undefined);
+    assert.equal(survivalProblem(facts({ ...wrapped, env, os: "darwin" })), undefined, "no containers there");
   });
   it("refuses a process whose parent is PID 1 (tini, docker-init, a service manager)", () => {
     assert.match(survivalProblem(facts({ ppid: 1 }))!, /parent is PID 1/);

@@ -292,6 +292,25 @@ test("Deno that may not tell who owns the directories above the spool: no sender
   }
 });
 
+test("Deno short of -A in a container, under a wrapper: told by the engine's mark, delivered in process", {
+  skip: skip || (runtimeInfo().os !== "linux" && "Linux's PID namespaces"),
+}, async () => {
+  // Deno reads nothing of /proc short of -A, so the PID namespace cannot be read; a wrapper (`sh -c`, `npm run`)
+  // makes the program neither PID 1 nor PID 1's child. Podman, systemd-nspawn and LXC set `container`.
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    const flags = ["--allow-env", "--allow-run", "--allow-net=127.0.0.1", "--allow-read", `--allow-write=${dir.path}`];
+    const spoolDir = `${dir.path}/spool`;
+    const env = { NAT_TELEMETRY_ENDPOINT: server.url(), NAT_TELEMETRY_SPOOL_DIR: spoolDir, NAT_TELEMETRY_HANDOFF: "1" };
+    await onTerminal([...flags, "--allow-sys=uid,gid"], { ...env, container: "podman" });
+    assert.deepEqual(commands(server.events()), ["permissions"], "delivered before the run ended");
+    assert.deepEqual(readdirSync(spoolDir).filter((name) => name === SENDER_SCRIPT_NAME), [], "no sender, no script");
+  } finally {
+    await server.close();
+  }
+});
+
 test("Deno with --allow-run: the run hands off to a sender with only the permissions it needs", { skip }, async () => {
   using dir = tempDir();
   const server = await TestServer.start();

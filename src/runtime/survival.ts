@@ -10,6 +10,11 @@
  *   the container's spool usually goes with it, whether this process is that first one (`docker run mycli`) or
  *   runs under a wrapper (`timeout 60 mycli`, `sh -c`, `npm run`). The initial PID namespace is told by its
  *   fixed inode (`/proc/self/ns/pid` is `pid:[4026531836]`);
+ * - Linux, where the PID namespace cannot be read (Deno short of `-A` reads nothing of `/proc`): the variables
+ *   container engines set in one, `container` (Podman, systemd-nspawn, LXC, Flatpak) or `KUBERNETES_SERVICE_HOST`
+ *   (a Kubernetes pod), which a wrapper does not hide as it hides the process ids below. Not Docker's
+ *   `/.dockerenv`: Docker leaves it in containers that share the host's PID namespace too (`--pid=host`, as
+ *   long-lived development machines are run), where senders outlive their runs;
  * - this process is PID 1 of its PID namespace (where the namespace cannot be read);
  * - its parent is PID 1 (a container init such as tini, dumb-init or docker-init, which ends with its child;
  *   systemd or launchd running the program as a service, which stop what it leaves behind);
@@ -24,6 +29,9 @@
 
 /** The initial PID namespace, as `/proc/self/ns/pid` names it: its inode is fixed (`PROC_PID_INIT_INO`). */
 const INITIAL_PID_NAMESPACE = "pid:[4026531836]";
+
+/** The variables container engines set in a container: Podman, systemd-nspawn, LXC, Flatpak; Kubernetes. */
+const CONTAINER_VARIABLES = ["container", "KUBERNETES_SERVICE_HOST"];
 
 /** What the checks read about this process. */
 export interface ProcessFacts {
@@ -58,6 +66,12 @@ export function survivalProblem(facts: ProcessFacts): string | undefined {
   if (facts.pidNamespace !== undefined && facts.pidNamespace !== INITIAL_PID_NAMESPACE) {
     return "it runs in a PID namespace of its own (a container): what it starts ends with the container's " +
       "first process";
+  }
+  if (facts.os === "linux" && facts.pidNamespace === undefined) {
+    const mark = CONTAINER_VARIABLES.find((name) => facts.env(name));
+    if (mark !== undefined) {
+      return `it runs in a container (${mark}): what it starts ends with the container's first process`;
+    }
   }
   if (facts.pid === 1) {
     return "this process is PID 1 of its PID namespace (a container's main process): what it starts ends with it";
