@@ -388,9 +388,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const unhookInterrupts = onInterrupt
       ? hook(() =>
         runtime.onInterrupt((signal) => {
-          onInterrupt(signal);
-          if (!this.#handOff(true)) this.#spoolAtOnce();
-          this.#tellDrops();
+          try {
+            onInterrupt(signal);
+          } finally {
+            // A program's function that throws (its own cleanup's bug) loses nothing of what this handler holds.
+            if (!this.#handOff(true)) this.#spoolAtOnce();
+            this.#tellDrops();
+          }
         })
       )
       : undefined;

@@ -325,26 +325,28 @@ for (const { label, executable } of targets) {
   }
 }
 
-test(`${runtime}: with captureInterrupts, Ctrl-C spools pending events and the process still dies of SIGINT`, async () => {
-  using dir = tempDir();
-  const server = await TestServer.start(() => ({ hang: true }));
-  try {
-    const started = startChild(
-      "exit_child.ts",
-      runExit("wait", dir.path, server.url(), { env: { NAT_TEST_CAPTURE: "1" } }),
-    );
-    await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
-    signalChild(started);
-    const result = await started.result;
-    assert.equal(result.signal, "SIGINT", `died of SIGINT, not exited with ${result.code}`);
-    assert.deepEqual(
-      spooled(dir.path).map((line) => [line.event.parameters.command, line.event.parameters.taskStatus]),
-      [["wait", "success"], ["wait", "interrupted"]],
-    );
-  } finally {
-    await server.close();
-  }
-});
+for (const [capture, label] of [["1", "captureInterrupts"], ["throw", "a captureInterrupts function that throws"]]) {
+  test(`${runtime}: with ${label}, Ctrl-C spools pending events and the process still dies of SIGINT`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start(() => ({ hang: true }));
+    try {
+      const started = startChild(
+        "exit_child.ts",
+        runExit("wait", dir.path, server.url(), { env: { NAT_TEST_CAPTURE: capture } }),
+      );
+      await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
+      signalChild(started);
+      const result = await started.result;
+      assert.equal(result.signal, "SIGINT", `died of SIGINT, not exited with ${result.code}`);
+      assert.deepEqual(
+        spooled(dir.path).map((line) => [line.event.parameters.command, line.event.parameters.taskStatus]),
+        [["wait", "success"], ["wait", "interrupted"]],
+      );
+    } finally {
+      await server.close();
+    }
+  });
+}
 
 test(`${runtime}: without opting in, no signal listener is installed: Ctrl-C kills as before, nothing is spooled`, async () => {
   using dir = tempDir();
