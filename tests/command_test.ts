@@ -621,6 +621,8 @@ test("a command's name may be a few words or have a slash, as commands are named
       "\uff52\uff55\uff4e",
       "über",
       "sendFeedback",
+      "generateDefinitions",
+      "s3Upload",
     ]
   ) {
     const options = { command, askConsent: false, handler: { endpoint: "", spoolDir: false as const } };
@@ -664,6 +666,10 @@ test("a command that is no name (what a user typed, a path, a command line) is r
     "192%2E168%2E1%2E10",
     "0xc0a8c0a8",
     "a3f9c0d1e2b7",
+    // Tokens a user pastes where a program passes its argument on (made up; no run of 4 digits or 8 hex ones).
+    "ghp_ExampleExample1Example",
+    "AKIAexampleKey7abcde",
+    "eyJhbGciOiJIUzI1NiJ9",
   ];
   const server = await TestServer.start();
   setTelemetryEnabled(true);
