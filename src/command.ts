@@ -290,7 +290,7 @@ function checkOptions(options: TrackCommandOptions): void {
   if (unreportable !== undefined) {
     fail(
       `'subcommands' holds ${describe(unreportable)}, which would be reported as "undefined": a subcommand's name ` +
-        "is 1-64 characters, with no flag, path, URL, address, run of 4 digits or invisible character",
+        "is 1-64 characters, with no flag, path, URL, address, run of 4 digits, token or invisible character",
     );
   }
   const sources: readonly string[] = Object.values(NemoSource);

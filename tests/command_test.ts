@@ -622,7 +622,8 @@ test("a command's name may be a few words or have a slash, as commands are named
       "über",
       "sendFeedback",
       "generateDefinitions",
-      "s3Upload",
+      "linkDebugTestLinuxX64",
+      "generateOAuth2Token",
     ]
   ) {
     const options = { command, askConsent: false, handler: { endpoint: "", spoolDir: false as const } };
@@ -668,7 +669,8 @@ test("a command that is no name (what a user typed, a path, a command line) is r
     "a3f9c0d1e2b7",
     // Tokens a user pastes where a program passes its argument on (made up; no run of 4 digits or 8 hex ones).
     "ghp_ExampleExample1Example",
-    "AKIAexampleKey7abcde",
+    "glpat-Example_Example-Exa",
+    "deploy AKIAexampleKey7abcde",
     "eyJhbGciOiJIUzI1NiJ9",
   ];
   const server = await TestServer.start();
