@@ -42,7 +42,10 @@ describe("survivalProblem", () => {
     assert.equal(survivalProblem(facts(wrapped)), undefined, "no mark of a container");
     for (const name of ["container", "KUBERNETES_SERVICE_HOST"]) {
       const env = (asked: string) => asked === name ? "podman" : undefined;
-      assert.ok(survivalProblem(facts({ ...wrapped, env }))?.startsWith(`${name} is set, as container engines`), name);
+      assert.ok(
+        survivalProblem(facts({ ...wrapped, env }))?.startsWith(`the variable '${name}' says it runs in a container`),
+        name,
+      );
     }
     // Where the namespace is known, it alone tells (the host's: no container, whatever a variable says).
     const env = (asked: string) => asked === "container" ? "podman" : undefined;

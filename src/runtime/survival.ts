@@ -70,8 +70,8 @@ export function survivalProblem(facts: ProcessFacts): string | undefined {
   if (facts.os === "linux" && facts.pidNamespace === undefined) {
     const mark = CONTAINER_VARIABLES.find((name) => facts.env(name));
     if (mark !== undefined) {
-      return `${mark} is set, as container engines set it in a container (its PID namespace cannot be read): ` +
-        "what it starts would end with the container's first process";
+      return `the variable '${mark}' says it runs in a container, whose PID namespace it cannot read: what it ` +
+        "starts would end with the container's first process";
     }
   }
   if (facts.pid === 1) {
