@@ -3,7 +3,7 @@
 import{CLIENT_VERSION as e,CliCommandEvent as E,DEFAULT_ENDPOINT as T,DEFAULT_FLUSH_INTERVAL_SECONDS as t,DEFAULT_MAX_QUEUE_SIZE as _,
 DEFAULT_MAX_RETRIES as n,DEFAULT_REQUEST_TIMEOUT_SECONDS as o,DEFAULT_SCHEMA_VERSION as a,NATTelemetryHandler as m,NemoSource as r,
 PROMPT_VERSION as S,TaskStatus as l,TelemetryEvent as A,askForConsent as N,buildPayload as U,consentFilePath as s,effectiveConsent as C,
-formatTimestamp as D,isTelemetryEnabled as F,recordConsent as I,setTelemetryEnabled as L,trackCommand as d}from"./chunk-IYIC35DN.js";export{e as CLIENT_VERSION,E as CliCommandEvent,T as DEFAULT_ENDPOINT,t as DEFAULT_FLUSH_INTERVAL_SECONDS,_ as DEFAULT_MAX_QUEUE_SIZE,
+formatTimestamp as D,isTelemetryEnabled as F,recordConsent as I,setTelemetryEnabled as L,trackCommand as d}from"./chunk-LGNX6TON.js";export{e as CLIENT_VERSION,E as CliCommandEvent,T as DEFAULT_ENDPOINT,t as DEFAULT_FLUSH_INTERVAL_SECONDS,_ as DEFAULT_MAX_QUEUE_SIZE,
 n as DEFAULT_MAX_RETRIES,o as DEFAULT_REQUEST_TIMEOUT_SECONDS,a as DEFAULT_SCHEMA_VERSION,m as NATTelemetryHandler,r as NemoSource,
 S as PROMPT_VERSION,l as TaskStatus,A as TelemetryEvent,N as askForConsent,U as buildPayload,s as consentFilePath,C as effectiveConsent,
 D as formatTimestamp,F as isTelemetryEnabled,I as recordConsent,L as setTelemetryEnabled,d as trackCommand};

@@ -6,7 +6,7 @@
  */
 
 /** The script's file name: it names the script's text (a hash of it), so two versions never share one. */
-export const SENDER_SCRIPT_NAME = "sender-e288e57e.mjs";
+export const SENDER_SCRIPT_NAME = "sender-57ac0c4a.mjs";
 
 /** The script's size in bytes (UTF-8): a file of another size under its name is not the script. */
-export const SENDER_SCRIPT_BYTES = 136578;
+export const SENDER_SCRIPT_BYTES = 136571;

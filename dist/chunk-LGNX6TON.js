@@ -88,12 +88,12 @@ const t=typeof e.bun=="string"?"bun":"node",{platform:n,arch:r}=q.process;return
 return{name:"unknown",version:"",machine:"undefined",os:""}}),kn=(function(e,t){const n=fa[t]??t;return(e==="win32"||e===
 "windows"?ya:e==="darwin"?pa:e.endsWith("bsd")?va:ma)[n]??n}),xn=(function(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&
 e.pidNamespace!==Ea)return"it runs in a PID namespace of its own (a container): what it starts ends with the container's\
- first process";if(e.os==="linux"&&e.pidNamespace===void 0){const t=wa.find(n=>e.env(n));if(t!==void 0)return`${t} is se\
-t, as container engines set it in a container (its PID namespace cannot be read): what it starts would end with the cont\
-ainer's first process`}if(e.pid===1)return"this process is PID 1 of its PID namespace (a container's main process): what\
- it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container init, or a service manager running it as \
-a service): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){const t=e.read("/proc/self/cg\
-roup")?.split(`
+ first process";if(e.os==="linux"&&e.pidNamespace===void 0){const t=wa.find(n=>e.env(n));if(t!==void 0)return`the variab\
+le '${t}' says it runs in a container, whose PID namespace it cannot read: what it starts would end with the container's\
+ first process`}if(e.pid===1)return"this process is PID 1 of its PID namespace (a container's main process): what it sta\
+rts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container init, or a service manager running it as a servi\
+ce): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){const t=e.read("/proc/self/cgroup")?.
+split(`
 `),n=t?.find(i=>i.startsWith("0::"))??t?.find(i=>i.includes("name=systemd:"));if((t===void 0?".service":n?.trim().split(
 "/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),Nn=(function(e){
 return Object.defineProperty(e,zr,{value:!0}),e}),Mo=(function(e,t){const n=p=>{try{return e.permissions.querySync?.(p).
@@ -577,29 +577,29 @@ e,Kc);n&&t(n);const{subcommands:r,nemoSource:i,errorClasses:o,askConsent:s,optOu
 "command")||t(`'command' must be given: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(r)&&r.every(g=>typeof g==
 "string"))&&t(`'subcommands' must be an array of strings, got ${T(r)}`);const d=r?.find(g=>!jn(g));d!==void 0&&t(`'subco\
 mmands' holds ${T(d)}, which would be reported as "undefined": a subcommand's name is 1-64 characters, with no flag, pat\
-h, URL, address, run of 4 digits or invisible character`);const c=Object.values(Qe);i!==void 0&&!c.includes(i)&&t(`'nemo\
-Source' must be one of ${Rr(c)}, got ${T(i)}`);const h=Array.isArray(o)||Z(o)?o:void 0,u=h&&Object.entries(h).find(([,g])=>typeof g!=
-"function");if(o!==void 0&&(!h||u)){const g=u?`${Array.isArray(h)?"an array":"an object"} holding ${T(u[1])} at ${u[0]}`:
-T(o);t(`'errorClasses' must be an array of classes or an object naming them, got ${g}`)}const f=h&&!Array.isArray(h)?Object.
-keys(h).find(g=>!Un(g)):void 0;f!==void 0&&t(`'errorClasses' names a class ${T(f)}, which would be reported as "undefine\
-d": a class's name is a letter, \`_\` or \`$\`, then letters and digits, \`.\` or \`::\` between parts`),s!==void 0&&typeof s!=
-"boolean"&&t(`'askConsent' must be a boolean, got ${T(s)}`);const m=Lt("optOutCommand",a);m&&t(m),l!==void 0&&!Z(l)&&t(`\
-'handler' must be an object of handler options, got ${T(l)}`),l!==void 0&&typeof l.enqueue=="function"&&t("'handler' tak\
-es a handler's options ({ endpoint, spoolDir, ... }), not a NATTelemetryHandler: trackCommand makes its own");const v=l===
-void 0?void 0:Object.getOwnPropertyDescriptor(l,"captureInterrupts");(v?.get!==void 0||v?.value!==void 0)&&t("'handler.c\
-aptureInterrupts' is trackCommand's own: it records Ctrl-C and SIGTERM as the command's outcome")}),Bs=(function(e){return I().
-os==="win32"?e>>>0:e&255}),Ve="0.1.0";function ze(e,t){const n=Fs(e,t);if(n===void 0)return{kind:"direct"};const r=xr(t,
-["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:Us(e,t(r));return r!==void 0&&i!==void 0?{kind:"direct",exemptBy:{list:r,entry:i}}:
-{...js(t(n)),setBy:n}}function Fs(e,t){const n=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?
-t("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0;return n&&xr(t,[...n,"all_proxy","ALL_PRO\
-XY"])}function _r(e,t,n){const r=n.filter(i=>t(i));if(!(e.protocol!=="http:"||t("REQUEST_METHOD")===void 0||r.length===0))
-return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD is set)`}function js(e){const t=Or(e);if(!t)return{kind:"\
-unusable",reason:"the proxy URL cannot be parsed"};const{protocol:n}=t;if(n!=="http:"&&n!=="https:")return{kind:"unusabl\
-e",reason:`${n} proxies are not supported`};if(t.hostname==="")return{kind:"unusable",reason:"the proxy URL names no hos\
-t"};if(dt(t))return{kind:"unusable",reason:$r};const r=t.username||t.password?`Basic ${Ar(`${Nr(t.username)}:${Nr(t.password)}`)}`:
-void 0,i=t.port?Number(t.port):n==="https:"?443:80;return{kind:"proxy",proxy:{protocol:n,hostname:Ct(t.hostname),port:i,
-authorization:r}}}var $r="an '@' past its host: a password with a '/', '?' or '#' in it, not percent-encoded (%2F, %3F, \
-%23), would make a part of it the proxy's host";function Or(e){const t=e.trim();try{return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.
+h, URL, address, run of 4 digits, token or invisible character`);const c=Object.values(Qe);i!==void 0&&!c.includes(i)&&t(
+`'nemoSource' must be one of ${Rr(c)}, got ${T(i)}`);const h=Array.isArray(o)||Z(o)?o:void 0,u=h&&Object.entries(h).find(
+([,g])=>typeof g!="function");if(o!==void 0&&(!h||u)){const g=u?`${Array.isArray(h)?"an array":"an object"} holding ${T(
+u[1])} at ${u[0]}`:T(o);t(`'errorClasses' must be an array of classes or an object naming them, got ${g}`)}const f=h&&!Array.
+isArray(h)?Object.keys(h).find(g=>!Un(g)):void 0;f!==void 0&&t(`'errorClasses' names a class ${T(f)}, which would be rep\
+orted as "undefined": a class's name is a letter, \`_\` or \`$\`, then letters and digits, \`.\` or \`::\` between parts`),
+s!==void 0&&typeof s!="boolean"&&t(`'askConsent' must be a boolean, got ${T(s)}`);const m=Lt("optOutCommand",a);m&&t(m),
+l!==void 0&&!Z(l)&&t(`'handler' must be an object of handler options, got ${T(l)}`),l!==void 0&&typeof l.enqueue=="funct\
+ion"&&t("'handler' takes a handler's options ({ endpoint, spoolDir, ... }), not a NATTelemetryHandler: trackCommand make\
+s its own");const v=l===void 0?void 0:Object.getOwnPropertyDescriptor(l,"captureInterrupts");(v?.get!==void 0||v?.value!==
+void 0)&&t("'handler.captureInterrupts' is trackCommand's own: it records Ctrl-C and SIGTERM as the command's outcome")}),
+Bs=(function(e){return I().os==="win32"?e>>>0:e&255}),Ve="0.1.0";function ze(e,t){const n=Fs(e,t);if(n===void 0)return{kind:"\
+direct"};const r=xr(t,["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:Us(e,t(r));return r!==void 0&&i!==void 0?{kind:"direct",
+exemptBy:{list:r,entry:i}}:{...js(t(n)),setBy:n}}function Fs(e,t){const n=e.protocol==="https:"?["https_proxy","HTTPS_PR\
+OXY"]:e.protocol==="http:"?t("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0;return n&&xr(t,
+[...n,"all_proxy","ALL_PROXY"])}function _r(e,t,n){const r=n.filter(i=>t(i));if(!(e.protocol!=="http:"||t("REQUEST_METHO\
+D")===void 0||r.length===0))return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD is set)`}function js(e){const t=Or(
+e);if(!t)return{kind:"unusable",reason:"the proxy URL cannot be parsed"};const{protocol:n}=t;if(n!=="http:"&&n!=="https:")
+return{kind:"unusable",reason:`${n} proxies are not supported`};if(t.hostname==="")return{kind:"unusable",reason:"the pr\
+oxy URL names no host"};if(dt(t))return{kind:"unusable",reason:$r};const r=t.username||t.password?`Basic ${Ar(`${Nr(t.username)}\
+:${Nr(t.password)}`)}`:void 0,i=t.port?Number(t.port):n==="https:"?443:80;return{kind:"proxy",proxy:{protocol:n,hostname:Ct(
+t.hostname),port:i,authorization:r}}}var $r="an '@' past its host: a password with a '/', '?' or '#' in it, not percent-\
+encoded (%2F, %3F, %23), would make a part of it the proxy's host";function Or(e){const t=e.trim();try{return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.
 test(t)?t:`http://${t}`)}catch{return}}function Us(e,t){const n=Ct(e.hostname.toLowerCase()).replace(/\.$/,""),r=It(n),i=Number(
 e.port||(e.protocol==="https:"?443:80));return t.split(",").map(o=>o.trim()).filter(o=>{const s=Sr(o.toLowerCase());return s===
 void 0||s.port!==void 0&&s.port!==i?!1:s.kind==="all"?!0:s.kind==="domain"?r===void 0&&(n===s.name||n.endsWith(`.${s.name}`)):
@@ -789,7 +789,7 @@ rmat it could name the collector, so nothing is sent there unless NAT_TELEMETRY_
 t",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"\
 with the OTLP format, headers set there (a collector's key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},dd=Object.
 keys(gi);function cd(e,t,n,r=()=>!0){if(t==="win32"||n===void 0)return;const i=e("TMPDIR"),o=i&&Y(i,t)&&r(i);return H(o?
-i:"/tmp",`nat-telemetry-${n}`)}var Xt=new Set,Ei=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?=[\dA-Fa-f]{8})[A-Fa-f]{0,7}\d|(?=[\dA-Za-z]{16})[A-Za-z]{0,15}\d|0[Xx][\dA-Fa-f]|(?:^|\s)-|\/.*\/|%[\dA-Fa-f]{2}))\S(?:.*\S)?$/,
+i:"/tmp",`nat-telemetry-${n}`)}var Xt=new Set,Ei=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?=[\dA-Fa-f]{8})[A-Fa-f]{0,7}\d|(?:^|[^\dA-Za-z])(?:gh[opsur]_|github_pat_|glpat-|xox[abposr]-|AKIA|ASIA|AIza|npm_|sk[-_]|rk_|eyJ)[\w-]{16}|0[Xx][\dA-Fa-f]|(?:^|\s)-|\/.*\/|%[\dA-Fa-f]{2}))\S(?:.*\S)?$/,
 ld=Fn(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),ud=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
 hd=Fn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),be="1.5",Ze=64,wi=Object.freeze({SUCCESS:"\
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
@@ -1209,995 +1209,995 @@ this.#e.delete(n),t}return()=>{!this.#e.delete(n)||this.#e.size>0||(this.#o?.(),
 ,this.#o?.(),this.#o=void 0}};function Z(e,n){let t=!1;for(let r of e)try{n(r)===!0&&(t=!0)}catch{}return t}var us="pid:\
 [4026531836]",cs=["container","KUBERNETES_SERVICE_HOST"];function tn(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e\
 .pidNamespace!==us)return"it runs in a PID namespace of its own (a container): what it starts ends with the container\'s \
-first process";if(e.os==="linux"&&e.pidNamespace===void 0){let n=cs.find(t=>e.env(t));if(n!==void 0)return`${n} is set, \
-as container engines set it in a container (its PID namespace cannot be read): what it starts would end with the contain\
-er\'s first process`}if(e.pid===1)return"this process is PID 1 of its PID namespace (a container\'s main process): what it\
- starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container init, or a service manager running it as a s\
-ervice): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){let n=e.read("/proc/self/cgroup"\
-)?.split(`\n`),t=n?.find(o=>o.startsWith("0::"))??n?.find(o=>o.includes("name=systemd:"));if((n===void 0?".service":t?.tr\
-im().split("/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"\
-}}}var tr=Symbol.for("@nat/telemetry: a signal listener that stands aside");function rn(e){return Object.defineProperty(\
-e,tr,{value:!0}),e}function Un(e){return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[tr]===!0}function rr(e,n\
-){try{return e.listeners(n).filter(r=>!Un(r)).length>ls(e)}catch{return!0}}function ls(e){let n=o=>{let i=typeof o=="obj\
-ect"&&o!==null?o.count:void 0;return typeof i=="number"&&Number.isSafeInteger(i)&&i>0?i:0},t=globalThis[Symbol.for("sign\
-al-exit emitter")],r=e.__signal_exit_emitter__;return n(t)+n(r)}function lr(e,n){let t=p=>{try{return e.permissions.quer\
-ySync?.(p).state}catch{return}},r=p=>t(p)==="granted",o=()=>{let p=w(()=>e.permissions.querySync?.({name:"net"}));return\
- p?.state==="granted"&&p.partial!==!0},i=(p,x)=>r({name:x,path:p}),s=p=>r({name:"sys",kind:p})?w(()=>e[p]())??void 0:voi\
-d 0,d=Je(jt(e,{uid:s("uid"),gid:s("gid")},i)),c=(p,x)=>{try{let T=new TextEncoder().encode(x);for(;T.length>0;)T=T.subar\
-ray(p.writeSync(T))}catch{}},a=e===sn&&cr?cr:mr(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&w(()=>(e.kill(e.pid,p),\
-!0))===!0,l=p=>{u(p)||e.exit(fe[p]),setTimeout(()=>e.exit(fe[p]),100)},m=()=>globalThis.process?.stdin,f=()=>w(()=>e.std\
-in.readable.locked||nn(m()))!==!1,h=new se(p=>{let x=S=>{Z(p,A=>A.beforeExit())&&S.preventDefault()},T=()=>{Z(p,S=>S.exi\
-t(e.exitCode))},_=S=>{S.defaultPrevented||Z(p,A=>A.exit(1))},y=[["beforeunload",x],["error",_],["unhandledrejection",_]]\
-;for(let[S,A]of y)globalThis.addEventListener(S,A);return jn.add(T),()=>{for(let[S,A]of y)globalThis.removeEventListener\
-(S,A);jn.delete(T)}}),g=new se(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};let x=e.build.os==="linux"&&\
-r({name:"read",path:Fe})?w(()=>d.read(Fe,65536)):void 0,_=(Xe(x).length===0?Ee:[]).map(y=>{let S=rn(()=>{a.programListen\
-s(y)||(Z(p,A=>A(y)),g.clear(),l(y))});return w(()=>a.add(y,S)),[y,S]});return()=>{for(let[y,S]of _)w(()=>a.remove(y,S))}\
-}),E=p=>{try{return e.env.get(p),!1}catch{return!0}},I=p=>r({name:"env",variable:p})&&E(p),R=p=>!r({name:"env",variable:\
-p})||E(p),k=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},v=p=>{let x=ps(e,r,d,k);if(x)re\
-turn{refused:x};let T=hs.find(R);if(T!==void 0){let O=Ce(I(T),"--allow-env");return{refused:`the program may not read ${\
-T} (${O}), which its requests honour: a sender would not`}}let _=w(()=>e.execPath());if(!_||!r({name:"run",command:_}))r\
-eturn{refused:"the program may not run Deno itself (--allow-run)"};let y=r({name:"read",path:"."})?w(()=>e.cwd()):void 0\
-,S=[p.dir,...p.reads].map(O=>Pn(O,y)),A=[...S,_].find(O=>O.includes(","));if(A!==void 0)return{refused:`Deno\'s permissio\
-n flags cannot name a path with a comma: ${A}`};if(e.build.os==="windows")return{executable:_,paths:S,cwd:y};let F=ms.fi\
-nd(([O,X])=>r({name:"run",command:O})&&(!X||d.sizeOf(O)!==void 0));return F?{executable:_,closer:F,paths:S,cwd:y}:{refus\
-ed:`Deno passes inherited descriptors on; closing them needs --allow-run=${fr}`}};return{env:k,envHidden:R,envNotUnicode\
-:I,writeStderr:p=>c(e.stderr,p),writeStdout:p=>c(e.stdout,p),stdoutIsTerminal:()=>w(()=>e.stdout.isTerminal())??!1,args:\
-()=>[...e.args],setExitCode(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,x,T,_){let y=new Set,S=0,A=async O=\
->{if(Number(O.headers.get("content-length")??0)>_.maxBodyBytes)return dr(O);let X,P=new Promise(be=>X=setTimeout(()=>be(\
-ar),_.requestTimeoutMs)),q=gs(O,_.maxBodyBytes).catch(()=>ur),j=await Promise.race([q,P]).finally(()=>clearTimeout(X));i\
-f(j===ur)return on(400,"the request was cut short");if(j===ar)return on(408,"the request did not arrive in time");if(j==\
-=void 0)return dr(O);let M=new URL(O.url),J;try{J=await T({method:O.method,path:M.pathname+M.search,body:j})}catch{retur\
-n on(500,"internal")}return J?new Response(J.body??null,{status:J.status,headers:J.headers??{}}):(await new Promise(be=>\
-y.add(be)),new Response(null,{status:503}))},F=e.serve({hostname:p,port:x,onListen(){}},async O=>{if(S>=_.maxConnections\
-)return new Response(null,{status:503,headers:{connection:"close"}});S++;try{return await A(O)}finally{S--}});return Pro\
-mise.resolve({port:F.addr.port,async close(){for(let O of y)O();await F.shutdown()}})},unrefTimer(p){try{typeof p=="numb\
-er"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConnect(p){try{return r({name:"net",host:\
-ir(p)})}catch{return!1}},sendsProxyCredentials(p){try{return ie.some(R)||Zt(new URL(p),k)}catch{return!0}},async fetch(p\
-,x){let T=Qt(new URL(p),k,I);if(T!==void 0)throw new W(T);return await(n??globalThis.fetch)(p,x)},senderRefusal(p){let x\
-=v(p);return"refused"in x?x.refused:void 0},senderCommand(p,x){let T=v(x);if("refused"in T)return T;let{executable:_,clo\
-ser:y,paths:S,cwd:A}=T,F=y&&fs(e,t),O=y?[...F?[F]:[],y[0],_]:[_],X=o()?"--allow-net":`--allow-net=${ir(x.endpoint)}`,P=[\
-_,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"];P.push("--no-code-cache"),P.push("--\
-allow-sys=uid,gid",`--allow-env=${x.variables.join(",")}`,X,`--allow-run=${O.join(",")}`);let q=e.build.os==="linux"?[Ze\
-]:[];P.push(`--allow-read=${[...S,...O,...q].join(",")}`,`--allow-write=${x.dir}`,p);let j={DENO_NO_UPDATE_CHECK:"1",DEN\
-O_NO_PACKAGE_JSON:"1"},M=Qe(k,{...x.set,...j},A);if(!y)return{argv:P,env:M,cwd:x.dir};let J=[y[0],"-c",y[2],"nat-telemet\
-ry-sender",...P];return F?{argv:[F,...J],env:M,cwd:x.dir,leavesSession:!0}:{argv:J,env:M,cwd:x.dir}},spawnDetached(p){tr\
-y{let[x,...T]=p.argv,y={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e\
-.Command(x,{args:T,env:p.env,cwd:p.cwd,...y}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalS\
-elf:u,terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f(\
-)&&en(d,N().os))return{async readRaw(p){let x=w(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let T=()=>{for(let[y,S]of _)w(()\
-=>a.remove(y,S))},_=Ee.map(y=>{let S=()=>{w(()=>e.stdin.setRaw(!1)),!a.programListens(y)&&(T(),l(y))};return w(()=>a.add\
-(y,S)),[y,S]});try{let y=new Uint8Array(64);for(;;){let S=await e.stdin.read(y);if(S===null)throw new Error("the termina\
-l went away");if(p(y.slice(0,S))!==void 0)return}}finally{e.stdin.setRaw(x),T()}}}},files:d,exiting:()=>hr,onExit:p=>h.a\
-dd(p),onInterrupt:p=>g.add(p)}}var or="/proc/self/ns/pid";function ir(e){let{hostname:n,port:t,protocol:r}=new URL(e);re\
-turn`${n}:${t||(r==="https:"?443:80)}`}var sr=["/usr/bin/setsid","/bin/setsid"];function fs(e,n){let t=sr.map(r=>[n({nam\
-e:"read",path:r}),n({name:"run",command:r})]);if(!t.flat().includes("denied"))return sr.find((r,o)=>{if(t[o].some(s=>s!=\
-="granted"))return!1;let i=w(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)=\
-==0})}var fr="/bin/sh",ms=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-"\
-;; esac; done 2>/dev/null; exec "$@"\'],[fr,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],hs=[...ie,"DENO_CER\
-T","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function ps(e,n,t,r){return e.build.standal\
-one?"a deno compile executable: it runs only its program":tn({pid:e.pid,ppid:w(()=>e.ppid),os:N().os,env:r,read:o=>n({na\
-me:"read",path:o})?w(()=>t.read(o,65536)):void 0,pidNamespace:N().os==="linux"&&n({name:"read",path:or})?w(()=>e.readLin\
-kSync(or)):void 0})}function dr(e){return e.body?.cancel().catch(()=>{}),on(413,"the body is too large")}function on(e,n\
-){return new Response(JSON.stringify({error:n}),{status:e,headers:{"content-type":"application/json",connection:"close"}\
-})}var ar=Symbol("late"),ur=Symbol("cut");async function gs(e,n){if(!e.body)return"";let t=new TextDecoder,r="",o=0;for \
-await(let i of e.body){if(o+=i.length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.decode()}function mr(e){let n=e.a\
-ddSignalListener.bind(e),t=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,i),Un(i)||r.set(\
-o,(r.get(o)??new Set).add(i))},e.removeSignalListener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}catch{return{programListens:()\
-=>!0,add:n,remove:t}}return{programListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var sn=globalThis.Deno,hr=!1,jn=new \
-Set;sn&&globalThis.addEventListener("unload",()=>{hr=!0;for(let e of jn)e()});var cr=typeof sn?.addSignalListener=="func\
-tion"?mr(sn):void 0;var ys="/etc/hosts",bs=16<<20,Es=5e3,vs=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function p\
-r(e,n,t){let r=e("node:dns");return(o,i,s)=>{let d=o.toLowerCase().replace(/\\.$/,"");if(d==="localhost"||d.endsWith(".lo\
-calhost")||xs(e,d))return r.lookup(o,i,s);let c=new r.Resolver({timeout:Es,tries:1}),a=()=>c.cancel();t.addEventListener\
-("abort",a,{once:!0});let u=(l,m)=>new Promise(f=>l.call(c,m,h=>f(h?.code)));(async()=>{for(let l of Ts(e,n,o)){let m=aw\
-ait Promise.all([u(c.resolve4,l),u(c.resolve6,l)]);if(m.some(f=>vs.has(f??"")))return!1;if(m.includes(void 0))return!0}r\
-eturn!0})().then(l=>{if(t.removeEventListener("abort",a),l&&!t.aborted)return r.lookup(o,i,s);s(Object.assign(new Error(\
-`DNS did not answer for ${o}`),{code:"ETIMEOUT"}))})}}var ws="/etc/resolv.conf",Ss=65536;function Ts(e,n,t){if(t.endsWit\
-h("."))return[t.slice(0,-1)];let r,o=1,i=a=>{let u=a.find(l=>l.startsWith("ndots:"));u!==void 0&&(o=Math.min(15,Number.p\
-arseInt(u.slice(6),10)||0))},s=e("node:fs");for(let a of(w(()=>gr(s,ws,Ss))??"").split(`\n`)){let[u,...l]=a.replace(/[#;]\
-.*/,"").trim().split(/\\s+/);(u==="search"||u==="domain")&&(r=l),u==="options"&&i(l)}i(n("RES_OPTIONS")?.trim().split(/\\s\
-+/)??[]);let d=n("LOCALDOMAIN")?.trim();d&&(r=d.split(/\\s+/)),r??=[w(()=>e("node:os").hostname().replace(/^[^.]*\\.?/,"")\
-)??""].filter(Boolean);let c=r.slice(0,6).filter(a=>a!==".").map(a=>`${t}.${a.replace(/\\.$/,"")}`);return t.split(".").l\
-ength-1>=o?[t,...c]:[...c,t]}function gr(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,"latin\
-1"):""}function xs(e,n){let t=w(()=>gr(e("node:fs"),ys,bs))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let o of t\
-.matchAll(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)+1,o.index);if(!\
-i.includes("#")&&/\\S/.test(i))return!0}return!1}function yr(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise((i,s)\
-=>{let d=new URL(r),c=ve(d,n);if(c.kind==="unusable")return s(new W(c.reason));let a=d.protocol==="https:",u=pr(e,n,o.si\
-gnal),l={method:o.method,headers:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"identity"},signa\
-l:o.signal};if(c.kind==="direct")l.agent=!1,l.lookup=u;else{let{proxy:f}=c,h=o.signal;l.createConnection=(g,E)=>{(a?ks(e\
-,u,f,d,h):br(e,u,f,h)).then(R=>E(null,R),R=>E(R))},a||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,f.autho\
-rization&&(l.headers["proxy-authorization"]=f.authorization))}let m=e(a?"node:https":"node:http").request(d,l);m.on("err\
-or",s),m.on("response",f=>{let h=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=>{let E=h(g);ret\
-urn E===void 0?null:Array.isArray(E)?E.join(", "):E}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e("\
-node:stream").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var _s=16384;function br(e,n,t,r){let o=e("node:net"),{\
-hostname:i,port:s}=t;return Vn(r,d=>{let c=t.protocol==="https:"?e("node:tls").connect({host:i,port:s,servername:o.isIP(\
-i)?"":i,lookup:n}):o.connect({host:i,port:s,lookup:n});return c.once(t.protocol==="https:"?"secureConnect":"connect",()=\
->d(c)),c})}async function ks(e,n,t,r,o){let i=await br(e,n,t,o),s=`${r.hostname}:${r.port||443}`;await Vn(o,(a,u)=>{let \
-l="",m=f=>{l+=f.toString("latin1");let h=l.indexOf(`\\r\n\\r\n`);if(h<0){l.length>_s&&u(new Error("the proxy\'s answer to CON\
-NECT is too long"));return}i.removeListener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(l)?.[1]??0);i\
-f(g<200||g>299)return u(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));let E=f.subarray(f.length-(l.lengt\
-h-h-4));E.length>0&&i.unshift(E),a(void 0)};return i.on("data",m),i.write(`CONNECT ${s} HTTP/1.1\\r\nHost: ${s}\\r\n`+(t.aut\
-horization?`Proxy-Authorization: ${t.authorization}\\r\n`:"")+`\\r\n`),i});let d=e("node:net"),c=r.hostname.replace(/^\\[(.*)\
-\\]$/,"$1");return Vn(o,a=>{let u=d.isIP(c)?"":c,l=e("node:tls").connect({socket:i,host:c,servername:u});return l.on("clo\
-se",()=>i.destroy()),l.once("secureConnect",()=>a(l)),l})}function Vn(e,n){return new Promise((t,r)=>{let o,i={outcome:"\
-pending"},s=()=>{e.removeEventListener("abort",a),o?.removeListener("error",c),o?.removeListener("close",u)},d=l=>{i.out\
-come==="pending"&&(i.outcome="settled",s(),t(l))};function c(l){i.outcome==="pending"&&(i.outcome="failed",s(),o?.destro\
-y(),r(l))}let a=()=>c(new Error("aborted")),u=()=>c(new Error("the connection closed"));if(e.aborted)return r(new Error(\
-"aborted"));e.addEventListener("abort",a,{once:!0});try{o=n(d,c)}catch(l){return c(l instanceof Error?l:new Error(String\
-(l)))}if(o.on("error",()=>{}),i.outcome==="failed")return void o.destroy();i.outcome==="pending"&&(o.on("error",c),o.on(\
-"close",u))})}var Rs=7;function Er(e,n,t,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),s=f=>({kind:f.i\
-sSymbolicLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,mo\
-de:t?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs,changed:f.ctimeMs,inode:f.ino,device:f.dev}),d=(f,h,g,E)=>{try{re\
-turn e.openSync(f,h|i,E)}catch(I){let R=I.code;if(R==="ENOENT"||R==="ENOTDIR")return;let k=R==="ELOOP"||R==="ENXIO"?e.ls\
-tatSync(f,{throwIfNoEntry:!1}):void 0;throw k&&g(s(k)),I}},c=(f,h)=>{for(let g=0;g<h.length;)g+=e.writeSync(f,h,g,h.leng\
-th-g)},{Buffer:a,process:u}=globalThis,l,m=(f,h)=>{if(l??=u?.getBuiltinModule?.("node:buffer")?.isUtf8??Os,!l(h))throw n\
-ew L(f,"not_utf8");return a.from(h).toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permiss\
-ionsFollowLinks:!1,allowed:(f,h)=>r===void 0||w(()=>r.has(h==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let h=e.\
-lstatSync(f,{throwIfNoEntry:!1});return h&&s(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}},realPath:f=>w(()=>(e.rea\
-lpathSync.native??e.realpathSync)(f)),readLink:f=>w(()=>e.readlinkSync(f)),usableDir(f){try{return e.accessSync(f,Rs),!0\
-}catch(h){return["EACCES","EPERM","EROFS"].includes(h.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=\
->e.readdirSync(f),read(f,h,g){let E=d(f,o("O_RDONLY"),g);if(E!==void 0)try{let I=s(e.fstatSync(E));g(I);let R=Be((k,v)=>\
-e.readSync(E,k,v,k.length-v,null),I.size,h);return g({...I,size:R.length}),m(f,R)}finally{e.closeSync(E)}},create(f,h){l\
-et g=d(f,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`cannot create ${f}: no such d\
-irectory`);try{c(g,a.from(h))}catch(E){throw e.closeSync(g),e.unlinkSync(f),E}e.closeSync(g)},append(f,h,g){let E=d(f,o(\
-"O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384);if(E===void 0)throw new Error(`cannot append to ${f}: no such directory`);\
-try{g(s(e.fstatSync(E))),c(E,a.from(h))}finally{e.closeSync(E)}},touch(f,h,g){let E=d(f,o("O_RDONLY"),g);if(E===void 0)t\
-hrow new Error(`cannot date ${f}: nothing is there`);try{g(s(e.fstatSync(E))),e.futimesSync(E,h/1e3,h/1e3)}finally{e.clo\
-seSync(E)}},rename:(f,h)=>e.renameSync(f,h),remove(f){try{e.unlinkSync(f)}catch(h){let g=h?.code;if(g!=="EISDIR"&&g!=="E\
-PERM")throw h;try{e.rmdirSync(f)}catch{throw h}}},removeDir:f=>e.rmdirSync(f)}}function Os(e){try{return new TextDecoder\
-("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}function Sr(e){let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().\
-port1,t.ref()}catch{}};return()=>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!\
-0,!(--n>0))){t?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}var vr,wr=!1;function Tr(e,n){if(wr)return!1;try\
-{return vr??=new Int32Array(new SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(vr,0,0,e).value).then(()=>n(),()\
-=>{wr=!0,n()}),!0}catch{return!1}}var As={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Ar(e,n){let t,r\
-=()=>t??=Ns(e),o=({dir:m})=>{let f=e.platform==="win32"?void 0:m.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(f!==void 0)r\
-eturn`${N().name} cannot run a script from a path with a \'${f}\' in it: ${m}`;let{files:h,fs:g}=r();return Us(e,h,g)},i=!\
-1,s=new se(m=>Or(e,[["beforeExit",()=>{Z(m,g=>g.beforeExit())}],["exit",g=>{i=!0,Z(m,E=>E.exit(g))}]])),d=m=>e.platform!\
-=="win32"&&w(()=>(e.kill(e.pid,m),!0))===!0,c=new se(m=>{if(e.pid===1)return()=>{};let f=e.versions.bun&&e.platform==="l\
-inux"?r().files:void 0,h=Xe(w(()=>f?.read(Fe,65536)));return Or(e,Ee.filter(g=>!h.includes(g)).map(g=>{let E=rn(()=>{rr(\
-e,g)||(Z(m,I=>I(g)),c.clear(),d(g)||e.exit(fe[g]))});return[g,E]}))}),a=m=>{try{return e.env[m]?.includes("\\uFFFD")===!0\
-}catch{return!1}},u=m=>a(m)&&!ie.includes(m),l=m=>{try{return u(m)?void 0:e.env[m]}catch{return}};return{env:l,envHidden\
-:u,envNotUnicode:a,writeStderr:m=>kr(e.stderr,m),writeStdout:m=>kr(e.stdout,m),stdoutIsTerminal:()=>e.stdout.isTTY===!0,\
-args:()=>e.argv.slice(2),setExitCode(m){e.exitCode=m},exitCode(){let m=Number(e.exitCode??NaN);return Number.isInteger(m\
-)?m:void 0},async serve(m,f,h,g){let E=e.getBuiltinModule?.("node:http");if(!E)throw new Error("no HTTP server in this r\
-untime");let I={requestTimeout:g.requestTimeoutMs,headersTimeout:g.requestTimeoutMs,connectionsCheckingInterval:1e3},R=E\
-.createServer(I,(v,p)=>{let x=(O,X)=>{p.writeHead(O,{"content-type":"application/json",connection:"close"}),p.end(JSON.s\
-tringify({error:X}),()=>v.socket.destroy())},T=()=>x(413,"the body is too large");if(Number(v.headers["content-length"]?\
-?0)>g.maxBodyBytes)return T();let _=new TextDecoder,y="",S=0,A=!1,F=setTimeout(()=>{A=!0,y="",x(408,"the request did not\
- arrive in time")},g.requestTimeoutMs);v.on("close",()=>clearTimeout(F)),v.on("data",O=>{if(!A){if(S+=O.length,S>g.maxBo\
-dyBytes)return A=!0,y="",clearTimeout(F),v.pause(),T();y+=_.decode(O,{stream:!0})}}),v.on("end",async()=>{if(clearTimeou\
-t(F),A)return;let O;try{O=await h({method:v.method??"GET",path:v.url??"/",body:y})}catch{O={status:500,headers:{"content\
--type":"application/json"},body:\'{"error":"internal"}\'}}O&&(p.writeHead(O.status,O.headers??{}),p.end(O.body))})});R.max\
-Connections=g.maxConnections,await new Promise((v,p)=>{R.once("error",p),R.listen(f,m,v)});let k=R.address();return{port\
-:typeof k=="object"&&k?k.port:f,close:()=>new Promise(v=>{R.close(()=>v()),R.closeAllConnections?.()})}},unrefTimer(m){m\
-?.unref?.()},holdOpen:e.versions.bun?void 0:Sr(e),watchTick:e.versions.bun?void 0:Tr,monotonicMs(){let[m,f]=e.hrtime();r\
-eturn m*1e3+f/1e6},threadsShared:{get:m=>w(()=>xr(e)?.getEnvironmentData?.(m)),set:(m,f)=>{w(()=>xr(e)?.setEnvironmentDa\
-ta?.(m,f))}},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){let{fs:m}=r(),f=g=>w(()=>m?.fstatSync(g).isCharac\
-terDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(f)||e.execArgv?.includes("--test"))return;let{stdin:h}=e;if(!(!h\
-.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!h.setRawMode)&&w(()=>nn(h))===!1&&en(r().files,N().os))return{readRaw:g=>new \
-Promise((E,I)=>{let R=h.isRaw===!0,k=h.readableFlowing,v=T=>{h.removeListener("data",p),h.removeListener("end",x),h.remo\
-veListener("error",x),w(()=>h.setRawMode?.(R)),h.pause(),T!==void 0&&T.length>0&&w(()=>h.unshift(T)),k===!0?h.resume():k\
-===null&&w(()=>h.readableFlowing=null)},p=T=>{let _=new Uint8Array(T??[]),y;try{y=g(_)}catch{y=_.length}y!==void 0&&(v(_\
-.subarray(y)),e.nextTick(E))},x=()=>{v(),I(new Error("the terminal went away"))};h.setRawMode?.(!0),h.on("data",p),h.on(\
-"end",x),h.on("error",x),h.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?yr(m=>e.getBuiltinModule(m),m=>e.env[m]):\
-js(n.fetchAtLoad,m=>e.env[m],e.versions.bun!==void 0),senderCommand(m,f){let h=o(f);if(h)return{refused:h};let g=e.versi\
-ons.bun?As:{},E=Qe(l,{...f.set,...g},w(()=>e.cwd?.())),I=e.versions.bun?[]:Ds(e);return{argv:[e.execPath,...I,m],env:E,c\
-wd:f.dir}},senderRefusal:o,spawnDetached(m){try{let{argv:f,env:h,cwd:g}=m;if(n.bunSpawn){let v=["ignore","ignore","ignor\
-e"];try{let p=n.bunSpawn([...f],{detached:!0,stdio:v,windowsHide:!0,env:{...h},cwd:g});return p.unref(),p.pid!==void 0?"\
-started":"failed"}catch(p){return p?.code==="EAGAIN"?"no processes":"failed"}}let E=e.getBuiltinModule?.("node:child_pro\
-cess");if(!E)return"failed";let[I,...R]=f,k=E.spawn(I,R,{detached:!0,stdio:"ignore",windowsHide:!0,env:h,cwd:g});return \
-k.on("error",()=>{}),k.unref(),k.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:m=>e.exit(m),signalSelf:d,g\
-et files(){return r().files},exiting:()=>i||e._exiting===!0,onExit:m=>s.add(m),onInterrupt:m=>c.add(m)}}function Ns(e){l\
-et n;try{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid\
-}},o=n&&Er(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?Ls(w(()=>o?.read(Nr,$s,Is)),r.uid):w(()=>e.getBui\
-ltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&Je(o)}}var Nr="/etc/passwd",$s=16*1024*1024;\
-function xr(e){return e.getBuiltinModule?.("node:worker_threads")}function Is(e){if(e.kind!=="file"||e.uid!==0||((e.mode\
-??0)&18)!==0)throw new Error(`${Nr} is not root\'s alone`)}function Ls(e,n){if(!(e===void 0||n===void 0))for(let t of e.s\
-plit(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??\
-""))return Number(o)}}var Ps=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-confi\
-g|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,Ms=/^(openssl-config|tls-cipher-list)$/;function Ds(e){le\
-t n=[...Fs(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<n.length;r++){let[,o,i,s]=/^--(no[-_])?([^\
-=]+)(?:=([^]*))?$/.exec(n[r])??[],d=i?.replaceAll("_","-");d!==void 0&&(Ps.test(d)?t.set(d,!o):Ms.test(d)&&!o&&t.set(d,s\
-??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`)}function Fs(e){let n=[],t=!1,\
-r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else if(i===" "&&!t){r=!0;continue}else if(i===\'\
-"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var Cs=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,_r=/--(?\
-:experimental[-_])?permission|--allow[-_]/,Bs=/^--experimental[-_](?:default[-_])?config[-_]file/;function Hs(e,n,t){ret\
-urn n!==void 0&&_r.test(n)||!e.some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(_r.test(r)\
-&&/^[^=]*_/.test(r)||Bs.test(r))return!1;let o=Cs.exec(r);if(!o)return!0;let i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\
-\\]/.test(i)&&C(i,t)})}function Us(e,n,t){let r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its exe\
-cutable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs only the program":w(()=>r("nod\
-e:sea")?.isSea?.())?"a Node.js single executable application: its executable runs only the program":w(()=>e.permission?.\
-has("child"))===!1?"Node.js runs with --permission and without --allow-child-process":e.permission&&!Hs(e.execArgv??[],e\
-.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its sender would not get as they are (given in NODE_\
-OPTIONS or a configuration file, or spelled with _, which Node.js does not pass on, or granting a path Node.js passes on\
- unquoted that the sender, started in the spool, would read otherwise: relative, or with a space, quote or backslash)":t\
-n({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>w(()=>n?.read(o,65536)),pidNamespace:e.platform==="linux"\
-?w(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}function js(e,n,t){let r=e??\
-((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=ve(new URL(o),n);if(s.kind==="unusable")throw new W(s.reason);i\
-f(s.kind==="proxy"&&!t)throw new W("this runtime\'s fetch cannot use a proxy");try{let d=s.kind==="proxy"?Vs(s.proxy):!1;\
-return await r(o,{...i,proxy:d,verbose:!1})}catch(d){throw w(()=>d?.code)==="UnsupportedProxyProtocol"?new W("the proxy \
-setting\'s scheme is not supported"):d}}}function Vs({protocol:e,hostname:n,port:t,authorization:r}){let o=n.includes(":"\
-)?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i,respectNoProxy:!1}}functio\
-n kr(e,n){let t=dn.get(e)??0;t===0&&e.on("error",Rr),dn.set(e,t+1);let r=()=>{let i=(dn.get(e)??1)-1;dn.set(e,i),i===0&&\
-e.removeListener("error",Rr)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var dn=new WeakMap;functio\
-n Rr(){}function Or(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(let o of n)e.on(o[0],o[1]),t.pu\
-sh(o)}catch(o){throw r(),o}return r}var we=globalThis,Ys={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()\
-=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{},files:void 0,senderComma\
-nd:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to start a process with",spawnDeta\
-ched:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in this runtime")),ar\
-gs:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{}\
-,onInterrupt:()=>()=>{}},an,$r=[w(()=>we.Bun?.fetch),we.Deno?w(()=>we.fetch):void 0].find(e=>typeof e=="function");funct\
-ion b(){if(an)return an;let e=N().name;return an=e==="deno"?lr(we.Deno,$r):e==="unknown"?Ys:Ar(we.process,{lightFetch:e=\
-=="node",fetchAtLoad:$r,bunSpawn:e==="bun"?we.Bun?.spawn:void 0}),an}var Ir=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function me(e,\
-n,t,r,o,i=un(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(s){try{e.remove(i)}catch{}throw s}}functio\
-n un(e,n){return`${e==="/"?"":e}/t-${Q(n)}-${he()}.tmp`}function Q(e){return String(Math.floor(e)).padStart(13,"0")}var \
-Ws=Math.random;function Se(){let e;try{e=Ws()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomV\
-alues(new Uint32Array(1))[0]/2**32}function he(e=12){let n="";for(;n.length<e;){let t=(Math.floor(Se()*4294967296)^Xs(zs\
-()+Gs++))>>>0;n+=t.toString(16).padStart(8,"0")}return n.slice(0,e)}var Gs=0;function zs(){try{let e=Math.floor((globalT\
-his.performance.timeOrigin+globalThis.performance.now())*1e3);return Number.isFinite(e)?e%2**32:0}catch{return 0}}functi\
-on Xs(e){let n=e>>>0||1;for(let t=0;t<3;t++)n^=n<<13,n^=n>>>17,n^=n<<5;return n>>>0}function G(e){try{return e instanceo\
-f Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function $(e){switch(typeo\
-f e){case"string":return JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefine\
-d":return String(e);case"bigint":return`${e}n`;case"object":{if(e===null)return"null";let n=Mr(e)?.slice(8,-1);return n=\
-==void 0?"an object that cannot be read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typ\
-eof e}`}}function Te(e){if(typeof e!="object"||e===null)return!1;let n=Mr(e);return n==="[object Object]"||n==="[object \
-Module]"}function Pr(e){if(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="functi\
-on"}catch{return!0}}function Mr(e){try{return Object.prototype.toString.call(e)}catch{return}}function Yn(e,n){let t=Obj\
-ect.keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=qs(t,r);return`\'${t}\' is not an opt\
-ion (${o?`did you mean \'${o}\'?`:`the options: ${r.join(", ")}`})`}function qs(e,n){let t=s=>s.toLowerCase().replace(/[_-\
-]/g,""),r=n.filter(s=>t(e).length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let\
- d=Js(t(e),t(s));d<i&&([o,i]=[s,d])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function Js(e,n){let t=Arra\
-y.from({length:e.length+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;\
-r<=e.length;r++)for(let o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o\
--1]+i),r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length\
-]}function V(e){let n;try{n=new URL(e)}catch{}let t=e.split("@").length-1,r=t===0||t===1&&(n?.username!==""||n?.password\
-!=="");if(n===void 0||n.host===""||!r)return e.replace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@").replace(/\\?[\\s\\S]*\
-$/,"?***");if(n.username===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password\
-!==""&&(n.password="***"),n.search!==""){let o=[...n.searchParams].map(([i,s])=>s===""?"***":`${encodeURIComponent(i)}=*\
-**`);n.search=o.join("&")}return n.href}function Dr(e,n,t={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\\
-/[^\\s"\'<>,|]+/gi,i=>V(i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:Zs(n),...Ks(t)];for(let i of[...new Set(o)].sort((s,\
-d)=>d.length-s.length)){let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(d,c,a)=>`%${\
-Lr(c)}${Lr(a)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function Ks(e){let n=\
-Object.values(e).flatMap(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>t.length>=4);return[...n,...n.map\
-(t=>JSON.stringify(t).slice(1,-1))]}function Lr(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}functio\
-n Zs(e){try{let{username:n,password:t,search:r}=new URL(e),o=a=>{try{return decodeURIComponent(a.replaceAll("+"," "))}ca\
-tch{return a}},i=[n,t].flatMap(a=>[a,o(a)]).filter(a=>a.length>=4),s=r.slice(1).split("&").map(a=>a.slice(a.indexOf("=")\
-+1)).flatMap(a=>[a,o(a)]).filter(a=>a.length>=8),d=n||t?[Bn(`${o(n)}:${o(t)}`)]:[],c=[...i,...s].map(a=>JSON.stringify(a\
-).slice(1,-1));return[...i,...s,...c,...d]}catch{return[]}}var Qs=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,ed=/^(?:[!-~](?:[\\t -\
-~]*[!-~])?)?$/,nd=new Set(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade\
-"]);function cn(e){return nd.has(e.toLowerCase())}function ln(e){return Qs.test(e)}function fn(e){return ed.test(e)}var \
-Fr=e=>e===9||e===10||e===13||e===32;function Cr(e){let n=0,t=e.length;for(;n<t&&Fr(e.charCodeAt(n));)n++;for(;t>n&&Fr(e.\
-charCodeAt(t-1));)t--;return e.slice(n,t)}function mn(e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[\
-0],r[r.length-1]+=t,r.join(",")}function D(e){let n=(rd()?Wn(e):void 0)??JSON.stringify(e);return typeof n=="string"&&/[\
-\\r\\n]/.test(n)?td(n):n}function td(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"\
-":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function rd(){try{return od(Array.prototype)\
-!==Object.prototype||"toJSON"in Array.prototype}catch{return!0}}var od=Object.getPrototypeOf;function Wn(e){if(typeof e!\
-="object"||e===null)return JSON.stringify(e);if(Array.isArray(e))return`[${e.map(t=>Wn(t)??"null").join(",")}]`;let n=[]\
-;for(let t of Object.keys(e)){let r=Wn(e[t]);r!==void 0&&n.push(`${JSON.stringify(t)}:${r}`)}return`{${n.join(",")}}`}va\
-r xe="0.1.0";var Hr="nat-cli",Gn={name:"@nat/telemetry",version:xe};function Ur(e){return typeof e=="string"?{stringValu\
-e:e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var jr=e=>Object.ent\
-ries(e).map(([n,t])=>({key:n,value:Ur(t)}));function Br(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function id\
-(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",a\
-rmv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Vr(e){let{name:n,parameters:t}=JSON.parse(e.json);return{tim\
-eUnixNano:Br(e.timestamp),observedTimeUnixNano:Br(e.timestamp),eventName:n,attributes:[...jr(t),{key:"nat.event.schema_v\
-ersion",value:Ur(e.schemaVersion)}]}}function zn(e,n,t,r=N()){let o=jr({...t.resourceAttributes,"service.name":t.service\
-Name,"service.version":t.serviceVersion,"session.id":n,"host.arch":id(r.machine),"process.runtime.name":r.name,"process.\
-runtime.version":r.version,"telemetry.sdk.name":Gn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","teleme\
-try.sdk.version":Gn.version}),i=D({resource:{attributes:o},scopeLogs:[{scope:Gn,logRecords:[]}]});return mn(`{"resourceL\
-ogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function Yr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,sd(t));return o>0?{kind:"del\
-ivered",rejected:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{k\
-ind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}fu\
-nction sd(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)\
-&&n>0?n:0}catch{return 0}}function Wr(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continu\
-e;let i=o.indexOf("="),s=d=>n?.(`entry ${r+1} ${d}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}tr\
-y{let d=decodeURIComponent(o.slice(0,i).trim()),c=decodeURIComponent(o.slice(i+1).trim());d!==""?t[d]=c:s("has an empty \
-key")}catch{s("has a bad percent-encoding")}}return t}var dd=/^(?:service\\.(?:name|namespace|version)|deployment\\.enviro\
-nment(?:\\.name)?)$/;function Gr(e){let n={},t=[];for(let[r,o]of Object.entries(e))dd.test(r)?n[r]=o:t.push(r);return{sen\
-t:n,skipped:t}}var Xn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function zr(e,n=()=>!1){for(let\
- t of Xn){if(n(t))return{hidden:!0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPO\
-INT"?r:ad(r),hidden:!1}}return{hidden:!1}}function ad(e){let[,n,t]=/^([^?#]*)(.*)$/s.exec(e);return`${n.replace(/\\/+$/,"\
-")}/v1/logs${t}`}var qr="https://events.telemetry.data.nvidia.com/v1.1/events/json";function ke(e){if(e!==void 0)return[\
-"1","true","yes"].includes(e.trim().toLowerCase())}function ud(){return cd(b().env("CI"))||b().envNotUnicode?.("CI")===!\
-0}function _e(e){return Ce(b().envNotUnicode?.(e)===!0,"its permissions")}function cd(e){return!["","0","false"].include\
-s(e?.trim().toLowerCase()??"")}var ld=["","0","false","no","off"];function Jr(e){return hn(e)===void 0}var qn="is not an\
- http(s) URL",fd="has an \'@\' past its host";function Kr(e){let n;try{n=new URL(e)}catch{return qn}if(n.protocol!=="http:\
-"&&n.protocol!=="https:")return qn;if(He(n))return`${fd}: a key with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, \
-%3F, %23), would make a part of it the host`}function hn(e){if(e===""||e==="stdout")return;let n=Kr(e);return n===qn?`${\
-n}, "" or "stdout"`:n}function pn(e){let n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n:void 0}var md={NAT_TELE\
-METRY_ENDPOINT:"endpoint",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"endpoint",NAT_TELEMET\
-RY_FORMAT:"format",NAT_TELEMETRY_HANDOFF:"handOff",NAT_TELEMETRY_SPOOL_DIR:"spoolDir",HOME:"spoolDir",LOCALAPPDATA:"spoo\
-lDir"};function Jn(e){return e("HOME")??e("USERPROFILE")}function Zr(){let e=b().env,n=[],t={endpoint:[],spoolDir:[],for\
-mat:[],handOff:[]},r=(y,S)=>{n.push(S);let A=md[y];A!==void 0&&t[A].push(S)},o=(y,S)=>{let A=e(y),F=Kn(y,A);return F!==v\
-oid 0&&r(y,`${F}, ${S}`),ke(A)};o("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),o("NAT_TELEMETRY_D\
-EBUG","so no debug trail is written");let i=[],s=ud();for(let y of hd)b().envHidden?.(y)===!0&&!(y==="CI"&&s)&&i.push(y)\
-;let d=o("NAT_TELEMETRY_DRY_RUN","so events are sent")??i.includes("NAT_TELEMETRY_DRY_RUN"),c=e("NAT_TELEMETRY_ENDPOINT"\
-),a=c===void 0?void 0:hn(c);a&&r("NAT_TELEMETRY_ENDPOINT",`NAT_TELEMETRY_ENDPOINT=${$(V(c))} ${a}: nothing is sent`);let\
- u=e("NAT_TELEMETRY_FORMAT");u!==void 0&&u.trim()!==""&&pn(u)===void 0&&r("NAT_TELEMETRY_FORMAT",`NAT_TELEMETRY_FORMAT=$\
-{$(u)} is not a format (nat, otlp): the nat envelope is sent`);let l=o("NAT_TELEMETRY_HANDOFF","so events are delivered \
-in process at exit")??"auto",m=e("NAT_TELEMETRY_CONSENT_FILE"),f=Jn(e),h="it is read in the working directory where a ru\
-n first reads it, so each directory may hold another decision";m&&!C(m,N().os)?n.push(`NAT_TELEMETRY_CONSENT_FILE=${$(m)\
-} is not an absolute path: ${h}`):!m&&f&&!C(f,N().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE is not set and the home direct\
-ory, ${$(f)}, is not an absolute path: the consent file below it is relative, and ${h}`);let g,E=[],I=pd(e,N().os,E,y=>g\
-=y);for(let y of E)r("NAT_TELEMETRY_SPOOL_DIR",y);let R=e("NAT_TELEMETRY_SPOOL_DIR"),k=N().os==="win32"?"LOCALAPPDATA":"\
-HOME";I===void 0&&R===void 0&&b().envHidden?.(k)===!0&&(g=`the program may not read ${k} (${_e(k)})`,r(k,`${k} may not b\
-e read (${_e(k)}): the spool cannot be kept in the home directory`));for(let y of i)r(y,`${y} may not be read (${_e(y)})\
-: ${Qr[y]}`);for(let y of Xn){let S=e(y)?.trim(),A=S?Kr(S):void 0;A&&r(y,`${y}=${$(V(S))} ${A}: OTLP events are not sent\
-`)}let v=zr(e,y=>i.includes(y)),p=y=>Wr(e(y),S=>n.push(`${y}: ${S}: skipped`)),x={...Xr("OTEL_EXPORTER_OTLP_HEADERS",p("\
-OTEL_EXPORTER_OTLP_HEADERS"),n),...Xr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",p("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},T=Gr(p(\
-"OTEL_RESOURCE_ATTRIBUTES"));T.skipped.length>0&&n.push(`OTEL_RESOURCE_ATTRIBUTES: ${T.skipped.map(y=>$(y)).join(", ")}:\
- not sent, as it may say who or which machine sends (only the service\'s names and its deployment\'s environment are)`);le\
-t _={...T.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:c,endpointHidden:i.\
-includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:v.hidden,dryRun:d,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolD\
-ir:I,noSpool:g,spoolFallback:R===void 0,handOff:l,ci:s,format:u,otlpEndpoint:v.endpoint,otlpHeaders:x,otlpResource:_,pro\
-blems:n,problemsAbout:t}}var Qr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the p\
-rogram sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FO\
-RMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a va\
-lue set there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine \
-then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there\
- unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPOR\
-TER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s ke\
-y) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},hd=Object.keys(Qr);function Kn(e,n){if(n===void 0)return;le\
-t t=n.trim().toLowerCase();if(!(ke(t)===!0||ld.includes(t)))return`${e}=${$(n)} is not a yes/no value (1, true, yes / 0,\
- false, no): read as no`}function Xr(e,n,t){let r={};for(let[o,i]of Object.entries(n))ln(o)?cn(o)?t.push(`${e}: ${$(o)} \
-is the HTTP client\'s to set: skipped, not sent`):fn(i)?r[o]=i:t.push(`${e}: the value of ${$(o)} is not a header value (\
-RFC 9110, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):t.push(`${e}: an entr\
-y\'s name is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \\`Name: val\
-ue\\` rather than \\`Name=value\\`): skipped, not sent`);return r}function pd(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPO\
-OL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):C(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DI\
-R=${$(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e\
-("XDG_STATE_HOME");if(i&&!C(i,n))t.push(`XDG_STATE_HOME=${$(i)} is not an absolute path: ignored, as the XDG specificati\
-on says`);else if(i)return U(i,"nat/telemetry");let s;if(n==="win32"){let d=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("\
-USERPROFILE")}\\\\AppData\\\\Local`);s=d?`${d}\\\\nat\\\\telemetry`:void 0}else{let d=e("HOME");s=d?U(d,`${n==="darwin"?"Library\
-/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):C(s,\
-n)?s:(t.push("the home directory is not an absolute path: no spool is kept there"),void r("the home directory is not an \
-absolute path"))}function eo(e,n,t,r=()=>!0){if(n==="win32"||t===void 0)return;let o=e("TMPDIR"),i=o&&C(o,n)&&r(o);retur\
-n U(i?o:"/tmp",`nat-telemetry-${t}`)}function Qn(){let e=b();if(ke(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr\
-(`[nat-telemetry] ${n}\n`)}var Zn=new Set;function no(e,n){if(!(e===void 0||Zn.has(e))){Zn.add(e);try{Promise.resolve(e(`\
-[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{Zn.delete(e)}}}function to(e){let n;return()=>n??=new RegExp(e,"u")\
-}var Hc=to(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var Uc=to(String.raw`^[\\p{L}\
-_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var pe="1.5",Oe=64,qc=Object.freeze({SUCCESS:"success",FAILU\
-RE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),J\
-c=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"g\
-uardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefine\
-d"}),Re=class{name;schemaVersion;timestamp;constructor(n,t={}){if(gd(new.target))throw new TypeError("Cannot create even\
-t: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event:\
- an event type must declare a name (pass it to super()), got ${$(n)}`);let r=t.schemaVersion??pe;if(typeof r!="string"||\
-r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${$(r)}`);let o=t\
-.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\'\
- must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function gd(e){return \
-e===Re}function B(e){let n=e.search(yd);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.cha\
-rCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var yd=/[^\
-\\x00-\\x7f]/;var bd="184482118588404";function Ue(e){let n=Y(e);if(!(n>=-yn&&n<=yn))throw new RangeError("Invalid time va\
-lue");let t=Y(n/1e3);if(t!==et.second){let r=Y(t/ro),o=t-r*ro,i=`${de(Y(o/3600),2)}:${de(Y(o/60)%60,2)}:${de(o%60,2)}`;e\
-t={second:t,text:`${Ed(r)}T${i}.`}}return`${et.text}${de(n-t*1e3,3)}Z`}var et={second:NaN,text:""};function Ed(e){let n=\
-Y((e+719468)/146097),t=e+719468-n*146097,r=Y((t-Y(t/1460)+Y(t/36524)-Y(t/146096))/365),o=t-(365*r+Y(r/4)-Y(r/100)),i=Y((\
-5*o+2)/153),s=o-Y((153*i+2)/5)+1,d=i<10?i+3:i-9,c=r+n*400+(d<=2?1:0);return`${c>=0&&c<=9999?de(c,4):`${c<0?"-":"+"}${de(\
-c<0?-c:c,6)}`}-${de(d,2)}-${de(s,2)}`}var Ae=4503599627370496,Y=e=>{if(!(e<Ae&&e>-Ae))return e;let n=e>=0?e+Ae-Ae:e-Ae+A\
-e;return n>e?n-1:n},de=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},ro=86400,yn=864e13;function oo(e){let n\
-;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${G(o)}`)}if(typeof n!="string"||n==="")throw new\
- TypeError("Event name is not a non-empty string");let t=D(wd(e));if(n!==gn.name){let o=D(n);gn={name:n,json:o,bytes:B(o\
-)}}let r=Ue(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${gn.json}}`,bytes:vd+r.length+B(t)+gn.bytes\
-}}var gn={name:"",json:"",bytes:0},vd=31;function wd(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be rea\
-d: ${G(s)}`),t;try{t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){throw n("parameters() returned\
- an object that",i)}if(Pr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.na\
-me}\' has no parameters object: parameters() returned a thenable`)}if(!Te(t))throw new TypeError(`Event \'${e.name}\' has n\
-o parameters object: parameters() returned ${$(t)}`);let r;try{r={...t}}catch(i){throw n("parameters",i)}let o=nt(r);if(\
-o)throw new TypeError(`Event \'${e.name}\' ${o}`);return r}function nt(e){if(typeof e!="object"||e===null||Array.isArray(e\
-))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"|\
-|typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function io\
-(e,n){return{browserType:"undefined",clientId:bd,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVer\
-sion,cpuArchitecture:n.cpuArchitecture??N().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechO\
-ptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"un\
-defined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"und\
-efined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",produc\
-tName:"undefined",productVersion:"undefined",sentTs:Ue(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userI\
-d:"undefined"}}function tt(e,n){return mn(`${D(e).slice(0,-1)},"events":[`,n,"]}")}function so(e){if(C(e,N().os))return \
-e;let n=co(),t=n&&it(n,e);if(t)return t.path;let r=(t===void 0?_d(e):void 0)??Td(e,b().files?.realPath("."));return t===\
-null||!xd(n,e,r)?(uo=e,e):(kd(e,r),r.path)}function ao(e){if(C(e,N().os))return;let n=co(),t=n&&it(n,e);if(e===uo||t===n\
-ull)return"is relative, and where the run first read it cannot be told";let r=t?.from;if(r!==void 0)return r===""?"is re\
-lative to a working directory the program may not read (its permissions)":fo()===r?void 0:"is relative to a working dire\
-ctory the program has left"}var Sd=64,uo,rt=Symbol.for("@nat/telemetry: where relative consent files were first read");t\
-ry{Object.hasOwn(globalThis,rt)||Object.defineProperty(globalThis,rt,{value:new Map})}catch{}function co(){try{let e=glo\
-balThis[rt];return e instanceof Map?e:void 0}catch{return}}function it(e,n){try{return e.has(n)?lo(e.get(n)):void 0}catc\
-h{return null}}function lo(e){let{path:n,from:t}=e??{};return typeof n=="string"&&(t===void 0||typeof t=="string")?{path\
-:n,from:t}:null}function Td(e,n){return n===void 0||n.includes("\\uFFFD")?{path:e,from:fo()??""}:{path:U(n,e)}}function x\
-d(e,n,t){try{if(e===void 0||e.size>=Sd)return!1;e.set(n,t);let r=it(e,n);return r?.path===t.path&&r.from===t.from}catch{\
-return!1}}var ot="@nat/telemetry: relative consent files";function _d(e){return w(()=>{let n=b().threadsShared?.get(ot);\
-if(!(typeof n!="object"||n===null||!Object.hasOwn(n,e)))return lo(n[e])??void 0})}function kd(e,n){w(()=>{let t=b().thre\
-adsShared,r=t?.get(ot);t?.set(ot,{...typeof r=="object"&&r!==null?r:{},[e]:n})})}function fo(){let e=b().files?.look("."\
-)?.facts;return e&&`${e.device}:${e.inode}`}var mo=/[A-Za-z0-9_-]/,Rd=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(\
-?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0\
--5]\\d(?:\\.\\d+)?)/y,Od=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?\
-:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function ho(e){return new at(e).document()}var at=class\
-{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.leng\
-th)return n;this.#d()==="["?t=this.#c(n):this.#s(t),this.#b()}}#c(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2\
-:1;let r=this.#p();this.#f(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let d=i===r.length-1;if(d&&t){let a=st(o,s)??\
-this.#x([],"array");(!Array.isArray(a)||this.#t.get(a)!=="array")&&this.#i(`\'${s}\' is not an array of tables`);let u=thi\
-s.#x({},"header");return a.push(u),bn(o,s,a),u}let c=st(o,s);c===void 0?bn(o,s,c=this.#x({},d?"header":"implicit")):Arra\
-y.isArray(c)&&this.#t.get(c)==="array"&&!d?c=c[c.length-1]:dt(c)?d?(this.#t.get(c)!=="implicit"&&this.#i(`table \'${r.joi\
-n(".")}\' is defined twice`),this.#t.set(c,"header")):this.#t.get(c)==="inline"&&this.#i(`\'${s}\' is an inline table`):thi\
-s.#i(`\'${s}\' is not a table`),o=c}return o}#s(n){let t=this.#p();this.#y(),this.#f("="),this.#y();let r=this.#r(),o=n;fo\
-r(let s of t.slice(0,-1)){let d=st(o,s);d===void 0?bn(o,s,d=this.#x({},"dotted")):(!dt(d)||!["dotted","implicit"].includ\
-es(this.#t.get(d)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(d)==="implicit"&&this.#t.set(d,"dotted"),o=d}l\
-et i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),bn(o,i,r)}#p(){let n=[];for(;;){this.#y();let \
-t=this.#d();if(t===\'"\')n.push(this.#T());else if(t==="\'")n.push(this.#w());else{let r=this.#n;for(;this.#n<this.#e.lengt\
-h&&mo.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(thi\
-s.#y(),this.#d()!==".")return n;this.#n++}}#r(){let n=this.#d();if(this.#e.startsWith(\'"""\',this.#n))return this.#l();if\
-(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return this.#T();if(n==="\'")return this.#w();if(n==="["||\
-n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n==="["?this.#g():this.#h();return this.#o--,o}for\
-(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!mo.test(this.#e[this.#n+o.length]??""))return t\
-his.#n+=o.length,i;let t=this.#a(Rd,/[\\w:.+-]/);if(t){let[o,i,s,d]=t;return i!==void 0&&!Ad(Number(i),Number(s),Number(d\
-))&&this.#i("a date is not in the calendar"),o}let r=this.#a(Od,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].\
-replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),Nd(r[0])):this.#i("a value is malformed")\
-}#a(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex\
-,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#d()!=="]";)n.push(this.#r()),this.#O(),this.#d()===","?this.#n++:this.#d\
-()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#h(){this.#n++;let n=this.#x({},"inline");if(this.#y(),thi\
-s.#d()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i(\
-"an inline table is malformed")}return this.#u(n),n}#u(n){this.#t.set(n,"inline");for(let t of Object.values(n))dt(t)&&t\
-his.#u(t)}#T(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is no\
-t closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():En(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}\
-#w(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].\
-some(r=>En(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#l(){this.#n+=3,this.#e.startsWith(`\\r\n\
-`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5\
-&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#\
-i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n\
-+=this.#R()}else En(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#d()===`\n`)?this.#i("a string holds a control character"):n+=\
-t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",t\
-his.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(th\
-is.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',\
-"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!\
-r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&t\
-his.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#d()===" "||this.#d()==="	\
-";)this.#n++}#O(){for(;;){this.#y();let n=this.#d();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this\
-.#n+=2;else if(n==="#")this.#$();else return}}#$(){for(;this.#n<this.#e.length&&this.#d()!==`\n`;){let n=this.#e[this.#n+\
-+];En(n)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`)&&this.#i("a comment is malformed")}}#b(){this.#y(),this.#d()==="#"&&this\
-.#$(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has\
- more than one statement")}#f(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#d(){retu\
-rn this.#e[this.#n]}#x(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new S\
-yntaxError(`Invalid TOML at line ${t}: ${n}`)}};function st(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function bn(e,n,t\
-){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function dt(e){return typeof e=="object\
-"&&e!==null&&!Array.isArray(e)}function En(e){let n=e.charCodeAt(0);return n<32||n===127}function Ad(e,n,t){let r=e%4===\
-0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function Nd(e){let n=e.replaceA\
-ll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var $d="1.0";functio\
-n Ve(){if(Eo())return;let{env:e}=b(),n=Jn(e),t=e("NAT_TELEMETRY_CONSENT_FILE")||(n?U(n,".config/nat/telemetry.toml"):voi\
-d 0);return t===void 0?void 0:so(t)}function bo(){return(ae?ee?.path:void 0)??Ve()}function Eo(){let{env:e,envHidden:n}=\
-b();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")\
-?"HOME":void 0}var Id=65536;function je(e,n=!1){let t=b().files;if(!t)return{state:"never_asked"};let r=ao(e);if(r!==voi\
-d 0)return{state:"disabled",problem:r};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the pro\
-gram\'s permissions)"};let o;if(!n){if(!t.present(e))return{state:"never_asked"};try{o=t.checkPlace(e)}catch(s){return{st\
-ate:"disabled",problem:`is where another user could replace it (${ut(s).replaceAll("_"," ")})`}}}let i;try{i=t.read(e,Id\
-)}catch(s){return ut(s)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:Ld(s)\
-?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cann\
-ot be read safely (${ut(s).replaceAll("_"," ")})`}}return i===void 0?{state:"never_asked"}:{...vo(i),text:i,placeJudged:\
-o}}function Ld(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function ut(e){return e?.rea\
-son??"unreadable"}function vo(e){let n;try{n=ho(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.te\
-lemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",proble\
-m:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==\
-="disabled"?{state:"disabled"}:r==="enabled"?o===$d?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":Str\
-ing(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function wo(){let e=Ve(),{state:n,probl\
-em:t,outdatedYes:r}=ht(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...\
-wn()??pt(n),...o}}function So(){let e=wn();if(e)return e;let{state:n,text:t,problem:r,placeJudged:o}=ht(Ve());return{...\
-pt(n),text:t,placeJudged:o,...r?{problem:r}:{}}}function ht(e){if(e!==void 0)return je(e);let n=Eo();return n?{state:"di\
-sabled",problem:`cannot be found: the program may not read ${n} (${_e(n)})`}:{state:"never_asked"}}function wn(){let{env\
-:e,envHidden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=ke(e("NAT_TE\
-LEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:\
-!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"\
-}}function pt(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var z,ae=!\
-1,ee,ct,gt=!1,vn,Ne,po="an opt-out set in the environment during the run",go="the consent file, written since the progra\
-m turned telemetry on";function Pd(e,n=je(e)){let t=b().files,{text:r,problem:o}=n,i=o===void 0&&(n.placeJudged??Md(e)),\
-s=t?.present(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{path:e,there:s,text:r\
-,problem:o,reread:i,stamp:t?.stamp(e)}}function Md(e){try{return b().files?.checkPlace(e)===!0}catch{return!1}}function \
-lt(e,n){let t=b().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e.reread)return t?.sta\
-mp(e.path)!==e.stamp;let r=n??je(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.path)!==e.mod\
-ified}function To(){return vn!==void 0&&lt(vn)}var ft=Symbol.for("@nat/telemetry: the program\'s opt-out"),mt=globalThis;\
-try{mt[ft]===void 0&&Object.defineProperty(mt,ft,{value:{serial:0}})}catch{}var yo=0;function Dd(){try{let e=mt[ft];if(e\
-===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}\
-}function xo(){let e=Dd();e===void 0||e===yo||(yo=e,[z,ae,gt]=[!1,!1,!0])}function _o(e){ct=e}function ne(){if(ct)return\
- z=ct();xo();let e=gt&&!ae;if(!e&&(Ne===po||wn()?.enabled===!1))return Ne=po,z=!1;if(e&&(Ne===go||To()))return Ne=go,z=!\
-1;if(!ae||ee===void 0)return!0;let n=ee.reread?je(ee.path,!0):void 0;return n?.problem!==void 0&&(n=je(ee.path,!0)),z=ee\
-.problem===void 0&&(n===void 0?z===!0&&!lt(ee):n.problem===void 0&&!lt(ee,n)&&pt(n.state).enabled),z||(Ne??="the consent\
- file, written again during the run"),z}function ge(){return xo(),z===void 0&&Fd(So()),z===!0}function Fd(e){[z,ae]=[e.e\
-nabled,e.source==="file"];let n=ae?Ve():void 0;ee=n===void 0?void 0:Pd(n,e)}function $e(){if(!gt||ae||z!==!0||To())retur\
-n;let e=wn();if(e)return e.enabled?void 0:e.source;let n=Ve(),t=vn?.path===n?vn:void 0,{state:r,problem:o}=t===void 0?ht\
-(n):t.problem!==void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:vo(t.text);return r==="disabled"&&o===vo\
-id 0?"file":void 0}function ko(){return ge()&&ae}function yt(){let e=ge(),{enabled:n,source:t,problem:r}=So(),o=t!=="fil\
-e"&&t!=="default"&&b().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Kn(t,b().env(t)):void 0,s=o?`${t}, which th\
-e program may not read (${_e(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enab\
-led:e,decidedBy:e===n?s:Ne??"the program (setTelemetryEnabled)"}}var vt=2**31-1,Cd=25,bt={min:50,max:250},Ro=4,Et=1e3,Bd\
-=(Ro+1)*bt.max,Ie={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!th\
-is.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.remov\
-eEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().watchT\
-ick?.(Et,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Et)),this.\
-signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of Ie.guarded)--e.looks<=0&&e.end();Ie.guarded.s\
-ize>0&&Ie.listen()}};function Le(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),Ie.release(c),i?.()},d=()=>{o||(s(),n()\
-)},c={looks:Math.ceil((e+Bd)/Et),end:d},a=(u,l)=>{let m=b().monotonicMs()+u;try{r=setTimeout(()=>{Ie.release(c);let f=b(\
-).monotonicMs()-m;if(f<=Cd||l===0)return d();a(Math.min(Math.max(f,bt.min),bt.max),l-1)},u),t?.(r)}catch{}};return Ie.gu\
-ard(c),a(e,Ro),t||(i=w(()=>b().holdOpen?.())),s}function Oo(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Num\
-ber(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ye(e\
-,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Hd=3,No=!1;fun\
-ction $o(){No=!0}var Ud=new Set([407,408,429,500,502,503,504]),jd=new Set([501,505]);function Vd(e,n){return e>=200&&e<3\
-00?{kind:"delivered"}:e===413?{kind:"too_large"}:Ud.has(e)||e>=500&&e<600&&!jd.has(e)?n===void 0?{kind:"retry",reason:`h\
-ttp_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_re\
-direct"}:{kind:"rejected",reason:`http_${e}`}}async function Io(e){if(e.signal?.aborted)return{kind:"interrupted"};let n\
-=new AbortController,t=!1,r=Le(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener\
-("abort",o,{once:!0});let i=new Promise((d,c)=>{n.signal.addEventListener("abort",()=>c(new Error("aborted")),{once:!0})\
-});i.catch(()=>{});let s=0;try{let d=e.url,c=new URL(d).origin,a=e.classify??Vd;for(;;s++){let u=new URL(d).origin===c?e\
-.headers:void 0,l=await Promise.race([e.fetch(d,{method:"POST",headers:{...u,"content-type":"application/json"},body:e.b\
-ody,redirect:"manual",signal:n.signal}),i]),m=Yd(l);if(m===void 0)return St(wt(l)),{kind:"rejected",reason:"bad_response\
-"};let f=Ao(l,"location"),h=Oo(Ao(l,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let E=await\
- Promise.race([Wd(l,n.signal),i]).catch(()=>{});return a(m,h,E)}if(St(wt(l)),m!==307&&m!==308)return a(m,h,void 0);if(s=\
-==Hd)return{kind:"rejected",reason:"too_many_redirects"};let g=Jd(f,d);if(g===void 0)return{kind:"rejected",reason:"bad_\
-redirect"};if(g.startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayCon\
-nect?.(g)===!1)return No?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{ki\
-nd:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==c&&e.sendsProxyCredentials?.(g))return{kind:"rejected",re\
-ason:"unsafe_redirect"};d=g}}catch(d){return e.signal?.aborted&&!t?{kind:"interrupted"}:d instanceof W&&s===0?{kind:"not\
-_sent",reason:d.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:G(d)}}finally{r()\
-,e.signal?.removeEventListener("abort",o)}}function Yd(e){try{let n=e?.status;return typeof n=="number"&&Number.isIntege\
-r(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function Ao(e,n){try{let t=e.headers.get(\
-n);return typeof t=="string"?t:null}catch{return null}}function wt(e){try{return e.body}catch{return}}function St(e){try\
-{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.cal\
-l(e)}catch{}}async function Wd(e,n){let t=wt(e),r=Gd(t),o=r??t,i=()=>St(o);n.addEventListener("abort",i,{once:!0});let s\
-=new TextDecoder,d="",c=0;try{if(n.aborted)return"";for await(let a of r?zd(r):Xd(t)){if(typeof a!="string"&&!(a instanc\
-eof Uint8Array)||(c+=typeof a=="string"?B(a):a.length,c>qd))return"";d+=typeof a=="string"?a:s.decode(a,{stream:!0})}ret\
-urn d+s.decode()}finally{n.removeEventListener("abort",i),i()}}function Gd(e){try{let{getReader:n}=e??{};return typeof n\
-=="function"?n.call(e):void 0}catch{return}}async function*zd(e){for(let n=await e.read();!n.done;n=await e.read())yield\
- n.value}function Xd(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var qd=65536;function Jd(e,n){i\
-f(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var Kd=\
-0xe677d21fdbff,Zd=JSON.stringify(pe).length+Oe;function Po(e){if(e===Lo)return!0;let n=B(JSON.stringify(e))<=Zd;return n\
-&&(Lo=e),n}var Lo;function Mo(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof Re))return{reason:"not\
-_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}\
-try{let{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not \
-a string"};if(!Po(o))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Oe} bytes beyond "${pe}" t\
-hat maxBatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a finite \
-number"};if(i<0||i>Kd)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats\
- carry"};let{json:s,bytes:d}=oo(e),c={json:s,bytes:d,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries:0,n\
-otBefore:0},a=Tt(c,n);return a===void 0?c:{reason:"event_too_large",detail:a}}catch(o){return{reason:"invalid_event",det\
-ail:G(o)}}}function Tt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes seriali\
-zed, more than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREF\
-IX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n.sessionId&&e\
-.clientVersion===n.sourceClientVersion&&Po(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`${i} bytes as\
- the ${o.name} format carries it, more than maxBatchBytes leaves beside its envelope`}function Do(e,n,t,r=o=>o.bytes){le\
-t o=[],i=[],s=0;for(let d of e){let c=r(d);i.length>0&&d.schemaVersion===i[0].schemaVersion&&d.sessionId===i[0].sessionI\
-d&&d.clientVersion===i[0].clientVersion&&s+1+c<=n||(i=[],o.push(i),s=t(d)-1),s+=1+c,i.push(d)}return o}function te(e){le\
-t n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"\
-0")}function xt(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],d=s===void 0?voi\
-d 0:r(s,i);return d===void 0?[]:[d]})}var ea={initialMs:3e4,maxMs:36e5},Fo=4096;function na(e,n){return n??te(e)}functio\
-n ta(e,n,t){try{let r=e.read(n,Fo);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:d,handedOffAt\
-:c}=JSON.parse(r),a=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(c)&&c<=t?{failur\
-es:o,notBefore:i,handedOffAt:c}:{failures:o,notBefore:i};return a?{state:l,endpoint:typeof s=="string"?s:void 0,endpoint\
-Hash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}var Sn=class{path;#e;#n;#o;#\
-t;#c;#s;#p;#r;#a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${na(r,s)}.json`,this.#o=s!==void 0,thi\
-s.path=`${t}/${this.#n}`,this.#c=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!this\
-.#a&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Math.max((this.#r?.fail\
-ures??0)+1,t?.failures??0),o=this.#s()+ye(r,ea,this.#p,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t\
-.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.\
-#u({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),\
-this.#a=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&th\
-is.#r.notBefore<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}re\
-fresh(){this.#a||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#h())}#g(){let n=ta(this\
-.#c,this.path,this.#s());return n==="invalid"&&this.#h(),typeof n=="object"?n.state:void 0}#h(){try{this.#c.remove(this.\
-path)}catch{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:te(this.#t)}:{},r=D({...n,...t,endpoint:this.#t}),o=B(r)<=\
-Fo&&V(this.#t)===this.#t?r:D({...n,...t});me(this.#c,this.#e,this.#n,o,this.#s())}catch{}}};function Co(e){let{failures:\
-n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Ue(t)}`}functi\
-on H(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var Bo=36e5,Ye=64,ra=6e4,ue={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},_t=6e4\
-,oa=864e5,Ho=6e4,Yo=64,ia=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Tn=/^([lc])-(\\d{13})-(e-.+)$\
-/,sa=36e5;function Wo(e,n="nat",t=""){return te(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ce=class e{dir;key;ancestorsSee\
-n;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,ue.maxAgeMs),maxE\
-vents:Math.max(r.maxEvents,ue.maxEvents),maxBytes:Math.max(r.maxBytes,ue.maxBytes)},this.key=o,this.ancestorsSeen=i}stat\
-ic open(n,t,r,o,i=()=>{},s="work"){let d=(l,m=!1)=>{i(l,m)},c=s==="work",a=c?"read and write":"read",u=l=>!t.allowed(l,"\
-read")||c&&!t.allowed(l,"write");if(u(n))return d(`the program may not ${a} ${n} (its permissions)`);try{let l=t.ensureD\
-ir(n,!0,c),m=t.realPath(n);return m===void 0?d(`where ${n} leads cannot be told`):m!==n&&u(m)?t.permissionsFollowLinks?d\
-(`the program may not ${a} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!==n&&(l=t.ensureDir(m,!0,c)),n\
-ew e(m,t,r,o,l))}catch(l){return l?.reason==="missing"?d(`${n} does not exist yet`,!0):d(G(l))}}write(n,t){let r={},o=n.\
-map(Me),{kept:i}=Rt(o,this.#n.maxEvents,this.#n.maxBytes);H(r,"spool_full",o.length-i.length);let s=new Map;for(let c of\
- i){let a=s.get(n[c].sessionId)??[];a.push(o[c]),s.set(n[c].sessionId,a)}let d=[];try{for(let c of s.values())d.push(thi\
-s.#c(c,t,this.key))}catch(c){for(let a of d)this.#l(a);throw c}return{written:r,older:this.#h(t,d)}}claim(n,t,r){let o=[\
-],i={};for(let{entry:s,path:d}of this.#g(t).slice(0,Ye)){if(o.length>=n)break;let c=this.#p(s.name,t+r);try{this.#e.rena\
-me(d,c)}catch{continue}let{valid:a,corrupt:u,expired:l}=this.#s(c,s,t),m=a.slice(0,n-o.length),f={path:c,name:s.name,unt\
-il:t+r,remaining:m.length,taken:m.length,exact:u===0&&l===0&&m.length===a.length};try{this.#c(a.slice(m.length).map(Me),\
-s.time,this.key)}catch{this.giveBack(f);continue}H(i,"spool_corrupt",u),H(i,"spool_expired",l);for(let h of m)o.push({..\
-.h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.\
-rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSinc\
-e(n){return this.#g(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){\
-try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=Tn.exec(n),r=Pe(t?t[3]:n);if(!r)return[];le\
-t{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,event\
-s:o,corrupt:i};return[t?{...s,until:Ot(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=ra){let o\
-=[],i=0;for(let s of n.#r()){if(o.length>=Ye)break;let d=Uo(s,t);if(!(d!==void 0&&(d.key===this.key||d.key===void 0))||!\
-(t-d.time>=r))continue;let a=n.#p(d.name,t+Bo);try{n.#e.rename(`${n.dir}/${s}`,a)}catch{continue}let{valid:u}=n.#s(a,d,t\
-);try{let l=this.#c(u.map(Me),d.time,d.key);l!==void 0&&o.push(l)}catch{try{n.#e.rename(a,`${n.dir}/${d.name}`)}catch{}b\
-reak}n.#l(a.slice(n.dir.length+1)),i+=u.length}return o.length>0&&this.#h(t,o),i}clear(n){let t={deleted:0,claimed:0};fo\
-r(let r of this.#r()){let o=Tn.exec(r),i=Pe(o?o[3]:r);!i||!this.#l(r)||(t.deleted+=i.events,o&&!Xo(o,n)&&(t.claimed+=i.e\
-vents))}return t}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Pe(t)??[])}#c\
-(n,t,r){if(n.length===0)return;let o=jo(n,t,r);return me(this.#e,this.dir,o,Vo(n),t),o}#s(n,t,r=-1/0){let o={valid:[],co\
-rrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.m\
-in(t.events,Math.floor(s/Yo)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let d=aa(s);d===void 0?o.corrupt++:r-d\
-.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,t){return`${this.dir}/${kt(n,t)}`}#r(){try{return \
-this.#e.list(this.dir)}catch{return[]}}#a(n,t,r){let o=s=>Math.abs(r-s)>Bo;if(!o(t))return!1;let i=this.#e.modifiedAt(`$\
-{this.dir}/${n}`);return i===void 0||o(i)}#g(n){let t=[],r=0;for(let o of this.#r()){let i=Ir.exec(o),s=Uo(o,n);s?.key==\
-=this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&r<Ye&&this.#a(o,Number(i[1]),n)&&this.#l(o)&&r++}return t.sort((o\
-,i)=>o.entry.time-i.entry.time)}#h(n,t){let r={},[o,i]=[this.#n,this.#o],s=v=>v.key===this.key||v.key===void 0,d=v=>n-v.\
-time>(s(v)?o.maxAgeMs:i.maxAgeMs),c=this.#r();this.#T(c,n,d,r);let a=this.#t(c),u={events:0,bytes:0},l={events:0,bytes:0\
-},m=(v,p,x)=>{s(v)&&([u.events,u.bytes]=[u.events+p,u.bytes+x]),[l.events,l.bytes]=[l.events+p,l.bytes+x]};for(let v of \
-a)m(v,v.events,v.bytes);let f=(v,p)=>v.events>p.maxEvents||v.bytes>p.maxBytes;if(!f(u,o)&&!f(l,i)&&!a.some(d))return r;l\
-et h=a.filter(v=>t.includes(v.name)),g=Math.min(...h.map(v=>v.time)),E=v=>this.#e.modifiedAt(`${this.dir}/${v}`),I=Math.\
-max(...h.map(v=>E(v.name)??-1/0)),R=v=>{if(v.time<g)return!1;let p=E(v.name);return p===void 0||!Number.isFinite(I)?v.ti\
-me-g<=Ho:Math.abs(p-I)<=Ho},k=a.filter(v=>!t.includes(v.name)).sort((v,p)=>v.time-p.time);for(let v=0;v<Ye;){let p=k.fin\
-d(d),x=p===void 0&&f(u,o),T=p??(x?k.find(s):f(l,i)?k[0]:void 0);if(T===void 0)break;k.splice(k.indexOf(T),1);let _=d(T);\
-if(!_&&R(T))continue;v++,m(T,-T.events,-T.bytes);let y=x?{events:o.maxEvents-u.events,bytes:o.maxBytes-u.bytes}:{events:\
-i.maxEvents-l.events,bytes:i.maxBytes-l.bytes};if(!_&&y.events>0&&y.bytes>0){let S=this.#w(T,y.events,y.bytes,n);if(S===\
-void 0)continue;m(T,S.kept.events,S.kept.bytes),H(r,"spool_corrupt",S.corrupt),H(r,"spool_full",S.cut);continue}this.#u(\
-T.name,T,_?"spool_expired":"spool_full",r)}return r}#u(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(H(o,"sp\
-ool_corrupt",i.corrupt),H(o,r,i.valid.length+i.expired))}#T(n,t,r,o){let i=0;for(let s of n){if(i===Ye)break;let d=Tn.ex\
-ec(s);if(d===null||t-Ot(d)<=oa)continue;let c=Pe(d[3]);if(c===void 0||!r(c))continue;i++;let a=kt(d[3],t+_t);try{this.#e\
-.rename(`${this.dir}/${s}`,`${this.dir}/${a}`)}catch{continue}this.#u(a,c,"spool_expired",o)}}#w(n,t,r,o){let i=kt(n.nam\
-e,o+_t),s=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:d,corr\
-upt:c}=this.#s(`${this.dir}/${i}`,n),a=d.map(Me),u=Rt(a,t,r),l=u.kept.map(g=>a[g]),m={kept:{events:l.length,bytes:u.byte\
-s},cut:a.length-l.length,corrupt:c};if(l.length===0)return this.#l(i)?m:void 0;let f=un(this.dir,o),h=()=>{try{this.#e.r\
-emove(f)}catch{}};try{this.#e.create(f,Vo(l))}catch{if(h(),!this.#l(i))return;try{this.#c(l,n.time,n.key)}catch{return{k\
-ept:{events:0,bytes:0},cut:a.length,corrupt:c}}return m}if(b().monotonicMs()-s>_t/2)return void h();try{this.#e.rename(f\
-,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${jo(l,n.time,n.key)}`)}catch{}\
-return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Uo(e,n){let t=Tn.exec(e);retu\
-rn t?Xo(t,n)?Pe(t[3]):void 0:Pe(e)}function Pe(e){let n=ia.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2\
-]),Math.floor(t/Yo));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function Rt(e,n,t){let r=[...e.keys()].f\
-ilter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].bytes+1,0);for(;o<r.length&&i>t;)i-=e[\
-r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function jo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Q(n)}\
--${e.length}-${r}-${t===void 0?"":`${t}-`}${he()}.jsonl`}function Vo(e){return e.map(n=>`${n.text}\n`).join("")}function \
-Go(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:d,clientVersion:c=""}of e)o+=i+6*(s.\
-length+d.length+c.length)+da;return e.length<=t&&o<=r?0:e.length-Rt(e.map(Me),t,r).kept.length}var da=200;function zo(e)\
-{return Me(e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"schemaVersion":${D(e.schemaVersion)},"sessionId":${\
-D(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${D(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"\
-timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:B(n)}}function kt(e,n){return`l-${Q(n)}-${\
-e}`}function Ot([,e,n]){return e==="l"?Number(n):Number(n)+sa}function Xo(e,n){return n>Ot(e)}function aa(e){try{let{ret\
-ries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.parse(e);if(!(Number.isSafeInteger(n\
-)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof d?.name=="\
-string"&&d.name!==""&&typeof d.ts=="string"&&nt(d.parameters)===void 0))return;let a=Number.isSafeInteger(i)&&i>0,u={jso\
-n:D(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...a&&{cuts:i}};return o===void 0?u:{...u,clientVersion:o}}catc\
-h{return}}function ua(e,n){let t=r=>{let o=n?.realPath(r);return n===void 0||o!==void 0&&n.writableDir(o)};return e.spoo\
-lFallback?eo(b().env,N().os,n?.uid,t):void 0}function ca(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=At(e),\
-d=e.noSpool??"there is no spool directory",c=!1,a=r==="look"?"look":"work",u=o===void 0?void 0:ce.open(o,n,i,s,(h,g)=>{d\
-=h,c=g},a),l=ua(e,n),m=u&&a==="work"?la(u,l,n,i):void 0;if(u&&m&&u.adopt(m,e.clock(),r==="flush"?0:void 0),u||l===void 0\
-)return!u&&o!==void 0&&t(d,void 0,c),u;let f=ce.open(l,n,i,s,h=>d+=`; nor in ${l}: ${h}`,a);return t(d,f?.dir,c),f}funct\
-ion la(e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"read")&&t.realPath(n)!==void 0?ce.open(n,t,r,e.key,void 0,o):voi\
-d 0;return s&&s.dir!==e.dir?s:void 0}var xn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,t\
-his.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===voi\
-d 0&&!n.spoolFallback)return null;let s=b().files;if(!s)return null;let d=ca(n,s,t);if(!d)return null;let c=n.customFetc\
-h?d.key:void 0,a=new Sn(s,d.dir,r.url,o,i,c);return new e(d,a,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:\
-o}=this.spool.claim(n,this.#e.clock(),t);for(let c of r)this.#n.add(c.claim);let i=r.map(c=>({...c,bytes:B(c.json),notBe\
-fore:0})),[s,d]=[[],[]];for(let c of i)(Tt(c,this.#e)===void 0?s:d).push(c);return d.length>0&&(this.settle(d),H(o,"even\
-t_too_large",d.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Objec\
-t.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&-\
--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let \
-n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);retu\
-rn n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.c\
-lock();for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function fa(){let e=Hn(),n=e.star\
-tsWith("file://")?decodeURIComponent(new URL(e).pathname):e;return(n.startsWith("/")?b().files?.realPath(n):void 0)??e}f\
-unction At(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==xe?r:void 0,program\
-:i?fa():void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.res\
-ource).sort(),fetch:i?"own":void 0},d=D(s);return Wo(n.kind==="http"?n.url:"",t.name,d==="{}"?"":d)}function ma(e){let n\
-=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?\
-:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function qo(e,n){if(e.kind!=="http\
-")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||ma(t.hostname))return;let r=[...t.username||t.\
-password?["credentials"]:[],...t.search?["query parameters"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],..\
-.Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return o.length===0?void 0:`${o.join(" and ")}\
- go unencrypted (http:) to ${t.hostname}`}function Jo(e,n=N()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)\
-=>io(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>tt(t(r[0]\
-,o),r.map(i=>i.json)),emptyBytes:Zo(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>B(tt(t(r,0),[]))),eventB\
-ytes:r=>r.bytes,readsAnswer:!1}}function Ko(e,n=N()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:\
-{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let d=D(Vr(i));r.set(i,s={json:d,bytes:B(d)})}\
-return s};return{name:"otlp",encode:i=>zn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Zo(({sessionId:i,clie\
-ntVersion:s})=>[i,s],i=>B(zn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAtt\
-ributes,"service.name":e.serviceName},classify:Yr}}function Zo(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.len\
-gth!==t.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var ha="http://localhost:4318\
-/v1/logs",pa=120,ga=50,ya=3,ba=2,ni=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Ea=\'{"ts":"2026-01-01\
-T00:00:00.000Z","parameters":{"nemoSource":"auditor","command":"x","subcommand":"undefined","taskStatus":"success","dura\
-tionMs":0,"exitCode":0,"errorClass":"undefined","pythonVersion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',va=new W\
-eakSet,wa={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,session\
-Id:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxE\
-ventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,han\
-dOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function We(e={}){if(!Te(e))throw new TypeError(`\
-Cannot create handler: options must be an object, got ${$(e)}`);let n=Yn(e,wa);if(n)throw new TypeError(`Cannot create h\
-andler: ${n}`);let t=(P,q,j)=>{let M=e[P]===void 0?q:e[P],J=j.integer?`${j.sign} integer`:`${j.sign} number`,be=`Cannot \
-create handler: \'${P}\' must be a ${J}`;if(typeof M!="number"||Number.isNaN(M))throw new TypeError(`${be}, got ${$(M)}`);\
-if(!((j.sign==="positive"?M>0:M>=0)&&(j.integer?Number.isSafeInteger(M):Number.isFinite(M))))throw new RangeError(`${be}\
-, got ${M}`);if(j.timer&&M*1e3>vt)throw new RangeError(`Cannot create handler: \'${P}\' must be at most ${vt/1e3} seconds \
-(the longest a timer can wait), got ${M}`);return M},r=(P,q,j)=>{let M=e[P];if(M===void 0)return j;if(typeof M!==q)throw\
- new TypeError(`Cannot create handler: \'${P}\' must be a ${q}, got ${$(M)}`);return M},o={sign:"positive",timer:!0},i={si\
-gn:"non-negative",timer:!0},s={sign:"positive",integer:!0},d=t("requestTimeoutSeconds",ba,o),c=t("backoffInitialSeconds"\
-,1,i),a=t("backoffMaxSeconds",60,i);if(a<c)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at l\
-east \'backoffInitialSeconds\' (${c}), got ${a}`);let u=Zr(),l=r("sourceClientVersion","string",xe),m=oi("resource",e.reso\
-urce),f=r("sessionId","string","undefined"),h=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,E=Ra(\
-g,h),I=pn(u.format??""),R=g!==void 0?E:I??"nat",k=e.endpoint===void 0?{headers:u.otlpHeaders,resource:u.otlpResource}:{h\
-eaders:{},resource:{}},v=$t(R,l,{...k.resource,...m}),[p,x]=va.has(e)?[Ea,"the smallest event trackCommand records; a co\
-mmand\'s own are larger by its name, source and duration"]:[ni,"the smallest event"],T=Nt(v,u.sessionPrefix+f),_=Nt($t(E,\
-l,m,ti),f,p),y=t("maxEventBytes",32768,s);if(y<_.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\'\
- must be at least ${_.eventBytes} (${x}), got ${y}`);let S=t("maxBatchBytes",5e5,s);if(S<_.batchBytes){let P=`one ${E} e\
-nvelope holding ${x}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sess\
-ionId\' or \'resource\' make ${P} ${_.batchBytes} bytes, more than \'maxBatchBytes\' (${S} by default)`:`Cannot create handle\
-r: \'maxBatchBytes\' must be at least ${_.batchBytes} (${P}), got ${S}`)}let A=Oa(e.headers);A.problem&&h.push(A.problem);\
-let F=xa(e.endpoint,u.endpointHidden?It:u.endpoint??(R==="otlp"?u.otlpEndpointHidden?It:u.otlpEndpoint??ha:void 0),u.dry\
-Run,h),O=ka(e.spoolDir,u,h),X=Qo("clock",r("clock","function",Date.now),Date.now,{valid:Sa,expected:"epoch milliseconds"\
-,hint:" (a method needs its object: () => performance.timeOrigin + performance.now())"});return{flushIntervalMs:t("flush\
-IntervalSeconds",pa,o)*1e3,maxQueueSize:t("maxQueueSize",ga,s),maxRetries:t("maxRetries",ya,{sign:"non-negative",integer\
-:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initialMs:c*1e3,maxMs:a*1e3},maxBuff\
-eredEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(y,S-T.envelopeBytes-Oe),maxEventBytesOption:y,maxBatchByt\
-es:S,sourceClientVersion:l,sessionId:u.sessionPrefix+f,sink:F.kind==="http"&&A.problem?{kind:"none",reason:"invalid_head\
-ers",detail:A.problem}:F,spoolDir:O.path,noSpool:O.none,problems:h,environmentProblems:_a(u,{endpoint:e.endpoint!==void \
-0,spoolDir:e.spoolDir!==void 0,format:g!==void 0,handOff:e.handOff!==void 0}),spoolFallback:e.spoolDir===void 0&&u.spool\
-Fallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ue.maxEvents,s),maxBytes:Ta(t("spoolMaxBytes",ue.maxBytes,s),p,x),max\
-AgeMs:t("spoolMaxAgeDays",ue.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Na(e.captureInterrupts),handOff:\
-Aa(r("handOff","boolean",void 0),u),customFetch:e.fetch!==void 0,format:v,formatSetBy:g!==void 0?"the program\'s options"\
-:I!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...R==="otlp"?k.headers:{},...A.record},fetch:r("fetch","funct\
-ion",b().fetch??((P,q)=>globalThis.fetch(P,q))),logger:r("logger","function",void 0),clock:X,waitClock:e.clock===void 0?\
-()=>b().monotonicMs():X,random:Qo("random",r("random","function",Se),Se,{valid:P=>typeof P=="number"&&P>=0&&P<1,expected\
-:"a number in [0, 1)"})}}function Qo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(d){th\
-row new TypeError(`Cannot create handler: \'${e}\' failed: ${G(d)}${i}`)}if(!r(s))throw new RangeError(`Cannot create hand\
-ler: \'${e}\' must return ${o}, got ${$(s)}`);return()=>{try{let d=n();return r(d)?d:t()}catch{return t()}}}var Sa=e=>type\
-of e=="number"&&e>=0&&e<1e13;function Nt(e,n,t=ni){let r={json:t,bytes:B(t),schemaVersion:pe,sessionId:n,timestamp:0,ret\
-ries:0,notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Oe+o,en\
-velopeBytes:i}}function Ta(e,n,t){if(e>=ue.maxBytes)return e;let r=zo({json:n,schemaVersion:pe,sessionId:"",retries:0,ti\
-mestamp:1e12});if(e<r)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${r} (one spooled ev\
-ent, ${t}), got ${e}`);return e}function $t(e,n,t,r){return e==="otlp"?Ko({serviceName:t["service.name"]??Hr,serviceVers\
-ion:n,resourceAttributes:t},r):Jo(n,r)}var ti={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};fun\
-ction ri(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=Nt($t(n.name,t,r,ti),"undefined");return{maxBatchBy\
-tes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var It=Symbol("hi\
-dden");function xa(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' mus\
-t be a string (an http(s) URL, "" or "stdout"), got ${$(e)}`);let o=e===void 0?void 0:hn(e);if(o){let s=`the program\'s \'\
-endpoint\' ${$(V(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===voi\
-d 0&&n===It)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??qr;return e===void 0&&!Jr(i)?{kind:"none",reason:"i\
-nvalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function _a(\
-e,n){let t=[];for(let[o,i]of Object.entries(e.problemsAbout))if(n[o])for(let s of i)t.push(s);let r=[];for(let o of e.pr\
-oblems)t.includes(o)||r.push(o);return r}function ka(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options kee\
-p none (spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeErro\
-r(`Cannot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${$(e)}`);return C(e,N().os)?{pat\
-h:e,none:void 0}:(t.push(`the program\'s \'spoolDir\' ${$(e)} is not an absolute path: no spool is kept`),{path:void 0,none\
-:"the program\'s \'spoolDir\' is not an absolute path"})}function Ra(e,n){if(e===void 0)return"nat";if(typeof e!="string")t\
-hrow new TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${$(e)}`);let t=pn(e);return\
- t||(n.push(`the program\'s \'format\' ${$(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function oi(e\
-,n){if(n===void 0)return{};if(!Te(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, go\
-t ${$(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot c\
-reate handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?$(o):`a ${typeof o}`}\
- for ${$(r)}`);t[r]=o}return t}var ei=8192;function Oa(e){let n=oi("headers",e);for(let[i,s]of Object.entries(n)){if(!ln\
-(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${$(i)}`);if(cn(\
-i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${$(i)}: the HTTP client frames the request itself\
-`);n[i]=Cr(s)}let t=Object.keys(n).find(i=>!fn(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=t\
-!==void 0?`the program\'s \'headers\' has a value for ${$(t)} that cannot be sent (a control character or a character past \
-ASCII): nothing is sent`:r>ei?`the program\'s \'headers\' add ${r} bytes to a request, more than ${ei} (servers refuse a la\
-rger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Aa(e,n){return e!==void 0?{enable\
-d:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,sour\
-ce:"CI"}:{enabled:!0,source:"default"}}function Na(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=\
-="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, go\
-t ${$(e)}`)}var _n=/^sender-[0-9a-f]{8}\\.mjs$/,Ge="NAT_TELEMETRY_SENDER";function kn(e,n){let t=D(n).replace(/[\\u007f-\\u\
-ffff]/g,r=>`\\\\u${r.charCodeAt(0).toString(16).padStart(4,"0")}`);return{...e,[Ge]:t}}function ii(e){if(e)try{let n=JSON.\
-parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{re\
-turn}}var re=15e3,$a=1e3,si=5,Ia=10;function di(e){let n=e;try{n=new URL(e).origin}catch{}return te(n).slice(0,4)}functi\
-on ai(e,n,t,r){return`sender-${e}-${Q(n)}-${t}${he(8)}.${r}`}function De(e,n,t,r,o){let i={locks:[],marks:[],others:new \
-Map};for(let s of e.list(n)){let d=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(s);if(!d)\
-continue;let c=Number(d[2]),a=d[4]==="lock"?re:$a;if(c+a<=r||c>r+a)On(e,`${n}/${s}`);else if(d[1]===t)(d[4]==="lock"?i.l\
-ocks:i.marks).push(s);else if(d[3]===o){let[u,l]=[`${d[2]} ${s}`,i.others.get(d[1])];(l===void 0||u<l)&&i.others.set(d[1\
-],u)}}return i.locks.sort(),i.marks.sort(),i}function Rn(e,n,t,r){try{return De(e,n,t,r).locks.length>0}catch{return!1}}\
-function ui(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=di(r),s=De(e,n,t,Date.now(),i);if(s.locks.length>0||s.marks.lengt\
-h>0)return"at work";if(s.others.size>=si)return"crowded";let d=b().monotonicMs(),c=Date.now();o=ai(t,c,i,"start"),e.crea\
-te(`${n}/${o}`,"");let a=b().monotonicMs()-d>Ia,u=De(e,n,t,c,i),l=u.locks.length>0||u.marks[0]!==o,m=a?"~":`${Q(c)} ${o}\
-`,f=[...u.others.values()].filter(h=>h<m).length>=si;return!l&&!f?o:(On(e,`${n}/${o}`),l?"at work":"crowded")}catch{retu\
-rn o}}function ci(e,n,t){t!==void 0&&Pt(e,n,()=>[t])}function li(e,n,t){Pt(e,n,()=>De(e,n,t,Date.now()).marks)}async fun\
-ction fi(e,n,t,r){let o=di(r);for(let i=0;i<La;i++){let s=Date.now();try{e.ensureDir(n,!0,!1);let d=De(e,n,t,s);if(d.loc\
-ks.length>0){Lt(e,n,d.marks);return}let c=ai(t,s,o,"lock");e.create(`${n}/${c}`,"");let{locks:a,marks:u}=De(e,n,t,s);if(\
-a.join()===c)return Lt(e,n,u),c;On(e,`${n}/${c}`)}catch{return}await new Promise(d=>setTimeout(d,10+Se()*50))}}var La=5;\
-function mi(e,n,t){Pt(e,n,()=>[t])}function Pt(e,n,t){try{e.ensureDir(n,!0,!1),Lt(e,n,t())}catch{}}function Lt(e,n,t){fo\
-r(let r of t)On(e,`${n}/${r}`)}function On(e,n){try{e.remove(n)}catch{}}function hi(){return""}var Ma=6e4,Da=1e3,Fa=[Ge,\
-"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function pi(e,n,t){let r=Ca\
-(e,n,t);return r.handOff?r:{...r,outcome:gi(e,n)}}function gi(e,n){return e.sink.kind==="none"?"dropped":yi(e)&&n?.healt\
-h.isOpen()!==!0?"delivered":n&&$e()===void 0?"spooled":"dropped"}function yi(e){return e.sink.kind!=="http"||b().canConn\
-ect(e.sink.url)}function Ca(e,n,t){try{let r=Ti(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:\
-r??"no spool"};let{spool:o,health:i}=n,s=wi(e.sink.url,o.dir),d=Si(s);if(d!==void 0)return{handOff:!1,reason:d};if(i.isO\
-pen()){let f=b().senderRefusal(s);return f===void 0?{handOff:!0,command:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!\
-1,reason:f}}let c=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in c)return{handOff:!1,reason:c.refused};let{cwd:a,.\
-..u}=c,l={...Ua(e,o.dir),successor:u,onByConsentFile:ko()};return{handOff:!0,command:{...c,env:kn(c.env,l)},backlog:n,en\
-dpoint:e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function bi(e,n){return n.handOff&&n\
-.command&&!Va(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",ou\
-tcome:gi(e,n.backlog)}:n}function Ei(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())re\
-turn"endpoint down";let o=ui(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crowded")return o;let i=b().spawnDetached(\
-e.command);return i==="started"?t.noteHandOff():ci(r,n.dir,o),i}catch{return"failed"}}function vi(e,n){if(n===null||n.he\
-alth.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e,r=t.kind==="http"?wi(t.url,n.spool.dir):v\
-oid 0;return Ti(e,n,!0)!==void 0||r!==void 0&&(Si(r)??b().senderRefusal(r))!==void 0}function wi(e,n){let t=Ba();return{\
-endpoint:e,dir:n,reads:t===void 0?[]:[t],variables:[...Fa,...ie,"HOME","USERPROFILE"],set:t===void 0?{}:{NAT_TELEMETRY_C\
-ONSENT_FILE:t}}}function Si(e){let n=e.set.NAT_TELEMETRY_CONSENT_FILE;if(!(n===void 0||!n.includes("\\uFFFD")&&C(n,N().os\
-)))return"where the consent file is cannot be told to a sender (relative to a working directory the program cannot read,\
- or not valid Unicode): it would read another decision"}function Ba(){let e=bo();if(e===void 0)return;let n=C(e,N().os),\
-t=n?void 0:b().files?.realPath("."),r=Ha(t===void 0?e:U(t,e));return r.includes("\\uFFFD")&&n?e:r}function Ha(e){let n=Ut\
-(e);if(n===void 0||n.name==="."||n.name==="..")return e;let t=b().files,r=t?.realPath(n.dir),o=r===void 0?void 0:U(r,n.n\
-ame);return o!==void 0&&t?.allowed(o,"read")?o:e}function Ti(e,n,t){let{handOff:r,sink:o}=e;if(o.kind!=="http")return"th\
-e events do not go to an HTTP endpoint";if(!r.enabled)return`the hand-off is off (${r.source})`;if(e.customFetch)return"\
-the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>re-Da)return`a reques\
-t may take longer (requestTimeoutSeconds) than a sender lives (${re/1e3} s)`;if(!t)return"telemetry was turned off durin\
-g the run";let i=$e();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no,\
- which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool\
-}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool \
-cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for \
-them): another user could swap the sender\'s script there";if(!yi(e))return"the program may not connect to the endpoint";\
-let{spool:s,files:d,health:c}=n;if(c.isOpen())return;let a=e.clock(),u=s.waitingSince(a);if(u===void 0)return;let{state:\
-l}=c,m=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(m!==void 0&&a-m>Ma&&!Rn(d,s.dir,s.key,a))\
-return"spooled events have waited a minute with no sender at work"}function Ua(e,n){let{sink:t,format:r,spoolLimits:o,ba\
-ckoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSecon\
-ds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...ri(e),spoolMaxEvents:o.\
-maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{.\
-..e.headers},resource:{...r.resource}}}function ja({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function \
-Va(e){if(ja(e))return!0;let{files:n,spool:t}=e,r=()=>me(n,t.dir,"",hi(),Date.now());try{r()}catch(o){if(!(o instanceof L\
-))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Wa(n,t.dir,Ya),!0}var Ya=3;function Wa(e,n,t,r=Date\
-.now()){let o;try{o=e.list(n).filter(d=>_n.test(d))}catch{return}let i=d=>{let c=e.modifiedAt(`${n}/${d}`);return c===vo\
-id 0||c>r+re?-1/0:c},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,c)=>c.written-d.written)\
-.slice(t).filter(({written:d})=>r-d>re).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var An=class\
-{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(t\
-his.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function xi(){throw new E\
-rror("a sender prints nothing")}var ki=16384,Dt=2*ki,Ri=Dt-4096,Ft=32,Oi=/^[a-z0-9_]{1,40}$/,Ga=/^[0-9a-f]{8}$/;var _i=/\
-^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,za=6e4;function Ai(e,n,t,r,o,i,s=-1/0){let d=Object.entr\
-ies(o).filter(([m,f])=>Oi.test(m)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!Mt(i))return;let a={...{since:i,last:\
-i,dropped:Object.fromEntries(d.slice(0,Ft))},endpointHash:te(r)},u=V(r)===r?{...a,endpoint:r}:a,l=Pi(n,t);try{let m=qa(e\
-,n,t,i).filter(h=>h.quiet).map(h=>Ni(e,h,n,t)),f=Ii([...m.flatMap(h=>h.lines),u],s,i)??u;$i(e,n,t,m,()=>{let h=Za(e,l);h\
-==="invalid"&&e.remove(l);let g=`${D(f)}\n`;typeof h!="object"||h.bytes+g.length<=ki?e.append(l,typeof h=="object"&&!h.en\
-ded?`\n${g}`:g,Ri):Xa(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&w(()=>e.remove(h))}catch{}}function Xa(e,n,t,r,o,i){\
-let s=Pi(n,t),d={path:Ct(n,t),quiet:!1},c=Bt(e,s,d.path)?Ni(e,d,n,t):{lines:[]};$i(e,n,t,[c],()=>{e.append(s,`${D(Ii([..\
-.c.lines,r],o,i)??r)}\n`,Ri)})}function Ni(e,n,t,r){if(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lines:[]\
-,summed:n.summed};let{lines:o,upTo:i}=Ja(e,n),s=Ct(t,r,i);return Bt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:\
-[],summed:n.summed}}function $i(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&Bt(e,s,Ct(n,t,d));t\
-hrow i}}function Ct(e,n,t){let r=t===void 0?"":`-${t}`;return U(e,`drops-${n}-${Q(Date.now())}-${he()}${r}.aside`)}funct\
-ion qa(e,n,t,r){return xt(e,n,_i,(o,i)=>{let[,,s,d]=_i.exec(i)??[],c=Math.abs(r-Number(s))>=za;return o===t?{path:U(n,i)\
-,summed:d===void 0?void 0:Number(d),quiet:c}:void 0})}function Ja(e,n){try{let t=n.summed??0,r=e.read(n.path,Dt)?.slice(\
-t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:Li(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summ\
-ed??0}}}function Bt(e,n,t){return w(()=>(e.rename(n,t),!0))??!1}function Ii(e,n,t){let r=Ka(e,n,t).filter(d=>d.last>=n);\
-if(r.length===0)return;let o={};for(let d of r)for(let[c,a]of Object.entries(d.dropped))(c in o||Object.keys(o).length<F\
-t)&&H(o,c,a);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.\
-length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{end\
-pointHash:s},...i===void 0?{}:{endpoint:i}}}function Ka(e,n,t,r=t){return e.flatMap(o=>{let i=Math.min(o.last,r);return \
-i-t>t-n?[]:[{...o,since:Math.min(o.since,r,t),last:Math.min(i,t)}]})}function Za(e,n){try{let t=e.read(n,Dt);return t===\
-void 0?void 0:{lines:Li(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof L?"invalid":void 0\
-}}function Li(e){return e.split(`\n`).flatMap(n=>Qa(n)??[])}function Qa(e){try{let{since:n,last:t,dropped:r,endpoint:o,en\
-dpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Mt(n)&&Mt(t)&&n<\
-=t&&s.length>0&&s.length<=Ft&&s.every(([a,u])=>Oi.test(a)&&Number.isSafeInteger(u)&&u>0)))return;let c={since:n,last:t,d\
-ropped:Object.fromEntries(s),...typeof i=="string"&&Ga.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&V(o)===o?\
-{...c,endpoint:o}:c}catch{return}}function Mt(e){return Number.isSafeInteger(e)&&e>=0&&e<=yn}function Pi(e,n){return U(e\
-,`drops-${n}.json`)}var le={working:1,periodic:2,asked:1/0},Mi=.9,eu=1e3,nu=3e5,tu=36e5,ru=4,Nn=class{#e;#n=[];#o=[];#t=\
-new An;#c=0;#s=0;#p=0;#r=0;#a={};#g={};#h=!1;#u;#T=Promise.resolve();#w;#l=le.working;#k=0;#R;#y=new Set;#O;#$=!1;#b;#f=\
-Qn();#d=!1;#x=!1;#i=!1;#U=!1;#I;#he=!1;#j=0;#F;#C;#E;#X;#V=!1;#q=!1;#B;constructor(n={}){this.#e=We(n)}enqueue(n){try{if\
-(!ge())return this.#ke();let t=b().exiting();t?(this.#se(),this.#U=this.#i,this.#i=!0):this.#K(),this.#c++;let r=Mo(n,th\
-is.#e);if("reason"in r)return this.#v(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#Oe();if(\
-this.#n.push(r),t)return void(this.#H(!0)||this.#G());this.#h&&this.#u===void 0&&queueMicrotask(()=>this.#Y()),this.#n.l\
-ength>=this.#e.maxQueueSize&&this.#L(le.working)}catch{}finally{this.#U=!1}}start(){this.#h||this.#F||(this.#h=!0,this.#\
-K(),this.#S()>0?this.#Y():ge()&&!this.#A()&&vi(this.#e,this.#_())&&this.#L(le.working))}flush(){return this.#L(le.asked)\
-}#L(n,t=!1){if(this.#b!==void 0&&!t)return Promise.resolve().then(()=>this.#F);if(this.#l=Math.max(this.#l,n),this.#w)re\
-turn this.#w;let r=this.#k,o=this.#T.then(()=>{if(r!==this.#k)return;let i=this.#l;return[this.#w,this.#l]=[void 0,le.wo\
-rking],this.#ve(i)});return this.#w=o,this.#T=o,o}stop(){return this.#F??=this.#pe()}[Symbol.asyncDispose](){return this\
-.stop()}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.length,dlq:thi\
-s.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#J(){return[..\
-.this.#o,...this.#t.events(),...this.#n]}#K(){if(this.#C)return;this.#se();let n=b(),t=s=>{try{return s()}catch{this.#m(\
-"an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let\
- s=this.#F===void 0;return this.stop(),s},exit:()=>{this.#H(!0)||this.#G(),this.#z()}})),o=this.#e.captureInterrupts,i=o\
-?t(()=>n.onInterrupt(s=>{try{o(s)}finally{this.#H(!0)||this.#G(),this.#z()}})):void 0;this.#C=()=>{r?.(),i?.()}}#Y(){thi\
-s.#h&&this.#u===void 0&&this.#Z()}#Z(){this.#u=setTimeout(()=>{this.#L(le.periodic).then(()=>{this.#h&&this.#Z()})},this\
-.#e.flushIntervalMs),b().unrefTimer(this.#u)}async#pe(){this.#h=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#b\
-=ou(this.#e.exitTimeoutMs);this.#me(),this.#W();let t=this.#c,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.t\
-hen(()=>!0),n.over()])&&this.#Q(),this.#S()>0&&this.#H())return;this.#ue(),this.#S()>0&&this.#A()&&this.#M(!0),this.#S()\
->0&&!this.#A()&&await this.#ge(n),this.#M()}catch(o){this.#m(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#z(),n.\
-clear(),this.#b=void 0;let o=this.#c>t&&this.#S()>0,i=this.#S()>0&&this.#ce(this.#E);!r&&!o&&!i&&(this.#C?.(),this.#C=vo\
-id 0)}}async#ge(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#L(le.asked,!0).then(\
-()=>!0);await Promise.race([r,n.over()])||this.#Q()}#Q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonic\
-Ms(),o=Math.min(n,t||n)*Mi,i=[...this.#y].some(({started:s,accepted:d})=>!d&&r-s>=n*Mi);this.#ee(({started:s})=>r-s>=o),\
-this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#E?.health.recordFailure()}\
-#ee(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#oe(r);continue}for(let \
-i of r)i.cuts=(i.cuts??0)+1;n(t)?this.#de(r,"the exit budget ended before the answer",i=>this.#o.unshift(...i)):this.#o.\
-unshift(...r)}}}#ye(){return this.#R??=new AbortController}#ne(n){if(n.aborted||!ne())return!1;let{requestTimeoutMs:t,ex\
-itTimeoutMs:r}=this.#e,o=this.#b;if(!o)return!0;let i=b().monotonicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,c=d!==v\
-oid 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*c>s)}#te(n){this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e\
-,t=!this.#$&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#be(){let{sink:n,waitCl\
-ock:t}=this.#e,r=this.#B,o=this.#E?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.f\
-ailures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#Ee(n){let t=this.#E?.h\
-ealth;if(n.delivered){this.#B=void 0;let a=this.#q&&this.#b===void 0&&!this.#E?.holdsClaims();(t?.recordSuccess()||a)&&(\
-this.#V=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs\
-&&t?.recordWait(n.retryAfterMs);let o=(this.#B?.failures??0)+1,{backoff:i,random:s,waitClock:d}=this.#e,c=d()+ye(o,i,s,n\
-.retryAfterMs);this.#B=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:c}}async#ve(n){try{this.#me(),this.#W();let\
- t=this.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this.#b===void 0)&&t.refresh(),this.#ue();let r=this.#\
-A();if(r&&!this.#be())return;let o=this.#e.waitClock(),i=u=>u.notBefore<=o&&(u.cuts??0)<n,d=this.#o.filter(i).concat(thi\
-s.#n);if(d.length===0)return;this.#o=this.#o.filter(u=>!i(u)),this.#n=[];let c=this.#ie(d);for(let u of c)this.#t.add(u)\
-;let a={delivered:!1,failed:!1,probing:r};await this.#we(c,a),this.#Ee(a),a.delivered&&a.retryAfterMs&&(this.#j=Math.max\
-(this.#j,this.#e.waitClock()+a.retryAfterMs))}catch(t){this.#m(`flush failed unexpectedly: ${t}`)}}async#we(n,t){let{sig\
-nal:r}=this.#ye(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ne(r);)await this.#re(n[o++],r,t)};await Promise.all\
-(Array.from({length:Math.min(ru,n.length)},i));for(let s of n.slice(o))this.#te(s)}async#re(n,t,r){this.#W();let o=this.\
-#le(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#Te(n,t);if(this.#_e(i,n.l\
-ength),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.slice(s)\
-];for(let c of d)this.#t.add(c);for(let c of d)this.#ne(t)?await this.#re(c,t,r):this.#te(c);return}switch(i.kind){case"\
-delivered":return r.delivered=!0,this.#oe(n,i.rejected);case"too_large":return this.#v(1,"http_413"),this.#P(n);case"rej\
-ected":return this.#v(n.length,i.reason,i.detail),this.#P(n);case"interrupted":case"not_sent":this.#o.unshift(...n);retu\
-rn;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#Se(n,i.re\
-tryAfterMs):this.#Re(n,i.reason,i.retryAfterMs)}}}#Se(n,t=0){let r=this.#e.waitClock()+t;for(let o of n)o.notBefore=Math\
-.max(o.notBefore,r);this.#o.unshift(...n)}#oe(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#v(r,"otlp\
-_rejected"),this.#P(n)}async#Te(n,t){let r={started:b().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return aw\
-ait this.#xe(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=b().monotonicMs();this.#O={ms:o-r.started,endedAt:o}\
-}}#ie(n){let{format:t,maxBatchBytes:r}=this.#e;return Do(n,r,t.emptyBytes,t.eventBytes)}#N(){this.#o=[],this.#t.clear(),\
-this.#n=[]}async#xe(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail\
-};let{format:i,headers:s}=this.#e,d=i.encode(n,this.#e.clock());if(this.#f?.(`sending ${n.length} event(s)${o.kind==="ht\
-tp"?` to ${V(o.url)}`:""}: ${d}`),o.kind==="stderr")return Di(d),{kind:"delivered"};let c=i.classify;return await Io({ur\
-l:o.url,body:d,headers:s,classify:c&&((a,u,l)=>c(a,u,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fe\
-tch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,se\
-ndsProxyCredentials:b().sendsProxyCredentials})}#_e(n,t){if(!this.#f)return;let r=n.kind==="retry"&&n.retryAfterMs!==voi\
-d 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch fa\
-iled: ${Dr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.ki\
-nd==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#f(`answer for ${t} event(s): ${n.kind}${i}`)}#se(){i\
-f(this.#x)return;this.#x=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#f){let{enabled:s,decidedBy:d}=yt(\
-);this.#f(`telemetry ${s?"on":"off"} (decided by ${d})`);let c=n.kind==="http"?V(n.url):n.kind==="stderr"?"standard erro\
-r":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEME\
-TRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${c}; format: ${t.name}; spool: ${r??"\
-none"}`)}for(let s of this.#e.problems)this.#m(`problem: ${s}`);if(!this.#f)return;for(let s of this.#e.environmentProbl\
-ems)this.#f(`environment: ${s}`);let i=qo(n,this.#e.headers);i&&this.#f(`warning: ${i}`),this.#f(`at exit: ${o.enabled?"\
-hand off where a sender can be started":"in process"} (${o.source})`)}#ke(){this.#d||!this.#f&&!this.#e.logger||(this.#d\
-=!0,this.#m(`telemetry off (decided by ${yt().decidedBy}): events are not recorded`))}#Re(n,t,r){let{backoff:o,waitClock\
-:i,random:s}=this.#e,d=i();this.#de(n,t,c=>{for(let a of c)a.notBefore=d+ye(a.retries,o,s,r);this.#o.push(...c)})}#de(n,\
-t,r){let[o,i]=[[],[]];for(let s of n)(++s.retries>this.#e.maxRetries?i:o).push(s);r(o),this.#P(i),H(this.#a,"retries_exh\
-austed",i.length),o.length>0&&this.#m(`delivery failed (${t}): ${o.length} event(s) kept for retry`),i.length>0&&this.#D\
-(i.length,"retries_exhausted",`last failure: ${t}`)}#P(n){this.#E?.settle(n)}#_(){return this.#E??=xn.open(this.#e,(n,t)\
-=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#X&&this.#m(r),thi\
-s.#X=r}),this.#E}#ae(){let n=this.#b;if(n)return Math.max(0,n.end-b().monotonicMs())+eu;let{flushIntervalMs:t,requestTim\
-eoutMs:r}=this.#e;return Math.max(nu,Math.min(tu,2*t),2*r)}#W(){let n=this.#ae(),t=this.#b!==void 0;this.#E?.renewClaims\
-(n,t?n:n*.75,t)}#ue(){if(this.#V||this.#k>0||!ge()||this.#A()||!ne())return;let n=this.#_();if(n&&$e()!==void 0)return;t\
-his.#V=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ae()\
-);this.#q=(o?.events.length??0)>0,o&&(this.#fe(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.le\
-ngth>0&&this.#Y())}#ce(n){return!n&&this.#e.spoolDir===void 0}#M(n=!1,t,r=!1){this.#ee();let o=this.#J(),i=this.#le(o);i\
-f(i!==o&&(this.#o=i,this.#t.clear(),this.#n=[]),i.length===0)return!0;if(!(t??ne()))return this.#he=!0,this.#N(),this.#v\
-(i.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#N();for(let c of this.#ie(i))Di(this.#e.format.encode(c\
-,this.#e.clock())),this.#p+=c.length;return!0}if(this.#e.sink.kind==="none")return this.#N(),this.#v(i.length,this.#e.si\
-nk.reason,this.#e.sink.detail),!0;let s=this.#_();if(this.#ce(s)){let c=this.#e.noSpool?` (${this.#e.noSpool})`:"";retur\
-n n||!r?(n||this.#m(`${i.length} event(s) not delivered are kept in memory only, for a flush: no spool${c}`),!1):(this.#\
-N(),this.#v(i.length,"spool_unavailable",`the process ends, and there is no spool${c}`),!1)}if($e()!==void 0)return this\
-.#N(),this.#v(i.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let d;try{d=s?.\
-write(i)}catch{d=void 0}if(d||(this.#$=!0),!d&&n)return!1;if(this.#N(),d){let c=this.#j-this.#e.waitClock();c>0&&s?.heal\
-th.recordWait(c),this.#r+=d.spooled;let a=Object.entries(d.dropped);for(let[u,l]of a)H(this.#a,u,l);for(let[u,l]of a)l>0\
-&&this.#D(l,u);this.#fe(d.olderDropped)}else{let c=s?.giveBackUnsettled()??0;this.#r+=c,this.#v(i.length-c,"spool_unavai\
-lable")}return s?.releaseAll(),d!==void 0}#le(n){let t=this.#E?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{cla\
-im:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));\
-return this.#v(i.length,"claim_lost"),this.#P(i),n.filter(({claim:s})=>!s||!o.has(s))}#fe(n){for(let[t,r]of Object.entri\
-es(n))this.#s+=r,this.#v(r,t)}#H(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=pi(this.#e,t,ge()),o=r.handOff?ne():v\
-oid 0;if(o===!1)return this.#M(!0,o);let i=bi(this.#e,r);if(!i.handOff){let a={delivered:"delivering in process",spooled\
-:"spooled for a later run",dropped:"not delivered"},u=i.outcome!=="delivered"&&t?.health.isOpen()?Co(t.health):void 0,l=\
-i.outcome==="delivered"&&!n?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"",m=n&&i.outcome==="delivered"?"n\
-ot handed off":a[i.outcome];return this.#m(`at exit: ${m}: ${u?`${u}; in process, as ${i.reason}`:i.reason}${l}`),!1}let\
- s=n||this.#A()?0:Go(this.#J(),this.#e.spoolLimits);if(s>0){let{maxEvents:a,maxBytes:u}=this.#e.spoolLimits;return this.\
-#m(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${a}, sp\
-oolMaxBytes ${u})`),!1}if(!this.#M(!0,o))return this.#m("at exit: delivering in process: the spool cannot be written"),!\
-1;let d=Ei(i);if(d==="failed"||d==="crowded")return this.#m(`at exit: delivering in process: ${d==="crowded"?"senders of\
- other programs or settings (headers, an OTLP resource) work for its host already":"no sender could be started"}`),!1;th\
-is.#k++,[this.#w,this.#l]=[void 0,le.working];let c={started:"a sender","at work":"the sender at work","endpoint down":"\
-the spool (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.\
-#m(`at exit: handed off to ${c[d]}`),!0}#G(){let n=this.#r,t=this.#M(!1,void 0,!0),r=this.#r-n;return r>0&&this.#m(`at e\
-xit: the process ends at once: ${r} event(s) spooled for a later run`),t}#z(){let n={};for(let[s,d]of Object.entries(thi\
-s.#a)){let c=this.#g[s]??0;d>c&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-c)}let{sink:t,spoolLimits:r}=this.#e;if(Objec\
-t.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a\
-[s];let i=Date.now();Ai(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#v(n,t,r){n!==0&&(H(this.#a,t,n),this.#D\
-(n,t,r))}#D(n,t,r){this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`)}#Oe(){if(H(this.#a,"buffer_full",1),this.#I!=\
-=void 0){this.#I++;return}this.#I=0;let n=this.#e.maxBufferedEvents;this.#D(1,"buffer_full",`${n} held; those dropped af\
-ter it are told together at the next flush`)}#me(){let n=this.#I;this.#I=void 0,n&&this.#D(n,"buffer_full")}#m(n){this.#\
-f?.(n),this.#U||no(this.#e.logger,n)}};function ou(e){let n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promis\
-e(o=>{t=Le(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Di(e){b().writeStderr(`${xi(JSON.parse\
-(e))}\n`)}var iu=250;async function Ci(e){let n=b();Le(re,()=>n.exit(0)),$o(),_o(()=>su(e));let t=Hi(e);try{await du(e,b(\
-).monotonicMs()+re,t)}catch{}n.exit(0)}function su(e){let{enabled:n,source:t}=wo();return n||t==="default"&&e.onByConsen\
-tFile!==!0}async function du(e,n,t){let r=b().files,o=e.spoolDir;if(!r)return;let{successor:i,onByConsentFile:s,...d}=e,\
-c=We(d),a=At(c);if(!ne())return li(r,o,a);for(let u=0;;u++){let l=await fi(r,o,a,e.endpoint);if(!l)return;let{replayed:m\
-,spooled:f,sent:h,timeUp:g}=await lu(d,n-iu);if(mi(r,o,l),!fu(e,a))return;if(g&&h>0&&ne()&&uu(e,t))return cu(e);if(m>0&&\
-f>0||u>0&&m===0)return}}function Bi(e){return(e.successor?.argv??[]).filter(n=>C(n,N().os)&&!n.startsWith(`${e.spoolDir}\
-/`))}function Hi(e){let{files:n}=b();return Bi(e).map(t=>{let r=n?.look(t);return r?`${Fi(r.facts)} -> ${Fi(r.leadsTo)}`\
-:"nothing there"}).join(`\n`)}function Fi(e){return e?`${e.kind} ${e.device}:${e.inode} ${e.size} ${e.modified}`:""}funct\
-ion au(e){let{files:n}=b(),t=n?.look("/proc/self/exe");if(t===void 0)return!0;let r=t.leadsTo;return r!==void 0&&Bi(e).s\
-ome(o=>{let i=n?.look(o),s=i?.leadsTo??i?.facts;return s?.device===r.device&&s?.inode===r.inode})}function uu(e,n){retur\
-n Hi(e)===n&&au(e)}function cu(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),i=`\
-${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&_n.test(d.slice(i.length)));o&&s!==void 0&&w(()=>o.touch(s,Date.now())),b()\
-.spawnDetached({argv:n,env:kn(t,e),cwd:e.spoolDir,leavesSession:r})}async function lu(e,n){let t={replayed:0,spooled:0,s\
-ent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=We(e),d=0;for(;;){if(n-b().monotonicMs()<\
-=r){t.timeUp=!0;break}if(!ne()||s!==void 0&&b().files?.realPath(s)===void 0)break;let c=new Nn({...e,handOff:!1,exitTime\
-outSeconds:(n-b().monotonicMs())/1e3});c.start(),await c.stop();let{replayed:a,spooled:u,sent:l,dropped:m}=c.stats();t.r\
-eplayed+=a,t.spooled+=u,t.sent+=l;for(let[f,h]of Object.entries(m))H(t.dropped,f,h);if(a<=u)break;if(u>0&&n-b().monotoni\
-cMs()>r){let f=ye(++d,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function fu\
-(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||Rn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.\
-spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ce.open(e.spoolDir,t,r,n)?.waitingSince\
-(Date.now())!==void 0}var Ui=ii(b().env(Ge));Ui&&await Ci(Ui);\n'}var Me="sender-e288e57e.mjs",Oc=136578,Sc=6e4,kc=1e3,xc=[
-co,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function uo(e,t){return e.
-sink.kind==="none"?"dropped":mr(e)&&t?.health.isOpen()!==!0?"delivered":t&&He()===void 0?"spooled":"dropped"}var Nc=3;function ho(e,t,n,r=Date.
+first process";if(e.os==="linux"&&e.pidNamespace===void 0){let n=cs.find(t=>e.env(t));if(n!==void 0)return`the variable \
+\'${n}\' says it runs in a container, whose PID namespace it cannot read: what it starts would end with the container\'s fi\
+rst process`}if(e.pid===1)return"this process is PID 1 of its PID namespace (a container\'s main process): what it starts\
+ ends with it";if(e.ppid===1)return"its parent is PID 1 (a container init, or a service manager running it as a service)\
+: what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){let n=e.read("/proc/self/cgroup")?.spli\
+t(`\n`),t=n?.find(o=>o.startsWith("0::"))??n?.find(o=>o.includes("name=systemd:"));if((n===void 0?".service":t?.trim().sp\
+lit("/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}var \
+tr=Symbol.for("@nat/telemetry: a signal listener that stands aside");function rn(e){return Object.defineProperty(e,tr,{v\
+alue:!0}),e}function Un(e){return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[tr]===!0}function rr(e,n){try{r\
+eturn e.listeners(n).filter(r=>!Un(r)).length>ls(e)}catch{return!0}}function ls(e){let n=o=>{let i=typeof o=="object"&&o\
+!==null?o.count:void 0;return typeof i=="number"&&Number.isSafeInteger(i)&&i>0?i:0},t=globalThis[Symbol.for("signal-exit\
+ emitter")],r=e.__signal_exit_emitter__;return n(t)+n(r)}function lr(e,n){let t=p=>{try{return e.permissions.querySync?.\
+(p).state}catch{return}},r=p=>t(p)==="granted",o=()=>{let p=w(()=>e.permissions.querySync?.({name:"net"}));return p?.sta\
+te==="granted"&&p.partial!==!0},i=(p,x)=>r({name:x,path:p}),s=p=>r({name:"sys",kind:p})?w(()=>e[p]())??void 0:void 0,d=J\
+e(jt(e,{uid:s("uid"),gid:s("gid")},i)),c=(p,x)=>{try{let T=new TextEncoder().encode(x);for(;T.length>0;)T=T.subarray(p.w\
+riteSync(T))}catch{}},a=e===sn&&cr?cr:mr(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&w(()=>(e.kill(e.pid,p),!0))===\
+!0,l=p=>{u(p)||e.exit(fe[p]),setTimeout(()=>e.exit(fe[p]),100)},m=()=>globalThis.process?.stdin,f=()=>w(()=>e.stdin.read\
+able.locked||nn(m()))!==!1,h=new se(p=>{let x=S=>{Z(p,A=>A.beforeExit())&&S.preventDefault()},T=()=>{Z(p,S=>S.exit(e.exi\
+tCode))},_=S=>{S.defaultPrevented||Z(p,A=>A.exit(1))},y=[["beforeunload",x],["error",_],["unhandledrejection",_]];for(le\
+t[S,A]of y)globalThis.addEventListener(S,A);return jn.add(T),()=>{for(let[S,A]of y)globalThis.removeEventListener(S,A);j\
+n.delete(T)}}),g=new se(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};let x=e.build.os==="linux"&&r({name\
+:"read",path:Fe})?w(()=>d.read(Fe,65536)):void 0,_=(Xe(x).length===0?Ee:[]).map(y=>{let S=rn(()=>{a.programListens(y)||(\
+Z(p,A=>A(y)),g.clear(),l(y))});return w(()=>a.add(y,S)),[y,S]});return()=>{for(let[y,S]of _)w(()=>a.remove(y,S))}}),E=p=\
+>{try{return e.env.get(p),!1}catch{return!0}},I=p=>r({name:"env",variable:p})&&E(p),R=p=>!r({name:"env",variable:p})||E(\
+p),k=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},v=p=>{let x=ps(e,r,d,k);if(x)return{re\
+fused:x};let T=hs.find(R);if(T!==void 0){let O=Ce(I(T),"--allow-env");return{refused:`the program may not read ${T} (${O\
+}), which its requests honour: a sender would not`}}let _=w(()=>e.execPath());if(!_||!r({name:"run",command:_}))return{r\
+efused:"the program may not run Deno itself (--allow-run)"};let y=r({name:"read",path:"."})?w(()=>e.cwd()):void 0,S=[p.d\
+ir,...p.reads].map(O=>Pn(O,y)),A=[...S,_].find(O=>O.includes(","));if(A!==void 0)return{refused:`Deno\'s permission flags\
+ cannot name a path with a comma: ${A}`};if(e.build.os==="windows")return{executable:_,paths:S,cwd:y};let F=ms.find(([O,\
+X])=>r({name:"run",command:O})&&(!X||d.sizeOf(O)!==void 0));return F?{executable:_,closer:F,paths:S,cwd:y}:{refused:`Den\
+o passes inherited descriptors on; closing them needs --allow-run=${fr}`}};return{env:k,envHidden:R,envNotUnicode:I,writ\
+eStderr:p=>c(e.stderr,p),writeStdout:p=>c(e.stdout,p),stdoutIsTerminal:()=>w(()=>e.stdout.isTerminal())??!1,args:()=>[..\
+.e.args],setExitCode(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,x,T,_){let y=new Set,S=0,A=async O=>{if(Nu\
+mber(O.headers.get("content-length")??0)>_.maxBodyBytes)return dr(O);let X,P=new Promise(be=>X=setTimeout(()=>be(ar),_.r\
+equestTimeoutMs)),q=gs(O,_.maxBodyBytes).catch(()=>ur),j=await Promise.race([q,P]).finally(()=>clearTimeout(X));if(j===u\
+r)return on(400,"the request was cut short");if(j===ar)return on(408,"the request did not arrive in time");if(j===void 0\
+)return dr(O);let M=new URL(O.url),J;try{J=await T({method:O.method,path:M.pathname+M.search,body:j})}catch{return on(50\
+0,"internal")}return J?new Response(J.body??null,{status:J.status,headers:J.headers??{}}):(await new Promise(be=>y.add(b\
+e)),new Response(null,{status:503}))},F=e.serve({hostname:p,port:x,onListen(){}},async O=>{if(S>=_.maxConnections)return\
+ new Response(null,{status:503,headers:{connection:"close"}});S++;try{return await A(O)}finally{S--}});return Promise.re\
+solve({port:F.addr.port,async close(){for(let O of y)O();await F.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.u\
+nrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConnect(p){try{return r({name:"net",host:ir(p)})\
+}catch{return!1}},sendsProxyCredentials(p){try{return ie.some(R)||Zt(new URL(p),k)}catch{return!0}},async fetch(p,x){let\
+ T=Qt(new URL(p),k,I);if(T!==void 0)throw new W(T);return await(n??globalThis.fetch)(p,x)},senderRefusal(p){let x=v(p);r\
+eturn"refused"in x?x.refused:void 0},senderCommand(p,x){let T=v(x);if("refused"in T)return T;let{executable:_,closer:y,p\
+aths:S,cwd:A}=T,F=y&&fs(e,t),O=y?[...F?[F]:[],y[0],_]:[_],X=o()?"--allow-net":`--allow-net=${ir(x.endpoint)}`,P=[_,"run"\
+,"--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"];P.push("--no-code-cache"),P.push("--allow-s\
+ys=uid,gid",`--allow-env=${x.variables.join(",")}`,X,`--allow-run=${O.join(",")}`);let q=e.build.os==="linux"?[Ze]:[];P.\
+push(`--allow-read=${[...S,...O,...q].join(",")}`,`--allow-write=${x.dir}`,p);let j={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PA\
+CKAGE_JSON:"1"},M=Qe(k,{...x.set,...j},A);if(!y)return{argv:P,env:M,cwd:x.dir};let J=[y[0],"-c",y[2],"nat-telemetry-send\
+er",...P];return F?{argv:[F,...J],env:M,cwd:x.dir,leavesSession:!0}:{argv:J,env:M,cwd:x.dir}},spawnDetached(p){try{let[x\
+,...T]=p.argv,y={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Comman\
+d(x,{args:T,env:p.env,cwd:p.cwd,...y}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,t\
+erminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&en(d\
+,N().os))return{async readRaw(p){let x=w(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let T=()=>{for(let[y,S]of _)w(()=>a.rem\
+ove(y,S))},_=Ee.map(y=>{let S=()=>{w(()=>e.stdin.setRaw(!1)),!a.programListens(y)&&(T(),l(y))};return w(()=>a.add(y,S)),\
+[y,S]});try{let y=new Uint8Array(64);for(;;){let S=await e.stdin.read(y);if(S===null)throw new Error("the terminal went \
+away");if(p(y.slice(0,S))!==void 0)return}}finally{e.stdin.setRaw(x),T()}}}},files:d,exiting:()=>hr,onExit:p=>h.add(p),o\
+nInterrupt:p=>g.add(p)}}var or="/proc/self/ns/pid";function ir(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${\
+n}:${t||(r==="https:"?443:80)}`}var sr=["/usr/bin/setsid","/bin/setsid"];function fs(e,n){let t=sr.map(r=>[n({name:"read\
+",path:r}),n({name:"run",command:r})]);if(!t.flat().includes("denied"))return sr.find((r,o)=>{if(t[o].some(s=>s!=="grant\
+ed"))return!1;let i=w(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}v\
+ar fr="/bin/sh",ms=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac\
+; done 2>/dev/null; exec "$@"\'],[fr,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],hs=[...ie,"DENO_CERT","DEN\
+O_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function ps(e,n,t,r){return e.build.standalone?"a \
+deno compile executable: it runs only its program":tn({pid:e.pid,ppid:w(()=>e.ppid),os:N().os,env:r,read:o=>n({name:"rea\
+d",path:o})?w(()=>t.read(o,65536)):void 0,pidNamespace:N().os==="linux"&&n({name:"read",path:or})?w(()=>e.readLinkSync(o\
+r)):void 0})}function dr(e){return e.body?.cancel().catch(()=>{}),on(413,"the body is too large")}function on(e,n){retur\
+n new Response(JSON.stringify({error:n}),{status:e,headers:{"content-type":"application/json",connection:"close"}})}var \
+ar=Symbol("late"),ur=Symbol("cut");async function gs(e,n){if(!e.body)return"";let t=new TextDecoder,r="",o=0;for await(l\
+et i of e.body){if(o+=i.length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.decode()}function mr(e){let n=e.addSigna\
+lListener.bind(e),t=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,i),Un(i)||r.set(o,(r.ge\
+t(o)??new Set).add(i))},e.removeSignalListener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}catch{return{programListens:()=>!0,ad\
+d:n,remove:t}}return{programListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var sn=globalThis.Deno,hr=!1,jn=new Set;sn&\
+&globalThis.addEventListener("unload",()=>{hr=!0;for(let e of jn)e()});var cr=typeof sn?.addSignalListener=="function"?m\
+r(sn):void 0;var ys="/etc/hosts",bs=16<<20,Es=5e3,vs=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function pr(e,n,t\
+){let r=e("node:dns");return(o,i,s)=>{let d=o.toLowerCase().replace(/\\.$/,"");if(d==="localhost"||d.endsWith(".localhost\
+")||xs(e,d))return r.lookup(o,i,s);let c=new r.Resolver({timeout:Es,tries:1}),a=()=>c.cancel();t.addEventListener("abort\
+",a,{once:!0});let u=(l,m)=>new Promise(f=>l.call(c,m,h=>f(h?.code)));(async()=>{for(let l of Ts(e,n,o)){let m=await Pro\
+mise.all([u(c.resolve4,l),u(c.resolve6,l)]);if(m.some(f=>vs.has(f??"")))return!1;if(m.includes(void 0))return!0}return!0\
+})().then(l=>{if(t.removeEventListener("abort",a),l&&!t.aborted)return r.lookup(o,i,s);s(Object.assign(new Error(`DNS di\
+d not answer for ${o}`),{code:"ETIMEOUT"}))})}}var ws="/etc/resolv.conf",Ss=65536;function Ts(e,n,t){if(t.endsWith("."))\
+return[t.slice(0,-1)];let r,o=1,i=a=>{let u=a.find(l=>l.startsWith("ndots:"));u!==void 0&&(o=Math.min(15,Number.parseInt\
+(u.slice(6),10)||0))},s=e("node:fs");for(let a of(w(()=>gr(s,ws,Ss))??"").split(`\n`)){let[u,...l]=a.replace(/[#;].*/,"")\
+.trim().split(/\\s+/);(u==="search"||u==="domain")&&(r=l),u==="options"&&i(l)}i(n("RES_OPTIONS")?.trim().split(/\\s+/)??[]\
+);let d=n("LOCALDOMAIN")?.trim();d&&(r=d.split(/\\s+/)),r??=[w(()=>e("node:os").hostname().replace(/^[^.]*\\.?/,""))??""].\
+filter(Boolean);let c=r.slice(0,6).filter(a=>a!==".").map(a=>`${t}.${a.replace(/\\.$/,"")}`);return t.split(".").length-1\
+>=o?[t,...c]:[...c,t]}function gr(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,"latin1"):""}\
+function xs(e,n){let t=w(()=>gr(e("node:fs"),ys,bs))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let o of t.matchA\
+ll(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)+1,o.index);if(!i.inclu\
+des("#")&&/\\S/.test(i))return!0}return!1}function yr(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise((i,s)=>{let \
+d=new URL(r),c=ve(d,n);if(c.kind==="unusable")return s(new W(c.reason));let a=d.protocol==="https:",u=pr(e,n,o.signal),l\
+={method:o.method,headers:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"identity"},signal:o.sig\
+nal};if(c.kind==="direct")l.agent=!1,l.lookup=u;else{let{proxy:f}=c,h=o.signal;l.createConnection=(g,E)=>{(a?ks(e,u,f,d,\
+h):br(e,u,f,h)).then(R=>E(null,R),R=>E(R))},a||(l.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,f.authorizatio\
+n&&(l.headers["proxy-authorization"]=f.authorization))}let m=e(a?"node:https":"node:http").request(d,l);m.on("error",s),\
+m.on("response",f=>{let h=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=>{let E=h(g);return E==\
+=void 0?null:Array.isArray(E)?E.join(", "):E}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e("node:st\
+ream").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var _s=16384;function br(e,n,t,r){let o=e("node:net"),{hostnam\
+e:i,port:s}=t;return Vn(r,d=>{let c=t.protocol==="https:"?e("node:tls").connect({host:i,port:s,servername:o.isIP(i)?"":i\
+,lookup:n}):o.connect({host:i,port:s,lookup:n});return c.once(t.protocol==="https:"?"secureConnect":"connect",()=>d(c)),\
+c})}async function ks(e,n,t,r,o){let i=await br(e,n,t,o),s=`${r.hostname}:${r.port||443}`;await Vn(o,(a,u)=>{let l="",m=\
+f=>{l+=f.toString("latin1");let h=l.indexOf(`\\r\n\\r\n`);if(h<0){l.length>_s&&u(new Error("the proxy\'s answer to CONNECT is\
+ too long"));return}i.removeListener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(l)?.[1]??0);if(g<200\
+||g>299)return u(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));let E=f.subarray(f.length-(l.length-h-4))\
+;E.length>0&&i.unshift(E),a(void 0)};return i.on("data",m),i.write(`CONNECT ${s} HTTP/1.1\\r\nHost: ${s}\\r\n`+(t.authorizat\
+ion?`Proxy-Authorization: ${t.authorization}\\r\n`:"")+`\\r\n`),i});let d=e("node:net"),c=r.hostname.replace(/^\\[(.*)\\]$/,"$\
+1");return Vn(o,a=>{let u=d.isIP(c)?"":c,l=e("node:tls").connect({socket:i,host:c,servername:u});return l.on("close",()=\
+>i.destroy()),l.once("secureConnect",()=>a(l)),l})}function Vn(e,n){return new Promise((t,r)=>{let o,i={outcome:"pending\
+"},s=()=>{e.removeEventListener("abort",a),o?.removeListener("error",c),o?.removeListener("close",u)},d=l=>{i.outcome===\
+"pending"&&(i.outcome="settled",s(),t(l))};function c(l){i.outcome==="pending"&&(i.outcome="failed",s(),o?.destroy(),r(l\
+))}let a=()=>c(new Error("aborted")),u=()=>c(new Error("the connection closed"));if(e.aborted)return r(new Error("aborte\
+d"));e.addEventListener("abort",a,{once:!0});try{o=n(d,c)}catch(l){return c(l instanceof Error?l:new Error(String(l)))}i\
+f(o.on("error",()=>{}),i.outcome==="failed")return void o.destroy();i.outcome==="pending"&&(o.on("error",c),o.on("close"\
+,u))})}var Rs=7;function Er(e,n,t,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),s=f=>({kind:f.isSymbol\
+icLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,mode:t?vo\
+id 0:f.mode&4095,size:f.size,modified:f.mtimeMs,changed:f.ctimeMs,inode:f.ino,device:f.dev}),d=(f,h,g,E)=>{try{return e.\
+openSync(f,h|i,E)}catch(I){let R=I.code;if(R==="ENOENT"||R==="ENOTDIR")return;let k=R==="ELOOP"||R==="ENXIO"?e.lstatSync\
+(f,{throwIfNoEntry:!1}):void 0;throw k&&g(s(k)),I}},c=(f,h)=>{for(let g=0;g<h.length;)g+=e.writeSync(f,h,g,h.length-g)},\
+{Buffer:a,process:u}=globalThis,l,m=(f,h)=>{if(l??=u?.getBuiltinModule?.("node:buffer")?.isUtf8??Os,!l(h))throw new L(f,\
+"not_utf8");return a.from(h).toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permissionsFol\
+lowLinks:!1,allowed:(f,h)=>r===void 0||w(()=>r.has(h==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let h=e.lstatSy\
+nc(f,{throwIfNoEntry:!1});return h&&s(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}},realPath:f=>w(()=>(e.realpathSy\
+nc.native??e.realpathSync)(f)),readLink:f=>w(()=>e.readlinkSync(f)),usableDir(f){try{return e.accessSync(f,Rs),!0}catch(\
+h){return["EACCES","EPERM","EROFS"].includes(h.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.read\
+dirSync(f),read(f,h,g){let E=d(f,o("O_RDONLY"),g);if(E!==void 0)try{let I=s(e.fstatSync(E));g(I);let R=Be((k,v)=>e.readS\
+ync(E,k,v,k.length-v,null),I.size,h);return g({...I,size:R.length}),m(f,R)}finally{e.closeSync(E)}},create(f,h){let g=d(\
+f,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`cannot create ${f}: no such director\
+y`);try{c(g,a.from(h))}catch(E){throw e.closeSync(g),e.unlinkSync(f),E}e.closeSync(g)},append(f,h,g){let E=d(f,o("O_WRON\
+LY")|o("O_APPEND")|o("O_CREAT"),g,384);if(E===void 0)throw new Error(`cannot append to ${f}: no such directory`);try{g(s\
+(e.fstatSync(E))),c(E,a.from(h))}finally{e.closeSync(E)}},touch(f,h,g){let E=d(f,o("O_RDONLY"),g);if(E===void 0)throw ne\
+w Error(`cannot date ${f}: nothing is there`);try{g(s(e.fstatSync(E))),e.futimesSync(E,h/1e3,h/1e3)}finally{e.closeSync(\
+E)}},rename:(f,h)=>e.renameSync(f,h),remove(f){try{e.unlinkSync(f)}catch(h){let g=h?.code;if(g!=="EISDIR"&&g!=="EPERM")t\
+hrow h;try{e.rmdirSync(f)}catch{throw h}}},removeDir:f=>e.rmdirSync(f)}}function Os(e){try{return new TextDecoder("utf-8\
+",{fatal:!0}).decode(e),!0}catch{return!1}}function Sr(e){let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t\
+.ref()}catch{}};return()=>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n\
+>0))){t?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}var vr,wr=!1;function Tr(e,n){if(wr)return!1;try{return\
+ vr??=new Int32Array(new SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(vr,0,0,e).value).then(()=>n(),()=>{wr=!\
+0,n()}),!0}catch{return!1}}var As={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Ar(e,n){let t,r=()=>t?\
+?=Ns(e),o=({dir:m})=>{let f=e.platform==="win32"?void 0:m.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(f!==void 0)return`$\
+{N().name} cannot run a script from a path with a \'${f}\' in it: ${m}`;let{files:h,fs:g}=r();return Us(e,h,g)},i=!1,s=new\
+ se(m=>Or(e,[["beforeExit",()=>{Z(m,g=>g.beforeExit())}],["exit",g=>{i=!0,Z(m,E=>E.exit(g))}]])),d=m=>e.platform!=="win3\
+2"&&w(()=>(e.kill(e.pid,m),!0))===!0,c=new se(m=>{if(e.pid===1)return()=>{};let f=e.versions.bun&&e.platform==="linux"?r\
+().files:void 0,h=Xe(w(()=>f?.read(Fe,65536)));return Or(e,Ee.filter(g=>!h.includes(g)).map(g=>{let E=rn(()=>{rr(e,g)||(\
+Z(m,I=>I(g)),c.clear(),d(g)||e.exit(fe[g]))});return[g,E]}))}),a=m=>{try{return e.env[m]?.includes("\\uFFFD")===!0}catch{\
+return!1}},u=m=>a(m)&&!ie.includes(m),l=m=>{try{return u(m)?void 0:e.env[m]}catch{return}};return{env:l,envHidden:u,envN\
+otUnicode:a,writeStderr:m=>kr(e.stderr,m),writeStdout:m=>kr(e.stdout,m),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()\
+=>e.argv.slice(2),setExitCode(m){e.exitCode=m},exitCode(){let m=Number(e.exitCode??NaN);return Number.isInteger(m)?m:voi\
+d 0},async serve(m,f,h,g){let E=e.getBuiltinModule?.("node:http");if(!E)throw new Error("no HTTP server in this runtime"\
+);let I={requestTimeout:g.requestTimeoutMs,headersTimeout:g.requestTimeoutMs,connectionsCheckingInterval:1e3},R=E.create\
+Server(I,(v,p)=>{let x=(O,X)=>{p.writeHead(O,{"content-type":"application/json",connection:"close"}),p.end(JSON.stringif\
+y({error:X}),()=>v.socket.destroy())},T=()=>x(413,"the body is too large");if(Number(v.headers["content-length"]??0)>g.m\
+axBodyBytes)return T();let _=new TextDecoder,y="",S=0,A=!1,F=setTimeout(()=>{A=!0,y="",x(408,"the request did not arrive\
+ in time")},g.requestTimeoutMs);v.on("close",()=>clearTimeout(F)),v.on("data",O=>{if(!A){if(S+=O.length,S>g.maxBodyBytes\
+)return A=!0,y="",clearTimeout(F),v.pause(),T();y+=_.decode(O,{stream:!0})}}),v.on("end",async()=>{if(clearTimeout(F),A)\
+return;let O;try{O=await h({method:v.method??"GET",path:v.url??"/",body:y})}catch{O={status:500,headers:{"content-type":\
+"application/json"},body:\'{"error":"internal"}\'}}O&&(p.writeHead(O.status,O.headers??{}),p.end(O.body))})});R.maxConnect\
+ions=g.maxConnections,await new Promise((v,p)=>{R.once("error",p),R.listen(f,m,v)});let k=R.address();return{port:typeof\
+ k=="object"&&k?k.port:f,close:()=>new Promise(v=>{R.close(()=>v()),R.closeAllConnections?.()})}},unrefTimer(m){m?.unref\
+?.()},holdOpen:e.versions.bun?void 0:Sr(e),watchTick:e.versions.bun?void 0:Tr,monotonicMs(){let[m,f]=e.hrtime();return m\
+*1e3+f/1e6},threadsShared:{get:m=>w(()=>xr(e)?.getEnvironmentData?.(m)),set:(m,f)=>{w(()=>xr(e)?.setEnvironmentData?.(m,\
+f))}},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){let{fs:m}=r(),f=g=>w(()=>m?.fstatSync(g).isCharacterDevi\
+ce())===!1;if(e.platform!=="win32"&&[1,2,0].some(f)||e.execArgv?.includes("--test"))return;let{stdin:h}=e;if(!(!h.isTTY|\
+|!e.stdout.isTTY||!e.stderr.isTTY||!h.setRawMode)&&w(()=>nn(h))===!1&&en(r().files,N().os))return{readRaw:g=>new Promise\
+((E,I)=>{let R=h.isRaw===!0,k=h.readableFlowing,v=T=>{h.removeListener("data",p),h.removeListener("end",x),h.removeListe\
+ner("error",x),w(()=>h.setRawMode?.(R)),h.pause(),T!==void 0&&T.length>0&&w(()=>h.unshift(T)),k===!0?h.resume():k===null\
+&&w(()=>h.readableFlowing=null)},p=T=>{let _=new Uint8Array(T??[]),y;try{y=g(_)}catch{y=_.length}y!==void 0&&(v(_.subarr\
+ay(y)),e.nextTick(E))},x=()=>{v(),I(new Error("the terminal went away"))};h.setRawMode?.(!0),h.on("data",p),h.on("end",x\
+),h.on("error",x),h.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?yr(m=>e.getBuiltinModule(m),m=>e.env[m]):js(n.fe\
+tchAtLoad,m=>e.env[m],e.versions.bun!==void 0),senderCommand(m,f){let h=o(f);if(h)return{refused:h};let g=e.versions.bun\
+?As:{},E=Qe(l,{...f.set,...g},w(()=>e.cwd?.())),I=e.versions.bun?[]:Ds(e);return{argv:[e.execPath,...I,m],env:E,cwd:f.di\
+r}},senderRefusal:o,spawnDetached(m){try{let{argv:f,env:h,cwd:g}=m;if(n.bunSpawn){let v=["ignore","ignore","ignore"];try\
+{let p=n.bunSpawn([...f],{detached:!0,stdio:v,windowsHide:!0,env:{...h},cwd:g});return p.unref(),p.pid!==void 0?"started\
+":"failed"}catch(p){return p?.code==="EAGAIN"?"no processes":"failed"}}let E=e.getBuiltinModule?.("node:child_process");\
+if(!E)return"failed";let[I,...R]=f,k=E.spawn(I,R,{detached:!0,stdio:"ignore",windowsHide:!0,env:h,cwd:g});return k.on("e\
+rror",()=>{}),k.unref(),k.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:m=>e.exit(m),signalSelf:d,get file\
+s(){return r().files},exiting:()=>i||e._exiting===!0,onExit:m=>s.add(m),onInterrupt:m=>c.add(m)}}function Ns(e){let n;tr\
+y{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&\
+&Er(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?Ls(w(()=>o?.read(Nr,$s,Is)),r.uid):w(()=>e.getBuiltinMod\
+ule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&Je(o)}}var Nr="/etc/passwd",$s=16*1024*1024;functio\
+n xr(e){return e.getBuiltinModule?.("node:worker_threads")}function Is(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18\
+)!==0)throw new Error(`${Nr} is not root\'s alone`)}function Ls(e,n){if(!(e===void 0||n===void 0))for(let t of e.split(`\n\
+`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))ret\
+urn Number(o)}}var Ps=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enabl\
+e-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,Ms=/^(openssl-config|tls-cipher-list)$/;function Ds(e){let n=[..\
+.Fs(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<n.length;r++){let[,o,i,s]=/^--(no[-_])?([^=]+)(?:\
+=([^]*))?$/.exec(n[r])??[],d=i?.replaceAll("_","-");d!==void 0&&(Ps.test(d)?t.set(d,!o):Ms.test(d)&&!o&&t.set(d,s??n[++r\
+]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`)}function Fs(e){let n=[],t=!1,r=!0;fo\
+r(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else if(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!\
+t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var Cs=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,_r=/--(?:experi\
+mental[-_])?permission|--allow[-_]/,Bs=/^--experimental[-_](?:default[-_])?config[-_]file/;function Hs(e,n,t){return n!=\
+=void 0&&_r.test(n)||!e.some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(_r.test(r)&&/^[^=\
+]*_/.test(r)||Bs.test(r))return!1;let o=Cs.exec(r);if(!o)return!0;let i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.tes\
+t(i)&&C(i,t)})}function Us(e,n,t){let r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its executable\
+ runs only the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs only the program":w(()=>r("node:sea")\
+?.isSea?.())?"a Node.js single executable application: its executable runs only the program":w(()=>e.permission?.has("ch\
+ild"))===!1?"Node.js runs with --permission and without --allow-child-process":e.permission&&!Hs(e.execArgv??[],e.env.NO\
+DE_OPTIONS,e.platform)?"Node.js runs with --permission flags its sender would not get as they are (given in NODE_OPTIONS\
+ or a configuration file, or spelled with _, which Node.js does not pass on, or granting a path Node.js passes on unquot\
+ed that the sender, started in the spool, would read otherwise: relative, or with a space, quote or backslash)":tn({pid:\
+e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>w(()=>n?.read(o,65536)),pidNamespace:e.platform==="linux"?w(()=>\
+t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}function js(e,n,t){let r=e??((o,i)=\
+>globalThis.fetch(o,i));return async(o,i)=>{let s=ve(new URL(o),n);if(s.kind==="unusable")throw new W(s.reason);if(s.kin\
+d==="proxy"&&!t)throw new W("this runtime\'s fetch cannot use a proxy");try{let d=s.kind==="proxy"?Vs(s.proxy):!1;return \
+await r(o,{...i,proxy:d,verbose:!1})}catch(d){throw w(()=>d?.code)==="UnsupportedProxyProtocol"?new W("the proxy setting\
+\'s scheme is not supported"):d}}}function Vs({protocol:e,hostname:n,port:t,authorization:r}){let o=n.includes(":")?`[${n\
+}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i,respectNoProxy:!1}}function kr(e,\
+n){let t=dn.get(e)??0;t===0&&e.on("error",Rr),dn.set(e,t+1);let r=()=>{let i=(dn.get(e)??1)-1;dn.set(e,i),i===0&&e.remov\
+eListener("error",Rr)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var dn=new WeakMap;function Rr(){\
+}function Or(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(let o of n)e.on(o[0],o[1]),t.push(o)}c\
+atch(o){throw r(),o}return r}var we=globalThis,Ys={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>perfo\
+rmance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>\
+({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to start a process with",spawnDetached:()\
+=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in this runtime")),args:()=>\
+[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},onInte\
+rrupt:()=>()=>{}},an,$r=[w(()=>we.Bun?.fetch),we.Deno?w(()=>we.fetch):void 0].find(e=>typeof e=="function");function b()\
+{if(an)return an;let e=N().name;return an=e==="deno"?lr(we.Deno,$r):e==="unknown"?Ys:Ar(we.process,{lightFetch:e==="node\
+",fetchAtLoad:$r,bunSpawn:e==="bun"?we.Bun?.spawn:void 0}),an}var Ir=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function me(e,n,t,r,o\
+,i=un(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(s){try{e.remove(i)}catch{}throw s}}function un(e,\
+n){return`${e==="/"?"":e}/t-${Q(n)}-${he()}.tmp`}function Q(e){return String(Math.floor(e)).padStart(13,"0")}var Ws=Math\
+.random;function Se(){let e;try{e=Ws()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(n\
+ew Uint32Array(1))[0]/2**32}function he(e=12){let n="";for(;n.length<e;){let t=(Math.floor(Se()*4294967296)^Xs(zs()+Gs++\
+))>>>0;n+=t.toString(16).padStart(8,"0")}return n.slice(0,e)}var Gs=0;function zs(){try{let e=Math.floor((globalThis.per\
+formance.timeOrigin+globalThis.performance.now())*1e3);return Number.isFinite(e)?e%2**32:0}catch{return 0}}function Xs(e\
+){let n=e>>>0||1;for(let t=0;t<3;t++)n^=n<<13,n^=n>>>17,n^=n<<5;return n>>>0}function G(e){try{return e instanceof Error\
+?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function $(e){switch(typeof e){ca\
+se"string":return JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":retu\
+rn String(e);case"bigint":return`${e}n`;case"object":{if(e===null)return"null";let n=Mr(e)?.slice(8,-1);return n===void \
+0?"an object that cannot be read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`\
+}}function Te(e){if(typeof e!="object"||e===null)return!1;let n=Mr(e);return n==="[object Object]"||n==="[object Module]\
+"}function Pr(e){if(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}cat\
+ch{return!0}}function Mr(e){try{return Object.prototype.toString.call(e)}catch{return}}function Yn(e,n){let t=Object.key\
+s(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=qs(t,r);return`\'${t}\' is not an option (${\
+o?`did you mean \'${o}\'?`:`the options: ${r.join(", ")}`})`}function qs(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g,"")\
+,r=n.filter(s=>t(e).length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let d=Js(t\
+(e),t(s));d<i&&([o,i]=[s,d])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function Js(e,n){let t=Array.from(\
+{length:e.length+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.le\
+ngth;r++)for(let o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),\
+r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}funct\
+ion V(e){let n;try{n=new URL(e)}catch{}let t=e.split("@").length-1,r=t===0||t===1&&(n?.username!==""||n?.password!=="");\
+if(n===void 0||n.host===""||!r)return e.replace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@").replace(/\\?[\\s\\S]*$/,"?**\
+*");if(n.username===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password!==""&&\
+(n.password="***"),n.search!==""){let o=[...n.searchParams].map(([i,s])=>s===""?"***":`${encodeURIComponent(i)}=***`);n.\
+search=o.join("&")}return n.href}function Dr(e,n,t={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'\
+<>,|]+/gi,i=>V(i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:Zs(n),...Ks(t)];for(let i of[...new Set(o)].sort((s,d)=>d.l\
+ength-s.length)){let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(d,c,a)=>`%${Lr(c)}$\
+{Lr(a)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function Ks(e){let n=Object.\
+values(e).flatMap(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>t.length>=4);return[...n,...n.map(t=>JSO\
+N.stringify(t).slice(1,-1))]}function Lr(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function Zs(e)\
+{try{let{username:n,password:t,search:r}=new URL(e),o=a=>{try{return decodeURIComponent(a.replaceAll("+"," "))}catch{ret\
+urn a}},i=[n,t].flatMap(a=>[a,o(a)]).filter(a=>a.length>=4),s=r.slice(1).split("&").map(a=>a.slice(a.indexOf("=")+1)).fl\
+atMap(a=>[a,o(a)]).filter(a=>a.length>=8),d=n||t?[Bn(`${o(n)}:${o(t)}`)]:[],c=[...i,...s].map(a=>JSON.stringify(a).slice\
+(1,-1));return[...i,...s,...c,...d]}catch{return[]}}var Qs=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,ed=/^(?:[!-~](?:[\\t -~]*[!-~\
+])?)?$/,nd=new Set(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);fun\
+ction cn(e){return nd.has(e.toLowerCase())}function ln(e){return Qs.test(e)}function fn(e){return ed.test(e)}var Fr=e=>e\
+===9||e===10||e===13||e===32;function Cr(e){let n=0,t=e.length;for(;n<t&&Fr(e.charCodeAt(n));)n++;for(;t>n&&Fr(e.charCod\
+eAt(t-1));)t--;return e.slice(n,t)}function mn(e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.\
+length-1]+=t,r.join(",")}function D(e){let n=(rd()?Wn(e):void 0)??JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.\
+test(n)?td(n):n}function td(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'\
+"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function rd(){try{return od(Array.prototype)!==Obje\
+ct.prototype||"toJSON"in Array.prototype}catch{return!0}}var od=Object.getPrototypeOf;function Wn(e){if(typeof e!="objec\
+t"||e===null)return JSON.stringify(e);if(Array.isArray(e))return`[${e.map(t=>Wn(t)??"null").join(",")}]`;let n=[];for(le\
+t t of Object.keys(e)){let r=Wn(e[t]);r!==void 0&&n.push(`${JSON.stringify(t)}:${r}`)}return`{${n.join(",")}}`}var xe="0\
+.1.0";var Hr="nat-cli",Gn={name:"@nat/telemetry",version:xe};function Ur(e){return typeof e=="string"?{stringValue:e}:ty\
+peof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var jr=e=>Object.entries(e)\
+.map(([n,t])=>({key:n,value:Ur(t)}));function Br(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function id(e){ret\
+urn{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"\
+arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Vr(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNa\
+no:Br(e.timestamp),observedTimeUnixNano:Br(e.timestamp),eventName:n,attributes:[...jr(t),{key:"nat.event.schema_version"\
+,value:Ur(e.schemaVersion)}]}}function zn(e,n,t,r=N()){let o=jr({...t.resourceAttributes,"service.name":t.serviceName,"s\
+ervice.version":t.serviceVersion,"session.id":n,"host.arch":id(r.machine),"process.runtime.name":r.name,"process.runtime\
+.version":r.version,"telemetry.sdk.name":Gn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk\
+.version":Gn.version}),i=D({resource:{attributes:o},scopeLogs:[{scope:Gn,logRecords:[]}]});return mn(`{"resourceLogs":[$\
+{i.slice(0,-4)}`,e,"]}]}]}")}function Yr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,sd(t));return o>0?{kind:"delivered"\
+,rejected:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"re\
+try",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function \
+sd(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n\
+:0}catch{return 0}}function Wr(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i\
+=o.indexOf("="),s=d=>n?.(`entry ${r+1} ${d}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let d\
+=decodeURIComponent(o.slice(0,i).trim()),c=decodeURIComponent(o.slice(i+1).trim());d!==""?t[d]=c:s("has an empty key")}c\
+atch{s("has a bad percent-encoding")}}return t}var dd=/^(?:service\\.(?:name|namespace|version)|deployment\\.environment(?\
+:\\.name)?)$/;function Gr(e){let n={},t=[];for(let[r,o]of Object.entries(e))dd.test(r)?n[r]=o:t.push(r);return{sent:n,ski\
+pped:t}}var Xn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function zr(e,n=()=>!1){for(let t of X\
+n){if(n(t))return{hidden:!0};let r=e(t)?.trim();if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:\
+ad(r),hidden:!1}}return{hidden:!1}}function ad(e){let[,n,t]=/^([^?#]*)(.*)$/s.exec(e);return`${n.replace(/\\/+$/,"")}/v1/\
+logs${t}`}var qr="https://events.telemetry.data.nvidia.com/v1.1/events/json";function ke(e){if(e!==void 0)return["1","tr\
+ue","yes"].includes(e.trim().toLowerCase())}function ud(){return cd(b().env("CI"))||b().envNotUnicode?.("CI")===!0}funct\
+ion _e(e){return Ce(b().envNotUnicode?.(e)===!0,"its permissions")}function cd(e){return!["","0","false"].includes(e?.tr\
+im().toLowerCase()??"")}var ld=["","0","false","no","off"];function Jr(e){return hn(e)===void 0}var qn="is not an http(s\
+) URL",fd="has an \'@\' past its host";function Kr(e){let n;try{n=new URL(e)}catch{return qn}if(n.protocol!=="http:"&&n.pr\
+otocol!=="https:")return qn;if(He(n))return`${fd}: a key with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %2\
+3), would make a part of it the host`}function hn(e){if(e===""||e==="stdout")return;let n=Kr(e);return n===qn?`${n}, "" \
+or "stdout"`:n}function pn(e){let n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n:void 0}var md={NAT_TELEMETRY_E\
+NDPOINT:"endpoint",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"endpoint",NAT_TELEMETRY_FORM\
+AT:"format",NAT_TELEMETRY_HANDOFF:"handOff",NAT_TELEMETRY_SPOOL_DIR:"spoolDir",HOME:"spoolDir",LOCALAPPDATA:"spoolDir"};\
+function Jn(e){return e("HOME")??e("USERPROFILE")}function Zr(){let e=b().env,n=[],t={endpoint:[],spoolDir:[],format:[],\
+handOff:[]},r=(y,S)=>{n.push(S);let A=md[y];A!==void 0&&t[A].push(S)},o=(y,S)=>{let A=e(y),F=Kn(y,A);return F!==void 0&&\
+r(y,`${F}, ${S}`),ke(A)};o("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),o("NAT_TELEMETRY_DEBUG","\
+so no debug trail is written");let i=[],s=ud();for(let y of hd)b().envHidden?.(y)===!0&&!(y==="CI"&&s)&&i.push(y);let d=\
+o("NAT_TELEMETRY_DRY_RUN","so events are sent")??i.includes("NAT_TELEMETRY_DRY_RUN"),c=e("NAT_TELEMETRY_ENDPOINT"),a=c==\
+=void 0?void 0:hn(c);a&&r("NAT_TELEMETRY_ENDPOINT",`NAT_TELEMETRY_ENDPOINT=${$(V(c))} ${a}: nothing is sent`);let u=e("N\
+AT_TELEMETRY_FORMAT");u!==void 0&&u.trim()!==""&&pn(u)===void 0&&r("NAT_TELEMETRY_FORMAT",`NAT_TELEMETRY_FORMAT=${$(u)} \
+is not a format (nat, otlp): the nat envelope is sent`);let l=o("NAT_TELEMETRY_HANDOFF","so events are delivered in proc\
+ess at exit")??"auto",m=e("NAT_TELEMETRY_CONSENT_FILE"),f=Jn(e),h="it is read in the working directory where a run first\
+ reads it, so each directory may hold another decision";m&&!C(m,N().os)?n.push(`NAT_TELEMETRY_CONSENT_FILE=${$(m)} is no\
+t an absolute path: ${h}`):!m&&f&&!C(f,N().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE is not set and the home directory, ${\
+$(f)}, is not an absolute path: the consent file below it is relative, and ${h}`);let g,E=[],I=pd(e,N().os,E,y=>g=y);for\
+(let y of E)r("NAT_TELEMETRY_SPOOL_DIR",y);let R=e("NAT_TELEMETRY_SPOOL_DIR"),k=N().os==="win32"?"LOCALAPPDATA":"HOME";I\
+===void 0&&R===void 0&&b().envHidden?.(k)===!0&&(g=`the program may not read ${k} (${_e(k)})`,r(k,`${k} may not be read \
+(${_e(k)}): the spool cannot be kept in the home directory`));for(let y of i)r(y,`${y} may not be read (${_e(y)}): ${Qr[\
+y]}`);for(let y of Xn){let S=e(y)?.trim(),A=S?Kr(S):void 0;A&&r(y,`${y}=${$(V(S))} ${A}: OTLP events are not sent`)}let \
+v=zr(e,y=>i.includes(y)),p=y=>Wr(e(y),S=>n.push(`${y}: ${S}: skipped`)),x={...Xr("OTEL_EXPORTER_OTLP_HEADERS",p("OTEL_EX\
+PORTER_OTLP_HEADERS"),n),...Xr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",p("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},T=Gr(p("OTEL_R\
+ESOURCE_ATTRIBUTES"));T.skipped.length>0&&n.push(`OTEL_RESOURCE_ATTRIBUTES: ${T.skipped.map(y=>$(y)).join(", ")}: not se\
+nt, as it may say who or which machine sends (only the service\'s names and its deployment\'s environment are)`);let _={..\
+.T.sent,...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:c,endpointHidden:i.include\
+s("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:v.hidden,dryRun:d,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:I,no\
+Spool:g,spoolFallback:R===void 0,handOff:l,ci:s,format:u,otlpEndpoint:v.endpoint,otlpHeaders:x,otlpResource:_,problems:n\
+,problemsAbout:t}}var Qr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program \
+sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a\
+ value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set\
+ there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then st\
+ops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unless\
+ NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTL\
+P_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are \
+not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},hd=Object.keys(Qr);function Kn(e,n){if(n===void 0)return;let t=n.t\
+rim().toLowerCase();if(!(ke(t)===!0||ld.includes(t)))return`${e}=${$(n)} is not a yes/no value (1, true, yes / 0, false,\
+ no): read as no`}function Xr(e,n,t){let r={};for(let[o,i]of Object.entries(n))ln(o)?cn(o)?t.push(`${e}: ${$(o)} is the \
+HTTP client\'s to set: skipped, not sent`):fn(i)?r[o]=i:t.push(`${e}: the value of ${$(o)} is not a header value (RFC 911\
+0, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):t.push(`${e}: an entry\'s nam\
+e is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \\`Name: value\\` ra\
+ther than \\`Name=value\\`): skipped, not sent`);return r}function pd(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR"\
+);if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):C(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${$(o\
+)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_S\
+TATE_HOME");if(i&&!C(i,n))t.push(`XDG_STATE_HOME=${$(i)} is not an absolute path: ignored, as the XDG specification says\
+`);else if(i)return U(i,"nat/telemetry");let s;if(n==="win32"){let d=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPRO\
+FILE")}\\\\AppData\\\\Local`);s=d?`${d}\\\\nat\\\\telemetry`:void 0}else{let d=e("HOME");s=d?U(d,`${n==="darwin"?"Library/Applic\
+ation Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):C(s,n)?s:(t\
+.push("the home directory is not an absolute path: no spool is kept there"),void r("the home directory is not an absolut\
+e path"))}function eo(e,n,t,r=()=>!0){if(n==="win32"||t===void 0)return;let o=e("TMPDIR"),i=o&&C(o,n)&&r(o);return U(i?o\
+:"/tmp",`nat-telemetry-${t}`)}function Qn(){let e=b();if(ke(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-\
+telemetry] ${n}\n`)}var Zn=new Set;function no(e,n){if(!(e===void 0||Zn.has(e))){Zn.add(e);try{Promise.resolve(e(`[nat-te\
+lemetry] ${n}`)).catch(()=>{})}catch{}finally{Zn.delete(e)}}}function to(e){let n;return()=>n??=new RegExp(e,"u")}var Hc\
+=to(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var Uc=to(String.raw`^[\\p{L}_$][\\p{\
+L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var pe="1.5",Oe=64,qc=Object.freeze({SUCCESS:"success",FAILURE:"fai\
+lure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),Jc=Objec\
+t.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrai\
+ls",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Re\
+=class{name;schemaVersion;timestamp;constructor(n,t={}){if(gd(new.target))throw new TypeError("Cannot create event: Tele\
+metryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: an eve\
+nt type must declare a name (pass it to super()), got ${$(n)}`);let r=t.schemaVersion??pe;if(typeof r!="string"||r.lengt\
+h===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${$(r)}`);let o=t.timest\
+amp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must b\
+e a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function gd(e){return e===Re}\
+function B(e){let n=e.search(yd);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt\
+(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var yd=/[^\\x00-\\x\
+7f]/;var bd="184482118588404";function Ue(e){let n=Y(e);if(!(n>=-yn&&n<=yn))throw new RangeError("Invalid time value");l\
+et t=Y(n/1e3);if(t!==et.second){let r=Y(t/ro),o=t-r*ro,i=`${de(Y(o/3600),2)}:${de(Y(o/60)%60,2)}:${de(o%60,2)}`;et={seco\
+nd:t,text:`${Ed(r)}T${i}.`}}return`${et.text}${de(n-t*1e3,3)}Z`}var et={second:NaN,text:""};function Ed(e){let n=Y((e+71\
+9468)/146097),t=e+719468-n*146097,r=Y((t-Y(t/1460)+Y(t/36524)-Y(t/146096))/365),o=t-(365*r+Y(r/4)-Y(r/100)),i=Y((5*o+2)/\
+153),s=o-Y((153*i+2)/5)+1,d=i<10?i+3:i-9,c=r+n*400+(d<=2?1:0);return`${c>=0&&c<=9999?de(c,4):`${c<0?"-":"+"}${de(c<0?-c:\
+c,6)}`}-${de(d,2)}-${de(s,2)}`}var Ae=4503599627370496,Y=e=>{if(!(e<Ae&&e>-Ae))return e;let n=e>=0?e+Ae-Ae:e-Ae+Ae;retur\
+n n>e?n-1:n},de=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},ro=86400,yn=864e13;function oo(e){let n;try{n=\
+e.name}catch(o){throw new TypeError(`Event name cannot be read: ${G(o)}`)}if(typeof n!="string"||n==="")throw new TypeEr\
+ror("Event name is not a non-empty string");let t=D(wd(e));if(n!==gn.name){let o=D(n);gn={name:n,json:o,bytes:B(o)}}let \
+r=Ue(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${gn.json}}`,bytes:vd+r.length+B(t)+gn.bytes}}var g\
+n={name:"",json:"",bytes:0},vd=31;function wd(e){let n=(i,s)=>new TypeError(`Event \'${e.name}\' ${i} cannot be read: ${G(\
+s)}`),t;try{t=e.parameters()}catch(i){throw n("parameters",i)}try{t?.then}catch(i){throw n("parameters() returned an obj\
+ect that",i)}if(Pr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' ha\
+s no parameters object: parameters() returned a thenable`)}if(!Te(t))throw new TypeError(`Event \'${e.name}\' has no param\
+eters object: parameters() returned ${$(t)}`);let r;try{r={...t}}catch(i){throw n("parameters",i)}let o=nt(r);if(o)throw\
+ new TypeError(`Event \'${e.name}\' ${o}`);return r}function nt(e){if(typeof e!="object"||e===null||Array.isArray(e))retur\
+n"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof\
+ t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function io(e,n){r\
+eturn{browserType:"undefined",clientId:bd,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cp\
+uArchitecture:n.cpuArchitecture??N().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"N\
+one",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined\
+",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined"\
+,gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"\
+undefined",productVersion:"undefined",sentTs:Ue(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"unde\
+fined"}}function tt(e,n){return mn(`${D(e).slice(0,-1)},"events":[`,n,"]}")}function so(e){if(C(e,N().os))return e;let n\
+=co(),t=n&&it(n,e);if(t)return t.path;let r=(t===void 0?_d(e):void 0)??Td(e,b().files?.realPath("."));return t===null||!\
+xd(n,e,r)?(uo=e,e):(kd(e,r),r.path)}function ao(e){if(C(e,N().os))return;let n=co(),t=n&&it(n,e);if(e===uo||t===null)ret\
+urn"is relative, and where the run first read it cannot be told";let r=t?.from;if(r!==void 0)return r===""?"is relative \
+to a working directory the program may not read (its permissions)":fo()===r?void 0:"is relative to a working directory t\
+he program has left"}var Sd=64,uo,rt=Symbol.for("@nat/telemetry: where relative consent files were first read");try{Obje\
+ct.hasOwn(globalThis,rt)||Object.defineProperty(globalThis,rt,{value:new Map})}catch{}function co(){try{let e=globalThis\
+[rt];return e instanceof Map?e:void 0}catch{return}}function it(e,n){try{return e.has(n)?lo(e.get(n)):void 0}catch{retur\
+n null}}function lo(e){let{path:n,from:t}=e??{};return typeof n=="string"&&(t===void 0||typeof t=="string")?{path:n,from\
+:t}:null}function Td(e,n){return n===void 0||n.includes("\\uFFFD")?{path:e,from:fo()??""}:{path:U(n,e)}}function xd(e,n,t\
+){try{if(e===void 0||e.size>=Sd)return!1;e.set(n,t);let r=it(e,n);return r?.path===t.path&&r.from===t.from}catch{return!\
+1}}var ot="@nat/telemetry: relative consent files";function _d(e){return w(()=>{let n=b().threadsShared?.get(ot);if(!(ty\
+peof n!="object"||n===null||!Object.hasOwn(n,e)))return lo(n[e])??void 0})}function kd(e,n){w(()=>{let t=b().threadsShar\
+ed,r=t?.get(ot);t?.set(ot,{...typeof r=="object"&&r!==null?r:{},[e]:n})})}function fo(){let e=b().files?.look(".")?.fact\
+s;return e&&`${e.device}:${e.inode}`}var mo=/[A-Za-z0-9_-]/,Rd=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ]\
+(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?\
+:\\.\\d+)?)/y,Od=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9\
+](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function ho(e){return new at(e).document()}var at=class{#e;#n=\
+0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)retu\
+rn n;this.#d()==="["?t=this.#c(n):this.#s(t),this.#b()}}#c(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let \
+r=this.#p();this.#f(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let d=i===r.length-1;if(d&&t){let a=st(o,s)??this.#x\
+([],"array");(!Array.isArray(a)||this.#t.get(a)!=="array")&&this.#i(`\'${s}\' is not an array of tables`);let u=this.#x({}\
+,"header");return a.push(u),bn(o,s,a),u}let c=st(o,s);c===void 0?bn(o,s,c=this.#x({},d?"header":"implicit")):Array.isArr\
+ay(c)&&this.#t.get(c)==="array"&&!d?c=c[c.length-1]:dt(c)?d?(this.#t.get(c)!=="implicit"&&this.#i(`table \'${r.join(".")}\
+\' is defined twice`),this.#t.set(c,"header")):this.#t.get(c)==="inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'\
+${s}\' is not a table`),o=c}return o}#s(n){let t=this.#p();this.#y(),this.#f("="),this.#y();let r=this.#r(),o=n;for(let s\
+ of t.slice(0,-1)){let d=st(o,s);d===void 0?bn(o,s,d=this.#x({},"dotted")):(!dt(d)||!["dotted","implicit"].includes(this\
+.#t.get(d)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(d)==="implicit"&&this.#t.set(d,"dotted"),o=d}let i=t[\
+t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),bn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.\
+#d();if(t===\'"\')n.push(this.#T());else if(t==="\'")n.push(this.#w());else{let r=this.#n;for(;this.#n<this.#e.length&&mo.t\
+est(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),\
+this.#d()!==".")return n;this.#n++}}#r(){let n=this.#d();if(this.#e.startsWith(\'"""\',this.#n))return this.#l();if(this.#\
+e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return this.#T();if(n==="\'")return this.#w();if(n==="["||n==="{"\
+){++this.#o>100&&this.#i("values are nested too deeply");let o=n==="["?this.#g():this.#h();return this.#o--,o}for(let[o,\
+i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!mo.test(this.#e[this.#n+o.length]??""))return this.#n+\
+=o.length,i;let t=this.#a(Rd,/[\\w:.+-]/);if(t){let[o,i,s,d]=t;return i!==void 0&&!Ad(Number(i),Number(s),Number(d))&&thi\
+s.#i("a date is not in the calendar"),o}let r=this.#a(Od,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace\
+(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),Nd(r[0])):this.#i("a value is malformed")}#a(n,t\
+){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g()\
+{this.#n++;let n=[];for(;this.#O(),this.#d()!=="]";)n.push(this.#r()),this.#O(),this.#d()===","?this.#n++:this.#d()!=="]\
+"&&this.#i("an array is malformed");return this.#n++,n}#h(){this.#n++;let n=this.#x({},"inline");if(this.#y(),this.#d()=\
+=="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inl\
+ine table is malformed")}return this.#u(n),n}#u(n){this.#t.set(n,"inline");for(let t of Object.values(n))dt(t)&&this.#u(\
+t)}#T(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not close\
+d");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():En(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#w(){th\
+is.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=\
+>En(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#l(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.\
+#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.\
+#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a st\
+ring is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.\
+#R()}else En(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#d()===`\n`)?this.#i("a string holds a control character"):n+=t}}#k()\
+{this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n)\
+;if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n\
+)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\
+\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[\
+0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i(\
+"a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#d()===" "||this.#d()==="	";)this\
+.#n++}#O(){for(;;){this.#y();let n=this.#d();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;\
+else if(n==="#")this.#$();else return}}#$(){for(;this.#n<this.#e.length&&this.#d()!==`\n`;){let n=this.#e[this.#n++];En(n\
+)&&n!=="	"&&!(n==="\\r"&&this.#d()===`\n`)&&this.#i("a comment is malformed")}}#b(){this.#y(),this.#d()==="#"&&this.#$(),t\
+his.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#d()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more t\
+han one statement")}#f(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#d(){return this\
+.#e[this.#n]}#x(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxEr\
+ror(`Invalid TOML at line ${t}: ${n}`)}};function st(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function bn(e,n,t){Objec\
+t.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function dt(e){return typeof e=="object"&&e!==\
+null&&!Array.isArray(e)}function En(e){let n=e.charCodeAt(0);return n<32||n===127}function Ad(e,n,t){let r=e%4===0&&(e%1\
+00!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function Nd(e){let n=e.replaceAll("_",\
+"");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var $d="1.0";function Ve(){\
+if(Eo())return;let{env:e}=b(),n=Jn(e),t=e("NAT_TELEMETRY_CONSENT_FILE")||(n?U(n,".config/nat/telemetry.toml"):void 0);re\
+turn t===void 0?void 0:so(t)}function bo(){return(ae?ee?.path:void 0)??Ve()}function Eo(){let{env:e,envHidden:n}=b();if(\
+n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME"\
+:void 0}var Id=65536;function je(e,n=!1){let t=b().files;if(!t)return{state:"never_asked"};let r=ao(e);if(r!==void 0)ret\
+urn{state:"disabled",problem:r};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s \
+permissions)"};let o;if(!n){if(!t.present(e))return{state:"never_asked"};try{o=t.checkPlace(e)}catch(s){return{state:"di\
+sabled",problem:`is where another user could replace it (${ut(s).replaceAll("_"," ")})`}}}let i;try{i=t.read(e,Id)}catch\
+(s){return ut(s)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:Ld(s)?{state\
+:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be r\
+ead safely (${ut(s).replaceAll("_"," ")})`}}return i===void 0?{state:"never_asked"}:{...vo(i),text:i,placeJudged:o}}func\
+tion Ld(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function ut(e){return e?.reason??"u\
+nreadable"}function vo(e){let n;try{n=ho(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry\
+;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has \
+a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disab\
+led"?{state:"disabled"}:r==="enabled"?o===$d?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}\
+:{state:"disabled",problem:"has a consent value this tool does not know"}}function wo(){let e=Ve(),{state:n,problem:t,ou\
+tdatedYes:r}=ht(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...wn()??p\
+t(n),...o}}function So(){let e=wn();if(e)return e;let{state:n,text:t,problem:r,placeJudged:o}=ht(Ve());return{...pt(n),t\
+ext:t,placeJudged:o,...r?{problem:r}:{}}}function ht(e){if(e!==void 0)return je(e);let n=Eo();return n?{state:"disabled"\
+,problem:`cannot be found: the program may not read ${n} (${_e(n)})`}:{state:"never_asked"}}function wn(){let{env:e,envH\
+idden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=ke(e("NAT_TELEMETRY\
+_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,sour\
+ce:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}funct\
+ion pt(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var z,ae=!1,ee,ct\
+,gt=!1,vn,Ne,po="an opt-out set in the environment during the run",go="the consent file, written since the program turne\
+d telemetry on";function Pd(e,n=je(e)){let t=b().files,{text:r,problem:o}=n,i=o===void 0&&(n.placeJudged??Md(e)),s=t?.pr\
+esent(e)??!0;return i?{path:e,there:s,text:r,problem:o,reread:i,modified:t?.modifiedAt(e)}:{path:e,there:s,text:r,proble\
+m:o,reread:i,stamp:t?.stamp(e)}}function Md(e){try{return b().files?.checkPlace(e)===!0}catch{return!1}}function lt(e,n)\
+{let t=b().files;if(n===void 0&&!e.there&&t?.present(e.path)===!1)return!1;if(n===void 0&&!e.reread)return t?.stamp(e.pa\
+th)!==e.stamp;let r=n??je(e.path,!0);return r.text!==e.text||r.problem!==e.problem||t?.modifiedAt(e.path)!==e.modified}f\
+unction To(){return vn!==void 0&&lt(vn)}var ft=Symbol.for("@nat/telemetry: the program\'s opt-out"),mt=globalThis;try{mt[\
+ft]===void 0&&Object.defineProperty(mt,ft,{value:{serial:0}})}catch{}var yo=0;function Dd(){try{let e=mt[ft];if(e===void\
+ 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}functi\
+on xo(){let e=Dd();e===void 0||e===yo||(yo=e,[z,ae,gt]=[!1,!1,!0])}function _o(e){ct=e}function ne(){if(ct)return z=ct()\
+;xo();let e=gt&&!ae;if(!e&&(Ne===po||wn()?.enabled===!1))return Ne=po,z=!1;if(e&&(Ne===go||To()))return Ne=go,z=!1;if(!a\
+e||ee===void 0)return!0;let n=ee.reread?je(ee.path,!0):void 0;return n?.problem!==void 0&&(n=je(ee.path,!0)),z=ee.proble\
+m===void 0&&(n===void 0?z===!0&&!lt(ee):n.problem===void 0&&!lt(ee,n)&&pt(n.state).enabled),z||(Ne??="the consent file, \
+written again during the run"),z}function ge(){return xo(),z===void 0&&Fd(So()),z===!0}function Fd(e){[z,ae]=[e.enabled,\
+e.source==="file"];let n=ae?Ve():void 0;ee=n===void 0?void 0:Pd(n,e)}function $e(){if(!gt||ae||z!==!0||To())return;let e\
+=wn();if(e)return e.enabled?void 0:e.source;let n=Ve(),t=vn?.path===n?vn:void 0,{state:r,problem:o}=t===void 0?ht(n):t.p\
+roblem!==void 0||t.text===void 0?{state:"never_asked",problem:t.problem}:vo(t.text);return r==="disabled"&&o===void 0?"f\
+ile":void 0}function ko(){return ge()&&ae}function yt(){let e=ge(),{enabled:n,source:t,problem:r}=So(),o=t!=="file"&&t!=\
+="default"&&b().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Kn(t,b().env(t)):void 0,s=o?`${t}, which the progr\
+am may not read (${_e(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,d\
+ecidedBy:e===n?s:Ne??"the program (setTelemetryEnabled)"}}var vt=2**31-1,Cd=25,bt={min:50,max:250},Ro=4,Et=1e3,Bd=(Ro+1)\
+*bt.max,Ie={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.sign\
+al.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventL\
+istener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(E\
+t,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Et)),this.signal.\
+addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of Ie.guarded)--e.looks<=0&&e.end();Ie.guarded.size>0&&\
+Ie.listen()}};function Le(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),Ie.release(c),i?.()},d=()=>{o||(s(),n())},c={l\
+ooks:Math.ceil((e+Bd)/Et),end:d},a=(u,l)=>{let m=b().monotonicMs()+u;try{r=setTimeout(()=>{Ie.release(c);let f=b().monot\
+onicMs()-m;if(f<=Cd||l===0)return d();a(Math.min(Math.max(f,bt.min),bt.max),l-1)},u),t?.(r)}catch{}};return Ie.guard(c),\
+a(e,Ro),t||(i=w(()=>b().holdOpen?.())),s}function Oo(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*\
+1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ye(e,n,t,r=\
+0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Hd=3,No=!1;function $\
+o(){No=!0}var Ud=new Set([407,408,429,500,502,503,504]),jd=new Set([501,505]);function Vd(e,n){return e>=200&&e<300?{kin\
+d:"delivered"}:e===413?{kind:"too_large"}:Ud.has(e)||e>=500&&e<600&&!jd.has(e)?n===void 0?{kind:"retry",reason:`http_${e\
+}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"\
+}:{kind:"rejected",reason:`http_${e}`}}async function Io(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new Ab\
+ortController,t=!1,r=Le(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort\
+",o,{once:!0});let i=new Promise((d,c)=>{n.signal.addEventListener("abort",()=>c(new Error("aborted")),{once:!0})});i.ca\
+tch(()=>{});let s=0;try{let d=e.url,c=new URL(d).origin,a=e.classify??Vd;for(;;s++){let u=new URL(d).origin===c?e.header\
+s:void 0,l=await Promise.race([e.fetch(d,{method:"POST",headers:{...u,"content-type":"application/json"},body:e.body,red\
+irect:"manual",signal:n.signal}),i]),m=Yd(l);if(m===void 0)return St(wt(l)),{kind:"rejected",reason:"bad_response"};let \
+f=Ao(l,"location"),h=Oo(Ao(l,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let E=await Promis\
+e.race([Wd(l,n.signal),i]).catch(()=>{});return a(m,h,E)}if(St(wt(l)),m!==307&&m!==308)return a(m,h,void 0);if(s===Hd)re\
+turn{kind:"rejected",reason:"too_many_redirects"};let g=Jd(f,d);if(g===void 0)return{kind:"rejected",reason:"bad_redirec\
+t"};if(g.startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(\
+g)===!1)return No?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rej\
+ected",reason:"unsafe_redirect"};if(new URL(g).origin!==c&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"u\
+nsafe_redirect"};d=g}}catch(d){return e.signal?.aborted&&!t?{kind:"interrupted"}:d instanceof W&&s===0?{kind:"not_sent",\
+reason:d.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:G(d)}}finally{r(),e.sign\
+al?.removeEventListener("abort",o)}}function Yd(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n\
+>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function Ao(e,n){try{let t=e.headers.get(n);retu\
+rn typeof t=="string"?t:null}catch{return null}}function wt(e){try{return e.body}catch{return}}function St(e){try{let{ca\
+ncel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)}ca\
+tch{}}async function Wd(e,n){let t=wt(e),r=Gd(t),o=r??t,i=()=>St(o);n.addEventListener("abort",i,{once:!0});let s=new Te\
+xtDecoder,d="",c=0;try{if(n.aborted)return"";for await(let a of r?zd(r):Xd(t)){if(typeof a!="string"&&!(a instanceof Uin\
+t8Array)||(c+=typeof a=="string"?B(a):a.length,c>qd))return"";d+=typeof a=="string"?a:s.decode(a,{stream:!0})}return d+s\
+.decode()}finally{n.removeEventListener("abort",i),i()}}function Gd(e){try{let{getReader:n}=e??{};return typeof n=="func\
+tion"?n.call(e):void 0}catch{return}}async function*zd(e){for(let n=await e.read();!n.done;n=await e.read())yield n.valu\
+e}function Xd(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var qd=65536;function Jd(e,n){if(e!==n\
+ull)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}var Kd=0xe677d\
+21fdbff,Zd=JSON.stringify(pe).length+Oe;function Po(e){if(e===Lo)return!0;let n=B(JSON.stringify(e))<=Zd;return n&&(Lo=e\
+),n}var Lo;function Mo(e,n){let{sessionId:t,sourceClientVersion:r}=n;try{if(!(e instanceof Re))return{reason:"not_an_eve\
+nt",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let\
+{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not a strin\
+g"};if(!Po(o))return{reason:"invalid_event",detail:`schemaVersion is longer than the ${Oe} bytes beyond "${pe}" that max\
+BatchBytes keeps for it`};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a finite number"\
+};if(i<0||i>Kd)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"\
+};let{json:s,bytes:d}=oo(e),c={json:s,bytes:d,schemaVersion:o,sessionId:t,clientVersion:r,timestamp:i,retries:0,notBefor\
+e:0},a=Tt(c,n);return a===void 0?c:{reason:"event_too_large",detail:a}}catch(o){return{reason:"invalid_event",detail:G(o\
+)}}}function Tt(e,n){let{maxEventBytes:t,maxBatchBytes:r,format:o}=n;if(e.bytes>t)return`${e.bytes} bytes serialized, mo\
+re than ${Math.max(t,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTE\
+L resource attributes and NAT_TELEMETRY_FORMAT make larger)`;let i=o.eventBytes(e),s=e.sessionId===n.sessionId&&e.client\
+Version===n.sourceClientVersion&&Po(e.schemaVersion);if((i>e.bytes||!s)&&o.emptyBytes(e)+i>r)return`${i} bytes as the ${\
+o.name} format carries it, more than maxBatchBytes leaves beside its envelope`}function Do(e,n,t,r=o=>o.bytes){let o=[],\
+i=[],s=0;for(let d of e){let c=r(d);i.length>0&&d.schemaVersion===i[0].schemaVersion&&d.sessionId===i[0].sessionId&&d.cl\
+ientVersion===i[0].clientVersion&&s+1+c<=n||(i=[],o.push(i),s=t(d)-1),s+=1+c,i.push(d)}return o}function te(e){let n=216\
+6136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}fun\
+ction xt(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],d=s===void 0?void 0:r(s\
+,i);return d===void 0?[]:[d]})}var ea={initialMs:3e4,maxMs:36e5},Fo=4096;function na(e,n){return n??te(e)}function ta(e,\
+n,t){try{let r=e.read(n,Fo);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:d,handedOffAt:c}=JSO\
+N.parse(r),a=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(c)&&c<=t?{failures:o,no\
+tBefore:i,handedOffAt:c}:{failures:o,notBefore:i};return a?{state:l,endpoint:typeof s=="string"?s:void 0,endpointHash:ty\
+peof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}var Sn=class{path;#e;#n;#o;#t;#c;#s\
+;#p;#r;#a=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${na(r,s)}.json`,this.#o=s!==void 0,this.path=\
+`${t}/${this.#n}`,this.#c=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!this.#a&&th\
+is.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#a=!1;let t=this.#g(),r=Math.max((this.#r?.failures??0\
+)+1,t?.failures??0),o=this.#s()+ye(r,ea,this.#p,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.notBef\
+ore:o}),i}recordWait(n){let t=this.#s()+n;this.#a=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#u({fai\
+lures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),this.#a\
+=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.n\
+otBefore<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh()\
+{this.#a||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#a=!1,this.#h())}#g(){let n=ta(this.#c,thi\
+s.path,this.#s());return n==="invalid"&&this.#h(),typeof n=="object"?n.state:void 0}#h(){try{this.#c.remove(this.path)}c\
+atch{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:te(this.#t)}:{},r=D({...n,...t,endpoint:this.#t}),o=B(r)<=Fo&&V(t\
+his.#t)===this.#t?r:D({...n,...t});me(this.#c,this.#e,this.#n,o,this.#s())}catch{}}};function Co(e){let{failures:n=0,not\
+Before:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Ue(t)}`}function H(e,\
+n,t){t>0&&(e[n]=(e[n]??0)+t)}var Bo=36e5,Ye=64,ra=6e4,ue={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},_t=6e4,oa=864\
+e5,Ho=6e4,Yo=64,ia=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Tn=/^([lc])-(\\d{13})-(e-.+)$/,sa=36\
+e5;function Wo(e,n="nat",t=""){return te(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ce=class e{dir;key;ancestorsSeen;#e;#n\
+;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,ue.maxAgeMs),maxEvents:M\
+ath.max(r.maxEvents,ue.maxEvents),maxBytes:Math.max(r.maxBytes,ue.maxBytes)},this.key=o,this.ancestorsSeen=i}static open\
+(n,t,r,o,i=()=>{},s="work"){let d=(l,m=!1)=>{i(l,m)},c=s==="work",a=c?"read and write":"read",u=l=>!t.allowed(l,"read")|\
+|c&&!t.allowed(l,"write");if(u(n))return d(`the program may not ${a} ${n} (its permissions)`);try{let l=t.ensureDir(n,!0\
+,c),m=t.realPath(n);return m===void 0?d(`where ${n} leads cannot be told`):m!==n&&u(m)?t.permissionsFollowLinks?d(`the p\
+rogram may not ${a} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!==n&&(l=t.ensureDir(m,!0,c)),new e(m,\
+t,r,o,l))}catch(l){return l?.reason==="missing"?d(`${n} does not exist yet`,!0):d(G(l))}}write(n,t){let r={},o=n.map(Me)\
+,{kept:i}=Rt(o,this.#n.maxEvents,this.#n.maxBytes);H(r,"spool_full",o.length-i.length);let s=new Map;for(let c of i){let\
+ a=s.get(n[c].sessionId)??[];a.push(o[c]),s.set(n[c].sessionId,a)}let d=[];try{for(let c of s.values())d.push(this.#c(c,\
+t,this.key))}catch(c){for(let a of d)this.#l(a);throw c}return{written:r,older:this.#h(t,d)}}claim(n,t,r){let o=[],i={};\
+for(let{entry:s,path:d}of this.#g(t).slice(0,Ye)){if(o.length>=n)break;let c=this.#p(s.name,t+r);try{this.#e.rename(d,c)\
+}catch{continue}let{valid:a,corrupt:u,expired:l}=this.#s(c,s,t),m=a.slice(0,n-o.length),f={path:c,name:s.name,until:t+r,\
+remaining:m.length,taken:m.length,exact:u===0&&l===0&&m.length===a.length};try{this.#c(a.slice(m.length).map(Me),s.time,\
+this.key)}catch{this.giveBack(f);continue}H(i,"spool_corrupt",u),H(i,"spool_expired",l);for(let h of m)o.push({...h,clai\
+m:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(\
+n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){re\
+turn this.#g(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{thi\
+s.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=Tn.exec(n),r=Pe(t?t[3]:n);if(!r)return[];let{valid\
+:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,cor\
+rupt:i};return[t?{...s,until:Ot(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t,r=ra){let o=[],i=0\
+;for(let s of n.#r()){if(o.length>=Ye)break;let d=Uo(s,t);if(!(d!==void 0&&(d.key===this.key||d.key===void 0))||!(t-d.ti\
+me>=r))continue;let a=n.#p(d.name,t+Bo);try{n.#e.rename(`${n.dir}/${s}`,a)}catch{continue}let{valid:u}=n.#s(a,d,t);try{l\
+et l=this.#c(u.map(Me),d.time,d.key);l!==void 0&&o.push(l)}catch{try{n.#e.rename(a,`${n.dir}/${d.name}`)}catch{}break}n.\
+#l(a.slice(n.dir.length+1)),i+=u.length}return o.length>0&&this.#h(t,o),i}clear(n){let t={deleted:0,claimed:0};for(let r\
+ of this.#r()){let o=Tn.exec(r),i=Pe(o?o[3]:r);!i||!this.#l(r)||(t.deleted+=i.events,o&&!Xo(o,n)&&(t.claimed+=i.events))\
+}return t}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Pe(t)??[])}#c(n,t,r)\
+{if(n.length===0)return;let o=jo(n,t,r);return me(this.#e,this.dir,o,Vo(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0\
+,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.ev\
+ents,Math.floor(s/Yo)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let d=aa(s);d===void 0?o.corrupt++:r-d.timest\
+amp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,t){return`${this.dir}/${kt(n,t)}`}#r(){try{return this.#e\
+.list(this.dir)}catch{return[]}}#a(n,t,r){let o=s=>Math.abs(r-s)>Bo;if(!o(t))return!1;let i=this.#e.modifiedAt(`${this.d\
+ir}/${n}`);return i===void 0||o(i)}#g(n){let t=[],r=0;for(let o of this.#r()){let i=Ir.exec(o),s=Uo(o,n);s?.key===this.k\
+ey?t.push({entry:s,path:`${this.dir}/${o}`}):i&&r<Ye&&this.#a(o,Number(i[1]),n)&&this.#l(o)&&r++}return t.sort((o,i)=>o.\
+entry.time-i.entry.time)}#h(n,t){let r={},[o,i]=[this.#n,this.#o],s=v=>v.key===this.key||v.key===void 0,d=v=>n-v.time>(s\
+(v)?o.maxAgeMs:i.maxAgeMs),c=this.#r();this.#T(c,n,d,r);let a=this.#t(c),u={events:0,bytes:0},l={events:0,bytes:0},m=(v,\
+p,x)=>{s(v)&&([u.events,u.bytes]=[u.events+p,u.bytes+x]),[l.events,l.bytes]=[l.events+p,l.bytes+x]};for(let v of a)m(v,v\
+.events,v.bytes);let f=(v,p)=>v.events>p.maxEvents||v.bytes>p.maxBytes;if(!f(u,o)&&!f(l,i)&&!a.some(d))return r;let h=a.\
+filter(v=>t.includes(v.name)),g=Math.min(...h.map(v=>v.time)),E=v=>this.#e.modifiedAt(`${this.dir}/${v}`),I=Math.max(...\
+h.map(v=>E(v.name)??-1/0)),R=v=>{if(v.time<g)return!1;let p=E(v.name);return p===void 0||!Number.isFinite(I)?v.time-g<=H\
+o:Math.abs(p-I)<=Ho},k=a.filter(v=>!t.includes(v.name)).sort((v,p)=>v.time-p.time);for(let v=0;v<Ye;){let p=k.find(d),x=\
+p===void 0&&f(u,o),T=p??(x?k.find(s):f(l,i)?k[0]:void 0);if(T===void 0)break;k.splice(k.indexOf(T),1);let _=d(T);if(!_&&\
+R(T))continue;v++,m(T,-T.events,-T.bytes);let y=x?{events:o.maxEvents-u.events,bytes:o.maxBytes-u.bytes}:{events:i.maxEv\
+ents-l.events,bytes:i.maxBytes-l.bytes};if(!_&&y.events>0&&y.bytes>0){let S=this.#w(T,y.events,y.bytes,n);if(S===void 0)\
+continue;m(T,S.kept.events,S.kept.bytes),H(r,"spool_corrupt",S.corrupt),H(r,"spool_full",S.cut);continue}this.#u(T.name,\
+T,_?"spool_expired":"spool_full",r)}return r}#u(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(H(o,"spool_cor\
+rupt",i.corrupt),H(o,r,i.valid.length+i.expired))}#T(n,t,r,o){let i=0;for(let s of n){if(i===Ye)break;let d=Tn.exec(s);i\
+f(d===null||t-Ot(d)<=oa)continue;let c=Pe(d[3]);if(c===void 0||!r(c))continue;i++;let a=kt(d[3],t+_t);try{this.#e.rename\
+(`${this.dir}/${s}`,`${this.dir}/${a}`)}catch{continue}this.#u(a,c,"spool_expired",o)}}#w(n,t,r,o){let i=kt(n.name,o+_t)\
+,s=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:d,corrupt:c}=\
+this.#s(`${this.dir}/${i}`,n),a=d.map(Me),u=Rt(a,t,r),l=u.kept.map(g=>a[g]),m={kept:{events:l.length,bytes:u.bytes},cut:\
+a.length-l.length,corrupt:c};if(l.length===0)return this.#l(i)?m:void 0;let f=un(this.dir,o),h=()=>{try{this.#e.remove(f\
+)}catch{}};try{this.#e.create(f,Vo(l))}catch{if(h(),!this.#l(i))return;try{this.#c(l,n.time,n.key)}catch{return{kept:{ev\
+ents:0,bytes:0},cut:a.length,corrupt:c}}return m}if(b().monotonicMs()-s>_t/2)return void h();try{this.#e.rename(f,`${thi\
+s.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${jo(l,n.time,n.key)}`)}catch{}return \
+m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Uo(e,n){let t=Tn.exec(e);return t?Xo\
+(t,n)?Pe(t[3]):void 0:Pe(e)}function Pe(e){let n=ia.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math\
+.floor(t/Yo));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function Rt(e,n,t){let r=[...e.keys()].filter(s\
+=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]]\
+.bytes+1;return{kept:r.slice(o),bytes:i}}function jo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Q(n)}-${e.le\
+ngth}-${r}-${t===void 0?"":`${t}-`}${he()}.jsonl`}function Vo(e){return e.map(n=>`${n.text}\n`).join("")}function Go(e,n)\
+{let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:d,clientVersion:c=""}of e)o+=i+6*(s.length+\
+d.length+c.length)+da;return e.length<=t&&o<=r?0:e.length-Rt(e.map(Me),t,r).kept.length}var da=200;function zo(e){return\
+ Me(e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"schemaVersion":${D(e.schemaVersion)},"sessionId":${D(e.ses\
+sionId)},${e.clientVersion===void 0?"":`"clientVersion":${D(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timesta\
+mp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:B(n)}}function kt(e,n){return`l-${Q(n)}-${e}`}fun\
+ction Ot([,e,n]){return e==="l"?Number(n):Number(n)+sa}function Xo(e,n){return n>Ot(e)}function aa(e){try{let{retries:n,\
+schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0\
+&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof d?.name=="string"\
+&&d.name!==""&&typeof d.ts=="string"&&nt(d.parameters)===void 0))return;let a=Number.isSafeInteger(i)&&i>0,u={json:D(d),\
+schemaVersion:t,sessionId:r,retries:n,timestamp:s,...a&&{cuts:i}};return o===void 0?u:{...u,clientVersion:o}}catch{retur\
+n}}function ua(e,n){let t=r=>{let o=n?.realPath(r);return n===void 0||o!==void 0&&n.writableDir(o)};return e.spoolFallba\
+ck?eo(b().env,N().os,n?.uid,t):void 0}function ca(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=At(e),d=e.noS\
+pool??"there is no spool directory",c=!1,a=r==="look"?"look":"work",u=o===void 0?void 0:ce.open(o,n,i,s,(h,g)=>{d=h,c=g}\
+,a),l=ua(e,n),m=u&&a==="work"?la(u,l,n,i):void 0;if(u&&m&&u.adopt(m,e.clock(),r==="flush"?0:void 0),u||l===void 0)return\
+!u&&o!==void 0&&t(d,void 0,c),u;let f=ce.open(l,n,i,s,h=>d+=`; nor in ${l}: ${h}`,a);return t(d,f?.dir,c),f}function la(\
+e,n,t,r,o="work"){let s=n!==void 0&&t.allowed(n,"read")&&t.realPath(n)!==void 0?ce.open(n,t,r,e.key,void 0,o):void 0;ret\
+urn s&&s.dir!==e.dir?s:void 0}var xn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.hea\
+lth=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n\
+.spoolFallback)return null;let s=b().files;if(!s)return null;let d=ca(n,s,t);if(!d)return null;let c=n.customFetch?d.key\
+:void 0,a=new Sn(s,d.dir,r.url,o,i,c);return new e(d,a,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this\
+.spool.claim(n,this.#e.clock(),t);for(let c of r)this.#n.add(c.claim);let i=r.map(c=>({...c,bytes:B(c.json),notBefore:0}\
+)),[s,d]=[[],[]];for(let c of i)(Tt(c,this.#e)===void 0?s:d).push(c);return d.length>0&&(this.settle(d),H(o,"event_too_l\
+arge",d.length)),{events:s,dropped:o}}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.value\
+s(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.rema\
+ining===0&&(this.#n.delete(t),this.spool.release(t))}holdsClaims(){return this.#n.size>0}giveBackUnsettled(){let n=0;for\
+(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}re\
+leaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75,r=!1){let o=this.#e.clock();\
+for(let i of this.#n){let s=i.until-o;(s<t||r&&s>n)&&this.spool.renew(i,o+n)}}};function fa(){let e=Hn(),n=e.startsWith(\
+"file://")?decodeURIComponent(new URL(e).pathname):e;return(n.startsWith("/")?b().files?.realPath(n):void 0)??e}function\
+ At(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==xe?r:void 0,program:i?fa()\
+:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).\
+sort(),fetch:i?"own":void 0},d=D(s);return Wo(n.kind==="http"?n.url:"",t.name,d==="{}"?"":d)}function ma(e){let n=e.repl\
+ace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff\
+:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function qo(e,n){if(e.kind!=="http")retur\
+n;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||ma(t.hostname))return;let r=[...t.username||t.passwor\
+d?["credentials"]:[],...t.search?["query parameters"]:[]],o=[...r.length>0?[`the URL\'s ${r.join(" and ")}`]:[],...Object\
+.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return o.length===0?void 0:`${o.join(" and ")} go une\
+ncrypted (http:) to ${t.hostname}`}function Jo(e,n=N()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>io(r,\
+{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>tt(t(r[0],o),r.m\
+ap(i=>i.json)),emptyBytes:Zo(({schemaVersion:r,sessionId:o,clientVersion:i})=>[r,o,i],r=>B(tt(t(r,0),[]))),eventBytes:r=\
+>r.bytes,readsAnswer:!1}}function Ko(e,n=N()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,s\
+erviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);if(s===void 0){let d=D(Vr(i));r.set(i,s={json:d,bytes:B(d)})}return \
+s};return{name:"otlp",encode:i=>zn(i.map(s=>o(s).json),i[0].sessionId,t(i[0]),n),emptyBytes:Zo(({sessionId:i,clientVersi\
+on:s})=>[i,s],i=>B(zn([],i.sessionId,t(i),n))),eventBytes:i=>o(i).bytes,readsAnswer:!0,resource:{...e.resourceAttributes\
+,"service.name":e.serviceName},classify:Yr}}function Zo(e,n){let t;return r=>{let o=e(r);return(t===void 0||o.length!==t\
+.fields.length||o.some((i,s)=>i!==t.fields[s]))&&(t={fields:o,bytes:n(r)}),t.bytes}}var ha="http://localhost:4318/v1/log\
+s",pa=120,ga=50,ya=3,ba=2,ni=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Ea=\'{"ts":"2026-01-01T00:00:\
+00.000Z","parameters":{"nemoSource":"auditor","command":"x","subcommand":"undefined","taskStatus":"success","durationMs"\
+:0,"exitCode":0,"errorClass":"undefined","pythonVersion":"node/xxxxxxxxxxxx"},"name":"nat_cli_command"}\',va=new WeakSet,\
+wa={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,e\
+ndpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventByt\
+es:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0\
+,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function We(e={}){if(!Te(e))throw new TypeError(`Cannot \
+create handler: options must be an object, got ${$(e)}`);let n=Yn(e,wa);if(n)throw new TypeError(`Cannot create handler:\
+ ${n}`);let t=(P,q,j)=>{let M=e[P]===void 0?q:e[P],J=j.integer?`${j.sign} integer`:`${j.sign} number`,be=`Cannot create \
+handler: \'${P}\' must be a ${J}`;if(typeof M!="number"||Number.isNaN(M))throw new TypeError(`${be}, got ${$(M)}`);if(!((j\
+.sign==="positive"?M>0:M>=0)&&(j.integer?Number.isSafeInteger(M):Number.isFinite(M))))throw new RangeError(`${be}, got $\
+{M}`);if(j.timer&&M*1e3>vt)throw new RangeError(`Cannot create handler: \'${P}\' must be at most ${vt/1e3} seconds (the lo\
+ngest a timer can wait), got ${M}`);return M},r=(P,q,j)=>{let M=e[P];if(M===void 0)return j;if(typeof M!==q)throw new Ty\
+peError(`Cannot create handler: \'${P}\' must be a ${q}, got ${$(M)}`);return M},o={sign:"positive",timer:!0},i={sign:"non\
+-negative",timer:!0},s={sign:"positive",integer:!0},d=t("requestTimeoutSeconds",ba,o),c=t("backoffInitialSeconds",1,i),a\
+=t("backoffMaxSeconds",60,i);if(a<c)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'b\
+ackoffInitialSeconds\' (${c}), got ${a}`);let u=Zr(),l=r("sourceClientVersion","string",xe),m=oi("resource",e.resource),f\
+=r("sessionId","string","undefined"),h=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,E=Ra(g,h),I=\
+pn(u.format??""),R=g!==void 0?E:I??"nat",k=e.endpoint===void 0?{headers:u.otlpHeaders,resource:u.otlpResource}:{headers:\
+{},resource:{}},v=$t(R,l,{...k.resource,...m}),[p,x]=va.has(e)?[Ea,"the smallest event trackCommand records; a command\'s\
+ own are larger by its name, source and duration"]:[ni,"the smallest event"],T=Nt(v,u.sessionPrefix+f),_=Nt($t(E,l,m,ti)\
+,f,p),y=t("maxEventBytes",32768,s);if(y<_.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must b\
+e at least ${_.eventBytes} (${x}), got ${y}`);let S=t("maxBatchBytes",5e5,s);if(S<_.batchBytes){let P=`one ${E} envelope\
+ holding ${x}`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' \
+or \'resource\' make ${P} ${_.batchBytes} bytes, more than \'maxBatchBytes\' (${S} by default)`:`Cannot create handler: \'max\
+BatchBytes\' must be at least ${_.batchBytes} (${P}), got ${S}`)}let A=Oa(e.headers);A.problem&&h.push(A.problem);let F=x\
+a(e.endpoint,u.endpointHidden?It:u.endpoint??(R==="otlp"?u.otlpEndpointHidden?It:u.otlpEndpoint??ha:void 0),u.dryRun,h),\
+O=ka(e.spoolDir,u,h),X=Qo("clock",r("clock","function",Date.now),Date.now,{valid:Sa,expected:"epoch milliseconds",hint:"\
+ (a method needs its object: () => performance.timeOrigin + performance.now())"});return{flushIntervalMs:t("flushInterva\
+lSeconds",pa,o)*1e3,maxQueueSize:t("maxQueueSize",ga,s),maxRetries:t("maxRetries",ya,{sign:"non-negative",integer:!0}),r\
+equestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initialMs:c*1e3,maxMs:a*1e3},maxBufferedEve\
+nts:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(y,S-T.envelopeBytes-Oe),maxEventBytesOption:y,maxBatchBytes:S,so\
+urceClientVersion:l,sessionId:u.sessionPrefix+f,sink:F.kind==="http"&&A.problem?{kind:"none",reason:"invalid_headers",de\
+tail:A.problem}:F,spoolDir:O.path,noSpool:O.none,problems:h,environmentProblems:_a(u,{endpoint:e.endpoint!==void 0,spool\
+Dir:e.spoolDir!==void 0,format:g!==void 0,handOff:e.handOff!==void 0}),spoolFallback:e.spoolDir===void 0&&u.spoolFallbac\
+k,spoolLimits:{maxEvents:t("spoolMaxEvents",ue.maxEvents,s),maxBytes:Ta(t("spoolMaxBytes",ue.maxBytes,s),p,x),maxAgeMs:t\
+("spoolMaxAgeDays",ue.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Na(e.captureInterrupts),handOff:Aa(r("h\
+andOff","boolean",void 0),u),customFetch:e.fetch!==void 0,format:v,formatSetBy:g!==void 0?"the program\'s options":I!==vo\
+id 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...R==="otlp"?k.headers:{},...A.record},fetch:r("fetch","function",b(\
+).fetch??((P,q)=>globalThis.fetch(P,q))),logger:r("logger","function",void 0),clock:X,waitClock:e.clock===void 0?()=>b()\
+.monotonicMs():X,random:Qo("random",r("random","function",Se),Se,{valid:P=>typeof P=="number"&&P>=0&&P<1,expected:"a num\
+ber in [0, 1)"})}}function Qo(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(d){throw new\
+ TypeError(`Cannot create handler: \'${e}\' failed: ${G(d)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handler: \'$\
+{e}\' must return ${o}, got ${$(s)}`);return()=>{try{let d=n();return r(d)?d:t()}catch{return t()}}}var Sa=e=>typeof e=="\
+number"&&e>=0&&e<1e13;function Nt(e,n,t=ni){let r={json:t,bytes:B(t),schemaVersion:pe,sessionId:n,timestamp:0,retries:0,\
+notBefore:0},o=Math.max(r.bytes,e.eventBytes(r)),i=e.emptyBytes(r);return{eventBytes:r.bytes,batchBytes:i+Oe+o,envelopeB\
+ytes:i}}function Ta(e,n,t){if(e>=ue.maxBytes)return e;let r=zo({json:n,schemaVersion:pe,sessionId:"",retries:0,timestamp\
+:1e12});if(e<r)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${r} (one spooled event, ${\
+t}), got ${e}`);return e}function $t(e,n,t,r){return e==="otlp"?Ko({serviceName:t["service.name"]??Hr,serviceVersion:n,r\
+esourceAttributes:t},r):Jo(n,r)}var ti={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function r\
+i(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=Nt($t(n.name,t,r,ti),"undefined");return{maxBatchBytes:Mat\
+h.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var It=Symbol("hidden");\
+function xa(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' must be a \
+string (an http(s) URL, "" or "stdout"), got ${$(e)}`);let o=e===void 0?void 0:hn(e);if(o){let s=`the program\'s \'endpoin\
+t\' ${$(V(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",detail:s}}if(e===void 0&&n=\
+==It)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??qr;return e===void 0&&!Jr(i)?{kind:"none",reason:"invalid_\
+endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:i}}function _a(e,n){le\
+t t=[];for(let[o,i]of Object.entries(e.problemsAbout))if(n[o])for(let s of i)t.push(s);let r=[];for(let o of e.problems)\
+t.includes(o)||r.push(o);return r}function ka(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none \
+(spoolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cann\
+ot create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${$(e)}`);return C(e,N().os)?{path:e,non\
+e:void 0}:(t.push(`the program\'s \'spoolDir\' ${$(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the p\
+rogram\'s \'spoolDir\' is not an absolute path"})}function Ra(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw ne\
+w TypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${$(e)}`);let t=pn(e);return t||(n.\
+push(`the program\'s \'format\' ${$(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function oi(e,n){if(\
+n===void 0)return{};if(!Te(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${$(n\
+)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create h\
+andler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?$(o):`a ${typeof o}`} for ${\
+$(r)}`);t[r]=o}return t}var ei=8192;function Oa(e){let n=oi("headers",e);for(let[i,s]of Object.entries(n)){if(!ln(i))thr\
+ow new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${$(i)}`);if(cn(i))thro\
+w new TypeError(`Cannot create handler: \'headers\' must not set ${$(i)}: the HTTP client frames the request itself`);n[i]\
+=Cr(s)}let t=Object.keys(n).find(i=>!fn(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void\
+ 0?`the program\'s \'headers\' has a value for ${$(t)} that cannot be sent (a control character or a character past ASCII):\
+ nothing is sent`:r>ei?`the program\'s \'headers\' add ${r} bytes to a request, more than ${ei} (servers refuse a larger he\
+ad): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Aa(e,n){return e!==void 0?{enabled:e,sou\
+rce:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"\
+}:{enabled:!0,source:"default"}}function Na(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="funct\
+ion")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${$(e\
+)}`)}var _n=/^sender-[0-9a-f]{8}\\.mjs$/,Ge="NAT_TELEMETRY_SENDER";function kn(e,n){let t=D(n).replace(/[\\u007f-\\uffff]/g\
+,r=>`\\\\u${r.charCodeAt(0).toString(16).padStart(4,"0")}`);return{...e,[Ge]:t}}function ii(e){if(e)try{let n=JSON.parse(e\
+);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}v\
+ar re=15e3,$a=1e3,si=5,Ia=10;function di(e){let n=e;try{n=new URL(e).origin}catch{}return te(n).slice(0,4)}function ai(e\
+,n,t,r){return`sender-${e}-${Q(n)}-${t}${he(8)}.${r}`}function De(e,n,t,r,o){let i={locks:[],marks:[],others:new Map};fo\
+r(let s of e.list(n)){let d=/^sender-([0-9a-f]+)-(\\d{13})-([0-9a-f]{4})[0-9a-f]{8}\\.(lock|start)$/.exec(s);if(!d)continu\
+e;let c=Number(d[2]),a=d[4]==="lock"?re:$a;if(c+a<=r||c>r+a)On(e,`${n}/${s}`);else if(d[1]===t)(d[4]==="lock"?i.locks:i.\
+marks).push(s);else if(d[3]===o){let[u,l]=[`${d[2]} ${s}`,i.others.get(d[1])];(l===void 0||u<l)&&i.others.set(d[1],u)}}r\
+eturn i.locks.sort(),i.marks.sort(),i}function Rn(e,n,t,r){try{return De(e,n,t,r).locks.length>0}catch{return!1}}functio\
+n ui(e,n,t,r){let o;try{e.ensureDir(n,!0);let i=di(r),s=De(e,n,t,Date.now(),i);if(s.locks.length>0||s.marks.length>0)ret\
+urn"at work";if(s.others.size>=si)return"crowded";let d=b().monotonicMs(),c=Date.now();o=ai(t,c,i,"start"),e.create(`${n\
+}/${o}`,"");let a=b().monotonicMs()-d>Ia,u=De(e,n,t,c,i),l=u.locks.length>0||u.marks[0]!==o,m=a?"~":`${Q(c)} ${o}`,f=[..\
+.u.others.values()].filter(h=>h<m).length>=si;return!l&&!f?o:(On(e,`${n}/${o}`),l?"at work":"crowded")}catch{return o}}f\
+unction ci(e,n,t){t!==void 0&&Pt(e,n,()=>[t])}function li(e,n,t){Pt(e,n,()=>De(e,n,t,Date.now()).marks)}async function f\
+i(e,n,t,r){let o=di(r);for(let i=0;i<La;i++){let s=Date.now();try{e.ensureDir(n,!0,!1);let d=De(e,n,t,s);if(d.locks.leng\
+th>0){Lt(e,n,d.marks);return}let c=ai(t,s,o,"lock");e.create(`${n}/${c}`,"");let{locks:a,marks:u}=De(e,n,t,s);if(a.join(\
+)===c)return Lt(e,n,u),c;On(e,`${n}/${c}`)}catch{return}await new Promise(d=>setTimeout(d,10+Se()*50))}}var La=5;functio\
+n mi(e,n,t){Pt(e,n,()=>[t])}function Pt(e,n,t){try{e.ensureDir(n,!0,!1),Lt(e,n,t())}catch{}}function Lt(e,n,t){for(let r\
+ of t)On(e,`${n}/${r}`)}function On(e,n){try{e.remove(n)}catch{}}function hi(){return""}var Ma=6e4,Da=1e3,Fa=[Ge,"NAT_TE\
+LEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function pi(e,n,t){let r=Ca(e,n,t)\
+;return r.handOff?r:{...r,outcome:gi(e,n)}}function gi(e,n){return e.sink.kind==="none"?"dropped":yi(e)&&n?.health.isOpe\
+n()!==!0?"delivered":n&&$e()===void 0?"spooled":"dropped"}function yi(e){return e.sink.kind!=="http"||b().canConnect(e.s\
+ink.url)}function Ca(e,n,t){try{let r=Ti(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no \
+spool"};let{spool:o,health:i}=n,s=wi(e.sink.url,o.dir),d=Si(s);if(d!==void 0)return{handOff:!1,reason:d};if(i.isOpen()){\
+let f=b().senderRefusal(s);return f===void 0?{handOff:!0,command:void 0,backlog:n,endpoint:e.sink.url}:{handOff:!1,reaso\
+n:f}}let c=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in c)return{handOff:!1,reason:c.refused};let{cwd:a,...u}=c,\
+l={...Ua(e,o.dir),successor:u,onByConsentFile:ko()};return{handOff:!0,command:{...c,env:kn(c.env,l)},backlog:n,endpoint:\
+e.sink.url}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function bi(e,n){return n.handOff&&n.comman\
+d&&!Va(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outcome:g\
+i(e,n.backlog)}:n}function Ei(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"en\
+dpoint down";let o=ui(r,n.dir,n.key,e.endpoint);if(o==="at work"||o==="crowded")return o;let i=b().spawnDetached(e.comma\
+nd);return i==="started"?t.noteHandOff():ci(r,n.dir,o),i}catch{return"failed"}}function vi(e,n){if(n===null||n.health.is\
+Open()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e,r=t.kind==="http"?wi(t.url,n.spool.dir):void 0;r\
+eturn Ti(e,n,!0)!==void 0||r!==void 0&&(Si(r)??b().senderRefusal(r))!==void 0}function wi(e,n){let t=Ba();return{endpoin\
+t:e,dir:n,reads:t===void 0?[]:[t],variables:[...Fa,...ie,"HOME","USERPROFILE"],set:t===void 0?{}:{NAT_TELEMETRY_CONSENT_\
+FILE:t}}}function Si(e){let n=e.set.NAT_TELEMETRY_CONSENT_FILE;if(!(n===void 0||!n.includes("\\uFFFD")&&C(n,N().os)))retu\
+rn"where the consent file is cannot be told to a sender (relative to a working directory the program cannot read, or not\
+ valid Unicode): it would read another decision"}function Ba(){let e=bo();if(e===void 0)return;let n=C(e,N().os),t=n?voi\
+d 0:b().files?.realPath("."),r=Ha(t===void 0?e:U(t,e));return r.includes("\\uFFFD")&&n?e:r}function Ha(e){let n=Ut(e);if(\
+n===void 0||n.name==="."||n.name==="..")return e;let t=b().files,r=t?.realPath(n.dir),o=r===void 0?void 0:U(r,n.name);re\
+turn o!==void 0&&t?.allowed(o,"read")?o:e}function Ti(e,n,t){let{handOff:r,sink:o}=e;if(o.kind!=="http")return"the event\
+s do not go to an HTTP endpoint";if(!r.enabled)return`the hand-off is off (${r.source})`;if(e.customFetch)return"the pro\
+gram delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>re-Da)return`a request may t\
+ake longer (requestTimeoutSeconds) than a sender lives (${re/1e3} s)`;if(!t)return"telemetry was turned off during the r\
+un";let i=$e();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which \
+a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"the\
+re is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot \
+all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): \
+another user could swap the sender\'s script there";if(!yi(e))return"the program may not connect to the endpoint";let{spo\
+ol:s,files:d,health:c}=n;if(c.isOpen())return;let a=e.clock(),u=s.waitingSince(a);if(u===void 0)return;let{state:l}=c,m=\
+l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(m!==void 0&&a-m>Ma&&!Rn(d,s.dir,s.key,a))return"\
+spooled events have waited a minute with no sender at work"}function Ua(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i\
+}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.re\
+questTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...ri(e),spoolMaxEvents:o.maxEven\
+ts,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.hea\
+ders},resource:{...r.resource}}}function ja({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Va(e){i\
+f(ja(e))return!0;let{files:n,spool:t}=e,r=()=>me(n,t.dir,"",hi(),Date.now());try{r()}catch(o){if(!(o instanceof L))retur\
+n!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Wa(n,t.dir,Ya),!0}var Ya=3;function Wa(e,n,t,r=Date.now())\
+{let o;try{o=e.list(n).filter(d=>_n.test(d))}catch{return}let i=d=>{let c=e.modifiedAt(`${n}/${d}`);return c===void 0||c\
+>r+re?-1/0:c},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,c)=>c.written-d.written).slice(\
+t).filter(({written:d})=>r-d>re).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var An=class{#e=new\
+ Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-\
+=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function xi(){throw new Error("a\
+ sender prints nothing")}var ki=16384,Dt=2*ki,Ri=Dt-4096,Ft=32,Oi=/^[a-z0-9_]{1,40}$/,Ga=/^[0-9a-f]{8}$/;var _i=/^drops-\
+([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,za=6e4;function Ai(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).\
+filter(([m,f])=>Oi.test(m)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!Mt(i))return;let a={...{since:i,last:i,dropp\
+ed:Object.fromEntries(d.slice(0,Ft))},endpointHash:te(r)},u=V(r)===r?{...a,endpoint:r}:a,l=Pi(n,t);try{let m=qa(e,n,t,i)\
+.filter(h=>h.quiet).map(h=>Ni(e,h,n,t)),f=Ii([...m.flatMap(h=>h.lines),u],s,i)??u;$i(e,n,t,m,()=>{let h=Za(e,l);h==="inv\
+alid"&&e.remove(l);let g=`${D(f)}\n`;typeof h!="object"||h.bytes+g.length<=ki?e.append(l,typeof h=="object"&&!h.ended?`\n$\
+{g}`:g,Ri):Xa(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&w(()=>e.remove(h))}catch{}}function Xa(e,n,t,r,o,i){let s=P\
+i(n,t),d={path:Ct(n,t),quiet:!1},c=Bt(e,s,d.path)?Ni(e,d,n,t):{lines:[]};$i(e,n,t,[c],()=>{e.append(s,`${D(Ii([...c.line\
+s,r],o,i)??r)}\n`,Ri)})}function Ni(e,n,t,r){if(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lines:[],summed\
+:n.summed};let{lines:o,upTo:i}=Ja(e,n),s=Ct(t,r,i);return Bt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summ\
+ed:n.summed}}function $i(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&Bt(e,s,Ct(n,t,d));throw i}\
+}function Ct(e,n,t){let r=t===void 0?"":`-${t}`;return U(e,`drops-${n}-${Q(Date.now())}-${he()}${r}.aside`)}function qa(\
+e,n,t,r){return xt(e,n,_i,(o,i)=>{let[,,s,d]=_i.exec(i)??[],c=Math.abs(r-Number(s))>=za;return o===t?{path:U(n,i),summed\
+:d===void 0?void 0:Number(d),quiet:c}:void 0})}function Ja(e,n){try{let t=n.summed??0,r=e.read(n.path,Dt)?.slice(t)??"",\
+o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:Li(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}\
+}function Bt(e,n,t){return w(()=>(e.rename(n,t),!0))??!1}function Ii(e,n,t){let r=Ka(e,n,t).filter(d=>d.last>=n);if(r.le\
+ngth===0)return;let o={};for(let d of r)for(let[c,a]of Object.entries(d.dropped))(c in o||Object.keys(o).length<Ft)&&H(o\
+,c,a);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-\
+1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHa\
+sh:s},...i===void 0?{}:{endpoint:i}}}function Ka(e,n,t,r=t){return e.flatMap(o=>{let i=Math.min(o.last,r);return i-t>t-n\
+?[]:[{...o,since:Math.min(o.since,r,t),last:Math.min(i,t)}]})}function Za(e,n){try{let t=e.read(n,Dt);return t===void 0?\
+void 0:{lines:Li(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof L?"invalid":void 0}}funct\
+ion Li(e){return e.split(`\n`).flatMap(n=>Qa(n)??[])}function Qa(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointH\
+ash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Mt(n)&&Mt(t)&&n<=t&&s.l\
+ength>0&&s.length<=Ft&&s.every(([a,u])=>Oi.test(a)&&Number.isSafeInteger(u)&&u>0)))return;let c={since:n,last:t,dropped:\
+Object.fromEntries(s),...typeof i=="string"&&Ga.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&V(o)===o?{...c,e\
+ndpoint:o}:c}catch{return}}function Mt(e){return Number.isSafeInteger(e)&&e>=0&&e<=yn}function Pi(e,n){return U(e,`drops\
+-${n}.json`)}var le={working:1,periodic:2,asked:1/0},Mi=.9,eu=1e3,nu=3e5,tu=36e5,ru=4,Nn=class{#e;#n=[];#o=[];#t=new An;\
+#c=0;#s=0;#p=0;#r=0;#a={};#g={};#h=!1;#u;#T=Promise.resolve();#w;#l=le.working;#k=0;#R;#y=new Set;#O;#$=!1;#b;#f=Qn();#d\
+=!1;#x=!1;#i=!1;#U=!1;#I;#he=!1;#j=0;#F;#C;#E;#X;#V=!1;#q=!1;#B;constructor(n={}){this.#e=We(n)}enqueue(n){try{if(!ge())\
+return this.#ke();let t=b().exiting();t?(this.#se(),this.#U=this.#i,this.#i=!0):this.#K(),this.#c++;let r=Mo(n,this.#e);\
+if("reason"in r)return this.#v(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#Oe();if(this.#n\
+.push(r),t)return void(this.#H(!0)||this.#G());this.#h&&this.#u===void 0&&queueMicrotask(()=>this.#Y()),this.#n.length>=\
+this.#e.maxQueueSize&&this.#L(le.working)}catch{}finally{this.#U=!1}}start(){this.#h||this.#F||(this.#h=!0,this.#K(),thi\
+s.#S()>0?this.#Y():ge()&&!this.#A()&&vi(this.#e,this.#_())&&this.#L(le.working))}flush(){return this.#L(le.asked)}#L(n,t\
+=!1){if(this.#b!==void 0&&!t)return Promise.resolve().then(()=>this.#F);if(this.#l=Math.max(this.#l,n),this.#w)return th\
+is.#w;let r=this.#k,o=this.#T.then(()=>{if(r!==this.#k)return;let i=this.#l;return[this.#w,this.#l]=[void 0,le.working],\
+this.#ve(i)});return this.#w=o,this.#T=o,o}stop(){return this.#F??=this.#pe()}[Symbol.asyncDispose](){return this.stop()\
+}stats(){return{enqueued:this.#c,replayed:this.#s,sent:this.#p,dropped:{...this.#a},queued:this.#n.length,dlq:this.#o.le\
+ngth,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#J(){return[...this.#\
+o,...this.#t.events(),...this.#n]}#K(){if(this.#C)return;this.#se();let n=b(),t=s=>{try{return s()}catch{this.#m("an exi\
+t hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this\
+.#F===void 0;return this.stop(),s},exit:()=>{this.#H(!0)||this.#G(),this.#z()}})),o=this.#e.captureInterrupts,i=o?t(()=>\
+n.onInterrupt(s=>{try{o(s)}finally{this.#H(!0)||this.#G(),this.#z()}})):void 0;this.#C=()=>{r?.(),i?.()}}#Y(){this.#h&&t\
+his.#u===void 0&&this.#Z()}#Z(){this.#u=setTimeout(()=>{this.#L(le.periodic).then(()=>{this.#h&&this.#Z()})},this.#e.flu\
+shIntervalMs),b().unrefTimer(this.#u)}async#pe(){this.#h=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#b=ou(thi\
+s.#e.exitTimeoutMs);this.#me(),this.#W();let t=this.#c,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=\
+>!0),n.over()])&&this.#Q(),this.#S()>0&&this.#H())return;this.#ue(),this.#S()>0&&this.#A()&&this.#M(!0),this.#S()>0&&!th\
+is.#A()&&await this.#ge(n),this.#M()}catch(o){this.#m(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#z(),n.clear()\
+,this.#b=void 0;let o=this.#c>t&&this.#S()>0,i=this.#S()>0&&this.#ce(this.#E);!r&&!o&&!i&&(this.#C?.(),this.#C=void 0)}}\
+async#ge(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#L(le.asked,!0).then(()=>!0)\
+;await Promise.race([r,n.over()])||this.#Q()}#Q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=b().monotonicMs(),o=\
+Math.min(n,t||n)*Mi,i=[...this.#y].some(({started:s,accepted:d})=>!d&&r-s>=n*Mi);this.#ee(({started:s})=>r-s>=o),this.#R\
+?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#E?.health.recordFailure()}#ee(n=(\
+)=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#oe(r);continue}for(let i of r)\
+i.cuts=(i.cuts??0)+1;n(t)?this.#de(r,"the exit budget ended before the answer",i=>this.#o.unshift(...i)):this.#o.unshift\
+(...r)}}}#ye(){return this.#R??=new AbortController}#ne(n){if(n.aborted||!ne())return!1;let{requestTimeoutMs:t,exitTimeo\
+utMs:r}=this.#e,o=this.#b;if(!o)return!0;let i=b().monotonicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,c=d!==void 0&&\
+i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*c>s)}#te(n){this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!thi\
+s.#$&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#be(){let{sink:n,waitClock:t}=\
+this.#e,r=this.#B,o=this.#E?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures\
+&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#Ee(n){let t=this.#E?.health;i\
+f(n.delivered){this.#B=void 0;let a=this.#q&&this.#b===void 0&&!this.#E?.holdsClaims();(t?.recordSuccess()||a)&&(this.#V\
+=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.re\
+cordWait(n.retryAfterMs);let o=(this.#B?.failures??0)+1,{backoff:i,random:s,waitClock:d}=this.#e,c=d()+ye(o,i,s,n.retryA\
+fterMs);this.#B=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:c}}async#ve(n){try{this.#me(),this.#W();let t=this\
+.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this.#b===void 0)&&t.refresh(),this.#ue();let r=this.#A();if(\
+r&&!this.#be())return;let o=this.#e.waitClock(),i=u=>u.notBefore<=o&&(u.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);i\
+f(d.length===0)return;this.#o=this.#o.filter(u=>!i(u)),this.#n=[];let c=this.#ie(d);for(let u of c)this.#t.add(u);let a=\
+{delivered:!1,failed:!1,probing:r};await this.#we(c,a),this.#Ee(a),a.delivered&&a.retryAfterMs&&(this.#j=Math.max(this.#\
+j,this.#e.waitClock()+a.retryAfterMs))}catch(t){this.#m(`flush failed unexpectedly: ${t}`)}}async#we(n,t){let{signal:r}=\
+this.#ye(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#ne(r);)await this.#re(n[o++],r,t)};await Promise.all(Array.\
+from({length:Math.min(ru,n.length)},i));for(let s of n.slice(o))this.#te(s)}async#re(n,t,r){this.#W();let o=this.#le(n);\
+if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#Te(n,t);if(this.#_e(i,n.length),\
+!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(l\
+et c of d)this.#t.add(c);for(let c of d)this.#ne(t)?await this.#re(c,t,r):this.#te(c);return}switch(i.kind){case"deliver\
+ed":return r.delivered=!0,this.#oe(n,i.rejected);case"too_large":return this.#v(1,"http_413"),this.#P(n);case"rejected":\
+return this.#v(n.length,i.reason,i.detail),this.#P(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case\
+"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#Se(n,i.retryAfte\
+rMs):this.#Re(n,i.reason,i.retryAfterMs)}}}#Se(n,t=0){let r=this.#e.waitClock()+t;for(let o of n)o.notBefore=Math.max(o.\
+notBefore,r);this.#o.unshift(...n)}#oe(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#v(r,"otlp_reject\
+ed"),this.#P(n)}async#Te(n,t){let r={started:b().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await thi\
+s.#xe(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=b().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ie(n\
+){let{format:t,maxBatchBytes:r}=this.#e;return Do(n,r,t.emptyBytes,t.eventBytes)}#N(){this.#o=[],this.#t.clear(),this.#n\
+=[]}async#xe(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{f\
+ormat:i,headers:s}=this.#e,d=i.encode(n,this.#e.clock());if(this.#f?.(`sending ${n.length} event(s)${o.kind==="http"?` t\
+o ${V(o.url)}`:""}: ${d}`),o.kind==="stderr")return Di(d),{kind:"delivered"};let c=i.classify;return await Io({url:o.url\
+,body:d,headers:s,classify:c&&((a,u,l)=>c(a,u,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,tim\
+eoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProx\
+yCredentials:b().sendsProxyCredentials})}#_e(n,t){if(!this.#f)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, \
+not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: $\
+{Dr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="r\
+etry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#f(`answer for ${t} event(s): ${n.kind}${i}`)}#se(){if(this.\
+#x)return;this.#x=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#f){let{enabled:s,decidedBy:d}=yt();this.\
+#f(`telemetry ${s?"on":"off"} (decided by ${d})`);let c=n.kind==="http"?V(n.url):n.kind==="stderr"?"standard error":n.re\
+ason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY\
+_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${c}; format: ${t.name}; spool: ${r??"none"}`\
+)}for(let s of this.#e.problems)this.#m(`problem: ${s}`);if(!this.#f)return;for(let s of this.#e.environmentProblems)thi\
+s.#f(`environment: ${s}`);let i=qo(n,this.#e.headers);i&&this.#f(`warning: ${i}`),this.#f(`at exit: ${o.enabled?"hand of\
+f where a sender can be started":"in process"} (${o.source})`)}#ke(){this.#d||!this.#f&&!this.#e.logger||(this.#d=!0,thi\
+s.#m(`telemetry off (decided by ${yt().decidedBy}): events are not recorded`))}#Re(n,t,r){let{backoff:o,waitClock:i,rand\
+om:s}=this.#e,d=i();this.#de(n,t,c=>{for(let a of c)a.notBefore=d+ye(a.retries,o,s,r);this.#o.push(...c)})}#de(n,t,r){le\
+t[o,i]=[[],[]];for(let s of n)(++s.retries>this.#e.maxRetries?i:o).push(s);r(o),this.#P(i),H(this.#a,"retries_exhausted"\
+,i.length),o.length>0&&this.#m(`delivery failed (${t}): ${o.length} event(s) kept for retry`),i.length>0&&this.#D(i.leng\
+th,"retries_exhausted",`last failure: ${t}`)}#P(n){this.#E?.settle(n)}#_(){return this.#E??=xn.open(this.#e,(n,t)=>{let \
+r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#X&&this.#m(r),this.#X=r}\
+),this.#E}#ae(){let n=this.#b;if(n)return Math.max(0,n.end-b().monotonicMs())+eu;let{flushIntervalMs:t,requestTimeoutMs:\
+r}=this.#e;return Math.max(nu,Math.min(tu,2*t),2*r)}#W(){let n=this.#ae(),t=this.#b!==void 0;this.#E?.renewClaims(n,t?n:\
+n*.75,t)}#ue(){if(this.#V||this.#k>0||!ge()||this.#A()||!ne())return;let n=this.#_();if(n&&$e()!==void 0)return;this.#V=\
+!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ae());this.\
+#q=(o?.events.length??0)>0,o&&(this.#fe(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&\
+&this.#Y())}#ce(n){return!n&&this.#e.spoolDir===void 0}#M(n=!1,t,r=!1){this.#ee();let o=this.#J(),i=this.#le(o);if(i!==o\
+&&(this.#o=i,this.#t.clear(),this.#n=[]),i.length===0)return!0;if(!(t??ne()))return this.#he=!0,this.#N(),this.#v(i.leng\
+th,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#N();for(let c of this.#ie(i))Di(this.#e.format.encode(c,this.#\
+e.clock())),this.#p+=c.length;return!0}if(this.#e.sink.kind==="none")return this.#N(),this.#v(i.length,this.#e.sink.reas\
+on,this.#e.sink.detail),!0;let s=this.#_();if(this.#ce(s)){let c=this.#e.noSpool?` (${this.#e.noSpool})`:"";return n||!r\
+?(n||this.#m(`${i.length} event(s) not delivered are kept in memory only, for a flush: no spool${c}`),!1):(this.#N(),thi\
+s.#v(i.length,"spool_unavailable",`the process ends, and there is no spool${c}`),!1)}if($e()!==void 0)return this.#N(),t\
+his.#v(i.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let d;try{d=s?.write(i\
+)}catch{d=void 0}if(d||(this.#$=!0),!d&&n)return!1;if(this.#N(),d){let c=this.#j-this.#e.waitClock();c>0&&s?.health.reco\
+rdWait(c),this.#r+=d.spooled;let a=Object.entries(d.dropped);for(let[u,l]of a)H(this.#a,u,l);for(let[u,l]of a)l>0&&this.\
+#D(l,u);this.#fe(d.olderDropped)}else{let c=s?.giveBackUnsettled()??0;this.#r+=c,this.#v(i.length-c,"spool_unavailable")\
+}return s?.releaseAll(),d!==void 0}#le(n){let t=this.#E?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of\
+ n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return \
+this.#v(i.length,"claim_lost"),this.#P(i),n.filter(({claim:s})=>!s||!o.has(s))}#fe(n){for(let[t,r]of Object.entries(n))t\
+his.#s+=r,this.#v(r,t)}#H(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=pi(this.#e,t,ge()),o=r.handOff?ne():void 0;i\
+f(o===!1)return this.#M(!0,o);let i=bi(this.#e,r);if(!i.handOff){let a={delivered:"delivering in process",spooled:"spool\
+ed for a later run",dropped:"not delivered"},u=i.outcome!=="delivered"&&t?.health.isOpen()?Co(t.health):void 0,l=i.outco\
+me==="delivered"&&!n?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"",m=n&&i.outcome==="delivered"?"not hand\
+ed off":a[i.outcome];return this.#m(`at exit: ${m}: ${u?`${u}; in process, as ${i.reason}`:i.reason}${l}`),!1}let s=n||t\
+his.#A()?0:Go(this.#J(),this.#e.spoolLimits);if(s>0){let{maxEvents:a,maxBytes:u}=this.#e.spoolLimits;return this.#m(`at \
+exit: delivering in process: the spool would leave out ${s} of the ${this.#S()} event(s) (spoolMaxEvents ${a}, spoolMaxB\
+ytes ${u})`),!1}if(!this.#M(!0,o))return this.#m("at exit: delivering in process: the spool cannot be written"),!1;let d\
+=Ei(i);if(d==="failed"||d==="crowded")return this.#m(`at exit: delivering in process: ${d==="crowded"?"senders of other \
+programs or settings (headers, an OTLP resource) work for its host already":"no sender could be started"}`),!1;this.#k++\
+,[this.#w,this.#l]=[void 0,le.working];let c={started:"a sender","at work":"the sender at work","endpoint down":"the spo\
+ol (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#m(`at \
+exit: handed off to ${c[d]}`),!0}#G(){let n=this.#r,t=this.#M(!1,void 0,!0),r=this.#r-n;return r>0&&this.#m(`at exit: th\
+e process ends at once: ${r} event(s) spooled for a later run`),t}#z(){let n={};for(let[s,d]of Object.entries(this.#a)){\
+let c=this.#g[s]??0;d>c&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-c)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(\
+n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#a[s];let\
+ i=Date.now();Ai(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#v(n,t,r){n!==0&&(H(this.#a,t,n),this.#D(n,t,r)\
+)}#D(n,t,r){this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`)}#Oe(){if(H(this.#a,"buffer_full",1),this.#I!==void 0\
+){this.#I++;return}this.#I=0;let n=this.#e.maxBufferedEvents;this.#D(1,"buffer_full",`${n} held; those dropped after it \
+are told together at the next flush`)}#me(){let n=this.#I;this.#I=void 0,n&&this.#D(n,"buffer_full")}#m(n){this.#f?.(n),\
+this.#U||no(this.#e.logger,n)}};function ou(e){let n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t\
+=Le(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Di(e){b().writeStderr(`${xi(JSON.parse(e))}\n`\
+)}var iu=250;async function Ci(e){let n=b();Le(re,()=>n.exit(0)),$o(),_o(()=>su(e));let t=Hi(e);try{await du(e,b().monot\
+onicMs()+re,t)}catch{}n.exit(0)}function su(e){let{enabled:n,source:t}=wo();return n||t==="default"&&e.onByConsentFile!=\
+=!0}async function du(e,n,t){let r=b().files,o=e.spoolDir;if(!r)return;let{successor:i,onByConsentFile:s,...d}=e,c=We(d)\
+,a=At(c);if(!ne())return li(r,o,a);for(let u=0;;u++){let l=await fi(r,o,a,e.endpoint);if(!l)return;let{replayed:m,spoole\
+d:f,sent:h,timeUp:g}=await lu(d,n-iu);if(mi(r,o,l),!fu(e,a))return;if(g&&h>0&&ne()&&uu(e,t))return cu(e);if(m>0&&f>0||u>\
+0&&m===0)return}}function Bi(e){return(e.successor?.argv??[]).filter(n=>C(n,N().os)&&!n.startsWith(`${e.spoolDir}/`))}fu\
+nction Hi(e){let{files:n}=b();return Bi(e).map(t=>{let r=n?.look(t);return r?`${Fi(r.facts)} -> ${Fi(r.leadsTo)}`:"nothi\
+ng there"}).join(`\n`)}function Fi(e){return e?`${e.kind} ${e.device}:${e.inode} ${e.size} ${e.modified}`:""}function au(\
+e){let{files:n}=b(),t=n?.look("/proc/self/exe");if(t===void 0)return!0;let r=t.leadsTo;return r!==void 0&&Bi(e).some(o=>\
+{let i=n?.look(o),s=i?.leadsTo??i?.facts;return s?.device===r.device&&s?.inode===r.inode})}function uu(e,n){return Hi(e)\
+===n&&au(e)}function cu(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),i=`${e.spo\
+olDir}/`,s=n.find(d=>d.startsWith(i)&&_n.test(d.slice(i.length)));o&&s!==void 0&&w(()=>o.touch(s,Date.now())),b().spawnD\
+etached({argv:n,env:kn(t,e),cwd:e.spoolDir,leavesSession:r})}async function lu(e,n){let t={replayed:0,spooled:0,sent:0,d\
+ropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=We(e),d=0;for(;;){if(n-b().monotonicMs()<=r){t.t\
+imeUp=!0;break}if(!ne()||s!==void 0&&b().files?.realPath(s)===void 0)break;let c=new Nn({...e,handOff:!1,exitTimeoutSeco\
+nds:(n-b().monotonicMs())/1e3});c.start(),await c.stop();let{replayed:a,spooled:u,sent:l,dropped:m}=c.stats();t.replayed\
++=a,t.spooled+=u,t.sent+=l;for(let[f,h]of Object.entries(m))H(t.dropped,f,h);if(a<=u)break;if(u>0&&n-b().monotonicMs()>r\
+){let f=ye(++d,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function fu(e,n){l\
+et t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||Rn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMa\
+xEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ce.open(e.spoolDir,t,r,n)?.waitingSince(Date.n\
+ow())!==void 0}var Ui=ii(b().env(Ge));Ui&&await Ci(Ui);\n'}var Me="sender-57ac0c4a.mjs",Oc=136571,Sc=6e4,kc=1e3,xc=[co,"\
+NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function uo(e,t){return e.sink.
+kind==="none"?"dropped":mr(e)&&t?.health.isOpen()!==!0?"delivered":t&&He()===void 0?"spooled":"dropped"}var Nc=3;function ho(e,t,n,r=Date.
 now()){let i;try{i=e.list(t).filter(a=>yc.test(a))}catch{return}const o=a=>{const l=e.modifiedAt(`${t}/${a}`);return l===
 void 0||l>r+Re?-1/0:l},s=n==="none"?i:i.filter(a=>a!==Me).map(a=>({name:a,written:o(a)})).sort((a,l)=>l.written-a.written).
 slice(n).filter(({written:a})=>r-a>Re).map(({name:a})=>a);for(const a of s)try{e.remove(`${t}/${a}`)}catch{}}var Ac=class{#e=new Set;#t=0;get size(){
