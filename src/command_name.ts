@@ -11,12 +11,12 @@ import { debugTrail } from "./debug.ts";
 /**
  * No blank at either end, no flag (`-x`), no leading `/`, `~` or `+`, no `.` (a file, a host, an address), `@`, `\\`,
  * `:/` or `:` before a digit (a port), no run of 4 digits (a number, a key) or of 8 hex digits with a digit among them
- * (a hash, a key; `sendFeedback` has only letters), no token of a known kind (a prefix such as GitHub's `ghp_`,
- * GitLab's `glpat-`, Slack's `xoxb-`, AWS's `AKIA`, Google's `AIza`, npm's `npm_`, `sk-`, `sk_` and `rk_` keys or a JWT's
- * `eyJ`, then 16 or more of its characters: `linkDebugTestLinuxX64` is a name), no hex number (`0xc0a8010a`, which a URL's parser reads as an
- * address), no second `/` (a relative path: `home/jdoe/notes`), no percent-escape (`www%2Eexample%2Ecom`, which a URL's
- * parser reads as a host's name). What is refused is only reported as `"undefined"`, so the shape errs on the side of
- * refusing; `db:migrate`, `db/migrate` and `eval-v2` pass.
+ * (a hash, a key; `sendFeedback` has only letters), no token of a known kind (a prefix, GitHub's `ghp_`, GitLab's
+ * `glpat-`, Slack's `xoxb-`, AWS's `AKIA`, Google's `AIza`, npm's `npm_`, `sk-`, `sk_`, `rk_` or a JWT's `eyJ`, then 16
+ * or more of its characters; `linkDebugTestLinuxX64` is a name), no hex number (`0xc0a8010a`, which a URL's parser
+ * reads as an address), no second `/` (a relative path: `home/jdoe/notes`), no percent-escape (`www%2Eexample%2Ecom`,
+ * which a URL's parser reads as a host's name). What is refused is only reported as `"undefined"`, so the shape errs
+ * on the side of refusing; `db:migrate`, `db/migrate` and `eval-v2` pass.
  */
 const COMMAND_SHAPE =
   /^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?=[\dA-Fa-f]{8})[A-Fa-f]{0,7}\d|(?:^|[^\dA-Za-z])(?:gh[opsur]_|github_pat_|glpat-|xox[abposr]-|AKIA|ASIA|AIza|npm_|sk[-_]|rk_|eyJ)[\w-]{16}|0[Xx][\dA-Fa-f]|(?:^|\s)-|\/.*\/|%[\dA-Fa-f]{2}))\S(?:.*\S)?$/;

@@ -292,7 +292,7 @@ test("Deno that may not tell who owns the directories above the spool: no sender
   }
 });
 
-test("Deno short of -A in a container, under a wrapper: told by the engine's mark, delivered in process", {
+test("Deno short of -A in a container, under a wrapper: told by its engine's variable, delivered in process", {
   skip: skip || (runtimeInfo().os !== "linux" && "Linux's PID namespaces"),
 }, async () => {
   // Deno reads nothing of /proc short of -A, so the PID namespace cannot be read; a wrapper (`sh -c`, `npm run`)
